@@ -1,0 +1,46 @@
+"""Optimizers: importable by class and by name.
+
+>>> from gdlab.optim import Adam, create
+>>> opt = create("adam", preset="book", lr=0.3)
+
+See :mod:`gdlab.optim.optimizers` for the update rules, :mod:`gdlab.optim.presets`
+for the presets, and :class:`gdlab.optim.base.Optimizer` for what every
+optimizer shares (checks, clipping, non-finite policy, state, saving).
+"""
+
+from .base import NONFINITE_POLICIES, Optimizer, load
+from .optimizers import (
+    SGD,
+    AdaGrad,
+    Adadelta,
+    Adam,
+    AdamW,
+    Adamax,
+    Momentum,
+    NAdam,
+    Nesterov,
+    RAdam,
+    RMSprop,
+)
+from .presets import PRESETS
+from .registry import OPTIMIZERS, create
+
+__all__ = [
+    "NONFINITE_POLICIES",
+    "OPTIMIZERS",
+    "PRESETS",
+    "SGD",
+    "AdaGrad",
+    "Adadelta",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "Momentum",
+    "NAdam",
+    "Nesterov",
+    "Optimizer",
+    "RAdam",
+    "RMSprop",
+    "create",
+    "load",
+]

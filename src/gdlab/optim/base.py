@@ -1,0 +1,430 @@
+"""The bookkeeping every optimizer shares: checks, state, clipping, saving.
+
+A subclass says which arrays it keeps per parameter (``state_names``), checks
+its hyperparameters in ``__init__`` and implements ``_step(params, grads, lr)``
+by calling one kernel per key. Everything else lives here, once:
+
+1. ``update(params, grads)`` checks the two dicts (same keys, arrays, float32
+   or float64, same shapes and dtypes, contiguous writable parameters);
+2. creates the state on the first call (zeros, or the subclass's initial
+   values) and from then on insists on the same keys and shapes;
+3. applies the non-finite policy (``"raise"``, the default, names the key and
+   changes nothing; ``"skip"`` leaves parameters, state and step count
+   untouched and counts the skipped step);
+4. clips the gradient (global norm, then value) into buffers made once;
+5. counts the step, resolves the learning rate from the schedule and runs
+   the kernels.
+
+Steady-state updates allocate nothing proportional to the parameter count.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+import inspect
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .. import schedules as _schedules
+from .._checks import check_choice, check_int, check_real, describe, fail
+from . import fused as _fused
+from . import kernels as _reference
+
+__all__ = ["NONFINITE_POLICIES", "Optimizer", "load"]
+
+NONFINITE_POLICIES = ("raise", "skip")
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_FORMAT = "gdlab.optim/1"
+# Options that change how an update runs, not what it computes: a state saved
+# with one value loads into an optimizer with another.
+_EXECUTION_OPTIONS = ("fused",)
+# Keyword options every optimizer takes (see Optimizer.__init__).
+_BASE_OPTIONS = ("clip_norm", "clip_value", "nonfinite", "fused")
+
+
+class Optimizer(abc.ABC):
+    """Base class: in-place ``update(params, grads)`` on ``dict[str, ndarray]``.
+
+    Args (shared by every optimizer, keyword-only):
+        clip_norm: if set, rescale the gradients so that their global L2 norm
+            is at most this (as ``torch.nn.utils.clip_grad_norm_``: factor
+            ``clip_norm / (norm + 1e-6)`` when the norm exceeds it).
+        clip_value: if set, clip every gradient element to ``[−clip_value,
+            clip_value]`` (after ``clip_norm``).
+        nonfinite: ``"raise"`` (default): a NaN or inf gradient raises
+            ``ValueError`` naming the key, before anything changes;
+            ``"skip"``: such a step is skipped whole and counted in
+            ``skipped_steps``.
+        fused: use the fused numba kernels (default) or the plain NumPy
+            reference kernels (which allocate temporaries).
+
+    Attributes:
+        t: updates applied so far (skipped steps excluded).
+        epoch: epochs completed, set by the training loop; epoch-based
+            schedules read it.
+        current_lr: the learning rate of the last update.
+    """
+
+    name: ClassVar[str] = ""
+    state_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _strict_keywords(cls.__dict__["__init__"])
+
+    def __init__(
+        self,
+        lr: float | _schedules.Schedule,
+        *,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+        nonfinite: str = "raise",
+        fused: bool = True,
+    ) -> None:
+        self.lr = lr
+        self._schedule = _schedules.as_schedule(lr)
+        self.clip_norm = (
+            None if clip_norm is None else check_real("clip_norm", clip_norm, low=0, low_open=True)
+        )
+        self.clip_value = (
+            None
+            if clip_value is None
+            else check_real("clip_value", clip_value, low=0, low_open=True)
+        )
+        self.nonfinite = check_choice("nonfinite", nonfinite, NONFINITE_POLICIES)
+        if not isinstance(fused, bool):
+            fail("fused", "True or False", fused, kind=TypeError)
+        self.fused = fused
+        self._kernels = _fused if fused else _reference
+        self.t = 0
+        self.epoch = 0
+        self.skipped_steps = 0
+        self.current_lr = math.nan
+        self.state: dict[str, dict[str, np.ndarray]] | None = None
+        self._scratch: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ hooks
+
+    def _init_scalars(self) -> dict[str, float]:
+        """Scalars the optimizer carries between steps (NAdam's Πμ)."""
+        return {}
+
+    def _initial_value(self, name: str) -> float:
+        """The value a state array starts at (0 unless the subclass says)."""
+        return 0.0
+
+    @abc.abstractmethod
+    def _step(
+        self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float
+    ) -> None:
+        """Run the kernels on flat parameter and gradient arrays with this step's lr."""
+
+    # ----------------------------------------------------------------- update
+
+    def update(self, params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
+        """Change ``params`` in place by one step from ``grads``; return nothing."""
+        flat_grads = self._check(params, grads)
+        if self.state is None:
+            self._create_state(params)
+        else:
+            self._check_state(params)
+        effective = self._prepare_grads(flat_grads)
+        if effective is None:
+            self.skipped_steps += 1
+            return
+        self.t += 1
+        lr = self._schedule(self.t - 1, self.epoch)
+        self.current_lr = lr
+        flat_params = {k: v.reshape(-1) for k, v in params.items()}
+        self._step(flat_params, effective, lr)
+
+    def _check(self, params: Any, grads: Any) -> dict[str, np.ndarray]:
+        if not isinstance(params, Mapping):
+            fail("params", "a dict of numpy arrays", params, kind=TypeError)
+        if not isinstance(grads, Mapping):
+            fail("grads", "a dict of numpy arrays", grads, kind=TypeError)
+        if not params:
+            fail("params", "a non-empty dict of numpy arrays", params)
+        if params.keys() != grads.keys():
+            missing = sorted(set(params) - set(grads))
+            extra = sorted(set(grads) - set(params))
+            raise ValueError(
+                f"grads must have the same keys as params; missing {missing}, unexpected {extra}"
+            )
+        flat = {}
+        for key, p in params.items():
+            g = grads[key]
+            if not isinstance(p, np.ndarray):
+                fail(f"params[{key!r}]", "a numpy array", p, kind=TypeError)
+            if not isinstance(g, np.ndarray):
+                fail(f"grads[{key!r}]", "a numpy array", g, kind=TypeError)
+            if p.dtype not in _FLOAT_DTYPES:
+                raise TypeError(
+                    f"params[{key!r}] must have dtype float32 or float64; got {p.dtype}"
+                )
+            if g.dtype != p.dtype:
+                raise TypeError(
+                    f"grads[{key!r}] must have the dtype of params[{key!r}] ({p.dtype}); "
+                    f"got {g.dtype}"
+                )
+            if g.shape != p.shape:
+                raise ValueError(
+                    f"grads[{key!r}] must have the shape of params[{key!r}] {p.shape}; "
+                    f"got {g.shape}"
+                )
+            if not (p.flags.c_contiguous and p.flags.writeable):
+                raise ValueError(
+                    f"params[{key!r}] must be a writable C-contiguous array (it is updated "
+                    "in place); got a "
+                    + ("read-only" if not p.flags.writeable else "non-contiguous")
+                    + " array: pass numpy.ascontiguousarray(...) and keep that array"
+                )
+            flat[key] = np.ascontiguousarray(g).reshape(-1)
+        return flat
+
+    def _create_state(self, params: dict[str, np.ndarray]) -> None:
+        self.state = {
+            key: {
+                name: np.full(p.shape, self._initial_value(name), dtype=p.dtype)
+                for name in self.state_names
+            }
+            for key, p in params.items()
+        }
+        self._scalars = self._init_scalars()
+
+    def _check_state(self, params: dict[str, np.ndarray]) -> None:
+        state = self.state
+        assert state is not None
+        if params.keys() != state.keys():
+            raise ValueError(
+                f"params must have the keys the optimizer's state was made for "
+                f"{sorted(state)}; got {sorted(params)}"
+            )
+        for key, p in params.items():
+            for name, buf in state[key].items():
+                if buf.shape != p.shape or buf.dtype != p.dtype:
+                    raise ValueError(
+                        f"params[{key!r}] must have shape {buf.shape} and dtype {buf.dtype} "
+                        f"like the optimizer's state {name!r}; got shape {p.shape}, "
+                        f"dtype {p.dtype}"
+                    )
+
+    def _prepare_grads(self, grads: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+        """Check finiteness and clip; ``None`` means skip this step."""
+        norm_sq = 0.0
+        for key, g in grads.items():
+            if self.clip_norm is not None:
+                sq = _fused.sum_of_squares(g)
+                norm_sq += sq
+                finite = math.isfinite(sq) or _fused.all_finite(g)
+            else:
+                finite = _fused.all_finite(g)
+            if not finite:
+                if self.nonfinite == "skip":
+                    return None
+                raise ValueError(
+                    f"grads[{key!r}] contains NaN or inf at step {self.t + 1}; nothing was "
+                    "updated (pass nonfinite='skip' to skip such steps)"
+                )
+        scale = 1.0
+        if self.clip_norm is not None:
+            norm = math.sqrt(norm_sq)
+            if norm > self.clip_norm:
+                scale = self.clip_norm / (norm + 1e-6)
+        if scale == 1.0 and self.clip_value is None:
+            return grads
+        clipped = {}
+        for key, g in grads.items():
+            buf = self._scratch.get(key)
+            if buf is None or buf.shape != g.shape or buf.dtype != g.dtype:
+                buf = self._scratch[key] = np.empty_like(g)
+            np.multiply(g, g.dtype.type(scale), out=buf)
+            if self.clip_value is not None:
+                c = g.dtype.type(self.clip_value)
+                np.clip(buf, -c, c, out=buf)
+            clipped[key] = buf
+        return clipped
+
+    # ----------------------------------------------------------- state I/O
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The constructor's arguments as plain data (a schedule as its config)."""
+        hp = {}
+        for name in _argument_names(type(self).__init__):
+            value = getattr(self, name)
+            if isinstance(value, _schedules.Schedule):
+                value = {"schedule": value.config()}
+            hp[name] = value
+        return hp
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue bit-identically: counters, arrays, schedule."""
+        return {
+            "format": _FORMAT,
+            "optimizer": self.name,
+            "hyperparameters": self.hyperparameters(),
+            "t": self.t,
+            "epoch": self.epoch,
+            "skipped_steps": self.skipped_steps,
+            "current_lr": self.current_lr,
+            "scalars": dict(getattr(self, "_scalars", {})) if self.state is not None else {},
+            "schedule_state": self._schedule.state_dict(),
+            "state": None
+            if self.state is None
+            else {k: {n: a.copy() for n, a in bufs.items()} for k, bufs in self.state.items()},
+        }
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore a :meth:`state_dict`; hyperparameters must match this optimizer's."""
+        if not isinstance(state_dict, Mapping):
+            fail("state_dict", "a dict from Optimizer.state_dict()", state_dict, kind=TypeError)
+        if state_dict.get("format") != _FORMAT:
+            fail("state_dict['format']", repr(_FORMAT), state_dict.get("format"))
+        if state_dict.get("optimizer") != self.name:
+            fail("state_dict['optimizer']", repr(self.name), state_dict.get("optimizer"))
+        mine = _comparable(self.hyperparameters())
+        theirs = _comparable(state_dict.get("hyperparameters", {}))
+        if mine != theirs:
+            diff = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+            raise ValueError(
+                "state_dict hyperparameters must match this optimizer's; they differ in "
+                + ", ".join(f"{k} (saved {theirs.get(k)!r}, here {mine.get(k)!r})" for k in diff)
+            )
+        state = state_dict["state"]
+        if state is not None:
+            new = {}
+            for key, bufs in state.items():
+                if set(bufs) != set(self.state_names):
+                    fail(
+                        f"state_dict['state'][{key!r}]",
+                        f"arrays named {list(self.state_names)}",
+                        sorted(bufs),
+                    )
+                new[key] = {n: np.array(bufs[n], copy=True, order="C") for n in self.state_names}
+            self.state = new
+            self._scalars = dict(state_dict.get("scalars", {}))
+        else:
+            self.state = None
+        self.t = check_int("state_dict['t']", state_dict["t"], low=0)
+        self.epoch = check_int("state_dict['epoch']", state_dict["epoch"], low=0)
+        self.skipped_steps = check_int(
+            "state_dict['skipped_steps']", state_dict.get("skipped_steps", 0), low=0
+        )
+        self.current_lr = float(state_dict.get("current_lr", math.nan))
+        self._schedule.load_state_dict(state_dict.get("schedule_state", {}))
+        self._scratch = {}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`state_dict` to an ``.npz`` file atomically; return its path."""
+        path = Path(path)
+        sd = self.state_dict()
+        arrays: dict[str, np.ndarray] = {}
+        index: dict[str, dict[str, str]] = {}
+        for i, (key, bufs) in enumerate((sd.pop("state") or {}).items()):
+            index[key] = {}
+            for name, arr in bufs.items():
+                arrays[f"a{i}_{name}"] = arr
+                index[key][name] = f"a{i}_{name}"
+        sd["state_index"] = index if self.state is not None else None
+        meta = json.dumps(sd, allow_nan=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, __meta__=np.array(meta), **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    def load(self, path: str | os.PathLike) -> None:
+        """Load a file written by :meth:`save` into this optimizer."""
+        self.load_state_dict(_read_state_file(path))
+
+    def __repr__(self) -> str:
+        hp = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({hp})"
+
+    # --------------------------------------------------------------- helpers
+
+    def _cast(self, dtype: np.dtype, *values: float):
+        """Scalars cast to the arrays' dtype, so kernels compute in that precision."""
+        return tuple(dtype.type(v) for v in values)
+
+
+def _comparable(hp: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in hp.items() if k not in _EXECUTION_OPTIONS}
+    return json.loads(json.dumps(out, allow_nan=True))
+
+
+def _read_state_file(path: str | os.PathLike) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["__meta__"]))
+            index = meta.pop("state_index")
+            meta["state"] = (
+                None
+                if index is None
+                else {
+                    key: {name: data[arr] for name, arr in names.items()}
+                    for key, names in index.items()
+                }
+            )
+    except FileNotFoundError:
+        raise FileNotFoundError(f"optimizer state file {str(path)!r} does not exist") from None
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"optimizer state file {str(path)!r} is not a gdlab optimizer state "
+            f"(.npz written by Optimizer.save): {exc}"
+        ) from None
+    return meta
+
+
+def load(path: str | os.PathLike):
+    """Recreate an optimizer, hyperparameters and state, from a saved file."""
+    from .registry import create  # noqa: PLC0415 (registry imports the classes)
+
+    sd = _read_state_file(path)
+    hp = dict(sd["hyperparameters"])
+    if isinstance(hp.get("lr"), dict) and "schedule" in hp["lr"]:
+        hp["lr"] = _schedules.from_config(hp["lr"]["schedule"])
+    opt = create(sd["optimizer"], **hp)
+    opt.load_state_dict(sd)
+    return opt
+
+
+def _strict_keywords(init):
+    """Wrap ``__init__`` so an unknown keyword names itself and the allowed ones."""
+    allowed = _argument_names(init)
+
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        unknown = [k for k in kwargs if k not in allowed]
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got an unknown keyword argument {unknown[0]!r} "
+                f"(= {describe(kwargs[unknown[0]])}); expected one of: {', '.join(allowed)}"
+            )
+        init(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _argument_names(init) -> list[str]:
+    """A subclass's own arguments, then the options every optimizer takes."""
+    names = [
+        n
+        for n, prm in inspect.signature(init).parameters.items()
+        if n != "self" and prm.kind not in (prm.VAR_KEYWORD, prm.VAR_POSITIONAL)
+    ]
+    return names + [n for n in _BASE_OPTIONS if n not in names]
