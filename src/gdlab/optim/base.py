@@ -40,7 +40,7 @@ from . import kernels as _reference
 
 __all__ = ["NONFINITE_POLICIES", "Optimizer", "load"]
 
-NONFINITE_POLICIES = ("raise", "skip")
+NONFINITE_POLICIES = ("raise", "skip", "ignore")
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _FORMAT = "gdlab.optim/1"
 # Options that change how an update runs, not what it computes: a state saved
@@ -62,7 +62,9 @@ class Optimizer(abc.ABC):
         nonfinite: ``"raise"`` (default): a NaN or inf gradient raises
             ``ValueError`` naming the key, before anything changes;
             ``"skip"``: such a step is skipped whole and counted in
-            ``skipped_steps``.
+            ``skipped_steps``; ``"ignore"``: no check, NaN and inf flow into
+            the parameters (PyTorch's behaviour). The check is one extra
+            read of the gradient per step; "ignore" saves it.
         fused: use the fused numba kernels (default) or the plain NumPy
             reference kernels (which allocate temporaries).
 
@@ -221,13 +223,14 @@ class Optimizer(abc.ABC):
     def _prepare_grads(self, grads: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
         """Check finiteness and clip; ``None`` means skip this step."""
         norm_sq = 0.0
+        check = self.nonfinite != "ignore"
         for key, g in grads.items():
             if self.clip_norm is not None:
                 sq = _fused.sum_of_squares(g)
                 norm_sq += sq
-                finite = math.isfinite(sq) or _fused.all_finite(g)
+                finite = not check or math.isfinite(sq) or _fused.all_finite(g)
             else:
-                finite = _fused.all_finite(g)
+                finite = not check or _fused.all_finite(g)
             if not finite:
                 if self.nonfinite == "skip":
                     return None

@@ -165,11 +165,11 @@ def rmsprop_step(p, g, s, gbar, buf, lr, alpha, c_alpha, eps, wd, eps_inside, ce
 
 
 @_jit
-def _adam_loop(p, g, m, v, step_size, beta1, c1, beta2, c2, eps, sqrt_bc2, wd):
-    # The common case (no amsgrad, ε outside, no decoupled decay) as a loop with
-    # no branches, which LLVM turns into SIMD code.
+def _adam_loop(p, g, m, v, step_size, beta1, c1, beta2, c2, eps, sqrt_bc2):
+    # The common case (no weight decay, no amsgrad, ε outside, no decoupled
+    # decay) as a loop with no branches, which LLVM turns into SIMD code.
     for i in range(p.size):
-        d = g[i] + wd * p[i] if wd != 0 else g[i]
+        d = g[i]
         mi = m[i] * beta1 + c1 * d
         vi = v[i] * beta2 + c2 * (d * d)
         m[i] = mi
@@ -182,8 +182,8 @@ def adam_step(
     p, g, m, v, vmax, step_size, beta1, c1, beta2, c2, eps, sqrt_bc2, bc2, wd, decay,
     amsgrad, eps_inside,
 ):  # fmt: skip
-    if decay == 1 and not amsgrad and not eps_inside:
-        _adam_loop(p, g, m, v, step_size, beta1, c1, beta2, c2, eps, sqrt_bc2, wd)
+    if wd == 0 and decay == 1 and not amsgrad and not eps_inside:
+        _adam_loop(p, g, m, v, step_size, beta1, c1, beta2, c2, eps, sqrt_bc2)
         return
     for i in range(p.size):
         pi = p[i] * decay if decay != 1 else p[i]
