@@ -167,6 +167,8 @@ class Optimizer(abc.ABC):
             g = grads[key]
             if not isinstance(p, np.ndarray):
                 fail(f"params[{key!r}]", "a numpy array", p, kind=TypeError)
+            if isinstance(g, np.generic):  # e.g. 2 * np.array(1.0) is a numpy scalar
+                g = np.asarray(g)
             if not isinstance(g, np.ndarray):
                 fail(f"grads[{key!r}]", "a numpy array", g, kind=TypeError)
             if p.dtype not in _FLOAT_DTYPES:
