@@ -167,7 +167,7 @@ def test_load_refuses_other_hyperparameters_and_optimizers(tmp_path):
 
 def test_load_bad_files_name_the_file(tmp_path):
     missing = tmp_path / "missing.npz"
-    with pytest.raises(FileNotFoundError, match="missing.npz"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.npz"):
         load(missing)
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip file")
@@ -226,7 +226,8 @@ def _build(name, hp):
 def test_reaches_minimum_of_quadratic(name, hp, steps):
     x, y, loss = _minimise(_build(name, hp), "bowl", (-7.0, 2.0), steps)
     assert loss < 1e-6, (x, y, loss)
-    assert abs(x) < 1e-2 and abs(y) < 1e-2
+    assert abs(x) < 1e-2
+    assert abs(y) < 1e-2
 
 
 def test_convergence_table_covers_every_optimizer():
@@ -299,9 +300,8 @@ def _rules():
                 allowed, values = specific[arg]
                 for v in values:
                     shown = re.escape(repr(v))
-                    rows.append(
-                        (name, arg, v, ValueError, f"^{arg} must be (finite and )?{allowed}; got {shown}")
-                    )
+                    message = f"^{arg} must be (finite and )?{allowed}; got {shown}"
+                    rows.append((name, arg, v, ValueError, message))
                 rows.append(
                     (
                         name,
@@ -482,7 +482,8 @@ def test_nonfinite_skip_and_ignore(name):
     opt = create(name, nonfinite="skip")
     params = _params(np.float64)
     opt.update(params, bad)
-    assert opt.t == 0 and opt.skipped_steps == 1
+    assert opt.t == 0
+    assert opt.skipped_steps == 1
     np.testing.assert_array_equal(params["W1"], _params(np.float64)["W1"])
     opt.update(params, good)
     reference = _params(np.float64)
@@ -492,7 +493,8 @@ def test_nonfinite_skip_and_ignore(name):
     ignoring = create(name, nonfinite="ignore")
     params = _params(np.float64)
     ignoring.update(params, bad)
-    assert ignoring.t == 1 and math.isnan(params["b1"][2])
+    assert ignoring.t == 1
+    assert math.isnan(params["b1"][2])
 
 
 # ------------------------------------------------------------ registry/presets

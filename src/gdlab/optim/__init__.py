@@ -11,11 +11,11 @@ optimizer shares (checks, clipping, non-finite policy, state, saving).
 from .base import NONFINITE_POLICIES, Optimizer, load
 from .optimizers import (
     SGD,
-    AdaGrad,
     Adadelta,
+    AdaGrad,
     Adam,
-    AdamW,
     Adamax,
+    AdamW,
     Momentum,
     NAdam,
     Nesterov,

@@ -125,9 +125,7 @@ class Optimizer(abc.ABC):
         return 0.0
 
     @abc.abstractmethod
-    def _step(
-        self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float
-    ) -> None:
+    def _step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float) -> None:
         """Run the kernels on flat parameter and gradient arrays with this step's lr."""
 
     # ----------------------------------------------------------------- update
@@ -397,7 +395,7 @@ def _read_state_file(path: str | os.PathLike) -> dict[str, Any]:
 
 def load(path: str | os.PathLike):
     """Recreate an optimizer, hyperparameters and state, from a saved file."""
-    from .registry import create  # noqa: PLC0415 (registry imports the classes)
+    from .registry import create
 
     sd = _read_state_file(path)
     hp = dict(sd["hyperparameters"])

@@ -46,7 +46,10 @@ def sgd_step(p, g, lr, wd) -> None:
 
 
 def momentum_torch_step(p, g, b, lr, mu, c_damp, wd, first) -> None:
-    """Heavy ball, PyTorch: ``b = μb + (1−dampening)·d`` (``b = d`` on the first step); ``p −= lr·b``."""
+    """Heavy ball, PyTorch: ``b = μb + (1−dampening)·d``, ``p −= lr·b``.
+
+    ``b = d`` on the first step (no dampening then).
+    """
     d = _decayed(p, g, wd)
     if first:
         b[...] = d

@@ -184,7 +184,9 @@ class Nesterov(_Stateful):
 
     def __init__(self, lr=1e-3, momentum=0.9, *, form="torch", weight_decay=0.0, **options):
         super().__init__(lr, **options)
-        self.momentum = check_real("momentum", momentum, low=0, high=1, low_open=True, high_open=True)
+        self.momentum = check_real(
+            "momentum", momentum, low=0, high=1, low_open=True, high_open=True
+        )
         self.form = check_choice("form", form, self.FORMS)
         self.weight_decay = _nonneg("weight_decay", weight_decay)
 
@@ -668,9 +670,7 @@ class RAdam(_Stateful):
         rho_t = rho_inf - 2 * t * (b2**t) / bc2
         rectify = rho_t > 5.0
         rect = (
-            math.sqrt(
-                (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
-            )
+            math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
             if rectify
             else 0.0
         )

@@ -9,11 +9,11 @@ from .._checks import fail
 from .base import Optimizer
 from .optimizers import (
     SGD,
-    AdaGrad,
     Adadelta,
+    AdaGrad,
     Adam,
-    AdamW,
     Adamax,
+    AdamW,
     Momentum,
     NAdam,
     Nesterov,
