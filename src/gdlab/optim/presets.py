@@ -69,7 +69,8 @@ _keras = {
     "adam": {"lr": 0.001, "form": "lr_t", "eps": _KERAS_EPS},
     "adamw": {"lr": 0.001, "form": "lr_t", "eps": _KERAS_EPS, "weight_decay": 0.004},
     "adamax": {"lr": 0.001, "eps": _KERAS_EPS, "eps_inside": False},
-    "nadam": {"lr": 0.001, "eps": _KERAS_EPS},
+    # Keras's μ_t = β1(1 − ½·0.96^t): PyTorch's 0.96^(t·ψ) with ψ = 1.
+    "nadam": {"lr": 0.001, "eps": _KERAS_EPS, "momentum_decay": 1.0},
 }
 
 PRESETS: MappingProxyType[str, MappingProxyType[str, dict[str, Any]]] = MappingProxyType(
