@@ -141,8 +141,8 @@ class Optimizer(abc.ABC):
         if effective is None:
             self.skipped_steps += 1
             return
+        lr = self._schedule(self.t, self.epoch)  # step counts from 0 for schedules
         self.t += 1
-        lr = self._schedule(self.t - 1, self.epoch)
         self.current_lr = lr
         flat_params = {k: v.reshape(-1) for k, v in params.items()}
         self._step(flat_params, effective, lr)
