@@ -133,8 +133,9 @@ class Schedule(ABC):
 
     def __call__(self, step: int, epoch: int = 0) -> float:
         """The learning rate for update ``step`` (from 0) during ``epoch`` (from 0)."""
-        step = check_int("step", step, low=0)
-        epoch = check_int("epoch", epoch, low=0)
+        if not (type(step) is int and type(epoch) is int and step >= 0 and epoch >= 0):
+            step = check_int("step", step, low=0)  # the slow path names what is wrong
+            epoch = check_int("epoch", epoch, low=0)
         return float(self._value(step, epoch))
 
     @abstractmethod

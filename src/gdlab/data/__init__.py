@@ -1,4 +1,8 @@
-"""Data feeding: mini-batch partitions and random-sample batches."""
+"""Data: mini-batches, data sets (bundled and from files), the IDX format, splits and scaling.
+
+scikit-learn, mlxtend, pandas and vega_datasets are imported only inside the
+loaders that need them, so importing this package stays light.
+"""
 
 from gdlab.data.batches import (
     BatchStream,
@@ -7,11 +11,52 @@ from gdlab.data.batches import (
     partition,
     random_batches,
 )
+from gdlab.data.datasets import (
+    BOSTON_FEATURES,
+    DATASETS,
+    MNIST_FILES,
+    Dataset,
+    Splits,
+    boston,
+    digits,
+    load,
+    load_mnist,
+    minmax_scale,
+    mnist_idx,
+    mnist_subset,
+    moons,
+    scale,
+    seattle_temperatures,
+    split,
+    standard_scale,
+)
+from gdlab.data.idx import IDX_TYPES, IDXError, read_idx, write_idx
 
 __all__ = [
+    "BOSTON_FEATURES",
+    "DATASETS",
+    "IDX_TYPES",
+    "MNIST_FILES",
     "BatchStream",
+    "Dataset",
+    "IDXError",
+    "Splits",
+    "boston",
+    "digits",
     "epoch_batches",
+    "load",
+    "load_mnist",
     "mini_batches",
+    "minmax_scale",
+    "mnist_idx",
+    "mnist_subset",
+    "moons",
     "partition",
     "random_batches",
+    "read_idx",
+    "scale",
+    "seattle_temperatures",
+    "split",
+    "standard_scale",
+    "write_idx",
 ]

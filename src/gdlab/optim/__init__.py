@@ -8,7 +8,7 @@ for the presets, and :class:`gdlab.optim.base.Optimizer` for what every
 optimizer shares (checks, clipping, non-finite policy, state, saving).
 """
 
-from .base import NONFINITE_POLICIES, Optimizer, load
+from .base import NONFINITE_POLICIES, NonFiniteGradientError, Optimizer, load
 from .optimizers import (
     SGD,
     Adadelta,
@@ -38,6 +38,7 @@ __all__ = [
     "Momentum",
     "NAdam",
     "Nesterov",
+    "NonFiniteGradientError",
     "Optimizer",
     "RAdam",
     "RMSprop",

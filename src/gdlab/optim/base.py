@@ -38,7 +38,7 @@ from .._checks import check_choice, check_int, check_real, describe, fail
 from . import fused as _fused
 from . import kernels as _reference
 
-__all__ = ["NONFINITE_POLICIES", "Optimizer", "load"]
+__all__ = ["NONFINITE_POLICIES", "NonFiniteGradientError", "Optimizer", "load"]
 
 NONFINITE_POLICIES = ("raise", "skip", "ignore")
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -48,6 +48,10 @@ _FORMAT = "gdlab.optim/1"
 _EXECUTION_OPTIONS = ("fused",)
 # Keyword options every optimizer takes (see Optimizer.__init__).
 _BASE_OPTIONS = ("clip_norm", "clip_value", "nonfinite", "fused")
+
+
+class NonFiniteGradientError(ValueError):
+    """A gradient held NaN or inf (``nonfinite="raise"``); nothing was updated."""
 
 
 class Optimizer(abc.ABC):
@@ -77,6 +81,9 @@ class Optimizer(abc.ABC):
 
     name: ClassVar[str] = ""
     state_names: ClassVar[tuple[str, ...]] = ()
+    #: Every rule here is element-wise; a rule with per-array norms (LARS,
+    #: LAMB) must set this False so that keys are never updated as one run.
+    _elementwise: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -113,6 +120,9 @@ class Optimizer(abc.ABC):
         self.current_lr = math.nan
         self.state: dict[str, dict[str, np.ndarray]] | None = None
         self._scratch: dict[str, np.ndarray] = {}
+        self._cast_memo: dict[tuple, tuple] = {}
+        self._plan: _Plan | None = None
+        self._flat_state_views: tuple | None = None
 
     # ------------------------------------------------------------------ hooks
 
@@ -132,11 +142,15 @@ class Optimizer(abc.ABC):
 
     def update(self, params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
         """Change ``params`` in place by one step from ``grads``; return nothing."""
-        flat_grads = self._check(params, grads)
-        if self.state is None:
-            self._create_state(params)
-        else:
-            self._check_state(params)
+        plan = self._plan
+        if plan is None or not plan.matches(params, grads, self.state):
+            flat_grads = self._check(params, grads)
+            if self.state is None:
+                self._create_state(params)
+            else:
+                self._check_state(params)
+            plan = self._plan = self._make_plan(params, grads, flat_grads)
+        flat_params, flat_grads = plan.flat_params, plan.flat_grads
         effective = self._prepare_grads(flat_grads)
         if effective is None:
             self.skipped_steps += 1
@@ -144,7 +158,7 @@ class Optimizer(abc.ABC):
         lr = self._schedule(self.t, self.epoch)  # step counts from 0 for schedules
         self.t += 1
         self.current_lr = lr
-        flat_params = {k: v.reshape(-1) for k, v in params.items()}
+        self._cast_memo.clear()
         self._step(flat_params, effective, lr)
 
     def _check(self, params: Any, grads: Any) -> dict[str, np.ndarray]:
@@ -193,15 +207,54 @@ class Optimizer(abc.ABC):
             flat[key] = np.ascontiguousarray(g).reshape(-1)
         return flat
 
-    def _create_state(self, params: dict[str, np.ndarray]) -> None:
-        self.state = {
-            key: {
-                name: np.full(p.shape, self._initial_value(name), dtype=p.dtype)
-                for name in self.state_names
-            }
-            for key, p in params.items()
-        }
+    def _create_state(self, params: Mapping[str, np.ndarray]) -> None:
+        self.state = _state_arrays(
+            {key: (p.shape, p.dtype) for key, p in params.items()},
+            {name: self._initial_value(name) for name in self.state_names},
+        )
         self._scalars = self._init_scalars()
+
+    def set_lr(self, lr: float | _schedules.Schedule) -> None:
+        """Use ``lr`` (a float or a :class:`~gdlab.schedules.Schedule`) from the next step on.
+
+        The step counter is kept, so a schedule continues from the current
+        step. ``state_dict`` records the new value among the hyperparameters.
+        """
+        schedule = _schedules.as_schedule(lr)
+        self.lr = lr
+        self._schedule = schedule
+
+    @property
+    def schedule(self) -> _schedules.Schedule:
+        """The learning-rate schedule in use (a constant rate is a ``Constant``)."""
+        return self._schedule
+
+    def _make_plan(self, params, grads, flat_grads) -> _Plan:
+        """The arrays the kernels run on: one flat run over all keys when possible.
+
+        When the parameters are consecutive pieces of one buffer (an
+        :class:`~gdlab.nn.MLP`'s are), and so are the gradients and each state
+        array, one kernel call updates them all: the rules are element-wise, so
+        the result is the same, bit for bit, as a call per key.
+        """
+        keys = list(params)
+        per_key = {k: v.reshape(-1) for k, v in params.items()}
+        if (
+            self._elementwise
+            and len(keys) > 1
+            and all(g.flags.c_contiguous for g in grads.values())
+        ):
+            state = self.state or {}
+            flat_p = _span([params[k] for k in keys])
+            flat_g = _span([grads[k] for k in keys])
+            flat_s = [_span([state[k][n] for k in keys]) for n in self.state_names]
+            if flat_p is not None and flat_g is not None and all(a is not None for a in flat_s):
+                self._flat_state_views = (self.state, flat_s)
+                return _Plan(
+                    params, grads, self.state, {_FLAT: flat_p}, {_FLAT: flat_g}, flat_grads
+                )
+        self._flat_state_views = None
+        return _Plan(params, grads, self.state, per_key, flat_grads, flat_grads)
 
     def _check_state(self, params: dict[str, np.ndarray]) -> None:
         state = self.state
@@ -226,7 +279,15 @@ class Optimizer(abc.ABC):
         check = self.nonfinite != "ignore"
         for key, g in grads.items():
             if self.clip_norm is not None:
-                sq = _fused.sum_of_squares(g)
+                if key == _FLAT:
+                    # Summed key by key, as the per-key path does: one sum over
+                    # the whole span rounds differently, and the scale with it.
+                    assert self._plan is not None
+                    sq = 0.0
+                    for part in self._plan.per_key_grads.values():
+                        sq += _fused.sum_of_squares(part)
+                else:
+                    sq = _fused.sum_of_squares(g)
                 norm_sq += sq
                 finite = not check or math.isfinite(sq) or _fused.all_finite(g)
             else:
@@ -234,7 +295,11 @@ class Optimizer(abc.ABC):
             if not finite:
                 if self.nonfinite == "skip":
                     return None
-                raise ValueError(
+                if key == _FLAT:  # find the key to name
+                    plan = self._plan
+                    assert plan is not None
+                    key = next(k for k, a in plan.per_key_grads.items() if not _fused.all_finite(a))
+                raise NonFiniteGradientError(
                     f"grads[{key!r}] contains NaN or inf at step {self.t + 1}; nothing was "
                     "updated (pass nonfinite='skip' to skip such steps)"
                 )
@@ -312,8 +377,8 @@ class Optimizer(abc.ABC):
                         f"arrays named {list(self.state_names)}",
                         sorted(bufs),
                     )
-                new[key] = {n: np.array(bufs[n], copy=True, order="C") for n in self.state_names}
-            self.state = new
+                new[key] = {n: np.asarray(bufs[n]) for n in self.state_names}
+            self.state = _copy_state(new, self.state_names)
             self._scalars = dict(state_dict.get("scalars", {}))
         else:
             self.state = None
@@ -325,6 +390,7 @@ class Optimizer(abc.ABC):
         self.current_lr = float(state_dict.get("current_lr", math.nan))
         self._schedule.load_state_dict(state_dict.get("schedule_state", {}))
         self._scratch = {}
+        self._plan = None
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`state_dict` to an ``.npz`` file atomically; return its path."""
@@ -360,8 +426,146 @@ class Optimizer(abc.ABC):
     # --------------------------------------------------------------- helpers
 
     def _cast(self, dtype: np.dtype, *values: float):
-        """Scalars cast to the arrays' dtype, so kernels compute in that precision."""
-        return tuple(dtype.type(v) for v in values)
+        """Scalars cast to the arrays' dtype, so kernels compute in that precision.
+
+        Within a step every key asks for the same values: they are cast once
+        per step (the memo is emptied at the start of each update).
+        """
+        key = (dtype, values)
+        cast = self._cast_memo.get(key)
+        if cast is None:
+            cast = self._cast_memo[key] = tuple(dtype.type(v) for v in values)
+        return cast
+
+
+class _Plan:
+    """The checked arrays of the last update, to skip the checks when they recur.
+
+    A training loop passes the same parameter and gradient arrays every step.
+    The plan keeps references to them (so that their ids cannot be reused by
+    new objects) and the flat views the kernels run on; when the next update
+    gets the very same array objects and the state is unchanged, the shape,
+    dtype and layout checks are not repeated.
+
+    A gradient that is not C-contiguous is copied by the check, and a copy
+    would go stale as the array changes in place: such a plan is never reused.
+    """
+
+    __slots__ = (
+        "flat_grads",
+        "flat_params",
+        "grads",
+        "keys",
+        "params",
+        "per_key_grads",
+        "reusable",
+        "state",
+    )
+
+    def __init__(self, params, grads, state, flat_params, flat_grads, per_key_grads) -> None:
+        self.keys = tuple(params)
+        self.params = tuple(params.values())
+        self.grads = tuple(grads[k] for k in self.keys)
+        self.state = state
+        self.flat_params = flat_params
+        self.flat_grads = flat_grads
+        self.per_key_grads = per_key_grads
+        self.reusable = all(isinstance(g, np.ndarray) and g.flags.c_contiguous for g in self.grads)
+
+    def matches(self, params, grads, state) -> bool:
+        if not self.reusable or state is not self.state:
+            return False
+        if len(params) != len(self.keys) or len(grads) != len(self.keys):
+            return False
+        try:
+            for key, p, g in zip(self.keys, self.params, self.grads, strict=True):
+                if params[key] is not p or grads[key] is not g:
+                    return False
+        except (KeyError, TypeError):
+            return False
+        return True
+
+
+#: The key of the single flat run over all parameters (see ``_make_plan``).
+_FLAT = "\x00all"
+
+
+def _state_arrays(
+    shapes: Mapping[str, tuple[tuple[int, ...], np.dtype]], initial: Mapping[str, float]
+) -> dict[str, dict[str, np.ndarray]]:
+    """State arrays per key and name; with one dtype, each name is one buffer.
+
+    Each state name gets one flat buffer holding every key's array as a
+    consecutive piece, in key order, so that updates can run over all keys
+    at once; mixed dtypes get an array per key.
+    """
+    dtypes = {dtype for _, dtype in shapes.values()}
+    if len(dtypes) != 1:
+        return {
+            key: {name: np.full(shape, value, dtype) for name, value in initial.items()}
+            for key, (shape, dtype) in shapes.items()
+        }
+    (dtype,) = dtypes
+    total = sum(math.prod(shape) for shape, _ in shapes.values())
+    state: dict[str, dict[str, np.ndarray]] = {key: {} for key in shapes}
+    for name, value in initial.items():
+        buffer = np.full(total, value, dtype)
+        start = 0
+        for key, (shape, _) in shapes.items():
+            size = math.prod(shape)
+            state[key][name] = buffer[start : start + size].reshape(shape)
+            start += size
+    return state
+
+
+def _copy_state(
+    arrays: dict[str, dict[str, np.ndarray]], names: tuple[str, ...]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Copies of loaded state arrays, laid out as :func:`_state_arrays` lays them."""
+    if not names:
+        return {key: {} for key in arrays}
+    shapes = {key: (bufs[names[0]].shape, bufs[names[0]].dtype) for key, bufs in arrays.items()}
+    for key, bufs in arrays.items():
+        for n in names:
+            if bufs[n].shape != shapes[key][0] or bufs[n].dtype != shapes[key][1]:
+                fail(
+                    f"state_dict['state'][{key!r}][{n!r}]",
+                    f"a {shapes[key][1]} array of shape {shapes[key][0]}",
+                    f"{bufs[n].dtype} {bufs[n].shape}",
+                )
+    state = _state_arrays(shapes, dict.fromkeys(names, 0.0))
+    for key, bufs in arrays.items():
+        for n in names:
+            np.copyto(state[key][n], bufs[n])
+    return state
+
+
+def _span(arrays: list[np.ndarray]) -> np.ndarray | None:
+    """The 1-D view over ``arrays`` if they are consecutive pieces of one buffer.
+
+    Each array must be C-contiguous, of the buffer's dtype, and start where the
+    previous one ends; otherwise ``None``.
+    """
+    first = arrays[0]
+    base = first if first.base is None else first.base
+    if not isinstance(base, np.ndarray) or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    origin = base.ctypes.data
+    itemsize = base.itemsize
+    begin = (first.ctypes.data - origin) // itemsize
+    position = begin
+    for a in arrays:
+        if (
+            (a.base is not base and a is not base)
+            or a.dtype != base.dtype
+            or not a.flags.c_contiguous
+            or a.ctypes.data != origin + position * itemsize
+        ):
+            return None
+        position += a.size
+    if begin < 0 or position > base.size:
+        return None
+    return base[begin:position]
 
 
 def _comparable(hp: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_bool, check_choice, check_real, fail
-from .base import Optimizer
+from .base import _FLAT, Optimizer
 
 __all__ = [
     "SGD",
@@ -52,9 +52,19 @@ class _Stateful(Optimizer):
     """Shared helper: the state arrays of one key, flat, in ``state_names`` order."""
 
     def _buffers(self, key: str) -> list[np.ndarray]:
-        assert self.state is not None
-        bufs = self.state[key]
-        return [bufs[name].reshape(-1) for name in self.state_names]
+        state = self.state
+        assert state is not None
+        cache = self.__dict__.get("_flat_state")
+        if cache is None or cache[0] is not state:
+            cache = self._flat_state = (state, {})
+        views = cache[1].get(key)
+        if views is None and key == _FLAT:
+            owner, views = self._flat_state_views
+            assert owner is state
+        elif views is None:
+            bufs = state[key]
+            views = cache[1][key] = [bufs[name].reshape(-1) for name in self.state_names]
+        return views
 
 
 class SGD(_Stateful):

