@@ -57,7 +57,8 @@ def test_seed003_full_batch_gd_matches_the_printed_run(boston_rm_lstat):
     assert history.final_loss == pytest.approx(30.53, abs=0.005)
     # Full-batch GD at this rate decreases the loss at every step (the seed's remark).
     assert np.all(np.diff(history.loss) < 0)
-    assert history.status == "ok" and history.steps == 5000
+    assert history.status == "ok"
+    assert history.steps == 5000
 
 
 def test_seed003_sgd_and_mini_batch(boston_rm_lstat):
@@ -134,26 +135,34 @@ def test_layouts_train_identically(course_moons):
 # --------------------------------------------------------------------------- MNIST
 
 
-@pytest.mark.slow
 def test_mnist_subset_adam_reaches_95_percent():
+    """Adam on the bundled 5,000 digits (4,500 to train, 500 to test), float32.
+
+    95% is close to what an MLP can reach from 4,500 digits: this setting
+    (784-512-256-10, dropout 0.2, batch 32, cosine decay over 10 epochs) gave
+    95.4, 96.0, 95.0 and 95.0% test accuracy for seeds 0-3 (and 94.6-95.3%
+    with 4,000 digits to train).
+    """
     from gdlab.data import load_mnist
+    from gdlab.schedules import CosineDecay
 
     splits = load_mnist(rng=rng(0), test_size=0.1)
-    problem = MLPClassification(splits, (512,), dropout=0.2)
+    problem = MLPClassification(splits, (512, 256), dropout=0.2)
+    epochs, batch_size = 10, 32
+    steps = epochs * math.ceil(splits.train.n_samples / batch_size)
     history = fit(
         problem,
-        create("adam", lr=1e-3),
-        epochs=MNIST_EPOCHS,
-        batch_size=32,
+        create("adam", lr=CosineDecay(1e-3, decay_steps=steps)),
+        epochs=epochs,
+        batch_size=batch_size,
         rng=rng(0),
         validation="test",
         progress=False,
     )
     assert problem.net.dtype == np.float32
-    assert history.epochs[-1]["val_accuracy"] >= 0.95
-
-
-MNIST_EPOCHS = 8
+    accuracy = history.metric("val_accuracy")
+    assert accuracy[-1] >= 0.95
+    assert accuracy[0] > 0.9  # most of it comes in the first epoch
 
 
 # --------------------------------------------------------------------------- the loop
@@ -205,11 +214,13 @@ def test_history_records_steps_epochs_and_lr():
         Dataset(np.eye(4), np.arange(4.0), "toy", tuple("abcd"), ("t",), "regression")
     )
     history = fit(problem, SGD(0.1), epochs=3, batch_size=2, rng=rng(), progress=False)
-    assert history.steps == 6 and len(history.lr) == 6
+    assert history.steps == 6
+    assert len(history.lr) == 6
     assert [e["epoch"] for e in history.epochs] == [1, 2, 3]
     assert [e["step"] for e in history.epochs] == [2, 4, 6]
     assert history.lr == [0.1] * 6
-    assert history.status == "ok" and history.stopped_at is None
+    assert history.status == "ok"
+    assert history.stopped_at is None
     json.dumps(history.to_dict())  # plain data
     assert History.from_dict(history.to_dict()) == history
 
@@ -266,15 +277,15 @@ def test_divergence_is_reported_not_raised():
 
 
 def test_non_finite_loss_and_gradient_end_the_run():
-    nan_loss = fit(
-        Scripted([3.0, 2.0, math.nan]), SGD(0.1), steps=10, rng=rng(), progress=False
-    )
-    assert nan_loss.status == "diverged" and nan_loss.stopped_at == 2
+    nan_loss = fit(Scripted([3.0, 2.0, math.nan]), SGD(0.1), steps=10, rng=rng(), progress=False)
+    assert nan_loss.status == "diverged"
+    assert nan_loss.stopped_at == 2
     assert "not finite" in nan_loss.reason
     nan_grad = fit(
         Scripted([3.0, 2.0, 1.0], nan_grad_at=1), SGD(0.1), steps=10, rng=rng(), progress=False
     )
-    assert nan_grad.status == "diverged" and nan_grad.stopped_at == 1
+    assert nan_grad.status == "diverged"
+    assert nan_grad.stopped_at == 1
     assert "grads['w'] contains NaN" in nan_grad.reason
     assert nan_grad.params["w"][1] == pytest.approx(-0.01)  # one step done, none after
 
@@ -288,7 +299,8 @@ def test_exploding_loss_limit():
         progress=False,
         callbacks=[DivergenceGuard(100)],
     )
-    assert history.status == "diverged" and history.stopped_at == 2
+    assert history.status == "diverged"
+    assert history.stopped_at == 2
     assert "above 100" in history.reason
 
 
@@ -367,7 +379,8 @@ def test_callbacks_see_every_step_and_epoch(course_moons):
 def test_progress_bar_is_quiet_off_a_terminal(capsys):
     fit(FunctionProblem("bowl"), SGD(0.1), steps=50, rng=rng(), progress=True)
     captured = capsys.readouterr()
-    assert captured.out == "" and captured.err == ""
+    assert captured.out == ""
+    assert captured.err == ""
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -429,9 +442,9 @@ def test_resume_checks_the_run(tmp_path, boston_rm_lstat):
     with pytest.raises(ValueError, match="differ in lr"):
         fit(problem, SGD(0.02), steps=10, rng=rng(), progress=False, resume=path)
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="bad.npz is not a gdlab checkpoint"):
+    with pytest.raises(ValueError, match=r"bad\.npz is not a gdlab checkpoint"):
         fit(problem, SGD(0.01), steps=10, rng=rng(), progress=False, resume=tmp_path / "bad.npz")
-    with pytest.raises(FileNotFoundError, match="missing.npz"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.npz"):
         fit(problem, SGD(0.01), steps=10, rng=rng(), progress=False,
             resume=tmp_path / "missing.npz")  # fmt: skip
 
@@ -463,5 +476,61 @@ def test_fit_errors(kwargs, error, message, boston_rm_lstat):
 def test_fit_refuses_what_is_not_a_problem_or_optimizer(boston_rm_lstat):
     with pytest.raises(TypeError, match="problem must be a gdlab Problem"):
         fit(object(), SGD(0.1), steps=1, rng=rng())
-    with pytest.raises(TypeError, match="optimizer must be a gdlab.optim optimizer"):
+    with pytest.raises(TypeError, match=r"optimizer must be a gdlab\.optim optimizer"):
         fit(LinearRegression(boston_rm_lstat), "sgd", steps=1, rng=rng())
+
+
+# --------------------------------------------------------------------------- problems
+
+
+def test_logistic_regression_learns_the_moons(course_moons):
+    problem = LogisticRegression(course_moons)
+    params = problem.init_params(rng())
+    assert all(not a.any() for a in params.values())  # starts at zero
+    history = fit(problem, Adam(0.05), epochs=200, rng=rng(), progress=False)
+    # A straight line separates about 85% of the course's moons.
+    assert 0.8 < history.epochs[-1]["train_accuracy"] < 0.9
+    assert history.final_loss < 0.4
+
+
+def test_problem_evaluation_on_each_split(course_moons):
+    parts = Splits(
+        course_moons.subset(np.arange(200)),
+        course_moons.subset(np.arange(200, 250)),
+        course_moons.subset(np.arange(250, 300)),
+    )
+    problem = MLPClassification(parts, (6,))
+    assert problem.splits == ("train", "validation", "test")
+    assert problem.n_samples == 200
+    params = problem.init_params(rng())
+    for split in problem.splits:
+        metrics = problem.evaluate(params, split)
+        assert set(metrics) == {"loss", "accuracy"}
+        assert 0 <= metrics["accuracy"] <= 1
+    with pytest.raises(ValueError, match="split must be one of 'train', 'validation', 'test'"):
+        problem.evaluate(params, "holdout")
+    with pytest.raises(ValueError, match="batch must be indices into the 200 training samples"):
+        problem.loss_and_grads(params, np.array([0, 200]))
+
+
+def test_problems_refuse_the_wrong_kind_of_data(boston_rm_lstat, course_moons):
+    with pytest.raises(ValueError, match="data must be a regression data set"):
+        LinearRegression(course_moons)
+    with pytest.raises(ValueError, match="data must be a classification data set"):
+        MLPClassification(boston_rm_lstat)
+    with pytest.raises(TypeError, match=r"data must be a gdlab\.data Dataset or Splits"):
+        LinearRegression(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="function must be one of"):
+        FunctionProblem("sphere")
+
+
+def test_linear_regression_gradient_matches_central_differences(boston_rm_lstat):
+    from gdlab.nn import gradcheck
+
+    problem = LinearRegression(boston_rm_lstat, init="normal")
+    params = problem.init_params(rng(4))
+    batch = np.arange(0, 506, 7)
+    _, grads = problem.loss_and_grads(params, batch)
+    grads = {k: v.copy() for k, v in grads.items()}
+    errors = gradcheck(lambda: problem.loss_and_grads(params, batch)[0], params, grads)
+    assert max(errors.values()) < 1e-7

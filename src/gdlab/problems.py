@@ -119,8 +119,13 @@ class _DataProblem:
         buffers = self._batch.get(n)
         if buffers is None:
             buffers = self._batch[n] = (np.empty((n, X.shape[1]), X.dtype), np.empty(n, y.dtype))
-        np.take(X, batch, axis=0, out=buffers[0])
-        np.take(y, batch, out=buffers[1])
+        if n and (batch.min() < 0 or batch.max() >= len(y)):
+            bad = batch.min() if batch.min() < 0 else batch.max()
+            fail("batch", f"indices into the {len(y)} training samples", int(bad))
+        # mode="clip" (the indices are checked above): with the default "raise",
+        # numpy.take stages the result in a temporary array the size of out.
+        np.take(X, batch, axis=0, out=buffers[0], mode="clip")
+        np.take(y, batch, out=buffers[1], mode="clip")
         return buffers
 
     def _check_split(self, split: str) -> str:

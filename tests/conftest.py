@@ -1,0 +1,14 @@
+"""Suite-wide settings."""
+
+from __future__ import annotations
+
+import pytest
+from threadpoolctl import threadpool_limits
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_blas_thread():
+    """One BLAS thread: the suite's matrices are small, and on a busy machine
+    OpenBLAS threads that spin-wait for each other slow it down many times over."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
