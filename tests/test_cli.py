@@ -1,248 +1,321 @@
-"""Tests for the gdlab command: seed 001's bowl benchmark, options and errors."""
+"""The ``gdlab`` command: races end to end at reduced size, errors, interruption."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from gdlab.cli import SEED_LR, SEED_OPTIMIZERS, benchmark, main
+from gdlab import cli, experiments
 
-SRC = Path(__file__).resolve().parents[1] / "src"
-EPS = 1e-7  # the book's epsilon
-SEED_NAMES = ["SGD", "Momentum", "AdaGrad", "Adam", "RMSprop", "Nesterov"]
+# --------------------------------------------------------------------------- helpers
 
 
-# --- seed 001's book-form updates, written out with plain floats ----------------
+def run(argv, capsys):
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
-def bowl_grad(x: float, y: float) -> tuple[float, float]:
-    return x / 10.0, 2.0 * y
+def results(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())
 
 
-def book_walk(name: str, lr: float, steps: int = 30) -> tuple[float, float]:
-    """Walk ``steps`` book-form updates on the bowl from (−7, 2)."""
-    p = [-7.0, 2.0]
-    s1 = [0.0, 0.0]  # v (Momentum, Nesterov), h (AdaGrad, RMSprop), m (Adam)
-    s2 = [0.0, 0.0]  # v (Adam)
-    mu, alpha, beta1, beta2 = 0.9, 0.99, 0.9, 0.999
+# --------------------------------------------------------------------------- the bowl
+
+
+def book_paths(steps: int = 30) -> dict[str, tuple[float, float]]:
+    """Seed 001's six optimizers on x²/20 + y², written from the book's formulas."""
+
+    def grad(x, y):
+        return x / 10.0, 2.0 * y
+
+    ends = {}
+    # SGD: p -= lr·g
+    x, y = -7.0, 2.0
+    for _ in range(steps):
+        gx, gy = grad(x, y)
+        x, y = x - 0.95 * gx, y - 0.95 * gy
+    ends["SGD"] = (x, y)
+    # Momentum: v = μv − lr·g; p += v
+    x, y, vx, vy = -7.0, 2.0, 0.0, 0.0
+    for _ in range(steps):
+        gx, gy = grad(x, y)
+        vx, vy = 0.9 * vx - 0.1 * gx, 0.9 * vy - 0.1 * gy
+        x, y = x + vx, y + vy
+    ends["Momentum"] = (x, y)
+    # AdaGrad: h += g²; p -= lr·g/(√h + 1e-7)
+    x, y, hx, hy = -7.0, 2.0, 0.0, 0.0
+    for _ in range(steps):
+        gx, gy = grad(x, y)
+        hx, hy = hx + gx * gx, hy + gy * gy
+        x, y = x - 1.5 * gx / (math.sqrt(hx) + 1e-7), y - 1.5 * gy / (math.sqrt(hy) + 1e-7)
+    ends["AdaGrad"] = (x, y)
+    # Adam (book): lr_t = lr·√(1−β2^t)/(1−β1^t); m += (1−β1)(g−m); v += (1−β2)(g²−v)
+    x, y, mx, my, sx, sy = -7.0, 2.0, 0.0, 0.0, 0.0, 0.0
     for t in range(1, steps + 1):
-        g = bowl_grad(*p)
-        lr_t = lr * math.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)
-        for i in range(2):
-            if name == "sgd":
-                p[i] -= lr * g[i]
-            elif name == "momentum":
-                s1[i] = mu * s1[i] - lr * g[i]
-                p[i] += s1[i]
-            elif name == "nesterov":
-                s1[i] = mu * s1[i] - lr * g[i]
-                p[i] += mu * mu * s1[i] - (1 + mu) * lr * g[i]
-            elif name == "adagrad":
-                s1[i] += g[i] * g[i]
-                p[i] -= lr * g[i] / (math.sqrt(s1[i]) + EPS)
-            elif name == "rmsprop":
-                s1[i] = alpha * s1[i] + (1 - alpha) * g[i] * g[i]
-                p[i] -= lr * g[i] / (math.sqrt(s1[i]) + EPS)
-            elif name == "adam":
-                s1[i] += (1 - beta1) * (g[i] - s1[i])
-                s2[i] += (1 - beta2) * (g[i] ** 2 - s2[i])
-                p[i] -= lr_t * s1[i] / (math.sqrt(s2[i]) + EPS)
-            else:
-                raise AssertionError(name)
-    return p[0], p[1]
+        gx, gy = grad(x, y)
+        lr_t = 0.3 * math.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+        mx, my = mx + 0.1 * (gx - mx), my + 0.1 * (gy - my)
+        sx, sy = sx + 0.001 * (gx * gx - sx), sy + 0.001 * (gy * gy - sy)
+        x, y = x - lr_t * mx / (math.sqrt(sx) + 1e-7), y - lr_t * my / (math.sqrt(sy) + 1e-7)
+    ends["Adam"] = (x, y)
+    # RMSprop (book): h = ρh + (1−ρ)g², ρ = 0.99; p -= lr·g/(√h + 1e-7)
+    x, y, hx, hy = -7.0, 2.0, 0.0, 0.0
+    for _ in range(steps):
+        gx, gy = grad(x, y)
+        hx, hy = 0.99 * hx + 0.01 * gx * gx, 0.99 * hy + 0.01 * gy * gy
+        x, y = x - 0.3 * gx / (math.sqrt(hx) + 1e-7), y - 0.3 * gy / (math.sqrt(hy) + 1e-7)
+    ends["RMSprop"] = (x, y)
+    # Nesterov (book): v = μv − lr·g; p += μ²v − (1+μ)·lr·g
+    x, y, vx, vy = -7.0, 2.0, 0.0, 0.0
+    for _ in range(steps):
+        gx, gy = grad(x, y)
+        vx, vy = 0.9 * vx - 0.3 * gx, 0.9 * vy - 0.3 * gy
+        x, y = x + 0.81 * vx - 1.9 * 0.3 * gx, y + 0.81 * vy - 1.9 * 0.3 * gy
+    ends["Nesterov"] = (x, y)
+    return ends
 
 
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
-    assert main([*argv, "--json"]) == 0
-    out, err = capsys.readouterr()
-    assert err == ""
-    return json.loads(out)
+def test_bowl_end_points_match_the_book_formulas(tmp_path, capsys):
+    out = tmp_path / "bowl"
+    code, stdout, _ = run(["race", "bowl", "--out", str(out), "--quiet", "--no-figures"], capsys)
+    assert code == 0
+    doc = results(out)
+    assert [r["label"] for r in doc["runs"]] == [
+        "SGD", "Momentum", "AdaGrad", "Adam", "RMSprop", "Nesterov"
+    ]  # fmt: skip
+    expected = book_paths()
+    for r in doc["runs"]:
+        assert len(r["path"]) == 31
+        assert r["path"][0] == [-7.0, 2.0]
+        np.testing.assert_allclose(r["path"][-1], expected[r["label"]], rtol=1e-12, atol=1e-12)
+        assert r["final_params"]["x"] == pytest.approx(expected[r["label"]][0], abs=1e-12)
+    for label in expected:
+        assert label in stdout
 
 
-# --- the default run ------------------------------------------------------------
-
-
-def test_default_is_the_seed_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
-    results = run_json(capsys)
-    assert results["function"] == "bowl"
-    assert results["start"] == [-7.0, 2.0]
-    assert results["steps"] == 30
-    assert results["preset"] == "book"
-    runs = results["runs"]
-    assert [r["optimizer"] for r in runs] == list(SEED_OPTIMIZERS)
-    assert [r["name"] for r in runs] == SEED_NAMES
-    assert [r["lr"] for r in runs] == [0.95, 0.1, 1.5, 0.3, 0.3, 0.3]
-    for run in runs:
-        assert run["status"] == "ok"
-        assert run["diverged_at"] is None
-        x, y = book_walk(run["optimizer"], SEED_LR[run["optimizer"]])
-        assert run["final"] == pytest.approx([x, y], rel=1e-12, abs=1e-300), run["name"]
-        assert run["loss"] == pytest.approx(x**2 / 20 + y**2, rel=1e-11)
-        assert len(run["path"]) == len(run["losses"]) == 31
-        assert run["path"][0] == [-7.0, 2.0]
-        assert run["path"][-1] == run["final"]
-
-
-def test_table_lists_the_six_in_the_seed_order(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == 0
-    out, err = capsys.readouterr()
-    assert err == ""
-    lines = out.splitlines()
-    assert lines[0].startswith("bowl: f(x, y) = x^2/20 + y^2, start (-7, 2), 30 steps")
-    rows = [line.split() for line in lines[3:]]  # after the heading, a blank line, the labels
-    assert [row[0] for row in rows] == SEED_NAMES
-    for row, name in zip(rows, SEED_OPTIMIZERS, strict=True):
-        x, y = book_walk(name, SEED_LR[name])
-        assert float(row[1]) == SEED_LR[name]
-        assert float(row[2]) == pytest.approx(x, rel=1e-5)
-        assert float(row[3]) == pytest.approx(y, rel=1e-5)
-        assert float(row[4]) == pytest.approx(x**2 / 20 + y**2, rel=1e-5)
-
-
-def test_bowl_positional_is_the_default(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_json(capsys, "bowl") == run_json(capsys)
-    assert run_json(capsys, "--function", "bowl") == run_json(capsys)
-
-
-# --- options --------------------------------------------------------------------
-
-
-def test_lr_overrides_one_optimizer(capsys: pytest.CaptureFixture[str]) -> None:
-    runs = run_json(capsys, "--lr", "adam=0.1", "--lr", "SGD=0.5")["runs"]
-    by_name = {r["optimizer"]: r for r in runs}
-    assert by_name["adam"]["lr"] == 0.1
-    assert by_name["sgd"]["lr"] == 0.5
-    assert by_name["momentum"]["lr"] == 0.1
-    assert by_name["adam"]["final"] == pytest.approx(book_walk("adam", 0.1), rel=1e-12)
-    assert by_name["sgd"]["final"] == pytest.approx(book_walk("sgd", 0.5), rel=1e-12)
-
-
-def test_optimizers_and_steps(capsys: pytest.CaptureFixture[str]) -> None:
-    runs = run_json(capsys, "--optimizers", "nesterov, sgd", "--steps", "7")["runs"]
-    assert [r["name"] for r in runs] == ["Nesterov", "SGD"]
-    assert len(runs[0]["path"]) == 8
-    assert runs[0]["final"] == pytest.approx(book_walk("nesterov", 0.3, steps=7), rel=1e-12)
-
-
-def test_other_function_and_preset(capsys: pytest.CaptureFixture[str]) -> None:
-    results = run_json(capsys, "--function", "himmelblau", "--preset", "torch", "--steps", "5")
-    assert results["function"] == "himmelblau"
-    assert results["preset"] == "torch"
-    assert results["runs"][0]["path"][0] == [0.0, 0.0]
-
-
-def test_optimizer_outside_the_seed_uses_the_preset_lr(capsys: pytest.CaptureFixture[str]) -> None:
-    (run,) = run_json(capsys, "--optimizers", "adamw", "--preset", "torch")["runs"]
-    assert run["status"] == "ok"
-    assert run["lr"] is not None
-    assert run["lr"] > 0
-
-
-def test_divergence_is_reported_not_raised(capsys: pytest.CaptureFixture[str]) -> None:
-    results = run_json(capsys, "rosenbrock", "--optimizers", "sgd,adagrad")
-    sgd, adagrad = results["runs"]
-    assert sgd["status"] == "diverged"
-    k = sgd["diverged_at"]
-    assert 0 < k <= 30
-    assert sgd["final"] is None
-    assert sgd["loss"] is None
-    assert len(sgd["path"]) == len(sgd["losses"]) == k
-    assert all(math.isfinite(v) for v in sgd["losses"])
-    assert adagrad["status"] == "ok"
-
-    assert main(["rosenbrock", "--optimizers", "sgd,adagrad"]) == 0
-    out, err = capsys.readouterr()
-    assert err == ""
-    assert f"diverged at step {k}" in out
-
-
-def test_benchmark_returns_plain_data() -> None:
-    results = benchmark("bowl", ["sgd"], steps=3)
-    json.dumps(results, allow_nan=False)
-    assert results["runs"][0]["final"] == pytest.approx(book_walk("sgd", 0.95, steps=3))
-
-
-def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--version"]) == 0
-    assert capsys.readouterr().out.startswith("gdlab ")
-    assert main(["--help"]) == 0
-    out = capsys.readouterr().out
-    for flag in ("--function", "--steps", "--preset", "--lr", "--optimizers", "--json"):
-        assert flag in out
-
-
-# --- errors ---------------------------------------------------------------------
+# --------------------------------------------------------------------------- each experiment
 
 
 @pytest.mark.parametrize(
-    ("argv", "named"),
+    ("argv", "n_runs", "check"),
     [
-        (["--optimizers", "adamm"], "'adamm'"),
-        (["--optimizers", "sgd,sgd"], "sgd,sgd"),
-        (["--optimizers", ","], "','"),
-        (["--lr", "sgd=abc"], "'abc'"),
-        (["--lr", "sgd=-1"], "-1"),
-        (["--lr", "sgd=nan"], "nan"),
-        (["--lr", "sgd"], "NAME=VALUE"),
-        (["--lr", "adam=0.1", "--optimizers", "sgd"], "'adam'"),
-        (["--function", "nope"], "'nope'"),
-        (["nope"], "'nope'"),
-        (["rosenbrock", "--function", "bowl"], "pick one"),
-        (["--preset", "nope"], "'nope'"),
-        (["--steps", "0"], "--steps must be an integer in [1, 1000000]; got 0"),
-        (["--steps", "abc"], "'abc'"),
-        (["--bogus"], "--bogus"),
+        (["race", "boston", "--steps", "300"], 3, "boston"),
+        (["race", "moons", "--epochs", "30"], 3, "moons"),
+        (["race", "mnist", "--steps", "40", "--optimizers", "sgd,adam"], 2, "mnist"),
+        (["race", "schedules", "--epochs", "2"], 6, "schedules"),
+        (["race", "bowl", "--function", "rosenbrock", "--steps", "50", "--seeds", "2"], 12, "bowl"),
     ],
 )
-def test_errors_are_one_line_and_exit_2(
-    capsys: pytest.CaptureFixture[str], argv: list[str], named: str
-) -> None:
-    assert main(argv) == 2
-    out, err = capsys.readouterr()
-    assert out == ""
-    assert err.startswith("gdlab: error: ")
-    assert err.endswith("\n")
-    assert err.count("\n") == 1
-    assert named in err
-    assert "Traceback" not in err
+def test_each_experiment_runs_end_to_end(tmp_path, capsys, argv, n_runs, check):
+    out = tmp_path / "out"
+    code, stdout, stderr = run([*argv, "--out", str(out), "--quiet", "--no-figures"], capsys)
+    assert code == 0, stderr
+    doc = results(out)
+    assert doc["status"] == "complete"
+    assert len(doc["runs"]) == n_runs
+    csv_rows = (out / "results.csv").read_text().splitlines()
+    assert len(csv_rows) == n_runs + 1
+    assert doc["command"].startswith("gdlab race")
+    for r in doc["runs"]:
+        assert r["steps"] == len(r["loss"]) == len(r["lr"])
+    if check == "moons":
+        assert all("boundary" in r for r in doc["runs"])
+        assert len(doc["problem"]["data"]["points"]["y"]) == 300
+    if check == "mnist":
+        assert doc["problem"]["sizes"] == [784, 100, 100, 100, 100, 10]
+        assert all(r["final_params"] == {"file": f"params/{r['id']}.npz"} for r in doc["runs"])
+        with np.load(out / doc["runs"][0]["final_params"]["file"]) as params:
+            assert params["W1"].shape == (784, 100)
+            assert params["W1"].dtype == np.float32
+        assert all("test_accuracy" in r["metrics"] for r in doc["runs"])
+    if check == "schedules":
+        lrs = {r["label"]: r["lr"] for r in doc["runs"]}
+        assert len({tuple(v) for v in lrs.values()}) >= 3  # the schedules differ
+    if check == "bowl":
+        assert doc["problem"]["function"]["name"] == "rosenbrock"
+        assert {r["seed"] for r in doc["runs"]} == {0, 1}
+        diverged = [r for r in doc["runs"] if r["status"] == "diverged"]
+        assert diverged  # SGD at the bowl's lr 0.95 blows up on Rosenbrock
+        assert all(r["stopped_at"] is not None for r in diverged)
+        assert "diverged at" in stdout
 
 
-# --- the real command -----------------------------------------------------------
+def test_same_batches_for_every_optimizer(tmp_path):
+    config = experiments.override(experiments.load("mnist"), steps=5, optimizers=["sgd", "adam"])
+    problem, specs = experiments.prepare(config)
+    seen = []
+    original = problem.loss_and_grads
+
+    def spy(params, batch):
+        seen.append(batch.copy())
+        return original(params, batch)
+
+    problem.loss_and_grads = spy
+    experiments.run(config, tmp_path, progress=False, figures=False, prepared=(problem, specs))
+    assert len(seen) == 10
+    for a, b in zip(seen[:5], seen[5:], strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
-def test_python_dash_m_gdlab() -> None:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
-    }
+# --------------------------------------------------------------------------- interruption
+
+
+def test_ctrl_c_leaves_the_finished_runs(tmp_path, capsys, monkeypatch):
+    import gdlab.race
+
+    calls = {"n": 0}
+    real_fit = gdlab.race.fit
+
+    def fit_then_interrupt(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(gdlab.race, "fit", fit_then_interrupt)
+    out = tmp_path / "bowl"
+    code, _, stderr = run(["race", "bowl", "--out", str(out), "--quiet", "--no-figures"], capsys)
+    assert code == cli.EXIT_INTERRUPTED
+    assert "interrupted" in stderr
+    doc = results(out)
+    assert doc["status"] == "interrupted"
+    assert [r["label"] for r in doc["runs"]] == ["SGD", "Momentum"]
+    assert not list(out.glob("*.tmp"))
+    assert not list(out.glob(".*.tmp"))
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["race", "cifar"], "experiment must be one of bowl, boston, moons, mnist, schedules"),
+        (["race", "bowl", "--optimizers", "sgd,lion"], "--optimizers must be one of"),
+        (["race", "bowl", "--lr", "adam=fast"], "the learning rate of adam must be a number"),
+        (["race", "bowl", "--lr", "adam=-1"], "the learning rate of adam must be > 0"),
+        (["race", "bowl", "--lr", "adamw=0.1"], "--lr adamw must be an optimizer of this race"),
+        (["race", "bowl", "--preset", "fast"], "optimizers.preset must be one of"),
+        (["race", "bowl", "--steps", "0"], "--steps must be an integer in"),
+        (["race", "bowl", "--steps", "10", "--epochs", "2"], "not allowed with argument"),
+        (["race", "mnist", "--function", "rosenbrock"], "--function applies to the 2-D"),
+        (["race", "bowl", "--function", "sphere"], "function must be one of"),
+        (["race", "bowl", "--data", "/tmp"], "--data names MNIST's IDX files"),
+        (["race", "mnist", "--data", "/nonexistent-dir"], "nonexistent-dir"),
+        (["race", "bowl", "--wat"], "unrecognized arguments: --wat"),
+        (["plot", "weights"], "invalid choice: 'weights'"),
+        (["race", "--config", "missing.toml"], "no such file"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    code, stdout, stderr = run([*argv, "--out", str(tmp_path / "o")], capsys)
+    assert code == cli.EXIT_USAGE
+    assert stdout == ""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("gdlab: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name = "x"\n[problem]\nkind = "function"\n', "has no runs"),
+        ('name = "x"\nspeed = 3\n', "unknown key 'speed'"),
+        ('name = "x"\n[problem]\nkind = "svm"\n', "problem.kind must be one of"),
+        ('name = "x"\n[problem]\nkind = "mlp"\ndata = "cifar"\n', "problem.data must be one of"),
+        ("name = [", "is not valid TOML"),
+        (
+            'name = "x"\n[problem]\nkind = "function"\n[[runs]]\nlabel = "a"\noptimizer = "lion"\n',
+            "runs[0].optimizer must be one of",
+        ),
+        (
+            'name = "x"\n[problem]\nkind = "function"\n[optimizers]\nnames = ["sgd"]\n'
+            "[optimizers.lr]\nsgd = -1\n",
+            "lr must be",
+        ),
+        (
+            'name = "x"\n[problem]\nkind = "function"\n[training]\nsteps = 3\nspeed = 1\n'
+            '[optimizers]\nnames = ["sgd"]\n',
+            "[training] has unknown key 'speed'",
+        ),
+    ],
+)
+def test_config_errors(tmp_path, capsys, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    code, _, stderr = run(["race", "--config", str(path), "--out", str(tmp_path / "o")], capsys)
+    assert code == cli.EXIT_USAGE
+    assert message in stderr
+    assert len(stderr.strip().splitlines()) == 1
+
+
+def test_config_file_runs(tmp_path, capsys):
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        'name = "mine"\ntitle = "Two on Beale"\nseeds = 2\n'
+        '[problem]\nkind = "function"\nfunction = "beale"\nstart = [1.0, 1.0]\n'
+        "[training]\nsteps = 20\n"
+        '[[runs]]\nlabel = "Adam 0.01"\noptimizer = "adam"\nlr = 0.01\n'
+        '[[runs]]\nlabel = "Adam cosine"\noptimizer = "adam"\n'
+        'lr = { name = "cosine", lr0 = 0.05, decay_steps = 20 }\n'
+    )
+    out = tmp_path / "o"
+    code, _, _ = run(["race", "--config", str(path), "--out", str(out), "--quiet",
+                      "--no-figures"], capsys)  # fmt: skip
+    assert code == 0
+    doc = results(out)
+    assert doc["title"] == "Two on Beale"
+    assert len(doc["runs"]) == 4
+    cosine = next(r for r in doc["runs"] if r["label"] == "Adam cosine")
+    assert cosine["hyperparameters"]["lr"] == {
+        "schedule": {"name": "cosine", "lr0": 0.05, "decay_steps": 20, "min_lr": 0.0,
+                     "per": "step", "restarts": False, "t_mult": 1.0, "m_mul": 1.0, "first": 0}
+    }  # fmt: skip
+    assert cosine["lr"][0] == 0.05
+    assert cosine["lr"][-1] < 0.001
+
+
+def test_builtin_experiments_are_valid_files():
+    for name in experiments.BUILTIN:
+        config = experiments.load(name)
+        assert config["name"] == name
+        assert experiments.build_specs(config)
+
+
+def test_version_and_help(capsys):
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0
+    assert out.startswith("gdlab ")
+    code, out, _ = run(["race", "--help"], capsys)
+    assert code == 0
+    assert "--optimizers" in out
+    assert "experiments: bowl, boston, moons, mnist, schedules" in " ".join(out.split())
+
+
+def test_json_summary_ranks_the_runs(tmp_path, capsys):
+    code, out, _ = run(["race", "boston", "--steps", "200", "--json", "--quiet", "--no-figures",
+                        "--out", str(tmp_path)], capsys)  # fmt: skip
+    assert code == 0
+    rows = json.loads(out)
+    assert [row["rank"] for row in rows] == [1, 2, 3]
+    losses = [row["final_loss"] for row in rows]
+    assert losses == sorted(losses)
+
+
+def test_python_dash_m_gdlab(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "gdlab", "--json", "--optimizers", "adam"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
+        [sys.executable, "-m", "gdlab", "race", "bowl", "--steps", "3", "--quiet",
+         "--no-figures", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    (run,) = json.loads(done.stdout)["runs"]
-    assert run["final"] == pytest.approx(book_walk("adam", 0.3), rel=1e-12)
-
-    bad = subprocess.run(
-        [sys.executable, "-m", "gdlab", "--optimizers", "adamm"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
-    assert bad.returncode == 2
-    assert bad.stdout == ""
-    assert bad.stderr.startswith("gdlab: error: ")
-    assert "adamm" in bad.stderr
-    assert "Traceback" not in bad.stderr
+    assert "Nesterov" in done.stdout

@@ -21,6 +21,16 @@ __all__ = ["atomic_write", "load_tree", "save_tree", "write_json"]
 _ARRAY = "__ndarray__"
 
 
+def _file_mode() -> int:
+    """0666 less the process's umask: the mode ``open`` would give a new file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_MODE = _file_mode()
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write(file)`` on a temporary file, then move it to ``path``."""
     path = Path(path)
@@ -31,6 +41,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _MODE)  # mkstemp makes it 0600; a report is to be read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,59 +1,47 @@
-"""The ``gdlab`` command.
+"""The ``gdlab`` command: races, plots and the tour of every seed experiment.
 
-For now it runs seed 001's benchmark: several optimizers walk a 2-D test
-function from the same start, and the command prints where each one ends.
-The default (plain ``gdlab``, or ``gdlab bowl``) is the seed's experiment:
-``f(x, y) = x²/20 + y²`` from (−7, 2), 30 steps, the book forms of SGD (lr
-0.95), Momentum (0.1), AdaGrad (1.5), Adam (0.3), RMSprop (0.3) and
-Nesterov (0.3)::
+::
 
-    gdlab                                   # the seed's table
-    gdlab --function rosenbrock --steps 200
-    gdlab --optimizers sgd,adam --lr adam=0.1 --json
-    gdlab --preset torch
+    gdlab                                  # = gdlab race mnist: seed 001's MNIST race
+    gdlab race bowl                        # the six optimizers on x²/20 + y²
+    gdlab race bowl --function rosenbrock --steps 200
+    gdlab race boston | moons | schedules
+    gdlab race mnist --optimizers sgd,adam --lr adam=0.003 --seeds 3 --steps 500
+    gdlab race --config my-experiment.toml
+    gdlab plot schedules | ewma | init
+    gdlab tour                             # every seed experiment into one report
 
-Every optimizer not given ``--lr`` keeps the seed's learning rate (the
-preset's default for an optimizer the seed did not race). A run whose loss
-stops being finite is reported as ``diverged at step k``: the loss is finite
-after updates 0 … k−1 and not after update k.
+A race writes ``results.json``, ``results.csv``, figures (PNG and SVG) and a
+self-contained ``index.html`` into ``--out`` (default
+``./gdlab-report/<experiment>``) and prints a table that ranks the runs.
+Files are written atomically as each run finishes: Ctrl-C leaves a valid
+report of the finished runs (exit code 130).
 
-A usage error (a bad flag or value, an unknown function, optimizer or
-preset) prints one line, ``gdlab: error: …``, on stderr and exits with 2.
+A usage error (a bad flag, experiment, optimizer, hyperparameter or config
+value) prints one line, ``gdlab: error: …``, on stderr and exits with 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import numbers
+import math
+import shlex
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import gdlab
-from gdlab import functions2d
-from gdlab._checks import check_int, check_real, fail
-from gdlab.optim import OPTIMIZERS, create
+from gdlab._checks import check_int, check_real
 
-__all__ = ["SEED_LR", "SEED_OPTIMIZERS", "benchmark", "build_parser", "main"]
+__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "main", "summary"]
 
 PROG = "gdlab"
 EXIT_USAGE = 2
-MAX_STEPS = 1_000_000
-#: Seed 001's race, in its order.
-SEED_OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam", "rmsprop", "nesterov")
-#: Seed 001's learning rates on the bowl.
-SEED_LR = {
-    "sgd": 0.95,
-    "momentum": 0.1,
-    "adagrad": 1.5,
-    "adam": 0.3,
-    "rmsprop": 0.3,
-    "nesterov": 0.3,
-}
+EXIT_INTERRUPTED = 130
+COMMANDS = ("race", "plot", "tour")
 
 
 class UsageError(Exception):
@@ -71,7 +59,7 @@ def _version() -> str:
     known = getattr(gdlab, "__version__", None)
     if known is not None:
         return str(known)
-    try:
+    try:  # pragma: no cover - the package always has __version__
         return version("gdlab")
     except PackageNotFoundError:
         return "unknown"
@@ -106,219 +94,278 @@ def _name_list(text: str) -> list[str]:
     return names
 
 
+def _positive(what: str, high: int = 10_000_000):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer; got {text!r}") from None
+        try:
+            return check_int(what, value, low=1, high=high)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``gdlab`` (its ``error`` raises :class:`UsageError`)."""
-    functions = ", ".join(functions2d.FUNCTIONS)
+    from gdlab.experiments import BUILTIN, PLOTS
+    from gdlab.functions2d import FUNCTIONS
+    from gdlab.optim import OPTIMIZERS
+
     parser = _Parser(
         prog=PROG,
-        description=(
-            "Race gradient-descent optimizers on a 2-D test function and print where "
-            "each one ends. Default: seed 001's benchmark, six optimizers (book forms) "
-            "on f(x, y) = x^2/20 + y^2 from (-7, 2), 30 steps."
-        ),
-        epilog=f"functions: {functions}. optimizers: {', '.join(OPTIMIZERS)}.",
+        description="Race gradient-descent optimizers and draw what happened.",
+        epilog="Without a command, gdlab runs `gdlab race mnist`.",
     )
-    parser.add_argument(
-        "problem",
-        nargs="?",
-        metavar="FUNCTION",
-        help="the function to walk on, same as --function (default: bowl)",
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    race = commands.add_parser(
+        "race",
+        help="run an experiment: several optimizers, the same batches and seeds",
+        description="Run an experiment and write results.json, results.csv, figures and "
+        "index.html.",
+        epilog=f"experiments: {', '.join(BUILTIN)}. optimizers: {', '.join(OPTIMIZERS)}. "
+        f"functions (bowl): {', '.join(FUNCTIONS)}.",
     )
-    parser.add_argument(
-        "--function",
-        metavar="NAME",
-        help=f"the 2-D test function: {functions} (default: bowl)",
+    race.add_argument(
+        "experiment", nargs="?", metavar="EXPERIMENT", help="a built-in experiment (default: mnist)"
     )
-    parser.add_argument(
-        "--steps",
-        type=int,
-        default=30,
-        metavar="N",
-        help=f"updates per optimizer, 1 to {MAX_STEPS} (default: 30)",
+    race.add_argument("--config", metavar="FILE", help="a TOML experiment file instead")
+    race.add_argument(
+        "--optimizers",
+        type=_name_list,
+        metavar="A,B,C",
+        help="the optimizers to race (default: the experiment's)",
     )
-    parser.add_argument(
-        "--preset",
-        default="book",
-        metavar="NAME",
-        help="hyperparameter preset: book, course, torch or keras (default: book)",
-    )
-    parser.add_argument(
+    race.add_argument(
         "--lr",
         type=_lr_pair,
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="set one optimizer's learning rate, e.g. --lr adam=0.1 (repeatable)",
+        help="one optimizer's learning rate, e.g. --lr adam=0.1 (repeatable)",
     )
-    parser.add_argument(
-        "--optimizers",
-        type=_name_list,
-        default=list(SEED_OPTIMIZERS),
-        metavar="A,B,C",
-        help=f"optimizers to race, in order (default: {','.join(SEED_OPTIMIZERS)})",
+    race.add_argument(
+        "--preset", metavar="NAME", help="hyperparameter preset: book, course, torch or keras"
     )
-    parser.add_argument(
-        "--json", action="store_true", help="print the results, paths included, as JSON"
+    length = race.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=_positive("--steps"), metavar="N", help="steps per run")
+    length.add_argument("--epochs", type=_positive("--epochs"), metavar="N", help="epochs per run")
+    race.add_argument("--batch-size", type=_positive("--batch-size"), metavar="N")
+    race.add_argument(
+        "--seeds",
+        type=_positive("--seeds", 1000),
+        metavar="N",
+        help="runs per optimizer, seeds 0..N-1: mean and band in the figures",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    race.add_argument("--function", metavar="NAME", help="the 2-D function (bowl experiment)")
+    race.add_argument(
+        "--data", metavar="DIR", help="a directory with MNIST's four IDX files (the full 70,000)"
+    )
+    _output_options(race)
+    race.add_argument(
+        "--json", action="store_true", help="print the ranking as JSON instead of a table"
+    )
+
+    plot = commands.add_parser("plot", help="schedule curves, EWMAs, activation histograms")
+    plot.add_argument("what", choices=PLOTS, metavar="{" + ",".join(PLOTS) + "}")
+    _output_options(plot, figures=False)
+
+    tour = commands.add_parser("tour", help="every seed experiment into one report")
+    tour.add_argument(
+        "--quick", action="store_true", help="shorter runs (a tenth of the steps or epochs)"
+    )
+    _output_options(tour, figures=False)
     return parser
 
 
-def _jsonable(values: Iterable[float]) -> list[float]:
-    return [float(v) for v in values]
+def _output_options(parser: argparse.ArgumentParser, *, figures: bool = True) -> None:
+    parser.add_argument("--out", metavar="DIR", help="output directory (default: ./gdlab-report/…)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    if figures:
+        parser.add_argument(
+            "--no-figures", action="store_true", help="write results.json and results.csv only"
+        )
 
 
-def benchmark(
-    function: str = "bowl",
-    optimizers: Sequence[str] = SEED_OPTIMIZERS,
-    *,
-    preset: str | None = "book",
-    steps: int = 30,
-    lr: Mapping[str, float] | None = None,
-) -> dict[str, Any]:
-    """Race ``optimizers`` on ``function`` and return the results as plain data.
-
-    Each optimizer is made by ``gdlab.optim.create(name, preset, lr=...)`` with
-    the learning rate from ``lr``, else seed 001's (:data:`SEED_LR`), else the
-    preset's default, and walks ``steps`` updates from the function's start
-    (:func:`gdlab.functions2d.run_path`).
-
-    Returns:
-        ``{"function", "description", "start", "steps", "preset", "runs"}``;
-        each run is ``{"optimizer", "name", "lr", "status" ("ok" or
-        "diverged"), "diverged_at" (k or None), "final" ([x, y] or None),
-        "loss" (or None), "path" ([[x, y], ...], the finite rows),
-        "losses"}``. ``diverged_at`` is the first k whose loss after k
-        updates is not finite.
-
-    Raises:
-        ValueError, TypeError: for an unknown function, optimizer or preset,
-            a repeated optimizer, an ``lr`` for an optimizer not raced, or a
-            bad hyperparameter; nothing runs then.
-    """
-    return _race(*_setup(function, optimizers, preset, steps, lr))
+# --------------------------------------------------------------------------- summary
 
 
-def _setup(
-    function: str,
-    optimizers: Sequence[str],
-    preset: str | None,
-    steps: int,
-    lr: Mapping[str, float] | None,
-) -> tuple[functions2d.Function2D, list[tuple[str, Any]], int, str | None]:
-    """Check everything and make the optimizers; raise before anything runs."""
-    fn = functions2d.get(function)
-    steps = check_int("steps", steps, low=1, high=MAX_STEPS)
-    names = [name.lower() if isinstance(name, str) else name for name in optimizers]
-    if not names:
-        fail("optimizers", "a non-empty list of names", list(optimizers))
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            fail("optimizers", "a list without repeats", ",".join(map(str, names)))
-    overrides = {str(k).lower(): v for k, v in (lr or {}).items()}
-    for name in overrides:
-        if name not in names:
-            fail(
-                "--lr optimizer",
-                f"one of the optimizers raced ({', '.join(map(str, names))})",
-                name,
-            )
-    made = []
-    for name in names:
-        hyper = {}
-        if name in overrides:
-            hyper["lr"] = overrides[name]
-        elif name in SEED_LR:
-            hyper["lr"] = SEED_LR[name]
-        made.append((name, create(name, preset=preset, **hyper)))
-    return fn, made, steps, preset
+def _number(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
 
 
-def _race(
-    fn: functions2d.Function2D,
-    made: list[tuple[str, Any]],
-    steps: int,
-    preset: str | None,
-) -> dict[str, Any]:
-    runs = []
-    for name, optimizer in made:
-        path = functions2d.run_path(fn, optimizer, steps=steps)
-        with np.errstate(over="ignore", invalid="ignore"):
-            losses = np.asarray(fn.f(path[:, 0], path[:, 1]), dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(losses))
-        end = int(bad[0]) if bad.size else steps + 1
-        ok = end == steps + 1
-        lr = getattr(optimizer, "lr", None)
-        runs.append(
+def _rank_key(run: Mapping[str, Any]) -> tuple:
+    metrics = run.get("metrics", {})
+    accuracy = metrics.get("test_accuracy", metrics.get("train_accuracy"))
+    loss = metrics.get("final_loss")
+    return (
+        run["status"] == "diverged",
+        -(accuracy if accuracy is not None else -math.inf),
+        loss if loss is not None else math.inf,
+    )
+
+
+def summary(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The runs ranked: best test (or train) accuracy, then lowest final loss; diverged last."""
+    rows = []
+    for rank, run in enumerate(sorted(document["runs"], key=_rank_key), 1):
+        metrics = run.get("metrics", {})
+        rows.append(
             {
-                "optimizer": name,
-                "name": type(optimizer).__name__,
-                "lr": float(lr) if isinstance(lr, numbers.Real) else None,
-                "status": "ok" if ok else "diverged",
-                "diverged_at": None if ok else end,
-                "final": _jsonable(path[-1]) if ok else None,
-                "loss": float(losses[-1]) if ok else None,
-                "path": [_jsonable(row) for row in path[:end]],
-                "losses": _jsonable(losses[:end]),
+                "rank": rank,
+                "label": run["label"],
+                "seed": run["seed"],
+                "status": run["status"]
+                if run["status"] != "diverged"
+                else f"diverged at {run['stopped_at']}",
+                "final_loss": metrics.get("final_loss"),
+                "best_loss": metrics.get("best_loss"),
+                "accuracy": metrics.get("test_accuracy", metrics.get("train_accuracy")),
+                "steps": run["steps"],
+                "seconds": run["seconds"],
             }
         )
-    return {
-        "function": fn.name,
-        "description": fn.description,
-        "start": _jsonable(fn.start),
-        "steps": steps,
-        "preset": preset,
-        "runs": runs,
-    }
+    return rows
 
 
-def _table(results: dict[str, Any]) -> str:
-    start = ", ".join(f"{v:g}" for v in results["start"])
-    lines = [
-        f"{results['function']}: {results['description']}, start ({start}), "
-        f"{results['steps']} steps, preset {results['preset']}",
-        "",
-        f"{'optimizer':<10} {'lr':>8}  {'x':>14} {'y':>14} {'f(x, y)':>14}",
+def _table(rows: Sequence[Mapping[str, Any]]) -> str:
+    headers = ["#", "run", "seed", "status", "final loss", "best loss", "accuracy", "steps", "s"]
+    body = [
+        [
+            str(r["rank"]),
+            r["label"],
+            str(r["seed"]),
+            r["status"],
+            _number(r["final_loss"]),
+            _number(r["best_loss"]),
+            "-" if r["accuracy"] is None else f"{100 * r['accuracy']:.1f}%",
+            str(r["steps"]),
+            f"{r['seconds']:.1f}",
+        ]
+        for r in rows
     ]
-    for run in results["runs"]:
-        lr = "default" if run["lr"] is None else f"{run['lr']:g}"
-        head = f"{run['name']:<10} {lr:>8}  "
-        if run["status"] == "ok":
-            x, y = run["final"]
-            lines.append(head + f"{x:>14.6g} {y:>14.6g} {run['loss']:>14.6g}")
-        else:
-            lines.append(head + f"diverged at step {run['diverged_at']}")
+    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(headers)]
+    left = {1, 3}
+    lines = []
+    for row in [headers, *body]:
+        cells = [
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def _setup_from(argv: Sequence[str] | None) -> tuple[Any, argparse.Namespace] | int:
-    """Parse and check the command line; an ``int`` is an exit code (--help)."""
+# --------------------------------------------------------------------------- commands
+
+
+def _command_line(argv: Sequence[str]) -> str:
+    return " ".join([PROG, *(shlex.quote(a) for a in argv)])
+
+
+def _prepare_race(args: argparse.Namespace) -> tuple[dict, Any, Path]:
+    """Load and check the experiment, build its problem and optimizers: usage errors here."""
+    from gdlab import experiments
+
+    if args.config is not None and args.experiment is not None:
+        raise UsageError("give an EXPERIMENT or --config FILE, not both")
+    source = args.config if args.config is not None else (args.experiment or "mnist")
+    config = experiments.load(source)
+    config = experiments.override(
+        config,
+        optimizers=args.optimizers,
+        lr=dict(args.lr),
+        preset=args.preset,
+        steps=args.steps,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seeds=args.seeds,
+        function=args.function,
+        data_dir=args.data,
+    )
+    prepared = experiments.prepare(config)
+    out = Path(args.out) if args.out else Path("gdlab-report") / config["name"]
+    return config, prepared, out
+
+
+def _run_race(args, config, prepared, out: Path, command: str) -> int:
+    """Run a prepared race; errors from here on are not usage errors."""
+    from gdlab import experiments
+
     try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as done:  # --help, --version
-        return done.code if isinstance(done.code, int) else 0
-    if args.problem is not None and args.function is not None and args.problem != args.function:
-        raise UsageError(
-            f"two functions given: {args.problem!r} and --function {args.function!r}; pick one"
+        document = experiments.run(
+            config,
+            out,
+            command=command,
+            progress=not args.quiet,
+            figures=not args.no_figures,
+            prepared=prepared,
         )
-    function = args.function or args.problem or "bowl"
-    steps = check_int("--steps", args.steps, low=1, high=MAX_STEPS)
-    return _setup(function, args.optimizers, args.preset, steps, dict(args.lr)), args
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; the finished runs are in {out}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    rows = summary(document)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"{document['title']}  ({out / 'index.html'})")
+        print(_table(rows))
+    return 0
+
+
+def _plot(args: argparse.Namespace, command: str) -> int:
+    from gdlab import experiments
+
+    out = Path(args.out) if args.out else Path("gdlab-report") / f"plot-{args.what}"
+    experiments.run_plot(args.what, out, command=command)
+    print(f"{out / 'index.html'}")
+    return 0
+
+
+def _tour(args: argparse.Namespace, command: str) -> int:
+    from gdlab import tour
+
+    out = Path(args.out) if args.out else Path("gdlab-report")
+    try:
+        index = tour.run(out, quick=args.quick, progress=not args.quiet, command=command)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; the finished experiments are in {out}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(index)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``gdlab`` with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    from gdlab.experiments import ExperimentError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_line(argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["race", *argv]  # `gdlab`, `gdlab bowl`, `gdlab --steps 10`
     try:
-        ready = _setup_from(argv)
-    except (UsageError, ValueError, TypeError) as error:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version
+        return done.code if isinstance(done.code, int) else 0
+    except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    if isinstance(ready, int):
-        return ready
-    setup, args = ready
-    results = _race(*setup)
-    if args.json:
-        print(json.dumps(results, indent=2, allow_nan=False))
-    else:
-        print(_table(results))
-    return 0
+    if args.command == "plot":
+        return _plot(args, command)
+    if args.command == "tour":
+        return _tour(args, command)
+    try:
+        ready = _prepare_race(args)
+    except (UsageError, ExperimentError, ValueError, TypeError, FileNotFoundError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return _run_race(args, *ready, command)

@@ -75,7 +75,8 @@ class History:
         lr: the learning rate every step used.
         epochs: one dict per evaluation (the end of each epoch): ``epoch``,
             ``step``, ``seconds`` (since the start), ``train_loss`` and, where
-            there are, ``train_accuracy``, ``val_loss``, ``val_accuracy``.
+            there are, ``train_accuracy``, ``val_loss``, ``val_accuracy`` (or
+            ``test_loss``, ``test_accuracy``).
         path: for 2-D problems, the point before the first step and after every
             step (``steps + 1`` points); empty otherwise.
         status: one of :data:`STATUSES` (``"running"`` while in progress).
@@ -442,9 +443,10 @@ def _evaluate(run: Run, validation: str | None, started: float) -> dict[str, flo
         "step": run.step,
         "seconds": run.history.seconds + (time.perf_counter() - started),
     }
-    for prefix, split in (("train", "train"), ("val", validation)):
+    for split in ("train", validation):
         if split is None:
             continue
+        prefix = "val" if split == "validation" else split
         for name, value in run.problem.evaluate(run.params, split).items():
             metrics[f"{prefix}_{name}"] = value
     return metrics
@@ -478,8 +480,10 @@ def fit(
             (draws with replacement every step).
         schedule: a learning rate or :class:`~gdlab.schedules.Schedule` to
             install in the optimizer (``optimizer.set_lr``); default: keep its own.
-        validation: the problem's split to evaluate as ``val_*`` each epoch
-            (e.g. ``"validation"``); default none.
+        validation: a split of the problem to evaluate each epoch besides the
+            training set: ``"validation"`` gives ``val_loss`` (what early
+            stopping and reduce-on-plateau watch), ``"test"`` gives
+            ``test_loss``, ``test_accuracy``; default none.
         rng: the Generator for the initial parameters and the batches.
         callbacks: :class:`Callback` objects, called in order.
         progress: show a progress bar (only on a terminal).

@@ -1,0 +1,196 @@
+"""Writing results: ``results.json``, ``results.csv`` and parameter files.
+
+:class:`ResultsWriter` keeps the document of an experiment and rewrites both
+files atomically after every run it is given, with ``"status": "interrupted"``
+until :meth:`ResultsWriter.finish`: whatever stops a race, the files on disk
+describe every run that finished. The schema is in ``docs/results.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import math
+import os
+import platform
+import re
+from collections.abc import Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gdlab import _io
+
+__all__ = ["CSV_COLUMNS", "SCHEMA_ID", "ResultsWriter", "environment", "plain"]
+
+SCHEMA_ID = "gdlab.results/1"
+CSV_COLUMNS = (
+    "id",
+    "label",
+    "optimizer",
+    "preset",
+    "hyperparameters",
+    "seed",
+    "status",
+    "final_loss",
+    "best_loss",
+    "train_accuracy",
+    "test_accuracy",
+    "steps",
+    "seconds",
+)
+_DEPENDENCIES = (
+    "numpy",
+    "numba",
+    "scikit-learn",
+    "mlxtend",
+    "pandas",
+    "vega_datasets",
+    "matplotlib",
+    "tqdm",
+)
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment() -> tuple[dict[str, str], dict[str, Any]]:
+    """``(versions, machine)``: gdlab's and its dependencies' versions, and the machine."""
+    from gdlab import __version__
+
+    versions = {"gdlab": __version__, "python": platform.python_version()}
+    for name in _DEPENDENCIES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    machine = {
+        "platform": platform.platform(),
+        "processor": _cpu(),
+        "cpus": os.cpu_count() or 1,
+    }
+    return versions, machine
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON-ready data: arrays to lists, NumPy scalars to numbers."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+_SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+class ResultsWriter:
+    """The results of one experiment, written after every run.
+
+    Args:
+        out_dir: the output directory (made if missing).
+        header: the top-level fields of ``results.json`` other than
+            ``schema``, ``status``, ``created``, ``versions``, ``machine`` and
+            ``runs`` (which the writer fills in): ``experiment``, ``title``,
+            ``description``, ``command``, ``config``, ``problem`` and
+            optionally ``series``.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, header: Mapping[str, Any]) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        versions, machine = environment()
+        self.document: dict[str, Any] = {
+            "schema": SCHEMA_ID,
+            "experiment": header["experiment"],
+            "title": header.get("title", header["experiment"]),
+            "description": header.get("description", ""),
+            "status": "interrupted",
+            "command": header.get("command", ""),
+            "created": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
+            "config": plain(header.get("config", {})),
+            "versions": versions,
+            "machine": machine,
+            "problem": plain(header.get("problem")),
+            "runs": [],
+        }
+        if "series" in header:
+            self.document["series"] = plain(header["series"])
+        self.write()
+
+    @property
+    def runs(self) -> list[dict[str, Any]]:
+        return self.document["runs"]
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        """Add a run record (from :func:`gdlab.race.run_record`) and rewrite the files."""
+        record = dict(record)
+        if not _SAFE.match(record["id"]):
+            raise ValueError(f"run id must match {_SAFE.pattern}; got {record['id']!r}")
+        params = record.pop("final_params", None) or {}
+        if sum(np.size(v) for v in params.values()) <= 1000:
+            record["final_params"] = plain(params)
+        else:
+            relative = f"params/{record['id']}.npz"
+            target = self.out_dir / relative
+            _io.atomic_write(target, lambda fh: np.savez(fh, **params))
+            record["final_params"] = {"file": relative}
+        self.runs.append(plain(record))
+        self.write()
+
+    def finish(self, status: str = "complete") -> None:
+        """Mark the experiment ``status`` (``"complete"`` or ``"interrupted"``) and rewrite."""
+        self.document["status"] = status
+        self.write()
+
+    def write(self) -> None:
+        """Rewrite ``results.json`` and ``results.csv`` atomically."""
+        text = json.dumps(self.document, indent=1, allow_nan=False) + "\n"
+        _io.atomic_write(self.out_dir / "results.json", lambda fh: fh.write(text.encode()))
+        _io.atomic_write(
+            self.out_dir / "results.csv", lambda fh: fh.write(csv_text(self.runs).encode())
+        )
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def csv_text(runs: Sequence[Mapping[str, Any]]) -> str:
+    """``results.csv``: one row per run, the columns of :data:`CSV_COLUMNS`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for run in runs:
+        metrics = run.get("metrics", {})
+        row = {
+            **{k: run.get(k) for k in CSV_COLUMNS},
+            "hyperparameters": json.dumps(run.get("hyperparameters", {}), separators=(",", ":")),
+            "final_loss": metrics.get("final_loss"),
+            "best_loss": metrics.get("best_loss"),
+            "train_accuracy": metrics.get("train_accuracy"),
+            "test_accuracy": metrics.get("test_accuracy"),
+        }
+        writer.writerow([_cell(row[k]) for k in CSV_COLUMNS])
+    return buffer.getvalue()
