@@ -319,3 +319,30 @@ def test_python_dash_m_gdlab(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Nesterov" in done.stdout
+
+
+def test_full_mnist_from_idx_files(tmp_path, capsys):
+    """--data DIR reads the four standard IDX files (here small fakes)."""
+    from gdlab.data.idx import write_idx
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "idx"
+    data.mkdir()
+    for part, n in (("train", 60), ("t10k", 20)):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        write_idx(data / f"{part}-images-idx3-ubyte.gz", images)
+        write_idx(data / f"{part}-labels-idx1-ubyte", labels)
+    out = tmp_path / "out"
+    argv = ["race", "mnist", "--data", str(data), "--steps", "3", "--optimizers", "adam",
+            "--quiet", "--no-figures", "--out", str(out)]  # fmt: skip
+    code, _, stderr = run(argv, capsys)
+    assert code == 0, stderr
+    doc = results(out)
+    assert doc["problem"]["data"]["n_train"] == 60
+    assert doc["problem"]["data"]["n_test"] == 20
+    assert doc["config"]["problem"]["directory"] == str(data)
+    (data / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01")  # truncated
+    code, _, stderr = run(argv, capsys)
+    assert code == cli.EXIT_USAGE
+    assert "t10k-labels-idx1-ubyte" in stderr
