@@ -346,3 +346,11 @@ def test_full_mnist_from_idx_files(tmp_path, capsys):
     code, _, stderr = run(argv, capsys)
     assert code == cli.EXIT_USAGE
     assert "t10k-labels-idx1-ubyte" in stderr
+
+
+def test_lr_override_keeps_schedules():
+    config = experiments.override(experiments.load("schedules"), lr={"sgd": 0.05})
+    lrs = [run["lr"] for run in config["runs"]]
+    assert lrs[0] == 0.05
+    assert all(lr["lr0"] == 0.05 for lr in lrs[1:])
+    assert len({json.dumps(lr, sort_keys=True) for lr in lrs}) == len(lrs)

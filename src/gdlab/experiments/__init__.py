@@ -299,7 +299,11 @@ def override(
                 )
             config["optimizers"].setdefault("lr", {})[key] = value
             for run in config["runs"]:
-                if run["optimizer"].lower() == key:
+                if run["optimizer"].lower() != key:
+                    continue
+                if isinstance(run.get("lr"), dict) and "lr0" in run["lr"]:
+                    run["lr"]["lr0"] = value  # a schedule keeps its shape, from the new lr0
+                else:
                     run["lr"] = value
     problem = config["problem"]
     directory = problem.pop("directory", None)
