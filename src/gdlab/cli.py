@@ -41,7 +41,9 @@ __all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "main", "summary"]
 PROG = "gdlab"
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-COMMANDS = ("race", "plot", "tour")
+COMMANDS = ("race", "tune", "plot", "tour")
+#: Seeds of a ``--tuned`` race unless ``--seeds`` says otherwise.
+TUNED_SEEDS = 5
 
 
 class UsageError(Exception):
@@ -167,8 +169,64 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _output_options(race)
     race.add_argument(
+        "--tuned",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="use the learning rates `gdlab tune` chose (from DIR, default "
+        f"./gdlab-report/<experiment>-tune) and {TUNED_SEEDS} seeds",
+    )
+    race.add_argument(
         "--json", action="store_true", help="print the ranking as JSON instead of a table"
     )
+
+    tune = commands.add_parser(
+        "tune",
+        help="tune each optimizer's learning rate: the same budget on the same folds",
+        description="Tune each configuration's learning rate on a log grid by K-fold "
+        "cross-validation; write tune.json for `gdlab race EXPERIMENT --tuned`.",
+    )
+    tune.add_argument("experiment", nargs="?", metavar="EXPERIMENT", help="default: mnist")
+    tune.add_argument("--config", metavar="FILE", help="a TOML experiment file instead")
+    tune.add_argument("--optimizers", type=_name_list, metavar="A,B,C")
+    tune.add_argument("--preset", metavar="NAME")
+    tune_length = tune.add_mutually_exclusive_group()
+    tune_length.add_argument("--steps", type=_positive("--steps"), metavar="N")
+    tune_length.add_argument("--epochs", type=_positive("--epochs"), metavar="N")
+    tune.add_argument("--batch-size", type=_positive("--batch-size"), metavar="N")
+    tune.add_argument("--function", metavar="NAME", help="the 2-D function (bowl experiment)")
+    tune.add_argument("--data", metavar="DIR", help="MNIST's four IDX files (the full 70,000)")
+    tune.add_argument(
+        "--budget",
+        type=_positive("--budget", 1000),
+        default=8,
+        metavar="N",
+        help="learning rates per configuration, on a log grid (default 8)",
+    )
+    tune.add_argument(
+        "--folds",
+        type=_positive("--folds", 100),
+        default=3,
+        metavar="K",
+        help="K-fold cross-validation; 1: a 20%% hold-out (default 3)",
+    )
+    where = tune.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=_positive("--workers", 1024),
+        default=1,
+        metavar="N",
+        help="local worker processes (default 1)",
+    )
+    where.add_argument("--scheduler", metavar="ADDRESS", help="a Dask cluster: tcp://HOST:PORT")
+    where.add_argument(
+        "--dask-local",
+        type=_positive("--dask-local", 1024),
+        metavar="N",
+        help="start a local Dask cluster of N workers",
+    )
+    tune.add_argument("--out", metavar="DIR", help="default: ./gdlab-report/<experiment>-tune")
+    tune.add_argument("--quiet", action="store_true", help="no progress bar")
 
     plot = commands.add_parser("plot", help="schedule curves, EWMAs, activation histograms")
     plot.add_argument("what", choices=PLOTS, metavar="{" + ",".join(PLOTS) + "}")
@@ -272,7 +330,7 @@ def _command_line(argv: Sequence[str]) -> str:
     return " ".join([PROG, *(shlex.quote(a) for a in argv)])
 
 
-def _prepare_race(args: argparse.Namespace) -> tuple[dict, Any, Path]:
+def _prepare_race(args: argparse.Namespace) -> tuple[dict, Any, Path, dict | None]:
     """Load and check the experiment, build its problem and optimizers: usage errors here."""
     from gdlab import experiments
 
@@ -292,12 +350,23 @@ def _prepare_race(args: argparse.Namespace) -> tuple[dict, Any, Path]:
         function=args.function,
         data_dir=args.data,
     )
+    series = None
+    if args.tuned is not None:
+        from gdlab import tuning
+
+        where = Path(args.tuned) if args.tuned else Path("gdlab-report") / f"{config['name']}-tune"
+        tuned = tuning.load_tuned(where)
+        config = tuning.apply_tuned(config, tuned)
+        if args.seeds is None:
+            config["seeds"] = TUNED_SEEDS
+        series = tuning.series(tuned)
     prepared = experiments.prepare(config)
-    out = Path(args.out) if args.out else Path("gdlab-report") / config["name"]
-    return config, prepared, out
+    name = config["name"] + ("-tuned" if args.tuned is not None else "")
+    out = Path(args.out) if args.out else Path("gdlab-report") / name
+    return config, prepared, out, series
 
 
-def _run_race(args, config, prepared, out: Path, command: str) -> int:
+def _run_race(args, config, prepared, out: Path, series, command: str) -> int:
     """Run a prepared race; errors from here on are not usage errors."""
     from gdlab import experiments
 
@@ -309,6 +378,7 @@ def _run_race(args, config, prepared, out: Path, command: str) -> int:
             progress=not args.quiet,
             figures=not args.no_figures,
             prepared=prepared,
+            series=series,
         )
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; the finished runs are in {out}", file=sys.stderr)
@@ -320,6 +390,76 @@ def _run_race(args, config, prepared, out: Path, command: str) -> int:
         print(f"{document['title']}  ({out / 'index.html'})")
         print(_table(rows))
     return 0
+
+
+def _tune(args: argparse.Namespace, command: str) -> int:
+    from gdlab import experiments, tuning
+    from gdlab.experiments import ExperimentError
+
+    try:
+        if args.config is not None and args.experiment is not None:
+            raise UsageError("give an EXPERIMENT or --config FILE, not both")
+        source = args.config if args.config is not None else (args.experiment or "mnist")
+        config = experiments.override(
+            experiments.load(source),
+            optimizers=args.optimizers,
+            preset=args.preset,
+            steps=args.steps,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            function=args.function,
+            data_dir=args.data,
+        )
+        experiments.prepare(config)  # every name and hyperparameter checked before any task
+    except (UsageError, ExperimentError, ValueError, TypeError, FileNotFoundError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.out) if args.out else Path("gdlab-report") / f"{config['name']}-tune"
+    try:
+        document = tuning.tune(
+            config,
+            out,
+            budget=args.budget,
+            folds=args.folds,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            dask_local=args.dask_local,
+            progress=not args.quiet,
+            command=command,
+        )
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; run the same command again to resume ({out})", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except ImportError as error:  # dask missing
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{out / 'tune.json'}  ({document['folds']} folds, {document['budget']} rates each)")
+    print(_tune_table(document))
+    return 0
+
+
+def _tune_table(document: Mapping[str, Any]) -> str:
+    headers = ["configuration", "best lr", "validation loss", "±", "within 10%", "diverged"]
+    body = []
+    for label, c in document["configurations"].items():
+        best = c["best"]
+        body.append(
+            [
+                label,
+                "-" if best is None else f"{best['lr']:.3g}",
+                "-" if best is None else _number(best["mean"]),
+                "-" if best is None else _number(best["std"], 2),
+                f"{100 * c['within_10_percent']:.0f}% of the grid",
+                f"{sum(1 for d in c['diverged'] if d)}/{len(c['grid'])}",
+            ]
+        )
+    widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(headers)]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in [headers, *body]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 
 def _plot(args: argparse.Namespace, command: str) -> int:
@@ -363,6 +503,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _plot(args, command)
     if args.command == "tour":
         return _tour(args, command)
+    if args.command == "tune":
+        return _tune(args, command)
     try:
         ready = _prepare_race(args)
     except (UsageError, ExperimentError, ValueError, TypeError, FileNotFoundError) as error:

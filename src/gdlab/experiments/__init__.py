@@ -55,11 +55,13 @@ __all__ = [
     "build_problem",
     "build_specs",
     "load",
+    "load_data",
     "override",
     "prepare",
     "report",
     "run",
     "run_plot",
+    "training_settings",
 ]
 
 #: The built-in race experiments, in the order of ``gdlab tour``.
@@ -340,15 +342,27 @@ def _load_data(problem: Mapping[str, Any]) -> Any:
     return gdata.split(dataset, test_size=problem.get("test_size", 0.2), rng=split_rng)
 
 
-def build_problem(config: Mapping[str, Any]) -> Any:
-    """The :mod:`gdlab.problems` problem an experiment describes (data loaded)."""
+def load_data(config: Mapping[str, Any]) -> Any:
+    """The data set of an experiment (a Dataset or Splits); ``None`` for 2-D functions."""
+    if config["problem"]["kind"] == "function":
+        return None
+    return _load_data(config["problem"])
+
+
+def build_problem(config: Mapping[str, Any], data: Any = None) -> Any:
+    """The :mod:`gdlab.problems` problem an experiment describes.
+
+    ``data`` (a Dataset or Splits) replaces the experiment's own data set, e.g.
+    one fold of it; by default the experiment's data is loaded.
+    """
     from gdlab import problems
 
     p = config["problem"]
     kind = p["kind"]
     if kind == "function":
         return problems.FunctionProblem(p.get("function", "bowl"), p.get("start"))
-    data = _load_data(p)
+    if data is None:
+        data = _load_data(p)
     if kind == "linreg":
         return problems.LinearRegression(data)
     if kind == "logreg":
@@ -431,7 +445,8 @@ def describe_problem(problem: Any, config: Mapping[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- running
 
 
-def _training(config: Mapping[str, Any]) -> dict[str, Any]:
+def training_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The experiment's ``[training]`` table as keyword arguments of :func:`gdlab.race.race`."""
     t = dict(config["training"])
     batch_size = t.pop("batch_size", None)
     return {
@@ -466,6 +481,7 @@ def run(
     figures: bool = True,
     on_run: Callable[[dict[str, Any]], None] | None = None,
     prepared: tuple[Any, list[Any]] | None = None,
+    series: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run an experiment; write its results, figures and report; return results.json's dict.
 
@@ -485,6 +501,8 @@ def run(
         "config": config,
         "problem": describe_problem(problem, config),
     }
+    if series is not None:
+        header["series"] = dict(series)
     writer = ResultsWriter(out_dir, header)
 
     def record(run_record: dict[str, Any]) -> None:
@@ -499,17 +517,83 @@ def run(
             seeds=range(config.get("seeds", 1)),
             progress=progress,
             on_run=record,
-            **_training(config),
+            **training_settings(config),
         )
     except BaseException:
         writer.finish("interrupted")
         if figures and writer.runs:
             report(writer.document, out_dir)
         raise
+    if series is not None and series.get("kind") == "tuning":
+        target, rows = comparison(writer.runs, series.get("configurations", {}))
+        writer.document["series"]["target_loss"] = target
+        writer.document["series"]["comparison"] = rows
     writer.finish("complete")
     if figures:
         report(writer.document, out_dir)
     return writer.document
+
+
+def _first_at_or_below(curve: np.ndarray, target: float) -> int | None:
+    hits = np.flatnonzero(curve <= target)
+    return int(hits[0]) + 1 if hits.size else None
+
+
+def comparison(
+    runs: Sequence[Mapping[str, Any]], tuning: Mapping[str, Any], beta: float = 0.9
+) -> tuple[float | None, list[dict[str, Any]]]:
+    """A tuned race's table: per group, performance over seeds, speed and sensitivity.
+
+    The target loss is the highest of the groups' best smoothed training losses
+    (the median over a group's seeds), so every group that did not diverge
+    reaches it; a run's speed is the first step whose smoothed loss (a
+    bias-corrected EWMA with ``beta``) is at or below the target.
+    """
+    from gdlab.averages import ewma
+
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault(run["group"], []).append(run)
+    smoothed = {
+        run["id"]: ewma(np.asarray(run["loss"], float), beta) if run["loss"] else np.empty(0)
+        for run in runs
+    }
+    bests = []
+    for members in groups.values():
+        ok = [r for r in members if r["status"] != "diverged" and smoothed[r["id"]].size]
+        if ok:
+            bests.append(float(np.median([smoothed[r["id"]].min() for r in ok])))
+    target = max(bests) if bests else None
+    rows = []
+    for name, members in groups.items():
+        ok = [r for r in members if r["status"] != "diverged"]
+        losses = [
+            r["metrics"]["final_loss"] for r in ok if r["metrics"].get("final_loss") is not None
+        ]
+        accs = [
+            r["metrics"]["test_accuracy"]
+            for r in ok
+            if r["metrics"].get("test_accuracy") is not None
+        ]
+        speeds = [_first_at_or_below(smoothed[r["id"]], target) for r in ok] if target else []
+        reached = [v for v in speeds if v is not None]
+        tuned = tuning.get(name) or {}
+        best = tuned.get("best") or {}
+        rows.append(
+            {
+                "group": name,
+                "lr": best.get("lr"),
+                "seeds": len(members),
+                "diverged": len(members) - len(ok),
+                "final_loss_mean": float(np.mean(losses)) if losses else None,
+                "final_loss_std": float(np.std(losses)) if len(losses) > 1 else None,
+                "test_accuracy_mean": float(np.mean(accs)) if accs else None,
+                "test_accuracy_std": float(np.std(accs)) if len(accs) > 1 else None,
+                "steps_to_target": int(np.median(reached)) if reached else None,
+                "within_10_percent": tuned.get("within_10_percent"),
+            }
+        )
+    return target, rows
 
 
 def report(document: dict[str, Any], out_dir: str | os.PathLike) -> list[dict[str, Any]]:

@@ -77,7 +77,7 @@ __all__ = [
 ]
 
 PROBLEM_KINDS = ("function", "linreg", "logreg", "mlp")
-SERIES_KINDS = ("schedules", "ewma", "init")
+SERIES_KINDS = ("schedules", "ewma", "init", "tuning")
 
 # matplotlib's "tab10" colours, written out so that choosing them needs no matplotlib.
 TAB10 = (
@@ -392,10 +392,15 @@ def _run_plans(
         f"(β = {SMOOTH_BETA:g}, about {window:.0f} steps)."
     )
     if seeds:
+        spread = (
+            "one standard deviation either side of the mean"
+            if _band(results) == "std"
+            else "the lowest to the highest smoothed curve (min–max)"
+        )
         caption += (
             " A group with several seeds shows the mean over its seeds (at each step, those "
-            "that reached it) and a shaded band from the lowest to the highest smoothed curve "
-            "(min–max); a seed that diverged is left out of both and drawn alone, thin."
+            f"that reached it) and a shaded band from {spread}; a seed that diverged is left "
+            "out of both and drawn alone, thin."
         )
     caption += (
         " The y-axis starts at 0 and ends just above the 99th percentile of the smoothed "
@@ -444,6 +449,20 @@ _STYLE_WORDS = {"-": "solid", "--": "dashed", ":": "dotted"}
 
 def _series_plans(results: Mapping[str, Any], series: Mapping[str, Any]) -> list[_Plan]:
     kind = series["kind"]
+    if kind == "tuning":
+        return [
+            _Plan(
+                "sensitivity",
+                "Learning-rate sensitivity",
+                "The tuning behind this race: each configuration's mean "
+                f"{series.get('metric', 'validation loss')} "
+                f"over {series.get('folds', '?')} folds against the learning rate (log scale), "
+                "with a band of ± one standard deviation across the folds; a star marks the rate "
+                "chosen, an x a rate at which some fold diverged. A flat, wide valley means the "
+                "optimizer is not sensitive to its learning rate.",
+                lambda: sensitivity_figure(results),
+            )
+        ]
     if kind == "schedules":
         spe = series.get("steps_per_epoch")
         note = f" The top axis counts epochs ({spe} steps each)." if spe else ""
@@ -605,13 +624,29 @@ def _mark_end(
     ax.plot([x], [y], "x", color=color, markersize=size, markeredgewidth=1.8, clip_on=clip)
 
 
-def _stack(curves: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, min and max over curves of different lengths (each step: the curves that reach it)."""
+def _stack(
+    curves: Sequence[np.ndarray], band: str = "minmax"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and a band over curves of different lengths (each step: the curves that reach it).
+
+    ``band="minmax"``: the lowest and highest curve; ``"std"``: mean ± one
+    standard deviation (population, over the curves at that step).
+    """
     length = max(len(c) for c in curves)
     table = np.full((len(curves), length), np.nan)
     for i, curve in enumerate(curves):
         table[i, : len(curve)] = curve
-    return np.nanmean(table, axis=0), np.nanmin(table, axis=0), np.nanmax(table, axis=0)
+    mean = np.nanmean(table, axis=0)
+    if band == "std":
+        std = np.nanstd(table, axis=0)
+        return mean, mean - std, mean + std
+    return mean, np.nanmin(table, axis=0), np.nanmax(table, axis=0)
+
+
+def _band(results: Mapping[str, Any]) -> str:
+    """A tuned race (it carries its tuning) shows mean ± std; others min–max."""
+    series = results.get("series") or {}
+    return "std" if series.get("kind") == "tuning" else "minmax"
 
 
 def _split_diverged(
@@ -730,7 +765,7 @@ def loss_figure(
         if function:
             _function_losses(ax, groups, colors, log=True if log is None else log)
         else:
-            _data_losses(ax, groups, colors, beta=beta, log=bool(log))
+            _data_losses(ax, groups, colors, beta=beta, log=bool(log), band=_band(results))
         ax.set_xlabel("step")
         ax.set_title("f(x, y) per step" if function else "Training loss")
         _legend(ax, loc="best")
@@ -770,6 +805,7 @@ def _data_losses(
     *,
     beta: float,
     log: bool,
+    band: str = "minmax",
 ) -> None:
     smoothed_all: list[np.ndarray] = []
     raw_all: list[np.ndarray] = []
@@ -792,7 +828,7 @@ def _data_losses(
             ax.plot(steps, curve, color=color, lw=1.6, label=label)
         else:
             raw_mean, _, _ = _stack([raws[i] for i in kept])
-            mean, low, high = _stack([smooths[i] for i in kept])
+            mean, low, high = _stack([smooths[i] for i in kept], band)
             steps = np.arange(len(mean))
             ax.plot(steps, raw_mean, color=color, alpha=RAW_ALPHA, lw=0.8)
             ax.fill_between(steps, low, high, color=color, alpha=BAND_ALPHA, lw=0)
@@ -1120,6 +1156,42 @@ def init_figure(results: Mapping[str, Any], *, activation: str | None = None) ->
 
 
 # --- everything at once ------------------------------------------------------------
+
+
+def sensitivity_figure(results: Mapping[str, Any]) -> Figure:
+    """Validation loss against the learning rate per configuration (``series.kind == "tuning"``)."""
+    series = _series_of(results, "tuning")
+    configurations = series.get("configurations") or {}
+    colors = {label: TAB10[i % len(TAB10)] for i, label in enumerate(configurations)}
+    with _style():
+        fig = _new_figure(6.4, 4.0)
+        ax = fig.subplots()
+        finite_all = []
+        for label, c in configurations.items():
+            grid = np.asarray(c.get("grid") or [], float)
+            mean = np.array([np.nan if m is None else m for m in c.get("mean") or []], float)
+            std = np.array([np.nan if v is None else v for v in c.get("std") or []], float)
+            if grid.size == 0:
+                continue
+            color = colors[label]
+            ax.plot(grid, mean, "o-", color=color, lw=1.4, ms=3.5, label=label)
+            ax.fill_between(grid, mean - std, mean + std, color=color, alpha=BAND_ALPHA, lw=0)
+            finite_all += [m for m in mean if np.isfinite(m)]
+            best = c.get("best")
+            if best is not None:
+                ax.plot([best["lr"]], [best["mean"]], "*", color=color, ms=11, mec="black", mew=0.6)
+            bad = [g for g, d in zip(grid, c.get("diverged") or [], strict=False) if d]
+            if bad and finite_all:
+                top = max(finite_all)
+                ax.plot(bad, [top] * len(bad), "x", color=color, ms=6, mew=1.5, clip_on=False)
+        ax.set_xscale("log")
+        if finite_all and min(finite_all) > 0 and max(finite_all) / min(finite_all) > 20:
+            ax.set_yscale("log")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel(str(series.get("metric", "validation loss")))
+        ax.set_title("Learning-rate sensitivity")
+        _legend(ax, loc="best")
+    return fig
 
 
 def draw(results: Mapping[str, Any], out_dir: str | Path) -> list[dict[str, str]]:

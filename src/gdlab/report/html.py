@@ -367,6 +367,87 @@ def _table(runs: Sequence[Mapping[str, Any]], table_id: str = "runs") -> str:
     )
 
 
+def _pm(mean: Any, std: Any) -> tuple[str, str]:
+    """``"mean ± std"`` and the sort value."""
+    if mean is None:
+        return _MISSING, ""
+    text = _number(mean) + ("" if std is None else f" ± {_number(std, 2)}")
+    return text, repr(float(mean))
+
+
+def _comparison(series: Mapping[str, Any]) -> str:
+    """The tuned race's table: performance, speed and sensitivity per configuration."""
+    rows = series.get("comparison") if series.get("kind") == "tuning" else None
+    if not rows:
+        return ""
+    target = series.get("target_loss")
+    head_cells = [
+        ("Configuration", "text"),
+        ("Tuned lr", "number"),
+        ("Seeds", "number"),
+        ("Final loss", "number"),
+        ("Test acc.", "number"),
+        ("Steps to target", "number"),
+        ("lr grid within 10% of best", "number"),
+        ("Diverged", "number"),
+    ]
+    head = "".join(
+        f'<th scope="col" class="{kind}" aria-sort="none"><button type="button" '
+        f'data-type="{kind}">{_e(h)}</button></th>'
+        for h, kind in head_cells
+    )
+    body = []
+    for index, row in enumerate(rows):
+        loss, loss_key = _pm(row.get("final_loss_mean"), row.get("final_loss_std"))
+        acc_mean, acc_std = row.get("test_accuracy_mean"), row.get("test_accuracy_std")
+        acc = (
+            (_MISSING, "")
+            if acc_mean is None
+            else (
+                f"{100 * acc_mean:.1f}%" + ("" if acc_std is None else f" ± {100 * acc_std:.1f}"),
+                repr(float(acc_mean)),
+            )
+        )
+        steps = row.get("steps_to_target")
+        within = row.get("within_10_percent")
+        cells = [
+            (row["group"], ""),
+            (_number(row.get("lr")), repr(row["lr"]) if row.get("lr") is not None else ""),
+            (str(row["seeds"]), str(row["seeds"])),
+            (loss, loss_key),
+            acc,
+            (_MISSING if steps is None else str(steps), "" if steps is None else str(steps)),
+            (
+                _MISSING if within is None else f"{100 * within:.0f}%",
+                "" if within is None else repr(within),
+            ),
+            (str(row.get("diverged", 0)), str(row.get("diverged", 0))),
+        ]
+        tds = "".join(
+            f'<td data-value="{_e(key)}">{_e(text)}</td>' if key else f"<td>{_e(text)}</td>"
+            for text, key in cells
+        )
+        body.append(f'<tr data-index="{index}">{tds}</tr>')
+    note = (
+        f"Target loss {_number(target)}: the highest of the configurations' best smoothed "
+        "training losses, so every configuration that did not diverge reaches it; steps to "
+        "target is the median over seeds of the first step whose smoothed loss is at or below it."
+        if target is not None
+        else ""
+    )
+    return (
+        '<section id="comparison">\n<h2>Tuned comparison</h2>\n'
+        f"<p>Each configuration at the learning rate its tuning chose ({_e(series.get('folds'))}"
+        f"-fold cross-validation, {_e(series.get('budget', '?'))} rates on a log grid), "
+        "over several seeds: final training loss and test accuracy as mean ± standard "
+        "deviation over the seeds, speed, and how much of the learning-rate grid came within "
+        f"10% of the best validation loss (more is less sensitive). {_e(note)}</p>\n"
+        '<div class="table-wrap"><table id="comparison-table" class="sortable">\n'
+        f"<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n"
+        "</table></div>\n</section>"
+    )
+
+
 # --- figures ------------------------------------------------------------------
 
 
@@ -559,6 +640,7 @@ def render_report(
 <p>{_e(counts)}.</p>
 {_table(runs)}
 </section>
+{_comparison(results.get("series") or {})}
 <section id="figures">
 <h2>Figures</h2>
 {figure_html or "<p>No figures.</p>"}

@@ -1,0 +1,623 @@
+"""Sweeps: independent tasks on local processes or on Dask, results streamed to disk.
+
+A sweep is a list of :class:`Task` objects (say optimizer × learning rate ×
+fold × seed) and one module-level function. :func:`run_sweep` calls
+``fn(**task.kwargs, rng=task_rng(base_seed, task.id))`` for every task and
+appends one JSON line per finished task to the results file, so an
+interrupted or crashed sweep run again with the same arguments does only
+what is left.
+
+Where the tasks run:
+
+==========================  ================================================
+``workers=1`` (default)     one after another in this process
+``workers=N``               N local processes (``spawn``: numba and BLAS
+                            threads do not survive ``fork`` well)
+``dask_local=N``            a Dask ``LocalCluster`` of N one-thread processes,
+                            started and closed by the sweep
+``scheduler="tcp://H:P"``   an existing Dask cluster (gdlab and ``fn``'s
+                            module must be importable on its workers)
+==========================  ================================================
+
+Dask is optional: ``pip install "gdlab[dask]"``. Whatever the executor, a
+task runs with one BLAS thread and gets the same generator, so the results
+are bit-identical however the sweep is run.
+
+The results file (JSON Lines), one record per task::
+
+    {"id": "adam/lr=0.01/seed=0", "status": "ok", "result": {...}, "error": null,
+     "seconds": 0.41, "worker": "host:12345"}
+
+``status`` is ``"ok"`` or ``"failed"``; a failed task (``fn`` raised, or
+returned something that is not plain JSON data) has ``result: null`` and
+``error: {"type", "message", "traceback"}``, and the sweep goes on. Each line
+is flushed and fsynced as its task finishes. On start the file is read back:
+tasks with a record are skipped (failed ones are run again with
+``retry_failed=True``), a last line cut short by a crash is dropped.
+
+>>> import tempfile, os
+>>> tasks = [Task(f"demo/seed={s}", {"draws": 2}) for s in range(3)]
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     records = run_sweep(demo_task, tasks, os.path.join(tmp, "sweep.jsonl"), progress=False)
+>>> [(r["id"], r["status"], len(r["result"]["draws"])) for r in records]
+[('demo/seed=0', 'ok', 2), ('demo/seed=1', 'ok', 2), ('demo/seed=2', 'ok', 2)]
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import pickle
+import re
+import signal
+import socket
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gdlab import _io
+from gdlab._checks import check_bool, check_int, describe, fail
+
+__all__ = ["STATUSES", "Task", "demo_task", "run_sweep", "task_rng"]
+
+#: A record's ``status``: the task returned (``"ok"``) or raised (``"failed"``).
+STATUSES = ("ok", "failed")
+
+_ID = re.compile(r"[A-Za-z0-9._=/+-]+")
+_DASK_HINT = 'pip install "gdlab[dask]" (or pip install "dask[distributed]")'
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of a sweep.
+
+    Args:
+        id: unique within the sweep and the same from one run to the next, e.g.
+            ``"adam/lr=0.001/fold=2/seed=0"``; letters, digits and ``. _ = / + -``.
+            It names the task's record and seeds its generator (:func:`task_rng`).
+        kwargs: keyword arguments of the sweep's function, plain JSON data
+            (``rng`` is added by the sweep). Copied into a new ``dict``.
+    """
+
+    id: str
+    kwargs: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str):
+            fail("Task id", "a str", self.id, kind=TypeError)
+        if not _ID.fullmatch(self.id):
+            fail("Task id", "letters, digits and . _ = / + - (at least one)", self.id)
+        if not isinstance(self.kwargs, Mapping):
+            fail(f"Task {self.id!r} kwargs", "a mapping", self.kwargs, kind=TypeError)
+        object.__setattr__(self, "kwargs", dict(self.kwargs))
+
+
+def task_rng(base_seed: int, task_id: str) -> np.random.Generator:
+    """The generator of one task: the same whatever the executor, worker or order.
+
+    ``numpy.random.default_rng(SeedSequence([base_seed, h]))`` where ``h`` is
+    the first 128 bits of the SHA-256 of the task id, so tasks get independent
+    streams and a task keeps its stream when others are added or removed.
+
+    >>> a, b = task_rng(0, "adam/seed=0"), task_rng(0, "adam/seed=0")
+    >>> float(a.random()) == float(b.random())
+    True
+    >>> float(task_rng(0, "adam/seed=0").random()) == float(task_rng(1, "adam/seed=0").random())
+    False
+    """
+    base_seed = check_int("base_seed", base_seed, low=0)
+    if not isinstance(task_id, str):
+        fail("task_id", "a str", task_id, kind=TypeError)
+    digest = hashlib.sha256(task_id.encode("utf-8")).digest()
+    key = int.from_bytes(digest[:16], "big")
+    return np.random.default_rng(np.random.SeedSequence([base_seed, key]))
+
+
+def demo_task(
+    *,
+    rng: np.random.Generator,
+    draws: int = 3,
+    steps: int = 0,
+    sleep: float = 0.0,
+    fail: str | None = None,
+) -> dict[str, Any]:
+    """A small task function for examples and tests.
+
+    Draws ``draws`` standard normal numbers; with ``steps > 0`` it also fits a
+    linear regression (64 samples, 3 features drawn from ``rng``) with SGD on
+    random batches of 16 for that many steps; sleeps ``sleep`` seconds; raises
+    ``ValueError(fail)`` when ``fail`` is given.
+
+    Returns:
+        ``{"draws": [...], "mean": float}``, plus ``"loss"`` and ``"w"`` with ``steps``.
+    """
+    values = rng.standard_normal(draws)
+    result: dict[str, Any] = {"draws": values, "mean": values.mean() if draws else 0.0}
+    if steps:
+        from gdlab.data import Dataset  # imported here: the sweep itself needs none of it
+        from gdlab.optim import SGD
+        from gdlab.problems import LinearRegression
+        from gdlab.train import fit
+
+        X = rng.standard_normal((64, 3))
+        y = X @ rng.standard_normal(3) + 0.1 * rng.standard_normal(64)
+        data = Dataset(X, y, "demo", ("x1", "x2", "x3"), ("y",), "regression")
+        problem = LinearRegression(data, init="normal")
+        history = fit(
+            problem,
+            SGD(0.05),
+            steps=steps,
+            batch_size=16,
+            batching="random",
+            rng=rng,
+            progress=False,
+        )
+        result.update(loss=history.final_loss, w=history.params["w"])
+    if sleep:
+        time.sleep(sleep)
+    if fail is not None:
+        raise ValueError(fail)
+    return result
+
+
+# --------------------------------------------------------------------------- one task
+
+
+def _plain(value: Any, where: str) -> Any:
+    """``value`` as plain JSON data (NumPy scalars and arrays converted), or raise."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            fail(where, "finite (JSON has no NaN or infinity; return None or a string)", value)
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist(), where)
+    if isinstance(value, np.generic):
+        return _plain(value.item(), where)
+    if isinstance(value, Mapping):
+        plain = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                fail(f"the keys of {where}", "strings", key, kind=TypeError)
+            plain[str(key)] = _plain(item, f"{where}[{key!r}]")
+        return plain
+    if isinstance(value, list | tuple):
+        return [_plain(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    fail(
+        where,
+        "plain JSON data (None, bool, int, float, str, list, dict with str keys, "
+        "NumPy scalars or arrays)",
+        value,
+        kind=TypeError,
+    )
+
+
+def _qualified(kind: type) -> str:
+    module = kind.__module__
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+
+
+def _error(error: BaseException, text: str | None = None) -> dict[str, str]:
+    return {
+        "type": _qualified(type(error)),
+        "message": str(error),
+        "traceback": text if text is not None else "".join(traceback.format_exception(error)),
+    }
+
+
+def _execute(fn: Callable[..., Any], task_id: str, kwargs: dict, base_seed: int) -> dict:
+    """Run one task (in whatever process) and return its record."""
+    from threadpoolctl import threadpool_limits  # comes with scikit-learn
+
+    rng = task_rng(base_seed, task_id)
+    result, error = None, None
+    start = time.perf_counter()
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            returned = fn(**kwargs, rng=rng)
+        seconds = time.perf_counter() - start
+        if not isinstance(returned, Mapping):
+            fail("fn's return value", "a dict of plain JSON data", returned, kind=TypeError)
+        result = _plain(returned, "fn's result")
+        json.dumps(result, allow_nan=False)  # the check the writer will make
+    except Exception as exc:
+        seconds = time.perf_counter() - start
+        result, error = None, _error(exc, traceback.format_exc())
+    return {
+        "id": task_id,
+        "status": "failed" if error else "ok",
+        "result": result,
+        "error": error,
+        "seconds": seconds,
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+    }
+
+
+def _execute_on_dask(fn: Callable[..., Any], task_id: str, kwargs: dict, base_seed: int) -> dict:
+    """:func:`_execute` on a Dask worker: the record names the worker's address."""
+    from distributed import get_worker
+
+    record = _execute(fn, task_id, kwargs, base_seed)
+    record["worker"] = get_worker().address
+    return record
+
+
+def _ignore_interrupts() -> None:
+    """Pool initializer: Ctrl-C is the parent's to handle (it stops the workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# --------------------------------------------------------------------------- the file
+
+
+def _read(path: Path, known: Mapping[str, int]) -> tuple[list[tuple[bytes, dict]], bool]:
+    """The records in ``path`` as ``(line, record)`` pairs, and whether its end was cut."""
+    if not path.exists():
+        return [], False
+    if not path.is_file():
+        fail("out", "a file (the sweep's results)", str(path))
+    lines = path.read_bytes().split(b"\n")
+    cut = lines.pop() != b""  # a last line without its newline: a write that did not finish
+    records: list[tuple[bytes, dict]] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}, line {number} must be a sweep record; got {error}") from None
+        if (
+            not isinstance(record, dict)
+            or not isinstance(record.get("id"), str)
+            or record.get("status") not in STATUSES
+        ):
+            fail(f"{path}, line {number}", "a sweep record (id, status, ...)", line.decode())
+        task_id = record["id"]
+        if task_id not in known:
+            fail(
+                f"every record in {path}",
+                "one of the sweep's tasks (is the file another sweep's?)",
+                f"task {task_id!r} on line {number}",
+            )
+        if task_id in seen:
+            fail(
+                f"the records in {path}",
+                "one per task",
+                f"task {task_id!r} on lines {seen[task_id]} and {number}",
+            )
+        seen[task_id] = number
+        records.append((line, record))
+    return records, cut
+
+
+class _Sink:
+    """Appends records to the results file (flushed and fsynced) and counts them."""
+
+    def __init__(self, path: Path, records: dict[str, dict], total: int, progress: bool) -> None:
+        self.path = path
+        self.records = records
+        self.file = open(path, "ab")  # noqa: SIM115 - closed in close()
+        self.failed = sum(r["status"] == "failed" for r in records.values())
+        self.bar: Any = None
+        self.busy = False
+        if progress and sys.stderr.isatty():
+            from tqdm.auto import tqdm  # imported only when a bar is shown
+
+            self.bar = tqdm(
+                total=total, initial=len(records), desc="sweep", unit="task", dynamic_ncols=True
+            )
+
+    def ready(self, task_id: str) -> bool:
+        """Whether a record of ``task_id`` may be written now (while stopping, too)."""
+        return not self.busy and task_id not in self.records
+
+    def write(self, record: dict) -> None:
+        line = json.dumps(record, allow_nan=False) + "\n"
+        parsed = json.loads(line)  # what a resumed sweep reads back
+        # busy: a write cut by Ctrl-C leaves at most a cut last line (dropped on
+        # resume), and nothing is appended after it.
+        self.busy = True
+        self.file.write(line.encode())
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.records[record["id"]] = parsed
+        self.busy = False
+        self.failed += record["status"] == "failed"
+        if self.bar is not None:
+            self.bar.update(1)
+            if self.failed:
+                self.bar.set_postfix(failed=self.failed, refresh=False)
+
+    def close(self) -> None:
+        self.file.close()
+        if self.bar is not None:
+            self.bar.close()
+
+
+# --------------------------------------------------------------------------- executors
+
+
+def _run_inline(fn, pending: list[Task], base_seed: int, sink: _Sink) -> None:
+    for task in pending:
+        sink.write(_execute(fn, task.id, dict(task.kwargs), base_seed))
+
+
+def _stop_processes(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """End the pool's processes now: the tasks they were running are abandoned."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()
+
+
+def _run_pool(fn, pending: list[Task], base_seed: int, workers: int, sink: _Sink) -> None:
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=min(workers, len(pending)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_ignore_interrupts,
+    )
+    futures = {
+        pool.submit(_execute, fn, task.id, dict(task.kwargs), base_seed): task.id
+        for task in pending
+    }
+    try:
+        for future in concurrent.futures.as_completed(futures):
+            sink.write(future.result())  # _execute catches the task's own exceptions
+    except BaseException as error:
+        for future in futures:
+            future.cancel()
+        # Tasks that finished while as_completed was not looking are written too.
+        for future, task_id in futures.items():
+            finished = future.done() and not future.cancelled() and future.exception() is None
+            if finished and sink.ready(task_id):
+                sink.write(future.result())
+        _stop_processes(pool)
+        pool.shutdown(wait=True, cancel_futures=True)
+        if isinstance(error, BrokenProcessPool):
+            left = sum(task_id not in sink.records for task_id in futures.values())
+            raise RuntimeError(
+                f"a worker process died ({error}); {left} tasks did not finish. Can a new "
+                f"process import fn ({_name(fn)}), and does it not crash the interpreter? "
+                "Run the sweep again to resume."
+            ) from error
+        raise
+    pool.shutdown(wait=True)
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError as error:
+        raise ImportError(f"scheduler= and dask_local= need Dask: {_DASK_HINT}") from error
+    return distributed
+
+
+def _run_dask(
+    fn,
+    pending: list[Task],
+    base_seed: int,
+    scheduler: str | None,
+    dask_local: int | None,
+    sink: _Sink,
+) -> None:
+    distributed = _import_distributed()
+    cluster = client = None
+    futures: dict[Any, str] = {}
+    try:
+        if scheduler is not None:
+            try:
+                client = distributed.Client(scheduler, set_as_default=False)
+            except (OSError, ValueError, TypeError) as error:
+                raise ConnectionError(
+                    f"cannot reach the Dask scheduler at {scheduler!r}: {error}; is it running? "
+                    "(the wait is distributed.comm.timeouts.connect in the Dask config)"
+                ) from None
+        else:
+            cluster = distributed.LocalCluster(
+                n_workers=dask_local,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            client = distributed.Client(cluster, set_as_default=False)
+        run = uuid.uuid4().hex[:12]  # two sweeps on one cluster never share a key
+        for task in pending:
+            future = client.submit(
+                _execute_on_dask,
+                fn,
+                task.id,
+                dict(task.kwargs),
+                base_seed,
+                key=f"sweep-{task.id}-{run}",
+                pure=False,
+            )
+            futures[future] = task.id
+        for future in distributed.as_completed(list(futures)):
+            try:
+                record = future.result()
+            except distributed.KilledWorker as error:
+                # The task took its worker down (more than allowed-failures times).
+                record = {
+                    "id": futures[future],
+                    "status": "failed",
+                    "result": None,
+                    "error": _error(error),
+                    "seconds": None,
+                    "worker": None,
+                }
+            sink.write(record)
+    except BaseException:
+        if futures:
+            for future, task_id in futures.items():
+                if sink.ready(task_id) and future.status == "finished":
+                    with contextlib.suppress(Exception):  # best effort while stopping
+                        sink.write(future.result(timeout=5))
+            with contextlib.suppress(Exception):  # the cluster may be gone already
+                client.cancel([f for f, task_id in futures.items() if task_id not in sink.records])
+        raise
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _name(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+# --------------------------------------------------------------------------- the sweep
+
+
+def _check_tasks(tasks: Any) -> dict[str, int]:
+    if isinstance(tasks, str | bytes) or not isinstance(tasks, Sequence):
+        fail("tasks", "a sequence of Task", tasks, kind=TypeError)
+    index: dict[str, int] = {}
+    for i, task in enumerate(tasks):
+        if not isinstance(task, Task):
+            fail(f"tasks[{i}]", "a Task", task, kind=TypeError)
+        if task.id in index:
+            fail("task ids", "unique", f"{task.id!r} twice (tasks[{index[task.id]}] and [{i}])")
+        if "rng" in task.kwargs:
+            fail(f"tasks[{i}].kwargs", "free of 'rng' (the sweep passes it)", dict(task.kwargs))
+        try:
+            json.dumps(task.kwargs)
+        except (TypeError, ValueError) as error:
+            fail(f"tasks[{i}].kwargs", f"plain JSON data ({error})", dict(task.kwargs))
+        index[task.id] = i
+    return index
+
+
+def _check_fn(fn: Any, pool: bool) -> None:
+    """``fn`` is callable and, for a process pool, picklable (Dask uses cloudpickle)."""
+    if not callable(fn):
+        fail("fn", "a function", fn, kind=TypeError)
+    if not pool:
+        return
+    main = sys.modules.get("__main__")
+    if getattr(fn, "__module__", None) == "__main__" and not getattr(main, "__file__", None):
+        fail(
+            "fn",
+            "defined in a module other processes can import (not typed in at a prompt)",
+            fn,
+            kind=TypeError,
+        )
+    try:
+        pickle.dumps(fn)
+    except Exception as error:
+        raise TypeError(
+            f"fn must be a module-level function (picklable) to run in other processes; "
+            f"got {describe(fn)} ({error})"
+        ) from None
+
+
+def run_sweep(
+    fn: Callable[..., Mapping[str, Any]],
+    tasks: Sequence[Task],
+    out: str | os.PathLike,
+    *,
+    base_seed: int = 0,
+    workers: int = 1,
+    scheduler: str | None = None,
+    dask_local: int | None = None,
+    progress: bool = True,
+    retry_failed: bool = False,
+) -> list[dict]:
+    """Run ``fn`` on every task not yet in ``out``; return the records of all tasks.
+
+    Args:
+        fn: a module-level function (picklable): ``fn(**task.kwargs, rng=...)``
+            returns a dict of plain JSON data (NumPy scalars and arrays are
+            converted; NaN and infinities are not JSON and fail the task).
+        tasks: the :class:`Task` objects, with unique ids.
+        out: the results file (JSON Lines), created or continued.
+        base_seed: mixed with each task id into the task's generator (:func:`task_rng`).
+        workers: local processes; 1 (default) runs the tasks in this process.
+        scheduler: the address of an existing Dask scheduler, ``"tcp://HOST:PORT"``.
+        dask_local: start a Dask ``LocalCluster`` with this many one-thread processes.
+        progress: a tqdm bar on stderr (shown only on a terminal).
+        retry_failed: run the tasks recorded as failed again (their old records
+            are removed from ``out`` first).
+
+    Returns:
+        One record per task, in the order of ``tasks`` (those found in ``out``
+        and those run now).
+
+    Raises:
+        ValueError: duplicate task ids; ``out`` holds a record of a task not in
+            ``tasks`` (another sweep's file) or a damaged line other than the
+            last; more than one of ``workers > 1``, ``scheduler``, ``dask_local``.
+        ImportError: a Dask option without Dask installed.
+        ConnectionError: the scheduler cannot be reached.
+        KeyboardInterrupt: on Ctrl-C, after the pending tasks were cancelled,
+            the workers stopped and every finished task written.
+    """
+    index = _check_tasks(tasks)
+    base_seed = check_int("base_seed", base_seed, low=0)
+    workers = check_int("workers", workers, low=1)
+    if scheduler is not None and not isinstance(scheduler, str):
+        fail("scheduler", 'an address such as "tcp://HOST:PORT"', scheduler, kind=TypeError)
+    if dask_local is not None:
+        dask_local = check_int("dask_local", dask_local, low=1)
+    progress = check_bool("progress", progress)
+    retry_failed = check_bool("retry_failed", retry_failed)
+    chosen = [
+        text
+        for text, used in (
+            (f"workers={workers}", workers > 1),
+            (f"scheduler={scheduler!r}", scheduler is not None),
+            (f"dask_local={dask_local}", dask_local is not None),
+        )
+        if used
+    ]
+    if len(chosen) > 1:
+        fail("workers > 1, scheduler and dask_local", "used one at a time", ", ".join(chosen))
+    if not isinstance(out, str | os.PathLike):
+        fail("out", "a path (str or os.PathLike)", out, kind=TypeError)
+    _check_fn(fn, pool=workers > 1)
+    if scheduler is not None or dask_local is not None:
+        _import_distributed()  # before touching the file
+
+    path = Path(out)
+    found, cut = _read(path, index)
+    kept = [(line, r) for line, r in found if r["status"] == "ok" or not retry_failed]
+    if cut or len(kept) < len(found):
+        text = b"".join(line + b"\n" for line, _ in kept)
+        _io.atomic_write(path, lambda fh: fh.write(text))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records = {r["id"]: r for _, r in kept}
+    pending = [task for task in tasks if task.id not in records]
+
+    sink = _Sink(path, records, len(tasks), progress)
+    try:
+        if not pending:
+            pass
+        elif scheduler is not None or dask_local is not None:
+            _run_dask(fn, pending, base_seed, scheduler, dask_local, sink)
+        elif workers > 1:
+            _run_pool(fn, pending, base_seed, workers, sink)
+        else:
+            _run_inline(fn, pending, base_seed, sink)
+    finally:
+        sink.close()
+    return [records[task.id] for task in tasks]
