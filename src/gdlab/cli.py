@@ -96,14 +96,14 @@ def _name_list(text: str) -> list[str]:
     return names
 
 
-def _positive(what: str, high: int = 10_000_000):
+def _positive(what: str, high: int = 10_000_000, low: int = 1):
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{what} must be an integer; got {text!r}") from None
         try:
-            return check_int(what, value, low=1, high=high)
+            return check_int(what, value, low=low, high=high)
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--data", metavar="DIR", help="MNIST's four IDX files (the full 70,000)")
     tune.add_argument(
         "--budget",
-        type=_positive("--budget", 1000),
+        type=_positive("--budget", 1000, low=2),
         default=8,
         metavar="N",
         help="learning rates per configuration, on a log grid (default 8)",
@@ -433,7 +433,12 @@ def _tune(args: argparse.Namespace, command: str) -> int:
     except ImportError as error:  # dask missing
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"{out / 'tune.json'}  ({document['folds']} folds, {document['budget']} rates each)")
+    scored = (
+        f"{document['folds']}-fold cross-validation"
+        if document["folds"] > 1
+        else ("a 20% hold-out" if document["metric"] != "final loss" else "the final loss")
+    )
+    print(f"{out / 'tune.json'}  ({document['budget']} rates each, scored by {scored})")
     print(_tune_table(document))
     return 0
 

@@ -1,0 +1,125 @@
+"""``gdlab tune`` and ``gdlab race --tuned``: the same budget, the same folds, then seeds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gdlab import cli, tuning
+from gdlab.report.schema import validate
+
+
+def run(argv, capsys):
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def boston_tuned(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tune")
+    argv = ["tune", "boston", "--steps", "60", "--budget", "4", "--folds", "3", "--quiet",
+            "--out", str(out / "tune")]  # fmt: skip
+    assert cli.main(argv) == 0
+    return out
+
+
+def test_tune_writes_a_summary_per_configuration(boston_tuned):
+    document = tuning.load_tuned(boston_tuned / "tune")
+    assert document["folds"] == 3
+    assert document["budget"] == 4
+    assert set(document["configurations"]) == {
+        "GD (all 506 samples)", "SGD (1 sample)", "Mini-batch (30 samples)"
+    }  # fmt: skip
+    for c in document["configurations"].values():
+        assert len(c["grid"]) == len(c["mean"]) == len(c["std"]) == 4
+        assert c["grid"] == sorted(c["grid"])
+        best = c["best"]
+        finite = [m for m in c["mean"] if m is not None]
+        assert best["mean"] == min(finite)
+        assert best["lr"] == c["grid"][c["mean"].index(best["mean"])]
+    # Every (configuration, rate, fold) ran once: 3 × 4 × 3 tasks.
+    lines = (boston_tuned / "tune" / "tune.jsonl").read_text().splitlines()
+    ids = [json.loads(line)["id"] for line in lines]
+    assert len(ids) == len(set(ids)) == 36
+
+
+def test_tune_resumes_without_rerunning(boston_tuned, capsys):
+    before = (boston_tuned / "tune" / "tune.jsonl").read_text()
+    summary = tuning.load_tuned(boston_tuned / "tune")
+    argv = ["tune", "boston", "--steps", "60", "--budget", "4", "--folds", "3", "--quiet",
+            "--out", str(boston_tuned / "tune")]  # fmt: skip
+    code, _, _ = run(argv, capsys)
+    assert code == 0
+    assert (boston_tuned / "tune" / "tune.jsonl").read_text() == before
+    again = tuning.load_tuned(boston_tuned / "tune")
+    assert again["configurations"] == summary["configurations"]
+
+
+def test_tune_on_two_processes_gives_the_same_summary(boston_tuned, tmp_path, capsys):
+    argv = ["tune", "boston", "--steps", "60", "--budget", "4", "--folds", "3", "--quiet",
+            "--workers", "2", "--out", str(tmp_path / "t2")]  # fmt: skip
+    code, _, err = run(argv, capsys)
+    assert code == 0, err
+    one = tuning.load_tuned(boston_tuned / "tune")["configurations"]
+    two = tuning.load_tuned(tmp_path / "t2")["configurations"]
+    assert one == two
+
+
+def test_tuned_race_uses_the_best_rates_and_reports_them(boston_tuned, capsys):
+    out = boston_tuned / "race"
+    argv = ["race", "boston", "--steps", "60", "--tuned", str(boston_tuned / "tune"),
+            "--seeds", "2", "--quiet", "--out", str(out)]  # fmt: skip
+    code, _, err = run(argv, capsys)
+    assert code == 0, err
+    document = json.loads((out / "results.json").read_text())
+    validate(document)
+    tuned = tuning.load_tuned(boston_tuned / "tune")["configurations"]
+    assert document["title"].endswith("(tuned)")
+    for r in document["runs"]:
+        assert r["hyperparameters"]["lr"] == tuned[r["label"]]["best"]["lr"]
+    assert {r["seed"] for r in document["runs"]} == {0, 1}
+    series = document["series"]
+    assert series["kind"] == "tuning"
+    assert len(series["comparison"]) == 3
+    assert all(row["seeds"] == 2 for row in series["comparison"])
+    assert (out / "figures" / "sensitivity.png").is_file()
+    page = (out / "index.html").read_text()
+    assert "Tuned comparison" in page
+    assert "Steps to target" in page
+
+
+def test_tuned_race_defaults_to_five_seeds(tmp_path, capsys):
+    code, _, err = run(["tune", "bowl", "--budget", "3", "--quiet", "--out",
+                        str(tmp_path / "t")], capsys)  # fmt: skip
+    assert code == 0, err
+    argv = ["race", "bowl", "--tuned", str(tmp_path / "t"), "--quiet", "--no-figures",
+            "--optimizers", "sgd,adam", "--out", str(tmp_path / "r")]  # fmt: skip
+    code, _, err = run(argv, capsys)
+    assert code == 0, err
+    document = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert len(document["runs"]) == 2 * cli.TUNED_SEEDS
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["race", "boston", "--tuned", "/nonexistent"], "run `gdlab tune` first"),
+        (["tune", "boston", "--budget", "1"], "--budget must be an integer in [2"),
+        (["tune", "boston", "--workers", "2", "--dask-local", "2"], "not allowed with argument"),
+        (["tune", "cifar"], "experiment must be one of"),
+    ],
+)
+def test_errors(argv, message, capsys, tmp_path):
+    code, _, err = run([*argv, "--out", str(tmp_path / "o")], capsys)
+    assert code == cli.EXIT_USAGE
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_tuned_results_for_another_experiment_are_refused(boston_tuned, capsys, tmp_path):
+    code, _, err = run(["race", "bowl", "--tuned", str(boston_tuned / "tune"), "--out",
+                        str(tmp_path / "o")], capsys)  # fmt: skip
+    assert code == cli.EXIT_USAGE
+    assert "the tuning results are for 'boston', not 'bowl'" in err
