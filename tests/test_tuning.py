@@ -109,6 +109,7 @@ def test_tuned_race_defaults_to_five_seeds(tmp_path, capsys):
         (["tune", "boston", "--budget", "1"], "--budget must be an integer in [2"),
         (["tune", "boston", "--workers", "2", "--dask-local", "2"], "not allowed with argument"),
         (["tune", "cifar"], "experiment must be one of"),
+        (["tune", "boston", "--metric", "accuracy"], "--metric accuracy needs a classifier"),
     ],
 )
 def test_errors(argv, message, capsys, tmp_path):
@@ -123,3 +124,16 @@ def test_tuned_results_for_another_experiment_are_refused(boston_tuned, capsys, 
                         str(tmp_path / "o")], capsys)  # fmt: skip
     assert code == cli.EXIT_USAGE
     assert "the tuning results are for 'boston', not 'bowl'" in err
+
+
+def test_tune_by_accuracy(tmp_path, capsys):
+    argv = ["tune", "moons", "--epochs", "20", "--budget", "3", "--folds", "2",
+            "--optimizers", "adam", "--metric", "accuracy", "--quiet",
+            "--out", str(tmp_path)]  # fmt: skip
+    code, _, err = run(argv, capsys)
+    assert code == 0, err
+    document = tuning.load_tuned(tmp_path)
+    assert document["selected_by"] == "mean validation accuracy"
+    adam = document["configurations"]["Adam"]
+    accuracies = [a for a in adam["accuracy"] if a is not None]
+    assert adam["best"]["accuracy"] == max(accuracies)

@@ -225,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="start a local Dask cluster of N workers",
     )
+    tune.add_argument(
+        "--metric",
+        choices=("loss", "accuracy"),
+        default="loss",
+        help="choose by the lowest mean validation loss (default) or the highest accuracy",
+    )
     tune.add_argument("--out", metavar="DIR", help="default: ./gdlab-report/<experiment>-tune")
     tune.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -411,6 +417,8 @@ def _tune(args: argparse.Namespace, command: str) -> int:
             data_dir=args.data,
         )
         experiments.prepare(config)  # every name and hyperparameter checked before any task
+        if args.metric == "accuracy" and config["problem"]["kind"] in ("function", "linreg"):
+            raise UsageError(f"--metric accuracy needs a classifier; {config['name']} has none")
     except (UsageError, ExperimentError, ValueError, TypeError, FileNotFoundError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -426,6 +434,7 @@ def _tune(args: argparse.Namespace, command: str) -> int:
             dask_local=args.dask_local,
             progress=not args.quiet,
             command=command,
+            metric=args.metric,
         )
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; run the same command again to resume ({out})", file=sys.stderr)

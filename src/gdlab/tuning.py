@@ -129,8 +129,18 @@ def tune(
     dask_local: int | None = None,
     progress: bool = True,
     command: str = "",
+    metric: str = "loss",
 ) -> dict[str, Any]:
-    """Tune every configuration of an experiment; write and return ``tune.json``'s dict."""
+    """Tune every configuration of an experiment; write and return ``tune.json``'s dict.
+
+    ``metric="loss"`` picks the lowest mean validation loss, ``"accuracy"`` the
+    highest mean validation accuracy (classifiers).
+    """
+    from gdlab._checks import check_choice
+
+    check_choice("metric", metric, ("loss", "accuracy"))
+    if metric == "accuracy" and config["problem"]["kind"] in ("function", "linreg"):
+        raise ValueError(f"metric must be 'loss' for experiment {config['name']!r} (no accuracy)")
     from gdlab import experiments
     from gdlab.sweep import Task, run_sweep
 
@@ -198,11 +208,14 @@ def tune(
             stds.append(float(np.std(losses)) if losses and not n_bad else None)
             diverged.append(n_bad)
             accuracy.append(float(np.mean(accs)) if accs and not n_bad else None)
-        finite = [(m, i) for i, m in enumerate(means) if m is not None]
-        best = min(finite)[1] if finite else None
+        if metric == "accuracy":
+            scored = [(-a, i) for i, a in enumerate(accuracy) if a is not None]
+        else:
+            scored = [(m, i) for i, m in enumerate(means) if m is not None]
+        best = min(scored)[1] if scored else None
         within = (
             sum(1 for m in means if m is not None and m <= 1.1 * means[best]) / len(grid)
-            if best is not None
+            if best is not None and means[best] is not None
             else 0.0
         )
         summary[label] = {
@@ -214,7 +227,12 @@ def tune(
             "diverged": diverged,
             "best": None
             if best is None
-            else {"lr": grid[best], "mean": means[best], "std": stds[best]},
+            else {
+                "lr": grid[best],
+                "mean": means[best],
+                "std": stds[best],
+                "accuracy": accuracy[best],
+            },
             "within_10_percent": within,
         }
     document = {
@@ -224,6 +242,7 @@ def tune(
         "folds": 1 if config["problem"]["kind"] == "function" else folds,
         "budget": budget,
         "metric": "validation loss" if config["problem"]["kind"] != "function" else "final loss",
+        "selected_by": "mean validation accuracy" if metric == "accuracy" else "mean loss",
         "base_seed": base_seed,
         "split_seed": split_seed,
         "configurations": summary,
