@@ -86,13 +86,10 @@ def gdlab_race(steps: int, out: Path) -> dict:
 
 
 def cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
+    """The CPU model, as results.json records it."""
+    from gdlab.results import environment
+
+    return environment()[1]["processor"]
 
 
 def main() -> None:

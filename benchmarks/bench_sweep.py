@@ -107,13 +107,10 @@ def make_tasks(n_tasks: int, epochs: int) -> list[Task]:
 
 
 def cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    """The CPU model, as results.json records it."""
+    from gdlab.results import environment
+
+    return environment()[1]["processor"]
 
 
 def load() -> str:

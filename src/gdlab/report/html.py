@@ -577,6 +577,23 @@ def _summary(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 # --- the page ---------------------------------------------------------------------
 
 
+def _head(title: str) -> str:
+    """The page's head and opening body tag: one CSP, the self-check, the style."""
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<meta http-equiv="Content-Security-Policy" content="{_e(_CSP)}">
+<meta name="generator" content="gdlab">
+<title>{_e(title)}</title>
+<script>{_CHECK_JS}</script>
+<style>{_CSS}</style>
+</head>
+<body>"""
+
+
 def render_report(
     results: Mapping[str, Any],
     figures: Sequence[Mapping[str, Any]],
@@ -613,19 +630,9 @@ def render_report(
     counts = f"{len(runs)} run{'s' if len(runs) != 1 else ''}" + (
         f", {diverged} diverged" if diverged else ""
     )
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<meta http-equiv="Content-Security-Policy" content="{_e(_CSP)}">
-<meta name="generator" content="gdlab">
-<title>{_e(title)}</title>
-<script>{_CHECK_JS}</script>
-<style>{_CSS}</style>
-</head>
-<body>
+    return (
+        _head(title)
+        + f"""
 <main>
 <header>
 <h1>{_e(title)}</h1>
@@ -652,6 +659,7 @@ def render_report(
 </body>
 </html>
 """
+    )
 
 
 def write_report(
@@ -723,19 +731,9 @@ def render_tour(
             f"{_table(runs, f'runs-{anchor}') if runs else ''}\n{figure_html}\n</section>"
         )
     first = entries[0][0] if entries else {}
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<meta http-equiv="Content-Security-Policy" content="{_e(_CSP)}">
-<meta name="generator" content="gdlab">
-<title>{_e(title)}</title>
-<script>{_CHECK_JS}</script>
-<style>{_CSS}</style>
-</head>
-<body>
+    return (
+        _head(title)
+        + f"""
 <main>
 <header>
 <h1>{_e(title)}</h1>
@@ -750,6 +748,7 @@ def render_tour(
 </body>
 </html>
 """
+    )
 
 
 def write_tour(
