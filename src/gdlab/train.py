@@ -398,6 +398,20 @@ class DivergenceGuard(Callback):
         )
         return False
 
+    def check_evaluation(self, run: Run, loss: float) -> None:
+        """Stop the run as diverged if the evaluated training loss blew up.
+
+        This catches a run whose last update sent it off (no later step's loss
+        would see it); the run has then taken ``run.step`` steps.
+        """
+        if math.isfinite(loss) and loss <= self.limit:
+            return
+        what = "not finite" if not math.isfinite(loss) else f"above {self.limit:.3g}"
+        run.request_stop(
+            f"diverged by step {run.step}: the evaluated training loss {loss!r} is {what}",
+            status="diverged",
+        )
+
     def state_dict(self) -> dict[str, Any]:
         return {"limit": self.limit}
 
@@ -593,6 +607,7 @@ def fit(
                 if epoch_end and (run.epoch % evaluate_every == 0 or run.step == total_steps):
                     metrics = _evaluate(run, validation, started)
                     history.epochs.append(metrics)
+                    guard.check_evaluation(run, metrics["train_loss"])
                     if report is not None:
                         report(metrics.get("val_loss", metrics["train_loss"]))
                     for cb in callbacks:
@@ -603,6 +618,7 @@ def fit(
             evaluated = bool(history.epochs) and history.epochs[-1]["step"] == run.step
             if run.step > 0 and not diverged and not evaluated:
                 history.epochs.append(_evaluate(run, validation, started))
+                guard.check_evaluation(run, history.epochs[-1]["train_loss"])
         history.status = run._status if run.stop else "ok"
     except BaseException:  # KeyboardInterrupt included: say so, then let it go on
         run.interrupted = True
