@@ -316,8 +316,12 @@ def _table(rows: Sequence[Mapping[str, Any]]) -> str:
         ]
         for r in rows
     ]
+    return _aligned(headers, body, left={1, 3})
+
+
+def _aligned(headers: Sequence[str], body: Sequence[Sequence[str]], left: set[int]) -> str:
+    """A plain-text table: columns padded to their widest cell, a rule under the header."""
     widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(headers)]
-    left = {1, 3}
     lines = []
     for row in [headers, *body]:
         cells = [
@@ -467,13 +471,7 @@ def _tune_table(document: Mapping[str, Any]) -> str:
                 f"{sum(1 for d in c['diverged'] if d)}/{len(c['grid'])}",
             ]
         )
-    widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(headers)]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-        for row in [headers, *body]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return _aligned(headers, body, left=set(range(len(headers))))
 
 
 def _plot(args: argparse.Namespace, command: str) -> int:

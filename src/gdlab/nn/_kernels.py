@@ -96,28 +96,38 @@ def dropout_backward(dout, u, p, scale, dx):
 
 
 @_jit
+def _softmax_row(scores, i, probs):
+    """Write ``softmax(scores[i])`` into ``probs[i]``; return the row's max and ``log Σ exp``.
+
+    Stable: the maximum is subtracted first, and the sum is taken in float64.
+    """
+    k = scores.shape[1]
+    mx = scores[i, 0]
+    for j in range(1, k):
+        if scores[i, j] > mx:
+            mx = scores[i, j]
+    s = 0.0
+    for j in range(k):
+        e = np.exp(np.float64(scores[i, j]) - mx)
+        probs[i, j] = e
+        s += e
+    inv = 1.0 / s
+    for j in range(k):
+        probs[i, j] = probs[i, j] * inv
+    return mx, np.log(s)
+
+
+@_jit
 def softmax_cross_entropy_labels(scores, labels, probs):
     """Mean cross-entropy of ``softmax(scores)`` against integer labels.
 
-    Writes the softmax into ``probs`` and returns the loss. Stable: each row's
-    maximum is subtracted first, and ``log Σ exp`` is taken in float64.
+    Writes the softmax into ``probs`` and returns the loss.
     """
-    n, k = scores.shape
+    n = scores.shape[0]
     total = 0.0
     for i in range(n):
-        mx = scores[i, 0]
-        for j in range(1, k):
-            if scores[i, j] > mx:
-                mx = scores[i, j]
-        s = 0.0
-        for j in range(k):
-            e = np.exp(np.float64(scores[i, j]) - mx)
-            probs[i, j] = e
-            s += e
-        total += np.log(s) - (np.float64(scores[i, labels[i]]) - mx)
-        inv = 1.0 / s
-        for j in range(k):
-            probs[i, j] = probs[i, j] * inv
+        mx, log_s = _softmax_row(scores, i, probs)
+        total += log_s - (np.float64(scores[i, labels[i]]) - mx)
     return total / n
 
 
@@ -127,22 +137,11 @@ def softmax_cross_entropy_targets(scores, targets, probs):
     n, k = scores.shape
     total = 0.0
     for i in range(n):
-        mx = scores[i, 0]
-        for j in range(1, k):
-            if scores[i, j] > mx:
-                mx = scores[i, j]
-        s = 0.0
-        for j in range(k):
-            e = np.exp(np.float64(scores[i, j]) - mx)
-            probs[i, j] = e
-            s += e
-        log_s = np.log(s)
-        inv = 1.0 / s
+        mx, log_s = _softmax_row(scores, i, probs)
         for j in range(k):
             t = np.float64(targets[i, j])
             if t != 0.0:
                 total += t * (log_s - (np.float64(scores[i, j]) - mx))
-            probs[i, j] = probs[i, j] * inv
     return total / n
 
 

@@ -21,6 +21,7 @@ array([[0., 5.]])
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -41,17 +42,19 @@ __all__ = [
 ]
 
 
-class Layer:
+class Layer(ABC):
     """A forward/backward pair. Subclasses set what they cache in ``forward``."""
 
     def __init__(self, *, buffers: Buffers | None = None) -> None:
         self.buffers = buffers if buffers is not None else Buffers()
 
+    @abstractmethod
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
-        raise NotImplementedError
+        """The layer's output for ``x`` (``train`` switches dropout on)."""
 
+    @abstractmethod
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
-        raise NotImplementedError
+        """The gradient with respect to the input, from the output's gradient ``dout``."""
 
     def _buffer(self, name: str, like: np.ndarray) -> np.ndarray:
         return self.buffers.get((id(self), name), like.shape, like.dtype)

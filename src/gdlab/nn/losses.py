@@ -25,6 +25,7 @@ array([[-0.375,  0.125,  0.125,  0.125],
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,7 @@ from gdlab.nn._buffers import Buffers
 __all__ = ["LOSSES", "Loss", "MeanSquaredError", "SigmoidCrossEntropy", "SoftmaxCrossEntropy"]
 
 
-class Loss:
+class Loss(ABC):
     """A loss and its gradient with respect to the network's output."""
 
     def __init__(self, *, buffers: Buffers | None = None) -> None:
@@ -45,11 +46,13 @@ class Loss:
     def _buffer(self, name: str, like: np.ndarray) -> np.ndarray:
         return self.buffers.get((id(self), name), like.shape, like.dtype)
 
+    @abstractmethod
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
-        raise NotImplementedError
+        """The mean loss of ``scores`` against the targets ``y``."""
 
+    @abstractmethod
     def backward(self) -> np.ndarray:
-        raise NotImplementedError
+        """The gradient of the last :meth:`forward`'s loss with respect to its scores."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
