@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "ConfigError",
+    "Field",
     "check_bool",
     "check_choice",
+    "check_table",
     "check_int",
     "check_real",
     "describe",
@@ -123,3 +127,152 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     if value not in options:
         fail(name, f"one of {listed}", value)
     return value
+
+
+# --------------------------------------------------------------------------- fields
+
+
+class ConfigError(ValueError):
+    """A mistake in a configuration: a TOML file, a ``--set``, a model built in code.
+
+    The message names where the value sits (``bowl.toml: training.steps``),
+    what is allowed and what was found, in the shape of :func:`fail`.
+    """
+
+
+_REQUIRED = object()
+
+#: The kinds of value a :class:`Field` holds, and how each is written in errors.
+FIELD_KINDS = {
+    "int": "an integer",
+    "real": "a real number",
+    "str": "a string",
+    "bool": "true or false",
+    "choice": "one of",
+    "ints": "an array of integers",
+    "reals": "an array of real numbers",
+    "strs": "an array of strings",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key of a configuration table: its kind, range, default and meaning.
+
+    ``Field("int", 1, low=1)`` is an integer >= 1 defaulting to 1;
+    ``Field("choice", "he", choices=("he", "xavier"))`` one of two names;
+    ``nullable=True`` admits ``None`` (written as an absent key in TOML).
+    :meth:`check` returns the value normalised (ints as ``int``, reals as
+    ``float``, arrays as tuples) or raises :class:`ConfigError`.
+    """
+
+    kind: str
+    default: Any = _REQUIRED
+    doc: str = ""
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[Any, ...] = ()
+    nullable: bool = False
+    length: int | None = None
+    aliases: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in FIELD_KINDS:
+            raise ValueError(f"Field kind must be one of {', '.join(FIELD_KINDS)}; got {self.kind!r}")
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+    def allowed(self) -> str:
+        """What the field accepts, in words (for errors and docs)."""
+        if self.kind == "choice":
+            text = "one of " + ", ".join(repr(c) for c in self.choices)
+            if self.low is not None or self.high is not None:
+                text += " or a real number " + _interval(
+                    self.low, self.high, self.low_open, self.high_open
+                )
+        elif self.kind in ("int", "real"):
+            text = FIELD_KINDS[self.kind]
+            bounds = _interval(self.low, self.high, self.low_open, self.high_open)
+            if bounds != "finite":
+                text += " " + bounds
+        else:
+            text = FIELD_KINDS[self.kind]
+            if self.length is not None:
+                text += f" of length {self.length}"
+        if self.aliases:
+            text += " (or " + ", ".join(repr(a) for a in self.aliases) + ")"
+        return text
+
+    def check(self, where: str, value: Any) -> Any:
+        """``value`` normalised, or :class:`ConfigError` naming ``where``."""
+        if value is None and self.nullable:
+            return None
+        if isinstance(value, str) and value in self.aliases:
+            return self.aliases[value]
+        try:
+            return self._convert(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be {self.allowed()}; got {describe(value)}") from None
+
+    def _convert(self, value: Any) -> Any:
+        if self.kind == "choice":
+            if isinstance(value, str | bool | None) or (self.low is None and self.high is None):
+                if isinstance(value, bool) or value not in self.choices:
+                    raise ValueError
+                return value
+            return self._scalar("real", value)  # a choice that also takes a number
+        if self.kind in ("ints", "reals", "strs"):
+            if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+                raise TypeError
+            items = tuple(value)
+            if self.length is not None and len(items) != self.length:
+                raise ValueError
+            scalar = {"ints": "int", "reals": "real", "strs": "str"}[self.kind]
+            return tuple(self._scalar(scalar, v) for v in items)
+        return self._scalar(self.kind, value)
+
+    def _scalar(self, kind: str, value: Any) -> Any:
+        if kind == "bool":
+            return check_bool("value", value)
+        if kind == "str":
+            if not isinstance(value, str):
+                raise TypeError
+            return value
+        if kind == "int":
+            n = check_int("value", value)
+            check_real("value", n, low=self.low, high=self.high, low_open=self.low_open,
+                       high_open=self.high_open)
+            return n
+        return check_real("value", value, low=self.low, high=self.high, low_open=self.low_open,
+                          high_open=self.high_open)
+
+
+def check_table(
+    table: Any, fields: Mapping[str, Field], where: str, *, extra: str = ""
+) -> dict[str, Any]:
+    """Check a configuration table against ``fields``: every key known, every value valid.
+
+    Returns the table normalised with the defaults of absent keys filled in.
+    An unknown key raises :class:`ConfigError` naming it and the allowed ones
+    (``extra`` is appended to that message, e.g. a hint at the right spelling).
+    """
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table; got {describe(table)}")
+    unknown = [k for k in table if k not in fields]
+    if unknown:
+        raise ConfigError(
+            f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(fields)}{extra}"
+        )
+    out = {}
+    for name, spec in fields.items():
+        if name in table:
+            out[name] = spec.check(f"{where}.{name}", table[name])
+        elif spec.required:
+            raise ConfigError(f"{where}.{name} is required: {spec.allowed()}")
+        else:
+            out[name] = spec.default
+    return out

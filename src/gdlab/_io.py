@@ -1,22 +1,66 @@
-"""Atomic files: JSON documents and trees of arrays (``.npz`` plus JSON).
+"""Atomic files and directories, output checks, and a lock for one writer at a time.
 
 Every writer goes to a temporary file in the target's directory and then
 ``os.replace``-s it, so a reader sees the old file or the new one, never half
-of one, whatever interrupts the write.
+of one, whatever interrupts the write. An error while writing (a missing or
+read-only directory, a full disk) is raised as the ``OSError`` it is, with the
+*target* path as its file name, and leaves no temporary file behind.
+
+Directories are written the same way: :func:`staging_dir` makes a hidden
+sibling ``.NAME.tmp-XXXX`` of the target, the caller fills it, and
+:func:`replace_dir` swaps it in with renames (the old tree, if any, is moved to
+a hidden backup first, put back if the swap fails, and removed after it).
+:func:`check_output_dir` refuses, before anything is written and without
+creating anything, an output path that is a file, lies below a file, or sits
+in a directory nobody can write (:class:`OutputError`).
+
+Locking: :func:`exclusive` holds an exclusive, non-blocking ``fcntl.flock`` on
+a lock file (``D/.gdlab.lock`` for a directory ``D``, ``F.lock`` beside a file
+``F``) for the duration of a ``with`` block. The file records its holder (pid,
+host, start time, command line) as JSON; a second writer gets
+:class:`LockedError` at once, naming the path and the holder. The kernel drops
+a flock when its holder exits, however it exits, so a lock file left behind by
+a killed process does not block anybody: its content is shown, never trusted
+for liveness. On leaving the block the lock file is removed (only if it is
+still ours) and the lock released. flock is advisory and per machine: it
+keeps gdlab processes apart, not other programs; on network file systems it is
+only as good as the server's locking.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shlex
+import shutil
+import socket
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["atomic_write", "load_tree", "save_tree", "write_json"]
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, and exclusive() locks nothing
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "LockedError",
+    "OutputError",
+    "atomic_write",
+    "check_output_dir",
+    "exclusive",
+    "load_tree",
+    "replace_dir",
+    "save_tree",
+    "staging_dir",
+    "write_json",
+]
 
 _ARRAY = "__ndarray__"
 
@@ -31,11 +75,30 @@ def _file_mode() -> int:
 _MODE = _file_mode()
 
 
+def _naming(error: OSError, path: Path) -> OSError:
+    """``error`` again, as the same kind of ``OSError``, with ``path`` as its file name."""
+    if error.errno is None:
+        return OSError(f"{path}: {error}")
+    try:
+        return type(error)(error.errno, error.strerror or os.strerror(error.errno), str(path))
+    except Exception:  # an OSError subclass with a constructor of its own
+        return OSError(error.errno, error.strerror or os.strerror(error.errno), str(path))
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call ``write(file)`` on a temporary file, then move it to ``path``."""
+    """Call ``write(file)`` on a temporary file, then move it to ``path``.
+
+    Raises:
+        OSError: the directory cannot be made or written, or the disk is full
+            (``ENOSPC``): the same kind of error, naming ``path``; no temporary
+            file is left behind.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise _naming(error, path) from error
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -43,8 +106,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
             os.fsync(fh.fileno())
         os.chmod(tmp, _MODE)  # mkstemp makes it 0600; a report is to be read
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename in (None, tmp, str(path)):
+            raise _naming(error, path) from error
         raise
     return path
 
@@ -107,3 +172,217 @@ def load_tree(path: str | os.PathLike) -> Any:
             return _join(skeleton, data)
     except (KeyError, ValueError, OSError, json.JSONDecodeError) as error:
         raise ValueError(f"{path} is not a gdlab checkpoint ({error})") from error
+
+
+# --------------------------------------------------------------------------- output paths
+
+
+class OutputError(ValueError):
+    """An output path that cannot be written: a file, below a file, read-only."""
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not (path.exists() or path.is_symlink()) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _can_create_in(directory: Path) -> bool:
+    """Whether a file can be created in ``directory`` (tried: root ignores modes, not ro mounts)."""
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return False
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".gdlab-probe-")
+    except OSError:
+        return False
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return True
+
+
+def check_output_dir(path: str | os.PathLike) -> Path:
+    """``path`` as a ``Path`` if it can be (made and) written as an output directory.
+
+    Creates nothing (a probe file is made and removed at once): the directory
+    and its parents are made later, by the writer. Both the path (or its nearest
+    existing ancestor) and its parent's nearest existing ancestor, where
+    :func:`staging_dir` works, must take new files.
+
+    Raises:
+        OutputError: ``path`` is an existing non-directory (a file, ``/dev/null``),
+            lies below a file, or would be made in a directory that cannot be
+            written; the one-line message names ``path``.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path} cannot be an output directory: it exists and is not a directory")
+    absolute = path.absolute()
+    checked: set[Path] = set()
+    for start in (absolute, absolute.parent):
+        ancestor = _nearest_existing(start)
+        if ancestor in checked:
+            continue
+        checked.add(ancestor)
+        if not ancestor.is_dir():
+            raise OutputError(
+                f"{path} cannot be an output directory: {ancestor} is a file, not a directory"
+            )
+        if not _can_create_in(ancestor):
+            raise OutputError(f"{path} cannot be an output directory: {ancestor} is not writable")
+    return path
+
+
+def staging_dir(target: str | os.PathLike) -> Path:
+    """A new, empty hidden sibling ``.NAME.tmp-XXXX`` of ``target`` (parents made)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+
+
+_LOCK_NAME = ".gdlab.lock"
+
+
+def replace_dir(staged: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Move the fully written directory ``staged`` (a sibling of ``target``) to ``target``.
+
+    Without a ``target`` this is one ``os.rename``. Otherwise the old tree is
+    renamed to a hidden backup, ``staged`` to ``target``, and the backup is
+    removed; if the second rename fails the backup is put back. A reader sees
+    the old tree or the new one, and for a moment none. A lock of
+    :func:`exclusive` held on ``target`` (its ``.gdlab.lock``) stays held: the
+    lock file is hard-linked into the new tree before the swap.
+    """
+    staged, target = Path(staged), Path(target)
+    if not (target.exists() or target.is_symlink()):
+        os.rename(staged, target)
+        return target
+    lock = target / _LOCK_NAME
+    if lock.exists() and not (staged / _LOCK_NAME).exists():
+        with contextlib.suppress(OSError):
+            os.link(lock, staged / _LOCK_NAME)
+    backup = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
+    backup.rmdir()  # only its name was wanted: rename needs a free name (or an empty dir)
+    os.rename(target, backup)
+    try:
+        os.rename(staged, target)
+    except BaseException:
+        os.rename(backup, target)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+    return target
+
+
+# --------------------------------------------------------------------------- the lock
+
+
+class LockedError(RuntimeError):
+    """Another process holds the lock of an output (see :func:`exclusive`)."""
+
+
+def _lock_file(path: Path, directory: bool | None) -> Path:
+    if directory is None:
+        directory = path.is_dir()
+    return path / _LOCK_NAME if directory else path.with_name(path.name + ".lock")
+
+
+def _holder() -> bytes:
+    argv = [Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python", *sys.argv[1:]]
+    return json.dumps(
+        {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "argv": argv,
+        }
+    ).encode()
+
+
+def _describe_holder(fd: int) -> str:
+    """What the lock file says about its holder, in a few words."""
+    try:
+        holder = json.loads(os.pread(fd, 65536, 0))
+        argv = holder.get("argv") or []
+        command = shlex.join(str(a) for a in argv) if isinstance(argv, list) else str(argv)
+        return f"pid {holder['pid']} on {holder['host']}, since {holder['since']}: {command}"
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return "holder unknown: its lock file is being written"
+
+
+def _same_file(fd: int, lock: Path) -> bool:
+    """Whether ``lock`` still names the file open as ``fd`` (not unlinked or replaced)."""
+    try:
+        on_disk, held = os.stat(lock), os.fstat(fd)
+    except OSError:
+        return False
+    return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _acquire(path: Path, lock: Path, what: str) -> int:
+    """Open ``lock`` and flock it, or raise :class:`LockedError`; returns the fd."""
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _naming(error, path) from error
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _MODE)
+        except OSError as error:
+            raise _naming(error, path) from error
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _describe_holder(fd)
+            os.close(fd)
+            raise LockedError(
+                f"{path} is in use by another gdlab process ({holder}); "
+                f"wait for it to finish or choose another {what}"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        if _same_file(fd, lock):
+            return fd
+        # The holder released and removed the file between our open and flock:
+        # a lock on an unlinked file keeps nobody out. Try the new file.
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def exclusive(
+    path: str | os.PathLike, *, what: str = "output", directory: bool | None = None
+) -> Iterator[Path]:
+    """Hold the exclusive lock of ``path`` for the ``with`` block; yields the lock file.
+
+    The lock file is ``path/.gdlab.lock`` for a directory and ``path.lock``
+    beside anything else; ``directory=True`` asks for the first even where the
+    directory does not exist yet (it is then made, so that a first run and a
+    later one lock the same file). The lock is non-blocking: a path locked by
+    another process (or another ``exclusive`` in this one) raises at once.
+
+    Args:
+        path: the output to keep to one writer.
+        what: how the error's advice names the output, e.g. ``"--out"``.
+        directory: whether ``path`` is a directory; default: whether it is one now.
+
+    Raises:
+        LockedError: another process holds it; the message names ``path`` and
+            the holder (pid, host, start time, command line).
+        OSError: the lock file cannot be made (naming ``path``).
+    """
+    path = Path(path)
+    lock = _lock_file(path, directory)
+    if fcntl is None:
+        yield lock
+        return
+    fd = _acquire(path, lock, what)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, _holder(), 0)
+        yield lock
+    finally:
+        # Unlinked while held, so nobody opens the old file after we let go.
+        if _same_file(fd, lock):
+            with contextlib.suppress(OSError):
+                os.unlink(lock)
+        os.close(fd)  # closing the last descriptor releases the flock

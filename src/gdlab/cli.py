@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -41,6 +42,7 @@ __all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "main", "summary"]
 PROG = "gdlab"
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command killed by it
 COMMANDS = ("race", "tune", "plot", "tour")
 #: Seeds of a ``--tuned`` race unless ``--seeds`` says otherwise.
 TUNED_SEEDS = 5
@@ -150,22 +152,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="one optimizer's learning rate, e.g. --lr adam=0.1 (repeatable)",
     )
-    race.add_argument(
-        "--preset", metavar="NAME", help="hyperparameter preset: book, course, torch or keras"
-    )
-    length = race.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=_positive("--steps"), metavar="N", help="steps per run")
-    length.add_argument("--epochs", type=_positive("--epochs"), metavar="N", help="epochs per run")
-    race.add_argument("--batch-size", type=_positive("--batch-size"), metavar="N")
+    _experiment_options(race)
     race.add_argument(
         "--seeds",
         type=_positive("--seeds", 1000),
         metavar="N",
         help="runs per optimizer, seeds 0..N-1: mean and band in the figures",
     )
-    race.add_argument("--function", metavar="NAME", help="the 2-D function (bowl experiment)")
     race.add_argument(
-        "--data", metavar="DIR", help="a directory with MNIST's four IDX files (the full 70,000)"
+        "--workers",
+        type=_positive("--workers", 1024),
+        metavar="N",
+        help="local processes for the runs (default: one per core, at most one per run)",
     )
     _output_options(race)
     race.add_argument(
@@ -182,26 +180,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     tune = commands.add_parser(
         "tune",
-        help="tune each optimizer's learning rate: the same budget on the same folds",
-        description="Tune each configuration's learning rate on a log grid by K-fold "
-        "cross-validation; write tune.json for `gdlab race EXPERIMENT --tuned`.",
+        help="tune each optimizer's learning rate (and more): the same budget on the same folds",
+        description="Tune each configuration's learning rate (and, with --tune, other "
+        "hyperparameters) by K-fold cross-validation, widening the range until the best value "
+        "is inside it; write tune.json for `gdlab race EXPERIMENT --tuned`.",
     )
     tune.add_argument("experiment", nargs="?", metavar="EXPERIMENT", help="default: mnist")
     tune.add_argument("--config", metavar="FILE", help="a TOML experiment file instead")
-    tune.add_argument("--optimizers", type=_name_list, metavar="A,B,C")
-    tune.add_argument("--preset", metavar="NAME")
-    tune_length = tune.add_mutually_exclusive_group()
-    tune_length.add_argument("--steps", type=_positive("--steps"), metavar="N")
-    tune_length.add_argument("--epochs", type=_positive("--epochs"), metavar="N")
-    tune.add_argument("--batch-size", type=_positive("--batch-size"), metavar="N")
-    tune.add_argument("--function", metavar="NAME", help="the 2-D function (bowl experiment)")
-    tune.add_argument("--data", metavar="DIR", help="MNIST's four IDX files (the full 70,000)")
+    tune.add_argument(
+        "--optimizers",
+        type=_name_list,
+        metavar="A,B,C",
+        help="the optimizers to tune (default: the experiment's)",
+    )
+    tune.add_argument(
+        "--lr",
+        type=_lr_pair,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a starting learning rate (shorthand for --set NAME.lr=VALUE)",
+    )
+    _experiment_options(tune)
     tune.add_argument(
         "--budget",
         type=_positive("--budget", 1000, low=2),
         default=8,
         metavar="N",
-        help="learning rates per configuration, on a log grid (default 8)",
+        help="points per configuration: the lr grid's size, or random/TPE draws (default 8)",
+    )
+    tune.add_argument(
+        "--tune",
+        metavar="A,B",
+        help="hyperparameters to tune (default lr), e.g. lr,beta1 or lr,momentum",
+    )
+    tune.add_argument(
+        "--method",
+        choices=("grid", "random", "tpe"),
+        default="grid",
+        help="grid (default), random draws, or Optuna's TPE",
     )
     tune.add_argument(
         "--folds",
@@ -228,8 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument(
         "--metric",
         choices=("loss", "accuracy"),
-        default="loss",
-        help="choose by the lowest mean validation loss (default) or the highest accuracy",
+        help="choose by validation accuracy (the default for classifiers; loss breaks ties) or "
+        "by validation loss (the default otherwise)",
     )
     tune.add_argument("--out", metavar="DIR", help="default: ./gdlab-report/<experiment>-tune")
     tune.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -246,8 +263,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _set_pair(text: str) -> tuple[str, Any]:
+    """Parse ``KEY=VALUE`` for ``--set`` (VALUE in TOML syntax, or a bare word)."""
+    from gdlab.experiments import parse_value
+
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key or not value.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected KEY=VALUE (e.g. adam.beta1=0.8, training.batch_size=64); got {text!r}"
+        )
+    return key, parse_value(value)
+
+
+def _experiment_options(parser: argparse.ArgumentParser) -> None:
+    """What race and tune share: the changes to the experiment."""
+    parser.add_argument(
+        "--set",
+        type=_set_pair,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change anything in the experiment: adam.beta1=0.8, momentum.momentum=0.5, "
+        "training.batch_size=64, problem.function=beale, seeds=3 (repeatable)",
+    )
+    parser.add_argument(
+        "--preset", metavar="NAME", help="hyperparameter preset: book, course, torch or keras"
+    )
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=_positive("--steps"), metavar="N", help="steps per run")
+    length.add_argument("--epochs", type=_positive("--epochs"), metavar="N", help="epochs per run")
+    parser.add_argument(
+        "--batch-size", type=_positive("--batch-size"), metavar="N", help="= --set training.batch_size=N"
+    )
+    parser.add_argument("--function", metavar="NAME", help="= --set problem.function=NAME")
+    parser.add_argument(
+        "--data", metavar="DIR", help="= --set problem.directory=DIR (MNIST's four IDX files)"
+    )
+
+
 def _output_options(parser: argparse.ArgumentParser, *, figures: bool = True) -> None:
-    parser.add_argument("--out", metavar="DIR", help="output directory (default: ./gdlab-report/…)")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write the report into DIR (default: a new directory under ./gdlab-report/)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="replace what --out DIR holds (once the new one is done)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     if figures:
         parser.add_argument(
@@ -340,59 +403,92 @@ def _command_line(argv: Sequence[str]) -> str:
     return " ".join([PROG, *(shlex.quote(a) for a in argv)])
 
 
-def _prepare_race(args: argparse.Namespace) -> tuple[dict, Any, Path, dict | None]:
-    """Load and check the experiment, build its problem and optimizers: usage errors here."""
+def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
+    """The experiment the command line asks for: ``(experiment, base, base_name)``.
+
+    ``base`` is what it was made from (the built-in experiment or the file as
+    read); every flag is a change of the one model, applied in order: the
+    experiment, ``--optimizers``, ``--preset``, ``--steps``/``--epochs``,
+    ``--batch-size``, ``--function``, ``--data``, ``--seeds``, ``--set``, ``--lr``.
+    """
     from gdlab import experiments
 
     if args.config is not None and args.experiment is not None:
         raise UsageError("give an EXPERIMENT or --config FILE, not both")
     source = args.config if args.config is not None else (args.experiment or "mnist")
-    config = experiments.load(source)
-    config = experiments.override(
-        config,
-        optimizers=args.optimizers,
-        lr=dict(args.lr),
-        preset=args.preset,
-        steps=args.steps,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seeds=args.seeds,
-        function=args.function,
-        data_dir=args.data,
-    )
+    experiment = base = experiments.load(source)
+    if source in experiments.BUILTIN:
+        base_name = f"built-in experiment {source}"
+    elif base.based_on in experiments.BUILTIN:
+        # a file (or results.json) made from a built-in experiment: list what differs
+        base, base_name = experiments.builtin(base.based_on), f"built-in experiment {base.based_on}"
+    else:
+        base_name = f"file {source}"
+    if args.optimizers is not None:
+        experiment = experiment.select_optimizers(args.optimizers)
+    if args.preset is not None:
+        experiment = experiment.with_preset(args.preset)
+    changes: list[tuple[str, Any]] = []
+    if args.steps is not None:
+        changes.append(("training.steps", args.steps))
+    if args.epochs is not None:
+        changes.append(("training.epochs", args.epochs))
+    if args.batch_size is not None:
+        changes.append(("training.batch_size", args.batch_size))
+    if args.function is not None:
+        changes.append(("problem.function", args.function))
+    if args.data is not None:
+        changes.append(("problem.directory", args.data))
+    if getattr(args, "seeds", None) is not None:
+        changes.append(("seeds", args.seeds))
+    changes += list(args.set)
+    for key, value in changes:
+        experiment = experiment.set(key, value, where=f"--set {key}={value}")
+    for name, value in args.lr:
+        experiment = experiment.with_lr(name, value, where=f"--lr {name}={value}")
+    return experiment, base, base_name
+
+
+def _race(args: argparse.Namespace, command: str) -> int:
+    from gdlab import race, results
+    from gdlab.experiments.describe import text
+
+    experiment, base, base_name = _experiment(args)
+    notes: list[str] = []
     series = None
     if args.tuned is not None:
         from gdlab import tuning
 
-        where = Path(args.tuned) if args.tuned else Path("gdlab-report") / f"{config['name']}-tune"
+        where = Path(args.tuned) if args.tuned else Path("gdlab-report") / f"{experiment.name}-tune"
         tuned = tuning.load_tuned(where)
-        config = tuning.apply_tuned(config, tuned)
+        experiment, notes = tuning.apply_tuned(experiment, tuned, source=where)
         if args.seeds is None:
-            config["seeds"] = TUNED_SEEDS
+            experiment = experiment.replace(seeds=TUNED_SEEDS)
         series = tuning.series(tuned)
-    prepared = experiments.prepare(config)
-    name = config["name"] + ("-tuned" if args.tuned is not None else "")
-    out = Path(args.out) if args.out else Path("gdlab-report") / name
-    return config, prepared, out, series
-
-
-def _run_race(args, config, prepared, out: Path, series, command: str) -> int:
-    """Run a prepared race; errors from here on are not usage errors."""
-    from gdlab import experiments
-
+    race.prepare(experiment)  # data loaded, batch sizes checked: before any output exists
+    words = text(experiment, base=base, base_name=base_name, notes=notes)
+    name = experiment.name + ("-tuned" if args.tuned is not None else "")
+    workers = args.workers or race.default_workers(experiment)
+    place = results.output(Path("gdlab-report") / name, out=args.out, force=args.force)
+    written: list[Path] = []
     try:
-        document = experiments.run(
-            config,
-            out,
-            command=command,
-            progress=not args.quiet,
-            figures=not args.no_figures,
-            prepared=prepared,
-            series=series,
-        )
+        with place as staged:
+            written.append(staged)
+            document = race.run_experiment(
+                experiment,
+                staged,
+                command=command,
+                text=words,
+                progress=not args.quiet and workers == 1,
+                figures=not args.no_figures,
+                workers=workers,
+                series=series,
+            )
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; the finished runs are in {out}", file=sys.stderr)
+        where = args.out or "gdlab-report/" + name
+        print(f"{PROG}: interrupted; the finished runs are in {where}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    out = Path(args.out) if args.out else Path("gdlab-report") / name / "latest"
     rows = summary(document)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -403,36 +499,19 @@ def _run_race(args, config, prepared, out: Path, series, command: str) -> int:
 
 
 def _tune(args: argparse.Namespace, command: str) -> int:
-    from gdlab import experiments, tuning
-    from gdlab.experiments import ExperimentError
+    from gdlab import tuning
 
-    try:
-        if args.config is not None and args.experiment is not None:
-            raise UsageError("give an EXPERIMENT or --config FILE, not both")
-        source = args.config if args.config is not None else (args.experiment or "mnist")
-        config = experiments.override(
-            experiments.load(source),
-            optimizers=args.optimizers,
-            preset=args.preset,
-            steps=args.steps,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            function=args.function,
-            data_dir=args.data,
-        )
-        experiments.prepare(config)  # every name and hyperparameter checked before any task
-        if args.metric == "accuracy" and config["problem"]["kind"] in ("function", "linreg"):
-            raise UsageError(f"--metric accuracy needs a classifier; {config['name']} has none")
-    except (UsageError, ExperimentError, ValueError, TypeError, FileNotFoundError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    out = Path(args.out) if args.out else Path("gdlab-report") / f"{config['name']}-tune"
+    experiment, _, _ = _experiment(args)
+    out = Path(args.out) if args.out else Path("gdlab-report") / f"{experiment.name}-tune"
+    tune = tuple(t.strip() for t in args.tune.split(",")) if args.tune else ("lr",)
     try:
         document = tuning.tune(
-            config,
+            experiment,
             out,
             budget=args.budget,
             folds=args.folds,
+            tune=tune,
+            method=args.method,
             workers=args.workers,
             scheduler=args.scheduler,
             dask_local=args.dask_local,
@@ -443,15 +522,7 @@ def _tune(args: argparse.Namespace, command: str) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; run the same command again to resume ({out})", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except ImportError as error:  # dask missing
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    scored = (
-        f"{document['folds']}-fold cross-validation"
-        if document["folds"] > 1
-        else ("a 20% hold-out" if document["metric"] != "final loss" else "the final loss")
-    )
-    print(f"{out / 'tune.json'}  ({document['budget']} rates each, scored by {scored})")
+    print(f"{out / 'tune.json'}  ({document['validation']}, chosen by {document['selected_by']})")
     print(_tune_table(document))
     return 0
 
@@ -475,51 +546,72 @@ def _tune_table(document: Mapping[str, Any]) -> str:
 
 
 def _plot(args: argparse.Namespace, command: str) -> int:
-    from gdlab import experiments
+    from gdlab import results
+    from gdlab.experiments.plots import run_plot
 
-    out = Path(args.out) if args.out else Path("gdlab-report") / f"plot-{args.what}"
-    experiments.run_plot(args.what, out, command=command)
-    print(f"{out / 'index.html'}")
+    root = Path("gdlab-report") / f"plot-{args.what}"
+    with results.output(root, out=args.out, force=args.force) as staged:
+        run_plot(args.what, staged, command=command)
+    print(Path(args.out) / "index.html" if args.out else root / "latest" / "index.html")
     return 0
 
 
 def _tour(args: argparse.Namespace, command: str) -> int:
-    from gdlab import tour
+    from gdlab import results, tour
 
-    out = Path(args.out) if args.out else Path("gdlab-report")
+    root = Path("gdlab-report") / "tour"
     try:
-        index = tour.run(out, quick=args.quick, progress=not args.quiet, command=command)
+        with results.output(root, out=args.out, force=args.force) as staged:
+            tour.run(staged, quick=args.quick, progress=not args.quiet, command=command)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; the finished experiments are in {out}", file=sys.stderr)
+        print(f"{PROG}: interrupted; the finished experiments are in {args.out or root}",
+              file=sys.stderr)  # fmt: skip
         return EXIT_INTERRUPTED
-    print(index)
+    print(Path(args.out) / "index.html" if args.out else root / "latest" / "index.html")
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``gdlab`` with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
-    from gdlab.experiments import ExperimentError
+#: What a command-line mistake raises: one line on stderr, exit code 2.
+_USAGE_ERRORS = (UsageError, ValueError, TypeError, LookupError, OSError, RuntimeError)
 
+
+def _dispatch(args: argparse.Namespace, command: str) -> int:
+    handlers = {"plot": _plot, "tour": _tour, "tune": _tune, "race": _race}
+    return handlers[args.command or "race"](args, command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``gdlab`` with ``argv`` (default ``sys.argv[1:]``); return the exit code.
+
+    A mistake (a bad flag, experiment, key, value, file or output directory,
+    another process writing the same output, a full disk) prints one line,
+    ``gdlab: error: …``, and returns 2; Ctrl-C returns 130; a closed pipe
+    (``gdlab race bowl | head -1``) ends quietly.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command_line(argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv = ["race", *argv]  # `gdlab`, `gdlab bowl`, `gdlab --steps 10`
     try:
         args = build_parser().parse_args(argv)
+        return _dispatch(args, command)
     except SystemExit as done:  # --help, --version
         return done.code if isinstance(done.code, int) else 0
-    except UsageError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (| head): say nothing more, and let Python's exit not fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except _USAGE_ERRORS as error:
+        print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
-    if args.command == "plot":
-        return _plot(args, command)
-    if args.command == "tour":
-        return _tour(args, command)
-    if args.command == "tune":
-        return _tune(args, command)
-    try:
-        ready = _prepare_race(args)
-    except (UsageError, ExperimentError, ValueError, TypeError, FileNotFoundError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    return _run_race(args, *ready, command)
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    if isinstance(error, OSError) and error.filename and str(error.filename) not in text:
+        text = f"{error.filename}: {text}"
+    return " ".join(text.split())

@@ -28,23 +28,28 @@ the same samples.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from gdlab import functions2d
-from gdlab._checks import check_choice, fail
+from gdlab._checks import ConfigError, Field, check_choice, check_table, fail
 from gdlab.data.datasets import Dataset, Splits
 from gdlab.nn.mlp import MLP
 
 __all__ = [
-    "PROBLEMS",
+    "PROBLEM_KINDS",
     "FunctionProblem",
     "LinearRegression",
     "LogisticRegression",
     "MLPClassification",
     "Problem",
+    "ProblemKind",
+    "get_kind",
+    "register_kind",
 ]
 
 
@@ -371,9 +376,240 @@ class LogisticRegression(MLPClassification):
         return f"LogisticRegression({self.train.name!r})"
 
 
-PROBLEMS: dict[str, type] = {
-    "function": FunctionProblem,
-    "linreg": LinearRegression,
-    "logreg": LogisticRegression,
-    "mlp": MLPClassification,
-}
+# --------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class ProblemKind:
+    """A kind of problem an experiment can name (``problem.kind``).
+
+    Attributes:
+        name: the registry key.
+        summary: a few words for listings and docs.
+        fields: the ``[problem]`` keys of the kind itself (a kind with data
+            also reads its data source's keys, :mod:`gdlab.data.registry`).
+        traits: what generic code may ask: ``"function2d"`` (a 2-D function:
+            paths on contours, no data), ``"data"`` (trained on a data set),
+            ``"classifier"`` (accuracy is defined), ``"regression"``.
+        build: ``(options, data) -> Problem``; ``data`` is the loaded data
+            (a Dataset or Splits, e.g. one fold) or ``None`` for ``function2d``.
+        describe: ``options -> str``: the problem in words, for reports.
+        task: the data task it needs (``"classification"``, ``"regression"``)
+            or ``None`` (no data).
+    """
+
+    name: str
+    summary: str
+    fields: Mapping[str, Field]
+    traits: frozenset[str]
+    build: Callable[[Mapping[str, Any], Any], Any]
+    describe: Callable[[Mapping[str, Any]], str]
+    task: str | None = None
+
+    def has(self, trait: str) -> bool:
+        """Whether the kind has ``trait`` (``"function2d"``, ``"data"``, ``"classifier"`` …)."""
+        return trait in self.traits
+
+    def all_fields(self, data: str | None) -> dict[str, Field]:
+        """The ``[problem]`` keys of this kind with data source ``data``: kind, data, own, source's."""
+        from gdlab.data.registry import DATA_SOURCES
+
+        keys: dict[str, Field] = {"kind": Field("str", doc="the problem kind")}
+        if self.has("data"):
+            names = tuple(n for n, d in DATA_SOURCES.items() if d.task == self.task)
+            keys["data"] = Field("choice", doc="the data set", choices=names)
+        keys.update(self.fields)
+        if self.has("data") and data in DATA_SOURCES:
+            keys.update(DATA_SOURCES[data].fields)
+        return keys
+
+    def check(self, table: Mapping[str, Any], where: str = "problem") -> dict[str, Any]:
+        """The ``[problem]`` table checked (every key known, every value valid), defaults filled."""
+        from gdlab.data.registry import DATA_SOURCES
+
+        data = table.get("data")
+        fields = self.all_fields(data if isinstance(data, str) else None)
+        if self.has("data") and "data" not in table:
+            raise ConfigError(f"{where}.data is required: {fields['data'].allowed()}")
+        options = check_table(table, fields, where)
+        if self.has("data"):
+            source = DATA_SOURCES[options["data"]]
+            if source.validate is not None:
+                source.validate(options, where)
+        return options
+
+    def load_data(self, options: Mapping[str, Any]) -> Any:
+        """The problem's data set (Dataset or Splits); ``None`` for a 2-D function."""
+        from gdlab.data.registry import DATA_SOURCES
+
+        if not self.has("data"):
+            return None
+        return DATA_SOURCES[options["data"]].load(options)
+
+
+PROBLEM_KINDS: dict[str, ProblemKind] = {}
+
+
+def register_kind(kind: ProblemKind) -> ProblemKind:
+    """Add a problem kind to :data:`PROBLEM_KINDS` (a name may be registered once)."""
+    if not isinstance(kind, ProblemKind):
+        fail("kind", "a ProblemKind", kind, kind=TypeError)
+    if kind.name in PROBLEM_KINDS:
+        fail("problem kind name", "not yet registered", kind.name)
+    PROBLEM_KINDS[kind.name] = kind
+    return kind
+
+
+def get_kind(name: Any, where: str = "problem.kind") -> ProblemKind:
+    """The kind registered as ``name``; :class:`ConfigError` listing the kinds otherwise."""
+    if not isinstance(name, str) or name not in PROBLEM_KINDS:
+        raise ConfigError(f"{where} must be one of {', '.join(PROBLEM_KINDS)}; got {name!r}")
+    return PROBLEM_KINDS[name]
+
+
+def _data_words(options: Mapping[str, Any]) -> str:
+    from gdlab.data.registry import DATA_SOURCES
+
+    return DATA_SOURCES[options["data"]].describe(options)
+
+
+def _point(p: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in p) + ")"
+
+
+def _describe_function(o: Mapping[str, Any]) -> str:
+    fn = functions2d.get(o["function"])
+    start = fn.start if o["start"] is None else o["start"]
+    return f"{fn.name}: {fn.description}, from {_point(start)}"
+
+
+_DTYPE = Field("choice", "float32", "floating type of data and parameters",
+               choices=("float32", "float64"))  # fmt: skip
+_WEIGHT_DECAY = Field("real", 0.0, "L2 penalty (λ/2)·ΣW² in the loss", low=0)
+
+register_kind(
+    ProblemKind(
+        name="function",
+        summary="a 2-D test function from gdlab.functions2d, started at a point",
+        fields={
+            "function": Field("choice", "bowl", "the function", choices=tuple(functions2d.FUNCTIONS)),
+            "start": Field("reals", None, "start point (x, y); default the function's",
+                           nullable=True, length=2),
+        },
+        traits=frozenset({"function2d"}),
+        build=lambda o, data: FunctionProblem(o["function"], o["start"]),
+        describe=_describe_function,
+    )
+)  # fmt: skip
+
+
+def _describe_linreg(o: Mapping[str, Any]) -> str:
+    start = {"seed": "w = 0, b = 1", "zeros": "w = 0, b = 0", "normal": "w, b ~ N(0, 1)"}
+    return (
+        f"linear regression (mean squared error) on {_data_words(o)}; starts at "
+        f"{start[o['init']]}; {o['dtype']}"
+    )
+
+
+register_kind(
+    ProblemKind(
+        name="linreg",
+        summary="least-squares linear regression (seed 003)",
+        fields={
+            "init": Field("choice", "seed", "start: 'seed' (w = 0, b = 1), 'zeros' or 'normal'",
+                          choices=("seed", "zeros", "normal")),
+            "dtype": dataclasses.replace(_DTYPE, default="float64"),
+        },
+        traits=frozenset({"data", "regression"}),
+        build=lambda o, data: LinearRegression(data, init=o["init"], dtype=o["dtype"]),
+        describe=_describe_linreg,
+        task="regression",
+    )
+)  # fmt: skip
+
+
+def _describe_logreg(o: Mapping[str, Any]) -> str:
+    decay = f", L2 {o['weight_decay']:g}" if o["weight_decay"] else ""
+    return f"logistic regression (cross-entropy{decay}) on {_data_words(o)}; {o['dtype']}"
+
+
+register_kind(
+    ProblemKind(
+        name="logreg",
+        summary="a linear classifier on cross-entropy (weights start at zero)",
+        fields={
+            "weight_decay": _WEIGHT_DECAY,
+            "dtype": dataclasses.replace(_DTYPE, default="float64"),
+        },
+        traits=frozenset({"data", "classifier"}),
+        build=lambda o, data: LogisticRegression(
+            data, weight_decay=o["weight_decay"], dtype=o["dtype"]
+        ),
+        describe=_describe_logreg,
+        task="classification",
+    )
+)
+
+
+def _build_mlp(o: Mapping[str, Any], data: Any) -> MLPClassification:
+    return MLPClassification(
+        data,
+        o["hidden"],
+        activation=o["activation"],
+        init=o["init"],
+        output=o["output"],
+        weight_decay=o["weight_decay"],
+        dropout=o["dropout"],
+        layout=o["layout"],
+        dtype=o["dtype"],
+    )
+
+
+def _describe_mlp(o: Mapping[str, Any]) -> str:
+    hidden = "-".join(str(h) for h in o["hidden"]) or "no"
+    init = o["init"] if isinstance(o["init"], str) else f"std {o['init']:g}"
+    extras = [f"{init} initial weights"]
+    if o["output"] is not None:
+        extras.append(f"{o['output']} output")
+    if o["dropout"]:
+        extras.append(f"dropout {o['dropout']:g}")
+    if o["weight_decay"]:
+        extras.append(f"L2 {o['weight_decay']:g}")
+    if o["layout"] == "columns":
+        extras.append("samples on columns")
+    return (
+        f"a network with {hidden} hidden units ({o['activation']}; {', '.join(extras)}; "
+        f"{o['dtype']}) on {_data_words(o)}"
+    )
+
+
+def _activations() -> tuple[str, ...]:
+    from gdlab.nn import ACTIVATIONS
+
+    return tuple(ACTIVATIONS)
+
+
+register_kind(
+    ProblemKind(
+        name="mlp",
+        summary="a classifier network (gdlab.nn.MLP) on cross-entropy (seeds 000, 001)",
+        fields={
+            "hidden": Field("ints", (100,), "hidden layer sizes", low=1, high=100_000),
+            "activation": Field("choice", "relu", "hidden activation", choices=_activations()),
+            "init": Field("choice", "he", "initial weights: a scheme or a fixed std",
+                          choices=("he", "xavier", "glorot"), low=0, low_open=True),
+            "output": Field("choice", None, "'softmax' or 'sigmoid' (default: sigmoid for two "
+                            "classes)", choices=("softmax", "sigmoid"), nullable=True),
+            "weight_decay": _WEIGHT_DECAY,
+            "dropout": Field("real", 0.0, "dropout rate of hidden units", low=0, high=1,
+                             high_open=True),
+            "layout": Field("choice", "rows", "samples on 'rows' or on 'columns' (the course's)",
+                            choices=("rows", "columns")),
+            "dtype": _DTYPE,
+        },
+        traits=frozenset({"data", "classifier"}),
+        build=_build_mlp,
+        describe=_describe_mlp,
+        task="classification",
+    )
+)  # fmt: skip

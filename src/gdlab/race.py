@@ -1,95 +1,62 @@
 """Races: several optimizers on one problem, with the same batches and seeds.
 
-:func:`race` trains one :class:`RunSpec` after another with :func:`gdlab.train.fit`
-and returns plain run records (the ``runs`` of ``results.json``, see
-``docs/results.md``). Fairness comes from the seeds: every run with seed ``s``
-gets ``numpy.random.default_rng(s)``, which draws the initial parameters and
-then the batches, so all optimizers start from the same point and see the same
-samples in the same order.
+:func:`race` turns an :class:`~gdlab.experiments.Experiment` into one task per
+(run, seed) and returns plain run records (the ``runs`` of ``results.json``,
+see ``docs/results.md``). Fairness comes from the seeds: every run with seed
+``s`` gets ``numpy.random.default_rng(s)``, which draws the initial
+parameters and then the batches, so all optimizers start from the same point
+and see the same samples in the same order.
 
-Runs go seed by seed (every configuration once with seed 0, then with seed 1, …)
-and each finished record is handed to ``on_run`` at once, so an interrupted race
-has written every run that finished.
+The tasks are independent: with ``workers > 1`` they run on that many local
+processes (spawned, one BLAS thread each, like every run here), and the
+records are bit-identical to a sequential race. Records come back in task
+order (every run with seed 0, then with seed 1, …) and each is handed to
+``on_run`` as soon as it and every task before it are done, so an
+interrupted race has written every run that finished in order.
+:func:`run_experiment` runs a race and writes ``results.json``,
+``results.csv``, the figures and ``index.html``.
 
->>> from gdlab.problems import FunctionProblem
->>> runs = race(lambda: FunctionProblem("bowl"),
-...             [RunSpec("SGD", "sgd", preset="book", hyperparameters={"lr": 0.95}),
-...              RunSpec("Adam", "adam", preset="book", hyperparameters={"lr": 0.3})],
-...             steps=30, progress=False)
+>>> from gdlab.experiments import Experiment
+>>> exp = Experiment.from_dict({"name": "demo", "problem": {"kind": "function"},
+...     "training": {"steps": 30}, "optimizers": {"preset": "book",
+...     "names": ["sgd", "adam"], "lr": {"sgd": 0.95, "adam": 0.3}}})
+>>> runs = race(exp, progress=False)
 >>> [(r["label"], r["status"], len(r["path"])) for r in runs]
 [('SGD', 'ok', 31), ('Adam', 'ok', 31)]
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
-import re
+import multiprocessing
+import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from gdlab import schedules
-from gdlab._checks import check_int, fail
-from gdlab.optim import Optimizer, create
-from gdlab.problems import Problem
+from gdlab.experiments.model import Experiment, RunSpec, digest, slug
+from gdlab.optim import Optimizer
 from gdlab.train import History, fit
 
-__all__ = ["RunSpec", "boundary", "make_optimizer", "race", "run_record"]
-
-#: Parameters with at most this many numbers go into results.json inline.
-INLINE_PARAMS = 1000
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One configuration of a race.
-
-    Args:
-        label: what figures and tables call it (``"Adam"``, ``"SGD, batch 1"``).
-        optimizer: a registry name (``gdlab.optim.OPTIMIZERS``).
-        preset: ``"book"``, ``"course"``, ``"torch"``, ``"keras"`` or ``None``.
-        hyperparameters: keyword arguments of the optimizer; ``lr`` may be a
-            number or a schedule config (``{"name": "exponential", …}``).
-        training: overrides of the race's training settings for this run
-            (``batch_size``, ``batching``, ``steps``, ``epochs``).
-        group: runs of one group are one curve in the figures (default: label).
-    """
-
-    label: str
-    optimizer: str
-    preset: str | None = None
-    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
-    training: Mapping[str, Any] = field(default_factory=dict)
-    group: str | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.label, str) or not self.label:
-            fail("label", "a non-empty string", self.label, kind=TypeError)
-        unknown = set(self.training) - _TRAINING_KEYS
-        if unknown:
-            fail(
-                f"training settings of {self.label!r}",
-                "among " + ", ".join(sorted(_TRAINING_KEYS)),
-                sorted(unknown),
-            )
-
-
-_TRAINING_KEYS = {"batch_size", "batching", "steps", "epochs"}
+__all__ = [
+    "RunSpec",
+    "boundary",
+    "comparison",
+    "describe_problem",
+    "make_optimizer",
+    "prepare",
+    "race",
+    "run_experiment",
+    "run_record",
+    "run_task",
+]
 
 
 def make_optimizer(spec: RunSpec) -> Optimizer:
     """The optimizer of ``spec``: ``create(optimizer, preset, **hyperparameters)``."""
-    hp = dict(spec.hyperparameters)
-    lr = hp.get("lr")
-    if isinstance(lr, Mapping):
-        hp["lr"] = schedules.from_config(lr.get("schedule", lr))
-    return create(spec.optimizer, preset=spec.preset, **hp)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower() or "run"
+    return spec.make_optimizer()
 
 
 def boundary(problem: Any, params: dict[str, np.ndarray], resolution: int = 100) -> dict:
@@ -161,6 +128,7 @@ def run_record(
         "stopped_at": history.stopped_at,
         "steps": history.steps,
         "seconds": history.seconds,
+        "compile_seconds": history.compile_seconds,
         "loss": _finite(history.loss),
         "lr": _finite(history.lr),
         "epochs": epochs,
@@ -180,78 +148,310 @@ def _ok(x: float, y: float) -> bool:
     return math.isfinite(x) and math.isfinite(y)
 
 
+# --------------------------------------------------------------------------- tasks
+
+#: Problems built in this process, by the digest of their spec: a worker that
+#: runs several tasks of one experiment loads its data once.
+_PROBLEMS: dict[str, Any] = {}
+
+
+def prepare(experiment: Experiment) -> Any:
+    """The experiment's problem, built (data loaded) and kept for this process's runs.
+
+    Checks what needs the data: a batch larger than the training set is an
+    error here, before any run starts.
+    """
+    key = digest(experiment.problem.to_table())
+    problem = _PROBLEMS.get(key)
+    if problem is None:
+        problem = experiment.problem.build()
+        if len(_PROBLEMS) >= 4:
+            _PROBLEMS.pop(next(iter(_PROBLEMS)))
+        _PROBLEMS[key] = problem
+    if problem.n_samples is not None:
+        experiment.check_data(problem.n_samples)
+    return problem
+
+
+def run_task(
+    config: Mapping[str, Any], run: int, seed: int, progress: bool = False
+) -> dict[str, Any]:
+    """Train run ``run`` of the experiment ``config`` (plain data) with ``seed``; its record.
+
+    Module-level and plain data in, so that it runs in another process.
+    BLAS runs one thread, as in every process of a parallel race.
+    """
+    from threadpoolctl import threadpool_limits  # comes with scikit-learn
+
+    experiment = Experiment.from_dict(config)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _train(experiment, run, seed, progress)
+
+
+def _train(experiment: Experiment, run: int, seed: int, progress: bool) -> dict[str, Any]:
+    problem = prepare(experiment)
+    spec = experiment.runs[run]
+    optimizer = spec.make_optimizer()
+    callbacks = []
+    if progress:
+        from gdlab.train import ProgressBar
+
+        desc = spec.label if experiment.seeds == 1 else f"{spec.label} (seed {seed})"
+        callbacks.append(ProgressBar(desc=desc))
+    history = fit(
+        problem,
+        optimizer,
+        rng=np.random.default_rng(seed),
+        progress=progress,
+        callbacks=callbacks,
+        **experiment.run_training(spec).fit_kwargs(),
+    )
+    return run_record(
+        spec, optimizer, seed, history, problem, run_id=f"{slug(spec.label)}-seed{seed}"
+    )
+
+
+def _tasks(experiment: Experiment) -> list[tuple[int, int]]:
+    return [(i, seed) for seed in range(experiment.seeds) for i in range(len(experiment.runs))]
+
+
 def race(
-    make_problem: Callable[[], Problem],
-    specs: Sequence[RunSpec],
+    experiment: Experiment,
     *,
-    seeds: Sequence[int] = (0,),
-    steps: int | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    batching: str = "epoch",
-    validation: str | None = None,
-    evaluate_every: int = 1,
+    workers: int = 1,
     progress: bool = True,
     on_run: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Train every spec with every seed; return the run records in order.
+    """Train every run of ``experiment`` with every seed; return the records in task order.
 
     Args:
-        make_problem: returns the problem (called once; the runs share it).
-        specs: the configurations, in the order of the figures and tables.
-        seeds: one run per spec and seed (the same seeds for every spec).
-        steps, epochs, batch_size, batching, validation, evaluate_every: as
-            :func:`gdlab.train.fit`; a spec's ``training`` overrides them.
-        progress: a progress bar per run (on a terminal).
-        on_run: called with each record as soon as its run ends.
+        experiment: what to run (checked when it was made).
+        workers: local processes; 1 runs in this process. The records are
+            the same bit for bit (the times aside) whatever the number.
+        progress: a progress bar per run (on a terminal; sequential races only).
+        on_run: called with each record, in task order, as soon as it is ready.
     """
-    if not specs:
-        fail("specs", "at least one run configuration", list(specs))
-    seeds = [check_int("seed", s, low=0) for s in seeds]
-    if not seeds:
-        fail("seeds", "at least one seed", seeds)
-    ids = [_slug(spec.label) for spec in specs]
-    if len(set(ids)) != len(ids):
-        fail("labels", "distinct (they name the runs)", [spec.label for spec in specs])
-    problem = make_problem()
-    # Build every optimizer first: a bad name or hyperparameter fails before any run.
-    for spec in specs:
-        make_optimizer(spec)
-    records = []
-    for seed in seeds:
-        for spec, slug in zip(specs, ids, strict=True):
-            optimizer = make_optimizer(spec)
-            settings = {
-                "steps": steps,
-                "epochs": epochs,
-                "batch_size": batch_size,
-                "batching": batching,
-                **spec.training,
-            }
-            if "steps" in spec.training:
-                settings["epochs"] = None
-            elif "epochs" in spec.training:
-                settings["steps"] = None
-            history = fit(
-                problem,
-                optimizer,
-                rng=np.random.default_rng(seed),
-                validation=validation,
-                evaluate_every=evaluate_every,
-                progress=progress,
-                callbacks=[_progress_label(spec.label, seed, len(seeds))] if progress else (),
-                **settings,
-            )
-            record = run_record(
-                spec, optimizer, seed, history, problem, run_id=f"{slug}-seed{seed}"
-            )
-            records.append(record)
-            if on_run is not None:
-                on_run(record)
+    if not isinstance(experiment, Experiment):
+        raise TypeError(f"experiment must be a gdlab Experiment; got {type(experiment).__name__}")
+    tasks = _tasks(experiment)
+    workers = max(1, min(int(workers), len(tasks)))
+    records: list[dict[str, Any]] = []
+
+    def done(record: dict[str, Any]) -> None:
+        records.append(record)
+        if on_run is not None:
+            on_run(record)
+
+    if workers == 1:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            for run, seed in tasks:
+                done(_train(experiment, run, seed, progress))
+        return records
+    _in_processes(experiment, tasks, workers, done)
     return records
 
 
-def _progress_label(label: str, seed: int, n_seeds: int):
-    from gdlab.train import ProgressBar
+def _in_processes(
+    experiment: Experiment,
+    tasks: Sequence[tuple[int, int]],
+    workers: int,
+    done: Callable[[dict[str, Any]], None],
+) -> None:
+    """Run the tasks on ``workers`` spawned processes; hand records over in task order."""
+    config = experiment.to_dict()
+    context = multiprocessing.get_context("spawn")
+    ready: dict[int, dict[str, Any]] = {}
+    next_index = 0
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = {
+            pool.submit(run_task, config, run, seed): index
+            for index, (run, seed) in enumerate(tasks)
+        }
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                ready[futures[future]] = future.result()
+                while next_index in ready:
+                    done(ready.pop(next_index))
+                    next_index += 1
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
-    return ProgressBar(desc=label if n_seeds == 1 else f"{label} (seed {seed})")
+
+def default_workers(experiment: Experiment) -> int:
+    """Processes for a race: the usable cores, at most one per run; one for a 2-D function
+    (its runs take milliseconds, less than starting a process)."""
+    if not experiment.problem.has("data"):
+        return 1
+    n_tasks = len(experiment.runs) * experiment.seeds
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, n_tasks))
+
+
+# --------------------------------------------------------------------------- results
+
+
+def describe_problem(experiment: Experiment, problem: Any) -> dict[str, Any]:
+    """The ``problem`` block of results.json: what the figures need to know."""
+    spec = experiment.problem
+    info: dict[str, Any] = {
+        "kind": spec.kind,
+        "name": problem.name,
+        "traits": sorted(spec.registered.traits),
+        "description": spec.describe(),
+    }
+    if spec.has("function2d"):
+        fn = problem.function
+        info["function"] = {
+            "name": fn.name,
+            "description": fn.description,
+            "xlim": list(fn.xlim),
+            "ylim": list(fn.ylim),
+            "minima": [list(m) for m in fn.minima],
+            "start": list(problem.start),
+        }
+        return info
+    train = problem.parts["train"]
+    test = problem.parts.get("test")
+    info["data"] = {
+        "name": train.name,
+        "n_train": train.n_samples,
+        "n_test": 0 if test is None else test.n_samples,
+        "n_features": train.n_features,
+    }
+    if train.n_features == 2 and spec.has("classifier"):
+        info["data"]["points"] = {"X": train.X.tolist(), "y": train.y.tolist()}
+    if hasattr(problem, "sizes"):
+        info["sizes"] = list(problem.sizes)
+    return info
+
+
+def run_experiment(
+    experiment: Experiment,
+    out_dir: str | os.PathLike,
+    *,
+    command: str = "",
+    text: Mapping[str, Any] | None = None,
+    progress: bool = True,
+    figures: bool = True,
+    workers: int = 1,
+    series: Mapping[str, Any] | None = None,
+    on_run: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run ``experiment``; write its results, figures and report into ``out_dir``.
+
+    ``text`` is the report's ``title``, ``description`` and ``changes``
+    (:func:`gdlab.experiments.describe.text`; by default generated from the
+    experiment alone). An exception (Ctrl-C included) leaves ``results.json``
+    and ``results.csv`` with every finished run and ``"status":
+    "interrupted"``, and a report of them; then it propagates.
+    """
+    from gdlab.experiments.describe import text as describe_text
+    from gdlab.report import write
+    from gdlab.results import ResultsWriter
+
+    problem = prepare(experiment)
+    words = dict(text) if text is not None else describe_text(experiment)
+    header = {
+        "experiment": experiment.name,
+        "title": words["title"],
+        "description": words["description"],
+        "changes": list(words.get("changes", [])),
+        "command": command,
+        "config": experiment.to_dict(),
+        "problem": describe_problem(experiment, problem),
+    }
+    if series is not None:
+        header["series"] = dict(series)
+    writer = ResultsWriter(out_dir, header)
+
+    def record(run_record: dict[str, Any]) -> None:
+        writer.add(run_record)
+        if on_run is not None:
+            on_run(writer.runs[-1])
+
+    try:
+        race(experiment, workers=workers, progress=progress, on_run=record)
+    except BaseException:
+        writer.finish("interrupted")
+        if figures and writer.runs:
+            write(writer.document, out_dir)
+        raise
+    if series is not None and series.get("kind") == "tuning":
+        target, rows = comparison(writer.runs, series.get("configurations", {}))
+        writer.document["series"]["target_loss"] = target
+        writer.document["series"]["comparison"] = rows
+    writer.finish("complete")
+    if figures:
+        write(writer.document, out_dir)
+    return writer.document
+
+
+def _first_at_or_below(curve: np.ndarray, target: float) -> int | None:
+    hits = np.flatnonzero(curve <= target)
+    return int(hits[0]) + 1 if hits.size else None
+
+
+def comparison(
+    runs: Sequence[Mapping[str, Any]], tuning: Mapping[str, Any], beta: float = 0.9
+) -> tuple[float | None, list[dict[str, Any]]]:
+    """A tuned race's table: per group, performance over seeds, speed and sensitivity.
+
+    The target loss is the highest of the groups' best smoothed training losses
+    (the median over a group's seeds), so every group that did not diverge
+    reaches it; a run's speed is the first step whose smoothed loss (a
+    bias-corrected EWMA with ``beta``) is at or below the target.
+    """
+    from gdlab.averages import ewma
+
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault(run["group"], []).append(run)
+    smoothed = {
+        run["id"]: ewma(np.asarray(run["loss"], float), beta) if run["loss"] else np.empty(0)
+        for run in runs
+    }
+    bests = []
+    for members in groups.values():
+        ok = [r for r in members if r["status"] != "diverged" and smoothed[r["id"]].size]
+        if ok:
+            bests.append(float(np.median([smoothed[r["id"]].min() for r in ok])))
+    target = max(bests) if bests else None
+    rows = []
+    for name, members in groups.items():
+        ok = [r for r in members if r["status"] != "diverged"]
+        losses = [
+            r["metrics"]["final_loss"] for r in ok if r["metrics"].get("final_loss") is not None
+        ]
+        accs = [
+            r["metrics"]["test_accuracy"]
+            for r in ok
+            if r["metrics"].get("test_accuracy") is not None
+        ]
+        speeds = [_first_at_or_below(smoothed[r["id"]], target) for r in ok] if target else []
+        reached = [v for v in speeds if v is not None]
+        tuned = tuning.get(name) or {}
+        best = tuned.get("best") or {}
+        rows.append(
+            {
+                "group": name,
+                "lr": best.get("lr"),
+                "seeds": len(members),
+                "diverged": len(members) - len(ok),
+                "final_loss_mean": float(np.mean(losses)) if losses else None,
+                "final_loss_std": float(np.std(losses)) if len(losses) > 1 else None,
+                "test_accuracy_mean": float(np.mean(accs)) if accs else None,
+                "test_accuracy_std": float(np.std(accs)) if len(accs) > 1 else None,
+                "steps_to_target": int(np.median(reached)) if reached else None,
+                "within_10_percent": tuned.get("within_10_percent"),
+            }
+        )
+    return target, rows
+
+

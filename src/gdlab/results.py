@@ -8,6 +8,7 @@ describe every run that finished. The schema is in ``docs/results.md``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import io
@@ -16,7 +17,8 @@ import math
 import os
 import platform
 import re
-from collections.abc import Mapping, Sequence
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,17 @@ import numpy as np
 
 from gdlab import _io
 
-__all__ = ["CSV_COLUMNS", "SCHEMA_ID", "ResultsWriter", "environment", "plain"]
+__all__ = [
+    "CSV_COLUMNS",
+    "SCHEMA_ID",
+    "ResultsWriter",
+    "environment",
+    "output",
+    "plain",
+]
 
-SCHEMA_ID = "gdlab.results/1"
+#: The ``schema`` of every results.json (2: the experiment model as ``config``).
+SCHEMA_ID = "gdlab.results/2"
 CSV_COLUMNS = (
     "id",
     "label",
@@ -122,6 +132,7 @@ class ResultsWriter:
             "experiment": header["experiment"],
             "title": header.get("title", header["experiment"]),
             "description": header.get("description", ""),
+            "changes": list(header.get("changes", [])),
             "status": "interrupted",
             "command": header.get("command", ""),
             "created": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
@@ -194,3 +205,77 @@ def csv_text(runs: Sequence[Mapping[str, Any]]) -> str:
         }
         writer.writerow([_cell(row[k]) for k in CSV_COLUMNS])
     return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- output directories
+
+
+def _stamp() -> str:
+    now = _dt.datetime.now(_dt.UTC)
+    return now.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(2).hex()
+
+
+def _point_latest(root: Path, target: Path) -> None:
+    """``root/latest`` → ``target`` (a relative symlink, replaced atomically)."""
+    link = root / "latest"
+    tmp = root / f".latest.{os.getpid()}.tmp"
+    try:
+        tmp.unlink(missing_ok=True)
+        os.symlink(target.name, tmp)
+        os.replace(tmp, link)
+    except OSError:  # no symlinks here: a text file names the newest report
+        tmp.unlink(missing_ok=True)
+        _io.atomic_write(root / "LATEST", lambda fh: fh.write(f"{target.name}\n".encode()))
+
+
+def _is_empty(path: Path) -> bool:
+    return not path.exists() or not any(p.name != ".gdlab.lock" for p in path.iterdir())
+
+
+@contextlib.contextmanager
+def output(
+    root: str | os.PathLike, *, out: str | os.PathLike | None = None, force: bool = False
+) -> Iterator[Path]:
+    """Where a report is written: yields a fresh staging directory, moved into place at the end.
+
+    * Without ``out``: a new directory ``root/<UTC time>-<id>`` for every run,
+      and ``root/latest`` pointing to the newest. Nothing earlier is touched.
+    * With ``out``: that directory, which must not hold anything yet unless
+      ``force`` is given; then the old report is replaced only once the new
+      one is complete (a failed run leaves it byte-identical). ``out`` is
+      locked for the run: a second writer is refused, naming the holder.
+
+    When the block raises (Ctrl-C included), what was written (the finished
+    runs) is moved into place if the target held nothing before, and thrown
+    away otherwise; the exception propagates.
+
+    Raises:
+        gdlab._io.OutputError: ``out`` cannot be written or holds a report (no ``force``).
+        gdlab._io.LockedError: another process is writing ``out``.
+    """
+    if out is None:
+        target = Path(root) / _stamp()
+        _io.check_output_dir(target)
+        lock = contextlib.nullcontext()
+    else:
+        target = _io.check_output_dir(out)
+        if not _is_empty(target) and not force:
+            raise _io.OutputError(
+                f"{target} already holds a report; add --force to replace it, or leave out "
+                "--out to write a new directory"
+            )
+        lock = _io.exclusive(target, what="--out", directory=True)
+    with lock:
+        existed = not _is_empty(target)
+        staged = _io.staging_dir(target)
+        try:
+            yield staged
+        except BaseException:
+            if existed:
+                shutil.rmtree(staged, ignore_errors=True)
+            else:
+                _io.replace_dir(staged, target)
+            raise
+        _io.replace_dir(staged, target)
+    if out is None:
+        _point_latest(Path(root), target)

@@ -82,7 +82,9 @@ __all__ = [
     "cross_validate",
     "default_space",
     "ensemble_predict",
+    "concat",
     "holdout",
+    "holdout_fold",
     "kfold",
     "majority_vote",
     "search",
@@ -176,6 +178,23 @@ class Fold:
             f"Fold(repeat={self.repeat}, index={self.index}, "
             f"train={len(self.train)} samples, validation={len(self.validation)} samples)"
         )
+
+
+def holdout_fold(dataset: Dataset, *, validation_size: float, rng: np.random.Generator) -> Fold:
+    """One :class:`Fold`: a stratified (for classes) validation part of ``validation_size``.
+
+    >>> from gdlab.data import moons
+    >>> fold = holdout_fold(moons(100, rng=np.random.default_rng(0)), validation_size=0.2,
+    ...                     rng=np.random.default_rng(1))
+    >>> len(fold.train), len(fold.validation)
+    (80, 20)
+    """
+    dataset = _check_dataset("dataset", dataset)
+    size = check_real("validation_size", validation_size, low=0, high=1, low_open=True,
+                      high_open=True)  # fmt: skip
+    sizes = {"validation_size": (size, _count(size, dataset.n_samples))}
+    rest, parts = _carve(dataset.y, sizes, _check_rng(rng), _resolve_stratify(None, dataset))
+    return Fold(0, 0, np.sort(rest), np.sort(parts["validation_size"]))
 
 
 def kfold(
@@ -1094,7 +1113,8 @@ class SearchResult:
         )
 
 
-def _concat(first: Dataset, second: Dataset) -> Dataset:
+def concat(first: Dataset, second: Dataset) -> Dataset:
+    """One data set: the rows of ``first``, then those of ``second`` (same features)."""
     return dataclasses.replace(
         first, X=np.concatenate([first.X, second.X]), y=np.concatenate([first.y, second.y])
     )
@@ -1234,7 +1254,7 @@ def search(
     if folds is not None and validation_size is not None:
         fail("folds and validation_size", "given one at a time", (folds, validation_size))
     if given_validation is not None and (folds is not None or validation_size is not None):
-        pool = _concat(pool, given_validation)  # the validation part joins the training data
+        pool = concat(pool, given_validation)  # the validation part joins the training data
         given_validation = None
     if folds is not None:
         fold_list = kfold(pool, folds, rng=rng, stratify=stratify, repeats=repeats)
@@ -1257,7 +1277,7 @@ def search(
         elif given_validation is not None:
             n = pool.n_samples
             fold_list = [Fold(0, 0, np.arange(n), n + np.arange(given_validation.n_samples))]
-            pool = _concat(pool, given_validation)
+            pool = concat(pool, given_validation)
         else:
             fail(
                 "folds or validation_size",

@@ -35,6 +35,47 @@ is flushed and fsynced as its task finishes. On start the file is read back:
 tasks with a record are skipped (failed ones are run again with
 ``retry_failed=True``), a last line cut short by a crash is dropped.
 
+One writer per file: the sweep holds :func:`gdlab._io.exclusive` on the results
+file (a ``flock`` on ``FILE.lock`` beside it, which records the holder's pid,
+host, start time and command line) from before it reads the file until its
+last record is written. A second sweep on the same file is refused at once
+with :class:`gdlab._io.LockedError`, naming the holder, instead of running
+every task again and interleaving its lines. The kernel drops the lock when
+the holder exits, even by ``kill -9``, so a later run resumes normally.
+
+Hostile tasks. ``timeout=`` seconds bounds each task: one that runs longer is
+stopped and recorded as failed with ``error.type`` ``"TimeoutError"`` and
+message ``"timed out after N s"``, and the sweep goes on.
+
+* Process pool: the sweep runs its own ``spawn`` workers, one task at a time
+  each, over pipes. A timed-out task's worker is killed (SIGKILL) and replaced.
+  A task that kills its worker (``os._exit``, a segfault, the OOM killer) is
+  recorded as failed with ``error.type`` ``"RuntimeError"`` and message
+  ``"worker died (exit code 3)"`` (or ``"worker died (killed by SIGKILL)"``);
+  the worker is replaced and the other tasks, the one running beside it
+  included, finish with their usual records. A worker that dies before it
+  could start (``fn``'s module cannot be imported, a script without
+  ``if __name__ == "__main__":``) stops the sweep with a ``RuntimeError``.
+* Inline (``workers=1``): Python cannot stop a function running in its own
+  thread, so with a ``timeout`` the tasks run in one worker process instead
+  (``fn`` must then be picklable); without one they run in this process.
+* Dask: with a ``timeout`` no more tasks are in flight than the cluster has
+  threads, so a task's clock starts when it is submitted. A task past its
+  deadline has its future cancelled and is recorded as timed out; Dask cannot
+  stop a running task, so the worker running it is restarted (this needs a
+  nanny, as ``LocalCluster`` and ``dask worker`` have; without one the
+  worker's thread stays busy until the task returns). A task that kills its
+  worker is retried by Dask and, after ``distributed.scheduler.allowed-failures``
+  deaths, recorded as failed with ``KilledWorker``.
+
+Whatever happens to other tasks, a task's generator comes from
+``task_rng(base_seed, task.id)`` alone, so the records of the healthy tasks are
+the same as in an undisturbed run.
+
+Orphans: pool workers end when the sweep's process dies, even by ``kill -9``
+(on Linux the kernel kills them at once, ``PR_SET_PDEATHSIG``; elsewhere a
+thread in each worker sees its parent gone within half a second).
+
 >>> import tempfile, os
 >>> tasks = [Task(f"demo/seed={s}", {"draws": 2}) for s in range(3)]
 >>> with tempfile.TemporaryDirectory() as tmp:
@@ -45,23 +86,24 @@ tasks with a record are skipped (failed ones are run again with
 
 from __future__ import annotations
 
-import concurrent.futures
+import collections
 import contextlib
 import hashlib
 import json
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import re
 import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,7 +111,7 @@ from typing import Any
 import numpy as np
 
 from gdlab import _io
-from gdlab._checks import check_bool, check_int, describe, fail
+from gdlab._checks import check_bool, check_int, check_real, describe, fail
 
 __all__ = ["STATUSES", "Task", "demo_task", "run_sweep", "task_rng"]
 
@@ -376,49 +418,217 @@ def _run_inline(fn, pending: list[Task], base_seed: int, sink: _Sink) -> None:
         sink.write(_execute(fn, task.id, dict(task.kwargs), base_seed))
 
 
-def _stop_processes(pool: concurrent.futures.ProcessPoolExecutor) -> None:
-    """End the pool's processes now: the tasks they were running are abandoned."""
-    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
-    if terminate is not None:
-        terminate()
-        return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        if process.is_alive():
-            process.terminate()
+# Parent-death signal of Linux's prctl(2): the kernel sends it to this process
+# when the thread that started it ends (with its process, in a sweep).
+_PR_SET_PDEATHSIG = 1
+#: How often a worker checks that its parent is still there (the portable way).
+_PARENT_POLL_SECONDS = 0.5
+#: How long the end of a sweep waits for an idle worker to exit before killing it.
+_JOIN_SECONDS = 5.0
+#: How often a Dask sweep with a timeout looks for finished tasks.
+_DASK_POLL_SECONDS = 0.02
 
 
-def _run_pool(fn, pending: list[Task], base_seed: int, workers: int, sink: _Sink) -> None:
-    pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=min(workers, len(pending)),
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_ignore_interrupts,
-    )
-    futures: dict[concurrent.futures.Future, str] = {}
-    try:
-        for task in pending:
-            futures[pool.submit(_execute, fn, task.id, dict(task.kwargs), base_seed)] = task.id
-        for future in concurrent.futures.as_completed(futures):
-            sink.write(future.result())  # _execute catches the task's own exceptions
-    except BaseException as error:
-        for future in futures:
-            future.cancel()
-        # Tasks that finished while as_completed was not looking are written too.
-        for future, task_id in futures.items():
-            finished = future.done() and not future.cancelled() and future.exception() is None
-            if finished and sink.ready(task_id):
-                sink.write(future.result())
-        _stop_processes(pool)
-        pool.shutdown(wait=True, cancel_futures=True)
-        if isinstance(error, BrokenProcessPool):
-            left = sum(task_id not in sink.records for task_id in futures.values())
+def _watch_parent(parent: int) -> None:
+    """End this process when ``parent`` ends, even by ``kill -9``.
+
+    On Linux the kernel sends SIGKILL at once (``PR_SET_PDEATHSIG``); everywhere
+    a daemon thread checks ``os.getppid()`` every half second and leaves with
+    ``os._exit`` when the process has been handed to another parent.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):  # no libc.prctl: the thread still watches
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(_PARENT_POLL_SECONDS)
+
+    threading.Thread(target=watch, name="gdlab-parent-watch", daemon=True).start()
+
+
+def _serve(conn: Any, parent: int) -> None:
+    """A pool worker: run one task at a time, as the parent sends them, until it hangs up.
+
+    Messages to the parent: ``("ready", None)`` once started, then for each task
+    ``("done", record)``, or ``("unloadable", error)`` when the task (``fn``)
+    cannot be unpickled here.
+    """
+    _ignore_interrupts()
+    _watch_parent(parent)
+    conn.send(("ready", None))
+    while True:
+        try:
+            message = conn.recv_bytes()
+        except (EOFError, OSError):  # the parent hung up: the sweep is over
+            return
+        try:
+            fn, task_id, kwargs, base_seed = pickle.loads(message)
+        except Exception as error:
+            conn.send(("unloadable", _error(error)))
+            continue
+        conn.send(("done", _execute(fn, task_id, kwargs, base_seed)))
+
+
+@dataclass
+class _Worker:
+    """A pool process, its end of the pipe, and the task it runs (if any)."""
+
+    process: Any
+    conn: Any
+    task: Task | None = None
+    started: float = 0.0
+    ready: bool = False
+
+    @classmethod
+    def start(cls, context: Any) -> _Worker:
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(theirs, os.getpid()), name="gdlab-sweep-worker"
+        )
+        process.start()
+        theirs.close()
+        return cls(process, ours)
+
+    @property
+    def name(self) -> str:
+        return f"{socket.gethostname()}:{self.process.pid}"
+
+    def assign(self, task: Task, message: bytes) -> None:
+        self.task, self.started = task, time.monotonic()
+        with contextlib.suppress(OSError):  # a dead worker: its sentinel tells
+            self.conn.send_bytes(message)
+
+    def receive(self, fn: Any) -> tuple[dict | None, bool]:
+        """The record the worker sent, if any, and whether its pipe is closed."""
+        while self.conn.poll():
+            try:
+                kind, payload = self.conn.recv()
+            except (EOFError, OSError, pickle.UnpicklingError):
+                return None, True
+            if kind == "ready":
+                self.ready = True
+            elif kind == "unloadable":
+                raise RuntimeError(
+                    f"fn ({_name(fn)}) cannot be loaded in a worker process: "
+                    f"{payload['type']}: {payload['message']}. It must be importable in a "
+                    "new process (a module on sys.path, not a script's local function)."
+                )
+            else:
+                return payload, False
+        return None, False
+
+    def stop(self, now: bool) -> None:
+        """Hang up (the worker then exits); ``now``: kill it instead of waiting."""
+        self.conn.close()
+        if now:
+            self.process.kill()
+        self.process.join(_JOIN_SECONDS)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+def _lost(task: Task, worker: _Worker, kind: str, message: str) -> dict:
+    """The record of a task whose worker died or was killed: no result, no traceback."""
+    return {
+        "id": task.id,
+        "status": "failed",
+        "result": None,
+        "error": {"type": kind, "message": message, "traceback": ""},
+        "seconds": time.monotonic() - worker.started,
+        "worker": worker.name,
+    }
+
+
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+        return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _outcome(worker: _Worker, fn: Any, timeout: float | None) -> dict | None:
+    """The record of ``worker``'s task if it is over (done, worker died, timed out)."""
+    record, closed = worker.receive(fn)
+    if record is not None:
+        return record
+    if closed or not worker.process.is_alive():
+        worker.process.join(_JOIN_SECONDS)
+        code = worker.process.exitcode
+        if not worker.ready:
             raise RuntimeError(
-                f"a worker process died ({error}); {left} tasks did not finish. fn "
-                f"({_name(fn)}) must be importable in a new process and must not crash the "
-                'interpreter; a script that runs a sweep needs if __name__ == "__main__":. '
-                "Run the sweep again to resume."
-            ) from error
+                f"a worker process could not start ({_exit_text(code)}). fn ({_name(fn)}) "
+                "must be importable in a new process; a script that runs a sweep needs "
+                'if __name__ == "__main__":. Run the sweep again to resume.'
+            )
+        return _lost(worker.task, worker, "RuntimeError", f"worker died ({_exit_text(code)})")
+    if timeout is not None and time.monotonic() - worker.started >= timeout:
+        worker.process.kill()
+        worker.process.join()
+        return _lost(worker.task, worker, "TimeoutError", f"timed out after {timeout:g} s")
+    return None
+
+
+def _wait_seconds(pool: list[_Worker], timeout: float | None) -> float | None:
+    """Until the first deadline of a running task (None: no deadline)."""
+    if timeout is None:
+        return None
+    now = time.monotonic()
+    return max(0.0, min(w.started + timeout - now for w in pool if w.task is not None))
+
+
+def _run_pool(
+    fn, pending: list[Task], base_seed: int, workers: int, sink: _Sink, timeout: float | None
+) -> None:
+    """Run the tasks on ``workers`` processes of our own, one task at a time each.
+
+    A worker that dies, or runs a task past ``timeout`` (and is killed), is
+    replaced; its task is recorded as failed and the others go on.
+    """
+    context = multiprocessing.get_context("spawn")
+    queue = collections.deque(pending)
+    pool: list[_Worker] = []
+    try:
+        pool.extend(_Worker.start(context) for _ in range(min(workers, len(pending))))
+        while queue or any(w.task is not None for w in pool):
+            for worker in pool:
+                if worker.task is None and queue:
+                    task = queue.popleft()
+                    message = pickle.dumps((fn, task.id, dict(task.kwargs), base_seed))
+                    worker.assign(task, message)
+            busy = [w for w in pool if w.task is not None]
+            handles = [w.conn for w in busy] + [w.process.sentinel for w in busy]
+            multiprocessing.connection.wait(handles, _wait_seconds(pool, timeout))
+            for i, worker in enumerate(pool):
+                record = None if worker.task is None else _outcome(worker, fn, timeout)
+                if record is None:
+                    continue
+                sink.write(record)
+                worker.task = None
+                if not worker.process.is_alive():
+                    worker.stop(now=True)
+                    pool[i] = _Worker.start(context)
+    except BaseException:
+        # Tasks that finished while we were not looking are written too.
+        for worker in pool:
+            with contextlib.suppress(Exception):
+                record, _ = worker.receive(fn)
+                if record is not None and sink.ready(record["id"]):
+                    sink.write(record)
+        for worker in pool:
+            worker.stop(now=True)
+        pool.clear()
         raise
-    pool.shutdown(wait=True)
+    finally:
+        for worker in pool:
+            worker.stop(now=False)
 
 
 def _import_distributed() -> Any:
@@ -438,6 +648,81 @@ def _check_address(distributed: Any, scheduler: str) -> None:
         fail("scheduler", f'a Dask address such as "tcp://HOST:PORT" ({error})', scheduler)
 
 
+def _dask_record(distributed: Any, future: Any, task_id: str) -> dict:
+    """The record a finished Dask future holds (or of the task that killed its workers)."""
+    try:
+        return future.result()
+    except distributed.KilledWorker as error:
+        # The task took its worker down (more than allowed-failures times).
+        return {
+            "id": task_id,
+            "status": "failed",
+            "result": None,
+            "error": _error(error),
+            "seconds": None,
+            "worker": None,
+        }
+
+
+def _dask_timed_out(client: Any, future: Any, task_id: str, timeout: float) -> dict:
+    """Cancel ``future`` and restart the worker running it; the task's failed record."""
+    address = None
+    with contextlib.suppress(Exception):  # best effort: the record matters, not the restart
+        running = client.processing()
+        address = next((a for a, keys in running.items() if future.key in keys), None)
+    client.cancel([future])
+    if address is not None:
+        # Dask cannot stop a running task: the thread would stay busy until it
+        # returned. A restart (workers with a nanny: LocalCluster, dask worker)
+        # ends it; the other tasks on that worker are run again by Dask.
+        with contextlib.suppress(Exception):
+            client.restart_workers([address], raise_for_error=False)
+    return {
+        "id": task_id,
+        "status": "failed",
+        "result": None,
+        "error": {
+            "type": "TimeoutError",
+            "message": f"timed out after {timeout:g} s",
+            "traceback": "",
+        },
+        "seconds": timeout,
+        "worker": address,
+    }
+
+
+def _run_dask_deadlines(
+    distributed: Any,
+    client: Any,
+    submit: Callable[[Task], Any],
+    pending: list[Task],
+    timeout: float,
+    sink: _Sink,
+) -> None:
+    """Dask with a deadline per task: no more tasks in flight than the cluster has
+    threads, so a task starts when it is submitted and its clock starts then."""
+    queue = collections.deque(pending)
+    running: dict[Any, tuple[str, float]] = {}  # future: (task id, deadline)
+    while queue or running:
+        threads = max(1, sum(client.nthreads().values()))
+        while queue and len(running) < threads:
+            task = queue.popleft()
+            running[submit(task)] = (task.id, time.monotonic() + timeout)
+        first = min(deadline for _, deadline in running.values())
+        # Future.done() reads the client's state: polling it costs no round trip.
+        while not any(f.done() for f in running) and time.monotonic() < first:
+            time.sleep(_DASK_POLL_SECONDS)
+        now = time.monotonic()
+        for future, (task_id, deadline) in list(running.items()):
+            if future.done():
+                sink.write(_dask_record(distributed, future, task_id))
+            elif now >= deadline:
+                sink.write(_dask_timed_out(client, future, task_id, timeout))
+            else:
+                continue
+            del running[future]
+
+
 def _run_dask(
     fn,
     pending: list[Task],
@@ -445,6 +730,7 @@ def _run_dask(
     scheduler: str | None,
     dask_local: int | None,
     sink: _Sink,
+    timeout: float | None,
 ) -> None:
     distributed = _import_distributed()
     cluster = client = None
@@ -470,7 +756,8 @@ def _run_dask(
                 )
             client = distributed.Client(cluster, set_as_default=False)
         run = uuid.uuid4().hex[:12]  # two sweeps on one cluster never share a key
-        for task in pending:
+
+        def submit(task: Task) -> Any:
             future = client.submit(
                 _execute_on_dask,
                 fn,
@@ -481,20 +768,15 @@ def _run_dask(
                 pure=False,
             )
             futures[future] = task.id
-        for future in distributed.as_completed(list(futures), loop=client.loop):
-            try:
-                record = future.result()
-            except distributed.KilledWorker as error:
-                # The task took its worker down (more than allowed-failures times).
-                record = {
-                    "id": futures[future],
-                    "status": "failed",
-                    "result": None,
-                    "error": _error(error),
-                    "seconds": None,
-                    "worker": None,
-                }
-            sink.write(record)
+            return future
+
+        if timeout is None:
+            for task in pending:
+                submit(task)
+            for future in distributed.as_completed(list(futures), loop=client.loop):
+                sink.write(_dask_record(distributed, future, futures[future]))
+        else:
+            _run_dask_deadlines(distributed, client, submit, pending, timeout, sink)
     except BaseException:
         if futures:
             for future, task_id in futures.items():
@@ -573,6 +855,7 @@ def run_sweep(
     dask_local: int | None = None,
     progress: bool = True,
     retry_failed: bool = False,
+    timeout: float | None = None,
 ) -> list[dict]:
     """Run ``fn`` on every task not yet in ``out``; return the records of all tasks.
 
@@ -589,6 +872,11 @@ def run_sweep(
         progress: a tqdm bar on stderr (shown only on a terminal).
         retry_failed: run the tasks recorded as failed again (their old records
             are removed from ``out`` first).
+        timeout: seconds a task may run; one that runs longer is stopped and
+            recorded as failed (``TimeoutError``, "timed out after N s").
+            Default None: no limit. With ``workers=1`` the tasks then run in
+            one worker process (only a process can be stopped), so ``fn``
+            must be picklable, as for ``workers > 1``.
 
     Returns:
         One record per task, in the order of ``tasks`` (those found in ``out``
@@ -600,8 +888,11 @@ def run_sweep(
             last; more than one of ``workers > 1``, ``scheduler``, ``dask_local``.
         ImportError: a Dask option without Dask installed.
         ConnectionError: the scheduler cannot be reached.
-        RuntimeError: a worker process died (``fn`` crashed the interpreter, or
-            could not be imported); the finished tasks are written.
+        LockedError: another sweep (or process) is writing ``out``; the message
+            names it (:func:`gdlab._io.exclusive`).
+        RuntimeError: a worker process could not start, or ``fn`` could not be
+            loaded in it; the finished tasks are written. (A worker that dies
+            while running a task fails that task only.)
         KeyboardInterrupt: on Ctrl-C, after the pending tasks were cancelled,
             the workers stopped and every finished task written.
     """
@@ -614,6 +905,8 @@ def run_sweep(
         dask_local = check_int("dask_local", dask_local, low=1)
     progress = check_bool("progress", progress)
     retry_failed = check_bool("retry_failed", retry_failed)
+    if timeout is not None:
+        timeout = check_real("timeout", timeout, low=0, low_open=True)
     chosen = [
         text
         for text, used in (
@@ -627,13 +920,44 @@ def run_sweep(
         _refuse("workers > 1, scheduler and dask_local", "used one at a time", ", ".join(chosen))
     if not isinstance(out, str | os.PathLike):
         fail("out", "a path (str or os.PathLike)", out, kind=TypeError)
-    _check_fn(fn, pool=workers > 1)
-    if scheduler is not None or dask_local is not None:
+    dask = scheduler is not None or dask_local is not None
+    _check_fn(fn, pool=workers > 1 or (timeout is not None and not dask))
+    if dask:
         distributed = _import_distributed()  # before touching the file
         if scheduler is not None:
             _check_address(distributed, scheduler)
 
     path = Path(out)
+    with _io.exclusive(path, what="results file (out)", directory=False):
+        return _sweep(
+            fn,
+            tasks,
+            index,
+            path,
+            base_seed,
+            workers,
+            scheduler,
+            dask_local,
+            progress,
+            retry_failed,
+            timeout,
+        )
+
+
+def _sweep(
+    fn: Callable[..., Mapping[str, Any]],
+    tasks: Sequence[Task],
+    index: dict[str, int],
+    path: Path,
+    base_seed: int,
+    workers: int,
+    scheduler: str | None,
+    dask_local: int | None,
+    progress: bool,
+    retry_failed: bool,
+    timeout: float | None,
+) -> list[dict]:
+    """:func:`run_sweep` once its arguments are checked and ``path`` is locked."""
     found, cut = _read(path, index)
     kept = [(line, r) for line, r in found if r["status"] == "ok" or not retry_failed]
     if cut or len(kept) < len(found):
@@ -648,9 +972,9 @@ def run_sweep(
         if not pending:
             pass
         elif scheduler is not None or dask_local is not None:
-            _run_dask(fn, pending, base_seed, scheduler, dask_local, sink)
-        elif workers > 1:
-            _run_pool(fn, pending, base_seed, workers, sink)
+            _run_dask(fn, pending, base_seed, scheduler, dask_local, sink, timeout)
+        elif workers > 1 or timeout is not None:
+            _run_pool(fn, pending, base_seed, workers, sink, timeout)
         else:
             _run_inline(fn, pending, base_seed, sink)
     finally:

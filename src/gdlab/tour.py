@@ -3,50 +3,64 @@
 Each experiment writes its own report into ``OUT/<name>/`` (as ``gdlab race
 NAME --out OUT/NAME`` would); then ``OUT/index.html`` gathers their tables and
 figures on one self-contained page. ``quick=True`` runs a tenth of the steps
-or epochs (for a look, not for conclusions).
+or epochs (for a look, not for conclusions). ``gdlab tour`` writes a new
+``OUT`` each time (``gdlab-report/tour/<time>-<id>``): the individual reports
+of ``gdlab race`` are never touched.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
-from gdlab import experiments
+from gdlab import experiments, race
+from gdlab.experiments import Experiment
+from gdlab.experiments.describe import text
 
-__all__ = ["run"]
+__all__ = ["run", "shortened"]
 
 
-def _quick(config: dict[str, Any]) -> dict[str, Any]:
-    training = config["training"]
-    if "steps" in training:
-        return experiments.override(config, steps=max(1, math.ceil(training["steps"] / 10)))
-    if "epochs" in training:
-        return experiments.override(config, epochs=max(1, math.ceil(training["epochs"] / 10)))
-    return config
+def shortened(experiment: Experiment) -> Experiment:
+    """A tenth of the steps or epochs (at least one)."""
+    training = experiment.training
+    if training.steps is not None:
+        return experiment.merge_training(steps=max(1, math.ceil(training.steps / 10)))
+    return experiment.merge_training(epochs=max(1, math.ceil(training.epochs / 10)))
 
 
 def run(
-    out_dir: str | Path, *, quick: bool = False, progress: bool = True, command: str = ""
+    out_dir: str | Path,
+    *,
+    quick: bool = False,
+    progress: bool = True,
+    command: str = "",
+    workers: int = 1,
 ) -> Path:
-    """Run the tour; return the path of the combined ``index.html``."""
-    from gdlab.report import html
+    """Run the tour into ``out_dir``; return the path of the combined ``index.html``."""
+    from gdlab.experiments.plots import PLOTS, run_plot
+    from gdlab.report import html, write
 
     out_dir = Path(out_dir)
     entries = []
     try:
         for name in experiments.BUILTIN:
-            config = experiments.load(name)
-            if quick:
-                config = _quick(config)
-            document = experiments.run(
-                config, out_dir / name, command=command, progress=progress, figures=False
+            base = experiments.builtin(name)
+            experiment = shortened(base) if quick else base
+            words = text(experiment, base=base, base_name=f"built-in experiment {name}")
+            document = race.run_experiment(
+                experiment,
+                out_dir / name,
+                command=command,
+                text=words,
+                progress=progress,
+                figures=False,
+                workers=workers,
             )
-            entries.append((document, experiments.report(document, out_dir / name), name))
-        for kind in experiments.PLOTS:
+            entries.append((document, write(document, out_dir / name), name))
+        for kind in PLOTS:
             subdir = f"plot-{kind}"
-            document = experiments.run_plot(kind, out_dir / subdir, command=command, figures=False)
-            entries.append((document, experiments.report(document, out_dir / subdir), subdir))
+            document = run_plot(kind, out_dir / subdir, command=command, figures=False)
+            entries.append((document, write(document, out_dir / subdir), subdir))
     finally:
         if entries:
             html.write_tour(entries, out_dir, command=command)

@@ -29,6 +29,7 @@ generators, callback state and history are all restored.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import sys
@@ -64,6 +65,8 @@ __all__ = [
 STATUSES = ("ok", "stopped", "diverged")
 
 _CHECKPOINT_FORMAT = "gdlab.train/1"
+#: The learning rate of the throwaway step that compiles an optimizer's kernels.
+_WARM_UP_LR = 1e-3
 
 
 @dataclass
@@ -83,7 +86,12 @@ class History:
         stopped_at: the step where a run diverged or was stopped (``None``
             when it ran to the end).
         reason: why it stopped, in words (empty when ``status == "ok"``).
-        seconds: wall time of the run (resumed runs add up their parts).
+        seconds: wall time of the training steps and evaluations (resumed runs
+            add up their parts). It leaves out the compile time of the
+            optimizer's numba kernels, spent before the clock starts.
+        compile_seconds: the time spent compiling (warming up) the
+            optimizer's kernels before the run, reported apart; near 0 once
+            they are compiled in this process.
     """
 
     loss: list[float] = field(default_factory=list)
@@ -94,6 +102,7 @@ class History:
     stopped_at: int | None = None
     reason: str = ""
     seconds: float = 0.0
+    compile_seconds: float = 0.0
     params: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -188,41 +197,94 @@ class Run:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("format") != _CHECKPOINT_FORMAT:
-            fail("checkpoint format", repr(_CHECKPOINT_FORMAT), state.get("format"))
-        if set(state["params"]) != set(self.params):
-            fail("checkpoint params", "the keys " + ", ".join(self.params), list(state["params"]))
-        for key, array in self.params.items():
-            saved = state["params"][key]
-            if saved.shape != array.shape or saved.dtype != array.dtype:
-                fail(
-                    f"checkpoint params[{key!r}]",
-                    f"a {array.dtype} array of shape {array.shape}",
-                    f"{saved.dtype} {saved.shape}",
-                )
-            np.copyto(array, saved)
+        """Continue from a :meth:`state_dict`.
+
+        The whole checkpoint is checked first (format, counters, parameter keys,
+        shapes and dtypes, the optimizer's kind, hyperparameters and state, the
+        batch stream, the problem's and the callbacks' states); only then is
+        anything changed, the parameters last. A checkpoint that does not fit
+        this run raises and leaves the parameters, the optimizer and the
+        stream as they were.
+        """
+        history, step, epoch = self._check_state(state)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.stream is not None:
             self.stream.load_state_dict(state["stream"])
         if state.get("problem") is not None:
             self.problem.load_state_dict(state["problem"])  # type: ignore[attr-defined]
-        saved = dict(state["callbacks"])
+        saved = state["callbacks"]
         for key, cb in _keyed(self.callbacks).items():
             if key in saved:
-                cb.load_state_dict(saved.pop(key))
+                cb.load_state_dict(saved[key])
+        for key, array in self.params.items():
+            np.copyto(array, state["params"][key])
+        self.history, self.step, self.epoch = history, step, epoch
+
+    def _check_state(self, state: Any) -> tuple[History, int, int]:
+        """Check a checkpoint against this run without changing anything."""
+        if not isinstance(state, dict) or state.get("format") != _CHECKPOINT_FORMAT:
+            got = state.get("format") if isinstance(state, dict) else state
+            fail("checkpoint format", repr(_CHECKPOINT_FORMAT), got)
+        step = check_int("checkpoint step", state["step"], low=0)
+        epoch = check_int("checkpoint epoch", state["epoch"], low=0)
+        _check_saved_params(self.params, state["params"], "checkpoint params")
+        self._check_optimizer_state(state["optimizer"])
+        if self.stream is not None:
+            copy.deepcopy(self.stream).load_state_dict(state["stream"])  # a dry run
+        saved = dict(state["callbacks"])
+        for key in _keyed(self.callbacks):
+            saved.pop(key, None)
         if saved:
             fail(
                 "the callbacks of a resumed run",
                 "those of the saved run (their state would be lost)",
                 f"no callback for {sorted(saved)}",
             )
-        self.history = History.from_dict(state["history"])
-        self.step = check_int("checkpoint step", state["step"], low=0)
-        self.epoch = check_int("checkpoint epoch", state["epoch"], low=0)
+        return History.from_dict(state["history"]), step, epoch
+
+    def _check_optimizer_state(self, saved: Any) -> None:
+        """Load ``saved`` into a twin of the optimizer, and match its arrays to the params."""
+        try:
+            twin = _fresh_like(self.optimizer)
+        except (TypeError, ValueError):  # cannot be rebuilt: its own load checks alone
+            twin = None
+        if twin is not None:
+            twin.load_state_dict(saved)
+        arrays = saved.get("state") if isinstance(saved, dict) else None
+        if arrays is None:
+            return
+        if set(arrays) != set(self.params):
+            fail(
+                "checkpoint optimizer state",
+                "arrays for the keys " + ", ".join(self.params),
+                sorted(arrays),
+            )
+        for key, bufs in arrays.items():
+            _check_saved_params(
+                {name: self.params[key] for name in bufs},
+                bufs,
+                f"checkpoint optimizer state[{key!r}]",
+            )
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write a checkpoint atomically."""
         return _io.save_tree(path, self.state_dict())
+
+
+def _check_saved_params(params: dict[str, np.ndarray], saved: Any, what: str) -> None:
+    """``saved`` has the keys of ``params`` and arrays of the same shapes and dtypes."""
+    if not isinstance(saved, dict) or set(saved) != set(params):
+        got = sorted(saved) if isinstance(saved, dict) else saved
+        fail(what, "the keys " + ", ".join(params), got)
+    for key, array in params.items():
+        value = saved[key]
+        if (
+            not isinstance(value, np.ndarray)
+            or value.shape != array.shape
+            or value.dtype != array.dtype
+        ):
+            got = f"{value.dtype} {value.shape}" if isinstance(value, np.ndarray) else value
+            fail(f"{what}[{key!r}]", f"a {array.dtype} array of shape {array.shape}", got)
 
 
 def _keyed(callbacks: Sequence[Callback]) -> dict[str, Callback]:
@@ -451,6 +513,230 @@ def _check_problem(problem: Any) -> Problem:
     return problem
 
 
+def _check_arguments(
+    problem: Any,
+    optimizer: Any,
+    rng: Any,
+    epochs: int | None,
+    steps: int | None,
+    validation: str | None,
+) -> Problem:
+    """The checks on the arguments that need nothing built yet."""
+    problem = _check_problem(problem)
+    if not isinstance(optimizer, Optimizer):
+        fail("optimizer", "a gdlab.optim optimizer", optimizer, kind=TypeError)
+    if not isinstance(rng, np.random.Generator):
+        fail(
+            "rng",
+            "a numpy.random.Generator; pass numpy.random.default_rng(seed)",
+            rng,
+            kind=TypeError,
+        )
+    if (epochs is None) == (steps is None):
+        fail(
+            "epochs and steps",
+            "given one at a time (exactly one of them)",
+            f"epochs={epochs!r}, steps={steps!r}",
+        )
+    if validation is not None and validation not in problem.splits:
+        fail(
+            "validation",
+            "one of the problem's splits " + ", ".join(map(repr, problem.splits)),
+            validation,
+        )
+    return problem
+
+
+def _with_defaults(callbacks: Sequence[Callback], progress: bool) -> tuple[list, DivergenceGuard]:
+    """The callbacks with a :class:`DivergenceGuard` (and a bar) added if absent."""
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            fail("callbacks", "a list of gdlab.train.Callback objects", cb, kind=TypeError)
+    guard = next((cb for cb in callbacks if isinstance(cb, DivergenceGuard)), None)
+    if guard is None:
+        guard = DivergenceGuard()
+        callbacks.append(guard)
+    if progress and not any(isinstance(cb, ProgressBar) for cb in callbacks):
+        callbacks.append(ProgressBar())
+    return callbacks, guard
+
+
+def _check_batching(problem: Problem, batch_size: Any, batching: str) -> int | None:
+    """The number of training samples (``None`` without data), checked against the batch."""
+    n = problem.n_samples
+    if n is None or batch_size is None:
+        if n is None and batch_size is not None:
+            fail("batch_size", "None for a problem without data", batch_size)
+        if n is not None and n < 1:
+            fail("the training set", "at least 1 sample for full-batch training", n)
+        return n
+    batch_size = check_int("batch_size", batch_size, low=1)
+    if n < 1:
+        fail("the training set", f"at least 1 sample (batch_size={batch_size})", n)
+    if batching == "random" and batch_size > n:
+        fail(
+            "batch_size",
+            f"at most the {n} training samples with batching='random' "
+            "(each step gathers batch_size rows)",
+            batch_size,
+        )
+    return n
+
+
+def _stream(
+    n: int | None, batch_size: int | None, batching: str, rng: np.random.Generator
+) -> tuple[BatchStream | None, int]:
+    """The batch stream (``None`` for full batches) and the steps per epoch."""
+    if n is None or batch_size is None:
+        return None, 1
+    stream = BatchStream(n, batch_size, rng, mode=batching)
+    return stream, stream.steps_per_epoch
+
+
+def _fresh_like(optimizer: Optimizer, **overrides: Any) -> Optimizer:
+    """A new optimizer of the same class and hyperparameters, sharing nothing with ``optimizer``."""
+    kwargs = {name: copy.deepcopy(getattr(optimizer, name)) for name in optimizer.hyperparameters()}
+    kwargs.update(overrides)
+    return type(optimizer)(**kwargs)
+
+
+def _warm_up(optimizer: Optimizer, params: dict[str, np.ndarray]) -> float:
+    """Compile the optimizer's kernels for the parameters' dtypes; return the seconds it took.
+
+    A throwaway optimizer of the same class and hyperparameters (a constant
+    learning rate for a schedule: the kernels take it as a number) takes one
+    step on a 1-element array of each dtype, so that numba's first compile
+    is not timed as training. Nothing of the run is touched: not the
+    optimizer, its schedule, the parameters nor any generator. An optimizer
+    that cannot be rebuilt from its hyperparameters is not warmed up.
+    """
+    started = time.perf_counter()
+    dtypes = {p.dtype for p in params.values() if isinstance(p, np.ndarray) and p.dtype.kind == "f"}
+    for dtype in sorted(dtypes, key=str):
+        try:
+            twin = _fresh_like(optimizer, lr=_WARM_UP_LR)
+        except (TypeError, ValueError):  # a subclass that does not round-trip: no warm-up
+            return 0.0
+        twin.update({"w": np.zeros(1, dtype)}, {"w": np.zeros(1, dtype)})
+    return time.perf_counter() - started
+
+
+def _resume(run: Run, resume: str | os.PathLike) -> None:
+    """Load the checkpoint ``resume`` into ``run`` (checked whole before anything changes)."""
+    state = _io.load_tree(resume)
+    if state.get("total_steps") != run.total_steps:
+        fail(
+            "resume",
+            f"a checkpoint of a {run.total_steps}-step run (the same arguments)",
+            f"{resume} ({state.get('total_steps')} steps)",
+        )
+    run.load_state_dict(state)
+
+
+@dataclass
+class _Loop:
+    """What the steps of :func:`fit` share besides the :class:`Run`."""
+
+    run: Run
+    guard: DivergenceGuard
+    validation: str | None
+    evaluate_every: int
+    started: float
+    point: Any = None
+    report: Any = None
+
+
+def _step(loop: _Loop) -> float | None:
+    """One step: batch, loss, checks, update, history; ``None`` if the run diverged."""
+    run = loop.run
+    batch = None if run.stream is None else next(run.stream)
+    loss, grads = run.problem.loss_and_grads(run.params, batch)
+    if not loop.guard.check(run, loss):
+        return None
+    run.optimizer.epoch = run.epoch
+    try:
+        run.optimizer.update(run.params, grads)
+    except NonFiniteGradientError as error:
+        run.request_stop(f"diverged at step {run.step + 1}: {error}", "diverged")
+        return None
+    history = run.history
+    history.loss.append(loss)
+    history.lr.append(run.optimizer.current_lr)
+    run.step += 1
+    if loop.point is not None:
+        history.path.append(loop.point(run.params))
+    return loss
+
+
+def _report(loop: _Loop, metrics: dict[str, float]) -> None:
+    """Tell a reduce-on-plateau schedule the monitored loss; a non-finite one is a divergence."""
+    run = loop.run
+    if loop.report is None or (run.stop and run._status == "diverged"):
+        return
+    name = "val_loss" if "val_loss" in metrics else "train_loss"
+    value = metrics[name]
+    if math.isfinite(value):
+        loop.report(value)
+        return
+    run.request_stop(
+        f"diverged by step {run.step}: the monitored {name} {value!r} is not finite",
+        status="diverged",
+    )
+
+
+def _end_of_step(loop: _Loop, loss: float) -> None:
+    """Count the epoch, evaluate when it is time, and call the callbacks."""
+    run = loop.run
+    epoch_end = run.step % run.steps_per_epoch == 0
+    if epoch_end:
+        run.epoch += 1
+    if epoch_end and (run.epoch % loop.evaluate_every == 0 or run.step == run.total_steps):
+        metrics = _evaluate(run, loop.validation, loop.started)
+        run.history.epochs.append(metrics)
+        loop.guard.check_evaluation(run, metrics["train_loss"])
+        _report(loop, metrics)
+        for cb in run.callbacks:
+            cb.on_epoch_end(run, metrics)
+    for cb in run.callbacks:
+        cb.on_step_end(run, loss)
+
+
+def _last_evaluation(loop: _Loop) -> None:
+    """Evaluate after the last step unless that step was just evaluated or diverged."""
+    run, history = loop.run, loop.run.history
+    diverged = run.stop and run._status == "diverged"
+    evaluated = bool(history.epochs) and history.epochs[-1]["step"] == run.step
+    if run.step > 0 and not diverged and not evaluated:
+        history.epochs.append(_evaluate(run, loop.validation, loop.started))
+        loop.guard.check_evaluation(run, history.epochs[-1]["train_loss"])
+
+
+def _train(loop: _Loop) -> None:
+    """The steps until the end or a stop, then the last evaluation; set the status."""
+    run, history = loop.run, loop.run.history
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            while run.step < run.total_steps and not run.stop:
+                loss = _step(loop)
+                if loss is None:
+                    break
+                _end_of_step(loop, loss)
+            _last_evaluation(loop)
+        history.status = run._status if run.stop else "ok"
+    except BaseException:  # KeyboardInterrupt included: say so, then let it go on
+        run.interrupted = True
+        history.status = "stopped"
+        history.reason = "interrupted"
+        history.stopped_at = run.step
+        raise
+    finally:
+        history.seconds += time.perf_counter() - loop.started
+        history.params = run.params
+        for cb in run.callbacks:
+            cb.on_train_end(run)
+
+
 def _evaluate(run: Run, validation: str | None, started: float) -> dict[str, float]:
     metrics: dict[str, float] = {
         "epoch": run.epoch,
@@ -509,53 +795,16 @@ def fit(
         The :class:`History`. The trained parameters, changed in place, are
         ``history.params`` (the ``params`` passed, or those the problem made).
     """
-    problem = _check_problem(problem)
-    if not isinstance(optimizer, Optimizer):
-        fail("optimizer", "a gdlab.optim optimizer", optimizer, kind=TypeError)
-    if not isinstance(rng, np.random.Generator):
-        fail(
-            "rng",
-            "a numpy.random.Generator; pass numpy.random.default_rng(seed)",
-            rng,
-            kind=TypeError,
-        )
-    if (epochs is None) == (steps is None):
-        fail(
-            "epochs and steps",
-            "given one at a time (exactly one of them)",
-            f"epochs={epochs!r}, steps={steps!r}",
-        )
+    problem = _check_arguments(problem, optimizer, rng, epochs, steps, validation)
     batching = check_choice("batching", batching, ("epoch", "random"))
     evaluate_every = check_int("evaluate_every", evaluate_every, low=1)
-    if validation is not None and validation not in problem.splits:
-        fail(
-            "validation",
-            "one of the problem's splits " + ", ".join(map(repr, problem.splits)),
-            validation,
-        )
     if schedule is not None:
         optimizer.set_lr(schedule)
-    callbacks = list(callbacks)
-    for cb in callbacks:
-        if not isinstance(cb, Callback):
-            fail("callbacks", "a list of gdlab.train.Callback objects", cb, kind=TypeError)
-    guard = next((cb for cb in callbacks if isinstance(cb, DivergenceGuard)), None)
-    if guard is None:
-        guard = DivergenceGuard()
-        callbacks.append(guard)
-    if progress and not any(isinstance(cb, ProgressBar) for cb in callbacks):
-        callbacks.append(ProgressBar())
+    callbacks, guard = _with_defaults(callbacks, progress)
+    n = _check_batching(problem, batch_size, batching)
 
     params = problem.init_params(rng) if params is None else params
-    n = problem.n_samples
-    if n is None or batch_size is None:
-        stream = None
-        steps_per_epoch = 1
-        if batch_size is not None:
-            fail("batch_size", "None for a problem without data", batch_size)
-    else:
-        stream = BatchStream(n, batch_size, rng, mode=batching)
-        steps_per_epoch = stream.steps_per_epoch
+    stream, steps_per_epoch = _stream(n, batch_size, batching, rng)
     if steps is not None:
         total_steps = check_int("steps", steps, low=0)
     else:
@@ -563,14 +812,7 @@ def fit(
 
     run = Run(problem, optimizer, params, stream, total_steps, steps_per_epoch, callbacks)
     if resume is not None:
-        state = _io.load_tree(resume)
-        if state.get("total_steps") != total_steps:
-            fail(
-                "resume",
-                f"a checkpoint of a {total_steps}-step run (the same arguments)",
-                f"{resume} ({state.get('total_steps')} steps)",
-            )
-        run.load_state_dict(state)
+        _resume(run, resume)
         if run.history.status in STATUSES:  # that run had ended
             run.history.params = params
             return run.history
@@ -578,57 +820,17 @@ def fit(
     if point is not None and run.step == 0:
         run.history.path.append(point(params))
 
-    started = time.perf_counter()
-    report = getattr(optimizer.schedule, "report", None)
+    run.history.compile_seconds += _warm_up(optimizer, params)
+    loop = _Loop(
+        run,
+        guard,
+        validation,
+        evaluate_every,
+        started=time.perf_counter(),
+        point=point,
+        report=getattr(optimizer.schedule, "report", None),
+    )
     for cb in callbacks:
         cb.on_train_begin(run)
-    history = run.history
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            while run.step < total_steps and not run.stop:
-                batch = None if stream is None else next(stream)
-                loss, grads = problem.loss_and_grads(params, batch)
-                if not guard.check(run, loss):
-                    break
-                optimizer.epoch = run.epoch
-                try:
-                    optimizer.update(params, grads)
-                except NonFiniteGradientError as error:
-                    run.request_stop(f"diverged at step {run.step + 1}: {error}", "diverged")
-                    break
-                history.loss.append(loss)
-                history.lr.append(optimizer.current_lr)
-                run.step += 1
-                if point is not None:
-                    history.path.append(point(params))
-                epoch_end = run.step % steps_per_epoch == 0
-                if epoch_end:
-                    run.epoch += 1
-                if epoch_end and (run.epoch % evaluate_every == 0 or run.step == total_steps):
-                    metrics = _evaluate(run, validation, started)
-                    history.epochs.append(metrics)
-                    guard.check_evaluation(run, metrics["train_loss"])
-                    if report is not None:
-                        report(metrics.get("val_loss", metrics["train_loss"]))
-                    for cb in callbacks:
-                        cb.on_epoch_end(run, metrics)
-                for cb in callbacks:
-                    cb.on_step_end(run, loss)
-            diverged = run.stop and run._status == "diverged"
-            evaluated = bool(history.epochs) and history.epochs[-1]["step"] == run.step
-            if run.step > 0 and not diverged and not evaluated:
-                history.epochs.append(_evaluate(run, validation, started))
-                guard.check_evaluation(run, history.epochs[-1]["train_loss"])
-        history.status = run._status if run.stop else "ok"
-    except BaseException:  # KeyboardInterrupt included: say so, then let it go on
-        run.interrupted = True
-        history.status = "stopped"
-        history.reason = "interrupted"
-        history.stopped_at = run.step
-        raise
-    finally:
-        history.seconds += time.perf_counter() - started
-        history.params = params
-        for cb in callbacks:
-            cb.on_train_end(run)
-    return history
+    _train(loop)
+    return run.history

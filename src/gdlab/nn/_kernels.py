@@ -146,6 +146,26 @@ def softmax_cross_entropy_targets(scores, targets, probs):
 
 
 @_jit
+def first_bad_distribution(targets, tol):
+    """The first row of ``targets`` that is not a distribution, or ``-1``.
+
+    A row is a distribution when every entry is ``>= 0`` (NaN is not) and the
+    entries sum to 1 within ``tol`` (the sum taken in float64).
+    """
+    n, k = targets.shape
+    for i in range(n):
+        s = 0.0
+        for j in range(k):
+            t = np.float64(targets[i, j])
+            if not t >= 0.0:
+                return i
+            s += t
+        if not abs(s - 1.0) <= tol:
+            return i
+    return -1
+
+
+@_jit
 def softmax_cross_entropy_backward_labels(probs, labels, dx):
     """``dx = (softmax − onehot(labels)) / n``."""
     n, k = probs.shape

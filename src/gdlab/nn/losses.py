@@ -5,12 +5,14 @@
 scores.
 
 - :class:`SoftmaxCrossEntropy`: ``L = −(1/n) Σᵢ log softmax(sᵢ)[yᵢ]``, labels
-  as integers ``(n,)`` or as target distributions ``(n, k)``;
+  as integers ``(n,)`` in ``[0, k)`` or as target distributions ``(n, k)``
+  (entries ``>= 0``, rows summing to 1 within ``1e-6·k``);
   ``dL/ds = (softmax(s) − onehot(y)) / n``. The log-softmax is computed
   stably (the row maximum subtracted, ``log Σ exp`` in float64); the book's
   ``+1e-7`` inside the log is not needed and not added.
 - :class:`SigmoidCrossEntropy`: binary, ``L = mean(−y log σ(z) − (1−y) log(1−σ(z)))``
-  computed as ``mean(softplus(z) − y·z)``; ``dL/dz = (σ(z) − y) / size``.
+  computed as ``mean(softplus(z) − y·z)``; ``dL/dz = (σ(z) − y) / size``;
+  targets in ``[0, 1]``.
 - :class:`MeanSquaredError`: ``L = mean((ŷ − y)²)`` over every element, as
   seed 003 and ``torch.nn.MSELoss()``; ``dL/dŷ = 2(ŷ − y) / size``.
 
@@ -33,6 +35,9 @@ import numpy as np
 from gdlab._checks import fail
 from gdlab.nn import _kernels
 from gdlab.nn._buffers import Buffers
+
+#: How far a target distribution's row may sum from 1, per class.
+DISTRIBUTION_TOLERANCE = 1e-6
 
 __all__ = ["LOSSES", "Loss", "MeanSquaredError", "SigmoidCrossEntropy", "SoftmaxCrossEntropy"]
 
@@ -58,6 +63,38 @@ class Loss(ABC):
         return f"{type(self).__name__}()"
 
 
+def _check_scores(scores: np.ndarray) -> None:
+    """At least one sample: a mean over none is 0/0."""
+    if scores.ndim != 2 or scores.shape[0] < 1:
+        fail("scores", "a 2-D array with at least one row (sample)", f"shape {scores.shape}")
+
+
+def _check_numeric(y: np.ndarray) -> None:
+    if y.dtype.kind not in "biuf":
+        fail("y", "numbers (a bool, integer or floating array)", f"{y.dtype} array", kind=TypeError)
+
+
+def _check_unit_interval(y: np.ndarray) -> None:
+    """Binary cross-entropy targets in ``[0, 1]`` (two reductions, no temporary)."""
+    low, high = y.min(), y.max()
+    if not (low >= 0 and high <= 1):  # NaN fails too
+        bad = high if low >= 0 else low
+        fail("y", "binary targets in [0, 1]", bad.item())
+
+
+def _check_distributions(y: np.ndarray) -> None:
+    """Soft targets: every row non-negative and summing to 1 within ``1e-6·k``."""
+    k = y.shape[1]
+    row = _kernels.first_bad_distribution(y, DISTRIBUTION_TOLERANCE * k)
+    if row >= 0:
+        fail(
+            f"y[{row}]",
+            f"a target distribution (entries >= 0 summing to 1 within {DISTRIBUTION_TOLERANCE}"
+            f" x {k})",
+            y[row].tolist(),
+        )
+
+
 def _as_2d_targets(y: np.ndarray, like: np.ndarray, name: str = "y") -> np.ndarray:
     """``y`` reshaped to the shape of ``like`` (e.g. ``(n,)`` → ``(n, 1)``)."""
     y = np.asarray(y)
@@ -73,7 +110,9 @@ class SoftmaxCrossEntropy(Loss):
     """Softmax followed by cross-entropy, fused for a stable, simple gradient."""
 
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
+        _check_scores(scores)
         y = np.asarray(y)
+        _check_numeric(y)
         n, k = scores.shape
         probs = self._buffer("probs", scores)
         if y.ndim == 1 and y.shape[0] == n and np.issubdtype(y.dtype, np.integer):
@@ -83,6 +122,7 @@ class SoftmaxCrossEntropy(Loss):
                 fail("y", f"class labels in [0, {k - 1}]", bad)
             loss = _kernels.softmax_cross_entropy_labels(scores, y, probs)
         elif y.shape == scores.shape:
+            _check_distributions(y)
             loss = _kernels.softmax_cross_entropy_targets(scores, y, probs)
         else:
             fail(
@@ -108,7 +148,10 @@ class SigmoidCrossEntropy(Loss):
     """Sigmoid followed by binary cross-entropy; targets in [0, 1]."""
 
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
+        _check_scores(scores)
         y = _as_2d_targets(y, scores)
+        _check_numeric(y)
+        _check_unit_interval(y)
         probs = self._buffer("probs", scores)
         loss = _kernels.sigmoid_cross_entropy(scores, y, probs)
         self.probs, self.y = probs, y
@@ -125,7 +168,9 @@ class MeanSquaredError(Loss):
     """Mean of squared errors over every element."""
 
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
+        _check_scores(scores)
         y = _as_2d_targets(y, scores)
+        _check_numeric(y)
         diff = self._buffer("diff", scores)
         np.subtract(scores, y, out=diff, casting="unsafe")
         self.diff = diff

@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from gdlab._checks import check_int, check_real, fail
+from gdlab._checks import check_choice, check_int, check_real, fail
 from gdlab.nn import _kernels
 from gdlab.nn._buffers import Buffers
-from gdlab.nn.init import weights
+from gdlab.nn.init import std, weights
 from gdlab.nn.layers import ACTIVATIONS, Affine, Dropout, Layer
 from gdlab.nn.losses import Loss, MeanSquaredError, SigmoidCrossEntropy, SoftmaxCrossEntropy
 
@@ -53,6 +53,20 @@ OUTPUTS: dict[str, type[Loss]] = {
 
 #: Rows per chunk when evaluating on a whole data set (bounds the work arrays).
 EVAL_CHUNK = 4096
+
+
+def _check_dtype(dtype: Any) -> np.dtype:
+    allowed = "numpy.float32 or numpy.float64"
+    if dtype is None:  # np.dtype(None) would quietly be float64
+        fail("dtype", allowed, dtype, kind=TypeError)
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        fail("dtype", allowed, dtype, kind=TypeError)
+        raise AssertionError from None  # unreachable
+    if resolved not in (np.dtype(np.float32), np.dtype(np.float64)):
+        fail("dtype", allowed, dtype)
+    return resolved
 
 
 def _pieces(buffer: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
@@ -112,14 +126,14 @@ class MLP:
         if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence) or len(sizes) < 2:
             fail("sizes", "a list of at least two layer sizes, input first", sizes, kind=TypeError)
         self.sizes = tuple(check_int(f"sizes[{i}]", s, low=1) for i, s in enumerate(sizes))
-        if activation not in ACTIVATIONS:
-            fail("activation", "one of " + ", ".join(map(repr, ACTIVATIONS)), activation)
-        if output not in OUTPUTS:
-            fail("output", "one of " + ", ".join(map(repr, OUTPUTS)), output)
+        check_choice("activation", activation, ACTIVATIONS)
+        check_choice("output", output, OUTPUTS)
+        if not isinstance(layout, str):
+            fail("layout", "'rows' or 'columns'", layout, kind=TypeError)
         if layout not in ("rows", "columns"):
             fail("layout", "'rows' (samples on rows) or 'columns' (samples on columns)", layout)
-        if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
-            fail("dtype", "numpy.float32 or numpy.float64", dtype)
+        std(init, 1, 1)  # the name or number is checked now, not at the first layer
+        dtype = _check_dtype(dtype)
         if not isinstance(rng, np.random.Generator):
             fail("rng", "a numpy.random.Generator", rng, kind=TypeError)
         if output == "softmax" and self.sizes[-1] < 2:
@@ -205,6 +219,13 @@ class MLP:
     def _inputs(self, X: np.ndarray) -> np.ndarray:
         """``X`` in this network's dtype, samples on rows (a view where possible)."""
         X = np.asarray(X)
+        if X.dtype.kind not in "biuf":
+            fail(
+                "X",
+                "numbers (a bool, integer or floating array)",
+                f"{X.dtype} array",
+                kind=TypeError,
+            )
         if X.dtype != self.dtype:
             X = X.astype(self.dtype)
         if self.layout == "columns":
@@ -213,6 +234,9 @@ class MLP:
             expected = f"(n, {self.sizes[0]})" if self.layout == "rows" else f"({self.sizes[0]}, n)"
             shape = X.shape if self.layout == "rows" else X.T.shape
             fail("X", f"of shape {expected}", f"shape {shape}")
+        if X.shape[0] < 1:
+            shape = X.shape if self.layout == "rows" else X.T.shape
+            fail("X", "at least one sample (a mean over none is 0/0)", f"shape {shape}")
         return X
 
     def _targets(self, y: np.ndarray, n: int) -> np.ndarray:

@@ -8,7 +8,7 @@ for the presets, and :class:`gdlab.optim.base.Optimizer` for what every
 optimizer shares (checks, clipping, non-finite policy, state, saving).
 """
 
-from .base import NONFINITE_POLICIES, NonFiniteGradientError, Optimizer, load
+from .base import NONFINITE_POLICIES, NonFiniteGradientError, Optimizer
 from .optimizers import (
     SGD,
     Adadelta,
@@ -23,7 +23,7 @@ from .optimizers import (
     RMSprop,
 )
 from .presets import PRESETS
-from .registry import OPTIMIZERS, create
+from .registry import OPTIMIZERS, create, load
 
 __all__ = [
     "NONFINITE_POLICIES",

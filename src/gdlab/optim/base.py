@@ -21,12 +21,14 @@ Steady-state updates allocate nothing proportional to the parameter count.
 from __future__ import annotations
 
 import abc
+import bisect
+import copy
 import functools
 import inspect
 import json
 import math
+import numbers
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,9 +38,10 @@ import numpy as np
 from .. import schedules as _schedules
 from .._checks import check_choice, check_int, check_real, describe, fail
 from . import fused as _fused
+from . import io as _files
 from . import kernels as _reference
 
-__all__ = ["NONFINITE_POLICIES", "NonFiniteGradientError", "Optimizer", "load"]
+__all__ = ["NONFINITE_POLICIES", "NonFiniteGradientError", "Optimizer"]
 
 NONFINITE_POLICIES = ("raise", "skip", "ignore")
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -48,6 +51,12 @@ _FORMAT = "gdlab.optim/1"
 _EXECUTION_OPTIONS = ("fused",)
 # Keyword options every optimizer takes (see Optimizer.__init__).
 _BASE_OPTIONS = ("clip_norm", "clip_value", "nonfinite", "fused")
+# The keys of a state_dict; the first six must be there (older files lack the rest).
+_STATE_DICT_KEYS = (
+    "format", "optimizer", "hyperparameters", "t", "epoch", "state",
+    "skipped_steps", "current_lr", "scalars", "schedule_state",
+)  # fmt: skip
+_REQUIRED_KEYS = _STATE_DICT_KEYS[:6]
 
 
 class NonFiniteGradientError(ValueError):
@@ -84,6 +93,10 @@ class Optimizer(abc.ABC):
     #: Every rule here is element-wise; a rule with per-array norms (LARS,
     #: LAMB) must set this False so that keys are never updated as one run.
     _elementwise: ClassVar[bool] = True
+    #: State arrays no update can make negative (sums and averages of squares,
+    #: running maxima of them); a loaded state with a negative value there
+    #: has been tampered with and is refused.
+    nonnegative_states: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -99,8 +112,8 @@ class Optimizer(abc.ABC):
         nonfinite: str = "raise",
         fused: bool = True,
     ) -> None:
-        self.lr = lr
         self._schedule = _schedules.as_schedule(lr)
+        self.lr = _plain_lr(lr, self._schedule)
         self.clip_norm = (
             None if clip_norm is None else check_real("clip_norm", clip_norm, low=0, low_open=True)
         )
@@ -145,10 +158,11 @@ class Optimizer(abc.ABC):
         plan = self._plan
         if plan is None or not plan.matches(params, grads, self.state):
             flat_grads = self._check(params, grads)
+            if self.state is not None:
+                self._check_state(params)
+            _check_memory(params, grads)
             if self.state is None:
                 self._create_state(params)
-            else:
-                self._check_state(params)
             plan = self._plan = self._make_plan(params, grads, flat_grads)
         flat_params, flat_grads = plan.flat_params, plan.flat_grads
         effective = self._prepare_grads(flat_grads)
@@ -168,6 +182,10 @@ class Optimizer(abc.ABC):
             fail("grads", "a dict of numpy arrays", grads, kind=TypeError)
         if not params:
             fail("params", "a non-empty dict of numpy arrays", params)
+        for name, mapping in (("params", params), ("grads", grads)):
+            for key in mapping:
+                if not isinstance(key, str):
+                    fail(f"{name} keys", "str (names such as 'W1')", key, kind=TypeError)
         if params.keys() != grads.keys():
             missing = sorted(set(params) - set(grads))
             extra = sorted(set(grads) - set(params))
@@ -220,8 +238,8 @@ class Optimizer(abc.ABC):
         The step counter is kept, so a schedule continues from the current
         step. ``state_dict`` records the new value among the hyperparameters.
         """
-        schedule = _schedules.as_schedule(lr)
-        self.lr = lr
+        schedule = _schedules.as_schedule(_plain(lr))
+        self.lr = _plain_lr(lr, schedule)
         self._schedule = schedule
 
     @property
@@ -352,72 +370,131 @@ class Optimizer(abc.ABC):
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore a :meth:`state_dict`; hyperparameters must match this optimizer's."""
+        """Restore a :meth:`state_dict`; hyperparameters must match this optimizer's.
+
+        The whole dict is checked before anything changes: its keys, format,
+        optimizer and hyperparameters, the counters, the scalars, the
+        schedule's state (loaded into a copy first) and every state array
+        (float32 or float64, one shape per key, finite unless
+        ``nonfinite="ignore"``, and never negative where no update can make
+        it so). A dict that fails raises and leaves the optimizer as it was.
+        """
+        self._checked_header(state_dict)
+        state = self._checked_state(state_dict["state"])
+        counters = _checked_counters(state_dict, has_state=state is not None)
+        scalars = self._checked_scalars(state_dict.get("scalars", {}), has_state=state is not None)
+        schedule_state = state_dict.get("schedule_state", {})
+        copy.deepcopy(self._schedule).load_state_dict(schedule_state)  # a dry run
+        # Everything is checked: commit.
+        self._schedule.load_state_dict(schedule_state)
+        self.state = state
+        self._scalars = scalars
+        self.t, self.epoch, self.skipped_steps, self.current_lr = counters
+        self._scratch = {}
+        self._cast_memo.clear()
+        self._plan = None
+        self._flat_state_views = None
+
+    def _checked_header(self, state_dict: Any) -> None:
+        """Check the keys, format, optimizer name and hyperparameters."""
         if not isinstance(state_dict, Mapping):
             fail("state_dict", "a dict from Optimizer.state_dict()", state_dict, kind=TypeError)
-        if state_dict.get("format") != _FORMAT:
-            fail("state_dict['format']", repr(_FORMAT), state_dict.get("format"))
-        if state_dict.get("optimizer") != self.name:
-            fail("state_dict['optimizer']", repr(self.name), state_dict.get("optimizer"))
+        for key in state_dict:
+            if key not in _STATE_DICT_KEYS:
+                fail("state_dict keys", f"among {', '.join(map(repr, _STATE_DICT_KEYS))}", key)
+        for key in _REQUIRED_KEYS:
+            if key not in state_dict:
+                fail("state_dict", f"a dict with the key {key!r}", sorted(state_dict, key=str))
+        if state_dict["format"] != _FORMAT:
+            fail("state_dict['format']", repr(_FORMAT), state_dict["format"])
+        if state_dict["optimizer"] != self.name:
+            fail("state_dict['optimizer']", repr(self.name), state_dict["optimizer"])
+        saved = state_dict["hyperparameters"]
+        if not isinstance(saved, Mapping):
+            fail("state_dict['hyperparameters']", "a dict", saved, kind=TypeError)
         mine = _comparable(self.hyperparameters())
-        theirs = _comparable(state_dict.get("hyperparameters", {}))
+        try:
+            theirs = _comparable(saved)
+        except (TypeError, ValueError):
+            fail("state_dict['hyperparameters']", "plain data (numbers, strings, dicts)", saved)
         if mine != theirs:
             diff = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
             raise ValueError(
                 "state_dict hyperparameters must match this optimizer's; they differ in "
                 + ", ".join(f"{k} (saved {theirs.get(k)!r}, here {mine.get(k)!r})" for k in diff)
             )
-        state = state_dict["state"]
-        if state is not None:
-            new = {}
-            for key, bufs in state.items():
-                if set(bufs) != set(self.state_names):
-                    fail(
-                        f"state_dict['state'][{key!r}]",
-                        f"arrays named {list(self.state_names)}",
-                        sorted(bufs),
-                    )
-                new[key] = {n: np.asarray(bufs[n]) for n in self.state_names}
-            self.state = _copy_state(new, self.state_names)
-            self._scalars = dict(state_dict.get("scalars", {}))
-        else:
-            self.state = None
-        self.t = check_int("state_dict['t']", state_dict["t"], low=0)
-        self.epoch = check_int("state_dict['epoch']", state_dict["epoch"], low=0)
-        self.skipped_steps = check_int(
-            "state_dict['skipped_steps']", state_dict.get("skipped_steps", 0), low=0
-        )
-        self.current_lr = float(state_dict.get("current_lr", math.nan))
-        self._schedule.load_state_dict(state_dict.get("schedule_state", {}))
-        self._scratch = {}
-        self._plan = None
+
+    def _checked_state(self, state: Any) -> dict[str, dict[str, np.ndarray]] | None:
+        """Copies of the saved state arrays, laid out for updates, after checking them all."""
+        if state is None:
+            return None
+        names = list(self.state_names)
+        if not isinstance(state, Mapping):
+            fail("state_dict['state']", "None or a dict of dicts of arrays", state, kind=TypeError)
+        if not state:
+            fail("state_dict['state']", "None or a non-empty dict", state)
+        arrays = {}
+        for key, bufs in state.items():
+            if not isinstance(key, str):
+                fail("state_dict['state'] keys", "str (parameter names)", key, kind=TypeError)
+            where = f"state_dict['state'][{key!r}]"
+            if not isinstance(bufs, Mapping):
+                fail(where, f"a dict of arrays named {names}", bufs, kind=TypeError)
+            if set(bufs) != set(names):
+                fail(where, f"a dict of arrays named {names}", sorted(bufs, key=str))
+            arrays[key] = {n: self._checked_array(f"{where}[{n!r}]", n, bufs[n]) for n in names}
+        return _copy_state(arrays, self.state_names)
+
+    def _checked_array(self, where: str, name: str, a: Any) -> np.ndarray:
+        """``a`` if it can be the state array ``name``; else raise naming ``where``."""
+        if not isinstance(a, np.ndarray):
+            fail(where, "a float32 or float64 numpy array", a, kind=TypeError)
+        if a.dtype not in _FLOAT_DTYPES:
+            raise TypeError(f"{where} must be a float32 or float64 array; got dtype {a.dtype}")
+        finite = np.isfinite(a)
+        if self.nonfinite != "ignore" and not finite.all():
+            raise ValueError(
+                f"{where} must be finite (with nonfinite={self.nonfinite!r} no NaN or inf "
+                f"enters the state); got {a.size - np.count_nonzero(finite)} non-finite values"
+            )
+        if name in self.nonnegative_states and np.any(a < 0):
+            raise ValueError(
+                f"{where} must be >= 0 everywhere (no update makes it negative); "
+                f"got a minimum of {np.nanmin(a)!r}"
+            )
+        return a
+
+    def _checked_scalars(self, scalars: Any, *, has_state: bool) -> dict[str, float]:
+        """The saved scalars (NAdam's product of μ), checked against ``_init_scalars``."""
+        expected = sorted(self._init_scalars()) if has_state else []
+        if not isinstance(scalars, Mapping):
+            fail("state_dict['scalars']", "a dict", scalars, kind=TypeError)
+        if sorted(scalars, key=str) != expected:
+            fail("state_dict['scalars']", f"a dict with the keys {expected}", dict(scalars))
+        return {k: check_real(f"state_dict['scalars'][{k!r}]", v) for k, v in scalars.items()}
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`state_dict` to an ``.npz`` file atomically; return its path."""
-        path = Path(path)
-        sd = self.state_dict()
-        arrays: dict[str, np.ndarray] = {}
-        index: dict[str, dict[str, str]] = {}
-        for i, (key, bufs) in enumerate((sd.pop("state") or {}).items()):
-            index[key] = {}
-            for name, arr in bufs.items():
-                arrays[f"a{i}_{name}"] = arr
-                index[key][name] = f"a{i}_{name}"
-        sd["state_index"] = index if self.state is not None else None
-        meta = json.dumps(sd, allow_nan=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, __meta__=np.array(meta), **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        """Write :meth:`state_dict` to an ``.npz`` file atomically; return its path.
+
+        The file gets the mode any new file gets (0666 less the umask). A
+        missing directory is made; an ``OSError`` names ``path``.
+        """
+        return _files.write_state(path, self.state_dict())
 
     def load(self, path: str | os.PathLike) -> None:
-        """Load a file written by :meth:`save` into this optimizer."""
-        self.load_state_dict(_read_state_file(path))
+        """Load a file written by :meth:`save` into this optimizer.
+
+        Raises:
+            FileNotFoundError: if there is no file at ``path``.
+            ValueError: ``"PATH is not a gdlab optimizer file: WHY"`` for a file
+                that cannot be read, or whose contents do not fit this
+                optimizer; the optimizer is then unchanged.
+        """
+        state_dict = _files.read_state(path)
+        try:
+            self.load_state_dict(state_dict)
+        except (TypeError, ValueError, KeyError) as error:
+            raise _files.not_an_optimizer_file(path, error) from error
 
     def __repr__(self) -> str:
         hp = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
@@ -449,6 +526,8 @@ class _Plan:
 
     A gradient that is not C-contiguous is copied by the check, and a copy
     would go stale as the array changes in place: such a plan is never reused.
+    What can change in a reused array without making a new object, its
+    ``writeable`` flag, is looked at on every call (one flag per key).
     """
 
     __slots__ = (
@@ -479,7 +558,9 @@ class _Plan:
             return False
         try:
             for key, p, g in zip(self.keys, self.params, self.grads, strict=True):
-                if params[key] is not p or grads[key] is not g:
+                # A parameter made read-only since is caught here: the full
+                # check, run again, names it and nothing changes.
+                if params[key] is not p or grads[key] is not g or not p.flags.writeable:
                     return False
         except (KeyError, TypeError):
             return False
@@ -568,50 +649,91 @@ def _span(arrays: list[np.ndarray]) -> np.ndarray | None:
     return base[begin:position]
 
 
+def _checked_counters(state_dict: Mapping[str, Any], *, has_state: bool) -> tuple:
+    """``(t, epoch, skipped_steps, current_lr)`` of a state dict, checked."""
+    t = check_int("state_dict['t']", state_dict["t"], low=0)
+    epoch = check_int("state_dict['epoch']", state_dict["epoch"], low=0)
+    skipped = check_int("state_dict['skipped_steps']", state_dict.get("skipped_steps", 0), low=0)
+    if not has_state:  # every update, even a skipped one, makes the state
+        for name, value in (("t", t), ("skipped_steps", skipped)):
+            if value:
+                fail(f"state_dict[{name!r}]", "0 when state_dict['state'] is None", value)
+    lr = state_dict.get("current_lr", math.nan)
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
+        fail("state_dict['current_lr']", "a real number or NaN", lr, kind=TypeError)
+    if math.isinf(lr):
+        fail("state_dict['current_lr']", "finite or NaN (before the first update)", lr)
+    return t, epoch, skipped, float(lr)
+
+
+def _extent(a: np.ndarray) -> tuple[int, int] | None:
+    """The bytes ``[low, high)`` that ``a`` spans; ``None`` if it holds none."""
+    if a.size == 0:
+        return None
+    low, high = np.lib.array_utils.byte_bounds(a)
+    return low, high
+
+
+def _dense(a: np.ndarray) -> bool:
+    """Whether ``a`` touches every byte of its extent (then extents decide overlap)."""
+    return a.flags.c_contiguous or a.flags.f_contiguous
+
+
+def _check_memory(params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
+    """Refuse parameters that share memory, and gradients that share a parameter's.
+
+    Two keys over one memory would be updated twice, and a gradient that is
+    also (a piece of) a parameter changes while it is read, so the result
+    would depend on the order of the keys and on the kernels. Run when a plan
+    is made, not per step: sorting the byte extents makes it O(k log k) for k
+    keys. Views of one buffer that only touch (an MLP's) are separate.
+    Parameters are C-contiguous here, so their extents are exact; a
+    non-contiguous gradient whose extent meets a parameter's is settled by
+    ``np.shares_memory``.
+    """
+    spans = sorted((ext, key) for key, p in params.items() if (ext := _extent(p)) is not None)
+    reach, owner = -1, ""
+    for (low, high), key in spans:
+        if low < reach:
+            raise ValueError(
+                f"params[{owner!r}] and params[{key!r}] must not share memory (both would "
+                "be updated, one over the other); got two overlapping views: pass separate "
+                "arrays, or views of one buffer that do not overlap"
+            )
+        if high > reach:
+            reach, owner = high, key
+    lows = [low for (low, _), _ in spans]
+    highs = [high for (_, high), _ in spans]
+    for gkey, g in grads.items():
+        extent = _extent(g) if isinstance(g, np.ndarray) else None
+        if extent is None:
+            continue
+        low, high = extent
+        # spans are disjoint and sorted, so their highs are sorted too
+        for i in range(bisect.bisect_right(highs, low), len(spans)):
+            if lows[i] >= high:
+                break
+            pkey = spans[i][1]
+            if _dense(g) or np.shares_memory(g, params[pkey]):
+                raise ValueError(
+                    f"grads[{gkey!r}] must not share memory with params[{pkey!r}] (updating "
+                    f"params[{pkey!r}] would change the gradient while it is read); got "
+                    "overlapping arrays: pass a copy of the gradient"
+                )
+
+
 def _comparable(hp: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in hp.items() if k not in _EXECUTION_OPTIONS}
     return json.loads(json.dumps(out, allow_nan=True))
 
 
-def _read_state_file(path: str | os.PathLike) -> dict[str, Any]:
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["__meta__"]))
-            index = meta.pop("state_index")
-            meta["state"] = (
-                None
-                if index is None
-                else {
-                    key: {name: data[arr] for name, arr in names.items()}
-                    for key, names in index.items()
-                }
-            )
-    except FileNotFoundError:
-        raise FileNotFoundError(f"optimizer state file {str(path)!r} does not exist") from None
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-        raise ValueError(
-            f"optimizer state file {str(path)!r} is not a gdlab optimizer state "
-            f"(.npz written by Optimizer.save): {exc}"
-        ) from None
-    return meta
-
-
-def load(path: str | os.PathLike):
-    """Recreate an optimizer, hyperparameters and state, from a saved file."""
-    from .registry import create
-
-    sd = _read_state_file(path)
-    hp = dict(sd["hyperparameters"])
-    if isinstance(hp.get("lr"), dict) and "schedule" in hp["lr"]:
-        hp["lr"] = _schedules.from_config(hp["lr"]["schedule"])
-    opt = create(sd["optimizer"], **hp)
-    opt.load_state_dict(sd)
-    return opt
-
-
 def _strict_keywords(init):
-    """Wrap ``__init__`` so an unknown keyword names itself and the allowed ones."""
+    """Wrap ``__init__``: an unknown keyword names itself and the allowed ones.
+
+    NumPy scalars among the arguments (``lr=np.float32(0.01)``) become plain
+    Python numbers first, so that every hyperparameter is plain data that
+    ``state_dict``, JSON and ``repr`` take as it is.
+    """
     allowed = _argument_names(init)
 
     @functools.wraps(init)
@@ -622,7 +744,7 @@ def _strict_keywords(init):
                 f"{type(self).__name__} got an unknown keyword argument {unknown[0]!r} "
                 f"(= {describe(kwargs[unknown[0]])}); expected one of: {', '.join(allowed)}"
             )
-        init(self, *args, **kwargs)
+        init(self, *map(_plain, args), **{k: _plain(v) for k, v in kwargs.items()})
 
     return wrapper
 
@@ -635,3 +757,16 @@ def _argument_names(init) -> list[str]:
         if n != "self" and prm.kind not in (prm.VAR_KEYWORD, prm.VAR_POSITIONAL)
     ]
     return names + [n for n in _BASE_OPTIONS if n not in names]
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python number (or bool, or str) it holds; else ``value``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _plain_lr(lr: Any, schedule: _schedules.Schedule) -> Any:
+    """What ``hyperparameters()`` shows for ``lr``: the schedule, or the checked float."""
+    if isinstance(lr, _schedules.Schedule):
+        return lr
+    assert isinstance(schedule, _schedules.Constant)
+    return schedule.lr

@@ -239,6 +239,7 @@ class AdaGrad(_Stateful):
 
     name = "adagrad"
     state_names = ("sum",)
+    nonnegative_states = frozenset({"sum"})
 
     def __init__(
         self,
@@ -298,6 +299,7 @@ class RMSprop(_Stateful):
     """
 
     name = "rmsprop"
+    nonnegative_states = frozenset({"square_avg"})
 
     def __init__(
         self,
@@ -370,6 +372,7 @@ class Adadelta(_Stateful):
 
     name = "adadelta"
     state_names = ("square_avg", "acc_delta")
+    nonnegative_states = frozenset({"square_avg", "acc_delta"})
 
     def __init__(self, lr=1.0, rho=0.9, *, eps=1e-6, weight_decay=0.0, **options) -> None:
         super().__init__(lr, **options)
@@ -425,6 +428,7 @@ class Adam(_Stateful):
 
     name = "adam"
     FORMS = ("explicit", "lr_t")
+    nonnegative_states = frozenset({"exp_avg_sq", "max_exp_avg_sq"})
     _decoupled = False
 
     def __init__(
@@ -537,6 +541,7 @@ class Adamax(_Stateful):
 
     name = "adamax"
     state_names = ("exp_avg", "exp_inf")
+    nonnegative_states = frozenset({"exp_inf"})
 
     def __init__(
         self,
@@ -590,6 +595,7 @@ class NAdam(_Stateful):
 
     name = "nadam"
     state_names = ("exp_avg", "exp_avg_sq")
+    nonnegative_states = frozenset({"exp_avg_sq"})
 
     def __init__(
         self,
@@ -654,6 +660,7 @@ class RAdam(_Stateful):
 
     name = "radam"
     state_names = ("exp_avg", "exp_avg_sq")
+    nonnegative_states = frozenset({"exp_avg_sq"})
 
     def __init__(
         self,

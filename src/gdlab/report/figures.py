@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gdlab import functions2d
+from gdlab.results import SCHEMA_ID
 from gdlab._checks import check_choice, check_int, check_real, fail
 from gdlab._io import atomic_write
 from gdlab.averages import effective_window, ewma
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    "PROBLEM_KINDS",
     "SERIES_KINDS",
     "TAB10",
     "accuracy_figure",
@@ -76,7 +76,6 @@ __all__ = [
     "smooth",
 ]
 
-PROBLEM_KINDS = ("function", "linreg", "logreg", "mlp")
 SERIES_KINDS = ("schedules", "ewma", "init", "tuning")
 
 # matplotlib's "tab10" colours, written out so that choosing them needs no matplotlib.
@@ -164,8 +163,14 @@ def _problem(results: Mapping[str, Any]) -> Mapping[str, Any] | None:
         return None
     if not isinstance(problem, Mapping):
         fail("results['problem']", "a dict", problem, kind=TypeError)
-    check_choice("problem.kind", problem.get("kind"), PROBLEM_KINDS)
+    if not isinstance(problem.get("kind"), str):
+        fail("problem.kind", "a problem kind's name", problem.get("kind"), kind=TypeError)
     return problem
+
+
+def is_function2d(problem: Mapping[str, Any] | None) -> bool:
+    """Whether the problem is a 2-D function (its paths go on contours): its traits say."""
+    return problem is not None and "function2d" in (problem.get("traits") or ())
 
 
 def _series(results: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -329,8 +334,8 @@ def _plan(results: Mapping[str, Any]) -> list[_Plan]:
     if not isinstance(results, Mapping):
         fail("results", "a dict (a results.json document)", results, kind=TypeError)
     schema = results.get("schema")
-    if schema is not None and schema != "gdlab.results/1":
-        fail("results['schema']", "'gdlab.results/1'", schema)
+    if schema is not None and schema != SCHEMA_ID:
+        fail("results['schema']", repr(SCHEMA_ID), schema)
     problem = _problem(results)
     series = _series(results)
     runs = _runs(results)
@@ -352,7 +357,7 @@ def _run_plans(
     diverged = any(_diverged(r) for r in runs)
     marked = " A diverged run stops at its last finite value, marked ×." if diverged else ""
     seeds = any(len(g) > 1 for g in _groups(runs).values())
-    if problem["kind"] == "function":
+    if is_function2d(problem):
         fn = _function_of(problem)
         if _has_paths(runs):
             plans.append(
@@ -685,8 +690,9 @@ def paths_figure(results: Mapping[str, Any], *, resolution: int = 200, levels: i
     resolution = check_int("resolution", resolution, low=2)
     levels = check_int("levels", levels, low=2)
     problem = _problem(results)
-    if problem is None or problem["kind"] != "function":
-        fail("problem.kind", "'function' for the paths figure", (problem or {}).get("kind"))
+    if not is_function2d(problem):
+        fail("problem", "a 2-D function (traits with 'function2d') for the paths figure",
+             (problem or {}).get("kind"))
     runs = _runs(results)
     fn = _function_of(problem)
     block = problem.get("function") or {}
@@ -757,7 +763,7 @@ def loss_figure(
     runs = _runs(results)
     colors = group_colors(runs)
     groups = _groups(runs)
-    function = problem is not None and problem["kind"] == "function"
+    function = is_function2d(problem)
 
     with _style():
         fig = _new_figure(6.4, 4.0)

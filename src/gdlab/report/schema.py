@@ -7,10 +7,10 @@ document against it with the ``jsonschema`` package when that is installed
 anywhere, run ids unique. Without ``jsonschema`` it falls back to the required
 keys and the enumerations of the top level and of each run.
 
->>> validate({"schema": "gdlab.results/1"})
+>>> validate({"schema": "gdlab.results/2"})
 Traceback (most recent call last):
 ...
-ValueError: not a valid gdlab.results/1 document (...):
+ValueError: not a valid gdlab.results/2 document (...):
   $: 'experiment' is a required property
 ...
 """
@@ -25,7 +25,8 @@ from typing import Any
 
 __all__ = ["SCHEMA", "SCHEMA_ID", "dumps", "errors", "validate"]
 
-SCHEMA_ID = "gdlab.results/1"
+from gdlab.results import SCHEMA_ID
+
 SCHEMA: dict[str, Any] = json.loads(
     resources.files(__package__).joinpath("results.schema.json").read_text(encoding="utf-8")
 )

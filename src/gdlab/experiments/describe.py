@@ -1,0 +1,148 @@
+"""Reports in words, generated from the experiment that ran.
+
+:func:`text` gives a report's title and description. An unchanged built-in
+experiment keeps its hand-written text; any other experiment gets a title and
+a description made from its model (the problem and its data, the training,
+every run's optimizer, hyperparameters and schedule, the seeds), and when it
+was made from a built-in experiment (or a file) the changes are listed.
+
+>>> from gdlab.experiments import builtin
+>>> bowl = builtin("bowl")
+>>> text(bowl)["title"]
+'Seed 001: six optimizers on x²/20 + y²'
+>>> changed = bowl.set("problem.function", "rosenbrock").select_optimizers(["adam", "sgd"])
+>>> t = text(changed.with_lr("adam", 0.02), base=bowl)
+>>> t["title"]
+'Adam and SGD on rosenbrock'
+>>> t["changes"][:2]
+['problem.function: bowl → rosenbrock', 'runs left out: Momentum, AdaGrad, RMSprop, Nesterov']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gdlab.experiments.model import Experiment, RunSpec, Training, schedule_lr0
+
+__all__ = ["hyperparameter_text", "run_text", "text", "title", "training_text"]
+
+
+def _g(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _join(items: Sequence[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def schedule_text(lr: Any) -> str:
+    """A learning rate in words: ``0.01``, or a schedule's formula."""
+    if isinstance(lr, Mapping):
+        from gdlab import schedules
+
+        return repr(schedules.from_config(lr.get("schedule", lr)))
+    return _g(lr)
+
+
+def hyperparameter_text(run: RunSpec) -> str:
+    """``lr 0.3, beta1 0.8 (preset book)``: what the run sets; the rest are defaults."""
+    parts = []
+    hp = dict(run.hyperparameters)
+    if "lr" in hp:
+        parts.append(f"lr {schedule_text(hp.pop('lr'))}")
+    else:
+        parts.append(f"lr {_g(run.make_optimizer().hyperparameters()['lr'])} (default)")
+    parts += [f"{k} {_g(v)}" for k, v in hp.items()]
+    text = ", ".join(parts)
+    if run.preset:
+        text += f"; {run.preset} preset"
+    return text
+
+
+def training_text(training: Training, has_data: bool) -> str:
+    """``2000 steps on batches of 128 drawn at random`` and so on."""
+    length = (
+        f"{training.steps:,} steps" if training.steps is not None else f"{training.epochs:,} epochs"
+    )
+    if not has_data:
+        return length
+    if training.batch_size is None:
+        return f"{length} of full-batch gradient descent"
+    if training.batching == "random":
+        return f"{length} on batches of {training.batch_size:,} drawn at random"
+    return f"{length} on mini-batches of {training.batch_size:,} (a new shuffle each epoch)"
+
+
+def run_text(experiment: Experiment, run: RunSpec) -> str:
+    """One run in words: label, optimizer, hyperparameters, and its own training if it differs."""
+    name = run.optimizer
+    text = f"{run.label} ({name}: {hyperparameter_text(run)})"
+    if run.training:
+        text += ", " + training_text(experiment.run_training(run), experiment.problem.has("data"))
+    return text
+
+
+def _subject(experiment: Experiment) -> str:
+    options = experiment.problem.options
+    if experiment.problem.has("function2d"):
+        return str(options["function"])
+    data = options.get("data", experiment.problem.kind)
+    return {"mnist": "MNIST", "boston": "Boston housing", "moons": "the moons"}.get(data, data)
+
+
+def title(experiment: Experiment) -> str:
+    """A title from the model: ``Adam and SGD on rosenbrock``, ``6 runs on MNIST``."""
+    labels = [r.label for r in experiment.runs]
+    who = _join(labels) if len(labels) <= 3 else f"{len(labels)} runs"
+    return f"{who} on {_subject(experiment)}"
+
+
+def _what_ran(experiment: Experiment) -> str:
+    training = experiment.training
+    has_data = experiment.problem.has("data")
+    seeds = (
+        "one seed (0)" if experiment.seeds == 1 else f"{experiment.seeds} seeds (0–{experiment.seeds - 1})"
+    )
+    sentences = [
+        f"Problem: {experiment.problem.describe()}.",
+        f"Training: {training_text(training, has_data)}"
+        + (f", evaluated on the {training.validation} set" if training.validation else "")
+        + f"; {seeds} per run, the same batches for every run of a seed.",
+        "Runs: " + "; ".join(run_text(experiment, r) for r in experiment.runs) + ".",
+    ]
+    return " ".join(sentences)
+
+
+def text(
+    experiment: Experiment,
+    *,
+    base: Experiment | None = None,
+    base_name: str | None = None,
+    notes: Sequence[str] = (),
+) -> dict[str, Any]:
+    """``{"title", "description", "changes"}`` for a report of ``experiment``.
+
+    ``base`` is what it was made from (a built-in experiment, or a file as
+    read); ``base_name`` names it in the page. Without changes, the
+    experiment's own title and description stand (generated when it has none);
+    with changes, the text is generated and the changes are listed.
+    ``notes`` are appended (e.g. where tuned rates came from).
+    """
+    changes = experiment.changes_from(base) if base is not None else []
+    own = experiment.title if not changes else ""
+    description = experiment.description if not changes and experiment.description else ""
+    parts = [description] if description else []
+    parts.append(_what_ran(experiment))
+    if changes:
+        origin = base_name or (base.name if base is not None else "")
+        parts.append(f"Changed from the {origin}: " + "; ".join(changes) + ".")
+    parts += list(notes)
+    return {
+        "title": own or title(experiment),
+        "description": "\n\n".join(parts),
+        "changes": changes,
+    }

@@ -1,0 +1,841 @@
+"""The experiment model: one typed, validated description of what a race or a tuning runs.
+
+A TOML file, command-line changes (``--set KEY=VALUE``, ``--lr``, ``--steps`` …)
+and Python code all produce the same :class:`Experiment`: a problem
+(:class:`ProblemSpec`, its keys declared by the problem kind and the data
+source registries), the training settings (:class:`Training`) and the runs
+(:class:`RunSpec`). It is checked once, as a whole, when made; every later
+step reads its fields. ``Experiment.to_dict()`` is what ``results.json``
+stores as ``config``, and :meth:`Experiment.from_dict` reads it back, so a
+report can always say what ran and ``gdlab race --config results.json``
+repeats it.
+
+>>> exp = Experiment.from_dict({
+...     "name": "demo",
+...     "problem": {"kind": "function", "function": "bowl"},
+...     "training": {"steps": 30},
+...     "runs": [{"optimizer": "adam", "lr": 0.3, "beta1": 0.8}],
+... })
+>>> exp.runs[0].label, dict(exp.runs[0].hyperparameters)
+('Adam', {'lr': 0.3, 'beta1': 0.8})
+>>> exp.set("adam.lr", 0.1).runs[0].hyperparameters["lr"]
+0.1
+>>> exp.set("training.steps", 40).training.steps
+40
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gdlab._checks import ConfigError, Field, check_table, describe
+from gdlab.optim import OPTIMIZERS, create
+from gdlab.optim.presets import PRESETS
+from gdlab.problems import PROBLEM_KINDS, ProblemKind, get_kind
+
+__all__ = [
+    "MAX_EPOCHS",
+    "MAX_SEEDS",
+    "MAX_STEPS",
+    "RUN_KEYS",
+    "TRAINING_FIELDS",
+    "Experiment",
+    "ProblemSpec",
+    "RunSpec",
+    "Training",
+    "digest",
+    "parse_value",
+    "slug",
+]
+
+#: Hard bounds: a run longer than this is a typo, not an experiment.
+MAX_STEPS = 100_000_000
+MAX_EPOCHS = 1_000_000
+MAX_SEEDS = 1000
+
+TRAINING_FIELDS: dict[str, Field] = {
+    "steps": Field("int", None, "updates per run (or epochs)", low=1, high=MAX_STEPS, nullable=True),
+    "epochs": Field("int", None, "passes over the training set (or steps)", low=1,
+                    high=MAX_EPOCHS, nullable=True),
+    "batch_size": Field("int", None, "samples per step; absent or 'full': the whole set",
+                        low=1, high=2**40, nullable=True, aliases={"full": None}),
+    "batching": Field("choice", "epoch", "'epoch': a permutation per epoch (seed 000); "
+                      "'random': draws with replacement (seeds 001, 003)",
+                      choices=("epoch", "random")),
+    "validation": Field("choice", None, "a split evaluated each epoch besides the training set",
+                        choices=("validation", "test"), nullable=True),
+    "evaluate_every": Field("int", 1, "evaluate every this many epochs (and at the end)",
+                            low=1, high=MAX_EPOCHS),
+}  # fmt: skip
+
+#: What a run may override of the training settings.
+RUN_TRAINING_KEYS = ("batch_size", "batching", "steps", "epochs")
+#: The keys of a ``[[runs]]`` table besides the optimizer's hyperparameters.
+RUN_KEYS = ("label", "optimizer", "preset", "group", "hyperparameters", *RUN_TRAINING_KEYS)
+_TOP_KEYS = (
+    "name", "title", "description", "based_on", "seeds", "problem", "training", "optimizers",
+    "runs",
+)  # fmt: skip
+_OPTIMIZERS_KEYS = ("preset", "names", "lr", "hyperparameters")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def slug(text: str) -> str:
+    """``text`` as a file-name part: runs of other characters become ``-``, lower case."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.").lower() or "run"
+
+
+def digest(value: Any, length: int = 16) -> str:
+    """A short SHA-256 of ``value``'s canonical JSON: equal data, equal digest."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: TOML syntax (``0.1``, ``[1, 2]``, ``{name = "cosine", …}``,
+    ``true``) or, failing that, the text itself as a string (``beale``)."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text.strip()
+
+
+def _plain(value: Any) -> Any:
+    """Tuples to lists, recursively (the model's data as JSON and TOML see it)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class Training:
+    """How every run trains, unless a run overrides it.
+
+    Exactly one of ``steps`` and ``epochs``; ``batch_size=None`` is full-batch
+    gradient descent. :meth:`merge` is the one way to change it.
+    """
+
+    steps: int | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    batching: str = "epoch"
+    validation: str | None = None
+    evaluate_every: int = 1
+
+    @classmethod
+    def from_table(cls, table: Any, where: str = "training") -> Training:
+        """Checked from a ``[training]`` table (unknown keys, types and ranges named)."""
+        values = check_table(table, TRAINING_FIELDS, where)
+        training = cls(**values)
+        training._check_length(where)
+        return training
+
+    def _check_length(self, where: str) -> None:
+        if (self.steps is None) == (self.epochs is None):
+            raise ConfigError(
+                f"{where} must give exactly one of steps and epochs; got "
+                f"steps={self.steps!r}, epochs={self.epochs!r}"
+            )
+
+    def merge(self, where: str = "training", **changes: Any) -> Training:
+        """A copy with ``changes`` checked and applied; ``steps`` replaces ``epochs``
+        and the other way round."""
+        unknown = [k for k in changes if k not in TRAINING_FIELDS]
+        if unknown:
+            raise ConfigError(
+                f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(TRAINING_FIELDS)}"
+            )
+        values = dataclasses.asdict(self)
+        for key, value in changes.items():
+            values[key] = TRAINING_FIELDS[key].check(f"{where}.{key}", value)
+        if changes.get("steps") is not None:
+            values["epochs"] = None
+        elif changes.get("epochs") is not None:
+            values["steps"] = None
+        merged = Training(**values)
+        merged._check_length(where)
+        return merged
+
+    def to_table(self) -> dict[str, Any]:
+        """The ``[training]`` table (``None`` values left out)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    def fit_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`gdlab.train.fit`."""
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@functools.cache
+def hyperparameter_names(optimizer: str) -> tuple[str, ...]:
+    """Every keyword ``optimizer`` takes (its own, then the shared options)."""
+    return tuple(create(optimizer).hyperparameters())
+
+
+def _label(optimizer: str) -> str:
+    return OPTIMIZERS[optimizer].__name__
+
+
+def _with_lr0(schedule: Mapping[str, Any], value: float, where: str) -> dict[str, Any]:
+    """A schedule config with its initial rate set to ``value`` (its shape kept)."""
+    config = dict(schedule.get("schedule", schedule))
+    if "lr0" in config:
+        config["lr0"] = value
+    elif config.get("name") == "constant":
+        config["lr"] = value
+    elif config.get("name") == "warmup" and isinstance(config.get("schedule"), Mapping):
+        config["schedule"] = _with_lr0(config["schedule"], value, where)
+    elif config.get("name") == "piecewise" and config.get("values"):
+        ratio = value / float(config["values"][0])
+        config["values"] = [float(v) * ratio for v in config["values"]]
+    else:
+        raise ConfigError(
+            f"{where} cannot set the initial rate of schedule {config.get('name')!r}; "
+            "give the whole schedule instead"
+        )
+    return config
+
+
+def schedule_lr0(lr: Any) -> float | None:
+    """The initial rate of ``lr`` (a number or a schedule config); ``None`` if it has none."""
+    if isinstance(lr, int | float) and not isinstance(lr, bool):
+        return float(lr)
+    if isinstance(lr, Mapping):
+        config = lr.get("schedule", lr)
+        for key in ("lr0", "lr"):
+            if isinstance(config.get(key), int | float):
+                return float(config[key])
+        if isinstance(config.get("schedule"), Mapping):
+            return schedule_lr0(config["schedule"])
+        if config.get("values"):
+            return float(config["values"][0])
+    return None
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One configuration of a race: an optimizer with its hyperparameters.
+
+    Args:
+        label: what figures and tables call it (``"Adam"``, ``"SGD, batch 1"``).
+        optimizer: a registry name (:data:`gdlab.optim.OPTIMIZERS`).
+        preset: ``"book"``, ``"course"``, ``"torch"``, ``"keras"`` or ``None``.
+        hyperparameters: keyword arguments of the optimizer; ``lr`` may be a
+            number or a schedule config (``{"name": "exponential", …}``).
+        training: this run's overrides of the training settings
+            (``batch_size``, ``batching``, ``steps``, ``epochs``).
+        group: runs of one group are one curve in the figures (default: label).
+    """
+
+    label: str
+    optimizer: str
+    preset: str | None = None
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    training: Mapping[str, Any] = field(default_factory=dict)
+    group: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.label, str) or not self.label.strip():
+            raise ConfigError(f"run label must be a non-empty string; got {describe(self.label)}")
+        if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
+            raise ConfigError(
+                f"optimizer of run {self.label!r} must be one of {', '.join(OPTIMIZERS)}; "
+                f"got {describe(self.optimizer)}"
+            )
+        object.__setattr__(self, "optimizer", self.optimizer.lower())
+        object.__setattr__(self, "hyperparameters", dict(self.hyperparameters))
+        unknown = [k for k in self.training if k not in RUN_TRAINING_KEYS]
+        if unknown:
+            raise ConfigError(
+                f"training of run {self.label!r} has unknown key {unknown[0]!r}; allowed: "
+                + ", ".join(RUN_TRAINING_KEYS)
+            )
+        checked = {
+            k: TRAINING_FIELDS[k].check(f"run {self.label!r}: {k}", v)
+            for k, v in self.training.items()
+        }
+        object.__setattr__(self, "training", checked)
+
+    @property
+    def lr(self) -> Any:
+        """The learning rate given (a number or a schedule config), or ``None`` (the default)."""
+        return self.hyperparameters.get("lr")
+
+    def with_lr(self, value: Any) -> RunSpec:
+        """A copy with learning rate ``value``: a number keeps a schedule and sets its
+        ``lr0``; a schedule config (a table) replaces the rate."""
+        if isinstance(value, Mapping):
+            return self.with_hyperparameters(lr=dict(value))
+        current = self.lr
+        if isinstance(current, Mapping):
+            return self.with_hyperparameters(
+                lr=_with_lr0(current, value, f"lr of run {self.label!r}")
+            )
+        return self.with_hyperparameters(lr=value)
+
+    def with_hyperparameters(self, **hyperparameters: Any) -> RunSpec:
+        """A copy with ``hyperparameters`` merged over this run's."""
+        return dataclasses.replace(
+            self, hyperparameters={**self.hyperparameters, **hyperparameters}
+        )
+
+    def with_training(self, **changes: Any) -> RunSpec:
+        """A copy with these training overrides (``steps`` replaces ``epochs`` and back)."""
+        values = dict(self.training)
+        if "steps" in changes:
+            values.pop("epochs", None)
+        if "epochs" in changes:
+            values.pop("steps", None)
+        values.update(changes)
+        return dataclasses.replace(self, training=values)
+
+    def make_optimizer(self) -> Any:
+        """The optimizer: ``create(optimizer, preset, **hyperparameters)`` (schedules built)."""
+        from gdlab import schedules
+
+        hp = dict(self.hyperparameters)
+        if isinstance(hp.get("lr"), Mapping):
+            hp["lr"] = schedules.from_config(hp["lr"].get("schedule", hp["lr"]))
+        return create(self.optimizer, preset=self.preset, **hp)
+
+    def to_table(self) -> dict[str, Any]:
+        """The ``[[runs]]`` table: label, optimizer, preset, hyperparameters, overrides."""
+        table: dict[str, Any] = {"label": self.label, "optimizer": self.optimizer}
+        if self.preset is not None:
+            table["preset"] = self.preset
+        if self.group is not None:
+            table["group"] = self.group
+        table.update(self.training)
+        if self.hyperparameters:
+            table["hyperparameters"] = _plain(dict(self.hyperparameters))
+        return table
+
+    @classmethod
+    def from_table(cls, table: Any, where: str, default_preset: str | None = None) -> RunSpec:
+        """A run from a ``[[runs]]`` table; hyperparameters may stand in the table itself."""
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where} must be a table; got {describe(table)}")
+        optimizer = table.get("optimizer")
+        if not isinstance(optimizer, str) or optimizer.lower() not in OPTIMIZERS:
+            raise ConfigError(
+                f"{where}.optimizer must be one of {', '.join(OPTIMIZERS)}; got "
+                f"{describe(optimizer)}"
+            )
+        optimizer = optimizer.lower()
+        names = hyperparameter_names(optimizer)
+        unknown = [k for k in table if k not in RUN_KEYS and k not in names]
+        if unknown:
+            raise ConfigError(
+                f"{where} has unknown key {unknown[0]!r}; run keys: {', '.join(RUN_KEYS)}; "
+                f"hyperparameters of {optimizer}: {', '.join(names)} (written in the run table, "
+                "e.g. lr = 0.1)"
+            )
+        hp = table.get("hyperparameters", {})
+        if not isinstance(hp, Mapping):
+            raise ConfigError(f"{where}.hyperparameters must be a table; got {describe(hp)}")
+        direct = {k: v for k, v in table.items() if k in names}
+        both = sorted(set(hp) & set(direct))
+        if both:
+            raise ConfigError(
+                f"{where} gives {both[0]!r} twice (in the run table and in hyperparameters)"
+            )
+        label = table.get("label", _label(optimizer))
+        for key in ("label", "group", "preset"):
+            if key in table and not isinstance(table[key], str):
+                raise ConfigError(f"{where}.{key} must be a string; got {describe(table[key])}")
+        try:
+            return cls(
+                label=label,
+                optimizer=optimizer,
+                preset=table.get("preset", default_preset),
+                hyperparameters={**hp, **direct},
+                training={k: table[k] for k in RUN_TRAINING_KEYS if k in table},
+                group=table.get("group"),
+            )
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+
+
+def _check_run(run: RunSpec, where: str) -> None:
+    """Build the run's optimizer once: a bad preset or hyperparameter is named here."""
+    if run.preset is not None and run.preset not in PRESETS:
+        raise ConfigError(f"{where}.preset must be one of {', '.join(PRESETS)}; got {run.preset!r}")
+    try:
+        run.make_optimizer()
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{where} ({run.label}): {error}") from None
+
+
+# --------------------------------------------------------------------------- problem
+
+
+@dataclass(frozen=True)
+class ProblemSpec:
+    """The problem: a registered kind and its options (checked, defaults filled)."""
+
+    kind: str
+    options: Mapping[str, Any]
+
+    @classmethod
+    def from_table(cls, table: Any, where: str = "problem") -> ProblemSpec:
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where} must be a table; got {describe(table)}")
+        kind = get_kind(table.get("kind"), f"{where}.kind")
+        options = kind.check(table, where)
+        options.pop("kind")
+        return cls(kind.name, options)
+
+    @property
+    def registered(self) -> ProblemKind:
+        """The :class:`~gdlab.problems.ProblemKind` entry."""
+        return PROBLEM_KINDS[self.kind]
+
+    def has(self, trait: str) -> bool:
+        return self.registered.has(trait)
+
+    def with_options(self, where: str = "problem", **changes: Any) -> ProblemSpec:
+        """A copy with options changed and the whole table checked again.
+
+        Changing ``data`` starts that data set's own keys from their defaults;
+        changing ``function`` resets ``start`` to the new function's own.
+        """
+        table = {"kind": self.kind, **self._given()}
+        if "kind" in changes and changes["kind"] != self.kind:
+            table = {"kind": changes.pop("kind")}
+        if "data" in changes:
+            table = {k: v for k, v in table.items() if k not in self._source_keys()}
+        if "function" in changes and "start" not in changes:
+            table.pop("start", None)
+        table.update(changes)
+        return ProblemSpec.from_table(table, where)
+
+    def _source_keys(self) -> set[str]:
+        from gdlab.data.registry import DATA_SOURCES
+
+        source = DATA_SOURCES.get(self.options.get("data"))
+        return set(source.fields) if source is not None else set()
+
+    def _given(self) -> dict[str, Any]:
+        return {k: v for k, v in self.options.items() if v is not None}
+
+    def to_table(self) -> dict[str, Any]:
+        return {"kind": self.kind, **_plain(self._given())}
+
+    def load_data(self) -> Any:
+        """The data set (Dataset or Splits); ``None`` for a 2-D function."""
+        return self.registered.load_data(self.options)
+
+    def build(self, data: Any = None) -> Any:
+        """The :mod:`gdlab.problems` problem; ``data`` replaces the loaded data (a fold)."""
+        kind = self.registered
+        if kind.has("data") and data is None:
+            data = kind.load_data(self.options)
+        return kind.build(self.options, data)
+
+    def describe(self) -> str:
+        return self.registered.describe(self.options)
+
+
+# --------------------------------------------------------------------------- experiment
+
+
+def _expand_optimizers(table: Any, where: str) -> list[RunSpec]:
+    """The ``[optimizers]`` shorthand as runs: one per name, labelled by its class."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table; got {describe(table)}")
+    unknown = [k for k in table if k not in _OPTIMIZERS_KEYS]
+    if unknown:
+        raise ConfigError(
+            f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(_OPTIMIZERS_KEYS)}"
+        )
+    names = table.get("names", [])
+    if not isinstance(names, list):
+        raise ConfigError(f"{where}.names must be an array of optimizer names; got {names!r}")
+    lrs = table.get("lr", {})
+    per_name = table.get("hyperparameters", {})
+    for key, value in (("lr", lrs), ("hyperparameters", per_name)):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}.{key} must be a table keyed by optimizer; got {value!r}")
+        lower = [n.lower() for n in names if isinstance(n, str)]
+        stray = [k for k in value if k.lower() not in lower]
+        if stray:
+            raise ConfigError(
+                f"{where}.{key} names {stray[0]!r}, which is not in {where}.names "
+                f"({', '.join(map(str, names))})"
+            )
+    runs = []
+    for i, name in enumerate(names):
+        key = name.lower() if isinstance(name, str) else name
+        extra = dict(per_name.get(name, per_name.get(key, {})))
+        if name in lrs or key in lrs:
+            extra["lr"] = lrs.get(name, lrs.get(key))
+        runs.append(
+            RunSpec.from_table(
+                {"optimizer": name, "hyperparameters": extra},
+                f"{where}.names[{i}]",
+                default_preset=table.get("preset"),
+            )
+        )
+    return runs
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A whole experiment: problem, training, runs, seeds; validated when made.
+
+    Attributes:
+        name: a short name (letters, digits, ``.``, ``_``, ``-``): the report's folder.
+        problem: the :class:`ProblemSpec`.
+        training: the :class:`Training` every run starts from.
+        runs: the :class:`RunSpec` list, in the order of figures and tables.
+        seeds: runs per configuration (seeds 0 … N−1).
+        title, description: hand-written text (a built-in experiment's);
+            reports use it only while the experiment is unchanged.
+        based_on: the built-in experiment this one was made from, if any.
+    """
+
+    name: str
+    problem: ProblemSpec
+    training: Training
+    runs: tuple[RunSpec, ...]
+    seeds: int = 1
+    title: str = ""
+    description: str = ""
+    based_on: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "runs", tuple(self.runs))
+        self.validate()
+
+    # ------------------------------------------------------------------ checks
+
+    def validate(self, where: str = "experiment") -> None:
+        """Check the experiment as a whole (raises :class:`ConfigError`)."""
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ConfigError(
+                f"{where}: name must be letters, digits, '.', '_' or '-' (not starting with "
+                f"'.' or '-'); got {describe(self.name)}"
+            )
+        n = self.seeds
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SEEDS:
+            raise ConfigError(f"{where}: seeds must be an integer in [1, {MAX_SEEDS}]; got {n!r}")
+        for key in ("title", "description"):
+            if not isinstance(getattr(self, key), str):
+                raise ConfigError(f"{where}: {key} must be a string; got {getattr(self, key)!r}")
+        if not self.runs:
+            raise ConfigError(f"{where} has no runs: give optimizers.names or [[runs]]")
+        self._check_labels(where)
+        for i, run in enumerate(self.runs):
+            _check_run(run, f"{where}: runs[{i}]")
+            self.training.merge(f"{where}: runs[{i}] ({run.label})", **run.training)
+        self._check_training(where)
+
+    def _check_labels(self, where: str) -> None:
+        seen: dict[str, str] = {}
+        for run in self.runs:
+            key = slug(run.label)
+            if key in seen:
+                what = "twice" if seen[key] == run.label else f"and {seen[key]!r}"
+                raise ConfigError(
+                    f"{where}: run label {run.label!r} {what} name the same files "
+                    f"({key!r}); give each run its own label"
+                )
+            seen[key] = run.label
+
+    def _check_training(self, where: str) -> None:
+        if not self.problem.has("data"):
+            for i, run in enumerate(self.runs):
+                batch = self.run_training(run).batch_size
+                if batch is not None:
+                    owner = "training" if "batch_size" not in run.training else f"runs[{i}]"
+                    raise ConfigError(
+                        f"{where}: {owner}.batch_size must be left out for a 2-D function "
+                        f"(every step uses the whole function); got {batch!r}"
+                    )
+            if self.training.validation is not None:
+                raise ConfigError(
+                    f"{where}: training.validation must be left out for a 2-D function "
+                    f"(there is no data); got {self.training.validation!r}"
+                )
+        elif self.training.validation == "validation":
+            options = self.problem.options
+            if not options.get("validation_size"):
+                raise ConfigError(
+                    f"{where}: training.validation = 'validation' needs a validation part "
+                    "(problem.validation_size > 0); use 'test' or set validation_size"
+                )
+
+    def check_data(self, n_train: int, where: str = "experiment") -> None:
+        """Check batch sizes against the training set's size once the data is loaded."""
+        for i, run in enumerate(self.runs):
+            training = self.run_training(run)
+            if training.batch_size is not None and training.batch_size > n_train:
+                owner = "training" if "batch_size" not in run.training else f"runs[{i}]"
+                raise ConfigError(
+                    f"{where}: {owner}.batch_size must be at most the {n_train} training "
+                    f"samples; got {training.batch_size}"
+                )
+
+    # ------------------------------------------------------------------ reading
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "experiment") -> Experiment:
+        """Checked from plain data (a parsed TOML file, results.json's ``config``)."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where} must be a table; got {describe(data)}")
+        unknown = [k for k in data if k not in _TOP_KEYS]
+        if unknown:
+            raise ConfigError(
+                f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(_TOP_KEYS)}"
+            )
+        if "problem" not in data:
+            raise ConfigError(f"{where}: [problem] is required (a table with kind = …)")
+        if "training" not in data:
+            raise ConfigError(f"{where}: [training] is required (steps or epochs, …)")
+        problem = ProblemSpec.from_table(data["problem"], f"{where}: problem")
+        training = Training.from_table(data["training"], f"{where}: training")
+        runs = _expand_optimizers(data.get("optimizers", {}), f"{where}: optimizers")
+        given = data.get("runs", [])
+        if not isinstance(given, list):
+            raise ConfigError(f"{where}: runs must be an array of tables ([[runs]]); got {given!r}")
+        runs += [RunSpec.from_table(t, f"{where}: runs[{i}]") for i, t in enumerate(given)]
+        based_on = data.get("based_on")
+        if based_on is not None and not isinstance(based_on, str):
+            raise ConfigError(f"{where}: based_on must be a string; got {describe(based_on)}")
+        return cls(
+            name=data.get("name", "experiment"),
+            problem=problem,
+            training=training,
+            runs=tuple(runs),
+            seeds=data.get("seeds", 1),
+            title=data.get("title", ""),
+            description=" ".join(str(data.get("description", "")).split())
+            if isinstance(data.get("description", ""), str)
+            else data.get("description"),
+            based_on=based_on,
+        )
+
+    @classmethod
+    def from_toml(cls, text: str, where: str = "experiment") -> Experiment:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{where} is not valid TOML: {error}") from None
+        return cls.from_dict(data, where)
+
+    # ------------------------------------------------------------------ writing
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: what results.json stores as ``config`` (runs written out)."""
+        data: dict[str, Any] = {"name": self.name}
+        if self.title:
+            data["title"] = self.title
+        if self.description:
+            data["description"] = self.description
+        if self.based_on is not None:
+            data["based_on"] = self.based_on
+        data["seeds"] = self.seeds
+        data["problem"] = self.problem.to_table()
+        data["training"] = self.training.to_table()
+        data["runs"] = [run.to_table() for run in self.runs]
+        return data
+
+    def to_toml(self) -> str:
+        """The experiment as a TOML file that :meth:`from_toml` reads back equal."""
+        import tomli_w
+
+        return tomli_w.dumps(self.to_dict())
+
+    def key(self) -> dict[str, Any]:
+        """What decides the results (the text and name left out): for comparisons."""
+        data = self.to_dict()
+        for k in ("name", "title", "description", "based_on"):
+            data.pop(k, None)
+        return data
+
+    # ------------------------------------------------------------------ changing
+
+    def replace(self, **changes: Any) -> Experiment:
+        """A copy with fields replaced and the whole experiment checked again."""
+        return dataclasses.replace(self, **changes)
+
+    def run_training(self, run: RunSpec) -> Training:
+        """The training settings of ``run``: the experiment's with the run's overrides."""
+        return self.training.merge(**run.training) if run.training else self.training
+
+    def merge_training(self, **changes: Any) -> Experiment:
+        """Change the training of every run: the experiment's settings, and any run's
+        own override of the same setting is dropped (``steps`` and ``epochs`` count as one)."""
+        training = self.training.merge("training", **changes)
+        dropped = set(changes)
+        if dropped & {"steps", "epochs"}:
+            dropped |= {"steps", "epochs"}
+        runs = tuple(
+            dataclasses.replace(
+                run, training={k: v for k, v in run.training.items() if k not in dropped}
+            )
+            for run in self.runs
+        )
+        return self.replace(training=training, runs=runs)
+
+    def select(self, selector: str, where: str = "--set") -> list[int]:
+        """Indices of the runs ``selector`` names: an optimizer name or a run label's slug."""
+        key = selector.lower()
+        by_optimizer = [i for i, r in enumerate(self.runs) if r.optimizer == key]
+        by_label = [i for i, r in enumerate(self.runs) if slug(r.label) == slug(selector)]
+        found = by_label or by_optimizer
+        if not found:
+            names = sorted({r.optimizer for r in self.runs} | {slug(r.label) for r in self.runs})
+            raise ConfigError(
+                f"{where}: {selector!r} must name a run of this experiment (an optimizer or a "
+                f"label): {', '.join(names)}"
+            )
+        return found
+
+    def change_runs(self, indices: Iterable[int], change: Any) -> Experiment:
+        """A copy with ``change(run)`` applied to the runs at ``indices``."""
+        chosen = set(indices)
+        runs = tuple(change(r) if i in chosen else r for i, r in enumerate(self.runs))
+        return self.replace(runs=runs)
+
+    def with_lr(self, selector: str, value: Any, where: str = "--lr") -> Experiment:
+        """Set the learning rate of the runs ``selector`` names (a schedule keeps its shape)."""
+        return self.change_runs(self.select(selector, where), lambda r: r.with_lr(value))
+
+    def set(self, path: str, value: Any, where: str | None = None) -> Experiment:
+        """The experiment with one value changed, ``--set``'s way.
+
+        ``path`` is ``seeds``, ``name``, ``title``, ``problem.KEY``,
+        ``training.KEY`` (every run's), or ``RUN.KEY`` where ``RUN`` is an
+        optimizer name or a run label (as a file name: ``sgd-batch-1``) and
+        ``KEY`` a run key (``lr``, ``preset``, ``batch_size`` …) or any
+        hyperparameter of the optimizer (``adam.beta1``, ``momentum.momentum``).
+        """
+        where = where or f"--set {path}"
+        head, _, rest = path.partition(".")
+        if not rest:
+            if head in ("seeds", "name", "title", "description"):
+                return self.replace(**{head: value})
+            raise ConfigError(
+                f"{where}: KEY must be seeds, name, title, problem.KEY, training.KEY or "
+                f"RUN.KEY (RUN an optimizer or a run label); got {path!r}"
+            )
+        if head == "problem":
+            return self.replace(problem=self.problem.with_options(where, **{rest: value}))
+        if head == "training":
+            return self.merge_training(**{rest: value})
+        return self.change_runs(self.select(head, where), lambda r: _set_run(r, rest, value, where))
+
+    def select_optimizers(self, names: Sequence[str], where: str = "--optimizers") -> Experiment:
+        """Keep the runs of these optimizers, in this order; a name the experiment lacks
+        is added as a run at its defaults (with the experiment's common preset, if any)."""
+        keys = [n.lower() for n in names]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise ConfigError(f"{where} names {twice[0]!r} twice; got {','.join(names)}")
+        runs: list[RunSpec] = []
+        presets = {r.preset for r in self.runs}
+        preset = presets.pop() if len(presets) == 1 else None
+        for key in keys:
+            if key not in OPTIMIZERS:
+                raise ConfigError(f"{where} must name optimizers among {', '.join(OPTIMIZERS)}; "
+                                  f"got {key!r}")  # fmt: skip
+            have = [r for r in self.runs if r.optimizer == key]
+            if have:
+                runs += have
+            else:
+                usable = preset if preset is not None and key in PRESETS[preset] else None
+                runs.append(RunSpec(_label(key), key, preset=usable))
+        return self.replace(runs=tuple(runs))
+
+    def with_preset(self, preset: str) -> Experiment:
+        """Every run with ``preset``'s defaults (its own hyperparameters kept on top)."""
+        return self.replace(runs=tuple(dataclasses.replace(r, preset=preset) for r in self.runs))
+
+    def changes_from(self, base: Experiment) -> list[str]:
+        """What differs from ``base``, as short lines (``problem.function: bowl → rosenbrock``)."""
+        return _changes(base, self)
+
+
+def _set_run(run: RunSpec, key: str, value: Any, where: str) -> RunSpec:
+    if key == "lr":
+        return run.with_lr(value)
+    if key in RUN_TRAINING_KEYS:
+        return run.with_training(**{key: value})
+    if key in ("label", "group", "preset"):
+        return dataclasses.replace(run, **{key: value})
+    names = hyperparameter_names(run.optimizer)
+    if key not in names:
+        raise ConfigError(
+            f"{where}: {key!r} is not a setting of run {run.label!r}; run keys: "
+            f"{', '.join(k for k in RUN_KEYS if k != 'hyperparameters')}; hyperparameters of "
+            f"{run.optimizer}: {', '.join(names)}"
+        )
+    return run.with_hyperparameters(**{key: value})
+
+
+# --------------------------------------------------------------------------- differences
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k} = {_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if value is None:
+        return "default"
+    return str(value)
+
+
+def _table_changes(prefix: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for key in dict.fromkeys([*old, *new]):
+        a, b = old.get(key), new.get(key)
+        if a != b:
+            lines.append(f"{prefix}{key}: {_value(a)} → {_value(b)}")
+    return lines
+
+
+def _changes(base: Experiment, new: Experiment) -> list[str]:
+    lines = _table_changes("problem.", base.problem.to_table(), new.problem.to_table())
+    lines += _table_changes("training.", base.training.to_table(), new.training.to_table())
+    if base.seeds != new.seeds:
+        lines.append(f"seeds: {base.seeds} → {new.seeds}")
+    old_runs = {r.label: r for r in base.runs}
+    new_runs = {r.label: r for r in new.runs}
+    removed = [label for label in old_runs if label not in new_runs]
+    added = [label for label in new_runs if label not in old_runs]
+    if removed:
+        lines.append("runs left out: " + ", ".join(removed))
+    if added:
+        lines.append("runs added: " + ", ".join(added))
+    for label, run in new_runs.items():
+        if label in old_runs:
+            old = old_runs[label].to_table()
+            mine = run.to_table()
+            lines += _table_changes(
+                f"{label}: ", old.pop("hyperparameters", {}), mine.pop("hyperparameters", {})
+            )
+            lines += _table_changes(f"{label}: ", old, mine)
+    if [r.label for r in base.runs if r.label in new_runs] != [
+        r.label for r in new.runs if r.label in old_runs
+    ]:
+        lines.append("runs reordered: " + ", ".join(r.label for r in new.runs))
+    return lines

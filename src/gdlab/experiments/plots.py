@@ -1,0 +1,166 @@
+"""The figures of ``gdlab plot``: schedules, EWMAs and initial weights, as data.
+
+Each ``*_series`` function computes what its figure draws (plain data, the
+``series`` block of a results.json); :func:`run_plot` writes the report.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gdlab._checks import ConfigError
+
+__all__ = ["PLOTS", "ewma_series", "init_series", "run_plot", "schedules_series"]
+
+#: The ``gdlab plot`` figures.
+PLOTS = ("schedules", "ewma", "init")
+
+
+def schedules_series(lr0: float = 0.1, epochs: int = 20, steps_per_epoch: int = 50) -> dict:
+    """Seed 004's decays as lr-per-step curves (``gdlab plot schedules``)."""
+    from gdlab import schedules as S
+
+    cases = [
+        S.Constant(lr0),
+        S.InverseTimeDecay(lr0, 1.0, per="epoch"),
+        S.ExponentialDecay(lr0, 0.95, per="epoch"),
+        S.InverseSqrtEpochDecay(lr0, 1.0),
+        S.InverseSqrtStepDecay(lr0, 1.0),
+        S.StepDecay(lr0, every=5, factor=0.5, per="epoch"),
+        S.CosineDecay(lr0, epochs * steps_per_epoch),
+    ]
+    labels = ["constant", "inverse time", "exponential", "k/√epoch", "k/√t", "staircase", "cosine"]
+    steps = epochs * steps_per_epoch
+    curves = []
+    for label, schedule in zip(labels, cases, strict=True):
+        lr = [schedule(t, t // steps_per_epoch) for t in range(steps)]
+        curves.append({"label": label, "formula": repr(schedule), "lr": lr})
+    return {
+        "kind": "schedules",
+        "steps": steps,
+        "steps_per_epoch": steps_per_epoch,
+        "curves": curves,
+    }
+
+
+def ewma_series(betas: Sequence[float] = (0.5, 0.9, 0.98)) -> dict:
+    """Seattle's daily maximum temperatures and their EWMAs (``gdlab plot ewma``)."""
+    from gdlab.averages import ewma
+    from gdlab.data import seattle_temperatures
+
+    dates, values = seattle_temperatures()
+    curves = []
+    for beta in betas:
+        for corrected in (True, False):
+            smooth = ewma(values, beta, bias_correction=corrected)
+            curves.append(
+                {
+                    "beta": beta,
+                    "bias_correction": corrected,
+                    "values": [round(float(v), 4) for v in smooth],
+                }
+            )
+    return {
+        "kind": "ewma",
+        "dates": [str(d) for d in dates.astype("datetime64[D]")],
+        "values": [float(v) for v in values],
+        "unit": "°C",
+        "curves": curves,
+    }
+
+
+def init_series(samples: int = 1000, units: int = 100, layers: int = 5, seed: int = 0) -> dict:
+    """Seed 001's activation histograms per layer for each initialisation and activation."""
+    from gdlab.nn.init import weights
+    from gdlab.nn.layers import ReLU, Sigmoid, Tanh
+
+    inits = [("std 1", 1.0), ("std 0.01", 0.01), ("Xavier", "xavier"), ("He", "he")]
+    activations = [("sigmoid", Sigmoid), ("tanh", Tanh), ("relu", ReLU)]
+    cases = []
+    for act_name, act in activations:
+        for init_name, init in inits:
+            rng = np.random.default_rng(seed)
+            x = rng.standard_normal((samples, units))
+            stats = []
+            for _ in range(layers):
+                w = weights(
+                    (units, units), init, rng, fan_in=units, fan_out=units, dtype=np.float64
+                )
+                z = act().forward(x @ w)
+                low, high = (0.0, 1.0) if act_name == "sigmoid" else (-1.0, 1.0)
+                if act_name == "relu":
+                    low, high = 0.0, max(float(np.percentile(z, 99.5)), 1e-12)
+                counts, edges = np.histogram(z, bins=30, range=(low, high))
+                saturated = (
+                    float(np.mean((z < 0.1) | (z > 0.9)))
+                    if act_name == "sigmoid"
+                    else float(np.mean(np.abs(z) > 0.9))
+                    if act_name == "tanh"
+                    else 0.0
+                )
+                stats.append(
+                    {
+                        "counts": counts.tolist(),
+                        "edges": edges.tolist(),
+                        "mean": float(z.mean()),
+                        "std": float(z.std()),
+                        "saturated": saturated,
+                    }
+                )
+                x = z
+            cases.append({"init": init_name, "activation": act_name, "layers": stats})
+    return {"kind": "init", "layers": layers, "units": units, "samples": samples, "cases": cases}
+
+
+_PLOT_TEXT = {
+    "schedules": (
+        "Seed 004: learning-rate schedules",
+        "The learning rate against the step for seed 004's decays (and cosine), "
+        "from lr0 = 0.1 with 50 steps per epoch; epochs count from 0, k/√ from 1.",
+    ),
+    "ewma": (
+        "Seed 004: exponentially weighted averages",
+        "Seattle's daily maximum temperatures (2012-2015) averaged with β = 0.5, 0.9 and "
+        "0.98 (about 2, 10 and 50 days), with bias correction (solid) and without "
+        "(dashed): without it, the average starts near 0 and lags for about 1/(1-β) days.",
+    ),
+    "init": (
+        "Seed 001: initial weights and activations",
+        "A 5-layer, 100-unit network on 1,000 random inputs: the activations per layer "
+        "with weights of std 1, std 0.01, Xavier (√(1/n)) and He (√(2/n)), for sigmoid, "
+        "tanh and ReLU. Std 1 saturates the sigmoid, 0.01 collapses every layer, Xavier "
+        "keeps tanh's spread and He keeps ReLU's.",
+    ),
+}
+
+
+def run_plot(
+    kind: str, out_dir: str | os.PathLike, *, command: str = "", figures: bool = True
+) -> dict[str, Any]:
+    """``gdlab plot KIND``: compute the series, write results.json, figures and report."""
+    from gdlab.results import ResultsWriter
+
+    if kind not in PLOTS:
+        raise ConfigError(f"plot must be one of {', '.join(PLOTS)}; got {kind!r}")
+    series = {"schedules": schedules_series, "ewma": ewma_series, "init": init_series}[kind]()
+    title, description = _PLOT_TEXT[kind]
+    header = {
+        "experiment": f"plot-{kind}",
+        "title": title,
+        "description": description,
+        "command": command,
+        "config": {"plot": kind},
+        "problem": None,
+        "series": series,
+    }
+    writer = ResultsWriter(out_dir, header)
+    writer.finish("complete")
+    if figures:
+        from gdlab.report import write
+
+        write(writer.document, out_dir)
+    return writer.document

@@ -1,0 +1,119 @@
+"""Optimizer files: the ``.npz`` an :class:`~gdlab.optim.Optimizer` saves and loads.
+
+A file is a tree written by :func:`gdlab._io.save_tree` (atomically, with the
+mode every other output gets): the optimizer's ``state_dict()``, its arrays
+stored as arrays and the rest as JSON. Files written before this layout (a
+``__meta__`` document and a ``state_index``) are still read.
+
+Every way a file can fail to be one (missing members, truncation, flipped
+bits, a zip that is not an ``.npz``, JSON that is not a state) raises one
+exception, ``ValueError("PATH is not a gdlab optimizer file: WHY")``; a path
+with no file raises ``FileNotFoundError`` naming it. This module knows the
+format only: :func:`gdlab.optim.load`, which also rebuilds the optimizer,
+lives in :mod:`gdlab.optim.registry`.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import zipfile
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import load_tree, save_tree
+
+__all__ = ["not_an_optimizer_file", "read_state", "write_state"]
+
+_ZIP_MAGIC = b"PK\x03\x04"
+
+#: What reading a damaged or foreign file can raise, from zipfile, zlib, NumPy
+#: and JSON; all of them mean "not an optimizer file".
+_READ_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    EOFError,
+    OSError,
+    UnicodeDecodeError,
+    zipfile.BadZipFile,
+    zlib.error,
+    json.JSONDecodeError,
+)
+
+
+def not_an_optimizer_file(path: str | os.PathLike, why: object) -> ValueError:
+    """The one error for a file that cannot be an optimizer's: ``PATH is not ...: WHY``."""
+    if isinstance(why, BaseException):
+        why = str(why) or type(why).__name__
+    return ValueError(f"{path} is not a gdlab optimizer file: {why}")
+
+
+def write_state(path: str | os.PathLike, state_dict: Mapping[str, Any]) -> Path:
+    """Write ``state_dict`` to ``path`` atomically; an ``OSError`` names ``path``."""
+    path = Path(path)
+    try:
+        return save_tree(path, dict(state_dict))
+    except OSError as error:
+        code = error.errno if error.errno is not None else errno.EIO
+        reason = error.strerror or str(error)
+        raise OSError(code, f"cannot write the optimizer file ({reason})", str(path)) from error
+
+
+def read_state(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``state_dict`` saved in ``path``; its contents are checked by the optimizer."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, "no such optimizer file", str(path))
+    if path.is_dir():
+        raise not_an_optimizer_file(path, "it is a directory")
+    with path.open("rb") as fh:
+        head = fh.read(len(_ZIP_MAGIC))
+    if not head:
+        raise not_an_optimizer_file(path, "it is empty")
+    if head != _ZIP_MAGIC:
+        raise not_an_optimizer_file(path, f"it is not an .npz archive (it starts {head!r})")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            legacy = "__meta__" in data.files and "__tree__" not in data.files
+        tree = _read_legacy(path) if legacy else load_tree(path)
+    except PermissionError:
+        raise  # a file we may not read may well be an optimizer's
+    except _READ_ERRORS as error:
+        # load_tree's own ValueError repeats the path; give the reason beneath it.
+        cause = error.__cause__ if isinstance(error.__cause__, Exception) else error
+        raise not_an_optimizer_file(path, _reason(cause)) from error
+    if not isinstance(tree, dict):
+        raise not_an_optimizer_file(path, f"it holds a {type(tree).__name__}, not a state dict")
+    return tree
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error)
+    if isinstance(error, KeyError):
+        text = f"no member {text}"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _read_legacy(path: Path) -> dict[str, Any]:
+    """A file in the first layout: ``__meta__`` JSON, arrays named by ``state_index``."""
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["__meta__"]))
+        if not isinstance(meta, dict):
+            raise TypeError(f"__meta__ is a {type(meta).__name__}, not a dict")
+        index = meta.pop("state_index")
+        if index is None:
+            meta["state"] = None
+            return meta
+        meta["state"] = {
+            key: {name: np.array(data[member]) for name, member in names.items()}
+            for key, names in index.items()
+        }
+    return meta
