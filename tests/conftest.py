@@ -12,3 +12,11 @@ def _one_blas_thread():
     OpenBLAS threads that spin-wait for each other slow it down many times over."""
     with threadpool_limits(limits=1, user_api="blas"):
         yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _gdlab_cache_in_tmp(tmp_path_factory):
+    """The parsed-MNIST cache in a temporary folder: the suite never writes the home cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GDLAB_CACHE_DIR", str(tmp_path_factory.mktemp("gdlab-cache")))
+        yield

@@ -35,6 +35,14 @@ from gdlab.data import (
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _cache_in_tmp(tmp_path_factory):
+    """MNIST's parsed-digits cache goes to a temporary folder, never the home cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GDLAB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 def rng(seed=0):
     return np.random.default_rng(seed)
 
@@ -567,7 +575,8 @@ def test_seattle_temperatures_offline(monkeypatch):
 
 def test_registry():
     assert sorted(DATASETS) == ["boston", "digits", "mnist", "moons"]
-    assert DATASETS["mnist"] is mnist_subset
+    assert DATASETS["mnist"].dataset is mnist_subset
+    assert DATASETS["mnist"].classifier and not DATASETS["boston"].classifier
     data = load("moons", n_samples=20, rng=rng(3))
     np.testing.assert_array_equal(data.X, moons(20, rng=rng(3)).X)
     assert load("boston", features=("RM",)).feature_names == ("RM",)

@@ -31,10 +31,11 @@ SGD_DIVERGED_AT = 8
 
 def document(problem: dict | None, runs: list[dict], **extra: Any) -> dict:
     return {
-        "schema": "gdlab.results/1",
+        "schema": "gdlab.results/2",
         "experiment": "test",
         "title": "A test document",
         "description": "Built by hand for the figure tests.",
+        "changes": [],
         "status": "complete",
         "command": "gdlab race test",
         "created": "2026-01-01T00:00:00+00:00",
@@ -73,6 +74,7 @@ def run(
         "stopped_at": stopped_at,
         "steps": len(loss),
         "seconds": 0.1,
+        "compile_seconds": 0.0,
         "loss": loss,
         "lr": [lr] * len(loss),
         "epochs": [],
@@ -102,6 +104,8 @@ def bowl_race() -> dict:
     problem = {
         "kind": "function",
         "name": "bowl",
+        "traits": ["function2d"],
+        "description": "bowl: x²/20 + y², from (-7, 2)",
         "function": {
             "name": "bowl",
             "description": fn.description,
@@ -152,6 +156,8 @@ def data_race() -> dict:
     problem = {
         "kind": "mlp",
         "name": "mlp-digits",
+        "traits": ["classifier", "data"],
+        "description": "a network with 32 hidden units on digits",
         "data": {"name": "digits", "n_train": 1000, "n_test": 200, "n_features": 64},
         "sizes": [64, 32, 10],
     }
@@ -183,6 +189,8 @@ def moons_run() -> dict:
     problem = {
         "kind": "logreg",
         "name": "logreg-moons",
+        "traits": ["classifier", "data"],
+        "description": "logistic regression on the moons",
         "data": {
             "name": "moons", "n_train": 60, "n_test": 0, "n_features": 2,
             "points": {"X": X.tolist(), "y": y},
@@ -508,7 +516,6 @@ def test_group_colors_cycle_in_run_order() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d["problem"].update(kind="svm"), "problem.kind must be one of .*got 'svm'"),
         (lambda d: d.update(series={"kind": "histogram"}), "series.kind .*got 'histogram'"),
         (lambda d: d["problem"]["function"].update(name="banana"), "function .*got 'banana'"),
         (lambda d: d.update(problem=None), "results\\['problem'\\] must be a dict"),
@@ -520,6 +527,18 @@ def test_unknown_kinds_raise_and_draw_nothing(tmp_path: Path, change: Any, messa
     with pytest.raises(ValueError, match=message):
         figures.draw(results, tmp_path)
     assert not (tmp_path / "figures").exists()
+
+
+def test_figures_follow_the_traits_not_the_kind() -> None:
+    results = bowl_race()
+    results["problem"]["kind"] = "my-own-2d-kind"  # any kind: the traits decide
+    assert figures.figure_names(results) == ["paths", "loss"]
+    results["problem"]["traits"] = ["data"]
+    names = figures.figure_names(results)
+    assert "paths" not in names
+    assert names[0] == "loss"
+    with pytest.raises(ValueError, match="traits with 'function2d'"):
+        figures.paths_figure(results)
 
 
 def test_a_series_document_may_name_a_problem() -> None:

@@ -53,19 +53,29 @@ def _require(module: str) -> Any:
 
 def _header(**overrides: Any) -> dict[str, Any]:
     document = {
-        "schema": "gdlab.results/1",
+        "schema": "gdlab.results/2",
         "experiment": "bowl",
         "title": "Seed 001 on the bowl",
         "description": "Three optimizers on x²/20 + y².\n\nOne of them diverges.",
+        "changes": ["training.steps: 30 → 31"],
         "status": "complete",
         "command": "gdlab race bowl --steps 30 --lr sgd=0.95",
         "created": "2026-11-21T09:00:00+00:00",
-        "config": {"experiment": "bowl", "steps": 30, "note": "a < b && c > d"},
+        "config": {
+            "name": "bowl",
+            "description": "a < b && c > d",
+            "seeds": 1,
+            "problem": {"kind": "function", "function": "bowl"},
+            "training": {"steps": 30},
+            "runs": [{"label": "SGD", "optimizer": "sgd", "hyperparameters": {"lr": 0.95}}],
+        },
         "versions": {"gdlab": "0.1.0", "python": "3.11.2", "numpy": "2.0.0"},
         "machine": {"platform": "Linux-test", "processor": "Test CPU", "cpus": 2},
         "problem": {
             "kind": "function",
             "name": "bowl",
+            "traits": ["function2d"],
+            "description": "bowl: x²/20 + y², from (-7, 2)",
             "function": {
                 "name": "bowl",
                 "description": "x²/20 + y²",
@@ -97,6 +107,7 @@ def _run(run_id: str, label: str, optimizer: str, **overrides: Any) -> dict[str,
         "stopped_at": None,
         "steps": steps,
         "seconds": 0.012,
+        "compile_seconds": 0.0,
         "loss": loss,
         "lr": [0.95] * steps,
         "epochs": [{"epoch": 1, "step": steps, "seconds": 0.01, "train_loss": loss[-1]}],
@@ -223,6 +234,7 @@ def data_document() -> dict[str, Any]:
         problem={
             "kind": "mlp",
             "name": "mlp-moons",
+            "traits": ["classifier", "data"],
             "data": {
                 "name": "moons",
                 "n_train": 4,
@@ -358,7 +370,7 @@ def test_schema_ships_with_the_package_and_is_a_valid_2020_12_schema():
     assert resources.files("gdlab.report").joinpath("results.schema.json").is_file()
     jsonschema = _require("jsonschema")
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
-    assert SCHEMA["properties"]["schema"] == {"const": "gdlab.results/1"}
+    assert SCHEMA["properties"]["schema"] == {"const": "gdlab.results/2"}
 
 
 @pytest.mark.parametrize(
@@ -399,8 +411,10 @@ BROKEN = {
     "missing run seed": (_delete("runs/1/seed"), r"\$\.runs\[1\]: 'seed' is a required"),
     "bad status": (_set("status", "done"), r"\$\.status: 'done' is not one of"),
     "bad run status": (_set("runs/2/status", "exploded"), r"\$\.runs\[2\]\.status: 'exploded'"),
-    "bad schema id": (_set("schema", "gdlab.results/2"), r"\$\.schema: 'gdlab\.results/1' was"),
-    "bad kind": (_set("problem/kind", "cnn"), r"\$\.problem\.kind: 'cnn' is not one of"),
+    "bad schema id": (_set("schema", "gdlab.results/1"), r"\$\.schema: 'gdlab\.results/2' was"),
+    "empty kind": (_set("problem/kind", ""), r"\$\.problem\.kind: ''"),
+    "problem without traits": (_delete("problem/traits"), r"\$\.problem: 'traits' is a required"),
+    "changes not strings": (_set("changes", [3]), r"\$\.changes\[0\]: 3 is not of type"),
     "NaN in loss": (_set("runs/0/loss/2", math.nan), r"\$\.runs\[0\]\.loss\[2\]: nan is not a"),
     "inf in metrics": (
         _set("runs/0/metrics/best_loss", math.inf),

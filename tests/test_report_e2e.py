@@ -13,6 +13,12 @@ from gdlab.report.schema import validate
 from .test_report_browser import _data, _dump, chromium  # noqa: F401  (a fixture)
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    """Nothing is written into the repository, whatever a test forgets to pass."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _check_report(binary: str, out: Path) -> dict:
     dom, console = _dump(binary, out / "index.html")
     check = _data(dom, "report-check")
@@ -55,12 +61,12 @@ def test_tour_is_one_report(tmp_path, capsys, chromium, monkeypatch):  # noqa: F
     from gdlab import experiments, tour
 
     # A very short tour: a hundredth of each experiment.
-    def tiny(config):
-        training = config["training"]
-        key = "steps" if "steps" in training else "epochs"
-        return experiments.override(config, **{key: max(1, training[key] // 100)})
+    def tiny(experiment):
+        training = experiment.training
+        key = "steps" if training.steps is not None else "epochs"
+        return experiment.merge_training(**{key: max(1, getattr(training, key) // 100)})
 
-    monkeypatch.setattr(tour, "_quick", tiny)
+    monkeypatch.setattr(tour, "shortened", tiny)
     out = tmp_path / "tour"
     assert cli.main(["tour", "--quick", "--quiet", "--out", str(out)]) == 0
     capsys.readouterr()

@@ -10,6 +10,18 @@ from gdlab import cli, tuning
 from gdlab.report.schema import validate
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    """Nothing is written into the repository, whatever a test forgets to pass."""
+    monkeypatch.chdir(tmp_path)
+
+
+def tasks_file(out):
+    """The one sweep file of a tuning directory (named by the digest of its settings)."""
+    (path,) = out.glob("tasks-*.jsonl")
+    return path
+
+
 def run(argv, capsys):
     code = cli.main(argv)
     captured = capsys.readouterr()
@@ -32,27 +44,32 @@ def test_tune_writes_a_summary_per_configuration(boston_tuned):
     assert set(document["configurations"]) == {
         "GD (all 506 samples)", "SGD (1 sample)", "Mini-batch (30 samples)"
     }  # fmt: skip
+    n_points = 0
     for c in document["configurations"].values():
-        assert len(c["grid"]) == len(c["mean"]) == len(c["std"]) == 4
+        # the run's default, the 4 grid points (and any added by widening), each scored
+        assert len(c["points"]) >= 4
+        assert c["points"][0]["default"] is True
+        assert len(c["grid"]) == len(c["mean"]) == len(c["std"]) == len(c["points"])
         assert c["grid"] == sorted(c["grid"])
         best = c["best"]
         finite = [m for m in c["mean"] if m is not None]
         assert best["mean"] == min(finite)
         assert best["lr"] == c["grid"][c["mean"].index(best["mean"])]
-    # Every (configuration, rate, fold) ran once: 3 × 4 × 3 tasks.
-    lines = (boston_tuned / "tune" / "tune.jsonl").read_text().splitlines()
+        n_points += len(c["points"])
+    # Every (configuration, rate, fold) ran once: 3 folds per point.
+    lines = tasks_file(boston_tuned / "tune").read_text().splitlines()
     ids = [json.loads(line)["id"] for line in lines]
-    assert len(ids) == len(set(ids)) == 36
+    assert len(ids) == len(set(ids)) == 3 * n_points
 
 
 def test_tune_resumes_without_rerunning(boston_tuned, capsys):
-    before = (boston_tuned / "tune" / "tune.jsonl").read_text()
+    before = tasks_file(boston_tuned / "tune").read_text()
     summary = tuning.load_tuned(boston_tuned / "tune")
     argv = ["tune", "boston", "--steps", "60", "--budget", "4", "--folds", "3", "--quiet",
             "--out", str(boston_tuned / "tune")]  # fmt: skip
     code, _, _ = run(argv, capsys)
     assert code == 0
-    assert (boston_tuned / "tune" / "tune.jsonl").read_text() == before
+    assert tasks_file(boston_tuned / "tune").read_text() == before
     again = tuning.load_tuned(boston_tuned / "tune")
     assert again["configurations"] == summary["configurations"]
 
@@ -76,7 +93,8 @@ def test_tuned_race_uses_the_best_rates_and_reports_them(boston_tuned, capsys):
     document = json.loads((out / "results.json").read_text())
     validate(document)
     tuned = tuning.load_tuned(boston_tuned / "tune")["configurations"]
-    assert document["title"].endswith("(tuned)")
+    assert "Tuned settings from" in document["description"]
+    assert str(boston_tuned / "tune") in document["description"]
     for r in document["runs"]:
         assert r["hyperparameters"]["lr"] == tuned[r["label"]]["best"]["lr"]
     assert {r["seed"] for r in document["runs"]} == {0, 1}
@@ -123,7 +141,7 @@ def test_tuned_results_for_another_experiment_are_refused(boston_tuned, capsys, 
     code, _, err = run(["race", "bowl", "--tuned", str(boston_tuned / "tune"), "--out",
                         str(tmp_path / "o")], capsys)  # fmt: skip
     assert code == cli.EXIT_USAGE
-    assert "the tuning results are for 'boston', not 'bowl'" in err
+    assert f"the tuning results in {boston_tuned / 'tune'} are for 'boston', not 'bowl'" in err
 
 
 def test_tune_by_accuracy(tmp_path, capsys):
@@ -133,7 +151,7 @@ def test_tune_by_accuracy(tmp_path, capsys):
     code, _, err = run(argv, capsys)
     assert code == 0, err
     document = tuning.load_tuned(tmp_path)
-    assert document["selected_by"] == "mean validation accuracy"
+    assert document["selected_by"] == "mean validation accuracy (loss breaks ties)"
     adam = document["configurations"]["Adam"]
     accuracies = [a for a in adam["accuracy"] if a is not None]
     assert adam["best"]["accuracy"] == max(accuracies)

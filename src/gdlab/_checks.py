@@ -18,14 +18,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gdlab._text import exact as _exact
+
 __all__ = [
     "ConfigError",
     "Field",
     "check_bool",
     "check_choice",
-    "check_table",
     "check_int",
     "check_real",
+    "check_table",
     "describe",
     "fail",
 ]
@@ -53,16 +55,12 @@ def _interval(low: float | None, high: float | None, low_open: bool, high_open: 
     if low is not None and high is not None:
         left = "(" if low_open else "["
         right = ")" if high_open else "]"
-        return f"in {left}{_num(low)}, {_num(high)}{right}"
+        return f"in {left}{_exact(low)}, {_exact(high)}{right}"
     if low is not None:
-        return f"{'>' if low_open else '>='} {_num(low)}"
+        return f"{'>' if low_open else '>='} {_exact(low)}"
     if high is not None:
-        return f"{'<' if high_open else '<='} {_num(high)}"
+        return f"{'<' if high_open else '<='} {_exact(high)}"
     return "finite"
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
 
 
 def check_real(
@@ -180,7 +178,9 @@ class Field:
 
     def __post_init__(self) -> None:
         if self.kind not in FIELD_KINDS:
-            raise ValueError(f"Field kind must be one of {', '.join(FIELD_KINDS)}; got {self.kind!r}")
+            raise ValueError(
+                f"Field kind must be one of {', '.join(FIELD_KINDS)}; got {self.kind!r}"
+            )
 
     @property
     def required(self) -> bool:
@@ -244,11 +244,23 @@ class Field:
             return value
         if kind == "int":
             n = check_int("value", value)
-            check_real("value", n, low=self.low, high=self.high, low_open=self.low_open,
-                       high_open=self.high_open)
+            check_real(
+                "value",
+                n,
+                low=self.low,
+                high=self.high,
+                low_open=self.low_open,
+                high_open=self.high_open,
+            )
             return n
-        return check_real("value", value, low=self.low, high=self.high, low_open=self.low_open,
-                          high_open=self.high_open)
+        return check_real(
+            "value",
+            value,
+            low=self.low,
+            high=self.high,
+            low_open=self.low_open,
+            high_open=self.high_open,
+        )
 
 
 def check_table(

@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shlex
 import shutil
 import socket
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -56,6 +57,7 @@ __all__ = [
     "check_output_dir",
     "exclusive",
     "load_tree",
+    "plain",
     "replace_dir",
     "save_tree",
     "staging_dir",
@@ -386,3 +388,21 @@ def exclusive(
             with contextlib.suppress(OSError):
                 os.unlink(lock)
         os.close(fd)  # closing the last descriptor releases the flock
+
+
+# --------------------------------------------------------------------------- plain data
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON-ready data: arrays to lists, NumPy scalars to numbers."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -36,6 +36,8 @@ from typing import Any
 
 import gdlab
 from gdlab._checks import check_int, check_real
+from gdlab._text import number
+from gdlab.experiments.model import MAX_EPOCHS, MAX_STEPS
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "main", "summary"]
 
@@ -291,10 +293,17 @@ def _experiment_options(parser: argparse.ArgumentParser) -> None:
         "--preset", metavar="NAME", help="hyperparameter preset: book, course, torch or keras"
     )
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=_positive("--steps"), metavar="N", help="steps per run")
-    length.add_argument("--epochs", type=_positive("--epochs"), metavar="N", help="epochs per run")
+    length.add_argument(
+        "--steps", type=_positive("--steps", MAX_STEPS), metavar="N", help="steps per run"
+    )
+    length.add_argument(
+        "--epochs", type=_positive("--epochs", MAX_EPOCHS), metavar="N", help="epochs per run"
+    )
     parser.add_argument(
-        "--batch-size", type=_positive("--batch-size"), metavar="N", help="= --set training.batch_size=N"
+        "--batch-size",
+        type=_positive("--batch-size"),
+        metavar="N",
+        help="= --set training.batch_size=N",
     )
     parser.add_argument("--function", metavar="NAME", help="= --set problem.function=NAME")
     parser.add_argument(
@@ -309,7 +318,9 @@ def _output_options(parser: argparse.ArgumentParser, *, figures: bool = True) ->
         help="write the report into DIR (default: a new directory under ./gdlab-report/)",
     )
     parser.add_argument(
-        "--force", action="store_true", help="replace what --out DIR holds (once the new one is done)"
+        "--force",
+        action="store_true",
+        help="replace what --out DIR holds (once the new one is done)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     if figures:
@@ -319,14 +330,6 @@ def _output_options(parser: argparse.ArgumentParser, *, figures: bool = True) ->
 
 
 # --------------------------------------------------------------------------- summary
-
-
-def _number(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
 
 
 def _rank_key(run: Mapping[str, Any]) -> tuple:
@@ -371,8 +374,8 @@ def _table(rows: Sequence[Mapping[str, Any]]) -> str:
             r["label"],
             str(r["seed"]),
             r["status"],
-            _number(r["final_loss"]),
-            _number(r["best_loss"]),
+            number(r["final_loss"]),
+            number(r["best_loss"]),
             "-" if r["accuracy"] is None else f"{100 * r['accuracy']:.1f}%",
             str(r["steps"]),
             f"{r['seconds']:.1f}",
@@ -415,7 +418,10 @@ def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
 
     if args.config is not None and args.experiment is not None:
         raise UsageError("give an EXPERIMENT or --config FILE, not both")
-    source = args.config if args.config is not None else (args.experiment or "mnist")
+    if args.config is not None:
+        source = args.config
+    else:
+        source = "mnist" if args.experiment is None else args.experiment
     experiment = base = experiments.load(source)
     if source in experiments.BUILTIN:
         base_name = f"built-in experiment {source}"
@@ -536,8 +542,8 @@ def _tune_table(document: Mapping[str, Any]) -> str:
             [
                 label,
                 "-" if best is None else f"{best['lr']:.3g}",
-                "-" if best is None else _number(best["mean"]),
-                "-" if best is None else _number(best["std"], 2),
+                "-" if best is None else number(best["mean"]),
+                "-" if best is None else number(best["std"], 2),
                 f"{100 * c['within_10_percent']:.0f}% of the grid",
                 f"{sum(1 for d in c['diverged'] if d)}/{len(c['grid'])}",
             ]

@@ -411,7 +411,7 @@ class ProblemKind:
         return trait in self.traits
 
     def all_fields(self, data: str | None) -> dict[str, Field]:
-        """The ``[problem]`` keys of this kind with data source ``data``: kind, data, own, source's."""
+        """The ``[problem]`` keys with data source ``data``: the kind's, then the source's."""
         from gdlab.data.registry import DATA_SOURCES
 
         keys: dict[str, Field] = {"kind": Field("str", doc="the problem kind")}
@@ -492,7 +492,8 @@ register_kind(
         name="function",
         summary="a 2-D test function from gdlab.functions2d, started at a point",
         fields={
-            "function": Field("choice", "bowl", "the function", choices=tuple(functions2d.FUNCTIONS)),
+            "function": Field("choice", "bowl", "the function",
+                              choices=tuple(functions2d.FUNCTIONS)),
             "start": Field("reals", None, "start point (x, y); default the function's",
                            nullable=True, length=2),
         },

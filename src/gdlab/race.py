@@ -27,15 +27,17 @@ interrupted race has written every run that finished in order.
 
 from __future__ import annotations
 
-import concurrent.futures
+import contextlib
 import math
-import multiprocessing
 import os
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gdlab._checks import ConfigError
 from gdlab.experiments.model import Experiment, RunSpec, digest, slug
 from gdlab.optim import Optimizer
 from gdlab.train import History, fit
@@ -48,9 +50,9 @@ __all__ = [
     "make_optimizer",
     "prepare",
     "race",
+    "race_task",
     "run_experiment",
     "run_record",
-    "run_task",
 ]
 
 
@@ -170,22 +172,86 @@ def prepare(experiment: Experiment) -> Any:
         _PROBLEMS[key] = problem
     if problem.n_samples is not None:
         experiment.check_data(problem.n_samples)
+    check_size(experiment, problem.n_samples)
     return problem
 
 
-def run_task(
-    config: Mapping[str, Any], run: int, seed: int, progress: bool = False
-) -> dict[str, Any]:
-    """Train run ``run`` of the experiment ``config`` (plain data) with ``seed``; its record.
+#: Memory a run's history holds per step (measured: a 2-D run keeps its path too).
+BYTES_PER_STEP = {"function2d": 470, "data": 120}
+#: Share of the available memory a race may plan to use.
+MEMORY_SHARE = 0.8
 
-    Module-level and plain data in, so that it runs in another process.
-    BLAS runs one thread, as in every process of a parallel race.
+
+def _available_memory() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def run_steps(experiment: Experiment, run: RunSpec, n_train: int | None) -> int:
+    """The updates ``run`` makes: its steps, or its epochs times the batches per epoch."""
+    training = experiment.run_training(run)
+    if training.steps is not None:
+        return training.steps
+    if n_train is None or training.batch_size is None:
+        return training.epochs
+    return training.epochs * -(-n_train // training.batch_size)
+
+
+def estimate(experiment: Experiment, n_train: int | None) -> dict[str, int]:
+    """What a race will hold in memory and write: ``{"steps", "memory", "output"}`` (bytes)."""
+    per_step = BYTES_PER_STEP["data" if experiment.problem.has("data") else "function2d"]
+    steps = experiment.seeds * sum(run_steps(experiment, r, n_train) for r in experiment.runs)
+    # results.json: about 16 characters per number, 2 numbers a step (4 with a path)
+    numbers = 2 if experiment.problem.has("data") else 4
+    return {"steps": steps, "memory": steps * per_step, "output": steps * numbers * 16}
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def check_size(experiment: Experiment, n_train: int | None) -> None:
+    """Refuse a race whose histories cannot fit in this machine's memory (before it starts)."""
+    sizes = estimate(experiment, n_train)
+    available = _available_memory()
+    if available is not None and sizes["memory"] > MEMORY_SHARE * available:
+        raise ConfigError(
+            f"experiment {experiment.name!r} is too large for this machine: "
+            f"{sizes['steps']:,} steps in all would hold about {_gib(sizes['memory'])} in memory "
+            f"and write about {_gib(sizes['output'])} of results; {_gib(available)} is "
+            "available. Use fewer steps, epochs, runs or seeds"
+        )
+
+
+def race_task(
+    *,
+    config: Mapping[str, Any],
+    run: int,
+    seed: int,
+    out: str,
+    progress: bool = False,
+    rng: np.random.Generator | None = None,
+) -> dict[str, Any]:
+    """One task of a race: run ``run`` of experiment ``config`` (plain data) with ``seed``.
+
+    A :func:`gdlab.sweep.run_sweep` task, so it runs in this process, in a
+    worker process or on Dask. Its generator is ``default_rng(seed)``, the
+    same for every run of that seed (the sweep's per-task ``rng`` is not
+    used: a race's fairness is the shared seed). Large final parameters are
+    stored in ``out/params/<id>.npz``; the record is plain JSON data.
     """
-    from threadpoolctl import threadpool_limits  # comes with scikit-learn
+    from gdlab.results import plain, store_params
 
     experiment = Experiment.from_dict(config)
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _train(experiment, run, seed, progress)
+    return plain(store_params(_train(experiment, run, seed, progress), out))
 
 
 def _train(experiment: Experiment, run: int, seed: int, progress: bool) -> dict[str, Any]:
@@ -211,74 +277,130 @@ def _train(experiment: Experiment, run: int, seed: int, progress: bool) -> dict[
     )
 
 
-def _tasks(experiment: Experiment) -> list[tuple[int, int]]:
-    return [(i, seed) for seed in range(experiment.seeds) for i in range(len(experiment.runs))]
-
-
 def race(
     experiment: Experiment,
     *,
+    out_dir: str | os.PathLike | None = None,
     workers: int = 1,
+    scheduler: str | None = None,
+    dask_local: int | None = None,
+    timeout: float | None = None,
     progress: bool = True,
     on_run: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every run of ``experiment`` with every seed; return the records in task order.
 
+    The (run, seed) tasks go to :func:`gdlab.sweep.run_sweep`: in this
+    process (``workers=1``), on local processes, or on Dask. The records are
+    the same bit for bit (the times aside) whatever runs them.
+
     Args:
         experiment: what to run (checked when it was made).
-        workers: local processes; 1 runs in this process. The records are
-            the same bit for bit (the times aside) whatever the number.
-        progress: a progress bar per run (on a terminal; sequential races only).
-        on_run: called with each record, in task order, as soon as it is ready.
+        out_dir: where large final parameters are stored (``params/<id>.npz``,
+            named in the records); by default they come back as arrays.
+        workers, scheduler, dask_local, timeout: as :func:`gdlab.sweep.run_sweep`.
+        progress: a progress bar per run (on a terminal), or the sweep's bar
+            when the runs are elsewhere.
+        on_run: called with each record, in task order, as soon as it and
+            every task before it are done.
     """
     if not isinstance(experiment, Experiment):
         raise TypeError(f"experiment must be a gdlab Experiment; got {type(experiment).__name__}")
-    tasks = _tasks(experiment)
-    workers = max(1, min(int(workers), len(tasks)))
-    records: list[dict[str, Any]] = []
+    with contextlib.ExitStack() as stack:
+        keep = out_dir is not None
+        out = Path(out_dir) if keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        out.mkdir(parents=True, exist_ok=True)
+        inline = workers == 1 and scheduler is None and dask_local is None and timeout is None
+        records: list[dict[str, Any]] = []
 
-    def done(record: dict[str, Any]) -> None:
-        records.append(record)
-        if on_run is not None:
-            on_run(record)
+        def done(record: dict[str, Any]) -> None:
+            records.append(record)
+            if on_run is not None:
+                on_run(record)
 
-    if workers == 1:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1, user_api="blas"):
-            for run, seed in tasks:
-                done(_train(experiment, run, seed, progress))
+        _sweep_race(
+            experiment,
+            out,
+            inline=inline,
+            progress=progress,
+            on_run=done,
+            workers=workers,
+            scheduler=scheduler,
+            dask_local=dask_local,
+            timeout=timeout,
+        )
+        if not keep:
+            records = [_load_params(r, out) for r in records]
         return records
-    _in_processes(experiment, tasks, workers, done)
-    return records
 
 
-def _in_processes(
+def _sweep_race(
     experiment: Experiment,
-    tasks: Sequence[tuple[int, int]],
-    workers: int,
-    done: Callable[[dict[str, Any]], None],
+    out: Path,
+    *,
+    inline: bool,
+    progress: bool,
+    on_run: Callable[[dict[str, Any]], Any],
+    **where: Any,
 ) -> None:
-    """Run the tasks on ``workers`` spawned processes; hand records over in task order."""
+    """Run the race's tasks as a sweep; hand the records to ``on_run`` in task order."""
+    from gdlab.sweep import Task, run_sweep
+
     config = experiment.to_dict()
-    context = multiprocessing.get_context("spawn")
+    tasks = [
+        Task(
+            f"{slug(run.label)}-seed{seed}",
+            {
+                "config": config,
+                "run": i,
+                "seed": seed,
+                "out": str(out),
+                "progress": progress and inline,
+            },
+        )
+        for seed in range(experiment.seeds)
+        for i, run in enumerate(experiment.runs)
+    ]
+    order = {task.id: n for n, task in enumerate(tasks)}
     ready: dict[int, dict[str, Any]] = {}
-    next_index = 0
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = {
-            pool.submit(run_task, config, run, seed): index
-            for index, (run, seed) in enumerate(tasks)
-        }
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                ready[futures[future]] = future.result()
-                while next_index in ready:
-                    done(ready.pop(next_index))
-                    next_index += 1
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    handed = 0
+
+    def arrived(entry: dict[str, Any]) -> None:
+        nonlocal handed
+        if entry["status"] != "ok":
+            error = entry.get("error") or {}
+            raise RuntimeError(
+                f"run {entry['id']} failed: {error.get('type')}: {error.get('message')}"
+            )
+        ready[order[entry["id"]]] = entry["result"]
+        while handed in ready:
+            on_run(ready.pop(handed))
+            handed += 1
+
+    journal = out / ".race.jsonl"
+    journal.unlink(missing_ok=True)
+    try:
+        run_sweep(
+            race_task,
+            tasks,
+            journal,
+            progress=progress and not inline,
+            on_record=arrived,
+            **where,
+        )
+    finally:
+        journal.unlink(missing_ok=True)
+
+
+def _load_params(record: dict[str, Any], out: Path) -> dict[str, Any]:
+    """A record with its final parameters as arrays again (read from its file)."""
+    params = record.get("final_params") or {}
+    if "file" in params:
+        with np.load(out / params["file"]) as data:
+            arrays = {k: data[k].copy() for k in data.files}
+    else:
+        arrays = {k: np.asarray(v) for k, v in params.items()}
+    return {**record, "final_params": arrays}
 
 
 def default_workers(experiment: Experiment) -> int:
@@ -377,7 +499,7 @@ def run_experiment(
             on_run(writer.runs[-1])
 
     try:
-        race(experiment, workers=workers, progress=progress, on_run=record)
+        race(experiment, out_dir=out_dir, workers=workers, progress=progress, on_run=record)
     except BaseException:
         writer.finish("interrupted")
         if figures and writer.runs:
@@ -396,6 +518,44 @@ def run_experiment(
 def _first_at_or_below(curve: np.ndarray, target: float) -> int | None:
     hits = np.flatnonzero(curve <= target)
     return int(hits[0]) + 1 if hits.size else None
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """Mean and (with two or more values) population deviation; ``None`` when empty."""
+    if not values:
+        return None, None
+    return float(np.mean(values)), (float(np.std(values)) if len(values) > 1 else None)
+
+
+def _metric_values(runs: Sequence[Mapping[str, Any]], key: str) -> list[float]:
+    return [r["metrics"][key] for r in runs if r["metrics"].get(key) is not None]
+
+
+def _comparison_row(
+    name: str,
+    members: Sequence[Mapping[str, Any]],
+    smoothed: Mapping[str, np.ndarray],
+    target: float | None,
+    tuned: Mapping[str, Any],
+) -> dict[str, Any]:
+    ok = [r for r in members if r["status"] != "diverged"]
+    loss_mean, loss_std = _mean_std(_metric_values(ok, "final_loss"))
+    acc_mean, acc_std = _mean_std(_metric_values(ok, "test_accuracy"))
+    speeds = [_first_at_or_below(smoothed[r["id"]], target) for r in ok] if target else []
+    reached = [v for v in speeds if v is not None]
+    best = tuned.get("best") or {}
+    return {
+        "group": name,
+        "lr": best.get("lr"),
+        "seeds": len(members),
+        "diverged": len(members) - len(ok),
+        "final_loss_mean": loss_mean,
+        "final_loss_std": loss_std,
+        "test_accuracy_mean": acc_mean,
+        "test_accuracy_std": acc_std,
+        "steps_to_target": int(np.median(reached)) if reached else None,
+        "within_10_percent": tuned.get("within_10_percent"),
+    }
 
 
 def comparison(
@@ -423,35 +583,8 @@ def comparison(
         if ok:
             bests.append(float(np.median([smoothed[r["id"]].min() for r in ok])))
     target = max(bests) if bests else None
-    rows = []
-    for name, members in groups.items():
-        ok = [r for r in members if r["status"] != "diverged"]
-        losses = [
-            r["metrics"]["final_loss"] for r in ok if r["metrics"].get("final_loss") is not None
-        ]
-        accs = [
-            r["metrics"]["test_accuracy"]
-            for r in ok
-            if r["metrics"].get("test_accuracy") is not None
-        ]
-        speeds = [_first_at_or_below(smoothed[r["id"]], target) for r in ok] if target else []
-        reached = [v for v in speeds if v is not None]
-        tuned = tuning.get(name) or {}
-        best = tuned.get("best") or {}
-        rows.append(
-            {
-                "group": name,
-                "lr": best.get("lr"),
-                "seeds": len(members),
-                "diverged": len(members) - len(ok),
-                "final_loss_mean": float(np.mean(losses)) if losses else None,
-                "final_loss_std": float(np.std(losses)) if len(losses) > 1 else None,
-                "test_accuracy_mean": float(np.mean(accs)) if accs else None,
-                "test_accuracy_std": float(np.std(accs)) if len(accs) > 1 else None,
-                "steps_to_target": int(np.median(reached)) if reached else None,
-                "within_10_percent": tuned.get("within_10_percent"),
-            }
-        )
+    rows = [
+        _comparison_row(name, members, smoothed, target, tuning.get(name) or {})
+        for name, members in groups.items()
+    ]
     return target, rows
-
-

@@ -13,7 +13,6 @@ import csv
 import datetime as _dt
 import io
 import json
-import math
 import os
 import platform
 import re
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from gdlab import _io
+from gdlab._io import plain
 
 __all__ = [
     "CSV_COLUMNS",
@@ -34,6 +34,7 @@ __all__ = [
     "environment",
     "output",
     "plain",
+    "store_params",
 ]
 
 #: The ``schema`` of every results.json (2: the experiment model as ``config``).
@@ -93,22 +94,30 @@ def environment() -> tuple[dict[str, str], dict[str, Any]]:
     return versions, machine
 
 
-def plain(value: Any) -> Any:
-    """``value`` as JSON-ready data: arrays to lists, NumPy scalars to numbers."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 _SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+#: Parameters with at most this many numbers go into results.json inline.
+INLINE_PARAMS = 1000
+
+
+def store_params(record: Mapping[str, Any], out_dir: str | os.PathLike) -> dict[str, Any]:
+    """``record`` with its ``final_params`` arrays stored: inline (as lists) when they
+    hold at most :data:`INLINE_PARAMS` numbers, else in ``out_dir/params/<id>.npz``
+    (``{"file": "params/<id>.npz"}``). Stored params are left as they are."""
+    record = dict(record)
+    if not isinstance(record.get("id"), str) or not _SAFE.match(record["id"]):
+        raise ValueError(f"run id must match {_SAFE.pattern}; got {record.get('id')!r}")
+    params = record.get("final_params") or {}
+    if "file" in params or not all(isinstance(v, np.ndarray) for v in params.values()):
+        return record
+    if sum(np.size(v) for v in params.values()) <= INLINE_PARAMS:
+        record["final_params"] = plain(params)
+    else:
+        relative = f"params/{record['id']}.npz"
+        _io.atomic_write(Path(out_dir) / relative, lambda fh: np.savez(fh, **params))
+        record["final_params"] = {"file": relative}
+    return record
 
 
 class ResultsWriter:
@@ -152,18 +161,7 @@ class ResultsWriter:
 
     def add(self, record: Mapping[str, Any]) -> None:
         """Add a run record (from :func:`gdlab.race.run_record`) and rewrite the files."""
-        record = dict(record)
-        if not _SAFE.match(record["id"]):
-            raise ValueError(f"run id must match {_SAFE.pattern}; got {record['id']!r}")
-        params = record.pop("final_params", None) or {}
-        if sum(np.size(v) for v in params.values()) <= 1000:
-            record["final_params"] = plain(params)
-        else:
-            relative = f"params/{record['id']}.npz"
-            target = self.out_dir / relative
-            _io.atomic_write(target, lambda fh: np.savez(fh, **params))
-            record["final_params"] = {"file": relative}
-        self.runs.append(plain(record))
+        self.runs.append(plain(store_params(record, self.out_dir)))
         self.write()
 
     def finish(self, status: str = "complete") -> None:
@@ -180,12 +178,21 @@ class ResultsWriter:
         )
 
 
+#: A text cell starting with one of these is a formula to a spreadsheet (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> str:
+    """A CSV cell: numbers exactly (``repr``), text that a spreadsheet would run as a
+    formula (``=cmd|…``, ``+1``, ``@SUM``) prefixed with ``'`` so that it stays text."""
     if value is None:
         return ""
     if isinstance(value, float):
         return repr(value)
-    return str(value)
+    text = str(value)
+    if isinstance(value, str) and text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
 
 
 def csv_text(runs: Sequence[Mapping[str, Any]]) -> str:
@@ -208,6 +215,15 @@ def csv_text(runs: Sequence[Mapping[str, Any]]) -> str:
 
 
 # --------------------------------------------------------------------------- output directories
+
+
+def _dir_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o777 & ~mask
+
+
+_DIR_MODE = _dir_mode()
 
 
 def _stamp() -> str:
@@ -268,6 +284,7 @@ def output(
     with lock:
         existed = not _is_empty(target)
         staged = _io.staging_dir(target)
+        os.chmod(staged, _DIR_MODE)  # mkdtemp makes it 0700; a report is to be read
         try:
             yield staged
         except BaseException:

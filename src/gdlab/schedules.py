@@ -47,7 +47,7 @@ import inspect
 import math
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from ._checks import check_bool, check_choice, check_int, check_real, fail
@@ -88,6 +88,28 @@ def _counter(unit: str, first: int) -> str:
     if first == 0:
         return f"n = {unit} = 0, 1, 2, …"
     return f"n = {unit} + 1 = 1, 2, 3, …"
+
+
+def _real(n: int | float) -> float:
+    """``float(n)``, or ``inf`` for an integer too large for a float.
+
+    Every formula here tends to its limit as the counter grows (an exponential
+    to 0, a cosine to its floor), and ``inf`` carries it there: ``0.95**inf``
+    is 0.0, ``1/inf`` is 0.0, ``1.0**inf`` is 1.0. Below 2**1024 this is
+    ``float(n)``, the conversion the formulas made anyway.
+    """
+    try:
+        return float(n)
+    except OverflowError:
+        return math.inf
+
+
+def _quotient(n: int, d: int) -> float:
+    """``n / d`` (correctly rounded), or ``inf`` when it is too large for a float."""
+    try:
+        return n / d
+    except OverflowError:
+        return math.inf
 
 
 def _check_lr(name: str, value: Any) -> float:
@@ -250,8 +272,10 @@ class InverseTimeDecay(_Counted):
         self.first = _check_first(first)
 
     def _value(self, step: int, epoch: int) -> float:
+        if self.decay_rate == 0.0:
+            return self.lr0  # no decay, at any step (0·inf would be NaN)
         n = self._n(step, epoch)
-        x = n // self.decay_steps if self.staircase else n / self.decay_steps
+        x = _real(n // self.decay_steps) if self.staircase else _quotient(n, self.decay_steps)
         return self.lr0 / (1.0 + self.decay_rate * x)
 
     def _kwargs(self) -> dict[str, Any]:
@@ -320,7 +344,7 @@ class ExponentialDecay(_Counted):
 
     def _value(self, step: int, epoch: int) -> float:
         n = self._n(step, epoch)
-        x = n // self.decay_steps if self.staircase else n / self.decay_steps
+        x = _real(n // self.decay_steps) if self.staircase else _quotient(n, self.decay_steps)
         return self.lr0 * self.rate**x
 
     def _kwargs(self) -> dict[str, Any]:
@@ -352,7 +376,7 @@ class _InverseSqrt(_Counted):
         self.first = _check_first_one(first)
 
     def _value(self, step: int, epoch: int) -> float:
-        return self.k / math.sqrt(self._n(step, epoch)) * self.lr0
+        return self.k / math.sqrt(_real(self._n(step, epoch))) * self.lr0
 
     def _kwargs(self) -> dict[str, Any]:
         return {"lr0": self.lr0, "k": self.k, "first": self.first}
@@ -451,7 +475,7 @@ class StepDecay(_Counted):
         self.first = _check_first(first)
 
     def _value(self, step: int, epoch: int) -> float:
-        return self.lr0 * self.factor ** (self._n(step, epoch) // self.every)
+        return self.lr0 * self.factor ** _real(self._n(step, epoch) // self.every)
 
     def _kwargs(self) -> dict[str, Any]:
         return {
@@ -639,8 +663,9 @@ class CosineDecay(_Counted):
         lr = min_lr + (lr0 − min_lr) · m_mul^i · (1 + cos(π · t / T_i)) / 2
 
     so each restart's peak above ``min_lr`` is ``m_mul`` times the previous one
-    (with ``min_lr=0`` the peaks are ``lr0·m_mul^i``). The period is found by
-    summing the ``T_i`` exactly, not with logarithms.
+    (with ``min_lr=0`` the peaks are ``lr0·m_mul^i``). The period is found in
+    constant time from the geometric series ``S_i = T·(t_mult^i − 1)/(t_mult − 1)``
+    (see :meth:`period`), so a late step costs what an early one does.
 
     Args:
         lr0: peak learning rate, > 0.
@@ -692,23 +717,25 @@ class CosineDecay(_Counted):
         self.first = _check_first(first)
 
     def period(self, n: int) -> tuple[int, int | float, int | float]:
-        """``(i, t, T_i)``: the period ``n`` falls in, the position in it, its length."""
+        """``(i, t, T_i)``: the period ``n`` falls in, the position in it, its length.
+
+        With ``t_mult > 1`` the index comes from the closed form
+        ``i = ⌊log(1 + n·(t_mult − 1)/T) / log(t_mult)⌋`` and is then moved by
+        one while rounding leaves ``n`` outside ``[S_i, S_i + T_i)``. A period
+        too long for a float (``T_i`` past about 1e300) is given in units of
+        itself: ``t`` in ``[0, 1)`` and ``T_i = 1.0``.
+        """
         length: int | float = self.decay_steps
         if not self.restarts:
             return 0, min(n, length), length
         if self.t_mult == 1.0:
             return n // self.decay_steps, n % self.decay_steps, length
-        i, start = 0, 0
-        while n >= start + length:
-            start += length
-            length *= self.t_mult
-            i += 1
-        return i, n - start, length
+        return _geometric_period(n, self.decay_steps, self.t_mult)
 
     def _value(self, step: int, epoch: int) -> float:
         i, t, length = self.period(self._n(step, epoch))
         cosine = (1.0 + math.cos(math.pi * t / length)) / 2.0
-        return self.min_lr + (self.lr0 - self.min_lr) * self.m_mul**i * cosine
+        return self.min_lr + (self.lr0 - self.min_lr) * self.m_mul ** _real(i) * cosine
 
     def _kwargs(self) -> dict[str, Any]:
         return {
@@ -731,6 +758,73 @@ class CosineDecay(_Counted):
             f"CosineDecay(lr = {lo} + ({hi} − {lo})·{_num(self.m_mul)}^i·(1 + cos(π·t/T_i))/2, "
             f"T_i = {d}·{_num(self.t_mult)}^i, t = n − (T_0 + … + T_(i−1)), {count})"
         )
+
+
+#: Periods whose start or length would pass e**700 (about 1e304) are placed
+#: with logarithms instead of floats.
+_LOG_FLOAT_LIMIT = 700.0
+#: Below this ``t_mult − 1``, ``t_mult**i − 1`` loses digits; expm1 keeps them.
+_SMALL_GROWTH = 1e-6
+
+
+def _geometric_period(n: int, t0: int, r: float) -> tuple[int, float, float]:
+    """``(i, t, T_i)`` for periods ``T_i = t0·r^i`` (``r > 1``) in constant time."""
+    if n == 0:
+        return 0, 0, t0
+    c = r - 1.0
+    log_r = math.log1p(c)
+    # log(1 + n·c/t0), from logarithms so that no product overflows
+    log_x = math.log(n) + math.log(c) - math.log(t0)
+    i = int(_log1p_exp(log_x) // log_r)
+    overhead = math.log(t0) + max(0.0, -math.log(c))  # log(S_(i+1)) <= i·log r + this
+    if (i + 1) * log_r + overhead < _LOG_FLOAT_LIMIT:
+        return _settle(n, i, lambda k: (t0 * _geometric_sum(r, c, k), t0 * r**k))
+    # Beyond floats: t/T_i = n/T_i − (1 − r^−i)/c, each term from logarithms.
+    for _ in range(3):
+        fraction = math.exp(math.log(n) - math.log(t0) - i * log_r) + math.expm1(-i * log_r) / c
+        if fraction < 0.0:
+            i -= 1
+        elif fraction >= 1.0:
+            i += 1
+        else:
+            break
+    return i, min(max(fraction, 0.0), math.nextafter(1.0, 0.0)), 1.0
+
+
+def _settle(
+    n: int, i: int, bounds: Callable[[int], tuple[float, float]]
+) -> tuple[int, float, float]:
+    """Move the estimate ``i`` until ``start <= n < start + length``; return ``(i, t, length)``.
+
+    Rounding puts the estimate at most one off. It also makes the computed
+    start of period ``i + 1`` differ from the computed end of period ``i`` in
+    the last bits; an ``n`` in between sits on the boundary and is taken as
+    the restart (``t = 0``), as summing the periods one by one took it.
+    """
+    start, length = bounds(i)
+    for _ in range(4):
+        if n >= start or i == 0:
+            break
+        i -= 1
+        start, length = bounds(i)
+    for _ in range(4):
+        if n < start + length:
+            break
+        i += 1
+        start, length = bounds(i)
+    return i, max(n - start, 0.0), length
+
+
+def _log1p_exp(y: float) -> float:
+    """``log(1 + e^y)`` without overflow."""
+    return y if y > 40.0 else math.log1p(math.exp(y))
+
+
+def _geometric_sum(r: float, c: float, i: int) -> float:
+    """``1 + r + … + r^(i−1) = (r^i − 1)/(r − 1)``, with ``c = r − 1``."""
+    if c >= _SMALL_GROWTH:
+        return (r**i - 1.0) / c
+    return math.expm1(i * math.log1p(c)) / c
 
 
 class Warmup(Schedule):

@@ -50,6 +50,8 @@ from typing import Any
 import numpy as np
 
 from gdlab._checks import check_bool, check_choice, check_int, check_real, describe, fail
+from gdlab._io import plain
+from gdlab._text import exact
 from gdlab.data.batches import _check_rng
 from gdlab.data.datasets import (
     Dataset,
@@ -79,12 +81,13 @@ __all__ = [
     "SearchResult",
     "SearchSpace",
     "Uniform",
+    "concat",
     "cross_validate",
     "default_space",
     "ensemble_predict",
-    "concat",
     "holdout",
     "holdout_fold",
+    "import_optuna",
     "kfold",
     "majority_vote",
     "search",
@@ -298,10 +301,6 @@ def _check_bounds(kind: str, low: Any, high: Any, *, positive: bool) -> tuple[fl
     return low, high
 
 
-def _num(x: float) -> str:
-    return repr(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
-
-
 @dataclass(frozen=True)
 class LogUniform:
     """Values spread evenly in ``log``: ``exp(U(log low, log high))``, ``0 < low < high``.
@@ -331,7 +330,7 @@ class LogUniform:
         return {"type": "loguniform", "low": self.low, "high": self.high}
 
     def __repr__(self) -> str:
-        return f"LogUniform({_num(self.low)}, {_num(self.high)})"
+        return f"LogUniform({exact(self.low)}, {exact(self.high)})"
 
 
 @dataclass(frozen=True)
@@ -357,7 +356,7 @@ class Uniform:
         return {"type": "uniform", "low": self.low, "high": self.high}
 
     def __repr__(self) -> str:
-        return f"Uniform({_num(self.low)}, {_num(self.high)})"
+        return f"Uniform({exact(self.low)}, {exact(self.high)})"
 
 
 def _scalar(name: str, value: Any) -> Any:
@@ -619,21 +618,6 @@ def default_space(optimizer: str, *, tune: Sequence[str] = ("lr",)) -> SearchSpa
 # --------------------------------------------------------------------------- training on folds
 
 
-def _plain(value: Any) -> Any:
-    """Plain JSON data: arrays to lists, NumPy scalars to Python, non-finite floats to None."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _fit_settings(
     train_kwargs: Mapping[str, Any], spec: RunSpec, *, make_callbacks: bool = True
 ) -> dict[str, Any]:
@@ -836,7 +820,7 @@ class CVResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (infinities as ``None``)."""
-        return _plain(
+        return plain(
             {
                 "optimizer": self.optimizer,
                 "label": self.label,
@@ -1098,7 +1082,7 @@ class SearchResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (infinities as ``None``)."""
-        return _plain(
+        return plain(
             {
                 "optimizer": self.optimizer,
                 "method": self.method,
@@ -1120,7 +1104,8 @@ def concat(first: Dataset, second: Dataset) -> Dataset:
     )
 
 
-def _import_optuna() -> Any:
+def import_optuna() -> Any:
+    """Optuna, or ``ImportError`` with the command that installs it."""
     try:
         import optuna
     except ImportError as error:
@@ -1130,7 +1115,8 @@ def _import_optuna() -> Any:
     return optuna
 
 
-def _suggest(trial: Any, name: str, dist: Distribution) -> Any:
+def suggest(trial: Any, name: str, dist: Distribution) -> Any:
+    """Ask an Optuna trial for a value of ``dist`` (log-uniform, uniform or a choice)."""
     if isinstance(dist, LogUniform):
         return trial.suggest_float(name, dist.low, dist.high, log=True)
     if isinstance(dist, Uniform):
@@ -1146,6 +1132,80 @@ def _better(result: CVResult, best: CVResult | None, metric: str) -> bool:
         return select([best, result], metric=metric) is result
     except ValueError:  # neither can be selected
         return False
+
+
+def _search_data(
+    data: Any, test_size: float | None, rng: np.random.Generator, stratify: bool | None
+) -> tuple[Dataset, Dataset | None, Dataset | None]:
+    """What selection may see (the pool), the test set for the end, a given validation part."""
+    if isinstance(data, Splits):
+        if test_size is not None:
+            fail("test_size", "None when data is a Splits (it has its test part)", test_size)
+        return data.train, data.test, data.validation
+    if isinstance(data, Dataset):
+        if test_size is None:
+            return data, None, None
+        parts = split(data, test_size=test_size, rng=rng, stratify=stratify)
+        return parts.train, parts.test, None
+    fail("data", "a gdlab.data Splits or Dataset", data, kind=TypeError)
+    raise AssertionError  # unreachable
+
+
+def _holdout_folds(
+    pool: Dataset,
+    given_validation: Dataset | None,
+    validation_size: float | None,
+    stratify: bool | None,
+    rng: np.random.Generator,
+) -> tuple[Dataset, list[Fold]]:
+    if validation_size is not None:
+        size = check_real(
+            "validation_size", validation_size, low=0, high=1, low_open=True, high_open=True
+        )
+        sizes = {"validation_size": (size, _count(size, pool.n_samples))}
+        rest, parts = _carve(pool.y, sizes, rng, _resolve_stratify(stratify, pool))
+        return pool, [Fold(0, 0, np.sort(rest), np.sort(parts["validation_size"]))]
+    if given_validation is not None:
+        n = pool.n_samples
+        fold = Fold(0, 0, np.arange(n), n + np.arange(given_validation.n_samples))
+        return concat(pool, given_validation), [fold]
+    fail("folds or validation_size", "given (or data a Splits with a validation part)", None)
+    raise AssertionError  # unreachable
+
+
+def _search_folds(
+    pool: Dataset,
+    given_validation: Dataset | None,
+    folds: int | None,
+    validation_size: float | None,
+    repeats: int,
+    stratify: bool | None,
+    rng: np.random.Generator,
+) -> tuple[Dataset, list[Fold], dict[str, Any]]:
+    """The pool the folds index, the folds, and how they were made (for the record)."""
+    if folds is not None and validation_size is not None:
+        fail("folds and validation_size", "given one at a time", (folds, validation_size))
+    if given_validation is not None and (folds is not None or validation_size is not None):
+        pool = concat(pool, given_validation)  # the validation part joins the training data
+        given_validation = None
+    if folds is not None:
+        fold_list = kfold(pool, folds, rng=rng, stratify=stratify, repeats=repeats)
+        validation = {
+            "kind": "kfold",
+            "k": fold_list[-1].index + 1,
+            "repeats": fold_list[-1].repeat + 1,
+            "stratified": _resolve_stratify(stratify, pool),
+        }
+        return pool, fold_list, validation
+    if repeats != 1:
+        fail("repeats", "1 unless folds is given", repeats)
+    pool, fold_list = _holdout_folds(pool, given_validation, validation_size, stratify, rng)
+    validation = {
+        "kind": "holdout",
+        "train": len(fold_list[0].train),
+        "validation": len(fold_list[0].validation),
+    }
+    return pool, fold_list, validation
 
 
 def search(
@@ -1231,64 +1291,14 @@ def search(
         budget = check_int("budget", budget, low=1)
     if method != "grid" and budget is None:
         fail("budget", f"a number of configurations for method={method!r}", budget)
-    optuna = _import_optuna() if method == "tpe" else None
+    optuna = import_optuna() if method == "tpe" else None
     _fit_settings(train_kwargs, spec, make_callbacks=False)  # checks them
 
-    # -- the data: what selection may see, and the test set for the end
-    given_validation = None
-    if isinstance(data, Splits):
-        if test_size is not None:
-            fail("test_size", "None when data is a Splits (it has its test part)", test_size)
-        pool, test, given_validation = data.train, data.test, data.validation
-    elif isinstance(data, Dataset):
-        if test_size is None:
-            pool, test = data, None
-        else:
-            parts = split(data, test_size=test_size, rng=rng, stratify=stratify)
-            pool, test = parts.train, parts.test
-    else:
-        fail("data", "a gdlab.data Splits or Dataset", data, kind=TypeError)
+    pool, test, given_validation = _search_data(data, test_size, rng, stratify)
     metric = _check_metric(metric, pool)
-
-    # -- the folds
-    if folds is not None and validation_size is not None:
-        fail("folds and validation_size", "given one at a time", (folds, validation_size))
-    if given_validation is not None and (folds is not None or validation_size is not None):
-        pool = concat(pool, given_validation)  # the validation part joins the training data
-        given_validation = None
-    if folds is not None:
-        fold_list = kfold(pool, folds, rng=rng, stratify=stratify, repeats=repeats)
-        validation = {
-            "kind": "kfold",
-            "k": fold_list[-1].index + 1,
-            "repeats": fold_list[-1].repeat + 1,
-            "stratified": _resolve_stratify(stratify, pool),
-        }
-    else:
-        if repeats != 1:
-            fail("repeats", "1 unless folds is given", repeats)
-        if validation_size is not None:
-            size = check_real(
-                "validation_size", validation_size, low=0, high=1, low_open=True, high_open=True
-            )
-            sizes = {"validation_size": (size, _count(size, pool.n_samples))}
-            rest, parts = _carve(pool.y, sizes, rng, _resolve_stratify(stratify, pool))
-            fold_list = [Fold(0, 0, np.sort(rest), np.sort(parts["validation_size"]))]
-        elif given_validation is not None:
-            n = pool.n_samples
-            fold_list = [Fold(0, 0, np.arange(n), n + np.arange(given_validation.n_samples))]
-            pool = concat(pool, given_validation)
-        else:
-            fail(
-                "folds or validation_size",
-                "given (or data a Splits with a validation part)",
-                None,
-            )
-        validation = {
-            "kind": "holdout",
-            "train": len(fold_list[0].train),
-            "validation": len(fold_list[0].validation),
-        }
+    pool, fold_list, validation = _search_folds(
+        pool, given_validation, folds, validation_size, repeats, stratify, rng
+    )
 
     # -- the configurations, cross-validated one after another
     keep = final == "ensemble"
@@ -1341,7 +1351,7 @@ def search(
             study = optuna.create_study(direction=direction, sampler=sampler)
             for _ in range(budget):
                 trial = study.ask()
-                config = {name: _suggest(trial, name, d) for name, d in space.params.items()}
+                config = {name: suggest(trial, name, d) for name, d in space.params.items()}
                 study.tell(trial, evaluate(config).score(metric))
         finally:
             optuna.logging.set_verbosity(verbosity)

@@ -376,6 +376,7 @@ class _Sink:
         self.failed = sum(r["status"] == "failed" for r in records.values())
         self.bar: Any = None
         self.busy = False
+        self.on_record: Callable[[dict], None] | None = None
         if progress and sys.stderr.isatty():
             from tqdm.auto import tqdm  # imported only when a bar is shown
 
@@ -398,6 +399,8 @@ class _Sink:
         os.fsync(self.file.fileno())
         self.records[record["id"]] = parsed
         self.busy = False
+        if self.on_record is not None:
+            self.on_record(parsed)
         self.failed += record["status"] == "failed"
         if self.bar is not None:
             self.bar.update(1)
@@ -456,8 +459,8 @@ def _serve(conn: Any, parent: int) -> None:
     """A pool worker: run one task at a time, as the parent sends them, until it hangs up.
 
     Messages to the parent: ``("ready", None)`` once started, then for each task
-    ``("done", record)``, or ``("unloadable", error)`` when the task (``fn``)
-    cannot be unpickled here.
+    ``("started", None)`` and ``("done", record)``, or ``("unloadable", error)``
+    when the task (``fn``) cannot be unpickled here.
     """
     _ignore_interrupts()
     _watch_parent(parent)
@@ -472,6 +475,7 @@ def _serve(conn: Any, parent: int) -> None:
         except Exception as error:
             conn.send(("unloadable", _error(error)))
             continue
+        conn.send(("started", None))  # the task's clock starts now, not while we booted
         conn.send(("done", _execute(fn, task_id, kwargs, base_seed)))
 
 
@@ -482,7 +486,8 @@ class _Worker:
     process: Any
     conn: Any
     task: Task | None = None
-    started: float = 0.0
+    sent: float = 0.0  # when the task was sent
+    started: float | None = None  # when the worker began it (it may still be booting)
     ready: bool = False
 
     @classmethod
@@ -500,7 +505,7 @@ class _Worker:
         return f"{socket.gethostname()}:{self.process.pid}"
 
     def assign(self, task: Task, message: bytes) -> None:
-        self.task, self.started = task, time.monotonic()
+        self.task, self.sent, self.started = task, time.monotonic(), None
         with contextlib.suppress(OSError):  # a dead worker: its sentinel tells
             self.conn.send_bytes(message)
 
@@ -513,6 +518,8 @@ class _Worker:
                 return None, True
             if kind == "ready":
                 self.ready = True
+            elif kind == "started":
+                self.started = time.monotonic()
             elif kind == "unloadable":
                 raise RuntimeError(
                     f"fn ({_name(fn)}) cannot be loaded in a worker process: "
@@ -541,7 +548,7 @@ def _lost(task: Task, worker: _Worker, kind: str, message: str) -> dict:
         "status": "failed",
         "result": None,
         "error": {"type": kind, "message": message, "traceback": ""},
-        "seconds": time.monotonic() - worker.started,
+        "seconds": time.monotonic() - (worker.started or worker.sent),
         "worker": worker.name,
     }
 
@@ -569,7 +576,8 @@ def _outcome(worker: _Worker, fn: Any, timeout: float | None) -> dict | None:
                 'if __name__ == "__main__":. Run the sweep again to resume.'
             )
         return _lost(worker.task, worker, "RuntimeError", f"worker died ({_exit_text(code)})")
-    if timeout is not None and time.monotonic() - worker.started >= timeout:
+    started = worker.started
+    if timeout is not None and started is not None and time.monotonic() - started >= timeout:
         worker.process.kill()
         worker.process.join()
         return _lost(worker.task, worker, "TimeoutError", f"timed out after {timeout:g} s")
@@ -581,7 +589,9 @@ def _wait_seconds(pool: list[_Worker], timeout: float | None) -> float | None:
     if timeout is None:
         return None
     now = time.monotonic()
-    return max(0.0, min(w.started + timeout - now for w in pool if w.task is not None))
+    deadlines = [w.started + timeout - now for w in pool if w.started is not None and w.task]
+    # A worker still booting sends "started" first: the wait ends on its message.
+    return max(0.0, min(deadlines)) if deadlines else None
 
 
 def _run_pool(
@@ -856,6 +866,7 @@ def run_sweep(
     progress: bool = True,
     retry_failed: bool = False,
     timeout: float | None = None,
+    on_record: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """Run ``fn`` on every task not yet in ``out``; return the records of all tasks.
 
@@ -877,6 +888,9 @@ def run_sweep(
             Default None: no limit. With ``workers=1`` the tasks then run in
             one worker process (only a process can be stopped), so ``fn``
             must be picklable, as for ``workers > 1``.
+        on_record: called in this process with each record as soon as it is
+            written (in the order the tasks finish; records found in ``out``
+            from an earlier sweep are not announced again).
 
     Returns:
         One record per task, in the order of ``tasks`` (those found in ``out``
@@ -941,6 +955,7 @@ def run_sweep(
             progress,
             retry_failed,
             timeout,
+            on_record,
         )
 
 
@@ -956,6 +971,7 @@ def _sweep(
     progress: bool,
     retry_failed: bool,
     timeout: float | None,
+    on_record: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """:func:`run_sweep` once its arguments are checked and ``path`` is locked."""
     found, cut = _read(path, index)
@@ -968,6 +984,7 @@ def _sweep(
     pending = [task for task in tasks if task.id not in records]
 
     sink = _Sink(path, records, len(tasks), progress)
+    sink.on_record = on_record
     try:
         if not pending:
             pass

@@ -18,7 +18,8 @@ after each epoch and at its end; they may stop it. Provided:
 :class:`ProgressBar` (tqdm, added by ``progress=True``), :class:`EarlyStopping`,
 :class:`DivergenceGuard` (always present; pass your own to change its limit)
 and :class:`Checkpoint`. A schedule with ``report`` (reduce-on-plateau) is
-told the monitored loss after every epoch.
+told the monitored loss after every epoch; a monitored loss that is not
+finite ends the run as diverged instead.
 
 Reproducibility: ``rng`` draws the initial parameters and then the batches,
 so a seed fixes the run, and two runs from the same seed see the same batches
@@ -775,7 +776,12 @@ def fit(
         problem: a :class:`~gdlab.problems.Problem`.
         optimizer: a :mod:`gdlab.optim` optimizer (fresh, or continued).
         epochs, steps: how long: exactly one of them.
-        batch_size: samples per step; ``None`` (default) for full-batch GD.
+        batch_size: samples per step, at least 1 and at most the number of
+            training samples ``n`` in either mode (a larger batch is refused
+            with both numbers: in epoch mode it would be one full batch under
+            another name, in random mode a gather of ``batch_size`` rows per
+            step); ``None`` (default) for full-batch GD. An empty training
+            set is refused.
         batching: ``"epoch"`` (a permutation per epoch) or ``"random"``
             (draws with replacement every step).
         schedule: a learning rate or :class:`~gdlab.schedules.Schedule` to
@@ -790,6 +796,15 @@ def fit(
         params: start from these parameters instead of ``problem.init_params(rng)``.
         evaluate_every: evaluate every this many epochs (and after the last step).
         resume: a :class:`Checkpoint` file to continue from (same arguments).
+            The whole checkpoint is checked before anything changes: one of
+            another optimizer, other hyperparameters, or other parameter keys,
+            shapes or dtypes raises and leaves ``params`` untouched.
+
+    Timing: before the clock starts, the optimizer's numba kernels are
+    compiled for the parameters' dtypes on a throwaway twin (same class and
+    hyperparameters, 1-element arrays), so ``history.seconds`` is training
+    time alone and ``history.compile_seconds`` the warm-up, reported apart.
+    The run itself is bit-identical with or without the warm-up.
 
     Returns:
         The :class:`History`. The trained parameters, changed in place, are

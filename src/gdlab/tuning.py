@@ -66,7 +66,7 @@ MAX_WIDEN = 6
 WIDEN_POINTS = 2
 #: Evaluate only at the end of a tuning run (the validation metrics are all it needs).
 _NEVER = 10**9
-_METHODS = ("grid", "random")
+_METHODS = ("grid", "random", "tpe")
 
 
 # --------------------------------------------------------------------------- one task
@@ -355,10 +355,54 @@ class _Tuner:
 
     def run(self) -> dict[str, dict[str, Any]]:
         rng = np.random.default_rng(self.s["base_seed"])
+        tpe = self.s["method"] == "tpe"
         for i, spec in enumerate(self.experiment.runs):
-            self.points[i] = candidates(
-                spec, self.s["tune"], self.s["budget"], self.s["method"], rng
-            )
+            if tpe:
+                self.points[i] = [_default_point(spec, _space(spec, self.s["tune"]).names)]
+            else:
+                self.points[i] = candidates(
+                    spec, self.s["tune"], self.s["budget"], self.s["method"], rng
+                )
+        if tpe:
+            self.tpe()
+        return self.widen()
+
+    def tpe(self) -> None:
+        """``budget`` rounds of Optuna's TPE per run, each round's trials run as one sweep."""
+        from gdlab.selection import import_optuna, suggest
+
+        optuna = import_optuna()
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            studies = {
+                i: optuna.create_study(
+                    direction="minimize",
+                    sampler=optuna.samplers.TPESampler(seed=self.s["base_seed"] + i),
+                )
+                for i in self.points
+            }
+            for _ in range(self.s["budget"]):
+                trials = {}
+                for i, spec in enumerate(self.experiment.runs):
+                    trial = studies[i].ask()
+                    space = _space(spec, self.s["tune"])
+                    point = {n: suggest(trial, n, d) for n, d in space.params.items()}
+                    trials[i] = (trial, point)
+                    if point not in self.points[i]:
+                        self.points[i].append(point)
+                self.sweep()
+                for i, (trial, point) in trials.items():
+                    row = next(r for r in self.scored(i) if r["hyperparameters"] == point)
+                    if row["mean_loss"] is None:
+                        studies[i].tell(trial, state=optuna.trial.TrialState.FAIL)
+                    else:
+                        studies[i].tell(trial, _rank(row, self.s["metric"])[1])
+        finally:
+            optuna.logging.set_verbosity(verbosity)
+
+    def widen(self) -> dict[str, dict[str, Any]]:
+        """Widen every run's log-scaled ranges until its best is inside; the summaries."""
         stuck: dict[int, list[str]] = {}
         rounds = dict.fromkeys(self.points, 0)
         for _ in range(MAX_WIDEN + 1):
@@ -522,9 +566,11 @@ def _document(
         "schema": SCHEMA_ID,
         "experiment": experiment.to_dict(),
         "command": command,
-        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in s.items()
-                     if k in ("budget", "folds", "tune", "method", "metric", "base_seed",
-                              "split_seed")},  # fmt: skip
+        "settings": {
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in s.items()
+            if k in ("budget", "folds", "tune", "method", "metric", "base_seed", "split_seed")
+        },
         "folds": tuner.n_folds,
         "budget": s["budget"],
         "validation": validation,
@@ -576,7 +622,9 @@ def apply_tuned(
     """
     name = tuned["experiment"].get("name") if isinstance(tuned["experiment"], Mapping) else None
     if name != experiment.name:
-        raise ConfigError(f"the tuning results in {source} are for {name!r}, not {experiment.name!r}")
+        raise ConfigError(
+            f"the tuning results in {source} are for {name!r}, not {experiment.name!r}"
+        )
     configurations = tuned["configurations"]
     missing = [r.label for r in experiment.runs if (configurations.get(r.label) or {}).get("best")
                is None]  # fmt: skip

@@ -13,7 +13,6 @@ from gdlab.data.batches import (
 )
 from gdlab.data.datasets import (
     BOSTON_FEATURES,
-    DATASETS,
     MNIST_FILES,
     Dataset,
     Splits,
@@ -30,6 +29,8 @@ from gdlab.data.datasets import (
     split,
     standard_scale,
 )
+from gdlab.data.registry import DATA_SOURCES as DATASETS
+from gdlab.data.registry import DataSource
 from gdlab.data.idx import IDX_TYPES, IDXError, read_idx, write_idx
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "IDX_TYPES",
     "MNIST_FILES",
     "BatchStream",
+    "DataSource",
     "Dataset",
     "IDXError",
     "Splits",

@@ -265,8 +265,10 @@ class BatchStream:
 
     Args:
         n_samples: number of samples ``n >= 1``.
-        batch_size: ``b >= 1``; at most ``n`` in epoch mode (and in random
-            mode without replacement).
+        batch_size: ``b >= 1``; at most ``n`` in epoch mode (a larger batch
+            is refused, not shrunk to one full batch) and in random mode
+            without replacement. Random mode with replacement accepts any
+            ``b``; :func:`gdlab.train.fit` caps it at ``n`` too.
         rng: the generator the stream draws from.
         mode: ``"epoch"`` (default) or ``"random"``.
         drop_last: epoch mode only: drop the smaller last batch.

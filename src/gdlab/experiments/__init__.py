@@ -101,7 +101,7 @@ def _read_text(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ConfigError(
-            f"{path} is not UTF-8 text (byte {error.start}: {data[error.start:error.start + 1]!r})"
+            f"{path} is not UTF-8 text (at byte {error.start}: {data[error.start :][:1]!r})"
         ) from None
 
 

@@ -23,13 +23,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gdlab.experiments.model import Experiment, RunSpec, Training, schedule_lr0
+from gdlab._text import number
+from gdlab.experiments.model import Experiment, RunSpec, Training
 
 __all__ = ["hyperparameter_text", "run_text", "text", "title", "training_text"]
-
-
-def _g(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _join(items: Sequence[str]) -> str:
@@ -45,7 +42,7 @@ def schedule_text(lr: Any) -> str:
         from gdlab import schedules
 
         return repr(schedules.from_config(lr.get("schedule", lr)))
-    return _g(lr)
+    return number(lr)
 
 
 def hyperparameter_text(run: RunSpec) -> str:
@@ -55,8 +52,8 @@ def hyperparameter_text(run: RunSpec) -> str:
     if "lr" in hp:
         parts.append(f"lr {schedule_text(hp.pop('lr'))}")
     else:
-        parts.append(f"lr {_g(run.make_optimizer().hyperparameters()['lr'])} (default)")
-    parts += [f"{k} {_g(v)}" for k, v in hp.items()]
+        parts.append(f"lr {number(run.make_optimizer().hyperparameters()['lr'])} (default)")
+    parts += [f"{k} {number(v)}" for k, v in hp.items()]
     text = ", ".join(parts)
     if run.preset:
         text += f"; {run.preset} preset"
@@ -105,7 +102,9 @@ def _what_ran(experiment: Experiment) -> str:
     training = experiment.training
     has_data = experiment.problem.has("data")
     seeds = (
-        "one seed (0)" if experiment.seeds == 1 else f"{experiment.seeds} seeds (0–{experiment.seeds - 1})"
+        "one seed (0)"
+        if experiment.seeds == 1
+        else f"{experiment.seeds} seeds (0–{experiment.seeds - 1})"
     )
     sentences = [
         f"Problem: {experiment.problem.describe()}.",

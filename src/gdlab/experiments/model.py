@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gdlab._checks import ConfigError, Field, check_table, describe
+from gdlab._io import plain
+from gdlab._text import slug
 from gdlab.optim import OPTIMIZERS, create
 from gdlab.optim.presets import PRESETS
 from gdlab.problems import PROBLEM_KINDS, ProblemKind, get_kind
@@ -62,7 +64,8 @@ MAX_EPOCHS = 1_000_000
 MAX_SEEDS = 1000
 
 TRAINING_FIELDS: dict[str, Field] = {
-    "steps": Field("int", None, "updates per run (or epochs)", low=1, high=MAX_STEPS, nullable=True),
+    "steps": Field("int", None, "updates per run (or epochs)", low=1, high=MAX_STEPS,
+                   nullable=True),
     "epochs": Field("int", None, "passes over the training set (or steps)", low=1,
                     high=MAX_EPOCHS, nullable=True),
     "batch_size": Field("int", None, "samples per step; absent or 'full': the whole set",
@@ -88,11 +91,6 @@ _OPTIMIZERS_KEYS = ("preset", "names", "lr", "hyperparameters")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def slug(text: str) -> str:
-    """``text`` as a file-name part: runs of other characters become ``-``, lower case."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.").lower() or "run"
-
-
 def digest(value: Any, length: int = 16) -> str:
     """A short SHA-256 of ``value``'s canonical JSON: equal data, equal digest."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
@@ -106,15 +104,6 @@ def parse_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text.strip()
-
-
-def _plain(value: Any) -> Any:
-    """Tuples to lists, recursively (the model's data as JSON and TOML see it)."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 # --------------------------------------------------------------------------- training
@@ -322,7 +311,7 @@ class RunSpec:
             table["group"] = self.group
         table.update(self.training)
         if self.hyperparameters:
-            table["hyperparameters"] = _plain(dict(self.hyperparameters))
+            table["hyperparameters"] = plain(dict(self.hyperparameters))
         return table
 
     @classmethod
@@ -419,22 +408,29 @@ class ProblemSpec:
             table = {"kind": changes.pop("kind")}
         if "data" in changes:
             table = {k: v for k, v in table.items() if k not in self._source_keys()}
+        for key in list(changes):  # a key that makes others meaningless drops them
+            for dropped in self._source().replaces.get(key, ()) if self._source() else ():
+                if dropped not in changes:
+                    table.pop(dropped, None)
         if "function" in changes and "start" not in changes:
             table.pop("start", None)
         table.update(changes)
         return ProblemSpec.from_table(table, where)
 
-    def _source_keys(self) -> set[str]:
+    def _source(self) -> Any:
         from gdlab.data.registry import DATA_SOURCES
 
-        source = DATA_SOURCES.get(self.options.get("data"))
+        return DATA_SOURCES.get(self.options.get("data"))
+
+    def _source_keys(self) -> set[str]:
+        source = self._source()
         return set(source.fields) if source is not None else set()
 
     def _given(self) -> dict[str, Any]:
         return {k: v for k, v in self.options.items() if v is not None}
 
     def to_table(self) -> dict[str, Any]:
-        return {"kind": self.kind, **_plain(self._given())}
+        return {"kind": self.kind, **plain(self._given())}
 
     def load_data(self) -> Any:
         """The data set (Dataset or Splits); ``None`` for a 2-D function."""
@@ -736,7 +732,11 @@ class Experiment:
                 f"RUN.KEY (RUN an optimizer or a run label); got {path!r}"
             )
         if head == "problem":
-            return self.replace(problem=self.problem.with_options(where, **{rest: value}))
+            try:
+                problem = self.problem.with_options("problem", **{rest: value})
+            except ConfigError as error:
+                raise ConfigError(f"{where}: {error}") from None
+            return self.replace(problem=problem)
         if head == "training":
             return self.merge_training(**{rest: value})
         return self.change_runs(self.select(head, where), lambda r: _set_run(r, rest, value, where))

@@ -460,7 +460,7 @@ class Optimizer(abc.ABC):
         if name in self.nonnegative_states and np.any(a < 0):
             raise ValueError(
                 f"{where} must be >= 0 everywhere (no update makes it negative); "
-                f"got a minimum of {np.nanmin(a)!r}"
+                f"got a minimum of {float(np.nanmin(a))!r}"
             )
         return a
 
@@ -611,7 +611,7 @@ def _copy_state(
             if bufs[n].shape != shapes[key][0] or bufs[n].dtype != shapes[key][1]:
                 fail(
                     f"state_dict['state'][{key!r}][{n!r}]",
-                    f"a {shapes[key][1]} array of shape {shapes[key][0]}",
+                    f"a {shapes[key][1]} array of shape {shapes[key][0]} (as {names[0]!r})",
                     f"{bufs[n].dtype} {bufs[n].shape}",
                 )
     state = _state_arrays(shapes, dict.fromkeys(names, 0.0))

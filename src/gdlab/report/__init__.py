@@ -8,7 +8,6 @@ this package or :mod:`gdlab.report.figures` does not import matplotlib.
 
 from __future__ import annotations
 
-
 import os
 from typing import Any
 

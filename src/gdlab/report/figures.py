@@ -40,7 +40,6 @@ give the same bytes.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,10 +49,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gdlab import functions2d
-from gdlab.results import SCHEMA_ID
 from gdlab._checks import check_choice, check_int, check_real, fail
 from gdlab._io import atomic_write
+from gdlab._text import slug
 from gdlab.averages import effective_window, ewma
+from gdlab.results import SCHEMA_ID
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -306,10 +306,6 @@ def _boundary_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, 
     return found
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "case"
-
-
 def _init_splits(series: Mapping[str, Any]) -> list[str | None]:
     """``[None]`` for one ``init`` figure, else the activations, one figure each."""
     cases = series.get("cases") or []
@@ -505,7 +501,7 @@ def _series_plans(results: Mapping[str, Any], series: Mapping[str, Any]) -> list
         if activation is None:
             plans.append(_Plan("init", "Activation histograms", what, lambda: init_figure(results)))
         else:
-            name = f"init-{_slug(activation)}"
+            name = f"init-{slug(activation)}"
             while name in used:  # two activations with one slug ("ReLU", "relu")
                 name += "-2"
             used.add(name)
@@ -691,8 +687,11 @@ def paths_figure(results: Mapping[str, Any], *, resolution: int = 200, levels: i
     levels = check_int("levels", levels, low=2)
     problem = _problem(results)
     if not is_function2d(problem):
-        fail("problem", "a 2-D function (traits with 'function2d') for the paths figure",
-             (problem or {}).get("kind"))
+        fail(
+            "problem",
+            "a 2-D function (traits with 'function2d') for the paths figure",
+            (problem or {}).get("kind"),
+        )
     runs = _runs(results)
     fn = _function_of(problem)
     block = problem.get("function") or {}

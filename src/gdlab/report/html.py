@@ -16,6 +16,7 @@ loaded, writes ``{"errors": [...], "brokenImages": [...], "images": n,
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import struct
@@ -25,12 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from gdlab import _io
+from gdlab._text import number
 from gdlab.report.schema import dumps
 
 __all__ = ["render_report", "write_report"]
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MISSING = "–"  # shown for a value that does not apply
+_number = functools.partial(number, missing=_MISSING)
 
 _CSS = """
 :root {
@@ -212,18 +215,6 @@ def _script_json(value: Any) -> str:
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
-
-
-def _number(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return _MISSING
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
 
 
 # Settings of the implementation rather than of the update rule: not in the table
@@ -621,14 +612,19 @@ def render_report(
     figure_html = "\n".join(
         _figure(out_dir, figure, index, inline) for index, figure in enumerate(figures)
     )
-    meta = [
-        f"Experiment <code>{_e(results.get('experiment', ''))}</code>",
-        f"Problem: {_e(_problem_line(results.get('problem') or {}))}",
-        f"Created {_e(results.get('created', ''))}",
-    ]
+    problem = results.get("problem")
+    meta = [f"Experiment <code>{_e(results.get('experiment', ''))}</code>"]
+    if problem:  # a plot's page has no problem and no runs: it says neither
+        meta.append(f"Problem: {_e(_problem_line(problem))}")
+    meta.append(f"Created {_e(results.get('created', ''))}")
     diverged = sum(1 for run in runs if run.get("status") == "diverged")
     counts = f"{len(runs)} run{'s' if len(runs) != 1 else ''}" + (
         f", {diverged} diverged" if diverged else ""
+    )
+    runs_section = (
+        f'<section id="results">\n<h2>Runs</h2>\n<p>{_e(counts)}.</p>\n{_table(runs)}\n</section>'
+        if runs or problem
+        else ""
     )
     return (
         _head(title)
@@ -642,11 +638,7 @@ def render_report(
 {_paragraphs(str(results.get("description") or ""))}
 <h2 id="command">Command</h2>
 <pre><code>{_e(results.get("command", ""))}</code></pre>
-<section id="results">
-<h2>Runs</h2>
-<p>{_e(counts)}.</p>
-{_table(runs)}
-</section>
+{runs_section}
 {_comparison(results.get("series") or {})}
 <section id="figures">
 <h2>Figures</h2>
