@@ -227,7 +227,7 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert "Traceback" not in stderr
 
 
-TRAINING = '[training]\nsteps = 3\n'
+TRAINING = "[training]\nsteps = 3\n"
 
 
 @pytest.mark.parametrize(
@@ -370,17 +370,12 @@ def check_idx_race(make_argv, tmp_path: Path, capsys) -> None:
     assert not (tmp_path / "out2").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: --data sets problem.directory but keeps mnist.toml's test_size = 0.2, "
-    "which the mnist data source refuses ('test_size must be left out with problem.directory')",
-)
 def test_full_mnist_from_idx_files(tmp_path, capsys):
     """--data DIR reads the four standard IDX files (here small fakes)."""
 
     def argv(data, out):
         return ["race", "mnist", "--data", str(data), "--steps", "3", "--optimizers", "adam",
-                "--quiet", "--no-figures", "--out", str(out)]  # fmt: skip
+                "--batch-size", "16", "--quiet", "--no-figures", "--out", str(out)]  # fmt: skip
 
     check_idx_race(argv, tmp_path, capsys)
 

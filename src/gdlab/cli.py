@@ -473,6 +473,8 @@ def _race(args: argparse.Namespace, command: str) -> int:
         series = tuning.series(tuned)
     race.prepare(experiment)  # data loaded, batch sizes checked: before any output exists
     words = text(experiment, base=base, base_name=base_name, notes=notes)
+    if args.tuned is not None:
+        words["title"] += " (tuned)"
     name = experiment.name + ("-tuned" if args.tuned is not None else "")
     workers = args.workers or race.default_workers(experiment)
     place = results.output(Path("gdlab-report") / name, out=args.out, force=args.force)

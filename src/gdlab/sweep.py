@@ -594,6 +594,40 @@ def _wait_seconds(pool: list[_Worker], timeout: float | None) -> float | None:
     return max(0.0, min(deadlines)) if deadlines else None
 
 
+def _feed(pool: list[_Worker], queue: collections.deque, fn, base_seed: int) -> None:
+    """Give every idle worker the next task."""
+    for worker in pool:
+        if worker.task is None and queue:
+            task = queue.popleft()
+            message = pickle.dumps((fn, task.id, dict(task.kwargs), base_seed))
+            worker.assign(task, message)
+
+
+def _collect(pool: list[_Worker], fn, sink: _Sink, timeout: float | None, context: Any) -> None:
+    """Write what the workers finished (or failed); replace a worker that died."""
+    for i, worker in enumerate(pool):
+        record = None if worker.task is None else _outcome(worker, fn, timeout)
+        if record is None:
+            continue
+        sink.write(record)
+        worker.task = None
+        if not worker.process.is_alive():
+            worker.stop(now=True)
+            pool[i] = _Worker.start(context)
+
+
+def _salvage(pool: list[_Worker], fn, sink: _Sink) -> None:
+    """On the way out: write the tasks that finished while we were not looking, stop all."""
+    for worker in pool:
+        with contextlib.suppress(Exception):
+            record, _ = worker.receive(fn)
+            if record is not None and sink.ready(record["id"]):
+                sink.write(record)
+    for worker in pool:
+        worker.stop(now=True)
+    pool.clear()
+
+
 def _run_pool(
     fn, pending: list[Task], base_seed: int, workers: int, sink: _Sink, timeout: float | None
 ) -> None:
@@ -608,33 +642,13 @@ def _run_pool(
     try:
         pool.extend(_Worker.start(context) for _ in range(min(workers, len(pending))))
         while queue or any(w.task is not None for w in pool):
-            for worker in pool:
-                if worker.task is None and queue:
-                    task = queue.popleft()
-                    message = pickle.dumps((fn, task.id, dict(task.kwargs), base_seed))
-                    worker.assign(task, message)
+            _feed(pool, queue, fn, base_seed)
             busy = [w for w in pool if w.task is not None]
             handles = [w.conn for w in busy] + [w.process.sentinel for w in busy]
             multiprocessing.connection.wait(handles, _wait_seconds(pool, timeout))
-            for i, worker in enumerate(pool):
-                record = None if worker.task is None else _outcome(worker, fn, timeout)
-                if record is None:
-                    continue
-                sink.write(record)
-                worker.task = None
-                if not worker.process.is_alive():
-                    worker.stop(now=True)
-                    pool[i] = _Worker.start(context)
+            _collect(pool, fn, sink, timeout, context)
     except BaseException:
-        # Tasks that finished while we were not looking are written too.
-        for worker in pool:
-            with contextlib.suppress(Exception):
-                record, _ = worker.receive(fn)
-                if record is not None and sink.ready(record["id"]):
-                    sink.write(record)
-        for worker in pool:
-            worker.stop(now=True)
-        pool.clear()
+        _salvage(pool, fn, sink)
         raise
     finally:
         for worker in pool:

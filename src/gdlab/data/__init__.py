@@ -29,9 +29,9 @@ from gdlab.data.datasets import (
     split,
     standard_scale,
 )
+from gdlab.data.idx import IDX_TYPES, IDXError, read_idx, write_idx
 from gdlab.data.registry import DATA_SOURCES as DATASETS
 from gdlab.data.registry import DataSource
-from gdlab.data.idx import IDX_TYPES, IDXError, read_idx, write_idx
 
 __all__ = [
     "BOSTON_FEATURES",

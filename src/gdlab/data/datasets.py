@@ -35,7 +35,7 @@ import hashlib
 import math
 import os
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -297,8 +297,6 @@ def _carve(
     one after the other with scikit-learn's ``train_test_split``, each seeded
     from ``rng``.
     """
-    from sklearn.model_selection import train_test_split
-
     n = len(y)
     taken = sum(count for _, count in sizes.values())
     if taken >= n:
@@ -333,17 +331,73 @@ def _carve(
                 f"stratified split; it leaves {n - taken} of the {n} samples",
                 sum(fraction for fraction, _ in sizes.values()),
             )
+    seeds = [_seed(rng) for _ in sizes]  # drawn first: the rng ends the same either way
+    key = _split_key(y, sizes, seeds, stratify)
+    cached = _read_split_cache(key, list(sizes))
+    if cached is not None:
+        return cached
+    from sklearn.model_selection import train_test_split  # about 1 s to import
+
     rest = np.arange(n)
     parts: dict[str, np.ndarray] = {}
-    for name, (_, count) in sizes.items():
+    for seed, (name, (_, count)) in zip(seeds, sizes.items(), strict=True):
         rest, parts[name] = train_test_split(
             rest,
             test_size=count,
-            random_state=_seed(rng),
+            random_state=seed,
             shuffle=True,
             stratify=y[rest] if stratify else None,
         )
+    _write_split_cache(key, rest, parts)
     return rest, parts
+
+
+def _split_key(
+    y: np.ndarray, sizes: dict[str, tuple[float, int]], seeds: list[int], stratify: bool
+) -> str:
+    """A digest of everything a split depends on: the labels, the sizes, the seeds."""
+    h = hashlib.sha256(np.ascontiguousarray(y).tobytes())
+    h.update(str(y.dtype).encode())
+    h.update(repr(([(k, c) for k, (_, c) in sizes.items()], seeds, stratify)).encode())
+    return h.hexdigest()[:32]
+
+
+def _read_split_cache(
+    key: str, names: list[str]
+) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """A split made before (its indices, from :func:`cache_dir`), or ``None``.
+
+    Importing scikit-learn takes about a second in every process; a race's
+    workers each split the same data with the same seeds, so the indices are
+    kept. A damaged file is ignored (and rewritten).
+    """
+    directory = cache_dir()
+    if directory is None:
+        return None
+    try:
+        with np.load(directory / f"split-{key}.npz", allow_pickle=False) as data:
+            rest = data["rest"]
+            parts = {name: data[f"part_{name}"] for name in names}
+            stored = str(data["sha256"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if _checksum({"rest": rest, **parts}) != stored:
+        return None
+    return rest, parts
+
+
+def _write_split_cache(key: str, rest: np.ndarray, parts: dict[str, np.ndarray]) -> None:
+    directory = cache_dir()
+    if directory is None:
+        return
+    from gdlab import _io
+
+    arrays = {"rest": rest, **{f"part_{k}": v for k, v in parts.items()}}
+    checksum = np.array(_checksum({"rest": rest, **parts}))
+    with contextlib.suppress(OSError):
+        _io.atomic_write(
+            directory / f"split-{key}.npz", lambda fh: np.savez(fh, sha256=checksum, **arrays)
+        )
 
 
 def split(

@@ -613,18 +613,25 @@ class Experiment:
         based_on = data.get("based_on")
         if based_on is not None and not isinstance(based_on, str):
             raise ConfigError(f"{where}: based_on must be a string; got {describe(based_on)}")
-        return cls(
-            name=data.get("name", "experiment"),
-            problem=problem,
-            training=training,
-            runs=tuple(runs),
-            seeds=data.get("seeds", 1),
-            title=data.get("title", ""),
-            description=" ".join(str(data.get("description", "")).split())
-            if isinstance(data.get("description", ""), str)
-            else data.get("description"),
-            based_on=based_on,
-        )
+        description = data.get("description", "")
+        if isinstance(description, str):
+            description = " ".join(description.split())
+        try:
+            return cls(
+                name=data.get("name", "experiment"),
+                problem=problem,
+                training=training,
+                runs=tuple(runs),
+                seeds=data.get("seeds", 1),
+                title=data.get("title", ""),
+                description=description,
+                based_on=based_on,
+            )
+        except ConfigError as error:
+            text = str(error)
+            if text.startswith("experiment"):  # the whole-experiment checks: name the file
+                text = where + text[len("experiment") :]
+            raise ConfigError(text) from None
 
     @classmethod
     def from_toml(cls, text: str, where: str = "experiment") -> Experiment:
@@ -724,6 +731,11 @@ class Experiment:
         """
         where = where or f"--set {path}"
         head, _, rest = path.partition(".")
+        for run in self.runs:  # a label may hold dots ("constant 0.1" is constant-0.1)
+            name = slug(run.label)
+            if "." in name and path.lower().startswith(name + ".") and head not in OPTIMIZERS:
+                head, rest = name, path[len(name) + 1 :]
+                break
         if not rest:
             if head in ("seeds", "name", "title", "description"):
                 return self.replace(**{head: value})

@@ -297,15 +297,7 @@ class Optimizer(abc.ABC):
         check = self.nonfinite != "ignore"
         for key, g in grads.items():
             if self.clip_norm is not None:
-                if key == _FLAT:
-                    # Summed key by key, as the per-key path does: one sum over
-                    # the whole span rounds differently, and the scale with it.
-                    assert self._plan is not None
-                    sq = 0.0
-                    for part in self._plan.per_key_grads.values():
-                        sq += _fused.sum_of_squares(part)
-                else:
-                    sq = _fused.sum_of_squares(g)
+                sq = self._sum_of_squares(key, g)
                 norm_sq += sq
                 finite = not check or math.isfinite(sq) or _fused.all_finite(g)
             else:
@@ -313,14 +305,7 @@ class Optimizer(abc.ABC):
             if not finite:
                 if self.nonfinite == "skip":
                     return None
-                if key == _FLAT:  # find the key to name
-                    plan = self._plan
-                    assert plan is not None
-                    key = next(k for k, a in plan.per_key_grads.items() if not _fused.all_finite(a))
-                raise NonFiniteGradientError(
-                    f"grads[{key!r}] contains NaN or inf at step {self.t + 1}; nothing was "
-                    "updated (pass nonfinite='skip' to skip such steps)"
-                )
+                self._raise_nonfinite(key)
         scale = 1.0
         if self.clip_norm is not None:
             norm = math.sqrt(norm_sq)
@@ -328,6 +313,31 @@ class Optimizer(abc.ABC):
                 scale = self.clip_norm / (norm + 1e-6)
         if scale == 1.0 and self.clip_value is None:
             return grads
+        return self._clipped(grads, scale)
+
+    def _sum_of_squares(self, key: str, g: np.ndarray) -> float:
+        if key != _FLAT:
+            return _fused.sum_of_squares(g)
+        # Summed key by key, as the per-key path does: one sum over the whole
+        # span rounds differently, and the scale with it.
+        assert self._plan is not None
+        sq = 0.0
+        for part in self._plan.per_key_grads.values():
+            sq += _fused.sum_of_squares(part)
+        return sq
+
+    def _raise_nonfinite(self, key: str) -> None:
+        if key == _FLAT:  # find the key to name
+            plan = self._plan
+            assert plan is not None
+            key = next(k for k, a in plan.per_key_grads.items() if not _fused.all_finite(a))
+        raise NonFiniteGradientError(
+            f"grads[{key!r}] contains NaN or inf at step {self.t + 1}; nothing was "
+            "updated (pass nonfinite='skip' to skip such steps)"
+        )
+
+    def _clipped(self, grads: dict[str, np.ndarray], scale: float) -> dict[str, np.ndarray]:
+        """The gradients scaled by ``scale`` and clipped to ``clip_value``, in kept buffers."""
         clipped = {}
         for key, g in grads.items():
             buf = self._scratch.get(key)

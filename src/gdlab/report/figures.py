@@ -803,6 +803,55 @@ def _function_losses(
     ax.set_ylabel("f(x, y)")
 
 
+def _group_losses(
+    ax: Axes,
+    name: str,
+    runs: Sequence[Mapping[str, Any]],
+    color: str,
+    raws: list[np.ndarray],
+    smooths: list[np.ndarray],
+    band: str,
+) -> None:
+    """One group's loss: a run's raw and smoothed curves, or the seeds' mean and band."""
+    label = name + _divergence_note(runs)
+    kept, alone = _split_diverged(runs, [raw.size > 0 for raw in raws])
+    if not kept:
+        ax.plot([], [], color=color, lw=1.6, label=label)
+        return
+    if len(kept) == 1:
+        raw, curve = raws[kept[0]], smooths[kept[0]]
+        steps = np.arange(len(raw))
+        ax.plot(steps, raw, color=color, alpha=RAW_ALPHA, lw=0.8)
+        ax.plot(steps, curve, color=color, lw=1.6, label=label)
+    else:
+        raw_mean, _, _ = _stack([raws[i] for i in kept])
+        mean, low, high = _stack([smooths[i] for i in kept], band)
+        steps = np.arange(len(mean))
+        ax.plot(steps, raw_mean, color=color, alpha=RAW_ALPHA, lw=0.8)
+        ax.fill_between(steps, low, high, color=color, alpha=BAND_ALPHA, lw=0)
+        ax.plot(steps, mean, color=color, lw=1.6, label=label)
+    for i in alone:
+        ax.plot(np.arange(len(smooths[i])), smooths[i], color=color, lw=0.9, alpha=0.8)
+
+
+def _loss_scale(ax: Axes, smoothed: list[np.ndarray], raw: list[np.ndarray], log: bool) -> Any:
+    """A log axis when asked (and positive), else a linear one clipped at a high quantile;
+    the top of the linear axis, or ``None``."""
+    every = np.concatenate(smoothed) if smoothed else np.empty(0)
+    if log:
+        if every.size and every.min() > 0:
+            ax.set_yscale("log")
+        return None
+    if not every.size:
+        return None
+    bottom = min(0.0, float(np.concatenate(raw).min()))
+    top = 1.05 * float(np.quantile(every, LOSS_TOP_QUANTILE))
+    if top <= bottom:
+        return None
+    ax.set_ylim(bottom, top)
+    return top
+
+
 def _data_losses(
     ax: Axes,
     groups: Mapping[str, list[Mapping[str, Any]]],
@@ -816,47 +865,15 @@ def _data_losses(
     raw_all: list[np.ndarray] = []
     ends: list[tuple[float, float, str]] = []
     for name, runs in groups.items():
-        color = colors[name]
-        label = name + _divergence_note(runs)
         raws = [_floats(run.get("loss")) for run in runs]
         smooths = [smooth(raw, beta) for raw in raws]
         raw_all += raws
         smoothed_all += smooths
-        kept, alone = _split_diverged(runs, [raw.size > 0 for raw in raws])
-        if not kept:
-            ax.plot([], [], color=color, lw=1.6, label=label)
-            continue
-        if len(kept) == 1:
-            raw, curve = raws[kept[0]], smooths[kept[0]]
-            steps = np.arange(len(raw))
-            ax.plot(steps, raw, color=color, alpha=RAW_ALPHA, lw=0.8)
-            ax.plot(steps, curve, color=color, lw=1.6, label=label)
-        else:
-            raw_mean, _, _ = _stack([raws[i] for i in kept])
-            mean, low, high = _stack([smooths[i] for i in kept], band)
-            steps = np.arange(len(mean))
-            ax.plot(steps, raw_mean, color=color, alpha=RAW_ALPHA, lw=0.8)
-            ax.fill_between(steps, low, high, color=color, alpha=BAND_ALPHA, lw=0)
-            ax.plot(steps, mean, color=color, lw=1.6, label=label)
-        for i in alone:
-            ax.plot(np.arange(len(smooths[i])), smooths[i], color=color, lw=0.9, alpha=0.8)
+        _group_losses(ax, name, runs, colors[name], raws, smooths, band)
         for run, curve in zip(runs, smooths, strict=True):
             if _diverged(run) and curve.size:
-                ends.append((len(curve) - 1, float(curve[-1]), color))
-
-    every = np.concatenate(smoothed_all) if smoothed_all else np.empty(0)
-    raw_every = np.concatenate(raw_all) if raw_all else np.empty(0)
-    top = None
-    if log:
-        if every.size and every.min() > 0:
-            ax.set_yscale("log")
-    elif every.size:
-        bottom = min(0.0, float(raw_every.min()))
-        top = 1.05 * float(np.quantile(every, LOSS_TOP_QUANTILE))
-        if top > bottom:
-            ax.set_ylim(bottom, top)
-        else:
-            top = None
+                ends.append((len(curve) - 1, float(curve[-1]), colors[name]))
+    top = _loss_scale(ax, smoothed_all, raw_all, log)
     for x, y, color in ends:
         _mark_end(ax, x, y, color, top=top)
     ax.set_ylabel("loss")
@@ -1163,6 +1180,32 @@ def init_figure(results: Mapping[str, Any], *, activation: str | None = None) ->
 # --- everything at once ------------------------------------------------------------
 
 
+def _numbers(values: Sequence[Any] | None) -> np.ndarray:
+    """Floats, ``None`` as NaN."""
+    return np.array([np.nan if v is None else v for v in values or []], float)
+
+
+def _sensitivity_curve(
+    ax: Any, label: str, c: Mapping[str, Any], color: str, earlier: Sequence[float]
+) -> list[float]:
+    """One configuration's validation loss against the rate; its finite values."""
+    grid = np.asarray(c.get("grid") or [], float)
+    if grid.size == 0:
+        return []
+    mean, std = _numbers(c.get("mean")), _numbers(c.get("std"))
+    ax.plot(grid, mean, "o-", color=color, lw=1.4, ms=3.5, label=label)
+    ax.fill_between(grid, mean - std, mean + std, color=color, alpha=BAND_ALPHA, lw=0)
+    finite = [float(m) for m in mean if np.isfinite(m)]
+    best = c.get("best")
+    if best is not None and best.get("lr") is not None and best.get("mean") is not None:
+        ax.plot([best["lr"]], [best["mean"]], "*", color=color, ms=11, mec="black", mew=0.6)
+    bad = [g for g, d in zip(grid, c.get("diverged") or [], strict=False) if d]
+    shown = [*earlier, *finite]
+    if bad and shown:
+        ax.plot(bad, [max(shown)] * len(bad), "x", color=color, ms=6, mew=1.5, clip_on=False)
+    return finite
+
+
 def sensitivity_figure(results: Mapping[str, Any]) -> Figure:
     """Validation loss against the learning rate per configuration (``series.kind == "tuning"``)."""
     series = _series_of(results, "tuning")
@@ -1171,24 +1214,9 @@ def sensitivity_figure(results: Mapping[str, Any]) -> Figure:
     with _style():
         fig = _new_figure(6.4, 4.0)
         ax = fig.subplots()
-        finite_all = []
+        finite_all: list[float] = []
         for label, c in configurations.items():
-            grid = np.asarray(c.get("grid") or [], float)
-            mean = np.array([np.nan if m is None else m for m in c.get("mean") or []], float)
-            std = np.array([np.nan if v is None else v for v in c.get("std") or []], float)
-            if grid.size == 0:
-                continue
-            color = colors[label]
-            ax.plot(grid, mean, "o-", color=color, lw=1.4, ms=3.5, label=label)
-            ax.fill_between(grid, mean - std, mean + std, color=color, alpha=BAND_ALPHA, lw=0)
-            finite_all += [m for m in mean if np.isfinite(m)]
-            best = c.get("best")
-            if best is not None:
-                ax.plot([best["lr"]], [best["mean"]], "*", color=color, ms=11, mec="black", mew=0.6)
-            bad = [g for g, d in zip(grid, c.get("diverged") or [], strict=False) if d]
-            if bad and finite_all:
-                top = max(finite_all)
-                ax.plot(bad, [top] * len(bad), "x", color=color, ms=6, mew=1.5, clip_on=False)
+            finite_all += _sensitivity_curve(ax, label, c, colors[label], finite_all)
         ax.set_xscale("log")
         if finite_all and min(finite_all) > 0 and max(finite_all) / min(finite_all) > 20:
             ax.set_yscale("log")
