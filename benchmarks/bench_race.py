@@ -56,7 +56,7 @@ if str(HERE) not in sys.path:
 import _textbook  # noqa: E402
 from gdlab import experiments, race  # noqa: E402
 
-TARGET = 3.0
+TARGET = 8.0  # issue 9: the whole race at least 8x the seed's own loop
 
 
 def seed_loop(X: np.ndarray, t: np.ndarray, steps: int, batch_size: int = 128) -> dict:

@@ -576,7 +576,8 @@ def test_seattle_temperatures_offline(monkeypatch):
 def test_registry():
     assert sorted(DATASETS) == ["boston", "digits", "mnist", "moons"]
     assert DATASETS["mnist"].dataset is mnist_subset
-    assert DATASETS["mnist"].classifier and not DATASETS["boston"].classifier
+    assert DATASETS["mnist"].classifier
+    assert not DATASETS["boston"].classifier
     data = load("moons", n_samples=20, rng=rng(3))
     np.testing.assert_array_equal(data.X, moons(20, rng=rng(3)).X)
     assert load("boston", features=("RM",)).feature_names == ("RM",)

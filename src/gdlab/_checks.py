@@ -127,6 +127,43 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     return value
 
 
+def check_rng(rng: Any) -> Any:
+    """Return ``rng`` if it is a ``numpy.random.Generator`` (randomness is passed, never global)."""
+    import numpy as np
+
+    if not isinstance(rng, np.random.Generator):
+        fail(
+            "rng",
+            "a numpy.random.Generator; pass numpy.random.default_rng(seed)",
+            rng,
+            kind=TypeError,
+        )
+    return rng
+
+
+def check_float_dtype(dtype: Any, allowed: Iterable[str] | None = None) -> Any:
+    """``dtype`` as a NumPy floating dtype (``None`` refused: NumPy would read it as
+    float64); ``allowed`` limits it to those names, e.g. ``("float32", "float64")``."""
+    import numpy as np
+
+    names = tuple(allowed) if allowed is not None else None
+    text = (
+        " or ".join(f"numpy.{n}" for n in names)
+        if names
+        else "a NumPy floating type such as numpy.float32 or numpy.float64"
+    )
+    if dtype is None:
+        fail("dtype", text, dtype, kind=TypeError)
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        fail("dtype", text, dtype, kind=TypeError)
+        raise AssertionError from None  # unreachable
+    if resolved.kind != "f" or (names is not None and resolved.name not in names):
+        fail("dtype", text, dtype if names else resolved.name)
+    return resolved
+
+
 # --------------------------------------------------------------------------- fields
 
 

@@ -37,7 +37,6 @@ from typing import Any
 import gdlab
 from gdlab._checks import check_int, check_real
 from gdlab._text import number
-from gdlab.experiments.model import MAX_EPOCHS, MAX_STEPS
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "main", "summary"]
 
@@ -280,6 +279,8 @@ def _set_pair(text: str) -> tuple[str, Any]:
 
 def _experiment_options(parser: argparse.ArgumentParser) -> None:
     """What race and tune share: the changes to the experiment."""
+    from gdlab.experiments.model import MAX_EPOCHS, MAX_STEPS
+
     parser.add_argument(
         "--set",
         type=_set_pair,
@@ -535,22 +536,34 @@ def _tune(args: argparse.Namespace, command: str) -> int:
     return 0
 
 
+def _tune_row(label: str, c: Mapping[str, Any]) -> list[str]:
+    best, default = c["best"] or {}, c["default"]
+    chosen = best.get("hyperparameters") or {}
+    flags = [f"at bound: {', '.join(c['at_bound'])}"] if c.get("at_bound") else []
+    if c.get("widened"):
+        flags.append(f"widened {c['widened']}×")
+    accuracy = best.get("accuracy")
+    return [
+        label,
+        ", ".join(f"{k} {number(v, 3)}" for k, v in chosen.items()) or "-",
+        "yes" if best.get("default") else "no",
+        number(best.get("mean")),
+        number(best.get("std"), 2),
+        "-" if accuracy is None else f"{100 * accuracy:.1f}%",
+        number(default.get("mean_loss")),
+        f"{100 * c['within_10_percent']:.0f}%",
+        f"{sum(1 for p in c['points'] if p['diverged'])}/{len(c['points'])}",
+        "; ".join(flags),
+    ]
+
+
 def _tune_table(document: Mapping[str, Any]) -> str:
-    headers = ["configuration", "best lr", "validation loss", "±", "within 10%", "diverged"]
-    body = []
-    for label, c in document["configurations"].items():
-        best = c["best"]
-        body.append(
-            [
-                label,
-                "-" if best is None else f"{best['lr']:.3g}",
-                "-" if best is None else number(best["mean"]),
-                "-" if best is None else number(best["std"], 2),
-                f"{100 * c['within_10_percent']:.0f}% of the grid",
-                f"{sum(1 for d in c['diverged'] if d)}/{len(c['grid'])}",
-            ]
-        )
-    return _aligned(headers, body, left=set(range(len(headers))))
+    """Per run: the chosen values, whether they are its default, both metrics, the default's
+    loss, the share of candidates within 10% of the best, divergences, and flags."""
+    headers = ["run", "chosen", "default?", "val. loss", "±", "val. accuracy",
+               "default's loss", "within 10%", "diverged", "notes"]  # fmt: skip
+    body = [_tune_row(label, c) for label, c in document["configurations"].items()]
+    return _aligned(headers, body, left={0, 1, 2, 9})
 
 
 def _plot(args: argparse.Namespace, command: str) -> int:

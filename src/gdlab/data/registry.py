@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from gdlab._checks import ConfigError, Field, fail
+from gdlab._checks import ConfigError, Field
+from gdlab._registry import Registry
 from gdlab.data import datasets
 
 __all__ = ["DATA_SOURCES", "DataSource", "get", "register"]
@@ -70,24 +71,18 @@ class DataSource:
         return self.task == "classification"
 
 
-DATA_SOURCES: dict[str, DataSource] = {}
+#: Every data set an experiment can name.
+DATA_SOURCES: Registry[DataSource] = Registry("data source", DataSource)
 
 
 def register(source: DataSource) -> DataSource:
     """Add ``source`` to :data:`DATA_SOURCES` (a name may be registered once)."""
-    if not isinstance(source, DataSource):
-        fail("source", "a DataSource", source, kind=TypeError)
-    if source.name in DATA_SOURCES:
-        fail("data source name", "not yet registered", source.name)
-    DATA_SOURCES[source.name] = source
-    return source
+    return DATA_SOURCES.register(source)
 
 
 def get(name: Any, where: str = "problem.data") -> DataSource:
     """The source registered as ``name``; :class:`ConfigError` listing the names otherwise."""
-    if not isinstance(name, str) or name not in DATA_SOURCES:
-        raise ConfigError(f"{where} must be one of {', '.join(DATA_SOURCES)}; got {name!r}")
-    return DATA_SOURCES[name]
+    return DATA_SOURCES.lookup(name, where)
 
 
 def _rng(options: Mapping[str, Any]) -> np.random.Generator:

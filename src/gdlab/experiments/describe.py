@@ -110,7 +110,8 @@ def _what_ran(experiment: Experiment) -> str:
         f"Problem: {experiment.problem.describe()}.",
         f"Training: {training_text(training, has_data)}"
         + (f", evaluated on the {training.validation} set" if training.validation else "")
-        + f"; {seeds} per run, the same batches for every run of a seed.",
+        + f"; {seeds} per run"
+        + (", the same batches for every run of a seed." if has_data else "."),
         "Runs: " + "; ".join(run_text(experiment, r) for r in experiment.runs) + ".",
     ]
     return " ".join(sentences)

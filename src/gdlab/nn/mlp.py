@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from gdlab._checks import check_choice, check_int, check_real, fail
+from gdlab._checks import check_choice, check_float_dtype, check_int, check_real, fail
 from gdlab.nn import _kernels
 from gdlab.nn._buffers import Buffers
 from gdlab.nn.init import std, weights
@@ -56,17 +56,7 @@ EVAL_CHUNK = 4096
 
 
 def _check_dtype(dtype: Any) -> np.dtype:
-    allowed = "numpy.float32 or numpy.float64"
-    if dtype is None:  # np.dtype(None) would quietly be float64
-        fail("dtype", allowed, dtype, kind=TypeError)
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        fail("dtype", allowed, dtype, kind=TypeError)
-        raise AssertionError from None  # unreachable
-    if resolved not in (np.dtype(np.float32), np.dtype(np.float64)):
-        fail("dtype", allowed, dtype)
-    return resolved
+    return check_float_dtype(dtype, ("float32", "float64"))
 
 
 def _pieces(buffer: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:

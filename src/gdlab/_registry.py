@@ -1,0 +1,51 @@
+"""One shape for every registry: entries by name, registered once, looked up with a clear error.
+
+>>> from dataclasses import dataclass
+>>> @dataclass(frozen=True)
+... class Colour:
+...     name: str
+>>> COLOURS = Registry("colour", Colour)
+>>> COLOURS.register(Colour("red")).name
+'red'
+>>> COLOURS.lookup("blue", "paint.colour")
+Traceback (most recent call last):
+...
+gdlab._checks.ConfigError: paint.colour must be one of red; got 'blue'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from gdlab._checks import ConfigError, fail
+
+__all__ = ["Registry"]
+
+T = TypeVar("T")
+
+
+class Registry(dict[str, T], Generic[T]):
+    """A ``dict`` of entries keyed by their ``name``: :meth:`register` adds one (a name
+    once), :meth:`lookup` finds one or raises :class:`~gdlab._checks.ConfigError`
+    listing the names."""
+
+    def __init__(self, what: str, kind: type) -> None:
+        super().__init__()
+        self.what = what
+        self.kind = kind
+
+    def register(self, entry: T) -> T:
+        """Add ``entry`` under ``entry.name``; return it."""
+        if not isinstance(entry, self.kind):
+            fail(self.what, f"a {self.kind.__name__}", entry, kind=TypeError)
+        name = entry.name  # type: ignore[attr-defined]
+        if name in self:
+            fail(f"{self.what} name", "not yet registered", name)
+        self[name] = entry
+        return entry
+
+    def lookup(self, name: Any, where: str) -> T:
+        """The entry registered as ``name``; ``where`` names the setting in the error."""
+        if not isinstance(name, str) or name not in self:
+            raise ConfigError(f"{where} must be one of {', '.join(self)}; got {name!r}")
+        return self[name]
