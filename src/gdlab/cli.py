@@ -423,8 +423,8 @@ def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
         source = args.config
     else:
         source = "mnist" if args.experiment is None else args.experiment
-    experiment = base = experiments.load(source)
-    if source in experiments.BUILTIN:
+    experiment = base = experiments.load(source, file=args.config is not None)
+    if args.config is None and source in experiments.BUILTIN:
         base_name = f"built-in experiment {source}"
     elif base.based_on in experiments.BUILTIN:
         # a file (or results.json) made from a built-in experiment: list what differs
@@ -479,6 +479,7 @@ def _race(args: argparse.Namespace, command: str) -> int:
     name = experiment.name + ("-tuned" if args.tuned is not None else "")
     workers = args.workers or race.default_workers(experiment)
     place = results.output(Path("gdlab-report") / name, out=args.out, force=args.force)
+    replacing = args.out is not None and results.holds_report(args.out)
     written: list[Path] = []
     try:
         with place as staged:
@@ -493,9 +494,18 @@ def _race(args: argparse.Namespace, command: str) -> int:
                 workers=workers,
                 series=series,
             )
+    except OSError as error:  # a full disk, a vanished directory: nothing earlier changed
+        where = args.out or f"gdlab-report/{name}"
+        raise OSError(
+            error.errno,
+            f"{error.strerror or error}: {where} was not written (nothing earlier changed)",
+        ) from None
     except KeyboardInterrupt:
-        where = args.out or "gdlab-report/" + name
-        print(f"{PROG}: interrupted; the finished runs are in {where}", file=sys.stderr)
+        if replacing:
+            told = f"{args.out} keeps its earlier report (the unfinished one was not kept)"
+        else:
+            told = f"the finished runs are in {args.out or 'gdlab-report/' + name}"
+        print(f"{PROG}: interrupted; {told}", file=sys.stderr)
         return EXIT_INTERRUPTED
     out = Path(args.out) if args.out else Path("gdlab-report") / name / "latest"
     rows = summary(document)

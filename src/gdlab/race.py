@@ -93,6 +93,18 @@ def _finite(values: Sequence[float]) -> list[float]:
     return [float(v) for v in values if math.isfinite(v)]
 
 
+def _finite_array(values: Sequence[float]) -> np.ndarray:
+    """The finite ``values`` as float64 (8 bytes a value, not a Python float's 32)."""
+    array = np.asarray(values, dtype=np.float64).reshape(-1)
+    return array[np.isfinite(array)]
+
+
+def _finite_path(points: Sequence[tuple[float, float]]) -> np.ndarray:
+    """The points with both coordinates finite, as an ``(n, 2)`` float64 array."""
+    array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    return array[np.isfinite(array).all(axis=1)]
+
+
 def run_record(
     spec: RunSpec,
     optimizer: Optimizer,
@@ -102,10 +114,13 @@ def run_record(
     *,
     run_id: str,
 ) -> dict[str, Any]:
-    """The plain-data record of a finished run (``final_params`` as arrays).
+    """The record of a finished run: plain data but for arrays.
 
-    The writer (:mod:`gdlab.results`) inlines small parameter sets and stores
-    large ones in a file.
+    ``final_params`` and the per-step series (``loss``, ``lr``, ``path``, their
+    non-finite values left out) are float64 arrays, so that a long run's
+    record stays small in memory. :func:`gdlab.results.store_params` then
+    inlines small parameter sets and stores large ones in a file, and keeps
+    a long run's series in a file with every ``stride``-th value inline.
     """
     epochs = [dict(e) for e in history.epochs]
     last = {k: v for k, v in (epochs[-1] if epochs else {}).items()}
@@ -131,23 +146,19 @@ def run_record(
         "steps": history.steps,
         "seconds": history.seconds,
         "compile_seconds": history.compile_seconds,
-        "loss": _finite(history.loss),
-        "lr": _finite(history.lr),
+        "loss": _finite_array(history.loss),
+        "lr": _finite_array(history.lr),
         "epochs": epochs,
         "metrics": metrics,
         "final_params": {k: v.copy() for k, v in (history.params or {}).items()},
     }
     if history.path:
-        record["path"] = [[float(x), float(y)] for x, y in history.path if _ok(x, y)]
+        record["path"] = _finite_path(history.path)
     train = getattr(problem, "parts", {}).get("train")
     two_features = train is not None and train.n_features == 2
     if two_features and train.task == "classification" and hasattr(problem, "net"):
         record["boundary"] = boundary(problem, record["final_params"])
     return record
-
-
-def _ok(x: float, y: float) -> bool:
-    return math.isfinite(x) and math.isfinite(y)
 
 
 # --------------------------------------------------------------------------- tasks
@@ -207,11 +218,17 @@ def run_steps(experiment: Experiment, run: RunSpec, n_train: int | None) -> int:
 
 def estimate(experiment: Experiment, n_train: int | None) -> dict[str, int]:
     """What a race will hold in memory and write: ``{"steps", "memory", "output"}`` (bytes)."""
+    from gdlab.results import SERIES_INLINE
+
     per_step = BYTES_PER_STEP["data" if experiment.problem.has("data") else "function2d"]
-    steps = experiment.seeds * sum(run_steps(experiment, r, n_train) for r in experiment.runs)
-    # results.json: about 16 characters per number, 2 numbers a step (4 with a path)
+    lengths = [run_steps(experiment, r, n_train) for r in experiment.runs] * experiment.seeds
+    steps = sum(lengths)
+    # results.json: about 16 characters a number, 2 numbers a step (4 with a path), at most
+    # SERIES_INLINE steps inline; a longer run's series go to an .npz (8 bytes a number)
     numbers = 2 if experiment.problem.has("data") else 4
-    return {"steps": steps, "memory": steps * per_step, "output": steps * numbers * 16}
+    inline = sum(min(n, SERIES_INLINE) for n in lengths) * numbers * 16
+    binary = sum(n for n in lengths if n > SERIES_INLINE) * numbers * 8
+    return {"steps": steps, "memory": steps * per_step, "output": inline + binary}
 
 
 def _gib(n: float) -> str:
@@ -296,8 +313,10 @@ def race(
 
     Args:
         experiment: what to run (checked when it was made).
-        out_dir: where large final parameters are stored (``params/<id>.npz``,
-            named in the records); by default they come back as arrays.
+        out_dir: where large final parameters and the series of long runs are
+            stored (``params/<id>.npz``, ``series/<id>.npz``, named in the
+            records); by default the parameters come back as arrays and the
+            series whole, as lists.
         workers, scheduler, dask_local, timeout: as :func:`gdlab.sweep.run_sweep`.
         progress: a progress bar per run (on a terminal), or the sweep's bar
             when the runs are elsewhere.
@@ -329,8 +348,10 @@ def race(
             dask_local=dask_local,
             timeout=timeout,
         )
-        if not keep:
-            records = [_load_params(r, out) for r in records]
+        if not keep:  # the files go with the temporary directory: bring them inline
+            from gdlab.results import inline_series
+
+            records = [inline_series(_load_params(r, out), out) for r in records]
         return records
 
 
@@ -515,9 +536,11 @@ def run_experiment(
     return writer.document
 
 
-def _first_at_or_below(curve: np.ndarray, target: float) -> int | None:
+def _first_at_or_below(curve: np.ndarray, target: float, stride: int = 1) -> int | None:
+    """The first step (1-based) whose value in ``curve`` (every ``stride``-th step) is at
+    or below ``target``."""
     hits = np.flatnonzero(curve <= target)
-    return int(hits[0]) + 1 if hits.size else None
+    return int(hits[0]) * stride + 1 if hits.size else None
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
@@ -538,10 +561,14 @@ def _comparison_row(
     target: float | None,
     tuned: Mapping[str, Any],
 ) -> dict[str, Any]:
+    from gdlab.results import series_stride
+
     ok = [r for r in members if r["status"] != "diverged"]
     loss_mean, loss_std = _mean_std(_metric_values(ok, "final_loss"))
     acc_mean, acc_std = _mean_std(_metric_values(ok, "test_accuracy"))
-    speeds = [_first_at_or_below(smoothed[r["id"]], target) for r in ok] if target else []
+    speeds = []
+    if target:  # a long run's loss is every stride-th step's (docs/results.md, "Long runs")
+        speeds = [_first_at_or_below(smoothed[r["id"]], target, series_stride(r)) for r in ok]
     reached = [v for v in speeds if v is not None]
     best = tuned.get("best") or {}
     return {
@@ -566,7 +593,9 @@ def comparison(
     The target loss is the highest of the groups' best smoothed training losses
     (the median over a group's seeds), so every group that did not diverge
     reaches it; a run's speed is the first step whose smoothed loss (a
-    bias-corrected EWMA with ``beta``) is at or below the target.
+    bias-corrected EWMA with ``beta``) is at or below the target. A long run
+    (with a ``series`` block) is smoothed over its inline values, every
+    ``stride``-th step, and its speed is counted in steps.
     """
     from gdlab.averages import ewma
 

@@ -1,9 +1,14 @@
-"""Writing results: ``results.json``, ``results.csv`` and parameter files.
+"""Writing results: ``results.json``, ``results.csv``, parameter and series files.
 
 :class:`ResultsWriter` keeps the document of an experiment and rewrites both
 files atomically after every run it is given, with ``"status": "interrupted"``
 until :meth:`ResultsWriter.finish`: whatever stops a race, the files on disk
 describe every run that finished. The schema is in ``docs/results.md``.
+
+A run of more than :data:`SERIES_INLINE` steps keeps every ``stride``-th value
+of its per-step series (``loss``, ``lr``, ``path``) in ``results.json`` and
+the whole of them in ``series/<id>.npz`` beside it; :func:`load_series` reads
+them back.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import csv
 import datetime as _dt
 import io
 import json
+import math
 import os
 import platform
 import re
@@ -30,11 +36,19 @@ from gdlab._io import plain
 __all__ = [
     "CSV_COLUMNS",
     "SCHEMA_ID",
+    "SERIES_INLINE",
     "ResultsWriter",
     "environment",
+    "holds_report",
+    "inline_series",
+    "load_epochs",
+    "load_series",
     "output",
     "plain",
+    "read_series",
+    "series_stride",
     "store_params",
+    "store_series",
 ]
 
 #: The ``schema`` of every results.json (2: the experiment model as ``config``).
@@ -101,13 +115,20 @@ _SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
 INLINE_PARAMS = 1000
 
 
+def _check_id(record: Mapping[str, Any]) -> str:
+    run_id = record.get("id")
+    if not isinstance(run_id, str) or not _SAFE.match(run_id):
+        raise ValueError(f"run id must match {_SAFE.pattern}; got {run_id!r}")
+    return run_id
+
+
 def store_params(record: Mapping[str, Any], out_dir: str | os.PathLike) -> dict[str, Any]:
     """``record`` with its ``final_params`` arrays stored: inline (as lists) when they
     hold at most :data:`INLINE_PARAMS` numbers, else in ``out_dir/params/<id>.npz``
-    (``{"file": "params/<id>.npz"}``). Stored params are left as they are."""
-    record = dict(record)
-    if not isinstance(record.get("id"), str) or not _SAFE.match(record["id"]):
-        raise ValueError(f"run id must match {_SAFE.pattern}; got {record.get('id')!r}")
+    (``{"file": "params/<id>.npz"}``). Stored params are left as they are.
+
+    Long per-step series are stored too (:func:`store_series`)."""
+    record = store_series(record, out_dir)
     params = record.get("final_params") or {}
     if "file" in params or not all(isinstance(v, np.ndarray) for v in params.values()):
         return record
@@ -118,6 +139,183 @@ def store_params(record: Mapping[str, Any], out_dir: str | os.PathLike) -> dict[
         _io.atomic_write(Path(out_dir) / relative, lambda fh: np.savez(fh, **params))
         record["final_params"] = {"file": relative}
     return record
+
+
+#: Runs of at most this many steps keep their per-step series whole in results.json.
+SERIES_INLINE = 20_000
+#: The per-step series of a run record: ``path`` (2-D problems) has ``steps + 1`` points.
+SERIES_KEYS = ("loss", "lr", "path")
+
+
+def _series_array(key: str, values: Any) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    return array.reshape(-1, 2) if key == "path" else array.reshape(-1)
+
+
+#: The evaluations' columns in a series file are ``epochs.<key>``: ``epochs.train_loss``, ….
+_EPOCHS = "epochs."
+
+
+def _epoch_columns(epochs: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """The evaluations as columns: int64 where every value is an integer (``epoch``,
+    ``step``), else float64, NaN where an evaluation lacks the key."""
+    columns = {}
+    for key in dict.fromkeys(k for entry in epochs for k in entry):
+        values = [entry.get(key) for entry in epochs]
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            columns[_EPOCHS + key] = np.asarray(values, dtype=np.int64)
+        else:
+            floats = [math.nan if v is None else v for v in values]
+            columns[_EPOCHS + key] = np.asarray(floats, dtype=np.float64)
+    return columns
+
+
+def _thin(entries: Sequence[Any], limit: int) -> list[Any]:
+    """Every ``k``-th entry, ending with the last, ``k`` the least that keeps ``limit``."""
+    k = math.ceil(len(entries) / limit)
+    kept = list(entries[k - 1 :: k])
+    if len(entries) % k:
+        kept.append(entries[-1])
+    return kept
+
+
+def store_series(record: Mapping[str, Any], out_dir: str | os.PathLike) -> dict[str, Any]:
+    """``record`` with its per-step series (``loss``, ``lr``, ``path``) stored.
+
+    A run of at most :data:`SERIES_INLINE` steps keeps them whole (arrays or
+    lists, as given). A longer one writes them whole, as float64 arrays
+    (``path`` of shape ``(n, 2)``), to ``out_dir/series/<id>.npz`` and keeps
+    every ``stride``-th value inline (the values of steps ``0, stride,
+    2 * stride, …``), with ``"series": {"file": "series/<id>.npz", "stride":
+    stride, "steps": steps}``. ``stride = ceil((steps + 1) / SERIES_INLINE)``,
+    so that even the path (``steps + 1`` points) keeps at most
+    :data:`SERIES_INLINE` of them.
+
+    Its evaluations (``epochs``: one a step on a 2-D function), when there
+    are more than :data:`SERIES_INLINE`, go to the file too, as columns
+    ``epochs.<key>``; every ``k``-th of them stays inline, the last one
+    included, and ``series`` adds ``"epochs": <how many>``
+    (:func:`load_epochs` reads them all back).
+
+    A record with a ``series`` block is left as it is.
+    """
+    record = dict(record)
+    run_id = _check_id(record)
+    steps = record.get("steps")
+    if "series" in record or not isinstance(steps, int) or steps <= SERIES_INLINE:
+        return record
+    series = {k: _series_array(k, record[k]) for k in SERIES_KEYS if record.get(k) is not None}
+    epochs = record.get("epochs") or []
+    columns = _epoch_columns(epochs) if len(epochs) > SERIES_INLINE else {}
+    relative = f"series/{run_id}.npz"
+    _io.atomic_write(Path(out_dir) / relative, lambda fh: np.savez(fh, **series, **columns))
+    stride = math.ceil((steps + 1) / SERIES_INLINE)
+    record.update({key: array[::stride] for key, array in series.items()})
+    record["series"] = {"file": relative, "stride": stride, "steps": steps}
+    if columns:
+        record["epochs"] = _thin(epochs, SERIES_INLINE)
+        record["series"]["epochs"] = len(epochs)
+    return record
+
+
+def series_stride(run: Mapping[str, Any]) -> int:
+    """The steps between two inline values of ``run``'s series (1 without ``series``)."""
+    block = run.get("series")
+    stride = block.get("stride") if isinstance(block, Mapping) else None
+    if isinstance(stride, int) and not isinstance(stride, bool) and stride >= 1:
+        return stride
+    return 1
+
+
+def _series_file(base: Path, name: Any) -> Path:
+    """``base / name``, refused unless it is a relative path that stays inside ``base``."""
+    if not isinstance(name, str) or not name or Path(name).is_absolute():
+        raise ValueError(f"a series file must be a relative path; got {name!r}")
+    path = (base / name).resolve()
+    if not path.is_relative_to(base.resolve()):
+        raise ValueError(f"series file {name!r} lies outside {base}")
+    return path
+
+
+def read_series(run: Mapping[str, Any], base: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The whole per-step series of ``run`` (a record whose files are in ``base``):
+    from its ``series`` file when it has one, else its inline lists."""
+    block = run.get("series")
+    if block is None:
+        return {k: _series_array(k, run[k]) for k in SERIES_KEYS if run.get(k) is not None}
+    if not isinstance(block, Mapping):
+        raise ValueError(f"run {run.get('id')!r}: 'series' must be an object; got {block!r}")
+    with np.load(_series_file(Path(base), block.get("file")), allow_pickle=False) as data:
+        return {k: _series_array(k, data[k]) for k in SERIES_KEYS if k in data.files}
+
+
+def _find_run(results: str | os.PathLike, run_id: str) -> tuple[Mapping[str, Any], Path]:
+    """Run ``run_id`` of a results.json (or of the directory holding one), and its directory."""
+    path = Path(results)
+    if path.is_dir():
+        path = path / "results.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    runs = (document.get("runs") or []) if isinstance(document, Mapping) else []
+    run = next((r for r in runs if isinstance(r, Mapping) and r.get("id") == run_id), None)
+    if run is None:
+        ids = ", ".join(repr(r.get("id")) for r in runs if isinstance(r, Mapping))
+        raise KeyError(f"no run {run_id!r} in {path}; its runs: {ids or 'none'}")
+    return run, path.parent
+
+
+def load_series(results: str | os.PathLike, run_id: str) -> dict[str, np.ndarray]:
+    """The whole per-step series of run ``run_id`` as float64 arrays.
+
+    ``loss`` and ``lr`` (1-D) and, for 2-D problems, ``path`` (``(steps + 1,
+    2)``), read from the run's ``series/<id>.npz`` when it has one (a run of
+    more than :data:`SERIES_INLINE` steps), else from its inline lists.
+
+    Args:
+        results: a ``results.json``, or the report directory holding it.
+        run_id: the run's ``id``.
+
+    Raises:
+        KeyError: no run has that id (the message lists the ids there are).
+        ValueError: the run's series file is not a path inside the report's directory.
+        OSError: a file cannot be read.
+    """
+    run, base = _find_run(results, run_id)
+    return read_series(run, base)
+
+
+def _json_number(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def load_epochs(results: str | os.PathLike, run_id: str) -> list[dict[str, Any]]:
+    """Every evaluation of run ``run_id`` (its ``epochs``, as in results.json).
+
+    A run whose ``series`` block counts ``epochs`` keeps every ``k``-th of them
+    inline and all in its series file; read from there, a value that is not
+    finite (or a key an evaluation lacked) is ``None``, as in the JSON.
+    Arguments and errors as :func:`load_series`.
+    """
+    run, base = _find_run(results, run_id)
+    return _read_epochs(run, base)
+
+
+def _read_epochs(run: Mapping[str, Any], base: str | os.PathLike) -> list[dict[str, Any]]:
+    block = run.get("series")
+    if not isinstance(block, Mapping) or "epochs" not in block:
+        return [dict(entry) for entry in run.get("epochs") or []]
+    with np.load(_series_file(Path(base), block.get("file")), allow_pickle=False) as data:
+        columns = {n[len(_EPOCHS) :]: data[n].tolist() for n in data.files if n.startswith(_EPOCHS)}
+    count = len(next(iter(columns.values()), []))
+    return [{k: _json_number(v[i]) for k, v in columns.items()} for i in range(count)]
+
+
+def inline_series(record: Mapping[str, Any], out_dir: str | os.PathLike) -> dict[str, Any]:
+    """``record`` with its whole series inline again as lists (no ``series`` block)."""
+    if "series" not in record:
+        return dict(record)
+    whole = {k: v.tolist() for k, v in read_series(record, out_dir).items()}
+    whole["epochs"] = _read_epochs(record, out_dir)
+    return {**{k: v for k, v in record.items() if k != "series"}, **whole}
 
 
 class ResultsWriter:
@@ -244,6 +442,27 @@ def _point_latest(root: Path, target: Path) -> None:
         _io.atomic_write(root / "LATEST", lambda fh: fh.write(f"{target.name}\n".encode()))
 
 
+def holds_report(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a directory that holds anything (a lock file aside)."""
+    return Path(path).is_dir() and not _is_empty(Path(path))
+
+
+def _check_not_around_us(out: str | os.PathLike) -> Path:
+    """``out`` unless it is empty, or the working directory or one above it (which a
+    report cannot replace: it is in use)."""
+    if not str(out).strip():
+        raise _io.OutputError("--out must name a directory; got ''")
+    path = Path(out)
+    here = Path.cwd().resolve()
+    target = path.resolve()
+    if target == here or target in here.parents:
+        raise _io.OutputError(
+            f"{out} cannot be an output directory: it is the working directory or holds it "
+            "(give a new or empty directory)"
+        )
+    return path
+
+
 def _is_empty(path: Path) -> bool:
     return not path.exists() or not any(p.name != ".gdlab.lock" for p in path.iterdir())
 
@@ -274,7 +493,7 @@ def output(
         _io.check_output_dir(target)
         lock = contextlib.nullcontext()
     else:
-        target = _io.check_output_dir(out)
+        target = _io.check_output_dir(_check_not_around_us(out))
         if not _is_empty(target) and not force:
             raise _io.OutputError(
                 f"{target} already holds a report; add --force to replace it, or leave out "

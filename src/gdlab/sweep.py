@@ -103,7 +103,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -312,6 +312,24 @@ def _execute_on_dask(fn: Callable[..., Any], task_id: str, kwargs: dict, base_se
     return record
 
 
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """Ignore SIGINT while a worker process starts, so that it starts ignoring it too.
+
+    A spawned child inherits an ignored signal across ``exec``, and Python then
+    installs no KeyboardInterrupt handler: a Ctrl-C while the worker is still
+    importing gdlab is the parent's alone, with no traceback from the child.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _ignore_interrupts() -> None:
     """Pool initializer: Ctrl-C is the parent's to handle (it stops the workers)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -394,9 +412,12 @@ class _Sink:
         # busy: a write cut by Ctrl-C leaves at most a cut last line (dropped on
         # resume), and nothing is appended after it.
         self.busy = True
-        self.file.write(line.encode())
-        self.file.flush()
-        os.fsync(self.file.fileno())
+        try:
+            self.file.write(line.encode())
+            self.file.flush()
+            os.fsync(self.file.fileno())
+        except OSError as error:  # a full disk: say which file
+            raise type(error)(error.errno, error.strerror, str(self.path)) from None
         self.records[record["id"]] = parsed
         self.busy = False
         if self.on_record is not None:
@@ -496,7 +517,8 @@ class _Worker:
         process = context.Process(
             target=_serve, args=(theirs, os.getpid()), name="gdlab-sweep-worker"
         )
-        process.start()
+        with _interrupts_ignored():  # inherited: the worker ignores Ctrl-C from its first line
+            process.start()
         theirs.close()
         return cls(process, ours)
 

@@ -543,11 +543,17 @@ def tune(
         "base_seed": base_seed, "split_seed": split_seed, "workers": workers,
         "scheduler": scheduler, "dask_local": dask_local, "progress": progress,
     }  # fmt: skip
-    with _io.exclusive(out_dir, what="--out", directory=True):
-        tuner = _Tuner(experiment, out_dir, **settings)
-        configurations = tuner.run()
-        document = _document(experiment, tuner, configurations, command)
-        _io.write_json(out_dir / "tune.json", document)
+    made = not out_dir.exists()
+    try:
+        with _io.exclusive(out_dir, what="--out", directory=True):
+            tuner = _Tuner(experiment, out_dir, **settings)
+            configurations = tuner.run()
+            document = _document(experiment, tuner, configurations, command)
+            _io.write_json(out_dir / "tune.json", document)
+    except BaseException:
+        if made and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # a tuning that failed before any task leaves nothing behind
+        raise
     return document
 
 

@@ -105,10 +105,11 @@ def _read_text(path: Path) -> str:
         ) from None
 
 
-def load(source: str | os.PathLike) -> Experiment:
+def load(source: str | os.PathLike, *, file: bool = False) -> Experiment:
     """An :class:`Experiment`: a built-in name, a TOML file, or a ``results.json``
-    (the experiment that made that report, to run it again)."""
-    if isinstance(source, str) and source in BUILTIN:
+    (the experiment that made that report, to run it again). ``file=True`` reads a
+    file even when its name is a built-in one (``--config bowl`` with a file ``bowl``)."""
+    if isinstance(source, str) and source in BUILTIN and not file:
         return builtin(source)
     path = Path(source)
     if not str(source).strip():

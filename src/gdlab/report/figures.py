@@ -53,7 +53,7 @@ from gdlab._checks import check_choice, check_int, check_real, fail
 from gdlab._io import atomic_write
 from gdlab._text import slug
 from gdlab.averages import effective_window, ewma
-from gdlab.results import SCHEMA_ID
+from gdlab.results import SCHEMA_ID, series_stride
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -226,12 +226,18 @@ def _diverged(run: Mapping[str, Any]) -> bool:
     return run.get("status") == "diverged"
 
 
+def _steps(run: Mapping[str, Any], count: int) -> np.ndarray:
+    """The steps of ``count`` per-step values of ``run``: ``0, stride, 2 * stride, …``
+    (a long run keeps every ``stride``-th value inline; stride 1 otherwise)."""
+    return np.arange(count) * series_stride(run)
+
+
 def _diverged_at(run: Mapping[str, Any]) -> int:
     """The step a diverged run stopped at: ``stopped_at``, else where its losses end."""
     step = run.get("stopped_at")
     if isinstance(step, int) and not isinstance(step, bool):
         return step
-    return len(run.get("loss") or [])
+    return len(run.get("loss") or []) * series_stride(run)
 
 
 def _divergence_note(runs: Sequence[Mapping[str, Any]]) -> str:
@@ -756,6 +762,9 @@ def loss_figure(
     A diverged run is drawn up to its last value, marked ``x``, and its group's
     legend label says where it diverged; a group with no loss at all (it
     diverged at step 0) still gets its legend entry.
+
+    A long run (with a ``series`` block) holds every ``stride``-th step's loss
+    inline: it is drawn at those steps, and smoothed over those values.
     """
     check_real("beta", beta, low=0, high=1, high_open=True)
     problem = _problem(results)
@@ -786,7 +795,7 @@ def _function_losses(
         for i, run in enumerate(runs):
             loss = _floats(run.get("loss"))
             values.append(loss)
-            steps = np.arange(len(loss))
+            steps = _steps(run, len(loss))
             marker = "o" if len(loss) <= 60 else None
             ax.plot(
                 steps, loss, color=colors[name], marker=marker, markersize=2.5, lw=1.2,
@@ -820,18 +829,39 @@ def _group_losses(
         return
     if len(kept) == 1:
         raw, curve = raws[kept[0]], smooths[kept[0]]
-        steps = np.arange(len(raw))
+        steps = _steps(runs[kept[0]], len(raw))
         ax.plot(steps, raw, color=color, alpha=RAW_ALPHA, lw=0.8)
         ax.plot(steps, curve, color=color, lw=1.6, label=label)
     else:
-        raw_mean, _, _ = _stack([raws[i] for i in kept])
-        mean, low, high = _stack([smooths[i] for i in kept], band)
-        steps = np.arange(len(mean))
+        members = [runs[i] for i in kept]
+        stride, kept_raws = _on_grid(members, [raws[i] for i in kept])
+        _, kept_smooths = _on_grid(members, [smooths[i] for i in kept])
+        raw_mean, _, _ = _stack(kept_raws)
+        mean, low, high = _stack(kept_smooths, band)
+        steps = np.arange(len(mean)) * stride
         ax.plot(steps, raw_mean, color=color, alpha=RAW_ALPHA, lw=0.8)
         ax.fill_between(steps, low, high, color=color, alpha=BAND_ALPHA, lw=0)
         ax.plot(steps, mean, color=color, lw=1.6, label=label)
     for i in alone:
-        ax.plot(np.arange(len(smooths[i])), smooths[i], color=color, lw=0.9, alpha=0.8)
+        ax.plot(_steps(runs[i], len(smooths[i])), smooths[i], color=color, lw=0.9, alpha=0.8)
+
+
+def _on_grid(
+    runs: Sequence[Mapping[str, Any]], curves: Sequence[np.ndarray]
+) -> tuple[int, list[np.ndarray]]:
+    """``(stride, curves)``: the runs' curves at every ``stride``-th step, ``stride`` the
+    largest of the runs' strides (curves with another stride are interpolated), so that
+    :func:`_stack` lines them up by step."""
+    strides = [series_stride(run) for run in runs]
+    stride = max(strides, default=1)
+    if all(k == stride for k in strides):
+        return stride, list(curves)
+    out = []
+    for k, curve in zip(strides, curves, strict=True):
+        steps = np.arange(len(curve)) * k
+        grid = np.arange(0, steps[-1] + 1, stride) if len(curve) else np.empty(0)
+        out.append(np.interp(grid, steps, curve) if len(curve) else curve)
+    return stride, out
 
 
 def _loss_scale(ax: Axes, smoothed: list[np.ndarray], raw: list[np.ndarray], log: bool) -> Any:
@@ -866,13 +896,16 @@ def _data_losses(
     ends: list[tuple[float, float, str]] = []
     for name, runs in groups.items():
         raws = [_floats(run.get("loss")) for run in runs]
+        # A long run's inline loss holds every stride-th step (docs/results.md, "Long
+        # runs"): its EWMA runs over those values, so it averages over about
+        # stride / (1 - beta) steps. Its whole series is in its series file.
         smooths = [smooth(raw, beta) for raw in raws]
         raw_all += raws
         smoothed_all += smooths
         _group_losses(ax, name, runs, colors[name], raws, smooths, band)
         for run, curve in zip(runs, smooths, strict=True):
             if _diverged(run) and curve.size:
-                ends.append((len(curve) - 1, float(curve[-1]), colors[name]))
+                ends.append(((len(curve) - 1) * series_stride(run), float(curve[-1]), colors[name]))
     top = _loss_scale(ax, smoothed_all, raw_all, log)
     for x, y, color in ends:
         _mark_end(ax, x, y, color, top=top)
@@ -956,7 +989,7 @@ def lr_figure(results: Mapping[str, Any]) -> Figure:
             lr = _floats(run.get("lr"))
             positive = positive and bool(lr.size == 0 or lr.max() > 0)
             ax.plot(
-                np.arange(len(lr)), lr, color=colors[name], lw=1.4, drawstyle="steps-post",
+                _steps(run, len(lr)), lr, color=colors[name], lw=1.4, drawstyle="steps-post",
                 label=name + _divergence_note(group),
             )  # fmt: skip
         if positive and any(len(r.get("lr") or []) for r in runs):
