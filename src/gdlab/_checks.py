@@ -26,6 +26,7 @@ __all__ = [
     "check_bool",
     "check_choice",
     "check_int",
+    "check_keys",
     "check_real",
     "check_table",
     "describe",
@@ -300,6 +301,20 @@ class Field:
         )
 
 
+def check_keys(table: Any, allowed: Iterable[str], where: str, *, extra: str = "") -> Mapping:
+    """``table`` if it is a mapping whose every key is ``allowed``; else :class:`ConfigError`
+    naming the first unknown key and listing the allowed ones (then ``extra``)."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table; got {describe(table)}")
+    names = list(allowed)
+    unknown = [k for k in table if k not in names]
+    if unknown:
+        raise ConfigError(
+            f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(names)}{extra}"
+        )
+    return table
+
+
 def check_table(
     table: Any, fields: Mapping[str, Field], where: str, *, extra: str = ""
 ) -> dict[str, Any]:
@@ -309,13 +324,7 @@ def check_table(
     An unknown key raises :class:`ConfigError` naming it and the allowed ones
     (``extra`` is appended to that message, e.g. a hint at the right spelling).
     """
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{where} must be a table; got {describe(table)}")
-    unknown = [k for k in table if k not in fields]
-    if unknown:
-        raise ConfigError(
-            f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(fields)}{extra}"
-        )
+    check_keys(table, fields, where, extra=extra)
     out = {}
     for name, spec in fields.items():
         if name in table:

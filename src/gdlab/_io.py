@@ -7,7 +7,7 @@ read-only directory, a full disk) is raised as the ``OSError`` it is, with the
 *target* path as its file name, and leaves no temporary file behind.
 
 Directories are written the same way: :func:`staging_dir` makes a hidden
-sibling ``.NAME.tmp-XXXX`` of the target, the caller fills it, and
+sibling ``.NAME.tmp-<random>`` of the target, the caller fills it, and
 :func:`replace_dir` swaps it in with renames (the old tree, if any, is moved to
 a hidden backup first, put back if the swap fails, and removed after it).
 :func:`check_output_dir` refuses, before anything is written and without
@@ -236,7 +236,7 @@ def check_output_dir(path: str | os.PathLike) -> Path:
 
 
 def staging_dir(target: str | os.PathLike) -> Path:
-    """A new, empty hidden sibling ``.NAME.tmp-XXXX`` of ``target`` (parents made)."""
+    """A new, empty hidden sibling ``.NAME.tmp-<random>`` of ``target`` (parents made)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))

@@ -1,24 +1,30 @@
-"""The ``gdlab`` command: races, plots and the tour of every seed experiment.
+"""The ``gdlab`` command: races, tuning, plots and the tour of every seed experiment.
 
 ::
 
     gdlab                                  # = gdlab race mnist: seed 001's MNIST race
     gdlab race bowl                        # the six optimizers on x²/20 + y²
     gdlab race bowl --function rosenbrock --steps 200
+    gdlab race bowl --set adam.beta1=0.8 --set training.steps=60
     gdlab race boston | moons | schedules
     gdlab race mnist --optimizers sgd,adam --lr adam=0.003 --seeds 3 --steps 500
-    gdlab race --config my-experiment.toml
+    gdlab race --config my-experiment.toml (or a report's results.json)
+    gdlab tune mnist --budget 8 --folds 3 --workers 2; gdlab race mnist --tuned
     gdlab plot schedules | ewma | init
     gdlab tour                             # every seed experiment into one report
 
-A race writes ``results.json``, ``results.csv``, figures (PNG and SVG) and a
-self-contained ``index.html`` into ``--out`` (default
-``./gdlab-report/<experiment>``) and prints a table that ranks the runs.
-Files are written atomically as each run finishes: Ctrl-C leaves a valid
-report of the finished runs (exit code 130).
+Every flag that changes the experiment is a change of one model
+(:class:`gdlab.experiments.Experiment`, ``docs/experiments.md``). A race
+writes ``results.json``, ``results.csv``, figures (PNG and SVG) and a
+self-contained ``index.html`` into a new directory
+``./gdlab-report/<experiment>/<time>-<id>/`` (``latest`` points to it), or
+exactly into ``--out DIR`` (empty, or replaced with ``--force`` once the new
+report is complete), and prints a table that ranks the runs. Ctrl-C leaves a
+valid report of the finished runs (exit code 130).
 
-A usage error (a bad flag, experiment, optimizer, hyperparameter or config
-value) prints one line, ``gdlab: error: …``, on stderr and exits with 2.
+A mistake (a bad flag, experiment, key, value, file or output directory,
+another process writing the same output, a full disk) prints one line,
+``gdlab: error: …``, on stderr and exits with 2.
 """
 
 from __future__ import annotations
@@ -138,22 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     race.add_argument(
         "experiment", nargs="?", metavar="EXPERIMENT", help="a built-in experiment (default: mnist)"
     )
-    race.add_argument("--config", metavar="FILE", help="a TOML experiment file instead")
-    race.add_argument(
-        "--optimizers",
-        type=_name_list,
-        metavar="A,B,C",
-        help="the optimizers to race (default: the experiment's)",
-    )
-    race.add_argument(
-        "--lr",
-        type=_lr_pair,
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="one optimizer's learning rate, e.g. --lr adam=0.1 (repeatable)",
-    )
-    _experiment_options(race)
+    _experiment_options(race, "race")
     race.add_argument(
         "--seeds",
         type=_positive("--seeds", 1000),
@@ -187,22 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         "is inside it; write tune.json for `gdlab race EXPERIMENT --tuned`.",
     )
     tune.add_argument("experiment", nargs="?", metavar="EXPERIMENT", help="default: mnist")
-    tune.add_argument("--config", metavar="FILE", help="a TOML experiment file instead")
-    tune.add_argument(
-        "--optimizers",
-        type=_name_list,
-        metavar="A,B,C",
-        help="the optimizers to tune (default: the experiment's)",
-    )
-    tune.add_argument(
-        "--lr",
-        type=_lr_pair,
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a starting learning rate (shorthand for --set NAME.lr=VALUE)",
-    )
-    _experiment_options(tune)
+    _experiment_options(tune, "tune")
     tune.add_argument(
         "--budget",
         type=_positive("--budget", 1000, low=2),
@@ -277,10 +253,25 @@ def _set_pair(text: str) -> tuple[str, Any]:
     return key, parse_value(value)
 
 
-def _experiment_options(parser: argparse.ArgumentParser) -> None:
-    """What race and tune share: the changes to the experiment."""
+def _experiment_options(parser: argparse.ArgumentParser, verb: str) -> None:
+    """What race and tune share: the experiment file and the changes to the experiment."""
     from gdlab.experiments.model import MAX_EPOCHS, MAX_STEPS
 
+    parser.add_argument("--config", metavar="FILE", help="a TOML experiment file instead")
+    parser.add_argument(
+        "--optimizers",
+        type=_name_list,
+        metavar="A,B,C",
+        help=f"the optimizers to {verb} (default: the experiment's)",
+    )
+    parser.add_argument(
+        "--lr",
+        type=_lr_pair,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="one optimizer's learning rate, e.g. --lr adam=0.1 (= --set adam.lr=0.1; repeatable)",
+    )
     parser.add_argument(
         "--set",
         type=_set_pair,

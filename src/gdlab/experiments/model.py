@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gdlab._checks import ConfigError, Field, check_table, describe
+from gdlab._checks import ConfigError, Field, check_keys, check_table, describe
 from gdlab._io import plain
 from gdlab._text import slug
 from gdlab.optim import OPTIMIZERS, create
@@ -142,11 +142,7 @@ class Training:
     def merge(self, where: str = "training", **changes: Any) -> Training:
         """A copy with ``changes`` checked and applied; ``steps`` replaces ``epochs``
         and the other way round."""
-        unknown = [k for k in changes if k not in TRAINING_FIELDS]
-        if unknown:
-            raise ConfigError(
-                f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(TRAINING_FIELDS)}"
-            )
+        check_keys(changes, TRAINING_FIELDS, where)
         values = dataclasses.asdict(self)
         for key, value in changes.items():
             values[key] = TRAINING_FIELDS[key].check(f"{where}.{key}", value)
@@ -452,13 +448,7 @@ class ProblemSpec:
 
 def _expand_optimizers(table: Any, where: str) -> list[RunSpec]:
     """The ``[optimizers]`` shorthand as runs: one per name, labelled by its class."""
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{where} must be a table; got {describe(table)}")
-    unknown = [k for k in table if k not in _OPTIMIZERS_KEYS]
-    if unknown:
-        raise ConfigError(
-            f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(_OPTIMIZERS_KEYS)}"
-        )
+    check_keys(table, _OPTIMIZERS_KEYS, where)
     names = table.get("names", [])
     if not isinstance(names, list):
         raise ConfigError(f"{where}.names must be an array of optimizer names; got {names!r}")
@@ -592,13 +582,7 @@ class Experiment:
     @classmethod
     def from_dict(cls, data: Any, where: str = "experiment") -> Experiment:
         """Checked from plain data (a parsed TOML file, results.json's ``config``)."""
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{where} must be a table; got {describe(data)}")
-        unknown = [k for k in data if k not in _TOP_KEYS]
-        if unknown:
-            raise ConfigError(
-                f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(_TOP_KEYS)}"
-            )
+        check_keys(data, _TOP_KEYS, where)
         if "problem" not in data:
             raise ConfigError(f"{where}: [problem] is required (a table with kind = …)")
         if "training" not in data:
