@@ -265,7 +265,7 @@ def test_set_on_the_command_line_reaches_the_runs(tmp_path, capsys):
             assert r["hyperparameters"]["beta1"] == 0.8
         if r["label"] == "Momentum":
             assert r["hyperparameters"]["momentum"] == 0.5
-    assert "Adam: beta1: default → 0.8" in doc["changes"]
+    assert "Adam: beta1: 0.9 → 0.8" in doc["changes"]  # the default shown by its value
 
 
 def test_lr_keeps_every_schedule(tmp_path, capsys):

@@ -639,7 +639,8 @@ def apply_tuned(
     runs, chosen = [], []
     for run in experiment.runs:
         best = configurations[run.label]["best"]
-        runs.append(_candidate_spec(run, best["hyperparameters"]))
+        # the run's own setting won: leave the run as it is (no lr written where a preset gave it)
+        runs.append(run if best.get("default") else _candidate_spec(run, best["hyperparameters"]))
         values = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
                            for k, v in best["hyperparameters"].items())  # fmt: skip
         chosen.append(f"{run.label} {values}" + (" (its default)" if best.get("default") else ""))

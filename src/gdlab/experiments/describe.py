@@ -94,7 +94,13 @@ def _subject(experiment: Experiment) -> str:
 def title(experiment: Experiment) -> str:
     """A title from the model: ``Adam and SGD on rosenbrock``, ``6 runs on MNIST``."""
     labels = [r.label for r in experiment.runs]
-    who = _join(labels) if len(labels) <= 3 else f"{len(labels)} runs"
+    optimizers = {r.optimizer for r in experiment.runs}
+    if len(labels) <= 3:
+        who = _join(labels)
+    elif len(optimizers) == len(labels):
+        who = f"{len(labels)} optimizers"
+    else:
+        who = f"{len(labels)} runs"
     return f"{who} on {_subject(experiment)}"
 
 

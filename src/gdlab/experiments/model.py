@@ -809,6 +809,15 @@ def _table_changes(prefix: str, old: Mapping[str, Any], new: Mapping[str, Any]) 
     return lines
 
 
+def _defaults_of(
+    old: Mapping[str, Any], new: Mapping[str, Any], defaults: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The old run's default values of the hyperparameters only the new run sets."""
+    given = old.get("hyperparameters", {})
+    wanted = [k for k in new.get("hyperparameters", {}) if k not in given]
+    return {k: defaults[k] for k in wanted if isinstance(defaults.get(k), int | float | str)}
+
+
 def _changes(base: Experiment, new: Experiment) -> list[str]:
     lines = _table_changes("problem.", base.problem.to_table(), new.problem.to_table())
     lines += _table_changes("training.", base.training.to_table(), new.training.to_table())
@@ -826,9 +835,10 @@ def _changes(base: Experiment, new: Experiment) -> list[str]:
         if label in old_runs:
             old = old_runs[label].to_table()
             mine = run.to_table()
-            lines += _table_changes(
-                f"{label}: ", old.pop("hyperparameters", {}), mine.pop("hyperparameters", {})
-            )
+            # a hyperparameter one side leaves to its default shows that default's value
+            defaults = old_runs[label].make_optimizer().hyperparameters()
+            before = {**_defaults_of(old, mine, defaults), **old.pop("hyperparameters", {})}
+            lines += _table_changes(f"{label}: ", before, mine.pop("hyperparameters", {}))
             lines += _table_changes(f"{label}: ", old, mine)
     if [r.label for r in base.runs if r.label in new_runs] != [
         r.label for r in new.runs if r.label in old_runs
