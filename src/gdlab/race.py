@@ -218,15 +218,16 @@ def run_steps(experiment: Experiment, run: RunSpec, n_train: int | None) -> int:
 
 def estimate(experiment: Experiment, n_train: int | None) -> dict[str, int]:
     """What a race will hold in memory and write: ``{"steps", "memory", "output"}`` (bytes)."""
-    from gdlab.results import SERIES_INLINE
+    from gdlab.results import SERIES_INLINE, SERIES_POINTS
 
     per_step = BYTES_PER_STEP["data" if experiment.problem.has("data") else "function2d"]
     lengths = [run_steps(experiment, r, n_train) for r in experiment.runs] * experiment.seeds
     steps = sum(lengths)
     # results.json: about 16 characters a number, 2 numbers a step (4 with a path), at most
-    # SERIES_INLINE steps inline; a longer run's series go to an .npz (8 bytes a number)
+    # SERIES_INLINE steps inline; a longer run keeps SERIES_POINTS inline and its series in
+    # an .npz (8 bytes a number)
     numbers = 2 if experiment.problem.has("data") else 4
-    inline = sum(min(n, SERIES_INLINE) for n in lengths) * numbers * 16
+    inline = sum(n if n <= SERIES_INLINE else SERIES_POINTS for n in lengths) * numbers * 16
     binary = sum(n for n in lengths if n > SERIES_INLINE) * numbers * 8
     return {"steps": steps, "memory": steps * per_step, "output": inline + binary}
 

@@ -37,6 +37,7 @@ __all__ = [
     "CSV_COLUMNS",
     "SCHEMA_ID",
     "SERIES_INLINE",
+    "SERIES_POINTS",
     "ResultsWriter",
     "environment",
     "holds_report",
@@ -143,6 +144,15 @@ def store_params(record: Mapping[str, Any], out_dir: str | os.PathLike) -> dict[
 
 #: Runs of at most this many steps keep their per-step series whole in results.json.
 SERIES_INLINE = 20_000
+#: Values a longer run keeps inline per series (enough for a figure); the whole series
+#: is in its file. Never more than :data:`SERIES_INLINE`.
+SERIES_POINTS = 2_000
+
+
+def _inline_points() -> int:
+    return min(SERIES_POINTS, SERIES_INLINE)
+
+
 #: The per-step series of a run record: ``path`` (2-D problems) has ``steps + 1`` points.
 SERIES_KEYS = ("loss", "lr", "path")
 
@@ -187,14 +197,14 @@ def store_series(record: Mapping[str, Any], out_dir: str | os.PathLike) -> dict[
     (``path`` of shape ``(n, 2)``), to ``out_dir/series/<id>.npz`` and keeps
     every ``stride``-th value inline (the values of steps ``0, stride,
     2 * stride, …``), with ``"series": {"file": "series/<id>.npz", "stride":
-    stride, "steps": steps}``. ``stride = ceil((steps + 1) / SERIES_INLINE)``,
+    stride, "steps": steps}``. ``stride = ceil((steps + 1) / SERIES_POINTS)``,
     so that even the path (``steps + 1`` points) keeps at most
-    :data:`SERIES_INLINE` of them.
+    :data:`SERIES_POINTS` of them.
 
     Its evaluations (``epochs``: one a step on a 2-D function), when there
     are more than :data:`SERIES_INLINE`, go to the file too, as columns
     ``epochs.<key>``; every ``k``-th of them stays inline, the last one
-    included, and ``series`` adds ``"epochs": <how many>``
+    included (at most :data:`SERIES_POINTS`), and ``series`` adds ``"epochs": <how many>``
     (:func:`load_epochs` reads them all back).
 
     A record with a ``series`` block is left as it is.
@@ -209,11 +219,11 @@ def store_series(record: Mapping[str, Any], out_dir: str | os.PathLike) -> dict[
     columns = _epoch_columns(epochs) if len(epochs) > SERIES_INLINE else {}
     relative = f"series/{run_id}.npz"
     _io.atomic_write(Path(out_dir) / relative, lambda fh: np.savez(fh, **series, **columns))
-    stride = math.ceil((steps + 1) / SERIES_INLINE)
+    stride = math.ceil((steps + 1) / _inline_points())
     record.update({key: array[::stride] for key, array in series.items()})
     record["series"] = {"file": relative, "stride": stride, "steps": steps}
     if columns:
-        record["epochs"] = _thin(epochs, SERIES_INLINE)
+        record["epochs"] = _thin(epochs, _inline_points())
         record["series"]["epochs"] = len(epochs)
     return record
 
