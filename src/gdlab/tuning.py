@@ -89,18 +89,28 @@ def _pool(experiment: Experiment) -> Any:
                 pool = concat(data.train, data.validation)
             data = pool
         _DATA.clear()
+        _FOLDS.clear()  # they index the pool they were made for
         _DATA[key] = data
     return _DATA[key]
 
 
+_FOLDS: dict[tuple[int, int, int], list[Any]] = {}
+
+
 def _folds(pool: Any, folds: int, split_seed: int) -> list[Any]:
+    """The folds of ``pool``, made once per process (every candidate of a run uses them)."""
     from gdlab import selection
 
-    rng = np.random.default_rng(split_seed)
-    if folds == 1:
-        parts = selection.holdout_fold(pool, validation_size=0.2, rng=rng)
-        return [parts]
-    return selection.kfold(pool, folds, rng=rng)
+    key = (id(pool), folds, split_seed)  # the pool is the one _DATA keeps
+    if key not in _FOLDS:
+        rng = np.random.default_rng(split_seed)
+        if folds == 1:
+            made = [selection.holdout_fold(pool, validation_size=0.2, rng=rng)]
+        else:
+            made = selection.kfold(pool, folds, rng=rng)
+        _FOLDS.clear()
+        _FOLDS[key] = made
+    return _FOLDS[key]
 
 
 def tune_task(
