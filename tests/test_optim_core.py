@@ -321,6 +321,7 @@ def _rules():
                 "centered",
                 "bias_correction",
                 "decoupled_weight_decay",
+                "maximize",
             ):
                 rows.append(
                     (name, arg, 1, TypeError, f"^{arg} must be True or False; got 1 \\(int\\)")

@@ -14,8 +14,6 @@ from gdlab.optim import OPTIMIZERS, create
 from gdlab.problems import LinearRegression, LogisticRegression
 from gdlab.race import RunSpec
 from gdlab.selection import (
-    LR_RANGES,
-    TUNABLE,
     Choice,
     CVResult,
     Fold,
@@ -276,10 +274,10 @@ def test_space_errors(call, error, message):
 def test_default_space_for_every_optimizer(name):
     space = default_space(name)
     assert space.names == ("lr",)
-    low, high = LR_RANGES[name]
+    low, high = OPTIMIZERS[name].lr_range
     assert space.params["lr"] == LogUniform(low, high)
     assert low <= OPTIMIZERS[name]().lr <= high  # the class default lies in the range
-    everything = default_space(name.upper(), tune=tuple(TUNABLE[name]))
+    everything = default_space(name.upper(), tune=tuple(OPTIMIZERS[name].tunable))
     for config in everything.sample(5, rng()) + everything.grid(2)[:8]:
         create(name, **config)  # every value is a valid hyperparameter
 

@@ -347,5 +347,18 @@ def run_path(
             grads = grads_at(fn, params)
             if not all(np.isfinite(g).all() for g in grads.values()):
                 break
-            optimizer.update(params, grads)
+            if getattr(optimizer, "needs_closure", False):
+                optimizer.update(params, grads, closure=_closure(fn))
+            else:
+                optimizer.update(params, grads)
     return path
+
+
+def _closure(fn: Function2D):
+    """``params -> (f, grads)`` at any point of ``fn``: what L-BFGS and SAM call again."""
+
+    def closure(params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
+        x, y = np.float64(params["x"]), np.float64(params["y"])
+        return float(fn.f(x, y)), grads_at(fn, params)
+
+    return closure

@@ -40,6 +40,7 @@ SearchSpace({'lr': LogUniform(0.001, 0.1), 'momentum': Choice([0.9, 0.99])})
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import itertools
 import math
 import numbers
@@ -69,10 +70,8 @@ from gdlab.train import fit
 __all__ = [
     "CV_STATUSES",
     "DISTRIBUTIONS",
-    "LR_RANGES",
     "METHODS",
     "METRICS",
-    "TUNABLE",
     "CVResult",
     "Choice",
     "Fold",
@@ -514,56 +513,27 @@ class SearchSpace:
         return f"SearchSpace({{{inner}}})"
 
 
-#: The learning-rate range :func:`default_space` searches, per optimizer.
-#: Plain gradient descent and the momentum methods take steps of ``lr·g``, so
-#: their useful rates depend on the gradient's scale; 1e-3 .. 1 covers the
-#: seeds' 0.01 .. 0.95. AdaGrad divides by the root of the summed squares and
-#: starts with steps of about ``lr``: 1e-3 .. 1 (seed 001 uses 1.5 on the bowl,
-#: the MNIST race 0.01). RMSprop and the Adam family take steps of about
-#: ``lr`` per coordinate whatever the scale: 1e-4 .. 1e-1 around the usual
-#: 1e-3. Adadelta's ``lr`` only scales its unit-correcting step (1.0 by
-#: default): 1e-2 .. 10.
-LR_RANGES: dict[str, tuple[float, float]] = {
-    "sgd": (1e-3, 1.0),
-    "momentum": (1e-3, 1.0),
-    "nesterov": (1e-3, 1.0),
-    "adagrad": (1e-3, 1.0),
-    "rmsprop": (1e-4, 1e-1),
-    "adadelta": (1e-2, 10.0),
-    "adam": (1e-4, 1e-1),
-    "adamw": (1e-4, 1e-1),
-    "adamax": (1e-4, 1e-1),
-    "nadam": (1e-4, 1e-1),
-    "radam": (1e-4, 1e-1),
-}
-
-_ADAM_FAMILY = ("adam", "adamw", "adamax", "nadam", "radam")
-_WITH_EPS = ("adagrad", "rmsprop", "adadelta", *_ADAM_FAMILY)
-
-#: What :func:`default_space`'s ``tune`` may name, per optimizer, and the
-#: optimizer argument it becomes (``"decay"`` is the decay rate of the
-#: squared-gradient average: RMSprop's ``alpha``, Adadelta's ``rho``).
-TUNABLE: dict[str, dict[str, str]] = {
-    name: {
-        "lr": "lr",
-        **({"momentum": "momentum"} if name in ("momentum", "nesterov", "rmsprop") else {}),
-        **({"beta1": "beta1", "beta2": "beta2"} if name in _ADAM_FAMILY else {}),
-        **({"eps": "eps"} if name in _WITH_EPS else {}),
-        **({"decay": {"rmsprop": "alpha", "adadelta": "rho"}[name]}
-           if name in ("rmsprop", "adadelta") else {}),
-        "weight_decay": "weight_decay",
-    }
-    for name in LR_RANGES
-}  # fmt: skip
+# The learning-rate range default_space searches is declared by each optimizer
+# where it is registered (``register(..., lr_range=...)``, read here as
+# ``cls.lr_range``). Plain gradient descent and the momentum methods take
+# steps of ``lr·g``, so their useful rates depend on the gradient's scale;
+# 1e-3 .. 1 covers the seeds' 0.01 .. 0.95. AdaGrad divides by the root of
+# the summed squares and starts with steps of about ``lr``: 1e-3 .. 1 (seed
+# 001 uses 1.5 on the bowl, the MNIST race 0.01). RMSprop and the Adam family
+# take steps of about ``lr`` per coordinate whatever the scale: 1e-4 .. 1e-1
+# around the usual 1e-3. Adadelta's ``lr`` only scales its unit-correcting
+# step (1.0 by default): 1e-2 .. 10. What tuning may name is ``cls.tunable``.
 
 
 def _tuned(optimizer: str, what: str) -> Distribution:
     """The distribution :func:`default_space` uses for one tunable of one optimizer."""
+    cls = OPTIMIZERS[optimizer]
     if what == "lr":
-        return LogUniform(*LR_RANGES[optimizer])
+        return LogUniform(*cls.lr_range)
     if what == "momentum":
-        # RMSprop's momentum is off by default: offer "off" among the values.
-        return Choice((0.0, 0.5, 0.9)) if optimizer == "rmsprop" else Choice((0.5, 0.9, 0.95, 0.99))
+        # A momentum that is off by default (RMSprop's): offer "off" among the values.
+        default = inspect.signature(cls.__init__).parameters[cls.tunable[what]].default
+        return Choice((0.0, 0.5, 0.9)) if default == 0 else Choice((0.5, 0.9, 0.95, 0.99))
     table: dict[str, Distribution] = {
         "beta1": Choice((0.5, 0.8, 0.9, 0.95)),  # seed 002 recommends 0.9
         "beta2": Choice((0.99, 0.999, 0.9999)),  # seed 002 recommends 0.999
@@ -577,7 +547,7 @@ def _tuned(optimizer: str, what: str) -> Distribution:
 def default_space(optimizer: str, *, tune: Sequence[str] = ("lr",)) -> SearchSpace:
     """A search space that suits ``optimizer``: its learning rate, and more on request.
 
-    ``lr`` is log-uniform over :data:`LR_RANGES`:
+    ``lr`` is log-uniform over the optimizer's registered ``lr_range``:
 
     ==============================================  ============
     optimizers                                      lr
@@ -587,7 +557,7 @@ def default_space(optimizer: str, *, tune: Sequence[str] = ("lr",)) -> SearchSpa
     adadelta                                        1e-2 .. 10
     ==============================================  ============
 
-    ``tune`` may also name (where the optimizer has it, see :data:`TUNABLE`):
+    ``tune`` may also name (where the optimizer has it, see its ``tunable``):
     ``"momentum"`` (Choice 0.5, 0.9, 0.95, 0.99; RMSprop 0, 0.5, 0.9),
     ``"beta1"`` (Choice 0.5, 0.8, 0.9, 0.95), ``"beta2"`` (Choice 0.99,
     0.999, 0.9999), ``"eps"`` (log-uniform 1e-10 .. 1e-4), ``"decay"``
@@ -602,15 +572,16 @@ def default_space(optimizer: str, *, tune: Sequence[str] = ("lr",)) -> SearchSpa
     if not isinstance(optimizer, str):
         fail("optimizer", f"one of {', '.join(OPTIMIZERS)}", optimizer, kind=TypeError)
     key = optimizer.lower()
-    if key not in LR_RANGES:
-        fail("optimizer", f"one of {', '.join(LR_RANGES)}", optimizer)
+    if key not in OPTIMIZERS:
+        fail("optimizer", f"one of {', '.join(OPTIMIZERS)}", optimizer)
+    tunable = OPTIMIZERS[key].tunable
     if isinstance(tune, str) or not isinstance(tune, Sequence):
         fail("tune", 'a sequence of names such as ("lr", "beta1")', tune, kind=TypeError)
     params: dict[str, Distribution] = {}
     for what in tune:
-        if what not in TUNABLE[key]:
-            fail(f"tune for {key!r}", f"among {', '.join(TUNABLE[key])}", what)
-        params[TUNABLE[key][what]] = _tuned(key, what)
+        if what not in tunable:
+            fail(f"tune for {key!r}", f"among {', '.join(tunable)}", what)
+        params[tunable[what]] = _tuned(key, what)
     return SearchSpace(params)
 
 

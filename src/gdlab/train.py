@@ -650,8 +650,15 @@ def _step(loop: _Loop) -> float | None:
     if not loop.guard.check(run, loss):
         return None
     run.optimizer.epoch = run.epoch
+    closure = None
+    if run.optimizer.needs_closure:
+        problem = run.problem
+
+        def closure(params, batch=batch):
+            return problem.loss_and_grads(params, batch)
+
     try:
-        run.optimizer.update(run.params, grads)
+        run.optimizer.update(run.params, grads, closure=closure)
     except NonFiniteGradientError as error:
         run.request_stop(f"diverged at step {run.step + 1}: {error}", "diverged")
         return None

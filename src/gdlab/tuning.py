@@ -522,7 +522,7 @@ def tune(
         out_dir: the tuning's directory: its task files (resumable) and ``tune.json``.
         budget: grid points (or random draws) per run, besides its default.
         folds: K of K-fold cross-validation; 1 is a 20% hold-out.
-        tune: the hyperparameters to tune (:data:`gdlab.selection.TUNABLE`).
+        tune: the hyperparameters to tune (the optimizer's ``tunable``).
         method: ``"grid"`` or ``"random"``.
         metric: ``"accuracy"`` (the default for classifiers; loss breaks ties)
             or ``"loss"`` (the default otherwise).

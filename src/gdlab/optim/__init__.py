@@ -22,10 +22,19 @@ from .optimizers import (
     RAdam,
     RMSprop,
 )
-from .presets import PRESETS
-from .registry import OPTIMIZERS, create, load
+from .registry import (
+    ENTRY_POINT_GROUP,
+    OPTIMIZERS,
+    PRESETS,
+    create,
+    load,
+    load_entry_points,
+    register,
+    unregister,
+)
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "NONFINITE_POLICIES",
     "OPTIMIZERS",
     "PRESETS",
@@ -44,4 +53,9 @@ __all__ = [
     "RMSprop",
     "create",
     "load",
+    "load_entry_points",
+    "register",
+    "unregister",
 ]
+
+load_entry_points()

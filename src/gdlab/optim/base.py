@@ -29,7 +29,7 @@ import json
 import math
 import numbers
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -50,7 +50,7 @@ _FORMAT = "gdlab.optim/1"
 # with one value loads into an optimizer with another.
 _EXECUTION_OPTIONS = ("fused",)
 # Keyword options every optimizer takes (see Optimizer.__init__).
-_BASE_OPTIONS = ("clip_norm", "clip_value", "nonfinite", "fused")
+_BASE_OPTIONS = ("clip_norm", "clip_value", "nonfinite", "maximize", "fused")
 # The keys of a state_dict; the first six must be there (older files lack the rest).
 _STATE_DICT_KEYS = (
     "format", "optimizer", "hyperparameters", "t", "epoch", "state",
@@ -78,6 +78,8 @@ class Optimizer(abc.ABC):
             ``skipped_steps``; ``"ignore"``: no check, NaN and inf flow into
             the parameters (PyTorch's behaviour). The check is one extra
             read of the gradient per step; "ignore" saves it.
+        maximize: climb instead of descend: the rule sees ``−g`` (after
+            clipping, before weight decay, as ``torch.optim``'s ``maximize``).
         fused: use the fused numba kernels (default) or the plain NumPy
             reference kernels (which allocate temporaries).
 
@@ -97,6 +99,21 @@ class Optimizer(abc.ABC):
     #: running maxima of them); a loaded state with a negative value there
     #: has been tampered with and is refused.
     nonnegative_states: ClassVar[frozenset[str]] = frozenset()
+    #: The (reference, fused) kernel modules the rule runs on; a family of
+    #: optimizers in a module of its own names its own pair.
+    kernel_modules: ClassVar[tuple[Any, Any]] = (_reference, _fused)
+    #: True for a rule that evaluates the loss again within a step (L-BFGS's
+    #: line search, SAM's second gradient): ``update`` then needs ``closure``.
+    needs_closure: ClassVar[bool] = False
+    #: The learning-rate range tuning searches (log-uniform), set by
+    #: :func:`gdlab.optim.register`.
+    lr_range: ClassVar[tuple[float, float]] = (0.0, 0.0)
+    #: What tuning may name, as ``{tunable: constructor argument}``, set by
+    #: :func:`gdlab.optim.register`.
+    tunable: ClassVar[dict[str, str]] = {}
+    #: Preset name → the constructor arguments it sets, set by
+    #: :func:`gdlab.optim.register`.
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -110,6 +127,7 @@ class Optimizer(abc.ABC):
         clip_norm: float | None = None,
         clip_value: float | None = None,
         nonfinite: str = "raise",
+        maximize: bool = False,
         fused: bool = True,
     ) -> None:
         self._schedule = _schedules.as_schedule(lr)
@@ -123,10 +141,14 @@ class Optimizer(abc.ABC):
             else check_real("clip_value", clip_value, low=0, low_open=True)
         )
         self.nonfinite = check_choice("nonfinite", nonfinite, NONFINITE_POLICIES)
+        if not isinstance(maximize, bool):
+            fail("maximize", "True or False", maximize, kind=TypeError)
+        self.maximize = maximize
         if not isinstance(fused, bool):
             fail("fused", "True or False", fused, kind=TypeError)
         self.fused = fused
-        self._kernels = _fused if fused else _reference
+        self._kernels = self.kernel_modules[1] if fused else self.kernel_modules[0]
+        self._closure: Callable[..., Any] | None = None
         self.t = 0
         self.epoch = 0
         self.skipped_steps = 0
@@ -153,8 +175,27 @@ class Optimizer(abc.ABC):
 
     # ----------------------------------------------------------------- update
 
-    def update(self, params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
-        """Change ``params`` in place by one step from ``grads``; return nothing."""
+    def update(
+        self,
+        params: dict[str, np.ndarray],
+        grads: Mapping[str, np.ndarray],
+        closure: Callable[[dict[str, np.ndarray]], tuple[float, Mapping[str, np.ndarray]]]
+        | None = None,
+    ) -> None:
+        """Change ``params`` in place by one step from ``grads``; return nothing.
+
+        ``closure(params) -> (loss, grads)`` evaluates the loss and gradients
+        at any parameters (on the same batch); rules that need it
+        (``needs_closure``: L-BFGS, SAM) refuse to step without it, the others
+        ignore it.
+        """
+        if closure is not None and not callable(closure):
+            fail("closure", "a function params -> (loss, grads), or None", closure, kind=TypeError)
+        if self.needs_closure and closure is None:
+            raise TypeError(
+                f"{type(self).__name__} evaluates the loss again within a step: pass "
+                "update(params, grads, closure=f) with f(params) -> (loss, grads)"
+            )
         plan = self._plan
         if plan is None or not plan.matches(params, grads, self.state):
             flat_grads = self._check(params, grads)
@@ -173,7 +214,11 @@ class Optimizer(abc.ABC):
         self.t += 1
         self.current_lr = lr
         self._cast_memo.clear()
-        self._step(flat_params, effective, lr)
+        self._closure = closure
+        try:
+            self._step(flat_params, effective, lr)
+        finally:
+            self._closure = None
 
     def _check(self, params: Any, grads: Any) -> dict[str, np.ndarray]:
         if not isinstance(params, Mapping):
@@ -311,6 +356,8 @@ class Optimizer(abc.ABC):
             norm = math.sqrt(norm_sq)
             if norm > self.clip_norm:
                 scale = self.clip_norm / (norm + 1e-6)
+        if self.maximize:
+            scale = -scale
         if scale == 1.0 and self.clip_value is None:
             return grads
         return self._clipped(grads, scale)

@@ -18,6 +18,8 @@ import numpy as np
 
 from .._checks import check_bool, check_choice, check_real, fail
 from .base import _FLAT, Optimizer
+from .presets import BOOK_EPS, KERAS_EPS
+from .registry import register
 
 __all__ = [
     "SGD",
@@ -67,6 +69,10 @@ class _Stateful(Optimizer):
         return views
 
 
+@register(
+    lr_range=(1e-3, 1.0),
+    presets={"book": {"lr": 0.01}, "course": {"lr": 0.01}, "torch": {}, "keras": {"lr": 0.01}},
+)
 class SGD(_Stateful):
     """Gradient descent: batch, mini-batch or stochastic, by the batches you feed it.
 
@@ -97,6 +103,15 @@ class SGD(_Stateful):
             self._kernels.sgd_step(p, grads[key], *self._cast(p.dtype, lr, self.weight_decay))
 
 
+@register(
+    lr_range=(1e-3, 1.0),
+    presets={
+        "book": {"lr": 0.01, "momentum": 0.9, "form": "book"},
+        "course": {"lr": 0.01, "momentum": 0.9, "form": "ema"},
+        "torch": {},
+        "keras": {"lr": 0.01, "momentum": 0.9, "form": "book"},
+    },
+)
 class Momentum(_Stateful):
     """Gradient descent with momentum, in the three forms the sources use.
 
@@ -160,6 +175,14 @@ class Momentum(_Stateful):
                 k.momentum_ema_step(p, grads[key], v, lr_, mu, c_beta, wd)
 
 
+@register(
+    lr_range=(1e-3, 1.0),
+    presets={
+        "book": {"lr": 0.01, "momentum": 0.9, "form": "book"},
+        "torch": {},
+        "keras": {"lr": 0.01, "momentum": 0.9, "form": "keras"},
+    },
+)
 class Nesterov(_Stateful):
     """Nesterov accelerated gradient, in PyTorch's, the book's and Keras's forms.
 
@@ -216,6 +239,19 @@ class Nesterov(_Stateful):
                 k.nesterov_keras_step(p, g, v, *self._cast(p.dtype, lr, mu, self.weight_decay))
 
 
+@register(
+    lr_range=(1e-3, 1.0),
+    presets={
+        "book": {"lr": 0.01, "eps": BOOK_EPS},
+        "torch": {},
+        "keras": {
+            "lr": 0.001,
+            "initial_accumulator_value": 0.1,
+            "eps": KERAS_EPS,
+            "eps_inside": True,
+        },
+    },
+)
 class AdaGrad(_Stateful):
     """AdaGrad: each coordinate's step shrinks with its summed squared gradients.
 
@@ -272,6 +308,16 @@ class AdaGrad(_Stateful):
             self._kernels.adagrad_step(p, grads[key], h, clr_, eps, wd, self.eps_inside)
 
 
+@register(
+    lr_range=(1e-4, 1e-1),
+    tunable={"decay": "alpha"},
+    presets={
+        "book": {"lr": 0.01, "alpha": 0.99, "eps": BOOK_EPS},
+        "course": {"lr": 0.01, "alpha": 0.999, "eps": 1e-8},
+        "torch": {},
+        "keras": {"lr": 0.001, "alpha": 0.9, "eps": KERAS_EPS, "eps_inside": True},
+    },
+)
 class RMSprop(_Stateful):
     """RMSprop: divide by a running root mean square of the gradient.
 
@@ -350,6 +396,11 @@ class RMSprop(_Stateful):
             )
 
 
+@register(
+    lr_range=(1e-2, 10.0),
+    tunable={"decay": "rho"},
+    presets={"torch": {}, "keras": {"lr": 0.001, "rho": 0.95, "eps": KERAS_EPS}},
+)
 class Adadelta(_Stateful):
     """Adadelta: steps scaled by the ratio of running RMS of updates and gradients.
 
@@ -387,6 +438,15 @@ class Adadelta(_Stateful):
             self._kernels.adadelta_step(p, grads[key], s, a, *args)
 
 
+@register(
+    lr_range=(1e-4, 1e-1),
+    presets={
+        "book": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "form": "lr_t", "eps": BOOK_EPS},
+        "course": {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "form": "explicit", "eps": 1e-8},
+        "torch": {},
+        "keras": {"lr": 0.001, "form": "lr_t", "eps": KERAS_EPS},
+    },
+)
 class Adam(_Stateful):
     """Adam: momentum on the gradient and RMSprop on its square, bias-corrected.
 
@@ -475,6 +535,13 @@ class Adam(_Stateful):
             )
 
 
+@register(
+    lr_range=(1e-4, 1e-1),
+    presets={
+        "torch": {},
+        "keras": {"lr": 0.001, "form": "lr_t", "eps": KERAS_EPS, "weight_decay": 0.004},
+    },
+)
 class AdamW(Adam):
     """Adam with decoupled weight decay: ``p ← p·(1 − lr·weight_decay)`` first.
 
@@ -519,6 +586,10 @@ class AdamW(Adam):
         )
 
 
+@register(
+    lr_range=(1e-4, 1e-1),
+    presets={"torch": {}, "keras": {"lr": 0.001, "eps": KERAS_EPS, "eps_inside": False}},
+)
 class Adamax(_Stateful):
     """Adamax: Adam with the infinity norm in place of the root mean square.
 
@@ -572,6 +643,11 @@ class Adamax(_Stateful):
             self._kernels.adamax_step(p, grads[key], m, u, *args, self.eps_inside)
 
 
+@register(
+    lr_range=(1e-4, 1e-1),
+    # Keras's μ_t = β1(1 − ½·0.96^t): PyTorch's 0.96^(t·ψ) with ψ = 1.
+    presets={"torch": {}, "keras": {"lr": 0.001, "eps": KERAS_EPS, "momentum_decay": 1.0}},
+)
 class NAdam(_Stateful):
     """NAdam: Adam with Nesterov momentum and a momentum warm-up schedule.
 
@@ -639,6 +715,7 @@ class NAdam(_Stateful):
             self._kernels.nadam_step(p, grads[key], m, v, *args)
 
 
+@register(lr_range=(1e-4, 1e-1), presets={"torch": {}})
 class RAdam(_Stateful):
     """RAdam: Adam whose adaptive step is switched on once its variance is tractable.
 

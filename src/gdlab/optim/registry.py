@@ -1,4 +1,4 @@
-"""The optimizer registry: every name the CLI, races and tests loop over.
+"""The optimizer registry: every name the CLI, races, tuning and tests loop over.
 
 :func:`create` makes an optimizer by name, :func:`load` from a saved file.
 The registry imports :mod:`.base`, never the other way round.
@@ -6,40 +6,260 @@ The registry imports :mod:`.base`, never the other way round.
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Mapping
+import re
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
 from .. import schedules as _schedules
-from .._checks import fail
+from .._checks import check_real, fail
 from . import io as _files
 from .base import Optimizer
-from .optimizers import (
-    SGD,
-    Adadelta,
-    AdaGrad,
-    Adam,
-    Adamax,
-    AdamW,
-    Momentum,
-    NAdam,
-    Nesterov,
-    RAdam,
-    RMSprop,
-)
-from .presets import PRESETS
 
-__all__ = ["OPTIMIZERS", "create", "load"]
+__all__ = ["ENTRY_POINT_GROUP", "OPTIMIZERS", "PRESETS", "create", "load", "register"]
 
-OPTIMIZERS: MappingProxyType[str, type[Optimizer]] = MappingProxyType(
-    {
-        cls.name: cls
-        for cls in (
-            SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adadelta, Adam, AdamW, Adamax, NAdam, RAdam
-        )
+#: The entry point group third-party packages register optimizers through.
+ENTRY_POINT_GROUP = "gdlab.optimizers"
+
+_REGISTRY: dict[str, type[Optimizer]] = {}
+
+#: Every registered optimizer by name, in registration order (a live view).
+OPTIMIZERS: MappingProxyType[str, type[Optimizer]] = MappingProxyType(_REGISTRY)
+
+#: The presets the built-ins use, in this order; an optimizer may add its own.
+_PRESET_ORDER = ("book", "course", "torch", "keras", "optax")
+
+#: Hyperparameters tuning knows how to search when an optimizer has them.
+_STANDARD_TUNABLES = ("lr", "momentum", "beta1", "beta2", "eps", "weight_decay")
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+
+
+class _Presets(Mapping):
+    """Preset name → {optimizer name → settings}, read from the registry each time."""
+
+    def _table(self) -> dict[str, dict[str, dict[str, Any]]]:
+        table: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in _PRESET_ORDER}
+        for name, cls in _REGISTRY.items():
+            for preset, settings in cls.presets.items():
+                table.setdefault(preset, {})[name] = dict(settings)
+        return {p: t for p, t in table.items() if t}
+
+    def __getitem__(self, preset: str) -> Mapping[str, dict[str, Any]]:
+        return MappingProxyType(self._table()[preset])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __repr__(self) -> str:
+        return f"PRESETS({ {p: list(t) for p, t in self._table().items()} })"
+
+
+#: Presets: one word that chooses each optimizer's form and defaults (see
+#: :mod:`gdlab.optim.presets`). A live view of what the registered optimizers declare.
+PRESETS: Mapping[str, Mapping[str, dict[str, Any]]] = _Presets()
+
+
+def register(
+    name: str | None = None,
+    *,
+    lr_range: tuple[float, float],
+    tunable: Mapping[str, str] | None = None,
+    presets: Mapping[str, Mapping[str, Any]] | None = None,
+    state: tuple[str, ...] = (),
+    replace: bool = False,
+) -> Callable[[Any], type[Optimizer]]:
+    """Add an optimizer to :data:`OPTIMIZERS`: ``create``, the CLI, races, tuning and reports.
+
+    Decorate an :class:`Optimizer` subclass, or a plain function
+    ``rule(p, g, state, t, *, lr, **hyperparameters)`` that updates the flat
+    array ``p`` in place from ``g`` (``state`` is a dict of flat arrays named
+    by ``state``, zero at first; ``t`` counts updates from 1); its keyword
+    defaults are the optimizer's defaults.
+
+    >>> import numpy as np
+    >>> @register("sign_descent", lr_range=(1e-4, 1e-1))
+    ... def sign_descent(p, g, state, t, *, lr=0.01):
+    ...     p -= lr * np.sign(g)
+    >>> opt = create("sign_descent", lr=0.5)
+    >>> x = {"x": np.array([2.0, -3.0])}
+    >>> opt.update(x, {"x": 2 * x["x"]})
+    >>> x["x"]
+    array([ 1.5, -2.5])
+    >>> _ = unregister("sign_descent")
+
+    Args:
+        name: the registry name (lower case, ``[a-z][a-z0-9_]*``); default
+            the class's ``name`` attribute or the function's name.
+        lr_range: the learning rates tuning searches, log-uniform, ``0 < low < high``.
+        tunable: extra tunables beyond the standard ones the constructor has
+            (``lr``, ``momentum``, ``beta1``, ``beta2``, ``eps``,
+            ``weight_decay``), as ``{tunable: argument}`` (``{"decay": "alpha"}``).
+        presets: ``{preset: constructor arguments}``, for example
+            ``{"torch": {}, "keras": {"eps": 1e-7}}``.
+        state: a function rule's state arrays (classes declare ``state_names``).
+        replace: allow replacing an optimizer registered under the same name.
+    """
+
+    def decorate(obj: Any) -> type[Optimizer]:
+        if isinstance(obj, type) and issubclass(obj, Optimizer):
+            if state:
+                fail("state", "empty for a class (declare state_names)", state)
+            cls = obj
+        elif inspect.isfunction(obj):
+            cls = _rule_class(obj, name or obj.__name__, state)
+        else:
+            fail("register's argument", "an Optimizer subclass or a function", obj, kind=TypeError)
+        key = _checked_name(name if name is not None else cls.name or obj.__name__.lower())
+        if key in _REGISTRY and _REGISTRY[key] is not cls and not replace:
+            raise ValueError(
+                f"optimizer name {key!r} is already registered (by "
+                f"{_REGISTRY[key].__module__}.{_REGISTRY[key].__qualname__}); pass "
+                "replace=True to replace it"
+            )
+        low, high = _checked_range(key, lr_range)
+        arguments = _constructor_arguments(cls)
+        tunables = {t: t for t in _STANDARD_TUNABLES if t in arguments}
+        for what, argument in dict(tunable or {}).items():
+            if argument not in arguments:
+                fail(f"tunable {what!r} of {key!r}", f"one of {', '.join(arguments)}", argument)
+            tunables[what] = argument
+        checked_presets = {}
+        for preset, settings in dict(presets or {}).items():
+            if not isinstance(preset, str) or not _NAME.match(preset):
+                fail("preset name", "a lower-case word such as 'torch'", preset)
+            unknown = [k for k in settings if k not in arguments]
+            if unknown:
+                fail(f"preset {preset!r} of {key!r}", f"arguments among {', '.join(arguments)}",
+                     unknown[0])  # fmt: skip
+            checked_presets[preset] = dict(settings)
+        cls.name = key
+        cls.lr_range = (low, high)
+        cls.tunable = tunables
+        cls.presets = checked_presets
+        _REGISTRY[key] = cls
+        return cls
+
+    return decorate
+
+
+def unregister(name: str) -> type[Optimizer]:
+    """Remove ``name`` from the registry and return its class (for tests and notebooks)."""
+    if name not in _REGISTRY:
+        fail("optimizer name", f"one of {', '.join(_REGISTRY)}", name)
+    return _REGISTRY.pop(name)
+
+
+def _checked_name(name: Any) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        fail("optimizer name", "a lower-case identifier such as 'my_adam'", name)
+    return name
+
+
+def _checked_range(name: str, lr_range: Any) -> tuple[float, float]:
+    if not isinstance(lr_range, tuple | list) or len(lr_range) != 2:
+        fail(f"lr_range of {name!r}", "a pair (low, high) with 0 < low < high", lr_range)
+    low = check_real(f"lr_range[0] of {name!r}", lr_range[0], low=0, low_open=True)
+    high = check_real(f"lr_range[1] of {name!r}", lr_range[1], low=low, low_open=True)
+    return low, high
+
+
+def _constructor_arguments(cls: type[Optimizer]) -> list[str]:
+    return [
+        n
+        for n, prm in inspect.signature(cls.__init__).parameters.items()
+        if n != "self" and prm.kind not in (prm.VAR_KEYWORD, prm.VAR_POSITIONAL)
+    ]
+
+
+def _rule_class(rule: Callable[..., Any], name: str, state: tuple[str, ...]) -> type[Optimizer]:
+    """An Optimizer class around a function rule ``rule(p, g, state, t, *, lr, **hp)``."""
+    signature = inspect.signature(rule)
+    params = list(signature.parameters.values())
+    if len(params) < 4 or any(
+        p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params[:4]
+    ):
+        fail(f"rule {name!r}", "a function rule(p, g, state, t, *, lr, ...)", rule, kind=TypeError)
+    defaults = {}
+    for p in params[4:]:
+        if p.default is p.empty or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+            fail(f"argument {p.name!r} of rule {name!r}", "a keyword argument with a default",
+                 str(p), kind=TypeError)  # fmt: skip
+        defaults[p.name] = p.default
+    if "lr" not in defaults:
+        fail(f"rule {name!r}", "a keyword argument lr with a default", rule, kind=TypeError)
+    extra = [k for k in defaults if k != "lr"]
+    state_names = tuple(state)
+
+    def __init__(self, lr=defaults["lr"], **kwargs):
+        options = {k: kwargs.pop(k) for k in list(kwargs) if k in _BASE_KEYS}
+        Optimizer.__init__(self, lr, **options)
+        for key, default in defaults.items():
+            if key != "lr":
+                setattr(self, key, kwargs.pop(key, default))
+        if kwargs:
+            unknown = next(iter(kwargs))
+            raise TypeError(f"{type(self).__name__} got an unknown keyword argument {unknown!r}")
+
+    __init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter("lr", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=defaults["lr"])]
+        + [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=defaults[k]) for k in extra]
+        + [inspect.Parameter("options", inspect.Parameter.VAR_KEYWORD)]
+    )
+
+    def _step(self, params, grads, lr):
+        hp = {k: getattr(self, k) for k in extra}
+        for key, p in params.items():
+            rule(p, grads[key], self.state[key], self.t, lr=lr, **hp)
+
+    namespace = {
+        "__init__": __init__,
+        "_step": _step,
+        "__doc__": rule.__doc__ or f"The optimizer of the rule {rule.__qualname__}.",
+        "__module__": rule.__module__,
+        "name": name,
+        "state_names": state_names,
+        "_elementwise": False,
+        "rule": staticmethod(rule),
     }
-)  # fmt: skip
+    return type(_class_name(name), (Optimizer,), namespace)
+
+
+_BASE_KEYS = ("clip_norm", "clip_value", "nonfinite", "maximize", "fused")
+
+
+def _class_name(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_")) or "Rule"
+
+
+def load_entry_points() -> list[str]:
+    """Import the optimizers third-party packages declare in the ``gdlab.optimizers`` group.
+
+    An entry point names a module (importing it registers its optimizers) or
+    an Optimizer class already decorated with :func:`register`. One that fails
+    to load is skipped with a warning naming it; the names it added are returned.
+    """
+    from importlib.metadata import entry_points
+
+    before = set(_REGISTRY)
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            entry.load()
+        except Exception as error:  # a broken plug-in must not break gdlab
+            warnings.warn(
+                f"gdlab optimizer plug-in {entry.name!r} ({entry.value}) failed to load: "
+                f"{type(error).__name__}: {error}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    return [n for n in _REGISTRY if n not in before]
 
 
 def create(name: str, preset: str | None = None, **hyperparameters: Any) -> Optimizer:
