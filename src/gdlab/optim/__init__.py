@@ -8,7 +8,21 @@ for the presets, and :class:`gdlab.optim.base.Optimizer` for what every
 optimizer shares (checks, clipping, non-finite policy, state, saving).
 """
 
+from . import (  # importing a module registers its optimizers
+    adaptive,
+    classic,
+    layerwise,
+    lbfgs,
+    parameter_free,
+    sam,
+    schedule_free,
+    wrappers,
+)
+from .adaptive import *  # noqa: F403
 from .base import NONFINITE_POLICIES, NonFiniteGradientError, Optimizer
+from .classic import *  # noqa: F403
+from .layerwise import *  # noqa: F403
+from .lbfgs import *  # noqa: F403
 from .optimizers import (
     SGD,
     Adadelta,
@@ -22,6 +36,7 @@ from .optimizers import (
     RAdam,
     RMSprop,
 )
+from .parameter_free import *  # noqa: F403
 from .registry import (
     ENTRY_POINT_GROUP,
     OPTIMIZERS,
@@ -32,6 +47,9 @@ from .registry import (
     register,
     unregister,
 )
+from .sam import *  # noqa: F403
+from .schedule_free import *  # noqa: F403
+from .wrappers import *  # noqa: F403
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -56,6 +74,14 @@ __all__ = [
     "load_entry_points",
     "register",
     "unregister",
+    *adaptive.__all__,
+    *classic.__all__,
+    *layerwise.__all__,
+    *lbfgs.__all__,
+    *parameter_free.__all__,
+    *sam.__all__,
+    *schedule_free.__all__,
+    *wrappers.__all__,
 ]
 
 load_entry_points()

@@ -1,0 +1,3 @@
+"""Placeholder: filled in by the optimizer-zoo work (issue 13)."""
+
+__all__: list[str] = []
