@@ -192,10 +192,15 @@ def adam_step(
         vi = v[i] * beta2 + c2 * (d * d)
         m[i] = mi
         v[i] = vi
-        if amsgrad:
-            vi = max(vmax[i], vi)
+        if amsgrad == 2:
+            vi = max(vmax[i], vi / bc2)
             vmax[i] = vi
-        denom = np.sqrt(vi / bc2 + eps) if eps_inside else np.sqrt(vi) / sqrt_bc2 + eps
+            denom = np.sqrt(vi + eps) if eps_inside else np.sqrt(vi) + eps
+        else:
+            if amsgrad:
+                vi = max(vmax[i], vi)
+                vmax[i] = vi
+            denom = np.sqrt(vi / bc2 + eps) if eps_inside else np.sqrt(vi) / sqrt_bc2 + eps
         p[i] = pi - step_size * (mi / denom)
 
 
@@ -213,7 +218,10 @@ def nadam_step(p, g, m, v, beta1, c1, beta2, c2, eps, bc2, c_grad, c_m, wd, deca
 
 
 @_jit
-def radam_step(p, g, m, v, beta1, c1, beta2, c2, eps, lr, bc1, sqrt_bc2, rect, wd, decay, rectify):
+def radam_step(
+    p, g, m, v, beta1, c1, beta2, c2, eps, lr, bc1, sqrt_bc2, rect, wd, decay, rectify,
+    eps_corrected,
+):  # fmt: skip
     for i in range(p.size):
         pi = p[i] * decay if decay != 1 else p[i]
         d = g[i] + wd * pi if wd != 0 else g[i]
@@ -222,7 +230,9 @@ def radam_step(p, g, m, v, beta1, c1, beta2, c2, eps, lr, bc1, sqrt_bc2, rect, w
         m[i] = mi
         v[i] = vi
         mhat = (mi / bc1) * lr
-        if rectify:
+        if rectify and eps_corrected:
+            p[i] = pi - mhat * (rect / (np.sqrt(vi) / sqrt_bc2 + eps))
+        elif rectify:
             p[i] = pi - mhat * (sqrt_bc2 / (np.sqrt(vi) + eps)) * rect
         else:
             p[i] = pi - mhat

@@ -147,9 +147,11 @@ def adam_step(
     """Adam, every form in one rule.
 
     ``p *= decay`` (AdamW's decoupled decay, 1 otherwise); ``m = β1·m + (1−β1)·d``;
-    ``v = β2·v + (1−β2)·d²``; with amsgrad ``v̂max = max(v̂max, v)`` replaces
-    ``v`` below; then ``p −= step_size·m / (√v/√bc2 + ε)`` or, with eps_inside,
-    ``p −= step_size·m / √(v/bc2 + ε)``.
+    ``v = β2·v + (1−β2)·d²``; with amsgrad 1 (PyTorch) ``vmax = max(vmax, v)``
+    replaces ``v`` below; then ``p −= step_size·m / (√v/√bc2 + ε)`` or, with
+    eps_inside, ``p −= step_size·m / √(v/bc2 + ε)``. With amsgrad 2 (optax)
+    the maximum is over the corrected ``v/bc2``: ``vmax = max(vmax, v/bc2)``,
+    ``p −= step_size·m / (√vmax + ε)``.
 
     The explicit form passes ``step_size = lr/bc1`` and the bias corrections
     ``bc = 1 − β^t``; the book form passes ``step_size = lr·√bc2/bc1`` and
@@ -163,6 +165,11 @@ def adam_step(
     m += c1 * d
     v *= beta2
     v += c2 * (d * d)
+    if amsgrad == 2:
+        np.maximum(vmax, v / bc2, out=vmax)
+        denom = np.sqrt(vmax + eps) if eps_inside else np.sqrt(vmax) + eps
+        p -= step_size * (m / denom)
+        return
     if amsgrad:
         np.maximum(vmax, v, out=vmax)
         v = vmax
@@ -190,13 +197,15 @@ def nadam_step(p, g, m, v, beta1, c1, beta2, c2, eps, bc2, c_grad, c_m, wd, deca
 
 
 def radam_step(
-    p, g, m, v, beta1, c1, beta2, c2, eps, lr, bc1, sqrt_bc2, rect, wd, decay, rectify
-) -> None:
+    p, g, m, v, beta1, c1, beta2, c2, eps, lr, bc1, sqrt_bc2, rect, wd, decay, rectify,
+    eps_corrected,
+) -> None:  # fmt: skip
     """RAdam (Liu et al. 2020, PyTorch's form).
 
     ``m``, ``v`` as Adam; when the variance is tractable (``rectify``) the step
-    is ``p −= (m/bc1)·lr·(√bc2/(√v + ε))·rect``, otherwise plain momentum
-    ``p −= (m/bc1)·lr``.
+    is ``p −= (m/bc1)·lr·(√bc2/(√v + ε))·rect`` (or, ``eps_corrected``,
+    optax's ``p −= (m/bc1)·lr·(rect/(√v/√bc2 + ε))``), otherwise plain
+    momentum ``p −= (m/bc1)·lr``.
     """
     if decay != 1:
         p *= decay
@@ -206,7 +215,9 @@ def radam_step(
     v *= beta2
     v += c2 * (d * d)
     mhat = (m / bc1) * lr
-    if rectify:
+    if rectify and eps_corrected:
+        p -= mhat * (rect / (np.sqrt(v) / sqrt_bc2 + eps))
+    elif rectify:
         p -= mhat * (sqrt_bc2 / (np.sqrt(v) + eps)) * rect
     else:
         p -= mhat

@@ -71,7 +71,13 @@ class _Stateful(Optimizer):
 
 @register(
     lr_range=(1e-3, 1.0),
-    presets={"book": {"lr": 0.01}, "course": {"lr": 0.01}, "torch": {}, "keras": {"lr": 0.01}},
+    presets={
+        "book": {"lr": 0.01},
+        "course": {"lr": 0.01},
+        "torch": {},
+        "keras": {"lr": 0.01},
+        "optax": {},
+    },
 )
 class SGD(_Stateful):
     """Gradient descent: batch, mini-batch or stochastic, by the batches you feed it.
@@ -110,6 +116,7 @@ class SGD(_Stateful):
         "course": {"lr": 0.01, "momentum": 0.9, "form": "ema"},
         "torch": {},
         "keras": {"lr": 0.01, "momentum": 0.9, "form": "book"},
+        "optax": {},
     },
 )
 class Momentum(_Stateful):
@@ -181,6 +188,7 @@ class Momentum(_Stateful):
         "book": {"lr": 0.01, "momentum": 0.9, "form": "book"},
         "torch": {},
         "keras": {"lr": 0.01, "momentum": 0.9, "form": "keras"},
+        "optax": {},
     },
 )
 class Nesterov(_Stateful):
@@ -201,10 +209,22 @@ class Nesterov(_Stateful):
         v ← μ·v − lr·d
         p ← p + μ·v − lr·d
 
+    ``form="book_fixed"``: the book repository's correction of 2021-01-18,
+    which uses the old velocity (Bengio et al. 2012)::
+
+        v_old = v
+        v ← μ·v − lr·d
+        p ← p − μ·v_old + (1 + μ)·v
+
+    It takes the same steps as ``form="keras"`` (expand ``v``:
+    ``−μ·v_old + (1 + μ)(μ·v_old − lr·d) = μ²·v_old − (1 + μ)·lr·d = μ·v − lr·d``)
+    and runs on the same kernel. ``preset="book"`` keeps the velocity-first
+    form of the printed book and of most copies in circulation.
+
     Args:
         lr: learning rate, default 1e-3.
         momentum: μ in (0, 1), default 0.9.
-        form: "torch", "book" or "keras".
+        form: "torch", "book", "keras" or "book_fixed".
         weight_decay: L2 penalty, default 0.
 
     References:
@@ -212,7 +232,7 @@ class Nesterov(_Stateful):
     """
 
     name = "nesterov"
-    FORMS = ("torch", "book", "keras")
+    FORMS = ("torch", "book", "keras", "book_fixed")
     state_names = ("velocity",)
 
     def __init__(self, lr=1e-3, momentum=0.9, *, form="torch", weight_decay=0.0, **options):
@@ -250,6 +270,7 @@ class Nesterov(_Stateful):
             "eps": KERAS_EPS,
             "eps_inside": True,
         },
+        "optax": {"initial_accumulator_value": 0.1, "eps": 1e-7, "eps_inside": True},
     },
 )
 class AdaGrad(_Stateful):
@@ -316,6 +337,7 @@ class AdaGrad(_Stateful):
         "course": {"lr": 0.01, "alpha": 0.999, "eps": 1e-8},
         "torch": {},
         "keras": {"lr": 0.001, "alpha": 0.9, "eps": KERAS_EPS, "eps_inside": True},
+        "optax": {"alpha": 0.9, "eps": 1e-8, "eps_inside": True},
     },
 )
 class RMSprop(_Stateful):
@@ -399,7 +421,7 @@ class RMSprop(_Stateful):
 @register(
     lr_range=(1e-2, 10.0),
     tunable={"decay": "rho"},
-    presets={"torch": {}, "keras": {"lr": 0.001, "rho": 0.95, "eps": KERAS_EPS}},
+    presets={"torch": {}, "keras": {"lr": 0.001, "rho": 0.95, "eps": KERAS_EPS}, "optax": {}},
 )
 class Adadelta(_Stateful):
     """Adadelta: steps scaled by the ratio of running RMS of updates and gradients.
@@ -445,6 +467,7 @@ class Adadelta(_Stateful):
         "course": {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "form": "explicit", "eps": 1e-8},
         "torch": {},
         "keras": {"lr": 0.001, "form": "lr_t", "eps": KERAS_EPS},
+        "optax": {"amsgrad_corrected": True},
     },
 )
 class Adam(_Stateful):
@@ -463,7 +486,12 @@ class Adam(_Stateful):
         p ← p − lr_t·m / (√v + ε)
 
     ``bias_correction=False`` uses m and v as they are; ``amsgrad=True`` uses
-    the running maximum of v (Reddi et al.) in the denominator.
+    the running maximum of v (Reddi et al.) in the denominator, taken over the
+    raw v and then corrected (PyTorch), or over the corrected v̂ with
+    ``amsgrad_corrected=True`` (optax's ``amsgrad``)::
+
+        v̂max ← max(v̂max, v / (1 − β2^t))
+        p ← p − lr·m̂ / (√v̂max + ε)
 
     Args:
         lr: default 1e-3.
@@ -473,10 +501,13 @@ class Adam(_Stateful):
         bias_correction: default True.
         eps_inside: default False.
         amsgrad: default False.
+        amsgrad_corrected: the maximum over v̂ (optax) rather than v
+            (PyTorch), default False; explicit form only.
         weight_decay: L2 penalty added to the gradient (not AdamW's), default 0.
 
     References:
-        Kingma & Ba (2015), arXiv:1412.6980.
+        Kingma & Ba (2015), arXiv:1412.6980; Reddi et al. (2018), "On the
+        Convergence of Adam and Beyond".
 
     >>> import numpy as np
     >>> opt = Adam(lr=1.0, beta1=0.5, beta2=0.5, eps=1e-12)
@@ -502,6 +533,7 @@ class Adam(_Stateful):
         bias_correction=True,
         eps_inside=False,
         amsgrad=False,
+        amsgrad_corrected=False,
         weight_decay=0.0,
         **options,
     ) -> None:
@@ -513,6 +545,9 @@ class Adam(_Stateful):
         self.bias_correction = check_bool("bias_correction", bias_correction)
         self.eps_inside = check_bool("eps_inside", eps_inside)
         self.amsgrad = check_bool("amsgrad", amsgrad)
+        self.amsgrad_corrected = check_bool("amsgrad_corrected", amsgrad_corrected)
+        if self.amsgrad and self.amsgrad_corrected and form != "explicit":
+            fail("amsgrad_corrected", "False unless form='explicit'", amsgrad_corrected)
         self.weight_decay = _nonneg("weight_decay", weight_decay)
         self.state_names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
 
@@ -530,9 +565,8 @@ class Adam(_Stateful):
             scalars = self._cast(
                 p.dtype, step_size, b1, 1 - b1, b2, 1 - b2, self.eps, sqrt_bc2, bc2, wd, decay
             )
-            self._kernels.adam_step(
-                p, grads[key], m, v, vmax, *scalars, self.amsgrad, self.eps_inside
-            )
+            amsgrad = (2 if self.amsgrad_corrected else 1) if self.amsgrad else 0
+            self._kernels.adam_step(p, grads[key], m, v, vmax, *scalars, amsgrad, self.eps_inside)
 
 
 @register(
@@ -540,6 +574,7 @@ class Adam(_Stateful):
     presets={
         "torch": {},
         "keras": {"lr": 0.001, "form": "lr_t", "eps": KERAS_EPS, "weight_decay": 0.004},
+        "optax": {"weight_decay": 1e-4, "amsgrad_corrected": True},
     },
 )
 class AdamW(Adam):
@@ -570,6 +605,7 @@ class AdamW(Adam):
         bias_correction=True,
         eps_inside=False,
         amsgrad=False,
+        amsgrad_corrected=False,
         **options,
     ) -> None:
         super().__init__(
@@ -581,6 +617,7 @@ class AdamW(Adam):
             bias_correction=bias_correction,
             eps_inside=eps_inside,
             amsgrad=amsgrad,
+            amsgrad_corrected=amsgrad_corrected,
             weight_decay=weight_decay,
             **options,
         )
@@ -588,7 +625,11 @@ class AdamW(Adam):
 
 @register(
     lr_range=(1e-4, 1e-1),
-    presets={"torch": {}, "keras": {"lr": 0.001, "eps": KERAS_EPS, "eps_inside": False}},
+    presets={
+        "torch": {},
+        "keras": {"lr": 0.001, "eps": KERAS_EPS, "eps_inside": False},
+        "optax": {"eps_inside": False},
+    },
 )
 class Adamax(_Stateful):
     """Adamax: Adam with the infinity norm in place of the root mean square.
@@ -646,14 +687,18 @@ class Adamax(_Stateful):
 @register(
     lr_range=(1e-4, 1e-1),
     # Keras's μ_t = β1(1 − ½·0.96^t): PyTorch's 0.96^(t·ψ) with ψ = 1.
-    presets={"torch": {}, "keras": {"lr": 0.001, "eps": KERAS_EPS, "momentum_decay": 1.0}},
+    presets={
+        "torch": {},
+        "keras": {"lr": 0.001, "eps": KERAS_EPS, "momentum_decay": 1.0},
+        "optax": {"momentum_schedule": False},
+    },
 )
 class NAdam(_Stateful):
     """NAdam: Adam with Nesterov momentum and a momentum warm-up schedule.
 
     Update::
 
-        μ_t = β1·(1 − ½·0.96^(t·ψ))          (ψ = momentum_decay)
+        μ_t = β1·(1 − ½·0.96^(t·ψ))          (ψ = momentum_decay; β1 if no momentum_schedule)
         m ← β1·m + (1 − β1)·d                v ← β2·v + (1 − β2)·d²
         denom = √(v / (1 − β2^t)) + ε
         p ← p − lr·(1 − μ_t)/(1 − Π_{i≤t} μ_i)·d/denom
@@ -662,6 +707,8 @@ class NAdam(_Stateful):
     Args:
         lr: default 2e-3. beta1, beta2: default 0.9, 0.999. eps: default 1e-8.
         momentum_decay: ψ, default 4e-3.
+        momentum_schedule: default True (PyTorch, Keras); False holds
+            μ_t = β1 at every step, as optax's ``nadam`` does.
         weight_decay: default 0; L2 unless decoupled_weight_decay=True (then
             ``p ← p·(1 − lr·weight_decay)`` first, as AdamW).
 
@@ -681,6 +728,7 @@ class NAdam(_Stateful):
         *,
         eps=1e-8,
         momentum_decay=4e-3,
+        momentum_schedule=True,
         weight_decay=0.0,
         decoupled_weight_decay=False,
         **options,
@@ -690,6 +738,7 @@ class NAdam(_Stateful):
         self.beta2 = _beta("beta2", beta2)
         self.eps = _eps(eps)
         self.momentum_decay = _nonneg("momentum_decay", momentum_decay)
+        self.momentum_schedule = check_bool("momentum_schedule", momentum_schedule)
         self.weight_decay = _nonneg("weight_decay", weight_decay)
         self.decoupled_weight_decay = check_bool("decoupled_weight_decay", decoupled_weight_decay)
 
@@ -698,8 +747,11 @@ class NAdam(_Stateful):
 
     def _step(self, params, grads, lr) -> None:
         b1, b2, t, psi = self.beta1, self.beta2, self.t, self.momentum_decay
-        mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
-        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+        if self.momentum_schedule:
+            mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+            mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+        else:
+            mu = mu_next = b1
         mu_product = self._scalars["mu_product"] * mu
         self._scalars["mu_product"] = mu_product
         c_grad = lr * (1.0 - mu) / (1.0 - mu_product)
@@ -715,7 +767,7 @@ class NAdam(_Stateful):
             self._kernels.nadam_step(p, grads[key], m, v, *args)
 
 
-@register(lr_range=(1e-4, 1e-1), presets={"torch": {}})
+@register(lr_range=(1e-4, 1e-1), presets={"torch": {}, "optax": {"eps_corrected": True}})
 class RAdam(_Stateful):
     """RAdam: Adam whose adaptive step is switched on once its variance is tractable.
 
@@ -726,8 +778,13 @@ class RAdam(_Stateful):
                      p ← p − lr·m̂ · √(1 − β2^t)/(√v + ε) · r
         else:        p ← p − lr·m̂                (m̂ = m/(1 − β1^t))
 
+    ``eps_corrected=True`` (optax) adds ε to √v̂ instead::
+
+        p ← p − lr·m̂ · r/(√v̂ + ε)          (v̂ = v/(1 − β2^t))
+
     Args:
         lr: default 1e-3. beta1, beta2: default 0.9, 0.999. eps: default 1e-8.
+        eps_corrected: ε on √v̂ (optax) rather than √v (PyTorch), default False.
         weight_decay: default 0; L2 unless decoupled_weight_decay=True.
 
     References:
@@ -746,6 +803,7 @@ class RAdam(_Stateful):
         beta2=0.999,
         *,
         eps=1e-8,
+        eps_corrected=False,
         weight_decay=0.0,
         decoupled_weight_decay=False,
         **options,
@@ -754,6 +812,7 @@ class RAdam(_Stateful):
         self.beta1 = _beta("beta1", beta1)
         self.beta2 = _beta("beta2", beta2)
         self.eps = _eps(eps)
+        self.eps_corrected = check_bool("eps_corrected", eps_corrected)
         self.weight_decay = _nonneg("weight_decay", weight_decay)
         self.decoupled_weight_decay = check_bool("decoupled_weight_decay", decoupled_weight_decay)
 
@@ -777,4 +836,4 @@ class RAdam(_Stateful):
                 p.dtype, b1, 1 - b1, b2, 1 - b2, self.eps, lr, bc1, math.sqrt(bc2), rect, wd,
                 decay,
             )  # fmt: skip
-            self._kernels.radam_step(p, grads[key], m, v, *args, rectify)
+            self._kernels.radam_step(p, grads[key], m, v, *args, rectify, self.eps_corrected)
