@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .. import schedules as _schedules
-from .._checks import check_real, fail
+from .._checks import check_bool, check_int, check_real, fail
 from . import io as _files
 from .base import Optimizer
 
@@ -106,6 +106,10 @@ def register(
         state: a function rule's state arrays (classes declare ``state_names``).
         replace: allow replacing an optimizer registered under the same name.
     """
+
+    if name is not None:
+        _checked_name(name)
+    _checked_range(name or "the optimizer", lr_range)
 
     def decorate(obj: Any) -> type[Optimizer]:
         if isinstance(obj, type) and issubclass(obj, Optimizer):
@@ -202,7 +206,7 @@ def _rule_class(rule: Callable[..., Any], name: str, state: tuple[str, ...]) -> 
         Optimizer.__init__(self, lr, **options)
         for key, default in defaults.items():
             if key != "lr":
-                setattr(self, key, kwargs.pop(key, default))
+                setattr(self, key, _checked_like(key, kwargs.pop(key, default), default))
         if kwargs:
             unknown = next(iter(kwargs))
             raise TypeError(f"{type(self).__name__} got an unknown keyword argument {unknown!r}")
@@ -230,6 +234,17 @@ def _rule_class(rule: Callable[..., Any], name: str, state: tuple[str, ...]) -> 
         "rule": staticmethod(rule),
     }
     return type(_class_name(name), (Optimizer,), namespace)
+
+
+def _checked_like(name: str, value: Any, default: Any) -> Any:
+    """A function rule's hyperparameter, checked against the type of its default."""
+    if isinstance(default, bool):
+        return check_bool(name, value)
+    if isinstance(default, int):
+        return check_int(name, value)
+    if isinstance(default, float):
+        return check_real(name, value)
+    return value
 
 
 _BASE_KEYS = ("clip_norm", "clip_value", "nonfinite", "maximize", "fused")

@@ -1,0 +1,328 @@
+"""The contract every gdlab optimizer passes, for yours to pass too.
+
+>>> from gdlab.optim import Adam
+>>> report = check_optimizer(Adam)
+>>> report.passed
+True
+
+:func:`check_optimizer` runs, on an optimizer class (or a registry name), what
+the test suite asks of every built-in:
+
+``arguments``     an unknown keyword is a ``TypeError`` naming it; ``lr = 0``,
+                  ``lr = nan`` and ``lr = "0.1"`` are refused naming ``lr``;
+                  a ``True``/``False`` argument refuses ``1``; a float
+                  argument refuses NaN. A refused construction changes nothing.
+``registry``      it is registered under its ``name`` with an lr range, and
+                  ``create(name, **hyperparameters())`` remakes it exactly
+                  (hyperparameters are plain JSON data).
+``round trip``    ``state_dict()`` → ``load_state_dict()`` into a fresh
+                  optimizer, then both continue: bit-identical parameters.
+``kernels``       the fused and the reference kernels give bit-identical
+                  steps (float32 and float64), and each dtype is kept.
+``allocation``    after a warm-up, updates of a 1M-element float32 parameter
+                  allocate less than 64 KiB per run of five (no temporary the
+                  size of the parameters).
+``convergence``   on ``f(x) = ½·Σ aᵢxᵢ²`` (aᵢ from 1 to 10), some learning rate
+                  in the registered range brings ``f`` below 1e-3 of its start
+                  in 1,000 steps.
+``maximize``      ``maximize=True`` on ``−f``'s gradients walks the same path,
+                  bit for bit, as minimizing ``f``.
+``non-finite``    a NaN gradient raises ``NonFiniteGradientError`` and changes
+                  neither parameters nor state; ``nonfinite="skip"`` skips it
+                  and counts it.
+
+Each check that fails is listed with why; :meth:`CheckReport.raise_if_failed`
+(what :func:`check_optimizer` does unless ``raise_on_failure=False``) raises
+one ``AssertionError`` naming them all.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import tracemalloc
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gdlab.optim import OPTIMIZERS, NonFiniteGradientError, Optimizer, create
+
+__all__ = ["CHECKS", "CheckReport", "check_optimizer"]
+
+_ALLOCATION_LIMIT = 64 * 1024
+_ALLOCATION_SIZE = 1_000_000
+
+
+@dataclass
+class CheckReport:
+    """What :func:`check_optimizer` found: ``failures`` maps a check to why it failed."""
+
+    optimizer: str
+    passed_checks: list[str] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def raise_if_failed(self) -> None:
+        if self.failures:
+            lines = "\n".join(f"  {check}: {why}" for check, why in self.failures.items())
+            raise AssertionError(
+                f"optimizer {self.optimizer!r} fails {len(self.failures)} of "
+                f"{len(self.failures) + len(self.passed_checks)} checks:\n{lines}"
+            )
+
+
+def check_optimizer(
+    optimizer: type[Optimizer] | str,
+    kwargs: Mapping[str, Any] | None = None,
+    *,
+    checks: tuple[str, ...] | None = None,
+    raise_on_failure: bool = True,
+) -> CheckReport:
+    """Run the optimizer contract on ``optimizer`` (a class or a registry name).
+
+    Args:
+        optimizer: an :class:`~gdlab.optim.Optimizer` subclass, registered with
+            :func:`gdlab.optim.register`, or its registry name.
+        kwargs: constructor arguments for every check (``{}`` by default),
+            for example a form to check; ``lr`` is the check's own where it
+            matters (convergence tries the registered range).
+        checks: a subset of :data:`CHECKS` to run (default all).
+        raise_on_failure: raise ``AssertionError`` listing every failed check
+            (default); otherwise return the report.
+    """
+    cls = _resolve(optimizer)
+    kwargs = dict(kwargs or {})
+    selected = CHECKS if checks is None else tuple(checks)
+    unknown = [c for c in selected if c not in CHECKS]
+    if unknown:
+        raise ValueError(f"checks must be among {', '.join(CHECKS)}; got {unknown[0]!r}")
+    report = CheckReport(cls.name or cls.__name__)
+    for check in selected:
+        try:
+            with np.errstate(all="ignore"):
+                _CHECKS[check](cls, kwargs)
+        except AssertionError as error:
+            report.failures[check] = str(error) or "failed"
+        except Exception as error:  # a crash is a failure of the check, named as such
+            report.failures[check] = f"raised {type(error).__name__}: {error}"
+        else:
+            report.passed_checks.append(check)
+    if raise_on_failure:
+        report.raise_if_failed()
+    return report
+
+
+def _resolve(optimizer: type[Optimizer] | str) -> type[Optimizer]:
+    if isinstance(optimizer, str):
+        if optimizer.lower() not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {optimizer!r}")
+        return OPTIMIZERS[optimizer.lower()]
+    if not (isinstance(optimizer, type) and issubclass(optimizer, Optimizer)):
+        raise TypeError(f"optimizer must be an Optimizer subclass or a name; got {optimizer!r}")
+    return optimizer
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def _quadratic(n: int, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Curvatures 1..10 and a start point, fixed (no randomness needed)."""
+    a = np.linspace(1.0, 10.0, n).astype(dtype)
+    x0 = np.cos(np.arange(n) * 1.7).astype(dtype) + dtype(0.5)
+    return a, x0
+
+
+def _closure_for(a: dict[str, np.ndarray], sign: float = 1.0) -> Callable:
+    def closure(params):
+        loss = sign * sum(0.5 * float(np.sum(a[k] * params[k] ** 2)) for k in params)
+        return loss, {k: (sign * a[k] * params[k]).astype(params[k].dtype) for k in params}
+
+    return closure
+
+
+def _walk(opt: Optimizer, params: dict, a: dict, steps: int, sign: float = 1.0) -> None:
+    closure = _closure_for(a, sign)
+    for _ in range(steps):
+        _, grads = closure(params)
+        opt.update(params, grads, closure=closure if opt.needs_closure else None)
+
+
+def _problem(dtype=np.float64) -> tuple[dict, dict]:
+    """Two keys (a matrix and a vector) so per-array rules see more than one array."""
+    aw, w = _quadratic(12, dtype)
+    ab, b = _quadratic(5, dtype)
+    return {"W": w.reshape(3, 4).copy(), "b": b.copy()}, {"W": aw.reshape(3, 4), "b": ab}
+
+
+def _same(x: Mapping[str, np.ndarray], y: Mapping[str, np.ndarray]) -> bool:
+    return all(np.array_equal(x[k], y[k], equal_nan=True) for k in x)
+
+
+# ----------------------------------------------------------------- checks
+
+
+def _refusal(make: Callable[[], Any]) -> str | None:
+    """The message of the TypeError or ValueError ``make()`` raises; None if it succeeds."""
+    try:
+        make()
+    except (TypeError, ValueError) as error:
+        return str(error)
+    return None
+
+
+def _check_arguments(cls: type[Optimizer], kwargs: dict) -> None:
+    message = _refusal(lambda: cls(**kwargs, no_such_argument=1))
+    assert message is not None, "an unknown keyword argument was accepted"
+    assert "no_such_argument" in message, f"the unknown-keyword error {message!r} names it not"
+    for bad in (0.0, math.nan, "0.1"):
+        message = _refusal(lambda bad=bad: cls(**{**kwargs, "lr": bad}))
+        assert message is not None, f"lr={bad!r} was accepted"
+        assert "lr" in message, f"lr={bad!r} raised {message!r}, which does not name lr"
+    defaults = cls(**kwargs).hyperparameters()
+    for name, value in defaults.items():
+        if name in kwargs or name == "lr":
+            continue
+        if isinstance(value, bool):
+            bad: Any = 1
+        elif isinstance(value, float):
+            bad = math.nan
+        else:
+            continue
+        message = _refusal(lambda name=name, bad=bad: cls(**{**kwargs, name: bad}))
+        assert message is not None, f"{name}={bad!r} was accepted"
+        assert name in message, f"{name}={bad!r} raised {message!r}, which does not name it"
+
+
+def _check_registry(cls: type[Optimizer], kwargs: dict) -> None:
+    assert cls.name, "the class has no registry name (decorate it with gdlab.optim.register)"
+    assert OPTIMIZERS.get(cls.name) is cls, f"{cls.name!r} is not registered to this class"
+    low, high = cls.lr_range
+    assert 0 < low < high, f"lr_range {cls.lr_range} is not a range 0 < low < high"
+    opt = cls(**kwargs)
+    hp = opt.hyperparameters()
+    assert json.loads(json.dumps(hp)) == hp, "hyperparameters() is not plain JSON data"
+    twin = create(cls.name, **hp)
+    assert twin.hyperparameters() == hp, "create(name, **hyperparameters()) differs"
+    assert "lr" in inspect.signature(cls.__init__).parameters, "the constructor takes no lr"
+
+
+def _check_round_trip(cls: type[Optimizer], kwargs: dict) -> None:
+    params, a = _problem()
+    opt = cls(**kwargs)
+    _walk(opt, params, a, 7)
+    saved = opt.state_dict()
+    twin_params = {k: v.copy() for k, v in params.items()}
+    twin = cls(**kwargs)
+    twin.load_state_dict(saved)
+    _walk(opt, params, a, 7)
+    _walk(twin, twin_params, a, 7)
+    assert _same(params, twin_params), "a loaded optimizer continues differently"
+    assert twin.t == opt.t, f"t is {twin.t} after loading, {opt.t} in the original"
+
+
+def _check_kernels(cls: type[Optimizer], kwargs: dict) -> None:
+    for dtype in (np.float32, np.float64):
+        results = []
+        for fused in (True, False):
+            params, a = _problem(dtype)
+            opt = cls(**{**kwargs, "fused": fused})
+            _walk(opt, params, a, 10)
+            for k, v in params.items():
+                assert v.dtype == dtype, f"params[{k!r}] became {v.dtype} (was {np.dtype(dtype)})"
+            results.append(params)
+        assert _same(*results), f"fused and reference kernels differ in {np.dtype(dtype)}"
+
+
+def _check_allocation(cls: type[Optimizer], kwargs: dict) -> None:
+    rng = np.random.default_rng(0)
+    n = _ALLOCATION_SIZE
+    params = {"W": rng.standard_normal((n // 1000, 1000)).astype(np.float32)}
+    grads = {"W": rng.standard_normal((n // 1000, 1000)).astype(np.float32)}
+    opt = cls(**kwargs)
+    closure = (lambda p: (0.0, grads)) if opt.needs_closure else None
+    opt.update(params, grads, closure=closure)  # warm-up: state, buffers, compilation
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        for _ in range(5):
+            opt.update(params, grads, closure=closure)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < _ALLOCATION_LIMIT, (
+        f"five steady-state updates of {n:,} float32 parameters allocated {peak:,} bytes "
+        f"(limit {_ALLOCATION_LIMIT:,}): a temporary the size of the parameters"
+    )
+
+
+def _check_convergence(cls: type[Optimizer], kwargs: dict) -> None:
+    low, high = cls.lr_range
+    best = math.inf
+    for lr in np.geomspace(low, high, 7):
+        params, a = _problem()
+        start = _closure_for(a)(params)[0]
+        opt = cls(**{**kwargs, "lr": float(lr)})
+        _walk(opt, params, a, 1000)
+        final = _closure_for(a)(params)[0]
+        if math.isfinite(final):
+            best = min(best, final / start)
+        if best < 1e-3:
+            return
+    raise AssertionError(
+        f"no lr in the registered range {cls.lr_range} brought ½·Σaᵢxᵢ² below 1e-3 of its "
+        f"start in 1,000 steps (best ratio {best:.3g})"
+    )
+
+
+def _check_maximize(cls: type[Optimizer], kwargs: dict) -> None:
+    params, a = _problem()
+    twin = {k: v.copy() for k, v in params.items()}
+    _walk(cls(**kwargs), params, a, 10)
+    _walk(cls(**{**kwargs, "maximize": True}), twin, a, 10, sign=-1.0)
+    assert _same(params, twin), "maximize=True on −f does not walk minimize's path on f"
+
+
+def _check_nonfinite(cls: type[Optimizer], kwargs: dict) -> None:
+    params, a = _problem()
+    opt = cls(**kwargs)
+    _walk(opt, params, a, 3)
+    before, state = {k: v.copy() for k, v in params.items()}, opt.state_dict()
+    grads = _closure_for(a)(params)[1]
+    grads["b"][2] = np.nan
+    closure = _closure_for(a) if opt.needs_closure else None
+    try:
+        opt.update(params, grads, closure=closure)
+    except NonFiniteGradientError:
+        pass
+    else:
+        raise AssertionError("a NaN gradient did not raise NonFiniteGradientError")
+    assert _same(params, before), "a refused NaN step changed the parameters"
+    after = opt.state_dict()
+    assert after["t"] == state["t"], "a refused NaN step counted"
+    skipping = cls(**{**kwargs, "nonfinite": "skip"})
+    _walk(skipping, params, a, 3)
+    kept = {k: v.copy() for k, v in params.items()}
+    skipping.update(params, grads, closure=closure)
+    assert skipping.skipped_steps == 1, "nonfinite='skip' did not count the skipped step"
+    assert _same(params, kept), "nonfinite='skip' changed the parameters"
+
+
+_CHECKS: dict[str, Callable[[type[Optimizer], dict], None]] = {
+    "arguments": _check_arguments,
+    "registry": _check_registry,
+    "round trip": _check_round_trip,
+    "kernels": _check_kernels,
+    "allocation": _check_allocation,
+    "convergence": _check_convergence,
+    "maximize": _check_maximize,
+    "non-finite": _check_nonfinite,
+}
+
+#: The checks :func:`check_optimizer` runs, in order.
+CHECKS: tuple[str, ...] = tuple(_CHECKS)
