@@ -41,10 +41,13 @@ _jit = njit(cache=True, error_model="numpy", nogil=True)
 
 @_jit
 def _no_all_ones_exponent(bits, mask):
-    n_bad = 0
+    # max(bits & mask) reaches mask exactly when some exponent is all ones: an
+    # AND and a MAX per element, which vectorise to one pass at memory speed
+    # (a count of matches widens to 64-bit lanes and runs at half the rate).
+    acc = bits.dtype.type(0)
     for i in range(bits.size):
-        n_bad += (bits[i] & mask) == mask
-    return n_bad == 0
+        acc = max(acc, bits[i] & mask)
+    return acc != mask
 
 
 _EXPONENT_MASK = {
@@ -57,7 +60,8 @@ def all_finite(x: np.ndarray) -> bool:
     """True if no element of the flat float array ``x`` is NaN or ±inf.
 
     One vectorised integer pass over the bits: an element is non-finite exactly
-    when its exponent bits are all ones. Nothing is allocated.
+    when its exponent bits are all ones, so the largest masked exponent equals
+    the mask. Nothing is allocated.
     """
     utype, mask = _EXPONENT_MASK[x.dtype]
     return bool(_no_all_ones_exponent(x.view(utype), mask))
