@@ -277,6 +277,19 @@ class Optimizer(abc.ABC):
         )
         self._scalars = self._init_scalars()
 
+    def state_arrays(self, key: str) -> dict[str, np.ndarray]:
+        """The state arrays of one key of ``_step``'s ``params``, flat, by name.
+
+        ``_step`` may be handed all keys as one flat run (see :meth:`_make_plan`);
+        this gives the matching views of the state either way.
+        """
+        if key == _FLAT:
+            owner, views = self._flat_state_views
+            assert owner is self.state
+            return dict(zip(self.state_names, views, strict=True))
+        assert self.state is not None
+        return {name: self.state[key][name].reshape(-1) for name in self.state_names}
+
     def set_lr(self, lr: float | _schedules.Schedule) -> None:
         """Use ``lr`` (a float or a :class:`~gdlab.schedules.Schedule`) from the next step on.
 

@@ -221,7 +221,7 @@ def _rule_class(rule: Callable[..., Any], name: str, state: tuple[str, ...]) -> 
     def _step(self, params, grads, lr):
         hp = {k: getattr(self, k) for k in extra}
         for key, p in params.items():
-            rule(p, grads[key], self.state[key], self.t, lr=lr, **hp)
+            rule(p, grads[key], self.state_arrays(key), self.t, lr=lr, **hp)
 
     namespace = {
         "__init__": __init__,
