@@ -578,9 +578,17 @@ class Adam(_Stateful):
     },
 )
 class AdamW(Adam):
-    """Adam with decoupled weight decay: ``p ← p·(1 − lr·weight_decay)`` first.
+    """Adam with decoupled weight decay: the parameters shrink first, apart from the gradient.
 
-    Then the Adam step of :class:`Adam` with no L2 term in the gradient.
+    Update (``form="explicit"``; the other options as :class:`Adam`)::
+
+        p ← p·(1 − lr·weight_decay)
+        m ← β1·m + (1 − β1)·g               v ← β2·v + (1 − β2)·g²
+        m̂ = m / (1 − β1^t)                  v̂ = v / (1 − β2^t)
+        p ← p − lr·m̂ / (√v̂ + ε)
+
+    The decay never passes through m and v (Adam's L2 term would, and would
+    then be divided by √v̂ like the gradient).
 
     Args:
         weight_decay: decoupled decay rate, default 1e-2 (PyTorch; Keras 4e-3).
