@@ -60,6 +60,7 @@ if importlib.util.find_spec("gdlab") is None:  # a checkout without an install
 
 import gdlab  # noqa: E402
 from gdlab.optim import (  # noqa: E402
+    OPTIMIZERS,
     SGD,
     Adadelta,
     AdaGrad,
@@ -173,9 +174,9 @@ class Spec:
 
     label: str
     gdlab: Callable[..., object]  # (nonfinite=...) -> gdlab optimizer
-    torch_cls: type
+    torch_cls: type | None  # None: torch has no such optimizer
     torch_kwargs: dict
-    bytes_per_param: int  # compulsory traffic: (arrays read + arrays written) × 4
+    bytes_per_param: int | None  # compulsory traffic: (arrays read + written) × 4; None: no floor
     textbook: bool = False  # add the textbook NumPy Adam as a contender
 
 
@@ -213,6 +214,38 @@ OTHERS = [
 ]
 
 
+#: The torch class (and its arguments) for each later optimizer torch ships.
+TORCH_ZOO = {
+    "rprop": (torch.optim.Rprop, {"lr": 1e-2}),
+    "asgd": (torch.optim.ASGD, {"lr": 1e-2}),
+    "adafactor": (torch.optim.Adafactor, {"lr": 1e-2}),
+    "muon": (torch.optim.Muon, {"lr": 1e-3}),
+}
+#: Optimizers a one-gradient update cannot time: they evaluate the loss again.
+NEEDS_CLOSURE_SKIPPED = ("lbfgs", "sam")
+
+
+def zoo_specs() -> list[Spec]:
+    """Every registered optimizer beyond the first eleven, at its defaults.
+
+    Element-wise rules read p, g and their state and write p and the state:
+    ``(3 + 2·states) × 4`` bytes per parameter. Rules with per-array norms or
+    matrix products (LAMB, LARS, NovoGrad, Muon, Adafactor, SM3, the
+    wrappers) have no such floor; their row shows "—" there.
+    """
+    specs = []
+    for name, cls in OPTIMIZERS.items():
+        if cls.__module__ == "gdlab.optim.optimizers" or cls.needs_closure:
+            continue
+        if name in NEEDS_CLOSURE_SKIPPED:
+            continue
+        torch_cls, torch_kwargs = TORCH_ZOO.get(name, (None, {}))
+        elementwise = cls._elementwise and cls.__module__ != "gdlab.optim.wrappers"
+        floor = (3 + 2 * len(cls.state_names)) * 4 if elementwise else None
+        specs.append(Spec(cls.__name__, _g(cls), torch_cls, torch_kwargs, floor))
+    return specs
+
+
 def layout_sizes(total: int, n_arrays: int) -> list[int]:
     """``n_arrays`` varied sizes (log-normal, fixed seed) summing to ``total``."""
     if n_arrays == 1:
@@ -239,6 +272,8 @@ def gdlab_contender(spec: Spec, nonfinite: str, params, grads) -> Callable[[], N
 
 def torch_contender(spec: Spec, mode: str, params, grads) -> Callable[[], object] | None:
     """``opt.step`` for a torch optimizer with ``foreach``/``fused``; None if unsupported."""
+    if spec.torch_cls is None:
+        return None
     tensors = []
     for k, v in params.items():
         t = torch.nn.Parameter(torch.from_numpy(v.copy()))
@@ -276,12 +311,14 @@ def textbook_adam(params, grads, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8) -> Callabl
 class Result:
     label: str
     layout: str
-    floor_ms: float
+    floor_ms: float | None
     ms: dict[str, float] = field(default_factory=dict)  # contender → median ms
     spread: dict[str, float] = field(default_factory=dict)  # contender → IQR / median
 
-    def torch_best(self) -> tuple[str, float]:
+    def torch_best(self) -> tuple[str, float | None]:
         cands = {k: v for k, v in self.ms.items() if k.startswith("torch")}
+        if not cands:
+            return "no torch", None
         k = min(cands, key=cands.get)
         return k, cands[k]
 
@@ -301,7 +338,8 @@ def run_case(spec: Spec, sizes: list[int], layout: str, repeats: int, bw: Bandwi
     del params, grads
     times = interleave(steps, repeats)
     total = sum(sizes)
-    res = Result(spec.label, layout, spec.bytes_per_param * total / (bw.triad * 1e9) * 1e3)
+    floor = None if spec.bytes_per_param is None else spec.bytes_per_param * total / bw.triad / 1e6
+    res = Result(spec.label, layout, floor)
     for k, ts in times.items():
         q1, med, q3 = np.percentile(ts, [25, 50, 75])
         res.ms[k] = med * 1e3
@@ -328,14 +366,20 @@ def table(results: list[Result]) -> str:
     for r in results:
         _, best = r.torch_best()
         ms = r.ms
+
+        def ratio(a: float | None, b: float | None, bold: bool = False) -> str:
+            if a is None or b is None:
+                return "—"
+            return f"**{a / b:.2f}**" if bold else f"{a / b:.2f}"
+
         lines.append(
             f"| {r.label} | {r.layout} | {_fmt(r.floor_ms)} | {_fmt(ms['gdlab raise'])} "
             f"| {_fmt(ms['gdlab ignore'])} | {_fmt(ms.get('torch foreach'))} "
-            f"| {_fmt(ms.get('torch fused'))} | **{best / ms['gdlab raise']:.2f}** "
-            f"| **{best / ms['gdlab ignore']:.2f}** | {ms['gdlab raise'] / r.floor_ms:.2f} "
-            f"| {ms['gdlab ignore'] / r.floor_ms:.2f} |"
+            f"| {_fmt(ms.get('torch fused'))} | {ratio(best, ms['gdlab raise'], True)} "
+            f"| {ratio(best, ms['gdlab ignore'], True)} | {ratio(ms['gdlab raise'], r.floor_ms)} "
+            f"| {ratio(ms['gdlab ignore'], r.floor_ms)} |"
         )
-        if "textbook NumPy" in ms:
+        if "textbook NumPy" in ms and best is not None and r.floor_ms is not None:
             tb = ms["textbook NumPy"]
             lines.append(
                 f"| {r.label}: textbook NumPy (seed 000) | {r.layout} | {_fmt(r.floor_ms)} "
@@ -453,6 +497,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="write the section into this file")
     ap.add_argument("--date", default=datetime.date.today().isoformat())
     ap.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated labels to run (e.g. Adam,Lion); default every case",
+    )
+    ap.add_argument(
+        "--no-zoo", action="store_true", help="skip the optimizers beyond the first eleven"
+    )
+    ap.add_argument(
         "--no-multi",
         action="store_true",
         help="skip the 20-array layout for the optimizers other than Adam",
@@ -487,6 +539,11 @@ def main(argv: list[str] | None = None) -> int:
         plan.append((spec, one, lay_one))
     if not args.no_multi:
         plan += [(spec, many, lay_many) for spec in OTHERS]
+    if not args.no_zoo:
+        plan += [(spec, many, lay_many) for spec in zoo_specs()]
+    if args.only:
+        wanted = {w.strip().lower() for w in args.only.split(",")}
+        plan = [entry for entry in plan if entry[0].label.lower() in wanted]
 
     results = []
     for spec, sizes, layout in plan:
@@ -495,10 +552,14 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         best_name, best = r.torch_best()
         parts = ", ".join(f"{k} {v:.2f} ms (±{r.spread[k] * 50:.0f}%)" for k, v in r.ms.items())
+        versus = (
+            ""
+            if best is None
+            else f"; {best_name}/raise {best / r.ms['gdlab raise']:.2f}, "
+            f"/ignore {best / r.ms['gdlab ignore']:.2f}"
+        )
         print(
-            f"{spec.label:27s} {layout:24s} {parts}; {best_name}/raise "
-            f"{best / r.ms['gdlab raise']:.2f}, /ignore {best / r.ms['gdlab ignore']:.2f} "
-            f"[{time.perf_counter() - t0:.1f} s]",
+            f"{spec.label:27s} {layout:24s} {parts}{versus} [{time.perf_counter() - t0:.1f} s]",
             flush=True,
         )
     wall = time.perf_counter() - t_start
