@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gdlab._text import number
-from gdlab.experiments.model import Experiment, RunSpec, Training
+from gdlab.experiments.model import Experiment, RunSpec, Training, schedule_config
 
 __all__ = ["hyperparameter_text", "run_text", "text", "title", "training_text"]
 
@@ -41,7 +41,7 @@ def schedule_text(lr: Any) -> str:
     if isinstance(lr, Mapping):
         from gdlab import schedules
 
-        return repr(schedules.from_config(lr.get("schedule", lr)))
+        return repr(schedules.from_config(schedule_config(lr)))
     return number(lr)
 
 
@@ -85,8 +85,8 @@ def run_text(experiment: Experiment, run: RunSpec) -> str:
 
 def _subject(experiment: Experiment) -> str:
     options = experiment.problem.options
-    if experiment.problem.has("function2d"):
-        return str(options["function"])
+    if experiment.problem.has("function2d"):  # a registered function, or one typed as text
+        return str(options.get("function") or options.get("expression"))
     data = options.get("data", experiment.problem.kind)
     return {"mnist": "MNIST", "boston": "Boston housing", "moons": "the moons"}.get(data, data)
 

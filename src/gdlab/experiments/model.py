@@ -176,9 +176,18 @@ def _label(optimizer: str) -> str:
     return OPTIMIZERS[optimizer].__name__
 
 
+def schedule_config(lr: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A schedule's config from an ``lr`` table: the table itself (``{name = ...}``), or
+    the ``schedule`` it wraps (``{schedule = {...}}``, how an optimizer's
+    hyperparameters hold one). A warm-up's own ``schedule`` key is not a wrapper."""
+    if "name" not in lr and isinstance(lr.get("schedule"), Mapping):
+        return lr["schedule"]
+    return lr
+
+
 def _with_lr0(schedule: Mapping[str, Any], value: float, where: str) -> dict[str, Any]:
     """A schedule config with its initial rate set to ``value`` (its shape kept)."""
-    config = dict(schedule.get("schedule", schedule))
+    config = dict(schedule_config(schedule))
     if "lr0" in config:
         config["lr0"] = value
     elif config.get("name") == "constant":
@@ -201,7 +210,7 @@ def schedule_lr0(lr: Any) -> float | None:
     if isinstance(lr, int | float) and not isinstance(lr, bool):
         return float(lr)
     if isinstance(lr, Mapping):
-        config = lr.get("schedule", lr)
+        config = schedule_config(lr)
         for key in ("lr0", "lr"):
             if isinstance(config.get(key), int | float):
                 return float(config[key])
@@ -295,7 +304,7 @@ class RunSpec:
 
         hp = dict(self.hyperparameters)
         if isinstance(hp.get("lr"), Mapping):
-            hp["lr"] = schedules.from_config(hp["lr"].get("schedule", hp["lr"]))
+            hp["lr"] = schedules.from_config(schedule_config(hp["lr"]))
         return create(self.optimizer, preset=self.preset, **hp)
 
     def to_table(self) -> dict[str, Any]:

@@ -793,8 +793,18 @@ def _check_memory(params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarr
 
 
 def _comparable(hp: Mapping[str, Any]) -> dict[str, Any]:
+    """Hyperparameters as JSON would hold them; a callable (a Lambda schedule's
+    function) compares by its qualified name."""
     out = {k: v for k, v in hp.items() if k not in _EXECUTION_OPTIONS}
-    return json.loads(json.dumps(out, allow_nan=True))
+    return json.loads(json.dumps(out, allow_nan=True, default=_callable_name))
+
+
+def _callable_name(value: Any) -> str:
+    if callable(value):
+        return (
+            f"<callable {getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', '?')}>"
+        )
+    raise TypeError(f"{type(value).__name__} is not plain data")
 
 
 def _strict_keywords(init):
