@@ -27,14 +27,27 @@ step                  StepDecay               lr0·factor^⌊n/every⌋         
 piecewise             PiecewiseConstant       values[i] while n < boundaries[i]       0
 polynomial            PolynomialDecay         (lr0−end)(1−min(n,T)/T)^power + end     0
 cosine                CosineDecay             min_lr + (lr0−min_lr)(1+cos(πn/T))/2    0
+onecycle              OneCycle                up to max_lr and down (torch/optax)     --
+cyclic                Cyclic                  triangles between base_lr and max_lr    --
+swa                   SWALR                   anneal from lr0 to swa_lr               0
+lambda                Lambda                  lr0·λ(n), λ any Python callable         0
+multiplicative        Multiplicative          lr0·λ(1)·…·λ(n)                         0
 warmup                Warmup                  linear ramp, then the shifted schedule  --
+join                  Join                    schedules one after another             --
+chained               Chained                 the product of schedules                --
 plateau               ReduceOnPlateau         lr·factor after patience bad reports    --
 manual                Manual                  whatever the user set()                 --
 ====================  ======================  ======================================  =====
 
+Where torch, optax and Keras disagree, a schedule names the convention
+(``form=``, ``inclusive=``, ``periodic=``); ``docs/schedules.md`` lists which
+reference each one matches.
+
 ``create(name, **kwargs)`` builds one from the registry :data:`SCHEDULES`,
-``schedule.config()`` / :func:`from_config` round-trip it, and
-:func:`as_schedule` turns a plain ``float`` into a :class:`Constant`.
+``schedule.config()`` / :func:`from_config` round-trip it (``to_config()`` is
+the same checked to be plain data for TOML or JSON: a schedule holding a
+Python callable cannot be written), and :func:`as_schedule` turns a plain
+``float`` into a :class:`Constant`.
 
 >>> s = InverseTimeDecay(0.2, 1.0, first=1)          # seed 004's example
 >>> [round(s(0, epoch=e), 4) for e in range(4)]
@@ -43,6 +56,8 @@ manual                Manual                  whatever the user set()           
 
 from __future__ import annotations
 
+import bisect
+import copy
 import inspect
 import math
 import numbers
@@ -54,13 +69,20 @@ from ._checks import check_bool, check_choice, check_int, check_real, fail
 
 __all__ = [
     "SCHEDULES",
+    "SWALR",
+    "Chained",
     "Constant",
     "CosineDecay",
+    "Cyclic",
     "ExponentialDecay",
     "InverseSqrtEpochDecay",
     "InverseSqrtStepDecay",
     "InverseTimeDecay",
+    "Join",
+    "Lambda",
     "Manual",
+    "Multiplicative",
+    "OneCycle",
     "PiecewiseConstant",
     "PolynomialDecay",
     "ReduceOnPlateau",
@@ -131,6 +153,33 @@ def _check_per(value: Any) -> str:
     return check_choice("per", value, UNITS)
 
 
+def _check_callable(name: str, value: Any, what: str) -> Callable[..., Any]:
+    if not callable(value):
+        fail(name, what, value, kind=TypeError)
+    return value
+
+
+def _callable_name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or type(fn).__name__
+
+
+def _plain_config(value: Any, where: str) -> Any:
+    """``value`` unchanged if it is plain data all through; else ``TypeError`` naming the path."""
+    if isinstance(value, Mapping):
+        return {k: _plain_config(v, f"{where}.{k}" if where else k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_config(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if callable(value):
+        fail(
+            where,
+            "plain data to be written to a TOML or JSON config, not a Python callable "
+            "(build this schedule in Python)",
+            value,
+            kind=TypeError,
+        )
+    return value
+
+
 def _as_schedule(name: str, value: Any) -> Schedule:
     if isinstance(value, Schedule):
         return value
@@ -152,6 +201,9 @@ class Schedule(ABC):
 
     name: ClassVar[str]
     unit: str
+    #: Whether torch's ``SequentialLR`` starts this schedule from the rate the
+    #: previous piece reached rather than from its own start (see :class:`Join`).
+    resumes: ClassVar[bool] = False
 
     def __call__(self, step: int, epoch: int = 0) -> float:
         """The learning rate for update ``step`` (from 0) during ``epoch`` (from 0)."""
@@ -167,8 +219,39 @@ class Schedule(ABC):
     def _kwargs(self) -> dict[str, Any]: ...
 
     def config(self) -> dict[str, Any]:
-        """``{"name": <registry name>, **constructor arguments}``, JSON-safe."""
+        """``{"name": <registry name>, **constructor arguments}``.
+
+        Plain data (JSON- and TOML-safe) unless the schedule holds a Python
+        callable (``Lambda``, ``Multiplicative``, ``Cyclic`` with ``scale_fn``,
+        or a ``Join``/``Chained``/``Warmup`` around one): the callable is then
+        kept as it is, so that :func:`from_config` still rebuilds the schedule
+        in memory. :meth:`to_config` is the checked form for writing to a file.
+        """
         return {"name": self.name, **self._kwargs()}
+
+    def to_config(self) -> dict[str, Any]:
+        """:meth:`config`, checked to be plain data that TOML and JSON can hold.
+
+        Raises ``TypeError`` naming the argument when the schedule holds a
+        Python callable, which no configuration file can carry.
+
+        >>> Lambda(0.1, lambda n: 0.9**n).to_config()  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        TypeError: lr_lambda must be plain data to be written to a TOML or JSON config, ...
+        """
+        return _plain_config(self.config(), "")
+
+    def _reads(self) -> frozenset[str]:
+        """The counters (``"step"``, ``"epoch"``) the value depends on."""
+        return frozenset({self.unit})
+
+    def _resumed(self, previous: float, step: int, epoch: int) -> float:
+        """The value at these (piece-local) counters when started from ``previous``.
+
+        Only called when :attr:`resumes` is true.
+        """
+        raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
         """The mutable state (``{}`` for a pure function of the counters)."""
@@ -223,6 +306,9 @@ class Constant(Schedule):
 
     def _value(self, step: int, epoch: int) -> float:
         return self.lr
+
+    def _reads(self) -> frozenset[str]:
+        return frozenset()
 
     def _kwargs(self) -> dict[str, Any]:
         return {"lr": self.lr}
@@ -502,15 +588,25 @@ class PiecewiseConstant(_Counted):
              values[i]   for boundaries[i-1] <= n < boundaries[i]
              values[-1]  for boundaries[-1] <= n
 
+    The new value starts *at* the boundary, as in torch's ``MultiStepLR`` and
+    optax's ``piecewise_constant_schedule``. With ``inclusive=True`` the old
+    value holds *through* the boundary, as in Keras's ``PiecewiseConstantDecay``
+    (``values[i]`` while ``n <= boundaries[i]``): every switch comes one step
+    later.
+
     Args:
-        boundaries: strictly increasing integers >= 1.
+        boundaries: strictly increasing integers >= 1 (>= 0 with ``inclusive``).
         values: positive learning rates, one more than ``boundaries``.
         per: ``"step"`` (default) or ``"epoch"``.
         first: 0 (default) or 1.
+        inclusive: Keras's convention (default False: torch's and optax's).
 
     >>> s = PiecewiseConstant([2, 4], [0.1, 0.01, 0.001])
     >>> [s(t) for t in range(5)]
     [0.1, 0.1, 0.01, 0.01, 0.001]
+    >>> s = PiecewiseConstant([2, 4], [0.1, 0.01, 0.001], inclusive=True)
+    >>> [s(t) for t in range(6)]
+    [0.1, 0.1, 0.1, 0.01, 0.01, 0.001]
     """
 
     name = "piecewise"
@@ -522,9 +618,12 @@ class PiecewiseConstant(_Counted):
         *,
         per: str = "step",
         first: int = 0,
+        inclusive: bool = False,
     ) -> None:
+        self.inclusive = check_bool("inclusive", inclusive)
+        low = 0 if self.inclusive else 1
         self.boundaries = [
-            check_int(f"boundaries[{i}]", b, low=1)
+            check_int(f"boundaries[{i}]", b, low=low)
             for i, b in enumerate(_check_list("boundaries", boundaries))
         ]
         if any(a >= b for a, b in zip(self.boundaries, self.boundaries[1:], strict=False)):
@@ -541,7 +640,7 @@ class PiecewiseConstant(_Counted):
         self.first = _check_first(first)
 
     def _value(self, step: int, epoch: int) -> float:
-        n = self._n(step, epoch)
+        n = self._n(step, epoch) - (1 if self.inclusive else 0)  # n <= b  is  n − 1 < b
         for boundary, value in zip(self.boundaries, self.values, strict=False):
             if n < boundary:
                 return value
@@ -553,11 +652,14 @@ class PiecewiseConstant(_Counted):
             "values": list(self.values),
             "per": self.unit,
             "first": self.first,
+            "inclusive": self.inclusive,
         }
 
     def __repr__(self) -> str:
+        below = "<=" if self.inclusive else "<"
         pieces = [
-            f"{_num(v)} if n < {b}" for b, v in zip(self.boundaries, self.values, strict=False)
+            f"{_num(v)} if n {below} {b}"
+            for b, v in zip(self.boundaries, self.values, strict=False)
         ]
         pieces.append(f"{'else ' if self.boundaries else ''}{_num(self.values[-1])}")
         return f"PiecewiseConstant(lr = {', '.join(pieces)}; {_counter(self.unit, self.first)})"
@@ -667,6 +769,15 @@ class CosineDecay(_Counted):
     constant time from the geometric series ``S_i = T·(t_mult^i − 1)/(t_mult − 1)``
     (see :meth:`period`), so a late step costs what an early one does.
 
+    With ``periodic=True`` the cosine is not held at ``min_lr`` after ``T``
+    but keeps going, back up to ``lr0`` at ``2T`` (period ``2T``)::
+
+        lr = min_lr + (lr0 − min_lr) · (1 + cos(π · n / T)) / 2
+
+    which is what torch's ``CosineAnnealingLR`` produces past ``T_max``: its
+    recursive update follows this closed form (measured within 1e-13 over
+    300 steps); optax and Keras hold the minimum, as the default does.
+
     Args:
         lr0: peak learning rate, > 0.
         decay_steps: first period ``T``, integer >= 1.
@@ -676,6 +787,8 @@ class CosineDecay(_Counted):
         t_mult: period growth, >= 1 (default 1.0; only with restarts).
         m_mul: peak decay per restart, in (0, 1] (default 1.0; only with restarts).
         first: 0 (default) or 1.
+        periodic: keep following the cosine after ``T`` (torch's
+            ``CosineAnnealingLR``; default False: hold ``min_lr``). Not with restarts.
 
     References:
         I. Loshchilov, F. Hutter, "SGDR: Stochastic Gradient Descent with Warm
@@ -699,6 +812,7 @@ class CosineDecay(_Counted):
         t_mult: float = 1.0,
         m_mul: float = 1.0,
         first: int = 0,
+        periodic: bool = False,
     ) -> None:
         self.lr0 = _check_lr("lr0", lr0)
         self.decay_steps = check_int("decay_steps", decay_steps, low=1)
@@ -715,6 +829,9 @@ class CosineDecay(_Counted):
             if self.m_mul != 1.0:
                 fail("m_mul", "1.0 when restarts=False", m_mul)
         self.first = _check_first(first)
+        self.periodic = check_bool("periodic", periodic)
+        if self.periodic and self.restarts:
+            fail("periodic", "False when restarts=True", periodic)
 
     def period(self, n: int) -> tuple[int, int | float, int | float]:
         """``(i, t, T_i)``: the period ``n`` falls in, the position in it, its length.
@@ -733,6 +850,10 @@ class CosineDecay(_Counted):
         return _geometric_period(n, self.decay_steps, self.t_mult)
 
     def _value(self, step: int, epoch: int) -> float:
+        if self.periodic:  # cos(π·n/T) has period 2T: reduce n exactly first
+            n = self._n(step, epoch) % (2 * self.decay_steps)
+            cosine = (1.0 + math.cos(math.pi * n / self.decay_steps)) / 2.0
+            return self.min_lr + (self.lr0 - self.min_lr) * cosine
         i, t, length = self.period(self._n(step, epoch))
         cosine = (1.0 + math.cos(math.pi * t / length)) / 2.0
         return self.min_lr + (self.lr0 - self.min_lr) * self.m_mul ** _real(i) * cosine
@@ -747,11 +868,17 @@ class CosineDecay(_Counted):
             "t_mult": self.t_mult,
             "m_mul": self.m_mul,
             "first": self.first,
+            "periodic": self.periodic,
         }
 
     def __repr__(self) -> str:
         lo, hi, d = _num(self.min_lr), _num(self.lr0), self.decay_steps
         count = _counter(self.unit, self.first)
+        if self.periodic:
+            return (
+                f"CosineDecay(lr = {lo} + ({hi} − {lo})·(1 + cos(π·n/{d}))/2, "
+                f"periodic: back up to {hi} at n = {2 * d}, {count})"
+            )
         if not self.restarts:
             return f"CosineDecay(lr = {lo} + ({hi} − {lo})·(1 + cos(π·min(n, {d})/{d}))/2, {count})"
         return (
@@ -827,6 +954,521 @@ def _geometric_sum(r: float, c: float, i: int) -> float:
     return math.expm1(i * math.log1p(c)) / c
 
 
+ANNEALS = ("cos", "linear")
+
+
+def _anneal(kind: str, start: float, end: float, pct: float) -> float:
+    """From ``start`` (``pct = 0``) to ``end`` (``pct = 1``), by a half cosine or a line."""
+    if kind == "cos":
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1.0)
+    return (end - start) * pct + start
+
+
+class OneCycle(Schedule):
+    """The one-cycle policy (Smith): up from ``max_lr/div_factor`` to ``max_lr``, then down.
+
+    With ``initial = max_lr / div_factor``, ``final = initial / final_div_factor``
+    and ``T = total_steps``, the rate moves between these corners, each leg by
+    ``anneal``: ``"cos"`` (a half cosine, ``end + (start − end)·(1 + cos(π·p))/2``)
+    or ``"linear"`` (``start + (end − start)·p``), ``p`` the fraction of the leg
+    done::
+
+        form="torch" (torch's OneCycleLR), legs end at these steps n:
+            two phases:    initial → max_lr at pct_start·T − 1,  → final at T − 1
+            three phases:  initial → max_lr at pct_start·T − 1,  → initial at 2·pct_start·T − 2,
+                           → final at T − 1
+        form="optax" (optax's onecycle schedules), legs end at:
+            two phases:    initial → max_lr at ⌊pct_start·T⌋,  → final at T
+            three phases:  initial → max_lr at ⌊pct_start·T⌋,  → initial at ⌊pct_final·T⌋,
+                           → final at T
+
+    and the rate holds ``final`` after the last leg. torch's leg ends are
+    fractional (``pct_start·T − 1``), reached one step earlier than optax's.
+    optax's ``cosine_onecycle_schedule`` is ``form="optax"`` with
+    ``anneal="cos"``; its ``linear_onecycle_schedule`` is ``form="optax",
+    anneal="linear", three_phase=True`` (with its ``pct_final``). torch raises
+    past ``total_steps``; here the rate stays at ``final``. Only the learning
+    rate is scheduled: torch's momentum cycling (``cycle_momentum``) is not.
+
+    Args:
+        max_lr: the peak rate, > 0.
+        total_steps: steps in the cycle ``T``, integer >= 1.
+        pct_start: fraction of ``T`` spent rising, in [0, 1] (default 0.3;
+            below 1 with ``form="optax"``).
+        anneal: ``"cos"`` (default) or ``"linear"``.
+        div_factor: ``initial = max_lr / div_factor``, > 0 (default 25.0).
+        final_div_factor: ``final = initial / final_div_factor``, > 0 (default 1e4).
+        three_phase: come back down to ``initial`` before the final leg (default False).
+        pct_final: end of the second leg as a fraction of ``T``, in (pct_start, 1)
+            (default 0.85; only with ``form="optax"`` and ``three_phase``).
+        form: ``"torch"`` (default) or ``"optax"``: where the legs end.
+
+    References:
+        L. N. Smith, N. Topin, "Super-Convergence: Very Fast Training of Neural
+        Networks Using Large Learning Rates", 2017.
+
+    >>> s = OneCycle(1.0, 10, pct_start=0.5, anneal="linear", div_factor=5.0,
+    ...              final_div_factor=2.0)
+    >>> [round(s(t), 4) for t in range(11)]
+    [0.2, 0.4, 0.6, 0.8, 1.0, 0.82, 0.64, 0.46, 0.28, 0.1, 0.1]
+    """
+
+    name = "onecycle"
+
+    def __init__(
+        self,
+        max_lr: float,
+        total_steps: int,
+        *,
+        pct_start: float = 0.3,
+        anneal: str = "cos",
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        pct_final: float = 0.85,
+        form: str = "torch",
+    ) -> None:
+        self.max_lr = _check_lr("max_lr", max_lr)
+        self.total_steps = check_int("total_steps", total_steps, low=1)
+        self.pct_start = check_real("pct_start", pct_start, low=0, high=1)
+        self.anneal = check_choice("anneal", anneal, ANNEALS)
+        self.div_factor = check_real("div_factor", div_factor, low=0, low_open=True)
+        self.final_div_factor = check_real(
+            "final_div_factor", final_div_factor, low=0, low_open=True
+        )
+        self.three_phase = check_bool("three_phase", three_phase)
+        self.pct_final = check_real("pct_final", pct_final, low=0, high=1)
+        self.form = check_choice("form", form, ("torch", "optax"))
+        self.unit = "step"
+        big_t = self.total_steps
+        if self.form == "optax" and self.three_phase:
+            if not int(self.pct_start * big_t) < int(self.pct_final * big_t) < big_t:
+                fail(
+                    "pct_final",
+                    f"such that ⌊pct_start·T⌋ < ⌊pct_final·T⌋ < T = {big_t} "
+                    f"(pct_start = {_num(self.pct_start)})",
+                    pct_final,
+                )
+        elif self.pct_final != 0.85:
+            fail("pct_final", "0.85 (unused) unless form='optax' and three_phase=True", pct_final)
+        if self.form == "optax" and not int(self.pct_start * big_t) < big_t:
+            fail("pct_start", "in [0, 1) with form='optax'", pct_start)
+        self._legs = self._build_legs()
+
+    def _build_legs(self) -> list[tuple[float, float, float]]:
+        """``(end, start_lr, end_lr)`` per leg; each leg starts where the previous ended."""
+        initial = self.max_lr / self.div_factor
+        big_t, pct = self.total_steps, self.pct_start
+        if self.form == "torch":
+            final = initial / self.final_div_factor
+            if self.three_phase:
+                return [
+                    (float(pct * big_t) - 1, initial, self.max_lr),
+                    (float(2 * pct * big_t) - 2, self.max_lr, initial),
+                    (float(big_t - 1), initial, final),
+                ]
+            return [
+                (float(pct * big_t) - 1, initial, self.max_lr),
+                (float(big_t - 1), self.max_lr, final),
+            ]
+        # optax: corner values as a running product of scales, legs of >= 1 step
+        if self.three_phase:
+            ends = [int(pct * big_t), int(self.pct_final * big_t), big_t]
+            scales = [self.div_factor, 1.0 / self.div_factor, 1.0 / self.final_div_factor]
+        else:
+            ends = [int(pct * big_t), big_t]
+            scales = [self.div_factor, 1.0 / (self.div_factor * self.final_div_factor)]
+        corners = [initial]
+        for scale in scales:
+            corners.append(corners[-1] * scale)
+        return [(float(e), a, b) for e, a, b in zip(ends, corners[:-1], corners[1:], strict=True)]
+
+    def _value(self, step: int, epoch: int) -> float:
+        legs, start = self._legs, 0.0
+        if self.form == "torch":  # the leg with n <= its end (the last one from T − 1 on)
+            n = min(step, self.total_steps - 1)
+            i = next(i for i, leg in enumerate(legs) if n <= leg[0] or i == len(legs) - 1)
+            start = legs[i - 1][0] if i else 0.0
+            end, a, b = legs[i]
+            # a leg of no length (pct_start·T = 1) has arrived: torch divides by 0 there
+            pct = (n - start) / (end - start) if end != start else 1.0
+            return _anneal(self.anneal, a, b, pct)
+        for end, a, b in legs:  # optax: the leg with start <= n < end, of >= 1 step
+            if step < end:
+                return _anneal(self.anneal, a, b, (step - start) / max(end - start, 1.0))
+            start = end
+        return legs[-1][2]
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {
+            "max_lr": self.max_lr,
+            "total_steps": self.total_steps,
+            "pct_start": self.pct_start,
+            "anneal": self.anneal,
+            "div_factor": self.div_factor,
+            "final_div_factor": self.final_div_factor,
+            "three_phase": self.three_phase,
+            "pct_final": self.pct_final,
+            "form": self.form,
+        }
+
+    def __repr__(self) -> str:
+        legs = ", ".join(f"→ {_num(b)} at n = {_num(end)}" for end, _, b in self._legs)
+        return (
+            f"OneCycle(lr = {_num(self._legs[0][1])} {legs}, then {_num(self._legs[-1][2])}; "
+            f"{self.anneal} legs, {self.form} phases, n = step = 0, 1, 2, …)"
+        )
+
+
+CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
+
+
+class Cyclic(Schedule):
+    """Cyclical learning rates (Smith), with the semantics of torch's ``CyclicLR``.
+
+    A triangle between ``base_lr`` and ``max_lr``: ``step_size_up`` steps up,
+    ``step_size_down`` down, its height scaled by ``scale(x)``::
+
+        cycle = ⌊n / (up + down)⌋ + 1,   r = n mod (up + down)
+        h     = r / up                 if r <= up   (rising)
+                (up + down − r) / down otherwise     (falling)
+        lr    = base_lr + (max_lr − base_lr) · h · scale(x)
+
+    with ``n = step`` and, by ``mode``::
+
+        triangular:   scale = 1
+        triangular2:  scale = 1 / 2^(cycle − 1)      (x = cycle)
+        exp_range:    scale = gamma^n                (x = n, "iterations")
+
+    A ``scale_fn`` replaces the mode's: ``scale_fn(cycle)`` with
+    ``scale_mode="cycle"`` (default), ``scale_fn(n)`` with ``"iterations"``.
+    A callable cannot be written to a TOML or JSON config (:meth:`to_config`
+    says so). Only the learning rate is scheduled: torch's momentum cycling
+    (``cycle_momentum``, ``base_momentum``, ``max_momentum``) is not.
+
+    Args:
+        base_lr: the low end, >= 0.
+        max_lr: the high end, > 0 and >= ``base_lr``.
+        step_size_up: steps rising, integer >= 1 (default 2000).
+        step_size_down: steps falling, integer >= 0 (default: ``step_size_up``).
+        mode: ``"triangular"`` (default), ``"triangular2"`` or ``"exp_range"``.
+        gamma: ``exp_range``'s factor per step, in (0, 1] (default 1.0; only
+            with ``exp_range``).
+        scale_fn: a callable ``x -> scale >= 0`` replacing the mode's (default None).
+        scale_mode: ``"cycle"`` or ``"iterations"``: what ``scale_fn`` receives
+            (default ``"cycle"``; the mode fixes it when there is no ``scale_fn``).
+
+    References:
+        L. N. Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017.
+
+    >>> s = Cyclic(0.1, 0.5, 2, mode="triangular2")
+    >>> [round(s(t), 4) for t in range(9)]
+    [0.1, 0.3, 0.5, 0.3, 0.1, 0.2, 0.3, 0.2, 0.1]
+    """
+
+    name = "cyclic"
+
+    def __init__(
+        self,
+        base_lr: float,
+        max_lr: float,
+        step_size_up: int = 2000,
+        *,
+        step_size_down: int | None = None,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+        scale_fn: Callable[[int], float] | None = None,
+        scale_mode: str | None = None,
+    ) -> None:
+        self.base_lr = check_real("base_lr", base_lr, low=0)
+        self.max_lr = _check_lr("max_lr", max_lr)
+        if self.max_lr < self.base_lr:
+            fail("max_lr", f">= base_lr = {_num(self.base_lr)}", max_lr)
+        self.step_size_up = check_int("step_size_up", step_size_up, low=1)
+        self.step_size_down = (
+            self.step_size_up
+            if step_size_down is None
+            else check_int("step_size_down", step_size_down, low=0)
+        )
+        self.mode = check_choice("mode", mode, CYCLIC_MODES)
+        self.gamma = check_real("gamma", gamma, low=0, high=1, low_open=True)
+        if self.mode != "exp_range" and self.gamma != 1.0:
+            fail("gamma", "1.0 unless mode='exp_range'", gamma)
+        self.scale_fn = None
+        if scale_fn is not None:
+            self.scale_fn = _check_callable(
+                "scale_fn", scale_fn, "None or a callable x -> scale (a real number >= 0)"
+            )
+            if self.mode != "triangular":
+                fail("mode", "'triangular' (the default) when scale_fn replaces it", mode)
+            self.scale_mode = check_choice(
+                "scale_mode", "cycle" if scale_mode is None else scale_mode, ("cycle", "iterations")
+            )
+        else:
+            fixed = "iterations" if self.mode == "exp_range" else "cycle"
+            if scale_mode is not None and scale_mode != fixed:
+                fail("scale_mode", f"{fixed!r} with mode={self.mode!r} and no scale_fn", scale_mode)
+            self.scale_mode = fixed
+        self.unit = "step"
+
+    def _scale(self, cycle: int, n: int) -> float:
+        if self.scale_fn is not None:
+            x = cycle if self.scale_mode == "cycle" else n
+            return check_real(f"scale_fn({x})", self.scale_fn(x), low=0)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1.0 / 2.0 ** _real(cycle - 1)
+        return self.gamma ** _real(n)
+
+    def _value(self, step: int, epoch: int) -> float:
+        up, down = self.step_size_up, self.step_size_down
+        cycle, r = divmod(step, up + down)
+        height = r / up if r <= up else (up + down - r) / down
+        return self.base_lr + (self.max_lr - self.base_lr) * height * self._scale(cycle + 1, step)
+
+    def _kwargs(self) -> dict[str, Any]:
+        kwargs = {
+            "base_lr": self.base_lr,
+            "max_lr": self.max_lr,
+            "step_size_up": self.step_size_up,
+            "step_size_down": self.step_size_down,
+            "mode": self.mode,
+            "gamma": self.gamma,
+            "scale_mode": self.scale_mode,
+        }
+        if self.scale_fn is not None:
+            kwargs["scale_fn"] = self.scale_fn
+        return kwargs
+
+    def __repr__(self) -> str:
+        up, down = self.step_size_up, self.step_size_down
+        if self.scale_fn is not None:
+            x = "cycle" if self.scale_mode == "cycle" else "n"
+            scale = f"{_callable_name(self.scale_fn)}({x})"
+        else:
+            scale = {
+                "triangular": "1",
+                "triangular2": "1/2^(cycle − 1)",
+                "exp_range": f"{_num(self.gamma)}^n",
+            }[self.mode]
+        return (
+            f"Cyclic(lr = {_num(self.base_lr)} + ({_num(self.max_lr)} − {_num(self.base_lr)})"
+            f"·h·{scale}, h rising over {up} steps and falling over {down}, "
+            f"cycle = ⌊n/{up + down}⌋ + 1, n = step = 0, 1, 2, …)"
+        )
+
+
+class SWALR(_Counted):
+    """Anneal to a constant ``swa_lr`` (torch's ``SWALR``, for stochastic weight averaging).
+
+    ::
+
+        t  = min(n / anneal_epochs, 1)          (1 when anneal_epochs = 0)
+        α  = (1 − cos(π·t)) / 2                 (anneal="cos")   or   t   (anneal="linear")
+        lr = swa_lr·α + lr0·(1 − α)
+
+    so ``lr0`` at ``n = 0`` and ``swa_lr`` from ``n = anneal_epochs`` on.
+    torch's ``SWALR`` starts from whatever rate the optimizer has when it is
+    first stepped; here that rate is ``lr0``. Inside a ``Join(form="torch")``
+    it is taken, as in torch's ``SequentialLR``, from the rate the previous
+    piece reached (the usual ``swa_start`` switch).
+
+    Args:
+        lr0: the rate annealed from, > 0.
+        swa_lr: the rate annealed to, > 0.
+        anneal_epochs: counter units of annealing, integer >= 0 (default 10).
+        anneal: ``"cos"`` (default) or ``"linear"``.
+        per: ``"epoch"`` (default) or ``"step"``.
+        first: 0 (default) or 1.
+
+    References:
+        P. Izmailov et al., "Averaging Weights Leads to Wider Optima and Better
+        Generalization", UAI 2018.
+
+    >>> s = SWALR(0.1, 0.02, 4, anneal="linear")
+    >>> [round(s(0, epoch=e), 4) for e in range(6)]
+    [0.1, 0.08, 0.06, 0.04, 0.02, 0.02]
+    """
+
+    name = "swa"
+    resumes = True
+
+    def __init__(
+        self,
+        lr0: float,
+        swa_lr: float,
+        anneal_epochs: int = 10,
+        *,
+        anneal: str = "cos",
+        per: str = "epoch",
+        first: int = 0,
+    ) -> None:
+        self.lr0 = _check_lr("lr0", lr0)
+        self.swa_lr = _check_lr("swa_lr", swa_lr)
+        self.anneal_epochs = check_int("anneal_epochs", anneal_epochs, low=0)
+        self.anneal = check_choice("anneal", anneal, ANNEALS)
+        self.unit = _check_per(per)
+        self.first = _check_first(first)
+
+    def _from(self, start: float, n: int) -> float:
+        t = 1.0 if self.anneal_epochs == 0 else min(1.0, _quotient(n, self.anneal_epochs))
+        alpha = (1.0 - math.cos(math.pi * t)) / 2.0 if self.anneal == "cos" else t
+        return self.swa_lr * alpha + start * (1.0 - alpha)
+
+    def _value(self, step: int, epoch: int) -> float:
+        return self._from(self.lr0, self._n(step, epoch))
+
+    def _resumed(self, previous: float, step: int, epoch: int) -> float:
+        return self._from(previous, self._n(step, epoch))
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {
+            "lr0": self.lr0,
+            "swa_lr": self.swa_lr,
+            "anneal_epochs": self.anneal_epochs,
+            "anneal": self.anneal,
+            "per": self.unit,
+            "first": self.first,
+        }
+
+    def __repr__(self) -> str:
+        t = f"min(n/{self.anneal_epochs}, 1)" if self.anneal_epochs else "1"
+        alpha = f"(1 − cos(π·{t}))/2" if self.anneal == "cos" else t
+        return (
+            f"SWALR(lr = {_num(self.swa_lr)}·α + {_num(self.lr0)}·(1 − α), α = {alpha}, "
+            f"{_counter(self.unit, self.first)})"
+        )
+
+
+_LAMBDA_EXPECTED = "a callable n -> factor (a real number >= 0)"
+
+
+class Lambda(_Counted):
+    """``lr0`` times any function of the counter (torch's ``LambdaLR``).
+
+    ::
+
+        lr = lr0 · lr_lambda(n),     n = epoch + first  (or step + first)
+
+    ``lr_lambda`` is any Python callable returning a real number >= 0 (checked
+    at each call). It lives in memory only: :meth:`config` keeps the callable
+    itself, :meth:`to_config` (for TOML or JSON) raises ``TypeError``, and an
+    experiment file cannot name it.
+
+    Args:
+        lr0: base learning rate, > 0.
+        lr_lambda: the factor as a function of ``n``.
+        per: ``"epoch"`` (default, torch's ``last_epoch``) or ``"step"``.
+        first: 0 (default, as torch) or 1.
+
+    >>> s = Lambda(0.5, lambda n: 1 / (n + 1), per="step")
+    >>> [s(t) for t in range(4)]
+    [0.5, 0.25, 0.16666666666666666, 0.125]
+    """
+
+    name = "lambda"
+
+    def __init__(
+        self,
+        lr0: float,
+        lr_lambda: Callable[[int], float],
+        *,
+        per: str = "epoch",
+        first: int = 0,
+    ) -> None:
+        self.lr0 = _check_lr("lr0", lr0)
+        self.lr_lambda = _check_callable("lr_lambda", lr_lambda, _LAMBDA_EXPECTED)
+        self.unit = _check_per(per)
+        self.first = _check_first(first)
+
+    def _value(self, step: int, epoch: int) -> float:
+        n = self._n(step, epoch)
+        return self.lr0 * check_real(f"lr_lambda({n})", self.lr_lambda(n), low=0)
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {"lr0": self.lr0, "lr_lambda": self.lr_lambda, "per": self.unit, "first": self.first}
+
+    def __repr__(self) -> str:
+        return (
+            f"Lambda(lr = {_num(self.lr0)}·λ(n), λ = {_callable_name(self.lr_lambda)}, "
+            f"{_counter(self.unit, self.first)})"
+        )
+
+
+class Multiplicative(_Counted):
+    """Multiply the rate by ``lr_lambda(k)`` at each count (torch's ``MultiplicativeLR``).
+
+    ::
+
+        lr = lr0 · lr_lambda(1) · lr_lambda(2) · … · lr_lambda(n),   n = epoch + first
+
+    (``lr0`` at ``n = 0``). The running product is kept for the last ``n``
+    asked, so counting up costs one call of ``lr_lambda`` per step; asking for
+    an earlier ``n`` starts the product again. ``lr_lambda`` must be a pure
+    function returning a real number >= 0. Like :class:`Lambda`, it cannot be
+    written to a TOML or JSON config.
+
+    In a ``Chained`` product this is a factor, as in torch's
+    ``ChainedScheduler``. In a ``Join(form="torch")`` it starts, as in
+    torch's ``SequentialLR``, from the rate the previous piece reached and
+    multiplies it by ``lr_lambda(0)`` at the boundary already.
+
+    Args:
+        lr0: initial learning rate, > 0.
+        lr_lambda: the factor applied at count ``k``.
+        per: ``"epoch"`` (default) or ``"step"``.
+        first: 0 (default, as torch) or 1.
+
+    >>> s = Multiplicative(1.0, lambda k: 0.5, per="step")
+    >>> [s(t) for t in range(4)]
+    [1.0, 0.5, 0.25, 0.125]
+    """
+
+    name = "multiplicative"
+    resumes = True
+
+    def __init__(
+        self,
+        lr0: float,
+        lr_lambda: Callable[[int], float],
+        *,
+        per: str = "epoch",
+        first: int = 0,
+    ) -> None:
+        self.lr0 = _check_lr("lr0", lr0)
+        self.lr_lambda = _check_callable("lr_lambda", lr_lambda, _LAMBDA_EXPECTED)
+        self.unit = _check_per(per)
+        self.first = _check_first(first)
+        self._products: dict[int, tuple[int, float]] = {}  # start -> (last k, product)
+
+    def _product(self, start: int, stop: int) -> float:
+        """``lr_lambda(start)·…·lr_lambda(stop)`` (1.0 if ``stop < start``)."""
+        k, product = self._products.get(start, (start - 1, 1.0))
+        if stop < k:
+            k, product = start - 1, 1.0
+        while k < stop:
+            k += 1
+            product *= check_real(f"lr_lambda({k})", self.lr_lambda(k), low=0)
+        self._products[start] = (k, product)
+        return product
+
+    def _value(self, step: int, epoch: int) -> float:
+        return self.lr0 * self._product(1, self._n(step, epoch))
+
+    def _resumed(self, previous: float, step: int, epoch: int) -> float:
+        return previous * self._product(self.first, self._n(step, epoch))
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {"lr0": self.lr0, "lr_lambda": self.lr_lambda, "per": self.unit, "first": self.first}
+
+    def __repr__(self) -> str:
+        return (
+            f"Multiplicative(lr = {_num(self.lr0)}·λ(1)·…·λ(n), "
+            f"λ = {_callable_name(self.lr_lambda)}, {_counter(self.unit, self.first)})"
+        )
+
+
 class Warmup(Schedule):
     """Linear warmup, then another schedule shifted by ``warmup_steps``.
 
@@ -863,6 +1505,9 @@ class Warmup(Schedule):
         target = self.schedule(0, epoch)
         return self.start_lr + (target - self.start_lr) * step / self.warmup_steps
 
+    def _reads(self) -> frozenset[str]:
+        return frozenset({"step"}) | self.schedule._reads()
+
     def _kwargs(self) -> dict[str, Any]:
         return {
             "schedule": self.schedule.config(),
@@ -888,6 +1533,189 @@ class Warmup(Schedule):
             f"Warmup(lr = {lo} + (s(0) − {lo})·step/{w} for step < {w}, "
             f"else s(step − {w}); s = {self.schedule!r})"
         )
+
+
+def _check_pieces(value: Any) -> list[Schedule]:
+    pieces = _check_list("schedules", value)
+    if not pieces:
+        fail("schedules", "a list of at least one schedule", value)
+    return [_as_schedule(f"schedules[{i}]", s) for i, s in enumerate(pieces)]
+
+
+class _Composite(Schedule):
+    """A schedule made of ``self.schedules``; its state is theirs."""
+
+    schedules: list[Schedule]
+
+    def state_dict(self) -> dict[str, Any]:
+        states = [s.state_dict() for s in self.schedules]
+        return {"schedules": states} if any(states) else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if not isinstance(state, Mapping):
+            fail("state", "a dict", state, kind=TypeError)
+        if set(state) - {"schedules"}:
+            fail("state", "a dict with at most the key 'schedules'", state)
+        states = state.get("schedules", [{}] * len(self.schedules))
+        if not isinstance(states, list | tuple) or len(states) != len(self.schedules):
+            fail("state['schedules']", f"a list of {len(self.schedules)} states", states)
+        for piece, piece_state in zip(self.schedules, states, strict=True):
+            copy.deepcopy(piece).load_state_dict(piece_state)  # all checked before any change
+        for piece, piece_state in zip(self.schedules, states, strict=True):
+            piece.load_state_dict(piece_state)
+
+
+class Join(_Composite):
+    """Schedules one after another, switching at ``boundaries`` (a sequence of schedules).
+
+    ::
+
+        lr = schedules[0](n)                    for n < b_1
+             schedules[i](n − b_i)              for b_i <= n < b_(i+1)
+             schedules[-1](n − b_last)          for n >= b_last
+
+    with ``n = step`` (``per="step"``) or ``epoch``; each piece sees that
+    counter restarted at 0 at its boundary and the other counter unchanged.
+    Every piece that reads a counter must read this one (``per``).
+
+    Two forms, differing only in pieces that start from the current rate:
+
+    * ``form="optax"`` (default, optax's ``join_schedules``): every piece is
+      evaluated as it stands, from its own start.
+    * ``form="torch"`` (torch's ``SequentialLR``): the same for every piece
+      with a closed form (``LambdaLR``, ``LinearLR``, ``CosineAnnealingLR``,
+      ``OneCycleLR``, …, restarted at the boundary as in optax), but a
+      :class:`Multiplicative` or :class:`SWALR` piece starts from the rate the
+      previous piece reached at ``b_i − 1`` instead of its own ``lr0``
+      (a ``Multiplicative`` one multiplies it by ``lr_lambda(0)`` already at
+      ``b_i``), as torch's ``MultiplicativeLR`` and ``SWALR`` do there.
+
+    :class:`Warmup` is a join of a linear ramp and one schedule.
+
+    Args:
+        schedules: one or more schedules (a float is a :class:`Constant`).
+        boundaries: strictly increasing integers >= 1, one fewer than schedules.
+        per: ``"step"`` (default) or ``"epoch"``: the counter the boundaries count.
+        form: ``"optax"`` (default) or ``"torch"``.
+
+    >>> s = Join([0.1, ExponentialDecay(0.05, 0.5, per="step")], [3])
+    >>> [s(t) for t in range(6)]
+    [0.1, 0.1, 0.1, 0.05, 0.025, 0.0125]
+    """
+
+    name = "join"
+
+    def __init__(
+        self,
+        schedules: Sequence[Schedule | float],
+        boundaries: Sequence[int],
+        *,
+        per: str = "step",
+        form: str = "optax",
+    ) -> None:
+        self.schedules = _check_pieces(schedules)
+        self.boundaries = [
+            check_int(f"boundaries[{i}]", b, low=1)
+            for i, b in enumerate(_check_list("boundaries", boundaries))
+        ]
+        if any(a >= b for a, b in zip(self.boundaries, self.boundaries[1:], strict=False)):
+            fail("boundaries", "strictly increasing", boundaries)
+        if len(self.boundaries) != len(self.schedules) - 1:
+            fail(
+                "boundaries",
+                f"a list of {len(self.schedules) - 1} counts (one fewer than schedules)",
+                boundaries,
+            )
+        self.unit = _check_per(per)
+        self.form = check_choice("form", form, ("optax", "torch"))
+        for i, piece in enumerate(self.schedules):
+            if piece._reads() - {self.unit}:
+                fail(
+                    f"schedules[{i}]",
+                    f"a schedule counting {self.unit}s, as the join does (per={self.unit!r})",
+                    piece,
+                )
+
+    def _local(self, i: int, step: int, epoch: int) -> tuple[int, int]:
+        start = self.boundaries[i - 1] if i else 0
+        return (step - start, epoch) if self.unit == "step" else (step, epoch - start)
+
+    def _value(self, step: int, epoch: int) -> float:
+        i = bisect.bisect_right(self.boundaries, step if self.unit == "step" else epoch)
+        piece = self.schedules[i]
+        local = self._local(i, step, epoch)
+        if i and self.form == "torch" and piece.resumes:
+            b = self.boundaries[i - 1] - 1
+            previous = self._value(b, epoch) if self.unit == "step" else self._value(step, b)
+            return piece._resumed(previous, *local)
+        return piece(*local)
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {
+            "schedules": [s.config() for s in self.schedules],
+            "boundaries": list(self.boundaries),
+            "per": self.unit,
+            "form": self.form,
+        }
+
+    def __repr__(self) -> str:
+        bounds = [0, *self.boundaries]
+        parts = [f"s{i}(n − {b})" if b else f"s{i}(n)" for i, b in enumerate(bounds)]
+        pieces = [
+            f"{p} for n >= {b}" if i == len(bounds) - 1 else f"{p} for n < {bounds[i + 1]}"
+            for i, (p, b) in enumerate(zip(parts, bounds, strict=True))
+        ]
+        named = "; ".join(f"s{i} = {s!r}" for i, s in enumerate(self.schedules))
+        return f"Join(lr = {', '.join(pieces)}; n = {self.unit}, {self.form} form; {named})"
+
+
+class Chained(_Composite):
+    """The product of schedules (torch's ``ChainedScheduler``).
+
+    ::
+
+        lr = schedules[0](step, epoch) · schedules[1](step, epoch) · …
+
+    torch's ``ChainedScheduler`` steps schedulers that each multiply the
+    optimizer's rate by their own factor; their product is this, with the
+    base rate in the first schedule and the others giving factors (``lr0 =
+    1``): ``MultiplicativeLR`` is :class:`Multiplicative`, ``ExponentialLR``
+    is ``ExponentialDecay(1.0, gamma, per="step")``, ``StepLR`` is
+    ``StepDecay(1.0, …)``, ``ConstantLR(factor, total_iters)`` is
+    ``PiecewiseConstant([total_iters], [factor, 1.0])``. (torch's
+    ``LambdaLR`` sets rather than multiplies and is not chainable there.)
+
+    Args:
+        schedules: one or more schedules (a float is a :class:`Constant`).
+
+    >>> s = Chained([0.1, StepDecay(1.0, every=2, per="step")])
+    >>> [s(t) for t in range(5)]
+    [0.1, 0.1, 0.05, 0.05, 0.025]
+    """
+
+    name = "chained"
+
+    def __init__(self, schedules: Sequence[Schedule | float]) -> None:
+        self.schedules = _check_pieces(schedules)
+        units = sorted(set().union(*(s._reads() for s in self.schedules)))
+        self.unit = units[0] if len(units) == 1 else "step"
+
+    def _reads(self) -> frozenset[str]:
+        return frozenset().union(*(s._reads() for s in self.schedules))
+
+    def _value(self, step: int, epoch: int) -> float:
+        lr = self.schedules[0](step, epoch)
+        for piece in self.schedules[1:]:
+            lr *= piece(step, epoch)
+        return lr
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {"schedules": [s.config() for s in self.schedules]}
+
+    def __repr__(self) -> str:
+        factors = "·".join(f"s{i}" for i in range(len(self.schedules)))
+        named = "; ".join(f"s{i} = {s!r}" for i, s in enumerate(self.schedules))
+        return f"Chained(lr = {factors}; {named})"
 
 
 class ReduceOnPlateau(Schedule):
@@ -990,6 +1818,9 @@ class ReduceOnPlateau(Schedule):
     def _value(self, step: int, epoch: int) -> float:
         return self.lr
 
+    def _reads(self) -> frozenset[str]:
+        return frozenset()
+
     def _kwargs(self) -> dict[str, Any]:
         return {
             "lr0": self.lr0,
@@ -1060,6 +1891,9 @@ class Manual(Schedule):
     def _value(self, step: int, epoch: int) -> float:
         return self.lr
 
+    def _reads(self) -> frozenset[str]:
+        return frozenset()
+
     def _kwargs(self) -> dict[str, Any]:
         return {"lr0": self.lr0}
 
@@ -1091,7 +1925,14 @@ SCHEDULES: dict[str, type[Schedule]] = {
         PiecewiseConstant,
         PolynomialDecay,
         CosineDecay,
+        OneCycle,
+        Cyclic,
+        SWALR,
+        Lambda,
+        Multiplicative,
         Warmup,
+        Join,
+        Chained,
         ReduceOnPlateau,
         Manual,
     )
@@ -1125,6 +1966,8 @@ def create(name: str, **kwargs: Any) -> Schedule:
 def from_config(config: Mapping[str, Any]) -> Schedule:
     """Rebuild a schedule from :meth:`Schedule.config` (nested configs included).
 
+    A table inside the config (``Warmup``'s ``schedule``) or inside a list in
+    it (``Join``'s and ``Chained``'s ``schedules``) is a nested schedule.
     Mutable state is not part of the config; restore it with
     ``load_state_dict(old.state_dict())``.
     """
@@ -1132,12 +1975,16 @@ def from_config(config: Mapping[str, Any]) -> Schedule:
         fail("config", "a dict with a 'name' key", config, kind=TypeError)
     if "name" not in config:
         fail("config", "a dict with a 'name' key", config)
-    kwargs = {
-        key: from_config(value) if isinstance(value, Mapping) else value
-        for key, value in config.items()
-        if key != "name"
-    }
+    kwargs = {key: _nested(value) for key, value in config.items() if key != "name"}
     return create(config["name"], **kwargs)
+
+
+def _nested(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return from_config(value)
+    if isinstance(value, list | tuple):
+        return [from_config(v) if isinstance(v, Mapping) else v for v in value]
+    return value
 
 
 def as_schedule(lr: float | Schedule) -> Schedule:
