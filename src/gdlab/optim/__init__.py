@@ -13,6 +13,7 @@ from . import (  # importing a module registers its optimizers
     classic,
     layerwise,
     lbfgs,
+    optimizers,
     parameter_free,
     sam,
     schedule_free,
@@ -23,19 +24,7 @@ from .base import NONFINITE_POLICIES, NonFiniteGradientError, Optimizer
 from .classic import *  # noqa: F403
 from .layerwise import *  # noqa: F403
 from .lbfgs import *  # noqa: F403
-from .optimizers import (
-    SGD,
-    Adadelta,
-    AdaGrad,
-    Adam,
-    Adamax,
-    AdamW,
-    Momentum,
-    NAdam,
-    Nesterov,
-    RAdam,
-    RMSprop,
-)
+from .optimizers import *  # noqa: F403
 from .parameter_free import *  # noqa: F403
 from .registry import (
     ENTRY_POINT_GROUP,
@@ -56,24 +45,14 @@ __all__ = [
     "NONFINITE_POLICIES",
     "OPTIMIZERS",
     "PRESETS",
-    "SGD",
-    "AdaGrad",
-    "Adadelta",
-    "Adam",
-    "AdamW",
-    "Adamax",
-    "Momentum",
-    "NAdam",
-    "Nesterov",
     "NonFiniteGradientError",
     "Optimizer",
-    "RAdam",
-    "RMSprop",
     "create",
     "load",
     "load_entry_points",
     "register",
     "unregister",
+    *optimizers.__all__,
     *adaptive.__all__,
     *classic.__all__,
     *layerwise.__all__,
