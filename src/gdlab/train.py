@@ -93,6 +93,12 @@ class History:
         compile_seconds: the time spent compiling (warming up) the
             optimizer's kernels before the run, reported apart; near 0 once
             they are compiled in this process.
+        params: the trained parameters at the end.
+        eval_params: for an optimizer that evaluates elsewhere than it trains
+            (``eval_params``: Schedule-Free's x, Lookahead's slow weights, an
+            EMA or SWA average), that point at the end; ``None`` otherwise.
+            The evaluations in ``epochs`` are taken there, and the trained
+            parameters' as ``iterate_train_loss``, ``iterate_val_loss``, ….
     """
 
     loss: list[float] = field(default_factory=list)
@@ -105,6 +111,7 @@ class History:
     seconds: float = 0.0
     compile_seconds: float = 0.0
     params: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    eval_params: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def steps(self) -> int:
@@ -613,7 +620,9 @@ def _warm_up(optimizer: Optimizer, params: dict[str, np.ndarray]) -> float:
             twin = _fresh_like(optimizer, lr=_WARM_UP_LR)
         except (TypeError, ValueError):  # a subclass that does not round-trip: no warm-up
             return 0.0
-        twin.update({"w": np.zeros(1, dtype)}, {"w": np.zeros(1, dtype)})
+        zero = {"w": np.zeros(1, dtype)}
+        # L-BFGS and SAM call the closure again: here a flat zero loss
+        twin.update({"w": np.zeros(1, dtype)}, zero, closure=lambda _p, zero=zero: (0.0, zero))
     return time.perf_counter() - started
 
 
@@ -735,23 +744,42 @@ def _train(loop: _Loop) -> None:
     finally:
         history.seconds += time.perf_counter() - loop.started
         history.params = run.params
+        point = eval_point(run.optimizer, run.params)
+        history.eval_params = None if point is run.params else point
         for cb in run.callbacks:
             cb.on_train_end(run)
 
 
 def _evaluate(run: Run, validation: str | None, started: float) -> dict[str, float]:
+    """Metrics at the point the optimizer evaluates at; the trained iterate's apart.
+
+    Optimizers that train one sequence and evaluate another (Schedule-Free's x,
+    the slow weights of Lookahead, an EMA or SWA average) say so with
+    ``eval_params(params)``: the metrics are taken there, and the trained
+    parameters' metrics are reported too, as ``iterate_<metric>``.
+    """
     metrics: dict[str, float] = {
         "epoch": run.epoch,
         "step": run.step,
         "seconds": run.history.seconds + (time.perf_counter() - started),
     }
+    point = eval_point(run.optimizer, run.params)
     for split in ("train", validation):
         if split is None:
             continue
         prefix = "val" if split == "validation" else split
-        for name, value in run.problem.evaluate(run.params, split).items():
+        for name, value in run.problem.evaluate(point, split).items():
             metrics[f"{prefix}_{name}"] = value
+        if point is not run.params:
+            for name, value in run.problem.evaluate(run.params, split).items():
+                metrics[f"iterate_{prefix}_{name}"] = value
     return metrics
+
+
+def eval_point(optimizer: Optimizer, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Where to evaluate: ``optimizer.eval_params(params)`` if it has one, else ``params``."""
+    at = getattr(optimizer, "eval_params", None)
+    return at(params) if callable(at) else params
 
 
 def fit(

@@ -353,6 +353,10 @@ class ASGD(_Classic):
             return {key: np.array(p, copy=True) for key, p in params.items()}
         return {key: bufs["ax"].copy() for key, bufs in self.state.items()}
 
+    def eval_params(self, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Where to evaluate: the average ā (:meth:`averaged`), which ``fit`` reports."""
+        return self.averaged(params)
+
 
 # -------------------------------------------------------------------- FTRL
 
