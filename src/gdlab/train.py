@@ -614,15 +614,22 @@ def _warm_up(optimizer: Optimizer, params: dict[str, np.ndarray]) -> float:
     that cannot be rebuilt from its hyperparameters is not warmed up.
     """
     started = time.perf_counter()
-    dtypes = {p.dtype for p in params.values() if isinstance(p, np.ndarray) and p.dtype.kind == "f"}
-    for dtype in sorted(dtypes, key=str):
-        try:
-            twin = _fresh_like(optimizer, lr=_WARM_UP_LR)
-        except (TypeError, ValueError):  # a subclass that does not round-trip: no warm-up
-            return 0.0
-        zero = {"w": np.zeros(1, dtype)}
+    # The run's own keys (a wrapper with parameter groups matches on them), each
+    # one element of its own dtype and number of dimensions.
+    tiny = {
+        key: np.zeros((1,) * p.ndim, p.dtype)
+        for key, p in params.items()
+        if isinstance(p, np.ndarray) and p.dtype.kind == "f"
+    }
+    if not tiny:
+        return 0.0
+    try:
+        twin = _fresh_like(optimizer, lr=_WARM_UP_LR)
+        zero = {key: np.zeros_like(p) for key, p in tiny.items()}
         # L-BFGS and SAM call the closure again: here a flat zero loss
-        twin.update({"w": np.zeros(1, dtype)}, zero, closure=lambda _p, zero=zero: (0.0, zero))
+        twin.update(tiny, zero, closure=lambda _p: (0.0, zero))
+    except (TypeError, ValueError):  # a subclass that does not round-trip: no warm-up
+        return 0.0
     return time.perf_counter() - started
 
 

@@ -1,3 +1,1010 @@
-"""Placeholder: filled in by the optimizer-zoo work (issue 13)."""
+"""Optimizer wrappers: lookahead, weight averaging, gradient accumulation, parameter groups.
 
-__all__: list[str] = []
+Each wrapper is a registered optimizer that holds one (or, for groups, a few)
+*inner* optimizers and adds what it is about around their steps:
+
+* :class:`Lookahead` (``"lookahead"``): the inner optimizer takes k fast steps,
+  then the slow weights move part of the way towards them (Zhang et al. 2019);
+* :class:`Average` (``"average"``): the inner optimizer trains, the wrapper
+  keeps an exponential (EMA) or equal (SWA) average of the parameters to
+  evaluate with (torch's ``AveragedModel``, optax's ``ema``);
+* :class:`Accumulate` (``"accumulate"``): the mean of every k gradients makes
+  one inner step (optax's ``MultiSteps``);
+* :class:`Groups` (``"groups"``): other hyperparameters for the keys that
+  match a pattern, one inner optimizer per group (torch's param_groups).
+
+The inner optimizer is given as a registry name (``inner="adam"``), as plain
+data (``inner={"optimizer": "adam", "lr": 1e-3}``, optionally with
+``"preset"``), or as an optimizer object (``inner=create("adam", lr=1e-3)``),
+which serves as a template: the wrapper makes its own optimizer of that class
+and hyperparameters and shares nothing with it (the object's state is not
+taken). ``wrapper.inner_optimizer`` is the optimizer the wrapper steps;
+``wrapper.inner`` is its spec as plain data (what ``hyperparameters()``
+shows, and what remakes it). Wrappers nest
+(``lookahead`` of ``groups`` of ``adamw``).
+
+What a wrapper shares with its inner optimizer:
+
+* ``lr``: the wrapper's learning rate *is* the inner optimizer's. A wrapper
+  given ``lr`` sets the inner's (it wins over one in the inner's spec);
+  ``wrapper.lr``, ``set_lr``, ``schedule`` and ``fit(schedule=...)`` read and
+  change the inner's, so tuning or scheduling a wrapper's lr tunes the inner
+  rate. (Groups: the rate of the keys no group matches and of every group
+  that does not name its own ``lr``.)
+* ``clip_norm``, ``clip_value``, ``maximize`` of the wrapper act on the
+  gradient as it comes in; the inner optimizer's own act on what it is
+  handed (for :class:`Accumulate`, the mean gradient: optax's
+  ``MultiSteps(chain(clip, opt))``).
+* ``nonfinite``: the wrapper checks the incoming gradient. An inner optimizer
+  given by name or as a dict without ``"nonfinite"`` gets the wrapper's
+  policy; with ``nonfinite="ignore"`` on the wrapper an inner optimizer must
+  ignore too (else a NaN let through would stop it mid-step).
+* ``fused``: an inner optimizer given by name or dict runs the wrapper's kernels.
+* ``needs_closure``: the inner optimizer's; ``update(..., closure=f)`` is
+  passed on (to :class:`Groups`' inner optimizers with the other keys filled in).
+
+Hyperparameters are plain data: ``inner`` as ``{"optimizer": name, **its
+hyperparameters}`` (without ``fused``, an execution option that follows the
+wrapper's), so that ``create(name, **hyperparameters())`` and
+:func:`gdlab.optim.load` remake the wrapper. ``state_dict()`` nests the inner
+optimizer's state dict under ``"inner"`` (:class:`Groups`: a list under
+``"inners"``, the unmatched keys' first).
+
+``eval_params(params)``: what to evaluate a model at, besides ``params``: the
+slow weights (lookahead), the average (averaging), the inner optimizer's
+(accumulation, groups). It returns read-only arrays keyed as ``params``, or
+``params`` itself (the same dict) while there is nothing else to evaluate.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import schedules as _schedules
+from .._checks import check_bool, check_choice, check_int, check_real, fail
+from . import wrappers_fused, wrappers_kernels
+from .base import _FLAT, Optimizer, _argument_names, _plain
+from .optimizers import _Stateful
+from .registry import OPTIMIZERS, create, register
+
+__all__ = ["Accumulate", "Average", "Groups", "Lookahead"]
+
+#: Options that say how an inner optimizer runs, not what it computes; its
+#: spec leaves them out (they follow the wrapper's).
+_EXECUTION = ("fused",)
+
+
+class _FromInner:
+    """The default of a wrapper's ``lr`` (and :class:`Groups`' ``weight_decay``)."""
+
+    _instance: _FromInner | None = None
+
+    def __new__(cls) -> _FromInner:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "FROM_INNER"
+
+    def __deepcopy__(self, memo: dict) -> _FromInner:
+        return self
+
+
+#: "Keep the inner optimizer's": the default of a wrapper's ``lr``.
+FROM_INNER = _FromInner()
+
+
+# --------------------------------------------------------------------------- specs
+
+
+def inner_spec(optimizer: Optimizer) -> dict[str, Any]:
+    """``{"optimizer": name, **hyperparameters}``: plain data that remakes ``optimizer``."""
+    hp = {k: v for k, v in optimizer.hyperparameters().items() if k not in _EXECUTION}
+    return {"optimizer": optimizer.name, **hp}
+
+
+def _plain_data(value: Any, where: str) -> Any:
+    """``value`` with NumPy scalars as Python ones; a schedule as ``{"schedule": config}``."""
+    if isinstance(value, _schedules.Schedule):
+        return {"schedule": value.config()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Mapping):
+        return {str(k): _plain_data(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_data(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    fail(where, "plain data (numbers, strings, lists, dicts) or a Schedule", value, kind=TypeError)
+    raise AssertionError  # unreachable
+
+
+def _settings(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A spec's hyperparameters as constructor arguments (a schedule config built)."""
+    settings = dict(spec)
+    lr = settings.get("lr")
+    if isinstance(lr, Mapping) and "schedule" in lr:
+        settings["lr"] = _schedules.from_config(lr["schedule"])
+    return settings
+
+
+def _reraise(where: str, error: Exception) -> None:
+    kind = TypeError if isinstance(error, TypeError) else ValueError
+    raise kind(f"{where}: {error}") from None
+
+
+def _template(optimizer: Optimizer, where: str, overrides: Mapping[str, Any]) -> Optimizer:
+    """A new optimizer of ``optimizer``'s class and hyperparameters (and ``overrides``)."""
+    kwargs = {n: copy.deepcopy(getattr(optimizer, n)) for n in optimizer.hyperparameters()}
+    kwargs.update(overrides)
+    try:
+        return type(optimizer)(**kwargs)
+    except (TypeError, ValueError) as error:
+        _reraise(f"{where} ({type(optimizer).__name__}, remade from its hyperparameters)", error)
+    raise AssertionError  # unreachable
+
+
+def build_inner(
+    spec: Any, where: str = "inner", *, defaults: Mapping[str, Any] = {}, **overrides: Any
+) -> Optimizer:
+    """A fresh optimizer from a name, a spec dict or an optimizer used as a template.
+
+    ``defaults`` fill what a name or dict does not give (an optimizer object
+    keeps its own); ``overrides`` replace what any of them gives. Errors name
+    ``where``.
+    """
+    if isinstance(spec, Optimizer):
+        return _template(spec, where, overrides)
+    if isinstance(spec, str):
+        name, preset, settings = spec, None, {}
+        name_where = where
+    elif isinstance(spec, Mapping):
+        settings = _settings(spec)
+        if "optimizer" not in settings:
+            fail(
+                where,
+                "a dict with the key 'optimizer' (e.g. {'optimizer': 'adam', 'lr': 0.001})",
+                dict(spec),
+            )
+        name = settings.pop("optimizer")
+        preset = settings.pop("preset", None)
+        name_where = f"{where}['optimizer']"
+    else:
+        fail(
+            where,
+            "an optimizer name, a dict {'optimizer': name, ...} or an Optimizer",
+            spec,
+            kind=TypeError,
+        )
+    if not isinstance(name, str):
+        fail(name_where, f"one of {', '.join(OPTIMIZERS)}", name, kind=TypeError)
+    if name.lower() not in OPTIMIZERS:
+        fail(name_where, f"one of {', '.join(OPTIMIZERS)}", name)
+    for key, value in defaults.items():
+        settings.setdefault(key, value)
+    settings.update(overrides)
+    try:
+        return create(name, preset=preset, **settings)
+    except (TypeError, ValueError) as error:
+        _reraise(where, error)
+    raise AssertionError  # unreachable
+
+
+def _fresh(tree: Any) -> Any:
+    """``tree`` made of new objects, as a file gives it back (arrays kept).
+
+    A wrapper's state dict repeats values of its inner optimizers (their
+    hyperparameters, the learning rate) and their keys; rebuilt in one JSON
+    pass (which makes one object per distinct key and a new one per value),
+    a state dict and the one of the optimizer loaded from its file pickle to
+    the same bytes. The arrays are copies already.
+    """
+    arrays: list[np.ndarray] = []
+
+    def split(node: Any) -> Any:
+        if isinstance(node, Mapping):
+            return {k: split(v) for k, v in node.items()}
+        if isinstance(node, list | tuple):
+            return [split(v) for v in node]
+        if isinstance(node, np.ndarray):
+            arrays.append(node)
+            return {_ARRAY: len(arrays) - 1}
+        return node.item() if isinstance(node, np.generic) else node
+
+    def join(node: Any) -> Any:
+        if isinstance(node, dict):
+            if _ARRAY in node:
+                return arrays[node[_ARRAY]]
+            return {k: join(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [join(v) for v in node]
+        return node
+
+    return join(json.loads(json.dumps(split(tree), allow_nan=True)))
+
+
+#: The key that stands for an array in :func:`_fresh`'s JSON pass.
+_ARRAY = "\x00array"
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
+# --------------------------------------------------------------------------- the base
+
+
+class _NeedsClosure:
+    """``needs_closure`` of a wrapper: its inner optimizers'; False on the class itself."""
+
+    def __get__(self, wrapper: Any, owner: type | None = None) -> bool:
+        if wrapper is None or "_lead" not in wrapper.__dict__:
+            return False
+        return any(inner.needs_closure for inner in wrapper._inners())
+
+
+class _Wrapper(_Stateful):
+    """What every wrapper shares: inner optimizers, lr, closures, nested state dicts."""
+
+    kernel_modules = (wrappers_kernels, wrappers_fused)
+
+    def __init__(self, **options) -> None:
+        # The learning rate lives in the inner optimizer: a placeholder until it exists.
+        Optimizer.__init__(self, 1.0, **options)
+        self._call: tuple[Mapping, Mapping] | None = None
+        self._views: tuple | None = None
+
+    # --------------------------------------------------------- the inner optimizers
+
+    def _inner(self, spec: Any, where: str = "inner", **overrides: Any) -> Optimizer:
+        """The inner optimizer of ``spec``, with this wrapper's execution options."""
+        inner = build_inner(
+            spec, where, defaults={"fused": self.fused, "nonfinite": self.nonfinite}, **overrides
+        )
+        self._check_nonfinite(inner, where)
+        return inner
+
+    def _check_nonfinite(self, inner: Optimizer, where: str) -> None:
+        if self.nonfinite == "ignore" and inner.nonfinite != "ignore":
+            fail(
+                f"{where} nonfinite",
+                "'ignore' when the wrapper's is (a NaN let through would stop it mid-step)",
+                inner.nonfinite,
+            )
+
+    @staticmethod
+    def _lr(lr: Any) -> dict[str, Any]:
+        """``{"lr": lr}`` for the inner optimizer, checked here so that errors name ``lr``."""
+        if lr is FROM_INNER:
+            return {}
+        _schedules.as_schedule(_plain(lr))
+        return {"lr": lr}
+
+    def _inners(self) -> list[Optimizer]:
+        """Every inner optimizer, the lead (whose lr is the wrapper's) first."""
+        return [self._lead]
+
+    @property
+    def inner(self) -> dict[str, Any]:
+        """The inner optimizer as plain data: ``{"optimizer": name, **hyperparameters}``."""
+        return inner_spec(self._lead)
+
+    @property
+    def inner_optimizer(self) -> Optimizer:
+        """The inner optimizer the wrapper steps (Groups: the one of the unmatched keys)."""
+        return self._lead
+
+    needs_closure = _NeedsClosure()  # type: ignore[assignment]
+
+    # ----------------------------------------------------------- the learning rate
+
+    @property
+    def lr(self) -> Any:  # type: ignore[override]
+        """The learning rate of the inner optimizer (a float or a Schedule)."""
+        return self._lead.lr
+
+    @lr.setter
+    def lr(self, value: Any) -> None:
+        if "_lead" in self.__dict__:  # Optimizer.__init__ sets a placeholder before
+            self.set_lr(value)
+
+    @property
+    def _schedule(self) -> _schedules.Schedule:  # type: ignore[override]
+        lead = self.__dict__.get("_lead")
+        return lead._schedule if lead is not None else self.__dict__["_placeholder"]
+
+    @_schedule.setter
+    def _schedule(self, value: _schedules.Schedule) -> None:
+        if "_lead" in self.__dict__:
+            self.set_lr(value)
+        else:
+            self.__dict__["_placeholder"] = value
+
+    def set_lr(self, lr: float | _schedules.Schedule) -> None:
+        """Give the inner optimizer ``lr`` from its next step on (its step count kept)."""
+        self._lead.set_lr(lr)
+
+    # ------------------------------------------------------------------- updates
+
+    def update(self, params, grads, closure=None) -> None:
+        t, current_lr = self.t, self.current_lr
+        self._call = (params, grads)
+        try:
+            super().update(params, grads, closure)
+        except BaseException:
+            # An inner optimizer refused (its checks run before it changes
+            # anything, and before the wrapper changes its own state).
+            self.t, self.current_lr = t, current_lr
+            raise
+        finally:
+            self._call = None
+
+    def _handed(self, effective: dict[str, np.ndarray]) -> tuple[Mapping, Mapping]:
+        """The caller's params and the gradient as the wrapper passes it on, keyed as params.
+
+        The caller's own gradient when the wrapper did not clip or flip it;
+        otherwise views of the clipped copy, made once per layout, so that the
+        inner optimizer gets the same arrays every step.
+        """
+        assert self._call is not None
+        assert self._plan is not None
+        params, grads = self._call
+        plan = self._plan
+        if effective is plan.flat_grads:
+            return params, grads
+        cached = self._views
+        if (
+            cached is None
+            or cached[0] is not plan
+            or any(a is not b for a, b in zip(cached[1], effective.values(), strict=True))
+        ):
+            views = {}
+            if _FLAT in effective:
+                flat, start = effective[_FLAT], 0
+                for key in plan.keys:
+                    p = params[key]
+                    views[key] = flat[start : start + p.size].reshape(p.shape)
+                    start += p.size
+            else:
+                views = {key: effective[key].reshape(params[key].shape) for key in plan.keys}
+            cached = self._views = (plan, tuple(effective.values()), views)
+        return params, cached[2]
+
+    def _step_inner(
+        self,
+        inner: Optimizer,
+        params: Mapping[str, np.ndarray],
+        grads: Mapping[str, np.ndarray],
+        closure: Callable | None = None,
+    ) -> None:
+        inner.epoch = self.epoch
+        inner.update(params, grads, closure=closure if closure is not None else self._closure)
+
+    # ------------------------------------------------------------ hyperparameters
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The constructor's arguments as plain data; ``inner`` as ``{"optimizer": name, ...}``."""
+        hp: dict[str, Any] = {}
+        for name in _argument_names(type(self).__init__):
+            try:
+                value = getattr(self, name)
+            except AttributeError:  # Groups' weight_decay, when its optimizer has none
+                continue
+            hp[name] = _plain_data(value, name)
+        return hp
+
+    def eval_params(self, params: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        """What to evaluate besides ``params``: here, the inner optimizer's (or ``params``)."""
+        own = getattr(self._lead, "eval_params", None)
+        return params if own is None else own(params)
+
+    # ----------------------------------------------------------------- state dict
+
+    def _inner_state_dicts(self) -> dict[str, Any]:
+        return {"inner": self._lead.state_dict()}
+
+    def state_dict(self) -> dict[str, Any]:
+        """The wrapper's state dict, with the inner optimizer's nested under ``"inner"``."""
+        return _fresh({**super().state_dict(), **self._inner_state_dicts()})
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore a :meth:`state_dict`: the wrapper's part and every inner optimizer's.
+
+        Everything is checked first (the inner optimizers' parts on copies of
+        them, and that their keys are the wrapper's); a dict that fails
+        changes nothing.
+        """
+        if not isinstance(state_dict, Mapping):
+            fail("state_dict", "a dict from Optimizer.state_dict()", state_dict, kind=TypeError)
+        names = list(self._inner_state_dicts())
+        for name in names:
+            if name not in state_dict:
+                fail(
+                    "state_dict",
+                    f"a dict with the key {name!r} (the inner optimizer's state)",
+                    sorted(state_dict, key=str),
+                )
+        own = {k: v for k, v in state_dict.items() if k not in names}
+        saved = [state_dict[name] for name in names]
+        pairs = self._inner_pairs(saved)
+        for where, inner, inner_sd in pairs:  # dry runs
+            try:
+                _template(inner, where, {}).load_state_dict(inner_sd)
+            except (TypeError, ValueError, KeyError) as error:
+                _reraise(f"state_dict[{where}]", error)
+        self._check_inner_keys(own.get("state"), pairs)
+        super().load_state_dict(own)
+        for _, inner, inner_sd in pairs:
+            inner.load_state_dict(inner_sd)
+        self._views = None
+
+    def _inner_pairs(self, saved: list[Any]) -> list[tuple[str, Optimizer, Any]]:
+        return [("'inner'", self._lead, saved[0])]
+
+    def _check_inner_keys(self, state: Any, pairs: list[tuple[str, Optimizer, Any]]) -> None:
+        """An inner optimizer's saved state must be for the wrapper's keys (or not yet made)."""
+        keys = sorted(state) if isinstance(state, Mapping) else []
+        for where, _, inner_sd in pairs:
+            inner_state = inner_sd.get("state")
+            if inner_state is not None and sorted(inner_state) != keys:
+                fail(
+                    f"state_dict[{where}]['state'] keys",
+                    f"the wrapper's keys {keys}",
+                    sorted(inner_state),
+                )
+
+
+# --------------------------------------------------------------------------- lookahead
+
+
+@register(lr_range=(1e-4, 1.0))
+class Lookahead(_Wrapper):
+    """Lookahead: k fast steps of the inner optimizer, then one slow step back towards them.
+
+    Update (θ: the fast weights, which ``params`` holds; φ: the slow weights)::
+
+        φ ← θ                               (before the first step)
+        θ ← inner step of θ with g
+        φ ← φ + α·(θ − φ)                   (every k-th step)
+        θ ← φ                               (every k-th step)
+
+    ``params`` holds the fast weights θ: the gradients are taken there, and
+    after every k-th step they equal the slow weights. The slow weights φ are
+    the state ``"slow"``; ``eval_params(params)`` returns them (evaluate
+    with them, as the paper and optax advise). optax keeps both in a
+    ``LookaheadParams(fast, slow)`` pair and folds the synchronisation into
+    the update (``fast + u − (1 − α)·(fast + u − slow)``); gdlab sets θ to φ
+    itself, the paper's rule: both follow optax's within rounding (measured:
+    slow 1.3e-13, fast 5.2e-13 relative, 250 steps).
+
+    Args:
+        lr: the inner optimizer's learning rate (float or Schedule); default:
+            the inner optimizer's own.
+        inner: the inner ("fast") optimizer: a name, ``{"optimizer": name,
+            **hyperparameters}`` or an optimizer to copy; default ``"sgd"``.
+        k: synchronisation period, steps between slow updates, >= 1, default 5
+            (optax ``sync_period``).
+        alpha: slow step size α in (0, 1], default 0.5 (optax ``slow_step_size``;
+            α = 1 is the inner optimizer alone).
+
+    References:
+        Zhang, Lucas, Hinton & Ba (2019), "Lookahead Optimizer: k steps
+        forward, 1 step back", arXiv:1907.08610; optax ``lookahead`` (matched).
+
+    >>> import numpy as np
+    >>> opt = Lookahead(inner={"optimizer": "sgd", "lr": 0.1}, k=2, alpha=0.5)
+    >>> params = {"x": np.array(1.0)}
+    >>> for _ in range(2):
+    ...     opt.update(params, {"x": 2 * params["x"]})  # f(x) = x², fast: 0.8, 0.64
+    >>> float(params["x"]), float(opt.eval_params(params)["x"])  # 1 + ½(0.64 − 1)
+    (0.8200000000000001, 0.8200000000000001)
+    """
+
+    name = "lookahead"
+    state_names = ("slow",)
+
+    def __init__(self, lr=FROM_INNER, inner="sgd", *, k=5, alpha=0.5, **options) -> None:
+        super().__init__(**options)
+        self.k = check_int("k", k, low=1)
+        self.alpha = check_real("alpha", alpha, low=0, high=1, low_open=True)
+        self._lead = self._inner(inner, **self._lr(lr))
+
+    def _step(self, params, grads, lr) -> None:
+        full, handed = self._handed(grads)
+        if self.t == 1:
+            for key, p in params.items():
+                np.copyto(self._buffers(key)[0], p)
+        self._step_inner(self._lead, full, handed)
+        if self.t % self.k == 0:
+            for key, p in params.items():
+                (slow,) = self._buffers(key)
+                self._kernels.lookahead_sync(p, slow, *self._cast(p.dtype, self.alpha))
+        self.current_lr = self._lead.current_lr
+
+    def slow_weights(self, params: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        """The slow weights φ, read-only; ``params`` itself before the first step."""
+        if self.state is None or self.t == 0:
+            return params
+        return {key: _readonly(bufs["slow"]) for key, bufs in self.state.items()}
+
+    def eval_params(self, params: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        """The slow weights φ (read-only), what lookahead evaluates; ``params`` before any step."""
+        return self.slow_weights(params)
+
+
+# --------------------------------------------------------------------------- averaging
+
+
+@register(lr_range=(1e-4, 1.0))
+class Average(_Wrapper):
+    """Weight averaging: the inner optimizer trains, an average of its parameters is kept.
+
+    ``params`` follows the inner optimizer; after step t the parameters join
+    the average when ``t ≥ start`` and ``(t − start)`` is a multiple of
+    ``every`` (n counts the parameters averaged so far).
+
+    ``mode="ema"`` (default; torch ``AveragedModel`` with
+    ``get_ema_multi_avg_fn(decay)``)::
+
+        a ← p                               (n = 1)
+        a ← a + (1 − decay)·(p − a)         (n > 1)
+
+    ``mode="ema", debias=True`` (optax ``ema(decay, debias=True)`` over the
+    parameters)::
+
+        a ← a + (1 − decay)·(p − a)         (a = 0 before n = 1)
+        average = a / (1 − decay^n)
+
+    ``mode="swa"`` (torch ``AveragedModel``'s default, stochastic weight averaging)::
+
+        a ← a + (p − a)/n
+
+    ``averaged(params)`` (and ``eval_params(params)``, what to evaluate) gives
+    the average, read-only; ``params`` itself before anything is averaged.
+
+    Args:
+        lr: the inner optimizer's learning rate; default: its own.
+        inner: the optimizer that trains; default ``"sgd"``.
+        mode: ``"ema"`` or ``"swa"``.
+        decay: the EMA's decay in [0, 1), default 0.999 (torch); ``None`` for "swa".
+        debias: divide the EMA by 1 − decay^n, starting it at 0 (optax), default False.
+        start: the first step whose parameters are averaged, >= 1, default 1.
+        every: average every this many steps from ``start``, >= 1, default 1.
+
+    References:
+        Izmailov et al. (2018), "Averaging Weights Leads to Wider Optima and
+        Better Generalization", arXiv:1803.05407; Polyak & Juditsky (1992);
+        torch ``optim.swa_utils.AveragedModel`` and optax ``ema`` (matched).
+
+    >>> import numpy as np
+    >>> opt = Average(inner={"optimizer": "sgd", "lr": 0.25}, mode="swa")
+    >>> params = {"x": np.array(1.0)}
+    >>> for _ in range(3):
+    ...     opt.update(params, {"x": 2 * params["x"]})  # 0.5, 0.25, 0.125
+    >>> float(opt.averaged(params)["x"])
+    0.2916666666666667
+    """
+
+    name = "average"
+    state_names = ("average",)
+    MODES = ("ema", "swa")
+
+    def __init__(
+        self,
+        lr=FROM_INNER,
+        inner="sgd",
+        *,
+        mode="ema",
+        decay=None,
+        debias=False,
+        start=1,
+        every=1,
+        **options,
+    ) -> None:
+        super().__init__(**options)
+        self.mode = check_choice("mode", mode, self.MODES)
+        if self.mode == "ema":
+            self.decay = (
+                0.999
+                if decay is None
+                else check_real("decay", decay, low=0, high=1, high_open=True)
+            )
+        elif decay is not None:
+            fail("decay", "None unless mode='ema'", decay)
+        else:
+            self.decay = None
+        self.debias = check_bool("debias", debias)
+        if self.debias and self.mode != "ema":
+            fail("debias", "False unless mode='ema'", debias)
+        self.start = check_int("start", start, low=1)
+        self.every = check_int("every", every, low=1)
+        self._lead = self._inner(inner, **self._lr(lr))
+
+    def count(self, t: int | None = None) -> int:
+        """How many parameter sets the average holds after step ``t`` (default: now)."""
+        t = self.t if t is None else t
+        return 0 if t < self.start else (t - self.start) // self.every + 1
+
+    def _step(self, params, grads, lr) -> None:
+        full, handed = self._handed(grads)
+        self._step_inner(self._lead, full, handed)
+        self.current_lr = self._lead.current_lr
+        t = self.t
+        if t < self.start or (t - self.start) % self.every:
+            return
+        n = self.count(t)
+        k = self._kernels
+        for key, p in params.items():
+            (avg,) = self._buffers(key)
+            if n == 1 and not self.debias:
+                np.copyto(avg, p)
+            elif self.mode == "swa":
+                k.swa_step(avg, p, *self._cast(p.dtype, n))
+            else:
+                k.ema_step(avg, p, *self._cast(p.dtype, 1 - self.decay))
+
+    def averaged(self, params: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        """The averaged parameters (read-only), keyed as ``params``; ``params`` before any."""
+        n = self.count()
+        if self.state is None or n == 0:
+            return params
+        if self.debias:
+            correction = 1 - self.decay**n
+            out = {}
+            for key, bufs in self.state.items():
+                a = bufs["average"]
+                out[key] = _readonly(np.divide(a, a.dtype.type(correction), out=np.empty_like(a)))
+            return out
+        return {key: _readonly(bufs["average"]) for key, bufs in self.state.items()}
+
+    def eval_params(self, params: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        """The average, what to evaluate (see :meth:`averaged`)."""
+        return self.averaged(params)
+
+
+# --------------------------------------------------------------------------- accumulation
+
+
+@register(lr_range=(1e-4, 1.0))
+class Accumulate(_Wrapper):
+    """Gradient accumulation: one inner step with the mean of every ``every`` gradients.
+
+    Update (n = 1, 2, …, every: the call within the current window)::
+
+        A ← A + (g − A)/n                   (A = 0 when a window opens)
+        p ← inner step of p with A          (when n = every; A ← 0)
+
+    On the other calls ``params`` is unchanged. The inner optimizer counts its
+    own steps (its schedule and bias corrections see t = 1, 2, … per window),
+    as optax's ``MultiSteps``, whose mini-step semantics this is; a gradient
+    that ``nonfinite="skip"`` skips is not counted, as optax's
+    ``should_skip_update_fn=skip_not_finite``. ``use_grad_mean=False`` sums
+    instead (``A ← A + g``). gdlab accumulates in the parameters' dtype (optax
+    in float32 unless told ``accumulator_dtype``). ``current_lr`` on the
+    calls between inner steps is the rate the next inner step will use.
+
+    Args:
+        lr: the inner optimizer's learning rate; default: its own.
+        inner: the optimizer that steps; default ``"sgd"``.
+        every: gradients per inner step, >= 1, default 1 (Keras's default,
+            no accumulation; optax ``every_k_schedule``).
+        use_grad_mean: average the gradients (default) or sum them (optax's name).
+
+    References:
+        optax ``MultiSteps`` (matched); Keras ``gradient_accumulation_steps``.
+
+    >>> import numpy as np
+    >>> opt = Accumulate(inner={"optimizer": "sgd", "lr": 0.5}, every=2)
+    >>> params = {"x": np.array(1.0)}
+    >>> opt.update(params, {"x": np.array(1.0)})
+    >>> float(params["x"])
+    1.0
+    >>> opt.update(params, {"x": np.array(3.0)})  # mean gradient 2
+    >>> float(params["x"])
+    0.0
+    """
+
+    name = "accumulate"
+    state_names = ("acc_grads",)
+
+    def __init__(
+        self, lr=FROM_INNER, inner="sgd", *, every=1, use_grad_mean=True, **options
+    ) -> None:
+        super().__init__(**options)
+        self.every = check_int("every", every, low=1)
+        self.use_grad_mean = check_bool("use_grad_mean", use_grad_mean)
+        self._lead = self._inner(inner, **self._lr(lr))
+        self._accumulated: tuple | None = None
+
+    @property
+    def mini_step(self) -> int:
+        """Gradients in the accumulator now (optax's ``mini_step``)."""
+        return self.t % self.every
+
+    def _step(self, params, grads, lr) -> None:
+        n = (self.t - 1) % self.every + 1
+        k = self._kernels
+        for key, g in grads.items():
+            (acc,) = self._buffers(key)
+            if self.use_grad_mean:
+                k.accumulate_mean(acc, g, *self._cast(g.dtype, n))
+            else:
+                k.accumulate_sum(acc, g)
+        inner = self._lead
+        if n < self.every:
+            self.current_lr = inner.schedule(inner.t, self.epoch)
+            return
+        full, _ = self._handed(grads)
+        self._step_inner(inner, full, self._accumulators())
+        for key in grads:
+            self._buffers(key)[0].fill(0)
+        self.current_lr = inner.current_lr
+
+    def _accumulators(self) -> dict[str, np.ndarray]:
+        """The accumulated gradient per key, shaped as the parameters (made once)."""
+        state = self.state
+        assert state is not None
+        cached = self._accumulated
+        if cached is None or cached[0] is not state:
+            cached = self._accumulated = (state, {k: b["acc_grads"] for k, b in state.items()})
+        return cached[1]
+
+
+# --------------------------------------------------------------------------- groups
+
+
+def _patterns(value: Any, where: str) -> tuple[str, ...]:
+    """A group's ``keys``: one fnmatch pattern or a non-empty list of them."""
+    allowed = "an fnmatch pattern such as 'b*' or a non-empty list of them"
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not items:
+        fail(
+            where,
+            allowed,
+            value,
+            kind=TypeError if not isinstance(items, list | tuple) else ValueError,
+        )
+    for pattern in items:
+        if not isinstance(pattern, str):
+            fail(where, allowed, value, kind=TypeError)
+        if not pattern:
+            fail(where, f"{allowed} (an empty pattern matches no key)", value)
+        opened = pattern.count("[")
+        if opened and pattern.rfind("]") < pattern.rfind("["):
+            fail(where, f"{allowed}, with every '[' closed by ']'", value)
+    return tuple(items)
+
+
+@register(lr_range=(1e-4, 1.0))
+class Groups(_Wrapper):
+    """Parameter groups: other hyperparameters for the keys that match a pattern.
+
+    Each group is a dict: ``"keys"`` (an fnmatch pattern such as ``"b*"``, or
+    a list of them) and the hyperparameters its keys get instead of the base
+    settings. A key belongs to the first group that matches it; the keys no
+    group matches get the base settings (``inner``, with ``lr`` and
+    ``weight_decay`` if given). Each group is its own inner optimizer, sharing
+    nothing with the others (its state, its step count), which is what
+    torch's ``param_groups`` amount to. A group may name another
+    ``"optimizer"``; its settings then start from that optimizer's defaults.
+
+    Update (for each key, with its group's hyperparameters h)::
+
+        p ← step of the group's optimizer on p with g and h
+
+    ``set_lr`` (and ``fit(schedule=...)``) sets the rate of the unmatched keys
+    and of every group that does not set its own ``lr`` (they share one
+    schedule object); a group's own rate is kept. A group that gets no key
+    (its patterns match none, or only keys an earlier group took) is an
+    error at the first update, which names it. Excluding biases from weight
+    decay::
+
+        create("groups", inner="adamw", lr=1e-3, weight_decay=0.01,
+               groups=[{"keys": "b*", "weight_decay": 0.0}])
+
+    Args:
+        lr: the base learning rate; default: the inner optimizer's.
+        inner: the base optimizer; default ``"sgd"``.
+        weight_decay: the base weight decay; default: the inner optimizer's.
+        groups: a list of ``{"keys": pattern(s), **hyperparameters}``, default none.
+
+    References:
+        PyTorch ``torch.optim.Optimizer`` ``param_groups`` (matched: AdamW
+        with two groups); Loshchilov & Hutter (2019) on decoupled weight decay.
+    """
+
+    name = "groups"
+    state_names = ()
+
+    def __init__(
+        self, lr=FROM_INNER, inner="sgd", *, weight_decay=FROM_INNER, groups=(), **options
+    ) -> None:
+        super().__init__(**options)
+        overrides = self._lr(lr)
+        if weight_decay is not FROM_INNER:
+            check_real("weight_decay", weight_decay, low=0)
+            overrides["weight_decay"] = weight_decay
+        base = self._inner(inner, **overrides)
+        if isinstance(groups, str | Mapping) or not isinstance(groups, Sequence):
+            fail(
+                "groups",
+                "a list of dicts such as [{'keys': 'b*', 'weight_decay': 0.0}]",
+                groups,
+                kind=TypeError,
+            )
+        plain, patterns, members, inherits = [], [], [], []
+        for i, group in enumerate(groups):
+            where = f"groups[{i}]"
+            if not isinstance(group, Mapping):
+                fail(where, "a dict {'keys': pattern, **hyperparameters}", group, kind=TypeError)
+            if "keys" not in group:
+                fail(
+                    where,
+                    "a dict with the key 'keys' (an fnmatch pattern or a list of them)",
+                    dict(group),
+                )
+            patterns.append(_patterns(_plain(group["keys"]), f"{where}['keys']"))
+            spec = _plain_data(dict(group), where)
+            settings = _settings({k: v for k, v in group.items() if k != "keys"})
+            settings = {k: _plain(v) for k, v in settings.items()}
+            other = settings.pop("optimizer", None)
+            if other is not None and (not isinstance(other, str) or other.lower() != base.name):
+                members.append(self._inner({"optimizer": other, **settings}, where))
+                inherits.append(False)
+            else:
+                if "preset" in settings:
+                    fail(
+                        f"{where}['preset']",
+                        "given with another 'optimizer' only",
+                        settings["preset"],
+                    )
+                kwargs = {n: getattr(base, n) for n in base.hyperparameters()}  # lr shared
+                kwargs.update(settings)
+                try:
+                    members.append(type(base)(**kwargs))
+                except (TypeError, ValueError) as error:
+                    _reraise(where, error)
+                self._check_nonfinite(members[-1], where)
+                inherits.append("lr" not in settings)
+            plain.append(spec)
+        self._lead = base
+        self.groups = plain
+        self.group_optimizers = members
+        self._patterns = patterns
+        self._inherits = inherits
+        self._members: list[list[str]] | None = None
+
+    def _inners(self) -> list[Optimizer]:
+        return [self._lead, *self.group_optimizers]
+
+    @property
+    def weight_decay(self) -> Any:
+        """The base optimizer's weight decay."""
+        return self._lead.weight_decay
+
+    def set_lr(self, lr: float | _schedules.Schedule) -> None:
+        """Set the rate of the unmatched keys and of the groups without their own ``lr``."""
+        _schedules.as_schedule(_plain(lr))  # checked before anything changes
+        self._lead.set_lr(lr)  # a Schedule object is shared, a number is copied
+        for inner, inherits in zip(self.group_optimizers, self._inherits, strict=True):
+            if inherits:
+                inner.set_lr(lr)
+
+    # -------------------------------------------------------------- key assignment
+
+    def assign(self, keys: Sequence[str]) -> list[list[str]]:
+        """The keys of the base optimizer, then of each group (first match wins).
+
+        Raises ``ValueError`` naming a group that gets no key.
+        """
+        members: list[list[str]] = [[] for _ in range(1 + len(self._patterns))]
+        for key in keys:
+            for i, patterns in enumerate(self._patterns):
+                if any(fnmatch.fnmatchcase(key, pattern) for pattern in patterns):
+                    members[i + 1].append(key)
+                    break
+            else:
+                members[0].append(key)
+        for i, patterns in enumerate(self._patterns):
+            if members[i + 1]:
+                continue
+            shown = self.groups[i]["keys"]
+            matched = [k for k in keys if any(fnmatch.fnmatchcase(k, p) for p in patterns)]
+            if matched:
+                raise ValueError(
+                    f"groups[{i}] (keys {shown!r}) must get a parameter; got none: "
+                    f"{', '.join(matched)} went to earlier groups (the first matching group wins)"
+                )
+            raise ValueError(
+                f"groups[{i}] (keys {shown!r}) must match a parameter key; got none of "
+                f"{', '.join(keys)}"
+            )
+        return members
+
+    def _create_state(self, params) -> None:
+        members = self.assign(list(params))  # raises before anything is made
+        super()._create_state(params)
+        self._members = members
+
+    def _step(self, params, grads, lr) -> None:
+        full, handed = self._handed(grads)
+        members = self._members
+        if members is None:
+            members = self._members = self.assign(list(self.state or {}))
+        closure = self._closure
+        for inner, keys in zip(self._inners(), members, strict=True):
+            if not keys:
+                continue
+            sub = None
+            if closure is not None and inner.needs_closure:
+                sub = _sub_closure(closure, full, keys)
+            self._step_inner(
+                inner, {k: full[k] for k in keys}, {k: handed[k] for k in keys}, closure=sub
+            )
+
+    def eval_params(self, params: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        """Each group's optimizer's own evaluation parameters, if any; else ``params``."""
+        members = self._members if self._members is not None else self.assign(list(params))
+        out: dict[str, np.ndarray] = {}
+        separate = False
+        for inner, keys in zip(self._inners(), members, strict=True):
+            own = getattr(inner, "eval_params", None)
+            sub = {k: params[k] for k in keys}
+            got = sub if own is None or not keys else own(sub)
+            separate = separate or got is not sub
+            out.update(got)
+        return {k: out[k] for k in params} if separate else params
+
+    # ------------------------------------------------------------------ state dict
+
+    def _inner_state_dicts(self) -> dict[str, Any]:
+        return {"inners": [inner.state_dict() for inner in self._inners()]}
+
+    def _inner_pairs(self, saved: list[Any]) -> list[tuple[str, Optimizer, Any]]:
+        inners = self._inners()
+        (listed,) = saved
+        if not isinstance(listed, list | tuple) or len(listed) != len(inners):
+            fail(
+                "state_dict['inners']",
+                f"a list of {len(inners)} state dicts (the base optimizer's, then each group's)",
+                listed,
+            )
+        return [
+            (f"'inners'][{i}", inner, sd)
+            for i, (inner, sd) in enumerate(zip(inners, listed, strict=True))
+        ]
+
+    def _check_inner_keys(self, state: Any, pairs: list[tuple[str, Optimizer, Any]]) -> None:
+        keys = list(state) if isinstance(state, Mapping) else []
+        members = self.assign(keys) if keys else [[] for _ in pairs]
+        for (where, _, inner_sd), mine in zip(pairs, members, strict=True):
+            inner_state = inner_sd.get("state") if isinstance(inner_sd, Mapping) else None
+            if inner_state is not None and sorted(inner_state) != sorted(mine):
+                fail(
+                    f"state_dict[{where}]['state'] keys",
+                    f"its group's keys {sorted(mine)}",
+                    sorted(inner_state),
+                )
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self._members = None if self.state is None else self.assign(list(self.state))
+
+
+def _sub_closure(closure: Callable, full: Mapping[str, np.ndarray], keys: list[str]) -> Callable:
+    """``closure`` for one group: its keys given, the others taken from ``full``."""
+
+    def group_closure(params):
+        loss, grads = closure({**full, **params})
+        return loss, {k: grads[k] for k in keys}
+
+    return group_closure
