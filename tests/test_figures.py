@@ -1,4 +1,5 @@
-"""Tests for gdlab.report.figures: which figures, files written, determinism, lazy import."""
+"""Tests for gdlab.report.figures and its palette: which figures, what each shows (asserted
+on the data: scales, ranges, styles, paths, panels), files written, determinism, lazy import."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from gdlab import functions2d, optim
 from gdlab.averages import ewma
-from gdlab.report import figures
+from gdlab.report import figures, palette
 
 BOWL_RACE = (  # (label, optimizer, lr): seed 001's six, with SGD pushed to diverge
     ("SGD", "sgd", 1.5),
@@ -267,9 +268,74 @@ def init_series(inits: tuple[str, ...], activations: tuple[str, ...], n_layers: 
 INITS = ("std 1", "std 0.01", "Xavier", "He")
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 
+
+def mnist_like_race() -> dict:
+    """Seed 001's MNIST race in shape: six optimizers from 2.3 down to floors a decade
+    apart (SGD 0.3 ... Adam 0.003), batch noise on top."""
+    rng = np.random.default_rng(5)
+    floors = {
+        "SGD": 0.3, "Momentum": 0.025, "Nesterov": 0.02,
+        "AdaGrad": 0.006, "RMSprop": 0.1, "Adam": 0.003,
+    }  # fmt: skip
+    runs = []
+    for k, (label, floor) in enumerate(floors.items()):
+        steps = np.arange(600)
+        clean = floor + (2.3 - floor) * np.exp(-steps / (30 + 10 * k))
+        loss = clean * np.exp(0.3 * rng.standard_normal(600))
+        runs.append(run(label, label.lower(), 0.01, 0, loss))
+    problem = {
+        "kind": "mlp",
+        "name": "mlp-mnist",
+        "traits": ["classifier", "data"],
+        "description": "the book's network on MNIST",
+        "data": {"name": "mnist", "n_train": 4000, "n_test": 1000, "n_features": 784},
+    }
+    return document(problem, runs)
+
+
+def linreg_race(steps: int = 150) -> dict:
+    """Seed 003 in small: GD, SGD (1 sample) and mini-batch on a two-feature regression,
+    trained by gdlab.train.fit, so the path comes from LinearRegression.point."""
+    from gdlab import train
+    from gdlab.data import Dataset
+    from gdlab.problems import LinearRegression
+
+    rng = np.random.default_rng(6)
+    X = rng.random((80, 2))
+    y = X @ np.array([6.0, -4.0]) + 2.0 + 0.5 * rng.standard_normal(80)
+    problem = LinearRegression(
+        Dataset(name="toy", task="regression", X=X, y=y, feature_names=("RM", "LSTAT"),
+                target_names=("PRICE",))
+    )  # fmt: skip
+    runs = []
+    for label, batch in (("GD", None), ("SGD", 1), ("Mini-batch", 10)):
+        history = train.fit(
+            problem, optim.create("sgd", lr=0.2), rng=np.random.default_rng(1), steps=steps,
+            batch_size=batch, batching="random" if batch else "epoch", progress=False,
+        )  # fmt: skip
+        runs.append(run(label, "sgd", 0.2, 0, history.loss, path=[list(p) for p in history.path]))
+    block = {
+        "kind": "linreg",
+        "name": "linreg-toy",
+        "traits": ["data", "regression"],
+        "description": "linear regression on a toy set",
+        "data": {"name": "toy", "n_train": 80, "n_test": 0, "n_features": 2},
+        "surface": problem.surface(),
+    }
+    return document(block, runs)
+
+
+def bowl_pair() -> dict:
+    """SGD (diverged) and Momentum of the bowl race: the draw tests' light version."""
+    results = bowl_race()
+    results["runs"] = results["runs"][:2]
+    return results
+
+
 DOCUMENTS = {
-    "bowl": (bowl_race, ["paths", "loss"]),
-    "data": (data_race, ["loss", "accuracy", "lr"]),
+    "bowl": (bowl_pair, ["overlay", "paths", "loss"]),
+    "data": (data_race, ["loss", "accuracy"]),
+    "linreg": (linreg_race, ["paths", "loss"]),
     "moons": (moons_run, ["loss", "accuracy", "boundary"]),
     "schedules": (schedules_series, ["schedules"]),
     "ewma": (ewma_series, ["ewma"]),
@@ -289,9 +355,11 @@ def check_files(out: Path, made: list[dict]) -> None:
     import matplotlib.image
 
     for entry in made:
-        assert set(entry) == {"name", "title", "caption", "png", "svg"}
+        assert set(entry) == {"name", "title", "caption", "look_for", "png", "svg"}
         assert entry["title"]
         assert entry["caption"]
+        assert isinstance(entry["look_for"], str)
+        assert len(entry["look_for"]) > 40, entry["name"]
         assert entry["png"] == f"figures/{entry['name']}.png"
         assert entry["svg"] == f"figures/{entry['name']}.svg"
         png, svg = out / entry["png"], out / entry["svg"]
@@ -316,7 +384,7 @@ def test_draw_writes_the_expected_figures(tmp_path: Path, kind: str) -> None:
     made = figures.draw(results, tmp_path / "a")
     assert [entry["name"] for entry in made] == expected
     check_files(tmp_path / "a", made)
-    if kind not in ("bowl", "moons"):  # contours, boundaries, lines, legends: enough
+    if kind != "linreg":  # contours with labels, paths, markers, two panels: enough
         return
     # deterministic: the same document gives the same bytes
     assert figures.draw(results, tmp_path / "b") == made
@@ -335,7 +403,130 @@ def test_draw_accepts_a_str_out_dir_and_overwrites(tmp_path: Path) -> None:
     check_files(tmp_path, made)
 
 
-# --- what the figures show ----------------------------------------------------------------
+# --- the palette ------------------------------------------------------------------------
+
+
+def test_palette_is_okabe_ito_and_stays_apart_in_grey() -> None:
+    assert palette.PALETTE == "okabe-ito"
+    assert palette.COLORS[:3] == ("#0072B2", "#E69F00", "#009E73")
+    assert "#F0E442" not in palette.COLORS  # yellow: unreadable as a thin line on white
+    assert len(palette.LINESTYLES) == len(palette.DASHES)
+    assert len(palette.MARKERS) == len(palette.SYMBOLS)
+    # up to four runs differ in line style alone (what survives a grey printout) ...
+    assert len({palette.style(i).linestyle for i in range(4)}) == 4
+    # ... any two of the first 36 in line style or marker (grey whatever the colour), any
+    # two of the first 28 in colour or line style, and of the first 252 in one of the three
+    assert len({(s.linestyle, s.marker) for s in map(palette.style, range(36))}) == 36
+    assert len({(s.color, s.linestyle) for s in map(palette.style, range(28))}) == 28
+    assert len({(s.color, s.linestyle, s.marker) for s in map(palette.style, range(252))}) == 252
+    # Okabe–Ito's blue, vermillion, green and purple print as nearly one grey: the styles
+    # that carry them differ in line style among the first four that use them
+    greys = sorted(palette.grey_level(c) for c in palette.COLORS)
+    assert min(np.diff(greys)) < 0.05  # (why colour alone is not enough)
+    style = palette.style(1)
+    assert (style.dash, style.symbol) == ("dash", "square")
+    assert style.mpl() == {"color": "#E69F00", "linestyle": "--", "marker": "s"}
+
+
+def test_palette_assigns_styles_by_first_appearance() -> None:
+    styles = palette.assign(["GD", "SGD", "GD", "mini-batch"])
+    assert list(styles) == ["GD", "SGD", "mini-batch"]
+    assert [s.index for s in styles.values()] == [0, 1, 2]
+    assert palette.assign(["GD", "SGD"]) == {k: styles[k] for k in ("GD", "SGD")}  # stable
+    with pytest.raises(ValueError, match="index"):
+        palette.style(-1)
+
+
+def test_no_two_runs_share_a_colour_and_style() -> None:
+    results = mnist_like_race()
+    extra = [run(f"extra {k}", "sgd", 0.1, 0, np.linspace(2, 1, 50)) for k in range(6)]
+    results["runs"] += extra  # twelve groups: the colours cycle, the pairs do not repeat
+    ax = figures.loss_figure(results).axes[0]
+    handles, labels = ax.get_legend_handles_labels()
+    assert len(labels) == 12
+    drawn = {(h.get_color(), h.get_linestyle(), h.get_marker()) for h in handles}
+    assert len(drawn) == 12
+    assert len({(c, ls) for c, ls, _ in drawn}) == 12
+    assert figures.group_colors(results["runs"])["SGD"] == palette.COLORS[0]
+
+
+# --- the scale, from the data --------------------------------------------------------
+
+
+def test_the_mnist_loss_is_on_a_log_axis() -> None:
+    results = mnist_like_race()
+    ax = figures.loss_figure(results).axes[0]
+    assert ax.get_yscale() == "log"
+    low, high = ax.get_ylim()
+    assert low < 0.005 < 2.3 < high  # Adam's end and the start are both inside
+    assert high < 10  # no empty decade on top
+    look = figures._loss_look_for(results)
+    assert "Adam" in look.split(";")[0]  # lowest at the end
+    assert "logarithmic" in look
+
+
+def test_choose_scale() -> None:
+    # ends a factor of ten apart at the bottom of a linear axis: log spreads them
+    decay = np.exp(-np.arange(200) / 20)
+    slow, fast = 0.2 + 2.1 * decay, 0.02 + 2.28 * decay
+    assert figures.choose_scale([slow, fast]).kind == "log"
+    # well apart on a linear axis: linear, from 0
+    scale = figures.choose_scale([0.5 + 0.2 * decay, 0.1 + 0.6 * decay])
+    assert (scale.kind, scale.low) == ("linear", 0.0)
+    # a collapsing tail (cosine's end) neither makes it log nor sets its bottom
+    cosine = 0.05 * (1 + np.cos(np.pi * np.arange(1000) / 1000))
+    scale = figures.choose_scale([np.full(1000, 0.1), cosine, 0.1 / np.sqrt(np.arange(1, 1001))])
+    assert scale.kind == "linear"
+    assert figures.choose_scale([[1.0, -1.0]]).kind == "linear"  # not all positive
+    assert figures.choose_scale([[1.0, 2.0]], log=True).kind == "log"
+    assert figures.choose_scale([[1.0, 1e-6] * 50], log=False).kind == "linear"
+
+
+def test_the_schedules_range_holds_every_curve() -> None:
+    from gdlab.experiments import plots
+
+    results = series_document(plots.schedules_series())
+    ax = figures.schedules_figure(results).axes[0]
+    low, high = ax.get_ylim()
+    for curve in results["series"]["curves"]:
+        p1, p99 = np.quantile(curve["lr"], (0.01, 0.99))
+        assert low <= p1 <= p99 <= high, curve["label"]
+    assert ax.get_yscale() == "linear"  # cosine's 2e-7 at the end does not stretch a log axis
+    assert high < 0.12  # no band of empty space on top, and the legend is below the axes
+    legend = ax.get_legend()
+    ax.figure.canvas.draw()
+    assert legend.get_window_extent().y1 < ax.get_window_extent().y0
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert len(labels) == 7
+    assert labels[-1].startswith("cosine: ")
+
+
+# --- the paths -----------------------------------------------------------------------
+
+
+def test_the_paths_overlay_holds_every_optimizer() -> None:
+    results = bowl_race()
+    fig = figures.overlay_figure(results, resolution=60, levels=8)
+    (ax,) = fig.axes
+    labels = ax.get_legend_handles_labels()[1]
+    for label, _, lr in BOWL_RACE:
+        assert any(text.startswith(f"{label} (lr={lr:g})") for text in labels), label
+    assert labels[0] == f"SGD (lr=1.5), diverged at step {SGD_DIVERGED_AT}"
+    assert "start" in labels
+    paths = [line for line in ax.lines if line.get_label() in labels and len(line.get_xdata()) > 2]
+    assert len(paths) == 6
+    assert len({line.get_color() for line in paths}) == 6
+    # each finished path ends in a large marker with a black edge; the diverged one in x
+    ends = [
+        line
+        for line in ax.lines
+        if line.get_markersize() >= 9 and line.get_mec() == "black" and line.get_marker() != "+"
+    ]
+    assert len(ends) == 5
+    assert sum(line.get_marker() == "x" for line in ax.lines) == 1
+    # zoomed on the paths: the bowl's range is (-10, 10) × (-5, 5)
+    assert -10 < ax.get_xlim()[0] < -7
+    assert ax.get_xlim()[1] < 10
 
 
 def test_paths_figure_has_a_subplot_per_group_with_the_functions_range() -> None:
@@ -351,9 +542,13 @@ def test_paths_figure_has_a_subplot_per_group_with_the_functions_range() -> None
     for ax in axes:
         assert ax.get_xlim() == (-10.0, 10.0)
         assert ax.get_ylim() == (-5.0, 5.0)
-    path_line = next(line for line in axes[1].lines if line.get_marker() == "o")
-    assert len(path_line.get_xdata()) == 31
-    assert path_line.get_color() == "red"
+    style = figures.group_styles(results["runs"])["Momentum"]
+    own = [line for line in axes[1].lines if line.get_color() == style.color]
+    assert len(own) == 1
+    assert len(own[0].get_xdata()) == 31
+    assert own[0].get_marker() == style.marker
+    others = [line for line in axes[1].lines if line.get_color() == "0.75"]
+    assert len(others) == 5  # the other groups, faint, for comparison
     assert any(line.get_marker() == "+" for line in axes[1].lines)
 
 
@@ -367,6 +562,84 @@ def test_paths_grid_for_fewer_groups() -> None:
     fig = figures.paths_figure(results, resolution=30, levels=5)
     assert len(fig.axes) == 4
     assert {ax.get_subplotspec().get_geometry()[:2] for ax in fig.axes} == {(2, 3)}
+
+
+def test_paths_accept_any_function2d() -> None:
+    fn = functions2d.Function2D(
+        name="tilted",
+        f=lambda x, y: (x - 1) ** 2 + 3 * (y + 0.5) ** 2 + x * y,
+        grad=lambda x, y: (2 * (x - 1) + y, 6 * (y + 0.5) + x),
+        minima=(),
+        start=(-3.0, 2.0),
+        xlim=(-4.0, 4.0),
+        ylim=(-3.0, 3.0),
+        description="my own tilted bowl",
+    )
+    runs = []
+    for label, name, lr in (("SGD", "sgd", 0.1), ("Adam", "adam", 0.3)):
+        path = functions2d.run_path(fn, optim.create(name, lr=lr), steps=20)
+        runs.append(run(label, name, lr, 0, fn.f(path[:-1, 0], path[:-1, 1]), path=path.tolist()))
+    problem = {"kind": "mine", "name": "tilted", "traits": ["function2d"], "description": "mine"}
+    results = document({**problem, "function": {"name": "tilted"}}, runs)
+    with pytest.raises(ValueError, match="tilted"):  # not registered: the function is needed
+        figures.figure_names(results)
+    assert figures.figure_names(results, function=fn) == ["overlay", "paths", "loss"]
+    assert len(figures.paths_figure(results, function=fn, resolution=30).axes) == 2
+    plans = figures._plan(results, fn)  # what draw(results, out, function=fn) draws
+    assert plans[0].title == "Every path on my own tilted bowl"
+    assert plans[0].look_for().startswith("Lowest f at the end: SGD")
+    # a document built in Python may hold the Function2D itself
+    inline = document({**problem, "function": fn}, runs)
+    assert figures.overlay_figure(inline, resolution=30).axes[0].get_xlim()[0] >= -4.0
+    # and a typed expression still works (problem kind "expression")
+    typed = document(
+        {**problem, "function": {"name": "expression", "expression": "x^2 + 3*y^2",
+                                 "xlim": [-4, 4], "ylim": [-3, 3]}}, runs,
+    )  # fmt: skip
+    assert figures.figure_names(typed) == ["overlay", "paths", "loss"]
+    with pytest.raises(TypeError, match="Function2D"):
+        figures.paths_figure(results, function="tilted")  # type: ignore[arg-type]
+
+
+def test_the_linreg_paths_figure_shows_gd_sgd_and_mini_batch() -> None:
+    results = linreg_race()
+    surface = results["problem"]["surface"]
+    assert surface["axes"] == ["w1 (RM)", "w2 (LSTAT)"]
+    fig = figures.weights_figure(results)
+    left, right = fig.axes[:2]
+    assert left.get_xlabel() == "w1 (RM)"
+    styles = figures.group_styles(results["runs"])
+    paths = {
+        name: line
+        for name, style in styles.items()
+        for line in left.lines
+        if line.get_color() == style.color and len(line.get_xdata()) > 100
+    }
+    assert set(paths) == {"GD", "SGD", "Mini-batch"}
+    # the smooth GD path is drawn over the jittery SGD one
+    assert paths["GD"].get_zorder() > paths["Mini-batch"].get_zorder() > paths["SGD"].get_zorder()
+    start = [line for line in left.lines if line.get_label() == "start"]
+    assert len(start) == 1
+    assert start[0].get_xdata()[0] == 0.0
+    minimum = [line for line in left.lines if line.get_marker() == "+"]
+    np.testing.assert_allclose(minimum[0].get_xydata()[0], surface["minimum"])
+    # the least-squares minimum is where the quadratic is lowest
+    A, b = np.array(surface["A"]), np.array(surface["b"])
+    np.testing.assert_allclose(2 * A @ np.array(surface["minimum"]) + b, 0, atol=1e-8)
+    assert right.get_title().startswith("Training loss per step")
+    look = figures._weights_look_for(results)
+    assert "GD follows the smoothest path" in look
+    assert "SGD jitters most" in look
+
+
+def test_linreg_records_its_weights_path() -> None:
+    results = linreg_race(steps=5)
+    for r in results["runs"]:
+        assert len(r["path"]) == 6
+        assert r["path"][0] == [0.0, 0.0]  # seed 003's start: w = 0 (and b = 1)
+
+
+# --- the loss ------------------------------------------------------------------------
 
 
 def test_function_loss_is_on_a_log_axis() -> None:
@@ -383,7 +656,7 @@ def legend_colors(ax: Any) -> dict[str, str]:
 
     handles, labels = ax.get_legend_handles_labels()
     return {
-        label.split(" (")[0]: matplotlib.colors.to_hex(h.get_color())
+        label.split(" (")[0]: matplotlib.colors.to_hex(h.get_color()).upper()
         for h, label in zip(handles, labels, strict=True)
     }
 
@@ -395,10 +668,7 @@ def test_data_loss_colours_band_limits_and_divergence() -> None:
     assert (
         legend_colors(ax)
         == figures.group_colors(results["runs"])
-        == {
-            "SGD": figures.TAB10[0],
-            "Adam": figures.TAB10[1],
-        }
+        == {"SGD": palette.COLORS[0], "Adam": palette.COLORS[1]}
     )
     labels = ax.get_legend_handles_labels()[1]
     assert labels == ["SGD", "Adam (1 of 3 diverged at step 150)"]
@@ -416,17 +686,71 @@ def test_data_loss_colours_band_limits_and_divergence() -> None:
     ends = [line for line in ax.lines if line.get_marker() == "x"]
     assert len(ends) == 1
     assert ends[0].get_xdata()[0] == 149
+    # the legend is outside the data
+    fig.canvas.draw()  # the legend is outside the data
+    assert not ax.get_legend().get_window_extent().overlaps(ax.get_window_extent())
 
 
-def test_accuracy_and_lr_keep_the_group_colours() -> None:
+def test_overlapping_runs_get_a_halo_a_note_and_the_reason() -> None:
+    """Seed 000's moons: SGD and Momentum (EMA form) at lr 0.0007 trace one curve."""
+    results = moons_run()
+    loss = results["runs"][0]["loss"]
+    twin = run("Momentum", "momentum", 0.1, 0, [v * 1.0005 for v in loss])
+    twin["hyperparameters"]["form"] = "ema"
+    results["runs"].insert(1, twin)
+    ax = figures.loss_figure(results).axes[0]
+    halos = [line for line in ax.lines if line.get_linewidth() == figures.HALO_WIDTH]
+    assert len(halos) == 1
+    assert any("GD and Momentum overlap" in t.get_text() for t in ax.texts)
+    look = figures._loss_look_for(results)
+    assert "GD and Momentum overlap within the line width" in look
+    assert "v = βv + (1 − β)g" in look  # plain GD and EMA Momentum at one rate: the reason
+    twin["hyperparameters"]["form"] = "book"
+    assert "v = βv" not in figures._loss_look_for(results)  # the book's form: no such reason
+    # curves apart: no overlap
+    scale = figures.choose_scale([[1.0, 0.5], [1.0, 0.9]])
+    pairs = figures.overlaps({"a": (np.arange(2), np.array([1.0, 0.5])),
+                              "b": (np.arange(2), np.array([1.0, 0.9]))}, scale)  # fmt: skip
+    assert pairs == []
+
+
+def test_a_noisy_loss_is_smoothed_more_and_drawn_as_dots() -> None:
+    results = linreg_race(steps=400)
+    ax = figures.loss_figure(results).axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels[0] == "GD"  # noise-free: the default smoothing, its fast start kept
+    assert labels[1].startswith("SGD, smoothed over ≈")
+    dots = [
+        line for line in ax.lines if line.get_linestyle() == "None" and line.get_marker() == "."
+    ]
+    assert dots  # SGD's raw loss: a cloud, not a wall of zigzags
+
+
+def test_accuracy_and_lr_keep_the_group_styles() -> None:
     results = data_race()
-    colors = figures.group_colors(results["runs"])
+    styles = figures.group_styles(results["runs"])
     accuracy = figures.accuracy_figure(results).axes[0]
     drawn = {(line.get_color(), line.get_linestyle()) for line in accuracy.lines}
-    assert drawn == {(c, style) for c in colors.values() for style in ("-", "--")}
+    assert drawn == {(s.color, style) for s in styles.values() for style in ("-", "--")}
+    for r in results["runs"]:
+        r["lr"] = (r["lr"][0] * 0.99 ** np.arange(len(r["lr"]))).tolist()
     lr = figures.lr_figure(results).axes[0]
-    assert legend_colors(lr) == colors
+    assert legend_colors(lr) == {k: s.color for k, s in styles.items()}
     assert lr.get_yscale() == "log"
+
+
+def test_lr_figure_only_when_an_lr_changes_and_equal_rates_share_a_line() -> None:
+    results = data_race()  # two constant rates: the run table says it, no figure
+    assert "lr" not in figures.figure_names(results)
+    results["runs"][0]["lr"][50:] = [0.05] * 150
+    assert "lr" in figures.figure_names(results)
+    results = mnist_like_race()
+    for r in results["runs"]:
+        r["lr"] = (0.01 * 0.5 ** (np.arange(600) // 200)).tolist()
+    results["runs"][-1]["lr"] = (0.001 * 0.5 ** (np.arange(600) // 200)).tolist()
+    ax = figures.lr_figure(results).axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["SGD, Momentum, Nesterov, AdaGrad, RMSprop", "Adam"]
 
 
 def test_a_group_that_diverged_at_step_zero_keeps_its_legend_entry() -> None:
@@ -437,16 +761,7 @@ def test_a_group_that_diverged_at_step_zero_keeps_its_legend_entry() -> None:
     fig = figures.loss_figure(results)
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert labels[-1] == "SGD lr 10 (diverged at step 0)"
-    assert figures.figure_names(results) == ["loss", "accuracy", "lr"]
-
-
-def test_lr_figure_only_when_the_lr_changes_or_differs() -> None:
-    results = data_race()
-    for r in results["runs"]:
-        r["lr"] = [0.1] * len(r["loss"])
-    assert "lr" not in figures.figure_names(results)
-    results["runs"][0]["lr"][50:] = [0.05] * 150
-    assert "lr" in figures.figure_names(results)
+    assert figures.figure_names(results) == ["loss", "accuracy"]
 
 
 def test_boundary_figure() -> None:
@@ -458,6 +773,9 @@ def test_boundary_figure() -> None:
     assert len(axes[0].collections) >= 4  # filled contours, the 0.5 line, two classes
 
 
+# --- the series figures ----------------------------------------------------------------
+
+
 def test_schedules_figure_has_formulas_and_an_epoch_axis() -> None:
     fig = figures.schedules_figure(schedules_series())
     ax = fig.axes[0]
@@ -465,27 +783,62 @@ def test_schedules_figure_has_formulas_and_an_epoch_axis() -> None:
     assert labels[0] == "inverse time: lr = 0.1/(1 + 0.5·epoch)"
     assert len(labels) == 3
     assert any(child.__class__.__name__ == "SecondaryAxis" for child in ax.get_children())
+    lines = ax.get_legend_handles_labels()[0]
+    assert len({(h.get_color(), h.get_linestyle(), h.get_marker()) for h in lines}) == 3
 
 
-def test_ewma_figure_styles() -> None:
+def test_the_ewma_figure_has_a_first_30_days_panel() -> None:
     fig = figures.ewma_figure(ewma_series())
-    ax = fig.axes[0]
-    styles = [line.get_linestyle() for line in ax.lines[1:]]
-    assert styles == ["-", "--"] * 3
-    labels = ax.get_legend_handles_labels()[1]
-    assert labels[1] == "β = 0.5 (≈2 days), bias-corrected"
-    assert labels[6] == "β = 0.98 (≈50 days), uncorrected"
-    assert np.issubdtype(np.asarray(ax.lines[0].get_xdata()).dtype, np.datetime64)
+    whole, start = fig.axes
+    assert np.issubdtype(np.asarray(whole.lines[0].get_xdata()).dtype, np.datetime64)
+    assert len(whole.lines) == 1 + 3  # the days and the three corrected averages
+    assert start.get_title() == "The first 30 days: bias correction"
+    assert start.get_xlim()[1] <= 30.5
+    averages = start.lines[1:]
+    assert [line.get_linestyle() for line in averages] == ["-", "--"] * 3
+    assert all(len(line.get_xdata()) == 30 for line in averages)
+    uncorrected = averages[5].get_ydata()  # β = 0.98 without correction starts near 0
+    assert uncorrected[0] < 0.1 * averages[4].get_ydata()[0]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["daily", "β = 0.5 (≈2 days)"]
+    assert labels[-2:] == ["bias-corrected", "uncorrected (starts at 0)"]
 
 
-def test_init_figure_per_activation() -> None:
-    fig = figures.init_figure(init_series(INITS, ACTIVATIONS), activation="tanh")
-    assert len(fig.axes) == 4 * 5
-    assert [ax.get_title() for ax in fig.axes[:5]] == [f"layer {k}" for k in range(1, 6)]
-    assert [fig.axes[5 * r].get_ylabel() for r in range(4)] == [f"{i}, tanh" for i in INITS]
-    assert fig.axes[0].get_shared_y_axes().joined(fig.axes[0], fig.axes[4])
-    assert not fig.axes[0].get_shared_y_axes().joined(fig.axes[0], fig.axes[5])
-    assert fig.axes[0].get_xlabel().startswith("std ")
+def test_init_figure_has_the_std_plot_and_readable_ticks() -> None:
+    fig = figures.init_figure(init_series(INITS, ACTIVATIONS, n_layers=3), activation="tanh")
+    fig.canvas.draw()
+    hists = [ax for ax in fig.axes if ax.get_title() != "std per layer"]
+    (std,) = [ax for ax in fig.axes if ax.get_title() == "std per layer"]
+    assert len(hists) == 4 * 3
+    assert [ax.get_title() for ax in hists[:3]] == [f"layer {k}" for k in range(1, 4)]
+    assert [hists[3 * r].get_ylabel() for r in range(4)] == list(INITS)
+    assert hists[0].get_shared_y_axes().joined(hists[0], hists[-1])  # one scale for all
+    assert hists[0].get_shared_x_axes().joined(hists[0], hists[-1])
+    assert [line.get_label() for line in std.lines] == list(INITS)
+    assert all(len(line.get_xdata()) == 3 for line in std.lines)
+    for ax in hists:
+        bottom = ax in hists[-3:]
+        shown = [t.get_text() for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+        assert bool(shown) == bottom
+        assert ax.xaxis.get_tick_params()["labelbottom"] == bottom
+        assert all(len(text) <= 6 for text in shown), shown  # no 0.0000000050000010
+        assert ax.xaxis.get_offset_text().get_text() == ""  # no stray 1e-6
+        assert ax.yaxis.get_offset_text().get_text() == ""
+
+
+def test_relu_init_histograms_share_a_log_scale() -> None:
+    from gdlab.experiments import plots
+
+    series = plots.init_series(samples=200, units=20, layers=2)
+    relu = [c for c in series["cases"] if c["activation"] == "relu"]
+    assert all(c["xscale"] == "log" for c in relu)
+    edges = {tuple(layer["edges"]) for c in relu for layer in c["layers"]}
+    assert len(edges) == 1  # one scale for every layer and initialisation
+    for c in relu:
+        for layer in c["layers"]:
+            assert sum(layer["counts"]) <= layer["total"] * (1 - layer["zeros"]) + 1
+    fig = figures.init_figure(series_document(series), activation="relu")
+    assert fig.axes[0].get_xscale() == "log"
 
 
 def test_init_split_by_activation_only_for_many_cases() -> None:
@@ -503,11 +856,12 @@ def test_smooth_is_the_bias_corrected_ewma() -> None:
     assert figures.smooth([3.0] * 5).tolist() == [3.0] * 5
 
 
-def test_group_colors_cycle_in_run_order() -> None:
+def test_group_styles_cycle_in_run_order() -> None:
     runs = [{"group": f"g{i}"} for i in range(12)] + [{"group": "g0"}]
-    colors = figures.group_colors(runs)
-    assert list(colors) == [f"g{i}" for i in range(12)]
-    assert colors["g10"] == colors["g0"] == figures.TAB10[0]
+    styles = figures.group_styles(runs)
+    assert list(styles) == [f"g{i}" for i in range(12)]
+    assert styles["g7"].color == styles["g0"].color == palette.COLORS[0]
+    assert styles["g7"].linestyle != styles["g0"].linestyle
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -532,7 +886,7 @@ def test_unknown_kinds_raise_and_draw_nothing(tmp_path: Path, change: Any, messa
 def test_figures_follow_the_traits_not_the_kind() -> None:
     results = bowl_race()
     results["problem"]["kind"] = "my-own-2d-kind"  # any kind: the traits decide
-    assert figures.figure_names(results) == ["paths", "loss"]
+    assert figures.figure_names(results) == ["overlay", "paths", "loss"]
     results["problem"]["traits"] = ["data"]
     names = figures.figure_names(results)
     assert "paths" not in names
@@ -562,6 +916,7 @@ def test_import_does_not_load_matplotlib() -> None:
 import sys
 import gdlab.report
 import gdlab.report.figures as figures
+import gdlab.report.palette
 assert "matplotlib" not in sys.modules, "imported on import"
 figures.smooth([1.0, 2.0])
 doc = {"runs": [], "series": {"kind": "schedules", "steps": 3, "curves": [{"lr": [1, 2, 3]}]}}

@@ -46,10 +46,27 @@ def _grads(seed: int = 0) -> dict[str, np.ndarray]:
     return {"w": rng.standard_normal(3), "b": rng.standard_normal((2, 2))}
 
 
+def _update(opt, params, grads) -> None:
+    """``opt.update``; for the rules that evaluate again (L-BFGS, SAM) with the closure of
+    f(q) = Σ g·(q − p) + ½‖q − p‖² around these ``params``: its gradient there is ``grads``."""
+    if not opt.needs_closure:
+        opt.update(params, grads)
+        return
+    p = {k: np.array(v) for k, v in params.items()}
+    g = {k: np.array(v) for k, v in grads.items()}
+
+    def closure(q):
+        d = {k: q[k] - p[k] for k in p}
+        loss = sum(float(np.vdot(g[k], d[k]) + 0.5 * np.vdot(d[k], d[k])) for k in p)
+        return loss, {k: g[k] + d[k] for k in p}
+
+    opt.update(params, grads, closure=closure)
+
+
 def _trained(opt, steps: int = 3):
     params = _params()
     for k in range(steps):
-        opt.update(params, _grads(k))
+        _update(opt, params, _grads(k))
     return opt, params
 
 
@@ -262,7 +279,72 @@ NUMPY_HYPERPARAMETERS = {
     "adamax": {"lr": np.float32(0.002), "eps": np.float32(1e-7)},
     "nadam": {"lr": np.float32(0.002), "momentum_decay": np.float64(4e-3)},
     "radam": {"lr": np.float32(0.001), "beta2": np.float64(0.99)},
+    "signum": {"lr": np.float32(1e-3), "momentum": np.float64(0.5)},
+    "lion": {"lr": np.float32(1e-4), "beta2": np.float32(0.95), "weight_decay": np.float64(0.1)},
+    "adabelief": {"lr": np.float32(0.01), "nesterov": np.bool_(True), "eps_root": np.float64(0)},
+    "yogi": {"lr": np.float32(0.01), "initial_accumulator_value": np.float32(0.1)},
+    "adopt": {"lr": np.float32(0.01), "use_clipping": np.bool_(False)},
+    "ademamix": {"lr": np.float32(0.01), "alpha": np.float32(4.0), "alpha_warmup": np.int64(9)},
+    "adan": {"lr": np.float32(0.01), "form": np.str_("optax"), "beta3": np.float32(0.9)},
+    "lars": {
+        "lr": np.float32(0.5),
+        "nesterov": np.bool_(True),
+        "weight_decay_mask": np.str_("w|s"),
+    },
+    "lamb": {"lr": np.float32(0.01), "form": np.str_("keras"), "weight_decay": np.float64(0.1)},
+    "novograd": {"lr": np.float32(0.01), "beta2": np.float32(0.5)},
+    "muon": {"lr": np.float32(0.02), "ns_steps": np.int64(3), "fallback_lr": np.float32(1e-3)},
+    "rprop": {"lr": np.float32(0.01), "etaplus": np.float64(1.3), "step_size_max": np.int64(10)},
+    "asgd": {"lr": np.float32(0.01), "t0": np.int64(100), "alpha": np.float32(0.5)},
+    "ftrl": {"lr": np.float32(0.1), "learning_rate_power": np.float64(-0.3), "beta": np.int64(1)},
+    "adafactor": {"lr": np.float32(0.01), "eps1": np.float64(1e-30), "form": np.str_("keras")},
+    "sm3": {"lr": np.float32(0.1), "momentum": np.float32(0.5)},
+    "lbfgs": {
+        "lr": np.float32(0.5),
+        "max_iter": np.int64(5),
+        "tolerance_grad": np.float32(1e-6),
+        "line_search_fn": np.str_("strong_wolfe"),
+    },
+    "sam": {
+        "lr": np.float32(0.01),
+        "rho": np.float64(0.1),
+        "adaptive": np.bool_(True),
+        "base": {"optimizer": np.str_("adam"), "beta1": np.float32(0.8)},
+    },
+    "schedule_free_sgd": {
+        "lr": np.float32(0.5),
+        "beta1": np.float64(0.8),
+        "warmup_steps": np.int64(3),
+    },
+    "schedule_free_adamw": {"lr": np.float32(0.01), "weight_lr_power": np.float32(1.0)},
+    "prodigy": {"lr": np.float32(1.0), "d0": np.float64(1e-5), "safeguard_warmup": np.bool_(True)},
+    "dadapt_adamw": {
+        "lr": np.float64(0.5),
+        "growth_rate": np.float32(2.0),
+        "beta2": np.float32(0.99),
+    },
+    "lookahead": {
+        "k": np.int64(3),
+        "alpha": np.float32(0.5),
+        "inner": {"optimizer": np.str_("adam"), "beta1": np.float32(0.8)},
+    },
+    "average": {"lr": np.float32(0.01), "mode": np.str_("swa"), "start": np.int32(2)},
+    "accumulate": {"lr": np.float64(0.01), "every": np.int64(2), "use_grad_mean": np.bool_(False)},
+    "groups": {
+        "inner": np.str_("adamw"),
+        "weight_decay": np.float32(0.1),
+        "groups": [{"keys": np.str_("b"), "weight_decay": np.float64(0.0)}],
+    },
 }
+
+
+def _plain_data(value) -> bool:
+    """Python scalars, or a dict of them by name (SAM's base optimizer), or a list of them."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_data(v) for k, v in value.items())
+    if isinstance(value, list):  # the groups of gdlab.optim.Groups
+        return all(_plain_data(v) for v in value)
+    return type(value) in (float, int, bool, str, type(None))
 
 
 def test_the_numpy_table_covers_every_optimizer():
@@ -273,7 +355,7 @@ def test_the_numpy_table_covers_every_optimizer():
 def test_numpy_scalar_hyperparameters_become_plain_and_round_trip(name, tmp_path):
     opt = create(name, **NUMPY_HYPERPARAMETERS[name])
     for key, value in opt.hyperparameters().items():
-        assert type(value) in (float, int, bool, str, type(None)), (key, type(value))
+        assert _plain_data(value), (key, value)
     _trained(opt, 2)
     path = opt.save(tmp_path / f"{name}.npz")
     again = load(path)
@@ -468,7 +550,7 @@ def test_a_parameter_made_read_only_later_is_refused(name):
     with pytest.raises(
         ValueError, match=r"params\['b'\] must be a writable C-contiguous array .*read-only"
     ):
-        opt.update(params, _grads(9))
+        _update(opt, params, _grads(9))
     assert _fingerprint(opt) == before
     for k, v in before_params.items():
         np.testing.assert_array_equal(params[k], v)
@@ -605,6 +687,32 @@ SCHEDULE_EXAMPLES = {
         schedules.CosineDecay(0.1, 3, restarts=True, t_mult=1e200),
     ],
     "warmup": [schedules.Warmup(schedules.ExponentialDecay(0.1, 0.5, per="step"), 4)],
+    "onecycle": [
+        schedules.OneCycle(0.1, 100),
+        schedules.OneCycle(0.1, 100, anneal="linear", three_phase=True),
+        schedules.OneCycle(0.1, 100, form="optax"),
+    ],
+    "cyclic": [
+        schedules.Cyclic(0.01, 0.1, 5),
+        schedules.Cyclic(0.01, 0.1, 5, mode="triangular2"),
+        schedules.Cyclic(0.01, 0.1, 5, mode="exp_range", gamma=0.99),
+    ],
+    "swa": [schedules.SWALR(0.1, 0.01, 5), schedules.SWALR(0.1, 0.01, 5, anneal="linear")],
+    "lambda": [schedules.Lambda(0.1, lambda n: 1 / (1 + n))],
+    "multiplicative": [schedules.Multiplicative(0.1, lambda n: 0.9)],
+    "join": [
+        schedules.Join([schedules.Constant(0.1), schedules.CosineDecay(0.1, 10)], [5]),
+        schedules.Join(
+            [schedules.Constant(0.1), schedules.Multiplicative(0.1, lambda n: 0.9, per="step")],
+            [5],
+            form="torch",
+        ),
+    ],
+    "chained": [
+        schedules.Chained(
+            [schedules.ExponentialDecay(0.1, 0.9, per="step"), schedules.CosineDecay(1.0, 10)]
+        )
+    ],
     "plateau": [schedules.ReduceOnPlateau(0.1)],
     "manual": [schedules.Manual(0.1)],
 }

@@ -1,11 +1,20 @@
 """The HTML report and the ``results.json`` schema.
 
 Without a browser: the schema accepts synthetic documents and rejects broken
-ones (NaN included), and the page parses, is self-contained and escapes what
-users wrote. With headless Chromium: the page loads without script errors or
-broken images (its own self-check says so), the table sorts, and a screenshot
-is not blank. Chromium is skipped where it is missing, except under ``CI=true``,
-where a missing browser (or matplotlib, or jsonschema) fails the test.
+ones (NaN included), and the page parses, is self-contained, escapes what users
+wrote, ranks the runs before listing them and shows each optimizer's rule.
+
+In headless Chromium (Playwright, driving the system's Chromium: no browser is
+downloaded), every built-in report and ``gdlab plot`` page and a tuned race,
+made once per module with few steps: no console error, no request leaving the
+page (each is refused and recorded), every chart drawn (its traces' points in the
+DOM), a tooltip on hover, a legend entry that hides its run, a log switch that
+changes the axis, a drag that zooms and a double-click that zooms back out, the
+charts drawn within 2 s of navigation, the page under 10 MB
+and no sideways scrolling at 1280 px or 390 px. Screenshots at both widths go to
+a temporary directory, or to ``GDLAB_SCREENSHOTS`` when set, to be looked at.
+Chromium or Playwright is skipped where it is missing, except under
+``CI=true``, where a missing browser (or matplotlib, or jsonschema) fails the test.
 """
 
 from __future__ import annotations
@@ -18,13 +27,14 @@ import os
 import re
 import shutil
 import struct
-import subprocess
 import sys
+import time
 from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from gdlab.report.html import render_report, write_report
@@ -332,15 +342,16 @@ def _draw_figures(document: dict[str, Any], out_dir: Path) -> list[dict[str, Any
     for name, title, caption, figure in figures:
         figure.savefig(out_dir / "figures" / f"{name}.png", dpi=80)
         figure.savefig(out_dir / "figures" / f"{name}.svg")
-        items.append(
-            {
-                "name": name,
-                "title": title,
-                "caption": caption,
-                "png": f"figures/{name}.png",
-                "svg": f"figures/{name}.svg",
-            }
-        )
+        item = {
+            "name": name,
+            "title": title,
+            "caption": caption,
+            "png": f"figures/{name}.png",
+            "svg": f"figures/{name}.svg",
+        }
+        if name == "loss":  # a figure without "look_for" shows none
+            item["look_for"] = f"Which run ends lowest, and why. {HOSTILE}"
+        items.append(item)
     return items
 
 
@@ -487,6 +498,8 @@ def test_validate_without_jsonschema_still_checks_keys_and_enumerations(monkeypa
 # --- the page, without a browser -----------------------------------------------------
 
 VOID = {"meta", "link", "img", "br", "hr", "input", "source", "wbr", "col", "area", "base"}
+#: The one address-like string the page may hold: the SVG namespace's name (never loaded).
+NAMESPACE = "http://www.w3.org/2000/svg"
 
 
 class Page(HTMLParser):
@@ -503,6 +516,7 @@ class Page(HTMLParser):
         self.headers: list[dict[str, str | None]] = []
         self.buttons: list[dict[str, str | None]] = []
         self.scripts: list[tuple[dict[str, str | None], str]] = []
+        self.sources: list[str] = []  # src and href attributes
         self.svgs = 0
         self.feed(text)
         self.close()
@@ -523,15 +537,18 @@ class Page(HTMLParser):
             self.ids.append(named["id"] or "")
         for name in ("href", "xlink:href", "clip-path", "fill", "mask"):
             self.references += re.findall(r"#([^)\s\"]+)", named.get(name) or "")
+        for name in ("src", "href"):
+            if named.get(name):
+                self.sources.append(named[name] or "")
         if tag == "img":
             self.images.append(named)
         elif tag == "svg":
             self.svgs += 1
         elif tag == "tr" and self._inside("tbody") and self._inside("table", "runs"):
             self.rows.append(named)
-        elif tag == "th":
+        elif tag == "th" and self._inside("table", "runs"):
             self.headers.append(named)
-        elif tag == "button":
+        elif tag == "button" and self._inside("table", "runs"):
             self.buttons.append(named)
 
     def handle_endtag(self, tag: str) -> None:
@@ -552,16 +569,23 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+def _addresses(text: str) -> set[str]:
+    return set(re.findall(r"https?://[^\s\"'<>)]*", text))
+
+
 def test_page_parses_and_is_self_contained(bowl):
     page = Page(bowl.text)
     assert page.problems == []
-    assert not re.search(r"https?://", bowl.text, re.IGNORECASE)
+    assert _addresses(bowl.text) <= {NAMESPACE}
     assert len(page.images) == len(bowl.figures) == 2
     for image, figure in zip(page.images, bowl.figures, strict=True):
         assert image["src"].startswith("data:image/png;base64,")
         assert image["alt"] == figure["title"]
         width, height = _png_size((bowl.out_dir / figure["png"]).read_bytes())
         assert (image["width"], image["height"]) == (str(width), str(height))
+    # Nothing is loaded from anywhere: images are data: URIs; links name the report's files.
+    for source in page.sources:
+        assert source.startswith(("data:", "#", "figures/")), source
     assert "<link" not in bowl.text
     assert not re.search(r"<script[^>]*\bsrc=", bowl.text)
     assert "Content-Security-Policy" in bowl.text
@@ -574,10 +598,13 @@ def test_page_escapes_user_strings(bowl):
     assert "&lt;/script&gt;&lt;script&gt;alert(&#x27;gotcha&#x27;)" in bowl.text
     assert "&lt;b&gt;not bold&lt;/b&gt; &amp; one diverges" in bowl.text
     assert "a &lt; b &amp;&amp; c &gt; d" in bowl.text  # the config, in <details>
-    # Three scripts of ours (self-check, run data, sorting), no more.
-    assert len(re.findall(r"<script\b", bowl.text)) == 3
+    # Five scripts of ours (self-check, run data, sorting, chart data, charts), no more.
+    assert len(re.findall(r"<script\b", bowl.text)) == 5
     data = [json.loads(text) for attrs, text in page.scripts if attrs.get("id") == "gdlab-runs"]
     assert [run["label"] for run in data[0]] == [run["label"] for run in bowl.document["runs"]]
+    charts = [json.loads(text) for attrs, text in page.scripts if attrs.get("id") == "gdlab-charts"]
+    labels = {t.get("meta") for c in charts[0] for t in c["traces"]}
+    assert any(HOSTILE in str(label) for label in labels)  # as data, escaped by the JSON
 
 
 def test_page_content(bowl):
@@ -588,12 +615,66 @@ def test_page_content(bowl):
     for figure in bowl.figures:
         assert f"<h3>{html.escape(figure['title'])}</h3>" in bowl.text
         assert f"<figcaption>{html.escape(figure['caption'])}</figcaption>" in bowl.text
+    look_for = html.escape(bowl.figures[0]["look_for"])
+    assert f'<p class="look-for"><strong>What to look for.</strong> {look_for}</p>' in bowl.text
+    assert bowl.text.count('class="look-for"') == 1  # the second figure has none
     for name, version in document["versions"].items():
         assert f"<dt>{name}</dt><dd>{version}</dd>" in bowl.text
     assert "<dt>processor</dt><dd>Test CPU</dd>" in bowl.text
     assert "<details><summary>" in bowl.text
     assert "lr=0.3, beta1=0.9, beta2=0.999, eps=1e-08" in bowl.text
     assert "adam (book)" in bowl.text
+
+
+def test_summary_comes_before_the_runs_and_ranks_groups(bowl, moons_svg):
+    for report in (bowl, moons_svg):
+        text = report.text
+        order = [text.index(f'id="{name}"') for name in ("summary", "figures", "results")]
+        assert order == sorted(order)
+    ranking = moons_svg.text[moons_svg.text.index('id="ranking"') :]
+    ranking = ranking[: ranking.index("</table>")]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", ranking, re.S)[1:]
+    names = [re.findall(r"<td>([^<]*)</td>", row)[0] for row in rows]
+    assert names == ["Adam", "SGD", "SGD lr=5"]  # Adam's mean over seeds 0 and 1 is best
+    assert "2 of 2" not in ranking
+    assert "diverged at step 4" in ranking
+
+
+def test_each_optimizer_has_a_card_with_its_rule(bowl):
+    from gdlab.optim import OPTIMIZERS
+    from gdlab.report.maths import rule_mathml, rules, summary
+
+    text = bowl.text
+    section = text[text.index('id="optimizers"') : text.index('id="figures"')]
+    cards = re.findall(r'<article class="card" id="([^"]+)"', section)
+    assert cards == ["optimizer-sgd--", "optimizer-adam-book-"]
+    for name in ("sgd", "adam"):
+        cls = OPTIMIZERS[name]
+        assert html.escape(summary(cls)) in section
+        first = rules(cls)[0]
+        names = list(cls().hyperparameters())
+        for columns in rule_mathml(first, names):
+            for element in columns:
+                assert element in section  # the docstring's own lines, as MathML
+    assert "per-coordinate scaling" in section  # Adam's v is explained
+    assert "the learning rate" in section
+    assert "the step count, from 1" in section
+
+
+def test_cards_follow_the_form_that_ran():
+    from gdlab.optim import OPTIMIZERS
+    from gdlab.report.html import _rule_blocks
+
+    adam = OPTIMIZERS["adam"]
+    blocks = _rule_blocks(adam, {"form": "lr_t"})
+    lines = [line for block in blocks for line in block.lines]
+    # The lr_t block uses m and v: their updates come from the explicit block.
+    assert lines[0].startswith("m ← β1·m")
+    assert lines[1].startswith("v ← β2·v")
+    assert any(line.startswith("lr_t =") for line in lines)
+    assert blocks[0].caption == "m and v, as in the other form:"
+    (book,) = _rule_blocks(OPTIMIZERS["momentum"], {"form": "book"})
+    assert book.lines == ("v ← μ·v − lr·d", "p ← p + v")
 
 
 def test_table_has_one_row_per_run_and_marks_divergence(bowl, moons_svg):
@@ -625,6 +706,16 @@ def test_table_has_one_row_per_run_and_marks_divergence(bowl, moons_svg):
     assert '&quot;fused&quot;: true}">lr=5</td>' in moons_svg.text
 
 
+def test_a_long_runs_table_is_collapsed(tmp_path):
+    document = data_document()
+    runs = document["runs"]
+    document["runs"] = [dict(runs[2], id=f"sgd-seed{k}", seed=k) for k in range(13)]
+    text = render_report(document, [], tmp_path, charts=False)
+    assert '<details class="runs"><summary>Show all 13 runs' in text
+    few = render_report(data_document(), [], tmp_path, charts=False)
+    assert '<details class="runs">' not in few
+
+
 def test_svg_inline_has_unique_ids_and_no_urls(moons_svg):
     page = Page(moons_svg.text)
     assert page.problems == []
@@ -633,16 +724,26 @@ def test_svg_inline_has_unique_ids_and_no_urls(moons_svg):
     assert len(page.ids) == len(set(page.ids))
     assert page.references
     assert set(page.references) <= set(page.ids)
-    assert not re.search(r"https?://", moons_svg.text, re.IGNORECASE)
+    assert _addresses(moons_svg.text) <= {NAMESPACE}
     assert "<?xml" not in moons_svg.text
     assert "<!DOCTYPE svg" not in moons_svg.text
+
+
+def test_no_js_page_has_the_images_and_no_chart(tmp_path, bowl):
+    text = render_report(bowl.document, bowl.figures, bowl.out_dir, charts=False)
+    assert 'class="chart-box"' not in text
+    assert "gdlab-charts" not in text
+    assert len(re.findall(r"<script\b", text)) == 3
+    assert '<details class="static">' not in text  # the image is the figure
+    assert len(Page(text).images) == 2
 
 
 def test_a_plot_experiment_without_runs(tmp_path):
     text = render_report(plot_document(SERIES["schedules"]), [], tmp_path)
     assert Page(text).problems == []
     assert 'id="runs"' not in text
-    assert "has no runs" in text
+    assert 'id="summary"' not in text
+    assert 'id="optimizers"' not in text
 
 
 def test_write_report_refuses_nan_and_bad_arguments(tmp_path, bowl):
@@ -662,11 +763,45 @@ def test_write_report_refuses_nan_and_bad_arguments(tmp_path, bowl):
         write_report(bowl_document(), fake, tmp_path)
 
 
-# --- the page in headless Chromium ------------------------------------------------------
+def test_charts_twin_the_figures_with_the_figures_styles():
+    from gdlab.report import figures, interactive
+
+    document = data_document()
+    charts = interactive.charts(document)
+    assert [c["figure"] for c in charts] == ["loss", "accuracy", "lr"]
+    styles = figures.group_styles(document["runs"])
+    loss = charts[0]
+    for trace in loss["traces"]:
+        style = styles[trace["legendgroup"]]
+        assert (trace["line"]["color"], trace["line"]["dash"]) == (style.color, style.dash)
+    # The noisy loss goes to the page raw; the page smooths it (the slider starts at β 0.9).
+    assert loss["smooth"]["beta"] == figures.SMOOTH_BETA
+    assert all("y" not in loss["traces"][int(k)] for k in loss["smooth"]["raw"])
+    assert interactive.charts(document, names=["accuracy"])[0]["figure"] == "accuracy"
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
+# --- the built-in reports in headless Chromium (Playwright) ------------------------------
+
+#: Short versions of the built-in reports, made once per session (``--workers 1``: the runs
+#: take milliseconds, a process takes seconds to start).
+BUILT = {
+    "bowl": ["race", "bowl"],
+    "boston": ["race", "boston", "--steps", "150"],
+    "moons": ["race", "moons", "--epochs", "20"],
+    "mnist": ["race", "mnist", "--steps", "40", "--optimizers", "sgd,momentum,adam"],
+    "schedules": ["race", "schedules", "--epochs", "1", "--optimizers", "sgd"],
+    "plot-schedules": ["plot", "schedules"],
+    "plot-ewma": ["plot", "ewma"],
+    "plot-init": ["plot", "init"],
+    "tuned": None,  # gdlab tune boston, then gdlab race boston --tuned
+}
+#: A page's budget: its size, and the time until every chart is drawn (from navigation).
+MAX_BYTES = 10 * 2**20
+MAX_RENDER_MS = 2000
+WIDTHS = (1280, 390)
+
+
+def _chromium_binary() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         binary = shutil.which(name)
         if binary:
@@ -675,133 +810,275 @@ def chromium() -> str:
     raise AssertionError("unreachable")
 
 
-def _run_chromium(binary: str, work: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    profile = work / f"profile-{len(list(work.glob('profile-*')))}"
-    command = [
-        binary,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        "--virtual-time-budget=5000",
-        "--enable-logging=stderr",
-        "--v=0",
-        *arguments,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, f"{command} failed:\n{result.stderr[-4000:]}"
-    return result
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = _require("playwright.sync_api")
+    binary = _chromium_binary()
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=binary, args=["--no-sandbox"])
+        yield launched
+        launched.close()
 
 
-def _dump(binary: str, page: Path) -> tuple[str, str]:
-    """The DOM after load, and Chromium's log lines about ``page``'s console."""
-    result = _run_chromium(binary, page.parent, "--dump-dom", page.as_uri())
-    console = [
-        line
-        for line in result.stderr.splitlines()
-        if "Uncaught" in line or ("CONSOLE" in line and page.name in line)
-    ]
-    return result.stdout, console
+class Reports:
+    """The built-in reports, each made on first use (once per module)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.made: dict[str, Path] = {}
+
+    def __getitem__(self, name: str) -> Path:
+        if name not in self.made:
+            from gdlab import cli
+
+            out = self.root / name
+            if name == "tuned":
+                tune = self.root / "boston-tune"
+                argv = ["tune", "boston", "--budget", "3", "--folds", "2", "--steps", "60"]
+                assert cli.main([*argv, "--out", str(tune), "--quiet"]) == 0
+                argv = ["race", "boston", "--tuned", str(tune), "--steps", "60", "--seeds", "2"]
+            else:
+                argv = list(BUILT[name])
+            if argv[0] == "race":
+                argv += ["--workers", "1"]
+            assert cli.main([*argv, "--out", str(out), "--quiet"]) == 0, name
+            self.made[name] = out
+        return self.made[name]
 
 
-def _data(dom: str, name: str) -> Any:
-    match = re.search(rf'<body[^>]*\bdata-{name}="([^"]*)"', dom)
-    assert match, f"no data-{name} on <body>; the page's scripts did not run:\n{dom[:2000]}"
-    return json.loads(html.unescape(match.group(1)))
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> Reports:
+    return Reports(tmp_path_factory.mktemp("reports"))
 
 
-def test_browser_loads_the_page_without_errors(chromium, bowl):
-    dom, console = _dump(chromium, bowl.path)
-    check = _data(dom, "report-check")
-    assert check == {
-        "errors": [],
-        "brokenImages": [],
-        "images": 2,
-        "svgs": 0,
-        "figures": 2,
-        "rows": len(bowl.document["runs"]),
-    }
-    assert console == []
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screenshots go (``GDLAB_SCREENSHOTS`` names a directory to keep them)."""
+    chosen = os.environ.get("GDLAB_SCREENSHOTS")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
-def test_browser_screenshot_is_not_blank(chromium, bowl):
-    image = _require("matplotlib.image")
-    shot = bowl.out_dir / "shot.png"
-    _run_chromium(
-        chromium,
-        bowl.out_dir,
-        "--hide-scrollbars",
-        f"--screenshot={shot}",
-        "--window-size=1280,1600",
-        bowl.path.as_uri(),
+class Opened:
+    """A page opened in Chromium, with what it said and asked for."""
+
+    def __init__(self, browser: Any, path: Path, width: int) -> None:
+        self.context = browser.new_context(viewport={"width": width, "height": 900})
+        self.page = self.context.new_page()
+        self.console: list[str] = []
+        self.requests: list[str] = []
+        self.page.on(
+            "console", lambda m: self.console.append(f"{m.type}: {m.text}") if m.type in (
+                "error", "warning") else None,
+        )  # fmt: skip
+        self.page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
+
+        def route(request_route: Any) -> None:
+            url = request_route.request.url
+            if url.startswith(("file:", "data:", "about:")):
+                request_route.continue_()
+            else:  # nothing may leave the page: refused, and recorded
+                self.requests.append(url)
+                request_route.abort()
+
+        self.page.route("**/*", route)
+        self.page.on(
+            "request",
+            lambda r: None if r.url.startswith(("file:", "data:", "about:")) else (
+                self.requests.append(r.url)),
+        )  # fmt: skip
+        self.page.goto(path.as_uri())
+        self.page.wait_for_function("document.body && document.body.dataset.reportCheck")
+        self.check = json.loads(self.page.get_attribute("body", "data-report-check"))
+        self.ready = None
+        if self.check["charts"]:
+            self.page.wait_for_function("document.body.dataset.chartsReady")
+            self.ready = json.loads(self.page.get_attribute("body", "data-charts-ready"))
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def _chart_ids(opened: Opened) -> list[str]:
+    return opened.page.eval_on_selector_all(
+        ".chart-box[data-chart]", "boxes => boxes.map(b => b.getAttribute('data-chart'))"
     )
-    pixels = image.imread(shot)
-    assert pixels.shape[:2] == (1600, 1280)
-    rgb = pixels[..., :3]
-    assert rgb.std() > 0.02
-    colours = {tuple(p) for p in (rgb[::7, ::7] * 255).round().astype(int).reshape(-1, 3)}
-    assert len(colours) > 16
 
 
-SORT_PROBE = """<script>
-window.addEventListener("load", function () {
-  var table = document.getElementById("runs");
-  var heads = table.tHead.rows[0].cells;
-  function column(name) {
-    for (var i = 0; i < heads.length; i++) {
-      if (heads[i].textContent.trim() === name) { return heads[i]; }
-    }
-  }
-  function labels() {
-    return Array.prototype.map.call(table.tBodies[0].rows, function (row) {
-      return row.cells[0].textContent.trim();
-    });
-  }
-  var loss = column("Final loss"), run = column("Run");
-  var out = {};
-  loss.querySelector("button").click();
-  out.ascending = [labels(), loss.getAttribute("aria-sort")];
-  loss.querySelector("button").click();
-  out.descending = [labels(), loss.getAttribute("aria-sort")];
-  run.querySelector("button").click();
-  out.byRun = [labels(), run.getAttribute("aria-sort"), loss.getAttribute("aria-sort")];
-  document.body.dataset.sortCheck = JSON.stringify(out);
-});
-</script>
-</body>"""
+@pytest.mark.parametrize("name", list(BUILT))
+def test_each_built_in_report_in_chromium(name, reports, browser, screenshots):
+    started = time.perf_counter()
+    out = reports[name]
+    made = time.perf_counter() - started
+    index = out / "index.html"
+    document = json.loads((out / "results.json").read_text())
+    validate(document)
+    size = index.stat().st_size
+    assert size < MAX_BYTES, f"{name}: {size} bytes"
+    for width in WIDTHS:
+        opened = Opened(browser, index, width)
+        try:
+            page = opened.page
+            assert opened.console == [], opened.console
+            assert opened.requests == []
+            assert opened.check["errors"] == []
+            assert opened.check["brokenImages"] == []
+            assert page.locator("#runs tbody tr").count() == len(document["runs"])
+            specs = json.loads(page.inner_text("#gdlab-charts")) if opened.ready else []
+            assert opened.check["charts"] == len(specs)
+            if opened.ready:
+                assert opened.ready["failed"] == []
+                assert opened.ready["ms"] < MAX_RENDER_MS, opened.ready
+                if width == WIDTHS[0]:  # the interactions once; both widths draw every chart
+                    _check_charts(opened, specs)
+            page.screenshot(path=str(screenshots / f"{name}-{width}.png"), full_page=True)
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 1, f"{name} at {width} px scrolls sideways by {overflow} px"
+        finally:
+            opened.close()
+    drawn = opened.ready["ms"] if opened.ready else "-"
+    seconds = time.perf_counter() - started - made
+    print(f"{name}: {size / 2**20:.2f} MB, charts drawn in {drawn} ms; made in {made:.1f} s, "
+          f"checked in {seconds:.1f} s")  # fmt: skip
 
 
-def test_browser_sorts_the_table_and_shows_inline_svg(chromium, moons_svg):
-    probe = moons_svg.out_dir / "sort-probe.html"
-    probe.write_text(moons_svg.text.replace("</body>", SORT_PROBE), encoding="utf-8")
-    dom, console = _dump(chromium, probe)
-    runs = moons_svg.document["runs"]
-    assert _data(dom, "report-check") == {
-        "errors": [],
-        "brokenImages": [],
-        "images": 0,
-        "svgs": 2,
-        "figures": 2,
-        "rows": len(runs),
-    }
-    assert console == []
-    finite = [r for r in runs if r["metrics"]["final_loss"] is not None]
-    missing = [r["label"] for r in runs if r["metrics"]["final_loss"] is None]
-    by_loss = [r["label"] for r in sorted(finite, key=lambda r: r["metrics"]["final_loss"])]
-    order = _data(dom, "sort-check")
-    assert order["ascending"] == [by_loss + missing, "ascending"]
-    assert order["descending"] == [by_loss[::-1] + missing, "descending"]
-    assert order["byRun"] == [sorted(r["label"] for r in runs), "ascending", "none"]
+def _check_charts(opened: Opened, specs: list[dict[str, Any]]) -> None:
+    """Every chart drew every visible trace's points; hover, legend and log switch work."""
+    page = opened.page
+    assert _chart_ids(opened) == [s["id"] for s in specs]
+    for spec in specs:
+        box = page.locator(f'.chart-box[data-chart="{spec["id"]}"]')
+        drawn = box.locator("g.trace").evaluate_all(
+            "gs => gs.map(g => [Number(g.dataset.trace), Number(g.dataset.points)])"
+        )
+        expected = [i for i, t in enumerate(spec["traces"]) if t["mode"] != "contour"]
+        assert [i for i, _ in drawn] == expected, spec["id"]
+        assert all(points > 0 for _, points in drawn), (spec["id"], drawn)
+        contours = [t for t in spec["traces"] if t["mode"] == "contour"]
+        if contours:
+            assert box.locator("g.contour path").count() == len(contours[0]["paths"]) > 0
+    first = specs[0]
+    _drag_zooms_and_double_click_resets(page, first)
+    _hover_shows_a_tooltip(page, first)
+    _legend_hides_and_solos(page, first)
+    switch = next((s for s in specs if (s.get("scale") or {}).get("switch")), None)
+    if switch is not None:
+        _log_switch_changes_the_axis(page, switch)
 
 
-def test_browser_self_check_reports_errors(chromium, bowl):
-    """The self-check and the log filter do see a script error and a broken image."""
-    broken = bowl.out_dir / "broken.html"
-    bad = '<img alt="bad" src="data:image/png;base64,AAAA"><script>noSuchFunction();</script>'
-    broken.write_text(bowl.text.replace("</body>", bad + "</body>"), encoding="utf-8")
-    dom, console = _dump(chromium, broken)
-    check = _data(dom, "report-check")
-    assert any("noSuchFunction" in e for e in check["errors"])
-    assert check["brokenImages"] == ["bad"]
-    assert any("noSuchFunction" in line for line in console)
+def _hover_shows_a_tooltip(page: Any, spec: dict[str, Any]) -> None:
+    index = next(
+        i for i, t in enumerate(spec["traces"]) if t.get("hover") and t["mode"] != "contour"
+    )
+    box = page.locator(f'.chart-box[data-chart="{spec["id"]}"]')
+    box.scroll_into_view_if_needed()
+    point = page.evaluate(
+        """([id, index]) => {
+            const chart = window.gdlabCharts.charts[id];
+            const pixels = chart.pixels[index];
+            let k = Math.floor(pixels.x.length / 2);
+            while (k > 0 && !(isFinite(pixels.x[k]) && isFinite(pixels.y[k]))) { k--; }
+            const rect = chart.svg.getBoundingClientRect();
+            return [rect.left + pixels.x[k], rect.top + pixels.y[k]];
+        }""",
+        [spec["id"], index],
+    )
+    page.mouse.move(point[0], point[1])
+    tip = box.locator(".tooltip")
+    tip.wait_for(state="visible", timeout=2000)
+    text = tip.inner_text()
+    assert any(str(t.get("meta") or t["name"]) in text for t in spec["traces"] if "name" in t)
+    page.mouse.move(0, 0)
+
+
+def _drag_zooms_and_double_click_resets(page: Any, spec: dict[str, Any]) -> None:
+    box = page.locator(f'.chart-box[data-chart="{spec["id"]}"]')
+    box.scroll_into_view_if_needed()
+    view = "id => window.gdlabCharts.charts[id].view.x.slice()"
+    before = page.evaluate(view, spec["id"])
+    frame = page.evaluate(
+        """id => { const c = window.gdlabCharts.charts[id]; const r = c.svg.getBoundingClientRect();
+                   return [r.left + c.frame.l, r.top + c.frame.t, c.frame.w, c.frame.h]; }""",
+        spec["id"],
+    )
+    left, top, width, height = frame
+    page.mouse.move(left + 0.25 * width, top + 0.5 * height)
+    page.mouse.down()
+    page.mouse.move(left + 0.5 * width, top + 0.5 * height, steps=4)
+    page.mouse.up()
+    after = page.evaluate(view, spec["id"])
+    assert after[1] - after[0] < 0.5 * (before[1] - before[0])  # a quarter of the width
+    page.mouse.dblclick(left + 0.5 * width, top + 0.5 * height)
+    assert page.evaluate(view, spec["id"]) == before
+    page.mouse.move(0, 0)
+
+
+def _legend_hides_and_solos(page: Any, spec: dict[str, Any]) -> None:
+    box = page.locator(f'.chart-box[data-chart="{spec["id"]}"]')
+    buttons = box.locator("ul.legend button")
+    assert buttons.count() >= 1
+    group = buttons.first.get_attribute("data-group")
+    shown = box.locator(f'g.trace[data-group="{group}"]')
+    before = shown.count()
+    assert before >= 1
+    buttons.first.click()
+    assert buttons.first.get_attribute("aria-pressed") == "false"
+    assert shown.count() == 0  # that run is hidden
+    buttons.first.click()
+    assert shown.count() == before
+    if buttons.count() > 1:
+        buttons.first.dblclick()  # alone
+        others = box.locator("g.trace").evaluate_all("gs => gs.map(g => g.dataset.group)")
+        assert set(others) <= {group}
+        buttons.first.dblclick()  # everyone back
+        assert box.locator('ul.legend button[aria-pressed="false"]').count() == 0
+
+
+def _log_switch_changes_the_axis(page: Any, spec: dict[str, Any]) -> None:
+    box = page.locator(f'.chart-box[data-chart="{spec["id"]}"]')
+    box.scroll_into_view_if_needed()
+    kind = spec["scale"]["kind"]
+    other = "linear" if kind == "log" else "log"
+    assert box.get_attribute("data-y-scale") == kind
+    ticks = box.locator("g.ticks").text_content()
+    box.locator(f'button[data-scale="{other}"]').click()
+    assert box.get_attribute("data-y-scale") == other
+    assert box.locator("text.title").last.text_content().endswith("(log)") == (other == "log")
+    assert box.locator("g.ticks").text_content() != ticks
+    box.locator(f'button[data-scale="{kind}"]').click()
+    assert box.get_attribute("data-y-scale") == kind
+
+
+def test_the_page_smooths_as_python_does(reports, browser):
+    """The slider's EWMA in the page is gdlab's bias-corrected EWMA, to rounding."""
+    from gdlab.averages import ewma
+    from gdlab.report.figures import smooth
+
+    opened = Opened(browser, reports["boston"] / "index.html", 1280)
+    try:
+        rng = np.random.default_rng(0)
+        series = [rng.normal(1.0, 0.3, 5000).tolist(), [4.0, 2.0], [3.0]]
+        for values in series:
+            for beta in (0.0, 0.5, 0.9, 0.99, 0.999):
+                page = opened.page.evaluate(
+                    "([v, b]) => window.gdlabCharts.ewma(v, b)", [values, beta]
+                )
+                np.testing.assert_allclose(
+                    page, ewma(values, beta, bias_correction=True), rtol=1e-12
+                )
+                np.testing.assert_allclose(page, smooth(values, beta), rtol=1e-12)
+        # The slider: at its first stop (β = 0) the loss curves are the raw losses.
+        spec = next(c for c in json.loads(opened.page.inner_text("#gdlab-charts")) if c["smooth"])
+        box = opened.page.locator(f'.chart-box[data-chart="{spec["id"]}"]')
+        box.locator("input.smooth").fill("0")
+        assert box.locator("output.smooth-value").inner_text().startswith("off")
+        key, raw = next(iter(spec["smooth"]["raw"].items()))
+        shown = opened.page.evaluate(
+            "([id, k]) => window.gdlabCharts.charts[id].traces[k].y", [spec["id"], int(key)]
+        )
+        assert shown == raw
+    finally:
+        opened.close()

@@ -1,8 +1,13 @@
-"""Real races, plots and the tour, drawn and opened in headless Chromium."""
+"""Real races through the command line: the tour, an interrupted race, ``--no-js``.
+
+Every built-in report and plot page is opened in Chromium by
+``test_report_browser.py``; here the command line's other ways to a page.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +15,7 @@ import pytest
 from gdlab import cli
 from gdlab.report.schema import validate
 
-from .test_report_browser import _data, _dump, chromium  # noqa: F401  (a fixture)
+from .test_report_browser import Opened, browser  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(autouse=True)
@@ -19,45 +24,21 @@ def _in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
-def _check_report(binary: str, out: Path) -> dict:
-    dom, console = _dump(binary, out / "index.html")
-    check = _data(dom, "report-check")
-    assert check["errors"] == []
-    assert check["brokenImages"] == []
-    assert check["images"] >= 1
-    assert console == []
-    return check
+def _open(browser, page: Path, width: int = 1280) -> dict:  # noqa: F811
+    opened = Opened(browser, page, width)
+    try:
+        assert opened.console == []
+        assert opened.requests == []
+        assert opened.check["errors"] == []
+        assert opened.check["brokenImages"] == []
+        if opened.ready is not None:
+            assert opened.ready["failed"] == []
+        return opened.check
+    finally:
+        opened.close()
 
 
-@pytest.mark.parametrize(
-    ("argv", "figures"),
-    [
-        (["race", "bowl", "--steps", "20"], {"paths", "loss"}),
-        (["race", "moons", "--epochs", "20"], {"loss", "accuracy", "boundary"}),
-        (["race", "boston", "--steps", "100"], {"loss"}),
-        (["race", "mnist", "--steps", "30", "--optimizers", "sgd,adam", "--seeds", "2"],
-         {"loss", "accuracy"}),
-        (["race", "schedules", "--epochs", "2", "--optimizers", "sgd"], {"loss", "lr", "accuracy"}),
-        (["plot", "schedules"], {"schedules"}),
-        (["plot", "ewma"], {"ewma"}),
-        (["plot", "init"], {"init-sigmoid", "init-tanh", "init-relu"}),
-    ],
-)  # fmt: skip
-def test_report_of_each_experiment(tmp_path, capsys, chromium, argv, figures):  # noqa: F811
-    out = tmp_path / "out"
-    assert cli.main([*argv, "--out", str(out), "--quiet"]) == 0
-    capsys.readouterr()
-    document = json.loads((out / "results.json").read_text())
-    validate(document)
-    drawn = {p.stem for p in (out / "figures").glob("*.png")}
-    assert figures <= drawn
-    assert {p.stem for p in (out / "figures").glob("*.svg")} == drawn
-    check = _check_report(chromium, out)
-    assert check["rows"] == len(document["runs"])
-    assert check["images"] == len(drawn)
-
-
-def test_tour_is_one_report(tmp_path, capsys, chromium, monkeypatch):  # noqa: F811
+def test_tour_is_one_report(tmp_path, capsys, browser, monkeypatch):  # noqa: F811
     from gdlab import experiments, tour
 
     # A very short tour: a hundredth of each experiment.
@@ -73,16 +54,18 @@ def test_tour_is_one_report(tmp_path, capsys, chromium, monkeypatch):  # noqa: F
     for name in (*experiments.BUILTIN, *(f"plot-{k}" for k in experiments.PLOTS)):
         validate(json.loads((out / name / "results.json").read_text()))
         assert (out / name / "index.html").is_file()
-    check = _check_report(chromium, out)
+    check = _open(browser, out / "index.html")
     total_runs = sum(
         len(json.loads((out / name / "results.json").read_text())["runs"])
         for name in experiments.BUILTIN
     )
     assert check["rows"] == total_runs
     assert check["images"] >= 10
+    assert check["charts"] == 0  # the tour's page is the images; each report has its charts
+    assert _open(browser, out / "bowl" / "index.html")["charts"] >= 2
 
 
-def test_interrupted_race_still_has_a_report(tmp_path, capsys, chromium, monkeypatch):  # noqa: F811
+def test_interrupted_race_still_has_a_report(tmp_path, capsys, browser, monkeypatch):  # noqa: F811
     import gdlab.race
 
     calls = {"n": 0}
@@ -101,6 +84,32 @@ def test_interrupted_race_still_has_a_report(tmp_path, capsys, chromium, monkeyp
     document = json.loads((out / "results.json").read_text())
     validate(document)
     assert document["status"] == "interrupted"
-    check = _check_report(chromium, out)
+    check = _open(browser, out / "index.html")
     assert check["rows"] == 2
     assert "Interrupted" in (out / "index.html").read_text()
+
+
+@pytest.mark.parametrize(
+    "argv", [["race", "bowl", "--steps", "10", "--workers", "1"], ["plot", "schedules"]]
+)
+def test_no_js_writes_the_images_without_charts(tmp_path, capsys, argv):
+    with_js, without = tmp_path / "js", tmp_path / "nojs"
+    assert cli.main([*argv, "--out", str(with_js), "--quiet"]) == 0
+    assert cli.main([*argv, "--no-js", "--out", str(without), "--quiet"]) == 0
+    capsys.readouterr()
+    page = (without / "index.html").read_text()
+    assert 'class="chart-box"' not in page
+    assert "gdlab-charts" not in page
+    assert len(re.findall(r"<script\b", page)) == 3  # the page's own: check, run data, sort
+    assert page.count("<img ") == len(list((without / "figures").glob("*.png")))
+    charted = (with_js / "index.html").read_text()
+    assert 'class="chart-box"' in charted
+    # The same results either way.
+    a, b = (json.loads((d / "results.json").read_text()) for d in (with_js, without))
+    for doc in (a, b):
+        for run in doc["runs"]:
+            run.pop("seconds")
+            run.pop("compile_seconds")
+            for epoch in run["epochs"]:
+                epoch.pop("seconds", None)
+    assert a["runs"] == b["runs"]

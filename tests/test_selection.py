@@ -294,7 +294,7 @@ def test_default_space_choices_and_errors():
         0.99,
     ]
     with pytest.raises(ValueError, match=r"optimizer must be one of sgd, momentum, .*radam"):
-        default_space("lbfgs")
+        default_space("newton")  # no such optimizer (L-BFGS, "lbfgs", is one now)
     with pytest.raises(ValueError, match=r"tune for 'sgd' must be among lr, weight_decay"):
         default_space("sgd", tune=("lr", "beta1"))
     with pytest.raises(TypeError, match=r"tune must be a sequence"):

@@ -12,6 +12,7 @@
     gdlab tune mnist --budget 8 --folds 3 --workers 2; gdlab race mnist --tuned
     gdlab plot schedules | ewma | init
     gdlab tour                             # every seed experiment into one report
+    gdlab play [--port N] [--no-browser]   # the live web page (docs/play.md)
 
 Every flag that changes the experiment is a change of one model
 (:class:`gdlab.experiments.Experiment`, ``docs/experiments.md``). A race
@@ -50,7 +51,7 @@ PROG = "gdlab"
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command killed by it
-COMMANDS = ("race", "tune", "plot", "tour")
+COMMANDS = ("race", "tune", "plot", "tour", "play")
 #: Seeds of a ``--tuned`` race unless ``--seeds`` says otherwise.
 TUNED_SEEDS = 5
 
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="local processes for the runs (default: one per core, at most one per run)",
     )
     _output_options(race)
+    _no_js_option(race)
     race.add_argument(
         "--tuned",
         nargs="?",
@@ -231,12 +233,27 @@ def build_parser() -> argparse.ArgumentParser:
     plot = commands.add_parser("plot", help="schedule curves, EWMAs, activation histograms")
     plot.add_argument("what", choices=PLOTS, metavar="{" + ",".join(PLOTS) + "}")
     _output_options(plot, figures=False)
+    _no_js_option(plot)
 
     tour = commands.add_parser("tour", help="every seed experiment into one report")
     tour.add_argument(
         "--quick", action="store_true", help="shorter runs (a tenth of the steps or epochs)"
     )
     _output_options(tour, figures=False)
+
+    play = commands.add_parser("play", help="a live web page: paths, networks, schedules, EWMAs")
+    play.add_argument(
+        "--port",
+        type=_positive("--port", high=65535),
+        metavar="N",
+        help="the port (default: 8765, or the next free one)",
+    )
+    play.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (default 127.0.0.1: this machine only)",
+    )
+    play.add_argument("--no-browser", action="store_true", help="do not open the page")
     return parser
 
 
@@ -319,6 +336,15 @@ def _output_options(parser: argparse.ArgumentParser, *, figures: bool = True) ->
         parser.add_argument(
             "--no-figures", action="store_true", help="write results.json and results.csv only"
         )
+
+
+def _no_js_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-js",
+        action="store_true",
+        help="write index.html without its interactive charts (the figures as images, no "
+        "script but the page's own)",
+    )
 
 
 # --------------------------------------------------------------------------- summary
@@ -484,6 +510,7 @@ def _race(args: argparse.Namespace, command: str) -> int:
                 figures=not args.no_figures,
                 workers=workers,
                 series=series,
+                charts=not args.no_js,
             )
     except OSError as error:  # a full disk, a vanished directory: nothing earlier changed
         where = args.out or f"gdlab-report/{name}"
@@ -573,7 +600,10 @@ def _plot(args: argparse.Namespace, command: str) -> int:
 
     root = Path("gdlab-report") / f"plot-{args.what}"
     with results.output(root, out=args.out, force=args.force) as staged:
-        run_plot(args.what, staged, command=command)
+        from gdlab.report import write
+
+        document = run_plot(args.what, staged, command=command, figures=False)
+        write(document, staged, charts=not args.no_js)
     print(Path(args.out) / "index.html" if args.out else root / "latest" / "index.html")
     return 0
 
@@ -593,12 +623,18 @@ def _tour(args: argparse.Namespace, command: str) -> int:
     return 0
 
 
+def _play(args: argparse.Namespace, command: str) -> int:
+    from gdlab.play import serve
+
+    return serve(args.host, args.port, open_browser=not args.no_browser)
+
+
 #: What a command-line mistake raises: one line on stderr, exit code 2.
 _USAGE_ERRORS = (UsageError, ValueError, TypeError, LookupError, OSError, RuntimeError)
 
 
 def _dispatch(args: argparse.Namespace, command: str) -> int:
-    handlers = {"plot": _plot, "tour": _tour, "tune": _tune, "race": _race}
+    handlers = {"plot": _plot, "tour": _tour, "tune": _tune, "race": _race, "play": _play}
     return handlers[args.command or "race"](args, command)
 
 

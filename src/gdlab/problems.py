@@ -251,6 +251,42 @@ class LinearRegression(_DataProblem):
     def predict(self, params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
         return np.asarray(X, self.dtype) @ params["w"] + params["b"]
 
+    # The 2-parameter projection the figures draw (seed 003's picture): the first two
+    # weights ``(w1, w2)``, or ``(w, b)`` with one feature. The fit loop records it as
+    # the run's path; :meth:`surface` gives the loss over that plane.
+
+    def point(self, params: dict[str, np.ndarray]) -> tuple[float, float]:
+        """The plotted pair: ``(w[0], w[1])``, or ``(w[0], b)`` with one feature."""
+        w = params["w"]
+        return float(w[0]), float(w[1] if w.shape[0] > 1 else params["b"][0])
+
+    def surface(self) -> dict[str, Any]:
+        """The training MSE over the plotted pair ``u``, as ``uᵀ·A·u + b·u + c``.
+
+        The other parameters (the bias, further weights) are at their best for
+        each ``u`` (least squares over them), so the minimum is the least-squares
+        solution's pair. ``axes`` names the pair (with the features' names).
+        """
+        X, y = self._X["train"].astype(np.float64), self._y["train"].astype(np.float64)
+        Z = np.column_stack([X, np.ones(len(y))])  # parameters (w..., b)
+        Q, q, c = Z.T @ Z / len(y), Z.T @ y / len(y), float(y @ y) / len(y)
+        pair = [0, 1]
+        rest = [k for k in range(Z.shape[1]) if k not in pair]
+        inv = np.linalg.pinv(Q[np.ix_(rest, rest)])
+        A = Q[np.ix_(pair, pair)] - Q[np.ix_(pair, rest)] @ inv @ Q[np.ix_(rest, pair)]
+        s = q[pair] - Q[np.ix_(pair, rest)] @ inv @ q[rest]
+        best = np.linalg.lstsq(A, s, rcond=None)[0]
+        names = self.train.feature_names
+        axes = [f"w1 ({names[0]})", f"w2 ({names[1]})"] if X.shape[1] > 1 else ["w", "b"]
+        return {
+            "kind": "quadratic",
+            "axes": axes,
+            "A": A.tolist(),
+            "b": (-2 * s).tolist(),
+            "c": c - float(q[rest] @ inv @ q[rest]),
+            "minimum": best.tolist(),
+        }
+
     def __repr__(self) -> str:
         return f"LinearRegression({self.train!r}, init={self.init!r})"
 
@@ -495,6 +531,47 @@ register_kind(
         traits=frozenset({"function2d"}),
         build=lambda o, data: FunctionProblem(o["function"], o["start"]),
         describe=_describe_function,
+    )
+)  # fmt: skip
+
+
+def _expression_function(o: Mapping[str, Any]) -> functions2d.Function2D:
+    from gdlab import expressions
+
+    return expressions.function(o["expression"], start=o["start"], xlim=o["xlim"],
+                                ylim=o["ylim"])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _ExpressionKind(ProblemKind):
+    """The ``expression`` kind: also checks that the text parses (position in the message)."""
+
+    def check(self, table: Mapping[str, Any], where: str = "problem") -> dict[str, Any]:
+        from gdlab.expressions import ExpressionError
+
+        options = super().check(table, where)
+        try:
+            _expression_function(options)
+        except ExpressionError as error:
+            raise ConfigError(f"{where}.expression {options['expression']!r}: {error}") from None
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"{where}: {error}") from None
+        return options
+
+
+register_kind(
+    _ExpressionKind(
+        name="expression",
+        summary="your own f(x, y), typed as text and differentiated exactly (gdlab play)",
+        fields={
+            "expression": Field("str", doc="f(x, y), e.g. 'x^2/20 + y^2' (gdlab.expressions)"),
+            "start": Field("reals", (1.0, 1.0), "start point (x, y)", length=2),
+            "xlim": Field("reals", (-5.0, 5.0), "plot range of x (low, high)", length=2),
+            "ylim": Field("reals", (-5.0, 5.0), "plot range of y (low, high)", length=2),
+        },
+        traits=frozenset({"function2d"}),
+        build=lambda o, data: FunctionProblem(_expression_function(o), o["start"]),
+        describe=lambda o: f"{_expression_function(o).description}, from {_point(o['start'])}",
     )
 )  # fmt: skip
 

@@ -316,8 +316,9 @@ def race(
         experiment: what to run (checked when it was made).
         out_dir: where large final parameters and the series of long runs are
             stored (``params/<id>.npz``, ``series/<id>.npz``, named in the
-            records); by default the parameters come back as arrays and the
-            series whole, as lists.
+            records); by default the parameters come back inline as nested
+            lists and the series whole, as lists: every record is plain JSON
+            data (``json.dumps(record)`` works, 2-D and network runs alike).
         workers, scheduler, dask_local, timeout: as :func:`gdlab.sweep.run_sweep`.
         progress: a progress bar per run (on a terminal), or the sweep's bar
             when the runs are elsewhere.
@@ -415,14 +416,15 @@ def _sweep_race(
 
 
 def _load_params(record: dict[str, Any], out: Path) -> dict[str, Any]:
-    """A record with its final parameters as arrays again (read from its file)."""
+    """A record with its final parameters inline, as nested lists (read from its file
+    when it was stored in one), so that the record stays plain JSON data."""
+    from gdlab.results import plain
+
     params = record.get("final_params") or {}
     if "file" in params:
         with np.load(out / params["file"]) as data:
-            arrays = {k: data[k].copy() for k in data.files}
-    else:
-        arrays = {k: np.asarray(v) for k, v in params.items()}
-    return {**record, "final_params": arrays}
+            params = {k: data[k].tolist() for k in data.files}
+    return {**record, "final_params": plain(params)}
 
 
 def default_workers(experiment: Experiment) -> int:
@@ -460,6 +462,8 @@ def describe_problem(experiment: Experiment, problem: Any) -> dict[str, Any]:
             "minima": [list(m) for m in fn.minima],
             "start": list(problem.start),
         }
+        if getattr(fn, "expression", None):  # a function typed as text (kind "expression")
+            info["function"]["expression"] = fn.expression
         return info
     train = problem.parts["train"]
     test = problem.parts.get("test")
@@ -473,6 +477,8 @@ def describe_problem(experiment: Experiment, problem: Any) -> dict[str, Any]:
         info["data"]["points"] = {"X": train.X.tolist(), "y": train.y.tolist()}
     if hasattr(problem, "sizes"):
         info["sizes"] = list(problem.sizes)
+    if callable(getattr(problem, "surface", None)):  # the loss over the runs' 2-D path
+        info["surface"] = problem.surface()
     return info
 
 
@@ -487,12 +493,14 @@ def run_experiment(
     workers: int = 1,
     series: Mapping[str, Any] | None = None,
     on_run: Callable[[dict[str, Any]], None] | None = None,
+    charts: bool = True,
 ) -> dict[str, Any]:
     """Run ``experiment``; write its results, figures and report into ``out_dir``.
 
     ``text`` is the report's ``title``, ``description`` and ``changes``
     (:func:`gdlab.experiments.describe.text`; by default generated from the
-    experiment alone). An exception (Ctrl-C included) leaves ``results.json``
+    experiment alone). ``charts=False`` writes the page without its
+    interactive charts (``--no-js``). An exception (Ctrl-C included) leaves ``results.json``
     and ``results.csv`` with every finished run and ``"status":
     "interrupted"``, and a report of them; then it propagates.
     """
@@ -525,7 +533,7 @@ def run_experiment(
     except BaseException:
         writer.finish("interrupted")
         if figures and writer.runs:
-            write(writer.document, out_dir)
+            write(writer.document, out_dir, charts=charts)
         raise
     if series is not None and series.get("kind") == "tuning":
         target, rows = comparison(writer.runs, series.get("configurations", {}))
@@ -533,7 +541,7 @@ def run_experiment(
         writer.document["series"]["comparison"] = rows
     writer.finish("complete")
     if figures:
-        write(writer.document, out_dir)
+        write(writer.document, out_dir, charts=charts)
     return writer.document
 
 

@@ -1217,8 +1217,8 @@ class Cyclic(Schedule):
             return check_real(f"scale_fn({x})", self.scale_fn(x), low=0)
         if self.mode == "triangular":
             return 1.0
-        if self.mode == "triangular2":
-            return 1.0 / 2.0 ** _real(cycle - 1)
+        if self.mode == "triangular2":  # 2^−(cycle − 1), 0 once that underflows
+            return 0.5 ** (cycle - 1) if cycle <= 1100 else 0.0
         return self.gamma ** _real(n)
 
     def _value(self, step: int, epoch: int) -> float:

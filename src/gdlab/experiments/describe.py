@@ -26,7 +26,76 @@ from typing import Any
 from gdlab._text import number
 from gdlab.experiments.model import Experiment, RunSpec, Training, schedule_config
 
-__all__ = ["hyperparameter_text", "run_text", "text", "title", "training_text"]
+__all__ = [
+    "SEEDS",
+    "SOURCES",
+    "hyperparameter_text",
+    "run_text",
+    "source_text",
+    "text",
+    "title",
+    "training_text",
+]
+
+#: The five study notes gdlab was built from (``shared/SEEDS.md``), each in a sentence
+#: that also says what the pages mean by "the book", "the course" and "the lecture".
+SEEDS = {
+    "000": "Seed 000 is a learner's notes on the optimization exercise of “the course”, "
+    "Andrew Ng's deep-learning course on Coursera (Improving Deep Neural Networks, "
+    "week 2): mini-batches, Momentum, RMSprop and Adam written in NumPy and tried on "
+    "the two-moons data.",
+    "001": "Seed 001 is notes on “the book”, Koki Saitoh's Deep Learning from Scratch "
+    "(O'Reilly Japan, 2016), chapter 6, and its code (ch06/ in the book's repository): "
+    "its optimizer classes, its benchmark on x²/20 + y², its MNIST race and its "
+    "histograms of activations for different initial weights.",
+    "002": "Seed 002 is notes on “the lecture”, a video lecture on Momentum, RMSprop and "
+    "Adam, and on choosing hyperparameters with a validation set or K-fold "
+    "cross-validation.",
+    "003": "Seed 003 is a study of linear regression on the Boston housing data, made "
+    "along an online deep-learning course: gradient descent on the whole set, on one "
+    "random sample, and on random mini-batches of 30.",
+    "004": "Seed 004 is notes on the lectures of “the course” (Andrew Ng's deep-learning "
+    "course, Improving Deep Neural Networks, week 2): batch, mini-batch and stochastic "
+    "gradient descent, exponentially weighted averages and their bias correction, "
+    "Momentum, RMSprop, Adam and learning-rate decay.",
+}
+
+#: What each built-in experiment (and ``gdlab plot``) takes from which seeds.
+SOURCES = {
+    "bowl": (("001",), "the book's comparison of optimizers on f(x, y) = x²/20 + y² "
+             "(section 6.1, ch06/optimizer_compare_naive.py)"),
+    "mnist": (("001",), "the book's race of optimizers on MNIST "
+              "(section 6.1.8, ch06/optimizer_compare_mnist.py)"),
+    "boston": (("003",), "its comparison of full-batch, stochastic and mini-batch "
+               "gradient descent on Boston housing"),
+    "moons": (("000",), "the course's exercise: gradient descent, Momentum and Adam "
+              "training a small classifier on the moons"),
+    "schedules": (("004",), "the course's learning-rate decays"),
+    "plot-schedules": (("004",), "the course's learning-rate decays"),
+    "plot-ewma": (("004",), "the course's exponentially weighted averages of daily "
+                  "temperatures, with and without bias correction"),
+    "plot-init": (("001",), "the book's histograms of activations for different "
+                  "initial weights (section 6.2, ch06/weight_init_activation_histogram.py)"),
+}  # fmt: skip
+
+
+def source_text(name: str | None) -> str:
+    """Where the built-in experiment (or ``plot-KIND``) ``name`` comes from, in words that
+    also say what "seed 001", "the book" and "the course" are; ``""`` for any other name.
+
+    >>> source_text("mnist").split(":")[0]
+    'Source'
+    >>> source_text("my-own")
+    ''
+    """
+    if name not in SOURCES:
+        return ""
+    seeds, what = SOURCES[name]
+    which = " and ".join(f"seed {s}" for s in seeds)
+    return (
+        f"Source: {which}, {what}. gdlab was built from five study notes, seeds 000 to 004. "
+        + " ".join(SEEDS[s] for s in seeds)
+    )
 
 
 def _join(items: Sequence[str]) -> str:
@@ -133,15 +202,18 @@ def text(
     """``{"title", "description", "changes"}`` for a report of ``experiment``.
 
     ``base`` is what it was made from (a built-in experiment, or a file as
-    read); ``base_name`` names it in the page. Without changes, the
-    experiment's own title and description stand (generated when it has none);
-    with changes, the text is generated and the changes are listed.
+    read); ``base_name`` names it in the page. A built-in experiment (or one
+    made from it) first names its source (:func:`source_text`). Without
+    changes, the experiment's own title and description stand (generated when
+    it has none); with changes, the text is generated and the changes are listed.
     ``notes`` are appended (e.g. where tuned rates came from).
     """
     changes = experiment.changes_from(base) if base is not None else []
     own = experiment.title if not changes else ""
     description = experiment.description if not changes and experiment.description else ""
-    parts = [description] if description else []
+    source = source_text(experiment.name) or source_text(getattr(experiment, "based_on", None))
+    parts = [source] if source else []
+    parts += [description] if description else []
     parts.append(_what_ran(experiment))
     if changes:
         origin = base_name or (base.name if base is not None else "")

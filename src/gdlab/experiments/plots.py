@@ -73,8 +73,37 @@ def ewma_series(betas: Sequence[float] = (0.5, 0.9, 0.98)) -> dict:
     }
 
 
+def _init_edges(
+    activation: str, outputs: Sequence[np.ndarray], bins: int
+) -> tuple[np.ndarray, str]:
+    """One set of bin edges for every layer and initialisation of ``activation``.
+
+    Sigmoid and tanh have fixed ranges, (0, 1) and (-1, 1). ReLU's outputs
+    range from about 1e-6 (std 0.01 after five layers) to 1e4 (std 1): its
+    positive outputs get log-spaced bins over whole decades that hold the
+    0.5th to 99.5th percentile of them all, so the layers share one scale.
+    """
+    if activation == "sigmoid":
+        return np.linspace(0.0, 1.0, bins + 1), "linear"
+    if activation == "tanh":
+        return np.linspace(-1.0, 1.0, bins + 1), "linear"
+    positive = np.concatenate([z[z > 0] for z in outputs])
+    low, high = np.percentile(positive, (0.5, 99.5)) if positive.size else (1e-3, 1.0)
+    decades = (int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))))
+    count = max(bins, 3 * (decades[1] - decades[0]))
+    return np.logspace(*decades, count + 1), "log"
+
+
 def init_series(samples: int = 1000, units: int = 100, layers: int = 5, seed: int = 0) -> dict:
-    """Seed 001's activation histograms per layer for each initialisation and activation."""
+    """Seed 001's activation histograms per layer for each initialisation and activation.
+
+    Each case holds, per layer, a histogram (``counts`` over ``edges``, one
+    set of edges per activation: :func:`_init_edges`), the number of
+    activations ``total`` (so ``counts / total`` is a share), ``mean``,
+    ``std``, the ``saturated`` share (sigmoid outside 0.1–0.9, tanh beyond
+    ±0.9) and the share of ``zeros`` (ReLU's negative inputs). A ReLU case
+    has ``xscale: "log"``: its histogram counts the positive outputs.
+    """
     from gdlab.nn.init import weights
     from gdlab.nn.layers import ReLU, Sigmoid, Tanh
 
@@ -82,19 +111,23 @@ def init_series(samples: int = 1000, units: int = 100, layers: int = 5, seed: in
     activations = [("sigmoid", Sigmoid), ("tanh", Tanh), ("relu", ReLU)]
     cases = []
     for act_name, act in activations:
-        for init_name, init in inits:
+        outputs: list[list[np.ndarray]] = []
+        for _, init in inits:
             rng = np.random.default_rng(seed)
             x = rng.standard_normal((samples, units))
-            stats = []
+            per_layer = []
             for _ in range(layers):
                 w = weights(
                     (units, units), init, rng, fan_in=units, fan_out=units, dtype=np.float64
                 )
-                z = act().forward(x @ w)
-                low, high = (0.0, 1.0) if act_name == "sigmoid" else (-1.0, 1.0)
-                if act_name == "relu":
-                    low, high = 0.0, max(float(np.percentile(z, 99.5)), 1e-12)
-                counts, edges = np.histogram(z, bins=30, range=(low, high))
+                x = act().forward(x @ w)
+                per_layer.append(x)
+            outputs.append(per_layer)
+        edges, xscale = _init_edges(act_name, [z for row in outputs for z in row], bins=30)
+        for (init_name, _), per_layer in zip(inits, outputs, strict=True):
+            stats = []
+            for z in per_layer:
+                counts, _ = np.histogram(z[z > 0] if xscale == "log" else z, bins=edges)
                 saturated = (
                     float(np.mean((z < 0.1) | (z > 0.9)))
                     if act_name == "sigmoid"
@@ -106,13 +139,17 @@ def init_series(samples: int = 1000, units: int = 100, layers: int = 5, seed: in
                     {
                         "counts": counts.tolist(),
                         "edges": edges.tolist(),
+                        "total": int(z.size),
                         "mean": float(z.mean()),
                         "std": float(z.std()),
                         "saturated": saturated,
+                        "zeros": float(np.mean(z <= 0)) if act_name == "relu" else 0.0,
                     }
                 )
-                x = z
-            cases.append({"init": init_name, "activation": act_name, "layers": stats})
+            case = {"init": init_name, "activation": act_name, "layers": stats}
+            if xscale == "log":
+                case["xscale"] = "log"
+            cases.append(case)
     return {"kind": "init", "layers": layers, "units": units, "samples": samples, "cases": cases}
 
 
@@ -147,7 +184,10 @@ def run_plot(
     if kind not in PLOTS:
         raise ConfigError(f"plot must be one of {', '.join(PLOTS)}; got {kind!r}")
     series = {"schedules": schedules_series, "ewma": ewma_series, "init": init_series}[kind]()
+    from gdlab.experiments.describe import source_text
+
     title, description = _PLOT_TEXT[kind]
+    description = f"{source_text(f'plot-{kind}')}\n\n{description}"  # where it comes from
     header = {
         "experiment": f"plot-{kind}",
         "title": title,

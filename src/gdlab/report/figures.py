@@ -7,26 +7,50 @@ figure that fits it, and saves each one twice, ``figures/<name>.png`` and
 ==============================  ==============================================
 document                        figures
 ==============================  ==============================================
-``problem.kind == "function"``  ``paths`` (contours of f and each group's path,
-                                seed 001's 2×3 grid), ``loss`` (f per step, log
-                                y), ``lr`` (only if a run's lr changes)
-``linreg``, ``logreg``, ``mlp``  ``loss`` (raw and smoothed, mean and band over
+``problem.kind == "function"``  ``overlay`` (every group's path on one contour,
+                                end points marked), ``paths`` (seed 001's
+                                grid, one panel per group, the others faint),
+                                ``loss`` (f per step, log y), ``lr`` (only if
+                                a run's lr changes)
+``linreg``, ``logreg``, ``mlp``  ``paths`` (when runs hold a 2-D path and the
+                                problem a ``surface``: the weights' paths on
+                                the loss contour beside the loss curves),
+                                ``loss`` (raw and smoothed, mean and band over
                                 seeds), ``accuracy`` (when evaluations hold
-                                accuracies), ``lr`` (when a run's lr changes or
-                                groups differ in lr), ``boundary`` (when runs
-                                hold a decision-boundary grid)
+                                accuracies), ``lr`` (when a run's lr changes),
+                                ``boundary`` (when runs hold a decision-boundary
+                                grid)
 ``series.kind == "schedules"``  ``schedules`` (lr against step, formulas)
-``series.kind == "ewma"``       ``ewma`` (daily values and their averages)
-``series.kind == "init"``       ``init`` (activation histograms), or
-                                ``init-<activation>`` per activation when
-                                there are more than six cases
+``series.kind == "ewma"``       ``ewma`` (the whole series, and its first 30
+                                days where bias correction shows)
+``series.kind == "init"``       ``init`` (activation histograms and the std
+                                per layer), or ``init-<activation>`` per
+                                activation when there are more than six cases
+``series.kind == "tuning"``     ``sensitivity`` (loss against the lr)
 ==============================  ==============================================
 
 Each figure also has its own function returning a matplotlib ``Figure``
 (:func:`paths_figure`, :func:`loss_figure`, ...), so it can be drawn, shown
-or tested alone. Runs with the same ``group`` make one curve; each group keeps
-one colour (tab10, in run order) in every figure of a report
-(:func:`group_colors`).
+or tested alone, and :func:`draw` returns, with each file, a ``look_for``
+paragraph (what to look for in it, written from the data).
+
+How the figures show their lesson (Wilke's *Fundamentals of Data
+Visualization*, STYLE.md §17):
+
+* **Styles.** Runs with the same ``group`` make one curve; each group keeps
+  one style (colour, line style, marker from :mod:`gdlab.report.palette`,
+  Okabe–Ito, distinct in grey and for colour-blind readers) in every figure
+  of a report (:func:`group_styles`).
+* **Scale from the data** (:func:`choose_scale`): a log y-axis when the
+  curves span more than two decades, or when it spreads the runs' ends at
+  least twice as far apart as a linear one (the MNIST race: a tenfold gap
+  at the bottom of a linear axis is invisible); the range from each curve's
+  1st to 99th percentile, so an early spike or a collapsing tail (cosine's
+  end) does not set it.
+* **Legends outside the data**, below or beside the axes.
+* **The hidden run on top**: smooth curves are drawn over noisy ones, and
+  among similar ones the slowest on top; two curves that overlap within the
+  line width get a halo under the upper one, and the figure says so.
 
 matplotlib is imported inside the drawing functions only (``import
 gdlab.report.figures`` stays light), and never through ``pyplot``: figures are
@@ -40,9 +64,10 @@ give the same bytes.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +78,7 @@ from gdlab._checks import check_choice, check_int, check_real, fail
 from gdlab._io import atomic_write
 from gdlab._text import slug
 from gdlab.averages import effective_window, ewma
+from gdlab.report import palette
 from gdlab.results import SCHEMA_ID, series_stride
 
 if TYPE_CHECKING:
@@ -61,39 +87,53 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SERIES_KINDS",
-    "TAB10",
+    "Scale",
     "accuracy_figure",
     "boundary_figure",
+    "choose_scale",
     "draw",
     "ewma_figure",
     "figure_names",
     "group_colors",
+    "group_styles",
     "init_figure",
     "loss_figure",
     "lr_figure",
+    "overlaps",
+    "overlay_figure",
     "paths_figure",
     "schedules_figure",
+    "sensitivity_figure",
     "smooth",
+    "weights_figure",
 ]
 
 SERIES_KINDS = ("schedules", "ewma", "init", "tuning")
 
-# matplotlib's "tab10" colours, written out so that choosing them needs no matplotlib.
-TAB10 = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-)  # fmt: skip
-
 PNG_DPI = 120
 SVG_HASHSALT = "gdlab.report"  # fixed salt: SVG element ids are the same on every save
 RAW_ALPHA = 0.25  # the raw per-step loss, drawn faint under its smoothed curve
+NOISY_RAW_ALPHA = 0.3  # ... as faint dots when it jumps across most of the axis (batch 1)
 BAND_ALPHA = 0.2
-PATH_COLOR = "red"  # seed 001 draws every path in red
+LINE_WIDTH = 1.8
+HALO_WIDTH = 5.0  # under a curve that another one hides
 SMOOTH_BETA = 0.9
-LOSS_TOP_QUANTILE = 0.99  # the loss figure's y-axis ends just above this quantile
+EWMA_FIRST_DAYS = 30  # the EWMA figure's second panel: where bias correction shows
 INIT_SPLIT_CASES = 6  # more init cases than this: one figure per activation
 ACCURACY_STYLES = {"train_accuracy": "-", "val_accuracy": ":", "test_accuracy": "--"}
 ACCURACY_NAMES = {"train_accuracy": "train", "val_accuracy": "validation", "test_accuracy": "test"}
+MARKERS_PER_CURVE = 8  # markers on a long curve: enough to tell styles apart in grey
+
+# choose_scale's thresholds
+LOG_DECADES = 2.0  # the curves span more than this many decades: log
+LOG_SPREAD_GAIN = 2.0  # log spreads the runs' ends at least this much more: log
+QUANTILES = (0.01, 0.99)  # each curve's range: its 1st to 99th percentile
+OVERLAP_WIDTH = 0.01  # two curves closer than this (share of the axis height) ...
+OVERLAP_SHARE = 0.9  # ... at this share of their steps overlap within the line width
+# A noisy loss (a batch of one) is smoothed more: the first of these betas whose curve
+# moves less than ROUGH_MAX of its own range per step (median), if the run is long enough.
+BETAS = (SMOOTH_BETA, 0.98, 0.995, 0.999)
+ROUGH_MAX = 0.01
 
 _RC = {
     "svg.hashsalt": SVG_HASHSALT,
@@ -105,6 +145,8 @@ _RC = {
     "ytick.labelsize": 7,
     "legend.fontsize": 7,
     "figure.titlesize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
 }
 
 
@@ -151,6 +193,161 @@ def smooth(values: Sequence[float] | np.ndarray, beta: float = SMOOTH_BETA) -> n
     if arr.size == 0:
         return np.empty(0)
     return ewma(arr, beta, bias_correction=True)
+
+
+# --- the scale, from the data ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A y-axis chosen from the data: ``kind`` (``"log"`` or ``"linear"``),
+    its range ``low``–``high``, and ``reason``, a short phrase for captions."""
+
+    kind: str
+    low: float
+    high: float
+    reason: str
+
+    def fraction(self, values: np.ndarray) -> np.ndarray:
+        """Where ``values`` sit on this axis, 0 at the bottom and 1 at the top."""
+        v = np.asarray(values, dtype=np.float64)
+        if self.kind == "log":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return (np.log10(v) - math.log10(self.low)) / (
+                    math.log10(self.high) - math.log10(self.low)
+                )
+        return (v - self.low) / (self.high - self.low)
+
+
+def _clean(curves: Sequence[Any]) -> list[np.ndarray]:
+    out = []
+    for curve in curves:
+        c = np.asarray(curve, dtype=np.float64).reshape(-1)
+        c = c[np.isfinite(c)]
+        if c.size:
+            out.append(c)
+    return out
+
+
+def _spread(late: Sequence[np.ndarray], scale: Scale) -> float:
+    """How far apart the curves' late values lie on ``scale`` (share of the axis)."""
+    where = np.concatenate([scale.fraction(c) for c in late])
+    where = where[np.isfinite(where)]
+    if where.size == 0:
+        return 0.0
+    lo, hi = np.quantile(np.clip(where, 0, 1), (0.05, 0.95))
+    return float(hi - lo)
+
+
+def choose_scale(curves: Sequence[Any], *, log: bool | None = None) -> Scale:
+    """A y-axis for ``curves`` (sequences of numbers; NaN and ±inf are left out).
+
+    The range runs from the lowest of the curves' 1st percentiles to the
+    highest of their 99th (a little margin on either side; a linear axis of
+    non-negative values starts at 0), so it holds every curve's 1st–99th
+    percentile, and neither an early spike nor a tail that collapses toward
+    0 (a cosine schedule's end) stretches it.
+
+    With ``log=None`` the axis is logarithmic when every value is positive
+    and either
+
+    * the curves span more than two decades (the 5th to the 95th percentile
+      of all their values), or
+    * a log axis spreads the curves' later halves at least twice as far
+      apart as a linear one: runs that end a factor of ten apart near the
+      bottom of a linear axis look like one line there.
+
+    >>> choose_scale([[2.3, 0.5, 0.3], [2.3, 0.05, 0.003]]).kind
+    'log'
+    >>> s = choose_scale([[0.1, 0.1, 0.1], [0.1, 0.05, 1e-9]])
+    >>> s.kind, s.low
+    ('linear', 0.0)
+    """
+    cleaned = _clean(curves)
+    if not cleaned:
+        return Scale("log" if log else "linear", *((1.0, 10.0) if log else (0.0, 1.0)), "no data")
+    lows = [float(np.quantile(c, QUANTILES[0])) for c in cleaned]
+    highs = [float(np.quantile(c, QUANTILES[1])) for c in cleaned]
+    lo, hi = min(lows), max(highs)
+    every = np.concatenate(cleaned)
+    positive = bool(every.min() > 0)
+    if hi <= lo:
+        hi = lo + (abs(lo) or 1.0) * 0.1
+        lo = lo - (abs(lo) or 1.0) * 0.1
+    pad = 0.05 * (hi - lo)
+    linear = Scale("linear", 0.0 if lo >= 0 else lo - pad, hi + pad, "linear axis")
+    if not positive or log is False:
+        return linear
+    factor = (hi / lo) ** 0.04
+    log_scale = Scale("log", lo / factor, hi * factor, "log axis")
+    if log:
+        return log_scale
+    q05, q95 = np.quantile(every, (0.05, 0.95))
+    decades = math.log10(q95 / q05) if q05 > 0 else math.inf
+    if decades > LOG_DECADES:
+        return Scale("log", log_scale.low, log_scale.high, f"the curves span {decades:.1f} decades")
+    late = [c[len(c) // 2 :] for c in cleaned]
+    on_log, on_linear = _spread(late, log_scale), _spread(late, linear)
+    if len(cleaned) > 1 and on_log >= LOG_SPREAD_GAIN * max(on_linear, 1e-9):
+        return Scale(
+            "log", log_scale.low, log_scale.high,
+            f"it spreads the curves' ends {on_log / max(on_linear, 1e-9):.0f}× farther apart",
+        )  # fmt: skip
+    return linear
+
+
+def _apply(ax: Axes, scale: Scale) -> None:
+    """``scale`` on the y-axis; a log axis of under 3 decades labels its ticks as plain
+    numbers (``200``, ``0.05``) instead of ``2×10²``."""
+    if scale.kind == "log":
+        ax.set_yscale("log", nonpositive="mask")
+    ax.set_ylim(scale.low, scale.high)
+    if scale.kind == "log" and math.log10(scale.high / scale.low) < 3:
+        _plain_log_ticks(ax.yaxis)
+
+
+def _plain_log_ticks(axis: Any) -> None:
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _roughness(curve: np.ndarray, scale: Scale) -> float:
+    """The median step-to-step jump of ``curve`` as a share of the axis height."""
+    where = scale.fraction(curve)
+    jumps = np.abs(np.diff(where[np.isfinite(where)]))
+    return float(np.median(jumps)) if jumps.size else 0.0
+
+
+def overlaps(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]], scale: Scale
+) -> list[tuple[str, str]]:
+    """Pairs of curves that lie within the line width of each other almost everywhere.
+
+    ``curves`` maps a name to ``(steps, values)``. Two curves overlap when,
+    on the steps they share, they are closer than 1% of the axis height
+    (about a line's width) at 90% of those steps: drawn plainly, the one
+    below is invisible.
+    """
+    names = list(curves)
+    pairs = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            (sa, va), (sb, vb) = curves[a], curves[b]
+            if len(sa) < 2 or len(sb) < 2:
+                continue
+            end = min(sa[-1], sb[-1])
+            keep = sa <= end
+            if keep.sum() < 2:
+                continue
+            fa = scale.fraction(va[keep])
+            fb = scale.fraction(np.interp(sa[keep], sb, vb))
+            close = np.abs(fa - fb) < OVERLAP_WIDTH
+            if float(np.mean(close)) >= OVERLAP_SHARE:
+                pairs.append((a, b))
+    return pairs
 
 
 # --- reading a results document --------------------------------------------------
@@ -203,16 +400,25 @@ def _groups(runs: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, An
     return groups
 
 
-def group_colors(runs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """One colour per group, tab10 in the order groups first appear (cycling after 10).
+def group_styles(runs: Sequence[Mapping[str, Any]]) -> dict[str, palette.Style]:
+    """One :class:`~gdlab.report.palette.Style` per group, in the order groups first appear.
 
-    Every figure of a report takes its colours from here, so a group has the
-    same colour everywhere.
+    Every figure of a report (and the page's interactive charts) takes its
+    styles from here, so a group looks the same everywhere.
+
+    >>> {k: s.color for k, s in group_styles([{"group": "SGD"}, {"group": "Adam"}]).items()}
+    {'SGD': '#0072B2', 'Adam': '#E69F00'}
+    """
+    return palette.assign(_groups(runs))
+
+
+def group_colors(runs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Each group's colour (:func:`group_styles`).
 
     >>> group_colors([{"group": "SGD"}, {"group": "Adam"}, {"group": "SGD"}])
-    {'SGD': '#1f77b4', 'Adam': '#ff7f0e'}
+    {'SGD': '#0072B2', 'Adam': '#E69F00'}
     """
-    return {name: TAB10[i % len(TAB10)] for i, name in enumerate(_groups(runs))}
+    return {name: style.color for name, style in group_styles(runs).items()}
 
 
 def _floats(values: Any) -> np.ndarray:
@@ -293,14 +499,9 @@ def _lr_varies(run: Mapping[str, Any]) -> bool:
     return lr.size > 1 and bool(np.ptp(lr) > 1e-12 * np.max(np.abs(lr)))
 
 
-def _wants_lr_figure(runs: Sequence[Mapping[str, Any]], *, across_groups: bool) -> bool:
-    """A run's lr changes, or (``across_groups``) the groups' constant lrs differ."""
-    if any(_lr_varies(run) for run in runs):
-        return True
-    if not across_groups:
-        return False
-    firsts = {float(run["lr"][0]) for run in runs if run.get("lr")}
-    return len(firsts) > 1
+def _wants_lr_figure(runs: Sequence[Mapping[str, Any]]) -> bool:
+    """A run's lr changes (constant rates are in the run table: flat lines teach nothing)."""
+    return any(_lr_varies(run) for run in runs)
 
 
 def _boundary_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
@@ -321,7 +522,336 @@ def _init_splits(series: Mapping[str, Any]) -> list[str | None]:
     return [None]
 
 
-# --- the plan: which figures, with titles and captions ---------------------------
+# --- loss curves as data (shared by the loss figure, the paths figure and the texts) ---
+
+
+@dataclass
+class _Curve:
+    """One group's loss: the smoothed mean over its seeds, the band, the raw mean."""
+
+    name: str
+    label: str
+    style: palette.Style
+    steps: np.ndarray
+    raw: np.ndarray
+    mean: np.ndarray
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+    alone: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    ends: list[tuple[float, float]] = field(default_factory=list)  # (step, value) of an x
+    beta: float = SMOOTH_BETA
+
+    @property
+    def final(self) -> float:
+        return float(self.mean[-1]) if self.mean.size else math.nan
+
+
+def _relative_roughness(curve: np.ndarray) -> float:
+    """The median step of ``curve`` over its 1st–99th percentile range (in log10 when
+    positive): 0.01 means it moves 1% of its own height per step."""
+    values = curve[np.isfinite(curve)]
+    if values.size < 3:
+        return 0.0
+    if values.min() > 0:
+        values = np.log10(values)
+    height = float(np.subtract(*np.quantile(values, (0.99, 0.01))))
+    return float(np.median(np.abs(np.diff(values)))) / height if height > 0 else 0.0
+
+
+def _smoothing(raws: Sequence[np.ndarray]) -> float:
+    """The least beta of :data:`BETAS` that calms the noisiest of ``raws`` (see ROUGH_MAX).
+
+    Seed 003's SGD with a batch of one sample moves 3% of its range per step
+    even after 10-step smoothing: it gets 50 steps or more. A noise-free
+    loss (full-batch GD) keeps the default, so its fast start is not blurred.
+    """
+    longest = max((raw.size for raw in raws), default=0)
+    for beta in BETAS:
+        if longest < 5 / (1 - beta):
+            break
+        if all(_relative_roughness(smooth(raw, beta)) <= ROUGH_MAX for raw in raws if raw.size):
+            return beta
+    chosen = [b for b in BETAS if longest >= 5 / (1 - b)]
+    return chosen[-1] if chosen else SMOOTH_BETA
+
+
+def _loss_curves(results: Mapping[str, Any], beta: float | None = None) -> list[_Curve]:
+    """Each group's loss curves, in group order (:func:`smooth` over each run's loss).
+
+    ``beta`` smooths every group alike; ``None`` chooses it per group
+    (:func:`_smoothing`), and the label says when it is not the default.
+    A group with several seeds: the mean of the raw curves, the mean of the
+    smoothed curves and a band (:func:`_band`) over the seeds that did not
+    diverge (each step over those that reach it); a diverged seed is kept
+    apart (``alone``), unless all diverged.
+    """
+    runs = _runs(results)
+    styles = group_styles(runs)
+    band = _band(results)
+    curves = []
+    for name, group in _groups(runs).items():
+        raws = [_floats(run.get("loss")) for run in group]
+        # A long run's inline loss holds every stride-th step (docs/results.md, "Long
+        # runs"): its EWMA runs over those values, so it averages over about
+        # stride / (1 - beta) steps. Its whole series is in its series file.
+        chosen = _smoothing(raws) if beta is None else beta
+        smooths = [smooth(raw, chosen) for raw in raws]
+        kept, alone = _split_diverged(group, [raw.size > 0 for raw in raws])
+        empty = np.empty(0)
+        label = name + _divergence_note(group)
+        if chosen != SMOOTH_BETA:
+            label += f", smoothed over ≈{effective_window(chosen):.0f} steps"
+        curve = _Curve(name, label, styles[name], empty, empty, empty, beta=chosen)
+        if len(kept) == 1:
+            k = kept[0]
+            curve.steps, curve.raw, curve.mean = _steps(group[k], len(raws[k])), raws[k], smooths[k]
+        elif kept:
+            members = [group[i] for i in kept]
+            stride, kept_raws = _on_grid(members, [raws[i] for i in kept])
+            _, kept_smooths = _on_grid(members, [smooths[i] for i in kept])
+            curve.raw = _stack(kept_raws)[0]
+            curve.mean, curve.low, curve.high = _stack(kept_smooths, band)
+            curve.steps = np.arange(len(curve.mean)) * stride
+        curve.alone = [(_steps(group[i], len(smooths[i])), smooths[i]) for i in alone]
+        for run, values in zip(group, smooths, strict=True):
+            if _diverged(run) and values.size:
+                curve.ends.append(((len(values) - 1) * series_stride(run), float(values[-1])))
+        curves.append(curve)
+    return curves
+
+
+@dataclass
+class _View:
+    """How the loss curves are drawn: the scale, the order (bottom first), the overlaps."""
+
+    scale: Scale
+    order: list[str]
+    pairs: list[tuple[str, str]]
+    noisy: set[str]
+    under: set[str]
+    groups: list[str] = field(default_factory=list)  # the group order
+
+    @property
+    def clusters(self) -> list[list[str]]:
+        """The curves that overlap, in sets joined through any pair, in group order."""
+        where = {name: i for i, name in enumerate(self.groups)}
+        return sorted(
+            (sorted(names, key=lambda n: where.get(n, 0)) for names in _clusters(self.pairs)),
+            key=lambda names: where.get(names[0], 0),
+        )
+
+
+def _clusters(pairs: Sequence[tuple[str, str]]) -> list[list[str]]:
+    """Connected sets of ``pairs``, each in first-seen order: [(a, b), (b, c)] -> [[a, b, c]]."""
+    sets: list[list[str]] = []
+    for a, b in pairs:
+        hit = [s for s in sets if a in s or b in s]
+        merged = [name for s in hit for name in s]
+        merged += [n for n in (a, b) if n not in merged]
+        sets = [s for s in sets if s not in hit] + [merged]
+    return sets
+
+
+def _loss_view(curves: Sequence[_Curve], log: bool | None) -> _View:
+    shown = [c for c in curves if c.mean.size]
+    scale = choose_scale([c.mean for c in shown], log=log)
+    rough = {c.name: _roughness(c.mean, scale) for c in shown}
+    finals = {c.name: scale.fraction(np.array([c.final]))[0] for c in shown}
+
+    def key(c: _Curve) -> tuple[float, float]:
+        # rougher curves at the bottom (half-decade buckets), then the slowest on top
+        bucket = math.floor(2 * math.log10(max(rough[c.name], 1e-9)))
+        return (-bucket, float(np.nan_to_num(finals[c.name], nan=1.0)))
+
+    order = [c.name for c in sorted(shown, key=key)]
+    pairs = overlaps({c.name: (c.steps, c.mean) for c in shown}, scale)
+    rank = {name: i for i, name in enumerate(order)}
+    under = {a if rank[a] < rank[b] else b for a, b in pairs}
+    noisy = {c.name for c in shown if _roughness(c.raw, scale) > 0.1}
+    return _View(scale, order, pairs, noisy, under, [c.name for c in curves])
+
+
+# --- what to look for: short paragraphs written from the data ----------------------
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _and(names: Sequence[str]) -> str:
+    names = list(names)
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _first_runs(results: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {name: group[0] for name, group in _groups(_runs(results)).items()}
+
+
+def _overlap_words(results: Mapping[str, Any], clusters: Sequence[Sequence[str]]) -> str:
+    """A sentence per set of overlapping curves, with seed 000's reason where it applies."""
+    firsts = _first_runs(results)
+    words = []
+    for names in clusters:
+        chosen = [firsts[name] for name in names]
+        kinds = {r.get("optimizer") for r in chosen}
+        forms = {(r.get("hyperparameters") or {}).get("form") for r in chosen}
+        lrs = {repr((r.get("hyperparameters") or {}).get("lr")) for r in chosen}
+        text = (
+            f"{_and(names)} overlap within the line width (a halo marks the curves "
+            "underneath): they lower the loss at the same pace."
+        )
+        if kinds == {"sgd", "momentum"} and "ema" in forms and len(lrs) == 1:
+            text += (
+                " That is the point of Momentum in its EMA form, v = βv + (1 − β)g, "
+                "p −= lr·v: v is an average of recent gradients, so on average it steps "
+                "lr·g, as plain gradient descent does; it smooths the direction but does not "
+                "lengthen the step. Adam differs because it divides each coordinate's step by "
+                "that coordinate's own gradient scale."
+            )
+        words.append(text)
+    return " ".join(words)
+
+
+def _final_losses(results: Mapping[str, Any]) -> dict[str, float]:
+    """Each group's mean ``metrics.final_loss`` (the last evaluation on the whole
+    training set) over its runs that did not diverge, where every such run has one."""
+    out = {}
+    for name, group in _groups(_runs(results)).items():
+        kept = [r for r in group if not _diverged(r)] or list(group)
+        values = [(r.get("metrics") or {}).get("final_loss") for r in kept]
+        if values and all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+            out[name] = float(np.mean(values))
+    return out
+
+
+def _loss_look_for(results: Mapping[str, Any]) -> str:
+    curves = [c for c in _loss_curves(results) if c.mean.size]
+    if not curves:
+        return "No run has a loss to show."
+    view = _loss_view(curves, None)
+    finals = _final_losses(results)
+    what = "training loss on the whole training set"
+    if not all(c.name in finals for c in curves):
+        finals, what = {c.name: c.final for c in curves}, "smoothed loss"
+    ranked = sorted(curves, key=lambda c: finals[c.name])
+    best, worst = finals[ranked[0].name], finals[ranked[-1].name]
+    text = f"Lowest at the end: {ranked[0].name} ({what} {_fmt(best)})"
+    if len(ranked) > 1:
+        ratio = worst / best if best > 0 else math.inf
+        gap = f", {ratio:.0f}× higher" if math.isfinite(ratio) and ratio >= 2 else ""
+        text += f"; highest: {ranked[-1].name} ({_fmt(worst)}{gap})"
+    text += "."
+    if view.scale.kind == "log":
+        text += (
+            f" The y-axis is logarithmic because {view.scale.reason}: equal ratios look "
+            "equal, so a tenfold gap is the same height at the top and at the bottom."
+        )
+    if view.noisy:
+        text += (
+            f" The faint raw loss of {_and(sorted(view.noisy))} jumps across much of the "
+            "axis (faint dots): each step sees a small batch, so its loss is a noisy "
+            "estimate; its solid curve averages over more steps, as its legend entry says."
+        )
+    diverged = [c.name for c in curves if c.ends]
+    if diverged:
+        text += f" {_and(diverged)} diverged: its curve stops at ×."
+    return f"{text} {_overlap_words(results, view.clusters)}".strip()
+
+
+def _function_finals(
+    results: Mapping[str, Any], fn: functions2d.Function2D
+) -> list[tuple[str, float, bool]]:
+    """``(group, f at the end of its first run's path, diverged)``, lowest first."""
+    out = []
+    for name, run in _first_runs(results).items():
+        path = np.asarray(run.get("path") or np.empty((0, 2)), dtype=np.float64).reshape(-1, 2)
+        if not len(path):
+            continue
+        with np.errstate(all="ignore"):
+            value = float(fn.f(path[-1, 0], path[-1, 1]))
+        out.append((name, value, _diverged(run)))
+    return sorted(out, key=lambda t: (t[2], t[1] if math.isfinite(t[1]) else math.inf))
+
+
+def _paths_look_for(results: Mapping[str, Any], fn: functions2d.Function2D, grid: bool) -> str:
+    finals = _function_finals(results, fn)
+    ok = [t for t in finals if not t[2]]
+    text = ""
+    if ok:
+        text = f"Lowest f at the end: {ok[0][0]} (f = {_fmt(ok[0][1])})"
+        if len(ok) > 1:
+            text += f"; highest: {ok[-1][0]} (f = {_fmt(ok[-1][1])})"
+        text += ". "
+    gone = [t[0] for t in finals if t[2]]
+    if gone:
+        text += f"{_and(gone)} diverged (× where it left). "
+    if grid:
+        text += (
+            "One panel per optimizer, its path in its colour with a dot per step and the "
+            "others in light grey: count the steps it wastes zigzagging across the valley "
+            "against those that move along it."
+        )
+    else:
+        text += (
+            "Follow each path from the start (○) to its end (the large marker). A path that "
+            "zigzags across the narrow direction overshoots there; one that swings wide and "
+            "comes back is carried by momentum; one that heads straight for the minimum "
+            "rescales each coordinate (AdaGrad, RMSprop, Adam)."
+        )
+    return text.strip()
+
+
+def _function_loss_look_for(results: Mapping[str, Any], fn: functions2d.Function2D) -> str:
+    finals = _function_finals(results, fn)
+    text = (
+        "f at each step on a log axis: a straight falling line is steady (linear) "
+        "convergence, a line that bends down speeds up, and bumps are overshoots."
+    )
+    ok = [t for t in finals if not t[2]]
+    if len(ok) > 1:
+        text += f" {ok[0][0]} ends lowest, {ok[-1][0]} highest."
+    return text
+
+
+def _weights_look_for(results: Mapping[str, Any]) -> str:
+    problem = _problem(results) or {}
+    surface = problem.get("surface") or {}
+    best = surface.get("minimum")
+    names = _first_runs(results)
+    distance = {}
+    for name, run in names.items():
+        path = np.asarray(run.get("path") or np.empty((0, 2)), dtype=np.float64).reshape(-1, 2)
+        if len(path) > 2 and best is not None:
+            steps = np.linalg.norm(np.diff(path, axis=0), axis=1)
+            straight = np.linalg.norm(path[-1] - path[0])
+            distance[name] = (float(steps.sum() / max(straight, 1e-12)), path[-1])
+    text = (
+        "Left: each run's weights from the start (○) across the loss contour "
+        "(darker lines are lower loss) to its end (large marker)"
+    )
+    if best is not None:
+        text += f"; + is the least-squares minimum ({_fmt(best[0])}, {_fmt(best[1])})"
+    text += "."
+    if distance:
+        ranked = sorted(distance.items(), key=lambda kv: kv[1][0])
+        smooth_name, (smooth_ratio, _) = ranked[0]
+        rough_name, (rough_ratio, _) = ranked[-1]
+        text += (
+            f" {smooth_name} follows the smoothest path (it travels {smooth_ratio:.2g}× the "
+            f"straight-line distance); {rough_name} jitters most ({rough_ratio:.2g}×): each "
+            "of its steps follows the gradient of fewer samples, which points only roughly "
+            "downhill."
+        )
+    text += (
+        " Right: the loss per step on the same colours; the smallest batch gives the "
+        "noisiest curve, and a mini-batch sits between the two."
+    )
+    return text
+
+
+# --- the plan: which figures, with titles, captions and what to look for ---------
 
 
 @dataclass(frozen=True)
@@ -330,9 +860,12 @@ class _Plan:
     title: str
     caption: str
     make: Callable[[], Figure]
+    look_for: Callable[[], str]
 
 
-def _plan(results: Mapping[str, Any]) -> list[_Plan]:
+def _plan(
+    results: Mapping[str, Any], function: functions2d.Function2D | None = None
+) -> list[_Plan]:
     if not isinstance(results, Mapping):
         fail("results", "a dict (a results.json document)", results, kind=TypeError)
     schema = results.get("schema")
@@ -346,57 +879,113 @@ def _plan(results: Mapping[str, Any]) -> list[_Plan]:
 
     plans: list[_Plan] = []
     if runs and problem is not None:
-        plans += _run_plans(results, problem, runs)
+        plans += _run_plans(results, problem, runs, function)
     if series is not None:
         plans += _series_plans(results, series)
     return plans
 
 
-def _run_plans(
-    results: Mapping[str, Any], problem: Mapping[str, Any], runs: list[Mapping[str, Any]]
+def _function_plans(
+    results: Mapping[str, Any],
+    problem: Mapping[str, Any],
+    runs: list[Mapping[str, Any]],
+    function: functions2d.Function2D | None,
+    marked: str,
 ) -> list[_Plan]:
+    fn = _function_of(problem, function)
     plans: list[_Plan] = []
-    diverged = any(_diverged(r) for r in runs)
-    marked = " A diverged run stops at its last finite value, marked ×." if diverged else ""
-    seeds = any(len(g) > 1 for g in _groups(runs).values())
-    if is_function2d(problem):
-        fn = _function_of(problem)
-        if _has_paths(runs):
-            plans.append(
-                _Plan(
-                    "paths",
-                    f"Paths on {fn.description}",
-                    "Contour lines of f with the path of each group's first run (red, a "
-                    "marker at each step) from the start point; + marks the minimum. Axes "
-                    "keep the function's range, so a path that leaves it is cut at the edge.",
-                    lambda: paths_figure(results),
-                )
-            )
+    if _has_paths(runs):
         plans.append(
             _Plan(
-                "loss",
-                "f(x, y) per step",
-                "The value of f at each step (before that step's update), log scale "
-                "(symmetric log where f goes negative)." + marked,
-                lambda: loss_figure(results),
+                "overlay",
+                f"Every path on {fn.description}",
+                "Contour lines of f (darker is lower) with each group's path (its first run), "
+                "a small marker every step or so, the start ○, each end point as a large "
+                "marker with a black edge and + at the minimum. Axes keep the function's "
+                "range, so a path that leaves it is cut at the edge.",
+                lambda: overlay_figure(results, function=fn),
+                lambda: _paths_look_for(results, fn, grid=False),
             )
         )
-        if _wants_lr_figure(runs, across_groups=False):
-            plans.append(
-                _Plan(
-                    "lr",
-                    "Learning rate per step",
-                    "The learning rate each step used, log scale.",
-                    lambda: lr_figure(results),
-                )
+        plans.append(
+            _Plan(
+                "paths",
+                f"Paths on {fn.description}, one optimizer per panel",
+                "Seed 001's grid: each panel holds one group's path (its colour, a marker at "
+                "each step) and the other groups' paths in light grey; + marks the minimum, "
+                "× where a diverged path stops.",
+                lambda: paths_figure(results, function=fn),
+                lambda: _paths_look_for(results, fn, grid=True),
             )
-        return plans
+        )
+    plans.append(
+        _Plan(
+            "loss",
+            "f(x, y) per step",
+            "The value of f at each step (before that step's update), log scale "
+            "(symmetric log where f goes negative)." + marked,
+            lambda: loss_figure(results),
+            lambda: _function_loss_look_for(results, fn),
+        )
+    )
+    if _wants_lr_figure(runs):
+        plans.append(_lr_plan(results))
+    return plans
 
+
+def _lr_plan(results: Mapping[str, Any]) -> _Plan:
+    return _Plan(
+        "lr",
+        "Learning rate per step",
+        "The learning rate each step used (each group's first run), log scale; groups "
+        "with the same rates share one line.",
+        lambda: lr_figure(results),
+        lambda: (
+            "Where a rate steps down or decays, the loss curve above should flatten or "
+            "calm down soon after: a smaller step averages out the noise of small batches."
+        ),
+    )
+
+
+def _has_weight_paths(problem: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> bool:
+    surface = problem.get("surface")
+    return isinstance(surface, Mapping) and surface.get("kind") == "quadratic" and _has_paths(runs)
+
+
+def _run_plans(
+    results: Mapping[str, Any],
+    problem: Mapping[str, Any],
+    runs: list[Mapping[str, Any]],
+    function: functions2d.Function2D | None = None,
+) -> list[_Plan]:
+    diverged = any(_diverged(r) for r in runs)
+    marked = " A diverged run stops at its last finite value, marked ×." if diverged else ""
+    if is_function2d(problem):
+        return _function_plans(results, problem, runs, function, marked)
+
+    plans: list[_Plan] = []
+    seeds = any(len(g) > 1 for g in _groups(runs).values())
     window = effective_window(SMOOTH_BETA)
+    if _has_weight_paths(problem, runs):
+        axes = (problem["surface"].get("axes") or ["w1", "w2"])[:2]
+        plans.append(
+            _Plan(
+                "paths",
+                f"The weights' paths: {axes[0]} against {axes[1]}",
+                f"Left: each group's path in ({axes[0]}, {axes[1]}) over contour lines of the "
+                "training loss (the other parameters, such as the bias, at their best for "
+                "each point), from the start ○ to the end (large marker); + marks the "
+                "least-squares minimum. Right: the training loss per step, raw (faint) and "
+                "smoothed.",
+                lambda: weights_figure(results),
+                lambda: _weights_look_for(results),
+            )
+        )
     caption = (
         "Training loss per step (the batch loss before each update). Faint: the raw loss; "
         f"solid: smoothed with a bias-corrected exponentially weighted average "
-        f"(β = {SMOOTH_BETA:g}, about {window:.0f} steps)."
+        f"(β = {SMOOTH_BETA:g}, about {window:.0f} steps; a noisier loss over more steps, as "
+        "its legend entry says)."
     )
     if seeds:
         spread = (
@@ -410,10 +999,15 @@ def _run_plans(
             "out of both and drawn alone, thin."
         )
     caption += (
-        " The y-axis starts at 0 and ends just above the 99th percentile of the smoothed "
-        "curves, so early spikes may be cut off." + marked
+        " The y-axis is chosen from the data (log when the curves span decades) and ends "
+        "at the curves' 99th percentile, so early spikes may be cut off." + marked
     )
-    plans.append(_Plan("loss", "Training loss", caption, lambda: loss_figure(results)))
+    plans.append(
+        _Plan(
+            "loss", "Training loss", caption, lambda: loss_figure(results),
+            lambda: _loss_look_for(results),
+        )
+    )  # fmt: skip
 
     keys = _accuracy_keys(runs)
     if keys:
@@ -426,17 +1020,11 @@ def _run_plans(
                 "seeds, the mean over the seeds that did not diverge (a diverged seed is "
                 "drawn alone, thin).",
                 lambda: accuracy_figure(results),
+                lambda: _accuracy_look_for(results),
             )
         )
-    if _wants_lr_figure(runs, across_groups=True):
-        plans.append(
-            _Plan(
-                "lr",
-                "Learning rate per step",
-                "The learning rate each step used (each group's first run), log scale.",
-                lambda: lr_figure(results),
-            )
-        )
+    if _wants_lr_figure(runs):
+        plans.append(_lr_plan(results))
     if _boundary_runs(runs):
         plans.append(
             _Plan(
@@ -446,12 +1034,45 @@ def _run_plans(
                 "0.5 contour (the decision boundary, black) and the training points "
                 "coloured by class.",
                 lambda: boundary_figure(results),
+                lambda: _boundary_look_for(results),
             )
         )
     return plans
 
 
 _STYLE_WORDS = {"-": "solid", "--": "dashed", ":": "dotted"}
+
+
+def _accuracy_look_for(results: Mapping[str, Any]) -> str:
+    best = []
+    for name, group in _groups(_runs(results)).items():
+        for key in ("test_accuracy", "val_accuracy", "train_accuracy"):
+            values = [
+                float((r.get("metrics") or {})[key])
+                for r in group
+                if (r.get("metrics") or {}).get(key) is not None
+            ]
+            if values:
+                best.append((float(np.mean(values)), name, ACCURACY_NAMES[key]))
+                break
+    text = ""
+    if best:
+        top = max(best)
+        text = f"Highest at the end: {top[1]} ({top[2]} accuracy {top[0]:.3f}). "
+    return text + (
+        "Where a solid (train) line rises above its dashed or dotted (test, validation) "
+        "line, the network starts to learn the training set by heart."
+    )
+
+
+def _boundary_look_for(results: Mapping[str, Any]) -> str:
+    return (
+        "The black line is where the network is undecided (P = 0.5). A boundary that "
+        "follows the gap between the two moons has learned their shape; a nearly straight "
+        "one has not got past the first, linear part of training. "
+        + _accuracy_look_for(results).split(". Where")[0].strip()
+        + "."
+    )
 
 
 def _series_plans(results: Mapping[str, Any], series: Mapping[str, Any]) -> list[_Plan]:
@@ -465,9 +1086,9 @@ def _series_plans(results: Mapping[str, Any], series: Mapping[str, Any]) -> list
                 f"{series.get('metric', 'validation loss')} "
                 f"over {series.get('folds', '?')} folds against the learning rate (log scale), "
                 "with a band of ± one standard deviation across the folds; a star marks the rate "
-                "chosen, an x a rate at which some fold diverged. A flat, wide valley means the "
-                "optimizer is not sensitive to its learning rate.",
+                "chosen, an x a rate at which some fold diverged.",
                 lambda: sensitivity_figure(results),
+                lambda: _sensitivity_look_for(series),
             )
         ]
     if kind == "schedules":
@@ -478,8 +1099,10 @@ def _series_plans(results: Mapping[str, Any], series: Mapping[str, Any]) -> list
                 "schedules",
                 "Learning-rate schedules",
                 "The learning rate of each schedule against the step; the legend gives "
-                "its formula." + note,
+                "its formula. The y-axis is chosen from the data (linear unless the rates "
+                "span decades) and holds every curve's 1st–99th percentile." + note,
                 lambda: schedules_figure(results),
+                lambda: _schedules_look_for(series),
             )
         ]
     if kind == "ewma":
@@ -488,24 +1111,32 @@ def _series_plans(results: Mapping[str, Any], series: Mapping[str, Any]) -> list
             _Plan(
                 "ewma",
                 "Exponentially weighted averages",
-                f"Daily values{f' ({unit})' if unit else ''} as faint dots and their "
-                "exponentially weighted averages: solid with bias correction v_t/(1 − β^t), "
-                "dashed without (pulled toward v_0 = 0 at the start). β averages over about "
-                "1/(1 − β) days.",
+                f"Left: daily values{f' ({unit})' if unit else ''} as faint dots and their "
+                "bias-corrected exponentially weighted averages, one colour per β (β averages "
+                f"over about 1/(1 − β) days). Right: the first {EWMA_FIRST_DAYS} days, with "
+                "bias correction v_t/(1 − β^t) (solid) and without (dashed, pulled toward "
+                "v_0 = 0 at the start).",
                 lambda: ewma_figure(results),
+                lambda: _ewma_look_for(series),
             )
         ]
     plans = []
     what = (
         f"Activations of a {series.get('layers', '?')}-layer network with "
         f"{series.get('units', '?')} units per layer on {series.get('samples', '?')} random "
-        "inputs: a histogram of each layer's outputs (columns) for each initialisation (rows); "
-        "the rows share their y-axis."
+        "inputs: each layer's outputs (columns) for each initialisation (rows), as the share "
+        "of activations per bin on one shared scale, and the standard deviation per layer "
+        "(right, one line per initialisation)."
     )
     used: set[str] = set()
     for activation in _init_splits(series):
         if activation is None:
-            plans.append(_Plan("init", "Activation histograms", what, lambda: init_figure(results)))
+            plans.append(
+                _Plan(
+                    "init", "Activation histograms", what, lambda: init_figure(results),
+                    lambda: _init_look_for(series, None),
+                )
+            )  # fmt: skip
         else:
             name = f"init-{slug(activation)}"
             while name in used:  # two activations with one slug ("ReLU", "relu")
@@ -517,12 +1148,95 @@ def _series_plans(results: Mapping[str, Any], series: Mapping[str, Any]) -> list
                     f"Activation histograms, {activation}",
                     what,
                     lambda a=activation: init_figure(results, activation=a),
+                    lambda a=activation: _init_look_for(series, a),
                 )
             )
     return plans
 
 
-def figure_names(results: Mapping[str, Any]) -> list[str]:
+def _sensitivity_look_for(series: Mapping[str, Any]) -> str:
+    parts = []
+    for label, c in (series.get("configurations") or {}).items():
+        best = c.get("best") or {}
+        if best.get("lr") is not None:
+            parts.append(f"{label} at lr {_fmt(float(best['lr']))}")
+    text = f"Chosen rates (★): {', '.join(parts)}. " if parts else ""
+    return text + (
+        "A wide, flat valley means the optimizer forgives a badly chosen rate; a narrow "
+        "one, or × marks close to the star, means the rate must be tuned with care."
+    )
+
+
+def _schedules_look_for(series: Mapping[str, Any]) -> str:
+    ends = []
+    for i, curve in enumerate(series.get("curves") or []):
+        lr = _floats(curve.get("lr"))
+        if lr.size:
+            ends.append((float(lr[-1]), str(curve.get("label") or f"schedule {i + 1}")))
+    text = ""
+    if len(ends) > 1:
+        low, high = min(ends), max(ends)
+        text = (
+            f"At the last step {high[1]} is highest (lr {_fmt(high[0])}) and {low[1]} "
+            f"lowest ({_fmt(low[0])}). "
+        )
+    return text + (
+        "Early on, a fast decay takes smaller steps and loses speed; late, a small rate "
+        "lets noisy mini-batch updates settle near the minimum. The staircase drops at "
+        "fixed epochs; cosine stays high, then falls to 0 at the end."
+    )
+
+
+def _ewma_look_for(series: Mapping[str, Any]) -> str:
+    values = _floats(series.get("values"))
+    gaps = []
+    for curve in series.get("curves") or []:
+        if curve.get("bias_correction"):
+            continue
+        avg = _floats(curve.get("values"))
+        day = min(10, len(avg), len(values)) - 1
+        if day >= 0:
+            corrected = ewma(values[: day + 1], float(curve["beta"]), bias_correction=True)
+            gaps.append((float(curve["beta"]), float(corrected[-1] - avg[day])))
+    text = (
+        "Right panel: without bias correction (dashed) each average starts at v_0 = 0 and "
+        "climbs for about 1/(1 − β) days"
+    )
+    if gaps:
+        beta, gap = max(gaps)
+        unit = series.get("unit") or ""
+        text += f"; at β = {beta:g} it is still {gap:.3g}{unit} too low on day 10"
+    return text + (
+        ". The solid, corrected curves divide by 1 − β^t and start at the first value. "
+        "Left panel: a larger β averages more days, so its curve is smoother and lags "
+        "behind the changes of season."
+    )
+
+
+def _init_look_for(series: Mapping[str, Any], activation: str | None) -> str:
+    cases = [
+        c for c in series.get("cases") or [] if activation is None or c["activation"] == activation
+    ]
+    parts = []
+    for case in cases:
+        stds = [float(layer.get("std", math.nan)) for layer in case.get("layers") or []]
+        if len(stds) > 1 and math.isfinite(stds[0]) and math.isfinite(stds[-1]):
+            parts.append(
+                f"{case['init']} from {_fmt(stds[0])} to {_fmt(stds[-1])}"
+                + (f" ({case['activation']})" if activation is None else "")
+            )
+    text = "The std per layer (right) says it in one line each: " + "; ".join(parts) + ". "
+    return (text if parts else "") + (
+        "A std that shrinks layer after layer starves the later layers of signal (their "
+        "gradients vanish); one that piles activations at the ends (sigmoid near 0 and 1, "
+        "tanh near ±1) saturates them. A good initialisation keeps the histograms alike "
+        "from layer to layer: Xavier for sigmoid and tanh, He for ReLU."
+    )
+
+
+def figure_names(
+    results: Mapping[str, Any], *, function: functions2d.Function2D | None = None
+) -> list[str]:
     """The names of the figures :func:`draw` would draw, without drawing them.
 
     Raises:
@@ -533,7 +1247,7 @@ def figure_names(results: Mapping[str, Any]) -> list[str]:
     >>> figure_names({"runs": [], "series": {"kind": "ewma", "values": [], "curves": []}})
     ['ewma']
     """
-    return [plan.name for plan in _plan(results)]
+    return [plan.name for plan in _plan(results, function)]
 
 
 # --- drawing helpers ------------------------------------------------------------
@@ -596,9 +1310,33 @@ def _save(fig: Figure, directory: Path, name: str) -> None:
         )
 
 
-def _function_of(problem: Mapping[str, Any]) -> functions2d.Function2D:
+def _function_of(
+    problem: Mapping[str, Any], function: functions2d.Function2D | None = None
+) -> functions2d.Function2D:
+    """The 2-D function of ``problem``: ``function`` when given (a user's own
+    :class:`~gdlab.functions2d.Function2D`), a ``Function2D`` held in
+    ``problem["function"]`` (a document built in Python), a typed expression
+    (problem kind ``"expression"``), else the registered function of that name."""
+    if function is not None:
+        if not isinstance(function, functions2d.Function2D):
+            fail("function", "a gdlab.functions2d.Function2D", function, kind=TypeError)
+        return function
     block = problem.get("function") or {}
+    if isinstance(block, functions2d.Function2D):
+        return block
+    if block.get("expression"):  # a function typed as text (problem kind "expression")
+        from gdlab import expressions
+
+        return expressions.function(
+            block["expression"], xlim=_range(block, "xlim", (-5, 5)),
+            ylim=_range(block, "ylim", (-5, 5)),
+        )  # fmt: skip
     return functions2d.get(block.get("name") or problem.get("name"))
+
+
+def _function_block(problem: Mapping[str, Any]) -> Mapping[str, Any]:
+    block = problem.get("function") or {}
+    return {} if isinstance(block, functions2d.Function2D) else block
 
 
 def _range(block: Mapping[str, Any], key: str, default: Sequence[float]) -> tuple[float, float]:
@@ -670,62 +1408,242 @@ def _split_diverged(
     return (kept, alone) if kept else (alone, [])
 
 
-def _legend(ax: Axes, **kwargs: Any) -> None:
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        ax.legend(handles, labels, **kwargs)
+def _legend(ax: Axes, where: str = "auto", **kwargs: Any) -> None:
+    """The axes' legend outside the data: to the right of the axes, or below them
+    (``"auto"``: below when a label is longer than 32 characters, else right)."""
+    handles, _labels = ax.get_legend_handles_labels()
+    handles = kwargs.pop("handles", handles)
+    if not handles:
+        return
+    if where == "auto":
+        longest = max(len(str(h.get_label())) for h in handles)
+        where = "below" if longest > 32 else "right"
+        if where == "below":
+            kwargs.setdefault("ncol", 1 if longest > 60 else 2)
+    if where == "below":
+        ax.legend(
+            handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False,
+            ncol=kwargs.pop("ncol", min(3, len(handles))), **kwargs,
+        )  # fmt: skip
+    else:
+        ax.legend(
+            handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0,
+            frameon=False, **kwargs,
+        )  # fmt: skip
+
+
+def _markevery(n: int, index: int) -> tuple[int, int] | None:
+    """About :data:`MARKERS_PER_CURVE` markers on a curve of ``n`` points, staggered by
+    ``index`` so that two curves' markers do not sit on one another."""
+    if n <= 1:
+        return None
+    every = max(1, n // MARKERS_PER_CURVE)
+    return ((index * every // 3) % every, every)
 
 
 # --- the figures ---------------------------------------------------------------------
 
 
-def paths_figure(results: Mapping[str, Any], *, resolution: int = 200, levels: int = 20) -> Figure:
-    """Seed 001's contour figure: one subplot per group with its first run's path.
+@dataclass(frozen=True)
+class _Surface:
+    """A contour to draw paths on: a grid, its values and the levels."""
 
-    Contour lines of ``f`` (``problem.function.name`` from
-    :mod:`gdlab.functions2d`) over ``problem.function.xlim``/``ylim`` on a
-    ``resolution``² grid at ``levels`` quantile levels; the path as red
-    ``o-``; ``+`` at the minima; ``x`` at the end of a diverged path. Groups
-    are laid out ⌈n/3⌉ × min(n, 3) (2 × 3 for six). The axes keep the
-    function's range, so a path that leaves it is clipped.
-    """
-    resolution = check_int("resolution", resolution, low=2)
-    levels = check_int("levels", levels, low=2)
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    levels: np.ndarray | None
+
+
+def _function_surface(
+    fn: functions2d.Function2D,
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+    resolution: int,
+    levels: int,
+) -> _Surface:
+    grid_x, grid_y = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
+    with np.errstate(all="ignore"):
+        z = np.asarray(fn.f(grid_x, grid_y), dtype=np.float64) * np.ones_like(grid_x)
+    return _Surface(grid_x, grid_y, z, _contour_levels(z, levels))
+
+
+def _contours(ax: Axes, surface: _Surface, *, labels: bool = False) -> None:
+    """Contour lines in greys, darker toward the minimum."""
+    if surface.levels is None:
+        return
+    shades = [str(g) for g in np.linspace(0.25, 0.78, len(surface.levels))]
+    lines = ax.contour(
+        surface.x, surface.y, surface.z, levels=surface.levels, colors=shades, linewidths=0.7,
+        zorder=0,
+    )  # fmt: skip
+    if labels:
+        ax.clabel(lines, lines.levels[::2], fontsize=6, fmt=lambda v: f"{v:.3g}", inline=True)
+
+
+def _function_setup(
+    results: Mapping[str, Any], function: functions2d.Function2D | None, what: str
+) -> tuple[functions2d.Function2D, tuple[float, float], tuple[float, float], list, dict]:
     problem = _problem(results)
-    if not is_function2d(problem):
+    if function is None and not is_function2d(problem):
         fail(
             "problem",
-            "a 2-D function (traits with 'function2d') for the paths figure",
+            f"a 2-D function (traits with 'function2d') for the {what} figure",
             (problem or {}).get("kind"),
         )
-    runs = _runs(results)
-    fn = _function_of(problem)
-    block = problem.get("function") or {}
+    fn = _function_of(problem or {}, function)
+    block = _function_block(problem or {})
     xlim = _range(block, "xlim", fn.xlim)
     ylim = _range(block, "ylim", fn.ylim)
     minima = block.get("minima", fn.minima) or []
-    firsts = [group[0] for group in _groups(runs).values()]
+    firsts = _first_runs(results)
     if not firsts:
-        fail("results['runs']", "non-empty for the paths figure", runs)
+        fail("results['runs']", f"non-empty for the {what} figure", _runs(results))
+    return fn, xlim, ylim, list(minima), firsts
 
-    xs = np.linspace(*xlim, resolution)
-    ys = np.linspace(*ylim, resolution)
-    grid_x, grid_y = np.meshgrid(xs, ys)
-    with np.errstate(all="ignore"):
-        z = np.asarray(fn.f(grid_x, grid_y), dtype=np.float64)
-    contour_levels = _contour_levels(z, levels)
+
+def _path_of(run: Mapping[str, Any]) -> np.ndarray:
+    return np.asarray(run.get("path") or np.empty((0, 2)), dtype=np.float64).reshape(-1, 2)
+
+
+def _end_marker(ax: Axes, point: np.ndarray, style: palette.Style, size: float = 9) -> None:
+    ax.plot(
+        [point[0]], [point[1]], ls="none", marker=style.marker, ms=size, color=style.color,
+        mec="black", mew=1.0, zorder=8,
+    )  # fmt: skip
+
+
+def _start_marker(ax: Axes, point: Sequence[float]) -> None:
+    ax.plot(
+        [point[0]], [point[1]], "o", ms=8, mfc="white", mec="black", mew=1.2, zorder=9,
+        label="start",
+    )  # fmt: skip
+
+
+def _zoom(
+    paths: Sequence[np.ndarray],
+    minima: Sequence[Sequence[float]],
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The box around the paths and the minima inside the function's range (margins 8%),
+    kept within that range: the overlay shows where the paths are, not the whole plane."""
+    points = [p[np.isfinite(p).all(axis=1)] for p in paths if len(p)]
+    inside = [m for m in minima if xlim[0] <= m[0] <= xlim[1] and ylim[0] <= m[1] <= ylim[1]]
+    if inside:
+        points.append(np.asarray(inside, dtype=np.float64).reshape(-1, 2))
+    if not points:
+        return xlim, ylim
+    every = np.vstack(points)
+    out = []
+    for k, (low, high) in enumerate((xlim, ylim)):
+        lo, hi = float(every[:, k].min()), float(every[:, k].max())
+        pad = 0.08 * max(hi - lo, 0.05 * (high - low))
+        out.append((max(low, lo - pad), min(high, hi + pad)))
+    return out[0], out[1]
+
+
+def overlay_figure(
+    results: Mapping[str, Any],
+    *,
+    function: functions2d.Function2D | None = None,
+    resolution: int = 200,
+    levels: int = 20,
+) -> Figure:
+    """Every group's path (its first run) on one contour of f, end points marked.
+
+    Contour lines of ``f`` in greys (darker is lower) over the box around
+    the paths and the minima (within ``problem.function.xlim``/``ylim``),
+    each path in its group's style with a small marker per step (about 60
+    on a long path), the start as ○, each end as a large
+    marker with a black edge, ``x`` where a diverged path stops and ``+``
+    at the minima; the legend (outside, right) gives f at each end.
+    ``function`` is any :class:`~gdlab.functions2d.Function2D` (a user's
+    own); by default the document's.
+    """
+    resolution = check_int("resolution", resolution, low=2)
+    levels = check_int("levels", levels, low=2)
+    fn, xlim, ylim, minima, firsts = _function_setup(results, function, "overlay")
+    xlim, ylim = _zoom([_path_of(run) for run in firsts.values()], minima, xlim, ylim)
+    surface = _function_surface(fn, xlim, ylim, resolution, levels)
+    styles = group_styles(_runs(results))
+    with _style():
+        fig = _new_figure(7.6, 4.6)
+        ax = fig.subplots()
+        _contours(ax, surface)
+        starts = []
+        for name, run in firsts.items():
+            path, style = _path_of(run), styles[name]
+            if not len(path):
+                continue
+            starts.append(tuple(path[0]))
+            with np.errstate(all="ignore"):
+                end_f = float(fn.f(path[-1, 0], path[-1, 1]))
+            label = _run_title(run) + (
+                f", diverged at step {_diverged_at(run)}"
+                if _diverged(run)
+                else f": f = {end_f:.2g}"
+            )
+            every = max(1, len(path) // 60)
+            ax.plot(
+                path[:, 0], path[:, 1], color=style.color, ls=style.linestyle, lw=1.5,
+                marker=style.marker, ms=3.5 if every == 1 else 2.5, markevery=every,
+                label=label, zorder=3,
+            )  # fmt: skip
+            if _diverged(run):
+                _mark_end(ax, path[-1, 0], path[-1, 1], style.color, size=9)
+            else:
+                _end_marker(ax, path[-1], style)
+        for start in dict.fromkeys(starts):
+            _start_marker(ax, start)
+        for point in minima:
+            ax.plot([point[0]], [point[1]], "+", color="black", ms=12, mew=1.8, zorder=9)
+        ax.set_xlim(*xlim)
+        ax.set_ylim(*ylim)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        ax.set_title(f"Every path on {fn.description}")
+        _legend(ax)
+    return fig
+
+
+def paths_figure(
+    results: Mapping[str, Any],
+    *,
+    function: functions2d.Function2D | None = None,
+    resolution: int = 200,
+    levels: int = 20,
+) -> Figure:
+    """Seed 001's contour figure: one subplot per group with its first run's path.
+
+    Contour lines of ``f`` (the document's function, or ``function``: any
+    :class:`~gdlab.functions2d.Function2D`, a user's own too) over
+    ``problem.function.xlim``/``ylim`` on a ``resolution``² grid at
+    ``levels`` quantile levels; the group's path in its colour with its
+    marker at each step, the other groups' paths in light grey; ``+`` at the
+    minima; ``x`` at the end of a diverged path. Groups are laid out ⌈n/3⌉ ×
+    min(n, 3) (2 × 3 for six). The axes keep the function's range, so a path
+    that leaves it is clipped.
+    """
+    resolution = check_int("resolution", resolution, low=2)
+    levels = check_int("levels", levels, low=2)
+    fn, xlim, ylim, minima, firsts = _function_setup(results, function, "paths")
+    surface = _function_surface(fn, xlim, ylim, resolution, levels)
+    styles = group_styles(_runs(results))
+    paths = {name: _path_of(run) for name, run in firsts.items()}
 
     with _style():
         fig = _new_figure(*_grid_size(len(firsts), (3.6, 2.9)))
-        for ax, run in zip(_grid(fig, len(firsts)), firsts, strict=True):
-            if contour_levels is not None:
-                ax.contour(grid_x, grid_y, z, levels=contour_levels, linewidths=0.7)
-            path = np.asarray(run.get("path") or np.empty((0, 2)), dtype=np.float64)
+        for ax, (name, run) in zip(_grid(fig, len(firsts)), firsts.items(), strict=True):
+            _contours(ax, surface)
+            for other, path in paths.items():
+                if other != name and len(path):
+                    ax.plot(path[:, 0], path[:, 1], color="0.75", lw=0.8, zorder=1)
+            path, style = paths[name], styles[name]
             every = max(1, len(path) // 60)  # long paths: about 60 markers
             if len(path):
                 ax.plot(
-                    path[:, 0], path[:, 1], "o-", color=PATH_COLOR, lw=1,
-                    markersize=4 if every == 1 else 2.5, markevery=every,
+                    path[:, 0], path[:, 1], color=style.color, lw=1.2, marker=style.marker,
+                    markersize=4 if every == 1 else 2.5, markevery=every, zorder=3,
                 )  # fmt: skip
                 if _diverged(run):
                     _mark_end(ax, path[-1, 0], path[-1, 1], "black")
@@ -734,7 +1652,7 @@ def paths_figure(results: Mapping[str, Any], *, resolution: int = 200, levels: i
             title = _run_title(run)
             if _diverged(run):
                 title += f"\ndiverged at step {_diverged_at(run)}"
-            ax.set_title(title)
+            ax.set_title(title, color=style.color if style.color != "#000000" else "black")
             ax.set_xlim(*xlim)
             ax.set_ylim(*ylim)
             ax.set_xlabel("x")
@@ -742,22 +1660,127 @@ def paths_figure(results: Mapping[str, Any], *, resolution: int = 200, levels: i
     return fig
 
 
+def _quadratic_surface(surface: Mapping[str, Any], points: np.ndarray, resolution: int) -> _Surface:
+    """The quadratic ``uᵀAu + b·u + c`` on a box around ``points`` (margins 12%)."""
+    A = np.asarray(surface["A"], dtype=np.float64).reshape(2, 2)
+    b = np.asarray(surface["b"], dtype=np.float64).reshape(2)
+    c = float(surface["c"])
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    pad = 0.12 * np.maximum(hi - lo, 1e-9)
+    gx, gy = np.meshgrid(
+        np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution),
+        np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution),
+    )
+    z = (
+        A[0, 0] * gx**2
+        + (A[0, 1] + A[1, 0]) * gx * gy
+        + A[1, 1] * gy**2
+        + b[0] * gx
+        + b[1] * gy
+        + c
+    )
+    finite = z[np.isfinite(z)]
+    levels = None
+    if finite.size and finite.max() > finite.min():
+        # levels spaced evenly in sqrt(loss - min): ellipses at even distances from the minimum
+        low = float(finite.min())
+        levels = low + (np.linspace(0, 1, 14)[1:] ** 2) * (float(finite.max()) - low)
+    return _Surface(gx, gy, z, levels)
+
+
+def weights_figure(results: Mapping[str, Any], *, beta: float | None = None) -> Figure:
+    """The weights' paths on the loss contour (left) beside the loss curves (right).
+
+    For a data problem whose runs record a 2-parameter path (linear
+    regression: ``(w1, w2)``, seed 003) and whose ``problem.surface`` gives
+    the loss over that plane as a quadratic ``{"A", "b", "c", "minimum",
+    "axes"}`` (the other parameters at their best for each point). Left:
+    contour lines of that loss (labelled, darker is lower), each group's
+    first run's path in its colour (the smoothest drawn last, on top), ○ at
+    the start, a large marker at each end and ``+`` at the minimum. Right:
+    :func:`loss_figure`'s curves. One legend below both.
+    """
+    if beta is not None:
+        check_real("beta", beta, low=0, high=1, high_open=True)
+    problem = _problem(results) or {}
+    runs = _runs(results)
+    if not _has_weight_paths(problem, runs):
+        fail(
+            "results",
+            "runs with a 'path' and problem.surface (a quadratic) for the weights figure",
+            problem.get("kind"),
+        )
+    surface = problem["surface"]
+    styles = group_styles(runs)
+    paths = {name: _path_of(run) for name, run in _first_runs(results).items()}
+    paths = {name: path for name, path in paths.items() if len(path)}
+    best = np.asarray(surface.get("minimum") or np.empty(0), dtype=np.float64).reshape(-1, 2)
+    contour = _quadratic_surface(surface, np.vstack([*paths.values(), best]), 160)
+
+    def wiggle(path: np.ndarray) -> float:  # path length over the straight distance
+        length = np.linalg.norm(np.diff(path, axis=0), axis=1).sum()
+        return float(length / max(np.linalg.norm(path[-1] - path[0]), 1e-12))
+
+    order = sorted(paths, key=lambda name: wiggle(paths[name]), reverse=True)  # roughest first
+    curves = _loss_curves(results, beta)
+    view = _loss_view(curves, None)
+    axes_names = list(surface.get("axes") or ["w1", "w2"])[:2]
+    with _style():
+        fig = _new_figure(10.4, 4.6)
+        left, right = fig.subplots(1, 2, width_ratios=[1.0, 1.1])
+        _contours(left, contour, labels=True)
+        for z, name in enumerate(order):
+            path, style = paths[name], styles[name]
+            rough = wiggle(path) > 1.5
+            left.plot(
+                path[:, 0], path[:, 1], color=style.color, lw=0.7 if rough else 1.8,
+                alpha=0.75 if rough else 1.0, marker=style.marker, ms=4,
+                markevery=_markevery(len(path), z), zorder=3 + z,
+            )  # fmt: skip
+            _end_marker(left, path[-1], style)
+        starts = [tuple(p[0]) for p in paths.values()]
+        for start in dict.fromkeys(starts):
+            _start_marker(left, start)
+        for point in best:
+            left.plot([point[0]], [point[1]], "+", color="black", ms=14, mew=2, zorder=9)
+        left.set_xlabel(axes_names[0])
+        left.set_ylabel(axes_names[1] if len(axes_names) > 1 else "")
+        left.set_title("The weights' paths on the loss contour")
+        _draw_losses(right, curves, view)
+        right.set_xlabel("step")
+        right.set_ylabel("loss")
+        right.set_title(
+            "Training loss per step" + (" (log axis)" if view.scale.kind == "log" else "")
+        )
+        handles, _ = right.get_legend_handles_labels()
+        fig.legend(
+            handles=handles, loc="outside lower center", ncol=min(4, len(handles)), frameon=False
+        )
+    return fig
+
+
 def loss_figure(
-    results: Mapping[str, Any], *, beta: float = SMOOTH_BETA, log: bool | None = None
+    results: Mapping[str, Any], *, beta: float | None = None, log: bool | None = None
 ) -> Figure:
-    """Loss per step, one colour per group.
+    """Loss per step, one style per group (:func:`group_styles`).
 
     For a 2-D function: ``f`` at each step of every run, log y-axis
     (symmetric log, linear within the runs' typical ``|f(start)|``, when
     ``f`` goes negative, as on a saddle). For a data problem: each group's
-    raw per-step loss faint (alpha 0.25) and its :func:`smooth` curve solid in
-    the same colour; a group with several seeds shows the mean of the raw
-    curves, the mean of the smoothed curves and a min–max band of the
-    smoothed curves (each step over the seeds that reach it), leaving out
-    seeds that diverged (drawn alone, thin) unless all did.
-    The y-axis runs from 0 to 5% above the 99th percentile of all the smoothed
-    values (an early spike does not flatten the rest), linear unless
-    ``log=True``.
+    raw per-step loss faint (alpha 0.25; as a cloud of faint dots when it
+    jumps across most of the axis) and its :func:`smooth` curve in the
+    group's style (``beta=None``: 0.9, or more for a noisy loss, see
+    :func:`_smoothing`; the legend says so); a group
+    with several seeds shows the mean of the raw curves, the mean of the
+    smoothed curves and a band of the smoothed curves (each step over the
+    seeds that reach it), leaving out seeds that diverged (drawn alone,
+    thin) unless all did. The y-axis comes from :func:`choose_scale` over
+    the smoothed curves (``log=True``/``False`` forces it): log when they
+    span decades, the range from their 1st to 99th percentiles, so an early
+    spike does not flatten the rest. Smooth curves are drawn over noisy
+    ones and the slowest on top; a curve that another hides within the line
+    width gets a halo, and a note under the legend names the pair
+    (:func:`overlaps`).
 
     A diverged run is drawn up to its last value, marked ``x``, and its group's
     legend label says where it diverged; a group with no loss at all (it
@@ -766,43 +1789,60 @@ def loss_figure(
     A long run (with a ``series`` block) holds every ``stride``-th step's loss
     inline: it is drawn at those steps, and smoothed over those values.
     """
-    check_real("beta", beta, low=0, high=1, high_open=True)
+    if beta is not None:
+        check_real("beta", beta, low=0, high=1, high_open=True)
     problem = _problem(results)
     runs = _runs(results)
-    colors = group_colors(runs)
-    groups = _groups(runs)
     function = is_function2d(problem)
 
+    view = None
     with _style():
-        fig = _new_figure(6.4, 4.0)
+        fig = _new_figure(7.4, 4.0)
         ax = fig.subplots()
         if function:
-            _function_losses(ax, groups, colors, log=True if log is None else log)
+            _function_losses(
+                ax, _groups(runs), group_styles(runs), log=True if log is None else log
+            )
         else:
-            _data_losses(ax, groups, colors, beta=beta, log=bool(log), band=_band(results))
+            curves = _loss_curves(results, beta)
+            view = _loss_view(curves, log)
+            _draw_losses(ax, curves, view)
         ax.set_xlabel("step")
         ax.set_title("f(x, y) per step" if function else "Training loss")
-        _legend(ax, loc="best")
+        _legend(ax)
+        if view is not None and view.pairs:
+            note = "\n".join(
+                textwrap.fill(f"{_and(names)} overlap within the line width", 30)
+                for names in view.clusters
+            )
+            ax.text(
+                1.02, 0.0, note, transform=ax.transAxes, fontsize=6.5, va="bottom", ha="left",
+                color="0.2",
+            )  # fmt: skip
     return fig
 
 
 def _function_losses(
-    ax: Axes, groups: Mapping[str, list[Mapping[str, Any]]], colors: Mapping[str, str], log: bool
+    ax: Axes,
+    groups: Mapping[str, list[Mapping[str, Any]]],
+    styles: Mapping[str, palette.Style],
+    log: bool,
 ) -> None:
     values = []
-    for name, runs in groups.items():
+    for index, (name, runs) in enumerate(groups.items()):
         label = name + _divergence_note(runs)
+        style = styles[name]
         for i, run in enumerate(runs):
             loss = _floats(run.get("loss"))
             values.append(loss)
             steps = _steps(run, len(loss))
-            marker = "o" if len(loss) <= 60 else None
             ax.plot(
-                steps, loss, color=colors[name], marker=marker, markersize=2.5, lw=1.2,
-                label=label if i == 0 else None,
+                steps, loss, color=style.color, ls=style.linestyle, marker=style.marker,
+                markersize=3, markevery=_markevery(len(loss), index) if len(loss) > 60 else 1,
+                lw=LINE_WIDTH * 0.8, label=label if i == 0 else None,
             )  # fmt: skip
             if _diverged(run) and len(loss):
-                _mark_end(ax, steps[-1], loss[-1], colors[name])
+                _mark_end(ax, steps[-1], loss[-1], style.color)
     every = np.concatenate(values) if values else np.empty(0)
     if log and every.size and every.max() > 0 and every.min() >= 0:
         ax.set_yscale("log", nonpositive="mask")
@@ -812,38 +1852,44 @@ def _function_losses(
     ax.set_ylabel("f(x, y)")
 
 
-def _group_losses(
-    ax: Axes,
-    name: str,
-    runs: Sequence[Mapping[str, Any]],
-    color: str,
-    raws: list[np.ndarray],
-    smooths: list[np.ndarray],
-    band: str,
-) -> None:
-    """One group's loss: a run's raw and smoothed curves, or the seeds' mean and band."""
-    label = name + _divergence_note(runs)
-    kept, alone = _split_diverged(runs, [raw.size > 0 for raw in raws])
-    if not kept:
-        ax.plot([], [], color=color, lw=1.6, label=label)
-        return
-    if len(kept) == 1:
-        raw, curve = raws[kept[0]], smooths[kept[0]]
-        steps = _steps(runs[kept[0]], len(raw))
-        ax.plot(steps, raw, color=color, alpha=RAW_ALPHA, lw=0.8)
-        ax.plot(steps, curve, color=color, lw=1.6, label=label)
-    else:
-        members = [runs[i] for i in kept]
-        stride, kept_raws = _on_grid(members, [raws[i] for i in kept])
-        _, kept_smooths = _on_grid(members, [smooths[i] for i in kept])
-        raw_mean, _, _ = _stack(kept_raws)
-        mean, low, high = _stack(kept_smooths, band)
-        steps = np.arange(len(mean)) * stride
-        ax.plot(steps, raw_mean, color=color, alpha=RAW_ALPHA, lw=0.8)
-        ax.fill_between(steps, low, high, color=color, alpha=BAND_ALPHA, lw=0)
-        ax.plot(steps, mean, color=color, lw=1.6, label=label)
-    for i in alone:
-        ax.plot(_steps(runs[i], len(smooths[i])), smooths[i], color=color, lw=0.9, alpha=0.8)
+def _draw_losses(ax: Axes, curves: Sequence[_Curve], view: _View) -> None:
+    """The curves of :func:`_loss_curves` as :func:`_loss_view` says, legend in group order."""
+    _apply(ax, view.scale)
+    rank = {name: i for i, name in enumerate(view.order)}
+    for index, c in enumerate(curves):
+        style = c.style
+        line = {"color": style.color, "ls": style.linestyle, "marker": style.marker}
+        if not c.mean.size:
+            ax.plot([], [], lw=LINE_WIDTH, label=c.label, **line)
+            continue
+        if c.name in view.noisy:  # a cloud of dots: the spread without a wall of zigzags
+            ax.plot(
+                c.steps[: len(c.raw)], c.raw, ls="none", marker=".", ms=1.5, mew=0,
+                color=style.color, alpha=NOISY_RAW_ALPHA, zorder=1,
+            )  # fmt: skip
+        else:
+            ax.plot(
+                c.steps[: len(c.raw)], c.raw, color=style.color, alpha=RAW_ALPHA, lw=0.7, zorder=1
+            )
+        if c.low is not None and c.high is not None:
+            ax.fill_between(
+                c.steps, c.low, c.high, color=style.color, alpha=BAND_ALPHA, lw=0, zorder=1.5
+            )
+        for steps, values in c.alone:
+            ax.plot(steps, values, color=style.color, lw=0.9, alpha=0.8, zorder=2)
+        z = 3 + rank.get(c.name, 0)
+        if c.name in view.under:
+            ax.plot(
+                c.steps, c.mean, color=style.color, lw=HALO_WIDTH, alpha=0.35,
+                solid_capstyle="round", zorder=z - 0.5,
+            )  # fmt: skip
+        ax.plot(
+            c.steps, c.mean, lw=LINE_WIDTH, ms=4.5, markevery=_markevery(len(c.mean), index),
+            label=c.label, zorder=z, **line,
+        )  # fmt: skip
+        for x, y in c.ends:
+            _mark_end(ax, x, y, style.color, top=view.scale.high)
+    ax.set_ylabel("loss")
 
 
 def _on_grid(
@@ -864,54 +1910,6 @@ def _on_grid(
     return stride, out
 
 
-def _loss_scale(ax: Axes, smoothed: list[np.ndarray], raw: list[np.ndarray], log: bool) -> Any:
-    """A log axis when asked (and positive), else a linear one clipped at a high quantile;
-    the top of the linear axis, or ``None``."""
-    every = np.concatenate(smoothed) if smoothed else np.empty(0)
-    if log:
-        if every.size and every.min() > 0:
-            ax.set_yscale("log")
-        return None
-    if not every.size:
-        return None
-    bottom = min(0.0, float(np.concatenate(raw).min()))
-    top = 1.05 * float(np.quantile(every, LOSS_TOP_QUANTILE))
-    if top <= bottom:
-        return None
-    ax.set_ylim(bottom, top)
-    return top
-
-
-def _data_losses(
-    ax: Axes,
-    groups: Mapping[str, list[Mapping[str, Any]]],
-    colors: Mapping[str, str],
-    *,
-    beta: float,
-    log: bool,
-    band: str = "minmax",
-) -> None:
-    smoothed_all: list[np.ndarray] = []
-    raw_all: list[np.ndarray] = []
-    ends: list[tuple[float, float, str]] = []
-    for name, runs in groups.items():
-        raws = [_floats(run.get("loss")) for run in runs]
-        # A long run's inline loss holds every stride-th step (docs/results.md, "Long
-        # runs"): its EWMA runs over those values, so it averages over about
-        # stride / (1 - beta) steps. Its whole series is in its series file.
-        smooths = [smooth(raw, beta) for raw in raws]
-        raw_all += raws
-        smoothed_all += smooths
-        _group_losses(ax, name, runs, colors[name], raws, smooths, band)
-        for run, curve in zip(runs, smooths, strict=True):
-            if _diverged(run) and curve.size:
-                ends.append(((len(curve) - 1) * series_stride(run), float(curve[-1]), colors[name]))
-    top = _loss_scale(ax, smoothed_all, raw_all, log)
-    for x, y, color in ends:
-        _mark_end(ax, x, y, color, top=top)
-    ax.set_ylabel("loss")
-
-
 def _mean_by_step(
     runs: Sequence[Mapping[str, Any]], key: str, by: str
 ) -> tuple[list[float], list[float]]:
@@ -926,7 +1924,7 @@ def _mean_by_step(
 
 
 def accuracy_figure(results: Mapping[str, Any]) -> Figure:
-    """Accuracy against the step at each evaluation, one colour per group.
+    """Accuracy against the step at each evaluation, one colour and marker per group.
 
     Train solid, validation dotted, test dashed; a group with several seeds
     shows the mean over the seeds evaluated at each step, leaving out seeds
@@ -937,39 +1935,57 @@ def accuracy_figure(results: Mapping[str, Any]) -> Figure:
 
     runs = _runs(results)
     keys = _accuracy_keys(runs)
-    colors = group_colors(runs)
+    styles = group_styles(runs)
     entries = [e for run in runs for e in run.get("epochs") or []]
     by = "step" if all(e.get("step") is not None for e in entries) else "epoch"
 
     with _style():
-        fig = _new_figure(6.4, 4.0)
+        fig = _new_figure(7.4, 4.0)
         ax = fig.subplots()
-        for name, group in _groups(runs).items():
+        means: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {key: {} for key in keys}
+        for index, (name, group) in enumerate(_groups(runs).items()):
+            style = styles[name]
             has = [
                 any(e.get(k) is not None for e in r.get("epochs") or [] for k in keys)
                 for r in group
             ]
             kept, alone = _split_diverged(group, has)
             for key in keys:
-                curves = [([group[i] for i in kept], 1.4, 1.0)]
+                curves = [([group[i] for i in kept], 1.5, 1.0)]
                 curves += [([group[i]], 0.8, 0.8) for i in alone]
-                for members, width, alpha in curves:
-                    steps, means = _mean_by_step(members, key, by)
-                    if steps:
-                        ax.plot(
-                            steps, means, ACCURACY_STYLES[key], color=colors[name], lw=width,
-                            alpha=alpha, marker="." if len(steps) <= 40 else None,
-                        )  # fmt: skip
+                for k, (members, width, alpha) in enumerate(curves):
+                    steps, values = _mean_by_step(members, key, by)
+                    if not steps:
+                        continue
+                    if k == 0:
+                        means[key][name] = (np.asarray(steps), np.asarray(values))
+                    ax.plot(
+                        steps, values, ACCURACY_STYLES[key], color=style.color, lw=width,
+                        alpha=alpha, marker=style.marker, ms=3.5, zorder=3 + index,
+                        markevery=_markevery(len(steps), index) if len(steps) > 40 else 1,
+                    )  # fmt: skip
+        # a curve that a later group's hides within the line width: a halo under it
+        every = [v for by_name in means.values() for _, v in by_name.values()]
+        scale = choose_scale(every, log=False)
+        for by_name in means.values():
+            for under, _ in overlaps(by_name, scale):
+                steps, values = by_name[under]
+                ax.plot(
+                    steps, values, color=styles[under].color, lw=HALO_WIDTH, alpha=0.35,
+                    solid_capstyle="round", zorder=2,
+                )  # fmt: skip
         handles = [
-            Line2D([], [], color=colors[name], lw=1.6, label=name + _divergence_note(group))
+            Line2D(
+                [], [], color=styles[name].color, marker=styles[name].marker, lw=1.6,
+                label=name + _divergence_note(group),
+            )
             for name, group in _groups(runs).items()
-        ]
+        ]  # fmt: skip
         handles += [
             Line2D([], [], color="0.3", ls=ACCURACY_STYLES[key], lw=1.4, label=ACCURACY_NAMES[key])
             for key in keys
         ]
-        if handles:
-            ax.legend(handles=handles, loc="best")
+        _legend(ax, handles=handles)
         ax.set_xlabel(by)
         ax.set_ylabel("accuracy")
         ax.set_title("Accuracy")
@@ -977,27 +1993,37 @@ def accuracy_figure(results: Mapping[str, Any]) -> Figure:
 
 
 def lr_figure(results: Mapping[str, Any]) -> Figure:
-    """The learning rate per step of each group's first run, log y-axis."""
+    """The learning rate per step of each group's first run, log y-axis.
+
+    Groups whose rates are the same at every step share one line, labelled
+    with all their names (six optimizers at two rates: two lines, two entries).
+    """
     runs = _runs(results)
-    colors = group_colors(runs)
+    styles = group_styles(runs)
+    lines: dict[tuple, tuple[str, list[str], Mapping[str, Any], np.ndarray]] = {}
+    for name, group in _groups(runs).items():
+        run = next((r for r in group if r.get("lr")), group[0])
+        lr = _floats(run.get("lr"))
+        key = (series_stride(run), *np.round(lr, 12).tolist())
+        entry = lines.setdefault(key, (name, [], run, lr))
+        entry[1].append(name + _divergence_note(group))
     with _style():
-        fig = _new_figure(6.4, 3.6)
+        fig = _new_figure(7.4, 3.6)
         ax = fig.subplots()
         positive = True
-        for name, group in _groups(runs).items():
-            run = next((r for r in group if r.get("lr")), group[0])
-            lr = _floats(run.get("lr"))
+        for first, names, run, lr in lines.values():
+            style = styles[first]
             positive = positive and bool(lr.size == 0 or lr.max() > 0)
             ax.plot(
-                _steps(run, len(lr)), lr, color=colors[name], lw=1.4, drawstyle="steps-post",
-                label=name + _divergence_note(group),
+                _steps(run, len(lr)), lr, color=style.color, ls=style.linestyle, lw=1.6,
+                drawstyle="steps-post", label=", ".join(names),
             )  # fmt: skip
         if positive and any(len(r.get("lr") or []) for r in runs):
             ax.set_yscale("log", nonpositive="mask")
         ax.set_xlabel("step")
         ax.set_ylabel("learning rate")
         ax.set_title("Learning rate per step")
-        _legend(ax, loc="best")
+        _legend(ax)
     return fig
 
 
@@ -1019,8 +2045,9 @@ def boundary_figure(results: Mapping[str, Any]) -> Figure:
 
     ``contourf`` of ``boundary.probability`` (P(class 1), rows along y) at
     levels 0, 0.1, ..., 1 over ``boundary.xlim``/``ylim``, the 0.5 contour
-    in black, and ``problem.data.points`` coloured by class. The title gives
-    the label and the accuracy (test, else validation, else train).
+    in black, and ``problem.data.points`` by class (blue circles, vermillion
+    squares). The title gives the label and the accuracy (test, else
+    validation, else train).
     """
     problem = _problem(results) or {}
     chosen = _boundary_runs(_runs(results))
@@ -1030,7 +2057,15 @@ def boundary_figure(results: Mapping[str, Any]) -> Figure:
     px = np.asarray(points.get("X") or np.empty((0, 2)), dtype=np.float64).reshape(-1, 2)
     py = np.asarray(points.get("y") or [], dtype=np.int64).reshape(-1)
     classes = sorted(set(py.tolist()))
-    class_colors = {0: "#2166ac", 1: "#b2182b"} if set(classes) <= {0, 1} else {}
+    if set(classes) <= {0, 1}:
+        class_styles = {
+            0: ("#0072B2", "o"),
+            1: ("#D55E00", "s"),
+        }  # blue circles, vermillion squares
+    else:
+        class_styles = {
+            k: (palette.style(i).color, palette.style(i).marker) for i, k in enumerate(classes)
+        }
 
     with _style():
         fig = _new_figure(*_grid_size(len(chosen), (3.4, 2.9)))
@@ -1043,13 +2078,14 @@ def boundary_figure(results: Mapping[str, Any]) -> Figure:
                 np.linspace(*xlim, prob.shape[1]), np.linspace(*ylim, prob.shape[0])
             )
             filled = ax.contourf(
-                gx, gy, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.7, vmin=0, vmax=1
+                gx, gy, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6, vmin=0, vmax=1
             )
-            ax.contour(gx, gy, prob, levels=[0.5], colors="black", linewidths=1.2)
-            for k, cls in enumerate(classes):
+            ax.contour(gx, gy, prob, levels=[0.5], colors="black", linewidths=1.4)
+            for cls in classes:
                 mask = py == cls
+                color, marker = class_styles[cls]
                 ax.scatter(
-                    px[mask, 0], px[mask, 1], s=9, color=class_colors.get(cls, TAB10[k % 10]),
+                    px[mask, 0], px[mask, 1], s=10, color=color, marker=marker,
                     edgecolors="white", linewidths=0.3, label=f"class {cls}",
                 )  # fmt: skip
             title = _run_title(run)
@@ -1074,99 +2110,142 @@ def _series_of(results: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
 
 
 def schedules_figure(results: Mapping[str, Any], *, log: bool | None = None) -> Figure:
-    """Learning rate against step for each schedule; the legend shows the formulas.
+    """Learning rate against step for each schedule; the legend (below) shows the formulas.
 
-    With ``series.steps_per_epoch`` a top x-axis counts epochs. The y-axis is
-    logarithmic when ``log=True``, or (``None``, the default) when every lr
-    is positive and they span a factor of 100 or more.
+    With ``series.steps_per_epoch`` a top x-axis counts epochs. The y-axis
+    comes from :func:`choose_scale` (``log=True``/``False`` forces it): it
+    holds every curve's 1st–99th percentile, so a schedule that collapses
+    toward 0 at its end (cosine) neither stretches a log axis nor squeezes
+    the others; each schedule has its own colour, line style and marker.
     """
     series = _series_of(results, "schedules")
     curves = series.get("curves") or []
     spe = series.get("steps_per_epoch")
+    values = [_floats(curve.get("lr")) for curve in curves]
+    scale = choose_scale(values, log=log)
+    labels = []
+    for i, curve in enumerate(curves):
+        label = str(curve.get("label") or f"schedule {i + 1}")
+        labels.append(f"{label}: {curve['formula']}" if curve.get("formula") else label)
+    longest = max((len(label) for label in labels), default=0)
+    rows = len(labels) if longest > 60 else math.ceil(len(labels) / 2)
     with _style():
-        fig = _new_figure(6.4, 4.0)
+        fig = _new_figure(7.4, 3.6 + 0.16 * rows)
         ax = fig.subplots()
-        values = []
-        for i, curve in enumerate(curves):
-            lr = _floats(curve.get("lr"))
-            values.append(lr)
-            label = str(curve.get("label") or f"schedule {i + 1}")
-            if curve.get("formula"):
-                label += f": {curve['formula']}"
+        for i, lr in enumerate(values):
+            style = palette.style(i)
             ax.plot(
-                np.arange(len(lr)), lr, color=TAB10[i % 10], lw=1.5, label=label,
+                np.arange(len(lr)), lr, color=style.color, ls=style.linestyle, lw=1.7,
+                marker=style.marker, ms=4, markevery=_markevery(len(lr), i), label=labels[i],
                 drawstyle="steps-post",
             )  # fmt: skip
-        every = np.concatenate(values) if values else np.empty(0)
-        if log is None:
-            log = bool(every.size and every.min() > 0 and every.max() >= 100 * every.min())
-        if log:
-            ax.set_yscale("log", nonpositive="mask")
+        _apply(ax, scale)
         if isinstance(spe, int | float) and not isinstance(spe, bool) and spe > 0:
             per = float(spe)
             top = ax.secondary_xaxis("top", functions=(lambda s: s / per, lambda e: e * per))
             top.set_xlabel("epoch")
         ax.set_xlabel("step")
-        ax.set_ylabel("learning rate")
-        _legend(ax, loc="upper right")
+        ax.set_ylabel("learning rate" + (" (log axis)" if scale.kind == "log" else ""))
+        _legend(ax, where="below", ncol=1 if longest > 60 else 2)
     return fig
 
 
 def ewma_figure(results: Mapping[str, Any]) -> Figure:
-    """Seed 004's picture: daily values as faint dots, each average as a line.
+    """Seed 004's picture: the whole series (left) and its first 30 days (right).
 
-    One colour per β (in order of appearance); bias-corrected averages solid,
-    uncorrected ones dashed. Dates (ISO strings) go on the x-axis as
-    ``numpy.datetime64``; without dates the x-axis counts days.
+    Left: daily values as faint dots, each β's bias-corrected average as a
+    line (one colour and marker per β, in order of appearance). Right: the
+    first :data:`EWMA_FIRST_DAYS` days against the day ``t``, corrected
+    averages solid, uncorrected ones dashed: the bias correction's lesson.
+    Dates (ISO strings) go on the left x-axis as ``numpy.datetime64``;
+    without dates it counts days. One legend below both panels.
     """
     import matplotlib.dates as mdates
+    from matplotlib.lines import Line2D
 
     series = _series_of(results, "ewma")
     values = _floats(series.get("values"))
     dates = series.get("dates")
-    if dates:
-        x: np.ndarray = np.array(dates, dtype="datetime64")
-    else:
-        x = np.arange(len(values))
+    x: np.ndarray = np.array(dates, dtype="datetime64") if dates else np.arange(len(values))
     unit = series.get("unit") or ""
+    curves = series.get("curves") or []
+    betas = list(dict.fromkeys(float(c.get("beta")) for c in curves))
+    corrected_betas = {float(c["beta"]) for c in curves if c.get("bias_correction")}
+    first = min(EWMA_FIRST_DAYS, len(values))
     with _style():
-        fig = _new_figure(7.2, 4.0)
-        ax = fig.subplots()
+        fig = _new_figure(9.6, 4.4)
+        whole, start = fig.subplots(1, 2, width_ratios=[2.0, 1.0])
         n = min(len(x), len(values))
-        ax.plot(x[:n], values[:n], ".", color="0.45", markersize=3, alpha=0.5, label="daily")
-        beta_colors: dict[float, str] = {}
-        for curve in series.get("curves") or []:
+        whole.plot(x[:n], values[:n], ".", color=palette.NEUTRAL, ms=2.5, alpha=0.45)
+        days = np.arange(1, first + 1)
+        start.plot(days, values[:first], "o", color=palette.NEUTRAL, ms=3.5, alpha=0.8)
+        for curve in curves:
             beta = float(curve.get("beta"))
-            color = beta_colors.setdefault(beta, TAB10[len(beta_colors) % 10])
+            k = betas.index(beta)
+            style = palette.style(k)
             corrected = bool(curve.get("bias_correction"))
             avg = _floats(curve.get("values"))[: len(x)]
-            days = 1.0 / (1.0 - beta) if beta < 1 else math.inf
-            how = "bias-corrected" if corrected else "uncorrected"
-            ax.plot(
-                x[: len(avg)], avg, "-" if corrected else "--", color=color, lw=1.5,
-                label=f"β = {beta:g} (≈{days:.3g} days), {how}",
+            if corrected or beta not in corrected_betas:  # a longer window: a bolder line
+                window = effective_window(beta)
+                width = 0.8 + 0.45 * math.log10(max(window, 1.0))
+                whole.plot(
+                    x[: len(avg)], avg, color=style.color, lw=width, alpha=0.6 if window < 5 else 1
+                )
+            start.plot(
+                days[: len(avg)], avg[:first], "-" if corrected else "--", color=style.color,
+                lw=1.6, marker=style.marker, ms=4, markevery=(k, 3),
             )  # fmt: skip
         if dates:
             locator = mdates.AutoDateLocator()
-            ax.xaxis.set_major_locator(locator)
-            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+            whole.xaxis.set_major_locator(locator)
+            whole.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         else:
-            ax.set_xlabel("day")
-        ax.set_ylabel(f"value ({unit})" if unit else "value")
-        ax.set_title("Exponentially weighted averages")
-        _legend(ax, loc="best")
+            whole.set_xlabel("day")
+        label = f"value ({unit})" if unit else "value"
+        whole.set_ylabel(label)
+        whole.set_title("The whole series: a larger β is smoother and lags more")
+        start.set_xlabel("day t")
+        start.set_title(f"The first {first} days: bias correction")
+        start.set_xlim(0.5, first + 0.5)
+        handles = [Line2D([], [], ls="none", marker="o", color=palette.NEUTRAL, label="daily")]
+        for k, beta in enumerate(betas):
+            style = palette.style(k)
+            window = 1.0 / (1.0 - beta) if beta < 1 else math.inf
+            handles.append(
+                Line2D([], [], color=style.color, marker=style.marker, lw=1.6,
+                       label=f"β = {beta:g} (≈{window:.3g} days)")
+            )  # fmt: skip
+        handles += [
+            Line2D([], [], color="0.2", ls="-", lw=1.6, label="bias-corrected"),
+            Line2D([], [], color="0.2", ls="--", lw=1.6, label="uncorrected (starts at 0)"),
+        ]
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
     return fig
 
 
-def init_figure(results: Mapping[str, Any], *, activation: str | None = None) -> Figure:
-    """Seed 001's activation histograms: one row per case, one column per layer.
+def _init_shares(layer: Mapping[str, Any]) -> np.ndarray:
+    counts = _floats(layer.get("counts"))
+    total = layer.get("total")
+    denominator = float(total) if total else float(counts.sum()) or 1.0
+    return counts / denominator
 
-    Each row is ``"<init>, <activation>"`` (its y label) and shares its
-    y-axis; the top row's subplots are titled ``layer k``; each subplot's x
-    label gives the standard deviation (and the saturated share, when given). With
-    ``activation`` only the cases of that activation are drawn (draw() does
-    this, one figure per activation, when there are more than six cases).
+
+def init_figure(results: Mapping[str, Any], *, activation: str | None = None) -> Figure:
+    """Seed 001's activation histograms, and the standard deviation per layer.
+
+    One row per case (its y label: the initialisation, with the activation
+    when several are drawn), one column per layer (titled ``layer k``): the
+    share of the activations in each bin, on one x and one y scale for the
+    whole figure (a case with ``xscale: "log"``, ReLU's positive outputs,
+    gets a log x-axis), tick labels on the outer panels only. The right
+    column plots each case's ``std`` per layer, one line per case in its
+    initialisation's style (log y when the stds span more than a factor of
+    20). With ``activation`` only the cases of that activation are drawn
+    (draw() does this, one figure per activation, when there are more than
+    six cases).
     """
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator, PercentFormatter
+
     series = _series_of(results, "init")
     cases = [
         case
@@ -1177,40 +2256,89 @@ def init_figure(results: Mapping[str, Any], *, activation: str | None = None) ->
         fail("activation", "an activation of series.cases", activation)
     cols = max(len(case.get("layers") or []) for case in cases) or 1
     inits = list(dict.fromkeys(str(case.get("init")) for case in cases))
+    several = len({str(case.get("activation")) for case in cases}) > 1
+    log_x = any(case.get("xscale") == "log" for case in cases)
+    shares = [[_init_shares(layer) for layer in case.get("layers") or []] for case in cases]
+    top = max((float(s.max()) for row in shares for s in row if s.size), default=1.0)
     with _style():
-        fig = _new_figure(1.55 * cols + 0.7, 1.2 * len(cases) + 0.5)
-        axes = np.asarray(fig.subplots(len(cases), cols, squeeze=False, sharey="row"))
+        fig = _new_figure(1.45 * cols + 3.2, 1.0 * len(cases) + 1.1)
+        grid = fig.add_gridspec(len(cases), cols + 1, width_ratios=[1.0] * cols + [2.2])
+        first_ax = None
         for row, case in enumerate(cases):
-            color = TAB10[inits.index(str(case.get("init"))) % 10]
+            style = palette.style(inits.index(str(case.get("init"))))
             layers = case.get("layers") or []
             for col in range(cols):
-                ax = axes[row, col]
-                ax.tick_params(labelsize=5.5, length=2, pad=1)
+                ax = fig.add_subplot(grid[row, col], sharex=first_ax, sharey=first_ax)
+                first_ax = first_ax or ax
+                ax.tick_params(
+                    labelsize=6, length=2, pad=1, labelbottom=row == len(cases) - 1,
+                    labelleft=col == 0,
+                )  # fmt: skip
                 if row == 0:
                     ax.set_title(f"layer {col + 1}", fontsize=7)
                 if col == 0:
-                    ax.set_ylabel(f"{case.get('init')}, {case.get('activation')}", fontsize=7)
+                    name = str(case.get("init"))
+                    if several:
+                        name += f"\n{case.get('activation')}"
+                    ax.set_ylabel(name, fontsize=7.5, color=style.color)
                 if col >= len(layers):
                     ax.set_axis_off()
                     continue
-                layer = layers[col]
-                ax.stairs(
-                    _floats(layer.get("counts")), _floats(layer.get("edges")), fill=True,
-                    color=color, alpha=0.85,
-                )  # fmt: skip
-                notes = []
-                if layer.get("std") is not None:
-                    notes.append(f"std {float(layer['std']):.2g}")
-                if layer.get("saturated") is not None:
-                    notes.append(f"sat {float(layer['saturated']):.0%}")
-                if notes:
-                    ax.set_xlabel(", ".join(notes), fontsize=5.5, labelpad=1, color="0.25")
+                edges = _floats(layers[col].get("edges"))
+                ax.stairs(shares[row][col], edges, fill=True, color=style.color, alpha=0.85)
+        assert first_ax is not None
+        if log_x:
+            first_ax.set_xscale("log")
+            edges = np.concatenate(
+                [_floats(layer.get("edges")) for c in cases for layer in c["layers"]]
+            )
+            low, high = math.log10(edges.min()), math.log10(edges.max())
+            step = max(1, math.ceil((high - low) / 4))
+            first_ax.set_xlim(10**low, 10**high)
+            first_ax.set_xticks(
+                [10.0**k for k in range(math.ceil(low) + 1, math.floor(high), step)]
+            )
+            first_ax.xaxis.set_minor_locator(NullLocator())
+        else:  # the ends and the middle of the shared range: 0, 0.5, 1 or -1, 0, 1
+            edges = np.concatenate(
+                [_floats(layer.get("edges")) for c in cases for layer in c["layers"]]
+            )
+            if edges.size:
+                low, high = float(edges.min()), float(edges.max())
+                first_ax.set_xlim(low, high)
+                first_ax.set_xticks(np.linspace(low, high, 3))
+                first_ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+        first_ax.set_ylim(0, top * 1.08)
+        first_ax.yaxis.set_major_locator(MaxNLocator(3))
+        first_ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+
+        std_ax = fig.add_subplot(grid[:, cols])
+        stds = []
+        for case in cases:
+            style = palette.style(inits.index(str(case.get("init"))))
+            values = [float(layer.get("std", math.nan)) for layer in case.get("layers") or []]
+            stds += [v for v in values if math.isfinite(v) and v > 0]
+            label = str(case.get("init")) + (f", {case.get('activation')}" if several else "")
+            std_ax.plot(
+                np.arange(1, len(values) + 1), values, color=style.color, ls=style.linestyle,
+                marker=style.marker, ms=4, lw=1.5, label=label,
+            )  # fmt: skip
+        if stds and max(stds) / min(stds) > 20:
+            std_ax.set_yscale("log")
+            if max(stds) / min(stds) < 1000:
+                _plain_log_ticks(std_ax.yaxis)
+        std_ax.set_xticks(np.arange(1, cols + 1))
+        std_ax.set_xlabel("layer")
+        std_ax.set_title("std per layer")
+        std_ax.tick_params(labelsize=6.5)
+        _legend(std_ax, where="below", ncol=2)
+        kind = "log x-axis: positive values only" if log_x else "share of activations per bin"
         title = "Activation histograms" + (f", {activation}" if activation else "")
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(f"{title} ({kind})", fontsize=9)
     return fig
 
 
-# --- everything at once ------------------------------------------------------------
+# --- the tuning figure ------------------------------------------------------------------
 
 
 def _numbers(values: Sequence[Any] | None) -> np.ndarray:
@@ -1219,23 +2347,26 @@ def _numbers(values: Sequence[Any] | None) -> np.ndarray:
 
 
 def _sensitivity_curve(
-    ax: Any, label: str, c: Mapping[str, Any], color: str, earlier: Sequence[float]
+    ax: Any, label: str, c: Mapping[str, Any], style: palette.Style, earlier: Sequence[float]
 ) -> list[float]:
     """One configuration's validation loss against the rate; its finite values."""
     grid = np.asarray(c.get("grid") or [], float)
     if grid.size == 0:
         return []
     mean, std = _numbers(c.get("mean")), _numbers(c.get("std"))
-    ax.plot(grid, mean, "o-", color=color, lw=1.4, ms=3.5, label=label)
-    ax.fill_between(grid, mean - std, mean + std, color=color, alpha=BAND_ALPHA, lw=0)
+    ax.plot(
+        grid, mean, color=style.color, ls=style.linestyle, marker=style.marker, lw=1.5, ms=4,
+        label=label,
+    )  # fmt: skip
+    ax.fill_between(grid, mean - std, mean + std, color=style.color, alpha=BAND_ALPHA + 0.1, lw=0)
     finite = [float(m) for m in mean if np.isfinite(m)]
     best = c.get("best")
     if best is not None and best.get("lr") is not None and best.get("mean") is not None:
-        ax.plot([best["lr"]], [best["mean"]], "*", color=color, ms=11, mec="black", mew=0.6)
+        ax.plot([best["lr"]], [best["mean"]], "*", color=style.color, ms=13, mec="black", mew=0.7)
     bad = [g for g, d in zip(grid, c.get("diverged") or [], strict=False) if d]
     shown = [*earlier, *finite]
     if bad and shown:
-        ax.plot(bad, [max(shown)] * len(bad), "x", color=color, ms=6, mew=1.5, clip_on=False)
+        ax.plot(bad, [max(shown)] * len(bad), "x", color=style.color, ms=6, mew=1.5, clip_on=False)
     return finite
 
 
@@ -1243,36 +2374,48 @@ def sensitivity_figure(results: Mapping[str, Any]) -> Figure:
     """Validation loss against the learning rate per configuration (``series.kind == "tuning"``)."""
     series = _series_of(results, "tuning")
     configurations = series.get("configurations") or {}
-    colors = {label: TAB10[i % len(TAB10)] for i, label in enumerate(configurations)}
+    styles = palette.assign(configurations)
     with _style():
-        fig = _new_figure(6.4, 4.0)
+        fig = _new_figure(7.4, 4.0)
         ax = fig.subplots()
         finite_all: list[float] = []
         for label, c in configurations.items():
-            finite_all += _sensitivity_curve(ax, label, c, colors[label], finite_all)
+            finite_all += _sensitivity_curve(ax, label, c, styles[label], finite_all)
         ax.set_xscale("log")
         if finite_all and min(finite_all) > 0 and max(finite_all) / min(finite_all) > 20:
             ax.set_yscale("log")
+        ax.margins(y=0.1)
         ax.set_xlabel("learning rate")
         ax.set_ylabel(str(series.get("metric", "validation loss")))
         ax.set_title("Learning-rate sensitivity")
-        _legend(ax, loc="best")
+        _legend(ax)
     return fig
 
 
-def draw(results: Mapping[str, Any], out_dir: str | Path) -> list[dict[str, str]]:
+# --- everything at once ------------------------------------------------------------
+
+
+def draw(
+    results: Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    function: functions2d.Function2D | None = None,
+) -> list[dict[str, str]]:
     """Draw every figure that fits ``results`` into ``out_dir/figures/``.
 
     ``results`` is a ``results.json`` document as a dict (``docs/results.md``);
-    the figures chosen are listed in this module's docstring. Each figure is
-    saved twice, ``<name>.png`` (120 dpi) and ``<name>.svg``, each atomically
-    (a temporary file in the same directory, then ``os.replace``), and freed.
+    the figures chosen are listed in this module's docstring. ``function``
+    is the 2-D function of a document whose function is not registered (a
+    user's own :class:`~gdlab.functions2d.Function2D`). Each figure is saved
+    twice, ``<name>.png`` (120 dpi) and ``<name>.svg``, each atomically (a
+    temporary file in the same directory, then ``os.replace``), and freed.
     The same document gives the same bytes.
 
     Returns:
         One dict per figure, in drawing order: ``{"name", "title", "caption",
-        "png": "figures/<name>.png", "svg": "figures/<name>.svg"}`` (paths
-        relative to ``out_dir``).
+        "look_for", "png": "figures/<name>.png", "svg": "figures/<name>.svg"}``
+        (paths relative to ``out_dir``); ``look_for`` is a short paragraph on
+        what to look for in the figure, written from the data.
 
     Raises:
         ValueError: an unknown ``problem.kind`` or ``series.kind`` (the message
@@ -1280,7 +2423,7 @@ def draw(results: Mapping[str, Any], out_dir: str | Path) -> list[dict[str, str]
             without a problem. Nothing is drawn then.
         TypeError: ``results`` or a part of it is the wrong kind of value.
     """
-    plans = _plan(results)
+    plans = _plan(results, function)
     directory = Path(out_dir) / "figures"
     directory.mkdir(parents=True, exist_ok=True)
     made = []
@@ -1295,6 +2438,7 @@ def draw(results: Mapping[str, Any], out_dir: str | Path) -> list[dict[str, str]
                 "name": plan.name,
                 "title": plan.title,
                 "caption": plan.caption,
+                "look_for": plan.look_for(),
                 "png": f"figures/{plan.name}.png",
                 "svg": f"figures/{plan.name}.svg",
             }

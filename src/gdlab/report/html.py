@@ -1,16 +1,31 @@
 """The report: one self-contained ``index.html`` per results document.
 
 The page needs nothing but itself: figures are inline (PNG as ``data:`` URIs by
-default, or SVG markup), styles and scripts are inline, and a
-Content-Security-Policy forbids loading anything else. It shows the title,
-description and exact command, the status (with a notice for an interrupted
-race), a table of runs that sorts by any column, the figures with their
-captions, and the environment (versions, machine, configuration).
+default, or SVG markup), styles and scripts are inline (the charts' own
+``charts.js`` among them, about 30 kB), and a Content-Security-Policy forbids
+loading anything else. In page order it shows:
+
+* the title, where the experiment comes from and what ran (the description),
+  the exact command and the status (with a notice for an interrupted race);
+* a summary: the runs ranked (each group once, mean over its seeds), or a
+  tuned race's comparison table;
+* the optimizers: for each one that ran, its update rule in the form that ran,
+  rendered as MathML from its docstring (:mod:`gdlab.report.maths`, so the page
+  and ``help()`` cannot drift), what its symbols mean, the sentence that says
+  what it does, and the hyperparameters of the runs that used it;
+* the figures, each with "what to look for", its caption and, for a curve
+  figure, its interactive twin (:mod:`gdlab.report.interactive`; hover, zoom,
+  legend, log switch, smoothing), the PNG kept beneath it (``charts=False``:
+  the PNG alone, and no chart script);
+* every run in a table that sorts by any column (collapsed when long);
+* the environment (versions, machine, configuration).
 
 A small script records script errors and broken images and, once the page has
 loaded, writes ``{"errors": [...], "brokenImages": [...], "images": n,
-"svgs": n, "figures": n, "rows": n}`` into ``document.body.dataset.reportCheck``
-(the ``data-report-check`` attribute) for the browser test to read.
+"svgs": n, "figures": n, "rows": n, "charts": n}`` into
+``document.body.dataset.reportCheck`` (the ``data-report-check`` attribute) for
+the browser test to read; the charts' script writes ``data-charts-ready``
+when every chart is drawn.
 """
 
 from __future__ import annotations
@@ -18,6 +33,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import math
 import re
 import struct
 from collections.abc import Mapping, Sequence
@@ -33,40 +49,45 @@ __all__ = ["render_report", "write_report"]
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MISSING = "–"  # shown for a value that does not apply
+#: A runs table with more rows than this is collapsed (a click opens it).
+LONG_TABLE = 12
 _number = functools.partial(number, missing=_MISSING)
 
 _CSS = """
 :root {
   color-scheme: light dark;
   --fg: #1f2328; --muted: #59636e; --bg: #ffffff; --panel: #f6f8fa;
-  --zebra: #f6f8fa; --line: #d1d9e0; --accent: #0969da;
+  --zebra: #f6f8fa; --line: #d1d9e0; --accent: #0969da; --note-bg: #ddf4ff;
   --warn-bg: #fff8c5; --warn-line: #d4a72c; --bad: #cf222e; --bad-bg: #ffebe9;
 }
 @media (prefers-color-scheme: dark) {
   :root {
     --fg: #e6edf3; --muted: #9198a1; --bg: #0d1117; --panel: #151b23;
-    --zebra: #151b23; --line: #3d444d; --accent: #4493f8;
+    --zebra: #151b23; --line: #3d444d; --accent: #4493f8; --note-bg: #0c2d4a;
     --warn-bg: #2e2a12; --warn-line: #9e6a03; --bad: #ff7b72; --bad-bg: #3a1618;
   }
 }
 * { box-sizing: border-box; }
 body {
   margin: 0; background: var(--bg); color: var(--fg);
-  font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue",
+  font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue",
     "Noto Sans", "Liberation Sans", Arial, sans-serif;
 }
 main { max-width: 80rem; margin: 0 auto; padding: 1.5rem 1rem 3rem; }
-h1 { font-size: 1.9rem; line-height: 1.25; margin: 0 0 .5rem; }
+h1 { font-size: 1.9rem; line-height: 1.25; margin: 0 0 .5rem; overflow-wrap: anywhere; }
 h2 { font-size: 1.35rem; margin: 2.5rem 0 .75rem; padding-bottom: .3rem;
   border-bottom: 1px solid var(--line); }
 h3 { font-size: 1.1rem; margin: 0 0 .5rem; }
 p { margin: .5rem 0; }
+.lead p { max-width: 52rem; }
 .meta { color: var(--muted); margin: 0; padding: 0; list-style: none; }
 .meta li { display: inline-block; margin-right: 1.25rem; }
+nav.toc { margin: 1rem 0; color: var(--muted); }
+nav.toc a { color: var(--accent); margin-right: .9rem; white-space: nowrap; }
 code, pre { font-family: ui-monospace, SFMono-Regular, "SF Mono", Menlo, Consolas,
   "Liberation Mono", monospace; font-size: .9em; }
 pre { background: var(--panel); border: 1px solid var(--line); border-radius: 6px;
-  padding: .75rem 1rem; overflow-x: auto; white-space: pre; }
+  padding: .75rem 1rem; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; }
 .notice { border: 1px solid var(--warn-line); background: var(--warn-bg);
   border-radius: 6px; padding: .75rem 1rem; margin: 1rem 0; }
 .status-complete { color: var(--muted); }
@@ -94,16 +115,96 @@ tr.diverged { background: var(--bad-bg) !important; }
 .reason { display: block; font-size: .85em; color: var(--muted); font-weight: 400;
   white-space: normal; max-width: 16rem; }
 td.hp { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .85em;
-  min-width: 11rem; }
-figure { margin: 2rem 0; }
+  min-width: 12rem; white-space: normal; overflow-wrap: anywhere; }
+table.ranking { width: auto; min-width: min(100%, 36rem); }
+table.ranking td.rank { color: var(--muted); }
+table.ranking thead th { padding: .4rem .5rem; }
+.table-note { color: var(--muted); font-size: .9rem; }
+dl.symbols.common { max-width: 52rem; margin-bottom: 1rem; }
+figure { margin: 2rem 0 3rem; }
 figure img, figure svg { display: block; max-width: 100%; height: auto;
   background: #ffffff; border-radius: 4px; }
-figcaption { color: var(--muted); margin-top: .5rem; }
+figcaption { color: var(--muted); margin-top: .5rem; font-size: .92rem; }
+.look-for { background: var(--note-bg); border-radius: 6px; padding: .6rem .9rem;
+  margin: .75rem 0; max-width: 60rem; }
+.chart-box { border: 1px solid var(--line); border-radius: 6px; padding: .5rem;
+  background: #ffffff; color: #1f2328; }
+.chart-area { display: grid; grid-template-columns: minmax(0, 1fr) auto; gap: .25rem .75rem;
+  align-items: start; }
+.chart { position: relative; min-width: 0; min-height: 320px; }
+.chart svg.plot { display: block; width: 100%; height: auto; cursor: crosshair;
+  touch-action: pan-y; user-select: none; font: 11px system-ui, -apple-system, "Segoe UI",
+  Roboto, Arial, sans-serif; }
+.chart svg.plot .frame { fill: #ffffff; stroke: #bfc5cc; }
+.chart svg.plot .grid { stroke: #e6e9ec; fill: none; }
+.chart svg.plot .ticks text { fill: #57606a; }
+.chart svg.plot .title { fill: #1f2328; font-size: 12px; }
+.chart svg.plot .contour path { fill: none; stroke-width: .8; }
+.chart svg.plot .hover-ring { fill: none; stroke-width: 2; pointer-events: none; }
+.chart .tooltip { position: absolute; pointer-events: none; background: #ffffff;
+  border: 1px solid #8c959f; border-radius: 4px; padding: .3rem .5rem; font-size: .82rem;
+  line-height: 1.35; box-shadow: 0 2px 6px rgba(0, 0, 0, .15); white-space: nowrap; z-index: 2; }
+.chart .zoom-band { position: absolute; background: rgba(9, 105, 218, .12);
+  border: 1px solid rgba(9, 105, 218, .6); pointer-events: none; }
+ul.legend { list-style: none; margin: .75rem 0 0; padding: 0; font-size: .85rem;
+  max-width: 15rem; }
+ul.legend li { margin: 0; }
+ul.legend button { display: flex; align-items: center; gap: .35rem; width: 100%;
+  font: inherit; color: #1f2328; background: none; border: 0; padding: .15rem .25rem;
+  text-align: left; cursor: pointer; border-radius: 3px; }
+ul.legend button:hover, ul.legend button:focus-visible { background: #eef1f4; }
+ul.legend button[aria-pressed="false"] { opacity: .4; }
+ul.legend button[aria-pressed="false"] span { text-decoration: line-through; }
+ul.legend svg { flex: none; }
+.controls { display: flex; flex-wrap: wrap; gap: .5rem 1.25rem; align-items: center;
+  font-size: .9rem; padding: .25rem .25rem .5rem; }
+.controls .group { display: inline-flex; align-items: center; gap: .35rem; }
+.controls button { font: inherit; padding: .2rem .6rem; border: 1px solid #d1d9e0;
+  background: #f6f8fa; color: #1f2328; border-radius: 4px; cursor: pointer; }
+.controls button[aria-pressed="true"] { background: #0969da; border-color: #0969da;
+  color: #ffffff; }
+.controls input[type="range"] { width: 10rem; max-width: 40vw; }
+.controls output { font-variant-numeric: tabular-nums; min-width: 11rem; }
+.chart-help { color: #59636e; font-size: .82rem; margin: .25rem .25rem 0; }
+details.static { margin: .5rem 0; }
+.chart-lead { color: var(--muted); font-size: .92rem; margin-top: 1rem; }
+details.static > summary { font-weight: 400; color: var(--muted); }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 30rem), 1fr));
+  gap: 1rem; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: .9rem 1rem;
+  background: var(--bg); min-width: 0; }
+.card h3 { display: flex; flex-wrap: wrap; align-items: baseline; gap: .25rem .6rem; }
+.card .tags { font-size: .8rem; font-weight: 400; color: var(--muted); }
+.card .used { color: var(--muted); font-size: .9rem; margin-top: 0; }
+.rule { background: var(--panel); border-radius: 6px; padding: .4rem .75rem; margin: .5rem 0;
+  overflow-x: auto; }
+.rule .caption { font-size: .8rem; color: var(--muted); margin: .25rem 0; }
+.rule .line { display: flex; flex-wrap: wrap; gap: .25rem 2.5rem; align-items: center; }
+.rule math { font-size: 1.15em; margin: .3rem 0; }
+dl.symbols { display: grid; grid-template-columns: max-content 1fr; gap: .15rem .75rem;
+  font-size: .9rem; margin: .5rem 0; }
+dl.symbols dt { font-weight: 600; text-align: right; }
+dl.symbols dd { margin: 0; }
+dl.hp { margin: .5rem 0 0; font-size: .9rem; }
+dl.hp dt { font-weight: 600; }
+dl.hp dd { margin: 0 0 .4rem; font-family: ui-monospace, Menlo, Consolas, monospace;
+  font-size: .85em; overflow-wrap: anywhere; }
 dl.env { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dl.env dt { font-weight: 600; }
 dl.env dd { margin: 0; overflow-wrap: anywhere; }
 details { margin: 1rem 0; }
 summary { cursor: pointer; font-weight: 600; }
+@media (max-width: 40rem) {
+  .chart-area { grid-template-columns: minmax(0, 1fr); }
+  ul.legend { max-width: none; display: flex; flex-wrap: wrap; gap: 0 .5rem; margin-top: .25rem; }
+  ul.legend button { width: auto; }
+  main { padding: 1rem .75rem 2rem; }
+  h1 { font-size: 1.5rem; }
+  .meta li { display: block; }
+  dl.env { grid-template-columns: 1fr; }
+  .controls output { min-width: 0; }
+  table.ranking .best { display: none; }
+}
 """
 
 # Records errors and broken images; on load, writes the outcome into
@@ -140,7 +241,8 @@ _CHECK_JS = """
       images: document.images.length,
       svgs: document.querySelectorAll("figure svg").length,
       figures: document.querySelectorAll("figure").length,
-      rows: rows
+      rows: rows,
+      charts: document.querySelectorAll(".chart-box[data-chart]").length
     });
   });
 })();
@@ -351,10 +453,16 @@ def _table(runs: Sequence[Mapping[str, Any]], table_id: str = "runs") -> str:
         cells = "".join(_cell(run, key) for key, _, _ in columns)
         rows.append(f'<tr class="{_e(css)}" data-index="{index}">{cells}</tr>')
     body = "\n".join(rows)
-    return (
+    table = (
         f'<div class="table-wrap"><table id="{_e(table_id)}" class="sortable">\n'
         "<caption>One row per run. Select a column header to sort by it.</caption>\n"
         f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table></div>"
+    )
+    if len(runs) <= LONG_TABLE:
+        return table
+    return (
+        f'<details class="runs"><summary>Show all {len(runs)} runs, one row each</summary>\n'
+        f"{table}\n</details>"
     )
 
 
@@ -382,6 +490,9 @@ def _comparison(series: Mapping[str, Any]) -> str:
         ("lr grid within 10% of best", "number"),
         ("Diverged", "number"),
     ]
+    accuracy = any(row.get("test_accuracy_mean") is not None for row in rows)
+    if not accuracy:  # a regression: no accuracy to show
+        head_cells = [cell for cell in head_cells if cell[0] != "Test acc."]
     head = "".join(
         f'<th scope="col" class="{kind}" aria-sort="none"><button type="button" '
         f'data-type="{kind}">{_e(h)}</button></th>'
@@ -414,6 +525,8 @@ def _comparison(series: Mapping[str, Any]) -> str:
             ),
             (str(row.get("diverged", 0)), str(row.get("diverged", 0))),
         ]
+        if not accuracy:
+            del cells[4]
         tds = "".join(
             f'<td data-value="{_e(key)}">{_e(text)}</td>' if key else f"<td>{_e(text)}</td>"
             for text, key in cells
@@ -429,14 +542,346 @@ def _comparison(series: Mapping[str, Any]) -> str:
     return (
         '<section id="comparison">\n<h2>Tuned comparison</h2>\n'
         f"<p>Each configuration at the learning rate its tuning chose ({_e(series.get('folds'))}"
-        f"-fold cross-validation, {_e(series.get('budget', '?'))} rates on a log grid), "
-        "over several seeds: final training loss and test accuracy as mean ± standard "
+        f"-fold cross-validation, as seed 002's lecture advises when data is scarce; "
+        f"{_e(series.get('budget', '?'))} rates on a log grid), "
+        "over several seeds: final training loss (and test accuracy) as mean ± standard "
         "deviation over the seeds, speed, and how much of the learning-rate grid came within "
         f"10% of the best validation loss (more is less sensitive). {_e(note)}</p>\n"
         '<div class="table-wrap"><table id="comparison-table" class="sortable">\n'
         f"<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n"
         "</table></div>\n</section>"
     )
+
+
+# --- the summary: the runs ranked -------------------------------------------------
+
+
+def _metric(run: Mapping[str, Any], key: str) -> float | None:
+    value = (run.get("metrics") or {}).get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    found = [v for v in values if v is not None]
+    return sum(found) / len(found) if found else None
+
+
+def _ranking_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per group: the mean over its seeds that did not diverge, ranked as the
+    command line ranks runs (best test, else train, accuracy; then lowest final loss;
+    groups that only diverged last)."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for run in runs:
+        name = str(run.get("group") or run.get("label") or run.get("id") or "run")
+        groups.setdefault(name, []).append(run)
+    rows = []
+    for name, members in groups.items():
+        ok = [r for r in members if r.get("status") != "diverged"] or list(members)
+        test = _mean([_metric(r, "test_accuracy") for r in ok])
+        train = _mean([_metric(r, "train_accuracy") for r in ok])
+        diverged = [r for r in members if r.get("status") == "diverged"]
+        rows.append(
+            {
+                "group": name,
+                "seeds": len(members),
+                "diverged": len(diverged),
+                "stopped_at": sorted(
+                    {r["stopped_at"] for r in diverged if r.get("stopped_at") is not None}
+                ),
+                "final_loss": _mean([_metric(r, "final_loss") for r in ok]),
+                "best_loss": _mean([_metric(r, "best_loss") for r in ok]),
+                "accuracy": test if test is not None else train,
+                "test": test is not None,
+            }
+        )
+
+    def key(row: Mapping[str, Any]) -> tuple:
+        accuracy, loss = row["accuracy"], row["final_loss"]
+        return (
+            row["diverged"] == row["seeds"],
+            -(accuracy if accuracy is not None else -math.inf),
+            loss if loss is not None else math.inf,
+        )
+
+    return sorted(rows, key=key)
+
+
+def _ranking(runs: Sequence[Mapping[str, Any]]) -> str:
+    rows = _ranking_rows(runs)
+    if not rows:
+        return ""
+    seeds = any(r["seeds"] > 1 for r in rows)
+    accuracy = any(r["accuracy"] is not None for r in rows)
+    test = any(r["test"] for r in rows)
+    heads = ["#", "Run", "Final loss", "Best loss"]
+    if accuracy:
+        heads.append("Test acc." if test else "Train acc.")
+    if seeds:
+        heads.append("Seeds")
+    heads.append("Status")
+    body = []
+    for rank, row in enumerate(rows, 1):
+        if row["diverged"] == 0:
+            status = "ok"
+        elif row["diverged"] == row["seeds"]:
+            steps = ", ".join(str(s) for s in row["stopped_at"])
+            status = f"diverged at step {steps}" if steps else "diverged"
+        else:
+            status = f"{row['diverged']} of {row['seeds']} seeds diverged"
+        cells = [
+            f'<td class="rank">{rank}</td>',
+            f"<td>{_e(row['group'])}</td>",
+            f'<td class="num">{_e(_number(row["final_loss"]))}</td>',
+            f'<td class="num best">{_e(_number(row["best_loss"]))}</td>',
+        ]
+        if accuracy:
+            value = row["accuracy"]
+            cells.append(
+                f'<td class="num">{_MISSING if value is None else f"{100 * value:.1f}%"}</td>'
+            )
+        if seeds:
+            cells.append(f'<td class="num">{row["seeds"]}</td>')
+        cells.append(f'<td class="status">{_e(status)}</td>')
+        css = ' class="diverged"' if row["diverged"] == row["seeds"] and row["diverged"] else ""
+        body.append(f"<tr{css}>{''.join(cells)}</tr>")
+    by = "test" if test else "training"
+    order = (
+        f"Ranked by {by} accuracy, then by the final training loss (the last evaluation; "
+        "lowest first)"
+        if accuracy
+        else "Ranked by the final training loss (the last evaluation; lowest first)"
+    )
+    mean = "; a run with several seeds shows the mean over the seeds that did not diverge"
+    head = "".join(
+        f'<th scope="col" class="{"number" if h not in ("Run", "Status") else "text"}'
+        f'{" best" if h == "Best loss" else ""}">{_e(h)}</th>'
+        for h in heads
+    )
+    return (
+        f'<p class="table-note">{_e(order + (mean if seeds else "") + ".")}</p>\n'
+        '<div class="table-wrap"><table id="ranking" class="ranking">\n'
+        f"<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n"
+        "</table></div>"
+    )
+
+
+# --- the optimizers: update rules from their docstrings ------------------------------------
+
+#: What the usual symbols of the update rules mean (a symbol not here is left unexplained).
+_SYMBOL_WORDS: dict[str, str] = {
+    "p": "a parameter: every coordinate of every weight array takes this step on its own",
+    "g": "the gradient of this step's batch loss with respect to p (after clipping, if any)",
+    "d": "the gradient with weight decay added: d = g + weight_decay·p (just g without it)",
+    "lr": "the learning rate",
+    "lr_t": "this step's learning rate, the bias correction folded into it",
+    "t": "the step count, from 1",
+    "m": "an exponentially weighted average of past gradients: a direction that remembers "
+    "where the steps have been going (momentum)",
+    "m̂": "m divided by 1 − β1ᵗ: without it m starts near 0 and the first steps are too short",
+    "v̂": "v divided by 1 − β2ᵗ (bias correction, as for m̂)",
+    "h": "the sum of every past squared gradient, per coordinate: a coordinate that has had "
+    "large gradients takes ever shorter steps",
+    "s": "a running average of squared gradients, per coordinate: dividing by √s gives each "
+    "coordinate a step of about lr, however steep it is (per-coordinate scaling)",
+    "μ": "the momentum factor: the share of the velocity kept from one step to the next",
+    "β": "the averaging factor: the average spans about 1/(1 − β) recent gradients",
+    "β1": "the averaging factor of m: about 1/(1 − β1) recent gradients (10 for 0.9)",
+    "β2": "the averaging factor of v: about 1/(1 − β2) recent squared gradients (1000 for 0.999)",
+    "α": "the averaging factor of the squared gradients",
+    "ε": "a small number that keeps the division finite where the average is near 0",
+}
+_VELOCITY = (
+    "the velocity: a running sum (or average) of past steps or gradients; it keeps moving "
+    "the way it has been going, speeds up along a long slope and evens out a zigzag"
+)
+_SCALING = (
+    "an average of squared gradients, per coordinate: dividing by √v makes each "
+    "coordinate's step about lr whatever its slope (per-coordinate scaling)"
+)
+#: The hyperparameter each symbol stands for, to show its value beside the words.
+_SYMBOL_HP = {
+    "lr": ("lr",),
+    "μ": ("momentum",),
+    "β": ("momentum", "beta"),
+    "β1": ("beta1",),
+    "β2": ("beta2",),
+    "α": ("alpha",),
+    "ε": ("eps",),
+}
+_WORD = re.compile(r"[A-Za-zΑ-Ωα-ωϵ][A-Za-z0-9_Α-Ωα-ωϵ\u0300-\u036f']*")
+_COLUMN_GAP = re.compile(r"\s{3,}")
+
+
+def _lhs(column: str) -> str | None:
+    """The symbol a column of a rule defines (``m`` in ``m ← β1·m + …``), if any."""
+    for arrow in ("←", "="):
+        head, sep, _ = column.partition(arrow)
+        if sep and _WORD.fullmatch(head.strip()):
+            return head.strip()
+    return None
+
+
+def _rule_blocks(cls: type, hyperparameters: Mapping[str, Any]) -> list[Any]:
+    """The docstring blocks that describe a run (:func:`gdlab.report.maths.choose`), with
+    the lines of its other blocks that define a symbol the chosen ones use but do not
+    define (Adam's ``form="lr_t"`` block uses the ``m`` and ``v`` of the explicit one)."""
+    from gdlab.report.maths import Rule, choose, rules
+
+    everything = rules(cls)
+    chosen = choose(cls, hyperparameters)
+    if len(chosen) == len(everything):
+        return chosen
+    text = " ".join(line for rule in chosen for line in rule.lines)
+    used = set(_WORD.findall(text))
+    defined = {_lhs(c) for rule in chosen for line in rule.lines for c in _COLUMN_GAP.split(line)}
+    extra: list[str] = []
+    for rule in everything:
+        if rule in chosen:
+            continue
+        for line in rule.lines:
+            for column in _COLUMN_GAP.split(line.strip()):
+                name = _lhs(column)
+                if name and name in used and name not in defined:
+                    extra.append(column.strip())
+                    defined.add(name)
+    if not extra:
+        return chosen
+    names = [n for n in (_lhs(c) for c in extra) if n]
+    words = " and ".join(dict.fromkeys(names))
+    return [Rule(f"{words}, as in the other form:", tuple(extra)), *chosen]
+
+
+def _inline_math(symbol: str, names: Sequence[str]) -> str:
+    from gdlab.report.maths import line_mathml
+
+    return line_mathml(symbol, names).replace(' display="block"', "", 1)
+
+
+#: Symbols every rule shares: explained once, above the cards.
+_COMMON = ("p", "g", "d", "lr", "t")
+
+
+def _symbol_list(lines: Sequence[str], hp: Mapping[str, Any], names: Sequence[str]) -> str:
+    text = " ".join(lines)
+    used = list(dict.fromkeys(_WORD.findall(text)))
+    rows = []
+    for symbol in used:
+        if symbol in _COMMON and not (symbol == "lr" and isinstance(hp.get("lr"), Mapping)):
+            continue
+        if symbol == "v":
+            words = _SCALING if re.search(r"√\(?v\b", text) else _VELOCITY
+        elif symbol in ("v̂",) and not re.search(r"√\(?v̂", text):
+            continue
+        else:
+            words = _SYMBOL_WORDS.get(symbol)
+        if words is None:
+            continue
+        for key in _SYMBOL_HP.get(symbol, ()):
+            value = hp.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                words += f" ({key} = {_number(value)})"
+                break
+            if isinstance(value, Mapping):
+                words += f" ({key}: a schedule, see the runs)"
+                break
+        rows.append(f"<dt>{_inline_math(symbol, names)}</dt><dd>{_e(words)}</dd>")
+    return f'<dl class="symbols">{"".join(rows)}</dl>' if rows else ""
+
+
+def _rule_html(blocks: Sequence[Any], names: Sequence[str]) -> str:
+    from gdlab.report.maths import rule_mathml
+
+    parts = []
+    for block in blocks:
+        lines = "".join(
+            f'<div class="line">{"".join(columns)}</div>' for columns in rule_mathml(block, names)
+        )
+        caption = f'<p class="caption">{_e(block.caption)}</p>' if block.caption else ""
+        parts.append(f"{caption}{lines}")
+    return f'<div class="rule">{"".join(parts)}</div>'
+
+
+def _card_key(run: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
+    hp = run.get("hyperparameters") or {}
+    form = hp.get("form") if isinstance(hp.get("form"), str) else None
+    preset = run.get("preset") if isinstance(run.get("preset"), str) else None
+    return str(run.get("optimizer") or "?"), preset, form
+
+
+def _optimizers(runs: Sequence[Mapping[str, Any]]) -> str:
+    """A card per optimizer (name, preset, form) that ran: its rule, symbols, settings."""
+    if not runs:
+        return ""
+    from gdlab.optim import OPTIMIZERS
+    from gdlab.report.maths import summary
+
+    cards: dict[tuple[str, str | None, str | None], dict[str, Any]] = {}
+    for run in runs:
+        key = _card_key(run)
+        hp = run.get("hyperparameters") or {}
+        card = cards.setdefault(key, {"hp": hp, "settings": {}})
+        group = str(run.get("group") or run.get("label") or run.get("id"))
+        users = card["settings"].setdefault(_hyperparameters(hp), [])
+        if group not in users:
+            users.append(group)
+    html_cards = []
+    for (name, preset, form), card in cards.items():
+        cls = OPTIMIZERS.get(name)
+        hp = card["hp"]
+        tags = [f'optimizer "{name}"']
+        if preset:
+            tags.append(f"preset {preset}")
+        if form:
+            tags.append(f"form {form}")
+        groups = [g for users in card["settings"].values() for g in users]
+        title = cls.__name__ if cls is not None else name
+        anchor = re.sub(r"[^A-Za-z0-9_-]", "-", f"optimizer-{name}-{preset or ''}-{form or ''}")
+        parts = [
+            f'<article class="card" id="{_e(anchor)}">',
+            f'<h3>{_e(title)} <span class="tags">{_e(" · ".join(tags))}</span></h3>',
+            f'<p class="used">Used by {_e(", ".join(dict.fromkeys(groups)))}.</p>',
+        ]
+        if cls is None:
+            parts.append(
+                "<p>Not a registered gdlab optimizer here, so its update rule is not "
+                "known to this page.</p>"
+            )
+        else:
+            names = [k for k in hp if isinstance(k, str)]
+            blocks = _rule_blocks(cls, hp)
+            parts.append(f"<p>{_e(summary(cls))}</p>")
+            if blocks:
+                parts.append(_rule_html(blocks, names))
+                lines = [line for block in blocks for line in block.lines]
+                parts.append(_symbol_list(lines, hp, names))
+        settings = "".join(
+            f"<dt>{_e(', '.join(users))}</dt><dd>{_e(text or 'defaults')}</dd>"
+            for text, users in card["settings"].items()
+        )
+        parts.append(f'<dl class="hp">{settings}</dl>')
+        parts.append("</article>")
+        html_cards.append("\n".join(parts))
+    return (
+        '<section id="optimizers">\n<h2>The optimizers: how each one steps</h2>\n'
+        "<p>Each optimizer that ran, with its update rule in the form and preset that ran "
+        "(the lines of its docstring: <code>help(gdlab.optim.Adam)</code> prints the "
+        "same), what its symbols mean, and the hyperparameters of the runs that used it "
+        "(every one is in the runs table's tooltip and in results.json). A rule is written "
+        "for one coordinate: every coordinate of every weight array takes its own step; "
+        "← means “becomes”, and in every rule:</p>\n"
+        f"{_common_symbols()}\n"
+        f'<div class="cards">\n{"".join(html_cards)}\n</div>\n</section>'
+    )
+
+
+def _common_symbols() -> str:
+    rows = "".join(
+        f"<dt>{_inline_math(symbol, ())}</dt><dd>{_e(_SYMBOL_WORDS[symbol])}</dd>"
+        for symbol in _COMMON
+    )
+    return f'<dl class="symbols common">{rows}</dl>'
 
 
 # --- figures ------------------------------------------------------------------
@@ -492,10 +937,9 @@ def _svg_markup(text: str, prefix: str, label: str) -> str:
     return "<svg" + attributes + root + text[root_end:]
 
 
-def _figure(out_dir: Path, figure: Mapping[str, Any], index: int, inline: str) -> str:
+def _media(out_dir: Path, figure: Mapping[str, Any], index: int, inline: str) -> str:
     name = str(figure.get("name") or f"figure-{index}")
     title = str(figure.get("title") or name)
-    caption = figure.get("caption") or ""
     alt = str(figure.get("alt") or title)
     kinds = ("svg", "png") if inline == "svg" else ("png", "svg")
     kind = next((k for k in kinds if figure.get(k)), None)
@@ -508,13 +952,98 @@ def _figure(out_dir: Path, figure: Mapping[str, Any], index: int, inline: str) -
         data = path.read_bytes()
         width, height = _png_size(data, path)
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-        media = f'<img src="{uri}" alt="{_e(alt)}" width="{width}" height="{height}">'
-    else:
-        prefix = re.sub(r"[^A-Za-z0-9_-]", "-", f"f{index}-{name}") + "-"
-        media = _svg_markup(path.read_text(encoding="utf-8"), prefix, alt)
+        return f'<img src="{uri}" alt="{_e(alt)}" width="{width}" height="{height}">'
+    prefix = re.sub(r"[^A-Za-z0-9_-]", "-", f"f{index}-{name}") + "-"
+    return _svg_markup(path.read_text(encoding="utf-8"), prefix, alt)
+
+
+def _chart_box(chart: Mapping[str, Any]) -> str:
+    """The interactive chart's place in the page and its controls (the script wires them)."""
+    chart_id = str(chart["id"])
+    controls = []
+    scale = chart.get("scale") or {}
+    if scale.get("switch"):
+        buttons = "".join(
+            f'<button type="button" data-scale="{kind}" '
+            f'aria-pressed="{"true" if scale.get("kind") == kind else "false"}">{kind}</button>'
+            for kind in ("linear", "log")
+        )
+        controls.append(f'<span class="group" role="group" aria-label="y-axis scale">'
+                        f"y-axis {buttons}</span>")  # fmt: skip
+    smooth = chart.get("smooth")
+    if smooth:
+        betas = list(smooth["betas"])
+        beta = smooth["beta"]
+        at = betas.index(beta) if beta in betas else 0
+        shown = f"β = {beta:g} (about {round(1 / (1 - beta))} steps)" if beta else "off"
+        controls.append(
+            '<label class="group">Smoothing '
+            f'<input type="range" class="smooth" min="0" max="{len(betas) - 1}" step="1" '
+            f'value="{at}" aria-label="smoothing of the loss curves">'
+            f'<output class="smooth-value">{_e(shown)}</output></label>'
+        )
+    views = chart.get("views") or []
+    if views:
+        buttons = "".join(
+            f'<button type="button" data-view="{i}" aria-pressed="false">{_e(v["label"])}</button>'
+            for i, v in enumerate(views)
+        )
+        controls.append(f'<span class="group" role="group" aria-label="view">{buttons}</span>')
+    helps = [
+        "Hover a line for its run, step and value; drag across the plot to zoom in "
+        "(sideways: the steps only), double-click to zoom back out; Pan (or Shift-drag) "
+        "moves the view. Click a legend entry to hide that run; double-click it to show it "
+        "alone."
+    ]
+    if smooth:
+        helps.append(
+            "The smoothing is the bias-corrected exponentially weighted average of the "
+            "figure, computed here from the raw loss: slide it to “off” for the raw curves."
+        )
+    controls.append('<button type="button" data-pan aria-pressed="false">Pan</button>')
+    return (
+        f'<div class="chart-box" data-chart="{_e(chart_id)}">\n'
+        f'<div class="controls">{"".join(controls)}</div>\n'
+        f'<div class="chart-area"><div class="chart" id="{_e(chart_id)}"></div></div>\n'
+        f'<p class="chart-help">{_e(" ".join(helps))}</p>\n</div>'
+    )
+
+
+def _figure(
+    out_dir: Path,
+    figure: Mapping[str, Any],
+    index: int,
+    inline: str,
+    chart: Mapping[str, Any] | None = None,
+) -> str:
+    name = str(figure.get("name") or f"figure-{index}")
+    title = str(figure.get("title") or name)
+    caption = figure.get("caption") or ""
+    look_for = figure.get("look_for") or ""
+    media = _media(out_dir, figure, index, inline)
+    if chart is not None and chart.get("partial"):  # the image has more: it stays in view
+        media = (
+            f"{media}\n"
+            '<p class="chart-lead">The same data to explore, interactive:</p>\n'
+            f"{_chart_box(chart)}"
+        )
+    elif chart is not None:
+        files = " and ".join(
+            f'<a href="{_e(figure[k])}">{k.upper()}</a>' for k in ("png", "svg") if figure.get(k)
+        )
+        media = (
+            f"{_chart_box(chart)}\n"
+            '<details class="static"><summary>The same figure as an image</summary>\n'
+            f"{media}\n<p>For papers: the {files} files.</p>\n</details>"
+        )
+    words = (
+        f'<p class="look-for"><strong>What to look for.</strong> {_e(look_for)}</p>\n'
+        if look_for
+        else ""
+    )
     anchor = re.sub(r"[^A-Za-z0-9_-]", "-", f"figure-{name}")
     return (
-        f'<figure id="{_e(anchor)}">\n<h3>{_e(title)}</h3>\n{media}\n'
+        f'<figure id="{_e(anchor)}">\n<h3>{_e(title)}</h3>\n{media}\n{words}'
         f"<figcaption>{_e(caption)}</figcaption>\n</figure>"
     )
 
@@ -585,12 +1114,41 @@ def _head(title: str) -> str:
 <body>"""
 
 
+def _charts(
+    results: Mapping[str, Any],
+    figures: Sequence[Mapping[str, Any]],
+    function: Any,
+) -> dict[str, dict[str, Any]]:
+    """The interactive twins of ``figures``, by figure name."""
+    from gdlab.report import interactive
+
+    names = [str(f.get("name")) for f in figures]
+    return {c["figure"]: c for c in interactive.charts(results, names=names, function=function)}
+
+
+def _chart_scripts(charts: Mapping[str, Mapping[str, Any]]) -> str:
+    if not charts:
+        return ""
+    from gdlab.report import interactive
+
+    script = interactive.page_script()
+    if "</script" in script.lower():  # it could not sit inline
+        raise ValueError("charts.js holds '</script' and cannot be inlined")
+    return (
+        f'<script type="application/json" id="gdlab-charts">'
+        f"{_script_json(list(charts.values()))}</script>\n"
+        f"<script>{script}</script>\n"
+    )
+
+
 def render_report(
     results: Mapping[str, Any],
     figures: Sequence[Mapping[str, Any]],
     out_dir: str | Path,
     *,
     inline: str = "png",
+    charts: bool = True,
+    function: Any = None,
 ) -> str:
     """The report page as text; see :func:`write_report`."""
     if inline not in ("png", "svg"):
@@ -609,8 +1167,10 @@ def render_report(
         )
     else:
         notice = f'<p class="status-complete">Status: {_e(status)}.</p>'
+    twins = _charts(results, figures, function) if charts else {}
     figure_html = "\n".join(
-        _figure(out_dir, figure, index, inline) for index, figure in enumerate(figures)
+        _figure(out_dir, figure, index, inline, twins.get(str(figure.get("name"))))
+        for index, figure in enumerate(figures)
     )
     problem = results.get("problem")
     meta = [f"Experiment <code>{_e(results.get('experiment', ''))}</code>"]
@@ -621,11 +1181,26 @@ def render_report(
     counts = f"{len(runs)} run{'s' if len(runs) != 1 else ''}" + (
         f", {diverged} diverged" if diverged else ""
     )
+    comparison = _comparison(results.get("series") or {})
+    summary = ""
+    if runs:
+        summary = (
+            '<section id="summary">\n<h2>Summary</h2>\n'
+            f"<p>{_e(counts)}.</p>\n{_ranking(runs)}\n</section>"
+        )
+    optimizers = _optimizers(runs)
     runs_section = (
-        f'<section id="results">\n<h2>Runs</h2>\n<p>{_e(counts)}.</p>\n{_table(runs)}\n</section>'
+        f'<section id="results">\n<h2>Runs</h2>\n{_table(runs)}\n</section>'
         if runs or problem
         else ""
     )
+    toc = [("summary", "Summary")] if summary else []
+    toc += [("comparison", "Tuned comparison")] if comparison else []
+    toc += [("optimizers", "Optimizers")] if optimizers else []
+    toc += [("figures", "Figures")]
+    toc += [("results", "Runs")] if runs_section else []
+    toc += [("command", "Command"), ("environment", "Environment")]
+    nav = " ".join(f'<a href="#{a}">{_e(t)}</a>' for a, t in toc)
     return (
         _head(title)
         + f"""
@@ -635,20 +1210,27 @@ def render_report(
 <ul class="meta">{"".join(f"<li>{m}</li>" for m in meta)}</ul>
 </header>
 {notice}
+<div class="lead">
 {_paragraphs(str(results.get("description") or ""))}
-<h2 id="command">Command</h2>
-<pre><code>{_e(results.get("command", ""))}</code></pre>
-{runs_section}
-{_comparison(results.get("series") or {})}
+</div>
+<nav class="toc" aria-label="On this page">On this page: {nav}</nav>
+{summary}
+{comparison}
+{optimizers}
 <section id="figures">
 <h2>Figures</h2>
 {figure_html or "<p>No figures.</p>"}
+</section>
+{runs_section}
+<section id="command">
+<h2>Command</h2>
+<pre><code>{_e(results.get("command", ""))}</code></pre>
 </section>
 {_environment(results)}
 </main>
 <script type="application/json" id="gdlab-runs">{_script_json(_summary(runs))}</script>
 <script>{_SORT_JS}</script>
-</body>
+{_chart_scripts(twins)}</body>
 </html>
 """
     )
@@ -660,17 +1242,28 @@ def write_report(
     out_dir: str | Path,
     *,
     inline: str = "png",
+    charts: bool = True,
+    function: Any = None,
 ) -> Path:
     """Write ``out_dir/index.html`` (atomically): one self-contained page.
 
     Args:
-        results: a ``gdlab.results/1`` document (``docs/results.md``).
-        figures: ``{"name", "title", "caption", "png", "svg"}`` per figure, in
-            page order; ``png`` and ``svg`` are paths relative to ``out_dir``.
+        results: a ``gdlab.results/2`` document (``docs/results.md``).
+        figures: ``{"name", "title", "caption", "look_for", "png", "svg"}`` per
+            figure, in page order (:func:`gdlab.report.figures.draw`); ``png``
+            and ``svg`` are paths relative to ``out_dir``; ``look_for`` (a
+            paragraph on what the figure shows) is optional.
         out_dir: the report's directory.
         inline: ``"png"`` (default) embeds each figure as a base64 PNG;
             ``"svg"`` embeds the SVG markup (ids made unique), falling back to
             the PNG for a figure without an SVG.
+        charts: give each curve figure its interactive twin
+            (:mod:`gdlab.report.interactive`, drawn by the page's own
+            ``charts.js``). ``False``: the images only, and no script but the
+            page's checks and table sorting (``--no-js``).
+        function: the 2-D function of a document whose function is not
+            registered (a user's own :class:`~gdlab.functions2d.Function2D`),
+            for the paths chart's contours.
 
     Returns:
         The path of ``index.html``.
@@ -680,7 +1273,8 @@ def write_report(
             or a figure file is not a PNG.
         FileNotFoundError: if a figure's file is missing.
     """
-    page = render_report(results, figures, out_dir, inline=inline)
+    page = render_report(results, figures, out_dir, inline=inline, charts=charts,
+                         function=function)  # fmt: skip
     return _io.atomic_write(Path(out_dir) / "index.html", lambda fh: fh.write(page.encode()))
 
 

@@ -1,0 +1,612 @@
+"""Your own 2-D function: ``f(x, y)`` typed as text, parsed safely, differentiated exactly.
+
+The text is read by Python's own parser into a syntax tree (``ast.parse``)
+and nothing else: the tree is walked node by node against a whitelist and
+turned into a SymPy expression, which SymPy differentiates exactly. Nothing
+is ever passed to ``eval`` or ``exec``, and SymPy never parses the text
+(``sympify`` would ``eval`` it). Numbers come from a small evaluator built
+from the SymPy trees (NumPy functions composed in closures), so ``f`` and its
+gradient work on floats, 0-d arrays and whole grids alike.
+
+What may be written:
+
+* the variables ``x`` and ``y``, the constants ``pi`` and ``e``, numbers;
+* ``+ - * / **`` (``^`` is power too, as in ``x^2``), parentheses;
+* the functions ``sin cos tan asin acos atan sinh cosh tanh exp log ln sqrt abs``
+  of one argument.
+
+Everything else is refused with the position (1-based character) of the
+first offending part: names (``__import__``, ``os``), attribute access,
+lambdas, subscripts, keyword arguments, strings, comparisons. So are texts
+longer than :data:`MAX_LENGTH` characters, nested deeper than
+:data:`MAX_DEPTH` levels or with more than :data:`MAX_NODES` parts, constant
+exponents larger than :data:`MAX_EXPONENT` in size (``x**1000000``,
+``9**9**9``), constants beyond :data:`MAX_CONSTANT`, and expressions that are
+undefined everywhere (``1/0``) or complex (``sqrt(-1)``).
+
+>>> fn = function("x^2/20 + y^2")
+>>> float(fn.f(-7.0, 2.0)), [float(g) for g in fn.grad(-7.0, 2.0)]
+(6.45, [-0.7, 4.0])
+>>> gradient_text("x*y + sin(x)")
+('y + cos(x)', 'x')
+>>> parse("x.real")
+Traceback (most recent call last):
+...
+gdlab.expressions.ExpressionError: attribute access is not allowed (at character 1)
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gdlab._checks import check_real, fail
+from gdlab.functions2d import Function2D, Point
+
+__all__ = [
+    "FUNCTION_NAMES",
+    "MAX_CONSTANT",
+    "MAX_DEPTH",
+    "MAX_EXPONENT",
+    "MAX_LENGTH",
+    "MAX_NODES",
+    "ExpressionError",
+    "ExpressionFunction",
+    "function",
+    "gradient_text",
+    "parse",
+]
+
+#: The longest text accepted, in characters.
+MAX_LENGTH = 200
+#: The deepest nesting of operations and calls accepted.
+MAX_DEPTH = 24
+#: The most parts (numbers, names, operations, calls) accepted.
+MAX_NODES = 120
+#: The largest constant exponent, in absolute value (``x**100`` is fine, ``x**101`` not).
+MAX_EXPONENT = 100
+#: The largest constant, in absolute value (a float's range, less a margin).
+MAX_CONSTANT = 1e300
+
+#: Function names that may be called, with one argument each.
+FUNCTION_NAMES = (
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "exp",
+    "log",
+    "ln",
+    "sqrt",
+    "abs",
+)
+
+_NUMPY: dict[str, Callable[[Any], Any]] = {
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "asin": np.arcsin,
+    "acos": np.arccos,
+    "atan": np.arctan,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "tanh": np.tanh,
+    "exp": np.exp,
+    "log": np.log,
+    "Abs": np.abs,
+    "sign": np.sign,
+}
+
+
+class ExpressionError(ValueError):
+    """A text that is not an accepted expression.
+
+    Attributes:
+        reason: what is wrong, without the position.
+        position: the 1-based character where it is (``None``: the whole text).
+    """
+
+    def __init__(self, reason: str, position: int | None = None) -> None:
+        self.reason = reason
+        self.position = position
+        where = f" (at character {position})" if position is not None else ""
+        super().__init__(reason + where)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _sympy() -> Any:
+    import sympy  # lazily: importing it takes half a second
+
+    return sympy
+
+
+def _symbols() -> tuple[Any, Any]:
+    sympy = _sympy()
+    return sympy.Symbol("x", real=True), sympy.Symbol("y", real=True)
+
+
+def _sympy_functions() -> dict[str, Any]:
+    sympy = _sympy()
+    return {
+        "sin": sympy.sin,
+        "cos": sympy.cos,
+        "tan": sympy.tan,
+        "asin": sympy.asin,
+        "acos": sympy.acos,
+        "atan": sympy.atan,
+        "sinh": sympy.sinh,
+        "cosh": sympy.cosh,
+        "tanh": sympy.tanh,
+        "exp": sympy.exp,
+        "log": sympy.log,
+        "ln": sympy.log,
+        "sqrt": sympy.sqrt,
+        "abs": sympy.Abs,
+    }
+
+
+_OPERATORS = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.Pow: "**",
+}
+
+_REFUSED = {
+    ast.Attribute: "attribute access",
+    ast.Lambda: "lambda",
+    ast.Subscript: "indexing",
+    ast.Compare: "a comparison",
+    ast.BoolOp: "and/or",
+    ast.IfExp: "if/else",
+    ast.Starred: "*arguments",
+    ast.NamedExpr: ":=",
+    ast.JoinedStr: "a string",
+    ast.List: "a list",
+    ast.Tuple: "a tuple",
+    ast.Dict: "a dict",
+    ast.Set: "a set",
+    ast.ListComp: "a comprehension",
+    ast.GeneratorExp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+    ast.Slice: "a slice",
+}
+
+
+def _position(node: ast.AST) -> int | None:
+    offset = getattr(node, "col_offset", None)
+    return None if offset is None else offset + 1
+
+
+def _magnitude_log10(value: Any) -> float:
+    """log10 |value| of a SymPy number (``-inf`` for 0), without building huge numbers."""
+    sympy = _sympy()
+    if value == 0:
+        return -math.inf
+    if isinstance(value, sympy.Integer):
+        n = abs(int(value))
+        return (n.bit_length() - 1) * math.log10(2) if n.bit_length() > 1000 else math.log10(n)
+    if isinstance(value, sympy.Rational):
+        return _magnitude_log10(sympy.Integer(value.p)) - _magnitude_log10(sympy.Integer(value.q))
+    try:
+        return math.log10(abs(float(value)))
+    except (OverflowError, ValueError, TypeError):
+        return math.inf
+
+
+class _Builder:
+    """Walks the syntax tree, checks every node, builds the SymPy expression."""
+
+    def __init__(self) -> None:
+        sympy = _sympy()
+        self.sympy = sympy
+        x, y = _symbols()
+        self.names = {"x": x, "y": y, "pi": sympy.pi, "e": sympy.E}
+        self.functions = _sympy_functions()
+        self.nodes = 0
+
+    def build(self, node: ast.AST, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise ExpressionError(f"too long: more than {MAX_NODES} parts", _position(node))
+        if depth > MAX_DEPTH:
+            raise ExpressionError(
+                f"nested too deeply (more than {MAX_DEPTH} levels)", _position(node)
+            )
+        if isinstance(node, ast.Constant):
+            return self._constant(node)
+        if isinstance(node, ast.Name):
+            if node.id not in self.names:
+                if node.id in self.functions:
+                    raise ExpressionError(
+                        f"{node.id} is a function: write {node.id}(…)", _position(node)
+                    )
+                raise ExpressionError(
+                    f"unknown name {node.id!r}: use x, y, pi, e and the functions "
+                    f"{', '.join(FUNCTION_NAMES)}",
+                    _position(node),
+                )
+            return self.names[node.id]
+        if isinstance(node, ast.UnaryOp):
+            if not isinstance(node.op, ast.USub | ast.UAdd):
+                raise ExpressionError(
+                    f"the operator {_op_text(node.op)} is not allowed", _position(node)
+                )
+            operand = self.build(node.operand, depth + 1)
+            return -operand if isinstance(node.op, ast.USub) else operand
+        if isinstance(node, ast.BinOp):
+            op = _OPERATORS.get(type(node.op))
+            if op is None:
+                raise ExpressionError(
+                    f"the operator {_op_text(node.op)} is not allowed", _position(node)
+                )
+            left = self.build(node.left, depth + 1)
+            right = self.build(node.right, depth + 1)
+            if op == "+":
+                value = left + right
+            elif op == "-":
+                value = left - right
+            elif op == "*":
+                value = left * right
+            elif op == "/":
+                value = left / right
+            else:
+                value = self._power(left, right, node)
+            return self._checked_constant(value, node)
+        if isinstance(node, ast.Call):
+            return self._call(node, depth)
+        what = _REFUSED.get(type(node), type(node).__name__)
+        raise ExpressionError(f"{what} is not allowed", _position(node))
+
+    def _constant(self, node: ast.Constant) -> Any:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            kind = "a string" if isinstance(value, str) else repr(value)
+            raise ExpressionError(f"{kind} is not allowed (only numbers)", _position(node))
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ExpressionError("a number too large", _position(node))
+        if abs(value) > MAX_CONSTANT:
+            raise ExpressionError(f"a number larger than {MAX_CONSTANT:g}", _position(node))
+        sympy = self.sympy
+        return sympy.Integer(value) if isinstance(value, int) else sympy.Float(value)
+
+    def _power(self, base: Any, exponent: Any, node: ast.BinOp) -> Any:
+        sympy = self.sympy
+        if exponent.is_number:
+            size = _magnitude_log10(exponent) if exponent.is_Number else None
+            if size is None:
+                try:
+                    size = math.log10(abs(float(exponent))) if exponent != 0 else -math.inf
+                except (OverflowError, ValueError, TypeError):
+                    size = math.inf
+            if size > math.log10(MAX_EXPONENT):
+                raise ExpressionError(
+                    f"the exponent {_short(exponent)} is too large (at most {MAX_EXPONENT} "
+                    "in size)",
+                    _position(node.right),
+                )
+            if base.is_Number and exponent.is_Number:
+                # |base**exponent| without computing it: refuse results beyond MAX_CONSTANT
+                grows = _magnitude_log10(base) * float(exponent)
+                if grows > math.log10(MAX_CONSTANT):
+                    raise ExpressionError(
+                        f"the constant {_short(base)}**{_short(exponent)} is too large",
+                        _position(node),
+                    )
+        return sympy.Pow(base, exponent)
+
+    def _checked_constant(self, value: Any, node: ast.AST) -> Any:
+        if (
+            value.is_Number
+            and value.is_finite
+            and _magnitude_log10(value) > math.log10(MAX_CONSTANT)
+        ):
+            raise ExpressionError("a constant too large", _position(node))
+        return value
+
+    def _call(self, node: ast.Call, depth: int) -> Any:
+        if not isinstance(node.func, ast.Name):
+            what = _REFUSED.get(type(node.func), "calling this")
+            raise ExpressionError(f"{what} is not allowed", _position(node.func))
+        name = node.func.id
+        if name not in self.functions:
+            raise ExpressionError(
+                f"unknown function {name!r}: use {', '.join(FUNCTION_NAMES)}", _position(node)
+            )
+        if node.keywords:
+            raise ExpressionError("keyword arguments are not allowed", _position(node.keywords[0]))
+        if len(node.args) != 1:
+            raise ExpressionError(
+                f"{name}() takes one argument; got {len(node.args)}", _position(node)
+            )
+        argument = self.build(node.args[0], depth + 1)
+        return self.functions[name](argument)
+
+
+def _op_text(op: ast.AST) -> str:
+    symbols = {
+        ast.FloorDiv: "//",
+        ast.Mod: "%",
+        ast.MatMult: "@",
+        ast.LShift: "<<",
+        ast.RShift: ">>",
+        ast.BitOr: "|",
+        ast.BitAnd: "&",
+        ast.Invert: "~",
+        ast.Not: "not",
+    }
+    return symbols.get(type(op), type(op).__name__)
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 20 else text[:17] + "..."
+
+
+@functools.lru_cache(maxsize=256)
+def parse(text: str) -> Any:
+    """The SymPy expression of ``text`` (in ``x`` and ``y``), or :class:`ExpressionError`.
+
+    >>> parse("x^2 + 3*x*y")
+    x**2 + 3*x*y
+    """
+    if not isinstance(text, str):
+        fail("expression", "a string", text, kind=TypeError)
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(
+            f"too long: {len(text)} characters (at most {MAX_LENGTH})", MAX_LENGTH + 1
+        )
+    if not text.strip():
+        raise ExpressionError("empty: write f(x, y), e.g. x^2 + 10*y^2")
+    if "\n" in text or "\r" in text:
+        raise ExpressionError(
+            "one line only", min(i for i in (text.find("\n"), text.find("\r")) if i >= 0) + 1
+        )
+    # ``^`` is power, as people write it: spelled ``**`` before Python reads the text
+    # (Python's ``^`` binds more loosely than ``+``). Positions are mapped back.
+    source = text.replace("^", "**")
+
+    def original(position: int | None) -> int | None:
+        if position is None:
+            return None
+        target = position - 1  # an index into `source`
+        index = 0
+        for i, char in enumerate(text):
+            width = 2 if char == "^" else 1
+            if index + width > target:
+                return i + 1
+            index += width
+        return len(text) + 1 + max(0, target - index)
+
+    lead = len(source) - len(source.lstrip())
+    try:
+        tree = ast.parse(source.lstrip(), mode="eval")
+    except SyntaxError as error:
+        offset = (error.offset + lead) if error.offset else len(source) + 1
+        reason = (error.msg or "invalid syntax").replace("Perhaps you forgot a comma?", "").strip()
+        if reason == "invalid syntax" and offset > len(source.rstrip()):
+            reason = "incomplete: something is missing at the end"
+        elif "decimal literal" in reason:
+            reason += " (write 2*x, not 2x)"
+        prefix = "" if reason.startswith("incomplete") else "invalid syntax: "
+        if reason == "invalid syntax":
+            prefix = ""
+        raise ExpressionError(prefix + reason, original(offset)) from None
+    except (ValueError, RecursionError, MemoryError) as error:  # null bytes, deep nesting
+        raise ExpressionError(f"cannot read it: {error}") from None
+    try:
+        expr = _Builder().build(tree.body, 1)
+    except ExpressionError as error:
+        shifted = None if error.position is None else error.position + lead
+        raise ExpressionError(error.reason, original(shifted)) from None
+    except RecursionError:
+        raise ExpressionError(f"nested too deeply (more than {MAX_DEPTH} levels)") from None
+    sympy = _sympy()
+    if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        raise ExpressionError("undefined (a division by zero, or log(0))")
+    if expr.has(sympy.I):
+        raise ExpressionError("complex: the function must be real (e.g. sqrt of a negative)")
+    x, y = _symbols()
+    extra = expr.free_symbols - {x, y}
+    if extra:  # cannot happen with the whitelist; kept as a guard
+        raise ExpressionError(f"unknown names {sorted(map(str, extra))}")
+    return expr
+
+
+@functools.lru_cache(maxsize=256)
+def _derivatives(text: str) -> tuple[Any, Any]:
+    expr = parse(text)
+    x, y = _symbols()
+    sympy = _sympy()
+    return sympy.diff(expr, x), sympy.diff(expr, y)
+
+
+def gradient_text(text: str) -> tuple[str, str]:
+    """``(∂f/∂x, ∂f/∂y)`` of ``text`` as SymPy writes them (exact, not simplified)."""
+    dfdx, dfdy = _derivatives(text)
+    return str(dfdx), str(dfdy)
+
+
+# --------------------------------------------------------------------------- numbers
+
+_Fn = Callable[[Any, Any], Any]
+
+
+def _compile(expr: Any) -> _Fn:
+    """A function ``(x, y) -> value`` computing ``expr`` with NumPy (no ``eval``)."""
+    sympy = _sympy()
+    x, y = _symbols()
+    if expr == x:
+        return lambda a, b: a
+    if expr == y:
+        return lambda a, b: b
+    if expr.is_number:
+        value = complex(expr.evalf())
+        if value.imag != 0 or not math.isfinite(value.real):
+            raise ExpressionError(f"the constant {_short(expr)} is not a finite real number")
+        c = value.real
+        return lambda a, b: c
+    parts = [_compile(arg) for arg in expr.args]
+    if expr.is_Add:
+        return _fold(parts, np.add)
+    if expr.is_Mul:
+        return _product(expr)
+    if expr.is_Pow:
+        base, power = parts
+        exponent = expr.args[1]
+        if exponent == sympy.Rational(1, 2):
+            return lambda a, b: np.sqrt(base(a, b))
+        if exponent == -1:
+            return lambda a, b: np.divide(1.0, base(a, b))
+        if exponent.is_Integer:
+            k = float(exponent)
+            return lambda a, b: np.power(base(a, b), k)
+        return lambda a, b: np.power(base(a, b), power(a, b))
+    name = type(expr).__name__
+    numpy_function = _NUMPY.get(name)
+    if numpy_function is not None and len(parts) == 1:
+        (inner,) = parts
+        return lambda a, b: numpy_function(inner(a, b))
+    raise ExpressionError(f"cannot compute {name} numerically")
+
+
+def _product(expr: Any) -> _Fn:
+    """A product as ``numerator / denominator``: ``x/10`` divides by 10 (as written)
+    rather than multiplying by a rounded 0.1."""
+    sympy = _sympy()
+    above: list[_Fn] = []
+    below: list[_Fn] = []
+    for factor in expr.args:
+        if factor.is_Rational and not factor.is_Integer:
+            if factor.p != 1:
+                above.append(_compile(sympy.Integer(factor.p)))
+            below.append(_compile(sympy.Integer(factor.q)))
+        elif factor.is_Pow and factor.args[1].is_Integer and factor.args[1] < 0:
+            base, power = factor.args
+            below.append(_compile(base if power == -1 else sympy.Pow(base, -power)))
+        else:
+            above.append(_compile(factor))
+    numerator = _fold(above, np.multiply) if above else (lambda a, b: 1.0)
+    if not below:
+        return numerator
+    denominator = _fold(below, np.multiply)
+    return lambda a, b: np.divide(numerator(a, b), denominator(a, b))
+
+
+def _fold(parts: list[_Fn], op: Any) -> _Fn:
+    first, *rest = parts
+    if not rest:
+        return first
+    if len(rest) == 1:
+        (second,) = rest
+        return lambda a, b: op(first(a, b), second(a, b))
+
+    def folded(a: Any, b: Any) -> Any:
+        value = first(a, b)
+        for part in rest:
+            value = op(value, part(a, b))
+        return value
+
+    return folded
+
+
+def _shaped(value: Any, a: Any, b: Any) -> Any:
+    """``value`` broadcast to the shape of ``a`` and ``b`` (a constant part stays a float)."""
+    if np.ndim(a) == 0 and np.ndim(b) == 0:
+        return np.float64(value)
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b))
+    return np.broadcast_to(np.asarray(value, dtype=np.float64), shape).copy()
+
+
+@dataclass(frozen=True)
+class ExpressionFunction(Function2D):
+    """A :class:`~gdlab.functions2d.Function2D` made from a typed expression.
+
+    Attributes:
+        expression: the text it was made from.
+        gradient: ``(∂f/∂x, ∂f/∂y)`` as text.
+    """
+
+    expression: str = ""
+    gradient: tuple[str, str] = ("", "")
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(text: str) -> tuple[_Fn, _Fn, _Fn]:
+    expr = parse(text)
+    dfdx, dfdy = _derivatives(text)
+    return _compile(expr), _compile(dfdx), _compile(dfdy)
+
+
+def _check_range(name: str, value: Any) -> Point:
+    try:
+        low, high = value
+    except (TypeError, ValueError):
+        fail(name, "a pair (low, high)", value, kind=TypeError)
+    low = check_real(f"{name}[0]", low)
+    high = check_real(f"{name}[1]", high, low=low, low_open=True)
+    return float(low), float(high)
+
+
+def function(
+    text: str,
+    *,
+    start: Any = (1.0, 1.0),
+    xlim: Any = (-5.0, 5.0),
+    ylim: Any = (-5.0, 5.0),
+) -> ExpressionFunction:
+    """The :class:`ExpressionFunction` of ``text``: ``f`` and its exact gradient.
+
+    It works wherever a registered function does: :func:`gdlab.functions2d.run_path`,
+    :class:`gdlab.problems.FunctionProblem`, every optimizer. Its ``name`` is
+    ``"expression"`` and it has no known minima.
+
+    Args:
+        text: ``f(x, y)``, e.g. ``"x^2/20 + y^2"`` (see the module's rules).
+        start: the default start point (default ``(1, 1)``).
+        xlim, ylim: the plot ranges (default ``(-5, 5)`` each).
+
+    Raises:
+        ExpressionError: what is wrong with the text, and where.
+    """
+    f, fx, fy = _compiled(text)
+    dfdx, dfdy = gradient_text(text)
+    x0, y0 = start
+    point = (float(check_real("start x", x0)), float(check_real("start y", y0)))
+
+    def value(a: Any, b: Any) -> Any:
+        return _shaped(f(a, b), a, b)
+
+    def grad(a: Any, b: Any) -> tuple[Any, Any]:
+        return _shaped(fx(a, b), a, b), _shaped(fy(a, b), a, b)
+
+    return ExpressionFunction(
+        name="expression",
+        f=value,
+        grad=grad,
+        minima=(),
+        start=point,
+        xlim=_check_range("xlim", xlim),
+        ylim=_check_range("ylim", ylim),
+        description=f"f(x, y) = {' '.join(text.split())}",
+        expression=text,
+        gradient=(dfdx, dfdy),
+    )

@@ -1,0 +1,1061 @@
+"""What the page asks and what it gets: plain data in, plain data out.
+
+Every function here takes the request's parsed JSON body, checks it whole
+(unknown keys, types, ranges, the caps of :mod:`gdlab.play.limits`) and
+raises :class:`PlayError` (a 4xx status, a message, the field and, for an
+expression, the character) for anything wrong. The maths is gdlab's own:
+a 2-D path is an :class:`~gdlab.experiments.Experiment` run by
+:func:`gdlab.train.fit` exactly as ``gdlab race`` runs it, so the TOML the
+page exports reproduces the drawn path bit for bit.
+"""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from gdlab import functions2d, schedules
+from gdlab._checks import ConfigError
+from gdlab.experiments import BUILTIN, Experiment, load
+from gdlab.experiments.model import digest
+from gdlab.optim import OPTIMIZERS, PRESETS, create
+from gdlab.play import limits
+from gdlab.train import Callback, fit
+
+__all__ = [
+    "PlayError",
+    "catalog",
+    "ewma_series",
+    "experiment_2d",
+    "export_toml",
+    "optimizer_specs",
+    "pack",
+    "paths",
+    "schedule_curve",
+    "surface",
+    "temperatures",
+    "unpack",
+    "warm_up",
+]
+
+
+class PlayError(Exception):
+    """A request the server refuses: HTTP ``status``, a ``message`` for the page,
+    the ``field`` it is about and, for an expression, the 1-based ``position``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 422,
+        field: str | None = None,
+        position: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.field = field
+        self.position = position
+
+    def payload(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"error": self.message}
+        if self.field is not None:
+            out["field"] = self.field
+        if self.position is not None:
+            out["position"] = self.position
+        return out
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _table(value: Any, where: str, allowed: Sequence[str], required: Sequence[str] = ()) -> dict:
+    if not isinstance(value, Mapping):
+        raise PlayError(f"{where} must be an object; got {_describe(value)}", field=where)
+    unknown = [k for k in value if k not in allowed]
+    if unknown:
+        raise PlayError(
+            f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}",
+            field=f"{where}.{unknown[0]}",
+        )
+    for key in required:
+        if key not in value:
+            raise PlayError(f"{where}.{key} is required", field=f"{where}.{key}")
+    return dict(value)
+
+
+def _real(where: str, value: Any, low: float | None = None, high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PlayError(f"{where} must be a number; got {_describe(value)}", field=where)
+    x = float(value)
+    if not math.isfinite(x):
+        raise PlayError(f"{where} must be finite; got {_describe(value)}", field=where)
+    if (low is not None and x < low) or (high is not None and x > high):
+        raise PlayError(f"{where} must be in [{low:g}, {high:g}]; got {x:g}", field=where)
+    return x
+
+
+def _int(where: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise PlayError(f"{where} must be an integer; got {_describe(value)}", field=where)
+    n = int(value)
+    if not low <= n <= high:
+        raise PlayError(f"{where} must be an integer in [{low}, {high}]; got {n}", field=where)
+    return n
+
+
+def _choice(where: str, value: Any, choices: Sequence[Any]) -> Any:
+    if value not in choices or isinstance(value, bool) != isinstance(choices[0], bool):
+        listed = ", ".join(str(c) for c in choices)
+        raise PlayError(f"{where} must be one of {listed}; got {_describe(value)}", field=where)
+    return value
+
+
+def _pair(where: str, value: Any, *, ordered: bool = False) -> tuple[float, float]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise PlayError(f"{where} must be a pair [a, b]; got {_describe(value)}", field=where)
+    a = _real(f"{where}[0]", value[0], -limits.MAX_COORDINATE, limits.MAX_COORDINATE)
+    b = _real(f"{where}[1]", value[1], -limits.MAX_COORDINATE, limits.MAX_COORDINATE)
+    if ordered and not b - a >= limits.MIN_SPAN:
+        raise PlayError(
+            f"{where} must be [low, high] with high - low >= {limits.MIN_SPAN:g}; "
+            f"got [{a:g}, {b:g}]",
+            field=where,
+        )
+    return a, b
+
+
+def _bool(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise PlayError(f"{where} must be true or false; got {_describe(value)}", field=where)
+    return value
+
+
+# --------------------------------------------------------------------------- optimizers
+
+#: Options every optimizer shares that the page does not put on sliders.
+SHARED_OPTIONS = ("clip_norm", "clip_value", "nonfinite", "maximize", "fused")
+#: Floats in [0, 1) that read as decay factors: linear up to 0.95, else on 1 − 10^−u.
+_FACTORS = ("momentum", "dampening", "alpha", "rho", "decay")
+
+
+def _extend(low: float, high: float, values: Sequence[float], log: bool) -> tuple[float, float]:
+    for v in values:
+        if log and v > 0:
+            low, high = min(low, v / 2), max(high, v * 2)
+        elif not log:
+            low, high = min(low, v), max(high, v)
+    return low, high
+
+
+def _spec(cls: type, key: str, value: Any, seen: Sequence[Any]) -> dict[str, Any] | None:
+    """How the page shows one hyperparameter (``None``: not on the page)."""
+    if isinstance(value, bool):
+        return {"name": key, "kind": "bool", "default": value}
+    if isinstance(value, str):
+        choices = getattr(cls, f"{key.upper()}S", None)
+        if not isinstance(choices, tuple | list):
+            choices = sorted({value, *(v for v in seen if isinstance(v, str))})
+        if len(choices) < 2:
+            return None
+        return {"name": key, "kind": "choice", "choices": list(choices), "default": value}
+    if isinstance(value, int) and not isinstance(value, float):
+        ints = [v for v in (value, *seen) if isinstance(v, int) and not isinstance(v, bool)]
+        return {
+            "name": key,
+            "kind": "int",
+            "scale": "linear",
+            "default": value,
+            "min": min(0 if value == 0 else 1, *ints),
+            "max": max(10, 4 * value, *ints),
+        }
+    if not isinstance(value, float) or not math.isfinite(value):
+        return None  # an object, None, a schedule: kept as it is, not shown
+    floats = [float(v) for v in (value, *seen) if isinstance(v, int | float)]
+    floats = [v for v in floats if math.isfinite(v)]
+    spec: dict[str, Any] = {"name": key, "kind": "real", "default": value}
+    if key == "lr":
+        low, high = cls.lr_range
+        low, high = _extend(low / 100, high * 10, floats, log=True)
+        spec.update(scale="log", min=low, max=high)
+    elif "eps" in key:
+        low, high = _extend(1e-12, 1.0, floats, log=True)
+        spec.update(scale="log", min=low, max=high)
+    elif all(0 <= v < 1 for v in floats) and (key.startswith("beta") or key in _FACTORS):
+        if max(floats) >= 0.95:
+            spec.update(scale="one_minus_log", min=0.0, max=0.9999)
+        else:
+            spec.update(scale="linear", min=0.0, max=0.999)
+    elif all(v >= 0 for v in floats) and (value == 0 or "decay" in key):
+        spec.update(scale="log0", min=1e-6, max=max(1.0, 10 * max(floats)))
+    elif value > 0:
+        low, high = _extend(value / 1000, value * 1000, floats, log=True)
+        spec.update(scale="log", min=low, max=high)
+    else:
+        bound = max(10 * abs(v) for v in floats) or 1.0
+        spec.update(scale="linear", min=-bound, max=bound)
+    return spec
+
+
+def optimizer_specs(name: str) -> dict[str, Any]:
+    """One optimizer as the page shows it: its hyperparameters' sliders and its presets.
+
+    Read from the registry each time it is asked (the registry may grow):
+    the defaults from ``create(name)``, each preset's values from
+    ``create(name, preset=p)``, the choices of a string argument from the
+    class (``FORMS``) or the presets, the lr slider's range from ``lr_range``.
+    """
+    cls = OPTIMIZERS[name]
+    try:
+        defaults = create(name).hyperparameters()
+    except Exception as error:  # an optimizer that needs arguments cannot be shown
+        return {"name": name, "label": cls.__name__, "available": False, "reason": str(error)}
+    presets: dict[str, dict[str, Any]] = {}
+    for preset in cls.presets:
+        try:
+            presets[preset] = create(name, preset=preset).hyperparameters()
+        except Exception:  # a preset that does not build is left out
+            continue
+    specs = []
+    for key, value in defaults.items():
+        if key in SHARED_OPTIONS:
+            continue
+        spec = _spec(cls, key, value, [p.get(key) for p in presets.values()])
+        if spec is not None:
+            specs.append(spec)
+    shown = {s["name"] for s in specs}
+    doc = (inspect.getdoc(cls) or "").split("\n\n")[0].replace("\n", " ")
+    return {
+        "name": name,
+        "label": cls.__name__,
+        "available": True,
+        "summary": doc,
+        "lr_range": list(cls.lr_range),
+        "needs_closure": bool(getattr(cls, "needs_closure", False)),
+        "hyperparameters": specs,
+        "defaults": {k: v for k, v in defaults.items() if k in shown},
+        "presets": {p: {k: v for k, v in hp.items() if k in shown} for p, hp in presets.items()},
+    }
+
+
+@lru_cache(maxsize=1)
+def _specs_cache(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    return {name: optimizer_specs(name) for name in names}
+
+
+def _all_specs() -> dict[str, dict[str, Any]]:
+    return _specs_cache(tuple(OPTIMIZERS))
+
+
+# --------------------------------------------------------------------------- schedules
+
+#: Slider ranges and starting values of schedule arguments, by argument name (a
+#: schedule's own checks decide what is valid; these only place the sliders).
+#: A "fraction" is a multiple of the initial rate (``end_lr = 0.01`` means 0.01·lr0).
+SCHEDULE_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "decay_rate": {"kind": "real", "scale": "log0", "min": 1e-4, "max": 10.0, "default": 0.1},
+    "rate": {"kind": "real", "scale": "linear", "min": 0.5, "max": 1.0, "default": 0.95},
+    "factor": {"kind": "real", "scale": "linear", "min": 0.05, "max": 1.0, "default": 0.5},
+    "gamma": {"kind": "real", "scale": "linear", "min": 0.9, "max": 1.0, "default": 0.99},
+    "k": {"kind": "real", "scale": "log", "min": 0.01, "max": 100.0, "default": 1.0},
+    "power": {"kind": "real", "scale": "log", "min": 0.1, "max": 10.0, "default": 1.0},
+    "t_mult": {"kind": "real", "scale": "linear", "min": 1.0, "max": 4.0, "default": 1.0},
+    "m_mul": {"kind": "real", "scale": "linear", "min": 0.1, "max": 1.0, "default": 1.0},
+    "pct_start": {"kind": "real", "scale": "linear", "min": 0.0, "max": 1.0, "default": 0.3},
+    "pct_final": {"kind": "real", "scale": "linear", "min": 0.0, "max": 1.0, "default": 0.85},
+    "div_factor": {"kind": "real", "scale": "log", "min": 1.0, "max": 1e4, "default": 25.0},
+    "final_div_factor": {"kind": "real", "scale": "log", "min": 1.0, "max": 1e6, "default": 1e4},
+    "threshold": {"kind": "real", "scale": "log0", "min": 1e-6, "max": 1.0, "default": 1e-4},
+    "decay_steps": {"kind": "int", "scale": "log", "min": 1, "max": 10_000, "default": 100},
+    "total_steps": {"kind": "int", "scale": "log", "min": 1, "max": 100_000, "default": 300},
+    "step_size_up": {"kind": "int", "scale": "log", "min": 1, "max": 10_000, "default": 20},
+    "every": {"kind": "int", "scale": "log", "min": 1, "max": 10_000, "default": 10},
+    "warmup_steps": {"kind": "int", "scale": "log", "min": 1, "max": 10_000, "default": 20},
+    "anneal_epochs": {"kind": "int", "scale": "log", "min": 1, "max": 1_000, "default": 10},
+    "patience": {"kind": "int", "scale": "linear", "min": 0, "max": 100, "default": 10},
+    "cooldown": {"kind": "int", "scale": "linear", "min": 0, "max": 100, "default": 0},
+    "first": {"kind": "int", "scale": "linear", "min": 0, "max": 1, "default": 0},
+    "end_lr": {"kind": "fraction", "scale": "linear", "min": 0.0, "max": 1.0, "default": 0.01},
+    "min_lr": {"kind": "fraction", "scale": "linear", "min": 0.0, "max": 1.0, "default": 0.0},
+    "start_lr": {"kind": "fraction", "scale": "linear", "min": 0.0, "max": 1.0, "default": 0.0},
+    "swa_lr": {"kind": "fraction", "scale": "linear", "min": 0.0, "max": 1.0, "default": 0.1},
+    "max_lr": {"kind": "fraction", "scale": "log", "min": 1.0, "max": 100.0, "default": 10.0},
+    "boundaries": {"kind": "ints", "default": [100, 200]},
+    "values": {"kind": "fractions", "default": [1.0, 0.5, 0.1]},
+}
+#: The names a schedule's initial (or peak) rate goes by, in order of preference.
+_BASE_RATE = ("lr0", "lr", "base_lr", "max_lr")
+
+
+class _Unavailable(Exception):
+    """A schedule the page cannot set up (it needs a Python function, or other schedules)."""
+
+
+def _probe_choices(cls: type, name: str, settings: dict[str, Any]) -> list[str] | None:
+    """The values a string argument accepts, read from the schedule's own error message
+    (gdlab's checks say ``NAME must be one of 'a', 'b'; got …``)."""
+    import re
+
+    try:
+        cls(**{**settings, name: "\x00"})
+    except (TypeError, ValueError) as error:
+        match = re.search(rf"{re.escape(name)} must be one of ((?:'[^']*'(?:, )?)+)", str(error))
+        if match:
+            return re.findall(r"'([^']*)'", match.group(1))
+    return None
+
+
+def _schedule_arguments(cls: type) -> list[dict[str, Any]]:
+    """The arguments of a schedule as the page shows them (raises :class:`_Unavailable`)."""
+    parameters = inspect.signature(cls).parameters
+    base = next((n for n in _BASE_RATE if n in parameters), None)
+    if base is None:
+        base = next(
+            (
+                n
+                for n, p in parameters.items()
+                if "Schedule" in str(p.annotation) and "Sequence" not in str(p.annotation)
+            ),
+            None,
+        )
+    out: list[dict[str, Any]] = []
+    strings: list[str] = []
+    for name, parameter in parameters.items():
+        annotation = str(parameter.annotation)
+        required = parameter.default is inspect.Parameter.empty
+        if name == base:
+            out.append({"name": name, "kind": "base"})
+            continue
+        if "Callable" in annotation or ("Sequence" in annotation and "Schedule" in annotation):
+            if required:
+                raise _Unavailable(f"its argument {name} is {annotation}: set it from Python")
+            continue  # optional: left at its default
+        if not required and parameter.default is None:
+            continue  # optional, off by default: left at its default
+        spec = dict(SCHEDULE_ARGUMENTS.get(name, {}))
+        if not spec:
+            if "bool" in annotation:
+                spec = {"kind": "bool", "default": False}
+            elif "str" in annotation:
+                spec = {"kind": "choice", "choices": []}
+                strings.append(name)
+            elif "Sequence" in annotation:
+                spec = {"kind": "fractions" if "float" in annotation else "ints", "default": [1]}
+            elif "int" in annotation:
+                spec = {"kind": "int", "scale": "log", "min": 1, "max": 10_000, "default": 10}
+            else:
+                spec = {"kind": "real", "scale": "log", "min": 1e-4, "max": 1e4, "default": 1.0}
+        if not required:
+            spec["default"] = parameter.default
+        spec["name"] = name
+        out.append(spec)
+    settings = _defaults(out, 0.1)
+    for spec in out:
+        if spec["name"] in strings:
+            choices = _probe_choices(cls, spec["name"], settings)
+            spec["choices"] = choices or [spec.get("default", "")]
+            spec.setdefault("default", spec["choices"][0])
+    try:
+        cls(**_defaults(out, 0.1))
+    except (TypeError, ValueError) as error:
+        raise _Unavailable(f"it does not build from the page's defaults: {error}") from None
+    return out
+
+
+def _defaults(arguments: list[dict[str, Any]], lr: float) -> dict[str, Any]:
+    """Constructor arguments from the specs' defaults, with initial rate ``lr``."""
+    out: dict[str, Any] = {}
+    for a in arguments:
+        kind, name = a["kind"], a["name"]
+        if kind == "base":
+            out[name] = lr if name != "schedule" else schedules.Constant(lr)
+        elif kind == "fraction":
+            out[name] = lr * a["default"]
+        elif kind == "fractions":
+            out[name] = [lr * v for v in a["default"]]
+        elif "default" in a:
+            out[name] = a["default"]
+    return out
+
+
+def _formula(cls: type) -> str:
+    """The formula block of a schedule's docstring (the lines after ``::``)."""
+    doc = inspect.getdoc(cls) or ""
+    lines = doc.splitlines()
+    for i, line in enumerate(lines):
+        if line.rstrip().endswith("::"):
+            block = []
+            for text in lines[i + 1 :]:
+                if text and not text.startswith(" "):
+                    break
+                block.append(text)
+            return "\n".join(block).strip("\n")
+    return ""
+
+
+@lru_cache(maxsize=4)
+def _schedule_specs(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name in names:
+        cls = schedules.SCHEDULES[name]
+        doc = (inspect.getdoc(cls) or "").split("\n\n")[0].replace("\n", " ")
+        entry: dict[str, Any] = {
+            "name": name,
+            "label": cls.__name__,
+            "summary": doc,
+            "formula": _formula(cls),
+        }
+        try:
+            entry.update(available=True, arguments=_schedule_arguments(cls))
+        except _Unavailable as why:
+            entry.update(available=False, reason=str(why), arguments=[])
+        out[name] = entry
+    return out
+
+
+def schedule_specs() -> dict[str, dict[str, Any]]:
+    """Every registered schedule with its arguments, summary and formula block (read from
+    the registry; a schedule that needs Python functions is listed as unavailable)."""
+    return _schedule_specs(tuple(schedules.SCHEDULES))
+
+
+def _schedule_config(where: str, value: Any, lr: float) -> dict[str, Any]:
+    """A schedule config with initial rate ``lr``: ``{"name": …, …}`` checked by building it.
+
+    The page sends the arguments but not the initial rate, and gives "fraction"
+    arguments (``end_lr``, ``values``) as multiples of the rate; an argument left
+    out takes the page's default.
+    """
+    specs = schedule_specs()
+    table = _table(value, where, ["name", "arguments"], ["name"])
+    name = _choice(f"{where}.name", table["name"], list(specs))
+    spec = specs[name]
+    if not spec["available"]:
+        raise PlayError(
+            f"{where}: {name} cannot be set up here: {spec['reason']}", field=f"{where}.name"
+        )
+    arguments = _table(
+        table.get("arguments", {}),
+        f"{where}.arguments",
+        [a["name"] for a in spec["arguments"] if a["kind"] != "base"],
+    )
+    config: dict[str, Any] = {"name": name}
+    for argument in spec["arguments"]:
+        key, kind = argument["name"], argument["kind"]
+        field = f"{where}.arguments.{key}"
+        if kind == "base":
+            config[key] = {"name": "constant", "lr": lr} if key == "schedule" else lr
+            continue
+        v = arguments.get(key, argument.get("default"))
+        if kind == "bool":
+            config[key] = _bool(field, v)
+        elif kind == "choice":
+            config[key] = _choice(field, v, argument["choices"])
+        elif kind == "int":
+            config[key] = _int(field, v, 0, 10_000_000)
+        elif kind == "ints":
+            config[key] = _list(field, v, lambda f, x: _int(f, x, 0, 10_000_000))
+        elif kind == "fractions":
+            config[key] = _list(field, v, lambda f, x: lr * _real(f, x, 0, 1e6))
+        elif kind == "fraction":
+            config[key] = lr * _real(field, v, 0, 1e6)
+        else:
+            config[key] = _real(field, v, -1e12, 1e12)
+    try:
+        schedules.from_config(config)
+    except (TypeError, ValueError) as error:
+        raise PlayError(f"{where}: {error}", field=where) from None
+    return config
+
+
+def _list(where: str, value: Any, item: Callable[[str, Any], Any]) -> list[Any]:
+    if not isinstance(value, list) or not 1 <= len(value) <= 50:
+        raise PlayError(f"{where} must be a list of 1 to 50 numbers", field=where)
+    return [item(f"{where}[{i}]", v) for i, v in enumerate(value)]
+
+
+# --------------------------------------------------------------------------- catalog
+
+
+def _function_info(fn: functions2d.Function2D) -> dict[str, Any]:
+    return {
+        "name": fn.name,
+        "description": fn.description,
+        "xlim": list(fn.xlim),
+        "ylim": list(fn.ylim),
+        "start": list(fn.start),
+        "minima": [list(m) for m in fn.minima],
+    }
+
+
+def _setups() -> list[dict[str, Any]]:
+    """One-click setups: every built-in experiment on a registered 2-D function."""
+    out = []
+    for name in BUILTIN:
+        experiment = load(name)
+        if not experiment.problem.has("function2d") or experiment.problem.kind != "function":
+            continue
+        options = experiment.problem.options
+        fn = functions2d.get(options["function"])
+        runs = []
+        for run in experiment.runs:
+            hp = dict(run.hyperparameters)
+            if isinstance(hp.get("lr"), Mapping):
+                continue  # a schedule per run: not one click
+            runs.append({"optimizer": run.optimizer, "preset": run.preset, "hyperparameters": hp})
+        out.append(
+            {
+                "name": name,
+                "title": experiment.title or name,
+                "description": experiment.description,
+                "function": fn.name,
+                "start": list(options["start"] or fn.start),
+                "steps": experiment.training.steps or 30,
+                "runs": runs[: limits.MAX_RUNS],
+            }
+        )
+    return out
+
+
+def catalog() -> dict[str, Any]:
+    """Everything the page offers, read from the registries when asked."""
+    from gdlab import expressions
+    from gdlab.nn import ACTIVATIONS
+    from gdlab.play.network import DATASETS
+
+    return {
+        "functions": [_function_info(fn) for fn in functions2d.FUNCTIONS.values()],
+        "optimizers": _all_specs(),
+        "presets": list(PRESETS),
+        "schedules": schedule_specs(),
+        "setups": _setups(),
+        "datasets": list(DATASETS),
+        "activations": list(ACTIVATIONS),
+        "expression": {
+            "functions": list(expressions.FUNCTION_NAMES),
+            "max_length": expressions.MAX_LENGTH,
+            "max_depth": expressions.MAX_DEPTH,
+        },
+        "limits": limits.as_dict(),
+    }
+
+
+# --------------------------------------------------------------------------- 2-D functions
+
+_FUNCTION_KEYS = ("function", "expression", "xlim", "ylim")
+
+
+def _function_of(body: Mapping[str, Any], start: Any = None) -> tuple[Any, dict[str, Any]]:
+    """The Function2D a request names (a registered one or an expression) and the
+    ``[problem]`` table that makes it in an experiment."""
+    from gdlab import expressions
+
+    name, text = body.get("function"), body.get("expression")
+    if (name is None) == (text is None):
+        raise PlayError("give exactly one of function and expression", field="function")
+    if name is not None:
+        name = _choice("function", name, list(functions2d.FUNCTIONS))
+        fn = functions2d.get(name)
+        xlim = _pair("xlim", body["xlim"], ordered=True) if "xlim" in body else fn.xlim
+        ylim = _pair("ylim", body["ylim"], ordered=True) if "ylim" in body else fn.ylim
+        table: dict[str, Any] = {"kind": "function", "function": name}
+        if start is not None:
+            table["start"] = list(start)
+        return (fn, xlim, ylim), table
+    if not isinstance(text, str):
+        raise PlayError(f"expression must be text; got {_describe(text)}", field="expression")
+    xlim = _pair("xlim", body.get("xlim", (-5.0, 5.0)), ordered=True)
+    ylim = _pair("ylim", body.get("ylim", (-5.0, 5.0)), ordered=True)
+    try:
+        fn = expressions.function(text, xlim=xlim, ylim=ylim, start=start or (1.0, 1.0))
+    except expressions.ExpressionError as error:
+        raise PlayError(
+            f"{error.reason}" + (f" (at character {error.position})" if error.position else ""),
+            field="expression",
+            position=error.position,
+        ) from None
+    table = {"kind": "expression", "expression": text, "xlim": list(xlim), "ylim": list(ylim)}
+    if start is not None:
+        table["start"] = list(start)
+    return (fn, xlim, ylim), table
+
+
+def _levels(z: np.ndarray, count: int) -> np.ndarray:
+    """``count`` log-spaced levels above the grid's minimum (dense near the bottom)."""
+    finite = z[np.isfinite(z)]
+    low, high = float(finite.min()), float(finite.max())
+    span = high - low
+    if not span > 0:
+        return np.array([low])
+    smallest = max(span * 1e-4, float(np.quantile(finite - low, 0.002)))
+    return low + np.geomspace(smallest, span, count)
+
+
+def _round_for(span: float) -> int:
+    """Decimals that keep about 1/10,000 of ``span``."""
+    return max(0, 4 - math.floor(math.log10(span)))
+
+
+def surface(body: Any) -> dict[str, Any]:
+    """Contour lines of a function over a view: ``{"levels": […], "lines": [[i, x0, y0, …]]}``.
+
+    Levels are log-spaced above the minimum on the grid, so the valley floor
+    gets as many lines as the walls; coordinates are rounded to about 1/10,000
+    of the view. Computed with contourpy (marching squares) on a
+    ``resolution``² grid.
+    """
+    import contourpy
+
+    body = _table(body, "request", [*_FUNCTION_KEYS, "resolution", "levels"])
+    (fn, xlim, ylim), _ = _function_of(body)
+    n = _int("resolution", body.get("resolution", 160), 10, limits.MAX_RESOLUTION)
+    count = _int("levels", body.get("levels", 24), 2, limits.MAX_LEVELS)
+    xs = np.linspace(*xlim, n)
+    ys = np.linspace(*ylim, n)
+    gx, gy = np.meshgrid(xs, ys)
+    with np.errstate(all="ignore"):
+        z = np.asarray(fn.f(gx, gy), dtype=np.float64)
+    z = np.where(np.isfinite(z) & (np.abs(z) < 1e300), z, np.nan)
+    if not np.isfinite(z).any():
+        raise PlayError("f is not defined (or not finite) anywhere in this view", field="xlim")
+    levels = _levels(z, count)
+    generator = contourpy.contour_generator(xs, ys, np.ma.masked_invalid(z), line_type="Separate")
+    digits_x = _round_for(xlim[1] - xlim[0])
+    digits_y = _round_for(ylim[1] - ylim[0])
+    lines = []
+    for i, level in enumerate(levels):
+        for line in generator.lines(level):
+            if len(line) < 2:
+                continue
+            line = np.column_stack([np.round(line[:, 0], digits_x), np.round(line[:, 1], digits_y)])
+            lines.append([i, *line.ravel().tolist()])
+    info = _function_info(fn)
+    info.update(xlim=list(xlim), ylim=list(ylim))
+    if getattr(fn, "expression", None):
+        info["gradient"] = list(fn.gradient)
+    return {
+        "function": info,
+        "levels": levels.tolist(),
+        "lines": lines,
+        "zrange": [float(np.nanmin(z)), float(np.nanmax(z))],
+    }
+
+
+# --------------------------------------------------------------------------- 2-D paths
+
+_PATH_KEYS = (*_FUNCTION_KEYS, "start", "steps", "schedule", "runs", "have")
+_RUN_KEYS = ("optimizer", "preset", "hyperparameters")
+
+
+def _labels(names: Sequence[str]) -> list[str]:
+    labels, seen = [], {}
+    for name in names:
+        base = OPTIMIZERS[name].__name__
+        seen[base] = seen.get(base, 0) + 1
+        labels.append(base if seen[base] == 1 else f"{base} {seen[base]}")
+    return labels
+
+
+def _hyperparameters(where: str, name: str, value: Any) -> dict[str, Any]:
+    spec = _all_specs()[name]
+    if not spec["available"]:
+        raise PlayError(f"{where}: {name} cannot run here: {spec['reason']}", field=where)
+    kinds = {s["name"]: s for s in spec["hyperparameters"]}
+    table = _table(value, f"{where}.hyperparameters", list(kinds))
+    out: dict[str, Any] = {}
+    for key, v in table.items():
+        field = f"{where}.hyperparameters.{key}"
+        s = kinds[key]
+        if s["kind"] == "bool":
+            out[key] = _bool(field, v)
+        elif s["kind"] == "choice":
+            out[key] = _choice(field, v, s["choices"])
+        elif s["kind"] == "int":
+            out[key] = _int(field, v, -(10**9), 10**9)
+        else:
+            out[key] = _real(field, v, -1e300, 1e300)
+    return out
+
+
+def experiment_2d(body: Any) -> Experiment:
+    """The :class:`~gdlab.experiments.Experiment` a 2-D request describes (checked whole).
+
+    ``{"function": "bowl"} or {"expression": "x^2 + y^2", "xlim": …, "ylim": …},
+    "start": [x, y], "steps": n, "schedule": {"name": …, "arguments": {…}} or null,
+    "runs": [{"optimizer": …, "preset": …, "hyperparameters": {…}}, …]``
+    """
+    body = _table(body, "request", _PATH_KEYS, ["runs"])
+    start = _pair("start", body["start"]) if "start" in body else None
+    _, problem = _function_of(body, start)
+    steps = _int("steps", body.get("steps", 30), 1, limits.MAX_STEPS)
+    runs = body["runs"]
+    if not isinstance(runs, list) or not 1 <= len(runs) <= limits.MAX_RUNS:
+        raise PlayError(
+            f"runs must be a list of 1 to {limits.MAX_RUNS} optimizers; got "
+            f"{len(runs) if isinstance(runs, list) else _describe(runs)}",
+            field="runs",
+        )
+    schedule = body.get("schedule")
+    tables = []
+    for i, run in enumerate(runs):
+        where = f"runs[{i}]"
+        run = _table(run, where, _RUN_KEYS, ["optimizer"])
+        name = _choice(f"{where}.optimizer", run["optimizer"], list(OPTIMIZERS))
+        preset = run.get("preset")
+        if preset is not None:
+            _choice(f"{where}.preset", preset, list(_all_specs()[name].get("presets", {})) or [""])
+        hp = _hyperparameters(where, name, run.get("hyperparameters", {}))
+        if schedule is not None:
+            lr = hp.get("lr")
+            if lr is None:
+                lr = create(name, preset=preset).hyperparameters()["lr"]
+            hp["lr"] = _schedule_config("schedule", schedule, float(lr))
+        tables.append({"optimizer": name, "preset": preset, "hyperparameters": hp})
+    for table, label in zip(tables, _labels([t["optimizer"] for t in tables]), strict=True):
+        table["label"] = label
+        if table["preset"] is None:
+            del table["preset"]
+    data = {
+        "name": "play",
+        "seeds": 1,
+        "problem": problem,
+        "training": {"steps": steps},
+        "runs": tables,
+    }
+    try:
+        return Experiment.from_dict(data, "request")
+    except ConfigError as error:
+        raise PlayError(str(error), field="runs") from None
+
+
+class _Deadline(Callback):
+    """Stops a run at the time limit (the request then answers 503)."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def on_step_end(self, run: Any, loss: float) -> None:
+        if run.step % 16 == 0 and time.monotonic() > self.deadline:
+            run.request_stop("time limit", "stopped")
+
+
+class _Cache:
+    """Computed runs by the digest of what decides them (a small LRU, shared by sessions)."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self.items: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self.lock:
+            item = self.items.get(key)
+            if item is not None:
+                self.items.move_to_end(key)
+            return item
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+RUNS = _Cache()
+
+
+def _finite_list(values: np.ndarray) -> list[Any]:
+    return [v if math.isfinite(v) else None for v in values.tolist()]
+
+
+def _run_once(experiment: Experiment, index: int, deadline: float) -> dict[str, Any]:
+    """Run ``index`` of ``experiment`` as the race does (same fit, same seed, same record)."""
+    from gdlab.race import run_record
+
+    problem = experiment.problem.build()  # a fresh problem: its buffers are not shared
+    spec = experiment.runs[index]
+    optimizer = spec.make_optimizer()
+    history = fit(
+        problem,
+        optimizer,
+        rng=np.random.default_rng(0),
+        progress=False,
+        callbacks=[_Deadline(deadline)],
+        **experiment.run_training(spec).fit_kwargs(),
+    )
+    if history.status == "stopped" and history.reason == "time limit":
+        raise PlayError(_TOO_LONG.format(limits.TIME_LIMIT), status=503)
+    record = run_record(spec, optimizer, 0, history, problem, run_id=spec.label)
+    path = np.asarray(record["path"], dtype=np.float64).reshape(-1, 2)
+    fn = problem.function
+    with np.errstate(all="ignore"):
+        f = np.asarray(fn.f(path[:, 0], path[:, 1]), dtype=np.float64).reshape(-1)
+        gx, gy = fn.grad(path[:, 0], path[:, 1])
+    grad = np.column_stack(
+        [np.asarray(gx, dtype=np.float64).reshape(-1), np.asarray(gy, dtype=np.float64).reshape(-1)]
+    )
+    return {
+        "status": record["status"],
+        "reason": record["reason"],
+        "stopped_at": record["stopped_at"],
+        "points": len(path),
+        "path": pack(path),
+        "loss": pack(f),
+        "grad": pack(grad),
+        "lr": pack(np.asarray(record["lr"], dtype=np.float64)),
+        "hyperparameters": _plain(record["hyperparameters"]),
+        "left_at": None,
+    }
+
+
+def _failed(reason: str) -> dict[str, Any]:
+    """A run that could not run (the optimizer raised): shown as such, the others drawn."""
+    empty = pack(np.empty(0))
+    return {
+        "status": "failed",
+        "reason": reason,
+        "stopped_at": 0,
+        "points": 0,
+        "path": empty,
+        "loss": empty,
+        "grad": empty,
+        "lr": empty,
+        "hyperparameters": {},
+        "left_at": None,
+    }
+
+
+def pack(values: np.ndarray) -> str:
+    """Numbers as the page receives them: little-endian float64, base64 (exact, compact).
+
+    An ``(n, 2)`` array is packed row by row (``x0, y0, x1, y1, …``); NaN and
+    infinities pass through. :func:`unpack` reverses it.
+    """
+    return base64.b64encode(np.ascontiguousarray(values, dtype="<f8").tobytes()).decode("ascii")
+
+
+def unpack(text: str, columns: int = 1) -> np.ndarray:
+    """The array :func:`pack` packed (``columns=2`` for a path)."""
+    values = np.frombuffer(base64.b64decode(text), dtype="<f8")
+    return values.reshape(-1, columns) if columns > 1 else values
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    return str(value)
+
+
+def _left_at(path: np.ndarray, xlim: Sequence[float], ylim: Sequence[float]) -> int | None:
+    """The first step whose point lies outside the view (``None``: it stays inside)."""
+    x, y = path[:, 0], path[:, 1]
+    outside = ~((xlim[0] <= x) & (x <= xlim[1]) & (ylim[0] <= y) & (y <= ylim[1]))
+    return int(np.argmax(outside)) if outside.any() else None
+
+
+def paths(body: Any, deadline: float | None = None) -> dict[str, Any]:
+    """Every run's path, loss, gradient and learning rate per step (packed by :func:`pack`).
+
+    ``path`` holds ``steps + 1`` points (fewer if the run diverged: the
+    finite ones, as ``results.json`` keeps them), ``loss`` and ``grad`` are f
+    and ∇f at each point, ``lr`` the rate of each step, ``left_at`` the first
+    point outside the view.
+
+    A run the page already holds (its ``key`` in ``have``) comes back as
+    ``{"key": …, "same": true}`` without its numbers; a run computed before
+    (by any page) comes from a cache; the others are computed here.
+    """
+    deadline = time.monotonic() + limits.TIME_LIMIT if deadline is None else deadline
+    experiment = experiment_2d(body)
+    have = body.get("have", [])
+    if not isinstance(have, list) or len(have) > 64 or not all(isinstance(h, str) for h in have):
+        raise PlayError("have must be a list of at most 64 run keys", field="have")
+    problem = experiment.problem.to_table()
+    steps = experiment.training.steps
+    (_, xlim, ylim), _ = _function_of(body)
+    keys = []
+    for spec in experiment.runs:
+        table = spec.to_table()
+        table.pop("label")
+        keys.append(digest({"problem": problem, "steps": steps, "run": table}))
+    results = {i: RUNS.get(key) for i, key in enumerate(keys) if key not in have}
+    missing = [i for i, result in results.items() if result is None]
+    for i, result in zip(missing, _compute(experiment, missing, deadline), strict=True):
+        RUNS.put(keys[i], result)
+        results[i] = result
+    out = []
+    for i, (spec, key) in enumerate(zip(experiment.runs, keys, strict=True)):
+        entry: dict[str, Any] = {
+            "key": key,
+            "label": spec.label,
+            "optimizer": spec.optimizer,
+            "preset": spec.preset,
+        }
+        result = results.get(i)
+        if result is None:
+            entry["same"] = True
+        else:
+            entry.update(result)
+            entry["left_at"] = _left_at(unpack(result["path"], 2), xlim, ylim)
+        out.append(entry)
+    return {"runs": out, "steps": steps}
+
+
+def _guarded(experiment: Experiment, index: int, deadline: float) -> dict[str, Any]:
+    """A run's result; an optimizer that raises gives a "failed" run, not an error."""
+    try:
+        return _run_once(experiment, index, deadline)
+    except PlayError:
+        raise
+    except (TypeError, ValueError, ArithmeticError, NotImplementedError) as error:
+        return _failed(f"{type(error).__name__}: {error}")
+
+
+_TOO_LONG = "the computation took longer than {:g} s; ask for fewer steps or optimizers"
+
+
+def _compute(experiment: Experiment, indices: list[int], deadline: float) -> list[dict[str, Any]]:
+    """The runs ``indices`` of ``experiment``, one after another (each stops at ``deadline``)."""
+    return [_guarded(experiment, i, deadline) for i in indices]
+
+
+def export_toml(body: Any) -> dict[str, str]:
+    """The 2-D setup as an experiment file that ``gdlab race --config`` runs identically."""
+    experiment = experiment_2d(body)
+    header = (
+        "# Made by gdlab play. Run it again with:  gdlab race --config THIS_FILE\n"
+        "# The race runs the same optimizers the same way: its paths are the page's.\n"
+    )
+    return {"toml": header + experiment.to_toml(), "filename": "gdlab-play.toml"}
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+def schedule_curve(body: Any) -> dict[str, Any]:
+    """One schedule's learning rate over steps (and epochs), its repr and formula."""
+    body = _table(body, "request", ["schedule", "lr0", "steps_per_epoch", "epochs"], ["schedule"])
+    lr0 = _real("lr0", body.get("lr0", 0.1), 1e-8, 1e3)
+    per_epoch = _int("steps_per_epoch", body.get("steps_per_epoch", 10), 1, 10_000)
+    epochs = _int("epochs", body.get("epochs", 30), 1, 10_000)
+    total = per_epoch * epochs
+    if total > limits.MAX_SCHEDULE_STEPS:
+        raise PlayError(
+            f"steps_per_epoch × epochs must be at most {limits.MAX_SCHEDULE_STEPS:,}; "
+            f"got {total:,}",
+            field="epochs",
+        )
+    config = _schedule_config("schedule", body["schedule"], lr0)
+    schedule = schedules.from_config(config)
+    stride = max(1, math.ceil(total / limits.MAX_CURVE_POINTS))
+    steps = list(range(0, total, stride))
+    if steps[-1] != total - 1:
+        steps.append(total - 1)
+    values = [schedule(step, step // per_epoch) for step in steps]
+    return {
+        "steps": steps,
+        "lr": _finite_list(np.asarray(values, dtype=np.float64)),
+        "steps_per_epoch": per_epoch,
+        "epochs": epochs,
+        "repr": repr(schedule),
+        "formula": schedule_specs()[config["name"]]["formula"],
+        "config": config,
+        "unit": schedule.unit,
+    }
+
+
+# --------------------------------------------------------------------------- EWMA
+
+
+@lru_cache(maxsize=1)
+def _temperatures() -> tuple[list[str], np.ndarray]:
+    from gdlab.data.datasets import seattle_temperatures
+
+    dates, temps = seattle_temperatures()
+    return [str(d) for d in dates], temps
+
+
+def temperatures() -> dict[str, Any]:
+    """Seed 004's series: Seattle's daily maximum temperature, 2012–2015 (°C)."""
+    dates, temps = _temperatures()
+    return {"dates": dates, "values": temps.tolist(), "source": "vega_datasets seattle-weather"}
+
+
+def ewma_series(body: Any) -> dict[str, Any]:
+    """The temperatures' EWMA with ``beta`` (bias-corrected or not), its window and weights."""
+    from gdlab.averages import effective_window, ewma
+
+    body = _table(body, "request", ["beta", "bias_correction"], ["beta"])
+    beta = _real("beta", body["beta"], 0.0, 0.9999)
+    corrected = _bool("bias_correction", body.get("bias_correction", True))
+    _, temps = _temperatures()
+    window = effective_window(beta)
+    k = np.arange(int(min(len(temps), max(10, math.ceil(4 * window)))))
+    weights = (1.0 - beta) * beta**k
+    return {
+        "beta": beta,
+        "bias_correction": corrected,
+        "values": np.round(ewma(temps, beta, bias_correction=corrected), 6).tolist(),
+        "other": np.round(ewma(temps, beta, bias_correction=not corrected), 6).tolist(),
+        "window": window,
+        "weights": weights.tolist(),
+        "weight_at_window": float(beta**window) if beta > 0 else 0.0,
+    }
+
+
+#: Set once :func:`warm_up` has compiled every optimizer (``/api/health`` reports it).
+WARM = threading.Event()
+
+
+def warm_up(names: Sequence[str] | None = None, *, network: bool = True) -> None:
+    """Compile every optimizer's kernels (numba) and load the data, before the first click.
+
+    Each registered optimizer (or each of ``names``) takes two steps on the
+    bowl, and a network session one frame; whatever fails here fails again, with its message, on
+    the request that needs it.
+    """
+    from gdlab.play.network import NetworkSession
+
+    for name, spec in _all_specs().items():
+        if not spec["available"] or (names is not None and name not in names):
+            continue
+        try:
+            paths({"function": "bowl", "steps": 2, "runs": [{"optimizer": name}]})
+        except Exception:
+            continue
+    if network:
+        try:
+            session = NetworkSession(
+                {"runs": [{"optimizer": "sgd"}, {"optimizer": "adam"}], "n_samples": 40}
+            )
+            session.advance(1)
+            session.frame()
+            _temperatures()
+            from gdlab import expressions
+
+            expressions.parse("x^2 + y^2")  # SymPy imported
+        except Exception:
+            pass
+    if names is None:
+        WARM.set()

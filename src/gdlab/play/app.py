@@ -1,0 +1,349 @@
+"""The web app: a Starlette application serving the page, its JSON API and a websocket.
+
+==========================  =========  ================================================
+path                        method     what
+==========================  =========  ================================================
+``/``                       GET        the page (scripts and styles from ``/static``)
+``/api/health``             GET        ``{"ok": true, "version": …, "warm": …}``
+``/api/catalog``            GET        functions, optimizers (sliders, presets), schedules,
+                                       setups, data sets, caps — read from the registries
+``/api/surface``            POST       contour lines of a function or an expression
+``/api/paths``              POST       each optimizer's path, loss, gradient, lr per step
+``/api/export``             POST       the 2-D setup as a ``gdlab race --config`` TOML file
+``/api/network/export``     POST       a network-mode setup (moons) as a TOML file
+``/api/schedule``           POST       a schedule's curve over steps and epochs, its formula
+``/api/temperatures``       GET        seed 004's daily temperatures
+``/api/ewma``               POST       their EWMA for a β, with or without bias correction
+``/ws/network``             websocket  network mode: setup, play, pause, step, reset; frames
+==========================  =========  ================================================
+
+Every body is checked whole; a mistake is answered with a 4xx status and
+``{"error": message, "field": …, "position": …}``. Computations run in
+worker threads (at most :data:`~gdlab.play.limits.MAX_CONCURRENT` at once),
+never on the event loop, and stop at :data:`~gdlab.play.limits.TIME_LIMIT`
+seconds (503). An unexpected exception is answered with 500 and logged; the
+server keeps serving. Requests whose ``Host`` (or a websocket's ``Origin``)
+is not the server's own are refused, so another web site cannot drive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from gdlab.play import api, limits
+
+__all__ = ["LOCAL_HOSTS", "create_app"]
+
+log = logging.getLogger("gdlab.play")
+
+#: Host names a local server answers to.
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+#: Frames per second network mode sends at most.
+MAX_FPS = 30
+
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'none'"
+)
+_HEADERS = {
+    "Content-Security-Policy": _CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status, headers=_HEADERS)
+
+
+class _Work:
+    """Runs computations off the event loop, a few at a time, within the time limit."""
+
+    def __init__(self) -> None:
+        self.limiter: anyio.CapacityLimiter | None = None
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self.limiter is None:
+            self.limiter = anyio.CapacityLimiter(limits.MAX_CONCURRENT)
+        try:
+            with anyio.fail_after(limits.TIME_LIMIT + 2):  # a backstop: runs stop themselves
+                return await anyio.to_thread.run_sync(
+                    fn, *args, limiter=self.limiter, abandon_on_cancel=True
+                )
+        except TimeoutError:
+            raise api.PlayError(
+                f"the computation took longer than {limits.TIME_LIMIT:g} s; ask for less",
+                status=503,
+            ) from None
+
+
+async def _body(request: Request) -> Any:
+    """The request's JSON body, within the size cap (413), well formed (400)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limits.MAX_BODY_BYTES:
+        raise api.PlayError(
+            f"the request is {int(declared):,} bytes; at most {limits.MAX_BODY_BYTES:,}", status=413
+        )
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limits.MAX_BODY_BYTES:
+            raise api.PlayError(f"the request is over {limits.MAX_BODY_BYTES:,} bytes", status=413)
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks) or b"null")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise api.PlayError(f"malformed JSON: {error}", status=400) from None
+
+
+def _endpoint(compute: Callable[[Any], Any], work: _Work, *, body: bool = True):
+    async def endpoint(request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            data = await _body(request) if body else None
+            args = (data,) if body else ()
+            payload = await work.run(lambda *a: _dumps(compute(*a)), *args)
+        except api.PlayError as error:
+            return JSONResponse(error.payload(), status_code=error.status, headers=_HEADERS)
+        except Exception as error:  # never let one request take the server down
+            log.exception("gdlab play: %s failed", request.url.path)
+            return _error(500, f"internal error: {type(error).__name__}: {error}")
+        headers = dict(_HEADERS)
+        headers["Server-Timing"] = f"total;dur={1000 * (time.perf_counter() - started):.1f}"
+        return Response(payload, media_type="application/json", headers=headers)
+
+    return endpoint
+
+
+def _index(request: Request) -> Response:
+    page = resources.files("gdlab.play").joinpath("static", "index.html").read_text("utf-8")
+    return HTMLResponse(page, headers=_HEADERS)
+
+
+def _health(request: Request) -> Response:
+    import gdlab
+
+    # warm: every optimizer's kernels are compiled (the first use of one is then fast)
+    return JSONResponse({"ok": True, "version": gdlab.__version__, "warm": api.WARM.is_set()},
+                        headers=_HEADERS)  # fmt: skip
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    status = getattr(error, "status_code", 500)
+    detail = getattr(error, "detail", "error")
+    if status == 404:
+        detail = f"no such page: {request.url.path}"
+    elif status == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    return _error(status, str(detail))
+
+
+# --------------------------------------------------------------------------- network mode
+
+
+class _Sessions:
+    def __init__(self) -> None:
+        self.open = 0
+
+
+def _origin_allowed(websocket: WebSocket, hosts: Sequence[str]) -> bool:
+    origin = websocket.headers.get("origin")
+    if origin is None or "*" in hosts:
+        return True
+    host = urlsplit(origin).hostname or ""
+    return host in hosts or f"[{host}]" in hosts
+
+
+def _network_socket(work: _Work, sessions: _Sessions, hosts: Sequence[str]):
+    from gdlab.play.network import NetworkSession
+
+    async def socket(websocket: WebSocket) -> None:
+        if not _origin_allowed(websocket, hosts):
+            await websocket.close(code=1008)
+            return
+        await websocket.accept()
+        if sessions.open >= limits.MAX_SESSIONS:
+            await websocket.send_text(
+                json.dumps(
+                    {
+                        "type": "error",
+                        "message": f"{limits.MAX_SESSIONS} network sessions are open; "
+                        "close one and try again",
+                    }
+                )
+            )
+            await websocket.close(code=1013)
+            return
+        sessions.open += 1
+        state: dict[str, Any] = {"session": None, "playing": False}
+        wake = asyncio.Event()
+        lock = asyncio.Lock()
+
+        async def send(message: dict[str, Any]) -> None:
+            await websocket.send_text(_dumps(message).decode())
+
+        async def error(err: Exception) -> None:
+            if isinstance(err, api.PlayError):
+                await send({"type": "error", **err.payload()})
+            else:
+                log.exception("gdlab play: network session failed")
+                await send(
+                    {"type": "error", "error": f"internal error: {type(err).__name__}: {err}"}
+                )
+
+        async def compute(fn: Callable[[], Any]) -> Any:
+            async with lock:
+                return await work.run(fn)
+
+        async def handle(message: Any) -> None:
+            kind = message.get("type") if isinstance(message, dict) else None
+            session = state["session"]
+            if kind == "config":
+                session = await compute(lambda: NetworkSession(message.get("config")))
+                state["session"] = session
+                await send(session.data_message())
+                await send(await compute(session.frame))
+            elif kind in ("play", "pause"):
+                state["playing"] = kind == "play" and session is not None
+                wake.set()
+            elif kind in ("step", "reset") and session is None:
+                raise api.PlayError("send a config first", status=409, field="type")
+            elif kind == "step":
+                await send(await compute(lambda: (session.advance(), session.frame())[1]))
+            elif kind == "reset":
+                await compute(session.reset)
+                await send(session.data_message())
+                await send(await compute(session.frame))
+            else:
+                raise api.PlayError(
+                    f"type must be one of config, play, pause, step, reset; got {kind!r}",
+                    status=400,
+                    field="type",
+                )
+            await send({"type": "state", "playing": state["playing"]})
+
+        async def reader() -> None:
+            while True:
+                text = await websocket.receive_text()
+                try:
+                    if len(text) > limits.MAX_BODY_BYTES:
+                        raise api.PlayError(
+                            f"the message is over {limits.MAX_BODY_BYTES:,} bytes", status=413
+                        )
+                    try:
+                        message = json.loads(text)
+                    except ValueError as err:
+                        raise api.PlayError(f"malformed JSON: {err}", status=400) from None
+                    await handle(message)
+                except (WebSocketDisconnect, anyio.get_cancelled_exc_class()):
+                    raise
+                except Exception as err:
+                    await error(err)
+
+        async def player() -> None:
+            while True:
+                session = state["session"]
+                if not state["playing"] or session is None:
+                    wake.clear()
+                    await wake.wait()
+                    continue
+                started = time.monotonic()
+                try:
+                    frame = await compute(lambda s=session: (s.advance(), s.frame())[1])
+                except Exception as err:
+                    state["playing"] = False
+                    await error(err)
+                    continue
+                if state["session"] is session and state["playing"]:
+                    await send(frame)
+                    if all(run["status"] != "ok" for run in frame["runs"]):
+                        state["playing"] = False
+                        await send({"type": "state", "playing": False})
+                await asyncio.sleep(max(0.0, 1 / MAX_FPS - (time.monotonic() - started)))
+
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def watch(task: Callable[[], Any]) -> None:
+                    with contextlib.suppress(WebSocketDisconnect):
+                        await task()
+                    group.cancel_scope.cancel()
+
+                group.start_soon(watch, reader)
+                group.start_soon(watch, player)
+        except Exception:  # a send after the page went away
+            log.debug("gdlab play: network socket closed", exc_info=True)
+        finally:
+            sessions.open -= 1
+
+    return socket
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def create_app(*, allowed_hosts: Sequence[str] | None = None) -> Starlette:
+    """The ``gdlab play`` application.
+
+    Args:
+        allowed_hosts: host names requests may be addressed to (default
+            :data:`LOCAL_HOSTS`; ``["*"]`` accepts any, for a server bound to
+            every interface).
+    """
+    from gdlab.play.network import network_toml
+
+    hosts = list(allowed_hosts or LOCAL_HOSTS)
+    work = _Work()
+    sessions = _Sessions()
+
+    def export_network(body: Any) -> Any:
+        body = api._table(body, "request", ["config", "steps"], ["config", "steps"])
+        return network_toml(body["config"], body["steps"])
+
+    routes = [
+        Route("/", _index),
+        Route("/api/health", _health),
+        Route("/api/catalog", _endpoint(lambda: api.catalog(), work, body=False)),
+        Route("/api/temperatures", _endpoint(lambda: api.temperatures(), work, body=False)),
+        Route("/api/surface", _endpoint(api.surface, work), methods=["POST"]),
+        Route("/api/paths", _endpoint(api.paths, work), methods=["POST"]),
+        Route("/api/export", _endpoint(api.export_toml, work), methods=["POST"]),
+        Route("/api/network/export", _endpoint(export_network, work), methods=["POST"]),
+        Route("/api/schedule", _endpoint(api.schedule_curve, work), methods=["POST"]),
+        Route("/api/ewma", _endpoint(api.ewma_series, work), methods=["POST"]),
+        WebSocketRoute("/ws/network", _network_socket(work, sessions, hosts)),
+        Mount("/static", StaticFiles(packages=[("gdlab.play", "static")]), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)],
+        exception_handlers={HTTPException: _http_error},
+    )
+    app.state.sessions = sessions
+    return app

@@ -1,0 +1,48 @@
+"""The caps every request to ``gdlab play`` is held to (documented in ``docs/play.md``).
+
+A request beyond one is answered with a 4xx status and a message the page
+shows; the server keeps running. The page's own controls stay inside them.
+"""
+
+from __future__ import annotations
+
+#: The largest request body, in bytes.
+MAX_BODY_BYTES = 64 * 1024
+#: Optimizers drawn at once in 2-D mode.
+MAX_RUNS = 8
+#: Steps of a 2-D path.
+MAX_STEPS = 5_000
+#: Contour grid: points on a side, and the number of contour levels.
+MAX_RESOLUTION = 300
+MAX_LEVELS = 40
+#: The largest |coordinate| of a start point or a view, and the narrowest view.
+MAX_COORDINATE = 1e6
+MIN_SPAN = 1e-6
+#: Steps of a schedule curve (steps per epoch × epochs).
+MAX_SCHEDULE_STEPS = 100_000
+#: Points of a schedule curve sent back (a longer curve is sampled evenly).
+MAX_CURVE_POINTS = 2_000
+#: Network mode: optimizers side by side, data points, layers, units per layer,
+#: steps per frame, boundary grid points on a side, open sessions.
+MIN_NET_RUNS = 2
+MAX_NET_RUNS = 4
+MIN_POINTS = 20
+MAX_POINTS = 2_000
+MAX_LAYERS = 4
+MAX_WIDTH = 32
+MAX_STEPS_PER_FRAME = 50
+MAX_GRID = 64
+MAX_SESSIONS = 16
+#: Seconds a computation may take before it is stopped (answered with 503).
+TIME_LIMIT = 10.0
+#: Computations running at once; more wait their turn (within the time limit).
+MAX_CONCURRENT = 8
+
+
+def as_dict() -> dict[str, float | int]:
+    """Every cap by name (for the page and the docs)."""
+    return {
+        name.lower(): value
+        for name, value in globals().items()
+        if name.isupper() and isinstance(value, int | float)
+    }

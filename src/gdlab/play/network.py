@@ -1,0 +1,333 @@
+"""Network mode: a small MLP trained live by two to four optimizers on the same batches.
+
+A :class:`NetworkSession` holds one page's training: the data (moons,
+circles, spirals or XOR, with noise and size), the network
+(:class:`gdlab.problems.MLPClassification`, as ``gdlab race`` trains it) and
+one run per optimizer. Every run starts from ``numpy.random.default_rng(0)``,
+which draws its initial weights and then its batches, as a race's seed 0
+does: all optimizers start from the same weights and see the same samples in
+the same order. :meth:`NetworkSession.advance` takes steps;
+:meth:`NetworkSession.frame` reports the loss and accuracy on the whole set
+and each decision boundary (P(class 1) on a grid, 0–255, base64).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gdlab.data.batches import BatchStream
+from gdlab.data.datasets import Dataset, draw_seed, moons
+from gdlab.optim import NonFiniteGradientError, Optimizer
+from gdlab.play import limits
+from gdlab.play.api import (
+    PlayError,
+    _choice,
+    _hyperparameters,
+    _int,
+    _labels,
+    _real,
+    _table,
+)
+from gdlab.problems import MLPClassification
+
+__all__ = ["DATASETS", "NetworkSession", "check_config", "make_data", "network_toml"]
+
+#: The seed of every run (a race's seed 0): same initial weights, same batches.
+RUN_SEED = 0
+
+
+def _circles(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import make_circles
+
+    X, y = make_circles(n, noise=noise, factor=0.5, random_state=draw_seed(rng))
+    return X, y
+
+
+def _spirals(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaved spirals of 1.5 turns, radius 0.1 to 1; class 1 is class 0 turned by π."""
+    y = np.arange(n) % 2
+    t = 0.1 + 0.9 * np.sqrt(rng.uniform(size=n))
+    angle = 3.0 * math.pi * t + math.pi * y
+    X = np.column_stack([t * np.cos(angle), t * np.sin(angle)])
+    X += noise * rng.standard_normal((n, 2))
+    order = rng.permutation(n)
+    return X[order], y[order]
+
+
+def _xor(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Points in [-1, 1]² kept 0.05 away from the axes; class 1 where x·y < 0."""
+    X = rng.uniform(0.05, 1.0, size=(n, 2)) * rng.choice([-1.0, 1.0], size=(n, 2))
+    y = (X[:, 0] * X[:, 1] < 0).astype(np.int64)
+    X += noise * rng.standard_normal((n, 2))
+    return X, y
+
+
+def _moons(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    data = moons(n, noise=noise, rng=rng)  # gdlab's (and `gdlab race moons`'s) moons
+    return data.X, data.y
+
+
+#: Data sets of network mode: ``(n, noise, rng) -> (X, y)``.
+DATASETS: dict[str, Callable[[int, float, np.random.Generator], tuple[np.ndarray, np.ndarray]]] = {
+    "moons": _moons,
+    "circles": _circles,
+    "spirals": _spirals,
+    "xor": _xor,
+}
+
+
+def make_data(name: str, n: int, noise: float, seed: int) -> Dataset:
+    """The data set ``name`` with ``n`` points, drawn from ``default_rng(seed)``."""
+    X, y = DATASETS[name](n, noise, np.random.default_rng(seed))
+    return Dataset(
+        np.asarray(X, dtype=np.float64),
+        np.asarray(y, dtype=np.int64),
+        name,
+        ("x1", "x2"),
+        ("0", "1"),
+        "classification",
+    )
+
+
+_KEYS = (
+    "data",
+    "noise",
+    "n_samples",
+    "seed",
+    "hidden",
+    "activation",
+    "batch_size",
+    "steps_per_frame",
+    "grid",
+    "runs",
+)
+
+
+def check_config(config: Any) -> dict[str, Any]:
+    """A network-mode setup, checked whole (:class:`PlayError` names the field)."""
+    from gdlab.nn import ACTIVATIONS
+    from gdlab.optim import OPTIMIZERS
+
+    config = _table(config, "config", _KEYS, ["runs"])
+    out: dict[str, Any] = {
+        "data": _choice("config.data", config.get("data", "moons"), list(DATASETS)),
+        "noise": _real("config.noise", config.get("noise", 0.2), 0.0, 1.0),
+        "n_samples": _int(
+            "config.n_samples", config.get("n_samples", 300), limits.MIN_POINTS, limits.MAX_POINTS
+        ),
+        "seed": _int("config.seed", config.get("seed", 0), 0, 2**31 - 1),
+        "activation": _choice(
+            "config.activation", config.get("activation", "tanh"), list(ACTIVATIONS)
+        ),
+        "steps_per_frame": _int(
+            "config.steps_per_frame",
+            config.get("steps_per_frame", 5),
+            1,
+            limits.MAX_STEPS_PER_FRAME,
+        ),
+        "grid": _int("config.grid", config.get("grid", 40), 8, limits.MAX_GRID),
+    }
+    hidden = config.get("hidden", [8, 8])
+    if not isinstance(hidden, list) or len(hidden) > limits.MAX_LAYERS:
+        raise PlayError(
+            f"config.hidden must be a list of at most {limits.MAX_LAYERS} layer widths",
+            field="config.hidden",
+        )
+    out["hidden"] = [
+        _int(f"config.hidden[{i}]", h, 1, limits.MAX_WIDTH) for i, h in enumerate(hidden)
+    ]
+    batch = config.get("batch_size")
+    out["batch_size"] = (
+        None if batch is None else _int("config.batch_size", batch, 1, out["n_samples"])
+    )
+    runs = config["runs"]
+    if not isinstance(runs, list) or not limits.MIN_NET_RUNS <= len(runs) <= limits.MAX_NET_RUNS:
+        raise PlayError(
+            f"config.runs must be a list of {limits.MIN_NET_RUNS} to {limits.MAX_NET_RUNS} "
+            "optimizers",
+            field="config.runs",
+        )
+    checked = []
+    for i, run in enumerate(runs):
+        where = f"config.runs[{i}]"
+        run = _table(run, where, ["optimizer", "preset", "hyperparameters"], ["optimizer"])
+        name = _choice(f"{where}.optimizer", run["optimizer"], list(OPTIMIZERS))
+        preset = run.get("preset")
+        if preset is not None:
+            _choice(f"{where}.preset", preset, list(OPTIMIZERS[name].presets) or [""])
+        hp = _hyperparameters(where, name, run.get("hyperparameters", {}))
+        checked.append({"optimizer": name, "preset": preset, "hyperparameters": hp})
+    out["runs"] = checked
+    return out
+
+
+@dataclass
+class _Run:
+    label: str
+    optimizer: Optimizer
+    params: dict[str, np.ndarray]
+    stream: BatchStream | None
+    steps_per_epoch: int
+    step: int = 0
+    status: str = "ok"
+    reason: str = ""
+    last: dict[str, float] = field(default_factory=dict)
+
+
+class NetworkSession:
+    """One page's network training (used by one connection, one step at a time)."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = check_config(config)
+        self.reset()
+
+    def reset(self) -> None:
+        """Fresh data, network and optimizers: step 0."""
+        from gdlab.optim import create
+
+        c = self.config
+        self.data = make_data(c["data"], c["n_samples"], c["noise"], c["seed"])
+        self.problem = MLPClassification(self.data, tuple(c["hidden"]), activation=c["activation"])
+        labels = _labels([r["optimizer"] for r in c["runs"]])
+        self.runs = []
+        n = self.problem.n_samples
+        for run, label in zip(c["runs"], labels, strict=True):
+            try:
+                optimizer = create(run["optimizer"], preset=run["preset"], **run["hyperparameters"])
+            except (TypeError, ValueError) as error:
+                raise PlayError(f"{label}: {error}", field="config.runs") from None
+            rng = np.random.default_rng(RUN_SEED)  # as fit: the weights, then the batches
+            params = self.problem.init_params(rng)
+            batch = c["batch_size"]
+            stream = None if batch is None or batch >= n else BatchStream(n, batch, rng)
+            per_epoch = 1 if stream is None else stream.steps_per_epoch
+            self.runs.append(_Run(label, optimizer, params, stream, per_epoch))
+        self.step = 0
+
+    def _step(self, run: _Run) -> None:
+        batch = None if run.stream is None else next(run.stream)
+        loss, grads = self.problem.loss_and_grads(run.params, batch)
+        if not math.isfinite(loss):
+            run.status, run.reason = "diverged", f"loss {loss!r} at step {run.step + 1}"
+            return
+        run.optimizer.epoch = run.step // run.steps_per_epoch
+        closure = None
+        if run.optimizer.needs_closure:
+            problem = self.problem
+
+            def closure(params, batch=batch):
+                return problem.loss_and_grads(params, batch)
+
+        try:
+            run.optimizer.update(run.params, grads, closure=closure)
+        except NonFiniteGradientError as error:
+            run.status, run.reason = "diverged", f"at step {run.step + 1}: {error}"
+            return
+        run.step += 1
+
+    def advance(self, steps: int | None = None) -> None:
+        """Take ``steps`` (default: the setup's steps per frame) with every run."""
+        steps = self.config["steps_per_frame"] if steps is None else steps
+        with np.errstate(all="ignore"):
+            for run in self.runs:
+                for _ in range(steps):
+                    if run.status != "ok":
+                        break
+                    self._step(run)
+        self.step += steps
+
+    def data_message(self) -> dict[str, Any]:
+        """The points and the boundary grid's extent (sent once per setup)."""
+        X = self.data.X
+        (x0, y0), (x1, y1) = X.min(axis=0), X.max(axis=0)
+        pad_x, pad_y = 0.1 * (x1 - x0) + 0.2, 0.1 * (y1 - y0) + 0.2  # as gdlab.race.boundary
+        return {
+            "type": "data",
+            "X": np.round(X, 4).tolist(),
+            "y": self.data.y.tolist(),
+            "xlim": [float(x0 - pad_x), float(x1 + pad_x)],
+            "ylim": [float(y0 - pad_y), float(y1 + pad_y)],
+            "grid": self.config["grid"],
+            "labels": [r.label for r in self.runs],
+            "sizes": list(self.problem.sizes),
+        }
+
+    def frame(self) -> dict[str, Any]:
+        """Each run's loss and accuracy on the whole set and its decision boundary now."""
+        from gdlab.race import boundary
+
+        out = []
+        for run in self.runs:
+            entry: dict[str, Any] = {
+                "label": run.label,
+                "step": run.step,
+                "status": run.status,
+                "reason": run.reason,
+            }
+            with np.errstate(all="ignore"):
+                metrics = self.problem.evaluate(run.params)
+                grid = boundary(self.problem, run.params, resolution=self.config["grid"])
+            prob = np.nan_to_num(np.asarray(grid["probability"], dtype=np.float64), nan=0.5)
+            entry["loss"] = metrics["loss"] if math.isfinite(metrics["loss"]) else None
+            entry["accuracy"] = metrics.get("accuracy")
+            entry["boundary"] = base64.b64encode(
+                np.clip(np.rint(prob * 255), 0, 255).astype(np.uint8).tobytes()
+            ).decode("ascii")
+            out.append(entry)
+        return {"type": "frame", "step": self.step, "runs": out}
+
+
+def network_toml(config: Any, steps: Any) -> dict[str, str]:
+    """A moons setup as a ``gdlab race --config`` file, trained for ``steps`` steps.
+
+    Only moons: circles, spirals and XOR are data sets of this page alone.
+    """
+    from gdlab.experiments import Experiment
+
+    c = check_config(config)
+    steps = _int("steps", steps, 1, 10_000_000)
+    if c["data"] != "moons":
+        raise PlayError(
+            f"{c['data']} is a data set of gdlab play only; the TOML export of network "
+            "mode needs moons (gdlab's registered data set)",
+            field="config.data",
+        )
+    labels = _labels([r["optimizer"] for r in c["runs"]])
+    runs = []
+    for run, label in zip(c["runs"], labels, strict=True):
+        table = {
+            "label": label,
+            "optimizer": run["optimizer"],
+            "hyperparameters": dict(run["hyperparameters"]),
+        }
+        if run["preset"] is not None:
+            table["preset"] = run["preset"]
+        runs.append(table)
+    training: dict[str, Any] = {"steps": steps, "batching": "epoch"}
+    if c["batch_size"] is not None and c["batch_size"] < c["n_samples"]:
+        training["batch_size"] = c["batch_size"]
+    experiment = Experiment.from_dict(
+        {
+            "name": "play-network",
+            "seeds": 1,
+            "problem": {
+                "kind": "mlp",
+                "data": "moons",
+                "n_samples": c["n_samples"],
+                "noise": c["noise"],
+                "split_seed": c["seed"],
+                "hidden": c["hidden"],
+                "activation": c["activation"],
+            },
+            "training": training,
+            "runs": runs,
+        }
+    )
+    header = "# Made by gdlab play (network mode). Run it with:  gdlab race --config THIS_FILE\n"
+    return {"toml": header + experiment.to_toml(), "filename": "gdlab-play-network.toml"}

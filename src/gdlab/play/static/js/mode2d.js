@@ -1,0 +1,608 @@
+// 2-D mode: optimizers' paths over the contours of a function, live.
+
+import {api, el, svg, fmt, unpack, Latest, PALETTE, debounce, showTooltip, hideTooltip, textWidth} from "./util.js";
+import {Plot, extent} from "./plot.js";
+import {slider, optimizerCard, runPayload, runFrom, schedulePicker} from "./controls.js";
+
+const W = 760;
+const H = 470;
+const CUSTOM = "__custom__";
+const DEFAULT_EXPRESSION = "x^2/20 + y^2 + sin(x)*cos(y)/2";
+
+export function create2d({catalog, initial, onState, banner}) {
+  const functions = Object.fromEntries(catalog.functions.map((f) => [f.name, f]));
+  const limits = catalog.limits;
+  const state = defaults(catalog, functions);
+  const view = {surface: null, plot: null, runs: [], answer: null, cache: new Map(), error: null};
+  const cards = [];
+
+  // ------------------------------------------------------------------ controls
+  const root = document.getElementById("controls-2d");
+  const setupButtons = catalog.setups.map((s) =>
+    el("button", {type: "button", "data-setup": s.name, title: s.description, onclick: () => applySetup(s)}, s.title));
+  const presetAll = el("select", {"aria-label": "preset for every optimizer"},
+    catalog.presets.map((p) => el("option", {value: p}, p)));
+  const presetApply = el("button", {type: "button", onclick: () => applyPresetToAll(presetAll.value)}, "Apply");
+  presetAll.value = catalog.presets.includes("book") ? "book" : catalog.presets[0];
+  root.append(el("fieldset", {class: "setups"}, el("legend", {}, "One click"),
+    el("div", {class: "buttons"}, setupButtons),
+    el("div", {class: "row"}, el("label", {}, "every optimizer"), presetAll, presetApply),
+    el("p", {class: "hint"}, "Preset book gives the book's learning rates (SGD, Momentum, Nesterov, AdaGrad, RMSprop 0.01; Adam 0.001).")));
+
+  const fnSelect = el("select", {"aria-label": "function", id: "function-select"},
+    catalog.functions.map((f) => el("option", {value: f.name, title: f.description}, `${f.name}: ${f.description.replace("f(x, y) = ", "")}`)),
+    el("option", {value: CUSTOM}, "your own f(x, y)…"));
+  const exprInput = el("input", {type: "text", id: "expression", spellcheck: "false", autocomplete: "off",
+    "aria-label": "f(x, y)", maxlength: catalog.expression.max_length, placeholder: DEFAULT_EXPRESSION});
+  const exprError = el("div", {class: "expr-error", id: "expression-error", hidden: true});
+  const gradText = el("div", {class: "gradient", id: "gradient-text"});
+  const exprBox = el("div", {class: "expression"}, el("label", {for: "expression", class: "hint"},
+    `f(x, y) in x and y, with numbers, pi, e, + − * / ^ ( ) and ${catalog.expression.functions.join(" ")}`), exprInput, exprError, gradText);
+  const viewInputs = ["x from", "x to", "y from", "y to"].map((label) =>
+    el("input", {type: "number", step: "any", "aria-label": label, class: "view-input"}));
+  const viewReset = el("button", {type: "button", title: "the function's own range"}, "reset");
+  const startText = el("span", {id: "start-text"});
+  root.append(el("fieldset", {}, el("legend", {}, "Function"), fnSelect, exprBox,
+    el("div", {class: "row"}, el("label", {}, "x range"), viewInputs[0], viewInputs[1]),
+    el("div", {class: "row"}, el("label", {}, "y range"), viewInputs[2], viewInputs[3], viewReset),
+    el("div", {class: "row"}, el("label", {}, "start"), startText),
+    el("p", {class: "hint"}, "Click the contour plot to start there; drag the white ring to move the start.")));
+
+  const stepsSlider = slider({name: "steps", label: "steps", value: state.steps,
+    spec: {kind: "int", scale: "log", min: 1, max: limits.max_steps},
+    onInput: (v) => { state.steps = Math.max(1, Math.min(limits.max_steps, Math.round(v))); changed(); }});
+  const schedule = schedulePicker({catalog, value: state.schedule, onChange: (v) => { state.schedule = v; changed(); }});
+  root.append(el("fieldset", {}, el("legend", {}, "Steps and learning-rate schedule"), stepsSlider.node, schedule.node,
+    el("p", {class: "hint"}, "A schedule applies to every optimizer, starting from its own lr.")));
+
+  const cardBox = el("div", {id: "cards-2d"});
+  const addButton = el("button", {type: "button", id: "add-optimizer", onclick: () => addRun()}, "+ Add optimizer");
+  const optimizersLegend = el("legend", {}, "Optimizers");
+  root.append(el("fieldset", {}, optimizersLegend, cardBox, addButton));
+
+  fnSelect.addEventListener("change", () => {
+    if (fnSelect.value === CUSTOM) {
+      state.function = null;
+      state.expression = state.expression || DEFAULT_EXPRESSION;
+      state.xlim = [-5, 5];
+      state.ylim = [-5, 5];
+      state.start = [-4, 3];
+    } else {
+      const fn = functions[fnSelect.value];
+      state.function = fn.name;
+      state.expression = null;
+      state.xlim = [...fn.xlim];
+      state.ylim = [...fn.ylim];
+      state.start = [...fn.start];
+    }
+    syncControls();
+    surfaceChanged();
+  });
+  exprInput.addEventListener("input", debounce(() => {
+    state.expression = exprInput.value;
+    surfaceChanged();
+  }, 250));
+  viewInputs.forEach((box, i) => box.addEventListener("change", () => {
+    const v = Number(box.value);
+    if (box.value.trim() === "" || !Number.isFinite(v)) { box.classList.add("invalid"); return; }
+    box.classList.remove("invalid");
+    const lim = i < 2 ? state.xlim : state.ylim;
+    lim[i % 2] = v;
+    surfaceChanged();
+  }));
+  viewReset.addEventListener("click", () => {
+    if (state.function) {
+      state.xlim = [...functions[state.function].xlim];
+      state.ylim = [...functions[state.function].ylim];
+    } else {
+      state.xlim = [-5, 5];
+      state.ylim = [-5, 5];
+    }
+    syncControls();
+    surfaceChanged();
+  });
+
+  function syncControls() {
+    fnSelect.value = state.function || CUSTOM;
+    exprBox.hidden = Boolean(state.function);
+    if (!state.function && exprInput.value !== state.expression) exprInput.value = state.expression;
+    [state.xlim[0], state.xlim[1], state.ylim[0], state.ylim[1]].forEach((v, i) => { viewInputs[i].value = String(v); viewInputs[i].classList.remove("invalid"); });
+    startText.textContent = `(${fmt(state.start[0])}, ${fmt(state.start[1])})`;
+    stepsSlider.set(state.steps);
+    schedule.set(state.schedule);
+    state.schedule = schedule.value;  // its arguments filled with their defaults
+    buildCards();
+  }
+
+  function buildCards() {
+    cards.length = 0;
+    cardBox.replaceChildren(...state.runs.map((run, i) => {
+      const card = optimizerCard({catalog, run, color: PALETTE[i % PALETTE.length],
+        onChange: () => changed(), onRemove: (r) => removeRun(r), removable: state.runs.length > 1});
+      cards.push(card);
+      return card.node;
+    }));
+    addButton.disabled = state.runs.length >= limits.max_runs;
+    optimizersLegend.textContent = `Optimizers (${state.runs.length} of at most ${limits.max_runs})`;
+  }
+
+  function addRun() {
+    if (state.runs.length >= limits.max_runs) return;
+    const used = new Set(state.runs.map((r) => r.optimizer));
+    const order = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", ...Object.keys(catalog.optimizers)];
+    const name = order.find((n) => !used.has(n) && catalog.optimizers[n]?.available) || "adam";
+    state.runs.push(runFrom(catalog, {optimizer: name}));
+    buildCards();
+    changed();
+  }
+
+  function removeRun(run) {
+    if (state.runs.length <= 1) return;
+    state.runs.splice(state.runs.indexOf(run), 1);
+    buildCards();
+    changed();
+  }
+
+  function applySetup(setup) {
+    const fn = functions[setup.function];
+    state.function = fn.name;
+    state.expression = null;
+    state.xlim = [...fn.xlim];
+    state.ylim = [...fn.ylim];
+    state.start = [...setup.start];
+    state.steps = setup.steps;
+    state.schedule = null;
+    state.runs = setup.runs.map((r) => runFrom(catalog, r)).filter(Boolean);
+    syncControls();
+    surfaceChanged();
+  }
+
+  function applyPresetToAll(preset) {
+    for (const run of state.runs) {
+      const spec = catalog.optimizers[run.optimizer];
+      if (!(preset in spec.presets)) continue;
+      run.preset = preset;
+      run.hp = {...spec.presets[preset]};
+    }
+    buildCards();
+    changed();
+  }
+
+  // ------------------------------------------------------------------ requests
+  function functionBody() {
+    const body = state.function ? {function: state.function} : {expression: state.expression};
+    body.xlim = state.xlim;
+    body.ylim = state.ylim;
+    return body;
+  }
+
+  function pathsBody() {
+    const body = functionBody();
+    body.start = state.start;
+    body.steps = state.steps;
+    body.runs = state.runs.map((r) => runPayload(catalog, r));
+    if (state.schedule) body.schedule = state.schedule;
+    return body;
+  }
+
+  const surfaceRequests = new Latest(
+    (body) => api("/api/surface", body),
+    (answer) => {
+      view.surface = answer;
+      exprError.hidden = true;
+      exprInput.classList.remove("invalid");
+      gradText.textContent = answer.function.gradient
+        ? `∂f/∂x = ${answer.function.gradient[0]}\n∂f/∂y = ${answer.function.gradient[1]}` : "";
+      drawContours();
+      pathRequests.request(withHave(pathsBody()));
+    },
+    (error) => {
+      if (error.field === "expression" || !state.function) showExpressionError(error);
+      else banner(error.message);
+    },
+  );
+
+  const pathRequests = new Latest(
+    (body) => api("/api/paths", body),
+    (answer, body) => {
+      view.answer = answer;
+      view.runs = answer.runs.map((r) => decode(r));
+      view.error = null;
+      cards.forEach((c) => c.showError(""));
+      drawPaths();
+    },
+    (error) => {
+      view.error = error;
+      const match = /^runs\[(\d+)\]/.exec(error.field || "");
+      if (match && cards[Number(match[1])]) cards[Number(match[1])].showError(error.message);
+      else banner(error.message);
+    },
+  );
+
+  function withHave(body) {
+    body.have = [...view.cache.keys()].slice(-60);
+    return body;
+  }
+
+  function decode(run) {
+    if (run.same && view.cache.has(run.key)) {
+      const cached = view.cache.get(run.key);
+      view.cache.delete(run.key);
+      view.cache.set(run.key, cached);
+      return {...cached, label: run.label, preset: run.preset};
+    }
+    const path = unpack(run.path);
+    const grad = unpack(run.grad);
+    const decoded = {
+      key: run.key, label: run.label, optimizer: run.optimizer, preset: run.preset, status: run.status,
+      reason: run.reason, stopped_at: run.stopped_at, left_at: run.left_at,
+      xs: path.filter((_, i) => i % 2 === 0), ys: path.filter((_, i) => i % 2 === 1),
+      loss: unpack(run.loss), gx: grad.filter((_, i) => i % 2 === 0), gy: grad.filter((_, i) => i % 2 === 1),
+      lr: unpack(run.lr), hyperparameters: run.hyperparameters,
+    };
+    view.cache.set(run.key, decoded);
+    while (view.cache.size > 60) view.cache.delete(view.cache.keys().next().value);
+    return decoded;
+  }
+
+  function showExpressionError(error) {
+    exprInput.classList.add("invalid");
+    exprError.hidden = false;
+    gradText.textContent = "";
+    const text = state.expression || "";
+    const pos = error.position;
+    if (pos && pos >= 1) {
+      const i = Math.min(pos - 1, text.length);
+      exprError.replaceChildren(el("div", {}, error.message),
+        el("code", {}, text.slice(0, i), el("mark", {}, text.slice(i, i + 1) || " "), text.slice(i + 1)));
+    } else {
+      exprError.replaceChildren(el("div", {}, error.message));
+    }
+  }
+
+  let changedAt = 0;
+  function changed() {
+    changedAt = performance.now();
+    startText.textContent = `(${fmt(state.start[0])}, ${fmt(state.start[1])})`;
+    onState(serialize());
+    if (view.surface) pathRequests.request(withHave(pathsBody()), changedAt);
+  }
+
+  function surfaceChanged() {
+    onState(serialize());
+    surfaceRequests.request(functionBody());
+  }
+
+  // ------------------------------------------------------------------ drawing
+  const contourBox = document.getElementById("contour");
+  const lossBox = document.getElementById("loss2d");
+  const legendBox = document.getElementById("legend-2d");
+  const caption = document.getElementById("caption-2d");
+
+  function drawContours() {
+    const s = view.surface;
+    const plot = new Plot({width: W, height: H, x: {domain: s.function.xlim, label: "x"}, y: {domain: s.function.ylim, label: "y"},
+      margin: {left: 52, bottom: 40, top: 10, right: 14}});
+    plot.node.setAttribute("aria-label", `contours of ${s.function.description}`);
+    const n = s.levels.length;
+    for (const line of s.lines) {
+      const level = line[0];
+      let d = "";
+      for (let i = 1; i < line.length; i += 2) d += `${i === 1 ? "M" : "L"}${plot.sx(line[i]).toFixed(1)} ${plot.sy(line[i + 1]).toFixed(1)}`;
+      const shade = Math.round(120 + 95 * (level / Math.max(1, n - 1)));
+      plot.back.append(svg("path", {d, fill: "none", stroke: `rgb(${shade - 20},${shade - 8},${shade + 12})`, "stroke-width": 0.9}));
+    }
+    for (const [mx, my] of s.function.minima) {
+      const px = plot.sx(mx);
+      const py = plot.sy(my);
+      plot.back.append(svg("path", {d: `M${px - 6} ${py}H${px + 6}M${px} ${py - 6}V${py + 6}`, stroke: "#1d2733", "stroke-width": 1.6}));
+    }
+    plot.paths = svg("g", {});
+    plot.data.append(plot.paths);
+    plot.marks = svg("g", {});
+    plot.over.append(plot.marks);
+    plot.hover = svg("circle", {r: 6, fill: "none", stroke: "#1d2733", "stroke-width": 2, visibility: "hidden"});
+    plot.over.append(plot.hover);
+    view.plot = plot;
+    contourBox.replaceChildren(plot.node);
+    attachPointer(plot);
+    drawPaths();
+  }
+
+  function exitPoint(plot, run) {
+    const k = run.left_at;
+    if (k === null || k === undefined || k === 0) return null;
+    const [x0, y0, x1, y1] = [run.xs[k - 1], run.ys[k - 1], run.xs[k], run.ys[k]];
+    const [xa, xb] = view.surface.function.xlim;
+    const [ya, yb] = view.surface.function.ylim;
+    let t = 1;
+    const dx = x1 - x0;
+    const dy = y1 - y0;
+    if (x1 < xa) t = Math.min(t, (xa - x0) / dx);
+    if (x1 > xb) t = Math.min(t, (xb - x0) / dx);
+    if (y1 < ya) t = Math.min(t, (ya - y0) / dy);
+    if (y1 > yb) t = Math.min(t, (yb - y0) / dy);
+    if (!Number.isFinite(t)) t = 0;
+    return {x: x0 + t * dx, y: y0 + t * dy, step: k};
+  }
+
+  function drawPaths() {
+    const plot = view.plot;
+    if (!plot || !view.answer) return;
+    plot.paths.replaceChildren();
+    plot.marks.replaceChildren();
+    const dots = state.steps <= 150;
+    view.runs.forEach((run, i) => {
+      const color = PALETTE[i % PALETTE.length];
+      const g = svg("g", {"data-run": i, "data-label": run.label});
+      plot.paths.append(g);
+      const last = run.left_at ?? run.xs.length;
+      const xs = Array.from(run.xs);
+      const ys = Array.from(run.ys);
+      const exit = exitPoint(plot, run);
+      // the path up to where it left the view, and no further
+      const lineX = xs.slice(0, last);
+      const lineY = ys.slice(0, last);
+      if (exit) { lineX.push(exit.x); lineY.push(exit.y); }
+      plot.line(lineX, lineY, {stroke: color, "stroke-width": 2, class: "path"}, g);
+      if (dots) {
+        for (let k = 0; k < Math.min(xs.length, last); k += 1) {
+          g.append(svg("circle", {cx: plot.sx(xs[k]), cy: plot.sy(ys[k]), r: 2.6, fill: color, stroke: "#fff", "stroke-width": 0.6}));
+        }
+      }
+      if (exit) {
+        const px = plot.sx(exit.x);
+        const py = plot.sy(exit.y);
+        plot.cross(px, py, {stroke: "#fff", "stroke-width": 5}, 6, plot.marks);
+        plot.cross(px, py, {stroke: color}, 6, plot.marks);
+      } else if (run.status === "diverged" && xs.length) {
+        const px = plot.sx(xs[xs.length - 1]);
+        const py = plot.sy(ys[ys.length - 1]);
+        plot.cross(px, py, {stroke: "#fff", "stroke-width": 5}, 6, plot.marks);
+        plot.cross(px, py, {stroke: color}, 6, plot.marks);
+      }
+    });
+    // the start, on top
+    const sx = plot.sx(state.start[0]);
+    const sy = plot.sy(state.start[1]);
+    plot.marks.append(svg("circle", {cx: sx, cy: sy, r: 7, fill: "#fff", stroke: "#1d2733", "stroke-width": 2, class: "start", "data-start": "1"}));
+    drawLegend();
+    drawLoss();
+    caption.textContent = `Contours of ${view.surface.function.description} at ${view.surface.levels.length} log-spaced levels`
+      + ` (dense near the minimum); the paths of ${view.runs.length} optimizer${view.runs.length > 1 ? "s" : ""} from (${fmt(state.start[0])}, ${fmt(state.start[1])}),`
+      + ` ${state.steps} step${state.steps > 1 ? "s" : ""}${state.schedule ? `, lr under a ${state.schedule.name} schedule` : ""}.`
+      + " Hover a point for its step, f and gradient; click the plot to start elsewhere. × marks where a path left the plot or diverged.";
+  }
+
+  function lrText(run) {
+    const lr = run.hyperparameters?.lr;
+    if (typeof lr === "number") return `lr ${fmt(lr)}`;
+    return lr && lr.schedule ? `lr ${fmt(lr.schedule.lr0 ?? lr.schedule.lr ?? NaN)}, ${lr.schedule.name}` : "";
+  }
+
+  function drawLegend() {
+    legendBox.replaceChildren(...view.runs.map((run, i) => {
+      const item = el("span", {class: "item", "data-run": i});
+      item.style.setProperty("--swatch", PALETTE[i % PALETTE.length]);
+      const note = run.status === "failed" ? `failed: ${run.reason}`
+        : run.left_at !== null && run.left_at !== undefined ? `left the plot at step ${run.left_at}`
+          : run.status === "diverged" ? `diverged (${run.reason})` : "";
+      item.append(el("span", {class: "swatch"}), `${run.label}${run.preset ? ` (${run.preset})` : ""} ${lrText(run)}`,
+        note ? el("span", {class: "status"}, note) : "");
+      return item;
+    }));
+  }
+
+  function drawLoss() {
+    const runs = view.runs;
+    const f0 = Math.max(...runs.map((r) => Math.abs(r.loss[0])).filter(Number.isFinite), 1e-300);
+    const keep = (v) => Number.isFinite(v) && Math.abs(v) <= 1e4 * Math.max(f0, 1e-12);
+    // the scale follows the runs that stayed in the plot; the others are clipped at its edge
+    const stayed = runs.filter((r) => r.status === "ok" && (r.left_at === null || r.left_at === undefined));
+    const values = (stayed.length ? stayed : runs).map((r) => Array.from(r.loss).filter(keep));
+    const positive = values.every((vs) => vs.every((v) => v > 0));
+    let log = positive;
+    if (log) {
+      const [lo, hi] = extent(values, {log: true, pad: 0});
+      log = hi / lo > 30;
+    }
+    const plot = new Plot({width: W, height: 250, x: {domain: [0, Math.max(1, state.steps)], label: "step"},
+      y: {domain: extent(values, {log, fallback: [0, 1]}), log, label: log ? "f(x, y)  (log scale)" : "f(x, y)"},
+      margin: {left: 58, bottom: 38, top: 10, right: 14}});
+    plot.node.setAttribute("aria-label", "loss per step");
+    runs.forEach((run, i) => {
+      const steps = Array.from(run.loss, (_, k) => k);
+      const color = PALETTE[i % PALETTE.length];
+      plot.line(steps, Array.from(run.loss), {stroke: color, "data-run": i});
+      if (run.status === "diverged" || run.status === "failed") {
+        const k = run.loss.length - 1;
+        let y = run.loss[k];
+        if (!keep(y)) y = plot.y.domain[1];
+        plot.cross(plot.sx(k), plot.sy(Math.min(Math.max(y, plot.y.domain[0]), plot.y.domain[1])), {stroke: color});
+      }
+    });
+    const rule = svg("line", {y1: plot.margin.top, y2: plot.margin.top + plot.inner.h, stroke: "#1d2733", "stroke-dasharray": "3 3", visibility: "hidden"});
+    plot.over.append(rule);
+    plot.node.addEventListener("pointermove", (event) => {
+      const p = plot.fromEvent(event);
+      if (!plot.inside(p.px, p.py)) { rule.setAttribute("visibility", "hidden"); hideTooltip(); return; }
+      const k = Math.max(0, Math.min(state.steps, Math.round(p.x)));
+      rule.setAttribute("x1", plot.sx(k));
+      rule.setAttribute("x2", plot.sx(k));
+      rule.setAttribute("visibility", "visible");
+      showTooltip(event, [`step ${k}`, ...runs.map((r) => `${r.label}: f = ${k < r.loss.length ? fmt(r.loss[k]) : "–"}`)]);
+    });
+    plot.node.addEventListener("pointerleave", () => { rule.setAttribute("visibility", "hidden"); hideTooltip(); });
+    view.lossPlot = plot;
+    lossBox.replaceChildren(plot.node);
+  }
+
+  function nearest(plot, px, py) {
+    let best = null;
+    let bestD = 14 * 14;
+    view.runs.forEach((run, i) => {
+      const last = run.left_at ?? run.xs.length;
+      for (let k = 0; k < last; k += 1) {
+        const dx = plot.sx(run.xs[k]) - px;
+        const dy = plot.sy(run.ys[k]) - py;
+        const d = dx * dx + dy * dy;
+        if (d <= bestD) { bestD = d; best = {i, k}; }
+      }
+    });
+    return best;
+  }
+
+  function snapPoint(p) {
+    const span = Math.max(state.xlim[1] - state.xlim[0], state.ylim[1] - state.ylim[0]);
+    const step = 10 ** Math.floor(Math.log10(span / 500));
+    const r = (v) => Number((Math.round(v / step) * step).toPrecision(12));
+    return [r(p.x), r(p.y)];
+  }
+
+  function attachPointer(plot) {
+    let down = null;
+    let dragging = false;
+    plot.node.addEventListener("pointerdown", (event) => {
+      const p = plot.fromEvent(event);
+      if (!plot.inside(p.px, p.py)) return;
+      const dx = p.px - plot.sx(state.start[0]);
+      const dy = p.py - plot.sy(state.start[1]);
+      dragging = dx * dx + dy * dy < 12 * 12;
+      down = {px: p.px, py: p.py, t: performance.now()};
+      plot.node.setPointerCapture(event.pointerId);
+    });
+    plot.node.addEventListener("pointermove", (event) => {
+      const p = plot.fromEvent(event);
+      if (down && dragging) {
+        state.start = snapPoint(p);
+        hideTooltip();
+        changed();
+        return;
+      }
+      if (!plot.inside(p.px, p.py)) { plot.hover.setAttribute("visibility", "hidden"); hideTooltip(); return; }
+      const hit = nearest(plot, p.px, p.py);
+      if (!hit) {
+        plot.hover.setAttribute("visibility", "hidden");
+        showTooltip(event, [`(${fmt(p.x)}, ${fmt(p.y)})`, "click to start here"]);
+        return;
+      }
+      const run = view.runs[hit.i];
+      const k = hit.k;
+      plot.hover.setAttribute("cx", plot.sx(run.xs[k]));
+      plot.hover.setAttribute("cy", plot.sy(run.ys[k]));
+      plot.hover.setAttribute("stroke", PALETTE[hit.i % PALETTE.length]);
+      plot.hover.setAttribute("visibility", "visible");
+      const lines = [`${run.label} · step ${k}`, `(x, y) = (${fmt(run.xs[k], 6)}, ${fmt(run.ys[k], 6)})`,
+        `f = ${fmt(run.loss[k], 6)}`, `∇f = (${fmt(run.gx[k], 5)}, ${fmt(run.gy[k], 5)})`];
+      if (k < run.lr.length) lines.push(`lr of step ${k + 1}: ${fmt(run.lr[k], 5)}`);
+      showTooltip(event, lines);
+    });
+    plot.node.addEventListener("pointerleave", () => { plot.hover.setAttribute("visibility", "hidden"); hideTooltip(); });
+    plot.node.addEventListener("pointerup", (event) => {
+      const p = plot.fromEvent(event);
+      const wasDrag = dragging;
+      dragging = false;
+      if (!down) return;
+      const moved = Math.hypot(p.px - down.px, p.py - down.py);
+      down = null;
+      if (!wasDrag && moved < 5 && plot.inside(p.px, p.py)) {
+        state.start = snapPoint(p);
+        changed();
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ state
+  function serialize() {
+    const out = {s: state.start, n: state.steps, r: state.runs.map((r) => runPayload(catalog, r))};
+    if (state.function) out.f = state.function; else out.e = state.expression;
+    const fn = state.function ? functions[state.function] : null;
+    if (!fn || String(state.xlim) !== String(fn.xlim) || String(state.ylim) !== String(fn.ylim)) {
+      out.xl = state.xlim;
+      out.yl = state.ylim;
+    }
+    if (state.schedule) out.sc = state.schedule;
+    return out;
+  }
+
+  function restore(saved) {
+    if (!saved || typeof saved !== "object") return;
+    if (saved.f && functions[saved.f]) {
+      const fn = functions[saved.f];
+      state.function = fn.name;
+      state.expression = null;
+      state.xlim = [...fn.xlim];
+      state.ylim = [...fn.ylim];
+      state.start = [...fn.start];
+    } else if (typeof saved.e === "string") {
+      state.function = null;
+      state.expression = saved.e;
+      state.xlim = [-5, 5];
+      state.ylim = [-5, 5];
+    }
+    const pair = (v) => Array.isArray(v) && v.length === 2 && v.every(Number.isFinite);
+    if (pair(saved.xl)) state.xlim = [...saved.xl];
+    if (pair(saved.yl)) state.ylim = [...saved.yl];
+    if (pair(saved.s)) state.start = [...saved.s];
+    if (Number.isInteger(saved.n) && saved.n >= 1) state.steps = Math.min(saved.n, limits.max_steps);
+    state.schedule = saved.sc && catalog.schedules[saved.sc.name] ? saved.sc : null;
+    if (Array.isArray(saved.r)) {
+      const runs = saved.r.slice(0, limits.max_runs).map((r) => runFrom(catalog, r)).filter(Boolean);
+      if (runs.length) state.runs = runs;
+    }
+  }
+
+  restore(initial);
+  syncControls();
+  surfaceChanged();
+
+  return {
+    state,
+    view,
+    get latencies() { return pathRequests.latencies; },
+    get drawTimes() { return pathRequests.drawTimes; },
+    get idle() { return pathRequests.idle && surfaceRequests.idle; },
+    serialize,
+    exportBody: () => pathsBody(),
+    figure: () => [legendSvg(), view.plot?.node, view.lossPlot?.node].filter(Boolean),
+    changedAt: () => changedAt,
+  };
+
+  function legendSvg() {
+    // the legend as SVG for the exported figure: swatch and label, rows as wide as the plot
+    const items = view.runs.map((run, i) => ({color: PALETTE[i % PALETTE.length], text: `${run.label}${run.preset ? ` (${run.preset})` : ""} ${lrText(run)}`
+      + (run.left_at !== null && run.left_at !== undefined ? `: left the plot at step ${run.left_at}` : run.status !== "ok" ? `: ${run.status}` : "")}));
+    const rows = [[]];
+    let x = 58;
+    for (const item of items) {
+      const width = 24 + textWidth(item.text) + 18;
+      if (x + width > W - 10 && rows[rows.length - 1].length) { rows.push([]); x = 58; }
+      rows[rows.length - 1].push({...item, x});
+      x += width;
+    }
+    const height = 8 + 20 * rows.length;
+    const g = svg("svg", {xmlns: "http://www.w3.org/2000/svg", viewBox: `0 0 ${W} ${height}`, width: W, height,
+      "font-family": "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif", "font-size": 12});
+    g.append(svg("rect", {width: W, height, fill: "#fff"}));
+    rows.forEach((row, r) => {
+      for (const item of row) {
+        const y = 14 + 20 * r;
+        g.append(svg("line", {x1: item.x, x2: item.x + 18, y1: y, y2: y, stroke: item.color, "stroke-width": 3}),
+          svg("text", {x: item.x + 24, y: y + 4, fill: "#1d2733"}, item.text));
+      }
+    });
+    return g;
+  }
+}
+
+function defaults(catalog, functions) {
+  const setup = catalog.setups.find((s) => s.name === "bowl");
+  const fn = functions[setup ? setup.function : "bowl"] || Object.values(functions)[0];
+  const runs = (setup ? setup.runs : [{optimizer: "sgd", hyperparameters: {lr: 0.1}}, {optimizer: "adam", hyperparameters: {lr: 0.1}}])
+    .map((r) => runFrom(catalog, r)).filter(Boolean);
+  return {
+    function: fn.name, expression: null, xlim: [...fn.xlim], ylim: [...fn.ylim],
+    start: setup ? [...setup.start] : [...fn.start], steps: setup ? setup.steps : 30, schedule: null, runs,
+  };
+}
+

@@ -1,0 +1,328 @@
+// Network mode: a small MLP trained live by two to four optimizers on the same batches.
+
+import {api, el, svg, fmt, PALETTE, debounce} from "./util.js";
+import {Plot, extent} from "./plot.js";
+import {slider, widget, optimizerCard, runPayload, runFrom} from "./controls.js";
+
+const PANEL = 240;
+const CLASS_COLORS = [[230, 159, 0], [0, 114, 178]];  // class 0 orange, class 1 blue (Okabe–Ito)
+const BATCHES = [null, 1, 8, 16, 32, 64, 128];
+const MAX_HISTORY = 3000;
+
+export function createNetwork({catalog, initial, onState, banner}) {
+  const limits = catalog.limits;
+  const state = {
+    data: "moons", noise: 0.2, n_samples: 300, seed: 0, layers: 2, width: 8, activation: "tanh",
+    batch_size: 32, steps_per_frame: 5,
+    runs: [runFrom(catalog, {optimizer: "sgd", hyperparameters: {lr: 0.1}}),
+      runFrom(catalog, {optimizer: "adam", hyperparameters: {lr: 0.01}})],
+  };
+  restore(initial);
+  const view = {
+    socket: null, playing: false, data: null, frames: 0, times: [], history: [], last: null,
+    step: 0, panels: [], chartsDrawn: 0, ready: false, errors: [],
+  };
+  const cards = [];
+
+  // ------------------------------------------------------------------ controls
+  const root = document.getElementById("controls-net");
+  const dataSelect = el("select", {"aria-label": "data set", id: "net-data"}, catalog.datasets.map((d) => el("option", {value: d}, d)));
+  dataSelect.value = state.data;
+  dataSelect.addEventListener("change", () => { state.data = dataSelect.value; configChanged(); });
+  const noise = slider({name: "noise", label: "noise", value: state.noise, spec: {kind: "real", scale: "linear", min: 0, max: 0.5},
+    onInput: (v) => { state.noise = v; configChanged(); }});
+  const points = slider({name: "n_samples", label: "points", value: state.n_samples,
+    spec: {kind: "int", scale: "log", min: limits.min_points, max: limits.max_points},
+    onInput: (v) => { state.n_samples = v; configChanged(); }});
+  const seed = slider({name: "seed", label: "data seed", value: state.seed, spec: {kind: "int", scale: "linear", min: 0, max: 20},
+    onInput: (v) => { state.seed = v; configChanged(); }});
+  root.append(el("fieldset", {}, el("legend", {}, "Data"), el("div", {class: "row"}, el("label", {}, "set"), dataSelect),
+    noise.node, points.node, seed.node));
+
+  const layers = slider({name: "layers", label: "layers", value: state.layers, spec: {kind: "int", scale: "linear", min: 0, max: limits.max_layers},
+    onInput: (v) => { state.layers = v; configChanged(); }});
+  const width = slider({name: "width", label: "width", value: state.width, spec: {kind: "int", scale: "linear", min: 1, max: limits.max_width},
+    onInput: (v) => { state.width = v; configChanged(); }});
+  const activation = widget({name: "activation", kind: "choice", choices: catalog.activations}, state.activation,
+    (v) => { state.activation = v; configChanged(); }, "activation");
+  const batch = el("select", {"aria-label": "batch size"}, BATCHES.map((b) => el("option", {value: b ?? "full"}, b ?? "full batch")));
+  batch.value = String(state.batch_size ?? "full");
+  batch.addEventListener("change", () => { state.batch_size = batch.value === "full" ? null : Number(batch.value); configChanged(); });
+  const speed = slider({name: "steps_per_frame", label: "steps/frame", value: state.steps_per_frame,
+    spec: {kind: "int", scale: "log", min: 1, max: limits.max_steps_per_frame},
+    onInput: (v) => { state.steps_per_frame = v; configChanged(); }});
+  const sizes = el("p", {class: "hint", id: "net-sizes"});
+  root.append(el("fieldset", {}, el("legend", {}, "Network and training"), layers.node, width.node, activation.node,
+    el("div", {class: "row"}, el("label", {}, "batch"), batch), speed.node, sizes,
+    el("p", {class: "hint"}, "Every optimizer starts from the same weights and sees the same batches (seed 0, as in gdlab race).")));
+
+  const cardBox = el("div", {});
+  const addButton = el("button", {type: "button", onclick: () => addRun()}, "+ Add optimizer");
+  const runsLegend = el("legend", {}, "Optimizers");
+  root.append(el("fieldset", {}, runsLegend, cardBox, addButton));
+
+  function buildCards() {
+    cards.length = 0;
+    cardBox.replaceChildren(...state.runs.map((run, i) => {
+      const card = optimizerCard({catalog, run, color: PALETTE[i % PALETTE.length], onChange: () => configChanged(),
+        onRemove: (r) => { state.runs.splice(state.runs.indexOf(r), 1); buildCards(); configChanged(); },
+        removable: state.runs.length > limits.min_net_runs});
+      cards.push(card);
+      return card.node;
+    }));
+    addButton.disabled = state.runs.length >= limits.max_net_runs;
+    runsLegend.textContent = `Optimizers (${state.runs.length}: ${limits.min_net_runs} to ${limits.max_net_runs})`;
+  }
+
+  function addRun() {
+    if (state.runs.length >= limits.max_net_runs) return;
+    const used = new Set(state.runs.map((r) => r.optimizer));
+    const name = ["momentum", "rmsprop", "adagrad", "nesterov", ...Object.keys(catalog.optimizers)]
+      .find((n) => !used.has(n) && catalog.optimizers[n]?.available) || "sgd";
+    state.runs.push(runFrom(catalog, {optimizer: name, hyperparameters: {lr: 0.05}}));
+    buildCards();
+    configChanged();
+  }
+
+  // ------------------------------------------------------------------ transport
+  const playButton = el("button", {type: "button", class: "primary", id: "net-play"}, "▶ Play");
+  const stepButton = el("button", {type: "button", id: "net-step"}, "Step");
+  const resetButton = el("button", {type: "button", id: "net-reset"}, "Reset");
+  const readout = el("span", {class: "readout", id: "net-readout"}, "connecting…");
+  document.getElementById("transport").replaceChildren(playButton, stepButton, resetButton, readout);
+  playButton.addEventListener("click", () => send({type: view.playing ? "pause" : "play"}));
+  stepButton.addEventListener("click", () => send({type: "step"}));
+  resetButton.addEventListener("click", () => { clearHistory(); send({type: "reset"}); });
+
+  function config() {
+    return {
+      data: state.data, noise: state.noise, n_samples: state.n_samples, seed: state.seed,
+      hidden: Array(state.layers).fill(state.width), activation: state.activation, batch_size: state.batch_size,
+      steps_per_frame: state.steps_per_frame, grid: 40, runs: state.runs.map((r) => runPayload(catalog, r)),
+    };
+  }
+
+  const sendConfig = debounce(() => { clearHistory(); send({type: "config", config: config()}); }, 150);
+  function configChanged() {
+    onState(serialize());
+    sendConfig();
+  }
+
+  function send(message) {
+    if (view.socket && view.socket.readyState === WebSocket.OPEN) view.socket.send(JSON.stringify(message));
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/network`);
+    view.socket = socket;
+    socket.addEventListener("open", () => {
+      readout.textContent = "ready";
+      send({type: "config", config: config()});
+    });
+    socket.addEventListener("message", (event) => receive(JSON.parse(event.data)));
+    socket.addEventListener("close", () => {
+      view.playing = false;
+      playButton.textContent = "▶ Play";
+      readout.textContent = "disconnected: reload the page to reconnect";
+    });
+  }
+
+  function receive(message) {
+    if (message.type === "error") {
+      view.errors.push(message.error);
+      const match = /runs\[(\d+)\]/.exec(message.field || "");
+      if (match && cards[Number(match[1])]) cards[Number(match[1])].showError(message.error);
+      else banner(message.error);
+      return;
+    }
+    if (message.type === "state") {
+      view.playing = message.playing;
+      playButton.textContent = view.playing ? "❚❚ Pause" : "▶ Play";
+      return;
+    }
+    if (message.type === "data") {
+      banner("");
+      cards.forEach((c) => c.showError(""));
+      view.data = message;
+      sizes.textContent = `layers ${message.sizes.join("–")} (inputs, hidden, output)`;
+      buildPanels();
+      return;
+    }
+    if (message.type === "frame") {
+      view.frames += 1;
+      const now = performance.now();
+      view.times.push(now);
+      while (view.times.length && now - view.times[0] > 2000) view.times.shift();
+      view.last = message;
+      view.step = message.step;
+      for (const [i, run] of message.runs.entries()) {
+        const h = view.history[i] || (view.history[i] = {steps: [], loss: [], accuracy: []});
+        if (h.steps.length && h.steps[h.steps.length - 1] >= message.step) continue;
+        h.steps.push(message.step);
+        h.loss.push(run.loss ?? NaN);
+        h.accuracy.push(run.accuracy ?? NaN);
+        if (h.steps.length > MAX_HISTORY) for (const key of ["steps", "loss", "accuracy"]) h[key] = h[key].filter((_, k) => k % 2 === 0);
+      }
+      drawFrame(message);
+    }
+  }
+
+  function clearHistory() {
+    view.history = [];
+    view.step = 0;
+  }
+
+  // ------------------------------------------------------------------ drawing
+  const boundaries = document.getElementById("boundaries");
+  const lossBox = document.getElementById("net-loss");
+  const accuracyBox = document.getElementById("net-accuracy");
+  const caption = document.getElementById("caption-net");
+
+  function buildPanels() {
+    const d = view.data;
+    view.panels = d.labels.map((label, i) => {
+      const node = svg("svg", {xmlns: "http://www.w3.org/2000/svg", viewBox: `0 0 ${PANEL} ${PANEL}`, width: PANEL, height: PANEL, role: "img",
+        "aria-label": `decision boundary of ${label}`});
+      const image = svg("image", {x: 0, y: 0, width: PANEL, height: PANEL, preserveAspectRatio: "none"});
+      const dots = svg("g", {});
+      const sx = (x) => ((x - d.xlim[0]) / (d.xlim[1] - d.xlim[0])) * PANEL;
+      const sy = (y) => PANEL - ((y - d.ylim[0]) / (d.ylim[1] - d.ylim[0])) * PANEL;
+      d.X.forEach(([x, y], k) => {
+        const [r, g, b] = CLASS_COLORS[d.y[k]];
+        dots.append(svg("circle", {cx: sx(x), cy: sy(y), r: 2.6, fill: `rgb(${r},${g},${b})`, stroke: "#fff", "stroke-width": 0.7}));
+      });
+      node.append(svg("rect", {width: PANEL, height: PANEL, fill: "#fff"}), image, dots,
+        svg("rect", {width: PANEL, height: PANEL, fill: "none", stroke: "#9aa5b1"}));
+      const stats = el("span", {class: "stats"}, "");
+      const head = el("figcaption", {}, el("span", {class: "swatch"}), label, stats);
+      head.style.setProperty("--swatch", PALETTE[i % PALETTE.length]);
+      const canvas = el("canvas", {width: d.grid, height: d.grid});
+      return {label, node, image, stats, canvas, figure: el("figure", {"data-run": i}, head, node), signature: 0};
+    });
+    boundaries.replaceChildren(...view.panels.map((p) => p.figure));
+  }
+
+  function paint(panel, base64) {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const n = view.data.grid;
+    const context = panel.canvas.getContext("2d");
+    const image = context.createImageData(n, n);
+    let signature = 0;
+    for (let j = 0; j < n; j += 1) {
+      for (let i = 0; i < n; i += 1) {
+        const p = bytes[j * n + i] / 255;
+        signature += bytes[j * n + i] * ((j * n + i) % 7 + 1);
+        const t = Math.min(1, Math.abs(p - 0.5) * 2);
+        const [r, g, b] = CLASS_COLORS[p >= 0.5 ? 1 : 0];
+        const a = 0.12 + 0.5 * t;
+        const k = ((n - 1 - j) * n + i) * 4;  // row 0 of the grid is the lowest y
+        image.data[k] = Math.round(255 * (1 - a) + r * a);
+        image.data[k + 1] = Math.round(255 * (1 - a) + g * a);
+        image.data[k + 2] = Math.round(255 * (1 - a) + b * a);
+        image.data[k + 3] = 255;
+      }
+    }
+    context.putImageData(image, 0, 0);
+    panel.image.setAttribute("href", panel.canvas.toDataURL("image/png"));
+    panel.signature = signature;
+  }
+
+  let lastCharts = 0;
+  function drawFrame(frame) {
+    frame.runs.forEach((run, i) => {
+      const panel = view.panels[i];
+      if (!panel) return;
+      paint(panel, run.boundary);
+      const status = run.status === "ok" ? "" : ` · ${run.status}`;
+      panel.stats.textContent = `loss ${fmt(run.loss, 3)} · acc ${run.accuracy === null ? "–" : `${(100 * run.accuracy).toFixed(1)}%`}${status}`;
+    });
+    const fps = view.times.length > 1 ? (1000 * (view.times.length - 1)) / (view.times[view.times.length - 1] - view.times[0]) : 0;
+    view.fps = fps;
+    readout.textContent = `step ${frame.step.toLocaleString("en")}${view.playing ? ` · ${fps.toFixed(0)} frames/s` : ""}`;
+    const now = performance.now();
+    if (!view.playing || now - lastCharts > 100) {
+      lastCharts = now;
+      drawCharts();
+    }
+    caption.textContent = `Each panel: the network's P(class 1) over the plane (blue: class 1, orange: class 0; paler near 0.5) after`
+      + ` ${frame.step} steps of its optimizer, with the ${view.data.X.length} points. Below: loss and accuracy on all points,`
+      + " measured each frame.";
+  }
+
+  function drawCharts() {
+    const h = view.history;
+    if (!h.length) return;
+    const last = Math.max(1, ...h.map((r) => r.steps[r.steps.length - 1] || 0));
+    const lossValues = h.map((r) => r.loss);
+    const loss = new Plot({width: 470, height: 250, x: {domain: [0, last], label: "step"},
+      y: {domain: extent(lossValues, {log: true, fallback: [0.01, 1]}), log: true, label: "loss (log scale)"}, margin: {left: 56, right: 10}});
+    const acc = new Plot({width: 470, height: 250, x: {domain: [0, last], label: "step"},
+      y: {domain: [0, 1], label: "accuracy", format: (v) => `${Math.round(v * 100)}%`}, margin: {left: 50, right: 10}});
+    h.forEach((r, i) => {
+      loss.line(r.steps, r.loss, {stroke: PALETTE[i % PALETTE.length]});
+      acc.line(r.steps, r.accuracy, {stroke: PALETTE[i % PALETTE.length]});
+    });
+    view.lossPlot = loss;
+    view.accuracyPlot = acc;
+    lossBox.replaceChildren(loss.node);
+    accuracyBox.replaceChildren(acc.node);
+  }
+
+  // ------------------------------------------------------------------ state
+  function serialize() {
+    const {runs, ...rest} = state;
+    return {...rest, r: runs.map((r) => runPayload(catalog, r))};
+  }
+
+  function restore(saved) {
+    if (!saved || typeof saved !== "object") return;
+    for (const key of ["data", "activation"]) if (typeof saved[key] === "string") state[key] = saved[key];
+    for (const key of ["noise", "n_samples", "seed", "layers", "width", "steps_per_frame"]) {
+      if (Number.isFinite(saved[key])) state[key] = saved[key];
+    }
+    if (saved.batch_size === null || Number.isInteger(saved.batch_size)) state.batch_size = saved.batch_size;
+    if (Array.isArray(saved.r)) {
+      const runs = saved.r.slice(0, limits.max_net_runs).map((r) => runFrom(catalog, r)).filter(Boolean);
+      if (runs.length >= limits.min_net_runs) state.runs = runs;
+    }
+  }
+
+  function figure() {
+    if (!view.panels.length) return [];
+    const gap = 12;
+    const head = 22;
+    const width = view.panels.length * (PANEL + gap) - gap;
+    const row = svg("svg", {xmlns: "http://www.w3.org/2000/svg", viewBox: `0 0 ${width} ${PANEL + head}`, width, height: PANEL + head,
+      "font-family": "system-ui, sans-serif", "font-size": 12});
+    row.append(svg("rect", {width, height: PANEL + head, fill: "#fff"}));
+    view.panels.forEach((panel, i) => {
+      const copy = panel.node.cloneNode(true);
+      copy.setAttribute("x", String(i * (PANEL + gap)));
+      copy.setAttribute("y", String(head));
+      row.append(svg("text", {x: i * (PANEL + gap), y: 15, fill: PALETTE[i % PALETTE.length], "font-weight": 600}, panel.label),
+        svg("text", {x: i * (PANEL + gap) + PANEL, y: 15, fill: "#4a5563", "text-anchor": "end"}, panel.stats.textContent), copy);
+    });
+    const charts = [view.lossPlot?.node, view.accuracyPlot?.node].filter(Boolean);
+    if (!charts.length) return [row];
+    const both = svg("svg", {xmlns: "http://www.w3.org/2000/svg", viewBox: "0 0 940 250", width: 940, height: 250});
+    charts.forEach((node, i) => {
+      const copy = node.cloneNode(true);
+      copy.setAttribute("x", String(i * 470));
+      copy.setAttribute("y", "0");
+      both.append(copy);
+    });
+    return [row, both];
+  }
+
+  buildCards();
+  connect();
+  onState(serialize());
+
+  return {
+    state, view, figure,
+    exportToml: () => api("/api/network/export", {config: config(), steps: Math.max(1, view.step)}),
+    signatures: () => view.panels.map((p) => p.signature),
+    hidden: () => { if (view.playing) send({type: "pause"}); },
+  };
+}

@@ -1,0 +1,205 @@
+// A small SVG plot: scales (linear or log), axes with ticks, a clipped data layer.
+// Everything is drawn with presentation attributes, so an exported SVG looks the same.
+
+import {svg, fmt} from "./util.js";
+
+let clipCount = 0;
+const FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif";
+const CLAMP = 1e5;  // pixel coordinates are kept within ±CLAMP (a diverged value stays drawable)
+
+/** Round tick values: 1, 2, 5 × 10^k. */
+export function linearTicks(low, high, count = 6) {
+  if (!(high > low)) return [low];
+  const raw = (high - low) / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw) || 10 * power;
+  const ticks = [];
+  for (let v = Math.ceil(low / step) * step; v <= high + step * 1e-9; v += step) {
+    ticks.push(Math.abs(v) < step * 1e-9 ? 0 : Number(v.toPrecision(12)));
+  }
+  return ticks;
+}
+
+/** Decades (and 2, 5 between them when there are few). */
+export function logTicks(low, high) {
+  const a = Math.floor(Math.log10(low));
+  const b = Math.ceil(Math.log10(high));
+  const ticks = [];
+  const step = Math.max(1, Math.ceil((b - a) / 8));
+  for (let k = a; k <= b; k += step) {
+    for (const m of b - a <= 2 ? [1, 2, 5] : [1]) {
+      const v = m * 10 ** k;
+      if (v >= low * (1 - 1e-9) && v <= high * (1 + 1e-9)) ticks.push(v);
+    }
+  }
+  return ticks;
+}
+
+export class Plot {
+  /**
+   * @param {object} o width, height, margin {top, right, bottom, left}, x and y:
+   *   {domain: [low, high], log: bool, label: string}, title (optional).
+   */
+  constructor(o) {
+    this.width = o.width;
+    this.height = o.height;
+    this.margin = {top: 14, right: 16, bottom: 42, left: 58, ...(o.margin || {})};
+    this.x = {log: false, ...o.x};
+    this.y = {log: false, ...o.y};
+    this.title = o.title;
+    const id = `clip${++clipCount}`;
+    this.node = svg("svg", {
+      xmlns: "http://www.w3.org/2000/svg", viewBox: `0 0 ${this.width} ${this.height}`,
+      width: this.width, height: this.height, "font-family": FONT, "font-size": 12,
+      role: "img",
+    });
+    const {top, left} = this.margin;
+    this.inner = {w: this.width - left - this.margin.right, h: this.height - top - this.margin.bottom};
+    this.node.append(
+      svg("rect", {x: 0, y: 0, width: this.width, height: this.height, fill: "#ffffff"}),
+      svg("defs", {}, svg("clipPath", {id}, svg("rect", {x: left, y: top, width: this.inner.w, height: this.inner.h}))),
+    );
+    this.grid = svg("g", {class: "grid"});
+    this.back = svg("g", {"clip-path": `url(#${id})`});
+    this.data = svg("g", {"clip-path": `url(#${id})`});
+    this.axes = svg("g", {class: "axes"});
+    this.over = svg("g", {class: "overlay"});
+    this.node.append(this.grid, this.back, this.data, this.axes, this.over);
+    this.frame = svg("rect", {
+      x: left, y: top, width: this.inner.w, height: this.inner.h, fill: "none",
+      stroke: "#9aa5b1", "stroke-width": 1,
+    });
+    this.axes.append(this.frame);
+    this.drawAxes();
+  }
+
+  _t(axis, v) {
+    return axis.log ? Math.log10(v) : v;
+  }
+
+  sx(v) {
+    const [a, b] = this.x.domain;
+    const p = this.margin.left + ((this._t(this.x, v) - this._t(this.x, a)) / (this._t(this.x, b) - this._t(this.x, a))) * this.inner.w;
+    return Math.max(-CLAMP, Math.min(CLAMP, p));
+  }
+
+  sy(v) {
+    const [a, b] = this.y.domain;
+    const p = this.margin.top + this.inner.h - ((this._t(this.y, v) - this._t(this.y, a)) / (this._t(this.y, b) - this._t(this.y, a))) * this.inner.h;
+    return Math.max(-CLAMP, Math.min(CLAMP, p));
+  }
+
+  /** Data coordinates of a pointer event. */
+  fromEvent(event) {
+    const point = this.node.createSVGPoint();
+    point.x = event.clientX;
+    point.y = event.clientY;
+    const local = point.matrixTransform(this.node.getScreenCTM().inverse());
+    const [xa, xb] = this.x.domain.map((v) => this._t(this.x, v));
+    const [ya, yb] = this.y.domain.map((v) => this._t(this.y, v));
+    let x = xa + ((local.x - this.margin.left) / this.inner.w) * (xb - xa);
+    let y = ya + ((this.margin.top + this.inner.h - local.y) / this.inner.h) * (yb - ya);
+    if (this.x.log) x = 10 ** x;
+    if (this.y.log) y = 10 ** y;
+    return {x, y, px: local.x, py: local.y};
+  }
+
+  inside(px, py) {
+    const {left, top} = this.margin;
+    return px >= left && px <= left + this.inner.w && py >= top && py <= top + this.inner.h;
+  }
+
+  drawAxes() {
+    this.grid.replaceChildren();
+    for (const node of [...this.axes.children]) if (node !== this.frame) node.remove();
+    const {left, top} = this.margin;
+    const bottom = top + this.inner.h;
+    const tick = (axis) => {
+      if (axis.tickValues) return axis.tickValues;
+      if (!axis.log) return linearTicks(...axis.domain, axis.ticks || 6);
+      const ticks = logTicks(...axis.domain);  // less than a decade: round numbers instead
+      return ticks.length >= 3 ? ticks : linearTicks(...axis.domain, 4).filter((v) => v > 0);
+    };
+    for (const v of tick(this.x)) {
+      const px = this.sx(v);
+      this.grid.append(svg("line", {x1: px, x2: px, y1: top, y2: bottom, stroke: "#eef1f5"}));
+      this.axes.append(
+        svg("line", {x1: px, x2: px, y1: bottom, y2: bottom + 4, stroke: "#9aa5b1"}),
+        svg("text", {x: px, y: bottom + 16, "text-anchor": "middle", fill: "#4a5563"}, this.x.format ? this.x.format(v) : fmt(v, 3)),
+      );
+    }
+    for (const v of tick(this.y)) {
+      const py = this.sy(v);
+      this.grid.append(svg("line", {x1: left, x2: left + this.inner.w, y1: py, y2: py, stroke: "#eef1f5"}));
+      this.axes.append(
+        svg("line", {x1: left - 4, x2: left, y1: py, y2: py, stroke: "#9aa5b1"}),
+        svg("text", {x: left - 7, y: py + 4, "text-anchor": "end", fill: "#4a5563"}, this.y.format ? this.y.format(v) : fmt(v, 3)),
+      );
+    }
+    if (this.x.label) {
+      this.axes.append(svg("text", {x: left + this.inner.w / 2, y: this.height - 8, "text-anchor": "middle", fill: "#1d2733"}, this.x.label));
+    }
+    if (this.y.label) {
+      const cx = 14;
+      const cy = top + this.inner.h / 2;
+      this.axes.append(svg("text", {x: cx, y: cy, "text-anchor": "middle", fill: "#1d2733", transform: `rotate(-90 ${cx} ${cy})`}, this.y.label));
+    }
+    if (this.title) {
+      this.axes.append(svg("text", {x: left, y: top - 4, fill: "#1d2733", "font-weight": 600}, this.title));
+    }
+  }
+
+  /** A polyline through (xs[i], ys[i]); non-finite (or, on a log axis, non-positive) values break it. */
+  line(xs, ys, attrs = {}, layer = this.data) {
+    let d = "";
+    let pen = false;
+    for (let i = 0; i < xs.length; i += 1) {
+      const x = xs[i];
+      const y = ys[i];
+      const ok = Number.isFinite(x) && Number.isFinite(y) && (!this.x.log || x > 0) && (!this.y.log || y > 0);
+      if (!ok) {
+        pen = false;
+        continue;
+      }
+      d += `${pen ? "L" : "M"}${this.sx(x).toFixed(2)} ${this.sy(y).toFixed(2)}`;
+      pen = true;
+    }
+    const path = svg("path", {d: d || "M0 0", fill: "none", "stroke-width": 1.8, "stroke-linejoin": "round", ...attrs});
+    layer.append(path);
+    return path;
+  }
+
+  /** An × marker. */
+  cross(x, y, attrs = {}, size = 5, layer = this.over) {
+    const px = typeof x === "number" ? x : 0;
+    const py = typeof y === "number" ? y : 0;
+    const g = svg("path", {
+      d: `M${px - size} ${py - size}L${px + size} ${py + size}M${px - size} ${py + size}L${px + size} ${py - size}`,
+      "stroke-width": 2.2, fill: "none", ...attrs,
+    });
+    layer.append(g);
+    return g;
+  }
+}
+
+/** Domain [low, high] of finite values, padded; for a log axis the positive ones. */
+export function extent(arrays, {log = false, pad = 0.05, fallback = [0, 1]} = {}) {
+  let low = Infinity;
+  let high = -Infinity;
+  for (const values of arrays) {
+    for (const v of values) {
+      if (!Number.isFinite(v) || (log && v <= 0)) continue;
+      if (v < low) low = v;
+      if (v > high) high = v;
+    }
+  }
+  if (!(low <= high)) return fallback;
+  if (log) {
+    if (low === high) return [low / 2, high * 2];
+    const span = Math.log10(high) - Math.log10(low);
+    return [10 ** (Math.log10(low) - pad * span), 10 ** (Math.log10(high) + pad * span)];
+  }
+  if (low === high) return [low - 1, high + 1];
+  const span = high - low;
+  return [low - pad * span, high + pad * span];
+}

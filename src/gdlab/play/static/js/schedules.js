@@ -1,0 +1,93 @@
+// Schedules mode: any learning-rate schedule over steps and epochs, with its formula.
+
+import {api, el, svg, fmt, Latest} from "./util.js";
+import {Plot, extent} from "./plot.js";
+import {slider, schedulePicker} from "./controls.js";
+
+export function createSchedules({catalog, initial, onState, banner}) {
+  const first = catalog.schedules.exponential ? "exponential" : Object.keys(catalog.schedules)[0];
+  const state = {schedule: {name: first, arguments: {}}, lr0: 0.1, steps_per_epoch: 10, epochs: 30, unit: "step"};
+  if (initial && typeof initial === "object") {
+    if (initial.schedule && catalog.schedules[initial.schedule.name]) state.schedule = initial.schedule;
+    for (const key of ["lr0", "steps_per_epoch", "epochs"]) if (Number.isFinite(initial[key])) state[key] = initial[key];
+    if (initial.unit === "epoch") state.unit = "epoch";
+  }
+  const view = {answer: null};
+  const limit = catalog.limits.max_schedule_steps;
+
+  const root = document.getElementById("controls-schedules");
+  const picker = schedulePicker({catalog, value: state.schedule, allowNone: false, onChange: (v) => { state.schedule = v; changed(); }});
+  state.schedule = picker.value;  // its arguments filled with their defaults
+  const lr0 = slider({name: "lr0", label: "lr0", value: state.lr0, spec: {kind: "real", scale: "log", min: 1e-4, max: 1},
+    onInput: (v) => { state.lr0 = v; changed(); }});
+  const perEpoch = slider({name: "steps_per_epoch", label: "steps/epoch", value: state.steps_per_epoch,
+    spec: {kind: "int", scale: "log", min: 1, max: 1000}, onInput: (v) => { state.steps_per_epoch = v; changed(); }});
+  const epochs = slider({name: "epochs", label: "epochs", value: state.epochs, spec: {kind: "int", scale: "log", min: 1, max: 1000},
+    onInput: (v) => { state.epochs = v; changed(); }});
+  const unit = el("select", {"aria-label": "x axis"}, el("option", {value: "step"}, "steps"), el("option", {value: "epoch"}, "epochs"));
+  unit.value = state.unit;
+  unit.addEventListener("change", () => { state.unit = unit.value; draw(); onState(state); });
+  root.append(
+    el("fieldset", {}, el("legend", {}, "Schedule"), lr0.node, picker.node),
+    el("fieldset", {}, el("legend", {}, "Training length"), perEpoch.node, epochs.node,
+      el("div", {class: "row"}, el("label", {}, "x axis"), unit),
+      el("p", {class: "hint"}, `At most ${limit.toLocaleString("en")} steps. Epochs and steps count from 0; a schedule per epoch keeps its rate through each epoch.`)),
+  );
+
+  const requests = new Latest((body) => api("/api/schedule", body), (answer) => { view.answer = answer; banner(""); draw(); },
+    (error) => banner(error.message));
+
+  function changed() {
+    onState(state);
+    const total = state.steps_per_epoch * state.epochs;
+    if (total > limit) {
+      banner(`steps/epoch × epochs is ${total.toLocaleString("en")}: at most ${limit.toLocaleString("en")}`);
+      return;
+    }
+    requests.request({schedule: state.schedule, lr0: state.lr0, steps_per_epoch: state.steps_per_epoch, epochs: state.epochs});
+  }
+
+  const box = document.getElementById("schedule-chart");
+  const formula = document.getElementById("schedule-formula");
+  const caption = document.getElementById("caption-schedules");
+
+  function draw() {
+    const a = view.answer;
+    if (!a) return;
+    const perEpochSteps = a.steps_per_epoch;
+    const xs = a.steps.map((s) => (state.unit === "epoch" ? s / perEpochSteps : s));
+    const end = state.unit === "epoch" ? a.epochs : a.epochs * perEpochSteps;
+    const ys = a.lr;
+    const [lo, hi] = extent([ys], {pad: 0.06, fallback: [0, 1]});
+    const plot = new Plot({width: 760, height: 340, x: {domain: [0, end], label: state.unit === "epoch" ? "epoch" : "step"},
+      y: {domain: [Math.min(0, lo), hi], label: "learning rate"}});
+    plot.node.setAttribute("aria-label", `learning rate of ${a.config.name}`);
+    if (a.epochs <= 60) {
+      for (let e = 1; e < a.epochs; e += 1) {
+        const x = state.unit === "epoch" ? e : e * perEpochSteps;
+        plot.back.append(svg("line", {x1: plot.sx(x), x2: plot.sx(x), y1: plot.margin.top, y2: plot.margin.top + plot.inner.h, stroke: "#e2e7ee"}));
+      }
+    }
+    // a staircase: hold each value until the next step
+    const sx = [];
+    const sy = [];
+    for (let i = 0; i < xs.length; i += 1) {
+      sx.push(xs[i]);
+      sy.push(ys[i]);
+      const next = i + 1 < xs.length ? xs[i + 1] : end;
+      sx.push(next);
+      sy.push(ys[i]);
+    }
+    plot.line(sx, sy, {stroke: "#0072B2", "stroke-width": 2});
+    view.plot = plot;
+    box.replaceChildren(plot.node);
+    formula.replaceChildren(el("div", {class: "repr"}, a.repr), a.formula ? el("pre", {}, a.formula) : "");
+    const unitWord = a.unit === "epoch" ? "the epoch counter (constant within an epoch)" : "the step counter";
+    caption.textContent = `The rate at each of ${(a.epochs * perEpochSteps).toLocaleString("en")} steps`
+      + ` (${a.epochs} epochs of ${perEpochSteps} steps; grey lines mark epochs) of ${a.config.name}, which reads ${unitWord}.`
+      + ` First ${fmt(ys[0])}, last ${fmt(ys[ys.length - 1])}.`;
+  }
+
+  changed();
+  return {state, view, figure: () => [view.plot?.node].filter(Boolean)};
+}

@@ -1,0 +1,618 @@
+/* gdlab report: the interactive charts, drawn as SVG by this script alone.
+ *
+ * gdlab/report/interactive.py computes every number (the page only draws): the
+ * JSON in the script element #gdlab-charts holds one chart per div.chart-box
+ * [data-chart=ID]. Each chart: a tooltip on hover (run, step, value), drag to zoom
+ * (a double-click goes back), Pan button or Shift-drag to pan, a legend whose entry
+ * hides its run on a click and shows it alone on a double-click, the y-scale buttons
+ * (data-scale), the smoothing slider (input.smooth) and preset views (data-view).
+ * When every chart is drawn, <body data-charts-ready> holds {"charts": n, "failed":
+ * [...], "start": ms, "each": {id: ms}, "ms": time since the page started}.
+ */
+(function () {
+  "use strict";
+  var began = performance.now();
+  var holder = document.getElementById("gdlab-charts");
+  if (!holder) { return; }
+  var specs = JSON.parse(holder.textContent);
+  var NS = "http://www.w3.org/2000/svg"; // the SVG namespace name, not an address to load
+  var NARROW = 640; // px: below this, the legend goes under the plot
+  var MARGIN = {l: 64, r: 14, t: 12, b: 44};
+
+  // The bias-corrected exponentially weighted average (gdlab.averages.ewma with
+  // bias_correction=True, gdlab.report.figures.smooth):
+  //   v_0 = 0;  v_t = beta * v_{t-1} + (1 - beta) * x_t;  shown: v_t / (1 - beta^t).
+  // beta = 0 gives the values unchanged; a missing value (null) stays missing.
+  function ewma(values, beta) {
+    var out = new Array(values.length);
+    var v = 0, power = 1;
+    for (var i = 0; i < values.length; i++) {
+      var x = values[i];
+      if (x === null || x === undefined) { out[i] = null; continue; }
+      if (beta === 0) { out[i] = x; continue; }
+      v = beta * v + (1 - beta) * x;
+      power *= beta;
+      out[i] = v / (1 - power);
+    }
+    return out;
+  }
+
+  // --- numbers as text -------------------------------------------------------------
+
+  function esc(text) {
+    return String(text).replace(/[&<>"]/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;"}[c];
+    });
+  }
+
+  function short(v) {
+    if (v === null || v === undefined || !isFinite(v)) { return "–"; }
+    if (v === 0) { return "0"; }
+    var a = Math.abs(v);
+    if (a >= 1e5 || a < 1e-3) { return v.toExponential(3).replace(/\.?0+e/, "e"); }
+    return String(Number(v.toPrecision(4)));
+  }
+
+  function percent(v) { return (100 * v).toFixed(1) + "%"; }
+
+  // --- ticks ------------------------------------------------------------------------
+
+  function niceStep(span, count) {
+    var raw = span / Math.max(count, 1);
+    var power = Math.pow(10, Math.floor(Math.log10(raw)));
+    var unit = raw / power;
+    return power * (unit < 1.5 ? 1 : unit < 3.5 ? 2 : unit < 7.5 ? 5 : 10);
+  }
+
+  function linearTicks(lo, hi, count) {
+    if (!(hi > lo)) { return [lo]; }
+    var step = niceStep(hi - lo, count), ticks = [];
+    for (var v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
+      ticks.push(Math.abs(v) < step * 1e-9 ? 0 : Number(v.toPrecision(12)));
+    }
+    return ticks;
+  }
+
+  function logTicks(lo, hi) { // lo, hi in decades
+    var first = Math.floor(lo), last = Math.ceil(hi), ticks = [];
+    var multiples = last - first <= 2 ? [1, 2, 5] : [1];
+    var every = Math.max(1, Math.ceil((last - first) / 8));
+    for (var k = first; k <= last; k += every) {
+      multiples.forEach(function (m) {
+        var d = k + Math.log10(m);
+        if (d >= lo - 1e-9 && d <= hi + 1e-9) { ticks.push(m * Math.pow(10, k)); }
+      });
+    }
+    return ticks;
+  }
+
+  // --- marker shapes (the palette's symbols) --------------------------------------------
+
+  function symbol(name, x, y, size) {
+    var r = size / 2, s = r * 0.9;
+    switch (name) {
+      case "square": return "M" + (x - s) + "," + (y - s) + "h" + 2 * s + "v" + 2 * s + "h" + -2 * s + "Z";
+      case "diamond": return "M" + x + "," + (y - r * 1.2) + "L" + (x + r) + "," + y + "L" + x + "," + (y + r * 1.2) + "L" + (x - r) + "," + y + "Z";
+      case "triangle-up": return "M" + x + "," + (y - r * 1.1) + "L" + (x + r) + "," + (y + r * 0.8) + "L" + (x - r) + "," + (y + r * 0.8) + "Z";
+      case "triangle-down": return "M" + x + "," + (y + r * 1.1) + "L" + (x + r) + "," + (y - r * 0.8) + "L" + (x - r) + "," + (y - r * 0.8) + "Z";
+      case "cross": case "cross-thin":
+        return "M" + (x - r) + "," + y + "h" + 2 * r + "M" + x + "," + (y - r) + "v" + 2 * r;
+      case "x":
+        return "M" + (x - s) + "," + (y - s) + "l" + 2 * s + "," + 2 * s + "M" + (x - s) + "," + (y + s) + "l" + 2 * s + "," + -2 * s;
+      case "star":
+        var d = "";
+        for (var i = 0; i < 10; i++) {
+          var a = Math.PI / 5 * i - Math.PI / 2, rr = i % 2 ? r * 0.45 : r * 1.15;
+          d += (i ? "L" : "M") + (x + rr * Math.cos(a)).toFixed(1) + "," + (y + rr * Math.sin(a)).toFixed(1);
+        }
+        return d + "Z";
+      default: // circle, circle-open
+        return "M" + (x - r) + "," + y + "a" + r + "," + r + " 0 1,0 " + 2 * r + ",0a" + r + "," + r + " 0 1,0 " + -2 * r + ",0";
+    }
+  }
+
+  function stroked(name) { return name === "cross" || name === "cross-thin" || name === "x" || name === "circle-open"; }
+
+  var DASHES = {solid: "", dash: "7,4", dot: "2,3", dashdot: "7,3,2,3"};
+
+  // --- a chart ---------------------------------------------------------------------------
+
+  function Chart(box, spec) {
+    this.box = box;
+    this.spec = spec;
+    this.div = box.querySelector(".chart");
+    this.hidden = {};
+    this.pan = false;
+    this.yType = spec.scale ? spec.scale.kind : (spec.yaxis.type === "log" ? "log" : "linear");
+    this.xType = spec.xaxis.type === "log" ? "log" : "linear";
+    this.traces = spec.traces.map(function (t) {
+      var trace = Object.assign({}, t);
+      if (trace.mode !== "contour") {
+        var n = (trace.y || (spec.smooth && spec.smooth.raw[String(spec.traces.indexOf(t))]) || []).length;
+        if (!trace.x) {
+          trace.x = new Array(n);
+          for (var i = 0; i < n; i++) { trace.x[i] = trace.x0 + i * trace.dx; }
+        }
+      }
+      return trace;
+    });
+    if (spec.smooth) { this.smooth(spec.smooth.beta); }
+    this.build();
+    this.home = this.extent();
+    this.view = {x: this.home.x.slice(), y: this.home.y.slice()};
+    this.render();
+  }
+
+  Chart.prototype.smooth = function (beta) {
+    var raw = this.spec.smooth.raw, traces = this.traces;
+    Object.keys(raw).forEach(function (key) { traces[Number(key)].y = ewma(raw[key], beta); });
+    this.beta = beta;
+  };
+
+  Chart.prototype.tx = function (v) { return this.xType === "log" ? (v > 0 ? Math.log10(v) : NaN) : v; };
+  Chart.prototype.ty = function (v) { return this.yType === "log" ? (v > 0 ? Math.log10(v) : NaN) : v; };
+
+  Chart.prototype.extent = function () {
+    var spec = this.spec, self = this;
+    var x = spec.xaxis.range ? spec.xaxis.range.map(function (v) { return self.tx(v); }) : null;
+    var y = null;
+    if (spec.scale && spec.scale.ranges[this.yType]) {
+      y = spec.scale.ranges[this.yType].map(function (v) { return self.ty(v); });
+    } else if (spec.yaxis.range) {
+      y = spec.yaxis.range.map(function (v) { return self.ty(v); });
+    }
+    if (!x || !y) {
+      var xs = [Infinity, -Infinity], ys = [Infinity, -Infinity], markers = false;
+      this.traces.forEach(function (t) {
+        if (t.mode === "contour") {
+          t.paths.forEach(function (p) {
+            p[0].forEach(function (v) { v = self.tx(v); if (isFinite(v)) { xs[0] = Math.min(xs[0], v); xs[1] = Math.max(xs[1], v); } });
+            p[1].forEach(function (v) { v = self.ty(v); if (isFinite(v)) { ys[0] = Math.min(ys[0], v); ys[1] = Math.max(ys[1], v); } });
+          });
+          return;
+        }
+        markers = markers || t.mode !== "lines";
+        for (var i = 0; i < t.x.length; i++) {
+          var a = self.tx(t.x[i]), b = t.y[i] === null ? NaN : self.ty(t.y[i]);
+          if (!isFinite(a) || !isFinite(b)) { continue; }
+          xs[0] = Math.min(xs[0], a); xs[1] = Math.max(xs[1], a);
+          ys[0] = Math.min(ys[0], b); ys[1] = Math.max(ys[1], b);
+        }
+      });
+      var pad = function (r, share) {
+        if (!isFinite(r[0])) { return [0, 1]; }
+        if (r[1] === r[0]) { // one value: a range around it
+          var half = Math.abs(r[0]) * 0.5 || 0.5;
+          return [r[0] - half, r[1] + half];
+        }
+        var span = r[1] - r[0];
+        return [r[0] - share * span, r[1] + share * span];
+      };
+      x = x || pad(xs, markers ? 0.04 : 0);
+      y = y || pad(ys, 0.05);
+    }
+    return {x: x, y: y};
+  };
+
+  Chart.prototype.build = function () {
+    var self = this, spec = this.spec;
+    this.svg = document.createElementNS(NS, "svg");
+    this.svg.setAttribute("class", "plot");
+    this.svg.setAttribute("role", "img");
+    this.svg.setAttribute("aria-label", spec.title + " (interactive chart)");
+    this.div.appendChild(this.svg);
+    this.tip = document.createElement("div");
+    this.tip.className = "tooltip";
+    this.tip.hidden = true;
+    this.div.appendChild(this.tip);
+    this.band = document.createElement("div");
+    this.band.className = "zoom-band";
+    this.band.hidden = true;
+    this.div.appendChild(this.band);
+    // the legend: one entry per legend group, in the chart's order
+    var list = document.createElement("ul");
+    list.className = "legend";
+    list.setAttribute("aria-label", "Legend of " + spec.title + ": click to hide, double-click to show alone");
+    var seen = {}, entries = [];
+    this.traces.forEach(function (t) {
+      if (t.showlegend && t.legendgroup && !seen[t.legendgroup]) { seen[t.legendgroup] = t; }
+    });
+    (spec.legend || []).concat(Object.keys(seen)).forEach(function (group) {
+      if (seen[group] && entries.indexOf(group) < 0) { entries.push(group); }
+    });
+    entries.forEach(function (group) {
+      var t = seen[group], item = document.createElement("li");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.setAttribute("aria-pressed", "true");
+      button.setAttribute("data-group", group);
+      var line = t.line || {}, marker = t.marker || {};
+      var swatch = '<svg width="34" height="14" aria-hidden="true">';
+      if (t.mode !== "markers") {
+        swatch += '<path d="M2,7H32" fill="none" stroke="' + esc(line.color || marker.color || "#000") +
+          '" stroke-width="' + Math.min(line.width || 2, 3) + '" stroke-dasharray="' + (DASHES[line.dash] || "") + '"/>';
+      }
+      if (t.mode !== "lines" || marker.symbol) {
+        var sym = marker.symbol || "circle", color = marker.color || line.color || "#000";
+        swatch += '<path d="' + symbol(sym, 17, 7, Math.min(marker.size || 6, 9)) + '" ' +
+          (stroked(sym) ? 'fill="none" stroke="' + esc(color) + '" stroke-width="1.6"'
+            : 'fill="' + esc(color) + '"') + "/>";
+      }
+      button.innerHTML = swatch + "</svg><span>" + esc(t.name) + "</span>";
+      button.addEventListener("click", function () { self.toggle(group); });
+      button.addEventListener("dblclick", function () { self.solo(group); });
+      item.appendChild(button);
+      list.appendChild(item);
+    });
+    this.legend = list;
+    this.div.parentNode.appendChild(list);
+    // pointer: hover, zoom, pan
+    var drag = null;
+    var local = function (event) {
+      var rect = self.svg.getBoundingClientRect();
+      return {x: event.clientX - rect.left, y: event.clientY - rect.top};
+    };
+    this.svg.addEventListener("pointermove", function (event) {
+      var p = local(event);
+      if (drag) {
+        if (drag.pan) {
+          var f = self.frame;
+          var dx = (p.x - drag.x) / f.w * (drag.view.x[1] - drag.view.x[0]);
+          var dy = (p.y - drag.y) / f.h * (drag.view.y[1] - drag.view.y[0]);
+          self.view = {x: [drag.view.x[0] - dx, drag.view.x[1] - dx], y: [drag.view.y[0] + dy, drag.view.y[1] + dy]};
+          self.schedule();
+        } else {
+          var x0 = Math.min(p.x, drag.x), y0 = Math.min(p.y, drag.y);
+          self.band.hidden = false;
+          self.band.style.left = x0 + "px";
+          self.band.style.top = y0 + "px";
+          self.band.style.width = Math.abs(p.x - drag.x) + "px";
+          self.band.style.height = Math.abs(p.y - drag.y) + "px";
+        }
+        return;
+      }
+      self.hover(p);
+    });
+    this.svg.addEventListener("pointerleave", function () { if (!drag) { self.hover(null); } });
+    this.svg.addEventListener("pointerdown", function (event) {
+      if (event.button !== 0) { return; }
+      var p = local(event), f = self.frame;
+      if (p.x < f.l || p.x > f.l + f.w || p.y < f.t || p.y > f.t + f.h) { return; }
+      drag = {x: p.x, y: p.y, pan: self.pan || event.shiftKey, view: {x: self.view.x.slice(), y: self.view.y.slice()}};
+      self.svg.setPointerCapture(event.pointerId);
+      self.hover(null);
+    });
+    this.svg.addEventListener("pointerup", function (event) {
+      if (!drag) { return; }
+      var p = local(event), start = drag;
+      drag = null;
+      self.band.hidden = true;
+      if (start.pan) { return; }
+      var wide = Math.abs(p.x - start.x) > 5, tall = Math.abs(p.y - start.y) > 5;
+      if (!wide && !tall) { return; }
+      var f = self.frame, v = self.view;
+      var toX = function (px) { return v.x[0] + (px - f.l) / f.w * (v.x[1] - v.x[0]); };
+      var toY = function (py) { return v.y[0] + (f.t + f.h - py) / f.h * (v.y[1] - v.y[0]); };
+      self.view = {
+        x: wide ? [toX(Math.min(p.x, start.x)), toX(Math.max(p.x, start.x))] : v.x,
+        y: tall ? [toY(Math.max(p.y, start.y)), toY(Math.min(p.y, start.y))] : v.y
+      };
+      self.render();
+    });
+    this.svg.addEventListener("dblclick", function () { self.reset(); });
+    // controls
+    var box = this.box;
+    var scales = Array.prototype.slice.call(box.querySelectorAll("button[data-scale]"));
+    scales.forEach(function (button) {
+      button.addEventListener("click", function () {
+        self.setScale(button.getAttribute("data-scale"));
+        scales.forEach(function (b) { b.setAttribute("aria-pressed", b === button ? "true" : "false"); });
+      });
+    });
+    var panButton = box.querySelector("button[data-pan]");
+    if (panButton) {
+      panButton.addEventListener("click", function () {
+        self.pan = !self.pan;
+        panButton.setAttribute("aria-pressed", self.pan ? "true" : "false");
+        self.svg.style.cursor = self.pan ? "move" : "crosshair";
+      });
+    }
+    var slider = box.querySelector("input.smooth");
+    if (slider && spec.smooth) {
+      var output = box.querySelector("output.smooth-value");
+      var show = function () {
+        var beta = spec.smooth.betas[Number(slider.value)];
+        var text = beta > 0 ? "β = " + beta + " (about " + Math.round(1 / (1 - beta)) + " steps)" : "off (the raw loss)";
+        if (output) { output.textContent = text; }
+        slider.setAttribute("aria-valuetext", text);
+        return beta;
+      };
+      slider.addEventListener("input", function () { self.smooth(show()); self.render(); });
+      show();
+    }
+    var views = Array.prototype.slice.call(box.querySelectorAll("button[data-view]"));
+    views.forEach(function (button) {
+      button.addEventListener("click", function () {
+        var view = spec.views[Number(button.getAttribute("data-view"))];
+        self.view = {
+          x: view.x ? view.x.map(function (v) { return self.tx(v); }) : self.home.x.slice(),
+          y: view.y ? view.y.map(function (v) { return self.ty(v); }) : self.home.y.slice()
+        };
+        views.forEach(function (b) { b.setAttribute("aria-pressed", b === button ? "true" : "false"); });
+        self.render();
+      });
+    });
+    if (typeof ResizeObserver !== "undefined") {
+      var width = 0;
+      new ResizeObserver(function () {
+        var now = self.div.clientWidth;
+        if (now && Math.abs(now - width) > 1) { width = now; self.schedule(); }
+      }).observe(this.div);
+    }
+  };
+
+  Chart.prototype.schedule = function () {
+    var self = this;
+    if (this.pending) { return; }
+    this.pending = true;
+    requestAnimationFrame(function () { self.pending = false; self.render(); });
+  };
+
+  Chart.prototype.reset = function () {
+    this.home = this.extent();
+    this.view = {x: this.home.x.slice(), y: this.home.y.slice()};
+    this.render();
+  };
+
+  Chart.prototype.setScale = function (kind) {
+    this.yType = kind;
+    var x = this.view.x;
+    this.home = this.extent();
+    this.view = {x: x, y: this.home.y.slice()};
+    this.render();
+  };
+
+  Chart.prototype.toggle = function (group) {
+    this.hidden[group] = !this.hidden[group];
+    this.sync();
+  };
+
+  Chart.prototype.solo = function (group) {
+    var self = this, groups = this.groups();
+    var alone = groups.every(function (g) { return g === group ? !self.hidden[g] : self.hidden[g]; });
+    groups.forEach(function (g) { self.hidden[g] = alone ? false : g !== group; });
+    this.sync();
+  };
+
+  Chart.prototype.groups = function () {
+    return Array.prototype.map.call(this.legend.querySelectorAll("button"), function (b) {
+      return b.getAttribute("data-group");
+    });
+  };
+
+  Chart.prototype.sync = function () {
+    var self = this;
+    Array.prototype.forEach.call(this.legend.querySelectorAll("button"), function (b) {
+      b.setAttribute("aria-pressed", self.hidden[b.getAttribute("data-group")] ? "false" : "true");
+    });
+    this.render();
+  };
+
+  Chart.prototype.render = function () {
+    var self = this, spec = this.spec;
+    var W = Math.max(this.div.clientWidth, 200);
+    var H = W < NARROW ? 320 : 420;
+    var f = {l: MARGIN.l, t: MARGIN.t, w: W - MARGIN.l - MARGIN.r, h: H - MARGIN.t - MARGIN.b};
+    this.frame = f;
+    var v = this.view;
+    ["x", "y"].forEach(function (axis) { // an empty range would divide by zero
+      var r = v[axis];
+      if (!(r[1] > r[0])) { var mid = isFinite(r[0]) ? r[0] : 0; v[axis] = [mid - 0.5, mid + 0.5]; }
+    });
+    var sx = function (a) { return f.l + (a - v.x[0]) / (v.x[1] - v.x[0]) * f.w; };
+    var sy = function (b) { return f.t + f.h - (b - v.y[0]) / (v.y[1] - v.y[0]) * f.h; };
+    var clip = spec.id + "-clip";
+    var out = ['<defs><clipPath id="' + esc(clip) + '"><rect x="' + f.l + '" y="' + f.t + '" width="' + f.w +
+      '" height="' + f.h + '"/></clipPath></defs>'];
+    out.push('<rect class="frame" x="' + f.l + '" y="' + f.t + '" width="' + f.w + '" height="' + f.h + '"/>');
+    // axes: grid lines and tick labels
+    var grid = [], labels = [];
+    var xt = this.xType === "log" ? logTicks(v.x[0], v.x[1]) : linearTicks(v.x[0], v.x[1], Math.max(2, Math.round(f.w / 90)));
+    if (this.xType === "log" && xt.length < 3) {
+      xt = linearTicks(Math.pow(10, v.x[0]), Math.pow(10, v.x[1]), 5).filter(function (t) { return t > 0; });
+    }
+    xt.forEach(function (t) {
+      var px = sx(self.xType === "log" ? Math.log10(t) : t);
+      if (px < f.l - 0.5 || px > f.l + f.w + 0.5) { return; }
+      grid.push("M" + px.toFixed(1) + "," + f.t + "v" + f.h);
+      var text = short(t);
+      if (spec.dates && spec.xaxis.type === "date") {
+        var day = Math.round(t);
+        text = day >= 0 && day < spec.dates.length && Math.abs(day - t) < 1e-6 ? spec.dates[day] : "";
+      }
+      labels.push('<text x="' + px.toFixed(1) + '" y="' + (f.t + f.h + 16) + '" text-anchor="middle">' + esc(text) + "</text>");
+    });
+    var yt = this.yType === "log" ? logTicks(v.y[0], v.y[1]) : linearTicks(v.y[0], v.y[1], Math.max(2, Math.round(f.h / 60)));
+    if (this.yType === "log" && yt.length < 3) { // less than a decade: plain ticks, placed on the log axis
+      yt = linearTicks(Math.pow(10, v.y[0]), Math.pow(10, v.y[1]), 5).filter(function (t) { return t > 0; });
+    }
+    yt.forEach(function (t) {
+      var py = sy(self.yType === "log" ? Math.log10(t) : t);
+      if (py < f.t - 0.5 || py > f.t + f.h + 0.5) { return; }
+      grid.push("M" + f.l + "," + py.toFixed(1) + "h" + f.w);
+      var text = spec.yaxis.format === "%" ? percent(t) : short(t);
+      labels.push('<text x="' + (f.l - 6) + '" y="' + (py + 4).toFixed(1) + '" text-anchor="end">' + esc(text) + "</text>");
+    });
+    out.push('<path class="grid" d="' + grid.join("") + '"/>');
+    out.push('<g class="ticks">' + labels.join("") + "</g>");
+    out.push('<text class="title" x="' + (f.l + f.w / 2) + '" y="' + (H - 6) + '" text-anchor="middle">' +
+      esc(spec.xaxis.title) + (this.xType === "log" ? " (log)" : "") + "</text>");
+    out.push('<text class="title" transform="translate(14,' + (f.t + f.h / 2) + ') rotate(-90)" text-anchor="middle">' +
+      esc(spec.yaxis.title) + (this.yType === "log" ? " (log)" : "") + "</text>");
+    // the data
+    out.push('<g clip-path="url(#' + esc(clip) + ')">');
+    this.pixels = [];
+    this.traces.forEach(function (t, index) {
+      var hidden = t.legendgroup && self.hidden[t.legendgroup];
+      if (t.mode === "contour") {
+        if (hidden) { return; }
+        var parts = [];
+        t.paths.forEach(function (p, k) {
+          var d = "", pen = false;
+          for (var i = 0; i < p[0].length; i++) {
+            var a = sx(self.tx(p[0][i])), b = sy(self.ty(p[1][i]));
+            if (!isFinite(a) || !isFinite(b)) { pen = false; continue; }
+            d += (pen ? "L" : "M") + a.toFixed(1) + "," + b.toFixed(1);
+            pen = true;
+          }
+          parts.push('<path d="' + d + '" stroke="' + t.shades[k] + '"/>');
+        });
+        out.push('<g class="contour" data-trace="' + index + '" data-points="' + t.paths.length + '">' + parts.join("") + "</g>");
+        return;
+      }
+      var n = t.x.length, px = new Float64Array(n), py = new Float64Array(n), drawn = 0;
+      for (var i = 0; i < n; i++) {
+        var yv = t.y[i];
+        px[i] = sx(self.tx(t.x[i]));
+        py[i] = yv === null || yv === undefined ? NaN : sy(self.ty(yv));
+        if (isFinite(px[i]) && isFinite(py[i])) { drawn++; }
+      }
+      self.pixels[index] = hidden ? null : {x: px, y: py};
+      if (hidden) { return; }
+      var line = t.line || {}, marker = t.marker || {};
+      var g = '<g class="trace" data-trace="' + index + '" data-group="' + esc(t.legendgroup || "") +
+        '" data-points="' + drawn + '"' + (marker.opacity ? ' opacity="' + marker.opacity + '"' : "") + ">";
+      if (t.mode === "lines" || t.mode === "lines+markers") {
+        g += '<path class="line" fill="none" stroke="' + esc(line.color) + '" stroke-width="' + (line.width || 1.5) +
+          '" stroke-dasharray="' + (DASHES[line.dash] || "") + '" stroke-linejoin="round" d="' + linePath(px, py, f) + '"/>';
+      }
+      if (t.error) {
+        var bars = "";
+        for (var e = 0; e < n; e++) {
+          if (!isFinite(px[e]) || t.error[e] === null || t.y[e] === null) { continue; }
+          var top = sy(self.ty(t.y[e] + t.error[e])), bottom = sy(self.ty(t.y[e] - t.error[e]));
+          if (!isFinite(bottom)) { bottom = f.t + f.h; }
+          if (isFinite(top)) { bars += "M" + px[e].toFixed(1) + "," + top.toFixed(1) + "V" + bottom.toFixed(1); }
+        }
+        g += '<path class="error" fill="none" stroke="' + esc(line.color) + '" stroke-width="1" d="' + bars + '"/>';
+      }
+      if ((t.mode === "markers" || t.mode === "lines+markers") && n <= 2000) {
+        var sym = marker.symbol || "circle", color = marker.color || line.color || "#000", size = marker.size || 6;
+        var shapes = "";
+        for (var m = 0; m < n; m++) {
+          if (isFinite(px[m]) && isFinite(py[m])) { shapes += symbol(sym, +px[m].toFixed(1), +py[m].toFixed(1), size); }
+        }
+        g += stroked(sym)
+          ? '<path class="markers" fill="none" stroke="' + esc(color) + '" stroke-width="' + (sym === "cross-thin" ? 2 : 1.6) + '" d="' + shapes + '"/>'
+          : '<path class="markers" fill="' + esc(color) + '" stroke="' + esc(marker.edge || "none") + '" stroke-width="1" d="' + shapes + '"/>';
+      }
+      out.push(g + "</g>");
+    });
+    out.push("</g>");
+    out.push('<circle class="hover-ring" r="6" cx="-20" cy="-20"/>');
+    this.svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+    this.svg.setAttribute("width", W);
+    this.svg.setAttribute("height", H);
+    this.svg.innerHTML = out.join("");
+    this.ring = this.svg.querySelector(".hover-ring");
+    this.box.setAttribute("data-y-scale", this.yType);
+  };
+
+  // A line's path; a long one keeps, per pixel column, its first, lowest, highest and
+  // last point (what the eye sees), so thousands of steps stay fast.
+  function linePath(px, py, f) {
+    var n = px.length, d = [], pen = false;
+    var thin = n > 3 * f.w;
+    var column = null, lo = 0, hi = 0, last = 0, first = 0;
+    function flush() {
+      if (column === null) { return; }
+      var pts = [first, lo, hi, last].sort(function (a, b) { return a - b; });
+      var prev = -1;
+      pts.forEach(function (i) {
+        if (i === prev) { return; }
+        prev = i;
+        d.push((pen ? "L" : "M") + px[i].toFixed(1) + "," + py[i].toFixed(1));
+        pen = true;
+      });
+      column = null;
+    }
+    for (var i = 0; i < n; i++) {
+      if (!isFinite(px[i]) || !isFinite(py[i])) { flush(); pen = false; continue; }
+      if (!thin) { d.push((pen ? "L" : "M") + px[i].toFixed(1) + "," + py[i].toFixed(1)); pen = true; continue; }
+      var c = Math.round(px[i]);
+      if (c !== column) { flush(); column = c; first = lo = hi = last = i; continue; }
+      if (py[i] < py[hi]) { hi = i; }
+      if (py[i] > py[lo]) { lo = i; }
+      last = i;
+    }
+    flush();
+    return d.join("");
+  }
+
+  Chart.prototype.hover = function (p) {
+    var self = this, f = this.frame;
+    if (!p || p.x < f.l - 8 || p.x > f.l + f.w + 8 || p.y < f.t - 8 || p.y > f.t + f.h + 8) {
+      this.tip.hidden = true;
+      if (this.ring) { this.ring.setAttribute("cx", -20); }
+      return;
+    }
+    var best = null, limit = 20 * 20;
+    this.traces.forEach(function (t, index) {
+      var pix = self.pixels[index];
+      if (!pix || !t.hover) { return; }
+      for (var i = 0; i < pix.x.length; i++) {
+        var dx = pix.x[i] - p.x, dy = pix.y[i] - p.y, d = dx * dx + dy * dy;
+        if (d < limit) { limit = d; best = {t: t, i: i, x: pix.x[i], y: pix.y[i]}; }
+      }
+    });
+    if (!best) { this.tip.hidden = true; this.ring.setAttribute("cx", -20); return; }
+    var t = best.t, h = t.hover, i = best.i, spec = this.spec;
+    var fy = function (v) { return h.format === "%" ? percent(v) : short(v); };
+    var xText = spec.dates && spec.xaxis.type === "date" ? (spec.dates[Math.round(t.x[i])] || short(t.x[i])) : short(t.x[i]);
+    var lines = ["<b>" + esc(t.meta || t.name) + "</b>"];
+    if (h.point) { lines.push(esc(h.point) + " " + i * (t.stride || 1)); }
+    if (h.pair) {
+      lines.push(esc(h.x) + " " + short(t.x[i]) + ", " + esc(h.y) + " " + fy(t.y[i]));
+    } else {
+      if (h.x) { lines.push(esc(h.x) + " " + esc(xText)); }
+      if (h.y) { lines.push(esc(h.y) + " " + fy(t.y[i])); }
+    }
+    if (h.extra && t.customdata) { lines.push(esc(h.extra) + " " + short(t.customdata[i])); }
+    this.tip.innerHTML = lines.join("<br>");
+    this.tip.hidden = false;
+    var color = (t.line && t.line.color) || (t.marker && t.marker.color) || "#000";
+    this.ring.setAttribute("cx", best.x);
+    this.ring.setAttribute("cy", best.y);
+    this.ring.setAttribute("stroke", color);
+    var left = best.x + 14, width = this.tip.offsetWidth;
+    if (left + width > this.div.clientWidth) { left = Math.max(0, best.x - 14 - width); }
+    this.tip.style.left = left + "px";
+    this.tip.style.top = Math.max(0, best.y - this.tip.offsetHeight - 10) + "px";
+  };
+
+  // --- draw every chart --------------------------------------------------------------------
+
+  var byId = {};
+  specs.forEach(function (spec) { byId[spec.id] = spec; });
+  var failed = [], times = {}, made = {};
+  var boxes = Array.prototype.slice.call(document.querySelectorAll(".chart-box[data-chart]"));
+  boxes.forEach(function (box) {
+    var id = box.getAttribute("data-chart"), spec = byId[id], t0 = performance.now();
+    try {
+      if (!spec) { throw new Error("no data"); }
+      made[id] = new Chart(box, spec);
+      times[id] = Math.round(performance.now() - t0);
+    } catch (error) {
+      failed.push(id);
+      console.error("gdlab: chart " + id + " failed: " + error);
+    }
+  });
+  document.body.setAttribute("data-charts-ready", JSON.stringify({
+    charts: boxes.length - failed.length,
+    failed: failed,
+    start: Math.round(began),
+    each: times,
+    ms: Math.round(performance.now())
+  }));
+  window.gdlabCharts = {ewma: ewma, charts: made};
+})();

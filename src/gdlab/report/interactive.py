@@ -1,0 +1,840 @@
+"""Interactive twins of the report's curve figures, drawn in the page by its own script.
+
+The numbers are computed here and the page only draws (STYLE 18):
+:func:`charts` turns a results document (``docs/results.md``) into plain
+data, one chart per curve figure, named after the figure it twins (``loss``,
+``accuracy``, ``lr``, ``overlay`` (the 2-D paths on one contour), ``paths``
+(a regression's weights on its loss contour), ``schedules``, ``ewma``,
+``sensitivity``). Each run keeps the style the figures give it
+(:func:`gdlab.report.figures.group_styles`, from :mod:`gdlab.report.palette`),
+each chart starts on the axis the figure chose
+(:func:`gdlab.report.figures.choose_scale`), and contour lines are computed
+here (contourpy, matplotlib's), so the PNG and the chart agree.
+
+In the page (``charts.js`` beside this module, :func:`page_script`, about
+30 kB; it draws SVG and needs nothing else), every chart shows run, step and
+value on hover, zooms on a drag (a double-click goes back), pans with the
+Pan button or a Shift-drag, hides a run when its legend entry is clicked and
+shows it alone on a double-click, and switches its y-axis between linear and
+log. A noisy loss chart carries each run's raw loss and a smoothing slider:
+the page computes the bias-corrected exponentially weighted average of
+:func:`gdlab.report.figures.smooth` (seed 004's ``v_t = β·v_{t−1} + (1 −
+β)·x_t``, shown as ``v_t / (1 − β^t)``) from it, so the slider goes from the
+raw curve (β = 0) to heavy smoothing. The 2-D paths show the step, the point
+and f on hover. ``docs/results.md`` says why this is not plotly.js.
+
+A trace is a dict: ``mode`` (``"lines"``, ``"markers"``, ``"lines+markers"``
+or ``"contour"``), ``x`` and ``y`` (or ``x0`` and ``dx`` for evenly spaced
+steps), ``name``, ``legendgroup`` (a legend entry hides all its traces),
+``showlegend``, ``line`` (``color``, ``dash``, ``width``), ``marker``
+(``symbol``, ``size``, ``color``, ``edge``), ``meta`` (the run, bold in the
+tooltip), ``hover`` (``{"x": "step", "y": "loss", "format": "g" | "%",
+"extra": "f"}``, the extra values in ``customdata``; ``None``: no tooltip),
+``error`` (± bars) and, for a contour, ``paths`` (``[[x…], [y…]]`` per line)
+and ``shades`` (a grey per line).
+
+>>> doc = {"problem": None, "runs": [], "series": {"kind": "schedules", "steps": 3,
+...     "curves": [{"label": "constant", "formula": "lr = 0.1", "lr": [0.1, 0.1, 0.1]}]}}
+>>> [(c["figure"], c["scale"]["kind"], len(c["traces"])) for c in charts(doc)]
+[('schedules', 'linear', 1)]
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Collection, Mapping, Sequence
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from gdlab import functions2d
+from gdlab.report import palette
+from gdlab.report.figures import SMOOTH_BETA, choose_scale, group_styles, smooth
+from gdlab.results import series_stride
+
+__all__ = ["SMOOTH_BETAS", "TWINS", "charts", "page_script"]
+
+#: The figures that get an interactive twin, by name.
+TWINS = ("overlay", "paths", "loss", "accuracy", "lr", "schedules", "ewma", "sensitivity")
+#: The smoothing slider's stops (β of the bias-corrected EWMA; 0 is the raw curve).
+SMOOTH_BETAS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
+#: Significant digits of the numbers sent to the page (a 2,000-step curve stays small).
+DIGITS = 7
+#: Grid points per side of a contour, and its levels.
+CONTOUR_RESOLUTION = 120
+CONTOUR_LEVELS = 20
+#: Per-step markers on a path of at most this many points (more: a line only).
+PATH_MARKERS = 120
+ACCURACY_NAMES = {"train_accuracy": "train", "val_accuracy": "validation", "test_accuracy": "test"}
+ACCURACY_DASHES = {"train_accuracy": "solid", "val_accuracy": "dot", "test_accuracy": "dash"}
+
+
+@functools.cache
+def page_script() -> str:
+    """The page's chart script (``charts.js``): draws every chart from its data, as SVG."""
+    return resources.files(__package__).joinpath("charts.js").read_text(encoding="utf-8")
+
+
+# --- numbers for the page -------------------------------------------------------------
+
+
+def _rounded(values: Any, digits: int = DIGITS) -> list[float | None]:
+    """``values`` with ``digits`` significant digits; NaN and ±inf become ``None`` (a gap)."""
+    array = np.asarray(values, dtype=np.float64).reshape(-1)
+    return [float(f"{v:.{digits}g}") if math.isfinite(v) else None for v in array.tolist()]
+
+
+def _floats(values: Any) -> np.ndarray:
+    if values is None:
+        return np.empty(0)
+    return np.asarray(values, dtype=np.float64).reshape(-1)
+
+
+def _scale(curves: Sequence[Any], log: bool | None = None) -> dict[str, Any]:
+    """The y-axis the figure would choose (:func:`~gdlab.report.figures.choose_scale`),
+    with the ranges of both kinds for the page's switch; ``switch`` is false when a
+    value is not positive (a log axis would lose it)."""
+    chosen = choose_scale(curves, log=log)
+    linear = choose_scale(curves, log=False)
+    every = [np.asarray(c, dtype=np.float64).reshape(-1) for c in curves if len(c)]
+    values = np.concatenate(every) if every else np.empty(0)
+    values = values[np.isfinite(values)]
+    positive = bool(values.size and values.min() > 0)
+    ranges = {"linear": [linear.low, linear.high]}
+    if positive:
+        logged = choose_scale(curves, log=True)
+        ranges["log"] = [logged.low, logged.high]
+    return {
+        "kind": chosen.kind if positive else "linear",
+        "reason": chosen.reason,
+        "switch": positive,
+        "ranges": {k: [float(f"{x:.6g}") for x in v] for k, v in ranges.items()},
+    }
+
+
+def _axes(x_title: str, y_title: str, *, x_type: str = "linear", y_format: str = "g") -> dict:
+    return {
+        "xaxis": {"title": x_title, "type": x_type},
+        "yaxis": {"title": y_title, "format": y_format},
+    }
+
+
+def _hover(x: str | None, y: str | None, *, fmt: str = "g", extra: str | None = None) -> dict:
+    return {"x": x, "y": y, "format": fmt, "extra": extra}
+
+
+def _line(style: palette.Style, width: float = 1.8, dash: str | None = None) -> dict[str, Any]:
+    return {"color": style.color, "dash": dash or style.dash, "width": width}
+
+
+def _chart(
+    name: str,
+    title: str,
+    traces: list[dict[str, Any]],
+    axes: dict[str, Any],
+    scale: dict[str, Any] | None,
+    **extra: Any,
+) -> dict[str, Any]:
+    chart = {
+        "id": f"chart-{name}",
+        "figure": name,
+        "title": title,
+        "traces": traces,
+        **axes,
+        "scale": scale,
+        "smooth": None,
+        "views": [],
+    }
+    chart.update(extra)
+    return chart
+
+
+# --- reading the document -----------------------------------------------------------------
+
+
+def _runs(results: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [r for r in results.get("runs") or [] if isinstance(r, Mapping)]
+
+
+def _group(run: Mapping[str, Any]) -> str:
+    return str(run.get("group") or run.get("label") or run.get("id") or "run")
+
+
+def _groups(runs: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault(_group(run), []).append(run)
+    return groups
+
+
+def _label(run: Mapping[str, Any]) -> str:
+    label = str(run.get("label") or _group(run))
+    if run.get("status") == "diverged":
+        step = run.get("stopped_at")
+        label += f" (diverged at step {step})" if step is not None else " (diverged)"
+    return label
+
+
+def _function2d(problem: Mapping[str, Any] | None) -> bool:
+    return bool(problem) and "function2d" in (problem.get("traits") or [])
+
+
+# --- run charts --------------------------------------------------------------------------
+
+
+def _roughness(values: np.ndarray) -> float:
+    """The median jump between steps relative to the curve's spread (0 for a smooth curve)."""
+    finite = values[np.isfinite(values)]
+    if finite.size < 3:
+        return 0.0
+    spread = float(np.quantile(finite, 0.99) - np.quantile(finite, 0.01)) or 1.0
+    return float(np.median(np.abs(np.diff(finite)))) / spread
+
+
+def _loss_chart(results: Mapping[str, Any], function2d: bool) -> dict[str, Any] | None:
+    runs = _runs(results)
+    styles = group_styles(runs)
+    noisy = not function2d  # batch losses jitter; f along a path does not
+    raw: dict[int, list[float | None]] = {}
+    traces: list[dict[str, Any]] = []
+    curves: list[np.ndarray] = []
+    finals: dict[str, float] = {}
+    rough: dict[str, float] = {}
+    what = "f" if function2d else "loss"
+    for name, members in _groups(runs).items():
+        style = styles[name]
+        several = len(members) > 1
+        shown = False
+        for run in members:
+            loss = _floats(run.get("loss"))
+            if not loss.size:
+                continue
+            stride = series_stride(run)
+            curve = smooth(loss, SMOOTH_BETA) if noisy else loss
+            curves.append(curve)
+            finals[name] = max(finals.get(name, -math.inf), float(curve[-1]))
+            rough[name] = max(rough.get(name, 0.0), _roughness(loss))
+            trace = {
+                "mode": "lines",
+                "name": name,
+                "legendgroup": name,
+                "showlegend": not shown,
+                "x0": 0,
+                "dx": stride,
+                "meta": _label(run) if several or run.get("status") == "diverged" else name,
+                "line": _line(style, 1.2 if several else 1.8),
+                "hover": _hover("step", what),
+            }
+            shown = True
+            if noisy:
+                raw[len(traces)] = _rounded(loss)
+            else:
+                trace["y"] = _rounded(loss)
+            traces.append(trace)
+            if run.get("status") == "diverged" and not noisy:
+                traces.append(_end_cross(name, style, (len(loss) - 1) * stride, float(loss[-1])))
+    if not traces:
+        return None
+
+    # The roughest curves at the bottom (half-decade buckets), then the slowest on top.
+    def key(i: int) -> tuple[int, float]:
+        group = traces[i]["legendgroup"]
+        bucket = math.floor(2 * math.log10(max(rough.get(group, 0.0), 1e-9)))
+        return (-bucket, finals.get(group, 0.0))
+
+    order = sorted(range(len(traces)), key=key)
+    chart = _chart(
+        "loss",
+        "f(x, y) per step" if function2d else "Training loss",
+        [traces[i] for i in order],
+        _axes("step", "f(x, y)" if function2d else "training loss"),
+        _scale(curves),
+        legend=list(_groups(runs)),
+    )
+    if noisy:
+        chart["smooth"] = {
+            "beta": SMOOTH_BETA,
+            "betas": list(SMOOTH_BETAS),
+            "raw": {str(k): raw[i] for k, i in enumerate(order) if i in raw},
+        }
+    return chart
+
+
+def _end_cross(group: str, style: palette.Style, x: float, y: float) -> dict[str, Any]:
+    """An ``x`` where a diverged run stops (hidden with its run from the legend)."""
+    return {
+        "mode": "markers",
+        "name": group,
+        "legendgroup": group,
+        "showlegend": False,
+        "x": [x],
+        "y": _rounded([y]),
+        "meta": f"{group}: diverged here",
+        "marker": {"symbol": "x", "size": 11, "color": style.color, "edge": "#000000"},
+        "hover": _hover("step", "value"),
+    }
+
+
+def _accuracy_chart(results: Mapping[str, Any]) -> dict[str, Any] | None:
+    runs = _runs(results)
+    styles = group_styles(runs)
+    keys = [
+        k
+        for k in ACCURACY_NAMES
+        if any(k in e for run in runs for e in run.get("epochs") or [] if isinstance(e, Mapping))
+    ]
+    traces, curves = [], []
+    for name, members in _groups(runs).items():
+        for index, run in enumerate(members):
+            epochs = [e for e in run.get("epochs") or [] if isinstance(e, Mapping)]
+            for key in keys:
+                points = [(e.get("step"), e.get(key)) for e in epochs if e.get(key) is not None]
+                if not points:
+                    continue
+                y = _floats([p[1] for p in points])
+                curves.append(y)
+                style = styles[name]
+                traces.append(
+                    {
+                        "mode": "lines+markers" if len(points) <= 40 else "lines",
+                        "name": name,  # one legend entry per run; the dash tells the split
+                        "legendgroup": name,
+                        "showlegend": index == 0,
+                        "x": [p[0] for p in points],
+                        "y": _rounded(y),
+                        "meta": f"{_label(run)} · {ACCURACY_NAMES[key]}",
+                        "line": _line(style, 1.6, ACCURACY_DASHES[key]),
+                        "marker": {"symbol": style.symbol, "size": 5, "color": style.color},
+                        "hover": _hover("step", "accuracy", fmt="%"),
+                    }
+                )
+    if not traces:
+        return None
+    return _chart(
+        "accuracy", "Accuracy", traces, _axes("step", "accuracy", y_format="%"),
+        _scale(curves, log=False), legend=list(_groups(runs)),
+    )  # fmt: skip
+
+
+def _lr_chart(results: Mapping[str, Any]) -> dict[str, Any] | None:
+    runs = _runs(results)
+    styles = group_styles(runs)
+    merged: dict[tuple, dict[str, Any]] = {}
+    for name, members in _groups(runs).items():
+        run = members[0]
+        lr = _floats(run.get("lr"))
+        if not lr.size:
+            continue
+        stride = series_stride(run)
+        key = (stride, tuple(_rounded(lr)))
+        if key in merged:  # the same rates: one line, named for every group that used them
+            merged[key]["name"] += f", {name}"
+            merged[key]["meta"] += f", {name}"
+            continue
+        merged[key] = {
+            "mode": "lines",
+            "name": name,
+            "legendgroup": name,
+            "showlegend": True,
+            "x0": 0,
+            "dx": stride,
+            "y": list(key[1]),
+            "meta": name,
+            "line": _line(styles[name], 1.8),
+            "hover": _hover("step", "lr"),
+        }
+    if not merged:
+        return None
+    traces = list(merged.values())
+    scale = _scale([np.asarray(t["y"], dtype=np.float64) for t in traces])
+    return _chart(
+        "lr", "Learning rate per step", traces, _axes("step", "learning rate"), scale,
+        legend=[t["legendgroup"] for t in traces],
+    )  # fmt: skip
+
+
+# --- paths on a surface ------------------------------------------------------------------
+
+
+def _function_of(
+    problem: Mapping[str, Any], function: functions2d.Function2D | None
+) -> functions2d.Function2D | None:
+    """The 2-D function to draw contours of, or ``None`` if it cannot be had."""
+    if isinstance(function, functions2d.Function2D):
+        return function
+    block = problem.get("function")
+    if isinstance(block, functions2d.Function2D):
+        return block
+    if not isinstance(block, Mapping):
+        return None
+    if block.get("expression"):
+        from gdlab import expressions
+
+        lo_x, hi_x = block.get("xlim") or (-5, 5)
+        lo_y, hi_y = block.get("ylim") or (-5, 5)
+        return expressions.function(
+            block["expression"], xlim=(float(lo_x), float(hi_x)), ylim=(float(lo_y), float(hi_y))
+        )
+    try:
+        return functions2d.get(block.get("name") or problem.get("name"))
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def _contour(x: np.ndarray, y: np.ndarray, z: np.ndarray, levels: np.ndarray | None) -> dict:
+    """Contour lines of ``z`` (rows along ``y``) at ``levels``, computed here with contourpy
+    (matplotlib's own), darker toward the lowest level."""
+    import contourpy
+
+    paths, shades = [], []
+    if levels is not None and len(levels):
+        generator = contourpy.contour_generator(x, y, np.ma.masked_invalid(z))
+        greys = np.linspace(0.25, 0.78, len(levels))
+        for level, grey in zip(levels, greys, strict=True):
+            for line in generator.lines(float(level)):
+                line = np.asarray(line, dtype=np.float64)
+                if len(line) < 2:
+                    continue
+                paths.append([_rounded(line[:, 0], 5), _rounded(line[:, 1], 5)])
+                value = round(255 * float(grey))
+                shades.append(f"#{value:02x}{value:02x}{value:02x}")
+    return {
+        "mode": "contour",
+        "name": "contours",
+        "showlegend": False,
+        "paths": paths,
+        "shades": shades,
+        "hover": None,
+    }
+
+
+def _quantile_levels(z: np.ndarray, count: int = CONTOUR_LEVELS) -> np.ndarray | None:
+    """Levels at quantiles of ``z``, denser near the minimum (as the figures draw them)."""
+    finite = z[np.isfinite(z)]
+    if finite.size == 0 or finite.min() == finite.max():
+        return None
+    p = (np.arange(1, count + 1) / (count + 1)) ** 2
+    levels = np.unique(np.quantile(finite, p))
+    return levels if levels.size >= 2 else None
+
+
+def _path_traces(
+    paths: Mapping[str, np.ndarray],
+    values: Mapping[str, np.ndarray | None],
+    strides: Mapping[str, int],
+    styles: Mapping[str, palette.Style],
+    labels: Mapping[str, str],
+    axes: tuple[str, str],
+    value_name: str,
+) -> list[dict[str, Any]]:
+    traces = []
+
+    def wiggle(path: np.ndarray) -> float:  # path length over the straight distance
+        if len(path) < 2:
+            return 1.0
+        length = np.linalg.norm(np.diff(path, axis=0), axis=1).sum()
+        return float(length / max(np.linalg.norm(path[-1] - path[0]), 1e-12))
+
+    for name in sorted(paths, key=lambda n: -wiggle(paths[n])):  # the roughest at the bottom
+        path, style = paths[name], styles[name]
+        many = len(path) > PATH_MARKERS
+        trace = {
+            "mode": "lines" if many else "lines+markers",
+            "name": name,
+            "legendgroup": name,
+            "showlegend": True,
+            "x": _rounded(path[:, 0]),
+            "y": _rounded(path[:, 1]),
+            "stride": strides[name],
+            "meta": labels[name],
+            "line": _line(style, 1.0 if many and wiggle(path) > 1.5 else 1.8),
+            "marker": {"symbol": style.symbol, "size": 5, "color": style.color},
+            "hover": _hover(axes[0], axes[1], extra=value_name) | {"point": "step", "pair": True},
+        }
+        value = values.get(name)
+        if value is not None and len(value) == len(path):
+            trace["customdata"] = _rounded(value, 5)
+        else:
+            trace["hover"]["extra"] = None
+        traces.append(trace)
+        traces.append(
+            {
+                "mode": "markers",
+                "name": name,
+                "legendgroup": name,
+                "showlegend": False,
+                "x": _rounded(path[-1:, 0]),
+                "y": _rounded(path[-1:, 1]),
+                "meta": f"{labels[name]}: the end",
+                "marker": {
+                    "symbol": style.symbol,
+                    "size": 13,
+                    "color": style.color,
+                    "edge": "#000000",
+                },
+                "hover": _hover(axes[0], axes[1]) | {"pair": True},
+            }
+        )
+    return traces
+
+
+def _marks(points: Sequence[Sequence[float]], name: str, symbol: str, what: str) -> dict:
+    array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    return {
+        "mode": "markers",
+        "name": name,
+        "legendgroup": name,
+        "showlegend": True,
+        "x": _rounded(array[:, 0]),
+        "y": _rounded(array[:, 1]),
+        "meta": what,
+        "marker": {"symbol": symbol, "size": 13, "color": "#000000"},
+        "hover": _hover("x", "y") | {"pair": True},
+    }
+
+
+def _first_paths(runs: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    firsts = {}
+    for name, members in _groups(runs).items():
+        run = next((r for r in members if r.get("path")), None)
+        if run is not None:
+            firsts[name] = run
+    return firsts
+
+
+def _overlay_chart(
+    results: Mapping[str, Any], function: functions2d.Function2D | None
+) -> dict[str, Any] | None:
+    problem = results.get("problem") or {}
+    runs = _runs(results)
+    firsts = _first_paths(runs)
+    fn = _function_of(problem, function)
+    if not firsts or fn is None:
+        return None
+    block = problem.get("function") if isinstance(problem.get("function"), Mapping) else {}
+    xlim = [float(v) for v in (block.get("xlim") or fn.xlim)]
+    ylim = [float(v) for v in (block.get("ylim") or fn.ylim)]
+    xs = np.linspace(*xlim, CONTOUR_RESOLUTION)
+    ys = np.linspace(*ylim, CONTOUR_RESOLUTION)
+    gx, gy = np.meshgrid(xs, ys)
+    with np.errstate(all="ignore"):
+        z = np.asarray(fn.f(gx, gy), dtype=np.float64) * np.ones_like(gx)
+    paths = {n: np.asarray(r["path"], dtype=np.float64).reshape(-1, 2) for n, r in firsts.items()}
+    values = {}
+    for name, path in paths.items():
+        with np.errstate(all="ignore"):
+            values[name] = np.asarray(fn.f(path[:, 0], path[:, 1]), dtype=np.float64)
+            values[name] = values[name] * np.ones(len(path))
+    traces = [_contour(xs, ys, z, _quantile_levels(z))]
+    traces += _path_traces(
+        paths,
+        values,
+        {n: series_stride(r) for n, r in firsts.items()},
+        group_styles(runs),
+        {n: _label(r) for n, r in firsts.items()},
+        ("x", "y"),
+        "f",
+    )
+    starts = list(dict.fromkeys(tuple(p[0]) for p in paths.values() if len(p)))
+    traces.append(_marks(starts, "start", "circle-open", "start"))
+    minima = block.get("minima") if block.get("minima") is not None else fn.minima
+    if minima:
+        traces.append(_marks(minima, "minimum", "cross-thin", "minimum"))
+    axes = _axes("x", "y")
+    axes["xaxis"]["range"], axes["yaxis"]["range"] = xlim, ylim
+    return _chart("overlay", f"Every path on {fn.description}", traces, axes, None,
+                  legend=list(paths))  # fmt: skip
+
+
+def _weights_chart(results: Mapping[str, Any]) -> dict[str, Any] | None:
+    problem = results.get("problem") or {}
+    surface = problem.get("surface")
+    runs = _runs(results)
+    firsts = _first_paths(runs)
+    if not isinstance(surface, Mapping) or surface.get("kind") != "quadratic" or not firsts:
+        return None
+    A = np.asarray(surface["A"], dtype=np.float64).reshape(2, 2)
+    b = np.asarray(surface["b"], dtype=np.float64).reshape(2)
+    c = float(surface["c"])
+    paths = {n: np.asarray(r["path"], dtype=np.float64).reshape(-1, 2) for n, r in firsts.items()}
+    best = np.asarray(surface.get("minimum") or np.empty(0), dtype=np.float64).reshape(-1, 2)
+    points = np.vstack([*paths.values(), best])
+    points = points[np.isfinite(points).all(axis=1)]
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    pad = 0.12 * np.maximum(hi - lo, 1e-9)
+    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], CONTOUR_RESOLUTION)
+    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], CONTOUR_RESOLUTION)
+    gx, gy = np.meshgrid(xs, ys)
+
+    def quadratic(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        cross = (A[0, 1] + A[1, 0]) * u * v
+        return A[0, 0] * u**2 + cross + A[1, 1] * v**2 + b[0] * u + b[1] * v + c
+
+    z = quadratic(gx, gy)
+    finite = z[np.isfinite(z)]
+    levels = None
+    if finite.size and finite.max() > finite.min():  # even in sqrt(loss − min), as the figure
+        low = float(finite.min())
+        levels = low + (np.linspace(0, 1, 14)[1:] ** 2) * (float(finite.max()) - low)
+    axes_names = [str(a) for a in (surface.get("axes") or ["w1", "w2"])][:2]
+    short = [a.split(" ")[0] for a in axes_names] + ["y"]
+    values = {n: quadratic(p[:, 0], p[:, 1]) for n, p in paths.items()}
+    traces = [_contour(xs, ys, z, levels)]
+    traces += _path_traces(
+        paths,
+        values,
+        {n: series_stride(r) for n, r in firsts.items()},
+        group_styles(runs),
+        {n: _label(r) for n, r in firsts.items()},
+        (short[0], short[1]),
+        "loss, the rest at their best",
+    )
+    starts = list(dict.fromkeys(tuple(p[0]) for p in paths.values() if len(p)))
+    traces.append(_marks(starts, "start", "circle-open", "start"))
+    if best.size:
+        traces.append(_marks(best, "minimum", "cross-thin", "least-squares minimum"))
+    axes = _axes(axes_names[0], axes_names[1] if len(axes_names) > 1 else "")
+    return _chart("paths", "The weights' paths on the loss contour", traces, axes, None,
+                  legend=list(paths), partial=True)  # fmt: skip
+
+
+# --- series charts --------------------------------------------------------------------------
+
+
+def _schedules_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
+    curves = [c for c in series.get("curves") or [] if isinstance(c, Mapping)]
+    if not curves:
+        return None
+    labels = [str(c.get("label") or f"schedule {i + 1}") for i, c in enumerate(curves)]
+    styles = palette.assign(labels)
+    traces, values = [], []
+    for label, curve in zip(labels, curves, strict=True):
+        lr = _floats(curve.get("lr"))
+        values.append(lr)
+        formula = str(curve.get("formula") or "")
+        traces.append(
+            {
+                "mode": "lines",
+                "name": f"{label}: {formula}" if formula else label,
+                "legendgroup": label,
+                "showlegend": True,
+                "x0": 0,
+                "dx": 1,
+                "y": _rounded(lr),
+                "meta": f"{label}: {formula}" if formula else label,
+                "line": _line(styles[label], 2.0),
+                "hover": _hover("step", "lr"),
+            }
+        )
+    return _chart(
+        "schedules", "Learning-rate schedules", traces, _axes("step", "learning rate"),
+        _scale(values), legend=labels,
+    )  # fmt: skip
+
+
+def _ewma_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
+    dates = [str(d) for d in series.get("dates") or []]
+    values = _floats(series.get("values"))
+    curves = [c for c in series.get("curves") or [] if isinstance(c, Mapping)]
+    if not len(values) and not curves:
+        return None
+    unit = str(series.get("unit") or "")
+    traces = [
+        {
+            "mode": "markers",
+            "name": "daily values",
+            "legendgroup": "daily values",
+            "showlegend": True,
+            "x0": 0,
+            "dx": 1,
+            "y": _rounded(values),
+            "meta": "daily value",
+            "marker": {"symbol": "circle", "size": 3, "color": palette.NEUTRAL, "opacity": 0.55},
+            "hover": _hover("day", f"value{f' ({unit})' if unit else ''}"),
+        }
+    ]
+    betas = list(dict.fromkeys(float(c.get("beta", 0.0)) for c in curves))
+    styles = palette.assign([f"β = {b:g}" for b in betas])
+    every = [values]
+    legend = ["daily values"]
+    for curve in curves:
+        beta = float(curve.get("beta", 0.0))
+        corrected = bool(curve.get("bias_correction"))
+        name = f"β = {beta:g}, " + ("corrected" if corrected else "not corrected")
+        style = styles[f"β = {beta:g}"]
+        y = _floats(curve.get("values"))
+        every.append(y)
+        legend.append(name)
+        traces.append(
+            {
+                "mode": "lines",
+                "name": name,
+                "legendgroup": name,
+                "showlegend": True,
+                "x0": 0,
+                "dx": 1,
+                "y": _rounded(y),
+                "meta": f"{name} (about {1 / (1 - beta):.0f} days)" if beta < 1 else name,
+                "line": {
+                    "color": style.color,
+                    "dash": "solid" if corrected else "dash",
+                    "width": 1.8 if corrected else 1.4,
+                },
+                "hover": _hover("day", f"average{f' ({unit})' if unit else ''}"),
+            }
+        )
+    first = min(30, len(values))
+    views = []
+    if first >= 2:
+        window = np.concatenate([v[:first] for v in every if len(v)])
+        window = window[np.isfinite(window)]
+        pad = 0.05 * float(window.max() - window.min() or 1.0)
+        views = [
+            {
+                "label": f"First {first} days",
+                "x": [0, first - 1],
+                "y": [float(window.min() - pad), float(window.max() + pad)],
+            },
+            {"label": "Every day", "x": None, "y": None},
+        ]
+    axes = _axes("day", f"value ({unit})" if unit else "value", x_type="date")
+    return _chart(
+        "ewma", "Exponentially weighted averages", traces, axes, _scale(every, log=False),
+        views=views, dates=dates if len(dates) == len(values) else None, legend=legend,
+        partial=True,
+    )  # fmt: skip
+
+
+def _sensitivity_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
+    configurations = series.get("configurations") or {}
+    if not isinstance(configurations, Mapping) or not configurations:
+        return None
+    metric = str(series.get("metric") or "validation loss")
+    labels = [str(k) for k in configurations]
+    styles = palette.assign(labels)
+    traces, values = [], []
+    for label, c in zip(labels, configurations.values(), strict=True):
+        grid = _floats(c.get("grid"))
+        mean = _floats([math.nan if v is None else v for v in c.get("mean") or []])
+        std = _floats([math.nan if v is None else v for v in c.get("std") or []])
+        n = min(len(grid), len(mean))
+        values.append(mean[:n])
+        style = styles[label]
+        trace = {
+            "mode": "lines+markers",
+            "name": label,
+            "legendgroup": label,
+            "showlegend": True,
+            "x": _rounded(grid[:n]),
+            "y": _rounded(mean[:n]),
+            "meta": label,
+            "line": _line(style, 1.8),
+            "marker": {"symbol": style.symbol, "size": 6, "color": style.color},
+            "hover": _hover("lr", metric),
+        }
+        if len(std) >= n and n:
+            trace["error"] = _rounded(np.nan_to_num(std[:n]))
+        traces.append(trace)
+        diverged = [int(d or 0) for d in c.get("diverged") or []]
+        finite = mean[np.isfinite(mean)]
+        bad = [i for i, d in enumerate(diverged[: len(grid)]) if d > 0]
+        if bad and finite.size:
+            traces.append(
+                {
+                    "mode": "markers",
+                    "name": label,
+                    "legendgroup": label,
+                    "showlegend": False,
+                    "x": _rounded(grid[bad]),
+                    "y": _rounded([float(finite.max())] * len(bad)),
+                    "meta": f"{label}: diverged in some folds at this rate",
+                    "marker": {"symbol": "x", "size": 10, "color": style.color},
+                    "hover": {"x": "lr", "y": None, "format": "g", "extra": "folds diverged"},
+                    "customdata": [diverged[i] for i in bad],
+                }
+            )
+        best = c.get("best") or {}
+        if best.get("lr") is not None and best.get("mean") is not None:
+            traces.append(
+                {
+                    "mode": "markers",
+                    "name": label,
+                    "legendgroup": label,
+                    "showlegend": False,
+                    "x": _rounded([best["lr"]]),
+                    "y": _rounded([best["mean"]]),
+                    "meta": f"{label}: the rate chosen",
+                    "marker": {
+                        "symbol": "star",
+                        "size": 15,
+                        "color": style.color,
+                        "edge": "#000000",
+                    },
+                    "hover": _hover("lr", metric),
+                }
+            )
+    axes = _axes("learning rate", metric, x_type="log")
+    return _chart("sensitivity", "Learning-rate sensitivity", traces, axes, _scale(values),
+                  legend=labels)  # fmt: skip
+
+
+# --- all of them ----------------------------------------------------------------------------
+
+
+def charts(
+    results: Mapping[str, Any],
+    *,
+    names: Collection[str] | None = None,
+    function: functions2d.Function2D | None = None,
+) -> list[dict[str, Any]]:
+    """The interactive charts of a results document, as plain data for the page.
+
+    Args:
+        results: a ``results.json`` document (``docs/results.md``).
+        names: the figures drawn for it (``figures.draw``'s names): only
+            their twins are made; default every chart that fits.
+        function: the 2-D function of a document whose function is not
+            registered (a user's own :class:`~gdlab.functions2d.Function2D`).
+
+    Returns:
+        One dict per chart, in figure order: ``id`` (``chart-<figure>``),
+        ``figure`` (the figure it twins), ``title``, ``traces`` (see the
+        module's docstring), ``xaxis`` and ``yaxis`` (``title``, ``type``,
+        ``format``, ``range``), ``legend`` (the entries in order), ``scale``
+        (``{"kind": "log" | "linear", "switch": bool, "ranges": {...}}``, or
+        ``None`` for a chart without a y-scale switch), ``smooth`` (for noisy
+        losses: ``{"beta", "betas", "raw": {trace index: raw values}}``; the
+        page fills those traces' ``y`` with the smoothed values), ``views``
+        (preset ranges, such as the first 30 days of an EWMA), ``partial``
+        (true when the figure holds more than the chart, such as a second panel:
+        the page shows the image first) and, for dates along x, ``dates``.
+    """
+    problem = results.get("problem")
+    runs = _runs(results)
+    made: list[dict[str, Any] | None] = []
+    if runs and isinstance(problem, Mapping):
+        if _function2d(problem):
+            made += [_overlay_chart(results, function), _loss_chart(results, True)]
+        else:
+            made += [
+                _weights_chart(results),
+                _loss_chart(results, False),
+                _accuracy_chart(results),
+            ]
+        made.append(_lr_chart(results))
+    series = results.get("series")
+    if isinstance(series, Mapping):
+        kind = series.get("kind")
+        if kind == "schedules":
+            made.append(_schedules_chart(series))
+        elif kind == "ewma":
+            made.append(_ewma_chart(series))
+        elif kind == "tuning":
+            made.append(_sensitivity_chart(series))
+    found = [c for c in made if c is not None]
+    if names is not None:
+        wanted = set(names)
+        found = [c for c in found if c["figure"] in wanted]
+    return found
