@@ -699,11 +699,16 @@ SCHEDULE_EXAMPLES = {
     ],
     "swa": [schedules.SWALR(0.1, 0.01, 5), schedules.SWALR(0.1, 0.01, 5, anneal="linear")],
     "lambda": [schedules.Lambda(0.1, lambda n: 1 / (1 + n))],
-    "multiplicative": [schedules.Multiplicative(0.1, lambda n: 0.9)],
+    # a product of n factors: a rate that reaches 0 stays 0 at any step (the
+    # refusal of a jump of 10**18 calls is tested in test_schedules.py)
+    "multiplicative": [schedules.Multiplicative(0.1, lambda n: 0.0 if n > 3 else 0.9)],
     "join": [
         schedules.Join([schedules.Constant(0.1), schedules.CosineDecay(0.1, 10)], [5]),
         schedules.Join(
-            [schedules.Constant(0.1), schedules.Multiplicative(0.1, lambda n: 0.9, per="step")],
+            [
+                schedules.Constant(0.1),
+                schedules.Multiplicative(0.1, lambda n: 0.0 if n > 3 else 0.9, per="step"),
+            ],
             [5],
             form="torch",
         ),

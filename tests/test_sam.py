@@ -546,3 +546,11 @@ def test_a_checkpointed_run_resumes_bit_identically(tmp_path):
     assert resumed.loss == straight.loss
     for key in straight.params:
         np.testing.assert_array_equal(resumed.params[key], straight.params[key])
+
+
+@pytest.mark.parametrize("base", ["adafactor", "sm3"])
+def test_a_base_with_factored_state_is_refused_by_name(base):
+    with pytest.raises(
+        ValueError, match=f"base must be an optimizer with one state array.*'{base}'"
+    ):
+        create("sam", base=base)

@@ -1644,3 +1644,15 @@ def test_experiment_files_name_the_new_schedules() -> None:
         Chained([Constant(0.1), PiecewiseConstant([3], [0.5, 1.0], inclusive=True)]),
     ]
     assert Experiment.from_toml(experiment.to_toml()) == experiment
+
+
+def test_a_multiplicative_jump_too_far_is_refused_not_a_hang(monkeypatch):
+    from gdlab import schedules as module
+
+    monkeypatch.setattr(module, "MULTIPLICATIVE_MAX_CALLS", 1000)
+    schedule = module.Multiplicative(0.1, lambda n: 0.999, per="step")
+    assert schedule(900) == pytest.approx(0.1 * 0.999**900, rel=1e-12)
+    assert schedule(1800) == pytest.approx(0.1 * 0.999**1800, rel=1e-12)  # continues
+    with pytest.raises(ValueError, match=r"the product of .* more calls of lr_lambda"):
+        schedule(10**18)
+    assert module.Multiplicative(0.1, lambda n: 0.0, per="step")(10**18) == 0.0

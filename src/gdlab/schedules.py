@@ -1396,6 +1396,11 @@ class Lambda(_Counted):
         )
 
 
+#: How many factors a Multiplicative schedule multiplies in one call; a jump
+#: further (step 10**18) is refused instead of looping for ever.
+MULTIPLICATIVE_MAX_CALLS = 10**6
+
+
 class Multiplicative(_Counted):
     """Multiply the rate by ``lr_lambda(k)`` at each count (torch's ``MultiplicativeLR``).
 
@@ -1447,10 +1452,19 @@ class Multiplicative(_Counted):
         k, product = self._products.get(start, (start - 1, 1.0))
         if stop < k:
             k, product = start - 1, 1.0
-        while k < stop:
+        calls = 0
+        while k < stop and product != 0.0:  # a zero factor makes every later rate 0
+            if calls == MULTIPLICATIVE_MAX_CALLS:
+                raise ValueError(
+                    f"multiplicative schedule: the rate at n = {stop} is the product of "
+                    f"{stop - k:,} more calls of lr_lambda (at most "
+                    f"{MULTIPLICATIVE_MAX_CALLS:,} at once); step through the run in order, "
+                    "or use a closed-form schedule"
+                )
+            calls += 1
             k += 1
             product *= check_real(f"lr_lambda({k})", self.lr_lambda(k), low=0)
-        self._products[start] = (k, product)
+        self._products[start] = (stop if product == 0.0 else k, product)
         return product
 
     def _value(self, step: int, epoch: int) -> float:

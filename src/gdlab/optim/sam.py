@@ -142,6 +142,16 @@ class SAM(_ClosureRule):
         self.rho = check_real("rho", rho, low=0)
         self.adaptive = check_bool("adaptive", adaptive)
         inner = _make_base(base, options.get("fused", True))
+        if any(
+            getattr(type(inner), hook) is not getattr(Optimizer, hook)
+            for hook in ("_make_plan", "_check_state")
+        ):
+            fail(
+                "base",
+                "an optimizer with one state array of each parameter's shape (Adafactor "
+                "and SM3 keep factored state, which SAM cannot share)",
+                inner.name,
+            )
         if lr is BASE_LR:
             lr = inner.schedule if isinstance(inner.lr, _schedules.Schedule) else inner.lr
         super().__init__(lr, **options)  # checks lr and the options
