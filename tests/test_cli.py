@@ -200,7 +200,7 @@ def test_ctrl_c_leaves_the_finished_runs(tmp_path, capsys, monkeypatch):
     ("argv", "message"),
     [
         (["race", "cifar"], "experiment must be one of bowl, boston, moons, mnist, schedules"),
-        (["race", "bowl", "--optimizers", "sgd,lion"], "--optimizers must name optimizers among"),
+        (["race", "bowl", "--optimizers", "sgd,lionn"], "--optimizers must name optimizers among"),
         (["race", "bowl", "--lr", "adam=fast"], "the learning rate of adam must be a number"),
         (["race", "bowl", "--lr", "adam=-1"], "the learning rate of adam must be > 0"),
         (["race", "bowl", "--lr", "adamw=0.1"], "'adamw' must name a run of this experiment"),
@@ -244,7 +244,7 @@ TRAINING = "[training]\nsteps = 3\n"
         ("name = [", "is not valid TOML"),
         (
             'name = "x"\n' + TRAINING + '[problem]\nkind = "function"\n'
-            '[[runs]]\nlabel = "a"\noptimizer = "lion"\n',
+            '[[runs]]\nlabel = "a"\noptimizer = "lionn"\n',
             "runs[0].optimizer must be one of",
         ),
         (
@@ -288,7 +288,8 @@ def test_config_file_runs(tmp_path, capsys):
     cosine = next(r for r in doc["runs"] if r["label"] == "Adam cosine")
     assert cosine["hyperparameters"]["lr"] == {
         "schedule": {"name": "cosine", "lr0": 0.05, "decay_steps": 20, "min_lr": 0.0,
-                     "per": "step", "restarts": False, "t_mult": 1.0, "m_mul": 1.0, "first": 0}
+                     "per": "step", "restarts": False, "t_mult": 1.0, "m_mul": 1.0, "first": 0,
+                     "periodic": False}
     }  # fmt: skip
     assert cosine["lr"][0] == 0.05
     assert cosine["lr"][-1] < 0.001
