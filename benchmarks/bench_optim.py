@@ -241,7 +241,8 @@ def zoo_specs() -> list[Spec]:
             continue
         torch_cls, torch_kwargs = TORCH_ZOO.get(name, (None, {}))
         elementwise = cls._elementwise and cls.__module__ != "gdlab.optim.wrappers"
-        floor = (3 + 2 * len(cls.state_names)) * 4 if elementwise else None
+        states = len(cls().state_names)  # an instance's: some depend on the arguments
+        floor = (3 + 2 * states) * 4 if elementwise else None
         specs.append(Spec(cls.__name__, _g(cls), torch_cls, torch_kwargs, floor))
     return specs
 

@@ -182,12 +182,50 @@ def _adam_loop(p, g, m, v, step_size, beta1, c1, beta2, c2, eps, sqrt_bc2):
 
 
 @_jit
+def _adamw_loop(p, g, m, v, step_size, beta1, c1, beta2, c2, eps, sqrt_bc2, decay):
+    # AdamW's common case: the decoupled decay and the step, no branches (SIMD).
+    for i in range(p.size):
+        pi = p[i] * decay
+        d = g[i]
+        mi = m[i] * beta1 + c1 * d
+        vi = v[i] * beta2 + c2 * (d * d)
+        m[i] = mi
+        v[i] = vi
+        p[i] = pi - step_size * (mi / (np.sqrt(vi) / sqrt_bc2 + eps))
+
+
+@_jit
+def _adam_vhat_max_loop(p, g, m, v, vmax, step_size, beta1, c1, beta2, c2, eps, bc2, wd, decay,
+                        eps_inside):  # fmt: skip
+    # AMSGrad over the corrected v̂ (optax): vmax = max(vmax, v/bc2).
+    for i in range(p.size):
+        pi = p[i] * decay if decay != 1 else p[i]
+        d = g[i] + wd * pi if wd != 0 else g[i]
+        mi = m[i] * beta1 + c1 * d
+        vi = v[i] * beta2 + c2 * (d * d)
+        m[i] = mi
+        v[i] = vi
+        vi = max(vmax[i], vi / bc2)
+        vmax[i] = vi
+        denom = np.sqrt(vi + eps) if eps_inside else np.sqrt(vi) + eps
+        p[i] = pi - step_size * (mi / denom)
+
+
+@_jit
 def adam_step(
     p, g, m, v, vmax, step_size, beta1, c1, beta2, c2, eps, sqrt_bc2, bc2, wd, decay,
     amsgrad, eps_inside,
 ):  # fmt: skip
-    if wd == 0 and decay == 1 and not amsgrad and not eps_inside:
-        _adam_loop(p, g, m, v, step_size, beta1, c1, beta2, c2, eps, sqrt_bc2)
+    if wd == 0 and not amsgrad and not eps_inside:
+        if decay == 1:
+            _adam_loop(p, g, m, v, step_size, beta1, c1, beta2, c2, eps, sqrt_bc2)
+        else:
+            _adamw_loop(p, g, m, v, step_size, beta1, c1, beta2, c2, eps, sqrt_bc2, decay)
+        return
+    if amsgrad == 2:
+        _adam_vhat_max_loop(
+            p, g, m, v, vmax, step_size, beta1, c1, beta2, c2, eps, bc2, wd, decay, eps_inside
+        )
         return
     for i in range(p.size):
         pi = p[i] * decay if decay != 1 else p[i]
@@ -196,15 +234,10 @@ def adam_step(
         vi = v[i] * beta2 + c2 * (d * d)
         m[i] = mi
         v[i] = vi
-        if amsgrad == 2:
-            vi = max(vmax[i], vi / bc2)
+        if amsgrad:
+            vi = max(vmax[i], vi)
             vmax[i] = vi
-            denom = np.sqrt(vi + eps) if eps_inside else np.sqrt(vi) + eps
-        else:
-            if amsgrad:
-                vi = max(vmax[i], vi)
-                vmax[i] = vi
-            denom = np.sqrt(vi / bc2 + eps) if eps_inside else np.sqrt(vi) / sqrt_bc2 + eps
+        denom = np.sqrt(vi / bc2 + eps) if eps_inside else np.sqrt(vi) / sqrt_bc2 + eps
         p[i] = pi - step_size * (mi / denom)
 
 
