@@ -249,9 +249,10 @@ class Schedule(ABC):
     def _resumed(self, previous: float, step: int, epoch: int) -> float:
         """The value at these (piece-local) counters when started from ``previous``.
 
-        Only called when :attr:`resumes` is true.
+        Only called when :attr:`resumes` is true; a schedule that resumes
+        overrides it.
         """
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} does not resume from a previous rate")
 
     def state_dict(self) -> dict[str, Any]:
         """The mutable state (``{}`` for a pure function of the counters)."""

@@ -16,6 +16,7 @@ Adafactor), Keras 3 (FTRL, Adafactor's ``form="keras"``) and optax (SM3).
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -60,11 +61,13 @@ class _ShapedState(Optimizer):
     #: What a parameter's state holds, for error messages.
     _state_help: ClassVar[str] = ""
 
+    @abc.abstractmethod
     def _layout(self, shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-        raise NotImplementedError
+        """The state arrays of a parameter of ``shape``: name → shape."""
 
+    @abc.abstractmethod
     def _param_shape(self, arrays: Mapping[str, np.ndarray]) -> tuple[int, ...] | None:
-        raise NotImplementedError
+        """The parameter shape a key's state arrays were made for (None if none fits)."""
 
     def _create_state(self, params: Mapping[str, np.ndarray]) -> None:
         layouts = {key: (self._layout(p.shape), p.dtype) for key, p in params.items()}

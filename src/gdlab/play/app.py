@@ -180,123 +180,131 @@ def _origin_allowed(websocket: WebSocket, hosts: Sequence[str]) -> bool:
     return host in hosts or f"[{host}]" in hosts
 
 
-def _network_socket(work: _Work, sessions: _Sessions, hosts: Sequence[str]):
-    from gdlab.play.network import NetworkSession
+class _NetworkConnection:
+    """One page's network-mode websocket: its session, the play loop and the messages."""
 
+    def __init__(self, websocket: WebSocket, work: _Work) -> None:
+        self.websocket = websocket
+        self.work = work
+        self.session: Any = None
+        self.playing = False
+        self.wake = asyncio.Event()
+        self.lock = asyncio.Lock()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.websocket.send_text(_dumps(message).decode())
+
+    async def error(self, err: Exception) -> None:
+        if isinstance(err, api.PlayError):
+            await self.send({"type": "error", **err.payload()})
+        else:
+            log.exception("gdlab play: network session failed")
+            await self.send(
+                {"type": "error", "error": f"internal error: {type(err).__name__}: {err}"}
+            )
+
+    async def compute(self, fn: Callable[[], Any]) -> Any:
+        async with self.lock:
+            return await self.work.run(fn)
+
+    async def _send_data_and_frame(self) -> None:
+        await self.send(self.session.data_message())
+        await self.send(await self.compute(self.session.frame))
+
+    async def handle(self, message: Any) -> None:
+        from gdlab.play.network import NetworkSession
+
+        kind = message.get("type") if isinstance(message, dict) else None
+        session = self.session
+        if kind == "config":
+            self.session = await self.compute(lambda: NetworkSession(message.get("config")))
+            await self._send_data_and_frame()
+        elif kind in ("play", "pause"):
+            self.playing = kind == "play" and session is not None
+            self.wake.set()
+        elif kind in ("step", "reset") and session is None:
+            raise api.PlayError("send a config first", status=409, field="type")
+        elif kind == "step":
+            await self.send(await self.compute(lambda: (session.advance(), session.frame())[1]))
+        elif kind == "reset":
+            await self.compute(session.reset)
+            await self._send_data_and_frame()
+        else:
+            raise api.PlayError(
+                f"type must be one of config, play, pause, step, reset; got {kind!r}",
+                status=400,
+                field="type",
+            )
+        await self.send({"type": "state", "playing": self.playing})
+
+    async def reader(self) -> None:
+        while True:
+            text = await self.websocket.receive_text()
+            try:
+                await self.handle(_parsed_message(text))
+            except (WebSocketDisconnect, anyio.get_cancelled_exc_class()):
+                raise
+            except Exception as err:
+                await self.error(err)
+
+    async def player(self) -> None:
+        while True:
+            session = self.session
+            if not self.playing or session is None:
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            started = time.monotonic()
+            try:
+                frame = await self.compute(lambda s=session: (s.advance(), s.frame())[1])
+            except Exception as err:
+                self.playing = False
+                await self.error(err)
+                continue
+            if self.session is session and self.playing:
+                await self.send(frame)
+                if all(run["status"] != "ok" for run in frame["runs"]):
+                    self.playing = False
+                    await self.send({"type": "state", "playing": False})
+            await asyncio.sleep(max(0.0, 1 / MAX_FPS - (time.monotonic() - started)))
+
+    async def serve(self) -> None:
+        """Read messages and play frames until the page goes away."""
+        async with anyio.create_task_group() as group:
+
+            async def watch(task: Callable[[], Any]) -> None:
+                with contextlib.suppress(WebSocketDisconnect):
+                    await task()
+                group.cancel_scope.cancel()
+
+            group.start_soon(watch, self.reader)
+            group.start_soon(watch, self.player)
+
+
+def _parsed_message(text: str) -> Any:
+    """A websocket message's JSON; too long or malformed is a PlayError."""
+    if len(text) > limits.MAX_BODY_BYTES:
+        raise api.PlayError(f"the message is over {limits.MAX_BODY_BYTES:,} bytes", status=413)
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        raise api.PlayError(f"malformed JSON: {err}", status=400) from None
+
+
+def _network_socket(work: _Work, sessions: _Sessions, hosts: Sequence[str]):
     async def socket(websocket: WebSocket) -> None:
         if not _origin_allowed(websocket, hosts):
             await websocket.close(code=1008)
             return
         await websocket.accept()
         if sessions.open >= limits.MAX_SESSIONS:
-            await websocket.send_text(
-                json.dumps(
-                    {
-                        "type": "error",
-                        "message": f"{limits.MAX_SESSIONS} network sessions are open; "
-                        "close one and try again",
-                    }
-                )
-            )
+            message = f"{limits.MAX_SESSIONS} network sessions are open; close one and try again"
+            await websocket.send_text(json.dumps({"type": "error", "message": message}))
             await websocket.close(code=1013)
             return
         sessions.open += 1
-        state: dict[str, Any] = {"session": None, "playing": False}
-        wake = asyncio.Event()
-        lock = asyncio.Lock()
-
-        async def send(message: dict[str, Any]) -> None:
-            await websocket.send_text(_dumps(message).decode())
-
-        async def error(err: Exception) -> None:
-            if isinstance(err, api.PlayError):
-                await send({"type": "error", **err.payload()})
-            else:
-                log.exception("gdlab play: network session failed")
-                await send(
-                    {"type": "error", "error": f"internal error: {type(err).__name__}: {err}"}
-                )
-
-        async def compute(fn: Callable[[], Any]) -> Any:
-            async with lock:
-                return await work.run(fn)
-
-        async def handle(message: Any) -> None:
-            kind = message.get("type") if isinstance(message, dict) else None
-            session = state["session"]
-            if kind == "config":
-                session = await compute(lambda: NetworkSession(message.get("config")))
-                state["session"] = session
-                await send(session.data_message())
-                await send(await compute(session.frame))
-            elif kind in ("play", "pause"):
-                state["playing"] = kind == "play" and session is not None
-                wake.set()
-            elif kind in ("step", "reset") and session is None:
-                raise api.PlayError("send a config first", status=409, field="type")
-            elif kind == "step":
-                await send(await compute(lambda: (session.advance(), session.frame())[1]))
-            elif kind == "reset":
-                await compute(session.reset)
-                await send(session.data_message())
-                await send(await compute(session.frame))
-            else:
-                raise api.PlayError(
-                    f"type must be one of config, play, pause, step, reset; got {kind!r}",
-                    status=400,
-                    field="type",
-                )
-            await send({"type": "state", "playing": state["playing"]})
-
-        async def reader() -> None:
-            while True:
-                text = await websocket.receive_text()
-                try:
-                    if len(text) > limits.MAX_BODY_BYTES:
-                        raise api.PlayError(
-                            f"the message is over {limits.MAX_BODY_BYTES:,} bytes", status=413
-                        )
-                    try:
-                        message = json.loads(text)
-                    except ValueError as err:
-                        raise api.PlayError(f"malformed JSON: {err}", status=400) from None
-                    await handle(message)
-                except (WebSocketDisconnect, anyio.get_cancelled_exc_class()):
-                    raise
-                except Exception as err:
-                    await error(err)
-
-        async def player() -> None:
-            while True:
-                session = state["session"]
-                if not state["playing"] or session is None:
-                    wake.clear()
-                    await wake.wait()
-                    continue
-                started = time.monotonic()
-                try:
-                    frame = await compute(lambda s=session: (s.advance(), s.frame())[1])
-                except Exception as err:
-                    state["playing"] = False
-                    await error(err)
-                    continue
-                if state["session"] is session and state["playing"]:
-                    await send(frame)
-                    if all(run["status"] != "ok" for run in frame["runs"]):
-                        state["playing"] = False
-                        await send({"type": "state", "playing": False})
-                await asyncio.sleep(max(0.0, 1 / MAX_FPS - (time.monotonic() - started)))
-
         try:
-            async with anyio.create_task_group() as group:
-
-                async def watch(task: Callable[[], Any]) -> None:
-                    with contextlib.suppress(WebSocketDisconnect):
-                        await task()
-                    group.cancel_scope.cancel()
-
-                group.start_soon(watch, reader)
-                group.start_soon(watch, player)
+            await _NetworkConnection(websocket, work).serve()
         except Exception:  # a send after the page went away
             log.debug("gdlab play: network socket closed", exc_info=True)
         finally:
