@@ -296,15 +296,17 @@ def create(name: str, preset: str | None = None, **hyperparameters: Any) -> Opti
     if preset is not None:
         if not isinstance(preset, str):
             fail("preset", f"one of {', '.join(PRESETS)}", preset, kind=TypeError)
-        if preset not in PRESETS:
-            fail("preset", f"one of {', '.join(PRESETS)}", preset)
-        if key not in PRESETS[preset]:
-            having = [p for p, table in PRESETS.items() if key in table]
+        own = OPTIMIZERS[key].presets.get(preset)  # the class's own table: no registry scan
+        if own is None:
+            table = {p: dict(t) for p, t in PRESETS.items()}  # only to name what is valid
+            if preset not in table:
+                fail("preset", f"one of {', '.join(table)}", preset)
+            having = [p for p, names in table.items() if key in names]
             raise ValueError(
                 f"preset {preset!r} does not define {key!r} (it has "
-                f"{', '.join(PRESETS[preset])}); presets with {key!r}: {', '.join(having)}"
+                f"{', '.join(table[preset])}); presets with {key!r}: {', '.join(having)}"
             )
-        settings.update(PRESETS[preset][key])
+        settings.update(own)
     settings.update(hyperparameters)
     return OPTIMIZERS[key](**settings)
 
