@@ -11,11 +11,14 @@ DTYPES = [np.float32, np.float64]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_all_finite_finds_one_bad_element_anywhere(dtype):
-    # 37 elements: vector bodies and scalar tails both; every position, every kind.
+@pytest.mark.parametrize("size", [1, 3, 8, 15, 37, 70])
+def test_all_finite_finds_one_bad_element_anywhere(dtype, size):
+    # The array is read as eight slices and a tail: sizes below 8, a multiple
+    # of 8 and others, vector bodies and scalar tails; every position, every kind.
     finfo = np.finfo(dtype)
-    base = np.linspace(-1, 1, 37).astype(dtype)
-    base[3], base[4], base[5] = finfo.max, -finfo.max, finfo.smallest_subnormal
+    base = np.linspace(-1, 1, size).astype(dtype)
+    base[:3][-1:] = finfo.max
+    base[3:6] = [-finfo.max, finfo.smallest_subnormal, 0.0][: base[3:6].size]
     assert all_finite(base)
     bits = np.dtype(dtype).itemsize * 8
     utype = np.uint32 if bits == 32 else np.uint64
