@@ -20,6 +20,7 @@ from gdlab.data import (
     IDXError,
     Splits,
     boston,
+    circles,
     digits,
     load,
     load_mnist,
@@ -29,9 +30,11 @@ from gdlab.data import (
     moons,
     scale,
     seattle_temperatures,
+    spirals,
     split,
     standard_scale,
     write_idx,
+    xor,
 )
 
 
@@ -424,9 +427,48 @@ def test_moons_draw_from_the_generator_only():
         ({"rng": 0}, TypeError, r"rng must be a numpy.random.Generator"),
     ],
 )
-def test_moons_errors(kwargs, error, pattern):
+@pytest.mark.parametrize("make", [moons, circles, spirals, xor])
+def test_plane_sets_errors(make, kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
-        moons(**{"rng": rng(), **kwargs})
+        make(**{"rng": rng(), **kwargs})
+
+
+@pytest.mark.parametrize("make", [circles, spirals, xor])
+def test_plane_sets_shape_balance_and_seed(make):
+    data = make(101, rng=rng(3))
+    assert data.X.shape == (101, 2) and data.X.dtype == np.float64
+    assert data.y.dtype == np.int64
+    counts = np.bincount(data.y, minlength=2)
+    # moons, circles and spirals alternate the classes; XOR's quadrants are drawn.
+    assert abs(int(counts[0]) - int(counts[1])) <= (1 if make is not xor else 30)
+    assert data.name == make.__name__ and data.task == "classification"
+    again = make(101, rng=rng(3))
+    np.testing.assert_array_equal(data.X, again.X)
+    np.testing.assert_array_equal(data.y, again.y)
+    assert not np.array_equal(data.X, make(101, rng=rng(4)).X)
+
+
+def test_circles_without_noise_lie_on_their_circles():
+    data = circles(40, noise=0.0, rng=rng(0))
+    radius = np.hypot(data.X[:, 0], data.X[:, 1])
+    np.testing.assert_allclose(radius[data.y == 0], 1.0)
+    np.testing.assert_allclose(radius[data.y == 1], 0.5)
+
+
+def test_spirals_without_noise_lie_on_the_two_spirals():
+    data = spirals(200, noise=0.0, rng=rng(0))
+    t = np.hypot(data.X[:, 0], data.X[:, 1])
+    assert 0.1 <= t.min() and t.max() <= 1.0
+    # The angle of a point at radius t is 3πt (class 0) or 3πt + π (class 1).
+    angle = np.arctan2(data.X[:, 1], data.X[:, 0])
+    expected = 3 * np.pi * t + np.pi * data.y
+    np.testing.assert_allclose(np.cos(angle - expected), 1.0, atol=1e-12)
+
+
+def test_xor_without_noise_is_the_sign_rule_away_from_the_axes():
+    data = xor(200, noise=0.0, rng=rng(0))
+    assert np.all(np.abs(data.X) >= 0.05) and np.all(np.abs(data.X) <= 1.0)
+    np.testing.assert_array_equal(data.y == 1, data.X[:, 0] * data.X[:, 1] < 0)
 
 
 def test_digits():
@@ -574,7 +616,7 @@ def test_seattle_temperatures_offline(monkeypatch):
 
 
 def test_registry():
-    assert sorted(DATASETS) == ["boston", "digits", "mnist", "moons"]
+    assert sorted(DATASETS) == ["boston", "circles", "digits", "mnist", "moons", "spirals", "xor"]
     assert DATASETS["mnist"].dataset is mnist_subset
     assert DATASETS["mnist"].classifier
     assert not DATASETS["boston"].classifier
@@ -582,7 +624,7 @@ def test_registry():
     np.testing.assert_array_equal(data.X, moons(20, rng=rng(3)).X)
     assert load("boston", features=("RM",)).feature_names == ("RM",)
     with pytest.raises(
-        ValueError, match=r"name must be one of 'mnist', 'boston', 'moons', 'digits'"
+        ValueError, match=r"name must be one of 'mnist', 'boston', 'moons', 'circles', 'spirals', 'xor', 'digits'"
     ):
         load("iris")
 

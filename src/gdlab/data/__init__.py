@@ -17,6 +17,7 @@ from gdlab.data.datasets import (
     Dataset,
     Splits,
     boston,
+    circles,
     digits,
     load,
     load_mnist,
@@ -26,8 +27,10 @@ from gdlab.data.datasets import (
     moons,
     scale,
     seattle_temperatures,
+    spirals,
     split,
     standard_scale,
+    xor,
 )
 from gdlab.data.idx import IDX_TYPES, IDXError, read_idx, write_idx
 from gdlab.data.registry import DATA_SOURCES as DATASETS
@@ -44,6 +47,7 @@ __all__ = [
     "IDXError",
     "Splits",
     "boston",
+    "circles",
     "digits",
     "epoch_batches",
     "load",
@@ -58,7 +62,9 @@ __all__ = [
     "read_idx",
     "scale",
     "seattle_temperatures",
+    "spirals",
     "split",
     "standard_scale",
     "write_idx",
+    "xor",
 ]

@@ -65,6 +65,7 @@ __all__ = [
     "cache_dir",
     "carve",
     "check_dataset",
+    "circles",
     "digits",
     "draw_seed",
     "load",
@@ -77,8 +78,10 @@ __all__ = [
     "resolve_stratify",
     "scale",
     "seattle_temperatures",
+    "spirals",
     "split",
     "standard_scale",
+    "xor",
 ]
 
 TASKS = ("classification", "regression")
@@ -900,6 +903,85 @@ def moons(n_samples: int = 300, *, noise: float = 0.2, rng: np.random.Generator)
         ("0", "1"),
         "classification",
     )
+
+
+def _plane(X: np.ndarray, y: np.ndarray, name: str) -> Dataset:
+    return Dataset(
+        np.asarray(X, dtype=np.float64),
+        np.asarray(y, dtype=np.int64),
+        name,
+        ("x1", "x2"),
+        ("0", "1"),
+        "classification",
+    )
+
+
+def _plane_args(n_samples: Any, noise: Any, rng: Any) -> tuple[int, float, np.random.Generator]:
+    return (
+        check_int("n_samples", n_samples, low=2),
+        check_real("noise", noise, low=0),
+        check_rng(rng),
+    )
+
+
+def circles(n_samples: int = 300, *, noise: float = 0.1, rng: np.random.Generator) -> Dataset:
+    """Two concentric circles in the plane (scikit-learn's ``make_circles``, factor 0.5).
+
+    Class 0 is the outer circle (radius 1), class 1 the inner (radius 0.5), in
+    random order, with Gaussian noise of standard deviation ``noise``. Seeded
+    like :func:`moons`: one integer drawn from ``rng``.
+
+    >>> data = circles(10, rng=np.random.default_rng(0))
+    >>> data.X.shape, np.bincount(data.y).tolist()
+    ((10, 2), [5, 5])
+    """
+    n_samples, noise, rng = _plane_args(n_samples, noise, rng)
+
+    from sklearn.datasets import make_circles
+
+    X, y = make_circles(n_samples, noise=noise, factor=0.5, random_state=draw_seed(rng))
+    return _plane(X, y, "circles")
+
+
+def spirals(n_samples: int = 300, *, noise: float = 0.05, rng: np.random.Generator) -> Dataset:
+    """Two interleaved spirals of 1.5 turns, radius 0.1 to 1 (TensorFlow Playground's set).
+
+    Point ``i`` is of class ``i % 2``; its radius is ``t = 0.1 + 0.9·√u``
+    (``u`` uniform, so the points are even over the spiral's area), its angle
+    ``3π·t`` plus π for class 1: class 1 is class 0 turned half a turn.
+    Gaussian noise of standard deviation ``noise`` is added, then the points
+    are shuffled. Everything is drawn from ``rng`` itself.
+
+    >>> data = spirals(10, rng=np.random.default_rng(0))
+    >>> data.X.shape, np.bincount(data.y).tolist()
+    ((10, 2), [5, 5])
+    """
+    n_samples, noise, rng = _plane_args(n_samples, noise, rng)
+    y = np.arange(n_samples) % 2
+    t = 0.1 + 0.9 * np.sqrt(rng.uniform(size=n_samples))
+    angle = 3.0 * math.pi * t + math.pi * y
+    X = np.column_stack([t * np.cos(angle), t * np.sin(angle)])
+    X += noise * rng.standard_normal((n_samples, 2))
+    order = rng.permutation(n_samples)
+    return _plane(X[order], y[order], "spirals")
+
+
+def xor(n_samples: int = 300, *, noise: float = 0.05, rng: np.random.Generator) -> Dataset:
+    """The XOR quadrants: class 1 where ``x1·x2 < 0``, before the noise.
+
+    Each coordinate is uniform on ``[0.05, 1]`` with a random sign (the points
+    keep 0.05 away from the axes), then Gaussian noise of standard deviation
+    ``noise`` is added. Everything is drawn from ``rng`` itself.
+
+    >>> data = xor(8, noise=0.0, rng=np.random.default_rng(0))
+    >>> bool(np.all((data.X[:, 0] * data.X[:, 1] < 0) == (data.y == 1)))
+    True
+    """
+    n_samples, noise, rng = _plane_args(n_samples, noise, rng)
+    X = rng.uniform(0.05, 1.0, size=(n_samples, 2)) * rng.choice([-1.0, 1.0], size=(n_samples, 2))
+    y = (X[:, 0] * X[:, 1] < 0).astype(np.int64)
+    X += noise * rng.standard_normal((n_samples, 2))
+    return _plane(X, y, "xor")
 
 
 def digits(*, dtype: Any = np.float64) -> Dataset:

@@ -14,7 +14,7 @@ it describes itself in a report. Adding a data set is one entry here::
     ))
 
 >>> sorted(DATA_SOURCES)
-['boston', 'digits', 'mnist', 'moons']
+['boston', 'circles', 'digits', 'mnist', 'moons', 'spirals', 'xor']
 >>> DATA_SOURCES["moons"].describe({"n_samples": 300, "noise": 0.2, "split_seed": 0})
 '300 two-moons points (noise 0.2)'
 """
@@ -204,30 +204,48 @@ register(
     )
 )
 
-# --------------------------------------------------------------------------- moons
+# ----------------------------------------------------------- points in the plane
+#
+# Generated from ``split_seed``: the same seed, the same points (``gdlab play``'s
+# network mode draws its sets the same way, so its exported TOML reproduces them).
 
 
-def _load_moons(o: Mapping[str, Any]) -> Any:
-    from gdlab.data.datasets import moons
+def _plane_source(name: str, summary: str, noise: float, words: str) -> DataSource:
+    make = getattr(datasets, name)
 
-    return moons(o["n_samples"], noise=o["noise"], rng=_rng(o))
+    def load(o: Mapping[str, Any]) -> Any:
+        return make(o["n_samples"], noise=o["noise"], rng=_rng(o))
+
+    return DataSource(
+        name=name,
+        task="classification",
+        summary=summary,
+        fields={
+            "n_samples": Field("int", 300, "points", low=4, high=10_000_000),
+            "noise": Field("real", noise, "std of the Gaussian noise", low=0),
+            "split_seed": SPLIT_SEED,
+        },
+        load=load,
+        describe=lambda o: f"{o['n_samples']} {words} points (noise {o['noise']:g})",
+        dataset=make,
+    )
 
 
 register(
-    DataSource(
-        name="moons",
-        task="classification",
-        summary="two interleaved half-circles (scikit-learn's make_moons)",
-        fields={
-            "n_samples": Field("int", 300, "points", low=4, high=10_000_000),
-            "noise": Field("real", 0.2, "std of the Gaussian noise", low=0),
-            "split_seed": SPLIT_SEED,
-        },
-        load=_load_moons,
-        describe=lambda o: f"{o['n_samples']} two-moons points (noise {o['noise']:g})",
-        dataset=datasets.moons,
+    _plane_source(
+        "moons", "two interleaved half-circles (scikit-learn's make_moons)", 0.2, "two-moons"
     )
 )
+register(
+    _plane_source(
+        "circles",
+        "two concentric circles (scikit-learn's make_circles, factor 0.5)",
+        0.1,
+        "concentric-circles",
+    )
+)
+register(_plane_source("spirals", "two interleaved spirals of 1.5 turns", 0.05, "two-spirals"))
+register(_plane_source("xor", "the XOR quadrants (class 1 where x1·x2 < 0)", 0.05, "XOR"))
 
 # --------------------------------------------------------------------------- digits
 
