@@ -436,12 +436,14 @@ def test_plane_sets_errors(make, kwargs, error, pattern):
 @pytest.mark.parametrize("make", [circles, spirals, xor])
 def test_plane_sets_shape_balance_and_seed(make):
     data = make(101, rng=rng(3))
-    assert data.X.shape == (101, 2) and data.X.dtype == np.float64
+    assert data.X.shape == (101, 2)
+    assert data.X.dtype == np.float64
     assert data.y.dtype == np.int64
     counts = np.bincount(data.y, minlength=2)
     # moons, circles and spirals alternate the classes; XOR's quadrants are drawn.
     assert abs(int(counts[0]) - int(counts[1])) <= (1 if make is not xor else 30)
-    assert data.name == make.__name__ and data.task == "classification"
+    assert data.name == make.__name__
+    assert data.task == "classification"
     again = make(101, rng=rng(3))
     np.testing.assert_array_equal(data.X, again.X)
     np.testing.assert_array_equal(data.y, again.y)
@@ -458,7 +460,8 @@ def test_circles_without_noise_lie_on_their_circles():
 def test_spirals_without_noise_lie_on_the_two_spirals():
     data = spirals(200, noise=0.0, rng=rng(0))
     t = np.hypot(data.X[:, 0], data.X[:, 1])
-    assert 0.1 <= t.min() and t.max() <= 1.0
+    assert t.min() >= 0.1
+    assert t.max() <= 1.0
     # The angle of a point at radius t is 3πt (class 0) or 3πt + π (class 1).
     angle = np.arctan2(data.X[:, 1], data.X[:, 0])
     expected = 3 * np.pi * t + np.pi * data.y
@@ -467,7 +470,8 @@ def test_spirals_without_noise_lie_on_the_two_spirals():
 
 def test_xor_without_noise_is_the_sign_rule_away_from_the_axes():
     data = xor(200, noise=0.0, rng=rng(0))
-    assert np.all(np.abs(data.X) >= 0.05) and np.all(np.abs(data.X) <= 1.0)
+    assert np.all(np.abs(data.X) >= 0.05)
+    assert np.all(np.abs(data.X) <= 1.0)
     np.testing.assert_array_equal(data.y == 1, data.X[:, 0] * data.X[:, 1] < 0)
 
 
@@ -624,7 +628,8 @@ def test_registry():
     np.testing.assert_array_equal(data.X, moons(20, rng=rng(3)).X)
     assert load("boston", features=("RM",)).feature_names == ("RM",)
     with pytest.raises(
-        ValueError, match=r"name must be one of 'mnist', 'boston', 'moons', 'circles', 'spirals', 'xor', 'digits'"
+        ValueError,
+        match=r"name must be one of 'mnist', 'boston', 'moons', 'circles', 'spirals', 'xor',",
     ):
         load("iris")
 

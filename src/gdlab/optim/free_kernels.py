@@ -8,11 +8,14 @@ is written in the order :mod:`gdlab.optim.free_fused` performs it, so that the
 two are bit-identical. These functions allocate temporaries.
 
 Prodigy and D-Adaptation need two sums over *all* parameters each step. Their
-``*_accumulate`` kernels update the moments of one piece (a key) and return
-that piece's partial sums, accumulated one element after the other in float64
-from 0 (:func:`_sequential_sum`, the loop the fused kernels run); the optimizer
-adds the pieces' partial sums in key order. The ``*_apply`` kernels then take
-the step with the new distance estimate.
+kernels update the moments of one piece (a key) and return that piece's
+partial sums in float64, added in :data:`LANES` interleaved lanes
+(:func:`_lane_sum`: the order the fused loops add in, so that they vectorise
+and still give the same bits every run); the optimizer adds the pieces' partial
+sums in key order. :func:`prodigy_accumulate` leaves the parameters alone:
+:func:`prodigy_apply` steps them once the new distance estimate is known.
+D-Adaptation's step does not use the new estimate (only the next step does),
+so :func:`dadapt_step` does everything in one pass.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "dadapt_accumulate",
-    "dadapt_apply",
+    "LANES",
+    "dadapt_step",
     "jax_power",
     "prodigy_accumulate",
     "prodigy_apply",
@@ -48,11 +51,32 @@ def jax_power(base: float, n: int) -> float:
     return result
 
 
-def _sequential_sum(terms: np.ndarray) -> float:
-    """``((0 + t₀) + t₁) + …`` in float64, left to right (not NumPy's pairwise sum)."""
-    if terms.size == 0:
-        return 0.0
-    return 0.0 + float(np.cumsum(terms, dtype=np.float64)[-1])
+#: The number of interleaved partial sums in :func:`_lane_sum` (and in the
+#: fused loops, which must use the same number: the tests check both).
+LANES = 32
+
+
+def _lane_sum(terms: np.ndarray) -> float:
+    """Σ terms in float64, in :data:`LANES` interleaved lanes, in a fixed order.
+
+    Lane ``j`` adds the terms ``j, j + LANES, j + 2·LANES, …``, each converted
+    to float64, one after the other from 0; then the lanes' totals are added
+    from 0 in lane order. With fewer than ``LANES`` terms this is the plain
+    left-to-right sum. The fused loops add in exactly this order (a vector of
+    lanes per step, so that they vectorise without a fast-math flag), and the
+    order depends only on the number of terms: the same bits on every run and
+    every machine.
+    """
+    x = np.asarray(terms, dtype=np.float64).reshape(-1)
+    head = x.size - x.size % LANES
+    # Down the columns of a (rows, LANES) array NumPy adds row after row (its
+    # pairwise summation applies only along the contiguous axis).
+    lanes = np.add.reduce(x[:head].reshape(-1, LANES), axis=0, initial=0.0)
+    lanes[: x.size - head] += x[head:]
+    total = 0.0
+    for lane in lanes.tolist():
+        total += lane
+    return total
 
 
 def _average_and_interpolate(y, z_old, z, beta1, c_beta1, inv_beta1, ck, c_ck) -> None:
@@ -107,7 +131,7 @@ def prodigy_accumulate(p, g, p0, m, v, s, d, beta1, c1, beta2, c2, beta3, s_coef
     ``s ← β3·s + s_coef·dg·(1/d0)`` (``s_coef`` is ``d·lr·bc``, or ``d`` with
     the safeguard warm-up). The first sum reads ``p`` before the step.
     """
-    dot = _sequential_sum(g * (p0 - p))
+    dot = _lane_sum(g * (p0 - p))
     dg = d * g
     m *= beta1
     m += c1 * dg
@@ -115,7 +139,7 @@ def prodigy_accumulate(p, g, p0, m, v, s, d, beta1, c1, beta2, c2, beta3, s_coef
     v += (c2 * dg) * dg
     s *= beta3
     s += (s_coef * dg) * inv_d0
-    return dot, _sequential_sum(np.abs(s))
+    return dot, _lane_sum(np.abs(s))
 
 
 def prodigy_apply(p, m, v, c_wd, dlr, d_eps) -> None:
@@ -123,23 +147,21 @@ def prodigy_apply(p, m, v, c_wd, dlr, d_eps) -> None:
     p += c_wd * p - (dlr * m) / (np.sqrt(v) + d_eps)
 
 
-def dadapt_accumulate(g, m, v, s, eps, beta1, c1_dlr, beta2, c2, sb2, c_sb2_dlr):
-    """D-Adapt AdamW's moments for one piece; return ``(Σ g·s/(√v + ε), Σ |s|)``.
+def dadapt_step(p, g, m, v, s, eps, beta1, c1_dlr, beta2, c2, sb2, c_sb2_dlr, c_wd):
+    """D-Adapt AdamW's step for one piece; return ``(Σ g·s/(√v + ε), Σ |s|)``.
 
     The first sum reads ``s`` and ``v`` before the step; then
     ``m ← β1·m + (1−β1)·dlr·g``; ``v ← β2·v + (1−β2)·g·g``;
-    ``s ← √β2·s + (1−√β2)·dlr·g``; the second sum reads the new ``s``.
+    ``s ← √β2·s + (1−√β2)·dlr·g``, and the second sum reads the new ``s``;
+    ``p ← p + (c_wd·p − m/(√v + ε))`` with the new ``m`` and ``v``,
+    ``c_wd = −wd·dlr`` (the step uses this step's ``dlr``, not the new ``d``).
     """
-    dot = _sequential_sum(g * (s / (np.sqrt(v) + eps)))
+    dot = _lane_sum(g * (s / (np.sqrt(v) + eps)))
     m *= beta1
     m += c1_dlr * g
     v *= beta2
     v += (c2 * g) * g
     s *= sb2
     s += c_sb2_dlr * g
-    return dot, _sequential_sum(np.abs(s))
-
-
-def dadapt_apply(p, m, v, c_wd, eps) -> None:
-    """D-Adapt AdamW's step: ``p ← p + (c_wd·p − m/(√v + ε))``, ``c_wd = −wd·dlr``."""
     p += c_wd * p - m / (np.sqrt(v) + eps)
+    return dot, _lane_sum(np.abs(s))

@@ -6,10 +6,13 @@ multipliers works too), not a step size. The estimate only grows, from
 ``d0``. Class defaults and formulas are optax's (0.2.8).
 
 The estimate needs two sums over *every* element of *every* parameter each
-step (an inner product and an L1 norm), so a step is two passes: the first
-updates the moments and returns each key's partial sums, the second steps the
-parameters with the new ``d``. The sums are accumulated in float64, element
-after element, within a key, and the keys' partial sums are added in key
+step (an inner product and an L1 norm). Prodigy's step uses the new ``d``, so
+its step is two passes: the first updates the moments and returns each key's
+partial sums, the second steps the parameters. D-Adaptation's step uses this
+step's ``d`` (the new one serves the next step), so its step is one pass.
+Within a key the sums are accumulated in float64 in 32 interleaved lanes, in
+a fixed order (:func:`~gdlab.optim.free_kernels._lane_sum`: the order in which
+the fused loops vectorise), and the keys' partial sums are added in key
 order; when the base class runs one flat span over an MLP's keys, the span is
 cut back into the keys' pieces for the sums, so a flat buffer and separate
 arrays give the same bits. (optax sums each leaf with XLA's reduction and the
@@ -292,21 +295,18 @@ class DAdaptAdamW(_DistanceAdapted):
         scalars = self._scalars
         d = scalars["d"]
         dlr = d * lr * self._bias_correction()
+        c_wd = -self.weight_decay * dlr
         dot = l1 = 0.0
-        for key, p in params.items():
+        for key, p in params.items():  # one pass: the step does not use the new d
             m, v, s = self._buffers(key)
             g = grads[key]
             args = self._cast(
-                p.dtype, self.eps, b1, (1 - b1) * dlr, b2, 1 - b2, sb2, (1 - sb2) * dlr
+                p.dtype, self.eps, b1, (1 - b1) * dlr, b2, 1 - b2, sb2, (1 - sb2) * dlr, c_wd
             )
             for i, j in self._pieces(key, p.size):
-                part_dot, part_l1 = k.dadapt_accumulate(g[i:j], m[i:j], v[i:j], s[i:j], *args)
+                part_dot, part_l1 = k.dadapt_step(p[i:j], g[i:j], m[i:j], v[i:j], s[i:j], *args)
                 dot += part_dot
                 l1 += part_l1
         numerator = sb2 * scalars["numerator_weighted"] + (1 - sb2) * dlr * dot
-        d_new = self._new_d(d, numerator, (1 - sb2) * l1)
         scalars["numerator_weighted"] = numerator
-        scalars["d"] = d_new
-        for key, p in params.items():
-            m, v, _ = self._buffers(key)
-            k.dadapt_apply(p, m, v, *self._cast(p.dtype, -self.weight_decay * dlr, self.eps))
+        scalars["d"] = self._new_d(d, numerator, (1 - sb2) * l1)
