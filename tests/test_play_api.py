@@ -488,10 +488,13 @@ def test_network_socket_refuses_other_origins(client):
     assert info.value.code == 1008
 
 
-def test_network_mode_trains_as_the_race_does():
-    session = NetworkSession(NET)
+@pytest.mark.parametrize("data", ["moons", "circles", "spirals", "xor"])
+def test_network_mode_trains_as_the_race_does(data):
+    config = {**NET, "data": data, "noise": 0.15, "seed": 3}
+    session = NetworkSession(config)
     session.advance(20)
-    toml = network_toml(NET, 20)["toml"]
+    toml = network_toml(config, 20)["toml"]
+    assert f'data = "{data}"' in toml
     records = race(Experiment.from_toml(toml), progress=False)
     for run, record in zip(session.runs, records, strict=True):
         for key, value in run.params.items():
@@ -506,14 +509,16 @@ def test_same_optimizers_see_the_same_batches():
     assert frame["runs"][0]["boundary"] == frame["runs"][1]["boundary"]
 
 
-def test_network_export_is_for_moons_only(client):
+def test_network_export_names_the_page_data_set(client):
+    config = {**NET, "data": "xor", "noise": 0.1, "seed": 9}
+    ok = client.post("/api/network/export", json={"config": config, "steps": 5}).json()
+    assert 'data = "xor"' in ok["toml"]
+    assert "split_seed = 9" in ok["toml"]
     _error(
-        client.post("/api/network/export", json={"config": {**NET, "data": "xor"}, "steps": 5}),
+        client.post("/api/network/export", json={"config": {**NET, "data": "iris"}, "steps": 5}),
         422,
-        "moons",
+        "iris",
     )
-    ok = client.post("/api/network/export", json={"config": NET, "steps": 5}).json()
-    assert 'data = "moons"' in ok["toml"]
 
 
 # --- ports and the command line ---------------------------------------------------------

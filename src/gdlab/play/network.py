@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from gdlab.data import datasets
 from gdlab.data.batches import BatchStream
-from gdlab.data.datasets import Dataset, draw_seed, moons
+from gdlab.data.datasets import Dataset
 from gdlab.optim import NonFiniteGradientError, Optimizer
 from gdlab.play import limits
 from gdlab.play.api import (
@@ -42,57 +43,21 @@ __all__ = ["DATASETS", "NetworkSession", "check_config", "make_data", "network_t
 RUN_SEED = 0
 
 
-def _circles(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import make_circles
-
-    X, y = make_circles(n, noise=noise, factor=0.5, random_state=draw_seed(rng))
-    return X, y
-
-
-def _spirals(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Two interleaved spirals of 1.5 turns, radius 0.1 to 1; class 1 is class 0 turned by π."""
-    y = np.arange(n) % 2
-    t = 0.1 + 0.9 * np.sqrt(rng.uniform(size=n))
-    angle = 3.0 * math.pi * t + math.pi * y
-    X = np.column_stack([t * np.cos(angle), t * np.sin(angle)])
-    X += noise * rng.standard_normal((n, 2))
-    order = rng.permutation(n)
-    return X[order], y[order]
-
-
-def _xor(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Points in [-1, 1]² kept 0.05 away from the axes; class 1 where x·y < 0."""
-    X = rng.uniform(0.05, 1.0, size=(n, 2)) * rng.choice([-1.0, 1.0], size=(n, 2))
-    y = (X[:, 0] * X[:, 1] < 0).astype(np.int64)
-    X += noise * rng.standard_normal((n, 2))
-    return X, y
-
-
-def _moons(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    data = moons(n, noise=noise, rng=rng)  # gdlab's (and `gdlab race moons`'s) moons
-    return data.X, data.y
-
-
-#: Data sets of network mode: ``(n, noise, rng) -> (X, y)``.
-DATASETS: dict[str, Callable[[int, float, np.random.Generator], tuple[np.ndarray, np.ndarray]]] = {
-    "moons": _moons,
-    "circles": _circles,
-    "spirals": _spirals,
-    "xor": _xor,
+#: Data sets of network mode: registered data sets (:mod:`gdlab.data.registry`),
+#: so that an exported setup names them and ``gdlab race --config`` draws the
+#: same points: ``(n_samples, *, noise, rng) -> Dataset``.
+DATASETS: dict[str, Callable[..., Dataset]] = {
+    "moons": datasets.moons,
+    "circles": datasets.circles,
+    "spirals": datasets.spirals,
+    "xor": datasets.xor,
 }
 
 
 def make_data(name: str, n: int, noise: float, seed: int) -> Dataset:
-    """The data set ``name`` with ``n`` points, drawn from ``default_rng(seed)``."""
-    X, y = DATASETS[name](n, noise, np.random.default_rng(seed))
-    return Dataset(
-        np.asarray(X, dtype=np.float64),
-        np.asarray(y, dtype=np.int64),
-        name,
-        ("x1", "x2"),
-        ("0", "1"),
-        "classification",
-    )
+    """The data set ``name`` with ``n`` points, drawn from ``default_rng(seed)``
+    (as an experiment's ``problem.data`` with ``split_seed = seed`` draws it)."""
+    return DATASETS[name](n, noise=noise, rng=np.random.default_rng(seed))
 
 
 _KEYS = (
@@ -284,20 +249,16 @@ class NetworkSession:
 
 
 def network_toml(config: Any, steps: Any) -> dict[str, str]:
-    """A moons setup as a ``gdlab race --config`` file, trained for ``steps`` steps.
+    """The setup as a ``gdlab race --config`` file, trained for ``steps`` steps.
 
-    Only moons: circles, spirals and XOR are data sets of this page alone.
+    Every data set of the page is a registered one: the file names it with the
+    page's size, noise and seed (``split_seed``), and the race draws the same
+    points, the same initial weights and the same batches.
     """
     from gdlab.experiments import Experiment
 
     c = check_config(config)
     steps = _int("steps", steps, 1, 10_000_000)
-    if c["data"] != "moons":
-        raise PlayError(
-            f"{c['data']} is a data set of gdlab play only; the TOML export of network "
-            "mode needs moons (gdlab's registered data set)",
-            field="config.data",
-        )
     labels = _labels([r["optimizer"] for r in c["runs"]])
     runs = []
     for run, label in zip(c["runs"], labels, strict=True):
@@ -318,7 +279,7 @@ def network_toml(config: Any, steps: Any) -> dict[str, str]:
             "seeds": 1,
             "problem": {
                 "kind": "mlp",
-                "data": "moons",
+                "data": c["data"],
                 "n_samples": c["n_samples"],
                 "noise": c["noise"],
                 "split_seed": c["seed"],
