@@ -401,6 +401,12 @@ def test_unknown_paths_methods_and_hosts(client):
     assert client.get("/", headers={"host": "evil.example"}).status_code == 400
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1:8765", "localhost:8765", "[::1]:8765", "[::1]"])
+def test_local_hosts_with_ports_and_ipv6_are_served(client, host):
+    # A page opened at http://[::1]:PORT/ sends "Host: [::1]:PORT".
+    assert client.get("/", headers={"host": host}).status_code == 200
+
+
 def test_a_computation_past_the_time_limit_is_stopped(monkeypatch):
     monkeypatch.setattr(limits, "TIME_LIMIT", 0.05)
     with TestClient(create_app(), base_url="http://127.0.0.1") as c:
