@@ -149,6 +149,12 @@ class FunctionProblem:
             ``"himmelblau"``, ``"saddle"``, ``"rastrigin"``) or a
             :class:`~gdlab.functions2d.Function2D`.
         start: the start point; default the function's (``(-7, 2)`` for the bowl).
+
+    The parameters :meth:`init_params` makes, and the gradients, are 0-d
+    float64 arrays over one 2-element buffer each, so that an optimizer
+    updates ``x`` and ``y`` in one pass. A built-in function is evaluated on
+    Python floats (:func:`~gdlab.functions2d.scalar_form`: the same bits as on
+    the 0-d arrays); any other as it is written.
     """
 
     n_samples = None
@@ -161,23 +167,66 @@ class FunctionProblem:
         self.start = tuple(self.function.start if start is None else start)
         functions2d.params_from(self.start)  # checks the point
         self.name = self.function.name
-        self._grads = {"x": np.zeros(()), "y": np.zeros(())}
+        self._buffers()
+
+    def _buffers(self) -> None:
+        """The gradient buffer and its two 0-d views, and the function's scalar form."""
+        self._scalar = functions2d.scalar_form(self.function)
+        self._grad_buffer = np.zeros(2)
+        self._grad_items = memoryview(self._grad_buffer)  # writes two floats fast
+        self._grads = _pair_views(self._grad_buffer)
+        self._checked: tuple[Any, Any] = (None, None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Views do not survive pickling as views: they are made again on loading.
+        state = dict(self.__dict__)
+        for name in ("_scalar", "_grad_buffer", "_grad_items", "_grads", "_checked"):
+            state.pop(name, None)
+        return state
+
+    def _scalar_at(self, x: Any, y: Any) -> functions2d.ScalarForm | None:
+        """The scalar form if there is one and ``x``, ``y`` are 0-d float64 arrays."""
+        if self._scalar is None:
+            return None
+        if _is_f64_scalar(x) and _is_f64_scalar(y):
+            self._checked = (x, y)
+            return self._scalar
+        return None
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._buffers()
 
     def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        return functions2d.params_from(self.start)
+        start = functions2d.params_from(self.start)
+        return _pair_views(np.array([start["x"], start["y"]], dtype=np.float64))
 
     def loss_and_grads(
         self, params: dict[str, np.ndarray], batch: np.ndarray | None = None
     ) -> tuple[float, dict[str, np.ndarray]]:
         x, y = params["x"], params["y"]
+        checked = self._checked  # the arrays of the last call, as a rule
+        scalar = self._scalar if x is checked[0] and y is checked[1] else self._scalar_at(x, y)
+        if scalar is not None:
+            loss, dfdx, dfdy = scalar.f_and_grad(float(x), float(y))
+            items = self._grad_items
+            items[0] = dfdx
+            items[1] = dfdy
+            return loss, self._grads
         dfdx, dfdy = self.function.grad(x, y)
         self._grads["x"][...] = dfdx
         self._grads["y"][...] = dfdy
         return float(self.function.f(x, y)), self._grads
 
     def evaluate(self, params: dict[str, np.ndarray], split: str = "train") -> dict[str, float]:
-        check_choice("split", split, self.splits)
-        return {"loss": float(self.function.f(params["x"], params["y"]))}
+        if type(split) is not str or split != "train":
+            check_choice("split", split, self.splits)
+        x, y = params["x"], params["y"]
+        checked = self._checked
+        scalar = self._scalar if x is checked[0] and y is checked[1] else self._scalar_at(x, y)
+        if scalar is not None:
+            return {"loss": scalar.f(float(x), float(y))}
+        return {"loss": float(self.function.f(x, y))}
 
     def point(self, params: dict[str, np.ndarray]) -> tuple[float, float]:
         """The current ``(x, y)``: the fit loop records the path from it."""
@@ -185,6 +234,19 @@ class FunctionProblem:
 
     def __repr__(self) -> str:
         return f"FunctionProblem({self.name!r}, start={self.start})"
+
+
+_F64 = np.dtype(np.float64)
+
+
+def _is_f64_scalar(a: Any) -> bool:
+    """Whether ``a`` is a plain 0-d float64 array (what the scalar forms stand in for)."""
+    return type(a) is np.ndarray and a.ndim == 0 and a.dtype == _F64
+
+
+def _pair_views(buffer: np.ndarray) -> dict[str, np.ndarray]:
+    """``{"x": …, "y": …}``: 0-d views of the two elements of ``buffer``."""
+    return {"x": buffer[0:1].reshape(()), "y": buffer[1:2].reshape(())}
 
 
 class LinearRegression(_DataProblem):

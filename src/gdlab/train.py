@@ -623,6 +623,9 @@ def _warm_up(optimizer: Optimizer, params: dict[str, np.ndarray]) -> float:
     }
     if not tiny:
         return 0.0
+    done = _warm_key(optimizer, tiny)
+    if done is not None and done in _WARMED:
+        return 0.0  # this process warmed a twin of it up already
     try:
         twin = _fresh_like(optimizer, lr=_WARM_UP_LR)
         zero = {key: np.zeros_like(p) for key, p in tiny.items()}
@@ -630,7 +633,36 @@ def _warm_up(optimizer: Optimizer, params: dict[str, np.ndarray]) -> float:
         twin.update(tiny, zero, closure=lambda _p: (0.0, zero))
     except (TypeError, ValueError):  # a subclass that does not round-trip: no warm-up
         return 0.0
+    if done is not None:
+        if len(_WARMED) >= _WARMED_MAX:
+            _WARMED.clear()
+        _WARMED.add(done)
     return time.perf_counter() - started
+
+
+#: The warm-ups done in this process (see :func:`_warm_key`); a twin that
+#: would compile nothing new is not stepped again.
+_WARMED: set[tuple] = set()
+_WARMED_MAX = 4096
+
+
+def _warm_key(optimizer: Optimizer, tiny: dict[str, np.ndarray]) -> tuple | None:
+    """What decides which kernels a warm-up compiles: the class, the
+    hyperparameters but the rate (the twin takes a constant one), and the
+    keys with their dtypes and dimensions; ``None`` if it cannot be told.
+
+    A stale match could only leave a compile inside the timed run: what a run
+    computes never depends on the warm-up.
+    """
+    try:
+        hp = {k: v for k, v in optimizer.hyperparameters().items() if k != "lr"}
+        return (
+            type(optimizer),
+            repr(hp),
+            tuple((key, a.dtype.str, a.ndim) for key, a in tiny.items()),
+        )
+    except Exception:  # an optimizer whose hyperparameters cannot be read or shown
+        return None
 
 
 def _resume(run: Run, resume: str | os.PathLike) -> None:
@@ -645,9 +677,17 @@ def _resume(run: Run, resume: str | os.PathLike) -> None:
     run.load_state_dict(state)
 
 
+#: ``_evaluate``'s default: ask the optimizer for its ``eval_params``.
+_ASK = object()
+
+
 @dataclass
 class _Loop:
-    """What the steps of :func:`fit` share besides the :class:`Run`."""
+    """What the steps of :func:`fit` share besides the :class:`Run`.
+
+    ``eval_at`` is the optimizer's ``eval_params`` (``None`` without one),
+    read once when the steps start (:func:`_hoist`), not at every evaluation.
+    """
 
     run: Run
     guard: DivergenceGuard
@@ -656,31 +696,40 @@ class _Loop:
     started: float
     point: Any = None
     report: Any = None
+    eval_at: Any = None
+
+
+def _hoist(loop: _Loop) -> None:
+    """Read what stays the same from step to step (see :class:`_Loop`)."""
+    at = getattr(loop.run.optimizer, "eval_params", None)
+    loop.eval_at = at if callable(at) else None
 
 
 def _step(loop: _Loop) -> float | None:
     """One step: batch, loss, checks, update, history; ``None`` if the run diverged."""
     run = loop.run
-    batch = None if run.stream is None else next(run.stream)
-    loss, grads = run.problem.loss_and_grads(run.params, batch)
+    stream = run.stream
+    batch = None if stream is None else next(stream)
+    problem = run.problem
+    loss, grads = problem.loss_and_grads(run.params, batch)
     if not loop.guard.check(run, loss):
         return None
-    run.optimizer.epoch = run.epoch
+    optimizer = run.optimizer
+    optimizer.epoch = run.epoch
     closure = None
-    if run.optimizer.needs_closure:
-        problem = run.problem
+    if optimizer.needs_closure:
 
         def closure(params, batch=batch):
             return problem.loss_and_grads(params, batch)
 
     try:
-        run.optimizer.update(run.params, grads, closure=closure)
+        optimizer.update(run.params, grads, closure=closure)
     except NonFiniteGradientError as error:
         run.request_stop(f"diverged at step {run.step + 1}: {error}", "diverged")
         return None
     history = run.history
     history.loss.append(loss)
-    history.lr.append(run.optimizer.current_lr)
+    history.lr.append(optimizer.current_lr)
     run.step += 1
     if loop.point is not None:
         history.path.append(loop.point(run.params))
@@ -706,18 +755,24 @@ def _report(loop: _Loop, metrics: dict[str, float]) -> None:
 def _end_of_step(loop: _Loop, loss: float) -> None:
     """Count the epoch, evaluate when it is time, and call the callbacks."""
     run = loop.run
-    epoch_end = run.step % run.steps_per_epoch == 0
-    if epoch_end:
+    if run.step % run.steps_per_epoch == 0:
         run.epoch += 1
-    if epoch_end and (run.epoch % loop.evaluate_every == 0 or run.step == run.total_steps):
-        metrics = _evaluate(run, loop.validation, loop.started)
-        run.history.epochs.append(metrics)
-        loop.guard.check_evaluation(run, metrics["train_loss"])
-        _report(loop, metrics)
-        for cb in run.callbacks:
-            cb.on_epoch_end(run, metrics)
+        if run.epoch % loop.evaluate_every == 0 or run.step == run.total_steps:
+            _end_of_epoch(loop)
     for cb in run.callbacks:
         cb.on_step_end(run, loss)
+
+
+def _end_of_epoch(loop: _Loop) -> None:
+    """Evaluate, check, report to the schedule and call the epoch hooks."""
+    run = loop.run
+    metrics = _evaluate(run, loop.validation, loop.started, loop.eval_at)
+    run.history.epochs.append(metrics)
+    loop.guard.check_evaluation(run, metrics["train_loss"])
+    if loop.report is not None:
+        _report(loop, metrics)
+    for cb in run.callbacks:
+        cb.on_epoch_end(run, metrics)
 
 
 def _last_evaluation(loop: _Loop) -> None:
@@ -726,7 +781,7 @@ def _last_evaluation(loop: _Loop) -> None:
     diverged = run.stop and run._status == "diverged"
     evaluated = bool(history.epochs) and history.epochs[-1]["step"] == run.step
     if run.step > 0 and not diverged and not evaluated:
-        history.epochs.append(_evaluate(run, loop.validation, loop.started))
+        history.epochs.append(_evaluate(run, loop.validation, loop.started, loop.eval_at))
         loop.guard.check_evaluation(run, history.epochs[-1]["train_loss"])
 
 
@@ -735,6 +790,7 @@ def _train(loop: _Loop) -> None:
     run, history = loop.run, loop.run.history
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            _hoist(loop)
             while run.step < run.total_steps and not run.stop:
                 loss = _step(loop)
                 if loss is None:
@@ -757,28 +813,34 @@ def _train(loop: _Loop) -> None:
             cb.on_train_end(run)
 
 
-def _evaluate(run: Run, validation: str | None, started: float) -> dict[str, float]:
+def _evaluate(run: Run, validation: str | None, started: float, at: Any = _ASK) -> dict[str, float]:
     """Metrics at the point the optimizer evaluates at; the trained iterate's apart.
 
     Optimizers that train one sequence and evaluate another (Schedule-Free's x,
     the slow weights of Lookahead, an EMA or SWA average) say so with
-    ``eval_params(params)``: the metrics are taken there, and the trained
-    parameters' metrics are reported too, as ``iterate_<metric>``.
+    ``eval_params(params)`` (``at``, read once per run by the loop): the
+    metrics are taken there, and the trained parameters' metrics are
+    reported too, as ``iterate_<metric>``.
     """
     metrics: dict[str, float] = {
         "epoch": run.epoch,
         "step": run.step,
         "seconds": run.history.seconds + (time.perf_counter() - started),
     }
-    point = eval_point(run.optimizer, run.params)
-    for split in ("train", validation):
-        if split is None:
-            continue
+    params, problem = run.params, run.problem
+    if at is _ASK:
+        at = getattr(run.optimizer, "eval_params", None)
+    if at is None and validation is None:  # the common case, in short
+        for name, value in problem.evaluate(params, "train").items():
+            metrics[f"train_{name}"] = value
+        return metrics
+    point = at(params) if callable(at) else params
+    for split in ("train",) if validation is None else ("train", validation):
         prefix = "val" if split == "validation" else split
-        for name, value in run.problem.evaluate(point, split).items():
+        for name, value in problem.evaluate(point, split).items():
             metrics[f"{prefix}_{name}"] = value
-        if point is not run.params:
-            for name, value in run.problem.evaluate(run.params, split).items():
+        if point is not params:
+            for name, value in problem.evaluate(params, split).items():
                 metrics[f"iterate_{prefix}_{name}"] = value
     return metrics
 
@@ -839,8 +901,10 @@ def fit(
     Timing: before the clock starts, the optimizer's numba kernels are
     compiled for the parameters' dtypes on a throwaway twin (same class and
     hyperparameters, 1-element arrays), so ``history.seconds`` is training
-    time alone and ``history.compile_seconds`` the warm-up, reported apart.
-    The run itself is bit-identical with or without the warm-up.
+    time alone and ``history.compile_seconds`` the warm-up, reported apart
+    (a process warms up each kind of optimizer once: the same class and
+    hyperparameters but the rate, on the same keys and dtypes; later runs
+    report 0). The run itself is bit-identical with or without the warm-up.
 
     Returns:
         The :class:`History`. The trained parameters, changed in place, are

@@ -210,7 +210,7 @@ class Optimizer(abc.ABC):
         if effective is None:
             self.skipped_steps += 1
             return
-        lr = self._schedule(self.t, self.epoch)  # step counts from 0 for schedules
+        lr = _rate(self._schedule, self.t, self.epoch)  # step counts from 0 for schedules
         self.t += 1
         self.current_lr = lr
         self._cast_memo.clear()
@@ -601,6 +601,7 @@ class _Plan:
     """
 
     __slots__ = (
+        "entries",
         "flat_grads",
         "flat_params",
         "grads",
@@ -615,6 +616,7 @@ class _Plan:
         self.keys = tuple(params)
         self.params = tuple(params.values())
         self.grads = tuple(grads[k] for k in self.keys)
+        self.entries = tuple(zip(self.keys, self.params, self.grads, strict=True))
         self.state = state
         self.flat_params = flat_params
         self.flat_grads = flat_grads
@@ -627,7 +629,7 @@ class _Plan:
         if len(params) != len(self.keys) or len(grads) != len(self.keys):
             return False
         try:
-            for key, p, g in zip(self.keys, self.params, self.grads, strict=True):
+            for key, p, g in self.entries:
                 # A parameter made read-only since is caught here: the full
                 # check, run again, names it and nothing changes.
                 if params[key] is not p or grads[key] is not g or not p.flags.writeable:
@@ -639,6 +641,20 @@ class _Plan:
 
 #: The key of the single flat run over all parameters (see ``_make_plan``).
 _FLAT = "\x00all"
+
+
+def _rate(schedule: _schedules.Schedule, t: Any, epoch: Any) -> float:
+    """``schedule(t, epoch)``; for a ``Constant`` (and counters it accepts), its rate
+    read directly: what its call returns, without the call."""
+    if (
+        type(schedule) is _schedules.Constant
+        and type(t) is int
+        and type(epoch) is int
+        and t >= 0
+        and epoch >= 0
+    ):
+        return float(schedule.lr)
+    return schedule(t, epoch)
 
 
 def _state_arrays(
@@ -831,12 +847,19 @@ def _strict_keywords(init):
 
 def _argument_names(init) -> list[str]:
     """A subclass's own arguments, then the options every optimizer takes."""
+    return list(_signature_names(init))
+
+
+@functools.lru_cache(maxsize=1024)
+def _signature_names(init) -> tuple[str, ...]:
+    # Read once per __init__ (inspect.signature is slow, and hyperparameters()
+    # asks at every record and checkpoint).
     names = [
         n
         for n, prm in inspect.signature(init).parameters.items()
         if n != "self" and prm.kind not in (prm.VAR_KEYWORD, prm.VAR_POSITIONAL)
     ]
-    return names + [n for n in _BASE_OPTIONS if n not in names]
+    return tuple(names + [n for n in _BASE_OPTIONS if n not in names])
 
 
 def _plain(value: Any) -> Any:

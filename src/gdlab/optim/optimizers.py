@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_bool, check_choice, check_real, fail
+from . import fused as _fused
 from .base import _FLAT, Optimizer
 from .presets import BOOK_EPS, KERAS_EPS
 from .registry import register
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0)}
+_F64 = np.dtype(np.float64)
 
 
 def _beta(name: str, value: Any) -> float:
@@ -51,9 +53,24 @@ def _nonneg(name: str, value: Any) -> float:
 
 
 class _Stateful(Optimizer):
-    """Shared helper: the state arrays of one key, flat, in ``state_names`` order."""
+    """Shared helpers: the state arrays of one key, and the kernels' scalars."""
+
+    def _kernel_args(self, dtype: np.dtype, *values: Any) -> tuple:
+        """``values`` as the kernels take them: :meth:`_cast` to the arrays' dtype.
+
+        For float64 arrays and gdlab's numba kernels, ``float(v)`` is the same
+        number as ``float64(v)`` and numba types both as float64 (the same
+        compiled code, so the same bits), and a Python float is passed faster:
+        they go as Python floats, with no memo to fill.
+        """
+        if dtype is _F64 and self._kernels is _fused:
+            return tuple(map(float, values))
+        return self._cast(dtype, *values)
 
     def _buffers(self, key: str) -> list[np.ndarray]:
+        flat = self._flat_state_views
+        if flat is not None and flat[0] is self.state and key == _FLAT:
+            return flat[1]
         state = self.state
         assert state is not None
         cache = self.__dict__.get("_flat_state")
@@ -106,7 +123,9 @@ class SGD(_Stateful):
 
     def _step(self, params, grads, lr) -> None:
         for key, p in params.items():
-            self._kernels.sgd_step(p, grads[key], *self._cast(p.dtype, lr, self.weight_decay))
+            self._kernels.sgd_step(
+                p, grads[key], *self._kernel_args(p.dtype, lr, self.weight_decay)
+            )
 
 
 @register(
@@ -171,14 +190,17 @@ class Momentum(_Stateful):
         k = self._kernels
         for key, p in params.items():
             (v,) = self._buffers(key)
-            lr_, mu, wd = self._cast(p.dtype, lr, self.momentum, self.weight_decay)
             if self.form == "torch":
-                (c_damp,) = self._cast(p.dtype, 1 - self.dampening)
+                lr_, mu, wd, c_damp = self._kernel_args(
+                    p.dtype, lr, self.momentum, self.weight_decay, 1 - self.dampening
+                )
                 k.momentum_torch_step(p, grads[key], v, lr_, mu, c_damp, wd, self.t == 1)
-            elif self.form == "book":
+                continue
+            lr_, mu, wd = self._kernel_args(p.dtype, lr, self.momentum, self.weight_decay)
+            if self.form == "book":
                 k.momentum_book_step(p, grads[key], v, lr_, mu, wd)
             else:
-                (c_beta,) = self._cast(p.dtype, 1 - self.momentum)
+                (c_beta,) = self._kernel_args(p.dtype, 1 - self.momentum)
                 k.momentum_ema_step(p, grads[key], v, lr_, mu, c_beta, wd)
 
 
@@ -250,13 +272,15 @@ class Nesterov(_Stateful):
             (v,) = self._buffers(key)
             g = grads[key]
             if self.form == "torch":
-                lr_, mu_, wd = self._cast(p.dtype, lr, mu, self.weight_decay)
+                lr_, mu_, wd = self._kernel_args(p.dtype, lr, mu, self.weight_decay)
                 k.nesterov_torch_step(p, g, v, lr_, mu_, wd, self.t == 1)
             elif self.form == "book":
-                args = self._cast(p.dtype, lr, mu, mu * mu, (1 + mu) * lr, self.weight_decay)
+                args = self._kernel_args(p.dtype, lr, mu, mu * mu, (1 + mu) * lr, self.weight_decay)
                 k.nesterov_book_step(p, g, v, *args)
             else:
-                k.nesterov_keras_step(p, g, v, *self._cast(p.dtype, lr, mu, self.weight_decay))
+                k.nesterov_keras_step(
+                    p, g, v, *self._kernel_args(p.dtype, lr, mu, self.weight_decay)
+                )
 
 
 @register(
@@ -325,7 +349,7 @@ class AdaGrad(_Stateful):
         clr = lr / (1 + (self.t - 1) * self.lr_decay)
         for key, p in params.items():
             (h,) = self._buffers(key)
-            clr_, eps, wd = self._cast(p.dtype, clr, self.eps, self.weight_decay)
+            clr_, eps, wd = self._kernel_args(p.dtype, clr, self.eps, self.weight_decay)
             self._kernels.adagrad_step(p, grads[key], h, clr_, eps, wd, self.eps_inside)
 
 
@@ -395,10 +419,15 @@ class RMSprop(_Stateful):
         )
 
     def _step(self, params, grads, lr) -> None:
+        names = self.state_names
         for key, p in params.items():
-            bufs = dict(zip(self.state_names, self._buffers(key), strict=True))
+            views = self._buffers(key)
             empty = _EMPTY[p.dtype]
-            lr_, alpha, c_alpha, eps, wd, mu = self._cast(
+            if names == ("square_avg",):  # plain RMSprop, the usual case
+                bufs = {"square_avg": views[0]}
+            else:
+                bufs = dict(zip(names, views, strict=True))
+            lr_, alpha, c_alpha, eps, wd, mu = self._kernel_args(
                 p.dtype, lr, self.alpha, 1 - self.alpha, self.eps, self.weight_decay, self.momentum
             )
             self._kernels.rmsprop_step(
@@ -456,7 +485,9 @@ class Adadelta(_Stateful):
     def _step(self, params, grads, lr) -> None:
         for key, p in params.items():
             s, a = self._buffers(key)
-            args = self._cast(p.dtype, lr, self.rho, 1 - self.rho, self.eps, self.weight_decay)
+            args = self._kernel_args(
+                p.dtype, lr, self.rho, 1 - self.rho, self.eps, self.weight_decay
+            )
             self._kernels.adadelta_step(p, grads[key], s, a, *args)
 
 
@@ -559,14 +590,15 @@ class Adam(_Stateful):
         else:
             step_size, sqrt_bc2, bc2 = lr * math.sqrt(bc2) / bc1, 1.0, 1.0
         wd, decay = (0.0, 1 - lr * self.weight_decay) if self._decoupled else (self.weight_decay, 1)
+        amsgrad = (2 if self.amsgrad_corrected else 1) if self.amsgrad else 0
+        kernel, eps, eps_inside = self._kernels.adam_step, self.eps, self.eps_inside
         for key, p in params.items():
-            m, v, *rest = self._buffers(key)
-            vmax = rest[0] if rest else _EMPTY[p.dtype]
-            scalars = self._cast(
-                p.dtype, step_size, b1, 1 - b1, b2, 1 - b2, self.eps, sqrt_bc2, bc2, wd, decay
+            views = self._buffers(key)
+            vmax = views[2] if len(views) > 2 else _EMPTY[p.dtype]
+            scalars = self._kernel_args(
+                p.dtype, step_size, b1, 1 - b1, b2, 1 - b2, eps, sqrt_bc2, bc2, wd, decay
             )
-            amsgrad = (2 if self.amsgrad_corrected else 1) if self.amsgrad else 0
-            self._kernels.adam_step(p, grads[key], m, v, vmax, *scalars, amsgrad, self.eps_inside)
+            kernel(p, grads[key], views[0], views[1], vmax, *scalars, amsgrad, eps_inside)
 
 
 @register(
@@ -685,7 +717,7 @@ class Adamax(_Stateful):
         step_size = lr / (1 - self.beta1**self.t)
         for key, p in params.items():
             m, u = self._buffers(key)
-            args = self._cast(
+            args = self._kernel_args(
                 p.dtype, step_size, self.beta1, 1 - self.beta1, self.beta2, self.eps,
                 self.weight_decay,
             )  # fmt: skip
@@ -769,7 +801,7 @@ class NAdam(_Stateful):
             wd, decay = 0.0, 1 - lr * self.weight_decay
         for key, p in params.items():
             m, v = self._buffers(key)
-            args = self._cast(
+            args = self._kernel_args(
                 p.dtype, b1, 1 - b1, b2, 1 - b2, self.eps, 1 - b2**t, c_grad, c_m, wd, decay
             )
             self._kernels.nadam_step(p, grads[key], m, v, *args)
@@ -840,7 +872,7 @@ class RAdam(_Stateful):
             wd, decay = 0.0, 1 - lr * self.weight_decay
         for key, p in params.items():
             m, v = self._buffers(key)
-            args = self._cast(
+            args = self._kernel_args(
                 p.dtype, b1, 1 - b1, b2, 1 - b2, self.eps, lr, bc1, math.sqrt(bc2), rect, wd,
                 decay,
             )  # fmt: skip

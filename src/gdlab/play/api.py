@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import base64
 import inspect
+import logging
 import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 from typing import Any
 
@@ -31,16 +34,21 @@ from gdlab.optim import OPTIMIZERS, PRESETS, create
 from gdlab.play import limits
 from gdlab.train import Callback, fit
 
+log = logging.getLogger("gdlab.play")
+
 __all__ = [
     "PlayError",
     "catalog",
     "ewma_series",
     "experiment_2d",
     "export_toml",
+    "known_paths",
     "optimizer_specs",
     "pack",
     "paths",
     "schedule_curve",
+    "start_processes",
+    "stop_processes",
     "surface",
     "temperatures",
     "unpack",
@@ -66,6 +74,10 @@ class PlayError(Exception):
         self.field = field
         self.position = position
 
+    def __reduce__(self) -> tuple:
+        # Raised in a worker process (see start_processes), it arrives whole.
+        return (_play_error, (self.message, self.status, self.field, self.position))
+
     def payload(self) -> dict[str, Any]:
         out: dict[str, Any] = {"error": self.message}
         if self.field is not None:
@@ -73,6 +85,10 @@ class PlayError(Exception):
         if self.position is not None:
             out["position"] = self.position
         return out
+
+
+def _play_error(message: str, status: int, field: str | None, position: int | None) -> PlayError:
+    return PlayError(message, status=status, field=field, position=position)
 
 
 # --------------------------------------------------------------------------- checks
@@ -758,17 +774,17 @@ class _Cache:
 
     def __init__(self, size: int = 512) -> None:
         self.size = size
-        self.items: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.items: OrderedDict[str, Any] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> Any:
         with self.lock:
             item = self.items.get(key)
             if item is not None:
                 self.items.move_to_end(key)
             return item
 
-    def put(self, key: str, value: dict[str, Any]) -> None:
+    def put(self, key: str, value: Any) -> None:
         with self.lock:
             self.items[key] = value
             self.items.move_to_end(key)
@@ -777,6 +793,8 @@ class _Cache:
 
 
 RUNS = _Cache()
+#: Checked 2-D requests (see :func:`_prepared`) by their exact text.
+PREPARED = _Cache(256)
 
 
 def _finite_list(values: np.ndarray) -> list[Any]:
@@ -887,20 +905,40 @@ def paths(body: Any, deadline: float | None = None) -> dict[str, Any]:
     (by any page) comes from a cache; the others are computed here.
     """
     deadline = time.monotonic() + limits.TIME_LIMIT if deadline is None else deadline
-    experiment = experiment_2d(body)
+    return _answer(_prepared(body), body, deadline)
+
+
+def known_paths(body: Any) -> dict[str, Any] | None:
+    """:func:`paths`'s answer if it needs no work, else ``None``.
+
+    That is: the request was checked before (but for ``have``: see
+    :func:`_prepared`) and every run it asks for is held or cached. The
+    server answers such a request at once instead of queueing it for a
+    worker; anything else (a new or wrong request, a run to compute) gets
+    ``None`` and goes to :func:`paths`.
+    """
+    text = _request_text(body)
+    prepared = None if text is None else PREPARED.get(text)
+    if prepared is None or not _have_ok(body.get("have", [])):
+        return None
+    return _answer(prepared, body, None)
+
+
+def _have_ok(have: Any) -> bool:
+    return isinstance(have, list) and len(have) <= 64 and all(isinstance(h, str) for h in have)
+
+
+def _answer(prepared: tuple, body: Any, deadline: float | None) -> dict[str, Any] | None:
+    """The runs of a checked request; ``None`` if one must be computed and ``deadline`` is."""
+    experiment, keys, xlim, ylim = prepared
     have = body.get("have", [])
-    if not isinstance(have, list) or len(have) > 64 or not all(isinstance(h, str) for h in have):
+    if not _have_ok(have):
         raise PlayError("have must be a list of at most 64 run keys", field="have")
-    problem = experiment.problem.to_table()
     steps = experiment.training.steps
-    (_, xlim, ylim), _ = _function_of(body)
-    keys = []
-    for spec in experiment.runs:
-        table = spec.to_table()
-        table.pop("label")
-        keys.append(digest({"problem": problem, "steps": steps, "run": table}))
     results = {i: RUNS.get(key) for i, key in enumerate(keys) if key not in have}
     missing = [i for i, result in results.items() if result is None]
+    if missing and deadline is None:
+        return None
     for i, result in zip(missing, _compute(experiment, missing, deadline), strict=True):
         RUNS.put(keys[i], result)
         results[i] = result
@@ -922,6 +960,59 @@ def paths(body: Any, deadline: float | None = None) -> dict[str, Any]:
     return {"runs": out, "steps": steps}
 
 
+def _prepared(body: Any) -> tuple[Experiment, list[str], tuple, tuple]:
+    """A paths request checked: its experiment, each run's key, and the view's limits.
+
+    A request made of plain JSON values (what the page sends) is checked
+    once: while a slider is dragged, most requests repeat the one before but
+    for ``have``, and get the same answer from :data:`PREPARED`.
+    """
+    text = _request_text(body)
+    if text is not None:
+        hit = PREPARED.get(text)
+        if hit is not None:
+            return hit
+    experiment = experiment_2d(body)
+    problem = experiment.problem.to_table()
+    steps = experiment.training.steps
+    (_, xlim, ylim), _ = _function_of(body)
+    keys = []
+    for spec in experiment.runs:
+        table = spec.to_table()
+        table.pop("label")
+        keys.append(digest({"problem": problem, "steps": steps, "run": table}))
+    prepared = (experiment, keys, xlim, ylim)
+    if text is not None:
+        PREPARED.put(text, prepared)
+    return prepared
+
+
+def _request_text(body: Any) -> str | None:
+    """``repr`` of the request but ``have``, if it holds nothing but plain JSON values
+    (``None`` otherwise): two requests with one text are checked alike."""
+    if type(body) is not dict:
+        return None
+    rest = {k: v for k, v in body.items() if k != "have"}
+    return repr(rest) if _plain_json(rest) else None
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain_json(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is made of dicts (str keys), lists, str, int, float, bool, None."""
+    kind = type(value)
+    if kind in _JSON_SCALARS:
+        return True
+    if depth > 32:
+        return False
+    if kind is list:
+        return all(_plain_json(v, depth + 1) for v in value)
+    if kind is dict:
+        return all(type(k) is str and _plain_json(v, depth + 1) for k, v in value.items())
+    return False
+
+
 def _guarded(experiment: Experiment, index: int, deadline: float) -> dict[str, Any]:
     """A run's result; an optimizer that raises gives a "failed" run, not an error."""
     try:
@@ -936,8 +1027,100 @@ _TOO_LONG = "the computation took longer than {:g} s; ask for fewer steps or opt
 
 
 def _compute(experiment: Experiment, indices: list[int], deadline: float) -> list[dict[str, Any]]:
-    """The runs ``indices`` of ``experiment``, one after another (each stops at ``deadline``)."""
+    """The runs ``indices`` of ``experiment`` (each stops at ``deadline``): in the worker
+    processes if :func:`start_processes` started some, else here, one after another."""
+    pool = _PROCESSES
+    if pool is not None and indices:
+        try:
+            futures = [pool.submit(_guarded, experiment, i, deadline) for i in indices]
+            return [future.result() for future in futures]
+        except BrokenProcessPool:  # a worker died (killed, out of memory): threads from now on
+            log.warning("gdlab play: a worker process died; computing in threads from now on")
+            _stop_pool(pool)
     return [_guarded(experiment, i, deadline) for i in indices]
+
+
+# --------------------------------------------------------------------------- worker processes
+
+#: The worker processes 2-D runs are computed in (``None``: in the calling thread).
+_PROCESSES: ProcessPoolExecutor | None = None
+_PROCESSES_LOCK = threading.Lock()
+
+
+def start_processes(count: int, *, warm: bool = True) -> None:
+    """Compute 2-D runs in ``count`` worker processes from now on (0: in threads again).
+
+    ``gdlab play`` starts them: a run then holds neither the server's
+    interpreter lock nor its core, so that requests are read and answered
+    while runs are computed. They are spawned (never forked from a process
+    with threads) and compute exactly what a thread would. With ``warm``
+    each compiles every optimizer's kernels (:func:`warm_up`) before its
+    first run, so that no request waits for a compile in one of them.
+    """
+    global _PROCESSES
+    import multiprocessing
+
+    count = int(count)
+    context = multiprocessing.get_context("spawn")
+    pool = (
+        ProcessPoolExecutor(
+            count, mp_context=context, initializer=_worker_start, initargs=(bool(warm),)
+        )
+        if count > 0
+        else None
+    )
+    with _PROCESSES_LOCK:
+        old, _PROCESSES = _PROCESSES, pool
+    if old is not None:
+        old.shutdown(wait=False, cancel_futures=True)
+
+
+def _worker_start(warm: bool) -> None:
+    """A worker process's start: follow the server, compile the kernels."""
+    _follow_parent()
+    if warm:
+        warm_up(network=False)
+
+
+def _follow_parent() -> None:
+    """In a worker process: exit as soon as the server's process is gone.
+
+    A server killed (SIGKILL, a crash) never gets to stop its pool, and a
+    worker waiting for work would wait forever.
+    """
+    import multiprocessing
+    import multiprocessing.connection
+    import os
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def wait() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=wait, name="gdlab-play-parent", daemon=True).start()
+
+
+def stop_processes(wait: bool = False) -> None:
+    """Stop the worker processes (:func:`start_processes`); runs are computed in threads.
+
+    ``wait``: until they have ended (a run in progress ends at its deadline).
+    """
+    global _PROCESSES
+    with _PROCESSES_LOCK:
+        pool, _PROCESSES = _PROCESSES, None
+    if pool is not None:
+        pool.shutdown(wait=wait, cancel_futures=True)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    global _PROCESSES
+    with _PROCESSES_LOCK:
+        if _PROCESSES is pool:
+            _PROCESSES = None
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def export_toml(body: Any) -> dict[str, str]:

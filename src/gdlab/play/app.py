@@ -20,8 +20,11 @@ path                        method     what
 Every body is checked whole; a mistake is answered with a 4xx status and
 ``{"error": message, "field": …, "position": …}``. Computations run in
 worker threads (at most :data:`~gdlab.play.limits.MAX_CONCURRENT` at once),
-never on the event loop, and stop at :data:`~gdlab.play.limits.TIME_LIMIT`
-seconds (503). An unexpected exception is answered with 500 and logged; the
+never on the event loop (2-D runs in worker processes when the server
+started some: ``gdlab play`` does, see :func:`gdlab.play.api.start_processes`),
+and stop at :data:`~gdlab.play.limits.TIME_LIMIT` seconds (503). A paths
+request that needs no work (checked before, every run held or cached) is
+answered at once. An unexpected exception is answered with 500 and logged; the
 server keeps serving. Requests whose ``Host`` (or a websocket's ``Origin``)
 is not the server's own are refused, so another web site cannot drive it.
 """
@@ -122,13 +125,30 @@ async def _body(request: Request) -> Any:
         raise api.PlayError(f"malformed JSON: {error}", status=400) from None
 
 
-def _endpoint(compute: Callable[[Any], Any], work: _Work, *, body: bool = True):
+def _endpoint(
+    compute: Callable[[Any], Any],
+    work: _Work,
+    *,
+    body: bool = True,
+    known: Callable[[Any], Any] | None = None,
+):
+    """An endpoint that answers ``compute(body)`` from a worker thread.
+
+    ``known(body)``, if given, is tried first on the event loop: an answer
+    that needs no work (a cache hit, see :func:`api.known_paths`) is sent at
+    once; ``None`` sends the request to the worker as usual.
+    """
+
     async def endpoint(request: Request) -> Response:
         started = time.perf_counter()
         try:
             data = await _body(request) if body else None
             args = (data,) if body else ()
-            payload = await work.run(lambda *a: _dumps(compute(*a)), *args)
+            answer = None if known is None else known(data)
+            if answer is not None:
+                payload = _dumps(answer)
+            else:
+                payload = await work.run(lambda *a: _dumps(compute(*a)), *args)
         except api.PlayError as error:
             return JSONResponse(error.payload(), status_code=error.status, headers=_HEADERS)
         except Exception as error:  # never let one request take the server down
@@ -340,7 +360,7 @@ def create_app(*, allowed_hosts: Sequence[str] | None = None) -> Starlette:
         Route("/api/catalog", _endpoint(lambda: api.catalog(), work, body=False)),
         Route("/api/temperatures", _endpoint(lambda: api.temperatures(), work, body=False)),
         Route("/api/surface", _endpoint(api.surface, work), methods=["POST"]),
-        Route("/api/paths", _endpoint(api.paths, work), methods=["POST"]),
+        Route("/api/paths", _endpoint(api.paths, work, known=api.known_paths), methods=["POST"]),
         Route("/api/export", _endpoint(api.export_toml, work), methods=["POST"]),
         Route("/api/network/export", _endpoint(export_network, work), methods=["POST"]),
         Route("/api/schedule", _endpoint(api.schedule_curve, work), methods=["POST"]),

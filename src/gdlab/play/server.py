@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import sys
 import threading
@@ -99,14 +100,18 @@ def serve(
     *,
     open_browser: bool = True,
     out: TextIO | None = None,
+    processes: int | None = None,
 ) -> int:
     """Serve ``gdlab play`` until Ctrl-C; return 0.
 
     Binds to ``host`` (loopback by default: nothing outside this machine can
     reach it) on ``port`` or the first free port from :data:`DEFAULT_PORT`,
     prints the address (and why the port differs, if it does), and opens the
-    page in the default browser unless ``open_browser`` is false.
+    page in the default browser unless ``open_browser`` is false. 2-D runs
+    are computed in ``processes`` worker processes (default
+    :func:`default_processes`; 0 computes them in threads of this process).
     """
+    import anyio.to_thread
     import uvicorn
 
     out = sys.stdout if out is None else out
@@ -123,6 +128,17 @@ def serve(
     print(f"gdlab play: {url}  (Ctrl-C to stop)", file=out, flush=True)
     config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="off")
     server = uvicorn.Server(config)
+    from gdlab.play import api
+
+    shutdown = server.shutdown
+
+    async def shutdown_and_stop(sockets: list[socket.socket] | None = None) -> None:
+        # The worker processes end with the server, before uvicorn raises a
+        # signal it caught again (SIGTERM would end this process at once).
+        await shutdown(sockets=sockets)
+        await anyio.to_thread.run_sync(api.stop_processes, True)
+
+    server.shutdown = shutdown_and_stop  # type: ignore[method-assign]
     if open_browser:
 
         def opener() -> None:
@@ -135,12 +151,20 @@ def serve(
                 threading.Event().wait(0.05)
 
         threading.Thread(target=opener, daemon=True).start()
-    from gdlab.play import api
-
-    # every optimizer's kernels compiled and the data loaded while the page opens
+    # 2-D runs in worker processes (their kernels compiled by the warm-up, which
+    # goes through them), every optimizer's kernels compiled and the data loaded
+    # while the page opens
+    api.start_processes(default_processes() if processes is None else processes)
     threading.Thread(target=api.warm_up, daemon=True).start()
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
+        api.stop_processes()
     return 0
+
+
+def default_processes() -> int:
+    """Worker processes for 2-D runs: a core left to the server, but at least two (a
+    request that needs a run then rarely waits for another's), at most four."""
+    return max(2, min(4, (os.cpu_count() or 2) - 1))
