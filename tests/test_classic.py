@@ -964,3 +964,21 @@ def test_maximize_climbs(fused):
         up.update(b, {k: -v for k, v in g.items()})
         for k in a:
             np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_ftrl_refuses_a_scheduled_rate_of_zero_and_changes_nothing():
+    # FTRL divides by the rate: a schedule that ends at 0 is refused at that
+    # step, before the step count, the parameters or the state change.
+    opt = create("ftrl", lr=schedules.CosineDecay(0.1, 3))
+    params, grads = {"w": np.ones(3)}, {"w": np.full(3, 0.5)}
+    for _ in range(3):
+        opt.update(params, grads)
+    before, state = params["w"].copy(), copy.deepcopy(opt.state_dict())
+    with pytest.raises(ValueError, match=r"lr must be > 0 .* gave 0\.0 at step 4"):
+        opt.update(params, grads)
+    assert opt.t == 3
+    np.testing.assert_array_equal(params["w"], before)
+    after = opt.state_dict()
+    for key, arrays in state["state"].items():
+        for name, value in arrays.items():
+            np.testing.assert_array_equal(after["state"][key][name], value)

@@ -169,6 +169,14 @@ class Optimizer(abc.ABC):
         """The value a state array starts at (0 unless the subclass says)."""
         return 0.0
 
+    def _check_rate(self, lr: float) -> None:
+        """Refuse this step's rate from the schedule before anything changes.
+
+        Every rate a schedule can give (>= 0) suits the rules that scale a step
+        by it; a rule that divides by it (FTRL) refuses 0 here.
+        """
+        return
+
     @abc.abstractmethod
     def _step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float) -> None:
         """Run the kernels on flat parameter and gradient arrays with this step's lr."""
@@ -211,6 +219,7 @@ class Optimizer(abc.ABC):
             self.skipped_steps += 1
             return
         lr = _rate(self._schedule, self.t, self.epoch)  # step counts from 0 for schedules
+        self._check_rate(lr)
         self.t += 1
         self.current_lr = lr
         self._cast_memo.clear()

@@ -439,6 +439,14 @@ class FTRL(_Classic):
     def _initial_value(self, name: str) -> float:
         return self.initial_accumulator_value if name == "accumulator" else 0.0
 
+    def _check_rate(self, lr: float) -> None:
+        if not lr > 0:
+            raise ValueError(
+                f"FTRL divides by the learning rate, so lr must be > 0 at every step; the "
+                f"schedule gave {lr!r} at step {self.t + 1} (nothing was updated: end the "
+                "schedule above 0)"
+            )
+
     def _step(self, params, grads, lr) -> None:
         two_l2 = 2 * (self.l2_regularization_strength + self.beta / (2.0 * lr))
         for key, p in params.items():
