@@ -644,9 +644,22 @@ def test_two_default_races_keep_both_and_latest_names_the_second(work, capsys):
 LONG = ["race", "bowl", "--steps", "200000", "--no-figures", "--quiet"]
 
 
+def _interruptible() -> None:
+    # In the child before it starts: SIGINT as a terminal's foreground job has
+    # it. A suite run in the background (``cmd &`` without job control) starts
+    # with SIGINT ignored, children inherit that, and a race would then finish
+    # instead of stop.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(argv, **kwargs) -> subprocess.Popen:
     return subprocess.Popen(
-        command(*argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs
+        command(*argv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_interruptible,
+        **kwargs,
     )
 
 

@@ -340,12 +340,23 @@ run_sweep(demo_task, tasks, sys.argv[1], workers=2, progress=False)
 """
 
 
+def interruptible() -> None:
+    """In the child before it starts: SIGINT as a terminal's foreground job has it.
+
+    A shell that runs the test suite in the background (``cmd &`` without job
+    control) starts it with SIGINT ignored, and children inherit that; a
+    Ctrl-C test would then see the child finish instead of stop.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_slow_sweep(out: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", RUN_SLOW, str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,  # the sweep and its workers: one process group
+        preexec_fn=interruptible,
     )
 
 
