@@ -12,14 +12,13 @@ relative error), and torch's counters ``func_evals`` and ``n_iter`` exactly.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from closure_problems import ARRAYS, META, PROBLEMS, closure_of, flat, split
 from gdlab import functions2d, race
 from gdlab.data import Dataset
 from gdlab.experiments import Experiment
@@ -27,68 +26,8 @@ from gdlab.optim import LBFGS, NonFiniteGradientError, create, load
 from gdlab.problems import FunctionProblem, MLPClassification
 from gdlab.train import Callback, Checkpoint, fit
 
-DATA = Path(__file__).parent / "data" / "closure_trajectories.npz"
 RTOL = 1e-10
 FLOOR = 1e-12
-SHAPES = {"vec": (5,), "mat": (3, 4), "cube": (2, 1, 3), "scalar": ()}
-
-with np.load(DATA, allow_pickle=False) as _data:
-    ARRAYS = {k: _data[k] for k in _data.files}
-META = json.loads(str(ARRAYS["meta"]))
-
-
-# ----------------------------------------------------------- the problems, in NumPy
-
-
-def _quadratic(x):
-    a, b = ARRAYS["problem/quadratic/A"], ARRAYS["problem/quadratic/b"]
-    ax = a @ x
-    return 0.5 * (x @ ax) - b @ x, ax - b
-
-
-def _rosenbrock(x):
-    head, tail = x[:-1], x[1:]
-    r = tail - head * head
-    grad = np.zeros_like(x)
-    grad[:-1] = -400.0 * head * r - 2.0 * (1.0 - head)
-    grad[1:] += 200.0 * r
-    return np.sum(100.0 * r * r + (1.0 - head) ** 2), grad
-
-
-def _logistic(x):
-    xs, ys, l2 = ARRAYS["problem/logistic/X"], ARRAYS["problem/logistic/y"], META["logistic_l2"]
-    margin = ys * (xs @ x)
-    losses = np.logaddexp(0.0, -margin)
-    weight = np.exp(-np.logaddexp(0.0, margin))  # σ(−margin)
-    grad = xs.T @ (-ys * weight) / len(ys) + l2 * x
-    return np.mean(losses) + 0.5 * l2 * (x @ x), grad
-
-
-PROBLEMS = {"quadratic": _quadratic, "rosenbrock": _rosenbrock, "logistic": _logistic}
-
-
-def split(x: np.ndarray) -> dict[str, np.ndarray]:
-    """The flat vector as parameters: the four shapes for 24 numbers, else two halves."""
-    if x.size == 24:
-        out, start = {}, 0
-        for key, shape in SHAPES.items():
-            size = math.prod(shape)
-            out[key] = x[start : start + size].reshape(shape).copy()
-            start += size
-        return out
-    return {"a": x[: x.size // 2].copy(), "b": x[x.size // 2 :].copy()}
-
-
-def flat(params) -> np.ndarray:
-    return np.concatenate([np.reshape(v, -1) for v in params.values()])
-
-
-def closure_of(f):
-    def closure(params):
-        loss, grad = f(flat(params))
-        return float(loss), split(grad)
-
-    return closure
 
 
 def replay(case, fused=True):
@@ -303,7 +242,7 @@ def test_inner_iterations_follow_the_plain_algorithm(kwargs):
 def test_fused_and_reference_paths_are_bit_identical(dtype, line_search_fn):
     def closure(params):
         x = flat(params).astype(np.float64)
-        loss, g = _logistic(x)
+        loss, g = PROBLEMS["logistic"](x)
         return float(loss), {k: v.astype(dtype) for k, v in split(g).items()}
 
     results = []
@@ -398,7 +337,7 @@ def _fingerprint(opt) -> bytes:
 @pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
 def test_state_round_trip_keeps_the_history(line_search_fn, tmp_path):
     kwargs = {"max_iter": 3, "history_size": 4, "line_search_fn": line_search_fn}
-    closure = closure_of(_rosenbrock)
+    closure = closure_of(PROBLEMS["rosenbrock"])
     x0 = ARRAYS["lbfgs-rosenbrock24-wolfe/init"]
 
     def run(opt, params, steps):

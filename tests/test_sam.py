@@ -15,11 +15,11 @@ import json
 import math
 import pickle
 import tomllib
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from closure_problems import ARRAYS, META, PROBLEMS, SHAPES, closure_of, flat, split
 from gdlab import functions2d, race, schedules
 from gdlab.data import Dataset
 from gdlab.experiments import Experiment
@@ -28,68 +28,12 @@ from gdlab.problems import FunctionProblem, MLPClassification
 from gdlab.selection import default_space
 from gdlab.train import Callback, Checkpoint, fit
 
-DATA = Path(__file__).parent / "data" / "closure_trajectories.npz"
 RTOL = 1e-10
 # torch's references run the same formula: elementwise relative error, a floor only
 # against dividing by an exact zero. optax adds no 1e-12 to the norm, a systematic
 # relative difference of about 1e-12/‖g‖ in ε: there a coordinate near zero is held
 # to 1e-13 absolute (|Δ| ≤ 1e-10·max(|x|, 1e-3); the parameters are of order one).
 FLOOR = {"torch": 1e-12, "optax": 1e-3}
-SHAPES = {"vec": (5,), "mat": (3, 4), "cube": (2, 1, 3), "scalar": ()}
-
-with np.load(DATA, allow_pickle=False) as _data:
-    ARRAYS = {k: _data[k] for k in _data.files}
-META = json.loads(str(ARRAYS["meta"]))
-
-
-def _quadratic(x):
-    a, b = ARRAYS["problem/quadratic/A"], ARRAYS["problem/quadratic/b"]
-    ax = a @ x
-    return 0.5 * (x @ ax) - b @ x, ax - b
-
-
-def _rosenbrock(x):
-    head, tail = x[:-1], x[1:]
-    r = tail - head * head
-    grad = np.zeros_like(x)
-    grad[:-1] = -400.0 * head * r - 2.0 * (1.0 - head)
-    grad[1:] += 200.0 * r
-    return np.sum(100.0 * r * r + (1.0 - head) ** 2), grad
-
-
-def _logistic(x):
-    xs, ys, l2 = ARRAYS["problem/logistic/X"], ARRAYS["problem/logistic/y"], META["logistic_l2"]
-    margin = ys * (xs @ x)
-    weight = np.exp(-np.logaddexp(0.0, margin))  # σ(−margin)
-    grad = xs.T @ (-ys * weight) / len(ys) + l2 * x
-    return np.mean(np.logaddexp(0.0, -margin)) + 0.5 * l2 * (x @ x), grad
-
-
-PROBLEMS = {"quadratic": _quadratic, "rosenbrock": _rosenbrock, "logistic": _logistic}
-
-
-def split(x):
-    if x.size == 24:
-        out, start = {}, 0
-        for key, shape in SHAPES.items():
-            size = math.prod(shape)
-            out[key] = x[start : start + size].reshape(shape).copy()
-            start += size
-        return out
-    return {"a": x[: x.size // 2].copy(), "b": x[x.size // 2 :].copy()}
-
-
-def flat(params):
-    return np.concatenate([np.reshape(v, -1) for v in params.values()])
-
-
-def closure_of(f):
-    def closure(params):
-        loss, grad = f(flat(params))
-        return float(loss), split(grad)
-
-    return closure
-
 
 CASES = [c for c in META["cases"] if c["optimizer"] == "sam"]
 
@@ -241,7 +185,7 @@ def test_rho_zero_is_the_base_optimizer():
 @pytest.mark.parametrize("base", ["adam", "nadam", "momentum"])
 def test_fused_and_reference_kernels_are_bit_identical(dtype, base):
     def f32(params):
-        loss, grads = _logistic(flat(params).astype(np.float64))
+        loss, grads = PROBLEMS["logistic"](flat(params).astype(np.float64))
         return float(loss), {k: v.astype(dtype) for k, v in split(grads).items()}
 
     results = []
@@ -270,7 +214,7 @@ def test_one_flat_buffer_gives_the_separate_arrays_results():
 
     flat_params, grads = views(x0.copy()), views(np.zeros_like(x0))
     separate = split(x0)
-    f = closure_of(_logistic)
+    f = closure_of(PROBLEMS["logistic"])
     a, b = (SAM(base="adam", lr=0.01, rho=0.2, adaptive=True) for _ in range(2))
     for _ in range(10):
         for key, g in f(flat_params)[1].items():
@@ -322,7 +266,7 @@ def test_hyperparameters_are_plain_data_that_rebuild_the_optimizer(tmp_path):
 @pytest.mark.parametrize("base", ["adam", "nadam", "rmsprop", "sgd"])
 def test_the_base_state_round_trips(base, tmp_path):
     kwargs = {"base": {"optimizer": base, "weight_decay": 0.01}, "lr": 0.01, "rho": 0.1}
-    f = closure_of(_logistic)
+    f = closure_of(PROBLEMS["logistic"])
     x0 = ARRAYS["sam-adam-logistic/init"]
 
     def run(opt, params, steps):
