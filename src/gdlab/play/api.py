@@ -178,52 +178,78 @@ def _extend(low: float, high: float, values: Sequence[float], log: bool) -> tupl
     return low, high
 
 
+def _log_range(low: float, high: float, floats: Sequence[float]) -> dict[str, Any]:
+    """A log-scale slider from ``low`` to ``high``, widened to take in ``floats``."""
+    low, high = _extend(low, high, floats, log=True)
+    return {"scale": "log", "min": low, "max": high}
+
+
+def _is_factor(key: str, floats: Sequence[float]) -> bool:
+    """Whether a float hyperparameter reads as a decay factor in [0, 1)."""
+    return all(0 <= v < 1 for v in floats) and (key.startswith("beta") or key in _FACTORS)
+
+
+def _real_range(cls: type, key: str, value: float, floats: Sequence[float]) -> dict[str, Any]:
+    """The scale and range of a float hyperparameter's slider (``floats``: it and its presets')."""
+    if key == "lr":
+        low, high = cls.lr_range
+        return _log_range(low / 100, high * 10, floats)
+    if "eps" in key:
+        return _log_range(1e-12, 1.0, floats)
+    if _is_factor(key, floats):
+        if max(floats) >= 0.95:
+            return {"scale": "one_minus_log", "min": 0.0, "max": 0.9999}
+        return {"scale": "linear", "min": 0.0, "max": 0.999}
+    if all(v >= 0 for v in floats) and (value == 0 or "decay" in key):
+        return {"scale": "log0", "min": 1e-6, "max": max(1.0, 10 * max(floats))}
+    if value > 0:
+        return _log_range(value / 1000, value * 1000, floats)
+    bound = max(10 * abs(v) for v in floats) or 1.0
+    return {"scale": "linear", "min": -bound, "max": bound}
+
+
+def _choice_spec(cls: type, key: str, value: str, seen: Sequence[Any]) -> dict[str, Any] | None:
+    """A string hyperparameter as a choice (``None``: nothing to choose between)."""
+    choices = getattr(cls, f"{key.upper()}S", None)
+    if not isinstance(choices, tuple | list):
+        choices = sorted({value, *(v for v in seen if isinstance(v, str))})
+    if len(choices) < 2:
+        return None
+    return {"name": key, "kind": "choice", "choices": list(choices), "default": value}
+
+
+def _int_spec(key: str, value: int, seen: Sequence[Any]) -> dict[str, Any]:
+    """An integer hyperparameter's slider, wide enough for its presets' values."""
+    ints = [v for v in (value, *seen) if isinstance(v, int) and not isinstance(v, bool)]
+    return {
+        "name": key,
+        "kind": "int",
+        "scale": "linear",
+        "default": value,
+        "min": min(0 if value == 0 else 1, *ints),
+        "max": max(10, 4 * value, *ints),
+    }
+
+
+def _finite_floats(value: float, seen: Sequence[Any]) -> list[float]:
+    """``value`` and the finite numbers among ``seen``, as floats."""
+    floats = [float(v) for v in (value, *seen) if isinstance(v, int | float)]
+    return [v for v in floats if math.isfinite(v)]
+
+
 def _spec(cls: type, key: str, value: Any, seen: Sequence[Any]) -> dict[str, Any] | None:
     """How the page shows one hyperparameter (``None``: not on the page)."""
     if isinstance(value, bool):
         return {"name": key, "kind": "bool", "default": value}
     if isinstance(value, str):
-        choices = getattr(cls, f"{key.upper()}S", None)
-        if not isinstance(choices, tuple | list):
-            choices = sorted({value, *(v for v in seen if isinstance(v, str))})
-        if len(choices) < 2:
-            return None
-        return {"name": key, "kind": "choice", "choices": list(choices), "default": value}
+        return _choice_spec(cls, key, value, seen)
     if isinstance(value, int) and not isinstance(value, float):
-        ints = [v for v in (value, *seen) if isinstance(v, int) and not isinstance(v, bool)]
-        return {
-            "name": key,
-            "kind": "int",
-            "scale": "linear",
-            "default": value,
-            "min": min(0 if value == 0 else 1, *ints),
-            "max": max(10, 4 * value, *ints),
-        }
+        return _int_spec(key, value, seen)
     if not isinstance(value, float) or not math.isfinite(value):
         return None  # an object, None, a schedule: kept as it is, not shown
-    floats = [float(v) for v in (value, *seen) if isinstance(v, int | float)]
-    floats = [v for v in floats if math.isfinite(v)]
+    floats = _finite_floats(value, seen)
     spec: dict[str, Any] = {"name": key, "kind": "real", "default": value}
-    if key == "lr":
-        low, high = cls.lr_range
-        low, high = _extend(low / 100, high * 10, floats, log=True)
-        spec.update(scale="log", min=low, max=high)
-    elif "eps" in key:
-        low, high = _extend(1e-12, 1.0, floats, log=True)
-        spec.update(scale="log", min=low, max=high)
-    elif all(0 <= v < 1 for v in floats) and (key.startswith("beta") or key in _FACTORS):
-        if max(floats) >= 0.95:
-            spec.update(scale="one_minus_log", min=0.0, max=0.9999)
-        else:
-            spec.update(scale="linear", min=0.0, max=0.999)
-    elif all(v >= 0 for v in floats) and (value == 0 or "decay" in key):
-        spec.update(scale="log0", min=1e-6, max=max(1.0, 10 * max(floats)))
-    elif value > 0:
-        low, high = _extend(value / 1000, value * 1000, floats, log=True)
-        spec.update(scale="log", min=low, max=high)
-    else:
-        bound = max(10 * abs(v) for v in floats) or 1.0
-        spec.update(scale="linear", min=-bound, max=bound)
+    spec.update(_real_range(cls, key, value, floats))
     return spec
 
 
@@ -335,56 +361,76 @@ def _probe_choices(cls: type, name: str, settings: dict[str, Any]) -> list[str] 
     return None
 
 
-def _schedule_arguments(cls: type) -> list[dict[str, Any]]:
-    """The arguments of a schedule as the page shows them (raises :class:`_Unavailable`)."""
-    parameters = inspect.signature(cls).parameters
+def _base_name(parameters: Mapping[str, inspect.Parameter]) -> str | None:
+    """The argument that takes the initial rate: a rate by name, else the first schedule."""
     base = next((n for n in _BASE_RATE if n in parameters), None)
-    if base is None:
-        base = next(
-            (
-                n
-                for n, p in parameters.items()
-                if "Schedule" in str(p.annotation) and "Sequence" not in str(p.annotation)
-            ),
-            None,
-        )
-    out: list[dict[str, Any]] = []
-    strings: list[str] = []
-    for name, parameter in parameters.items():
-        annotation = str(parameter.annotation)
-        required = parameter.default is inspect.Parameter.empty
-        if name == base:
-            out.append({"name": name, "kind": "base"})
-            continue
-        if "Callable" in annotation or ("Sequence" in annotation and "Schedule" in annotation):
-            if required:
-                raise _Unavailable(f"its argument {name} is {annotation}: set it from Python")
-            continue  # optional: left at its default
-        if not required and parameter.default is None:
-            continue  # optional, off by default: left at its default
-        spec = dict(SCHEDULE_ARGUMENTS.get(name, {}))
-        if not spec:
-            if "bool" in annotation:
-                spec = {"kind": "bool", "default": False}
-            elif "str" in annotation:
-                spec = {"kind": "choice", "choices": []}
-                strings.append(name)
-            elif "Sequence" in annotation:
-                spec = {"kind": "fractions" if "float" in annotation else "ints", "default": [1]}
-            elif "int" in annotation:
-                spec = {"kind": "int", "scale": "log", "min": 1, "max": 10_000, "default": 10}
-            else:
-                spec = {"kind": "real", "scale": "log", "min": 1e-4, "max": 1e4, "default": 1.0}
-        if not required:
-            spec["default"] = parameter.default
-        spec["name"] = name
-        out.append(spec)
-    settings = _defaults(out, 0.1)
-    for spec in out:
-        if spec["name"] in strings:
+    if base is not None:
+        return base
+    return next(
+        (
+            n
+            for n, p in parameters.items()
+            if "Schedule" in str(p.annotation) and "Sequence" not in str(p.annotation)
+        ),
+        None,
+    )
+
+
+def _set_from_python(annotation: str) -> bool:
+    """Whether an argument so annotated takes a function or a list of schedules."""
+    return "Callable" in annotation or ("Sequence" in annotation and "Schedule" in annotation)
+
+
+def _unlisted_argument(annotation: str) -> dict[str, Any]:
+    """The slider of an argument :data:`SCHEDULE_ARGUMENTS` lacks, guessed from its annotation."""
+    if "bool" in annotation:
+        return {"kind": "bool", "default": False}
+    if "str" in annotation:
+        return {"kind": "choice", "choices": []}  # filled in by _probe_strings
+    if "Sequence" in annotation:
+        return {"kind": "fractions" if "float" in annotation else "ints", "default": [1]}
+    if "int" in annotation:
+        return {"kind": "int", "scale": "log", "min": 1, "max": 10_000, "default": 10}
+    return {"kind": "real", "scale": "log", "min": 1e-4, "max": 1e4, "default": 1.0}
+
+
+def _argument_spec(name: str, parameter: inspect.Parameter) -> dict[str, Any] | None:
+    """One non-base argument as the page shows it (``None``: left at its default)."""
+    annotation = str(parameter.annotation)
+    required = parameter.default is inspect.Parameter.empty
+    if _set_from_python(annotation):
+        if required:
+            raise _Unavailable(f"its argument {name} is {annotation}: set it from Python")
+        return None  # optional: left at its default
+    if not required and parameter.default is None:
+        return None  # optional, off by default: left at its default
+    spec = dict(SCHEDULE_ARGUMENTS.get(name, {})) or _unlisted_argument(annotation)
+    if not required:
+        spec["default"] = parameter.default
+    spec["name"] = name
+    return spec
+
+
+def _probe_strings(cls: type, arguments: list[dict[str, Any]]) -> None:
+    """Fill in the choices (and missing default) of the unlisted string arguments."""
+    settings = _defaults(arguments, 0.1)
+    for spec in arguments:
+        if spec["kind"] == "choice" and not SCHEDULE_ARGUMENTS.get(spec["name"]):
             choices = _probe_choices(cls, spec["name"], settings)
             spec["choices"] = choices or [spec.get("default", "")]
             spec.setdefault("default", spec["choices"][0])
+
+
+def _schedule_arguments(cls: type) -> list[dict[str, Any]]:
+    """The arguments of a schedule as the page shows them (raises :class:`_Unavailable`)."""
+    parameters = inspect.signature(cls).parameters
+    base = _base_name(parameters)
+    out: list[dict[str, Any]] = []
+    for name, parameter in parameters.items():
+        spec = {"name": name, "kind": "base"} if name == base else _argument_spec(name, parameter)
+        if spec is not None:
+            out.append(spec)
+    _probe_strings(cls, out)
     try:
         cls(**_defaults(out, 0.1))
     except (TypeError, ValueError) as error:
