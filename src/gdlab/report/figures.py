@@ -1923,6 +1923,87 @@ def _mean_by_step(
     return steps, [float(np.mean(table[step])) for step in steps]
 
 
+def _evaluation_axis(runs: Sequence[Mapping[str, Any]]) -> str:
+    """``"step"`` when every evaluation of ``runs`` has one, else ``"epoch"``."""
+    entries = [e for run in runs for e in run.get("epochs") or []]
+    return "step" if all(e.get("step") is not None for e in entries) else "epoch"
+
+
+def _accuracy_members(
+    group: Sequence[Mapping[str, Any]], keys: Sequence[str]
+) -> list[tuple[list[Mapping[str, Any]], float, float]]:
+    """A group's curves as ``(runs averaged, line width, alpha)``: the seeds kept, then each
+    diverged seed alone, thin."""
+    has = [any(e.get(k) is not None for e in r.get("epochs") or [] for k in keys) for r in group]
+    kept, alone = _split_diverged(group, has)
+    curves = [([group[i] for i in kept], 1.5, 1.0)]
+    curves += [([group[i]], 0.8, 0.8) for i in alone]
+    return curves
+
+
+def _accuracy_curves(
+    ax: Axes,
+    group: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    by: str,
+    style: palette.Style,
+    index: int,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Draw one group's accuracies (the ``index``-th group); its mean curve per key."""
+    means: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    curves = _accuracy_members(group, keys)
+    for key in keys:
+        for k, (members, width, alpha) in enumerate(curves):
+            steps, values = _mean_by_step(members, key, by)
+            if not steps:
+                continue
+            if k == 0:
+                means[key] = (np.asarray(steps), np.asarray(values))
+            ax.plot(
+                steps, values, ACCURACY_STYLES[key], color=style.color, lw=width,
+                alpha=alpha, marker=style.marker, ms=3.5, zorder=3 + index,
+                markevery=_markevery(len(steps), index) if len(steps) > 40 else 1,
+            )  # fmt: skip
+    return means
+
+
+def _accuracy_halos(
+    ax: Axes,
+    means: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]],
+    styles: Mapping[str, palette.Style],
+) -> None:
+    """A halo under each curve that a later group's hides within the line width."""
+    every = [v for by_name in means.values() for _, v in by_name.values()]
+    scale = choose_scale(every, log=False)
+    for by_name in means.values():
+        for under, _ in overlaps(by_name, scale):
+            steps, values = by_name[under]
+            ax.plot(
+                steps, values, color=styles[under].color, lw=HALO_WIDTH, alpha=0.35,
+                solid_capstyle="round", zorder=2,
+            )  # fmt: skip
+
+
+def _accuracy_handles(
+    runs: Sequence[Mapping[str, Any]], styles: Mapping[str, palette.Style], keys: Sequence[str]
+) -> list[Any]:
+    """The legend: each group in its colour and marker, then each accuracy in its line style."""
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D(
+            [], [], color=styles[name].color, marker=styles[name].marker, lw=1.6,
+            label=name + _divergence_note(group),
+        )
+        for name, group in _groups(runs).items()
+    ]  # fmt: skip
+    handles += [
+        Line2D([], [], color="0.3", ls=ACCURACY_STYLES[key], lw=1.4, label=ACCURACY_NAMES[key])
+        for key in keys
+    ]
+    return handles
+
+
 def accuracy_figure(results: Mapping[str, Any]) -> Figure:
     """Accuracy against the step at each evaluation, one colour and marker per group.
 
@@ -1931,61 +2012,21 @@ def accuracy_figure(results: Mapping[str, Any]) -> Figure:
     that diverged (drawn alone, thin) unless all did. Steps come from the
     evaluations' ``step`` (their ``epoch`` if any lacks one).
     """
-    from matplotlib.lines import Line2D
-
     runs = _runs(results)
     keys = _accuracy_keys(runs)
     styles = group_styles(runs)
-    entries = [e for run in runs for e in run.get("epochs") or []]
-    by = "step" if all(e.get("step") is not None for e in entries) else "epoch"
+    by = _evaluation_axis(runs)
 
     with _style():
         fig = _new_figure(7.4, 4.0)
         ax = fig.subplots()
         means: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {key: {} for key in keys}
         for index, (name, group) in enumerate(_groups(runs).items()):
-            style = styles[name]
-            has = [
-                any(e.get(k) is not None for e in r.get("epochs") or [] for k in keys)
-                for r in group
-            ]
-            kept, alone = _split_diverged(group, has)
-            for key in keys:
-                curves = [([group[i] for i in kept], 1.5, 1.0)]
-                curves += [([group[i]], 0.8, 0.8) for i in alone]
-                for k, (members, width, alpha) in enumerate(curves):
-                    steps, values = _mean_by_step(members, key, by)
-                    if not steps:
-                        continue
-                    if k == 0:
-                        means[key][name] = (np.asarray(steps), np.asarray(values))
-                    ax.plot(
-                        steps, values, ACCURACY_STYLES[key], color=style.color, lw=width,
-                        alpha=alpha, marker=style.marker, ms=3.5, zorder=3 + index,
-                        markevery=_markevery(len(steps), index) if len(steps) > 40 else 1,
-                    )  # fmt: skip
-        # a curve that a later group's hides within the line width: a halo under it
-        every = [v for by_name in means.values() for _, v in by_name.values()]
-        scale = choose_scale(every, log=False)
-        for by_name in means.values():
-            for under, _ in overlaps(by_name, scale):
-                steps, values = by_name[under]
-                ax.plot(
-                    steps, values, color=styles[under].color, lw=HALO_WIDTH, alpha=0.35,
-                    solid_capstyle="round", zorder=2,
-                )  # fmt: skip
-        handles = [
-            Line2D(
-                [], [], color=styles[name].color, marker=styles[name].marker, lw=1.6,
-                label=name + _divergence_note(group),
-            )
-            for name, group in _groups(runs).items()
-        ]  # fmt: skip
-        handles += [
-            Line2D([], [], color="0.3", ls=ACCURACY_STYLES[key], lw=1.4, label=ACCURACY_NAMES[key])
-            for key in keys
-        ]
-        _legend(ax, handles=handles)
+            drawn = _accuracy_curves(ax, group, keys, by, styles[name], index)
+            for key, curve in drawn.items():
+                means[key][name] = curve
+        _accuracy_halos(ax, means, styles)
+        _legend(ax, handles=_accuracy_handles(runs, styles, keys))
         ax.set_xlabel(by)
         ax.set_ylabel("accuracy")
         ax.set_title("Accuracy")
@@ -2230,6 +2271,133 @@ def _init_shares(layer: Mapping[str, Any]) -> np.ndarray:
     return counts / denominator
 
 
+def _init_cases(results: Mapping[str, Any], activation: str | None) -> list[Mapping[str, Any]]:
+    """The cases of the init series to draw: every one, or those of ``activation``."""
+    series = _series_of(results, "init")
+    cases = [
+        case
+        for case in series.get("cases") or []
+        if activation is None or str(case.get("activation")) == activation
+    ]
+    if not cases:
+        fail("activation", "an activation of series.cases", activation)
+    return cases
+
+
+def _init_name(case: Mapping[str, Any], several: bool, sep: str) -> str:
+    """A case's initialisation, with its activation after ``sep`` when several are drawn."""
+    return str(case.get("init")) + (f"{sep}{case.get('activation')}" if several else "")
+
+
+def _init_style(case: Mapping[str, Any], inits: Sequence[str]) -> palette.Style:
+    """The style of a case's initialisation (one per initialisation, in order of appearance)."""
+    return palette.style(inits.index(str(case.get("init"))))
+
+
+def _init_edges(cases: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """The bin edges of every layer of every case, in one array."""
+    return np.concatenate([_floats(layer.get("edges")) for c in cases for layer in c["layers"]])
+
+
+def _init_panel_labels(ax: Axes, row: int, col: int, rows: int, name: str, color: str) -> None:
+    """A histogram panel's ticks and labels: the layer on the top row, the case in the first
+    column, tick labels on the outer panels only."""
+    ax.tick_params(
+        labelsize=6, length=2, pad=1, labelbottom=row == rows - 1, labelleft=col == 0,
+    )  # fmt: skip
+    if row == 0:
+        ax.set_title(f"layer {col + 1}", fontsize=7)
+    if col == 0:
+        ax.set_ylabel(name, fontsize=7.5, color=color)
+
+
+def _init_histograms(
+    fig: Figure,
+    grid: Any,
+    cases: Sequence[Mapping[str, Any]],
+    shares: Sequence[Sequence[np.ndarray]],
+    inits: Sequence[str],
+    several: bool,
+    cols: int,
+) -> Axes:
+    """One row of histograms per case, ``cols`` layers, sharing x and y; the first panel."""
+    first_ax = None
+    for row, case in enumerate(cases):
+        style = _init_style(case, inits)
+        name = _init_name(case, several, "\n")
+        layers = case.get("layers") or []
+        for col in range(cols):
+            ax = fig.add_subplot(grid[row, col], sharex=first_ax, sharey=first_ax)
+            first_ax = first_ax or ax
+            _init_panel_labels(ax, row, col, len(cases), name, style.color)
+            if col >= len(layers):
+                ax.set_axis_off()
+                continue
+            edges = _floats(layers[col].get("edges"))
+            ax.stairs(shares[row][col], edges, fill=True, color=style.color, alpha=0.85)
+    assert first_ax is not None
+    return first_ax
+
+
+def _init_log_x(ax: Axes, cases: Sequence[Mapping[str, Any]]) -> None:
+    """A log x-axis over every bin, ticks at whole decades inside it (at most about four)."""
+    from matplotlib.ticker import NullLocator
+
+    ax.set_xscale("log")
+    edges = _init_edges(cases)
+    low, high = math.log10(edges.min()), math.log10(edges.max())
+    step = max(1, math.ceil((high - low) / 4))
+    ax.set_xlim(10**low, 10**high)
+    ax.set_xticks([10.0**k for k in range(math.ceil(low) + 1, math.floor(high), step)])
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
+def _init_linear_x(ax: Axes, cases: Sequence[Mapping[str, Any]]) -> None:
+    """The ends and the middle of the shared range as ticks: 0, 0.5, 1 or -1, 0, 1."""
+    from matplotlib.ticker import FuncFormatter
+
+    edges = _init_edges(cases)
+    if not edges.size:
+        return
+    low, high = float(edges.min()), float(edges.max())
+    ax.set_xlim(low, high)
+    ax.set_xticks(np.linspace(low, high, 3))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+
+
+def _init_share_axis(ax: Axes, top: float) -> None:
+    """The histograms' shared y-axis: from 0 to above the highest bar, in percent."""
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    ax.set_ylim(0, top * 1.08)
+    ax.yaxis.set_major_locator(MaxNLocator(3))
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+
+
+def _init_stds(
+    ax: Axes, cases: Sequence[Mapping[str, Any]], inits: Sequence[str], several: bool, cols: int
+) -> None:
+    """Each case's std per layer, one line each (log y when they span more than 20×)."""
+    stds = []
+    for case in cases:
+        style = _init_style(case, inits)
+        values = [float(layer.get("std", math.nan)) for layer in case.get("layers") or []]
+        stds += [v for v in values if math.isfinite(v) and v > 0]
+        ax.plot(
+            np.arange(1, len(values) + 1), values, color=style.color, ls=style.linestyle,
+            marker=style.marker, ms=4, lw=1.5, label=_init_name(case, several, ", "),
+        )  # fmt: skip
+    if stds and max(stds) / min(stds) > 20:
+        ax.set_yscale("log")
+        if max(stds) / min(stds) < 1000:
+            _plain_log_ticks(ax.yaxis)
+    ax.set_xticks(np.arange(1, cols + 1))
+    ax.set_xlabel("layer")
+    ax.set_title("std per layer")
+    ax.tick_params(labelsize=6.5)
+    _legend(ax, where="below", ncol=2)
+
+
 def init_figure(results: Mapping[str, Any], *, activation: str | None = None) -> Figure:
     """Seed 001's activation histograms, and the standard deviation per layer.
 
@@ -2244,16 +2412,7 @@ def init_figure(results: Mapping[str, Any], *, activation: str | None = None) ->
     (draw() does this, one figure per activation, when there are more than
     six cases).
     """
-    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator, PercentFormatter
-
-    series = _series_of(results, "init")
-    cases = [
-        case
-        for case in series.get("cases") or []
-        if activation is None or str(case.get("activation")) == activation
-    ]
-    if not cases:
-        fail("activation", "an activation of series.cases", activation)
+    cases = _init_cases(results, activation)
     cols = max(len(case.get("layers") or []) for case in cases) or 1
     inits = list(dict.fromkeys(str(case.get("init")) for case in cases))
     several = len({str(case.get("activation")) for case in cases}) > 1
@@ -2263,75 +2422,13 @@ def init_figure(results: Mapping[str, Any], *, activation: str | None = None) ->
     with _style():
         fig = _new_figure(1.45 * cols + 3.2, 1.0 * len(cases) + 1.1)
         grid = fig.add_gridspec(len(cases), cols + 1, width_ratios=[1.0] * cols + [2.2])
-        first_ax = None
-        for row, case in enumerate(cases):
-            style = palette.style(inits.index(str(case.get("init"))))
-            layers = case.get("layers") or []
-            for col in range(cols):
-                ax = fig.add_subplot(grid[row, col], sharex=first_ax, sharey=first_ax)
-                first_ax = first_ax or ax
-                ax.tick_params(
-                    labelsize=6, length=2, pad=1, labelbottom=row == len(cases) - 1,
-                    labelleft=col == 0,
-                )  # fmt: skip
-                if row == 0:
-                    ax.set_title(f"layer {col + 1}", fontsize=7)
-                if col == 0:
-                    name = str(case.get("init"))
-                    if several:
-                        name += f"\n{case.get('activation')}"
-                    ax.set_ylabel(name, fontsize=7.5, color=style.color)
-                if col >= len(layers):
-                    ax.set_axis_off()
-                    continue
-                edges = _floats(layers[col].get("edges"))
-                ax.stairs(shares[row][col], edges, fill=True, color=style.color, alpha=0.85)
-        assert first_ax is not None
+        first_ax = _init_histograms(fig, grid, cases, shares, inits, several, cols)
         if log_x:
-            first_ax.set_xscale("log")
-            edges = np.concatenate(
-                [_floats(layer.get("edges")) for c in cases for layer in c["layers"]]
-            )
-            low, high = math.log10(edges.min()), math.log10(edges.max())
-            step = max(1, math.ceil((high - low) / 4))
-            first_ax.set_xlim(10**low, 10**high)
-            first_ax.set_xticks(
-                [10.0**k for k in range(math.ceil(low) + 1, math.floor(high), step)]
-            )
-            first_ax.xaxis.set_minor_locator(NullLocator())
-        else:  # the ends and the middle of the shared range: 0, 0.5, 1 or -1, 0, 1
-            edges = np.concatenate(
-                [_floats(layer.get("edges")) for c in cases for layer in c["layers"]]
-            )
-            if edges.size:
-                low, high = float(edges.min()), float(edges.max())
-                first_ax.set_xlim(low, high)
-                first_ax.set_xticks(np.linspace(low, high, 3))
-                first_ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
-        first_ax.set_ylim(0, top * 1.08)
-        first_ax.yaxis.set_major_locator(MaxNLocator(3))
-        first_ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
-
-        std_ax = fig.add_subplot(grid[:, cols])
-        stds = []
-        for case in cases:
-            style = palette.style(inits.index(str(case.get("init"))))
-            values = [float(layer.get("std", math.nan)) for layer in case.get("layers") or []]
-            stds += [v for v in values if math.isfinite(v) and v > 0]
-            label = str(case.get("init")) + (f", {case.get('activation')}" if several else "")
-            std_ax.plot(
-                np.arange(1, len(values) + 1), values, color=style.color, ls=style.linestyle,
-                marker=style.marker, ms=4, lw=1.5, label=label,
-            )  # fmt: skip
-        if stds and max(stds) / min(stds) > 20:
-            std_ax.set_yscale("log")
-            if max(stds) / min(stds) < 1000:
-                _plain_log_ticks(std_ax.yaxis)
-        std_ax.set_xticks(np.arange(1, cols + 1))
-        std_ax.set_xlabel("layer")
-        std_ax.set_title("std per layer")
-        std_ax.tick_params(labelsize=6.5)
-        _legend(std_ax, where="below", ncol=2)
+            _init_log_x(first_ax, cases)
+        else:
+            _init_linear_x(first_ax, cases)
+        _init_share_axis(first_ax, top)
+        _init_stds(fig.add_subplot(grid[:, cols]), cases, inits, several, cols)
         kind = "log x-axis: positive values only" if log_x else "share of activations per bin"
         title = "Activation histograms" + (f", {activation}" if activation else "")
         fig.suptitle(f"{title} ({kind})", fontsize=9)

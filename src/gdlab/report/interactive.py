@@ -634,6 +634,70 @@ def _schedules_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
     )  # fmt: skip
 
 
+def _with_unit(title: str, unit: str) -> str:
+    """``title (unit)``, or ``title`` alone without a unit."""
+    return f"{title} ({unit})" if unit else title
+
+
+def _daily_trace(values: np.ndarray, unit: str) -> dict[str, Any]:
+    """The daily values, as faint grey dots."""
+    return {
+        "mode": "markers",
+        "name": "daily values",
+        "legendgroup": "daily values",
+        "showlegend": True,
+        "x0": 0,
+        "dx": 1,
+        "y": _rounded(values),
+        "meta": "daily value",
+        "marker": {"symbol": "circle", "size": 3, "color": palette.NEUTRAL, "opacity": 0.55},
+        "hover": _hover("day", _with_unit("value", unit)),
+    }
+
+
+def _average_trace(
+    curve: Mapping[str, Any], y: np.ndarray, styles: Mapping[str, palette.Style], unit: str
+) -> dict[str, Any]:
+    """One average's line in its β's colour: solid when bias-corrected, thin dashes when not."""
+    beta = float(curve.get("beta", 0.0))
+    corrected = bool(curve.get("bias_correction"))
+    name = f"β = {beta:g}, " + ("corrected" if corrected else "not corrected")
+    return {
+        "mode": "lines",
+        "name": name,
+        "legendgroup": name,
+        "showlegend": True,
+        "x0": 0,
+        "dx": 1,
+        "y": _rounded(y),
+        "meta": f"{name} (about {1 / (1 - beta):.0f} days)" if beta < 1 else name,
+        "line": {
+            "color": styles[f"β = {beta:g}"].color,
+            "dash": "solid" if corrected else "dash",
+            "width": 1.8 if corrected else 1.4,
+        },
+        "hover": _hover("day", _with_unit("average", unit)),
+    }
+
+
+def _first_days_views(curves: Sequence[np.ndarray], days: int) -> list[dict[str, Any]]:
+    """Views of the first ``days`` days (up to 30) and of every day; none under 2 days."""
+    first = min(30, days)
+    if first < 2:
+        return []
+    window = np.concatenate([v[:first] for v in curves if len(v)])
+    window = window[np.isfinite(window)]
+    pad = 0.05 * float(window.max() - window.min() or 1.0)
+    return [
+        {
+            "label": f"First {first} days",
+            "x": [0, first - 1],
+            "y": [float(window.min() - pad), float(window.max() + pad)],
+        },
+        {"label": "Every day", "x": None, "y": None},
+    ]
+
+
 def _ewma_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
     dates = [str(d) for d in series.get("dates") or []]
     values = _floats(series.get("values"))
@@ -641,70 +705,102 @@ def _ewma_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
     if not len(values) and not curves:
         return None
     unit = str(series.get("unit") or "")
-    traces = [
-        {
-            "mode": "markers",
-            "name": "daily values",
-            "legendgroup": "daily values",
-            "showlegend": True,
-            "x0": 0,
-            "dx": 1,
-            "y": _rounded(values),
-            "meta": "daily value",
-            "marker": {"symbol": "circle", "size": 3, "color": palette.NEUTRAL, "opacity": 0.55},
-            "hover": _hover("day", f"value{f' ({unit})' if unit else ''}"),
-        }
-    ]
+    traces = [_daily_trace(values, unit)]
     betas = list(dict.fromkeys(float(c.get("beta", 0.0)) for c in curves))
     styles = palette.assign([f"β = {b:g}" for b in betas])
     every = [values]
     legend = ["daily values"]
     for curve in curves:
-        beta = float(curve.get("beta", 0.0))
-        corrected = bool(curve.get("bias_correction"))
-        name = f"β = {beta:g}, " + ("corrected" if corrected else "not corrected")
-        style = styles[f"β = {beta:g}"]
         y = _floats(curve.get("values"))
+        traces.append(_average_trace(curve, y, styles, unit))
         every.append(y)
-        legend.append(name)
-        traces.append(
-            {
-                "mode": "lines",
-                "name": name,
-                "legendgroup": name,
-                "showlegend": True,
-                "x0": 0,
-                "dx": 1,
-                "y": _rounded(y),
-                "meta": f"{name} (about {1 / (1 - beta):.0f} days)" if beta < 1 else name,
-                "line": {
-                    "color": style.color,
-                    "dash": "solid" if corrected else "dash",
-                    "width": 1.8 if corrected else 1.4,
-                },
-                "hover": _hover("day", f"average{f' ({unit})' if unit else ''}"),
-            }
-        )
-    first = min(30, len(values))
-    views = []
-    if first >= 2:
-        window = np.concatenate([v[:first] for v in every if len(v)])
-        window = window[np.isfinite(window)]
-        pad = 0.05 * float(window.max() - window.min() or 1.0)
-        views = [
-            {
-                "label": f"First {first} days",
-                "x": [0, first - 1],
-                "y": [float(window.min() - pad), float(window.max() + pad)],
-            },
-            {"label": "Every day", "x": None, "y": None},
-        ]
-    axes = _axes("day", f"value ({unit})" if unit else "value", x_type="date")
+        legend.append(traces[-1]["name"])
+    axes = _axes("day", _with_unit("value", unit), x_type="date")
     return _chart(
         "ewma", "Exponentially weighted averages", traces, axes, _scale(every, log=False),
-        views=views, dates=dates if len(dates) == len(values) else None, legend=legend,
-        partial=True,
+        views=_first_days_views(every, len(values)),
+        dates=dates if len(dates) == len(values) else None, legend=legend, partial=True,
     )  # fmt: skip
+
+
+def _floats_or_nan(values: Sequence[Any] | None) -> np.ndarray:
+    """Floats, ``None`` as NaN."""
+    return _floats([math.nan if v is None else v for v in values or []])
+
+
+def _sensitivity_line(
+    label: str,
+    grid: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    style: palette.Style,
+    metric: str,
+) -> dict[str, Any]:
+    """A configuration's mean against the rate (``grid`` and ``mean`` of one length), ± std."""
+    n = len(grid)
+    trace = {
+        "mode": "lines+markers",
+        "name": label,
+        "legendgroup": label,
+        "showlegend": True,
+        "x": _rounded(grid),
+        "y": _rounded(mean),
+        "meta": label,
+        "line": _line(style, 1.8),
+        "marker": {"symbol": style.symbol, "size": 6, "color": style.color},
+        "hover": _hover("lr", metric),
+    }
+    if len(std) >= n and n:
+        trace["error"] = _rounded(np.nan_to_num(std[:n]))
+    return trace
+
+
+def _diverged_marks(
+    label: str, c: Mapping[str, Any], grid: np.ndarray, mean: np.ndarray, style: palette.Style
+) -> dict[str, Any] | None:
+    """Crosses at the top of the curve at the rates where some folds diverged; or ``None``."""
+    diverged = [int(d or 0) for d in c.get("diverged") or []]
+    finite = mean[np.isfinite(mean)]
+    bad = [i for i, d in enumerate(diverged[: len(grid)]) if d > 0]
+    if not (bad and finite.size):
+        return None
+    return {
+        "mode": "markers",
+        "name": label,
+        "legendgroup": label,
+        "showlegend": False,
+        "x": _rounded(grid[bad]),
+        "y": _rounded([float(finite.max())] * len(bad)),
+        "meta": f"{label}: diverged in some folds at this rate",
+        "marker": {"symbol": "x", "size": 10, "color": style.color},
+        "hover": {"x": "lr", "y": None, "format": "g", "extra": "folds diverged"},
+        "customdata": [diverged[i] for i in bad],
+    }
+
+
+def _best_mark(
+    label: str, c: Mapping[str, Any], style: palette.Style, metric: str
+) -> dict[str, Any] | None:
+    """A star at the rate chosen; ``None`` without one."""
+    best = c.get("best") or {}
+    if best.get("lr") is None or best.get("mean") is None:
+        return None
+    return {
+        "mode": "markers",
+        "name": label,
+        "legendgroup": label,
+        "showlegend": False,
+        "x": _rounded([best["lr"]]),
+        "y": _rounded([best["mean"]]),
+        "meta": f"{label}: the rate chosen",
+        "marker": {
+            "symbol": "star",
+            "size": 15,
+            "color": style.color,
+            "edge": "#000000",
+        },
+        "hover": _hover("lr", metric),
+    }
 
 
 def _sensitivity_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -717,64 +813,14 @@ def _sensitivity_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
     traces, values = [], []
     for label, c in zip(labels, configurations.values(), strict=True):
         grid = _floats(c.get("grid"))
-        mean = _floats([math.nan if v is None else v for v in c.get("mean") or []])
-        std = _floats([math.nan if v is None else v for v in c.get("std") or []])
+        mean = _floats_or_nan(c.get("mean"))
+        std = _floats_or_nan(c.get("std"))
         n = min(len(grid), len(mean))
         values.append(mean[:n])
         style = styles[label]
-        trace = {
-            "mode": "lines+markers",
-            "name": label,
-            "legendgroup": label,
-            "showlegend": True,
-            "x": _rounded(grid[:n]),
-            "y": _rounded(mean[:n]),
-            "meta": label,
-            "line": _line(style, 1.8),
-            "marker": {"symbol": style.symbol, "size": 6, "color": style.color},
-            "hover": _hover("lr", metric),
-        }
-        if len(std) >= n and n:
-            trace["error"] = _rounded(np.nan_to_num(std[:n]))
-        traces.append(trace)
-        diverged = [int(d or 0) for d in c.get("diverged") or []]
-        finite = mean[np.isfinite(mean)]
-        bad = [i for i, d in enumerate(diverged[: len(grid)]) if d > 0]
-        if bad and finite.size:
-            traces.append(
-                {
-                    "mode": "markers",
-                    "name": label,
-                    "legendgroup": label,
-                    "showlegend": False,
-                    "x": _rounded(grid[bad]),
-                    "y": _rounded([float(finite.max())] * len(bad)),
-                    "meta": f"{label}: diverged in some folds at this rate",
-                    "marker": {"symbol": "x", "size": 10, "color": style.color},
-                    "hover": {"x": "lr", "y": None, "format": "g", "extra": "folds diverged"},
-                    "customdata": [diverged[i] for i in bad],
-                }
-            )
-        best = c.get("best") or {}
-        if best.get("lr") is not None and best.get("mean") is not None:
-            traces.append(
-                {
-                    "mode": "markers",
-                    "name": label,
-                    "legendgroup": label,
-                    "showlegend": False,
-                    "x": _rounded([best["lr"]]),
-                    "y": _rounded([best["mean"]]),
-                    "meta": f"{label}: the rate chosen",
-                    "marker": {
-                        "symbol": "star",
-                        "size": 15,
-                        "color": style.color,
-                        "edge": "#000000",
-                    },
-                    "hover": _hover("lr", metric),
-                }
-            )
+        traces.append(_sensitivity_line(label, grid[:n], mean[:n], std, style, metric))
+        marks = [_diverged_marks(label, c, grid, mean, style), _best_mark(label, c, style, metric)]
+        traces += [mark for mark in marks if mark is not None]
     axes = _axes("learning rate", metric, x_type="log")
     return _chart("sensitivity", "Learning-rate sensitivity", traces, axes, _scale(values),
                   legend=labels)  # fmt: skip
