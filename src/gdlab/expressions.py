@@ -368,6 +368,33 @@ def parse(text: str) -> Any:
     >>> parse("x^2 + 3*x*y")
     x**2 + 3*x*y
     """
+    _check_text(text)
+    # ``^`` is power, as people write it: spelled ``**`` before Python reads the text
+    # (Python's ``^`` binds more loosely than ``+``). Positions are mapped back.
+    source = text.replace("^", "**")
+    lead = len(source) - len(source.lstrip())
+    try:
+        tree = ast.parse(source.lstrip(), mode="eval")
+    except SyntaxError as error:
+        offset = (error.offset + lead) if error.offset else len(source) + 1
+        raise ExpressionError(
+            _syntax_reason(error, source, offset), _original_position(text, offset)
+        ) from None
+    except (ValueError, RecursionError, MemoryError) as error:  # null bytes, deep nesting
+        raise ExpressionError(f"cannot read it: {error}") from None
+    try:
+        expr = _Builder().build(tree.body, 1)
+    except ExpressionError as error:
+        shifted = None if error.position is None else error.position + lead
+        raise ExpressionError(error.reason, _original_position(text, shifted)) from None
+    except RecursionError:
+        raise ExpressionError(f"nested too deeply (more than {MAX_DEPTH} levels)") from None
+    _check_expression(expr)
+    return expr
+
+
+def _check_text(text: Any) -> None:
+    """Refuse what is not one non-empty line of text of at most ``MAX_LENGTH`` characters."""
     if not isinstance(text, str):
         fail("expression", "a string", text, kind=TypeError)
     if len(text) > MAX_LENGTH:
@@ -380,45 +407,37 @@ def parse(text: str) -> Any:
         raise ExpressionError(
             "one line only", min(i for i in (text.find("\n"), text.find("\r")) if i >= 0) + 1
         )
-    # ``^`` is power, as people write it: spelled ``**`` before Python reads the text
-    # (Python's ``^`` binds more loosely than ``+``). Positions are mapped back.
-    source = text.replace("^", "**")
 
-    def original(position: int | None) -> int | None:
-        if position is None:
-            return None
-        target = position - 1  # an index into `source`
-        index = 0
-        for i, char in enumerate(text):
-            width = 2 if char == "^" else 1
-            if index + width > target:
-                return i + 1
-            index += width
-        return len(text) + 1 + max(0, target - index)
 
-    lead = len(source) - len(source.lstrip())
-    try:
-        tree = ast.parse(source.lstrip(), mode="eval")
-    except SyntaxError as error:
-        offset = (error.offset + lead) if error.offset else len(source) + 1
-        reason = (error.msg or "invalid syntax").replace("Perhaps you forgot a comma?", "").strip()
-        if reason == "invalid syntax" and offset > len(source.rstrip()):
-            reason = "incomplete: something is missing at the end"
-        elif "decimal literal" in reason:
-            reason += " (write 2*x, not 2x)"
-        prefix = "" if reason.startswith("incomplete") else "invalid syntax: "
-        if reason == "invalid syntax":
-            prefix = ""
-        raise ExpressionError(prefix + reason, original(offset)) from None
-    except (ValueError, RecursionError, MemoryError) as error:  # null bytes, deep nesting
-        raise ExpressionError(f"cannot read it: {error}") from None
-    try:
-        expr = _Builder().build(tree.body, 1)
-    except ExpressionError as error:
-        shifted = None if error.position is None else error.position + lead
-        raise ExpressionError(error.reason, original(shifted)) from None
-    except RecursionError:
-        raise ExpressionError(f"nested too deeply (more than {MAX_DEPTH} levels)") from None
+def _original_position(text: str, position: int | None) -> int | None:
+    """The 1-based ``position`` in ``text`` with each ``^`` spelled ``**``, in ``text`` itself."""
+    if position is None:
+        return None
+    target = position - 1  # an index into the respelled text
+    index = 0
+    for i, char in enumerate(text):
+        width = 2 if char == "^" else 1
+        if index + width > target:
+            return i + 1
+        index += width
+    return len(text) + 1 + max(0, target - index)
+
+
+def _syntax_reason(error: SyntaxError, source: str, offset: int) -> str:
+    """What is wrong, in words, for a ``SyntaxError`` at ``offset`` (1-based) in ``source``."""
+    reason = (error.msg or "invalid syntax").replace("Perhaps you forgot a comma?", "").strip()
+    if reason == "invalid syntax" and offset > len(source.rstrip()):
+        reason = "incomplete: something is missing at the end"
+    elif "decimal literal" in reason:
+        reason += " (write 2*x, not 2x)"
+    prefix = "" if reason.startswith("incomplete") else "invalid syntax: "
+    if reason == "invalid syntax":
+        prefix = ""
+    return prefix + reason
+
+
+def _check_expression(expr: Any) -> None:
+    """Refuse an expression that is undefined, complex or in names other than x and y."""
     sympy = _sympy()
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise ExpressionError("undefined (a division by zero, or log(0))")
@@ -428,7 +447,6 @@ def parse(text: str) -> Any:
     extra = expr.free_symbols - {x, y}
     if extra:  # cannot happen with the whitelist; kept as a guard
         raise ExpressionError(f"unknown names {sorted(map(str, extra))}")
-    return expr
 
 
 @functools.lru_cache(maxsize=256)

@@ -114,31 +114,41 @@ class _ShapedState(Optimizer):
             if not isinstance(key, str):
                 fail("state_dict['state'] keys", "str (parameter names)", key, kind=TypeError)
             where = f"state_dict['state'][{key!r}]"
-            if not isinstance(bufs, Mapping) or not bufs:
-                fail(where, f"a dict of arrays: {self._state_help}", bufs, kind=TypeError)
-            for n in bufs:
-                if not isinstance(n, str):
-                    fail(f"{where} keys", "str (state names)", n, kind=TypeError)
-            arrays = {n: self._checked_array(f"{where}[{n!r}]", n, a) for n, a in bufs.items()}
-            shape = self._param_shape(arrays)
-            layout = None if shape is None else self._layout(shape)
-            if layout is None or arrays.keys() != layout.keys():
-                fail(where, f"a dict of arrays: {self._state_help}", sorted(arrays))
-            dtype = next(iter(arrays.values())).dtype
-            for n, s in layout.items():
-                if arrays[n].shape != s or arrays[n].dtype != dtype:
-                    fail(
-                        f"{where}[{n!r}]",
-                        f"a {dtype} array of shape {s}",
-                        f"{arrays[n].dtype} {arrays[n].shape}",
-                    )
-            out[key] = (layout, dtype)
+            arrays = self._checked_key_arrays(where, bufs)
+            out[key] = self._checked_key_layout(where, arrays)
             copies[key] = arrays
         state = _laid_out(out, {n: 0.0 for layout, _ in out.values() for n in layout})
         for key, bufs in state.items():
             for n, a in bufs.items():
                 np.copyto(a, copies[key][n])
         return state
+
+    def _checked_key_arrays(self, where: str, bufs: Any) -> dict[str, np.ndarray]:
+        """One key's saved state (at ``where``), each array checked on its own."""
+        if not isinstance(bufs, Mapping) or not bufs:
+            fail(where, f"a dict of arrays: {self._state_help}", bufs, kind=TypeError)
+        for n in bufs:
+            if not isinstance(n, str):
+                fail(f"{where} keys", "str (state names)", n, kind=TypeError)
+        return {n: self._checked_array(f"{where}[{n!r}]", n, a) for n, a in bufs.items()}
+
+    def _checked_key_layout(
+        self, where: str, arrays: Mapping[str, np.ndarray]
+    ) -> tuple[dict[str, tuple[int, ...]], np.dtype]:
+        """``(layout, dtype)`` of one key's arrays: the names, shapes and one dtype that fit."""
+        shape = self._param_shape(arrays)
+        layout = None if shape is None else self._layout(shape)
+        if layout is None or arrays.keys() != layout.keys():
+            fail(where, f"a dict of arrays: {self._state_help}", sorted(arrays))
+        dtype = next(iter(arrays.values())).dtype
+        for n, s in layout.items():
+            if arrays[n].shape != s or arrays[n].dtype != dtype:
+                fail(
+                    f"{where}[{n!r}]",
+                    f"a {dtype} array of shape {s}",
+                    f"{arrays[n].dtype} {arrays[n].shape}",
+                )
+        return layout, dtype
 
     def _work(self, dtype: np.dtype, size: int) -> np.ndarray:
         """A flat scratch array of at least ``size`` elements, one per dtype, kept."""

@@ -121,7 +121,25 @@ class _ClosureRule(Optimizer):
         """
         closure = self._closure
         assert closure is not None
-        result = closure(params)
+        loss, grads = self._checked_result(closure(params))
+        self._copy_grads(params, grads, out)
+        finite = self.nonfinite == "ignore" or (
+            math.isfinite(loss) and all(_fused.all_finite(b) for b in out.values())
+        )
+        scale = self._clip_scale(out)
+        if self.maximize:
+            scale, loss = -scale, -loss
+        for b in out.values():
+            if scale != 1.0:
+                np.multiply(b, b.dtype.type(scale), out=b)
+            if self.clip_value is not None:
+                c = b.dtype.type(self.clip_value)
+                np.clip(b, -c, c, out=b)
+        return loss, finite
+
+    @staticmethod
+    def _checked_result(result) -> tuple[float, Any]:
+        """The closure's ``(loss, grads)``, the loss as a float; grads not checked yet."""
         if not isinstance(result, tuple) or len(result) != 2:
             fail("closure(params)", "a pair (loss, grads)", result, kind=TypeError)
         loss, grads = result
@@ -131,6 +149,13 @@ class _ClosureRule(Optimizer):
             loss = float(loss)
         except (TypeError, ValueError):
             fail("the closure's loss", "a real number", loss, kind=TypeError)
+        return loss, grads
+
+    @staticmethod
+    def _copy_grads(
+        params: dict[str, np.ndarray], grads: Any, out: Mapping[str, np.ndarray]
+    ) -> None:
+        """Check the closure's ``grads`` against ``params`` and copy each into ``out``."""
         if not isinstance(grads, Mapping):
             fail("the closure's grads", "a dict of numpy arrays", grads, kind=TypeError)
         if grads.keys() != params.keys():
@@ -152,23 +177,15 @@ class _ClosureRule(Optimizer):
                     f"{p.dtype} of params[{key!r}]; got shape {g.shape}, dtype {g.dtype}"
                 )
             np.copyto(out[key].reshape(p.shape), g)
-        finite = self.nonfinite == "ignore" or (
-            math.isfinite(loss) and all(_fused.all_finite(b) for b in out.values())
-        )
-        scale = 1.0
-        if self.clip_norm is not None:
-            norm = math.sqrt(sum(_fused.sum_of_squares(b) for b in out.values()))
-            if norm > self.clip_norm:
-                scale = self.clip_norm / (norm + _CLIP_EPS)
-        if self.maximize:
-            scale, loss = -scale, -loss
-        for b in out.values():
-            if scale != 1.0:
-                np.multiply(b, b.dtype.type(scale), out=b)
-            if self.clip_value is not None:
-                c = b.dtype.type(self.clip_value)
-                np.clip(b, -c, c, out=b)
-        return loss, finite
+
+    def _clip_scale(self, out: Mapping[str, np.ndarray]) -> float:
+        """The factor ``clip_norm`` puts on the gradients in ``out`` (1.0 if none)."""
+        if self.clip_norm is None:
+            return 1.0
+        norm = math.sqrt(sum(_fused.sum_of_squares(b) for b in out.values()))
+        if norm > self.clip_norm:
+            return self.clip_norm / (norm + _CLIP_EPS)
+        return 1.0
 
 
 def _nonfinite_message(step: int, where: str, changed: bool) -> str:
@@ -235,6 +252,69 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None) -> float:
             return middle
         min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / denominator)
     return min(max(min_pos, xmin_bound), xmax_bound)
+
+
+def _zoom_trial(bracket, bracket_f, bracket_gtd, insuf_progress) -> tuple[float, bool]:
+    """The zoom's next trial step and ``insuf_progress``: the cubic's minimiser in the bracket.
+
+    Close to an end after insufficient progress (or outside the bracket), it
+    is moved 0.1 of the bracket's width inside.
+    """
+    t = _cubic_interpolate(
+        bracket[0], bracket_f[0], bracket_gtd[0], bracket[1], bracket_f[1], bracket_gtd[1]
+    )
+    # close to a boundary after insufficient progress: 0.1 of the bracket away
+    high, low = max(bracket), min(bracket)
+    eps = 0.1 * (high - low)
+    if min(high - t, t - low) < eps:
+        if insuf_progress or t >= high or t <= low:
+            t = high - eps if abs(t - high) < abs(t - low) else low + eps
+            insuf_progress = False
+        else:
+            insuf_progress = True
+    else:
+        insuf_progress = False
+    return t, insuf_progress
+
+
+def _zoom_update(ends, point, low_pos, high_pos, f, gtd) -> tuple[bool, int, int]:
+    """Narrow the bracket with the trial ``point``; returns ``(done, low_pos, high_pos)``.
+
+    ``ends``: the four lists (steps, losses, gradients, directional
+    derivatives) of the bracket's two ends, changed in place; ``point``: the
+    trial's ``(t, f_new, g_new, gtd_new)``; ``f``, ``gtd``: at step 0.
+    """
+    bracket, bracket_f = ends[0], ends[1]
+    t, f_new, _, gtd_new = point
+    if f_new > (f + WOLFE_C1 * t * gtd) or f_new >= bracket_f[low_pos]:
+        # Armijo condition not met, or not lower than the lowest point
+        for values, value in zip(ends, point, strict=True):
+            values[high_pos] = value
+        low_pos, high_pos = (0, 1) if bracket_f[0] <= bracket_f[1] else (1, 0)
+        return False, low_pos, high_pos
+    done = False
+    if abs(gtd_new) <= -WOLFE_C2 * gtd:
+        done = True  # the Wolfe conditions hold
+    elif gtd_new * (bracket[high_pos] - bracket[low_pos]) >= 0:
+        # the old high becomes the new low
+        for values in ends:
+            values[high_pos] = values[low_pos]
+    # the new point becomes the new low
+    for values, value in zip(ends, point, strict=True):
+        values[low_pos] = value
+    return done, low_pos, high_pos
+
+
+def _move(segments, step, d: np.ndarray, tmp: np.ndarray) -> None:
+    """Each parameter ``p ← p + step·d`` (``d``, ``tmp``: flat, cut by the segments)."""
+    for p, where in segments.values():
+        _axpy(p, step, d[where], tmp[where])
+
+
+def _restore(segments, x: np.ndarray) -> None:
+    """Each parameter back to its piece of the flat ``x``."""
+    for p, where in segments.values():
+        np.copyto(p, x[where])
 
 
 class _Vectors:
@@ -439,34 +519,49 @@ class LBFGS(_ClosureRule):
         views = self._views
         keys = tuple(params)
         if views is None or views[0] is not state or views[2] != keys:
-            names = self.state_names
-            flat = {n: _span([state[k][n] for k in keys]) for n in names}
-            if any(v is None for v in flat.values()):  # a state loaded in another key order
-                fresh = _zeros_layout(
-                    {k: state[k][names[0]].shape for k in keys},
-                    state[keys[0]][names[0]].dtype,
-                    names,
-                )
-                for k in keys:
-                    for n in names:
-                        np.copyto(fresh[k][n], state[k][n])
-                self.state = state = fresh
-                flat = {n: _span([state[k][n] for k in keys]) for n in names}
-            views = self._views = (state, flat, keys)
-        plan = self._plan
+            views = self._views = self._flat_views(state, keys)
         pieces = self._pieces
-        if pieces is None or pieces[0] is not plan:
-            n = sum(p.size for p in params.values())
-            dtype = next(iter(params.values())).dtype
-            vectors = self._vectors
-            if vectors is None or vectors.n != n or vectors.dtype != dtype:
-                vectors = self._vectors = _Vectors(n, dtype, self.line_search_fn is not None)
-            segments, start = {}, 0
-            for key, p in params.items():
-                segments[key] = (p, slice(start, start + p.size))
-                start += p.size
-            pieces = self._pieces = (plan, vectors, segments)
+        if pieces is None or pieces[0] is not self._plan:
+            pieces = self._pieces = self._make_pieces(params)
         return views[1], pieces[1], pieces[2]
+
+    def _flat_views(self, state, keys: tuple[str, ...]) -> tuple:
+        """``(state, flat, keys)``: each state name as one flat view over ``keys``.
+
+        A state loaded in another key order is laid out again first (and
+        becomes ``self.state``).
+        """
+        names = self.state_names
+        flat = {n: _span([state[k][n] for k in keys]) for n in names}
+        if any(v is None for v in flat.values()):  # a state loaded in another key order
+            state = self.state = self._relaid_state(state, keys)
+            flat = {n: _span([state[k][n] for k in keys]) for n in names}
+        return state, flat, keys
+
+    def _relaid_state(self, state, keys: tuple[str, ...]) -> dict[str, dict[str, np.ndarray]]:
+        """A copy of ``state`` laid out in the order of ``keys``."""
+        names = self.state_names
+        fresh = _zeros_layout(
+            {k: state[k][names[0]].shape for k in keys}, state[keys[0]][names[0]].dtype, names
+        )
+        for k in keys:
+            for n in names:
+                np.copyto(fresh[k][n], state[k][n])
+        return fresh
+
+    def _make_pieces(self, params: dict[str, np.ndarray]) -> tuple:
+        """``(plan, vectors, segments)``: the work buffers (kept while the size and
+        dtype hold) and each key's ``(param, slice)`` of the flat vectors."""
+        n = sum(p.size for p in params.values())
+        dtype = next(iter(params.values())).dtype
+        vectors = self._vectors
+        if vectors is None or vectors.n != n or vectors.dtype != dtype:
+            vectors = self._vectors = _Vectors(n, dtype, self.line_search_fn is not None)
+        segments, start = {}, 0
+        for key, p in params.items():
+            segments[key] = (p, slice(start, start + p.size))
+            start += p.size
+        return self._plan, vectors, segments
 
     def _step(self, params, grads, lr) -> None:
         if sum(p.size for p in params.values()) == 0:
@@ -521,9 +616,7 @@ class LBFGS(_ClosureRule):
         sc = self._scalars
         flat_grad, x, tmp = vec.flat_grad, vec.x, vec.tmp
         d, prev_flat_grad = flat["d"], flat["prev_flat_grad"]
-        slots = self.history_size + 1
-        old_dirs = [flat[f"old_dirs_{i}"] for i in range(slots)]
-        old_stps = [flat[f"old_stps_{i}"] for i in range(slots)]
+        old_dirs, old_stps = self._history(flat)
         cast = flat_grad.dtype.type
         tolerance_grad, tolerance_change = self.tolerance_grad, self.tolerance_change
         max_iter, max_eval = self.max_iter, self._max_evals
@@ -540,32 +633,10 @@ class LBFGS(_ClosureRule):
                     sc["start"] = sc["count"] = 0.0
                     H_diag = 1.0
                 else:
-                    start, count = int(sc["start"]), int(sc["count"])
-                    free = (start + count) % slots
-                    y, s = old_dirs[free], old_stps[free]
-                    np.subtract(flat_grad, prev_flat_grad, out=y)
-                    np.multiply(d, cast(t), out=s)
-                    ys = _dot(y, s)
-                    if ys > CURVATURE_THRESHOLD:
-                        if count == self.history_size:
-                            start = (start + 1) % slots
-                        else:
-                            count += 1
-                        sc["start"], sc["count"] = float(start), float(count)
-                        sc[self._ro[free]] = 1.0 / ys
-                        H_diag = ys / _dot(y, y)
-                    order = [(start + i) % slots for i in range(count)]
-                    al, ro = self._al, self._ro
-                    q = d
-                    np.negative(flat_grad, out=q)
-                    for i in reversed(order):
-                        al[i] = _dot(old_stps[i], q) * sc[ro[i]]
-                        _axpy(q, cast(-al[i]), old_dirs[i], tmp)
-                    r = q
-                    np.multiply(q, cast(H_diag), out=r)
-                    for i in order:
-                        be_i = _dot(old_dirs[i], r) * sc[ro[i]]
-                        _axpy(r, cast(al[i] - be_i), old_stps[i], tmp)
+                    H_diag = self._push_pair(
+                        old_dirs, old_stps, flat_grad, prev_flat_grad, d, t, H_diag
+                    )
+                    self._two_loop(old_dirs, old_stps, flat_grad, d, H_diag, tmp)
                 np.copyto(prev_flat_grad, flat_grad)
                 prev_loss = loss
                 # ---- the step length
@@ -580,26 +651,19 @@ class LBFGS(_ClosureRule):
                     loss, g_new, t, ls_func_evals = self._strong_wolfe(
                         user, segments, vec, t, d, loss, gtd, max_eval - current_evals, moved
                     )
-                    for p, where in segments.values():
-                        _axpy(p, cast(t), d[where], tmp[where])
-                    moved = True
+                    _move(segments, cast(t), d, tmp)
                     if g_new is not flat_grad:
                         np.copyto(flat_grad, g_new)
                     opt_cond = _max_abs(flat_grad, tmp) <= tolerance_grad
                 else:
-                    for p, where in segments.values():
-                        _axpy(p, cast(t), d[where], tmp[where])
+                    _move(segments, cast(t), d, tmp)
                     ls_func_evals = 0
                     opt_cond = False
                     if n_iter != max_iter:
-                        loss, finite = self._call_closure(user, out)
-                        if not finite:  # back to the point before this move
-                            for p, where in segments.values():
-                                np.copyto(p, x[where])
-                            raise _Stop(moved, f"at iteration {n_iter}")
+                        loss = self._evaluate_moved(user, segments, x, out, n_iter, moved)
                         opt_cond = _max_abs(flat_grad, tmp) <= tolerance_grad
                         ls_func_evals = 1
-                    moved = True
+                moved = True
                 current_evals += ls_func_evals
                 sc["func_evals"] += ls_func_evals
                 # ---- the stopping tests
@@ -611,6 +675,67 @@ class LBFGS(_ClosureRule):
                     break
         finally:
             sc["step_size"], sc["H_diag"], sc["prev_loss"] = float(t), float(H_diag), prev_loss
+
+    def _history(self, flat) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The history slots: the flat ``old_dirs_i`` (y) and ``old_stps_i`` (s), by slot."""
+        slots = self.history_size + 1
+        old_dirs = [flat[f"old_dirs_{i}"] for i in range(slots)]
+        old_stps = [flat[f"old_stps_{i}"] for i in range(slots)]
+        return old_dirs, old_stps
+
+    def _push_pair(self, old_dirs, old_stps, flat_grad, prev_flat_grad, d, t, H_diag) -> float:
+        """``y = g − g_prev``, ``s = t·d`` into the free slot, kept if ``y·s`` is large enough.
+
+        Keeping a pair drops the oldest one when the history is full. Returns
+        ``H_diag``: ``(y·s)/(y·y)`` of the pair if kept, else as passed.
+        """
+        sc = self._scalars
+        slots = self.history_size + 1
+        start, count = int(sc["start"]), int(sc["count"])
+        free = (start + count) % slots
+        y, s = old_dirs[free], old_stps[free]
+        np.subtract(flat_grad, prev_flat_grad, out=y)
+        np.multiply(d, flat_grad.dtype.type(t), out=s)
+        ys = _dot(y, s)
+        if ys > CURVATURE_THRESHOLD:
+            if count == self.history_size:
+                start = (start + 1) % slots
+            else:
+                count += 1
+            sc["start"], sc["count"] = float(start), float(count)
+            sc[self._ro[free]] = 1.0 / ys
+            H_diag = ys / _dot(y, y)
+        return H_diag
+
+    def _two_loop(self, old_dirs, old_stps, flat_grad, d, H_diag, tmp) -> None:
+        """``d ← −H·g``: the two-loop recursion over the kept pairs (in ``tmp``'s scratch)."""
+        sc = self._scalars
+        slots = self.history_size + 1
+        start, count = int(sc["start"]), int(sc["count"])
+        order = [(start + i) % slots for i in range(count)]
+        al, ro = self._al, self._ro
+        cast = flat_grad.dtype.type
+        q = d
+        np.negative(flat_grad, out=q)
+        for i in reversed(order):
+            al[i] = _dot(old_stps[i], q) * sc[ro[i]]
+            _axpy(q, cast(-al[i]), old_dirs[i], tmp)
+        r = q
+        np.multiply(q, cast(H_diag), out=r)
+        for i in order:
+            be_i = _dot(old_dirs[i], r) * sc[ro[i]]
+            _axpy(r, cast(al[i] - be_i), old_stps[i], tmp)
+
+    def _evaluate_moved(self, user, segments, x, out, n_iter, moved) -> float:
+        """The loss where the params just moved, its gradient into ``out``.
+
+        A NaN or inf puts the params back at ``x`` and raises :class:`_Stop`.
+        """
+        loss, finite = self._call_closure(user, out)
+        if not finite:  # back to the point before this move
+            _restore(segments, x)
+            raise _Stop(moved, f"at iteration {n_iter}")
+        return loss
 
     def _strong_wolfe(self, user, segments, vec, t, d, f, gtd, max_ls, moved):
         """torch's ``_strong_wolfe`` (from minFunc's ``WolfeLineSearch``).
@@ -679,49 +804,19 @@ class LBFGS(_ClosureRule):
         # zoom: refine the bracket until a point satisfies the conditions
         insuf_progress = False
         low_pos, high_pos = (0, 1) if bracket_f[0] <= bracket_f[-1] else (1, 0)
+        ends = (bracket, bracket_f, bracket_g, bracket_gtd)
         while not done and ls_iter < max_ls:
             if abs(bracket[1] - bracket[0]) * d_norm < tolerance_change:
                 break
-            t = _cubic_interpolate(
-                bracket[0], bracket_f[0], bracket_gtd[0], bracket[1], bracket_f[1], bracket_gtd[1]
-            )
-            # close to a boundary after insufficient progress: 0.1 of the bracket away
-            high, low = max(bracket), min(bracket)
-            eps = 0.1 * (high - low)
-            if min(high - t, t - low) < eps:
-                if insuf_progress or t >= high or t <= low:
-                    t = high - eps if abs(t - high) < abs(t - low) else low + eps
-                    insuf_progress = False
-                else:
-                    insuf_progress = True
-            else:
-                insuf_progress = False
+            t, insuf_progress = _zoom_trial(bracket, bracket_f, bracket_gtd, insuf_progress)
             g_new = fresh(*bracket_g)
             f_new = evaluate(t, g_new)
             ls_func_evals += 1
             gtd_new = _dot(g_new, d)
             ls_iter += 1
-            if f_new > (f + c1 * t * gtd) or f_new >= bracket_f[low_pos]:
-                # Armijo condition not met, or not lower than the lowest point
-                bracket[high_pos] = t
-                bracket_f[high_pos] = f_new
-                bracket_g[high_pos] = g_new
-                bracket_gtd[high_pos] = gtd_new
-                low_pos, high_pos = (0, 1) if bracket_f[0] <= bracket_f[1] else (1, 0)
-            else:
-                if abs(gtd_new) <= -c2 * gtd:
-                    done = True  # the Wolfe conditions hold
-                elif gtd_new * (bracket[high_pos] - bracket[low_pos]) >= 0:
-                    # the old high becomes the new low
-                    bracket[high_pos] = bracket[low_pos]
-                    bracket_f[high_pos] = bracket_f[low_pos]
-                    bracket_g[high_pos] = bracket_g[low_pos]
-                    bracket_gtd[high_pos] = bracket_gtd[low_pos]
-                # the new point becomes the new low
-                bracket[low_pos] = t
-                bracket_f[low_pos] = f_new
-                bracket_g[low_pos] = g_new
-                bracket_gtd[low_pos] = gtd_new
+            done, low_pos, high_pos = _zoom_update(
+                ends, (t, f_new, g_new, gtd_new), low_pos, high_pos, f, gtd
+            )
         return bracket_f[low_pos], bracket_g[low_pos], bracket[low_pos], ls_func_evals
 
     def _directional(self, user, segments, vec, t, d, buffer, moved) -> float:
@@ -729,12 +824,10 @@ class LBFGS(_ClosureRule):
         cast, tmp = buffer.dtype.type, vec.tmp
         out = {key: buffer[where] for key, (_, where) in segments.items()}
         try:
-            for p, where in segments.values():
-                _axpy(p, cast(t), d[where], tmp[where])
+            _move(segments, cast(t), d, tmp)
             loss, finite = self._call_closure(user, out)
         finally:
-            for p, where in segments.values():
-                np.copyto(p, vec.x[where])
+            _restore(segments, vec.x)
         if not finite:
             raise _Stop(moved, "in the line search")
         return loss
