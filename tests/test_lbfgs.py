@@ -471,6 +471,21 @@ def test_nonfinite_ignore_lets_nan_through_and_round_trips(tmp_path):
             np.testing.assert_array_equal(array, loaded["state"][key][name])
 
 
+def test_strong_wolfe_under_ignore_takes_a_nan_loss_with_a_finite_gradient():
+    # The curvature condition holds at the first trial, so the bracket is one point,
+    # and its NaN loss must not make the line search pick a second end that is not there
+    # (torch's LBFGS raises IndexError here).
+    opt = LBFGS(line_search_fn="strong_wolfe", nonfinite="ignore", max_iter=2)
+    params = as_params([1.0, 2.0, 0.5])
+
+    def nan_loss(p):
+        return math.nan, {k: v.copy() for k, v in p.items()}
+
+    opt.update(params, nan_loss(params)[1], closure=nan_loss)
+    assert opt.t == 1
+    assert all(math.isfinite(v) for v in as_list(params))
+
+
 # ------------------------------------------------------------------ options
 
 

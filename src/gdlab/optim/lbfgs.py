@@ -803,7 +803,8 @@ class LBFGS(_ClosureRule):
 
         # zoom: refine the bracket until a point satisfies the conditions
         insuf_progress = False
-        low_pos, high_pos = (0, 1) if bracket_f[0] <= bracket_f[-1] else (1, 0)
+        # (a one-point bracket is its own low end, even at a NaN loss under nonfinite="ignore")
+        low_pos, high_pos = (0, 1) if len(bracket) == 1 or bracket_f[0] <= bracket_f[-1] else (1, 0)
         ends = (bracket, bracket_f, bracket_g, bracket_gtd)
         while not done and ls_iter < max_ls:
             if abs(bracket[1] - bracket[0]) * d_norm < tolerance_change:
