@@ -267,6 +267,95 @@ def _title(labels: Sequence[str], problem: Mapping[str, Any] | None) -> str:
     return f"{who} on {subject}" if subject else who
 
 
+def _document_and_records(
+    runs: Any, block: dict[str, Any] | None, built: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
+    """``(document, records, problem block)`` from a results document (whose own problem
+    block serves unless one is given), race() records or fit() histories."""
+    if _is_document(runs):
+        document = dict(runs)
+        if block is None:
+            block = document.get("problem")
+        return document, list(document.get("runs") or []), block
+    if _is_records(runs) and runs:
+        if block is None:
+            raise ValueError(
+                "build needs problem= for race() records: the Experiment that ran (or the "
+                "problem, a Function2D, or a results 'problem' block)"
+            )
+        return {}, list(runs), block
+    if block is None or built is None:
+        raise ValueError(
+            "build needs problem= for fit() histories: the built problem they trained "
+            "on (or the Experiment, or a Function2D)"
+        )
+    return {}, _history_records(runs, built), block
+
+
+def _words(experiment: Any) -> dict[str, Any]:
+    """The experiment's title, description and changes (none without an experiment)."""
+    if experiment is None:
+        return {}
+    from gdlab.experiments.describe import text
+
+    return text(experiment)
+
+
+def _header(
+    document: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
+    block: Mapping[str, Any] | None,
+    experiment: Any,
+    title: str | None,
+    description: str | None,
+) -> dict[str, Any]:
+    """The results header: the arguments first, then the document's, the experiment's, or
+    what the records and the problem say."""
+    words = _words(experiment)
+    labels = [str(r.get("label") or r.get("id")) for r in records]
+    header = {
+        "experiment": document.get("experiment")
+        or (experiment.name if experiment is not None else "python"),
+        "title": title or document.get("title") or words.get("title") or _title(labels, block),
+        "description": description
+        if description is not None
+        else document.get("description", words.get("description", "")),
+        "changes": list(document.get("changes") or words.get("changes") or []),
+        "command": document.get("command") or "gdlab.report.build(...) in Python",
+        "config": document.get("config")
+        or (experiment.to_dict() if experiment is not None else _config(records, block)),
+        "problem": block,
+    }
+    if document.get("series") is not None:
+        header["series"] = document["series"]
+    return header
+
+
+def _write(
+    out: str | os.PathLike,
+    header: dict[str, Any],
+    document: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
+    *,
+    charts: bool,
+    force: bool,
+    function: Any,
+) -> None:
+    """Write the results, figures and page into ``out`` as ``gdlab race`` does."""
+    from gdlab import results as results_module
+    from gdlab.report import write
+
+    with results_module.output(Path(out), out=out, force=force) as staged:
+        writer = results_module.ResultsWriter(staged, header)
+        for key in ("created", "versions", "machine"):  # a document keeps its own
+            if document.get(key):
+                writer.document[key] = document[key]
+        for record in records:
+            writer.add(_as_arrays(record))
+        writer.finish(str(document.get("status") or "complete"))
+        write(writer.document, staged, charts=charts, function=function)
+
+
 def build(
     runs: Any,
     out: str | os.PathLike,
@@ -311,60 +400,10 @@ def build(
         ValueError: records or histories without a ``problem``.
         gdlab._io.OutputError: ``out`` holds a report and ``force`` is false.
     """
-    from gdlab import results as results_module
-    from gdlab.report import write
-
     block, experiment, built, own = _problem(problem)
-    if _is_document(runs):
-        document = dict(runs)
-        records = list(document.get("runs") or [])
-        if block is None:
-            block = document.get("problem")
-    elif _is_records(runs) and runs:
-        if block is None:
-            raise ValueError(
-                "build needs problem= for race() records: the Experiment that ran (or the "
-                "problem, a Function2D, or a results 'problem' block)"
-            )
-        document, records = {}, list(runs)
-    else:
-        if block is None or built is None:
-            raise ValueError(
-                "build needs problem= for fit() histories: the built problem they trained "
-                "on (or the Experiment, or a Function2D)"
-            )
-        document, records = {}, _history_records(runs, built)
+    document, records, block = _document_and_records(runs, block, built)
     if not records and not document.get("series"):
         raise ValueError("nothing to report: no runs (and no series)")
-
-    words: dict[str, Any] = {}
-    if experiment is not None:
-        from gdlab.experiments.describe import text
-
-        words = text(experiment)
-    labels = [str(r.get("label") or r.get("id")) for r in records]
-    header = {
-        "experiment": document.get("experiment")
-        or (experiment.name if experiment is not None else "python"),
-        "title": title or document.get("title") or words.get("title") or _title(labels, block),
-        "description": description
-        if description is not None
-        else document.get("description", words.get("description", "")),
-        "changes": list(document.get("changes") or words.get("changes") or []),
-        "command": document.get("command") or "gdlab.report.build(...) in Python",
-        "config": document.get("config")
-        or (experiment.to_dict() if experiment is not None else _config(records, block)),
-        "problem": block,
-    }
-    if document.get("series") is not None:
-        header["series"] = document["series"]
-    with results_module.output(Path(out), out=out, force=force) as staged:
-        writer = results_module.ResultsWriter(staged, header)
-        for key in ("created", "versions", "machine"):  # a document keeps its own
-            if document.get(key):
-                writer.document[key] = document[key]
-        for record in records:
-            writer.add(_as_arrays(record))
-        writer.finish(str(document.get("status") or "complete"))
-        write(writer.document, staged, charts=charts, function=own)
+    header = _header(document, records, block, experiment, title, description)
+    _write(out, header, document, records, charts=charts, force=force, function=own)
     return Path(out) / "index.html"

@@ -608,44 +608,51 @@ def _ranking_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=key)
 
 
-def _ranking(runs: Sequence[Mapping[str, Any]]) -> str:
-    rows = _ranking_rows(runs)
-    if not rows:
-        return ""
-    seeds = any(r["seeds"] > 1 for r in rows)
-    accuracy = any(r["accuracy"] is not None for r in rows)
-    test = any(r["test"] for r in rows)
+def _ranking_status(row: Mapping[str, Any]) -> str:
+    """A ranked group's status: ok, where it diverged, or how many of its seeds did."""
+    if row["diverged"] == 0:
+        return "ok"
+    if row["diverged"] == row["seeds"]:
+        steps = ", ".join(str(s) for s in row["stopped_at"])
+        return f"diverged at step {steps}" if steps else "diverged"
+    return f"{row['diverged']} of {row['seeds']} seeds diverged"
+
+
+def _ranking_row(rank: int, row: Mapping[str, Any], accuracy: bool, seeds: bool) -> str:
+    """One ranked group as a table row (red when every seed diverged)."""
+    cells = [
+        f'<td class="rank">{rank}</td>',
+        f"<td>{_e(row['group'])}</td>",
+        f'<td class="num">{_e(_number(row["final_loss"]))}</td>',
+        f'<td class="num best">{_e(_number(row["best_loss"]))}</td>',
+    ]
+    if accuracy:
+        value = row["accuracy"]
+        cells.append(f'<td class="num">{_MISSING if value is None else f"{100 * value:.1f}%"}</td>')
+    if seeds:
+        cells.append(f'<td class="num">{row["seeds"]}</td>')
+    cells.append(f'<td class="status">{_e(_ranking_status(row))}</td>')
+    css = ' class="diverged"' if row["diverged"] == row["seeds"] and row["diverged"] else ""
+    return f"<tr{css}>{''.join(cells)}</tr>"
+
+
+def _ranking_head(accuracy: bool, test: bool, seeds: bool) -> str:
+    """The ranking's header cells: the accuracy and seeds columns only where they apply."""
     heads = ["#", "Run", "Final loss", "Best loss"]
     if accuracy:
         heads.append("Test acc." if test else "Train acc.")
     if seeds:
         heads.append("Seeds")
     heads.append("Status")
-    body = []
-    for rank, row in enumerate(rows, 1):
-        if row["diverged"] == 0:
-            status = "ok"
-        elif row["diverged"] == row["seeds"]:
-            steps = ", ".join(str(s) for s in row["stopped_at"])
-            status = f"diverged at step {steps}" if steps else "diverged"
-        else:
-            status = f"{row['diverged']} of {row['seeds']} seeds diverged"
-        cells = [
-            f'<td class="rank">{rank}</td>',
-            f"<td>{_e(row['group'])}</td>",
-            f'<td class="num">{_e(_number(row["final_loss"]))}</td>',
-            f'<td class="num best">{_e(_number(row["best_loss"]))}</td>',
-        ]
-        if accuracy:
-            value = row["accuracy"]
-            cells.append(
-                f'<td class="num">{_MISSING if value is None else f"{100 * value:.1f}%"}</td>'
-            )
-        if seeds:
-            cells.append(f'<td class="num">{row["seeds"]}</td>')
-        cells.append(f'<td class="status">{_e(status)}</td>')
-        css = ' class="diverged"' if row["diverged"] == row["seeds"] and row["diverged"] else ""
-        body.append(f"<tr{css}>{''.join(cells)}</tr>")
+    return "".join(
+        f'<th scope="col" class="{"number" if h not in ("Run", "Status") else "text"}'
+        f'{" best" if h == "Best loss" else ""}">{_e(h)}</th>'
+        for h in heads
+    )
+
+
+def _ranking_note(accuracy: bool, test: bool, seeds: bool) -> str:
+    """The sentence above the ranking: what it is ranked by, and the mean over seeds."""
     by = "test" if test else "training"
     order = (
         f"Ranked by {by} accuracy, then by the final training loss (the last evaluation; "
@@ -654,13 +661,20 @@ def _ranking(runs: Sequence[Mapping[str, Any]]) -> str:
         else "Ranked by the final training loss (the last evaluation; lowest first)"
     )
     mean = "; a run with several seeds shows the mean over the seeds that did not diverge"
-    head = "".join(
-        f'<th scope="col" class="{"number" if h not in ("Run", "Status") else "text"}'
-        f'{" best" if h == "Best loss" else ""}">{_e(h)}</th>'
-        for h in heads
-    )
+    return order + (mean if seeds else "") + "."
+
+
+def _ranking(runs: Sequence[Mapping[str, Any]]) -> str:
+    rows = _ranking_rows(runs)
+    if not rows:
+        return ""
+    seeds = any(r["seeds"] > 1 for r in rows)
+    accuracy = any(r["accuracy"] is not None for r in rows)
+    test = any(r["test"] for r in rows)
+    head = _ranking_head(accuracy, test, seeds)
+    body = [_ranking_row(rank, row, accuracy, seeds) for rank, row in enumerate(rows, 1)]
     return (
-        f'<p class="table-note">{_e(order + (mean if seeds else "") + ".")}</p>\n'
+        f'<p class="table-note">{_e(_ranking_note(accuracy, test, seeds))}</p>\n'
         '<div class="table-wrap"><table id="ranking" class="ranking">\n'
         f"<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n"
         "</table></div>"
@@ -810,13 +824,10 @@ def _card_key(run: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
     return str(run.get("optimizer") or "?"), preset, form
 
 
-def _optimizers(runs: Sequence[Mapping[str, Any]]) -> str:
-    """A card per optimizer (name, preset, form) that ran: its rule, symbols, settings."""
-    if not runs:
-        return ""
-    from gdlab.optim import OPTIMIZERS
-    from gdlab.report.maths import summary
-
+def _cards(
+    runs: Sequence[Mapping[str, Any]],
+) -> dict[tuple[str, str | None, str | None], dict[str, Any]]:
+    """The runs by card key: the first run's hyperparameters, and the groups per setting."""
     cards: dict[tuple[str, str | None, str | None], dict[str, Any]] = {}
     for run in runs:
         key = _card_key(run)
@@ -826,43 +837,63 @@ def _optimizers(runs: Sequence[Mapping[str, Any]]) -> str:
         users = card["settings"].setdefault(_hyperparameters(hp), [])
         if group not in users:
             users.append(group)
-    html_cards = []
-    for (name, preset, form), card in cards.items():
-        cls = OPTIMIZERS.get(name)
-        hp = card["hp"]
-        tags = [f'optimizer "{name}"']
-        if preset:
-            tags.append(f"preset {preset}")
-        if form:
-            tags.append(f"form {form}")
-        groups = [g for users in card["settings"].values() for g in users]
-        title = cls.__name__ if cls is not None else name
-        anchor = re.sub(r"[^A-Za-z0-9_-]", "-", f"optimizer-{name}-{preset or ''}-{form or ''}")
-        parts = [
+    return cards
+
+
+def _card_rule(cls: type | None, hp: Mapping[str, Any]) -> list[str]:
+    """A card's words on the update rule: its summary, rule and symbols, if it is known."""
+    if cls is None:
+        return [
+            "<p>Not a registered gdlab optimizer here, so its update rule is not "
+            "known to this page.</p>"
+        ]
+    from gdlab.report.maths import summary
+
+    names = [k for k in hp if isinstance(k, str)]
+    blocks = _rule_blocks(cls, hp)
+    parts = [f"<p>{_e(summary(cls))}</p>"]
+    if blocks:
+        parts.append(_rule_html(blocks, names))
+        lines = [line for block in blocks for line in block.lines]
+        parts.append(_symbol_list(lines, hp, names))
+    return parts
+
+
+def _card(key: tuple[str, str | None, str | None], card: Mapping[str, Any]) -> str:
+    """One optimizer's card: its name and tags, who used it, its rule and its settings."""
+    from gdlab.optim import OPTIMIZERS
+
+    name, preset, form = key
+    cls = OPTIMIZERS.get(name)
+    tags = [f'optimizer "{name}"']
+    if preset:
+        tags.append(f"preset {preset}")
+    if form:
+        tags.append(f"form {form}")
+    groups = [g for users in card["settings"].values() for g in users]
+    title = cls.__name__ if cls is not None else name
+    anchor = re.sub(r"[^A-Za-z0-9_-]", "-", f"optimizer-{name}-{preset or ''}-{form or ''}")
+    settings = "".join(
+        f"<dt>{_e(', '.join(users))}</dt><dd>{_e(text or 'defaults')}</dd>"
+        for text, users in card["settings"].items()
+    )
+    return "\n".join(
+        [
             f'<article class="card" id="{_e(anchor)}">',
             f'<h3>{_e(title)} <span class="tags">{_e(" · ".join(tags))}</span></h3>',
             f'<p class="used">Used by {_e(", ".join(dict.fromkeys(groups)))}.</p>',
+            *_card_rule(cls, card["hp"]),
+            f'<dl class="hp">{settings}</dl>',
+            "</article>",
         ]
-        if cls is None:
-            parts.append(
-                "<p>Not a registered gdlab optimizer here, so its update rule is not "
-                "known to this page.</p>"
-            )
-        else:
-            names = [k for k in hp if isinstance(k, str)]
-            blocks = _rule_blocks(cls, hp)
-            parts.append(f"<p>{_e(summary(cls))}</p>")
-            if blocks:
-                parts.append(_rule_html(blocks, names))
-                lines = [line for block in blocks for line in block.lines]
-                parts.append(_symbol_list(lines, hp, names))
-        settings = "".join(
-            f"<dt>{_e(', '.join(users))}</dt><dd>{_e(text or 'defaults')}</dd>"
-            for text, users in card["settings"].items()
-        )
-        parts.append(f'<dl class="hp">{settings}</dl>')
-        parts.append("</article>")
-        html_cards.append("\n".join(parts))
+    )
+
+
+def _optimizers(runs: Sequence[Mapping[str, Any]]) -> str:
+    """A card per optimizer (name, preset, form) that ran: its rule, symbols, settings."""
+    if not runs:
+        return ""
+    html_cards = [_card(key, card) for key, card in _cards(runs).items()]
     return (
         '<section id="optimizers">\n<h2>The optimizers: how each one steps</h2>\n'
         "<p>Each optimizer that ran, with its update rule in the form and preset that ran "
@@ -1141,6 +1172,58 @@ def _chart_scripts(charts: Mapping[str, Mapping[str, Any]]) -> str:
     )
 
 
+def _runs_count(runs: Sequence[Mapping[str, Any]]) -> str:
+    """``"1 run"``, ``"3 runs"``."""
+    return f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
+
+
+def _notice(status: Any, runs: Sequence[Mapping[str, Any]]) -> str:
+    """The status line, or the notice of an interrupted race."""
+    if status != "interrupted":
+        return f'<p class="status-complete">Status: {_e(status)}.</p>'
+    return (
+        '<div class="notice" role="status"><strong>Interrupted.</strong> '
+        f"This race stopped early: the report shows the {_runs_count(runs)} that finished.</div>"
+    )
+
+
+def _meta(results: Mapping[str, Any]) -> list[str]:
+    """The items under the title: the experiment, the problem (if any), when it was made."""
+    problem = results.get("problem")
+    meta = [f"Experiment <code>{_e(results.get('experiment', ''))}</code>"]
+    if problem:  # a plot's page has no problem and no runs: it says neither
+        meta.append(f"Problem: {_e(_problem_line(problem))}")
+    meta.append(f"Created {_e(results.get('created', ''))}")
+    return meta
+
+
+def _summary_section(runs: Sequence[Mapping[str, Any]]) -> str:
+    """The summary: how many runs (and diverged), then the ranking; nothing without runs."""
+    if not runs:
+        return ""
+    diverged = sum(1 for run in runs if run.get("status") == "diverged")
+    counts = _runs_count(runs) + (f", {diverged} diverged" if diverged else "")
+    return (
+        '<section id="summary">\n<h2>Summary</h2>\n'
+        f"<p>{_e(counts)}.</p>\n{_ranking(runs)}\n</section>"
+    )
+
+
+def _nav(sections: Mapping[str, str]) -> str:
+    """The table of contents, in page order: a link per section the page has (``sections``
+    holds the optional ones' markup by id, empty where left out; the others are always there)."""
+    toc = [
+        ("summary", "Summary"),
+        ("comparison", "Tuned comparison"),
+        ("optimizers", "Optimizers"),
+        ("figures", "Figures"),
+        ("results", "Runs"),
+        ("command", "Command"),
+        ("environment", "Environment"),
+    ]
+    return " ".join(f'<a href="#{a}">{_e(t)}</a>' for a, t in toc if sections.get(a, True))
+
+
 def render_report(
     results: Mapping[str, Any],
     figures: Sequence[Mapping[str, Any]],
@@ -1158,49 +1241,29 @@ def render_report(
     out_dir = Path(out_dir)
     title = str(results.get("title") or results.get("experiment") or "gdlab report")
     runs = list(results.get("runs") or [])
-    status = results.get("status", "complete")
-    if status == "interrupted":
-        notice = (
-            '<div class="notice" role="status"><strong>Interrupted.</strong> '
-            f"This race stopped early: the report shows the {len(runs)} "
-            f"run{'s' if len(runs) != 1 else ''} that finished.</div>"
-        )
-    else:
-        notice = f'<p class="status-complete">Status: {_e(status)}.</p>'
+    notice = _notice(results.get("status", "complete"), runs)
     twins = _charts(results, figures, function) if charts else {}
     figure_html = "\n".join(
         _figure(out_dir, figure, index, inline, twins.get(str(figure.get("name"))))
         for index, figure in enumerate(figures)
     )
-    problem = results.get("problem")
-    meta = [f"Experiment <code>{_e(results.get('experiment', ''))}</code>"]
-    if problem:  # a plot's page has no problem and no runs: it says neither
-        meta.append(f"Problem: {_e(_problem_line(problem))}")
-    meta.append(f"Created {_e(results.get('created', ''))}")
-    diverged = sum(1 for run in runs if run.get("status") == "diverged")
-    counts = f"{len(runs)} run{'s' if len(runs) != 1 else ''}" + (
-        f", {diverged} diverged" if diverged else ""
-    )
+    meta = _meta(results)
+    summary = _summary_section(runs)
     comparison = _comparison(results.get("series") or {})
-    summary = ""
-    if runs:
-        summary = (
-            '<section id="summary">\n<h2>Summary</h2>\n'
-            f"<p>{_e(counts)}.</p>\n{_ranking(runs)}\n</section>"
-        )
     optimizers = _optimizers(runs)
     runs_section = (
         f'<section id="results">\n<h2>Runs</h2>\n{_table(runs)}\n</section>'
-        if runs or problem
+        if runs or results.get("problem")
         else ""
     )
-    toc = [("summary", "Summary")] if summary else []
-    toc += [("comparison", "Tuned comparison")] if comparison else []
-    toc += [("optimizers", "Optimizers")] if optimizers else []
-    toc += [("figures", "Figures")]
-    toc += [("results", "Runs")] if runs_section else []
-    toc += [("command", "Command"), ("environment", "Environment")]
-    nav = " ".join(f'<a href="#{a}">{_e(t)}</a>' for a, t in toc)
+    nav = _nav(
+        {
+            "summary": summary,
+            "comparison": comparison,
+            "optimizers": optimizers,
+            "results": runs_section,
+        }
+    )
     return (
         _head(title)
         + f"""
