@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from threadpoolctl import threadpool_limits
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per core the process may use, at most 4 (many tests start
+    processes of their own, and each worker holds numba's kernels and a browser)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, 4))
 
 
 @pytest.fixture(autouse=True, scope="session")

