@@ -2,19 +2,19 @@
 
 Every optimizer, fused kernels, after a warm-up step (which creates the state
 and, with clipping, the clip buffers) runs a few more updates under
-``tracemalloc``, which traces NumPy's array allocations. One float32 copy of
-the 1M-element parameter would be 4 MB; the bound is 64 KiB, room for a few
-Python objects and nothing more. No timing is asserted here.
+``tracemalloc`` (``gdlab.testing.steady_peak``), which traces NumPy's array
+allocations. One float32 copy of the 1M-element parameter would be 4 MB; the
+bound is 64 KiB, room for a few Python objects and nothing more. No timing is
+asserted here.
 """
 
 from __future__ import annotations
-
-import tracemalloc
 
 import numpy as np
 import pytest
 
 from gdlab.optim import OPTIMIZERS
+from gdlab.testing import steady_peak
 
 N = 1_000_000
 LIMIT = 64 * 1024
@@ -100,15 +100,7 @@ def _peak_bytes(opt, params, grads) -> int:
             opt.update(params, grads, closure=model.at(params, grads))
 
     update()  # warm-up: state, clip buffers, compilation
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        for _ in range(UPDATES):
-            update()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return peak
+    return steady_peak(update, LIMIT, calls=UPDATES)
 
 
 def _data(sizes=(N,)):

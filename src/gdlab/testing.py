@@ -50,7 +50,7 @@ import numpy as np
 
 from gdlab.optim import OPTIMIZERS, NonFiniteGradientError, Optimizer, create
 
-__all__ = ["CHECKS", "CheckReport", "check_optimizer"]
+__all__ = ["CHECKS", "CheckReport", "check_optimizer", "steady_peak"]
 
 _ALLOCATION_LIMIT = 64 * 1024
 _ALLOCATION_SIZE = 1_000_000
@@ -239,6 +239,32 @@ def _check_kernels(cls: type[Optimizer], kwargs: dict) -> None:
         assert _same(*results), f"fused and reference kernels differ in {np.dtype(dtype)}"
 
 
+def steady_peak(update: Callable[[], object], limit: int, *, calls: int = 5, tries: int = 3) -> int:
+    """The most memory ``calls`` calls of ``update`` hold at once, in bytes, as
+    :mod:`tracemalloc` sees it (NumPy's arrays included).
+
+    ``tracemalloc`` traces every thread of the process, so another thread's
+    work (a test runner's messages, say) can show up in one measurement; a
+    temporary of ``update``'s own shows up in every one. The measurement is
+    repeated, up to ``tries`` times, until one is under ``limit``; the least is
+    returned.
+    """
+    least = None
+    for _ in range(tries):
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            for _ in range(calls):
+                update()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        least = peak if least is None else min(least, peak)
+        if least < limit:
+            break
+    return least
+
+
 def _check_allocation(cls: type[Optimizer], kwargs: dict) -> None:
     rng = np.random.default_rng(0)
     n = _ALLOCATION_SIZE
@@ -247,14 +273,7 @@ def _check_allocation(cls: type[Optimizer], kwargs: dict) -> None:
     opt = cls(**kwargs)
     closure = (lambda p: (0.0, grads)) if opt.needs_closure else None
     opt.update(params, grads, closure=closure)  # warm-up: state, buffers, compilation
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        for _ in range(5):
-            opt.update(params, grads, closure=closure)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = steady_peak(lambda: opt.update(params, grads, closure=closure), _ALLOCATION_LIMIT)
     assert peak < _ALLOCATION_LIMIT, (
         f"five steady-state updates of {n:,} float32 parameters allocated {peak:,} bytes "
         f"(limit {_ALLOCATION_LIMIT:,}): a temporary the size of the parameters"
