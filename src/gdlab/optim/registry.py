@@ -112,14 +112,7 @@ def register(
     _checked_range(name or "the optimizer", lr_range)
 
     def decorate(obj: Any) -> type[Optimizer]:
-        if isinstance(obj, type) and issubclass(obj, Optimizer):
-            if state:
-                fail("state", "empty for a class (declare state_names)", state)
-            cls = obj
-        elif inspect.isfunction(obj):
-            cls = _rule_class(obj, name or obj.__name__, state)
-        else:
-            fail("register's argument", "an Optimizer subclass or a function", obj, kind=TypeError)
+        cls = _optimizer_class(obj, name, state)
         key = _checked_name(name if name is not None else cls.name or obj.__name__.lower())
         if key in _REGISTRY and _REGISTRY[key] is not cls and not replace:
             raise ValueError(
@@ -129,20 +122,8 @@ def register(
             )
         low, high = _checked_range(key, lr_range)
         arguments = _constructor_arguments(cls)
-        tunables = {t: t for t in _STANDARD_TUNABLES if t in arguments}
-        for what, argument in dict(tunable or {}).items():
-            if argument not in arguments:
-                fail(f"tunable {what!r} of {key!r}", f"one of {', '.join(arguments)}", argument)
-            tunables[what] = argument
-        checked_presets = {}
-        for preset, settings in dict(presets or {}).items():
-            if not isinstance(preset, str) or not _NAME.match(preset):
-                fail("preset name", "a lower-case word such as 'torch'", preset)
-            unknown = [k for k in settings if k not in arguments]
-            if unknown:
-                fail(f"preset {preset!r} of {key!r}", f"arguments among {', '.join(arguments)}",
-                     unknown[0])  # fmt: skip
-            checked_presets[preset] = dict(settings)
+        tunables = _checked_tunables(key, arguments, tunable)
+        checked_presets = _checked_presets(key, arguments, presets)
         cls.name = key
         cls.lr_range = (low, high)
         cls.tunable = tunables
@@ -151,6 +132,45 @@ def register(
         return cls
 
     return decorate
+
+
+def _optimizer_class(obj: Any, name: str | None, state: tuple[str, ...]) -> type[Optimizer]:
+    """What :func:`register` decorates, as an :class:`Optimizer` subclass."""
+    if isinstance(obj, type) and issubclass(obj, Optimizer):
+        if state:
+            fail("state", "empty for a class (declare state_names)", state)
+        return obj
+    if inspect.isfunction(obj):
+        return _rule_class(obj, name or obj.__name__, state)
+    fail("register's argument", "an Optimizer subclass or a function", obj, kind=TypeError)
+
+
+def _checked_tunables(
+    key: str, arguments: list[str], tunable: Mapping[str, str] | None
+) -> dict[str, str]:
+    """``{tunable: argument}``: the standard ones the constructor has, then ``tunable``."""
+    tunables = {t: t for t in _STANDARD_TUNABLES if t in arguments}
+    for what, argument in dict(tunable or {}).items():
+        if argument not in arguments:
+            fail(f"tunable {what!r} of {key!r}", f"one of {', '.join(arguments)}", argument)
+        tunables[what] = argument
+    return tunables
+
+
+def _checked_presets(
+    key: str, arguments: list[str], presets: Mapping[str, Mapping[str, Any]] | None
+) -> dict[str, dict[str, Any]]:
+    """``presets`` checked: lower-case names, settings among the constructor's arguments."""
+    checked = {}
+    for preset, settings in dict(presets or {}).items():
+        if not isinstance(preset, str) or not _NAME.match(preset):
+            fail("preset name", "a lower-case word such as 'torch'", preset)
+        unknown = [k for k in settings if k not in arguments]
+        if unknown:
+            fail(f"preset {preset!r} of {key!r}", f"arguments among {', '.join(arguments)}",
+                 unknown[0])  # fmt: skip
+        checked[preset] = dict(settings)
+    return checked
 
 
 def unregister(name: str) -> type[Optimizer]:
