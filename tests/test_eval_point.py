@@ -43,3 +43,39 @@ def test_an_optimizer_without_eval_params_reports_as_before():
     )
     assert history.eval_params is None
     assert not any(k.startswith("iterate_") for k in history.epochs[-1])
+
+
+@pytest.mark.parametrize("name", ["schedule_free_sgd", "asgd"])
+def test_early_stopping_keeps_the_eval_point_whose_loss_was_best(name):
+    from gdlab.train import EarlyStopping
+
+    class Watch(EarlyStopping):
+        """Records each epoch's eval point and monitored loss."""
+
+        seen: list = []
+
+        def on_epoch_end(self, run, metrics):
+            self.seen.append((metrics["train_loss"], eval_point_copy(run)))
+            super().on_epoch_end(run, metrics)
+
+    def eval_point_copy(run):
+        return {k: v.copy() for k, v in run.optimizer.eval_params(run.params).items()}
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((120, 2))
+    y = (x[:, 0] + rng.standard_normal(120) > 0).astype(int)  # noisy labels: the loss wanders
+    data = Dataset(x, y, "noisy line", ("x1", "x2"), ("below", "above"), "classification")
+    problem = LogisticRegression(data)
+    stopper = Watch(patience=0, monitor="train_loss")
+    history = fit(
+        problem, create(name, lr=3.0), steps=400, batch_size=16, rng=np.random.default_rng(1),
+        progress=False, callbacks=[stopper],
+    )  # fmt: skip
+    assert history.status == "stopped"
+    best_loss, best_point = min(stopper.seen, key=lambda seen: seen[0])
+    assert best_loss == stopper.best
+    assert best_point is not stopper.seen[-1][1]
+    assert any(not np.array_equal(best_point[k], stopper.seen[-1][1][k]) for k in best_point)
+    for key in best_point:  # the reported model is the best one, not the last average
+        np.testing.assert_array_equal(history.eval_params[key], best_point[key])
+    assert problem.evaluate(history.eval_params, "train")["loss"] == best_loss

@@ -35,7 +35,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -375,7 +375,10 @@ class EarlyStopping(Callback):
     """Stop when the monitored loss has not improved for ``patience`` epochs.
 
     Improvement means ``value < best − min_delta``. With ``restore_best`` the
-    parameters of the best epoch are put back when the run stops.
+    parameters of the best epoch are put back when the run stops; for an
+    optimizer that evaluates elsewhere (``eval_params``: Schedule-Free's
+    average, Lookahead's slow weights, EMA/SWA), the point whose loss was best
+    is kept too and becomes ``History.eval_params``.
 
     Args:
         patience: epochs without improvement tolerated (default 5).
@@ -401,17 +404,17 @@ class EarlyStopping(Callback):
         self.best_epoch = -1
         self.wait = 0
         self._best_params: dict[str, np.ndarray] | None = None
+        self._best_eval: dict[str, np.ndarray] | None = None
 
     def on_epoch_end(self, run: Run, metrics: dict[str, float]) -> None:
         value = metrics.get(self.monitor, metrics["train_loss"])
         if value < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = value, run.epoch, 0
             if self.restore_best:
-                if self._best_params is None:
-                    self._best_params = {k: v.copy() for k, v in run.params.items()}
-                else:
-                    for key, array in run.params.items():
-                        np.copyto(self._best_params[key], array)
+                self._best_params = _kept(self._best_params, run.params)
+                point = eval_point(run.optimizer, run.params)
+                if point is not run.params:  # the monitored loss was measured there
+                    self._best_eval = _kept(self._best_eval, point)
             return
         self.wait += 1
         if self.wait > self.patience:
@@ -424,6 +427,8 @@ class EarlyStopping(Callback):
         if self.restore_best and self._best_params is not None and run.history.status == "stopped":
             for key, array in run.params.items():
                 np.copyto(array, self._best_params[key])
+            if self._best_eval is not None:
+                run.history.eval_params = {k: v.copy() for k, v in self._best_eval.items()}
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -431,6 +436,7 @@ class EarlyStopping(Callback):
             "best_epoch": self.best_epoch,
             "wait": self.wait,
             "best_params": self._best_params,
+            "best_eval_params": self._best_eval,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -438,6 +444,16 @@ class EarlyStopping(Callback):
         self.best_epoch = int(state["best_epoch"])
         self.wait = int(state["wait"])
         self._best_params = state["best_params"]
+        self._best_eval = state.get("best_eval_params")  # absent from earlier checkpoints
+
+
+def _kept(copy: dict[str, np.ndarray] | None, arrays: Mapping[str, np.ndarray]) -> dict:
+    """``arrays`` copied into ``copy`` (made on first use, reused after)."""
+    if copy is None:
+        return {k: np.array(v, copy=True) for k, v in arrays.items()}
+    for key, array in arrays.items():
+        np.copyto(copy[key], array)
+    return copy
 
 
 class DivergenceGuard(Callback):
