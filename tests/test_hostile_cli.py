@@ -730,6 +730,42 @@ def test_ctrl_c_to_the_process_group_leaves_a_valid_first_report(work):
     assert {k: after[k] for k in before} == before
 
 
+def _swallowed_ctrl_c() -> None:
+    """Ctrl-C landing in a ctypes callback, as it does while numba compiles through
+    llvmlite: ctypes prints the KeyboardInterrupt as "Exception ignored" and goes on."""
+    import ctypes
+
+    def callback() -> None:
+        raise KeyboardInterrupt
+
+    ctypes.CFUNCTYPE(None)(callback)()
+
+
+def test_ctrl_c_swallowed_by_a_c_callback_still_stops_the_race(tmp_path, capsys, monkeypatch):
+    import gdlab.race
+
+    real_fit = gdlab.race.fit
+
+    def fit(*args, **kwargs):
+        _swallowed_ctrl_c()
+        return real_fit(*args, **kwargs)  # 200,000 steps: the interrupt comes back in them
+
+    monkeypatch.setattr(gdlab.race, "fit", fit)
+    argv = ["race", "bowl", "--steps", "200000", "--no-figures", "--quiet", "--workers", "1"]
+    assert cli.main([*argv, "--out", str(tmp_path / "R")]) == cli.EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert "Exception ignored" not in err
+    assert err.startswith("gdlab: interrupted"), err
+
+
+def test_ctrl_c_swallowed_as_a_command_ends_is_raised_on_the_way_out():
+    with pytest.raises(KeyboardInterrupt), cli._ctrl_c_never_lost():
+        _swallowed_ctrl_c()
+    time.sleep(0.05)  # and it is not sent again later
+    with cli._ctrl_c_never_lost():  # a command without one ends as it would
+        pass
+
+
 QUICK_THEN_LONG = (
     PROBLEM
     + "[training]\nsteps = 200000\n"

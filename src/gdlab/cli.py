@@ -30,12 +30,15 @@ another process writing the same output, a full disk) prints one line,
 
 from __future__ import annotations
 
+import _thread
 import argparse
+import contextlib
 import json
 import math
 import os
 import shlex
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -652,7 +655,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = ["race", *argv]  # `gdlab`, `gdlab bowl`, `gdlab --steps 10`
     try:
         args = build_parser().parse_args(argv)
-        return _dispatch(args, command)
+        with _ctrl_c_never_lost():
+            return _dispatch(args, command)
     except SystemExit as done:  # --help, --version
         return done.code if isinstance(done.code, int) else 0
     except KeyboardInterrupt:
@@ -666,6 +670,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _USAGE_ERRORS as error:
         print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
+
+
+@contextlib.contextmanager
+def _ctrl_c_never_lost():
+    """Ctrl-C that lands in a C callback still stops the command.
+
+    numba compiles through llvmlite's ctypes callbacks, and ctypes swallows an
+    exception raised in a callback ("Exception ignored on calling ctypes
+    callback function"): a KeyboardInterrupt raised there would be printed and
+    lost, and the race would run to its end. ``sys.unraisablehook`` sees it go;
+    the interrupt is sent again from a short-lived thread once the main thread
+    is out of the callback, or raised here if the command ends first.
+    """
+    previous = sys.unraisablehook
+    lock = _thread.allocate_lock()
+    pending = [False]
+
+    def again() -> None:
+        time.sleep(0.01)  # the hook has returned and ctypes is unwinding by then
+        with lock:
+            if not pending[0]:
+                return
+            pending[0] = False
+        _thread.interrupt_main()
+
+    def hook(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            previous(unraisable)
+            return
+        with lock:
+            pending[0] = True
+        _thread.start_new_thread(again, ())  # threading's start() would wait here
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+        with lock:
+            lost, pending[0] = pending[0], False
+        if lost:  # the command ended before the interrupt was sent again
+            raise KeyboardInterrupt
 
 
 def _one_line(error: BaseException) -> str:
