@@ -189,9 +189,14 @@ def _within(value: float, target: float, unit: str, *, below: bool) -> None:
         return
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    beside = (
+        "; other tests ran beside it: measure with python -m pytest -n 0"
+        if os.environ.get("PYTEST_XDIST_WORKER")
+        else ""
+    )
     warnings.warn(
         f"measured {value:.1f} {unit} against a target of {'≤' if below else '≥'} {target:g} "
-        f"(load average {load:.1f} on {cores} cores)",
+        f"(load average {load:.1f} on {cores} cores{beside})",
         stacklevel=2,
     )
 
