@@ -401,7 +401,7 @@ class Interrupt(Callback):
             raise KeyboardInterrupt
 
 
-def _moons_run(course_moons, tmp_path, callbacks=(), resume=None):
+def _moons_run(course_moons, tmp_path, callbacks=(), resume=None, optimizer="adam"):
     problem = MLPClassification(
         Splits(course_moons.subset(np.arange(200)), course_moons.subset(np.arange(200, 300)),
                course_moons.subset(np.arange(200, 300))),
@@ -410,7 +410,7 @@ def _moons_run(course_moons, tmp_path, callbacks=(), resume=None):
     )  # fmt: skip
     return fit(
         problem,
-        create("adam", lr=0.01),
+        create(optimizer, lr=0.01),
         steps=100,
         batch_size=32,
         validation="validation",
@@ -421,21 +421,26 @@ def _moons_run(course_moons, tmp_path, callbacks=(), resume=None):
     )
 
 
-def test_resume_from_a_checkpoint_is_bit_identical(course_moons, tmp_path):
-    straight = _moons_run(course_moons, tmp_path)
+@pytest.mark.parametrize("optimizer", ["adam", "schedule_free_adamw"])
+def test_resume_from_a_checkpoint_is_bit_identical(course_moons, tmp_path, optimizer):
+    # schedule_free_adamw: early stopping also keeps the best eval point in its state
+    straight = _moons_run(course_moons, tmp_path, optimizer=optimizer)
     path = tmp_path / "run.npz"
     with pytest.raises(KeyboardInterrupt):
-        _moons_run(course_moons, tmp_path, callbacks=[Interrupt(70), Checkpoint(path, every=30)])
+        _moons_run(course_moons, tmp_path, callbacks=[Interrupt(70), Checkpoint(path, every=30)],
+                   optimizer=optimizer)  # fmt: skip
     resumed = _moons_run(course_moons, tmp_path, callbacks=[Checkpoint(path, every=30)],
-                         resume=path)  # fmt: skip
+                         resume=path, optimizer=optimizer)  # fmt: skip
     assert resumed.loss == straight.loss
+    for key in straight.eval_params or {}:
+        np.testing.assert_array_equal(resumed.eval_params[key], straight.eval_params[key])
     assert resumed.lr == straight.lr
     for key in straight.params:
         np.testing.assert_array_equal(resumed.params[key], straight.params[key])
     strip = [{k: v for k, v in e.items() if k != "seconds"} for e in straight.epochs]
     assert [{k: v for k, v in e.items() if k != "seconds"} for e in resumed.epochs] == strip
     # A finished run's checkpoint resumes to the same result at once.
-    again = _moons_run(course_moons, tmp_path, resume=path)
+    again = _moons_run(course_moons, tmp_path, resume=path, optimizer=optimizer)
     assert again.loss == straight.loss
 
 
