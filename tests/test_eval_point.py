@@ -52,7 +52,9 @@ def test_early_stopping_keeps_the_eval_point_whose_loss_was_best(name):
     class Watch(EarlyStopping):
         """Records each epoch's eval point and monitored loss."""
 
-        seen: list = []
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.seen = []
 
         def on_epoch_end(self, run, metrics):
             self.seen.append((metrics["train_loss"], eval_point_copy(run)))

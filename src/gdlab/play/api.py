@@ -1103,7 +1103,6 @@ def start_processes(count: int, *, warm: bool = True) -> None:
     each compiles every optimizer's kernels (:func:`warm_up`) before its
     first run, so that no request waits for a compile in one of them.
     """
-    global _PROCESSES
     import multiprocessing
 
     count = int(count)
@@ -1115,10 +1114,7 @@ def start_processes(count: int, *, warm: bool = True) -> None:
         if count > 0
         else None
     )
-    with _PROCESSES_LOCK:
-        old, _PROCESSES = _PROCESSES, pool
-    if old is not None:
-        old.shutdown(wait=False, cancel_futures=True)
+    _replace_pool(pool)
 
 
 def _worker_start(warm: bool) -> None:
@@ -1154,11 +1150,16 @@ def stop_processes(wait: bool = False) -> None:
 
     ``wait``: until they have ended (a run in progress ends at its deadline).
     """
+    _replace_pool(None, wait=wait)
+
+
+def _replace_pool(pool: ProcessPoolExecutor | None, *, wait: bool = False) -> None:
+    """``pool`` computes runs from now on; the one it replaces is shut down."""
     global _PROCESSES
     with _PROCESSES_LOCK:
-        pool, _PROCESSES = _PROCESSES, None
-    if pool is not None:
-        pool.shutdown(wait=wait, cancel_futures=True)
+        old, _PROCESSES = _PROCESSES, pool
+    if old is not None:
+        old.shutdown(wait=wait, cancel_futures=True)
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:

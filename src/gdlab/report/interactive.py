@@ -764,18 +764,14 @@ def _diverged_marks(
     bad = [i for i, d in enumerate(diverged[: len(grid)]) if d > 0]
     if not (bad and finite.size):
         return None
-    return {
-        "mode": "markers",
-        "name": label,
-        "legendgroup": label,
-        "showlegend": False,
-        "x": _rounded(grid[bad]),
-        "y": _rounded([float(finite.max())] * len(bad)),
-        "meta": f"{label}: diverged in some folds at this rate",
-        "marker": {"symbol": "x", "size": 10, "color": style.color},
-        "hover": {"x": "lr", "y": None, "format": "g", "extra": "folds diverged"},
-        "customdata": [diverged[i] for i in bad],
-    }
+    trace = _group_markers(
+        label, grid[bad], [float(finite.max())] * len(bad),
+        f"{label}: diverged in some folds at this rate",
+        {"symbol": "x", "size": 10, "color": style.color},
+        {"x": "lr", "y": None, "format": "g", "extra": "folds diverged"},
+    )  # fmt: skip
+    trace["customdata"] = [diverged[i] for i in bad]
+    return trace
 
 
 def _best_mark(
@@ -785,21 +781,27 @@ def _best_mark(
     best = c.get("best") or {}
     if best.get("lr") is None or best.get("mean") is None:
         return None
+    marker = {"symbol": "star", "size": 15, "color": style.color, "edge": "#000000"}
+    return _group_markers(
+        label, [best["lr"]], [best["mean"]], f"{label}: the rate chosen", marker,
+        _hover("lr", metric),
+    )  # fmt: skip
+
+
+def _group_markers(
+    label: str, x: Any, y: Any, meta: str, marker: dict, hover: dict
+) -> dict[str, Any]:
+    """Markers of ``label``'s group, outside the legend (``x``, ``y`` rounded)."""
     return {
         "mode": "markers",
         "name": label,
         "legendgroup": label,
         "showlegend": False,
-        "x": _rounded([best["lr"]]),
-        "y": _rounded([best["mean"]]),
-        "meta": f"{label}: the rate chosen",
-        "marker": {
-            "symbol": "star",
-            "size": 15,
-            "color": style.color,
-            "edge": "#000000",
-        },
-        "hover": _hover("lr", metric),
+        "x": _rounded(x),
+        "y": _rounded(y),
+        "meta": meta,
+        "marker": marker,
+        "hover": hover,
     }
 
 
