@@ -81,3 +81,23 @@ def test_early_stopping_keeps_the_eval_point_whose_loss_was_best(name):
     for key in best_point:  # the reported model is the best one, not the last average
         np.testing.assert_array_equal(history.eval_params[key], best_point[key])
     assert problem.evaluate(history.eval_params, "train")["loss"] == best_loss
+
+
+def test_a_race_record_keeps_the_point_its_metrics_describe():
+    """``final_params`` (and a classifier's decision boundary) are the eval point."""
+    from gdlab.experiments import Experiment
+    from gdlab.race import prepare, race
+
+    exp = Experiment.from_dict(
+        {
+            "name": "sf",
+            "problem": {"kind": "mlp", "data": "moons", "hidden": [4]},
+            "training": {"epochs": 3, "batch_size": 32},
+            "runs": [{"optimizer": "schedule_free_sgd", "lr": 0.5}],
+        }
+    )
+    (record,) = race(exp, progress=False)
+    problem = prepare(exp)
+    params = {k: np.asarray(v, dtype=problem.dtype) for k, v in record["final_params"].items()}
+    assert problem.evaluate(params, "train")["loss"] == record["metrics"]["train_loss"]
+    assert record["epochs"][-1]["iterate_train_loss"] != record["metrics"]["train_loss"]

@@ -113,6 +113,10 @@ def _finite_path(points: Sequence[tuple[float, float]]) -> np.ndarray:
     return array[np.isfinite(array).all(axis=1)]
 
 
+def _evaluated(history: History) -> dict[str, np.ndarray] | None:
+    return history.params if history.eval_params is None else history.eval_params
+
+
 def run_record(
     spec: RunSpec,
     optimizer: Optimizer,
@@ -124,8 +128,10 @@ def run_record(
 ) -> dict[str, Any]:
     """The record of a finished run: plain data but for arrays.
 
-    ``final_params`` and the per-step series (``loss``, ``lr``, ``path``, their
-    non-finite values left out) are float64 arrays, so that a long run's
+    ``final_params`` (the parameters the final metrics describe: the point
+    ``fit`` evaluates, ``History.eval_params``, for an optimizer that evaluates
+    elsewhere than it trains) and the per-step series (``loss``, ``lr``,
+    ``path``, their non-finite values left out) are float64 arrays, so that a long run's
     record stays small in memory. :func:`gdlab.results.store_params` then
     inlines small parameter sets and stores large ones in a file, and keeps
     a long run's series in a file with every ``stride``-th value inline.
@@ -158,7 +164,9 @@ def run_record(
         "lr": _finite_array(history.lr),
         "epochs": epochs,
         "metrics": metrics,
-        "final_params": {k: v.copy() for k, v in (history.params or {}).items()},
+        # the model the metrics describe: where fit evaluates it (Schedule-Free's x,
+        # Lookahead's slow weights, an average), else the trained parameters
+        "final_params": {k: v.copy() for k, v in (_evaluated(history) or {}).items()},
     }
     if history.path:
         record["path"] = _finite_path(history.path)
