@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gdlab.sweep import Task, demo_task, run_sweep, task_rng
+from gdlab.sweep import Task, demo_task, run_sweep, task_key, task_rng
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -100,7 +100,7 @@ def test_inline_sweep_streams_one_record_per_task(tmp_path, reference):
     assert [r["id"] for r in records] == [t.id for t in TASKS]
     assert results(records) == results(reference)
     for r in records:
-        assert list(r) == ["id", "status", "result", "error", "seconds", "worker"]
+        assert list(r) == ["id", "key", "status", "result", "error", "seconds", "worker"]
         assert r["seconds"] >= 0
         assert r["worker"] == f"{socket.gethostname()}:{os.getpid()}"
     ok = records[0]["result"]
@@ -225,10 +225,14 @@ def test_failed_tasks_are_run_again_only_with_retry_failed(tmp_path):
     tasks = [Task(f"t/{i}", {"fail": "no" if i == 1 else None}) for i in range(3)]
     run_sweep(demo_task, tasks, out)
     before = out.read_bytes()
-    fixed = [Task(t.id, {}) for t in tasks]  # the bug fixed: the task would pass now
-    records = run_sweep(demo_task, fixed, out)
+    records = run_sweep(demo_task, tasks, out)
     assert out.read_bytes() == before  # nothing ran
     assert [r["status"] for r in records] == ["ok", "failed", "ok"]
+    # the bug fixed: the task would pass now (its kwargs stand for the fix)
+    fixed = [Task(t.id, {} if t.id == "t/1" else t.kwargs) for t in tasks]
+    with pytest.raises(ValueError, match=r"task 't/1' .* other arguments, on line 2"):
+        run_sweep(demo_task, fixed, out)  # a stale record is never reused
+    assert out.read_bytes() == before
     records = run_sweep(demo_task, fixed, out, retry_failed=True)
     assert [r["status"] for r in records] == ["ok", "ok", "ok"]
     assert [r["id"] for r in lines(out)] == ["t/0", "t/2", "t/1"]  # the old record is gone
@@ -322,13 +326,46 @@ def test_a_worker_that_dies_fails_its_task_only_and_the_sweep_goes_on(tmp_path, 
     for r in healthy:
         assert r["result"]["draws"] == task_rng(0, r["id"]).standard_normal(3).tolist()
     # Fixed, a retry runs the dead task alone.
-    again = run_sweep(crashy_sweep_tasks.task, [Task(t.id, {}) for t in tasks], out,
-                      retry_failed=True)  # fmt: skip
+    fixed = [Task(t.id, {} if t.id == "t/5" else t.kwargs) for t in tasks]
+    again = run_sweep(crashy_sweep_tasks.task, fixed, out, retry_failed=True)
     assert [r["status"] for r in again] == ["ok"] * len(tasks)
     assert again[:5] == records[:5]
 
 
 # --------------------------------------------------------------------------- resuming
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"base_seed": 1},  # another seed: other draws
+        {"tasks": [Task("t/0", {"draws": 2}), Task("t/1", {"draws": 4})]},  # other kwargs
+    ],
+    ids=["base_seed", "kwargs"],
+)
+def test_a_record_made_with_other_arguments_is_refused_not_reused(tmp_path, change):
+    out = tmp_path / "sweep.jsonl"
+    tasks = [Task("t/0", {"draws": 2}), Task("t/1", {"draws": 2})]
+    first = run_sweep(demo_task, tasks, out)
+    before = out.read_bytes()
+    again = {"tasks": tasks, "base_seed": 0, **change}
+    with pytest.raises(ValueError, match=r"other arguments, on line \d") as error:
+        run_sweep(demo_task, again.pop("tasks"), out, **again)
+    assert str(out) in str(error.value)
+    assert out.read_bytes() == before  # nothing ran, nothing was rewritten
+    assert run_sweep(demo_task, tasks, out) == first  # the same arguments: reused
+    assert [r["key"] for r in first] == [task_key(t, 0) for t in tasks]
+
+
+def test_a_record_from_before_keys_is_reused(tmp_path):
+    out = tmp_path / "sweep.jsonl"
+    tasks = [Task("t/0", {"draws": 2})]
+    (record,) = run_sweep(demo_task, tasks, out)
+    del record["key"]
+    out.write_text(json.dumps(record) + "\n")
+    (again,) = run_sweep(demo_task, tasks, out)
+    assert again == record
+
 
 SLOW = [Task(f"slow/{i:02d}", {"draws": 3, "sleep": 0.2}) for i in range(16)]
 

@@ -25,8 +25,14 @@ are bit-identical however the sweep is run.
 
 The results file (JSON Lines), one record per task::
 
-    {"id": "adam/lr=0.01/seed=0", "status": "ok", "result": {...}, "error": null,
-     "seconds": 0.41, "worker": "host:12345"}
+    {"id": "adam/lr=0.01/seed=0", "key": "3f0c9a2be71d4c55", "status": "ok",
+     "result": {...}, "error": null, "seconds": 0.41, "worker": "host:12345"}
+
+``key`` is :func:`task_key`: a hash of the task's kwargs and the sweep's
+``base_seed``. A sweep run again on the same file reuses a record only when
+its key matches; one made with other arguments is refused (``ValueError``
+naming the task and line), never mixed into the new results (a failed one
+is simply run again with ``retry_failed=True``).
 
 ``status`` is ``"ok"`` or ``"failed"``; a failed task (``fn`` raised, or
 returned something that is not plain JSON data) has ``result: null`` and
@@ -113,7 +119,7 @@ import numpy as np
 from gdlab import _io
 from gdlab._checks import check_bool, check_int, check_real, describe, fail
 
-__all__ = ["STATUSES", "Task", "demo_task", "run_sweep", "task_rng"]
+__all__ = ["STATUSES", "Task", "demo_task", "run_sweep", "task_key", "task_rng"]
 
 #: A record's ``status``: the task returned (``"ok"``) or raised (``"failed"``).
 STATUSES = ("ok", "failed")
@@ -343,8 +349,24 @@ def _refuse(name: str, allowed: str, shown: str) -> None:
     raise ValueError(f"{name} must be {allowed}; got {shown}")
 
 
-def _read(path: Path, known: Mapping[str, int]) -> tuple[list[tuple[bytes, dict]], bool]:
-    """The records in ``path`` as ``(line, record)`` pairs, and whether its end was cut."""
+def task_key(task: Task, base_seed: int) -> str:
+    """What a task's record is checked against on resume: 16 hex digits of the
+    SHA-256 of its kwargs and the sweep's ``base_seed`` (canonical JSON)."""
+    text = json.dumps(
+        {"kwargs": task.kwargs, "base_seed": base_seed}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _read(
+    path: Path, keys: Mapping[str, str], retry_failed: bool
+) -> tuple[list[tuple[bytes, dict]], bool]:
+    """The records in ``path`` as ``(line, record)`` pairs, and whether its end was cut.
+
+    ``keys`` maps each task id to its :func:`task_key`: a record of a task made
+    with other kwargs or another base seed is refused, not reused (unless it
+    failed and ``retry_failed`` runs it again anyway).
+    """
     if not path.exists():
         return [], False
     if not path.is_file():
@@ -367,11 +389,19 @@ def _read(path: Path, known: Mapping[str, int]) -> tuple[list[tuple[bytes, dict]
         ):
             fail(f"{path}, line {number}", "a sweep record (id, status, ...)", line.decode())
         task_id = record["id"]
-        if task_id not in known:
+        if task_id not in keys:
             _refuse(
                 f"every record in {path}",
                 "of one of the tasks (is it another sweep's file?)",
                 f"task {task_id!r} on line {number}",
+            )
+        stale = record.get("key", keys[task_id]) != keys[task_id]  # files before keys: trusted
+        if stale and not (retry_failed and record["status"] == "failed"):
+            _refuse(
+                f"the record of task {task_id!r} in {path}",
+                "from the same kwargs and base_seed as the task now "
+                "(a results file holds one sweep: give this one a new file)",
+                f"one made with other arguments, on line {number}",
             )
         if task_id in seen:
             _refuse(
@@ -387,8 +417,16 @@ def _read(path: Path, known: Mapping[str, int]) -> tuple[list[tuple[bytes, dict]
 class _Sink:
     """Appends records to the results file (flushed and fsynced) and counts them."""
 
-    def __init__(self, path: Path, records: dict[str, dict], total: int, progress: bool) -> None:
+    def __init__(
+        self,
+        path: Path,
+        records: dict[str, dict],
+        keys: Mapping[str, str],
+        total: int,
+        progress: bool,
+    ) -> None:
         self.path = path
+        self.keys = keys
         self.records = records
         self.file = open(path, "ab")  # noqa: SIM115 - closed in close()
         self.failed = sum(r["status"] == "failed" for r in records.values())
@@ -407,6 +445,7 @@ class _Sink:
         return not self.busy and task_id not in self.records
 
     def write(self, record: dict) -> None:
+        record = {"id": record["id"], "key": self.keys[record["id"]], **record}
         line = json.dumps(record, allow_nan=False) + "\n"
         parsed = json.loads(line)  # what a resumed sweep reads back
         # busy: a write cut by Ctrl-C leaves at most a cut last line (dropped on
@@ -946,7 +985,7 @@ def run_sweep(
         KeyboardInterrupt: on Ctrl-C, after the pending tasks were cancelled,
             the workers stopped and every finished task written.
     """
-    index = _check_tasks(tasks)
+    _check_tasks(tasks)
     base_seed = check_int("base_seed", base_seed, low=0)
     workers = check_int("workers", workers, low=1)
     if scheduler is not None and not isinstance(scheduler, str):
@@ -982,7 +1021,6 @@ def run_sweep(
         return _sweep(
             fn,
             tasks,
-            index,
             path,
             base_seed,
             workers,
@@ -998,7 +1036,6 @@ def run_sweep(
 def _sweep(
     fn: Callable[..., Mapping[str, Any]],
     tasks: Sequence[Task],
-    index: dict[str, int],
     path: Path,
     base_seed: int,
     workers: int,
@@ -1010,7 +1047,8 @@ def _sweep(
     on_record: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """:func:`run_sweep` once its arguments are checked and ``path`` is locked."""
-    found, cut = _read(path, index)
+    keys = {task.id: task_key(task, base_seed) for task in tasks}
+    found, cut = _read(path, keys, retry_failed)
     kept = [(line, r) for line, r in found if r["status"] == "ok" or not retry_failed]
     if cut or len(kept) < len(found):
         text = b"".join(line + b"\n" for line, _ in kept)
@@ -1019,7 +1057,7 @@ def _sweep(
     records = {r["id"]: r for _, r in kept}
     pending = [task for task in tasks if task.id not in records]
 
-    sink = _Sink(path, records, len(tasks), progress)
+    sink = _Sink(path, records, keys, len(tasks), progress)
     sink.on_record = on_record
     try:
         if not pending:
