@@ -313,6 +313,9 @@ def test_a_changed_race_is_described_as_it_ran(tmp_path, capsys):
         assert stale not in description
         assert stale not in title
     assert "problem.function: bowl → rosenbrock" in doc["changes"]
+    # the seed's words say where the experiment started, not what ran
+    assert description.startswith("Adapted from seed 001")
+    assert "Source:" not in description
     page = (out / "index.html").read_text(encoding="utf-8")
     assert "Changed from the built-in experiment bowl" in page
 
@@ -328,6 +331,7 @@ def test_an_unchanged_builtin_keeps_its_text(tmp_path, capsys):
     doc = results(out)
     assert doc["title"] == BOWL_TITLE
     assert doc["changes"] == []
+    assert doc["description"].startswith("Source: seed 001")
     assert "twenty times steeper" in doc["description"]
 
 

@@ -155,3 +155,13 @@ def test_tune_by_accuracy(tmp_path, capsys):
     adam = document["configurations"]["Adam"]
     accuracies = [a for a in adam["accuracy"] if a is not None]
     assert adam["best"]["accuracy"] == max(accuracies)
+
+
+def test_a_retitled_experiment_reuses_the_tasks(boston_tuned, capsys):
+    """The title and description decide no result: tuning again reruns nothing."""
+    before = tasks_file(boston_tuned / "tune").read_text()
+    argv = ["tune", "boston", "--steps", "60", "--budget", "4", "--folds", "3", "--quiet",
+            "--set", "title=Boston, renamed", "--out", str(boston_tuned / "tune")]  # fmt: skip
+    code, _, err = run(argv, capsys)
+    assert code == 0, err
+    assert tasks_file(boston_tuned / "tune").read_text() == before

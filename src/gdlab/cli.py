@@ -109,6 +109,19 @@ def _name_list(text: str) -> list[str]:
     return names
 
 
+def _hyperparameter_list(text: str) -> tuple[str, ...]:
+    """Parse ``lr,beta1`` for ``--tune``: names, none empty, none twice."""
+    names = [part.strip() for part in text.split(",")]
+    if "" in names:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of hyperparameters (e.g. lr,beta1); got {text!r}"
+        )
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise argparse.ArgumentTypeError(f"{twice[0]!r} is named twice in {text!r}")
+    return tuple(names)
+
+
 def _positive(what: str, high: int = 10_000_000, low: int = 1):
     def parse(text: str) -> int:
         try:
@@ -193,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument(
         "--tune",
+        type=_hyperparameter_list,
+        default=("lr",),
         metavar="A,B",
         help="hyperparameters to tune (default lr), e.g. lr,beta1 or lr,momentum",
     )
@@ -276,6 +291,7 @@ def _set_pair(text: str) -> tuple[str, Any]:
 def _experiment_options(parser: argparse.ArgumentParser, verb: str) -> None:
     """What race and tune share: the experiment file and the changes to the experiment."""
     from gdlab.experiments.model import MAX_EPOCHS, MAX_STEPS
+    from gdlab.optim.presets import PRESETS
 
     parser.add_argument("--config", metavar="FILE", help="a TOML experiment file instead")
     parser.add_argument(
@@ -302,7 +318,9 @@ def _experiment_options(parser: argparse.ArgumentParser, verb: str) -> None:
         "training.batch_size=64, problem.function=beale, seeds=3 (repeatable)",
     )
     parser.add_argument(
-        "--preset", metavar="NAME", help="hyperparameter preset: book, course, torch or keras"
+        "--preset",
+        metavar="NAME",
+        help=f"every run starts from this hyperparameter preset: {', '.join(PRESETS)}",
     )
     length = parser.add_mutually_exclusive_group()
     length.add_argument(
@@ -454,6 +472,10 @@ def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
     if args.optimizers is not None:
         experiment = experiment.select_optimizers(args.optimizers)
     if args.preset is not None:
+        from gdlab.optim.presets import PRESETS
+
+        if args.preset not in PRESETS:
+            raise UsageError(f"--preset must be one of {', '.join(PRESETS)}; got {args.preset!r}")
         experiment = experiment.with_preset(args.preset)
     changes: list[tuple[str, Any]] = []
     if args.steps is not None:
@@ -476,11 +498,53 @@ def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
     return experiment, base, base_name
 
 
+#: What a directory that ``--force`` may replace holds: a report's own files.
+_REPORT_FILES = ("results.json", "index.html")
+_LOCK_FILE = ".gdlab.lock"
+
+
+def _looks_like_report(entries: Sequence[Path]) -> bool:
+    """Whether a directory with these entries is a report: a race's or a plot's (its
+    results.json or index.html), or a tour's (directories that each hold results.json).
+    A tree of reports (``gdlab-report/bowl/``, with its ``latest``) is not one."""
+    names = {p.name for p in entries}
+    if names & set(_REPORT_FILES):
+        return True
+    if names & {"latest", "LATEST"}:
+        return False
+    return all(p.is_dir() and (p / "results.json").is_file() for p in entries)
+
+
+def _checked_out(args: argparse.Namespace) -> None:
+    """Check ``--out``/``--force`` before anything runs.
+
+    A link (``gdlab-report/bowl/latest``) stands for the directory it points to:
+    the report is written there and the link kept. ``--force`` replaces only a
+    report, never a directory of other files or a tree of reports.
+    """
+    if args.out is None:
+        return
+    out = Path(args.out)
+    if out.is_symlink():
+        out = out.resolve()
+        args.out = str(out)
+    if not args.force or not out.is_dir():
+        return
+    entries = sorted(p for p in out.iterdir() if p.name != _LOCK_FILE)
+    if entries and not _looks_like_report(entries):
+        shown = ", ".join(p.name for p in entries[:3]) + (", …" if len(entries) > 3 else "")
+        raise UsageError(
+            f"--out {args.out} holds what is not a gdlab report ({shown}); --force replaces "
+            "only a report: give a new or empty directory"
+        )
+
+
 def _race(args: argparse.Namespace, command: str) -> int:
     from gdlab import race, results
     from gdlab.experiments.describe import text
 
     experiment, base, base_name = _experiment(args)
+    _checked_out(args)
     notes: list[str] = []
     series = None
     if args.tuned is not None:
@@ -543,14 +607,13 @@ def _tune(args: argparse.Namespace, command: str) -> int:
 
     experiment, _, _ = _experiment(args)
     out = Path(args.out) if args.out else Path("gdlab-report") / f"{experiment.name}-tune"
-    tune = tuple(t.strip() for t in args.tune.split(",")) if args.tune else ("lr",)
     try:
         document = tuning.tune(
             experiment,
             out,
             budget=args.budget,
             folds=args.folds,
-            tune=tune,
+            tune=args.tune,
             method=args.method,
             workers=args.workers,
             scheduler=args.scheduler,
@@ -602,6 +665,7 @@ def _plot(args: argparse.Namespace, command: str) -> int:
     from gdlab.experiments.plots import run_plot
 
     root = Path("gdlab-report") / f"plot-{args.what}"
+    _checked_out(args)
     with results.output(root, out=args.out, force=args.force) as staged:
         from gdlab.report import write
 
@@ -615,6 +679,7 @@ def _tour(args: argparse.Namespace, command: str) -> int:
     from gdlab import results, tour
 
     root = Path("gdlab-report") / "tour"
+    _checked_out(args)
     try:
         with results.output(root, out=args.out, force=args.force) as staged:
             tour.run(staged, quick=args.quick, progress=not args.quiet, command=command)

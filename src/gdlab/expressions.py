@@ -38,6 +38,7 @@ gdlab.expressions.ExpressionError: attribute access is not allowed (at character
 from __future__ import annotations
 
 import ast
+import cmath
 import functools
 import math
 from collections.abc import Callable
@@ -158,6 +159,33 @@ def _sympy_functions() -> dict[str, Any]:
     }
 
 
+#: Each function on complex floating point, to estimate a constant part's size
+#: before SymPy sees it (see :meth:`_Builder._estimate`).
+_CMATH: dict[str, Callable[[complex], complex]] = {
+    "sin": cmath.sin,
+    "cos": cmath.cos,
+    "tan": cmath.tan,
+    "asin": cmath.asin,
+    "acos": cmath.acos,
+    "atan": cmath.atan,
+    "sinh": cmath.sinh,
+    "cosh": cmath.cosh,
+    "tanh": cmath.tanh,
+    "exp": cmath.exp,
+    "log": cmath.log,
+    "ln": cmath.log,
+    "sqrt": cmath.sqrt,
+    "abs": lambda z: complex(abs(z)),
+}
+
+_COMPLEX_OPERATORS: dict[type, Callable[[complex, complex], complex]] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.Pow: lambda a, b: a**b,
+}
+
 _OPERATORS = {
     ast.Add: "+",
     ast.Sub: "-",
@@ -222,8 +250,62 @@ class _Builder:
         self.names = {"x": x, "y": y, "pi": sympy.pi, "e": sympy.E}
         self.functions = _sympy_functions()
         self.nodes = 0
+        #: each constant part's value in complex floating point (``None``: not constant)
+        self.estimates: dict[ast.AST, complex | None] = {}
 
     def build(self, node: ast.AST, depth: int) -> Any:
+        """The SymPy expression of ``node``; a constant part must stay within
+        :data:`MAX_CONSTANT` in size. SymPy evaluates a constant to whatever
+        precision its size asks for (``sin(exp(10**6))`` needs a million digits
+        and hours), so each constant part is first estimated in floating point
+        and one too large is refused before SymPy sees it."""
+        value = self._build(node, depth)
+        estimate = self._estimate(node)
+        self.estimates[node] = estimate
+        if estimate is not None and not abs(estimate) <= MAX_CONSTANT:
+            raise ExpressionError(
+                f"a constant part too large (beyond {MAX_CONSTANT:g} in size)", _position(node)
+            )
+        return value
+
+    def _estimate(self, node: ast.AST) -> complex | None:
+        """``node``'s value in complex floating point if it is a constant part
+        (``None``: it holds x or y, or is undefined there, as ``1/0``: SymPy says so)."""
+        try:
+            return self._estimate_unchecked(node)
+        except (ZeroDivisionError, ValueError):
+            return None
+        except OverflowError:
+            return complex(math.inf)
+
+    def _estimate_unchecked(self, node: ast.AST) -> complex | None:
+        if isinstance(node, ast.Constant):
+            return complex(node.value)
+        if isinstance(node, ast.Name):
+            constant = {"pi": math.pi, "e": math.e}.get(node.id)
+            return None if constant is None else complex(constant)
+        if isinstance(node, ast.UnaryOp):
+            operand = self.estimates.get(node.operand)
+            if operand is None:
+                return None
+            return -operand if isinstance(node.op, ast.USub) else operand
+        if isinstance(node, ast.BinOp):
+            left, right = self.estimates.get(node.left), self.estimates.get(node.right)
+            if left is None or right is None:
+                return None
+            value = _COMPLEX_OPERATORS[type(node.op)](left, right)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            argument = self.estimates.get(node.args[0])
+            if argument is None:
+                return None
+            value = _CMATH[node.func.id](argument)
+        else:
+            return None
+        if not (cmath.isfinite(value) or cmath.isnan(value)):
+            raise OverflowError
+        return None if cmath.isnan(value) else value
+
+    def _build(self, node: ast.AST, depth: int) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise ExpressionError(f"too long: more than {MAX_NODES} parts", _position(node))
@@ -477,7 +559,10 @@ def _compile(expr: Any) -> _Fn:
     if expr == y:
         return lambda a, b: b
     if expr.is_number:
-        value = complex(expr.evalf())
+        try:
+            value = complex(expr.evalf())
+        except (OverflowError, TypeError, ValueError):  # beyond a float (a Float of 1e400)
+            value = complex(math.nan)
         if value.imag != 0 or not math.isfinite(value.real):
             raise ExpressionError(f"the constant {_short(expr)} is not a finite real number")
         c = value.real

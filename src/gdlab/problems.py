@@ -135,7 +135,11 @@ class _DataProblem:
         return buffers
 
     def _check_split(self, split: str) -> str:
-        return check_choice("split", split, self.splits)
+        """A split name of this problem whose part has samples (a mean over none is 0/0)."""
+        split = check_choice("split", split, self.splits)
+        if len(self._y[split]) == 0:
+            fail("split", f"a part with samples (the {split!r} part is empty)", split)
+        return split
 
 
 # --------------------------------------------------------------------------- problems

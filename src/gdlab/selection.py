@@ -661,6 +661,10 @@ def train_fold(
         when the trained model's validation loss is not finite, which then
         counts as diverged) and, for classification data, ``val_accuracy``
         (0 when diverged); with ``keep_params`` also ``params`` (a copy).
+        The trained model is where :func:`~gdlab.train.fit` evaluates:
+        ``History.eval_params`` for an optimizer that evaluates elsewhere
+        than it trains (Schedule-Free, Lookahead, EMA/SWA), else the
+        trained parameters.
     """
     data = check_dataset("data", data)
     settings = _fit_settings(train_kwargs, spec)
@@ -675,9 +679,10 @@ def train_fold(
         "train_loss": history.final_loss,
     }
     classifier = data.task == "classification"
+    trained = _evaluated(history)
     metrics: dict[str, float] = {}
     if history.status != "diverged":
-        metrics = problem.evaluate(history.params, "validation")
+        metrics = problem.evaluate(trained, "validation")
         if not math.isfinite(metrics["loss"]):
             record["status"] = "diverged"
             record["reason"] = f"validation loss {metrics['loss']!r} is not finite"
@@ -690,8 +695,15 @@ def train_fold(
         if classifier:
             record["val_accuracy"] = float(metrics.get("accuracy", math.nan))
     if keep_params:
-        record["params"] = {key: array.copy() for key, array in history.params.items()}
+        record["params"] = {key: array.copy() for key, array in trained.items()}
     return record
+
+
+def _evaluated(history: Any) -> dict[str, np.ndarray]:
+    """The model a run trained: where fit evaluates it (``History.eval_params``: the
+    average of Schedule-Free, Lookahead, EMA/SWA, or the best point early stopping
+    kept) when the optimizer has one, else the trained parameters."""
+    return history.params if history.eval_params is None else history.eval_params
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -1370,15 +1382,16 @@ def _finish(
             **_fit_settings(train_kwargs, chosen),
         )
         ok = history.status != "diverged"
+        trained = _evaluated(history)
         record.update(
             status=history.status,
             reason=history.reason,
             steps=history.steps,
             seed=seeds[0],
             train_loss=history.final_loss,
-            test=problem.evaluate(history.params, "test") if ok and test is not None else None,
+            test=problem.evaluate(trained, "test") if ok and test is not None else None,
         )
-        return record, {key: array.copy() for key, array in history.params.items()}
+        return record, {key: array.copy() for key, array in trained.items()}
 
     assert best.models is not None
     members = [

@@ -28,8 +28,8 @@ the test suite asks of every built-in:
 ``maximize``      ``maximize=True`` on ``−f``'s gradients walks the same path,
                   bit for bit, as minimizing ``f``.
 ``non-finite``    a NaN gradient raises ``NonFiniteGradientError`` and changes
-                  neither parameters nor state; ``nonfinite="skip"`` skips it
-                  and counts it.
+                  neither parameters nor state (all of ``state_dict()``);
+                  ``nonfinite="skip"`` skips it and counts it.
 
 Each check that fails is listed with why; :meth:`CheckReport.raise_if_failed`
 (what :func:`check_optimizer` does unless ``raise_on_failure=False``) raises
@@ -162,6 +162,30 @@ def _problem(dtype=np.float64) -> tuple[dict, dict]:
 
 def _same(x: Mapping[str, np.ndarray], y: Mapping[str, np.ndarray]) -> bool:
     return all(np.array_equal(x[k], y[k], equal_nan=True) for k in x)
+
+
+def _leaves(tree: Any, where: str = "state_dict()") -> list[tuple[str, Any]]:
+    """A state dict's values with where they are, nested dicts and lists opened."""
+    if isinstance(tree, Mapping):
+        return [leaf for k, v in tree.items() for leaf in _leaves(v, f"{where}[{k!r}]")]
+    if isinstance(tree, list | tuple):
+        return [leaf for i, v in enumerate(tree) for leaf in _leaves(v, f"{where}[{i}]")]
+    return [(where, tree)]
+
+
+def _first_difference(x: Any, y: Any) -> str | None:
+    """Where two state dicts differ (arrays bit for bit, NaN equal to NaN); None if nowhere."""
+    xs, ys = _leaves(x), _leaves(y)
+    if [w for w, _ in xs] != [w for w, _ in ys]:
+        return "its keys"
+    for (where, a), (_, b) in zip(xs, ys, strict=True):
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            a, b = np.asarray(a), np.asarray(b)
+            if a.dtype != b.dtype or not np.array_equal(a, b, equal_nan=True):
+                return where
+        elif a != b and not (a != a and b != b):  # NaN equals NaN here
+            return where
+    return None
 
 
 # ----------------------------------------------------------------- checks
@@ -324,6 +348,8 @@ def _check_nonfinite(cls: type[Optimizer], kwargs: dict) -> None:
     assert _same(params, before), "a refused NaN step changed the parameters"
     after = opt.state_dict()
     assert after["t"] == state["t"], "a refused NaN step counted"
+    changed = _first_difference(state, after)
+    assert changed is None, f"a refused NaN step changed the state ({changed})"
     skipping = cls(**{**kwargs, "nonfinite": "skip"})
     _walk(skipping, params, a, 3)
     kept = {k: v.copy() for k, v in params.items()}

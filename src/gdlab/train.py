@@ -130,15 +130,16 @@ class History:
         return np.array([e.get(name, math.nan) for e in self.epochs], dtype=float)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for JSON (``steps`` included)."""
+        """Plain data for JSON (``steps`` included; not the arrays ``params`` and
+        ``eval_params``)."""
         data = asdict(self)
-        del data["params"]
+        del data["params"], data["eval_params"]
         return {**data, "path": [list(p) for p in self.path], "steps": self.steps}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
         """Rebuild from :meth:`to_dict` (without the parameters)."""
-        fields = {k: v for k, v in data.items() if k not in ("steps", "params")}
+        fields = {k: v for k, v in data.items() if k not in ("steps", "params", "eval_params")}
         fields["path"] = [tuple(p) for p in fields.get("path", [])]
         return cls(**fields)
 
@@ -202,6 +203,7 @@ class Run:
             "problem": problem_state() if problem_state else None,
             "callbacks": _callback_states(self.callbacks),
             "history": self.history.to_dict(),
+            "eval_params": self.history.eval_params,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -226,6 +228,9 @@ class Run:
                 cb.load_state_dict(saved[key])
         for key, array in self.params.items():
             np.copyto(array, state["params"][key])
+        # A finished run's evaluation point (earlier checkpoints kept it in the history).
+        eval_params = state.get("eval_params", state["history"].get("eval_params"))
+        history.eval_params = None if eval_params is None else dict(eval_params)
         self.history, self.step, self.epoch = history, step, epoch
 
     def _check_state(self, state: Any) -> tuple[History, int, int]:
@@ -400,11 +405,20 @@ class EarlyStopping(Callback):
         self.min_delta = check_real("min_delta", min_delta, low=0)
         self.monitor = check_choice("monitor", monitor, ("val_loss", "train_loss"))
         self.restore_best = check_bool("restore_best", restore_best)
+        self._reset()
+
+    def _reset(self) -> None:
         self.best = math.inf
         self.best_epoch = -1
         self.wait = 0
         self._best_params: dict[str, np.ndarray] | None = None
         self._best_eval: dict[str, np.ndarray] | None = None
+
+    def on_train_begin(self, run: Run) -> None:
+        # A new run starts afresh (the same object may watch several runs); a
+        # resumed one (step > 0) keeps the state its checkpoint gave back.
+        if run.step == 0:
+            self._reset()
 
     def on_epoch_end(self, run: Run, metrics: dict[str, float]) -> None:
         value = metrics.get(self.monitor, metrics["train_loss"])
@@ -592,14 +606,39 @@ def _check_batching(problem: Problem, batch_size: Any, batching: str) -> int | N
     batch_size = check_int("batch_size", batch_size, low=1)
     if n < 1:
         fail("the training set", f"at least 1 sample (batch_size={batch_size})", n)
-    if batching == "random" and batch_size > n:
+    if batch_size > n and batching == "random":
         fail(
             "batch_size",
             f"at most the {n} training samples with batching='random' "
             "(each step gathers batch_size rows)",
             batch_size,
         )
+    if batch_size > n:  # checked here, before the generator draws (BatchStream's words)
+        fail("batch_size", f"at most n_samples = {n}", batch_size)
     return n
+
+
+def _check_split_size(problem: Problem, validation: str | None) -> None:
+    """The split evaluated besides the training set has samples (a mean over none is 0/0)."""
+    parts = getattr(problem, "parts", None)
+    if validation is None or not isinstance(parts, Mapping):
+        return
+    n = getattr(parts.get(validation), "n_samples", None)
+    if n == 0:
+        fail(
+            "validation",
+            f"a split with samples (the problem's {validation!r} part is empty)",
+            validation,
+        )
+
+
+def _total_steps(n: int | None, batch_size: int | None, epochs: int | None, steps: Any) -> int:
+    """The steps of the run, from the checked arguments (before anything is built)."""
+    if steps is not None:
+        return check_int("steps", steps, low=0)
+    # the batch stream's steps_per_epoch: ceil(n / batch_size) in either mode
+    steps_per_epoch = 1 if n is None or batch_size is None else math.ceil(n / batch_size)
+    return check_int("epochs", epochs, low=0) * steps_per_epoch
 
 
 def _stream(
@@ -610,6 +649,42 @@ def _stream(
         return None, 1
     stream = BatchStream(n, batch_size, rng, mode=batching)
     return stream, stream.steps_per_epoch
+
+
+def _start(
+    problem: Problem,
+    optimizer: Optimizer,
+    params: dict[str, np.ndarray] | None,
+    rng: np.random.Generator,
+    *,
+    schedule: Schedule | float | None,
+    resume: str | os.PathLike | None,
+    batches: tuple[int | None, int | None, str],
+    total_steps: int,
+    callbacks: list[Callback],
+) -> Run:
+    """Install the schedule, make the parameters and the batch stream, load ``resume``.
+
+    All or nothing: if any of it fails (a bad schedule, a checkpoint that does
+    not fit), the optimizer's learning rate and the generator are put back as
+    they were before the error goes on (and ``params`` are left alone).
+    """
+    rng_state = rng.bit_generator.state
+    lr = optimizer.lr
+    try:
+        if schedule is not None:
+            optimizer.set_lr(schedule)
+        params = problem.init_params(rng) if params is None else params
+        stream, steps_per_epoch = _stream(*batches, rng)
+        run = Run(problem, optimizer, params, stream, total_steps, steps_per_epoch, callbacks)
+        if resume is not None:
+            _resume(run, resume)
+    except BaseException:
+        rng.bit_generator.state = rng_state
+        if schedule is not None:
+            optimizer.set_lr(lr)
+        raise
+    return run
 
 
 def _fresh_like(optimizer: Optimizer, **overrides: Any) -> Optimizer:
@@ -825,7 +900,9 @@ def _train(loop: _Loop) -> None:
         history.params = run.params
         point = eval_point(run.optimizer, run.params)
         history.eval_params = None if point is run.params else point
-        for cb in run.callbacks:
+        # Checkpoints last: the final save holds what the other callbacks left
+        # (EarlyStopping's restored best parameters), whatever their order.
+        for cb in sorted(run.callbacks, key=lambda cb: isinstance(cb, Checkpoint)):
             cb.on_train_end(run)
 
 
@@ -929,24 +1006,26 @@ def fit(
     problem = _check_arguments(problem, optimizer, rng, epochs, steps, validation)
     batching = check_choice("batching", batching, ("epoch", "random"))
     evaluate_every = check_int("evaluate_every", evaluate_every, low=1)
-    if schedule is not None:
-        optimizer.set_lr(schedule)
     callbacks, guard = _with_defaults(callbacks, progress)
     n = _check_batching(problem, batch_size, batching)
+    _check_split_size(problem, validation)
+    total_steps = _total_steps(n, batch_size, epochs, steps)
 
-    params = problem.init_params(rng) if params is None else params
-    stream, steps_per_epoch = _stream(n, batch_size, batching, rng)
-    if steps is not None:
-        total_steps = check_int("steps", steps, low=0)
-    else:
-        total_steps = check_int("epochs", epochs, low=0) * steps_per_epoch
-
-    run = Run(problem, optimizer, params, stream, total_steps, steps_per_epoch, callbacks)
-    if resume is not None:
-        _resume(run, resume)
-        if run.history.status in STATUSES:  # that run had ended
-            run.history.params = params
-            return run.history
+    run = _start(
+        problem,
+        optimizer,
+        params,
+        rng,
+        schedule=schedule,
+        resume=resume,
+        batches=(n, batch_size, batching),
+        total_steps=total_steps,
+        callbacks=callbacks,
+    )
+    params = run.params
+    if resume is not None and run.history.status in STATUSES:  # that run had ended
+        run.history.params = params
+        return run.history
     point = getattr(problem, "point", None)
     if point is not None and run.step == 0:
         run.history.path.append(point(params))

@@ -30,6 +30,7 @@ best settings with several seeds.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -296,7 +297,9 @@ class _Tuner:
 
     def __init__(self, experiment: Experiment, out_dir: Path, **settings: Any) -> None:
         self.experiment = experiment
-        self.config = experiment.to_dict()
+        # what decides the results, without the name and text: the sweep's record
+        # keys hash the tasks' kwargs, and a retitled experiment reuses its tasks
+        self.config = experiment.key()
         self.out_dir = out_dir
         self.s = settings
         self.n_folds = settings["folds"] if experiment.problem.has("data") else 1
@@ -553,7 +556,8 @@ def tune(
         "base_seed": base_seed, "split_seed": split_seed, "workers": workers,
         "scheduler": scheduler, "dask_local": dask_local, "progress": progress,
     }  # fmt: skip
-    made = not out_dir.exists()
+    made = _missing_dirs(out_dir)
+    before = set(out_dir.iterdir()) if out_dir.is_dir() else set()
     try:
         with _io.exclusive(out_dir, what="--out", directory=True):
             tuner = _Tuner(experiment, out_dir, **settings)
@@ -561,10 +565,31 @@ def tune(
             document = _document(experiment, tuner, configurations, command)
             _io.write_json(out_dir / "tune.json", document)
     except BaseException:
-        if made and out_dir.is_dir() and not any(out_dir.iterdir()):
-            out_dir.rmdir()  # a tuning that failed before any task leaves nothing behind
+        _clean_up(out_dir, before, made)
         raise
     return document
+
+
+def _missing_dirs(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for p in (path.absolute(), *path.absolute().parents):
+        if p.exists() or p.is_symlink():
+            break
+        missing.append(p)
+    return missing
+
+
+def _clean_up(out_dir: Path, before: set[Path], made: Sequence[Path]) -> None:
+    """After a failed tuning: remove the empty task files it made (no task finished),
+    then the directories it made, if they are empty; finished tasks are kept to resume."""
+    with contextlib.suppress(OSError):
+        for path in set(out_dir.iterdir()) - before:
+            if path.is_file() and not path.is_symlink() and path.stat().st_size == 0:
+                path.unlink()
+    for directory in made:
+        with contextlib.suppress(OSError):
+            directory.rmdir()  # only an empty one goes
 
 
 def _document(
@@ -620,13 +645,30 @@ def load_tuned(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(document, dict) or document.get("schema") != SCHEMA_ID:
         schema = document.get("schema") if isinstance(document, dict) else None
         raise ConfigError(f"{path} is not a gdlab tune.json (schema {schema!r}, not {SCHEMA_ID})")
-    missing = [k for k in ("experiment", "configurations", "folds", "metric") if k not in document]
+    missing = [k for k in _TUNED_KEYS if k not in document]
     if missing:
         raise ConfigError(f"{path} is not a complete gdlab tune.json: {missing[0]!r} is missing")
+    for key, kind in (("experiment", dict), ("configurations", dict)):
+        if not isinstance(document[key], kind):
+            raise ConfigError(
+                f"{path}: {key} must be an object; got {type(document[key]).__name__}"
+            )
     for label, c in document["configurations"].items():
         if not isinstance(c, dict) or "best" not in c:
             raise ConfigError(f"{path}: configuration {label!r} has no 'best'")
+        best = c["best"]
+        if best is not None and not (
+            isinstance(best, dict) and isinstance(best.get("hyperparameters"), dict)
+        ):
+            raise ConfigError(
+                f"{path}: configuration {label!r}: best must be null or an object with "
+                f"'hyperparameters' (an object); got {best!r}"
+            )
     return document
+
+
+#: What ``gdlab race --tuned`` reads of a tune.json.
+_TUNED_KEYS = ("experiment", "configurations", "folds", "metric", "budget")
 
 
 def apply_tuned(
@@ -647,18 +689,27 @@ def apply_tuned(
     if missing:
         raise ConfigError(f"{source} has no tuned setting for " + ", ".join(missing))
     runs, chosen = [], []
-    for run in experiment.runs:
-        best = configurations[run.label]["best"]
-        # the run's own setting won: leave the run as it is (no lr written where a preset gave it)
-        runs.append(run if best.get("default") else _candidate_spec(run, best["hyperparameters"]))
-        values = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-                           for k, v in best["hyperparameters"].items())  # fmt: skip
-        chosen.append(f"{run.label} {values}" + (" (its default)" if best.get("default") else ""))
+    try:
+        for run in experiment.runs:
+            best = configurations[run.label]["best"]
+            # the run's own setting won: leave the run as it is (no lr written where a preset
+            # gave it)
+            runs.append(
+                run if best.get("default") else _candidate_spec(run, best["hyperparameters"])
+            )
+            values = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                               for k, v in best["hyperparameters"].items())  # fmt: skip
+            chosen.append(
+                f"{run.label} {values}" + (" (its default)" if best.get("default") else "")
+            )
+        tuned_experiment = experiment.replace(runs=tuple(runs))
+    except ConfigError as error:  # a hand-edited value: name the file it came from
+        raise ConfigError(f"{source}: {error}") from None
     note = (
         f"Tuned settings from {source} ({tuned.get('validation', tuned['folds'])}, chosen by "
         f"{tuned.get('selected_by', tuned['metric'])}): " + "; ".join(chosen) + "."
     )
-    return experiment.replace(runs=tuple(runs)), [note]
+    return tuned_experiment, [note]
 
 
 def series(tuned: Mapping[str, Any]) -> dict[str, Any]:

@@ -132,7 +132,8 @@ class Dataset:
 
     ``X`` and ``y`` must hold real numbers (bool, integer or floating
     types): strings, objects and complex numbers raise ``ValueError`` naming
-    the data set and the type.
+    the data set and the type; a NaN or infinite value raises ``ValueError``
+    naming it and its index.
 
     Args:
         X: the inputs, 2-D.
@@ -174,6 +175,8 @@ class Dataset:
             fail("X.ndim", "2 (samples on rows, features on columns)", X.ndim)
         if y.ndim != 1 or len(y) != len(X):
             fail("y.shape", f"({len(X)},) to match X.shape = {X.shape}", y.shape)
+        for field, array in (("X", X), ("y", y)):
+            _check_finite(f"{field} of the data set {self.name!r}", array)
         task = check_choice("task", self.task, TASKS)
         features = _names("feature_names", self.feature_names)
         if len(features) != X.shape[1]:
@@ -226,6 +229,17 @@ class Dataset:
         if self.task == "classification":
             text += f", n_classes={self.n_classes}"
         return text + ")"
+
+
+def _check_finite(what: str, array: np.ndarray) -> None:
+    """Floating data hold no NaN or infinity (a NaN input would only show as a
+    diverged run). Two reductions, no temporary the size of the data."""
+    if array.dtype.kind != "f" or array.size == 0:
+        return
+    if math.isfinite(array.min()) and math.isfinite(array.max()):
+        return
+    where = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+    fail(what, "finite numbers (no NaN or infinity)", f"{array[where].item()!r} at index {where}")
 
 
 def _names(field: str, names: Any) -> tuple[str, ...]:

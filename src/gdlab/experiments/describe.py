@@ -79,12 +79,16 @@ SOURCES = {
 }  # fmt: skip
 
 
-def source_text(name: str | None) -> str:
+def source_text(name: str | None, *, changed: bool = False) -> str:
     """Where the built-in experiment (or ``plot-KIND``) ``name`` comes from, in words that
     also say what "seed 001", "the book" and "the course" are; ``""`` for any other name.
+    ``changed``: the experiment that ran was made from it with changes (listed apart),
+    so the seed's words describe where it started, not what ran.
 
     >>> source_text("mnist").split(":")[0]
     'Source'
+    >>> source_text("bowl", changed=True).split(",")[0]
+    'Adapted from seed 001'
     >>> source_text("my-own")
     ''
     """
@@ -92,9 +96,12 @@ def source_text(name: str | None) -> str:
         return ""
     seeds, what = SOURCES[name]
     which = " and ".join(f"seed {s}" for s in seeds)
-    return (
-        f"Source: {which}, {what}. gdlab was built from five study notes, seeds 000 to 004. "
-        + " ".join(SEEDS[s] for s in seeds)
+    if changed:
+        lead = f"Adapted from {which}, {what}, with the changes listed below."
+    else:
+        lead = f"Source: {which}, {what}."
+    return f"{lead} gdlab was built from five study notes, seeds 000 to 004. " + " ".join(
+        SEEDS[s] for s in seeds
     )
 
 
@@ -211,7 +218,9 @@ def text(
     changes = experiment.changes_from(base) if base is not None else []
     own = experiment.title if not changes else ""
     description = experiment.description if not changes and experiment.description else ""
-    source = source_text(experiment.name) or source_text(getattr(experiment, "based_on", None))
+    source = source_text(experiment.name, changed=bool(changes)) or source_text(
+        getattr(experiment, "based_on", None), changed=bool(changes)
+    )
     parts = [source] if source else []
     parts += [description] if description else []
     parts.append(_what_ran(experiment))

@@ -194,6 +194,8 @@ def _with_lr0(schedule: Mapping[str, Any], value: float, where: str) -> dict[str
         config["lr"] = value
     elif config.get("name") == "warmup" and isinstance(config.get("schedule"), Mapping):
         config["schedule"] = _with_lr0(config["schedule"], value, where)
+    elif config.get("name") == "warmup" and _is_number(config.get("schedule")):
+        config["schedule"] = value  # a warm-up to a constant rate: that rate
     elif config.get("name") == "piecewise" and config.get("values"):
         ratio = value / float(config["values"][0])
         config["values"] = [float(v) * ratio for v in config["values"]]
@@ -205,16 +207,20 @@ def _with_lr0(schedule: Mapping[str, Any], value: float, where: str) -> dict[str
     return config
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def schedule_lr0(lr: Any) -> float | None:
     """The initial rate of ``lr`` (a number or a schedule config); ``None`` if it has none."""
-    if isinstance(lr, int | float) and not isinstance(lr, bool):
+    if _is_number(lr):
         return float(lr)
     if isinstance(lr, Mapping):
         config = schedule_config(lr)
         for key in ("lr0", "lr"):
             if isinstance(config.get(key), int | float):
                 return float(config[key])
-        if isinstance(config.get("schedule"), Mapping):
+        if isinstance(config.get("schedule"), Mapping) or _is_number(config.get("schedule")):
             return schedule_lr0(config["schedule"])
         if config.get("values"):
             return float(config["values"][0])
@@ -252,6 +258,17 @@ class RunSpec:
                 f"got {describe(self.optimizer)}"
             )
         object.__setattr__(self, "optimizer", self.optimizer.lower())
+        for key in ("preset", "group"):  # --set RUN.group=1 must fail here, not in a worker
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(
+                    f"{key} of run {self.label!r} must be a string; got {describe(value)}"
+                )
+        if not isinstance(self.hyperparameters, Mapping):
+            raise ConfigError(
+                f"hyperparameters of run {self.label!r} must be a table; got "
+                f"{describe(self.hyperparameters)}"
+            )
         object.__setattr__(self, "hyperparameters", dict(self.hyperparameters))
         unknown = [k for k in self.training if k not in RUN_TRAINING_KEYS]
         if unknown:
@@ -277,6 +294,11 @@ class RunSpec:
             return self.with_hyperparameters(lr=dict(value))
         current = self.lr
         if isinstance(current, Mapping):
+            if not _is_number(value) or not value > 0:
+                raise ConfigError(
+                    f"lr of run {self.label!r} must be a number > 0 (its schedule's initial "
+                    f"rate) or a schedule table; got {describe(value)}"
+                )
             return self.with_hyperparameters(
                 lr=_with_lr0(current, value, f"lr of run {self.label!r}")
             )
@@ -783,7 +805,10 @@ def _set_run(run: RunSpec, key: str, value: Any, where: str) -> RunSpec:
     if key in RUN_TRAINING_KEYS:
         return run.with_training(**{key: value})
     if key in ("label", "group", "preset"):
-        return dataclasses.replace(run, **{key: value})
+        try:
+            return dataclasses.replace(run, **{key: value})
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
     names = hyperparameter_names(run.optimizer)
     if key not in names:
         raise ConfigError(

@@ -234,7 +234,7 @@ class MLP:
         y = np.asarray(y)
         if self.layout == "columns" and y.ndim == 2:
             y = y.reshape(-1) if y.shape[0] == 1 and self.output == "softmax" else y.T
-        if y.shape[0] != n:
+        if y.ndim == 0 or y.shape[0] != n:
             fail("y", f"{n} targets, one per sample of X", f"shape {y.shape}")
         return y
 

@@ -81,13 +81,17 @@ class _ClosureRule(Optimizer):
     optimizer. The closure's values are checked too (unless ``"ignore"``):
     a step that has not moved the parameters yet is undone whole (``"raise"``
     raises, ``"skip"`` counts a skipped step); one that has stops at the last
-    point with finite values (and ``"raise"`` raises, saying so).
+    point with finite values (and ``"raise"`` raises, saying so). A closure
+    that raises, or returns what the checks refuse, is treated alike (undone
+    whole, or stopped at the last point it evaluated) and its error propagates,
+    whatever ``nonfinite`` says.
     """
 
     needs_closure = True
 
     def update(self, params, grads, closure=None) -> None:
         t, current_lr = self.t, self.current_lr
+        self._moved = False
         try:
             super().update(params, grads, closure)
         except _ClosureNonFinite as stop:
@@ -98,6 +102,13 @@ class _ClosureRule(Optimizer):
             if self.nonfinite == "skip":
                 return
             raise NonFiniteGradientError(stop.message) from None
+        except Exception:
+            # The closure raised, or returned what the checks refuse: a step that
+            # had not moved the parameters is undone whole (the rule restored its
+            # state), one that had ends at the last point evaluated (as on a NaN).
+            if not self._moved:
+                self.t, self.current_lr = t, current_lr
+            raise
 
     update.__doc__ = Optimizer.update.__doc__
 
@@ -375,10 +386,11 @@ class LBFGS(_ClosureRule):
     gradients make curvature pairs of another function, and even on a
     quadratic the steps blow up. A NaN or
     inf from the closure (``nonfinite`` "raise" or "skip") undoes an update
-    that has not moved yet, and otherwise ends it at the last finite point.
-    As in torch, the line search stops on a bracket narrower than 1e-9
-    whatever ``tolerance_change`` is; in float32 the default tolerances are
-    rarely met, and updates run their ``max_iter`` iterations.
+    that has not moved yet, and otherwise ends it at the last finite point; a
+    closure that raises (or returns grads of the wrong keys, shapes or dtypes)
+    is handled alike, and its error propagates. As in torch, the line search
+    stops on a bracket narrower than 1e-9 whatever ``tolerance_change`` is; in
+    float32 the default tolerances are rarely met, and updates run their ``max_iter`` iterations.
 
     Args:
         lr: default 1 (torch); the step length before the line search.
@@ -578,14 +590,21 @@ class LBFGS(_ClosureRule):
         if _max_abs(flat_grad, vec.tmp) <= self.tolerance_grad:
             sc["func_evals"] += 1
             return
-        careful = self.nonfinite != "ignore"
-        if careful:  # what the first iteration overwrites, to undo a failed step
-            saved_scalars = dict(sc)
-            slots = self.history_size + 1
-            free = (int(sc["start"]) + int(sc["count"])) % slots
-            overwritten = (d, prev, flat[f"old_dirs_{free}"], flat[f"old_stps_{free}"])
+        # what the first iteration overwrites, to undo a step that fails before
+        # it moves (a NaN or inf from the closure, or a closure that raises)
+        saved_scalars = dict(sc)
+        slots = self.history_size + 1
+        free = (int(sc["start"]) + int(sc["count"])) % slots
+        overwritten = (d, prev, flat[f"old_dirs_{free}"], flat[f"old_stps_{free}"])
+        for keep, array in zip(vec.saved, overwritten, strict=True):
+            np.copyto(keep, array)
+
+        def undo() -> None:
+            sc.clear()
+            sc.update(saved_scalars)
             for keep, array in zip(vec.saved, overwritten, strict=True):
-                np.copyto(keep, array)
+                np.copyto(array, keep)
+
         loss = 0.0
         if self.line_search_fn is not None or self.max_iter > 1:
             # the loss at params: torch's first closure call (the gradient was passed)
@@ -597,19 +616,18 @@ class LBFGS(_ClosureRule):
                 )
         sc["func_evals"] += 1
         current_evals = 1
-        moved = False
         try:
             self._iterate(params, user, flat, vec, segments, out, lr, loss, current_evals)
         except _Stop as stop:
-            moved = stop.moved
-            if careful and not moved:
-                sc.clear()
-                sc.update(saved_scalars)
-                for keep, array in zip(vec.saved, overwritten, strict=True):
-                    np.copyto(array, keep)
+            if not stop.moved:
+                undo()
             raise _ClosureNonFinite(
-                _nonfinite_message(self.t, stop.where, moved), changed=moved
+                _nonfinite_message(self.t, stop.where, stop.moved), changed=stop.moved
             ) from None
+        except Exception:
+            if not self._moved:
+                undo()
+            raise
 
     def _iterate(self, params, user, flat, vec, segments, out, lr, loss, current_evals) -> None:
         """torch's ``while n_iter < max_iter`` loop (its variable names)."""
@@ -675,6 +693,7 @@ class LBFGS(_ClosureRule):
                     break
         finally:
             sc["step_size"], sc["H_diag"], sc["prev_loss"] = float(t), float(H_diag), prev_loss
+            self._moved = moved
 
     def _history(self, flat) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The history slots: the flat ``old_dirs_i`` (y) and ``old_stps_i`` (s), by slot."""
@@ -731,7 +750,11 @@ class LBFGS(_ClosureRule):
 
         A NaN or inf puts the params back at ``x`` and raises :class:`_Stop`.
         """
-        loss, finite = self._call_closure(user, out)
+        try:
+            loss, finite = self._call_closure(user, out)
+        except Exception:  # back to the point before this move, as on a NaN
+            _restore(segments, x)
+            raise
         if not finite:  # back to the point before this move
             _restore(segments, x)
             raise _Stop(moved, f"at iteration {n_iter}")

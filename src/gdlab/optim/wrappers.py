@@ -41,7 +41,8 @@ What a wrapper shares with its inner optimizer:
   ignore too (else a NaN let through would stop it mid-step).
 * ``fused``: an inner optimizer given by name or dict runs the wrapper's kernels.
 * ``needs_closure``: the inner optimizer's; ``update(..., closure=f)`` is
-  passed on (to :class:`Groups`' inner optimizers with the other keys filled in).
+  passed on (to :class:`Groups`' inner optimizers with the other keys filled in),
+  its loss and gradients getting the wrapper's ``maximize`` and clipping.
 
 Hyperparameters are plain data: ``inner`` as ``{"optimizer": name, **its
 hyperparameters}`` (without ``fused``, an execution option that follows the
@@ -61,6 +62,8 @@ from __future__ import annotations
 import copy
 import fnmatch
 import json
+import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -68,8 +71,9 @@ import numpy as np
 
 from .. import schedules as _schedules
 from .._checks import check_bool, check_choice, check_int, check_real, fail
+from . import fused as _fused
 from . import wrappers_fused, wrappers_kernels
-from .base import _FLAT, Optimizer, _argument_names, _plain
+from .base import _FLAT, _FLOAT_DTYPES, Optimizer, _argument_names, _plain
 from .optimizers import _Stateful
 from .registry import OPTIMIZERS, create, register
 
@@ -337,6 +341,8 @@ class _Wrapper(_Stateful):
 
     def update(self, params, grads, closure=None) -> None:
         t, current_lr = self.t, self.current_lr
+        if callable(closure) and (self.maximize or self.clip_norm or self.clip_value):
+            closure = _transformed_closure(closure, self)
         self._call = (params, grads)
         try:
             super().update(params, grads, closure)
@@ -347,6 +353,30 @@ class _Wrapper(_Stateful):
             raise
         finally:
             self._call = None
+
+    def _create_state(self, params) -> None:
+        """The wrapper's state, after its inner optimizers' (which may refuse the keys).
+
+        An inner optimizer that refuses its parameters (Muon with
+        ``fallback="error"`` a vector, L-BFGS mixed dtypes) does so here, at the
+        first update, before any inner optimizer has stepped; a refusal undoes
+        the inner states made before it.
+        """
+        made = []
+        try:
+            for inner, keys in self._split(params):
+                if keys and inner.state is None:
+                    inner._create_state({k: params[k] for k in keys})
+                    made.append(inner)
+        except BaseException:
+            for inner in made:
+                inner.state = None
+            raise
+        super()._create_state(params)
+
+    def _split(self, params) -> list[tuple[Optimizer, list[str]]]:
+        """Each inner optimizer with the keys it steps."""
+        return [(self._lead, list(params))]
 
     def _handed(self, effective: dict[str, np.ndarray]) -> tuple[Mapping, Mapping]:
         """The caller's params and the gradient as the wrapper passes it on, keyed as params.
@@ -461,6 +491,53 @@ class _Wrapper(_Stateful):
                     f"the wrapper's keys {keys}",
                     sorted(inner_state),
                 )
+
+
+def _transformed_closure(closure: Callable, wrapper: Optimizer) -> Callable:
+    """``closure`` whose values get what the wrapper does to the incoming gradient.
+
+    The wrapper's ``clip_norm`` (over all keys, as ``Optimizer._prepare_grads``),
+    ``clip_value`` and ``maximize`` (which negates the loss too): an inner
+    optimizer that calls the closure (L-BFGS, SAM) then sees one function, the
+    one whose gradient it was handed. A result that is not ``(loss, dict of
+    float arrays)`` is passed on as it is, for the inner optimizer to name.
+    """
+
+    def transformed(params):
+        result = closure(params)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            return result
+        loss, grads = result
+        if (
+            isinstance(loss, bool | np.bool_)
+            or not isinstance(loss, numbers.Real)
+            or not isinstance(grads, Mapping)
+            or not all(isinstance(g, np.ndarray | np.floating) for g in grads.values())
+            or not all(g.dtype in _FLOAT_DTYPES for g in grads.values())
+        ):
+            return result
+        arrays = {k: np.asarray(g) for k, g in grads.items()}
+        scale = 1.0
+        if wrapper.clip_norm is not None:
+            sq = sum(
+                _fused.sum_of_squares(np.ascontiguousarray(g).reshape(-1)) for g in arrays.values()
+            )
+            norm = math.sqrt(sq)
+            if norm > wrapper.clip_norm:
+                scale = wrapper.clip_norm / (norm + 1e-6)
+        if wrapper.maximize:
+            scale = -scale
+            loss = -loss
+        out = {}
+        for k, g in arrays.items():
+            g = np.multiply(g, g.dtype.type(scale))
+            if wrapper.clip_value is not None:
+                c = g.dtype.type(wrapper.clip_value)
+                np.clip(g, -c, c, out=g)
+            out[k] = g
+        return loss, out
+
+    return transformed
 
 
 # --------------------------------------------------------------------------- lookahead
@@ -733,8 +810,11 @@ class Accumulate(_Wrapper):
     def _step(self, params, grads, lr) -> None:
         n = (self.t - 1) % self.every + 1
         k = self._kernels
+        backup = self._backup(grads) if n == self.every > 1 else None
         for key, g in grads.items():
             (acc,) = self._buffers(key)
+            if backup is not None:
+                np.copyto(backup[key], acc)
             if self.use_grad_mean:
                 k.accumulate_mean(acc, g, *self._cast(g.dtype, n))
             else:
@@ -744,10 +824,30 @@ class Accumulate(_Wrapper):
             self.current_lr = inner.schedule(inner.t, self.epoch)
             return
         full, _ = self._handed(grads)
-        self._step_inner(inner, full, self._accumulators())
+        try:
+            self._step_inner(inner, full, self._accumulators())
+        except BaseException:
+            # the inner optimizer refused (it changed nothing): so does the window
+            for key in grads:
+                (acc,) = self._buffers(key)
+                if backup is None:
+                    acc.fill(0)  # a window of one opened empty
+                else:
+                    np.copyto(acc, backup[key])
+            raise
         for key in grads:
             self._buffers(key)[0].fill(0)
         self.current_lr = inner.current_lr
+
+    def _backup(self, grads: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Buffers for the accumulator before the call that steps (made once per layout),
+        to put it back if the inner optimizer refuses the step."""
+        layout = tuple((key, g.size, g.dtype.str) for key, g in grads.items())
+        cached = self.__dict__.get("_backup_buffers")
+        if cached is None or cached[0] != layout:
+            buffers = {key: np.empty(g.size, g.dtype) for key, g in grads.items()}
+            cached = self._backup_buffers = (layout, buffers)
+        return cached[1]
 
     def _accumulators(self) -> dict[str, np.ndarray]:
         """The accumulated gradient per key, shaped as the parameters (made once)."""
@@ -803,7 +903,9 @@ class Groups(_Wrapper):
 
     ``set_lr`` (and ``fit(schedule=...)``) sets the rate of the unmatched keys
     and of every group that does not set its own ``lr`` (they share one
-    schedule object); a group's own rate is kept. A group that gets no key
+    schedule object); a group's own rate is kept. The optimizers that call
+    the closure (L-BFGS, SAM) step first, so that the closure sees the other
+    keys where the gradient was taken. A group that gets no key
     (its patterns match none, or only keys an earlier group took) is an
     error at the first update, which names it. Excluding biases from weight
     decay::
@@ -935,13 +1037,21 @@ class Groups(_Wrapper):
         super()._create_state(params)
         self._members = members
 
+    def _split(self, params) -> list[tuple[Optimizer, list[str]]]:
+        return list(zip(self._inners(), self.assign(list(params)), strict=True))
+
     def _step(self, params, grads, lr) -> None:
         full, handed = self._handed(grads)
         members = self._members
         if members is None:
             members = self._members = self.assign(list(self.state or {}))
         closure = self._closure
-        for inner, keys in zip(self._inners(), members, strict=True):
+        pairs = list(zip(self._inners(), members, strict=True))
+        # The optimizers that call the closure first, while the other keys are
+        # where the gradient was taken (and before anything has changed, since
+        # they are the ones a closure can stop); then the others, in order.
+        pairs.sort(key=lambda pair: not pair[0].needs_closure)
+        for inner, keys in pairs:
             if not keys:
                 continue
             sub = None

@@ -117,20 +117,33 @@ def _table(value: Any, where: str, allowed: Sequence[str], required: Sequence[st
 def _real(where: str, value: Any, low: float | None = None, high: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PlayError(f"{where} must be a number; got {_describe(value)}", field=where)
-    x = float(value)
-    if not math.isfinite(x):
+    if isinstance(value, float) and not math.isfinite(value):
         raise PlayError(f"{where} must be finite; got {_describe(value)}", field=where)
+    try:
+        x = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        x = math.inf if value > 0 else -math.inf
     if (low is not None and x < low) or (high is not None and x > high):
-        raise PlayError(f"{where} must be in [{low:g}, {high:g}]; got {x:g}", field=where)
+        raise PlayError(
+            f"{where} must be in [{low:g}, {high:g}]; got {_describe(value)}", field=where
+        )
+    if not math.isfinite(x):
+        raise PlayError(f"{where} must be a float's size; got {_describe(value)}", field=where)
     return x
 
 
 def _int(where: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and not (math.isfinite(value) and value.is_integer()))
+    ):
         raise PlayError(f"{where} must be an integer; got {_describe(value)}", field=where)
     n = int(value)
     if not low <= n <= high:
-        raise PlayError(f"{where} must be an integer in [{low}, {high}]; got {n}", field=where)
+        raise PlayError(
+            f"{where} must be an integer in [{low}, {high}]; got {_describe(n)}", field=where
+        )
     return n
 
 
@@ -747,7 +760,9 @@ def _hyperparameters(where: str, name: str, value: Any) -> dict[str, Any]:
         elif s["kind"] == "choice":
             out[key] = _choice(field, v, s["choices"])
         elif s["kind"] == "int":
-            out[key] = _int(field, v, -(10**9), 10**9)
+            # a count (L-BFGS's history_size) sizes memory: bounded well past the slider
+            high = max(s["max"], limits.MAX_INT_HYPERPARAMETER)
+            out[key] = _int(field, v, -high, high)
         else:
             out[key] = _real(field, v, -1e300, 1e300)
     return out

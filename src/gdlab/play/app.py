@@ -119,10 +119,18 @@ async def _body(request: Request) -> Any:
         if size > limits.MAX_BODY_BYTES:
             raise api.PlayError(f"the request is over {limits.MAX_BODY_BYTES:,} bytes", status=413)
         chunks.append(chunk)
+    return _json(b"".join(chunks) or b"null")
+
+
+def _json(text: str | bytes) -> Any:
+    """Parsed JSON; malformed or absurdly nested is a PlayError (400). ``NaN`` and
+    ``Infinity`` pass: each field's check refuses them with its name (422)."""
     try:
-        return json.loads(b"".join(chunks) or b"null")
+        return json.loads(text)
     except (ValueError, UnicodeDecodeError) as error:
         raise api.PlayError(f"malformed JSON: {error}", status=400) from None
+    except RecursionError:  # thousands of nested brackets
+        raise api.PlayError("malformed JSON: nested too deeply", status=400) from None
 
 
 def _endpoint(
@@ -305,10 +313,7 @@ def _parsed_message(text: str) -> Any:
     """A websocket message's JSON; too long or malformed is a PlayError."""
     if len(text) > limits.MAX_BODY_BYTES:
         raise api.PlayError(f"the message is over {limits.MAX_BODY_BYTES:,} bytes", status=413)
-    try:
-        return json.loads(text)
-    except ValueError as err:
-        raise api.PlayError(f"malformed JSON: {err}", status=400) from None
+    return _json(text)
 
 
 def _network_socket(work: _Work, sessions: _Sessions, hosts: Sequence[str]):
@@ -319,7 +324,7 @@ def _network_socket(work: _Work, sessions: _Sessions, hosts: Sequence[str]):
         await websocket.accept()
         if sessions.open >= limits.MAX_SESSIONS:
             message = f"{limits.MAX_SESSIONS} network sessions are open; close one and try again"
-            await websocket.send_text(json.dumps({"type": "error", "message": message}))
+            await websocket.send_text(json.dumps({"type": "error", "error": message}))
             await websocket.close(code=1013)
             return
         sessions.open += 1

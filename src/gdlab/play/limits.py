@@ -15,6 +15,9 @@ MAX_STEPS = 5_000
 #: Contour grid: points on a side, and the number of contour levels.
 MAX_RESOLUTION = 300
 MAX_LEVELS = 40
+#: The largest |value| of an integer hyperparameter (a count such as L-BFGS's
+#: ``history_size`` sizes the optimizer's memory), unless its slider goes further.
+MAX_INT_HYPERPARAMETER = 1_000
 #: The largest |coordinate| of a start point or a view, and the narrowest view.
 MAX_COORDINATE = 1e6
 MIN_SPAN = 1e-6

@@ -275,7 +275,13 @@ def choose_scale(curves: Sequence[Any], *, log: bool | None = None) -> Scale:
         hi = lo + (abs(lo) or 1.0) * 0.1
         lo = lo - (abs(lo) or 1.0) * 0.1
     pad = 0.05 * (hi - lo)
-    linear = Scale("linear", 0.0 if lo >= 0 else lo - pad, hi + pad, "linear axis")
+    # from 0, the margin is a share of the whole axis: values close together far from 0
+    # (accuracies of 0.577 and 0.583) must not end on the frame, half their markers cut off
+    linear = (
+        Scale("linear", 0.0, hi * 1.05, "linear axis")
+        if lo >= 0
+        else Scale("linear", lo - pad, hi + pad, "linear axis")
+    )
     if not positive or log is False:
         return linear
     factor = (hi / lo) ** 0.04

@@ -47,6 +47,9 @@ export class Plot {
     this.x = {log: false, ...o.x};
     this.y = {log: false, ...o.y};
     this.title = o.title;
+    // room for the y tick labels and, left of them, the y label (they overlapped: "100%")
+    this.margin.left = Math.max(this.margin.left, this.leftNeeded());
+    this.margin.right = Math.max(this.margin.right, this.rightNeeded());
     const id = `clip${++clipCount}`;
     this.node = svg("svg", {
       xmlns: "http://www.w3.org/2000/svg", viewBox: `0 0 ${this.width} ${this.height}`,
@@ -109,17 +112,36 @@ export class Plot {
     return px >= left && px <= left + this.inner.w && py >= top && py <= top + this.inner.h;
   }
 
+  /** The tick values of an axis. */
+  ticks(axis) {
+    if (axis.tickValues) return axis.tickValues;
+    if (!axis.log) return linearTicks(...axis.domain, axis.ticks || 6);
+    const ticks = logTicks(...axis.domain);  // less than a decade: round numbers instead
+    return ticks.length >= 3 ? ticks : linearTicks(...axis.domain, 4).filter((v) => v > 0);
+  }
+
+  /** The left margin the y tick labels (12 px text: at most 7 px a character) and the y label need. */
+  leftNeeded() {
+    const labels = this.ticks(this.y).map((v) => (this.y.format ? this.y.format(v) : fmt(v, 3)));
+    const widest = 7 * Math.max(0, ...labels.map((text) => String(text).length));
+    return widest + 7 + (this.y.label ? 24 : 6);
+  }
+
+  /** The right margin half the last x tick label needs (centred on the axis's end: "5000"). */
+  rightNeeded() {
+    const ticks = this.ticks(this.x);
+    if (!ticks.length) return 0;
+    const last = ticks[ticks.length - 1];
+    const text = String(this.x.format ? this.x.format(last) : fmt(last, 3));
+    return (7 * text.length) / 2 + 2;
+  }
+
   drawAxes() {
     this.grid.replaceChildren();
     for (const node of [...this.axes.children]) if (node !== this.frame) node.remove();
     const {left, top} = this.margin;
     const bottom = top + this.inner.h;
-    const tick = (axis) => {
-      if (axis.tickValues) return axis.tickValues;
-      if (!axis.log) return linearTicks(...axis.domain, axis.ticks || 6);
-      const ticks = logTicks(...axis.domain);  // less than a decade: round numbers instead
-      return ticks.length >= 3 ? ticks : linearTicks(...axis.domain, 4).filter((v) => v > 0);
-    };
+    const tick = (axis) => this.ticks(axis);
     for (const v of tick(this.x)) {
       const px = this.sx(v);
       this.grid.append(svg("line", {x1: px, x2: px, y1: top, y2: bottom, stroke: "#eef1f5"}));

@@ -1,0 +1,237 @@
+"""Edges of the command line and the experiment model: ``--force`` and links, ``--tune``,
+``--preset``, damaged ``tune.json`` files, ``--lr`` on schedules; each test pins a fixed bug."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from gdlab import cli, tuning
+from gdlab._checks import ConfigError
+from gdlab.experiments import load
+from gdlab.experiments.model import RunSpec, schedule_lr0
+
+BOWL = ["race", "bowl", "--steps", "3", "--no-figures", "--quiet", "--optimizers", "sgd,adam"]
+
+
+@pytest.fixture
+def cwd(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def gdlab(argv, capsys):
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def usage_error(code, out, err, *words):
+    assert code == 2, (code, out, err)
+    assert out == ""
+    assert err.startswith("gdlab: error: "), err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err, (word, err)
+
+
+def tree(root: Path) -> dict[str, bytes | str | None]:
+    """Every path under ``root``: a file's bytes, a link's target, None for a directory."""
+    found: dict[str, bytes | str | None] = {}
+    for path in sorted(root.rglob("*")):
+        key = str(path.relative_to(root))
+        if path.is_symlink():
+            found[key] = os.readlink(path)
+        elif path.is_dir():
+            found[key] = None
+        else:
+            found[key] = path.read_bytes()
+    return found
+
+
+# --------------------------------------------------------------------------- run group
+
+
+def test_a_group_that_is_not_text_is_refused_before_anything_is_written(cwd, capsys):
+    """It passed the model's checks and failed in the worker: exit 2 with a half report."""
+    code, out, err = gdlab([*BOWL, "--set", "sgd.group=1"], capsys)
+    usage_error(code, out, err, "--set sgd.group=1", "group", "string")
+    assert list(cwd.iterdir()) == []
+
+
+def test_a_run_spec_checks_its_group_and_preset_types():
+    with pytest.raises(ConfigError, match="group of run 'SGD' must be a string; got 1"):
+        RunSpec("SGD", "sgd", group=1)
+    with pytest.raises(ConfigError, match="preset of run 'SGD' must be a string"):
+        RunSpec("SGD", "sgd", preset=["book"])
+
+
+def test_a_label_set_empty_names_the_set(cwd, capsys):
+    code, out, err = gdlab([*BOWL, "--set", 'sgd.label=""'], capsys)
+    usage_error(code, out, err, "--set sgd.label", "non-empty")
+
+
+# --------------------------------------------------------------------------- --lr on schedules
+
+
+def test_lr_on_a_warmup_to_a_constant_rate_sets_that_rate():
+    """docs/experiments.md: changing the rate sets "a warm-up's inner schedule"."""
+    warmup = {"name": "warmup", "warmup_steps": 2, "schedule": 0.1}
+    experiment = load("bowl").set("sgd.lr", warmup).with_lr("sgd", 0.5)
+    lr = experiment.runs[0].hyperparameters["lr"]
+    assert lr == {"name": "warmup", "warmup_steps": 2, "schedule": 0.5}
+    assert schedule_lr0(warmup) == 0.1
+
+
+def test_lr_that_is_not_a_number_on_a_schedule_is_refused_by_name():
+    piecewise = {"name": "piecewise", "boundaries": [2], "values": [0.1, 0.01]}
+    experiment = load("bowl").set("sgd.lr", piecewise)
+    with pytest.raises(ConfigError, match=r"lr of run 'SGD' must be a number > 0.*got 'x'"):
+        experiment.with_lr("sgd", "x")
+
+
+# --------------------------------------------------------------------------- --tuned
+
+
+def tune_json(**changes) -> dict:
+    best = {"hyperparameters": {"lr": 0.1}}
+    document = {
+        "schema": tuning.SCHEMA_ID,
+        "experiment": {"name": "bowl"},
+        "configurations": {"SGD": {"best": best}, "Adam": {"best": best}},
+        "folds": 3,
+        "metric": "final loss",
+        "budget": 2,
+    }
+    document.update(changes)
+    return {k: v for k, v in document.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"configurations": [1]}, ["configurations must be an object"]),
+        ({"experiment": "bowl"}, ["experiment must be an object"]),
+        ({"configurations": {"SGD": {"best": 3}}}, ["'SGD'", "best must be null or an object"]),
+        (
+            {"configurations": {"SGD": {"best": {"hyperparameters": 3}}}},
+            ["'SGD'", "'hyperparameters'"],
+        ),
+        ({"budget": None}, ["'budget' is missing"]),
+        (
+            {
+                "configurations": {
+                    k: {"best": {"hyperparameters": {"lr": -1}}} for k in ("SGD", "Adam")
+                }
+            },
+            ["T/tune.json", "lr must be > 0"],
+        ),
+    ],
+)
+def test_a_damaged_tune_json_is_one_line_naming_it(cwd, capsys, changes, words):
+    Path("T").mkdir()
+    Path("T", "tune.json").write_text(json.dumps(tune_json(**changes)))
+    before = tree(cwd)
+    code, out, err = gdlab([*BOWL, "--tuned", "T/tune.json"], capsys)
+    usage_error(code, out, err, *words)
+    assert tree(cwd) == before
+
+
+def test_a_sound_tune_json_still_races(cwd, capsys):
+    Path("T").mkdir()
+    Path("T", "tune.json").write_text(json.dumps(tune_json()))
+    code, _, err = gdlab([*BOWL, "--tuned", "T"], capsys)
+    assert code == 0, err
+
+
+# --------------------------------------------------------------------------- gdlab tune
+
+
+@pytest.mark.parametrize(("given", "word"), [("lr,lr", "'lr' is named twice"), ("", "list"),
+                                             (",", "list"), ("lr,", "list")])  # fmt: skip
+def test_tune_names_are_a_list_without_gaps_or_repeats(cwd, capsys, given, word):
+    argv = ["tune", "bowl", "--steps", "3", "--budget", "2", "--quiet", "--tune", given]
+    code, out, err = gdlab(argv, capsys)
+    usage_error(code, out, err, "--tune", word)
+    assert list(cwd.iterdir()) == []
+
+
+def test_a_tuning_that_fails_before_any_task_leaves_nothing(cwd, capsys, monkeypatch):
+    """An unreachable Dask scheduler left ``T/`` with an empty tasks-*.jsonl (and parents)."""
+    from gdlab import sweep
+
+    def no_scheduler(fn, tasks, out, **kwargs):
+        Path(out).touch()  # the sweep opens its file, then cannot reach the workers
+        raise RuntimeError("cannot reach the Dask scheduler at 'tcp://127.0.0.1:1'")
+
+    monkeypatch.setattr(sweep, "run_sweep", no_scheduler)
+    argv = ["tune", "bowl", "--steps", "3", "--budget", "2", "--quiet", "--optimizers", "sgd"]
+    code, out, err = gdlab([*argv, "--out", "new/deeper/T"], capsys)
+    usage_error(code, out, err, "Dask scheduler")
+    assert list(cwd.iterdir()) == []
+    Path("mine").mkdir()
+    Path("mine", "notes.txt").write_text("keep\n")
+    before = tree(cwd)
+    code, out, err = gdlab([*argv, "--out", "mine"], capsys)
+    usage_error(code, out, err, "Dask scheduler")
+    assert tree(cwd) == before
+
+
+# --------------------------------------------------------------------------- --preset
+
+
+def test_a_bad_preset_names_the_flag_and_every_preset(cwd, capsys):
+    code, out, err = gdlab([*BOWL, "--preset", "nope"], capsys)
+    usage_error(code, out, err, "--preset must be one of", "optax", "'nope'")
+    help_text = cli.build_parser()._subparsers._group_actions[0].choices["race"].format_help()
+    assert "optax" in " ".join(help_text.split())
+
+
+# --------------------------------------------------------------------------- --out/--force
+
+
+def test_force_never_replaces_a_directory_that_is_not_a_report(cwd, capsys):
+    Path("papers").mkdir()
+    for name in ("thesis.tex", "data.csv"):
+        Path("papers", name).write_text("mine\n")
+    before = tree(cwd)
+    code, out, err = gdlab([*BOWL, "--out", "papers", "--force"], capsys)
+    usage_error(code, out, err, "papers", "not a gdlab report", "data.csv")
+    assert tree(cwd) == before
+
+
+def test_force_never_replaces_a_tree_of_reports(cwd, capsys):
+    for _ in range(2):
+        code, _, err = gdlab(BOWL, capsys)
+        assert code == 0, err
+    before = tree(cwd)
+    code, out, err = gdlab([*BOWL, "--out", "gdlab-report/bowl", "--force"], capsys)
+    usage_error(code, out, err, "gdlab-report/bowl", "not a gdlab report", "latest")
+    assert tree(cwd) == before
+
+
+def test_force_still_replaces_a_report(cwd, capsys):
+    code, _, err = gdlab([*BOWL, "--out", "R"], capsys)
+    assert code == 0, err
+    code, _, err = gdlab([*BOWL, "--out", "R", "--force", "--set", "seeds=2"], capsys)
+    assert code == 0, err
+    assert json.loads(Path("R", "results.json").read_text())["config"]["seeds"] == 2
+
+
+def test_force_into_latest_replaces_the_report_it_points_to_and_keeps_the_link(cwd, capsys):
+    """It replaced the link by a directory and left a stray ``.latest.old-*`` link."""
+    code, _, err = gdlab(BOWL, capsys)
+    assert code == 0, err
+    root = Path("gdlab-report", "bowl")
+    target = os.readlink(root / "latest")
+    code, _, err = gdlab([*BOWL, "--out", str(root / "latest"), "--force", "--set", "seeds=2"],
+                         capsys)  # fmt: skip
+    assert code == 0, err
+    assert (root / "latest").is_symlink()
+    assert os.readlink(root / "latest") == target
+    assert sorted(p.name for p in root.iterdir()) == sorted([target, "latest"])
+    assert json.loads((root / target / "results.json").read_text())["config"]["seeds"] == 2

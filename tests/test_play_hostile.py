@@ -1,0 +1,266 @@
+"""Hostile requests to gdlab play: each must be a 4xx naming the field, fast.
+
+Non-standard or absurd JSON (``NaN``, ``1e400``, a 400-digit integer, thousands
+of nested brackets), an integer hyperparameter that sizes memory, an
+expression whose constant part SymPy would evaluate for hours, and the
+network socket's "sessions full" message in the protocol the page reads.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import warnings
+
+import pytest
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from gdlab import expressions
+from gdlab.play import create_app, limits
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+WS = "ws://127.0.0.1/ws/network"
+RUN = '"runs": [{"optimizer": "sgd"}]'
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app(), base_url="http://127.0.0.1", raise_server_exceptions=False) as c:
+        yield c
+
+
+def _raw(client, path, text):
+    return client.post(path, content=text, headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "words", "field"),
+    [
+        ('{"function": "bowl", "steps": NaN, ' + RUN + "}", 422, ["an integer"], "steps"),
+        ('{"function": "bowl", "steps": Infinity, ' + RUN + "}", 422, ["an integer"], "steps"),
+        ('{"function": "bowl", "steps": 1e400, ' + RUN + "}", 422, ["an integer"], "steps"),
+        (
+            '{"function": "bowl", "start": [1' + "0" * 400 + ", 0], " + RUN + "}",
+            422,
+            ["start[0] must be in"],
+            "start[0]",
+        ),
+        ("[" * 5000 + "]" * 5000, 400, ["nested too deeply"], None),
+        ('{"a": ' * 3000 + "1" + "}" * 3000, 400, ["nested too deeply"], None),
+    ],
+)
+def test_absurd_json_is_a_4xx_not_a_500(client, text, status, words, field):
+    response = _raw(client, "/api/paths", text)
+    assert response.status_code == status, response.text
+    payload = response.json()
+    for word in words:
+        assert word in payload["error"], payload
+    assert payload.get("field") == field
+
+
+def test_a_huge_integer_in_a_schedule_is_refused(client):
+    body = '{"schedule": {"name": "constant"}, "epochs": 1e999}'
+    response = _raw(client, "/api/schedule", body)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "epochs"
+
+
+def test_an_integer_hyperparameter_cannot_size_memory(client):
+    # history_size = 1e9 once made L-BFGS allocate a billion slots (a 503 after 12 s,
+    # the thread still allocating); now it is refused before anything runs
+    started = time.monotonic()
+    body = {
+        "function": "bowl",
+        "steps": 5,
+        "runs": [{"optimizer": "lbfgs", "hyperparameters": {"history_size": 10**9}}],
+    }
+    response = client.post("/api/paths", json=body)
+    assert response.status_code == 422, response.text
+    payload = response.json()
+    assert payload["field"] == "runs[0].hyperparameters.history_size"
+    assert f"{limits.MAX_INT_HYPERPARAMETER}]" in payload["error"]
+    assert time.monotonic() - started < 2
+    ok = {**body, "runs": [{"optimizer": "lbfgs", "hyperparameters": {"history_size": 50}}]}
+    assert client.post("/api/paths", json=ok).status_code == 200
+
+
+def test_the_network_socket_refuses_infinity_and_deep_nesting(client):
+    with client.websocket_connect(WS) as ws:
+        ws.send_text("[" * 3000 + "]" * 3000)
+        assert "nested too deeply" in ws.receive_json()["error"]
+        ws.send_text('{"type": "config", "config": {"n_samples": 1e400}}')
+        message = ws.receive_json()
+        assert message["type"] == "error"
+        assert message["field"] == "config.runs" or message["field"] == "config.n_samples"
+
+
+def test_sessions_full_speaks_the_error_protocol(client, monkeypatch):
+    # the page shows message.error; a "message" key showed "undefined"
+    monkeypatch.setattr(limits, "MAX_SESSIONS", 0)
+    with client.websocket_connect(WS) as ws:
+        message = ws.receive_json()
+    assert message["type"] == "error"
+    assert "network sessions are open" in message["error"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x + sin(exp(10**6))",  # SymPy: a million digits of e (hours)
+        "x + abs(sin(exp(10**6)))",  # the same, inside parse (Abs asks for the sign)
+        "x**sin(exp(10**6))",
+        "exp(exp(exp(exp(10))))",  # was an OverflowError (a 500)
+        "x*exp(-exp(exp(exp(10))))",
+        "x + sinh(exp(exp(exp(10))))",
+        "x*exp(700)",  # 1e304: beyond the documented 1e300
+    ],
+)
+def test_huge_constant_parts_are_refused_at_once(text):
+    # without the refusal SymPy computes for hours: the alarm turns that into a failure
+    def too_slow(*_):
+        raise TimeoutError(f"{text!r} took over 10 s")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.setitimer(signal.ITIMER_REAL, 10.0)
+    try:
+        with pytest.raises(expressions.ExpressionError, match="too large"):
+            expressions.function(text)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_huge_constant_parts_through_the_api(client):
+    response = client.post("/api/surface", json={"expression": "x + log(sin(exp(10**6)))"})
+    assert response.status_code == 422, response.text
+    payload = response.json()
+    assert payload["field"] == "expression"
+    assert payload["position"] == 13  # at exp(10**6), the part that overflows
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("x*exp(690)", 1.0), ("x + sin(1e300)", 1.0), ("x*cos(pi/3)*2", 1.0)],
+)
+def test_large_but_allowed_constants_still_work(text, value):
+    fn = expressions.function(text)
+    gx, _ = fn.grad(1.0, 2.0)
+    assert float(gx) > 0
+    assert float(fn.grad(0.0, 0.0)[0]) == pytest.approx(float(gx))
+
+
+# --- the page: axis labels stay clear of the tick labels, and inside the figure ---------------
+
+#: In the page: each chart's rotated y label against its tick labels, and every text
+#: against its figure's edges (a list of what is wrong, empty when all is well).
+_LAYOUT = """() => {
+  const out = [];
+  const hit = (a, b) => !(a.right <= b.left || b.right <= a.left
+                          || a.bottom <= b.top || b.bottom <= a.top);
+  for (const svg of document.querySelectorAll(".chart svg")) {
+    const r = svg.getBoundingClientRect();
+    if (!r.width) continue;
+    const texts = [...svg.querySelectorAll("text")];
+    const label = texts.filter((t) => (t.getAttribute("transform") || "").includes("rotate"));
+    const ticks = texts.filter((t) => t.getAttribute("text-anchor") === "end");
+    for (const l of label) for (const t of ticks) {
+      if (hit(l.getBoundingClientRect(), t.getBoundingClientRect())) {
+        out.push(`${svg.parentElement.id}: "${l.textContent}" overlaps "${t.textContent}"`);
+      }
+    }
+    for (const t of texts) {
+      const b = t.getBoundingClientRect();
+      if (b.width && (b.left < r.left - 1 || b.right > r.right + 1)) {
+        out.push(`${svg.parentElement.id}: "${t.textContent}" is cut off`);
+      }
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def served():
+    uvicorn = pytest.importorskip("uvicorn")
+    import threading
+
+    from gdlab.play.server import bind
+
+    sock, port, _ = bind("127.0.0.1", 0)
+    config = uvicorn.Config(
+        create_app(), log_level="warning", ws="websockets-sansio", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(400):
+        if server.started:
+            break
+        time.sleep(0.025)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    import shutil
+
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        pytest.skip("Chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=binary, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def _poll(page, expression: str, timeout: float = 60.0):
+    # evaluate, not wait_for_function: the page's CSP forbids the eval that one uses
+    end = time.monotonic() + timeout
+    while not page.evaluate(f"() => ({expression})"):
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {expression}")
+        time.sleep(0.05)
+
+
+_2D_READY = (
+    "window.gdlab && window.gdlab.ready && window.gdlab.modes['2d'] && "
+    "window.gdlab.modes['2d'].idle && window.gdlab.modes['2d'].view.answer !== null"
+)
+
+
+def test_chart_labels_do_not_overlap_or_get_cut_off(served, chromium):
+    # the y label sat on the tick labels ("f(x, y) (log scale)" on "0.001", "accuracy" on
+    # "100%"), and a 5,000-step loss chart cut its last tick label "5000" in half
+    context = chromium.new_context(viewport={"width": 1360, "height": 980})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(served + "/")
+        _poll(page, _2D_READY)
+        problems = {"2d": page.evaluate(_LAYOUT)}
+        page.click("#tab-net")
+        _poll(page, "document.querySelector('#net-accuracy svg') !== null")
+        problems["net"] = page.evaluate(_LAYOUT)
+        for mode, chart in (("schedules", "#schedule-chart"), ("ewma", "#ewma-weights")):
+            page.click(f"#tab-{mode}")
+            _poll(page, f"document.querySelector('{chart} svg') !== null")
+            problems[mode] = page.evaluate(_LAYOUT)
+        state = {"m": "2d", "2d": {"f": "bowl", "n": 5000, "r": [{"optimizer": "sgd"}]}}
+        page.goto(served + "/#" + json.dumps(state))
+        page.reload()
+        _poll(page, _2D_READY + " && window.gdlab.modes['2d'].state.steps === 5000")
+        problems["2d, 5000 steps"] = page.evaluate(_LAYOUT)
+    finally:
+        context.close()
+    assert not errors
+    assert all(not found for found in problems.values()), problems
