@@ -372,7 +372,9 @@ def test_out_is_refused_twice_without_force_and_replaced_with_it(tmp_path, capsy
     assert all(r["steps"] == 3 for r in results(out)["runs"])
 
 
-def test_a_failing_run_leaves_the_earlier_report_byte_identical(tmp_path, capsys, monkeypatch):
+def test_a_refused_race_leaves_the_earlier_report_and_a_failed_run_is_recorded(
+    tmp_path, capsys, monkeypatch
+):
     out = tmp_path / "x"
     assert run(["race", "boston", "--steps", "5", "--workers", "1", "--quiet", "--no-figures",
                 "--out", str(out)], capsys)[0] == 0  # fmt: skip
@@ -383,7 +385,8 @@ def test_a_failing_run_leaves_the_earlier_report_byte_identical(tmp_path, capsys
     assert code == cli.EXIT_USAGE
     assert "batch_size" in err
     assert snapshot(out) == before
-    # and a run that fails half way
+    # a run that fails half way is recorded as failed: the race goes on, the report
+    # (asked for with --force) replaces the old one whole, and the command exits 1
     real_fit, calls = race.fit, {"n": 0}
 
     def fit_then_fail(*args, **kwargs):
@@ -395,9 +398,11 @@ def test_a_failing_run_leaves_the_earlier_report_byte_identical(tmp_path, capsys
     monkeypatch.setattr(race, "fit", fit_then_fail)
     code, _, err = run(["race", "boston", "--steps", "7", "--workers", "1", "--quiet",
                         "--out", str(out), "--force"], capsys)  # fmt: skip
-    assert code == cli.EXIT_USAGE
-    assert "disk on fire" in err
-    assert snapshot(out) == before
+    assert code == cli.EXIT_RUN_FAILED
+    assert "failed: RuntimeError: disk on fire" in err
+    document = json.loads((out / "results.json").read_text())
+    assert [r["status"] for r in document["runs"]] == ["ok", "failed", "ok"]
+    assert all(r["steps"] == 7 for r in document["runs"] if r["status"] == "ok")
     assert not [p for p in tmp_path.iterdir() if p.name != "x"]  # no staging left behind
 
 

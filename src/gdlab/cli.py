@@ -48,9 +48,10 @@ import gdlab
 from gdlab._checks import check_int, check_real
 from gdlab._text import number
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "main", "summary"]
+__all__ = ["EXIT_INTERRUPTED", "EXIT_RUN_FAILED", "EXIT_USAGE", "build_parser", "main", "summary"]
 
 PROG = "gdlab"
+EXIT_RUN_FAILED = 1  # a race finished and wrote its report, but a run raised
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command killed by it
@@ -376,6 +377,7 @@ def _rank_key(run: Mapping[str, Any]) -> tuple:
     accuracy = metrics.get("test_accuracy", metrics.get("train_accuracy"))
     loss = metrics.get("final_loss")
     return (
+        run["status"] == "failed",
         run["status"] == "diverged",
         -(accuracy if accuracy is not None else -math.inf),
         loss if loss is not None else math.inf,
@@ -383,7 +385,8 @@ def _rank_key(run: Mapping[str, Any]) -> tuple:
 
 
 def summary(document: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The runs ranked: best test (or train) accuracy, then lowest final loss; diverged last."""
+    """The runs ranked: best test (or train) accuracy, then lowest final loss; diverged
+    runs after those, failed ones last."""
     rows = []
     for rank, run in enumerate(sorted(document["runs"], key=_rank_key), 1):
         metrics = run.get("metrics", {})
@@ -599,7 +602,12 @@ def _race(args: argparse.Namespace, command: str) -> int:
     else:
         print(f"{document['title']}  ({out / 'index.html'})")
         print(_table(rows))
-    return 0
+    failed = [r for r in document["runs"] if r["status"] == "failed"]
+    for run in failed:
+        print(
+            f"{PROG}: {run['label']} (seed {run['seed']}) failed: {run['reason']}", file=sys.stderr
+        )
+    return EXIT_RUN_FAILED if failed else 0
 
 
 def _tune(args: argparse.Namespace, command: str) -> int:

@@ -48,6 +48,7 @@ __all__ = [
     "boundary",
     "comparison",
     "describe_problem",
+    "failed_record",
     "make_optimizer",
     "prepare",
     "race",
@@ -175,6 +176,43 @@ def run_record(
     if two_features and train.task == "classification" and hasattr(problem, "net"):
         record["boundary"] = boundary(problem, record["final_params"])
     return record
+
+
+def failed_record(
+    spec: RunSpec, seed: int, entry: Mapping[str, Any], *, run_id: str
+) -> dict[str, Any]:
+    """The record of a run whose task raised (or timed out): ``status`` ``"failed"``,
+    ``reason`` the error's type and message, nothing trained (plain JSON data)."""
+    from gdlab.results import plain
+
+    error = entry.get("error") or {}
+    kind = str(error.get("type") or "Error").rsplit(".", 1)[-1]
+    try:
+        hyperparameters = spec.make_optimizer().hyperparameters()
+    except Exception:  # the optimizer itself could not be made: what the run asked for
+        hyperparameters = dict(spec.hyperparameters)
+    return plain(
+        {
+            "id": run_id,
+            "label": spec.label,
+            "group": spec.group or spec.label,
+            "optimizer": spec.optimizer,
+            "preset": spec.preset,
+            "hyperparameters": hyperparameters,
+            "seed": seed,
+            "status": "failed",
+            "reason": f"{kind}: {error.get('message', '')}",
+            "stopped_at": None,
+            "steps": 0,
+            "seconds": float(entry.get("seconds") or 0.0),
+            "compile_seconds": 0.0,
+            "loss": [],
+            "lr": [],
+            "epochs": [],
+            "metrics": {"final_loss": None, "best_loss": None},
+            "final_params": {},
+        }
+    )
 
 
 # --------------------------------------------------------------------------- tasks
@@ -406,12 +444,13 @@ def _sweep_race(
 
     def arrived(entry: dict[str, Any]) -> None:
         nonlocal handed
-        if entry["status"] != "ok":
-            error = entry.get("error") or {}
-            raise RuntimeError(
-                f"run {entry['id']} failed: {error.get('type')}: {error.get('message')}"
-            )
-        ready[order[entry["id"]]] = entry["result"]
+        n = order[entry["id"]]
+        if entry["status"] == "ok":
+            ready[n] = entry["result"]
+        else:  # the run raised (or timed out): recorded as failed, the race goes on
+            kwargs = tasks[n].kwargs
+            spec = experiment.runs[kwargs["run"]]
+            ready[n] = failed_record(spec, kwargs["seed"], entry, run_id=entry["id"])
         while handed in ready:
             on_run(ready.pop(handed))
             handed += 1

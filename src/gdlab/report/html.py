@@ -449,7 +449,7 @@ def _table(runs: Sequence[Mapping[str, Any]], table_id: str = "runs") -> str:
     rows = []
     for index, run in enumerate(runs):
         status = run.get("status", "ok")
-        css = "run" + (" diverged" if status == "diverged" else "")
+        css = "run" + (" diverged" if status in ("diverged", "failed") else "")
         cells = "".join(_cell(run, key) for key, _, _ in columns)
         rows.append(f'<tr class="{_e(css)}" data-index="{index}">{cells}</tr>')
     body = "\n".join(rows)
@@ -578,7 +578,8 @@ def _ranking_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         groups.setdefault(name, []).append(run)
     rows = []
     for name, members in groups.items():
-        ok = [r for r in members if r.get("status") != "diverged"] or list(members)
+        ran = [r for r in members if r.get("status") != "failed"]
+        ok = [r for r in ran if r.get("status") != "diverged"] or ran
         test = _mean([_metric(r, "test_accuracy") for r in ok])
         train = _mean([_metric(r, "train_accuracy") for r in ok])
         diverged = [r for r in members if r.get("status") == "diverged"]
@@ -587,6 +588,7 @@ def _ranking_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "group": name,
                 "seeds": len(members),
                 "diverged": len(diverged),
+                "failed": len(members) - len(ran),
                 "stopped_at": sorted(
                     {r["stopped_at"] for r in diverged if r.get("stopped_at") is not None}
                 ),
@@ -600,7 +602,8 @@ def _ranking_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     def key(row: Mapping[str, Any]) -> tuple:
         accuracy, loss = row["accuracy"], row["final_loss"]
         return (
-            row["diverged"] == row["seeds"],
+            row["failed"] == row["seeds"],
+            row["diverged"] + row["failed"] == row["seeds"],
             -(accuracy if accuracy is not None else -math.inf),
             loss if loss is not None else math.inf,
         )
@@ -609,13 +612,18 @@ def _ranking_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _ranking_status(row: Mapping[str, Any]) -> str:
-    """A ranked group's status: ok, where it diverged, or how many of its seeds did."""
-    if row["diverged"] == 0:
+    """A ranked group's status: ok, where it diverged, or how many of its seeds diverged
+    or failed (raised: the runs table gives the error)."""
+    failed = row.get("failed", 0)
+    if row["diverged"] == 0 and failed == 0:
         return "ok"
+    if failed == row["seeds"]:
+        return "failed"
     if row["diverged"] == row["seeds"]:
         steps = ", ".join(str(s) for s in row["stopped_at"])
         return f"diverged at step {steps}" if steps else "diverged"
-    return f"{row['diverged']} of {row['seeds']} seeds diverged"
+    parts = [f"{n} {what}" for n, what in ((row["diverged"], "diverged"), (failed, "failed")) if n]
+    return f"of {row['seeds']} seeds: " + ", ".join(parts)
 
 
 def _ranking_row(rank: int, row: Mapping[str, Any], accuracy: bool, seeds: bool) -> str:
@@ -632,7 +640,8 @@ def _ranking_row(rank: int, row: Mapping[str, Any], accuracy: bool, seeds: bool)
     if seeds:
         cells.append(f'<td class="num">{row["seeds"]}</td>')
     cells.append(f'<td class="status">{_e(_ranking_status(row))}</td>')
-    css = ' class="diverged"' if row["diverged"] == row["seeds"] and row["diverged"] else ""
+    lost = row["diverged"] + row.get("failed", 0)
+    css = ' class="diverged"' if lost == row["seeds"] else ""
     return f"<tr{css}>{''.join(cells)}</tr>"
 
 
@@ -1201,8 +1210,10 @@ def _summary_section(runs: Sequence[Mapping[str, Any]]) -> str:
     """The summary: how many runs (and diverged), then the ranking; nothing without runs."""
     if not runs:
         return ""
-    diverged = sum(1 for run in runs if run.get("status") == "diverged")
-    counts = _runs_count(runs) + (f", {diverged} diverged" if diverged else "")
+    counts = _runs_count(runs)
+    for status in ("diverged", "failed"):
+        n = sum(1 for run in runs if run.get("status") == status)
+        counts += f", {n} {status}" if n else ""
     return (
         '<section id="summary">\n<h2>Summary</h2>\n'
         f"<p>{_e(counts)}.</p>\n{_ranking(runs)}\n</section>"

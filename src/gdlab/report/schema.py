@@ -146,7 +146,7 @@ def validate(document: Any) -> None:
 
     Raises:
         ValueError: listing the first few problems, each with its JSON path
-            (``$.runs[1].status: 'done' is not one of ['ok', 'diverged', 'stopped']``).
+            (``$.runs[1].status: 'done' is not one of ['ok', 'diverged', 'stopped', 'failed']``).
     """
     found = errors(document)
     if found:
