@@ -596,8 +596,13 @@ def _race(args: argparse.Namespace, command: str) -> int:
         print(f"{PROG}: interrupted; {told}", file=sys.stderr)
         return EXIT_INTERRUPTED
     out = Path(args.out) if args.out else Path("gdlab-report") / name / "latest"
+    return _report_race(document, out, as_json=args.json)
+
+
+def _report_race(document: Mapping[str, Any], out: Path, *, as_json: bool) -> int:
+    """Print a finished race's ranking; name each failed run on stderr; the exit code."""
     rows = summary(document)
-    if args.json:
+    if as_json:
         print(json.dumps(rows, indent=2))
     else:
         print(f"{document['title']}  ({out / 'index.html'})")
