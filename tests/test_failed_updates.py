@@ -267,3 +267,218 @@ def test_nonfinite_closure_is_still_refused_and_counted_by_skip():
             opt.update(params, grads, closure=nan_closure)
             assert opt.skipped_steps == 1
             assert opt.t == 2
+
+
+# ------------------------------------------------ groups: all or nothing
+
+
+def _to_zero(lr=0.1, steps=3):
+    from gdlab.schedules import PolynomialDecay
+
+    return PolynomialDecay(lr, 0.0, steps)  # lr 0 from step `steps` on
+
+
+REFUSING_GROUPS = {
+    "ftrl": {"optimizer": "ftrl"},
+    "lookahead(ftrl)": {"optimizer": "lookahead", "inner": "ftrl", "k": 2},
+    "accumulate(ftrl)": {"optimizer": "accumulate", "inner": "ftrl", "every": 1},
+    "sam(ftrl)": {"optimizer": "sam", "base": "ftrl"},
+}
+
+
+@pytest.mark.parametrize("group", list(REFUSING_GROUPS))
+def test_groups_a_group_refusing_its_rate_steps_no_other_group(group):
+    """Fixed: the base group (and the W group) had stepped before FTRL refused lr 0."""
+    spec = {**REFUSING_GROUPS[group], "keys": "b", "lr": _to_zero()}
+    opt = create("groups", inner="adam", groups=[spec])
+    params, curvature = _problem()
+    _walk(opt, params, curvature, 3)
+    before = _snapshot(opt, params)
+    _, grads = _closure(curvature)(params)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        opt.update(params, grads, closure=_closure(curvature))
+    _assert_same(before, _snapshot(opt, params))
+
+
+def test_sam_refuses_its_bases_zero_rate_before_climbing():
+    """Fixed: SAM around FTRL divided by the rate 0 (ZeroDivisionError)."""
+    opt = create("sam", base="ftrl", lr=_to_zero(steps=1))
+    params, curvature = _problem()
+    _walk(opt, params, curvature, 1)
+    before = _snapshot(opt, params)
+    _, grads = _closure(curvature)(params)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        opt.update(params, grads, closure=_closure(curvature))
+    _assert_same(before, _snapshot(opt, params))
+
+
+def test_groups_an_outside_optimizer_refusing_mid_step_puts_back_the_groups_before():
+    """Fixed: the base group stayed stepped when a later group's optimizer refused."""
+
+    @register("refuses_third", lr_range=(1e-3, 1.0))
+    class RefusesThird(Optimizer):
+        name = "refuses_third"
+        state_names = ("m",)
+
+        def __init__(self, lr=0.1, **options):
+            super().__init__(lr, **options)
+
+        def _step(self, params, grads, lr):
+            if self.t == 3:
+                raise RuntimeError("refused at its third step")
+            for key, p in params.items():
+                self.state_arrays(key)["m"] += grads[key]
+                p -= lr * self.state_arrays(key)["m"]
+
+    try:
+        make = lambda: create(  # noqa: E731
+            "groups", inner="adam", groups=[{"keys": "b", "optimizer": "refuses_third"}]
+        )
+        opt = make()
+        params, curvature = _problem()
+        _walk(opt, params, curvature, 2)
+        before = _snapshot(opt, params)
+        _, grads = _closure(curvature)(params)
+        with pytest.raises(RuntimeError, match="third step"):
+            opt.update(params, grads)
+        before[0]["inners"][1]["t"] = 2  # RefusesThird itself does not undo its t
+        after = _snapshot(opt, params)
+        after[0]["inners"][1]["t"] = 2
+        _assert_same(before[0]["inners"][0], after[0]["inners"][0])
+        _assert_same(before[1], after[1], "params")
+    finally:
+        unregister("refuses_third")
+
+
+TWO_CLOSURE_GROUPS = {
+    "sam, sam": [{"keys": "b", "optimizer": "sam"}, {"keys": "W", "optimizer": "sam"}],
+    "lbfgs, sam": [
+        {"keys": "b", "optimizer": "lbfgs", "lr": 0.1, "max_iter": 2},
+        {"keys": "W", "optimizer": "sam", "base": "adam"},
+    ],
+}
+
+
+@pytest.mark.parametrize("name", list(TWO_CLOSURE_GROUPS))
+def test_two_closure_groups_each_see_the_other_keys_where_the_gradient_was_taken(name):
+    """Fixed: the second closure group saw the first group's keys after its step."""
+    opt = create("groups", inner="sgd", groups=TWO_CLOSURE_GROUPS[name])
+    params, curvature = _problem()
+    _walk(opt, params, curvature, 2)
+    start = {k: v.copy() for k, v in params.items()}
+    good, seen = _closure(curvature), []
+
+    def closure(q):
+        seen.append({k: v.copy() for k, v in q.items()})
+        return good(q)
+
+    _, grads = good(params)
+    opt.update(params, grads, closure=closure)
+    at_start = [(np.array_equal(s["W"], start["W"]), np.array_equal(s["b"], start["b"]))
+                for s in seen]  # fmt: skip
+    assert all(w or b for w, b in at_start)  # the other group's keys always at the start
+    assert (True, False) in at_start  # the b group evaluated
+    assert (False, True) in at_start  # the W group evaluated
+    assert not np.array_equal(params["b"], start["b"])
+    assert not np.array_equal(params["W"], start["W"])
+
+
+@pytest.mark.parametrize("nonfinite", ["raise", "skip"])
+@pytest.mark.parametrize("bad", ["raises", "nan"])
+@pytest.mark.parametrize("name", list(TWO_CLOSURE_GROUPS))
+def test_two_closure_groups_the_second_failing_undoes_the_first(name, bad, nonfinite):
+    """Fixed: the first closure group stayed stepped when the second's closure failed."""
+    make = lambda: create(  # noqa: E731
+        "groups", inner="sgd", groups=TWO_CLOSURE_GROUPS[name], nonfinite=nonfinite
+    )
+    opt = make()
+    params, curvature = _problem()
+    _walk(opt, params, curvature, 2)
+    before = _snapshot(opt, params)
+    good, start = _closure(curvature), before[1]
+
+    def closure(q):
+        if not np.array_equal(q["b"], start["b"]) or np.array_equal(q["W"], start["W"]):
+            return good(q)  # the first group (b): fine
+        if bad == "raises":  # the second group (W moved, b where it was)
+            raise RuntimeError("boom")
+        loss, grads = good(q)
+        return loss, {k: np.full_like(g, np.nan) for k, g in grads.items()}
+
+    _, grads = good(params)
+    if bad == "nan" and nonfinite == "skip":
+        opt.update(params, grads, closure=closure)
+        assert opt.skipped_steps == 1
+        before[0]["skipped_steps"] = 1
+    else:
+        with pytest.raises((RuntimeError, NonFiniteGradientError)):
+            opt.update(params, grads, closure=closure)
+    _assert_same(before, _snapshot(opt, params))
+    twin_params, _ = _problem()
+    twin = make()
+    _walk(twin, twin_params, curvature, 2)
+    _walk(opt, params, curvature, 3)
+    _walk(twin, twin_params, curvature, 3)
+    _assert_same(params, twin_params, "params")
+
+
+# ------------------------------------------------ a closure's NaN under a wrapper's "skip"
+
+
+def _nan_closure(curvature):
+    good = _closure(curvature)
+
+    def closure(q):
+        loss, grads = good(q)
+        return loss, {k: np.full_like(g, np.nan) for k, g in grads.items()}
+
+    return closure
+
+
+SKIPPING = {
+    "accumulate(sam)": lambda: create("accumulate", inner="sam", every=2, nonfinite="skip"),
+    "accumulate(sam), every=1": lambda: create("accumulate", inner="sam", nonfinite="skip"),
+    "lookahead(sam)": lambda: create("lookahead", inner="sam", k=2, nonfinite="skip"),
+    "average(sam)": lambda: create("average", inner="sam", nonfinite="skip"),
+    "groups(adam, sam)": lambda: create(
+        "groups", inner="adam", groups=[{"keys": "b", "optimizer": "sam"}], nonfinite="skip"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SKIPPING))
+def test_a_closures_nan_under_a_wrappers_skip_skips_the_whole_call(name):
+    """Fixed: accumulate emptied and counted the window the inner step skipped (optax's
+    should_skip_update_fn rejects such a mini-step whole: as if it never happened);
+    lookahead and average counted the step, groups stepped the other keys."""
+    params, curvature = _problem()
+    opt = SKIPPING[name]()
+    _walk(opt, params, curvature, 3)  # accumulate: the next call ends the window
+    before = _snapshot(opt, params)
+    _, grads = _closure(curvature)(params)
+    opt.update(params, grads, closure=_nan_closure(curvature))
+    assert opt.skipped_steps == 1
+    after = _snapshot(opt, params)
+    after[0]["skipped_steps"] = 0
+    _assert_same(before, after)
+    twin_params, _ = _problem()
+    twin = SKIPPING[name]()
+    _walk(twin, twin_params, curvature, 3)
+    _walk(opt, params, curvature, 4)
+    _walk(twin, twin_params, curvature, 4)
+    _assert_same(params, twin_params, "params")
+
+
+def test_accumulate_around_an_inner_that_skips_on_its_own_ends_the_window():
+    """The wrapper raises on NaN, the inner skips: optax's MultiSteps(apply_if_finite(opt)),
+    whose final mini-step empties the window and counts it, the inner skipping."""
+    params, curvature = _problem()
+    opt = create("accumulate", inner={"optimizer": "sam", "nonfinite": "skip"}, every=2)
+    _walk(opt, params, curvature, 3)
+    start = {k: v.copy() for k, v in params.items()}
+    _, grads = _closure(curvature)(params)
+    opt.update(params, grads, closure=_nan_closure(curvature))
+    assert (opt.t, opt.mini_step, opt.skipped_steps) == (4, 0, 0)
+    assert (opt.inner_optimizer.t, opt.inner_optimizer.skipped_steps) == (1, 1)
+    assert all(not v.any() for v in opt.state_dict()["state"]["b"].values())
+    _assert_same(start, params, "params")

@@ -801,7 +801,7 @@ def test_the_ewma_figure_has_a_first_30_days_panel() -> None:
     assert uncorrected[0] < 0.1 * averages[4].get_ydata()[0]
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels[:2] == ["daily", "β = 0.5 (≈2 days)"]
-    assert labels[-2:] == ["bias-corrected", "uncorrected (starts at 0)"]
+    assert labels[-2:] == ["bias-corrected", "uncorrected (v₁ = (1 − β)·θ₁)"]
 
 
 def test_init_figure_has_the_std_plot_and_readable_ticks() -> None:

@@ -256,8 +256,8 @@ PATH_ERRORS = [
         "runs[0].hyperparameters.momentum",
     ),
     ({"runs": [_run(lr="fast")]}, ["must be a number"], "runs[0].hyperparameters.lr"),
-    ({"runs": [_run(beta1=1.5)]}, ["beta1 must be in [0, 1)"], "runs"),
-    ({"runs": [_run(lr=-1)]}, ["lr"], "runs"),
+    ({"runs": [_run(beta1=1.5)]}, ["beta1 must be in [0, 1)"], "runs[0].hyperparameters.beta1"),
+    ({"runs": [_run(lr=-1)]}, ["lr"], "runs[0].hyperparameters.lr"),
     ({"runs": [_run(amsgrad="yes")]}, ["true or false"], "runs[0].hyperparameters.amsgrad"),
     ({"runs": [_run(form="fast")]}, ["form must be one of"], "runs[0].hyperparameters.form"),
     ({"steps": 0, "runs": [_run()]}, ["steps must be an integer in [1, 5000]"], "steps"),
@@ -277,7 +277,7 @@ PATH_ERRORS = [
     (
         {"schedule": {"name": "exponential", "arguments": {"rate": 2.0}}, "runs": [_run()]},
         ["rate"],
-        "schedule",
+        "schedule.arguments.rate",
     ),
     (
         {"schedule": {"name": "exponential", "arguments": {"gamma": 2.0}}, "runs": [_run()]},

@@ -6,7 +6,9 @@ for bit, and the same errors.
 
 from __future__ import annotations
 
+import os
 import pickle
+import signal
 import subprocess
 import sys
 import time
@@ -109,6 +111,7 @@ def test_worker_processes_compute_the_same_bits() -> None:
     api.start_processes(1, warm=False)
     try:
         assert api._PROCESSES is not None
+        _ready(api._PROCESSES, 1)  # (while it starts, runs are computed here)
         assert api.paths(_body(lr=0.02)) == reference
         api.RUNS = api._Cache()
         with pytest.raises(api.PlayError) as caught:
@@ -119,17 +122,37 @@ def test_worker_processes_compute_the_same_bits() -> None:
     assert api._PROCESSES is None
 
 
-def test_a_dead_worker_leaves_the_threads_to_compute() -> None:
+def _ready(pool, count: int, timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while len(pool.idle_pids()) < count:
+        assert time.monotonic() < end, "the workers did not start"
+        time.sleep(0.05)
+
+
+def test_runs_are_computed_here_while_every_worker_starts() -> None:
+    reference = _without_cache(_body(lr=0.06))  # (compiles this process's kernels)
+    api.start_processes(1, warm=True)  # a worker warms up for seconds before it is ready
+    pool = api._PROCESSES
+    try:
+        assert pool.starting
+        # not kept waiting for the worker: computed in this thread, well within 3 s
+        assert api.paths(_body(lr=0.06), deadline=time.monotonic() + 3) == reference
+    finally:
+        api.stop_processes()
+
+
+def test_a_dead_worker_is_replaced_and_its_run_computed_again() -> None:
     reference = _without_cache(_body(lr=0.04))
     api.start_processes(1, warm=False)
     pool = api._PROCESSES
     try:
-        assert pool.submit(abs, -1).result() == 1  # the worker is up
-        for process in list(pool._processes.values()):
-            process.kill()
-            process.join(10)
+        _ready(pool, 1)
+        (dead,) = pool.pids()
+        os.kill(dead, signal.SIGKILL)
         assert api.paths(_body(lr=0.04)) == reference
-        assert api._PROCESSES is None
+        assert api._PROCESSES is pool
+        assert dead not in pool.pids()
+        assert len(pool.pids()) == 1
     finally:
         api.stop_processes()
 
@@ -149,8 +172,10 @@ def test_workers_end_with_the_server_even_when_it_is_killed() -> None:
         "from gdlab.play import api\n"
         "api.start_processes(1, warm=False)\n"
         "pool = api._PROCESSES\n"
-        "assert pool.submit(abs, -1).result() == 1\n"
-        "print(*pool._processes, flush=True)\n"
+        "while not pool.idle_pids():\n"
+        "    time.sleep(0.05)\n"
+        "assert pool.call(abs, (-1,), time.monotonic() + 60) == 1\n"
+        "print(*pool.pids(), flush=True)\n"
         "time.sleep(120)\n"
     )
     server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)

@@ -224,10 +224,19 @@ def chromium():
 
 def _poll(page, expression: str, timeout: float = 60.0):
     # evaluate, not wait_for_function: the page's CSP forbids the eval that one uses
+    from playwright.sync_api import Error
+
     end = time.monotonic() + timeout
-    while not page.evaluate(f"() => ({expression})"):
+    while True:
+        try:
+            if page.evaluate(f"() => ({expression})"):
+                return
+        except Error as error:  # the page is reloading: ask the new one
+            if "context was destroyed" not in str(error):
+                raise
         if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {expression}")
+            shown = page.evaluate("() => document.body.innerText.slice(0, 1500)")
+            raise AssertionError(f"timed out waiting for {expression}; the page shows: {shown}")
         time.sleep(0.05)
 
 
@@ -256,11 +265,135 @@ def test_chart_labels_do_not_overlap_or_get_cut_off(served, chromium):
             _poll(page, f"document.querySelector('{chart} svg') !== null")
             problems[mode] = page.evaluate(_LAYOUT)
         state = {"m": "2d", "2d": {"f": "bowl", "n": 5000, "r": [{"optimizer": "sgd"}]}}
+        page.goto("about:blank")  # a fresh load of the link (not a change of hash)
         page.goto(served + "/#" + json.dumps(state))
-        page.reload()
         _poll(page, _2D_READY + " && window.gdlab.modes['2d'].state.steps === 5000")
         problems["2d, 5000 steps"] = page.evaluate(_LAYOUT)
     finally:
         context.close()
     assert not errors
     assert all(not found for found in problems.values()), problems
+
+
+def test_a_link_pasted_into_an_open_page_is_opened(served, chromium):
+    # only the hash changes: the page used to keep its own state (and could write it
+    # over the pasted link a moment later)
+    context = chromium.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(served + "/")
+        _poll(page, _2D_READY)
+        state = {"m": "schedules", "2d": {"f": "bowl", "n": 40, "r": [{"optimizer": "adam"}]}}
+        page.evaluate("(text) => { location.hash = text; }", json.dumps(state))
+        _poll(
+            page,
+            "document.querySelector('#tab-schedules')?.getAttribute('aria-selected') === 'true'",
+        )
+        page.click("#tab-2d")
+        _poll(page, _2D_READY + " && window.gdlab.modes['2d'].state.steps === 40")
+    finally:
+        context.close()
+
+
+# --- an optimizer's or a schedule's own refusal names its field -----------------------------
+
+
+def _refused(build, candidates=(-1, -1e6, 1e6, 0, 2)):
+    """The first of ``candidates`` that ``build(value)`` (the library's own check) refuses."""
+    for value in candidates:
+        try:
+            build(value)
+        except (TypeError, ValueError):
+            return value
+    return None
+
+
+def _numeric_hyperparameters():
+    from gdlab.optim import create
+    from gdlab.play import api
+
+    out = []
+    for name, spec in api._all_specs().items():
+        if not spec["available"]:
+            continue
+        for s in spec["hyperparameters"]:
+            if s["kind"] in ("real", "int"):
+                key = s["name"]
+                value = _refused(lambda v, name=name, key=key: create(name, **{key: v}))
+                if value is not None:  # muon's ns_a, ns_b, ns_c take any number
+                    out.append((name, key, value))
+    return out
+
+
+def test_every_optimizer_refusal_names_the_hyperparameter(client):
+    # lr = -1 came back with field "runs": the page could not mark the slider
+    cases = _numeric_hyperparameters()
+    assert len(cases) > 150  # every optimizer's numeric hyperparameters
+    wrong = []
+    for name, key, value in cases:
+        body = {
+            "function": "bowl",
+            "steps": 3,
+            "runs": [{"optimizer": "sgd"}, {"optimizer": name, "hyperparameters": {key: value}}],
+        }
+        response = client.post("/api/paths", json=body)
+        field = response.json().get("field")
+        if response.status_code != 422 or field != f"runs[1].hyperparameters.{key}":
+            wrong.append((name, key, value, response.status_code, field))
+        elif key not in response.json()["error"]:
+            wrong.append((name, key, value, "message", response.json()["error"]))
+    assert not wrong, wrong
+
+
+def test_a_network_refusal_names_the_hyperparameter(client):
+    config = {
+        "runs": [{"optimizer": "sgd"}, {"optimizer": "adam", "hyperparameters": {"beta2": 2}}]
+    }
+    with client.websocket_connect(WS) as ws:
+        ws.send_text(json.dumps({"type": "config", "config": config}))
+        message = ws.receive_json()
+    assert message["type"] == "error"
+    assert message["field"] == "config.runs[1].hyperparameters.beta2"
+    assert "beta2 must be in [0, 1)" in message["error"]
+
+
+def _schedule_cases():
+    from gdlab.play import api
+
+    out = []
+    for name, spec in api.schedule_specs().items():
+        for a in spec["arguments"] if spec["available"] else []:
+            if a["kind"] not in ("real", "int", "fraction"):
+                continue
+
+            def build(v, name=name, key=a["name"]):
+                try:
+                    api._schedule_config("schedule", {"name": name, "arguments": {key: v}}, 0.1)
+                except api.PlayError as error:
+                    if error.field == "schedule" or error.field.endswith(f".{key}"):
+                        raise ValueError(error.message) from None
+
+            value = _refused(build)
+            if value is not None:
+                out.append((name, a["name"], value))
+    return out
+
+
+def test_every_schedule_refusal_names_the_argument(client):
+    cases = _schedule_cases()
+    assert len(cases) > 30
+    wrong = []
+    for name, key, value in cases:
+        schedule = {"name": name, "arguments": {key: value}}
+        for path, body in (
+            ("/api/schedule", {"schedule": schedule}),
+            (
+                "/api/paths",
+                {"function": "bowl", "schedule": schedule, "runs": [{"optimizer": "sgd"}]},
+            ),
+        ):
+            response = client.post(path, json=body)
+            field = response.json().get("field")
+            if response.status_code != 422 or field != f"schedule.arguments.{key}":
+                wrong.append((path, name, key, value, response.status_code, field))
+    assert not wrong, wrong

@@ -33,7 +33,12 @@ def _check_beta(beta: Any) -> float:
 
 def _as_real_array(name: str, x: Any) -> np.ndarray:
     """``x`` as a float64 array of finite real numbers; name the first bad index."""
-    arr = np.asarray(x)
+    if np.ma.isMaskedArray(x) and np.ma.is_masked(x):
+        fail(name, "an array without masked values (fill or drop them first)", x)
+    try:
+        arr = np.asarray(x)
+    except ValueError:  # a ragged nested sequence
+        fail(name, "a rectangular array of real numbers", x, kind=TypeError)
     if arr.dtype.kind not in "iuf":
         fail(name, "an array of real numbers", x, kind=TypeError)
     arr = arr.astype(np.float64, copy=False)
@@ -43,6 +48,13 @@ def _as_real_array(name: str, x: Any) -> np.ndarray:
         where = f"{name}[{', '.join(map(str, index))}]" if index else name
         fail(where, "finite", arr[index].item())
     return arr
+
+
+def _scalar(x: Any) -> Any:
+    """A 0-d real NumPy array as its number (``np.array(3.0)`` is a real number too)."""
+    if isinstance(x, np.ndarray) and x.dtype.kind in "iuf":
+        return x.item()
+    return x
 
 
 def effective_window(beta: float) -> float:
@@ -89,7 +101,7 @@ def _one_minus_beta_power(beta: float, t: Any) -> Any:
     Written as ``-expm1(t * log1p(-(1 - beta)))``: the plain ``1 - beta**t``
     loses about ``-log10(1 - beta)`` digits to cancellation at small ``t``.
     """
-    if beta == 0.0:
+    if 1.0 - beta == 1.0:  # beta**t rounds to 0 (and log1p(-1) would warn)
         return np.ones_like(t, dtype=np.float64)
     return -np.expm1(np.multiply(t, np.log1p(-(1.0 - beta)), dtype=np.float64))
 
@@ -230,8 +242,12 @@ class EWMA:
 
     def update(self, x: Any) -> float | np.ndarray:
         """Add the next value ``x`` (scalar or array) and return :attr:`value`."""
-        if np.ndim(x) == 0:
-            new: float | np.ndarray = check_real("x", x)
+        try:
+            scalar = np.ndim(x) == 0
+        except ValueError:  # ragged: _as_real_array names it
+            scalar = False
+        if scalar:
+            new: float | np.ndarray = check_real("x", _scalar(x))
         else:
             new = _as_real_array("x", x)
         if self._value is not None and np.shape(new) != np.shape(self._value):
@@ -280,7 +296,7 @@ class EWMA:
         if (t == 0) != (value is None):
             fail("state['value']", "None exactly when t == 0", value)
         if value is not None and np.ndim(value) == 0:
-            value = check_real("state['value']", value)
+            value = check_real("state['value']", _scalar(value))
         elif value is not None:
             value = _as_real_array("state['value']", value).copy()
         self.t = t

@@ -1862,7 +1862,10 @@ class ReduceOnPlateau(Schedule):
             fail("state", "a dict", state, kind=TypeError)
         if sorted(state) != sorted(keys):
             fail("state", f"a dict with the keys {', '.join(map(repr, keys))}", state)
+        # every rate the reports can reach: lr0 cut towards min_lr, never below it
         lr = check_real("lr", state["lr"], low=0)
+        if not self.min_lr <= lr <= self.lr0:
+            lr = check_real("lr", lr, low=self.min_lr, high=self.lr0)  # names the range
         best = None if state["best"] is None else check_real("best", state["best"])
         bad = check_int("num_bad_epochs", state["num_bad_epochs"], low=0)
         counter = check_int("cooldown_counter", state["cooldown_counter"], low=0)

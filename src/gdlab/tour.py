@@ -3,9 +3,10 @@
 Each experiment writes its own report into ``OUT/<name>/`` (as ``gdlab race
 NAME --out OUT/NAME`` would); then ``OUT/index.html`` gathers their tables and
 figures on one self-contained page. ``quick=True`` runs a tenth of the steps
-or epochs (for a look, not for conclusions). ``gdlab tour`` writes a new
-``OUT`` each time (``gdlab-report/tour/<time>-<id>``): the individual reports
-of ``gdlab race`` are never touched.
+or epochs (for a look, not for conclusions); each experiment keeps its seed's
+title, marked "(quick)". ``gdlab tour`` writes a new ``OUT`` each time
+(``gdlab-report/tour/<time>-<id>``): the individual reports of ``gdlab race``
+are never touched.
 """
 
 from __future__ import annotations
@@ -20,12 +21,19 @@ from gdlab.experiments.describe import text
 __all__ = ["run", "shortened"]
 
 
+#: Epochs a quick tour keeps at least: a learning rate that decays per epoch
+#: starts lowering at the second, so one epoch would race five equal constants.
+QUICK_MIN_EPOCHS = 3
+
+
 def shortened(experiment: Experiment) -> Experiment:
-    """A tenth of the steps or epochs (at least one)."""
+    """A tenth of the steps (at least one) or of the epochs (at least
+    :data:`QUICK_MIN_EPOCHS`, or all of them when there are fewer)."""
     training = experiment.training
     if training.steps is not None:
         return experiment.merge_training(steps=max(1, math.ceil(training.steps / 10)))
-    return experiment.merge_training(epochs=max(1, math.ceil(training.epochs / 10)))
+    least = min(training.epochs, QUICK_MIN_EPOCHS)
+    return experiment.merge_training(epochs=max(least, math.ceil(training.epochs / 10)))
 
 
 def run(
@@ -47,6 +55,8 @@ def run(
             base = experiments.builtin(name)
             experiment = shortened(base) if quick else base
             words = text(experiment, base=base, base_name=f"built-in experiment {name}")
+            if quick and base.title:  # keep the seed's title, not one generated for a change
+                words = {**words, "title": f"{base.title} (quick)"}
             document = race.run_experiment(
                 experiment,
                 out_dir / name,

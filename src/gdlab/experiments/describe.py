@@ -105,6 +105,11 @@ def source_text(name: str | None, *, changed: bool = False) -> str:
     )
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 epoch``, ``2,000 steps``."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def _join(items: Sequence[str]) -> str:
     items = list(items)
     if len(items) <= 1:
@@ -139,7 +144,9 @@ def hyperparameter_text(run: RunSpec) -> str:
 def training_text(training: Training, has_data: bool) -> str:
     """``2000 steps on batches of 128 drawn at random`` and so on."""
     length = (
-        f"{training.steps:,} steps" if training.steps is not None else f"{training.epochs:,} epochs"
+        _count(training.steps, "step")
+        if training.steps is not None
+        else _count(training.epochs, "epoch")
     )
     if not has_data:
         return length

@@ -81,14 +81,17 @@ def _init_edges(
     Sigmoid and tanh have fixed ranges, (0, 1) and (-1, 1). ReLU's outputs
     range from about 1e-6 (std 0.01 after five layers) to 1e4 (std 1): its
     positive outputs get log-spaced bins over whole decades that hold the
-    0.5th to 99.5th percentile of them all, so the layers share one scale.
+    0.5th to 99.5th percentile of every layer's positive outputs (of each
+    one, not of them pooled, which would cut off much of the smallest
+    layer), so the layers share one scale and each histogram shows at
+    least 99% of its positive outputs.
     """
     if activation == "sigmoid":
         return np.linspace(0.0, 1.0, bins + 1), "linear"
     if activation == "tanh":
         return np.linspace(-1.0, 1.0, bins + 1), "linear"
-    positive = np.concatenate([z[z > 0] for z in outputs])
-    low, high = np.percentile(positive, (0.5, 99.5)) if positive.size else (1e-3, 1.0)
+    ranges = [np.percentile(z[z > 0], (0.5, 99.5)) for z in outputs if np.any(z > 0)]
+    low, high = (min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else (1e-3, 1.0)
     decades = (int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))))
     count = max(bins, 3 * (decades[1] - decades[0]))
     return np.logspace(*decades, count + 1), "log"
@@ -163,7 +166,9 @@ _PLOT_TEXT = {
         "Seed 004: exponentially weighted averages",
         "Seattle's daily maximum temperatures (2012-2015) averaged with β = 0.5, 0.9 and "
         "0.98 (about 2, 10 and 50 days), with bias correction (solid) and without "
-        "(dashed): without it, the average starts near 0 and lags for about 1/(1-β) days.",
+        "(dashed): without it, the average starts from v_0 = 0 and is 1 − β^t times the "
+        "corrected one (v_1 = (1 − β)·θ_1): for β near 1 still about 1/e ≈ 37% too low after "
+        "1/(1 − β) days.",
     ),
     "init": (
         "Seed 001: initial weights and activations",

@@ -184,6 +184,11 @@ class SAM(_ClosureRule):
 
     set_lr.__doc__ = Optimizer.set_lr.__doc__
 
+    def _check_rate(self, lr: float) -> None:
+        # the base's own refusal (FTRL: lr 0), before SAM climbs or calls the closure
+        self.base_optimizer.t = self.t
+        self.base_optimizer._check_rate(lr)
+
     def _init_scalars(self) -> dict[str, float]:
         return self.base_optimizer._init_scalars()
 

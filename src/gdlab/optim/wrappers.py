@@ -73,7 +73,7 @@ from .. import schedules as _schedules
 from .._checks import check_bool, check_choice, check_int, check_real, fail
 from . import fused as _fused
 from . import wrappers_fused, wrappers_kernels
-from .base import _FLAT, _FLOAT_DTYPES, Optimizer, _argument_names, _plain
+from .base import _FLAT, _FLOAT_DTYPES, Optimizer, _argument_names, _plain, _rate
 from .optimizers import _Stateful
 from .registry import OPTIMIZERS, create, register
 
@@ -244,6 +244,90 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return view
 
 
+class _Skipped(Exception):
+    """An inner optimizer skipped its step under the wrapper's ``nonfinite="skip"``."""
+
+
+def _check_next(optimizer: Optimizer, epoch: int) -> None:
+    """Raise what ``optimizer``'s next step would refuse before it changes anything.
+
+    The rate its schedule gives (FTRL refuses 0); a wrapper asks the inner
+    optimizers that its next call steps.
+    """
+    if isinstance(optimizer, _Wrapper):
+        optimizer._check_next(epoch)
+    else:
+        optimizer._check_rate(_rate(optimizer._schedule, optimizer.t, epoch))
+
+
+def _refuses_mid_step(optimizer: Optimizer) -> bool:
+    """Whether ``optimizer`` may refuse a step after :func:`_check_next` passed.
+
+    The rules that call the closure (it may raise or give NaN) and optimizers
+    from outside gdlab (which may check what they like); gdlab's other rules
+    refuse nothing once the rate is checked.
+    """
+    if isinstance(optimizer, _Wrapper):
+        return any(_refuses_mid_step(inner) for inner in optimizer._inners())
+    return optimizer.needs_closure or not type(optimizer).__module__.startswith("gdlab.optim.")
+
+
+def _holders(optimizer: Optimizer) -> list[Optimizer]:
+    """``optimizer`` and every optimizer nested in it that holds state of its own."""
+    if isinstance(optimizer, _Wrapper):
+        return [optimizer, *(o for inner in optimizer._inners() for o in _holders(inner))]
+    return [optimizer]
+
+
+class _Saved:
+    """One group's parameters and its optimizers' state and counters, to put back.
+
+    The buffers are made once, for these parameter arrays and state dicts
+    (:meth:`fits`); :meth:`save` copies into them, :meth:`restore` back.
+    ``params`` are read-only views of the saved parameters.
+    """
+
+    def __init__(self, params: list[np.ndarray], keys: list[str], inner: Optimizer) -> None:
+        self.arrays = params
+        self.holders = _holders(inner)
+        self.states = [o.state for o in self.holders]
+        arrays = list(params)
+        for state in self.states:
+            for bufs in (state or {}).values():
+                arrays.extend(bufs.values())
+        self.pairs = [(a, np.empty_like(a)) for a in arrays]
+        self.params = {k: _readonly(b) for k, (_, b) in zip(keys, self.pairs, strict=False)}
+        self.counters: list[tuple] = []
+
+    def fits(self, params: list[np.ndarray], inner: Optimizer) -> bool:
+        holders = _holders(inner)
+        return (
+            len(params) == len(self.arrays)
+            and all(a is b for a, b in zip(params, self.arrays, strict=True))
+            and len(holders) == len(self.holders)
+            and all(o.state is s for o, s in zip(holders, self.states, strict=True))
+        )
+
+    def save(self) -> None:
+        for array, buf in self.pairs:
+            np.copyto(buf, array)
+        self.counters = [
+            (o.t, o.epoch, o.skipped_steps, o.current_lr, dict(getattr(o, "_scalars", {})))
+            for o in self.holders
+        ]
+
+    def restore(self) -> None:
+        for o, state, (t, epoch, skipped, lr, scalars) in zip(
+            self.holders, self.states, self.counters, strict=True
+        ):
+            o.state = state
+            o.t, o.epoch, o.skipped_steps, o.current_lr = t, epoch, skipped, lr
+            if hasattr(o, "_scalars"):
+                o._scalars = scalars
+        for array, buf in self.pairs:
+            np.copyto(array, buf)
+
+
 # --------------------------------------------------------------------------- the base
 
 
@@ -346,6 +430,11 @@ class _Wrapper(_Stateful):
         self._call = (params, grads)
         try:
             super().update(params, grads, closure)
+        except _Skipped:
+            # An inner optimizer skipped the step (a closure gave NaN) under this
+            # wrapper's nonfinite="skip": the whole call is skipped, undone.
+            self.t, self.current_lr = t, current_lr
+            self.skipped_steps += 1
         except BaseException:
             # An inner optimizer refused (its checks run before it changes
             # anything, and before the wrapper changes its own state).
@@ -417,7 +506,18 @@ class _Wrapper(_Stateful):
         closure: Callable | None = None,
     ) -> None:
         inner.epoch = self.epoch
+        t, skipped = inner.t, inner.skipped_steps
         inner.update(params, grads, closure=closure if closure is not None else self._closure)
+        if self.nonfinite == "skip" and inner.t == t and inner.skipped_steps > skipped:
+            # The inner optimizer skipped whole (a closure's NaN): under the
+            # wrapper's "skip" the call is skipped whole, as optax's
+            # should_skip_update_fn skips a mini-step: as if it never happened.
+            inner.skipped_steps = skipped
+            raise _Skipped
+
+    def _check_next(self, epoch: int) -> None:
+        """Refuse now what the inner optimizer's next step would refuse (its rate)."""
+        _check_next(self._lead, epoch)
 
     # ------------------------------------------------------------ hyperparameters
 
@@ -764,10 +864,15 @@ class Accumulate(_Wrapper):
     own steps (its schedule and bias corrections see t = 1, 2, … per window),
     as optax's ``MultiSteps``, whose mini-step semantics this is; a gradient
     that ``nonfinite="skip"`` skips is not counted, as optax's
-    ``should_skip_update_fn=skip_not_finite``. ``use_grad_mean=False`` sums
-    instead (``A ← A + g``). gdlab accumulates in the parameters' dtype (optax
-    in float32 unless told ``accumulator_dtype``). ``current_lr`` on the
-    calls between inner steps is the rate the next inner step will use.
+    ``should_skip_update_fn=skip_not_finite`` (a mini-step rejected "as if it
+    never happened"): so too a closure's NaN that makes the inner step skip
+    (the window keeps its gradients and count). An inner optimizer that skips
+    by its own ``nonfinite="skip"`` under a wrapper that raises is optax's
+    ``MultiSteps(apply_if_finite(opt))``: the window ends, emptied and counted.
+    ``use_grad_mean=False`` sums instead (``A ← A + g``). gdlab accumulates in
+    the parameters' dtype (optax in float32 unless told ``accumulator_dtype``).
+    ``current_lr`` on the calls between inner steps is the rate the next inner
+    step will use.
 
     Args:
         lr: the inner optimizer's learning rate; default: its own.
@@ -839,6 +944,10 @@ class Accumulate(_Wrapper):
             self._buffers(key)[0].fill(0)
         self.current_lr = inner.current_lr
 
+    def _check_next(self, epoch: int) -> None:
+        if self.t % self.every == self.every - 1:  # the next call steps the inner optimizer
+            _check_next(self._lead, epoch)
+
     def _backup(self, grads: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Buffers for the accumulator before the call that steps (made once per layout),
         to put it back if the inner optimizer refuses the step."""
@@ -904,8 +1013,13 @@ class Groups(_Wrapper):
     ``set_lr`` (and ``fit(schedule=...)``) sets the rate of the unmatched keys
     and of every group that does not set its own ``lr`` (they share one
     schedule object); a group's own rate is kept. The optimizers that call
-    the closure (L-BFGS, SAM) step first, so that the closure sees the other
-    keys where the gradient was taken. A group that gets no key
+    the closure (L-BFGS, SAM) step first, each closure seeing every other key
+    where the gradient was taken (a group stepped before it: its value before
+    that step). An update is all or nothing: every group's rate is checked
+    before any steps, and a group that refuses mid-step (its closure raised
+    or gave NaN) puts back the groups stepped before it, from buffers made
+    once (the refusing group follows its own rule: L-BFGS that had moved ends
+    at the last point evaluated). A group that gets no key
     (its patterns match none, or only keys an earlier group took) is an
     error at the first update, which names it. Excluding biases from weight
     decay::
@@ -1040,26 +1154,74 @@ class Groups(_Wrapper):
     def _split(self, params) -> list[tuple[Optimizer, list[str]]]:
         return list(zip(self._inners(), self.assign(list(params)), strict=True))
 
-    def _step(self, params, grads, lr) -> None:
-        full, handed = self._handed(grads)
+    def _check_next(self, epoch: int) -> None:
+        for inner, _ in self._order():
+            _check_next(inner, epoch)
+
+    def _order(self) -> list[tuple[Optimizer, list[str]]]:
+        """The groups with keys in the order they step: those that call the closure first."""
         members = self._members
         if members is None:
             members = self._members = self.assign(list(self.state or {}))
-        closure = self._closure
-        pairs = list(zip(self._inners(), members, strict=True))
-        # The optimizers that call the closure first, while the other keys are
-        # where the gradient was taken (and before anything has changed, since
-        # they are the ones a closure can stop); then the others, in order.
+        pairs = [(inner, keys) for inner, keys in zip(self._inners(), members, strict=True) if keys]
         pairs.sort(key=lambda pair: not pair[0].needs_closure)
-        for inner, keys in pairs:
-            if not keys:
+        return pairs
+
+    def _saves(self, order, params) -> list[_Saved | None]:
+        """For each group in ``order``, buffers to put it back if a later one refuses.
+
+        None for a group that no later group can undo (one refusing only
+        before any group steps, which :meth:`_check_next` catches). Made
+        once for these parameter arrays and states.
+        """
+        refusing = [_refuses_mid_step(inner) for inner, _ in order]
+        saves: list[_Saved | None] = []
+        cache = self.__dict__.get("_saved_groups") or {}
+        kept = {}
+        for i, (inner, keys) in enumerate(order):
+            if not any(refusing[i + 1 :]):
+                saves.append(None)
                 continue
-            sub = None
-            if closure is not None and inner.needs_closure:
-                sub = _sub_closure(closure, full, keys)
-            self._step_inner(
-                inner, {k: full[k] for k in keys}, {k: handed[k] for k in keys}, closure=sub
-            )
+            arrays = [params[k] for k in keys]
+            saved = cache.get(id(inner))
+            if saved is None or not saved.fits(arrays, inner):
+                saved = _Saved(arrays, keys, inner)
+            kept[id(inner)] = saved
+            saves.append(saved)
+        self._saved_groups = kept
+        return saves
+
+    def _step(self, params, grads, lr) -> None:
+        full, handed = self._handed(grads)
+        order = self._order()
+        # Everything that can be checked, for every group, before any steps.
+        for inner, _ in order:
+            _check_next(inner, self.epoch)
+        saves = self._saves(order, full)
+        closure = self._closure
+        # The optimizers that call the closure step first; each sees the other
+        # keys where the gradient was taken (a group stepped before it: its saved
+        # values). A group that refuses mid-step (its closure raised or gave NaN)
+        # changed nothing of its own; those stepped before it are put back.
+        at: dict[str, np.ndarray] = {}
+        stepped: list[_Saved] = []
+        try:
+            for (inner, keys), saved in zip(order, saves, strict=True):
+                sub = None
+                if closure is not None and inner.needs_closure:
+                    sub = _sub_closure(closure, {**full, **at}, keys)
+                if saved is not None:
+                    saved.save()
+                self._step_inner(
+                    inner, {k: full[k] for k in keys}, {k: handed[k] for k in keys}, closure=sub
+                )
+                if saved is not None:
+                    stepped.append(saved)
+                    at.update(saved.params)
+        except BaseException:
+            for saved in reversed(stepped):
+                saved.restore()
+            raise
 
     def eval_params(self, params: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
         """Each group's optimizer's own evaluation parameters, if any; else ``params``."""

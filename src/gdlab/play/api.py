@@ -19,8 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
@@ -553,8 +552,32 @@ def _schedule_config(where: str, value: Any, lr: float) -> dict[str, Any]:
     try:
         schedules.from_config(config)
     except (TypeError, ValueError) as error:
-        raise PlayError(f"{where}: {error}", field=where) from None
+        named = [a["name"] for a in spec["arguments"] if a["kind"] != "base"]
+        field = _refused_field(error, f"{where}.arguments", named, list(arguments), where)
+        raise PlayError(f"{where}: {error}", field=field) from None
     return config
+
+
+def _refused_field(
+    error: Exception, prefix: str, names: Sequence[str], given: Sequence[str], fallback: str
+) -> str:
+    """The field an optimizer's or a schedule's own check refused, ``prefix.NAME``.
+
+    gdlab's checks start their message with the argument's name (``beta1 must
+    be in [0, 1); got 1.5``); a message that names none of ``names`` first is
+    put on the first of ``given`` (the arguments the request set) it names,
+    else on ``fallback`` (the run, the schedule).
+    """
+    import re
+
+    text = str(error)
+    first = re.match(r"\W*(\w+)", text)
+    if first is not None and first.group(1) in names:
+        return f"{prefix}.{first.group(1)}"
+    for name in given:
+        if re.search(rf"\b{re.escape(name)}\b", text):
+            return f"{prefix}.{name}"
+    return fallback
 
 
 def _list(where: str, value: Any, item: Callable[[str, Any], Any]) -> list[Any]:
@@ -802,10 +825,15 @@ def experiment_2d(body: Any) -> Experiment:
                 lr = create(name, preset=preset).hyperparameters()["lr"]
             hp["lr"] = _schedule_config("schedule", schedule, float(lr))
         tables.append({"optimizer": name, "preset": preset, "hyperparameters": hp})
-    for table, label in zip(tables, _labels([t["optimizer"] for t in tables]), strict=True):
+    built = []
+    for i, (table, label) in enumerate(
+        zip(tables, _labels([t["optimizer"] for t in tables]), strict=True)
+    ):
         table["label"] = label
+        built.append(_built(f"runs[{i}]", table))
         if table["preset"] is None:
             del table["preset"]
+    _check_work(steps, built)
     data = {
         "name": "play",
         "seeds": 1,
@@ -817,6 +845,59 @@ def experiment_2d(body: Any) -> Experiment:
         return Experiment.from_dict(data, "request")
     except ConfigError as error:
         raise PlayError(str(error), field="runs") from None
+
+
+def _built(where: str, table: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A run's optimizer built once, as the race builds it: its label and hyperparameters.
+
+    Its own checks' refusal (``lr must be > 0; got -1.0``) is a 422 on the
+    field it names, ``runs[i].hyperparameters.lr``.
+    """
+    name, hp = table["optimizer"], dict(table["hyperparameters"])
+    if isinstance(hp.get("lr"), Mapping):  # a schedule (checked by _schedule_config)
+        hp["lr"] = schedules.from_config(hp["lr"])
+    try:
+        optimizer = create(name, preset=table["preset"], **hp)
+    except (TypeError, ValueError) as error:
+        names = [s["name"] for s in _all_specs()[name]["hyperparameters"]]
+        field = _refused_field(error, f"{where}.hyperparameters", names, list(hp), where)
+        raise PlayError(f"{where} ({table['label']}): {error}", field=field) from None
+    return table["label"], optimizer.hyperparameters()
+
+
+def _inner_work(hyperparameters: Mapping[str, Any]) -> int:
+    """Work units of one step of an optimizer that iterates within a step (0 for others).
+
+    L-BFGS takes up to ``max_iter`` inner iterations a step, each a loop over
+    up to ``history_size`` curvature pairs: ``max_iter × (history_size + 10)``
+    (10: an iteration's own cost, evaluating f included, in pairs; on a slow
+    core a unit takes up to about 25 µs).
+    """
+    max_iter = hyperparameters.get("max_iter")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int):
+        return 0
+    history = hyperparameters.get("history_size", 0)
+    history = history if isinstance(history, int) and not isinstance(history, bool) else 0
+    return max(1, max_iter) * (max(0, history) + 10)
+
+
+def _check_work(steps: int, built: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+    """Refuse up front a request whose inner iterations could not finish in time
+    (:data:`~gdlab.play.limits.MAX_INNER_WORK`)."""
+    per_step = [(label, _inner_work(hp), hp) for label, hp in built]
+    total = steps * sum(work for _, work, _ in per_step)
+    if total <= limits.MAX_INNER_WORK:
+        return
+    label, _, hp = max(per_step, key=lambda item: item[1])
+    most = max(1, limits.MAX_INNER_WORK // max(1, total // steps))
+    raise PlayError(
+        f"{label} iterates up to max_iter = {hp['max_iter']} times a step over up to "
+        f"history_size = {hp.get('history_size', 0)} pairs: steps × max_iter × "
+        f"(history_size + 10), summed over such optimizers, must be at most "
+        f"{limits.MAX_INNER_WORK:,}; got {total:,}. Ask for at most {most:,} steps, "
+        "or lower max_iter or history_size",
+        field="steps",
+    )
 
 
 class _Deadline(Callback):
@@ -858,6 +939,24 @@ RUNS = _Cache()
 PREPARED = _Cache(256)
 
 
+def _stop_at(problem: Any, deadline: float) -> None:
+    """Make every evaluation of ``problem``'s f past ``deadline`` raise the 503.
+
+    :class:`_Deadline` ends a run between steps; this ends it within a step
+    too (L-BFGS evaluates f up to ``max_iter`` times a step), so that a run
+    stops, and frees its thread or worker, within one evaluation of the time
+    limit. The values it computes are not touched.
+    """
+    evaluate = problem.loss_and_grads
+
+    def loss_and_grads(*args: Any, **kwargs: Any) -> Any:
+        if time.monotonic() > deadline:
+            raise _too_long()
+        return evaluate(*args, **kwargs)
+
+    problem.loss_and_grads = loss_and_grads
+
+
 def _finite_list(values: np.ndarray) -> list[Any]:
     return [v if math.isfinite(v) else None for v in values.tolist()]
 
@@ -866,7 +965,10 @@ def _run_once(experiment: Experiment, index: int, deadline: float) -> dict[str, 
     """Run ``index`` of ``experiment`` as the race does (same fit, same seed, same record)."""
     from gdlab.race import run_record
 
+    if time.monotonic() > deadline:  # waited its turn past the deadline
+        raise _too_long()
     problem = experiment.problem.build()  # a fresh problem: its buffers are not shared
+    _stop_at(problem, deadline)
     spec = experiment.runs[index]
     optimizer = spec.make_optimizer()
     history = fit(
@@ -878,7 +980,7 @@ def _run_once(experiment: Experiment, index: int, deadline: float) -> dict[str, 
         **experiment.run_training(spec).fit_kwargs(),
     )
     if history.status == "stopped" and history.reason == "time limit":
-        raise PlayError(_TOO_LONG.format(limits.TIME_LIMIT), status=503)
+        raise _too_long()
     record = run_record(spec, optimizer, 0, history, problem, run_id=spec.label)
     path = np.asarray(record["path"], dtype=np.float64).reshape(-1, 2)
     fn = problem.function
@@ -1087,24 +1189,240 @@ def _guarded(experiment: Experiment, index: int, deadline: float) -> dict[str, A
 _TOO_LONG = "the computation took longer than {:g} s; ask for fewer steps or optimizers"
 
 
+def _too_long() -> PlayError:
+    return PlayError(_TOO_LONG.format(limits.TIME_LIMIT), status=503)
+
+
 def _compute(experiment: Experiment, indices: list[int], deadline: float) -> list[dict[str, Any]]:
-    """The runs ``indices`` of ``experiment`` (each stops at ``deadline``): in the worker
-    processes if :func:`start_processes` started some, else here, one after another."""
+    """The runs ``indices`` of ``experiment`` (each stops at ``deadline``): side by side in
+    the worker processes if :func:`start_processes` started some, else here, one after
+    another."""
     pool = _PROCESSES
-    if pool is not None and indices:
+    if pool is None or not indices:
+        return [_guarded(experiment, i, deadline) for i in indices]
+    rest = [_dispatcher().submit(_in_pool, pool, experiment, i, deadline) for i in indices[1:]]
+    first = _in_pool(pool, experiment, indices[0], deadline)
+    return [first, *(future.result() for future in rest)]
+
+
+def _in_pool(pool: _Pool, experiment: Experiment, index: int, deadline: float) -> dict[str, Any]:
+    """One run computed by a worker process; again by another if its worker died."""
+    for _ in range(2):
         try:
-            futures = [pool.submit(_guarded, experiment, i, deadline) for i in indices]
-            return [future.result() for future in futures]
-        except BrokenProcessPool:  # a worker died (killed, out of memory): threads from now on
-            log.warning("gdlab play: a worker process died; computing in threads from now on")
-            _stop_pool(pool)
-    return [_guarded(experiment, i, deadline) for i in indices]
+            return pool.call(_guarded, (experiment, index, deadline), deadline)
+        except _WorkerDied:
+            log.warning("gdlab play: a worker process died; its run is computed again")
+        except _NoWorkers:
+            return _guarded(experiment, index, deadline)
+    raise PlayError("a worker process died twice computing this run (out of memory?)", status=503)
+
+
+_DISPATCH: ThreadPoolExecutor | None = None
+
+
+def _dispatcher() -> ThreadPoolExecutor:
+    """Threads that wait for the worker processes, one per run of a request but its first."""
+    global _DISPATCH
+    with _PROCESSES_LOCK:
+        if _DISPATCH is None:
+            _DISPATCH = ThreadPoolExecutor(
+                limits.MAX_CONCURRENT * limits.MAX_RUNS, thread_name_prefix="gdlab-play-wait"
+            )
+        return _DISPATCH
 
 
 # --------------------------------------------------------------------------- worker processes
 
+#: Seconds a worker may run past a run's deadline before it is killed and replaced.
+#: A run stops itself at its deadline (checked at every evaluation of f); one that
+#: does not (a step that never ends) loses its process, which frees its core and memory.
+GRACE = 1.0
+
+
+class _WorkerDied(Exception):
+    """The worker process ended while computing (killed from outside, out of memory)."""
+
+
+class _NoWorkers(Exception):
+    """The pool has no worker left (stopped, or none could start): compute here."""
+
+
+class _Worker:
+    """One spawned worker process and the pipe to it."""
+
+    def __init__(self, context: Any, warm: bool) -> None:
+        here, there = context.Pipe()
+        self.process = context.Process(
+            target=_worker_main, args=(there, warm), name="gdlab-play-worker", daemon=True
+        )
+        self.process.start()
+        there.close()
+        self.conn = here
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(10)
+        self.conn.close()
+
+
+def _worker_main(conn: Any, warm: bool) -> None:
+    """A worker process: follow the server, compile the kernels, then compute what it is sent."""
+    _follow_parent()
+    if warm:
+        warm_up(network=False)
+    try:
+        conn.send("ready")
+        while True:
+            fn, args = conn.recv()
+            try:
+                reply = ("ok", fn(*args))
+            except Exception as error:
+                reply = ("error", error)
+            try:
+                conn.send(reply)
+            except Exception as error:  # an answer that does not pickle
+                conn.send(("error", RuntimeError(f"{type(error).__name__}: {error}")))
+    except (EOFError, OSError):  # the server closed the pipe: the pool was stopped
+        return
+
+
+class _Pool:
+    """Worker processes that compute one run at a time each, within its deadline.
+
+    A run that is still computing :data:`GRACE` seconds after its deadline
+    (it did not stop itself) has its worker killed, and a fresh one takes its
+    place; the other workers and their runs are not touched. A worker that
+    dies on its own is replaced too, and its run is computed again. While every
+    worker is still starting (importing, warming up), a run is computed in the
+    calling thread, as without workers, rather than wait for one.
+    """
+
+    def __init__(self, count: int, warm: bool) -> None:
+        import multiprocessing
+
+        self.context = multiprocessing.get_context("spawn")
+        self.warm = warm
+        self.changed = threading.Condition()
+        self.workers: list[_Worker] = []
+        self.idle: list[_Worker] = []
+        self.starting: set[_Worker] = set()  #: spawned, not ready yet (importing, warming up)
+        self.closed = False
+        self.killed = 0  #: workers killed past a deadline (for the tests and the logs)
+        for _ in range(count):
+            self._spawn()
+
+    def pids(self) -> list[int]:
+        with self.changed:
+            return [w.process.pid for w in self.workers]
+
+    def idle_pids(self) -> list[int]:
+        with self.changed:
+            return [w.process.pid for w in self.idle]
+
+    def _spawn(self) -> None:
+        worker = _Worker(self.context, self.warm)
+        with self.changed:
+            self.workers.append(worker)
+            self.starting.add(worker)
+        threading.Thread(
+            target=self._await_ready, args=(worker,), name="gdlab-play-spawn", daemon=True
+        ).start()
+
+    def _await_ready(self, worker: _Worker) -> None:
+        """Wait for a new worker's "ready" (after its warm-up), then give it work."""
+        try:
+            worker.conn.recv()
+        except (EOFError, OSError):  # it could not start (or the pool stopped): not replaced
+            log.warning("gdlab play: a worker process ended while starting")
+            self._forget(worker)
+            worker.kill()
+            return
+        finally:
+            with self.changed:
+                self.starting.discard(worker)
+        self._release(worker)
+
+    def _forget(self, worker: _Worker) -> None:
+        with self.changed:
+            if worker in self.workers:
+                self.workers.remove(worker)
+            self.changed.notify_all()
+
+    def _release(self, worker: _Worker) -> None:
+        with self.changed:
+            if not self.closed:
+                self.idle.append(worker)
+                self.changed.notify()
+                return
+        self._forget(worker)
+        worker.conn.close()  # it reads EOF and exits
+
+    def _take(self, deadline: float) -> _Worker:
+        with self.changed:
+            while True:
+                if self.closed or not self.workers:
+                    raise _NoWorkers
+                if self.idle:
+                    return self.idle.pop()
+                if len(self.starting) == len(self.workers):
+                    # every worker is still starting (seconds on a busy machine): the run
+                    # is computed here, as without workers, rather than wait for one
+                    raise _NoWorkers
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _too_long()
+                self.changed.wait(left)
+
+    def _replace(self, worker: _Worker) -> None:
+        self._forget(worker)
+        worker.kill()
+        if not self.closed:
+            self._spawn()
+
+    def call(self, fn: Callable[..., Any], args: tuple, deadline: float) -> Any:
+        """``fn(*args)`` in a worker; killed (and 503) if not done :data:`GRACE` s past
+        ``deadline``. Raises :class:`_WorkerDied` or :class:`_NoWorkers` as they say."""
+        worker = self._take(deadline)
+        try:
+            worker.conn.send((fn, args))
+            if worker.conn.poll(max(0.0, deadline - time.monotonic()) + GRACE):
+                status, value = worker.conn.recv()
+            else:
+                status, value = "stuck", None
+        except (EOFError, OSError):
+            status, value = "died", None
+        if status == "ok":
+            self._release(worker)
+            return value
+        if status == "error":
+            self._release(worker)
+            raise value
+        self._replace(worker)
+        if status == "died":
+            raise _WorkerDied
+        self.killed += 1
+        log.warning("gdlab play: a run went on past its deadline; its worker was replaced")
+        raise _too_long()
+
+    def shutdown(self, wait: bool) -> None:
+        """No more work; idle workers exit now, busy ones after their run (``wait``: joined)."""
+        with self.changed:
+            self.closed = True
+            idle, self.idle = self.idle, []
+            workers = list(self.workers)
+            self.changed.notify_all()
+        for worker in idle:
+            self._forget(worker)
+            worker.conn.close()
+        if wait:
+            for worker in workers:
+                worker.process.join(limits.TIME_LIMIT + GRACE + 5)
+                if worker.process.is_alive():
+                    worker.kill()
+
+
 #: The worker processes 2-D runs are computed in (``None``: in the calling thread).
-_PROCESSES: ProcessPoolExecutor | None = None
+_PROCESSES: _Pool | None = None
 _PROCESSES_LOCK = threading.Lock()
 
 
@@ -1113,30 +1431,15 @@ def start_processes(count: int, *, warm: bool = True) -> None:
 
     ``gdlab play`` starts them: a run then holds neither the server's
     interpreter lock nor its core, so that requests are read and answered
-    while runs are computed. They are spawned (never forked from a process
-    with threads) and compute exactly what a thread would. With ``warm``
-    each compiles every optimizer's kernels (:func:`warm_up`) before its
-    first run, so that no request waits for a compile in one of them.
+    while runs are computed, and a run that does not stop at its deadline
+    can be stopped (its process killed and replaced). They are spawned (never
+    forked from a process with threads) and compute exactly what a thread
+    would. With ``warm`` each compiles every optimizer's kernels
+    (:func:`warm_up`) before its first run, so that no request waits for a
+    compile in one of them.
     """
-    import multiprocessing
-
     count = int(count)
-    context = multiprocessing.get_context("spawn")
-    pool = (
-        ProcessPoolExecutor(
-            count, mp_context=context, initializer=_worker_start, initargs=(bool(warm),)
-        )
-        if count > 0
-        else None
-    )
-    _replace_pool(pool)
-
-
-def _worker_start(warm: bool) -> None:
-    """A worker process's start: follow the server, compile the kernels."""
-    _follow_parent()
-    if warm:
-        warm_up(network=False)
+    _replace_pool(_Pool(count, bool(warm)) if count > 0 else None)
 
 
 def _follow_parent() -> None:
@@ -1168,21 +1471,13 @@ def stop_processes(wait: bool = False) -> None:
     _replace_pool(None, wait=wait)
 
 
-def _replace_pool(pool: ProcessPoolExecutor | None, *, wait: bool = False) -> None:
+def _replace_pool(pool: _Pool | None, *, wait: bool = False) -> None:
     """``pool`` computes runs from now on; the one it replaces is shut down."""
     global _PROCESSES
     with _PROCESSES_LOCK:
         old, _PROCESSES = _PROCESSES, pool
     if old is not None:
-        old.shutdown(wait=wait, cancel_futures=True)
-
-
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    global _PROCESSES
-    with _PROCESSES_LOCK:
-        if _PROCESSES is pool:
-            _PROCESSES = None
-    pool.shutdown(wait=False, cancel_futures=True)
+        old.shutdown(wait)
 
 
 def export_toml(body: Any) -> dict[str, str]:

@@ -95,7 +95,9 @@ class _Work:
         if self.limiter is None:
             self.limiter = anyio.CapacityLimiter(limits.MAX_CONCURRENT)
         try:
-            with anyio.fail_after(limits.TIME_LIMIT + 2):  # a backstop: runs stop themselves
+            # a backstop: runs stop themselves at the time limit (a run in a worker
+            # process that does not is killed there, see api._Pool)
+            with anyio.fail_after(limits.TIME_LIMIT + api.GRACE + 2):
                 return await anyio.to_thread.run_sync(
                     fn, *args, limiter=self.limiter, abandon_on_cancel=True
                 )
@@ -139,19 +141,26 @@ def _endpoint(
     *,
     body: bool = True,
     known: Callable[[Any], Any] | None = None,
+    timed: bool = False,
 ):
     """An endpoint that answers ``compute(body)`` from a worker thread.
 
     ``known(body)``, if given, is tried first on the event loop: an answer
     that needs no work (a cache hit, see :func:`api.known_paths`) is sent at
-    once; ``None`` sends the request to the worker as usual.
+    once; ``None`` sends the request to the worker as usual. ``timed``:
+    ``compute(body, deadline)``, the deadline :data:`~limits.TIME_LIMIT`
+    seconds after the request came (its wait for a worker included), so that
+    the computation stops itself before the backstop answers 503.
     """
 
     async def endpoint(request: Request) -> Response:
         started = time.perf_counter()
+        deadline = time.monotonic() + limits.TIME_LIMIT
         try:
             data = await _body(request) if body else None
             args = (data,) if body else ()
+            if timed:
+                args = (data, deadline)
             answer = None if known is None else known(data)
             if answer is not None:
                 payload = _dumps(answer)
@@ -365,7 +374,11 @@ def create_app(*, allowed_hosts: Sequence[str] | None = None) -> Starlette:
         Route("/api/catalog", _endpoint(lambda: api.catalog(), work, body=False)),
         Route("/api/temperatures", _endpoint(lambda: api.temperatures(), work, body=False)),
         Route("/api/surface", _endpoint(api.surface, work), methods=["POST"]),
-        Route("/api/paths", _endpoint(api.paths, work, known=api.known_paths), methods=["POST"]),
+        Route(
+            "/api/paths",
+            _endpoint(api.paths, work, known=api.known_paths, timed=True),
+            methods=["POST"],
+        ),
         Route("/api/export", _endpoint(api.export_toml, work), methods=["POST"]),
         Route("/api/network/export", _endpoint(export_network, work), methods=["POST"]),
         Route("/api/schedule", _endpoint(api.schedule_curve, work), methods=["POST"]),

@@ -12,6 +12,13 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_RUNS = 8
 #: Steps of a 2-D path.
 MAX_STEPS = 5_000
+#: Optimizers that iterate within a step (L-BFGS: up to ``max_iter`` inner
+#: iterations, each over up to ``history_size`` curvature pairs): steps ×
+#: max_iter × (history_size + 10), summed over such runs, at most this. A unit
+#: takes up to about 25 µs on a slow core, so that these runs take at most
+#: about 5 s: 90 steps of L-BFGS at its defaults (20 and 100; on 2-D functions
+#: it converges within tens), 1,818 with max_iter = 1.
+MAX_INNER_WORK = 200_000
 #: Contour grid: points on a side, and the number of contour levels.
 MAX_RESOLUTION = 300
 MAX_LEVELS = 40

@@ -28,11 +28,13 @@ from gdlab.optim import NonFiniteGradientError, Optimizer
 from gdlab.play import limits
 from gdlab.play.api import (
     PlayError,
+    _all_specs,
     _choice,
     _hyperparameters,
     _int,
     _labels,
     _real,
+    _refused_field,
     _table,
 )
 from gdlab.problems import MLPClassification
@@ -162,11 +164,15 @@ class NetworkSession:
         labels = _labels([r["optimizer"] for r in c["runs"]])
         self.runs = []
         n = self.problem.n_samples
-        for run, label in zip(c["runs"], labels, strict=True):
+        for i, (run, label) in enumerate(zip(c["runs"], labels, strict=True)):
             try:
                 optimizer = create(run["optimizer"], preset=run["preset"], **run["hyperparameters"])
             except (TypeError, ValueError) as error:
-                raise PlayError(f"{label}: {error}", field="config.runs") from None
+                where = f"config.runs[{i}]"
+                names = [s["name"] for s in _all_specs()[run["optimizer"]]["hyperparameters"]]
+                given = list(run["hyperparameters"])
+                named = _refused_field(error, f"{where}.hyperparameters", names, given, where)
+                raise PlayError(f"{label}: {error}", field=named) from None
             rng = np.random.default_rng(RUN_SEED)  # as fit: the weights, then the batches
             params = self.problem.init_params(rng)
             batch = c["batch_size"]

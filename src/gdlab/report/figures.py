@@ -1099,7 +1099,7 @@ def _series_plans(results: Mapping[str, Any], series: Mapping[str, Any]) -> list
         ]
     if kind == "schedules":
         spe = series.get("steps_per_epoch")
-        note = f" The top axis counts epochs ({spe} steps each)." if spe else ""
+        note = f" An epoch is {spe} steps (the image's top axis counts epochs)." if spe else ""
         return [
             _Plan(
                 "schedules",
@@ -1205,8 +1205,9 @@ def _ewma_look_for(series: Mapping[str, Any]) -> str:
             corrected = ewma(values[: day + 1], float(curve["beta"]), bias_correction=True)
             gaps.append((float(curve["beta"]), float(corrected[-1] - avg[day])))
     text = (
-        "Right panel: without bias correction (dashed) each average starts at v_0 = 0 and "
-        "climbs for about 1/(1 − β) days"
+        "Right panel: without bias correction (dashed) each average starts from v_0 = 0 "
+        "and is 1 − β^t times the corrected one (v_1 = (1 − β)·θ_1): for β near 1 still "
+        "about 1/e ≈ 37% too low after 1/(1 − β) days"
     )
     if gaps:
         beta, gap = max(gaps)
@@ -2264,7 +2265,7 @@ def ewma_figure(results: Mapping[str, Any]) -> Figure:
             )  # fmt: skip
         handles += [
             Line2D([], [], color="0.2", ls="-", lw=1.6, label="bias-corrected"),
-            Line2D([], [], color="0.2", ls="--", lw=1.6, label="uncorrected (starts at 0)"),
+            Line2D([], [], color="0.2", ls="--", lw=1.6, label="uncorrected (v₁ = (1 − β)·θ₁)"),
         ]
         fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
     return fig

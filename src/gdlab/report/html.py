@@ -1390,7 +1390,9 @@ def render_tour(
             f"<code>{_e(results.get('command', ''))}</code></p>\n"
             f"{_table(runs, f'runs-{anchor}') if runs else ''}\n{figure_html}\n</section>"
         )
-    first = entries[0][0] if entries else {}
+    first = dict(entries[0][0]) if entries else {}
+    if first:  # every experiment's configuration, by its directory, not only the first one's
+        first["config"] = {subdir: results.get("config") for results, _, subdir in entries}
     return (
         _head(title)
         + f"""

@@ -22,6 +22,10 @@ const saved = readHash();
 const states = {...saved};
 let mode = MODES.includes(saved.m) ? saved.m : "2d";
 
+// A link pasted into the address bar of an open page changes only the hash: open it
+// (replaceState, which writeHash uses, does not fire this event).
+window.addEventListener("hashchange", () => location.reload());
+
 const writeHash = debounce(() => {
   const text = encodeURIComponent(JSON.stringify({...states, m: mode}));
   history.replaceState(null, "", `#${text}`);
