@@ -460,6 +460,12 @@ case(
     ),
 )
 case(
+    "swalr_one_epoch",
+    "torch",
+    "SWALR(swa_lr=0.02, anneal_epochs=1, anneal_strategy='linear'), lr 0.1",
+    lambda: torch_rates(lambda o: SWALR(o, swa_lr=0.02, anneal_epochs=1, anneal_strategy="linear")),
+)
+case(
     "swalr_no_anneal",
     "torch",
     "SWALR(swa_lr=0.03, anneal_epochs=0), lr 0.1",

@@ -1316,6 +1316,7 @@ GDLAB = {
     "swalr_cos": lambda: SWALR(0.1, 0.01, 40, per="step"),
     "swalr_linear_up": lambda: SWALR(0.02, 0.05, 25, anneal="linear", per="step"),
     "swalr_no_anneal": lambda: SWALR(0.1, 0.03, 0, per="step"),
+    "swalr_one_epoch": lambda: SWALR(0.1, 0.02, 1, anneal="linear", per="step"),
     # PiecewiseConstant: Keras (inclusive=True), torch's MultiStepLR and optax (default)
     "piecewise_keras": lambda: PiecewiseConstant(
         [30, 100, 180], [0.1, 0.05, 0.01, 0.001], inclusive=True

@@ -49,22 +49,6 @@ def test_numpy_integer_counters_give_the_python_ones_rates():
     assert [s(np.int64(t)) for t in range(10)] == [s(t) for t in range(10)]
 
 
-@pytest.mark.parametrize("anneal", ["cos", "linear"])
-@pytest.mark.parametrize("anneal_epochs", [0, 1, 4])
-def test_swalr_matches_torch_at_every_epoch(anneal_epochs, anneal):
-    torch = pytest.importorskip("torch")
-    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
-    opt = torch.optim.SGD([p], lr=0.1)
-    sched = torch.optim.swa_utils.SWALR(
-        opt, swa_lr=0.02, anneal_epochs=anneal_epochs, anneal_strategy=anneal
-    )
-    ours = S.SWALR(0.1, 0.02, anneal_epochs, anneal=anneal)
-    for epoch in range(8):
-        assert ours(0, epoch) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12, abs=0)
-        opt.step()
-        sched.step()
-
-
 def test_a_schedule_through_set_lr_continues_from_the_step_count():
     s = S.Warmup(S.CosineDecay(0.1, 10, per="step"), 3)
     opt = create("sgd", lr=0.5)
