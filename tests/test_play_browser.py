@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -29,62 +28,23 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
+from play_serving import chromium, serve
+
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "play"
 #: the optimizers the tests use: compiled before the timed parts
 USED = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 
 
-def _missing(what: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{what} is required in CI (CI=true)")
-    pytest.skip(f"{what} is not installed")
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        binary = shutil.which(name)
-        if binary:
-            return binary
-    _missing("Chromium (chromium, chromium-browser or google-chrome)")
-    raise AssertionError  # unreachable
-
-
 @pytest.fixture(scope="module")
 def server():
-    uvicorn = pytest.importorskip("uvicorn")
-    from gdlab.play import api, create_app
-    from gdlab.play.server import bind
-
-    sock, port, _ = bind("127.0.0.1", 0)
-    config = uvicorn.Config(
-        create_app(), log_level="warning", ws="websockets-sansio", lifespan="off"
-    )
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    api.warm_up(names=USED)
-    for _ in range(400):
-        if instance.started:
-            break
-        time.sleep(0.025)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serve(warm=USED) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    binary = _chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright package")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=binary, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

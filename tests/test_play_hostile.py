@@ -15,6 +15,9 @@ import warnings
 
 import pytest
 
+from play_serving import chromium as launch_chromium
+from play_serving import serve
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
@@ -186,40 +189,14 @@ _LAYOUT = """() => {
 
 @pytest.fixture(scope="module")
 def served():
-    uvicorn = pytest.importorskip("uvicorn")
-    import threading
-
-    from gdlab.play.server import bind
-
-    sock, port, _ = bind("127.0.0.1", 0)
-    config = uvicorn.Config(
-        create_app(), log_level="warning", ws="websockets-sansio", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(400):
-        if server.started:
-            break
-        time.sleep(0.025)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serve() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    import shutil
-
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    if binary is None:
-        pytest.skip("Chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=binary, args=["--no-sandbox"])
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def _poll(page, expression: str, timeout: float = 60.0):
