@@ -403,13 +403,16 @@ def test_compile_time_is_kept_apart_and_runs_time_alike():
 
 
 @pytest.mark.parametrize("name", ["sgd", "adam", "rmsprop"])
-def test_the_warm_up_leaves_the_trajectory_bit_identical(moons, monkeypatch, name):
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_the_warm_up_leaves_the_trajectory_bit_identical(moons, monkeypatch, name, dropout):
     def run():
-        return fit(MLPClassification(moons, (4,)), create(name, lr=0.05), steps=20, batch_size=8,
-                   rng=rng(), progress=False)  # fmt: skip
+        problem = MLPClassification(moons, (4,), dropout=dropout)
+        return fit(problem, create(name, lr=0.05), steps=20, batch_size=8, rng=rng(),
+                   progress=False)  # fmt: skip
 
     warmed = run()
     monkeypatch.setattr(train, "_warm_up", lambda optimizer, params: 0.0)
+    monkeypatch.setattr(MLPClassification, "warm_up", lambda self: None)
     cold = run()
     assert warmed.loss == cold.loss
     assert warmed.lr == cold.lr

@@ -89,10 +89,11 @@ class History:
         reason: why it stopped, in words (empty when ``status == "ok"``).
         seconds: wall time of the training steps and evaluations (resumed runs
             add up their parts). It leaves out the compile time of the
-            optimizer's numba kernels, spent before the clock starts.
+            optimizer's and the problem's numba kernels, spent before the
+            clock starts.
         compile_seconds: the time spent compiling (warming up) the
-            optimizer's kernels before the run, reported apart; near 0 once
-            they are compiled in this process.
+            optimizer's and the problem's kernels before the run, reported
+            apart; near 0 once they are compiled in this process.
         params: the trained parameters at the end.
         eval_params: for an optimizer that evaluates elsewhere than it trains
             (``eval_params``: Schedule-Free's x, Lookahead's slow weights, an
@@ -731,6 +732,16 @@ def _warm_up(optimizer: Optimizer, params: dict[str, np.ndarray]) -> float:
     return time.perf_counter() - started
 
 
+def _warm_up_problem(problem: Any) -> float:
+    """Run the problem's own ``warm_up`` (its kernels), if it has one; the seconds it took."""
+    warm_up = getattr(problem, "warm_up", None)
+    if not callable(warm_up):
+        return 0.0
+    started = time.perf_counter()
+    warm_up()
+    return time.perf_counter() - started
+
+
 #: The warm-ups done in this process (see :func:`_warm_key`); a twin that
 #: would compile nothing new is not stepped again.
 _WARMED: set[tuple] = set()
@@ -997,7 +1008,9 @@ def fit(
     time alone and ``history.compile_seconds`` the warm-up, reported apart
     (a process warms up each kind of optimizer once: the same class and
     hyperparameters but the rate, on the same keys and dtypes; later runs
-    report 0). The run itself is bit-identical with or without the warm-up.
+    report 0). A problem with a ``warm_up`` method (the networks: a training
+    step and an evaluation on a twin network) is warmed up too, once per
+    process. The run itself is bit-identical with or without the warm-up.
 
     Returns:
         The :class:`History`. The trained parameters, changed in place, are
@@ -1030,7 +1043,7 @@ def fit(
     if point is not None and run.step == 0:
         run.history.path.append(point(params))
 
-    run.history.compile_seconds += _warm_up(optimizer, params)
+    run.history.compile_seconds += _warm_up(optimizer, params) + _warm_up_problem(problem)
     loop = _Loop(
         run,
         guard,
