@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gdlab import _io
+from gdlab import _io, results
+from gdlab._io import OutputError
 
 ROOT = os.geteuid() == 0 if hasattr(os, "geteuid") else False
 
@@ -87,7 +88,8 @@ def test_a_stale_lock_file_of_a_dead_process_does_not_block(tmp_path):
 
 HOLD = """
 import sys, time
-from gdlab import _io
+from gdlab import _io, results
+from gdlab._io import OutputError
 with _io.exclusive(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(60)
@@ -274,3 +276,60 @@ def test_atomic_write_still_writes(tmp_path):
     assert _io.write_json(target, {"a": [1, 2]}) == target
     assert json.loads(target.read_text()) == {"a": [1, 2]}
     assert os.listdir(target.parent) == ["doc.json"]
+
+
+# ------------------------------------------------------------------------ results.output (Python)
+
+
+def _report_in(path):
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "results.json").write_text("{}")
+    (path / "index.html").write_text("<html></html>")
+
+
+def test_output_with_force_refuses_a_directory_of_other_files(tmp_path):
+    """Python callers had no guard: ``force=True`` replaced any directory whole."""
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    (papers / "thesis.tex").write_text("years of work")
+    refused = pytest.raises(OutputError, match=r"holds what is not a gdlab report \(thesis.tex\)")
+    with refused, results.output(tmp_path / "root", out=papers, force=True) as staged:
+        (staged / "results.json").write_text("{}")
+    assert sorted(p.name for p in papers.iterdir()) == ["thesis.tex"]
+    assert (papers / "thesis.tex").read_text() == "years of work"
+    assert not (tmp_path / "root").exists()
+
+
+def test_output_with_force_refuses_a_tree_of_reports(tmp_path):
+    root = tmp_path / "gdlab-report" / "bowl"
+    with results.output(root) as staged:
+        (staged / "results.json").write_text("{}")
+    before = sorted(p.name for p in root.iterdir())
+    refused = pytest.raises(OutputError, match="not a gdlab report")
+    with refused, results.output(tmp_path / "other", out=root, force=True):
+        pass
+    assert sorted(p.name for p in root.iterdir()) == before
+
+
+def test_output_into_a_latest_link_replaces_its_report_and_keeps_the_link(tmp_path):
+    """The link was replaced by a directory before (the check lived in the CLI only)."""
+    root = tmp_path / "gdlab-report" / "bowl"
+    with results.output(root) as staged:
+        (staged / "results.json").write_text('{"old": 1}')
+    link = root / "latest"
+    target = os.readlink(link)
+    with results.output(tmp_path / "unused", out=link, force=True) as staged:
+        (staged / "results.json").write_text('{"new": 1}')
+    assert link.is_symlink()
+    assert os.readlink(link) == target
+    assert (root / target / "results.json").read_text() == '{"new": 1}'
+    assert sorted(p.name for p in root.iterdir()) == sorted([target, "latest"])
+
+
+def test_output_with_force_replaces_a_report(tmp_path):
+    out = tmp_path / "report"
+    _report_in(out)
+    with results.output(tmp_path / "unused", out=out, force=True) as staged:
+        (staged / "results.json").write_text('{"new": 1}')
+    assert sorted(p.name for p in out.iterdir() if p.name != ".gdlab.lock") == ["results.json"]
+    assert results.looks_like_report(out)

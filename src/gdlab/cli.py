@@ -502,44 +502,13 @@ def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
 
 
 #: What a directory that ``--force`` may replace holds: a report's own files.
-_REPORT_FILES = ("results.json", "index.html")
-_LOCK_FILE = ".gdlab.lock"
-
-
-def _looks_like_report(entries: Sequence[Path]) -> bool:
-    """Whether a directory with these entries is a report: a race's or a plot's (its
-    results.json or index.html), or a tour's (directories that each hold results.json).
-    A tree of reports (``gdlab-report/bowl/``, with its ``latest``) is not one."""
-    names = {p.name for p in entries}
-    if names & set(_REPORT_FILES):
-        return True
-    if names & {"latest", "LATEST"}:
-        return False
-    return all(p.is_dir() and (p / "results.json").is_file() for p in entries)
-
-
 def _checked_out(args: argparse.Namespace) -> None:
-    """Check ``--out``/``--force`` before anything runs.
+    """Check ``--out``/``--force`` before anything runs (:func:`gdlab.results.checked_out`);
+    a link given as ``--out`` becomes the directory it points to."""
+    if args.out is not None:
+        from gdlab import results
 
-    A link (``gdlab-report/bowl/latest``) stands for the directory it points to:
-    the report is written there and the link kept. ``--force`` replaces only a
-    report, never a directory of other files or a tree of reports.
-    """
-    if args.out is None:
-        return
-    out = Path(args.out)
-    if out.is_symlink():
-        out = out.resolve()
-        args.out = str(out)
-    if not args.force or not out.is_dir():
-        return
-    entries = sorted(p for p in out.iterdir() if p.name != _LOCK_FILE)
-    if entries and not _looks_like_report(entries):
-        shown = ", ".join(p.name for p in entries[:3]) + (", …" if len(entries) > 3 else "")
-        raise UsageError(
-            f"--out {args.out} holds what is not a gdlab report ({shown}); --force replaces "
-            "only a report: give a new or empty directory"
-        )
+        args.out = str(results.checked_out(args.out, args.force))
 
 
 def _race(args: argparse.Namespace, command: str) -> int:

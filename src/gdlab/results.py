@@ -474,7 +474,53 @@ def _check_not_around_us(out: str | os.PathLike) -> Path:
 
 
 def _is_empty(path: Path) -> bool:
-    return not path.exists() or not any(p.name != ".gdlab.lock" for p in path.iterdir())
+    return not path.exists() or not any(p.name != _LOCK_FILE for p in path.iterdir())
+
+
+#: The files that make a directory a report (a race's or a plot's).
+REPORT_FILES = ("results.json", "index.html")
+_LOCK_FILE = ".gdlab.lock"
+
+
+def looks_like_report(path: str | os.PathLike) -> bool:
+    """Whether the directory ``path`` holds a report that ``force`` may replace.
+
+    A race's or a plot's (its ``results.json`` or ``index.html``), or a
+    tour's (directories that each hold ``results.json``). A tree of reports
+    (``gdlab-report/bowl/``, with its ``latest``) is not one, nor a
+    directory of other files.
+    """
+    entries = [p for p in Path(path).iterdir() if p.name != _LOCK_FILE]
+    names = {p.name for p in entries}
+    if names & set(REPORT_FILES):
+        return True
+    if names & {"latest", "LATEST"}:
+        return False
+    return all(p.is_dir() and (p / "results.json").is_file() for p in entries)
+
+
+def checked_out(out: str | os.PathLike, force: bool = False) -> Path:
+    """The directory a report for ``out`` goes into, checked before anything runs.
+
+    A link (``gdlab-report/bowl/latest``) stands for the directory it points
+    to: the report is written there and the link kept. ``force`` replaces
+    only a report (:func:`looks_like_report`), never a directory of other
+    files or a tree of reports.
+
+    Raises:
+        gdlab._io.OutputError: naming ``out`` and what it holds.
+    """
+    path = _check_not_around_us(out)
+    if path.is_symlink():
+        path = path.resolve()
+    if force and path.is_dir() and not _is_empty(path) and not looks_like_report(path):
+        entries = sorted(p.name for p in path.iterdir() if p.name != _LOCK_FILE)
+        shown = ", ".join(entries[:3]) + (", …" if len(entries) > 3 else "")
+        raise _io.OutputError(
+            f"--out {out} holds what is not a gdlab report ({shown}); --force replaces "
+            "only a report: give a new or empty directory"
+        )
+    return path
 
 
 @contextlib.contextmanager
@@ -485,17 +531,20 @@ def output(
 
     * Without ``out``: a new directory ``root/<UTC time>-<id>`` for every run,
       and ``root/latest`` pointing to the newest. Nothing earlier is touched.
-    * With ``out``: that directory, which must not hold anything yet unless
-      ``force`` is given; then the old report is replaced only once the new
-      one is complete (a failed run leaves it byte-identical). ``out`` is
-      locked for the run: a second writer is refused, naming the holder.
+    * With ``out``: that directory (a link: the directory it points to, the
+      link kept), which must not hold anything yet unless ``force`` is given
+      and it holds a report (see :func:`checked_out`); then the old report is
+      replaced only once the new one is complete (a failed run leaves it
+      byte-identical). ``out`` is locked for the run: a second writer is
+      refused, naming the holder.
 
     When the block raises (Ctrl-C included), what was written (the finished
     runs) is moved into place if the target held nothing before, and thrown
     away otherwise; the exception propagates.
 
     Raises:
-        gdlab._io.OutputError: ``out`` cannot be written or holds a report (no ``force``).
+        gdlab._io.OutputError: ``out`` cannot be written, holds a report (no
+            ``force``) or holds what is not a report.
         gdlab._io.LockedError: another process is writing ``out``.
     """
     if out is None:
@@ -503,7 +552,7 @@ def output(
         _io.check_output_dir(target)
         lock = contextlib.nullcontext()
     else:
-        target = _io.check_output_dir(_check_not_around_us(out))
+        target = _io.check_output_dir(checked_out(out, force))
         if not _is_empty(target) and not force:
             raise _io.OutputError(
                 f"{target} already holds a report; add --force to replace it, or leave out "

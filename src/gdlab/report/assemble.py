@@ -390,7 +390,8 @@ def build(
             results ``problem`` block.
         description: a paragraph for the page (default: the experiment's words).
         charts: the page's interactive charts (``False``: images only).
-        force: replace what ``out`` holds.
+        force: replace the report that ``out`` holds (only a report: see
+            :func:`gdlab.results.checked_out`).
 
     Returns:
         The path of ``out/index.html``.
@@ -398,7 +399,8 @@ def build(
     Raises:
         TypeError: ``runs`` or ``problem`` is not one of the kinds above.
         ValueError: records or histories without a ``problem``.
-        gdlab._io.OutputError: ``out`` holds a report and ``force`` is false.
+        gdlab._io.OutputError: ``out`` holds a report and ``force`` is false, or holds
+            what is not a report.
     """
     block, experiment, built, own = _problem(problem)
     document, records, block = _document_and_records(runs, block, built)
