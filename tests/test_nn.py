@@ -817,3 +817,60 @@ def test_warm_training_step_allocates_nothing(name):
     assert opt.t == 5
     assert opt.nonfinite == "raise"
     assert peak < 64 * 1024, f"{name}: a warm step traced a {peak:,} B peak"
+
+
+# ------------------------------------------------------------ element-wise layers: any shape
+
+
+def _elementwise_layers():
+    return {
+        "relu": (ReLU(), lambda x: np.maximum(x, 0), lambda x, o: (o > 0).astype(x.dtype)),
+        "leaky": (LeakyReLU(0.1), lambda x: np.where(x > 0, x, 0.1 * x),
+                  lambda x, o: np.where(o > 0, 1.0, 0.1).astype(x.dtype)),
+        "sigmoid": (Sigmoid(), lambda x: 1 / (1 + np.exp(-x)), lambda x, o: o * (1 - o)),
+        "tanh": (Tanh(), np.tanh, lambda x, o: 1 - o * o),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky", "sigmoid", "tanh"])
+@pytest.mark.parametrize("shape", [(), (7,), (3, 4), (2, 3, 4)])
+def test_element_wise_layers_take_any_shape(name, shape):
+    """A 1-D or 3-D input raised numba's TypingError before."""
+    layer, f, slope = _elementwise_layers()[name]
+    x = np.linspace(-2, 2, int(np.prod(shape)) or 1).reshape(shape)
+    dout = np.linspace(1, 3, x.size).reshape(shape)
+    out = layer.forward(x)
+    assert out.shape == shape
+    np.testing.assert_allclose(out, f(x), rtol=1e-15, atol=1e-15)
+    dx = layer.backward(dout)
+    assert dx.shape == shape
+    np.testing.assert_allclose(dx, dout * slope(x, out), rtol=1e-15, atol=1e-15)
+    flat = _elementwise_layers()[name][0]
+    np.testing.assert_array_equal(flat.forward(x.reshape(1, -1)).reshape(shape), out)
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky", "sigmoid", "tanh"])
+def test_element_wise_backward_checks_dout(name):
+    """A larger dout read past the forward output's memory before, and returned garbage."""
+    layer = _elementwise_layers()[name][0]
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        layer.backward(np.ones((2, 3)))
+    layer.forward(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"dout must be of shape \(2, 3\), the forward output's"):
+        layer.backward(np.ones((50, 30)))
+    with pytest.raises(TypeError, match="dout must be a floating-point NumPy array; got an array"):
+        layer.backward(np.ones((2, 3), int))
+    with pytest.raises(TypeError, match=r"x must be a floating-point NumPy array; got \[\[1\]\]"):
+        layer.forward([[1]])
+
+
+def test_dropout_takes_any_shape_and_checks_dout():
+    layer = Dropout(0.5, rng=np.random.default_rng(0))
+    x = np.ones((2, 3, 4))
+    out = layer.forward(x)
+    assert out.shape == (2, 3, 4)
+    assert set(np.unique(out)) <= {0.0, 2.0}
+    np.testing.assert_array_equal(layer.backward(np.ones_like(x)), out)
+    with pytest.raises(ValueError, match=r"dout must be of shape \(2, 3, 4\)"):
+        layer.backward(np.ones((2, 12)))
+    assert layer.forward(x, train=False) is x

@@ -158,72 +158,102 @@ class Affine(Layer):
         return f"Affine({n_in} → {n_out})"
 
 
-class ReLU(Layer):
-    """``out = max(x, 0)``; backward passes ``dout`` where ``out > 0``."""
+def _floats(name: str, a: Any) -> np.ndarray:
+    """``a`` if it is a floating-point NumPy array, else a ``TypeError`` naming it."""
+    if not isinstance(a, np.ndarray):
+        fail(name, "a floating-point NumPy array", a, kind=TypeError)
+    if a.dtype.kind != "f":
+        raise TypeError(f"{name} must be a floating-point NumPy array; got an array of {a.dtype}")
+    return a
+
+
+def _grid(a: np.ndarray) -> np.ndarray:
+    """``a`` as the 2-D array the element-wise kernels loop over (a view of a contiguous one)."""
+    if a.ndim == 2:
+        return a
+    return a.reshape(1, -1) if a.ndim < 2 else a.reshape(a.shape[0], -1)
+
+
+class _Elementwise(Layer):
+    """A layer that maps each element on its own: inputs of any shape, floating point.
+
+    Its backward pass needs the forward output (``self.out``); ``dout`` must
+    have that output's shape.
+    """
+
+    out: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        x = _floats("x", x)
         out = self._buffer("out", x)
-        _kernels.relu_forward(x, out)
+        self._forward(_grid(x), _grid(out))
         self.out = out
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        out = self.out
+        if out is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        dout = _floats("dout", dout)
+        if dout.shape != out.shape:
+            fail("dout", f"of shape {out.shape}, the forward output's", f"shape {dout.shape}")
         dx = self._buffer("dx", dout)
-        _kernels.relu_backward(dout, self.out, dx)
+        self._backward(_grid(dout), _grid(out), _grid(dx))
         return dx
 
+    @abstractmethod
+    def _forward(self, x: np.ndarray, out: np.ndarray) -> None: ...
 
-class LeakyReLU(Layer):
+    @abstractmethod
+    def _backward(self, dout: np.ndarray, out: np.ndarray, dx: np.ndarray) -> None: ...
+
+
+class ReLU(_Elementwise):
+    """``out = max(x, 0)``; backward passes ``dout`` where ``out > 0``."""
+
+    def _forward(self, x: np.ndarray, out: np.ndarray) -> None:
+        _kernels.relu_forward(x, out)
+
+    def _backward(self, dout: np.ndarray, out: np.ndarray, dx: np.ndarray) -> None:
+        _kernels.relu_backward(dout, out, dx)
+
+
+class LeakyReLU(_Elementwise):
     """``out = x`` for ``x > 0``, else ``alpha · x``."""
 
     def __init__(self, alpha: float = 0.01, *, buffers: Buffers | None = None) -> None:
         super().__init__(buffers=buffers)
         self.alpha = check_real("alpha", alpha, low=0, high=1, high_open=True)
 
-    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
-        out = self._buffer("out", x)
+    def _forward(self, x: np.ndarray, out: np.ndarray) -> None:
         _kernels.leaky_relu_forward(x, x.dtype.type(self.alpha), out)
-        self.out = out
-        return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def _backward(self, dout: np.ndarray, out: np.ndarray, dx: np.ndarray) -> None:
         # With alpha >= 0, out > 0 exactly where x > 0: the output is the mask.
-        dx = self._buffer("dx", dout)
-        _kernels.leaky_relu_backward(dout, self.out, dout.dtype.type(self.alpha), dx)
-        return dx
+        _kernels.leaky_relu_backward(dout, out, dout.dtype.type(self.alpha), dx)
 
     def __repr__(self) -> str:
         return f"LeakyReLU(alpha={self.alpha})"
 
 
-class Sigmoid(Layer):
+class Sigmoid(_Elementwise):
     """``out = 1 / (1 + e^−x)``; backward ``dx = dout · out · (1 − out)``."""
 
-    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
-        out = self._buffer("out", x)
+    def _forward(self, x: np.ndarray, out: np.ndarray) -> None:
         _kernels.sigmoid_forward(x, out)
-        self.out = out
-        return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        dx = self._buffer("dx", dout)
-        _kernels.sigmoid_backward(dout, self.out, dx)
-        return dx
+    def _backward(self, dout: np.ndarray, out: np.ndarray, dx: np.ndarray) -> None:
+        _kernels.sigmoid_backward(dout, out, dx)
 
 
-class Tanh(Layer):
+class Tanh(_Elementwise):
     """``out = tanh x``; backward ``dx = dout · (1 − out²)``."""
 
-    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
-        out = self._buffer("out", x)
+    def _forward(self, x: np.ndarray, out: np.ndarray) -> None:
         np.tanh(x, out=out)
-        self.out = out
-        return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        dx = self._buffer("dx", dout)
-        _kernels.tanh_backward(dout, self.out, dx)
-        return dx
+    def _backward(self, dout: np.ndarray, out: np.ndarray, dx: np.ndarray) -> None:
+        _kernels.tanh_backward(dout, out, dx)
 
 
 class Dropout(Layer):
@@ -244,22 +274,30 @@ class Dropout(Layer):
         self._u: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        x = _floats("x", x)
         if not train or self.p == 0.0:
             self._u = None
             return x
         u = self._buffer("u", x)
         self.rng.random(dtype=x.dtype, out=u)
         out = self._buffer("out", x)
-        _kernels.dropout_forward(x, u, x.dtype.type(self.p), x.dtype.type(1 / (1 - self.p)), out)
+        scale = x.dtype.type(1 / (1 - self.p))
+        _kernels.dropout_forward(_grid(x), _grid(u), x.dtype.type(self.p), scale, _grid(out))
         self._u = u
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        if self._u is None:
+        """``dout`` where the unit was kept, scaled; ``dout`` itself after an evaluation pass."""
+        dout = _floats("dout", dout)
+        u = self._u
+        if u is None:
             return dout
+        if dout.shape != u.shape:
+            fail("dout", f"of shape {u.shape}, the forward output's", f"shape {dout.shape}")
         dx = self._buffer("dx", dout)
         dtype = dout.dtype.type
-        _kernels.dropout_backward(dout, self._u, dtype(self.p), dtype(1 / (1 - self.p)), dx)
+        p, scale = dtype(self.p), dtype(1 / (1 - self.p))
+        _kernels.dropout_backward(_grid(dout), _grid(u), p, scale, _grid(dx))
         return dx
 
     def __repr__(self) -> str:
