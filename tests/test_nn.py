@@ -874,3 +874,23 @@ def test_dropout_takes_any_shape_and_checks_dout():
     with pytest.raises(ValueError, match=r"dout must be of shape \(2, 3, 4\)"):
         layer.backward(np.ones((2, 12)))
     assert layer.forward(x, train=False) is x
+
+
+@pytest.mark.parametrize("loss", [SoftmaxCrossEntropy, SigmoidCrossEntropy, MeanSquaredError])
+def test_a_loss_backward_before_forward_says_so(loss):
+    """It raised AttributeError ('... has no attribute probs') before."""
+    with pytest.raises(RuntimeError, match=f"{loss.__name__}.backward called before forward"):
+        loss().backward()
+
+
+def test_affine_backward_checks_dout_and_changes_nothing_when_it_is_wrong():
+    """The error was numpy's gufunc message about core dimensions, naming no argument."""
+    rng = np.random.default_rng(0)
+    layer = Affine(rng.random((4, 3)), rng.random(3))
+    layer.forward(rng.random((5, 4)))
+    before = layer.dW.copy(), layer.db.copy()
+    for bad in (rng.random((6, 3)), rng.random((5, 9)), [[1.0]]):
+        with pytest.raises(ValueError, match=r"dout must be an array of shape \(5, 3\)"):
+            layer.backward(bad)
+    np.testing.assert_array_equal(layer.dW, before[0])
+    np.testing.assert_array_equal(layer.db, before[1])

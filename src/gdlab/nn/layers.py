@@ -145,6 +145,10 @@ class Affine(Layer):
         x = self.x
         if x is None:
             raise RuntimeError("Affine.backward called before forward")
+        shape = (x.shape[0], self._W.shape[1])
+        if not isinstance(dout, np.ndarray) or dout.shape != shape:
+            shown = f"shape {dout.shape}" if isinstance(dout, np.ndarray) else dout
+            fail("dout", f"an array of shape {shape}, the forward output's", shown)
         np.matmul(x.T, dout, out=self._dW)
         _kernels.column_sums(dout, self._db)
         if not self.input_grad:

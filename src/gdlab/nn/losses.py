@@ -51,6 +51,13 @@ class Loss(ABC):
     def _buffer(self, name: str, like: np.ndarray) -> np.ndarray:
         return self.buffers.get((id(self), name), like.shape, like.dtype)
 
+    def _kept(self, name: str) -> Any:
+        """What the last forward kept for the backward pass, under ``name``."""
+        value = getattr(self, name, None)
+        if value is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        return value
+
     @abstractmethod
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
         """The mean loss of ``scores`` against the targets ``y``."""
@@ -134,7 +141,7 @@ class SoftmaxCrossEntropy(Loss):
         return float(loss)
 
     def backward(self) -> np.ndarray:
-        probs, y = self.probs, self.y
+        probs, y = self._kept("probs"), self.y
         dx = self._buffer("dx", probs)
         if y.ndim == 1:
             _kernels.softmax_cross_entropy_backward_labels(probs, y, dx)
@@ -158,7 +165,7 @@ class SigmoidCrossEntropy(Loss):
         return float(loss)
 
     def backward(self) -> np.ndarray:
-        dx = self._buffer("dx", self.probs)
+        dx = self._buffer("dx", self._kept("probs"))
         np.subtract(self.probs, self.y, out=dx, casting="unsafe")
         np.multiply(dx, dx.dtype.type(1 / dx.size), out=dx)
         return dx
@@ -177,7 +184,7 @@ class MeanSquaredError(Loss):
         return float(_kernels.mean_of_squares(diff))
 
     def backward(self) -> np.ndarray:
-        dx = self._buffer("dx", self.diff)
+        dx = self._buffer("dx", self._kept("diff"))
         np.multiply(self.diff, dx.dtype.type(2 / dx.size), out=dx)
         return dx
 
