@@ -840,3 +840,17 @@ def test_base_never_imports_the_registry():
     imports = _imports(base)
     assert not any("registry" in name for name in imports), imports
     assert gdlab.optim.load is registry_load
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**400)])
+def test_an_integer_past_float_range_is_named_not_an_overflow_error(value):
+    """float(10**400) raises OverflowError, which escaped as 'int too large to convert to float'."""
+    from gdlab._checks import check_real
+    from gdlab.schedules import Constant
+
+    with pytest.raises(ValueError, match=r"lr must be finite and >= 0; got -?1000"):
+        check_real("lr", value, low=0)
+    with pytest.raises(ValueError, match=r"lr must be finite"):
+        create("sgd", lr=value)
+    with pytest.raises(ValueError, match=r"must be finite"):
+        Constant(value)

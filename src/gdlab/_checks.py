@@ -80,7 +80,10 @@ def check_real(
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         fail(name, "a real number", value, kind=TypeError)
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an integer past float's range: as far out as inf
+        x = math.inf if value > 0 else -math.inf
     allowed = _interval(low, high, low_open, high_open)
     if not math.isfinite(x):
         fail(name, f"finite and {allowed}" if allowed != "finite" else "finite", value)
