@@ -18,6 +18,7 @@ time); :class:`EWMA` updates one step at a time, as an optimizer does.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -41,13 +42,22 @@ def _as_real_array(name: str, x: Any) -> np.ndarray:
         fail(name, "a rectangular array of real numbers", x, kind=TypeError)
     if arr.dtype.kind not in "iuf":
         fail(name, "an array of real numbers", x, kind=TypeError)
-    arr = arr.astype(np.float64, copy=False)
+    _check_finite(name, arr, "finite")
+    if arr.dtype != np.float64:
+        with np.errstate(over="ignore"):  # a long double past 1.8e308 becomes inf: named below
+            arr = arr.astype(np.float64)
+        _check_finite(name, arr, "within float64's range (|x| <= 1.8e308)", x)
+    return arr
+
+
+def _check_finite(name: str, arr: np.ndarray, allowed: str, original: Any = None) -> None:
+    """Fail naming the first non-finite entry of ``arr`` (shown from ``original`` if given)."""
     bad = ~np.isfinite(arr)
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         where = f"{name}[{', '.join(map(str, index))}]" if index else name
-        fail(where, "finite", arr[index].item())
-    return arr
+        shown = arr if original is None else np.asarray(original)
+        fail(where, allowed, shown[index].item() if shown.ndim else shown.item())
 
 
 def _scalar(x: Any) -> Any:
@@ -247,6 +257,8 @@ class EWMA:
         except ValueError:  # ragged: _as_real_array names it
             scalar = False
         if scalar:
+            if np.ma.isMaskedArray(x) and np.ma.is_masked(x):  # .item() would read the hidden value
+                fail("x", "a real number, not a masked value", x)
             new: float | np.ndarray = check_real("x", _scalar(x))
         else:
             new = _as_real_array("x", x)
@@ -257,7 +269,11 @@ class EWMA:
         if self.bias_correction:
             previous = new if self._value is None else self._value
             gain = float((1.0 - self.beta) / _one_minus_beta_power(self.beta, self.t))
-            self._value = previous + gain * (new - previous)
+            with np.errstate(over="ignore", invalid="ignore"):
+                value = previous + gain * (new - previous)
+            if not np.isfinite(value).all():  # new − previous overflowed (values near 1e308)
+                value = (1.0 - gain) * previous + gain * new
+            self._value = value
         else:
             previous = 0.0 if self._value is None else self._value
             self._value = self.beta * previous + (1.0 - self.beta) * new
@@ -283,9 +299,10 @@ class EWMA:
         missing = {"beta", "bias_correction", "t", "value"} - set(state)
         if missing:
             fail("state", f"a dict with keys {sorted(missing)} too", sorted(state))
-        if state["beta"] != self.beta:
-            fail("state['beta']", f"{self.beta!r} (this EWMA's beta)", state["beta"])
-        if state["bias_correction"] != self.bias_correction:
+        beta, corrected = state["beta"], state["bias_correction"]
+        if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or beta != self.beta:
+            fail("state['beta']", f"{self.beta!r} (this EWMA's beta)", beta)
+        if not isinstance(corrected, bool | np.bool_) or corrected != self.bias_correction:
             fail(
                 "state['bias_correction']",
                 f"{self.bias_correction!r} (this EWMA's setting)",

@@ -206,11 +206,23 @@ class Schedule(ABC):
     resumes: ClassVar[bool] = False
 
     def __call__(self, step: int, epoch: int = 0) -> float:
-        """The learning rate for update ``step`` (from 0) during ``epoch`` (from 0)."""
+        """The learning rate for update ``step`` (from 0) during ``epoch`` (from 0).
+
+        A rate that is not finite (a callable's factor, or a product of
+        factors, past the float range) raises ``ValueError`` naming the
+        schedule and the counters, instead of reaching an optimizer as ``inf``.
+        """
         if not (type(step) is int and type(epoch) is int and step >= 0 and epoch >= 0):
             step = check_int("step", step, low=0)  # the slow path names what is wrong
             epoch = check_int("epoch", epoch, low=0)
-        return float(self._value(step, epoch))
+        lr = float(self._value(step, epoch))
+        if not math.isfinite(lr):  # a callable's factor or a product overflowed
+            fail(
+                f"the rate of {type(self).__name__} at step {step}, epoch {epoch}",
+                "finite (a factor or a product of factors overflowed)",
+                lr,
+            )
+        return lr
 
     @abstractmethod
     def _value(self, step: int, epoch: int) -> float: ...
@@ -245,6 +257,10 @@ class Schedule(ABC):
     def _reads(self) -> frozenset[str]:
         """The counters (``"step"``, ``"epoch"``) the value depends on."""
         return frozenset({self.unit})
+
+    def _reported(self) -> list[Schedule]:
+        """The schedules inside this one (itself included) that take ``report`` calls."""
+        return [self] if callable(getattr(self, "report", None)) else []
 
     def _resumed(self, previous: float, step: int, epoch: int) -> float:
         """The value at these (piece-local) counters when started from ``previous``.
@@ -667,6 +683,8 @@ class PiecewiseConstant(_Counted):
 
 
 def _check_list(name: str, value: Any) -> list[Any]:
+    if getattr(value, "ndim", None) == 1 and callable(getattr(value, "tolist", None)):
+        value = value.tolist()  # a 1-D NumPy array, its items as Python numbers
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         fail(name, "a list", value, kind=TypeError)
     return list(value)
@@ -843,6 +861,9 @@ class CosineDecay(_Counted):
         too long for a float (``T_i`` past about 1e300) is given in units of
         itself: ``t`` in ``[0, 1)`` and ``T_i = 1.0``.
         """
+        return self._period(check_int("n", n, low=0))
+
+    def _period(self, n: int) -> tuple[int, int | float, int | float]:
         length: int | float = self.decay_steps
         if not self.restarts:
             return 0, min(n, length), length
@@ -855,7 +876,7 @@ class CosineDecay(_Counted):
             n = self._n(step, epoch) % (2 * self.decay_steps)
             cosine = (1.0 + math.cos(math.pi * n / self.decay_steps)) / 2.0
             return self.min_lr + (self.lr0 - self.min_lr) * cosine
-        i, t, length = self.period(self._n(step, epoch))
+        i, t, length = self._period(self._n(step, epoch))
         cosine = (1.0 + math.cos(math.pi * t / length)) / 2.0
         return self.min_lr + (self.lr0 - self.min_lr) * self.m_mul ** _real(i) * cosine
 
@@ -1523,6 +1544,15 @@ class Warmup(Schedule):
     def _reads(self) -> frozenset[str]:
         return frozenset({"step"}) | self.schedule._reads()
 
+    def _reported(self) -> list[Schedule]:
+        return self.schedule._reported()
+
+    @property
+    def report(self) -> Callable[[float], None]:
+        """``report(metric)`` for the wrapped schedule when it takes reports
+        (a :class:`ReduceOnPlateau`); the training loop calls it once per epoch."""
+        return _forward_reports(self, [self.schedule])
+
     def _kwargs(self) -> dict[str, Any]:
         return {
             "schedule": self.schedule.config(),
@@ -1550,6 +1580,27 @@ class Warmup(Schedule):
         )
 
 
+def _forward_reports(outer: Schedule, inner: list[Schedule]) -> Callable[[float], None]:
+    """A ``report(metric)`` passing the metric to every reduce-on-plateau inside ``outer``.
+
+    Each schedule is told once, even one that appears in several places;
+    ``AttributeError`` when there is none, so that ``getattr(s, "report",
+    None)`` (what the training loop asks) is ``None`` then.
+    """
+    plateaus = list({id(p): p for s in inner for p in s._reported()}.values())
+    if not plateaus:
+        raise AttributeError(
+            f"{type(outer).__name__} has no 'report': no schedule inside it takes reports"
+        )
+
+    def report(metric: float) -> None:
+        value = check_real("metric", metric)  # checked once, before any schedule changes
+        for plateau in plateaus:
+            plateau.report(value)
+
+    return report
+
+
 def _check_pieces(value: Any) -> list[Schedule]:
     pieces = _check_list("schedules", value)
     if not pieces:
@@ -1561,6 +1612,16 @@ class _Composite(Schedule):
     """A schedule made of ``self.schedules``; its state is theirs."""
 
     schedules: list[Schedule]
+
+    def _reported(self) -> list[Schedule]:
+        return [p for s in self.schedules for p in s._reported()]
+
+    @property
+    def report(self) -> Callable[[float], None]:
+        """``report(metric)`` for every piece that takes reports (a
+        :class:`ReduceOnPlateau`, the same metric to each, whether its piece is
+        in use yet or not); only present when there is one."""
+        return _forward_reports(self, self.schedules)
 
     def state_dict(self) -> dict[str, Any]:
         states = [s.state_dict() for s in self.schedules]
@@ -1756,6 +1817,10 @@ class ReduceOnPlateau(Schedule):
     metrics that can be negative. PyTorch's ``eps`` (ignore cuts smaller than
     1e-8) is not reproduced: every cut above ``min_lr`` is applied.
 
+    Inside a :class:`Warmup`, :class:`Join` or :class:`Chained`, report to
+    the outer schedule (the training loop does): its ``report`` passes the
+    metric on to every plateau schedule inside it, once each.
+
     Args:
         lr0: initial learning rate, > 0.
         factor: multiplier at each cut, in (0, 1) (default 0.1).
@@ -1860,7 +1925,7 @@ class ReduceOnPlateau(Schedule):
         keys = ["lr", "best", "num_bad_epochs", "cooldown_counter"]
         if not isinstance(state, Mapping):
             fail("state", "a dict", state, kind=TypeError)
-        if sorted(state) != sorted(keys):
+        if set(state) != set(keys):  # (keys of any type: sorted() would raise on mixed ones)
             fail("state", f"a dict with the keys {', '.join(map(repr, keys))}", state)
         # every rate the reports can reach: lr0 cut towards min_lr, never below it
         lr = check_real("lr", state["lr"], low=0)

@@ -31,9 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from gdlab._checks import check_real, fail
+from gdlab._checks import check_float_dtype, check_int, check_real, fail
 
-__all__ = ["INITIALISERS", "std", "weights"]
+__all__ = ["INITIALISERS", "check_scale", "std", "weights"]
+
+#: How many standard deviations a weight may be from 0 and still fit its dtype (see check_scale).
+MAX_SIGMAS = 64
 
 INITIALISERS = {
     "he": lambda n_in, n_out: math.sqrt(2.0 / n_in),
@@ -44,6 +47,8 @@ INITIALISERS = {
 
 def std(init: Any, n_in: int, n_out: int) -> float:
     """The standard deviation that ``init`` gives a layer with this fan-in and fan-out."""
+    check_int("n_in", n_in, low=1)
+    check_int("n_out", n_out, low=1)
     if isinstance(init, str):
         key = init.lower()
         if key not in INITIALISERS:
@@ -66,6 +71,23 @@ def weights(
     fan_out: int,
     dtype: Any = np.float32,
 ) -> np.ndarray:
-    """A ``shape`` array of normal draws with the standard deviation of ``init``."""
+    """A ``shape`` array of normal draws with the standard deviation of ``init``.
+
+    A standard deviation so large that the weights would overflow ``dtype``
+    (see :func:`check_scale`) is refused, before anything is drawn.
+    """
     scale = std(init, fan_in, fan_out)
+    check_scale(init, scale, dtype)
     return (rng.standard_normal(shape) * scale).astype(dtype, copy=False)
+
+
+def check_scale(init: Any, scale: float, dtype: Any) -> None:
+    """Refuse a standard deviation whose draws would overflow ``dtype`` to infinity.
+
+    Normal draws stay far inside ``±64`` standard deviations, so a ``scale``
+    up to ``finfo(dtype).max / 64`` is safe; beyond it (``1e37`` in float32)
+    the weights would be infinite.
+    """
+    dtype = check_float_dtype(dtype)
+    if scale > float(np.finfo(dtype).max) / MAX_SIGMAS:
+        fail("init", f"a standard deviation whose weights fit in {dtype.name}", init)

@@ -38,7 +38,7 @@ import numpy as np
 from gdlab._checks import check_choice, check_float_dtype, check_int, check_real, fail
 from gdlab.nn import _kernels
 from gdlab.nn._buffers import Buffers
-from gdlab.nn.init import std, weights
+from gdlab.nn.init import check_scale, std, weights
 from gdlab.nn.layers import ACTIVATIONS, Affine, Dropout, Layer
 from gdlab.nn.losses import Loss, MeanSquaredError, SigmoidCrossEntropy, SoftmaxCrossEntropy
 
@@ -122,8 +122,10 @@ class MLP:
             fail("layout", "'rows' or 'columns'", layout, kind=TypeError)
         if layout not in ("rows", "columns"):
             fail("layout", "'rows' (samples on rows) or 'columns' (samples on columns)", layout)
-        std(init, 1, 1)  # the name or number is checked now, not at the first layer
         dtype = _check_dtype(dtype)
+        # The name or number is checked now, not at the first layer (named ones are
+        # largest with one input: √2).
+        check_scale(init, std(init, 1, 1), dtype)
         if not isinstance(rng, np.random.Generator):
             fail("rng", "a numpy.random.Generator", rng, kind=TypeError)
         if output == "softmax" and self.sizes[-1] < 2:
@@ -147,8 +149,10 @@ class MLP:
             shapes[f"b{i}"] = (n_out,) if layout == "rows" else (n_out, 1)
         # Parameters and gradients are consecutive pieces of one buffer each:
         # an optimizer then updates them all in one pass (gdlab.optim's flat run).
-        self.params = _pieces(np.zeros(sum(map(math.prod, shapes.values())), self.dtype), shapes)
-        self.grads = _pieces(np.zeros(sum(map(math.prod, shapes.values())), self.dtype), shapes)
+        n_params = sum(map(math.prod, shapes.values()))
+        self.params = _pieces(np.zeros(n_params, self.dtype), shapes)
+        self._grad_buffer = np.zeros(n_params, self.dtype)
+        self.grads = _pieces(self._grad_buffer, shapes)
         n_layers = len(pairs)
         for i, (n_in, n_out) in enumerate(pairs, 1):
             W, b = self.params[f"W{i}"], self.params[f"b{i}"]
@@ -171,8 +175,10 @@ class MLP:
                 self.layers.append(ACTIVATIONS[activation](buffers=self.buffers))
                 if self.dropout:
                     self.layers.append(Dropout(self.dropout, rng=dropout_rng, buffers=self.buffers))
+        self._dropouts = [layer for layer in self.layers if isinstance(layer, Dropout)]
         self.loss_layer: Loss = OUTPUTS[output](buffers=self.buffers)
-        self._bound = self.params
+        self._bound: Any = self.params
+        self._bound_arrays = tuple(self.params.items())
 
     # -- parameters -------------------------------------------------------
 
@@ -185,9 +191,13 @@ class MLP:
         """Compute with the arrays of ``params`` from now on (no copy).
 
         ``params`` must have this network's keys, shapes and dtype; a network
-        can so serve several parameter sets (one per optimizer in a race).
+        can so serve several parameter sets (one per optimizer in a race). Each
+        call looks in the bound dict again, so an array put under its key
+        since is used at once (and a key removed is an error).
+        Arrays that share memory with :attr:`grads` are refused: the backward
+        pass would overwrite the weights it still reads.
         """
-        if params is self._bound:
+        if self._is_bound(params):
             return
         if not isinstance(params, dict) or set(params) != set(self.params):
             fail(
@@ -196,18 +206,57 @@ class MLP:
                 list(params) if isinstance(params, dict) else params,
             )
         for key, ref in self.params.items():
-            p = params[key]
-            if not isinstance(p, np.ndarray) or p.shape != ref.shape or p.dtype != ref.dtype:
-                got = f"{p.dtype} {p.shape}" if isinstance(p, np.ndarray) else p
-                fail(f"params[{key!r}]", f"a {ref.dtype} array of shape {ref.shape}", got)
+            self._check_param(key, params[key], ref)
+        self._attach(params, tuple((key, params[key]) for key in self.params))
+
+    def _check_param(self, key: str, p: Any, ref: np.ndarray) -> None:
+        """``p`` can stand for ``ref``: an array of its shape and dtype, apart from the grads."""
+        if not isinstance(p, np.ndarray) or p.shape != ref.shape or p.dtype != ref.dtype:
+            got = f"{p.dtype} {p.shape}" if isinstance(p, np.ndarray) else p
+            fail(f"params[{key!r}]", f"a {ref.dtype} array of shape {ref.shape}", got)
+        if isinstance(p, np.matrix):  # whose reshape(-1) stays 2-D
+            fail(f"params[{key!r}]", "a NumPy array, not a numpy.matrix", "a matrix")
+        if np.may_share_memory(p, self._grad_buffer):
+            fail(
+                f"params[{key!r}]",
+                "an array of its own (it shares memory with the network's grads)",
+                "a view of grads",
+            )
+
+    def _is_bound(self, params: Any) -> bool:
+        """Whether ``params`` is the bound dict and still holds the bound arrays."""
+        return params is self._bound and all(params.get(k) is a for k, a in self._bound_arrays)
+
+    def _attach(self, params: Any, arrays: tuple[tuple[str, np.ndarray], ...]) -> None:
+        """Point the layers at ``arrays`` (checked already), remembering ``params``."""
+        named = dict(arrays)
         for i, affine in enumerate(self._affine, 1):
-            affine.bind(params[f"W{i}"], params[f"b{i}"])
-        self._bound = params
+            affine.bind(named[f"W{i}"], named[f"b{i}"])
+        self._bound, self._bound_arrays = params, arrays
+
+    def _enter(self, params: dict[str, np.ndarray] | None, train: bool) -> tuple:
+        """Bind ``params`` (if given) for a call; returns what :meth:`_undo` restores."""
+        rngs = [layer.rng.bit_generator.state for layer in self._dropouts] if train else []
+        saved = (self._bound, self._bound_arrays, rngs)
+        # The bound dict again when none is given: an array put under its key since shows.
+        self.bind(self._bound if params is None else params)
+        return saved
+
+    def _undo(self, saved: tuple) -> None:
+        """Put back the binding and the dropout generators of before a failed call."""
+        bound, arrays, rngs = saved
+        self._attach(bound, arrays)
+        for layer, state in zip(self._dropouts, rngs, strict=False):
+            layer.rng.bit_generator.state = state
 
     # -- the step ---------------------------------------------------------
 
-    def _inputs(self, X: np.ndarray) -> np.ndarray:
-        """``X`` in this network's dtype, samples on rows (a view where possible)."""
+    def _inputs(self, X: np.ndarray, empty_ok: bool = False) -> np.ndarray:
+        """``X`` in this network's dtype, samples on rows (a view where possible).
+
+        No samples are refused for a loss (a mean over none) unless ``empty_ok``
+        (scores of no samples are just none).
+        """
         X = np.asarray(X)
         if X.dtype.kind not in "biuf":
             fail(
@@ -224,18 +273,24 @@ class MLP:
             expected = f"(n, {self.sizes[0]})" if self.layout == "rows" else f"({self.sizes[0]}, n)"
             shape = X.shape if self.layout == "rows" else X.T.shape
             fail("X", f"of shape {expected}", f"shape {shape}")
-        if X.shape[0] < 1:
+        if X.shape[0] < 1 and not empty_ok:
             shape = X.shape if self.layout == "rows" else X.T.shape
             fail("X", "at least one sample (a mean over none is 0/0)", f"shape {shape}")
         return X
 
     def _targets(self, y: np.ndarray, n: int) -> np.ndarray:
-        """``y`` with samples on rows."""
+        """``y`` with samples on rows, in a dtype the loss kernels take."""
         y = np.asarray(y)
         if self.layout == "columns" and y.ndim == 2:
             y = y.reshape(-1) if y.shape[0] == 1 and self.output == "softmax" else y.T
         if y.ndim == 0 or y.shape[0] != n:
             fail("y", f"{n} targets, one per sample of X", f"shape {y.shape}")
+        if not y.dtype.isnative:  # e.g. '>i4' read from a file: the kernels take native order
+            y = y.astype(y.dtype.newbyteorder("="))
+        if y.dtype == np.float16:  # exact in float32, which the kernels take
+            y = y.astype(np.float32)
+        elif y.dtype.kind == "f" and y.dtype.itemsize > 8 and self.output != "linear":
+            y = y.astype(np.float64)  # the kernels read targets in float64 anyway
         return y
 
     def _forward(self, X: np.ndarray, train: bool) -> np.ndarray:
@@ -256,15 +311,21 @@ class MLP:
         """Forward and backward on a batch (in training mode: dropout on).
 
         Returns the loss (with the L2 penalty, if any) and :attr:`grads`,
-        filled in place. ``params`` (default: the network's own) chooses the
-        parameter set, see :meth:`bind`.
+        filled in place. ``params`` chooses the parameter set and stays bound
+        (see :meth:`bind`); without it, the network computes with the set
+        bound last (its own :attr:`params` until another is bound). A call
+        that fails changes nothing: neither the binding nor the dropout masks
+        to come.
         """
-        if params is not None:
-            self.bind(params)
         X = self._inputs(X)
         y = self._targets(y, X.shape[0])
-        scores = self._forward(X, True)
-        loss = self.loss_layer.forward(scores, y)
+        saved = self._enter(params, True)
+        try:
+            scores = self._forward(X, True)
+            loss = self.loss_layer.forward(scores, y)
+        except BaseException:
+            self._undo(saved)
+            raise
         d: np.ndarray | None = self.loss_layer.backward()
         for layer in reversed(self.layers):
             d = layer.backward(d)
@@ -282,13 +343,19 @@ class MLP:
             yield start, X[start : start + EVAL_CHUNK]
 
     def scores(self, X: np.ndarray, params: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        """The output layer's values before the softmax / sigmoid (evaluation mode)."""
-        if params is not None:
-            self.bind(params)
-        X = self._inputs(X)
+        """The output layer's values before the softmax / sigmoid (evaluation mode).
+
+        ``X`` may hold no samples: the scores are then an empty array.
+        """
+        X = self._inputs(X, empty_ok=True)
+        saved = self._enter(params, False)
         out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
-        for start, chunk in self._chunks(X):
-            out[start : start + chunk.shape[0]] = self._forward(chunk, False)
+        try:
+            for start, chunk in self._chunks(X):
+                out[start : start + chunk.shape[0]] = self._forward(chunk, False)
+        except BaseException:
+            self._undo(saved)
+            raise
         return out.T if self.layout == "columns" else out
 
     def predict(self, X: np.ndarray, params: dict[str, np.ndarray] | None = None) -> np.ndarray:
@@ -312,6 +379,8 @@ class MLP:
         self, X: np.ndarray, y: np.ndarray, params: dict[str, np.ndarray] | None = None
     ) -> float:
         """The fraction of samples classified right (classification outputs only)."""
+        if self.output not in ("softmax", "sigmoid"):
+            fail("output", "'softmax' or 'sigmoid' for an accuracy", self.output)
         return self.evaluate(X, y, params)["accuracy"]
 
     def evaluate(
@@ -321,10 +390,24 @@ class MLP:
 
         ``accuracy`` is present for the softmax and sigmoid outputs.
         """
-        if params is not None:
-            self.bind(params)
         X = self._inputs(X)
         y = self._targets(y, X.shape[0])
+        saved = self._enter(params, False)
+        try:
+            total, correct = self._evaluate_chunks(X, y)
+        except BaseException:
+            self._undo(saved)
+            raise
+        n = X.shape[0]
+        result = {"loss": total / n + self._penalty()}
+        if self.output == "softmax":
+            result["accuracy"] = correct / n
+        elif self.output == "sigmoid":
+            result["accuracy"] = correct / (n * self.sizes[-1])
+        return result
+
+    def _evaluate_chunks(self, X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        """The summed loss and the number of right answers over ``X`` in chunks."""
         total, correct = 0.0, 0
         for start, chunk in self._chunks(X):
             yc = y[start : start + chunk.shape[0]]
@@ -336,13 +419,7 @@ class MLP:
             elif self.output == "sigmoid":
                 target = yc.reshape(scores.shape) >= 0.5
                 correct += int(np.count_nonzero((scores >= 0) == target))
-        n = X.shape[0]
-        result = {"loss": total / n + self._penalty()}
-        if self.output == "softmax":
-            result["accuracy"] = correct / n
-        elif self.output == "sigmoid":
-            result["accuracy"] = correct / (n * self.sizes[-1])
-        return result
+        return total, correct
 
     def __repr__(self) -> str:
         sizes = "-".join(map(str, self.sizes))
