@@ -102,7 +102,7 @@ class _ClosureRule(Optimizer):
             if self.nonfinite == "skip":
                 return
             raise NonFiniteGradientError(stop.message) from None
-        except Exception:
+        except BaseException:  # Ctrl-C in a closure too
             # The closure raised, or returned what the checks refuse: a step that
             # had not moved the parameters is undone whole (the rule restored its
             # state), one that had ends at the last point evaluated (as on a NaN).
@@ -158,6 +158,8 @@ class _ClosureRule(Optimizer):
             fail("the closure's loss", "a real number", loss, kind=TypeError)
         try:
             loss = float(loss)
+        except OverflowError:  # an int beyond float's range (10**400)
+            fail("the closure's loss", "a real number within float's range", loss)
         except (TypeError, ValueError):
             fail("the closure's loss", "a real number", loss, kind=TypeError)
         return loss, grads
@@ -624,7 +626,7 @@ class LBFGS(_ClosureRule):
             raise _ClosureNonFinite(
                 _nonfinite_message(self.t, stop.where, stop.moved), changed=stop.moved
             ) from None
-        except Exception:
+        except BaseException:
             if not self._moved:
                 undo()
             raise
@@ -752,7 +754,7 @@ class LBFGS(_ClosureRule):
         """
         try:
             loss, finite = self._call_closure(user, out)
-        except Exception:  # back to the point before this move, as on a NaN
+        except BaseException:  # back to the point before this move, as on a NaN
             _restore(segments, x)
             raise
         if not finite:  # back to the point before this move

@@ -34,6 +34,8 @@ is 0/0 and its ``d`` becomes NaN; here ``d`` stays as it is.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -90,7 +92,15 @@ class _DistanceAdapted(_Stateful):
         return {"d": self.d0, "numerator_weighted": 0.0}
 
     def _checked_scalars(self, scalars: Any, *, has_state: bool) -> dict[str, float]:
+        # NaN and inf reach the sums (and d, inf) from the gradients, with nonfinite="ignore" only
+        loose = {}
+        if self.nonfinite == "ignore" and isinstance(scalars, Mapping):
+            loose = {
+                k: v for k, v in scalars.items() if isinstance(v, float) and not math.isfinite(v)
+            }
+            scalars = {k: (1.0 if k in loose else v) for k, v in scalars.items()}
         checked = super()._checked_scalars(scalars, has_state=has_state)
+        checked.update(loose)
         if "d" in checked and not checked["d"] > 0:
             fail("state_dict['scalars']['d']", "> 0", checked["d"])
         return checked

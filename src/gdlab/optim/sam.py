@@ -79,6 +79,10 @@ def _make_base(base: Any, fused: Any) -> Optimizer:
     if inner.needs_closure:
         fail("base", "an optimizer that steps from one gradient (not L-BFGS or SAM)",
              inner.name)  # fmt: skip
+    if any(getattr(type(inner), hook) is not getattr(Optimizer, hook)
+           for hook in ("update", "state_dict", "load_state_dict")):  # fmt: skip
+        fail("base", "an optimizer that steps from one gradient, not a wrapper (wrap SAM "
+             "instead: create('lookahead', inner='sam'))", inner.name)  # fmt: skip
     for option, default in _BASE_DEFAULTS.items():
         if getattr(inner, option) != default:
             fail(f"base's {option}", f"{default!r} (set it on SAM, which applies it to both "
@@ -192,6 +196,46 @@ class SAM(_ClosureRule):
     def _init_scalars(self) -> dict[str, float]:
         return self.base_optimizer._init_scalars()
 
+    def _create_state(self, params) -> None:
+        # The base makes the state, which is SAM's from then on: its refusals
+        # (Muon's non-matrices with fallback="error") before anything is made,
+        # and its scalars (NovoGrad's ν per key) for these keys.
+        inner = self.base_optimizer
+        inner._create_state(params)
+        self.state, self._scalars = inner.state, inner._scalars
+        inner.state = None
+
+    def _as_base(self, check: Any) -> Any:
+        """``check(base)`` under SAM's ``nonfinite`` (what a loaded state may hold)."""
+        inner = self.base_optimizer
+        policy = inner.nonfinite
+        inner.nonfinite = self.nonfinite
+        try:
+            return check(inner)
+        finally:
+            inner.nonfinite = policy
+
+    def _checked_state(self, state: Any) -> dict[str, dict[str, np.ndarray]] | None:
+        # the base's checks: its arrays and shapes (Muon's matrices), in its layout
+        return self._as_base(lambda inner: inner._checked_state(state))
+
+    def _checked_scalars(self, scalars: Any, *, has_state: bool) -> dict[str, float]:
+        # the base's checks: its keys (NovoGrad's follow the state's) and values (d > 0)
+        return self._as_base(lambda inner: inner._checked_scalars(scalars, has_state=has_state))
+
+    def eval_params(self, params: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        """The base optimizer's evaluation point (Schedule-Free's x); else ``params`` itself."""
+        inner = self.base_optimizer
+        own = getattr(inner, "eval_params", None)
+        if own is None:
+            return params
+        inner.state, inner._scalars = self.state, getattr(self, "_scalars", {})
+        inner.t, inner.epoch = self.t, self.epoch
+        try:
+            return own(params)
+        finally:
+            inner.state = None
+
     def _initial_value(self, name: str) -> float:
         return self.base_optimizer._initial_value(name)
 
@@ -261,6 +305,7 @@ class SAM(_ClosureRule):
         inner = self.base_optimizer
         inner.state, inner._scalars = self.state, self._scalars
         inner._flat_state_views = self._flat_state_views
+        inner._plan = self._plan  # the keys' pieces of a flat run (Prodigy's sums)
         inner.t, inner.epoch, inner.current_lr = self.t, self.epoch, lr
         inner._cast_memo.clear()
         try:
@@ -268,3 +313,4 @@ class SAM(_ClosureRule):
         finally:
             inner.state = None  # the state is SAM's: saved, loaded and checked there
             inner._flat_state_views = None
+            inner._plan = None

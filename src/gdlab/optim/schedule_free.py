@@ -49,6 +49,10 @@ def _beta1(value: Any) -> float:
     return check_real("beta1", value, low=0, high=1, low_open=True, high_open=True)
 
 
+def _is_inf(value: Any) -> bool:
+    return isinstance(value, float) and value == math.inf
+
+
 class _ScheduleFree(_Stateful):
     """The averaging and interpolation both Schedule-Free rules share."""
 
@@ -65,10 +69,16 @@ class _ScheduleFree(_Stateful):
         return {"weight_sum": 0.0, "max_lr": 0.0}
 
     def _checked_scalars(self, scalars: Any, *, has_state: bool) -> dict[str, float]:
+        # The sum of the weights max_lr**r may be +inf (beyond float's range, as in optax).
+        infinite = isinstance(scalars, Mapping) and _is_inf(scalars.get("weight_sum"))
+        if infinite:
+            scalars = {**scalars, "weight_sum": 0.0}
         checked = super()._checked_scalars(scalars, has_state=has_state)
         for name, value in checked.items():
             if value < 0:
                 fail(f"state_dict['scalars'][{name!r}]", ">= 0", value)
+        if infinite:
+            checked["weight_sum"] = math.inf
         return checked
 
     def _warm(self, count: int) -> float:
@@ -88,7 +98,10 @@ class _ScheduleFree(_Stateful):
         lr_w = self._schedule(t, self.epoch) * self._warm(t)
         scalars = self._scalars
         max_lr = max(scalars["max_lr"], lr_w)
-        weight = max_lr**self.weight_lr_power
+        try:
+            weight = max_lr**self.weight_lr_power
+        except OverflowError:  # Python raises where optax's float gives inf (lr 10, power 400)
+            weight = math.inf
         total = scalars["weight_sum"] + weight
         if math.isnan(weight) or math.isnan(total):
             ck = math.nan
@@ -108,7 +121,8 @@ class _ScheduleFree(_Stateful):
         """The point to evaluate at, ``x = (y − (1 − β1)·z)/β1``, as new arrays.
 
         ``params`` is the dict this optimizer updates (y); it is read, not
-        changed. Before the first update x is y (a copy). This is optax's
+        changed. Before the first update x is y (a copy), as after a first
+        update that ``nonfinite="skip"`` skipped. This is optax's
         ``schedule_free_eval_params(state, params)``.
 
         Raises:
@@ -120,9 +134,10 @@ class _ScheduleFree(_Stateful):
         for key, y in params.items():
             if not isinstance(y, np.ndarray):
                 fail(f"params[{key!r}]", "a numpy array", y, kind=TypeError)
-        if self.state is None:
+        if self.state is not None:
+            self._check_state(dict(params))
+        if self.state is None or self.t == 0:  # z starts at the first update (not a skipped one)
             return {key: y.copy() for key, y in params.items()}
-        self._check_state(dict(params))
         out = {}
         for key, y in params.items():
             z = self.state[key]["z"]

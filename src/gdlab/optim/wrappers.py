@@ -63,7 +63,6 @@ import copy
 import fnmatch
 import json
 import math
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -534,8 +533,24 @@ class _Wrapper(_Stateful):
 
     def eval_params(self, params: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
         """What to evaluate besides ``params``: here, the inner optimizer's (or ``params``)."""
+        self._check_eval(params)
         own = getattr(self._lead, "eval_params", None)
         return params if own is None else own(params)
+
+    def _check_eval(self, params: Any) -> None:
+        """Refuse, naming it, what is not a dict of this optimizer's parameters.
+
+        Its keys, and once there is a state, the state's keys, shapes and dtypes.
+        """
+        if not isinstance(params, Mapping):
+            fail("params", "a dict of numpy arrays", params, kind=TypeError)
+        for key, p in params.items():
+            if not isinstance(key, str):
+                fail("params keys", "str (names such as 'W1')", key, kind=TypeError)
+            if not isinstance(p, np.ndarray):
+                fail(f"params[{key!r}]", "a numpy array", p, kind=TypeError)
+        if self.state is not None:
+            self._check_state(dict(params))
 
     # ----------------------------------------------------------------- state dict
 
@@ -608,10 +623,14 @@ def _transformed_closure(closure: Callable, wrapper: Optimizer) -> Callable:
         if not (isinstance(result, tuple) and len(result) == 2):
             return result
         loss, grads = result
+        if isinstance(loss, str | bytes | bool | np.bool_):
+            return result
+        try:  # as the inner optimizer reads it: a 0-d array or a Decimal is a number too
+            loss = float(loss)
+        except (TypeError, ValueError, OverflowError):
+            return result
         if (
-            isinstance(loss, bool | np.bool_)
-            or not isinstance(loss, numbers.Real)
-            or not isinstance(grads, Mapping)
+            not isinstance(grads, Mapping)
             or not all(isinstance(g, np.ndarray | np.floating) for g in grads.values())
             or not all(g.dtype in _FLOAT_DTYPES for g in grads.values())
         ):
@@ -709,6 +728,7 @@ class Lookahead(_Wrapper):
 
     def slow_weights(self, params: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
         """The slow weights φ, read-only; ``params`` itself before the first step."""
+        self._check_eval(params)
         if self.state is None or self.t == 0:
             return params
         return {key: _readonly(bufs["slow"]) for key, bufs in self.state.items()}
@@ -831,6 +851,7 @@ class Average(_Wrapper):
 
     def averaged(self, params: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
         """The averaged parameters (read-only), keyed as ``params``; ``params`` before any."""
+        self._check_eval(params)
         n = self.count()
         if self.state is None or n == 0:
             return params
@@ -1225,6 +1246,7 @@ class Groups(_Wrapper):
 
     def eval_params(self, params: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
         """Each group's optimizer's own evaluation parameters, if any; else ``params``."""
+        self._check_eval(params)
         members = self._members if self._members is not None else self.assign(list(params))
         out: dict[str, np.ndarray] = {}
         separate = False
@@ -1276,7 +1298,17 @@ def _sub_closure(closure: Callable, full: Mapping[str, np.ndarray], keys: list[s
     """``closure`` for one group: its keys given, the others taken from ``full``."""
 
     def group_closure(params):
-        loss, grads = closure({**full, **params})
+        result = closure({**full, **params})
+        if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], Mapping)):
+            return result  # not (loss, dict): the group's optimizer names what it got
+        loss, grads = result
+        if grads.keys() != full.keys():
+            missing = sorted(set(full) - set(grads), key=str)
+            extra = sorted(set(grads) - set(full), key=str)
+            raise ValueError(
+                f"the closure's grads must have the keys of params; missing {missing}, "
+                f"unexpected {extra}"
+            )
         return loss, {k: grads[k] for k in keys}
 
     return group_closure
