@@ -166,6 +166,12 @@ class Fold:
     train: np.ndarray
     validation: np.ndarray
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "repeat", check_int("Fold repeat", self.repeat, low=0))
+        object.__setattr__(self, "index", check_int("Fold index", self.index, low=0))
+        for part in ("train", "validation"):
+            object.__setattr__(self, part, _fold_indices(f"Fold {part}", getattr(self, part)))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "repeat": self.repeat,
@@ -179,6 +185,28 @@ class Fold:
             f"Fold(repeat={self.repeat}, index={self.index}, "
             f"train={len(self.train)} samples, validation={len(self.validation)} samples)"
         )
+
+
+def _fold_indices(name: str, indices: Any) -> np.ndarray:
+    """A fold's part as a 1-D array of sample indices (at least one, none negative)."""
+    array = np.asarray(indices)
+    if array.size == 0 and array.ndim == 1 and array.dtype.kind == "f":
+        array = array.astype(np.int64)  # [] is float64 to NumPy
+    if array.dtype.kind not in "iu" or array.ndim != 1:
+        fail(name, "a 1-D array of integer sample indices", indices, kind=TypeError)
+    if array.size == 0:
+        fail(name, "at least one sample index (a fold part with no samples)", indices)
+    if array.min() < 0:
+        fail(name, "sample indices >= 0", int(array.min()))
+    return array
+
+
+def _check_fold_range(name: str, indices: np.ndarray, n: int) -> np.ndarray:
+    """``indices`` (from :func:`_fold_indices`) within the ``n`` samples of the data."""
+    indices = _fold_indices(name, indices)
+    if indices.max() >= n:
+        fail(name, f"sample indices in [0, {n - 1}] (the data has {n} samples)", int(indices.max()))
+    return indices
 
 
 def holdout_fold(dataset: Dataset, *, validation_size: float, rng: np.random.Generator) -> Fold:
@@ -413,6 +441,8 @@ DISTRIBUTIONS: dict[str, type] = {"loguniform": LogUniform, "uniform": Uniform, 
 def _distribution(name: str, value: Any) -> Distribution:
     if isinstance(value, LogUniform | Uniform | Choice):
         return value
+    if isinstance(value, np.ndarray) and value.ndim <= 1:  # numpy.geomspace(...) is a Choice too
+        value = value.item() if value.ndim == 0 else value.tolist()
     if isinstance(value, str) or not isinstance(value, Sequence):
         return Choice((_scalar(f"space[{name!r}]", value),))  # a fixed value
     return Choice(tuple(value))
@@ -495,10 +525,14 @@ class SearchSpace:
                 fail(f"config[{name!r}]", "a mapping with a 'type'", entry, kind=TypeError)
             kind = check_choice(f"config[{name!r}]['type']", entry.get("type"), DISTRIBUTIONS)
             args = {k: v for k, v in entry.items() if k != "type"}
-            if kind == "choice":
-                params[name] = Choice(tuple(args.get("values", ())))
-            else:
-                params[name] = DISTRIBUTIONS[kind](**args)
+            keys = ("values",) if kind == "choice" else ("low", "high")
+            if set(args) != set(keys):
+                fail(
+                    f"config[{name!r}]",
+                    f"a {kind!r} entry with the keys 'type', {', '.join(map(repr, keys))}",
+                    list(entry),
+                )
+            params[name] = DISTRIBUTIONS[kind](**args)
         return cls(params)
 
     def __eq__(self, other: object) -> bool:
@@ -667,6 +701,8 @@ def train_fold(
         trained parameters.
     """
     data = check_dataset("data", data)
+    train_index = _check_fold_range("train_index", train_index, data.n_samples)
+    validation_index = _check_fold_range("validation_index", validation_index, data.n_samples)
     settings = _fit_settings(train_kwargs, spec)
     problem = make_problem(_fold_data(data, train_index, validation_index))
     history = fit(problem, make_optimizer(spec), rng=rng, **settings)
@@ -708,6 +744,8 @@ def _evaluated(history: Any) -> dict[str, np.ndarray]:
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     array = np.asarray(values, dtype=float)
+    if np.isnan(array).any():  # a metric the problem did not give: unknown, not infinite
+        return math.nan, math.nan
     if not np.all(np.isfinite(array)):
         return math.inf, math.inf
     return float(array.mean()), float(array.std())
@@ -912,6 +950,9 @@ def cross_validate(
     for fold in folds:
         if not isinstance(fold, Fold):
             fail("every fold", "a gdlab.selection.Fold", fold, kind=TypeError)
+        where = f"fold (repeat {fold.repeat}, index {fold.index})"
+        _check_fold_range(f"{where} train", fold.train, data.n_samples)
+        _check_fold_range(f"{where} validation", fold.validation, data.n_samples)
     keep_params = check_bool("keep_params", keep_params)
     spec = _spec_for(spec_factory, config)
     make_optimizer(spec)  # a bad hyperparameter fails here, before any training
@@ -962,7 +1003,9 @@ def select(results: Sequence[CVResult], *, metric: str = "loss") -> CVResult:
     else:
         for result in results:
             result.score("accuracy")  # a regression result has none: say so
-        candidates = [r for r in results if r.status != "diverged"]
+        candidates = [
+            r for r in results if r.status != "diverged" and not math.isnan(r.score("accuracy"))
+        ]
     if not candidates:
         what = "on at least one fold" if metric == "loss" else "on every fold"
         raise ValueError(
@@ -1123,7 +1166,12 @@ def _search_data(
     if isinstance(data, Splits):
         if test_size is not None:
             fail("test_size", "None when data is a Splits (it has its test part)", test_size)
-        return data.train, data.test, data.validation
+        # empty parts are no parts (holdout(test_size=0) keeps an empty test set)
+        test = data.test if data.test.n_samples else None
+        validation = data.validation
+        if validation is not None and validation.n_samples == 0:
+            validation = None
+        return data.train, test, validation
     if isinstance(data, Dataset):
         if test_size is None:
             return data, None, None

