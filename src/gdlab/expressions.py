@@ -443,13 +443,18 @@ def _short(value: Any) -> str:
     return text if len(text) <= 20 else text[:17] + "..."
 
 
-@functools.lru_cache(maxsize=256)
 def parse(text: str) -> Any:
     """The SymPy expression of ``text`` (in ``x`` and ``y``), or :class:`ExpressionError`.
 
     >>> parse("x^2 + 3*x*y")
     x**2 + 3*x*y
     """
+    _check_text(text)  # before the cache: a list is unhashable
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(text: str) -> Any:
     _check_text(text)
     # ``^`` is power, as people write it: spelled ``**`` before Python reads the text
     # (Python's ``^`` binds more loosely than ``+``). Positions are mapped back.
@@ -473,6 +478,9 @@ def parse(text: str) -> Any:
         raise ExpressionError(f"nested too deeply (more than {MAX_DEPTH} levels)") from None
     _check_expression(expr)
     return expr
+
+
+parse.cache_clear = _parse.cache_clear  # type: ignore[attr-defined]
 
 
 def _check_text(text: Any) -> None:
@@ -536,11 +544,41 @@ def _derivatives(text: str) -> tuple[Any, Any]:
     expr = parse(text)
     x, y = _symbols()
     sympy = _sympy()
-    return sympy.diff(expr, x), sympy.diff(expr, y)
+    dfdx, dfdy = sympy.diff(expr, x), sympy.diff(expr, y)
+    if expr.has(sympy.Abs) and not (_computable(dfdx) and _computable(dfdy)):
+        # SymPy differentiates |u| of a u it cannot prove real (sqrt(x), acos(x)) through
+        # re, im and atan2; on the reals (where f is computed) d|u| = sign(u)·du.
+        real_abs = _real_abs()
+        on_reals = expr.replace(sympy.Abs, real_abs)
+        dfdx, dfdy = (sympy.diff(on_reals, v).replace(real_abs, sympy.Abs) for v in (x, y))
+    return dfdx, dfdy
+
+
+def _computable(expr: Any) -> bool:
+    """Whether every function in ``expr`` is one :func:`_compile` computes."""
+    sympy = _sympy()
+    return not any(
+        isinstance(node, sympy.Derivative | sympy.Subs)
+        or (isinstance(node, sympy.Function) and type(node).__name__ not in _NUMPY)
+        for node in sympy.preorder_traversal(expr)
+    )
+
+
+@functools.cache
+def _real_abs() -> Any:
+    """``|u|`` for a real ``u``: its derivative is ``sign(u)``."""
+    sympy = _sympy()
+
+    class RealAbs(sympy.Function):
+        def fdiff(self, argindex: int = 1) -> Any:
+            return sympy.sign(self.args[0])
+
+    return RealAbs
 
 
 def gradient_text(text: str) -> tuple[str, str]:
     """``(∂f/∂x, ∂f/∂y)`` of ``text`` as SymPy writes them (exact, not simplified)."""
+    _check_text(text)
     dfdx, dfdy = _derivatives(text)
     return str(dfdx), str(dfdy)
 
@@ -659,6 +697,27 @@ def _compiled(text: str) -> tuple[_Fn, _Fn, _Fn]:
     return _compile(expr), _compile(dfdx), _compile(dfdy)
 
 
+def _real_input(name: str, value: Any) -> Any:
+    """``value`` if it is floating point; integers as float64 (NumPy's integer powers
+    overflow, or refuse negative exponents). Bools, complex numbers and the rest are refused."""
+    if type(value) is float or isinstance(value, np.floating):
+        return value
+    a = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if a.dtype.kind == "f":
+        return value
+    if a.dtype.kind not in "iu" or isinstance(value, bool):
+        fail(name, "a real number or an array of real numbers", value, kind=TypeError)
+    return a.astype(np.float64)
+
+
+def _check_point(name: str, value: Any) -> Point:
+    try:
+        x0, y0 = value
+    except (TypeError, ValueError):
+        fail(name, "a pair (x, y)", value, kind=TypeError)
+    return float(check_real(f"{name} x", x0)), float(check_real(f"{name} y", y0))
+
+
 def _check_range(name: str, value: Any) -> Point:
     try:
         low, high = value
@@ -690,15 +749,17 @@ def function(
     Raises:
         ExpressionError: what is wrong with the text, and where.
     """
+    _check_text(text)
     f, fx, fy = _compiled(text)
     dfdx, dfdy = gradient_text(text)
-    x0, y0 = start
-    point = (float(check_real("start x", x0)), float(check_real("start y", y0)))
+    point = _check_point("start", start)
 
     def value(a: Any, b: Any) -> Any:
+        a, b = _real_input("x", a), _real_input("y", b)
         return _shaped(f(a, b), a, b)
 
     def grad(a: Any, b: Any) -> tuple[Any, Any]:
+        a, b = _real_input("x", a), _real_input("y", b)
         return _shaped(fx(a, b), a, b), _shaped(fy(a, b), a, b)
 
     return ExpressionFunction(

@@ -37,7 +37,15 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from gdlab import functions2d
-from gdlab._checks import ConfigError, Field, check_choice, check_table, fail
+from gdlab._checks import (
+    ConfigError,
+    Field,
+    check_choice,
+    check_float_dtype,
+    check_rng,
+    check_table,
+    fail,
+)
 from gdlab._registry import Registry
 from gdlab.data.datasets import Dataset, Splits
 from gdlab.nn.mlp import MLP
@@ -105,6 +113,31 @@ def _parts(data: Any) -> dict[str, Dataset]:
     raise AssertionError  # unreachable
 
 
+def _check_batch(batch: Any, n_samples: int) -> np.ndarray:
+    """``batch`` as a 1-D integer array of indices into the ``n_samples`` training samples.
+
+    Floats, bools (a mask is not a list of indices), 0-d and 2-D arrays and indices
+    out of range are refused: NumPy would wrap a negative index or read a mask as
+    indices 0 and 1. An empty batch passes (as integers): the loss refuses it.
+    """
+    if type(batch) is not np.ndarray:
+        if isinstance(batch, str | bytes) or not isinstance(batch, Sequence | np.ndarray):
+            fail("batch", "an array of training-sample indices or None", batch, kind=TypeError)
+        batch = np.asarray(batch)
+    if batch.dtype.kind not in "iu" and batch.size:
+        fail("batch", "integer training-sample indices", f"{batch.dtype} array", kind=TypeError)
+    if batch.ndim != 1:
+        fail("batch", "a 1-D array of indices", f"shape {batch.shape}")
+    if not batch.size:
+        return batch.astype(np.intp)
+    low, high = batch.min(), batch.max()
+    if low < 0 or high >= n_samples:
+        fail(
+            "batch", f"indices into the {n_samples} training samples", int(low if low < 0 else high)
+        )
+    return batch
+
+
 class _DataProblem:
     """Shared by the problems with data: the splits, and batches gathered in place."""
 
@@ -112,7 +145,9 @@ class _DataProblem:
         self.parts = _parts(data)
         self.train = self.parts["train"]
         self.splits = tuple(self.parts)
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_float_dtype(dtype, ("float32", "float64"))
+        if self.train.n_features < 1:
+            fail("data", "a data set with at least one feature", self.train.name)
         # Each split's inputs once, contiguous, in the problem's dtype.
         self._X = {
             name: np.ascontiguousarray(part.X, dtype=self.dtype)
@@ -127,13 +162,11 @@ class _DataProblem:
         X, y = self._X["train"], self._y["train"]
         if batch is None:
             return X, y
+        batch = _check_batch(batch, len(y))
         n = len(batch)
         buffers = self._batch.get(n)
         if buffers is None:
             buffers = self._batch[n] = (np.empty((n, X.shape[1]), X.dtype), np.empty(n, y.dtype))
-        if n and (batch.min() < 0 or batch.max() >= len(y)):
-            bad = batch.min() if batch.min() < 0 else batch.max()
-            fail("batch", f"indices into the {len(y)} training samples", int(bad))
         # mode="clip" (the indices are checked above): with the default "raise",
         # numpy.take stages the result in a temporary array the size of out.
         np.take(X, batch, axis=0, out=buffers[0], mode="clip")
@@ -174,8 +207,9 @@ class FunctionProblem:
         self.function = functions2d.get(function) if isinstance(function, str) else function
         if not isinstance(self.function, functions2d.Function2D):
             fail("function", "a function name or a Function2D", function, kind=TypeError)
-        self.start = tuple(self.function.start if start is None else start)
-        functions2d.params_from(self.start)  # checks the point
+        start = self.function.start if start is None else start
+        functions2d.params_from(start)  # checks the point
+        self.start = tuple(start)
         self.name = self.function.name
         self._buffers()
 
@@ -214,7 +248,10 @@ class FunctionProblem:
     def loss_and_grads(
         self, params: dict[str, np.ndarray], batch: np.ndarray | None = None
     ) -> tuple[float, dict[str, np.ndarray]]:
-        x, y = params["x"], params["y"]
+        try:
+            x, y = params["x"], params["y"]
+        except (KeyError, TypeError, IndexError):
+            x, y = _point_of(params)
         checked = self._checked  # the arrays of the last call, as a rule
         scalar = self._scalar if x is checked[0] and y is checked[1] else self._scalar_at(x, y)
         if scalar is not None:
@@ -223,6 +260,7 @@ class FunctionProblem:
             items[0] = dfdx
             items[1] = dfdy
             return loss, self._grads
+        x, y = _point_of(params)
         dfdx, dfdy = self.function.grad(x, y)
         self._grads["x"][...] = dfdx
         self._grads["y"][...] = dfdy
@@ -231,7 +269,7 @@ class FunctionProblem:
     def evaluate(self, params: dict[str, np.ndarray], split: str = "train") -> dict[str, float]:
         if type(split) is not str or split != "train":
             check_choice("split", split, self.splits)
-        x, y = params["x"], params["y"]
+        x, y = _point_of(params)
         checked = self._checked
         scalar = self._scalar if x is checked[0] and y is checked[1] else self._scalar_at(x, y)
         if scalar is not None:
@@ -240,7 +278,8 @@ class FunctionProblem:
 
     def point(self, params: dict[str, np.ndarray]) -> tuple[float, float]:
         """The current ``(x, y)``: the fit loop records the path from it."""
-        return float(params["x"]), float(params["y"])
+        x, y = _point_of(params)
+        return float(x), float(y)
 
     def __repr__(self) -> str:
         return f"FunctionProblem({self.name!r}, start={self.start})"
@@ -252,6 +291,30 @@ _F64 = np.dtype(np.float64)
 def _is_f64_scalar(a: Any) -> bool:
     """Whether ``a`` is a plain 0-d float64 array (what the scalar forms stand in for)."""
     return type(a) is np.ndarray and a.ndim == 0 and a.dtype == _F64
+
+
+def _coordinate(key: str, value: Any) -> Any:
+    """``value`` if it is one real number (a float, or a 0-d float array); an integer
+    as a 0-d float64 array. Bools, complex numbers and arrays of several are refused."""
+    if _is_f64_scalar(value) or type(value) is float:
+        return value
+    a = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if isinstance(value, bool) or a.dtype.kind not in "iuf":
+        fail(f"params[{key!r}]", "a real number (a 0-d float array)", value, kind=TypeError)
+    if a.ndim != 0:
+        fail(f"params[{key!r}]", "a real number (a 0-d float array)", f"shape {a.shape}")
+    return value if a.dtype.kind == "f" else a.astype(np.float64)
+
+
+def _point_of(params: Any) -> tuple[Any, Any]:
+    """``(params["x"], params["y"])``, each checked to be one real number."""
+    if type(params) is dict and "x" in params and "y" in params:
+        return _coordinate("x", params["x"]), _coordinate("y", params["y"])
+    if not isinstance(params, Mapping) or "x" not in params or "y" not in params:
+        got = list(params) if isinstance(params, Mapping) else params
+        fail("params", "a dict with keys x, y", got,
+             kind=ValueError if isinstance(params, Mapping) else TypeError)  # fmt: skip
+    return _coordinate("x", params["x"]), _coordinate("y", params["y"])
 
 
 def _pair_views(buffer: np.ndarray) -> dict[str, np.ndarray]:
@@ -287,6 +350,7 @@ class LinearRegression(_DataProblem):
     def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         d = self._X["train"].shape[1]
         if self.init == "normal":
+            check_rng(rng)
             return {
                 "w": rng.standard_normal(d).astype(self.dtype),
                 "b": rng.standard_normal(1).astype(self.dtype),
@@ -294,7 +358,25 @@ class LinearRegression(_DataProblem):
         bias = 1.0 if self.init == "seed" else 0.0
         return {"w": np.zeros(d, self.dtype), "b": np.full(1, bias, self.dtype)}
 
+    def _check_params(self, params: Any) -> None:
+        """``params`` must be ``{"w": (d,), "b": (1,)}`` arrays of the problem's dtype (the
+        shapes ``init_params`` gives): matmul would broadcast, or cast, anything else."""
+        grads = self._grads
+        if not isinstance(params, dict) or params.keys() != grads.keys():
+            fail(
+                "params",
+                "a dict with keys w, b",
+                list(params) if isinstance(params, dict) else params,
+                kind=TypeError if not isinstance(params, dict) else ValueError,
+            )
+        for key, ref in grads.items():
+            p = params[key]
+            if not isinstance(p, np.ndarray) or p.shape != ref.shape or p.dtype != ref.dtype:
+                got = f"{p.dtype} {p.shape}" if isinstance(p, np.ndarray) else p
+                fail(f"params[{key!r}]", f"a {ref.dtype} array of shape {ref.shape}", got)
+
     def _residuals(self, params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        self._check_params(params)
         r = self._residual.get(len(y))
         if r is None:
             r = self._residual[len(y)] = np.empty(len(y), self.dtype)
@@ -307,8 +389,10 @@ class LinearRegression(_DataProblem):
         self, params: dict[str, np.ndarray], batch: np.ndarray | None
     ) -> tuple[float, dict[str, np.ndarray]]:
         X, y = self._gather(batch)
-        r = self._residuals(params, X, y)
         n = len(y)
+        if not n:
+            fail("X", "at least one sample (a mean over none is 0/0)", f"shape {X.shape}")
+        r = self._residuals(params, X, y)
         loss = float(np.dot(r, r)) / n
         np.matmul(r, X, out=self._grads["w"])
         self._grads["w"] *= 2 / n
@@ -321,7 +405,16 @@ class LinearRegression(_DataProblem):
         return {"loss": float(np.dot(r, r)) / len(r)}
 
     def predict(self, params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
-        return np.asarray(X, self.dtype) @ params["w"] + params["b"]
+        """``X·w + b`` for the samples on the rows of ``X`` (one sample: a 1-D ``X``)."""
+        self._check_params(params)
+        X = np.asarray(X)
+        d = self._grads["w"].shape[0]
+        if X.dtype.kind not in "biuf":
+            fail("X", "numbers (a bool, integer or floating array)", f"{X.dtype} array",
+                 kind=TypeError)  # fmt: skip
+        if X.ndim not in (1, 2) or X.shape[-1] != d:
+            fail("X", f"of shape (n, {d}) or ({d},)", f"shape {X.shape}")
+        return X.astype(self.dtype, copy=False) @ params["w"] + params["b"]
 
     # The 2-parameter projection the figures draw (seed 003's picture): the first two
     # weights ``(w1, w2)``, or ``(w, b)`` with one feature. The fit loop records it as
@@ -396,6 +489,11 @@ class MLPClassification(_DataProblem):
         n_classes = train.n_classes
         if output is None:
             output = "sigmoid" if n_classes == 2 else "softmax"
+        check_choice("output", output, ("softmax", "sigmoid"))
+        if output == "sigmoid" and n_classes != 2:
+            fail("output", f"'softmax' for {n_classes} classes ('sigmoid': two classes)", output)
+        if isinstance(hidden, str | bytes) or not isinstance(hidden, Sequence):
+            fail("hidden", "a list of hidden layer sizes, e.g. (100,)", hidden, kind=TypeError)
         n_out = 1 if output == "sigmoid" else n_classes
         self.sizes = (train.n_features, *hidden, n_out)
         self.options = {
@@ -427,7 +525,10 @@ class MLPClassification(_DataProblem):
     def _gather(self, batch: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if self.options["layout"] == "columns":
             X, y = self._X["train"], self._y["train"]
-            return (X, y) if batch is None else (X[:, batch], y[batch])
+            if batch is None:
+                return X, y
+            batch = _check_batch(batch, len(y))
+            return X[:, batch], y[batch]
         return super()._gather(batch)
 
     def loss_and_grads(
@@ -451,7 +552,7 @@ class MLPClassification(_DataProblem):
         samples; nothing a run reads (the engine's parameters, buffers and
         dropout generators) is touched. Done once per problem.
         """
-        if self._warmed == os.getpid():  # a copy in another process compiles again
+        if self._warmed == os.getpid() or not self.n_samples:  # another process compiles again
             return
         twin = MLP(self.sizes, rng=np.random.default_rng(0), **self.options)
         X, y = self._X["train"], self._y["train"]

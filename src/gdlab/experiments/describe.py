@@ -206,6 +206,20 @@ def _what_ran(experiment: Experiment) -> str:
     return " ".join(sentences)
 
 
+def _origin(experiment: Experiment) -> Experiment | None:
+    """The built-in experiment ``experiment`` was made from: its ``based_on``, or else
+    the built-in of its name if it is that very experiment (a file of your own that
+    happens to be called ``bowl`` is not seed 001's benchmark)."""
+    from gdlab.experiments import BUILTIN, builtin
+
+    if experiment.based_on in BUILTIN:
+        return builtin(experiment.based_on)
+    if experiment.based_on is None and experiment.name in BUILTIN:
+        same = builtin(experiment.name)
+        return same if same.key() == experiment.key() else None
+    return None
+
+
 def text(
     experiment: Experiment,
     *,
@@ -222,12 +236,15 @@ def text(
     it has none); with changes, the text is generated and the changes are listed.
     ``notes`` are appended (e.g. where tuned rates came from).
     """
+    origin = _origin(experiment)
+    if base is None and origin is not None and experiment.based_on == origin.name:
+        # made from a built-in in code (builtin("bowl").set(...)): its text is the
+        # built-in's only while nothing changed
+        base, base_name = origin, base_name or f"built-in experiment {origin.name}"
     changes = experiment.changes_from(base) if base is not None else []
     own = experiment.title if not changes else ""
     description = experiment.description if not changes and experiment.description else ""
-    source = source_text(experiment.name, changed=bool(changes)) or source_text(
-        getattr(experiment, "based_on", None), changed=bool(changes)
-    )
+    source = source_text(origin.name, changed=bool(changes)) if origin is not None else ""
     parts = [source] if source else []
     parts += [description] if description else []
     parts.append(_what_ran(experiment))

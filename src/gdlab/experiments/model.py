@@ -489,7 +489,7 @@ def _expand_optimizers(table: Any, where: str) -> list[RunSpec]:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}.{key} must be a table keyed by optimizer; got {value!r}")
         lower = [n.lower() for n in names if isinstance(n, str)]
-        stray = [k for k in value if k.lower() not in lower]
+        stray = [k for k in value if not isinstance(k, str) or k.lower() not in lower]
         if stray:
             raise ConfigError(
                 f"{where}.{key} names {stray[0]!r}, which is not in {where}.names "
@@ -498,7 +498,13 @@ def _expand_optimizers(table: Any, where: str) -> list[RunSpec]:
     runs = []
     for i, name in enumerate(names):
         key = name.lower() if isinstance(name, str) else name
-        extra = dict(per_name.get(name, per_name.get(key, {})))
+        extra = per_name.get(name, per_name.get(key, {})) if isinstance(name, str) else {}
+        if not isinstance(extra, Mapping):
+            raise ConfigError(
+                f"{where}.hyperparameters.{name} must be a table of {name}'s hyperparameters; "
+                f"got {describe(extra)}"
+            )
+        extra = dict(extra)
         if name in lrs or key in lrs:
             extra["lr"] = lrs.get(name, lrs.get(key))
         runs.append(
@@ -537,6 +543,8 @@ class Experiment:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "runs", tuple(self.runs))
+        if isinstance(self.description, str):  # one paragraph, as from_dict reads it back
+            object.__setattr__(self, "description", " ".join(self.description.split()))
         self.validate()
 
     # ------------------------------------------------------------------ checks
@@ -554,6 +562,17 @@ class Experiment:
         for key in ("title", "description"):
             if not isinstance(getattr(self, key), str):
                 raise ConfigError(f"{where}: {key} must be a string; got {getattr(self, key)!r}")
+        if self.based_on is not None and not isinstance(self.based_on, str):
+            raise ConfigError(f"{where}: based_on must be a string; got {describe(self.based_on)}")
+        for name, value in (("problem", self.problem), ("training", self.training)):
+            wanted = ProblemSpec if name == "problem" else Training
+            if not isinstance(value, wanted):
+                raise ConfigError(
+                    f"{where}: {name} must be a {wanted.__name__}; got {describe(value)}"
+                )
+        bad = [r for r in self.runs if not isinstance(r, RunSpec)]
+        if bad:
+            raise ConfigError(f"{where}: runs must be RunSpec objects; got {describe(bad[0])}")
         if not self.runs:
             raise ConfigError(f"{where} has no runs: give optimizers.names or [[runs]]")
         self._check_labels(where)
@@ -674,9 +693,20 @@ class Experiment:
         return data
 
     def to_toml(self) -> str:
-        """The experiment as a TOML file that :meth:`from_toml` reads back equal."""
+        """The experiment as a TOML file that :meth:`from_toml` reads back equal.
+
+        TOML has no ``null``: a hyperparameter set to ``None`` (from Python or a
+        results.json) is named in a :class:`ConfigError` (its JSON form holds it).
+        """
         import tomli_w
 
+        for run in self.runs:
+            unset = _none_key(run.hyperparameters)
+            if unset is not None:
+                raise ConfigError(
+                    f"run {run.label!r}: hyperparameters.{unset} is None, which TOML cannot "
+                    "write; leave it out for the default or save the experiment as JSON"
+                )
         return tomli_w.dumps(self.to_dict())
 
     def key(self) -> dict[str, Any]:
@@ -713,6 +743,11 @@ class Experiment:
 
     def select(self, selector: str, where: str = "--set") -> list[int]:
         """Indices of the runs ``selector`` names: an optimizer name or a run label's slug."""
+        if not isinstance(selector, str):
+            raise ConfigError(
+                f"{where}: the run must be named by an optimizer or a label (a string); got "
+                f"{describe(selector)}"
+            )
         key = selector.lower()
         by_optimizer = [i for i, r in enumerate(self.runs) if r.optimizer == key]
         by_label = [i for i, r in enumerate(self.runs) if slug(r.label) == slug(selector)]
@@ -771,6 +806,8 @@ class Experiment:
     def select_optimizers(self, names: Sequence[str], where: str = "--optimizers") -> Experiment:
         """Keep the runs of these optimizers, in this order; a name the experiment lacks
         is added as a run at its defaults (with the experiment's common preset, if any)."""
+        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+            raise ConfigError(f"{where} must be a list of optimizer names; got {describe(names)}")
         keys = [n.lower() for n in names]
         twice = sorted({k for k in keys if keys.count(k) > 1})
         if twice:
@@ -797,6 +834,17 @@ class Experiment:
     def changes_from(self, base: Experiment) -> list[str]:
         """What differs from ``base``, as short lines (``problem.function: bowl → rosenbrock``)."""
         return _changes(base, self)
+
+
+def _none_key(table: Mapping[str, Any]) -> str | None:
+    """The dotted key of the first ``None`` in ``table`` (tables within included)."""
+    for key, value in table.items():
+        if value is None:
+            return str(key)
+        inner = _none_key(value) if isinstance(value, Mapping) else None
+        if inner is not None:
+            return f"{key}.{inner}"
+    return None
 
 
 def _set_run(run: RunSpec, key: str, value: Any, where: str) -> RunSpec:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from gdlab._checks import ConfigError
+from gdlab._checks import ConfigError, check_int, check_real
 
 __all__ = ["PLOTS", "ewma_series", "init_series", "run_plot", "schedules_series"]
 
@@ -23,6 +23,10 @@ PLOTS = ("schedules", "ewma", "init")
 def schedules_series(lr0: float = 0.1, epochs: int = 20, steps_per_epoch: int = 50) -> dict:
     """Seed 004's decays as lr-per-step curves (``gdlab plot schedules``)."""
     from gdlab import schedules as S
+
+    lr0 = check_real("lr0", lr0, low=0, low_open=True)
+    epochs = check_int("epochs", epochs, low=1)
+    steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, low=1)
 
     cases = [
         S.Constant(lr0),
@@ -109,6 +113,11 @@ def init_series(samples: int = 1000, units: int = 100, layers: int = 5, seed: in
     """
     from gdlab.nn.init import weights
     from gdlab.nn.layers import ReLU, Sigmoid, Tanh
+
+    samples = check_int("samples", samples, low=1)  # none: every statistic is 0/0
+    units = check_int("units", units, low=1)
+    layers = check_int("layers", layers, low=1)
+    seed = check_int("seed", seed, low=0)
 
     inits = [("std 1", 1.0), ("std 0.01", 0.01), ("Xavier", "xavier"), ("He", "he")]
     activations = [("sigmoid", Sigmoid), ("tanh", Tanh), ("relu", ReLU)]
