@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from gdlab._checks import ConfigError
+from gdlab._checks import ConfigError, check_bool, check_int, fail
 from gdlab.experiments.model import Experiment, RunSpec, digest, slug
 from gdlab.optim import Optimizer
 from gdlab.train import History, fit
@@ -379,8 +379,15 @@ def race(
         on_run: called with each record, in task order, as soon as it and
             every task before it are done.
     """
+    from gdlab.sweep import check_where
+
     if not isinstance(experiment, Experiment):
         raise TypeError(f"experiment must be a gdlab Experiment; got {type(experiment).__name__}")
+    # checked before out_dir is made: a bad call leaves nothing behind
+    workers, scheduler, dask_local, timeout = check_where(workers, scheduler, dask_local, timeout)
+    progress = check_bool("progress", progress)
+    if out_dir is not None and not isinstance(out_dir, str | os.PathLike):
+        fail("out_dir", "a path (str or os.PathLike) or None", out_dir, kind=TypeError)
     with contextlib.ExitStack() as stack:
         keep = out_dir is not None
         out = Path(out_dir) if keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -563,6 +570,9 @@ def run_experiment(
     from gdlab.report import write
     from gdlab.results import ResultsWriter
 
+    # checked before anything is written: a bad call leaves no half-made report
+    workers = check_int("workers", workers, low=1)
+    progress = check_bool("progress", progress)
     problem = prepare(experiment)
     words = dict(text) if text is not None else describe_text(experiment)
     header = {
@@ -667,7 +677,11 @@ def comparison(
     for run in runs:
         groups.setdefault(run["group"], []).append(run)
     smoothed = {
-        run["id"]: ewma(np.asarray(run["loss"], float), beta) if run["loss"] else np.empty(0)
+        run["id"]: (
+            ewma(np.asarray(run["loss"], float), beta)
+            if len(run["loss"])  # a list or an array (run_record's)
+            else np.empty(0)
+        )
         for run in runs
     }
     bests = []

@@ -119,7 +119,7 @@ import numpy as np
 from gdlab import _io
 from gdlab._checks import check_bool, check_int, check_real, describe, fail
 
-__all__ = ["STATUSES", "Task", "demo_task", "run_sweep", "task_key", "task_rng"]
+__all__ = ["STATUSES", "Task", "check_where", "demo_task", "run_sweep", "task_key", "task_rng"]
 
 #: A record's ``status``: the task returned (``"ok"``) or raised (``"failed"``).
 STATUSES = ("ok", "failed")
@@ -162,6 +162,9 @@ class Task:
             fail("Task id", "letters, digits and . _ = / + - (at least one)", self.id)
         if not isinstance(self.kwargs, Mapping):
             fail(f"Task {self.id!r} kwargs", "a mapping", self.kwargs, kind=TypeError)
+        for name in self.kwargs:
+            if not isinstance(name, str):  # fn(**kwargs) takes names only
+                fail(f"the keys of Task {self.id!r} kwargs", "strings", name, kind=TypeError)
         object.__setattr__(self, "kwargs", dict(self.kwargs))
 
 
@@ -273,10 +276,18 @@ def _qualified(kind: type) -> str:
     return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
 
 
+def _message(error: BaseException) -> str:
+    """``str(error)``, or a stand-in when the exception's own ``__str__`` raises."""
+    try:
+        return str(error)
+    except Exception as inner:
+        return f"<str() of the exception failed: {_qualified(type(inner))}: {inner!r}>"
+
+
 def _error(error: BaseException, text: str | None = None) -> dict[str, str]:
     return {
         "type": _qualified(type(error)),
-        "message": str(error),
+        "message": _message(error),
         "traceback": text if text is not None else "".join(traceback.format_exception(error)),
     }
 
@@ -411,6 +422,10 @@ def _read(
             )
         seen[task_id] = number
         records.append((line, record))
+    for line, record in records:  # what the callers read of a finished task
+        if record["status"] == "ok" and not isinstance(record.get("result"), dict):
+            where = f"{path}, line {seen[record['id']]}"
+            fail(where, "a finished task's record with its result (an object)", line.decode())
     return records, cut
 
 
@@ -490,6 +505,8 @@ _PARENT_POLL_SECONDS = 0.5
 _JOIN_SECONDS = 5.0
 #: How often a Dask sweep with a timeout looks for finished tasks.
 _DASK_POLL_SECONDS = 0.02
+#: The longest one wait of the pool for its workers (a longer one is made of several).
+_MAX_WAIT_SECONDS = 3600.0
 
 
 def _watch_parent(parent: int) -> None:
@@ -652,7 +669,8 @@ def _wait_seconds(pool: list[_Worker], timeout: float | None) -> float | None:
     now = time.monotonic()
     deadlines = [w.started + timeout - now for w in pool if w.started is not None and w.task]
     # A worker still booting sends "started" first: the wait ends on its message.
-    return max(0.0, min(deadlines)) if deadlines else None
+    # A far deadline (timeout=1e300) is waited for in pieces: select() takes no more.
+    return min(max(0.0, min(deadlines)), _MAX_WAIT_SECONDS) if deadlines else None
 
 
 def _feed(pool: list[_Worker], queue: collections.deque, fn, base_seed: int) -> None:
@@ -724,11 +742,19 @@ def _import_distributed() -> Any:
     return distributed
 
 
+#: Where a sweep's scheduler can be: another process, reached over the network.
+_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+
+
 def _check_address(distributed: Any, scheduler: str) -> None:
     try:
         protocol, location = distributed.comm.parse_address(scheduler)
+        if protocol not in _SCHEMES:
+            raise ValueError(f"the scheme must be one of {', '.join(_SCHEMES)}, not {protocol!r}")
         if protocol in ("tcp", "tls"):
-            distributed.comm.addressing.parse_host_port(location)
+            host, port = distributed.comm.addressing.parse_host_port(location)
+            if not host or not 0 < port < 65536:  # else a 30 s wait to connect to nothing
+                raise ValueError("a host and a port in [1, 65535]")
     except (ValueError, TypeError) as error:
         fail("scheduler", f'a Dask address such as "tcp://HOST:PORT" ({error})', scheduler)
 
@@ -902,8 +928,23 @@ def _check_tasks(tasks: Any) -> dict[str, int]:
             json.dumps(task.kwargs)
         except (TypeError, ValueError) as error:
             fail(f"tasks[{i}].kwargs", f"plain JSON data ({error})", dict(task.kwargs))
+        _check_keys(task.kwargs, f"tasks[{i}].kwargs")
         index[task.id] = i
     return index
+
+
+def _check_keys(value: Any, where: str) -> None:
+    """Every dict in ``value`` has string keys: JSON would write ``1`` as ``"1"``, so the
+    task's key (:func:`task_key`) could not tell ``{1: x}`` from ``{"1": x}``, and keys of
+    mixed types cannot be sorted."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                fail(f"the keys of {where}", "strings (as in JSON)", key, kind=TypeError)
+            _check_keys(item, f"{where}[{key!r}]")
+    elif isinstance(value, list | tuple):
+        for n, item in enumerate(value):
+            _check_keys(item, f"{where}[{n}]")
 
 
 def _check_fn(fn: Any, pool: bool) -> None:
@@ -927,6 +968,32 @@ def _check_fn(fn: Any, pool: bool) -> None:
             f"fn must be a module-level function (picklable) to run in other processes; "
             f"got {describe(fn)} ({error})"
         ) from None
+
+
+def check_where(
+    workers: Any, scheduler: Any, dask_local: Any, timeout: Any
+) -> tuple[int, str | None, int | None, float | None]:
+    """:func:`run_sweep`'s ``workers``, ``scheduler``, ``dask_local`` and ``timeout``,
+    checked (one executor at a time); for callers that check them before writing."""
+    workers = check_int("workers", workers, low=1)
+    if scheduler is not None and not isinstance(scheduler, str):
+        fail("scheduler", 'an address such as "tcp://HOST:PORT"', scheduler, kind=TypeError)
+    if dask_local is not None:
+        dask_local = check_int("dask_local", dask_local, low=1)
+    if timeout is not None:
+        timeout = check_real("timeout", timeout, low=0, low_open=True)
+    chosen = [
+        text
+        for text, used in (
+            (f"workers={workers}", workers > 1),
+            (f"scheduler={scheduler!r}", scheduler is not None),
+            (f"dask_local={dask_local}", dask_local is not None),
+        )
+        if used
+    ]
+    if len(chosen) > 1:
+        _refuse("workers > 1, scheduler and dask_local", "used one at a time", ", ".join(chosen))
+    return workers, scheduler, dask_local, timeout
 
 
 def run_sweep(
@@ -987,26 +1054,9 @@ def run_sweep(
     """
     _check_tasks(tasks)
     base_seed = check_int("base_seed", base_seed, low=0)
-    workers = check_int("workers", workers, low=1)
-    if scheduler is not None and not isinstance(scheduler, str):
-        fail("scheduler", 'an address such as "tcp://HOST:PORT"', scheduler, kind=TypeError)
-    if dask_local is not None:
-        dask_local = check_int("dask_local", dask_local, low=1)
+    workers, scheduler, dask_local, timeout = check_where(workers, scheduler, dask_local, timeout)
     progress = check_bool("progress", progress)
     retry_failed = check_bool("retry_failed", retry_failed)
-    if timeout is not None:
-        timeout = check_real("timeout", timeout, low=0, low_open=True)
-    chosen = [
-        text
-        for text, used in (
-            (f"workers={workers}", workers > 1),
-            (f"scheduler={scheduler!r}", scheduler is not None),
-            (f"dask_local={dask_local}", dask_local is not None),
-        )
-        if used
-    ]
-    if len(chosen) > 1:
-        _refuse("workers > 1, scheduler and dask_local", "used one at a time", ", ".join(chosen))
     if not isinstance(out, str | os.PathLike):
         fail("out", "a path (str or os.PathLike)", out, kind=TypeError)
     dask = scheduler is not None or dask_local is not None

@@ -12,9 +12,11 @@ are never touched.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 from gdlab import experiments, race
+from gdlab._checks import check_bool, check_int, fail
 from gdlab.experiments import Experiment
 from gdlab.experiments.describe import text
 
@@ -48,6 +50,12 @@ def run(
     from gdlab.experiments.plots import PLOTS, run_plot
     from gdlab.report import html, write
 
+    # checked before the first experiment writes its report
+    quick = check_bool("quick", quick)
+    progress = check_bool("progress", progress)
+    workers = check_int("workers", workers, low=1)
+    if not isinstance(out_dir, str | os.PathLike):
+        fail("out_dir", "a path (str or os.PathLike)", out_dir, kind=TypeError)
     out_dir = Path(out_dir)
     entries = []
     try:

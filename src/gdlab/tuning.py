@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from gdlab import _io
-from gdlab._checks import ConfigError, check_choice, check_int
+from gdlab._checks import ConfigError, check_choice, check_int, fail
 from gdlab.experiments.model import Experiment, RunSpec, digest, schedule_lr0, slug
 
 __all__ = [
@@ -238,7 +238,12 @@ def _widen(
         value = best[name]
         if len(tried) < 2 or value not in (tried[0], tried[-1]):
             continue
-        ratio = max(tried[1] / tried[0], tried[-1] / tried[-2], 2.0)
+        if value <= 0:  # a default of 0 (no weight decay): a log scale has nothing below
+            stuck.append(name)
+            continue
+        # the grid's own ratio; a 0 among the tried (a default) has none
+        ratios = [b / a for a, b in ((tried[0], tried[1]), (tried[-2], tried[-1])) if a > 0]
+        ratio = max([*ratios, 2.0])
         low, high = HARD_BOUNDS.get(name, (0.0, math.inf))
         side = -1 if value == tried[0] else 1
         added = []
@@ -538,6 +543,12 @@ def tune(
     budget = check_int("budget", budget, low=2, high=1000)
     folds = check_int("folds", folds, low=1, high=100)
     method = check_choice("method", method, _METHODS)
+    base_seed = check_int("base_seed", base_seed, low=0)
+    split_seed = check_int("split_seed", split_seed, low=0)
+    if isinstance(tune, str) or not isinstance(tune, Sequence):
+        fail("tune", 'a sequence of names such as ("lr", "beta1")', tune, kind=TypeError)
+    if not tune:
+        fail("tune", "at least one hyperparameter's name", tune)
     tune = tuple(tune)
     classifier = experiment.problem.has("classifier")
     if metric is None:
@@ -683,11 +694,24 @@ def apply_tuned(
         raise ConfigError(
             f"the tuning results in {source} are for {name!r}, not {experiment.name!r}"
         )
+    problem, ours = tuned["experiment"].get("problem"), _as_json(experiment.to_dict()["problem"])
+    if problem is not None and problem != ours:  # tuned on other data or another function
+        raise ConfigError(
+            f"the tuning results in {source} are for another problem of {name!r} "
+            f"({problem}, not {ours}): run `gdlab tune` again"
+        )
     configurations = tuned["configurations"]
     missing = [r.label for r in experiment.runs if (configurations.get(r.label) or {}).get("best")
                is None]  # fmt: skip
     if missing:
         raise ConfigError(f"{source} has no tuned setting for " + ", ".join(missing))
+    for run in experiment.runs:  # a run renamed onto another's label: not its tuning
+        tuned_optimizer = configurations[run.label].get("optimizer", run.optimizer)
+        if tuned_optimizer != run.optimizer:
+            raise ConfigError(
+                f"the tuning results in {source} for run {run.label!r} are of optimizer "
+                f"{tuned_optimizer!r}, not {run.optimizer!r}: run `gdlab tune` again"
+            )
     runs, chosen = [], []
     try:
         for run in experiment.runs:
@@ -710,6 +734,13 @@ def apply_tuned(
         f"{tuned.get('selected_by', tuned['metric'])}): " + "; ".join(chosen) + "."
     )
     return tuned_experiment, [note]
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as tune.json holds it (tuples are lists)."""
+    import json
+
+    return json.loads(json.dumps(value))
 
 
 def series(tuned: Mapping[str, Any]) -> dict[str, Any]:
