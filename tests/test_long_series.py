@@ -269,8 +269,21 @@ def test_a_bad_run_id_is_refused_before_writing(tmp_path):
 def test_steps_to_target_count_steps_not_inline_values(stride, expected):
     from gdlab.race import comparison
 
-    # comparison's EWMA starts from 0: for a constant -1 it falls, lowest at the 4th value
-    run = _data_run("a", 0, [-1.0] * 4, stride)
+    # comparison's bias-corrected EWMA of a falling series is lowest at its 4th value
+    from gdlab.averages import ewma
+
+    run = _data_run("a", 0, [4.0, 3.0, 2.0, 1.0], stride)
     target, rows = comparison([run], {})
-    assert target == pytest.approx(-(1 - 0.9**4))
+    assert target == ewma([4.0, 3.0, 2.0, 1.0], 0.9, bias_correction=True)[-1]
     assert rows[0]["steps_to_target"] == expected
+
+
+def test_steps_to_target_smooths_with_bias_correction():
+    """The EWMA started from 0, so a slowly falling loss was 'at the target' at step 1:
+    its first smoothed value, 0.1 × loss, was its lowest."""
+    from gdlab.race import comparison
+
+    losses = [6.4, 6.3, 6.2, 6.1, 6.0]
+    target, rows = comparison([_data_run("a", 0, losses, None)], {})
+    assert 6.0 < target < 6.4
+    assert rows[0]["steps_to_target"] == 5

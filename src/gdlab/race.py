@@ -678,7 +678,7 @@ def comparison(
         groups.setdefault(run["group"], []).append(run)
     smoothed = {
         run["id"]: (
-            ewma(np.asarray(run["loss"], float), beta)
+            ewma(np.asarray(run["loss"], float), beta, bias_correction=True)
             if len(run["loss"])  # a list or an array (run_record's)
             else np.empty(0)
         )
