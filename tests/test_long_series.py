@@ -267,11 +267,10 @@ def test_a_bad_run_id_is_refused_before_writing(tmp_path):
 
 @pytest.mark.parametrize(("stride", "expected"), [(None, 4), (10, 31)])
 def test_steps_to_target_count_steps_not_inline_values(stride, expected):
+    from gdlab.averages import ewma
     from gdlab.race import comparison
 
     # comparison's bias-corrected EWMA of a falling series is lowest at its 4th value
-    from gdlab.averages import ewma
-
     run = _data_run("a", 0, [4.0, 3.0, 2.0, 1.0], stride)
     target, rows = comparison([run], {})
     assert target == ewma([4.0, 3.0, 2.0, 1.0], 0.9, bias_correction=True)[-1]
