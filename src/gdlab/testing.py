@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from gdlab._checks import check_int
 from gdlab.optim import OPTIMIZERS, NonFiniteGradientError, Optimizer, create
 
 __all__ = ["CHECKS", "CheckReport", "check_optimizer", "steady_peak"]
@@ -92,16 +93,19 @@ def check_optimizer(
         kwargs: constructor arguments for every check (``{}`` by default),
             for example a form to check; ``lr`` is the check's own where it
             matters (convergence tries the registered range).
-        checks: a subset of :data:`CHECKS` to run (default all).
+        checks: a subset of :data:`CHECKS` to run (default all), or one
+            check's name.
         raise_on_failure: raise ``AssertionError`` listing every failed check
             (default); otherwise return the report.
     """
     cls = _resolve(optimizer)
+    if kwargs is not None and not isinstance(kwargs, Mapping):
+        raise TypeError(
+            f"kwargs must be a dict of constructor arguments or None; got {kwargs!r} "
+            f"({type(kwargs).__name__})"
+        )
     kwargs = dict(kwargs or {})
-    selected = CHECKS if checks is None else tuple(checks)
-    unknown = [c for c in selected if c not in CHECKS]
-    if unknown:
-        raise ValueError(f"checks must be among {', '.join(CHECKS)}; got {unknown[0]!r}")
+    selected = _selected(checks)
     report = CheckReport(cls.name or cls.__name__)
     for check in selected:
         try:
@@ -116,6 +120,17 @@ def check_optimizer(
     if raise_on_failure:
         report.raise_if_failed()
     return report
+
+
+def _selected(checks: Any) -> tuple[str, ...]:
+    """The checks to run: all, the names given, or the one name given."""
+    if checks is None:
+        return CHECKS
+    selected = (checks,) if isinstance(checks, str) else tuple(checks)
+    unknown = [c for c in selected if c not in CHECKS]
+    if unknown:
+        raise ValueError(f"checks must be among {', '.join(CHECKS)}; got {unknown[0]!r}")
+    return selected
 
 
 def _resolve(optimizer: type[Optimizer] | str) -> type[Optimizer]:
@@ -136,6 +151,22 @@ def _quadratic(n: int, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
     a = np.linspace(1.0, 10.0, n).astype(dtype)
     x0 = np.cos(np.arange(n) * 1.7).astype(dtype) + dtype(0.5)
     return a, x0
+
+
+def _make(cls: type[Optimizer], kwargs: Mapping[str, Any]) -> Optimizer:
+    """``cls(**kwargs)``, checked to be set up as an Optimizer is."""
+    opt = cls(**kwargs)
+    if "_plan" not in vars(opt):
+        raise AssertionError(
+            f"{cls.__name__}.__init__ does not call Optimizer.__init__ (call "
+            "super().__init__(lr, **options) first)"
+        )
+    return opt
+
+
+def _overridden(kwargs: Mapping[str, Any], **settings: Any) -> dict[str, Any]:
+    """``kwargs`` with the options a check is about set as it needs them, where given."""
+    return {**kwargs, **{k: v for k, v in settings.items() if k in kwargs}}
 
 
 def _closure_for(a: dict[str, np.ndarray], sign: float = 1.0) -> Callable:
@@ -208,7 +239,7 @@ def _check_arguments(cls: type[Optimizer], kwargs: dict) -> None:
         message = _refusal(lambda bad=bad: cls(**{**kwargs, "lr": bad}))
         assert message is not None, f"lr={bad!r} was accepted"
         assert "lr" in message, f"lr={bad!r} raised {message!r}, which does not name lr"
-    defaults = cls(**kwargs).hyperparameters()
+    defaults = _make(cls, kwargs).hyperparameters()
     for name, value in defaults.items():
         if name in kwargs or name == "lr":
             continue
@@ -228,7 +259,7 @@ def _check_registry(cls: type[Optimizer], kwargs: dict) -> None:
     assert OPTIMIZERS.get(cls.name) is cls, f"{cls.name!r} is not registered to this class"
     low, high = cls.lr_range
     assert 0 < low < high, f"lr_range {cls.lr_range} is not a range 0 < low < high"
-    opt = cls(**kwargs)
+    opt = _make(cls, kwargs)
     hp = opt.hyperparameters()
     assert json.loads(json.dumps(hp)) == hp, "hyperparameters() is not plain JSON data"
     twin = create(cls.name, **hp)
@@ -238,11 +269,11 @@ def _check_registry(cls: type[Optimizer], kwargs: dict) -> None:
 
 def _check_round_trip(cls: type[Optimizer], kwargs: dict) -> None:
     params, a = _problem()
-    opt = cls(**kwargs)
+    opt = _make(cls, kwargs)
     _walk(opt, params, a, 7)
     saved = opt.state_dict()
     twin_params = {k: v.copy() for k, v in params.items()}
-    twin = cls(**kwargs)
+    twin = _make(cls, kwargs)
     twin.load_state_dict(saved)
     _walk(opt, params, a, 7)
     _walk(twin, twin_params, a, 7)
@@ -255,7 +286,7 @@ def _check_kernels(cls: type[Optimizer], kwargs: dict) -> None:
         results = []
         for fused in (True, False):
             params, a = _problem(dtype)
-            opt = cls(**{**kwargs, "fused": fused})
+            opt = _make(cls, {**kwargs, "fused": fused})
             _walk(opt, params, a, 10)
             for k, v in params.items():
                 assert v.dtype == dtype, f"params[{k!r}] became {v.dtype} (was {np.dtype(dtype)})"
@@ -271,19 +302,25 @@ def steady_peak(update: Callable[[], object], limit: int, *, calls: int = 5, tri
     work (a test runner's messages, say) can show up in one measurement; a
     temporary of ``update``'s own shows up in every one. The measurement is
     repeated, up to ``tries`` times, until one is under ``limit``; the least is
-    returned.
+    returned. Under a caller's own tracing, what is held before the calls is
+    not counted, and the tracing goes on.
     """
+    calls = check_int("calls", calls, low=1)
+    tries = check_int("tries", tries, low=1)
+    started = not tracemalloc.is_tracing()  # a caller's own tracing is left running
     least = None
     for _ in range(tries):
         tracemalloc.start()
         try:
             tracemalloc.reset_peak()
+            before, _ = tracemalloc.get_traced_memory()
             for _ in range(calls):
                 update()
             _, peak = tracemalloc.get_traced_memory()
         finally:
-            tracemalloc.stop()
-        least = peak if least is None else min(least, peak)
+            if started:
+                tracemalloc.stop()
+        least = peak - before if least is None else min(least, peak - before)
         if least < limit:
             break
     return least
@@ -294,7 +331,7 @@ def _check_allocation(cls: type[Optimizer], kwargs: dict) -> None:
     n = _ALLOCATION_SIZE
     params = {"W": rng.standard_normal((n // 1000, 1000)).astype(np.float32)}
     grads = {"W": rng.standard_normal((n // 1000, 1000)).astype(np.float32)}
-    opt = cls(**kwargs)
+    opt = _make(cls, _overridden(kwargs, fused=True))  # the reference kernels allocate
     closure = (lambda p: (0.0, grads)) if opt.needs_closure else None
     opt.update(params, grads, closure=closure)  # warm-up: state, buffers, compilation
     peak = steady_peak(lambda: opt.update(params, grads, closure=closure), _ALLOCATION_LIMIT)
@@ -306,11 +343,15 @@ def _check_allocation(cls: type[Optimizer], kwargs: dict) -> None:
 
 def _check_convergence(cls: type[Optimizer], kwargs: dict) -> None:
     low, high = cls.lr_range
+    assert 0 < low < high, (
+        f"lr_range {cls.lr_range} is no range 0 < low < high to search (register the "
+        "optimizer with gdlab.optim.register(lr_range=...))"
+    )
     best = math.inf
     for lr in np.geomspace(low, high, 7):
         params, a = _problem()
         start = _closure_for(a)(params)[0]
-        opt = cls(**{**kwargs, "lr": float(lr)})
+        opt = _make(cls, {**_overridden(kwargs, maximize=False), "lr": float(lr)})
         _walk(opt, params, a, 1000)
         final = _closure_for(a)(params)[0]
         if math.isfinite(final):
@@ -326,14 +367,14 @@ def _check_convergence(cls: type[Optimizer], kwargs: dict) -> None:
 def _check_maximize(cls: type[Optimizer], kwargs: dict) -> None:
     params, a = _problem()
     twin = {k: v.copy() for k, v in params.items()}
-    _walk(cls(**kwargs), params, a, 10)
-    _walk(cls(**{**kwargs, "maximize": True}), twin, a, 10, sign=-1.0)
+    _walk(_make(cls, _overridden(kwargs, maximize=False)), params, a, 10)
+    _walk(_make(cls, {**kwargs, "maximize": True}), twin, a, 10, sign=-1.0)
     assert _same(params, twin), "maximize=True on −f does not walk minimize's path on f"
 
 
 def _check_nonfinite(cls: type[Optimizer], kwargs: dict) -> None:
     params, a = _problem()
-    opt = cls(**kwargs)
+    opt = _make(cls, _overridden(kwargs, nonfinite="raise"))
     _walk(opt, params, a, 3)
     before, state = {k: v.copy() for k, v in params.items()}, opt.state_dict()
     grads = _closure_for(a)(params)[1]
@@ -350,7 +391,7 @@ def _check_nonfinite(cls: type[Optimizer], kwargs: dict) -> None:
     assert after["t"] == state["t"], "a refused NaN step counted"
     changed = _first_difference(state, after)
     assert changed is None, f"a refused NaN step changed the state ({changed})"
-    skipping = cls(**{**kwargs, "nonfinite": "skip"})
+    skipping = _make(cls, {**kwargs, "nonfinite": "skip"})
     _walk(skipping, params, a, 3)
     kept = {k: v.copy() for k, v in params.items()}
     skipping.update(params, grads, closure=closure)

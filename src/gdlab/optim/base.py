@@ -57,6 +57,7 @@ _STATE_DICT_KEYS = (
     "skipped_steps", "current_lr", "scalars", "schedule_state",
 )  # fmt: skip
 _REQUIRED_KEYS = _STATE_DICT_KEYS[:6]
+_MISSING = object()
 
 
 class NonFiniteGradientError(ValueError):
@@ -205,6 +206,7 @@ class Optimizer(abc.ABC):
                 "update(params, grads, closure=f) with f(params) -> (loss, grads)"
             )
         plan = self._plan
+        created = False
         if plan is None or not plan.matches(params, grads, self.state):
             flat_grads = self._check(params, grads)
             if self.state is not None:
@@ -212,14 +214,20 @@ class Optimizer(abc.ABC):
             _check_memory(params, grads)
             if self.state is None:
                 self._create_state(params)
+                created = True
             plan = self._plan = self._make_plan(params, grads, flat_grads)
         flat_params, flat_grads = plan.flat_params, plan.flat_grads
-        effective = self._prepare_grads(flat_grads)
-        if effective is None:
-            self.skipped_steps += 1
-            return
-        lr = _rate(self._schedule, self.t, self.epoch)  # step counts from 0 for schedules
-        self._check_rate(lr)
+        try:
+            effective = self._prepare_grads(flat_grads)
+            if effective is None:
+                self.skipped_steps += 1
+                return
+            lr = _rate(self._schedule, self.t, self.epoch)  # step counts from 0 for schedules
+            self._check_rate(lr)
+        except BaseException:
+            if created:  # a refused first step leaves no state behind either
+                self._forget_state()
+            raise
         self.t += 1
         self.current_lr = lr
         self._cast_memo.clear()
@@ -228,6 +236,13 @@ class Optimizer(abc.ABC):
             self._step(flat_params, effective, lr)
         finally:
             self._closure = None
+
+    def _forget_state(self) -> None:
+        """Back to no state, as before the first update (which was refused)."""
+        self.state = None
+        self.__dict__.pop("_scalars", None)
+        self._plan = None
+        self._flat_state_views = None
 
     def _check(self, params: Any, grads: Any) -> dict[str, np.ndarray]:
         if not isinstance(params, Mapping):
@@ -249,12 +264,10 @@ class Optimizer(abc.ABC):
         flat = {}
         for key, p in params.items():
             g = grads[key]
-            if not isinstance(p, np.ndarray):
-                fail(f"params[{key!r}]", "a numpy array", p, kind=TypeError)
+            _check_array(f"params[{key!r}]", p)
             if isinstance(g, np.generic):  # e.g. 2 * np.array(1.0) is a numpy scalar
                 g = np.asarray(g)
-            if not isinstance(g, np.ndarray):
-                fail(f"grads[{key!r}]", "a numpy array", g, kind=TypeError)
+            _check_array(f"grads[{key!r}]", g)
             if p.dtype not in _FLOAT_DTYPES:
                 raise TypeError(
                     f"params[{key!r}] must have dtype float32 or float64; got {p.dtype}"
@@ -323,7 +336,7 @@ class Optimizer(abc.ABC):
         the result is the same, bit for bit, as a call per key.
         """
         keys = list(params)
-        per_key = {k: v.reshape(-1) for k, v in params.items()}
+        per_key = {k: _kernel_view(v).reshape(-1) for k, v in params.items()}
         if (
             self._elementwise
             and len(keys) > 1
@@ -425,7 +438,13 @@ class Optimizer(abc.ABC):
         """The constructor's arguments as plain data (a schedule as its config)."""
         hp = {}
         for name in _argument_names(type(self).__init__):
-            value = getattr(self, name)
+            value = getattr(self, name, _MISSING)
+            if value is _MISSING:
+                raise AttributeError(
+                    f"{type(self).__name__} keeps no attribute {name!r}: hyperparameters() "
+                    "(and state_dict, save, repr) reads each constructor argument back from "
+                    f"the attribute of its name, so __init__ must set self.{name}"
+                )
             if isinstance(value, _schedules.Schedule):
                 value = {"schedule": value.config()}
             hp[name] = value
@@ -635,9 +654,9 @@ class _Plan:
     def matches(self, params, grads, state) -> bool:
         if not self.reusable or state is not self.state:
             return False
-        if len(params) != len(self.keys) or len(grads) != len(self.keys):
-            return False
-        try:
+        try:  # what is no dict (None, say) is named by the full check
+            if len(params) != len(self.keys) or len(grads) != len(self.keys):
+                return False
             for key, p, g in self.entries:
                 # A parameter made read-only since is caught here: the full
                 # check, run again, names it and nothing changes.
@@ -741,7 +760,25 @@ def _span(arrays: list[np.ndarray]) -> np.ndarray | None:
         position += a.size
     if begin < 0 or position > base.size:
         return None
-    return base[begin:position]
+    return _kernel_view(base[begin:position])
+
+
+def _check_array(where: str, a: Any) -> None:
+    """Refuse what is no numpy array, and a masked array (an update would ignore its mask)."""
+    if not isinstance(a, np.ndarray):
+        fail(where, "a numpy array", a, kind=TypeError)
+    if isinstance(a, np.ma.MaskedArray):
+        fail(where, "a plain numpy array (an update would ignore a mask)", a, kind=TypeError)
+
+
+def _kernel_view(a: np.ndarray) -> np.ndarray:
+    """``a`` as a plain ndarray over the same memory, as the kernels take it.
+
+    A subclass keeps its own indexing: a ``numpy.matrix`` stays 2-D when
+    flattened, so a kernel's ``p[i]`` would be a row, reached past the end of
+    the array's memory.
+    """
+    return a if type(a) is np.ndarray else a.view(np.ndarray)
 
 
 def _checked_counters(state_dict: Mapping[str, Any], *, has_state: bool) -> tuple:

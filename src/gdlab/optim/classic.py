@@ -326,6 +326,15 @@ class ASGD(_Classic):
         # η is set to lr at the first step (lr may be a schedule).
         return {"eta": 0.0, "mu": 1.0}
 
+    def _checked_scalars(self, scalars: Any, *, has_state: bool) -> dict[str, float]:
+        # η = lr/(1 + λ·lr·t)^α >= 0 and μ = 1/max(1, t − t0) in (0, 1]: other
+        # saved values were tampered with.
+        checked = super()._checked_scalars(scalars, has_state=has_state)
+        if checked:
+            check_real("state_dict['scalars']['eta']", checked["eta"], low=0)
+            check_real("state_dict['scalars']['mu']", checked["mu"], low=0, high=1, low_open=True)
+        return checked
+
     def _step(self, params, grads, lr) -> None:
         scalars = self._scalars
         if self.t == 1:

@@ -61,6 +61,12 @@ def write_state(path: str | os.PathLike, state_dict: Mapping[str, Any]) -> Path:
     path = Path(path)
     try:
         return save_tree(path, dict(state_dict))
+    except TypeError as error:  # raised before anything is written
+        raise TypeError(
+            f"cannot write the optimizer file {path}: a file keeps plain data (numbers, "
+            "strings, lists, dicts, arrays) and a Python function is none (a Lambda "
+            f"schedule's: keep the optimizer's state_dict() in memory instead); got {error}"
+        ) from error
     except OSError as error:
         code = error.errno if error.errno is not None else errno.EIO
         reason = error.strerror or str(error)

@@ -785,6 +785,14 @@ class NAdam(_Stateful):
     def _init_scalars(self) -> dict[str, float]:
         return {"mu_product": 1.0}
 
+    def _checked_scalars(self, scalars: Any, *, has_state: bool) -> dict[str, float]:
+        # Π μ_i of μ_i in [0, 1): a saved product outside [0, 1] was tampered
+        # with (and one of 1/μ_{t+1} would divide by zero in the step).
+        checked = super()._checked_scalars(scalars, has_state=has_state)
+        if "mu_product" in checked:
+            check_real("state_dict['scalars']['mu_product']", checked["mu_product"], low=0, high=1)
+        return checked
+
     def _step(self, params, grads, lr) -> None:
         b1, b2, t, psi = self.beta1, self.beta2, self.t, self.momentum_decay
         if self.momentum_schedule:

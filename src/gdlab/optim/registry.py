@@ -6,6 +6,7 @@ The registry imports :mod:`.base`, never the other way round.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import re
@@ -17,7 +18,7 @@ from typing import Any
 from .. import schedules as _schedules
 from .._checks import check_bool, check_int, check_real, fail
 from . import io as _files
-from .base import Optimizer
+from .base import Optimizer, _plain
 
 __all__ = ["ENTRY_POINT_GROUP", "OPTIMIZERS", "PRESETS", "create", "load", "register"]
 
@@ -114,6 +115,14 @@ def register(
     def decorate(obj: Any) -> type[Optimizer]:
         cls = _optimizer_class(obj, name, state)
         key = _checked_name(name if name is not None else cls.name or obj.__name__.lower())
+        if isinstance(cls.name, str) and cls.name != key and _REGISTRY.get(cls.name) is cls:
+            # Renaming it would rename the optimizer registered already: its
+            # state dicts and files would then name the new key, and those saved
+            # under the old one would no longer load.
+            raise ValueError(
+                f"{cls.__qualname__} is already registered as {cls.name!r}, so it cannot be "
+                f"registered as {key!r} too: register a subclass under the new name"
+            )
         if key in _REGISTRY and _REGISTRY[key] is not cls and not replace:
             raise ValueError(
                 f"optimizer name {key!r} is already registered (by "
@@ -141,8 +150,20 @@ def _optimizer_class(obj: Any, name: str | None, state: tuple[str, ...]) -> type
             fail("state", "empty for a class (declare state_names)", state)
         return obj
     if inspect.isfunction(obj):
-        return _rule_class(obj, name or obj.__name__, state)
+        return _rule_class(obj, name or obj.__name__, _checked_state_names(state))
     fail("register's argument", "an Optimizer subclass or a function", obj, kind=TypeError)
+
+
+def _checked_state_names(state: Any) -> tuple[str, ...]:
+    """A function rule's state names: distinct identifiers, in a tuple or list."""
+    if not isinstance(state, tuple | list):
+        fail("state", "a tuple of state array names such as ('m', 'v')", state, kind=TypeError)
+    for n in state:
+        if not isinstance(n, str) or not n.isidentifier():
+            fail("state names", "identifiers such as 'm'", n, kind=TypeError)
+    if len(set(state)) != len(state):
+        fail("state", "distinct names", tuple(state))
+    return tuple(state)
 
 
 def _checked_tunables(
@@ -215,7 +236,10 @@ def _rule_class(rule: Callable[..., Any], name: str, state: tuple[str, ...]) -> 
         if p.default is p.empty or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
             fail(f"argument {p.name!r} of rule {name!r}", "a keyword argument with a default",
                  str(p), kind=TypeError)  # fmt: skip
-        defaults[p.name] = p.default
+        if p.name != "lr" and p.name in _reserved_names():
+            fail(f"argument {p.name!r} of rule {name!r}",
+                 "a name the optimizer itself does not use", p.name)  # fmt: skip
+        defaults[p.name] = _plain(p.default)  # np.float32(0.9) checks and saves as 0.9
     if "lr" not in defaults:
         fail(f"rule {name!r}", "a keyword argument lr with a default", rule, kind=TypeError)
     extra = [k for k in defaults if k != "lr"]
@@ -254,6 +278,14 @@ def _rule_class(rule: Callable[..., Any], name: str, state: tuple[str, ...]) -> 
         "rule": staticmethod(rule),
     }
     return type(_class_name(name), (Optimizer,), namespace)
+
+
+@functools.lru_cache(maxsize=1)
+def _reserved_names() -> frozenset[str]:
+    """What an optimizer holds itself (``epoch``, ``state``, ``clip_norm``, ...), so that a
+    rule's hyperparameter of that name would overwrite it."""
+    probe = type("_Probe", (Optimizer,), {"_step": lambda self, params, grads, lr: None})
+    return frozenset(dir(probe)) | frozenset(vars(probe(1.0)))
 
 
 def _checked_like(name: str, value: Any, default: Any) -> Any:
