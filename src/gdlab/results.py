@@ -328,6 +328,39 @@ def inline_series(record: Mapping[str, Any], out_dir: str | os.PathLike) -> dict
     return {**{k: v for k, v in record.items() if k != "series"}, **whole}
 
 
+def _series_shape_ok(key: str, array: np.ndarray) -> bool:
+    if key != "path":
+        return array.ndim == 1
+    return array.shape == (0,) or (array.ndim == 2 and array.shape[1] == 2)
+
+
+def _check_finite(record: Mapping[str, Any]) -> None:
+    """Refuse a record whose ``loss`` or ``lr`` is not a flat sequence of finite numbers, or
+    whose ``path`` is not one of finite ``(x, y)`` points (NaN, ±inf, ``None``, text, a
+    3-D point): results.json would hold ``null`` or what its schema forbids."""
+    for key in SERIES_KEYS:
+        values = record.get(key)
+        if values is None:
+            continue
+        try:
+            array = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            array = None
+        if array is None or not _series_shape_ok(key, array):
+            got = f"shape {array.shape}" if array is not None else f"{values!r:.60}"
+            shape = "a list of (x, y) points" if key == "path" else "a flat list of numbers"
+            raise ValueError(f"run {record.get('id')!r}: {key} must be {shape}; got {got}")
+        if not array.size:
+            continue
+        bad = np.flatnonzero(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))
+        if bad.size:
+            raise ValueError(
+                f"run {record.get('id')!r}: {key}[{bad[0]}] is {array[bad[0]].tolist()}; "
+                "results hold finite numbers only (end a diverged run's series at its last "
+                "finite value)"
+            )
+
+
 class ResultsWriter:
     """The results of one experiment, written after every run.
 
@@ -368,7 +401,19 @@ class ResultsWriter:
         return self.document["runs"]
 
     def add(self, record: Mapping[str, Any]) -> None:
-        """Add a run record (from :func:`gdlab.race.run_record`) and rewrite the files."""
+        """Add a run record (from :func:`gdlab.race.run_record`) and rewrite the files.
+
+        Raises:
+            ValueError: before anything is written, when the record's ``id`` is not a
+                safe file name or is already a run's, or when its per-step series
+                (``loss``, ``lr``, ``path``) hold a value that is not a finite number
+                (results.json holds none: a diverged run's series stop at the last
+                finite value).
+        """
+        run_id = _check_id(record)
+        if any(run.get("id") == run_id for run in self.runs):
+            raise ValueError(f"run id {run_id!r} is already taken: every run needs its own id")
+        _check_finite(record)
         self.runs.append(plain(store_params(record, self.out_dir)))
         self.write()
 

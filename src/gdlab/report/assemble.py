@@ -21,6 +21,7 @@ results document.
 from __future__ import annotations
 
 import os
+import shutil
 import types
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -260,6 +261,8 @@ def _title(labels: Sequence[str], problem: Mapping[str, Any] | None) -> str:
         elif isinstance(data, Mapping):
             subject = str(data.get("name") or "")
         subject = subject or str(problem.get("name") or "")
+    if not labels:  # a document of series only (gdlab plot's): its problem or "gdlab report"
+        return subject or "gdlab report"
     if len(labels) <= 3:
         who = ", ".join(labels[:-1]) + (" and " if len(labels) > 1 else "") + labels[-1]
     else:
@@ -345,15 +348,36 @@ def _write(
     from gdlab import results as results_module
     from gdlab.report import write
 
-    with results_module.output(Path(out), out=out, force=force) as staged:
-        writer = results_module.ResultsWriter(staged, header)
-        for key in ("created", "versions", "machine"):  # a document keeps its own
-            if document.get(key):
-                writer.document[key] = document[key]
-        for record in records:
-            writer.add(_as_arrays(record))
-        writer.finish(str(document.get("status") or "complete"))
-        write(writer.document, staged, charts=charts, function=function)
+    target = results_module.checked_out(out, force)
+    fresh = not target.exists()
+    try:
+        with results_module.output(Path(out), out=out, force=force) as staged:
+            try:
+                writer = results_module.ResultsWriter(staged, header)
+                for key in ("created", "versions", "machine"):  # a document keeps its own
+                    if document.get(key):
+                        writer.document[key] = document[key]
+                for record in records:
+                    writer.add(_as_arrays(record))
+                writer.finish(str(document.get("status") or "complete"))
+                write(writer.document, staged, charts=charts, function=function)
+            except BaseException:
+                # unlike a race (whose finished runs are kept), a failed build leaves nothing
+                _empty(staged)
+                raise
+    except BaseException:
+        if fresh and target.is_dir() and not results_module.holds_report(target):
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+
+
+def _empty(directory: Path) -> None:
+    """Remove what ``directory`` holds (it stays, empty)."""
+    for entry in directory.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def build(

@@ -64,8 +64,9 @@ give the same bytes.
 from __future__ import annotations
 
 import math
+import re
 import textwrap
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1294,6 +1295,72 @@ def _grid_size(n: int, cell: tuple[float, float]) -> tuple[float, float]:
     return cell[0] * min(n, 3), cell[1] * math.ceil(n / 3) + 0.3
 
 
+def _tick_texts(fig: Figure) -> set[int]:
+    """The ids of the figure's tick labels and offset texts (matplotlib writes them in
+    mathtext: ``10⁻³``)."""
+    ids: set[int] = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            ids.add(id(axis.offsetText))
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                ids.update((id(tick.label1), id(tick.label2)))
+    return ids
+
+
+def _fit_text(text: Any, width: float, renderer: Any) -> None:
+    """``text`` with each line longer than ``width`` pixels cut in the middle (``…``)."""
+    if width <= 0 or text.get_window_extent(renderer).width <= width:
+        return
+    lines = []
+    for line in text.get_text().split("\n"):
+        shown, keep = line, len(line)
+        text.set_text(shown)
+        while keep > 8 and text.get_window_extent(renderer).width > width:
+            keep = int(keep * 0.9)
+            shown = line[: keep // 2] + "…" + line[len(line) - (keep - keep // 2) :]
+            text.set_text(shown)
+        lines.append(shown)
+    text.set_text("\n".join(lines))
+
+
+def _cell_width(ax: Axes, figure_width: float) -> float:
+    """The width in pixels of the grid cells ``ax`` spans (0 for axes off a grid)."""
+    spec = ax.get_subplotspec()
+    if spec is None:
+        return 0.0
+    columns = spec.colspan
+    return figure_width * (columns.stop - columns.start) / spec.get_gridspec().ncols
+
+
+def _literal_texts(fig: Figure) -> None:
+    """The figure's words drawn as they read, and kept inside the figure.
+
+    A ``$`` in a run's label is a dollar sign, not the start of matplotlib's
+    mathtext (``"cost $5 and $6"`` drew maths, ``"x^$"`` raised a parse
+    error); the tick labels keep it. A title wider than its grid cell, or a
+    legend entry wider than its column, is cut in the middle (``very long …
+    label 3``) so that neighbours do not run over each other.
+    """
+    from matplotlib.text import Text
+
+    ticks = _tick_texts(fig)
+    for text in fig.findobj(Text):
+        if id(text) not in ticks:
+            text.set_parse_math(False)
+    renderer = fig.canvas.get_renderer()
+    width = fig.get_figwidth() * fig.dpi
+    for ax in fig.axes:
+        for title in (ax.title, ax._left_title, ax._right_title):
+            _fit_text(title, _cell_width(ax, width), renderer)
+    legends = [ax.get_legend() for ax in fig.axes] + list(fig.legends)
+    for legend in legends:
+        if legend is None:
+            continue
+        columns = max(1, int(getattr(legend, "_ncols", 1)))
+        for text in legend.get_texts():
+            _fit_text(text, 0.9 * width / columns, renderer)
+
+
 def _save(fig: Figure, directory: Path, name: str) -> None:
     """``<name>.png`` and ``<name>.svg`` in ``directory``, each written atomically.
 
@@ -1303,6 +1370,7 @@ def _save(fig: Figure, directory: Path, name: str) -> None:
     from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
     with _style():
+        _literal_texts(fig)
         engine = fig.get_layout_engine()
         if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
             engine.execute(fig)
@@ -1415,11 +1483,35 @@ def _split_diverged(
     return (kept, alone) if kept else (alone, [])
 
 
+#: The labels matplotlib gives artists that are not in a legend (``_child3``, ``_nolegend_``).
+_HIDDEN_LABEL = re.compile(r"^_(child\d+|nolegend_)$")
+#: A word joiner: drawn as nothing, it keeps a label that starts with ``_`` in the legend.
+_JOINER = "\N{WORD JOINER}"
+
+
+def _keep_underscored(artists: Iterable[Any]) -> None:
+    """Labels that start with ``_`` (a run labelled ``"_baseline"``) kept in the legend:
+    matplotlib leaves such labels out, so they get an invisible word joiner in front."""
+    for artist in artists:
+        label = artist.get_label()
+        if isinstance(label, str) and label.startswith("_") and not _HIDDEN_LABEL.match(label):
+            artist.set_label(_JOINER + label)
+
+
+def _legend_handles(ax: Axes) -> list[Any]:
+    """The axes' legend handles, those whose label starts with ``_`` included."""
+    _keep_underscored([*ax.lines, *ax.collections, *ax.patches])
+    return ax.get_legend_handles_labels()[0]
+
+
 def _legend(ax: Axes, where: str = "auto", **kwargs: Any) -> None:
     """The axes' legend outside the data: to the right of the axes, or below them
     (``"auto"``: below when a label is longer than 32 characters, else right)."""
-    handles, _labels = ax.get_legend_handles_labels()
-    handles = kwargs.pop("handles", handles)
+    if "handles" in kwargs:
+        handles = kwargs.pop("handles")
+        _keep_underscored(handles)
+    else:
+        handles = _legend_handles(ax)
     if not handles:
         return
     if where == "auto":
@@ -1759,7 +1851,7 @@ def weights_figure(results: Mapping[str, Any], *, beta: float | None = None) -> 
         right.set_title(
             "Training loss per step" + (" (log axis)" if view.scale.kind == "log" else "")
         )
-        handles, _ = right.get_legend_handles_labels()
+        handles = _legend_handles(right)
         fig.legend(
             handles=handles, loc="outside lower center", ncol=min(4, len(handles)), frameon=False
         )
