@@ -1943,8 +1943,13 @@ def _function_losses(
             if _diverged(run) and len(loss):
                 _mark_end(ax, steps[-1], loss[-1], style.color)
     every = np.concatenate(values) if values else np.empty(0)
-    if log and every.size and every.max() > 0 and every.min() >= 0:
+    if log and every.size and every.max() > 0 and every.min() > 0:
         ax.set_yscale("log", nonpositive="mask")
+    elif log and every.size and every.max() > 0 and every.min() == 0:
+        # a run that reached the minimum exactly (or started there): a log axis would
+        # mask its zeros and end its curve, or hide it; symmetric log draws 0 at the
+        # bottom and every positive value on a log scale
+        ax.set_yscale("symlog", linthresh=float(every[every > 0].min()))
     elif log and every.size and every.min() < 0:  # unbounded below (a saddle): symmetric log
         starts = [abs(v[0]) for v in values if v.size and v[0] != 0]
         ax.set_yscale("symlog", linthresh=float(np.median(starts)) if starts else 1.0)
