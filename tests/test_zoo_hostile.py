@@ -316,3 +316,33 @@ def test_ctrl_c_in_a_closure_undoes_the_step_as_an_error_does(name, kwargs):
     opt.update(params, _cosh(params)[1], closure=_cosh)
     twin.update(other, _cosh(other)[1], closure=_cosh)
     np.testing.assert_array_equal(params["a"], other["a"])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: create("lookahead", inner="adam"),
+        lambda: create("average", inner="momentum"),
+        lambda: create("accumulate", inner="adam", every=2),
+        lambda: create("groups", groups=[{"keys": "*", "optimizer": "adam"}]),
+    ],
+)
+def test_a_wrapper_whose_first_update_is_refused_keeps_no_inner_state(make):
+    """The inner states made for the refused call stayed, and locked the keys: the next
+    update with other parameters was refused ("the keys the optimizer's state was made for")."""
+    opt = make()
+    with pytest.raises(ValueError, match="NaN or inf"):
+        opt.update({"w": np.ones(3)}, {"w": np.array([1.0, np.nan, 1.0])})
+    opt.update({"v": np.ones(2)}, {"v": np.ones(2)})  # raised before
+
+
+def test_an_inner_optimizer_used_before_keeps_its_state_when_the_wrapper_refuses():
+    inner = create("adam")
+    inner.update({"w": np.ones(3)}, {"w": np.ones(3)})
+    before = inner.state_dict()
+    opt = create("lookahead", inner=inner)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        opt.update({"w": np.ones(3)}, {"w": np.array([1.0, np.nan, 1.0])})
+    after = inner.state_dict()
+    assert after["t"] == before["t"]
+    np.testing.assert_array_equal(after["state"]["w"]["exp_avg"], before["state"]["w"]["exp_avg"])

@@ -461,6 +461,14 @@ class _Wrapper(_Stateful):
                 inner.state = None
             raise
         super()._create_state(params)
+        self._made_inners = made
+
+    def _forget_state(self) -> None:
+        """Back to no state after a refused first update: the inner states it made go too
+        (an inner optimizer that had state before the wrapper's first update keeps it)."""
+        for inner in self.__dict__.pop("_made_inners", ()):
+            inner._forget_state()
+        super()._forget_state()
 
     def _split(self, params) -> list[tuple[Optimizer, list[str]]]:
         """Each inner optimizer with the keys it steps."""
