@@ -182,6 +182,10 @@ def test_hostile_texts_never_reach_eval(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("eval/exec was called")
 
+    # SymPy's own imports (the first import of sympy, its lazily imported modules)
+    # run exec: do them all once before eval and exec are forbidden. Run alone, this
+    # test failed on them, not on gdlab.
+    function("x^2 + 3*sin(y)").f(1.0, 0.0)
     monkeypatch.setattr(builtins, "eval", boom)
     monkeypatch.setattr(builtins, "exec", boom)
     expressions._compiled.cache_clear()
