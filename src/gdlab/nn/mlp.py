@@ -296,7 +296,7 @@ class MLP:
     def _forward(self, X: np.ndarray, train: bool) -> np.ndarray:
         out = X
         for layer in self.layers:
-            out = layer.forward(out, train)
+            out = layer._forward_trusted(out, train)
         return out
 
     def _penalty(self) -> float:
@@ -328,7 +328,7 @@ class MLP:
             raise
         d: np.ndarray | None = self.loss_layer.backward()
         for layer in reversed(self.layers):
-            d = layer.backward(d)
+            d = layer._backward_trusted(d)
         if self.weight_decay:
             loss += self._penalty()
             lam = self.dtype.type(self.weight_decay)
