@@ -1942,18 +1942,26 @@ def _function_losses(
             )  # fmt: skip
             if _diverged(run) and len(loss):
                 _mark_end(ax, steps[-1], loss[-1], style.color)
+    if log:
+        _function_loss_scale(ax, values)
+    ax.set_ylabel("f(x, y)")
+
+
+def _function_loss_scale(ax: Axes, values: Sequence[np.ndarray]) -> None:
+    """A log axis for f's values where one shows them all: log, or symmetric log."""
     every = np.concatenate(values) if values else np.empty(0)
-    if log and every.size and every.max() > 0 and every.min() > 0:
+    if not every.size:
+        return
+    if every.min() > 0:
         ax.set_yscale("log", nonpositive="mask")
-    elif log and every.size and every.max() > 0 and every.min() == 0:
+    elif every.min() == 0 and every.max() > 0:
         # a run that reached the minimum exactly (or started there): a log axis would
         # mask its zeros and end its curve, or hide it; symmetric log draws 0 at the
         # bottom and every positive value on a log scale
         ax.set_yscale("symlog", linthresh=float(every[every > 0].min()))
-    elif log and every.size and every.min() < 0:  # unbounded below (a saddle): symmetric log
+    elif every.min() < 0:  # unbounded below (a saddle): symmetric log
         starts = [abs(v[0]) for v in values if v.size and v[0] != 0]
         ax.set_yscale("symlog", linthresh=float(np.median(starts)) if starts else 1.0)
-    ax.set_ylabel("f(x, y)")
 
 
 def _draw_losses(ax: Axes, curves: Sequence[_Curve], view: _View) -> None:
