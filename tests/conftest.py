@@ -29,3 +29,15 @@ def _gdlab_cache_in_tmp(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GDLAB_CACHE_DIR", str(tmp_path_factory.mktemp("gdlab-cache")))
         yield
+
+
+@pytest.fixture
+def registered():
+    """Names a test registers as optimizers (append them), removed afterwards."""
+    from gdlab.optim import OPTIMIZERS, unregister
+
+    names: list[str] = []
+    yield names
+    for name in names:
+        if name in OPTIMIZERS:
+            unregister(name)

@@ -6,19 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gdlab.optim import OPTIMIZERS, NonFiniteGradientError, Optimizer, create, register, unregister
+from gdlab.optim import OPTIMIZERS, NonFiniteGradientError, Optimizer, create, register
 from gdlab.optim.optimizers import Adam
 from gdlab.testing import CHECKS, check_optimizer
-
-
-@pytest.fixture
-def registered():
-    """Names registered by a test, removed afterwards."""
-    names: list[str] = []
-    yield names
-    for name in names:
-        if name in OPTIMIZERS:
-            unregister(name)
 
 
 def _steps(name: str, params: dict, grads: dict, n: int = 3) -> None:

@@ -23,20 +23,9 @@ from gdlab.optim import (
     create,
     load_entry_points,
     register,
-    unregister,
 )
 from gdlab.optim.optimizers import SGD
 from gdlab.testing import check_optimizer
-
-
-@pytest.fixture
-def registered():
-    """Names registered by a test, removed afterwards."""
-    names: list[str] = []
-    yield names
-    for name in names:
-        if name in OPTIMIZERS:
-            unregister(name)
 
 
 def test_a_registered_class_is_everywhere(registered):

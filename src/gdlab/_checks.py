@@ -110,6 +110,15 @@ def check_int(name: str, value: Any, *, low: int | None = None, high: int | None
     return n
 
 
+def check_same_keys(name: str, got: Mapping[Any, Any], expected: Mapping[Any, Any]) -> None:
+    """Raise ``ValueError`` naming the missing and unexpected keys unless ``got`` has
+    exactly the keys of ``expected`` (``name`` says what ``got`` is and should match)."""
+    if got.keys() != expected.keys():
+        missing = sorted(set(expected) - set(got), key=str)
+        extra = sorted(set(got) - set(expected), key=str)
+        raise ValueError(f"{name}; missing {missing}, unexpected {extra}")
+
+
 def check_bool(name: str, value: Any) -> bool:
     """Return ``value`` if it is a ``bool`` (NumPy's included)."""
     if isinstance(value, bool):

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_int, check_real, fail
+from .._checks import check_int, check_real, check_same_keys, fail
 from . import fused as _fused
 from .base import NonFiniteGradientError, Optimizer, _span
 from .registry import register
@@ -171,13 +171,7 @@ class _ClosureRule(Optimizer):
         """Check the closure's ``grads`` against ``params`` and copy each into ``out``."""
         if not isinstance(grads, Mapping):
             fail("the closure's grads", "a dict of numpy arrays", grads, kind=TypeError)
-        if grads.keys() != params.keys():
-            missing = sorted(set(params) - set(grads), key=str)
-            extra = sorted(set(grads) - set(params), key=str)
-            raise ValueError(
-                f"the closure's grads must have the keys of params; missing {missing}, "
-                f"unexpected {extra}"
-            )
+        check_same_keys("the closure's grads must have the keys of params", grads, params)
         for key, p in params.items():
             g = grads[key]
             if isinstance(g, np.generic):

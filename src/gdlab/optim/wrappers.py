@@ -69,7 +69,7 @@ from typing import Any
 import numpy as np
 
 from .. import schedules as _schedules
-from .._checks import check_bool, check_choice, check_int, check_real, fail
+from .._checks import check_bool, check_choice, check_int, check_real, check_same_keys, fail
 from . import fused as _fused
 from . import wrappers_fused, wrappers_kernels
 from .base import _FLAT, _FLOAT_DTYPES, Optimizer, _argument_names, _plain, _rate
@@ -1310,13 +1310,7 @@ def _sub_closure(closure: Callable, full: Mapping[str, np.ndarray], keys: list[s
         if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], Mapping)):
             return result  # not (loss, dict): the group's optimizer names what it got
         loss, grads = result
-        if grads.keys() != full.keys():
-            missing = sorted(set(full) - set(grads), key=str)
-            extra = sorted(set(grads) - set(full), key=str)
-            raise ValueError(
-                f"the closure's grads must have the keys of params; missing {missing}, "
-                f"unexpected {extra}"
-            )
+        check_same_keys("the closure's grads must have the keys of params", grads, full)
         return loss, {k: grads[k] for k in keys}
 
     return group_closure
