@@ -248,3 +248,27 @@ def test_a_series_document_without_a_title_gets_one(tmp_path: Path, monkeypatch)
     document = json.loads((tmp_path / "out" / "results.json").read_text())
     assert document["title"] == "gdlab report"
     assert "<h1>gdlab report</h1>" in (tmp_path / "out" / "index.html").read_text()
+
+
+def test_a_figure_made_by_the_public_functions_keeps_a_dollar_however_it_is_saved(tmp_path):
+    """Only figures saved through the report were fixed: loss_figure(...).savefig(...)
+    still drew 'cost $5 and $6' as 'cost 5and6' in maths italics, and raised on 'x^$'."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from gdlab.experiments import Experiment
+    from gdlab.race import describe_problem, prepare, race
+    from gdlab.report import figures
+
+    exp = Experiment.from_dict({
+        "name": "labels", "problem": {"kind": "function", "function": "bowl"},
+        "training": {"steps": 5}, "optimizers": {"names": ["sgd", "adam"]},
+    })  # fmt: skip
+    runs = race(exp, progress=False)
+    for run, label in zip(runs, ["cost $5 and $6", "x^$"], strict=True):
+        run["label"] = run["group"] = label
+    fig = figures.loss_figure({"problem": describe_problem(exp, prepare(exp)), "runs": runs})
+    texts = fig.axes[0].get_legend().get_texts()
+    assert [t.get_text() for t in texts] == ["cost $5 and $6", "x^$"]
+    assert not any(t.get_parse_math() for t in texts)
+    fig.savefig(tmp_path / "loss.png")

@@ -63,6 +63,7 @@ give the same bytes.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import textwrap
@@ -1361,6 +1362,20 @@ def _literal_texts(fig: Figure) -> None:
             _fit_text(text, 0.9 * width / columns, renderer)
 
 
+def _finished(make: Callable[..., Figure]) -> Callable[..., Figure]:
+    """A public figure function whose figure's words are literal and fit
+    (:func:`_literal_texts`), however the caller then saves it."""
+
+    @functools.wraps(make)
+    def finished(*args: Any, **kwargs: Any) -> Figure:
+        fig = make(*args, **kwargs)
+        with _style():
+            _literal_texts(fig)
+        return fig
+
+    return finished
+
+
 def _save(fig: Figure, directory: Path, name: str) -> None:
     """``<name>.png`` and ``<name>.svg`` in ``directory``, each written atomically.
 
@@ -1641,6 +1656,7 @@ def _zoom(
     return out[0], out[1]
 
 
+@_finished
 def overlay_figure(
     results: Mapping[str, Any],
     *,
@@ -1705,6 +1721,7 @@ def overlay_figure(
     return fig
 
 
+@_finished
 def paths_figure(
     results: Mapping[str, Any],
     *,
@@ -1787,6 +1804,7 @@ def _quadratic_surface(surface: Mapping[str, Any], points: np.ndarray, resolutio
     return _Surface(gx, gy, z, levels)
 
 
+@_finished
 def weights_figure(results: Mapping[str, Any], *, beta: float | None = None) -> Figure:
     """The weights' paths on the loss contour (left) beside the loss curves (right).
 
@@ -1858,6 +1876,7 @@ def weights_figure(results: Mapping[str, Any], *, beta: float | None = None) -> 
     return fig
 
 
+@_finished
 def loss_figure(
     results: Mapping[str, Any], *, beta: float | None = None, log: bool | None = None
 ) -> Figure:
@@ -2116,6 +2135,7 @@ def _accuracy_handles(
     return handles
 
 
+@_finished
 def accuracy_figure(results: Mapping[str, Any]) -> Figure:
     """Accuracy against the step at each evaluation, one colour and marker per group.
 
@@ -2145,6 +2165,7 @@ def accuracy_figure(results: Mapping[str, Any]) -> Figure:
     return fig
 
 
+@_finished
 def lr_figure(results: Mapping[str, Any]) -> Figure:
     """The learning rate per step of each group's first run, log y-axis.
 
@@ -2193,6 +2214,7 @@ def _accuracy_text(run: Mapping[str, Any]) -> str:
     return ""
 
 
+@_finished
 def boundary_figure(results: Mapping[str, Any]) -> Figure:
     """Decision boundaries: one subplot per group (its first run with a ``boundary``).
 
@@ -2262,6 +2284,7 @@ def _series_of(results: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
     return series
 
 
+@_finished
 def schedules_figure(results: Mapping[str, Any], *, log: bool | None = None) -> Figure:
     """Learning rate against step for each schedule; the legend (below) shows the formulas.
 
@@ -2303,6 +2326,7 @@ def schedules_figure(results: Mapping[str, Any], *, log: bool | None = None) -> 
     return fig
 
 
+@_finished
 def ewma_figure(results: Mapping[str, Any]) -> Figure:
     """Seed 004's picture: the whole series (left) and its first 30 days (right).
 
@@ -2510,6 +2534,7 @@ def _init_stds(
     _legend(ax, where="below", ncol=2)
 
 
+@_finished
 def init_figure(results: Mapping[str, Any], *, activation: str | None = None) -> Figure:
     """Seed 001's activation histograms, and the standard deviation per layer.
 
@@ -2579,6 +2604,7 @@ def _sensitivity_curve(
     return finite
 
 
+@_finished
 def sensitivity_figure(results: Mapping[str, Any]) -> Figure:
     """Validation loss against the learning rate per configuration (``series.kind == "tuning"``)."""
     series = _series_of(results, "tuning")
