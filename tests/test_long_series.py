@@ -144,6 +144,7 @@ def _x_max(fig) -> float:
     )
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # an axis that overflows
 def test_loss_figure_x_axis_is_in_steps(long_race):
     document, _ = long_race
     fig = figures.loss_figure(document)
@@ -156,6 +157,7 @@ def test_lr_figure_x_axis_is_in_steps(long_race):
     assert LONG - 1 - STRIDE < _x_max(fig) <= LONG - 1
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # an axis that overflows
 def test_report_draws_a_long_race(long_race, tmp_path):
     document, _ = long_race
     drawn = write(document, tmp_path)

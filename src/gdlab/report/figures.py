@@ -1966,6 +1966,10 @@ def _function_losses(
     ax.set_ylabel("f(x, y)")
 
 
+#: How many decades below its largest value a 2-D race's symmetric log axis shows.
+LOG_DECADES = 12
+
+
 def _function_loss_scale(ax: Axes, values: Sequence[np.ndarray]) -> None:
     """A log axis for f's values where one shows them all: log, or symmetric log."""
     every = np.concatenate(values) if values else np.empty(0)
@@ -1977,7 +1981,12 @@ def _function_loss_scale(ax: Axes, values: Sequence[np.ndarray]) -> None:
         # a run that reached the minimum exactly (or started there): a log axis would
         # mask its zeros and end its curve, or hide it; symmetric log draws 0 at the
         # bottom and every positive value on a log scale
-        ax.set_yscale("symlog", linthresh=float(every[every > 0].min()))
+        # (at most LOG_DECADES below the largest: a smallest value near 1e-300
+        # would stretch the axis over 300 decades and overflow matplotlib's transform)
+        top = float(every.max())
+        ax.set_yscale(
+            "symlog", linthresh=max(float(every[every > 0].min()), top * 10.0**-LOG_DECADES)
+        )
     elif every.min() < 0:  # unbounded below (a saddle): symmetric log
         starts = [abs(v[0]) for v in values if v.size and v[0] != 0]
         ax.set_yscale("symlog", linthresh=float(np.median(starts)) if starts else 1.0)
