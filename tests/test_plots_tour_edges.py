@@ -176,6 +176,30 @@ def test_tour_keeps_the_seed_titles(monkeypatch, tmp_path, quick):
     assert titles == expected
 
 
+@pytest.mark.parametrize(
+    ("own", "expected"),
+    [
+        ({"steps": 300}, {"steps": 30}),
+        ({"epochs": 40}, {"epochs": 4}),
+        ({"epochs": 2}, {"epochs": 2}),
+    ],
+)
+def test_a_quick_tour_shortens_a_runs_own_length_too(own, expected):
+    # The experiment's 30 steps become 3; a run that sets its own length keeps
+    # its own, shortened the same way (merge_training alone dropped it, so
+    # the run trained for the experiment's shortened length instead).
+    import dataclasses
+
+    from gdlab import experiments, tour
+
+    bowl = experiments.builtin("bowl")
+    first = dataclasses.replace(bowl.runs[0], training=own)
+    quick = tour.shortened(bowl.replace(runs=(first, *bowl.runs[1:])))
+    assert quick.training.steps == 3
+    assert quick.runs[0].training == expected
+    assert [run.training for run in quick.runs[1:]] == [{}] * (len(bowl.runs) - 1)
+
+
 # -- docs/training.md ----------------------------------------------------------------
 
 

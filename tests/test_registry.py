@@ -48,6 +48,28 @@ def test_a_registered_class_is_everywhere(registered):
     assert x["x"][0] == 0.9
 
 
+def test_a_subclass_registered_without_a_name_gets_its_own(registered):
+    # It inherits SGD.name = "sgd": taking that as its key refused it as a
+    # clash with SGD and suggested replace=True, which would have replaced SGD.
+    @register(lr_range=(1e-3, 1.0))
+    class QuarterSGD(SGD):
+        def _step(self, params, grads, lr):
+            super()._step(params, grads, lr / 4)
+
+    registered.append("quartersgd")
+    assert OPTIMIZERS["quartersgd"] is QuarterSGD
+    assert OPTIMIZERS["sgd"] is SGD
+    assert SGD.name == "sgd"
+    assert create("quartersgd").name == "quartersgd"
+
+    @register(lr_range=(1e-3, 1.0))
+    class Named(SGD):
+        name = "named_sgd"  # a name the class sets itself is the default
+
+    registered.append("named_sgd")
+    assert OPTIMIZERS["named_sgd"] is Named
+
+
 def test_a_function_rule_becomes_an_optimizer(registered):
     @register("sign_step", lr_range=(1e-4, 1e-1), state=("count",))
     def sign_step(p, g, state, t, *, lr=0.01, shrink=1.0):

@@ -697,6 +697,56 @@ def test_search_argument_errors():
         search(LinearRegression, "sgd", {"lr": [1e3]}, splits, folds=2, **kw)
 
 
+@pytest.mark.parametrize(
+    ("space", "extra", "error"),
+    [
+        ({"lr": [0.1], "bogus": [1.0]}, {}, r"SGD got an unknown keyword argument 'bogus'"),
+        (
+            {"lr": LogUniform(1e-3, 1e-1), "bogus": [1.0]},
+            {"method": "random", "budget": 2},
+            "bogus",
+        ),
+        ({"lr": [0.1, -0.1]}, {}, r"lr"),  # the grid's second configuration
+        ({"lr": LRS}, {"budget": 3}, r"budget must be >= the grid's 6"),
+    ],
+)
+def test_a_refused_search_draws_nothing_from_rng(space, extra, error):
+    # The names and values are checked before the test split and the folds
+    # are drawn: a search that raises leaves the caller's generator as it was.
+    generator = rng(5)
+    before = generator.bit_generator.state
+    with pytest.raises((TypeError, ValueError), match=error):
+        search(
+            LinearRegression,
+            "sgd",
+            space,
+            regression_splits(60),
+            folds=2,
+            test_size=None,
+            rng=generator,
+            train_kwargs={"steps": 1},
+            **extra,
+        )
+    assert generator.bit_generator.state == before
+
+
+def test_a_random_search_may_name_a_range_whose_end_the_optimizer_refuses():
+    # momentum = 1 is refused, but Uniform(0.5, 1.0) never draws it: only the
+    # middle of a range it samples is built before the search starts.
+    result = search(
+        LinearRegression,
+        "momentum",
+        {"lr": [0.05], "momentum": Uniform(0.5, 1.0)},
+        regression_splits(60),
+        folds=2,
+        rng=rng(1),
+        train_kwargs={"steps": 2},
+        method="random",
+        budget=2,
+    )
+    assert all(0.5 <= r.config["momentum"] < 1.0 for r in result.results)
+
+
 def test_search_tpe_is_reproducible():
     pytest.importorskip("optuna")
     data = noiseless_regression(60)

@@ -1323,6 +1323,8 @@ def search(
         fail("budget", f"a number of configurations for method={method!r}", budget)
     optuna = import_optuna() if method == "tpe" else None
     _fit_settings(train_kwargs, spec, make_callbacks=False)  # checks them
+    configs = _grid_configs(space, points, budget) if method == "grid" else None
+    _check_space(spec, space, configs)  # a refused search changes nothing, rng included
 
     pool, test, given_validation = _search_data(data, test_size, rng, stratify)
     metric = _check_metric(metric, pool)
@@ -1358,14 +1360,7 @@ def search(
                 result.models = None
         return result
 
-    if method == "grid":
-        configs = space.grid(points)
-        if budget is not None and budget < len(configs):
-            fail(
-                "budget",
-                f">= the grid's {len(configs)} configurations (or use method='random')",
-                budget,
-            )
+    if configs is not None:
         for config in configs:
             evaluate(config)
     elif method == "random":
@@ -1401,6 +1396,36 @@ def search(
         final=final_record,
         params=final_params,
     )
+
+
+def _grid_configs(space: SearchSpace, points: int, budget: int | None) -> list[dict[str, Any]]:
+    configs = space.grid(points)
+    if budget is not None and budget < len(configs):
+        fail(
+            "budget",
+            f">= the grid's {len(configs)} configurations (or use method='random')",
+            budget,
+        )
+    return configs
+
+
+def _check_space(spec: RunSpec, space: SearchSpace, configs: list[dict[str, Any]] | None) -> None:
+    """Build the optimizer for the configurations a search will try, before it draws anything.
+
+    A grid's configurations are all known: each is built. A random or TPE
+    search draws inside the ranges, so each dimension is built at its
+    middle value (every value of a Choice), the others at theirs: names and
+    values the optimizer refuses fail before the search spends ``rng``.
+    """
+    if configs is None:
+        axes = {
+            name: dist.values if isinstance(dist, Choice) else [dist.grid(3)[1]]
+            for name, dist in space.params.items()
+        }
+        base = {name: values[0] for name, values in axes.items()}
+        configs = [{**base, name: v} for name, values in axes.items() for v in values] or [{}]
+    for config in configs:
+        _spec_for(spec, config).make_optimizer()
 
 
 def _finish(

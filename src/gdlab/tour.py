@@ -11,6 +11,7 @@ are never touched.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -28,14 +29,26 @@ __all__ = ["run", "shortened"]
 QUICK_MIN_EPOCHS = 3
 
 
+def _tenth(steps: int | None, epochs: int | None) -> dict[str, int]:
+    if steps is not None:
+        return {"steps": max(1, math.ceil(steps / 10))}
+    assert epochs is not None
+    return {"epochs": max(min(epochs, QUICK_MIN_EPOCHS), math.ceil(epochs / 10))}
+
+
 def shortened(experiment: Experiment) -> Experiment:
     """A tenth of the steps (at least one) or of the epochs (at least
-    :data:`QUICK_MIN_EPOCHS`, or all of them when there are fewer)."""
+    :data:`QUICK_MIN_EPOCHS`, or all of them when there are fewer); a run
+    that sets its own steps or epochs keeps its own, shortened the same way."""
     training = experiment.training
-    if training.steps is not None:
-        return experiment.merge_training(steps=max(1, math.ceil(training.steps / 10)))
-    least = min(training.epochs, QUICK_MIN_EPOCHS)
-    return experiment.merge_training(epochs=max(least, math.ceil(training.epochs / 10)))
+    short = experiment.merge_training(**_tenth(training.steps, training.epochs))
+    runs = []
+    for own, run in zip(experiment.runs, short.runs, strict=True):
+        steps, epochs = own.training.get("steps"), own.training.get("epochs")
+        if steps is not None or epochs is not None:
+            run = dataclasses.replace(run, training={**run.training, **_tenth(steps, epochs)})
+        runs.append(run)
+    return short.replace(runs=tuple(runs))
 
 
 def run(

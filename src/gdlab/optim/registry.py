@@ -97,7 +97,8 @@ def register(
 
     Args:
         name: the registry name (lower case, ``[a-z][a-z0-9_]*``); default
-            the class's ``name`` attribute or the function's name.
+            the ``name`` attribute the class itself sets (not one it
+            inherits), else the class's or the function's name in lower case.
         lr_range: the learning rates tuning searches, log-uniform, ``0 < low < high``.
         tunable: extra tunables beyond the standard ones the constructor has
             (``lr``, ``momentum``, ``beta1``, ``beta2``, ``eps``,
@@ -114,7 +115,9 @@ def register(
 
     def decorate(obj: Any) -> type[Optimizer]:
         cls = _optimizer_class(obj, name, state)
-        key = _checked_name(name if name is not None else cls.name or obj.__name__.lower())
+        # a subclass does not take its parent's registry name: MyAdam(Adam) is 'myadam'
+        own = cls.__dict__.get("name") or obj.__name__.lower()
+        key = _checked_name(name if name is not None else own)
         if isinstance(cls.name, str) and cls.name != key and _REGISTRY.get(cls.name) is cls:
             # Renaming it would rename the optimizer registered already: its
             # state dicts and files would then name the new key, and those saved
