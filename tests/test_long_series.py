@@ -260,11 +260,19 @@ def test_a_series_file_outside_the_report_is_refused(long_race, tmp_path, file):
         results.load_series(tmp_path / "report", run["id"])
 
 
-def test_a_bad_run_id_is_refused_before_writing(tmp_path):
-    record = {"id": "../x", "steps": 2 * INLINE, "loss": np.zeros(2 * INLINE)}
-    with pytest.raises(ValueError, match="run id must match"):
+@pytest.mark.parametrize("run_id", ["../x", "a/b", "x\n", "", "a b"])
+def test_a_bad_run_id_is_refused_before_writing(tmp_path, run_id):
+    record = {"id": run_id, "steps": 2 * INLINE, "loss": np.zeros(2 * INLINE)}
+    with pytest.raises(ValueError, match="run id must be letters, digits"):
         results.store_series(record, tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_run_id_in_any_script_is_a_file_name(tmp_path):
+    record = {"id": "모멘텀-seed0", "steps": 2 * INLINE, "loss": np.zeros(2 * INLINE)}
+    stored = results.store_series(record, tmp_path)
+    assert stored["series"]["file"] == "series/모멘텀-seed0.npz"
+    assert (tmp_path / "series" / "모멘텀-seed0.npz").is_file()
 
 
 @pytest.mark.parametrize(("stride", "expected"), [(None, 4), (10, 31)])

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from typing import Any
 
-__all__ = ["MISSING", "exact", "number", "slug"]
+__all__ = ["MISSING", "exact", "number", "pad", "slug", "width"]
 
 #: What a table shows where a value does not apply.
 MISSING = "-"
@@ -34,5 +35,37 @@ def exact(x: float) -> str:
 
 
 def slug(text: str) -> str:
-    """``text`` as a file-name part: runs of other characters become ``-``, lower case."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-.").lower() or "run"
+    """``text`` as a file-name part, in lower case: letters and digits of any script
+    kept (``"모멘텀"`` stays ``"모멘텀"``, so two Korean labels name two files), ``.``,
+    ``_`` and ``-`` too, and every other run of characters one ``-``.
+
+    The text is NFKC-normalised first, so one label typed in two Unicode forms
+    (composed or decomposed Hangul, full-width Latin) gives one slug.
+
+    >>> slug("Momentum (β=0.9)"), slug("0.95^epoch · 0.1"), slug("확률적 경사 하강법")
+    ('momentum-β-0.9', '0.95-epoch-0.1', '확률적-경사-하강법')
+    """
+    normal = unicodedata.normalize("NFKC", str(text))
+    return re.sub(r"[^\w.-]+", "-", normal).strip("-.").lower() or "run"
+
+
+def width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: wide (East Asian) characters two,
+    combining marks none, the rest one.
+
+    >>> width("Adam"), width("모멘텀"), width("e\u0301")
+    (4, 6, 1)
+    """
+    total = 0
+    for char in text:
+        if unicodedata.combining(char):
+            continue
+        total += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return total
+
+
+def pad(text: str, columns: int, *, left: bool = True) -> str:
+    """``text`` padded with spaces to ``columns`` terminal columns (:func:`width`),
+    on the right (``left=True``: the text is left-aligned) or the left."""
+    fill = " " * max(0, columns - width(text))
+    return text + fill if left else fill + text

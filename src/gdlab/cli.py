@@ -46,7 +46,7 @@ from typing import Any
 
 import gdlab
 from gdlab._checks import check_int, check_real
-from gdlab._text import number
+from gdlab._text import number, pad, width
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_RUN_FAILED", "EXIT_USAGE", "build_parser", "main", "summary"]
 
@@ -429,12 +429,11 @@ def _table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 def _aligned(headers: Sequence[str], body: Sequence[Sequence[str]], left: set[int]) -> str:
     """A plain-text table: columns padded to their widest cell, a rule under the header."""
-    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(headers)]
+    widths = [max(width(h), *(width(row[i]) for row in body)) for i, h in enumerate(headers)]
     lines = []
     for row in [headers, *body]:
         cells = [
-            c.ljust(w) if i in left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            pad(c, w, left=i in left) for i, (c, w) in enumerate(zip(row, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -109,7 +109,7 @@ def environment() -> tuple[dict[str, str], dict[str, Any]]:
     return versions, machine
 
 
-_SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
+_SAFE = re.compile(r"[\w.-]+\Z")  # letters and digits of any script (slug)
 
 
 #: Parameters with at most this many numbers go into results.json inline.
@@ -119,7 +119,9 @@ INLINE_PARAMS = 1000
 def _check_id(record: Mapping[str, Any]) -> str:
     run_id = record.get("id")
     if not isinstance(run_id, str) or not _SAFE.match(run_id):
-        raise ValueError(f"run id must match {_SAFE.pattern}; got {run_id!r}")
+        raise ValueError(
+            f"run id must be letters, digits (of any script), '.', '_' or '-'; got {run_id!r}"
+        )
     return run_id
 
 

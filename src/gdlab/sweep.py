@@ -124,7 +124,7 @@ __all__ = ["STATUSES", "Task", "check_where", "demo_task", "run_sweep", "task_ke
 #: A record's ``status``: the task returned (``"ok"``) or raised (``"failed"``).
 STATUSES = ("ok", "failed")
 
-_ID = re.compile(r"[A-Za-z0-9._=/+-]+")
+_ID = re.compile(r"[\w.=/+-]+")  # letters and digits of any script (a run label's slug)
 _DASK_HINT = 'pip install "gdlab[dask]" (or pip install "dask[distributed]")'
 
 #: Dask settings for the LocalCluster a sweep starts (and nobody watches: it has
@@ -145,7 +145,8 @@ class Task:
 
     Args:
         id: unique within the sweep and the same from one run to the next, e.g.
-            ``"adam/lr=0.001/fold=2/seed=0"``; letters, digits and ``. _ = / + -``.
+            ``"adam/lr=0.001/fold=2/seed=0"``; letters and digits (of any
+            script: ``"모멘텀-seed0"``) and ``. _ = / + -``.
             It names the task's record and seeds its generator (:func:`task_rng`).
         kwargs: keyword arguments of the sweep's function, plain JSON data
             (``rng`` is added by the sweep); default none. Copied into a new
@@ -159,7 +160,8 @@ class Task:
         if not isinstance(self.id, str):
             fail("Task id", "a str", self.id, kind=TypeError)
         if not _ID.fullmatch(self.id):
-            fail("Task id", "letters, digits and . _ = / + - (at least one)", self.id)
+            what = "letters, digits (of any script) and . _ = / + - (at least one)"
+            fail("Task id", what, self.id)
         if not isinstance(self.kwargs, Mapping):
             fail(f"Task {self.id!r} kwargs", "a mapping", self.kwargs, kind=TypeError)
         for name in self.kwargs:

@@ -88,7 +88,7 @@ _TOP_KEYS = (
     "runs",
 )  # fmt: skip
 _OPTIMIZERS_KEYS = ("preset", "names", "lr", "hyperparameters")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NAME = re.compile(r"[^\W_][\w.-]*\Z")  # letters and digits of any script
 
 
 def digest(value: Any, length: int = 16) -> str:

@@ -1262,13 +1262,48 @@ def figure_names(
 # --- drawing helpers ------------------------------------------------------------
 
 
+#: Fonts that draw Hangul (the seeds' language) and other CJK scripts, in order
+#: of preference across Linux, macOS and Windows. DejaVu Sans, matplotlib's own
+#: font, has none of them: a label such as "모멘텀" drew as empty boxes.
+CJK_FONTS = (
+    "Noto Sans CJK KR",
+    "Noto Sans KR",
+    "Source Han Sans KR",
+    "NanumGothic",
+    "NanumBarunGothic",
+    "Malgun Gothic",
+    "Apple SD Gothic Neo",
+    "AppleGothic",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK SC",
+    "Source Han Sans",
+    "Hiragino Sans",
+    "Yu Gothic",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "WenQuanYi Zen Hei",
+    "Droid Sans Fallback",
+)
+
+
+@functools.cache
+def _font_family() -> tuple[str, ...]:
+    """The figures' fonts: DejaVu Sans, then up to two of :data:`CJK_FONTS` that
+    this machine has, which matplotlib uses for the glyphs DejaVu Sans lacks."""
+    from matplotlib import font_manager
+
+    present = {entry.name for entry in font_manager.fontManager.ttflist}
+    return ("DejaVu Sans", *[name for name in CJK_FONTS if name in present][:2])
+
+
 @contextmanager
 def _style() -> Iterator[None]:
     """matplotlib's default style plus gdlab's fonts and a fixed SVG hash salt."""
     import matplotlib
     import matplotlib.style
 
-    with matplotlib.style.context("default"), matplotlib.rc_context(_RC):
+    rc = {**_RC, "font.family": list(_font_family())}
+    with matplotlib.style.context("default"), matplotlib.rc_context(rc):
         yield
 
 
@@ -1380,12 +1415,13 @@ def _save(fig: Figure, directory: Path, name: str) -> None:
     """``<name>.png`` and ``<name>.svg`` in ``directory``, each written atomically.
 
     The constrained layout is computed once and then frozen, so the two files
-    share it and the second save does not pay for it again.
+    share it and the second save does not pay for it again. ``fig`` comes
+    from a public figure function, whose words are literal and fit already
+    (:func:`_finished`).
     """
     from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
     with _style():
-        _literal_texts(fig)
         engine = fig.get_layout_engine()
         if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
             engine.execute(fig)

@@ -1369,7 +1369,7 @@ def render_tour(
     offset = 0
     for k, (results, figures, subdir) in enumerate(entries):
         dumps(results, indent=None)
-        anchor = re.sub(r"[^A-Za-z0-9_-]", "-", str(results.get("experiment", k)))
+        anchor = re.sub(r"[^\w-]", "-", str(results.get("experiment", k)))
         name = str(results.get("title") or results.get("experiment"))
         toc.append(f'<li><a href="#{_e(anchor)}">{_e(name)}</a></li>')
         runs = list(results.get("runs") or [])
