@@ -851,3 +851,22 @@ def test_repr_and_hyperparameters_are_plain_data():
     hp = opt.hyperparameters()
     assert hp["lr"] == {"schedule": opt.lr.config()}
     assert "RMSprop(lr=" in repr(opt)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 16, 17, 1023, 1024])
+def test_adams_two_halves_loop_matches_the_reference_at_every_size(name, n):
+    # The common-case kernels walk the two halves side by side and finish an odd
+    # size's last element alone: every element is updated once, as in one pass.
+    rng = np.random.default_rng(n)
+    start = rng.standard_normal(n).astype(np.float32)
+    fast, slow = ({"w": start.copy()} for _ in range(2))
+    opts = [create(name, lr=0.01), create(name, lr=0.01, fused=False)]
+    for _ in range(5):
+        g = rng.standard_normal(n).astype(np.float32)
+        for opt, params in zip(opts, (fast, slow), strict=True):
+            opt.update(params, {"w": g.copy()})
+    np.testing.assert_array_equal(fast["w"], slow["w"])
+    for state in opts[0].state_names:
+        np.testing.assert_array_equal(opts[0].state["w"][state], opts[1].state["w"][state])
+    assert not np.array_equal(fast["w"], start)
