@@ -8,8 +8,13 @@ import pytest
 
 from gdlab.nn import (
     MLP,
+    Affine,
     Dropout,
+    MeanSquaredError,
     ReLU,
+    Sigmoid,
+    SigmoidCrossEntropy,
+    SoftmaxCrossEntropy,
     _buffers,
     check_layer,
     gradcheck,
@@ -283,3 +288,82 @@ def test_bind_refuses_a_numpy_matrix(layout):
     params = {key: np.asmatrix(p) if p.ndim == 2 else p for key, p in net.params.items()}
     with pytest.raises(ValueError, match=r"params\['W1'\] must be a NumPy array, not a numpy"):
         net.loss_and_grads(X if layout == "rows" else X.T, y, params)
+
+
+# -- dtypes and byte order of the layers' and losses' own arguments ---------------------
+
+_LAYERS = {
+    "relu": lambda: ReLU(),
+    "sigmoid": lambda: Sigmoid(),
+    "affine": lambda: Affine(np.ones((3, 2)), np.zeros(2)),
+}
+_LOSSES = {
+    "softmax": (SoftmaxCrossEntropy, np.array([0, 1])),
+    "sigmoid": (SigmoidCrossEntropy, np.array([0.0, 1.0])),
+    "mse": (MeanSquaredError, np.ones((2, 3))),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.longdouble, np.int32, np.bool_])
+@pytest.mark.parametrize("name", sorted(_LAYERS))
+def test_a_layer_names_an_input_it_cannot_compute_in(name, dtype):
+    # float16 and longdouble raised numba's NotImplementedError('float16') or a
+    # TypingError; an integer x went through Affine as integer arithmetic.
+    with pytest.raises(TypeError, match=r"x must be a float32 or float64 NumPy array; got an"):
+        _LAYERS[name]().forward(np.ones((2, 3), dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.longdouble, np.int64])
+@pytest.mark.parametrize("name", sorted(_LOSSES))
+def test_a_loss_names_scores_it_cannot_compute_in(name, dtype):
+    # integer scores gave SoftmaxCrossEntropy an integer buffer of probabilities
+    cls, y = _LOSSES[name]
+    scores = np.ones((2, 1 if name == "sigmoid" else 3), dtype=dtype)
+    with pytest.raises(TypeError, match=r"scores must be a float32 or float64 NumPy array"):
+        cls().forward(scores, y)
+
+
+@pytest.mark.parametrize("name", sorted(_LAYERS))
+def test_big_endian_inputs_compute_as_native_ones(name):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3))
+    native, swapped = _LAYERS[name](), _LAYERS[name]()
+    out = native.forward(x).copy()
+    np.testing.assert_array_equal(swapped.forward(x.astype(">f8")), out)
+    dout = rng.standard_normal(out.shape)
+    np.testing.assert_array_equal(swapped.backward(dout.astype(">f8")), native.backward(dout))
+
+
+@pytest.mark.parametrize("name", sorted(_LOSSES))
+def test_big_endian_scores_and_targets_compute_as_native_ones(name):
+    cls, y = _LOSSES[name]
+    scores = np.random.default_rng(4).standard_normal((2, 1 if name == "sigmoid" else 3))
+    native, swapped = cls(), cls()
+    expected = native.forward(scores, y)
+    swapped_y = y.astype(y.dtype.newbyteorder(">"))
+    assert swapped.forward(scores.astype(">f8"), swapped_y) == expected
+    np.testing.assert_array_equal(swapped.backward(), native.backward())
+
+
+def test_affine_refuses_arrays_of_another_float_type_than_its_own():
+    # float32 x went through a float64 layer into a float32 output: the layer's
+    # precision was dropped without a word; dout and grads likewise.
+    layer = Affine(np.ones((3, 2)), np.zeros(2))
+    with pytest.raises(TypeError, match=r"x must be float64, the dtype of the layer's arrays"):
+        layer.forward(np.ones((1, 3), np.float32))
+    layer.forward(np.ones((1, 3)))
+    with pytest.raises(TypeError, match=r"dout must be float64"):
+        layer.backward(np.ones((1, 2), np.float32))
+    with pytest.raises(TypeError, match=r"dW must be float64"):
+        layer.bind_grads(np.zeros((3, 2), np.float32), np.zeros(2))
+    with pytest.raises(TypeError, match=r"b must be float32"):
+        Affine(np.ones((3, 2), np.float32), np.zeros(2))
+    with pytest.raises(ValueError, match=r"W must be an array in this machine's byte order"):
+        Affine(np.ones((3, 2), ">f8"), np.zeros(2))
+
+
+def test_an_element_wise_dout_must_have_the_outputs_dtype():
+    layer = ReLU()
+    layer.forward(np.ones((2, 3), np.float32))
+    with pytest.raises(TypeError, match=r"dout must be float32, the dtype of the layer's arrays"):
+        layer.backward(np.ones((2, 3)))

@@ -119,6 +119,10 @@ class Affine(Layer):
 
     def bind(self, W: np.ndarray, b: np.ndarray) -> None:
         """Use ``W`` and ``b`` as the parameters (no copy: updates to them show)."""
+        if _floats("W", W) is not W:
+            fail("W", "an array in this machine's byte order (it is bound, not copied)", W.dtype)
+        if _floats("b", b, like=W) is not b:
+            fail("b", "an array in this machine's byte order (it is bound, not copied)", b.dtype)
         expected_b = (W.shape[1],) if self.layout == "rows" else (W.shape[0], 1)
         if W.ndim != 2 or b.shape != expected_b:
             fail(
@@ -131,6 +135,9 @@ class Affine(Layer):
 
     def bind_grads(self, dW: np.ndarray, db: np.ndarray) -> None:
         """Write gradients into ``dW`` and ``db`` from now on."""
+        for name, a in (("dW", dW), ("db", db)):
+            if _floats(name, a, like=self.W) is not a:
+                fail(name, "an array in this machine's byte order (it is written into)", a.dtype)
         if dW.shape != self.W.shape or db.shape != self.b.shape:
             fail(
                 "dW and db",
@@ -141,6 +148,7 @@ class Affine(Layer):
         self._dW, self._db = self._rows(dW, db)
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        x = _floats("x", x, like=self._W)
         n_in = self._W.shape[0]
         if x.ndim != 2 or x.shape[1] != n_in:
             fail("x", f"of shape (n, {n_in})", f"shape {x.shape}")
@@ -158,9 +166,9 @@ class Affine(Layer):
         if x is None:
             raise RuntimeError("Affine.backward called before forward")
         shape = (x.shape[0], self._W.shape[1])
-        if not isinstance(dout, np.ndarray) or dout.shape != shape:
-            shown = f"shape {dout.shape}" if isinstance(dout, np.ndarray) else dout
-            fail("dout", f"an array of shape {shape}, the forward output's", shown)
+        dout = _floats("dout", dout, like=self._W)
+        if dout.shape != shape:
+            fail("dout", f"an array of shape {shape}, the forward output's", f"shape {dout.shape}")
         return self._backward_trusted(dout)
 
     def _backward_trusted(self, dout: np.ndarray) -> np.ndarray | None:
@@ -178,13 +186,28 @@ class Affine(Layer):
         return f"Affine({n_in} → {n_out})"
 
 
-def _floats(name: str, a: Any) -> np.ndarray:
-    """``a`` if it is a floating-point NumPy array, else a ``TypeError`` naming it."""
+#: The dtypes the layers and losses compute in (their numba kernels' types).
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _floats(name: str, a: Any, like: np.ndarray | None = None) -> np.ndarray:
+    """``a`` if it is a float32 or float64 NumPy array (of ``like``'s dtype when
+    given), else a ``TypeError`` naming it; an array in the other byte order
+    (``'>f8'``, read from a file) is converted to this machine's."""
     if not isinstance(a, np.ndarray):
         fail(name, "a floating-point NumPy array", a, kind=TypeError)
-    if a.dtype.kind != "f":
-        raise TypeError(f"{name} must be a floating-point NumPy array; got an array of {a.dtype}")
-    return a
+    native = a.dtype.newbyteorder("=")
+    if native not in FLOAT_DTYPES:
+        hint = " (cast it: .astype(np.float32) or np.float64)" if a.dtype.kind in "biuf" else ""
+        raise TypeError(
+            f"{name} must be a float32 or float64 NumPy array; got an array of {a.dtype}{hint}"
+        )
+    if like is not None and native != like.dtype:
+        raise TypeError(
+            f"{name} must be {like.dtype}, the dtype of the layer's arrays; got {a.dtype} "
+            f"(cast it: .astype(np.{like.dtype}))"
+        )
+    return a if a.dtype.isnative else a.astype(native)
 
 
 def _grid(a: np.ndarray) -> np.ndarray:
@@ -225,7 +248,7 @@ class _Elementwise(Layer):
         out = self.out
         if out is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        dout = _floats("dout", dout)
+        dout = _floats("dout", dout, like=out)
         if dout.shape != out.shape:
             fail("dout", f"of shape {out.shape}, the forward output's", f"shape {dout.shape}")
         dx = self._buffer("dx", dout)

@@ -35,6 +35,7 @@ import numpy as np
 from gdlab._checks import fail
 from gdlab.nn import _kernels
 from gdlab.nn._buffers import Buffers
+from gdlab.nn.layers import _floats
 
 #: How far a target distribution's row may sum from 1, per class.
 DISTRIBUTION_TOLERANCE = 1e-6
@@ -70,15 +71,30 @@ class Loss(ABC):
         return f"{type(self).__name__}()"
 
 
-def _check_scores(scores: np.ndarray) -> None:
-    """At least one sample: a mean over none is 0/0."""
+def _scores(scores: Any) -> np.ndarray:
+    """``scores`` as the kernels take them: a float32 or float64 array in this
+    machine's byte order, 2-D, with at least one sample (a mean over none is 0/0)."""
+    scores = _floats("scores", scores)
     if scores.ndim != 2 or scores.shape[0] < 1:
         fail("scores", "a 2-D array with at least one row (sample)", f"shape {scores.shape}")
+    return scores
 
 
-def _check_numeric(y: np.ndarray) -> None:
+def _targets(y: Any, *, kernels: bool = True) -> np.ndarray:
+    """Targets as the loss kernels take them: numbers in this machine's byte order
+    (``'>i4'`` read from a file is converted), float16 as float32 (exact) and,
+    for the numba kernels (``kernels``), wider floats as float64 (what they
+    read anyway; NumPy's subtraction in MSE takes them as they are)."""
+    y = np.asarray(y)
     if y.dtype.kind not in "biuf":
         fail("y", "numbers (a bool, integer or floating array)", f"{y.dtype} array", kind=TypeError)
+    if not y.dtype.isnative:
+        y = y.astype(y.dtype.newbyteorder("="))
+    if y.dtype == np.float16:
+        y = y.astype(np.float32)
+    elif kernels and y.dtype.kind == "f" and y.dtype.itemsize > 8:
+        y = y.astype(np.float64)
+    return y
 
 
 def _check_unit_interval(y: np.ndarray) -> None:
@@ -102,9 +118,11 @@ def _check_distributions(y: np.ndarray) -> None:
         )
 
 
-def _as_2d_targets(y: np.ndarray, like: np.ndarray, name: str = "y") -> np.ndarray:
-    """``y`` reshaped to the shape of ``like`` (e.g. ``(n,)`` → ``(n, 1)``)."""
-    y = np.asarray(y)
+def _as_2d_targets(
+    y: np.ndarray, like: np.ndarray, name: str = "y", *, kernels: bool = True
+) -> np.ndarray:
+    """``y`` (:func:`_targets`) reshaped to the shape of ``like`` (``(n,)`` → ``(n, 1)``)."""
+    y = _targets(y, kernels=kernels)
     if y.shape == like.shape:
         return y
     if y.size == like.size and y.ndim <= 2 and y.shape[0] == like.shape[0]:
@@ -117,9 +135,8 @@ class SoftmaxCrossEntropy(Loss):
     """Softmax followed by cross-entropy, fused for a stable, simple gradient."""
 
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
-        _check_scores(scores)
-        y = np.asarray(y)
-        _check_numeric(y)
+        scores = _scores(scores)
+        y = _targets(y)
         n, k = scores.shape
         probs = self._buffer("probs", scores)
         if y.ndim == 1 and y.shape[0] == n and np.issubdtype(y.dtype, np.integer):
@@ -155,9 +172,8 @@ class SigmoidCrossEntropy(Loss):
     """Sigmoid followed by binary cross-entropy; targets in [0, 1]."""
 
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
-        _check_scores(scores)
+        scores = _scores(scores)
         y = _as_2d_targets(y, scores)
-        _check_numeric(y)
         _check_unit_interval(y)
         probs = self._buffer("probs", scores)
         loss = _kernels.sigmoid_cross_entropy(scores, y, probs)
@@ -175,9 +191,8 @@ class MeanSquaredError(Loss):
     """Mean of squared errors over every element."""
 
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
-        _check_scores(scores)
-        y = _as_2d_targets(y, scores)
-        _check_numeric(y)
+        scores = _scores(scores)
+        y = _as_2d_targets(y, scores, kernels=False)
         diff = self._buffer("diff", scores)
         np.subtract(scores, y, out=diff, casting="unsafe")
         self.diff = diff

@@ -40,7 +40,13 @@ from gdlab.nn import _kernels
 from gdlab.nn._buffers import Buffers
 from gdlab.nn.init import check_scale, std, weights
 from gdlab.nn.layers import ACTIVATIONS, Affine, Dropout, Layer
-from gdlab.nn.losses import Loss, MeanSquaredError, SigmoidCrossEntropy, SoftmaxCrossEntropy
+from gdlab.nn.losses import (
+    Loss,
+    MeanSquaredError,
+    SigmoidCrossEntropy,
+    SoftmaxCrossEntropy,
+    _targets,
+)
 
 __all__ = ["MLP", "OUTPUTS"]
 
@@ -285,13 +291,7 @@ class MLP:
             y = y.reshape(-1) if y.shape[0] == 1 and self.output == "softmax" else y.T
         if y.ndim == 0 or y.shape[0] != n:
             fail("y", f"{n} targets, one per sample of X", f"shape {y.shape}")
-        if not y.dtype.isnative:  # e.g. '>i4' read from a file: the kernels take native order
-            y = y.astype(y.dtype.newbyteorder("="))
-        if y.dtype == np.float16:  # exact in float32, which the kernels take
-            y = y.astype(np.float32)
-        elif y.dtype.kind == "f" and y.dtype.itemsize > 8 and self.output != "linear":
-            y = y.astype(np.float64)  # the kernels read targets in float64 anyway
-        return y
+        return _targets(y, kernels=self.output != "linear")
 
     def _forward(self, X: np.ndarray, train: bool) -> np.ndarray:
         out = X
