@@ -39,12 +39,13 @@ SearchSpace({'lr': LogUniform(0.001, 0.1), 'momentum': Choice([0.9, 0.99])})
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import itertools
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,7 @@ from gdlab.race import RunSpec, make_optimizer
 from gdlab.train import fit
 
 __all__ = [
+    "ACCURACY_DIGITS",
     "CV_STATUSES",
     "DISTRIBUTIONS",
     "METHODS",
@@ -171,6 +173,7 @@ class Fold:
         object.__setattr__(self, "index", check_int("Fold index", self.index, low=0))
         for part in ("train", "validation"):
             object.__setattr__(self, part, _fold_indices(f"Fold {part}", getattr(self, part)))
+        _check_disjoint("Fold validation", "train", self.train, self.validation)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -201,6 +204,17 @@ def _fold_indices(name: str, indices: Any) -> np.ndarray:
     return array
 
 
+def _check_disjoint(name: str, other: str, train: np.ndarray, validation: np.ndarray) -> None:
+    """A sample that trains and validates leaks: a fold's parts share none."""
+    both = np.intersect1d(train, validation)
+    if both.size:
+        fail(
+            name,
+            f"disjoint from {other} (no sample both trains and validates)",
+            f"sample {int(both[0])} in both ({both.size} shared)",
+        )
+
+
 def _check_fold_range(name: str, indices: np.ndarray, n: int) -> np.ndarray:
     """``indices`` (from :func:`_fold_indices`) within the ``n`` samples of the data."""
     indices = _fold_indices(name, indices)
@@ -209,8 +223,15 @@ def _check_fold_range(name: str, indices: np.ndarray, n: int) -> np.ndarray:
     return indices
 
 
-def holdout_fold(dataset: Dataset, *, validation_size: float, rng: np.random.Generator) -> Fold:
-    """One :class:`Fold`: a stratified (for classes) validation part of ``validation_size``.
+def holdout_fold(
+    dataset: Dataset,
+    *,
+    validation_size: float,
+    rng: np.random.Generator,
+    stratify: bool | None = None,
+) -> Fold:
+    """One :class:`Fold`: a validation part of ``validation_size``, stratified for
+    classification data unless ``stratify=False`` (a class of one sample cannot be).
 
     >>> from gdlab.data import moons
     >>> fold = holdout_fold(moons(100, rng=np.random.default_rng(0)), validation_size=0.2,
@@ -221,8 +242,9 @@ def holdout_fold(dataset: Dataset, *, validation_size: float, rng: np.random.Gen
     dataset = check_dataset("dataset", dataset)
     size = check_real("validation_size", validation_size, low=0, high=1, low_open=True,
                       high_open=True)  # fmt: skip
+    stratified = resolve_stratify(stratify, dataset)
     sizes = {"validation_size": (size, part_size(size, dataset.n_samples))}
-    rest, parts = carve(dataset.y, sizes, check_rng(rng), resolve_stratify(None, dataset))
+    rest, parts = carve(dataset.y, sizes, check_rng(rng), stratified)
     return Fold(0, 0, np.sort(rest), np.sort(parts["validation_size"]))
 
 
@@ -324,6 +346,8 @@ def _check_bounds(kind: str, low: Any, high: Any, *, positive: bool) -> tuple[fl
     high = check_real(f"{kind} high", high)
     if high <= low:
         fail(f"{kind} high", f"> low = {low!r}", high)
+    if not math.isfinite(high - low):  # U(-1e308, 1e308): draws and grids overflow
+        fail(f"{kind} high - low", "finite (a range within the float limits)", high - low)
     return low, high
 
 
@@ -399,11 +423,13 @@ def _scalar(name: str, value: Any) -> Any:
     raise AssertionError  # unreachable
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Choice:
     """One of the given values, each equally likely; ``grid(n)`` is the values (``n`` unused).
 
     Values are plain scalars (None, bool, int, float, str), distinct, at least one.
+    Two Choices are equal when their values are, types included (``True``,
+    ``1`` and ``1.0`` are different values to an optimizer's keyword).
     """
 
     values: tuple[Any, ...]
@@ -416,9 +442,17 @@ class Choice:
         if not values:
             fail("Choice values", "at least one value", list(values))
         # 1 == 1.0 == True in Python: compare with the types for distinctness.
-        if len({(type(v), v) for v in values}) != len(values):
+        if len(set(_typed_values(values))) != len(values):
             fail("Choice values", "distinct", list(values))
         object.__setattr__(self, "values", values)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Choice):
+            return NotImplemented
+        return _typed_values(self.values) == _typed_values(other.values)
+
+    def __hash__(self) -> int:
+        return hash(_typed_values(self.values))
 
     def sample(self, rng: np.random.Generator) -> Any:
         return self.values[int(rng.integers(len(self.values)))]
@@ -431,6 +465,11 @@ class Choice:
 
     def __repr__(self) -> str:
         return f"Choice({list(self.values)!r})"
+
+
+def _typed_values(values: Sequence[Any]) -> tuple[tuple[type, Any], ...]:
+    """``values`` with their types: ``1 == 1.0 == True`` in Python, not to a Choice."""
+    return tuple((type(v), v) for v in values)
 
 
 Distribution = LogUniform | Uniform | Choice
@@ -611,10 +650,17 @@ def default_space(optimizer: str, *, tune: Sequence[str] = ("lr",)) -> SearchSpa
     tunable = OPTIMIZERS[key].tunable
     if isinstance(tune, str) or not isinstance(tune, Sequence):
         fail("tune", 'a sequence of names such as ("lr", "beta1")', tune, kind=TypeError)
+    if not tune:
+        fail("tune", "at least one hyperparameter's name", tune)
     params: dict[str, Distribution] = {}
     for what in tune:
+        if not isinstance(what, str):
+            fail(f"every name in tune for {key!r}", f"one of {', '.join(tunable)}", what,
+                 kind=TypeError)  # fmt: skip
         if what not in tunable:
             fail(f"tune for {key!r}", f"among {', '.join(tunable)}", what)
+        if tunable[what] in params:
+            fail("tune", "distinct names (each hyperparameter tuned once)", list(tune))
         params[tunable[what]] = _tuned(key, what)
     return SearchSpace(params)
 
@@ -700,9 +746,12 @@ def train_fold(
         than it trains (Schedule-Free, Lookahead, EMA/SWA), else the
         trained parameters.
     """
+    _check_make_problem(make_problem)
     data = check_dataset("data", data)
     train_index = _check_fold_range("train_index", train_index, data.n_samples)
     validation_index = _check_fold_range("validation_index", validation_index, data.n_samples)
+    _check_disjoint("validation_index", "train_index", train_index, validation_index)
+    keep_params = check_bool("keep_params", keep_params)
     settings = _fit_settings(train_kwargs, spec)
     problem = make_problem(_fold_data(data, train_index, validation_index))
     history = fit(problem, make_optimizer(spec), rng=rng, **settings)
@@ -733,6 +782,16 @@ def train_fold(
     if keep_params:
         record["params"] = {key: array.copy() for key, array in trained.items()}
     return record
+
+
+def _check_make_problem(make_problem: Any) -> None:
+    if not callable(make_problem):
+        fail(
+            "make_problem",
+            "a function from a Dataset or Splits to a problem (such as LinearRegression)",
+            make_problem,
+            kind=TypeError,
+        )
 
 
 def _evaluated(history: Any) -> dict[str, np.ndarray]:
@@ -893,7 +952,30 @@ def _check_seeds(seeds: Any) -> list[int]:
     seeds = [check_int("seed", s, low=0) for s in seeds]
     if not seeds:
         fail("seeds", "at least one seed", seeds)
+    if len(set(seeds)) != len(seeds):  # a repeated seed repeats the same run
+        fail("seeds", "distinct", seeds)
     return seeds
+
+
+def _check_folds(folds: Any, data: Dataset) -> None:
+    """Folds of ``data``, each numbered apart: runs are grouped into folds by
+    ``(repeat, index)``, and two folds with one number would be averaged as one."""
+    if isinstance(folds, Fold) or not isinstance(folds, Sequence) or not folds:
+        fail("folds", "a non-empty list of Fold (from kfold)", folds, kind=TypeError)
+    seen = set()
+    for fold in folds:
+        if not isinstance(fold, Fold):
+            fail("every fold", "a gdlab.selection.Fold", fold, kind=TypeError)
+        where = f"fold (repeat {fold.repeat}, index {fold.index})"
+        if (fold.repeat, fold.index) in seen:
+            fail(
+                "folds",
+                "numbered apart (a distinct (repeat, index) each, as kfold makes them)",
+                f"two folds with repeat {fold.repeat}, index {fold.index}",
+            )
+        seen.add((fold.repeat, fold.index))
+        _check_fold_range(f"{where} train", fold.train, data.n_samples)
+        _check_fold_range(f"{where} validation", fold.validation, data.n_samples)
 
 
 def _check_metric(metric: str, data: Dataset) -> str:
@@ -941,18 +1023,12 @@ def cross_validate(
             what :meth:`CVResult.score` reports.
         keep_params: keep the trained parameters of every run (for an ensemble).
     """
+    _check_make_problem(make_problem)
     data = check_dataset("data", data)
     metric = _check_metric(metric, data)
     config = _check_config(config)
     seeds = _check_seeds(seeds)
-    if isinstance(folds, Fold) or not isinstance(folds, Sequence) or not folds:
-        fail("folds", "a non-empty list of Fold (from kfold)", folds, kind=TypeError)
-    for fold in folds:
-        if not isinstance(fold, Fold):
-            fail("every fold", "a gdlab.selection.Fold", fold, kind=TypeError)
-        where = f"fold (repeat {fold.repeat}, index {fold.index})"
-        _check_fold_range(f"{where} train", fold.train, data.n_samples)
-        _check_fold_range(f"{where} validation", fold.validation, data.n_samples)
+    _check_folds(folds, data)
     keep_params = check_bool("keep_params", keep_params)
     spec = _spec_for(spec_factory, config)
     make_optimizer(spec)  # a bad hyperparameter fails here, before any training
@@ -987,7 +1063,10 @@ def cross_validate(
 def select(results: Sequence[CVResult], *, metric: str = "loss") -> CVResult:
     """The result with the lowest mean validation loss (or the highest mean accuracy).
 
-    Ties go to the result given first. With ``"loss"`` a configuration that
+    With ``"accuracy"``, equal mean accuracies (to :data:`ACCURACY_DIGITS`
+    decimals: averaging folds leaves float noise, 0.1 and 0.2 average to
+    0.15000000000000002, 0.15 and 0.15 to 0.15) go to the lower mean loss.
+    Remaining ties go to the result given first. With ``"loss"`` a configuration that
     diverged on any fold (mean ``inf``) never wins; with ``"accuracy"`` its
     diverged folds count 0, and only a configuration that diverged on every
     fold is left out. Raises ``ValueError`` when no configuration is left.
@@ -1014,7 +1093,17 @@ def select(results: Sequence[CVResult], *, metric: str = "loss") -> CVResult:
         )
     if metric == "loss":
         return min(candidates, key=lambda r: r.mean_loss)  # min keeps the first of ties
-    return max(candidates, key=lambda r: r.score("accuracy"))  # as does max
+    return min(candidates, key=_accuracy_rank)  # as it does with these keys
+
+
+#: Mean accuracies equal to this many decimals are a tie (broken by the loss).
+ACCURACY_DIGITS = 12
+
+
+def _accuracy_rank(result: CVResult) -> tuple[float, float]:
+    """Smaller is better: the higher accuracy, then the lower loss (NaN counts as inf)."""
+    loss = result.mean_loss
+    return -round(result.score("accuracy"), ACCURACY_DIGITS), math.inf if math.isnan(loss) else loss
 
 
 # --------------------------------------------------------------------------- ensembles
@@ -1160,25 +1249,24 @@ def _better(result: CVResult, best: CVResult | None, metric: str) -> bool:
 
 
 def _search_data(
-    data: Any, test_size: float | None, rng: np.random.Generator, stratify: bool | None
+    data: Splits | Dataset,
+    test_size: float | None,
+    rng: np.random.Generator,
+    stratify: bool | None,
 ) -> tuple[Dataset, Dataset | None, Dataset | None]:
-    """What selection may see (the pool), the test set for the end, a given validation part."""
+    """What selection may see (the pool), the test set for the end, a given validation part
+    (``data`` and ``test_size`` as :func:`_check_validation` let them through)."""
     if isinstance(data, Splits):
-        if test_size is not None:
-            fail("test_size", "None when data is a Splits (it has its test part)", test_size)
         # empty parts are no parts (holdout(test_size=0) keeps an empty test set)
         test = data.test if data.test.n_samples else None
         validation = data.validation
         if validation is not None and validation.n_samples == 0:
             validation = None
         return data.train, test, validation
-    if isinstance(data, Dataset):
-        if test_size is None:
-            return data, None, None
-        parts = split(data, test_size=test_size, rng=rng, stratify=stratify)
-        return parts.train, parts.test, None
-    fail("data", "a gdlab.data Splits or Dataset", data, kind=TypeError)
-    raise AssertionError  # unreachable
+    if test_size is None:
+        return data, None, None
+    parts = split(data, test_size=test_size, rng=rng, stratify=stratify)
+    return parts.train, parts.test, None
 
 
 def _holdout_folds(
@@ -1188,11 +1276,8 @@ def _holdout_folds(
     stratify: bool | None,
     rng: np.random.Generator,
 ) -> tuple[Dataset, list[Fold]]:
-    if validation_size is not None:
-        size = check_real(
-            "validation_size", validation_size, low=0, high=1, low_open=True, high_open=True
-        )
-        sizes = {"validation_size": (size, part_size(size, pool.n_samples))}
+    if validation_size is not None:  # checked by _check_validation
+        sizes = {"validation_size": (validation_size, part_size(validation_size, pool.n_samples))}
         rest, parts = carve(pool.y, sizes, rng, resolve_stratify(stratify, pool))
         return pool, [Fold(0, 0, np.sort(rest), np.sort(parts["validation_size"]))]
     if given_validation is not None:
@@ -1201,6 +1286,22 @@ def _holdout_folds(
         return concat(pool, given_validation), [fold]
     fail("folds or validation_size", "given (or data a Splits with a validation part)", None)
     raise AssertionError  # unreachable
+
+
+def _check_stratified_folds(pool: Dataset, folds: int, stratify: bool | None) -> None:
+    """Stratified folds need ``folds`` samples of every class (named as search's ``folds``)."""
+    if not resolve_stratify(stratify, pool):
+        return
+    classes, counts = np.unique(pool.y, return_counts=True)
+    if counts.min() < folds:
+        c = int(classes[counts.argmin()])
+        fail(
+            "folds",
+            f"<= the size of every class for stratified folds (class {c} "
+            f"{pool.target_names[c]!r} has {counts.min()} samples); lower folds or pass "
+            "stratify=False",
+            folds,
+        )
 
 
 def _search_folds(
@@ -1212,13 +1313,15 @@ def _search_folds(
     stratify: bool | None,
     rng: np.random.Generator,
 ) -> tuple[Dataset, list[Fold], dict[str, Any]]:
-    """The pool the folds index, the folds, and how they were made (for the record)."""
-    if folds is not None and validation_size is not None:
-        fail("folds and validation_size", "given one at a time", (folds, validation_size))
+    """The pool the folds index, the folds, and how they were made (for the record).
+
+    The arguments are those :func:`_check_validation` let through.
+    """
     if given_validation is not None and (folds is not None or validation_size is not None):
         pool = concat(pool, given_validation)  # the validation part joins the training data
         given_validation = None
     if folds is not None:
+        _check_stratified_folds(pool, folds, stratify)
         fold_list = kfold(pool, folds, rng=rng, stratify=stratify, repeats=repeats)
         validation = {
             "kind": "kfold",
@@ -1227,8 +1330,6 @@ def _search_folds(
             "stratified": resolve_stratify(stratify, pool),
         }
         return pool, fold_list, validation
-    if repeats != 1:
-        fail("repeats", "1 unless folds is given", repeats)
     pool, fold_list = _holdout_folds(pool, given_validation, validation_size, stratify, rng)
     validation = {
         "kind": "holdout",
@@ -1300,12 +1401,14 @@ def search(
             :class:`~gdlab.race.RunSpec` whose hyperparameters the
             configurations update.
         space: a :class:`SearchSpace` or the mapping to build one.
-        rng: the generator for the test split, folds, draws and TPE seed.
+        rng: the generator for the test split, folds, draws and TPE seed (a
+            search that raises, refused or failed, leaves it as it was).
         train_kwargs: :func:`gdlab.train.fit` arguments for every training
             (see :func:`cross_validate`).
         seeds: training seeds: every configuration runs once per fold and seed.
     """
     rng = check_rng(rng)
+    _check_make_problem(make_problem)
     method = check_choice("method", method, METHODS)
     final = check_choice("final", final, _FINALS)
     if isinstance(optimizer, RunSpec):
@@ -1325,9 +1428,94 @@ def search(
     _fit_settings(train_kwargs, spec, make_callbacks=False)  # checks them
     configs = _grid_configs(space, points, budget) if method == "grid" else None
     _check_space(spec, space, configs)  # a refused search changes nothing, rng included
+    metric, folds, validation_size, repeats = _check_validation(
+        data, test_size, folds, validation_size, repeats, stratify, metric
+    )
+    with _restored_on_failure(rng):  # what depends on the draws (a class too small for
+        # stratified folds, a training that raises, nothing selectable) leaves rng as it was
+        return _search(
+            make_problem, spec, space, data, rng, train_kwargs, folds, validation_size,
+            test_size, repeats, stratify, method, budget, configs, metric, final, seeds, optuna,
+        )  # fmt: skip
 
+
+@contextlib.contextmanager
+def _restored_on_failure(rng: np.random.Generator) -> Iterator[None]:
+    """Put ``rng`` back as it was if the body raises: a failed call changes nothing."""
+    state = rng.bit_generator.state
+    try:
+        yield
+    except BaseException:
+        rng.bit_generator.state = state
+        raise
+
+
+def _check_validation(
+    data: Any,
+    test_size: float | None,
+    folds: int | None,
+    validation_size: float | None,
+    repeats: int,
+    stratify: bool | None,
+    metric: str,
+) -> tuple[str, int | None, float | None, int]:
+    """:func:`search`'s data and validation arguments, checked before anything is drawn."""
+    if isinstance(data, Splits):
+        if test_size is not None:
+            fail("test_size", "None when data is a Splits (it has its test part)", test_size)
+        train, extra = data.train, data.validation
+        n = train.n_samples + (0 if extra is None else extra.n_samples)
+        given = extra is not None and extra.n_samples > 0
+    elif isinstance(data, Dataset):
+        train, n, given = data, data.n_samples, False
+        if test_size is not None:
+            test_size = check_real("test_size", test_size, low=0, high=1, low_open=True,
+                                   high_open=True)  # fmt: skip
+            n -= part_size(test_size, n)
+    else:
+        fail("data", "a gdlab.data Splits or Dataset", data, kind=TypeError)
+        raise AssertionError  # unreachable
+    metric = _check_metric(metric, train)
+    resolve_stratify(stratify, train)
+    repeats = check_int("repeats", repeats, low=1)
+    if folds is not None:
+        folds = check_int("folds", folds, low=2)
+        if folds > n:
+            fail("folds", f"<= the {n} samples selection may use", folds)
+    if validation_size is not None:
+        validation_size = check_real("validation_size", validation_size, low=0, high=1,
+                                     low_open=True, high_open=True)  # fmt: skip
+    if folds is not None and validation_size is not None:
+        fail("folds and validation_size", "given one at a time", (folds, validation_size))
+    if folds is None and repeats != 1:
+        fail("repeats", "1 unless folds is given", repeats)
+    if folds is None and validation_size is None and not given:
+        fail("folds or validation_size", "given (or data a Splits with a validation part)", None)
+    return metric, folds, validation_size, repeats
+
+
+def _search(
+    make_problem: Callable[[Dataset | Splits], Any],
+    spec: RunSpec,
+    space: SearchSpace,
+    data: Splits | Dataset,
+    rng: np.random.Generator,
+    train_kwargs: Mapping[str, Any],
+    folds: int | None,
+    validation_size: float | None,
+    test_size: float | None,
+    repeats: int,
+    stratify: bool | None,
+    method: str,
+    budget: int | None,
+    configs: list[dict[str, Any]] | None,
+    metric: str,
+    final: str,
+    seeds: list[int],
+    optuna: Any,
+) -> SearchResult:
+    """:func:`search` once its arguments are checked: draw, cross-validate, select, finish."""
     pool, test, given_validation = _search_data(data, test_size, rng, stratify)
-    metric = _check_metric(metric, pool)
     pool, fold_list, validation = _search_folds(
         pool, given_validation, folds, validation_size, repeats, stratify, rng
     )

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from gdlab import _io
-from gdlab._checks import ConfigError, check_choice, check_int, fail
+from gdlab._checks import ConfigError, check_choice, check_int, check_rng, describe, fail
 from gdlab.experiments.model import Experiment, RunSpec, digest, schedule_lr0, slug
 
 __all__ = [
@@ -65,6 +65,8 @@ HARD_BOUNDS: dict[str, tuple[float, float]] = {
 MAX_WIDEN = 6
 #: Points added per widening round.
 WIDEN_POINTS = 2
+#: The most candidates a grid may start with per run (``--budget`` points per name multiply).
+MAX_GRID = 10_000
 #: Evaluate only at the end of a tuning run (the validation metrics are all it needs).
 _NEVER = 10**9
 _METHODS = ("grid", "random", "tpe")
@@ -206,19 +208,56 @@ def _space(run: RunSpec, tune: Sequence[str]) -> Any:
 def candidates(
     run: RunSpec, tune: Sequence[str], budget: int, method: str, rng: np.random.Generator
 ) -> list[dict[str, Any]]:
-    """The first candidates of ``run``: its default, then a grid or random draws."""
+    """The first candidates of ``run``: its default, then a grid or random draws.
+
+    A grid has ``budget`` points on one tuned name, ``budget // 2`` (at least 2)
+    on each of several (a Choice keeps its values); ``method="random"`` draws
+    ``budget`` points from ``rng``.
+    """
+    budget = check_int("budget", budget, low=2)
+    method = check_choice("method", method, ("grid", "random"))
+    rng = check_rng(rng)
     space = _space(run, tune)
     default = _default_point(run, space.names)
-    if method == "grid":
-        points = space.grid(budget) if len(space.names) == 1 else space.grid(max(2, budget // 2))
-    else:
-        points = space.sample(budget, rng)
+    points = (
+        space.grid(_grid_points(space, budget)) if method == "grid" else space.sample(budget, rng)
+    )
     unique = [default]
     for point in points:
         point = {k: (float(v) if isinstance(v, int | float) else v) for k, v in point.items()}
         if point not in unique:
             unique.append(point)
     return unique
+
+
+def _grid_points(space: Any, budget: int) -> int:
+    """Points per continuous name of a grid of ``budget``."""
+    return budget if len(space.names) == 1 else max(2, budget // 2)
+
+
+def _check_run(run: RunSpec, tune: Sequence[str], budget: int, method: str) -> None:
+    """Refuse a run tuning cannot start: a default it cannot read, a grid too big."""
+    space = _space(run, tune)
+    default = _default_point(run, space.names)
+    for name, value in default.items():
+        if value is None:  # a schedule with no initial rate: onecycle, cyclic, join, ...
+            raise ConfigError(
+                f"--tune {name} for run {run.label!r}: its {name} "
+                f"{describe(run.hyperparameters.get(name))} has no initial value to tune; "
+                "give the run a number, or a schedule with lr0, or tune other names"
+            )
+    try:
+        _candidate_spec(run, default).make_optimizer()
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"--tune for run {run.label!r}: {error}") from None
+    if method == "grid":
+        size = space.grid_size(_grid_points(space, budget))
+        if size > MAX_GRID:
+            raise ConfigError(
+                f"--budget {budget} with --tune {', '.join(tune)} makes a grid of {size} "
+                f"candidates for run {run.label!r} (at most {MAX_GRID}): lower --budget, "
+                "tune fewer names or use --method random"
+            )
 
 
 def _log_names(run: RunSpec, tune: Sequence[str]) -> list[str]:
@@ -266,18 +305,25 @@ def _same_others(point: Mapping[str, Any], best: Mapping[str, Any], name: str) -
 
 
 def _summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """A candidate's scores over its folds (a diverged fold makes it unusable)."""
-    ok = [r for r in rows if r["status"] == "ok" and r["result"]["status"] != "diverged"]
-    diverged = len(rows) - len(ok)
+    """A candidate's scores over its folds (a diverged or failed fold makes it unusable).
+
+    ``diverged`` counts the folds whose training diverged, ``failed`` the tasks
+    that raised (their records say why; they are no divergence).
+    """
+    finished = [r for r in rows if r["status"] == "ok"]
+    ok = [r for r in finished if r["result"]["status"] != "diverged"]
+    diverged = len(finished) - len(ok)
+    failed = len(rows) - len(finished)
     losses = [r["result"]["val_loss"] for r in ok if r["result"]["val_loss"] is not None]
     accs = [r["result"]["val_accuracy"] for r in ok if r["result"]["val_accuracy"] is not None]
-    usable = bool(losses) and not diverged
+    usable = bool(losses) and len(ok) == len(rows)
     return {
         "mean_loss": float(np.mean(losses)) if usable else None,
         "std_loss": float(np.std(losses)) if usable else None,
         "mean_accuracy": float(np.mean(accs)) if usable and accs else None,
         "std_accuracy": float(np.std(accs)) if usable and accs else None,
         "diverged": diverged,
+        "failed": failed,
     }
 
 
@@ -285,8 +331,11 @@ def _rank(point: Mapping[str, Any], metric: str) -> tuple:
     """Smaller is better: accuracy first (loss breaks ties), or loss alone."""
     if point["mean_loss"] is None:
         return (1, math.inf, math.inf)
-    if metric == "accuracy":
-        return (0, -(point["mean_accuracy"] or 0.0), point["mean_loss"])
+    if metric == "accuracy":  # equal to ACCURACY_DIGITS decimals: a tie (float noise)
+        from gdlab.selection import ACCURACY_DIGITS
+
+        accuracy = round(point["mean_accuracy"] or 0.0, ACCURACY_DIGITS)
+        return (0, -accuracy, point["mean_loss"])
     return (0, point["mean_loss"], 0.0)
 
 
@@ -396,7 +445,7 @@ class _Tuner:
             studies = {
                 i: optuna.create_study(
                     direction="minimize",
-                    sampler=optuna.samplers.TPESampler(seed=self.s["base_seed"] + i),
+                    sampler=optuna.samplers.TPESampler(seed=_tpe_seed(self.s["base_seed"], i)),
                 )
                 for i in self.points
             }
@@ -451,9 +500,10 @@ class _Tuner:
         best = self.best(run)
         curve = self.curve(rows, best)
         within = 0.0
-        if best is not None:
+        if best is not None:  # within 10% of the best's loss, which may be negative (saddle)
+            slack = 0.1 * abs(best["mean_loss"])
             near = [r for r in rows if r["mean_loss"] is not None
-                    and r["mean_loss"] <= 1.1 * best["mean_loss"]]  # fmt: skip
+                    and r["mean_loss"] - best["mean_loss"] <= slack]  # fmt: skip
             within = len(near) / len(rows)
         edge = []
         if best is not None:
@@ -492,7 +542,13 @@ class _Tuner:
             "std": [r["std_loss"] for r in chosen],
             "accuracy": [r["mean_accuracy"] for r in chosen],
             "diverged": [r["diverged"] for r in chosen],
+            "failed": [r["failed"] for r in chosen],
         }
+
+
+def _tpe_seed(base_seed: int, run: int) -> int:
+    """Run ``run``'s TPE seed: ``base_seed + run``, wrapped into the 32 bits Optuna takes."""
+    return (base_seed + run) % 2**32
 
 
 def _best_block(best: Mapping[str, Any]) -> dict[str, Any]:
@@ -528,10 +584,12 @@ def tune(
     Args:
         experiment: what to tune (its runs, problem and training).
         out_dir: the tuning's directory: its task files (resumable) and ``tune.json``.
-        budget: grid points (or random draws) per run, besides its default.
+        budget: grid points (or random draws, or TPE rounds) per run, besides its
+            default; with several tuned names a grid takes ``budget // 2`` points on
+            each and their product (at most :data:`MAX_GRID` candidates).
         folds: K of K-fold cross-validation; 1 is a 20% hold-out.
         tune: the hyperparameters to tune (the optimizer's ``tunable``).
-        method: ``"grid"`` or ``"random"``.
+        method: ``"grid"``, ``"random"`` or ``"tpe"`` (``budget`` rounds of Optuna's TPE).
         metric: ``"accuracy"`` (the default for classifiers; loss breaks ties)
             or ``"loss"`` (the default otherwise).
         base_seed: the training seed of fold 0 (fold k trains with ``base_seed + k``).
@@ -539,7 +597,9 @@ def tune(
         workers, scheduler, dask_local: where the tasks run (:func:`gdlab.sweep.run_sweep`).
     """
     if not isinstance(experiment, Experiment):
-        raise TypeError(f"experiment must be a gdlab Experiment; got {type(experiment).__name__}")
+        fail("experiment", "a gdlab Experiment", experiment, kind=TypeError)
+    if not isinstance(command, str):
+        fail("command", "a str (the command line tune.json records)", command, kind=TypeError)
     budget = check_int("budget", budget, low=2, high=1000)
     folds = check_int("folds", folds, low=1, high=100)
     method = check_choice("method", method, _METHODS)
@@ -559,8 +619,10 @@ def tune(
             f"--metric accuracy needs a classifier; experiment {experiment.name!r} "
             f"({experiment.problem.kind}) has none"
         )
-    for spec in experiment.runs:
-        _space(spec, tune)  # every name checked before any task
+    for spec in experiment.runs:  # every name and default checked before any task
+        _check_run(spec, tune, budget, method)
+    if experiment.problem.has("data"):
+        _check_folds(experiment, folds, split_seed)
     out_dir = _io.check_output_dir(out_dir)
     settings = {
         "budget": budget, "folds": folds, "tune": tune, "method": method, "metric": metric,
@@ -579,6 +641,20 @@ def tune(
         _clean_up(out_dir, before, made)
         raise
     return document
+
+
+def _check_folds(experiment: Experiment, folds: int, split_seed: int) -> None:
+    """Make the folds before any task: data too small for them fails here, named, not
+    in every task (each then recorded as failed)."""
+    pool = _pool(experiment)
+    try:
+        _folds(pool, folds, split_seed)
+    except (TypeError, ValueError) as error:
+        what = "a 20% hold-out" if folds == 1 else f"{folds} folds"
+        raise ConfigError(
+            f"--folds {folds}: the {pool.n_samples} training samples of {experiment.name!r} "
+            f"cannot make {what}: {error}"
+        ) from None
 
 
 def _missing_dirs(path: Path) -> list[Path]:
