@@ -42,6 +42,7 @@ from pathlib import Path
 
 from gdlab._checks import ConfigError
 from gdlab.experiments.model import (
+    BUILTIN,
     Experiment,
     ProblemSpec,
     RunSpec,
@@ -66,9 +67,6 @@ __all__ = [
     "parse_value",
     "slug",
 ]
-
-#: The built-in race experiments, in the order of ``gdlab tour``.
-BUILTIN = ("bowl", "boston", "moons", "mnist", "schedules")
 
 #: Every mistake in an experiment (a :class:`~gdlab._checks.ConfigError`, a ``ValueError``).
 ExperimentError = ConfigError
@@ -115,18 +113,26 @@ def load(source: str | os.PathLike, *, file: bool = False) -> Experiment:
     if not str(source).strip():
         raise ConfigError(f"experiment must be one of {', '.join(BUILTIN)} or a file; got ''")
     if not path.exists():
-        hint = "" if path.suffix in (".toml", ".json") else f" one of {', '.join(BUILTIN)} or"
+        hint = (
+            "" if path.suffix.lower() in (".toml", ".json") else f" one of {', '.join(BUILTIN)} or"
+        )
         raise ConfigError(
             f"experiment must be{hint} a TOML file or a results.json; got {str(source)!r} "
             "(no such file)"
         )
     text = _read_text(path)
-    if path.suffix == ".json":
+    if path.suffix.lower() == ".json":  # results.JSON too
         return _from_results(text, path)
     experiment = Experiment.from_toml(text, str(path))
     if "name" not in _top_keys(text):
-        experiment = experiment.replace(name=slug(path.stem))
+        experiment = experiment.replace(name=_file_name(path))
     return experiment
+
+
+def _file_name(path: Path) -> str:
+    """The name of an experiment file without ``name``: its stem as a valid name
+    (``_draft.toml`` is ``draft``; a stem with no letter or digit, ``experiment``)."""
+    return slug(path.stem).lstrip("_.-") or "experiment"
 
 
 def _top_keys(text: str) -> set[str]:

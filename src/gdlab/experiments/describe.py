@@ -20,10 +20,11 @@ was made from a built-in experiment (or a file) the changes are listed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gdlab._text import number
+from gdlab._text import exact, number
 from gdlab.experiments.model import Experiment, RunSpec, Training, schedule_config
 
 __all__ = [
@@ -117,13 +118,21 @@ def _join(items: Sequence[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _exact(value: Any) -> str:
+    """A hyperparameter as given, every digit kept (two runs at 0.12345 and 0.12346
+    must not both read 0.1235)."""
+    if isinstance(value, float) and math.isfinite(value):
+        return exact(value)
+    return number(value)
+
+
 def schedule_text(lr: Any) -> str:
     """A learning rate in words: ``0.01``, or a schedule's formula."""
     if isinstance(lr, Mapping):
         from gdlab import schedules
 
         return repr(schedules.from_config(schedule_config(lr)))
-    return number(lr)
+    return _exact(lr)
 
 
 def hyperparameter_text(run: RunSpec) -> str:
@@ -133,8 +142,8 @@ def hyperparameter_text(run: RunSpec) -> str:
     if "lr" in hp:
         parts.append(f"lr {schedule_text(hp.pop('lr'))}")
     else:
-        parts.append(f"lr {number(run.make_optimizer().hyperparameters()['lr'])} (default)")
-    parts += [f"{k} {number(v)}" for k, v in hp.items()]
+        parts.append(f"lr {_exact(run.make_optimizer().hyperparameters()['lr'])} (default)")
+    parts += [f"{k} {_exact(v)}" for k, v in hp.items()]
     text = ", ".join(parts)
     if run.preset:
         text += f"; {run.preset} preset"
@@ -249,7 +258,7 @@ def text(
     parts += [description] if description else []
     parts.append(_what_ran(experiment))
     if changes:
-        origin = base_name or (base.name if base is not None else "")
+        origin = base_name or (f"experiment {base.name}" if base is not None else "")
         parts.append(f"Changed from the {origin}: " + "; ".join(changes) + ".")
     parts += list(notes)
     return {

@@ -26,24 +26,27 @@ repeats it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import json
+import math
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from gdlab._checks import ConfigError, Field, check_keys, check_table, describe
 from gdlab._io import plain
-from gdlab._text import slug
+from gdlab._text import exact, slug
 from gdlab.optim import OPTIMIZERS, create
 from gdlab.optim.presets import PRESETS
 from gdlab.problems import PROBLEM_KINDS, ProblemKind, get_kind
 
 __all__ = [
+    "BUILTIN",
     "MAX_EPOCHS",
     "MAX_SEEDS",
     "MAX_STEPS",
@@ -57,6 +60,9 @@ __all__ = [
     "parse_value",
     "slug",
 ]
+
+#: The built-in race experiments (TOML files in this package), in the order of ``gdlab tour``.
+BUILTIN = ("bowl", "boston", "moons", "mnist", "schedules")
 
 #: Hard bounds: a run longer than this is a typo, not an experiment.
 MAX_STEPS = 100_000_000
@@ -101,12 +107,25 @@ def parse_value(text: str) -> Any:
     """A ``--set`` value: TOML syntax (``0.1``, ``[1, 2]``, ``{name = "cosine", …}``,
     ``true``) or, failing that, the text itself as a string (``beale``)."""
     try:
-        return tomllib.loads(f"v = {text}")["v"]
+        parsed = tomllib.loads(f"v = {text}")
     except tomllib.TOMLDecodeError:
         return text.strip()
+    if len(parsed) != 1:  # ``1\nz = 3`` is one text, not the value 1 and a stray key
+        return text.strip()
+    return parsed["v"]
 
 
 # --------------------------------------------------------------------------- training
+
+
+def _check_length(values: Mapping[str, Any], where: str) -> None:
+    """Exactly one of ``steps`` and ``epochs`` in ``values``."""
+    steps, epochs = values.get("steps"), values.get("epochs")
+    if (steps is None) == (epochs is None):
+        raise ConfigError(
+            f"{where} must give exactly one of steps and epochs; got "
+            f"steps={steps!r}, epochs={epochs!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -124,25 +143,27 @@ class Training:
     validation: str | None = None
     evaluate_every: int = 1
 
+    def __post_init__(self) -> None:  # built in code: checked like a table
+        for key, spec in TRAINING_FIELDS.items():
+            object.__setattr__(self, key, spec.check(f"training.{key}", getattr(self, key)))
+        _check_length(dataclasses.asdict(self), "training")
+
     @classmethod
     def from_table(cls, table: Any, where: str = "training") -> Training:
         """Checked from a ``[training]`` table (unknown keys, types and ranges named)."""
         values = check_table(table, TRAINING_FIELDS, where)
-        training = cls(**values)
-        training._check_length(where)
-        return training
-
-    def _check_length(self, where: str) -> None:
-        if (self.steps is None) == (self.epochs is None):
-            raise ConfigError(
-                f"{where} must give exactly one of steps and epochs; got "
-                f"steps={self.steps!r}, epochs={self.epochs!r}"
-            )
+        _check_length(values, where)
+        return cls(**values)
 
     def merge(self, where: str = "training", **changes: Any) -> Training:
         """A copy with ``changes`` checked and applied; ``steps`` replaces ``epochs``
-        and the other way round."""
+        and the other way round (giving both is an error)."""
         check_keys(changes, TRAINING_FIELDS, where)
+        if changes.get("steps") is not None and changes.get("epochs") is not None:
+            raise ConfigError(
+                f"{where} takes one of steps and epochs, not both; got "
+                f"steps={changes['steps']!r}, epochs={changes['epochs']!r}"
+            )
         values = dataclasses.asdict(self)
         for key, value in changes.items():
             values[key] = TRAINING_FIELDS[key].check(f"{where}.{key}", value)
@@ -150,9 +171,8 @@ class Training:
             values["epochs"] = None
         elif changes.get("epochs") is not None:
             values["steps"] = None
-        merged = Training(**values)
-        merged._check_length(where)
-        return merged
+        _check_length(values, where)
+        return Training(**values)
 
     def to_table(self) -> dict[str, Any]:
         """The ``[training]`` table (``None`` values left out)."""
@@ -181,6 +201,12 @@ def schedule_config(lr: Mapping[str, Any]) -> Mapping[str, Any]:
     the ``schedule`` it wraps (``{schedule = {...}}``, how an optimizer's
     hyperparameters hold one). A warm-up's own ``schedule`` key is not a wrapper."""
     if "name" not in lr and isinstance(lr.get("schedule"), Mapping):
+        stray = [k for k in lr if k != "schedule"]
+        if stray:
+            raise ConfigError(
+                f"lr has unknown key {stray[0]!r} beside schedule; write the schedule's table "
+                "itself ({name = ...}) or {schedule = {...}} alone"
+            )
         return lr["schedule"]
     return lr
 
@@ -198,7 +224,8 @@ def _with_lr0(schedule: Mapping[str, Any], value: float, where: str) -> dict[str
         config["schedule"] = value  # a warm-up to a constant rate: that rate
     elif config.get("name") == "piecewise" and config.get("values"):
         ratio = value / float(config["values"][0])
-        config["values"] = [float(v) * ratio for v in config["values"]]
+        rest = [float(v) * ratio for v in config["values"][1:]]
+        config["values"] = [value, *rest]  # the first exactly the rate asked for
     else:
         raise ConfigError(
             f"{where} cannot set the initial rate of schedule {config.get('name')!r}; "
@@ -225,6 +252,42 @@ def schedule_lr0(lr: Any) -> float | None:
         if config.get("values"):
             return float(config["values"][0])
     return None
+
+
+def _copied(value: Any) -> Any:
+    """``value`` with its tables and arrays copied (the rest shared)."""
+    if isinstance(value, Mapping):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_copied(v) for v in value)
+    return value
+
+
+def _run_training(training: Any, label: str) -> dict[str, Any]:
+    """A run's training overrides, checked: known keys, valid values, one length."""
+    where = f"training of run {label!r}"
+    if not isinstance(training, Mapping):
+        raise ConfigError(
+            f"{where} must be a table of {', '.join(RUN_TRAINING_KEYS)}; got {describe(training)}"
+        )
+    unknown = [k for k in training if k not in RUN_TRAINING_KEYS]
+    if unknown:
+        raise ConfigError(
+            f"{where} has unknown key {unknown[0]!r}; allowed: " + ", ".join(RUN_TRAINING_KEYS)
+        )
+    checked = {k: TRAINING_FIELDS[k].check(f"run {label!r}: {k}", v) for k, v in training.items()}
+    for key in ("steps", "epochs"):
+        if key in checked and checked[key] is None:
+            raise ConfigError(
+                f"run {label!r}: {key} must be {TRAINING_FIELDS[key].allowed()}; got None "
+                "(leave it out for the experiment's length)"
+            )
+    if "steps" in checked and "epochs" in checked:
+        raise ConfigError(
+            f"run {label!r} takes one of steps and epochs, not both; got "
+            f"steps={checked['steps']!r}, epochs={checked['epochs']!r}"
+        )
+    return checked
 
 
 @dataclass(frozen=True)
@@ -269,18 +332,9 @@ class RunSpec:
                 f"hyperparameters of run {self.label!r} must be a table; got "
                 f"{describe(self.hyperparameters)}"
             )
-        object.__setattr__(self, "hyperparameters", dict(self.hyperparameters))
-        unknown = [k for k in self.training if k not in RUN_TRAINING_KEYS]
-        if unknown:
-            raise ConfigError(
-                f"training of run {self.label!r} has unknown key {unknown[0]!r}; allowed: "
-                + ", ".join(RUN_TRAINING_KEYS)
-            )
-        checked = {
-            k: TRAINING_FIELDS[k].check(f"run {self.label!r}: {k}", v)
-            for k, v in self.training.items()
-        }
-        object.__setattr__(self, "training", checked)
+        # a copy all the way down: the caller's tables may change later, this run may not
+        object.__setattr__(self, "hyperparameters", _copied(dict(self.hyperparameters)))
+        object.__setattr__(self, "training", _run_training(self.training, self.label))
 
     @property
     def lr(self) -> Any:
@@ -330,20 +384,28 @@ class RunSpec:
         return create(self.optimizer, preset=self.preset, **hp)
 
     def to_table(self) -> dict[str, Any]:
-        """The ``[[runs]]`` table: label, optimizer, preset, hyperparameters, overrides."""
+        """The ``[[runs]]`` table: label, optimizer, preset, hyperparameters, overrides
+        (a full-batch override written ``batch_size = "full"``, as TOML has no null)."""
         table: dict[str, Any] = {"label": self.label, "optimizer": self.optimizer}
         if self.preset is not None:
             table["preset"] = self.preset
         if self.group is not None:
             table["group"] = self.group
-        table.update(self.training)
+        table.update({k: "full" if v is None else v for k, v in self.training.items()})
         if self.hyperparameters:
             table["hyperparameters"] = plain(dict(self.hyperparameters))
         return table
 
     @classmethod
-    def from_table(cls, table: Any, where: str, default_preset: str | None = None) -> RunSpec:
-        """A run from a ``[[runs]]`` table; hyperparameters may stand in the table itself."""
+    def from_table(
+        cls,
+        table: Any,
+        where: str,
+        default_preset: str | None = None,
+        hp_where: str | None = None,
+    ) -> RunSpec:
+        """A run from a ``[[runs]]`` table; hyperparameters may stand in the table itself
+        or in its ``hyperparameters`` table (``hp_where`` names that table in errors)."""
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where} must be a table; got {describe(table)}")
         optimizer = table.get("optimizer")
@@ -361,15 +423,7 @@ class RunSpec:
                 f"hyperparameters of {optimizer}: {', '.join(names)} (written in the run table, "
                 "e.g. lr = 0.1)"
             )
-        hp = table.get("hyperparameters", {})
-        if not isinstance(hp, Mapping):
-            raise ConfigError(f"{where}.hyperparameters must be a table; got {describe(hp)}")
-        direct = {k: v for k, v in table.items() if k in names}
-        both = sorted(set(hp) & set(direct))
-        if both:
-            raise ConfigError(
-                f"{where} gives {both[0]!r} twice (in the run table and in hyperparameters)"
-            )
+        hp = _run_hyperparameters(table, optimizer, where, hp_where or f"{where}.hyperparameters")
         label = table.get("label", _label(optimizer))
         for key in ("label", "group", "preset"):
             if key in table and not isinstance(table[key], str):
@@ -379,12 +433,36 @@ class RunSpec:
                 label=label,
                 optimizer=optimizer,
                 preset=table.get("preset", default_preset),
-                hyperparameters={**hp, **direct},
+                hyperparameters=hp,
                 training={k: table[k] for k in RUN_TRAINING_KEYS if k in table},
                 group=table.get("group"),
             )
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
+
+
+def _run_hyperparameters(
+    table: Mapping[str, Any], optimizer: str, where: str, hp_where: str
+) -> dict[str, Any]:
+    """A run table's hyperparameters: those in the table itself and those in its
+    ``hyperparameters`` table (every key the optimizer's, none in both places)."""
+    names = hyperparameter_names(optimizer)
+    hp = table.get("hyperparameters", {})
+    if not isinstance(hp, Mapping):
+        raise ConfigError(f"{hp_where} must be a table; got {describe(hp)}")
+    stray = [k for k in hp if k not in names]
+    if stray:
+        raise ConfigError(
+            f"{hp_where} has unknown key {stray[0]!r}; hyperparameters of {optimizer}: "
+            f"{', '.join(names)}"
+        )
+    direct = {k: v for k, v in table.items() if k in names}
+    both = sorted(set(hp) & set(direct))
+    if both:
+        raise ConfigError(
+            f"{where} gives {both[0]!r} twice (in the run table and in hyperparameters)"
+        )
+    return {**hp, **direct}
 
 
 def _check_run(run: RunSpec, where: str) -> None:
@@ -407,14 +485,30 @@ class ProblemSpec:
     kind: str
     options: Mapping[str, Any]
 
+    def __post_init__(self) -> None:  # built in code or from a table: checked the same
+        kind = get_kind(self.kind, "problem.kind")
+        if not isinstance(self.options, Mapping) or "kind" in self.options:
+            raise ConfigError(
+                f"problem options must be a table of the keys of kind {kind.name!r} (kind "
+                f"itself apart); got {describe(self.options)}"
+            )
+        options = kind.check({"kind": kind.name, **self.options}, "problem")
+        options.pop("kind")
+        object.__setattr__(self, "kind", kind.name)
+        object.__setattr__(self, "options", options)
+
     @classmethod
     def from_table(cls, table: Any, where: str = "problem") -> ProblemSpec:
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where} must be a table; got {describe(table)}")
         kind = get_kind(table.get("kind"), f"{where}.kind")
-        options = kind.check(table, where)
-        options.pop("kind")
-        return cls(kind.name, options)
+        try:
+            return cls(kind.name, {k: v for k, v in table.items() if k != "kind"})
+        except ConfigError as error:  # checked as "problem": name where it sits
+            text = str(error)
+            if text.startswith("problem"):
+                text = where + text[len("problem") :]
+            raise ConfigError(text) from None
 
     @property
     def registered(self) -> ProblemKind:
@@ -477,41 +571,77 @@ class ProblemSpec:
 # --------------------------------------------------------------------------- experiment
 
 
-def _expand_optimizers(table: Any, where: str) -> list[RunSpec]:
-    """The ``[optimizers]`` shorthand as runs: one per name, labelled by its class."""
-    check_keys(table, _OPTIMIZERS_KEYS, where)
+def _by_name(table: Any, key: str, names: Sequence[str], where: str) -> dict[str, Any]:
+    """``[optimizers].KEY`` (``lr``, ``hyperparameters``) keyed by lower-case name: every
+    key one of ``names``, and no name twice (``adam`` and ``Adam`` are one)."""
+    value = table.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}.{key} must be a table keyed by optimizer; got {value!r}")
+    out: dict[str, Any] = {}
+    for name, item in value.items():
+        low = name.lower() if isinstance(name, str) else name
+        if low not in names:
+            raise ConfigError(
+                f"{where}.{key} names {name!r}, which is not in {where}.names ({', '.join(names)})"
+            )
+        if low in out:
+            raise ConfigError(f"{where}.{key} names {low!r} twice (in two spellings)")
+        out[low] = item
+    return out
+
+
+def _optimizer_names(table: Mapping[str, Any], where: str) -> list[str]:
+    """``[optimizers].names`` checked, in lower case; its ``preset`` checked too."""
     names = table.get("names", [])
     if not isinstance(names, list):
         raise ConfigError(f"{where}.names must be an array of optimizer names; got {names!r}")
-    lrs = table.get("lr", {})
-    per_name = table.get("hyperparameters", {})
-    for key, value in (("lr", lrs), ("hyperparameters", per_name)):
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}.{key} must be a table keyed by optimizer; got {value!r}")
-        lower = [n.lower() for n in names if isinstance(n, str)]
-        stray = [k for k in value if not isinstance(k, str) or k.lower() not in lower]
-        if stray:
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or name.lower() not in OPTIMIZERS:
             raise ConfigError(
-                f"{where}.{key} names {stray[0]!r}, which is not in {where}.names "
-                f"({', '.join(map(str, names))})"
+                f"{where}.names[{i}] must be one of {', '.join(OPTIMIZERS)}; got {describe(name)}"
             )
+    preset = table.get("preset")
+    if "preset" in table and (not isinstance(preset, str) or preset not in PRESETS):
+        raise ConfigError(f"{where}.preset must be one of {', '.join(PRESETS)}; got {preset!r}")
+    if "preset" in table and not names:
+        raise ConfigError(
+            f"{where}.preset = {preset!r} is unused: names is empty (a [[runs]] table "
+            "takes its own preset)"
+        )
+    lower = [n.lower() for n in names]
+    twice = [n for i, n in enumerate(lower) if n in lower[:i]]
+    if twice:
+        raise ConfigError(f"{where}.names names {twice[0]!r} twice; got {names!r}")
+    return lower
+
+
+def _expand_optimizers(table: Any, where: str) -> list[RunSpec]:
+    """The ``[optimizers]`` shorthand as runs: one per name, labelled by its class."""
+    check_keys(table, _OPTIMIZERS_KEYS, where)
+    names = _optimizer_names(table, where)
+    lrs = _by_name(table, "lr", names, where)
+    per_name = _by_name(table, "hyperparameters", names, where)
     runs = []
     for i, name in enumerate(names):
-        key = name.lower() if isinstance(name, str) else name
-        extra = per_name.get(name, per_name.get(key, {})) if isinstance(name, str) else {}
+        extra = per_name.get(name, {})
         if not isinstance(extra, Mapping):
             raise ConfigError(
                 f"{where}.hyperparameters.{name} must be a table of {name}'s hyperparameters; "
                 f"got {describe(extra)}"
             )
         extra = dict(extra)
-        if name in lrs or key in lrs:
-            extra["lr"] = lrs.get(name, lrs.get(key))
+        if name in lrs:
+            if "lr" in extra:
+                raise ConfigError(
+                    f"{where} gives the lr of {name} twice (in lr and in hyperparameters.{name})"
+                )
+            extra["lr"] = lrs[name]
         runs.append(
             RunSpec.from_table(
                 {"optimizer": name, "hyperparameters": extra},
                 f"{where}.names[{i}]",
                 default_preset=table.get("preset"),
+                hp_where=f"{where}.hyperparameters.{name}",
             )
         )
     return runs
@@ -553,17 +683,13 @@ class Experiment:
         """Check the experiment as a whole (raises :class:`ConfigError`)."""
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise ConfigError(
-                f"{where}: name must be letters, digits, '.', '_' or '-' (not starting with "
-                f"'.' or '-'); got {describe(self.name)}"
+                f"{where}: name must be letters, digits, '.', '_' or '-' (starting with a "
+                f"letter or a digit); got {describe(self.name)}"
             )
         n = self.seeds
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SEEDS:
             raise ConfigError(f"{where}: seeds must be an integer in [1, {MAX_SEEDS}]; got {n!r}")
-        for key in ("title", "description"):
-            if not isinstance(getattr(self, key), str):
-                raise ConfigError(f"{where}: {key} must be a string; got {getattr(self, key)!r}")
-        if self.based_on is not None and not isinstance(self.based_on, str):
-            raise ConfigError(f"{where}: based_on must be a string; got {describe(self.based_on)}")
+        self._check_words(where)
         for name, value in (("problem", self.problem), ("training", self.training)):
             wanted = ProblemSpec if name == "problem" else Training
             if not isinstance(value, wanted):
@@ -580,6 +706,19 @@ class Experiment:
             _check_run(run, f"{where}: runs[{i}]")
             self.training.merge(f"{where}: runs[{i}] ({run.label})", **run.training)
         self._check_training(where)
+
+    def _check_words(self, where: str) -> None:
+        """``title`` and ``description`` strings; ``based_on`` a built-in's name or ``None``."""
+        for key in ("title", "description"):
+            if not isinstance(getattr(self, key), str):
+                raise ConfigError(f"{where}: {key} must be a string; got {getattr(self, key)!r}")
+        if self.based_on is not None and not isinstance(self.based_on, str):
+            raise ConfigError(f"{where}: based_on must be a string; got {describe(self.based_on)}")
+        if self.based_on is not None and self.based_on not in BUILTIN:
+            raise ConfigError(
+                f"{where}: based_on must be a built-in experiment, one of {', '.join(BUILTIN)}; "
+                f"got {self.based_on!r}"
+            )
 
     def _check_labels(self, where: str) -> None:
         seen: dict[str, str] = {}
@@ -751,6 +890,13 @@ class Experiment:
         key = selector.lower()
         by_optimizer = [i for i, r in enumerate(self.runs) if r.optimizer == key]
         by_label = [i for i, r in enumerate(self.runs) if slug(r.label) == slug(selector)]
+        if by_label and by_optimizer and by_label != by_optimizer:
+            labels = ", ".join(repr(self.runs[i].label) for i in by_optimizer)
+            raise ConfigError(
+                f"{where}: {selector!r} names two things: the run labelled "
+                f"{self.runs[by_label[0]].label!r} and the {key} runs ({labels}); give the "
+                "runs labels that are not optimizer names"
+            )
         found = by_label or by_optimizer
         if not found:
             names = sorted({r.optimizer for r in self.runs} | {slug(r.label) for r in self.runs})
@@ -768,7 +914,8 @@ class Experiment:
 
     def with_lr(self, selector: str, value: Any, where: str = "--lr") -> Experiment:
         """Set the learning rate of the runs ``selector`` names (a schedule keeps its shape)."""
-        return self.change_runs(self.select(selector, where), lambda r: r.with_lr(value))
+        with _named(where):
+            return self.change_runs(self.select(selector, where), lambda r: r.with_lr(value))
 
     def set(self, path: str, value: Any, where: str | None = None) -> Experiment:
         """The experiment with one value changed, ``--set``'s way.
@@ -780,18 +927,23 @@ class Experiment:
         hyperparameter of the optimizer (``adam.beta1``, ``momentum.momentum``).
         """
         where = where or f"--set {path}"
+        with _named(where):
+            return self._set(path, value, where)
+
+    def _set(self, path: str, value: Any, where: str) -> Experiment:
         head, _, rest = path.partition(".")
-        for run in self.runs:  # a label may hold dots ("constant 0.1" is constant-0.1)
-            name = slug(run.label)
-            if "." in name and path.lower().startswith(name + ".") and head not in OPTIMIZERS:
-                head, rest = name, path[len(name) + 1 :]
-                break
+        # a label may hold dots ("constant 0.1" is constant-0.1): the longest one that fits
+        dotted = [slug(r.label) for r in self.runs if "." in slug(r.label)]
+        fits = [n for n in dotted if path.lower().startswith(n + ".") and head not in OPTIMIZERS]
+        if fits:
+            name = max(fits, key=len)
+            head, rest = name, path[len(name) + 1 :]
         if not rest:
             if head in ("seeds", "name", "title", "description"):
                 return self.replace(**{head: value})
             raise ConfigError(
-                f"{where}: KEY must be seeds, name, title, problem.KEY, training.KEY or "
-                f"RUN.KEY (RUN an optimizer or a run label); got {path!r}"
+                f"{where}: KEY must be seeds, name, title, description, problem.KEY, "
+                f"training.KEY or RUN.KEY (RUN an optimizer or a run label); got {path!r}"
             )
         if head == "problem":
             try:
@@ -836,6 +988,18 @@ class Experiment:
         return _changes(base, self)
 
 
+@contextlib.contextmanager
+def _named(where: str) -> Iterator[None]:
+    """Errors raised inside name ``where`` first (the ``--set`` or ``--lr`` that failed)."""
+    try:
+        yield
+    except ConfigError as error:
+        text = str(error)
+        if not text.startswith(where):
+            text = f"{where}: {text.removeprefix('experiment: ')}"
+        raise ConfigError(text) from None
+
+
 def _none_key(table: Mapping[str, Any]) -> str | None:
     """The dotted key of the first ``None`` in ``table`` (tables within included)."""
     for key, value in table.items():
@@ -871,8 +1035,8 @@ def _set_run(run: RunSpec, key: str, value: Any, where: str) -> RunSpec:
 
 
 def _value(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
+    if isinstance(value, float):  # every digit: 0.1234567 → 0.1234568 is a change
+        return exact(value) if math.isfinite(value) else str(value)
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{k} = {_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
@@ -900,9 +1064,57 @@ def _defaults_of(
     return {k: defaults[k] for k in wanted if isinstance(defaults.get(k), int | float | str)}
 
 
+def _training_shown(training: Training, keys: Iterable[str]) -> dict[str, str]:
+    """Training settings in words for a change line: no batch size is ``full``, an
+    absent length or validation ``none``."""
+    shown = {}
+    for key in keys:
+        value = getattr(training, key)
+        if value is None:
+            shown[key] = "full" if key == "batch_size" else "none"
+        else:
+            shown[key] = _value(value)
+    return shown
+
+
+def _run_training_changes(
+    label: str, base: Experiment, old: RunSpec, new: Experiment, run: RunSpec
+) -> list[str]:
+    """A run's own training overrides that changed, shown by what the run trains with
+    (an override dropped for the experiment's setting shows that setting)."""
+    keys = [k for k in RUN_TRAINING_KEYS if old.training.get(k, ...) != run.training.get(k, ...)]
+    if "steps" in keys or "epochs" in keys:
+        keys = [k for k in RUN_TRAINING_KEYS if k in keys or k in ("steps", "epochs")]
+    before = _training_shown(base.run_training(old), keys)
+    after = _training_shown(new.run_training(run), keys)
+    return [f"{label}: {k}: {before[k]} → {after[k]}" for k in keys if before[k] != after[k]]
+
+
+def _training_changes(old: Training, new: Training) -> list[str]:
+    before = _training_shown(old, TRAINING_FIELDS)
+    after = _training_shown(new, TRAINING_FIELDS)
+    return [f"training.{k}: {before[k]} → {after[k]}" for k in before if before[k] != after[k]]
+
+
+def _run_changes(
+    label: str, base: Experiment, old_run: RunSpec, new: Experiment, run: RunSpec
+) -> list[str]:
+    """What differs between two runs of one label: hyperparameters, run keys, training."""
+    old, mine = old_run.to_table(), run.to_table()
+    for key in RUN_TRAINING_KEYS:  # below, by what the run trains with
+        old.pop(key, None)
+        mine.pop(key, None)
+    # a hyperparameter one side leaves to its default shows that default's value
+    defaults = old_run.make_optimizer().hyperparameters()
+    before = {**_defaults_of(old, mine, defaults), **old.pop("hyperparameters", {})}
+    lines = _table_changes(f"{label}: ", before, mine.pop("hyperparameters", {}))
+    lines += _table_changes(f"{label}: ", old, mine)
+    return lines + _run_training_changes(label, base, old_run, new, run)
+
+
 def _changes(base: Experiment, new: Experiment) -> list[str]:
     lines = _table_changes("problem.", base.problem.to_table(), new.problem.to_table())
-    lines += _table_changes("training.", base.training.to_table(), new.training.to_table())
+    lines += _training_changes(base.training, new.training)
     if base.seeds != new.seeds:
         lines.append(f"seeds: {base.seeds} → {new.seeds}")
     old_runs = {r.label: r for r in base.runs}
@@ -915,13 +1127,7 @@ def _changes(base: Experiment, new: Experiment) -> list[str]:
         lines.append("runs added: " + ", ".join(added))
     for label, run in new_runs.items():
         if label in old_runs:
-            old = old_runs[label].to_table()
-            mine = run.to_table()
-            # a hyperparameter one side leaves to its default shows that default's value
-            defaults = old_runs[label].make_optimizer().hyperparameters()
-            before = {**_defaults_of(old, mine, defaults), **old.pop("hyperparameters", {})}
-            lines += _table_changes(f"{label}: ", before, mine.pop("hyperparameters", {}))
-            lines += _table_changes(f"{label}: ", old, mine)
+            lines += _run_changes(label, base, old_runs[label], new, run)
     if [r.label for r in base.runs if r.label in new_runs] != [
         r.label for r in new.runs if r.label in old_runs
     ]:
