@@ -38,6 +38,8 @@ import shutil
 import socket
 import sys
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,7 +58,9 @@ __all__ = [
     "atomic_write",
     "check_output_dir",
     "exclusive",
+    "json_text",
     "load_tree",
+    "open_npz",
     "plain",
     "replace_dir",
     "save_tree",
@@ -87,6 +91,18 @@ def _naming(error: OSError, path: Path) -> OSError:
         return OSError(error.errno, error.strerror or os.strerror(error.errno), str(path))
 
 
+#: Bytes of the target's name a temporary file's name repeats: the rest of it
+#: (``.``, mkstemp's 8 random characters, ``.tmp``) must fit too in the 255 bytes
+#: a file name may have, so that every name that is legal can be written.
+_TEMP_NAME_BYTES = 100
+
+
+def _temp_prefix(name: str) -> str:
+    """``.NAME.`` for a temporary file beside ``NAME``, ``NAME`` cut to fit a file name."""
+    short = name.encode("utf-8", "surrogateescape")[:_TEMP_NAME_BYTES]
+    return f".{short.decode('utf-8', 'ignore')}."
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write(file)`` on a temporary file, then move it to ``path``.
 
@@ -98,7 +114,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path.name), suffix=".tmp")
     except OSError as error:
         raise _naming(error, path) from error
     try:
@@ -116,9 +132,66 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     return path
 
 
+def _not_json(value: Any, where: str = "") -> tuple[str, Any] | None:
+    """Where in ``value`` the first thing JSON cannot hold is, and what it is:
+    a number that is not finite, a key of another type than ``json`` takes, or an
+    object of another type."""
+    if isinstance(value, str | bool | int | None):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (where, value)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str | int | float | bool | None):
+                return f"{where}[{key!r}] (its key)", key
+            found = _not_json(item, f"{where}[{key!r}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _not_json(item, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    return where, value
+
+
+def json_text(document: Any, what: str, *, indent: int = 2) -> str:
+    """``document`` as indented JSON text, or an error naming ``what`` and the bad value.
+
+    Raises:
+        ValueError: a number that is not finite (JSON has no NaN or infinity);
+            the message names ``what`` and where it is in the document, e.g.
+            ``results.json: ['runs'][0]['metrics']['final_loss'] is nan``.
+        TypeError: a value of another type than text, numbers, booleans, ``None``,
+            dicts, lists and tuples (a ``Path``, a set), named the same way.
+    """
+    try:
+        return json.dumps(document, indent=indent, allow_nan=False) + "\n"
+    except (ValueError, TypeError, RecursionError) as error:
+        found = _not_json(document)
+        if found is None:
+            raise ValueError(f"{what}: cannot be written as JSON ({error})") from error
+        where, value = found
+        if isinstance(value, float):
+            raise ValueError(
+                f"{what}: {where or 'the document'} is {value!r}; JSON holds finite numbers only"
+            ) from None
+        raise TypeError(
+            f"{what}: {where or 'the document'} is {value!r} ({type(value).__name__}); JSON "
+            "holds text, numbers, booleans, null, lists and objects only"
+        ) from None
+
+
 def write_json(path: str | os.PathLike, document: Any) -> Path:
-    """Write ``document`` as indented JSON, atomically (NaN and inf allowed)."""
-    text = json.dumps(document, indent=2, allow_nan=True) + "\n"
+    """Write ``document`` as indented JSON, atomically.
+
+    Raises:
+        ValueError, TypeError: before anything is written, when ``document`` holds
+            what JSON cannot (NaN, infinities, other types: see :func:`json_text`).
+    """
+    text = json_text(document, str(path))
     return atomic_write(path, lambda fh: fh.write(text.encode()))
 
 
@@ -152,10 +225,51 @@ def save_tree(path: str | os.PathLike, tree: Any) -> Path:
 
     Arrays keep their dtype and shape exactly; the rest goes into a JSON
     document stored beside them (tuples come back as lists).
+
+    Raises:
+        ValueError: before anything is written, for an array of Python objects
+            (``dtype=object``), which :func:`load_tree` could not read back.
     """
     arrays: dict[str, np.ndarray] = {}
     skeleton = json.dumps(_split(tree, arrays), allow_nan=True)
+    for array in arrays.values():
+        if array.dtype.hasobject:
+            raise ValueError(
+                f"{path}: cannot save an array of Python objects (dtype {array.dtype}, shape "
+                f"{array.shape}); a checkpoint holds arrays of numbers, booleans or text"
+            )
     return atomic_write(path, lambda fh: np.savez(fh, __tree__=np.array(skeleton), **arrays))
+
+
+#: What reading a damaged ``.npz`` raises: truncated (``BadZipFile``, ``EOFError``), a
+#: member that does not inflate (``zlib.error``) or parse (``ValueError``), or is missing.
+_NPZ_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, ValueError, KeyError)
+
+
+@contextlib.contextmanager
+def open_npz(path: str | os.PathLike, what: str = "an .npz archive") -> Iterator[Any]:
+    """``numpy.load(path)`` of an ``.npz`` (no pickles) for a ``with`` block.
+
+    A damaged file (truncated, empty, one ``.npy`` array, a member that does
+    not read), found on opening or while the block reads it, raises a
+    ``ValueError`` naming ``path``: ``"PATH is not WHAT (BadZipFile: …)"``.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        ValueError: as above.
+    """
+    path = Path(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except _NPZ_ERRORS as error:
+        raise ValueError(f"{path} is not {what} ({type(error).__name__}: {error})") from error
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} is not {what} (it holds one array, not an archive of them)")
+    with data:
+        try:
+            yield data
+        except _NPZ_ERRORS as error:
+            raise ValueError(f"{path} is not {what} ({type(error).__name__}: {error})") from error
 
 
 def load_tree(path: str | os.PathLike) -> Any:
@@ -169,10 +283,10 @@ def load_tree(path: str | os.PathLike) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open_npz(path, "a gdlab checkpoint") as data:
             skeleton = json.loads(str(data["__tree__"]))
             return _join(skeleton, data)
-    except (KeyError, ValueError, OSError, json.JSONDecodeError) as error:
+    except OSError as error:
         raise ValueError(f"{path} is not a gdlab checkpoint ({error})") from error
 
 
@@ -320,6 +434,9 @@ def _same_file(fd: int, lock: Path) -> bool:
     return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
 
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
 def _acquire(path: Path, lock: Path, what: str) -> int:
     """Open ``lock`` and flock it, or raise :class:`LockedError`; returns the fd."""
     try:
@@ -328,8 +445,15 @@ def _acquire(path: Path, lock: Path, what: str) -> int:
         raise _naming(error, path) from error
     while True:
         try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _MODE)
+            # never through a link: a lock file is truncated and written
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | _NOFOLLOW, _MODE)
         except OSError as error:
+            if lock.is_symlink():
+                raise OSError(
+                    error.errno,
+                    f"{lock} is a symbolic link, not a gdlab lock file (remove it)",
+                    str(path),
+                ) from error
             raise _naming(error, path) from error
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -340,6 +464,9 @@ def _acquire(path: Path, lock: Path, what: str) -> int:
                 f"{path} is in use by another gdlab process ({holder}); "
                 f"wait for it to finish or choose another {what}"
             ) from None
+        except OSError as error:  # a file system without locks (ENOLCK, EOPNOTSUPP)
+            os.close(fd)
+            raise _naming(error, path) from error
         except BaseException:
             os.close(fd)
             raise
@@ -394,11 +521,15 @@ def exclusive(
 
 
 def plain(value: Any) -> Any:
-    """``value`` as JSON-ready data: arrays to lists, NumPy scalars to numbers."""
+    """``value`` as JSON-ready data: arrays to lists, NumPy scalars to numbers, and a
+    number that is not finite (NaN, ±inf: Python's, NumPy's, in an array) to ``None``."""
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        values = value.tolist()
+        if value.dtype.hasobject or (value.dtype.kind in "fc" and not np.isfinite(value).all()):
+            return plain(values)
+        return values
     if isinstance(value, np.generic):
-        return value.item()
+        return plain(value.item())
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

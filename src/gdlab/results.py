@@ -16,13 +16,16 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as _dt
+import errno
 import io
 import json
 import math
+import numbers
 import os
 import platform
 import re
 import shutil
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -168,17 +171,36 @@ def _series_array(key: str, values: Any) -> np.ndarray:
 _EPOCHS = "epochs."
 
 
-def _epoch_columns(epochs: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+def _real(value: Any) -> bool:
+    return isinstance(value, numbers.Real | np.bool_)
+
+
+def _epoch_columns(epochs: Sequence[Mapping[str, Any]], run_id: str) -> dict[str, np.ndarray]:
     """The evaluations as columns: int64 where every value is an integer (``epoch``,
-    ``step``), else float64, NaN where an evaluation lacks the key."""
+    ``step``), else float64, NaN where an evaluation lacks the key.
+
+    Raises:
+        ValueError: a value that is not a number (text, a list), naming the run,
+            the evaluation and the key, before anything is written.
+    """
     columns = {}
     for key in dict.fromkeys(k for entry in epochs for k in entry):
         values = [entry.get(key) for entry in epochs]
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            columns[_EPOCHS + key] = np.asarray(values, dtype=np.int64)
-        else:
-            floats = [math.nan if v is None else v for v in values]
-            columns[_EPOCHS + key] = np.asarray(floats, dtype=np.float64)
+        if all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
+            with contextlib.suppress(OverflowError):  # beyond int64: floats, as the rest
+                columns[_EPOCHS + key] = np.asarray(values, dtype=np.int64)
+                continue
+        bad = next(
+            (i for i, v in enumerate(values) if v is not None and not _real(v)),
+            None,
+        )
+        if bad is not None:
+            raise ValueError(
+                f"run {run_id!r}: epochs[{bad}][{key!r}] is {values[bad]!r:.60}; an evaluation "
+                "holds numbers only"
+            )
+        floats = [math.nan if v is None else v for v in values]
+        columns[_EPOCHS + key] = np.asarray(floats, dtype=np.float64)
     return columns
 
 
@@ -214,11 +236,14 @@ def store_series(record: Mapping[str, Any], out_dir: str | os.PathLike) -> dict[
     record = dict(record)
     run_id = _check_id(record)
     steps = record.get("steps")
-    if "series" in record or not isinstance(steps, int) or steps <= SERIES_INLINE:
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
+        return record
+    steps = int(steps)  # a NumPy integer too
+    if "series" in record or steps <= SERIES_INLINE:
         return record
     series = {k: _series_array(k, record[k]) for k in SERIES_KEYS if record.get(k) is not None}
     epochs = record.get("epochs") or []
-    columns = _epoch_columns(epochs) if len(epochs) > SERIES_INLINE else {}
+    columns = _epoch_columns(epochs, run_id) if len(epochs) > SERIES_INLINE else {}
     relative = f"series/{run_id}.npz"
     _io.atomic_write(Path(out_dir) / relative, lambda fh: np.savez(fh, **series, **columns))
     stride = math.ceil((steps + 1) / _inline_points())
@@ -249,16 +274,34 @@ def _series_file(base: Path, name: Any) -> Path:
     return path
 
 
+_SERIES_FILE = "a gdlab series file"
+
+
 def read_series(run: Mapping[str, Any], base: str | os.PathLike) -> dict[str, np.ndarray]:
     """The whole per-step series of ``run`` (a record whose files are in ``base``):
-    from its ``series`` file when it has one, else its inline lists."""
+    from its ``series`` file when it has one, else its inline lists.
+
+    Raises:
+        ValueError: the ``series`` block is not an object, its file lies outside
+            ``base``, or the file is damaged or lacks a series the run has inline
+            (the message names the file).
+    """
     block = run.get("series")
     if block is None:
         return {k: _series_array(k, run[k]) for k in SERIES_KEYS if run.get(k) is not None}
     if not isinstance(block, Mapping):
         raise ValueError(f"run {run.get('id')!r}: 'series' must be an object; got {block!r}")
-    with np.load(_series_file(Path(base), block.get("file")), allow_pickle=False) as data:
-        return {k: _series_array(k, data[k]) for k in SERIES_KEYS if k in data.files}
+    path = _series_file(Path(base), block.get("file"))
+    with _io.open_npz(path, _SERIES_FILE) as data:
+        names = list(data.files)
+        series = {k: _series_array(k, data[k]) for k in SERIES_KEYS if k in names}
+    missing = [k for k in SERIES_KEYS if run.get(k) is not None and k not in series]
+    if missing:
+        raise ValueError(
+            f"{path} is not {_SERIES_FILE} of run {run.get('id')!r}: it has no "
+            f"{missing[0]!r} (it holds {', '.join(names) or 'nothing'})"
+        )
+    return series
 
 
 def _find_run(results: str | os.PathLike, run_id: str) -> tuple[Mapping[str, Any], Path]:
@@ -266,7 +309,10 @@ def _find_run(results: str | os.PathLike, run_id: str) -> tuple[Mapping[str, Any
     path = Path(results)
     if path.is_dir():
         path = path / "results.json"
-    document = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not a gdlab results.json ({error})") from error
     runs = (document.get("runs") or []) if isinstance(document, Mapping) else []
     run = next((r for r in runs if isinstance(r, Mapping) and r.get("id") == run_id), None)
     if run is None:
@@ -288,8 +334,10 @@ def load_series(results: str | os.PathLike, run_id: str) -> dict[str, np.ndarray
 
     Raises:
         KeyError: no run has that id (the message lists the ids there are).
-        ValueError: the run's series file is not a path inside the report's directory.
-        OSError: a file cannot be read.
+        ValueError: results.json is not JSON, or the run's series file is not a path
+            inside the report's directory, is damaged or lacks a series (the
+            message names the file).
+        OSError: a file cannot be read (``FileNotFoundError``: it is missing).
     """
     run, base = _find_run(results, run_id)
     return read_series(run, base)
@@ -315,9 +363,17 @@ def _read_epochs(run: Mapping[str, Any], base: str | os.PathLike) -> list[dict[s
     block = run.get("series")
     if not isinstance(block, Mapping) or "epochs" not in block:
         return [dict(entry) for entry in run.get("epochs") or []]
-    with np.load(_series_file(Path(base), block.get("file")), allow_pickle=False) as data:
+    path = _series_file(Path(base), block.get("file"))
+    with _io.open_npz(path, _SERIES_FILE) as data:
         columns = {n[len(_EPOCHS) :]: data[n].tolist() for n in data.files if n.startswith(_EPOCHS)}
-    count = len(next(iter(columns.values()), []))
+    counts = {len(v) if isinstance(v, list) else -1 for v in columns.values()}
+    if len(counts) != 1 or next(iter(counts)) != block["epochs"]:
+        raise ValueError(
+            f"{path} is not {_SERIES_FILE} of run {run.get('id')!r}: its evaluations should be "
+            f"{block['epochs']!r} values a column; its columns hold "
+            f"{sorted(counts) if counts else 'none'}"
+        )
+    count = counts.pop()
     return [{k: _json_number(v[i]) for k, v in columns.items()} for i in range(count)]
 
 
@@ -384,7 +440,7 @@ class ResultsWriter:
             "experiment": header["experiment"],
             "title": header.get("title", header["experiment"]),
             "description": header.get("description", ""),
-            "changes": list(header.get("changes", [])),
+            "changes": plain(list(header.get("changes", []))),
             "status": "interrupted",
             "command": header.get("command", ""),
             "created": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
@@ -405,32 +461,75 @@ class ResultsWriter:
     def add(self, record: Mapping[str, Any]) -> None:
         """Add a run record (from :func:`gdlab.race.run_record`) and rewrite the files.
 
+        A record that cannot be added changes nothing: neither the files nor
+        :attr:`runs` (a parameter or series file it wrote is removed again).
+
         Raises:
             ValueError: before anything is written, when the record's ``id`` is not a
-                safe file name or is already a run's, or when its per-step series
-                (``loss``, ``lr``, ``path``) hold a value that is not a finite number
-                (results.json holds none: a diverged run's series stop at the last
-                finite value).
+                safe file name or is already a run's (ids that differ only in case or
+                Unicode form are one file name on macOS and Windows), or when its
+                per-step series (``loss``, ``lr``, ``path``) hold a value that is not a
+                finite number (results.json holds none: a diverged run's series stop at
+                the last finite value); and when the record holds what JSON cannot (a
+                ``Path``, a set: the message names the run and the key).
         """
         run_id = _check_id(record)
-        if any(run.get("id") == run_id for run in self.runs):
+        same = _file_key(run_id)
+        taken = next((r.get("id") for r in self.runs if _file_key(str(r.get("id"))) == same), None)
+        if taken == run_id:
             raise ValueError(f"run id {run_id!r} is already taken: every run needs its own id")
+        if taken is not None:
+            raise ValueError(
+                f"run id {run_id!r} and the earlier run {taken!r} differ only in case or "
+                "Unicode form: one file name on macOS and Windows; every run needs its own id"
+            )
         _check_finite(record)
-        self.runs.append(plain(store_params(record, self.out_dir)))
-        self.write()
+        entry = plain(store_params(record, self.out_dir))
+        try:
+            self._write({**self.document, "runs": [*self.runs, entry]})
+        except BaseException:
+            for block in (entry.get("final_params"), entry.get("series")):
+                if _stored_here(block, record):
+                    with contextlib.suppress(OSError):
+                        (self.out_dir / block["file"]).unlink()
+            raise
+        self.runs.append(entry)
 
     def finish(self, status: str = "complete") -> None:
-        """Mark the experiment ``status`` (``"complete"`` or ``"interrupted"``) and rewrite."""
+        """Mark the experiment ``status`` (``"complete"`` or ``"interrupted"``) and rewrite.
+
+        Raises:
+            ValueError: another ``status``, before anything is written.
+        """
+        if status not in ("complete", "interrupted"):
+            raise ValueError(f"status must be 'complete' or 'interrupted'; got {status!r}")
+        self._write({**self.document, "status": status})
         self.document["status"] = status
-        self.write()
 
     def write(self) -> None:
         """Rewrite ``results.json`` and ``results.csv`` atomically."""
-        text = json.dumps(self.document, indent=1, allow_nan=False) + "\n"
-        _io.atomic_write(self.out_dir / "results.json", lambda fh: fh.write(text.encode()))
-        _io.atomic_write(
-            self.out_dir / "results.csv", lambda fh: fh.write(csv_text(self.runs).encode())
-        )
+        self._write(self.document)
+
+    def _write(self, document: Mapping[str, Any]) -> None:
+        """Write ``document`` (checked first: a document JSON cannot hold writes nothing)."""
+        where = self.out_dir / "results.json"
+        text = _io.json_text(document, str(where), indent=1)
+        table = csv_text(document["runs"])
+        _io.atomic_write(where, lambda fh: fh.write(text.encode()))
+        _io.atomic_write(self.out_dir / "results.csv", lambda fh: fh.write(table.encode()))
+
+
+def _file_key(run_id: str) -> str:
+    """What a case-insensitive, normalising file system (macOS, Windows) sees of a name."""
+    return unicodedata.normalize("NFKC", run_id).casefold()
+
+
+def _stored_here(block: Any, record: Mapping[str, Any]) -> bool:
+    """Whether ``block`` names a file that :func:`store_params` wrote for ``record``."""
+    if not isinstance(block, Mapping) or not isinstance(block.get("file"), str):
+        return False
+    given = [record.get("final_params"), record.get("series")]
+    return not any(isinstance(g, Mapping) and g.get("file") == block["file"] for g in given)
 
 
 #: A text cell starting with one of these is a formula to a spreadsheet (CSV injection).
@@ -456,7 +555,7 @@ def csv_text(runs: Sequence[Mapping[str, Any]]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for run in runs:
-        metrics = run.get("metrics", {})
+        metrics = run.get("metrics") or {}  # a failed run read back may have null
         row = {
             **{k: run.get(k) for k in CSV_COLUMNS},
             "hyperparameters": json.dumps(run.get("hyperparameters", {}), separators=(",", ":")),
@@ -486,6 +585,23 @@ def _stamp() -> str:
     return now.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(2).hex()
 
 
+#: The name of a report in a tree of them: ``20261130-214056-3bc1`` (:func:`_stamp`).
+_STAMPED = re.compile(r"\d{8}-\d{6}-[0-9a-f]{4}\Z")
+
+
+def _move_new(staged: Path, target: Path) -> Path:
+    """Rename ``staged`` to ``target``, or to another new stamped name beside it when a
+    report already has that name (another run in the same second): never over one."""
+    while True:
+        try:
+            os.rename(staged, target)  # refused (ENOTEMPTY, EEXIST) over a report
+            return target
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        target = target.parent / _stamp()
+
+
 def _point_latest(root: Path, target: Path) -> None:
     """``root/latest`` → ``target`` (a relative symlink, replaced atomically)."""
     link = root / "latest"
@@ -511,7 +627,10 @@ def _check_not_around_us(out: str | os.PathLike) -> Path:
         raise _io.OutputError("--out must name a directory; got ''")
     path = Path(out)
     here = Path.cwd().resolve()
-    target = path.resolve()
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError) as error:  # a loop of links (3.11: RuntimeError)
+        raise _io.OutputError(f"{out} cannot be an output directory: {error}") from None
     if target == here or target in here.parents:
         raise _io.OutputError(
             f"{out} cannot be an output directory: it is the working directory or holds it "
@@ -541,8 +660,8 @@ def looks_like_report(path: str | os.PathLike) -> bool:
     names = {p.name for p in entries}
     if names & set(REPORT_FILES):
         return True
-    if names & {"latest", "LATEST"}:
-        return False
+    if names & {"latest", "LATEST"} or any(_STAMPED.match(name) for name in names):
+        return False  # a tree of reports, its latest link removed or never made
     return all(p.is_dir() and (p / "results.json").is_file() for p in entries)
 
 
@@ -587,37 +706,93 @@ def output(
 
     When the block raises (Ctrl-C included), what was written (the finished
     runs) is moved into place if the target held nothing before, and thrown
-    away otherwise; the exception propagates.
+    away otherwise; when nothing was written, no directory is left (nor the
+    ``out`` the lock made); the exception propagates. ``out`` is checked
+    again once its lock is held, so a report another process finished there
+    meanwhile is never replaced without ``force``; without ``out``, a report
+    whose stamped name was taken meanwhile takes another name.
 
     Raises:
         gdlab._io.OutputError: ``out`` cannot be written, holds a report (no
-            ``force``) or holds what is not a report.
+            ``force``) or holds what is not a report; without ``out``,
+            ``root/latest`` is not a link.
         gdlab._io.LockedError: another process is writing ``out``.
     """
     if out is None:
         target = Path(root) / _stamp()
         _io.check_output_dir(target)
+        _check_latest(Path(root))
         lock = contextlib.nullcontext()
     else:
         target = _io.check_output_dir(checked_out(out, force))
-        if not _is_empty(target) and not force:
-            raise _io.OutputError(
-                f"{target} already holds a report; add --force to replace it, or leave out "
-                "--out to write a new directory"
-            )
+        _check_replaceable(target, out, force)
         lock = _io.exclusive(target, what="--out", directory=True)
-    with lock:
-        existed = not _is_empty(target)
-        staged = _io.staging_dir(target)
-        os.chmod(staged, _DIR_MODE)  # mkdtemp makes it 0700; a report is to be read
-        try:
-            yield staged
-        except BaseException:
-            if existed:
-                shutil.rmtree(staged, ignore_errors=True)
-            else:
-                _io.replace_dir(staged, target)
-            raise
-        _io.replace_dir(staged, target)
+    made = _missing(target)
+    locked = False
+    try:
+        with lock:
+            locked = True
+            if out is not None:  # again, now that no other gdlab can write it
+                _check_replaceable(target, out, force)
+            existed = not _is_empty(target)
+            staged = _io.staging_dir(target)
+            os.chmod(staged, _DIR_MODE)  # mkdtemp makes it 0700; a report is to be read
+            try:
+                yield staged
+            except BaseException:
+                if existed or _is_empty(staged):
+                    shutil.rmtree(staged, ignore_errors=True)
+                else:
+                    target = _put_in_place(staged, target, out)
+                raise
+            target = _put_in_place(staged, target, out)
+    except BaseException:
+        if locked and out is not None:  # the lock made them: a failed run leaves none
+            with contextlib.suppress(OSError):
+                for directory in made:
+                    directory.rmdir()  # only if empty (a report moved there stays)
+        raise
     if out is None:
         _point_latest(Path(root), target)
+
+
+def _missing(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for p in (path.absolute(), *path.absolute().parents):
+        if p.exists() or p.is_symlink():
+            break
+        missing.append(p)
+    return missing
+
+
+def _check_latest(root: Path) -> None:
+    """Refuse a ``root/latest`` that is not a link: it could not be pointed at the new
+    report and would go on naming an old one."""
+    link = root / "latest"
+    if link.exists() and not link.is_symlink():
+        kind = "a directory" if link.is_dir() else "a file"
+        raise _io.OutputError(
+            f"{link} is {kind}, not the link to the newest report that gdlab keeps there; "
+            "move it away (or write with --out)"
+        )
+
+
+def _put_in_place(staged: Path, target: Path, out: Any) -> Path:
+    """Move the written ``staged`` to ``target`` (without ``out``: a new name, never over
+    an earlier report); returns where it went."""
+    if out is None:
+        return _move_new(staged, target)
+    return _io.replace_dir(staged, target)
+
+
+def _check_replaceable(target: Path, out: str | os.PathLike, force: bool) -> None:
+    """Refuse a ``target`` that holds a report (without ``force``) or what is not one."""
+    if _is_empty(target):
+        return
+    if not force:
+        raise _io.OutputError(
+            f"{target} already holds a report; add --force to replace it, or leave out "
+            "--out to write a new directory"
+        )
+    checked_out(target, force)
