@@ -197,8 +197,10 @@ def _log_range(low: float, high: float, floats: Sequence[float]) -> dict[str, An
 
 
 def _is_factor(key: str, floats: Sequence[float]) -> bool:
-    """Whether a float hyperparameter reads as a decay factor in [0, 1)."""
-    return all(0 <= v < 1 for v in floats) and (key.startswith("beta") or key in _FACTORS)
+    """Whether a float hyperparameter reads as a decay factor in [0, 1) (``beta1``,
+    ``momentum``, Muon's ``fallback_beta1``)."""
+    named = key.rsplit("_", 1)[-1].startswith("beta") or key in _FACTORS
+    return all(0 <= v < 1 for v in floats) and named
 
 
 def _real_range(cls: type, key: str, value: float, floats: Sequence[float]) -> dict[str, Any]:
@@ -265,6 +267,44 @@ def _spec(cls: type, key: str, value: Any, seen: Sequence[Any]) -> dict[str, Any
     return spec
 
 
+def _builds(name: str, key: str, value: Any) -> bool:
+    """Whether optimizer ``name`` takes ``key = value`` (its own checks decide)."""
+    try:
+        create(name, **{key: value})
+    except (TypeError, ValueError, ArithmeticError):
+        return False
+    return True
+
+
+def _furthest(name: str, spec: Mapping[str, Any], end: float) -> float:
+    """The value nearest ``end`` (refused) that optimizer ``name`` takes, found by
+    bisection from the default (taken): geometric between positive reals."""
+    key, good, bad = spec["name"], spec["default"], end
+    if spec["kind"] == "int":
+        while abs(bad - good) > 1:
+            mid = (good + bad) // 2
+            good, bad = (mid, bad) if _builds(name, key, mid) else (good, mid)
+        return good
+    if min(good, bad) <= 0 <= max(good, bad) and _builds(name, key, 0.0):
+        good = 0.0  # ``learning_rate_power must be <= 0``: the slider ends at 0
+    geometric = good > 0 and bad > 0
+    for _ in range(48):
+        mid = math.sqrt(good * bad) if geometric else (good + bad) / 2
+        if mid in (good, bad):
+            break
+        good, bad = (mid, bad) if _builds(name, key, mid) else (good, mid)
+    return good
+
+
+def _fit_ends(name: str, spec: dict[str, Any]) -> None:
+    """Move the ends of a slider in to values the optimizer takes: a range guessed from
+    the default (``etaminus``: 0.5/1000 to 0.5·1000) may run past its checks
+    (``etaminus must be in (0, 1)``), and a slider must not offer a refused value."""
+    for end in ("min", "max"):
+        if not _builds(name, spec["name"], spec[end]):
+            spec[end] = _furthest(name, spec, spec[end])
+
+
 def optimizer_specs(name: str) -> dict[str, Any]:
     """One optimizer as the page shows it: its hyperparameters' sliders and its presets.
 
@@ -290,6 +330,8 @@ def optimizer_specs(name: str) -> dict[str, Any]:
             continue
         spec = _spec(cls, key, value, [p.get(key) for p in presets.values()])
         if spec is not None:
+            if spec["kind"] in ("real", "int"):
+                _fit_ends(name, spec)
             specs.append(spec)
     shown = {s["name"] for s in specs}
     doc = (inspect.getdoc(cls) or "").split("\n\n")[0].replace("\n", " ")
@@ -507,12 +549,15 @@ def schedule_specs() -> dict[str, dict[str, Any]]:
     return _schedule_specs(tuple(schedules.SCHEDULES))
 
 
-def _schedule_config(where: str, value: Any, lr: float) -> dict[str, Any]:
+def _schedule_config(
+    where: str, value: Any, lr: float, rate_field: str | None = None
+) -> dict[str, Any]:
     """A schedule config with initial rate ``lr``: ``{"name": …, …}`` checked by building it.
 
     The page sends the arguments but not the initial rate, and gives "fraction"
     arguments (``end_lr``, ``values``) as multiples of the rate; an argument left
-    out takes the page's default.
+    out takes the page's default. ``rate_field``: the field ``lr`` came from, named
+    when the schedule refuses it as its initial rate (``lr0 must be > 0``).
     """
     specs = schedule_specs()
     table = _table(value, where, ["name", "arguments"], ["name"])
@@ -552,6 +597,10 @@ def _schedule_config(where: str, value: Any, lr: float) -> dict[str, Any]:
     try:
         schedules.from_config(config)
     except (TypeError, ValueError) as error:
+        rate = _refused_field(error, "", [*_BASE_RATE, "schedule"], (), "")
+        if rate_field is not None and (rate or not lr > 0):  # values = [lr · 1.0, …]
+            message = f"{rate_field} = {lr:g} cannot start the schedule {name}: {error}"
+            raise PlayError(message, field=rate_field) from None
         named = [a["name"] for a in spec["arguments"] if a["kind"] != "base"]
         field = _refused_field(error, f"{where}.arguments", named, list(arguments), where)
         raise PlayError(f"{where}: {error}", field=field) from None
@@ -768,6 +817,19 @@ def _labels(names: Sequence[str]) -> list[str]:
     return labels
 
 
+def _preset(where: str, name: str, value: Any, choices: Sequence[str]) -> str | None:
+    """A run's preset (``None``: none), one of ``choices``, the optimizer's presets."""
+    if value is None:
+        return None
+    if not choices:
+        raise PlayError(
+            f"{where}.preset: {OPTIMIZERS[name].__name__} has no presets; leave preset out "
+            f"or null; got {_describe(value)}",
+            field=f"{where}.preset",
+        )
+    return _choice(f"{where}.preset", value, choices)
+
+
 def _hyperparameters(where: str, name: str, value: Any) -> dict[str, Any]:
     spec = _all_specs()[name]
     if not spec["available"]:
@@ -815,15 +877,15 @@ def experiment_2d(body: Any) -> Experiment:
         where = f"runs[{i}]"
         run = _table(run, where, _RUN_KEYS, ["optimizer"])
         name = _choice(f"{where}.optimizer", run["optimizer"], list(OPTIMIZERS))
-        preset = run.get("preset")
-        if preset is not None:
-            _choice(f"{where}.preset", preset, list(_all_specs()[name].get("presets", {})) or [""])
+        presets = list(_all_specs()[name].get("presets", {}))
+        preset = _preset(where, name, run.get("preset"), presets)
         hp = _hyperparameters(where, name, run.get("hyperparameters", {}))
         if schedule is not None:
             lr = hp.get("lr")
+            field = f"{where}.hyperparameters.lr" if lr is not None else None
             if lr is None:
                 lr = create(name, preset=preset).hyperparameters()["lr"]
-            hp["lr"] = _schedule_config("schedule", schedule, float(lr))
+            hp["lr"] = _schedule_config("schedule", schedule, float(lr), field)
         tables.append({"optimizer": name, "preset": preset, "hyperparameters": hp})
     built = []
     for i, (table, label) in enumerate(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,11 +34,13 @@ from gdlab.play.api import (
     _hyperparameters,
     _int,
     _labels,
+    _preset,
     _real,
     _refused_field,
     _table,
 )
 from gdlab.problems import MLPClassification
+from gdlab.train import DivergenceGuard, eval_point
 
 __all__ = ["DATASETS", "NetworkSession", "check_config", "make_data", "network_toml"]
 
@@ -125,9 +128,7 @@ def check_config(config: Any) -> dict[str, Any]:
         where = f"config.runs[{i}]"
         run = _table(run, where, ["optimizer", "preset", "hyperparameters"], ["optimizer"])
         name = _choice(f"{where}.optimizer", run["optimizer"], list(OPTIMIZERS))
-        preset = run.get("preset")
-        if preset is not None:
-            _choice(f"{where}.preset", preset, list(OPTIMIZERS[name].presets) or [""])
+        preset = _preset(where, name, run.get("preset"), list(OPTIMIZERS[name].presets))
         hp = _hyperparameters(where, name, run.get("hyperparameters", {}))
         checked.append({"optimizer": name, "preset": preset, "hyperparameters": hp})
     out["runs"] = checked
@@ -145,6 +146,16 @@ class _Run:
     status: str = "ok"
     reason: str = ""
     last: dict[str, float] = field(default_factory=dict)
+    #: The race's divergence check: the same limit, the same messages.
+    guard: DivergenceGuard = field(default_factory=DivergenceGuard)
+
+    def request_stop(self, reason: str, status: str = "stopped") -> None:
+        """End the run (as :class:`gdlab.train.Run` does; its guard calls this)."""
+        self.status, self.reason = status, reason
+
+
+class _TooLong(Exception):
+    """A step went past the frame's deadline (raised by the closure, see ``_step``)."""
 
 
 class NetworkSession:
@@ -181,37 +192,57 @@ class NetworkSession:
             self.runs.append(_Run(label, optimizer, params, stream, per_epoch))
         self.step = 0
 
-    def _step(self, run: _Run) -> None:
+    def _closure(self, batch: Any, deadline: float) -> Callable[..., Any]:
+        """The closure of an optimizer that evaluates within a step (L-BFGS, SAM): the
+        loss on ``batch``, refused past ``deadline`` (the step then ends there)."""
+        problem = self.problem
+
+        def closure(params: dict[str, np.ndarray]) -> Any:
+            if time.monotonic() > deadline:
+                raise _TooLong
+            return problem.loss_and_grads(params, batch)
+
+        return closure
+
+    def _step(self, run: _Run, deadline: float) -> None:
+        """One step of ``run`` as :func:`gdlab.train.fit` takes it, its checks included."""
         batch = None if run.stream is None else next(run.stream)
         loss, grads = self.problem.loss_and_grads(run.params, batch)
-        if not math.isfinite(loss):
-            run.status, run.reason = "diverged", f"loss {loss!r} at step {run.step + 1}"
+        if not run.guard.check(run, loss):
             return
         run.optimizer.epoch = run.step // run.steps_per_epoch
-        closure = None
-        if run.optimizer.needs_closure:
-            problem = self.problem
-
-            def closure(params, batch=batch):
-                return problem.loss_and_grads(params, batch)
-
+        closure = self._closure(batch, deadline) if run.optimizer.needs_closure else None
         try:
             run.optimizer.update(run.params, grads, closure=closure)
         except NonFiniteGradientError as error:
-            run.status, run.reason = "diverged", f"at step {run.step + 1}: {error}"
+            run.request_stop(f"diverged at step {run.step + 1}: {error}", "diverged")
+            return
+        except _TooLong:
+            run.request_stop(
+                f"step {run.step + 1} took longer than {limits.TIME_LIMIT:g} s; lower "
+                "max_iter, the data or the network, and reset"
+            )
             return
         run.step += 1
+        if run.step % run.steps_per_epoch == 0:  # the end of an epoch: fit evaluates
+            point = eval_point(run.optimizer, run.params)
+            run.guard.check_evaluation(run, self.problem.evaluate(point)["loss"])
 
-    def advance(self, steps: int | None = None) -> None:
-        """Take ``steps`` (default: the setup's steps per frame) with every run."""
+    def advance(self, steps: int | None = None, *, deadline: float | None = None) -> int:
+        """Take ``steps`` (default: the setup's steps per frame) with every run, side by
+        side, until ``deadline`` (default: :data:`~gdlab.play.limits.TIME_LIMIT` s from
+        now); the steps taken."""
         steps = self.config["steps_per_frame"] if steps is None else steps
+        deadline = time.monotonic() + limits.TIME_LIMIT if deadline is None else deadline
+        done = 0
         with np.errstate(all="ignore"):
-            for run in self.runs:
-                for _ in range(steps):
-                    if run.status != "ok":
-                        break
-                    self._step(run)
-        self.step += steps
+            while done < steps and time.monotonic() <= deadline:
+                for run in self.runs:
+                    if run.status == "ok":
+                        self._step(run, deadline)
+                done += 1
+        self.step += done
+        return done
 
     def data_message(self) -> dict[str, Any]:
         """The points and the boundary grid's extent (sent once per setup)."""
@@ -241,9 +272,10 @@ class NetworkSession:
                 "status": run.status,
                 "reason": run.reason,
             }
+            point = eval_point(run.optimizer, run.params)  # as fit evaluates (Schedule-Free's x)
             with np.errstate(all="ignore"):
-                metrics = self.problem.evaluate(run.params)
-                grid = boundary(self.problem, run.params, resolution=self.config["grid"])
+                metrics = self.problem.evaluate(point)
+                grid = boundary(self.problem, point, resolution=self.config["grid"])
             prob = np.nan_to_num(np.asarray(grid["probability"], dtype=np.float64), nan=0.5)
             entry["loss"] = metrics["loss"] if math.isfinite(metrics["loss"]) else None
             entry["accuracy"] = metrics.get("accuracy")
