@@ -136,3 +136,16 @@ def test_hangul_labels_draw_without_missing_glyphs_where_a_cjk_font_is_installed
         ax.set_title("학습률")
         ax.legend()
         fig.savefig(io.BytesIO(), format="png")
+
+
+@pytest.mark.parametrize(
+    ("label", "ok"), [("a" * 200, True), ("a" * 201, False), ("모" * 67, False)]
+)
+def test_a_label_too_long_to_name_a_file_is_refused_before_anything_runs(label, ok):
+    # Its params/<slug>-seed0.npz could not be created (ENAMETOOLONG): after training.
+    text = KOREAN.replace('label = "아담"', f'label = "{label}"')
+    if ok:
+        assert Experiment.from_toml(text).runs[2].label == label
+    else:
+        with pytest.raises(ValueError, match=r"too long to name its files: \d+ bytes"):
+            Experiment.from_toml(text)

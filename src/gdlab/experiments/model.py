@@ -95,6 +95,9 @@ _TOP_KEYS = (
 )  # fmt: skip
 _OPTIMIZERS_KEYS = ("preset", "names", "lr", "hyperparameters")
 _NAME = re.compile(r"[^\W_][\w.-]*\Z")  # letters and digits of any script
+#: The most bytes a run label's file-name part (its slug) may take: the run's
+#: files are ``params/<slug>-seed<N>.npz`` and the like, and a name holds 255.
+MAX_LABEL_BYTES = 200
 
 
 def digest(value: Any, length: int = 16) -> str:
@@ -724,6 +727,13 @@ class Experiment:
         seen: dict[str, str] = {}
         for run in self.runs:
             key = slug(run.label)
+            size = len(key.encode("utf-8"))
+            if size > MAX_LABEL_BYTES:
+                raise ConfigError(
+                    f"{where}: run label {run.label[:40]!r}… is too long to name its files: "
+                    f"{size} bytes as a file name part ({key[:20]!r}…), at most "
+                    f"{MAX_LABEL_BYTES} (a file name holds 255)"
+                )
             if key in seen:
                 what = "twice" if seen[key] == run.label else f"and {seen[key]!r}"
                 raise ConfigError(
