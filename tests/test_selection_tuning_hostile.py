@@ -263,6 +263,11 @@ def test_a_failed_task_is_counted_as_failed_not_diverged(tmp_path, monkeypatch):
     assert (broken["failed"], broken["diverged"], broken["mean_loss"]) == (1, 0, None)
     assert c["failed"][c["grid"].index(1.0)] == 1
     assert len(document["failed"]) == 1
+    from gdlab import cli
+
+    (row,) = cli._tune_table(document).splitlines()[2:]
+    assert row.endswith("1 failed")  # the terminal's table says so too, apart from diverged
+    assert " 0/4 " in row
 
 
 def test_within_10_percent_of_a_negative_best(tmp_path):

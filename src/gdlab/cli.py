@@ -617,6 +617,9 @@ def _tune_row(label: str, c: Mapping[str, Any]) -> list[str]:
     flags = [f"at bound: {', '.join(c['at_bound'])}"] if c.get("at_bound") else []
     if c.get("widened"):
         flags.append(f"widened {c['widened']}×")
+    failed = sum(1 for p in c["points"] if p.get("failed"))
+    if failed:  # a task that raised: no divergence (tune.json's records say why)
+        flags.append(f"{failed} failed")
     accuracy = best.get("accuracy")
     return [
         label,
