@@ -183,3 +183,37 @@ def test_a_network_step_that_would_take_minutes_stops_at_the_time_limit(monkeypa
     frame = session.frame()
     assert [r["status"] for r in frame["runs"]] == ["stopped", "ok"]
     assert np.isfinite(frame["runs"][1]["loss"])
+
+
+def test_a_computation_the_backstop_abandoned_still_has_the_session_to_itself(monkeypatch):
+    # The backstop answers 503 and abandons the worker thread, which runs on; the
+    # connection's lock was released with the answer, so the next step or reset
+    # touched the same NetworkSession at the same time.
+    import asyncio
+    import threading
+    import time
+
+    from gdlab.play import api, app, limits
+
+    monkeypatch.setattr(limits, "TIME_LIMIT", 0.0)
+    monkeypatch.setattr(api, "GRACE", 0.0)  # the backstop fires after 2 s
+    connection = app._NetworkConnection(websocket=None, work=app._Work())
+    running = threading.Event()
+    overlapped = []
+
+    def slow():
+        running.set()
+        time.sleep(3.0)
+        running.clear()
+
+    def next_step():
+        overlapped.append(running.is_set())
+
+    async def both():
+        with pytest.raises(api.PlayError, match="took longer than"):
+            await connection.compute(slow)
+        assert running.is_set()  # abandoned, still running
+        await connection.compute(next_step)
+
+    asyncio.run(both())
+    assert overlapped == [False]

@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -227,6 +228,9 @@ class _NetworkConnection:
         self.playing = False
         self.wake = asyncio.Event()
         self.lock = asyncio.Lock()
+        # Held by the worker thread itself: a computation the time limit's backstop
+        # abandoned still runs, and the next one must not touch the session with it.
+        self.thread_lock = threading.Lock()
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.websocket.send_text(_dumps(message).decode())
@@ -241,8 +245,12 @@ class _NetworkConnection:
             )
 
     async def compute(self, fn: Callable[[], Any]) -> Any:
+        def alone() -> Any:
+            with self.thread_lock:
+                return fn()
+
         async with self.lock:
-            return await self.work.run(fn)
+            return await self.work.run(alone)
 
     async def _send_data_and_frame(self) -> None:
         await self.send(self.session.data_message())
