@@ -335,6 +335,26 @@ def test_network_mode_trains_and_the_boundaries_change(page, shots):
     assert p.errors == []
 
 
+def test_a_network_run_that_stops_says_why_under_the_panels(page):
+    # The page showed "· diverged" but never the reason the frame carries.
+    runs = [
+        {"optimizer": "sgd", "hyperparameters": {"lr": 1e7}},
+        {"optimizer": "adam", "hyperparameters": {"lr": 0.01}},
+    ]
+    p = page({"m": "net", "net": {"r": runs, "steps_per_frame": 50}})
+    p.wait("window.gdlab.modes.net && window.gdlab.modes.net.view.last")
+    for _ in range(20):
+        if p.js("window.gdlab.modes.net.view.last.runs[0].status") != "ok":
+            break
+        p.page.click("#net-step")
+        time.sleep(0.3)
+    run = p.js("window.gdlab.modes.net.view.last.runs[0]")
+    assert run["status"] == "diverged", run
+    caption = p.js("document.getElementById('caption-net').textContent")
+    assert f"SGD: diverged, {run['reason']}" in caption
+    assert p.errors == []
+
+
 def test_schedules_and_averages_draw(page, shots):
     p = page(
         {

@@ -236,7 +236,11 @@ export function createNetwork({catalog, initial, onState, banner}) {
       paint(panel, run.boundary);
       const status = run.status === "ok" ? "" : ` · ${run.status}`;
       panel.stats.textContent = `loss ${fmt(run.loss, 3)} · acc ${run.accuracy === null ? "–" : `${(100 * run.accuracy).toFixed(1)}%`}${status}`;
+      panel.stats.title = run.reason || "";
     });
+    // Why a run stopped (diverged, or a step past the time limit), under the panels.
+    const reasons = frame.runs.filter((run) => run.status !== "ok" && run.reason)
+      .map((run) => `${run.label}: ${run.status}, ${run.reason}`);
     const fps = view.times.length > 1 ? (1000 * (view.times.length - 1)) / (view.times[view.times.length - 1] - view.times[0]) : 0;
     view.fps = fps;
     readout.textContent = `step ${frame.step.toLocaleString("en")}${view.playing ? ` · ${fps.toFixed(0)} frames/s` : ""}`;
@@ -247,7 +251,7 @@ export function createNetwork({catalog, initial, onState, banner}) {
     }
     caption.textContent = `Each panel: the network's P(class 1) over the plane (blue: class 1, orange: class 0; paler near 0.5) after`
       + ` ${frame.step} steps of its optimizer, with the ${view.data.X.length} points. Below: loss and accuracy on all points,`
-      + " measured each frame.";
+      + " measured each frame." + (reasons.length ? ` ${reasons.join(" ")}` : "");
   }
 
   function drawCharts() {
