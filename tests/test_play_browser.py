@@ -335,7 +335,7 @@ def test_network_mode_trains_and_the_boundaries_change(page, shots):
     assert p.errors == []
 
 
-def test_a_network_run_that_stops_says_why_under_the_panels(page):
+def test_a_network_run_that_stops_says_why_under_the_panels(page, shots):
     # The page showed "· diverged" but never the reason the frame carries.
     runs = [
         {"optimizer": "sgd", "hyperparameters": {"lr": 1e7}},
@@ -351,7 +351,9 @@ def test_a_network_run_that_stops_says_why_under_the_panels(page):
     run = p.js("window.gdlab.modes.net.view.last.runs[0]")
     assert run["status"] == "diverged", run
     caption = p.js("document.getElementById('caption-net').textContent")
-    assert f"SGD: diverged, {run['reason']}" in caption
+    assert run["reason"].startswith("diverged at step")
+    assert f"SGD: {run['reason']}." in caption
+    p.page.screenshot(path=shots / "network-diverged.png", full_page=True)
     assert p.errors == []
 
 

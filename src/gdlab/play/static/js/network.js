@@ -240,7 +240,7 @@ export function createNetwork({catalog, initial, onState, banner}) {
     });
     // Why a run stopped (diverged, or a step past the time limit), under the panels.
     const reasons = frame.runs.filter((run) => run.status !== "ok" && run.reason)
-      .map((run) => `${run.label}: ${run.status}, ${run.reason}`);
+      .map((run) => `${run.label}: ${run.reason.startsWith(run.status) ? "" : `${run.status}, `}${run.reason}.`);
     const fps = view.times.length > 1 ? (1000 * (view.times.length - 1)) / (view.times[view.times.length - 1] - view.times[0]) : 0;
     view.fps = fps;
     readout.textContent = `step ${frame.step.toLocaleString("en")}${view.playing ? ` · ${fps.toFixed(0)} frames/s` : ""}`;
