@@ -40,6 +40,8 @@ def _as_real_array(name: str, x: Any) -> np.ndarray:
         arr = np.asarray(x)
     except ValueError:  # a ragged nested sequence
         fail(name, "a rectangular array of real numbers", x, kind=TypeError)
+    if arr.dtype == object:  # Python ints past int64 (10**20), Fractions: real numbers too
+        arr = _object_reals(name, arr)
     if arr.dtype.kind not in "iuf":
         fail(name, "an array of real numbers", x, kind=TypeError)
     _check_finite(name, arr, "finite")
@@ -48,6 +50,19 @@ def _as_real_array(name: str, x: Any) -> np.ndarray:
             arr = arr.astype(np.float64)
         _check_finite(name, arr, "within float64's range (|x| <= 1.8e308)", x)
     return arr
+
+
+def _object_reals(name: str, arr: np.ndarray) -> np.ndarray:
+    """An object array of real numbers as float64 (``arr`` as it is if it holds anything else)."""
+    for index, value in np.ndenumerate(arr):
+        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+            return arr
+        try:
+            float(value)
+        except OverflowError:  # an int past float64's range
+            where = f"{name}[{', '.join(map(str, index))}]" if index else name
+            fail(where, "within float64's range (|x| <= 1.8e308)", value)
+    return arr.astype(np.float64) if arr.size else arr
 
 
 def _check_finite(name: str, arr: np.ndarray, allowed: str, original: Any = None) -> None:

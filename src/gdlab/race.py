@@ -64,7 +64,11 @@ def make_optimizer(spec: RunSpec) -> Optimizer:
 
 
 def boundary(problem: Any, params: dict[str, np.ndarray], resolution: int = 100) -> dict:
-    """P(class 1) on a grid over a two-feature training set (a decision boundary)."""
+    """P(class 1) on a grid over a two-feature training set (a decision boundary).
+
+    Where the parameters blew up (a diverged run) the probabilities are NaN,
+    without a warning.
+    """
     X = problem.parts["train"].X
     (x0, y0), (x1, y1) = X.min(axis=0), X.max(axis=0)
     pad_x, pad_y = 0.1 * (x1 - x0) + 0.2, 0.1 * (y1 - y0) + 0.2
@@ -74,15 +78,16 @@ def boundary(problem: Any, params: dict[str, np.ndarray], resolution: int = 100)
     grid = np.column_stack([gx.ravel(), gy.ravel()]).astype(problem.dtype)
     if problem.options["layout"] == "columns":
         grid = np.ascontiguousarray(grid.T)
-    scores = problem.net.scores(grid, params)
-    rows = scores.T if problem.options["layout"] == "columns" else scores
-    rows = rows.astype(np.float64)
-    if rows.shape[1] == 1:
-        with np.errstate(over="ignore"):
+    # parameters that blew up give NaN probabilities, quietly (the caller decides)
+    with np.errstate(all="ignore"):
+        scores = problem.net.scores(grid, params)
+        rows = scores.T if problem.options["layout"] == "columns" else scores
+        rows = rows.astype(np.float64)
+        if rows.shape[1] == 1:
             prob = 1.0 / (1.0 + np.exp(-rows[:, 0]))
-    else:
-        shifted = np.exp(rows - rows.max(axis=1, keepdims=True))
-        prob = shifted[:, 1] / shifted.sum(axis=1)
+        else:
+            shifted = np.exp(rows - rows.max(axis=1, keepdims=True))
+            prob = shifted[:, 1] / shifted.sum(axis=1)
     return {
         "xlim": [float(xs[0]), float(xs[-1])],
         "ylim": [float(ys[0]), float(ys[-1])],
@@ -174,7 +179,10 @@ def run_record(
     train = getattr(problem, "parts", {}).get("train")
     two_features = train is not None and train.n_features == 2
     if two_features and train.task == "classification" and hasattr(problem, "net"):
-        record["boundary"] = boundary(problem, record["final_params"])
+        grid = boundary(problem, record["final_params"])
+        # a diverged run's parameters give no boundary (NaN is no probability)
+        if np.isfinite(np.asarray(grid["probability"], dtype=np.float64)).all():
+            record["boundary"] = grid
     return record
 
 
@@ -617,11 +625,35 @@ def _first_at_or_below(curve: np.ndarray, target: float, stride: int = 1) -> int
     return int(hits[0]) * stride + 1 if hits.size else None
 
 
+def _steps_to_target(speeds: Sequence[int | None]) -> int | None:
+    """The lower median over seeds of the first step at the target; a seed that never got
+    there counts as infinitely slow (``None`` when the median seed never did).
+
+    The lower median (the middle seed's step, or the faster of the two middle
+    ones) is a step some seed took, and is reached by every group whose median
+    best loss is at or below the target: at least half its seeds reach it.
+    """
+    ordered = sorted(math.inf if v is None else v for v in speeds)
+    middle = ordered[(len(ordered) - 1) // 2] if ordered else math.inf
+    return int(middle) if math.isfinite(middle) else None
+
+
 def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
-    """Mean and (with two or more values) population deviation; ``None`` when empty."""
+    """Mean and (with two or more values) population deviation; ``None`` when empty.
+
+    Scaled by a power of two (exact) and centred on the first value, so that
+    nothing overflows (the squares of 1e200) and equal values give exactly
+    their value and a deviation of 0.
+    """
     if not values:
         return None, None
-    return float(np.mean(values)), (float(np.std(values)) if len(values) > 1 else None)
+    array = np.asarray(values, dtype=np.float64)
+    exponent = int(np.frexp(np.max(np.abs(array)))[1])
+    scaled = np.ldexp(array, -exponent)
+    centred = scaled - scaled[0]
+    mean = float(np.ldexp(scaled[0] + np.mean(centred), exponent))
+    std = float(np.ldexp(np.std(centred), exponent)) if len(values) > 1 else None
+    return mean, std
 
 
 def _metric_values(runs: Sequence[Mapping[str, Any]], key: str) -> list[float]:
@@ -637,24 +669,28 @@ def _comparison_row(
 ) -> dict[str, Any]:
     from gdlab.results import series_stride
 
-    ok = [r for r in members if r["status"] != "diverged"]
+    # a failed run trained nothing: it is counted apart, not as a slow or a diverged seed
+    ok = [r for r in members if r["status"] not in ("diverged", "failed")]
+    failed = sum(r["status"] == "failed" for r in members)
     loss_mean, loss_std = _mean_std(_metric_values(ok, "final_loss"))
     acc_mean, acc_std = _mean_std(_metric_values(ok, "test_accuracy"))
-    speeds = []
-    if target:  # a long run's loss is every stride-th step's (docs/results.md, "Long runs")
-        speeds = [_first_at_or_below(smoothed[r["id"]], target, series_stride(r)) for r in ok]
-    reached = [v for v in speeds if v is not None]
+    steps = None
+    if target is not None:  # a long run's loss is every stride-th step's (docs/results.md)
+        steps = _steps_to_target(
+            [_first_at_or_below(smoothed[r["id"]], target, series_stride(r)) for r in ok]
+        )
     best = tuned.get("best") or {}
     return {
         "group": name,
         "lr": best.get("lr"),
         "seeds": len(members),
-        "diverged": len(members) - len(ok),
+        "diverged": len(members) - len(ok) - failed,
+        "failed": failed,
         "final_loss_mean": loss_mean,
         "final_loss_std": loss_std,
         "test_accuracy_mean": acc_mean,
         "test_accuracy_std": acc_std,
-        "steps_to_target": int(np.median(reached)) if reached else None,
+        "steps_to_target": steps,
         "within_10_percent": tuned.get("within_10_percent"),
     }
 
@@ -669,7 +705,10 @@ def comparison(
     reaches it; a run's speed is the first step whose smoothed loss (a
     bias-corrected EWMA with ``beta``) is at or below the target. A long run
     (with a ``series`` block) is smoothed over its inline values, every
-    ``stride``-th step, and its speed is counted in steps.
+    ``stride``-th step, and its speed is counted in steps. A group's
+    ``steps_to_target`` is the lower median over its seeds (a seed that never
+    gets there counts as infinitely slow); ``diverged`` and ``failed`` count
+    the seeds left out of its statistics.
     """
     from gdlab.averages import ewma
 
