@@ -143,3 +143,20 @@ def test_an_int_past_float64_is_named_with_its_index():
     with pytest.raises(ValueError, match=r"x\[0, 1\] must be within float64's range"):
         average.update([[1, 10**400]])
     assert average.t == 0  # a failed update changes nothing
+
+
+def test_a_run_whose_parameters_blew_up_writes_a_valid_results_json(tmp_path):
+    # SGD at lr 1e308 on the bowl: y overflows to inf, written as null, which the
+    # schema's numeric_tree refused (results.json then failed its own schema).
+    import json
+
+    from gdlab import cli
+    from gdlab.report.schema import validate
+
+    argv = ["race", "bowl", "--optimizers", "sgd", "--lr", "sgd=1e308", "--no-figures"]
+    assert cli.main([*argv, "--quiet", "--out", str(tmp_path / "r")]) == 0
+    document = json.loads((tmp_path / "r" / "results.json").read_text())
+    (run,) = document["runs"]
+    assert run["status"] == "diverged"
+    assert None in run["final_params"].values()
+    validate(document)
