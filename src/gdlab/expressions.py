@@ -21,8 +21,11 @@ lambdas, subscripts, keyword arguments, strings, comparisons. So are texts
 longer than :data:`MAX_LENGTH` characters, nested deeper than
 :data:`MAX_DEPTH` levels or with more than :data:`MAX_NODES` parts, constant
 exponents larger than :data:`MAX_EXPONENT` in size (``x**1000000``,
-``9**9**9``), constants beyond :data:`MAX_CONSTANT`, and expressions that are
-undefined everywhere (``1/0``) or complex (``sqrt(-1)``).
+``9**9**9``), constants beyond :data:`MAX_CONSTANT` (each constant part is
+checked as it is built, ``x - x + exp(100)`` included), and expressions with an
+undefined part (``1/0``, ``0.0/0.0``, ``y/0``) or a complex one (``sqrt(-1)``,
+``(-2)**x``). A character Python cannot read (``x²``, ``2×x``) is named with what
+to write instead.
 
 >>> fn = function("x^2/20 + y^2")
 >>> float(fn.f(-7.0, 2.0)), [float(g) for g in fn.grad(-7.0, 2.0)]
@@ -227,7 +230,7 @@ def _position(node: ast.AST) -> int | None:
 def _magnitude_log10(value: Any) -> float:
     """log10 |value| of a SymPy number (``-inf`` for 0), without building huge numbers."""
     sympy = _sympy()
-    if value == 0:
+    if value.is_zero:  # 0.0 too: SymPy's Float(0.0) == 0 is False
         return -math.inf
     if isinstance(value, sympy.Integer):
         n = abs(int(value))
@@ -238,6 +241,30 @@ def _magnitude_log10(value: Any) -> float:
         return math.log10(abs(float(value)))
     except (OverflowError, ValueError, TypeError):
         return math.inf
+
+
+_UNDEFINED = "undefined (a division by zero, or log(0))"
+_COMPLEX = "complex: the function must be real (e.g. sqrt of a negative)"
+
+
+def _undefined() -> tuple[Any, ...]:
+    """SymPy's values for what is undefined: 1/0 (zoo), 0/0 (nan), ±oo."""
+    sympy = _sympy()
+    return sympy.zoo, sympy.nan, sympy.oo, -sympy.oo
+
+
+def _sympy_estimate(value: Any) -> complex | None:
+    """A constant SymPy ``value`` in complex floating point (``None``: undefined there).
+    Its parts are each real and within :data:`MAX_CONSTANT`, so SymPy computes it quickly."""
+    if value.has(*_undefined()):
+        return None
+    try:
+        estimate = complex(value.evalf(15))
+    except OverflowError:
+        return complex(math.inf)
+    except (ArithmeticError, TypeError, ValueError):  # mpmath's ZeroDivisionError: 1/0.0
+        return None
+    return None if cmath.isnan(estimate) else estimate
 
 
 class _Builder:
@@ -254,18 +281,32 @@ class _Builder:
         self.estimates: dict[ast.AST, complex | None] = {}
 
     def build(self, node: ast.AST, depth: int) -> Any:
-        """The SymPy expression of ``node``; a constant part must stay within
-        :data:`MAX_CONSTANT` in size. SymPy evaluates a constant to whatever
+        """The SymPy expression of ``node``; a constant part must be a real number
+        within :data:`MAX_CONSTANT` in size. SymPy evaluates a constant to whatever
         precision its size asks for (``sin(exp(10**6))`` needs a million digits
-        and hours), so each constant part is first estimated in floating point
-        and one too large is refused before SymPy sees it."""
+        and hours), and its checks on a constant built from complex or undefined
+        parts (``tan(log(acos(3)))``, ``0.0/0.0``) can take minutes, so each
+        constant part is checked as soon as it is built, before a larger one
+        holds it: estimated in floating point, or by SymPy where that fails."""
         value = self._build(node, depth)
+        if value.has(*_undefined()):  # 1/0, or y/0.0: SymPy's next steps may raise on it
+            raise ExpressionError(_UNDEFINED)
+        if value.free_symbols:  # holds x or y
+            self.estimates[node] = None
+            return value
         estimate = self._estimate(node)
+        if estimate is None or estimate.imag != 0:
+            # ``x - x + exp(100)`` (no float estimate), or rounding: asin(sqrt(2)*sqrt(2)/2)
+            estimate = _sympy_estimate(value)
         self.estimates[node] = estimate
-        if estimate is not None and not abs(estimate) <= MAX_CONSTANT:
+        if estimate is None:
+            raise ExpressionError(_UNDEFINED)
+        if not abs(estimate) <= MAX_CONSTANT:
             raise ExpressionError(
                 f"a constant part too large (beyond {MAX_CONSTANT:g} in size)", _position(node)
             )
+        if estimate.imag != 0:
+            raise ExpressionError(_COMPLEX)
         return value
 
     def _estimate(self, node: ast.AST) -> complex | None:
@@ -301,9 +342,10 @@ class _Builder:
             value = _CMATH[node.func.id](argument)
         else:
             return None
-        if not (cmath.isfinite(value) or cmath.isnan(value)):
+        if not cmath.isfinite(value):
+            # from finite parts, NaN is an overflow too: (e^100)**100 multiplies out to inf·0
             raise OverflowError
-        return None if cmath.isnan(value) else value
+        return value
 
     def _build(self, node: ast.AST, depth: int) -> Any:
         self.nodes += 1
@@ -342,16 +384,19 @@ class _Builder:
                 )
             left = self.build(node.left, depth + 1)
             right = self.build(node.right, depth + 1)
-            if op == "+":
-                value = left + right
-            elif op == "-":
-                value = left - right
-            elif op == "*":
-                value = left * right
-            elif op == "/":
-                value = left / right
-            else:
-                value = self._power(left, right, node)
+            try:
+                if op == "+":
+                    value = left + right
+                elif op == "-":
+                    value = left - right
+                elif op == "*":
+                    value = left * right
+                elif op == "/":
+                    value = left / right
+                else:
+                    value = self._power(left, right, node)
+            except ZeroDivisionError:  # SymPy's Floats: 0.0/0.0, 1e-300/0.0
+                raise ExpressionError(_UNDEFINED) from None
             return self._checked_constant(value, node)
         if isinstance(node, ast.Call):
             return self._call(node, depth)
@@ -387,12 +432,16 @@ class _Builder:
                 )
             if base.is_Number and exponent.is_Number:
                 # |base**exponent| without computing it: refuse results beyond MAX_CONSTANT
+                if base.is_zero and exponent.is_extended_negative:
+                    raise ExpressionError(_UNDEFINED)
                 grows = _magnitude_log10(base) * float(exponent)
                 if grows > math.log10(MAX_CONSTANT):
                     raise ExpressionError(
                         f"the constant {_short(base)}**{_short(exponent)} is too large",
                         _position(node),
                     )
+        elif base.is_number:
+            _check_variable_power(base, node)
         return sympy.Pow(base, exponent)
 
     def _checked_constant(self, value: Any, node: ast.AST) -> Any:
@@ -409,6 +458,10 @@ class _Builder:
             what = _REFUSED.get(type(node.func), "calling this")
             raise ExpressionError(f"{what} is not allowed", _position(node.func))
         name = node.func.id
+        if name in self.names:
+            raise ExpressionError(
+                f"{name} is not a function: write {name}*(…) for a product", _position(node)
+            )
         if name not in self.functions:
             raise ExpressionError(
                 f"unknown function {name!r}: use {', '.join(FUNCTION_NAMES)}", _position(node)
@@ -421,6 +474,22 @@ class _Builder:
             )
         argument = self.build(node.args[0], depth + 1)
         return self.functions[name](argument)
+
+
+def _check_variable_power(base: Any, node: ast.BinOp) -> None:
+    """Refuse a constant ``base`` to a power in x or y that is not real, or has no derivative."""
+    if base.is_zero:
+        raise ExpressionError(
+            f"0 to a power in x or y, ({_short(base)})**…, is undefined for negative powers "
+            "and has no derivative; write 0",
+            _position(node),
+        )
+    if base.is_extended_negative:
+        raise ExpressionError(
+            f"a negative number to a power in x or y, ({_short(base)})**…, is complex: "
+            "the function must be real",
+            _position(node),
+        )
 
 
 def _op_text(op: ast.AST) -> str:
@@ -459,9 +528,10 @@ def _parse(text: str) -> Any:
     # ``^`` is power, as people write it: spelled ``**`` before Python reads the text
     # (Python's ``^`` binds more loosely than ``+``). Positions are mapped back.
     source = text.replace("^", "**")
-    lead = len(source) - len(source.lstrip())
+    stripped = source.lstrip()
+    lead = len(source) - len(stripped)
     try:
-        tree = ast.parse(source.lstrip(), mode="eval")
+        tree = ast.parse(stripped, mode="eval")
     except SyntaxError as error:
         offset = (error.offset + lead) if error.offset else len(source) + 1
         raise ExpressionError(
@@ -472,7 +542,7 @@ def _parse(text: str) -> Any:
     try:
         expr = _Builder().build(tree.body, 1)
     except ExpressionError as error:
-        shifted = None if error.position is None else error.position + lead
+        shifted = None if error.position is None else _characters(stripped, error.position) + lead
         raise ExpressionError(error.reason, _original_position(text, shifted)) from None
     except RecursionError:
         raise ExpressionError(f"nested too deeply (more than {MAX_DEPTH} levels)") from None
@@ -499,6 +569,12 @@ def _check_text(text: Any) -> None:
         )
 
 
+def _characters(source: str, position: int) -> int:
+    """The 1-based character position in ``source`` of a 1-based UTF-8 byte position
+    (a node's ``col_offset`` counts bytes: ``𝑥`` is four)."""
+    return len(source.encode("utf-8")[: position - 1].decode("utf-8", errors="ignore")) + 1
+
+
 def _original_position(text: str, position: int | None) -> int | None:
     """The 1-based ``position`` in ``text`` with each ``^`` spelled ``**``, in ``text`` itself."""
     if position is None:
@@ -513,6 +589,36 @@ def _original_position(text: str, position: int | None) -> int | None:
     return len(text) + 1 + max(0, target - index)
 
 
+#: What to write for a character Python cannot read, as in ``x²``, ``2×x``, ``x − y``.
+_CHARACTER_HINTS = {
+    "²": "^2",
+    "³": "^3",
+    "×": "*",
+    "⋅": "*",
+    "∙": "*",
+    "÷": "/",
+    "−": "-",
+    "–": "-",
+    "—": "-",
+}
+
+
+def _character_hint(char: str) -> str:
+    hint = _CHARACTER_HINTS.get(char)
+    return f"; write {hint} for {char}" if hint else ""
+
+
+def _missing_operator(source: str, offset: int) -> bool:
+    """Whether the syntax error at ``offset`` (1-based) is two parts side by side (``x y``)."""
+    before = source[: offset - 1].rstrip()
+    here = source[offset - 1 : offset]
+    return (
+        bool(before)
+        and (before[-1].isalnum() or before[-1] in ")_")
+        and (here.isalnum() or here in "(_")
+    )
+
+
 def _syntax_reason(error: SyntaxError, source: str, offset: int) -> str:
     """What is wrong, in words, for a ``SyntaxError`` at ``offset`` (1-based) in ``source``."""
     reason = (error.msg or "invalid syntax").replace("Perhaps you forgot a comma?", "").strip()
@@ -520,6 +626,10 @@ def _syntax_reason(error: SyntaxError, source: str, offset: int) -> str:
         reason = "incomplete: something is missing at the end"
     elif "decimal literal" in reason:
         reason += " (write 2*x, not 2x)"
+    elif "invalid character" in reason:
+        reason += _character_hint(source[offset - 1 : offset])
+    elif reason == "invalid syntax" and _missing_operator(source, offset):
+        reason = "an operator is missing (write 2*x, x*y, sin(x))"
     prefix = "" if reason.startswith("incomplete") else "invalid syntax: "
     if reason == "invalid syntax":
         prefix = ""
@@ -529,10 +639,10 @@ def _syntax_reason(error: SyntaxError, source: str, offset: int) -> str:
 def _check_expression(expr: Any) -> None:
     """Refuse an expression that is undefined, complex or in names other than x and y."""
     sympy = _sympy()
-    if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
-        raise ExpressionError("undefined (a division by zero, or log(0))")
+    if expr.has(*_undefined()):
+        raise ExpressionError(_UNDEFINED)
     if expr.has(sympy.I):
-        raise ExpressionError("complex: the function must be real (e.g. sqrt of a negative)")
+        raise ExpressionError(_COMPLEX)
     x, y = _symbols()
     extra = expr.free_symbols - {x, y}
     if extra:  # cannot happen with the whitelist; kept as a guard
@@ -588,8 +698,20 @@ def gradient_text(text: str) -> tuple[str, str]:
 _Fn = Callable[[Any, Any], Any]
 
 
-def _compile(expr: Any) -> _Fn:
-    """A function ``(x, y) -> value`` computing ``expr`` with NumPy (no ``eval``)."""
+def _compile(expr: Any, memo: dict[Any, _Fn] | None = None) -> _Fn:
+    """A function ``(x, y) -> value`` computing ``expr`` with NumPy (no ``eval``).
+
+    Each distinct subexpression is compiled once (``memo``): a derivative repeats
+    its parts (``x**x**x…`` many times over), and compiling them anew at every
+    occurrence took time exponential in the nesting."""
+    memo = {} if memo is None else memo
+    compiled = memo.get(expr)
+    if compiled is None:
+        compiled = memo[expr] = _compile_new(expr, memo)
+    return compiled
+
+
+def _compile_new(expr: Any, memo: dict[Any, _Fn]) -> _Fn:
     sympy = _sympy()
     x, y = _symbols()
     if expr == x:
@@ -597,19 +719,12 @@ def _compile(expr: Any) -> _Fn:
     if expr == y:
         return lambda a, b: b
     if expr.is_number:
-        try:
-            value = complex(expr.evalf())
-        except (OverflowError, TypeError, ValueError):  # beyond a float (a Float of 1e400)
-            value = complex(math.nan)
-        if value.imag != 0 or not math.isfinite(value.real):
-            raise ExpressionError(f"the constant {_short(expr)} is not a finite real number")
-        c = value.real
-        return lambda a, b: c
-    parts = [_compile(arg) for arg in expr.args]
+        return _compile_constant(expr)
+    if expr.is_Mul:
+        return _product(expr, memo)
+    parts = [_compile(arg, memo) for arg in expr.args]
     if expr.is_Add:
         return _fold(parts, np.add)
-    if expr.is_Mul:
-        return _product(expr)
     if expr.is_Pow:
         base, power = parts
         exponent = expr.args[1]
@@ -629,7 +744,18 @@ def _compile(expr: Any) -> _Fn:
     raise ExpressionError(f"cannot compute {name} numerically")
 
 
-def _product(expr: Any) -> _Fn:
+def _compile_constant(expr: Any) -> _Fn:
+    try:
+        value = complex(expr.evalf())
+    except (ArithmeticError, TypeError, ValueError):  # beyond a float (a Float of 1e400)
+        value = complex(math.nan)
+    if value.imag != 0 or not math.isfinite(value.real):
+        raise ExpressionError(f"the constant {_short(expr)} is not a finite real number")
+    c = value.real
+    return lambda a, b: c
+
+
+def _product(expr: Any, memo: dict[Any, _Fn]) -> _Fn:
     """A product as ``numerator / denominator``: ``x/10`` divides by 10 (as written)
     rather than multiplying by a rounded 0.1."""
     sympy = _sympy()
@@ -638,13 +764,13 @@ def _product(expr: Any) -> _Fn:
     for factor in expr.args:
         if factor.is_Rational and not factor.is_Integer:
             if factor.p != 1:
-                above.append(_compile(sympy.Integer(factor.p)))
-            below.append(_compile(sympy.Integer(factor.q)))
+                above.append(_compile(sympy.Integer(factor.p), memo))
+            below.append(_compile(sympy.Integer(factor.q), memo))
         elif factor.is_Pow and factor.args[1].is_Integer and factor.args[1] < 0:
             base, power = factor.args
-            below.append(_compile(base if power == -1 else sympy.Pow(base, -power)))
+            below.append(_compile(base if power == -1 else sympy.Pow(base, -power), memo))
         else:
-            above.append(_compile(factor))
+            above.append(_compile(factor, memo))
     numerator = _fold(above, np.multiply) if above else (lambda a, b: 1.0)
     if not below:
         return numerator
@@ -694,7 +820,8 @@ class ExpressionFunction(Function2D):
 def _compiled(text: str) -> tuple[_Fn, _Fn, _Fn]:
     expr = parse(text)
     dfdx, dfdy = _derivatives(text)
-    return _compile(expr), _compile(dfdx), _compile(dfdy)
+    memo: dict[Any, _Fn] = {}
+    return _compile(expr, memo), _compile(dfdx, memo), _compile(dfdy, memo)
 
 
 def _real_input(name: str, value: Any) -> Any:
