@@ -535,7 +535,8 @@ def _comparison(series: Mapping[str, Any]) -> str:
     note = (
         f"Target loss {_number(target)}: the highest of the configurations' best smoothed "
         "training losses, so every configuration that did not diverge reaches it; steps to "
-        "target is the median over seeds of the first step whose smoothed loss is at or below it."
+        "target is the lower median over seeds of the first step whose smoothed loss is at or "
+        "below it (a seed that never gets there counts as slowest)."
         if target is not None
         else ""
     )
