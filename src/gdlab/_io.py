@@ -60,6 +60,7 @@ __all__ = [
     "exclusive",
     "json_text",
     "load_tree",
+    "missing_dirs",
     "open_npz",
     "plain",
     "replace_dir",
@@ -295,6 +296,18 @@ def load_tree(path: str | os.PathLike) -> Any:
 
 class OutputError(ValueError):
     """An output path that cannot be written: a file, below a file, read-only."""
+
+
+def missing_dirs(path: str | os.PathLike) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first: what a
+    run that creates ``path`` made, and removes again (empty) when it fails."""
+    missing = []
+    absolute = Path(path).absolute()
+    for p in (absolute, *absolute.parents):
+        if p.exists() or p.is_symlink():
+            break
+        missing.append(p)
+    return missing
 
 
 def _nearest_existing(path: Path) -> Path:

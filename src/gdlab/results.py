@@ -727,7 +727,7 @@ def output(
         target = _io.check_output_dir(checked_out(out, force))
         _check_replaceable(target, out, force)
         lock = _io.exclusive(target, what="--out", directory=True)
-    made = _missing(target)
+    made = _io.missing_dirs(target)
     locked = False
     try:
         with lock:
@@ -754,16 +754,6 @@ def output(
         raise
     if out is None:
         _point_latest(Path(root), target)
-
-
-def _missing(path: Path) -> list[Path]:
-    """``path`` and those of its parents that do not exist yet, deepest first."""
-    missing = []
-    for p in (path.absolute(), *path.absolute().parents):
-        if p.exists() or p.is_symlink():
-            break
-        missing.append(p)
-    return missing
 
 
 def _check_latest(root: Path) -> None:

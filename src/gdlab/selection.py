@@ -314,16 +314,7 @@ def kfold(
     if stratified:
         assert dataset is not None
         y = dataset.y
-        classes, counts = np.unique(y, return_counts=True)
-        if counts.min() < k:
-            c = int(classes[counts.argmin()])
-            fail(
-                "k",
-                f"<= the size of every class for stratified folds (class {c} "
-                f"{dataset.target_names[c]!r} has {counts.min()} samples); "
-                "lower k or pass stratify=False",
-                k,
-            )
+        _check_class_sizes(dataset, k, "k")
     seed = draw_seed(rng)
     if repeats == 1:
         kind = ms.StratifiedKFold if stratified else ms.KFold
@@ -1290,17 +1281,21 @@ def _holdout_folds(
 
 def _check_stratified_folds(pool: Dataset, folds: int, stratify: bool | None) -> None:
     """Stratified folds need ``folds`` samples of every class (named as search's ``folds``)."""
-    if not resolve_stratify(stratify, pool):
-        return
-    classes, counts = np.unique(pool.y, return_counts=True)
-    if counts.min() < folds:
+    if resolve_stratify(stratify, pool):
+        _check_class_sizes(pool, folds, "folds")
+
+
+def _check_class_sizes(dataset: Dataset, k: int, name: str) -> None:
+    """Stratified folds need ``k`` samples of every class; the error names ``name``."""
+    classes, counts = np.unique(dataset.y, return_counts=True)
+    if counts.min() < k:
         c = int(classes[counts.argmin()])
         fail(
-            "folds",
+            name,
             f"<= the size of every class for stratified folds (class {c} "
-            f"{pool.target_names[c]!r} has {counts.min()} samples); lower folds or pass "
+            f"{dataset.target_names[c]!r} has {counts.min()} samples); lower {name} or pass "
             "stratify=False",
-            folds,
+            k,
         )
 
 

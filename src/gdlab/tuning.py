@@ -629,7 +629,7 @@ def tune(
         "base_seed": base_seed, "split_seed": split_seed, "workers": workers,
         "scheduler": scheduler, "dask_local": dask_local, "progress": progress,
     }  # fmt: skip
-    made = _missing_dirs(out_dir)
+    made = _io.missing_dirs(out_dir)
     before = set(out_dir.iterdir()) if out_dir.is_dir() else set()
     try:
         with _io.exclusive(out_dir, what="--out", directory=True):
@@ -655,16 +655,6 @@ def _check_folds(experiment: Experiment, folds: int, split_seed: int) -> None:
             f"--folds {folds}: the {pool.n_samples} training samples of {experiment.name!r} "
             f"cannot make {what}: {error}"
         ) from None
-
-
-def _missing_dirs(path: Path) -> list[Path]:
-    """``path`` and those of its parents that do not exist yet, deepest first."""
-    missing = []
-    for p in (path.absolute(), *path.absolute().parents):
-        if p.exists() or p.is_symlink():
-            break
-        missing.append(p)
-    return missing
 
 
 def _clean_up(out_dir: Path, before: set[Path], made: Sequence[Path]) -> None:
