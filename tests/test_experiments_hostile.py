@@ -319,3 +319,23 @@ def test_changes_from_a_base_without_a_name_say_experiment():
     mine = bowl.set("training.steps", 40).replace(based_on=None)
     words = text(mine, base=bowl.replace(based_on=None, name="mine"))
     assert "Changed from the experiment mine: training.steps: 30 → 40." in words["description"]
+
+
+def test_an_array_field_says_the_range_of_each_element():
+    # hidden = [0] was refused as "must be an array of integers", which [0] is
+    text = """
+name = "x"
+[problem]
+kind = "mlp"
+data = "moons"
+hidden = [0]
+[training]
+epochs = 1
+[[runs]]
+optimizer = "sgd"
+lr = 0.1
+"""
+    with pytest.raises(
+        ValueError, match=r"hidden must be an array of integers, each in \[1, 100000\]"
+    ):
+        Experiment.from_toml(text)

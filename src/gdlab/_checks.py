@@ -253,6 +253,9 @@ class Field:
             text = FIELD_KINDS[self.kind]
             if self.length is not None:
                 text += f" of length {self.length}"
+            bounds = _interval(self.low, self.high, self.low_open, self.high_open)
+            if self.kind in ("ints", "reals") and bounds != "finite":
+                text += f", each {bounds}"
         if self.aliases:
             text += " (or " + ", ".join(repr(a) for a in self.aliases) + ")"
         return text
