@@ -380,3 +380,19 @@ def test_no_dict_after_a_first_step_is_named(bad, which):
     assert opt.t == 1
     opt.update(params, grads)  # and the plan still serves
     assert opt.t == 2
+
+
+def test_asgd_with_a_huge_alpha_takes_no_step_after_the_first():
+    # (1 + λ·lr·t) ** 1e300 raised Python's OverflowError (the run was "failed");
+    # in IEEE arithmetic (as torch's tensors compute it) the power is inf and η is 0.
+    from gdlab.optim import create
+
+    opt = create("asgd", lr=0.1, alpha=1e300)
+    params = {"w": np.ones(3)}
+    opt.update(params, {"w": np.ones(3)})
+    after_one = params["w"].copy()
+    assert after_one[0] < 1
+    for _ in range(2):
+        opt.update(params, {"w": np.ones(3)})
+    np.testing.assert_array_equal(params["w"], after_one)
+    assert opt.state_dict()["scalars"]["eta"] == 0.0

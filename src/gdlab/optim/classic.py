@@ -345,7 +345,11 @@ class ASGD(_Classic):
             args = self._cast(p.dtype, eta, 1 - self.lambd * eta, mu, self.weight_decay)
             self._kernels.asgd_step(p, grads[key], ax, *args)
         t = float(self.t)
-        scalars["eta"] = lr / ((1 + self.lambd * lr * t) ** self.alpha)
+        try:
+            decay = (1 + self.lambd * lr * t) ** self.alpha
+        except OverflowError:  # Python's float power raises where IEEE gives inf
+            decay = math.inf
+        scalars["eta"] = lr / decay
         scalars["mu"] = 1 / max(1, t - self.t0)
 
     def averaged(self, params: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
