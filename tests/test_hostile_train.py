@@ -21,12 +21,6 @@ from gdlab.schedules import ReduceOnPlateau
 from gdlab.train import Checkpoint, fit
 
 
-@pytest.fixture(autouse=True)
-def _cache_in_tmp(monkeypatch, tmp_path):
-    """Never write into the real home cache."""
-    monkeypatch.setenv("GDLAB_CACHE_DIR", str(tmp_path / "cache"))
-
-
 @pytest.fixture(scope="module")
 def moons():
     return make_moons(60, rng=np.random.default_rng(0))

