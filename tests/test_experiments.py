@@ -422,6 +422,19 @@ def test_parallel_and_sequential_races_give_the_same_results(tmp_path):
     assert all(r["steps"] == 20 for r in one["runs"])
 
 
+def test_a_race_too_small_to_repay_processes_runs_in_this_one(monkeypatch):
+    monkeypatch.setattr(race.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    # the seed's MNIST race: about 30 s of compute, one process per core
+    assert race.default_workers(experiments.builtin("mnist")) == 4
+    # three runs of a two-feature regression: milliseconds, and a process costs seconds
+    small = experiments.builtin("boston").merge_training(steps=200)
+    assert race.estimated_seconds(small, race.prepare(small)) < race.MIN_PARALLEL_SECONDS
+    assert race.default_workers(small) == 1
+    # more runs than cores: at most one process per core; fewer: one per run
+    assert race.default_workers(experiments.builtin("moons")) == 3
+    assert race.default_workers(experiments.builtin("bowl")) == 1  # a 2-D function
+
+
 # --------------------------------------------------------------------------- tuning
 
 
