@@ -85,15 +85,18 @@ def _scalar(x: Any) -> Any:
 def effective_window(beta: float) -> float:
     """The number of recent values an EWMA roughly averages over: ``1 / (1 - beta)``.
 
-    A convention, not an exact law (seed 004): ``beta**(1 / (1 - beta))`` is
-    about ``1/e``, so values older than that weigh less than about 0.37 times
-    the newest one.
+    A convention, not an exact law (seed 004): ``beta**(1 / (1 - beta))``
+    tends to ``1/e`` (about 0.37) as ``beta`` nears 1 and stays below it
+    (0.349 for 0.9, 0.364 for 0.98, but 0.25 for 0.5), so values older than
+    that weigh less than about 0.37 times the newest one.
 
     Args:
         beta: decay factor in ``[0, 1)``.
 
     >>> [round(effective_window(beta), 9) for beta in (0.9, 0.98, 0.5)]
     [10.0, 50.0, 2.0]
+    >>> [round(beta ** effective_window(beta), 3) for beta in (0.9, 0.98, 0.5)]
+    [0.349, 0.364, 0.25]
     """
     return 1.0 / (1.0 - _check_beta(beta))
 
@@ -164,9 +167,12 @@ def ewma(x: Any, beta: float, *, bias_correction: bool = False, axis: int = 0) -
         A float64 array of the shape of ``x``; an empty one for empty ``x``.
 
     Raises:
-        TypeError: ``x`` is not real-valued, ``beta`` not a real number, ...
-        ValueError: ``x`` holds NaN or infinity (the first bad index is
-            named), ``beta`` is outside ``[0, 1)``, ``axis`` out of range.
+        TypeError: ``x`` is not an array of real numbers (strings, booleans,
+            a ragged list), ``beta`` not a real number, ``bias_correction``
+            not a bool, ``axis`` not an integer.
+        ValueError: ``x`` holds NaN, infinity or a number past float64's
+            range (the first bad index is named), masked values, or is 0-d;
+            ``beta`` is outside ``[0, 1)``; ``axis`` is out of range.
 
     References:
         Seed 004 (exponentially weighted averages and bias correction).
