@@ -21,16 +21,19 @@
    which ``tune.json`` flags (``at_bound``).
 
 Each (run, candidate, fold) task is named by a digest of everything that
-decides its result (problem, data split, training, optimizer and
-hyperparameters, fold, seed), so a resume reuses only identical work, and
-changing ``--steps`` runs new tasks. ``tune.json`` records the experiment and
-the settings that produced it; ``gdlab race EXPERIMENT --tuned`` re-runs the
-best settings with several seeds.
+decides its result (problem, data split and the digest of its fold's indices,
+training, optimizer and hyperparameters, fold, seed), so a resume reuses only
+identical work, and changing ``--steps`` runs new tasks. A resume reuses
+finished tasks (diverged ones too) and runs the failed ones again, once per
+call (in its first sweep, not in every widening round). ``tune.json`` records
+the experiment and the settings that produced it; ``gdlab race EXPERIMENT
+--tuned`` re-runs the best settings with several seeds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -346,6 +349,78 @@ def _task_id(label: str, key: Mapping[str, Any]) -> str:
     return f"{slug(label)}/{digest(key)}"
 
 
+def _fold_digests(experiment: Experiment, folds: int, split_seed: int) -> list[str] | None:
+    """A digest of each fold's train and validation indices (None without data).
+
+    The folds come from scikit-learn's splitters: a version that splits
+    otherwise gives other digests, hence other task keys, and nothing is reused.
+    """
+    if not experiment.problem.has("data"):
+        return None
+    digests = []
+    for part in _folds(_pool(experiment), folds, split_seed):
+        h = hashlib.sha256()
+        for indices in (part.train, part.validation):
+            array = np.ascontiguousarray(indices, dtype="<i8")
+            h.update(len(array).to_bytes(8, "little"))
+            h.update(array.tobytes())
+        digests.append(h.hexdigest()[:16])
+    return digests
+
+
+#: The schema of ``tasks-*.points.json``: the candidates handed to a tuning's sweep file.
+_ISSUED_SCHEMA = "gdlab.tune-points/1"
+
+
+def _issued_document(issued: Mapping[int, list[dict[str, Any]]]) -> dict[str, Any]:
+    return {"schema": _ISSUED_SCHEMA, "points": {str(i): issued[i] for i in sorted(issued)}}
+
+
+def _read_issued(path: Path, n_runs: int) -> dict[int, list[dict[str, Any]]]:
+    """The candidates an earlier call handed to the sweep file, by run (none: ``{}``)."""
+    import json
+
+    if not path.exists():
+        return {}
+    expected = (
+        f"a gdlab tuning's candidates ({{'schema': {_ISSUED_SCHEMA!r}, 'points': {{run index: "
+        f"[point, ...]}}}} with run indices 0 to {n_runs - 1})"
+    )
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{path} must be {expected}; got {error}") from None
+    points = document.get("points") if isinstance(document, dict) else None
+    if (
+        not isinstance(document, dict)
+        or document.get("schema") != _ISSUED_SCHEMA
+        or not isinstance(points, dict)
+        or not all(k.isdigit() and int(k) < n_runs for k in points)
+        or not all(
+            isinstance(v, list) and all(isinstance(p, dict) for p in v) for v in points.values()
+        )
+    ):
+        raise ConfigError(f"{path} must be {expected}; got {describe(document)}")
+    return {int(k): v for k, v in points.items()}
+
+
+def _recorded_ids(path: Path) -> set[str]:
+    """The task ids recorded in a sweep file (what is not a record is left to the sweep
+    to report)."""
+    import json
+
+    ids = set()
+    if path.is_file():
+        for line in path.read_bytes().split(b"\n"):
+            try:
+                record = json.loads(line)
+            except ValueError:  # a blank line, a cut last one
+                continue
+            if isinstance(record, dict) and isinstance(record.get("id"), str):
+                ids.add(record["id"])
+    return ids
+
+
 class _Tuner:
     """One tuning: tasks per (run, candidate, fold), run as sweeps until no best is on an edge."""
 
@@ -359,8 +434,20 @@ class _Tuner:
         self.n_folds = settings["folds"] if experiment.problem.has("data") else 1
         self.points: dict[int, list[dict[str, Any]]] = {}
         self.records: dict[str, dict[str, Any]] = {}
+        # the folds' contents (scikit-learn makes them): other folds, other tasks and file
+        self.splits = _fold_digests(experiment, self.n_folds, settings["split_seed"])
         key = {"experiment": experiment.key(), **{k: settings[k] for k in self._KEYS}}
-        self.sweep_file = out_dir / f"tasks-{digest(key, 12)}.jsonl"
+        if self.splits is not None:
+            key["splits"] = self.splits
+        name = f"tasks-{digest(key, 12)}"
+        self.sweep_file = out_dir / f"{name}.jsonl"
+        # every candidate ever handed to the sweep file, by run: a resume hands them all
+        # to the sweep again (a widening round's tasks are in the file; the sweep refuses
+        # a file holding tasks it was not given)
+        self.issued_file = out_dir / f"{name}.points.json"
+        self.issued = _read_issued(self.issued_file, len(experiment.runs))
+        self.recorded = _recorded_ids(self.sweep_file)  # an earlier call's tasks that ran
+        self.retried = False  # failed records are run again once per call, in its first sweep
 
     _KEYS = ("folds", "split_seed", "base_seed", "budget", "tune", "method")
 
@@ -386,28 +473,61 @@ class _Tuner:
             "split_seed": self.s["split_seed"],
             "seed": self.s["base_seed"] + fold,
         }
+        if self.splits is not None:
+            key["split"] = self.splits[fold]
         return Task(_task_id(spec.label, key), kwargs)
 
     def sweep(self) -> None:
+        """Run the tasks of every candidate not yet recorded (and, the first time in a
+        call, those recorded as failed: a failure has no result to reuse)."""
         from gdlab.sweep import run_sweep
 
-        tasks = [
-            self.task(run, point, fold)
+        grown = False
+        for run, points in self.points.items():
+            issued = self.issued.setdefault(run, [])
+            for point in map(_as_json, points):  # as the file holds it
+                if point not in issued:
+                    issued.append(point)
+                    grown = True
+        if grown:  # before any of their tasks is recorded, so a crash leaves both consistent
+            _io.write_json(self.issued_file, _issued_document(self.issued))
+        tasks = {
+            task.id: task
             for run, points in self.points.items()
             for point in points
-            for fold in range(self.n_folds)
-        ]
+            for task in (self.task(run, point, f) for f in range(self.n_folds))
+        }
+        for run, points in sorted(self.issued.items()):  # an earlier call's, if recorded
+            for point in points:
+                for fold in range(self.n_folds):
+                    task = self.task(run, point, fold)
+                    if task.id in self.recorded:
+                        tasks.setdefault(task.id, task)
         done = run_sweep(
             tune_task,
-            tasks,
+            list(tasks.values()),
             self.sweep_file,
             base_seed=self.s["base_seed"],
             workers=self.s["workers"],
             scheduler=self.s["scheduler"],
             dask_local=self.s["dask_local"],
             progress=self.s["progress"],
+            # later sweeps of this call (widening, TPE rounds) reuse what failed in it
+            retry_failed=not self.retried,
         )
+        self.retried = True
         self.records = {r["id"]: r for r in done}
+
+    def failed(self) -> list[str]:
+        """The ids of the failed tasks of the candidates scored (not of those an earlier
+        call tried that this one no longer reaches)."""
+        return [
+            task.id
+            for run, points in self.points.items()
+            for point in points
+            for task in (self.task(run, point, f) for f in range(self.n_folds))
+            if self.records[task.id]["status"] == "failed"
+        ]
 
     def scored(self, run: int) -> list[dict[str, Any]]:
         rows = []
@@ -661,8 +781,13 @@ def _clean_up(out_dir: Path, before: set[Path], made: Sequence[Path]) -> None:
     """After a failed tuning: remove the empty task files it made (no task finished),
     then the directories it made, if they are empty; finished tasks are kept to resume."""
     with contextlib.suppress(OSError):
-        for path in set(out_dir.iterdir()) - before:
+        made_files = set(out_dir.iterdir()) - before
+        for path in made_files:
             if path.is_file() and not path.is_symlink() and path.stat().st_size == 0:
+                path.unlink()
+        for path in made_files:  # the candidates of a task file that is gone
+            tasks = path.with_name(path.name.removesuffix(".points.json") + ".jsonl")
+            if path.name.endswith(".points.json") and not tasks.exists():
                 path.unlink()
     for directory in made:
         with contextlib.suppress(OSError):
@@ -699,7 +824,7 @@ def _document(
             else ("mean validation loss" if has_data else "final loss")
         ),
         "configurations": configurations,
-        "failed": [r["id"] for r in tuner.records.values() if r["status"] == "failed"],
+        "failed": tuner.failed(),
     }
 
 

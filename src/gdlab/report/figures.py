@@ -1094,7 +1094,8 @@ def _series_plans(results: Mapping[str, Any], series: Mapping[str, Any]) -> list
                 f"{series.get('metric', 'validation loss')} "
                 f"over {series.get('folds', '?')} folds against the learning rate (log scale), "
                 "with a band of ± one standard deviation across the folds; a star marks the rate "
-                "chosen, an x a rate at which some fold diverged.",
+                "chosen; in the strip above, an × marks a rate at which some fold diverged and a "
+                "hollow square one whose task failed (an error): neither has a score.",
                 lambda: sensitivity_figure(results),
                 lambda: _sensitivity_look_for(series),
             )
@@ -2626,7 +2627,7 @@ def _numbers(values: Sequence[Any] | None) -> np.ndarray:
 
 
 def _sensitivity_curve(
-    ax: Any, label: str, c: Mapping[str, Any], style: palette.Style, earlier: Sequence[float]
+    ax: Any, label: str, c: Mapping[str, Any], style: palette.Style
 ) -> list[float]:
     """One configuration's validation loss against the rate; its finite values."""
     grid = np.asarray(c.get("grid") or [], float)
@@ -2638,37 +2639,110 @@ def _sensitivity_curve(
         label=label,
     )  # fmt: skip
     ax.fill_between(grid, mean - std, mean + std, color=style.color, alpha=BAND_ALPHA + 0.1, lw=0)
-    finite = [float(m) for m in mean if np.isfinite(m)]
     best = c.get("best")
     if best is not None and best.get("lr") is not None and best.get("mean") is not None:
         ax.plot([best["lr"]], [best["mean"]], "*", color=style.color, ms=13, mec="black", mew=0.7)
-    bad = [g for g, d in zip(grid, c.get("diverged") or [], strict=False) if d]
-    shown = [*earlier, *finite]
-    if bad and shown:
-        ax.plot(bad, [max(shown)] * len(bad), "x", color=style.color, ms=6, mew=1.5, clip_on=False)
-    return finite
+    return [float(m) for m in mean if np.isfinite(m)]
+
+
+#: How the sensitivity figure marks a rate with no score, in a strip above the curves:
+#: (key in a configuration's curve, marker, legend label, marker size, edge width).
+_UNSCORED = (
+    ("diverged", "x", "diverged", 7, 1.8),
+    ("failed", "s", "failed", 7, 1.3),
+)
+
+
+def _unscored(c: Mapping[str, Any]) -> bool:
+    return any(any(c.get(key) or []) for key, *_ in _UNSCORED)
+
+
+def _sensitivity_unscored(
+    ax: Any, c: Mapping[str, Any], style: palette.Style, row: int
+) -> set[str]:
+    """Mark, on row ``row`` of the strip ``ax`` and in the configuration's colour, the rates
+    at which some fold diverged or whose task failed (no loss to plot); the kinds marked."""
+    grid = [float(g) for g in c.get("grid") or []]
+    marked = set()
+    for key, marker, _, size, width in _UNSCORED:
+        xs = [g for g, n in zip(grid, c.get(key) or [], strict=False) if n]
+        if xs:
+            marked.add(key)
+            hollow = {"mfc": "none"} if marker == "s" else {}
+            ax.plot(
+                xs, [row] * len(xs), ls="none", marker=marker, color=style.color, ms=size,
+                mew=width, **hollow,
+            )  # fmt: skip
+    return marked
+
+
+def _unscored_strip(
+    strip: Any, configurations: Mapping[str, Any], styles: Mapping[str, palette.Style]
+) -> set[str]:
+    """The strip above the curves: one row per configuration with a rate that has no
+    score (named on the left, the first on top); the kinds marked."""
+    labels = [label for label, c in configurations.items() if _unscored(c)]
+    marked: set[str] = set()
+    for row, label in enumerate(labels):
+        marked |= _sensitivity_unscored(strip, configurations[label], styles[label], row)
+    strip.set_ylim(len(labels) - 0.5, -0.5)
+    # a tick label is mathtext to matplotlib: a run's "$" is escaped to be a dollar sign
+    strip.set_yticks(range(len(labels)), [t.replace("$", r"\$") for t in labels], fontsize=7)
+    strip.tick_params(axis="y", length=0)
+    strip.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
+    for side in ("top", "right", "bottom"):
+        strip.spines[side].set_visible(False)
+    strip.set_title("no score: diverged or failed", fontsize=7, loc="left")
+    return marked
+
+
+def _unscored_handles(marked: set[str]) -> list[Any]:
+    from matplotlib.lines import Line2D
+
+    return [
+        Line2D([], [], ls="none", marker=marker, color="0.25", ms=size, mew=width, label=label,
+               **({"mfc": "none"} if marker == "s" else {}))
+        for key, marker, label, size, width in _UNSCORED
+        if key in marked
+    ]  # fmt: skip
 
 
 @_finished
 def sensitivity_figure(results: Mapping[str, Any]) -> Figure:
-    """Validation loss against the learning rate per configuration (``series.kind == "tuning"``)."""
+    """Validation loss against the learning rate per configuration (``series.kind == "tuning"``).
+
+    A rate with no score is not left out: in a strip above the curves, one row per
+    configuration that has any, an × marks a rate at which some fold diverged and a
+    hollow square one whose task failed (an error), named in the legend.
+    """
     series = _series_of(results, "tuning")
     configurations = series.get("configurations") or {}
     styles = palette.assign(configurations)
+    rows = sum(_unscored(c) for c in configurations.values())
     with _style():
-        fig = _new_figure(7.4, 4.0)
-        ax = fig.subplots()
+        fig = _new_figure(7.4, 4.0 + (0.3 + 0.2 * rows if rows else 0.0))
+        marked: set[str] = set()
+        if rows:
+            strip, ax = fig.subplots(
+                2, 1, sharex=True, gridspec_kw={"height_ratios": [0.3 + 0.25 * rows, 4.0]}
+            )
+            marked = _unscored_strip(strip, configurations, styles)
+        else:
+            ax = fig.subplots()
         finite_all: list[float] = []
         for label, c in configurations.items():
-            finite_all += _sensitivity_curve(ax, label, c, styles[label], finite_all)
+            finite_all += _sensitivity_curve(ax, label, c, styles[label])
         ax.set_xscale("log")
         if finite_all and min(finite_all) > 0 and max(finite_all) / min(finite_all) > 20:
             ax.set_yscale("log")
         ax.margins(y=0.1)
         ax.set_xlabel("learning rate")
         ax.set_ylabel(str(series.get("metric", "validation loss")))
-        ax.set_title("Learning-rate sensitivity")
-        _legend(ax)
+        if rows:  # above the strip
+            fig.suptitle("Learning-rate sensitivity")
+        else:
+            ax.set_title("Learning-rate sensitivity")
+        _legend(ax, handles=_legend_handles(ax) + _unscored_handles(marked))
     return fig
 
 
