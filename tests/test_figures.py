@@ -787,16 +787,17 @@ def test_schedules_figure_has_formulas_and_an_epoch_axis() -> None:
     assert len({(h.get_color(), h.get_linestyle(), h.get_marker()) for h in lines}) == 3
 
 
-def test_the_ewma_figure_has_a_first_30_days_panel() -> None:
+def test_the_ewma_figure_has_a_first_60_days_panel() -> None:
     fig = figures.ewma_figure(ewma_series())
     whole, start = fig.axes
     assert np.issubdtype(np.asarray(whole.lines[0].get_xdata()).dtype, np.datetime64)
     assert len(whole.lines) == 1 + 3  # the days and the three corrected averages
-    assert start.get_title() == "The first 30 days: bias correction"
-    assert start.get_xlim()[1] <= 30.5
+    assert start.get_title() == "The first 60 days: bias correction"
+    assert start.get_xlim()[1] <= 60.5
+    assert start.get_ylabel() == whole.get_ylabel() == "value (°C)"
     averages = start.lines[1:]
     assert [line.get_linestyle() for line in averages] == ["-", "--"] * 3
-    assert all(len(line.get_xdata()) == 30 for line in averages)
+    assert all(len(line.get_xdata()) == 60 for line in averages)
     uncorrected = averages[5].get_ydata()  # β = 0.98 without correction starts near 0
     assert uncorrected[0] < 0.1 * averages[4].get_ydata()[0]
     labels = [t.get_text() for t in fig.legends[0].get_texts()]

@@ -21,7 +21,7 @@ document                        figures
                                 ``boundary`` (when runs hold a decision-boundary
                                 grid)
 ``series.kind == "schedules"``  ``schedules`` (lr against step, formulas)
-``series.kind == "ewma"``       ``ewma`` (the whole series, and its first 30
+``series.kind == "ewma"``       ``ewma`` (the whole series, and its first 60
                                 days where bias correction shows)
 ``series.kind == "init"``       ``init`` (activation histograms and the std
                                 per layer), or ``init-<activation>`` per
@@ -120,7 +120,10 @@ BAND_ALPHA = 0.2
 LINE_WIDTH = 1.8
 HALO_WIDTH = 5.0  # under a curve that another one hides
 SMOOTH_BETA = 0.9
-EWMA_FIRST_DAYS = 30  # the EWMA figure's second panel: where bias correction shows
+#: The EWMA figure's second panel: where bias correction shows, long enough for the
+#: uncorrected β = 0.9 average to meet the corrected one and β = 0.98's (a 50-day window)
+#: to come two thirds of the way back (1 − 0.98⁶⁰ ≈ 0.70).
+EWMA_FIRST_DAYS = 60
 INIT_SPLIT_CASES = 6  # more init cases than this: one figure per activation
 ACCURACY_STYLES = {"train_accuracy": "-", "val_accuracy": ":", "test_accuracy": "--"}
 ACCURACY_NAMES = {"train_accuracy": "train", "val_accuracy": "validation", "test_accuracy": "test"}
@@ -2374,7 +2377,7 @@ def schedules_figure(results: Mapping[str, Any], *, log: bool | None = None) -> 
 
 @_finished
 def ewma_figure(results: Mapping[str, Any]) -> Figure:
-    """Seed 004's picture: the whole series (left) and its first 30 days (right).
+    """Seed 004's picture: the whole series (left) and its first days (right).
 
     Left: daily values as faint dots, each β's bias-corrected average as a
     line (one colour and marker per β, in order of appearance). Right: the
@@ -2395,6 +2398,7 @@ def ewma_figure(results: Mapping[str, Any]) -> Figure:
     betas = list(dict.fromkeys(float(c.get("beta")) for c in curves))
     corrected_betas = {float(c["beta"]) for c in curves if c.get("bias_correction")}
     first = min(EWMA_FIRST_DAYS, len(values))
+    every = max(3, first // 10)  # markers: about ten a curve
     with _style():
         fig = _new_figure(9.6, 4.4)
         whole, start = fig.subplots(1, 2, width_ratios=[2.0, 1.0])
@@ -2414,9 +2418,11 @@ def ewma_figure(results: Mapping[str, Any]) -> Figure:
                 whole.plot(
                     x[: len(avg)], avg, color=style.color, lw=width, alpha=0.6 if window < 5 else 1
                 )
+            short = effective_window(beta) < 5  # a jumpy line: thinner, not to hide the others
             start.plot(
                 days[: len(avg)], avg[:first], "-" if corrected else "--", color=style.color,
-                lw=1.6, marker=style.marker, ms=4, markevery=(k, 3),
+                lw=1.0 if short else 1.6, alpha=0.7 if short else 1.0, marker=style.marker,
+                ms=4, markevery=(k, every),
             )  # fmt: skip
         if dates:
             locator = mdates.AutoDateLocator()
@@ -2428,6 +2434,7 @@ def ewma_figure(results: Mapping[str, Any]) -> Figure:
         whole.set_ylabel(label)
         whole.set_title("The whole series: a larger β is smoother and lags more")
         start.set_xlabel("day t")
+        start.set_ylabel(label)
         start.set_title(f"The first {first} days: bias correction")
         start.set_xlim(0.5, first + 0.5)
         handles = [Line2D([], [], ls="none", marker="o", color=palette.NEUTRAL, label="daily")]

@@ -51,7 +51,13 @@ import numpy as np
 
 from gdlab import functions2d
 from gdlab.report import palette
-from gdlab.report.figures import SMOOTH_BETA, choose_scale, group_styles, smooth
+from gdlab.report.figures import (
+    EWMA_FIRST_DAYS,
+    SMOOTH_BETA,
+    choose_scale,
+    group_styles,
+    smooth,
+)
 from gdlab.results import series_stride
 
 __all__ = ["SMOOTH_BETAS", "TWINS", "charts", "page_script"]
@@ -681,8 +687,9 @@ def _average_trace(
 
 
 def _first_days_views(curves: Sequence[np.ndarray], days: int) -> list[dict[str, Any]]:
-    """Views of the first ``days`` days (up to 30) and of every day; none under 2 days."""
-    first = min(30, days)
+    """Views of the first ``days`` days (up to the figure's :data:`EWMA_FIRST_DAYS`) and of
+    every day; none under 2 days."""
+    first = min(EWMA_FIRST_DAYS, days)
     if first < 2:
         return []
     window = np.concatenate([v[:first] for v in curves if len(v)])
@@ -855,7 +862,7 @@ def charts(
         ``None`` for a chart without a y-scale switch), ``smooth`` (for noisy
         losses: ``{"beta", "betas", "raw": {trace index: raw values}}``; the
         page fills those traces' ``y`` with the smoothed values), ``views``
-        (preset ranges, such as the first 30 days of an EWMA), ``partial``
+        (preset ranges, such as the first 60 days of an EWMA), ``partial``
         (true when the figure holds more than the chart, such as a second panel:
         the page shows the image first) and, for dates along x, ``dates``.
     """
