@@ -173,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=_positive("--workers", 1024),
         metavar="N",
-        help="local processes for the runs (default: one per core, at most one per run)",
+        help="local processes for the runs (default: one per core, at most one per run; 1 for "
+        "a race too small to repay starting processes)",
     )
     _output_options(race)
     _no_js_option(race)
@@ -193,8 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
         "tune",
         help="tune each optimizer's learning rate (and more): the same budget on the same folds",
         description="Tune each configuration's learning rate (and, with --tune, other "
-        "hyperparameters) by K-fold cross-validation, widening the range until the best value "
-        "is inside it; write tune.json for `gdlab race EXPERIMENT --tuned`.",
+        "hyperparameters) by K-fold cross-validation, widening the range while the best value "
+        "is at its edge (within limits); write tune.json for `gdlab race EXPERIMENT "
+        "--tuned`.",
     )
     tune.add_argument("experiment", nargs="?", metavar="EXPERIMENT", help="default: mnist")
     _experiment_options(tune, "tune")

@@ -680,13 +680,17 @@ def checked_out(out: str | os.PathLike, force: bool = False) -> Path:
     if path.is_symlink():
         path = path.resolve()
     if force and path.is_dir() and not _is_empty(path) and not looks_like_report(path):
-        entries = sorted(p.name for p in path.iterdir() if p.name != _LOCK_FILE)
-        shown = ", ".join(entries[:3]) + (", …" if len(entries) > 3 else "")
         raise _io.OutputError(
-            f"--out {out} holds what is not a gdlab report ({shown}); --force replaces "
-            "only a report: give a new or empty directory"
+            f"--out {out} holds what is not a gdlab report ({_listed(path)}); --force "
+            "replaces only a report: give a new or empty directory"
         )
     return path
+
+
+def _listed(path: Path) -> str:
+    """The first few names in the directory ``path`` (its lock file aside), for errors."""
+    entries = sorted(p.name for p in path.iterdir() if p.name != _LOCK_FILE)
+    return ", ".join(entries[:3]) + (", …" if len(entries) > 3 else "")
 
 
 @contextlib.contextmanager
@@ -780,6 +784,11 @@ def _check_replaceable(target: Path, out: str | os.PathLike, force: bool) -> Non
     """Refuse a ``target`` that holds a report (without ``force``) or what is not one."""
     if _is_empty(target):
         return
+    if not force and not looks_like_report(target):  # --force would not replace it either
+        raise _io.OutputError(
+            f"{target} already holds what is not one gdlab report ({_listed(target)}); "
+            "--force replaces only a report: give a new or empty directory"
+        )
     if not force:
         raise _io.OutputError(
             f"{target} already holds a report; add --force to replace it, or leave out "

@@ -300,7 +300,7 @@ class RunSpec:
     Args:
         label: what figures and tables call it (``"Adam"``, ``"SGD, batch 1"``).
         optimizer: a registry name (:data:`gdlab.optim.OPTIMIZERS`).
-        preset: ``"book"``, ``"course"``, ``"torch"``, ``"keras"`` or ``None``.
+        preset: ``"book"``, ``"course"``, ``"torch"``, ``"keras"``, ``"optax"`` or ``None``.
         hyperparameters: keyword arguments of the optimizer; ``lr`` may be a
             number or a schedule config (``{"name": "exponential", …}``).
         training: this run's overrides of the training settings
