@@ -402,3 +402,18 @@ def test_an_out_that_is_a_loop_of_links_is_an_output_error(tmp_path):
     os.symlink(loop.name, loop)
     with pytest.raises(OutputError, match=f"^{loop} cannot be an output directory"):
         results.checked_out(loop)
+
+
+def test_the_schema_describes_a_linear_regressions_loss_surface(tmp_path):
+    from gdlab import experiments, race
+    from gdlab.report.schema import validate
+
+    experiment = experiments.builtin("boston").merge_training(steps=3)
+    document = race.run_experiment(experiment, tmp_path / "r", progress=False, figures=False)
+    surface = document["problem"]["surface"]
+    assert surface["kind"] == "quadratic" and len(surface["minimum"]) == 2
+    validate(document)
+    broken = json.loads(json.dumps(document))
+    broken["problem"]["surface"]["A"] = [[1.0]]  # not 2 × 2
+    with pytest.raises(ValueError, match=r"\$\.problem\.surface\.A"):
+        validate(broken)

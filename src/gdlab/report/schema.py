@@ -105,16 +105,20 @@ def _order(error: Any) -> list[tuple[int, int, str]]:
 
 def _leaves(error: Any) -> list[Any]:
     """The errors that explain ``error``: for a failed ``oneOf``/``anyOf``, those of
-    the alternative that came closest (its ``kind`` matched, fewest errors), else
-    ``error`` itself."""
+    the alternative that came closest (its ``kind`` matched, its type matched — an
+    object that breaks the object branch is not explained by "not null" —, fewest
+    errors), else ``error`` itself."""
     if not error.context:
         return [error]
     branches: dict[Any, list[Any]] = {}
     for sub in error.context:
         branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-    closest = min(
-        branches.values(), key=lambda errs: (any(e.validator == "const" for e in errs), len(errs))
-    )
+
+    def distance(errs: list[Any]) -> tuple[bool, bool, int]:
+        wrong_type = all(e.validator == "type" and not e.relative_path for e in errs)
+        return any(e.validator == "const" for e in errs), wrong_type, len(errs)
+
+    closest = min(branches.values(), key=distance)
     return [leaf for sub in closest for leaf in _leaves(sub)]
 
 
@@ -142,7 +146,7 @@ def errors(document: Any) -> list[str]:
 
 
 def validate(document: Any) -> None:
-    """Check ``document`` against the ``gdlab.results/1`` contract.
+    """Check ``document`` against the results schema (:data:`SCHEMA_ID`).
 
     Raises:
         ValueError: listing the first few problems, each with its JSON path
