@@ -411,7 +411,8 @@ def test_the_schema_describes_a_linear_regressions_loss_surface(tmp_path):
     experiment = experiments.builtin("boston").merge_training(steps=3)
     document = race.run_experiment(experiment, tmp_path / "r", progress=False, figures=False)
     surface = document["problem"]["surface"]
-    assert surface["kind"] == "quadratic" and len(surface["minimum"]) == 2
+    assert surface["kind"] == "quadratic"
+    assert len(surface["minimum"]) == 2
     validate(document)
     broken = json.loads(json.dumps(document))
     broken["problem"]["surface"]["A"] = [[1.0]]  # not 2 × 2
