@@ -386,3 +386,23 @@ def test_a_second_process_with_a_warm_cache_imports_neither_scikit_learn_nor_mlx
     result = json.loads(out)
     assert result["heavy"] == []
     assert result["seen"] == expected
+
+
+def test_the_cache_keeps_under_its_bound_by_dropping_the_least_recently_used(
+    fresh_cache, monkeypatch
+):
+    fresh_cache.mkdir(parents=True)
+    arrays = {"x": np.arange(1000, dtype=np.float64)}  # 8 kB a file
+    mine = fresh_cache / "notes.npz"  # not gdlab's: never removed
+    np.savez(mine, x=arrays["x"])
+    names = [f"split-{k:032x}.npz" for k in range(4)]
+    for k, name in enumerate(names):
+        datasets._write_npz(fresh_cache / name, arrays)
+        os.utime(fresh_cache / name, (1000 + k, 1000 + k))  # written in this order
+    assert datasets._read_npz(fresh_cache / names[0]) is not None  # used again: now the newest
+    size = (fresh_cache / names[0]).stat().st_size
+    monkeypatch.setattr(datasets, "CACHE_MAX_BYTES", 3 * size)
+    datasets._write_npz(fresh_cache / "split-ffff.npz", arrays)
+    left = sorted(p.name for p in fresh_cache.iterdir())
+    # the two least recently used go; the one read again, the newest and the new one stay
+    assert left == sorted(["notes.npz", names[0], names[3], "split-ffff.npz"])

@@ -341,6 +341,11 @@ CACHE_ENV = "GDLAB_CACHE_DIR"
 #: The data cache's own version, part of every key: bump it when the file layout changes
 #: or a loader here computes its data differently, so that older files are never read.
 DATA_CACHE_FORMAT = 1
+#: The most the cache keeps (bytes): past it, writing a file removes the least recently
+#: used others (an MNIST subset is 16 MB, so about 60 of them).
+CACHE_MAX_BYTES = 2**30
+#: The names of the files gdlab writes into the cache (the only ones :func:`_trim` removes).
+_CACHE_NAME = re.compile(r"(data-.+|mnist-subset-.+|split-[0-9a-f]+)\.npz")
 
 _CACHED_TYPES = {"Dataset": Dataset, "Splits": Splits}  # what a data cache file may hold
 
@@ -370,8 +375,10 @@ def cache_dir() -> Path | None:
     made again and rewritten. Files are written to a temporary file beside
     them, then renamed into place, so a reader (or a second writer of the
     same key) never sees half a file; a directory that cannot be written (read
-    only, full) is skipped and the data are loaded without it. Files are never
-    removed: delete the directory to reclaim its space.
+    only, full) is skipped and the data are loaded without it. The cache keeps
+    at most :data:`CACHE_MAX_BYTES` (1 GiB): writing a file removes the least
+    recently used of gdlab's others past that; nothing else in the directory is
+    touched.
     """
     chosen = os.environ.get(CACHE_ENV)
     if chosen is not None:
@@ -400,7 +407,11 @@ def _read_npz(path: Path) -> dict[str, np.ndarray] | None:
             stored = str(data["sha256"])
     except Exception:  # any damage (zlib.error, tokenize.TokenError, ...): make them again
         return None
-    return arrays if _checksum(arrays) == stored else None
+    if _checksum(arrays) != stored:
+        return None
+    with contextlib.suppress(OSError):  # used now: the last the size bound removes
+        os.utime(path)
+    return arrays
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -410,6 +421,27 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     checksum = np.array(_checksum(arrays))
     with contextlib.suppress(OSError):  # a read-only or full disk: run without the cache
         _io.atomic_write(path, lambda fh: np.savez(fh, sha256=checksum, **arrays))
+        _trim(path)
+
+
+def _trim(kept: Path) -> None:
+    """Keep the cache under :data:`CACHE_MAX_BYTES`: remove its least recently used files
+    (gdlab's own, by name; never ``kept``, just written) until the rest fits."""
+    files = []
+    for path in kept.parent.glob("*.npz"):
+        if path != kept and _CACHE_NAME.fullmatch(path.name):
+            with contextlib.suppress(OSError):
+                stat = path.stat()
+                files.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in files)
+    with contextlib.suppress(OSError):
+        total += kept.stat().st_size
+    for _, size, path in sorted(files, key=lambda f: f[0]):
+        if total <= CACHE_MAX_BYTES:
+            break
+        with contextlib.suppress(OSError):  # gone already (another process trimmed it)
+            path.unlink()
+        total -= size
 
 
 def _library_version(distribution: str) -> str:
