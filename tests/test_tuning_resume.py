@@ -254,6 +254,14 @@ def test_the_sensitivity_figure_marks_diverged_and_failed_candidates(tmp_path, m
     ys = dict(zip(curve.get_xdata(), curve.get_ydata(), strict=True))
     assert all(np.isnan(ys[g]) for g in diverged + failed)
 
+    # the page's interactive twin marks the same rates, with the same shapes
+    from gdlab.report import interactive
+
+    (chart,) = interactive.charts({"problem": None, "runs": [], "series": tuning.series(document)})
+    marked = {t["marker"]["symbol"]: t["x"] for t in chart["traces"] if "marker" in t}
+    assert sorted(marked["x"]) == diverged
+    assert list(marked["square-open"]) == failed
+
 
 def test_one_row_per_configuration_with_marks_none_without():
     def curve(diverged):

@@ -91,7 +91,7 @@
   function symbol(name, x, y, size) {
     var r = size / 2, s = r * 0.9;
     switch (name) {
-      case "square": return "M" + (x - s) + "," + (y - s) + "h" + 2 * s + "v" + 2 * s + "h" + -2 * s + "Z";
+      case "square": case "square-open": return "M" + (x - s) + "," + (y - s) + "h" + 2 * s + "v" + 2 * s + "h" + -2 * s + "Z";
       case "diamond": return "M" + x + "," + (y - r * 1.2) + "L" + (x + r) + "," + y + "L" + x + "," + (y + r * 1.2) + "L" + (x - r) + "," + y + "Z";
       case "triangle-up": return "M" + x + "," + (y - r * 1.1) + "L" + (x + r) + "," + (y + r * 0.8) + "L" + (x - r) + "," + (y + r * 0.8) + "Z";
       case "triangle-down": return "M" + x + "," + (y + r * 1.1) + "L" + (x + r) + "," + (y - r * 0.8) + "L" + (x - r) + "," + (y - r * 0.8) + "Z";
@@ -111,7 +111,9 @@
     }
   }
 
-  function stroked(name) { return name === "cross" || name === "cross-thin" || name === "x" || name === "circle-open"; }
+  function stroked(name) {
+    return name === "cross" || name === "cross-thin" || name === "x" || name === "circle-open" || name === "square-open";
+  }
 
   var DASHES = {solid: "", dash: "7,4", dot: "2,3", dashdot: "7,3,2,3"};
 

@@ -762,23 +762,33 @@ def _sensitivity_line(
     return trace
 
 
-def _diverged_marks(
+#: How the sensitivity chart marks a rate some folds did not score: (symbol, words).
+_UNSCORED = {
+    "diverged": ("x", "diverged in some folds at this rate"),
+    "failed": ("square-open", "failed (raised) in some folds at this rate"),
+}
+
+
+def _unscored_marks(
     label: str, c: Mapping[str, Any], grid: np.ndarray, mean: np.ndarray, style: palette.Style
-) -> dict[str, Any] | None:
-    """Crosses at the top of the curve at the rates where some folds diverged; or ``None``."""
-    diverged = [int(d or 0) for d in c.get("diverged") or []]
+) -> list[dict[str, Any]]:
+    """Crosses (diverged) and open squares (failed) at the top of the curve, at the rates
+    where some folds were not scored; as the figure's strip marks them."""
     finite = mean[np.isfinite(mean)]
-    bad = [i for i, d in enumerate(diverged[: len(grid)]) if d > 0]
-    if not (bad and finite.size):
-        return None
-    trace = _group_markers(
-        label, grid[bad], [float(finite.max())] * len(bad),
-        f"{label}: diverged in some folds at this rate",
-        {"symbol": "x", "size": 10, "color": style.color},
-        {"x": "lr", "y": None, "format": "g", "extra": "folds diverged"},
-    )  # fmt: skip
-    trace["customdata"] = [diverged[i] for i in bad]
-    return trace
+    marks = []
+    for field, (symbol, words) in _UNSCORED.items():
+        counts = [int(d or 0) for d in c.get(field) or []]
+        bad = [i for i, d in enumerate(counts[: len(grid)]) if d > 0]
+        if not (bad and finite.size):
+            continue
+        trace = _group_markers(
+            label, grid[bad], [float(finite.max())] * len(bad), f"{label}: {words}",
+            {"symbol": symbol, "size": 10, "color": style.color},
+            {"x": "lr", "y": None, "format": "g", "extra": f"folds {field}"},
+        )  # fmt: skip
+        trace["customdata"] = [counts[i] for i in bad]
+        marks.append(trace)
+    return marks
 
 
 def _best_mark(
@@ -828,8 +838,9 @@ def _sensitivity_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
         values.append(mean[:n])
         style = styles[label]
         traces.append(_sensitivity_line(label, grid[:n], mean[:n], std, style, metric))
-        marks = [_diverged_marks(label, c, grid, mean, style), _best_mark(label, c, style, metric)]
-        traces += [mark for mark in marks if mark is not None]
+        traces += _unscored_marks(label, c, grid, mean, style)
+        best = _best_mark(label, c, style, metric)
+        traces += [best] if best is not None else []
     axes = _axes("learning rate", metric, x_type="log")
     return _chart("sensitivity", "Learning-rate sensitivity", traces, axes, _scale(values),
                   legend=labels)  # fmt: skip
