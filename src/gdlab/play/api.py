@@ -12,13 +12,14 @@ page exports reproduces the drawn path bit for bit.
 from __future__ import annotations
 
 import base64
+import contextlib
 import inspect
 import logging
 import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
@@ -1317,7 +1318,8 @@ class _Worker:
         self.process = context.Process(
             target=_worker_main, args=(there, warm), name="gdlab-play-worker", daemon=True
         )
-        self.process.start()
+        with _sigint_ignored():  # from its first line: see _worker_main
+            self.process.start()
         there.close()
         self.conn = here
 
@@ -1327,8 +1329,32 @@ class _Worker:
         self.conn.close()
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while a worker process starts (in the main thread, where a
+    signal's handler can be set): the new process inherits "ignored", and Python
+    then never raises KeyboardInterrupt in it, its imports included."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _worker_main(conn: Any, warm: bool) -> None:
-    """A worker process: follow the server, compile the kernels, then compute what it is sent."""
+    """A worker process: follow the server, compile the kernels, then compute what it is sent.
+
+    Ctrl-C in a terminal interrupts every process of the foreground group: a worker
+    ignores it (no traceback of its own) and ends when the server closes its pipe.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _follow_parent()
     if warm:
         warm_up(network=False)
@@ -1395,7 +1421,8 @@ class _Pool:
         try:
             worker.conn.recv()
         except (EOFError, OSError):  # it could not start (or the pool stopped): not replaced
-            log.warning("gdlab play: a worker process ended while starting")
+            if not self.closed:
+                log.warning("gdlab play: a worker process ended while starting")
             self._forget(worker)
             worker.kill()
             return
@@ -1472,10 +1499,13 @@ class _Pool:
             self.closed = True
             idle, self.idle = self.idle, []
             workers = list(self.workers)
+            starting = list(self.starting)
             self.changed.notify_all()
         for worker in idle:
             self._forget(worker)
             worker.conn.close()
+        for worker in starting:  # still importing or warming up: nothing to finish
+            worker.process.kill()
         if wait:
             for worker in workers:
                 worker.process.join(limits.TIME_LIMIT + GRACE + 5)
@@ -1570,7 +1600,8 @@ def schedule_curve(body: Any) -> dict[str, Any]:
         )
     config = _schedule_config("schedule", body["schedule"], lr0)
     schedule = schedules.from_config(config)
-    stride = max(1, math.ceil(total / limits.MAX_CURVE_POINTS))
+    # every stride-th step and the last: at most MAX_CURVE_POINTS in all
+    stride = max(1, math.ceil((total - 1) / (limits.MAX_CURVE_POINTS - 1)))
     steps = list(range(0, total, stride))
     if steps[-1] != total - 1:
         steps.append(total - 1)

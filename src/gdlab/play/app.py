@@ -45,9 +45,9 @@ from urllib.parse import urlsplit
 import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -200,6 +200,36 @@ async def _http_error(request: Request, error: Exception) -> Response:
     elif status == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"
     return _error(status, str(detail))
+
+
+class _OwnHostOnly:
+    """Refuse requests addressed to another host name (a web page elsewhere cannot
+    drive the server): 400 and a JSON error naming the ``Host`` it got, as every
+    other refusal; a websocket is closed (1008) before it opens."""
+
+    def __init__(self, app: Any, hosts: Sequence[str]) -> None:
+        self.app = app
+        self.hosts = {h.strip("[]").lower() for h in hosts}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if "*" in self.hosts or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("host", "")
+        try:
+            name = urlsplit(f"//{given}").hostname or ""
+        except ValueError:  # "[::1" and the like
+            name = ""
+        if name in self.hosts:
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+        else:
+            allowed = ", ".join(sorted(self.hosts))
+            message = (
+                f"this server answers requests to {allowed} only; got Host {api._describe(given)}"
+            )
+            await _error(400, message, field="Host")(scope, receive, send)
 
 
 # --------------------------------------------------------------------------- network mode
@@ -396,7 +426,7 @@ def create_app(*, allowed_hosts: Sequence[str] | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)],
+        middleware=[Middleware(_OwnHostOnly, hosts=hosts)],
         exception_handlers={HTTPException: _http_error},
     )
     app.state.sessions = sessions

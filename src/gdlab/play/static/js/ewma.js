@@ -64,8 +64,9 @@ export async function createEwma({catalog, initial, onState, banner}) {
         format: (v) => (state.zoom ? String(v) : dates[Math.round(v)]?.slice(0, 4) || "")},
       y: {domain: extent([values, a.values.slice(0, end + 1), a.other.slice(0, end + 1)], {pad: 0.04}), label: "daily maximum temperature (°C)"}});
     plot.node.setAttribute("aria-label", "daily temperatures and their average");
-    // the window: ≈ 1/(1 − β) days before the marked day
-    const day = state.zoom ? Math.min(state.day, 60) : Math.min(state.day, end);
+    // the window: ≈ 1/(1 − β) days before the marked day (the day under the mouse;
+    // before the mouse has been over the first 90 days, day 60 there)
+    const day = state.day <= end ? state.day : Math.min(60, end);
     const w = Math.min(a.window, day + 1);
     plot.back.append(svg("rect", {x: plot.sx(day - w), y: plot.margin.top, width: Math.max(1, plot.sx(day) - plot.sx(day - w)),
       height: plot.inner.h, fill: "#56B4E9", opacity: 0.22}));

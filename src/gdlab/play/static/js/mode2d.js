@@ -189,6 +189,7 @@ export function create2d({catalog, initial, onState, banner}) {
     (body) => api("/api/surface", body),
     (answer) => {
       view.surface = answer;
+      banner("");  // a refusal shown before (a view the wrong way round) no longer stands
       exprError.hidden = true;
       exprInput.classList.remove("invalid");
       gradText.textContent = answer.function.gradient
@@ -208,6 +209,7 @@ export function create2d({catalog, initial, onState, banner}) {
       view.answer = answer;
       view.runs = answer.runs.map((r) => decode(r));
       view.error = null;
+      banner("");
       cards.forEach((c) => c.showError(""));
       drawPaths();
     },
