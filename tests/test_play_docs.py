@@ -213,8 +213,8 @@ def test_rates_are_multiples_of_the_initial_rate_and_python_only_schedules(catal
 # --- your own function -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "position"), [("2x", 1), ("x +", 4), ("1/0", None),
-                                                ("sqrt(-1)", None)])  # fmt: skip
+@pytest.mark.parametrize(("text", "position"), [("2x", 1), ("x +", 4), ("x + 1/0", 5),
+                                                ("sqrt(-1)", 1), ("", None)])  # fmt: skip
 def test_which_mistakes_mark_a_character(client, text, position):
     payload = _refused(client.post("/api/surface", json={"expression": text}), 422, "expression")
     assert payload.get("position") == position

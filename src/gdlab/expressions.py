@@ -16,7 +16,7 @@ What may be written:
   of one argument.
 
 Everything else is refused with the position (1-based character) of the
-first offending part: names (``__import__``, ``os``), attribute access,
+first offending part (where it begins): names (``__import__``, ``os``), attribute access,
 lambdas, subscripts, keyword arguments, strings, comparisons. So are texts
 longer than :data:`MAX_LENGTH` characters, nested deeper than
 :data:`MAX_DEPTH` levels or with more than :data:`MAX_NODES` parts, constant
@@ -290,7 +290,7 @@ class _Builder:
         holds it: estimated in floating point, or by SymPy where that fails."""
         value = self._build(node, depth)
         if value.has(*_undefined()):  # 1/0, or y/0.0: SymPy's next steps may raise on it
-            raise ExpressionError(_UNDEFINED)
+            raise ExpressionError(_UNDEFINED, _position(node))
         if value.free_symbols:  # holds x or y
             self.estimates[node] = None
             return value
@@ -300,13 +300,13 @@ class _Builder:
             estimate = _sympy_estimate(value)
         self.estimates[node] = estimate
         if estimate is None:
-            raise ExpressionError(_UNDEFINED)
+            raise ExpressionError(_UNDEFINED, _position(node))
         if not abs(estimate) <= MAX_CONSTANT:
             raise ExpressionError(
                 f"a constant part too large (beyond {MAX_CONSTANT:g} in size)", _position(node)
             )
         if estimate.imag != 0:
-            raise ExpressionError(_COMPLEX)
+            raise ExpressionError(_COMPLEX, _position(node))
         return value
 
     def _estimate(self, node: ast.AST) -> complex | None:
@@ -396,7 +396,7 @@ class _Builder:
                 else:
                     value = self._power(left, right, node)
             except ZeroDivisionError:  # SymPy's Floats: 0.0/0.0, 1e-300/0.0
-                raise ExpressionError(_UNDEFINED) from None
+                raise ExpressionError(_UNDEFINED, _position(node)) from None
             return self._checked_constant(value, node)
         if isinstance(node, ast.Call):
             return self._call(node, depth)
@@ -433,7 +433,7 @@ class _Builder:
             if base.is_Number and exponent.is_Number:
                 # |base**exponent| without computing it: refuse results beyond MAX_CONSTANT
                 if base.is_zero and exponent.is_extended_negative:
-                    raise ExpressionError(_UNDEFINED)
+                    raise ExpressionError(_UNDEFINED, _position(node))
                 grows = _magnitude_log10(base) * float(exponent)
                 if grows > math.log10(MAX_CONSTANT):
                     raise ExpressionError(
