@@ -424,3 +424,22 @@ def test_search_space_takes_numpy_arrays_as_choices():
     assert all(type(config["lr"]) is float for config in space.grid())
     with pytest.raises(TypeError, match=r"space\['lr'\] must be None, a bool"):
         SearchSpace({"lr": np.ones((2, 2))})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("directory", "", "problem.directory must be a non-empty string; got ''"),  # was the cwd
+        ("features", ["RM", ""], "problem.features must be an array of non-empty strings"),
+    ],
+)
+def test_an_empty_name_or_folder_is_refused_by_name(key, value, message):
+    from gdlab._checks import ConfigError
+    from gdlab.experiments import Experiment
+
+    data = "mnist" if key == "directory" else "boston"
+    kind = "mlp" if data == "mnist" else "linreg"
+    table = {"name": "e", "problem": {"kind": kind, "data": data, key: value},
+             "training": {"steps": 1}, "optimizers": {"names": ["sgd"]}}  # fmt: skip
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        Experiment.from_dict(table)

@@ -194,12 +194,12 @@ _REQUIRED = object()
 FIELD_KINDS = {
     "int": "an integer",
     "real": "a real number",
-    "str": "a string",
+    "str": "a non-empty string",
     "bool": "true or false",
     "choice": "one of",
     "ints": "an array of integers",
     "reals": "an array of real numbers",
-    "strs": "an array of strings",
+    "strs": "an array of non-empty strings",
 }
 
 
@@ -294,6 +294,8 @@ class Field:
         if kind == "str":
             if not isinstance(value, str):
                 raise TypeError
+            if not value:  # "" is no name, folder or formula: directory = "" read the cwd
+                raise ValueError
             return value
         if kind == "int":
             n = check_int("value", value)
