@@ -194,7 +194,9 @@ def test_the_lr_slider_and_eps_scales(catalog):
         assert spec["scale"] == "log"
         assert (spec["min"], spec["max"]) == pytest.approx((low / 100, high * 10))
     assert _slider(catalog, "adam", "eps")["scale"] == "log"
-    assert _slider(catalog, "ademamix", "eps_root")["scale"] == "log"
+    # a default of 0 stays reachable: 0 at the left end, then logarithmic
+    assert _slider(catalog, "ademamix", "eps_root")["scale"] == "log0"
+    assert _slider(catalog, "ademamix", "eps_root")["default"] == 0.0
     shown = {h["name"] for h in catalog["optimizers"]["adam"]["hyperparameters"]}
     assert not shown & set(api.SHARED_OPTIONS)  # clipping, nonfinite, maximize, fused
 

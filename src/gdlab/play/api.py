@@ -210,7 +210,10 @@ def _real_range(cls: type, key: str, value: float, floats: Sequence[float]) -> d
         low, high = cls.lr_range
         return _log_range(low / 100, high * 10, floats)
     if "eps" in key:
-        return _log_range(1e-12, 1.0, floats)
+        spec = _log_range(1e-12, 1.0, floats)
+        if min(floats) == 0:  # AdEMAMix's eps_root: 0 is a setting the slider must reach
+            spec["scale"] = "log0"
+        return spec
     if _is_factor(key, floats):
         if max(floats) >= 0.95:
             return {"scale": "one_minus_log", "min": 0.0, "max": 0.9999}
