@@ -324,6 +324,12 @@ def test_network_mode_trains_and_the_boundaries_change(page, shots):
     p.wait("!window.gdlab.modes.net.view.playing")
     last = p.js("window.gdlab.modes.net.view.last")
     assert last["step"] > 50
+    # paused: the readout no longer shows a rate (it kept the last frames/s)
+    step, readout = p.js(
+        "[window.gdlab.modes.net.view.last.step, "
+        "document.getElementById('net-readout').textContent]"
+    )
+    assert readout == f"step {step:,}", readout
     assert all(
         a != b for a, b in zip(first, p.js("window.gdlab.modes.net.signatures()"), strict=True)
     )

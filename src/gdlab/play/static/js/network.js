@@ -139,6 +139,7 @@ export function createNetwork({catalog, initial, onState, banner}) {
     if (message.type === "state") {
       view.playing = message.playing;
       playButton.textContent = view.playing ? "❚❚ Pause" : "▶ Play";
+      if (!view.playing) readout.textContent = readout.textContent.replace(/ · \d+ frames\/s$/, "");
       return;
     }
     if (message.type === "data") {
