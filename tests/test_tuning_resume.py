@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from gdlab import cli, selection, tuning
+from gdlab._checks import ConfigError
 from gdlab.experiments.model import Experiment
 from gdlab.report.figures import sensitivity_figure
 
@@ -288,3 +290,99 @@ def test_one_row_per_configuration_with_marks_none_without():
 
     (plain,) = sensitivity_figure(series({"A": curve([0, 0])})).axes  # nothing to mark
     assert "diverged" not in {t.get_text() for t in plain.get_legend().get_texts()}
+
+
+# --------------------------------------------------------------------------- a lost .points.json
+
+
+def points_file(out):
+    (path,) = out.glob("tasks-*.points.json")
+    return path
+
+
+def damage(path, how):
+    """A ``.points.json`` lost or damaged ``how``; ``short``: only the first candidates
+    (what a resume refused before widened candidates were rebuilt left behind)."""
+    if how == "deleted":
+        path.unlink()
+    elif how == "truncated":
+        path.write_bytes(path.read_bytes()[:40])
+    elif how == "not JSON":
+        path.write_text("candidates: lost\n")
+    elif how == "wrong shape":
+        path.write_text(json.dumps({"schema": "gdlab.tune-points/1", "points": [0.001]}))
+    else:
+        document = json.loads(path.read_text())
+        document["points"] = {run: points[:-2] for run, points in document["points"].items()}
+        path.write_text(json.dumps(document))
+
+
+def test_a_resume_without_its_points_file_rebuilds_it_from_the_records(tmp_path, monkeypatch):
+    calls = count_calls(monkeypatch)
+    out = tmp_path / "t"
+    first = tune(rosenbrock(), out)
+    assert first["configurations"]["SGD"]["widened"] == 1
+    path = points_file(out)
+    issued = json.loads(path.read_text())
+    records = sweep_lines(out)
+    for how in ("deleted", "truncated", "not JSON", "wrong shape", "short"):
+        damage(path, how)
+        calls.clear()
+        assert tune(rosenbrock(), out) == first, how  # no refusal, the same choice
+        assert calls == [], how  # nothing run again
+        assert sweep_lines(out) == records, how
+        assert json.loads(path.read_text()) == issued, how  # written back, whole
+
+
+def test_a_rebuilt_points_file_keeps_the_candidates_of_an_earlier_call(tmp_path, monkeypatch):
+    # lr 0.1 fails in the first call, which widens to lr 10; the second call runs 0.1
+    # again and no longer reaches 10: its record is of neither call's scores now
+    fail_at(monkeypatch, 0.1, marker=tmp_path / "marker")
+    calls = count_calls(monkeypatch)
+    out = tmp_path / "t"
+    tune(bowl(), out)
+    again = tune(bowl(), out)
+    assert 10.0 not in again["configurations"]["SGD"]["grid"]
+    assert len(sweep_lines(out)) == len(again["configurations"]["SGD"]["points"]) + 1
+    damage(points_file(out), "truncated")
+    calls.clear()
+    assert tune(bowl(), out) == again
+    assert calls == []
+    lrs = [p["lr"] for p in json.loads(points_file(out).read_text())["points"]["0"]]
+    assert 10.0 in lrs
+
+
+def test_a_foreign_record_is_still_refused_and_the_message_says_what_to_do(tmp_path):
+    out = tmp_path / "t"
+    tune(rosenbrock(), out)
+    (tasks,) = out.glob("tasks-*.jsonl")
+    points_file(out).unlink()
+    result = {"status": "ok", "val_loss": 1.0, "val_accuracy": None, "steps": 1}
+    foreign = {"id": "Adam/0123456789abcdef", "key": "0123456789abcdef", "status": "ok",
+               "result": result}  # fmt: skip
+    with tasks.open("a") as fh:
+        fh.write(json.dumps(foreign) + "\n")
+    before = tasks.read_bytes()
+    with pytest.raises(ConfigError) as info:
+        tune(rosenbrock(), out)
+    message = str(info.value)
+    assert "'Adam/0123456789abcdef'" in message
+    assert str(tasks) in message
+    assert "another sweep's file" in message
+    assert "a new --out" in message
+    assert tasks.read_bytes() == before  # nothing deleted or rewritten
+
+
+def test_a_tpe_tuning_without_its_points_file_replays_its_rounds(tmp_path, monkeypatch):
+    pytest.importorskip("optuna")
+    calls = count_calls(monkeypatch)
+    out = tmp_path / "t"
+    first = tune(rosenbrock(), out, method="tpe")
+    path = points_file(out)
+    issued = json.loads(path.read_text())
+    assert len(issued["points"]["0"]) > 2  # the default, TPE's draws (and any widening)
+    path.unlink()
+    calls.clear()
+    assert tune(rosenbrock(), out, method="tpe") == first
+    assert calls == []
+    assert json.loads(path.read_text()) == issued

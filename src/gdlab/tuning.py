@@ -404,12 +404,12 @@ def _read_issued(path: Path, n_runs: int) -> dict[int, list[dict[str, Any]]]:
     return {int(k): v for k, v in points.items()}
 
 
-def _recorded_ids(path: Path) -> set[str]:
-    """The task ids recorded in a sweep file (what is not a record is left to the sweep
+def _records(path: Path) -> dict[str, dict[str, Any]]:
+    """The records in a sweep file, by task id (what is not a record is left to the sweep
     to report)."""
     import json
 
-    ids = set()
+    records = {}
     if path.is_file():
         for line in path.read_bytes().split(b"\n"):
             try:
@@ -417,8 +417,29 @@ def _recorded_ids(path: Path) -> set[str]:
             except ValueError:  # a blank line, a cut last one
                 continue
             if isinstance(record, dict) and isinstance(record.get("id"), str):
-                ids.add(record["id"])
-    return ids
+                records[record["id"]] = record
+    return records
+
+
+def _scorable(record: Mapping[str, Any]) -> bool:
+    """Whether :func:`_summary` can read ``record``: failed, or finished with its result."""
+    return record.get("status") == "failed" or (
+        record.get("status") == "ok" and isinstance(record.get("result"), dict)
+    )
+
+
+def _point_key(point: Mapping[str, Any]) -> tuple:
+    """A candidate as a dict key (its values are scalars)."""
+    return tuple(sorted(point.items()))
+
+
+def _line_key(point: Mapping[str, Any], name: str) -> tuple:
+    """The line of ``point`` along ``name``: its other values."""
+    return (name, *((k, v) for k, v in sorted(point.items()) if k != name))
+
+
+class _Unrecorded(Exception):
+    """A replayed sweep reached a task the file does not record: the earlier call stopped."""
 
 
 class _Tuner:
@@ -445,8 +466,9 @@ class _Tuner:
         # to the sweep again (a widening round's tasks are in the file; the sweep refuses
         # a file holding tasks it was not given)
         self.issued_file = out_dir / f"{name}.points.json"
-        self.issued = _read_issued(self.issued_file, len(experiment.runs))
-        self.recorded = _recorded_ids(self.sweep_file)  # an earlier call's tasks that ran
+        self.found = _records(self.sweep_file)  # an earlier call's tasks that ran
+        self.recorded = set(self.found)
+        self.issued, self.rebuilt = self.read_issued()
         self.retried = False  # failed records are run again once per call, in its first sweep
 
     _KEYS = ("folds", "split_seed", "base_seed", "budget", "tune", "method")
@@ -489,8 +511,10 @@ class _Tuner:
                 if point not in issued:
                     issued.append(point)
                     grown = True
-        if grown:  # before any of their tasks is recorded, so a crash leaves both consistent
+        # before any of their tasks is recorded, so a crash leaves both consistent
+        if grown or self.rebuilt:
             _io.write_json(self.issued_file, _issued_document(self.issued))
+            self.rebuilt = False
         tasks = {
             task.id: task
             for run, points in self.points.items()
@@ -518,6 +542,82 @@ class _Tuner:
         self.retried = True
         self.records = {r["id"]: r for r in done}
 
+    def ids(self, run: int, point: Mapping[str, Any]) -> list[str]:
+        return [self.task(run, point, f).id for f in range(self.n_folds)]
+
+    def read_issued(self) -> tuple[dict[int, list[dict[str, Any]]], bool]:
+        """The candidates handed to the sweep file so far; and whether they were rebuilt.
+
+        They are read from ``.points.json``. Where that is missing, damaged or short
+        of a task the file records (a tuning from before it was kept), they are
+        rebuilt from the records, which name their tasks by id only
+        (:meth:`rebuild`), to be written back before the next sweep.
+        """
+        try:
+            issued = _read_issued(self.issued_file, len(self.experiment.runs))
+            known = {i for run, points in issued.items() for p in points for i in self.ids(run, p)}
+        except (TypeError, ValueError):  # damaged (a ConfigError is a ValueError)
+            issued, known = {}, set()
+        if self.recorded <= known:
+            return issued, False
+        for run, points in self.rebuild().items():
+            listed = issued.setdefault(run, [])
+            listed += [p for p in points if p not in listed]
+            known.update(i for p in points for i in self.ids(run, p))
+        foreign = [i for i in self.found if i not in known]
+        if foreign:
+            more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+            raise ConfigError(
+                f"every record in {self.sweep_file} must be of one of this tuning's tasks (is "
+                f"it another sweep's file?); got task {foreign[0]!r}{more}, which none of its "
+                "candidates makes: give this tuning a new --out, or move "
+                f"{self.sweep_file.name} out of {self.out_dir}"
+            )
+        return issued, True
+
+    def rebuild(self) -> dict[int, list[dict[str, Any]]]:
+        """The candidates earlier calls handed to the sweep file, found again from its
+        records' ids: the first candidates (TPE's rounds replayed on the recorded
+        scores), then those of every chain of widening rounds that the file records."""
+        replay = _Replay(self)
+        if self.s["method"] == "tpe":
+            with contextlib.suppress(_Unrecorded):
+                replay.tpe()
+        return {run: self.widenings(run, points) for run, points in replay.points.items()}
+
+    def widenings(self, run: int, first: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``first``, then every candidate a chain of widening rounds from it may have added
+        whose task the file records. Any candidate may have been a round's best: an
+        earlier call's scores could differ from the file's (a failure that passed since)."""
+        names = _log_names(self.experiment.runs[run], self.s["tune"])
+        recorded: dict[tuple, bool] = {}
+
+        def is_recorded(point: dict[str, Any]) -> bool:
+            key = _point_key(point)
+            if key not in recorded:
+                recorded[key] = any(i in self.recorded for i in self.ids(run, point))
+            return recorded[key]
+
+        found = [_as_json(p) for p in first]
+        chains, seen = [(list(found), 0)], set()
+        while chains:
+            points, rounds = chains.pop()
+            state = frozenset(map(_point_key, points))
+            if rounds >= MAX_WIDEN or state in seen:
+                continue
+            seen.add(state)
+            lines: dict[tuple, list[dict[str, Any]]] = {}
+            for point in points:
+                for name in names:
+                    lines.setdefault(_line_key(point, name), []).append(point)
+            for best in points:  # its lines are all _widen reads of the points
+                near = [p for name in names for p in lines[_line_key(best, name)]]
+                new = [_as_json(p) for p in _widen(near, best, names)[0]]
+                if any(map(is_recorded, new)):
+                    found += [p for p in new if is_recorded(p) and p not in found]
+                    chains.append((points + new, rounds + 1))
+        return found
+
     def failed(self) -> list[str]:
         """The ids of the failed tasks of the candidates scored (not of those an earlier
         call tried that this one no longer reaches)."""
@@ -541,18 +641,24 @@ class _Tuner:
         return min(rows, key=lambda r: _rank(r, self.s["metric"])) if rows else None
 
     def run(self) -> dict[str, dict[str, Any]]:
-        rng = np.random.default_rng(self.s["base_seed"])
-        tpe = self.s["method"] == "tpe"
-        for i, spec in enumerate(self.experiment.runs):
-            if tpe:
-                self.points[i] = [_default_point(spec, _space(spec, self.s["tune"]).names)]
-            else:
-                self.points[i] = candidates(
-                    spec, self.s["tune"], self.s["budget"], self.s["method"], rng
-                )
-        if tpe:
+        self.points = self.first_points()
+        if self.s["method"] == "tpe":
             self.tpe()
         return self.widen()
+
+    def first_points(self) -> dict[int, list[dict[str, Any]]]:
+        """Every run's first candidates: its default, then the grid or the random draws
+        (TPE: its default alone; the rounds add the rest)."""
+        rng = np.random.default_rng(self.s["base_seed"])
+        points = {}
+        for i, spec in enumerate(self.experiment.runs):
+            if self.s["method"] == "tpe":
+                points[i] = [_default_point(spec, _space(spec, self.s["tune"]).names)]
+            else:
+                points[i] = candidates(
+                    spec, self.s["tune"], self.s["budget"], self.s["method"], rng
+                )
+        return points
 
     def tpe(self) -> None:
         """``budget`` rounds of Optuna's TPE per run, each round's trials run as one sweep."""
@@ -664,6 +770,21 @@ class _Tuner:
             "diverged": [r["diverged"] for r in chosen],
             "failed": [r["failed"] for r in chosen],
         }
+
+
+class _Replay(_Tuner):
+    """A tuner that runs nothing: its sweeps read the file's records (TPE's rounds replayed)."""
+
+    def __init__(self, tuner: _Tuner) -> None:
+        self.__dict__.update(tuner.__dict__)
+        self.points = tuner.first_points()
+        self.records = {}
+
+    def sweep(self) -> None:
+        ids = [i for run, points in self.points.items() for p in points for i in self.ids(run, p)]
+        if not all(i in self.found and _scorable(self.found[i]) for i in ids):
+            raise _Unrecorded
+        self.records = {i: self.found[i] for i in ids}
 
 
 def _tpe_seed(base_seed: int, run: int) -> int:
