@@ -315,3 +315,107 @@ def test_the_ewma_band_ends_at_the_day_under_the_mouse_in_the_first_90_days_too(
         _wait(page, f"window.gdlab.modes.ewma.state.day === {day}", timeout=10)
         drawn = page.evaluate(band, day)
         assert drawn["right"] == pytest.approx(drawn["at"], abs=0.5), day
+
+
+# --- what a learner noticed on the page -------------------------------------------------------
+
+_TWO = "window.gdlab.modes['2d']"
+
+
+def test_a_network_export_at_step_0_says_nothing_has_run_yet(client):
+    # "the steps run so far": at step 0 the page wrote steps = 1, a step it never showed
+    config = {"n_samples": 40, "hidden": [4], "runs": [{"optimizer": "sgd"}, {"optimizer": "adam"}]}
+    refusal = _refused(
+        client.post("/api/network/export", json={"config": config, "steps": 0}), 422, "steps"
+    )
+    said = re.search(r'says\s+"([^"]+)"\s+instead', DOC)
+    assert said, "the doc quotes the refusal"
+    assert refusal["error"].startswith(said.group(1)), refusal
+    assert "got 0" in refusal["error"]
+    written = client.post("/api/network/export", json={"config": config, "steps": 7}).json()
+    assert re.search(r"^steps = 7$", written["toml"], re.MULTILINE)
+
+
+def test_the_page_exports_the_steps_run_so_far_and_nothing_at_step_0(page):
+    _open(page, {"m": "net"}, "window.gdlab.modes.net?.view.data")
+    export = """() => window.gdlab.modes.net.exportToml()
+        .then((answer) => answer.toml, (error) => `refused: ${error.message}`)"""
+    assert page.evaluate(export).startswith("refused: nothing has run yet"), "at step 0"
+    page.click("#net-step")
+    step = _wait(page, "window.gdlab.modes.net.view.step")
+    assert re.search(rf"^steps = {step}$", page.evaluate(export), re.MULTILINE)
+
+
+def test_a_path_that_left_the_plot_and_then_diverged_says_both(page):
+    # the legend said "left the plot at step 1" only; SGD at lr 5 also diverged by step 4
+    runs = [
+        {"optimizer": "sgd", "preset": "book", "hyperparameters": {"lr": 5.0}},
+        {"optimizer": "adam", "hyperparameters": {"lr": 0.3}},
+    ]
+    state = {"m": "2d", "2d": {"f": "bowl", "s": [-7, 2], "n": 50, "r": runs}}
+    _open(page, state, "true")
+    _wait(page, f"{_TWO}.idle && {_TWO}.view.answer", timeout=90)  # kernels may compile first
+    both = "left the plot at step 1, then diverged by step 4"
+    assert page.inner_text("#legend-2d [data-run='0'] .status") == both
+    assert page.query_selector("#legend-2d [data-run='1'] .status") is None  # Adam: fine
+    assert both in page.evaluate(f"() => {_TWO}.figure()[0].textContent")  # the exported legend
+
+
+def _range_marks(page) -> list[str]:
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.view-input')].map((box) =>
+            box.getAttribute('aria-label') + (box.classList.contains('invalid')
+                && box.getAttribute('aria-invalid') === 'true' ? ': marked' : ''))"""
+    )
+
+
+def test_a_refused_range_of_your_own_f_marks_its_boxes_and_says_why_under_them(page):
+    # x from 5 to 1 was said under the expression box, which was marked instead
+    _open(page, {"m": "2d", "2d": {"e": "x^2 + y^2", "xl": [5, 1]}}, "true")
+    said = "document.getElementById('range-error')"
+    message = _wait(page, f"{said} && !{said}.hidden && {said}.textContent", timeout=10)
+    assert "xlim must be [low, high]" in message
+    assert "got [5, 1]" in message
+    assert _range_marks(page) == ["x from: marked", "x to: marked", "y from", "y to"]
+    assert page.evaluate("() => document.getElementById('expression-error').hidden")
+    assert not page.evaluate("() => document.getElementById('expression').matches('.invalid')")
+    below = page.evaluate(
+        f"""() => {{
+            const box = document.querySelector("[aria-label='y to']").getBoundingClientRect();
+            return {said}.getBoundingClientRect().top - box.bottom;
+        }}"""
+    )
+    assert 0 <= below < 20  # right under the range boxes
+    page.fill("input[aria-label='y to']", "")
+    page.press("input[aria-label='y to']", "Enter")
+    _wait(page, f"{said}.textContent.includes('y to must be a number')", timeout=10)
+    assert _range_marks(page) == ["x from: marked", "x to: marked", "y from", "y to: marked"]
+    for label, value in (("x from", "-5"), ("y to", "5")):
+        page.fill(f"input[aria-label='{label}']", value)
+        page.press(f"input[aria-label='{label}']", "Enter")
+    mended = f"{_TWO}.view.surface?.function.xlim[0] === -5 && {_TWO}.idle && {said}.hidden"
+    _wait(page, mended, timeout=90)
+    assert _range_marks(page) == ["x from", "x to", "y from", "y to"]
+
+
+def test_the_one_click_label_keeps_its_formula_whole_when_it_wraps(page):
+    # A desktop Chromium's scrollbar takes 15 px of the panel: the label wrapped as
+    # "… on x²/20 +" / "y²". Headless Chromium hides scrollbars: padding stands in.
+    _open(page, {"m": "2d"}, "document.querySelector('[data-setup=bowl]')")
+    lines = page.evaluate(
+        """() => {
+            document.getElementById('controls-2d').style.paddingRight = '27px';
+            const button = document.querySelector('[data-setup=bowl]');
+            const text = button.firstChild;
+            const range = document.createRange();
+            const at = text.data.indexOf('x²/20');
+            range.setStart(text, at);
+            range.setEnd(text, text.data.length);
+            const panel = button.closest('fieldset').getBoundingClientRect();
+            const inside = button.getBoundingClientRect().right <= panel.right;
+            return {formula: new Set([...range.getClientRects()].map((r) => r.top)).size,
+                    label: text.data.replace(/\\u00a0/g, ' '), inside};
+        }"""
+    )
+    label = "Seed 001: six optimizers on x²/20 + y²"
+    assert lines == {"formula": 1, "label": label, "inside": True}

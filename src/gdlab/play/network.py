@@ -289,6 +289,9 @@ class NetworkSession:
 def network_toml(config: Any, steps: Any) -> dict[str, str]:
     """The setup as a ``gdlab race --config`` file, trained for ``steps`` steps.
 
+    ``steps`` is the steps the page has run so far; at 0 nothing has run, and
+    an experiment trains at least one step, so that is refused (field
+    ``steps``) rather than written as something the page never showed.
     Every data set of the page is a registered one: the file names it with the
     page's size, noise and seed (``split_seed``), and the race draws the same
     points, the same initial weights and the same batches.
@@ -296,6 +299,12 @@ def network_toml(config: Any, steps: Any) -> dict[str, str]:
     from gdlab.experiments import Experiment
 
     c = check_config(config)
+    if steps == 0 and not isinstance(steps, bool):
+        raise PlayError(
+            "nothing has run yet: press Play or Step first (the export trains the steps "
+            "run so far; steps must be at least 1, got 0)",
+            field="steps",
+        )
     steps = _int("steps", steps, 1, 10_000_000)
     labels = _labels([r["optimizer"] for r in c["runs"]])
     runs = []

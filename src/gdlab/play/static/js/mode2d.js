@@ -18,8 +18,10 @@ export function create2d({catalog, initial, onState, banner}) {
 
   // ------------------------------------------------------------------ controls
   const root = document.getElementById("controls-2d");
+  // a title's formula ("x²/20 + y²") stays whole when the label wraps (a scrollbar narrows the panel)
   const setupButtons = catalog.setups.map((s) =>
-    el("button", {type: "button", "data-setup": s.name, title: s.description, onclick: () => applySetup(s)}, s.title));
+    el("button", {type: "button", "data-setup": s.name, title: s.description, onclick: () => applySetup(s)},
+      s.title.replace(/ ([-+−*/=]) /g, "\u00a0$1\u00a0")));
   const presetAll = el("select", {"aria-label": "preset for every optimizer"},
     catalog.presets.map((p) => el("option", {value: p}, p)));
   const presetApply = el("button", {type: "button", onclick: () => applyPresetToAll(presetAll.value)}, "Apply");
@@ -39,12 +41,14 @@ export function create2d({catalog, initial, onState, banner}) {
   const exprBox = el("div", {class: "expression"}, el("label", {for: "expression", class: "hint"},
     `f(x, y) in x and y, with numbers, pi, e, + − * / ^ ( ) and ${catalog.expression.functions.join(" ")}`), exprInput, exprError, gradText);
   const viewInputs = ["x from", "x to", "y from", "y to"].map((label) =>
-    el("input", {type: "number", step: "any", "aria-label": label, class: "view-input"}));
+    el("input", {type: "number", step: "any", "aria-label": label, class: "view-input", "aria-describedby": "range-error"}));
+  const rangeError = el("div", {class: "range-error", id: "range-error", hidden: true});
   const viewReset = el("button", {type: "button", title: "the function's own range"}, "reset");
   const startText = el("span", {id: "start-text"});
   root.append(el("fieldset", {}, el("legend", {}, "Function"), fnSelect, exprBox,
     el("div", {class: "row"}, el("label", {}, "x range"), viewInputs[0], viewInputs[1]),
-    el("div", {class: "row"}, el("label", {}, "y range"), viewInputs[2], viewInputs[3], viewReset),
+    el("div", {class: "row"}, el("label", {}, "y range"), viewInputs[2], viewInputs[3]), rangeError,
+    el("div", {class: "row"}, viewReset),
     el("div", {class: "row"}, el("label", {}, "start"), startText),
     el("p", {class: "hint"}, "Click the contour plot to start there; drag the white ring to move the start.")));
 
@@ -84,8 +88,12 @@ export function create2d({catalog, initial, onState, banner}) {
   }, 250));
   viewInputs.forEach((box, i) => box.addEventListener("change", () => {
     const v = Number(box.value);
-    if (box.value.trim() === "" || !Number.isFinite(v)) { box.classList.add("invalid"); return; }
-    box.classList.remove("invalid");
+    const label = box.getAttribute("aria-label");
+    if (box.value.trim() === "") range.typed.set(i, `${label} must be a number; the box is empty`);
+    else if (!Number.isFinite(v)) range.typed.set(i, `${label} must be a finite number; got ${box.value}`);
+    else range.typed.delete(i);
+    showRange();
+    if (range.typed.has(i)) return;
     const lim = i < 2 ? state.xlim : state.ylim;
     lim[i % 2] = v;
     surfaceChanged();
@@ -106,7 +114,10 @@ export function create2d({catalog, initial, onState, banner}) {
     fnSelect.value = state.function || CUSTOM;
     exprBox.hidden = Boolean(state.function);
     if (!state.function && exprInput.value !== state.expression) exprInput.value = state.expression;
-    [state.xlim[0], state.xlim[1], state.ylim[0], state.ylim[1]].forEach((v, i) => { viewInputs[i].value = String(v); viewInputs[i].classList.remove("invalid"); });
+    [state.xlim[0], state.xlim[1], state.ylim[0], state.ylim[1]].forEach((v, i) => { viewInputs[i].value = String(v); });
+    range.typed.clear();
+    range.refused = null;
+    showRange();
     startText.textContent = `(${fmt(state.start[0])}, ${fmt(state.start[1])})`;
     stepsSlider.set(state.steps);
     schedule.set(state.schedule);
@@ -176,6 +187,28 @@ export function create2d({catalog, initial, onState, banner}) {
     return body;
   }
 
+  // The x and y range boxes: a box that holds no number (the page's own check), or the
+  // server's refusal of a range (xlim, ylim[1], …): those boxes marked, the message under them.
+  const range = {typed: new Map(), refused: null};
+  function showRange() {
+    const marked = new Set([...range.typed.keys(), ...(range.refused?.boxes || [])]);
+    viewInputs.forEach((box, i) => {
+      box.classList.toggle("invalid", marked.has(i));
+      if (marked.has(i)) box.setAttribute("aria-invalid", "true"); else box.removeAttribute("aria-invalid");
+    });
+    const messages = [...range.typed.values()];
+    if (range.refused?.message) messages.push(range.refused.message);
+    rangeError.replaceChildren(...messages.map((m) => el("div", {}, m)));
+    rangeError.hidden = !messages.length;
+  }
+
+  function rangeBoxes(field) {
+    const match = /^([xy])lim(?:\[([01])\])?$/.exec(field || "");
+    if (!match) return null;
+    const first = match[1] === "x" ? 0 : 2;
+    return match[2] === undefined ? [first, first + 1] : [first + Number(match[2])];
+  }
+
   function pathsBody() {
     const body = functionBody();
     body.start = state.start;
@@ -190,6 +223,8 @@ export function create2d({catalog, initial, onState, banner}) {
     (answer) => {
       view.surface = answer;
       banner("");  // a refusal shown before (a view the wrong way round) no longer stands
+      range.refused = null;
+      showRange();
       exprError.hidden = true;
       exprInput.classList.remove("invalid");
       gradText.textContent = answer.function.gradient
@@ -198,7 +233,13 @@ export function create2d({catalog, initial, onState, banner}) {
       pathRequests.request(withHave(pathsBody()));
     },
     (error) => {
-      if (error.field === "expression" || !state.function) showExpressionError(error);
+      const boxes = rangeBoxes(error.field);
+      if (boxes) {
+        // your own f: the message under the range boxes; a named function's in the banner
+        range.refused = {boxes, message: state.function ? "" : error.message};
+        showRange();
+        if (state.function) banner(error.message);
+      } else if (error.field === "expression" || !state.function) showExpressionError(error);
       else banner(error.message);
     },
   );
@@ -382,15 +423,28 @@ export function create2d({catalog, initial, onState, banner}) {
     return lr && lr.schedule ? `lr ${fmt(lr.schedule.lr0 ?? lr.schedule.lr ?? NaN)}, ${lr.schedule.name}` : "";
   }
 
+  function divergedAt(run) {
+    // "diverged at step 4" or "by step 4", as fit words it; the step the run stopped at else
+    return /^diverged (?:at|by) step \d+/.exec(run.reason || "")?.[0] ?? `diverged at step ${run.stopped_at}`;
+  }
+
+  function runNote(run) {
+    // why a run's line ends early, briefly: left the plot, diverged, or both
+    const left = run.left_at !== null && run.left_at !== undefined;
+    if (run.status === "failed") return `failed: ${run.reason}`;
+    if (left && run.status === "diverged") return `left the plot at step ${run.left_at}, then ${divergedAt(run)}`;
+    if (left) return `left the plot at step ${run.left_at}`;
+    if (run.status === "diverged") return run.reason?.startsWith("diverged") ? run.reason : `diverged (${run.reason})`;
+    return run.status === "ok" ? "" : run.status;
+  }
+
   function drawLegend() {
     legendBox.replaceChildren(...view.runs.map((run, i) => {
       const item = el("span", {class: "item", "data-run": i});
       item.style.setProperty("--swatch", PALETTE[i % PALETTE.length]);
-      const note = run.status === "failed" ? `failed: ${run.reason}`
-        : run.left_at !== null && run.left_at !== undefined ? `left the plot at step ${run.left_at}`
-          : run.status === "diverged" ? `diverged (${run.reason})` : "";
+      const note = runNote(run);
       item.append(el("span", {class: "swatch"}), `${run.label}${run.preset ? ` (${run.preset})` : ""} ${lrText(run)}`,
-        note ? el("span", {class: "status"}, note) : "");
+        note ? el("span", {class: "status", title: run.reason || ""}, note) : "");
       return item;
     }));
   }
@@ -572,8 +626,12 @@ export function create2d({catalog, initial, onState, banner}) {
 
   function legendSvg() {
     // the legend as SVG for the exported figure: swatch and label, rows as wide as the plot
-    const items = view.runs.map((run, i) => ({color: PALETTE[i % PALETTE.length], text: `${run.label}${run.preset ? ` (${run.preset})` : ""} ${lrText(run)}`
-      + (run.left_at !== null && run.left_at !== undefined ? `: left the plot at step ${run.left_at}` : run.status !== "ok" ? `: ${run.status}` : "")}));
+    const items = view.runs.map((run, i) => {
+      const left = run.left_at !== null && run.left_at !== undefined;
+      const note = left || run.status === "diverged" ? runNote(run).replace(/^(diverged (?:at|by) step \d+):.*$/, "$1") : run.status;
+      return {color: PALETTE[i % PALETTE.length],
+        text: `${run.label}${run.preset ? ` (${run.preset})` : ""} ${lrText(run)}${note && note !== "ok" ? `: ${note}` : ""}`};
+    });
     const rows = [[]];
     let x = 58;
     for (const item of items) {

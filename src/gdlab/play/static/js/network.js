@@ -326,7 +326,8 @@ export function createNetwork({catalog, initial, onState, banner}) {
 
   return {
     state, view, figure,
-    exportToml: () => api("/api/network/export", {config: config(), steps: Math.max(1, view.step)}),
+    // the steps run so far (the server refuses 0: nothing has run yet)
+    exportToml: () => api("/api/network/export", {config: config(), steps: view.step}),
     signatures: () => view.panels.map((p) => p.signature),
     hidden: () => { if (view.playing) send({type: "pause"}); },
   };
