@@ -4,6 +4,7 @@ candidates that diverged or failed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
@@ -386,3 +387,27 @@ def test_a_tpe_tuning_without_its_points_file_replays_its_rounds(tmp_path, monke
     assert tune(rosenbrock(), out, method="tpe") == first
     assert calls == []
     assert json.loads(path.read_text()) == issued
+
+
+def test_a_tuning_refused_by_the_lock_removes_none_of_the_holders_files(tmp_path, monkeypatch):
+    # the tuning holding --out starts its first sweep (its candidates written, its task
+    # file made, no task finished yet) while the refused one is still starting
+    from gdlab import _io
+
+    out = tmp_path / "t"
+    out.mkdir()
+    holders = [out / "tasks-0123456789ab.points.json", out / "tasks-0123456789ab.jsonl"]
+    real = _io.exclusive
+
+    @contextlib.contextmanager
+    def contended(path, **kwargs):
+        with real(path, **kwargs):  # the other tuning's
+            holders[0].write_text('{"schema": "gdlab.tune-points/1", "points": {}}')
+            holders[1].touch()
+            with real(path, **kwargs):  # this one's: refused
+                yield
+
+    monkeypatch.setattr(_io, "exclusive", contended)
+    with pytest.raises(_io.LockedError):
+        tune(bowl(), out)
+    assert all(path.exists() for path in holders)

@@ -871,15 +871,23 @@ def tune(
         "scheduler": scheduler, "dask_local": dask_local, "progress": progress,
     }  # fmt: skip
     made = _io.missing_dirs(out_dir)
-    before = set(out_dir.iterdir()) if out_dir.is_dir() else set()
     try:
         with _io.exclusive(out_dir, what="--out", directory=True):
-            tuner = _Tuner(experiment, out_dir, **settings)
-            configurations = tuner.run()
-            document = _document(experiment, tuner, configurations, command)
-            _io.write_json(out_dir / "tune.json", document)
+            # listed and cleaned up under the lock: a tuning that holds it (this one
+            # refused) or takes it next makes files that are not this one's to remove
+            before = set(out_dir.iterdir())
+            try:
+                tuner = _Tuner(experiment, out_dir, **settings)
+                configurations = tuner.run()
+                document = _document(experiment, tuner, configurations, command)
+                _io.write_json(out_dir / "tune.json", document)
+            except BaseException:
+                _clean_up(out_dir, before)
+                raise
     except BaseException:
-        _clean_up(out_dir, before, made)
+        for directory in made:
+            with contextlib.suppress(OSError):
+                directory.rmdir()  # only an empty one goes
         raise
     return document
 
@@ -898,9 +906,10 @@ def _check_folds(experiment: Experiment, folds: int, split_seed: int) -> None:
         ) from None
 
 
-def _clean_up(out_dir: Path, before: set[Path], made: Sequence[Path]) -> None:
-    """After a failed tuning: remove the empty task files it made (no task finished),
-    then the directories it made, if they are empty; finished tasks are kept to resume."""
+def _clean_up(out_dir: Path, before: set[Path]) -> None:
+    """After a failed tuning: remove the empty task files it made (no task finished)
+    and the candidates of those; finished tasks are kept to resume (the directories
+    it made go after, if they are empty)."""
     with contextlib.suppress(OSError):
         made_files = set(out_dir.iterdir()) - before
         for path in made_files:
@@ -910,9 +919,6 @@ def _clean_up(out_dir: Path, before: set[Path], made: Sequence[Path]) -> None:
             tasks = path.with_name(path.name.removesuffix(".points.json") + ".jsonl")
             if path.name.endswith(".points.json") and not tasks.exists():
                 path.unlink()
-    for directory in made:
-        with contextlib.suppress(OSError):
-            directory.rmdir()  # only an empty one goes
 
 
 def _document(
