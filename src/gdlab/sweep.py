@@ -119,7 +119,16 @@ import numpy as np
 from gdlab import _io
 from gdlab._checks import check_bool, check_int, check_real, describe, fail
 
-__all__ = ["STATUSES", "Task", "check_where", "demo_task", "run_sweep", "task_key", "task_rng"]
+__all__ = [
+    "STATUSES",
+    "Task",
+    "check_where",
+    "demo_task",
+    "interrupts_ignored",
+    "run_sweep",
+    "task_key",
+    "task_rng",
+]
 
 #: A record's ``status``: the task returned (``"ok"``) or raised (``"failed"``).
 STATUSES = ("ok", "failed")
@@ -332,8 +341,9 @@ def _execute_on_dask(fn: Callable[..., Any], task_id: str, kwargs: dict, base_se
 
 
 @contextlib.contextmanager
-def _interrupts_ignored() -> Iterator[None]:
-    """Ignore SIGINT while a worker process starts, so that it starts ignoring it too.
+def interrupts_ignored() -> Iterator[None]:
+    """Ignore SIGINT while a worker process starts, so that it starts ignoring it too
+    (the sweep's workers and ``gdlab play``'s).
 
     A spawned child inherits an ignored signal across ``exec``, and Python then
     installs no KeyboardInterrupt handler: a Ctrl-C while the worker is still
@@ -575,7 +585,7 @@ class _Worker:
         process = context.Process(
             target=_serve, args=(theirs, os.getpid()), name="gdlab-sweep-worker"
         )
-        with _interrupts_ignored():  # inherited: the worker ignores Ctrl-C from its first line
+        with interrupts_ignored():  # inherited: the worker ignores Ctrl-C from its first line
             process.start()
         theirs.close()
         return cls(process, ours)

@@ -12,14 +12,13 @@ page exports reproduces the drawn path bit for bit.
 from __future__ import annotations
 
 import base64
-import contextlib
 import inspect
 import logging
 import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
@@ -32,6 +31,7 @@ from gdlab.experiments import BUILTIN, Experiment, load
 from gdlab.experiments.model import digest
 from gdlab.optim import OPTIMIZERS, PRESETS, create
 from gdlab.play import limits
+from gdlab.sweep import interrupts_ignored
 from gdlab.train import Callback, fit
 
 log = logging.getLogger("gdlab.play")
@@ -1321,7 +1321,7 @@ class _Worker:
         self.process = context.Process(
             target=_worker_main, args=(there, warm), name="gdlab-play-worker", daemon=True
         )
-        with _sigint_ignored():  # from its first line: see _worker_main
+        with interrupts_ignored():  # from its first line: see _worker_main
             self.process.start()
         there.close()
         self.conn = here
@@ -1330,23 +1330,6 @@ class _Worker:
         self.process.kill()
         self.process.join(10)
         self.conn.close()
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored while a worker process starts (in the main thread, where a
-    signal's handler can be set): the new process inherits "ignored", and Python
-    then never raises KeyboardInterrupt in it, its imports included."""
-    import signal
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _worker_main(conn: Any, warm: bool) -> None:
