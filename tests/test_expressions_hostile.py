@@ -97,22 +97,6 @@ def test_float_zero_is_not_too_large(text, value, gradient):
 
 
 @pytest.mark.parametrize(
-    ("text", "words", "position"),
-    [
-        ("(-1)**x", "a negative number to a power in x or y, (-1)**…, is complex", 1),
-        ("x + (1 - 3)^y", "a negative number to a power in x or y, (-2)**…", 5),
-        ("0**x", "0 to a power in x or y, (0)**…, is undefined for negative powers", 1),
-        ("0**-1 + x", "undefined (a division by zero", 1),
-    ],
-)
-def test_constant_bases_to_variable_powers_say_what_is_wrong(text, words, position):
-    with pytest.raises(ExpressionError) as info:
-        function(text)
-    assert words in str(info.value)
-    assert info.value.position == position
-
-
-@pytest.mark.parametrize(
     ("text", "position"),
     [
         ("𝑥 + foo(x)", 5),  # mathematical italic x: four bytes, one character
@@ -127,21 +111,27 @@ def test_positions_count_characters_not_bytes(text, position):
     assert info.value.position == position
 
 
+# Each refusal says what is wrong (or what to write instead) and where: constant bases
+# to variable powers read as functions, syntax errors as parsed text.
 @pytest.mark.parametrize(
-    ("text", "words", "position"),
+    ("read", "text", "words", "position"),
     [
-        ("x²+y²", "invalid character '²' (U+00B2); write ^2 for ²", 2),
-        ("3×x", "write * for ×", 2),
-        ("−x + y", "write - for −", 1),
-        ("x÷2", "write / for ÷", 2),
-        ("x y", "an operator is missing (write 2*x, x*y, sin(x))", 3),
-        ("sin x", "an operator is missing", 5),
-        ("x^2 y", "an operator is missing", 5),
-        ("(x)(y)", "x is not a function: write x*(…) for a product", 1),
+        (function, "(-1)**x", "a negative number to a power in x or y, (-1)**…, is complex", 1),
+        (function, "x + (1 - 3)^y", "a negative number to a power in x or y, (-2)**…", 5),
+        (function, "0**x", "0 to a power in x or y, (0)**…, is undefined for negative powers", 1),
+        (function, "0**-1 + x", "undefined (a division by zero", 1),
+        (parse, "x²+y²", "invalid character '²' (U+00B2); write ^2 for ²", 2),
+        (parse, "3×x", "write * for ×", 2),
+        (parse, "−x + y", "write - for −", 1),
+        (parse, "x÷2", "write / for ÷", 2),
+        (parse, "x y", "an operator is missing (write 2*x, x*y, sin(x))", 3),
+        (parse, "sin x", "an operator is missing", 5),
+        (parse, "x^2 y", "an operator is missing", 5),
+        (parse, "(x)(y)", "x is not a function: write x*(…) for a product", 1),
     ],
 )
-def test_syntax_errors_say_what_to_write(text, words, position):
+def test_refusals_say_what_is_wrong_and_where(read, text, words, position):
     with pytest.raises(ExpressionError) as info:
-        parse(text)
+        read(text)
     assert words in str(info.value)
     assert info.value.position == position
