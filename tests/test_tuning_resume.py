@@ -411,3 +411,24 @@ def test_a_tuning_refused_by_the_lock_removes_none_of_the_holders_files(tmp_path
     with pytest.raises(_io.LockedError):
         tune(bowl(), out)
     assert all(path.exists() for path in holders)
+
+
+def test_a_run_whose_every_rate_diverged_widens_below_the_smallest(tmp_path):
+    # Nesterov's book rates all diverge on Rosenbrock in 50 steps: there was no best,
+    # nothing widened, and `race --tuned` refused ("no tuned setting for Nesterov")
+    experiment = Experiment.from_dict(
+        {
+            "name": "too-large",
+            "problem": {"kind": "function", "function": "rosenbrock"},
+            "training": {"steps": 50},
+            "optimizers": {"preset": "book", "names": ["nesterov"]},
+        }
+    )
+    document = tuning.tune(experiment, tmp_path / "t", budget=6, progress=False)
+    c = document["configurations"]["Nesterov"]
+    diverged = dict(zip(c["grid"], c["diverged"], strict=True))
+    too_large = [lr for lr, d in diverged.items() if d]
+    assert c["widened"] >= 1
+    assert c["best"]["lr"] is not None
+    assert c["best"]["lr"] < min(too_large)  # found below every rate first tried
+    assert diverged[c["best"]["lr"]] == 0

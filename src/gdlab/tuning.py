@@ -640,6 +640,15 @@ class _Tuner:
         rows = [r for r in self.scored(run) if r["mean_loss"] is not None]
         return min(rows, key=lambda r: _rank(r, self.s["metric"])) if rows else None
 
+    def smallest_diverged(self, run: int) -> dict[str, Any] | None:
+        """The candidate of smallest lr when every candidate diverged (none failed), else
+        ``None``: the rates tried are all too large."""
+        rows = self.scored(run)
+        if not rows or any(r["diverged"] == 0 or r["failed"] for r in rows):
+            return None
+        with_lr = [r["hyperparameters"] for r in rows if r["hyperparameters"].get("lr")]
+        return min(with_lr, key=lambda p: p["lr"]) if with_lr else None
+
     def run(self) -> dict[str, dict[str, Any]]:
         self.points = self.first_points()
         if self.s["method"] == "tpe":
@@ -702,12 +711,15 @@ class _Tuner:
             self.sweep()
             grew = False
             for i, spec in enumerate(self.experiment.runs):
+                names = _log_names(spec, self.s["tune"])
                 best = self.best(i)
-                if best is None or rounds[i] >= MAX_WIDEN:
+                if best is not None:
+                    start = best["hyperparameters"]
+                else:  # every rate diverged: too large, so widen below the smallest tried
+                    start, names = self.smallest_diverged(i), [n for n in names if n == "lr"]
+                if start is None or rounds[i] >= MAX_WIDEN:
                     continue
-                new, stuck[i] = _widen(
-                    self.points[i], best["hyperparameters"], _log_names(spec, self.s["tune"])
-                )
+                new, stuck[i] = _widen(self.points[i], start, names)
                 if new:
                     self.points[i] += new
                     rounds[i] += 1
