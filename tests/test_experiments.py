@@ -507,6 +507,47 @@ def test_widening_finds_a_best_rate_outside_the_first_grid(tmp_path):
     assert c["best"]["lr"] <= tuning.HARD_BOUNDS["lr"][1]
 
 
+def test_a_best_alone_on_its_line_beyond_every_other_value_is_widened_along_it():
+    grid = [{"lr": lr, "weight_decay": wd} for lr in (1e-3, 1e-2, 1e-1, 1.0) for wd in (1e-6, 1e-2)]
+    default = {"lr": 1.5, "weight_decay": 0.0}  # the untuned default, off the grid
+    new, stuck = tuning._widen([default, *grid], default, ["lr", "weight_decay"])
+    # lr: along the default's own line (weight_decay 0), by the grid's ratio 10, to the bound
+    assert new == [{"lr": 10.0, "weight_decay": 0.0}]
+    assert stuck == ["weight_decay"]  # 0 is the bottom of a log scale
+    # a default inside the range of every lr tried is no edge, alone or not
+    inside = {"lr": 0.05, "weight_decay": 0.0}
+    assert tuning._widen([inside, *grid], inside, ["lr"]) == ([], [])
+    # random draws (every point alone on its lines): the draw with the largest lr widens
+    draws = [{"lr": 0.01, "eps": 1e-7}, {"lr": 0.3, "eps": 5e-9}, {"lr": 0.002, "eps": 1e-9}]
+    new, stuck = tuning._widen(draws, draws[1], ["lr", "eps"])
+    assert [p["eps"] for p in new] == [5e-9, 5e-9]  # eps is inside: only lr moves
+    assert [p["lr"] for p in new] == [pytest.approx(9.0), 10.0]  # ratio 0.3 / 0.01
+    assert stuck == []
+
+
+def test_tuning_two_names_widens_a_best_default_instead_of_calling_it_at_a_bound(tmp_path):
+    # AdaGrad's book default on the bowl (lr 1.5, no weight decay) beats every grid point;
+    # it was reported "at bound: lr" at 1.5 (the hard bound is 10) without a wider rate tried.
+    experiment = Experiment.from_dict(
+        {
+            "name": "widen2",
+            "problem": {"kind": "function", "function": "bowl"},
+            "training": {"steps": 100},
+            "runs": [{"optimizer": "adagrad", "preset": "book", "lr": 1.5}],
+        }
+    )
+    document = tuning.tune(
+        experiment, tmp_path / "t", budget=4, tune=("lr", "weight_decay"), progress=False
+    )
+    c = document["configurations"]["AdaGrad"]
+    assert c["widened"] >= 1
+    tried = [p["hyperparameters"] for p in c["points"]]
+    assert any(p["lr"] > 1.5 and p["weight_decay"] == 0.0 for p in tried)
+    assert c["best"]["mean"] <= c["default"]["mean_loss"]
+    if "lr" in c["at_bound"]:
+        assert c["best"]["lr"] == tuning.HARD_BOUNDS["lr"][1]
+
+
 def _task_lines(directory: Path) -> dict[str, int]:
     return {p.name: len(p.read_text().splitlines()) for p in directory.glob("tasks-*.jsonl")}
 

@@ -16,7 +16,8 @@
    generator: the same initial weights and batches.
 3. **No stopping on an edge.** When the best value of a log-scaled
    hyperparameter (lr, eps, weight_decay) is the smallest or the largest
-   tried, the range is widened by the grid's own ratio and the new points are
+   tried (in any candidate, or along its own line: :func:`_edges`), the range
+   is widened along its line by the grid's own ratio and the new points are
    run, until the best is inside or at a hard bound (:data:`HARD_BOUNDS`),
    which ``tune.json`` flags (``at_bound``).
 
@@ -270,30 +271,63 @@ def _log_names(run: RunSpec, tune: Sequence[str]) -> list[str]:
     return [n for n in space.names if isinstance(space.params[n], LogUniform)]
 
 
+def _edges(
+    points: Sequence[Mapping[str, Any]],
+    best: Mapping[str, Any],
+    name: str,
+    extent: Sequence[float] | None = None,
+) -> tuple[list[int], list[float]]:
+    """The sides (−1 below, +1 above) on which ``best``'s ``name`` is an edge; and its line.
+
+    Its line is the values ``name`` took among the points that share ``best``'s
+    other values. ``best`` is on an edge when its value is the smallest or the
+    largest the name took in any point (``extent``: those values, sorted), or
+    in its line when the line holds two or more. So a grid's best at the end of
+    its row is widened, and so is a candidate alone on its line (a default off
+    the grid: ``weight_decay`` 0 at the untuned lr) whose value is beyond every
+    other tried; a random draw is widened when no other draw went further.
+    """
+    tried = sorted({p[name] for p in points}) if extent is None else extent
+    line = sorted({p[name] for p in points if _same_others(p, best, name)})
+    value = best[name]
+    sides = []
+    for side, ends in ((-1, (tried[0], line[0])), (1, (tried[-1], line[-1]))):
+        if len(tried) >= 2 and (value == ends[0] or (len(line) >= 2 and value == ends[1])):
+            sides.append(side)
+    return sides, line
+
+
 def _widen(
-    points: list[dict[str, Any]], best: dict[str, Any], names: Sequence[str]
+    points: Sequence[Mapping[str, Any]],
+    best: Mapping[str, Any],
+    names: Sequence[str],
+    extents: Mapping[str, Sequence[float]] | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """New points beyond an edge the best sits on; and the names stuck at a hard bound."""
+    """New points beyond an edge the best sits on (:func:`_edges`), along its line; and
+    the names stuck at a hard bound. ``extents`` holds each name's sorted values over
+    every point when ``points`` are only those on the best's lines."""
     new, stuck = [], []
     for name in names:
-        tried = sorted({p[name] for p in points if _same_others(p, best, name)})
-        value = best[name]
-        if len(tried) < 2 or value not in (tried[0], tried[-1]):
+        tried = sorted({p[name] for p in points}) if extents is None else extents[name]
+        sides, line = _edges(points, best, name, tried)
+        if not sides:
             continue
+        value = best[name]
         if value <= 0:  # a default of 0 (no weight decay): a log scale has nothing below
             stuck.append(name)
             continue
-        # the grid's own ratio; a 0 among the tried (a default) has none
-        ratios = [b / a for a, b in ((tried[0], tried[1]), (tried[-2], tried[-1])) if a > 0]
+        # the grid's own ratio (of the line, or of every value when the line has one);
+        # a 0 among the tried (a default) has none
+        ends = line if len(line) >= 2 else tried
+        ratios = [b / a for a, b in ((ends[0], ends[1]), (ends[-2], ends[-1])) if a > 0]
         ratio = max([*ratios, 2.0])
         low, high = HARD_BOUNDS.get(name, (0.0, math.inf))
-        side = -1 if value == tried[0] else 1
-        added = []
-        for k in range(1, WIDEN_POINTS + 1):
-            x = value * ratio ** (side * k)
-            x = min(max(x, low), high)
-            if x not in tried and x not in added:
-                added.append(float(x))
+        added: list[float] = []
+        for side in sides:
+            for k in range(1, WIDEN_POINTS + 1):
+                x = min(max(value * ratio ** (side * k), low), high)
+                if x not in line and x not in added:
+                    added.append(float(x))
         if not added:
             stuck.append(name)
         new += [{**best, name: x} for x in added]
@@ -610,9 +644,10 @@ class _Tuner:
             for point in points:
                 for name in names:
                     lines.setdefault(_line_key(point, name), []).append(point)
-            for best in points:  # its lines are all _widen reads of the points
+            extents = {name: sorted({p[name] for p in points}) for name in names}
+            for best in points:  # its lines and the extents are all _widen reads
                 near = [p for name in names for p in lines[_line_key(best, name)]]
-                new = [_as_json(p) for p in _widen(near, best, names)[0]]
+                new = [_as_json(p) for p in _widen(near, best, names, extents)[0]]
                 if any(map(is_recorded, new)):
                     found += [p for p in new if is_recorded(p) and p not in found]
                     chains.append((points + new, rounds + 1))
@@ -745,9 +780,9 @@ class _Tuner:
             within = len(near) / len(rows)
         edge = []
         if best is not None:
+            points = [r["hyperparameters"] for r in rows]
             for name in _log_names(spec, self.s["tune"]):
-                tried = sorted({r["hyperparameters"][name] for r in rows})
-                if best["hyperparameters"][name] in (tried[0], tried[-1]):
+                if _edges(points, best["hyperparameters"], name)[0]:
                     edge.append(name)
         return {
             "optimizer": spec.optimizer,
