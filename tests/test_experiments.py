@@ -435,6 +435,58 @@ def test_a_race_too_small_to_repay_processes_runs_in_this_one(monkeypatch):
     assert race.default_workers(experiments.builtin("bowl")) == 1  # a 2-D function
 
 
+def test_a_pool_starts_the_longest_runs_first_and_hands_records_in_task_order(monkeypatch):
+    # equal forecasts: more optimizer state first (in the MNIST race, Adam's run is the
+    # slowest of the six and SGD's the fastest)
+    moons = experiments.builtin("moons")
+    assert [moons.runs[i].label for i in race.longest_first(moons)] == ["Adam", "Momentum", "SGD"]
+    # a longer forecast first, whatever the state
+    longer = Experiment.from_dict(
+        {
+            "name": "lpt",
+            "problem": {"kind": "mlp", "data": "moons", "hidden": [8]},
+            "training": {"steps": 10, "batch_size": 16},
+            "runs": [
+                {"optimizer": "adam", "lr": 0.01},
+                {"optimizer": "sgd", "lr": 0.1, "steps": 30},
+            ],
+            "seeds": 2,
+        }
+    )
+    assert race.longest_first(longer) == [1, 0]
+    import gdlab.sweep
+
+    started, real = [], gdlab.sweep.run_sweep
+
+    def recorded(fn, tasks, journal, **kwargs):  # in this process, in the order given
+        started.extend(t.id for t in tasks)
+        return real(fn, tasks, journal, **{**kwargs, "workers": 1})
+
+    monkeypatch.setattr(gdlab.sweep, "run_sweep", recorded)
+    records = race.race(longer, workers=2, progress=False)
+    assert started == ["sgd-seed0", "adam-seed0", "sgd-seed1", "adam-seed1"]
+    assert [r["id"] for r in records] == ["adam-seed0", "sgd-seed0", "adam-seed1", "sgd-seed1"]
+
+
+def test_an_interrupted_pool_keeps_the_runs_done_after_one_still_running(monkeypatch, tmp_path):
+    experiment = experiments.builtin("moons").merge_training(steps=5)
+    import gdlab.sweep
+
+    real = gdlab.sweep.run_sweep
+
+    def interrupted(fn, tasks, journal, *, on_record, **kwargs):
+        # the second task finished, the first is still running when Ctrl-C comes
+        real(fn, [t for t in tasks if t.id.startswith("momentum")], journal,
+             on_record=on_record, workers=1)  # fmt: skip
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gdlab.sweep, "run_sweep", interrupted)
+    handed = []
+    with pytest.raises(KeyboardInterrupt):
+        race.race(experiment, workers=2, progress=False, on_run=handed.append)
+    assert [r["id"] for r in handed] == ["momentum-seed0"]
+
+
 # --------------------------------------------------------------------------- tuning
 
 

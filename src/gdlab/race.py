@@ -385,7 +385,9 @@ def race(
         progress: a progress bar per run (on a terminal), or the sweep's bar
             when the runs are elsewhere.
         on_run: called with each record, in task order, as soon as it and
-            every task before it are done.
+            every task before it are done (a pool starts the longest runs first:
+            :func:`longest_first`); when the race is interrupted, with the
+            records finished after a task still running too, in task order.
     """
     from gdlab.sweep import check_where
 
@@ -454,6 +456,10 @@ def _sweep_race(
         for i, run in enumerate(experiment.runs)
     ]
     order = {task.id: n for n, task in enumerate(tasks)}
+    started = tasks
+    if not inline:  # a pool takes them in turn: the longest first (records are per task)
+        rank = {run: k for k, run in enumerate(longest_first(experiment))}
+        started = sorted(tasks, key=lambda t: (t.kwargs["seed"], rank[t.kwargs["run"]]))
     ready: dict[int, dict[str, Any]] = {}
     handed = 0
 
@@ -475,12 +481,16 @@ def _sweep_race(
     try:
         run_sweep(
             race_task,
-            tasks,
+            started,
             journal,
             progress=progress and not inline,
             on_record=arrived,
             **where,
         )
+    except BaseException:  # Ctrl-C: the runs done after one still running are kept too
+        for n in sorted(ready):
+            on_run(ready.pop(n))
+        raise
     finally:
         journal.unlink(missing_ok=True)
 
@@ -509,17 +519,33 @@ FLOPS_PER_SECOND = 3.5e10
 MIN_PARALLEL_SECONDS = 4.0
 
 
-def estimated_seconds(experiment: Experiment, problem: Any) -> float:
-    """A rough forecast of a race's compute on one core: each run's updates times a fixed
-    cost plus 6 floating-point operations per parameter and sample of its batch."""
+def run_seconds(experiment: Experiment, problem: Any) -> list[float]:
+    """A rough forecast of each run's compute on one core (one seed): its updates times a
+    fixed cost plus 6 floating-point operations per parameter and sample of its batch."""
     n_params = sum(a.size for a in problem.init_params(np.random.default_rng(0)).values())
     n_train = problem.n_samples
-    total = 0.0
+    seconds = []
     for run in experiment.runs:
         batch = experiment.run_training(run).batch_size or n_train or 1
         per_step = STEP_SECONDS + 6 * n_params * batch / FLOPS_PER_SECOND
-        total += run_steps(experiment, run, n_train) * per_step
-    return total * experiment.seeds
+        seconds.append(run_steps(experiment, run, n_train) * per_step)
+    return seconds
+
+
+def estimated_seconds(experiment: Experiment, problem: Any) -> float:
+    """A rough forecast of a race's compute on one core: :func:`run_seconds` of every
+    run and seed."""
+    return sum(run_seconds(experiment, problem)) * experiment.seeds
+
+
+def longest_first(experiment: Experiment) -> list[int]:
+    """The runs' indices in the order a pool should start them: the longest forecast
+    first (:func:`run_seconds`), so that the workers finish together; among equals, the
+    optimizer with more state arrays first (its update reads and writes more memory:
+    Adam's two moments before Momentum's velocity before SGD's none). Stable otherwise."""
+    seconds = run_seconds(experiment, prepare(experiment))
+    states = [len(getattr(run.make_optimizer(), "state_names", ())) for run in experiment.runs]
+    return sorted(range(len(experiment.runs)), key=lambda i: (-seconds[i], -states[i]))
 
 
 def default_workers(experiment: Experiment) -> int:
