@@ -487,6 +487,20 @@ def test_an_interrupted_pool_keeps_the_runs_done_after_one_still_running(monkeyp
     assert [r["id"] for r in handed] == ["momentum-seed0"]
 
 
+def test_the_figures_modules_are_imported_while_a_pool_runs(monkeypatch):
+    import sys
+    import threading
+
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    race._import_soon("gdlab_no_such_module", "colorsys")  # a failure is left to its user
+    for thread in threading.enumerate():
+        if thread.name == "gdlab-imports":
+            thread.join(30)
+    assert "colorsys" in sys.modules
+    assert "gdlab_no_such_module" not in sys.modules
+    assert "matplotlib.figure" in race.FIGURE_MODULES
+
+
 # --------------------------------------------------------------------------- tuning
 
 
