@@ -491,6 +491,7 @@ class _Tuner:
         self.records: dict[str, dict[str, Any]] = {}
         # the folds' contents (scikit-learn makes them): other folds, other tasks and file
         self.splits = _fold_digests(experiment, self.n_folds, settings["split_seed"])
+        self._tasks: dict[tuple, Any] = {}
         key = {"experiment": experiment.key(), **{k: settings[k] for k in self._KEYS}}
         if self.splits is not None:
             key["splits"] = self.splits
@@ -508,6 +509,14 @@ class _Tuner:
     _KEYS = ("folds", "split_seed", "base_seed", "budget", "tune", "method")
 
     def task(self, run: int, point: Mapping[str, Any], fold: int) -> Any:
+        """The sweep task of ``run``'s candidate ``point`` on ``fold`` (made once: a resume
+        asks for the ids of every candidate, some many times)."""
+        memo = (run, fold, tuple((k, type(v).__name__, v) for k, v in sorted(point.items())))
+        if memo not in self._tasks:
+            self._tasks[memo] = self._make_task(run, point, fold)
+        return self._tasks[memo]
+
+    def _make_task(self, run: int, point: Mapping[str, Any], fold: int) -> Any:
         from gdlab.sweep import Task
 
         spec = self.experiment.runs[run]
