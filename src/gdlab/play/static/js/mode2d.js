@@ -45,11 +45,12 @@ export function create2d({catalog, initial, onState, banner}) {
   const rangeError = el("div", {class: "range-error", id: "range-error", hidden: true});
   const viewReset = el("button", {type: "button", title: "the function's own range"}, "reset");
   const startText = el("span", {id: "start-text"});
+  const startNote = el("div", {class: "start-note", id: "start-note", hidden: true});
   root.append(el("fieldset", {}, el("legend", {}, "Function"), fnSelect, exprBox,
     el("div", {class: "row"}, el("label", {}, "x range"), viewInputs[0], viewInputs[1]),
     el("div", {class: "row"}, el("label", {}, "y range"), viewInputs[2], viewInputs[3]), rangeError,
     el("div", {class: "row"}, viewReset),
-    el("div", {class: "row"}, el("label", {}, "start"), startText),
+    el("div", {class: "row"}, el("label", {}, "start"), startText), startNote,
     el("p", {class: "hint"}, "Click the contour plot to start there; drag the white ring to move the start.")));
 
   const stepsSlider = slider({name: "steps", label: "steps", value: state.steps,
@@ -89,11 +90,12 @@ export function create2d({catalog, initial, onState, banner}) {
   viewInputs.forEach((box, i) => box.addEventListener("change", () => {
     const v = Number(box.value);
     const label = box.getAttribute("aria-label");
-    if (box.value.trim() === "") range.typed.set(i, `${label} must be a number; the box is empty`);
+    // a number box holds "" both when empty and when what is typed is not a number ("1e", "--5")
+    if (box.validity.badInput) range.typed.set(i, `${label} must be a number between ${fmt(-limits.max_coordinate)} and ${fmt(limits.max_coordinate)}; what is typed is not one`);
+    else if (box.value.trim() === "") range.typed.set(i, `${label} must be a number; the box is empty`);
     else if (!Number.isFinite(v)) range.typed.set(i, `${label} must be a finite number; got ${box.value}`);
     else range.typed.delete(i);
-    showRange();
-    if (range.typed.has(i)) return;
+    if (range.typed.has(i)) { showRange(); return; }
     const lim = i < 2 ? state.xlim : state.ylim;
     lim[i % 2] = v;
     surfaceChanged();
@@ -118,7 +120,7 @@ export function create2d({catalog, initial, onState, banner}) {
     range.typed.clear();
     range.refused = null;
     showRange();
-    startText.textContent = `(${fmt(state.start[0])}, ${fmt(state.start[1])})`;
+    showStart();
     stepsSlider.set(state.steps);
     schedule.set(state.schedule);
     state.schedule = schedule.value;  // its arguments filled with their defaults
@@ -182,24 +184,68 @@ export function create2d({catalog, initial, onState, banner}) {
   // ------------------------------------------------------------------ requests
   function functionBody() {
     const body = state.function ? {function: state.function} : {expression: state.expression};
-    body.xlim = state.xlim;
-    body.ylim = state.ylim;
+    body.xlim = [...state.xlim];  // copies: a box's change edits the state's in place
+    body.ylim = [...state.ylim];
     return body;
   }
 
-  // The x and y range boxes: a box that holds no number (the page's own check), or the
-  // server's refusal of a range (xlim, ylim[1], …): those boxes marked, the message under them.
+  // The x and y range boxes, in the page's words ("x from", "x range", never xlim): a box
+  // that holds no number, a range the page can tell is wrong before asking (beyond the
+  // coordinates' cap, the wrong way round, too narrow), or the server's refusal of a
+  // range. Its boxes are marked and the message is said under them, never in the banner.
   const range = {typed: new Map(), refused: null};
+  const BOX_WORDS = ["x from", "x to", "y from", "y to"];
+  const PAGE_WORDS = {xlim: "x range", ylim: "y range", start: "start",
+    "xlim[0]": "x from", "xlim[1]": "x to", "ylim[0]": "y from", "ylim[1]": "y to",
+    "start[0]": "start x", "start[1]": "start y"};
+
+  function rangeProblems() {
+    // what the page itself finds wrong with the ranges it holds: {boxes, messages}
+    const boxes = new Set();
+    const messages = [];
+    const cap = limits.max_coordinate;
+    const shown = (i) => viewInputs[i].value.trim();  // as the learner typed it (1e7)
+    [state.xlim, state.ylim].forEach((lim, pair) => {
+      let fine = true;
+      lim.forEach((v, end) => {
+        const i = 2 * pair + end;
+        if (range.typed.has(i)) { fine = false; return; }
+        if (Math.abs(v) <= cap) return;
+        fine = false;
+        boxes.add(i);
+        messages.push(`${BOX_WORDS[i]} must be between ${fmt(-cap)} and ${fmt(cap)}; got ${shown(i)}`);
+      });
+      if (!fine || lim[1] - lim[0] >= limits.min_span) return;
+      boxes.add(2 * pair).add(2 * pair + 1);
+      const [from, to] = BOX_WORDS.slice(2 * pair, 2 * pair + 2);
+      const got = `got from ${shown(2 * pair)} to ${shown(2 * pair + 1)}`;
+      messages.push(lim[1] > lim[0]
+        ? `${pair ? "y" : "x"} range must be at least ${fmt(limits.min_span)} wide; ${got}`
+        : `${from} must be below ${to}; ${got}`);
+    });
+    return {boxes, messages};
+  }
+
+  function rangeWrong() {
+    return range.typed.size > 0 || rangeProblems().messages.length > 0;
+  }
+
   function showRange() {
-    const marked = new Set([...range.typed.keys(), ...(range.refused?.boxes || [])]);
+    const found = rangeProblems();
+    const marked = new Set([...range.typed.keys(), ...found.boxes, ...(range.refused?.boxes || [])]);
     viewInputs.forEach((box, i) => {
       box.classList.toggle("invalid", marked.has(i));
       if (marked.has(i)) box.setAttribute("aria-invalid", "true"); else box.removeAttribute("aria-invalid");
     });
-    const messages = [...range.typed.values()];
-    if (range.refused?.message) messages.push(range.refused.message);
+    const messages = [...range.typed.values(), ...found.messages];
+    if (range.refused?.message && !messages.length) messages.push(range.refused.message);
     rangeError.replaceChildren(...messages.map((m) => el("div", {}, m)));
     rangeError.hidden = !messages.length;
+    if (!view.surface) {
+      // nothing drawn yet (a link with a range that cannot be drawn): the plot says where to look
+      contourBox.replaceChildren(...(messages.length
+        ? [el("p", {class: "nothing-drawn"}, "Nothing to draw: the range cannot be drawn, as said under the x and y range boxes.")] : []));
+    }
   }
 
   function rangeBoxes(field) {
@@ -209,8 +255,31 @@ export function create2d({catalog, initial, onState, banner}) {
     return match[2] === undefined ? [first, first + 1] : [first + Number(match[2])];
   }
 
-  function pathsBody() {
-    const body = functionBody();
+  function inPageWords(message) {
+    // the server's message names the request's fields (xlim[0]): the page says "x from"
+    return String(message).replace(/\b(xlim|ylim|start)(\[[01]\])?(?![\w[])/g, (name) => PAGE_WORDS[name])
+      .replace(/\[low, high\] with high - low >= (\S+);/, "from low to high, at least $1 wide;");
+  }
+
+  function showFunctionRefusal(error) {
+    // a refusal about the function or its view, where it belongs; false if it is not one
+    const boxes = rangeBoxes(error.field);
+    if (boxes) {
+      range.refused = {boxes, message: inPageWords(error.message)};
+      showRange();
+      return true;
+    }
+    if (error.field === "expression" || (!state.function && !error.field)) {
+      showExpressionError(error);
+      return true;
+    }
+    return false;
+  }
+
+  function pathsBody(drawn = false) {
+    // drawn: on the function and view drawn (the paths live over them, also while the
+    // boxes hold a range or f that cannot be drawn); else as the controls say (export)
+    const body = drawn && view.drawn ? {...view.drawn} : functionBody();
     body.start = state.start;
     body.steps = state.steps;
     body.runs = state.runs.map((r) => runPayload(catalog, r));
@@ -220,9 +289,12 @@ export function create2d({catalog, initial, onState, banner}) {
 
   const surfaceRequests = new Latest(
     (body) => api("/api/surface", body),
-    (answer) => {
+    (answer, body) => {
       view.surface = answer;
-      banner("");  // a refusal shown before (a view the wrong way round) no longer stands
+      view.drawn = body;
+      // where a path left the plot depends on the view: runs held for another view are asked again
+      view.cache.clear();
+      banner("");  // a refusal shown before no longer stands
       range.refused = null;
       showRange();
       exprError.hidden = true;
@@ -230,17 +302,11 @@ export function create2d({catalog, initial, onState, banner}) {
       gradText.textContent = answer.function.gradient
         ? `∂f/∂x = ${answer.function.gradient[0]}\n∂f/∂y = ${answer.function.gradient[1]}` : "";
       drawContours();
-      pathRequests.request(withHave(pathsBody()));
+      pathRequests.request(withHave(pathsBody(true)));
     },
-    (error) => {
-      const boxes = rangeBoxes(error.field);
-      if (boxes) {
-        // your own f: the message under the range boxes; a named function's in the banner
-        range.refused = {boxes, message: state.function ? "" : error.message};
-        showRange();
-        if (state.function) banner(error.message);
-      } else if (error.field === "expression" || !state.function) showExpressionError(error);
-      else banner(error.message);
+    (error, body) => {
+      if (JSON.stringify(body) !== JSON.stringify(functionBody())) return;  // asked before a change
+      if (!showFunctionRefusal(error)) banner(inPageWords(error.message));
     },
   );
 
@@ -258,7 +324,7 @@ export function create2d({catalog, initial, onState, banner}) {
       view.error = error;
       const match = /^runs\[(\d+)\]/.exec(error.field || "");
       if (match && cards[Number(match[1])]) cards[Number(match[1])].showError(error.message);
-      else banner(error.message);
+      else if (!showFunctionRefusal(error)) banner(inPageWords(error.message));
     },
   );
 
@@ -306,14 +372,33 @@ export function create2d({catalog, initial, onState, banner}) {
   let changedAt = 0;
   function changed() {
     changedAt = performance.now();
-    startText.textContent = `(${fmt(state.start[0])}, ${fmt(state.start[1])})`;
     onState(serialize());
-    if (view.surface) pathRequests.request(withHave(pathsBody()), changedAt);
+    showStart();
+    if (view.surface) pathRequests.request(withHave(pathsBody(true)), changedAt);
   }
 
   function surfaceChanged() {
     onState(serialize());
+    if (rangeWrong()) {
+      // said under the boxes at once; nothing asked of the server until it is mended
+      range.refused = null;
+      showRange();
+      return;
+    }
     surfaceRequests.request(functionBody());
+  }
+
+  async function exportToml() {
+    // the setup as the controls hold it; a wrong range is said in the page's words
+    if (rangeWrong()) {
+      const message = [...range.typed.values(), ...rangeProblems().messages][0];
+      throw new Error(`${message}: mend the range to export`);
+    }
+    try {
+      return await api("/api/export", pathsBody());
+    } catch (error) {
+      throw new Error(inPageWords(error.message));
+    }
   }
 
   // ------------------------------------------------------------------ drawing
@@ -348,6 +433,7 @@ export function create2d({catalog, initial, onState, banner}) {
     plot.over.append(plot.hover);
     view.plot = plot;
     contourBox.replaceChildren(plot.node);
+    showStart();
     attachPointer(plot);
     drawPaths();
   }
@@ -408,13 +494,29 @@ export function create2d({catalog, initial, onState, banner}) {
     // the start, on top
     const sx = plot.sx(state.start[0]);
     const sy = plot.sy(state.start[1]);
-    plot.marks.append(svg("circle", {cx: sx, cy: sy, r: 7, fill: "#fff", stroke: "#1d2733", "stroke-width": 2, class: "start", "data-start": "1"}));
+    if (startInView()) plot.marks.append(svg("circle", {cx: sx, cy: sy, r: 7, fill: "#fff", stroke: "#1d2733", "stroke-width": 2, class: "start", "data-start": "1"}));
+    showStart();
     drawLegend();
     drawLoss();
     caption.textContent = `Contours of ${view.surface.function.description} at ${view.surface.levels.length} log-spaced levels`
       + ` (dense near the minimum); the paths of ${view.runs.length} optimizer${view.runs.length > 1 ? "s" : ""} from (${fmt(state.start[0])}, ${fmt(state.start[1])}),`
       + ` ${state.steps} step${state.steps > 1 ? "s" : ""}${state.schedule ? `, lr under a ${state.schedule.name} schedule` : ""}.`
       + " Hover a point for its step, f and gradient; click the plot to start elsewhere. × marks where a path left the plot or diverged.";
+  }
+
+  function startInView() {
+    const [xa, xb] = view.surface ? view.surface.function.xlim : state.xlim;
+    const [ya, yb] = view.surface ? view.surface.function.ylim : state.ylim;
+    const [x, y] = state.start;
+    return xa <= x && x <= xb && ya <= y && y <= yb;
+  }
+
+  function showStart() {
+    // a start outside the plot (a range narrowed past it): said beside the start, not hidden
+    startText.textContent = `(${fmt(state.start[0])}, ${fmt(state.start[1])})`;
+    const outside = view.surface && !startInView();
+    startNote.textContent = outside ? "outside the plot: no path is drawn; widen the ranges, or click the plot to start there" : "";
+    startNote.hidden = !outside;
   }
 
   function lrText(run) {
@@ -432,6 +534,7 @@ export function create2d({catalog, initial, onState, banner}) {
     // why a run's line ends early, briefly: left the plot, diverged, or both
     const left = run.left_at !== null && run.left_at !== undefined;
     if (run.status === "failed") return `failed: ${run.reason}`;
+    if (run.left_at === 0) return "started outside the plot";
     if (left && run.status === "diverged") return `left the plot at step ${run.left_at}, then ${divergedAt(run)}`;
     if (left) return `left the plot at step ${run.left_at}`;
     if (run.status === "diverged") return run.reason?.startsWith("diverged") ? run.reason : `diverged (${run.reason})`;
@@ -595,11 +698,13 @@ export function create2d({catalog, initial, onState, banner}) {
       state.expression = saved.e;
       state.xlim = [-5, 5];
       state.ylim = [-5, 5];
+      state.start = [-4, 3];  // as choosing "your own f" sets it: inside the view
     }
     const pair = (v) => Array.isArray(v) && v.length === 2 && v.every(Number.isFinite);
     if (pair(saved.xl)) state.xlim = [...saved.xl];
     if (pair(saved.yl)) state.ylim = [...saved.yl];
-    if (pair(saved.s)) state.start = [...saved.s];
+    // a start beyond the coordinates' cap is left out, as a non-number is
+    if (pair(saved.s) && saved.s.every((v) => Math.abs(v) <= limits.max_coordinate)) state.start = [...saved.s];
     if (Number.isInteger(saved.n) && saved.n >= 1) state.steps = Math.min(saved.n, limits.max_steps);
     state.schedule = saved.sc && catalog.schedules[saved.sc.name] ? saved.sc : null;
     if (Array.isArray(saved.r)) {
@@ -620,6 +725,7 @@ export function create2d({catalog, initial, onState, banner}) {
     get idle() { return pathRequests.idle && surfaceRequests.idle; },
     serialize,
     exportBody: () => pathsBody(),
+    exportToml,
     figure: () => [legendSvg(), view.plot?.node, view.lossPlot?.node].filter(Boolean),
     changedAt: () => changedAt,
   };
