@@ -14,6 +14,15 @@ a hidden backup first, put back if the swap fails, and removed after it).
 creating anything, an output path that is a file, lies below a file, or sits
 in a directory nobody can write (:class:`OutputError`).
 
+A hidden directory that a writer is still using says so: :func:`staging`
+holds an exclusive ``flock`` on the staging directory itself (its inode, which
+the lock follows when it is renamed into place) for as long as its writer
+runs, and :func:`replace_dir` holds one on the old tree while it is a backup.
+The kernel drops those locks when their process dies, SIGKILL and the OOM
+killer included, so a hidden directory whose lock :func:`claimed` can take was
+left by a writer that is gone (:func:`hidden_dirs` finds them by name); one
+whose lock is held, or cannot be taken on this file system, is never touched.
+
 Locking: :func:`exclusive` holds an exclusive, non-blocking ``fcntl.flock`` on
 a lock file (``D/.gdlab.lock`` for a directory ``D``, ``F.lock`` beside a file
 ``F``) for the duration of a ``with`` block. The file records its holder (pid,
@@ -30,9 +39,11 @@ only as good as the server's locking.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -57,7 +68,9 @@ __all__ = [
     "OutputError",
     "atomic_write",
     "check_output_dir",
+    "claimed",
     "exclusive",
+    "hidden_dirs",
     "json_text",
     "load_tree",
     "missing_dirs",
@@ -65,6 +78,7 @@ __all__ = [
     "plain",
     "replace_dir",
     "save_tree",
+    "staging",
     "staging_dir",
     "write_json",
 ]
@@ -363,13 +377,149 @@ def check_output_dir(path: str | os.PathLike) -> Path:
 
 
 def staging_dir(target: str | os.PathLike) -> Path:
-    """A new, empty hidden sibling ``.NAME.tmp-<random>`` of ``target`` (parents made)."""
+    """A new, empty hidden sibling ``.NAME.tmp-<random>`` of ``target`` (parents made).
+
+    It is not marked as in use: a writer that a later run must not take for a
+    killed one uses :func:`staging`.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
 
 
 _LOCK_NAME = ".gdlab.lock"
+
+#: What ``mkdtemp`` and ``mkstemp`` put in a name: 8 of these characters.
+_RANDOM = "[a-z0-9_]{8}"
+_STAGING_TAG, _BACKUP_TAG = ".tmp-", ".old-"
+
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC
+
+
+def _names_dir(fd: int, path: Path) -> bool:
+    """Whether ``path`` is still the directory open as ``fd`` (not a link, not removed
+    or replaced by another)."""
+    try:
+        on_disk, held = os.lstat(path), os.fstat(fd)
+    except OSError:
+        return False
+    return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _lock_dir(path: Path) -> tuple[int | None, bool]:
+    """``(fd, busy)``: the directory ``path`` open and exclusively flocked, or ``None``
+    with ``busy`` true when another open file holds its lock, or it is gone or
+    replaced meanwhile, and false when it cannot be locked here (no ``fcntl``, a file
+    system without locks, a link)."""
+    if fcntl is None:
+        return None, False
+    try:
+        fd = os.open(path, _DIR_FLAGS | _NOFOLLOW)
+    except FileNotFoundError:
+        return None, True
+    except OSError:
+        return None, False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None, True
+    except OSError:  # ENOLCK, EOPNOTSUPP, EBADF (NFS): no lock here
+        os.close(fd)
+        return None, False
+    except BaseException:
+        os.close(fd)
+        raise
+    if not _names_dir(fd, path):
+        os.close(fd)
+        return None, True
+    return fd, False
+
+
+#: How many fresh staging directories :func:`staging` makes before giving up, each
+#: taken by another process's recovery before this one could lock it.
+_STAGING_TRIES = 100
+
+
+@contextlib.contextmanager
+def staging(target: str | os.PathLike) -> Iterator[Path]:
+    """A new, empty hidden sibling ``.NAME.tmp-<random>`` of ``target`` (parents made),
+    marked as in use for the ``with`` block.
+
+    The mark is an exclusive ``flock`` on the directory, held until the block
+    ends, wherever the directory was renamed meanwhile (into place: the caller
+    renames it before leaving the block, or removes it). A process that dies
+    drops it, so another finds the directory with :func:`claimed` as a killed
+    writer's. Nothing is removed on leaving the block. Where no lock can be
+    taken (Windows, a file system without locks) the directory is unmarked,
+    and :func:`claimed` never takes it either.
+
+    Raises:
+        OSError: the directory cannot be made (naming ``target``).
+    """
+    target = Path(target)
+    for _ in range(_STAGING_TRIES):
+        try:
+            staged = staging_dir(target)
+        except OSError as error:
+            raise _naming(error, target) from error
+        fd, busy = _lock_dir(staged)
+        if fd is not None or not busy:
+            break
+        # Another process took it for a killed writer's in the moment before our
+        # lock (it is empty: that process removes it). Another name.
+    else:
+        raise OSError(errno.EAGAIN, "no staging directory could be kept", str(target))
+    try:
+        yield staged
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def hidden_dirs(parent: str | os.PathLike, name: str) -> tuple[list[Path], list[Path]]:
+    """``(staged, backups)``: the directories in ``parent`` named as :func:`staging`
+    (``.NAME.tmp-<random>``) and :func:`replace_dir` (``.NAME.old-<random>``) name
+    them for a target whose name matches the regular expression ``name``; in
+    use or not (see :func:`claimed`), links left out, each list sorted."""
+    staged = re.compile(rf"\.({name}){re.escape(_STAGING_TAG)}{_RANDOM}\Z")
+    backup = re.compile(rf"\.({name}){re.escape(_BACKUP_TAG)}{_RANDOM}\Z")
+    found: tuple[list[Path], list[Path]] = ([], [])
+    try:  # what cannot be listed (missing, unreadable) holds none that can be found
+        entries = list(os.scandir(parent))
+    except OSError:
+        return found
+    for entry in entries:
+        for pattern, kept in zip((staged, backup), found, strict=True):
+            if pattern.match(entry.name) and _is_real_dir(entry):
+                kept.append(Path(entry.path))
+    return sorted(found[0]), sorted(found[1])
+
+
+def _is_real_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def claimed(path: str | os.PathLike) -> Iterator[bool]:
+    """Whether the writer of the hidden directory ``path`` is gone, for a ``with`` block.
+
+    Yields ``True`` holding the directory's lock: no live :func:`staging` or
+    :func:`replace_dir` holds it, and no other process can take it until the
+    block ends, so the block may move or remove ``path``. Yields ``False``, and
+    the block must leave ``path`` alone, when a live process holds it (its
+    writer, or another process recovering it), when ``path`` is gone or was
+    replaced, is a link, or cannot be locked on this file system.
+    """
+    fd, _ = _lock_dir(Path(path))
+    try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def replace_dir(staged: str | os.PathLike, target: str | os.PathLike) -> Path:
@@ -378,7 +528,9 @@ def replace_dir(staged: str | os.PathLike, target: str | os.PathLike) -> Path:
     Without a ``target`` this is one ``os.rename``. Otherwise the old tree is
     renamed to a hidden backup, ``staged`` to ``target``, and the backup is
     removed; if the second rename fails the backup is put back. A reader sees
-    the old tree or the new one, and for a moment none. A lock of
+    the old tree or the new one, and for a moment none. The backup is locked
+    as :func:`staging` locks a staging directory, so that a swap cut short by
+    a kill leaves a backup that :func:`claimed` takes. A lock of
     :func:`exclusive` held on ``target`` (its ``.gdlab.lock``) stays held: the
     lock file is hard-linked into the new tree before the swap.
     """
@@ -390,15 +542,22 @@ def replace_dir(staged: str | os.PathLike, target: str | os.PathLike) -> Path:
     if lock.exists() and not (staged / _LOCK_NAME).exists():
         with contextlib.suppress(OSError):
             os.link(lock, staged / _LOCK_NAME)
-    backup = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
+    backup = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}{_BACKUP_TAG}"))
     backup.rmdir()  # only its name was wanted: rename needs a free name (or an empty dir)
-    os.rename(target, backup)
+    # The old tree is locked while it is a backup: a process killed during the swap
+    # leaves a backup that a later run can tell from a live one's (claimed()).
+    old, _ = _lock_dir(target)
     try:
-        os.rename(staged, target)
-    except BaseException:
-        os.rename(backup, target)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)
+        os.rename(target, backup)
+        try:
+            os.rename(staged, target)
+        except BaseException:
+            os.rename(backup, target)
+            raise
+        shutil.rmtree(backup, ignore_errors=True)
+    finally:
+        if old is not None:
+            os.close(old)
     return target
 
 

@@ -25,8 +25,9 @@ import os
 import platform
 import re
 import shutil
+import sys
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -589,17 +590,18 @@ def _stamp() -> str:
 _STAMPED = re.compile(r"\d{8}-\d{6}-[0-9a-f]{4}\Z")
 
 
-def _move_new(staged: Path, target: Path) -> Path:
-    """Rename ``staged`` to ``target``, or to another new stamped name beside it when a
-    report already has that name (another run in the same second): never over one."""
+def _move_new(staged: Path, target: Path, fresh: Callable[[], str] | None = None) -> Path:
+    """Rename ``staged`` to ``target``, or to another new name ``fresh()`` beside it
+    (default: a new stamp) when a report already has that name (another run in the
+    same second): never over one."""
     while True:
         try:
-            os.rename(staged, target)  # refused (ENOTEMPTY, EEXIST) over a report
+            os.rename(staged, target)  # refused (ENOTEMPTY, EEXIST, ENOTDIR) over anything
             return target
         except OSError as error:
-            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
                 raise
-        target = target.parent / _stamp()
+        target = target.parent / (fresh or _stamp)()
 
 
 def _point_latest(root: Path, target: Path) -> None:
@@ -716,6 +718,17 @@ def output(
     meanwhile is never replaced without ``force``; without ``out``, a report
     whose stamped name was taken meanwhile takes another name.
 
+    The staging directory is locked for as long as the block runs (see
+    :func:`gdlab._io.staging`), and first, what runs that were killed (SIGKILL,
+    the OOM killer: nothing of theirs ran on the way out) left of this output
+    is recovered (:func:`_recover`): without ``out``, an unfinished report of
+    ``root`` is moved into place under its own stamped name, as Ctrl-C would
+    have left it; with ``out``, an unfinished report of it goes beside it as
+    ``OUT.recovered-<UTC time>-<id>`` (it never takes ``out``'s place), and an
+    earlier report that a killed swap had moved aside is put back. One line on
+    stderr names each. A hidden directory whose writer still runs is never
+    touched, nor one that holds no finished run (it is removed).
+
     Raises:
         gdlab._io.OutputError: ``out`` cannot be written, holds a report (no
             ``force``) or holds what is not a report; without ``out``,
@@ -736,20 +749,21 @@ def output(
     try:
         with lock:
             locked = True
+            _recover(Path(root), target, out)
             if out is not None:  # again, now that no other gdlab can write it
                 _check_replaceable(target, out, force)
             existed = not _is_empty(target)
-            staged = _io.staging_dir(target)
-            os.chmod(staged, _DIR_MODE)  # mkdtemp makes it 0700; a report is to be read
-            try:
-                yield staged
-            except BaseException:
-                if existed or _is_empty(staged):
-                    shutil.rmtree(staged, ignore_errors=True)
-                else:
-                    target = _put_in_place(staged, target, out)
-                raise
-            target = _put_in_place(staged, target, out)
+            with _io.staging(target) as staged:  # locked: not a killed run's
+                os.chmod(staged, _DIR_MODE)  # mkdtemp makes it 0700; a report is to be read
+                try:
+                    yield staged
+                except BaseException:
+                    if existed or _is_empty(staged):
+                        shutil.rmtree(staged, ignore_errors=True)
+                    else:
+                        target = _put_in_place(staged, target, out)
+                    raise
+                target = _put_in_place(staged, target, out)
     except BaseException:
         if locked and out is not None:  # the lock made them: a failed run leaves none
             with contextlib.suppress(OSError):
@@ -795,3 +809,158 @@ def _check_replaceable(target: Path, out: str | os.PathLike, force: bool) -> Non
             "--out to write a new directory"
         )
     checked_out(target, force)
+
+
+# --------------------------------------------------------------------------- killed runs
+
+#: Beside ``--out DIR``, a killed run's unfinished report of it: ``DIR.recovered-<stamp>``.
+_RECOVERED = ".recovered-"
+#: Bytes of ``DIR``'s name that such a name repeats (the rest must fit in 255 bytes).
+_RECOVERED_NAME_BYTES = 200
+#: A temporary file of :func:`gdlab._io.atomic_write` (``.NAME.<random>.tmp``).
+_TEMP_FILE = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp\Z")
+#: ``.NAME.tmp-<random>`` and ``.NAME.old-<random>``: what follows ``NAME``.
+_HIDDEN_TAIL = len(".tmp-") + 8
+
+
+def _recover(root: Path, target: Path, out: Any) -> None:
+    """Recover what killed runs left of this output, one line on stderr for each report.
+
+    Without ``out``: the staging directories ``root/.<stamp>.tmp-*``; with
+    ``out``: ``target``'s ``.NAME.tmp-*`` and ``.NAME.old-*`` beside it (called
+    holding ``out``'s lock). Each is taken only when its writer is gone
+    (:func:`gdlab._io.claimed`); a directory that cannot be recovered (an error)
+    is left as it is, and named.
+    """
+    if out is None:
+        parent, name = root, _STAMPED.pattern.removesuffix(r"\Z")
+    else:
+        parent, name = target.parent, re.escape(target.name)
+    staged, backups = _io.hidden_dirs(parent, name)
+    for backup in sorted(backups, key=_changed, reverse=True):  # the newest restores
+        _say(_recover_backup, backup, out)
+    for orphan in staged:
+        _say(_recover_staged, orphan, out)
+
+
+def _say(recover: Callable[[Path, Any], str | None], hidden: Path, out: Any) -> None:
+    try:
+        told = recover(hidden, out)
+    except OSError as error:
+        told = f"could not recover {hidden}, left by a killed run: {error}"
+    if told:
+        print(f"gdlab: {told}", file=sys.stderr)
+
+
+def _changed(path: Path) -> float:
+    """When ``path`` was last renamed or changed (0 when it cannot be read)."""
+    try:
+        return path.lstat().st_ctime
+    except OSError:
+        return 0.0
+
+
+def _target_of(hidden: Path) -> Path:
+    """The output that the hidden ``.NAME.tmp-<random>`` (or ``.old-``) was for: ``NAME``."""
+    return hidden.parent / hidden.name[1:-_HIDDEN_TAIL]
+
+
+def _beside(target: Path) -> str:
+    """A new name for a killed run's report of ``target``: ``NAME.recovered-<stamp>``."""
+    short = target.name.encode("utf-8", "surrogateescape")[:_RECOVERED_NAME_BYTES]
+    return f"{short.decode('utf-8', 'ignore')}{_RECOVERED}{_stamp()}"
+
+
+def _recover_staged(orphan: Path, out: Any) -> str | None:
+    """A killed writer's staging directory: its finished runs moved into place, or,
+    when it holds none, removed; what to tell (``None``: nothing)."""
+    with _io.claimed(orphan) as gone:
+        if not gone:  # its writer runs, or another process is recovering it
+            return None
+        runs = _finished(orphan)
+        if runs is None:
+            shutil.rmtree(orphan, ignore_errors=True)
+            return None
+        _tidy(orphan)
+        target = _target_of(orphan)
+        if out is None:  # its own stamped name, as Ctrl-C would have left it
+            where = _move_new(orphan, target)
+        else:  # never in --out's place: the run that recovers it writes there
+            where = _move_new(orphan, target.parent / _beside(target), lambda: _beside(target))
+    return f"recovered the unfinished report of a killed run{_counted(runs)} as {where}"
+
+
+def _recover_backup(backup: Path, out: Any) -> str | None:
+    """An earlier report that a killed :func:`gdlab._io.replace_dir` had moved aside:
+    put back when its place is empty, removed when the swap had finished, else kept
+    beside it; what to tell."""
+    target = _target_of(backup)
+    with _io.claimed(backup) as gone:
+        if not gone:
+            return None
+        if not holds_report(backup) or _swapped(backup, target):
+            shutil.rmtree(backup, ignore_errors=True)  # nothing, or replaced as asked
+            return None
+        _tidy(backup)  # its lock file too: ``target`` keeps the lock held now
+        if _is_empty(target):
+            _io.replace_dir(backup, target)
+            return (
+                f"put back the earlier report in {target}: a run killed while replacing "
+                "it had moved it aside"
+            )
+        where = _move_new(backup, target.parent / _beside(target), lambda: _beside(target))
+    return f"kept an earlier report of {target} that a killed run had moved aside as {where}"
+
+
+def _swapped(backup: Path, target: Path) -> bool:
+    """Whether ``target`` is the report a killed swap moved in: it holds the lock file
+    that the swap's writer held (hard-linked into it before the swap)."""
+    try:
+        return os.path.samefile(backup / _LOCK_FILE, target / _LOCK_FILE)
+    except OSError:
+        return False
+
+
+def _finished(directory: Path) -> int | None:
+    """The finished runs in a killed run's ``directory`` (a report, or a tour's reports
+    in its subdirectories); ``None`` when it holds nothing to keep."""
+    counts = [_runs_in(directory)]
+    with contextlib.suppress(OSError):
+        counts += [_runs_in(p) for p in directory.iterdir() if p.is_dir() and not p.is_symlink()]
+    kept = [n for n in counts if n is not None]
+    return sum(kept) if kept else None
+
+
+def _runs_in(directory: Path) -> int | None:
+    """The runs of ``directory/results.json``: ``None`` when there is no report to keep
+    (no results.json and no page, or results.json of no runs and no series), 0 for one
+    without runs (a plot's series, a page, what cannot be read: kept, never thrown away)."""
+    page = (directory / "index.html").is_file()
+    try:
+        document = json.loads((directory / "results.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError):
+        return 0 if page else None
+    except (OSError, ValueError):
+        return 0
+    if not isinstance(document, dict):
+        return 0
+    runs = document.get("runs")
+    if isinstance(runs, list) and runs:
+        return len(runs)
+    if runs == [] and document.get("series") is None and not page:
+        return None
+    return 0
+
+
+def _counted(runs: int) -> str:
+    return f" ({runs} finished run{'' if runs == 1 else 's'})" if runs else ""
+
+
+def _tidy(directory: Path) -> None:
+    """Remove what a killed writer left half-made in ``directory``: its temporary files
+    (:func:`gdlab._io.atomic_write`'s) and its lock file."""
+    for folder, _, files in os.walk(directory):
+        for name in files:
+            if name == _LOCK_FILE or _TEMP_FILE.match(name):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(folder, name))
