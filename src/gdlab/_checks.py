@@ -35,11 +35,28 @@ __all__ = [
 
 
 def describe(value: Any) -> str:
-    """``repr`` of a value, with its type name when the type is the problem."""
+    """``repr`` of a value, cut to about 60 characters.
+
+    An integer too long for that is shown by its first digits and its length,
+    ``1000000000000... (an integer of 401 digits)``, never in full.
+    """
+    if type(value) is int and not -(10**59) < value < 10**59:
+        return _long_int(value)
     text = repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
     return text
+
+
+def _long_int(value: int) -> str:
+    """``100000000000... (an integer of 401 digits)``: no ``str()`` of the whole
+    number, which Python refuses past 4300 digits."""
+    n = abs(value)
+    digits = int((n.bit_length() - 1) * 0.30102999566398120) + 1  # at most one short
+    if n >= 10**digits:
+        digits += 1
+    lead = n // 10 ** (digits - 12)
+    return f"{'-' if value < 0 else ''}{lead}... (an integer of {digits} digits)"
 
 
 def _typed(value: Any) -> str:
@@ -123,7 +140,8 @@ def check_bool(name: str, value: Any) -> bool:
     """Return ``value`` if it is a ``bool`` (NumPy's included)."""
     if isinstance(value, bool):
         return value
-    if type(value).__name__ == "bool_":  # numpy.bool_
+    kind = type(value)
+    if kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"):  # numpy.bool_
         return bool(value)
     fail(name, "True or False", value, kind=TypeError)
     raise AssertionError  # unreachable

@@ -16,6 +16,15 @@ name           f(x, y)                                    minima
 ``rastrigin``  2A + Σ (xᵢ² − A·cos 2πxᵢ), A=10            (0, 0)
 =============  =========================================  =================
 
+Integer input is made float64 before a function sees it: ``f(x, y)`` on an
+integer grid (``numpy.arange``, ``numpy.int32`` arrays, Python ints) is ``f``
+on the same numbers as floats, never integer arithmetic that wraps around
+(``x**10`` on int32) or stays exact where the float formula rounds. This holds
+for a :class:`Function2D` of your own too: its ``f`` and ``grad`` are wrapped
+at construction (the wrapper compares, hashes and prints as the function
+itself). Bools are refused (``TypeError``); floats of any precision, complex
+numbers and anything else reach the function unchanged.
+
 Parameters follow the seeds' convention: a ``dict`` with keys ``"x"`` and
 ``"y"`` holding 0-d float arrays (:func:`params_from`), gradients the same
 (:func:`grads_at`), so any ``optimizer.update(params, grads)`` walks on them;
@@ -28,7 +37,9 @@ Parameters follow the seeds' convention: a ``dict`` with keys ``"x"`` and
 
 from __future__ import annotations
 
+import functools
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -48,6 +59,79 @@ __all__ = [
 
 Point = tuple[float, float]
 
+_REAL_INPUT = "a real number or an array of real numbers"
+_F64 = np.dtype(np.float64)
+
+
+def _float_input(name: str, value: Any) -> Any:
+    """``value`` with integers made float64: an integer array as a float64 array, a
+    NumPy integer as ``numpy.float64``, a Python int as ``float`` (``±inf`` past
+    its range). Bools are refused; anything else is returned as it is."""
+    kind = type(value)
+    if kind is float or kind is np.float64 or (kind is np.ndarray and value.dtype is _F64):
+        return value
+    if isinstance(value, np.ndarray):
+        code = value.dtype.kind
+        if code in "iu":
+            return value.astype(np.float64)
+        if code == "b":
+            fail(name, _REAL_INPUT, value, kind=TypeError)
+        return value
+    if isinstance(value, bool | np.bool_):
+        fail(name, _REAL_INPUT, value, kind=TypeError)
+    if isinstance(value, np.integer):
+        return np.float64(value)
+    if isinstance(value, numbers.Integral):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    return value
+
+
+class _FloatArgs:
+    """``func(x, y)`` with integer ``x``, ``y`` made float64 first (:func:`_float_input`).
+
+    It compares, hashes and prints as ``func`` itself, and pickles when ``func`` does.
+    """
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.func = func
+        functools.update_wrapper(self, func)
+
+    def __call__(self, x: Any, y: Any) -> Any:
+        x, y = _float_input("x", x), _float_input("y", y)
+        try:
+            return self.func(x, y)
+        except OverflowError:  # Python floats raise where NumPy's give inf: ``1e200**2``
+            if type(x) is not float and type(y) is not float:
+                raise
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self.func(_numpy_float(x), _numpy_float(y))
+        return tuple(map(_python_float, out)) if type(out) is tuple else _python_float(out)
+
+    def __eq__(self, other: object) -> bool:
+        return self.func == (other.func if isinstance(other, _FloatArgs) else other)
+
+    def __hash__(self) -> int:
+        return hash(self.func)
+
+    def __repr__(self) -> str:
+        return repr(self.func)
+
+
+def _numpy_float(value: Any) -> Any:
+    return np.float64(value) if type(value) is float else value
+
+
+def _python_float(value: Any) -> Any:
+    """A NumPy float scalar as the Python ``float`` that Python floats give back."""
+    return float(value) if type(value) is np.float64 else value
+
+
+def _unwrapped(func: Any) -> Any:
+    return func.func if isinstance(func, _FloatArgs) else func
+
 
 @dataclass(frozen=True)
 class Function2D:
@@ -63,6 +147,9 @@ class Function2D:
         xlim: plot range of ``x`` as ``(low, high)``.
         ylim: plot range of ``y`` as ``(low, high)``.
         description: the formula in one line of plain text.
+
+    ``f`` and ``grad`` are kept wrapped so that integer input reaches them as
+    float64 (see the module's notes); ``Function2D(...).f(2, 3)`` is ``f(2.0, 3.0)``.
     """
 
     name: str
@@ -73,6 +160,12 @@ class Function2D:
     xlim: Point
     ylim: Point
     description: str
+
+    def __post_init__(self) -> None:
+        for name in ("f", "grad"):
+            func = getattr(self, name)
+            if callable(func) and not isinstance(func, _FloatArgs):
+                object.__setattr__(self, name, _FloatArgs(func))
 
 
 _SCALAR_TYPES = (float, np.float64)
@@ -324,7 +417,7 @@ def scalar_form(fn: Function2D) -> ScalarForm | None:
     evaluated as it is written.
     """
     try:
-        return _SCALAR_FORMS.get((fn.f, fn.grad))
+        return _SCALAR_FORMS.get((_unwrapped(fn.f), _unwrapped(fn.grad)))
     except TypeError:  # an unhashable f or grad
         return None
 

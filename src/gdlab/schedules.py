@@ -39,6 +39,14 @@ plateau               ReduceOnPlateau         lr·factor after patience bad repo
 manual                Manual                  whatever the user set()                 --
 ====================  ======================  ======================================  =====
 
+Every count a schedule takes (``decay_steps``, ``every``, ``boundaries``,
+``total_steps``, ``step_size_up``/``down``, ``anneal_epochs``, ``warmup_steps``,
+``patience``, ``cooldown``) is an integer of at most 2**53 (:data:`MAX_COUNT`):
+up to there every count is exact as a float, which the formulas divide by. The
+counters ``step`` and ``epoch`` themselves have no bound. A rate that the
+arguments put past the float range from the start (``OneCycle``'s corners,
+``k·lr0`` of the inverse-square-root decays) is refused when the schedule is made.
+
 Where torch, optax and Keras disagree, a schedule names the convention
 (``form=``, ``inclusive=``, ``periodic=``); ``docs/schedules.md`` lists which
 reference each one matches.
@@ -136,6 +144,26 @@ def _quotient(n: int, d: int) -> float:
 
 def _check_lr(name: str, value: Any) -> float:
     return check_real(name, value, low=0, low_open=True)
+
+
+def _check_nonneg(name: str, value: Any) -> float:
+    """A real number >= 0, ``-0.0`` read as ``0.0`` (so no ``−0.0`` in a repr or config)."""
+    return check_real(name, value, low=0) + 0.0
+
+
+#: The largest count a schedule takes (``decay_steps``, ``every``, ``boundaries``,
+#: ``total_steps``, ``patience``, …): 2**53, past which a count is no longer exact
+#: as a float (the formulas divide by it; a JSON reader in JavaScript reads it
+#: as a float). A run that long never ends; a larger count is a typo.
+MAX_COUNT = 2**53
+
+
+def _check_count(name: str, value: Any, low: int) -> int:
+    """An integer in ``[low, MAX_COUNT]``: a number of steps, epochs or reports."""
+    n = check_int(name, value, low=low)
+    if n > MAX_COUNT:
+        fail(name, f"an integer in [{low}, 2**53] (a count of steps or epochs)", value)
+    return n
 
 
 def _check_first(value: Any) -> int:
@@ -368,9 +396,9 @@ class InverseTimeDecay(_Counted):
         first: int = 0,
     ) -> None:
         self.lr0 = _check_lr("lr0", lr0)
-        self.decay_rate = check_real("decay_rate", decay_rate, low=0)
+        self.decay_rate = _check_nonneg("decay_rate", decay_rate)
         self.unit = _check_per(per)
-        self.decay_steps = check_int("decay_steps", decay_steps, low=1)
+        self.decay_steps = _check_count("decay_steps", decay_steps, 1)
         self.staircase = check_bool("staircase", staircase)
         self.first = _check_first(first)
 
@@ -441,7 +469,7 @@ class ExponentialDecay(_Counted):
         self.lr0 = _check_lr("lr0", lr0)
         self.rate = check_real("rate", rate, low=0, high=1, low_open=True)
         self.unit = _check_per(per)
-        self.decay_steps = check_int("decay_steps", decay_steps, low=1)
+        self.decay_steps = _check_count("decay_steps", decay_steps, 1)
         self.staircase = check_bool("staircase", staircase)
         self.first = _check_first(first)
 
@@ -476,6 +504,8 @@ class _InverseSqrt(_Counted):
     def __init__(self, lr0: float, k: float = 1.0, first: int = 1) -> None:
         self.lr0 = _check_lr("lr0", lr0)
         self.k = check_real("k", k, low=0, low_open=True)
+        if not math.isfinite(self.k * self.lr0):  # the rate at n = 1, its largest
+            fail("k", f"such that the first rate k·lr0 is finite (lr0 = {_num(self.lr0)})", k)
         self.first = _check_first_one(first)
 
     def _value(self, step: int, epoch: int) -> float:
@@ -572,7 +602,7 @@ class StepDecay(_Counted):
         first: int = 0,
     ) -> None:
         self.lr0 = _check_lr("lr0", lr0)
-        self.every = check_int("every", every, low=1)
+        self.every = _check_count("every", every, 1)
         self.factor = check_real("factor", factor, low=0, high=1, low_open=True, high_open=True)
         self.unit = _check_per(per)
         self.first = _check_first(first)
@@ -640,7 +670,7 @@ class PiecewiseConstant(_Counted):
         self.inclusive = check_bool("inclusive", inclusive)
         low = 0 if self.inclusive else 1
         self.boundaries = [
-            check_int(f"boundaries[{i}]", b, low=low)
+            _check_count(f"boundaries[{i}]", b, low)
             for i, b in enumerate(_check_list("boundaries", boundaries))
         ]
         if any(a >= b for a, b in zip(self.boundaries, self.boundaries[1:], strict=False)):
@@ -731,8 +761,8 @@ class PolynomialDecay(_Counted):
         first: int = 0,
     ) -> None:
         self.lr0 = _check_lr("lr0", lr0)
-        self.end_lr = check_real("end_lr", end_lr, low=0)
-        self.decay_steps = check_int("decay_steps", decay_steps, low=1)
+        self.end_lr = _check_nonneg("end_lr", end_lr)
+        self.decay_steps = _check_count("decay_steps", decay_steps, 1)
         self.power = check_real("power", power, low=0, low_open=True)
         self.unit = _check_per(per)
         self.cycle = check_bool("cycle", cycle)
@@ -834,8 +864,8 @@ class CosineDecay(_Counted):
         periodic: bool = False,
     ) -> None:
         self.lr0 = _check_lr("lr0", lr0)
-        self.decay_steps = check_int("decay_steps", decay_steps, low=1)
-        self.min_lr = check_real("min_lr", min_lr, low=0)
+        self.decay_steps = _check_count("decay_steps", decay_steps, 1)
+        self.min_lr = _check_nonneg("min_lr", min_lr)
         if self.min_lr > self.lr0:
             fail("min_lr", f"<= lr0 = {_num(self.lr0)}", min_lr)
         self.unit = _check_per(per)
@@ -1051,15 +1081,15 @@ class OneCycle(Schedule):
         form: str = "torch",
     ) -> None:
         self.max_lr = _check_lr("max_lr", max_lr)
-        self.total_steps = check_int("total_steps", total_steps, low=1)
-        self.pct_start = check_real("pct_start", pct_start, low=0, high=1)
+        self.total_steps = _check_count("total_steps", total_steps, 1)
+        self.pct_start = check_real("pct_start", pct_start, low=0, high=1) + 0.0
         self.anneal = check_choice("anneal", anneal, ANNEALS)
         self.div_factor = check_real("div_factor", div_factor, low=0, low_open=True)
         self.final_div_factor = check_real(
             "final_div_factor", final_div_factor, low=0, low_open=True
         )
         self.three_phase = check_bool("three_phase", three_phase)
-        self.pct_final = check_real("pct_final", pct_final, low=0, high=1)
+        self.pct_final = check_real("pct_final", pct_final, low=0, high=1) + 0.0
         self.form = check_choice("form", form, ("torch", "optax"))
         self.unit = "step"
         big_t = self.total_steps
@@ -1075,7 +1105,27 @@ class OneCycle(Schedule):
             fail("pct_final", "0.85 (unused) unless form='optax' and three_phase=True", pct_final)
         if self.form == "optax" and not int(self.pct_start * big_t) < big_t:
             fail("pct_start", "in [0, 1) with form='optax'", pct_start)
-        self._legs = self._build_legs()
+        self._legs = self._checked_legs(div_factor, final_div_factor)
+
+    def _checked_legs(self, div_factor: Any, final_div_factor: Any) -> list:
+        """:meth:`_build_legs`, or ``ValueError`` naming the factor that makes a corner
+        rate leave the float range (``max_lr = 1, div_factor = 1e-320``: inf)."""
+        if not math.isfinite(self.max_lr / self.div_factor):
+            fail(
+                "div_factor",
+                f"such that the first rate max_lr/div_factor is finite (max_lr = "
+                f"{_num(self.max_lr)})",
+                div_factor,
+            )
+        legs = self._build_legs()
+        if not all(math.isfinite(rate) for _, a, b in legs for rate in (a, b)):
+            fail(
+                "final_div_factor",
+                "such that the final rate max_lr/(div_factor·final_div_factor) is finite "
+                f"(max_lr = {_num(self.max_lr)}, div_factor = {_num(self.div_factor)})",
+                final_div_factor,
+            )
+        return legs
 
     def _build_legs(self) -> list[tuple[float, float, float]]:
         """``(end, start_lr, end_lr)`` per leg; each leg starts where the previous ended."""
@@ -1099,7 +1149,8 @@ class OneCycle(Schedule):
             scales = [self.div_factor, 1.0 / self.div_factor, 1.0 / self.final_div_factor]
         else:
             ends = [int(pct * big_t), big_t]
-            scales = [self.div_factor, 1.0 / (self.div_factor * self.final_div_factor)]
+            both = self.div_factor * self.final_div_factor  # 0.0 if it underflows
+            scales = [self.div_factor, 1.0 / both if both else math.inf]
         corners = [initial]
         for scale in scales:
             corners.append(corners[-1] * scale)
@@ -1202,15 +1253,15 @@ class Cyclic(Schedule):
         scale_fn: Callable[[int], float] | None = None,
         scale_mode: str | None = None,
     ) -> None:
-        self.base_lr = check_real("base_lr", base_lr, low=0)
+        self.base_lr = _check_nonneg("base_lr", base_lr)
         self.max_lr = _check_lr("max_lr", max_lr)
         if self.max_lr < self.base_lr:
             fail("max_lr", f">= base_lr = {_num(self.base_lr)}", max_lr)
-        self.step_size_up = check_int("step_size_up", step_size_up, low=1)
+        self.step_size_up = _check_count("step_size_up", step_size_up, 1)
         self.step_size_down = (
             self.step_size_up
             if step_size_down is None
-            else check_int("step_size_down", step_size_down, low=0)
+            else _check_count("step_size_down", step_size_down, 0)
         )
         self.mode = check_choice("mode", mode, CYCLIC_MODES)
         self.gamma = check_real("gamma", gamma, low=0, high=1, low_open=True)
@@ -1328,7 +1379,7 @@ class SWALR(_Counted):
     ) -> None:
         self.lr0 = _check_lr("lr0", lr0)
         self.swa_lr = _check_lr("swa_lr", swa_lr)
-        self.anneal_epochs = check_int("anneal_epochs", anneal_epochs, low=0)
+        self.anneal_epochs = _check_count("anneal_epochs", anneal_epochs, 0)
         self.anneal = check_choice("anneal", anneal, ANNEALS)
         self.unit = _check_per(per)
         self.first = _check_first(first)
@@ -1406,7 +1457,7 @@ class Lambda(_Counted):
 
     def _value(self, step: int, epoch: int) -> float:
         n = self._n(step, epoch)
-        return self.lr0 * check_real(f"lr_lambda({n})", self.lr_lambda(n), low=0)
+        return self.lr0 * _check_nonneg(f"lr_lambda({n})", self.lr_lambda(n))
 
     def _kwargs(self) -> dict[str, Any]:
         return {"lr0": self.lr0, "lr_lambda": self.lr_lambda, "per": self.unit, "first": self.first}
@@ -1485,7 +1536,7 @@ class Multiplicative(_Counted):
                 )
             calls += 1
             k += 1
-            product *= check_real(f"lr_lambda({k})", self.lr_lambda(k), low=0)
+            product *= _check_nonneg(f"lr_lambda({k})", self.lr_lambda(k))
         self._products[start] = (stop if product == 0.0 else k, product)
         return product
 
@@ -1531,15 +1582,18 @@ class Warmup(Schedule):
 
     def __init__(self, schedule: Schedule | float, warmup_steps: int, *, start_lr: float = 0.0):
         self.schedule = _as_schedule("schedule", schedule)
-        self.warmup_steps = check_int("warmup_steps", warmup_steps, low=1)
-        self.start_lr = check_real("start_lr", start_lr, low=0)
+        self.warmup_steps = _check_count("warmup_steps", warmup_steps, 1)
+        self.start_lr = _check_nonneg("start_lr", start_lr)
         self.unit = "step"
 
     def _value(self, step: int, epoch: int) -> float:
         if step >= self.warmup_steps:
             return self.schedule(step - self.warmup_steps, epoch)
         target = self.schedule(0, epoch)
-        return self.start_lr + (target - self.start_lr) * step / self.warmup_steps
+        ramp = (target - self.start_lr) * step / self.warmup_steps
+        if not math.isfinite(ramp):  # the product passed the float range on the way
+            ramp = (target - self.start_lr) * (step / self.warmup_steps)
+        return self.start_lr + ramp
 
     def _reads(self) -> frozenset[str]:
         return frozenset({"step"}) | self.schedule._reads()
@@ -1691,7 +1745,7 @@ class Join(_Composite):
     ) -> None:
         self.schedules = _check_pieces(schedules)
         self.boundaries = [
-            check_int(f"boundaries[{i}]", b, low=1)
+            _check_count(f"boundaries[{i}]", b, 1)
             for i, b in enumerate(_check_list("boundaries", boundaries))
         ]
         if any(a >= b for a, b in zip(self.boundaries, self.boundaries[1:], strict=False)):
@@ -1852,12 +1906,12 @@ class ReduceOnPlateau(Schedule):
     ) -> None:
         self.lr0 = _check_lr("lr0", lr0)
         self.factor = check_real("factor", factor, low=0, high=1, low_open=True, high_open=True)
-        self.patience = check_int("patience", patience, low=0)
-        self.threshold = check_real("threshold", threshold, low=0)
+        self.patience = _check_count("patience", patience, 0)
+        self.threshold = _check_nonneg("threshold", threshold)
         self.threshold_mode = check_choice("threshold_mode", threshold_mode, ("rel", "abs"))
         self.mode = check_choice("mode", mode, ("min", "max"))
-        self.cooldown = check_int("cooldown", cooldown, low=0)
-        self.min_lr = check_real("min_lr", min_lr, low=0)
+        self.cooldown = _check_count("cooldown", cooldown, 0)
+        self.min_lr = _check_nonneg("min_lr", min_lr)
         if self.min_lr > self.lr0:
             fail("min_lr", f"<= lr0 = {_num(self.lr0)}", min_lr)
         self.unit = "epoch"
@@ -1928,12 +1982,12 @@ class ReduceOnPlateau(Schedule):
         if set(state) != set(keys):  # (keys of any type: sorted() would raise on mixed ones)
             fail("state", f"a dict with the keys {', '.join(map(repr, keys))}", state)
         # every rate the reports can reach: lr0 cut towards min_lr, never below it
-        lr = check_real("lr", state["lr"], low=0)
+        lr = _check_nonneg("lr", state["lr"])
         if not self.min_lr <= lr <= self.lr0:
             lr = check_real("lr", lr, low=self.min_lr, high=self.lr0)  # names the range
         best = None if state["best"] is None else check_real("best", state["best"])
-        bad = check_int("num_bad_epochs", state["num_bad_epochs"], low=0)
-        counter = check_int("cooldown_counter", state["cooldown_counter"], low=0)
+        bad = _check_count("num_bad_epochs", state["num_bad_epochs"], 0)
+        counter = _check_count("cooldown_counter", state["cooldown_counter"], 0)
         self.lr, self.best, self.num_bad_epochs, self.cooldown_counter = lr, best, bad, counter
 
     def __repr__(self) -> str:
