@@ -214,6 +214,11 @@ def test_ctrl_c_leaves_the_finished_runs(tmp_path, capsys, monkeypatch):
         (["race", "bowl", "--wat"], "unrecognized arguments: --wat"),
         (["plot", "weights"], "invalid choice: 'weights'"),
         (["race", "--config", "missing.toml"], "no such file"),
+        # a value too long to repeat is cut; past Python's 4300 digits an integer is
+        # text ("invalid _set_pair value" and all 5001 digits before)
+        (["race", "bowl", "--set", "training.steps=1" + "0" * 5000], "got '100000000"),
+        (["race", "bowl", "--set", "training.steps=1" + "0" * 100], "(an integer of 101 digits)"),
+        (["race", "bowl", "--set", "training.steps" + "x" * 100], "got 'training.stepsxxx"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
@@ -225,6 +230,8 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert lines[0].startswith("gdlab: error: ")
     assert message in lines[0]
     assert "Traceback" not in stderr
+    assert "_set_pair" not in stderr  # no internal name
+    assert len(lines[0]) < 500  # nor 5000 digits
 
 
 TRAINING = "[training]\nsteps = 3\n"

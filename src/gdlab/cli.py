@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import gdlab
-from gdlab._checks import check_int, check_real
+from gdlab._checks import check_int, check_real, describe
 from gdlab._text import number, pad, width
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_RUN_FAILED", "EXIT_USAGE", "build_parser", "main", "summary"]
@@ -286,9 +286,19 @@ def _set_pair(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not sep or not key or not value.strip():
         raise argparse.ArgumentTypeError(
-            f"expected KEY=VALUE (e.g. adam.beta1=0.8, training.batch_size=64); got {text!r}"
+            "expected KEY=VALUE (e.g. adam.beta1=0.8, training.batch_size=64); "
+            f"got {describe(text)}"
         )
     return key, parse_value(value)
+
+
+def _said(value: Any) -> str:
+    """``value`` as an error repeats what the user typed: cut to about 60 characters
+    (an integer of many digits by its length: :func:`gdlab._checks.describe`)."""
+    if type(value) is int:
+        return describe(value)
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _experiment_options(parser: argparse.ArgumentParser, verb: str) -> None:
@@ -496,7 +506,7 @@ def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
         changes.append(("seeds", args.seeds))
     changes += list(args.set)
     for key, value in changes:
-        experiment = experiment.set(key, value, where=f"--set {key}={value}")
+        experiment = experiment.set(key, value, where=f"--set {key}={_said(value)}")
     for name, value in args.lr:
         experiment = experiment.with_lr(name, value, where=f"--lr {name}={value}")
     return experiment, base, base_name

@@ -111,7 +111,7 @@ def parse_value(text: str) -> Any:
     ``true``) or, failing that, the text itself as a string (``beale``)."""
     try:
         parsed = tomllib.loads(f"v = {text}")
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # TOMLDecodeError, or an integer past Python's 4300 digits
         return text.strip()
     if len(parsed) != 1:  # ``1\nz = 3`` is one text, not the value 1 and a stray key
         return text.strip()
