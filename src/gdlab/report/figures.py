@@ -67,6 +67,7 @@ import functools
 import math
 import re
 import textwrap
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -1300,15 +1301,36 @@ def _font_family() -> tuple[str, ...]:
     return ("DejaVu Sans", *[name for name in CJK_FONTS if name in present][:2])
 
 
+#: How deep this thread is inside :func:`_style` (a figure function called inside
+#: another's style, or :func:`draw` around a figure and its saving, enters it once).
+_STYLED = threading.local()
+
+
 @contextmanager
 def _style() -> Iterator[None]:
-    """matplotlib's default style plus gdlab's fonts and a fixed SVG hash salt."""
+    """matplotlib's default style plus gdlab's fonts and a fixed SVG hash salt.
+
+    Entered once: inside it already (this thread), it changes nothing, so a
+    figure's making, fitting and saving under :func:`draw` pay for one style.
+    """
+    depth = getattr(_STYLED, "depth", 0)
+    if depth:
+        _STYLED.depth = depth + 1
+        try:
+            yield
+        finally:
+            _STYLED.depth = depth
+        return
     import matplotlib
     import matplotlib.style
 
     rc = {**_RC, "font.family": list(_font_family())}
     with matplotlib.style.context("default"), matplotlib.rc_context(rc):
-        yield
+        _STYLED.depth = 1
+        try:
+            yield
+        finally:
+            _STYLED.depth = 0
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -1401,18 +1423,115 @@ def _literal_texts(fig: Figure) -> None:
             _fit_text(text, 0.9 * width / columns, renderer)
 
 
+@functools.cache
+def _charmap(found: str, index: int) -> frozenset[int]:
+    """The characters the font ``found`` by the font manager (face ``index``) draws."""
+    from matplotlib import font_manager
+
+    return frozenset(font_manager.get_font(found).get_charmap())
+
+
+def _first_font_draws(text: str, prop: Any) -> bool:
+    """Whether the first of the figure fonts (:func:`_font_family`), in ``prop``'s style
+    and weight, holds every character of ``text``."""
+    from matplotlib import font_manager
+
+    first = prop.copy()
+    first.set_family(_font_family()[0])
+    try:
+        found = font_manager.fontManager.findfont(first, fallback_to_default=False)
+    except ValueError:
+        return False
+    chars = _charmap(found, int(getattr(found, "face_index", 0)))
+    return all(ord(c) in chars for c in text if c != "\n")
+
+
+def _axis_labels(fig: Figure) -> Iterator[tuple[str, Any]]:
+    """The tick labels a fixed formatter (labels set by hand) will write, with the
+    properties of the axis's first tick label."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.ticker import FixedFormatter
+
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            ticks = axis.majorTicks + axis.minorTicks
+            prop = ticks[0].label1.get_fontproperties() if ticks else FontProperties()
+            for formatter in (axis.get_major_formatter(), axis.get_minor_formatter()):
+                if isinstance(formatter, FixedFormatter):
+                    yield from ((str(label), prop) for label in formatter.seq)
+
+
+def _first_font_only(fig: Figure) -> None:
+    """The figure's words in the first figure font alone when it holds every character
+    of them: the same drawing, found faster.
+
+    :func:`_font_family` lists fonts for the characters DejaVu Sans lacks
+    (Hangul), and matplotlib looks each of them up every time it measures or
+    draws a text (three times the work). When DejaVu Sans draws every word of
+    the figure, the others are never used, and its texts keep only the first;
+    tick labels made later copy the first tick's. The files are byte for byte
+    the same.
+    """
+    from matplotlib.text import Text
+
+    if len(_font_family()) < 2:
+        return
+    texts = fig.findobj(Text)
+    words = [(t.get_text(), t.get_fontproperties()) for t in texts]
+    if not all(_first_font_draws(w, p) for w, p in [*words, *_axis_labels(fig)] if w):
+        return
+    for text in texts:
+        text.set_fontfamily(_font_family()[0])
+
+
 def _finished(make: Callable[..., Figure]) -> Callable[..., Figure]:
     """A public figure function whose figure's words are literal and fit
     (:func:`_literal_texts`), however the caller then saves it."""
 
     @functools.wraps(make)
     def finished(*args: Any, **kwargs: Any) -> Figure:
-        fig = make(*args, **kwargs)
         with _style():
+            fig = make(*args, **kwargs)
             _literal_texts(fig)
+            _first_font_only(fig)
         return fig
 
     return finished
+
+
+def _title_stays(ax: Axes) -> bool:
+    """Whether matplotlib leaves the titles of ``ax`` where they are at every size: at
+    the top of the axes (nothing moved them), ticks and axis label below it, no twin,
+    aligned or inset axes beside it, and positioned automatically."""
+    titles = (ax.title, getattr(ax, "_left_title", None), getattr(ax, "_right_title", None))
+    return (
+        getattr(ax, "_autotitlepos", False) in (None, True)
+        and all(t is not None and t.get_position()[1] == 1.0 for t in titles)
+        and not ax.child_axes
+        and list(ax._twinned_axes.get_siblings(ax)) == [ax]
+        and ax.xaxis.get_ticks_position() == "bottom"
+        and ax.xaxis.get_label_position() == "bottom"
+    )
+
+
+def _keep_titles(fig: Figure) -> None:
+    """Spare the PNG and SVG drawings matplotlib's search for each title's height.
+
+    Before drawing an axes, matplotlib measures every y tick label of it (and
+    of its twins) to see whether something sticks up into the title: only the
+    y-axis offset text (``1e-3`` above the axis) or ticks along the top can.
+    The layout has just placed the titles; where neither can move them, at
+    any resolution (no offset text in the figure, ticks below, titles where
+    the layout left them, at the top), they are marked as placed, and each
+    file is drawn the same without that search.
+    """
+    if any(ax.yaxis.offsetText.get_visible() and ax.yaxis.offsetText.get_text() for ax in fig.axes):
+        return
+    groups = getattr(fig, "_align_label_groups", {}).get("title")
+    for ax in fig.axes:
+        aligned = groups is not None and list(groups.get_siblings(ax)) != [ax]
+        if not aligned and _title_stays(ax):
+            ax._autotitlepos = False
 
 
 def _save(fig: Figure, directory: Path, name: str) -> None:
@@ -1430,6 +1549,7 @@ def _save(fig: Figure, directory: Path, name: str) -> None:
         if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
             engine.execute(fig)
             fig.set_layout_engine("none")
+        _keep_titles(fig)
         atomic_write(
             directory / f"{name}.png",
             lambda fh: fig.savefig(fh, format="png", dpi=PNG_DPI),  # no date in PNG metadata
@@ -1621,17 +1741,31 @@ def _function_surface(
     return _Surface(grid_x, grid_y, z, _contour_levels(z, levels))
 
 
-def _contours(ax: Axes, surface: _Surface, *, labels: bool = False) -> None:
-    """Contour lines in greys, darker toward the minimum."""
+def _contours(ax: Axes, surface: _Surface, *, labels: bool = False, like: Any = None) -> Any:
+    """Contour lines in greys, darker toward the minimum; the contour set (``None``
+    without levels).
+
+    ``like``, the contour set of the same surface on another panel, lends its
+    lines: tracing them again on every panel of a grid is most of its making.
+    """
     if surface.levels is None:
-        return
+        return None
     shades = [str(g) for g in np.linspace(0.25, 0.78, len(surface.levels))]
+    paths = like.get_paths() if like is not None else []
+    if any(len(p.vertices) for p in paths):
+        from matplotlib.contour import ContourSet
+
+        return ContourSet(
+            ax, like.levels, [[p.vertices] for p in paths], [[p.codes] for p in paths],
+            colors=shades, linewidths=0.7, zorder=0,
+        )  # fmt: skip
     lines = ax.contour(
         surface.x, surface.y, surface.z, levels=surface.levels, colors=shades, linewidths=0.7,
         zorder=0,
     )  # fmt: skip
     if labels:
         ax.clabel(lines, lines.levels[::2], fontsize=6, fmt=lambda v: f"{v:.3g}", inline=True)
+    return lines
 
 
 def _function_setup(
@@ -1789,8 +1923,13 @@ def paths_figure(
 
     with _style():
         fig = _new_figure(*_grid_size(len(firsts), (3.6, 2.9)))
-        for ax, (name, run) in zip(_grid(fig, len(firsts)), firsts.items(), strict=True):
-            _contours(ax, surface)
+        first = None
+        panels = zip(_grid(fig, len(firsts)), firsts.items(), strict=True)
+        for k, (ax, (name, run)) in enumerate(panels):
+            if first is None:
+                first = _contours(ax, surface)
+            else:  # the first panel's lines, under the name the SVG gave them when traced anew
+                _contours(ax, surface, like=first).set_gid(f"QuadContourSet_{k + 1}")
             for other, path in paths.items():
                 if other != name and len(path):
                     ax.plot(path[:, 0], path[:, 1], color="0.75", lw=0.8, zorder=1)
@@ -2789,11 +2928,12 @@ def draw(
     directory.mkdir(parents=True, exist_ok=True)
     made = []
     for plan in plans:
-        fig = plan.make()
-        try:
-            _save(fig, directory, plan.name)
-        finally:
-            fig.clear()
+        with _style():  # one style for the figure's making, fitting and saving
+            fig = plan.make()
+            try:
+                _save(fig, directory, plan.name)
+            finally:
+                fig.clear()
         made.append(
             {
                 "name": plan.name,
