@@ -33,7 +33,6 @@ import importlib.util
 import io
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -87,14 +86,10 @@ def anchor() -> None:
 
 
 def machine() -> str:
-    """The CPU's model name (Linux), else what the platform module says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    """The CPU's model name, as results.json records it."""
+    from gdlab.results import environment
+
+    return environment()[1]["processor"]
 
 
 def timed(work) -> tuple[float, float]:

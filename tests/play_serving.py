@@ -78,3 +78,12 @@ def serve(warm: Sequence[str] | None = None) -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+@contextlib.contextmanager
+def served_page(width: int = 1360, height: int = 980) -> Iterator[object]:
+    """A Chromium page of that size beside a served app, whose address is ``page.base``."""
+    with serve() as base, chromium() as browser:
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.base = base
+        yield page

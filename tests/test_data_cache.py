@@ -340,6 +340,14 @@ def _python(code: str, cache: Path, **kwargs) -> subprocess.Popen:
     )
 
 
+def _json_from(code: str, cache: Path) -> dict:
+    """What ``code``, run in a new process with ``cache`` as its cache, prints as JSON."""
+    run = _python(code, cache)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err
+    return json.loads(out)
+
+
 def test_two_processes_writing_one_key_both_leave_a_valid_file(cache):
     code = """
         import time
@@ -379,10 +387,7 @@ def test_a_second_process_with_a_warm_cache_imports_neither_scikit_learn_nor_mlx
         heavy = sorted(set(sys.modules) & {{"sklearn", "mlxtend.data"}})  # not mlxtend alone
         print(json.dumps({{"heavy": heavy, "seen": seen}}))
     """
-    run = _python(code, cache)
-    out, err = run.communicate(timeout=120)
-    assert run.returncode == 0, err
-    result = json.loads(out)
+    result = _json_from(code, cache)
     assert result["heavy"] == []
     assert result["seen"] == expected
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gdlab.data import DATASETS, datasets, load, moons
-from test_data_cache import _assert_identical, _fingerprint, _options, _python
+from test_data_cache import _assert_identical, _fingerprint, _json_from, _options
 
 # the loaders load() reads through data-load-… files, with small arguments
 CACHED = {
@@ -234,9 +234,6 @@ def test_a_process_with_a_warm_cache_does_not_import_scikit_learn(cache):
         heavy = sorted({{m.split(".")[0] for m in sys.modules}} & {{"sklearn", "mlxtend"}})
         print(json.dumps({{"heavy": heavy, "seen": seen}}))
     """
-    run = _python(code, cache)
-    out, err = run.communicate(timeout=120)
-    assert run.returncode == 0, err
-    result = json.loads(out)
+    result = _json_from(code, cache)
     assert result["heavy"] == []
     assert result["seen"] == expected

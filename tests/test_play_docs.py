@@ -255,12 +255,10 @@ def test_a_worker_process_ignores_ctrl_c_and_ends_with_the_server():
 
 @pytest.fixture(scope="module")
 def page():
-    from play_serving import chromium, serve
+    from play_serving import served_page
 
-    with serve() as base, chromium() as browser:
-        opened = browser.new_page(viewport={"width": 1360, "height": 980})
-        opened.base = base
-        yield opened
+    with served_page() as page:
+        yield page
 
 
 def _open(page, state: dict, ready: str) -> None:

@@ -39,11 +39,9 @@ RUNS = [{"optimizer": "sgd", "hyperparameters": {"lr": 0.1}}]
 
 @pytest.fixture(scope="module")
 def browser_page():
-    from play_serving import chromium, serve
+    from play_serving import served_page
 
-    with serve() as base, chromium() as browser:
-        page = browser.new_page(viewport={"width": 1360, "height": 980})
-        page.base = base
+    with served_page() as page:
         yield page
 
 
