@@ -458,7 +458,10 @@ def _sweep_race(
     order = {task.id: n for n, task in enumerate(tasks)}
     started = tasks
     if not inline:  # a pool takes them in turn: the longest first (records are per task)
-        rank = {run: k for k, run in enumerate(longest_first(experiment))}
+        try:
+            rank = {run: k for k, run in enumerate(longest_first(experiment))}
+        except Exception:  # a run that cannot start fails in its task, and is recorded so
+            rank = {run: run for run in range(len(experiment.runs))}
         started = sorted(tasks, key=lambda t: (t.kwargs["seed"], rank[t.kwargs["run"]]))
     ready: dict[int, dict[str, Any]] = {}
     handed = 0
