@@ -87,3 +87,13 @@ def served_page(width: int = 1360, height: int = 980) -> Iterator[object]:
         page = browser.new_page(viewport={"width": width, "height": height})
         page.base = base
         yield page
+
+
+def wait_for(page: object, expression: str, timeout: float = 30.0) -> object:
+    """The first truthy value of the JavaScript ``expression`` on ``page``, polled
+    (the page's CSP forbids the eval that Playwright's ``wait_for_function`` uses)."""
+    end = time.monotonic() + timeout
+    while not (value := page.evaluate(f"() => ({expression})")):
+        assert time.monotonic() < end, f"timed out waiting for {expression}"
+        time.sleep(0.05)
+    return value

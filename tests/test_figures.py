@@ -102,7 +102,13 @@ def bowl_race() -> dict:
                 path=path.tolist(), final_params={"x": path[-1, 0], "y": path[-1, 1]},
             )
         )  # fmt: skip
-    problem = {
+    return document(bowl_problem(), runs)
+
+
+def bowl_problem() -> dict:
+    """The ``problem`` block of a race on the bowl."""
+    fn = functions2d.get("bowl")
+    return {
         "kind": "function",
         "name": "bowl",
         "traits": ["function2d"],
@@ -116,7 +122,6 @@ def bowl_race() -> dict:
             "start": list(fn.start),
         },
     }
-    return document(problem, runs)
 
 
 def epochs_of(loss: list[float], every: int, rng: np.random.Generator) -> list[dict]:

@@ -18,6 +18,7 @@ import pytest
 from gdlab import functions2d, optim
 from gdlab.report import figures
 from gdlab.results import SCHEMA_ID
+from test_figures import bowl_problem
 
 
 def bowl_document(labels: tuple[str, ...]) -> dict[str, Any]:
@@ -33,19 +34,7 @@ def bowl_document(labels: tuple[str, ...]) -> dict[str, Any]:
                 "loss": fn.f(path[:-1, 0], path[:-1, 1]).tolist(), "path": path.tolist(),
             }
         )  # fmt: skip
-    problem = {
-        "kind": "function",
-        "name": "bowl",
-        "traits": ["function2d"],
-        "function": {
-            "name": "bowl",
-            "description": fn.description,
-            "xlim": list(fn.xlim),
-            "ylim": list(fn.ylim),
-            "minima": [list(m) for m in fn.minima],
-        },
-    }
-    return {"schema": SCHEMA_ID, "problem": problem, "runs": runs}
+    return {"schema": SCHEMA_ID, "problem": bowl_problem(), "runs": runs}
 
 
 def plain_route(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -267,12 +267,9 @@ def _open(page, state: dict, ready: str) -> None:
 
 
 def _wait(page, expression: str, timeout: float = 30.0):
-    # polled: the page's CSP forbids the eval that wait_for_function uses
-    end = time.monotonic() + timeout
-    while not (value := page.evaluate(f"() => ({expression})")):
-        assert time.monotonic() < end, f"timed out waiting for {expression}"
-        time.sleep(0.05)
-    return value
+    from play_serving import wait_for
+
+    return wait_for(page, expression, timeout)
 
 
 def test_a_refused_range_goes_once_it_is_mended_and_never_reaches_the_banner(page):

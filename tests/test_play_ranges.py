@@ -58,12 +58,9 @@ def _open(page, state: dict) -> None:
 
 
 def _wait(page, expression: str, timeout: float = 20.0):
-    # polled: the page's CSP forbids the eval that wait_for_function uses
-    end = time.monotonic() + timeout
-    while not (value := page.evaluate(f"() => ({expression})")):
-        assert time.monotonic() < end, f"timed out waiting for {expression}"
-        time.sleep(0.05)
-    return value
+    from play_serving import wait_for
+
+    return wait_for(page, expression, timeout)
 
 
 def _said(page) -> dict:

@@ -42,10 +42,12 @@ def describe(value: Any) -> str:
     """
     if type(value) is int and not -(10**59) < value < 10**59:
         return _long_int(value)
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return text
+    return cut(repr(value))
+
+
+def cut(text: str) -> str:
+    """``text``, or its first 57 characters and ``...`` when it is longer than 60."""
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _long_int(value: int) -> str:

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import gdlab
-from gdlab._checks import check_int, check_real, describe
+from gdlab._checks import check_int, check_real, cut, describe
 from gdlab._text import number, pad, width
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_RUN_FAILED", "EXIT_USAGE", "build_parser", "main", "summary"]
@@ -295,10 +295,7 @@ def _set_pair(text: str) -> tuple[str, Any]:
 def _said(value: Any) -> str:
     """``value`` as an error repeats what the user typed: cut to about 60 characters
     (an integer of many digits by its length: :func:`gdlab._checks.describe`)."""
-    if type(value) is int:
-        return describe(value)
-    text = str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return describe(value) if type(value) is int else cut(str(value))
 
 
 def _experiment_options(parser: argparse.ArgumentParser, verb: str) -> None:
