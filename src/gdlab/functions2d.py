@@ -25,6 +25,15 @@ at construction (the wrapper compares, hashes and prints as the function
 itself). Bools are refused (``TypeError``); floats of any precision, complex
 numbers and anything else reach the function unchanged.
 
+A :class:`Function2D` checks its fields when it is made (a name, two functions
+of ``(x, y)``, finite points, ranges with low < high), naming the field, what
+was expected and the bad value, and holds its numbers as Python floats. What
+its ``f`` and ``grad`` return is checked where the library evaluates them at a
+point (:func:`grads_at`, :func:`run_path`, the fit loop): one real number, and
+a pair of them; anything else (a complex loss, a scalar gradient, an array) is
+refused naming the function, the point and what came back. An exception raised
+inside ``f`` or ``grad`` leaves with a note naming the function and the point.
+
 Parameters follow the seeds' convention: a ``dict`` with keys ``"x"`` and
 ``"y"`` holding 0-d float arrays (:func:`params_from`), gradients the same
 (:func:`grads_at`), so any ``optimizer.update(params, grads)`` walks on them;
@@ -37,16 +46,18 @@ Parameters follow the seeds' convention: a ``dict`` with keys ``"x"`` and
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import inspect
 import math
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, NoReturn, Protocol
 
 import numpy as np
 
-from gdlab._checks import check_choice, check_int, check_real, fail
+from gdlab._checks import check_choice, check_int, check_real, describe, fail
 
 __all__ = [
     "FUNCTIONS",
@@ -93,22 +104,37 @@ class _FloatArgs:
     """``func(x, y)`` with integer ``x``, ``y`` made float64 first (:func:`_float_input`).
 
     It compares, hashes and prints as ``func`` itself, and pickles when ``func`` does.
+    An exception raised inside ``func`` leaves with a note naming ``label`` (e.g.
+    ``valley.f``) and the point: ``while evaluating valley.f at x = 1.0, y = 2.0``.
     """
 
-    def __init__(self, func: Callable[..., Any]) -> None:
+    def __init__(self, func: Callable[..., Any], label: str = "") -> None:
         self.func = func
         functools.update_wrapper(self, func)
+        self.label = label
 
     def __call__(self, x: Any, y: Any) -> Any:
         x, y = _float_input("x", x), _float_input("y", y)
         try:
             return self.func(x, y)
-        except OverflowError:  # Python floats raise where NumPy's give inf: ``1e200**2``
+        except OverflowError as error:  # Python floats raise where NumPy's give inf: ``1e200**2``
             if type(x) is not float and type(y) is not float:
+                self._note(error, x, y)
                 raise
-        with np.errstate(over="ignore", invalid="ignore"):
-            out = self.func(_numpy_float(x), _numpy_float(y))
+        except Exception as error:
+            self._note(error, x, y)
+            raise
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                out = self.func(_numpy_float(x), _numpy_float(y))
+        except Exception as error:
+            self._note(error, x, y)
+            raise
         return tuple(map(_python_float, out)) if type(out) is tuple else _python_float(out)
+
+    def _note(self, error: BaseException, x: Any, y: Any) -> None:
+        label = getattr(self, "label", "") or repr(self.func)
+        error.add_note(f"while evaluating {label} at x = {_shown(x)}, y = {_shown(y)}")
 
     def __eq__(self, other: object) -> bool:
         return self.func == (other.func if isinstance(other, _FloatArgs) else other)
@@ -118,6 +144,16 @@ class _FloatArgs:
 
     def __repr__(self) -> str:
         return repr(self.func)
+
+
+def _shown(value: Any) -> str:
+    """A coordinate in a message: ``1.5`` for a number, the shape for an array."""
+    if np.ndim(value) == 0:
+        try:
+            return repr(float(value))
+        except (TypeError, ValueError):
+            return describe(value)
+    return f"an array of shape {np.shape(value)}"
 
 
 def _numpy_float(value: Any) -> Any:
@@ -150,6 +186,12 @@ class Function2D:
 
     ``f`` and ``grad`` are kept wrapped so that integer input reaches them as
     float64 (see the module's notes); ``Function2D(...).f(2, 3)`` is ``f(2.0, 3.0)``.
+
+    Every field is checked when the function is made (``dataclasses.replace``
+    too): ``TypeError`` for a value of the wrong kind (``start=3``, ``ylim="ab"``,
+    an ``f`` of one argument), ``ValueError`` for one out of range (``start``
+    with NaN, ``xlim=(1, -1)``, an empty name). ``minima`` may be a list;
+    points and ranges are kept as tuples of Python floats.
     """
 
     name: str
@@ -162,10 +204,89 @@ class Function2D:
     description: str
 
     def __post_init__(self) -> None:
-        for name in ("f", "grad"):
-            func = getattr(self, name)
-            if callable(func) and not isinstance(func, _FloatArgs):
-                object.__setattr__(self, name, _FloatArgs(func))
+        name = _check_name(self.name)
+        values = {
+            "f": _check_function("f", self.f, f"{name}.f"),
+            "grad": _check_function("grad", self.grad, f"{name}.grad"),
+            "minima": _check_minima(self.minima),
+            "start": _check_point("start", self.start),
+            "xlim": _check_range("xlim", self.xlim),
+            "ylim": _check_range("ylim", self.ylim),
+        }
+        if not isinstance(self.description, str):
+            fail("description", "a string", self.description, kind=TypeError)
+        for field, value in values.items():
+            object.__setattr__(self, field, value)
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str):
+        fail("name", "a non-empty string", name, kind=TypeError)
+    if not name.strip():
+        fail("name", "a non-empty string", name)
+    return name
+
+
+def _check_function(field: str, func: Any, label: str) -> _FloatArgs:
+    """``func`` wrapped (:class:`_FloatArgs`) if it can be called as ``func(x, y)``."""
+    inner = _unwrapped(func)
+    allowed = f"a function {field}(x, y)"
+    if not callable(inner):
+        fail(field, allowed, func, kind=TypeError)
+    try:
+        signature = inspect.signature(inner)
+    except (TypeError, ValueError):  # a builtin without a signature: called as it is
+        signature = None
+    if signature is not None and not _binds_two(signature):
+        fail(field, f"{allowed} of two arguments", func, kind=TypeError)
+    if isinstance(func, _FloatArgs) and func.label == label:
+        return func
+    return _FloatArgs(inner, label)
+
+
+def _binds_two(signature: inspect.Signature) -> bool:
+    try:
+        signature.bind(0.0, 0.0)
+    except TypeError:
+        return False
+    return True
+
+
+def _check_point(name: str, value: Any) -> Point:
+    """``value`` as a pair of finite Python floats (``name x``, ``name y`` in errors)."""
+    if isinstance(value, str | bytes | Mapping | set | frozenset):
+        fail(name, "a pair (x, y)", value, kind=TypeError)
+    try:
+        x, y = value
+    except (TypeError, ValueError):
+        fail(name, "a pair (x, y)", value, kind=TypeError)
+    return check_real(f"{name} x", x), check_real(f"{name} y", y)
+
+
+def _check_range(name: str, value: Any) -> Point:
+    """``value`` as finite ``(low, high)`` Python floats with ``low < high``."""
+    if isinstance(value, str | bytes | Mapping | set | frozenset):
+        fail(name, "a pair (low, high)", value, kind=TypeError)
+    try:
+        low, high = value
+    except (TypeError, ValueError):
+        fail(name, "a pair (low, high)", value, kind=TypeError)
+    low, high = check_real(f"{name}[0]", low), check_real(f"{name}[1]", high)
+    if not low < high:
+        fail(name, "a pair (low, high) with low < high", value)
+    return low, high
+
+
+def _check_minima(value: Any) -> tuple[Point, ...]:
+    """``value`` (a tuple or list of points) as a tuple of pairs of Python floats."""
+    allowed = "a tuple of (x, y) points, () if there is none"
+    if not isinstance(value, tuple | list):
+        fail("minima", allowed, value, kind=TypeError)
+    if len(value) == 2 and all(isinstance(v, numbers.Real) for v in value):
+        # one point written without its tuple: minima=(1.0, 1.0)
+        fail("minima", f"{allowed}, (({value[0]!r}, {value[1]!r}),) for one", value,
+             kind=TypeError)  # fmt: skip
+    return tuple(_check_point(f"minima[{i}]", point) for i, point in enumerate(value))
 
 
 _SCALAR_TYPES = (float, np.float64)
@@ -499,33 +620,144 @@ def get(name: str) -> Function2D:
     return FUNCTIONS[check_choice("function", name, FUNCTIONS)]
 
 
-def params_from(point: Any) -> dict[str, np.ndarray]:
+def params_from(point: Any, *, name: str = "point") -> dict[str, np.ndarray]:
     """Parameters ``{"x": array(x0), "y": array(y0)}`` as 0-d float64 arrays.
 
-    ``point`` is any pair of finite real numbers, e.g. ``fn.start``.
+    ``point`` is any pair of finite real numbers, e.g. ``fn.start``; ``name``
+    is what errors call it (``start must be a pair (x, y); got …``).
     """
-    try:
-        x0, y0 = point
-    except (TypeError, ValueError):
-        fail("point", "a pair (x, y)", point, kind=TypeError)
-    return {
-        "x": np.array(check_real("point x", x0), dtype=np.float64),
-        "y": np.array(check_real("point y", y0), dtype=np.float64),
-    }
+    x0, y0 = _check_point(name, point)
+    return {"x": np.array(x0, dtype=np.float64), "y": np.array(y0, dtype=np.float64)}
+
+
+def _function_arg(fn: Any) -> Function2D:
+    """``fn`` if it is a :class:`Function2D`, the registered one if it is a name."""
+    if isinstance(fn, str):
+        return get(fn)
+    if not isinstance(fn, Function2D):
+        fail("fn", "a Function2D or a function name", fn, kind=TypeError)
+    return fn
+
+
+def _refuse_params(params: Any) -> NoReturn:
+    """Raise naming what is wrong with ``params``: not a dict with keys x, y of real numbers."""
+    if not isinstance(params, Mapping) or "x" not in params or "y" not in params:
+        got = list(params) if isinstance(params, Mapping) else params
+        fail("params", "a dict with keys x, y", got,
+             kind=ValueError if isinstance(params, Mapping) else TypeError)  # fmt: skip
+    for key in ("x", "y"):
+        if np.asarray(params[key]).dtype.kind not in "fiu":
+            fail(f"params[{key!r}]", "a real number (a 0-d float array)", params[key],
+                 kind=TypeError)  # fmt: skip
+    fail("params", "a dict with keys x, y holding real numbers", params, kind=TypeError)
+    raise AssertionError  # unreachable
 
 
 def grads_at(fn: Function2D, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The gradient of ``fn`` at ``params``, as 0-d arrays under the same keys.
 
     The arrays take the parameters' floating dtype (float64 otherwise).
+    ``fn`` may be a registry name. What ``fn.grad`` returns is checked: a pair
+    of real numbers (arrays of the parameters' shape when they are arrays), or
+    an error naming the function, the point and what it returned.
     """
-    x = np.asarray(params["x"])
-    y = np.asarray(params["y"])
-    dfdx, dfdy = fn.grad(x, y)
+    if type(fn) is not Function2D:
+        fn = _function_arg(fn)
+    try:
+        x, y = np.asarray(params["x"]), np.asarray(params["y"])
+    except (KeyError, TypeError, IndexError):
+        _refuse_params(params)
+    x_kind, y_kind = x.dtype.kind, y.dtype.kind
+    if (x_kind != "f" or y_kind != "f") and (x_kind not in "fiu" or y_kind not in "fiu"):
+        _refuse_params(params)
+    out = fn.grad(x, y)
+    if type(out) is tuple and len(out) == 2 and not (x.ndim or y.ndim):
+        dfdx, dfdy = out  # a built-in's float64 scalars pass in one test each
+        if type(dfdx) not in _SCALAR_TYPES or type(dfdy) not in _SCALAR_TYPES:
+            dfdx, dfdy = _checked_grad(fn, out, x, y)
+    else:
+        dfdx, dfdy = _checked_grad(fn, out, x, y)
     return {
-        "x": np.array(dfdx, dtype=x.dtype if x.dtype.kind == "f" else np.float64),
-        "y": np.array(dfdy, dtype=y.dtype if y.dtype.kind == "f" else np.float64),
+        "x": np.array(dfdx, dtype=x.dtype if x_kind == "f" else np.float64),
+        "y": np.array(dfdy, dtype=y.dtype if y_kind == "f" else np.float64),
     }
+
+
+# --- what a function returns ------------------------------------------------------
+#
+# A function of one's own may return anything. At one point (the fit loop's and
+# run_path's 0-d parameters) ``f`` must give one real number and ``grad`` a pair of
+# them; anything else is refused naming the function, the point and what came
+# back, instead of a complex loss losing its imaginary part with a warning, or an
+# unpacking error deep in the loop. Built-ins return float64 scalars: one type
+# test each, and the checks below are skipped.
+
+
+def loss_value(fn: Function2D, value: Any, x: Any, y: Any) -> Any:
+    """``value``, what ``fn.f(x, y)`` returned at one point, if it is one real number.
+
+    Raises:
+        TypeError: for a complex number, a bool, ``None``, a string … .
+        ValueError: for an array of more than one number.
+    """
+    if type(value) in _SCALAR_TYPES:
+        return value
+    return _real_part_of(f"{fn.name}.f{_at(x, y)}", value, ())
+
+
+def grad_pair(fn: Function2D, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """``out``, what ``fn.grad(x, y)`` returned at one point ``x, y`` (numbers or 0-d
+    arrays), as ``(df/dx, df/dy)`` if it is a pair of real numbers.
+
+    Raises:
+        TypeError: for anything but a pair, or a part that is no real number.
+        ValueError: for a part of another shape.
+    """
+    if type(out) is tuple and len(out) == 2:
+        dfdx, dfdy = out
+        if type(dfdx) in _SCALAR_TYPES and type(dfdy) in _SCALAR_TYPES:
+            return out
+    return _checked_grad(fn, out, x, y)
+
+
+def _checked_grad(fn: Function2D, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """:func:`grad_pair` at any ``x``, ``y``: the parts of arrays of their shape (a
+    number standing for an array of it)."""
+    where = f"{fn.name}.grad{_at(x, y)}"
+    pair = None
+    if not isinstance(out, str | bytes | Mapping):
+        with contextlib.suppress(TypeError):  # not iterable
+            pair = tuple(out)
+    if pair is None or len(pair) != 2:
+        fail(where, "a pair (df/dx, df/dy)", out, kind=TypeError)
+    shape = np.broadcast_shapes(np.shape(x), np.shape(y))
+    parts = (
+        _real_part_of(f"df/dx of {where}", pair[0], shape),
+        _real_part_of(f"df/dy of {where}", pair[1], shape),
+    )
+    if shape:  # a number for an array: that number everywhere
+        return tuple(p if np.shape(p) == shape else np.broadcast_to(p, shape) for p in parts)
+    return parts
+
+
+def _real_part_of(where: str, value: Any, shape: tuple[int, ...]) -> Any:
+    """``value`` if it is a real number or a real array of ``shape`` (or 0-d)."""
+    is_array = isinstance(value, np.ndarray)
+    if (
+        isinstance(value, bool | np.bool_)
+        or not (is_array or isinstance(value, numbers.Real))
+        or (is_array and value.dtype.kind not in "fiu")
+    ):
+        fail(where, "a real number", value, kind=TypeError)
+    if is_array and value.shape not in ((), shape):
+        wanted = "one real number" if shape == () else f"real numbers of shape {shape}"
+        raise ValueError(f"{where} must be {wanted}; got an array of shape {value.shape}")
+    return value
+
+
+def _at(x: Any, y: Any) -> str:
+    """``(1.0, 2.0)``: the point of a call, for messages."""
+    return f"({_shown(x)}, {_shown(y)})"
 
 
 class _Updater(Protocol):
@@ -560,10 +792,11 @@ def run_path(
         coordinates are finite) and every later row is NaN; the optimizer is
         never handed a non-finite gradient.
     """
-    if isinstance(fn, str):
-        fn = get(fn)
+    fn = _function_arg(fn)
+    if not callable(getattr(optimizer, "update", None)):
+        fail("optimizer", "an optimizer with update(params, grads)", optimizer, kind=TypeError)
     steps = check_int("steps", steps, low=0)
-    params = params_from(fn.start if start is None else start)
+    params = params_from(fn.start if start is None else start, name="start")
     path = np.full((steps + 1, 2), np.nan)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for k in range(steps + 1):
@@ -571,7 +804,7 @@ def run_path(
             if not (np.isfinite(x) and np.isfinite(y)):
                 break
             path[k] = x, y
-            if k == steps or not np.isfinite(fn.f(x, y)):  # NumPy floats: overflow gives inf
+            if k == steps or not np.isfinite(loss_value(fn, fn.f(x, y), x, y)):  # inf: overflow
                 break
             grads = grads_at(fn, params)
             if not all(np.isfinite(g).all() for g in grads.values()):
@@ -588,6 +821,6 @@ def _closure(fn: Function2D):
 
     def closure(params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
         x, y = np.float64(params["x"]), np.float64(params["y"])
-        return float(fn.f(x, y)), grads_at(fn, params)
+        return float(loss_value(fn, fn.f(x, y), x, y)), grads_at(fn, params)
 
     return closure

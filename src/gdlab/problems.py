@@ -207,9 +207,9 @@ class FunctionProblem:
         self.function = functions2d.get(function) if isinstance(function, str) else function
         if not isinstance(self.function, functions2d.Function2D):
             fail("function", "a function name or a Function2D", function, kind=TypeError)
-        start = self.function.start if start is None else start
-        functions2d.params_from(start)  # checks the point
-        self.start = tuple(start)
+        given = self.function.start if start is None else start
+        point = functions2d.params_from(given, name="start")
+        self.start = (float(point["x"]), float(point["y"]))
         self.name = self.function.name
         self._buffers()
 
@@ -261,10 +261,11 @@ class FunctionProblem:
             items[1] = dfdy
             return loss, self._grads
         x, y = _point_of(params)
-        dfdx, dfdy = self.function.grad(x, y)
+        fn = self.function  # one's own: what it returns is checked (functions2d.grad_pair)
+        dfdx, dfdy = functions2d.grad_pair(fn, fn.grad(x, y), x, y)
         self._grads["x"][...] = dfdx
         self._grads["y"][...] = dfdy
-        return float(self.function.f(x, y)), self._grads
+        return float(functions2d.loss_value(fn, fn.f(x, y), x, y)), self._grads
 
     def evaluate(self, params: dict[str, np.ndarray], split: str = "train") -> dict[str, float]:
         if type(split) is not str or split != "train":
@@ -274,7 +275,8 @@ class FunctionProblem:
         scalar = self._scalar if x is checked[0] and y is checked[1] else self._scalar_at(x, y)
         if scalar is not None:
             return {"loss": scalar.f(float(x), float(y))}
-        return {"loss": float(self.function.f(x, y))}
+        fn = self.function
+        return {"loss": float(functions2d.loss_value(fn, fn.f(x, y), x, y))}
 
     def point(self, params: dict[str, np.ndarray]) -> tuple[float, float]:
         """The current ``(x, y)``: the fit loop records the path from it."""
