@@ -212,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_hyperparameter_list,
         default=("lr",),
         metavar="A,B",
-        help="hyperparameters to tune (default lr), e.g. lr,beta1 or lr,momentum",
+        help="hyperparameters to tune (default lr), e.g. lr,beta1,momentum: each run tunes "
+        "those its optimizer has (Adam lr and beta1, Momentum lr and momentum)",
     )
     tune.add_argument(
         "--method",
@@ -473,6 +474,7 @@ def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
     else:
         source = "mnist" if args.experiment is None else args.experiment
     experiment = base = experiments.load(source, file=args.config is not None)
+    args.read = experiment  # as read, before the flags' changes (the report's own text)
     if args.config is None and source in experiments.BUILTIN:
         base_name = f"built-in experiment {source}"
     elif base.based_on in experiments.BUILTIN:
@@ -537,7 +539,7 @@ def _race(args: argparse.Namespace, command: str) -> int:
             experiment = experiment.replace(seeds=TUNED_SEEDS)
         series = tuning.series(tuned)
     race.prepare(experiment)  # data loaded, batch sizes checked: before any output exists
-    words = text(experiment, base=base, base_name=base_name, notes=notes)
+    words = text(experiment, base=base, base_name=base_name, notes=notes, read=args.read)
     if args.tuned is not None:
         words["title"] += " (tuned)"
     name = experiment.name + ("-tuned" if args.tuned is not None else "")
@@ -573,16 +575,19 @@ def _race(args: argparse.Namespace, command: str) -> int:
         print(f"{PROG}: interrupted; {told}", file=sys.stderr)
         return EXIT_INTERRUPTED
     out = Path(args.out) if args.out else Path("gdlab-report") / name / "latest"
-    return _report_race(document, out, as_json=args.json)
+    # --no-figures writes no page: name the file that is there
+    written_file = out / ("results.json" if args.no_figures else "index.html")
+    return _report_race(document, written_file, as_json=args.json)
 
 
-def _report_race(document: Mapping[str, Any], out: Path, *, as_json: bool) -> int:
-    """Print a finished race's ranking; name each failed run on stderr; the exit code."""
+def _report_race(document: Mapping[str, Any], page: Path, *, as_json: bool) -> int:
+    """Print a finished race's ranking (after its title and ``page``, the file to open);
+    name each failed run on stderr; the exit code."""
     rows = summary(document)
     if as_json:
         print(json.dumps(rows, indent=2))
     else:
-        print(f"{document['title']}  ({out / 'index.html'})")
+        print(f"{document['title']}  ({page})")
         print(_table(rows))
     failed = [r for r in document["runs"] if r["status"] == "failed"]
     for run in failed:

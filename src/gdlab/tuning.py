@@ -45,6 +45,7 @@ import numpy as np
 
 from gdlab import _io
 from gdlab._checks import ConfigError, check_choice, check_int, check_rng, describe, fail
+from gdlab._text import exact
 from gdlab.experiments.model import Experiment, RunSpec, digest, schedule_lr0, slug
 
 __all__ = [
@@ -261,6 +262,41 @@ def _check_run(run: RunSpec, tune: Sequence[str], budget: int, method: str) -> N
                 f"--budget {budget} with --tune {', '.join(tune)} makes a grid of {size} "
                 f"candidates for run {run.label!r} (at most {MAX_GRID}): lower --budget, "
                 "tune fewer names or use --method random"
+            )
+
+
+def _tunable(run: RunSpec) -> dict[str, str]:
+    from gdlab.optim import OPTIMIZERS
+
+    return dict(OPTIMIZERS[run.optimizer.lower()].tunable)
+
+
+def _own_tune(run: RunSpec, tune: Sequence[str]) -> tuple[str, ...]:
+    """The names of ``tune`` that ``run``'s optimizer may tune (its ``tunable``): with
+    ``--tune lr,beta1,momentum``, Adam tunes lr and beta1, Momentum lr and momentum."""
+    tunable = _tunable(run)
+    return tuple(name for name in tune if name in tunable)
+
+
+def _check_tune_names(experiment: Experiment, tune: Sequence[str]) -> None:
+    """Refuse a name no run may tune, and a run that may tune none of the names."""
+    for name in tune:
+        if not isinstance(name, str):
+            fail("every name in tune", "a str such as 'lr' or 'beta1'", name, kind=TypeError)
+    may = "; ".join(
+        f"{r.label} ({r.optimizer}) may tune {', '.join(_tunable(r)) or 'nothing'}"
+        for r in experiment.runs
+    )
+    for name in tune:
+        if not any(name in _tunable(r) for r in experiment.runs):
+            raise ConfigError(
+                f"--tune {','.join(tune)}: no run of {experiment.name!r} may tune {name!r} ({may})"
+            )
+    for run in experiment.runs:
+        if not _own_tune(run, tune):
+            raise ConfigError(
+                f"--tune {','.join(tune)}: run {run.label!r} ({run.optimizer}) may tune none "
+                f"of these; it may tune {', '.join(_tunable(run)) or 'nothing'}"
             )
 
 
@@ -585,6 +621,10 @@ class _Tuner:
         self.retried = True
         self.records = {r["id"]: r for r in done}
 
+    def tune_of(self, run: int) -> tuple[str, ...]:
+        """The names run ``run`` tunes: those of ``--tune`` its optimizer has."""
+        return _own_tune(self.experiment.runs[run], self.s["tune"])
+
     def ids(self, run: int, point: Mapping[str, Any]) -> list[str]:
         return [self.task(run, point, f).id for f in range(self.n_folds)]
 
@@ -632,7 +672,7 @@ class _Tuner:
         """``first``, then every candidate a chain of widening rounds from it may have added
         whose task the file records. Any candidate may have been a round's best: an
         earlier call's scores could differ from the file's (a failure that passed since)."""
-        names = _log_names(self.experiment.runs[run], self.s["tune"])
+        names = _log_names(self.experiment.runs[run], self.tune_of(run))
         recorded: dict[tuple, bool] = {}
 
         def is_recorded(point: dict[str, Any]) -> bool:
@@ -706,10 +746,10 @@ class _Tuner:
         points = {}
         for i, spec in enumerate(self.experiment.runs):
             if self.s["method"] == "tpe":
-                points[i] = [_default_point(spec, _space(spec, self.s["tune"]).names)]
+                points[i] = [_default_point(spec, _space(spec, self.tune_of(i)).names)]
             else:
                 points[i] = candidates(
-                    spec, self.s["tune"], self.s["budget"], self.s["method"], rng
+                    spec, self.tune_of(i), self.s["budget"], self.s["method"], rng
                 )
         return points
 
@@ -732,7 +772,7 @@ class _Tuner:
                 trials = {}
                 for i, spec in enumerate(self.experiment.runs):
                     trial = studies[i].ask()
-                    space = _space(spec, self.s["tune"])
+                    space = _space(spec, self.tune_of(i))
                     point = {n: suggest(trial, n, d) for n, d in space.params.items()}
                     trials[i] = (trial, point)
                     if point not in self.points[i]:
@@ -755,7 +795,7 @@ class _Tuner:
             self.sweep()
             grew = False
             for i, spec in enumerate(self.experiment.runs):
-                names = _log_names(spec, self.s["tune"])
+                names = _log_names(spec, self.tune_of(i))
                 best = self.best(i)
                 if best is not None:
                     start = best["hyperparameters"]
@@ -790,12 +830,12 @@ class _Tuner:
         edge = []
         if best is not None:
             points = [r["hyperparameters"] for r in rows]
-            for name in _log_names(spec, self.s["tune"]):
+            for name in _log_names(spec, self.tune_of(run)):
                 if _edges(points, best["hyperparameters"], name)[0]:
                     edge.append(name)
         return {
             "optimizer": spec.optimizer,
-            "tuned": list(self.s["tune"]),
+            "tuned": list(self.tune_of(run)),
             "points": rows,
             "default": rows[0],
             "best": None if best is None else _best_block(best),
@@ -885,7 +925,8 @@ def tune(
             default; with several tuned names a grid takes ``budget // 2`` points on
             each and their product (at most :data:`MAX_GRID` candidates).
         folds: K of K-fold cross-validation; 1 is a 20% hold-out.
-        tune: the hyperparameters to tune (the optimizer's ``tunable``).
+        tune: the hyperparameters to tune: each run tunes those of them its optimizer
+            has (its ``tunable``); a name no run has, or a run with none, is refused.
         method: ``"grid"``, ``"random"`` or ``"tpe"`` (``budget`` rounds of Optuna's TPE).
         metric: ``"accuracy"`` (the default for classifiers; loss breaks ties)
             or ``"loss"`` (the default otherwise).
@@ -916,8 +957,9 @@ def tune(
             f"--metric accuracy needs a classifier; experiment {experiment.name!r} "
             f"({experiment.problem.kind}) has none"
         )
+    _check_tune_names(experiment, tune)
     for spec in experiment.runs:  # every name and default checked before any task
-        _check_run(spec, tune, budget, method)
+        _check_run(spec, _own_tune(spec, tune), budget, method)
     if experiment.problem.has("data"):
         _check_folds(experiment, folds, split_seed)
     out_dir = _io.check_output_dir(out_dir)
@@ -1086,6 +1128,7 @@ def apply_tuned(
                 f"the tuning results in {source} for run {run.label!r} are of optimizer "
                 f"{tuned_optimizer!r}, not {run.optimizer!r}: run `gdlab tune` again"
             )
+    _check_tuned_as_raced(experiment, tuned["experiment"], source)
     runs, chosen = [], []
     try:
         for run in experiment.runs:
@@ -1095,11 +1138,7 @@ def apply_tuned(
             runs.append(
                 run if best.get("default") else _candidate_spec(run, best["hyperparameters"])
             )
-            values = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-                               for k, v in best["hyperparameters"].items())  # fmt: skip
-            chosen.append(
-                f"{run.label} {values}" + (" (its default)" if best.get("default") else "")
-            )
+            chosen.append(_chosen_text(run, best, configurations[run.label].get("at_bound")))
         tuned_experiment = experiment.replace(runs=tuple(runs))
     except ConfigError as error:  # a hand-edited value: name the file it came from
         raise ConfigError(f"{source}: {error}") from None
@@ -1108,6 +1147,50 @@ def apply_tuned(
         f"{tuned.get('selected_by', tuned['metric'])}): " + "; ".join(chosen) + "."
     )
     return tuned_experiment, [note]
+
+
+def _check_tuned_as_raced(
+    experiment: Experiment, recorded: Mapping[str, Any], source: str | os.PathLike
+) -> None:
+    """Refuse a tuning made with other training or other runs than the race's: its rates
+    were chosen for what it trained (``gdlab tune moons --steps 200`` then ``gdlab race
+    moons --tuned`` raced 2,000 epochs at them), and a run changed on the race's command
+    line (``--lr adam=0.5 --tuned``) was reported at the tuned value it did not run with.
+    The race may keep a subset of the tuned runs and its own seeds."""
+    if not all(key in recorded for key in ("problem", "training", "runs")):
+        return  # a tune.json without them: its name and problem were checked
+    try:
+        then = Experiment.from_dict(dict(recorded))
+    except (TypeError, ValueError) as error:  # a hand-edited experiment
+        raise ConfigError(f"{source}: its experiment cannot be read: {error}") from None
+    runs = {r.label: r for r in then.runs}
+    kept = tuple(runs[r.label] for r in experiment.runs if r.label in runs)
+    if not kept:
+        return  # every run is refused by name (no tuned setting)
+    then = then.replace(name=experiment.name, seeds=experiment.seeds, runs=kept)
+    differences = experiment.changes_from(then)
+    if differences:
+        raise ConfigError(
+            f"the tuning results in {source} were tuned with other settings than this "
+            f"race's (tuning → race: {'; '.join(differences)}): race with the tuning's "
+            "settings, or run `gdlab tune` again with these"
+        )
+
+
+def _chosen_text(run: RunSpec, best: Mapping[str, Any], at_bound: Any = None) -> str:
+    """``Adam lr 0.0251188643150958, beta1 0.8``: every digit (the race runs these
+    values), a schedule's lr named as its lr0, a default said, and a value the tuning
+    could not widen past (``at_bound``: the best may lie beyond it) flagged."""
+    parts = []
+    for name, value in best["hyperparameters"].items():
+        text = exact(value) if isinstance(value, float) and math.isfinite(value) else str(value)
+        if name == "lr" and isinstance(run.lr, Mapping):
+            text += f" (lr0 of its {run.lr.get('name', 'schedule')} schedule)"
+        parts.append(f"{name} {text}")
+    text = f"{run.label} {', '.join(parts)}" + (" (its default)" if best.get("default") else "")
+    if isinstance(at_bound, list) and at_bound:
+        text += f" (at the edge of what tuning may try: {', '.join(map(str, at_bound))})"
+    return text
 
 
 def _as_json(value: Any) -> Any:

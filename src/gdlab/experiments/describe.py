@@ -1,7 +1,8 @@
 """Reports in words, generated from the experiment that ran.
 
 :func:`text` gives a report's title and description. An unchanged built-in
-experiment keeps its hand-written text; any other experiment gets a title and
+experiment keeps its hand-written text, and so does text written for the
+experiment itself (differing from the built-in's); any other gets a title and
 a description made from its model (the problem and its data, the training,
 every run's optimizer, hyperparameters and schedule, the seeds), and when it
 was made from a built-in experiment (or a file) the changes are listed.
@@ -229,12 +230,36 @@ def _origin(experiment: Experiment) -> Experiment | None:
     return None
 
 
+def _kept(
+    experiment: Experiment,
+    base: Experiment | None,
+    read: Experiment | None,
+    field: str,
+    changes: Sequence[str],
+) -> bool:
+    """Whether ``experiment``'s ``field`` (title, description) stands in its report.
+
+    It does while nothing changed from ``base``; and when it is text written for
+    this experiment: set after it was read (``--set title=…``: it differs from
+    ``read``'s), or a file's own beside its ``based_on`` (it differs from the
+    built-in's) while nothing changed the file as read.
+    """
+    value = getattr(experiment, field)
+    if not value or not changes or base is None:
+        return bool(value)
+    read = read or base
+    if value != getattr(read, field):
+        return True
+    return experiment.key() == read.key() and value != getattr(base, field)
+
+
 def text(
     experiment: Experiment,
     *,
     base: Experiment | None = None,
     base_name: str | None = None,
     notes: Sequence[str] = (),
+    read: Experiment | None = None,
 ) -> dict[str, Any]:
     """``{"title", "description", "changes"}`` for a report of ``experiment``.
 
@@ -242,8 +267,10 @@ def text(
     read); ``base_name`` names it in the page. A built-in experiment (or one
     made from it) first names its source (:func:`source_text`). Without
     changes, the experiment's own title and description stand (generated when
-    it has none); with changes, the text is generated and the changes are listed.
-    ``notes`` are appended (e.g. where tuned rates came from).
+    it has none); with changes, the text is generated and the changes are listed,
+    except a title or description written for this experiment (:func:`_kept`):
+    ``read`` is the experiment as its file (or the built-in) gave it, before the
+    command line's changes. ``notes`` are appended (e.g. where tuned rates came from).
     """
     origin = _origin(experiment)
     if base is None and origin is not None and experiment.based_on == origin.name:
@@ -251,8 +278,14 @@ def text(
         # built-in's only while nothing changed
         base, base_name = origin, base_name or f"built-in experiment {origin.name}"
     changes = experiment.changes_from(base) if base is not None else []
-    own = experiment.title if not changes else ""
-    description = experiment.description if not changes and experiment.description else ""
+    # text written for this very experiment (`--set title=…`, a file's own beside its
+    # based_on) stays; the base's hand-written text only while nothing changed
+    own = experiment.title if _kept(experiment, base, read, "title", changes) else ""
+    description = (
+        experiment.description
+        if _kept(experiment, base, read, "description", changes)
+        else ""
+    )
     source = source_text(origin.name, changed=bool(changes)) if origin is not None else ""
     parts = [source] if source else []
     parts += [description] if description else []

@@ -444,6 +444,67 @@ class RunSpec:
             raise ConfigError(f"{where}: {error}") from None
 
 
+#: Keys that a file may write under the wrong header.
+_TOP_ONLY = ("seeds", "title", "description", "based_on")
+
+
+def _home(key: str, table: str) -> str | None:
+    """Where ``key``, refused in ``table``, belongs; ``None`` if it is no other table's."""
+    if key in _TOP_ONLY:
+        return "the top level (above the first [table])"
+    if key in TRAINING_FIELDS:
+        run = key in RUN_TRAINING_KEYS and not table.startswith("runs")
+        return "[training]" + (" (or a [[runs]] table, for that run alone)" if run else "")
+    if key == "lr":
+        return "a run: a [[runs]] table, or [optimizers] lr"
+    return None
+
+
+def _problem_keys(table: Mapping[str, Any]) -> Sequence[str] | None:
+    """The keys ``[problem]`` takes with its kind and data; ``None`` if its kind is
+    unknown (refused, named, where the table is read)."""
+    from gdlab.problems import PROBLEM_KINDS
+
+    kind = table.get("kind")
+    if not isinstance(kind, str) or kind not in PROBLEM_KINDS:
+        return None
+    data = table.get("data")
+    return list(PROBLEM_KINDS[kind].all_fields(data if isinstance(data, str) else None))
+
+
+def _hyperparameter_names_of(optimizer: Any) -> Sequence[str]:
+    """A run table's optimizer's hyperparameters (``lr`` alone for an unknown one)."""
+    if isinstance(optimizer, str) and optimizer.lower() in OPTIMIZERS:
+        return hyperparameter_names(optimizer.lower())
+    return ("lr",)
+
+
+def _check_placement(data: Mapping[str, Any], where: str) -> None:
+    """A key under the wrong header, named with where it belongs: TOML puts every key
+    after ``[training]`` into that table, so ``seeds = 3`` written below it is
+    ``training.seeds`` (and ``lr`` under ``[training]`` is no run's rate)."""
+    tables = [(name, data.get(name)) for name in ("problem", "training", "optimizers")]
+    runs = data.get("runs")
+    if isinstance(runs, list):
+        tables += [(f"runs[{i}]", t) for i, t in enumerate(runs)]
+    for name, table in tables:
+        if not isinstance(table, Mapping):
+            continue  # refused where the table is read, named
+        if name == "problem":
+            allowed = _problem_keys(table)
+        else:
+            allowed = {"training": TRAINING_FIELDS, "optimizers": _OPTIMIZERS_KEYS}.get(
+                name, (*RUN_KEYS, *_hyperparameter_names_of(table.get("optimizer")))
+            )
+        for key, value in table.items() if allowed is not None else ():
+            home = _home(key, name) if key not in allowed else None
+            if home is not None:
+                raise ConfigError(
+                    f"{where}: {name} has key {key!r} (= {describe(value)}), which belongs "
+                    f"in {home}; TOML puts every key below a [header] into that table"
+                )
+
+
 def _run_hyperparameters(
     table: Mapping[str, Any], optimizer: str, where: str, hp_where: str
 ) -> dict[str, Any]:
@@ -782,6 +843,7 @@ class Experiment:
     def from_dict(cls, data: Any, where: str = "experiment") -> Experiment:
         """Checked from plain data (a parsed TOML file, results.json's ``config``)."""
         check_keys(data, _TOP_KEYS, where)
+        _check_placement(data, where)
         if "problem" not in data:
             raise ConfigError(f"{where}: [problem] is required (a table with kind = …)")
         if "training" not in data:
