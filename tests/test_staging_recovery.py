@@ -30,6 +30,10 @@ from gdlab import _io, results
 FORK = multiprocessing.get_context("fork")
 
 
+#: The command line of the killed writers' reports: a race that asked for no figures.
+NO_PAGE = "gdlab race killed --no-figures"
+
+
 def _die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -54,7 +58,9 @@ def _writer(conn, mode: str, root: Path, out: Path | None, runs: int) -> None:
         _io.shutil.rmtree = _die
     with results.output(root, out=out, force=mode.endswith("swap")) as staged:
         if runs >= 0:
-            writer = results.ResultsWriter(staged, {"experiment": "killed"})
+            # --no-figures: recovery writes the csv again but draws no page (these records
+            # have no problem to draw; tests/test_recovery_pages.py draws real ones)
+            writer = results.ResultsWriter(staged, {"experiment": "killed", "command": NO_PAGE})
             for i in range(runs):
                 record = {"id": f"run{i}", "label": f"Run {i}", "steps": 2, "loss": [1.0, 0.5]}
                 writer.add({**record, "status": "ok"})
@@ -430,3 +436,5 @@ def test_a_real_race_killed_after_its_first_run_is_recovered(tmp_path, capsys, m
     assert len(report["runs"]) >= finished
     assert report["command"].startswith("gdlab race bowl --steps 50")
     assert hidden(root) == []
+    assert hidden(recovered) == []  # the race's journal and its lock went with it
+    assert not (recovered / "index.html").exists()  # --no-figures: no page, as it asked

@@ -22,6 +22,10 @@ The kernel drops those locks when their process dies, SIGKILL and the OOM
 killer included, so a hidden directory whose lock :func:`claimed` can take was
 left by a writer that is gone (:func:`hidden_dirs` finds them by name); one
 whose lock is held, or cannot be taken on this file system, is never touched.
+:func:`holding` takes the same lock on any directory (waiting a moment for
+another holder): what a writer makes only while holding it (the temporary
+link of ``latest`` in a tree of reports) and a later holder finds was left by
+a writer that is gone.
 
 Locking: :func:`exclusive` holds an exclusive, non-blocking ``fcntl.flock`` on
 a lock file (``D/.gdlab.lock`` for a directory ``D``, ``F.lock`` beside a file
@@ -49,6 +53,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -71,6 +76,7 @@ __all__ = [
     "claimed",
     "exclusive",
     "hidden_dirs",
+    "holding",
     "json_text",
     "load_tree",
     "missing_dirs",
@@ -515,6 +521,37 @@ def claimed(path: str | os.PathLike) -> Iterator[bool]:
     replaced, is a link, or cannot be locked on this file system.
     """
     fd, _ = _lock_dir(Path(path))
+    try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+#: How long :func:`holding` waits for another process's lock of a directory.
+HOLD_WAIT = 5.0
+
+
+@contextlib.contextmanager
+def holding(directory: str | os.PathLike, *, wait: float | None = None) -> Iterator[bool]:
+    """Hold an exclusive ``flock`` on the directory ``directory`` itself for a ``with`` block.
+
+    Yields ``True`` holding it: no other process (nor another open file of this
+    one) holds it until the block ends. Waits up to ``wait`` seconds
+    (default :data:`HOLD_WAIT`) for another holder; yields ``False``, holding
+    nothing, when it is still held then, or cannot be locked here (no
+    ``fcntl``, a file system without locks, a link, a missing directory). A
+    killed holder's lock is dropped by the kernel, so what only a holder
+    makes, found by the next holder, was left by a process that is gone.
+    """
+    limit = time.monotonic() + (HOLD_WAIT if wait is None else wait)
+    while True:
+        fd, busy = _lock_dir(Path(directory))
+        if fd is not None or not busy or time.monotonic() >= limit:
+            break
+        if not os.path.isdir(directory):  # gone: nothing to wait for
+            break
+        time.sleep(0.01)
     try:
         yield fd is not None
     finally:

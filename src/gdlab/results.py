@@ -24,6 +24,7 @@ import numbers
 import os
 import platform
 import re
+import shlex
 import shutil
 import sys
 import unicodedata
@@ -604,17 +605,93 @@ def _move_new(staged: Path, target: Path, fresh: Callable[[], str] | None = None
         target = target.parent / (fresh or _stamp)()
 
 
+#: The temporary link of a writer of ``root/latest`` (``.latest.<pid>.<random>.tmp``;
+#: an earlier gdlab's ``.latest.<pid>.tmp``), and
+#: :func:`gdlab._io.atomic_write`'s temporary file of ``root/LATEST``.
+_LATEST_TEMP = re.compile(r"\.latest\.(\d+)(?:\.[0-9a-f]{8})?\.tmp\Z")
+_LATEST_FILE_TEMP = re.compile(r"\.LATEST\.[a-z0-9_]{8}\.tmp\Z")
+
+
 def _point_latest(root: Path, target: Path) -> None:
-    """``root/latest`` → ``target`` (a relative symlink, replaced atomically)."""
-    link = root / "latest"
-    tmp = root / f".latest.{os.getpid()}.tmp"
+    """``root/latest`` → ``target`` (a relative symlink, replaced atomically).
+
+    Done holding the lock of ``root`` itself (:func:`gdlab._io.holding`), so
+    that writers point it one at a time, and the temporary links a killed
+    writer left (``.latest.<pid>.<random>.tmp``: made only by a holder) are
+    removed, unless their pid still runs. ``target`` is in place already: a link that
+    cannot be made is told on stderr, never raised.
+    """
     try:
-        tmp.unlink(missing_ok=True)
+        with _io.holding(os.path.realpath(root)) as held:  # a link to it: the same lock
+            if held:
+                _drop_latest_temps(root)
+            _relink_latest(root, target)
+    except OSError as error:
+        print(
+            f"gdlab: the report is in {target}, but {root / 'latest'} could not be pointed at "
+            f"it ({error})",
+            file=sys.stderr,
+        )
+
+
+def _relink_latest(root: Path, target: Path) -> None:
+    """Point ``root/latest`` at ``target`` through a temporary link of this call's own
+    (``.latest.<pid>.<random>.tmp``: two writers never share one); where no link can
+    be made, write the name into the text file ``root/LATEST``."""
+    link = root / "latest"
+    tmp = root / f".latest.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    try:
         os.symlink(target.name, tmp)
-        os.replace(tmp, link)
+    except FileExistsError:  # a name another made (1 in 2**32): told, never written over
+        raise
     except OSError:  # no symlinks here: a text file names the newest report
-        tmp.unlink(missing_ok=True)
         _io.atomic_write(root / "LATEST", lambda fh: fh.write(f"{target.name}\n".encode()))
+        return
+    try:
+        os.replace(tmp, link)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _drop_latest_temps(root: Path) -> None:
+    """Remove the temporary links and files of ``latest`` that killed writers left in
+    ``root`` (called holding its lock: no live writer of this gdlab has one)."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(root):
+            found = _LATEST_TEMP.match(entry.name)
+            if found and _alive(int(found.group(1))):
+                continue  # its pid runs: a writer that does not lock (an older gdlab)
+            if (found or _LATEST_FILE_TEMP.match(entry.name)) and not _is_real_dir(entry):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+def _is_real_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return True  # unknown: left alone
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs (this one too; unknown: assumed to run)."""
+    if os.name != "posix":  # os.kill(pid, 0) would end it
+        return True
+    if pid == os.getpid():  # another thread of this one may be writing
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OverflowError, ValueError):  # no such pid can be
+        return False
+    except OSError:  # EPERM: it runs, as another user
+        return True
+    return True
 
 
 def holds_report(path: str | os.PathLike) -> bool:
@@ -650,21 +727,59 @@ REPORT_FILES = ("results.json", "index.html")
 _LOCK_FILE = ".gdlab.lock"
 
 
+#: What a report directory holds besides its lock file: name → whether it is a folder.
+_REPORT_ENTRIES = {
+    "results.json": False,
+    "results.csv": False,
+    "index.html": False,
+    "figures": True,
+    "params": True,
+    "series": True,
+}
+
+
 def looks_like_report(path: str | os.PathLike) -> bool:
     """Whether the directory ``path`` holds a report that ``force`` may replace.
 
     A race's or a plot's (its ``results.json`` or ``index.html``), or a
-    tour's (directories that each hold ``results.json``). A tree of reports
+    tour's (its page and directories that each hold ``results.json``), and
+    nothing else: no file or folder a report does not hold (a site's
+    ``style.css`` beside its ``index.html``, a link). A tree of reports
     (``gdlab-report/bowl/``, with its ``latest``) is not one, nor a
     directory of other files.
     """
     entries = [p for p in Path(path).iterdir() if p.name != _LOCK_FILE]
     names = {p.name for p in entries}
-    if names & set(REPORT_FILES):
-        return True
     if names & {"latest", "LATEST"} or any(_STAMPED.match(name) for name in names):
         return False  # a tree of reports, its latest link removed or never made
-    return all(p.is_dir() and (p / "results.json").is_file() for p in entries)
+    if _foreign(Path(path), tour=True):
+        return False
+    return bool(names & set(REPORT_FILES)) or any(  # a tour's reports
+        p.is_dir() and p.name not in _REPORT_ENTRIES for p in entries
+    )
+
+
+def _foreign(path: Path, *, tour: bool) -> list[str]:
+    """The names in the directory ``path`` that a report does not hold (sorted); with
+    ``tour``, a directory that is a report itself (a tour's) is one it holds."""
+    return sorted(p.name for p in path.iterdir() if not _report_entry(p, tour))
+
+
+def _report_entry(entry: Path, tour: bool) -> bool:
+    name = entry.name
+    if entry.is_symlink():  # gdlab writes none
+        return False
+    if name in (_LOCK_FILE, _JOURNAL, _JOURNAL + ".lock") or _TEMP_FILE.match(name):
+        return not entry.is_dir()  # a writer's file, killed or live
+    folder = _REPORT_ENTRIES.get(name)
+    if folder is not None:
+        return entry.is_dir() is folder
+    return (
+        tour
+        and entry.is_dir()
+        and (entry / "results.json").is_file()
+        and not _foreign(entry, tour=False)
+    )
 
 
 def checked_out(out: str | os.PathLike, force: bool = False) -> Path:
@@ -690,8 +805,12 @@ def checked_out(out: str | os.PathLike, force: bool = False) -> Path:
 
 
 def _listed(path: Path) -> str:
-    """The first few names in the directory ``path`` (its lock file aside), for errors."""
-    entries = sorted(p.name for p in path.iterdir() if p.name != _LOCK_FILE)
+    """The first few names in the directory ``path`` that a report does not hold, or
+    when it holds none of them (a tree of reports), its first few names (its lock file
+    aside), for errors."""
+    entries = _foreign(path, tour=True) or sorted(
+        p.name for p in path.iterdir() if p.name != _LOCK_FILE
+    )
     return ", ".join(entries[:3]) + (", …" if len(entries) > 3 else "")
 
 
@@ -725,9 +844,13 @@ def output(
     ``root`` is moved into place under its own stamped name, as Ctrl-C would
     have left it; with ``out``, an unfinished report of it goes beside it as
     ``OUT.recovered-<UTC time>-<id>`` (it never takes ``out``'s place), and an
-    earlier report that a killed swap had moved aside is put back. One line on
-    stderr names each. A hidden directory whose writer still runs is never
-    touched, nor one that holds no finished run (it is removed).
+    earlier report that a killed swap had moved aside is put back. A recovered
+    report is finished as Ctrl-C would have left it: the runs of its race's
+    journal added, its results.csv written again, its figures and page drawn
+    (as its command asked: :func:`_finish_page`). One line on stderr names
+    each (and a page that could not be made); an error while recovering is
+    told there too, never raised. A hidden directory whose writer still runs is
+    never touched, and one that holds no finished run is removed.
 
     Raises:
         gdlab._io.OutputError: ``out`` cannot be written, holds a report (no
@@ -829,8 +952,8 @@ def _recover(root: Path, target: Path, out: Any) -> None:
     Without ``out``: the staging directories ``root/.<stamp>.tmp-*``; with
     ``out``: ``target``'s ``.NAME.tmp-*`` and ``.NAME.old-*`` beside it (called
     holding ``out``'s lock). Each is taken only when its writer is gone
-    (:func:`gdlab._io.claimed`); a directory that cannot be recovered (an error)
-    is left as it is, and named.
+    (:func:`gdlab._io.claimed`); a directory that cannot be recovered (an error,
+    of any kind) is left as it is, and named.
     """
     if out is None:
         parent, name = root, _STAMPED.pattern.removesuffix(r"\Z")
@@ -844,10 +967,12 @@ def _recover(root: Path, target: Path, out: Any) -> None:
 
 
 def _say(recover: Callable[[Path, Any], str | None], hidden: Path, out: Any) -> None:
+    """Recover ``hidden``, and tell it; an error is told too, never raised: recovering
+    what an earlier run left never fails the run that recovers it."""
     try:
         told = recover(hidden, out)
-    except OSError as error:
-        told = f"could not recover {hidden}, left by a killed run: {error}"
+    except Exception as error:  # a damaged file (a results.json nested past Python's stack)
+        told = f"could not recover {hidden}, left by a killed run: {_in_words(error)}"
     if told:
         print(f"gdlab: {told}", file=sys.stderr)
 
@@ -877,17 +1002,159 @@ def _recover_staged(orphan: Path, out: Any) -> str | None:
     with _io.claimed(orphan) as gone:
         if not gone:  # its writer runs, or another process is recovering it
             return None
+        for report in (orphan, *_subdirs(orphan)):  # a tour's reports are its folders
+            _take_journal(report)
         runs = _finished(orphan)
         if runs is None:
             shutil.rmtree(orphan, ignore_errors=True)
             return None
         _tidy(orphan)
+        failed = _finish_page(orphan)
         target = _target_of(orphan)
         if out is None:  # its own stamped name, as Ctrl-C would have left it
             where = _move_new(orphan, target)
         else:  # never in --out's place: the run that recovers it writes there
             where = _move_new(orphan, target.parent / _beside(target), lambda: _beside(target))
-    return f"recovered the unfinished report of a killed run{_counted(runs)} as {where}"
+    told = f"recovered the unfinished report of a killed run{_counted(runs)} as {where}"
+    if failed:
+        told += f"; its page could not be made ({failed}): results.json holds the runs"
+    return told
+
+
+def _subdirs(directory: Path) -> list[Path]:
+    try:
+        return sorted(p for p in directory.iterdir() if p.is_dir() and not p.is_symlink())
+    except OSError:
+        return []
+
+
+#: A race's journal in its report directory (:func:`gdlab.sweep.run_sweep`'s JSON
+#: Lines, one line a finished run), removed when the race ends, and its lock file.
+_JOURNAL = ".race.jsonl"
+
+
+def _take_journal(report: Path) -> None:
+    """Add to ``report/results.json`` the runs a killed race had finished but not yet
+    written there (they wait for an earlier run still running, in another process),
+    from its journal ``.race.jsonl``; then remove the journal and its lock file, as
+    the race would have on its way out. A journal whose runs cannot be added (no
+    results.json of runs, a disk full) is kept."""
+    journal = report / _JOURNAL
+    if not journal.is_file() or journal.is_symlink():
+        return
+    where = report / "results.json"
+    try:
+        document = json.loads(where.read_text(encoding="utf-8"))
+        runs = document["runs"]
+        extra = _journal_runs(journal, runs)
+        if extra:
+            document["runs"] = [*runs, *extra]
+            text = _io.json_text(document, str(where), indent=1)
+            _io.atomic_write(where, lambda fh: fh.write(text.encode()))
+    except (OSError, ValueError, TypeError, KeyError):
+        return
+    for name in (_JOURNAL, _JOURNAL + ".lock"):
+        with contextlib.suppress(OSError):
+            (report / name).unlink()
+
+
+def _journal_runs(journal: Path, runs: list[Any]) -> list[dict[str, Any]]:
+    """The run records of ``journal`` that finished (``"status": "ok"``) and are not
+    among ``runs`` (by id), in the order they finished. A line cut short by the kill,
+    and a record that is not a run's (an id that is not a file name, a series that is
+    not finite), are left out."""
+    taken = {_file_key(str(r.get("id"))) for r in runs if isinstance(r, Mapping)}
+    extra = []
+    for line in journal.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+            record = entry["result"] if entry["status"] == "ok" else None
+            run_id = _check_id(record)
+            _check_finite(record)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            continue
+        if _file_key(run_id) not in taken:
+            taken.add(_file_key(run_id))
+            extra.append(record)
+    return extra
+
+
+def _finish_page(report: Path) -> str | None:
+    """Finish the killed run's report in ``report`` as Ctrl-C would have: its
+    ``results.csv`` written again from ``results.json`` (the run may have been killed
+    between the two), then its figures and ``index.html`` drawn from
+    ``results.json``, unless its command asked for none (``--no-figures``; ``--no-js``
+    draws the page without charts). A report with a page already, or without a
+    readable ``results.json`` of runs, is left as it is.
+
+    Returns:
+        ``None``, or why the page could not be made (in a few words); the
+        figures it drew are removed then, and results.json is kept.
+    """
+    document = _unfinished(report)
+    if document is None:
+        return None
+    with contextlib.suppress(Exception):  # a run that is not a record: the csv as it was
+        table = csv_text(document["runs"])
+        _io.atomic_write(report / "results.csv", lambda fh: fh.write(table.encode()))
+    figures, charts = _asked(document.get("command"))
+    if not figures:
+        return None
+    drawn = report / "figures"
+    fresh = not (drawn.exists() or drawn.is_symlink())
+    try:
+        from gdlab.report import write
+
+        write(document, report, charts=charts)
+    except Exception as error:  # recovery never fails the run that recovers
+        if fresh:
+            shutil.rmtree(drawn, ignore_errors=True)
+        return _in_words(error)
+    return None
+
+
+def _unfinished(report: Path) -> dict[str, Any] | None:
+    """``report/results.json`` read, when it is a document of runs and the report has
+    no page yet; else ``None``."""
+    if (report / "index.html").exists():
+        return None
+    try:
+        document = json.loads((report / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("runs"), list):
+        return None
+    return document
+
+
+#: The options that leave out a race's figures and its page's charts (argparse takes
+#: any unambiguous start of them: ``--no-fig``).
+_NO_FIGURES, _NO_CHARTS = "--no-figures", "--no-js"
+
+
+def _asked(command: Any) -> tuple[bool, bool]:
+    """``(figures, charts)``: whether the command line ``command`` that wrote a report
+    asked for its figures (no ``--no-figures``) and its page's charts (no ``--no-js``)."""
+    try:
+        words = shlex.split(command) if isinstance(command, str) else []
+    except ValueError:  # not a line gdlab wrote: the defaults
+        words = []
+    figures = charts = True
+    for word in words[1:]:
+        if word == "--":
+            break
+        if len(word) > len("--no-"):
+            figures = figures and not _NO_FIGURES.startswith(word)
+            charts = charts and not _NO_CHARTS.startswith(word)
+    return figures, charts
+
+
+def _in_words(error: BaseException) -> str:
+    """``error`` on one line, its kind first, cut to fit a line of stderr."""
+    text = " ".join(str(error).split()) or "no message"
+    if len(text) > 160:
+        text = text[:157] + "..."
+    return f"{type(error).__name__}: {text}"
 
 
 def _recover_backup(backup: Path, out: Any) -> str | None:
