@@ -11,10 +11,13 @@ page exports reproduces the drawn path bit for bit.
 
 from __future__ import annotations
 
+import ast
 import base64
 import inspect
+import json
 import logging
 import math
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -26,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from gdlab import functions2d, schedules
-from gdlab._checks import ConfigError
+from gdlab._checks import ConfigError, cut, describe
 from gdlab.experiments import BUILTIN, Experiment, load
 from gdlab.experiments.model import digest
 from gdlab.optim import OPTIMIZERS, PRESETS, create
@@ -58,7 +61,12 @@ __all__ = [
 
 class PlayError(Exception):
     """A request the server refuses: HTTP ``status``, a ``message`` for the page,
-    the ``field`` it is about and, for an expression, the 1-based ``position``."""
+    the ``field`` it is about and, for an expression, the 1-based ``position``.
+
+    ``also``: other fields the refusal is about as much (f undefined over the whole
+    view is about ``xlim``, ``ylim`` and ``expression``); the payload then lists
+    them all in ``fields``, ``field`` first.
+    """
 
     def __init__(
         self,
@@ -67,36 +75,104 @@ class PlayError(Exception):
         status: int = 422,
         field: str | None = None,
         position: int | None = None,
+        also: Sequence[str] = (),
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.field = field
         self.position = position
+        self.also = tuple(also)
 
     def __reduce__(self) -> tuple:
         # Raised in a worker process (see start_processes), it arrives whole.
-        return (_play_error, (self.message, self.status, self.field, self.position))
+        return (_play_error, (self.message, self.status, self.field, self.position, self.also))
 
     def payload(self) -> dict[str, Any]:
         out: dict[str, Any] = {"error": self.message}
         if self.field is not None:
             out["field"] = self.field
+            if self.also:
+                out["fields"] = [self.field, *self.also]
         if self.position is not None:
             out["position"] = self.position
         return out
 
 
-def _play_error(message: str, status: int, field: str | None, position: int | None) -> PlayError:
-    return PlayError(message, status=status, field=field, position=position)
+def _play_error(
+    message: str, status: int, field: str | None, position: int | None, also: Sequence[str] = ()
+) -> PlayError:
+    return PlayError(message, status=status, field=field, position=position, also=also)
 
 
 # --------------------------------------------------------------------------- checks
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    """A request's value as JSON writes it (``null``, ``true``, ``"abc"``, ``NaN``, as
+    the request had it: never Python's ``None``, ``True``, ``'abc'``), cut to 60
+    characters; an integer too long for that by its first digits and its length."""
+    if type(value) is int and not -(10**59) < value < 10**59:
+        return describe(value)
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):  # not JSON: from a Python caller
+        return describe(value)
+    return cut(text)
+
+
+#: JSON's names of the types Python's messages name: ``got 'x' (str)``.
+_JSON_TYPES = {
+    "str": "string",
+    "bool": "boolean",
+    "NoneType": "null",
+    "int": "number",
+    "float": "number",
+    "list": "array",
+    "tuple": "array",
+    "dict": "object",
+}
+_GOT = re.compile(r"; got (?P<value>.+?)(?: \((?P<type>\w+)\))?$", re.DOTALL)
+
+
+def _python_only(value: Any, text: str) -> bool:
+    """Whether ``value`` (read from ``text``) reads differently in JSON: it holds a
+    string, ``None``, a bool, a mapping, or is a tuple written as one."""
+    if isinstance(value, str | bool | dict) or value is None:
+        return True
+    if isinstance(value, tuple) and not text.startswith("("):
+        return False  # "got 120,000": a number with thousands' commas, not a tuple
+    if isinstance(value, list | tuple):
+        return isinstance(value, tuple) or any(_python_only(v, "") for v in value)
+    return False
+
+
+#: A setting a check names in Python's words: ``unless form='torch'``, ``three_phase=True``.
+_SETTING = re.compile(r"\b(\w+)=(True|False|None|'[^'\\]*')")
+_JSON_WORDS = {"True": "true", "False": "false", "None": "null"}
+
+
+def _in_json(message: str) -> str:
+    """A message of gdlab's own checks (an optimizer's, a schedule's, an experiment's),
+    its values shown as JSON shows them: ``lr must be …; got 'fast' (str)`` becomes
+    ``…; got "fast" (string)``, ``unless form='torch'`` becomes ``unless form="torch"``.
+    The Python library and the CLI keep their words; the JSON API speaks JSON."""
+    message = _SETTING.sub(
+        lambda m: f"{m[1]}={_JSON_WORDS.get(m[2]) or json.dumps(m[2][1:-1], ensure_ascii=False)}",
+        message,
+    )
+    match = _GOT.search(message)
+    if match is None:
+        return message
+    try:
+        value = ast.literal_eval(match["value"])
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return message  # not a Python literal ("got from 5 to 1", a cut text)
+    if not _python_only(value, match["value"]):
+        return message
+    kind = match["type"]
+    shown = _describe(value) + (f" ({_JSON_TYPES.get(kind, kind)})" if kind else "")
+    return message[: match.start("value")] + shown
 
 
 def _table(value: Any, where: str, allowed: Sequence[str], required: Sequence[str] = ()) -> dict:
@@ -408,8 +484,6 @@ class _Unavailable(Exception):
 def _probe_choices(cls: type, name: str, settings: dict[str, Any]) -> list[str] | None:
     """The values a string argument accepts, read from the schedule's own error message
     (gdlab's checks say ``NAME must be one of 'a', 'b'; got …``)."""
-    import re
-
     try:
         cls(**{**settings, name: "\x00"})
     except (TypeError, ValueError) as error:
@@ -603,11 +677,13 @@ def _schedule_config(
     except (TypeError, ValueError) as error:
         rate = _refused_field(error, "", [*_BASE_RATE, "schedule"], (), "")
         if rate_field is not None and (rate or not lr > 0):  # values = [lr · 1.0, …]
-            message = f"{rate_field} = {lr:g} cannot start the schedule {name}: {error}"
+            message = (
+                f"{rate_field} = {lr:g} cannot start the schedule {name}: {_in_json(str(error))}"
+            )
             raise PlayError(message, field=rate_field) from None
         named = [a["name"] for a in spec["arguments"] if a["kind"] != "base"]
         field = _refused_field(error, f"{where}.arguments", named, list(arguments), where)
-        raise PlayError(f"{where}: {error}", field=field) from None
+        raise PlayError(f"{where}: {_in_json(str(error))}", field=field) from None
     return config
 
 
@@ -621,8 +697,6 @@ def _refused_field(
     put on the first of ``given`` (the arguments the request set) it names,
     else on ``fallback`` (the run, the schedule).
     """
-    import re
-
     text = str(error)
     first = re.match(r"\W*(\w+)", text)
     if first is not None and first.group(1) in names:
@@ -782,7 +856,11 @@ def surface(body: Any) -> dict[str, Any]:
         z = np.asarray(fn.f(gx, gy), dtype=np.float64)
     z = np.where(np.isfinite(z) & (np.abs(z) < 1e300), z, np.nan)
     if not np.isfinite(z).any():
-        raise PlayError("f is not defined (or not finite) anywhere in this view", field="xlim")
+        # about the view as a whole, and about f: field xlim (as before), fields all three
+        also = ("ylim", "expression") if "expression" in body else ("ylim",)
+        raise PlayError(
+            "f is not defined (or not finite) anywhere in this view", field="xlim", also=also
+        )
     levels = _levels(z, count)
     generator = contourpy.contour_generator(xs, ys, np.ma.masked_invalid(z), line_type="Separate")
     digits_x = _round_for(xlim[1] - xlim[0])
@@ -910,7 +988,7 @@ def experiment_2d(body: Any) -> Experiment:
     try:
         return Experiment.from_dict(data, "request")
     except ConfigError as error:
-        raise PlayError(str(error), field="runs") from None
+        raise PlayError(_in_json(str(error)), field="runs") from None
 
 
 def _built(where: str, table: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -927,7 +1005,9 @@ def _built(where: str, table: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     except (TypeError, ValueError) as error:
         names = [s["name"] for s in _all_specs()[name]["hyperparameters"]]
         field = _refused_field(error, f"{where}.hyperparameters", names, list(hp), where)
-        raise PlayError(f"{where} ({table['label']}): {error}", field=field) from None
+        raise PlayError(
+            f"{where} ({table['label']}): {_in_json(str(error))}", field=field
+        ) from None
     return table["label"], optimizer.hyperparameters()
 
 

@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -130,7 +131,16 @@ def _json(text: str | bytes) -> Any:
     ``Infinity`` pass: each field's check refuses them with its name (422)."""
     try:
         return json.loads(text)
-    except (ValueError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
+        raise api.PlayError(f"malformed JSON: {error}", status=400) from None
+    except ValueError as error:
+        if "integer string conversion" in str(error):
+            # Python's own limit, and its advice (sys.set_int_max_str_digits) is not the caller's
+            raise api.PlayError(
+                f"the request holds a number of more than {sys.get_int_max_str_digits():,} "
+                "digits; no field takes one past a float's size (about 1.8e308)",
+                status=400,
+            ) from None
         raise api.PlayError(f"malformed JSON: {error}", status=400) from None
     except RecursionError:  # thousands of nested brackets
         raise api.PlayError("malformed JSON: nested too deeply", status=400) from None
@@ -292,6 +302,9 @@ class _NetworkConnection:
         kind = message.get("type") if isinstance(message, dict) else None
         session = self.session
         if kind == "config":
+            # a refused setup leaves nothing to play or step: not the setup before it,
+            # which the page no longer shows
+            self.session, self.playing = None, False
             self.session = await self.compute(lambda: NetworkSession(message.get("config")))
             await self._send_data_and_frame()
         elif kind in ("play", "pause"):
@@ -306,7 +319,7 @@ class _NetworkConnection:
             await self._send_data_and_frame()
         else:
             raise api.PlayError(
-                f"type must be one of config, play, pause, step, reset; got {kind!r}",
+                f"type must be one of config, play, pause, step, reset; got {api._describe(kind)}",
                 status=400,
                 field="type",
             )

@@ -32,6 +32,7 @@ from gdlab.play.api import (
     _all_specs,
     _choice,
     _hyperparameters,
+    _in_json,
     _int,
     _labels,
     _preset,
@@ -183,7 +184,7 @@ class NetworkSession:
                 names = [s["name"] for s in _all_specs()[run["optimizer"]]["hyperparameters"]]
                 given = list(run["hyperparameters"])
                 named = _refused_field(error, f"{where}.hyperparameters", names, given, where)
-                raise PlayError(f"{label}: {error}", field=named) from None
+                raise PlayError(f"{label}: {_in_json(str(error))}", field=named) from None
             rng = np.random.default_rng(RUN_SEED)  # as fit: the weights, then the batches
             params = self.problem.init_params(rng)
             batch = c["batch_size"]

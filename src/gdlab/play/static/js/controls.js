@@ -1,6 +1,6 @@
 // Controls: sliders on the scales the server declares, optimizer cards, schedule pickers.
 
-import {el, nice, fmt} from "./util.js";
+import {el, nice, fmt, textWidth} from "./util.js";
 
 const STEPS = 1000;  // slider positions
 
@@ -33,12 +33,72 @@ function snap(value, spec) {
 }
 
 const NAMES = {
-  lr: "lr", beta1: "β1", beta2: "β2", beta3: "β3", eps: "ε", alpha: "α", rho: "ρ",
+  lr: "lr", beta1: "β₁", beta2: "β₂", beta3: "β₃", eps: "ε", alpha: "α", rho: "ρ",
   weight_decay: "weight decay", lr0: "lr0", momentum: "momentum",
 };
 
 export function displayName(key) {
   return NAMES[key] || key.replaceAll("_", " ");
+}
+
+/** The runs' labels as the server gives them (and the legend shows them): the class's
+ * name, numbered from the second of a kind on ("SGD", "SGD 2"). */
+export function runLabels(catalog, runs) {
+  const seen = {};
+  return runs.map((run) => {
+    const base = catalog.optimizers[run.optimizer]?.label || run.optimizer;
+    seen[base] = (seen[base] || 0) + 1;
+    return seen[base] === 1 ? base : `${base} ${seen[base]}`;
+  });
+}
+
+function escaped(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * A server's refusal of a run in its card's words: "runs[1] (Adam): beta1 must be …"
+ * and "config.runs[1].hyperparameters.beta1 must be …" become "Adam: β₁ must be …",
+ * the names of the request (runs[1], hyperparameters.beta1) and of Python (beta1)
+ * replaced by the card's name and its boxes' labels.
+ */
+export function cardWords(message, label, names) {
+  const run = String.raw`(?:config\.)?runs\[\d+\]`;
+  const text = String(message)
+    .replace(new RegExp(`^${run}(?: \\([^)]*\\))?: `), "")
+    .replace(new RegExp(`${run}\\.hyperparameters\\.(\\w+)`, "g"), (_, name) => displayName(name))
+    .replace(new RegExp(`${run}\\.(\\w+)`, "g"), "$1")
+    .replace(new RegExp(run, "g"), label);
+  const said = labelled(text, names);
+  return said.startsWith(`${label}: `) ? said : `${label}: ${said}`;
+}
+
+/** The names in `names` (Python's: beta1, weight_decay) as the page's labels say them. */
+function labelled(text, names) {
+  if (!names.length) return text;
+  const words = new RegExp(`(?<![\\w.])(${names.map(escaped).join("|")})(?![\\w(])`, "g");
+  return text.replace(words, (name) => displayName(name));
+}
+
+/**
+ * A server's refusal of a schedule in the page's words: "schedule: boundaries must be …"
+ * becomes "piecewise: boundaries must be …" (`name`: the schedule's), and
+ * schedule.arguments.end_lr "end lr".
+ */
+export function scheduleWords(catalog, name, message) {
+  const names = catalog.schedules[name]?.arguments.map((a) => a.name) || [];
+  const text = String(message)
+    .replace(/^schedule: /, name ? `${name}: ` : "")
+    .replace(/schedule\.arguments\.(\w+)/g, (_, key) => displayName(key))
+    .replace(/schedule\.name/g, "schedule");
+  return labelled(text, names);
+}
+
+/** Mark a control (a number box, a menu, a check box) as refused, or clear it. */
+function mark(node, on) {
+  if (!node) return;
+  node.classList.toggle("invalid", on);
+  if (on) node.setAttribute("aria-invalid", "true"); else node.removeAttribute("aria-invalid");
 }
 
 /**
@@ -47,27 +107,39 @@ export function displayName(key) {
  */
 export function slider({name, label, spec, value, onInput, title}) {
   const scale = SCALES[spec.scale || "linear"] || SCALES.linear;
-  const range = el("input", {type: "range", min: 0, max: STEPS, step: 1, "aria-label": label || displayName(name), "data-name": name});
-  const box = el("input", {type: "number", step: "any", "aria-label": `${label || displayName(name)} value`, "data-name": name});
+  const text = label || displayName(name);
+  const range = el("input", {type: "range", min: 0, max: STEPS, step: 1, "aria-label": text, "data-name": name});
+  const box = el("input", {type: "number", step: "any", "aria-label": `${text} value`, "data-name": name});
+  // what is wrong with the box, said under it (a typed "1e", or a refusal of its value)
+  const note = el("div", {class: "slider-error", role: "alert", hidden: true});
+  const say = (message) => {
+    note.textContent = message || "";
+    note.hidden = !message;
+    mark(box, Boolean(message));
+  };
   const state = {value};
   const place = (v) => {
     const p = Number.isFinite(v) ? Math.min(1, Math.max(0, scale.to(v, spec))) : 0;
     range.value = String(Math.round(p * STEPS));
     box.value = v === undefined || v === null ? "" : String(v);
-    box.classList.remove("invalid");
+    say("");
   };
   range.addEventListener("input", () => {
     const v = snap(scale.from(Number(range.value) / STEPS, spec), spec);
     if (v === state.value) return;  // the same number: nothing to redraw
     state.value = v;
     box.value = String(v);
-    box.classList.remove("invalid");
+    say("");
     onInput(v);
   });
   box.addEventListener("change", () => {
     const v = Number(box.value);
-    if (box.value.trim() === "" || !Number.isFinite(v) || (spec.kind === "int" && !Number.isInteger(v))) {
-      box.classList.add("invalid");
+    const whole = spec.kind === "int";
+    if (box.value.trim() === "" || !Number.isFinite(v) || (whole && !Number.isInteger(v))) {
+      // a number box holds "" both when empty and when what is typed is no number ("1e")
+      const why = box.validity.badInput ? "what is typed is not one"
+        : box.value.trim() === "" ? "the box is empty" : `got ${box.value.trim()}`;
+      say(`${text} must be ${whole ? "a whole number" : "a number"}; ${why}`);
       return;
     }
     state.value = v;
@@ -75,11 +147,14 @@ export function slider({name, label, spec, value, onInput, title}) {
     onInput(v);
   });
   place(value);
-  const node = el("div", {class: "slider", title: title || name},
-    el("label", {}, label || displayName(name)), range, box);
+  // 6.2em of 14 px: the label column; a longer name gets a row of its own
+  const node = el("div", {class: textWidth(text, 14) > 84 ? "slider long" : "slider", title: title || name},
+    el("label", {}, text), range, box, note);
   return {
     node, range, box,
     set(v) { state.value = v; place(v); },
+    /** A refusal of its value said under it, its box marked ("" clears it). */
+    showError: say,
     get value() { return state.value; },
   };
 }
@@ -90,8 +165,8 @@ export function widget(spec, value, onInput, label) {
     const box = el("input", {type: "checkbox", "data-name": spec.name});
     box.checked = Boolean(value);
     box.addEventListener("change", () => onInput(box.checked));
-    return {node: el("label", {class: "check", title: spec.name}, box, label || displayName(spec.name)),
-      set(v) { box.checked = Boolean(v); }};
+    const node = el("label", {class: "check", title: spec.name}, box, label || displayName(spec.name));
+    return {node, box: node, set(v) { box.checked = Boolean(v); }};
   }
   if (spec.kind === "choice") {
     const select = el("select", {"data-name": spec.name, "aria-label": label || displayName(spec.name)},
@@ -99,7 +174,7 @@ export function widget(spec, value, onInput, label) {
     select.value = value;
     select.addEventListener("change", () => onInput(select.value));
     return {node: el("div", {class: "row", title: spec.name}, el("label", {}, label || displayName(spec.name)), select),
-      set(v) { select.value = v; }};
+      box: select, set(v) { select.value = v; }};
   }
   return slider({name: spec.name, label, spec, value, onInput});
 }
@@ -122,6 +197,18 @@ export function optimizerCard({catalog, run, color, onChange, onRemove, removabl
   const error = el("p", {class: "error", hidden: true});
   card.append(el("div", {class: "head"}, pick, preset, remove), body, error);
   let open = false;
+  let widgets = {};  // by hyperparameter name
+  let marked = null;  // the hyperparameter whose box the server's refusal marked
+  let extra = null;
+  let toggle = null;
+
+  const setOpen = (value) => {
+    open = value;
+    if (!extra) return;
+    extra.hidden = !open;
+    toggle.setAttribute("aria-expanded", String(open));
+    toggle.textContent = `${open ? "▾" : "▸"} ${extra.children.length} more`;
+  };
 
   const build = () => {
     const spec = catalog.optimizers[run.optimizer];
@@ -130,24 +217,21 @@ export function optimizerCard({catalog, run, color, onChange, onRemove, removabl
       ...Object.keys(spec.presets).map((p) => el("option", {value: p}, p)));
     preset.value = run.preset || "";
     const base = run.preset ? spec.presets[run.preset] : spec.defaults;
-    const widgets = [];
-    const extra = el("div", {class: "extra", hidden: !open});
+    widgets = {};
+    marked = null;
+    extra = el("div", {class: "extra", hidden: !open});
     for (const hp of spec.hyperparameters) {
       if (!(hp.name in run.hp)) run.hp[hp.name] = base[hp.name];
       const w = widget(hp, run.hp[hp.name], (v) => { run.hp[hp.name] = v; onChange(run); });
-      widgets.push(w);
-      (hp.name === "lr" ? body : extra).append(w.node);
+      widgets[hp.name] = w;
+      if (hp.name !== "lr") extra.append(w.node);
     }
     const more = extra.children.length;
-    const toggle = el("button", {class: "more", type: "button", "aria-expanded": String(open)}, `${open ? "▾" : "▸"} ${more} more`);
-    toggle.addEventListener("click", () => {
-      open = !open;
-      extra.hidden = !open;
-      toggle.setAttribute("aria-expanded", String(open));
-      toggle.textContent = `${open ? "▾" : "▸"} ${more} more`;
-    });
-    const lr = widgets[spec.hyperparameters.findIndex((h) => h.name === "lr")];
+    toggle = el("button", {class: "more", type: "button", "aria-expanded": String(open)}, `${open ? "▾" : "▸"} ${more} more`);
+    toggle.addEventListener("click", () => setOpen(!open));
+    const lr = widgets.lr;
     body.replaceChildren(...(lr ? [lr.node] : []), ...(more > 0 ? [toggle, extra] : []));
+    card.append(error);  // back at the card's foot, were it beside a box just replaced
     card.title = spec.summary;
   };
 
@@ -169,7 +253,24 @@ export function optimizerCard({catalog, run, color, onChange, onRemove, removabl
   build();
   return {
     node: card,
-    showError(message) { error.textContent = message || ""; error.hidden = !message; },
+    /**
+     * The server's refusal of this run (its `field`: runs[1].hyperparameters.beta1),
+     * said in the card's words (`label`: the card's name) and its box marked (shown,
+     * if it was behind "more"); no message: cleared.
+     */
+    showError(message, field = "", label = catalog.optimizers[run.optimizer]?.label || run.optimizer) {
+      const refused = /\.hyperparameters\.(\w+)$/.exec(field || "")?.[1];
+      // unmark only the box this card marked (one holding a typed "1e" keeps its own mark)
+      if (marked && widgets[marked]) mark(widgets[marked].box, false);
+      marked = message && widgets[refused] ? refused : null;
+      if (marked) mark(widgets[marked].box, true);
+      if (marked && marked !== "lr") setOpen(true);
+      const names = catalog.optimizers[run.optimizer]?.hyperparameters.map((h) => h.name) || [];
+      error.textContent = message ? cardWords(message, label, names) : "";
+      error.hidden = !message;
+      // said right under the box it is about (not below the card's other boxes)
+      if (message && widgets[refused]) widgets[refused].node.after(error); else card.append(error);
+    },
   };
 }
 
@@ -212,11 +313,16 @@ export function schedulePicker({catalog, value, onChange, allowNone = true, labe
       title: s.available ? s.summary : `not on this page: ${s.reason}`}, s.available ? s.name : `${s.name} (Python only)`)));
   const args = el("div", {});
   const note = el("p", {class: "hint"});
-  node.append(el("div", {class: "row"}, el("label", {}, label), select), args, note);
+  const error = el("p", {class: "error schedule-error", hidden: true, role: "alert"});
+  node.append(el("div", {class: "row"}, el("label", {}, label), select), args, error, note);
   let current = value ? {name: value.name, arguments: {...value.arguments}} : null;
+  let boxes = {};  // each argument's box, by name
+  let marked = null;  // the argument whose box the server's refusal marked
 
   const build = () => {
     args.replaceChildren();
+    boxes = {};
+    marked = null;
     select.value = current ? current.name : "";
     if (!current) {
       note.textContent = "";
@@ -229,22 +335,48 @@ export function schedulePicker({catalog, value, onChange, allowNone = true, labe
       if (!(a.name in current.arguments)) current.arguments[a.name] = a.default;
       const set = (v) => { current.arguments[a.name] = v; onChange(current); };
       if (a.kind === "fraction") {
-        args.append(slider({name: a.name, label: `${displayName(a.name)} ×lr`, spec: {kind: "real", scale: a.scale || "linear", min: a.min ?? 0, max: a.max ?? 1},
-          value: current.arguments[a.name], onInput: set, title: `${a.name}, as a multiple of the initial rate`}).node);
+        const w = slider({name: a.name, label: `${displayName(a.name)} ×lr`, spec: {kind: "real", scale: a.scale || "linear", min: a.min ?? 0, max: a.max ?? 1},
+          value: current.arguments[a.name], onInput: set, title: `${a.name}, as a multiple of the initial rate`});
+        boxes[a.name] = w.box;
+        args.append(w.node);
       } else if (a.kind === "ints" || a.kind === "fractions") {
         const box = el("input", {type: "text", value: current.arguments[a.name].join(", "), "data-name": a.name,
           "aria-label": a.name, title: a.kind === "fractions" ? "multiples of the initial rate" : "steps"});
+        const typed = el("div", {class: "list-error", role: "alert", hidden: true});
         box.addEventListener("change", () => {
-          const list = box.value.split(",").map((t) => Number(t.trim()));
+          // "5, 3" → [5, 3]; an empty item ("5,", or an empty box) is no number, never 0
+          const items = box.value.split(",").map((t) => t.trim());
+          const list = items.map((t) => (t === "" ? NaN : Number(t)));
           const bad = list.some((v) => !Number.isFinite(v) || (a.kind === "ints" && !Number.isInteger(v)));
-          box.classList.toggle("invalid", bad || list.length === 0);
-          if (!bad && list.length) set(list);
+          mark(box, bad);
+          typed.textContent = bad ? `${a.name} must be ${a.kind === "ints" ? "whole numbers" : "numbers"}`
+            + ` separated by commas; got ${box.value.trim() || "an empty box"}` : "";
+          typed.hidden = !bad;
+          if (!bad) set(list);
         });
-        args.append(el("div", {class: "row"}, el("label", {}, a.kind === "fractions" ? `${a.name} ×lr` : a.name), box));
+        boxes[a.name] = box;
+        args.append(el("div", {class: "row"}, el("label", {}, a.kind === "fractions" ? `${a.name} ×lr` : a.name), box), typed);
       } else {
-        args.append(widget(a, current.arguments[a.name], set).node);
+        const w = widget(a, current.arguments[a.name], set);
+        boxes[a.name] = w.box;
+        args.append(w.node);
       }
     }
+  };
+
+  /**
+   * The server's refusal of the schedule (field schedule.arguments.NAME) in the page's
+   * words, under the picker, its box marked: "schedule: boundaries must be …" becomes
+   * "piecewise: boundaries must be …". No message: cleared.
+   */
+  const showError = (message, field = "") => {
+    const refused = /^schedule\.arguments\.(\w+)/.exec(field || "")?.[1];
+    mark(boxes[marked], false);  // only the box it marked: a typed "5,,3" keeps its own
+    marked = message && boxes[refused] ? refused : null;
+    mark(boxes[marked], true);
+    mark(select, Boolean(message) && field === "schedule.name");
+    error.textContent = message ? scheduleWords(catalog, current?.name, message) : "";
+    error.hidden = !message;
   };
 
   select.addEventListener("change", () => {
@@ -255,6 +387,7 @@ export function schedulePicker({catalog, value, onChange, allowNone = true, labe
   build();
   return {
     node,
+    showError,
     get value() { return current; },
     set(v) { current = v ? {name: v.name, arguments: {...v.arguments}} : null; build(); },
   };

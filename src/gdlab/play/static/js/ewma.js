@@ -34,7 +34,11 @@ export async function createEwma({catalog, initial, onState, banner}) {
     el("label", {class: "check"}, zoom, "show the first 90 days (where the correction matters)")));
 
   const requests = new Latest((body) => api("/api/ewma", body), (answer) => { view.answer = answer; banner(""); draw(); },
-    (error) => banner(error.message));
+    (error) => {
+      // a typed β the server refuses (1.5): said under its box, by the box's name
+      if (error.field === "beta") beta.showError(error.message.replace(/^beta\b/, "β"));
+      else banner(error.message);
+    });
 
   function changed() {
     onState(state);
@@ -78,8 +82,13 @@ export async function createEwma({catalog, initial, onState, banner}) {
     plot.line(xs, a.other.slice(0, end + 1), {stroke: RED, "stroke-width": 1.4, "stroke-dasharray": "5 3"});
     plot.line(xs, a.values.slice(0, end + 1), {stroke: BLUE, "stroke-width": 2.2});
     const label = `≈ 1/(1 − β) = ${fmt(a.window, 3)} days`;
-    plot.over.append(svg("text", {x: Math.min(plot.sx(day) - 4, plot.margin.left + plot.inner.w - 4), y: plot.margin.top + 14,
-      "text-anchor": "end", fill: "#0b5c99", "font-weight": 600, stroke: "#fff", "stroke-width": 3, "paint-order": "stroke"}, label));
+    // left of the marked day, ending at it; right of it where the left has no room (a day
+    // near the start: it was cut off at the frame's left edge)
+    const room = plot.sx(day) - 4 - plot.margin.left;
+    const left = room >= textWidth(label) * 1.1 + 4;  // bold text: a little wider
+    const labelX = left ? Math.min(plot.sx(day) - 4, plot.margin.left + plot.inner.w - 4) : plot.sx(day) + 4;
+    plot.over.append(svg("text", {x: labelX, y: plot.margin.top + 14, class: "window-label",
+      "text-anchor": left ? "end" : "start", fill: "#0b5c99", "font-weight": 600, stroke: "#fff", "stroke-width": 3, "paint-order": "stroke"}, label));
     // legend, outside the data
     const legendY = 16;
     const entries = [[BLUE, a.bias_correction ? "EWMA, bias-corrected" : "EWMA, not corrected", ""],
@@ -111,7 +120,7 @@ export async function createEwma({catalog, initial, onState, banner}) {
     const barWidth = Math.max(1, plot.inner.w / k - 1);
     a.weights.forEach((v, i) => {
       plot.data.append(svg("rect", {x: plot.sx(i), y: plot.sy(v), width: barWidth, height: plot.sy(0) - plot.sy(v),
-        fill: i < a.window ? BLUE : "#a9c6df"}));
+        fill: i + 1e-9 < a.window ? BLUE : "#a9c6df"}));  // 1/(1 − 0.9) is 10.000000000000002: 10 bars
     });
     const wx = plot.sx(a.window);
     plot.over.append(svg("line", {x1: wx, x2: wx, y1: plot.margin.top, y2: plot.margin.top + plot.inner.h, stroke: "#1d2733", "stroke-dasharray": "4 3"}),

@@ -2,7 +2,7 @@
 
 import {api, el, svg, fmt, unpack, Latest, PALETTE, debounce, showTooltip, hideTooltip, textWidth} from "./util.js";
 import {Plot, extent} from "./plot.js";
-import {slider, optimizerCard, runPayload, runFrom, schedulePicker} from "./controls.js";
+import {slider, optimizerCard, runPayload, runFrom, schedulePicker, runLabels, cardWords, scheduleWords} from "./controls.js";
 
 const W = 760;
 const H = 470;
@@ -55,7 +55,15 @@ export function create2d({catalog, initial, onState, banner}) {
 
   const stepsSlider = slider({name: "steps", label: "steps", value: state.steps,
     spec: {kind: "int", scale: "log", min: 1, max: limits.max_steps},
-    onInput: (v) => { state.steps = Math.max(1, Math.min(limits.max_steps, Math.round(v))); changed(); }});
+    onInput: (v) => {
+      // a typed count past the cap is refused where it is typed (it showed 10000, ran 5000)
+      if (v < 1 || v > limits.max_steps) {
+        stepsSlider.showError(`steps must be from 1 to ${limits.max_steps.toLocaleString("en")}; got ${v}`);
+        return;
+      }
+      state.steps = v;
+      changed();
+    }});
   const schedule = schedulePicker({catalog, value: state.schedule, onChange: (v) => { state.schedule = v; changed(); }});
   root.append(el("fieldset", {}, el("legend", {}, "Steps and learning-rate schedule"), stepsSlider.node, schedule.node,
     el("p", {class: "hint"}, "A schedule applies to every optimizer, starting from its own lr.")));
@@ -120,6 +128,8 @@ export function create2d({catalog, initial, onState, banner}) {
     range.typed.clear();
     range.refused = null;
     showRange();
+    exprError.hidden = true;  // what f's box said was about the f shown before
+    markExpression(false);
     showStart();
     stepsSlider.set(state.steps);
     schedule.set(state.schedule);
@@ -244,7 +254,7 @@ export function create2d({catalog, initial, onState, banner}) {
     if (!view.surface) {
       // nothing drawn yet (a link with a range that cannot be drawn): the plot says where to look
       contourBox.replaceChildren(...(messages.length
-        ? [el("p", {class: "nothing-drawn"}, "Nothing to draw: the range cannot be drawn, as said under the x and y range boxes.")] : []));
+        ? [el("p", {class: "nothing-drawn"}, "Nothing to draw yet: see what is said under the x and y range boxes.")] : []));
     }
   }
 
@@ -262,18 +272,32 @@ export function create2d({catalog, initial, onState, banner}) {
   }
 
   function showFunctionRefusal(error) {
-    // a refusal about the function or its view, where it belongs; false if it is not one
-    const boxes = rangeBoxes(error.field);
-    if (boxes) {
-      range.refused = {boxes, message: inPageWords(error.message)};
+    // a refusal about the function or its view, where it belongs; false if it is not one.
+    // One about the whole view (f not defined anywhere in it: fields xlim, ylim and
+    // expression) marks every box it is about, f's too; it replaces any shown before.
+    const fields = error.fields || (error.field ? [error.field] : []);
+    const boxes = [...new Set(fields.flatMap((field) => rangeBoxes(field) || []))];
+    if (boxes.length) {
+      const aboutF = fields.includes("expression");
+      const message = inPageWords(error.message) + (aboutF ? ": change f, or the x and y ranges" : "");
+      range.refused = {boxes, message};
       showRange();
+      exprError.hidden = true;
+      markExpression(aboutF);
       return true;
     }
     if (error.field === "expression" || (!state.function && !error.field)) {
+      range.refused = null;
+      showRange();
       showExpressionError(error);
       return true;
     }
     return false;
+  }
+
+  function markExpression(on) {
+    exprInput.classList.toggle("invalid", on);
+    if (on) exprInput.setAttribute("aria-invalid", "true"); else exprInput.removeAttribute("aria-invalid");
   }
 
   function pathsBody(drawn = false) {
@@ -298,7 +322,7 @@ export function create2d({catalog, initial, onState, banner}) {
       range.refused = null;
       showRange();
       exprError.hidden = true;
-      exprInput.classList.remove("invalid");
+      markExpression(false);
       gradText.textContent = answer.function.gradient
         ? `∂f/∂x = ${answer.function.gradient[0]}\n∂f/∂y = ${answer.function.gradient[1]}` : "";
       drawContours();
@@ -318,15 +342,36 @@ export function create2d({catalog, initial, onState, banner}) {
       view.error = null;
       banner("");
       cards.forEach((c) => c.showError(""));
+      schedule.showError("");
       drawPaths();
     },
     (error) => {
       view.error = error;
-      const match = /^runs\[(\d+)\]/.exec(error.field || "");
-      if (match && cards[Number(match[1])]) cards[Number(match[1])].showError(error.message);
+      cards.forEach((c) => c.showError(""));  // the refusal now standing is this one
+      schedule.showError("");
+      const i = runOf(error);
+      if (i !== null) cards[i].showError(error.message, error.field, runLabels(catalog, state.runs)[i]);
+      else if (/^schedule(\.|$)/.test(error.field || "")) schedule.showError(error.message, error.field);
       else if (!showFunctionRefusal(error)) banner(inPageWords(error.message));
     },
   );
+
+  function runOf(error) {
+    // the card a refusal is about (runs[1].hyperparameters.beta1: the second), or null
+    const match = /^runs\[(\d+)\]/.exec(error.field || "");
+    return match && cards[Number(match[1])] ? Number(match[1]) : null;
+  }
+
+  function refusalWords(error) {
+    // a refusal in the page's words, wherever it is said (a toast, the banner)
+    const i = runOf(error);
+    if (i !== null) {
+      const names = catalog.optimizers[state.runs[i].optimizer]?.hyperparameters.map((h) => h.name) || [];
+      return cardWords(error.message, runLabels(catalog, state.runs)[i], names);
+    }
+    if (/^schedule(\.|$)/.test(error.field || "")) return scheduleWords(catalog, state.schedule?.name, error.message);
+    return inPageWords(error.message);
+  }
 
   function withHave(body) {
     body.have = [...view.cache.keys()].slice(-60);
@@ -355,7 +400,7 @@ export function create2d({catalog, initial, onState, banner}) {
   }
 
   function showExpressionError(error) {
-    exprInput.classList.add("invalid");
+    markExpression(true);
     exprError.hidden = false;
     gradText.textContent = "";
     const text = state.expression || "";
@@ -397,7 +442,7 @@ export function create2d({catalog, initial, onState, banner}) {
     try {
       return await api("/api/export", pathsBody());
     } catch (error) {
-      throw new Error(inPageWords(error.message));
+      throw new Error(refusalWords(error));
     }
   }
 
@@ -573,12 +618,7 @@ export function create2d({catalog, initial, onState, banner}) {
       const steps = Array.from(run.loss, (_, k) => k);
       const color = PALETTE[i % PALETTE.length];
       plot.line(steps, Array.from(run.loss), {stroke: color, "data-run": i});
-      if (run.status === "diverged" || run.status === "failed") {
-        const k = run.loss.length - 1;
-        let y = run.loss[k];
-        if (!keep(y)) y = plot.y.domain[1];
-        plot.cross(plot.sx(k), plot.sy(Math.min(Math.max(y, plot.y.domain[0]), plot.y.domain[1])), {stroke: color});
-      }
+      if ((run.status === "diverged" || run.status === "failed") && run.loss.length) stopMark(plot, run, color, i);
     });
     const rule = svg("line", {y1: plot.margin.top, y2: plot.margin.top + plot.inner.h, stroke: "#1d2733", "stroke-dasharray": "3 3", visibility: "hidden"});
     plot.over.append(rule);
@@ -589,11 +629,30 @@ export function create2d({catalog, initial, onState, banner}) {
       rule.setAttribute("x1", plot.sx(k));
       rule.setAttribute("x2", plot.sx(k));
       rule.setAttribute("visibility", "visible");
-      showTooltip(event, [`step ${k}`, ...runs.map((r) => `${r.label}: f = ${k < r.loss.length ? fmt(r.loss[k]) : "–"}`)]);
+      showTooltip(event, [`step ${k}`, ...runs.map((r, i) => ({color: PALETTE[i % PALETTE.length],
+        text: `${r.label}: f = ${k < r.loss.length ? fmt(r.loss[k]) : "–"}`}))]);
     });
     plot.node.addEventListener("pointerleave", () => { rule.setAttribute("visibility", "hidden"); hideTooltip(); });
     view.lossPlot = plot;
     lossBox.replaceChildren(plot.node);
+  }
+
+  function stopMark(plot, run, color, i) {
+    // × where a diverged (or failed) run's loss ends: at its last point, or, a value off
+    // the scale (above it, not finite), at the frame's edge; always inside the frame, on
+    // a white halo, with its reason on hover
+    const k = run.loss.length - 1;
+    const y = run.loss[k];
+    const [low, high] = plot.y.domain;
+    const value = Number.isNaN(y) ? high : (plot.y.log && y <= 0 ? low : Math.min(Math.max(y, low), high));
+    const size = 5;
+    const {left, top} = plot.margin;
+    const px = Math.min(Math.max(plot.sx(k), left + size + 2), left + plot.inner.w - size - 2);
+    const py = Math.min(Math.max(plot.sy(value), top + size + 2), top + plot.inner.h - size - 2);
+    const g = svg("g", {class: "stop", "data-run": i}, svg("title", {}, `${run.label}: ${runNote(run)}`));
+    plot.over.append(g);
+    plot.cross(px, py, {stroke: "#fff", "stroke-width": 5}, size, g);
+    plot.cross(px, py, {stroke: color}, size, g);
   }
 
   function nearest(plot, px, py) {

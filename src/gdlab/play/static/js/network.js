@@ -2,7 +2,7 @@
 
 import {api, el, svg, fmt, PALETTE, debounce} from "./util.js";
 import {Plot, extent} from "./plot.js";
-import {slider, widget, optimizerCard, runPayload, runFrom} from "./controls.js";
+import {slider, widget, optimizerCard, runPayload, runFrom, runLabels, cardWords} from "./controls.js";
 
 const PANEL = 240;
 const CLASS_COLORS = [[230, 159, 0], [0, 114, 178]];  // class 0 orange, class 1 blue (Okabe–Ito)
@@ -131,9 +131,16 @@ export function createNetwork({catalog, initial, onState, banner}) {
   function receive(message) {
     if (message.type === "error") {
       view.errors.push(message.error);
+      cards.forEach((c) => c.showError(""));  // the refusal now standing is this one
       const match = /runs\[(\d+)\]/.exec(message.field || "");
-      if (match && cards[Number(match[1])]) cards[Number(match[1])].showError(message.error);
+      const i = match && cards[Number(match[1])] ? Number(match[1]) : null;
+      for (const control of Object.values(CONTROLS)) control.showError("");
+      const control = CONTROLS[(message.field || "").replace(/\[\d+\]$/, "[i]")];
+      if (i !== null) cards[i].showError(message.error, message.field, runLabels(catalog, state.runs)[i]);
+      else if (control) control.showError(settingWords(message));
       else banner(message.error);
+      // a setup refused: nothing to play until it is mended (Step said "send a config first")
+      if (/^config(\.|$)/.test(message.field || "")) refused(true);
       return;
     }
     if (message.type === "state") {
@@ -145,12 +152,15 @@ export function createNetwork({catalog, initial, onState, banner}) {
     if (message.type === "data") {
       banner("");
       cards.forEach((c) => c.showError(""));
+      for (const control of Object.values(CONTROLS)) control.showError("");
+      refused(false);
       view.data = message;
       sizes.textContent = `layers ${message.sizes.join("–")} (inputs, hidden, output)`;
       buildPanels();
       return;
     }
     if (message.type === "frame") {
+      if (view.refused) return;  // sent before the refusal: of a setup no longer shown
       view.frames += 1;
       const now = performance.now();
       view.times.push(now);
@@ -166,6 +176,33 @@ export function createNetwork({catalog, initial, onState, banner}) {
         if (h.steps.length > MAX_HISTORY) for (const key of ["steps", "loss", "accuracy"]) h[key] = h[key].filter((_, k) => k % 2 === 0);
       }
       drawFrame(message);
+    }
+  }
+
+  // a refused setting said under its slider, in its words ("points", never config.n_samples)
+  const CONTROLS = {"config.noise": noise, "config.n_samples": points, "config.seed": seed,
+    "config.steps_per_frame": speed, "config.hidden": layers, "config.hidden[i]": width};
+  const WORDS = {noise: "noise", n_samples: "points", seed: "data seed", steps_per_frame: "steps/frame"};
+
+  function settingWords(message) {
+    if (message.field === "config.hidden") return `layers must be at most ${limits.max_layers}; got ${state.layers}`;
+    return message.error.replace(/^config\.hidden\[\d+\]/, "width")
+      .replace(/^config\.(\w+)/, (name, key) => WORDS[key] || key);
+  }
+
+  function refused(on) {
+    // a refused setup: the transport waits for one it can train (the last one drawn is gone)
+    view.refused = on;
+    for (const button of [playButton, stepButton, resetButton]) button.disabled = on;
+    if (on) {
+      view.playing = false;  // the server stopped with the setup it refused
+      playButton.textContent = "▶ Play";
+      readout.textContent = "not started: mend what is marked in red";
+      boundaries.replaceChildren();
+      lossBox.replaceChildren();
+      accuracyBox.replaceChildren();
+      caption.textContent = "";
+      view.panels = [];
     }
   }
 
@@ -327,7 +364,20 @@ export function createNetwork({catalog, initial, onState, banner}) {
   return {
     state, view, figure,
     // the steps run so far (the server refuses 0: nothing has run yet)
-    exportToml: () => api("/api/network/export", {config: config(), steps: view.step}),
+    exportToml: async () => {
+      try {
+        return await api("/api/network/export", {config: config(), steps: view.step});
+      } catch (error) {
+        // said as the card says it ("Adam: β₂ must be …"), never "config.runs[1]…"
+        if (CONTROLS[(error.field || "").replace(/\[\d+\]$/, "[i]")]) {
+          throw new Error(settingWords({field: error.field, error: error.message}));
+        }
+        const i = Number(/runs\[(\d+)\]/.exec(error.field || "")?.[1] ?? NaN);
+        if (!state.runs[i]) throw error;
+        const names = catalog.optimizers[state.runs[i].optimizer]?.hyperparameters.map((h) => h.name) || [];
+        throw new Error(cardWords(error.message, runLabels(catalog, state.runs)[i], names));
+      }
+    },
     signatures: () => view.panels.map((p) => p.signature),
     hidden: () => { if (view.playing) send({type: "pause"}); },
   };

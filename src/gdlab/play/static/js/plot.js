@@ -20,19 +20,24 @@ export function linearTicks(low, high, count = 6) {
   return ticks;
 }
 
-/** Decades (and 2, 5 between them when there are few). */
+/** Decades, or, when fewer than 3 fall in the domain (two or three decades: "0.1, 1"
+ * alone), 1, 2 and 5 times each decade (0.05, 0.1, 0.2, 0.5, 1, 2, 5). */
 export function logTicks(low, high) {
   const a = Math.floor(Math.log10(low));
   const b = Math.ceil(Math.log10(high));
-  const ticks = [];
   const step = Math.max(1, Math.ceil((b - a) / 8));
-  for (let k = a; k <= b; k += step) {
-    for (const m of b - a <= 2 ? [1, 2, 5] : [1]) {
-      const v = m * 10 ** k;
-      if (v >= low * (1 - 1e-9) && v <= high * (1 + 1e-9)) ticks.push(v);
+  const pick = (multiples) => {
+    const ticks = [];
+    for (let k = a; k <= b; k += step) {
+      for (const m of multiples) {
+        const v = Number((m * 10 ** k).toPrecision(12));
+        if (v >= low * (1 - 1e-9) && v <= high * (1 + 1e-9)) ticks.push(v);
+      }
     }
-  }
-  return ticks;
+    return ticks;
+  };
+  const decades = pick([1]);
+  return decades.length >= 3 ? decades : pick([1, 2, 5]);
 }
 
 export class Plot {

@@ -1,8 +1,17 @@
 // Schedules mode: any learning-rate schedule over steps and epochs, with its formula.
 
 import {api, el, svg, fmt, Latest} from "./util.js";
-import {Plot, extent} from "./plot.js";
+import {Plot} from "./plot.js";
 import {slider, schedulePicker} from "./controls.js";
+
+/** The rate axis: from 0 (or the lowest rate, if below) to a little above the highest.
+ * A constant rate sits under the top (its axis ran from −0.9 to 1.1: "negative rates"). */
+function rateDomain(ys) {
+  const finite = ys.filter(Number.isFinite);
+  const low = Math.min(0, ...finite);
+  const hi = Math.max(low, ...finite);
+  return [low, hi > low ? hi + 0.06 * (hi - low) : low + 1];
+}
 
 export function createSchedules({catalog, initial, onState, banner}) {
   const first = catalog.schedules.exponential ? "exponential" : Object.keys(catalog.schedules)[0];
@@ -34,8 +43,23 @@ export function createSchedules({catalog, initial, onState, banner}) {
       el("p", {class: "hint"}, `At most ${limit.toLocaleString("en")} steps. Epochs and steps count from 0; a schedule per epoch keeps its rate through each epoch.`)),
   );
 
-  const requests = new Latest((body) => api("/api/schedule", body), (answer) => { view.answer = answer; banner(""); draw(); },
-    (error) => banner(error.message));
+  const sliders = {lr0, steps_per_epoch: perEpoch, epochs};
+  const WORDS = {lr0: "lr0", steps_per_epoch: "steps/epoch", epochs: "epochs"};
+  const requests = new Latest((body) => api("/api/schedule", body),
+    (answer) => {
+      view.answer = answer;
+      banner("");
+      picker.showError("");
+      for (const control of Object.values(sliders)) control.showError("");
+      draw();
+    },
+    (error) => {
+      // a schedule's refusal under its picker, its box marked; another in the page's words
+      picker.showError("");
+      if (/^schedule(\.|$)/.test(error.field || "")) { banner(""); picker.showError(error.message, error.field); return; }
+      const words = error.message.replace(/\b(steps_per_epoch|lr0|epochs)\b/g, (name) => WORDS[name]);
+      if (sliders[error.field]) { banner(""); sliders[error.field].showError(words); } else banner(words);
+    });
 
   function changed() {
     onState(state);
@@ -58,9 +82,8 @@ export function createSchedules({catalog, initial, onState, banner}) {
     const xs = a.steps.map((s) => (state.unit === "epoch" ? s / perEpochSteps : s));
     const end = state.unit === "epoch" ? a.epochs : a.epochs * perEpochSteps;
     const ys = a.lr;
-    const [lo, hi] = extent([ys], {pad: 0.06, fallback: [0, 1]});
     const plot = new Plot({width: 760, height: 340, x: {domain: [0, end], label: state.unit === "epoch" ? "epoch" : "step"},
-      y: {domain: [Math.min(0, lo), hi], label: "learning rate"}});
+      y: {domain: rateDomain(ys), label: "learning rate"}});
     plot.node.setAttribute("aria-label", `learning rate of ${a.config.name}`);
     if (a.epochs <= 60) {
       for (let e = 1; e < a.epochs; e += 1) {

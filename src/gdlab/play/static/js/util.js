@@ -75,6 +75,7 @@ export class ApiError extends Error {
     super(payload && payload.error ? payload.error : `HTTP ${status}`);
     this.status = status;
     this.field = payload ? payload.field : undefined;
+    this.fields = payload ? payload.fields : undefined;  // all it is about, field first
     this.position = payload ? payload.position : undefined;
   }
 }
@@ -167,9 +168,17 @@ export function debounce(fn, ms) {
 
 // --- tooltip and toast ---------------------------------------------------------
 
+/** A line of a tooltip: text, or {text, color} (a run's: its colour's dot before it). */
+function tooltipLine(line) {
+  if (typeof line !== "object") return el("div", {}, line);
+  const dot = el("span", {class: "dot"});
+  dot.style.setProperty("--swatch", line.color);
+  return el("div", {}, dot, line.text);
+}
+
 export function showTooltip(event, lines) {
   const tip = document.getElementById("tooltip");
-  tip.replaceChildren(...lines.map((line, i) => (i === 0 ? el("b", {}, line) : el("div", {}, line))));
+  tip.replaceChildren(...lines.map((line, i) => (i === 0 ? el("b", {}, line) : tooltipLine(line))));
   tip.hidden = false;
   const pad = 14;
   const {innerWidth: w, innerHeight: h} = window;
