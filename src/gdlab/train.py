@@ -378,16 +378,19 @@ class ProgressBar(Callback):
 
 
 class EarlyStopping(Callback):
-    """Stop when the monitored loss has not improved for ``patience`` epochs.
+    """Stop when the monitored loss has not improved for more than ``patience`` evaluations.
 
-    Improvement means ``value < best − min_delta``. With ``restore_best`` the
+    Improvement means ``value < best − min_delta``. The loss is looked at where
+    :func:`fit` evaluates: every epoch by default, every ``evaluate_every``
+    epochs otherwise, so the run stops at the ``patience + 1``-th evaluation in
+    a row without an improvement. With ``restore_best`` the
     parameters of the best epoch are put back when the run stops; for an
     optimizer that evaluates elsewhere (``eval_params``: Schedule-Free's
     average, Lookahead's slow weights, EMA/SWA), the point whose loss was best
     is kept too and becomes ``History.eval_params``.
 
     Args:
-        patience: epochs without improvement tolerated (default 5).
+        patience: evaluations in a row without improvement tolerated (default 5).
         min_delta: the smallest decrease that counts (default 0).
         monitor: ``"val_loss"`` (default; falls back to ``"train_loss"`` when
             the run has no validation set) or ``"train_loss"``.
@@ -434,8 +437,9 @@ class EarlyStopping(Callback):
         self.wait += 1
         if self.wait > self.patience:
             run.request_stop(
-                f"early stopping: {self.monitor} did not improve for {self.wait} epochs "
-                f"(best {self.best:.6g} at epoch {self.best_epoch})"
+                f"early stopping: {self.monitor} did not improve in the {self.wait} "
+                f"evaluation{'s' if self.wait != 1 else ''} after its best, "
+                f"{self.best:.6g} at epoch {self.best_epoch} (now epoch {run.epoch})"
             )
 
     def on_train_end(self, run: Run) -> None:

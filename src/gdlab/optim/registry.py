@@ -153,7 +153,7 @@ def _optimizer_class(obj: Any, name: str | None, state: tuple[str, ...]) -> type
             fail("state", "empty for a class (declare state_names)", state)
         return obj
     if inspect.isfunction(obj):
-        return _rule_class(obj, name or obj.__name__, _checked_state_names(state))
+        return _rule_class(obj, name or obj.__name__.lower(), _checked_state_names(state))
     fail("register's argument", "an Optimizer subclass or a function", obj, kind=TypeError)
 
 
