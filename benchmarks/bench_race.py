@@ -30,6 +30,10 @@ as a new process, from the interpreter's start to the written report
     python benchmarks/bench_race.py                 # 3 rounds of 2000 steps (~10 minutes)
     python benchmarks/bench_race.py --quick         # 1 round of 200 steps, 1 command run
     python benchmarks/bench_race.py --steps 20 --rounds 1 --cli-runs 1   # does it start?
+
+``--against SRC`` times another tree's command too (``PYTHONPATH=SRC``: e.g. the
+``src`` of ``git archive HEAD src``), alternating with this one's, and gives
+the ratio per round: a change's end-to-end effect measured in one run.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.util
+import os
 import statistics
 import subprocess
 import sys
@@ -94,22 +99,38 @@ def gdlab_race(steps: int, out: Path, workers: int = 1) -> dict:
     return race.run_experiment(experiment, out, progress=False, figures=False, workers=workers)
 
 
-def gdlab_command(steps: int, runs: int) -> list[float]:
-    """Seconds of ``python -m gdlab race mnist --steps N`` from a new process to its report."""
-    seconds = []
+def _command_seconds(steps: int, out: Path, src: str | None) -> float:
+    """One ``python -m gdlab race mnist --steps N`` to ``out``; ``src``: run that tree's
+    ``gdlab`` instead (``PYTHONPATH=src``) — the seconds it took."""
+    command = [sys.executable, "-m", "gdlab", "race", "mnist", "--steps", str(steps),
+               "--quiet", "--out", str(out)]  # fmt: skip
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = src
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    if not (out / "index.html").is_file():
+        raise SystemExit(f"{' '.join(command)} wrote no index.html")
+    return seconds
+
+
+def gdlab_command(steps: int, runs: int, against: str | None = None) -> dict[str, list[float]]:
+    """Seconds of ``python -m gdlab race mnist --steps N`` from a new process to its report:
+    ``{"this": [...]}``, and with ``against`` (another tree's ``src``) ``"against"``, the
+    two alternating (which goes first alternates too)."""
+    seconds: dict[str, list[float]] = {"this": []}
+    trees: dict[str, str | None] = {"this": None}
+    if against is not None:
+        seconds["against"], trees["against"] = [], against
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(runs):
-            out = Path(tmp) / f"run-{k}"
-            command = [sys.executable, "-m", "gdlab", "race", "mnist", "--steps", str(steps),
-                       "--quiet", "--out", str(out)]  # fmt: skip
-            start = time.perf_counter()
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-            seconds.append(time.perf_counter() - start)
-            if done.returncode != 0:
-                raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
-            if not (out / "index.html").is_file():
-                raise SystemExit(f"{' '.join(command)} wrote no index.html")
-            print(f"command {k + 1}: {seconds[-1]:.1f} s", file=sys.stderr, flush=True)
+            for who in trees if k % 2 == 0 else reversed(trees):
+                took = _command_seconds(steps, Path(tmp) / f"{who}-{k}", trees[who])
+                seconds[who].append(took)
+                print(f"command {k + 1} ({who}): {took:.1f} s", file=sys.stderr, flush=True)
     return seconds
 
 
@@ -128,6 +149,12 @@ def main() -> None:
     parser.add_argument("--cli-runs", type=int, default=3, help="runs of the full command (3)")
     parser.add_argument("--quick", action="store_true", help="1 round of 200 steps, 1 command")
     parser.add_argument("--no-cli", action="store_true", help="skip timing the full command")
+    parser.add_argument(
+        "--against",
+        metavar="SRC",
+        help="also time another tree's command (its src folder, e.g. from `git archive`), "
+        "alternating with this one's",
+    )
     args = parser.parse_args()
     steps, rounds = (200, 1) if args.quick else (args.steps, args.rounds)
     cli_runs = 1 if args.quick else args.cli_runs
@@ -166,7 +193,8 @@ def main() -> None:
 
     g, s = statistics.median(times["gdlab"]), statistics.median(times["seed"])
     ratio = s / g
-    cli_times = [] if args.no_cli else gdlab_command(steps, cli_runs)
+    commands = {} if args.no_cli else gdlab_command(steps, cli_runs, args.against)
+    cli_times = commands.get("this", [])
 
     import numba
     import threadpoolctl
@@ -188,10 +216,11 @@ def main() -> None:
     print("|---|---|---|")
     print(f"| gdlab race (6 optimizers, float32, evaluation, results.json) | {g:.2f} | "
           + ", ".join(f"{x:.2f}" for x in times["gdlab"]) + " |")  # fmt: skip
-    if cli_times:
-        c = statistics.median(cli_times)
-        print(f"| `gdlab race mnist --steps {steps}` (new process to written report) | "
-              f"{c:.2f} | " + ", ".join(f"{x:.2f}" for x in cli_times) + " |")  # fmt: skip
+    for who, values in commands.items():
+        c = statistics.median(values)
+        tree = "" if who == "this" else f", the tree in {args.against}"
+        print(f"| `gdlab race mnist --steps {steps}` (new process to written report{tree}) | "
+              f"{c:.2f} | " + ", ".join(f"{x:.2f}" for x in values) + " |")  # fmt: skip
     print(f"| seed's loop (book classes, float64, global random state) | {s:.2f} | "
           + ", ".join(f"{x:.2f}" for x in times["seed"]) + " |")  # fmt: skip
     print()
@@ -201,6 +230,11 @@ def main() -> None:
         c = statistics.median(cli_times)
         print(f"* seed ÷ `gdlab race mnist` end to end (a new process: imports, data, 6 runs, "
               f"figures, index.html; median of {len(cli_times)}): **{s / c:.2f}×**")  # fmt: skip
+    if "against" in commands:
+        pairs = [a / b for a, b in zip(commands["this"], commands["against"], strict=True)]
+        print(f"* this tree ÷ the one in {args.against}, end to end, per round: "
+              + ", ".join(f"{x:.3f}" for x in pairs)
+              + f"; median **{statistics.median(pairs):.3f}**")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -27,8 +27,11 @@ from typing import Any
 import numpy as np
 
 from gdlab._checks import check_real, fail
-from gdlab.nn import _kernels
+from gdlab._lazy import lazy
 from gdlab.nn._buffers import Buffers
+
+# numba's kernels, imported at their first call (gdlab._lazy)
+_kernels = lazy(__name__, "_kernels", "gdlab.nn._kernels")
 
 __all__ = [
     "ACTIVATIONS",

@@ -33,9 +33,12 @@ from typing import Any
 import numpy as np
 
 from gdlab._checks import fail
-from gdlab.nn import _kernels
+from gdlab._lazy import lazy
 from gdlab.nn._buffers import Buffers
 from gdlab.nn.layers import _floats
+
+# numba's kernels, imported at their first call (gdlab._lazy)
+_kernels = lazy(__name__, "_kernels", "gdlab.nn._kernels")
 
 #: How far a target distribution's row may sum from 1, per class.
 DISTRIBUTION_TOLERANCE = 1e-6

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from gdlab._checks import check_choice, check_float_dtype, check_int, check_real, fail
-from gdlab.nn import _kernels
+from gdlab._lazy import lazy
 from gdlab.nn._buffers import Buffers
 from gdlab.nn.init import check_scale, std, weights
 from gdlab.nn.layers import ACTIVATIONS, Affine, Dropout, Layer
@@ -47,6 +47,9 @@ from gdlab.nn.losses import (
     SoftmaxCrossEntropy,
     _targets,
 )
+
+# numba's kernels, imported at their first call (gdlab._lazy)
+_kernels = lazy(__name__, "_kernels", "gdlab.nn._kernels")
 
 __all__ = ["MLP", "OUTPUTS"]
 

@@ -18,10 +18,15 @@ from __future__ import annotations
 
 import math
 
+from gdlab._lazy import lazy
+
 from .._checks import check_bool, check_choice, check_int, fail
-from . import adaptive_fused, adaptive_kernels
+from . import adaptive_kernels
 from .optimizers import _EMPTY, _beta, _eps, _nonneg, _Stateful
 from .registry import register
+
+# numba's kernels, imported at their first call (gdlab._lazy)
+adaptive_fused = lazy(__name__, "adaptive_fused", "gdlab.optim.adaptive_fused")
 
 __all__ = ["ADOPT", "AdEMAMix", "AdaBelief", "Adan", "Lion", "Signum", "Yogi"]
 

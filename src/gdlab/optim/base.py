@@ -35,11 +35,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from gdlab._lazy import lazy, resolved
+
 from .. import schedules as _schedules
 from .._checks import check_choice, check_int, check_real, describe, fail
-from . import fused as _fused
 from . import io as _files
 from . import kernels as _reference
+
+# numba's kernels, imported at their first call (gdlab._lazy)
+_fused = lazy(__name__, "_fused", "gdlab.optim.fused")
 
 __all__ = ["NONFINITE_POLICIES", "NonFiniteGradientError", "Optimizer"]
 
@@ -215,6 +219,7 @@ class Optimizer(abc.ABC):
             if self.state is None:
                 self._create_state(params)
                 created = True
+            self._kernels = resolved(self._kernels)  # numba's, imported at the first step
             plan = self._plan = self._make_plan(params, grads, flat_grads)
         flat_params, flat_grads = plan.flat_params, plan.flat_grads
         try:

@@ -23,12 +23,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from gdlab._lazy import lazy
+
 from .._checks import check_choice, check_real, fail
-from . import classic_fused, classic_kernels
-from . import fused as _fused
+from . import classic_kernels
 from .base import Optimizer
 from .optimizers import _EMPTY, _beta, _eps, _nonneg, _Stateful
 from .registry import register
+
+# numba's kernels, imported at their first call (gdlab._lazy)
+classic_fused = lazy(__name__, "classic_fused", "gdlab.optim.classic_fused")
+_fused = lazy(__name__, "_fused", "gdlab.optim.fused")
 
 __all__ = ["ASGD", "FTRL", "SM3", "Adafactor", "Rprop"]
 

@@ -25,12 +25,17 @@ from typing import Any
 
 import numpy as np
 
+from gdlab._lazy import lazy
+
 from .._checks import check_bool, check_choice, check_int, check_real, fail
-from . import fused as _fused
-from . import layerwise_fused, layerwise_kernels
+from . import layerwise_kernels
 from .optimizers import _EMPTY, _beta, _eps, _nonneg, _Stateful
 from .presets import KERAS_EPS
 from .registry import register
+
+# numba's kernels, imported at their first call (gdlab._lazy)
+_fused = lazy(__name__, "_fused", "gdlab.optim.fused")
+layerwise_fused = lazy(__name__, "layerwise_fused", "gdlab.optim.layerwise_fused")
 
 __all__ = ["LAMB", "LARS", "Muon", "NovoGrad"]
 

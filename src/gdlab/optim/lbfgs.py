@@ -21,10 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from gdlab._lazy import lazy
+
 from .._checks import check_int, check_real, check_same_keys, fail
-from . import fused as _fused
 from .base import NonFiniteGradientError, Optimizer, _span
 from .registry import register
+
+# numba's kernels, imported at their first call (gdlab._lazy)
+_fused = lazy(__name__, "_fused", "gdlab.optim.fused")
 
 __all__ = ["LBFGS"]
 

@@ -40,12 +40,17 @@ from typing import Any
 
 import numpy as np
 
+from gdlab._lazy import lazy
+
 from .._checks import check_bool, check_real, fail
-from . import free_fused, free_kernels
+from . import free_kernels
 from .base import _FLAT
 from .free_kernels import jax_power
 from .optimizers import _Stateful
 from .registry import register
+
+# numba's kernels, imported at their first call (gdlab._lazy)
+free_fused = lazy(__name__, "free_fused", "gdlab.optim.free_fused")
 
 __all__ = ["DAdaptAdamW", "Prodigy"]
 

@@ -16,12 +16,16 @@ from typing import Any
 
 import numpy as np
 
+from gdlab._lazy import lazy
+
 from .. import schedules as _schedules
 from .._checks import check_bool, check_real, fail
-from . import fused as _fused
 from .base import _BASE_OPTIONS, _FLAT, Optimizer
 from .lbfgs import _ClosureNonFinite, _ClosureRule, _nonfinite_message
 from .registry import OPTIMIZERS, create, register
+
+# numba's kernels, imported at their first call (gdlab._lazy)
+_fused = lazy(__name__, "_fused", "gdlab.optim.fused")
 
 __all__ = ["SAM"]
 

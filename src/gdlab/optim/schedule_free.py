@@ -36,10 +36,15 @@ from typing import Any
 
 import numpy as np
 
+from gdlab._lazy import lazy
+
 from .._checks import check_int, check_real, fail
-from . import free_fused, free_kernels
+from . import free_kernels
 from .optimizers import _Stateful
 from .registry import register
+
+# numba's kernels, imported at their first call (gdlab._lazy)
+free_fused = lazy(__name__, "free_fused", "gdlab.optim.free_fused")
 
 __all__ = ["ScheduleFreeAdamW", "ScheduleFreeSGD"]
 

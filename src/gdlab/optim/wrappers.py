@@ -68,13 +68,18 @@ from typing import Any
 
 import numpy as np
 
+from gdlab._lazy import lazy
+
 from .. import schedules as _schedules
 from .._checks import check_bool, check_choice, check_int, check_real, check_same_keys, fail
-from . import fused as _fused
-from . import wrappers_fused, wrappers_kernels
+from . import wrappers_kernels
 from .base import _FLAT, _FLOAT_DTYPES, Optimizer, _argument_names, _plain, _rate
 from .optimizers import _Stateful
 from .registry import OPTIMIZERS, create, register
+
+# numba's kernels, imported at their first call (gdlab._lazy)
+_fused = lazy(__name__, "_fused", "gdlab.optim.fused")
+wrappers_fused = lazy(__name__, "wrappers_fused", "gdlab.optim.wrappers_fused")
 
 __all__ = ["Accumulate", "Average", "Groups", "Lookahead"]
 
