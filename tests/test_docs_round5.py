@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from doc_checks import assert_written_signature
 from gdlab import cli, nn, testing
 from gdlab import data as gdata
 from gdlab import schedules as S
@@ -308,19 +309,10 @@ def test_the_command_lines_of_the_guide_are_ones_gdlab_takes():
 def test_the_registry_signature_and_the_checks_are_as_the_guide_says():
     text = _text("your-optimizer.md")
     written = re.search(r"`register\((.*?)\)`:", text).group(1)
-    args = ast.parse(f"def register({written}): pass").body[0].args
-    parameters = inspect.signature(register).parameters
-    assert [a.arg for a in args.args + args.kwonlyargs] == list(parameters)
-    assert [a.arg for a in args.kwonlyargs] == [
-        n for n, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
-    assert ast.literal_eval(args.defaults[0]) == parameters["name"].default
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
-        expected = parameters[arg.arg].default
-        if default is None:
-            assert expected is inspect.Parameter.empty, arg.arg
-        else:
-            assert ast.literal_eval(default) == expected, arg.arg
+    args = assert_written_signature(written, register)
+    assert (
+        ast.literal_eval(args.defaults[0]) == inspect.signature(register).parameters["name"].default
+    )
     table = text[text.index("| check | what it asks |") :].split("\n\n")[0]
     assert re.findall(r"^\| ([\w -]+) \|", table, re.M)[1:] == list(testing.CHECKS)
     assert "64 KiB" in table

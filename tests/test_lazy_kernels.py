@@ -23,8 +23,8 @@ import numpy as np
 from gdlab import _lazy
 
 
-def _fresh(code: str, tmp_path=None, env=None) -> dict:
-    """Run ``code`` in a new interpreter; the JSON it prints last."""
+def _python(code: str, tmp_path=None, env=None) -> str:
+    """Run ``code`` in a new interpreter; what it printed."""
     out = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
@@ -34,7 +34,12 @@ def _fresh(code: str, tmp_path=None, env=None) -> dict:
         env=env,
         check=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return out.stdout
+
+
+def _fresh(code: str, tmp_path=None) -> dict:
+    """Run ``code`` in a new interpreter; the JSON it prints last."""
+    return json.loads(_python(code, tmp_path).strip().splitlines()[-1])
 
 
 def test_a_races_parent_and_the_parser_never_import_numba(tmp_path):
@@ -132,27 +137,20 @@ def test_a_workers_output_is_flushed_before_it_leaves(tmp_path):
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
     env.pop("PYTHONUNBUFFERED", None)  # block-buffered, as stdout to a pipe is by default
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from gdlab import sweep; import chatty\n"
-            "tasks = [sweep.Task(f't{i}', {'i': i}) for i in range(4)]\n"
-            "records = sweep.run_sweep(chatty.task, tasks, 'records.jsonl', workers=2,"
-            " progress=False)\n"
-            "print('statuses', sorted(r['status'] for r in records))",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        env=env,
-        check=True,
+    printed = _python(
+        """
+        from gdlab import sweep
+        import chatty
+        tasks = [sweep.Task(f"t{i}", {"i": i}) for i in range(4)]
+        records = sweep.run_sweep(chatty.task, tasks, "records.jsonl", workers=2, progress=False)
+        print("statuses", sorted(r["status"] for r in records))
+        """,
+        tmp_path,
+        env,
     )
-    assert "statuses ['ok', 'ok', 'ok', 'ok']" in out.stdout
+    assert "statuses ['ok', 'ok', 'ok', 'ok']" in printed
     for i in range(4):
-        assert f"worker-said-{i};" in out.stdout
-
+        assert f"worker-said-{i};" in printed
 
 
 def test_a_stand_in_copies_and_pickles_without_importing_its_module(tmp_path):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from doc_checks import assert_written_signature
 from gdlab import schedules as S
 from gdlab import train
 from gdlab.optim import OPTIMIZERS, create
@@ -323,16 +324,4 @@ def test_the_reference_errors_the_doc_lists_are_the_measured_ones():
 
 def test_the_fit_signature_in_the_doc_is_fits():
     (code,) = [c for _, c, _ in _python_blocks("training.md") if "= fit(problem" in c]
-    arguments = code[code.index("fit(") + 4 : code.rindex(")")]
-    args = ast.parse(f"def fit({arguments}): pass").body[0].args
-    parameters = inspect.signature(train.fit).parameters
-    assert [a.arg for a in args.args + args.kwonlyargs] == list(parameters)
-    assert [a.arg for a in args.kwonlyargs] == [
-        n for n, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
-        expected = parameters[arg.arg].default
-        if default is None:
-            assert expected is inspect.Parameter.empty, arg.arg
-        else:
-            assert ast.literal_eval(default) == expected, arg.arg
+    assert_written_signature(code[code.index("fit(") + 4 : code.rindex(")")], train.fit)

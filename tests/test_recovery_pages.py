@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import multiprocessing
 import os
 import signal
 import threading
@@ -23,42 +22,12 @@ from pathlib import Path
 
 import pytest
 
+from forked_writers import FORK, end, receive, start
 from gdlab import _io, results
-
-FORK = multiprocessing.get_context("fork")
 
 
 def _die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
-
-
-def start(target, *args):
-    mine, theirs = FORK.Pipe()
-    process = FORK.Process(target=target, args=(theirs, *args), daemon=True)
-    process.start()
-    theirs.close()
-    return process, mine
-
-
-def receive(process, conn, timeout: float = 60):
-    if conn.poll(timeout):
-        with contextlib.suppress(EOFError):
-            return conn.recv()
-    process.kill()
-    pytest.fail(f"the child ended ({process.exitcode}) or hung before it answered")
-
-
-def end(process, conn=None, *, kill: bool = False) -> None:
-    """Let ``process`` end (a message first, when it may wait for one; SIGKILL with ``kill``)."""
-    if kill:
-        process.kill()
-    elif conn is not None and process.is_alive():
-        with contextlib.suppress(OSError):
-            conn.send("go")
-    process.join(60)
-    if process.is_alive():
-        process.kill()
-        process.join()
 
 
 def told(capsys) -> list[str]:

@@ -8,11 +8,9 @@ real ``results.output``.
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import io
 import json
-import multiprocessing
 import os
 import shutil
 import signal
@@ -23,12 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from gdlab import _io, results
-
 #: Writers are forked from this process (no interpreter to start): real processes that
 #: share nothing with it but what they inherit, killed with a real SIGKILL.
-FORK = multiprocessing.get_context("fork")
-
+from forked_writers import end, receive, start
+from gdlab import _io, results
 
 #: The command line of the killed writers' reports: a race that asked for no figures.
 NO_PAGE = "gdlab race killed --no-figures"
@@ -90,35 +86,6 @@ def _recoverer(conn, root: Path) -> None:
     with results.output(root):
         pass
     conn.send(sys.stderr.getvalue())
-
-
-def start(target, *args):
-    mine, theirs = FORK.Pipe()
-    process = FORK.Process(target=target, args=(theirs, *args), daemon=True)
-    process.start()
-    theirs.close()
-    return process, mine
-
-
-def receive(process, conn):
-    if conn.poll(60):
-        with contextlib.suppress(EOFError):
-            return conn.recv()
-    process.kill()
-    pytest.fail(f"the child ended ({process.exitcode}) or hung before it answered")
-
-
-def end(process, conn=None, *, kill: bool = False) -> None:
-    """Let ``process`` end (a message first, when it waits for one; SIGKILL with ``kill``)."""
-    if kill:
-        process.kill()
-    elif conn is not None and process.is_alive():
-        with contextlib.suppress(OSError):
-            conn.send("go")
-    process.join(60)
-    if process.is_alive():
-        process.kill()
-        process.join()
 
 
 def killed(root: Path, out: Path | None = None, runs: int = 1) -> Path:

@@ -252,26 +252,26 @@ def _binds_two(signature: inspect.Signature) -> bool:
     return True
 
 
+def _two_reals(name: str, value: Any, shape: str, parts: tuple[str, str]) -> Point:
+    """``value`` as two finite Python floats: ``shape`` is what a wrong kind is told it
+    must be, ``parts`` name the two in errors (``name`` + ``" x"``, ``name`` + ``"[0]"``)."""
+    if isinstance(value, str | bytes | Mapping | set | frozenset):
+        fail(name, shape, value, kind=TypeError)
+    try:
+        first, second = value
+    except (TypeError, ValueError):
+        fail(name, shape, value, kind=TypeError)
+    return check_real(name + parts[0], first), check_real(name + parts[1], second)
+
+
 def _check_point(name: str, value: Any) -> Point:
     """``value`` as a pair of finite Python floats (``name x``, ``name y`` in errors)."""
-    if isinstance(value, str | bytes | Mapping | set | frozenset):
-        fail(name, "a pair (x, y)", value, kind=TypeError)
-    try:
-        x, y = value
-    except (TypeError, ValueError):
-        fail(name, "a pair (x, y)", value, kind=TypeError)
-    return check_real(f"{name} x", x), check_real(f"{name} y", y)
+    return _two_reals(name, value, "a pair (x, y)", (" x", " y"))
 
 
 def _check_range(name: str, value: Any) -> Point:
     """``value`` as finite ``(low, high)`` Python floats with ``low < high``."""
-    if isinstance(value, str | bytes | Mapping | set | frozenset):
-        fail(name, "a pair (low, high)", value, kind=TypeError)
-    try:
-        low, high = value
-    except (TypeError, ValueError):
-        fail(name, "a pair (low, high)", value, kind=TypeError)
-    low, high = check_real(f"{name}[0]", low), check_real(f"{name}[1]", high)
+    low, high = _two_reals(name, value, "a pair (low, high)", ("[0]", "[1]"))
     if not low < high:
         fail(name, "a pair (low, high) with low < high", value)
     return low, high
