@@ -1201,11 +1201,20 @@ def _as_json(value: Any) -> Any:
 
 
 def series(tuned: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``series`` block a tuned race's results.json carries (its sensitivity figure)."""
-    return {
+    """The ``series`` block a tuned race's results.json carries (its sensitivity figure,
+    and the words of its report: how the tuning validated, searched and chose)."""
+    block = {
         "kind": "tuning",
         "metric": tuned["metric"],
         "folds": tuned["folds"],
         "budget": tuned["budget"],
         "configurations": tuned["configurations"],
     }
+    for key in ("validation", "selected_by"):
+        if isinstance(tuned.get(key), str):
+            block[key] = tuned[key]
+    settings = tuned.get("settings")
+    method = settings.get("method") if isinstance(settings, Mapping) else None
+    if method in _METHODS:
+        block["method"] = method
+    return block

@@ -1094,12 +1094,7 @@ def _series_plans(results: Mapping[str, Any], series: Mapping[str, Any]) -> list
             _Plan(
                 "sensitivity",
                 "Learning-rate sensitivity",
-                "The tuning behind this race: each configuration's mean "
-                f"{series.get('metric', 'validation loss')} "
-                f"over {series.get('folds', '?')} folds against the learning rate (log scale), "
-                "with a band of ± one standard deviation across the folds; a star marks the rate "
-                "chosen; in the strip above, an × marks a rate at which some fold diverged and a "
-                "hollow square one whose task failed (an error): neither has a score.",
+                _sensitivity_caption(results, series),
                 lambda: sensitivity_figure(results),
                 lambda: _sensitivity_look_for(series),
             )
@@ -1141,12 +1136,23 @@ def _series_plans(results: Mapping[str, Any], series: Mapping[str, Any]) -> list
         "of activations per bin on one shared scale, and the standard deviation per layer "
         "(right, one line per initialisation)."
     )
+    zeros = (
+        " On a log x-axis (ReLU) the bars hold only the positive outputs: “0: n%” in a "
+        "panel's corner is the share that is exactly 0, left out of the bars."
+    )
+
+    def said(activation: str | None) -> str:
+        cases = [c for c in series.get("cases") or []
+                 if activation is None or str(c.get("activation")) == activation]  # fmt: skip
+        return what + (zeros if any(c.get("xscale") == "log" for c in cases) else "")
+
     used: set[str] = set()
     for activation in _init_splits(series):
         if activation is None:
             plans.append(
                 _Plan(
-                    "init", "Activation histograms", what, lambda: _init_file_figure(results),
+                    "init", "Activation histograms", said(None),
+                    lambda: _init_file_figure(results),
                     lambda: _init_look_for(series, None),
                 )
             )  # fmt: skip
@@ -1159,12 +1165,46 @@ def _series_plans(results: Mapping[str, Any], series: Mapping[str, Any]) -> list
                 _Plan(
                     name,
                     f"Activation histograms, {activation}",
-                    what,
+                    said(activation),
                     lambda a=activation: _init_file_figure(results, activation=a),
                     lambda a=activation: _init_look_for(series, a),
                 )
             )
     return plans
+
+
+def _sensitivity_caption(results: Mapping[str, Any], series: Mapping[str, Any]) -> str:
+    """The sensitivity figure's caption: what each point is (as the tuning scored it), which
+    rates were tried and what the other tuned hyperparameters were held at."""
+    from gdlab.report import tuning_text
+
+    metric = str(series.get("metric") or "validation loss")
+    folds = series.get("folds")
+    if tuning_text.is_function(series, results):
+        score = f"{metric} (a 2-D function has no data, so no folds and no band)"
+    elif folds == 1:
+        score = f"{metric} on a 20% hold-out of the training set (one score: no band)"
+    else:
+        score = (
+            f"mean {metric} over its {folds} cross-validation folds, with a band of ± one "
+            "standard deviation across the folds"
+        )
+    others = [n for n in tuning_text.tuned_names(series) if n != "lr"]
+    held = (
+        f"; a configuration that tuned {' or '.join(others)} too shows only the points at "
+        "its chosen value"
+        if others
+        else ""
+    )
+    return (
+        "The tuning behind this race: each configuration's "
+        f"{score}, against the learning rate (log scale), at the rates tried by "
+        f"{tuning_text.search(series)}{held}. A star marks the rate chosen"
+        + (f" (by {tuning_text.selected_by(series)})" if tuning_text.selected_by(series) else "")
+        + "; in the strip above, an × marks a rate at which training diverged "
+        + ("" if folds == 1 or tuning_text.is_function(series, results) else "in some fold ")
+        + "and a hollow square one whose task failed (an error): neither has a score."
+    )
 
 
 def _sensitivity_look_for(series: Mapping[str, Any]) -> str:
@@ -2631,9 +2671,11 @@ def _init_edges(cases: Sequence[Mapping[str, Any]]) -> np.ndarray:
     return np.concatenate([_floats(layer.get("edges")) for c in cases for layer in c["layers"]])
 
 
-def _init_panel_labels(ax: Axes, row: int, col: int, rows: int, name: str, color: str) -> None:
+def _init_panel_labels(
+    ax: Axes, row: int, col: int, rows: int, name: str, color: str, xlabel: str
+) -> None:
     """A histogram panel's ticks and labels: the layer on the top row, the case in the first
-    column, tick labels on the outer panels only."""
+    column, tick labels and ``xlabel`` on the outer panels only."""
     ax.tick_params(
         labelsize=6, length=2, pad=1, labelbottom=row == rows - 1, labelleft=col == 0,
     )  # fmt: skip
@@ -2641,6 +2683,20 @@ def _init_panel_labels(ax: Axes, row: int, col: int, rows: int, name: str, color
         ax.set_title(f"layer {col + 1}", fontsize=7)
     if col == 0:
         ax.set_ylabel(name, fontsize=7.5, color=color)
+    if row == rows - 1:
+        ax.set_xlabel(xlabel, fontsize=6.5, labelpad=1)
+
+
+def _init_zeros(ax: Axes, layer: Mapping[str, Any], shares: np.ndarray, color: str) -> None:
+    """On a log x-axis (positive values only), the share of the layer's outputs that are
+    exactly 0 (ReLU's, about half), which no bar can show: written in the panel's corner."""
+    zeros = layer.get("zeros")
+    if isinstance(zeros, bool) or not isinstance(zeros, int | float) or not math.isfinite(zeros):
+        zeros = max(0.0, 1.0 - float(shares.sum()))  # what the bars leave out
+    ax.text(
+        0.03, 0.96, f"0: {100 * zeros:.0f}%", transform=ax.transAxes, ha="left", va="top",
+        fontsize=6.5, color=color, fontweight="bold",
+    )  # fmt: skip
 
 
 def _init_histograms(
@@ -2660,6 +2716,8 @@ def _init_histograms(
     its own, which the caller sets alike (:func:`_init_figure`).
     """
     panels: list[Axes] = []
+    log_x = any(case.get("xscale") == "log" for case in cases)
+    xlabel = "activation value (> 0)" if log_x else "activation value"
     for row, case in enumerate(cases):
         style = _init_style(case, inits)
         name = _init_name(case, several, "\n")
@@ -2668,12 +2726,14 @@ def _init_histograms(
             first = panels[0] if linked and panels else None
             ax = fig.add_subplot(grid[row, col], sharex=first, sharey=first)
             panels.append(ax)
-            _init_panel_labels(ax, row, col, len(cases), name, style.color)
+            _init_panel_labels(ax, row, col, len(cases), name, style.color, xlabel)
             if col >= len(layers):
                 ax.set_axis_off()
                 continue
             edges = _floats(layers[col].get("edges"))
             ax.stairs(shares[row][col], edges, fill=True, color=style.color, alpha=0.85)
+            if case.get("xscale") == "log":
+                _init_zeros(ax, layers[col], shares[row][col], style.color)
     return panels
 
 
@@ -2731,7 +2791,7 @@ def _init_stds(
     ax.set_xlabel("layer")
     ax.set_title("std per layer")
     ax.tick_params(labelsize=6.5)
-    _legend(ax, where="below", ncol=2)
+    _legend(ax, where="right")  # beside the panel: a band below would squash the histograms
 
 
 @_finished
@@ -2786,7 +2846,12 @@ def _init_figure(results: Mapping[str, Any], activation: str | None, *, linked: 
                 _init_linear_x(ax, edges)
             _init_share_axis(ax, top)
         _init_stds(fig.add_subplot(grid[:, cols]), cases, inits, several, cols)
-        kind = "log x-axis: positive values only" if log_x else "share of activations per bin"
+        kind = (
+            "share of activations per bin; log x-axis: the positive values, "
+            "“0: n%” the share that is exactly 0"
+            if log_x
+            else "share of activations per bin"
+        )
         title = "Activation histograms" + (f", {activation}" if activation else "")
         fig.suptitle(f"{title} ({kind})", fontsize=9)
     return fig

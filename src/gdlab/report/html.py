@@ -43,6 +43,7 @@ from typing import Any
 
 from gdlab import _io
 from gdlab._text import number
+from gdlab.report import tuning_text
 from gdlab.report.schema import dumps
 
 __all__ = ["render_report", "write_report"]
@@ -474,20 +475,112 @@ def _pm(mean: Any, std: Any) -> tuple[str, str]:
     return text, repr(float(mean))
 
 
-def _comparison(series: Mapping[str, Any]) -> str:
-    """The tuned race's table: performance, speed and sensitivity per configuration."""
+def _tuned_cell(c: Mapping[str, Any], name: str) -> tuple[str, str]:
+    """One configuration's tuned value of ``name`` with every digit (the race ran it), its
+    default said and a value at the edge of what tuning may try flagged; a dash where the
+    configuration did not tune ``name``."""
+    own = c.get("tuned")
+    hp = (c.get("best") or {}).get("hyperparameters") or {}
+    if name not in hp or (isinstance(own, list) and name not in own):
+        return _MISSING, ""
+    value = hp[name]
+    text = tuning_text.value_text(value)
+    if (c.get("best") or {}).get("default"):
+        text += " (its default)"
+    if name in (c.get("at_bound") or []):
+        text += " (at edge)"
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    return text, repr(float(value)) if numeric else ""
+
+
+def _comparison_cells(
+    row: Mapping[str, Any], c: Mapping[str, Any], names: Sequence[str], accuracy: bool
+) -> list[tuple[str, str]]:
+    loss, loss_key = _pm(row.get("final_loss_mean"), row.get("final_loss_std"))
+    acc_mean, acc_std = row.get("test_accuracy_mean"), row.get("test_accuracy_std")
+    acc = (
+        (_MISSING, "")
+        if acc_mean is None
+        else (
+            f"{100 * acc_mean:.1f}%" + ("" if acc_std is None else f" ± {100 * acc_std:.1f}"),
+            repr(float(acc_mean)),
+        )
+    )
+    steps = row.get("steps_to_target")
+    within = row.get("within_10_percent")
+    cells = [
+        (row["group"], ""),
+        *(_tuned_cell(c, name) for name in names),
+        (str(row["seeds"]), str(row["seeds"])),
+        (loss, loss_key),
+        acc,
+        (_MISSING if steps is None else str(steps), "" if steps is None else str(steps)),
+        (
+            _MISSING if within is None else f"{100 * within:.0f}%",
+            "" if within is None else repr(within),
+        ),
+        (str(row.get("diverged", 0)), str(row.get("diverged", 0))),
+    ]
+    if not accuracy:
+        del cells[3 + len(names)]
+    return cells
+
+
+def _comparison_text(
+    series: Mapping[str, Any], results: Mapping[str, Any], names: Sequence[str], accuracy: bool
+) -> str:
+    """What the tuning did, exactly: its search and budget, its validation, what chose the
+    best, the hyperparameters it tuned; then what the table shows."""
+    validation = tuning_text.validation(series, results)
+    if validation.endswith("cross-validation of the training set"):
+        validation += ", as seed 002's lecture advises when data is scarce"
+    chosen = tuning_text.selected_by(series)
+    metric = str(series.get("metric") or "validation loss")
+    at_edge = any(
+        "(at edge)" in _tuned_cell(c, n)[0]
+        for c in (series.get("configurations") or {}).values()
+        if isinstance(c, Mapping)
+        for n in names
+    )
+    text = (
+        "Each configuration raced at the settings its tuning chose. The tuning tried "
+        f"{tuning_text.search(series)}; it scored each candidate by {validation}"
+    )
+    text += f"; it chose the best by {chosen}" if chosen else ""
+    text += f". Tuned: {', '.join(names)}, each shown with every digit the race ran"
+    if len(names) > 1:
+        text += " (a dash where a configuration has no such hyperparameter or did not tune it)"
+    if at_edge:
+        text += (
+            "; “(at edge)” marks a value at the edge of what tuning may try: the best may "
+            "lie beyond it"
+        )
+    loss = "final loss" if tuning_text.is_function(series, results) else "final training loss"
+    return text + (
+        f". The race, over several seeds: {loss}{' (and test accuracy)' if accuracy else ''} "
+        "as mean ± standard deviation over the seeds, speed, and the share of the points "
+        f"tried whose {metric} came within 10% of the chosen setting's (more is less sensitive)."
+    )
+
+
+def _comparison(series: Mapping[str, Any], results: Mapping[str, Any] | None = None) -> str:
+    """The tuned race's table: the tuned values, performance, speed and sensitivity per
+    configuration, after a paragraph that says what the tuning did."""
     rows = series.get("comparison") if series.get("kind") == "tuning" else None
     if not rows:
         return ""
+    results = results or {}
     target = series.get("target_loss")
+    configurations = series.get("configurations") or {}
+    names = tuning_text.tuned_names(series)
     head_cells = [
         ("Configuration", "text"),
-        ("Tuned lr", "number"),
+        *((f"Tuned {name}", "number") for name in names),
         ("Seeds", "number"),
         ("Final loss", "number"),
         ("Test acc.", "number"),
         ("Steps to target", "number"),
-        ("lr grid within 10% of best", "number"),
+        ("Tried within 10% of chosen", "number"),
         ("Diverged", "number"),
     ]
     accuracy = any(row.get("test_accuracy_mean") is not None for row in rows)
@@ -500,36 +593,13 @@ def _comparison(series: Mapping[str, Any]) -> str:
     )
     body = []
     for index, row in enumerate(rows):
-        loss, loss_key = _pm(row.get("final_loss_mean"), row.get("final_loss_std"))
-        acc_mean, acc_std = row.get("test_accuracy_mean"), row.get("test_accuracy_std")
-        acc = (
-            (_MISSING, "")
-            if acc_mean is None
-            else (
-                f"{100 * acc_mean:.1f}%" + ("" if acc_std is None else f" ± {100 * acc_std:.1f}"),
-                repr(float(acc_mean)),
-            )
-        )
-        steps = row.get("steps_to_target")
-        within = row.get("within_10_percent")
-        cells = [
-            (row["group"], ""),
-            (_number(row.get("lr")), repr(row["lr"]) if row.get("lr") is not None else ""),
-            (str(row["seeds"]), str(row["seeds"])),
-            (loss, loss_key),
-            acc,
-            (_MISSING if steps is None else str(steps), "" if steps is None else str(steps)),
-            (
-                _MISSING if within is None else f"{100 * within:.0f}%",
-                "" if within is None else repr(within),
-            ),
-            (str(row.get("diverged", 0)), str(row.get("diverged", 0))),
-        ]
-        if not accuracy:
-            del cells[4]
+        c = configurations.get(row["group"]) or {}
+        cells = _comparison_cells(row, c if isinstance(c, Mapping) else {}, names, accuracy)
         tds = "".join(
-            f'<td data-value="{_e(key)}">{_e(text)}</td>' if key else f"<td>{_e(text)}</td>"
-            for text, key in cells
+            f'<td class="num" data-value="{_e(key)}">{_e(text)}</td>'
+            if key or column
+            else f"<td>{_e(text)}</td>"
+            for column, (text, key) in enumerate(cells)
         )
         body.append(f'<tr data-index="{index}">{tds}</tr>')
     note = (
@@ -542,12 +612,7 @@ def _comparison(series: Mapping[str, Any]) -> str:
     )
     return (
         '<section id="comparison">\n<h2>Tuned comparison</h2>\n'
-        f"<p>Each configuration at the learning rate its tuning chose ({_e(series.get('folds'))}"
-        f"-fold cross-validation, as seed 002's lecture advises when data is scarce; "
-        f"{_e(series.get('budget', '?'))} rates on a log grid), "
-        "over several seeds: final training loss (and test accuracy) as mean ± standard "
-        "deviation over the seeds, speed, and how much of the learning-rate grid came within "
-        f"10% of the best validation loss (more is less sensitive). {_e(note)}</p>\n"
+        f"<p>{_e(_comparison_text(series, results, names, accuracy))} {_e(note)}</p>\n"
         '<div class="table-wrap"><table id="comparison-table" class="sortable">\n'
         f"<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n"
         "</table></div>\n</section>"
@@ -1261,7 +1326,7 @@ def render_report(
     )
     meta = _meta(results)
     summary = _summary_section(runs)
-    comparison = _comparison(results.get("series") or {})
+    comparison = _comparison(results.get("series") or {}, results)
     optimizers = _optimizers(runs)
     runs_section = (
         f'<section id="results">\n<h2>Runs</h2>\n{_table(runs)}\n</section>'

@@ -764,16 +764,22 @@ def _sensitivity_line(
 
 #: How the sensitivity chart marks a rate some folds did not score: (symbol, words).
 _UNSCORED = {
-    "diverged": ("x", "diverged in some folds at this rate"),
-    "failed": ("square-open", "failed (raised) in some folds at this rate"),
+    "diverged": ("x", "diverged"),
+    "failed": ("square-open", "failed (raised)"),
 }
 
 
 def _unscored_marks(
-    label: str, c: Mapping[str, Any], grid: np.ndarray, mean: np.ndarray, style: palette.Style
+    label: str,
+    c: Mapping[str, Any],
+    grid: np.ndarray,
+    mean: np.ndarray,
+    style: palette.Style,
+    folded: bool = True,
 ) -> list[dict[str, Any]]:
     """Crosses (diverged) and open squares (failed) at the top of the curve, at the rates
-    where some folds were not scored; as the figure's strip marks them."""
+    where some folds (``folded``; else the one hold-out or 2-D run) were not scored; as the
+    figure's strip marks them."""
     finite = mean[np.isfinite(mean)]
     marks = []
     for field, (symbol, words) in _UNSCORED.items():
@@ -781,10 +787,12 @@ def _unscored_marks(
         bad = [i for i, d in enumerate(counts[: len(grid)]) if d > 0]
         if not (bad and finite.size):
             continue
+        where = " in some folds" if folded else ""
         trace = _group_markers(
-            label, grid[bad], [float(finite.max())] * len(bad), f"{label}: {words}",
+            label, grid[bad], [float(finite.max())] * len(bad),
+            f"{label}: {words}{where} at this rate",
             {"symbol": symbol, "size": 10, "color": style.color},
-            {"x": "lr", "y": None, "format": "g", "extra": f"folds {field}"},
+            {"x": "lr", "y": None, "format": "g", "extra": f"folds {field}" if folded else field},
         )  # fmt: skip
         trace["customdata"] = [counts[i] for i in bad]
         marks.append(trace)
@@ -829,6 +837,7 @@ def _sensitivity_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
     metric = str(series.get("metric") or "validation loss")
     labels = [str(k) for k in configurations]
     styles = palette.assign(labels)
+    folded = series.get("folds") != 1  # one hold-out, or a 2-D function's one run
     traces, values = [], []
     for label, c in zip(labels, configurations.values(), strict=True):
         grid = _floats(c.get("grid"))
@@ -838,7 +847,7 @@ def _sensitivity_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
         values.append(mean[:n])
         style = styles[label]
         traces.append(_sensitivity_line(label, grid[:n], mean[:n], std, style, metric))
-        traces += _unscored_marks(label, c, grid, mean, style)
+        traces += _unscored_marks(label, c, grid, mean, style, folded)
         best = _best_mark(label, c, style, metric)
         traces += [best] if best is not None else []
     axes = _axes("learning rate", metric, x_type="log")

@@ -1,0 +1,118 @@
+"""What a tuned race's report says of its tuning, in one place for the page and the figure.
+
+A tuned race's ``series`` block (``series.kind == "tuning"``, made by
+:func:`gdlab.tuning.series` from a ``tune.json``) holds the tuning's metric,
+folds, budget and configurations; it may also hold tune.json's own words for the
+validation (``validation``), the selection (``selected_by``) and the search
+(``method``). These functions say exactly what was done: where a word is not
+recorded it is derived from what is (a 2-D function is scored by its final
+loss, one fold is a 20% hold-out, K folds are K-fold cross-validation), and a
+search method that is not recorded is said to be so, never guessed.
+
+>>> series = {"kind": "tuning", "metric": "validation loss", "folds": 3, "budget": 4,
+...           "method": "grid", "configurations": {"SGD": {"tuned": ["lr"]}}}
+>>> validation(series)
+'3-fold cross-validation of the training set'
+>>> search(series)
+'a grid of 4 learning rates on a log scale per configuration, besides its default'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gdlab._text import exact
+
+__all__ = ["is_function", "search", "selected_by", "tuned_names", "validation", "value_text"]
+
+
+def is_function(series: Mapping[str, Any], results: Mapping[str, Any] | None = None) -> bool:
+    """Whether the tuning scored a 2-D function (its final loss: no data, no folds)."""
+    problem = (results or {}).get("problem") or {}
+    if isinstance(problem, Mapping) and problem.get("kind") is not None:
+        return problem.get("kind") == "function"
+    return series.get("metric") == "final loss"
+
+
+def validation(series: Mapping[str, Any], results: Mapping[str, Any] | None = None) -> str:
+    """How each candidate was scored, as tune.json words it."""
+    recorded = series.get("validation")
+    if isinstance(recorded, str) and recorded:
+        return recorded
+    if is_function(series, results):
+        return "the final loss (a 2-D function has no data)"
+    folds = series.get("folds")
+    if folds == 1:
+        return "a 20% hold-out of the training set"
+    return f"{folds}-fold cross-validation of the training set"
+
+
+def selected_by(series: Mapping[str, Any]) -> str | None:
+    """What the best candidate was chosen by, where the results record it."""
+    recorded = series.get("selected_by")
+    return recorded if isinstance(recorded, str) and recorded else None
+
+
+def tuned_names(series: Mapping[str, Any]) -> list[str]:
+    """Every hyperparameter some configuration tuned, lr first, then in the order met."""
+    names: list[str] = []
+    for c in (series.get("configurations") or {}).values():
+        if not isinstance(c, Mapping):
+            continue
+        own = c.get("tuned")
+        if not isinstance(own, Sequence) or isinstance(own, str):
+            best = c.get("best") or {}
+            own = list((best.get("hyperparameters") or {"lr": None}).keys())
+        names += [str(n) for n in own if str(n) not in names]
+    return sorted(names, key=lambda n: n != "lr") or ["lr"]
+
+
+def _method(series: Mapping[str, Any]) -> str | None:
+    method = series.get("method")
+    if method is None:
+        method = (series.get("settings") or {}).get("method")
+    return method if isinstance(method, str) else None
+
+
+def search(series: Mapping[str, Any]) -> str:
+    """The search and its budget: ``a grid of 4 learning rates on a log scale …``."""
+    budget = series.get("budget", "?")
+    several = len(tuned_names(series)) > 1
+    method = _method(series)
+    if method == "grid" and not several:
+        text = f"a grid of {budget} learning rates on a log scale per configuration"
+    elif method == "grid":
+        per = max(2, budget // 2) if isinstance(budget, int) else "?"
+        text = (
+            f"a grid per configuration: {budget} learning rates on a log scale where only lr "
+            f"is tuned; where several hyperparameters are, {per} log-spaced values of each "
+            "continuous one (lr, eps, weight decay) crossed with every listed value of the others"
+        )
+    elif method == "random":
+        text = f"random search: {budget} random draws per configuration (rates log-uniform)"
+    elif method == "tpe":
+        text = f"Optuna's TPE: {budget} draws per configuration, each guided by those before"
+    else:
+        text = f"a search of budget {budget} per configuration (its method is not recorded here)"
+    text += ", besides its default"
+    widened = [
+        str(label)
+        for label, c in (series.get("configurations") or {}).items()
+        if isinstance(c, Mapping) and isinstance(c.get("widened"), int) and c["widened"] > 0
+    ]
+    if widened:
+        text += (
+            f" (widened past the first range while the best lay at its edge: {', '.join(widened)})"
+        )
+    return text
+
+
+def value_text(value: Any) -> str:
+    """A tuned value with every digit, as the race ran it (``0.1543439757117908``)."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return exact(value)
+    return str(value)
