@@ -136,6 +136,21 @@ def check_config(config: Any) -> dict[str, Any]:
     return out
 
 
+def _optimizer(i: int, run: Mapping[str, Any], label: str) -> Optimizer:
+    """The optimizer of ``config.runs[i]``; its own refusal (``beta2 must be in
+    [0, 1)``) is a :class:`PlayError` on the field it names."""
+    from gdlab.optim import create
+
+    try:
+        return create(run["optimizer"], preset=run["preset"], **run["hyperparameters"])
+    except (TypeError, ValueError) as error:
+        where = f"config.runs[{i}]"
+        names = [s["name"] for s in _all_specs()[run["optimizer"]]["hyperparameters"]]
+        given = list(run["hyperparameters"])
+        named = _refused_field(error, f"{where}.hyperparameters", names, given, where)
+        raise PlayError(f"{label}: {_in_json(str(error))}", field=named) from None
+
+
 @dataclass
 class _Run:
     label: str
@@ -168,7 +183,6 @@ class NetworkSession:
 
     def reset(self) -> None:
         """Fresh data, network and optimizers: step 0."""
-        from gdlab.optim import create
 
         c = self.config
         self.data = make_data(c["data"], c["n_samples"], c["noise"], c["seed"])
@@ -177,14 +191,7 @@ class NetworkSession:
         self.runs = []
         n = self.problem.n_samples
         for i, (run, label) in enumerate(zip(c["runs"], labels, strict=True)):
-            try:
-                optimizer = create(run["optimizer"], preset=run["preset"], **run["hyperparameters"])
-            except (TypeError, ValueError) as error:
-                where = f"config.runs[{i}]"
-                names = [s["name"] for s in _all_specs()[run["optimizer"]]["hyperparameters"]]
-                given = list(run["hyperparameters"])
-                named = _refused_field(error, f"{where}.hyperparameters", names, given, where)
-                raise PlayError(f"{label}: {_in_json(str(error))}", field=named) from None
+            optimizer = _optimizer(i, run, label)
             rng = np.random.default_rng(RUN_SEED)  # as fit: the weights, then the batches
             params = self.problem.init_params(rng)
             batch = c["batch_size"]
@@ -309,7 +316,8 @@ def network_toml(config: Any, steps: Any) -> dict[str, str]:
     steps = _int("steps", steps, 1, 10_000_000)
     labels = _labels([r["optimizer"] for r in c["runs"]])
     runs = []
-    for run, label in zip(c["runs"], labels, strict=True):
+    for i, (run, label) in enumerate(zip(c["runs"], labels, strict=True)):
+        _optimizer(i, run, label)  # refused as the page's setup is, on its field (not a 500)
         table = {
             "label": label,
             "optimizer": run["optimizer"],

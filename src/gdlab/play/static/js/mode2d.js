@@ -13,7 +13,8 @@ export function create2d({catalog, initial, onState, banner}) {
   const functions = Object.fromEntries(catalog.functions.map((f) => [f.name, f]));
   const limits = catalog.limits;
   const state = defaults(catalog, functions);
-  const view = {surface: null, plot: null, runs: [], answer: null, cache: new Map(), error: null};
+  // runs: those drawn, each with its card's index (its colour); notRun: the cards refused
+  const view = {surface: null, plot: null, runs: [], notRun: [], answer: null, cache: new Map(), error: null};
   const cards = [];
 
   // ------------------------------------------------------------------ controls
@@ -326,7 +327,7 @@ export function create2d({catalog, initial, onState, banner}) {
       gradText.textContent = answer.function.gradient
         ? `∂f/∂x = ${answer.function.gradient[0]}\n∂f/∂y = ${answer.function.gradient[1]}` : "";
       drawContours();
-      pathRequests.request(withHave(pathsBody(true)));
+      pathRequests.request(pathsRequest());
     },
     (error, body) => {
       if (JSON.stringify(body) !== JSON.stringify(functionBody())) return;  // asked before a change
@@ -334,37 +335,92 @@ export function create2d({catalog, initial, onState, banner}) {
     },
   );
 
+  // A card the server refused (β₁ = 1.5) is left out of the requests while it stays as it
+  // was refused (its run and the schedule): the other cards' paths are drawn, each in its
+  // card's colour, and the refused one keeps its message and says "not run" in the legend.
+  const refusedRuns = new WeakMap();  // a card's run → {key, error}
+  const sentWith = new WeakMap();  // a request's body → what it left out, and whose runs it holds
+
+  function refusalKey(payload, scheduleAsked) {
+    return JSON.stringify([payload, scheduleAsked ?? null]);
+  }
+
+  function pathsRequest() {
+    // the paths to ask for: every card but those refused as they stand (none sent: nothing asked)
+    const body = pathsBody(true);
+    const labels = runLabels(catalog, state.runs);
+    const sent = {runs: [], indices: [], labels, refused: []};
+    body.runs = body.runs.filter((payload, i) => {
+      const run = state.runs[i];
+      const refusal = refusedRuns.get(run);
+      if (refusal && refusal.key === refusalKey(payload, body.schedule)) {
+        sent.refused.push({index: i, label: labels[i], error: refusal.error});
+        return false;
+      }
+      refusedRuns.delete(run);  // changed since: asked again
+      sent.runs.push(run);
+      sent.indices.push(i);
+      return true;
+    });
+    sentWith.set(body, sent);
+    return withHave(body);
+  }
+
+  function sayRefusals(sent) {
+    // each card refused says why (its box marked); the others are cleared
+    const refused = new Map((sent?.refused || []).map((r) => [r.index, r]));
+    cards.forEach((card, i) => {
+      const r = refused.get(i);
+      const said = r ? JSON.stringify([r.error.message, r.error.field, r.label]) : "";
+      if (card.said === said) return;  // as shown: a box's "more" the learner closed stays closed
+      card.said = said;
+      if (r) card.showError(r.error.message, r.error.field, r.label); else card.showError("");
+    });
+  }
+
   const pathRequests = new Latest(
-    (body) => api("/api/paths", body),
+    (body) => (body.runs.length ? api("/api/paths", body) : Promise.resolve({runs: [], steps: body.steps})),
     (answer, body) => {
+      const sent = sentWith.get(body);
       view.answer = answer;
-      view.runs = answer.runs.map((r) => decode(r));
-      view.error = null;
+      view.runs = answer.runs.map((r, j) => ({...decode(r), index: sent.indices[j], label: sent.labels[sent.indices[j]]}));
+      view.notRun = sent.refused;
+      view.error = sent.refused[0]?.error ?? null;
       banner("");
-      cards.forEach((c) => c.showError(""));
+      sayRefusals(sent);
       schedule.showError("");
       drawPaths();
     },
-    (error) => {
+    (error, body) => {
+      const sent = sentWith.get(body);
+      const j = runOf(error, body.runs.length);
       view.error = error;
-      cards.forEach((c) => c.showError(""));  // the refusal now standing is this one
+      if (j !== null) {
+        // that card is left out and the others asked again (a further refusal: the same)
+        const i = sent.indices[j];
+        refusedRuns.set(sent.runs[j], {key: refusalKey(body.runs[j], body.schedule), error});
+        sent.refused.push({index: i, label: sent.labels[i], error});
+        sayRefusals(sent);
+        pathRequests.request(pathsRequest(), changedAt);
+        return;
+      }
+      sayRefusals(sent);  // the cards refused before still are; the refusal now standing is this one
       schedule.showError("");
-      const i = runOf(error);
-      if (i !== null) cards[i].showError(error.message, error.field, runLabels(catalog, state.runs)[i]);
-      else if (/^schedule(\.|$)/.test(error.field || "")) schedule.showError(error.message, error.field);
+      if (/^schedule(\.|$)/.test(error.field || "")) schedule.showError(error.message, error.field);
       else if (!showFunctionRefusal(error)) banner(inPageWords(error.message));
     },
   );
 
-  function runOf(error) {
-    // the card a refusal is about (runs[1].hyperparameters.beta1: the second), or null
+  function runOf(error, count = cards.length) {
+    // the run a refusal is about (runs[1].hyperparameters.beta1: the second of `count`), or null
     const match = /^runs\[(\d+)\]/.exec(error.field || "");
-    return match && cards[Number(match[1])] ? Number(match[1]) : null;
+    return match && Number(match[1]) < count ? Number(match[1]) : null;
   }
 
-  function refusalWords(error) {
-    // a refusal in the page's words, wherever it is said (a toast, the banner)
-    const i = runOf(error);
+  function refusalWords(error, card = null) {
+    // a refusal in the page's words, wherever it is said (a toast, the banner, a legend's
+    // hover); `card`: the card a refusal of one run is about (else its field says)
+    const i = card ?? runOf(error);
     if (i !== null) {
       const names = catalog.optimizers[state.runs[i].optimizer]?.hyperparameters.map((h) => h.name) || [];
       return cardWords(error.message, runLabels(catalog, state.runs)[i], names);
@@ -419,7 +475,7 @@ export function create2d({catalog, initial, onState, banner}) {
     changedAt = performance.now();
     onState(serialize());
     showStart();
-    if (view.surface) pathRequests.request(withHave(pathsBody(true)), changedAt);
+    if (view.surface) pathRequests.request(pathsRequest(), changedAt);
   }
 
   function surfaceChanged() {
@@ -506,9 +562,9 @@ export function create2d({catalog, initial, onState, banner}) {
     plot.paths.replaceChildren();
     plot.marks.replaceChildren();
     const dots = state.steps <= 150;
-    view.runs.forEach((run, i) => {
-      const color = PALETTE[i % PALETTE.length];
-      const g = svg("g", {"data-run": i, "data-label": run.label});
+    view.runs.forEach((run) => {
+      const color = PALETTE[run.index % PALETTE.length];
+      const g = svg("g", {"data-run": run.index, "data-label": run.label});
       plot.paths.append(g);
       const last = run.left_at ?? run.xs.length;
       const xs = Array.from(run.xs);
@@ -544,9 +600,10 @@ export function create2d({catalog, initial, onState, banner}) {
     drawLegend();
     drawLoss();
     caption.textContent = `Contours of ${view.surface.function.description} at ${view.surface.levels.length} log-spaced levels`
-      + ` (dense near the minimum); the paths of ${view.runs.length} optimizer${view.runs.length > 1 ? "s" : ""} from (${fmt(state.start[0])}, ${fmt(state.start[1])}),`
+      + ` (dense near the minimum); the paths of ${view.runs.length} optimizer${view.runs.length === 1 ? "" : "s"} from (${fmt(state.start[0])}, ${fmt(state.start[1])}),`
       + ` ${state.steps} step${state.steps > 1 ? "s" : ""}${state.schedule ? `, lr under a ${state.schedule.name} schedule` : ""}.`
-      + " Hover a point for its step, f and gradient; click the plot to start elsewhere. × marks where a path left the plot or diverged.";
+      + " Hover a point for its step, f and gradient; click the plot to start elsewhere. × marks where a path left the plot or diverged."
+      + (view.notRun.length ? ` Not run: ${view.notRun.map((r) => r.label).join(", ")} (its card says why).` : "");
   }
 
   function startInView() {
@@ -587,14 +644,23 @@ export function create2d({catalog, initial, onState, banner}) {
   }
 
   function drawLegend() {
-    legendBox.replaceChildren(...view.runs.map((run, i) => {
-      const item = el("span", {class: "item", "data-run": i});
-      item.style.setProperty("--swatch", PALETTE[i % PALETTE.length]);
+    // in the cards' order: each run drawn, and each card refused, marked "not run"
+    const items = view.runs.map((run) => {
+      const item = el("span", {class: "item", "data-run": run.index});
+      item.style.setProperty("--swatch", PALETTE[run.index % PALETTE.length]);
       const note = runNote(run);
       item.append(el("span", {class: "swatch"}), `${run.label}${run.preset ? ` (${run.preset})` : ""} ${lrText(run)}`,
         note ? el("span", {class: "status", title: run.reason || ""}, note) : "");
-      return item;
-    }));
+      return [run.index, item];
+    });
+    for (const refused of view.notRun) {
+      const item = el("span", {class: "item not-run", "data-run": refused.index});
+      item.style.setProperty("--swatch", PALETTE[refused.index % PALETTE.length]);
+      item.append(el("span", {class: "swatch"}), refused.label,
+        el("span", {class: "status", title: refusalWords(refused.error, refused.index)}, "not run: mend its card"));
+      items.push([refused.index, item]);
+    }
+    legendBox.replaceChildren(...items.sort((a, b) => a[0] - b[0]).map(([, item]) => item));
   }
 
   function drawLoss() {
@@ -605,7 +671,7 @@ export function create2d({catalog, initial, onState, banner}) {
     const stayed = runs.filter((r) => r.status === "ok" && (r.left_at === null || r.left_at === undefined));
     const values = (stayed.length ? stayed : runs).map((r) => Array.from(r.loss).filter(keep));
     const positive = values.every((vs) => vs.every((v) => v > 0));
-    let log = positive;
+    let log = positive && values.some((vs) => vs.length > 0);  // none drawn (every card refused): linear
     if (log) {
       const [lo, hi] = extent(values, {log: true, pad: 0});
       log = hi / lo > 30;
@@ -614,11 +680,11 @@ export function create2d({catalog, initial, onState, banner}) {
       y: {domain: extent(values, {log, fallback: [0, 1]}), log, label: log ? "f(x, y)  (log scale)" : "f(x, y)"},
       margin: {left: 58, bottom: 38, top: 10, right: 14}});
     plot.node.setAttribute("aria-label", "loss per step");
-    runs.forEach((run, i) => {
+    runs.forEach((run) => {
       const steps = Array.from(run.loss, (_, k) => k);
-      const color = PALETTE[i % PALETTE.length];
-      plot.line(steps, Array.from(run.loss), {stroke: color, "data-run": i});
-      if ((run.status === "diverged" || run.status === "failed") && run.loss.length) stopMark(plot, run, color, i);
+      const color = PALETTE[run.index % PALETTE.length];
+      plot.line(steps, Array.from(run.loss), {stroke: color, "data-run": run.index});
+      if ((run.status === "diverged" || run.status === "failed") && run.loss.length) stopMark(plot, run, color, run.index);
     });
     const rule = svg("line", {y1: plot.margin.top, y2: plot.margin.top + plot.inner.h, stroke: "#1d2733", "stroke-dasharray": "3 3", visibility: "hidden"});
     plot.over.append(rule);
@@ -629,7 +695,7 @@ export function create2d({catalog, initial, onState, banner}) {
       rule.setAttribute("x1", plot.sx(k));
       rule.setAttribute("x2", plot.sx(k));
       rule.setAttribute("visibility", "visible");
-      showTooltip(event, [`step ${k}`, ...runs.map((r, i) => ({color: PALETTE[i % PALETTE.length],
+      showTooltip(event, [`step ${k}`, ...runs.map((r) => ({color: PALETTE[r.index % PALETTE.length],
         text: `${r.label}: f = ${k < r.loss.length ? fmt(r.loss[k]) : "–"}`}))]);
     });
     plot.node.addEventListener("pointerleave", () => { rule.setAttribute("visibility", "hidden"); hideTooltip(); });
@@ -708,7 +774,7 @@ export function create2d({catalog, initial, onState, banner}) {
       const k = hit.k;
       plot.hover.setAttribute("cx", plot.sx(run.xs[k]));
       plot.hover.setAttribute("cy", plot.sy(run.ys[k]));
-      plot.hover.setAttribute("stroke", PALETTE[hit.i % PALETTE.length]);
+      plot.hover.setAttribute("stroke", PALETTE[run.index % PALETTE.length]);
       plot.hover.setAttribute("visibility", "visible");
       const lines = [`${run.label} · step ${k}`, `(x, y) = (${fmt(run.xs[k], 6)}, ${fmt(run.ys[k], 6)})`,
         `f = ${fmt(run.loss[k], 6)}`, `∇f = (${fmt(run.gx[k], 5)}, ${fmt(run.gy[k], 5)})`];
@@ -791,12 +857,16 @@ export function create2d({catalog, initial, onState, banner}) {
 
   function legendSvg() {
     // the legend as SVG for the exported figure: swatch and label, rows as wide as the plot
-    const items = view.runs.map((run, i) => {
+    const items = view.runs.map((run) => {
       const left = run.left_at !== null && run.left_at !== undefined;
       const note = left || run.status === "diverged" ? runNote(run).replace(/^(diverged (?:at|by) step \d+):.*$/, "$1") : run.status;
-      return {color: PALETTE[i % PALETTE.length],
+      return {index: run.index, color: PALETTE[run.index % PALETTE.length],
         text: `${run.label}${run.preset ? ` (${run.preset})` : ""} ${lrText(run)}${note && note !== "ok" ? `: ${note}` : ""}`};
     });
+    for (const refused of view.notRun) {
+      items.push({index: refused.index, color: PALETTE[refused.index % PALETTE.length], dashed: true, text: `${refused.label}: not run`});
+    }
+    items.sort((a, b) => a.index - b.index);
     const rows = [[]];
     let x = 58;
     for (const item of items) {
@@ -812,7 +882,8 @@ export function create2d({catalog, initial, onState, banner}) {
     rows.forEach((row, r) => {
       for (const item of row) {
         const y = 14 + 20 * r;
-        g.append(svg("line", {x1: item.x, x2: item.x + 18, y1: y, y2: y, stroke: item.color, "stroke-width": 3}),
+        g.append(svg("line", {x1: item.x, x2: item.x + 18, y1: y, y2: y, stroke: item.color, "stroke-width": 3,
+          "stroke-dasharray": item.dashed ? "3 3" : undefined}),
           svg("text", {x: item.x + 24, y: y + 4, fill: "#1d2733"}, item.text));
       }
     });

@@ -102,7 +102,67 @@ export function createNetwork({catalog, initial, onState, banner}) {
     };
   }
 
-  const sendConfig = debounce(() => { clearHistory(); send({type: "config", config: config()}); }, 150);
+  // A card the server refused (β₂ = 1.5) is left out of the setups sent while it stays as
+  // refused: the other cards train (from the same weights, on the same batches, as with
+  // it), each panel and curve in its card's colour, while fewer than two cards left
+  // train nothing. One setup is sent at a time, so that a refusal of config.runs[1]
+  // is read against the setup it answers.
+  const refusedRuns = new WeakMap();  // a card's run → {key, error}
+  let sent = null;  // the setup awaiting its answer: {runs, indices, labels, payloads, refused}
+  let waiting = false;  // changed while a setup awaited its answer: sent once it comes
+
+  function setup() {
+    const labels = runLabels(catalog, state.runs);
+    const out = {runs: [], indices: [], labels, payloads: [], refused: []};
+    state.runs.forEach((run, i) => {
+      const payload = runPayload(catalog, run);
+      const refusal = refusedRuns.get(run);
+      if (refusal && refusal.key === JSON.stringify(payload)) {
+        out.refused.push({index: i, label: labels[i], error: refusal.error});
+        return;
+      }
+      refusedRuns.delete(run);  // changed since: sent again
+      out.runs.push(run);
+      out.indices.push(i);
+      out.payloads.push(payload);
+    });
+    return out;
+  }
+
+  function sendSetup() {
+    if (sent) { waiting = true; return; }
+    const next = setup();
+    if (next.refused.length && next.runs.length < limits.min_net_runs) {
+      // too few cards left to train: nothing trains until one is mended
+      sayRefusals(next);
+      refused(true);
+      return;
+    }
+    if (!view.socket || view.socket.readyState !== WebSocket.OPEN) return;
+    sent = next;
+    clearHistory();
+    send({type: "config", config: {...config(), runs: next.payloads}});
+  }
+
+  function answered() {
+    // the setup sent has its answer: a change made meanwhile goes now
+    sent = null;
+    if (waiting) { waiting = false; sendSetup(); }
+  }
+
+  function sayRefusals(shown) {
+    // each card refused says why (its box marked); the others are cleared
+    const refusals = new Map((shown?.refused || []).map((r) => [r.index, r]));
+    cards.forEach((card, i) => {
+      const r = refusals.get(i);
+      const said = r ? JSON.stringify([r.error.error, r.error.field, r.label]) : "";
+      if (card.said === said) return;  // as shown: a box's "more" the learner closed stays closed
+      card.said = said;
+      if (r) card.showError(r.error.error, r.error.field, r.label); else card.showError("");
+    });
+  }
+
+  const sendConfig = debounce(sendSetup, 150);
   function configChanged() {
     onState(serialize());
     sendConfig();
@@ -118,7 +178,7 @@ export function createNetwork({catalog, initial, onState, banner}) {
     view.socket = socket;
     socket.addEventListener("open", () => {
       readout.textContent = "ready";
-      send({type: "config", config: config()});
+      sendSetup();
     });
     socket.addEventListener("message", (event) => receive(JSON.parse(event.data)));
     socket.addEventListener("close", () => {
@@ -131,16 +191,25 @@ export function createNetwork({catalog, initial, onState, banner}) {
   function receive(message) {
     if (message.type === "error") {
       view.errors.push(message.error);
-      cards.forEach((c) => c.showError(""));  // the refusal now standing is this one
-      const match = /runs\[(\d+)\]/.exec(message.field || "");
-      const i = match && cards[Number(match[1])] ? Number(match[1]) : null;
+      const asked = sent;
+      const aboutSetup = /^config(\.|$)/.test(message.field || "");
+      const j = Number(/^config\.runs\[(\d+)\]/.exec(message.field || "")?.[1] ?? NaN);
+      if (asked && (aboutSetup || !message.field)) sent = null;
+      if (asked && asked.runs[j]) {
+        // that card is left out, and the others sent again (or, too few, nothing trains)
+        refusedRuns.set(asked.runs[j], {key: JSON.stringify(asked.payloads[j]), error: message});
+        waiting = false;
+        sendSetup();
+        return;
+      }
+      sayRefusals(asked || view.shown);  // the cards refused before still are
       for (const control of Object.values(CONTROLS)) control.showError("");
       const control = CONTROLS[(message.field || "").replace(/\[\d+\]$/, "[i]")];
-      if (i !== null) cards[i].showError(message.error, message.field, runLabels(catalog, state.runs)[i]);
-      else if (control) control.showError(settingWords(message));
+      if (control) control.showError(settingWords(message));
       else banner(message.error);
       // a setup refused: nothing to play until it is mended (Step said "send a config first")
-      if (/^config(\.|$)/.test(message.field || "")) refused(true);
+      if (aboutSetup) refused(true);
+      if (!sent && waiting) answered();
       return;
     }
     if (message.type === "state") {
@@ -150,13 +219,15 @@ export function createNetwork({catalog, initial, onState, banner}) {
       return;
     }
     if (message.type === "data") {
+      view.shown = sent || view.shown;  // a reset's data: of the setup shown
       banner("");
-      cards.forEach((c) => c.showError(""));
+      sayRefusals(view.shown);
       for (const control of Object.values(CONTROLS)) control.showError("");
       refused(false);
       view.data = message;
       sizes.textContent = `layers ${message.sizes.join("–")} (inputs, hidden, output)`;
       buildPanels();
+      if (sent) answered();
       return;
     }
     if (message.type === "frame") {
@@ -217,9 +288,16 @@ export function createNetwork({catalog, initial, onState, banner}) {
   const accuracyBox = document.getElementById("net-accuracy");
   const caption = document.getElementById("caption-net");
 
+  function cardOf(i) {
+    // the card (its index: its colour) of the i-th run trained, and its name as the cards say it
+    const index = view.shown?.indices[i] ?? i;
+    return {index, color: PALETTE[index % PALETTE.length], label: view.shown?.labels[index]};
+  }
+
   function buildPanels() {
     const d = view.data;
-    view.panels = d.labels.map((label, i) => {
+    view.panels = d.labels.map((given, i) => {
+      const {index, color, label = given} = cardOf(i);
       const node = svg("svg", {xmlns: "http://www.w3.org/2000/svg", viewBox: `0 0 ${PANEL} ${PANEL}`, width: PANEL, height: PANEL, role: "img",
         "aria-label": `decision boundary of ${label}`});
       const image = svg("image", {x: 0, y: 0, width: PANEL, height: PANEL, preserveAspectRatio: "none"});
@@ -233,12 +311,21 @@ export function createNetwork({catalog, initial, onState, banner}) {
       node.append(svg("rect", {width: PANEL, height: PANEL, fill: "#fff"}), image, dots,
         svg("rect", {width: PANEL, height: PANEL, fill: "none", stroke: "#9aa5b1"}));
       const stats = el("span", {class: "stats"}, "");
-      const head = el("figcaption", {}, el("span", {class: "swatch"}), label, stats);
-      head.style.setProperty("--swatch", PALETTE[i % PALETTE.length]);
+      // a long name gives way (…, whole on hover), never the numbers beside it
+      const name = el("span", {class: "name", title: label}, label);
+      const head = el("figcaption", {}, el("span", {class: "swatch"}), name, stats);
+      head.style.setProperty("--swatch", color);
       const canvas = el("canvas", {width: d.grid, height: d.grid});
-      return {label, node, image, stats, canvas, figure: el("figure", {"data-run": i}, head, node), signature: 0};
+      return {label, color, index, node, image, stats, canvas, figure: el("figure", {"data-run": index}, head, node), signature: 0};
     });
-    boundaries.replaceChildren(...view.panels.map((p) => p.figure));
+    // a card refused: in its place, no panel but a note (its card says why)
+    const notRun = (view.shown?.refused || []).map((r) => {
+      const head = el("figcaption", {}, el("span", {class: "swatch"}), r.label);
+      head.style.setProperty("--swatch", PALETTE[r.index % PALETTE.length]);
+      return {index: r.index, figure: el("figure", {"data-run": r.index, class: "not-run"}, head,
+        el("p", {class: "status"}, "not run: mend its card"))};
+    });
+    boundaries.replaceChildren(...[...view.panels, ...notRun].sort((a, b) => a.index - b.index).map((p) => p.figure));
   }
 
   function paint(panel, base64) {
@@ -277,8 +364,10 @@ export function createNetwork({catalog, initial, onState, banner}) {
       panel.stats.title = run.reason || "";
     });
     // Why a run stopped (diverged, or a step past the time limit), under the panels.
-    const reasons = frame.runs.filter((run) => run.status !== "ok" && run.reason)
+    const reasons = frame.runs.map((run, i) => ({...run, label: view.panels[i]?.label ?? run.label}))
+      .filter((run) => run.status !== "ok" && run.reason)
       .map((run) => `${run.label}: ${run.reason.startsWith(run.status) ? "" : `${run.status}, `}${run.reason}.`);
+    const notRun = (view.shown?.refused || []).map((r) => r.label);
     const fps = view.times.length > 1 ? (1000 * (view.times.length - 1)) / (view.times[view.times.length - 1] - view.times[0]) : 0;
     view.fps = fps;
     readout.textContent = `step ${frame.step.toLocaleString("en")}${view.playing ? ` · ${fps.toFixed(0)} frames/s` : ""}`;
@@ -289,7 +378,8 @@ export function createNetwork({catalog, initial, onState, banner}) {
     }
     caption.textContent = `Each panel: the network's P(class 1) over the plane (blue: class 1, orange: class 0; paler near 0.5) after`
       + ` ${frame.step} steps of its optimizer, with the ${view.data.X.length} points. Below: loss and accuracy on all points,`
-      + " measured each frame." + (reasons.length ? ` ${reasons.join(" ")}` : "");
+      + " measured each frame." + (reasons.length ? ` ${reasons.join(" ")}` : "")
+      + (notRun.length ? ` Not run: ${notRun.join(", ")} (its card says why).` : "");
   }
 
   function drawCharts() {
@@ -302,8 +392,9 @@ export function createNetwork({catalog, initial, onState, banner}) {
     const acc = new Plot({width: 470, height: 250, x: {domain: [0, last], label: "step"},
       y: {domain: [0, 1], label: "accuracy", format: (v) => `${Math.round(v * 100)}%`}, margin: {left: 50, right: 10}});
     h.forEach((r, i) => {
-      loss.line(r.steps, r.loss, {stroke: PALETTE[i % PALETTE.length]});
-      acc.line(r.steps, r.accuracy, {stroke: PALETTE[i % PALETTE.length]});
+      const {index, color} = cardOf(i);
+      loss.line(r.steps, r.loss, {stroke: color, "data-run": index});
+      acc.line(r.steps, r.accuracy, {stroke: color, "data-run": index});
     });
     view.lossPlot = loss;
     view.accuracyPlot = acc;
@@ -342,7 +433,7 @@ export function createNetwork({catalog, initial, onState, banner}) {
       const copy = panel.node.cloneNode(true);
       copy.setAttribute("x", String(i * (PANEL + gap)));
       copy.setAttribute("y", String(head));
-      row.append(svg("text", {x: i * (PANEL + gap), y: 15, fill: PALETTE[i % PALETTE.length], "font-weight": 600}, panel.label),
+      row.append(svg("text", {x: i * (PANEL + gap), y: 15, fill: panel.color, "font-weight": 600}, panel.label),
         svg("text", {x: i * (PANEL + gap) + PANEL, y: 15, fill: "#4a5563", "text-anchor": "end"}, panel.stats.textContent), copy);
     });
     const charts = [view.lossPlot?.node, view.accuracyPlot?.node].filter(Boolean);
