@@ -275,6 +275,20 @@ export function optimizerCard({catalog, run, color, onChange, onRemove, removabl
 }
 
 /** What the server gets for a run: hyperparameters that differ from the preset's (lr always). */
+/** Say on each card why it was refused (its box marked), and clear the others:
+ * ``refused`` holds ``{index, message, field, label}``. A card already showing the
+ * same words is left as it is, so a "more" the learner closed stays closed. */
+export function sayRefusals(cards, refused) {
+  const byCard = new Map(refused.map((r) => [r.index, r]));
+  cards.forEach((card, i) => {
+    const r = byCard.get(i);
+    const said = r ? JSON.stringify([r.message, r.field, r.label]) : "";
+    if (card.said === said) return;
+    card.said = said;
+    if (r) card.showError(r.message, r.field, r.label); else card.showError("");
+  });
+}
+
 export function runPayload(catalog, run) {
   const spec = catalog.optimizers[run.optimizer];
   const base = run.preset ? spec.presets[run.preset] : spec.defaults;

@@ -2,7 +2,8 @@
 
 import {api, el, svg, fmt, unpack, Latest, PALETTE, debounce, showTooltip, hideTooltip, textWidth} from "./util.js";
 import {Plot, extent} from "./plot.js";
-import {slider, optimizerCard, runPayload, runFrom, schedulePicker, runLabels, cardWords, scheduleWords} from "./controls.js";
+import {slider, optimizerCard, runPayload, runFrom, schedulePicker, runLabels, cardWords, scheduleWords,
+  sayRefusals as sayCardRefusals} from "./controls.js";
 
 const W = 760;
 const H = 470;
@@ -367,15 +368,9 @@ export function create2d({catalog, initial, onState, banner}) {
   }
 
   function sayRefusals(sent) {
-    // each card refused says why (its box marked); the others are cleared
-    const refused = new Map((sent?.refused || []).map((r) => [r.index, r]));
-    cards.forEach((card, i) => {
-      const r = refused.get(i);
-      const said = r ? JSON.stringify([r.error.message, r.error.field, r.label]) : "";
-      if (card.said === said) return;  // as shown: a box's "more" the learner closed stays closed
-      card.said = said;
-      if (r) card.showError(r.error.message, r.error.field, r.label); else card.showError("");
-    });
+    const refused = (sent?.refused || []).map((r) =>
+      ({index: r.index, message: r.error.message, field: r.error.field, label: r.label}));
+    sayCardRefusals(cards, refused);
   }
 
   const pathRequests = new Latest(

@@ -2,7 +2,8 @@
 
 import {api, el, svg, fmt, PALETTE, debounce} from "./util.js";
 import {Plot, extent} from "./plot.js";
-import {slider, widget, optimizerCard, runPayload, runFrom, runLabels, cardWords} from "./controls.js";
+import {slider, widget, optimizerCard, runPayload, runFrom, runLabels, cardWords,
+  sayRefusals as sayCardRefusals} from "./controls.js";
 
 const PANEL = 240;
 const CLASS_COLORS = [[230, 159, 0], [0, 114, 178]];  // class 0 orange, class 1 blue (Okabe–Ito)
@@ -151,15 +152,9 @@ export function createNetwork({catalog, initial, onState, banner}) {
   }
 
   function sayRefusals(shown) {
-    // each card refused says why (its box marked); the others are cleared
-    const refusals = new Map((shown?.refused || []).map((r) => [r.index, r]));
-    cards.forEach((card, i) => {
-      const r = refusals.get(i);
-      const said = r ? JSON.stringify([r.error.error, r.error.field, r.label]) : "";
-      if (card.said === said) return;  // as shown: a box's "more" the learner closed stays closed
-      card.said = said;
-      if (r) card.showError(r.error.error, r.error.field, r.label); else card.showError("");
-    });
+    const refused = (shown?.refused || []).map((r) =>
+      ({index: r.index, message: r.error.error, field: r.error.field, label: r.label}));
+    sayCardRefusals(cards, refused);
   }
 
   const sendConfig = debounce(sendSetup, 150);
