@@ -206,10 +206,10 @@ def test_the_warm_up_runs_once_per_kind_of_optimizer(monkeypatch) -> None:
 
     monkeypatch.setattr(train, "_fresh_like", spy)
     params = {"x": np.zeros(3)}
-    train._warm_up(create("adam", lr=0.1), params)
-    train._warm_up(create("adam", lr=0.2), params)  # another rate: the same kernels
-    train._warm_up(create("adam", lr=0.1, amsgrad=True), params)
-    train._warm_up(create("adam", lr=0.1), {"x": np.zeros(3, np.float32)})
+    train.warm_up(create("adam", lr=0.1), params)
+    train.warm_up(create("adam", lr=0.2), params)  # another rate: the same kernels
+    train.warm_up(create("adam", lr=0.1, amsgrad=True), params)
+    train.warm_up(create("adam", lr=0.1), {"x": np.zeros(3, np.float32)})
     assert stepped == ["Adam", "Adam", "Adam"]
 
 

@@ -177,10 +177,13 @@ run_sweep(task, tasks, sys.argv[1], workers=2, progress=False)
 
 
 def workers_of(parent: psutil.Process) -> list[psutil.Process]:
+    """The pool's workers: spawned children, or children of the fork server (gdlab._pool)."""
     found = []
     for child in parent.children(recursive=True):
         try:
-            if any("spawn_main" in part for part in child.cmdline()):
+            line = " ".join(child.cmdline())
+            forked = "forkserver" in line and child.ppid() != parent.pid
+            if "spawn_main" in line or forked:
                 found.append(child)
         except psutil.Error:
             continue

@@ -405,7 +405,7 @@ def test_the_warm_up_leaves_the_trajectory_bit_identical(moons, monkeypatch, nam
                    progress=False)  # fmt: skip
 
     warmed = run()
-    monkeypatch.setattr(train, "_warm_up", lambda optimizer, params: 0.0)
+    monkeypatch.setattr(train, "warm_up", lambda optimizer, params: 0.0)
     monkeypatch.setattr(MLPClassification, "warm_up", lambda self: None)
     cold = run()
     assert warmed.loss == cold.loss
@@ -418,7 +418,7 @@ def test_the_warm_up_touches_neither_optimizer_nor_params():
     schedule = ReduceOnPlateau(0.1)
     optimizer = Adam(schedule, clip_norm=1.0)
     params = {"w": np.ones(3), "v": np.ones(2, np.float32)}
-    seconds = train._warm_up(optimizer, params)
+    seconds = train.warm_up(optimizer, params)
     assert seconds >= 0
     assert optimizer.t == 0
     assert optimizer.state is None

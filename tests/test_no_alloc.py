@@ -118,7 +118,10 @@ def test_steady_state_update_allocates_nothing(name, option):
     opt = OPTIMIZERS[name](**OPTIONS[option], **SETTINGS.get(name, {}), fused=True)
     params, grads = _data()
     peak = _peak_bytes(opt, params, grads)
-    assert opt.t == UPDATES + 1
+    # every call stepped (steady_peak measures again when another thread's allocation
+    # pushed a measurement over the limit: UPDATES more calls each time)
+    assert opt.t > UPDATES
+    assert (opt.t - 1) % UPDATES == 0
     assert peak < LIMIT, f"{name} ({option}): {UPDATES} updates traced a {peak:,} B peak"
 
 

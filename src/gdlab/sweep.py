@@ -11,8 +11,9 @@ Where the tasks run:
 
 ==========================  ================================================
 ``workers=1`` (default)     one after another in this process
-``workers=N``               N local processes (``spawn``: numba and BLAS
-                            threads do not survive ``fork`` well)
+``workers=N``               N local processes: on Linux forked from a warm
+                            server that has gdlab and numba loaded
+                            (:mod:`gdlab._pool`), elsewhere ``spawn``ed
 ``dask_local=N``            a Dask ``LocalCluster`` of N one-thread processes,
                             started and closed by the sweep
 ``scheduler="tcp://H:P"``   an existing Dask cluster (gdlab and ``fn``'s
@@ -53,8 +54,9 @@ Hostile tasks. ``timeout=`` seconds bounds each task: one that runs longer is
 stopped and recorded as failed with ``error.type`` ``"TimeoutError"`` and
 message ``"timed out after N s"``, and the sweep goes on.
 
-* Process pool: the sweep runs its own ``spawn`` workers, one task at a time
-  each, over pipes. A timed-out task's worker is killed (SIGKILL) and replaced.
+* Process pool: the sweep runs its own workers (new processes: forked from
+  :mod:`gdlab._pool`'s warm server on Linux, spawned elsewhere), one task at a
+  time each, over pipes. A timed-out task's worker is killed (SIGKILL) and replaced.
   A task that kills its worker (``os._exit``, a segfault, the OOM killer) is
   recorded as failed with ``error.type`` ``"RuntimeError"`` and message
   ``"worker died (exit code 3)"`` (or ``"worker died (killed by SIGKILL)"``);
@@ -116,7 +118,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from gdlab import _io
+from gdlab import _io, _pool
 from gdlab._checks import check_bool, check_int, check_real, describe, fail
 
 __all__ = [
@@ -521,13 +523,16 @@ _DASK_POLL_SECONDS = 0.02
 _MAX_WAIT_SECONDS = 3600.0
 
 
-def _watch_parent(parent: int) -> None:
-    """End this process when ``parent`` ends, even by ``kill -9``.
+def _watch_parent(main: int) -> None:
+    """End this process when the sweep's process ``main`` ends, even by ``kill -9``.
 
-    On Linux the kernel sends SIGKILL at once (``PR_SET_PDEATHSIG``); everywhere
-    a daemon thread checks ``os.getppid()`` every half second and leaves with
-    ``os._exit`` when the process has been handed to another parent.
+    This worker's parent is ``main`` (spawned) or the fork server (see
+    :mod:`gdlab._pool`), which ends with ``main``. On Linux the kernel sends
+    SIGKILL at once when the parent ends (``PR_SET_PDEATHSIG``); everywhere a
+    daemon thread checks every half second that the parent is the same and
+    ``main`` still runs, and leaves with ``os._exit`` otherwise.
     """
+    parent = _pool.expected_parent(main)
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):  # no libc.prctl: the thread still watches
             import ctypes
@@ -535,24 +540,40 @@ def _watch_parent(parent: int) -> None:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
 
-    def watch() -> None:
-        while True:
-            if os.getppid() != parent:
-                os._exit(1)
-            time.sleep(_PARENT_POLL_SECONDS)
+    def gone() -> bool:
+        if os.getppid() != parent:
+            return True
+        try:
+            os.kill(main, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # there, but not ours to signal
+            pass
+        return False
 
+    def watch() -> None:
+        while not gone():
+            time.sleep(_PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    if gone():  # the parent ended before the kernel was told to signal us
+        os._exit(1)
     threading.Thread(target=watch, name="gdlab-parent-watch", daemon=True).start()
 
 
-def _serve(conn: Any, parent: int) -> None:
+def _serve(conn: Any, main: int, environment: dict, streams: dict) -> None:
     """A pool worker: run one task at a time, as the parent sends them, until it hangs up.
+
+    ``main`` is the sweep's process; ``environment`` and ``streams`` are its
+    environment and standard output and error (:func:`gdlab._pool.worker_setup`).
 
     Messages to the parent: ``("ready", None)`` once started, then for each task
     ``("started", None)`` and ``("done", record)``, or ``("unloadable", error)``
     when the task (``fn``) cannot be unpickled here.
     """
     _ignore_interrupts()
-    _watch_parent(parent)
+    _pool.worker_setup(environment, streams)
+    _watch_parent(main)
     conn.send(("ready", None))
     while True:
         try:
@@ -594,7 +615,9 @@ class _Worker:
     def start(cls, context: Any) -> _Worker:
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=_serve, args=(theirs, os.getpid()), name="gdlab-sweep-worker"
+            target=_serve,
+            args=(theirs, os.getpid(), *_pool.worker_arguments()),
+            name="gdlab-sweep-worker",
         )
         with interrupts_ignored():  # inherited: the worker ignores Ctrl-C from its first line
             process.start()
@@ -738,7 +761,7 @@ def _run_pool(
     A worker that dies, or runs a task past ``timeout`` (and is killed), is
     replaced; its task is recorded as failed and the others go on.
     """
-    context = multiprocessing.get_context("spawn")
+    context = _pool.context()
     queue = collections.deque(pending)
     pool: list[_Worker] = []
     try:

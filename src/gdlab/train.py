@@ -59,6 +59,7 @@ __all__ = [
     "ProgressBar",
     "Run",
     "fit",
+    "warm_up",
 ]
 
 #: ``"ok"``: all steps done; ``"stopped"``: a callback ended it (early
@@ -699,7 +700,7 @@ def _fresh_like(optimizer: Optimizer, **overrides: Any) -> Optimizer:
     return type(optimizer)(**kwargs)
 
 
-def _warm_up(optimizer: Optimizer, params: dict[str, np.ndarray]) -> float:
+def warm_up(optimizer: Optimizer, params: dict[str, np.ndarray]) -> float:
     """Compile the optimizer's kernels for the parameters' dtypes; return the seconds it took.
 
     A throwaway optimizer of the same class and hyperparameters (a constant
@@ -738,11 +739,11 @@ def _warm_up(optimizer: Optimizer, params: dict[str, np.ndarray]) -> float:
 
 def _warm_up_problem(problem: Any) -> float:
     """Run the problem's own ``warm_up`` (its kernels), if it has one; the seconds it took."""
-    warm_up = getattr(problem, "warm_up", None)
-    if not callable(warm_up):
+    method = getattr(problem, "warm_up", None)
+    if not callable(method):
         return 0.0
     started = time.perf_counter()
-    warm_up()
+    method()
     return time.perf_counter() - started
 
 
@@ -1047,7 +1048,7 @@ def fit(
     if point is not None and run.step == 0:
         run.history.path.append(point(params))
 
-    run.history.compile_seconds += _warm_up(optimizer, params) + _warm_up_problem(problem)
+    run.history.compile_seconds += warm_up(optimizer, params) + _warm_up_problem(problem)
     loop = _Loop(
         run,
         guard,

@@ -282,9 +282,7 @@ def text(
     # based_on) stays; the base's hand-written text only while nothing changed
     own = experiment.title if _kept(experiment, base, read, "title", changes) else ""
     description = (
-        experiment.description
-        if _kept(experiment, base, read, "description", changes)
-        else ""
+        experiment.description if _kept(experiment, base, read, "description", changes) else ""
     )
     source = source_text(origin.name, changed=bool(changes)) if origin is not None else ""
     parts = [source] if source else []

@@ -1,0 +1,156 @@
+"""Where a sweep's worker processes come from: a warm fork server on Linux, else spawn.
+
+A spawned worker is a new interpreter: before its first step it imports
+gdlab (0.3 s), numba (0.25 s) and numba's compiler (0.4 s), and loads its
+runs' kernels from numba's cache (0.1-0.3 s), about 1 s on a 2-core VM, at
+every pool. On Linux the workers are forked instead from multiprocessing's
+fork server, started once per process with :mod:`gdlab._warm`'s preparation: the
+server has done all that once, so the first pool waits for it about as long
+as for spawned workers, and every later pool of the process (a tuning then
+its race, the rounds of a benchmark, a notebook's second race) starts its
+workers in milliseconds.
+
+A forked worker is still a new process with the pool's view of this one, as a
+spawned worker would have: it imports the sweep's function's module itself
+(the server holds only gdlab and numba), runs in this process's working
+directory with its ``sys.path`` (multiprocessing sends both), and takes this
+process's environment and standard output and error as they are when the pool
+starts, not as they were when the server did (:func:`worker_setup`). What is
+read only when numba or a BLAS library loads (``NUMBA_*``, ``OMP_*``,
+``OPENBLAS_*`` and the like) cannot follow: when such a variable changed
+since the server started, that pool spawns its workers. A fork server that
+other code started (without gdlab's preload, in an environment we do not
+know) is not used either.
+
+The server holds about 150 MB until this process ends (it ends with it, even
+by ``kill -9``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+from typing import Any
+
+#: The module the fork server imports (it runs :func:`gdlab._warm.prepare_server`).
+PRELOAD = "gdlab._preload"
+
+#: Environment variables that are read when a library loads, by prefix: a
+#: worker forked from the server keeps the values the server started with.
+LOAD_TIME_PREFIXES = (
+    "NUMBA_", "OMP_", "KMP_", "GOMP_", "OPENBLAS_", "GOTO", "MKL_", "BLIS_", "VECLIB_",
+    "NPY_", "NUMPY_", "PYTHON", "LD_", "MALLOC_",
+)  # fmt: skip
+
+_lock = threading.Lock()
+#: The load-time environment our fork server started with (None: not started by us).
+_server_environment: dict[str, str] | None = None
+
+
+def load_time_environment() -> dict[str, str]:
+    """The variables of this process's environment that libraries read when they load."""
+    return {k: v for k, v in os.environ.items() if k.startswith(LOAD_TIME_PREFIXES)}
+
+
+def _forkserver_running() -> bool:
+    """Whether multiprocessing's fork server of this process is started already
+    (by anyone); if that cannot be told, True (then it is not used)."""
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    return getattr(server, "_forkserver_pid", True) is not None
+
+
+def _preloaded() -> list[str]:
+    """The modules other code asked the fork server to preload (kept beside ours)."""
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    return [m for m in getattr(server, "_preload_modules", ()) if m != PRELOAD]
+
+
+def context() -> Any:
+    """The multiprocessing context that starts this pool's workers.
+
+    ``forkserver`` (with :data:`PRELOAD`) on Linux, unless a library's load-time
+    setting changed since our server started or the server is someone else's;
+    ``spawn`` otherwise.
+    """
+    global _server_environment
+    spawn = multiprocessing.get_context("spawn")
+    if not sys.platform.startswith("linux"):  # macOS: fork is unsafe in its system libraries
+        return spawn
+    environment = load_time_environment()
+    with _lock:
+        if _server_environment is None:
+            if _forkserver_running():
+                return spawn
+            server = multiprocessing.get_context("forkserver")
+            server.set_forkserver_preload([*_preloaded(), PRELOAD])
+            _server_environment = environment
+            return server
+        if environment != _server_environment:
+            return spawn
+    return multiprocessing.get_context("forkserver")
+
+
+class InheritedFd:
+    """A file descriptor of this process that a worker gets as its own (pickled
+    while the worker starts: multiprocessing passes the descriptor itself)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self) -> tuple:
+        from multiprocessing import reduction
+
+        return _detach, (reduction.DupFd(self.fd),)
+
+
+def _detach(handle: Any) -> int:
+    return handle.detach()
+
+
+def _standard_streams() -> dict[int, InheritedFd]:
+    """This process's standard output and error (the descriptors), those that are open."""
+    streams = {}
+    for fd in (1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue
+        streams[fd] = InheritedFd(fd)
+    return streams
+
+
+def worker_arguments() -> tuple[dict[str, str], dict[int, InheritedFd]]:
+    """What :func:`worker_setup` needs, taken in the pool's process as a worker starts."""
+    return dict(os.environ), _standard_streams()
+
+
+def expected_parent(main: int) -> int:
+    """A worker's parent: the fork server it was forked from, or ``main``, the
+    sweep's process, which spawned it."""
+    warm = sys.modules.get("gdlab._warm")
+    server = getattr(warm, "server_pid", None)
+    return main if server is None else server
+
+
+def worker_setup(environment: dict[str, str], streams: dict[int, int]) -> None:
+    """In a new worker: the pool's environment and standard output and error.
+
+    A spawned worker has them already (this changes nothing); a forked one has
+    the fork server's, from when it started.
+    """
+    if dict(os.environ) != environment:
+        os.environ.clear()
+        os.environ.update(environment)
+    for target, fd in streams.items():
+        if fd != target:
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None and not stream.closed:
+                    stream.flush()
+            os.dup2(fd, target)
+            os.close(fd)

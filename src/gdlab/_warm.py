@@ -1,0 +1,100 @@
+"""What a sweep's worker would do before its first step, done once in the fork server.
+
+:mod:`gdlab._pool` has multiprocessing's fork server import
+:mod:`gdlab._preload` (and nothing else of ours) when it starts, which calls
+:func:`prepare_server`; the sweep's workers are then forked from that server.
+:func:`prepare_server`:
+
+* ignores Ctrl-C, so that a forked worker ignores it from its first
+  instruction, as a spawned one does (the sweep's process handles it);
+* imports the modules that the sweep's tasks run (races and tuning) and numba,
+  and makes numba's compiler ready (about 0.9 s in all on a 2-core VM);
+* loads from numba's cache, or compiles, the kernels of the built-in
+  experiments' runs: each run's optimizer steps once on a 2-element twin, in
+  float32 and float64, and a small network of each output takes a step, as
+  :func:`gdlab.train.fit`'s warm-up does. This stops after :data:`SECONDS`
+  (a new machine, whose kernels are not in the cache yet, compiles the rest
+  in the workers as before).
+
+Nothing here changes what a task computes: a warm-up touches none of a run's
+arrays or generators, and a kernel loaded here is the one a worker would load.
+Whatever fails is left for the worker to meet again with its own message:
+:func:`prepare_server` never raises (an exception would stop the server, and
+every pool after it would spawn).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+
+#: The longest the server spends loading kernels (imports not counted).
+SECONDS = 2.0
+
+#: The fork server's pid, in the server and the workers forked from it (else None).
+server_pid: int | None = None
+
+
+def _networks() -> None:
+    """A step and an evaluation of a 3-2-2 network of each output, in both dtypes."""
+    import numpy as np
+
+    from gdlab.nn import MLP
+    from gdlab.nn.mlp import OUTPUTS
+
+    for dtype in (np.float32, np.float64):
+        X = np.zeros((2, 3), dtype)
+        for output in OUTPUTS:
+            sizes = [3, 2, 2] if output == "softmax" else [3, 2, 1]
+            y = np.zeros(2, dtype) if output == "linear" else np.array([0, 1])
+            net = MLP(sizes, output=output, dtype=dtype, rng=np.random.default_rng(0))
+            net.loss_and_grads(X, y)
+            net.evaluate(X, y)
+
+
+def optimizer_warm_ups() -> Iterator[Callable[[], object]]:
+    """One step of each built-in experiment's optimizers on a twin, float32 then float64."""
+    import numpy as np
+
+    from gdlab import experiments
+    from gdlab.train import warm_up
+
+    for dtype in (np.float32, np.float64):
+        params = {"W1": np.zeros((2, 2), dtype), "b1": np.zeros(2, dtype)}
+        for name in experiments.BUILTIN:
+            for spec in experiments.load(name).runs:
+                yield functools.partial(warm_up, spec.make_optimizer(), params)
+
+
+def warm(seconds: float = SECONDS) -> None:
+    """Import what the tasks run and load the common kernels (for at most ``seconds``)."""
+    from numba.core.registry import cpu_target
+    from threadpoolctl import threadpool_limits
+
+    import gdlab.race
+    import gdlab.sweep
+    import gdlab.tuning  # noqa: F401 - the tasks' modules
+
+    cpu_target.target_context  # noqa: B018 - numba's compiler, made ready
+    deadline = time.monotonic() + seconds
+    with threadpool_limits(limits=1, user_api="blas"):  # as in a task: one BLAS thread
+        with contextlib.suppress(Exception):
+            _networks()
+        for step in optimizer_warm_ups():
+            if time.monotonic() > deadline:
+                break
+            with contextlib.suppress(Exception):
+                step()
+
+
+def prepare_server() -> None:
+    """Make this process the sweep's fork server: Ctrl-C ignored, then :func:`warm`."""
+    global server_pid
+    server_pid = os.getpid()
+    with contextlib.suppress(BaseException):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        warm()
