@@ -235,3 +235,54 @@ def test_force_into_latest_replaces_the_report_it_points_to_and_keeps_the_link(c
     assert os.readlink(root / "latest") == target
     assert sorted(p.name for p in root.iterdir()) == sorted([target, "latest"])
     assert json.loads((root / target / "results.json").read_text())["config"]["seeds"] == 2
+
+
+# --------------------------------------------------------------------------- the path told
+
+
+def _told(out: str) -> Path:
+    """The file the command named after its title line, ``TITLE  (PATH)``."""
+    return Path(out.splitlines()[0].rsplit("(", 1)[1].rstrip(")"))
+
+
+def test_without_symlinks_the_race_names_its_stamped_report(cwd, capsys, monkeypatch):
+    """It named gdlab-report/bowl/latest/results.json, which a filesystem without links
+    never has (the newest report's name is in the text file LATEST)."""
+
+    def no_links(*args, **kwargs):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "symlink", no_links)
+    code, out, err = gdlab(BOWL, capsys)
+    assert code == 0, err
+    root = Path("gdlab-report", "bowl")
+    stamped = (root / "LATEST").read_text().strip()
+    assert _told(out) == root / stamped / "results.json"
+    assert _told(out).is_file()
+
+
+def test_a_latest_that_cannot_be_pointed_is_not_named(cwd, capsys, monkeypatch):
+    from gdlab import results
+
+    def refused(root, target):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(results, "_relink_latest", refused)
+    code, out, err = gdlab([*BOWL[:4], "--quiet", "--optimizers", "sgd,adam"], capsys)
+    assert code == 0, err
+    assert "could not be pointed at" in err
+    told = _told(out)
+    assert told.name == "index.html"
+    assert told.is_file()
+    assert told.parent.parent == Path("gdlab-report", "bowl")
+    assert not Path("gdlab-report", "bowl", "latest").exists()
+
+
+def test_a_plot_names_what_exists_without_symlinks(cwd, capsys, monkeypatch):
+    def no_links(*args, **kwargs):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "symlink", no_links)
+    code, out, err = gdlab(["plot", "schedules", "--quiet"], capsys)
+    assert code == 0, err
+    assert Path(out.strip().splitlines()[-1]).is_file(), out

@@ -544,7 +544,10 @@ def _race(args: argparse.Namespace, command: str) -> int:
         words["title"] += " (tuned)"
     name = experiment.name + ("-tuned" if args.tuned is not None else "")
     workers = args.workers or race.default_workers(experiment)
-    place = results.output(Path("gdlab-report") / name, out=args.out, force=args.force)
+    placed = results.Placed()
+    place = results.output(
+        Path("gdlab-report") / name, out=args.out, force=args.force, placed=placed
+    )
     replacing = args.out is not None and results.holds_report(args.out)
     written: list[Path] = []
     try:
@@ -574,9 +577,8 @@ def _race(args: argparse.Namespace, command: str) -> int:
             told = f"the finished runs are in {args.out or 'gdlab-report/' + name}"
         print(f"{PROG}: interrupted; {told}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    out = Path(args.out) if args.out else Path("gdlab-report") / name / "latest"
     # --no-figures writes no page: name the file that is there
-    written_file = out / ("results.json" if args.no_figures else "index.html")
+    written_file = placed.shown / ("results.json" if args.no_figures else "index.html")
     return _report_race(document, written_file, as_json=args.json)
 
 
@@ -664,12 +666,13 @@ def _plot(args: argparse.Namespace, command: str) -> int:
 
     root = Path("gdlab-report") / f"plot-{args.what}"
     _checked_out(args)
-    with results.output(root, out=args.out, force=args.force) as staged:
+    placed = results.Placed()
+    with results.output(root, out=args.out, force=args.force, placed=placed) as staged:
         from gdlab.report import write
 
         document = run_plot(args.what, staged, command=command, figures=False)
         write(document, staged, charts=not args.no_js)
-    print(Path(args.out) / "index.html" if args.out else root / "latest" / "index.html")
+    print(placed.shown / "index.html")
     return 0
 
 
@@ -678,14 +681,15 @@ def _tour(args: argparse.Namespace, command: str) -> int:
 
     root = Path("gdlab-report") / "tour"
     _checked_out(args)
+    placed = results.Placed()
     try:
-        with results.output(root, out=args.out, force=args.force) as staged:
+        with results.output(root, out=args.out, force=args.force, placed=placed) as staged:
             tour.run(staged, quick=args.quick, progress=not args.quiet, command=command)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; the finished experiments are in {args.out or root}",
               file=sys.stderr)  # fmt: skip
         return EXIT_INTERRUPTED
-    print(Path(args.out) / "index.html" if args.out else root / "latest" / "index.html")
+    print(placed.shown / "index.html")
     return 0
 
 

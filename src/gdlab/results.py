@@ -29,6 +29,7 @@ import shutil
 import sys
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ __all__ = [
     "SCHEMA_ID",
     "SERIES_INLINE",
     "SERIES_POINTS",
+    "Placed",
     "ResultsWriter",
     "environment",
     "holds_report",
@@ -612,8 +614,9 @@ _LATEST_TEMP = re.compile(r"\.latest\.(\d+)(?:\.[0-9a-f]{8})?\.tmp\Z")
 _LATEST_FILE_TEMP = re.compile(r"\.LATEST\.[a-z0-9_]{8}\.tmp\Z")
 
 
-def _point_latest(root: Path, target: Path) -> None:
-    """``root/latest`` → ``target`` (a relative symlink, replaced atomically).
+def _point_latest(root: Path, target: Path) -> bool:
+    """``root/latest`` → ``target`` (a relative symlink, replaced atomically); whether
+    ``root/latest`` now leads to ``target``.
 
     Done holding the lock of ``root`` itself (:func:`gdlab._io.holding`), so
     that writers point it one at a time, and the temporary links a killed
@@ -625,19 +628,20 @@ def _point_latest(root: Path, target: Path) -> None:
         with _io.holding(os.path.realpath(root)) as held:  # a link to it: the same lock
             if held:
                 _drop_latest_temps(root)
-            _relink_latest(root, target)
+            return _relink_latest(root, target)
     except OSError as error:
         print(
             f"gdlab: the report is in {target}, but {root / 'latest'} could not be pointed at "
             f"it ({error})",
             file=sys.stderr,
         )
+        return False
 
 
-def _relink_latest(root: Path, target: Path) -> None:
+def _relink_latest(root: Path, target: Path) -> bool:
     """Point ``root/latest`` at ``target`` through a temporary link of this call's own
     (``.latest.<pid>.<random>.tmp``: two writers never share one); where no link can
-    be made, write the name into the text file ``root/LATEST``."""
+    be made, write the name into the text file ``root/LATEST`` (and return False)."""
     link = root / "latest"
     tmp = root / f".latest.{os.getpid()}.{os.urandom(4).hex()}.tmp"
     try:
@@ -646,13 +650,14 @@ def _relink_latest(root: Path, target: Path) -> None:
         raise
     except OSError:  # no symlinks here: a text file names the newest report
         _io.atomic_write(root / "LATEST", lambda fh: fh.write(f"{target.name}\n".encode()))
-        return
+        return False
     try:
         os.replace(tmp, link)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+    return True
 
 
 def _drop_latest_temps(root: Path) -> None:
@@ -814,9 +819,24 @@ def _listed(path: Path) -> str:
     return ", ".join(entries[:3]) + (", …" if len(entries) > 3 else "")
 
 
+@dataclass
+class Placed:
+    """Where :func:`output` put a finished report: ``directory`` (``out``, or the
+    stamped directory under ``root``) and ``shown``, the path to name to a user
+    (``out``; ``root/latest`` when it leads there; the stamped directory when
+    ``latest`` could not be pointed at it). Both ``None`` until the report is in place."""
+
+    directory: Path | None = None
+    shown: Path | None = None
+
+
 @contextlib.contextmanager
 def output(
-    root: str | os.PathLike, *, out: str | os.PathLike | None = None, force: bool = False
+    root: str | os.PathLike,
+    *,
+    out: str | os.PathLike | None = None,
+    force: bool = False,
+    placed: Placed | None = None,
 ) -> Iterator[Path]:
     """Where a report is written: yields a fresh staging directory, moved into place at the end.
 
@@ -851,6 +871,9 @@ def output(
     each (and a page that could not be made); an error while recovering is
     told there too, never raised. A hidden directory whose writer still runs is
     never touched, and one that holds no finished run is removed.
+
+    ``placed``, if given, is filled in once the report is in place (see
+    :class:`Placed`): where it went, and which path to name to a user.
 
     Raises:
         gdlab._io.OutputError: ``out`` cannot be written, holds a report (no
@@ -893,8 +916,11 @@ def output(
                 for directory in made:
                     directory.rmdir()  # only if empty (a report moved there stays)
         raise
-    if out is None:
-        _point_latest(Path(root), target)
+    shown = Path(out) if out is not None else target
+    if out is None and _point_latest(Path(root), target):
+        shown = Path(root) / "latest"
+    if placed is not None:
+        placed.directory, placed.shown = target, shown
 
 
 def _check_latest(root: Path) -> None:
