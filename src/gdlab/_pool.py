@@ -22,7 +22,7 @@ since the server started, that pool spawns its workers. A fork server that
 other code started (without gdlab's preload, in an environment we do not
 know) is not used either.
 
-The server holds about 150 MB until this process ends (it ends with it, even
+The server holds about 180 MB until this process ends (it ends with it, even
 by ``kill -9``).
 """
 
