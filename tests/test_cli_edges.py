@@ -286,3 +286,47 @@ def test_a_plot_names_what_exists_without_symlinks(cwd, capsys, monkeypatch):
     code, out, err = gdlab(["plot", "schedules", "--quiet"], capsys)
     assert code == 0, err
     assert Path(out.strip().splitlines()[-1]).is_file(), out
+
+
+# --------------------------------------------------------------------------- a full disk
+
+
+def _disk_full_in_the_page(monkeypatch):
+    """The runs finish and results.json is written; the page then meets a full disk."""
+    import errno
+
+    import gdlab.report
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(gdlab.report, "write", full)
+
+
+def test_a_full_disk_in_a_new_out_names_the_unfinished_report_it_kept(cwd, capsys, monkeypatch):
+    """It said "R was not written", and R held the finished runs."""
+    _disk_full_in_the_page(monkeypatch)
+    code, out, err = gdlab([*BOWL[:4], "--quiet", "--optimizers", "sgd,adam", "--out", "R"],
+                           capsys)  # fmt: skip
+    usage_error(code, out, err, "No space left on device", "the report in R is unfinished")
+    assert "was not written" not in err
+    assert len(json.loads(Path("R", "results.json").read_text())["runs"]) == 2
+
+
+def test_a_full_disk_without_out_names_the_stamped_report(cwd, capsys, monkeypatch):
+    _disk_full_in_the_page(monkeypatch)
+    code, out, err = gdlab([*BOWL[:4], "--quiet", "--optimizers", "sgd,adam"], capsys)
+    (stamped,) = [p for p in Path("gdlab-report", "bowl").iterdir() if p.name[0].isdigit()]
+    usage_error(code, out, err, f"the report in {stamped} is unfinished")
+    assert (stamped / "results.json").is_file()
+
+
+def test_a_full_disk_while_replacing_keeps_the_old_report(cwd, capsys, monkeypatch):
+    code, _, err = gdlab([*BOWL, "--out", "R"], capsys)
+    assert code == 0, err
+    before = tree(Path("R"))
+    _disk_full_in_the_page(monkeypatch)
+    argv = [*BOWL[:4], "--quiet", "--optimizers", "sgd,adam", "--out", "R", "--force"]
+    code, out, err = gdlab(argv, capsys)
+    usage_error(code, out, err, "R was not written (nothing earlier changed)")
+    assert tree(Path("R")) == before

@@ -565,11 +565,14 @@ def _race(args: argparse.Namespace, command: str) -> int:
                 charts=not args.no_js,
             )
     except OSError as error:  # a full disk, a vanished directory: nothing earlier changed
-        where = args.out or f"gdlab-report/{name}"
-        raise OSError(
-            error.errno,
-            f"{error.strerror or error}: {where} was not written (nothing earlier changed)",
-        ) from None
+        if placed.directory is not None:  # the finished runs were kept: say where
+            told = (
+                f"the report in {placed.directory} is unfinished (it keeps the runs that "
+                "finished; nothing earlier changed)"
+            )
+        else:
+            told = f"{args.out or f'gdlab-report/{name}'} was not written (nothing earlier changed)"
+        raise OSError(error.errno, f"{error.strerror or error}: {told}") from None
     except KeyboardInterrupt:
         if replacing:
             told = f"{args.out} keeps its earlier report (the unfinished one was not kept)"

@@ -873,7 +873,9 @@ def output(
     never touched, and one that holds no finished run is removed.
 
     ``placed``, if given, is filled in once the report is in place (see
-    :class:`Placed`): where it went, and which path to name to a user.
+    :class:`Placed`): where it went, and which path to name to a user; also
+    when the block raised and what it wrote was kept (then both name that
+    unfinished report).
 
     Raises:
         gdlab._io.OutputError: ``out`` cannot be written, holds a report (no
@@ -908,6 +910,8 @@ def output(
                         shutil.rmtree(staged, ignore_errors=True)
                     else:
                         target = _put_in_place(staged, target, out)
+                        if placed is not None:  # an unfinished report: where it is
+                            placed.directory = placed.shown = target
                     raise
                 target = _put_in_place(staged, target, out)
     except BaseException:
