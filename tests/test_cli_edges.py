@@ -330,3 +330,47 @@ def test_a_full_disk_while_replacing_keeps_the_old_report(cwd, capsys, monkeypat
     code, out, err = gdlab(argv, capsys)
     usage_error(code, out, err, "R was not written (nothing earlier changed)")
     assert tree(Path("R")) == before
+
+
+def _ctrl_c_in_run(monkeypatch, number: int) -> None:
+    """Ctrl-C as the race's run ``number`` (from 1) starts, in this process."""
+    import gdlab.race
+
+    real_fit, started = gdlab.race.fit, []
+
+    def fit(*args, **kwargs):
+        started.append(1)
+        if len(started) == number:
+            raise KeyboardInterrupt
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(gdlab.race, "fit", fit)
+
+
+def test_ctrl_c_without_out_names_the_stamped_report_of_the_finished_runs(cwd, capsys, monkeypatch):
+    """It named gdlab-report/bowl, which holds every report of bowl."""
+    _ctrl_c_in_run(monkeypatch, 2)
+    code, _, err = gdlab(BOWL, capsys)
+    assert code == cli.EXIT_INTERRUPTED
+    (stamped,) = [p for p in Path("gdlab-report", "bowl").iterdir() if p.name[0].isdigit()]
+    assert err == f"gdlab: interrupted; the finished runs are in {stamped}\n"
+    assert [r["label"] for r in json.loads((stamped / "results.json").read_text())["runs"]][:1] == [
+        "SGD"
+    ]
+
+
+def test_ctrl_c_before_any_run_finished_says_so(cwd, capsys, monkeypatch):
+    """It said "the finished runs are in R", and R held none."""
+    _ctrl_c_in_run(monkeypatch, 1)
+    code, _, err = gdlab([*BOWL, "--out", "R"], capsys)
+    assert code == cli.EXIT_INTERRUPTED
+    kept = Path("R", "results.json")
+    assert err == (
+        f"gdlab: interrupted; no run had finished ({kept} keeps the race: "
+        f"gdlab race --config {kept})\n"
+    )
+    assert json.loads(kept.read_text())["runs"] == []
+    capsys.readouterr()
+    code, _, err = gdlab(["race", "--config", str(kept), "--out", "again", "--quiet"], capsys)
+    assert code == 0, err
+    assert len(json.loads(Path("again", "results.json").read_text())["runs"]) == 2

@@ -696,11 +696,13 @@ def assert_interrupted(
 ) -> None:
     assert process.returncode in INTERRUPTED, (process.returncode, err)
     assert "Traceback" not in err, err
-    told = (
-        f"{out} keeps its earlier report (the unfinished one was not kept)"
-        if replaced
-        else f"the finished runs are in {out}"
-    )
+    kept = Path(out, "results.json")
+    if replaced:
+        told = f"{out} keeps its earlier report (the unfinished one was not kept)"
+    elif not results(out)["runs"]:  # Ctrl-C came before the first run's end
+        told = f"no run had finished ({kept} keeps the race: gdlab race --config {kept})"
+    else:
+        told = f"the finished runs are in {out}"
     assert err.splitlines() == [f"gdlab: interrupted; {told}"], err
 
 

@@ -576,13 +576,26 @@ def _race(args: argparse.Namespace, command: str) -> int:
     except KeyboardInterrupt:
         if replacing:
             told = f"{args.out} keeps its earlier report (the unfinished one was not kept)"
+        elif placed.directory is not None and _no_runs(placed.directory):
+            kept = placed.directory / "results.json"
+            told = f"no run had finished ({kept} keeps the race: gdlab race --config {kept})"
+        elif placed.directory is not None:
+            told = f"the finished runs are in {placed.directory}"
         else:
-            told = f"the finished runs are in {args.out or 'gdlab-report/' + name}"
+            told = "no run had finished (nothing was written)"
         print(f"{PROG}: interrupted; {told}", file=sys.stderr)
         return EXIT_INTERRUPTED
     # --no-figures writes no page: name the file that is there
     written_file = placed.shown / ("results.json" if args.no_figures else "index.html")
     return _report_race(document, written_file, as_json=args.json)
+
+
+def _no_runs(report: Path) -> bool:
+    """Whether the report in ``report`` holds no run (its results.json says so)."""
+    try:
+        return not json.loads((report / "results.json").read_text(encoding="utf-8"))["runs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def _report_race(document: Mapping[str, Any], page: Path, *, as_json: bool) -> int:
