@@ -102,8 +102,7 @@ def test_the_preload_prepares_only_the_fork_server():
 
 def test_the_servers_warm_up_runs_clean():
     """The server swallows every error of its warm-up (it must not die): here none is hidden."""
-    _warm._networks()
-    steps = list(_warm.optimizer_warm_ups())
-    assert len(steps) >= 20  # the built-in experiments' runs, in two dtypes
+    steps = list(_warm.warm_ups())
+    assert len(steps) >= 26  # three networks and the built-in experiments' runs, two dtypes
     for step in steps:
         step()

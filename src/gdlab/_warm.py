@@ -9,12 +9,13 @@
   instruction, as a spawned one does (the sweep's process handles it);
 * imports the modules that the sweep's tasks run (races and tuning) and numba,
   and makes numba's compiler ready (about 0.9 s in all on a 2-core VM);
-* loads from numba's cache, or compiles, the kernels of the built-in
-  experiments' runs: each run's optimizer steps once on a 2-element twin, in
-  float32 and float64, and a small network of each output takes a step, as
-  :func:`gdlab.train.fit`'s warm-up does. This stops after :data:`SECONDS`
-  (a new machine, whose kernels are not in the cache yet, compiles the rest
-  in the workers as before).
+* loads from numba's cache, or compiles, the kernels that tasks use most
+  (:func:`warm_ups`): a small network of each output takes a step, and each
+  built-in experiment's run's optimizer steps once on a twin, as
+  :func:`gdlab.train.fit`'s warm-up does; float32 first, then float64. This
+  stops after :data:`SECONDS` (from the cache all of it takes about 0.2 s; a
+  new machine, whose kernels are not in the cache yet, compiles the first
+  ones here and the rest in the workers, as before).
 
 Nothing here changes what a task computes: a warm-up touches none of a run's
 arrays or generators, and a kernel loaded here is the one a worker would load.
@@ -39,33 +40,36 @@ SECONDS = 2.0
 server_pid: int | None = None
 
 
-def _networks() -> None:
-    """A step and an evaluation of a 3-2-2 network of each output, in both dtypes."""
+def _network_step(output: str, dtype: type) -> None:
+    """A step and an evaluation of a small network with ``output``, in ``dtype``."""
     import numpy as np
 
     from gdlab.nn import MLP
-    from gdlab.nn.mlp import OUTPUTS
 
-    for dtype in (np.float32, np.float64):
-        X = np.zeros((2, 3), dtype)
-        for output in OUTPUTS:
-            sizes = [3, 2, 2] if output == "softmax" else [3, 2, 1]
-            y = np.zeros(2, dtype) if output == "linear" else np.array([0, 1])
-            net = MLP(sizes, output=output, dtype=dtype, rng=np.random.default_rng(0))
-            net.loss_and_grads(X, y)
-            net.evaluate(X, y)
+    sizes = [3, 2, 2] if output == "softmax" else [3, 2, 1]
+    X = np.zeros((2, 3), dtype)
+    y = np.zeros(2, dtype) if output == "linear" else np.array([0, 1])
+    net = MLP(sizes, output=output, dtype=dtype, rng=np.random.default_rng(0))
+    net.loss_and_grads(X, y)
+    net.evaluate(X, y)
 
 
-def optimizer_warm_ups() -> Iterator[Callable[[], object]]:
-    """One step of each built-in experiment's optimizers on a twin, float32 then float64."""
+def warm_ups() -> Iterator[Callable[[], object]]:
+    """The warm-up steps, the most used first: float32 (the networks' default) before
+    float64; in each, the networks, then the optimizers of the built-in experiments'
+    runs, the main job's (MNIST) first, each stepping once on a twin."""
     import numpy as np
 
     from gdlab import experiments
+    from gdlab.nn.mlp import OUTPUTS
     from gdlab.train import warm_up
 
+    names = sorted(experiments.BUILTIN, key=lambda name: name != "mnist")
     for dtype in (np.float32, np.float64):
+        for output in OUTPUTS:
+            yield functools.partial(_network_step, output, dtype)
         params = {"W1": np.zeros((2, 2), dtype), "b1": np.zeros(2, dtype)}
-        for name in experiments.BUILTIN:
+        for name in names:
             for spec in experiments.load(name).runs:
                 yield functools.partial(warm_up, spec.make_optimizer(), params)
 
@@ -82,9 +86,7 @@ def warm(seconds: float = SECONDS) -> None:
     cpu_target.target_context  # noqa: B018 - numba's compiler, made ready
     deadline = time.monotonic() + seconds
     with threadpool_limits(limits=1, user_api="blas"):  # as in a task: one BLAS thread
-        with contextlib.suppress(Exception):
-            _networks()
-        for step in optimizer_warm_ups():
+        for step in warm_ups():
             if time.monotonic() > deadline:
                 break
             with contextlib.suppress(Exception):
