@@ -374,3 +374,16 @@ def test_ctrl_c_before_any_run_finished_says_so(cwd, capsys, monkeypatch):
     code, _, err = gdlab(["race", "--config", str(kept), "--out", "again", "--quiet"], capsys)
     assert code == 0, err
     assert len(json.loads(Path("again", "results.json").read_text())["runs"]) == 2
+
+
+def test_ctrl_c_in_a_tour_names_the_stamped_tour_it_kept(cwd, capsys, monkeypatch):
+    """It named gdlab-report/tour, which holds every tour."""
+    from gdlab import experiments
+
+    _ctrl_c_in_run(monkeypatch, len(experiments.builtin("bowl").runs) + 1)  # the second one's
+    code, _, err = gdlab(["tour", "--quick", "--quiet"], capsys)
+    assert code == cli.EXIT_INTERRUPTED
+    (stamped,) = [p for p in Path("gdlab-report", "tour").iterdir() if p.name[0].isdigit()]
+    assert err == f"gdlab: interrupted; the finished experiments are in {stamped}\n"
+    assert (stamped / "bowl" / "index.html").is_file()
+    assert (stamped / "index.html").is_file()  # the combined page of what finished

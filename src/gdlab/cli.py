@@ -702,8 +702,8 @@ def _tour(args: argparse.Namespace, command: str) -> int:
         with results.output(root, out=args.out, force=args.force, placed=placed) as staged:
             tour.run(staged, quick=args.quick, progress=not args.quiet, command=command)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; the finished experiments are in {args.out or root}",
-              file=sys.stderr)  # fmt: skip
+        kept = placed.directory or args.out or root
+        print(f"{PROG}: interrupted; the finished experiments are in {kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(placed.shown / "index.html")
     return 0
