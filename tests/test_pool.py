@@ -46,12 +46,12 @@ def server(tmp_path_factory):
 
 
 def test_workers_fork_from_the_warm_server(server, tmp_path):
-    results = sweep(tmp_path, "forked")
-    parents = {r["parent"] for r in results}
+    seen = sweep(tmp_path, "forked")
+    parents = {r["parent"] for r in seen}
     assert os.getpid() not in parents  # not spawned by this process: forked by the server
-    assert parents == {r["server"] for r in results}  # the parent a worker watches
+    assert parents == {r["server"] for r in seen}  # the parent a worker watches
     assert len(parents) == 1
-    assert all(r["preloaded"] == ["gdlab._preload", "numba"] for r in results)
+    assert all(r["preloaded"] == ["gdlab._preload", "numba"] for r in seen)
 
 
 def test_forked_workers_get_the_pools_environment_not_the_servers(server, tmp_path, monkeypatch):
@@ -64,10 +64,10 @@ def test_forked_workers_get_the_pools_environment_not_the_servers(server, tmp_pa
 def test_a_changed_load_time_setting_makes_the_pool_spawn(server, tmp_path, monkeypatch):
     monkeypatch.setenv("NUMBA_GDLAB_POOL_PROBE", "1")  # read when numba loads: cannot follow
     assert _pool.context().get_start_method() == "spawn"
-    results = sweep(tmp_path, "spawned", name="NUMBA_GDLAB_POOL_PROBE")
-    assert {r["parent"] for r in results} == {os.getpid()}
-    assert {r["server"] for r in results} == {None}  # a spawned worker watches this process
-    assert {r["value"] for r in results} == {"1"}
+    seen = sweep(tmp_path, "spawned", name="NUMBA_GDLAB_POOL_PROBE")
+    assert {r["parent"] for r in seen} == {os.getpid()}
+    assert {r["server"] for r in seen} == {None}  # a spawned worker watches this process
+    assert {r["value"] for r in seen} == {"1"}
     monkeypatch.delenv("NUMBA_GDLAB_POOL_PROBE")
     assert _pool.context().get_start_method() == "forkserver"
 
