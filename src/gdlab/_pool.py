@@ -54,21 +54,23 @@ def load_time_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(LOAD_TIME_PREFIXES)}
 
 
-def _forkserver_running() -> bool:
-    """Whether multiprocessing's fork server of this process is started already
-    (by anyone); if that cannot be told, True (then it is not used)."""
+def _forkserver() -> Any:
+    """multiprocessing's fork server of this process (its private state: read with
+    ``getattr`` and a safe default, in case another Python names it otherwise)."""
     from multiprocessing import forkserver
 
-    server = getattr(forkserver, "_forkserver", None)
-    return getattr(server, "_forkserver_pid", True) is not None
+    return getattr(forkserver, "_forkserver", None)
+
+
+def _forkserver_running() -> bool:
+    """Whether the fork server is started already (by anyone); if that cannot be
+    told, True (then it is not used)."""
+    return getattr(_forkserver(), "_forkserver_pid", True) is not None
 
 
 def _preloaded() -> list[str]:
     """The modules other code asked the fork server to preload (kept beside ours)."""
-    from multiprocessing import forkserver
-
-    server = getattr(forkserver, "_forkserver", None)
-    return [m for m in getattr(server, "_preload_modules", ()) if m != PRELOAD]
+    return [m for m in getattr(_forkserver(), "_preload_modules", ()) if m != PRELOAD]
 
 
 def context() -> Any:

@@ -65,13 +65,13 @@ def warm_ups() -> Iterator[Callable[[], object]]:
     from gdlab.train import warm_up
 
     names = sorted(experiments.BUILTIN, key=lambda name: name != "mnist")
+    runs = [spec for name in names for spec in experiments.load(name).runs]  # read once
     for dtype in (np.float32, np.float64):
         for output in OUTPUTS:
             yield functools.partial(_network_step, output, dtype)
         params = {"W1": np.zeros((2, 2), dtype), "b1": np.zeros(2, dtype)}
-        for name in names:
-            for spec in experiments.load(name).runs:
-                yield functools.partial(warm_up, spec.make_optimizer(), params)
+        for spec in runs:
+            yield functools.partial(warm_up, spec.make_optimizer(), params)
 
 
 def warm(seconds: float = SECONDS) -> None:
