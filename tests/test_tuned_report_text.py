@@ -113,6 +113,34 @@ def test_a_2d_functions_spread_is_of_final_losses(races, tmp_path):
     assert "whose final loss came within 10% of the chosen setting's" in text
 
 
+def test_a_typed_in_function_is_said_as_a_2d_function(races, tmp_path):
+    """A function typed in (kind "expression") was said to be data: "a 20% hold-out" in
+    the caption and "final training loss" on the page."""
+    results, _ = races["bowl"]
+    problem = {**results["problem"], "kind": "expression", "expression": "x^2/20 + y^2"}
+    typed = {**results, "problem": problem}
+    assert "function2d" in problem["traits"]
+    caption = _caption(typed)
+    assert "final loss (a 2-D function has no data, so no folds and no band)" in caption
+    assert "hold-out" not in caption
+    text = _comparison(typed, tmp_path)
+    assert "final training loss" not in text
+    assert "The race, over several seeds: final loss " in text
+
+
+def test_a_grid_of_one_other_hyperparameter_is_not_called_learning_rates():
+    """``--tune beta1`` alone was said to be "a grid of 4 learning rates on a log scale"."""
+    from gdlab.report import tuning_text
+
+    series = {"kind": "tuning", "budget": 4, "method": "grid",
+              "configurations": {"Adam": {"tuned": ["beta1"]}}}  # fmt: skip
+    text = tuning_text.search(series)
+    assert "learning rates" not in text
+    assert text.startswith("a grid of beta1 per configuration")
+    lr = {**series, "configurations": {"Adam": {"tuned": ["lr"]}}}
+    assert tuning_text.search(lr).startswith("a grid of 4 learning rates on a log scale")
+
+
 def test_k_folds_are_said_with_their_number(races, tmp_path):
     results, _ = races["folds"]
     text = _comparison(results, tmp_path)

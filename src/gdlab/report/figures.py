@@ -1180,7 +1180,9 @@ def _sensitivity_caption(results: Mapping[str, Any], series: Mapping[str, Any]) 
 
     metric = str(series.get("metric") or "validation loss")
     folds = series.get("folds")
-    if tuning_text.is_function(series, results):
+    function = tuning_text.is_function(series, results)
+    chosen_by = tuning_text.selected_by(series)
+    if function:
         score = f"{metric} (a 2-D function has no data, so no folds and no band)"
     elif folds == 1:
         score = f"{metric} on a 20% hold-out of the training set (one score: no band)"
@@ -1200,9 +1202,9 @@ def _sensitivity_caption(results: Mapping[str, Any], series: Mapping[str, Any]) 
         "The tuning behind this race: each configuration's "
         f"{score}, against the learning rate (log scale), at the rates tried by "
         f"{tuning_text.search(series)}{held}. A star marks the rate chosen"
-        + (f" (by {tuning_text.selected_by(series)})" if tuning_text.selected_by(series) else "")
+        + (f" (by {chosen_by})" if chosen_by else "")
         + "; in the strip above, an × marks a rate at which training diverged "
-        + ("" if folds == 1 or tuning_text.is_function(series, results) else "in some fold ")
+        + ("" if folds == 1 or function else "in some fold ")
         + "and a hollow square one whose task failed (an error): neither has a score."
     )
 

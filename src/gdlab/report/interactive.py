@@ -56,6 +56,7 @@ from gdlab.report.figures import (
     SMOOTH_BETA,
     choose_scale,
     group_styles,
+    is_function2d,
     smooth,
 )
 from gdlab.results import series_stride
@@ -181,10 +182,6 @@ def _label(run: Mapping[str, Any]) -> str:
         step = run.get("stopped_at")
         label += f" (diverged at step {step})" if step is not None else " (diverged)"
     return label
-
-
-def _function2d(problem: Mapping[str, Any] | None) -> bool:
-    return bool(problem) and "function2d" in (problem.get("traits") or [])
 
 
 # --- run charts --------------------------------------------------------------------------
@@ -890,7 +887,7 @@ def charts(
     runs = _runs(results)
     made: list[dict[str, Any] | None] = []
     if runs and isinstance(problem, Mapping):
-        if _function2d(problem):
+        if is_function2d(problem):
             made += [_overlay_chart(results, function), _loss_chart(results, True)]
         else:
             made += [

@@ -24,15 +24,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gdlab._text import exact
+from gdlab.report.figures import is_function2d
 
 __all__ = ["is_function", "search", "selected_by", "tuned_names", "validation", "value_text"]
 
 
 def is_function(series: Mapping[str, Any], results: Mapping[str, Any] | None = None) -> bool:
-    """Whether the tuning scored a 2-D function (its final loss: no data, no folds)."""
-    problem = (results or {}).get("problem") or {}
-    if isinstance(problem, Mapping) and problem.get("kind") is not None:
-        return problem.get("kind") == "function"
+    """Whether the tuning scored a 2-D function (its final loss: no data, no folds): the
+    problem's traits say (a built-in function or one typed in); without a problem, the
+    metric does."""
+    problem = (results or {}).get("problem")
+    if isinstance(problem, Mapping) and problem.get("traits") is not None:
+        return is_function2d(problem)
     return series.get("metric") == "final loss"
 
 
@@ -79,10 +82,16 @@ def _method(series: Mapping[str, Any]) -> str | None:
 def search(series: Mapping[str, Any]) -> str:
     """The search and its budget: ``a grid of 4 learning rates on a log scale …``."""
     budget = series.get("budget", "?")
-    several = len(tuned_names(series)) > 1
+    names = tuned_names(series)
+    several = len(names) > 1
     method = _method(series)
-    if method == "grid" and not several:
+    if method == "grid" and names == ["lr"]:
         text = f"a grid of {budget} learning rates on a log scale per configuration"
+    elif method == "grid" and not several:
+        text = (
+            f"a grid of {names[0]} per configuration: {budget} log-spaced values if it is "
+            "continuous (eps, weight decay), every listed value otherwise"
+        )
     elif method == "grid":
         per = max(2, budget // 2) if isinstance(budget, int) else "?"
         text = (
