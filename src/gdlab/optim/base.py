@@ -29,6 +29,7 @@ import json
 import math
 import numbers
 import os
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -161,6 +162,7 @@ class Optimizer(abc.ABC):
         self.state: dict[str, dict[str, np.ndarray]] | None = None
         self._scratch: dict[str, np.ndarray] = {}
         self._cast_memo: dict[tuple, tuple] = {}
+        self._python_floats = False  # see _resolve_kernels
         self._plan: _Plan | None = None
         self._flat_state_views: tuple | None = None
 
@@ -219,7 +221,7 @@ class Optimizer(abc.ABC):
             if self.state is None:
                 self._create_state(params)
                 created = True
-            self._kernels = resolved(self._kernels)  # numba's, imported at the first step
+            self._resolve_kernels()
             plan = self._plan = self._make_plan(params, grads, flat_grads)
         flat_params, flat_grads = plan.flat_params, plan.flat_grads
         try:
@@ -241,6 +243,13 @@ class Optimizer(abc.ABC):
             self._step(flat_params, effective, lr)
         finally:
             self._closure = None
+
+    def _resolve_kernels(self) -> None:
+        """The kernel module itself in place of its stand-in (numba's is imported at the
+        first step), and whether it is gdlab's ``fused`` module, whose float64 kernels
+        take their scalars as Python floats (see ``_kernel_args``)."""
+        self._kernels = resolved(self._kernels)
+        self._python_floats = self._kernels is sys.modules.get("gdlab.optim.fused")
 
     def _forget_state(self) -> None:
         """Back to no state, as before the first update (which was refused)."""

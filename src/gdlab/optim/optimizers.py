@@ -16,15 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from gdlab._lazy import lazy, resolved
-
 from .._checks import check_bool, check_choice, check_real, fail
 from .base import _FLAT, Optimizer
 from .presets import BOOK_EPS, KERAS_EPS
 from .registry import register
-
-# numba's kernels, imported at their first call (gdlab._lazy)
-_fused = lazy(__name__, "_fused", "gdlab.optim.fused")
 
 __all__ = [
     "SGD",
@@ -67,7 +62,7 @@ class _Stateful(Optimizer):
         compiled code, so the same bits), and a Python float is passed faster:
         they go as Python floats, with no memo to fill.
         """
-        if dtype is _F64 and resolved(self._kernels) is resolved(_fused):
+        if dtype is _F64 and self._python_floats:
             return tuple(map(float, values))
         return self._cast(dtype, *values)
 

@@ -243,6 +243,12 @@ class SAM(_ClosureRule):
     def _initial_value(self, name: str) -> float:
         return self.base_optimizer._initial_value(name)
 
+    def _resolve_kernels(self) -> None:
+        # The base optimizer steps through its _step only, never its update: its
+        # kernels are resolved here (a stand-in costs a lookup on every call).
+        super()._resolve_kernels()
+        self.base_optimizer._resolve_kernels()
+
     def _buffers(self, params) -> tuple:
         """Per plan key: the saved parameters, a scratch array and the second gradient.
 

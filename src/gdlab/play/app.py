@@ -302,10 +302,14 @@ class _NetworkConnection:
         kind = message.get("type") if isinstance(message, dict) else None
         session = self.session
         if kind == "config":
-            # a refused setup leaves nothing to play or step: not the setup before it,
-            # which the page no longer shows
-            self.session, self.playing = None, False
-            self.session = await self.compute(lambda: NetworkSession(message.get("config")))
+            # an accepted setup (a slider moved while playing) plays on; a refused one
+            # leaves nothing to play or step: not the setup before it, which the page
+            # no longer shows
+            try:
+                self.session = await self.compute(lambda: NetworkSession(message.get("config")))
+            except Exception:
+                self.session, self.playing = None, False
+                raise
             await self._send_data_and_frame()
         elif kind in ("play", "pause"):
             self.playing = kind == "play" and session is not None

@@ -64,8 +64,12 @@ function escaped(text) {
  */
 export function cardWords(message, label, names) {
   const run = String.raw`(?:config\.)?runs\[\d+\]`;
+  // The server names the run as it numbers the runs it was sent ("Adam: …" for the page's
+  // "Adam 2" once the first Adam card is left out): its name, of any number, goes too.
+  const kind = escaped(String(label).replace(/ \d+$/, ""));
   const text = String(message)
     .replace(new RegExp(`^${run}(?: \\([^)]*\\))?: `), "")
+    .replace(new RegExp(`^${kind}(?: \\d+)?: `), "")
     .replace(new RegExp(`${run}\\.hyperparameters\\.(\\w+)`, "g"), (_, name) => displayName(name))
     .replace(new RegExp(`${run}\\.(\\w+)`, "g"), "$1")
     .replace(new RegExp(run, "g"), label);
@@ -199,6 +203,7 @@ export function optimizerCard({catalog, run, color, onChange, onRemove, removabl
   let open = false;
   let widgets = {};  // by hyperparameter name
   let marked = null;  // the hyperparameter whose box the server's refusal marked
+  let said = null;  // what sayRefusals last said on it (null: nothing, or its boxes rebuilt since)
   let extra = null;
   let toggle = null;
 
@@ -219,6 +224,7 @@ export function optimizerCard({catalog, run, color, onChange, onRemove, removabl
     const base = run.preset ? spec.presets[run.preset] : spec.defaults;
     widgets = {};
     marked = null;
+    said = null;  // new boxes: the same refusal coming back is said (and marked) again
     extra = el("div", {class: "extra", hidden: !open});
     for (const hp of spec.hyperparameters) {
       if (!(hp.name in run.hp)) run.hp[hp.name] = base[hp.name];
@@ -253,6 +259,9 @@ export function optimizerCard({catalog, run, color, onChange, onRemove, removabl
   build();
   return {
     node: card,
+    /** What sayRefusals last said on this card (its memo, forgotten when the card is rebuilt). */
+    get said() { return said; },
+    set said(value) { said = value; },
     /**
      * The server's refusal of this run (its `field`: runs[1].hyperparameters.beta1),
      * said in the card's words (`label`: the card's name) and its box marked (shown,

@@ -134,7 +134,9 @@ export function createNetwork({catalog, initial, onState, banner}) {
     if (sent) { waiting = true; return; }
     const next = setup();
     if (next.refused.length && next.runs.length < limits.min_net_runs) {
-      // too few cards left to train: nothing trains until one is mended
+      // too few cards left to train: nothing trains until one is mended, nor does the
+      // server go on training (and streaming) the setup before, which the page no longer shows
+      send({type: "pause"});
       sayRefusals(next);
       refused(true);
       return;
@@ -226,7 +228,9 @@ export function createNetwork({catalog, initial, onState, banner}) {
       return;
     }
     if (message.type === "frame") {
-      if (view.refused) return;  // sent before the refusal: of a setup no longer shown
+      // sent before the refusal, or before the setup awaiting its answer (training plays
+      // on while a slider moves): of a setup no longer shown
+      if (view.refused || sent) return;
       view.frames += 1;
       const now = performance.now();
       view.times.push(now);
