@@ -298,3 +298,34 @@ def test_function_problem_start_is_checked_once_and_kept_as_floats():
     assert (float(params["x"]), float(params["y"])) == (3.0, 0.5)
     with pytest.raises(ValueError, match=r"^start y must be finite; got inf$"):
         FunctionProblem(fn, start=(0.0, math.inf))
+
+
+def test_a_good_return_value_is_checked_without_making_a_message(monkeypatch):
+    """The checks of what a function returns wrote their error message's words on every
+    call (two reprs of the point, then each part's), a step's cost doubled for float32
+    parameters and a function of one's own; the words are made only for an error now."""
+    import dataclasses
+
+    import numpy as np
+
+    from gdlab import functions2d
+
+    def no_words(*args):
+        raise AssertionError("a message was made for a good value")
+
+    monkeypatch.setattr(functions2d, "_at", no_words)
+    own = dataclasses.replace(
+        functions2d.get("bowl"),
+        name="mine",
+        f=lambda x, y: np.asarray(x * x + y * y),
+        grad=lambda x, y: (np.asarray(2 * x), np.float32(2) * y),
+    )
+    for dtype in (np.float32, np.float64):
+        params = {"x": np.array(1.5, dtype), "y": np.array(-0.5, dtype)}
+        grads = functions2d.grads_at(own, params)
+        assert float(grads["x"]) == 3.0
+        assert float(grads["y"]) == -1.0
+        assert float(functions2d.loss_value(own, own.f(1.5, -0.5), 1.5, -0.5)) == 2.5
+    monkeypatch.undo()
+    with pytest.raises(TypeError, match=r"mine\.grad\(1\.5, -0\.5\)"):
+        functions2d.grad_pair(own, (1.0, "a"), 1.5, -0.5)

@@ -702,7 +702,7 @@ def loss_value(fn: Function2D, value: Any, x: Any, y: Any) -> Any:
     """
     if type(value) in _SCALAR_TYPES:
         return value
-    return _real_part_of(f"{fn.name}.f{_at(x, y)}", value, ())
+    return _real_part_of(lambda: f"{fn.name}.f{_at(x, y)}", value, ())
 
 
 def grad_pair(fn: Function2D, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
@@ -723,36 +723,50 @@ def grad_pair(fn: Function2D, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
 def _checked_grad(fn: Function2D, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
     """:func:`grad_pair` at any ``x``, ``y``: the parts of arrays of their shape (a
     number standing for an array of it)."""
-    where = f"{fn.name}.grad{_at(x, y)}"
-    pair = None
-    if not isinstance(out, str | bytes | Mapping):
+
+    def where() -> str:  # the message's words, made only for a message
+        return f"{fn.name}.grad{_at(x, y)}"
+
+    pair = out if type(out) is tuple else None
+    if pair is None and not isinstance(out, str | bytes | Mapping):
         with contextlib.suppress(TypeError):  # not iterable
             pair = tuple(out)
     if pair is None or len(pair) != 2:
-        fail(where, "a pair (df/dx, df/dy)", out, kind=TypeError)
-    shape = np.broadcast_shapes(np.shape(x), np.shape(y))
+        fail(where(), "a pair (df/dx, df/dy)", out, kind=TypeError)
+    shape = np.broadcast_shapes(np.shape(x), np.shape(y)) if _ndim(x) or _ndim(y) else ()
     parts = (
-        _real_part_of(f"df/dx of {where}", pair[0], shape),
-        _real_part_of(f"df/dy of {where}", pair[1], shape),
+        _real_part_of(lambda: f"df/dx of {where()}", pair[0], shape),
+        _real_part_of(lambda: f"df/dy of {where()}", pair[1], shape),
     )
     if shape:  # a number for an array: that number everywhere
         return tuple(p if np.shape(p) == shape else np.broadcast_to(p, shape) for p in parts)
     return parts
 
 
-def _real_part_of(where: str, value: Any, shape: tuple[int, ...]) -> Any:
-    """``value`` if it is a real number or a real array of ``shape`` (or 0-d)."""
+def _real_part_of(where: Callable[[], str], value: Any, shape: tuple[int, ...]) -> Any:
+    """``value`` if it is a real number or a real array of ``shape`` (or 0-d);
+    ``where()`` names it in an error."""
+    if isinstance(value, _NUMBERS):  # no ABC test for the usual numbers
+        return value
     is_array = isinstance(value, np.ndarray)
     if (
         isinstance(value, bool | np.bool_)
         or not (is_array or isinstance(value, numbers.Real))
         or (is_array and value.dtype.kind not in "fiu")
     ):
-        fail(where, "a real number", value, kind=TypeError)
+        fail(where(), "a real number", value, kind=TypeError)
     if is_array and value.shape not in ((), shape):
         wanted = "one real number" if shape == () else f"real numbers of shape {shape}"
-        raise ValueError(f"{where} must be {wanted}; got an array of shape {value.shape}")
+        raise ValueError(f"{where()} must be {wanted}; got an array of shape {value.shape}")
     return value
+
+
+#: The real numbers a function usually returns (bools are none of these).
+_NUMBERS = (float, np.floating, np.integer)
+
+
+def _ndim(value: Any) -> int:
+    return value.ndim if type(value) is np.ndarray else np.ndim(value)
 
 
 def _at(x: Any, y: Any) -> str:

@@ -29,7 +29,6 @@ import json
 import math
 import numbers
 import os
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -162,7 +161,9 @@ class Optimizer(abc.ABC):
         self.state: dict[str, dict[str, np.ndarray]] | None = None
         self._scratch: dict[str, np.ndarray] = {}
         self._cast_memo: dict[tuple, tuple] = {}
-        self._python_floats = False  # see _resolve_kernels
+        # gdlab's fused module's float64 kernels take their scalars as Python floats
+        # (see _kernel_args): the class's own modules tell, without importing numba
+        self._python_floats = fused and self.kernel_modules[1] is Optimizer.kernel_modules[1]
         self._plan: _Plan | None = None
         self._flat_state_views: tuple | None = None
 
@@ -246,10 +247,8 @@ class Optimizer(abc.ABC):
 
     def _resolve_kernels(self) -> None:
         """The kernel module itself in place of its stand-in (numba's is imported at the
-        first step), and whether it is gdlab's ``fused`` module, whose float64 kernels
-        take their scalars as Python floats (see ``_kernel_args``)."""
+        first step)."""
         self._kernels = resolved(self._kernels)
-        self._python_floats = self._kernels is sys.modules.get("gdlab.optim.fused")
 
     def _forget_state(self) -> None:
         """Back to no state, as before the first update (which was refused)."""
