@@ -204,3 +204,24 @@ def test_a_rebuilt_card_says_the_same_refusal_again(page):
     }"""
     )
     assert marked == ["true", "true", "Adam: β₂ must be in [0, 1); got 1.5"]
+
+
+def test_the_page_plays_on_through_a_slider_change_and_its_charts_start_over(page):
+    # the page side of an accepted setup while playing: still playing, and the curves
+    # are the new setup's from its step 0 (a frame of the old one, come while the new
+    # setup awaited its answer, is not drawn into them)
+    _open(page, {"m": "net", "net": {"n_samples": 40, "r": [SGD, MOMENTUM]}})
+    _wait(page, f"{NET}?.view.data && !document.getElementById('net-play').disabled")
+    page.click("#net-play")
+    _wait(page, f"{NET}.view.playing && {NET}.view.step > 200")
+    box = "#controls-net .card:nth-child(1) input[type=number][data-name=lr]"
+    page.fill(box, "0.2")
+    page.press(box, "Enter")
+    _wait(page, f"{NET}.view.shown?.payloads[0].hyperparameters.lr === 0.2")
+    _wait(page, f"{NET}.view.history[0]?.steps.length > 3")
+    first = page.evaluate(f"() => {NET}.view.history.map((h) => h.steps[0])")
+    assert all(step < 100 for step in first), first
+    assert page.evaluate(f"() => {NET}.view.playing") is True
+    assert page.inner_text("#net-play") == "❚❚ Pause"
+    page.click("#net-play")
+    _wait(page, f"!{NET}.view.playing")
