@@ -387,3 +387,17 @@ def test_ctrl_c_in_a_tour_names_the_stamped_tour_it_kept(cwd, capsys, monkeypatc
     assert err == f"gdlab: interrupted; the finished experiments are in {stamped}\n"
     assert (stamped / "bowl" / "index.html").is_file()
     assert (stamped / "index.html").is_file()  # the combined page of what finished
+
+
+def test_ctrl_c_in_a_tour_replacing_a_report_says_the_earlier_one_is_kept(cwd, capsys, monkeypatch):
+    """It said "the finished experiments are in X" while X held the earlier report."""
+    code, _, err = gdlab([*BOWL, "--out", "X"], capsys)
+    assert code == 0, err
+    before = tree(Path("X"))
+    _ctrl_c_in_run(monkeypatch, 1)
+    code, _, err = gdlab(["tour", "--quick", "--quiet", "--out", "X", "--force"], capsys)
+    assert code == cli.EXIT_INTERRUPTED
+    assert (
+        err == "gdlab: interrupted; X keeps its earlier report (the unfinished one was not kept)\n"
+    )
+    assert tree(Path("X")) == before

@@ -375,3 +375,37 @@ def test_force_replaces_reports_only(tmp_path):
     (report / "figures").rename(report / "f")
     (report / "figures").symlink_to(report / "f")
     assert not results.looks_like_report(report)
+
+
+def _tour_writer(conn, root: Path) -> None:
+    """A killed tour: its first experiment's report holds two runs in results.json and
+    results.csv, and a third finished run still in the race's journal."""
+    with results.output(root) as staged:
+        report = staged / "bowl"
+        report.mkdir()
+        writer = results.ResultsWriter(report, {"experiment": "bowl", "command": "gdlab tour"})
+        for i in range(2):
+            writer.add({"id": f"run{i}", "label": f"Run {i}", "status": "ok", "steps": 1,
+                        "loss": [1.0]})  # fmt: skip
+        third = {"id": "run2", "label": "Run 2", "status": "ok", "steps": 1, "loss": [1.0]}
+        line = json.dumps({"id": "t/2", "status": "ok", "result": third})
+        (report / ".race.jsonl").write_text(line + "\n")
+        conn.send(str(staged))
+        time.sleep(600)
+
+
+def test_a_killed_tours_reports_get_their_journals_runs_in_csv_too(tmp_path, capsys):
+    """The journal's runs went into a tour report's results.json, and its results.csv
+    kept the rows of before: only the top report's csv was written again."""
+    root = tmp_path / "gdlab-report" / "tour"
+    process, conn = start(_tour_writer, root)
+    receive(process, conn)
+    end(process, kill=True)
+    with results.output(root):
+        pass
+    (line,) = told(capsys)
+    report = recovered_from(line) / "bowl"
+    ids = [r["id"] for r in json.loads((report / "results.json").read_text())["runs"]]
+    assert ids == ["run0", "run1", "run2"]
+    rows = (report / "results.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows] == ["id", *ids]

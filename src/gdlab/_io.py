@@ -71,6 +71,7 @@ except ImportError:  # Windows: no flock, and exclusive() locks nothing
 __all__ = [
     "LockedError",
     "OutputError",
+    "alive",
     "atomic_write",
     "check_output_dir",
     "claimed",
@@ -603,6 +604,25 @@ def replace_dir(staged: str | os.PathLike, target: str | os.PathLike) -> Path:
 
 class LockedError(RuntimeError):
     """Another process holds the lock of an output (see :func:`exclusive`)."""
+
+
+def alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs (this one too; unknown: assumed to run)."""
+    if os.name != "posix":  # os.kill(pid, 0) would end it
+        return True
+    if pid == os.getpid():  # another thread of this one may be writing
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OverflowError, ValueError):  # no such pid can be
+        return False
+    except OSError:  # EPERM: it runs, as another user
+        return True
+    return True
 
 
 def _lock_file(path: Path, directory: bool | None) -> Path:

@@ -698,12 +698,18 @@ def _tour(args: argparse.Namespace, command: str) -> int:
     root = Path("gdlab-report") / "tour"
     _checked_out(args)
     placed = results.Placed()
+    replacing = args.out is not None and results.holds_report(args.out)
     try:
         with results.output(root, out=args.out, force=args.force, placed=placed) as staged:
             tour.run(staged, quick=args.quick, progress=not args.quiet, command=command)
     except KeyboardInterrupt:
-        kept = placed.directory or args.out or root
-        print(f"{PROG}: interrupted; the finished experiments are in {kept}", file=sys.stderr)
+        if placed.directory is not None:
+            told = f"the finished experiments are in {placed.directory}"
+        elif replacing:
+            told = f"{args.out} keeps its earlier report (the unfinished one was not kept)"
+        else:
+            told = "no experiment had finished (nothing was written)"
+        print(f"{PROG}: interrupted; {told}", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(placed.shown / "index.html")
     return 0

@@ -666,7 +666,7 @@ def _drop_latest_temps(root: Path) -> None:
     with contextlib.suppress(OSError):
         for entry in os.scandir(root):
             found = _LATEST_TEMP.match(entry.name)
-            if found and _alive(int(found.group(1))):
+            if found and _io.alive(int(found.group(1))):
                 continue  # its pid runs: a writer that does not lock (an older gdlab)
             if (found or _LATEST_FILE_TEMP.match(entry.name)) and not _is_real_dir(entry):
                 with contextlib.suppress(OSError):
@@ -678,25 +678,6 @@ def _is_real_dir(entry: os.DirEntry) -> bool:
         return entry.is_dir(follow_symlinks=False)
     except OSError:
         return True  # unknown: left alone
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process ``pid`` runs (this one too; unknown: assumed to run)."""
-    if os.name != "posix":  # os.kill(pid, 0) would end it
-        return True
-    if pid == os.getpid():  # another thread of this one may be writing
-        return True
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (OverflowError, ValueError):  # no such pid can be
-        return False
-    except OSError:  # EPERM: it runs, as another user
-        return True
-    return True
 
 
 def holds_report(path: str | os.PathLike) -> bool:
@@ -1034,6 +1015,7 @@ def _recover_staged(orphan: Path, out: Any) -> str | None:
             return None
         for report in (orphan, *_subdirs(orphan)):  # a tour's reports are its folders
             _take_journal(report)
+            _rewrite_csv(report)
         runs = _finished(orphan)
         if runs is None:
             shutil.rmtree(orphan, ignore_errors=True)
@@ -1098,7 +1080,9 @@ def _journal_runs(journal: Path, runs: list[Any]) -> list[dict[str, Any]]:
     for line in journal.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             entry = json.loads(line)
-            record = entry["result"] if entry["status"] == "ok" else None
+            if entry["status"] != "ok":  # a failed run: Ctrl-C's report keeps it, not this
+                continue
+            record = entry["result"]
             run_id = _check_id(record)
             _check_finite(record)
         except (ValueError, TypeError, KeyError, AttributeError):
@@ -1109,13 +1093,25 @@ def _journal_runs(journal: Path, runs: list[Any]) -> list[dict[str, Any]]:
     return extra
 
 
+def _rewrite_csv(report: Path) -> None:
+    """``report/results.csv`` written again from ``results.json``, in a killed run's
+    report without a page (it may have been killed between the two, or its journal's
+    runs just added); a report with a page, or without a readable ``results.json`` of
+    runs, is left as it is."""
+    document = _unfinished(report)
+    if document is None:
+        return
+    with contextlib.suppress(Exception):  # a run that is not a record: the csv as it was
+        table = csv_text(document["runs"])
+        _io.atomic_write(report / "results.csv", lambda fh: fh.write(table.encode()))
+
+
 def _finish_page(report: Path) -> str | None:
-    """Finish the killed run's report in ``report`` as Ctrl-C would have: its
-    ``results.csv`` written again from ``results.json`` (the run may have been killed
-    between the two), then its figures and ``index.html`` drawn from
-    ``results.json``, unless its command asked for none (``--no-figures``; ``--no-js``
-    draws the page without charts). A report with a page already, or without a
-    readable ``results.json`` of runs, is left as it is.
+    """Finish the killed run's report in ``report`` as Ctrl-C would have: its figures
+    and ``index.html`` drawn from ``results.json`` (its results.csv is written again
+    first: :func:`_rewrite_csv`), unless its command asked for none
+    (``--no-figures``; ``--no-js`` draws the page without charts). A report with a page
+    already, or without a readable ``results.json`` of runs, is left as it is.
 
     Returns:
         ``None``, or why the page could not be made (in a few words); the
@@ -1124,9 +1120,6 @@ def _finish_page(report: Path) -> str | None:
     document = _unfinished(report)
     if document is None:
         return None
-    with contextlib.suppress(Exception):  # a run that is not a record: the csv as it was
-        table = csv_text(document["runs"])
-        _io.atomic_write(report / "results.csv", lambda fh: fh.write(table.encode()))
     figures, charts = _asked(document.get("command"))
     if not figures:
         return None

@@ -541,15 +541,7 @@ def _watch_parent(main: int) -> None:
             libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
 
     def gone() -> bool:
-        if os.getppid() != parent:
-            return True
-        try:
-            os.kill(main, 0)
-        except ProcessLookupError:
-            return True
-        except OSError:  # there, but not ours to signal
-            pass
-        return False
+        return os.getppid() != parent or not _io.alive(main)
 
     def watch() -> None:
         while not gone():
