@@ -11,7 +11,9 @@ import re
 import unicodedata
 from typing import Any
 
-__all__ = ["MISSING", "exact", "number", "pad", "slug", "width"]
+__all__ = [
+    "MISSING", "exact", "exact_value", "number", "pad", "slug", "validation_words", "width",
+]  # fmt: skip
 
 #: What a table shows where a value does not apply.
 MISSING = "-"
@@ -32,6 +34,24 @@ def number(value: Any, digits: int = 4, missing: str = MISSING) -> str:
 def exact(x: float) -> str:
     """A number exactly, integers without a decimal point: ``2``, ``0.1``, ``1e-08``."""
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
+
+
+def exact_value(value: Any) -> str:
+    """A hyperparameter's value with every digit (the value a race runs): a finite float
+    by :func:`exact` (``0.1543439757117908``), anything else by ``str``."""
+    if isinstance(value, float) and math.isfinite(value):
+        return exact(value)
+    return str(value)
+
+
+def validation_words(has_data: bool, folds: Any) -> str:
+    """How tuning scores a candidate, in tune.json's words: a 2-D function by its final
+    loss, one fold as a 20% hold-out, K as K-fold cross-validation."""
+    if not has_data:
+        return "the final loss (a 2-D function has no data)"
+    if folds == 1:
+        return "a 20% hold-out of the training set"
+    return f"{folds}-fold cross-validation of the training set"
 
 
 def slug(text: str) -> str:

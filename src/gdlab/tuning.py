@@ -45,7 +45,7 @@ import numpy as np
 
 from gdlab import _io
 from gdlab._checks import ConfigError, check_choice, check_int, check_rng, describe, fail
-from gdlab._text import exact
+from gdlab._text import exact_value, validation_words
 from gdlab.experiments.model import Experiment, RunSpec, digest, schedule_lr0, slug
 
 __all__ = [
@@ -1024,12 +1024,7 @@ def _document(
 ) -> dict[str, Any]:
     s = tuner.s
     has_data = experiment.problem.has("data")
-    if not has_data:
-        validation = "the final loss (a 2-D function has no data)"
-    elif tuner.n_folds == 1:
-        validation = "a 20% hold-out of the training set"
-    else:
-        validation = f"{tuner.n_folds}-fold cross-validation of the training set"
+    validation = validation_words(has_data, tuner.n_folds)
     return {
         "schema": SCHEMA_ID,
         "experiment": experiment.to_dict(),
@@ -1183,7 +1178,7 @@ def _chosen_text(run: RunSpec, best: Mapping[str, Any], at_bound: Any = None) ->
     could not widen past (``at_bound``: the best may lie beyond it) flagged."""
     parts = []
     for name, value in best["hyperparameters"].items():
-        text = exact(value) if isinstance(value, float) and math.isfinite(value) else str(value)
+        text = exact_value(value)
         if name == "lr" and isinstance(run.lr, Mapping):
             text += f" (lr0 of its {run.lr.get('name', 'schedule')} schedule)"
         parts.append(f"{name} {text}")

@@ -19,11 +19,10 @@ search method that is not recorded is said to be so, never guessed.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gdlab._text import exact
+from gdlab._text import exact_value, validation_words
 from gdlab.report.figures import is_function2d
 
 __all__ = ["is_function", "search", "selected_by", "tuned_names", "validation", "value_text"]
@@ -44,12 +43,7 @@ def validation(series: Mapping[str, Any], results: Mapping[str, Any] | None = No
     recorded = series.get("validation")
     if isinstance(recorded, str) and recorded:
         return recorded
-    if is_function(series, results):
-        return "the final loss (a 2-D function has no data)"
-    folds = series.get("folds")
-    if folds == 1:
-        return "a 20% hold-out of the training set"
-    return f"{folds}-fold cross-validation of the training set"
+    return validation_words(not is_function(series, results), series.get("folds"))
 
 
 def selected_by(series: Mapping[str, Any]) -> str | None:
@@ -74,8 +68,6 @@ def tuned_names(series: Mapping[str, Any]) -> list[str]:
 
 def _method(series: Mapping[str, Any]) -> str | None:
     method = series.get("method")
-    if method is None:
-        method = (series.get("settings") or {}).get("method")
     return method if isinstance(method, str) else None
 
 
@@ -118,10 +110,5 @@ def search(series: Mapping[str, Any]) -> str:
     return text
 
 
-def value_text(value: Any) -> str:
-    """A tuned value with every digit, as the race ran it (``0.1543439757117908``)."""
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, float) and math.isfinite(value):
-        return exact(value)
-    return str(value)
+#: A tuned value with every digit, as the race ran it (``0.1543439757117908``).
+value_text = exact_value
