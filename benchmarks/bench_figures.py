@@ -67,6 +67,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 if importlib.util.find_spec("gdlab") is None:  # a checkout without an install
     sys.path.insert(0, str(ROOT / "src"))
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from _trees import tree_env  # noqa: E402
 
 LINES, POINTS = 6, 2000
 
@@ -155,9 +159,7 @@ def worker(docs: dict[str, Path], inner: int) -> dict[str, list[tuple[float, flo
 def command_cpu(src: Path | None, scratch: Path) -> tuple[float, float]:
     """``gdlab plot init`` end to end with the code in ``src`` (``None``: this checkout's):
     the child's wall and CPU seconds."""
-    env = dict(os.environ)
-    if src is not None:
-        env["PYTHONPATH"] = str(src)
+    env = tree_env(src)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = time.perf_counter()
     command = [sys.executable, "-m", "gdlab", "plot", "init", "--quiet", "--force"]
@@ -171,11 +173,7 @@ def command_cpu(src: Path | None, scratch: Path) -> tuple[float, float]:
 
 def run_worker(src: Path | None, docs_dir: Path, names: Sequence[str], inner: int) -> dict:
     """A worker process with the code in ``src`` (``None``: this checkout's)."""
-    env = dict(os.environ)
-    if src is not None:
-        env["PYTHONPATH"] = str(src)
-    else:
-        env["PYTHONPATH"] = str(ROOT / "src")
+    env = tree_env(src)
     command = [sys.executable, __file__, "--worker", "--docs", str(docs_dir), "--inner", str(inner)]
     done = subprocess.run(
         [*command, "--only", *names], check=True, env=env, capture_output=True, text=True

@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.util
-import os
 import statistics
 import subprocess
 import sys
@@ -59,6 +58,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import _textbook  # noqa: E402
+from _trees import tree_env  # noqa: E402
 from gdlab import experiments, race  # noqa: E402
 
 TARGET = 8.0  # issue 9: the whole race at least 8x the seed's own loop
@@ -101,12 +101,10 @@ def gdlab_race(steps: int, out: Path, workers: int = 1) -> dict:
 
 def _command_seconds(steps: int, out: Path, src: str | None) -> float:
     """One ``python -m gdlab race mnist --steps N`` to ``out``; ``src``: run that tree's
-    ``gdlab`` instead (``PYTHONPATH=src``) — the seconds it took."""
+    ``gdlab`` instead of this checkout's (``PYTHONPATH`` either way) — the seconds it took."""
     command = [sys.executable, "-m", "gdlab", "race", "mnist", "--steps", str(steps),
                "--quiet", "--out", str(out)]  # fmt: skip
-    env = dict(os.environ)
-    if src is not None:
-        env["PYTHONPATH"] = src
+    env = tree_env(src)
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     seconds = time.perf_counter() - start
