@@ -496,12 +496,15 @@ def _check_placement(data: Mapping[str, Any], where: str) -> None:
             allowed = {"training": TRAINING_FIELDS, "optimizers": _OPTIMIZERS_KEYS}.get(
                 name, (*RUN_KEYS, *_hyperparameter_names_of(table.get("optimizer")))
             )
-        for key, value in table.items() if allowed is not None else ():
+        if allowed is None:
+            continue
+        for key, value in table.items():
             home = _home(key, name) if key not in allowed else None
             if home is not None:
                 raise ConfigError(
                     f"{where}: {name} has key {key!r} (= {describe(value)}), which belongs "
-                    f"in {home}; TOML puts every key below a [header] into that table"
+                    f"in {home}; in a TOML file, every key below a [header] goes into that "
+                    "table"
                 )
 
 
