@@ -532,7 +532,7 @@ def _comparison_text(
     """What the tuning did, exactly: its search and budget, its validation, what chose the
     best, the hyperparameters it tuned; then what the table shows."""
     validation = tuning_text.validation(series, results)
-    if validation.endswith("cross-validation of the training set"):
+    if series.get("folds") != 1 and not tuning_text.is_function(series, results):  # K folds
         validation += ", as seed 002's lecture advises when data is scarce"
     chosen = tuning_text.selected_by(series)
     metric = str(series.get("metric") or "validation loss")
