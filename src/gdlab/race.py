@@ -461,8 +461,9 @@ def _sweep_race(
         try:
             rank = {run: k for k, run in enumerate(longest_first(experiment))}
         except Exception:  # a run that cannot start fails in its task, and is recorded so
-            rank = {run: run for run in range(len(experiment.runs))}
-        started = sorted(tasks, key=lambda t: (t.kwargs["seed"], rank[t.kwargs["run"]]))
+            rank = None  # the tasks in their own order
+        if rank is not None:
+            started = sorted(tasks, key=lambda t: (t.kwargs["seed"], rank[t.kwargs["run"]]))
     ready: dict[int, dict[str, Any]] = {}
     handed = 0
 
