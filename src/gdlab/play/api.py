@@ -32,7 +32,7 @@ from gdlab import functions2d, schedules
 from gdlab._checks import ConfigError, cut, describe
 from gdlab.experiments import BUILTIN, Experiment, load
 from gdlab.experiments.model import digest
-from gdlab.optim import OPTIMIZERS, PRESETS, create
+from gdlab.optim import OPTIMIZERS, PRESETS, Optimizer, create
 from gdlab.play import limits
 from gdlab.sweep import interrupts_ignored
 from gdlab.train import Callback, fit
@@ -1000,15 +1000,26 @@ def _built(where: str, table: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     name, hp = table["optimizer"], dict(table["hyperparameters"])
     if isinstance(hp.get("lr"), Mapping):  # a schedule (checked by _schedule_config)
         hp["lr"] = schedules.from_config(hp["lr"])
+    optimizer = _created(where, f"{where} ({table['label']})", name, table["preset"], hp)
+    return table["label"], optimizer.hyperparameters()
+
+
+def _created(
+    where: str, said: str, name: str, preset: str | None, hyperparameters: Mapping[str, Any]
+) -> Optimizer:
+    """The optimizer of the run at ``where``: ``create(name, preset=preset, **hyperparameters)``.
+
+    Its own checks' refusal (``beta2 must be in [0, 1)``) is a :class:`PlayError`
+    ``"{said}: {message}"`` on the field it names, ``{where}.hyperparameters.beta2``
+    (else on ``where``).
+    """
     try:
-        optimizer = create(name, preset=table["preset"], **hp)
+        return create(name, preset=preset, **hyperparameters)
     except (TypeError, ValueError) as error:
         names = [s["name"] for s in _all_specs()[name]["hyperparameters"]]
-        field = _refused_field(error, f"{where}.hyperparameters", names, list(hp), where)
-        raise PlayError(
-            f"{where} ({table['label']}): {_in_json(str(error))}", field=field
-        ) from None
-    return table["label"], optimizer.hyperparameters()
+        given = list(hyperparameters)
+        field = _refused_field(error, f"{where}.hyperparameters", names, given, where)
+        raise PlayError(f"{said}: {_in_json(str(error))}", field=field) from None
 
 
 def _inner_work(hyperparameters: Mapping[str, Any]) -> int:

@@ -131,9 +131,7 @@ def _json(text: str | bytes) -> Any:
     ``Infinity`` pass: each field's check refuses them with its name (422)."""
     try:
         return json.loads(text)
-    except UnicodeDecodeError as error:
-        raise api.PlayError(f"malformed JSON: {error}", status=400) from None
-    except ValueError as error:
+    except ValueError as error:  # UnicodeDecodeError (bytes not UTF-8, -16 or -32) too
         if "integer string conversion" in str(error):
             # Python's own limit, and its advice (sys.set_int_max_str_digits) is not the caller's
             raise api.PlayError(

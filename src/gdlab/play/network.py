@@ -29,15 +29,13 @@ from gdlab.optim import NonFiniteGradientError, Optimizer
 from gdlab.play import limits
 from gdlab.play.api import (
     PlayError,
-    _all_specs,
     _choice,
+    _created,
     _hyperparameters,
-    _in_json,
     _int,
     _labels,
     _preset,
     _real,
-    _refused_field,
     _table,
 )
 from gdlab.problems import MLPClassification
@@ -139,16 +137,8 @@ def check_config(config: Any) -> dict[str, Any]:
 def _optimizer(i: int, run: Mapping[str, Any], label: str) -> Optimizer:
     """The optimizer of ``config.runs[i]``; its own refusal (``beta2 must be in
     [0, 1)``) is a :class:`PlayError` on the field it names."""
-    from gdlab.optim import create
-
-    try:
-        return create(run["optimizer"], preset=run["preset"], **run["hyperparameters"])
-    except (TypeError, ValueError) as error:
-        where = f"config.runs[{i}]"
-        names = [s["name"] for s in _all_specs()[run["optimizer"]]["hyperparameters"]]
-        given = list(run["hyperparameters"])
-        named = _refused_field(error, f"{where}.hyperparameters", names, given, where)
-        raise PlayError(f"{label}: {_in_json(str(error))}", field=named) from None
+    where = f"config.runs[{i}]"
+    return _created(where, label, run["optimizer"], run["preset"], run["hyperparameters"])
 
 
 @dataclass

@@ -1,6 +1,6 @@
 // Controls: sliders on the scales the server declares, optimizer cards, schedule pickers.
 
-import {el, nice, fmt, textWidth} from "./util.js";
+import {el, nice, fmt, textWidth, markInvalid} from "./util.js";
 
 const STEPS = 1000;  // slider positions
 
@@ -98,13 +98,6 @@ export function scheduleWords(catalog, name, message) {
   return labelled(text, names);
 }
 
-/** Mark a control (a number box, a menu, a check box) as refused, or clear it. */
-function mark(node, on) {
-  if (!node) return;
-  node.classList.toggle("invalid", on);
-  if (on) node.setAttribute("aria-invalid", "true"); else node.removeAttribute("aria-invalid");
-}
-
 /**
  * A slider with a number box: {node, set(value), value}. `onInput(value)` fires on
  * every move (and on a typed number); the value is snapped to a readable number.
@@ -119,7 +112,7 @@ export function slider({name, label, spec, value, onInput, title}) {
   const say = (message) => {
     note.textContent = message || "";
     note.hidden = !message;
-    mark(box, Boolean(message));
+    markInvalid(box, Boolean(message));
   };
   const state = {value};
   const place = (v) => {
@@ -270,9 +263,9 @@ export function optimizerCard({catalog, run, color, onChange, onRemove, removabl
     showError(message, field = "", label = catalog.optimizers[run.optimizer]?.label || run.optimizer) {
       const refused = /\.hyperparameters\.(\w+)$/.exec(field || "")?.[1];
       // unmark only the box this card marked (one holding a typed "1e" keeps its own mark)
-      if (marked && widgets[marked]) mark(widgets[marked].box, false);
+      if (marked && widgets[marked]) markInvalid(widgets[marked].box, false);
       marked = message && widgets[refused] ? refused : null;
-      if (marked) mark(widgets[marked].box, true);
+      if (marked) markInvalid(widgets[marked].box, true);
       if (marked && marked !== "lr") setOpen(true);
       const names = catalog.optimizers[run.optimizer]?.hyperparameters.map((h) => h.name) || [];
       error.textContent = message ? cardWords(message, label, names) : "";
@@ -283,7 +276,6 @@ export function optimizerCard({catalog, run, color, onChange, onRemove, removabl
   };
 }
 
-/** What the server gets for a run: hyperparameters that differ from the preset's (lr always). */
 /** Say on each card why it was refused (its box marked), and clear the others:
  * ``refused`` holds ``{index, message, field, label}``. A card already showing the
  * same words is left as it is, so a "more" the learner closed stays closed. */
@@ -298,6 +290,7 @@ export function sayRefusals(cards, refused) {
   });
 }
 
+/** What the server gets for a run: hyperparameters that differ from the preset's (lr always). */
 export function runPayload(catalog, run) {
   const spec = catalog.optimizers[run.optimizer];
   const base = run.preset ? spec.presets[run.preset] : spec.defaults;
@@ -307,6 +300,31 @@ export function runPayload(catalog, run) {
   }
   const out = {optimizer: run.optimizer, hyperparameters};
   if (run.preset) out.preset = run.preset;
+  return out;
+}
+
+/**
+ * The cards to send and those left out: a card refused as it stands (`refusedRuns`, a
+ * WeakMap of a card's run → {key, error}, holds the `keyOf(payload)` it was refused
+ * with) is left out; any other card's refusal is forgotten (changed since: sent again).
+ * Returns {runs, indices, labels, payloads, refused}: the cards sent, their indices
+ * and payloads, every card's label, and {index, label, error} of each left out.
+ */
+export function partitionRuns(catalog, runs, refusedRuns, keyOf) {
+  const labels = runLabels(catalog, runs);
+  const out = {runs: [], indices: [], labels, payloads: [], refused: []};
+  runs.forEach((run, i) => {
+    const payload = runPayload(catalog, run);
+    const refusal = refusedRuns.get(run);
+    if (refusal && refusal.key === keyOf(payload)) {
+      out.refused.push({index: i, label: labels[i], error: refusal.error});
+      return;
+    }
+    refusedRuns.delete(run);
+    out.runs.push(run);
+    out.indices.push(i);
+    out.payloads.push(payload);
+  });
   return out;
 }
 
@@ -371,7 +389,7 @@ export function schedulePicker({catalog, value, onChange, allowNone = true, labe
           const items = box.value.split(",").map((t) => t.trim());
           const list = items.map((t) => (t === "" ? NaN : Number(t)));
           const bad = list.some((v) => !Number.isFinite(v) || (a.kind === "ints" && !Number.isInteger(v)));
-          mark(box, bad);
+          markInvalid(box, bad);
           typed.textContent = bad ? `${a.name} must be ${a.kind === "ints" ? "whole numbers" : "numbers"}`
             + ` separated by commas; got ${box.value.trim() || "an empty box"}` : "";
           typed.hidden = !bad;
@@ -394,10 +412,10 @@ export function schedulePicker({catalog, value, onChange, allowNone = true, labe
    */
   const showError = (message, field = "") => {
     const refused = /^schedule\.arguments\.(\w+)/.exec(field || "")?.[1];
-    mark(boxes[marked], false);  // only the box it marked: a typed "5,,3" keeps its own
+    markInvalid(boxes[marked], false);  // only the box it marked: a typed "5,,3" keeps its own
     marked = message && boxes[refused] ? refused : null;
-    mark(boxes[marked], true);
-    mark(select, Boolean(message) && field === "schedule.name");
+    markInvalid(boxes[marked], true);
+    markInvalid(select, Boolean(message) && field === "schedule.name");
     error.textContent = message ? scheduleWords(catalog, current?.name, message) : "";
     error.hidden = !message;
   };

@@ -1,8 +1,8 @@
 // 2-D mode: optimizers' paths over the contours of a function, live.
 
-import {api, el, svg, fmt, unpack, Latest, PALETTE, debounce, showTooltip, hideTooltip, textWidth} from "./util.js";
+import {api, el, svg, fmt, unpack, Latest, PALETTE, debounce, showTooltip, hideTooltip, textWidth, markInvalid} from "./util.js";
 import {Plot, extent} from "./plot.js";
-import {slider, optimizerCard, runPayload, runFrom, schedulePicker, runLabels, cardWords, scheduleWords,
+import {slider, optimizerCard, runPayload, runFrom, schedulePicker, runLabels, cardWords, scheduleWords, partitionRuns,
   sayRefusals as sayCardRefusals} from "./controls.js";
 
 const W = 760;
@@ -131,7 +131,7 @@ export function create2d({catalog, initial, onState, banner}) {
     range.refused = null;
     showRange();
     exprError.hidden = true;  // what f's box said was about the f shown before
-    markExpression(false);
+    markInvalid(exprInput, false);
     showStart();
     stepsSlider.set(state.steps);
     schedule.set(state.schedule);
@@ -245,10 +245,7 @@ export function create2d({catalog, initial, onState, banner}) {
   function showRange() {
     const found = rangeProblems();
     const marked = new Set([...range.typed.keys(), ...found.boxes, ...(range.refused?.boxes || [])]);
-    viewInputs.forEach((box, i) => {
-      box.classList.toggle("invalid", marked.has(i));
-      if (marked.has(i)) box.setAttribute("aria-invalid", "true"); else box.removeAttribute("aria-invalid");
-    });
+    viewInputs.forEach((box, i) => markInvalid(box, marked.has(i)));
     const messages = [...range.typed.values(), ...found.messages];
     if (range.refused?.message && !messages.length) messages.push(range.refused.message);
     rangeError.replaceChildren(...messages.map((m) => el("div", {}, m)));
@@ -285,7 +282,7 @@ export function create2d({catalog, initial, onState, banner}) {
       range.refused = {boxes, message};
       showRange();
       exprError.hidden = true;
-      markExpression(aboutF);
+      markInvalid(exprInput, aboutF);
       return true;
     }
     if (error.field === "expression" || (!state.function && !error.field)) {
@@ -297,18 +294,14 @@ export function create2d({catalog, initial, onState, banner}) {
     return false;
   }
 
-  function markExpression(on) {
-    exprInput.classList.toggle("invalid", on);
-    if (on) exprInput.setAttribute("aria-invalid", "true"); else exprInput.removeAttribute("aria-invalid");
-  }
-
-  function pathsBody(drawn = false) {
+  function pathsBody(drawn = false, runs = true) {
     // drawn: on the function and view drawn (the paths live over them, also while the
-    // boxes hold a range or f that cannot be drawn); else as the controls say (export)
+    // boxes hold a range or f that cannot be drawn); else as the controls say (export).
+    // runs: every card's run (false: the caller chooses them)
     const body = drawn && view.drawn ? {...view.drawn} : functionBody();
     body.start = state.start;
     body.steps = state.steps;
-    body.runs = state.runs.map((r) => runPayload(catalog, r));
+    if (runs) body.runs = state.runs.map((r) => runPayload(catalog, r));
     if (state.schedule) body.schedule = state.schedule;
     return body;
   }
@@ -324,7 +317,7 @@ export function create2d({catalog, initial, onState, banner}) {
       range.refused = null;
       showRange();
       exprError.hidden = true;
-      markExpression(false);
+      markInvalid(exprInput, false);
       gradText.textContent = answer.function.gradient
         ? `∂f/∂x = ${answer.function.gradient[0]}\n∂f/∂y = ${answer.function.gradient[1]}` : "";
       drawContours();
@@ -348,21 +341,11 @@ export function create2d({catalog, initial, onState, banner}) {
 
   function pathsRequest() {
     // the paths to ask for: every card but those refused as they stand (none sent: nothing asked)
-    const body = pathsBody(true);
-    const labels = runLabels(catalog, state.runs);
-    const sent = {runs: [], indices: [], labels, refused: []};
-    body.runs = body.runs.filter((payload, i) => {
-      const run = state.runs[i];
-      const refusal = refusedRuns.get(run);
-      if (refusal && refusal.key === refusalKey(payload, body.schedule)) {
-        sent.refused.push({index: i, label: labels[i], error: refusal.error});
-        return false;
-      }
-      refusedRuns.delete(run);  // changed since: asked again
-      sent.runs.push(run);
-      sent.indices.push(i);
-      return true;
-    });
+    const body = pathsBody(true, false);
+    const sent = partitionRuns(catalog, state.runs, refusedRuns, (payload) => refusalKey(payload, body.schedule));
+    body.runs = sent.payloads;
+    // what the legend says of each card left out (its hover), worked out once, not per redraw
+    for (const refused of sent.refused) refused.words = refusalWords(refused.error, refused.index);
     sentWith.set(body, sent);
     return withHave(body);
   }
@@ -451,7 +434,7 @@ export function create2d({catalog, initial, onState, banner}) {
   }
 
   function showExpressionError(error) {
-    markExpression(true);
+    markInvalid(exprInput, true);
     exprError.hidden = false;
     gradText.textContent = "";
     const text = state.expression || "";
@@ -652,7 +635,7 @@ export function create2d({catalog, initial, onState, banner}) {
       const item = el("span", {class: "item not-run", "data-run": refused.index});
       item.style.setProperty("--swatch", PALETTE[refused.index % PALETTE.length]);
       item.append(el("span", {class: "swatch"}), refused.label,
-        el("span", {class: "status", title: refusalWords(refused.error, refused.index)}, "not run: mend its card"));
+        el("span", {class: "status", title: refused.words}, "not run: mend its card"));
       items.push([refused.index, item]);
     }
     legendBox.replaceChildren(...items.sort((a, b) => a[0] - b[0]).map(([, item]) => item));

@@ -2,7 +2,7 @@
 
 import {api, el, svg, fmt, PALETTE, debounce} from "./util.js";
 import {Plot, extent} from "./plot.js";
-import {slider, widget, optimizerCard, runPayload, runFrom, runLabels, cardWords,
+import {slider, widget, optimizerCard, runPayload, runFrom, runLabels, cardWords, partitionRuns,
   sayRefusals as sayCardRefusals} from "./controls.js";
 
 const PANEL = 240;
@@ -22,6 +22,7 @@ export function createNetwork({catalog, initial, onState, banner}) {
   const view = {
     socket: null, playing: false, data: null, frames: 0, times: [], history: [], last: null,
     step: 0, panels: [], chartsDrawn: 0, ready: false, errors: [],
+    notRun: [],  // the labels of the cards refused, left out of the setup shown (set with its panels)
   };
   const cards = [];
 
@@ -113,21 +114,7 @@ export function createNetwork({catalog, initial, onState, banner}) {
   let waiting = false;  // changed while a setup awaited its answer: sent once it comes
 
   function setup() {
-    const labels = runLabels(catalog, state.runs);
-    const out = {runs: [], indices: [], labels, payloads: [], refused: []};
-    state.runs.forEach((run, i) => {
-      const payload = runPayload(catalog, run);
-      const refusal = refusedRuns.get(run);
-      if (refusal && refusal.key === JSON.stringify(payload)) {
-        out.refused.push({index: i, label: labels[i], error: refusal.error});
-        return;
-      }
-      refusedRuns.delete(run);  // changed since: sent again
-      out.runs.push(run);
-      out.indices.push(i);
-      out.payloads.push(payload);
-    });
-    return out;
+    return partitionRuns(catalog, state.runs, refusedRuns, (payload) => JSON.stringify(payload));
   }
 
   function sendSetup() {
@@ -317,8 +304,10 @@ export function createNetwork({catalog, initial, onState, banner}) {
       const canvas = el("canvas", {width: d.grid, height: d.grid});
       return {label, color, index, node, image, stats, canvas, figure: el("figure", {"data-run": index}, head, node), signature: 0};
     });
-    // a card refused: in its place, no panel but a note (its card says why)
-    const notRun = (view.shown?.refused || []).map((r) => {
+    // a card refused: in its place, no panel but a note (its card says why); the frames' caption names it
+    const leftOut = view.shown?.refused || [];
+    view.notRun = leftOut.map((r) => r.label);
+    const notRun = leftOut.map((r) => {
       const head = el("figcaption", {}, el("span", {class: "swatch"}), r.label);
       head.style.setProperty("--swatch", PALETTE[r.index % PALETTE.length]);
       return {index: r.index, figure: el("figure", {"data-run": r.index, class: "not-run"}, head,
@@ -363,10 +352,12 @@ export function createNetwork({catalog, initial, onState, banner}) {
       panel.stats.title = run.reason || "";
     });
     // Why a run stopped (diverged, or a step past the time limit), under the panels.
-    const reasons = frame.runs.map((run, i) => ({...run, label: view.panels[i]?.label ?? run.label}))
-      .filter((run) => run.status !== "ok" && run.reason)
-      .map((run) => `${run.label}: ${run.reason.startsWith(run.status) ? "" : `${run.status}, `}${run.reason}.`);
-    const notRun = (view.shown?.refused || []).map((r) => r.label);
+    const reasons = [];
+    frame.runs.forEach((run, i) => {
+      if (run.status === "ok" || !run.reason) return;
+      const label = view.panels[i]?.label ?? run.label;
+      reasons.push(`${label}: ${run.reason.startsWith(run.status) ? "" : `${run.status}, `}${run.reason}.`);
+    });
     const fps = view.times.length > 1 ? (1000 * (view.times.length - 1)) / (view.times[view.times.length - 1] - view.times[0]) : 0;
     view.fps = fps;
     readout.textContent = `step ${frame.step.toLocaleString("en")}${view.playing ? ` · ${fps.toFixed(0)} frames/s` : ""}`;
@@ -378,7 +369,7 @@ export function createNetwork({catalog, initial, onState, banner}) {
     caption.textContent = `Each panel: the network's P(class 1) over the plane (blue: class 1, orange: class 0; paler near 0.5) after`
       + ` ${frame.step} steps of its optimizer, with the ${view.data.X.length} points. Below: loss and accuracy on all points,`
       + " measured each frame." + (reasons.length ? ` ${reasons.join(" ")}` : "")
-      + (notRun.length ? ` Not run: ${notRun.join(", ")} (its card says why).` : "");
+      + (view.notRun.length ? ` Not run: ${view.notRun.join(", ")} (its card says why).` : "");
   }
 
   function drawCharts() {

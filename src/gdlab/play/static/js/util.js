@@ -21,6 +21,13 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** Mark a field (a number box, a menu, a check box) as refused, or clear it: class and aria-invalid. */
+export function markInvalid(node, on) {
+  if (!node) return;
+  node.classList.toggle("invalid", on);
+  if (on) node.setAttribute("aria-invalid", "true"); else node.removeAttribute("aria-invalid");
+}
+
 /** An SVG element with attributes (numbers rounded to 0.01 px). */
 export function svg(tag, attrs = {}, ...children) {
   const node = document.createElementNS(SVG_NS, tag);
