@@ -45,9 +45,10 @@ def describe(value: Any) -> str:
     return cut(repr(value))
 
 
-def cut(text: str) -> str:
-    """``text``, or its first 57 characters and ``...`` when it is longer than 60."""
-    return text if len(text) <= 60 else text[:57] + "..."
+def cut(text: str, limit: int = 60) -> str:
+    """``text``, or its first ``limit - 3`` characters and ``...`` when it is longer
+    than ``limit`` (default 60)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _long_int(value: int) -> str:

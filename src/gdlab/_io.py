@@ -519,14 +519,11 @@ def claimed(path: str | os.PathLike) -> Iterator[bool]:
     block ends, so the block may move or remove ``path``. Yields ``False``, and
     the block must leave ``path`` alone, when a live process holds it (its
     writer, or another process recovering it), when ``path`` is gone or was
-    replaced, is a link, or cannot be locked on this file system.
+    replaced, is a link, or cannot be locked on this file system: :func:`holding`,
+    without waiting.
     """
-    fd, _ = _lock_dir(Path(path))
-    try:
-        yield fd is not None
-    finally:
-        if fd is not None:
-            os.close(fd)
+    with holding(path, wait=0) as held:
+        yield held
 
 
 #: How long :func:`holding` waits for another process's lock of a directory.

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from gdlab import _io
+from gdlab._checks import cut
 from gdlab._io import plain
 
 __all__ = [
@@ -1174,10 +1175,7 @@ def _asked(command: Any) -> tuple[bool, bool]:
 
 def _in_words(error: BaseException) -> str:
     """``error`` on one line, its kind first, cut to fit a line of stderr."""
-    text = " ".join(str(error).split()) or "no message"
-    if len(text) > 160:
-        text = text[:157] + "..."
-    return f"{type(error).__name__}: {text}"
+    return f"{type(error).__name__}: {cut(' '.join(str(error).split()) or 'no message', 160)}"
 
 
 def _recover_backup(backup: Path, out: Any) -> str | None:
