@@ -848,7 +848,8 @@ def output(
     ``OUT.recovered-<UTC time>-<id>`` (it never takes ``out``'s place), and an
     earlier report that a killed swap had moved aside is put back. A recovered
     report is finished as Ctrl-C would have left it: the runs of its race's
-    journal added, its results.csv written again, its figures and page drawn
+    journal that finished added (a run that failed is not: Ctrl-C's report would
+    list it as failed), its results.csv written again, its figures and page drawn
     (as its command asked: :func:`_finish_page`). One line on stderr names
     each (and a page that could not be made); an error while recovering is
     told there too, never raised. A hidden directory whose writer still runs is
