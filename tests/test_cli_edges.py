@@ -58,9 +58,26 @@ def tree(root: Path) -> dict[str, bytes | str | None]:
 
 def test_a_group_that_is_not_text_is_refused_before_anything_is_written(cwd, capsys):
     """It passed the model's checks and failed in the worker: exit 2 with a half report."""
-    code, out, err = gdlab([*BOWL, "--set", "sgd.group=1"], capsys)
-    usage_error(code, out, err, "--set sgd.group=1", "group", "string")
+    code, out, err = gdlab([*BOWL, "--set", "sgd.group=[1]"], capsys)
+    usage_error(code, out, err, "--set sgd.group=[1]", "group", "string")
     assert list(cwd.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "typed", "field"),
+    [("sgd.group", "1", "group"), ("sgd.label", "1e3", "label"), ("title", "2024", "title"),
+     ("name", "2024", "name")],
+)  # fmt: skip
+def test_a_value_toml_reads_as_a_number_is_text_where_the_key_takes_text(
+    cwd, capsys, key, typed, field
+):
+    """``--set title=2024``: TOML reads 2024 as an integer; the title is the text typed."""
+    code, _out, err = gdlab([*BOWL, "--set", f"{key}={typed}"], capsys)
+    assert code == 0, err
+    document = json.loads(next(cwd.glob("gdlab-report/*/latest/results.json")).read_text())
+    config = document["config"]
+    value = config[field] if field in config else config["runs"][0][field]
+    assert value == typed
 
 
 def test_a_run_spec_checks_its_group_and_preset_types():
@@ -291,6 +308,16 @@ def test_a_plot_names_what_exists_without_symlinks(cwd, capsys, monkeypatch):
 # --------------------------------------------------------------------------- a full disk
 
 
+def failed(code, out, err, *words):
+    """The race ran and could not finish its report: exit 1 (a bad request is 2), one line."""
+    assert code == 1, (code, out, err)
+    assert out == ""
+    assert err.startswith("gdlab: error: "), err
+    assert err.count("\n") == 1, err
+    for word in words:
+        assert word in err, (word, err)
+
+
 def _disk_full_in_the_page(monkeypatch):
     """The runs finish and results.json is written; the page then meets a full disk."""
     import errno
@@ -308,7 +335,7 @@ def test_a_full_disk_in_a_new_out_names_the_unfinished_report_it_kept(cwd, capsy
     _disk_full_in_the_page(monkeypatch)
     code, out, err = gdlab([*BOWL[:4], "--quiet", "--optimizers", "sgd,adam", "--out", "R"],
                            capsys)  # fmt: skip
-    usage_error(code, out, err, "No space left on device", "the report in R is unfinished")
+    failed(code, out, err, "No space left on device", "the report in R is unfinished")
     assert "was not written" not in err
     assert len(json.loads(Path("R", "results.json").read_text())["runs"]) == 2
 
@@ -317,7 +344,7 @@ def test_a_full_disk_without_out_names_the_stamped_report(cwd, capsys, monkeypat
     _disk_full_in_the_page(monkeypatch)
     code, out, err = gdlab([*BOWL[:4], "--quiet", "--optimizers", "sgd,adam"], capsys)
     (stamped,) = [p for p in Path("gdlab-report", "bowl").iterdir() if p.name[0].isdigit()]
-    usage_error(code, out, err, f"the report in {stamped} is unfinished")
+    failed(code, out, err, f"the report in {stamped} is unfinished")
     assert (stamped / "results.json").is_file()
 
 
@@ -328,7 +355,7 @@ def test_a_full_disk_while_replacing_keeps_the_old_report(cwd, capsys, monkeypat
     _disk_full_in_the_page(monkeypatch)
     argv = [*BOWL[:4], "--quiet", "--optimizers", "sgd,adam", "--out", "R", "--force"]
     code, out, err = gdlab(argv, capsys)
-    usage_error(code, out, err, "R was not written (nothing earlier changed)")
+    failed(code, out, err, "R was not written (nothing earlier changed)")
     assert tree(Path("R")) == before
 
 

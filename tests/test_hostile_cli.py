@@ -847,7 +847,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_report_there(small_disk, capsys, 
     target = "disk/old" if force else "disk/new"
     before = tree("disk")
     code, out, err = gdlab([*FILL, "--out", target, *(["--force"] if force else [])], capsys)
-    line = assert_usage_error(code, out, err)
+    line = assert_run_error(code, out, err)
     assert "No space left" in line or target in line, line
     after = tree("disk")
     if force:
@@ -858,9 +858,22 @@ def test_a_full_disk_is_one_line_and_keeps_the_report_there(small_disk, capsys, 
     assert not glob.glob("disk/.old.old-*")
 
 
+def assert_run_error(code: int, out: str, err: str, *names: str) -> str:
+    """A request that was fine and a machine that failed it (a full disk): exit code 1,
+    one line ``gdlab: error: …`` naming every one of ``names``; returns the line."""
+    assert code == cli.EXIT_RUN_FAILED, (code, err)
+    assert out == "", out
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(ERROR), err
+    for name in names:
+        assert name in lines[0], (name, err)
+    return lines[0]
+
+
 def test_a_full_disk_names_where(small_disk, capsys):
     code, out, err = gdlab([*FILL, "--out", "disk/new"], capsys)
-    assert_usage_error(code, out, err, "No space left", "disk/new")
+    assert_run_error(code, out, err, "No space left", "disk/new")
 
 
 # --------------------------------------------------------------------------- 7. broken pipe

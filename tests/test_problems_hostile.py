@@ -402,7 +402,10 @@ def test_a_built_in_changed_in_code_is_not_described_as_the_original():
     changed = text(bowl.set("problem.function", "rosenbrock"))
     assert changed["title"] != bowl.title
     assert "rosenbrock" in changed["title"]
-    assert changed["changes"] == ["problem.function: bowl → rosenbrock"]
+    assert changed["changes"] == [
+        "problem.function: bowl → rosenbrock",
+        "problem.start: [-7, 2] → [-1.5, 2]",  # each function's own start
+    ]
     assert bowl.description not in changed["description"]
 
 

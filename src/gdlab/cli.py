@@ -81,8 +81,9 @@ def _version() -> str:
         return "unknown"
 
 
-def _lr_pair(text: str) -> tuple[str, float]:
-    """Parse ``NAME=VALUE`` for ``--lr``."""
+def _lr_pair(text: str) -> tuple[str, Any, str]:
+    """Parse ``NAME=VALUE`` for ``--lr``: a number, or a schedule as a TOML inline table
+    (``sgd={name = "cosine", lr0 = 0.1, decay_steps = 100}``, checked when applied)."""
     name, sep, value = text.partition("=")
     name = name.strip().lower()
     if not sep or not name or not value.strip():
@@ -90,14 +91,18 @@ def _lr_pair(text: str) -> tuple[str, float]:
     try:
         lr = float(value)
     except ValueError:
+        table = _typed(value)
+        if isinstance(table, dict):
+            return name, table, value.strip()
         raise argparse.ArgumentTypeError(
-            f"the learning rate of {name} must be a number; got {value.strip()!r}"
+            f"the learning rate of {name} must be a number or a schedule table "
+            f'({{name = "cosine", lr0 = 0.1, decay_steps = 100}}); got {value.strip()!r}'
         ) from None
     try:
         lr = check_real(f"the learning rate of {name}", lr, low=0, low_open=True)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-    return name, lr
+    return name, lr, value.strip()
 
 
 def _name_list(text: str) -> list[str]:
@@ -184,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
         const="",
         metavar="DIR",
         help="use the learning rates `gdlab tune` chose (from DIR, default "
-        f"./gdlab-report/<experiment>-tune) and {TUNED_SEEDS} seeds",
+        f"./gdlab-report/<experiment>-tune) and {TUNED_SEEDS} seeds (unless --seeds, "
+        "--set seeds= or the experiment says more than one)",
     )
     race.add_argument(
         "--json", action="store_true", help="print the ranking as JSON instead of a table"
@@ -279,18 +285,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _set_pair(text: str) -> tuple[str, Any]:
-    """Parse ``KEY=VALUE`` for ``--set`` (VALUE in TOML syntax, or a bare word)."""
-    from gdlab.experiments import parse_value
-
+def _set_pair(text: str) -> tuple[str, str]:
+    """Split ``KEY=VALUE`` for ``--set`` (the VALUE text, read as TOML when applied)."""
     key, sep, value = text.partition("=")
     key = key.strip()
-    if not sep or not key or not value.strip():
+    if not sep or not key:
         raise argparse.ArgumentTypeError(
             "expected KEY=VALUE (e.g. adam.beta1=0.8, training.batch_size=64); "
             f"got {describe(text)}"
         )
-    return key, parse_value(value)
+    if not value.strip():
+        raise argparse.ArgumentTypeError(
+            f"{key} has no value: expected KEY=VALUE (e.g. title='My race'); got {describe(text)}"
+        )
+    return key, value
 
 
 def _said(value: Any) -> str:
@@ -490,25 +498,95 @@ def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
         if args.preset not in PRESETS:
             raise UsageError(f"--preset must be one of {', '.join(PRESETS)}; got {args.preset!r}")
         experiment = experiment.with_preset(args.preset)
-    changes: list[tuple[str, Any]] = []
-    if args.steps is not None:
-        changes.append(("training.steps", args.steps))
-    if args.epochs is not None:
-        changes.append(("training.epochs", args.epochs))
-    if args.batch_size is not None:
-        changes.append(("training.batch_size", args.batch_size))
-    if args.function is not None:
-        changes.append(("problem.function", args.function))
-    if args.data is not None:
-        changes.append(("problem.directory", args.data))
-    if getattr(args, "seeds", None) is not None:
-        changes.append(("seeds", args.seeds))
-    changes += list(args.set)
-    for key, value in changes:
-        experiment = experiment.set(key, value, where=f"--set {key}={_said(value)}")
-    for name, value in args.lr:
-        experiment = experiment.with_lr(name, value, where=f"--lr {name}={value}")
+    flags = {key: getattr(args, dest, None) for key, dest in _FLAG_DESTS.items()}
+    changes = [(key, value, None) for key, value in flags.items() if value is not None]
+    changes += [(key, _typed(text), text.strip()) for key, text in args.set]
+    experiment = _changed(experiment, changes)
+    for name, value, typed in args.lr:
+        experiment = experiment.with_lr(name, value, where=f"--lr {name}={cut(typed)}")
+    args.origin = _origin(source, base_name, changes, args.lr)
     return experiment, base, base_name
+
+
+def _origin(source: str, base_name: str, changes: list, lrs: list) -> str:
+    """The experiment and the command's changes, as the later checks with the data name
+    them: ``built-in experiment moons with --epochs 2 --set problem.n_samples=10``."""
+    said = [f"--set {k}={cut(t)}" if t is not None else f"{_FLAGS[k]} {_said(v)}"
+            for k, v, t in changes]  # fmt: skip
+    said += [f"--lr {name}={cut(typed)}" for name, _, typed in lrs]
+    origin = f"built-in experiment {source}" if base_name.startswith("built-in") else source
+    return origin + (f" with {' '.join(said)}" if said else "")
+
+
+def _prepared(args: argparse.Namespace, experiment: Any) -> Any:
+    """``race.prepare(experiment)`` (the data loaded and checked against the experiment);
+    its error names the experiment and the command's changes (:func:`_experiment`)."""
+    from gdlab import race
+    from gdlab._checks import ConfigError
+
+    try:
+        return race.prepare(experiment)
+    except ConfigError as error:
+        raise ConfigError(f"{args.origin}: {str(error).removeprefix('experiment: ')}") from None
+
+
+#: The flags that change one key of the experiment: the key, the argument's dest, the flag.
+_FLAG_DESTS = {
+    "training.steps": "steps",
+    "training.epochs": "epochs",
+    "training.batch_size": "batch_size",
+    "problem.function": "function",
+    "problem.directory": "data",
+    "seeds": "seeds",
+}
+_FLAGS = {key: "--" + dest.replace("_", "-") for key, dest in _FLAG_DESTS.items()}
+
+
+def _typed(text: str) -> Any:
+    from gdlab.experiments import parse_value
+
+    return parse_value(text)
+
+
+def _changed(experiment: Any, changes: list[tuple[str, Any, str | None]]) -> Any:
+    """``experiment`` with the command line's changes ``(key, value, text typed or None)``,
+    in order.
+
+    The ``problem.*`` keys change together, where the first of them stands (a new
+    ``kind`` needs its other keys at once). A value that TOML read as a number
+    or a boolean but the key takes as text (``--set title=2024``) is tried as
+    the text typed.
+    """
+
+    def said(value: Any, text: str | None) -> str:
+        return _said(value) if text is None else cut(text)
+
+    problem = [(k, v, t) for k, v, t in changes if k.startswith("problem.")]
+    first = next((i for i, (k, _, _) in enumerate(changes) if k.startswith("problem.")), None)
+    for i, (key, value, text) in enumerate(changes):
+        if i == first:
+            where = " ".join(f"--set {k}={said(v, t)}" for k, v, t in problem)
+            options = {k.removeprefix("problem."): v for k, v, _ in problem}
+            experiment = experiment.with_problem(where, **options)
+        elif not key.startswith("problem."):
+            where = f"--set {key}={said(value, text)}"
+            experiment = _set_typed(experiment, key, value, text, where)
+    return experiment
+
+
+def _set_typed(experiment: Any, key: str, value: Any, text: str | None, where: str) -> Any:
+    """``experiment.set(key, value)``; if that fails and ``value`` came from text that TOML
+    read as a number or a boolean, the text itself, if the key takes it."""
+    try:
+        return experiment.set(key, value, where=where)
+    except ValueError:
+        if text is None or not isinstance(value, int | float):
+            raise
+        try:
+            return experiment.set(key, text, where=where)
+        except ValueError:
+            pass
+        raise
 
 
 #: What a directory that ``--force`` may replace holds: a report's own files.
@@ -535,10 +613,11 @@ def _race(args: argparse.Namespace, command: str) -> int:
         where = Path(args.tuned) if args.tuned else Path("gdlab-report") / f"{experiment.name}-tune"
         tuned = tuning.load_tuned(where)
         experiment, notes = tuning.apply_tuned(experiment, tuned, source=where)
-        if args.seeds is None:
+        said_seeds = args.seeds is not None or any(k == "seeds" for k, _ in args.set)
+        if not said_seeds and experiment.seeds == 1:  # a file's own seeds > 1 stand
             experiment = experiment.replace(seeds=TUNED_SEEDS)
         series = tuning.series(tuned)
-    race.prepare(experiment)  # data loaded, batch sizes checked: before any output exists
+    _prepared(args, experiment)  # data loaded, batch sizes checked: before any output exists
     words = text(experiment, base=base, base_name=base_name, notes=notes, read=args.read)
     if args.tuned is not None:
         words["title"] += " (tuned)"
@@ -558,13 +637,13 @@ def _race(args: argparse.Namespace, command: str) -> int:
                 staged,
                 command=command,
                 text=words,
-                progress=not args.quiet and workers == 1,
+                progress=not args.quiet,  # a bar per run, or per finished run with workers
                 figures=not args.no_figures,
                 workers=workers,
                 series=series,
                 charts=not args.no_js,
             )
-    except OSError as error:  # a full disk, a vanished directory: nothing earlier changed
+    except OSError as error:  # a full disk, a vanished directory: the machine failed, exit 1
         if placed.directory is not None:  # the finished runs were kept: say where
             told = (
                 f"the report in {placed.directory} is unfinished (it keeps the runs that "
@@ -572,30 +651,41 @@ def _race(args: argparse.Namespace, command: str) -> int:
             )
         else:
             told = f"{args.out or f'gdlab-report/{name}'} was not written (nothing earlier changed)"
-        raise OSError(error.errno, f"{error.strerror or error}: {told}") from None
+        print(f"{PROG}: error: {error.strerror or error}: {told}", file=sys.stderr)
+        return EXIT_RUN_FAILED
     except KeyboardInterrupt:
-        if replacing:
-            told = f"{args.out} keeps its earlier report (the unfinished one was not kept)"
-        elif placed.directory is not None and _no_runs(placed.directory):
-            kept = placed.directory / "results.json"
-            told = f"no run had finished ({kept} keeps the race: gdlab race --config {kept})"
-        elif placed.directory is not None:
-            told = f"the finished runs are in {placed.directory}"
-        else:
-            told = "no run had finished (nothing was written)"
-        print(f"{PROG}: interrupted; {told}", file=sys.stderr)
+        print(f"{PROG}: interrupted; {_race_left(args, placed.directory, replacing)}",
+              file=sys.stderr)  # fmt: skip
         return EXIT_INTERRUPTED
     # --no-figures writes no page: name the file that is there
     written_file = placed.shown / ("results.json" if args.no_figures else "index.html")
     return _report_race(document, written_file, as_json=args.json)
 
 
-def _no_runs(report: Path) -> bool:
-    """Whether the report in ``report`` holds no run (its results.json says so)."""
+def _race_left(args: argparse.Namespace, directory: Path | None, replacing: bool) -> str:
+    """What an interrupted race left, in words (after "interrupted; ")."""
+    if replacing:
+        return f"{args.out} keeps its earlier report (the unfinished one was not kept)"
+    if directory is None:
+        return "no run had finished (nothing was written)"
+    runs, status = _results_state(directory)
+    kept = directory / "results.json"
+    if runs == 0:
+        return f"no run had finished ({kept} keeps the race: gdlab race --config {kept})"
+    if status == "complete" and not args.no_figures and not (directory / "index.html").exists():
+        return (f"every run had finished ({kept} keeps them), but the figures were being "
+                f"drawn: {directory} has no page")  # fmt: skip
+    return f"the finished runs are in {directory}"
+
+
+def _results_state(report: Path) -> tuple[int | None, str | None]:
+    """The number of runs and the status the report in ``report`` records
+    (``(None, None)`` when its results.json cannot be read)."""
     try:
-        return not json.loads((report / "results.json").read_text(encoding="utf-8"))["runs"]
+        document = json.loads((report / "results.json").read_text(encoding="utf-8"))
+        return len(document["runs"]), document.get("status")
     except (OSError, ValueError, KeyError, TypeError):
-        return False
+        return None, None
 
 
 def _report_race(document: Mapping[str, Any], page: Path, *, as_json: bool) -> int:
@@ -619,6 +709,7 @@ def _tune(args: argparse.Namespace, command: str) -> int:
     from gdlab import tuning
 
     experiment, _, _ = _experiment(args)
+    _prepared(args, experiment)  # data loaded and checked: before any output exists
     out = Path(args.out) if args.out else Path("gdlab-report") / f"{experiment.name}-tune"
     try:
         document = tuning.tune(
@@ -640,7 +731,27 @@ def _tune(args: argparse.Namespace, command: str) -> int:
         return EXIT_INTERRUPTED
     print(f"{out / 'tune.json'}  ({document['validation']}, chosen by {document['selected_by']})")
     print(_tune_table(document))
+    failed = document.get("failed") or []
+    if failed:  # the tasks that raised: their candidates were not scored
+        print(f"{PROG}: {len(failed)} task(s) raised and were not scored "
+              f"(tune.json's \"failed\" lists them): {_first_error(out, failed[0])}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_RUN_FAILED
     return 0
+
+
+def _first_error(out: Path, task_id: str) -> str:
+    """The error a failed task's record holds (``TYPE: message``), cut to one line."""
+    for journal in sorted(out.glob("*.jsonl")):
+        try:
+            for line in journal.read_text(encoding="utf-8").splitlines():
+                record = json.loads(line)
+                if record.get("id") == task_id and isinstance(record.get("error"), dict):
+                    error = record["error"]
+                    return cut(f"{error.get('type')}: {error.get('message')}", 200)
+        except (OSError, ValueError):
+            continue
+    return f"see the record of task {task_id!r} in {out}"
 
 
 def _tune_row(label: str, c: Mapping[str, Any]) -> list[str]:
@@ -683,11 +794,20 @@ def _plot(args: argparse.Namespace, command: str) -> int:
     root = Path("gdlab-report") / f"plot-{args.what}"
     _checked_out(args)
     placed = results.Placed()
-    with results.output(root, out=args.out, force=args.force, placed=placed) as staged:
-        from gdlab.report import write
+    try:
+        with results.output(root, out=args.out, force=args.force, placed=placed) as staged:
+            from gdlab.report import write
 
-        document = run_plot(args.what, staged, command=command, figures=False)
-        write(document, staged, charts=not args.no_js)
+            document = run_plot(args.what, staged, command=command, figures=False)
+            write(document, staged, charts=not args.no_js)
+    except KeyboardInterrupt:
+        told = (
+            "nothing was written"
+            if placed.directory is None
+            else f"{placed.directory} holds the figures drawn so far, and no page"
+        )
+        print(f"{PROG}: interrupted; {told}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(placed.shown / "index.html")
     return 0
 

@@ -627,6 +627,8 @@ class ProblemKind:
         describe: ``options -> str``: the problem in words, for reports.
         task: the data task it needs (``"classification"``, ``"regression"``)
             or ``None`` (no data).
+        implied: ``options -> values``: what keys left at ``None`` stand for
+            (a function's own start point), so that writing them out is no change.
     """
 
     name: str
@@ -636,6 +638,7 @@ class ProblemKind:
     build: Callable[[Mapping[str, Any], Any], Any]
     describe: Callable[[Mapping[str, Any]], str]
     task: str | None = None
+    implied: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
 
     def has(self, trait: str) -> bool:
         """Whether the kind has ``trait`` (``"function2d"``, ``"data"``, ``"classifier"`` …)."""
@@ -668,6 +671,12 @@ class ProblemKind:
             if source.validate is not None:
                 source.validate(options, where)
         return options
+
+    def splits(self, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """The parts of the problem's data, ``"train"`` first; ``()`` for a 2-D function."""
+        from gdlab.data.registry import DATA_SOURCES
+
+        return DATA_SOURCES[options["data"]].splits(options) if self.has("data") else ()
 
     def load_data(self, options: Mapping[str, Any]) -> Any:
         """The problem's data set (Dataset or Splits); ``None`` for a 2-D function.
@@ -729,6 +738,7 @@ register_kind(
         traits=frozenset({"function2d"}),
         build=lambda o, data: FunctionProblem(o["function"], o["start"]),
         describe=_describe_function,
+        implied=lambda o: {"start": list(functions2d.get(o["function"]).start)},
     )
 )  # fmt: skip
 

@@ -31,6 +31,7 @@ import contextlib
 import itertools
 import math
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -239,7 +240,13 @@ def prepare(experiment: Experiment) -> Any:
     key = digest(experiment.problem.to_table())
     problem = _PROBLEMS.get(key)
     if problem is None:
-        problem = experiment.problem.build()
+        try:
+            problem = experiment.problem.build()
+        except (FileNotFoundError, NotADirectoryError, TypeError, ValueError) as error:
+            # what only the data shows (10 classes for a sigmoid output, a missing folder)
+            text = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            text = text.removeprefix("problem: ").removeprefix("experiment: ")
+            raise ConfigError(f"experiment: problem: {text}") from None
         if len(_PROBLEMS) >= 4:
             _PROBLEMS.pop(next(iter(_PROBLEMS)))
         _PROBLEMS[key] = problem
@@ -311,6 +318,28 @@ def check_size(experiment: Experiment, n_train: int | None) -> None:
         )
 
 
+def _registering_modules(experiment: Experiment) -> list[str]:
+    """The modules a worker process imports to see the race's optimizers that neither
+    gdlab nor an entry point registers (a worker starts fresh); an optimizer that
+    only this process knows (registered in ``__main__``: a notebook, ``python -c``)
+    is refused here, before any run starts, rather than failing every run there."""
+    from gdlab.optim import OPTIMIZERS
+
+    modules: list[str] = []
+    for run in experiment.runs:
+        module = OPTIMIZERS[run.optimizer].__module__
+        if module.split(".")[0] == "gdlab" or module in modules:
+            continue
+        if module in ("__main__", "__mp_main__") or module not in sys.modules:
+            raise ConfigError(
+                f"optimizer {run.optimizer!r} is registered in this process only (in "
+                f"{module}), and worker processes start fresh: race with workers=1, or "
+                "register it in a module of your own (or a gdlab.optimizers entry point)"
+            )
+        modules.append(module)
+    return modules
+
+
 def race_task(
     *,
     config: Mapping[str, Any],
@@ -319,6 +348,7 @@ def race_task(
     out: str,
     progress: bool = False,
     rng: np.random.Generator | None = None,
+    modules: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One task of a race: run ``run`` of experiment ``config`` (plain data) with ``seed``.
 
@@ -327,9 +357,14 @@ def race_task(
     same for every run of that seed (the sweep's per-task ``rng`` is not
     used: a race's fairness is the shared seed). Large final parameters are
     stored in ``out/params/<id>.npz``; the record is plain JSON data.
+    ``modules`` are imported first: those that register the race's own optimizers.
     """
+    import importlib
+
     from gdlab.results import plain, store_params
 
+    for module in modules:
+        importlib.import_module(module)
     experiment = Experiment.from_dict(config)
     return plain(store_params(_train(experiment, run, seed, progress), out))
 
@@ -398,6 +433,8 @@ def race(
     progress = check_bool("progress", progress)
     if out_dir is not None and not isinstance(out_dir, str | os.PathLike):
         fail("out_dir", "a path (str or os.PathLike) or None", out_dir, kind=TypeError)
+    if workers > 1 or scheduler is not None or dask_local is not None or timeout is not None:
+        _registering_modules(experiment)  # an optimizer workers cannot see: refused here
     with contextlib.ExitStack() as stack:
         keep = out_dir is not None
         out = Path(out_dir) if keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -441,6 +478,7 @@ def _sweep_race(
     from gdlab.sweep import Task, run_sweep
 
     config = experiment.to_dict()
+    modules = {} if inline else {"modules": _registering_modules(experiment)}
     tasks = [
         Task(
             f"{slug(run.label)}-seed{seed}",
@@ -450,6 +488,7 @@ def _sweep_race(
                 "seed": seed,
                 "out": str(out),
                 "progress": progress and inline,
+                **(modules if modules.get("modules") else {}),
             },
         )
         for seed in range(experiment.seeds)
@@ -633,6 +672,7 @@ def run_experiment(
     and ``results.csv`` with every finished run and ``"status":
     "interrupted"``, and a report of them; then it propagates.
     """
+    from gdlab.experiments.describe import recorded
     from gdlab.experiments.describe import text as describe_text
     from gdlab.report import write
     from gdlab.results import ResultsWriter
@@ -641,6 +681,8 @@ def run_experiment(
     workers = check_int("workers", workers, low=1)
     progress = check_bool("progress", progress)
     problem = prepare(experiment)
+    if workers > 1:
+        _registering_modules(experiment)  # an optimizer workers cannot see: refused here
     words = dict(text) if text is not None else describe_text(experiment)
     header = {
         "experiment": experiment.name,
@@ -648,7 +690,7 @@ def run_experiment(
         "description": words["description"],
         "changes": list(words.get("changes", [])),
         "command": command,
-        "config": experiment.to_dict(),
+        "config": recorded(experiment, words).to_dict(),
         "problem": describe_problem(experiment, problem),
     }
     if series is not None:

@@ -39,6 +39,10 @@ SPLIT_SEED = Field(
 )
 
 
+def _train_only(options: Mapping[str, Any]) -> tuple[str, ...]:
+    return ("train",)
+
+
 @dataclass(frozen=True)
 class DataSource:
     """A data set an experiment can name.
@@ -55,6 +59,9 @@ class DataSource:
         validate: ``(options, where) -> None``: checks across keys (optional).
         replaces: keys that setting a key drops (``--data DIR`` drops MNIST's
             ``test_size``: the IDX files' test set is fixed).
+        splits: ``options -> names``: the parts its loader returns, ``"train"``
+            first (an experiment's ``training.validation`` must name one of the
+            others); only ``("train",)`` by default.
         cached_with: ``options -> libraries or None``: the distributions
             whose code makes the data (e.g. ``("scikit-learn",)``), whose
             versions join the key of the disk cache (:meth:`load_cached`), or
@@ -73,6 +80,7 @@ class DataSource:
     validate: Callable[[Mapping[str, Any], str], None] | None = None
     replaces: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     cached_with: Callable[[Mapping[str, Any]], tuple[str, ...] | None] | None = None
+    splits: Callable[[Mapping[str, Any]], tuple[str, ...]] = _train_only
 
     @property
     def classifier(self) -> bool:
@@ -192,6 +200,8 @@ register(
         validate=_validate_mnist,
         replaces={"directory": ("test_size",)},
         cached_with=_mnist_libraries,
+        splits=lambda o: ("train", "validation", "test") if o["validation_size"] else
+        ("train", "test"),
     )
 )  # fmt: skip
 
@@ -326,5 +336,6 @@ register(
         describe=_describe_digits,
         dataset=datasets.digits,
         cached_with=libraries("scikit-learn"),  # its data file; the split
+        splits=lambda o: ("train", "test"),
     )
 )

@@ -197,6 +197,14 @@ def title(experiment: Experiment) -> str:
     return f"{who} on {_subject(experiment)}"
 
 
+def _evaluated(training: Training, has_data: bool) -> str:
+    """``, evaluated on the test set every 4 epochs and at the end`` (what is not the default)."""
+    where = f" on the {training.validation} set" if training.validation else ""
+    every = training.evaluate_every
+    when = f" every {_count(every, 'epoch')} and at the end" if has_data and every != 1 else ""
+    return f", evaluated{where}{when}" if where or when else ""
+
+
 def _what_ran(experiment: Experiment) -> str:
     training = experiment.training
     has_data = experiment.problem.has("data")
@@ -207,8 +215,7 @@ def _what_ran(experiment: Experiment) -> str:
     )
     sentences = [
         f"Problem: {experiment.problem.describe()}.",
-        f"Training: {training_text(training, has_data)}"
-        + (f", evaluated on the {training.validation} set" if training.validation else "")
+        f"Training: {training_text(training, has_data)}{_evaluated(training, has_data)}"
         + f"; {seeds} per run"
         + (", the same batches for every run of a seed." if has_data else "."),
         "Runs: " + "; ".join(run_text(experiment, r) for r in experiment.runs) + ".",
@@ -261,7 +268,7 @@ def text(
     notes: Sequence[str] = (),
     read: Experiment | None = None,
 ) -> dict[str, Any]:
-    """``{"title", "description", "changes"}`` for a report of ``experiment``.
+    """``{"title", "description", "changes", "dropped"}`` for a report of ``experiment``.
 
     ``base`` is what it was made from (a built-in experiment, or a file as
     read); ``base_name`` names it in the page. A built-in experiment (or one
@@ -271,6 +278,10 @@ def text(
     except a title or description written for this experiment (:func:`_kept`):
     ``read`` is the experiment as its file (or the built-in) gave it, before the
     command line's changes. ``notes`` are appended (e.g. where tuned rates came from).
+    ``dropped`` names the experiment's own fields (``title``, ``description``) that
+    the changes made untrue: the report records the experiment without them
+    (:func:`recorded`), so that running its ``results.json`` again does not bring
+    them back.
     """
     origin = _origin(experiment)
     if base is None and origin is not None and experiment.based_on == origin.name:
@@ -280,10 +291,9 @@ def text(
     changes = experiment.changes_from(base) if base is not None else []
     # text written for this very experiment (`--set title=…`, a file's own beside its
     # based_on) stays; the base's hand-written text only while nothing changed
-    own = experiment.title if _kept(experiment, base, read, "title", changes) else ""
-    description = (
-        experiment.description if _kept(experiment, base, read, "description", changes) else ""
-    )
+    kept = {f: _kept(experiment, base, read, f, changes) for f in ("title", "description")}
+    own = experiment.title if kept["title"] else ""
+    description = experiment.description if kept["description"] else ""
     source = source_text(origin.name, changed=bool(changes)) if origin is not None else ""
     parts = [source] if source else []
     parts += [description] if description else []
@@ -296,4 +306,12 @@ def text(
         "title": own or title(experiment),
         "description": "\n\n".join(parts),
         "changes": changes,
+        "dropped": [f for f, stands in kept.items() if getattr(experiment, f) and not stands],
     }
+
+
+def recorded(experiment: Experiment, words: Mapping[str, Any]) -> Experiment:
+    """``experiment`` as its report records it: without the fields of its own text that
+    :func:`text` found untrue for it (``words["dropped"]``)."""
+    dropped = words.get("dropped", ())
+    return experiment.replace(**{f: "" for f in dropped}) if dropped else experiment

@@ -160,7 +160,9 @@ class Training:
 
     def merge(self, where: str = "training", **changes: Any) -> Training:
         """A copy with ``changes`` checked and applied; ``steps`` replaces ``epochs``
-        and the other way round (giving both is an error)."""
+        and the other way round (giving both is an error); a full batch
+        (``batch_size=None``) puts ``batching`` back to its default unless it is
+        changed too (it means nothing without a batch size)."""
         check_keys(changes, TRAINING_FIELDS, where)
         if changes.get("steps") is not None and changes.get("epochs") is not None:
             raise ConfigError(
@@ -170,6 +172,8 @@ class Training:
         values = dataclasses.asdict(self)
         for key, value in changes.items():
             values[key] = TRAINING_FIELDS[key].check(f"{where}.{key}", value)
+        if "batch_size" in changes and values["batch_size"] is None and "batching" not in changes:
+            values["batching"] = TRAINING_FIELDS["batching"].default
         if changes.get("steps") is not None:
             values["epochs"] = None
         elif changes.get("epochs") is not None:
@@ -445,7 +449,19 @@ class RunSpec:
 
 
 #: Keys that a file may write under the wrong header.
-_TOP_ONLY = ("seeds", "title", "description", "based_on")
+_TOP_ONLY = ("name", "seeds", "title", "description", "based_on")
+
+
+def _problem_fields() -> frozenset[str]:
+    """Every key a ``[problem]`` table may hold, with any kind and data set (registered now)."""
+    from gdlab.data.registry import DATA_SOURCES
+
+    keys = {"kind", "data"}
+    for kind in PROBLEM_KINDS.values():
+        keys.update(kind.fields)
+    for source in DATA_SOURCES.values():
+        keys.update(source.fields)
+    return frozenset(keys)
 
 
 def _home(key: str, table: str) -> str | None:
@@ -457,6 +473,8 @@ def _home(key: str, table: str) -> str | None:
         return "[training]" + (" (or a [[runs]] table, for that run alone)" if run else "")
     if key == "lr":
         return "a run: a [[runs]] table, or [optimizers] lr"
+    if key in _problem_fields() and not table.startswith("problem"):
+        return "[problem]"
     return None
 
 
@@ -588,19 +606,22 @@ class ProblemSpec:
     def with_options(self, where: str = "problem", **changes: Any) -> ProblemSpec:
         """A copy with options changed and the whole table checked again.
 
-        Changing ``data`` starts that data set's own keys from their defaults;
-        changing ``function`` resets ``start`` to the new function's own.
+        A new ``kind`` starts from that kind's defaults (the other changes on
+        top); a new ``data`` starts that data set's own keys from their defaults;
+        a new ``function`` resets ``start`` to that function's own. Setting a key
+        to the value it has changes nothing.
         """
         table = {"kind": self.kind, **self._given()}
-        if "kind" in changes and changes["kind"] != self.kind:
-            table = {"kind": changes.pop("kind")}
-        if "data" in changes:
+        new = {k: v for k, v in changes.items() if v != {**table, "kind": self.kind}.get(k)}
+        if "kind" in new:
+            table = {"kind": new["kind"]}
+        if "data" in new:
             table = {k: v for k, v in table.items() if k not in self._source_keys()}
-        for key in list(changes):  # a key that makes others meaningless drops them
+        for key in new:  # a key that makes others meaningless drops them
             for dropped in self._source().replaces.get(key, ()) if self._source() else ():
                 if dropped not in changes:
                     table.pop(dropped, None)
-        if "function" in changes and "start" not in changes:
+        if "function" in new and "start" not in changes:
             table.pop("start", None)
         table.update(changes)
         return ProblemSpec.from_table(table, where)
@@ -620,6 +641,15 @@ class ProblemSpec:
     def to_table(self) -> dict[str, Any]:
         return {"kind": self.kind, **plain(self._given())}
 
+    def resolved(self) -> dict[str, Any]:
+        """:meth:`to_table` with what the unset keys stand for (a function's own start):
+        what is compared to tell a change."""
+        implied = self.registered.implied
+        table = self._given()
+        for key, value in (implied(self.options) if implied else {}).items():
+            table.setdefault(key, value)
+        return {"kind": self.kind, **plain(table)}
+
     def load_data(self) -> Any:
         """The data set (Dataset or Splits); ``None`` for a 2-D function."""
         return self.registered.load_data(self.options)
@@ -632,7 +662,14 @@ class ProblemSpec:
         return kind.build(self.options, data)
 
     def describe(self) -> str:
-        return self.registered.describe(self.options)
+        """The problem in words; a ``split_seed`` other than 0 is named (other data)."""
+        words = self.registered.describe(self.options)
+        seed = self.options.get("split_seed")
+        return words if not seed else f"{words}, split_seed {seed}"
+
+    def splits(self) -> tuple[str, ...]:
+        """The parts of the data, ``"train"`` first; ``()`` for a 2-D function."""
+        return self.registered.splits(self.options)
 
 
 # --------------------------------------------------------------------------- experiment
@@ -703,14 +740,14 @@ def _expand_optimizers(table: Any, where: str) -> list[RunSpec]:
                     f"{where} gives the lr of {name} twice (in lr and in hyperparameters.{name})"
                 )
             extra["lr"] = lrs[name]
-        runs.append(
-            RunSpec.from_table(
-                {"optimizer": name, "hyperparameters": extra},
-                f"{where}.names[{i}]",
-                default_preset=table.get("preset"),
-                hp_where=f"{where}.hyperparameters.{name}",
-            )
+        run = RunSpec.from_table(
+            {"optimizer": name, "hyperparameters": extra},
+            f"{where}.names[{i}]",
+            default_preset=table.get("preset"),
+            hp_where=f"{where}.hyperparameters.{name}",
         )
+        _check_run(run, where)  # named by this table, not by a [[runs]] the file lacks
+        runs.append(run)
     return runs
 
 
@@ -807,27 +844,47 @@ class Experiment:
             seen[key] = run.label
 
     def _check_training(self, where: str) -> None:
-        if not self.problem.has("data"):
-            for i, run in enumerate(self.runs):
-                batch = self.run_training(run).batch_size
-                if batch is not None:
-                    owner = "training" if "batch_size" not in run.training else f"runs[{i}]"
+        function = not self.problem.has("data")
+        for i, run in enumerate(self.runs):
+            training = self.run_training(run)
+            for key in ("batch_size", "batching"):
+                owner = "training" if key not in run.training else f"runs[{i}]"
+                value = getattr(training, key)
+                if function and value != TRAINING_FIELDS[key].default:
                     raise ConfigError(
-                        f"{where}: {owner}.batch_size must be left out for a 2-D function "
-                        f"(every step uses the whole function); got {batch!r}"
+                        f"{where}: {owner}.{key} must be left out for a 2-D function "
+                        f"(every step uses the whole function); got {value!r}"
                     )
-            if self.training.validation is not None:
+            if training.batch_size is None and training.batching != "epoch":
+                owner = "training" if "batching" not in run.training else f"runs[{i}]"
                 raise ConfigError(
-                    f"{where}: training.validation must be left out for a 2-D function "
-                    f"(there is no data); got {self.training.validation!r}"
+                    f"{where}: {owner}.batching = {training.batching!r} needs a batch_size "
+                    "(without one every step uses the whole training set)"
                 )
-        elif self.training.validation == "validation":
-            options = self.problem.options
-            if not options.get("validation_size"):
-                raise ConfigError(
-                    f"{where}: training.validation = 'validation' needs a validation part "
-                    "(problem.validation_size > 0); use 'test' or set validation_size"
-                )
+        if self.training.validation is not None:
+            self._check_validation(where)
+
+    def _check_validation(self, where: str) -> None:
+        """``training.validation`` names a part of the data other than the training set."""
+        name, splits = self.training.validation, self.problem.splits()
+        if not splits:
+            raise ConfigError(
+                f"{where}: training.validation must be left out for a 2-D function "
+                f"(there is no data); got {name!r}"
+            )
+        if name in splits[1:]:
+            return
+        fields = self.problem.registered.all_fields(self.problem.options.get("data"))
+        if name == "validation" and "validation_size" in fields:
+            hint = "set problem.validation_size > 0"
+        elif splits[1:]:
+            hint = " or ".join(repr(s) for s in splits[1:]) + " is one"
+        else:
+            hint = "this data has a training set only: leave validation out"
+        raise ConfigError(
+            f"{where}: training.validation must name a part of the data besides the "
+            f"training set ({hint}); got {name!r}"
+        )
 
     def check_data(self, n_train: int, where: str = "experiment") -> None:
         """Check batch sizes against the training set's size once the data is loaded."""
@@ -1021,14 +1078,33 @@ class Experiment:
                 f"training.KEY or RUN.KEY (RUN an optimizer or a run label); got {path!r}"
             )
         if head == "problem":
-            try:
-                problem = self.problem.with_options("problem", **{rest: value})
-            except ConfigError as error:
-                raise ConfigError(f"{where}: {error}") from None
-            return self.replace(problem=problem)
+            return self.with_problem(where, **{rest: value})
         if head == "training":
             return self.merge_training(**{rest: value})
         return self.change_runs(self.select(head, where), lambda r: _set_run(r, rest, value, where))
+
+    def with_problem(self, where: str = "problem", **changes: Any) -> Experiment:
+        """The experiment with problem keys changed together (:meth:`ProblemSpec.with_options`):
+        ``with_problem(kind="logreg", data="moons")`` where one key at a time could not.
+
+        A problem without data (a 2-D function) after one with data drops the
+        training settings that only data has (batch size, batching, validation).
+        """
+        try:
+            problem = self.problem.with_options("problem", **changes)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+        if problem.has("data") or not self.problem.has("data"):
+            return self.replace(problem=problem)
+        only = ("batch_size", "batching", "validation")  # what only data has
+        training = Training(
+            **{k: v for k, v in dataclasses.asdict(self.training).items() if k not in only}
+        )
+        runs = tuple(
+            dataclasses.replace(r, training={k: v for k, v in r.training.items() if k not in only})
+            for r in self.runs
+        )
+        return self.replace(problem=problem, training=training, runs=runs)
 
     def select_optimizers(self, names: Sequence[str], where: str = "--optimizers") -> Experiment:
         """Keep the runs of these optimizers, in this order; a name the experiment lacks
@@ -1096,12 +1172,17 @@ def _set_run(run: RunSpec, key: str, value: Any, where: str) -> RunSpec:
             return dataclasses.replace(run, **{key: value})
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
+    if key == "optimizer":
+        raise ConfigError(
+            f"{where}: a run's optimizer is not changed in place; choose the runs with "
+            f"--optimizers (e.g. --optimizers {value},…) or write a [[runs]] table"
+        )
     names = hyperparameter_names(run.optimizer)
     if key not in names:
+        settable = (k for k in RUN_KEYS if k not in ("hyperparameters", "optimizer"))
         raise ConfigError(
             f"{where}: {key!r} is not a setting of run {run.label!r}; run keys: "
-            f"{', '.join(k for k in RUN_KEYS if k != 'hyperparameters')}; hyperparameters of "
-            f"{run.optimizer}: {', '.join(names)}"
+            f"{', '.join(settable)}; hyperparameters of {run.optimizer}: {', '.join(names)}"
         )
     return run.with_hyperparameters(**{key: value})
 
@@ -1188,7 +1269,14 @@ def _run_changes(
 
 
 def _changes(base: Experiment, new: Experiment) -> list[str]:
-    lines = _table_changes("problem.", base.problem.to_table(), new.problem.to_table())
+    old_problem, new_problem = base.problem, new.problem
+    if (old_problem.kind, old_problem.options.get("data")) != (
+        new_problem.kind,
+        new_problem.options.get("data"),
+    ):  # another kind or data set: its keys are others, compared as a whole
+        lines = [f"problem: {old_problem.describe()} → {new_problem.describe()}"]
+    else:
+        lines = _table_changes("problem.", old_problem.resolved(), new_problem.resolved())
     lines += _training_changes(base.training, new.training)
     if base.seeds != new.seeds:
         lines.append(f"seeds: {base.seeds} → {new.seeds}")
