@@ -26,8 +26,11 @@ def test_the_guide_runs(capsys):
         records = namespace["records"]
         assert {r["label"] for r in records} == {"AdaBound", "Adam"}
         assert all(r["status"] == "ok" for r in records)
+        text = DOC.read_text(encoding="utf-8")
+        shown = text[text.index("print(space)") :].split("```text\n")[1].split("\n```")[0]
+        assert repr(namespace["space"]) == shown  # what the guide says it prints
     finally:
-        for name in ("adabound_rule", "adabound"):
+        for name in ("adabound_rule", "adabound", "heavy_ball_rule"):
             if name in OPTIMIZERS:
                 unregister(name)
     out = capsys.readouterr().out

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import inspect
 import itertools
 import math
 import numbers
@@ -577,16 +576,19 @@ class SearchSpace:
         return f"SearchSpace({{{inner}}})"
 
 
-# The learning-rate range default_space searches is declared by each optimizer
-# where it is registered (``register(..., lr_range=...)``, read here as
-# ``cls.lr_range``). Plain gradient descent and the momentum methods take
-# steps of ``lr·g``, so their useful rates depend on the gradient's scale;
-# 1e-3 .. 1 covers the seeds' 0.01 .. 0.95. AdaGrad divides by the root of
-# the summed squares and starts with steps of about ``lr``: 1e-3 .. 1 (seed
-# 001 uses 1.5 on the bowl, the MNIST race 0.01). RMSprop and the Adam family
-# take steps of about ``lr`` per coordinate whatever the scale: 1e-4 .. 1e-1
-# around the usual 1e-3. Adadelta's ``lr`` only scales its unit-correcting
-# step (1.0 by default): 1e-2 .. 10. What tuning may name is ``cls.tunable``.
+# The ranges default_space searches are declared by each optimizer where it is
+# registered: ``register(..., lr_range=...)`` for the learning rate, and
+# ``tunable=`` for the others (the standard ones, beta1, beta2, eps, decay,
+# momentum, weight_decay, have ranges of their own in gdlab.optim.registry);
+# ``cls.tunable_ranges`` holds them all as distribution configs. Plain
+# gradient descent and the momentum methods take steps of ``lr·g``, so their
+# useful rates depend on the gradient's scale; 1e-3 .. 1 covers the seeds'
+# 0.01 .. 0.95. AdaGrad divides by the root of the summed squares and starts
+# with steps of about ``lr``: 1e-3 .. 1 (seed 001 uses 1.5 on the bowl, the
+# MNIST race 0.01). RMSprop and the Adam family take steps of about ``lr`` per
+# coordinate whatever the scale: 1e-4 .. 1e-1 around the usual 1e-3.
+# Adadelta's ``lr`` only scales its unit-correcting step (1.0 by default):
+# 1e-2 .. 10. What tuning may name is ``cls.tunable``.
 
 
 def _tuned(optimizer: str, what: str) -> Distribution:
@@ -594,18 +596,7 @@ def _tuned(optimizer: str, what: str) -> Distribution:
     cls = OPTIMIZERS[optimizer]
     if what == "lr":
         return LogUniform(*cls.lr_range)
-    if what == "momentum":
-        # A momentum that is off by default (RMSprop's): offer "off" among the values.
-        default = inspect.signature(cls.__init__).parameters[cls.tunable[what]].default
-        return Choice((0.0, 0.5, 0.9)) if default == 0 else Choice((0.5, 0.9, 0.95, 0.99))
-    table: dict[str, Distribution] = {
-        "beta1": Choice((0.5, 0.8, 0.9, 0.95)),  # seed 002 recommends 0.9
-        "beta2": Choice((0.99, 0.999, 0.9999)),  # seed 002 recommends 0.999
-        "eps": LogUniform(1e-10, 1e-4),
-        "decay": Choice((0.9, 0.95, 0.99, 0.999)),
-        "weight_decay": LogUniform(1e-6, 1e-1),
-    }
-    return table[what]
+    return SearchSpace.from_config({what: cls.tunable_ranges[what]}).params[what]
 
 
 def default_space(optimizer: str, *, tune: Sequence[str] = ("lr",)) -> SearchSpace:
@@ -626,9 +617,11 @@ def default_space(optimizer: str, *, tune: Sequence[str] = ("lr",)) -> SearchSpa
     ``"beta1"`` (Choice 0.5, 0.8, 0.9, 0.95), ``"beta2"`` (Choice 0.99,
     0.999, 0.9999), ``"eps"`` (log-uniform 1e-10 .. 1e-4), ``"decay"``
     (RMSprop's ``alpha`` or Adadelta's ``rho``: Choice 0.9, 0.95, 0.99,
-    0.999) and ``"weight_decay"`` (log-uniform 1e-6 .. 1e-1). The β's and
-    decays are choices: what matters is ``1 − β`` (the averaging window,
-    about ``1/(1 − β)`` steps), and a few windows cover it.
+    0.999) and ``"weight_decay"`` (log-uniform 1e-6 .. 1e-1), and any other
+    name over the range the optimizer registered with it (``register(...,
+    tunable={"gamma": {"range": (1e-3, 1.0)}})``). The β's and decays are
+    choices: what matters is ``1 − β`` (the averaging window, about
+    ``1/(1 − β)`` steps), and a few windows cover it.
 
     >>> default_space("adam", tune=("lr", "beta2"))
     SearchSpace({'lr': LogUniform(0.0001, 0.1), 'beta2': Choice([0.99, 0.999, 0.9999])})

@@ -16,7 +16,9 @@ the test suite asks of every built-in:
                   ``create(name, **hyperparameters())`` remakes it exactly
                   (hyperparameters are plain JSON data).
 ``round trip``    ``state_dict()`` → ``load_state_dict()`` into a fresh
-                  optimizer, then both continue: bit-identical parameters.
+                  optimizer, then both continue: bit-identical parameters,
+                  and ``f`` no higher than at the start (with
+                  ``maximize=True`` the walk is on ``−f``: the same bowl).
 ``kernels``       the fused and the reference kernels give bit-identical
                   steps (float32 and float64), and each dtype is kept.
 ``allocation``    after a warm-up, updates of a 1M-element float32 parameter
@@ -29,7 +31,11 @@ the test suite asks of every built-in:
                   bit for bit, as minimizing ``f``.
 ``non-finite``    a NaN gradient raises ``NonFiniteGradientError`` and changes
                   neither parameters nor state (all of ``state_dict()``);
-                  ``nonfinite="skip"`` skips it and counts it.
+                  ``nonfinite="skip"`` skips it and counts it, changing
+                  nothing else (``t`` and all of ``state_dict()``); an
+                  optimizer that calls the closure does the same for a
+                  closure's NaN loss (refused as its first update too, when
+                  ``state_dict()`` stays a fresh optimizer's).
 
 Each check that fails is listed with why; :meth:`CheckReport.raise_if_failed`
 (what :func:`check_optimizer` does unless ``raise_on_failure=False``) raises
@@ -267,18 +273,30 @@ def _check_registry(cls: type[Optimizer], kwargs: dict) -> None:
     assert "lr" in inspect.signature(cls.__init__).parameters, "the constructor takes no lr"
 
 
+def _sign(kwargs: Mapping[str, Any]) -> float:
+    """−1 (the problem is −f, to maximize) when ``kwargs`` set ``maximize=True``, else 1."""
+    return -1.0 if kwargs.get("maximize") is True else 1.0
+
+
 def _check_round_trip(cls: type[Optimizer], kwargs: dict) -> None:
     params, a = _problem()
+    start = _closure_for(a)(params)[0]
+    sign = _sign(kwargs)  # under maximize=True the walk climbs −f: the same problem
     opt = _make(cls, kwargs)
-    _walk(opt, params, a, 7)
+    _walk(opt, params, a, 7, sign)
     saved = opt.state_dict()
     twin_params = {k: v.copy() for k, v in params.items()}
     twin = _make(cls, kwargs)
     twin.load_state_dict(saved)
-    _walk(opt, params, a, 7)
-    _walk(twin, twin_params, a, 7)
+    _walk(opt, params, a, 7, sign)
+    _walk(twin, twin_params, a, 7, sign)
     assert _same(params, twin_params), "a loaded optimizer continues differently"
     assert twin.t == opt.t, f"t is {twin.t} after loading, {opt.t} in the original"
+    final = _closure_for(a)(params)[0]
+    assert final <= start, (  # NaN too; standing still is the convergence check's
+        f"14 steps took ½·Σaᵢxᵢ² from {start:.6g} to {final:.6g}: the walk went uphill"
+        + (" (maximize=True, on −f)" if sign < 0 else "")
+    )
 
 
 def _check_kernels(cls: type[Optimizer], kwargs: dict) -> None:
@@ -287,7 +305,7 @@ def _check_kernels(cls: type[Optimizer], kwargs: dict) -> None:
         for fused in (True, False):
             params, a = _problem(dtype)
             opt = _make(cls, {**kwargs, "fused": fused})
-            _walk(opt, params, a, 10)
+            _walk(opt, params, a, 10, _sign(kwargs))
             for k, v in params.items():
                 assert v.dtype == dtype, f"params[{k!r}] became {v.dtype} (was {np.dtype(dtype)})"
             results.append(params)
@@ -374,29 +392,70 @@ def _check_maximize(cls: type[Optimizer], kwargs: dict) -> None:
 
 def _check_nonfinite(cls: type[Optimizer], kwargs: dict) -> None:
     params, a = _problem()
+    sign = _sign(kwargs)
     opt = _make(cls, _overridden(kwargs, nonfinite="raise"))
-    _walk(opt, params, a, 3)
-    before, state = {k: v.copy() for k, v in params.items()}, opt.state_dict()
-    grads = _closure_for(a)(params)[1]
+    _walk(opt, params, a, 3, sign)
+    grads = _closure_for(a, sign)(params)[1]
     grads["b"][2] = np.nan
-    closure = _closure_for(a) if opt.needs_closure else None
+    closure = _closure_for(a, sign) if opt.needs_closure else None
+    _refused(opt, params, grads, closure, "a NaN gradient")
+    skipping = _make(cls, {**kwargs, "nonfinite": "skip"})
+    _walk(skipping, params, a, 3, sign)
+    _skipped(skipping, params, grads, closure, "a NaN gradient")
+    if opt.needs_closure:  # a NaN from the closure: refused at the first update and later
+        grads = _closure_for(a, sign)(params)[1]
+        nan_closure = _nan_closure(a, sign)
+        for steps in (0, 3):
+            refusing = _make(cls, _overridden(kwargs, nonfinite="raise"))
+            _walk(refusing, params, a, steps, sign)
+            _refused(refusing, params, grads, nan_closure, "a closure's NaN loss")
+        _skipped(skipping, params, grads, nan_closure, "a closure's NaN loss")
+
+
+def _nan_closure(a: dict[str, np.ndarray], sign: float) -> Callable:
+    """A closure whose loss is NaN (its gradients finite)."""
+    closure = _closure_for(a, sign)
+
+    def nan_loss(params):
+        return math.nan, closure(params)[1]
+
+    return nan_loss
+
+
+def _refused(opt: Optimizer, params: dict, grads: dict, closure: Any, what: str) -> None:
+    """``update`` raises NonFiniteGradientError and changes nothing, state_dict() whole."""
+    before, state = {k: v.copy() for k, v in params.items()}, opt.state_dict()
     try:
         opt.update(params, grads, closure=closure)
     except NonFiniteGradientError:
         pass
     else:
-        raise AssertionError("a NaN gradient did not raise NonFiniteGradientError")
-    assert _same(params, before), "a refused NaN step changed the parameters"
+        raise AssertionError(f"{what} did not raise NonFiniteGradientError")
+    assert _same(params, before), f"a step refused for {what} changed the parameters"
     after = opt.state_dict()
-    assert after["t"] == state["t"], "a refused NaN step counted"
+    assert after["t"] == state["t"], f"a step refused for {what} counted"
     changed = _first_difference(state, after)
-    assert changed is None, f"a refused NaN step changed the state ({changed})"
-    skipping = _make(cls, {**kwargs, "nonfinite": "skip"})
-    _walk(skipping, params, a, 3)
-    kept = {k: v.copy() for k, v in params.items()}
-    skipping.update(params, grads, closure=closure)
-    assert skipping.skipped_steps == 1, "nonfinite='skip' did not count the skipped step"
-    assert _same(params, kept), "nonfinite='skip' changed the parameters"
+    assert changed is None, f"a step refused for {what} changed the state ({changed})"
+
+
+def _skipped(opt: Optimizer, params: dict, grads: dict, closure: Any, what: str) -> None:
+    """``nonfinite="skip"`` skips: counted, and nothing else changes (state_dict() whole)."""
+    before, state = {k: v.copy() for k, v in params.items()}, opt.state_dict()
+    when = f"at step {opt.t + 1}"
+    opt.update(params, grads, closure=closure)
+    after = opt.state_dict()
+    assert after["skipped_steps"] == state["skipped_steps"] + 1, (
+        f"nonfinite='skip' did not count the step skipped for {what} {when}"
+    )
+    assert _same(params, before), f"nonfinite='skip' changed the parameters ({what}, {when})"
+    assert opt.t == state["t"], (
+        f"nonfinite='skip' counted the step skipped for {what} {when} in t "
+        f"({state['t']} -> {opt.t})"
+    )
+    changed = _first_difference({**state, "skipped_steps": None}, {**after, "skipped_steps": None})
+    assert changed is None, (
+        f"nonfinite='skip' changed the state on the step skipped for {what} {when} ({changed})"
+    )
 
 
 _CHECKS: dict[str, Callable[[type[Optimizer], dict], None]] = {

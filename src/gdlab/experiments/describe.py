@@ -233,7 +233,8 @@ def _origin(experiment: Experiment) -> Experiment | None:
         return builtin(experiment.based_on)
     if experiment.based_on is None and experiment.name in BUILTIN:
         same = builtin(experiment.name)
-        return same if same.key() == experiment.key() else None
+        unchanged = same.key() == experiment.key() or not experiment.changes_from(same)
+        return same if unchanged else None
     return None
 
 

@@ -116,6 +116,10 @@ class Optimizer(abc.ABC):
     #: What tuning may name, as ``{tunable: constructor argument}``, set by
     #: :func:`gdlab.optim.register`.
     tunable: ClassVar[dict[str, str]] = {}
+    #: The search range of each tunable, as a distribution config
+    #: (``{"type": "loguniform", "low": 1e-3, "high": 1.0}``, ``{"type":
+    #: "choice", "values": [...]}``, ...), set by :func:`gdlab.optim.register`.
+    tunable_ranges: ClassVar[dict[str, dict[str, Any]]] = {}
     #: Preset name → the constructor arguments it sets, set by
     #: :func:`gdlab.optim.register`.
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
@@ -209,7 +213,7 @@ class Optimizer(abc.ABC):
             fail("closure", "a function params -> (loss, grads), or None", closure, kind=TypeError)
         if self.needs_closure and closure is None:
             raise TypeError(
-                f"{type(self).__name__} evaluates the loss again within a step: pass "
+                f"{self._closure_caller()} evaluates the loss again within a step: pass "
                 "update(params, grads, closure=f) with f(params) -> (loss, grads)"
             )
         plan = self._plan
@@ -236,14 +240,44 @@ class Optimizer(abc.ABC):
             if created:  # a refused first step leaves no state behind either
                 self._forget_state()
             raise
+        t, current_lr = self.t, self.current_lr
         self.t += 1
         self.current_lr = lr
         self._cast_memo.clear()
         self._closure = closure
         try:
             self._step(flat_params, effective, lr)
+        except BaseException as error:
+            if self._step_undone():  # the step refused and put everything back
+                self.t, self.current_lr = t, current_lr
+                if created and not self._skips(error):
+                    self._forget_state()  # a refused first update leaves no state either
+            raise
         finally:
             self._closure = None
+
+    def _step_undone(self) -> bool:
+        """After :meth:`_step` raised: whether it had put back everything it changed
+        (parameters and state), so that the call changes nothing (the step count, and
+        on a refused first update the state made for it, are then undone too).
+
+        False here: a rule that does not evaluate the loss refuses nothing once
+        the rate is checked (what stops it mid-step, Ctrl-C, may leave it half
+        done). The rules that call the closure, and the wrappers, say.
+        """
+        return False
+
+    def _skips(self, error: BaseException) -> bool:
+        """Whether ``error``, raised by :meth:`_step`, is a step skipped under
+        ``nonfinite="skip"`` (a closure's NaN), which ``update`` counts and does not
+        raise: a skipped first update keeps the state made for it, as one skipped
+        for a non-finite gradient does."""
+        return False
+
+    def _closure_caller(self) -> str:
+        """Who needs the closure, for the error without one: this class's name
+        (a wrapper names its inner optimizer that does)."""
+        return type(self).__name__
 
     def _resolve_kernels(self) -> None:
         """The kernel module itself in place of its stand-in (numba's is imported at the

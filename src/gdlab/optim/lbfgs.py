@@ -94,25 +94,29 @@ class _ClosureRule(Optimizer):
     needs_closure = True
 
     def update(self, params, grads, closure=None) -> None:
-        t, current_lr = self.t, self.current_lr
         self._moved = False
         try:
             super().update(params, grads, closure)
         except _ClosureNonFinite as stop:
-            if not stop.changed:
-                self.t, self.current_lr = t, current_lr
-                if self.nonfinite == "skip":
-                    self.skipped_steps += 1
+            # A step that had not moved the parameters was undone whole by
+            # Optimizer.update (see _step_undone): its step count, and a refused
+            # first update's state.
             if self.nonfinite == "skip":
+                if not stop.changed:
+                    self.skipped_steps += 1
                 return
             raise NonFiniteGradientError(stop.message) from None
-        except BaseException:  # Ctrl-C in a closure too
-            # The closure raised, or returned what the checks refuse: a step that
-            # had not moved the parameters is undone whole (the rule restored its
-            # state), one that had ends at the last point evaluated (as on a NaN).
-            if not self._moved:
-                self.t, self.current_lr = t, current_lr
-            raise
+
+    update.__doc__ = Optimizer.update.__doc__
+
+    def _step_undone(self) -> bool:
+        """The closure raised, gave NaN or what the checks refuse: a step that had not
+        moved the parameters is undone whole (the rule put its state back); one that
+        had ends at the last point evaluated, counted."""
+        return not self._moved
+
+    def _skips(self, error: BaseException) -> bool:
+        return isinstance(error, _ClosureNonFinite) and self.nonfinite == "skip"
 
     update.__doc__ = Optimizer.update.__doc__
 

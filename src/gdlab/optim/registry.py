@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import os
 import re
 import warnings
@@ -35,6 +36,22 @@ _PRESET_ORDER = ("book", "course", "torch", "keras", "optax")
 
 #: Hyperparameters tuning knows how to search when an optimizer has them.
 _STANDARD_TUNABLES = ("lr", "momentum", "beta1", "beta2", "eps", "weight_decay")
+
+#: The search ranges tuning knows of its own, as distribution configs (the
+#: ``to_config()`` of :mod:`gdlab.selection`'s distributions). The β's and
+#: decays are choices: what matters is ``1 − β`` (the averaging window, about
+#: ``1/(1 − β)`` steps), and a few windows cover it. ``lr`` is the optimizer's
+#: ``lr_range``; ``momentum`` depends on its default (see :func:`_momentum_range`).
+_STANDARD_RANGES: dict[str, dict[str, Any]] = {
+    "beta1": {"type": "choice", "values": [0.5, 0.8, 0.9, 0.95]},  # seed 002 recommends 0.9
+    "beta2": {"type": "choice", "values": [0.99, 0.999, 0.9999]},  # seed 002 recommends 0.999
+    "eps": {"type": "loguniform", "low": 1e-10, "high": 1e-4},
+    "decay": {"type": "choice", "values": [0.9, 0.95, 0.99, 0.999]},
+    "weight_decay": {"type": "loguniform", "low": 1e-6, "high": 1e-1},
+}
+#: What a tunable's declared range may say (see :func:`register`).
+_RANGE_KEYS = ("argument", "range", "scale", "values")
+_SCALES = {"log": "loguniform", "linear": "uniform"}
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 
@@ -102,7 +119,14 @@ def register(
         lr_range: the learning rates tuning searches, log-uniform, ``0 < low < high``.
         tunable: extra tunables beyond the standard ones the constructor has
             (``lr``, ``momentum``, ``beta1``, ``beta2``, ``eps``,
-            ``weight_decay``), as ``{tunable: argument}`` (``{"decay": "alpha"}``).
+            ``weight_decay``), each the constructor argument it sets: a name
+            whose search range tuning knows (those and ``decay``) as the
+            argument alone (``{"decay": "alpha"}``), any name with its range,
+            ``{"gamma": {"range": (1e-3, 1.0)}}`` (log-uniform, as
+            ``lr_range``; ``"scale": "linear"`` for uniform) or
+            ``{"gamma": {"values": (0.1, 0.5)}}`` (a choice), plus
+            ``"argument"`` when the argument has another name. A name with
+            no range is an error here.
         presets: ``{preset: constructor arguments}``, for example
             ``{"torch": {}, "keras": {"eps": 1e-7}}``.
         state: a function rule's state arrays (classes declare ``state_names``).
@@ -134,11 +158,12 @@ def register(
             )
         low, high = _checked_range(key, lr_range)
         arguments = _constructor_arguments(cls)
-        tunables = _checked_tunables(key, arguments, tunable)
+        tunables, ranges = _checked_tunables(key, cls, arguments, tunable)
         checked_presets = _checked_presets(key, arguments, presets)
         cls.name = key
         cls.lr_range = (low, high)
         cls.tunable = tunables
+        cls.tunable_ranges = {"lr": {"type": "loguniform", "low": low, "high": high}, **ranges}
         cls.presets = checked_presets
         _REGISTRY[key] = cls
         return cls
@@ -170,15 +195,106 @@ def _checked_state_names(state: Any) -> tuple[str, ...]:
 
 
 def _checked_tunables(
-    key: str, arguments: list[str], tunable: Mapping[str, str] | None
-) -> dict[str, str]:
-    """``{tunable: argument}``: the standard ones the constructor has, then ``tunable``."""
-    tunables = {t: t for t in _STANDARD_TUNABLES if t in arguments}
-    for what, argument in dict(tunable or {}).items():
+    key: str, cls: type[Optimizer], arguments: list[str], tunable: Mapping[str, Any] | None
+) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """``({tunable: argument}, {tunable: search range})``: the standard tunables the
+    constructor has, then ``tunable``'s; ``lr``'s range is ``lr_range`` (not here)."""
+    if tunable is not None and not isinstance(tunable, Mapping):
+        fail(f"tunable of {key!r}", "a dict {name on --tune: argument or range}", tunable,
+             kind=TypeError)  # fmt: skip
+    entries: dict[str, Any] = {t: t for t in _STANDARD_TUNABLES if t in arguments}
+    entries.update(tunable or {})
+    tunables: dict[str, str] = {}
+    ranges: dict[str, dict[str, Any]] = {}
+    for what, entry in entries.items():
+        where = f"tunable {what!r} of {key!r}"
+        if not isinstance(what, str) or not what.isidentifier():
+            fail(f"tunable names of {key!r}", "identifiers such as 'gamma'", what, kind=TypeError)
+        argument = entry.get("argument", what) if isinstance(entry, Mapping) else entry
         if argument not in arguments:
-            fail(f"tunable {what!r} of {key!r}", f"one of {', '.join(arguments)}", argument)
+            fail(where, f"one of {', '.join(arguments)}", argument)
         tunables[what] = argument
-    return tunables
+        if what == "lr":
+            if isinstance(entry, Mapping):
+                fail(where, "the argument alone (lr's range is lr_range)", dict(entry))
+            continue
+        ranges[what] = _tunable_range(where, cls, argument, what, entry)
+    return tunables, ranges
+
+
+def _tunable_range(
+    where: str, cls: type[Optimizer], argument: str, what: str, entry: Any
+) -> dict[str, Any]:
+    """The search range of one tunable, as a distribution config: declared, or standard."""
+    if isinstance(entry, Mapping):
+        return _declared_range(where, entry)
+    if what == "momentum":
+        return _momentum_range(cls, argument)
+    if what not in _STANDARD_RANGES:
+        known = ", ".join(["momentum", *_STANDARD_RANGES])
+        fail(
+            where,
+            f"given with its search range, e.g. {{{what!r}: {{'argument': {entry!r}, "
+            "'range': (low, high)}} (log-uniform; 'scale': 'linear' for uniform) or "
+            f"{{'values': (...)}} (tuning knows the ranges of {known} only)",
+            entry,
+        )
+    return _STANDARD_RANGES[what]
+
+
+def _momentum_range(cls: type[Optimizer], argument: str) -> dict[str, Any]:
+    """A momentum that is off by default (RMSprop's) offers "off" among the values."""
+    default = inspect.signature(cls.__init__).parameters[argument].default
+    values = [0.0, 0.5, 0.9] if default == 0 else [0.5, 0.9, 0.95, 0.99]
+    return {"type": "choice", "values": values}
+
+
+def _declared_range(where: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"range": (low, high), "scale": "log" | "linear"}`` or ``{"values": (...)}``, as a
+    distribution config, checked as :mod:`gdlab.selection` would check it."""
+    unknown = [k for k in entry if k not in _RANGE_KEYS]
+    if unknown:
+        fail(f"the keys of {where}", f"among {', '.join(_RANGE_KEYS)}", unknown[0])
+    if ("range" in entry) == ("values" in entry):
+        fail(where, "given a 'range': (low, high) or 'values': (...), one of them",
+             dict(entry))  # fmt: skip
+    if "values" in entry:
+        if "scale" in entry:
+            fail(f"scale of {where}", "left out with 'values' (a choice has none)", entry["scale"])
+        return {"type": "choice", "values": _checked_values(where, entry["values"])}
+    scale = entry.get("scale", "log")
+    if scale not in _SCALES:
+        fail(f"scale of {where}", "'log' or 'linear'", scale)
+    low, high = _checked_pair(where, entry["range"], positive=scale == "log")
+    return {"type": _SCALES[scale], "low": low, "high": high}
+
+
+def _checked_pair(where: str, pair: Any, *, positive: bool) -> tuple[float, float]:
+    """``(low, high)``, finite, ``low < high`` (and ``0 < low`` for a log scale)."""
+    shape = "0 < low < high" if positive else "low < high"
+    if isinstance(pair, str) or not isinstance(pair, tuple | list) or len(pair) != 2:
+        fail(f"range of {where}", f"a pair (low, high) with {shape}", pair)
+    low = check_real(f"range[0] of {where}", pair[0], low=0 if positive else None,
+                     low_open=positive)  # fmt: skip
+    high = check_real(f"range[1] of {where}", pair[1], low=low, low_open=True)
+    if not math.isfinite(high - low):
+        fail(f"high - low of {where}", "finite (a range within the float limits)", high - low)
+    return low, high
+
+
+def _checked_values(where: str, values: Any) -> list[Any]:
+    """A choice's values: plain scalars (None, bool, int, finite float, str), distinct."""
+    if isinstance(values, str | bytes) or not isinstance(values, tuple | list) or not values:
+        fail(f"values of {where}", "a non-empty list of values", values)
+    plain = [_plain(v) for v in values]
+    for v in plain:
+        if v is not None and not isinstance(v, bool | int | float | str):
+            fail(f"values of {where}", "None, bools, numbers or strs", v, kind=TypeError)
+        if isinstance(v, float) and not math.isfinite(v):
+            fail(f"values of {where}", "finite", v)
+    if len({(type(v), v) for v in plain}) != len(plain):  # 1 == 1.0 == True: types count
+        fail(f"values of {where}", "distinct", plain)
+    return plain
 
 
 def _checked_presets(
@@ -357,9 +473,14 @@ def create(name: str, preset: str | None = None, **hyperparameters: Any) -> Opti
             if preset not in table:
                 fail("preset", f"one of {', '.join(table)}", preset)
             having = [p for p, names in table.items() if key in names]
+            with_key = (
+                f"presets with {key!r}: {', '.join(having)}"
+                if having
+                else f"{key!r} has no presets (create it without preset=)"
+            )
             raise ValueError(
                 f"preset {preset!r} does not define {key!r} (it has "
-                f"{', '.join(table[preset])}); presets with {key!r}: {', '.join(having)}"
+                f"{', '.join(table[preset])}); {with_key}"
             )
         settings.update(own)
     settings.update(hyperparameters)

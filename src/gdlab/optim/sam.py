@@ -318,6 +318,7 @@ class SAM(_ClosureRule):
         inner._plan = self._plan  # the keys' pieces of a flat run (Prodigy's sums)
         inner.t, inner.epoch, inner.current_lr = self.t, self.epoch, lr
         inner._cast_memo.clear()
+        self._moved = True  # from here the base moves the parameters: no longer undone whole
         try:
             inner._step(params, second, lr)
         finally:

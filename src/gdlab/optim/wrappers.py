@@ -432,6 +432,7 @@ class _Wrapper(_Stateful):
         if callable(closure) and (self.maximize or self.clip_norm or self.clip_value):
             closure = _transformed_closure(closure, self)
         self._call = (params, grads)
+        self._inner_steps = [inner.t for inner in self._inners()]
         try:
             super().update(params, grads, closure)
         except _Skipped:
@@ -446,6 +447,30 @@ class _Wrapper(_Stateful):
             raise
         finally:
             self._call = None
+
+    def _step_undone(self) -> bool:
+        """Whether the inner optimizers undid the step that failed: none of them counts
+        a step more than before the call (one that had moved, L-BFGS, counts it; Groups
+        put back the groups stepped before the one that refused). A refused first
+        update's states, the wrapper's and those it made for its inner optimizers, go."""
+        return all(inner.t == t for inner, t in zip(self._inners(), self._inner_steps, strict=True))
+
+    def _skips(self, error: BaseException) -> bool:
+        return isinstance(error, _Skipped)
+
+    def _closure_caller(self) -> str:
+        """The inner optimizer that needs the closure, through this wrapper:
+        ``"Lookahead's inner LBFGS"``."""
+        own = type(self).__name__
+        possessive = f"{own}'" if own.endswith("s") else f"{own}'s"
+        for inner in self._inners():
+            if inner.needs_closure:
+                return f"{possessive} {self._inner_role(inner)} {inner._closure_caller()}"
+        return own
+
+    def _inner_role(self, inner: Optimizer) -> str:
+        """What ``inner`` is to this wrapper, in words: ``"inner"``."""
+        return "inner"
 
     def _create_state(self, params) -> None:
         """The wrapper's state, after its inner optimizers' (which may refuse the keys).
@@ -729,10 +754,17 @@ class Lookahead(_Wrapper):
 
     def _step(self, params, grads, lr) -> None:
         full, handed = self._handed(grads)
+        made = None
         if self.t == 1:
+            made = {key: self._buffers(key)[0].copy() for key in params}  # once, at the start
             for key, p in params.items():
                 np.copyto(self._buffers(key)[0], p)
-        self._step_inner(self._lead, full, handed)
+        try:
+            self._step_inner(self._lead, full, handed)
+        except BaseException:
+            for key, slow in (made or {}).items():  # a skipped first step leaves φ as it was
+                np.copyto(self._buffers(key)[0], slow)
+            raise
         if self.t % self.k == 0:
             for key, p in params.items():
                 (slow,) = self._buffers(key)
@@ -1135,6 +1167,12 @@ class Groups(_Wrapper):
 
     def _inners(self) -> list[Optimizer]:
         return [self._lead, *self.group_optimizers]
+
+    def _inner_role(self, inner: Optimizer) -> str:
+        for i, member in enumerate(self.group_optimizers):
+            if member is inner:
+                return f"groups[{i}] optimizer"
+        return "base optimizer"
 
     @property
     def weight_decay(self) -> Any:
