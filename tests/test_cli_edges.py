@@ -194,7 +194,7 @@ def test_a_tuning_that_fails_before_any_task_leaves_nothing(cwd, capsys, monkeyp
     Path("mine", "notes.txt").write_text("keep\n")
     before = tree(cwd)
     code, out, err = gdlab([*argv, "--out", "mine"], capsys)
-    usage_error(code, out, err, "Dask scheduler")
+    usage_error(code, out, err, "--out mine", "'notes.txt', which no tuning makes")
     assert tree(cwd) == before
 
 

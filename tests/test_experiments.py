@@ -538,7 +538,11 @@ def test_tuned_schedules_keep_their_schedules():
             new.make_optimizer()  # still a valid schedule
         else:
             assert new.lr == 0.2
-    assert [r.label for r in applied.runs] == [r.label for r in schedules.runs]
+    # a label that states the old rate states the tuned one (the rest stay as they are)
+    assert [r.label for r in applied.runs] == [
+        "constant 0.2", "0.2/(1 + 1·epoch)", "0.95^epoch · 0.2", "1/√epoch · 0.2",
+        "1/√t · 0.2", "halve every 3 epochs",
+    ]  # fmt: skip
 
 
 def test_the_untuned_default_is_always_a_point(tmp_path):
@@ -576,18 +580,20 @@ def test_widening_finds_a_best_rate_outside_the_first_grid(tmp_path):
 def test_a_best_alone_on_its_line_beyond_every_other_value_is_widened_along_it():
     grid = [{"lr": lr, "weight_decay": wd} for lr in (1e-3, 1e-2, 1e-1, 1.0) for wd in (1e-6, 1e-2)]
     default = {"lr": 1.5, "weight_decay": 0.0}  # the untuned default, off the grid
-    new, stuck = tuning._widen([default, *grid], default, ["lr", "weight_decay"])
+    ratios = {"lr": 1.0, "weight_decay": 2.5}  # the grid's own steps, in decades
+    new, stuck = tuning._widen([default, *grid], default, ["lr", "weight_decay"], ratios)
     # lr: along the default's own line (weight_decay 0), by the grid's ratio 10, to the bound
     assert new == [{"lr": 10.0, "weight_decay": 0.0}]
     assert stuck == ["weight_decay"]  # 0 is the bottom of a log scale
     # a default inside the range of every lr tried is no edge, alone or not
     inside = {"lr": 0.05, "weight_decay": 0.0}
-    assert tuning._widen([inside, *grid], inside, ["lr"]) == ([], [])
+    assert tuning._widen([inside, *grid], inside, ["lr"], ratios) == ([], [])
     # random draws (every point alone on its lines): the draw with the largest lr widens
     draws = [{"lr": 0.01, "eps": 1e-7}, {"lr": 0.3, "eps": 5e-9}, {"lr": 0.002, "eps": 1e-9}]
-    new, stuck = tuning._widen(draws, draws[1], ["lr", "eps"])
+    new, stuck = tuning._widen(draws, draws[1], ["lr", "eps"], {"lr": 3 / 7, "eps": 1.5})
     assert [p["eps"] for p in new] == [5e-9, 5e-9]  # eps is inside: only lr moves
-    assert [p["lr"] for p in new] == [pytest.approx(9.0), 10.0]  # ratio 0.3 / 0.01
+    # by the ratio of a grid of the same budget (3/7 of a decade a step), not 0.3 / 0.01
+    assert [p["lr"] for p in new] == pytest.approx([0.3 * 1000 ** (1 / 7), 0.3 * 1000 ** (2 / 7)])
     assert stuck == []
 
 
@@ -639,7 +645,11 @@ def test_changing_steps_reruns_tasks_and_an_identical_tune_reuses_them(tmp_path,
     assert _task_lines(out) == first
     assert ran["n"] == 0
 
-    document = tuning.tune(_one_run("sgd", 0.01, steps=20), out, budget=3, progress=False)
+    with pytest.raises(ValueError, match=r"training.steps: 30 → 20"):  # another tuning
+        tuning.tune(_one_run("sgd", 0.01, steps=20), out, budget=3, progress=False)
+    document = tuning.tune(
+        _one_run("sgd", 0.01, steps=20), out, budget=3, progress=False, force=True
+    )
     after = _task_lines(out)
     assert len(after) == 2
     assert {k: v for k, v in after.items() if k in first} == first

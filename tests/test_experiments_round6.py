@@ -230,3 +230,31 @@ def test_the_description_names_the_split_seed_and_the_evaluations():
     assert "split_seed 4" in words
     assert "evaluated every 50 epochs and at the end" in words
     assert "evaluated on the test set every 4 epochs" in text(builtin("mnist"))["description"]
+
+
+# --------------------------------------------------------------------------- tune's checks
+
+
+def test_a_batch_larger_than_a_folds_training_part_is_refused_before_any_task(cwd, capsys):
+    argv = ["tune", "moons", "--steps", "5", "--batch-size", "250", "--budget", "2", "--folds",
+            "2", "--optimizers", "sgd", "--quiet", "--out", "T"]  # fmt: skip
+    code, out, err = gdlab(argv, capsys)
+    usage_error(code, out, err, "--folds 2 (2 folds): training.batch_size must be at most the 150")
+    assert list(cwd.iterdir()) == []
+
+
+def test_a_tune_whose_tasks_raised_exits_1_naming_the_error(cwd, capsys, monkeypatch):
+    from gdlab import tuning
+
+    def broken(**kwargs):
+        raise ValueError("a bug in the task")
+
+    monkeypatch.setattr(tuning, "tune_task", broken)
+    argv = ["tune", "bowl", "--steps", "3", "--budget", "2", "--optimizers", "sgd", "--quiet",
+            "--out", "T"]  # fmt: skip
+    code, out, err = gdlab(argv, capsys)
+    assert code == 1, err
+    assert "T/tune.json" in out
+    assert err.count("\n") == 1, err
+    assert "raised and were not scored" in err
+    assert "ValueError: a bug in the task" in err

@@ -546,12 +546,12 @@ def test_a_failing_run_with_force_keeps_the_old_report(work, capsys):
 
 
 def test_tune_into_a_race_report_leaves_its_files_as_they_are(work, capsys):
-    """tune has no --force: it resumes into its folder; the race files there stay."""
-    before = {k: v for k, v in tree().items() if k.startswith("R/") or k == "R"}
-    code, _, err = gdlab([*OUT_COMMANDS["tune"], "--out", "R"], capsys)
-    assert code == 0, err
-    after = tree()
-    assert {k: after.get(k) for k in before} == before
+    """A race report is no tuning's directory: refused (even with --force), files as they were."""
+    before = tree()
+    for force in ([], ["--force"]):
+        code, out, err = gdlab([*OUT_COMMANDS["tune"], "--out", "R", *force], capsys)
+        assert_usage_error(code, out, err, "which no tuning makes")
+        assert tree() == before
 
 
 def test_out_dot_with_force_leaves_the_working_directory_as_it_was(work, capsys):

@@ -33,13 +33,23 @@ def _row(rows: list[dict], group: str) -> dict:
 # --------------------------------------------------------------------------- comparison
 
 
-def test_a_target_of_zero_is_a_target():
-    """Every run starts at the minimum (loss 0): the target is 0 and is reached at step 1,
-    not 'never' because 0 is falsy."""
+def test_runs_that_never_fall_below_their_start_set_no_target():
+    """Every run starts at the minimum (loss 0) and stays there: no run fell, so there is
+    no target to reach (not a target at the start that every run 'reaches' at step 1)."""
     runs = [_run("SGD", 0, [0.0, 0.0, 0.0]), _run("Adam", 0, [0.0, 0.0])]
     target, rows = comparison(runs, {})
-    assert target == 0.0
-    assert [row["steps_to_target"] for row in rows] == [1, 1]
+    assert target is None
+    assert [row["steps_to_target"] for row in rows] == [None, None]
+
+
+def test_a_target_at_or_below_zero_is_a_target():
+    """Losses that fall through 0 (a loss may be negative): the target is the worst best,
+    below 0, and is reached, not 'never' because it is not positive."""
+    runs = [_run("SGD", 0, [1.0, -1.0, -2.0, -3.0]), _run("Adam", 0, [1.0, 0.0, -1.0, -1.5])]
+    target, rows = comparison(runs, {})
+    assert target is not None
+    assert target < 0
+    assert all(row["steps_to_target"] is not None for row in rows)
 
 
 def test_steps_to_target_is_the_median_over_every_seed():

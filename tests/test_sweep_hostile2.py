@@ -121,11 +121,12 @@ def test_tuning_weight_decay_whose_default_is_zero(tmp_path):
 
 def test_widening_from_a_zero_best_stops_at_once():
     points = [{"weight_decay": 0.0}, {"weight_decay": 1e-6}, {"weight_decay": 1e-1}]
-    new, stuck = tuning._widen(points, {"weight_decay": 0.0}, ["weight_decay"])
+    ratios = {"weight_decay": 1.0}  # the grid's own step, in decades
+    new, stuck = tuning._widen(points, {"weight_decay": 0.0}, ["weight_decay"], ratios)
     assert (new, stuck) == ([], ["weight_decay"])
-    # the top edge beside a 0: the grid's ratio comes from the positive points
-    new, stuck = tuning._widen(points[:2], {"weight_decay": 1e-6}, ["weight_decay"])
-    assert [p["weight_decay"] for p in new] == [2e-6, 4e-6]
+    # the top edge beside a 0: one decade per step, the grid's own
+    new, stuck = tuning._widen(points[:2], {"weight_decay": 1e-6}, ["weight_decay"], ratios)
+    assert [p["weight_decay"] for p in new] == [1e-5, 1e-4]
     assert stuck == []
 
 

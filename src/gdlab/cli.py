@@ -256,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
         "by validation loss (the default otherwise)",
     )
     tune.add_argument("--out", metavar="DIR", help="default: ./gdlab-report/<experiment>-tune")
+    tune.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a tune.json in the directory that records another tuning (its task "
+        "files stay; without --force such a directory is refused)",
+    )
     tune.add_argument("--quiet", action="store_true", help="no progress bar")
 
     plot = commands.add_parser("plot", help="schedule curves, EWMAs, activation histograms")
@@ -725,6 +731,7 @@ def _tune(args: argparse.Namespace, command: str) -> int:
             progress=not args.quiet,
             command=command,
             metric=args.metric,
+            force=args.force,
         )
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; run the same command again to resume ({out})", file=sys.stderr)

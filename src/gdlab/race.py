@@ -824,14 +824,38 @@ def _comparison_row(
     }
 
 
+def _comparison_target(
+    groups: Iterable[Sequence[Mapping[str, Any]]], smoothed: Mapping[str, np.ndarray]
+) -> float | None:
+    """The highest best smoothed loss (median over seeds) of the groups whose best is
+    below their start (the median first smoothed loss); ``None`` where none is."""
+    bests = []
+    for members in groups:
+        curves = [
+            smoothed[r["id"]]
+            for r in members
+            if r["status"] not in ("diverged", "failed") and smoothed[r["id"]].size
+        ]
+        if curves:
+            best = float(np.median([curve.min() for curve in curves]))
+            if best < float(np.median([curve[0] for curve in curves])):
+                bests.append(best)
+    return max(bests) if bests else None
+
+
 def comparison(
     runs: Sequence[Mapping[str, Any]], tuning: Mapping[str, Any], beta: float = 0.9
 ) -> tuple[float | None, list[dict[str, Any]]]:
     """A tuned race's table: per group, performance over seeds, speed and sensitivity.
 
-    The target loss is the highest of the groups' best smoothed training losses
-    (the median over a group's seeds), so every group that did not diverge
-    reaches it; a run's speed is the first step whose smoothed loss (a
+    The target loss is the highest of the best smoothed training losses (the
+    median over a group's seeds) of the groups that got below their start (their
+    best is under the median of their seeds' first smoothed losses), so every
+    such group reaches it and none at its first step: a group whose loss only
+    rose from the start (a rate that spikes it) sets no target, since its
+    best, the starting loss, is one every group has at step 1. Where no group
+    got below its start there is no target (``None``) and no speed. A run's
+    speed is the first step whose smoothed loss (a
     bias-corrected EWMA with ``beta``) is at or below the target. A long run
     (with a ``series`` block) is smoothed over its inline values, every
     ``stride``-th step, and its speed is counted in steps. A group's
@@ -852,12 +876,7 @@ def comparison(
         )
         for run in runs
     }
-    bests = []
-    for members in groups.values():
-        ok = [r for r in members if r["status"] != "diverged" and smoothed[r["id"]].size]
-        if ok:
-            bests.append(float(np.median([smoothed[r["id"]].min() for r in ok])))
-    target = max(bests) if bests else None
+    target = _comparison_target(groups.values(), smoothed)
     rows = [
         _comparison_row(name, members, smoothed, target, tuning.get(name) or {})
         for name, members in groups.items()

@@ -19,24 +19,28 @@
    tried (in any candidate, or along its own line: :func:`_edges`), the range
    is widened along its line by the grid's own ratio and the new points are
    run, until the best is inside or at a hard bound (:data:`HARD_BOUNDS`),
-   which ``tune.json`` flags (``at_bound``).
+   which ``tune.json`` flags (``at_bound``). Widening never goes past a bound.
 
 Each (run, candidate, fold) task is named by a digest of everything that
-decides its result (problem, data split and the digest of its fold's indices,
-training, optimizer and hyperparameters, fold, seed), so a resume reuses only
+decides its result (problem, the digest of its training data's arrays, data
+split and the digest of its fold's indices, training, optimizer and
+hyperparameters, fold, seed), so a resume reuses only
 identical work, and changing ``--steps`` runs new tasks. A resume reuses
 finished tasks (diverged ones too) and runs the failed ones again, once per
 call (in its first sweep, not in every widening round). ``tune.json`` records
-the experiment and the settings that produced it; ``gdlab race EXPERIMENT
---tuned`` re-runs the best settings with several seeds.
+the experiment and the settings that produced it, and is never replaced by
+another tuning's unless asked (``force``); ``gdlab race EXPERIMENT --tuned``
+re-runs the best settings with several seeds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -80,13 +84,34 @@ _METHODS = ("grid", "random", "tpe")
 # --------------------------------------------------------------------------- one task
 
 _DATA: dict[str, Any] = {}
+#: The digest of the pool ``_DATA`` keeps (:func:`_data_digest`), by the same key.
+_DATA_DIGESTS: dict[str, str] = {}
 
 
-def _pool(experiment: Experiment) -> Any:
-    """The experiment's training data (the test set never enters tuning), kept per process."""
+def _data_digest(data: Any) -> str:
+    """A digest of a data set's arrays (their dtypes, shapes and bytes): the data that
+    decides a task's result, whatever its files are called. One pass over the bytes
+    (the 5,000-digit MNIST subset, 15.7 MB: a few tens of milliseconds)."""
+    h = hashlib.sha256()
+    for array in (data.X, data.y):
+        array = np.ascontiguousarray(array)
+        h.update(f"{array.dtype.str}{array.shape};".encode())
+        h.update(memoryview(array).cast("B"))
+    return h.hexdigest()[:16]
+
+
+def _pool(experiment: Experiment, expected: str | None = None) -> Any:
+    """The experiment's training data (the test set never enters tuning), kept per process.
+
+    ``expected`` is the digest the tuning named its tasks by: a pool kept from an
+    earlier tuning of other data (a Dask worker lives on) is loaded again, and data
+    that changed since the tuning began fails the task, naming both digests.
+    """
     from gdlab.data import Splits
 
     key = digest(experiment.problem.to_table())
+    if expected is not None and _DATA_DIGESTS.get(key, expected) != expected:
+        _DATA.clear()  # kept from an earlier tuning: read the files again
     if key not in _DATA:
         data = experiment.problem.load_data()
         if isinstance(data, Splits):
@@ -97,8 +122,16 @@ def _pool(experiment: Experiment) -> Any:
                 pool = concat(data.train, data.validation)
             data = pool
         _DATA.clear()
+        _DATA_DIGESTS.clear()
         _FOLDS.clear()  # they index the pool they were made for
         _DATA[key] = data
+        _DATA_DIGESTS[key] = _data_digest(data)
+    if expected is not None and _DATA_DIGESTS[key] != expected:
+        raise ConfigError(
+            f"the data of {experiment.name!r} changed while it was tuned: its training "
+            f"arrays' digest is {_DATA_DIGESTS[key]}, the tuning's tasks were named for "
+            f"{expected}; run the tuning again"
+        )
     return _DATA[key]
 
 
@@ -131,12 +164,15 @@ def tune_task(
     split_seed: int,
     seed: int,
     rng: np.random.Generator,
+    data: str | None = None,
 ) -> dict[str, Any]:
     """Train run ``run`` of experiment ``config`` with ``hyperparameters`` on one fold.
 
     Module-level, plain data in and out, so that it runs in another process or
     on a Dask worker. The generator of training is ``default_rng(seed)``, the
     same for every candidate and run of a fold (the sweep's ``rng`` is not used).
+    ``data`` is the digest of the training data the task was named for
+    (:func:`_data_digest`): other data fails the task rather than score it.
     """
     from gdlab import selection
     from gdlab.train import fit
@@ -158,7 +194,7 @@ def tune_task(
             "val_accuracy": None,
             "steps": history.steps,
         }
-    pool = _pool(experiment)
+    pool = _pool(experiment, data)
     part = _folds(pool, folds, split_seed)[fold]
     record = selection.train_fold(
         experiment.problem.build,
@@ -230,8 +266,8 @@ def candidates(
     unique = [default]
     for point in points:
         point = {k: (float(v) if isinstance(v, int | float) else v) for k, v in point.items()}
-        if point not in unique:
-            unique.append(point)
+        if not any(_same_point(point, u) for u in unique):  # a grid point at the
+            unique.append(point)  # default, up to rounding: one point
     return unique
 
 
@@ -337,37 +373,90 @@ def _widen(
     points: Sequence[Mapping[str, Any]],
     best: Mapping[str, Any],
     names: Sequence[str],
+    ratios: Mapping[str, float],
     extents: Mapping[str, Sequence[float]] | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """New points beyond an edge the best sits on (:func:`_edges`), along its line; and
     the names stuck at a hard bound. ``extents`` holds each name's sorted values over
-    every point when ``points`` are only those on the best's lines."""
+    every point when ``points`` are only those on the best's lines.
+
+    A step is the grid's own ratio (``ratios``, in decades: :func:`_ratios`), taken
+    in log10 so that a decimal grid's steps stay decimal (1e-3 / 10 is 1e-4, not
+    1.0000000000000002e-4). Widening never goes past a hard bound: a point within
+    rounding of it, or beyond it, is the bound itself, and the last one on that
+    side; a best at the bound (or a weight decay of 0, the bottom of its range) is
+    stuck; a best beyond it (an untuned default outside the bounds) gets nothing
+    on that side, and is not stuck. No new point is, up to rounding, one already
+    on the line.
+    """
     new, stuck = [], []
     for name in names:
         tried = sorted({p[name] for p in points}) if extents is None else extents[name]
         sides, line = _edges(points, best, name, tried)
-        if not sides:
-            continue
         value = best[name]
-        if value <= 0:  # a default of 0 (no weight decay): a log scale has nothing below
-            stuck.append(name)
-            continue
-        # the grid's own ratio (of the line, or of every value when the line has one);
-        # a 0 among the tried (a default) has none
-        ends = line if len(line) >= 2 else tried
-        ratios = [b / a for a, b in ((ends[0], ends[1]), (ends[-2], ends[-1])) if a > 0]
-        ratio = max([*ratios, 2.0])
-        low, high = HARD_BOUNDS.get(name, (0.0, math.inf))
         added: list[float] = []
         for side in sides:
+            bound = _bound(name, side)
+            if (side < 0 and value <= 0) or _same_value(value, bound):
+                stuck.append(name)
+                continue
+            if _beyond(value, bound, side):
+                continue
             for k in range(1, WIDEN_POINTS + 1):
-                x = min(max(value * ratio ** (side * k), low), high)
-                if x not in line and x not in added:
-                    added.append(float(x))
-        if not added:
-            stuck.append(name)
+                x = 10.0 ** (math.log10(value) + side * k * ratios[name])
+                last = _beyond(x, bound, side) or _same_value(x, bound)
+                x = float(bound) if last else x
+                if not any(_same_value(x, v) for v in (*line, *added)):
+                    added.append(x)
+                if last:
+                    break
         new += [{**best, name: x} for x in added]
     return new, stuck
+
+
+def _bound(name: str, side: int) -> float:
+    """The hard bound of ``name`` on ``side`` (−1 the lower, +1 the upper)."""
+    low, high = HARD_BOUNDS.get(name, (0.0, math.inf))
+    return low if side < 0 else high
+
+
+def _beyond(value: float, bound: float, side: int) -> bool:
+    """Whether ``value`` lies past ``bound`` on ``side`` (more than rounding)."""
+    return (value - bound) * side > 0 and not _same_value(value, bound)
+
+
+#: Two values this close (relative) are the same point: they differ by float rounding
+#: (1.0000000000000002e-06 is the bound 1e-06 reached by 1e-3 / 31.6…²).
+_ROUNDING = 1e-9
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """``a == b``, up to float rounding for numbers."""
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (a, b))
+    if numbers and math.isfinite(a) and math.isfinite(b):
+        return math.isclose(a, b, rel_tol=_ROUNDING, abs_tol=0.0)
+    return a == b
+
+
+def _same_point(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two candidates are the same point up to float rounding."""
+    return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+
+
+def _ratios(run: RunSpec, tune: Sequence[str], budget: int) -> dict[str, float]:
+    """Each log-scaled name's widening step, in decades (log10 of the ratio): the
+    grid's own, that of ``budget`` points per name (:func:`_grid_points`) over its
+    range. Random draws and TPE, which have no grid, widen by the ratio a grid of
+    their budget would have."""
+    from gdlab.selection import LogUniform
+
+    space = _space(run, tune)
+    n = _grid_points(space, budget)
+    return {
+        name: (math.log10(d.high) - math.log10(d.low)) / (n - 1)
+        for name, d in space.params.items()
+        if isinstance(d, LogUniform)
+    }
 
 
 def _same_others(point: Mapping[str, Any], best: Mapping[str, Any], name: str) -> bool:
@@ -531,6 +620,13 @@ class _Tuner:
         key = {"experiment": experiment.key(), **{k: settings[k] for k in self._KEYS}}
         if self.splits is not None:
             key["splits"] = self.splits
+        if settings.get("data") is not None:  # the data's own digest: files that change
+            key["data"] = settings["data"]  # under the same --data path run new tasks
+        #: each log-scaled name's widening ratio, by run (:func:`_ratios`)
+        self.ratios = {
+            i: _ratios(spec, self.tune_of(i), settings["budget"])
+            for i, spec in enumerate(experiment.runs)
+        }
         name = f"tasks-{digest(key, 12)}"
         self.sweep_file = out_dir / f"{name}.jsonl"
         # every candidate ever handed to the sweep file, by run: a resume hands them all
@@ -576,6 +672,8 @@ class _Tuner:
         }
         if self.splits is not None:
             key["split"] = self.splits[fold]
+        if self.s.get("data") is not None:
+            key["data"] = kwargs["data"] = self.s["data"]
         return Task(_task_id(spec.label, key), kwargs)
 
     def sweep(self) -> None:
@@ -696,7 +794,8 @@ class _Tuner:
             extents = {name: sorted({p[name] for p in points}) for name in names}
             for best in points:  # its lines and the extents are all _widen reads
                 near = [p for name in names for p in lines[_line_key(best, name)]]
-                new = [_as_json(p) for p in _widen(near, best, names, extents)[0]]
+                new = _widen(near, best, names, self.ratios[run], extents)[0]
+                new = [_as_json(p) for p in new]
                 if any(map(is_recorded, new)):
                     found += [p for p in new if is_recorded(p) and p not in found]
                     chains.append((points + new, rounds + 1))
@@ -803,7 +902,7 @@ class _Tuner:
                     start, names = self.smallest_diverged(i), [n for n in names if n == "lr"]
                 if start is None or rounds[i] >= MAX_WIDEN:
                     continue
-                new, stuck[i] = _widen(self.points[i], start, names)
+                new, stuck[i] = _widen(self.points[i], start, names, self.ratios[i])
                 if new:
                     self.points[i] += new
                     rounds[i] += 1
@@ -828,10 +927,15 @@ class _Tuner:
                     and r["mean_loss"] - best["mean_loss"] <= slack]  # fmt: skip
             within = len(near) / len(rows)
         edge = []
-        if best is not None:
-            points = [r["hyperparameters"] for r in rows]
+        if best is not None:  # still on an edge: at a hard bound, or out of rounds (a
+            points = [r["hyperparameters"] for r in rows]  # best beyond a bound is not)
+            chosen = best["hyperparameters"]
             for name in _log_names(spec, self.tune_of(run)):
-                if _edges(points, best["hyperparameters"], name)[0]:
+                sides = _edges(points, chosen, name)[0]
+                if any(
+                    chosen[name] <= 0 or not _beyond(chosen[name], _bound(name, s), s)
+                    for s in sides
+                ):
                     edge.append(name)
         return {
             "optimizer": spec.optimizer,
@@ -915,8 +1019,16 @@ def tune(
     dask_local: int | None = None,
     progress: bool = True,
     command: str = "",
+    force: bool = False,
 ) -> dict[str, Any]:
     """Tune every run of ``experiment``; write ``out_dir/tune.json`` and return its dict.
+
+    ``out_dir`` may hold only a tuning's own files. Where its ``tune.json`` records
+    the same tuning (the experiment's results-deciding settings, its data, the
+    settings below but where the tasks run), the tuning resumes; where it records
+    another, the call is refused before any task runs, naming what differs,
+    unless ``force`` (then that ``tune.json`` is replaced; task files are never
+    overwritten: they are named by what decides their results).
 
     Args:
         experiment: what to tune (its runs, problem and training).
@@ -933,11 +1045,14 @@ def tune(
         base_seed: the training seed of fold 0 (fold k trains with ``base_seed + k``).
         split_seed: the seed of the folds.
         workers, scheduler, dask_local: where the tasks run (:func:`gdlab.sweep.run_sweep`).
+        force: replace a ``tune.json`` in ``out_dir`` that records another tuning.
     """
     if not isinstance(experiment, Experiment):
         fail("experiment", "a gdlab Experiment", experiment, kind=TypeError)
     if not isinstance(command, str):
         fail("command", "a str (the command line tune.json records)", command, kind=TypeError)
+    if not isinstance(force, bool):
+        fail("force", "True or False", force, kind=TypeError)
     budget = check_int("budget", budget, low=2, high=1000)
     folds = check_int("folds", folds, low=1, high=100)
     method = check_choice("method", method, _METHODS)
@@ -960,13 +1075,16 @@ def tune(
     _check_tune_names(experiment, tune)
     for spec in experiment.runs:  # every name and default checked before any task
         _check_run(spec, _own_tune(spec, tune), budget, method)
+    data = None
     if experiment.problem.has("data"):
+        _DATA.clear()  # read the files again: they may have changed since an earlier tuning
         _check_folds(experiment, folds, split_seed)
+        data = _DATA_DIGESTS[digest(experiment.problem.to_table())]
     out_dir = _io.check_output_dir(out_dir)
     settings = {
         "budget": budget, "folds": folds, "tune": tune, "method": method, "metric": metric,
         "base_seed": base_seed, "split_seed": split_seed, "workers": workers,
-        "scheduler": scheduler, "dask_local": dask_local, "progress": progress,
+        "scheduler": scheduler, "dask_local": dask_local, "progress": progress, "data": data,
     }  # fmt: skip
     made = _io.missing_dirs(out_dir)
     try:
@@ -974,6 +1092,7 @@ def tune(
             # listed and cleaned up under the lock: a tuning that holds it (this one
             # refused) or takes it next makes files that are not this one's to remove
             before = set(out_dir.iterdir())
+            _check_out_dir(out_dir, experiment, settings, force)
             try:
                 tuner = _Tuner(experiment, out_dir, **settings)
                 configurations = tuner.run()
@@ -990,18 +1109,101 @@ def tune(
     return document
 
 
+#: The settings tune.json records: with the experiment, what makes it one tuning.
+_RECORDED = ("budget", "folds", "tune", "method", "metric", "base_seed", "split_seed", "data")
+#: How a refusal names a recorded setting that is not an option's name.
+_SETTING_NAMES = {"data": "the training data's digest"}
+#: The files a tuning makes in its directory: its summary, its task files and their
+#: candidates, the locks, and a write's temporary file (left by a crash).
+_OWN_FILE = re.compile(
+    r"tune\.json|tasks-[0-9a-f]+\.(jsonl|points\.json|jsonl\.lock)|\.gdlab\.lock"
+    r"|\.(tune\.json|tasks-[0-9a-f]+\.(jsonl|points\.json))\..*\.tmp"
+)
+
+
+def _check_out_dir(
+    out_dir: Path, experiment: Experiment, settings: Mapping[str, Any], force: bool
+) -> None:
+    """Refuse a directory that holds what is not a tuning's own, or a tune.json of another
+    tuning (unless ``force``): its results are never overwritten or mixed with these."""
+    if not out_dir.is_dir():
+        return
+    foreign = sorted(
+        p.name for p in out_dir.iterdir() if not (p.is_file() and _OWN_FILE.fullmatch(p.name))
+    )
+    if foreign:
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        raise ConfigError(
+            f"--out {out_dir} must be empty or a gdlab tuning's directory; it holds "
+            f"{', '.join(map(repr, foreign[:3]))}{more}, which no tuning makes: give the "
+            "tuning a new --out"
+        )
+    path = out_dir / "tune.json"
+    if not path.exists():
+        return
+    try:
+        recorded = load_tuned(path)
+    except ConfigError as error:
+        raise ConfigError(
+            f"--out {out_dir} holds a tune.json that is not a gdlab tuning's ({error}): "
+            "give the tuning a new --out"
+        ) from None
+    differences = _tuning_differences(recorded, experiment, settings)
+    if differences and not force:
+        raise ConfigError(
+            f"--out {out_dir} holds another tuning (its tune.json → this one: "
+            f"{'; '.join(differences)}): give this tuning a new --out, or force it "
+            "(--force) to replace that tune.json"
+        )
+
+
+def _tuning_differences(
+    recorded: Mapping[str, Any], experiment: Experiment, settings: Mapping[str, Any]
+) -> list[str]:
+    """What differs between a tune.json's tuning and this one's (``old → new`` lines): the
+    recorded settings, then the experiment's (its name, text and race seeds decide nothing)."""
+    then_settings = recorded.get("settings")
+    then_settings = then_settings if isinstance(then_settings, Mapping) else {}
+    differences = [
+        f"{_SETTING_NAMES.get(key, key)}: {_setting_text(then_settings.get(key))} → "
+        f"{_setting_text(settings[key])}"
+        for key in _RECORDED
+        if _as_json(then_settings.get(key)) != _as_json(settings[key])
+    ]
+    try:
+        then = Experiment.from_dict(dict(recorded["experiment"]))
+    except (TypeError, ValueError) as error:  # a hand-edited experiment
+        return [*differences, f"experiment: cannot be read ({error})"]
+    then = then.replace(seeds=experiment.seeds)
+    if _as_json(then.key()) != _as_json(experiment.key()):
+        differences += [f"experiment {line}" for line in experiment.changes_from(then)] or [
+            "experiment: another"
+        ]
+    return differences
+
+
+def _setting_text(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
 def _check_folds(experiment: Experiment, folds: int, split_seed: int) -> None:
     """Make the folds before any task: data too small for them fails here, named, not
     in every task (each then recorded as failed)."""
     pool = _pool(experiment)
+    what = "a 20% hold-out" if folds == 1 else f"{folds} folds"
     try:
-        _folds(pool, folds, split_seed)
+        made = _folds(pool, folds, split_seed)
     except (TypeError, ValueError) as error:
-        what = "a 20% hold-out" if folds == 1 else f"{folds} folds"
         raise ConfigError(
             f"--folds {folds}: the {pool.n_samples} training samples of {experiment.name!r} "
             f"cannot make {what}: {error}"
         ) from None
+    # each task trains on a fold's training part: a batch larger than it fails every task
+    experiment.check_data(min(fold.train.size for fold in made), where=f"--folds {folds} ({what})")
 
 
 def _clean_up(out_dir: Path, before: set[Path]) -> None:
@@ -1030,9 +1232,7 @@ def _document(
         "experiment": experiment.to_dict(),
         "command": command,
         "settings": {
-            k: (list(v) if isinstance(v, tuple) else v)
-            for k, v in s.items()
-            if k in ("budget", "folds", "tune", "method", "metric", "base_seed", "split_seed")
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in s.items() if k in _RECORDED
         },
         "folds": tuner.n_folds,
         "budget": s["budget"],
@@ -1098,7 +1298,8 @@ def apply_tuned(
 ) -> tuple[Experiment, list[str]]:
     """``experiment`` with every run at its tuned best; and a note of where each value came from.
 
-    A learning rate keeps the run's schedule (its lr0 is set).
+    A learning rate keeps the run's schedule (its lr0 is set). A run whose label
+    states the rate it had is relabelled (:func:`_tuned_labels`).
     """
     name = tuned["experiment"].get("name") if isinstance(tuned["experiment"], Mapping) else None
     if name != experiment.name:
@@ -1124,16 +1325,17 @@ def apply_tuned(
                 f"{tuned_optimizer!r}, not {run.optimizer!r}: run `gdlab tune` again"
             )
     _check_tuned_as_raced(experiment, tuned["experiment"], source)
+    labels = _tuned_labels(tuned)
     runs, chosen = [], []
     try:
         for run in experiment.runs:
             best = configurations[run.label]["best"]
             # the run's own setting won: leave the run as it is (no lr written where a preset
             # gave it)
-            runs.append(
-                run if best.get("default") else _candidate_spec(run, best["hyperparameters"])
-            )
-            chosen.append(_chosen_text(run, best, configurations[run.label].get("at_bound")))
+            spec = run if best.get("default") else _candidate_spec(run, best["hyperparameters"])
+            label = labels.get(run.label, run.label)
+            runs.append(dataclasses.replace(spec, label=label) if label != run.label else spec)
+            chosen.append(_chosen_text(run, best, configurations[run.label].get("at_bound"), label))
         tuned_experiment = experiment.replace(runs=tuple(runs))
     except ConfigError as error:  # a hand-edited value: name the file it came from
         raise ConfigError(f"{source}: {error}") from None
@@ -1172,19 +1374,84 @@ def _check_tuned_as_raced(
         )
 
 
-def _chosen_text(run: RunSpec, best: Mapping[str, Any], at_bound: Any = None) -> str:
+#: A number in a run's label (``0.1`` in ``1/√t · 0.1``, ``1e-3``), not a part of a word.
+_LABEL_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])")
+
+
+def _tuned_labels(tuned: Mapping[str, Any]) -> dict[str, str]:
+    """The label each tuned run races under, by its label in the tuning, where it changes.
+
+    A label that states the rate the run had (a number in it equal to the run's lr,
+    or its schedule's lr0: ``1/√t · 0.1``) is false at another rate: the tuned
+    run's label has the tuned value in that number's place (``1/√t · 1``). Where
+    several numbers equal the old rate (``1/(1 + 1·epoch)`` at lr0 1), or the new
+    label would be another run's, it is ``LABEL → lr VALUE``. A run whose own
+    setting won keeps its label. Made from the tuning's recorded experiment (the
+    race's runs are those, :func:`_check_tuned_as_raced`), so that the race's runs
+    and :func:`series`'s configurations agree.
+    """
+    try:
+        recorded = Experiment.from_dict(dict(tuned["experiment"]))
+    except (TypeError, ValueError):  # a hand-edited experiment: apply_tuned refuses it
+        return {}
+    configurations = tuned["configurations"]
+    changed = {}
+    for run in recorded.runs:
+        best = (configurations.get(run.label) or {}).get("best")  # load_tuned checked it
+        change = _label_change(run, best) if best and not best.get("default") else None
+        if change is not None:
+            changed[run.label] = change
+    taken = [slug(r.label) for r in recorded.runs if r.label not in changed]
+    labels = {}
+    for old_label, (single, fallback) in changed.items():
+        others = taken + [slug(s or f) for k, (s, f) in changed.items() if k != old_label]
+        labels[old_label] = single if single and slug(single) not in others else fallback
+    return labels
+
+
+def _label_change(run: RunSpec, best: Mapping[str, Any]) -> tuple[str | None, str] | None:
+    """``run``'s label with its tuned rate in place of the one it states (``None`` where
+    several numbers could be it), and the fallback ``LABEL → lr VALUE``; ``None`` where
+    the label states no rate or the rate did not change."""
+    new = best["hyperparameters"].get("lr")
+    old = schedule_lr0(run.lr) if run.lr is not None else None
+    if not _is_rate(new) or old is None or _same_value(old, new):
+        return None
+    found = [m for m in _LABEL_NUMBER.finditer(run.label) if _same_value(float(m[0]), old)]
+    if not found:
+        return None
+    text = exact_value(float(new))
+    single = run.label[: found[0].start()] + text + run.label[found[0].end() :]
+    return (single if len(found) == 1 else None), f"{run.label} → lr {text}"
+
+
+def _is_rate(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def _chosen_text(
+    run: RunSpec, best: Mapping[str, Any], at_bound: Any = None, label: str | None = None
+) -> str:
     """``Adam lr 0.0251188643150958, beta1 0.8``: every digit (the race runs these
-    values), a schedule's lr named as its lr0, a default said, and a value the tuning
-    could not widen past (``at_bound``: the best may lie beyond it) flagged."""
-    parts = []
+    values), a schedule's lr named as its lr0, a default said, a value the tuning
+    could not widen past (``at_bound``: the best may lie beyond it) flagged, and a
+    value outside the hard bounds (an untuned default: nothing beyond it was tried)
+    said. ``label``: the run's label in the race, where it is not the tuning's."""
+    parts, outside = [], []
     for name, value in best["hyperparameters"].items():
         text = exact_value(value)
         if name == "lr" and isinstance(run.lr, Mapping):
             text += f" (lr0 of its {run.lr.get('name', 'schedule')} schedule)"
         parts.append(f"{name} {text}")
-    text = f"{run.label} {', '.join(parts)}" + (" (its default)" if best.get("default") else "")
+        low, high = HARD_BOUNDS.get(name, (0.0, math.inf))
+        if _is_rate(value) and (_beyond(value, low, -1) or _beyond(value, high, 1)):
+            outside.append(f"{name} in [{exact_value(low)}, {exact_value(high)}]")
+    name = run.label if label in (None, run.label) else f"{label} (tuned as {run.label!r})"
+    text = f"{name} {', '.join(parts)}" + (" (its default)" if best.get("default") else "")
     if isinstance(at_bound, list) and at_bound:
         text += f" (at the edge of what tuning may try: {', '.join(map(str, at_bound))})"
+    if outside:
+        text += f" (outside what tuning may try, {', '.join(outside)}: nothing beyond it was tried)"
     return text
 
 
@@ -1198,12 +1465,13 @@ def _as_json(value: Any) -> Any:
 def series(tuned: Mapping[str, Any]) -> dict[str, Any]:
     """The ``series`` block a tuned race's results.json carries (its sensitivity figure,
     and the words of its report: how the tuning validated, searched and chose)."""
+    labels = _tuned_labels(tuned)  # the labels the tuned race runs under
     block = {
         "kind": "tuning",
         "metric": tuned["metric"],
         "folds": tuned["folds"],
         "budget": tuned["budget"],
-        "configurations": tuned["configurations"],
+        "configurations": {labels.get(k, k): c for k, c in tuned["configurations"].items()},
     }
     for key in ("validation", "selected_by"):
         if isinstance(tuned.get(key), str):
