@@ -258,3 +258,14 @@ def test_a_tune_whose_tasks_raised_exits_1_naming_the_error(cwd, capsys, monkeyp
     assert err.count("\n") == 1, err
     assert "raised and were not scored" in err
     assert "ValueError: a bug in the task" in err
+
+
+def test_a_run_that_only_changed_its_label_is_listed_as_changed_not_left_out_and_added():
+    import dataclasses
+
+    schedules = builtin("schedules")
+    runs = list(schedules.runs)
+    runs[4] = dataclasses.replace(runs[4].with_lr(1.0), label="1/√t · 1")
+    changes = schedules.replace(runs=tuple(runs)).changes_from(schedules)
+    assert "1/√t · 1: label: 1/√t · 0.1 → 1/√t · 1" in changes
+    assert not any(line.startswith(("runs left out", "runs added")) for line in changes)

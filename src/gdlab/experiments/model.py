@@ -1282,17 +1282,35 @@ def _changes(base: Experiment, new: Experiment) -> list[str]:
         lines.append(f"seeds: {base.seeds} → {new.seeds}")
     old_runs = {r.label: r for r in base.runs}
     new_runs = {r.label: r for r in new.runs}
+    renamed = _renamed(base, new)  # new label → the old run it stands in for
     removed = [label for label in old_runs if label not in new_runs]
-    added = [label for label in new_runs if label not in old_runs]
+    removed = [label for label in removed if label not in {r.label for r in renamed.values()}]
+    added = [label for label in new_runs if label not in old_runs and label not in renamed]
     if removed:
         lines.append("runs left out: " + ", ".join(removed))
     if added:
         lines.append("runs added: " + ", ".join(added))
     for label, run in new_runs.items():
-        if label in old_runs:
-            lines += _run_changes(label, base, old_runs[label], new, run)
+        old_run = old_runs.get(label, renamed.get(label))
+        if old_run is not None:
+            lines += _run_changes(label, base, old_run, new, run)
     if [r.label for r in base.runs if r.label in new_runs] != [
         r.label for r in new.runs if r.label in old_runs
     ]:
         lines.append("runs reordered: " + ", ".join(r.label for r in new.runs))
     return lines
+
+
+def _renamed(base: Experiment, new: Experiment) -> dict[str, RunSpec]:
+    """Runs that only changed their label (a tuned rate's label): the same number of runs,
+    and at one place a label neither has twice, of the same optimizer."""
+    if len(base.runs) != len(new.runs):
+        return {}
+    old_labels, new_labels = {r.label for r in base.runs}, {r.label for r in new.runs}
+    return {
+        mine.label: old
+        for old, mine in zip(base.runs, new.runs, strict=True)
+        if old.optimizer == mine.optimizer
+        and old.label not in new_labels
+        and mine.label not in old_labels
+    }
