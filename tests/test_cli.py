@@ -144,7 +144,10 @@ def test_each_experiment_runs_end_to_end(tmp_path, capsys, argv, n_runs, check):
         diverged = [r for r in doc["runs"] if r["status"] == "diverged"]
         assert diverged  # SGD at the bowl's lr 0.95 blows up on Rosenbrock
         assert all(r["stopped_at"] is not None for r in diverged)
-        assert "diverged at" in stdout
+        from gdlab.report.stops import divergence_words
+
+        for record in diverged:  # the table says the step its reason names
+            assert divergence_words(record) in stdout
 
 
 def test_same_batches_for_every_optimizer(tmp_path, monkeypatch):

@@ -71,7 +71,11 @@ def run(
         "hyperparameters": {"lr": lr},
         "seed": seed,
         "status": status,
-        "reason": "loss is not finite" if status == "diverged" else "",
+        "reason": (  # as gdlab.train words it: step stopped_at + 1's loss, not applied
+            f"diverged at step {(stopped_at or 0) + 1}: loss inf is not finite"
+            if status == "diverged"
+            else ""
+        ),
         "stopped_at": stopped_at,
         "steps": len(loss),
         "seconds": 0.1,
@@ -93,7 +97,7 @@ def bowl_race() -> dict:
     for label, name, lr in BOWL_RACE:
         path = functions2d.run_path(fn, optim.create(name, preset="book", lr=lr), steps=30)
         status, stopped = "ok", None
-        if label == "SGD":  # |y| doubles each step: call it diverged at step 8
+        if label == "SGD":  # |y| doubles each step: 8 updates, then step 9 diverges
             path, status, stopped = path[: SGD_DIVERGED_AT + 1], "diverged", SGD_DIVERGED_AT
         loss = fn.f(path[:-1, 0], path[:-1, 1]) if status == "ok" else fn.f(path[:, 0], path[:, 1])
         runs.append(
@@ -516,7 +520,7 @@ def test_the_paths_overlay_holds_every_optimizer() -> None:
     labels = ax.get_legend_handles_labels()[1]
     for label, _, lr in BOWL_RACE:
         assert any(text.startswith(f"{label} (lr={lr:g})") for text in labels), label
-    assert labels[0] == f"SGD (lr=1.5), diverged at step {SGD_DIVERGED_AT}"
+    assert labels[0] == f"SGD (lr=1.5), diverged at step {SGD_DIVERGED_AT + 1}"
     assert "start" in labels
     paths = [line for line in ax.lines if line.get_label() in labels and len(line.get_xdata()) > 2]
     assert len(paths) == 6
@@ -542,7 +546,7 @@ def test_paths_figure_has_a_subplot_per_group_with_the_functions_range() -> None
     rows_cols = {ax.get_subplotspec().get_geometry()[:2] for ax in axes}
     assert rows_cols == {(2, 3)}
     titles = [ax.get_title() for ax in axes]
-    assert titles[0] == f"SGD (lr=1.5)\ndiverged at step {SGD_DIVERGED_AT}"
+    assert titles[0] == f"SGD (lr=1.5)\ndiverged at step {SGD_DIVERGED_AT + 1}"
     assert titles[1:] == [f"{label} (lr={lr:g})" for label, _, lr in BOWL_RACE[1:]]
     for ax in axes:
         assert ax.get_xlim() == (-10.0, 10.0)
@@ -652,7 +656,7 @@ def test_function_loss_is_on_a_log_axis() -> None:
     (ax,) = fig.axes
     assert ax.get_yscale() == "log"
     labels = ax.get_legend_handles_labels()[1]
-    assert labels[0] == f"SGD (diverged at step {SGD_DIVERGED_AT})"
+    assert labels[0] == f"SGD (diverged at step {SGD_DIVERGED_AT + 1})"
     assert len(labels) == 6
 
 
@@ -676,7 +680,7 @@ def test_data_loss_colours_band_limits_and_divergence() -> None:
         == {"SGD": palette.COLORS[0], "Adam": palette.COLORS[1]}
     )
     labels = ax.get_legend_handles_labels()[1]
-    assert labels == ["SGD", "Adam (1 of 3 diverged at step 150)"]
+    assert labels == ["SGD", "Adam (1 of 3 diverged at step 151)"]
     assert len(ax.collections) == 2  # one min–max band per group of seeds
     bottom, top = ax.get_ylim()
     assert bottom == 0
@@ -765,7 +769,7 @@ def test_a_group_that_diverged_at_step_zero_keeps_its_legend_entry() -> None:
     )
     fig = figures.loss_figure(results)
     labels = fig.axes[0].get_legend_handles_labels()[1]
-    assert labels[-1] == "SGD lr 10 (diverged at step 0)"
+    assert labels[-1] == "SGD lr 10 (diverged at step 1)"
     assert figures.figure_names(results) == ["loss", "accuracy"]
 
 

@@ -148,7 +148,7 @@ def bowl_document() -> dict[str, Any]:
             "sgd",
             hyperparameters={"lr": 1.1},
             status="diverged",
-            reason="loss 3.1e+308 is not finite",
+            reason="diverged at step 10: loss 3.1e+308 is not finite",
             stopped_at=9,
             steps=9,
             metrics={"final_loss": None, "best_loss": None},
@@ -230,7 +230,7 @@ def data_document() -> dict[str, Any]:
                 "fused": True,
             },
             status="diverged",
-            reason="loss is not finite",
+            reason="diverged at step 5: loss inf is not finite",
             stopped_at=4,
             steps=4,
             epochs=[],
@@ -637,7 +637,7 @@ def test_summary_comes_before_the_runs_and_ranks_groups(bowl, moons_svg):
     names = [re.findall(r"<td>([^<]*)</td>", row)[0] for row in rows]
     assert names == ["Adam", "SGD", "SGD lr=5"]  # Adam's mean over seeds 0 and 1 is best
     assert "2 of 2" not in ranking
-    assert "diverged at step 4" in ranking
+    assert "diverged at step 5" in ranking  # stopped_at 4: step 5's loss
 
 
 def test_each_optimizer_has_a_card_with_its_rule(bowl):
@@ -695,8 +695,10 @@ def test_table_has_one_row_per_run_and_marks_divergence(bowl, moons_svg):
         assert all(
             b["type"] == "button" and b["data-type"] in ("number", "text") for b in page.buttons
         )
-    assert "diverged at step 9" in bowl.text
-    assert "diverged at step 4" in moons_svg.text
+    assert "diverged at step 10<" in bowl.text  # the step once, then the reason's rest
+    assert "loss 3.1e+308 is not finite" in bowl.text
+    assert "diverged at step 10: loss" not in bowl.text
+    assert "diverged at step 5" in moons_svg.text
     assert "Test acc." in moons_svg.text
     assert "Test acc." not in bowl.text
     assert "lr=exponential(lr=0.1, rate=0.95)" in moons_svg.text

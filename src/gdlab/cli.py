@@ -411,6 +411,8 @@ def _rank_key(run: Mapping[str, Any]) -> tuple:
 def summary(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The runs ranked: best test (or train) accuracy, then lowest final loss; diverged
     runs after those, failed ones last."""
+    from gdlab.report.stops import divergence_words
+
     rows = []
     for rank, run in enumerate(sorted(document["runs"], key=_rank_key), 1):
         metrics = run.get("metrics", {})
@@ -419,9 +421,7 @@ def summary(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "rank": rank,
                 "label": run["label"],
                 "seed": run["seed"],
-                "status": run["status"]
-                if run["status"] != "diverged"
-                else f"diverged at {run['stopped_at']}",
+                "status": divergence_words(run) or run["status"],
                 "final_loss": metrics.get("final_loss"),
                 "best_loss": metrics.get("best_loss"),
                 "accuracy": metrics.get("test_accuracy", metrics.get("train_accuracy")),
@@ -831,7 +831,8 @@ def _tour(args: argparse.Namespace, command: str) -> int:
             tour.run(staged, quick=args.quick, progress=not args.quiet, command=command)
     except KeyboardInterrupt:
         if placed.directory is not None:
-            told = f"the finished experiments are in {placed.directory}"
+            kept = tour.stopped_words(placed.directory)
+            told = f"the tour stopped early; {placed.directory}: {kept}"
         elif replacing:
             told = f"{args.out} keeps its earlier report (the unfinished one was not kept)"
         else:

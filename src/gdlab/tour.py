@@ -12,9 +12,11 @@ are never touched.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 from gdlab import experiments, race
 from gdlab._checks import check_bool, check_int, fail
@@ -51,6 +53,13 @@ def shortened(experiment: Experiment) -> Experiment:
     return short.replace(runs=tuple(runs))
 
 
+def planned() -> list[str]:
+    """The tour's reports, in order: each seed experiment, then ``plot-<kind>``."""
+    from gdlab.experiments.plots import PLOTS
+
+    return [*experiments.BUILTIN, *(f"plot-{kind}" for kind in PLOTS)]
+
+
 def run(
     out_dir: str | Path,
     *,
@@ -59,7 +68,14 @@ def run(
     command: str = "",
     workers: int = 1,
 ) -> Path:
-    """Run the tour into ``out_dir``; return the path of the combined ``index.html``."""
+    """Run the tour into ``out_dir``; return the path of the combined ``index.html``.
+
+    An exception (Ctrl-C included) stops the tour: the experiment it stopped in
+    gets its own page of the runs that finished (marked stopped early, as
+    :func:`gdlab.race.run_experiment` marks a race's), the combined page says
+    that the tour stopped and names what did not run (:func:`stopped_words`),
+    and the exception propagates.
+    """
     from gdlab.experiments.plots import PLOTS, run_plot
     from gdlab.report import html, write
 
@@ -70,9 +86,11 @@ def run(
     if not isinstance(out_dir, str | os.PathLike):
         fail("out_dir", "a path (str or os.PathLike)", out_dir, kind=TypeError)
     out_dir = Path(out_dir)
-    entries = []
+    entries: list[tuple[dict[str, Any], list[dict[str, Any]], str]] = []
+    current = ""
     try:
         for name in experiments.BUILTIN:
+            current = name
             base = experiments.builtin(name)
             experiment = shortened(base) if quick else base
             words = text(experiment, base=base, base_name=f"built-in experiment {name}")
@@ -89,10 +107,80 @@ def run(
             )
             entries.append((document, write(document, out_dir / name), name))
         for kind in PLOTS:
-            subdir = f"plot-{kind}"
-            document = run_plot(kind, out_dir / subdir, command=command, figures=False)
-            entries.append((document, write(document, out_dir / subdir), subdir))
-    finally:
+            current = f"plot-{kind}"
+            document = run_plot(kind, out_dir / current, command=command, figures=False)
+            entries.append((document, write(document, out_dir / current), current))
+    except BaseException as error:
+        entries += _stopped_entry(out_dir, current, [subdir for _, _, subdir in entries])
         if entries:
-            html.write_tour(entries, out_dir, command=command)
+            html.write_tour(entries, out_dir, command=command, stopped=stopped_words(out_dir),
+                            stopped_by=_why(error))  # fmt: skip
+        raise
+    html.write_tour(entries, out_dir, command=command)
     return out_dir / "index.html"
+
+
+def _why(error: BaseException) -> str:
+    """``"interrupted"`` for Ctrl-C, else the error's type and message."""
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _stopped_entry(out_dir: Path, name: str, done: list[str]) -> list[tuple[Any, Any, str]]:
+    """The entry of the report the tour stopped in, its page drawn now, if any of its
+    runs finished (``results.json`` holds them, marked interrupted); else nothing."""
+    from gdlab.report import write
+
+    document = _document(out_dir / name) if name and name not in done else None
+    if document is None or not document.get("runs"):
+        return []
+    try:
+        drawn = write(document, out_dir / name)
+    except Exception:  # its page cannot be drawn: the tour's page leaves it out, and says so
+        return []
+    return [(document, drawn, name)]
+
+
+def _document(directory: Path) -> dict[str, Any] | None:
+    """``directory/results.json``, or ``None`` where there is none that reads."""
+    try:
+        document = json.loads((directory / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def stopped_words(out_dir: str | Path) -> str:
+    """What a tour that stopped early in ``out_dir`` holds, in words, from its reports on
+    disk: ``"it shows bowl and boston, and the 2 runs of moons that finished (moons
+    stopped early); not run: mnist, …"``. The combined page says it; so can the CLI."""
+    out_dir = Path(out_dir)
+    finished, stopped, empty, missing = [], [], [], []
+    for name in planned():
+        document = _document(out_dir / name)
+        runs = (document or {}).get("runs") or []
+        page = (out_dir / name / "index.html").is_file()
+        if document is None:
+            missing.append(name)
+        elif document.get("status") == "complete" and page:
+            finished.append(name)
+        elif runs and page:
+            stopped.append(f"the {len(runs)} run{'s' if len(runs) != 1 else ''} of {name}")
+        elif runs:
+            empty.append(f"{name} (its page could not be drawn; its results.json holds its runs)")
+        else:
+            empty.append(f"{name} (no run had finished)")
+    parts = []
+    if finished:
+        parts.append(_and(finished))
+    if stopped:
+        parts.append(_and(stopped) + " that finished (stopped early)")
+    text = "it shows " + ", and ".join(parts) if parts else "it shows no experiment"
+    if empty:
+        text += f"; not shown: {', '.join(empty)}"
+    return text + (f"; not run: {', '.join(missing)}" if missing else "")
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -1280,20 +1280,26 @@ def _changes(base: Experiment, new: Experiment) -> list[str]:
     lines += _training_changes(base.training, new.training)
     if base.seeds != new.seeds:
         lines.append(f"seeds: {base.seeds} → {new.seeds}")
+    return lines + _runs_changes(base, new)
+
+
+def _runs_changes(base: Experiment, new: Experiment) -> list[str]:
+    """Runs left out, added, changed (a renamed one under its new label) and reordered."""
+    lines: list[str] = []
     old_runs = {r.label: r for r in base.runs}
     new_runs = {r.label: r for r in new.runs}
-    renamed = _renamed(base, new)  # new label → the old run it stands in for
-    removed = [label for label in old_runs if label not in new_runs]
-    removed = [label for label in removed if label not in {r.label for r in renamed.values()}]
-    added = [label for label in new_runs if label not in old_runs and label not in renamed]
+    # each new run's old one: of its label, or the one it renamed (a tuned rate's label)
+    pairs = {**_renamed(base, new), **{k: old_runs[k] for k in new_runs if k in old_runs}}
+    kept = {r.label for r in pairs.values()}
+    removed = [label for label in old_runs if label not in kept]
+    added = [label for label in new_runs if label not in pairs]
     if removed:
         lines.append("runs left out: " + ", ".join(removed))
     if added:
         lines.append("runs added: " + ", ".join(added))
     for label, run in new_runs.items():
-        old_run = old_runs.get(label, renamed.get(label))
-        if old_run is not None:
-            lines += _run_changes(label, base, old_run, new, run)
+        if label in pairs:
+            lines += _run_changes(label, base, pairs[label], new, run)
     if [r.label for r in base.runs if r.label in new_runs] != [
         r.label for r in new.runs if r.label in old_runs
     ]:

@@ -81,7 +81,7 @@ from gdlab._checks import check_choice, check_int, check_real, fail
 from gdlab._io import atomic_write
 from gdlab._text import slug
 from gdlab.averages import effective_window, ewma
-from gdlab.report import palette
+from gdlab.report import palette, stops
 from gdlab.results import SCHEMA_ID, series_stride
 
 if TYPE_CHECKING:
@@ -450,24 +450,16 @@ def _steps(run: Mapping[str, Any], count: int) -> np.ndarray:
     return np.arange(count) * series_stride(run)
 
 
-def _diverged_at(run: Mapping[str, Any]) -> int:
-    """The step a diverged run stopped at: ``stopped_at``, else where its losses end."""
-    step = run.get("stopped_at")
-    if isinstance(step, int) and not isinstance(step, bool):
-        return step
-    return len(run.get("loss") or []) * series_stride(run)
-
-
 def _divergence_note(runs: Sequence[Mapping[str, Any]]) -> str:
-    """``" (diverged at step 12)"``, ``" (1 of 3 diverged at step 12)"`` or ``""``."""
-    steps = sorted({_diverged_at(r) for r in runs if _diverged(r)})
-    if not steps:
+    """``" (diverged at step 12)"``, ``" (1 of 3 diverged at step 12)"`` or ``""``
+    (the step as :func:`gdlab.report.stops.divergence` reads it)."""
+    points = [p for p in map(stops.divergence, runs) if p is not None]
+    if not points:
         return ""
-    count = sum(_diverged(r) for r in runs)
-    where = f"step {steps[0]}" if len(steps) == 1 else f"steps {', '.join(map(str, steps))}"
-    if count == len(runs):
-        return f" (diverged at {where})"
-    return f" ({count} of {len(runs)} diverged at {where})"
+    where = stops.where_words(points)
+    if len(points) == len(runs):
+        return f" (diverged {where})"
+    return f" ({len(points)} of {len(runs)} diverged {where})"
 
 
 def _lr_text(run: Mapping[str, Any]) -> str:
@@ -769,33 +761,121 @@ def _loss_look_for(results: Mapping[str, Any]) -> str:
     diverged = [c.name for c in curves if c.ends]
     if diverged:
         text += f" {_and(diverged)} diverged: its curve stops at ×."
+    if what != "smoothed loss":
+        text = f"{text} {_elsewhere_words(results, function2d=False)}".strip()
     return f"{text} {_overlap_words(results, view.clusters)}".strip()
 
 
 def _function_finals(
     results: Mapping[str, Any], fn: functions2d.Function2D
 ) -> list[tuple[str, float, bool]]:
-    """``(group, f at the end of its first run's path, diverged)``, lowest first."""
+    """``(group, f at the end, diverged)``, lowest first, f as the Summary ranks it:
+    the group's mean ``metrics.final_loss`` (:func:`_final_losses`: the point each run
+    evaluates, which for EMA/SWA, Lookahead, Schedule-Free or ASGD is not the end of
+    its path), else f at the end of its first run's path."""
+    finals = _final_losses(results)
     out = []
     for name, run in _first_runs(results).items():
-        path = np.asarray(run.get("path") or np.empty((0, 2)), dtype=np.float64).reshape(-1, 2)
+        path = _path_of(run)
         if not len(path):
             continue
-        with np.errstate(all="ignore"):
-            value = float(fn.f(path[-1, 0], path[-1, 1]))
+        value = finals.get(name)
+        if value is None:
+            with np.errstate(all="ignore"):
+                value = float(fn.f(path[-1, 0], path[-1, 1]))
         out.append((name, value, _diverged(run)))
     return sorted(out, key=lambda t: (t[2], t[1] if math.isfinite(t[1]) else math.inf))
+
+
+# What an optimizer that evaluates elsewhere than it trains calls the two points:
+# (the point it trains, which its path and its loss curve follow; the point it evaluates).
+_TWO_POINTS = {
+    "average": ("iterate", "averaged point"),
+    "asgd": ("iterate", "averaged point ā"),
+    "lookahead": ("fast weights", "slow weights"),
+    "schedule_free_sgd": ("iterate y", "averaged point x"),
+    "schedule_free_adamw": ("iterate y", "averaged point x"),
+}
+
+
+def _two_points(run: Mapping[str, Any]) -> tuple[str, str]:
+    """``(the point run trains, the point it evaluates)`` in words (:data:`_TWO_POINTS`)."""
+    return _TWO_POINTS.get(str(run.get("optimizer")), ("iterate", "evaluated point"))
+
+
+def _evaluated_elsewhere(run: Mapping[str, Any]) -> tuple[float, float] | None:
+    """``(training loss at the iterate, at the evaluated point)`` at the end of a run
+    that evaluates elsewhere than it trains (its ``metrics`` hold ``iterate_train_loss``)
+    where the two differ; ``None`` otherwise."""
+    metrics = run.get("metrics") or {}
+    iterate, evaluated = metrics.get("iterate_train_loss"), metrics.get("final_loss")
+    if _diverged(run) or not all(
+        isinstance(v, int | float) and math.isfinite(v) for v in (iterate, evaluated)
+    ):
+        return None
+    if math.isclose(iterate, evaluated, rel_tol=1e-9):
+        return None
+    return float(iterate), float(evaluated)
+
+
+def _two_values(first: float, second: float) -> tuple[str, str]:
+    """Two values with 3 significant digits, more (up to 8) until they read apart."""
+    for digits in range(3, 9):
+        a, b = f"{first:.{digits}g}", f"{second:.{digits}g}"
+        if a != b:
+            break
+    return a, b
+
+
+def _elsewhere_words(results: Mapping[str, Any], function2d: bool) -> str:
+    """A sentence per group (its first run) whose path or loss curve ends elsewhere than
+    the point it evaluates, which the Summary and these words rank."""
+    words = []
+    for name, run in _first_runs(results).items():
+        found = _evaluated_elsewhere(run)
+        if found is None:
+            continue
+        trains, evaluates = _two_points(run)
+        there, evaluated = _two_values(*found)
+        if function2d:
+            words.append(
+                f"{name}'s path is its {trains}, the point it trains (f = {there} at the "
+                f"path's end); at its {evaluates}, where it is evaluated and ranked, f ends "
+                f"at {evaluated}."
+            )
+        else:
+            words.append(
+                f"{name}'s loss curve is at its {trains}, the point it trains (training "
+                f"loss {there} there at the end); at its {evaluates}, where it is evaluated "
+                f"and ranked, the training loss ends at {evaluated}."
+            )
+    return " ".join(words)
+
+
+def _elsewhere_note(run: Mapping[str, Any]) -> str:
+    """A legend's note for a curve of f along a path that ends elsewhere than the point
+    the run evaluates (``""`` for the others)."""
+    found = _evaluated_elsewhere(run)
+    if found is None:
+        return ""
+    trains, evaluates = _two_points(run)
+    there, evaluated = _two_values(*found)
+    return f"\n(f along its {trains}, which ends at {there};\nat its {evaluates}: {evaluated})"
 
 
 def _paths_look_for(results: Mapping[str, Any], fn: functions2d.Function2D, grid: bool) -> str:
     finals = _function_finals(results, fn)
     ok = [t for t in finals if not t[2]]
     text = ""
+    elsewhere = _elsewhere_words(results, function2d=True)
     if ok:
-        text = f"Lowest f at the end: {ok[0][0]} (f = {_fmt(ok[0][1])})"
+        where = " (where each is evaluated, as the Summary ranks)" if elsewhere else ""
+        text = f"Lowest f at the end{where}: {ok[0][0]} (f = {_fmt(ok[0][1])})"
         if len(ok) > 1:
             text += f"; highest: {ok[-1][0]} (f = {_fmt(ok[-1][1])})"
         text += ". "
+    if elsewhere:
+        text += elsewhere + " "
     gone = [t[0] for t in finals if t[2]]
     if gone:
         text += f"{_and(gone)} diverged (× where it left). "
@@ -822,8 +902,12 @@ def _function_loss_look_for(results: Mapping[str, Any], fn: functions2d.Function
         "convergence, a line that bends down speeds up, and bumps are overshoots."
     )
     ok = [t for t in finals if not t[2]]
+    elsewhere = _elsewhere_words(results, function2d=True)
     if len(ok) > 1:
-        text += f" {ok[0][0]} ends lowest, {ok[-1][0]} highest."
+        where = " where each is evaluated (as the Summary ranks)" if elsewhere else ""
+        text += f" {ok[0][0]} ends lowest{where}, {ok[-1][0]} highest."
+    if elsewhere:
+        text += f" Each curve is f along the path; {elsewhere}"
     return text
 
 
@@ -1071,10 +1155,11 @@ def _accuracy_look_for(results: Mapping[str, Any]) -> str:
     if best:
         top = max(best)
         text = f"Highest at the end: {top[1]} ({top[2]} accuracy {top[0]:.3f}). "
-    return text + (
+    text += (
         "Where a solid (train) line rises above its dashed or dotted (test, validation) "
         "line, the network starts to learn the training set by heart."
     )
+    return f"{text} {_accuracy_overlap_words(results)}".strip()
 
 
 def _boundary_look_for(results: Mapping[str, Any]) -> str:
@@ -1876,6 +1961,19 @@ def _zoom(
     return out[0], out[1]
 
 
+def _overlay_end_words(run: Mapping[str, Any], path: np.ndarray, fn: Any) -> str:
+    """The overlay's legend words after a run's title: where it diverged, else f at its
+    end, and for a run evaluated elsewhere than its path ends, f at both points."""
+    if _diverged(run):
+        return f", {stops.divergence_words(run)}"
+    found = _evaluated_elsewhere(run)
+    if found is not None:
+        there, evaluated = _two_values(*found)
+        return f": f = {evaluated} at its {_two_points(run)[1]}, {there} at the path's end"
+    with np.errstate(all="ignore"):
+        return f": f = {_fmt(float(fn.f(path[-1, 0], path[-1, 1])))}"
+
+
 @_finished
 def overlay_figure(
     results: Mapping[str, Any],
@@ -1911,13 +2009,7 @@ def overlay_figure(
             if not len(path):
                 continue
             starts.append(tuple(path[0]))
-            with np.errstate(all="ignore"):
-                end_f = float(fn.f(path[-1, 0], path[-1, 1]))
-            label = _run_title(run) + (
-                f", diverged at step {_diverged_at(run)}"
-                if _diverged(run)
-                else f": f = {end_f:.2g}"
-            )
+            label = _run_title(run) + _overlay_end_words(run, path, fn)
             every = max(1, len(path) // 60)
             ax.plot(
                 path[:, 0], path[:, 1], color=style.color, ls=style.linestyle, lw=1.5,
@@ -1992,7 +2084,7 @@ def paths_figure(
                 ax.plot([point[0]], [point[1]], "+", color="black", markersize=10, mew=1.5)
             title = _run_title(run)
             if _diverged(run):
-                title += f"\ndiverged at step {_diverged_at(run)}"
+                title += f"\n{stops.divergence_words(run)}"
             ax.set_title(title, color=style.color if style.color != "#000000" else "black")
             ax.set_xlim(*xlim)
             ax.set_ylim(*ylim)
@@ -2126,8 +2218,9 @@ def loss_figure(
     (:func:`overlaps`).
 
     A diverged run is drawn up to its last value, marked ``x``, and its group's
-    legend label says where it diverged; a group with no loss at all (it
-    diverged at step 0) still gets its legend entry.
+    legend label says where it diverged (:mod:`gdlab.report.stops`); a group with
+    no loss at all (it diverged at step 1, before any update) still gets its
+    legend entry.
 
     A long run (with a ``series`` block) holds every ``stride``-th step's loss
     inline: it is drawn at those steps, and smoothed over those values.
@@ -2173,7 +2266,7 @@ def _function_losses(
 ) -> None:
     values = []
     for index, (name, runs) in enumerate(groups.items()):
-        label = name + _divergence_note(runs)
+        label = name + _divergence_note(runs) + _elsewhere_note(runs[0])
         style = styles[name]
         for i, run in enumerate(runs):
             loss = _floats(run.get("loss"))
@@ -2332,21 +2425,97 @@ def _accuracy_curves(
     return means
 
 
+def _accuracy_means(
+    runs: Sequence[Mapping[str, Any]], keys: Sequence[str], by: str
+) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Per accuracy key, each group's mean curve (its seeds kept, :func:`_accuracy_members`)
+    as :func:`_accuracy_curves` draws it, in group order."""
+    means: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {key: {} for key in keys}
+    for name, group in _groups(runs).items():
+        members = _accuracy_members(group, keys)[0][0]
+        for key in keys:
+            steps, values = _mean_by_step(members, key, by)
+            if steps:
+                means[key][name] = (np.asarray(steps), np.asarray(values))
+    return means
+
+
+def _accuracy_overlaps(
+    means: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]],
+) -> list[tuple[str, str, str]]:
+    """``(key, under, over)`` for each curve that a later group's hides within the line
+    width (:func:`overlaps`, on the figure's linear axis)."""
+    every = [v for by_name in means.values() for _, v in by_name.values()]
+    scale = choose_scale(every, log=False)
+    return [
+        (key, under, over)
+        for key, by_name in means.items()
+        for under, over in overlaps(by_name, scale)
+    ]
+
+
+def _accuracy_clusters(
+    means: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]],
+) -> list[tuple[str, list[str]]]:
+    """``(key, names)`` per set of curves of one accuracy that overlap within the line width."""
+    found = _accuracy_overlaps(means)
+    return [
+        (key, names)
+        for key in means
+        for names in _clusters([(a, b) for k, a, b in found if k == key])
+    ]
+
+
+def _accuracy_overlap_sets(
+    means: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]],
+) -> dict[str, list[str]]:
+    """Per accuracy name (``train``, ``test``) whose curves overlap within the line width,
+    each set of them in words: ``{"train": ["Momentum and Nesterov", "AdaGrad and Adam"]}``."""
+    found: dict[str, list[str]] = {}
+    for key, names in _accuracy_clusters(means):
+        found.setdefault(ACCURACY_NAMES[key], []).append(_and(names))
+    return found
+
+
+def _accuracy_overlap_words(results: Mapping[str, Any]) -> str:
+    """What the pale halos are, and which curves they mark."""
+    runs = _runs(results)
+    keys = _accuracy_keys(runs)
+    found = _accuracy_overlap_sets(_accuracy_means(runs, keys, _evaluation_axis(runs)))
+    if not found:
+        return ""
+    return "A wide pale band is a halo under a curve that another hides within the line " + (
+        "width, not a spread (this figure draws no band over seeds). "
+        + " ".join(
+            f"In {name} accuracy, {', and '.join(sets)} overlap." for name, sets in found.items()
+        )
+    )
+
+
 def _accuracy_halos(
     ax: Axes,
     means: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]],
     styles: Mapping[str, palette.Style],
 ) -> None:
-    """A halo under each curve that a later group's hides within the line width."""
-    every = [v for by_name in means.values() for _, v in by_name.values()]
-    scale = choose_scale(every, log=False)
-    for by_name in means.values():
-        for under, _ in overlaps(by_name, scale):
-            steps, values = by_name[under]
-            ax.plot(
-                steps, values, color=styles[under].color, lw=HALO_WIDTH, alpha=0.35,
-                solid_capstyle="round", zorder=2,
-            )  # fmt: skip
+    """A halo under each curve that a later group's hides within the line width, and a
+    note beside the legend that says so."""
+    for key, under, _ in _accuracy_overlaps(means):
+        steps, values = means[key][under]
+        ax.plot(
+            steps, values, color=styles[under].color, lw=HALO_WIDTH, alpha=0.35,
+            solid_capstyle="round", zorder=2,
+        )  # fmt: skip
+    found = _accuracy_overlap_sets(means)
+    if found:
+        lines = ["Pale bands: halos under curves", "hidden within the line width"]
+        lines += [
+            textwrap.fill(f"{name}: {'; '.join(sets)}", 30, subsequent_indent="  ")
+            for name, sets in found.items()
+        ]
+        ax.text(
+            1.02, 0.0, "\n".join(lines), transform=ax.transAxes, fontsize=6.5, va="bottom",
+            ha="left", color="0.2",
+        )  # fmt: skip
 
 
 def _accuracy_handles(
@@ -2500,7 +2669,7 @@ def boundary_figure(results: Mapping[str, Any]) -> Figure:
             title = _run_title(run)
             extra = _accuracy_text(run)
             if _diverged(run):
-                extra = f"diverged at step {_diverged_at(run)}"
+                extra = stops.divergence_words(run)
             ax.set_title(f"{title}\n{extra}" if extra else title)
             ax.set_xlim(*xlim)
             ax.set_ylim(*ylim)

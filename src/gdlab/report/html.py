@@ -43,7 +43,7 @@ from typing import Any
 
 from gdlab import _io
 from gdlab._text import number
-from gdlab.report import tuning_text
+from gdlab.report import stops, tuning_text
 from gdlab.report.schema import dumps
 
 __all__ = ["render_report", "write_report"]
@@ -393,11 +393,26 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
 
 
 def _status_text(run: Mapping[str, Any]) -> str:
+    """``ok``, ``diverged at step 2`` (:func:`gdlab.report.stops.divergence_words`),
+    ``stopped at step 5``, ``failed``."""
     status = run.get("status", "ok")
+    words = stops.divergence_words(run)
+    if words:
+        return words
     step = run.get("stopped_at")
-    if status in ("diverged", "stopped") and step is not None:
-        return f"{status} at step {step}"
+    if status == "stopped" and step is not None:
+        return f"stopped at step {step}"
     return str(status)
+
+
+def _reason_text(run: Mapping[str, Any]) -> str:
+    """The run's ``reason`` less the words :func:`_status_text` already shows
+    (``diverged at step 2: loss …`` becomes ``loss …``)."""
+    reason = str(run.get("reason") or "")
+    words = stops.divergence_words(run)
+    if words and reason.startswith(words):
+        reason = reason[len(words) :].lstrip(": ")
+    return reason
 
 
 def _cell(run: Mapping[str, Any], key: str) -> str:
@@ -410,7 +425,7 @@ def _cell(run: Mapping[str, Any], key: str) -> str:
         text = run.get("optimizer", "") + (f" ({preset})" if preset else "")
         return f"<td>{_e(text)}</td>"
     if key == "status":
-        reason = run.get("reason") or ""
+        reason = _reason_text(run)
         extra = f'<span class="reason">{_e(reason)}</span>' if reason else ""
         return f'<td class="status" data-value="{_e(run.get("status", ""))}">' + (
             f"{_e(_status_text(run))}{extra}</td>"
@@ -603,12 +618,13 @@ def _comparison(series: Mapping[str, Any], results: Mapping[str, Any] | None = N
         )
         body.append(f'<tr data-index="{index}">{tds}</tr>')
     note = (
-        f"Target loss {_number(target)}: the highest of the configurations' best smoothed "
-        "training losses, so every configuration that did not diverge reaches it; steps to "
-        "target is the lower median over seeds of the first step whose smoothed loss is at or "
-        "below it (a seed that never gets there counts as slowest)."
+        f"Target loss {_number(target)}: the highest of the best smoothed training losses of "
+        "the configurations whose smoothed loss fell below where it started; steps to target "
+        "is the lower median over seeds of the first step whose smoothed loss is at or below "
+        "it (a seed that never gets there counts as slowest)."
         if target is not None
-        else ""
+        else "No target: no configuration's smoothed training loss fell below where it "
+        "started, so steps to target are not given."
     )
     return (
         '<section id="comparison">\n<h2>Tuned comparison</h2>\n'
@@ -655,9 +671,7 @@ def _ranking_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "seeds": len(members),
                 "diverged": len(diverged),
                 "failed": len(members) - len(ran),
-                "stopped_at": sorted(
-                    {r["stopped_at"] for r in diverged if r.get("stopped_at") is not None}
-                ),
+                "where": [stops.divergence(r) for r in diverged],
                 "final_loss": _mean([_metric(r, "final_loss") for r in ok]),
                 "best_loss": _mean([_metric(r, "best_loss") for r in ok]),
                 "accuracy": test if test is not None else train,
@@ -686,8 +700,7 @@ def _ranking_status(row: Mapping[str, Any]) -> str:
     if failed == row["seeds"]:
         return "failed"
     if row["diverged"] == row["seeds"]:
-        steps = ", ".join(str(s) for s in row["stopped_at"])
-        return f"diverged at step {steps}" if steps else "diverged"
+        return f"diverged {stops.where_words(row['where'])}"
     parts = [f"{n} {what}" for n, what in ((row["diverged"], "diverged"), (failed, "failed")) if n]
     return f"of {row['seeds']} seeds: " + ", ".join(parts)
 
@@ -781,6 +794,123 @@ _SYMBOL_WORDS: dict[str, str] = {
     "α": "the averaging factor of the squared gradients",
     "ε": "a small number that keeps the division finite where the average is near 0",
 }
+#: Where an optimizer's symbol means something else than :data:`_SYMBOL_WORDS` (and the
+#: common list above the cards) says, its own words; ``None``: the rule's lines say it.
+#: A common symbol (p, g, d, lr, t) listed here is explained on that card.
+_OWN_WORDS: dict[str, dict[str, str | None]] = {
+    "adagrad": {
+        "lr_t": "this step's learning rate, lr decayed by lr_decay (PyTorch's): "
+        "lr / (1 + (t − 1)·lr_decay), lr itself when lr_decay = 0; AdaGrad has no bias "
+        "correction",
+        "ε": "a small number that keeps the division finite where h, the sum of squared "
+        "gradients, is still near 0",
+    },
+    "adadelta": {
+        "s": "a running average of squared gradients, per coordinate (ρ is its averaging "
+        "factor): Δ divides by √s and multiplies by √a, the running average of past squared "
+        "steps, so a step has the parameters' own units",
+        "ε": "a small number inside both roots: it keeps the division finite where s is "
+        "near 0 and lets the first steps move while a is still 0",
+    },
+    "adamax": {
+        "β2": "the decay of u, the running maximum of |d| (each step u shrinks by β2 unless "
+        "|d| is larger)",
+        "ε": "a small number added to |d| so that u, which divides, is never 0",
+    },
+    "adabelief": {
+        "s": "a running average of (g − m)², per coordinate: how far each gradient strays from "
+        "its average m (the “belief”); the step is long where the gradient is predictable "
+        "and short where it is not",
+        "β2": "the averaging factor of s: about 1/(1 − β2) recent values (1000 for 0.999)",
+    },
+    "adan": {
+        "v": "a running average of the gradient's changes δ, per coordinate: where the "
+        "gradient is heading",
+        "β2": "the averaging factor of v, the average of the gradient's changes",
+    },
+    "lion": {
+        "β1": "the share of m in this step's direction c (the rest is this step's g)",
+        "β2": "the averaging factor of m: about 1/(1 − β2) recent gradients (100 for 0.99)",
+    },
+    "novograd": {
+        "d": "here the gradient divided by √ν, the average of its squared norm (one number "
+        "per parameter array), plus weight_decay·p, as the rule defines it",
+        "m": "a β1-weighted running sum of the normalised gradients d (momentum)",
+        "β1": "the share of m kept from one step to the next",
+        "β2": "the averaging factor of ν, the running average of the gradient's squared norm",
+    },
+    "sm3": {
+        "ε": "a small number that keeps the division finite where ν, the accumulated squared "
+        "gradients, is near 0",
+        "m": "a running average of the scaled gradients u (momentum)",
+    },
+    "lars": {"ε": "a small number that keeps the trust ratio r finite where ‖u‖ is near 0"},
+    "muon": {
+        "s": 'a scale for the matrix\'s shape: √max(1, rows/cols) (adjust_lr_fn="original") '
+        'or 0.2·√max(rows, cols) ("match_rms_adamw")',
+        "ε": "the least norm U is divided by, so that the division stays finite",
+    },
+    "rprop": {
+        "s": "each coordinate's own step size: it grows by η+ while the gradient keeps its "
+        "sign and shrinks by η− when the sign flips",
+    },
+    "adopt": {
+        "m": "a running average of the clipped, normalised gradients x (momentum)",
+        "β1": "the averaging factor of m: about 1/(1 − β1) recent values of x (10 for 0.9)",
+    },
+    "ademamix": {
+        "β1": "the averaging factor of m1, the fast momentum: about 1/(1 − β1) recent "
+        "gradients (10 for 0.9)",
+        "v̂": "v divided by 1 − β2ᵗ (bias correction: without it v starts near 0)",
+        "s": "optax's step count, t − 1, at which the warm-ups are evaluated",
+        "α": "the weight of the slow momentum m2 in the step",
+    },
+    "asgd": {"α": "the power of the step size's decay η_t"},
+    "lookahead": {"α": "the slow weights' step towards the fast ones, every k-th step"},
+    "ftrl": {"β": "smooths the per-coordinate rate at the start (β/lr in the denominator)"},
+    "adafactor": {
+        "d": "here the clipping threshold on RMS(u): a step is scaled down where RMS(u) "
+        "is above it",
+    },
+    "lbfgs": {
+        "d": "here the search direction, −H·g from the stored pairs (H: the estimate of the "
+        "inverse curvature)",
+        "t": "here the step length along d (t = lr), not the step count",
+        "s": "a pair's change of position, s = t·d (y is its change of gradient)",
+    },
+    "prodigy": {
+        "v": "an average of squared gradients times d², per coordinate: dividing by √v makes "
+        "each coordinate's step about dlr whatever its slope (per-coordinate scaling)",
+        "d": "here the estimate of the distance to the solution, the step size Prodigy "
+        "learns (from d0, never shrinking)",
+        "s": "a running sum of past gradients weighted by the step sizes, for the estimate d",
+        "m": "an exponentially weighted average of past gradients, scaled by d (momentum)",
+    },
+    "dadapt_adamw": {
+        "v": "an average of squared gradients, per coordinate: dividing by √v makes each "
+        "coordinate's step about dlr whatever its slope (per-coordinate scaling)",
+        "d": "here the estimate of the distance to the solution, the step size D-Adaptation "
+        "learns (never shrinking)",
+        "s": "a running average of past gradients scaled by the step sizes, for the estimate d",
+        "m": "an exponentially weighted average of past gradients, scaled by dlr (momentum)",
+    },
+    "sam": {
+        "ε": "the perturbation: a step of length ρ up the gradient, to the worst nearby "
+        "point, where the gradient g_sam is taken",
+    },
+    "schedule_free_sgd": {
+        "lr_t": "this step's learning rate: lr after its warm-up, "
+        "lr·min((t − 1)/warmup_steps, 1); no bias correction",
+        "β1": "where y, the point the gradient is taken at, lies between x and z",
+    },
+    "schedule_free_adamw": {
+        "lr_t": "this step's learning rate: lr after its warm-up, "
+        "lr·min((t − 1)/warmup_steps, 1) (the bias correction is v̂'s)",
+        "v̂": "v divided by 1 − β2ᵗ (bias correction: without it v starts near 0)",
+        "β1": "where y, the point the gradient is taken at, lies between x and z",
+    },
+    "groups": {"h": "the hyperparameters of the key's group"},
+}
 _VELOCITY = (
     "the velocity: a running sum (or average) of past steps or gradients; it keeps moving "
     "the way it has been going, speeds up along a long slope and evens out a zigzag"
@@ -852,19 +982,29 @@ def _inline_math(symbol: str, names: Sequence[str]) -> str:
 _COMMON = ("p", "g", "d", "lr", "t")
 
 
-def _symbol_list(lines: Sequence[str], hp: Mapping[str, Any], names: Sequence[str]) -> str:
+def _symbol_words(symbol: str, text: str, hp: Mapping[str, Any], optimizer: str) -> str | None:
+    """What ``symbol`` means on ``optimizer``'s card (:data:`_OWN_WORDS` first), or
+    ``None`` to leave it out (a common symbol, explained above the cards)."""
+    own = _OWN_WORDS.get(optimizer, {})
+    if symbol in own:
+        return own[symbol]
+    if symbol in _COMMON and not (symbol == "lr" and isinstance(hp.get("lr"), Mapping)):
+        return None
+    if symbol == "v":
+        return _SCALING if re.search(r"√\(?v\b", text) else _VELOCITY
+    if symbol in ("v̂",) and not re.search(r"√\(?v̂", text):
+        return None
+    return _SYMBOL_WORDS.get(symbol)
+
+
+def _symbol_list(
+    lines: Sequence[str], hp: Mapping[str, Any], names: Sequence[str], optimizer: str = ""
+) -> str:
     text = " ".join(lines)
     used = list(dict.fromkeys(_WORD.findall(text)))
     rows = []
     for symbol in used:
-        if symbol in _COMMON and not (symbol == "lr" and isinstance(hp.get("lr"), Mapping)):
-            continue
-        if symbol == "v":
-            words = _SCALING if re.search(r"√\(?v\b", text) else _VELOCITY
-        elif symbol in ("v̂",) and not re.search(r"√\(?v̂", text):
-            continue
-        else:
-            words = _SYMBOL_WORDS.get(symbol)
+        words = _symbol_words(symbol, text, hp, optimizer)
         if words is None:
             continue
         for key in _SYMBOL_HP.get(symbol, ()):
@@ -915,7 +1055,7 @@ def _cards(
     return cards
 
 
-def _card_rule(cls: type | None, hp: Mapping[str, Any]) -> list[str]:
+def _card_rule(cls: type | None, hp: Mapping[str, Any], optimizer: str = "") -> list[str]:
     """A card's words on the update rule: its summary, rule and symbols, if it is known."""
     if cls is None:
         return [
@@ -930,7 +1070,7 @@ def _card_rule(cls: type | None, hp: Mapping[str, Any]) -> list[str]:
     if blocks:
         parts.append(_rule_html(blocks, names))
         lines = [line for block in blocks for line in block.lines]
-        parts.append(_symbol_list(lines, hp, names))
+        parts.append(_symbol_list(lines, hp, names, optimizer))
     return parts
 
 
@@ -957,7 +1097,7 @@ def _card(key: tuple[str, str | None, str | None], card: Mapping[str, Any]) -> s
             f'<article class="card" id="{_e(anchor)}">',
             f'<h3>{_e(title)} <span class="tags">{_e(" · ".join(tags))}</span></h3>',
             f'<p class="used">Used by {_e(", ".join(dict.fromkeys(groups)))}.</p>',
-            *_card_rule(cls, card["hp"]),
+            *_card_rule(cls, card["hp"], name),
             f'<dl class="hp">{settings}</dl>',
             "</article>",
         ]
@@ -1424,31 +1564,41 @@ def render_tour(
     *,
     title: str = "gdlab tour: every seed experiment",
     command: str = "",
+    stopped: str | None = None,
+    stopped_by: str = "interrupted",
 ) -> str:
     """One page for several experiments: each one's table and figures, inline.
 
     ``entries`` holds ``(results, figures, subdir)`` per experiment, where the
     figures' paths are relative to ``out_dir/subdir`` (its own report, linked).
+    ``stopped`` is, for a tour that stopped early (``stopped_by``: ``interrupted``,
+    or the error), what its page holds and what did not run, in words
+    (:func:`gdlab.tour.stopped_words`): the title says it stopped, a notice says
+    the rest, and an experiment that stopped early is marked in the contents too.
     """
     out_dir = Path(out_dir)
+    notice_top = ""
+    if stopped is not None:
+        title = "gdlab tour (stopped early)"
+        notice_top = (
+            '<div class="notice" role="status"><strong>Stopped early.</strong> '
+            f"This tour stopped early ({_e(stopped_by)}): {_e(stopped)}.</div>\n"
+        )
     sections, toc = [], []
     offset = 0
     for k, (results, figures, subdir) in enumerate(entries):
         dumps(results, indent=None)
         anchor = re.sub(r"[^\w-]", "-", str(results.get("experiment", k)))
         name = str(results.get("title") or results.get("experiment"))
-        toc.append(f'<li><a href="#{_e(anchor)}">{_e(name)}</a></li>')
         runs = list(results.get("runs") or [])
+        status = results.get("status", "complete")
+        early = f" (stopped early: {_runs_count(runs)})" if status == "interrupted" else ""
+        toc.append(f'<li><a href="#{_e(anchor)}">{_e(name)}</a>{_e(early)}</li>')
         figure_html = "\n".join(
             _figure(out_dir / subdir, figure, offset + i, "png") for i, figure in enumerate(figures)
         )
         offset += len(figures)
-        status = results.get("status", "complete")
-        notice = (
-            '<div class="notice" role="status"><strong>Interrupted.</strong></div>'
-            if status == "interrupted"
-            else ""
-        )
+        notice = _notice(status, runs) if status == "interrupted" else ""
         sections.append(
             f'<section id="{_e(anchor)}">\n<h2>{_e(name)}</h2>\n{notice}'
             f"{_paragraphs(str(results.get('description') or ''))}\n"
@@ -1466,7 +1616,7 @@ def render_tour(
 <header>
 <h1>{_e(title)}</h1>
 </header>
-<h2 id="command">Command</h2>
+{notice_top}<h2 id="command">Command</h2>
 <pre><code>{_e(command)}</code></pre>
 <nav><ol>{"".join(toc)}</ol></nav>
 {"".join(sections)}

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from gdlab import functions2d
-from gdlab.report import palette
+from gdlab.report import palette, stops
 from gdlab.report.figures import (
     EWMA_FIRST_DAYS,
     SMOOTH_BETA,
@@ -178,10 +178,8 @@ def _groups(runs: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, An
 
 def _label(run: Mapping[str, Any]) -> str:
     label = str(run.get("label") or _group(run))
-    if run.get("status") == "diverged":
-        step = run.get("stopped_at")
-        label += f" (diverged at step {step})" if step is not None else " (diverged)"
-    return label
+    words = stops.divergence_words(run)
+    return f"{label} ({words})" if words else label
 
 
 # --- run charts --------------------------------------------------------------------------
