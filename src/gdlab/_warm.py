@@ -5,8 +5,9 @@
 :func:`prepare_server`; the sweep's workers are then forked from that server.
 :func:`prepare_server`:
 
-* ignores Ctrl-C, so that a forked worker ignores it from its first
-  instruction, as a spawned one does (the sweep's process handles it);
+* ignores Ctrl-C (and unblocks it: the sweep starts the server with it
+  blocked), so that a forked worker ignores it from its first instruction, as a
+  spawned one does (the sweep's process handles it);
 * imports the modules that the sweep's tasks run (races and tuning) and numba,
   and makes numba's compiler ready (about 0.9 s in all on a 2-core VM);
 * loads from numba's cache, or compiles, the kernels that tasks use most
@@ -94,9 +95,16 @@ def warm(seconds: float = SECONDS) -> None:
 
 
 def prepare_server() -> None:
-    """Make this process the sweep's fork server: Ctrl-C ignored, then :func:`warm`."""
+    """Make this process the sweep's fork server: Ctrl-C ignored, then :func:`warm`.
+
+    The sweep starts the server with SIGINT blocked (:func:`gdlab.sweep.interrupts_ignored`):
+    a Ctrl-C that came since waits here; ignoring it drops it, and the server and its
+    workers then run with the signal unblocked (and ignored), as a spawned worker does.
+    """
     global server_pid
     server_pid = os.getpid()
     with contextlib.suppress(BaseException):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         warm()

@@ -84,6 +84,13 @@ Orphans: pool workers end when the sweep's process dies, even by ``kill -9``
 (on Linux the kernel kills them at once, ``PR_SET_PDEATHSIG``; elsewhere a
 thread in each worker sees its parent gone within half a second).
 
+Ctrl-C: only the sweep's process acts on it (KeyboardInterrupt, raised once
+every finished task is written). The pool's workers, its fork server and a
+``dask_local`` cluster's processes never see it, and are stopped without a
+word. A Ctrl-C while workers start is held back until they have started (the
+first pool of a process waits about 2 s for the fork server), never lost
+(:func:`interrupts_ignored`).
+
 >>> import tempfile, os
 >>> tasks = [Task(f"demo/seed={s}", {"draws": 2}) for s in range(3)]
 >>> with tempfile.TemporaryDirectory() as tmp:
@@ -148,6 +155,9 @@ _LOCAL_CLUSTER_CONFIG = {
     "distributed.admin.tick.interval": "1s",
     "distributed.admin.system-monitor.interval": "5s",
 }
+
+#: The loggers whose lines :func:`_dask_muted` drops (with their children).
+_DASK_LOGGERS = ("distributed", "tornado")
 
 
 @dataclass(frozen=True)
@@ -342,28 +352,62 @@ def _execute_on_dask(fn: Callable[..., Any], task_id: str, kwargs: dict, base_se
     return record
 
 
+#: Whether a thread can hold a signal back (POSIX): else SIGINT is ignored instead.
+_CAN_HOLD = hasattr(signal, "pthread_sigmask")
+
+
 @contextlib.contextmanager
 def interrupts_ignored() -> Iterator[None]:
-    """Ignore SIGINT while a worker process starts, so that it starts ignoring it too
-    (the sweep's workers and ``gdlab play``'s).
+    """Hold Ctrl-C back while worker processes start, so that they never see it (the
+    sweep's workers, its Dask cluster's, ``gdlab play``'s); a Ctrl-C that came
+    meanwhile is raised here afterwards, as if it came then.
 
-    A spawned child inherits an ignored signal across ``exec``, and Python then
-    installs no KeyboardInterrupt handler: a Ctrl-C while the worker is still
-    importing gdlab is the parent's alone, with no traceback from the child.
+    In this thread SIGINT is blocked (``pthread_sigmask``), and this process's
+    handler only notes it: a process started here (or by a thread started here)
+    inherits the blocked signal across ``exec``, so a Ctrl-C while it is still
+    importing gdlab waits in it until it ignores SIGINT, which drops it, and
+    unblocks it (:func:`_ignore_interrupts`, :func:`gdlab._warm.prepare_server`):
+    no traceback from the child. This process keeps the signal (a start through
+    the fork server waits seconds for it to warm up the first time) and, once
+    out, handles it with its own handler: KeyboardInterrupt.
+
+    Where threads cannot block a signal (Windows), SIGINT is ignored meanwhile.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not _CAN_HOLD:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        return
+    arrived: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: arrived.append(signum))
+    mask = None
     try:
+        # The resource tracker that multiprocessing starts with its first process
+        # unblocks SIGINT once it is up: start it before the block.
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a held Ctrl-C is noted now
+        signal.signal(signal.SIGINT, previous)  # (Python runs the pending note first)
+        if arrived:
+            signal.raise_signal(signal.SIGINT)  # this process's own handler: KeyboardInterrupt
 
 
 def _ignore_interrupts() -> None:
-    """Pool initializer: Ctrl-C is the parent's to handle (it stops the workers)."""
+    """In a worker: Ctrl-C is the parent's to handle (it stops the workers). A Ctrl-C
+    held back while the worker started (:func:`interrupts_ignored`) is dropped."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if _CAN_HOLD:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 # --------------------------------------------------------------------------- the file
@@ -566,7 +610,7 @@ def _serve(conn: Any, main: int, environment: dict, streams: dict) -> None:
     _ignore_interrupts()
     _pool.worker_setup(environment, streams)
     _watch_parent(main)
-    conn.send(("ready", None))
+    _reply(conn, "ready", None)
     while True:
         try:
             message = conn.recv_bytes()
@@ -575,10 +619,19 @@ def _serve(conn: Any, main: int, environment: dict, streams: dict) -> None:
         try:
             fn, task_id, kwargs, base_seed = pickle.loads(message)
         except Exception as error:
-            conn.send(("unloadable", _error(error)))
+            _reply(conn, "unloadable", _error(error))
             continue
-        conn.send(("started", None))  # the task's clock starts now, not while we booted
-        conn.send(("done", _execute(fn, task_id, kwargs, base_seed)))
+        _reply(conn, "started", None)  # the task's clock starts now, not while we booted
+        _reply(conn, "done", _execute(fn, task_id, kwargs, base_seed))
+
+
+def _reply(conn: Any, kind: str, payload: Any) -> None:
+    """Send a message to the parent; if it hung up (the sweep was stopped: Ctrl-C, an
+    error), leave quietly: the parent wants nothing more from this worker."""
+    try:
+        conn.send((kind, payload))
+    except OSError:  # BrokenPipeError, ConnectionResetError: nobody is listening
+        _leave()
 
 
 def _leave() -> NoReturn:
@@ -611,9 +664,19 @@ class _Worker:
             args=(theirs, os.getpid(), *_pool.worker_arguments()),
             name="gdlab-sweep-worker",
         )
-        with interrupts_ignored():  # inherited: the worker ignores Ctrl-C from its first line
-            process.start()
-        theirs.close()
+        try:
+            # Inherited: the worker ignores Ctrl-C from its first line. A Ctrl-C during
+            # the start is raised once the process is there: it is stopped here.
+            with interrupts_ignored():
+                process.start()
+        except BaseException:
+            if process.pid is not None:
+                process.kill()
+                process.join()
+            ours.close()
+            raise
+        finally:
+            theirs.close()
         return cls(process, ours)
 
     @property
@@ -647,10 +710,11 @@ class _Worker:
         return None, False
 
     def stop(self, now: bool) -> None:
-        """Hang up (the worker then exits); ``now``: kill it instead of waiting."""
-        self.conn.close()
+        """Hang up (an idle worker then exits); ``now``: kill it first, so that it
+        cannot meet the closed pipe while it sends a record."""
         if now:
             self.process.kill()
+        self.conn.close()
         self.process.join(_JOIN_SECONDS)
         if self.process.is_alive():
             self.process.kill()
@@ -896,14 +960,17 @@ def _run_dask(
         else:
             import dask
 
-            with dask.config.set(_LOCAL_CLUSTER_CONFIG):
+            # The cluster's event loop thread starts its worker processes, now and when
+            # it restarts one: started while Ctrl-C is held, the thread and those
+            # processes keep SIGINT blocked, so that a Ctrl-C reaches this process only.
+            with dask.config.set(_LOCAL_CLUSTER_CONFIG), interrupts_ignored():
                 cluster = distributed.LocalCluster(
                     n_workers=dask_local,
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
                 )
-            client = distributed.Client(cluster, set_as_default=False)
+                client = distributed.Client(cluster, set_as_default=False)
         run = uuid.uuid4().hex[:12]  # two sweeps on one cluster never share a key
 
         def submit(task: Task) -> Any:
@@ -926,20 +993,66 @@ def _run_dask(
                 sink.write(_dask_record(distributed, future, futures[future]))
         else:
             _run_dask_deadlines(distributed, client, submit, pending, timeout, sink)
-    except BaseException:
-        if futures:
-            for future, task_id in futures.items():
-                if sink.ready(task_id) and future.status == "finished":
-                    with contextlib.suppress(Exception):  # best effort while stopping
-                        sink.write(future.result(timeout=5))
-            with contextlib.suppress(Exception):  # the cluster may be gone already
-                client.cancel([f for f, task_id in futures.items() if task_id not in sink.records])
+    except BaseException as error:
+        interrupted = isinstance(error, KeyboardInterrupt)
+        with _dask_muted() if interrupted else contextlib.nullcontext():
+            _dask_salvage(futures, sink)
+            if cluster is None and futures:  # someone else's cluster: stop our tasks on it
+                with contextlib.suppress(Exception):  # the cluster may be gone already
+                    client.cancel([f for f, i in futures.items() if i not in sink.records])
+            _close_dask(client, cluster, now=interrupted)
         raise
-    finally:
+    _close_dask(client, cluster, now=False)
+
+
+def _dask_salvage(futures: Mapping[Any, str], sink: _Sink) -> None:
+    """On the way out: write the tasks that finished while we were not looking."""
+    for future, task_id in futures.items():
+        if sink.ready(task_id) and future.status == "finished":
+            with contextlib.suppress(Exception):  # best effort while stopping
+                sink.write(future.result(timeout=5))
+
+
+def _close_dask(client: Any, cluster: Any, now: bool) -> None:
+    """Close the client, and the cluster if the sweep started it; ``now`` (Ctrl-C):
+    kill the cluster's worker processes first, as the process pool's are, rather than
+    let them finish their tasks (Dask waits 4 s, then kills them, and says so)."""
+    try:
+        if now and cluster is not None:
+            for nanny in list(getattr(cluster, "workers", {}).values()):
+                pid = getattr(nanny, "pid", None)
+                if isinstance(pid, int) and pid > 0:
+                    with contextlib.suppress(OSError):  # gone already
+                        os.kill(pid, signal.SIGKILL)
         if client is not None:
             client.close()
+    finally:
         if cluster is not None:
             cluster.close()
+
+
+@contextlib.contextmanager
+def _dask_muted() -> Iterator[None]:
+    """Dask's log lines in this process dropped: after Ctrl-C, what the scheduler and
+    the nannies say while the cluster is torn down (tasks lost, workers killed) is no
+    news; the caller says in one line that the sweep was interrupted."""
+    import logging
+
+    def drop(record: logging.LogRecord) -> bool:
+        return False
+
+    loggers = [
+        logger
+        for name, logger in list(logging.root.manager.loggerDict.items())
+        if isinstance(logger, logging.Logger) and name.split(".")[0] in _DASK_LOGGERS
+    ]
+    for logger in loggers:
+        logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(drop)
 
 
 def _name(fn: Any) -> str:
