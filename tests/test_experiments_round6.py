@@ -269,3 +269,18 @@ def test_a_run_that_only_changed_its_label_is_listed_as_changed_not_left_out_and
     changes = schedules.replace(runs=tuple(runs)).changes_from(schedules)
     assert "1/√t · 1: label: 1/√t · 0.1 → 1/√t · 1" in changes
     assert not any(line.startswith(("runs left out", "runs added")) for line in changes)
+
+
+def test_a_tune_interrupted_before_any_task_says_nothing_was_written(cwd, capsys, monkeypatch):
+    from gdlab import sweep
+
+    def interrupted(fn, tasks, out, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "run_sweep", interrupted)
+    argv = ["tune", "bowl", "--steps", "3", "--budget", "2", "--optimizers", "sgd", "--quiet",
+            "--out", "T"]  # fmt: skip
+    code, _, err = gdlab(argv, capsys)
+    assert code == cli.EXIT_INTERRUPTED
+    assert err == "gdlab: interrupted; no task had finished (nothing was written)\n"
+    assert not Path("T").exists()

@@ -734,7 +734,12 @@ def _tune(args: argparse.Namespace, command: str) -> int:
             force=args.force,
         )
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; run the same command again to resume ({out})", file=sys.stderr)
+        told = (
+            f"run the same command again to resume ({out})"
+            if out.is_dir()
+            else "no task had finished (nothing was written)"
+        )
+        print(f"{PROG}: interrupted; {told}", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(f"{out / 'tune.json'}  ({document['validation']}, chosen by {document['selected_by']})")
     print(_tune_table(document))

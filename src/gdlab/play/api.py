@@ -1432,6 +1432,7 @@ def _worker_main(conn: Any, warm: bool) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # started with it held
     _follow_parent()
     if warm:
         warm_up(network=False)
