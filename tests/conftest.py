@@ -7,6 +7,10 @@ import os
 import pytest
 from threadpoolctl import threadpool_limits
 
+# Imported by the tests that need them, never by --doctest-modules: importing this one
+# registers an optimizer (as a user's module would), which other tests must not see.
+collect_ignore = ["own_optimizer_module.py"]
+
 
 def pytest_xdist_auto_num_workers(config):
     """``-n auto``: one worker per core the process may use, at most 4 (many tests start
