@@ -15,8 +15,11 @@ was made from a built-in experiment (or a file) the changes are listed.
 >>> t = text(changed.with_lr("adam", 0.02), base=bowl)
 >>> t["title"]
 'Adam and SGD on rosenbrock'
->>> t["changes"][:2]
-['problem.function: bowl → rosenbrock', 'runs left out: Momentum, AdaGrad, RMSprop, Nesterov']
+>>> for line in t["changes"][:3]:
+...     print(line)
+problem.function: bowl → rosenbrock
+problem.start: [-7, 2] → [-1.5, 2]
+runs left out: Momentum, AdaGrad, RMSprop, Nesterov
 """
 
 from __future__ import annotations
