@@ -162,7 +162,7 @@ TARGET_ERRORS = [
     ("sigmoid-nan", SigmoidCrossEntropy, np.zeros((2, 1)), np.array([np.nan, 0.5]),
      r"^y must be binary targets in \[0, 1\]; got nan$"),
     ("sigmoid-str", SigmoidCrossEntropy, np.zeros((2, 1)), np.array(["a", "b"]),
-     r"^y must be numbers .*got '<U1 array' \(str\)$"),
+     r"^y must be numbers .*got '<U1 array'$"),
     ("soft-negative", SoftmaxCrossEntropy, np.zeros((2, 2)), np.array([[0.5, 0.5], [-1.0, 2.0]]),
      r"^y\[1\] must be a target distribution .*got \[-1\.0, 2\.0\]$"),
     ("soft-unnormalised", SoftmaxCrossEntropy, np.zeros((1, 3)), np.array([[0.3, 0.3, 0.3]]),
@@ -176,9 +176,9 @@ TARGET_ERRORS = [
     ("label-k", SoftmaxCrossEntropy, np.zeros((2, 3)), np.array([3, 0]),
      r"^y must be class labels in \[0, 2\]; got 3$"),
     ("softmax-str", SoftmaxCrossEntropy, np.zeros((2, 3)), np.array(["a", "b"]),
-     r"^y must be numbers .*got '<U1 array' \(str\)$"),
+     r"^y must be numbers .*got '<U1 array'$"),
     ("mse-object", MeanSquaredError, np.zeros((2, 1)), np.array([1, None], dtype=object),
-     r"^y must be numbers .*got 'object array' \(str\)$"),
+     r"^y must be numbers .*got 'object array'$"),
     ("empty-scores", SoftmaxCrossEntropy, np.zeros((0, 3)), np.zeros(0, int),
      r"^scores must be a 2-D array with at least one row \(sample\); got 'shape \(0, 3\)'$"),
     ("empty-mse", MeanSquaredError, np.zeros((0, 1)), np.zeros(0),
@@ -254,7 +254,7 @@ def test_mlp_validates_its_choices(kwargs, error, message):
 
 def test_mlp_refuses_non_numeric_inputs():
     net = MLP([1, 3, 2], rng=rng())
-    with pytest.raises(TypeError, match=r"^X must be numbers .*got '<U1 array' \(str\)$"):
+    with pytest.raises(TypeError, match=r"^X must be numbers .*got '<U1 array'$"):
         net.loss_and_grads(np.array([["a"], ["b"]]), np.array([0, 1]))
 
 

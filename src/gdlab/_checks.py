@@ -62,13 +62,30 @@ def _long_int(value: int) -> str:
     return f"{'-' if value < 0 else ''}{lead}... (an integer of {digits} digits)"
 
 
-def _typed(value: Any) -> str:
+def _typed(value: Any, described: bool = False) -> str:
+    """``describe(value)`` and its type, ``'fast' (str)``; a ``described`` value is text
+    about the bad value (``'int64 array'``), not the value: its type says nothing."""
+    if described:
+        return describe(value)
     return f"{describe(value)} ({type(value).__name__})"
 
 
-def fail(name: str, allowed: str, value: Any, *, kind: type[Exception] = ValueError) -> None:
-    """Raise ``kind`` with the message ``'{name} must be {allowed}; got {value}'``."""
-    shown = _typed(value) if kind is TypeError else describe(value)
+def fail(
+    name: str,
+    allowed: str,
+    value: Any,
+    *,
+    kind: type[Exception] = ValueError,
+    described: bool = False,
+) -> None:
+    """Raise ``kind`` with the message ``'{name} must be {allowed}; got {value}'``.
+
+    A ``TypeError`` shows the value's type after it (``got 'fast' (str)``).
+    ``described=True`` says that ``value`` is a description of the bad value
+    written by the caller (``f"{x.dtype} array"``), shown without a type:
+    ``got 'int64 array'``, never ``got 'int64 array' (str)``.
+    """
+    shown = _typed(value, described) if kind is TypeError else describe(value)
     raise kind(f"{name} must be {allowed}; got {shown}")
 
 

@@ -125,7 +125,8 @@ def _check_batch(batch: Any, n_samples: int) -> np.ndarray:
             fail("batch", "an array of training-sample indices or None", batch, kind=TypeError)
         batch = np.asarray(batch)
     if batch.dtype.kind not in "iu" and batch.size:
-        fail("batch", "integer training-sample indices", f"{batch.dtype} array", kind=TypeError)
+        fail("batch", "integer training-sample indices", f"{batch.dtype} array",
+             kind=TypeError, described=True)  # fmt: skip
     if batch.ndim != 1:
         fail("batch", "a 1-D array of indices", f"shape {batch.shape}")
     if not batch.size:
@@ -413,7 +414,7 @@ class LinearRegression(_DataProblem):
         d = self._grads["w"].shape[0]
         if X.dtype.kind not in "biuf":
             fail("X", "numbers (a bool, integer or floating array)", f"{X.dtype} array",
-                 kind=TypeError)  # fmt: skip
+                 kind=TypeError, described=True)  # fmt: skip
         if X.ndim not in (1, 2) or X.shape[-1] != d:
             fail("X", f"of shape (n, {d}) or ({d},)", f"shape {X.shape}")
         return X.astype(self.dtype, copy=False) @ params["w"] + params["b"]

@@ -251,7 +251,13 @@ def _row_index(index: Any, n: int) -> np.ndarray:
     if index.size == 0 and index.ndim == 1 and index.dtype.kind == "f":
         index = np.empty(0, dtype=np.intp)  # [] is float64 to NumPy: no rows
     if index.dtype.kind not in "iub":
-        fail("index", "integer indices or a boolean mask", index.dtype.name, kind=TypeError)
+        fail(
+            "index",
+            "integer indices or a boolean mask",
+            f"{index.dtype.name} array",
+            kind=TypeError,
+            described=True,
+        )
     if index.ndim != 1:
         fail("index", "a 1-D array of row indices or a boolean mask", index.shape)
     if index.dtype.kind == "b":
@@ -667,7 +673,7 @@ def carve(
             )
     seeds = [draw_seed(rng) for _ in sizes]  # drawn first: the rng ends the same either way
     key = _split_key(y, sizes, seeds, stratify)
-    cached = _read_split_cache(key, list(sizes))
+    cached = _read_split_cache(key, {name: count for name, (_, count) in sizes.items()}, n)
     if cached is not None:
         return cached
     from sklearn.model_selection import train_test_split  # about 1 s to import
@@ -720,25 +726,39 @@ def _split_file(key: str) -> Path | None:
 
 
 def _read_split_cache(
-    key: str, names: list[str]
+    key: str, counts: dict[str, int], n: int
 ) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
     """A split made before (its indices, from :func:`cache_dir`), or ``None``.
 
     Importing scikit-learn takes seconds in every process; a race's workers
     each split the same data with the same seeds, so the indices are kept. A
-    damaged file is ignored (and rewritten).
+    file that is not this split is ignored (and rewritten): a damaged one, one
+    made for another key (a copy under this key's name: the key is stored in
+    the file), one whose parts do not have the sizes asked (``counts``, the
+    rest ``n`` less them) or do not share out the ``n`` samples.
     """
     path = _split_file(key)
     arrays = None if path is None else _read_npz(path)
-    if arrays is None or set(arrays) != {"rest", *(f"part_{name}" for name in names)}:
+    names = {"key", "rest", *(f"part_{name}" for name in counts)}
+    if arrays is None or set(arrays) != names or str(arrays["key"]) != key:
         return None
-    return arrays["rest"], {name: arrays[f"part_{name}"] for name in names}
+    rest = arrays["rest"]
+    parts = {name: arrays[f"part_{name}"] for name in counts}
+    sizes = {"rest": n - sum(counts.values()), **counts}
+    for name, array in {"rest": rest, **parts}.items():
+        if array.ndim != 1 or array.dtype.kind not in "iu" or len(array) != sizes[name]:
+            return None
+    every = np.concatenate([rest, *parts.values()])
+    if not np.array_equal(np.sort(every), np.arange(n)):  # each sample in one part
+        return None
+    return rest, parts
 
 
 def _write_split_cache(key: str, rest: np.ndarray, parts: dict[str, np.ndarray]) -> None:
     path = _split_file(key)
     if path is not None:
-        _write_npz(path, {"rest": rest, **{f"part_{k}": v for k, v in parts.items()}})
+        arrays = {"rest": rest, **{f"part_{k}": v for k, v in parts.items()}}
+        _write_npz(path, {"key": np.array(key), **arrays})
 
 
 def split(

@@ -46,7 +46,13 @@ def _check_params(params: Any) -> None:
     for key, p in params.items():
         if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
             shown = f"{p.dtype} array" if isinstance(p, np.ndarray) else p
-            fail(f"params[{key!r}]", "a floating-point NumPy array", shown, kind=TypeError)
+            fail(
+                f"params[{key!r}]",
+                "a floating-point NumPy array",
+                shown,
+                kind=TypeError,
+                described=isinstance(p, np.ndarray),
+            )
         if not p.flags.writeable:
             fail(f"params[{key!r}]", "writable to be perturbed in place", "a read-only array")
         if p.size and not np.shares_memory(p.reshape(-1), p):
@@ -155,7 +161,13 @@ def check_layer(
     check_rng(rng)
     x = np.asarray(x)
     if x.dtype.kind not in "biuf":
-        fail("x", "numbers (a bool, integer or floating array)", f"{x.dtype} array", kind=TypeError)
+        fail(
+            "x",
+            "numbers (a bool, integer or floating array)",
+            f"{x.dtype} array",
+            kind=TypeError,
+            described=True,
+        )
     x = np.array(x, np.float64)
     own = getattr(layer, "rng", None)
     start = own.bit_generator.state if isinstance(own, np.random.Generator) else None

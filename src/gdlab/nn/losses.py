@@ -90,7 +90,8 @@ def _targets(y: Any, *, kernels: bool = True) -> np.ndarray:
     read anyway; NumPy's subtraction in MSE takes them as they are)."""
     y = np.asarray(y)
     if y.dtype.kind not in "biuf":
-        fail("y", "numbers (a bool, integer or floating array)", f"{y.dtype} array", kind=TypeError)
+        fail("y", "numbers (a bool, integer or floating array)", f"{y.dtype} array",
+             kind=TypeError, described=True)  # fmt: skip
     if not y.dtype.isnative:
         y = y.astype(y.dtype.newbyteorder("="))
     if y.dtype == np.float16:

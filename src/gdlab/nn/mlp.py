@@ -273,6 +273,7 @@ class MLP:
                 "numbers (a bool, integer or floating array)",
                 f"{X.dtype} array",
                 kind=TypeError,
+                described=True,
             )
         if X.dtype != self.dtype:
             X = X.astype(self.dtype)

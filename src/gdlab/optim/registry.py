@@ -354,7 +354,7 @@ def _rule_class(rule: Callable[..., Any], name: str, state: tuple[str, ...]) -> 
     for p in params[4:]:
         if p.default is p.empty or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
             fail(f"argument {p.name!r} of rule {name!r}", "a keyword argument with a default",
-                 str(p), kind=TypeError)  # fmt: skip
+                 str(p), kind=TypeError, described=True)  # fmt: skip
         if p.name != "lr" and p.name in _reserved_names():
             fail(f"argument {p.name!r} of rule {name!r}",
                  "a name the optimizer itself does not use", p.name)  # fmt: skip
