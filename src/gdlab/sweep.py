@@ -317,13 +317,13 @@ def _error(error: BaseException, text: str | None = None) -> dict[str, str]:
 
 def _execute(fn: Callable[..., Any], task_id: str, kwargs: dict, base_seed: int) -> dict:
     """Run one task (in whatever process) and return its record."""
-    from threadpoolctl import threadpool_limits  # comes with scikit-learn
+    from gdlab._blas import blas_threads_held
 
     rng = task_rng(base_seed, task_id)
     result, error = None, None
     start = time.perf_counter()
     try:
-        with threadpool_limits(limits=1, user_api="blas"):
+        with blas_threads_held(1):  # the same bits on any machine (and threads of a worker)
             returned = fn(**kwargs, rng=rng)
         seconds = time.perf_counter() - start
         if not isinstance(returned, Mapping):
@@ -969,6 +969,9 @@ def _run_dask(
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    # no dashboard; the scheduler's own HTTP server on a free port, not
+                    # 8787 (another cluster there made it warn on stderr)
+                    scheduler_kwargs={"dashboard_address": ":0"},
                 )
                 client = distributed.Client(cluster, set_as_default=False)
         run = uuid.uuid4().hex[:12]  # two sweeps on one cluster never share a key

@@ -30,14 +30,12 @@ generators, callback state and history are all restored.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import os
 import sys
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from gdlab import _io
+from gdlab._blas import blas_threads_held
 from gdlab._checks import check_bool, check_choice, check_int, check_real, check_rng, fail
 from gdlab.data.batches import BatchStream
 from gdlab.optim.base import NonFiniteGradientError, Optimizer
@@ -832,68 +831,6 @@ class _Undo:
                 np.copyto(self.target[key], array)
 
 
-#: threadpoolctl's view of the loaded libraries, and the modules it was taken after.
-_BLAS_VIEW: list[Any] = [None, None]
-
-
-def _blas_controller() -> Any:
-    """A ``threadpoolctl.ThreadpoolController`` of the libraries loaded now.
-
-    Making one reads the process's loaded libraries (3 ms), so it is kept and
-    made again only when a module was imported or removed since: a BLAS comes
-    with the extension module that links it (NumPy's, SciPy's, torch's).
-    """
-    from threadpoolctl import ThreadpoolController  # comes with scikit-learn
-
-    modules = sys.modules
-    seen = (len(modules), next(reversed(modules)))
-    if _BLAS_VIEW[0] is None or _BLAS_VIEW[1] != seen:
-        _BLAS_VIEW[:] = [ThreadpoolController(), seen]
-    return _BLAS_VIEW[0]
-
-
-#: The BLAS limit that :func:`fit` calls running now in this process share:
-#: ``[calls, threads, limiter]``. The limit is a setting of the whole process,
-#: so calls in several threads take it once and the last to leave puts the
-#: library's setting back (each call entering and leaving its own would let
-#: one put it back under another still running).
-_BLAS_HELD: list[Any] = [0, None, None]
-_BLAS_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _blas_threads(threads: int | None) -> Iterator[None]:
-    """BLAS on ``threads`` threads for the block (``None``: as the library is set).
-
-    Once per call of :func:`fit`, never per step: about 20 µs to enter and
-    leave, plus 3 ms to look up the loaded libraries again when modules were
-    imported since the last call (:func:`_blas_controller`).
-    """
-    if threads is None:
-        yield
-        return
-    with _BLAS_LOCK:
-        shared = _BLAS_HELD[0] > 0 and _BLAS_HELD[1] == threads
-        if shared:
-            _BLAS_HELD[0] += 1
-        else:  # the first call, or one that asks for another count: a limit of its own
-            own = _blas_controller().limit(limits=threads, user_api="blas")
-            if _BLAS_HELD[0] == 0:
-                _BLAS_HELD[:] = [1, threads, own]
-                shared, own = True, None
-    try:
-        yield
-    finally:
-        with _BLAS_LOCK:
-            if shared:
-                _BLAS_HELD[0] -= 1
-                if _BLAS_HELD[0] == 0:
-                    _BLAS_HELD[2].restore_original_limits()
-                    _BLAS_HELD[:] = [0, None, None]
-            else:
-                own.restore_original_limits()
-
-
 def _fresh_like(optimizer: Optimizer, **overrides: Any) -> Optimizer:
     """A new optimizer of the same class and hyperparameters, sharing nothing with ``optimizer``."""
     kwargs = {name: copy.deepcopy(getattr(optimizer, name)) for name in optimizer.hyperparameters()}
@@ -1248,7 +1185,7 @@ def fit(
         problem, optimizer, rng, callbacks, schedule=schedule, params=params, resume=resume
     )
     run, first = None, 0
-    with _blas_threads(blas_threads):
+    with blas_threads_held(blas_threads):
         try:
             run = _start(
                 problem,
