@@ -292,24 +292,27 @@ def test_paths_validation(client, change, words, field):
     _error(client.post("/api/paths", json={**BOWL, **change}), 422, *words, field=field)
 
 
+def _raw(client, body):
+    """``body`` posted as it is, as the page posts: JSON's content type (else a 415)."""
+    return client.post("/api/paths", content=body, headers={"content-type": "application/json"})
+
+
 def test_paths_refuse_what_is_not_a_json_object(client):
-    _error(client.post("/api/paths", content=b"{not json"), 400, "malformed JSON")
-    _error(client.post("/api/paths", content=b"\xff\xfe"), 400, "malformed JSON")
+    _error(_raw(client, b"{not json"), 400, "malformed JSON")
+    _error(_raw(client, b"\xff\xfe"), 400, "malformed JSON")
     _error(client.post("/api/paths", json=[1, 2]), 422, "request must be an object")
-    _error(client.post("/api/paths", content=b""), 422, "request must be an object")
+    _error(_raw(client, b""), 422, "request must be an object")
 
 
 def test_infinite_numbers_are_refused(client):
     text = '{"function": "bowl", "runs": [{"optimizer": "adam", "hyperparameters": {"lr": 1e999}}]}'
-    _error(
-        client.post("/api/paths", content=text), 422, "finite", field="runs[0].hyperparameters.lr"
-    )
-    _error(client.post("/api/paths", content=text.replace("1e999", "NaN")), 422, "finite")
+    _error(_raw(client, text), 422, "finite", field="runs[0].hyperparameters.lr")
+    _error(_raw(client, text.replace("1e999", "NaN")), 422, "finite")
 
 
 def test_oversized_bodies_are_refused_unread(client):
     big = json.dumps({**BOWL, "runs": [_run()], "pad": "x" * (limits.MAX_BODY_BYTES + 10)})
-    _error(client.post("/api/paths", content=big), 413, "bytes")
+    _error(_raw(client, big), 413, "bytes")
 
 
 def test_export_validates_like_paths(client):

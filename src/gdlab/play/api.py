@@ -208,6 +208,14 @@ def _real(where: str, value: Any, low: float | None = None, high: float | None =
     return x
 
 
+def _number(where: str, value: Any, low: float, high: float) -> float | int:
+    """A number checked as :func:`_real` checks it, kept as the request wrote it: an
+    integer stays one, so that a check further on (an optimizer's, a schedule's) echoes
+    ``got -1``, not ``got -1.0`` (gdlab's checks take integers for real numbers)."""
+    x = _real(where, value, low, high)
+    return value if type(value) is int else x
+
+
 def _int(where: str, value: Any, low: int, high: int) -> int:
     if (
         isinstance(value, bool)
@@ -671,20 +679,68 @@ def _schedule_config(
         elif kind == "fraction":
             config[key] = lr * _real(field, v, 0, 1e6)
         else:
-            config[key] = _real(field, v, -1e12, 1e12)
+            config[key] = _number(field, v, -1e12, 1e12)
     try:
         schedules.from_config(config)
     except (TypeError, ValueError) as error:
-        rate = _refused_field(error, "", [*_BASE_RATE, "schedule"], (), "")
-        if rate_field is not None and (rate or not lr > 0):  # values = [lr · 1.0, …]
-            message = (
-                f"{rate_field} = {lr:g} cannot start the schedule {name}: {_in_json(str(error))}"
-            )
-            raise PlayError(message, field=rate_field) from None
-        named = [a["name"] for a in spec["arguments"] if a["kind"] != "base"]
-        field = _refused_field(error, f"{where}.arguments", named, list(arguments), where)
-        raise PlayError(f"{where}: {_in_json(str(error))}", field=field) from None
+        raise _schedule_refusal(error, where, spec, lr, rate_field, arguments) from None
     return config
+
+
+#: A check's message in gdlab's one shape: ``min_lr must be <= lr0 = 0.2; got 0.6``.
+_MUST = re.compile(r"^(?P<name>\w+)(?P<index>\[\d+\])? must be (?P<allowed>.+); got .+$", re.DOTALL)
+
+
+def _schedule_refusal(
+    error: Exception,
+    where: str,
+    spec: Mapping[str, Any],
+    lr: float,
+    rate_field: str | None,
+    arguments: Mapping[str, Any],
+) -> PlayError:
+    """A schedule's own refusal, on the field that can mend it, in the request's terms.
+
+    A refusal of its initial rate (``lr0 must be > 0``; cyclic's ``base_lr``, never its
+    ``max_lr``, which the page sets as a multiple of lr) is on ``rate_field`` (the run's
+    lr) when there is one, as is any refusal when ``lr`` is not positive (piecewise's
+    ``values = [lr · 1, …]``). A refusal of an argument set as a multiple of lr
+    (``min_lr must be <= lr0 = 0.2; got 0.6000000000000001``) is said in those terms,
+    with the value the request gave: ``min_lr (×lr) must be <= 1; got 3``.
+    """
+    text = _in_json(str(error))
+    base = next((a["name"] for a in spec["arguments"] if a["kind"] == "base"), None)
+    # warmup's base is a schedule: its refusal names the constant rate inside it, lr
+    rates = [base, "lr"] if base == "schedule" else [base] if base else []
+    if rate_field is not None and (_refused_field(error, "", rates, (), "") or not lr > 0):
+        message = f"{rate_field} = {_describe(lr)} cannot start the schedule {spec['name']}: {text}"
+        return PlayError(message, field=rate_field)
+    named = [a["name"] for a in spec["arguments"] if a["kind"] != "base"]
+    field = _refused_field(error, f"{where}.arguments", named, list(arguments), where)
+    return PlayError(f"{where}: {_relative(error, spec, base, arguments) or text}", field=field)
+
+
+def _relative(
+    error: Exception, spec: Mapping[str, Any], base: str | None, arguments: Mapping[str, Any]
+) -> str | None:
+    """A schedule's refusal of an argument the page sets as a multiple of lr, in those
+    terms and with the value the request gave (``min_lr (×lr) must be <= 1; got 3``);
+    ``None`` if it is not one."""
+    match = _MUST.match(str(error))
+    if match is None:
+        return None
+    relative = [a for a in spec["arguments"] if a["kind"] in ("fraction", "fractions")]
+    argument = next((a for a in relative if a["name"] == match["name"]), None)
+    if argument is None:
+        return None
+    given = arguments.get(argument["name"], argument.get("default"))
+    if match["index"] and isinstance(given, list):
+        given = given[int(match["index"][1:-1])]
+    # the rate it is compared with is lr itself: 1 as a multiple of lr
+    allowed = match["allowed"]
+    if base is not None:
+        allowed = re.sub(rf"\b{re.escape(base)} = \S+", "1", allowed)
+    return f"{match['name']}{match['index'] or ''} (×lr) must be {allowed}; got {_describe(given)}"
 
 
 def _refused_field(
@@ -931,7 +987,7 @@ def _hyperparameters(where: str, name: str, value: Any) -> dict[str, Any]:
             high = max(s["max"], limits.MAX_INT_HYPERPARAMETER)
             out[key] = _int(field, v, -high, high)
         else:
-            out[key] = _real(field, v, -1e300, 1e300)
+            out[key] = _number(field, v, -1e300, 1e300)
     return out
 
 
@@ -967,7 +1023,7 @@ def experiment_2d(body: Any) -> Experiment:
             field = f"{where}.hyperparameters.lr" if lr is not None else None
             if lr is None:
                 lr = create(name, preset=preset).hyperparameters()["lr"]
-            hp["lr"] = _schedule_config("schedule", schedule, float(lr), field)
+            hp["lr"] = _schedule_config("schedule", schedule, lr, field)
         tables.append({"optimizer": name, "preset": preset, "hyperparameters": hp})
     built = []
     for i, (table, label) in enumerate(

@@ -25,8 +25,10 @@ started some: ``gdlab play`` does, see :func:`gdlab.play.api.start_processes`),
 and stop at :data:`~gdlab.play.limits.TIME_LIMIT` seconds (503). A paths
 request that needs no work (checked before, every run held or cached) is
 answered at once. An unexpected exception is answered with 500 and logged; the
-server keeps serving. Requests whose ``Host`` (or a websocket's ``Origin``)
-is not the server's own are refused, so another web site cannot drive it.
+server keeps serving. Requests whose ``Host`` or ``Origin`` is not the
+server's own (400, 403), and POSTs that are not ``application/json`` (415),
+are refused on every route, the websocket's too, so another web site cannot
+drive it.
 """
 
 from __future__ import annotations
@@ -211,33 +213,86 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 
 class _OwnHostOnly:
-    """Refuse requests addressed to another host name (a web page elsewhere cannot
-    drive the server): 400 and a JSON error naming the ``Host`` it got, as every
-    other refusal; a websocket is closed (1008) before it opens."""
+    """Refuse what another web site could send: a request addressed to another host
+    name (400, field ``Host``), one sent by a page of another origin (403, field
+    ``Origin``: a browser names the page's origin on every cross-site request, also a
+    "simple" one that needs no preflight) and a POST whose body is not
+    ``application/json`` (415, field ``Content-Type``: a cross-site form or a
+    ``text/plain`` fetch cannot send that type without a preflight, which this server
+    never allows). Each as a JSON error naming what it got, as every other refusal;
+    a websocket is closed (1008) before it opens."""
 
     def __init__(self, app: Any, hosts: Sequence[str]) -> None:
         self.app = app
         self.hosts = {h.strip("[]").lower() for h in hosts}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if "*" in self.hosts or scope["type"] not in ("http", "websocket"):
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        given = Headers(scope=scope).get("host", "")
-        try:
-            name = urlsplit(f"//{given}").hostname or ""
-        except ValueError:  # "[::1" and the like
-            name = ""
-        if name in self.hosts:
+        refusal = self._refusal(scope, Headers(scope=scope))
+        if refusal is None:
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
         else:
+            await refusal(scope, receive, send)
+
+    def _refusal(self, scope: Any, headers: Headers) -> Response | None:
+        """The answer to a request another site may have sent; ``None``: it is the page's."""
+        given = headers.get("host", "")
+        if "*" not in self.hosts and _hostname(given) not in self.hosts:
             allowed = ", ".join(sorted(self.hosts))
             message = (
                 f"this server answers requests to {allowed} only; got Host {api._describe(given)}"
             )
-            await _error(400, message, field="Host")(scope, receive, send)
+            return _error(400, message, field="Host")
+        origin = headers.get("origin")
+        secure = scope.get("scheme") in ("https", "wss")
+        if origin is not None and not _same_origin(origin, given, secure):
+            own = f"{'https' if secure else 'http'}://{given}"
+            message = (
+                f"this server answers its own page only (origin {own}); "
+                f"got Origin {api._describe(origin)}"
+            )
+            return _error(403, message, field="Origin")
+        kind = headers.get("content-type")
+        if scope["type"] == "http" and scope["method"] == "POST" and not _is_json(kind):
+            got = "none" if kind is None else api._describe(kind)
+            message = f"a POST must send JSON with Content-Type: application/json; got {got}"
+            return _error(415, message, field="Content-Type")
+        return None
+
+
+def _hostname(host: str) -> str:
+    """The name in a ``Host`` header (``127.0.0.1:8765`` → ``127.0.0.1``), lower case."""
+    try:
+        return (urlsplit(f"//{host}").hostname or "").lower()
+    except ValueError:  # "[::1" and the like
+        return ""
+
+
+def _same_origin(origin: str, host: str, secure: bool) -> bool:
+    """Whether ``origin`` (a browser's ``Origin`` header) is the server's own, the scheme,
+    host name and port the request was addressed to (its ``Host``)."""
+    default = 443 if secure else 80
+    try:
+        seen, own = urlsplit(origin), urlsplit(f"//{host}")
+        port = seen.port or {"http": 80, "https": 443}.get(seen.scheme)
+        own_port = own.port or default
+    except ValueError:  # a port that is not a number, "[::1"
+        return False
+    wanted = "https" if secure else "http"
+    return bool(seen.hostname) and (seen.scheme, seen.hostname, port) == (
+        wanted,
+        own.hostname,
+        own_port,
+    )
+
+
+def _is_json(content_type: str | None) -> bool:
+    """Whether a ``Content-Type`` says JSON (``application/json; charset=utf-8`` does)."""
+    return (content_type or "").split(";")[0].strip().lower() == "application/json"
 
 
 # --------------------------------------------------------------------------- network mode
@@ -246,14 +301,6 @@ class _OwnHostOnly:
 class _Sessions:
     def __init__(self) -> None:
         self.open = 0
-
-
-def _origin_allowed(websocket: WebSocket, hosts: Sequence[str]) -> bool:
-    origin = websocket.headers.get("origin")
-    if origin is None or "*" in hosts:
-        return True
-    host = urlsplit(origin).hostname or ""
-    return host in hosts or f"[{host}]" in hosts
 
 
 class _NetworkConnection:
@@ -297,7 +344,7 @@ class _NetworkConnection:
     async def handle(self, message: Any) -> None:
         from gdlab.play.network import NetworkSession
 
-        kind = message.get("type") if isinstance(message, dict) else None
+        kind = _message_kind(message)
         session = self.session
         if kind == "config":
             # an accepted setup (a slider moved while playing) plays on; a refused one
@@ -309,22 +356,19 @@ class _NetworkConnection:
                 self.session, self.playing = None, False
                 raise
             await self._send_data_and_frame()
-        elif kind in ("play", "pause"):
-            self.playing = kind == "play" and session is not None
+        elif kind == "pause":  # (also before a config: nothing plays, and it says so)
+            self.playing = False
             self.wake.set()
-        elif kind in ("step", "reset") and session is None:
+        elif session is None:  # play, step or reset: there is nothing to train
             raise api.PlayError("send a config first", status=409, field="type")
+        elif kind == "play":
+            self.playing = True
+            self.wake.set()
         elif kind == "step":
             await self.send(await self.compute(lambda: (session.advance(), session.frame())[1]))
-        elif kind == "reset":
+        else:  # reset
             await self.compute(session.reset)
             await self._send_data_and_frame()
-        else:
-            raise api.PlayError(
-                f"type must be one of config, play, pause, step, reset; got {api._describe(kind)}",
-                status=400,
-                field="type",
-            )
         await self.send({"type": "state", "playing": self.playing})
 
     async def reader(self) -> None:
@@ -371,6 +415,43 @@ class _NetworkConnection:
             group.start_soon(watch, self.player)
 
 
+#: The keys of each kind of message network mode takes (its ``type``).
+MESSAGE_KEYS = {
+    "config": ("type", "config"),
+    "play": ("type",),
+    "pause": ("type",),
+    "step": ("type",),
+    "reset": ("type",),
+}
+
+
+def _message_kind(message: Any) -> str:
+    """The ``type`` of a websocket message, checked whole as a request is: an object, a
+    known type (400), no key its type does not take (422: ``{"type": "step", "steps":
+    3}`` is refused, not stepped once), a config message's ``config``."""
+    if not isinstance(message, dict):
+        raise api.PlayError(
+            f"a message must be a JSON object; got {api._describe(message)}", status=400
+        )
+    kind = message.get("type")
+    if not isinstance(kind, str) or kind not in MESSAGE_KEYS:
+        raise api.PlayError(
+            f"type must be one of {', '.join(MESSAGE_KEYS)}; got {api._describe(kind)}",
+            status=400,
+            field="type",
+        )
+    allowed = MESSAGE_KEYS[kind]
+    unknown = [key for key in message if key not in allowed]
+    if unknown:
+        raise api.PlayError(
+            f"a {kind} message has unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}",
+            field=unknown[0],
+        )
+    if kind == "config" and "config" not in message:
+        raise api.PlayError("a config message needs its config", field="config")
+    return kind
+
+
 def _parsed_message(text: str) -> Any:
     """A websocket message's JSON; too long or malformed is a PlayError."""
     if len(text) > limits.MAX_BODY_BYTES:
@@ -378,11 +459,9 @@ def _parsed_message(text: str) -> Any:
     return _json(text)
 
 
-def _network_socket(work: _Work, sessions: _Sessions, hosts: Sequence[str]):
+def _network_socket(work: _Work, sessions: _Sessions):
     async def socket(websocket: WebSocket) -> None:
-        if not _origin_allowed(websocket, hosts):
-            await websocket.close(code=1008)
-            return
+        # (its Host and Origin are checked before it opens: _OwnHostOnly)
         await websocket.accept()
         if sessions.open >= limits.MAX_SESSIONS:
             message = f"{limits.MAX_SESSIONS} network sessions are open; close one and try again"
@@ -436,7 +515,7 @@ def create_app(*, allowed_hosts: Sequence[str] | None = None) -> Starlette:
         Route("/api/network/export", _endpoint(export_network, work), methods=["POST"]),
         Route("/api/schedule", _endpoint(api.schedule_curve, work), methods=["POST"]),
         Route("/api/ewma", _endpoint(api.ewma_series, work), methods=["POST"]),
-        WebSocketRoute("/ws/network", _network_socket(work, sessions, hosts)),
+        WebSocketRoute("/ws/network", _network_socket(work, sessions)),
         Mount("/static", StaticFiles(packages=[("gdlab.play", "static")]), name="static"),
     ]
     app = Starlette(

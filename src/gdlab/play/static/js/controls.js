@@ -101,8 +101,10 @@ export function scheduleWords(catalog, name, message) {
 /**
  * A slider with a number box: {node, set(value), value}. `onInput(value)` fires on
  * every move (and on a typed number); the value is snapped to a readable number.
+ * `onTyped(bad)`, if given, hears whether the box holds a typed text that is no number
+ * ("1e": said under it, nothing sent) or, once the learner moves or mends it, no longer.
  */
-export function slider({name, label, spec, value, onInput, title}) {
+export function slider({name, label, spec, value, onInput, title, onTyped}) {
   const scale = SCALES[spec.scale || "linear"] || SCALES.linear;
   const text = label || displayName(name);
   const range = el("input", {type: "range", min: 0, max: STEPS, step: 1, "aria-label": text, "data-name": name});
@@ -127,6 +129,7 @@ export function slider({name, label, spec, value, onInput, title}) {
     state.value = v;
     box.value = String(v);
     say("");
+    onTyped?.(false);
     onInput(v);
   });
   box.addEventListener("change", () => {
@@ -137,10 +140,12 @@ export function slider({name, label, spec, value, onInput, title}) {
       const why = box.validity.badInput ? "what is typed is not one"
         : box.value.trim() === "" ? "the box is empty" : `got ${box.value.trim()}`;
       say(`${text} must be ${whole ? "a whole number" : "a number"}; ${why}`);
+      onTyped?.(true);
       return;
     }
     state.value = v;
     place(v);
+    onTyped?.(false);
     onInput(v);
   });
   place(value);
@@ -156,8 +161,8 @@ export function slider({name, label, spec, value, onInput, title}) {
   };
 }
 
-/** A checkbox, a select or a slider for one hyperparameter spec. */
-export function widget(spec, value, onInput, label) {
+/** A checkbox, a select or a slider for one hyperparameter spec (`onTyped`: see slider). */
+export function widget(spec, value, onInput, label, onTyped) {
   if (spec.kind === "bool") {
     const box = el("input", {type: "checkbox", "data-name": spec.name});
     box.checked = Boolean(value);
@@ -173,7 +178,7 @@ export function widget(spec, value, onInput, label) {
     return {node: el("div", {class: "row", title: spec.name}, el("label", {}, label || displayName(spec.name)), select),
       box: select, set(v) { select.value = v; }};
   }
-  return slider({name: spec.name, label, spec, value, onInput});
+  return slider({name: spec.name, label, spec, value, onInput, onTyped});
 }
 
 /**
@@ -197,6 +202,8 @@ export function optimizerCard({catalog, run, color, onChange, onRemove, removabl
   let widgets = {};  // by hyperparameter name
   let marked = null;  // the hyperparameter whose box the server's refusal marked
   let said = null;  // what sayRefusals last said on it (null: nothing, or its boxes rebuilt since)
+  let refusal = null;  // the server's refusal of this run standing now: {message, field, label}
+  const typed = new Set();  // the boxes holding a typed text that is no number ("1e")
   let extra = null;
   let toggle = null;
 
@@ -218,10 +225,18 @@ export function optimizerCard({catalog, run, color, onChange, onRemove, removabl
     widgets = {};
     marked = null;
     said = null;  // new boxes: the same refusal coming back is said (and marked) again
+    refusal = null;
+    typed.clear();
     extra = el("div", {class: "extra", hidden: !open});
     for (const hp of spec.hyperparameters) {
       if (!(hp.name in run.hp)) run.hp[hp.name] = base[hp.name];
-      const w = widget(hp, run.hp[hp.name], (v) => { run.hp[hp.name] = v; onChange(run); });
+      const w = widget(hp, run.hp[hp.name], (v) => { run.hp[hp.name] = v; onChange(run); }, undefined, (bad) => {
+        // what is typed in a box is what is current there: its own message replaces the
+        // server's refusal of the value before it (which stands until an answer comes back
+        // without it, and is said again once the box holds a number)
+        if (bad) typed.add(hp.name); else typed.delete(hp.name);
+        showRefusal();
+      });
       widgets[hp.name] = w;
       if (hp.name !== "lr") extra.append(w.node);
     }
@@ -249,6 +264,26 @@ export function optimizerCard({catalog, run, color, onChange, onRemove, removabl
     onChange(run);
   });
   remove.addEventListener("click", () => onRemove(run));
+
+  function showRefusal() {
+    // the refusal standing, in the card's words, under the box it is about (its box marked,
+    // and shown if it was behind "more"); unless that box holds a typed text that is no
+    // number, whose own message is the one said there
+    const {message = "", field = "", label = ""} = refusal || {};
+    const refused = /\.hyperparameters\.(\w+)$/.exec(field || "")?.[1];
+    const shown = Boolean(message) && !typed.has(refused);
+    // unmark only the box this card marked (one holding a typed "1e" keeps its own mark)
+    if (marked && widgets[marked] && !typed.has(marked)) markInvalid(widgets[marked].box, false);
+    marked = shown && widgets[refused] ? refused : null;
+    if (marked) markInvalid(widgets[marked].box, true);
+    if (marked && marked !== "lr") setOpen(true);
+    const names = catalog.optimizers[run.optimizer]?.hyperparameters.map((h) => h.name) || [];
+    error.textContent = shown ? cardWords(message, label, names) : "";
+    error.hidden = !shown;
+    // said right under the box it is about (not below the card's other boxes)
+    if (shown && widgets[refused]) widgets[refused].node.after(error); else card.append(error);
+  }
+
   build();
   return {
     node: card,
@@ -261,17 +296,8 @@ export function optimizerCard({catalog, run, color, onChange, onRemove, removabl
      * if it was behind "more"); no message: cleared.
      */
     showError(message, field = "", label = catalog.optimizers[run.optimizer]?.label || run.optimizer) {
-      const refused = /\.hyperparameters\.(\w+)$/.exec(field || "")?.[1];
-      // unmark only the box this card marked (one holding a typed "1e" keeps its own mark)
-      if (marked && widgets[marked]) markInvalid(widgets[marked].box, false);
-      marked = message && widgets[refused] ? refused : null;
-      if (marked) markInvalid(widgets[marked].box, true);
-      if (marked && marked !== "lr") setOpen(true);
-      const names = catalog.optimizers[run.optimizer]?.hyperparameters.map((h) => h.name) || [];
-      error.textContent = message ? cardWords(message, label, names) : "";
-      error.hidden = !message;
-      // said right under the box it is about (not below the card's other boxes)
-      if (message && widgets[refused]) widgets[refused].node.after(error); else card.append(error);
+      refusal = message ? {message, field, label} : null;
+      showRefusal();
     },
   };
 }
@@ -359,11 +385,19 @@ export function schedulePicker({catalog, value, onChange, allowNone = true, labe
   let current = value ? {name: value.name, arguments: {...value.arguments}} : null;
   let boxes = {};  // each argument's box, by name
   let marked = null;  // the argument whose box the server's refusal marked
+  let refusal = null;  // the server's refusal standing now: {message, field}
+  const typed = new Set();  // the arguments whose box holds a typed text that is no number
+  const onTyped = (name) => (bad) => {
+    // a box's own message ("1e") replaces the server's refusal of the value before it there
+    if (bad) typed.add(name); else typed.delete(name);
+    showRefusal();
+  };
 
   const build = () => {
     args.replaceChildren();
     boxes = {};
     marked = null;
+    typed.clear();
     select.value = current ? current.name : "";
     if (!current) {
       note.textContent = "";
@@ -377,28 +411,30 @@ export function schedulePicker({catalog, value, onChange, allowNone = true, labe
       const set = (v) => { current.arguments[a.name] = v; onChange(current); };
       if (a.kind === "fraction") {
         const w = slider({name: a.name, label: `${displayName(a.name)} ×lr`, spec: {kind: "real", scale: a.scale || "linear", min: a.min ?? 0, max: a.max ?? 1},
-          value: current.arguments[a.name], onInput: set, title: `${a.name}, as a multiple of the initial rate`});
+          value: current.arguments[a.name], onInput: set, title: `${a.name}, as a multiple of the initial rate`,
+          onTyped: onTyped(a.name)});
         boxes[a.name] = w.box;
         args.append(w.node);
       } else if (a.kind === "ints" || a.kind === "fractions") {
         const box = el("input", {type: "text", value: current.arguments[a.name].join(", "), "data-name": a.name,
           "aria-label": a.name, title: a.kind === "fractions" ? "multiples of the initial rate" : "steps"});
-        const typed = el("div", {class: "list-error", role: "alert", hidden: true});
+        const note = el("div", {class: "list-error", role: "alert", hidden: true});
         box.addEventListener("change", () => {
           // "5, 3" → [5, 3]; an empty item ("5,", or an empty box) is no number, never 0
           const items = box.value.split(",").map((t) => t.trim());
           const list = items.map((t) => (t === "" ? NaN : Number(t)));
           const bad = list.some((v) => !Number.isFinite(v) || (a.kind === "ints" && !Number.isInteger(v)));
           markInvalid(box, bad);
-          typed.textContent = bad ? `${a.name} must be ${a.kind === "ints" ? "whole numbers" : "numbers"}`
+          note.textContent = bad ? `${a.name} must be ${a.kind === "ints" ? "whole numbers" : "numbers"}`
             + ` separated by commas; got ${box.value.trim() || "an empty box"}` : "";
-          typed.hidden = !bad;
+          note.hidden = !bad;
+          onTyped(a.name)(bad);
           if (!bad) set(list);
         });
         boxes[a.name] = box;
-        args.append(el("div", {class: "row"}, el("label", {}, a.kind === "fractions" ? `${a.name} ×lr` : a.name), box), typed);
+        args.append(el("div", {class: "row"}, el("label", {}, a.kind === "fractions" ? `${a.name} ×lr` : a.name), box), note);
       } else {
-        const w = widget(a, current.arguments[a.name], set);
+        const w = widget(a, current.arguments[a.name], set, undefined, onTyped(a.name));
         boxes[a.name] = w.box;
         args.append(w.node);
       }
@@ -411,14 +447,23 @@ export function schedulePicker({catalog, value, onChange, allowNone = true, labe
    * "piecewise: boundaries must be …". No message: cleared.
    */
   const showError = (message, field = "") => {
-    const refused = /^schedule\.arguments\.(\w+)/.exec(field || "")?.[1];
-    markInvalid(boxes[marked], false);  // only the box it marked: a typed "5,,3" keeps its own
-    marked = message && boxes[refused] ? refused : null;
-    markInvalid(boxes[marked], true);
-    markInvalid(select, Boolean(message) && field === "schedule.name");
-    error.textContent = message ? scheduleWords(catalog, current?.name, message) : "";
-    error.hidden = !message;
+    refusal = message ? {message, field} : null;
+    showRefusal();
   };
+
+  function showRefusal() {
+    // unless the box it is about holds a typed text that is no number, whose own message is said
+    const {message = "", field = ""} = refusal || {};
+    const refused = /^schedule\.arguments\.(\w+)/.exec(field || "")?.[1];
+    const shown = Boolean(message) && !typed.has(refused);
+    // only the box it marked: one holding a typed "5,,3" keeps its own mark
+    if (!typed.has(marked)) markInvalid(boxes[marked], false);
+    marked = shown && boxes[refused] ? refused : null;
+    markInvalid(boxes[marked], true);
+    markInvalid(select, shown && field === "schedule.name");
+    error.textContent = shown ? scheduleWords(catalog, current?.name, message) : "";
+    error.hidden = !shown;
+  }
 
   select.addEventListener("change", () => {
     current = select.value ? {name: select.value, arguments: {}} : null;

@@ -563,7 +563,7 @@ export function create2d({catalog, initial, onState, banner}) {
         const py = plot.sy(exit.y);
         plot.cross(px, py, {stroke: "#fff", "stroke-width": 5}, 6, plot.marks);
         plot.cross(px, py, {stroke: color}, 6, plot.marks);
-      } else if (run.status === "diverged" && xs.length) {
+      } else if (run.status === "diverged" && xs.length && !undefinedAt(run)) {
         const px = plot.sx(xs[xs.length - 1]);
         const py = plot.sy(ys[ys.length - 1]);
         plot.cross(px, py, {stroke: "#fff", "stroke-width": 5}, 6, plot.marks);
@@ -577,11 +577,30 @@ export function create2d({catalog, initial, onState, banner}) {
     showStart();
     drawLegend();
     drawLoss();
+    const from = `(${fmt(state.start[0])}, ${fmt(state.start[1])})`;
+    const paths = startUndefined()
+      ? `no path from ${from}: f is not finite there (f = ${valueWords(view.runs.find(undefinedAt).loss[0])}), outside its domain.`
+      : `the paths of ${view.runs.length} optimizer${view.runs.length === 1 ? "" : "s"} from ${from},`
+        + ` ${state.steps} step${state.steps > 1 ? "s" : ""}${state.schedule ? `, lr under a ${state.schedule.name} schedule` : ""}.`;
     caption.textContent = `Contours of ${view.surface.function.description} at ${view.surface.levels.length} log-spaced levels`
-      + ` (dense near the minimum); the paths of ${view.runs.length} optimizer${view.runs.length === 1 ? "" : "s"} from (${fmt(state.start[0])}, ${fmt(state.start[1])}),`
-      + ` ${state.steps} step${state.steps > 1 ? "s" : ""}${state.schedule ? `, lr under a ${state.schedule.name} schedule` : ""}.`
+      + ` (dense near the minimum); ${paths}`
       + " Hover a point for its step, f and gradient; click the plot to start elsewhere. × marks where a path left the plot or diverged."
       + (view.notRun.length ? ` Not run: ${view.notRun.map((r) => r.label).join(", ")} (its card says why).` : "");
+  }
+
+  function valueWords(value) {
+    // a number that is not finite as the page says it: NaN, ∞ or −∞
+    return Number.isNaN(value) ? "NaN" : fmt(value);
+  }
+
+  function undefinedAt(run) {
+    // a run whose start lies outside f's domain: f there (its first loss) is not finite
+    return run.left_at !== 0 && run.loss.length > 0 && !Number.isFinite(run.loss[0]);
+  }
+
+  function startUndefined() {
+    // f is the same function for every run: one run that starts where f is not finite says it
+    return view.runs.some(undefinedAt);
   }
 
   function startInView() {
@@ -595,8 +614,11 @@ export function create2d({catalog, initial, onState, banner}) {
     // a start outside the plot (a range narrowed past it): said beside the start, not hidden
     startText.textContent = `(${fmt(state.start[0])}, ${fmt(state.start[1])})`;
     const outside = view.surface && !startInView();
-    startNote.textContent = outside ? "outside the plot: no path is drawn; widen the ranges, or click the plot to start there" : "";
-    startNote.hidden = !outside;
+    const undefinedHere = !outside && view.answer && startUndefined();
+    startNote.textContent = outside ? "outside the plot: no path is drawn; widen the ranges, or click the plot to start there"
+      : undefinedHere ? "outside f's domain: f is not finite here, so no path is drawn; click the plot where f is defined, or change f"
+        : "";
+    startNote.hidden = !outside && !undefinedHere;
   }
 
   function lrText(run) {
@@ -615,6 +637,7 @@ export function create2d({catalog, initial, onState, banner}) {
     const left = run.left_at !== null && run.left_at !== undefined;
     if (run.status === "failed") return `failed: ${run.reason}`;
     if (run.left_at === 0) return "started outside the plot";
+    if (undefinedAt(run)) return "not run: f is not finite at the start";
     if (left && run.status === "diverged") return `left the plot at step ${run.left_at}, then ${divergedAt(run)}`;
     if (left) return `left the plot at step ${run.left_at}`;
     if (run.status === "diverged") return run.reason?.startsWith("diverged") ? run.reason : `diverged (${run.reason})`;
@@ -643,6 +666,13 @@ export function create2d({catalog, initial, onState, banner}) {
 
   function drawLoss() {
     const runs = view.runs;
+    if (runs.length && startUndefined()) {
+      // no loss at all to draw: no axes for numbers that are not there
+      view.lossPlot = null;
+      lossBox.replaceChildren(el("p", {class: "nothing-drawn"},
+        "No loss to draw: f is not finite at the start (see under start in the controls)."));
+      return;
+    }
     const f0 = Math.max(...runs.map((r) => Math.abs(r.loss[0])).filter(Number.isFinite), 1e-300);
     const keep = (v) => Number.isFinite(v) && Math.abs(v) <= 1e4 * Math.max(f0, 1e-12);
     // the scale follows the runs that stayed in the plot; the others are clipped at its edge

@@ -43,6 +43,9 @@ export function createNetwork({catalog, initial, onState, banner}) {
 
   const layers = slider({name: "layers", label: "layers", value: state.layers, spec: {kind: "int", scale: "linear", min: 0, max: limits.max_layers},
     onInput: (v) => { state.layers = v; configChanged(); }});
+  // the page builds the hidden layers' list from the count: one it cannot build is said here
+  const layersWrong = () => (Number.isInteger(state.layers) && state.layers >= 0 && state.layers <= limits.max_layers ? ""
+    : `layers must be a whole number from 0 to ${limits.max_layers}; got ${state.layers}`);
   const width = slider({name: "width", label: "width", value: state.width, spec: {kind: "int", scale: "linear", min: 1, max: limits.max_width},
     onInput: (v) => { state.width = v; configChanged(); }});
   const activation = widget({name: "activation", kind: "choice", choices: catalog.activations}, state.activation,
@@ -99,7 +102,7 @@ export function createNetwork({catalog, initial, onState, banner}) {
   function config() {
     return {
       data: state.data, noise: state.noise, n_samples: state.n_samples, seed: state.seed,
-      hidden: Array(state.layers).fill(state.width), activation: state.activation, batch_size: state.batch_size,
+      hidden: layersWrong() ? [] : Array(state.layers).fill(state.width), activation: state.activation, batch_size: state.batch_size,
       steps_per_frame: state.steps_per_frame, grid: 40, runs: state.runs.map((r) => runPayload(catalog, r)),
     };
   }
@@ -119,6 +122,13 @@ export function createNetwork({catalog, initial, onState, banner}) {
 
   function sendSetup() {
     if (sent) { waiting = true; return; }
+    if (layersWrong()) {
+      // nothing trains a setup the page cannot send, nor the one before it
+      send({type: "pause"});
+      layers.showError(layersWrong());
+      refused(true);
+      return;
+    }
     const next = setup();
     if (next.refused.length && next.runs.length < limits.min_net_runs) {
       // too few cards left to train: nothing trains until one is mended, nor does the
@@ -191,8 +201,9 @@ export function createNetwork({catalog, initial, onState, banner}) {
       const control = CONTROLS[(message.field || "").replace(/\[\d+\]$/, "[i]")];
       if (control) control.showError(settingWords(message));
       else banner(message.error);
-      // a setup refused: nothing to play until it is mended (Step said "send a config first")
-      if (aboutSetup) refused(true);
+      // a setup refused: nothing to play until it is mended (Step said "send a config first");
+      // a refusal no control shows (none marked) is said above, in the banner
+      if (aboutSetup) refused(true, Boolean(control));
       if (!sent && waiting) answered();
       return;
     }
@@ -242,19 +253,20 @@ export function createNetwork({catalog, initial, onState, banner}) {
   const WORDS = {noise: "noise", n_samples: "points", seed: "data seed", steps_per_frame: "steps/frame"};
 
   function settingWords(message) {
-    if (message.field === "config.hidden") return `layers must be at most ${limits.max_layers}; got ${state.layers}`;
+    if (message.field === "config.hidden") return layersWrong() || `layers must be at most ${limits.max_layers}; got ${state.layers}`;
     return message.error.replace(/^config\.hidden\[\d+\]/, "width")
       .replace(/^config\.(\w+)/, (name, key) => WORDS[key] || key);
   }
 
-  function refused(on) {
-    // a refused setup: the transport waits for one it can train (the last one drawn is gone)
+  function refused(on, marked = true) {
+    // a refused setup: the transport waits for one it can train (the last one drawn is gone);
+    // `marked`: a box or card says why, in red (else the banner above says it)
     view.refused = on;
     for (const button of [playButton, stepButton, resetButton]) button.disabled = on;
     if (on) {
       view.playing = false;  // the server stopped with the setup it refused
       playButton.textContent = "▶ Play";
-      readout.textContent = "not started: mend what is marked in red";
+      readout.textContent = marked ? "not started: mend what is marked in red" : "not started: mend what the message above says";
       boundaries.replaceChildren();
       lossBox.replaceChildren();
       accuracyBox.replaceChildren();
@@ -399,12 +411,17 @@ export function createNetwork({catalog, initial, onState, banner}) {
   }
 
   function restore(saved) {
+    // a menu shows only what it lists: a link's set, activation or batch it does not list
+    // ("nope") keeps the default, shown in the menu; a number is kept (a refused one is
+    // said under its slider, its box marked)
     if (!saved || typeof saved !== "object") return;
-    for (const key of ["data", "activation"]) if (typeof saved[key] === "string") state[key] = saved[key];
-    for (const key of ["noise", "n_samples", "seed", "layers", "width", "steps_per_frame"]) {
-      if (Number.isFinite(saved[key])) state[key] = saved[key];
+    if (catalog.datasets.includes(saved.data)) state.data = saved.data;
+    if (catalog.activations.includes(saved.activation)) state.activation = saved.activation;
+    if (Number.isFinite(saved.noise)) state.noise = saved.noise;
+    for (const key of ["n_samples", "seed", "layers", "width", "steps_per_frame"]) {
+      if (Number.isInteger(saved[key])) state[key] = saved[key];
     }
-    if (saved.batch_size === null || Number.isInteger(saved.batch_size)) state.batch_size = saved.batch_size;
+    if (BATCHES.includes(saved.batch_size)) state.batch_size = saved.batch_size;
     if (Array.isArray(saved.r)) {
       const runs = saved.r.slice(0, limits.max_net_runs).map((r) => runFrom(catalog, r)).filter(Boolean);
       if (runs.length >= limits.min_net_runs) state.runs = runs;
@@ -446,6 +463,7 @@ export function createNetwork({catalog, initial, onState, banner}) {
     state, view, figure,
     // the steps run so far (the server refuses 0: nothing has run yet)
     exportToml: async () => {
+      if (layersWrong()) throw new Error(`${layersWrong()}: mend it to export`);
       try {
         return await api("/api/network/export", {config: config(), steps: view.step});
       } catch (error) {

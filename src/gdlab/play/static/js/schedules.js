@@ -4,6 +4,9 @@ import {api, el, svg, fmt, Latest} from "./util.js";
 import {Plot} from "./plot.js";
 import {slider, schedulePicker} from "./controls.js";
 
+// Epochs up to this many are marked by grey lines; past it they would grey the chart.
+const MARKED_EPOCHS = 60;
+
 /** The rate axis: from 0 (or the lowest rate, if below) to a little above the highest.
  * A constant rate sits under the top (its axis ran from −0.9 to 1.1: "negative rates"). */
 function rateDomain(ys) {
@@ -85,7 +88,7 @@ export function createSchedules({catalog, initial, onState, banner}) {
     const plot = new Plot({width: 760, height: 340, x: {domain: [0, end], label: state.unit === "epoch" ? "epoch" : "step"},
       y: {domain: rateDomain(ys), label: "learning rate"}});
     plot.node.setAttribute("aria-label", `learning rate of ${a.config.name}`);
-    if (a.epochs <= 60) {
+    if (a.epochs <= MARKED_EPOCHS) {
       for (let e = 1; e < a.epochs; e += 1) {
         const x = state.unit === "epoch" ? e : e * perEpochSteps;
         plot.back.append(svg("line", {x1: plot.sx(x), x2: plot.sx(x), y1: plot.margin.top, y2: plot.margin.top + plot.inner.h, stroke: "#e2e7ee"}));
@@ -107,8 +110,16 @@ export function createSchedules({catalog, initial, onState, banner}) {
     formula.replaceChildren(el("div", {class: "repr"}, a.repr), a.formula ? el("pre", {}, a.formula) : "");
     const unitWord = a.unit === "epoch" ? "the epoch counter (constant within an epoch)" : "the step counter";
     caption.textContent = `The rate at each of ${(a.epochs * perEpochSteps).toLocaleString("en")} steps`
-      + ` (${a.epochs} epochs of ${perEpochSteps} steps; grey lines mark epochs) of ${a.config.name}, which reads ${unitWord}.`
+      + ` (${epochWords(a.epochs, perEpochSteps)}) of ${a.config.name}, which reads ${unitWord}.`
       + ` First ${fmt(ys[0])}, last ${fmt(ys[ys.length - 1])}.`;
+  }
+
+  function epochWords(count, steps) {
+    // what the grey lines show, as drawn: one where each epoch after the first begins
+    const length = `${count} epoch${count === 1 ? "" : "s"} of ${steps} step${steps === 1 ? "" : "s"}`;
+    if (count === 1) return length;
+    if (count <= MARKED_EPOCHS) return `${length}; grey lines mark where each epoch begins`;
+    return `${length}; more than ${MARKED_EPOCHS} epochs, so no lines mark them`;
   }
 
   changed();
