@@ -4,8 +4,10 @@ parts, keys that mean nothing, changes made together, and errors that name their
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gdlab import cli
@@ -284,3 +286,49 @@ def test_a_tune_interrupted_before_any_task_says_nothing_was_written(cwd, capsys
     assert code == cli.EXIT_INTERRUPTED
     assert err == "gdlab: interrupted; no task had finished (nothing was written)\n"
     assert not Path("T").exists()
+
+
+# --------------------------------------------------------------------------- round 6, data
+
+
+def test_a_file_is_named_as_a_file_and_a_flag_as_typed(cwd, capsys):
+    code, _, err = gdlab(["race", "moons", "--epochs", "2", *QUICK, "--out", "m"], capsys)
+    assert code == 0, err
+    code, out, err = gdlab(["race", "--config", "m/results.json", "--set",
+                            "problem.n_samples=10", *QUICK], capsys)  # fmt: skip
+    usage_error(code, out, err, "error: m/results.json with --set problem.n_samples=10:")
+    assert "built-in" not in err
+    code, out, err = gdlab(["race", "mnist", "--function", "beale", *QUICK], capsys)
+    usage_error(code, out, err, "error: --function beale: problem has unknown key 'function'")
+
+
+def test_data_is_stored_as_an_absolute_path_and_described_without_sizes_it_does_not_know(
+    cwd, capsys
+):
+    from gdlab.data.idx import write_idx
+
+    rng = np.random.default_rng(0)
+    Path("idx").mkdir()
+    for name, n in (("train", 60), ("t10k", 20)):
+        write_idx(
+            f"idx/{name}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        )
+        write_idx(f"idx/{name}-labels-idx1-ubyte", (np.arange(n) % 10).astype(np.uint8))
+    argv = ["race", "mnist", "--data", "idx", "--steps", "2", "--batch-size", "8",
+            "--optimizers", "sgd", *QUICK, "--out", "r"]  # fmt: skip
+    code, _, err = gdlab(argv, capsys)
+    assert code == 0, err
+    document = results("r")
+    assert document["config"]["problem"]["directory"] == str(cwd / "idx")
+    assert "60,000" not in document["description"]
+    assert "their training images to train; their test images to test" in document["description"]
+    Path("elsewhere").mkdir()
+    os.chdir("elsewhere")
+    code, _, err = gdlab(["race", "--config", "../r/results.json", *QUICK, "--out", "again"],
+                         capsys)  # fmt: skip
+    assert code == 0, err
+
+
+def test_no_boston_features_says_at_least_one():
+    with pytest.raises(ConfigError, match=r"features must name at least one column; got \[\]"):
+        builtin("boston").set("problem.features", [])

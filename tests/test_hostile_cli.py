@@ -204,7 +204,7 @@ FLAG_CASES = [
     # --preset, --function, --data
     ("race bowl --preset nosuch", ["preset", "'nosuch'"]),
     ("race bowl --function nosuch", ["problem.function", "'nosuch'"]),
-    ("race bowl --data somewhere", ["problem.directory=somewhere", "'directory'"]),
+    ("race bowl --data somewhere", ["--data somewhere", "'directory'"]),
     ("race mnist --data /nonexistent-gdlab-dir", ["/nonexistent-gdlab-dir"]),
     # --set, malformed
     ("race bowl --set noequals", ["--set", "'noequals'"]),

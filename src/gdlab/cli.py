@@ -362,7 +362,10 @@ def _experiment_options(parser: argparse.ArgumentParser, verb: str) -> None:
     )
     parser.add_argument("--function", metavar="NAME", help="= --set problem.function=NAME")
     parser.add_argument(
-        "--data", metavar="DIR", help="= --set problem.directory=DIR (MNIST's four IDX files)"
+        "--data",
+        metavar="DIR",
+        help="= --set problem.directory=DIR (MNIST's four IDX files; stored as an absolute "
+        "path, so that the report's results.json runs again from anywhere)",
     )
 
 
@@ -504,23 +507,34 @@ def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
         if args.preset not in PRESETS:
             raise UsageError(f"--preset must be one of {', '.join(PRESETS)}; got {args.preset!r}")
         experiment = experiment.with_preset(args.preset)
-    flags = {key: getattr(args, dest, None) for key, dest in _FLAG_DESTS.items()}
-    changes = [(key, value, None) for key, value in flags.items() if value is not None]
-    changes += [(key, _typed(text), text.strip()) for key, text in args.set]
+    changes = [  # (key, value, text to retry as text, as the command line wrote it)
+        (key, _flag_value(key, value), None, f"{_FLAGS[key]} {_said(value)}")
+        for key, value in ((k, getattr(args, dest, None)) for k, dest in _FLAG_DESTS.items())
+        if value is not None
+    ]
+    changes += [(k, _typed(t), t.strip(), f"--set {k}={cut(t.strip())}") for k, t in args.set]
     experiment = _changed(experiment, changes)
     for name, value, typed in args.lr:
         experiment = experiment.with_lr(name, value, where=f"--lr {name}={cut(typed)}")
-    args.origin = _origin(source, base_name, changes, args.lr)
+    builtin = args.config is None and source in experiments.BUILTIN
+    args.origin = _origin(source, builtin, changes, args.lr)
     return experiment, base, base_name
 
 
-def _origin(source: str, base_name: str, changes: list, lrs: list) -> str:
+def _flag_value(key: str, value: Any) -> Any:
+    """A flag's value for the model: ``--data DIR`` as an absolute path (``~`` expanded), so
+    that the report's results.json runs again from another folder."""
+    if key == "problem.directory" and isinstance(value, str) and value.strip():
+        return str(Path(value).expanduser().absolute())
+    return value
+
+
+def _origin(source: str, builtin: bool, changes: list, lrs: list) -> str:
     """The experiment and the command's changes, as the later checks with the data name
     them: ``built-in experiment moons with --epochs 2 --set problem.n_samples=10``."""
-    said = [f"--set {k}={cut(t)}" if t is not None else f"{_FLAGS[k]} {_said(v)}"
-            for k, v, t in changes]  # fmt: skip
+    said = [written for *_, written in changes]
     said += [f"--lr {name}={cut(typed)}" for name, _, typed in lrs]
-    origin = f"built-in experiment {source}" if base_name.startswith("built-in") else source
+    origin = f"built-in experiment {source}" if builtin else source
     return origin + (f" with {' '.join(said)}" if said else "")
 
 
@@ -554,29 +568,24 @@ def _typed(text: str) -> Any:
     return parse_value(text)
 
 
-def _changed(experiment: Any, changes: list[tuple[str, Any, str | None]]) -> Any:
-    """``experiment`` with the command line's changes ``(key, value, text typed or None)``,
-    in order.
+def _changed(experiment: Any, changes: list[tuple[str, Any, str | None, str]]) -> Any:
+    """``experiment`` with the command line's changes ``(key, value, text typed or None, as
+    written)``, in order.
 
     The ``problem.*`` keys change together, where the first of them stands (a new
     ``kind`` needs its other keys at once). A value that TOML read as a number
     or a boolean but the key takes as text (``--set title=2024``) is tried as
     the text typed.
     """
-
-    def said(value: Any, text: str | None) -> str:
-        return _said(value) if text is None else cut(text)
-
-    problem = [(k, v, t) for k, v, t in changes if k.startswith("problem.")]
-    first = next((i for i, (k, _, _) in enumerate(changes) if k.startswith("problem.")), None)
-    for i, (key, value, text) in enumerate(changes):
+    problem = [change for change in changes if change[0].startswith("problem.")]
+    first = next((i for i, change in enumerate(changes) if change in problem), None)
+    for i, (key, value, text, written) in enumerate(changes):
         if i == first:
-            where = " ".join(f"--set {k}={said(v, t)}" for k, v, t in problem)
-            options = {k.removeprefix("problem."): v for k, v, _ in problem}
+            where = " ".join(change[3] for change in problem)
+            options = {k.removeprefix("problem."): v for k, v, *_ in problem}
             experiment = experiment.with_problem(where, **options)
         elif not key.startswith("problem."):
-            where = f"--set {key}={said(value, text)}"
-            experiment = _set_typed(experiment, key, value, text, where)
+            experiment = _set_typed(experiment, key, value, text, written)
     return experiment
 
 

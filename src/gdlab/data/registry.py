@@ -150,8 +150,11 @@ def _mnist_libraries(o: Mapping[str, Any]) -> tuple[str, ...] | None:
 
 
 def _describe_mnist(o: Mapping[str, Any]) -> str:
-    if o["directory"] is not None:
-        return f"MNIST from the IDX files in {o['directory']} (60,000 to train, 10,000 to test)"
+    if o["directory"] is not None:  # the sizes are the files' (the report's problem says them)
+        train = "their training images to train"
+        if o["validation_size"]:
+            train += f", less {o['validation_size']:g} of them to validate"
+        return f"MNIST from the IDX files in {o['directory']} ({train}; their test images to test)"
     test = o["test_size"] if o["test_size"] is not None else 0.2
     n_test = datasets.part_size(test, 5000)  # as split() counts: rounded up
     n_val = datasets.part_size(o["validation_size"], 5000)
@@ -231,7 +234,9 @@ def _validate_boston(o: Mapping[str, Any], where: str) -> None:
                 f"{where}.features must name columns among {', '.join(BOSTON_FEATURES)}; "
                 f"got {name!r}"
             )
-    if len(set(o["features"])) != len(o["features"]) or not o["features"]:
+    if not o["features"]:
+        raise ConfigError(f"{where}.features must name at least one column; got []")
+    if len(set(o["features"])) != len(o["features"]):
         raise ConfigError(
             f"{where}.features must be distinct column names; got {list(o['features'])!r}"
         )
