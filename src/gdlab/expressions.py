@@ -4,9 +4,18 @@ The text is read by Python's own parser into a syntax tree (``ast.parse``)
 and nothing else: the tree is walked node by node against a whitelist and
 turned into a SymPy expression, which SymPy differentiates exactly. Nothing
 is ever passed to ``eval`` or ``exec``, and SymPy never parses the text
-(``sympify`` would ``eval`` it). Numbers come from a small evaluator built
-from the SymPy trees (NumPy functions composed in closures), so ``f`` and its
-gradient work on floats, 0-d arrays and whole grids alike.
+(``sympify`` would ``eval`` it). Numbers come from a small evaluator (NumPy
+functions composed in closures), so ``f`` and its gradient work on floats, 0-d
+arrays and whole grids alike: ``f`` from the syntax tree, operation by
+operation as typed, the gradient from SymPy's derivatives.
+
+SymPy simplifies as it builds (``sqrt(x)^2`` is ``x``, ``x/x`` is ``1``,
+``0*log(x)`` is ``0``), which would change where ``f`` is defined; so ``f`` is
+the text's own operations, undefined (NaN) where the text is, and the gradient
+is SymPy's exact derivative where ``f`` is a finite number, NaN where it is
+not (a derivative SymPy writes as ``0`` is not one of ``x/x`` at 0). A text of
+``+ - *``, constant divisors, powers 0, 1, 2, … and ``sin cos atan tanh abs``
+(a polynomial, the bowl) is defined everywhere, and its gradient is SymPy's as is.
 
 What may be written:
 
@@ -19,13 +28,15 @@ Everything else is refused with the position (1-based character) of the
 first offending part (where it begins): names (``__import__``, ``os``), attribute access,
 lambdas, subscripts, keyword arguments, strings, comparisons. So are texts
 longer than :data:`MAX_LENGTH` characters, nested deeper than
-:data:`MAX_DEPTH` levels or with more than :data:`MAX_NODES` parts, constant
+:data:`MAX_DEPTH` levels (a chain of one kind of operator, ``1 + x + x^2 + …``
+or ``x*y/2``, is one level) or with more than :data:`MAX_NODES` parts, constant
 exponents larger than :data:`MAX_EXPONENT` in size (``x**1000000``,
 ``9**9**9``), constants beyond :data:`MAX_CONSTANT` (each constant part is
 checked as it is built, ``x - x + exp(100)`` included), and expressions with an
 undefined part (``1/0``, ``0.0/0.0``, ``y/0``) or a complex one (``sqrt(-1)``,
 ``(-2)**x``). A character Python cannot read (``x²``, ``2×x``) is named with what
-to write instead.
+to write instead, and so is a look-alike Python reads inside a name
+(``x·y``, ``xʸ``).
 
 >>> fn = function("x^2/20 + y^2")
 >>> float(fn.f(-7.0, 2.0)), [float(g) for g in fn.grad(-7.0, 2.0)]
@@ -44,9 +55,10 @@ import ast
 import cmath
 import functools
 import math
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -268,10 +280,15 @@ def _sympy_estimate(value: Any) -> complex | None:
 
 
 class _Builder:
-    """Walks the syntax tree, checks every node, builds the SymPy expression."""
+    """Walks the syntax tree, checks every node, builds the SymPy expression.
 
-    def __init__(self) -> None:
+    A chain of one kind of operator (``a + b - c``, ``a*b/c``) is one level of
+    nesting however long it is: Python nests it to the left, and it is walked
+    along that chain, not down it."""
+
+    def __init__(self, source: str = "") -> None:
         sympy = _sympy()
+        self.source = source
         self.sympy = sympy
         x, y = _symbols()
         self.names = {"x": x, "y": y, "pi": sympy.pi, "e": sympy.E}
@@ -279,6 +296,9 @@ class _Builder:
         self.nodes = 0
         #: each constant part's value in complex floating point (``None``: not constant)
         self.estimates: dict[ast.AST, complex | None] = {}
+        #: the exact (SymPy) value of each part written without x and y
+        #: (``x - x`` is not one: it is undefined where x is)
+        self.constants: dict[ast.AST, Any] = {}
 
     def build(self, node: ast.AST, depth: int) -> Any:
         """The SymPy expression of ``node``; a constant part must be a real number
@@ -288,7 +308,10 @@ class _Builder:
         parts (``tan(log(acos(3)))``, ``0.0/0.0``) can take minutes, so each
         constant part is checked as soon as it is built, before a larger one
         holds it: estimated in floating point, or by SymPy where that fails."""
-        value = self._build(node, depth)
+        return self._checked(node, self._build(node, depth))
+
+    def _checked(self, node: ast.AST, value: Any) -> Any:
+        """``value`` (of ``node``) once checked as :meth:`build` says."""
         if value.has(*_undefined()):  # 1/0, or y/0.0: SymPy's next steps may raise on it
             raise ExpressionError(_UNDEFINED, _position(node))
         if value.free_symbols:  # holds x or y
@@ -307,6 +330,8 @@ class _Builder:
             )
         if estimate.imag != 0:
             raise ExpressionError(_COMPLEX, _position(node))
+        if _written_constant(node, self.constants):
+            self.constants[node] = value
         return value
 
     def _estimate(self, node: ast.AST) -> complex | None:
@@ -348,9 +373,7 @@ class _Builder:
         return value
 
     def _build(self, node: ast.AST, depth: int) -> Any:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise ExpressionError(f"too long: more than {MAX_NODES} parts", _position(node))
+        self._count(node)
         if depth > MAX_DEPTH:
             raise ExpressionError(
                 f"nested too deeply (more than {MAX_DEPTH} levels)", _position(node)
@@ -362,6 +385,12 @@ class _Builder:
                 if node.id in self.functions:
                     raise ExpressionError(
                         f"{node.id} is a function: write {node.id}(…)", _position(node)
+                    )
+                hint = _name_hint(self.source, node)
+                if hint is not None:
+                    write, char, position = hint
+                    raise ExpressionError(
+                        f"unknown name {node.id!r}: write {write} for {char}", position
                     )
                 raise ExpressionError(
                     f"unknown name {node.id!r}: use x, y, pi, e and the functions "
@@ -377,31 +406,53 @@ class _Builder:
             operand = self.build(node.operand, depth + 1)
             return -operand if isinstance(node.op, ast.USub) else operand
         if isinstance(node, ast.BinOp):
-            op = _OPERATORS.get(type(node.op))
-            if op is None:
-                raise ExpressionError(
-                    f"the operator {_op_text(node.op)} is not allowed", _position(node)
-                )
-            left = self.build(node.left, depth + 1)
-            right = self.build(node.right, depth + 1)
-            try:
-                if op == "+":
-                    value = left + right
-                elif op == "-":
-                    value = left - right
-                elif op == "*":
-                    value = left * right
-                elif op == "/":
-                    value = left / right
-                else:
-                    value = self._power(left, right, node)
-            except ZeroDivisionError:  # SymPy's Floats: 0.0/0.0, 1e-300/0.0
-                raise ExpressionError(_UNDEFINED, _position(node)) from None
-            return self._checked_constant(value, node)
+            return self._chain(node, depth)
         if isinstance(node, ast.Call):
             return self._call(node, depth)
         what = _REFUSED.get(type(node), type(node).__name__)
         raise ExpressionError(f"{what} is not allowed", _position(node))
+
+    def _chain(self, node: ast.BinOp, depth: int) -> Any:
+        """``node`` and the operators of its kind to its left (``a - b + c``): one level.
+
+        Walked iteratively, so a long sum neither counts as deep nesting nor
+        recurses; each operator of the chain is still a part (:data:`MAX_NODES`)."""
+        if type(node.op) not in _OPERATORS:
+            raise ExpressionError(
+                f"the operator {_op_text(node.op)} is not allowed", _position(node)
+            )
+        chain = [node]
+        while isinstance(chain[-1].left, ast.BinOp) and _same_kind(chain[-1].left, node):
+            chain.append(chain[-1].left)
+            self._count(chain[-1])
+        value = self.build(chain[-1].left, depth + 1)
+        for link in reversed(chain):
+            right = self.build(link.right, depth + 1)
+            value = self._operate(_OPERATORS[type(link.op)], value, right, link)
+            if link is not node:  # ``build`` checks the last
+                value = self._checked(link, value)
+        return value
+
+    def _operate(self, op: str, left: Any, right: Any, node: ast.BinOp) -> Any:
+        try:
+            if op == "+":
+                value = left + right
+            elif op == "-":
+                value = left - right
+            elif op == "*":
+                value = left * right
+            elif op == "/":
+                value = left / right
+            else:
+                value = self._power(left, right, node)
+        except ZeroDivisionError:  # SymPy's Floats: 0.0/0.0, 1e-300/0.0
+            raise ExpressionError(_UNDEFINED, _position(node)) from None
+        return self._checked_constant(value, node)
+
+    def _count(self, node: ast.AST) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise ExpressionError(f"too long: more than {MAX_NODES} parts", _position(node))
 
     def _constant(self, node: ast.Constant) -> Any:
         value = node.value
@@ -476,6 +527,27 @@ class _Builder:
         return self.functions[name](argument)
 
 
+def _written_constant(node: ast.AST, constants: dict[ast.AST, Any]) -> bool:
+    """Whether ``node`` is written without x and y (its parts being in ``constants``)."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.Name):
+        return node.id not in ("x", "y")
+    if isinstance(node, ast.UnaryOp):
+        return node.operand in constants
+    if isinstance(node, ast.BinOp):
+        return node.left in constants and node.right in constants
+    return isinstance(node, ast.Call) and node.args[0] in constants
+
+
+#: Operators that chain (``a + b - c``, ``a*b/c``): a chain of one kind is one level.
+_CHAINS = ({ast.Add, ast.Sub}, {ast.Mult, ast.Div})
+
+
+def _same_kind(node: ast.BinOp, top: ast.BinOp) -> bool:
+    return any(type(node.op) in kind and type(top.op) in kind for kind in _CHAINS)
+
+
 def _check_variable_power(base: Any, node: ast.BinOp) -> None:
     """Refuse a constant ``base`` to a power in x or y that is not real, or has no derivative."""
     if base.is_zero:
@@ -515,15 +587,27 @@ def _short(value: Any) -> str:
 def parse(text: str) -> Any:
     """The SymPy expression of ``text`` (in ``x`` and ``y``), or :class:`ExpressionError`.
 
+    It is SymPy's form, simplified as SymPy builds it (``parse("x/x")`` is 1);
+    :func:`function` computes ``f`` as typed.
+
     >>> parse("x^2 + 3*x*y")
     x**2 + 3*x*y
     """
     _check_text(text)  # before the cache: a list is unhashable
-    return _parse(text)
+    return _parse(text).expr
+
+
+class _Parsed(NamedTuple):
+    """A text read: its syntax tree, SymPy's expression of it (which SymPy may have
+    simplified: ``x/x`` is 1) and the exact values of the parts written without x and y."""
+
+    tree: ast.AST
+    expr: Any
+    constants: dict[ast.AST, Any]
 
 
 @functools.lru_cache(maxsize=256)
-def _parse(text: str) -> Any:
+def _parse(text: str) -> _Parsed:
     _check_text(text)
     # ``^`` is power, as people write it: spelled ``**`` before Python reads the text
     # (Python's ``^`` binds more loosely than ``+``). Positions are mapped back.
@@ -540,14 +624,15 @@ def _parse(text: str) -> Any:
     except (ValueError, RecursionError, MemoryError) as error:  # null bytes, deep nesting
         raise ExpressionError(f"cannot read it: {error}") from None
     try:
-        expr = _Builder().build(tree.body, 1)
+        builder = _Builder(stripped)
+        expr = builder.build(tree.body, 1)
     except ExpressionError as error:
         shifted = None if error.position is None else _characters(stripped, error.position) + lead
         raise ExpressionError(error.reason, _original_position(text, shifted)) from None
     except RecursionError:
         raise ExpressionError(f"nested too deeply (more than {MAX_DEPTH} levels)") from None
     _check_expression(expr)
-    return expr
+    return _Parsed(tree.body, expr, builder.constants)
 
 
 parse.cache_clear = _parse.cache_clear  # type: ignore[attr-defined]
@@ -596,11 +681,35 @@ _CHARACTER_HINTS = {
     "×": "*",
     "⋅": "*",
     "∙": "*",
+    "·": "*",
+    "\u0387": "*",  # Greek ano teleia, which looks the same
     "÷": "/",
     "−": "-",
     "–": "-",
     "—": "-",
 }
+
+
+#: What to write for a character Python reads as part of a name (``x·y`` is one name).
+_NAME_HINTS = {"·": "*", "\u0387": "*", "℮": "e"}
+
+
+def _name_hint(source: str, node: ast.Name) -> tuple[str, str, int] | None:
+    """``(what to write, the character, its 1-based byte position)`` for the first
+    character of the name ``node`` (in ``source``) that only looks like something
+    else: a middle dot (``x·y``), a superscript letter (``xʸ``, read as the name ``xy``)."""
+    data = source.encode("utf-8")
+    start = node.col_offset
+    end = node.end_col_offset if node.end_col_offset is not None else len(data)
+    text = data[start:end].decode("utf-8", errors="ignore")
+    for index, char in enumerate(text):
+        write = _NAME_HINTS.get(char)
+        if write is None and unicodedata.name(char, "").startswith("MODIFIER LETTER SMALL"):
+            letter = unicodedata.normalize("NFKC", char)
+            write = f"^{letter}" if letter.isascii() and letter.isalpha() else None
+        if write is not None:
+            return write, char, start + len(text[:index].encode("utf-8")) + 1
+    return None
 
 
 def _character_hint(char: str) -> str:
@@ -745,14 +854,19 @@ def _compile_new(expr: Any, memo: dict[Any, _Fn]) -> _Fn:
 
 
 def _compile_constant(expr: Any) -> _Fn:
+    c = _constant_float(expr)
+    return lambda a, b: c
+
+
+def _constant_float(expr: Any) -> float:
+    """A constant SymPy ``expr`` as a float (rounded once), or :class:`ExpressionError`."""
     try:
         value = complex(expr.evalf())
     except (ArithmeticError, TypeError, ValueError):  # beyond a float (a Float of 1e400)
         value = complex(math.nan)
     if value.imag != 0 or not math.isfinite(value.real):
         raise ExpressionError(f"the constant {_short(expr)} is not a finite real number")
-    c = value.real
-    return lambda a, b: c
+    return value.real
 
 
 def _product(expr: Any, memo: dict[Any, _Fn]) -> _Fn:
@@ -795,6 +909,120 @@ def _fold(parts: list[_Fn], op: Any) -> _Fn:
     return folded
 
 
+#: NumPy's form of each operation as typed (``^``/``**`` has its own, :func:`_typed_power`).
+_TYPED_OPERATORS: dict[type, Any] = {
+    ast.Add: np.add,
+    ast.Sub: np.subtract,
+    ast.Mult: np.multiply,
+    ast.Div: np.divide,
+}
+_TYPED_FUNCTIONS: dict[str, Any] = {**_NUMPY, "ln": np.log, "sqrt": np.sqrt, "abs": np.abs}
+
+
+def _compile_typed(node: ast.AST, constants: dict[ast.AST, Any]) -> _Fn:
+    """f exactly as typed: each operation of the text, in its order, with NumPy.
+
+    SymPy simplifies as it builds (``sqrt(x)^2`` is x, ``x/x`` is 1, ``0*log(x)``
+    is 0), which changes where f is defined; the text's own operations keep it
+    undefined (NaN) where the text is. A part written without x and y
+    (``pi/2``, ``sqrt(2)``) is one float, SymPy's exact value rounded once.
+    Recursion is bounded by :data:`MAX_NODES` (the text was read by :class:`_Builder`)."""
+    c = _typed_constant(node, constants)
+    if c is not None:
+        return lambda a, b: c
+    if isinstance(node, ast.Name):
+        return (lambda a, b: a) if node.id == "x" else (lambda a, b: b)
+    if isinstance(node, ast.UnaryOp):
+        inner = _compile_typed(node.operand, constants)
+        return (lambda a, b: np.negative(inner(a, b))) if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, ast.Pow):
+            return _typed_power(node, constants)
+        return _typed_binary(_TYPED_OPERATORS[type(node.op)], node, constants)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        function_ = _TYPED_FUNCTIONS[node.func.id]
+        argument = _compile_typed(node.args[0], constants)
+        return lambda a, b: function_(argument(a, b))
+    raise ExpressionError(f"cannot compute {type(node).__name__} numerically", _position(node))
+
+
+def _typed_constant(node: ast.AST, constants: dict[ast.AST, Any]) -> float | None:
+    """The float of a part written without x and y (``None``: it holds x or y)."""
+    value = constants.get(node)
+    return None if value is None else _constant_float(value)
+
+
+def _typed_binary(op: Any, node: ast.BinOp, constants: dict[ast.AST, Any]) -> _Fn:
+    left_c, right_c = _typed_constant(node.left, constants), _typed_constant(node.right, constants)
+    if right_c is not None:
+        left = _compile_typed(node.left, constants)
+        return lambda a, b: op(left(a, b), right_c)
+    right = _compile_typed(node.right, constants)
+    if left_c is not None:
+        return lambda a, b: op(left_c, right(a, b))
+    left = _compile_typed(node.left, constants)
+    return lambda a, b: op(left(a, b), right(a, b))
+
+
+def _typed_power(node: ast.BinOp, constants: dict[ast.AST, Any]) -> _Fn:
+    """``base**exponent`` as typed: ``sqrt`` for ½, ``1/base`` for −1, ``exp`` for e**…"""
+    k = _typed_constant(node.right, constants)
+    if k is not None:
+        base = _compile_typed(node.left, constants)
+        if k == 0.5:
+            return lambda a, b: np.sqrt(base(a, b))
+        if k == -1.0:
+            return lambda a, b: np.divide(1.0, base(a, b))
+        return lambda a, b: np.power(base(a, b), k)
+    exponent = _compile_typed(node.right, constants)
+    c = _typed_constant(node.left, constants)
+    if c is not None:
+        if constants[node.left] == _sympy().E:
+            return lambda a, b: np.exp(exponent(a, b))
+        return lambda a, b: np.power(c, exponent(a, b))
+    base = _compile_typed(node.left, constants)
+    return lambda a, b: np.power(base(a, b), exponent(a, b))
+
+
+#: Functions defined, and finite, at every finite number.
+_TOTAL_FUNCTIONS = frozenset({"sin", "cos", "atan", "tanh", "abs"})
+
+
+def _total(node: ast.AST, constants: dict[ast.AST, Any]) -> bool:
+    """Whether the typed f is a finite number wherever its float operations do not
+    overflow: only ``+ - *``, constant divisors, constant powers ``k = 0, 1, 2, …`` and
+    the functions of :data:`_TOTAL_FUNCTIONS` (the bowl, Rosenbrock, a polynomial).
+    Its gradient needs no mask (:func:`_defined_only`): there is nothing it is undefined on."""
+    if node in constants or isinstance(node, ast.Name):
+        return True
+    if isinstance(node, ast.UnaryOp):
+        return _total(node.operand, constants)
+    if isinstance(node, ast.Call):
+        return node.func.id in _TOTAL_FUNCTIONS and _total(node.args[0], constants)  # type: ignore[attr-defined]
+    if not isinstance(node, ast.BinOp):
+        return False
+    if isinstance(node.op, ast.Div | ast.Pow):
+        k = _typed_constant(node.right, constants)
+        if k is None or (isinstance(node.op, ast.Pow) and not (k >= 0 and k.is_integer())):
+            return False
+        return _total(node.left, constants)
+    return _total(node.left, constants) and _total(node.right, constants)
+
+
+def _defined_only(value: Any, dfdx: Any, dfdy: Any) -> tuple[Any, Any]:
+    """The gradient, NaN where f's ``value`` is not finite (f is undefined there, or
+    overflows) and the gradient SymPy simplified would still be finite: ``x/x``'s
+    derivative 0 is not the derivative of anything at x = 0."""
+    if np.ndim(value) == 0:
+        if math.isfinite(value):
+            return dfdx, dfdy
+        return tuple(g if not np.isfinite(g) else math.nan for g in (dfdx, dfdy))  # type: ignore[return-value]
+    finite = np.isfinite(value)
+    if finite.all():
+        return dfdx, dfdy
+    return tuple(np.where(finite | ~np.isfinite(g), g, math.nan) for g in (dfdx, dfdy))  # type: ignore[return-value]
+
+
 def _shaped(value: Any, a: Any, b: Any) -> Any:
     """``value`` broadcast to the shape of ``a`` and ``b`` (a constant part stays a float)."""
     if np.ndim(a) == 0 and np.ndim(b) == 0:
@@ -817,11 +1045,15 @@ class ExpressionFunction(Function2D):
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(text: str) -> tuple[_Fn, _Fn, _Fn]:
-    expr = parse(text)
+def _compiled(text: str) -> tuple[_Fn, _Fn, _Fn, bool]:
+    """f as typed (:func:`_compile_typed`), SymPy's exact derivatives of it, and whether
+    they need :func:`_defined_only` (f is not :func:`_total`)."""
+    parsed = _parse(text)
     dfdx, dfdy = _derivatives(text)
     memo: dict[Any, _Fn] = {}
-    return _compile(expr, memo), _compile(dfdx, memo), _compile(dfdy, memo)
+    f = _compile_typed(parsed.tree, parsed.constants)
+    fx, fy = _compile(dfdx, memo), _compile(dfdy, memo)
+    return f, fx, fy, not _total(parsed.tree, parsed.constants)
 
 
 def _real_input(name: str, value: Any) -> Any:
@@ -877,7 +1109,7 @@ def function(
         ExpressionError: what is wrong with the text, and where.
     """
     _check_text(text)
-    f, fx, fy = _compiled(text)
+    f, fx, fy, partial = _compiled(text)
     dfdx, dfdy = gradient_text(text)
     point = _check_point("start", start)
 
@@ -887,7 +1119,10 @@ def function(
 
     def grad(a: Any, b: Any) -> tuple[Any, Any]:
         a, b = _real_input("x", a), _real_input("y", b)
-        return _shaped(fx(a, b), a, b), _shaped(fy(a, b), a, b)
+        dfdx, dfdy = fx(a, b), fy(a, b)
+        if partial:
+            dfdx, dfdy = _defined_only(f(a, b), dfdx, dfdy)
+        return _shaped(dfdx, a, b), _shaped(dfdy, a, b)
 
     return ExpressionFunction(
         name="expression",
