@@ -694,7 +694,10 @@ def test_data_loss_colours_band_limits_and_divergence() -> None:
     assert len(alone[0].get_xdata()) == 150
     ends = [line for line in ax.lines if line.get_marker() == "x"]
     assert len(ends) == 1
-    assert ends[0].get_xdata()[0] == 149
+    # loss[i] is step i + 1's: the curve ends at step 150, and the × stands at step 151,
+    # the step its reason names (that step's loss was not applied)
+    assert alone[0].get_xdata()[-1] == 150
+    assert ends[0].get_xdata()[0] == 151
     # the legend is outside the data
     fig.canvas.draw()  # the legend is outside the data
     assert not ax.get_legend().get_window_extent().overlaps(ax.get_window_extent())

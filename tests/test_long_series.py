@@ -148,7 +148,7 @@ def _x_max(fig) -> float:
 def test_loss_figure_x_axis_is_in_steps(long_race):
     document, _ = long_race
     fig = figures.loss_figure(document)
-    assert LONG - 1 - STRIDE < _x_max(fig) <= LONG - 1
+    assert _x_max(fig) == LONG  # the final evaluation, after the last update
 
 
 def test_lr_figure_x_axis_is_in_steps(long_race):
@@ -192,8 +192,8 @@ def _data_run(run_id: str, seed: int, loss: list[float], stride: int | None) -> 
 
 def test_seeds_with_different_strides_are_averaged_by_step():
     """A group's mean lines its seeds up by step, not by index, when their strides differ."""
-    loss_a = list(np.linspace(2.0, 1.0, 100))  # stride 2: steps 0..198
-    loss_b = list(np.linspace(2.0, 1.0, 50))  # stride 4: steps 0..196
+    loss_a = list(np.linspace(2.0, 1.0, 100))  # stride 2: steps 1..199
+    loss_b = list(np.linspace(2.0, 1.0, 50))  # stride 4: steps 1..197
     problem = {"kind": "mlp", "name": "test", "traits": ["data"], "description": ""}
     document = {
         "runs": [_data_run("a", 0, loss_a, 2), _data_run("b", 1, loss_b, 4)],
@@ -203,7 +203,7 @@ def test_seeds_with_different_strides_are_averaged_by_step():
     mean = max(fig.axes[0].lines, key=lambda line: line.get_linewidth())
     x = np.asarray(mean.get_xdata())
     assert np.all(np.diff(x) == 4)
-    assert x[-1] == 196
+    assert x[-1] == 197
 
 
 # --- short runs and races in memory -----------------------------------------------------------

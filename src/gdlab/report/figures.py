@@ -97,6 +97,7 @@ __all__ = [
     "draw",
     "ewma_figure",
     "figure_names",
+    "function_curve",
     "group_colors",
     "group_styles",
     "init_figure",
@@ -318,10 +319,18 @@ def _apply(ax: Axes, scale: Scale) -> None:
         _plain_log_ticks(ax.yaxis)
 
 
-def _plain_log_ticks(axis: Any) -> None:
+def _plain_log_ticks(axis: Any, view: tuple[float, float] | None = None) -> None:
+    """Ticks at 1, 2 and 5 times the powers of ten, labelled as plain numbers; with the
+    ``view`` limits given, at every digit when fewer than two of those fall in it."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    subs: tuple[float, ...] = (1.0, 2.0, 5.0)
+    if view is not None:
+        low, high = view
+        decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+        if sum(low <= m * 10.0**k <= high for k in decades for m in subs) < 2:
+            subs = tuple(float(m) for m in range(1, 10))
+    axis.set_major_locator(LogLocator(subs=subs))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
 
@@ -445,9 +454,10 @@ def _diverged(run: Mapping[str, Any]) -> bool:
 
 
 def _steps(run: Mapping[str, Any], count: int) -> np.ndarray:
-    """The steps of ``count`` per-step values of ``run``: ``0, stride, 2 * stride, …``
-    (a long run keeps every ``stride``-th value inline; stride 1 otherwise)."""
-    return np.arange(count) * series_stride(run)
+    """The steps of ``count`` batch losses of ``run`` (``loss[i]`` is step ``i + 1``'s):
+    ``1, 1 + stride, 1 + 2 * stride, …`` (a long run keeps every ``stride``-th value
+    inline; stride 1 otherwise)."""
+    return np.arange(count) * series_stride(run) + 1
 
 
 def _divergence_note(runs: Sequence[Mapping[str, Any]]) -> str:
@@ -615,11 +625,12 @@ def _loss_curves(results: Mapping[str, Any], beta: float | None = None) -> list[
             _, kept_smooths = _on_grid(members, [smooths[i] for i in kept])
             curve.raw = _stack(kept_raws)[0]
             curve.mean, curve.low, curve.high = _stack(kept_smooths, band)
-            curve.steps = np.arange(len(curve.mean)) * stride
+            curve.steps = np.arange(len(curve.mean)) * stride + 1
         curve.alone = [(_steps(group[i], len(smooths[i])), smooths[i]) for i in alone]
         for run, values in zip(group, smooths, strict=True):
-            if _diverged(run) and values.size:
-                curve.ends.append(((len(values) - 1) * series_stride(run), float(values[-1])))
+            stop = stops.stop_step(run)
+            if stop is not None and values.size:
+                curve.ends.append((stop, float(values[-1])))
         curves.append(curve)
     return curves
 
@@ -646,14 +657,31 @@ class _View:
 
 
 def _clusters(pairs: Sequence[tuple[str, str]]) -> list[list[str]]:
-    """Connected sets of ``pairs``, each in first-seen order: [(a, b), (b, c)] -> [[a, b, c]]."""
+    """Sets of names that all overlap one another (every two of a set are a pair), each
+    in first-seen order, together naming every pair: [(a, b), (b, c)] -> [[a, b], [b, c]]
+    (a and c lie apart), [(a, b), (b, c), (a, c)] -> [[a, b, c]]."""
+    seen = list(dict.fromkeys(name for pair in pairs for name in pair))
+    linked = {frozenset(pair) for pair in pairs}
     sets: list[list[str]] = []
     for a, b in pairs:
-        hit = [s for s in sets if a in s or b in s]
-        merged = [name for s in hit for name in s]
-        merged += [n for n in (a, b) if n not in merged]
-        sets = [s for s in sets if s not in hit] + [merged]
-    return sets
+        found = [a, b]
+        for name in seen:  # grown by every name that overlaps all of it
+            if name not in found and all(frozenset((name, m)) in linked for m in found):
+                found.append(name)
+        found.sort(key=seen.index)
+        if found not in sets:
+            sets.append(found)
+    return [s for s in sets if not any(set(s) < set(other) for other in sets)]
+
+
+def _fill_names(text: str, names: Iterable[str], width: int, **kwargs: Any) -> str:
+    """``textwrap.fill(text, width)`` that breaks lines between ``names``, never inside
+    one (a name longer than ``width`` keeps a line of its own)."""
+    glue = "\N{NO-BREAK SPACE}"
+    for name in sorted(set(names), key=len, reverse=True):
+        text = text.replace(name, name.replace(" ", glue).replace("-", "\N{NON-BREAKING HYPHEN}"))
+    filled = textwrap.fill(text, width, break_long_words=False, **kwargs)
+    return filled.replace(glue, " ").replace("\N{NON-BREAKING HYPHEN}", "-")
 
 
 def _loss_view(curves: Sequence[_Curve], log: bool | None) -> _View:
@@ -760,7 +788,8 @@ def _loss_look_for(results: Mapping[str, Any]) -> str:
         )
     diverged = [c.name for c in curves if c.ends]
     if diverged:
-        text += f" {_and(diverged)} diverged: its curve stops at ×."
+        each = "each" if len(diverged) > 1 else "it"
+        text += f" {_and(diverged)} diverged: × marks the step where {each} did."
     if what != "smoothed loss":
         text = f"{text} {_elsewhere_words(results, function2d=False)}".strip()
     return f"{text} {_overlap_words(results, view.clusters)}".strip()
@@ -876,9 +905,7 @@ def _paths_look_for(results: Mapping[str, Any], fn: functions2d.Function2D, grid
         text += ". "
     if elsewhere:
         text += elsewhere + " "
-    gone = [t[0] for t in finals if t[2]]
-    if gone:
-        text += f"{_and(gone)} diverged (× where it left). "
+    text += _gone_words(results, fn, [t[0] for t in finals if t[2]])
     if grid:
         text += (
             "One panel per optimizer, its path in its colour with a dot per step and the "
@@ -893,6 +920,24 @@ def _paths_look_for(results: Mapping[str, Any], fn: functions2d.Function2D, grid
             "rescales each coordinate (AdaGrad, RMSprop, Adam)."
         )
     return text.strip()
+
+
+def _gone_words(results: Mapping[str, Any], fn: functions2d.Function2D, gone: Sequence[str]) -> str:
+    """Where the paths figures put the × of each diverged group in ``gone``: where its
+    path left the function's range (the plotted area), or where it stopped."""
+    block = _function_block(_problem(results) or {})
+    xlim, ylim = _range(block, "xlim", fn.xlim), _range(block, "ylim", fn.ylim)
+    firsts = _first_runs(results)
+    left = [name for name in gone if _exit(_path_of(firsts[name]), xlim, ylim)[1]]
+    stayed = [name for name in gone if name not in left]
+    parts = []
+    if left:
+        each = "each" if len(left) > 1 else "it"
+        parts.append(f"{_and(left)} diverged off the plot (× where {each} crossed the edge)")
+    if stayed:
+        each = "each" if len(stayed) > 1 else "it"
+        parts.append(f"{_and(stayed)} diverged (× where {each} stopped)")
+    return "; ".join(parts) + ". " if parts else ""
 
 
 def _function_loss_look_for(results: Mapping[str, Any], fn: functions2d.Function2D) -> str:
@@ -997,8 +1042,9 @@ def _function_plans(
                 f"Every path on {fn.description}",
                 "Contour lines of f (darker is lower) with each group's path (its first run), "
                 "a small marker every step or so, the start ○, each end point as a large "
-                "marker with a black edge and + at the minimum. Axes keep the function's "
-                "range, so a path that leaves it is cut at the edge.",
+                "marker with a black edge (× for a diverged path: where it stopped, or where "
+                "it crossed the edge on its way out) and + at the minimum. Axes keep the "
+                "function's range, so a path that leaves it is cut at the edge.",
                 lambda: overlay_figure(results, function=fn),
                 lambda: _paths_look_for(results, fn, grid=False),
             )
@@ -1009,7 +1055,8 @@ def _function_plans(
                 f"Paths on {fn.description}, one optimizer per panel",
                 "Seed 001's grid: each panel holds one group's path (its colour, a marker at "
                 "each step) and the other groups' paths in light grey; + marks the minimum, "
-                "× where a diverged path stops.",
+                "× where a diverged path stops, or where it crosses the panel's edge on its "
+                "way out.",
                 lambda: paths_figure(results, function=fn),
                 lambda: _paths_look_for(results, fn, grid=True),
             )
@@ -1018,7 +1065,8 @@ def _function_plans(
         _Plan(
             "loss",
             "f(x, y) per step",
-            "The value of f at each step (before that step's update), log scale "
+            "The value of f at the start (step 0) and after each update (step k: after k "
+            "updates; the last point is the final value the Summary ranks), log scale "
             "(symmetric log where f goes negative)." + marked,
             lambda: loss_figure(results),
             lambda: _function_loss_look_for(results, fn),
@@ -1055,9 +1103,21 @@ def _run_plans(
     function: functions2d.Function2D | None = None,
 ) -> list[_Plan]:
     diverged = any(_diverged(r) for r in runs)
-    marked = " A diverged run stops at its last finite value, marked ×." if diverged else ""
     if is_function2d(problem):
+        marked = (
+            " A diverged run's × marks where it stopped (the step its legend names), at its "
+            "last finite f, or on the top edge when that lies above the axis."
+            if diverged
+            else ""
+        )
         return _function_plans(results, problem, runs, function, marked)
+    marked = (
+        " A diverged run's curve ends at its last recorded loss and its × stands at the step "
+        "where it diverged (its legend says which), on the top edge when the curve ends "
+        "above the axis."
+        if diverged
+        else ""
+    )
 
     plans: list[_Plan] = []
     seeds = any(len(g) > 1 for g in _groups(runs).values())
@@ -1163,13 +1223,30 @@ def _accuracy_look_for(results: Mapping[str, Any]) -> str:
 
 
 def _boundary_look_for(results: Mapping[str, Any]) -> str:
-    return (
+    """What the boundaries show, and the highest accuracy among the panels: the run each
+    panel draws (its group's first), as its title gives it, not a mean over seeds."""
+    text = (
         "The black line is where the network is undecided (P = 0.5). A boundary that "
         "follows the gap between the two moons has learned their shape; a nearly straight "
-        "one has not got past the first, linear part of training. "
-        + _accuracy_look_for(results).split(". Where")[0].strip()
-        + "."
+        "one has not got past the first, linear part of training."
     )
+    runs = _runs(results)
+    groups = _groups(runs)
+    shown = [
+        (found[0], name, run, found[1])
+        for name, run in _boundary_runs(runs).items()
+        if not _diverged(run) and (found := _panel_accuracy(run)) is not None
+    ]
+    if shown:
+        _, name, run, words = max(shown, key=lambda t: t[0])
+        seeds = len(groups[name])
+        if seeds > 1:
+            words = (
+                f"seed {run.get('seed')}'s {words}, the run its panel shows; the accuracy "
+                f"figure and the Summary give the mean over its {seeds} seeds"
+            )
+        text += f" Highest in the panels: {name} ({words})."
+    return text
 
 
 def _series_plans(results: Mapping[str, Any], series: Mapping[str, Any]) -> list[_Plan]:
@@ -1741,10 +1818,16 @@ def _contour_levels(z: np.ndarray, count: int) -> np.ndarray | None:
 
 
 def _mark_end(
-    ax: Axes, x: float, y: float, color: str, top: float | None = None, size: float = 7
+    ax: Axes,
+    x: float,
+    y: float,
+    color: str,
+    top: float | None = None,
+    size: float = 7,
+    clip: bool = True,
 ) -> None:
-    """An ``x`` where a diverged run stops (held at ``top`` if above it, so it stays seen)."""
-    clip = True
+    """An ``x`` where a diverged run stops (held at ``top`` if above it, so it stays seen;
+    ``clip=False``: a mark on the frame drawn whole)."""
     if top is not None and y > top:
         y, clip = top, False
     ax.plot([x], [y], "x", color=color, markersize=size, markeredgewidth=1.8, clip_on=clip)
@@ -1924,6 +2007,47 @@ def _path_of(run: Mapping[str, Any]) -> np.ndarray:
     return np.asarray(run.get("path") or np.empty((0, 2)), dtype=np.float64).reshape(-1, 2)
 
 
+def _exit(
+    path: np.ndarray, xlim: tuple[float, float], ylim: tuple[float, float]
+) -> tuple[tuple[float, float], bool]:
+    """``((x, y), left)``: where a path's line ends within the box ``xlim`` × ``ylim``:
+    its last (finite) point if that is inside, else where its line last crosses the
+    box's edge on the way out (``left`` true); a line that never meets the box: its
+    last point, as it is.
+
+    >>> _exit(np.array([[0.0, 0.0], [4.0, 2.0]]), (-1.0, 1.0), (-1.0, 1.0))
+    ((1.0, 0.5), True)
+    """
+    finite = path[np.isfinite(path).all(axis=1)]
+    if not len(finite):
+        return (math.nan, math.nan), False
+    low, high = np.array([xlim[0], ylim[0]]), np.array([xlim[1], ylim[1]])
+    last = (float(finite[-1, 0]), float(finite[-1, 1]))
+    if ((finite[-1] >= low) & (finite[-1] <= high)).all():
+        return last, False
+    for a, b in zip(finite[-2::-1], finite[:0:-1], strict=True):  # the last segment first
+        t = _leaves_at(a, b, low, high)
+        if t is not None:
+            point = a + t * (b - a)
+            return (float(point[0]), float(point[1])), True
+    return last, False
+
+
+def _leaves_at(a: np.ndarray, b: np.ndarray, low: np.ndarray, high: np.ndarray) -> float | None:
+    """The share t of the segment a→b at which it leaves the box ``low``–``high`` (the
+    Liang–Barsky clip), ``None`` if it misses the box."""
+    enter, leave = 0.0, 1.0
+    for k in range(2):
+        d = float(b[k] - a[k])
+        if d == 0.0:
+            if not low[k] <= a[k] <= high[k]:
+                return None
+            continue
+        t1, t2 = (low[k] - a[k]) / d, (high[k] - a[k]) / d
+        enter, leave = max(enter, min(t1, t2)), min(leave, max(t1, t2))
+    return leave if enter <= leave else None
+
+
 def _end_marker(ax: Axes, point: np.ndarray, style: palette.Style, size: float = 9) -> None:
     ax.plot(
         [point[0]], [point[1]], ls="none", marker=style.marker, ms=size, color=style.color,
@@ -2017,7 +2141,8 @@ def overlay_figure(
                 label=label, zorder=3,
             )  # fmt: skip
             if _diverged(run):
-                _mark_end(ax, path[-1, 0], path[-1, 1], style.color, size=9)
+                (x, y), left = _exit(path, xlim, ylim)
+                _mark_end(ax, x, y, style.color, size=9, clip=not left)
             else:
                 _end_marker(ax, path[-1], style)
         for start in dict.fromkeys(starts):
@@ -2079,7 +2204,8 @@ def paths_figure(
                     markersize=4 if every == 1 else 2.5, markevery=every, zorder=3,
                 )  # fmt: skip
                 if _diverged(run):
-                    _mark_end(ax, path[-1, 0], path[-1, 1], "black")
+                    (x, y), left = _exit(path, xlim, ylim)
+                    _mark_end(ax, x, y, "black", clip=not left)
             for point in minima:
                 ax.plot([point[0]], [point[1]], "+", color="black", markersize=10, mew=1.5)
             title = _run_title(run)
@@ -2182,6 +2308,7 @@ def weights_figure(results: Mapping[str, Any], *, beta: float | None = None) -> 
         left.set_title("The weights' paths on the loss contour")
         _draw_losses(right, curves, view)
         right.set_xlabel("step")
+        _step_ticks(right)
         right.set_ylabel("loss")
         right.set_title(
             "Training loss per step" + (" (log axis)" if view.scale.kind == "log" else "")
@@ -2199,9 +2326,13 @@ def loss_figure(
 ) -> Figure:
     """Loss per step, one style per group (:func:`group_styles`).
 
-    For a 2-D function: ``f`` at each step of every run, log y-axis
-    (symmetric log, linear within the runs' typical ``|f(start)|``, when
-    ``f`` goes negative, as on a saddle). For a data problem: each group's
+    For a 2-D function: ``f`` along every run's path against the updates
+    applied, from the start (step 0) to the final evaluation after its last
+    update (:func:`function_curve`), log y-axis (symmetric log, linear within
+    the runs' typical ``|f(start)|``, when ``f`` goes negative, as on a
+    saddle, with tick labels kept apart); a run that diverged pushes the top
+    no higher than :data:`DIVERGED_HEADROOM` decades above the others. For a
+    data problem (``loss[i]`` at step ``i + 1``, the step it belongs to): each group's
     raw per-step loss faint (alpha 0.25; as a cloud of faint dots when it
     jumps across most of the axis) and its :func:`smooth` curve in the
     group's style (``beta=None``: 0.9, or more for a noisy loss, see
@@ -2217,8 +2348,9 @@ def loss_figure(
     width gets a halo, and a note under the legend names the pair
     (:func:`overlaps`).
 
-    A diverged run is drawn up to its last value, marked ``x``, and its group's
-    legend label says where it diverged (:mod:`gdlab.report.stops`); a group with
+    A diverged run is drawn up to its last value, with an ``x`` at the step its
+    reason names (:func:`gdlab.report.stops.stop_step`; on its top edge when above the
+    axis), and its group's legend label says where it diverged; a group with
     no loss at all (it diverged at step 1, before any update) still gets its
     legend entry.
 
@@ -2244,11 +2376,12 @@ def loss_figure(
             view = _loss_view(curves, log)
             _draw_losses(ax, curves, view)
         ax.set_xlabel("step")
+        _step_ticks(ax)
         ax.set_title("f(x, y) per step" if function else "Training loss")
         _legend(ax)
         if view is not None and view.pairs:
             note = "\n".join(
-                textwrap.fill(f"{_and(names)} overlap within the line width", 30)
+                _fill_names(f"{_and(names)} overlap within the line width", names, 30)
                 for names in view.clusters
             )
             ax.text(
@@ -2258,56 +2391,171 @@ def loss_figure(
     return fig
 
 
+def _step_ticks(ax: Axes) -> None:
+    """Whole steps on the x-axis (matplotlib's own choice otherwise): a run of one step
+    has no step 0.2."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], integer=True))
+
+
+def function_curve(run: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``(updates applied, f)`` along a 2-D run's path, the start at 0.
+
+    ``loss[i]`` is f before update ``i + 1``, at the point reached after ``i``
+    updates, so it sits at ``i`` (``i · stride`` for a long run); then the run's
+    last evaluation, f after its last update (the ``final_loss`` the Summary and
+    the overlay quote; for a run evaluated elsewhere than it trains, its
+    ``iterate_train_loss``, f where the path ends), at the step it was taken.
+    A run without that evaluation, or whose evaluation is not finite, ends at its
+    last loss.
+    """
+    loss = _floats(run.get("loss"))
+    steps = np.arange(loss.size, dtype=np.float64) * series_stride(run)
+    epochs = run.get("epochs") or []
+    last = epochs[-1] if epochs and isinstance(epochs[-1], Mapping) else {}
+    step = last.get("step")
+    value = last.get("iterate_train_loss", last.get("train_loss"))
+    if (
+        isinstance(step, int | float) and not isinstance(step, bool)
+        and isinstance(value, int | float) and not isinstance(value, bool)
+        and math.isfinite(value) and (not steps.size or step > steps[-1])
+    ):  # fmt: skip
+        steps, loss = np.append(steps, float(step)), np.append(loss, float(value))
+    return steps, loss
+
+
 def _function_losses(
     ax: Axes,
     groups: Mapping[str, list[Mapping[str, Any]]],
     styles: Mapping[str, palette.Style],
     log: bool,
 ) -> None:
-    values = []
+    values, kept = [], []
+    ends = []
     for index, (name, runs) in enumerate(groups.items()):
         label = name + _divergence_note(runs) + _elsewhere_note(runs[0])
         style = styles[name]
         for i, run in enumerate(runs):
-            loss = _floats(run.get("loss"))
+            steps, loss = function_curve(run)
             values.append(loss)
-            steps = _steps(run, len(loss))
+            if not _diverged(run):
+                kept.append(loss)
             ax.plot(
                 steps, loss, color=style.color, ls=style.linestyle, marker=style.marker,
                 markersize=3, markevery=_markevery(len(loss), index) if len(loss) > 60 else 1,
                 lw=LINE_WIDTH * 0.8, label=label if i == 0 else None,
             )  # fmt: skip
-            if _diverged(run) and len(loss):
-                _mark_end(ax, steps[-1], loss[-1], style.color)
+            stop = stops.stop_step(run, after_updates=True)
+            if stop is not None and len(loss):
+                # f where it stopped; none there (not finite): held at the top edge
+                there = loss[steps == stop]
+                ends.append((stop, float(there[-1]) if there.size else math.inf, style.color))
     if log:
-        _function_loss_scale(ax, values)
+        _function_loss_scale(ax, values, _ceiling(kept))
+    top = ax.get_ylim()[1]
+    for x, y, color in ends:
+        _mark_end(ax, x, y, color, top=top)
     ax.set_ylabel("f(x, y)")
 
 
 #: How many decades below its largest value a 2-D race's symmetric log axis shows.
-LOG_DECADES = 12
+SYMLOG_DECADES = 12
+#: Tick labels on a symmetric log axis at least this many label heights apart.
+TICK_GAP = 1.5
+#: A 2-D race's log axis ends this many decades above the highest f of the runs that
+#: did not diverge: a run that blew up to 1e22 leaves the top (its × held at the
+#: edge) instead of squeezing the others' 30 steps into a sliver.
+DIVERGED_HEADROOM = 3
 
 
-def _function_loss_scale(ax: Axes, values: Sequence[np.ndarray]) -> None:
-    """A log axis for f's values where one shows them all: log, or symmetric log."""
+def _ceiling(kept: Sequence[np.ndarray]) -> float | None:
+    """The highest a 2-D race's axis goes (:data:`DIVERGED_HEADROOM`) over the curves of
+    the runs that did not diverge; ``None`` when there are none, or none above 0."""
+    finite = [v[np.isfinite(v)] for v in kept]
+    top = max((float(v.max()) for v in finite if v.size), default=math.nan)
+    return top * 10.0**DIVERGED_HEADROOM if top > 0 else None
+
+
+def _function_loss_scale(
+    ax: Axes, values: Sequence[np.ndarray], ceiling: float | None = None
+) -> None:
+    """A log axis for f's values where one shows them all: log, or symmetric log; its
+    top at most ``ceiling`` (diverged runs leave it).
+
+    A log axis of under 3 decades labels its ticks as plain numbers (``2``, ``5``),
+    as :func:`_apply`'s; a symmetric log axis keeps only ticks whose labels do not
+    collide (:func:`_apart_ticks`)."""
     every = np.concatenate(values) if values else np.empty(0)
+    every = every[np.isfinite(every)]
     if not every.size:
         return
     if every.min() > 0:
         ax.set_yscale("log", nonpositive="mask")
-    elif every.min() == 0 and every.max() > 0:
+        if _cap(ax, ceiling):  # the bottom margin as for an axis from the data to there
+            ax.set_ylim(bottom=float(every.min()) / (ax.get_ylim()[1] / float(every.min())) ** 0.05)
+        low, high = ax.get_ylim()
+        if math.log10(high / low) < 3:
+            _plain_log_ticks(ax.yaxis, view=(low, high))
+        return
+    if every.min() == 0 and every.max() > 0:
         # a run that reached the minimum exactly (or started there): a log axis would
         # mask its zeros and end its curve, or hide it; symmetric log draws 0 at the
         # bottom and every positive value on a log scale
-        # (at most LOG_DECADES below the largest: a smallest value near 1e-300
+        # (at most SYMLOG_DECADES below the largest: a smallest value near 1e-300
         # would stretch the axis over 300 decades and overflow matplotlib's transform)
         top = float(every.max())
         ax.set_yscale(
-            "symlog", linthresh=max(float(every[every > 0].min()), top * 10.0**-LOG_DECADES)
+            "symlog", linthresh=max(float(every[every > 0].min()), top * 10.0**-SYMLOG_DECADES)
         )
     elif every.min() < 0:  # unbounded below (a saddle): symmetric log
         starts = [abs(v[0]) for v in values if v.size and v[0] != 0]
         ax.set_yscale("symlog", linthresh=float(np.median(starts)) if starts else 1.0)
+    else:
+        return
+    _cap(ax, ceiling)
+    _apart_ticks(ax.yaxis)
+
+
+def _cap(ax: Axes, ceiling: float | None) -> bool:
+    """The y-axis's top brought down to ``ceiling`` where it lies above; whether it was."""
+    if ceiling is None or ax.get_ylim()[1] <= ceiling:
+        return False
+    ax.set_ylim(top=ceiling)
+    return True
+
+
+def _apart_ticks(axis: Any) -> None:
+    """The axis's major ticks thinned at drawing time so that no two labels are closer
+    than :data:`TICK_GAP` label heights: 0 first, then the largest magnitudes, then
+    the rest (on a symmetric log axis, ±1 inside the linear range sat on 0)."""
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.ticker import Locator
+
+    inner = axis.get_major_locator()
+    size = FontProperties(size=rcParams[f"{axis.axis_name}tick.labelsize"]).get_size_in_points()
+
+    class Apart(Locator):
+        def __call__(self) -> Sequence[float]:
+            ticks = [float(t) for t in inner()]
+            transform = self.axis.get_transform()
+            low, high = sorted(self.axis.get_view_interval())
+            ends = transform.transform([low, high])
+            span = float(ends[1] - ends[0]) or 1.0
+            axes = self.axis.axes
+            height = axes.bbox.height * 72 / axes.figure.dpi  # points
+            gap = TICK_GAP * size / max(height, 1.0) * span
+            kept: list[float] = []
+            for tick in sorted(ticks, key=lambda t: (t != 0, -abs(t))):
+                where = float(transform.transform([tick])[0])
+                if all(abs(where - float(transform.transform([k])[0])) >= gap for k in kept):
+                    kept.append(tick)
+            return sorted(kept)
+
+    apart = Apart()
+    axis.set_major_locator(apart)
+    inner.set_axis(axis)
 
 
 def _draw_losses(ax: Axes, curves: Sequence[_Curve], view: _View) -> None:
@@ -2440,13 +2688,30 @@ def _accuracy_means(
     return means
 
 
+def _accuracy_limits(runs: Sequence[Mapping[str, Any]], keys: Sequence[str], by: str) -> Scale:
+    """The accuracy figure's y-axis: every curve it draws (the means and the diverged
+    seeds alone) with a margin of 5% of their range either side, as matplotlib would
+    choose it; the figure sets it, and judges overlaps on it."""
+    values = [
+        value
+        for group in _groups(runs).values()
+        for members, _, _ in _accuracy_members(group, keys)
+        for key in keys
+        for value in _mean_by_step(members, key, by)[1]
+        if math.isfinite(value)
+    ]
+    if not values:
+        return Scale("linear", 0.0, 1.0, "no data")
+    low, high = min(values), max(values)
+    pad = 0.05 * (high - low) if high > low else 0.05 * (abs(low) or 1.0)
+    return Scale("linear", low - pad, high + pad, "the curves' range")
+
+
 def _accuracy_overlaps(
-    means: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]],
+    means: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]], scale: Scale
 ) -> list[tuple[str, str, str]]:
     """``(key, under, over)`` for each curve that a later group's hides within the line
-    width (:func:`overlaps`, on the figure's linear axis)."""
-    every = [v for by_name in means.values() for _, v in by_name.values()]
-    scale = choose_scale(every, log=False)
+    width (:func:`overlaps`, on the figure's axis, ``scale``: :func:`_accuracy_limits`)."""
     return [
         (key, under, over)
         for key, by_name in means.items()
@@ -2455,10 +2720,11 @@ def _accuracy_overlaps(
 
 
 def _accuracy_clusters(
-    means: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]],
+    means: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]], scale: Scale
 ) -> list[tuple[str, list[str]]]:
-    """``(key, names)`` per set of curves of one accuracy that overlap within the line width."""
-    found = _accuracy_overlaps(means)
+    """``(key, names)`` per set of curves of one accuracy that all overlap one another
+    within the line width (:func:`_clusters`)."""
+    found = _accuracy_overlaps(means, scale)
     return [
         (key, names)
         for key in means
@@ -2467,13 +2733,13 @@ def _accuracy_clusters(
 
 
 def _accuracy_overlap_sets(
-    means: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]],
-) -> dict[str, list[str]]:
+    means: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]], scale: Scale
+) -> dict[str, list[list[str]]]:
     """Per accuracy name (``train``, ``test``) whose curves overlap within the line width,
-    each set of them in words: ``{"train": ["Momentum and Nesterov", "AdaGrad and Adam"]}``."""
-    found: dict[str, list[str]] = {}
-    for key, names in _accuracy_clusters(means):
-        found.setdefault(ACCURACY_NAMES[key], []).append(_and(names))
+    the sets of them: ``{"train": [["Momentum", "Nesterov"], ["AdaGrad", "Adam"]]}``."""
+    found: dict[str, list[list[str]]] = {}
+    for key, names in _accuracy_clusters(means, scale):
+        found.setdefault(ACCURACY_NAMES[key], []).append(names)
     return found
 
 
@@ -2481,13 +2747,17 @@ def _accuracy_overlap_words(results: Mapping[str, Any]) -> str:
     """What the pale halos are, and which curves they mark."""
     runs = _runs(results)
     keys = _accuracy_keys(runs)
-    found = _accuracy_overlap_sets(_accuracy_means(runs, keys, _evaluation_axis(runs)))
+    by = _evaluation_axis(runs)
+    found = _accuracy_overlap_sets(
+        _accuracy_means(runs, keys, by), _accuracy_limits(runs, keys, by)
+    )
     if not found:
         return ""
     return "A wide pale band is a halo under a curve that another hides within the line " + (
         "width, not a spread (this figure draws no band over seeds). "
         + " ".join(
-            f"In {name} accuracy, {', and '.join(sets)} overlap." for name, sets in found.items()
+            f"In {name} accuracy, {', and '.join(map(_and, sets))} overlap."
+            for name, sets in found.items()
         )
     )
 
@@ -2496,22 +2766,26 @@ def _accuracy_halos(
     ax: Axes,
     means: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]],
     styles: Mapping[str, palette.Style],
+    scale: Scale,
 ) -> None:
-    """A halo under each curve that a later group's hides within the line width, and a
-    note beside the legend that says so."""
-    for key, under, _ in _accuracy_overlaps(means):
+    """A halo under each curve that a later group's hides within the line width (on the
+    axis ``scale``), and a note beside the legend that says so."""
+    for key, under, _ in _accuracy_overlaps(means, scale):
         steps, values = means[key][under]
         ax.plot(
             steps, values, color=styles[under].color, lw=HALO_WIDTH, alpha=0.35,
             solid_capstyle="round", zorder=2,
         )  # fmt: skip
-    found = _accuracy_overlap_sets(means)
+    found = _accuracy_overlap_sets(means, scale)
     if found:
         lines = ["Pale bands: halos under curves", "hidden within the line width"]
         lines += [
-            textwrap.fill(f"{name}: {'; '.join(sets)}", 30, subsequent_indent="  ")
+            _fill_names(
+                f"{name}: {'; '.join(map(_and, sets))}", [n for names in sets for n in names],
+                30, subsequent_indent="  ",
+            )
             for name, sets in found.items()
-        ]
+        ]  # fmt: skip
         ax.text(
             1.02, 0.0, "\n".join(lines), transform=ax.transAxes, fontsize=6.5, va="bottom",
             ha="left", color="0.2",
@@ -2560,7 +2834,9 @@ def accuracy_figure(results: Mapping[str, Any]) -> Figure:
             drawn = _accuracy_curves(ax, group, keys, by, styles[name], index)
             for key, curve in drawn.items():
                 means[key][name] = curve
-        _accuracy_halos(ax, means, styles)
+        scale = _accuracy_limits(runs, keys, by)
+        ax.set_ylim(scale.low, scale.high)
+        _accuracy_halos(ax, means, styles, scale)
         _legend(ax, handles=_accuracy_handles(runs, styles, keys))
         ax.set_xlabel(by)
         ax.set_ylabel("accuracy")
@@ -2591,9 +2867,10 @@ def lr_figure(results: Mapping[str, Any]) -> Figure:
         for first, names, run, lr in lines.values():
             style = styles[first]
             positive = positive and bool(lr.size == 0 or lr.max() > 0)
+            # lr[i] holds over update i + 1: from i updates applied to i + 1 (steps-post)
             ax.plot(
-                _steps(run, len(lr)), lr, color=style.color, ls=style.linestyle, lw=1.6,
-                drawstyle="steps-post", label=", ".join(names),
+                np.arange(len(lr)) * series_stride(run), lr, color=style.color,
+                ls=style.linestyle, lw=1.6, drawstyle="steps-post", label=", ".join(names),
             )  # fmt: skip
         if positive and any(len(r.get("lr") or []) for r in runs):
             ax.set_yscale("log", nonpositive="mask")
@@ -2604,7 +2881,9 @@ def lr_figure(results: Mapping[str, Any]) -> Figure:
     return fig
 
 
-def _accuracy_text(run: Mapping[str, Any]) -> str:
+def _panel_accuracy(run: Mapping[str, Any]) -> tuple[float, str] | None:
+    """``(value, "train accuracy 0.863")``: the run's test accuracy, else validation,
+    else train, as a boundary panel's title gives it; ``None`` without one."""
     metrics = run.get("metrics") or {}
     for key, word in (
         ("test_accuracy", "test"),
@@ -2613,8 +2892,13 @@ def _accuracy_text(run: Mapping[str, Any]) -> str:
     ):
         value = metrics.get(key)
         if value is not None:
-            return f"{word} accuracy {float(value):.3f}"
-    return ""
+            return float(value), f"{word} accuracy {float(value):.3f}"
+    return None
+
+
+def _accuracy_text(run: Mapping[str, Any]) -> str:
+    found = _panel_accuracy(run)
+    return "" if found is None else found[1]
 
 
 @_finished

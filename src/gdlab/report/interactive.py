@@ -55,6 +55,7 @@ from gdlab.report.figures import (
     EWMA_FIRST_DAYS,
     SMOOTH_BETA,
     choose_scale,
+    function_curve,
     group_styles,
     is_function2d,
     smooth,
@@ -212,7 +213,9 @@ def _loss_chart(results: Mapping[str, Any], function2d: bool) -> dict[str, Any] 
             loss = _floats(run.get("loss"))
             if not loss.size:
                 continue
-            stride = series_stride(run)
+            steps = np.empty(0)
+            if function2d:  # f from the start (step 0) to after the last update, as the figure
+                steps, loss = function_curve(run)
             curve = smooth(loss, SMOOTH_BETA) if noisy else loss
             curves.append(curve)
             finals[name] = max(finals.get(name, -math.inf), float(curve[-1]))
@@ -222,8 +225,8 @@ def _loss_chart(results: Mapping[str, Any], function2d: bool) -> dict[str, Any] 
                 "name": name,
                 "legendgroup": name,
                 "showlegend": not shown,
-                "x0": 0,
-                "dx": stride,
+                "x0": 1,  # loss[i] is step i + 1's batch loss (docs/results.md)
+                "dx": series_stride(run),
                 "meta": _label(run) if several or run.get("status") == "diverged" else name,
                 "line": _line(style, 1.2 if several else 1.8),
                 "hover": _hover("step", what),
@@ -231,11 +234,9 @@ def _loss_chart(results: Mapping[str, Any], function2d: bool) -> dict[str, Any] 
             shown = True
             if noisy:
                 raw[len(traces)] = _rounded(loss)
+                traces.append(trace)
             else:
-                trace["y"] = _rounded(loss)
-            traces.append(trace)
-            if run.get("status") == "diverged" and not noisy:
-                traces.append(_end_cross(name, style, (len(loss) - 1) * stride, float(loss[-1])))
+                traces += _function_traces(trace, run, steps, loss, style)
     if not traces:
         return None
 
@@ -261,6 +262,26 @@ def _loss_chart(results: Mapping[str, Any], function2d: bool) -> dict[str, Any] 
             "raw": {str(k): raw[i] for k, i in enumerate(order) if i in raw},
         }
     return chart
+
+
+def _function_traces(
+    trace: dict[str, Any],
+    run: Mapping[str, Any],
+    steps: np.ndarray,
+    values: np.ndarray,
+    style: palette.Style,
+) -> list[dict[str, Any]]:
+    """A 2-D run's curve of f (``trace`` with its points: ``steps`` and ``values`` from
+    :func:`~gdlab.report.figures.function_curve`), and, if it diverged, its × where it
+    stopped, as the figure marks it."""
+    del trace["x0"], trace["dx"]
+    trace["x"], trace["y"] = _rounded(steps), _rounded(values)
+    stop = stops.stop_step(run, after_updates=True)
+    if stop is None:
+        return [trace]
+    there = values[steps == stop]  # f where it stopped; none there: its last value
+    end = float((there if there.size else values)[-1])
+    return [trace, _end_cross(trace["legendgroup"], style, stop, end)]
 
 
 def _end_cross(group: str, style: palette.Style, x: float, y: float) -> dict[str, Any]:

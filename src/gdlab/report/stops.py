@@ -31,7 +31,7 @@ from typing import Any
 
 from gdlab.results import series_stride
 
-__all__ = ["divergence", "divergence_words", "where_words"]
+__all__ = ["divergence", "divergence_words", "stop_step", "where_words"]
 
 _REASON = re.compile(r"diverged (at|by) step (\d+)\b")
 
@@ -48,6 +48,27 @@ def divergence(run: Mapping[str, Any]) -> tuple[str, int] | None:
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
         step = len(run.get("loss") or []) * series_stride(run)
     return ("at", 1) if step == 0 else ("after", step)
+
+
+def stop_step(run: Mapping[str, Any], *, after_updates: bool = False) -> int | None:
+    """Where a diverged run's × goes on a step axis, as its reason says; ``None`` if
+    it did not diverge.
+
+    On an axis of steps (a batch loss at the step it belongs to) that is the step the
+    reason names: ``"diverged at step 20"`` at 20, ``"diverged by step 19"`` at 19. On
+    an axis of updates applied (``after_updates``: f along a 2-D path, the start at 0)
+    it is where the run stopped: after step N for ``by``, before it (N − 1) for ``at``,
+    whose step N was not applied.
+
+    >>> record = {"status": "diverged", "stopped_at": 19, "reason": "diverged at step 20: …"}
+    >>> stop_step(record), stop_step(record, after_updates=True)
+    (20, 19)
+    """
+    where = divergence(run)
+    if where is None:
+        return None
+    preposition, step = where
+    return step - 1 if after_updates and preposition == "at" else step
 
 
 def divergence_words(run: Mapping[str, Any]) -> str:
