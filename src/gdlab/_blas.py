@@ -54,27 +54,29 @@ def blas_threads_held(threads: int | None) -> Iterator[None]:
     Once per call of :func:`gdlab.train.fit` or per sweep task, never per step:
     about 20 µs to enter and leave, plus 3 ms to look up the loaded libraries
     again when modules were imported since the last call (:func:`_blas_controller`).
+    Blocks running at once share one count: another count while one is held is a
+    ``ValueError`` (the first would run on the second's), not a wait (a block
+    nested in another, in one thread, would wait for itself).
     """
     if threads is None:
         yield
         return
     with _BLAS_LOCK:
-        shared = _BLAS_HELD[0] > 0 and _BLAS_HELD[1] == threads
-        if shared:
+        if _BLAS_HELD[0] == 0:
+            limiter = _blas_controller().limit(limits=threads, user_api="blas")
+            _BLAS_HELD[:] = [1, threads, limiter]
+        elif _BLAS_HELD[1] == threads:
             _BLAS_HELD[0] += 1
-        else:  # the first call, or one that asks for another count: a limit of its own
-            own = _blas_controller().limit(limits=threads, user_api="blas")
-            if _BLAS_HELD[0] == 0:
-                _BLAS_HELD[:] = [1, threads, own]
-                shared, own = True, None
+        else:  # the count is the whole process's: two at once would run one on the other's
+            raise ValueError(
+                f"blas_threads must be {_BLAS_HELD[1]}, the count another block of this "
+                f"process holds now (a fit or a sweep task), or None; got {threads}"
+            )
     try:
         yield
     finally:
         with _BLAS_LOCK:
-            if shared:
-                _BLAS_HELD[0] -= 1
-                if _BLAS_HELD[0] == 0:
-                    _BLAS_HELD[2].restore_original_limits()
-                    _BLAS_HELD[:] = [0, None, None]
-            else:
-                own.restore_original_limits()
+            _BLAS_HELD[0] -= 1
+            if _BLAS_HELD[0] == 0:
+                _BLAS_HELD[2].restore_original_limits()
+                _BLAS_HELD[:] = [0, None, None]

@@ -572,19 +572,19 @@ def _changed(experiment: Any, changes: list[tuple[str, Any, str | None, str]]) -
     """``experiment`` with the command line's changes ``(key, value, text typed or None, as
     written)``, in order.
 
-    The ``problem.*`` keys change together, where the first of them stands (a new
-    ``kind`` needs its other keys at once). A value that TOML read as a number
-    or a boolean but the key takes as text (``--set title=2024``) is tried as
-    the text typed.
+    The ``problem.*`` keys change first, and together (a new ``kind`` needs its
+    other keys at once; the training is checked against the problem, not the other
+    way round, so a ``--batch-size`` for the new problem's data is checked as such).
+    A value that TOML read as a number or a boolean but the key takes as text
+    (``--set title=2024``) is tried as the text typed.
     """
     problem = [change for change in changes if change[0].startswith("problem.")]
-    first = next((i for i, change in enumerate(changes) if change in problem), None)
-    for i, (key, value, text, written) in enumerate(changes):
-        if i == first:
-            where = " ".join(change[3] for change in problem)
-            options = {k.removeprefix("problem."): v for k, v, *_ in problem}
-            experiment = experiment.with_problem(where, **options)
-        elif not key.startswith("problem."):
+    if problem:
+        where = " ".join(change[3] for change in problem)
+        options = {k.removeprefix("problem."): v for k, v, *_ in problem}
+        experiment = experiment.with_problem(where, **options)
+    for key, value, text, written in changes:
+        if not key.startswith("problem."):
             experiment = _set_typed(experiment, key, value, text, written)
     return experiment
 

@@ -985,13 +985,14 @@ def _typed_power(node: ast.BinOp, constants: dict[ast.AST, Any]) -> _Fn:
 
 
 #: Functions defined, and finite, at every finite number.
-_TOTAL_FUNCTIONS = frozenset({"sin", "cos", "atan", "tanh", "abs"})
+_TOTAL_FUNCTIONS = frozenset({"sin", "cos", "atan", "tanh", "abs", "exp", "sinh", "cosh"})
 
 
 def _total(node: ast.AST, constants: dict[ast.AST, Any]) -> bool:
     """Whether the typed f is a finite number wherever its float operations do not
-    overflow: only ``+ - *``, constant divisors, constant powers ``k = 0, 1, 2, …`` and
-    the functions of :data:`_TOTAL_FUNCTIONS` (the bowl, Rosenbrock, a polynomial).
+    overflow: only ``+ - *``, constant divisors, constant powers ``k = 0, 1, 2, …``, a
+    positive constant to any power (``2^x``, ``e^x``) and the functions of
+    :data:`_TOTAL_FUNCTIONS` (the bowl, Rosenbrock, a polynomial, ``exp(x)*sin(y)``).
     Its gradient needs no mask (:func:`_defined_only`): there is nothing it is undefined on."""
     if node in constants or isinstance(node, ast.Name):
         return True
@@ -1001,6 +1002,10 @@ def _total(node: ast.AST, constants: dict[ast.AST, Any]) -> bool:
         return node.func.id in _TOTAL_FUNCTIONS and _total(node.args[0], constants)  # type: ignore[attr-defined]
     if not isinstance(node, ast.BinOp):
         return False
+    if isinstance(node.op, ast.Pow):
+        base = _typed_constant(node.left, constants)
+        if base is not None and base > 0:  # 2^x, e^x: defined for every x
+            return _total(node.right, constants)
     if isinstance(node.op, ast.Div | ast.Pow):
         k = _typed_constant(node.right, constants)
         if k is None or (isinstance(node.op, ast.Pow) and not (k >= 0 and k.is_integer())):

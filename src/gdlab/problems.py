@@ -677,7 +677,7 @@ class ProblemKind:
         """The parts of the problem's data, ``"train"`` first; ``()`` for a 2-D function."""
         from gdlab.data.registry import DATA_SOURCES
 
-        return DATA_SOURCES[options["data"]].splits(options) if self.has("data") else ()
+        return DATA_SOURCES[options["data"]].split_names(options) if self.has("data") else ()
 
     def load_data(self, options: Mapping[str, Any]) -> Any:
         """The problem's data set (Dataset or Splits); ``None`` for a 2-D function.

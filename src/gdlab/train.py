@@ -1184,7 +1184,7 @@ def fit(
     undo = _Undo(
         problem, optimizer, rng, callbacks, schedule=schedule, params=params, resume=resume
     )
-    run, first = None, 0
+    run, first, updates = None, 0, optimizer.t
     with blas_threads_held(blas_threads):
         try:
             run = _start(
@@ -1198,11 +1198,13 @@ def fit(
                 total_steps=total_steps,
                 callbacks=callbacks,
             )
-            first = run.step  # 0, or where a resumed run goes on
+            first, updates = run.step, optimizer.t  # where it starts (0, or a resumed run's)
             return _run(run, guard, validation, evaluate_every, resume)
         except BaseException:
-            if run is None or run.step == first:
-                undo.restore()  # it failed before its first update: nothing changes
+            # failed before its first update changed anything (an update that Ctrl-C
+            # cut halfway has counted itself, or moved: the run's, not put back)
+            if run is None or (run.step == first and optimizer.t == updates):
+                undo.restore()
             raise
 
 

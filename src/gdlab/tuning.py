@@ -263,11 +263,14 @@ def candidates(
     points = (
         space.grid(_grid_points(space, budget)) if method == "grid" else space.sample(budget, rng)
     )
-    unique = [default]
+    unique, seen = [default], set()
     for point in points:
         point = {k: (float(v) if isinstance(v, int | float) else v) for k, v in point.items()}
-        if not any(_same_point(point, u) for u in unique):  # a grid point at the
-            unique.append(point)  # default, up to rounding: one point
+        key = tuple(point.items())
+        # a grid point at the default up to rounding is one point; others differ exactly
+        if key not in seen and not _same_point(point, default):
+            seen.add(key)
+            unique.append(point)
     return unique
 
 

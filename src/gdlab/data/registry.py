@@ -39,10 +39,6 @@ SPLIT_SEED = Field(
 )
 
 
-def _train_only(options: Mapping[str, Any]) -> tuple[str, ...]:
-    return ("train",)
-
-
 @dataclass(frozen=True)
 class DataSource:
     """A data set an experiment can name.
@@ -61,7 +57,9 @@ class DataSource:
             ``test_size``: the IDX files' test set is fixed).
         splits: ``options -> names``: the parts its loader returns, ``"train"``
             first (an experiment's ``training.validation`` must name one of the
-            others); only ``("train",)`` by default.
+            others); by default read from its keys: a ``test_size`` key makes a
+            ``"test"`` part, a ``validation_size`` above 0 a ``"validation"`` one
+            (:meth:`split_names`).
         cached_with: ``options -> libraries or None``: the distributions
             whose code makes the data (e.g. ``("scikit-learn",)``), whose
             versions join the key of the disk cache (:meth:`load_cached`), or
@@ -80,7 +78,15 @@ class DataSource:
     validate: Callable[[Mapping[str, Any], str], None] | None = None
     replaces: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     cached_with: Callable[[Mapping[str, Any]], tuple[str, ...] | None] | None = None
-    splits: Callable[[Mapping[str, Any]], tuple[str, ...]] = _train_only
+    splits: Callable[[Mapping[str, Any]], tuple[str, ...]] | None = None
+
+    def split_names(self, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """The parts the loader returns with ``options``, ``"train"`` first."""
+        if self.splits is not None:
+            return self.splits(options)
+        named = "validation_size" in self.fields and options.get("validation_size")
+        validation = ("validation",) if named else ()
+        return ("train", *validation, *(("test",) if "test_size" in self.fields else ()))
 
     @property
     def classifier(self) -> bool:

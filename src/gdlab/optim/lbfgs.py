@@ -118,8 +118,6 @@ class _ClosureRule(Optimizer):
     def _skips(self, error: BaseException) -> bool:
         return isinstance(error, _ClosureNonFinite) and self.nonfinite == "skip"
 
-    update.__doc__ = Optimizer.update.__doc__
-
     def _user_params(self) -> dict[str, np.ndarray]:
         """The caller's parameter dict (the arrays the closure is called with)."""
         plan = self._plan

@@ -428,23 +428,19 @@ class _Wrapper(_Stateful):
     # ------------------------------------------------------------------- updates
 
     def update(self, params, grads, closure=None) -> None:
-        t, current_lr = self.t, self.current_lr
         if callable(closure) and (self.maximize or self.clip_norm or self.clip_value):
             closure = _transformed_closure(closure, self)
         self._call = (params, grads)
         self._inner_steps = [inner.t for inner in self._inners()]
         try:
+            # a failed step's count is put back by Optimizer.update when the inner
+            # optimizers undid it (_step_undone); one an inner counted (L-BFGS that had
+            # moved) stays counted here too, so the two agree
             super().update(params, grads, closure)
         except _Skipped:
             # An inner optimizer skipped the step (a closure gave NaN) under this
             # wrapper's nonfinite="skip": the whole call is skipped, undone.
-            self.t, self.current_lr = t, current_lr
             self.skipped_steps += 1
-        except BaseException:
-            # An inner optimizer refused (its checks run before it changes
-            # anything, and before the wrapper changes its own state).
-            self.t, self.current_lr = t, current_lr
-            raise
         finally:
             self._call = None
 
@@ -759,11 +755,13 @@ class Lookahead(_Wrapper):
             made = {key: self._buffers(key)[0].copy() for key in params}  # once, at the start
             for key, p in params.items():
                 np.copyto(self._buffers(key)[0], p)
+        lead_t = self._lead.t
         try:
             self._step_inner(self._lead, full, handed)
         except BaseException:
-            for key, slow in (made or {}).items():  # a skipped first step leaves φ as it was
-                np.copyto(self._buffers(key)[0], slow)
+            if self._lead.t == lead_t:  # a first step undone (or skipped) leaves φ as it was
+                for key, slow in (made or {}).items():
+                    np.copyto(self._buffers(key)[0], slow)
             raise
         if self.t % self.k == 0:
             for key, p in params.items():

@@ -1488,7 +1488,8 @@ def _worker_main(conn: Any, warm: bool) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # started with it held
+    if hasattr(signal, "pthread_sigmask"):  # started with it held (gdlab.sweep)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _follow_parent()
     if warm:
         warm_up(network=False)

@@ -1066,8 +1066,8 @@ def _function_plans(
             "loss",
             "f(x, y) per step",
             "The value of f at the start (step 0) and after each update (step k: after k "
-            "updates; the last point is the final value the Summary ranks), log scale "
-            "(symmetric log where f goes negative)." + marked,
+            "updates; the last point is f where the path ends), log scale (symmetric log "
+            "where f goes negative)." + marked,
             lambda: loss_figure(results),
             lambda: _function_loss_look_for(results, fn),
         )
@@ -1105,8 +1105,9 @@ def _run_plans(
     diverged = any(_diverged(r) for r in runs)
     if is_function2d(problem):
         marked = (
-            " A diverged run's × marks where it stopped (the step its legend names), at its "
-            "last finite f, or on the top edge when that lies above the axis."
+            " A diverged run's × marks where it stopped, after its last applied update (for "
+            '"diverged at step N", step N\'s update was refused: × at N − 1), at its last '
+            "finite f, or on the top edge when that lies above the axis."
             if diverged
             else ""
         )
@@ -2504,7 +2505,7 @@ def _function_loss_scale(
         # bottom and every positive value on a log scale
         # (at most SYMLOG_DECADES below the largest: a smallest value near 1e-300
         # would stretch the axis over 300 decades and overflow matplotlib's transform)
-        top = float(every.max())
+        top = min(float(every.max()), ceiling if ceiling is not None else math.inf)
         ax.set_yscale(
             "symlog", linthresh=max(float(every[every > 0].min()), top * 10.0**-SYMLOG_DECADES)
         )

@@ -1579,7 +1579,7 @@ def render_tour(
     out_dir = Path(out_dir)
     notice_top = ""
     if stopped is not None:
-        title = "gdlab tour (stopped early)"
+        title = f"{title} (stopped early)"
         notice_top = (
             '<div class="notice" role="status"><strong>Stopped early.</strong> '
             f"This tour stopped early ({_e(stopped_by)}): {_e(stopped)}.</div>\n"

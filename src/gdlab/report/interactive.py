@@ -273,14 +273,16 @@ def _function_traces(
 ) -> list[dict[str, Any]]:
     """A 2-D run's curve of f (``trace`` with its points: ``steps`` and ``values`` from
     :func:`~gdlab.report.figures.function_curve`), and, if it diverged, its × where it
-    stopped, as the figure marks it."""
+    stopped: at f there, or, where f there was not finite (the figure holds it on its
+    top edge), at the highest f the run reached."""
     del trace["x0"], trace["dx"]
     trace["x"], trace["y"] = _rounded(steps), _rounded(values)
     stop = stops.stop_step(run, after_updates=True)
     if stop is None:
         return [trace]
-    there = values[steps == stop]  # f where it stopped; none there: its last value
-    end = float((there if there.size else values)[-1])
+    there = values[steps == stop]  # f where it stopped; none there: the highest it reached
+    finite = values[np.isfinite(values)]
+    end = float(there[-1]) if there.size else float(finite.max() if finite.size else 0.0)
     return [trace, _end_cross(trace["legendgroup"], style, stop, end)]
 
 

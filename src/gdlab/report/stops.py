@@ -38,7 +38,8 @@ _REASON = re.compile(r"diverged (at|by) step (\d+)\b")
 
 def divergence(run: Mapping[str, Any]) -> tuple[str, int] | None:
     """``(preposition, step)`` of a diverged run (``("at", 2)``, ``("by", 5)``,
-    ``("after", 5)``), or ``None`` for a run that did not diverge."""
+    ``("after", 5)``), or ``None`` for a run that did not diverge, or one whose record
+    says nowhere where (no reason with a step, no ``stopped_at``, no losses)."""
     if run.get("status") != "diverged":
         return None
     match = _REASON.match(str(run.get("reason") or ""))
@@ -46,7 +47,9 @@ def divergence(run: Mapping[str, Any]) -> tuple[str, int] | None:
         return match.group(1), int(match.group(2))
     step = run.get("stopped_at")
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-        step = len(run.get("loss") or []) * series_stride(run)
+        if not run.get("loss"):
+            return None  # shown as a bare "diverged"
+        step = len(run["loss"]) * series_stride(run)
     return ("at", 1) if step == 0 else ("after", step)
 
 

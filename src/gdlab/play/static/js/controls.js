@@ -123,13 +123,19 @@ export function slider({name, label, spec, value, onInput, title, onTyped}) {
     box.value = v === undefined || v === null ? "" : String(v);
     say("");
   };
+  let bad = false;  // the box holds typed text that is no number (said under it)
+  const typedBad = (now) => {  // the card hears only of a change, not of every drag step
+    if (now === bad) return;
+    bad = now;
+    onTyped?.(now);
+  };
   range.addEventListener("input", () => {
     const v = snap(scale.from(Number(range.value) / STEPS, spec), spec);
     if (v === state.value) return;  // the same number: nothing to redraw
     state.value = v;
     box.value = String(v);
     say("");
-    onTyped?.(false);
+    typedBad(false);
     onInput(v);
   });
   box.addEventListener("change", () => {
@@ -140,12 +146,12 @@ export function slider({name, label, spec, value, onInput, title, onTyped}) {
       const why = box.validity.badInput ? "what is typed is not one"
         : box.value.trim() === "" ? "the box is empty" : `got ${box.value.trim()}`;
       say(`${text} must be ${whole ? "a whole number" : "a number"}; ${why}`);
-      onTyped?.(true);
+      typedBad(true);
       return;
     }
     state.value = v;
     place(v);
-    onTyped?.(false);
+    typedBad(false);
     onInput(v);
   });
   place(value);
@@ -397,6 +403,7 @@ export function schedulePicker({catalog, value, onChange, allowNone = true, labe
     args.replaceChildren();
     boxes = {};
     marked = null;
+    refusal = null;  // the previous schedule's: its boxes are gone
     typed.clear();
     select.value = current ? current.name : "";
     if (!current) {
