@@ -31,8 +31,17 @@ UNDEFINED = [
     ("0*log(x)", (-1.0, 0.0), (2.0, 0.0), 0.0),
     ("(x - 1)/(x - 1) + y", (1.0, 2.0), (3.0, 2.0), 3.0),
     ("sqrt(x)*sqrt(x)*y", (-4.0, 1.0), (4.0, 1.0), 4.0),
-    ("exp(x)*exp(-x) + y", (800.0, 0.0), (1.0, 0.5), math.e * math.exp(-1.0) + 0.5),  # inf*0
 ]
+
+
+def test_f_that_overflows_is_what_the_floats_give():
+    """exp(x)*exp(-x) is 1 to SymPy, but inf*0 in floats at x = 800: f is NaN there (a run
+    that gets there diverges); exp is defined everywhere, so its gradient is not masked
+    (nothing is undefined, only overflowed)."""
+    fn = function("exp(x)*exp(-x) + y")
+    with np.errstate(all="ignore"):
+        assert math.isnan(float(fn.f(800.0, 0.0)))
+    assert float(fn.f(1.0, 0.5)) == pytest.approx(math.e * math.exp(-1.0) + 0.5, rel=1e-15)
 
 
 @pytest.mark.parametrize(("text", "outside", "inside", "value"), UNDEFINED)
