@@ -34,6 +34,13 @@ UNDEFINED = [
 ]
 
 
+@pytest.mark.parametrize("text", ["xⁿ", "xⁱ + y", "xʸ"])
+def test_a_superscript_letter_inside_a_name_says_to_write_a_power(text):
+    letter = {"ⁿ": "n", "ⁱ": "i", "ʸ": "y"}[text[1]]
+    with pytest.raises(ExpressionError, match=f"write \\^{letter} for {text[1]}"):
+        function(text)
+
+
 def test_f_that_overflows_is_what_the_floats_give():
     """exp(x)*exp(-x) is 1 to SymPy, but inf*0 in floats at x = 800: f is NaN there (a run
     that gets there diverges); exp is defined everywhere, so its gradient is not masked

@@ -385,8 +385,8 @@ def test_a_start_outside_fs_domain_is_said_under_the_start(page):
     _open(page, {"m": "2d", "2d": state})
     _wait(page, f"{TWO}.idle && {TWO}.view.answer && {TWO}.view.runs.length === 1")
     assert _said(page)["said"] == [
-        "outside f's domain: f is not finite here, so no path is drawn; click the plot "
-        "where f is defined, or change f"
+        "f is not finite here (outside its domain, or too large for floating point), so no "
+        "path is drawn; click the plot where f is defined, or change f"
     ]
     legend = page.inner_text("#legend-2d")
     assert "not run: f is not finite at the start" in legend

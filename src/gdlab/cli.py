@@ -508,11 +508,14 @@ def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
             raise UsageError(f"--preset must be one of {', '.join(PRESETS)}; got {args.preset!r}")
         experiment = experiment.with_preset(args.preset)
     changes = [  # (key, value, text to retry as text, as the command line wrote it)
-        (key, _flag_value(key, value), None, f"{_FLAGS[key]} {_said(value)}")
+        (key, _model_value(key, value), None, f"{_FLAGS[key]} {_said(value)}")
         for key, value in ((k, getattr(args, dest, None)) for k, dest in _FLAG_DESTS.items())
         if value is not None
     ]
-    changes += [(k, _typed(t), t.strip(), f"--set {k}={cut(t.strip())}") for k, t in args.set]
+    changes += [
+        (k, _model_value(k, _typed(t)), t.strip(), f"--set {k}={cut(t.strip())}")
+        for k, t in args.set
+    ]
     experiment = _changed(experiment, changes)
     for name, value, typed in args.lr:
         experiment = experiment.with_lr(name, value, where=f"--lr {name}={cut(typed)}")
@@ -521,9 +524,10 @@ def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
     return experiment, base, base_name
 
 
-def _flag_value(key: str, value: Any) -> Any:
-    """A flag's value for the model: ``--data DIR`` as an absolute path (``~`` expanded), so
-    that the report's results.json runs again from another folder."""
+def _model_value(key: str, value: Any) -> Any:
+    """A command-line value for the model: a folder of data (``--data DIR``, ``--set
+    problem.directory=DIR``) as an absolute path (``~`` expanded), so that the report's
+    results.json runs again from another folder."""
     if key == "problem.directory" and isinstance(value, str) and value.strip():
         return str(Path(value).expanduser().absolute())
     return value

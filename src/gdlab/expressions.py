@@ -694,6 +694,10 @@ _CHARACTER_HINTS = {
 _NAME_HINTS = {"·": "*", "\u0387": "*", "℮": "e"}
 
 
+#: Unicode names of the superscript letters Python reads inside a name (``xʸ``, ``xⁿ``).
+_SUPERSCRIPT_LETTERS = ("MODIFIER LETTER SMALL", "SUPERSCRIPT LATIN SMALL LETTER")
+
+
 def _name_hint(source: str, node: ast.Name) -> tuple[str, str, int] | None:
     """``(what to write, the character, its 1-based byte position)`` for the first
     character of the name ``node`` (in ``source``) that only looks like something
@@ -704,7 +708,7 @@ def _name_hint(source: str, node: ast.Name) -> tuple[str, str, int] | None:
     text = data[start:end].decode("utf-8", errors="ignore")
     for index, char in enumerate(text):
         write = _NAME_HINTS.get(char)
-        if write is None and unicodedata.name(char, "").startswith("MODIFIER LETTER SMALL"):
+        if write is None and unicodedata.name(char, "").startswith(_SUPERSCRIPT_LETTERS):
             letter = unicodedata.normalize("NFKC", char)
             write = f"^{letter}" if letter.isascii() and letter.isalpha() else None
         if write is not None:

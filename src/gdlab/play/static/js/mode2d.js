@@ -579,7 +579,7 @@ export function create2d({catalog, initial, onState, banner}) {
     drawLoss();
     const from = `(${fmt(state.start[0])}, ${fmt(state.start[1])})`;
     const paths = startUndefined()
-      ? `no path from ${from}: f is not finite there (f = ${valueWords(view.runs.find(undefinedAt).loss[0])}), outside its domain.`
+      ? `no path from ${from}: f is not finite there (f = ${valueWords(view.runs.find(undefinedAt).loss[0])}): outside its domain, or too large for floating point.`
       : `the paths of ${view.runs.length} optimizer${view.runs.length === 1 ? "" : "s"} from ${from},`
         + ` ${state.steps} step${state.steps > 1 ? "s" : ""}${state.schedule ? `, lr under a ${state.schedule.name} schedule` : ""}.`;
     caption.textContent = `Contours of ${view.surface.function.description} at ${view.surface.levels.length} log-spaced levels`
@@ -616,7 +616,7 @@ export function create2d({catalog, initial, onState, banner}) {
     const outside = view.surface && !startInView();
     const undefinedHere = !outside && view.answer && startUndefined();
     startNote.textContent = outside ? "outside the plot: no path is drawn; widen the ranges, or click the plot to start there"
-      : undefinedHere ? "outside f's domain: f is not finite here, so no path is drawn; click the plot where f is defined, or change f"
+      : undefinedHere ? "f is not finite here (outside its domain, or too large for floating point), so no path is drawn; click the plot where f is defined, or change f"
         : "";
     startNote.hidden = !outside && !undefinedHere;
   }
