@@ -54,6 +54,18 @@ def validation_words(has_data: bool, folds: Any) -> str:
     return f"{folds}-fold cross-validation of the training set"
 
 
+def joined(names: Any) -> str:
+    """``a``, ``a and b``, ``a, b and c`` (``""`` for none).
+
+    >>> joined(["SGD", "Adam", "RMSprop"])
+    'SGD, Adam and RMSprop'
+    """
+    names = list(names)
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def slug(text: str) -> str:
     """``text`` as a file-name part, in lower case: letters and digits of any script
     kept (``"모멘텀"`` stays ``"모멘텀"``, so two Korean labels name two files), ``.``,

@@ -78,15 +78,15 @@ def warm_ups() -> Iterator[Callable[[], object]]:
 def warm(seconds: float = SECONDS) -> None:
     """Import what the tasks run and load the common kernels (for at most ``seconds``)."""
     from numba.core.registry import cpu_target
-    from threadpoolctl import threadpool_limits
 
     import gdlab.race
     import gdlab.sweep
     import gdlab.tuning  # noqa: F401 - the tasks' modules
+    from gdlab._blas import blas_threads_held
 
     cpu_target.target_context  # noqa: B018 - numba's compiler, made ready
     deadline = time.monotonic() + seconds
-    with threadpool_limits(limits=1, user_api="blas"):  # as in a task: one BLAS thread
+    with blas_threads_held(1):  # as in a task: one BLAS thread
         for step in warm_ups():
             if time.monotonic() > deadline:
                 break

@@ -433,13 +433,13 @@ def race(
     progress = check_bool("progress", progress)
     if out_dir is not None and not isinstance(out_dir, str | os.PathLike):
         fail("out_dir", "a path (str or os.PathLike) or None", out_dir, kind=TypeError)
-    if workers > 1 or scheduler is not None or dask_local is not None or timeout is not None:
-        _registering_modules(experiment)  # an optimizer workers cannot see: refused here
+    inline = workers == 1 and scheduler is None and dask_local is None and timeout is None
+    # an optimizer workers cannot see is refused here, before out_dir is made
+    modules = [] if inline else _registering_modules(experiment)
     with contextlib.ExitStack() as stack:
         keep = out_dir is not None
         out = Path(out_dir) if keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         out.mkdir(parents=True, exist_ok=True)
-        inline = workers == 1 and scheduler is None and dask_local is None and timeout is None
         records: list[dict[str, Any]] = []
 
         def done(record: dict[str, Any]) -> None:
@@ -451,6 +451,7 @@ def race(
             experiment,
             out,
             inline=inline,
+            modules=modules,
             progress=progress,
             on_run=done,
             workers=workers,
@@ -470,15 +471,16 @@ def _sweep_race(
     out: Path,
     *,
     inline: bool,
+    modules: Sequence[str],
     progress: bool,
     on_run: Callable[[dict[str, Any]], Any],
     **where: Any,
 ) -> None:
-    """Run the race's tasks as a sweep; hand the records to ``on_run`` in task order."""
+    """Run the race's tasks as a sweep; hand the records to ``on_run`` in task order
+    (``modules``: what a worker imports first, :func:`_registering_modules`)."""
     from gdlab.sweep import Task, run_sweep
 
     config = experiment.to_dict()
-    modules = {} if inline else {"modules": _registering_modules(experiment)}
     tasks = [
         Task(
             f"{slug(run.label)}-seed{seed}",
@@ -488,7 +490,7 @@ def _sweep_race(
                 "seed": seed,
                 "out": str(out),
                 "progress": progress and inline,
-                **(modules if modules.get("modules") else {}),
+                **({"modules": list(modules)} if modules else {}),
             },
         )
         for seed in range(experiment.seeds)

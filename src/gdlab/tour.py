@@ -20,6 +20,7 @@ from typing import Any
 
 from gdlab import experiments, race
 from gdlab._checks import check_bool, check_int, fail
+from gdlab._text import joined
 from gdlab.experiments import Experiment
 from gdlab.experiments.describe import text
 
@@ -173,14 +174,10 @@ def stopped_words(out_dir: str | Path) -> str:
             empty.append(f"{name} (no run had finished)")
     parts = []
     if finished:
-        parts.append(_and(finished))
+        parts.append(joined(finished))
     if stopped:
-        parts.append(_and(stopped) + " that finished (stopped early)")
+        parts.append(joined(stopped) + " that finished (stopped early)")
     text = "it shows " + ", and ".join(parts) if parts else "it shows no experiment"
     if empty:
         text += f"; not shown: {', '.join(empty)}"
     return text + (f"; not run: {', '.join(missing)}" if missing else "")
-
-
-def _and(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

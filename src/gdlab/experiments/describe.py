@@ -28,7 +28,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gdlab._text import exact, number
+from gdlab._text import exact, joined, number
 from gdlab.experiments.model import Experiment, RunSpec, Training, schedule_config
 
 __all__ = [
@@ -115,13 +115,6 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
-def _join(items: Sequence[str]) -> str:
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def _exact(value: Any) -> str:
     """A hyperparameter as given, every digit kept (two runs at 0.12345 and 0.12346
     must not both read 0.1235)."""
@@ -192,7 +185,7 @@ def title(experiment: Experiment) -> str:
     labels = [r.label for r in experiment.runs]
     optimizers = {r.optimizer for r in experiment.runs}
     if len(labels) <= 3:
-        who = _join(labels)
+        who = joined(labels)
     elif len(optimizers) == len(labels):
         who = f"{len(labels)} optimizers"
     else:

@@ -612,7 +612,7 @@ class ProblemSpec:
         to the value it has changes nothing.
         """
         table = {"kind": self.kind, **self._given()}
-        new = {k: v for k, v in changes.items() if v != {**table, "kind": self.kind}.get(k)}
+        new = {k: v for k, v in changes.items() if v != table.get(k)}  # table holds kind
         if "kind" in new:
             table = {"kind": new["kind"]}
         if "data" in new:

@@ -79,7 +79,7 @@ import numpy as np
 from gdlab import functions2d
 from gdlab._checks import check_choice, check_int, check_real, fail
 from gdlab._io import atomic_write
-from gdlab._text import slug
+from gdlab._text import joined, slug
 from gdlab.averages import effective_window, ewma
 from gdlab.report import palette, stops
 from gdlab.results import SCHEMA_ID, series_stride
@@ -710,13 +710,6 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _and(names: Sequence[str]) -> str:
-    names = list(names)
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def _first_runs(results: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {name: group[0] for name, group in _groups(_runs(results)).items()}
 
@@ -731,7 +724,7 @@ def _overlap_words(results: Mapping[str, Any], clusters: Sequence[Sequence[str]]
         forms = {(r.get("hyperparameters") or {}).get("form") for r in chosen}
         lrs = {repr((r.get("hyperparameters") or {}).get("lr")) for r in chosen}
         text = (
-            f"{_and(names)} overlap within the line width (a halo marks the curves "
+            f"{joined(names)} overlap within the line width (a halo marks the curves "
             "underneath): they lower the loss at the same pace."
         )
         if kinds == {"sgd", "momentum"} and "ema" in forms and len(lrs) == 1:
@@ -782,14 +775,14 @@ def _loss_look_for(results: Mapping[str, Any]) -> str:
         )
     if view.noisy:
         text += (
-            f" The faint raw loss of {_and(sorted(view.noisy))} jumps across much of the "
+            f" The faint raw loss of {joined(sorted(view.noisy))} jumps across much of the "
             "axis (faint dots): each step sees a small batch, so its loss is a noisy "
             "estimate; its solid curve averages over more steps, as its legend entry says."
         )
     diverged = [c.name for c in curves if c.ends]
     if diverged:
         each = "each" if len(diverged) > 1 else "it"
-        text += f" {_and(diverged)} diverged: × marks the step where {each} did."
+        text += f" {joined(diverged)} diverged: × marks the step where {each} did."
     if what != "smoothed loss":
         text = f"{text} {_elsewhere_words(results, function2d=False)}".strip()
     return f"{text} {_overlap_words(results, view.clusters)}".strip()
@@ -933,10 +926,10 @@ def _gone_words(results: Mapping[str, Any], fn: functions2d.Function2D, gone: Se
     parts = []
     if left:
         each = "each" if len(left) > 1 else "it"
-        parts.append(f"{_and(left)} diverged off the plot (× where {each} crossed the edge)")
+        parts.append(f"{joined(left)} diverged off the plot (× where {each} crossed the edge)")
     if stayed:
         each = "each" if len(stayed) > 1 else "it"
-        parts.append(f"{_and(stayed)} diverged (× where {each} stopped)")
+        parts.append(f"{joined(stayed)} diverged (× where {each} stopped)")
     return "; ".join(parts) + ". " if parts else ""
 
 
@@ -2382,7 +2375,7 @@ def loss_figure(
         _legend(ax)
         if view is not None and view.pairs:
             note = "\n".join(
-                _fill_names(f"{_and(names)} overlap within the line width", names, 30)
+                _fill_names(f"{joined(names)} overlap within the line width", names, 30)
                 for names in view.clusters
             )
             ax.text(
@@ -2547,12 +2540,13 @@ def _apart_ticks(axis: Any) -> None:
             axes = self.axis.axes
             height = axes.bbox.height * 72 / axes.figure.dpi  # points
             gap = TICK_GAP * size / max(height, 1.0) * span
-            kept: list[float] = []
-            for tick in sorted(ticks, key=lambda t: (t != 0, -abs(t))):
-                where = float(transform.transform([tick])[0])
-                if all(abs(where - float(transform.transform([k])[0])) >= gap for k in kept):
-                    kept.append(tick)
-            return sorted(kept)
+            ticks.sort(key=lambda t: (t != 0, -abs(t)))
+            places = [float(p) for p in transform.transform(ticks)] if ticks else []
+            kept: list[tuple[float, float]] = []  # (tick, where it is drawn)
+            for tick, where in zip(ticks, places, strict=True):
+                if all(abs(where - other) >= gap for _, other in kept):
+                    kept.append((tick, where))
+            return sorted(tick for tick, _ in kept)
 
     apart = Apart()
     axis.set_major_locator(apart)
@@ -2757,7 +2751,7 @@ def _accuracy_overlap_words(results: Mapping[str, Any]) -> str:
     return "A wide pale band is a halo under a curve that another hides within the line " + (
         "width, not a spread (this figure draws no band over seeds). "
         + " ".join(
-            f"In {name} accuracy, {', and '.join(map(_and, sets))} overlap."
+            f"In {name} accuracy, {', and '.join(map(joined, sets))} overlap."
             for name, sets in found.items()
         )
     )
@@ -2782,7 +2776,7 @@ def _accuracy_halos(
         lines = ["Pale bands: halos under curves", "hidden within the line width"]
         lines += [
             _fill_names(
-                f"{name}: {'; '.join(map(_and, sets))}", [n for names in sets for n in names],
+                f"{name}: {'; '.join(map(joined, sets))}", [n for names in sets for n in names],
                 30, subsequent_indent="  ",
             )
             for name, sets in found.items()

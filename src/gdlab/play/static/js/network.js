@@ -102,7 +102,7 @@ export function createNetwork({catalog, initial, onState, banner}) {
   function config() {
     return {
       data: state.data, noise: state.noise, n_samples: state.n_samples, seed: state.seed,
-      hidden: layersWrong() ? [] : Array(state.layers).fill(state.width), activation: state.activation, batch_size: state.batch_size,
+      hidden: Array(state.layers).fill(state.width), activation: state.activation, batch_size: state.batch_size,
       steps_per_frame: state.steps_per_frame, grid: 40, runs: state.runs.map((r) => runPayload(catalog, r)),
     };
   }
