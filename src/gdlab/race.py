@@ -615,6 +615,8 @@ def default_workers(experiment: Experiment) -> int:
 
 def describe_problem(experiment: Experiment, problem: Any) -> dict[str, Any]:
     """The ``problem`` block of results.json: what the figures need to know."""
+    from gdlab.results import data_block
+
     spec = experiment.problem
     info: dict[str, Any] = {
         "kind": spec.kind,
@@ -635,16 +637,8 @@ def describe_problem(experiment: Experiment, problem: Any) -> dict[str, Any]:
         if getattr(fn, "expression", None):  # a function typed as text (kind "expression")
             info["function"]["expression"] = fn.expression
         return info
-    train = problem.parts["train"]
-    test = problem.parts.get("test")
-    info["data"] = {
-        "name": train.name,
-        "n_train": train.n_samples,
-        "n_test": 0 if test is None else test.n_samples,
-        "n_features": train.n_features,
-    }
-    if train.n_features == 2 and spec.has("classifier"):
-        info["data"]["points"] = {"X": train.X.tolist(), "y": train.y.tolist()}
+    parts = problem.parts
+    info["data"] = data_block(parts["train"], parts.get("test"), spec.has("classifier"))
     if hasattr(problem, "sizes"):
         info["sizes"] = list(problem.sizes)
     if callable(getattr(problem, "surface", None)):  # the loss over the runs' 2-D path

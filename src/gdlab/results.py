@@ -163,6 +163,33 @@ def _inline_points() -> int:
     return min(SERIES_POINTS, SERIES_INLINE)
 
 
+#: Training points a 2-D classifier's ``problem.data.points`` keeps for its figure.
+DATA_POINTS = 2_000
+
+
+def data_block(train: Any, test: Any, classifier: bool) -> dict[str, Any]:
+    """The ``problem.data`` block of results.json for ``train`` (and ``test``).
+
+    A classifier on two features keeps its training points for the decision
+    boundary figure: all of them up to :data:`DATA_POINTS`, else that many evenly
+    spaced through the set, with ``"of"`` the set's size (a million points would
+    make a 76 MB results.json and a figure no clearer than two thousand do).
+    """
+    block: dict[str, Any] = {
+        "name": train.name,
+        "n_train": train.n_samples,
+        "n_test": 0 if test is None else test.n_samples,
+        "n_features": train.n_features,
+    }
+    if train.n_features == 2 and classifier:
+        n = train.n_samples
+        rows = slice(None) if n <= DATA_POINTS else np.linspace(0, n - 1, DATA_POINTS).astype(int)
+        block["points"] = {"X": train.X[rows].tolist(), "y": train.y[rows].tolist()}
+        if n > DATA_POINTS:
+            block["points"]["of"] = n
+    return block
+
+
 #: The per-step series of a run record: ``path`` (2-D problems) has ``steps + 1`` points.
 SERIES_KEYS = ("loss", "lr", "path")
 

@@ -85,6 +85,7 @@ def _describe_built(problem: Any) -> dict[str, Any]:
     """The ``problem`` block of results.json for a built problem (no Experiment at hand)."""
     from gdlab import functions2d
     from gdlab.problems import get_kind
+    from gdlab.results import data_block
 
     if isinstance(problem, functions2d.Function2D):
         fn, start = problem, None
@@ -116,15 +117,8 @@ def _describe_built(problem: Any) -> dict[str, Any]:
         "name": str(getattr(problem, "name", kind)),
         "traits": traits,
         "description": repr(problem),
-        "data": {
-            "name": train.name,
-            "n_train": train.n_samples,
-            "n_test": 0 if test is None else test.n_samples,
-            "n_features": train.n_features,
-        },
+        "data": data_block(train, test, "classifier" in traits),
     }
-    if train.n_features == 2 and "classifier" in traits:
-        info["data"]["points"] = {"X": train.X.tolist(), "y": train.y.tolist()}
     if hasattr(problem, "sizes"):
         info["sizes"] = list(problem.sizes)
     if callable(getattr(problem, "surface", None)):

@@ -1181,8 +1181,8 @@ def _run_plans(
                 "boundary",
                 "Decision boundaries",
                 "P(class 1) over the input plane for each group's first run (colour), the "
-                "0.5 contour (the decision boundary, black) and the training points "
-                "coloured by class.",
+                "0.5 contour (the decision boundary, black) and "
+                f"{_points_words(results)} coloured by class.",
                 lambda: boundary_figure(results),
                 lambda: _boundary_look_for(results),
             )
@@ -1214,6 +1214,16 @@ def _accuracy_look_for(results: Mapping[str, Any]) -> str:
         "line, the network starts to learn the training set by heart."
     )
     return f"{text} {_accuracy_overlap_words(results)}".strip()
+
+
+def _points_words(results: Mapping[str, Any]) -> str:
+    """Which training points the boundary figure draws: all, or how many of how many."""
+    points = ((_problem(results) or {}).get("data") or {}).get("points") or {}
+    total = points.get("of")
+    if isinstance(total, int) and not isinstance(total, bool):
+        shown = len(points.get("y") or [])
+        return f"{shown:,} of the {total:,} training points (evenly spaced through the set)"
+    return "the training points"
 
 
 def _boundary_look_for(results: Mapping[str, Any]) -> str:
