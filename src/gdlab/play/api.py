@@ -1720,8 +1720,23 @@ def export_toml(body: Any) -> dict[str, str]:
 # --------------------------------------------------------------------------- schedules
 
 
+#: Groups of steps a long schedule curve is sent as (a lowest, a highest and a first
+#: rate each): the chart is about 700 px wide, and the answer stays about the size
+#: of the 2,000 sampled rates it replaced (which hid a rate cycling between samples).
+CURVE_GROUPS = limits.MAX_CURVE_POINTS // 2
+
+
 def schedule_curve(body: Any) -> dict[str, Any]:
-    """One schedule's learning rate over steps (and epochs), its repr and formula."""
+    """One schedule's learning rate over steps (and epochs), its repr and formula.
+
+    Up to :data:`~limits.MAX_CURVE_POINTS` steps: ``steps`` is every step and
+    ``lr`` its rate (``group`` 1). Longer: the steps are cut into at most
+    :data:`CURVE_GROUPS` groups of ``group`` steps (the last may be shorter);
+    ``steps`` is each group's first step and the last step, ``lr`` the rate
+    there, and ``lr_low`` and ``lr_high`` the lowest and highest rate over each
+    group's steps, so that a rate changing between two sent steps (a cycle,
+    a restart) is not lost.
+    """
     body = _table(body, "request", ["schedule", "lr0", "steps_per_epoch", "epochs"], ["schedule"])
     lr0 = _real("lr0", body.get("lr0", 0.1), 1e-8, 1e3)
     per_epoch = _int("steps_per_epoch", body.get("steps_per_epoch", 10), 1, 10_000)
@@ -1735,21 +1750,41 @@ def schedule_curve(body: Any) -> dict[str, Any]:
         )
     config = _schedule_config("schedule", body["schedule"], lr0)
     schedule = schedules.from_config(config)
-    # every stride-th step and the last: at most MAX_CURVE_POINTS in all
-    stride = max(1, math.ceil((total - 1) / (limits.MAX_CURVE_POINTS - 1)))
-    steps = list(range(0, total, stride))
-    if steps[-1] != total - 1:
-        steps.append(total - 1)
-    values = [schedule(step, step // per_epoch) for step in steps]
     return {
-        "steps": steps,
-        "lr": _finite_list(np.asarray(values, dtype=np.float64)),
+        **_curve(_every_rate(schedule, per_epoch, epochs)),
         "steps_per_epoch": per_epoch,
         "epochs": epochs,
         "repr": repr(schedule),
         "formula": schedule_specs()[config["name"]]["formula"],
         "config": config,
         "unit": schedule.unit,
+    }
+
+
+def _every_rate(schedule: schedules.Schedule, per_epoch: int, epochs: int) -> np.ndarray:
+    """The rate at every step; a schedule per epoch is asked once an epoch."""
+    if schedule.unit == "epoch":  # its rate is the same through each epoch
+        return np.repeat([schedule(e * per_epoch, e) for e in range(epochs)], per_epoch)
+    return np.array(
+        [schedule(step, step // per_epoch) for step in range(per_epoch * epochs)],
+        dtype=np.float64,
+    )
+
+
+def _curve(rates: np.ndarray) -> dict[str, Any]:
+    """Every rate, or each group's first, lowest and highest rate and the last rate."""
+    total = len(rates)
+    if total <= limits.MAX_CURVE_POINTS:
+        return {"steps": list(range(total)), "lr": _finite_list(rates), "group": 1}
+    group = math.ceil(total / CURVE_GROUPS)
+    starts = np.arange(0, total, group)
+    steps = [*starts.tolist(), total - 1] if starts[-1] != total - 1 else starts.tolist()
+    return {
+        "steps": steps,
+        "lr": _finite_list(rates[steps]),
+        "group": group,
+        "lr_low": _finite_list(np.minimum.reduceat(rates, starts)),
+        "lr_high": _finite_list(np.maximum.reduceat(rates, starts)),
     }
 
 

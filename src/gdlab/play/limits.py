@@ -30,7 +30,8 @@ MAX_COORDINATE = 1e6
 MIN_SPAN = 1e-6
 #: Steps of a schedule curve (steps per epoch × epochs).
 MAX_SCHEDULE_STEPS = 100_000
-#: Points of a schedule curve sent back (a longer curve is sampled evenly).
+#: Steps of a schedule curve sent one by one; a longer curve is sent as at most half as
+#: many groups of steps, each with its lowest and highest rate (play.api.CURVE_GROUPS).
 MAX_CURVE_POINTS = 2_000
 #: Network mode: optimizers side by side, data points, layers, units per layer,
 #: steps per frame, boundary grid points on a side, open sessions.

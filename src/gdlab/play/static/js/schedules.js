@@ -82,11 +82,13 @@ export function createSchedules({catalog, initial, onState, banner}) {
     const a = view.answer;
     if (!a) return;
     const perEpochSteps = a.steps_per_epoch;
-    const xs = a.steps.map((s) => (state.unit === "epoch" ? s / perEpochSteps : s));
-    const end = state.unit === "epoch" ? a.epochs : a.epochs * perEpochSteps;
+    const total = a.epochs * perEpochSteps;
+    const at = (s) => (state.unit === "epoch" ? s / perEpochSteps : s);
+    const end = at(total);
+    const grouped = a.group > 1;
     const ys = a.lr;
     const plot = new Plot({width: 760, height: 340, x: {domain: [0, end], label: state.unit === "epoch" ? "epoch" : "step"},
-      y: {domain: rateDomain(ys), label: "learning rate"}});
+      y: {domain: rateDomain(grouped ? [...ys, ...a.lr_low, ...a.lr_high] : ys), label: "learning rate"}});
     plot.node.setAttribute("aria-label", `learning rate of ${a.config.name}`);
     if (a.epochs <= MARKED_EPOCHS) {
       for (let e = 1; e < a.epochs; e += 1) {
@@ -94,24 +96,59 @@ export function createSchedules({catalog, initial, onState, banner}) {
         plot.back.append(svg("line", {x1: plot.sx(x), x2: plot.sx(x), y1: plot.margin.top, y2: plot.margin.top + plot.inner.h, stroke: "#e2e7ee"}));
       }
     }
-    // a staircase: hold each value until the next step
-    const sx = [];
-    const sy = [];
-    for (let i = 0; i < xs.length; i += 1) {
-      sx.push(xs[i]);
-      sy.push(ys[i]);
-      const next = i + 1 < xs.length ? xs[i + 1] : end;
-      sx.push(next);
-      sy.push(ys[i]);
+    if (grouped) {
+      // each group from its lowest to its highest rate: a rate cycling within a group fills it
+      const starts = a.steps.slice(0, a.lr_low.length);
+      const ends = starts.map((s, i) => (i + 1 < starts.length ? starts[i + 1] : total));
+      plot.data.append(svg("path", {d: bandPath(plot, starts.map(at), ends.map(at), a.lr_low, a.lr_high),
+        fill: "#0072B2", "fill-opacity": 0.3, stroke: "#0072B2", "stroke-width": 1.5, "stroke-linejoin": "round", class: "rate-band"}));
+    } else {
+      // a staircase: hold each value until the next step
+      const sx = [];
+      const sy = [];
+      for (let i = 0; i < ys.length; i += 1) {
+        sx.push(at(a.steps[i]));
+        sy.push(ys[i]);
+        sx.push(i + 1 < ys.length ? at(a.steps[i + 1]) : end);
+        sy.push(ys[i]);
+      }
+      plot.line(sx, sy, {stroke: "#0072B2", "stroke-width": 2});
     }
-    plot.line(sx, sy, {stroke: "#0072B2", "stroke-width": 2});
     view.plot = plot;
     box.replaceChildren(plot.node);
     formula.replaceChildren(el("div", {class: "repr"}, a.repr), a.formula ? el("pre", {}, a.formula) : "");
+    caption.textContent = captionText(a, total);
+  }
+
+  function captionText(a, total) {
     const unitWord = a.unit === "epoch" ? "the epoch counter (constant within an epoch)" : "the step counter";
-    caption.textContent = `The rate at each of ${(a.epochs * perEpochSteps).toLocaleString("en")} steps`
-      + ` (${epochWords(a.epochs, perEpochSteps)}) of ${a.config.name}, which reads ${unitWord}.`
-      + ` First ${fmt(ys[0])}, last ${fmt(ys[ys.length - 1])}.`;
+    const steps = `${total.toLocaleString("en")} steps (${epochWords(a.epochs, a.steps_per_epoch)}) of ${a.config.name}, which reads ${unitWord}.`;
+    const ends = ` First ${fmt(a.lr[0])}, last ${fmt(a.lr[a.lr.length - 1])}.`;
+    if (!(a.group > 1)) return `The rate at each of ${steps}${ends}`;
+    const rest = total % a.group;
+    const last = rest ? ` (the last group ${rest.toLocaleString("en")} step${rest === 1 ? "" : "s"})` : "";
+    return `The lowest and highest rate in each group of ${a.group.toLocaleString("en")} steps${last},`
+      + ` drawn as a band from one to the other, so that a rate changing within a group fills its height, over ${steps}${ends}`;
+  }
+
+  /** A closed path per run of finite groups: along their highest rates, back along their lowest. */
+  function bandPath(plot, x0s, x1s, lows, highs) {
+    let d = "";
+    const point = (x, y) => `${plot.sx(x).toFixed(2)} ${plot.sy(y).toFixed(2)}`;
+    for (let i = 0; i < lows.length;) {
+      if (!(Number.isFinite(lows[i]) && Number.isFinite(highs[i]))) { i += 1; continue; }
+      let j = i;
+      while (j < lows.length && Number.isFinite(lows[j]) && Number.isFinite(highs[j])) j += 1;
+      const upper = [];
+      const lower = [];
+      for (let k = i; k < j; k += 1) {
+        upper.push(point(x0s[k], highs[k]), point(x1s[k], highs[k]));
+        lower.push(point(x0s[k], lows[k]), point(x1s[k], lows[k]));
+      }
+      d += `M${upper.join("L")}L${lower.reverse().join("L")}Z`;
+      i = j;
+    }
+    return d || "M0 0";
   }
 
   function epochWords(count, steps) {
