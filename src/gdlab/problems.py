@@ -545,7 +545,23 @@ class MLPClassification(_DataProblem):
         return self.net.evaluate(self._X[split], self._y[split], params)
 
     def predict(self, params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
-        return self.net.predict(X, params)
+        """The class labels, one per sample on the rows of ``X`` (one sample: a 1-D ``X``).
+
+        ``X`` is as the data set holds it, ``(n, n_features)``, whatever the
+        network's ``layout``: a ``"columns"`` problem transposes it for the
+        network. Returns ``(n,)`` class indices.
+        """
+        X = np.asarray(X)
+        d = self.sizes[0]
+        if X.dtype.kind not in "biuf":
+            fail("X", "numbers (a bool, integer or floating array)", f"{X.dtype} array",
+                 kind=TypeError, described=True)  # fmt: skip
+        if X.ndim not in (1, 2) or X.shape[-1] != d:
+            fail("X", f"of shape (n, {d}) or ({d},), samples on rows", f"shape {X.shape}")
+        rows = X.reshape(-1, d)
+        if self.options["layout"] == "columns":
+            rows = np.ascontiguousarray(rows.T)
+        return np.asarray(self.net.predict(rows, params)).reshape(-1)
 
     def warm_up(self) -> None:
         """Compile the network's kernels: a training step and an evaluation on a twin.

@@ -104,6 +104,9 @@ CV_STATUSES = ("ok", "partial", "diverged")
 _FINALS = ("refit", "ensemble")
 # fit() arguments that selection owns: the seeds, and a fresh start per run.
 _RESERVED_TRAIN_KEYS = ("rng", "params", "resume")
+#: What ``train_kwargs['validation']`` may name: a fold's parts besides its training
+#: set (both hold the part it leaves out, see :func:`_fold_data`).
+_FOLD_VALIDATION = ("validation", "test")
 
 
 # --------------------------------------------------------------------------- splits
@@ -673,6 +676,7 @@ def _fit_settings(
         settings.pop("epochs", None)
     elif "epochs" in spec.training:
         settings.pop("steps", None)
+    _check_fold_validation(settings.get("validation"))
     callbacks = settings.pop("callbacks", None)
     if callbacks is not None:
         if not callable(callbacks):
@@ -686,6 +690,19 @@ def _fit_settings(
         if make_callbacks:
             settings["callbacks"] = list(callbacks())
     return settings
+
+
+def _check_fold_validation(validation: Any) -> None:
+    """``train_kwargs['validation']``: a part every fold's problem has besides its training set."""
+    if validation is None or (isinstance(validation, str) and validation in _FOLD_VALIDATION):
+        return
+    fail(
+        "train_kwargs['validation']",
+        "None, 'validation' or 'test' (a fold's problem has these parts besides 'train', "
+        "and both are the part the fold leaves out)",
+        validation,
+        kind=ValueError if isinstance(validation, str) else TypeError,
+    )
 
 
 def _fold_data(data: Dataset, train_index: np.ndarray, validation_index: np.ndarray) -> Splits:
@@ -720,8 +737,9 @@ def train_fold(
 
     Returns:
         ``status`` (``"ok"``, ``"stopped"`` or ``"diverged"``), ``reason``,
-        ``steps``, ``stopped_at``, ``seconds``, ``train_loss`` (the last
-        evaluated training loss), ``val_loss`` (``inf`` when diverged, or
+        ``steps``, ``stopped_at``, ``seconds``, ``train_loss`` (the trained
+        model's training loss: the parameters early stopping put back, if it
+        did, not the last epoch's), ``val_loss`` (``inf`` when diverged, or
         when the trained model's validation loss is not finite, which then
         counts as diverged) and, for classification data, ``val_accuracy``
         (0 when diverged); with ``keep_params`` also ``params`` (a copy).
@@ -745,10 +763,10 @@ def train_fold(
         "steps": history.steps,
         "stopped_at": history.stopped_at,
         "seconds": history.seconds,
-        "train_loss": history.final_loss,
     }
     classifier = data.task == "classification"
     trained = _evaluated(history)
+    record["train_loss"] = _train_loss(problem, history, trained)
     metrics: dict[str, float] = {}
     if history.status != "diverged":
         metrics = problem.evaluate(trained, "validation")
@@ -783,6 +801,18 @@ def _evaluated(history: Any) -> dict[str, np.ndarray]:
     average of Schedule-Free, Lookahead, EMA/SWA, or the best point early stopping
     kept) when the optimizer has one, else the trained parameters."""
     return history.params if history.eval_params is None else history.eval_params
+
+
+def _train_loss(problem: Any, history: Any, trained: dict[str, np.ndarray]) -> float:
+    """The training loss of ``trained``, the model a record reports.
+
+    ``History.final_loss`` is the last evaluation's, which early stopping's
+    ``restore_best`` (or another callback) may have moved away from: the
+    model is evaluated again. A diverged run keeps its last loss.
+    """
+    if history.status == "diverged":
+        return float(history.final_loss)
+    return float(problem.evaluate(trained, "train")["loss"])
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -1001,7 +1031,9 @@ def cross_validate(
         train_kwargs: :func:`gdlab.train.fit` arguments (``steps`` or
             ``epochs``, ``batch_size``, …; not ``rng``, ``params``,
             ``resume``); ``callbacks`` must be a function returning fresh
-            ones. The spec's ``training`` overrides them.
+            ones; ``validation`` may be ``"validation"`` (``val_loss``, what
+            early stopping watches) or ``"test"``: both name the part the
+            fold leaves out. The spec's ``training`` overrides them.
         seeds: one run per fold and seed.
         metric: ``"loss"`` or ``"accuracy"`` (classification data only):
             what :meth:`CVResult.score` reports.
@@ -1125,20 +1157,44 @@ def ensemble_predict(
 
     ``problem`` gives ``predict(params, X)`` (``LinearRegression``,
     ``LogisticRegression``, ``MLPClassification``) and its training data's task.
+    ``X`` holds the samples on its rows, as the data set does, whatever a
+    network's ``layout``.
     """
-    if not callable(getattr(problem, "predict", None)):
-        fail("problem", "a problem with predict(params, X)", problem, kind=TypeError)
+    _check_predicts(problem)
     if not models:
         fail("models", "at least one set of parameters", list(models))
     task = problem.parts["train"].task
-    predictions = [
-        np.asarray(problem.predict(dict(params), X)).reshape(len(X)) for params in models
-    ]
+    predictions = [_predicted(problem, params, X) for params in models]
     if task == "classification":
         return majority_vote(
             np.stack(predictions).astype(np.int64), problem.parts["train"].n_classes
         )
     return np.mean(predictions, axis=0)
+
+
+def _check_predicts(problem: Any) -> None:
+    if not callable(getattr(problem, "predict", None)):
+        fail("problem", "a problem with predict(params, X)", problem, kind=TypeError)
+
+
+def _predicted(problem: Any, params: Mapping[str, np.ndarray], X: np.ndarray) -> np.ndarray:
+    """One model's predictions on the rows of ``X``: one value per sample."""
+    predicted = np.asarray(problem.predict(dict(params), X))
+    if predicted.size != len(X):
+        fail(
+            "problem.predict(params, X)",
+            f"one prediction per sample of X ({len(X)})",
+            f"shape {predicted.shape}",
+        )
+    return predicted.reshape(len(X))
+
+
+def _check_ensemble(problem: Any, test: Dataset | None) -> None:
+    """An ensemble's problem predicts, one value per test sample: checked on a model
+    it draws for one test sample, before any fold trains."""
+    _check_predicts(problem)
+    if test is not None and test.n_samples:
+        _predicted(problem, problem.init_params(np.random.default_rng(0)), test.X[:1])
 
 
 # --------------------------------------------------------------------------- search
@@ -1374,12 +1430,19 @@ def search(
     seed), then :func:`select` by ``metric``.
 
     **Final model.** ``final="refit"`` trains the best configuration on all
-    the training data (seed ``seeds[0]``, the same ``train_kwargs``) and
-    reports its test metrics. ``final="ensemble"`` keeps the best
-    configuration's fold models (one per fold and seed; diverged ones are
-    left out) and predicts by majority vote (ties to the lowest class) for
-    classification, reporting the test ``accuracy``, or by their mean for
-    regression, reporting the test ``loss`` (MSE).
+    the training data (seed ``seeds[0]``, the same ``train_kwargs`` but
+    ``validation``: the refit has no validation part, and the test set must
+    not steer it, so it evaluates the training set alone and an
+    ``EarlyStopping`` watching ``val_loss`` watches ``train_loss`` there)
+    and reports its test metrics; ``train_loss`` in its record and in every
+    fold's is the reported model's (early stopping's restored parameters).
+    ``final="ensemble"`` keeps the best configuration's fold models (one per
+    fold and seed; diverged ones are left out) and predicts by majority
+    vote (ties to the lowest class) for classification, reporting the test
+    ``accuracy``, or by their mean for regression, reporting the test
+    ``loss`` (MSE). The final model's problem is built before any training,
+    and an ensemble's predicts one test sample then: a problem that cannot
+    predict fails before the cross-validation's work.
 
     Args:
         make_problem: builds a problem from a Dataset or Splits, e.g.
@@ -1507,6 +1570,10 @@ def _search(
     pool, fold_list, validation = _search_folds(
         pool, given_validation, folds, validation_size, repeats, stratify, rng
     )
+    # the final model's problem first: what an ensemble cannot do fails before any training
+    problem = make_problem(pool if test is None else Splits(train=pool, validation=None, test=test))
+    if final == "ensemble":
+        _check_ensemble(problem, test)
 
     # -- the configurations, cross-validated one after another
     keep = final == "ensemble"
@@ -1559,7 +1626,7 @@ def _search(
 
     chosen = select(results, metric=metric)
     final_record, final_params = _finish(
-        final, make_problem, spec, chosen, pool, test, seeds, train_kwargs
+        final, problem, spec, chosen, pool, test, seeds, train_kwargs
     )
     return SearchResult(
         optimizer=spec.optimizer,
@@ -1606,7 +1673,7 @@ def _check_space(spec: RunSpec, space: SearchSpace, configs: list[dict[str, Any]
 
 def _finish(
     final: str,
-    make_problem: Callable[[Dataset | Splits], Any],
+    problem: Any,
     spec: RunSpec,
     best: CVResult,
     pool: Dataset,
@@ -1614,9 +1681,8 @@ def _finish(
     seeds: list[int],
     train_kwargs: Mapping[str, Any],
 ) -> tuple[dict[str, Any], Any]:
-    """The final model: refit on all the training data, or the ensemble of the fold models."""
-    data = pool if test is None else Splits(train=pool, validation=None, test=test)
-    problem = make_problem(data)
+    """The final model on ``problem`` (``pool`` to train, ``test`` to test): refit on
+    all the training data, or the ensemble of the fold models."""
     record: dict[str, Any] = {
         "kind": final,
         "train_samples": pool.n_samples,
@@ -1624,11 +1690,12 @@ def _finish(
     }
     if final == "refit":
         chosen = _spec_for(spec, best.config)
+        settings = _fit_settings(train_kwargs, chosen)
+        # no validation part here (all the training data trains), and the test set
+        # must not steer the training: the refit evaluates the training set only
+        settings.pop("validation", None)
         history = fit(
-            problem,
-            make_optimizer(chosen),
-            rng=np.random.default_rng(seeds[0]),
-            **_fit_settings(train_kwargs, chosen),
+            problem, make_optimizer(chosen), rng=np.random.default_rng(seeds[0]), **settings
         )
         ok = history.status != "diverged"
         trained = _evaluated(history)
@@ -1637,7 +1704,7 @@ def _finish(
             reason=history.reason,
             steps=history.steps,
             seed=seeds[0],
-            train_loss=history.final_loss,
+            train_loss=_train_loss(problem, history, trained),
             test=problem.evaluate(trained, "test") if ok and test is not None else None,
         )
         return record, {key: array.copy() for key, array in trained.items()}

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import os
 import sys
 import time
@@ -654,6 +655,7 @@ def _check_arguments(
     epochs: int | None,
     steps: int | None,
     validation: str | None,
+    schedule: Any,
 ) -> Problem:
     """The checks on the arguments that need nothing built yet."""
     problem = _check_problem(problem)
@@ -666,13 +668,34 @@ def _check_arguments(
             "given one at a time (exactly one of them)",
             f"epochs={epochs!r}, steps={steps!r}",
         )
-    if validation is not None and validation not in problem.splits:
-        fail(
-            "validation",
-            "one of the problem's splits " + ", ".join(map(repr, problem.splits)),
-            validation,
-        )
+    _check_validation(problem, validation)
+    _check_schedule(schedule)
     return problem
+
+
+def _check_validation(problem: Problem, validation: Any) -> None:
+    """``validation``: a split of the problem besides ``"train"`` (evaluated anyway)."""
+    others = [split for split in problem.splits if split != "train"]
+    if validation is None or (isinstance(validation, str) and validation in others):
+        return
+    allowed = "one of the problem's splits besides 'train' (evaluated anyway)"
+    allowed += ": " + ", ".join(map(repr, others)) if others else ", and it has none: pass None"
+    fail("validation", allowed, validation)
+
+
+def _check_schedule(schedule: Any) -> None:
+    """``schedule``: ``None``, a learning rate (> 0) or a Schedule, checked before anything."""
+    if schedule is None or isinstance(schedule, Schedule):
+        return
+    if isinstance(schedule, bool) or not isinstance(schedule, numbers.Real):
+        fail(
+            "schedule",
+            "None, a positive real number or a gdlab.schedules.Schedule (a name with its "
+            "arguments: gdlab.schedules.create(name, ...))",
+            schedule,
+            kind=TypeError,
+        )
+    check_real("schedule", schedule, low=0, low_open=True)
 
 
 def _with_defaults(callbacks: Sequence[Callback], progress: bool) -> tuple[list, DivergenceGuard]:
@@ -1130,10 +1153,12 @@ def fit(
             set is refused.
         batching: ``"epoch"`` (a permutation per epoch) or ``"random"``
             (draws with replacement every step).
-        schedule: a learning rate or :class:`~gdlab.schedules.Schedule` to
-            install in the optimizer (``optimizer.set_lr``); default: keep its own.
+        schedule: a learning rate (> 0) or :class:`~gdlab.schedules.Schedule`
+            to install in the optimizer (``optimizer.set_lr``); default: keep
+            its own. A name is not a schedule: ``gdlab.schedules.create(name, …)``.
         validation: a split of the problem to evaluate each epoch besides the
-            training set: ``"validation"`` gives ``val_loss`` (what early
+            training set (``"train"`` is refused: it is evaluated anyway):
+            ``"validation"`` gives ``val_loss`` (what early
             stopping and reduce-on-plateau watch), ``"test"`` gives
             ``test_loss``, ``test_accuracy``; default none.
         rng: the Generator for the initial parameters and the batches.
@@ -1170,7 +1195,7 @@ def fit(
         The :class:`History`. The trained parameters, changed in place, are
         ``history.params`` (the ``params`` passed, or those the problem made).
     """
-    problem = _check_arguments(problem, optimizer, rng, epochs, steps, validation)
+    problem = _check_arguments(problem, optimizer, rng, epochs, steps, validation, schedule)
     batching = check_choice("batching", batching, ("epoch", "random"))
     evaluate_every = check_int("evaluate_every", evaluate_every, low=1)
     if blas_threads is not None:

@@ -290,12 +290,24 @@ class MLP:
 
     def _targets(self, y: np.ndarray, n: int) -> np.ndarray:
         """``y`` with samples on rows, in a dtype the loss kernels take."""
-        y = np.asarray(y)
+        given = y = np.asarray(y)
         if self.layout == "columns" and y.ndim == 2:
             y = y.reshape(-1) if y.shape[0] == 1 and self.output == "softmax" else y.T
         if y.ndim == 0 or y.shape[0] != n:
-            fail("y", f"{n} targets, one per sample of X", f"shape {y.shape}")
+            self._refuse_targets(given, n)
         return _targets(y, kernels=self.output != "linear")
+
+    def _refuse_targets(self, y: np.ndarray, n: int) -> None:
+        """Raise for targets that are not ``n``: ``y``'s shape as the caller gave it."""
+        if self.layout == "rows":
+            fail("y", f"{n} targets, one per sample of X", f"shape {y.shape}")
+        # the shapes in the caller's layout, not the transposed ones computed with
+        k, labels = self.sizes[-1], self.output == "softmax"
+        shapes = [f"({k}, {n})"]
+        shapes += [f"(1, {n})"] if labels and k > 1 else []
+        shapes += [f"({n},)"] if labels or k == 1 else []
+        expected = " or ".join([", ".join(shapes[:-1]), shapes[-1]] if len(shapes) > 1 else shapes)
+        fail("y", f"{n} targets, one per column of X: shape {expected}", f"shape {y.shape}")
 
     def _forward(self, X: np.ndarray, train: bool) -> np.ndarray:
         out = X
