@@ -100,6 +100,7 @@ __all__ = [
     "as_schedule",
     "create",
     "from_config",
+    "with_lr0",
 ]
 
 UNITS = ("epoch", "step")
@@ -108,9 +109,38 @@ UNITS = ("epoch", "step")
 # --------------------------------------------------------------------------- helpers
 
 
+#: How far (in units in the last place) 12 significant digits may read back from a
+#: float for a repr to show them instead of every digit: far enough for the noise of
+#: one or two roundings (``2.5999999999999996`` is ``2.6``), too close for a value
+#: whose later digits were typed (``0.123456789012345`` keeps them all).
+_NOISE_ULPS = 8
+
+
 def _num(x: float | int) -> str:
-    """A number as it appears in a repr: ``0.95``, ``1.0``, ``100``."""
-    return repr(x)
+    """A number as a person reads it in a repr: ``0.95``, ``1.0``, ``100``, ``2.6``.
+
+    An integer as it is; a float by ``repr`` unless 12 significant digits are
+    shorter and read back within :data:`_NOISE_ULPS` units in the last place,
+    the noise of a float computation (``0.1·0.1`` is ``0.010000000000000002``,
+    shown ``0.01``). Human text only: configs keep every digit, and a bound in an
+    error message is shown by ``repr`` (a rounded bound could read as the value
+    refused).
+
+    >>> _num(3), _num(1.0), _num(2.5999999999999996), _num(1.2000000000000002e-06)
+    ('3', '1.0', '2.6', '1.2e-06')
+    >>> _num(0.123456789012345), _num(2.0000000000000004), _num(math.inf)
+    ('0.123456789012345', '2.0', 'inf')
+    """
+    if isinstance(x, bool) or not isinstance(x, float):
+        return repr(x)
+    x = float(x)  # a NumPy float's repr names its type
+    text = repr(x)
+    if not math.isfinite(x):
+        return text
+    short = format(x, ".12g")
+    if len(short) >= len(text) or abs(float(short) - x) > _NOISE_ULPS * math.ulp(x):
+        return text
+    return short if any(c in short for c in ".e") else short + ".0"
 
 
 def _counter(unit: str, first: int) -> str:
@@ -232,6 +262,9 @@ class Schedule(ABC):
     #: Whether torch's ``SequentialLR`` starts this schedule from the rate the
     #: previous piece reached rather than from its own start (see :class:`Join`).
     resumes: ClassVar[bool] = False
+    #: The config keys of rates other than the initial one (``min_lr``, ``end_lr``, …):
+    #: :func:`with_lr0` scales them with ``lr0`` so that the curve keeps its shape.
+    shape_rates: ClassVar[tuple[str, ...]] = ()
 
     def __call__(self, step: int, epoch: int = 0) -> float:
         """The learning rate for update ``step`` (from 0) during ``epoch`` (from 0).
@@ -296,6 +329,11 @@ class Schedule(ABC):
         Only called when :attr:`resumes` is true; a schedule that resumes
         overrides it.
         """
+        raise TypeError(f"{type(self).__name__} does not resume from a previous rate")
+
+    def _resumed_repr(self, previous: str) -> str:
+        """The repr of :meth:`_resumed`: the formula with ``previous`` (text such as
+        ``lr(9)``) where the schedule's own start was. Only for a schedule that resumes."""
         raise TypeError(f"{type(self).__name__} does not resume from a previous rate")
 
     def state_dict(self) -> dict[str, Any]:
@@ -505,7 +543,7 @@ class _InverseSqrt(_Counted):
         self.lr0 = _check_lr("lr0", lr0)
         self.k = check_real("k", k, low=0, low_open=True)
         if not math.isfinite(self.k * self.lr0):  # the rate at n = 1, its largest
-            fail("k", f"such that the first rate k·lr0 is finite (lr0 = {_num(self.lr0)})", k)
+            fail("k", f"such that the first rate k·lr0 is finite (lr0 = {self.lr0!r})", k)
         self.first = _check_first_one(first)
 
     def _value(self, step: int, epoch: int) -> float:
@@ -748,6 +786,7 @@ class PolynomialDecay(_Counted):
     """
 
     name = "polynomial"
+    shape_rates = ("end_lr",)
 
     def __init__(
         self,
@@ -849,6 +888,7 @@ class CosineDecay(_Counted):
     """
 
     name = "cosine"
+    shape_rates = ("min_lr",)
 
     def __init__(
         self,
@@ -867,7 +907,7 @@ class CosineDecay(_Counted):
         self.decay_steps = _check_count("decay_steps", decay_steps, 1)
         self.min_lr = _check_nonneg("min_lr", min_lr)
         if self.min_lr > self.lr0:
-            fail("min_lr", f"<= lr0 = {_num(self.lr0)}", min_lr)
+            fail("min_lr", f"<= lr0 = {self.lr0!r}", min_lr)
         self.unit = _check_per(per)
         self.restarts = check_bool("restarts", restarts)
         self.t_mult = check_real("t_mult", t_mult, low=1)
@@ -1098,7 +1138,7 @@ class OneCycle(Schedule):
                 fail(
                     "pct_final",
                     f"such that ⌊pct_start·T⌋ < ⌊pct_final·T⌋ < T = {big_t} "
-                    f"(pct_start = {_num(self.pct_start)})",
+                    f"(pct_start = {self.pct_start!r})",
                     pct_final,
                 )
         elif self.pct_final != 0.85:
@@ -1113,8 +1153,7 @@ class OneCycle(Schedule):
         if not math.isfinite(self.max_lr / self.div_factor):
             fail(
                 "div_factor",
-                f"such that the first rate max_lr/div_factor is finite (max_lr = "
-                f"{_num(self.max_lr)})",
+                f"such that the first rate max_lr/div_factor is finite (max_lr = {self.max_lr!r})",
                 div_factor,
             )
         legs = self._build_legs()
@@ -1122,7 +1161,7 @@ class OneCycle(Schedule):
             fail(
                 "final_div_factor",
                 "such that the final rate max_lr/(div_factor·final_div_factor) is finite "
-                f"(max_lr = {_num(self.max_lr)}, div_factor = {_num(self.div_factor)})",
+                f"(max_lr = {self.max_lr!r}, div_factor = {self.div_factor!r})",
                 final_div_factor,
             )
         return legs
@@ -1256,7 +1295,7 @@ class Cyclic(Schedule):
         self.base_lr = _check_nonneg("base_lr", base_lr)
         self.max_lr = _check_lr("max_lr", max_lr)
         if self.max_lr < self.base_lr:
-            fail("max_lr", f">= base_lr = {_num(self.base_lr)}", max_lr)
+            fail("max_lr", f">= base_lr = {self.base_lr!r}", max_lr)
         self.step_size_up = _check_count("step_size_up", step_size_up, 1)
         self.step_size_down = (
             self.step_size_up
@@ -1365,6 +1404,7 @@ class SWALR(_Counted):
     """
 
     name = "swa"
+    shape_rates = ("swa_lr",)
     resumes = True
 
     def __init__(
@@ -1405,13 +1445,16 @@ class SWALR(_Counted):
             "first": self.first,
         }
 
-    def __repr__(self) -> str:
+    def _resumed_repr(self, previous: str) -> str:
         t = f"min(n/{self.anneal_epochs}, 1)" if self.anneal_epochs else "1"
         alpha = f"(1 − cos(π·{t}))/2" if self.anneal == "cos" else t
         return (
-            f"SWALR(lr = {_num(self.swa_lr)}·α + {_num(self.lr0)}·(1 − α), α = {alpha}, "
+            f"SWALR(lr = {_num(self.swa_lr)}·α + {previous}·(1 − α), α = {alpha}, "
             f"{_counter(self.unit, self.first)})"
         )
+
+    def __repr__(self) -> str:
+        return self._resumed_repr(_num(self.lr0))
 
 
 _LAMBDA_EXPECTED = "a callable n -> factor (a real number >= 0)"
@@ -1549,6 +1592,12 @@ class Multiplicative(_Counted):
     def _kwargs(self) -> dict[str, Any]:
         return {"lr0": self.lr0, "lr_lambda": self.lr_lambda, "per": self.unit, "first": self.first}
 
+    def _resumed_repr(self, previous: str) -> str:
+        return (
+            f"Multiplicative(lr = {previous}·λ({self.first})·…·λ(n), "
+            f"λ = {_callable_name(self.lr_lambda)}, {_counter(self.unit, self.first)})"
+        )
+
     def __repr__(self) -> str:
         return (
             f"Multiplicative(lr = {_num(self.lr0)}·λ(1)·…·λ(n), "
@@ -1579,6 +1628,7 @@ class Warmup(Schedule):
     """
 
     name = "warmup"
+    shape_rates = ("start_lr",)
 
     def __init__(self, schedule: Schedule | float, warmup_steps: int, *, start_lr: float = 0.0):
         self.schedule = _as_schedule("schedule", schedule)
@@ -1795,8 +1845,20 @@ class Join(_Composite):
             f"{p} for n >= {b}" if i == len(bounds) - 1 else f"{p} for n < {bounds[i + 1]}"
             for i, (p, b) in enumerate(zip(parts, bounds, strict=True))
         ]
-        named = "; ".join(f"s{i} = {s!r}" for i, s in enumerate(self.schedules))
+        named = "; ".join(f"s{i} = {self._piece_repr(i, b)}" for i, b in enumerate(bounds))
         return f"Join(lr = {', '.join(pieces)}; n = {self.unit}, {self.form} form; {named})"
+
+    def _piece_repr(self, i: int, start: int) -> str:
+        """Piece ``i``'s formula as this join computes it: in the torch form a piece that
+        resumes starts from the join's rate at ``start − 1``, not from its own ``lr0``."""
+        piece = self.schedules[i]
+        if not (i and self.form == "torch" and piece.resumes):
+            return repr(piece)
+        previous = f"lr({start - 1})"
+        return (
+            f"{piece._resumed_repr(previous)} from {previous}, this join's rate at "
+            f"n = {start - 1} (its lr0 = {_num(piece.lr0)} unused)"
+        )
 
 
 class Chained(_Composite):
@@ -1814,6 +1876,9 @@ class Chained(_Composite):
     ``StepDecay(1.0, …)``, ``ConstantLR(factor, total_iters)`` is
     ``PiecewiseConstant([total_iters], [factor, 1.0])``. (torch's
     ``LambdaLR`` sets rather than multiplies and is not chainable there.)
+    torch's ``CosineAnnealingLR`` is the factor ``CosineDecay(lr0, T_max)`` only
+    with ``eta_min=0`` and up to step ``T_max``: its recursive step is affine
+    with ``eta_min > 0`` and adds a term at ``T_max + 1`` (``docs/schedules.md``).
 
     Args:
         schedules: one or more schedules (a float is a :class:`Constant`).
@@ -1891,6 +1956,7 @@ class ReduceOnPlateau(Schedule):
     """
 
     name = "plateau"
+    shape_rates = ("min_lr",)
 
     def __init__(
         self,
@@ -1913,7 +1979,7 @@ class ReduceOnPlateau(Schedule):
         self.cooldown = _check_count("cooldown", cooldown, 0)
         self.min_lr = _check_nonneg("min_lr", min_lr)
         if self.min_lr > self.lr0:
-            fail("min_lr", f"<= lr0 = {_num(self.lr0)}", min_lr)
+            fail("min_lr", f"<= lr0 = {self.lr0!r}", min_lr)
         self.unit = "epoch"
         self.lr = self.lr0
         self.best: float | None = None
@@ -2080,8 +2146,27 @@ def _parameters(cls: type[Schedule]) -> list[str]:
     return list(inspect.signature(cls).parameters)
 
 
+def _required(cls: type[Schedule]) -> list[str]:
+    """The arguments of ``cls`` that have no default."""
+    return [
+        p.name
+        for p in inspect.signature(cls).parameters.values()
+        if p.default is inspect.Parameter.empty
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+
+
+def _quoted(names: Sequence[str]) -> str:
+    """``'a'``, ``'a' and 'b'``, ``'a', 'b' and 'c'``."""
+    quoted = [repr(n) for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
 def create(name: str, **kwargs: Any) -> Schedule:
     """Build the schedule registered as ``name`` with ``kwargs``.
+
+    An unknown name, an unknown argument or a missing one (an argument without
+    a default) is refused, naming it, before anything is built.
 
     >>> create("exponential", lr0=0.1, rate=0.95)
     ExponentialDecay(lr = 0.1·0.95^n, n = epoch = 0, 1, 2, …)
@@ -2097,7 +2182,84 @@ def create(name: str, **kwargs: Any) -> Schedule:
                 key,
                 kind=TypeError,
             )
+    missing = [key for key in _required(cls) if key not in kwargs]
+    if missing:
+        fail(
+            f"schedule {name!r}",
+            f"given {_quoted(missing)} ({'they have' if len(missing) > 1 else 'it has'} "
+            f"no default; {name!r} takes {', '.join(map(repr, allowed))})",
+            kwargs,
+            kind=TypeError,
+            described=True,  # the arguments given, not one value of the wrong type
+        )
     return cls(**kwargs)
+
+
+def with_lr0(config: Mapping[str, Any], lr0: float) -> dict[str, Any] | None:
+    """``config`` with its initial rate set to ``lr0`` and its shape kept; ``None`` for a
+    schedule without an initial rate (``onecycle``, ``cyclic``, ``join``, ``chained``).
+
+    The initial rate is ``lr0`` (``lr`` for ``constant``, the first of ``values`` for
+    ``piecewise``, the wrapped schedule's for ``warmup``). Every other rate in the
+    schedule (its class's :attr:`Schedule.shape_rates`: ``cosine``'s and
+    ``plateau``'s ``min_lr``, ``polynomial``'s ``end_lr``, ``swa``'s ``swa_lr``,
+    ``warmup``'s ``start_lr``; ``piecewise``'s later ``values``) is scaled by the
+    same ratio, new initial rate over old, so the whole curve is the old one times
+    that ratio. A floor ``<= lr0`` stays ``<=`` the new ``lr0``, so every rate > 0
+    gives a valid schedule. Only the config changes: a value that is not a number
+    is left for the schedule's own check to name. An experiment's ``--lr NAME=VALUE``
+    (``Experiment.with_lr``) and the tuning of ``lr`` set a schedule's rate this way.
+
+    >>> with_lr0({"name": "cosine", "lr0": 0.5, "decay_steps": 20, "min_lr": 0.05}, 0.001)
+    {'name': 'cosine', 'lr0': 0.001, 'decay_steps': 20, 'min_lr': 0.0001}
+    """
+    changed = _set_lr0(config, lr0)
+    return None if changed is None else changed[0]
+
+
+def _set_lr0(config: Mapping[str, Any], lr0: float) -> tuple[dict[str, Any], Any] | None:
+    """:func:`with_lr0`'s config and the initial rate it replaced, or ``None``."""
+    new, name = dict(config), config.get("name")
+    key = "lr" if name == "constant" else "lr0"
+    if key in config:
+        new[key], old = lr0, config[key]
+    elif name == "piecewise" and isinstance(config.get("values"), list | tuple):
+        if not config["values"]:
+            return None
+        old = config["values"][0]
+        new["values"] = [lr0, *(_rescaled(v, old, lr0) for v in config["values"][1:])]
+    elif name == "warmup" and _is_real(config.get("schedule")):
+        new["schedule"], old = lr0, config["schedule"]  # a warm-up to a constant rate
+    elif name == "warmup" and isinstance(config.get("schedule"), Mapping):
+        inner = _set_lr0(config["schedule"], lr0)
+        if inner is None:
+            return None
+        new["schedule"], old = inner
+    else:
+        return None
+    cls = SCHEDULES.get(name) if isinstance(name, str) else None
+    for rate in cls.shape_rates if cls else ():
+        if rate in new:
+            new[rate] = _rescaled(new[rate], old, lr0)
+    return new, old
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _rescaled(rate: Any, old: Any, new: float) -> Any:
+    """``rate·new/old``: a rate of a schedule whose initial rate goes from ``old`` to
+    ``new``; ``new`` itself when ``rate == old``, at most ``new`` when ``rate < old``.
+    ``rate`` as it is when it or ``old`` is not a finite number (``old > 0``)."""
+    if not (_is_real(rate) and _is_real(old) and math.isfinite(rate) and math.isfinite(old)):
+        return rate
+    if old <= 0:
+        return rate
+    if rate == old:
+        return new
+    scaled = float(rate) * (new / float(old))
+    return min(scaled, new) if rate < old else scaled
 
 
 def from_config(config: Mapping[str, Any]) -> Schedule:

@@ -219,24 +219,16 @@ def schedule_config(lr: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _with_lr0(schedule: Mapping[str, Any], value: float, where: str) -> dict[str, Any]:
-    """A schedule config with its initial rate set to ``value`` (its shape kept)."""
-    config = dict(schedule_config(schedule))
-    if "lr0" in config:
-        config["lr0"] = value
-    elif config.get("name") == "constant":
-        config["lr"] = value
-    elif config.get("name") == "warmup" and isinstance(config.get("schedule"), Mapping):
-        config["schedule"] = _with_lr0(config["schedule"], value, where)
-    elif config.get("name") == "warmup" and _is_number(config.get("schedule")):
-        config["schedule"] = value  # a warm-up to a constant rate: that rate
-    elif config.get("name") == "piecewise" and config.get("values"):
-        ratio = value / float(config["values"][0])
-        rest = [float(v) * ratio for v in config["values"][1:]]
-        config["values"] = [value, *rest]  # the first exactly the rate asked for
-    else:
+    """A schedule config with its initial rate set to ``value``, its shape kept
+    (:func:`gdlab.schedules.with_lr0`: every other rate in it, such as ``cosine``'s
+    ``min_lr``, scaled in the same proportion)."""
+    from gdlab import schedules
+
+    config = schedules.with_lr0(schedule_config(schedule), value)
+    if config is None:
         raise ConfigError(
-            f"{where} cannot set the initial rate of schedule {config.get('name')!r}; "
-            "give the whole schedule instead"
+            f"{where} cannot set the initial rate of schedule "
+            f"{schedule_config(schedule).get('name')!r}; give the whole schedule instead"
         )
     return config
 
