@@ -370,6 +370,7 @@ def test_a_refused_cyclic_max_lr_is_marked_under_the_schedule(page):
     _shot(page, "cyclic-max-lr")
     # a typed "1e" in that box is said alone there, as on a card
     _typed(page, "input[type=number][data-name=max_lr]", "1e")
+    _wait(page, f"{TWO}.idle")  # the "1" typed on the way may have asked the server
     assert _said(page) == {
         "said": ["max lr ×lr must be a number; what is typed is not one"],
         "marked": ["max lr ×lr value"],
