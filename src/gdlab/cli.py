@@ -757,8 +757,8 @@ def _tune(args: argparse.Namespace, command: str) -> int:
     print(f"{out / 'tune.json'}  ({document['validation']}, chosen by {document['selected_by']})")
     print(_tune_table(document))
     failed = document.get("failed") or []
-    if failed:  # the tasks that raised: their candidates were not scored
-        print(f"{PROG}: {len(failed)} task(s) raised and were not scored "
+    if failed:  # the tasks that failed: their candidates were not scored
+        print(f"{PROG}: {len(failed)} task(s) failed and were not scored "
               f"(tune.json's \"failed\" lists them): {_first_error(out, failed[0])}",
               file=sys.stderr)  # fmt: skip
         return EXIT_RUN_FAILED

@@ -31,7 +31,6 @@ import contextlib
 import itertools
 import math
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -318,28 +317,6 @@ def check_size(experiment: Experiment, n_train: int | None) -> None:
         )
 
 
-def _registering_modules(experiment: Experiment) -> list[str]:
-    """The modules a worker process imports to see the race's optimizers that neither
-    gdlab nor an entry point registers (a worker starts fresh); an optimizer that
-    only this process knows (registered in ``__main__``: a notebook, ``python -c``)
-    is refused here, before any run starts, rather than failing every run there."""
-    from gdlab.optim import OPTIMIZERS
-
-    modules: list[str] = []
-    for run in experiment.runs:
-        module = OPTIMIZERS[run.optimizer].__module__
-        if module.split(".")[0] == "gdlab" or module in modules:
-            continue
-        if module in ("__main__", "__mp_main__") or module not in sys.modules:
-            raise ConfigError(
-                f"optimizer {run.optimizer!r} is registered in this process only (in "
-                f"{module}), and worker processes start fresh: race with workers=1, or "
-                "register it in a module of your own (or a gdlab.optimizers entry point)"
-            )
-        modules.append(module)
-    return modules
-
-
 def race_task(
     *,
     config: Mapping[str, Any],
@@ -424,7 +401,7 @@ def race(
             :func:`longest_first`); when the race is interrupted, with the
             records finished after a task still running too, in task order.
     """
-    from gdlab.sweep import check_where
+    from gdlab.sweep import check_where, registering_modules
 
     if not isinstance(experiment, Experiment):
         raise TypeError(f"experiment must be a gdlab Experiment; got {type(experiment).__name__}")
@@ -435,7 +412,7 @@ def race(
         fail("out_dir", "a path (str or os.PathLike) or None", out_dir, kind=TypeError)
     inline = workers == 1 and scheduler is None and dask_local is None and timeout is None
     # an optimizer workers cannot see is refused here, before out_dir is made
-    modules = [] if inline else _registering_modules(experiment)
+    modules = [] if inline else registering_modules([r.optimizer for r in experiment.runs], "race")
     with contextlib.ExitStack() as stack:
         keep = out_dir is not None
         out = Path(out_dir) if keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -477,7 +454,7 @@ def _sweep_race(
     **where: Any,
 ) -> None:
     """Run the race's tasks as a sweep; hand the records to ``on_run`` in task order
-    (``modules``: what a worker imports first, :func:`_registering_modules`)."""
+    (``modules``: what a worker imports first, :func:`gdlab.sweep.registering_modules`)."""
     from gdlab.sweep import Task, run_sweep
 
     config = experiment.to_dict()
@@ -678,7 +655,10 @@ def run_experiment(
     progress = check_bool("progress", progress)
     problem = prepare(experiment)
     if workers > 1:
-        _registering_modules(experiment)  # an optimizer workers cannot see: refused here
+        from gdlab.sweep import registering_modules
+
+        # an optimizer workers cannot see: refused here
+        registering_modules([r.optimizer for r in experiment.runs], "race")
     words = dict(text) if text is not None else describe_text(experiment)
     header = {
         "experiment": experiment.name,
@@ -788,7 +768,7 @@ def _metric_values(runs: Sequence[Mapping[str, Any]], key: str) -> list[float]:
 def _comparison_row(
     name: str,
     members: Sequence[Mapping[str, Any]],
-    smoothed: Mapping[str, np.ndarray],
+    curves: Mapping[str, np.ndarray],
     target: float | None,
     tuned: Mapping[str, Any],
 ) -> dict[str, Any]:
@@ -802,7 +782,7 @@ def _comparison_row(
     steps = None
     if target is not None:  # a long run's loss is every stride-th step's (docs/results.md)
         steps = _steps_to_target(
-            [_first_at_or_below(smoothed[r["id"]], target, series_stride(r)) for r in ok]
+            [_first_at_or_below(curves[r["id"]], target, series_stride(r)) for r in ok]
         )
     best = tuned.get("best") or {}
     return {
@@ -816,27 +796,56 @@ def _comparison_row(
         "test_accuracy_mean": acc_mean,
         "test_accuracy_std": acc_std,
         "steps_to_target": steps,
+        "target_curve": _target_curve(ok),
         "within_10_percent": tuned.get("within_10_percent"),
     }
 
 
 def _comparison_target(
-    groups: Iterable[Sequence[Mapping[str, Any]]], smoothed: Mapping[str, np.ndarray]
+    groups: Iterable[Sequence[Mapping[str, Any]]], curves: Mapping[str, np.ndarray]
 ) -> float | None:
-    """The highest best smoothed loss (median over seeds) of the groups whose best is
-    below their start (the median first smoothed loss); ``None`` where none is."""
+    """The highest best loss (median over seeds, of the curves :func:`comparison` counts)
+    of the groups whose best is below their start (the median first value); ``None``
+    where none is."""
     bests = []
     for members in groups:
-        curves = [
-            smoothed[r["id"]]
+        kept = [
+            curves[r["id"]]
             for r in members
-            if r["status"] not in ("diverged", "failed") and smoothed[r["id"]].size
+            if r["status"] not in ("diverged", "failed") and curves[r["id"]].size
         ]
-        if curves:
-            best = float(np.median([curve.min() for curve in curves]))
-            if best < float(np.median([curve[0] for curve in curves])):
+        if kept:
+            best = float(np.median([curve.min() for curve in kept]))
+            if best < float(np.median([curve[0] for curve in kept])):
                 bests.append(best)
     return max(bests) if bests else None
+
+
+def _deterministic_loss(run: Mapping[str, Any]) -> bool:
+    """Whether ``run``'s per-step loss is exact, not a mini-batch's estimate: every step
+    of the run was an epoch (a 2-D function, or full-batch training), as its evaluations
+    (``epochs``, each at ``step == epoch``) show. A record without evaluations (a diverged
+    first step, a hand-made one) is taken as noisy."""
+    epochs = run.get("epochs") or []
+    return bool(epochs) and all(e.get("step") == e.get("epoch") for e in epochs)
+
+
+def _target_curve(runs: Sequence[Mapping[str, Any]]) -> str | None:
+    """``"raw"`` or ``"smoothed"``: the loss :func:`comparison` counts for ``runs``
+    (``"mixed"`` where they differ, ``None`` where there are none)."""
+    kinds = {"raw" if _deterministic_loss(r) else "smoothed" for r in runs}
+    return kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else None)
+
+
+def _counted_loss(run: Mapping[str, Any], beta: float) -> np.ndarray:
+    """The loss :func:`comparison` counts for ``run``: its raw loss where that is exact
+    (:func:`_deterministic_loss`), else its bias-corrected EWMA with ``beta``."""
+    from gdlab.averages import ewma
+
+    if not len(run["loss"]):  # a list or an array (run_record's)
+        return np.empty(0)
+    loss = np.asarray(run["loss"], float)
+    return loss if _deterministic_loss(run) else ewma(loss, beta, bias_correction=True)
 
 
 def comparison(
@@ -844,37 +853,36 @@ def comparison(
 ) -> tuple[float | None, list[dict[str, Any]]]:
     """A tuned race's table: per group, performance over seeds, speed and sensitivity.
 
-    The target loss is the highest of the best smoothed training losses (the
-    median over a group's seeds) of the groups that got below their start (their
-    best is under the median of their seeds' first smoothed losses), so every
-    such group reaches it and none at its first step: a group whose loss only
-    rose from the start (a rate that spikes it) sets no target, since its
-    best, the starting loss, is one every group has at step 1. Where no group
-    got below its start there is no target (``None``) and no speed. A run's
-    speed is the first step whose smoothed loss (a
-    bias-corrected EWMA with ``beta``) is at or below the target. A long run
-    (with a ``series`` block) is smoothed over its inline values, every
-    ``stride``-th step, and its speed is counted in steps. A group's
-    ``steps_to_target`` is the lower median over its seeds (a seed that never
-    gets there counts as infinitely slow); ``diverged`` and ``failed`` count
-    the seeds left out of its statistics.
-    """
-    from gdlab.averages import ewma
+    Speed counts each run's training loss as it is where that loss is exact
+    (:func:`_deterministic_loss`: a 2-D function, full-batch training), and
+    smoothed where it is a mini-batch's noisy estimate (a bias-corrected
+    EWMA with ``beta``). Smoothing an exact loss only delays it: one early
+    spike (RMSprop's lr 10 on the bowl: 6.45, 10036 after one update, 0.015
+    after three) held the smoothed curve above a target the loss had long
+    passed for dozens of steps.
 
+    The target loss is the highest of the groups' best counted losses (the
+    median over a group's seeds) among the groups that got below their start
+    (their best is under the median of their seeds' first counted losses), so
+    every such group reaches it and none at its first step: a group whose loss
+    only rose from the start sets no target, since its best, the starting loss,
+    is one every group has at step 1. Where no group got below its start there
+    is no target (``None``) and no speed. A run's speed is the first step whose
+    counted loss is at or below the target. A long run (with a ``series``
+    block) is counted over its inline values, every ``stride``-th step, and its
+    speed is counted in steps. A group's ``steps_to_target`` is the lower
+    median over its seeds (a seed that never gets there counts as infinitely
+    slow), ``target_curve`` says which loss was counted (``"raw"``,
+    ``"smoothed"`` or ``"mixed"``); ``diverged`` and ``failed`` count the seeds
+    left out of its statistics.
+    """
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for run in runs:
         groups.setdefault(run["group"], []).append(run)
-    smoothed = {
-        run["id"]: (
-            ewma(np.asarray(run["loss"], float), beta, bias_correction=True)
-            if len(run["loss"])  # a list or an array (run_record's)
-            else np.empty(0)
-        )
-        for run in runs
-    }
-    target = _comparison_target(groups.values(), smoothed)
+    curves = {run["id"]: _counted_loss(run, beta) for run in runs}
+    target = _comparison_target(groups.values(), curves)
     rows = [
-        _comparison_row(name, members, smoothed, target, tuning.get(name) or {})
+        _comparison_row(name, members, curves, target, tuning.get(name) or {})
         for name, members in groups.items()
     ]
     return target, rows

@@ -73,17 +73,28 @@
     return ticks;
   }
 
-  function logTicks(lo, hi) { // lo, hi in decades
+  // Ticks on a log axis (lo, hi in decades) that label the whole of it: the powers of
+  // ten (every 2nd, 5th, 10th… over many decades), else 1, 2 and 5 times them, else every digit,
+  // the first of these that gives at least 3 ticks, thinned to about count; a range
+  // within one digit (under a factor of about 1.5) gets plain ticks, as even there.
+  function logTicks(lo, hi, count) {
     var first = Math.floor(lo), last = Math.ceil(hi), ticks = [];
-    var multiples = last - first <= 2 ? [1, 2, 5] : [1];
-    var every = Math.max(1, Math.ceil((last - first) / 8));
-    for (var k = first; k <= last; k += every) {
-      multiples.forEach(function (m) {
-        var d = k + Math.log10(m);
-        if (d >= lo - 1e-9 && d <= hi + 1e-9) { ticks.push(m * Math.pow(10, k)); }
-      });
+    var sets = [[1], [1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]];
+    for (var s = 0; s < sets.length && ticks.length < 3; s++) {
+      var every = s === 0 ? Math.max(1, Math.round(niceStep(last - first, Math.max(count, 3)))) : 1;
+      ticks = [];
+      for (var k = Math.floor(first / every) * every; k <= last; k += every) {
+        sets[s].forEach(function (m) {
+          var d = k + Math.log10(m);
+          if (d >= lo - 1e-9 && d <= hi + 1e-9) { ticks.push(Number((m * Math.pow(10, k)).toPrecision(12))); }
+        });
+      }
     }
-    return ticks;
+    if (ticks.length < 2) {
+      return linearTicks(Math.pow(10, lo), Math.pow(10, hi), 4).filter(function (t) { return t > 0; });
+    }
+    var keep = Math.ceil(ticks.length / Math.max(count, 3));
+    return keep > 1 ? ticks.filter(function (t, i) { return i % keep === 0; }) : ticks;
   }
 
   // --- marker shapes (the palette's symbols) --------------------------------------------
@@ -138,17 +149,47 @@
       }
       return trace;
     });
-    if (spec.smooth) { this.smooth(spec.smooth.beta); }
+    if (spec.smooth) { this.smooth(spec.smooth.beta, spec.smooth.start); }
     this.build();
     this.home = this.extent();
     this.view = {x: this.home.x.slice(), y: this.home.y.slice()};
     this.render();
   }
 
-  Chart.prototype.smooth = function (beta) {
-    var raw = this.spec.smooth.raw, traces = this.traces;
-    Object.keys(raw).forEach(function (key) { traces[Number(key)].y = ewma(raw[key], beta); });
+  // Each curve's smoothing: beta for every one, or, from start ({trace: beta}), the
+  // figure's own per run (a noisy loss over more steps, as its legend entry says).
+  Chart.prototype.smooth = function (beta, start) {
+    var raw = this.spec.smooth.raw, traces = this.traces, betas = {};
+    Object.keys(raw).forEach(function (key) {
+      betas[key] = start && start[key] !== undefined ? start[key] : beta;
+      traces[Number(key)].y = ewma(raw[key], betas[key]);
+    });
     this.beta = beta;
+    this.betas = betas;
+  };
+
+  // The smoothing in words: one beta, or the figure's per run ("β = 0.9 (about 10
+  // steps); SGD: β = 0.98 (about 50 steps)").
+  function smoothWords(beta) {
+    return beta > 0 ? "β = " + beta + " (about " + Math.round(1 / (1 - beta)) + " steps)" : "off (the raw loss)";
+  }
+
+  Chart.prototype.smoothText = function () {
+    var self = this, others = [], said = {};
+    Object.keys(this.betas).forEach(function (key) {
+      var b = self.betas[key], group = self.traces[Number(key)].legendgroup;
+      if (b !== self.beta && !said[group]) { said[group] = true; others.push(group + ": " + smoothWords(b)); }
+    });
+    return smoothWords(this.beta) + (others.length ? "; " + others.join("; ") + ", as the figure" : "");
+  };
+
+  // The legend's words once one beta smooths every curve (no "smoothed over ≈50 steps").
+  Chart.prototype.plainLegend = function () {
+    var names = this.spec.smooth.names || {};
+    Array.prototype.forEach.call(this.legend.querySelectorAll("button"), function (b) {
+      var name = names[b.getAttribute("data-group")];
+      if (name) { b.querySelector("span").textContent = name; }
+    });
   };
 
   Chart.prototype.tx = function (v) { return this.xType === "log" ? (v > 0 ? Math.log10(v) : NaN) : v; };
@@ -323,13 +364,16 @@
     if (slider && spec.smooth) {
       var output = box.querySelector("output.smooth-value");
       var show = function () {
-        var beta = spec.smooth.betas[Number(slider.value)];
-        var text = beta > 0 ? "β = " + beta + " (about " + Math.round(1 / (1 - beta)) + " steps)" : "off (the raw loss)";
+        var text = self.smoothText();
         if (output) { output.textContent = text; }
         slider.setAttribute("aria-valuetext", text);
-        return beta;
       };
-      slider.addEventListener("input", function () { self.smooth(show()); self.render(); });
+      slider.addEventListener("input", function () {
+        self.smooth(spec.smooth.betas[Number(slider.value)]);
+        self.plainLegend();
+        show();
+        self.render();
+      });
       show();
     }
     var views = Array.prototype.slice.call(box.querySelectorAll("button[data-view]"));
@@ -419,10 +463,8 @@
     out.push('<rect class="frame" x="' + f.l + '" y="' + f.t + '" width="' + f.w + '" height="' + f.h + '"/>');
     // axes: grid lines and tick labels
     var grid = [], labels = [];
-    var xt = this.xType === "log" ? logTicks(v.x[0], v.x[1]) : linearTicks(v.x[0], v.x[1], Math.max(2, Math.round(f.w / 90)));
-    if (this.xType === "log" && xt.length < 3) {
-      xt = linearTicks(Math.pow(10, v.x[0]), Math.pow(10, v.x[1]), 5).filter(function (t) { return t > 0; });
-    }
+    var xCount = Math.max(2, Math.round(f.w / 90)), yCount = Math.max(2, Math.round(f.h / 60));
+    var xt = this.xType === "log" ? logTicks(v.x[0], v.x[1], xCount) : linearTicks(v.x[0], v.x[1], xCount);
     xt.forEach(function (t) {
       var px = sx(self.xType === "log" ? Math.log10(t) : t);
       if (px < f.l - 0.5 || px > f.l + f.w + 0.5) { return; }
@@ -434,10 +476,7 @@
       }
       labels.push('<text x="' + px.toFixed(1) + '" y="' + (f.t + f.h + 16) + '" text-anchor="middle">' + esc(text) + "</text>");
     });
-    var yt = this.yType === "log" ? logTicks(v.y[0], v.y[1]) : linearTicks(v.y[0], v.y[1], Math.max(2, Math.round(f.h / 60)));
-    if (this.yType === "log" && yt.length < 3) { // less than a decade: plain ticks, placed on the log axis
-      yt = linearTicks(Math.pow(10, v.y[0]), Math.pow(10, v.y[1]), 5).filter(function (t) { return t > 0; });
-    }
+    var yt = this.yType === "log" ? logTicks(v.y[0], v.y[1], yCount) : linearTicks(v.y[0], v.y[1], yCount);
     yt.forEach(function (t) {
       var py = sy(self.yType === "log" ? Math.log10(t) : t);
       if (py < f.t - 0.5 || py > f.t + f.h + 0.5) { return; }
@@ -453,7 +492,9 @@
       esc(spec.yaxis.title) + (this.yType === "log" ? " (log)" : "") + "</text>");
     // the data
     out.push('<g clip-path="url(#' + esc(clip) + ')">');
+    if (spec.smooth) { out.push(this.rawLines(sx, sy, f)); }
     this.pixels = [];
+    var loose = []; // markers on the plot's edge (an × where a path left it): not clipped
     this.traces.forEach(function (t, index) {
       var hidden = t.legendgroup && self.hidden[t.legendgroup];
       if (t.mode === "contour") {
@@ -502,15 +543,17 @@
         var sym = marker.symbol || "circle", color = marker.color || line.color || "#000", size = marker.size || 6;
         var shapes = "";
         for (var m = 0; m < n; m++) {
-          if (isFinite(px[m]) && isFinite(py[m])) { shapes += symbol(sym, +px[m].toFixed(1), +py[m].toFixed(1), size); }
+          var inside = !t.edge || (px[m] > f.l - 1 && px[m] < f.l + f.w + 1 && py[m] > f.t - 1 && py[m] < f.t + f.h + 1);
+          if (isFinite(px[m]) && isFinite(py[m]) && inside) { shapes += symbol(sym, +px[m].toFixed(1), +py[m].toFixed(1), size); }
         }
         g += stroked(sym)
           ? '<path class="markers" fill="none" stroke="' + esc(color) + '" stroke-width="' + (sym === "cross-thin" ? 2 : 1.6) + '" d="' + shapes + '"/>'
           : '<path class="markers" fill="' + esc(color) + '" stroke="' + esc(marker.edge || "none") + '" stroke-width="1" d="' + shapes + '"/>';
       }
-      out.push(g + "</g>");
+      (t.edge ? loose : out).push(g + "</g>");
     });
     out.push("</g>");
+    out.push(loose.join(""));
     out.push('<circle class="hover-ring" r="6" cx="-20" cy="-20"/>');
     this.svg.setAttribute("viewBox", "0 0 " + W + " " + H);
     this.svg.setAttribute("width", W);
@@ -518,6 +561,35 @@
     this.svg.innerHTML = out.join("");
     this.ring = this.svg.querySelector(".hover-ring");
     this.box.setAttribute("data-y-scale", this.yType);
+  };
+
+  // The raw loss, faint under each smoothed curve (none when it is the curve, beta 0):
+  // a thin line, or, for a loss that jumps across most of the axis (smooth.dots), a
+  // cloud of dots, as the figure draws it.
+  Chart.prototype.rawLines = function (sx, sy, f) {
+    var self = this, raw = this.spec.smooth.raw, dots = this.spec.smooth.dots || [], out = [];
+    Object.keys(raw).forEach(function (key) {
+      var t = self.traces[Number(key)], values = raw[key];
+      if (!(self.betas[key] > 0) || (t.legendgroup && self.hidden[t.legendgroup])) { return; }
+      var n = values.length, px = new Float64Array(n), py = new Float64Array(n);
+      for (var i = 0; i < n; i++) {
+        px[i] = sx(self.tx(t.x[i]));
+        py[i] = values[i] === null ? NaN : sy(self.ty(values[i]));
+      }
+      var color = esc((t.line || {}).color || "#000");
+      if (dots.indexOf(t.legendgroup) >= 0) {
+        var d = "";
+        for (var j = 0; j < n; j++) {
+          if (isFinite(px[j]) && isFinite(py[j])) { d += "M" + px[j].toFixed(1) + "," + py[j].toFixed(1) + "h0.01"; }
+        }
+        out.push('<path class="raw" data-group="' + esc(t.legendgroup) + '" fill="none" stroke="' + color +
+          '" stroke-opacity="0.3" stroke-width="2" stroke-linecap="round" d="' + d + '"/>');
+      } else {
+        out.push('<path class="raw" data-group="' + esc(t.legendgroup) + '" fill="none" stroke="' + color +
+          '" stroke-opacity="0.25" stroke-width="0.7" d="' + linePath(px, py, f) + '"/>');
+      }
+    });
+    return out.join("");
   };
 
   // A line's path; a long one keeps, per pixel column, its first, lowest, highest and

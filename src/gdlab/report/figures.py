@@ -103,6 +103,7 @@ __all__ = [
     "init_figure",
     "loss_figure",
     "lr_figure",
+    "lr_scale",
     "overlaps",
     "overlay_figure",
     "paths_figure",
@@ -1036,8 +1037,8 @@ def _function_plans(
                 "Contour lines of f (darker is lower) with each group's path (its first run), "
                 "a small marker every step or so, the start ○, each end point as a large "
                 "marker with a black edge (× for a diverged path: where it stopped, or where "
-                "it crossed the edge on its way out) and + at the minimum. Axes keep the "
-                "function's range, so a path that leaves it is cut at the edge.",
+                "it crossed the edge on its way out) and + at the minimum. "
+                + _overlay_axes_words(results, fn),
                 lambda: overlay_figure(results, function=fn),
                 lambda: _paths_look_for(results, fn, grid=False),
             )
@@ -1074,8 +1075,9 @@ def _lr_plan(results: Mapping[str, Any]) -> _Plan:
     return _Plan(
         "lr",
         "Learning rate per step",
-        "The learning rate each step used (each group's first run), log scale; groups "
-        "with the same rates share one line.",
+        "The learning rate each step used (each group's first run), a level over each "
+        f"step, the last one's too; {_lr_scale_words(results)}; groups with the same rates "
+        "share one line.",
         lambda: lr_figure(results),
         lambda: (
             "Where a rate steps down or decays, the loss curve above should flatten or "
@@ -2089,6 +2091,42 @@ def _zoom(
     return out[0], out[1]
 
 
+#: ``(xlim, ylim)``: a box in the plane of a 2-D function.
+_Box = tuple[tuple[float, float], tuple[float, float]]
+
+
+def _overlay_box(
+    results: Mapping[str, Any], function: functions2d.Function2D | None
+) -> tuple[functions2d.Function2D, _Box, _Box]:
+    """``(fn, (xlim, ylim) drawn, (xlim, ylim) of the function's range)``: the overlay's
+    axes are the box around the paths and minima (:func:`_zoom`), within the range."""
+    fn, xlim, ylim, minima, firsts = _function_setup(results, function, "overlay")
+    box = _zoom([_path_of(run) for run in firsts.values()], minima, xlim, ylim)
+    return fn, box, (xlim, ylim)
+
+
+def _overlay_axes_words(results: Mapping[str, Any], fn: functions2d.Function2D) -> str:
+    """The overlay caption's words on its axes: zoomed to the paths (from what to what,
+    out of the function's range), or the whole range where the paths span it."""
+    _, (xlim, ylim), (full_x, full_y) = _overlay_box(results, fn)
+
+    def span(lim: tuple[float, float]) -> str:
+        return f"{_fmt(lim[0])} to {_fmt(lim[1])}"
+
+    if (xlim, ylim) == (full_x, full_y):
+        return (
+            f"Axes keep the function's range (x {span(full_x)}, y {span(full_y)}), which "
+            "the paths span, so a path that leaves it is cut at the edge."
+        )
+    return (
+        f"The image's axes are zoomed to the paths and the minimum (x {span(xlim)}, "
+        f"y {span(ylim)}, of the function's range x {span(full_x)}, y {span(full_y)}), so "
+        "short steps show; the panels of one optimizer each keep the whole range (so does "
+        "the interactive chart, where the page has one). A path that leaves the range is "
+        "cut at its edge."
+    )
+
+
 def _overlay_end_words(run: Mapping[str, Any], path: np.ndarray, fn: Any) -> str:
     """The overlay's legend words after a run's title: where it diverged, else f at its
     end, and for a run evaluated elsewhere than its path ends, f at both points."""
@@ -2123,8 +2161,8 @@ def overlay_figure(
     """
     resolution = check_int("resolution", resolution, low=2)
     levels = check_int("levels", levels, low=2)
-    fn, xlim, ylim, minima, firsts = _function_setup(results, function, "overlay")
-    xlim, ylim = _zoom([_path_of(run) for run in firsts.values()], minima, xlim, ylim)
+    fn, (xlim, ylim), _ = _overlay_box(results, function)
+    _, _, _, minima, firsts = _function_setup(results, fn, "overlay")
     surface = _function_surface(fn, xlim, ylim, resolution, levels)
     styles = group_styles(_runs(results))
     with _style():
@@ -2849,36 +2887,103 @@ def accuracy_figure(results: Mapping[str, Any]) -> Figure:
     return fig
 
 
-@_finished
-def lr_figure(results: Mapping[str, Any]) -> Figure:
-    """The learning rate per step of each group's first run, log y-axis.
+def lr_scale(rates: Sequence[Any]) -> tuple[str, float | None]:
+    """``(kind, linthresh)``: the y-axis of a chart of learning rates per step.
 
-    Groups whose rates are the same at every step share one line, labelled
-    with all their names (six optimizers at two rates: two lines, two entries).
+    ``("log", None)`` when every rate is positive (rates a factor of 1000
+    apart both show); ``("symlog", linthresh)`` when some are 0 (a warm-up
+    from 0, a cosine decay to 0) and others not: a log axis would hide the
+    zeros, so the axis is linear from 0 up to ``linthresh`` (the smallest
+    rate that is not 0, at most :data:`SYMLOG_DECADES` decades below the
+    largest) and logarithmic above, 0 at its bottom; ``("linear", None)``
+    when there is no rate but 0. Non-finite values are left out.
+
+    >>> lr_scale([[0.1, 0.01], [0.001]])
+    ('log', None)
+    >>> lr_scale([[0.0, 0.2, 0.4, 0.05, 0.0], [0.001]])
+    ('symlog', 0.001)
+    >>> lr_scale([[0.0, 0.0]])
+    ('linear', None)
     """
-    runs = _runs(results)
-    styles = group_styles(runs)
-    lines: dict[tuple, tuple[str, list[str], Mapping[str, Any], np.ndarray]] = {}
-    for name, group in _groups(runs).items():
+    values = np.concatenate([_floats(r) for r in rates] or [np.empty(0)])
+    values = values[np.isfinite(values)]
+    if not np.any(values != 0):
+        return "linear", None
+    if values.min() > 0:
+        return "log", None
+    sizes = np.abs(values[values != 0])
+    return "symlog", max(float(sizes.min()), float(sizes.max()) * 10.0**-SYMLOG_DECADES)
+
+
+#: An lr figure's line: the first group's name, every group's name, the run, its rates.
+_LrLine = tuple[str, list[str], Mapping[str, Any], np.ndarray]
+
+
+def _lr_lines(results: Mapping[str, Any]) -> dict[tuple, _LrLine]:
+    """The lr figure's lines: per distinct series of rates, the first group's name, every
+    group's name, the run drawn and its rates."""
+    lines: dict[tuple, _LrLine] = {}
+    for name, group in _groups(_runs(results)).items():
         run = next((r for r in group if r.get("lr")), group[0])
         lr = _floats(run.get("lr"))
         key = (series_stride(run), *np.round(lr, 12).tolist())
         entry = lines.setdefault(key, (name, [], run, lr))
         entry[1].append(name + _divergence_note(group))
+    return lines
+
+
+def _lr_steps(run: Mapping[str, Any], lr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` of a run's rates as steps: ``lr[i]`` holds over update ``i + 1``, from
+    ``i`` updates applied to ``i + 1``, the last one too (its value repeated at its end)."""
+    stride = series_stride(run)
+    x = np.arange(len(lr) + 1, dtype=np.float64) * stride
+    steps = run.get("steps")
+    if len(lr) and isinstance(steps, int) and x[-2] < steps < x[-1]:
+        x[-1] = steps  # a long run's last inline rate holds until its last step
+    return x, np.append(lr, lr[-1:]) if len(lr) else lr
+
+
+def _lr_scale_words(results: Mapping[str, Any]) -> str:
+    """The lr caption's words on its y-axis (:func:`lr_scale`)."""
+    kind, linthresh = lr_scale([lr for *_, lr in _lr_lines(results).values()])
+    if kind == "log":
+        return "log scale"
+    if kind == "linear":
+        return "linear scale"
+    return (
+        f"symmetric log scale: linear from 0 (the bottom) to {_fmt(linthresh)}, log above, "
+        "so a rate of 0 shows"
+    )
+
+
+@_finished
+def lr_figure(results: Mapping[str, Any]) -> Figure:
+    """The learning rate per step of each group's first run, its y-axis by
+    :func:`lr_scale` (log; symmetric log where some rates are 0).
+
+    Each rate is a level over the update that used it, the last one's too.
+    Groups whose rates are the same at every step share one line, labelled
+    with all their names (six optimizers at two rates: two lines, two entries).
+    """
+    lines = _lr_lines(results)
+    styles = group_styles(_runs(results))
     with _style():
         fig = _new_figure(7.4, 3.6)
         ax = fig.subplots()
-        positive = True
         for first, names, run, lr in lines.values():
             style = styles[first]
-            positive = positive and bool(lr.size == 0 or lr.max() > 0)
-            # lr[i] holds over update i + 1: from i updates applied to i + 1 (steps-post)
+            x, y = _lr_steps(run, lr)
             ax.plot(
-                np.arange(len(lr)) * series_stride(run), lr, color=style.color,
-                ls=style.linestyle, lw=1.6, drawstyle="steps-post", label=", ".join(names),
+                x, y, color=style.color, ls=style.linestyle, lw=1.6, drawstyle="steps-post",
+                label=", ".join(names),
             )  # fmt: skip
-        if positive and any(len(r.get("lr") or []) for r in runs):
-            ax.set_yscale("log", nonpositive="mask")
+        kind, linthresh = lr_scale([lr for *_, lr in lines.values()])
+        if kind == "log":
+            ax.set_yscale("log")
+        elif kind == "symlog":
+            ax.set_yscale("symlog", linthresh=linthresh)
+            ax.set_ylim(bottom=-0.05 * linthresh)  # 0 just above the frame, not on it
+            _apart_ticks(ax.yaxis)
         ax.set_xlabel("step")
         ax.set_ylabel("learning rate")
         ax.set_title("Learning rate per step")

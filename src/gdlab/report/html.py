@@ -205,6 +205,7 @@ summary { cursor: pointer; font-weight: 600; }
   dl.env { grid-template-columns: 1fr; }
   .controls output { min-width: 0; }
   table.ranking .best { display: none; }
+  table.ranking td { white-space: normal; }  /* it fits the screen; the others scroll */
 }
 """
 
@@ -469,9 +470,13 @@ def _table(runs: Sequence[Mapping[str, Any]], table_id: str = "runs") -> str:
         cells = "".join(_cell(run, key) for key, _, _ in columns)
         rows.append(f'<tr class="{_e(css)}" data-index="{index}">{cells}</tr>')
     body = "\n".join(rows)
+    # the sentence above the table, not its caption: a caption is as wide as the table
+    # and, on a narrow screen, is cut off with it at the scrolling box's edge
     table = (
-        f'<div class="table-wrap"><table id="{_e(table_id)}" class="sortable">\n'
-        "<caption>One row per run. Select a column header to sort by it.</caption>\n"
+        f'<p class="table-note" id="{_e(table_id)}-note">One row per run. Select a column '
+        "header to sort by it.</p>\n"
+        f'<div class="table-wrap"><table id="{_e(table_id)}" class="sortable" '
+        f'aria-describedby="{_e(table_id)}-note">\n'
         f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table></div>"
     )
     if len(runs) <= LONG_TABLE:
@@ -578,6 +583,23 @@ def _comparison_text(
     )
 
 
+def _counted_words(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Which loss the target and speed count (``target_curve`` of the rows)."""
+    kinds = {row.get("target_curve", "smoothed") for row in rows} - {None}  # older: smoothed
+    raw = "the loss as it is, since it is exact (a 2-D function or full-batch training)"
+    smoothed = (
+        "the loss smoothed by a bias-corrected exponentially weighted average (β 0.9), "
+        "since a mini-batch's loss is noisy"
+    )
+    if kinds == {"raw"}:
+        return f"Counted: {raw}."
+    if kinds == {"smoothed"}:
+        return f"Counted: {smoothed}."
+    if kinds:
+        return f"Counted: {raw}; {smoothed}, for the configurations trained on mini-batches."
+    return ""
+
+
 def _comparison(series: Mapping[str, Any], results: Mapping[str, Any] | None = None) -> str:
     """The tuned race's table: the tuned values, performance, speed and sensitivity per
     configuration, after a paragraph that says what the tuning did."""
@@ -618,14 +640,15 @@ def _comparison(series: Mapping[str, Any], results: Mapping[str, Any] | None = N
         )
         body.append(f'<tr data-index="{index}">{tds}</tr>')
     note = (
-        f"Target loss {_number(target)}: the highest of the best smoothed training losses of "
-        "the configurations whose smoothed loss fell below where it started; steps to target "
-        "is the lower median over seeds of the first step whose smoothed loss is at or below "
+        f"Target loss {_number(target)}: the highest of the best training losses of "
+        "the configurations whose loss fell below where it started; steps to target "
+        "is the lower median over seeds of the first step whose loss is at or below "
         "it (a seed that never gets there counts as slowest)."
         if target is not None
-        else "No target: no configuration's smoothed training loss fell below where it "
+        else "No target: no configuration's training loss fell below where it "
         "started, so steps to target are not given."
     )
+    note = f"{note} {_counted_words(rows)}".rstrip()
     return (
         '<section id="comparison">\n<h2>Tuned comparison</h2>\n'
         f"<p>{_e(_comparison_text(series, results, names, accuracy))} {_e(note)}</p>\n"

@@ -8,8 +8,12 @@ data, one chart per curve figure, named after the figure it twins (``loss``,
 ``sensitivity``). Each run keeps the style the figures give it
 (:func:`gdlab.report.figures.group_styles`, from :mod:`gdlab.report.palette`),
 each chart starts on the axis the figure chose
-(:func:`gdlab.report.figures.choose_scale`), and contour lines are computed
-here (contourpy, matplotlib's), so the PNG and the chart agree.
+(:func:`gdlab.report.figures.choose_scale`; the learning rates' by
+:func:`~gdlab.report.figures.lr_scale`; the sensitivity chart's holds every
+point and ★, log when they span more than a factor of 20, as its figure), a
+diverged 2-D path ends in an × where it leaves the plot and says where it
+diverged in the legend, and contour lines are computed here (contourpy,
+matplotlib's), so the PNG and the chart agree.
 
 In the page (``charts.js`` beside this module, :func:`page_script`, about
 30 kB; it draws SVG and needs nothing else), every chart shows run, step and
@@ -20,8 +24,11 @@ log. A noisy loss chart carries each run's raw loss and a smoothing slider:
 the page computes the bias-corrected exponentially weighted average of
 :func:`gdlab.report.figures.smooth` (seed 004's ``v_t = β·v_{t−1} + (1 −
 β)·x_t``, shown as ``v_t / (1 − β^t)``) from it, so the slider goes from the
-raw curve (β = 0) to heavy smoothing. The 2-D paths show the step, the point
-and f on hover. ``docs/results.md`` says why this is not plotly.js.
+raw curve (β = 0) to heavy smoothing. It starts as the figure: each run smoothed
+over the steps the figure chose for it (more for a noisy loss, its legend entry
+saying so), the raw loss faint beneath (dots where it jumps across the axis).
+The 2-D paths show the step, the point and f on hover. ``docs/results.md`` says
+why this is not plotly.js.
 
 A trace is a dict: ``mode`` (``"lines"``, ``"markers"``, ``"lines+markers"``
 or ``"contour"``), ``x`` and ``y`` (or ``x0`` and ``dx`` for evenly spaced
@@ -30,7 +37,8 @@ steps), ``name``, ``legendgroup`` (a legend entry hides all its traces),
 (``symbol``, ``size``, ``color``, ``edge``), ``meta`` (the run, bold in the
 tooltip), ``hover`` (``{"x": "step", "y": "loss", "format": "g" | "%",
 "extra": "f"}``, the extra values in ``customdata``; ``None``: no tooltip),
-``error`` (± bars) and, for a contour, ``paths`` (``[[x…], [y…]]`` per line)
+``error`` (± bars), ``edge`` (markers on the plot's edge, drawn unclipped: an ×
+where a diverged path left the plot) and, for a contour, ``paths`` (``[[x…], [y…]]`` per line)
 and ``shades`` (a grey per line).
 
 >>> doc = {"problem": None, "runs": [], "series": {"kind": "schedules", "steps": 3,
@@ -54,10 +62,14 @@ from gdlab.report import palette, stops
 from gdlab.report.figures import (
     EWMA_FIRST_DAYS,
     SMOOTH_BETA,
+    _exit,
+    _loss_curves,
+    _loss_view,
     choose_scale,
     function_curve,
     group_styles,
     is_function2d,
+    lr_scale,
     smooth,
 )
 from gdlab.results import series_stride
@@ -75,6 +87,8 @@ CONTOUR_RESOLUTION = 120
 CONTOUR_LEVELS = 20
 #: Per-step markers on a path of at most this many points (more: a line only).
 PATH_MARKERS = 120
+#: The sensitivity figure's y-axis is log when its losses span more than this factor.
+SENSITIVITY_LOG_RATIO = 20
 ACCURACY_NAMES = {"train_accuracy": "train", "val_accuracy": "validation", "test_accuracy": "test"}
 ACCURACY_DASHES = {"train_accuracy": "solid", "val_accuracy": "dot", "test_accuracy": "dash"}
 
@@ -100,15 +114,20 @@ def _floats(values: Any) -> np.ndarray:
     return np.asarray(values, dtype=np.float64).reshape(-1)
 
 
+def _finite(curves: Sequence[Any]) -> np.ndarray:
+    """Every finite value of ``curves``, in one array."""
+    every = [np.asarray(c, dtype=np.float64).reshape(-1) for c in curves if len(c)]
+    values = np.concatenate(every) if every else np.empty(0)
+    return values[np.isfinite(values)]
+
+
 def _scale(curves: Sequence[Any], log: bool | None = None) -> dict[str, Any]:
     """The y-axis the figure would choose (:func:`~gdlab.report.figures.choose_scale`),
     with the ranges of both kinds for the page's switch; ``switch`` is false when a
     value is not positive (a log axis would lose it)."""
     chosen = choose_scale(curves, log=log)
     linear = choose_scale(curves, log=False)
-    every = [np.asarray(c, dtype=np.float64).reshape(-1) for c in curves if len(c)]
-    values = np.concatenate(every) if every else np.empty(0)
-    values = values[np.isfinite(values)]
+    values = _finite(curves)
     positive = bool(values.size and values.min() > 0)
     ranges = {"linear": [linear.low, linear.high]}
     if positive:
@@ -117,6 +136,29 @@ def _scale(curves: Sequence[Any], log: bool | None = None) -> dict[str, Any]:
     return {
         "kind": chosen.kind if positive else "linear",
         "reason": chosen.reason,
+        "switch": positive,
+        "ranges": {k: [float(f"{x:.6g}") for x in v] for k, v in ranges.items()},
+    }
+
+
+def _whole_scale(values: np.ndarray, log: bool) -> dict[str, Any]:
+    """A y-axis holding every one of ``values`` (a margin of a tenth of the span either
+    side, as the figure's ``margins(y=0.1)``), log if ``log`` (and every value positive);
+    for a few points, where :func:`_scale`'s percentiles would cut the extremes off."""
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return _scale([])
+    lo, hi = float(values.min()), float(values.max())
+    span = (hi - lo) or (abs(lo) or 1.0)
+    ranges = {"linear": [lo - 0.1 * span, hi + 0.1 * span]}
+    positive = lo > 0
+    if positive:
+        factor = (hi / lo) ** 0.1 if hi > lo else 2.0
+        ranges["log"] = [lo / factor, hi * factor]
+    kind = "log" if log and positive else "linear"
+    return {
+        "kind": kind,
+        "reason": "log axis" if kind == "log" else "linear axis",
         "switch": positive,
         "ranges": {k: [float(f"{x:.6g}") for x in v] for k, v in ranges.items()},
     }
@@ -199,7 +241,10 @@ def _loss_chart(results: Mapping[str, Any], function2d: bool) -> dict[str, Any] 
     runs = _runs(results)
     styles = group_styles(runs)
     noisy = not function2d  # batch losses jitter; f along a path does not
+    # the figure's curves: each group's smoothing and legend words, and the scale
+    figure = {c.name: c for c in _loss_curves(results) if c.mean.size} if noisy else {}
     raw: dict[int, list[float | None]] = {}
+    start: dict[int, float] = {}
     traces: list[dict[str, Any]] = []
     curves: list[np.ndarray] = []
     finals: dict[str, float] = {}
@@ -216,24 +261,16 @@ def _loss_chart(results: Mapping[str, Any], function2d: bool) -> dict[str, Any] 
             steps = np.empty(0)
             if function2d:  # f from the start (step 0) to after the last update, as the figure
                 steps, loss = function_curve(run)
-            curve = smooth(loss, SMOOTH_BETA) if noisy else loss
+            beta = figure[name].beta if name in figure else SMOOTH_BETA
+            curve = smooth(loss, beta) if noisy else loss
             curves.append(curve)
             finals[name] = max(finals.get(name, -math.inf), float(curve[-1]))
             rough[name] = max(rough.get(name, 0.0), _roughness(loss))
-            trace = {
-                "mode": "lines",
-                "name": name,
-                "legendgroup": name,
-                "showlegend": not shown,
-                "x0": 1,  # loss[i] is step i + 1's batch loss (docs/results.md)
-                "dx": series_stride(run),
-                "meta": _label(run) if several or run.get("status") == "diverged" else name,
-                "line": _line(style, 1.2 if several else 1.8),
-                "hover": _hover("step", what),
-            }
-            shown = True
+            legend = figure[name].label if name in figure else name
+            trace = _loss_trace(run, name, legend, style, several, what)
+            trace["showlegend"], shown = not shown, True
             if noisy:
-                raw[len(traces)] = _rounded(loss)
+                raw[len(traces)], start[len(traces)] = _rounded(loss), beta
                 traces.append(trace)
             else:
                 traces += _function_traces(trace, run, steps, loss, style)
@@ -252,16 +289,52 @@ def _loss_chart(results: Mapping[str, Any], function2d: bool) -> dict[str, Any] 
         "f(x, y) per step" if function2d else "Training loss",
         [traces[i] for i in order],
         _axes("step", "f(x, y)" if function2d else "training loss"),
-        _scale(curves),
+        # the figure's axis, from its curves: the same reason (``4× farther apart``)
+        _scale([c.mean for c in figure.values()] if figure else curves),
         legend=list(_groups(runs)),
     )
     if noisy:
-        chart["smooth"] = {
-            "beta": SMOOTH_BETA,
-            "betas": list(SMOOTH_BETAS),
-            "raw": {str(k): raw[i] for k, i in enumerate(order) if i in raw},
-        }
+        chart["smooth"] = _smoothing(results, list(figure.values()), order, raw, start)
     return chart
+
+
+def _loss_trace(
+    run: Mapping[str, Any], name: str, legend: str, style: palette.Style, several: bool, what: str
+) -> dict[str, Any]:
+    """A run's loss line (its values filled in by the page or the caller), named
+    ``legend`` in the legend."""
+    return {
+        "mode": "lines",
+        "name": legend,
+        "legendgroup": name,
+        "showlegend": True,
+        "x0": 1,  # loss[i] is step i + 1's batch loss (docs/results.md)
+        "dx": series_stride(run),
+        "meta": _label(run) if several or run.get("status") == "diverged" else name,
+        "line": _line(style, 1.2 if several else 1.8),
+        "hover": _hover("step", what),
+    }
+
+
+def _smoothing(
+    results: Mapping[str, Any],
+    shown: Sequence[Any],
+    order: Sequence[int],
+    raw: Mapping[int, list[float | None]],
+    start: Mapping[int, float],
+) -> dict[str, Any]:
+    """The loss chart's ``smooth``: the slider's stops and start, each trace's raw loss
+    and the figure's smoothing of it (``start``; ``shown``, the figure's curves), the
+    legend's words once one β smooths them all (``names``), and the groups whose raw
+    loss the figure draws as dots (``dots``), all by the traces' ``order``."""
+    return {
+        "beta": SMOOTH_BETA,
+        "betas": list(SMOOTH_BETAS),
+        "raw": {str(k): raw[i] for k, i in enumerate(order) if i in raw},
+        "start": {str(k): start[i] for k, i in enumerate(order) if i in start},
+        "names": {c.name: c.label for c in _loss_curves(results, SMOOTH_BETA)},
+        "dots": sorted(_loss_view(shown, None).noisy) if shown else [],
+    }
 
 
 def _function_traces(
@@ -342,6 +415,14 @@ def _accuracy_chart(results: Mapping[str, Any]) -> dict[str, Any] | None:
     )  # fmt: skip
 
 
+def _lr_log(traces: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the learning-rate figure draws its rates on a log axis
+    (:func:`~gdlab.report.figures.lr_scale`: when every rate is positive), so the chart
+    starts on it too; where some rates are 0 the figure's symmetric log axis (0 at its
+    bottom) has no twin here: the chart starts linear, where a 0 shows too."""
+    return lr_scale([_floats_or_nan(t["y"]) for t in traces])[0] == "log"
+
+
 def _lr_chart(results: Mapping[str, Any]) -> dict[str, Any] | None:
     runs = _runs(results)
     styles = group_styles(runs)
@@ -372,7 +453,7 @@ def _lr_chart(results: Mapping[str, Any]) -> dict[str, Any] | None:
     if not merged:
         return None
     traces = list(merged.values())
-    scale = _scale([np.asarray(t["y"], dtype=np.float64) for t in traces])
+    scale = _scale([_floats_or_nan(t["y"]) for t in traces], log=_lr_log(traces))
     return _chart(
         "lr", "Learning rate per step", traces, _axes("step", "learning rate"), scale,
         legend=[t["legendgroup"] for t in traces],
@@ -452,7 +533,13 @@ def _path_traces(
     labels: Mapping[str, str],
     axes: tuple[str, str],
     value_name: str,
+    box: tuple[Sequence[float], Sequence[float]],
+    diverged: Mapping[str, str],
 ) -> list[dict[str, Any]]:
+    """Each path (the roughest at the bottom) and its end: a large marker, or, for a run
+    in ``diverged`` (its words, ``"diverged by step 2"``, in its legend entry, as the
+    figure's), an × where its line last leaves ``box`` (``(xlim, ylim)``, the chart's
+    range; at its last point when that is inside), as the figure marks it."""
     traces = []
 
     def wiggle(path: np.ndarray) -> float:  # path length over the straight distance
@@ -483,6 +570,10 @@ def _path_traces(
         else:
             trace["hover"]["extra"] = None
         traces.append(trace)
+        if name in diverged:
+            trace["name"] = f"{name} ({diverged[name]})"
+            traces += _exit_cross(name, path, style, box, axes)
+            continue
         traces.append(
             {
                 "mode": "markers",
@@ -504,6 +595,26 @@ def _path_traces(
     return traces
 
 
+def _exit_cross(
+    name: str,
+    path: np.ndarray,
+    style: palette.Style,
+    box: tuple[Sequence[float], Sequence[float]],
+    axes: tuple[str, str],
+) -> list[dict[str, Any]]:
+    """The × of a diverged path: where its line last crosses the edge of ``box`` on its
+    way out (:func:`gdlab.report.figures._exit`, the figure's), else at its last finite
+    point; none for a path with no finite point."""
+    (x, y), left = _exit(path, tuple(box[0]), tuple(box[1]))
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return []
+    where = "left the plot here" if left else "diverged here"
+    cross = _end_cross(name, style, x, y)
+    cross.update(x=_rounded([x]), meta=f"{name}: {where}", edge=left)  # edge: not clipped
+    cross["hover"] = _hover(axes[0], axes[1]) | {"pair": True}
+    return [cross]
+
+
 def _marks(points: Sequence[Sequence[float]], name: str, symbol: str, what: str) -> dict:
     array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     return {
@@ -516,6 +627,16 @@ def _marks(points: Sequence[Sequence[float]], name: str, symbol: str, what: str)
         "meta": what,
         "marker": {"symbol": symbol, "size": 13, "color": "#000000"},
         "hover": _hover("x", "y") | {"pair": True},
+    }
+
+
+def _diverged_words(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """``{group: "diverged by step 2"}`` for the runs that diverged (:mod:`stops`' words)."""
+    words = {name: stops.divergence_words(run) for name, run in runs.items()}
+    return {
+        name: words[name] or "diverged"
+        for name, run in runs.items()
+        if run.get("status") == "diverged"
     }
 
 
@@ -560,6 +681,8 @@ def _overlay_chart(
         {n: _label(r) for n, r in firsts.items()},
         ("x", "y"),
         "f",
+        (xlim, ylim),
+        _diverged_words(firsts),
     )
     starts = list(dict.fromkeys(tuple(p[0]) for p in paths.values() if len(p)))
     traces.append(_marks(starts, "start", "circle-open", "start"))
@@ -614,6 +737,8 @@ def _weights_chart(results: Mapping[str, Any]) -> dict[str, Any] | None:
         {n: _label(r) for n, r in firsts.items()},
         (short[0], short[1]),
         "loss, the rest at their best",
+        ((float(xs[0]), float(xs[-1])), (float(ys[0]), float(ys[-1]))),
+        _diverged_words(firsts),
     )
     starts = list(dict.fromkeys(tuple(p[0]) for p in paths.values() if len(p)))
     traces.append(_marks(starts, "start", "circle-open", "start"))
@@ -867,10 +992,16 @@ def _sensitivity_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
         traces.append(_sensitivity_line(label, grid[:n], mean[:n], std, style, metric))
         traces += _unscored_marks(label, c, grid, mean, style, folded)
         best = _best_mark(label, c, style, metric)
-        traces += [best] if best is not None else []
+        if best is not None:
+            traces.append(best)
+            values.append(_floats_or_nan(best["y"]))
+    # every point and star in view, on the figure's scale (log when the losses span
+    # more than SENSITIVITY_LOG_RATIO): a grid of a few rates has no outliers to leave out
+    every = _finite(values)
+    log = bool(every.size and every.min() > 0 and every.max() / every.min() > SENSITIVITY_LOG_RATIO)
     axes = _axes("learning rate", metric, x_type="log")
-    return _chart("sensitivity", "Learning-rate sensitivity", traces, axes, _scale(values),
-                  legend=labels)  # fmt: skip
+    return _chart("sensitivity", "Learning-rate sensitivity", traces, axes,
+                  _whole_scale(every, log), legend=labels)  # fmt: skip
 
 
 # --- all of them ----------------------------------------------------------------------------
