@@ -258,7 +258,7 @@ def test_a_tune_whose_tasks_raised_exits_1_naming_the_error(cwd, capsys, monkeyp
     assert code == 1, err
     assert "T/tune.json" in out
     assert err.count("\n") == 1, err
-    assert "raised and were not scored" in err
+    assert "failed and were not scored" in err
     assert "ValueError: a bug in the task" in err
 
 

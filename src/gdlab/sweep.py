@@ -50,9 +50,13 @@ with :class:`gdlab._io.LockedError`, naming the holder, instead of running
 every task again and interleaving its lines. The kernel drops the lock when
 the holder exits, even by ``kill -9``, so a later run resumes normally.
 
-Hostile tasks. ``timeout=`` seconds bounds each task: one that runs longer is
-stopped and recorded as failed with ``error.type`` ``"TimeoutError"`` and
-message ``"timed out after N s"``, and the sweep goes on.
+Hostile tasks. ``timeout=`` seconds bounds each task, counted from when it
+starts on its worker (after the worker's own start-up) to when it returns: one
+still running at its deadline is stopped, one that returns after it is timed
+out all the same (its record's ``seconds`` is at least the timeout); either is
+recorded as failed with ``error.type`` ``"TimeoutError"`` and message
+``"timed out after N s"``, and the sweep goes on. The rule is the same on
+every executor, so the same tasks time out.
 
 * Process pool: the sweep runs its own workers (new processes: forked from
   :mod:`gdlab._pool`'s warm server on Linux, spawned elsewhere), one task at a
@@ -68,7 +72,9 @@ message ``"timed out after N s"``, and the sweep goes on.
   thread, so with a ``timeout`` the tasks run in one worker process instead
   (``fn`` must then be picklable); without one they run in this process.
 * Dask: with a ``timeout`` no more tasks are in flight than the cluster has
-  threads, so a task's clock starts when it is submitted. A task past its
+  threads, and a task's clock starts when its worker says it starts: a fresh
+  worker first loads what a pool's worker finds ready (:func:`gdlab._warm.warm`),
+  so that its start-up counts against no task. A task past its
   deadline has its future cancelled and is recorded as timed out; Dask cannot
   stop a running task, so the worker running it is restarted (this needs a
   nanny, as ``LocalCluster`` and ``dask worker`` have; without one the
@@ -118,7 +124,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -126,14 +132,16 @@ from typing import Any, NoReturn
 import numpy as np
 
 from gdlab import _io, _pool
-from gdlab._checks import check_bool, check_int, check_real, describe, fail
+from gdlab._checks import ConfigError, check_bool, check_int, check_real, describe, fail
 
 __all__ = [
     "STATUSES",
     "Task",
     "check_where",
     "demo_task",
+    "import_modules",
     "interrupts_ignored",
+    "registering_modules",
     "run_sweep",
     "task_key",
     "task_rng",
@@ -343,12 +351,33 @@ def _execute(fn: Callable[..., Any], task_id: str, kwargs: dict, base_seed: int)
     }
 
 
-def _execute_on_dask(fn: Callable[..., Any], task_id: str, kwargs: dict, base_seed: int) -> dict:
-    """:func:`_execute` on a Dask worker: the record names the worker's address."""
+#: Whether this Dask worker process has made ready what tasks run (:func:`_execute_on_dask`).
+_WARMED = False
+
+
+def _execute_on_dask(
+    fn: Callable[..., Any], task_id: str, kwargs: dict, base_seed: int, topic: str | None = None
+) -> dict:
+    """:func:`_execute` on a Dask worker: the record names the worker's address.
+
+    ``topic`` (a sweep with a timeout): the worker first makes ready what a pool's
+    worker finds ready (:func:`gdlab._warm.warm`, once per worker process), then
+    tells the sweep, in an event of ``topic``, that the task starts: its clock
+    starts then, as in the pool, not while a fresh worker loads and compiles."""
     from distributed import get_worker
 
+    global _WARMED
+    worker = get_worker()
+    if topic is not None:
+        if not _WARMED:
+            from gdlab._warm import warm
+
+            with contextlib.suppress(Exception):  # what fails is met again by the task
+                warm()
+            _WARMED = True
+        worker.log_event(topic, task_id)
     record = _execute(fn, task_id, kwargs, base_seed)
-    record["worker"] = get_worker().address
+    record["worker"] = worker.address
     return record
 
 
@@ -506,6 +535,7 @@ class _Sink:
         self.bar: Any = None
         self.busy = False
         self.on_record: Callable[[dict], None] | None = None
+        self.timeout: float | None = None  # a record of a task that ran longer: timed out
         if progress and sys.stderr.isatty():
             from tqdm.auto import tqdm  # imported only when a bar is shown
 
@@ -518,6 +548,7 @@ class _Sink:
         return not self.busy and task_id not in self.records
 
     def write(self, record: dict) -> None:
+        record = _within(record, self.timeout)
         record = {"id": record["id"], "key": self.keys[record["id"]], **record}
         line = json.dumps(record, allow_nan=False) + "\n"
         parsed = json.loads(line)  # what a resumed sweep reads back
@@ -544,6 +575,23 @@ class _Sink:
         self.file.close()
         if self.bar is not None:
             self.bar.close()
+
+
+def _timed_out_error(timeout: float) -> dict[str, str]:
+    return {"type": "TimeoutError", "message": f"timed out after {timeout:g} s", "traceback": ""}
+
+
+def _within(record: dict, timeout: float | None) -> dict:
+    """``record``, or, where its task ran ``timeout`` seconds or more (its own clock, from
+    when it started on its worker), the record of a timed-out task: a task that returned
+    (or raised) just after its deadline, before it could be stopped, times out as it
+    would have on any other executor."""
+    seconds = record.get("seconds")
+    if timeout is None or seconds is None or seconds < timeout:
+        return record
+    if record["error"] is not None and record["error"]["type"] == "TimeoutError":
+        return record  # stopped at its deadline
+    return {**record, "status": "failed", "result": None, "error": _timed_out_error(timeout)}
 
 
 # --------------------------------------------------------------------------- executors
@@ -760,7 +808,7 @@ def _outcome(worker: _Worker, fn: Any, timeout: float | None) -> dict | None:
     if timeout is not None and started is not None and time.monotonic() - started >= timeout:
         worker.process.kill()
         worker.process.join()
-        return _lost(worker.task, worker, "TimeoutError", f"timed out after {timeout:g} s")
+        return _lost(worker.task, worker, "TimeoutError", _timed_out_error(timeout)["message"])
     return None
 
 
@@ -859,6 +907,30 @@ def _check_address(distributed: Any, scheduler: str) -> None:
                 raise ValueError("a host and a port in [1, 65535]")
     except (ValueError, TypeError) as error:
         fail("scheduler", f'a Dask address such as "tcp://HOST:PORT" ({error})', scheduler)
+    _check_scheme_ready(distributed, scheduler, protocol)
+
+
+def _check_scheme_ready(distributed: Any, scheduler: str, protocol: str) -> None:
+    """Refuse, now, a scheme this process cannot connect with as it is set up (else the
+    client fails inside Dask and its half-made self waits 60 s to close)."""
+    if protocol in ("tls", "wss"):
+        security = distributed.Security()  # what the client would use: Dask's configuration
+        if security.get_connection_args("client").get("ssl_context") is None:
+            raise ValueError(
+                f"scheduler {scheduler!r} needs Dask's TLS settings, which are not set: "
+                "distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and "
+                "distributed.comm.tls.client.key in Dask's configuration (or use tcp://)"
+            )
+        return
+    try:
+        distributed.comm.registry.get_backend(protocol).get_connector()
+    except Exception as error:  # Dask's own ucx:// is a stub that says to install ucxx
+        package = " (UCX needs distributed-ucxx: pip install distributed-ucxx-cu12)"
+        raise ValueError(
+            f"scheduler {scheduler!r} cannot be reached from this process: Dask has no "
+            f"working {protocol}:// backend here{package if protocol == 'ucx' else ''} "
+            f"({type(error).__name__}); use tcp://"
+        ) from None
 
 
 def _dask_record(distributed: Any, future: Any, task_id: str) -> dict:
@@ -877,12 +949,18 @@ def _dask_record(distributed: Any, future: Any, task_id: str) -> dict:
         }
 
 
-def _dask_timed_out(client: Any, future: Any, task_id: str, timeout: float) -> dict:
-    """Cancel ``future`` and restart the worker running it; the task's failed record."""
-    address = None
+def _dask_timed_out(
+    client: Any, future: Any, task_id: str, timeout: float, started: dict[str, float]
+) -> dict:
+    """Cancel ``future`` and restart the worker running it; the task's failed record.
+    The other tasks of that worker start again (their clocks with them): their
+    entries in ``started`` (by task id, and key ``sweep-ID-RUN``) are dropped."""
+    seconds = time.monotonic() - started.pop(task_id)
+    address, others = None, []
     with contextlib.suppress(Exception):  # best effort: the record matters, not the restart
         running = client.processing()
         address = next((a for a, keys in running.items() if future.key in keys), None)
+        others = [key for key in running.get(address, ()) if key != future.key]
     client.cancel([future])
     if address is not None:
         # Dask cannot stop a running task: the thread would stay busy until it
@@ -890,16 +968,14 @@ def _dask_timed_out(client: Any, future: Any, task_id: str, timeout: float) -> d
         # ends it; the other tasks on that worker are run again by Dask.
         with contextlib.suppress(Exception):
             client.restart_workers([address], raise_for_error=False)
+        for key in others:
+            started.pop(str(key).removeprefix("sweep-").rpartition("-")[0], None)
     return {
         "id": task_id,
         "status": "failed",
         "result": None,
-        "error": {
-            "type": "TimeoutError",
-            "message": f"timed out after {timeout:g} s",
-            "traceback": "",
-        },
-        "seconds": timeout,
+        "error": _timed_out_error(timeout),
+        "seconds": seconds,
         "worker": address,
     }
 
@@ -911,26 +987,34 @@ def _run_dask_deadlines(
     pending: list[Task],
     timeout: float,
     sink: _Sink,
+    started: dict[str, float],
 ) -> None:
     """Dask with a deadline per task: no more tasks in flight than the cluster has
-    threads, so a task starts when it is submitted and its clock starts then."""
+    threads. A task's clock starts when its worker says it starts (``started``, by
+    task id: :func:`_execute_on_dask`), after a fresh worker's start-up; one past its
+    deadline is stopped, one that came back late is timed out all the same
+    (:func:`_within`)."""
     queue = collections.deque(pending)
-    running: dict[Any, tuple[str, float]] = {}  # future: (task id, deadline)
+    running: dict[Any, str] = {}  # future: task id
+
+    def overdue(now: float) -> bool:
+        return any(now - started.get(i, now) >= timeout for i in running.values())
+
     while queue or running:
         threads = max(1, sum(client.nthreads().values()))
         while queue and len(running) < threads:
             task = queue.popleft()
-            running[submit(task)] = (task.id, time.monotonic() + timeout)
-        first = min(deadline for _, deadline in running.values())
+            running[submit(task)] = task.id
         # Future.done() reads the client's state: polling it costs no round trip.
-        while not any(f.done() for f in running) and time.monotonic() < first:
+        while not any(f.done() for f in running) and not overdue(time.monotonic()):
             time.sleep(_DASK_POLL_SECONDS)
         now = time.monotonic()
-        for future, (task_id, deadline) in list(running.items()):
+        for future, task_id in list(running.items()):
+            begun = started.get(task_id, now)
             if future.done():
                 sink.write(_dask_record(distributed, future, task_id))
-            elif now >= deadline:
-                sink.write(_dask_timed_out(client, future, task_id, timeout))
+            elif now - begun >= timeout:
+                sink.write(_dask_timed_out(client, future, task_id, timeout, started))
             else:
                 continue
             del running[future]
@@ -975,6 +1059,12 @@ def _run_dask(
                 )
                 client = distributed.Client(cluster, set_as_default=False)
         run = uuid.uuid4().hex[:12]  # two sweeps on one cluster never share a key
+        topic = None if timeout is None else f"gdlab-sweep-{run}"
+        started: dict[str, float] = {}  # task id: when its worker said it started
+        if topic is not None:
+            client.subscribe_topic(
+                topic, lambda event: started.update({event[1]: time.monotonic()})
+            )
 
         def submit(task: Task) -> Any:
             future = client.submit(
@@ -983,6 +1073,7 @@ def _run_dask(
                 task.id,
                 dict(task.kwargs),
                 base_seed,
+                topic,
                 key=f"sweep-{task.id}-{run}",
                 pure=False,
             )
@@ -995,17 +1086,35 @@ def _run_dask(
             for future in distributed.as_completed(list(futures), loop=client.loop):
                 sink.write(_dask_record(distributed, future, futures[future]))
         else:
-            _run_dask_deadlines(distributed, client, submit, pending, timeout, sink)
+            _run_dask_deadlines(distributed, client, submit, pending, timeout, sink, started)
     except BaseException as error:
         interrupted = isinstance(error, KeyboardInterrupt)
-        with _dask_muted() if interrupted else contextlib.nullcontext():
+        lost = _scheduler_lost(distributed, client, error)
+        with _dask_muted() if interrupted or lost else contextlib.nullcontext():
             _dask_salvage(futures, sink)
-            if cluster is None and futures:  # someone else's cluster: stop our tasks on it
+            if cluster is None and futures and not lost:  # someone else's: stop our tasks
                 with contextlib.suppress(Exception):  # the cluster may be gone already
                     client.cancel([f for f, i in futures.items() if i not in sink.records])
-            _close_dask(client, cluster, now=interrupted)
+            _close_dask(client, cluster, now=interrupted or lost)
+        if lost:
+            where = f"at {scheduler!r}" if scheduler is not None else "of the local cluster"
+            raise ConnectionError(
+                f"lost the Dask scheduler {where} ({type(error).__name__}: "
+                f"{_message(error)}); the finished tasks are written: run the sweep again "
+                "to resume once the scheduler is back"
+            ) from None
         raise
     _close_dask(client, cluster, now=False)
+
+
+def _scheduler_lost(distributed: Any, client: Any, error: BaseException) -> bool:
+    """Whether ``error`` says the client lost its scheduler (killed, its machine gone):
+    Dask cancels every future then (``scheduler-connection-lost``)."""
+    import concurrent.futures
+
+    if isinstance(error, concurrent.futures.CancelledError | distributed.comm.CommClosedError):
+        return True
+    return isinstance(error, OSError) and client is not None and client.status != "running"
 
 
 def _dask_salvage(futures: Mapping[Any, str], sink: _Sink) -> None:
@@ -1150,6 +1259,38 @@ def check_where(
     return workers, scheduler, dask_local, timeout
 
 
+def registering_modules(optimizers: Iterable[str], caller: str) -> list[str]:
+    """The modules a worker process imports to see ``optimizers`` (registry names)
+    that gdlab does not register itself (a worker starts fresh): each one's
+    registering module, once. An optimizer that only this process knows
+    (registered in ``__main__``: a notebook, ``python -c``) is refused here, before
+    any task starts, rather than failing every task there; ``caller`` (``"race"``,
+    ``"tune"``) names what to run with ``workers=1`` instead."""
+    from gdlab.optim import OPTIMIZERS
+
+    modules: list[str] = []
+    for name in optimizers:
+        module = OPTIMIZERS[name].__module__
+        if module.split(".")[0] == "gdlab" or module in modules:
+            continue
+        if module in ("__main__", "__mp_main__") or module not in sys.modules:
+            raise ConfigError(
+                f"optimizer {name!r} is registered in this process only (in {module}), "
+                f"and worker processes start fresh: {caller} with workers=1, or register "
+                "it in a module of your own (or a gdlab.optimizers entry point)"
+            )
+        modules.append(module)
+    return modules
+
+
+def import_modules(modules: Iterable[str]) -> None:
+    """Import ``modules`` (:func:`registering_modules`): in a worker, first thing in a task."""
+    import importlib
+
+    for module in modules:
+        importlib.import_module(module)
+
+
 def run_sweep(
     fn: Callable[..., Mapping[str, Any]],
     tasks: Sequence[Task],
@@ -1179,8 +1320,11 @@ def run_sweep(
         progress: a tqdm bar on stderr (shown only on a terminal).
         retry_failed: run the tasks recorded as failed again (their old records
             are removed from ``out`` first).
-        timeout: seconds a task may run; one that runs longer is stopped and
-            recorded as failed (``TimeoutError``, "timed out after N s").
+        timeout: seconds a task may run, counted from when it starts on its
+            worker (after the worker's own start-up) to when it returns: one
+            still running at its deadline is stopped, one that returns after it
+            is timed out all the same, recorded as failed (``TimeoutError``,
+            "timed out after N s"), on every executor alike.
             Default None: no limit. With ``workers=1`` the tasks then run in
             one worker process (only a process can be stopped), so ``fn``
             must be picklable, as for ``workers > 1``.
@@ -1195,9 +1339,12 @@ def run_sweep(
     Raises:
         ValueError: duplicate task ids; ``out`` holds a record of a task not in
             ``tasks`` (another sweep's file) or a damaged line other than the
-            last; more than one of ``workers > 1``, ``scheduler``, ``dask_local``.
+            last; more than one of ``workers > 1``, ``scheduler``, ``dask_local``;
+            a ``tls://`` or ``wss://`` scheduler without Dask's TLS settings, or a
+            scheme this Dask cannot connect with (``ucx://`` without its package).
         ImportError: a Dask option without Dask installed.
-        ConnectionError: the scheduler cannot be reached.
+        ConnectionError: the scheduler cannot be reached, or was lost during the
+            sweep (the finished tasks are written: run it again to resume).
         LockedError: another sweep (or process) is writing ``out``; the message
             names it (:func:`gdlab._io.exclusive`).
         RuntimeError: a worker process could not start, or ``fn`` could not be

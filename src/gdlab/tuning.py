@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import math
 import os
@@ -165,6 +166,7 @@ def tune_task(
     seed: int,
     rng: np.random.Generator,
     data: str | None = None,
+    modules: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Train run ``run`` of experiment ``config`` with ``hyperparameters`` on one fold.
 
@@ -173,10 +175,15 @@ def tune_task(
     same for every candidate and run of a fold (the sweep's ``rng`` is not used).
     ``data`` is the digest of the training data the task was named for
     (:func:`_data_digest`): other data fails the task rather than score it.
+    ``modules`` are imported first: those that register the experiment's own
+    optimizers (:func:`gdlab.sweep.registering_modules`; bound to the sweep's
+    function, not a task's kwargs, so that where the tasks run keys no task).
     """
     from gdlab import selection
+    from gdlab.sweep import import_modules
     from gdlab.train import fit
 
+    import_modules(modules)
     experiment = Experiment.from_dict(config)
     spec = _candidate_spec(experiment.runs[run], hyperparameters)
     settings = experiment.run_training(spec).fit_kwargs()
@@ -707,8 +714,9 @@ class _Tuner:
                     task = self.task(run, point, fold)
                     if task.id in self.recorded:
                         tasks.setdefault(task.id, task)
+        modules = self.s["modules"]
         done = run_sweep(
-            tune_task,
+            functools.partial(tune_task, modules=modules) if modules else tune_task,
             list(tasks.values()),
             self.sweep_file,
             base_seed=self.s["base_seed"],
@@ -1050,6 +1058,8 @@ def tune(
         workers, scheduler, dask_local: where the tasks run (:func:`gdlab.sweep.run_sweep`).
         force: replace a ``tune.json`` in ``out_dir`` that records another tuning.
     """
+    from gdlab.sweep import check_where, registering_modules
+
     if not isinstance(experiment, Experiment):
         fail("experiment", "a gdlab Experiment", experiment, kind=TypeError)
     if not isinstance(command, str):
@@ -1078,6 +1088,12 @@ def tune(
     _check_tune_names(experiment, tune)
     for spec in experiment.runs:  # every name and default checked before any task
         _check_run(spec, _own_tune(spec, tune), budget, method)
+    workers, scheduler, dask_local, _ = check_where(workers, scheduler, dask_local, None)
+    inline = workers == 1 and scheduler is None and dask_local is None
+    # what workers import to see the experiment's own optimizers; one that only this
+    # process knows is refused here, before out_dir is made
+    names = [spec.optimizer for spec in experiment.runs]
+    modules = [] if inline else registering_modules(names, "tune")
     data = None
     if experiment.problem.has("data"):
         _DATA.clear()  # read the files again: they may have changed since an earlier tuning
@@ -1088,6 +1104,7 @@ def tune(
         "budget": budget, "folds": folds, "tune": tune, "method": method, "metric": metric,
         "base_seed": base_seed, "split_seed": split_seed, "workers": workers,
         "scheduler": scheduler, "dask_local": dask_local, "progress": progress, "data": data,
+        "modules": modules,
     }  # fmt: skip
     made = _io.missing_dirs(out_dir)
     try:
