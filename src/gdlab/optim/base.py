@@ -49,6 +49,7 @@ __all__ = ["NONFINITE_POLICIES", "NonFiniteGradientError", "Optimizer"]
 
 NONFINITE_POLICIES = ("raise", "skip", "ignore")
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_CLIP_NORM_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_'s: factor clip/(norm + 1e-6)
 _FORMAT = "gdlab.optim/1"
 # Options that change how an update runs, not what it computes: a state saved
 # with one value loads into an optimizer with another.
@@ -74,7 +75,8 @@ class Optimizer(abc.ABC):
     Args (shared by every optimizer, keyword-only):
         clip_norm: if set, rescale the gradients so that their global L2 norm
             is at most this (as ``torch.nn.utils.clip_grad_norm_``: factor
-            ``clip_norm / (norm + 1e-6)`` when the norm exceeds it).
+            ``min(1, clip_norm / (norm + 1e-6))``, which also scales a norm
+            at or just below ``clip_norm``).
         clip_value: if set, clip every gradient element to ``[−clip_value,
             clip_value]`` (after ``clip_norm``).
         nonfinite: ``"raise"`` (default): a NaN or inf gradient raises
@@ -435,9 +437,11 @@ class Optimizer(abc.ABC):
                 self._raise_nonfinite(key)
         scale = 1.0
         if self.clip_norm is not None:
-            norm = math.sqrt(norm_sq)
-            if norm > self.clip_norm:
-                scale = self.clip_norm / (norm + 1e-6)
+            # PyTorch's rule: min(1, clip/(norm + 1e-6)), so a norm at or just
+            # below clip_norm is scaled too
+            coef = self.clip_norm / (math.sqrt(norm_sq) + _CLIP_NORM_EPS)
+            if coef < 1.0:
+                scale = coef
         if self.maximize:
             scale = -scale
         if scale == 1.0 and self.clip_value is None:

@@ -174,6 +174,8 @@ def rmsprop_step(p, g, s, gbar, buf, lr, alpha, c_alpha, eps, wd, eps_inside, ce
             gi = gbar[i] * alpha + c_alpha * d
             gbar[i] = gi
             var = si - gi * gi
+            if si == np.inf and np.isfinite(gi):  # inf − inf: torch's fused multiply-add gives inf
+                var = si
         denom = np.sqrt(var + eps) if eps_inside else np.sqrt(var) + eps
         if momentum != 0:
             bi = buf[i] * momentum + d / denom

@@ -15,6 +15,8 @@ Notation: ``d`` is the gradient after L2 weight decay, ``d = g + wd·p``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = [
@@ -114,6 +116,22 @@ def adagrad_step(p, g, h, clr, eps, wd, eps_inside) -> None:
     p -= clr * (d / denom)
 
 
+def _centered_var(s: np.ndarray, gbar: np.ndarray) -> np.ndarray:
+    """``s − gbar²``, and inf where ``s`` is inf and ``gbar`` finite.
+
+    There ``gbar²`` may overflow too, and ``inf − inf`` is NaN; PyTorch's
+    ``addcmul`` is a fused multiply-add, which gives inf (and then a step of
+    ``d/inf = 0``). Finite values are untouched: the fix-up runs only when
+    the maximum of ``s`` is not finite.
+    """
+    if s.size and not math.isfinite(s.max()):
+        with np.errstate(over="ignore", invalid="ignore"):  # mended just below
+            var = s - gbar * gbar
+        np.copyto(var, s, where=(s == np.inf) & np.isfinite(gbar))
+        return var
+    return s - gbar * gbar
+
+
 def rmsprop_step(
     p, g, s, gbar, buf, lr, alpha, c_alpha, eps, wd, eps_inside, centered, momentum
 ) -> None:
@@ -130,7 +148,7 @@ def rmsprop_step(
     if centered:
         gbar *= alpha
         gbar += c_alpha * d
-        var = s - gbar * gbar
+        var = _centered_var(s, gbar)
     denom = np.sqrt(var + eps) if eps_inside else np.sqrt(var) + eps
     if momentum != 0:
         buf *= momentum

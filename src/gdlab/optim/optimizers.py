@@ -667,13 +667,14 @@ class AdamW(Adam):
     presets={
         "torch": {},
         "keras": {"lr": 0.001, "eps": KERAS_EPS, "eps_inside": False},
-        "optax": {"eps_inside": False},
+        # optax's scale_by_adamax: u ← max(|d| + ε, β2·u), ε inside the max as PyTorch
+        "optax": {},
     },
 )
 class Adamax(_Stateful):
     """Adamax: Adam with the infinity norm in place of the root mean square.
 
-    Update (``eps_inside=True``, PyTorch, the default)::
+    Update (``eps_inside=True``, PyTorch and optax, the default)::
 
         m ← β1·m + (1 − β1)·d
         u ← max(β2·u, |d| + ε)
