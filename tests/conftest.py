@@ -57,3 +57,31 @@ def registered():
     for name in names:
         if name in OPTIMIZERS:
             unregister(name)
+
+
+@pytest.fixture
+def own_optimizer():
+    """``halving_round6``, registered by importing a module of the tests (as a user's own)."""
+    import importlib
+    import sys
+
+    from gdlab.optim import unregister
+
+    module = importlib.import_module("own_optimizer_module")
+    yield module.NAME
+    unregister(module.NAME)
+    sys.modules.pop("own_optimizer_module", None)
+
+
+@pytest.fixture
+def main_only_optimizer():
+    """``main_only``: an optimizer whose rule lives in ``__main__`` (a notebook, ``python -c``)."""
+    from gdlab.optim import register, unregister
+
+    def rule(p, g, state, t, *, lr=0.1):
+        p -= lr * g
+
+    rule.__module__ = "__main__"
+    register("main_only", lr_range=(1e-3, 1.0))(rule)
+    yield "main_only"
+    unregister("main_only")

@@ -89,7 +89,9 @@ def test_the_caps_table_is_the_servers(catalog):
     grid = caps["max_resolution"]
     assert _cap("contour grid") == f"{grid} × {grid} points, {caps['max_levels']} levels"
     assert f"{caps['max_schedule_steps']:,} steps" in _cap("schedule curve")
-    assert f"{caps['max_curve_points']:,} points sent" in _cap("schedule curve")
+    assert f"every step sent up to {caps['max_curve_points']:,}" in _cap("schedule curve")
+    groups = caps["max_curve_points"] // 2
+    assert f"a longer curve as at most {groups:,} groups" in _cap("schedule curve")
     network = (
         f"{caps['min_net_runs']} to {caps['max_net_runs']} optimizers, {caps['min_points']} to "
         f"{caps['max_points']:,} points, {caps['max_layers']} hidden layers of at most "

@@ -7,16 +7,13 @@ The task functions live at module level: the workers import this module to find 
 
 from __future__ import annotations
 
-import importlib
 import re
-import sys
 import time
 
 import pytest
 
 from gdlab._checks import ConfigError
 from gdlab.experiments import builtin
-from gdlab.optim import register, unregister
 from gdlab.sweep import Task, _within, demo_task, run_sweep
 from gdlab.tuning import tune
 
@@ -24,28 +21,6 @@ from gdlab.tuning import tune
 def sleepy(*, rng, sleep=0.0):
     time.sleep(sleep)
     return {"draw": float(rng.standard_normal())}
-
-
-@pytest.fixture
-def own_optimizer():
-    """``halving_round6``, registered by importing a module of the tests (as a user's own)."""
-    module = importlib.import_module("own_optimizer_module")
-    yield module.NAME
-    unregister(module.NAME)
-    sys.modules.pop("own_optimizer_module", None)
-
-
-@pytest.fixture
-def main_only_optimizer():
-    """An optimizer whose rule lives in ``__main__`` (a notebook, ``python -c``)."""
-
-    def rule(p, g, state, t, *, lr=0.1):
-        p -= lr * g
-
-    rule.__module__ = "__main__"
-    register("main_only_round7", lr_range=(1e-3, 1.0))(rule)
-    yield "main_only_round7"
-    unregister("main_only_round7")
 
 
 def _experiment(name):
@@ -78,7 +53,7 @@ def test_tune_refuses_an_optimizer_only_this_process_knows_before_any_task(
     main_only_optimizer, tmp_path
 ):
     out = tmp_path / "tune"
-    with pytest.raises(ConfigError, match=r"'main_only_round7' is registered in this process "
+    with pytest.raises(ConfigError, match=r"'main_only' is registered in this process "
                        r"only \(in __main__\).*tune with workers=1"):  # fmt: skip
         tune(_experiment(main_only_optimizer), out, budget=2, progress=False, workers=2)
     assert not out.exists()
