@@ -7,14 +7,18 @@ The task functions live at module level: the workers import this module to find 
 
 from __future__ import annotations
 
+import math
 import re
+import threading
 import time
+import types
+from pathlib import Path
 
 import pytest
 
 from gdlab._checks import ConfigError
 from gdlab.experiments import builtin
-from gdlab.sweep import Task, _within, demo_task, run_sweep
+from gdlab.sweep import Task, _dask_timed_out, _within, demo_task, run_sweep
 from gdlab.tuning import tune
 
 
@@ -155,3 +159,211 @@ def test_the_cli_says_failed_not_raised_for_tasks_that_were_not_scored(
     err = capsys.readouterr().err
     assert "gdlab: 3 task(s) failed and were not scored" in err, err
     assert "raised" not in err
+
+
+# --------------------------------------------------------------------------- round 7b: review
+
+
+def sleep_then_mark(*, rng, sleep, marker):
+    time.sleep(sleep)
+    Path(marker).touch()
+    return {"draw": float(rng.standard_normal())}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_task_that_sleeps_twice_its_timeout_is_timed_out_and_a_quick_one_is_not(
+    tmp_path, workers
+):
+    tasks = [Task("quick", {}), Task("slow", {"sleep": 0.6})]
+    quick, slow = run_sweep(
+        sleepy, tasks, tmp_path / "sweep.jsonl", workers=workers, timeout=0.3, progress=False
+    )
+    assert quick["status"] == "ok", quick["error"]
+    assert (slow["status"], slow["result"]) == ("failed", None)
+    assert slow["error"]["type"] == "TimeoutError"
+    assert slow["error"]["message"] == "timed out after 0.3 s"
+    assert slow["seconds"] >= 0.3
+
+
+def test_a_task_that_came_back_after_its_deadline_unseen_is_timed_out(tmp_path):
+    # While the sweep's process is busy (here: in on_record for "quick"), "late" runs
+    # past its deadline and returns: its record comes back before the deadline is
+    # looked at, and is recorded as timed out all the same.
+    marker = tmp_path / "late.done"
+
+    def busy(record):
+        if record["id"] == "quick":
+            for _ in range(300):  # until "late" has returned (at most 3 s)
+                if marker.exists():
+                    break
+                time.sleep(0.01)
+            time.sleep(0.2)  # its record is in the pipe
+
+    tasks = [
+        Task("quick", {"sleep": 0.0, "marker": str(tmp_path / "quick.done")}),
+        Task("late", {"sleep": 0.8, "marker": str(marker)}),
+    ]
+    quick, late = run_sweep(
+        sleep_then_mark,
+        tasks,
+        tmp_path / "sweep.jsonl",
+        workers=2,
+        timeout=0.4,
+        progress=False,
+        on_record=busy,
+    )
+    assert quick["status"] == "ok", quick["error"]
+    assert (late["status"], late["result"]) == ("failed", None)
+    assert late["error"] == {
+        "type": "TimeoutError",
+        "message": "timed out after 0.4 s",
+        "traceback": "",
+    }
+    assert late["seconds"] >= 0.4
+
+
+class _Client:
+    """A Dask client's few methods that a timeout uses, on a worker ``tcp://w``."""
+
+    def __init__(self, processing, restart="OK"):
+        self.running = processing
+        self.restart = restart
+        self.cancelled = []
+
+    def processing(self):
+        return self.running
+
+    def nthreads(self):
+        return {"tcp://w": 2}
+
+    def cancel(self, futures):
+        self.cancelled.extend(futures)
+
+    def restart_workers(self, workers, raise_for_error=True):
+        if isinstance(self.restart, Exception):
+            raise self.restart
+        return {worker: self.restart for worker in workers}
+
+
+class _Future:
+    def __init__(self, key, done_at=math.inf, record=None):
+        self.key, self.done_at, self.record = key, done_at, record
+
+    def done(self):
+        return time.monotonic() >= self.done_at
+
+    def result(self):
+        return self.record
+
+
+def test_dask_a_timeout_restarts_only_this_sweeps_other_tasks_clocks():
+    ids = {"sweep-a-RUN": "a", "sweep-b-RUN": "b", "sweep-c-RUN": "c"}
+    # another sweep on the same cluster, with the same task ids: "c" there is not ours
+    client = _Client({"tcp://w": ["sweep-a-RUN", "sweep-b-RUN", "sweep-c-OTHER"]})
+    future = _Future("sweep-a-RUN")
+    record, again = _dask_timed_out(client, future, ids, 0.5, 0.75)
+    assert again == ["b"]
+    assert client.cancelled == [future]
+    assert record == {
+        "id": "a",
+        "status": "failed",
+        "result": None,
+        "error": {"type": "TimeoutError", "message": "timed out after 0.5 s", "traceback": ""},
+        "seconds": 0.75,
+        "worker": "tcp://w",
+    }
+
+
+@pytest.mark.parametrize("restart", [OSError("no nanny"), "timed out"])
+def test_dask_a_failed_restart_keeps_the_other_tasks_clocks(restart):
+    ids = {"sweep-a-RUN": "a", "sweep-b-RUN": "b"}
+    client = _Client({"tcp://w": ["sweep-a-RUN", "sweep-b-RUN"]}, restart=restart)
+    record, again = _dask_timed_out(client, _Future("sweep-a-RUN"), ids, 0.5, 0.5)
+    assert again == []  # "b" runs on: its clock goes on
+    assert (record["id"], record["error"]["type"]) == ("a", "TimeoutError")
+
+
+class _Records:
+    def __init__(self):
+        self.records = []
+
+    def write(self, record):
+        self.records.append(record)
+
+
+def test_dask_a_task_whose_start_is_never_heard_of_times_out_all_the_same(monkeypatch):
+    import gdlab.sweep
+
+    monkeypatch.setattr(gdlab.sweep, "_START_SECONDS", 0.0)
+    done = {"id": "a", "status": "ok", "result": {}, "error": None, "seconds": 0.0, "worker": "w"}
+    future = _Future("sweep-a-RUN", done_at=time.monotonic() + 1.0, record=done)
+    sink = _Records()
+    client = _Client({})
+    gdlab.sweep._run_dask_deadlines(
+        None, client, lambda task: future, [Task("a", {})], 0.1, sink, {}, {future.key: "a"}
+    )
+    [record] = sink.records  # no start event: its clock started at its submission
+    assert (record["id"], record["status"], record["error"]["type"]) == (
+        "a",
+        "failed",
+        "TimeoutError",
+    )
+    assert record["seconds"] >= 0.1
+    assert client.cancelled == [future]
+
+
+def test_dask_a_worker_of_several_threads_warms_up_once(monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    import gdlab._warm
+    import gdlab.sweep
+
+    calls = []
+    everyone = threading.Event()
+
+    def warm():
+        calls.append(1)
+        if len(calls) == 4:
+            everyone.set()
+        everyone.wait(0.5)  # without a lock, all four threads are in here at once
+
+    events = []
+    worker = types.SimpleNamespace(address="tcp://w", log_event=lambda *a: events.append(a))
+    monkeypatch.setattr(distributed, "get_worker", lambda: worker)
+    monkeypatch.setattr(gdlab._warm, "warm", warm)
+    monkeypatch.setattr(gdlab.sweep, "_WARMED", False)
+    barrier = threading.Barrier(4)
+    records = []
+
+    def task(n):
+        barrier.wait()
+        records.append(gdlab.sweep._execute_on_dask(sleepy, f"t{n}", {}, 0, "topic"))
+
+    threads = [threading.Thread(target=task, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert sorted(r["id"] for r in records) == ["t0", "t1", "t2", "t3"]
+    assert all(r["status"] == "ok" and r["worker"] == "tcp://w" for r in records)
+    assert sorted(event[1] for event in events) == ["t0", "t1", "t2", "t3"]
+
+
+class _Imported(Exception):
+    pass
+
+
+def test_race_task_imports_its_modules_with_the_sweeps_import_modules(monkeypatch, tmp_path):
+    import gdlab.sweep
+    from gdlab.race import race_task
+
+    seen = []
+
+    def import_modules(modules):
+        seen.append(list(modules))
+        raise _Imported
+
+    monkeypatch.setattr(gdlab.sweep, "import_modules", import_modules)
+    with pytest.raises(_Imported):
+        race_task(config={}, run=0, seed=0, out=str(tmp_path), modules=("not.a.module",))
+    assert seen == [["not.a.module"]]

@@ -74,7 +74,11 @@ every executor, so the same tasks time out.
 * Dask: with a ``timeout`` no more tasks are in flight than the cluster has
   threads, and a task's clock starts when its worker says it starts: a fresh
   worker first loads what a pool's worker finds ready (:func:`gdlab._warm.warm`),
-  so that its start-up counts against no task. A task past its
+  so that its start-up counts against no task. A task whose worker never says
+  so (its word lost, the worker stuck, or busy with another client's tasks)
+  has its clock start anyway, 62 s after it was submitted (or its worker
+  restarted): the worker's warm-up bound (:data:`gdlab._warm.SECONDS`, 2 s)
+  plus a minute for its imports, so that every task is bounded. A task past its
   deadline has its future cancelled and is recorded as timed out; Dask cannot
   stop a running task, so the worker running it is restarted (this needs a
   nanny, as ``LocalCluster`` and ``dask worker`` have; without one the
@@ -131,7 +135,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from gdlab import _io, _pool
+from gdlab import _io, _pool, _warm
 from gdlab._checks import ConfigError, check_bool, check_int, check_real, describe, fail
 
 __all__ = [
@@ -353,6 +357,8 @@ def _execute(fn: Callable[..., Any], task_id: str, kwargs: dict, base_seed: int)
 
 #: Whether this Dask worker process has made ready what tasks run (:func:`_execute_on_dask`).
 _WARMED = False
+#: Held while a Dask worker warms up: its other threads' tasks wait, then warm up no more.
+_WARM_LOCK = threading.Lock()
 
 
 def _execute_on_dask(
@@ -369,12 +375,13 @@ def _execute_on_dask(
     global _WARMED
     worker = get_worker()
     if topic is not None:
-        if not _WARMED:
-            from gdlab._warm import warm
+        with _WARM_LOCK:  # a worker of several threads: once, not once per thread
+            if not _WARMED:
+                from gdlab._warm import warm
 
-            with contextlib.suppress(Exception):  # what fails is met again by the task
-                warm()
-            _WARMED = True
+                with contextlib.suppress(Exception):  # what fails is met again by the task
+                    warm()
+                _WARMED = True
         worker.log_event(topic, task_id)
     record = _execute(fn, task_id, kwargs, base_seed)
     record["worker"] = worker.address
@@ -577,8 +584,12 @@ class _Sink:
             self.bar.close()
 
 
+def _timed_out_message(timeout: float) -> str:
+    return f"timed out after {timeout:g} s"
+
+
 def _timed_out_error(timeout: float) -> dict[str, str]:
-    return {"type": "TimeoutError", "message": f"timed out after {timeout:g} s", "traceback": ""}
+    return {"type": "TimeoutError", "message": _timed_out_message(timeout), "traceback": ""}
 
 
 def _within(record: dict, timeout: float | None) -> dict:
@@ -613,6 +624,13 @@ _JOIN_SECONDS = 5.0
 _DASK_POLL_SECONDS = 0.02
 #: The longest one wait of the pool for its workers (a longer one is made of several).
 _MAX_WAIT_SECONDS = 3600.0
+#: How long after its submission (or its worker's restart) a Dask task's clock starts
+#: if its worker never says that it started (the event lost, the worker stuck or busy
+#: with another client's tasks): the worker's warm-up bound plus a generous minute for
+#: its imports, so that every task is bounded. A task that says so starts its clock then.
+_START_SECONDS = _warm.SECONDS + 60.0
+#: What :meth:`distributed.Client.restart_workers` says of a worker whose tasks run again.
+_RESTARTED = ("OK", "removed")
 
 
 def _watch_parent(main: int) -> None:
@@ -808,7 +826,7 @@ def _outcome(worker: _Worker, fn: Any, timeout: float | None) -> dict | None:
     if timeout is not None and started is not None and time.monotonic() - started >= timeout:
         worker.process.kill()
         worker.process.join()
-        return _lost(worker.task, worker, "TimeoutError", _timed_out_error(timeout)["message"])
+        return _lost(worker.task, worker, "TimeoutError", _timed_out_message(timeout))
     return None
 
 
@@ -950,34 +968,39 @@ def _dask_record(distributed: Any, future: Any, task_id: str) -> dict:
 
 
 def _dask_timed_out(
-    client: Any, future: Any, task_id: str, timeout: float, started: dict[str, float]
-) -> dict:
-    """Cancel ``future`` and restart the worker running it; the task's failed record.
-    The other tasks of that worker start again (their clocks with them): their
-    entries in ``started`` (by task id, and key ``sweep-ID-RUN``) are dropped."""
-    seconds = time.monotonic() - started.pop(task_id)
+    client: Any, future: Any, ids: Mapping[str, str], timeout: float, seconds: float
+) -> tuple[dict, list[str]]:
+    """Cancel ``future`` and restart the worker running it: the task's failed record,
+    and the ids of this sweep's other tasks on that worker (``ids``: this sweep's
+    keys, each to its task id), which Dask runs again, so their clocks start again
+    (none where the restart failed: they run on, on their clocks)."""
     address, others = None, []
     with contextlib.suppress(Exception):  # best effort: the record matters, not the restart
         running = client.processing()
         address = next((a for a, keys in running.items() if future.key in keys), None)
-        others = [key for key in running.get(address, ()) if key != future.key]
+        # another client's keys on that worker are not ours, even with the same task ids
+        others = [
+            ids[str(k)] for k in running.get(address, ()) if str(k) in ids and k != future.key
+        ]
     client.cancel([future])
+    again: list[str] = []
     if address is not None:
         # Dask cannot stop a running task: the thread would stay busy until it
         # returned. A restart (workers with a nanny: LocalCluster, dask worker)
         # ends it; the other tasks on that worker are run again by Dask.
         with contextlib.suppress(Exception):
-            client.restart_workers([address], raise_for_error=False)
-        for key in others:
-            started.pop(str(key).removeprefix("sweep-").rpartition("-")[0], None)
-    return {
-        "id": task_id,
+            outcome = client.restart_workers([address], raise_for_error=False)
+            if outcome.get(address) in _RESTARTED:
+                again = others
+    record = {
+        "id": ids[future.key],
         "status": "failed",
         "result": None,
         "error": _timed_out_error(timeout),
         "seconds": seconds,
         "worker": address,
     }
+    return record, again
 
 
 def _run_dask_deadlines(
@@ -988,33 +1011,43 @@ def _run_dask_deadlines(
     timeout: float,
     sink: _Sink,
     started: dict[str, float],
+    ids: Mapping[str, str],
 ) -> None:
     """Dask with a deadline per task: no more tasks in flight than the cluster has
     threads. A task's clock starts when its worker says it starts (``started``, by
-    task id: :func:`_execute_on_dask`), after a fresh worker's start-up; one past its
-    deadline is stopped, one that came back late is timed out all the same
-    (:func:`_within`)."""
+    task id: :func:`_execute_on_dask`), after a fresh worker's start-up, or, if it
+    never says so, :data:`_START_SECONDS` after it was submitted (or its worker
+    restarted); one past its deadline is stopped, one that came back late is timed
+    out all the same (:func:`_within`). ``ids``: this sweep's keys, each to its task id."""
     queue = collections.deque(pending)
     running: dict[Any, str] = {}  # future: task id
+    fallback: dict[str, float] = {}  # task id: when its clock starts if no word comes
 
-    def overdue(now: float) -> bool:
-        return any(now - started.get(i, now) >= timeout for i in running.values())
+    def begun(task_id: str) -> float:
+        return started.get(task_id, fallback[task_id])
 
     while queue or running:
         threads = max(1, sum(client.nthreads().values()))
         while queue and len(running) < threads:
             task = queue.popleft()
             running[submit(task)] = task.id
+            fallback[task.id] = time.monotonic() + _START_SECONDS
         # Future.done() reads the client's state: polling it costs no round trip.
-        while not any(f.done() for f in running) and not overdue(time.monotonic()):
+        while not any(f.done() for f in running) and all(
+            time.monotonic() - begun(i) < timeout for i in running.values()
+        ):
             time.sleep(_DASK_POLL_SECONDS)
         now = time.monotonic()
         for future, task_id in list(running.items()):
-            begun = started.get(task_id, now)
             if future.done():
                 sink.write(_dask_record(distributed, future, task_id))
-            elif now - begun >= timeout:
-                sink.write(_dask_timed_out(client, future, task_id, timeout, started))
+            elif now - begun(task_id) >= timeout:
+                record, again = _dask_timed_out(client, future, ids, timeout, now - begun(task_id))
+                sink.write(record)
+                restarted = time.monotonic()
+                for other in again:  # run again from the start: a new clock
+                    started.pop(other, None)
+                    fallback[other] = restarted + _START_SECONDS
             else:
                 continue
             del running[future]
@@ -1032,6 +1065,7 @@ def _run_dask(
     distributed = _import_distributed()
     cluster = client = None
     futures: dict[Any, str] = {}
+    ids: dict[str, str] = {}  # this sweep's keys: each to its task id
     try:
         if scheduler is not None:
             try:
@@ -1078,6 +1112,7 @@ def _run_dask(
                 pure=False,
             )
             futures[future] = task.id
+            ids[future.key] = task.id
             return future
 
         if timeout is None:
@@ -1086,7 +1121,7 @@ def _run_dask(
             for future in distributed.as_completed(list(futures), loop=client.loop):
                 sink.write(_dask_record(distributed, future, futures[future]))
         else:
-            _run_dask_deadlines(distributed, client, submit, pending, timeout, sink, started)
+            _run_dask_deadlines(distributed, client, submit, pending, timeout, sink, started, ids)
     except BaseException as error:
         interrupted = isinstance(error, KeyboardInterrupt)
         lost = _scheduler_lost(distributed, client, error)
@@ -1324,7 +1359,10 @@ def run_sweep(
             worker (after the worker's own start-up) to when it returns: one
             still running at its deadline is stopped, one that returns after it
             is timed out all the same, recorded as failed (``TimeoutError``,
-            "timed out after N s"), on every executor alike.
+            "timed out after N s"), on every executor alike. On Dask, a
+            task whose worker never says that it started has its clock start
+            62 s after its submission (the worker's warm-up bound, 2 s, plus a
+            minute for its imports), so every task is bounded.
             Default None: no limit. With ``workers=1`` the tasks then run in
             one worker process (only a process can be stopped), so ``fn``
             must be picklable, as for ``workers > 1``.
@@ -1410,6 +1448,7 @@ def _sweep(
 
     sink = _Sink(path, records, keys, len(tasks), progress)
     sink.on_record = on_record
+    sink.timeout = timeout  # a task that came back after its deadline: timed out
     try:
         if not pending:
             pass
