@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gdlab.optim import create
+from gdlab.optim import create, kernels
 from gdlab.schedules import ExponentialDecay
 
 TORCH_CLIP_EPS = 1e-6  # clip_grad_norm_: clip_coef = max_norm / (total_norm + 1e-6)
@@ -130,6 +130,43 @@ def test_centered_rmsprop_kernels_agree_bit_for_bit_around_overflow(dtype, kwarg
         assert fused_array.tobytes() == numpy_array.tobytes()
     assert runs[0][0][2] == -0.5  # s = inf from the first step on: never moves
     assert np.isnan(runs[0][0][5])  # a NaN gradient (nonfinite="ignore") stays NaN
+
+
+class _NoMax(np.ndarray):
+    """An array whose ``max`` must not be called (a pass over ``s`` every step)."""
+
+    def max(self, *args, **kwargs):
+        raise AssertionError("s.max() was called")
+
+
+def _centered_var_as_before(s, gbar):
+    """The kernel's answer before it stopped calling ``s.max()``."""
+    if s.size and not np.isfinite(s.max()):
+        with np.errstate(over="ignore", invalid="ignore"):
+            var = s - gbar * gbar
+        np.copyto(var, s, where=(s == np.inf) & np.isfinite(gbar))
+        return var
+    return s - gbar * gbar
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_centered_variance_takes_no_extra_pass_and_keeps_every_bit(dtype):
+    huge, inf, nan = HUGE[dtype], np.inf, np.nan
+    cases = [
+        ([0.5, 2.0, 3.0], [0.1, -1.0, 1.5]),  # finite: s − gbar² as it is
+        ([inf, inf, 1.0, inf], [1.0, huge, 0.5, inf]),  # inf − finite; inf − inf mended
+        ([inf, nan, 4.0], [nan, 1.0, 1.0]),  # NaN stays NaN
+        ([1.0, 2.0], [huge, 0.5]),  # gbar² overflows under a finite s: −inf, as before
+        ([], []),
+    ]
+    for s, gbar in cases:
+        s, gbar = np.array(s, dtype), np.array(gbar, dtype)
+        with np.errstate(all="raise"):  # the caller's setting does not leak in or out
+            got = kernels._centered_var(s.view(_NoMax), gbar)
+        with np.errstate(all="ignore"):
+            want = _centered_var_as_before(s, gbar)
+        assert got.dtype == want.dtype
+        assert np.asarray(got).tobytes() == want.tobytes()
 
 
 # ------------------------------------------------- RMSprop momentum against optax

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from gdlab import cli, schedules, tuning
-from gdlab.experiments import Experiment
+from gdlab.data import moons
+from gdlab.experiments import Experiment, model
 from gdlab.experiments.describe import schedule_text
+from gdlab.optim import create as optimizer
+from gdlab.problems import LogisticRegression
 from gdlab.schedules import (
     SWALR,
     Constant,
@@ -22,6 +26,7 @@ from gdlab.schedules import (
     create,
     from_config,
 )
+from gdlab.train import fit
 
 
 @pytest.fixture(autouse=True)
@@ -287,3 +292,72 @@ def test_tuning_a_cosine_with_a_floor_fails_no_point(tmp_path):
     assert min(p["hyperparameters"]["lr"] for p in points) < 0.05  # below the old floor
     assert [p["failed"] for p in points] == [0] * len(points)
     assert not any(document["configurations"]["cos"]["failed"])
+
+
+# --------------------------------------------------------------------------- initial_rate
+
+
+@pytest.mark.parametrize(
+    ("config", "rate"),
+    [
+        ({"name": "constant", "lr": 0.2}, 0.2),
+        (COSINE, 0.5),
+        ({"name": "piecewise", "boundaries": [3], "values": [0.3, 0.01]}, 0.3),
+        ({"name": "warmup", "schedule": 0.4, "warmup_steps": 3}, 0.4),
+        ({"name": "warmup", "schedule": {**COSINE, "lr0": 0.05}, "warmup_steps": 3}, 0.05),
+        ({"name": "onecycle", "max_lr": 0.1, "total_steps": 9}, None),
+        ({"name": "warmup", "schedule": {"name": "cyclic"}, "warmup_steps": 2}, None),
+        ({"name": "piecewise", "boundaries": [], "values": []}, None),
+        ({**COSINE, "lr0": "x"}, None),  # not a number: no rate
+        ({**COSINE, "lr0": True}, None),
+        ({"name": "cosine", "lr": 0.1, "decay_steps": 20}, None),  # not cosine's argument
+    ],
+)
+def test_initial_rate_is_where_with_lr0_sets_it(config, rate):
+    assert schedules.initial_rate(config) == rate
+    changed = schedules.with_lr0(config, 0.5)
+    if rate is not None:  # with_lr0 puts the new rate exactly where initial_rate reads
+        assert schedules.initial_rate(changed) == 0.5
+
+
+def test_an_experiments_initial_rate_reads_the_same_rules():
+    schedule_lr0 = model.schedule_lr0
+    assert schedule_lr0(0.3) == 0.3
+    assert schedule_lr0({"schedule": {**COSINE, "lr0": 0.05}}) == 0.05  # a wrapped table
+    assert schedule_lr0({"name": "cosine", "lr": 0.1, "decay_steps": 20}) is None
+    assert schedule_lr0({"name": "piecewise", "boundaries": [3], "values": ["x", 0.1]}) is None
+
+
+def test_setting_a_schedules_rate_reads_its_table_once(monkeypatch):
+    calls = []
+    real = model.schedule_config
+    monkeypatch.setattr(model, "schedule_config", lambda lr: calls.append(lr) or real(lr))
+    with pytest.raises(model.ConfigError, match=r"initial rate of schedule 'onecycle'"):
+        model._with_lr0({"name": "onecycle", "max_lr": 0.1, "total_steps": 9}, 0.2, "lr")
+    assert len(calls) == 1
+
+
+# --------------------------------------------------------------------------- a name as a rate
+
+
+def test_a_schedules_name_given_as_a_rate_is_told_to_use_create():
+    with pytest.raises(TypeError) as error:
+        schedules.as_schedule("cosine", name="schedule")
+    assert str(error.value) == (
+        "schedule must be a positive real number or a Schedule (a name with its arguments: "
+        "gdlab.schedules.create('cosine', ...)); got 'cosine' (str)"
+    )
+    with pytest.raises(TypeError, match=r"^lr must be .*create\('step', \.\.\.\)\); got 'step'"):
+        schedules.as_schedule("step")
+    with pytest.raises(ValueError, match=r"^schedule must be > 0; got -1.0"):
+        schedules.as_schedule(-1.0, name="schedule")
+    # another text is no schedule's name: the message stays short
+    with pytest.raises(TypeError, match=r"^lr must be a positive real number or a Schedule; got"):
+        schedules.as_schedule("fast")
+
+
+def test_fit_refuses_a_schedules_name_with_the_same_words():
+    problem = LogisticRegression(moons(20, rng=np.random.default_rng(0)))
+    with pytest.raises(TypeError, match=r"^schedule must be .*create\('cosine', \.\.\.\)\)"):
+        fit(problem, optimizer("sgd", lr=0.1), steps=1, schedule="cosine",
+            rng=np.random.default_rng(0), progress=False)  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gdlab import selection
 from gdlab.data import Dataset, Splits, moons
 from gdlab.nn import MLP
 from gdlab.optim import create
@@ -65,6 +66,38 @@ def test_problem_predict_one_sample_and_wrong_shape():
     assert problem.predict(params, data.X[0]).shape == (1,)
     with pytest.raises(ValueError, match=r"X must be of shape \(n, 2\).*got 'shape \(2, 90\)'"):
         problem.predict(params, data.X.T)
+
+
+def test_columns_problem_hands_the_network_a_view_of_x(monkeypatch):
+    data = _moons()
+    problem = _columns_net(data)
+    params = problem.init_params(rng(1))
+    want = problem.predict(params, data.X)
+    given = []
+    real = problem.net.predict
+    monkeypatch.setattr(problem.net, "predict", lambda X, p: given.append(X) or real(X, p))
+    X = np.ascontiguousarray(data.X, dtype=problem.net.dtype)
+    assert np.array_equal(problem.predict(params, X), want)
+    (seen,) = given
+    assert seen.shape == (2, data.n_samples)
+    assert np.shares_memory(seen, X)  # no copy: the network transposes it back to rows
+    assert seen.T.flags.c_contiguous
+
+
+def _line():
+    X = np.arange(40.0).reshape(20, 2)
+    return LinearRegression(Dataset(X, X @ [1.0, 2.0], "line", ("a", "b"), ("y",), "regression"))
+
+
+@pytest.mark.parametrize("make", [_line, lambda: _columns_net(_moons())])
+def test_predict_refuses_x_with_the_same_words(make):
+    problem = make()
+    params = problem.init_params(rng(1))
+    with pytest.raises(TypeError, match=r"^X must be numbers \(a bool, integer or floating "
+                                        r"array\); got '<U1 array'$"):  # fmt: skip
+        problem.predict(params, np.array([["a", "b"]]))
+    with pytest.raises(ValueError, match=r"^X must be of shape \(n, 2\) or \(2,\)"):
+        problem.predict(params, np.zeros((3, 3)))
 
 
 def test_search_ensemble_of_columns_networks():
@@ -233,6 +266,87 @@ def test_fold_records_train_loss_is_the_reported_models():
         assert run["train_loss"] == pytest.approx(
             problem.evaluate(params, "train")["loss"], rel=1e-12
         )
+
+
+class _Counting(LogisticRegression):
+    """Counts its evaluations of the training set."""
+
+    train_evaluations = 0
+
+    def evaluate(self, params, split="train"):
+        if split == "train":
+            type(self).train_evaluations += 1
+        return super().evaluate(params, split)
+
+
+def _fold_with_history(monkeypatch, optimizer, **train_kwargs):
+    """train_fold's record, fit's History and the training set's evaluations after fit."""
+    histories, after_fit = [], []
+    real_fit = selection.fit
+
+    def watched_fit(*args, **kwargs):
+        histories.append(real_fit(*args, **kwargs))
+        after_fit.append(_Counting.train_evaluations)
+        return histories[-1]
+
+    monkeypatch.setattr(selection, "fit", watched_fit)
+    monkeypatch.setattr(_Counting, "train_evaluations", 0)
+    data = _moons()
+    record = selection.train_fold(
+        _Counting, RunSpec(label="x", optimizer=optimizer, hyperparameters={"lr": 0.5}), data,
+        np.arange(60), np.arange(60, 90), rng=rng(0), train_kwargs=train_kwargs,
+        keep_params=True,
+    )  # fmt: skip
+    (history,) = histories
+    return record, history, _Counting.train_evaluations - after_fit[0]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "lookahead"])  # lookahead: the slow weights
+def test_a_finished_runs_train_loss_is_fits_last_evaluation(monkeypatch, optimizer):
+    record, history, again = _fold_with_history(monkeypatch, optimizer, steps=7, batch_size=16,
+                                                evaluate_every=3)  # fmt: skip
+    assert record["status"] == "ok"
+    assert history.epochs[-1]["step"] == 7  # fit evaluated after its last step
+    assert again == 0  # and the record took that loss, evaluating nothing again
+    problem = LogisticRegression(_moons().subset(np.arange(60)))
+    assert record["train_loss"] == problem.evaluate(record["params"], "train")["loss"]
+
+
+def test_a_stopped_runs_train_loss_is_its_restored_models(monkeypatch):
+    record, history, again = _fold_with_history(
+        monkeypatch, "sgd", epochs=30, batch_size=4, validation="validation",
+        callbacks=lambda: [EarlyStopping(0)],
+    )  # fmt: skip
+    assert record["status"] == "stopped"
+    assert again == 1
+    problem = LogisticRegression(_moons().subset(np.arange(60)))
+    assert record["train_loss"] == problem.evaluate(record["params"], "train")["loss"]
+    assert record["train_loss"] != history.final_loss  # the best epoch's, not the last
+
+
+def test_a_run_of_no_step_is_evaluated_once(monkeypatch):
+    record, history, again = _fold_with_history(monkeypatch, "sgd", steps=0)
+    assert record["status"] == "ok"
+    assert not history.epochs
+    assert again == 1
+    problem = LogisticRegression(_moons().subset(np.arange(60)))
+    assert record["train_loss"] == problem.evaluate(record["params"], "train")["loss"]
+
+
+def test_a_refits_problem_is_built_after_the_cross_validation():
+    made = []
+
+    def make(d):
+        made.append(d)
+        return LogisticRegression(d)
+
+    search(
+        make, "sgd", SearchSpace({"lr": Choice([0.1])}), _moons(), rng=rng(1),
+        train_kwargs={"steps": 3}, folds=2, test_size=0.2, final="refit",
+    )  # fmt: skip
+    # two folds, then the final problem (the pool and the 18-sample test set), once
+    assert len(made) == 3
+    assert [d.test.n_samples for d in made] == [36, 36, 18]
 
 
 # --------------------------------------------------------------------------- 4. validation="train"

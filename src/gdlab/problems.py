@@ -139,6 +139,18 @@ def _check_batch(batch: Any, n_samples: int) -> np.ndarray:
     return batch
 
 
+def _check_samples(X: Any, d: int, layout: str = "") -> np.ndarray:
+    """``X`` as an array of numbers with ``d`` features: samples on rows, ``(n, d)``, or
+    one sample, ``(d,)``; ``layout`` adds to the expected shape's words."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        fail("X", "numbers (a bool, integer or floating array)", f"{X.dtype} array",
+             kind=TypeError, described=True)  # fmt: skip
+    if X.ndim not in (1, 2) or X.shape[-1] != d:
+        fail("X", f"of shape (n, {d}) or ({d},){layout}", f"shape {X.shape}")
+    return X
+
+
 class _DataProblem:
     """Shared by the problems with data: the splits, and batches gathered in place."""
 
@@ -410,13 +422,7 @@ class LinearRegression(_DataProblem):
     def predict(self, params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
         """``X·w + b`` for the samples on the rows of ``X`` (one sample: a 1-D ``X``)."""
         self._check_params(params)
-        X = np.asarray(X)
-        d = self._grads["w"].shape[0]
-        if X.dtype.kind not in "biuf":
-            fail("X", "numbers (a bool, integer or floating array)", f"{X.dtype} array",
-                 kind=TypeError, described=True)  # fmt: skip
-        if X.ndim not in (1, 2) or X.shape[-1] != d:
-            fail("X", f"of shape (n, {d}) or ({d},)", f"shape {X.shape}")
+        X = _check_samples(X, self._grads["w"].shape[0])
         return X.astype(self.dtype, copy=False) @ params["w"] + params["b"]
 
     # The 2-parameter projection the figures draw (seed 003's picture): the first two
@@ -551,16 +557,10 @@ class MLPClassification(_DataProblem):
         network's ``layout``: a ``"columns"`` problem transposes it for the
         network. Returns ``(n,)`` class indices.
         """
-        X = np.asarray(X)
         d = self.sizes[0]
-        if X.dtype.kind not in "biuf":
-            fail("X", "numbers (a bool, integer or floating array)", f"{X.dtype} array",
-                 kind=TypeError, described=True)  # fmt: skip
-        if X.ndim not in (1, 2) or X.shape[-1] != d:
-            fail("X", f"of shape (n, {d}) or ({d},), samples on rows", f"shape {X.shape}")
-        rows = X.reshape(-1, d)
-        if self.options["layout"] == "columns":
-            rows = np.ascontiguousarray(rows.T)
+        rows = _check_samples(X, d, ", samples on rows").reshape(-1, d)
+        if self.options["layout"] == "columns":  # a view: the network transposes it back
+            rows = rows.T
         return np.asarray(self.net.predict(rows, params)).reshape(-1)
 
     def warm_up(self) -> None:

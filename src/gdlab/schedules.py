@@ -100,6 +100,7 @@ __all__ = [
     "as_schedule",
     "create",
     "from_config",
+    "initial_rate",
     "with_lr0",
 ]
 
@@ -242,7 +243,10 @@ def _as_schedule(name: str, value: Any) -> Schedule:
     if isinstance(value, Schedule):
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        fail(name, "a positive real number or a Schedule", value, kind=TypeError)
+        allowed = "a positive real number or a Schedule"
+        if isinstance(value, str) and value in SCHEDULES:  # a name is not a schedule
+            allowed += f" (a name with its arguments: gdlab.schedules.create({value!r}, ...))"
+        fail(name, allowed, value, kind=TypeError)
     return Constant(_check_lr(name, value))
 
 
@@ -2219,29 +2223,62 @@ def with_lr0(config: Mapping[str, Any], lr0: float) -> dict[str, Any] | None:
 
 def _set_lr0(config: Mapping[str, Any], lr0: float) -> tuple[dict[str, Any], Any] | None:
     """:func:`with_lr0`'s config and the initial rate it replaced, or ``None``."""
-    new, name = dict(config), config.get("name")
-    key = "lr" if name == "constant" else "lr0"
-    if key in config:
-        new[key], old = lr0, config[key]
-    elif name == "piecewise" and isinstance(config.get("values"), list | tuple):
-        if not config["values"]:
-            return None
-        old = config["values"][0]
-        new["values"] = [lr0, *(_rescaled(v, old, lr0) for v in config["values"][1:])]
-    elif name == "warmup" and _is_real(config.get("schedule")):
-        new["schedule"], old = lr0, config["schedule"]  # a warm-up to a constant rate
-    elif name == "warmup" and isinstance(config.get("schedule"), Mapping):
-        inner = _set_lr0(config["schedule"], lr0)
-        if inner is None:
-            return None
-        new["schedule"], old = inner
-    else:
+    found = _initial(config)
+    if found is None:
         return None
-    cls = SCHEDULES.get(name) if isinstance(name, str) else None
+    key, old = found
+    new = dict(config)
+    if key == "values":
+        new["values"] = [lr0, *(_rescaled(v, old, lr0) for v in config["values"][1:])]
+    elif key == "schedule" and isinstance(config["schedule"], Mapping):
+        inner = _set_lr0(config["schedule"], lr0)
+        assert inner is not None  # _initial found the wrapped schedule's rate
+        new["schedule"] = inner[0]
+    else:
+        new[key] = lr0
+    cls = SCHEDULES.get(config["name"]) if isinstance(config.get("name"), str) else None
     for rate in cls.shape_rates if cls else ():
         if rate in new:
             new[rate] = _rescaled(new[rate], old, lr0)
     return new, old
+
+
+def _initial(config: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """Where a schedule config keeps its initial rate, the key (``"lr"``, ``"lr0"``,
+    ``"values"`` or ``"schedule"``) and the value there, as it is; ``None`` without one.
+
+    ``lr`` for ``constant``, ``lr0`` for the others, the first of ``piecewise``'s
+    ``values``, ``warmup``'s ``schedule`` (a rate, or the wrapped schedule's).
+    """
+    name = config.get("name")
+    key = "lr" if name == "constant" else "lr0"
+    if key in config:
+        return key, config[key]
+    if name == "piecewise" and isinstance(config.get("values"), list | tuple):
+        return ("values", config["values"][0]) if config["values"] else None
+    inner = config.get("schedule") if name == "warmup" else None
+    if _is_real(inner):
+        return "schedule", inner  # a warm-up to a constant rate
+    if isinstance(inner, Mapping):
+        found = _initial(inner)
+        return None if found is None else ("schedule", found[1])
+    return None
+
+
+def initial_rate(config: Mapping[str, Any]) -> float | None:
+    """The initial rate of a schedule config, where :func:`with_lr0` sets it: ``lr`` for
+    ``constant``, ``lr0`` for the others, the first of ``piecewise``'s ``values``,
+    ``warmup``'s ``schedule`` (a rate, or the wrapped schedule's initial rate).
+
+    ``None`` for a schedule without one (``onecycle``, ``cyclic``, ``join``,
+    ``chained``) or when the value there is not a real number.
+
+    >>> initial_rate({"name": "warmup", "warmup_steps": 5,
+    ...               "schedule": {"name": "cosine", "lr0": 0.1, "decay_steps": 20}})
+    0.1
+    """
+    found = _initial(config)
+    return float(found[1]) if found is not None and _is_real(found[1]) else None
 
 
 def _is_real(value: Any) -> bool:
@@ -2286,10 +2323,13 @@ def _nested(value: Any) -> Any:
     return value
 
 
-def as_schedule(lr: float | Schedule) -> Schedule:
+def as_schedule(lr: float | Schedule, *, name: str = "lr") -> Schedule:
     """``lr`` itself if it is a :class:`Schedule`, else ``Constant(lr)`` (``lr`` > 0).
+
+    Anything else is refused naming the argument ``name`` (default ``"lr"``);
+    a schedule's name is told to go through :func:`create` with its arguments.
 
     >>> as_schedule(0.01)
     Constant(lr = 0.01)
     """
-    return _as_schedule("lr", lr)
+    return _as_schedule(name, lr)

@@ -806,13 +806,20 @@ def _evaluated(history: Any) -> dict[str, np.ndarray]:
 def _train_loss(problem: Any, history: Any, trained: dict[str, np.ndarray]) -> float:
     """The training loss of ``trained``, the model a record reports.
 
-    ``History.final_loss`` is the last evaluation's, which early stopping's
-    ``restore_best`` (or another callback) may have moved away from: the
-    model is evaluated again. A diverged run keeps its last loss.
+    A run that ran to its end (``"ok"``) was evaluated by :func:`~gdlab.train.fit`
+    after its last step, at ``trained`` itself: ``History.final_loss`` is that
+    loss. A stopped run may have moved since (early stopping's ``restore_best``
+    puts the best epoch back): it is evaluated again, as is a run of no step
+    (never evaluated). A diverged run keeps its last loss.
     """
-    if history.status == "diverged":
+    if history.status == "diverged" or (history.status == "ok" and _evaluated_at_end(history)):
         return float(history.final_loss)
     return float(problem.evaluate(trained, "train")["loss"])
+
+
+def _evaluated_at_end(history: Any) -> bool:
+    """Whether the run's last evaluation came after its last step."""
+    return bool(history.epochs) and history.epochs[-1]["step"] == history.steps
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -1440,9 +1447,9 @@ def search(
     fold and seed; diverged ones are left out) and predicts by majority
     vote (ties to the lowest class) for classification, reporting the test
     ``accuracy``, or by their mean for regression, reporting the test
-    ``loss`` (MSE). The final model's problem is built before any training,
-    and an ensemble's predicts one test sample then: a problem that cannot
-    predict fails before the cross-validation's work.
+    ``loss`` (MSE). An ensemble's problem is built before any training and
+    predicts one test sample then: a problem that cannot predict fails
+    before the cross-validation's work (a refit's is built after it).
 
     Args:
         make_problem: builds a problem from a Dataset or Splits, e.g.
@@ -1570,9 +1577,10 @@ def _search(
     pool, fold_list, validation = _search_folds(
         pool, given_validation, folds, validation_size, repeats, stratify, rng
     )
-    # the final model's problem first: what an ensemble cannot do fails before any training
-    problem = make_problem(pool if test is None else Splits(train=pool, validation=None, test=test))
-    if final == "ensemble":
+    final_data = pool if test is None else Splits(train=pool, validation=None, test=test)
+    problem = None
+    if final == "ensemble":  # what an ensemble cannot do fails before any training
+        problem = make_problem(final_data)
         _check_ensemble(problem, test)
 
     # -- the configurations, cross-validated one after another
@@ -1625,6 +1633,8 @@ def _search(
             optuna.logging.set_verbosity(verbosity)
 
     chosen = select(results, metric=metric)
+    if problem is None:
+        problem = make_problem(final_data)
     final_record, final_params = _finish(
         final, problem, spec, chosen, pool, test, seeds, train_kwargs
     )

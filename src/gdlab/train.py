@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 import os
 import sys
 import time
@@ -49,7 +48,7 @@ from gdlab._checks import check_bool, check_choice, check_int, check_real, check
 from gdlab.data.batches import BatchStream
 from gdlab.optim.base import NonFiniteGradientError, Optimizer
 from gdlab.problems import Problem
-from gdlab.schedules import Schedule
+from gdlab.schedules import Schedule, as_schedule
 
 __all__ = [
     "STATUSES",
@@ -685,17 +684,8 @@ def _check_validation(problem: Problem, validation: Any) -> None:
 
 def _check_schedule(schedule: Any) -> None:
     """``schedule``: ``None``, a learning rate (> 0) or a Schedule, checked before anything."""
-    if schedule is None or isinstance(schedule, Schedule):
-        return
-    if isinstance(schedule, bool) or not isinstance(schedule, numbers.Real):
-        fail(
-            "schedule",
-            "None, a positive real number or a gdlab.schedules.Schedule (a name with its "
-            "arguments: gdlab.schedules.create(name, ...))",
-            schedule,
-            kind=TypeError,
-        )
-    check_real("schedule", schedule, low=0, low_open=True)
+    if schedule is not None:
+        as_schedule(schedule, name="schedule")
 
 
 def _with_defaults(callbacks: Sequence[Callback], progress: bool) -> tuple[list, DivergenceGuard]:

@@ -224,11 +224,12 @@ def _with_lr0(schedule: Mapping[str, Any], value: float, where: str) -> dict[str
     ``min_lr``, scaled in the same proportion)."""
     from gdlab import schedules
 
-    config = schedules.with_lr0(schedule_config(schedule), value)
+    given = schedule_config(schedule)
+    config = schedules.with_lr0(given, value)
     if config is None:
         raise ConfigError(
             f"{where} cannot set the initial rate of schedule "
-            f"{schedule_config(schedule).get('name')!r}; give the whole schedule instead"
+            f"{given.get('name')!r}; give the whole schedule instead"
         )
     return config
 
@@ -238,18 +239,14 @@ def _is_number(value: Any) -> bool:
 
 
 def schedule_lr0(lr: Any) -> float | None:
-    """The initial rate of ``lr`` (a number or a schedule config); ``None`` if it has none."""
+    """The initial rate of ``lr``: a number itself, or a schedule's in an ``lr`` table
+    (:func:`gdlab.schedules.initial_rate`, where ``--lr`` sets it); ``None`` if it has none."""
+    from gdlab import schedules
+
     if _is_number(lr):
         return float(lr)
     if isinstance(lr, Mapping):
-        config = schedule_config(lr)
-        for key in ("lr0", "lr"):
-            if isinstance(config.get(key), int | float):
-                return float(config[key])
-        if isinstance(config.get("schedule"), Mapping) or _is_number(config.get("schedule")):
-            return schedule_lr0(config["schedule"])
-        if config.get("values"):
-            return float(config["values"][0])
+        return schedules.initial_rate(schedule_config(lr))
     return None
 
 

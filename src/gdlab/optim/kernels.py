@@ -15,8 +15,6 @@ Notation: ``d`` is the gradient after L2 weight decay, ``d = g + wd·p``.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 __all__ = [
@@ -121,15 +119,19 @@ def _centered_var(s: np.ndarray, gbar: np.ndarray) -> np.ndarray:
 
     There ``gbar²`` may overflow too, and ``inf − inf`` is NaN; PyTorch's
     ``addcmul`` is a fused multiply-add, which gives inf (and then a step of
-    ``d/inf = 0``). Finite values are untouched: the fix-up runs only when
-    the maximum of ``s`` is not finite.
+    ``d/inf = 0``). Finite values are untouched: the fix-up runs only when the
+    subtraction was invalid (``inf − inf``, the one case it mends; where
+    ``gbar²`` stays finite, ``inf − gbar²`` is inf already).
     """
-    if s.size and not math.isfinite(s.max()):
-        with np.errstate(over="ignore", invalid="ignore"):  # mended just below
-            var = s - gbar * gbar
-        np.copyto(var, s, where=(s == np.inf) & np.isfinite(gbar))
-        return var
-    return s - gbar * gbar
+    try:
+        with np.errstate(over="ignore", invalid="raise"):
+            return s - gbar * gbar
+    except FloatingPointError:
+        pass
+    with np.errstate(over="ignore", invalid="ignore"):  # mended just below
+        var = s - gbar * gbar
+    np.copyto(var, s, where=(s == np.inf) & np.isfinite(gbar))
+    return var
 
 
 def rmsprop_step(
