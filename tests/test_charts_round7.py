@@ -337,3 +337,120 @@ def test_page_draws_the_cross_where_a_path_left_the_plot(browser):
         assert "SGD (diverged by step 2)" in page.locator("ul.legend").inner_text()
     finally:
         page.close()
+
+
+# --- round 7 review: one builder, the figure's autoscale, no needless work ----------------------
+
+
+def test_sensitivity_chart_holds_the_std_band_as_the_figure_does():
+    doc = _tuning([50, 45, 30, 20, 10, 5, 1.0])
+    doc["series"]["configurations"]["SGD"]["std"] = [200, 5, 5, 5, 5, 5, 30]
+    chart = _chart(doc, "sensitivity")
+    scale = chart["scale"]
+    assert scale["kind"] == "log"  # the means span 50 / 0.1: the figure's rule
+    low, high = scale["ranges"]["log"]
+    assert high > 50 + 200  # the band's top, far above every mean
+    # the band's edges at or below 0 are left out on a log axis, as matplotlib does
+    assert low > 0
+    fig = figures.sensitivity_figure(doc)
+    assert fig.axes[-1].get_ylim()[1] == pytest.approx(high, rel=0.5)
+
+
+def test_the_loss_chart_builds_the_figures_curves_once(monkeypatch):
+    calls = []
+    curves = interactive._loss_curves
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return curves(*args, **kwargs)
+
+    monkeypatch.setattr(interactive, "_loss_curves", counted)
+    chart = _chart(_noisy_and_smooth(), "loss")
+    assert len(calls) == 1
+    assert chart["smooth"]["names"] == {"SGD (1 sample)": "SGD (1 sample)", "GD": "GD"}
+    assert chart["smooth"]["dots"] == ["SGD (1 sample)"]
+
+
+def test_the_lr_chart_reads_its_rates_once(monkeypatch):
+    calls = []
+    floats = interactive._floats_or_nan
+
+    def counted(values):
+        calls.append(values)
+        return floats(values)
+
+    monkeypatch.setattr(interactive, "_floats_or_nan", counted)
+    interactive._lr_chart(_lr_doc([0.1, 0.01, 0.001], [0.1] * 3))
+    assert len(calls) == 2  # one per trace
+
+
+def test_a_scale_is_built_in_one_place():
+    whole = interactive._whole_scale(np.array([1.0, 100.0]), True)
+    assert set(whole) == set(interactive._scale([[1.0, 100.0]]))
+    assert whole["kind"] == "log"
+    assert interactive._whole_scale(np.array([-1.0, 100.0]), True)["kind"] == "linear"
+
+
+def _dots(page: Any) -> list[tuple[float, float]]:
+    d = page.get_attribute('[data-chart="chart-loss"] path.raw[data-group="noisy"]', "d")
+    return [tuple(map(float, s.split("h")[0].split(","))) for s in d.split("M")[1:]]
+
+
+def test_page_draws_a_dot_per_pixel_in_view(browser):
+    """20,000 batch losses, two levels: one dot per pixel, none out of view (zoomed)."""
+    loss = np.where(np.arange(20000) % 2, 1.0, 100.0) * np.exp(-np.arange(20000) / 1e4)
+    doc = _data([_loss_run("noisy", loss), _loss_run("GD", np.geomspace(90, 1, 20000))])
+    chart = _chart(doc, "loss")
+    assert chart["smooth"]["dots"] == ["noisy"]
+    page = _open(browser, [chart])
+    try:
+        dots = _dots(page)
+        cells = {(math.floor(x + 0.5), math.floor(y + 0.5)) for x, y in dots}
+        assert len(dots) < 20000 / 10  # was one a value
+        assert len(dots) < 1.5 * len(cells)  # about one a pixel (its centre written to 0.1)
+        left, top, width, height = page.eval_on_selector(
+            '[data-chart="chart-loss"] rect.frame',
+            "r => ['x', 'y', 'width', 'height'].map(k => Number(r.getAttribute(k)))",
+        )
+        svg = page.locator('[data-chart="chart-loss"] svg.plot').bounding_box()
+        scale = svg["width"] / float(
+            page.get_attribute('[data-chart="chart-loss"] svg.plot', "width")
+        )
+        # zoom to the middle fifth of the steps and the upper half (the upper level)
+        x0, x1 = left + 0.4 * width, left + 0.6 * width
+        y0, y1 = top + 0.02 * height, top + 0.5 * height
+        page.mouse.move(svg["x"] + x0 * scale, svg["y"] + y0 * scale)
+        page.mouse.down()
+        page.mouse.move(svg["x"] + x1 * scale, svg["y"] + y1 * scale, steps=4)
+        page.mouse.up()
+        zoomed = _dots(page)
+        assert zoomed
+        for x, y in zoomed:
+            assert left - 1.5 <= x <= left + width + 1.5
+            assert top - 1.5 <= y <= top + height + 1.5
+    finally:
+        page.close()
+
+
+def test_page_restores_the_figures_smoothing_at_the_first_stop(browser):
+    chart = _chart(_noisy_and_smooth(), "loss")
+    page = _open(browser, [chart])
+    try:
+        box = page.locator('[data-chart="chart-loss"]')
+        slider = box.locator("input.smooth")
+        first = slider.input_value()
+        legend = box.locator("ul.legend").inner_text()
+        said = box.locator("output.smooth-value").inner_text()
+        d = box.locator("g.trace path").first.get_attribute("d")
+        assert "smoothed over" in legend
+        assert first == "3"  # β 0.9
+        slider.fill("5")
+        slider.dispatch_event("input")
+        assert "smoothed over" not in box.locator("ul.legend").inner_text()
+        slider.fill(first)  # back at the start: the figure's β per run and its legend
+        slider.dispatch_event("input")
+        assert box.locator("ul.legend").inner_text() == legend
+        assert box.locator("output.smooth-value").inner_text() == said
+        assert box.locator("g.trace path").first.get_attribute("d") == d
+    finally:
+        page.close()

@@ -9,17 +9,15 @@ import pytest
 from gdlab import race as racing
 from gdlab.averages import ewma
 from gdlab.experiments import Experiment
-from gdlab.race import comparison, race
+from gdlab.race import comparison
 from gdlab.report import figures, html
 
 # --------------------------------------------------------------------------- 1. the target
 
 
-def exact_run(group, loss, every=1):
-    """A run record whose evaluations say how many steps an epoch took (``every``)."""
-    epochs = [{"epoch": e, "step": e * every, "train_loss": 0.0} for e in range(1, 4)]
-    return {"id": f"{group}-0", "group": group, "seed": 0, "status": "ok", "loss": loss,
-            "epochs": epochs, "metrics": {"final_loss": loss[-1]}}  # fmt: skip
+def exact_run(group, loss):
+    return {"id": f"{group}-0", "label": group, "group": group, "seed": 0, "status": "ok",
+            "loss": loss, "metrics": {"final_loss": loss[-1]}}  # fmt: skip
 
 
 FALLING = [6.45, 5.2, 4.3, 3.5, 2.8]
@@ -29,7 +27,8 @@ SPIKE = [6.45, 1e4, 6.2, 1e-2, 1e-4]  # RMSprop's lr 10 on the bowl
 def test_an_exact_loss_is_counted_as_it_is_so_a_spike_hides_no_winner():
     """The bowl's tuned race: RMSprop's loss spiked at its first update and was 0.015 by
     its third; the EWMA held the spike up for dozens of steps and the table said "—"."""
-    target, rows = comparison([exact_run("SGD", FALLING), exact_run("RMSprop", SPIKE)], {})
+    runs = [exact_run("SGD", FALLING), exact_run("RMSprop", SPIKE)]
+    target, rows = comparison(runs, {}, exact={"SGD", "RMSprop"})
     assert target == 2.8  # SGD's best raw loss, the highest best of the two
     steps = {row["group"]: row["steps_to_target"] for row in rows}
     assert steps == {"SGD": 5, "RMSprop": 4}
@@ -37,39 +36,71 @@ def test_an_exact_loss_is_counted_as_it_is_so_a_spike_hides_no_winner():
 
 
 def test_a_mini_batch_loss_is_still_smoothed():
-    runs = [exact_run("SGD", FALLING, every=10), exact_run("RMSprop", SPIKE, every=10)]
-    target, rows = comparison(runs, {})
+    runs = [exact_run("SGD", FALLING), exact_run("RMSprop", SPIKE)]
+    target, rows = comparison(runs, {})  # no run named exact: all noisy
     assert target == ewma(FALLING, 0.9, bias_correction=True)[-1]
     assert {row["target_curve"] for row in rows} == {"smoothed"}
 
 
-def _records(training):
+def test_the_comparison_records_its_beta():
+    runs = [exact_run("SGD", FALLING), exact_run("RMSprop", SPIKE)]
+    target, rows = comparison(runs, {}, beta=0.5)
+    assert target == ewma(FALLING, 0.5, bias_correction=True)[-1]
+    assert [row["beta"] for row in rows] == [0.5, 0.5]
+    text = html._comparison({"kind": "tuning", "comparison": rows, "target_loss": target})
+    assert "(β 0.5)" in text
+    assert "β 0.9" not in text
+
+
+def _exact(problem, training):
     experiment = Experiment.from_dict(
-        {"name": "m", "problem": {"kind": "mlp", "data": "xor", "n_samples": 100,
-                                  "hidden": [3], "output": "sigmoid"},
-         "training": training, "optimizers": {"names": ["sgd"], "lr": {"sgd": 0.1}}}
+        {"name": "m", "problem": problem, "training": training,
+         "optimizers": {"names": ["sgd"], "lr": {"sgd": 0.1}}}
     )  # fmt: skip
-    return race(experiment, progress=False)
+    built = racing.prepare(experiment)
+    return [racing.exact_loss(experiment, run, built) for run in experiment.runs]
+
+
+XOR = {"kind": "mlp", "data": "xor", "n_samples": 100, "hidden": [3], "output": "sigmoid"}
 
 
 @pytest.mark.parametrize(
-    ("training", "exact"),
-    [({"epochs": 3}, True), ({"epochs": 3, "evaluate_every": 2}, True),
-     ({"epochs": 3, "batch_size": 32}, False), ({"steps": 5, "batch_size": 32}, False)],
+    ("problem", "training", "exact"),
+    [(XOR, {"epochs": 3}, True), (XOR, {"epochs": 3, "evaluate_every": 2}, True),
+     (XOR, {"epochs": 3, "batch_size": 100}, True),
+     # with replacement: a batch of the set's size is still a sample
+     (XOR, {"epochs": 3, "batch_size": 100, "batching": "random"}, False),
+     (XOR, {"epochs": 3, "batch_size": 32}, False), (XOR, {"steps": 5, "batch_size": 32}, False),
+     # full batch, but a fresh dropout mask each step: 0.8132, 0.8487, 0.8389, 0.8017, …
+     ({**XOR, "hidden": [16], "dropout": 0.5}, {"epochs": 20}, False),
+     ({"kind": "function", "function": "bowl"}, {"steps": 5}, True)],
 )  # fmt: skip
-def test_a_run_record_says_whether_its_loss_is_exact(training, exact):
-    (record,) = _records(training)
-    assert racing._deterministic_loss(record) is exact
+def test_which_runs_loss_is_exact(problem, training, exact):
+    assert _exact(problem, training) == [exact]
 
 
-def test_a_function_race_counts_its_loss_as_it_is():
+def test_a_tuned_race_with_dropout_smooths_its_loss(tmp_path):
+    experiment = Experiment.from_dict(
+        {"name": "d", "problem": {**XOR, "hidden": [16], "dropout": 0.5},
+         "training": {"epochs": 20}, "optimizers": {"names": ["sgd"], "lr": {"sgd": 0.5}}}
+    )  # fmt: skip
+    document = racing.run_experiment(
+        experiment, tmp_path, progress=False, figures=False, series={"kind": "tuning"}
+    )
+    (row,) = document["series"]["comparison"]
+    assert row["target_curve"] == "smoothed"
+
+
+def test_a_function_race_counts_its_loss_as_it_is(tmp_path):
     experiment = Experiment.from_dict(
         {"name": "b", "problem": {"kind": "function", "function": "bowl"},
          "training": {"steps": 6}, "optimizers": {"names": ["sgd", "rmsprop"],
                                                    "lr": {"sgd": 0.95, "rmsprop": 10.0}}}
     )  # fmt: skip
-    runs = race(experiment, progress=False)
-    _, rows = comparison(runs, {})
+    document = racing.run_experiment(
+        experiment, tmp_path, progress=False, figures=False, series={"kind": "tuning"}
+    )
+    rows = document["series"]["comparison"]
     assert [row["target_curve"] for row in rows] == ["raw", "raw"]
     assert {row["group"]: row["steps_to_target"] for row in rows}["RMSprop"] is not None
 
@@ -78,7 +109,7 @@ def test_a_function_race_counts_its_loss_as_it_is():
     ("kinds", "words"),
     [(["raw"], "the loss as it is, since it is exact"),
      (["smoothed"], "smoothed by a bias-corrected exponentially weighted average (β 0.9)"),
-     (["raw", "smoothed"], "for the configurations trained on mini-batches")],
+     (["raw", "smoothed"], "for the configurations whose loss is noisy")],
 )  # fmt: skip
 def test_the_comparison_note_says_which_loss_it_counted(kinds, words):
     rows = [{"group": f"g{k}", "target_curve": kind, "steps_to_target": 3, "seeds": 1,
@@ -182,3 +213,35 @@ def test_the_runs_table_says_what_it_is_above_it_not_in_a_caption():
 def test_the_summary_wraps_on_a_narrow_screen():
     narrow = html._CSS.split("@media (max-width: 40rem)")[1].split("\n}\n")[0]
     assert "table.ranking td { white-space: normal; }" in narrow
+
+
+# --------------------------------------------------------------------------- 5. one rule each
+
+
+def test_the_sensitivity_chart_takes_the_figures_log_ratio():
+    from gdlab.report import interactive
+
+    assert interactive.SENSITIVITY_LOG_RATIO is figures.SENSITIVITY_LOG_RATIO
+
+
+@pytest.mark.parametrize(
+    ("rates", "threshold"),
+    [([[0.0, 1e-300, 1.0]], 1e-12), ([[0.0, 0.2, 0.05]], 0.05), ([[-1e-200, 0.0, 10.0]], 1e-11)],
+)
+def test_lr_scale_and_the_loss_scale_share_one_symlog_threshold(rates, threshold):
+    assert figures.lr_scale(rates) == ("symlog", pytest.approx(threshold))
+    sizes = [abs(v) for v in rates[0] if v]
+    assert figures._symlog_threshold(min(sizes), max(sizes)) == pytest.approx(threshold)
+
+
+def test_the_overlay_sets_its_function_up_once(monkeypatch):
+    calls = []
+    setup = figures._function_setup
+
+    def counted(*args, **kwargs):
+        calls.append(args[2])
+        return setup(*args, **kwargs)
+
+    monkeypatch.setattr(figures, "_function_setup", counted)
+    figures.overlay_figure(_bowl([[[-7, 2], [-3, 1], [0.5, 0.0]]]), resolution=8, levels=3)
+    assert calls == ["overlay"]

@@ -336,12 +336,10 @@ def race_task(
     stored in ``out/params/<id>.npz``; the record is plain JSON data.
     ``modules`` are imported first: those that register the race's own optimizers.
     """
-    import importlib
-
     from gdlab.results import plain, store_params
+    from gdlab.sweep import import_modules
 
-    for module in modules:
-        importlib.import_module(module)
+    import_modules(modules)
     experiment = Experiment.from_dict(config)
     return plain(store_params(_train(experiment, run, seed, progress), out))
 
@@ -688,7 +686,8 @@ def run_experiment(
             write(writer.document, out_dir, charts=charts)
         raise
     if series is not None and series.get("kind") == "tuning":
-        target, rows = comparison(writer.runs, series.get("configurations", {}))
+        exact = _exact_labels(experiment, problem)
+        target, rows = comparison(writer.runs, series.get("configurations", {}), exact=exact)
         writer.document["series"]["target_loss"] = target
         writer.document["series"]["comparison"] = rows
     writer.finish("complete")
@@ -771,6 +770,7 @@ def _comparison_row(
     curves: Mapping[str, np.ndarray],
     target: float | None,
     tuned: Mapping[str, Any],
+    exact: frozenset[str],
 ) -> dict[str, Any]:
     from gdlab.results import series_stride
 
@@ -796,7 +796,7 @@ def _comparison_row(
         "test_accuracy_mean": acc_mean,
         "test_accuracy_std": acc_std,
         "steps_to_target": steps,
-        "target_curve": _target_curve(ok),
+        "target_curve": _target_curve(ok, exact),
         "within_10_percent": tuned.get("within_10_percent"),
     }
 
@@ -821,45 +821,61 @@ def _comparison_target(
     return max(bests) if bests else None
 
 
-def _deterministic_loss(run: Mapping[str, Any]) -> bool:
-    """Whether ``run``'s per-step loss is exact, not a mini-batch's estimate: every step
-    of the run was an epoch (a 2-D function, or full-batch training), as its evaluations
-    (``epochs``, each at ``step == epoch``) show. A record without evaluations (a diverged
-    first step, a hand-made one) is taken as noisy."""
-    epochs = run.get("epochs") or []
-    return bool(epochs) and all(e.get("step") == e.get("epoch") for e in epochs)
+def exact_loss(experiment: Experiment, run: RunSpec, problem: Any) -> bool:
+    """Whether ``run``'s per-step loss is exact, not an estimate: every step is one
+    deterministic pass over the whole training set (a 2-D function, or a full batch:
+    ``batch_size`` ``None``, or the set's size with ``batching="epoch"``, a permutation
+    that covers the set) through a network without dropout. ``batching="random"`` draws
+    with replacement, so even a batch of the set's size is a noisy estimate."""
+    layers = getattr(getattr(problem, "net", None), "layers", ())
+    if any(hasattr(layer, "rng") for layer in layers):  # dropout: a fresh mask per step
+        return False
+    training = experiment.run_training(run)
+    n = problem.n_samples
+    if n is None or training.batch_size is None:
+        return True
+    return training.batching == "epoch" and training.batch_size >= n
 
 
-def _target_curve(runs: Sequence[Mapping[str, Any]]) -> str | None:
+def _exact_labels(experiment: Experiment, problem: Any) -> frozenset[str]:
+    """The labels of the runs whose loss is exact (:func:`exact_loss`)."""
+    return frozenset(r.label for r in experiment.runs if exact_loss(experiment, r, problem))
+
+
+def _target_curve(runs: Sequence[Mapping[str, Any]], exact: frozenset[str]) -> str | None:
     """``"raw"`` or ``"smoothed"``: the loss :func:`comparison` counts for ``runs``
     (``"mixed"`` where they differ, ``None`` where there are none)."""
-    kinds = {"raw" if _deterministic_loss(r) else "smoothed" for r in runs}
+    kinds = {"raw" if r.get("label") in exact else "smoothed" for r in runs}
     return kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else None)
 
 
-def _counted_loss(run: Mapping[str, Any], beta: float) -> np.ndarray:
+def _counted_loss(run: Mapping[str, Any], beta: float, exact: frozenset[str]) -> np.ndarray:
     """The loss :func:`comparison` counts for ``run``: its raw loss where that is exact
-    (:func:`_deterministic_loss`), else its bias-corrected EWMA with ``beta``."""
+    (its label in ``exact``), else its bias-corrected EWMA with ``beta``."""
     from gdlab.averages import ewma
 
     if not len(run["loss"]):  # a list or an array (run_record's)
         return np.empty(0)
     loss = np.asarray(run["loss"], float)
-    return loss if _deterministic_loss(run) else ewma(loss, beta, bias_correction=True)
+    return loss if run.get("label") in exact else ewma(loss, beta, bias_correction=True)
 
 
 def comparison(
-    runs: Sequence[Mapping[str, Any]], tuning: Mapping[str, Any], beta: float = 0.9
+    runs: Sequence[Mapping[str, Any]],
+    tuning: Mapping[str, Any],
+    beta: float = 0.9,
+    exact: Iterable[str] = (),
 ) -> tuple[float | None, list[dict[str, Any]]]:
     """A tuned race's table: per group, performance over seeds, speed and sensitivity.
 
     Speed counts each run's training loss as it is where that loss is exact
-    (:func:`_deterministic_loss`: a 2-D function, full-batch training), and
-    smoothed where it is a mini-batch's noisy estimate (a bias-corrected
-    EWMA with ``beta``). Smoothing an exact loss only delays it: one early
-    spike (RMSprop's lr 10 on the bowl: 6.45, 10036 after one update, 0.015
-    after three) held the smoothed curve above a target the loss had long
-    passed for dozens of steps.
+    (the run's label is in ``exact``, as :func:`exact_loss` says of a 2-D
+    function or full-batch training without dropout), and smoothed where it is
+    a noisy estimate (a bias-corrected EWMA with ``beta``, which each row
+    records as ``beta``; a run not named in ``exact`` is taken as noisy).
+    Smoothing an exact loss only delays it: one early spike (RMSprop's lr 10
+    on the bowl: 6.45, 10036 after one update, 0.015 after three) held the
+    smoothed curve above a target the loss had long passed for dozens of steps.
 
     The target loss is the highest of the groups' best counted losses (the
     median over a group's seeds) among the groups that got below their start
@@ -879,10 +895,12 @@ def comparison(
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for run in runs:
         groups.setdefault(run["group"], []).append(run)
-    curves = {run["id"]: _counted_loss(run, beta) for run in runs}
+    exact = frozenset(exact)
+    curves = {run["id"]: _counted_loss(run, beta, exact) for run in runs}
     target = _comparison_target(groups.values(), curves)
     rows = [
-        _comparison_row(name, members, curves, target, tuning.get(name) or {})
+        _comparison_row(name, members, curves, target, tuning.get(name) or {}, exact)
+        | {"beta": beta}
         for name, members in groups.items()
     ]
     return target, rows

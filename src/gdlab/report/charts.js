@@ -184,8 +184,16 @@
   };
 
   // The legend's words once one beta smooths every curve (no "smoothed over ≈50 steps").
-  Chart.prototype.plainLegend = function () {
-    var names = this.spec.smooth.names || {};
+  // The legend's words by group; named: each group's words set from names ({group: words}).
+  Chart.prototype.legendWords = function () {
+    var words = {};
+    Array.prototype.forEach.call(this.legend.querySelectorAll("button"), function (b) {
+      words[b.getAttribute("data-group")] = b.querySelector("span").textContent;
+    });
+    return words;
+  };
+
+  Chart.prototype.named = function (names) {
     Array.prototype.forEach.call(this.legend.querySelectorAll("button"), function (b) {
       var name = names[b.getAttribute("data-group")];
       if (name) { b.querySelector("span").textContent = name; }
@@ -368,9 +376,16 @@
         if (output) { output.textContent = text; }
         slider.setAttribute("aria-valuetext", text);
       };
+      // back at its first stop, the figure's smoothing (per run) and legend come back
+      var first = slider.value, figureWords = self.legendWords();
       slider.addEventListener("input", function () {
-        self.smooth(spec.smooth.betas[Number(slider.value)]);
-        self.plainLegend();
+        if (slider.value === first) {
+          self.smooth(spec.smooth.beta, spec.smooth.start);
+          self.named(figureWords);
+        } else {
+          self.smooth(spec.smooth.betas[Number(slider.value)]);
+          self.named(spec.smooth.names || {});
+        }
         show();
         self.render();
       });
@@ -578,12 +593,8 @@
       }
       var color = esc((t.line || {}).color || "#000");
       if (dots.indexOf(t.legendgroup) >= 0) {
-        var d = "";
-        for (var j = 0; j < n; j++) {
-          if (isFinite(px[j]) && isFinite(py[j])) { d += "M" + px[j].toFixed(1) + "," + py[j].toFixed(1) + "h0.01"; }
-        }
         out.push('<path class="raw" data-group="' + esc(t.legendgroup) + '" fill="none" stroke="' + color +
-          '" stroke-opacity="0.3" stroke-width="2" stroke-linecap="round" d="' + d + '"/>');
+          '" stroke-opacity="0.3" stroke-width="2" stroke-linecap="round" d="' + dotPath(px, py, f) + '"/>');
       } else {
         out.push('<path class="raw" data-group="' + esc(t.legendgroup) + '" fill="none" stroke="' + color +
           '" stroke-opacity="0.25" stroke-width="0.7" d="' + linePath(px, py, f) + '"/>');
@@ -591,6 +602,21 @@
     });
     return out.join("");
   };
+
+  // A cloud of dots' path: one dot per pixel in view (a dot on a pixel that has one adds
+  // nothing; one out of view is clipped), so 20,000 values stay fast while panning.
+  function dotPath(px, py, f) {
+    var d = [], seen = new Set();
+    for (var i = 0; i < px.length; i++) {
+      var x = px[i], y = py[i];
+      if (!(x >= f.l - 1 && x <= f.l + f.w + 1 && y >= f.t - 1 && y <= f.t + f.h + 1)) { continue; }
+      var cell = Math.round(x) * 65536 + Math.round(y);
+      if (seen.has(cell)) { continue; }
+      seen.add(cell);
+      d.push("M" + x.toFixed(1) + "," + y.toFixed(1) + "h0.01");
+    }
+    return d.join("");
+  }
 
   // A line's path; a long one keeps, per pixel column, its first, lowest, highest and
   // last point (what the eye sees), so thousands of steps stay fast.

@@ -142,6 +142,8 @@ OVERLAP_SHARE = 0.9  # ... at this share of their steps overlap within the line 
 # moves less than ROUGH_MAX of its own range per step (median), if the run is long enough.
 BETAS = (SMOOTH_BETA, 0.98, 0.995, 0.999)
 ROUGH_MAX = 0.01
+#: The sensitivity figure's y-axis is log when its losses span more than this factor.
+SENSITIVITY_LOG_RATIO = 20
 
 _RC = {
     "svg.hashsalt": SVG_HASHSALT,
@@ -590,6 +592,15 @@ def _smoothing(raws: Sequence[np.ndarray]) -> float:
     return chosen[-1] if chosen else SMOOTH_BETA
 
 
+def _curve_label(name: str, group: Sequence[Mapping[str, Any]], beta: float) -> str:
+    """A loss curve's legend words: the group's name, its divergences, and its smoothing
+    where that is not the default's."""
+    label = name + _divergence_note(group)
+    if beta != SMOOTH_BETA:
+        label += f", smoothed over ≈{effective_window(beta):.0f} steps"
+    return label
+
+
 def _loss_curves(results: Mapping[str, Any], beta: float | None = None) -> list[_Curve]:
     """Each group's loss curves, in group order (:func:`smooth` over each run's loss).
 
@@ -613,9 +624,7 @@ def _loss_curves(results: Mapping[str, Any], beta: float | None = None) -> list[
         smooths = [smooth(raw, chosen) for raw in raws]
         kept, alone = _split_diverged(group, [raw.size > 0 for raw in raws])
         empty = np.empty(0)
-        label = name + _divergence_note(group)
-        if chosen != SMOOTH_BETA:
-            label += f", smoothed over ≈{effective_window(chosen):.0f} steps"
+        label = _curve_label(name, group, chosen)
         curve = _Curve(name, label, styles[name], empty, empty, empty, beta=chosen)
         if len(kept) == 1:
             k = kept[0]
@@ -700,8 +709,15 @@ def _loss_view(curves: Sequence[_Curve], log: bool | None) -> _View:
     pairs = overlaps({c.name: (c.steps, c.mean) for c in shown}, scale)
     rank = {name: i for i, name in enumerate(order)}
     under = {a if rank[a] < rank[b] else b for a, b in pairs}
-    noisy = {c.name for c in shown if _roughness(c.raw, scale) > 0.1}
-    return _View(scale, order, pairs, noisy, under, [c.name for c in curves])
+    return _View(scale, order, pairs, _noisy(shown, scale), under, [c.name for c in curves])
+
+
+def _noisy(shown: Sequence[_Curve], scale: Scale | None = None) -> set[str]:
+    """The curves whose raw loss jumps across much of the axis (``scale``; by default
+    the one :func:`_loss_view` chooses): drawn as faint dots."""
+    if scale is None:
+        scale = choose_scale([c.mean for c in shown if c.mean.size])
+    return {c.name for c in shown if c.mean.size and _roughness(c.raw, scale) > 0.1}
 
 
 # --- what to look for: short paragraphs written from the data ----------------------
@@ -2095,20 +2111,19 @@ def _zoom(
 _Box = tuple[tuple[float, float], tuple[float, float]]
 
 
-def _overlay_box(
-    results: Mapping[str, Any], function: functions2d.Function2D | None
-) -> tuple[functions2d.Function2D, _Box, _Box]:
-    """``(fn, (xlim, ylim) drawn, (xlim, ylim) of the function's range)``: the overlay's
-    axes are the box around the paths and minima (:func:`_zoom`), within the range."""
-    fn, xlim, ylim, minima, firsts = _function_setup(results, function, "overlay")
+def _overlay_box(setup: tuple) -> tuple[_Box, _Box]:
+    """``((xlim, ylim) drawn, (xlim, ylim) of the function's range)`` of the overlay
+    (``setup``: :func:`_function_setup`'s): its axes are the box around the paths and
+    minima (:func:`_zoom`), within the range."""
+    _, xlim, ylim, minima, firsts = setup
     box = _zoom([_path_of(run) for run in firsts.values()], minima, xlim, ylim)
-    return fn, box, (xlim, ylim)
+    return box, (xlim, ylim)
 
 
 def _overlay_axes_words(results: Mapping[str, Any], fn: functions2d.Function2D) -> str:
     """The overlay caption's words on its axes: zoomed to the paths (from what to what,
     out of the function's range), or the whole range where the paths span it."""
-    _, (xlim, ylim), (full_x, full_y) = _overlay_box(results, fn)
+    (xlim, ylim), (full_x, full_y) = _overlay_box(_function_setup(results, fn, "overlay"))
 
     def span(lim: tuple[float, float]) -> str:
         return f"{_fmt(lim[0])} to {_fmt(lim[1])}"
@@ -2161,8 +2176,9 @@ def overlay_figure(
     """
     resolution = check_int("resolution", resolution, low=2)
     levels = check_int("levels", levels, low=2)
-    fn, (xlim, ylim), _ = _overlay_box(results, function)
-    _, _, _, minima, firsts = _function_setup(results, fn, "overlay")
+    setup = _function_setup(results, function, "overlay")
+    fn, _, _, minima, firsts = setup
+    (xlim, ylim), _ = _overlay_box(setup)
     surface = _function_surface(fn, xlim, ylim, resolution, levels)
     styles = group_styles(_runs(results))
     with _style():
@@ -2547,9 +2563,7 @@ def _function_loss_scale(
         # (at most SYMLOG_DECADES below the largest: a smallest value near 1e-300
         # would stretch the axis over 300 decades and overflow matplotlib's transform)
         top = min(float(every.max()), ceiling if ceiling is not None else math.inf)
-        ax.set_yscale(
-            "symlog", linthresh=max(float(every[every > 0].min()), top * 10.0**-SYMLOG_DECADES)
-        )
+        ax.set_yscale("symlog", linthresh=_symlog_threshold(float(every[every > 0].min()), top))
     elif every.min() < 0:  # unbounded below (a saddle): symmetric log
         starts = [abs(v[0]) for v in values if v.size and v[0] != 0]
         ax.set_yscale("symlog", linthresh=float(np.median(starts)) if starts else 1.0)
@@ -2557,6 +2571,13 @@ def _function_loss_scale(
         return
     _cap(ax, ceiling)
     _apart_ticks(ax.yaxis)
+
+
+def _symlog_threshold(smallest: float, top: float) -> float:
+    """A symmetric-log axis's linear threshold: the smallest nonzero size, but at most
+    :data:`SYMLOG_DECADES` below ``top`` (a smallest value near 1e-300 would stretch the
+    axis over 300 decades and overflow matplotlib's transform)."""
+    return max(smallest, top * 10.0**-SYMLOG_DECADES)
 
 
 def _cap(ax: Axes, ceiling: float | None) -> bool:
@@ -2912,7 +2933,7 @@ def lr_scale(rates: Sequence[Any]) -> tuple[str, float | None]:
     if values.min() > 0:
         return "log", None
     sizes = np.abs(values[values != 0])
-    return "symlog", max(float(sizes.min()), float(sizes.max()) * 10.0**-SYMLOG_DECADES)
+    return "symlog", _symlog_threshold(float(sizes.min()), float(sizes.max()))
 
 
 #: An lr figure's line: the first group's name, every group's name, the run, its rates.
@@ -3537,7 +3558,8 @@ def sensitivity_figure(results: Mapping[str, Any]) -> Figure:
         for label, c in configurations.items():
             finite_all += _sensitivity_curve(ax, label, c, styles[label])
         ax.set_xscale("log")
-        if finite_all and min(finite_all) > 0 and max(finite_all) / min(finite_all) > 20:
+        lo, hi = (min(finite_all), max(finite_all)) if finite_all else (0.0, 0.0)
+        if lo > 0 and hi / lo > SENSITIVITY_LOG_RATIO:
             ax.set_yscale("log")
         ax.margins(y=0.1)
         ax.set_xlabel("learning rate")

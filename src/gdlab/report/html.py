@@ -586,17 +586,23 @@ def _comparison_text(
 def _counted_words(rows: Sequence[Mapping[str, Any]]) -> str:
     """Which loss the target and speed count (``target_curve`` of the rows)."""
     kinds = {row.get("target_curve", "smoothed") for row in rows} - {None}  # older: smoothed
-    raw = "the loss as it is, since it is exact (a 2-D function or full-batch training)"
+    # older rows: comparison's default
+    betas = {b for row in rows if isinstance(b := row.get("beta", 0.9), int | float)}
+    raw = (
+        "the loss as it is, since it is exact (a 2-D function, or full-batch training "
+        "without dropout)"
+    )
     smoothed = (
-        "the loss smoothed by a bias-corrected exponentially weighted average (β 0.9), "
-        "since a mini-batch's loss is noisy"
+        "the loss smoothed by a bias-corrected exponentially weighted average "
+        f"(β {'/'.join(f'{b:g}' for b in sorted(betas))}), since a mini-batch's loss "
+        "(or one with dropout) is noisy"
     )
     if kinds == {"raw"}:
         return f"Counted: {raw}."
     if kinds == {"smoothed"}:
         return f"Counted: {smoothed}."
     if kinds:
-        return f"Counted: {raw}; {smoothed}, for the configurations trained on mini-batches."
+        return f"Counted: {raw}; {smoothed}, for the configurations whose loss is noisy."
     return ""
 
 

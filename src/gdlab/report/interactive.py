@@ -61,10 +61,12 @@ from gdlab import functions2d
 from gdlab.report import palette, stops
 from gdlab.report.figures import (
     EWMA_FIRST_DAYS,
+    SENSITIVITY_LOG_RATIO,
     SMOOTH_BETA,
+    _curve_label,
     _exit,
     _loss_curves,
-    _loss_view,
+    _noisy,
     choose_scale,
     function_curve,
     group_styles,
@@ -87,8 +89,6 @@ CONTOUR_RESOLUTION = 120
 CONTOUR_LEVELS = 20
 #: Per-step markers on a path of at most this many points (more: a line only).
 PATH_MARKERS = 120
-#: The sensitivity figure's y-axis is log when its losses span more than this factor.
-SENSITIVITY_LOG_RATIO = 20
 ACCURACY_NAMES = {"train_accuracy": "train", "val_accuracy": "validation", "test_accuracy": "test"}
 ACCURACY_DASHES = {"train_accuracy": "solid", "val_accuracy": "dot", "test_accuracy": "dash"}
 
@@ -121,10 +121,22 @@ def _finite(curves: Sequence[Any]) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
+def _scale_block(
+    kind: str, reason: str, positive: bool, ranges: Mapping[str, Sequence[float]]
+) -> dict[str, Any]:
+    """A chart's y-axis: its kind (linear where a value is not positive: ``switch`` is
+    then false, since a log axis would lose it), why, and the ranges of both kinds."""
+    return {
+        "kind": kind if positive else "linear",
+        "reason": reason,
+        "switch": positive,
+        "ranges": {k: [float(f"{x:.6g}") for x in v] for k, v in ranges.items()},
+    }
+
+
 def _scale(curves: Sequence[Any], log: bool | None = None) -> dict[str, Any]:
     """The y-axis the figure would choose (:func:`~gdlab.report.figures.choose_scale`),
-    with the ranges of both kinds for the page's switch; ``switch`` is false when a
-    value is not positive (a log axis would lose it)."""
+    with the ranges of both kinds for the page's switch."""
     chosen = choose_scale(curves, log=log)
     linear = choose_scale(curves, log=False)
     values = _finite(curves)
@@ -133,35 +145,34 @@ def _scale(curves: Sequence[Any], log: bool | None = None) -> dict[str, Any]:
     if positive:
         logged = choose_scale(curves, log=True)
         ranges["log"] = [logged.low, logged.high]
-    return {
-        "kind": chosen.kind if positive else "linear",
-        "reason": chosen.reason,
-        "switch": positive,
-        "ranges": {k: [float(f"{x:.6g}") for x in v] for k, v in ranges.items()},
-    }
+    return _scale_block(chosen.kind, chosen.reason, positive, ranges)
 
 
-def _whole_scale(values: np.ndarray, log: bool) -> dict[str, Any]:
-    """A y-axis holding every one of ``values`` (a margin of a tenth of the span either
-    side, as the figure's ``margins(y=0.1)``), log if ``log`` (and every value positive);
-    for a few points, where :func:`_scale`'s percentiles would cut the extremes off."""
-    values = values[np.isfinite(values)]
+def _whole_range(values: np.ndarray, log: bool) -> list[float]:
+    """``values``'s span with a margin of a tenth of it either side (as the figure's
+    ``margins(y=0.1)``; on a log axis a tenth of the span in decades)."""
+    lo, hi = float(values.min()), float(values.max())
+    if log:
+        factor = (hi / lo) ** 0.1 if hi > lo else 2.0
+        return [lo / factor, hi * factor]
+    span = (hi - lo) or (abs(lo) or 1.0)
+    return [lo - 0.1 * span, hi + 0.1 * span]
+
+
+def _whole_scale(values: np.ndarray, log: bool, band: np.ndarray | None = None) -> dict[str, Any]:
+    """A y-axis holding every one of ``values`` (finite) and of ``band`` (finite: a
+    shaded band's edges, which a log axis holds where they are positive, as matplotlib
+    autoscales a log axis), log if ``log`` (and every value positive); for a few points,
+    where :func:`_scale`'s percentiles would cut the extremes off."""
     if not values.size:
         return _scale([])
-    lo, hi = float(values.min()), float(values.max())
-    span = (hi - lo) or (abs(lo) or 1.0)
-    ranges = {"linear": [lo - 0.1 * span, hi + 0.1 * span]}
-    positive = lo > 0
+    band = np.empty(0) if band is None else band
+    positive = bool(values.min() > 0)
+    ranges = {"linear": _whole_range(np.concatenate([values, band]), False)}
     if positive:
-        factor = (hi / lo) ** 0.1 if hi > lo else 2.0
-        ranges["log"] = [lo / factor, hi * factor]
-    kind = "log" if log and positive else "linear"
-    return {
-        "kind": kind,
-        "reason": "log axis" if kind == "log" else "linear axis",
-        "switch": positive,
-        "ranges": {k: [float(f"{x:.6g}") for x in v] for k, v in ranges.items()},
-    }
+        ranges["log"] = _whole_range(np.concatenate([values, band[band > 0]]), True)
+    kind = "log" if log else "linear"
+    return _scale_block(kind, "log axis" if log and positive else "linear axis", positive, ranges)
 
 
 def _axes(x_title: str, y_title: str, *, x_type: str = "linear", y_format: str = "g") -> dict:
@@ -332,8 +343,11 @@ def _smoothing(
         "betas": list(SMOOTH_BETAS),
         "raw": {str(k): raw[i] for k, i in enumerate(order) if i in raw},
         "start": {str(k): start[i] for k, i in enumerate(order) if i in start},
-        "names": {c.name: c.label for c in _loss_curves(results, SMOOTH_BETA)},
-        "dots": sorted(_loss_view(shown, None).noisy) if shown else [],
+        "names": {
+            name: _curve_label(name, group, SMOOTH_BETA)
+            for name, group in _groups(_runs(results)).items()
+        },
+        "dots": sorted(_noisy(shown)),
     }
 
 
@@ -415,12 +429,12 @@ def _accuracy_chart(results: Mapping[str, Any]) -> dict[str, Any] | None:
     )  # fmt: skip
 
 
-def _lr_log(traces: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether the learning-rate figure draws its rates on a log axis
+def _lr_log(rates: Sequence[np.ndarray]) -> bool:
+    """Whether the learning-rate figure draws ``rates`` on a log axis
     (:func:`~gdlab.report.figures.lr_scale`: when every rate is positive), so the chart
     starts on it too; where some rates are 0 the figure's symmetric log axis (0 at its
     bottom) has no twin here: the chart starts linear, where a 0 shows too."""
-    return lr_scale([_floats_or_nan(t["y"]) for t in traces])[0] == "log"
+    return lr_scale(rates)[0] == "log"
 
 
 def _lr_chart(results: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -453,7 +467,8 @@ def _lr_chart(results: Mapping[str, Any]) -> dict[str, Any] | None:
     if not merged:
         return None
     traces = list(merged.values())
-    scale = _scale([_floats_or_nan(t["y"]) for t in traces], log=_lr_log(traces))
+    rates = [_floats_or_nan(t["y"]) for t in traces]
+    scale = _scale(rates, log=_lr_log(rates))
     return _chart(
         "lr", "Learning rate per step", traces, _axes("step", "learning rate"), scale,
         legend=[t["legendgroup"] for t in traces],
@@ -981,13 +996,15 @@ def _sensitivity_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
     labels = [str(k) for k in configurations]
     styles = palette.assign(labels)
     folded = series.get("folds") != 1  # one hold-out, or a 2-D function's one run
-    traces, values = [], []
+    traces, values, band = [], [], []
     for label, c in zip(labels, configurations.values(), strict=True):
         grid = _floats(c.get("grid"))
         mean = _floats_or_nan(c.get("mean"))
         std = _floats_or_nan(c.get("std"))
         n = min(len(grid), len(mean))
         values.append(mean[:n])
+        if len(std) >= n:  # the figure's fill_between(mean ± std)
+            band += [mean[:n] - std[:n], mean[:n] + std[:n]]
         style = styles[label]
         traces.append(_sensitivity_line(label, grid[:n], mean[:n], std, style, metric))
         traces += _unscored_marks(label, c, grid, mean, style, folded)
@@ -995,13 +1012,13 @@ def _sensitivity_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
         if best is not None:
             traces.append(best)
             values.append(_floats_or_nan(best["y"]))
-    # every point and star in view, on the figure's scale (log when the losses span
+    # every point, star and band in view, on the figure's scale (log when the losses span
     # more than SENSITIVITY_LOG_RATIO): a grid of a few rates has no outliers to leave out
     every = _finite(values)
     log = bool(every.size and every.min() > 0 and every.max() / every.min() > SENSITIVITY_LOG_RATIO)
     axes = _axes("learning rate", metric, x_type="log")
     return _chart("sensitivity", "Learning-rate sensitivity", traces, axes,
-                  _whole_scale(every, log), legend=labels)  # fmt: skip
+                  _whole_scale(every, log, _finite(band)), legend=labels)  # fmt: skip
 
 
 # --- all of them ----------------------------------------------------------------------------
