@@ -538,7 +538,7 @@ BAD = [
     (Lion, {"lr": 0.0}, ValueError, r"^lr must be > 0; got 0.0"),
     (Signum, {"momentum": 1.0}, ValueError, r"^momentum must be in \[0, 1\); got 1.0"),
     (Signum, {"momentum": "0.9"}, TypeError, r"^momentum must be a real number; got '0.9'"),
-    (AdaBelief, {"eps": 0.0}, ValueError, r"^eps must be > 0; got 0.0"),
+    (AdaBelief, {"eps": -1e-8}, ValueError, r"^eps must be >= 0; got -1e-08"),
     (AdaBelief, {"eps_root": -1e-16}, ValueError, r"^eps_root must be >= 0; got -1e-16"),
     (AdaBelief, {"nesterov": 1}, TypeError, r"^nesterov must be True or False; got 1 \(int\)"),
     (

@@ -938,7 +938,7 @@ BAD_ARGUMENTS = [
      r"^form must be one of 'torch', 'keras'; got 'paper'"),
     (Adafactor, {"eps": (None, 1e-3)}, TypeError, r"unknown keyword argument 'eps'"),
     (SM3, {"momentum": 1.0}, ValueError, r"^momentum must be in \[0, 1\); got 1\.0"),
-    (SM3, {"eps": 0.0}, ValueError, r"^eps must be > 0; got 0\.0"),
+    (SM3, {"eps": -1e-8}, ValueError, r"^eps must be >= 0; got -1e-08"),
     (SM3, {"lr": -1.0}, ValueError, r"^lr must be > 0; got -1\.0"),
 ]  # fmt: skip
 

@@ -73,7 +73,10 @@ XOR = {"kind": "mlp", "data": "xor", "n_samples": 100, "hidden": [3], "output": 
      (XOR, {"epochs": 3, "batch_size": 32}, False), (XOR, {"steps": 5, "batch_size": 32}, False),
      # full batch, but a fresh dropout mask each step: 0.8132, 0.8487, 0.8389, 0.8017, …
      ({**XOR, "hidden": [16], "dropout": 0.5}, {"epochs": 20}, False),
-     ({"kind": "function", "function": "bowl"}, {"steps": 5}, True)],
+     ({"kind": "function", "function": "bowl"}, {"steps": 5}, True),
+     # the whole training set's loss at each step: exact whatever the batches
+     (XOR, {"steps": 5, "batch_size": 32, "step_loss": "train"}, True),
+     ({**XOR, "hidden": [16], "dropout": 0.5}, {"epochs": 2, "step_loss": "train"}, True)],
 )  # fmt: skip
 def test_which_runs_loss_is_exact(problem, training, exact):
     assert _exact(problem, training) == [exact]
@@ -245,3 +248,19 @@ def test_the_overlay_sets_its_function_up_once(monkeypatch):
     monkeypatch.setattr(figures, "_function_setup", counted)
     figures.overlay_figure(_bowl([[[-7, 2], [-3, 1], [0.5, 0.0]]]), resolution=8, levels=3)
     assert calls == ["overlay"]
+
+
+def test_a_warm_up_runs_label_gives_the_rate_it_warms_up_to():
+    """A warm-up from 0 labelled its run "lr0=0" (the first rate drawn): the label gives
+    the schedule's initial rate as configured, the rate it warms up to."""
+    from gdlab.report.figures import _run_title
+
+    cosine = {"name": "cosine", "lr0": 0.4, "decay_steps": 4}
+    warmup = {"name": "warmup", "warmup_steps": 3, "schedule": cosine, "start_lr": 0.0}
+    record = {"label": "SGD", "hyperparameters": {"lr": {"schedule": warmup}}, "lr": [0.0, 0.13]}
+    assert _run_title(record) == "SGD (lr0=0.4)"
+    assert _run_title({**record, "hyperparameters": {"lr": warmup}}) == "SGD (lr0=0.4)"
+    # a schedule without an initial rate (a join) keeps the first rate drawn
+    join = {"name": "join", "boundaries": [2], "schedules": [cosine, cosine]}
+    assert _run_title({**record, "hyperparameters": {"lr": join}}) == "SGD (lr0=0)"
+    assert _run_title({"label": "SGD", "hyperparameters": {"lr": 0.5}}) == "SGD (lr=0.5)"

@@ -637,7 +637,7 @@ BAD = [
     (LARS, {"trust_ratio_mask": "W("}, ValueError,
      r"^trust_ratio_mask must be a valid regular expression \(.*\); got 'W\('"),
     (LAMB, {"form": "paper"}, ValueError, r"^form must be one of 'optax', 'keras'; got 'paper'"),
-    (LAMB, {"eps": 0.0}, ValueError, r"^eps must be > 0; got 0\.0"),
+    (LAMB, {"eps": -1e-8}, ValueError, r"^eps must be >= 0; got -1e-08"),
     (LAMB, {"beta2": 1.0}, ValueError, r"^beta2 must be in \[0, 1\); got 1\.0"),
     (LAMB, {"weight_decay_mask": "["}, ValueError, r"^weight_decay_mask must be a valid"),
     (NovoGrad, {"beta2": -0.1}, ValueError, r"^beta2 must be in \[0, 1\); got -0\.1"),

@@ -463,7 +463,7 @@ def _rules():
         "beta2": beta,
         "alpha": beta,
         "rho": beta,
-        "eps": ("> 0", [0.0, -1e-8]),
+        "eps": (">= 0", [-1e-8, -1.0]),  # 0 allowed, as PyTorch does
         "weight_decay": nonneg,
         "lr_decay": nonneg,
         "initial_accumulator_value": nonneg,
@@ -508,6 +508,10 @@ def _rules():
     # Where one optimizer allows what the others refuse (optax's LARS: eps = 0).
     per_optimizer = {
         ("lars", "eps"): (">= 0", [-1e-8, -1.0]),
+        # gdlab.optim.free checks its own ε, still > 0.
+        ("prodigy", "eps"): ("> 0", [0.0, -1e-8]),
+        ("dadapt_adamw", "eps"): ("> 0", [0.0, -1e-8]),
+        ("schedule_free_adamw", "eps"): ("> 0", [0.0, -1e-8]),
         ("ademamix", "alpha"): (">= 0", [-0.1, -1e-12]),  # a mixing weight, default 5
         ("asgd", "alpha"): (">= 0", [-0.1, -1e-12]),  # the power of η's decay, default 0.75
         ("lookahead", "alpha"): ("in \\(0, 1\\]", [0.0, 1.5, -0.5]),  # α = 1: the inner alone

@@ -35,6 +35,7 @@ import argparse
 import contextlib
 import json
 import math
+import numbers
 import os
 import shlex
 import sys
@@ -192,8 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
         f"./gdlab-report/<experiment>-tune) and {TUNED_SEEDS} seeds (unless --seeds, "
         "--set seeds= or the experiment says more than one)",
     )
-    race.add_argument(
+    shown = race.add_mutually_exclusive_group()
+    shown.add_argument(
         "--json", action="store_true", help="print the ranking as JSON instead of a table"
+    )
+    shown.add_argument(
+        "--print-every",
+        type=_positive("--print-every"),
+        metavar="N",
+        help="after the ranking, print each run's loss at steps 0, N, 2N, … (the loss it "
+        "recorded per step: a column per run)",
     )
 
     tune = commands.add_parser(
@@ -454,6 +463,53 @@ def _table(rows: Sequence[Mapping[str, Any]]) -> str:
     return _aligned(headers, body, left={1, 3})
 
 
+def _run_losses(run: Mapping[str, Any], base: Path) -> tuple[list[float | None], bool]:
+    """``(loss per step, whole)``: ``run``'s recorded loss at each step (``None`` where
+    it was not finite or is not known), from its series file when it keeps one
+    (:func:`gdlab.results.read_series`); where that file cannot be read, the inline
+    values (every ``stride``-th step) and ``whole`` false."""
+    from gdlab import results
+
+    inline = [] if run.get("loss") is None else list(run["loss"])
+    stride = results.series_stride(run)
+    if stride > 1:
+        try:
+            loss = results.read_series(run, base)["loss"]
+        except (OSError, ValueError, KeyError):
+            spread: list[float | None] = [None] * int(run.get("steps") or len(inline) * stride)
+            for i, value in enumerate(inline):
+                if i * stride < len(spread) and _finite(value):
+                    spread[i * stride] = float(value)
+            return spread, False
+        inline = loss.tolist()
+    return [float(v) if _finite(v) else None for v in inline], True
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def loss_table(document: Mapping[str, Any], base: Path, every: int) -> str:
+    """Each run's recorded loss per step at steps ``0, every, 2·every, …`` (up to its
+    longest run's last step), a column per run (``-``: not finite, or past the run's
+    end), under a line that says what the numbers are; ``base`` holds the report's
+    files (the series of long runs)."""
+    runs = document["runs"]
+    labels = [r["label"] for r in runs]
+    heads = [f"{r['label']} (seed {r['seed']})" if labels.count(r["label"]) > 1 else r["label"]
+             for r in runs]  # fmt: skip
+    columns, whole = zip(*(_run_losses(r, base) for r in runs), strict=True) if runs else ((), ())
+    longest = max((len(c) for c in columns), default=0)
+    body = [
+        [str(k), *(number(c[k]) if k < len(c) else "-" for c in columns)]
+        for k in range(0, longest, every)
+    ]
+    said = f"Loss per step, every {every} step{'s' if every > 1 else ''} (as each run recorded it)"
+    if not all(whole):
+        said += "; a run whose series file could not be read shows the steps kept inline"
+    return f"{said}:\n" + _aligned(["step", *heads], body, left=set())
+
+
 def _aligned(headers: Sequence[str], body: Sequence[Sequence[str]], left: set[int]) -> str:
     """A plain-text table: columns padded to their widest cell, a rule under the header."""
     widths = [max(width(h), *(width(row[i]) for row in body)) for i, h in enumerate(headers)]
@@ -678,7 +734,9 @@ def _race(args: argparse.Namespace, command: str) -> int:
         return EXIT_INTERRUPTED
     # --no-figures writes no page: name the file that is there
     written_file = placed.shown / ("results.json" if args.no_figures else "index.html")
-    return _report_race(document, written_file, as_json=args.json)
+    return _report_race(
+        document, written_file, as_json=args.json, every=getattr(args, "print_every", None)
+    )
 
 
 def _race_left(args: argparse.Namespace, directory: Path | None, replacing: bool) -> str:
@@ -707,15 +765,21 @@ def _results_state(report: Path) -> tuple[int | None, str | None]:
         return None, None
 
 
-def _report_race(document: Mapping[str, Any], page: Path, *, as_json: bool) -> int:
-    """Print a finished race's ranking (after its title and ``page``, the file to open);
-    name each failed run on stderr; the exit code."""
+def _report_race(
+    document: Mapping[str, Any], page: Path, *, as_json: bool, every: int | None = None
+) -> int:
+    """Print a finished race's ranking (after its title and ``page``, the file to open)
+    and, with ``every``, its :func:`loss_table`; name each failed run on stderr; the
+    exit code."""
     rows = summary(document)
     if as_json:
         print(json.dumps(rows, indent=2))
     else:
         print(f"{document['title']}  ({page})")
         print(_table(rows))
+    if every is not None:
+        print()
+        print(loss_table(document, page.parent, every))
     failed = [r for r in document["runs"] if r["status"] == "failed"]
     for run in failed:
         print(

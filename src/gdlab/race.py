@@ -167,6 +167,9 @@ def run_record(
         "seconds": history.seconds,
         "compile_seconds": history.compile_seconds,
         "loss": _finite_array(history.loss),
+        # what loss holds: "batch" (each step's batch loss) or "train" (the whole
+        # training set's loss at each step, before its update)
+        "step_loss": history.step_loss,
         "lr": _finite_array(history.lr),
         "epochs": epochs,
         "metrics": metrics,
@@ -826,11 +829,15 @@ def exact_loss(experiment: Experiment, run: RunSpec, problem: Any) -> bool:
     deterministic pass over the whole training set (a 2-D function, or a full batch:
     ``batch_size`` ``None``, or the set's size with ``batching="epoch"``, a permutation
     that covers the set) through a network without dropout. ``batching="random"`` draws
-    with replacement, so even a batch of the set's size is a noisy estimate."""
+    with replacement, so even a batch of the set's size is a noisy estimate. A run that
+    records the whole training set's loss at each step (``step_loss = "train"``, an
+    evaluation: no dropout) is exact whatever its batches."""
+    training = experiment.run_training(run)
+    if training.step_loss == "train":
+        return True
     layers = getattr(getattr(problem, "net", None), "layers", ())
     if any(hasattr(layer, "rng") for layer in layers):  # dropout: a fresh mask per step
         return False
-    training = experiment.run_training(run)
     n = problem.n_samples
     if n is None or training.batch_size is None:
         return True

@@ -21,6 +21,13 @@ and :class:`Checkpoint`. A schedule with ``report`` (reduce-on-plateau) is
 told the monitored loss after every epoch; a monitored loss that is not
 finite ends the run as diverged instead.
 
+Step losses: ``History.loss`` holds each step's loss at the parameters the
+step's gradient is taken at, before the update: by default the batch's (the
+loss the gradient is of; for SGD one sample's squared error), or, with
+``step_loss="train"``, the whole training set's (seed 003 prints the MSE over
+the whole set after every step). The training itself is the same either way
+(but for a whole-set loss that is not finite, which ends the run as diverged).
+
 Reproducibility: ``rng`` draws the initial parameters and then the batches,
 so a seed fixes the run, and two runs from the same seed see the same batches
 whatever their optimizers. A run resumed from a :class:`Checkpoint` continues
@@ -52,6 +59,7 @@ from gdlab.schedules import Schedule, as_schedule
 
 __all__ = [
     "STATUSES",
+    "STEP_LOSSES",
     "Callback",
     "Checkpoint",
     "DivergenceGuard",
@@ -67,6 +75,12 @@ __all__ = [
 #: stopping); ``"diverged"``: the loss or a gradient blew up.
 STATUSES = ("ok", "stopped", "diverged")
 
+#: What :attr:`History.loss` records at each step (``fit``'s ``step_loss``):
+#: ``"batch"``, the loss of the step's batch; ``"train"``, the whole training
+#: set's loss (``problem.evaluate(params, "train")``); both at the parameters
+#: before the step's update.
+STEP_LOSSES = ("batch", "train")
+
 _CHECKPOINT_FORMAT = "gdlab.train/1"
 #: The learning rate of the throwaway step that compiles an optimizer's kernels.
 _WARM_UP_LR = 1e-3
@@ -77,7 +91,9 @@ class History:
     """What a run did, as plain data.
 
     Attributes:
-        loss: the batch loss of every step, computed before that step's update.
+        loss: the loss of every step, computed before that step's update, at
+            the parameters its gradient is taken at: the batch's, or the whole
+            training set's (``step_loss``).
         lr: the learning rate every step used.
         epochs: one dict per evaluation (the end of each epoch): ``epoch``,
             ``step``, ``seconds`` (since the start), ``train_loss`` and, where
@@ -102,6 +118,9 @@ class History:
             EMA or SWA average), that point at the end; ``None`` otherwise.
             The evaluations in ``epochs`` are taken there, and the trained
             parameters' as ``iterate_train_loss``, ``iterate_val_loss``, ….
+        step_loss: what ``loss`` holds, one of :data:`STEP_LOSSES`:
+            ``"batch"`` (each step's batch loss) or ``"train"`` (the whole
+            training set's loss at each step).
     """
 
     loss: list[float] = field(default_factory=list)
@@ -115,6 +134,7 @@ class History:
     compile_seconds: float = 0.0
     params: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
     eval_params: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    step_loss: str = "batch"
 
     @property
     def steps(self) -> int:
@@ -123,7 +143,7 @@ class History:
 
     @property
     def final_loss(self) -> float:
-        """The last evaluated training loss (the last batch loss if never evaluated)."""
+        """The last evaluated training loss (the last step's loss if never evaluated)."""
         if self.epochs:
             return self.epochs[-1]["train_loss"]
         return self.loss[-1] if self.loss else math.nan
@@ -278,7 +298,14 @@ class Run:
                 "those of the saved run (their state would be lost)",
                 f"no callback for {sorted(saved)}",
             )
-        return History.from_dict(state["history"]), step, epoch
+        history = History.from_dict(state["history"])
+        if history.step_loss != self.history.step_loss:
+            fail(
+                "checkpoint step_loss",
+                f"{self.history.step_loss!r}, this call's (resume with the same arguments)",
+                history.step_loss,
+            )
+        return history, step, epoch
 
     def _check_optimizer_state(self, saved: Any) -> None:
         """Load ``saved`` into a twin of the optimizer, and match its arrays to the params."""
@@ -727,6 +754,18 @@ def _check_batching(problem: Problem, batch_size: Any, batching: str) -> int | N
     return n
 
 
+def _check_step_loss(problem: Problem, step_loss: Any) -> str:
+    """One of :data:`STEP_LOSSES`; ``"train"`` only for a problem with data."""
+    step_loss = check_choice("step_loss", step_loss, STEP_LOSSES)
+    if step_loss == "train" and problem.n_samples is None:
+        fail(
+            "step_loss",
+            "'batch' for a problem without data (every step's loss is the whole function's)",
+            step_loss,
+        )
+    return step_loss
+
+
 def _check_split_size(problem: Problem, validation: str | None) -> None:
     """The split evaluated besides the training set has samples (a mean over none is 0/0)."""
     parts = getattr(problem, "parts", None)
@@ -771,6 +810,7 @@ def _start(
     batches: tuple[int | None, int | None, str],
     total_steps: int,
     callbacks: list[Callback],
+    step_loss: str = "batch",
 ) -> Run:
     """Install the schedule, make the parameters and the batch stream, load ``resume``.
 
@@ -782,6 +822,7 @@ def _start(
     params = problem.init_params(rng) if params is None else params
     stream, steps_per_epoch = _stream(*batches, rng)
     run = Run(problem, optimizer, params, stream, total_steps, steps_per_epoch, callbacks)
+    run.history.step_loss = step_loss
     if resume is not None:
         _resume(run, resume)
     return run
@@ -945,6 +986,8 @@ class _Loop:
 
     ``eval_at`` is the optimizer's ``eval_params`` (``None`` without one),
     read once when the steps start (:func:`_hoist`), not at every evaluation.
+    ``whole``: record the whole training set's loss at each step
+    (``step_loss="train"``) instead of the batch's.
     """
 
     run: Run
@@ -955,6 +998,7 @@ class _Loop:
     point: Any = None
     report: Any = None
     eval_at: Any = None
+    whole: bool = False
 
 
 def _hoist(loop: _Loop) -> None:
@@ -964,7 +1008,13 @@ def _hoist(loop: _Loop) -> None:
 
 
 def _step(loop: _Loop) -> float | None:
-    """One step: batch, loss, checks, update, history; ``None`` if the run diverged."""
+    """One step: batch, loss, checks, update, history; ``None`` if the run diverged.
+
+    Returns the loss recorded: the batch's, or with ``loop.whole`` the whole
+    training set's at the same parameters (before the update). The guard
+    watches the batch loss either way, so the run is the same, unless the
+    whole set's loss is not finite: that ends it as diverged too.
+    """
     run = loop.run
     stream = run.stream
     batch = None if stream is None else next(stream)
@@ -972,6 +1022,14 @@ def _step(loop: _Loop) -> float | None:
     loss, grads = problem.loss_and_grads(run.params, batch)
     if not loop.guard.check(run, loss):
         return None
+    if loop.whole:  # one more pass over the training set (the gradients are computed)
+        loss = problem.evaluate(run.params, "train")["loss"]
+        if not math.isfinite(loss):
+            run.request_stop(
+                f"diverged at step {run.step + 1}: the training set's loss {loss!r} is not finite",
+                status="diverged",
+            )
+            return None
     optimizer = run.optimizer
     optimizer.epoch = run.epoch
     closure = None
@@ -1128,6 +1186,7 @@ def fit(
     evaluate_every: int = 1,
     resume: str | os.PathLike | None = None,
     blas_threads: int | None = 1,
+    step_loss: str = "batch",
 ) -> History:
     """Train ``problem`` with ``optimizer``; return the :class:`History`.
 
@@ -1164,6 +1223,17 @@ def fit(
             1, as every task of a race or a tune: the same seed gives the same
             bits in both, whatever the machine's cores; a multithreaded BLAS
             sums in another order); ``None`` leaves the library's setting.
+        step_loss: what ``history.loss`` records at each step, at the
+            parameters the step's gradient is taken at (before the update):
+            ``"batch"`` (default), the batch's loss, the one the gradient is
+            of; ``"train"``, the whole training set's loss there
+            (``problem.evaluate(params, "train")["loss"]``, seed 003's "loss
+            over the whole training data" printed after every step), at the
+            cost of one more pass over the training set per step. The
+            training is the same either way (the divergence guard watches the
+            batch loss), but for a whole-set loss that is not finite, which
+            ends the run as diverged at that step. A problem without data (a 2-D function) refuses
+            ``"train"``: its batch is already the whole function.
 
     A call that fails before its first update (a bad argument, a checkpoint
     or a ``Checkpoint`` path that does not fit, parameters the problem or the
@@ -1188,6 +1258,7 @@ def fit(
     problem = _check_arguments(problem, optimizer, rng, epochs, steps, validation, schedule)
     batching = check_choice("batching", batching, ("epoch", "random"))
     evaluate_every = check_int("evaluate_every", evaluate_every, low=1)
+    step_loss = _check_step_loss(problem, step_loss)
     if blas_threads is not None:
         blas_threads = check_int("blas_threads", blas_threads, low=1)
     callbacks, guard = _with_defaults(callbacks, progress)
@@ -1212,6 +1283,7 @@ def fit(
                 batches=(n, batch_size, batching),
                 total_steps=total_steps,
                 callbacks=callbacks,
+                step_loss=step_loss,
             )
             first, updates = run.step, optimizer.t  # where it starts (0, or a resumed run's)
             return _run(run, guard, validation, evaluate_every, resume)
@@ -1244,6 +1316,7 @@ def _run(
         started=time.perf_counter(),
         point=point,
         report=getattr(optimizer.schedule, "report", None),
+        whole=run.history.step_loss == "train",
     )
     for cb in run.callbacks:
         cb.on_train_begin(run)

@@ -187,7 +187,10 @@ def tune_task(
     experiment = Experiment.from_dict(config)
     spec = _candidate_spec(experiment.runs[run], hyperparameters)
     settings = experiment.run_training(spec).fit_kwargs()
-    settings.update(validation=None, evaluate_every=_NEVER)
+    # a fold is scored on its held-out part: the per-step loss is never read, so it is
+    # the batch's (step_loss="train" would add a pass over the training set per step and
+    # changes nothing else the fold computes)
+    settings.update(validation=None, evaluate_every=_NEVER, step_loss="batch")
     train_rng = np.random.default_rng(seed)
     if not experiment.problem.has("data"):
         history = fit(

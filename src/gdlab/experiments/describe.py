@@ -163,12 +163,23 @@ def training_text(training: Training, has_data: bool) -> str:
     return f"{length} on mini-batches of {training.batch_size:,} (a new shuffle each epoch)"
 
 
+#: What each step's recorded loss is, by ``Training.step_loss`` (problems with data).
+_STEP_LOSS_WORDS = {
+    "batch": "each step's loss taken on its batch",
+    "train": "each step's loss taken on the whole training set (before its update)",
+}
+
+
 def run_text(experiment: Experiment, run: RunSpec) -> str:
     """One run in words: label, optimizer, hyperparameters, and its own training if it differs."""
     name = run.optimizer
     text = f"{run.label} ({name}: {hyperparameter_text(run)})"
     if run.training:
-        text += ", " + training_text(experiment.run_training(run), experiment.problem.has("data"))
+        training = experiment.run_training(run)
+        has_data = experiment.problem.has("data")
+        text += ", " + training_text(training, has_data)
+        if has_data and training.step_loss != experiment.training.step_loss:
+            text += ", " + _STEP_LOSS_WORDS[training.step_loss]
     return text
 
 
@@ -201,6 +212,22 @@ def _evaluated(training: Training, has_data: bool) -> str:
     return f", evaluated{where}{when}" if where or when else ""
 
 
+def _shared(experiment: Experiment) -> str:
+    """What the runs of a seed share, in words: the same batches when their batching
+    settings are the same (batch size and mode), else only the seeded generator."""
+    if not experiment.problem.has("data"):
+        return "."
+    settings = {(t.batch_size, t.batching) for t in map(experiment.run_training, experiment.runs)}
+    if len(settings) > 1:
+        return (
+            ", every run of a seed with its generator seeded alike (the runs' batch sizes "
+            "or batching differ, so their batches do too)."
+        )
+    if next(iter(settings), (None,))[0] is None:  # full batch: every step sees the whole set
+        return "."
+    return ", the same batches for every run of a seed."
+
+
 def _what_ran(experiment: Experiment) -> str:
     training = experiment.training
     has_data = experiment.problem.has("data")
@@ -209,11 +236,13 @@ def _what_ran(experiment: Experiment) -> str:
         if experiment.seeds == 1
         else f"{experiment.seeds} seeds (0–{experiment.seeds - 1})"
     )
+    whole = has_data and training.step_loss == "train"
+    step_loss = f", {_STEP_LOSS_WORDS['train']}" if whole else ""
     sentences = [
         f"Problem: {experiment.problem.describe()}.",
         f"Training: {training_text(training, has_data)}{_evaluated(training, has_data)}"
-        + f"; {seeds} per run"
-        + (", the same batches for every run of a seed." if has_data else "."),
+        + f"{step_loss}; {seeds} per run"
+        + _shared(experiment),
         "Runs: " + "; ".join(run_text(experiment, r) for r in experiment.runs) + ".",
     ]
     return " ".join(sentences)

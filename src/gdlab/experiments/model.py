@@ -83,10 +83,13 @@ TRAINING_FIELDS: dict[str, Field] = {
                         choices=("validation", "test"), nullable=True),
     "evaluate_every": Field("int", 1, "evaluate every this many epochs (and at the end)",
                             low=1, high=MAX_EPOCHS),
+    "step_loss": Field("choice", "batch", "the loss recorded at each step, before its update: "
+                       "'batch': the step's batch's; 'train': the whole training set's "
+                       "(seed 003)", choices=("batch", "train")),
 }  # fmt: skip
 
 #: What a run may override of the training settings.
-RUN_TRAINING_KEYS = ("batch_size", "batching", "steps", "epochs")
+RUN_TRAINING_KEYS = ("batch_size", "batching", "steps", "epochs", "step_loss")
 #: The keys of a ``[[runs]]`` table besides the optimizer's hyperparameters.
 RUN_KEYS = ("label", "optimizer", "preset", "group", "hyperparameters", *RUN_TRAINING_KEYS)
 _TOP_KEYS = (
@@ -136,7 +139,9 @@ class Training:
     """How every run trains, unless a run overrides it.
 
     Exactly one of ``steps`` and ``epochs``; ``batch_size=None`` is full-batch
-    gradient descent. :meth:`merge` is the one way to change it.
+    gradient descent. ``step_loss`` is what each step's loss in the results
+    is: ``"batch"`` (the step's batch's) or ``"train"`` (the whole training
+    set's, at the same parameters). :meth:`merge` is the one way to change it.
     """
 
     steps: int | None = None
@@ -145,6 +150,7 @@ class Training:
     batching: str = "epoch"
     validation: str | None = None
     evaluate_every: int = 1
+    step_loss: str = "batch"
 
     def __post_init__(self) -> None:  # built in code: checked like a table
         for key, spec in TRAINING_FIELDS.items():
@@ -297,7 +303,7 @@ class RunSpec:
         hyperparameters: keyword arguments of the optimizer; ``lr`` may be a
             number or a schedule config (``{"name": "exponential", …}``).
         training: this run's overrides of the training settings
-            (``batch_size``, ``batching``, ``steps``, ``epochs``).
+            (``batch_size``, ``batching``, ``steps``, ``epochs``, ``step_loss``).
         group: runs of one group are one curve in the figures (default: label).
     """
 
@@ -836,7 +842,7 @@ class Experiment:
         function = not self.problem.has("data")
         for i, run in enumerate(self.runs):
             training = self.run_training(run)
-            for key in ("batch_size", "batching"):
+            for key in ("batch_size", "batching", "step_loss"):
                 owner = "training" if key not in run.training else f"runs[{i}]"
                 value = getattr(training, key)
                 if function and value != TRAINING_FIELDS[key].default:
@@ -1077,7 +1083,8 @@ class Experiment:
         ``with_problem(kind="logreg", data="moons")`` where one key at a time could not.
 
         A problem without data (a 2-D function) after one with data drops the
-        training settings that only data has (batch size, batching, validation).
+        training settings that only data has (batch size, batching, validation,
+        step loss).
         """
         try:
             problem = self.problem.with_options("problem", **changes)
@@ -1085,7 +1092,7 @@ class Experiment:
             raise ConfigError(f"{where}: {error}") from None
         if problem.has("data") or not self.problem.has("data"):
             return self.replace(problem=problem)
-        only = ("batch_size", "batching", "validation")  # what only data has
+        only = ("batch_size", "batching", "validation", "step_loss")  # what only data has
         training = Training(
             **{k: v for k, v in dataclasses.asdict(self.training).items() if k not in only}
         )

@@ -44,7 +44,8 @@ def _beta(name: str, value: Any) -> float:
 
 
 def _eps(value: Any) -> float:
-    return check_real("eps", value, low=0, low_open=True)
+    """ε >= 0, as PyTorch allows; 0 divides 0 by 0 (NaN) where a state is still 0."""
+    return check_real("eps", value, low=0)
 
 
 def _nonneg(name: str, value: Any) -> float:

@@ -476,10 +476,18 @@ def _divergence_note(runs: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _lr_text(run: Mapping[str, Any]) -> str:
-    """``"lr=0.95"`` from the hyperparameters, ``"lr0=0.1"`` for a schedule, else ``""``."""
+    """``"lr=0.95"`` from the hyperparameters, ``"lr0=0.1"`` for a schedule (its initial
+    rate as configured: a warm-up's is the rate it warms up to), else ``""``."""
+    from gdlab.schedules import initial_rate
+
     lr = (run.get("hyperparameters") or {}).get("lr")
     if isinstance(lr, int | float) and not isinstance(lr, bool):
         return f"lr={lr:g}"
+    if isinstance(lr, Mapping) and "name" not in lr:  # {schedule = {...}}: the record's form
+        lr = lr.get("schedule")
+    rate = initial_rate(lr) if isinstance(lr, Mapping) else None
+    if rate is not None:
+        return f"lr0={rate:g}"
     lrs = run.get("lr") or []
     if lrs:
         return f"lr0={lrs[0]:g}"
@@ -768,6 +776,29 @@ def _final_losses(results: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+def _whole_set_groups(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The groups whose runs record the whole training set's loss at each step
+    (``step_loss`` ``"train"`` in their records; ``"batch"``, or absent: the batch loss)."""
+    return [
+        name
+        for name, group in _groups(runs).items()
+        if all(r.get("step_loss") == "train" for r in group)
+    ]
+
+
+def _step_loss_words(runs: Sequence[Mapping[str, Any]]) -> str:
+    """What each step's loss in the loss figure is: ``"the batch loss before each
+    update"``, the whole training set's, or which groups have which."""
+    whole = _whole_set_groups(runs)
+    if not whole:
+        return "the batch loss before each update"
+    rest = [name for name in _groups(runs) if name not in whole]
+    words = "the loss over the whole training set at each step, before its update"
+    if not rest:
+        return words
+    return f"{words}, for {joined(whole)}; the batch loss before each update, for {joined(rest)}"
+
+
 def _loss_look_for(results: Mapping[str, Any]) -> str:
     curves = [c for c in _loss_curves(results) if c.mean.size]
     if not curves:
@@ -791,10 +822,17 @@ def _loss_look_for(results: Mapping[str, Any]) -> str:
             "equal, so a tenfold gap is the same height at the top and at the bottom."
         )
     if view.noisy:
+        whole = set(_whole_set_groups(_runs(results)))
+        why = (
+            "each update follows a small batch, so the whole set's loss rises at some steps "
+            "and falls at others"
+            if view.noisy <= whole
+            else "each step sees a small batch, so its loss is a noisy estimate"
+        )
         text += (
             f" The faint raw loss of {joined(sorted(view.noisy))} jumps across much of the "
-            "axis (faint dots): each step sees a small batch, so its loss is a noisy "
-            "estimate; its solid curve averages over more steps, as its legend entry says."
+            f"axis (faint dots): {why}; its solid curve averages over more steps, as its "
+            "legend entry says."
         )
     diverged = [c.name for c in curves if c.ends]
     if diverged:
@@ -920,16 +958,89 @@ def _paths_look_for(results: Mapping[str, Any], fn: functions2d.Function2D, grid
         text += (
             "One panel per optimizer, its path in its colour with a dot per step and the "
             "others in light grey: count the steps it wastes zigzagging across the valley "
-            "against those that move along it."
+            "against those that move along it. "
         )
     else:
-        text += (
-            "Follow each path from the start (○) to its end (the large marker). A path that "
-            "zigzags across the narrow direction overshoots there; one that swings wide and "
-            "comes back is carried by momentum; one that heads straight for the minimum "
-            "rescales each coordinate (AdaGrad, RMSprop, Adam)."
-        )
+        text += "Follow each path from the start (○) to its end (the large marker). "
+    text += _path_shape_words(results, [t[0] for t in ok])
     return text.strip()
+
+
+# A turn of the path (between two steps' directions), in degrees, that counts as a
+# zigzag when its neighbour turns the other way by as much; a path no longer than
+# _STRAIGHT times the straight line from its start to its end, with no zigzag, is straight.
+_ZIGZAG_DEG = 30.0
+_STRAIGHT = 1.1
+
+
+def _path_turns(path: np.ndarray) -> tuple[np.ndarray, float]:
+    """``(turns, ratio)``: the signed turn in degrees between each two consecutive steps
+    that move (a step shorter than 1e-9 of the longest is left out), and the path's
+    length over the straight line from its start to its end (inf where they meet)."""
+    path = path[np.isfinite(path).all(axis=1)]
+    steps = np.diff(path, axis=0)
+    lengths = np.linalg.norm(steps, axis=1)
+    if not len(lengths) or lengths.max() == 0:
+        return np.empty(0), 1.0
+    steps = steps[lengths > 1e-9 * lengths.max()]
+    angles = np.arctan2(steps[:, 1], steps[:, 0])
+    turns = np.degrees((np.diff(angles) + np.pi) % (2 * np.pi) - np.pi)
+    chord = float(np.linalg.norm(path[-1] - path[0]))
+    return turns, float(lengths.sum() / chord) if chord > 0 else math.inf
+
+
+def _zigzags(turns: np.ndarray) -> np.ndarray:
+    """The indices of the turns of at least :data:`_ZIGZAG_DEG` next to one that turns
+    the other way by as much: back and forth, as across a narrow valley."""
+    big = np.abs(turns) >= _ZIGZAG_DEG
+    flips = big[:-1] & big[1:] & (np.sign(turns[:-1]) != np.sign(turns[1:]))
+    marked = np.zeros(len(turns), dtype=bool)
+    marked[:-1] |= flips
+    marked[1:] |= flips
+    return np.nonzero(marked)[0]
+
+
+def _path_shapes(results: Mapping[str, Any], names: Sequence[str]) -> dict[str, list[str]]:
+    """``{"zigzag": [...], "straight": [...], "curved": [...]}``: each named group's
+    first path as :func:`_path_turns` and :func:`_zigzags` measure it, with its words."""
+    firsts = _first_runs(results)
+    shapes: dict[str, list[str]] = {"zigzag": [], "straight": [], "curved": []}
+    for name in names:
+        turns, ratio = _path_turns(_path_of(firsts[name]))
+        zig = _zigzags(turns)
+        if len(zig) == len(turns) and len(zig) > 2:
+            shapes["zigzag"].append(f"{name} at every step")
+        elif len(zig):
+            shapes["zigzag"].append(f"{name} over steps {int(zig[0]) + 1}–{int(zig[-1]) + 2}")
+        elif ratio <= _STRAIGHT:
+            shapes["straight"].append(f"{name} ({ratio:.2f}×)")
+        elif math.isfinite(ratio):
+            shapes["curved"].append(f"{name} ({ratio:.2f}×)")
+    return shapes
+
+
+def _path_shape_words(results: Mapping[str, Any], names: Sequence[str]) -> str:
+    """What the paths of ``names`` (groups that did not diverge) do, measured on them:
+    which zigzag (turn back and forth by 30° or more), which run nearly straight, which
+    curve; measured on the paths drawn, so the words hold for any function and setup."""
+    shapes = _path_shapes(results, names)
+    words = []
+    if shapes["zigzag"]:
+        words.append(
+            f"Zigzagging (turning back and forth by {_ZIGZAG_DEG:.0f}° or more: overshooting "
+            f"and coming back): {joined(shapes['zigzag'])}."
+        )
+    if shapes["straight"]:
+        words.append(
+            "Nearly straight (path length over the straight line from start to end): "
+            f"{joined(shapes['straight'])}."
+        )
+    if shapes["curved"]:
+        words.append(
+            f"Curving without zigzagging (length over the straight line): "
+            f"{joined(shapes['curved'])}."
+        )
+    return " ".join(words)
 
 
 def _gone_words(results: Mapping[str, Any], fn: functions2d.Function2D, gone: Sequence[str]) -> str:
@@ -1095,10 +1206,70 @@ def _lr_plan(results: Mapping[str, Any]) -> _Plan:
         f"step, the last one's too; {_lr_scale_words(results)}; groups with the same rates "
         "share one line.",
         lambda: lr_figure(results),
-        lambda: (
-            "Where a rate steps down or decays, the loss curve above should flatten or "
-            "calm down soon after: a smaller step averages out the noise of small batches."
-        ),
+        lambda: _lr_look_for(results),
+    )
+
+
+def _rate_series(results: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Each group's rate per step (its first run's ``lr``, as recorded inline)."""
+    out = {}
+    for name, run in _first_runs(results).items():
+        lr = np.asarray(run.get("lr") or [], dtype=np.float64).reshape(-1)
+        if lr.size and np.isfinite(lr).all():
+            out[name] = lr
+    return out
+
+
+def _steps_words(steps: Sequence[int]) -> str:
+    if len(steps) <= 4:
+        return joined([str(s) for s in steps])
+    gaps = set(np.diff(steps).tolist())
+    every = f" (every {gaps.pop()} steps)" if len(gaps) == 1 else ""
+    return f"{steps[0]}, {steps[1]}, …, {steps[-1]}{every}"
+
+
+def _drop_words(results: Mapping[str, Any], rates: Mapping[str, np.ndarray]) -> str:
+    """Where the rates that change at a few steps (at most 10: staircases, per-epoch
+    decays) change, groups with the same steps together; ``""`` for none."""
+    firsts = _first_runs(results)
+    where: dict[tuple[int, ...], list[str]] = {}
+    for name, lr in rates.items():
+        changes = tuple(int(i) for i in np.nonzero(np.diff(lr))[0] + 1)
+        if 0 < len(changes) <= 10 and series_stride(firsts[name]) == 1:
+            where.setdefault(changes, []).append(name)
+    words = [
+        f"{'the rates of' if len(names) > 1 else 'the rate of'} {joined(names)} "
+        f"{'change' if len(names) > 1 else 'changes'} at steps {_steps_words(steps)}"
+        for steps, names in where.items()
+    ]
+    text = "; ".join(words) + ". " if words else ""
+    return text[:1].upper() + text[1:]
+
+
+def _lr_look_for(results: Mapping[str, Any]) -> str:
+    """Where the rates change, and how the race ended, from its results: which group
+    ended lowest and, with a constant rate among them, how the decays did against it.
+    Whether the loss calms after a drop is left to the loss curve: it need not."""
+    rates = _rate_series(results)
+    text = _drop_words(results, rates)
+    finals = _final_losses(results)
+    ranked = sorted((v, name) for name, v in finals.items() if name in rates)
+    if len(ranked) > 1:
+        (best, first), (worst, last) = ranked[0], ranked[-1]
+        text += f"Lowest final loss: {first} ({_fmt(best)}); highest: {last} ({_fmt(worst)}). "
+        constant = [n for v, n in ranked if len(rates[n]) > 1 and np.ptp(rates[n]) == 0]
+        decaying = [n for v, n in ranked if rates[n][-1] < rates[n][0]]
+        if constant and decaying and first in constant:
+            text += (
+                f"A constant rate ({first}) ends lowest: every schedule that lowers the rate "
+                "ends higher, so here the decay cost more descent than it saved in noise; a "
+                "decay pays where a large rate's noise is what holds the loss up. "
+            )
+        elif constant and decaying and first in decaying:
+            text += f"{first}, whose rate decays, ends below the constant rate. "
+    return text + (
+        "Compare the loss curve above where a rate drops or decays: a smaller step moves "
+        "less and, on small batches, averages out more of their noise."
     )
 
 
@@ -1143,14 +1314,14 @@ def _run_plans(
                 f"Left: each group's path in ({axes[0]}, {axes[1]}) over contour lines of the "
                 "training loss (the other parameters, such as the bias, at their best for "
                 "each point), from the start ○ to the end (large marker); + marks the "
-                "least-squares minimum. Right: the training loss per step, raw (faint) and "
-                "smoothed.",
+                "least-squares minimum. Right: the training loss per step "
+                f"({_step_loss_words(runs)}), raw (faint) and smoothed.",
                 lambda: weights_figure(results),
                 lambda: _weights_look_for(results),
             )
         )
     caption = (
-        "Training loss per step (the batch loss before each update). Faint: the raw loss; "
+        f"Training loss per step ({_step_loss_words(runs)}). Faint: the raw loss; "
         f"solid: smoothed with a bias-corrected exponentially weighted average "
         f"(β = {SMOOTH_BETA:g}, about {window:.0f} steps; a noisier loss over more steps, as "
         "its legend entry says)."

@@ -589,8 +589,8 @@ def _counted_words(rows: Sequence[Mapping[str, Any]]) -> str:
     # older rows: comparison's default
     betas = {b for row in rows if isinstance(b := row.get("beta", 0.9), int | float)}
     raw = (
-        "the loss as it is, since it is exact (a 2-D function, or full-batch training "
-        "without dropout)"
+        "the loss as it is, since it is exact (a 2-D function, full-batch training "
+        "without dropout, or the whole training set's loss recorded at each step)"
     )
     smoothed = (
         "the loss smoothed by a bias-corrected exponentially weighted average "
