@@ -962,7 +962,15 @@ def _paths_look_for(results: Mapping[str, Any], fn: functions2d.Function2D, grid
         )
     else:
         text += "Follow each path from the start (○) to its end (the large marker). "
-    text += _path_shape_words(results, [t[0] for t in ok])
+    words = _path_shape_words(results, [t[0] for t in ok])
+    if words:
+        words += (
+            " Why, in general: a step too long for the steep direction overshoots it and "
+            "zigzags; momentum carries a path on in a curve; dividing each coordinate's "
+            "step by the size of its recent gradients (AdaGrad, RMSprop, Adam) evens the "
+            "two directions out, which can point a path straight at the minimum."
+        )
+    text += words
     return text.strip()
 
 
