@@ -150,7 +150,8 @@ def test_print_every_prints_each_runs_loss(tmp_path, capsys):
     argv = ["race", "bowl", "--steps", "7", "--print-every", "3", "--out", str(out)]
     assert cli.main([*argv, "--no-figures", "--quiet", "--optimizers", "sgd,adam"]) == 0
     printed = capsys.readouterr().out
-    table = printed.split("Loss per step, every 3 steps (as each run recorded it):\n")[1]
+    said = "Loss per step (f, before the step's update), every 3 steps:\n"
+    table = printed.split(said)[1]
     lines = table.splitlines()
     assert lines[0].split() == ["step", "SGD", "Adam"]
     document = json.loads((out / "results.json").read_text())
@@ -204,3 +205,29 @@ def test_print_every_reads_a_long_runs_series_file(tmp_path, monkeypatch):
     table = cli.loss_table(document, tmp_path, 5).splitlines()
     assert "series file could not be read" in table[0]
     assert [line.split()[1] for line in table[3:]] == ["30", "-", "-", "-", "10", "-"]
+
+
+def _one_path(path, stride=None):
+    run = {"label": "A", "group": "A", "status": "ok", "path": path, "loss": [1.0] * len(path)}
+    if stride:
+        run["series"] = {"stride": stride}
+    return {"runs": [run], "problem": {"kind": "function", "traits": ["function2d"]}}
+
+
+def test_zigzag_steps_count_the_moves_left_out_and_a_long_runs_stride():
+    from gdlab.report.figures import _path_shapes
+
+    # two steps that do not move (3 and 4) sit inside the zigzag of steps 2–7
+    path = [[0, 0], [1, 0], [2, 0], [2, 0], [2, 0], [3, 1], [4, 0], [5, 1]]
+    assert _path_shapes(_one_path(path), ["A"])["zigzag"] == ["A over steps 2–7"]
+    # every 10th point of a long run: the moves cover steps 11 to 70
+    assert _path_shapes(_one_path(path, stride=10), ["A"])["zigzag"] == ["A over steps 11–70"]
+
+
+def test_a_path_that_never_moves_is_said_so_not_called_straight():
+    from gdlab.report.figures import _path_shape_words, _path_shapes
+
+    still = _one_path([[1.0, 2.0]] * 4)
+    assert _path_shapes(still, ["A"])["still"] == ["A"]
+    assert "Never moved from the start: A." in _path_shape_words(still, ["A"])
+    assert "straight" not in _path_shape_words(still, ["A"]).lower()

@@ -209,3 +209,34 @@ def test_the_description_says_the_same_batches_only_when_the_runs_batch_alike():
     alike = alike.set("gd-all-506-samples.batching", "random").set("sgd-1-sample.batch_size", 30)
     assert "the same batches for every run of a seed" in text(alike)["description"]
     assert "the same batches for every run of a seed" in text(builtin("mnist"))["description"]
+
+
+def test_a_tunings_folds_record_the_batch_loss_even_for_a_run_that_asks_for_the_whole_sets(
+    monkeypatch,
+):
+    """A fold is scored on its held-out part: a run's own step_loss = "train" would only
+    add a pass over the training set per step, so its folds train with the batch's."""
+    import numpy as np
+
+    from gdlab import selection
+    from gdlab.experiments import builtin
+    from gdlab.tuning import tune_task
+
+    seen = []
+    real = selection.fit
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("step_loss"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(selection, "fit", recording)
+    experiment = builtin("boston").merge_training(steps=20)
+    sgd = next(i for i, r in enumerate(experiment.runs) if r.label.startswith("SGD"))
+    experiment = experiment.set(f"{experiment.runs[sgd].label}.step_loss", "train")
+    assert experiment.runs[sgd].training.get("step_loss") == "train"
+    result = tune_task(
+        config=experiment.to_dict(), run=sgd, hyperparameters={"lr": 0.01}, fold=0, folds=2,
+        split_seed=0, seed=0, rng=np.random.default_rng(0),
+    )  # fmt: skip
+    assert result["status"] == "ok"
+    assert seen == ["batch"]

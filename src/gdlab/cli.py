@@ -504,7 +504,18 @@ def loss_table(document: Mapping[str, Any], base: Path, every: int) -> str:
         [str(k), *(number(c[k]) if k < len(c) else "-" for c in columns)]
         for k in range(0, longest, every)
     ]
-    said = f"Loss per step, every {every} step{'s' if every > 1 else ''} (as each run recorded it)"
+    kinds = {r.get("step_loss", "batch") for r in runs if r.get("status") != "failed"}
+    if "function2d" in ((document.get("problem") or {}).get("traits") or ()):
+        kinds = {"f"}  # a 2-D function's loss is f: no batch, no training set
+    what = {
+        frozenset({"train"}): "the whole training set's loss",
+        frozenset({"batch"}): "the batch's loss",
+        frozenset({"f"}): "f",
+    }.get(frozenset(kinds), "each run's batch or whole-set loss")
+    said = (
+        f"Loss per step ({what}, before the step's update), every {every} "
+        f"step{'s' if every > 1 else ''}"
+    )
     if not all(whole):
         said += "; a run whose series file could not be read shows the steps kept inline"
     return f"{said}:\n" + _aligned(["step", *heads], body, left=set())

@@ -186,6 +186,10 @@ def tune_task(
     import_modules(modules)
     experiment = Experiment.from_dict(config)
     spec = _candidate_spec(experiment.runs[run], hyperparameters)
+    if "step_loss" in spec.training:  # a run's own setting would override the one below
+        spec = dataclasses.replace(
+            spec, training={k: v for k, v in spec.training.items() if k != "step_loss"}
+        )
     settings = experiment.run_training(spec).fit_kwargs()
     # a fold is scored on its held-out part: the per-step loss is never read, so it is
     # the batch's (step_loss="train" would add a pass over the training set per step and

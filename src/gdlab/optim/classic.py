@@ -687,7 +687,8 @@ class SM3(_ShapedState):
     Args:
         lr: default 1e-2 (optax has none).
         momentum: μ in [0, 1), default 0.9 (optax's).
-        eps: ε > 0 under the root, default 1e-8 (optax's ``scale_by_sm3``).
+        eps: ε >= 0 under the root, default 1e-8 (optax's ``scale_by_sm3``); 0 gives
+            NaN where an accumulator is still 0.
 
     References:
         Anil, Gupta, Koren & Singer (2019), "Memory-Efficient Adaptive

@@ -198,7 +198,7 @@ class LAMB(_Layerwise):
     Args:
         lr: default 1e-3 (Keras's; optax has no default).
         beta1, beta2: in [0, 1), default 0.9 and 0.999.
-        eps: > 0, default 1e-6 (optax; Keras 1e-7).
+        eps: >= 0, default 1e-6 (optax; Keras 1e-7); 0 gives NaN where v is still 0.
         weight_decay: default 0.
         form: "optax" or "keras".
         weight_decay_mask: keys that get weight decay, default None (all).
@@ -279,7 +279,7 @@ class NovoGrad(_Layerwise):
     Args:
         lr: default 1e-3 (optax has no default).
         beta1, beta2: in [0, 1), default 0.9 and 0.25 (optax).
-        eps: > 0, default 1e-6 (optax).
+        eps: >= 0, default 1e-6 (optax); 0 gives NaN where a norm is 0.
         weight_decay: default 0, added to the normalised gradient (inside
             the momentum, as the paper does).
 
@@ -411,13 +411,14 @@ class Muon(_Layerwise):
         ns_a, ns_b, ns_c: the quintic's coefficients, default
             3.4445, −4.7750, 2.0315 (torch's ``ns_coefficients``).
         ns_steps: Newton–Schulz iterations in [0, 99], default 5.
-        eps: > 0, the least norm X is divided by, default 1e-7.
+        eps: >= 0, added to the norm X is divided by, default 1e-7 (0: NaN for an
+            all-zero matrix, as in PyTorch).
         adjust_lr_fn: "original" (default) or "match_rms_adamw".
         fallback: "adamw" (default) or "error", for non-matrix parameters.
         fallback_lr: AdamW's learning rate; None (default) uses Muon's
             (its schedule included), a number is a constant rate.
         fallback_beta1, fallback_beta2: AdamW's, default 0.9 and 0.999.
-        fallback_eps: AdamW's ε, default 1e-8.
+        fallback_eps: AdamW's ε, > 0, default 1e-8.
         fallback_weight_decay: AdamW's decoupled decay, default 1e-2.
 
     References:

@@ -45,7 +45,7 @@ def _beta(name: str, value: Any) -> float:
 
 def _eps(value: Any) -> float:
     """ε >= 0, as PyTorch allows; 0 divides 0 by 0 (NaN) where a state is still 0."""
-    return check_real("eps", value, low=0)
+    return _nonneg("eps", value)
 
 
 def _nonneg(name: str, value: Any) -> float:

@@ -779,11 +779,12 @@ def _final_losses(results: Mapping[str, Any]) -> dict[str, float]:
 def _whole_set_groups(runs: Sequence[Mapping[str, Any]]) -> list[str]:
     """The groups whose runs record the whole training set's loss at each step
     (``step_loss`` ``"train"`` in their records; ``"batch"``, or absent: the batch loss)."""
-    return [
-        name
-        for name, group in _groups(runs).items()
-        if all(r.get("step_loss") == "train" for r in group)
-    ]
+    found = []
+    for name, group in _groups(runs).items():
+        ran = [r for r in group if r.get("status") != "failed"]  # a failed run records none
+        if ran and all(r.get("step_loss") == "train" for r in ran):
+            found.append(name)
+    return found
 
 
 def _step_loss_words(runs: Sequence[Mapping[str, Any]]) -> str:
@@ -981,20 +982,23 @@ _ZIGZAG_DEG = 30.0
 _STRAIGHT = 1.1
 
 
-def _path_turns(path: np.ndarray) -> tuple[np.ndarray, float]:
-    """``(turns, ratio)``: the signed turn in degrees between each two consecutive steps
-    that move (a step shorter than 1e-9 of the longest is left out), and the path's
-    length over the straight line from its start to its end (inf where they meet)."""
-    path = path[np.isfinite(path).all(axis=1)]
-    steps = np.diff(path, axis=0)
+def _path_turns(path: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(turns, starts, ratio)``: the signed turn in degrees between each two consecutive
+    moves of the path (a move shorter than 1e-9 of the longest is left out), the index
+    of the point each move starts from (one more than there are turns), and the path's
+    length over the straight line from its start to its end (inf where they meet, NaN
+    for a path that never moves)."""
+    points = np.nonzero(np.isfinite(path).all(axis=1))[0]
+    steps = np.diff(path[points], axis=0)
     lengths = np.linalg.norm(steps, axis=1)
     if not len(lengths) or lengths.max() == 0:
-        return np.empty(0), 1.0
-    steps = steps[lengths > 1e-9 * lengths.max()]
+        return np.empty(0), np.empty(0, dtype=int), math.nan
+    moves = lengths > 1e-9 * lengths.max()
+    steps, starts = steps[moves], points[:-1][moves]
     angles = np.arctan2(steps[:, 1], steps[:, 0])
     turns = np.degrees((np.diff(angles) + np.pi) % (2 * np.pi) - np.pi)
-    chord = float(np.linalg.norm(path[-1] - path[0]))
-    return turns, float(lengths.sum() / chord) if chord > 0 else math.inf
+    chord = float(np.linalg.norm(path[points[-1]] - path[points[0]]))
+    return turns, starts, float(lengths.sum() / chord) if chord > 0 else math.inf
 
 
 def _zigzags(turns: np.ndarray) -> np.ndarray:
@@ -1009,17 +1013,26 @@ def _zigzags(turns: np.ndarray) -> np.ndarray:
 
 
 def _path_shapes(results: Mapping[str, Any], names: Sequence[str]) -> dict[str, list[str]]:
-    """``{"zigzag": [...], "straight": [...], "curved": [...]}``: each named group's
-    first path as :func:`_path_turns` and :func:`_zigzags` measure it, with its words."""
+    """``{"zigzag": [...], "straight": [...], "curved": [...], "still": [...]}``: each
+    named group's first path as :func:`_path_turns` and :func:`_zigzags` measure it,
+    with its words. Steps are the run's (a long run's inline path is every
+    ``stride``-th point: a move from point ``j`` covers steps ``j·stride + 1`` to
+    ``(j + 1)·stride``)."""
+    from gdlab.results import series_stride
+
     firsts = _first_runs(results)
-    shapes: dict[str, list[str]] = {"zigzag": [], "straight": [], "curved": []}
+    shapes: dict[str, list[str]] = {"zigzag": [], "straight": [], "curved": [], "still": []}
     for name in names:
-        turns, ratio = _path_turns(_path_of(firsts[name]))
+        turns, starts, ratio = _path_turns(_path_of(firsts[name]))
         zig = _zigzags(turns)
+        stride = series_stride(firsts[name])
         if len(zig) == len(turns) and len(zig) > 2:
             shapes["zigzag"].append(f"{name} at every step")
-        elif len(zig):
-            shapes["zigzag"].append(f"{name} over steps {int(zig[0]) + 1}–{int(zig[-1]) + 2}")
+        elif len(zig):  # turns zig[0] … zig[-1]: the moves from zig[0] to zig[-1] + 1
+            first, last = int(starts[zig[0]]) * stride + 1, (int(starts[zig[-1] + 1]) + 1) * stride
+            shapes["zigzag"].append(f"{name} over steps {first}–{last}")
+        elif math.isnan(ratio):
+            shapes["still"].append(name)
         elif ratio <= _STRAIGHT:
             shapes["straight"].append(f"{name} ({ratio:.2f}×)")
         elif math.isfinite(ratio):
@@ -1048,6 +1061,8 @@ def _path_shape_words(results: Mapping[str, Any], names: Sequence[str]) -> str:
             f"Curving without zigzagging (length over the straight line): "
             f"{joined(shapes['curved'])}."
         )
+    if shapes["still"]:
+        words.append(f"Never moved from the start: {joined(shapes['still'])}.")
     return " ".join(words)
 
 
