@@ -97,3 +97,13 @@ def wait_for(page: object, expression: str, timeout: float = 30.0) -> object:
         assert time.monotonic() < end, f"timed out waiting for {expression}"
         time.sleep(0.05)
     return value
+
+
+def open_state(page: object, state: dict, ready: str = "true", timeout: float = 20.0) -> object:
+    """Load the page afresh at ``state`` (the link's ``#`` part, as JSON) and wait until
+    it is ready and the JavaScript ``ready`` holds."""
+    import json
+    from urllib.parse import quote
+
+    page.goto(f"{page.base}/?{time.monotonic_ns()}#{quote(json.dumps(state))}")
+    return wait_for(page, f"window.gdlab && window.gdlab.ready && ({ready})", timeout)

@@ -9,16 +9,16 @@ follows the mouse in the first 90 days too), Debian's Chromium.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import time
 import warnings
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
+
+from play_serving import open_state
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -264,8 +264,7 @@ def page():
 
 
 def _open(page, state: dict, ready: str) -> None:
-    page.goto(f"{page.base}/?{time.monotonic_ns()}#{quote(json.dumps(state))}")
-    _wait(page, f"window.gdlab && window.gdlab.ready && ({ready})")
+    open_state(page, state, ready, timeout=30.0)
 
 
 def _wait(page, expression: str, timeout: float = 30.0):

@@ -11,12 +11,11 @@ Playwright (skipped without it, but under ``CI=true``).
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
+
+from play_serving import open_state as _open
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -76,11 +75,6 @@ def page():
 
     with served_page(width=1360, height=1100) as shown:
         yield shown
-
-
-def _open(page, state: dict) -> None:
-    page.goto(f"{page.base}/?{time.monotonic_ns()}#{quote(json.dumps(state))}")
-    _wait(page, "window.gdlab && window.gdlab.ready")
 
 
 def test_the_valid_runs_are_drawn_while_a_refused_card_says_why(page):

@@ -13,12 +13,11 @@ it, but under ``CI=true``); the API tests need no browser.
 
 from __future__ import annotations
 
-import json
-import time
 import warnings
-from urllib.parse import quote
 
 import pytest
+
+from play_serving import open_state as _open
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -148,11 +147,6 @@ def page():
 
     with served_page() as shown:
         yield shown
-
-
-def _open(page, state: dict) -> None:
-    page.goto(f"{page.base}/?{time.monotonic_ns()}#{quote(json.dumps(state))}")
-    _wait(page, "window.gdlab && window.gdlab.ready")
 
 
 def _wait(page, expression: str):

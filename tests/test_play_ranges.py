@@ -13,12 +13,12 @@ plot. Debian's Chromium, driven by Playwright (skipped without it, but under
 from __future__ import annotations
 
 import json
-import time
 from urllib.error import HTTPError
-from urllib.parse import quote
 from urllib.request import Request, urlopen
 
 import pytest
+
+from play_serving import open_state
 
 TWO = "window.gdlab.modes['2d']"
 SHOWN = """() => {
@@ -52,9 +52,7 @@ def page(browser_page):
 
 
 def _open(page, state: dict) -> None:
-    state = {"m": "2d", "2d": {"r": RUNS, "n": 20, **state}}
-    page.goto(f"{page.base}/?{time.monotonic_ns()}#{quote(json.dumps(state))}")
-    _wait(page, "window.gdlab && window.gdlab.ready")
+    open_state(page, {"m": "2d", "2d": {"r": RUNS, "n": 20, **state}})
 
 
 def _wait(page, expression: str, timeout: float = 20.0):

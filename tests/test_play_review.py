@@ -8,13 +8,13 @@ Playwright (skipped without it, but under ``CI=true``).
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
+
+from play_serving import open_state as _open
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -87,11 +87,6 @@ def _wait(page, expression: str, timeout: float = 20.0):
     from play_serving import wait_for
 
     return wait_for(page, expression, timeout)
-
-
-def _open(page, state: dict) -> None:
-    page.goto(f"{page.base}/?{time.monotonic_ns()}#{quote(json.dumps(state))}")
-    _wait(page, "window.gdlab && window.gdlab.ready")
 
 
 def _shot(page, name: str) -> Path:

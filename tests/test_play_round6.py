@@ -16,12 +16,12 @@ checks use Debian's Chromium, driven by Playwright (skipped without it, but unde
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
+
+from play_serving import open_state as _open
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -287,11 +287,6 @@ def page():
 
     with served_page(width=1360, height=1100) as shown:
         yield shown
-
-
-def _open(page, state: dict) -> None:
-    page.goto(f"{page.base}/?{time.monotonic_ns()}#{quote(json.dumps(state))}")
-    _wait(page, "window.gdlab && window.gdlab.ready")
 
 
 def _wait(page, expression: str):

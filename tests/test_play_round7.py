@@ -13,13 +13,13 @@ Chromium, driven by Playwright (skipped without it, but under ``CI=true``).
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 import pytest
+
+from play_serving import open_state as _open
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -131,13 +131,6 @@ def page():
 
     with served_page(width=1360, height=1100) as shown:
         yield shown
-
-
-def _open(page, state: dict) -> None:
-    from play_serving import wait_for
-
-    page.goto(f"{page.base}/?{time.monotonic_ns()}#{quote(json.dumps(state))}")
-    wait_for(page, "window.gdlab && window.gdlab.ready", 20.0)
 
 
 def _drawn(page, epochs: int) -> dict:
