@@ -227,7 +227,7 @@ def test_force_never_replaces_a_tree_of_reports(cwd, capsys):
         assert code == 0, err
     before = tree(cwd)
     code, out, err = gdlab([*BOWL, "--out", "gdlab-report/bowl", "--force"], capsys)
-    usage_error(code, out, err, "gdlab-report/bowl", "not a gdlab report", "latest")
+    usage_error(code, out, err, "gdlab-report/bowl", "holds gdlab reports", "not one report")
     assert tree(cwd) == before
 
 

@@ -269,8 +269,8 @@ def test_an_interrupted_tour_says_it_stopped_and_what_is_missing(stopped_tour) -
         "not run: mnist, plot-schedules, plot-ewma, plot-init"
     )
     page = html_text.unescape((out / "index.html").read_text(encoding="utf-8"))
-    assert "<h1>gdlab tour: every seed experiment (stopped early)</h1>" in page
-    assert "every seed experiment (stopped early)</title>" in page
+    assert "<h1>gdlab tour: the seed experiments' races and plots (stopped early)</h1>" in page
+    assert "races and plots (stopped early)</title>" in page
     assert f"This tour stopped early (interrupted): {words}." in page
     assert 'href="moons/index.html"' in page
     assert 'href="bowl/index.html"' in page
@@ -289,7 +289,7 @@ def test_a_whole_tour_page_keeps_its_title_and_has_no_notice(tmp_path: Path) -> 
         "runs": [],
     }
     page = html.render_tour([(document, [], "bowl")], tmp_path, command="gdlab tour")
-    assert "<h1>gdlab tour: every seed experiment</h1>" in page
+    assert "<h1>gdlab tour: the seed experiments&#x27; races and plots</h1>" in page
     assert "stopped early" not in page.lower()
 
 

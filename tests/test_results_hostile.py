@@ -375,7 +375,7 @@ def test_force_never_replaces_a_tree_of_reports_without_its_latest_link(tmp_path
     tree = tmp_path / "gdlab-report" / "bowl"
     _report(tree / "20261130-214056-3bc1", "kept")
     _report(tree / "20261130-215000-0a0b", "kept too")
-    with pytest.raises(OutputError, match="holds what is not a gdlab report"):
+    with pytest.raises(OutputError, match=r"holds gdlab reports \(20261130-214056-3bc1, "):
         results.checked_out(tree, force=True)
     with pytest.raises(OutputError), results.output(tmp_path / "root", out=tree, force=True):
         pytest.fail("a tree of reports was about to be replaced")

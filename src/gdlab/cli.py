@@ -1,4 +1,4 @@
-"""The ``gdlab`` command: races, tuning, plots and the tour of every seed experiment.
+"""The ``gdlab`` command: races, tuning, plots and the tour of the seed experiments.
 
 ::
 
@@ -11,7 +11,7 @@
     gdlab race --config my-experiment.toml (or a report's results.json)
     gdlab tune mnist --budget 8 --folds 3 --workers 2; gdlab race mnist --tuned
     gdlab plot schedules | ewma | init
-    gdlab tour                             # every seed experiment into one report
+    gdlab tour                             # the built-in races and plots in one report
     gdlab play [--port N] [--no-browser]   # the live web page (docs/play.md)
 
 Every flag that changes the experiment is a change of one model
@@ -278,9 +278,15 @@ def build_parser() -> argparse.ArgumentParser:
     _output_options(plot, figures=False)
     _no_js_option(plot)
 
-    tour = commands.add_parser("tour", help="every seed experiment into one report")
+    tour = commands.add_parser(
+        "tour",
+        help="the built-in races and plots into one report (not seed 002's tuning: gdlab tune)",
+    )
     tour.add_argument(
-        "--quick", action="store_true", help="shorter runs (a tenth of the steps or epochs)"
+        "--quick",
+        action="store_true",
+        help="shorter runs: a tenth of the steps (at least 1) or of the epochs (at least 3, "
+        "or all of them when there are fewer)",
     )
     _output_options(tour, figures=False)
 
@@ -901,10 +907,15 @@ def _plot(args: argparse.Namespace, command: str) -> int:
             document = run_plot(args.what, staged, command=command, figures=False)
             write(document, staged, charts=not args.no_js)
     except KeyboardInterrupt:
+        drawn = placed.directory is not None and any(
+            Path(placed.directory, "figures").glob("*.png")
+        )
         told = (
             "nothing was written"
             if placed.directory is None
             else f"{placed.directory} holds the figures drawn so far, and no page"
+            if drawn
+            else f"{placed.directory} holds no figure yet, and no page"
         )
         print(f"{PROG}: interrupted; {told}", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -811,11 +811,32 @@ def checked_out(out: str | os.PathLike, force: bool = False) -> Path:
     if path.is_symlink():
         path = path.resolve()
     if force and path.is_dir() and not _is_empty(path) and not looks_like_report(path):
+        reports = _reports_in(path)
+        if reports:  # a tree of reports, as gdlab-report/NAME/ is
+            shown = ", ".join(reports[:3]) + (", …" if len(reports) > 3 else "")
+            raise _io.OutputError(
+                f"--out {out} holds gdlab reports ({shown}), not one report; --force "
+                f"replaces only one report: pass one of them (--out {Path(out) / reports[-1]}) "
+                "or a new or empty directory"
+            )
         raise _io.OutputError(
             f"--out {out} holds what is not a gdlab report ({_listed(path)}); --force "
             "replaces only a report: give a new or empty directory"
         )
     return path
+
+
+def _reports_in(path: Path) -> list[str]:
+    """The names of the reports in the directory ``path`` when it is a tree of them (it
+    holds nothing a report does not hold but its ``latest`` link or ``LATEST`` file, and a
+    report in a subdirectory); else none."""
+    if any(name not in ("latest", "LATEST") for name in _foreign(path, tour=True)):
+        return []
+    return sorted(
+        p.name
+        for p in path.iterdir()
+        if not p.is_symlink() and p.is_dir() and (p / "results.json").is_file()
+    )
 
 
 def _listed(path: Path) -> str:

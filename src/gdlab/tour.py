@@ -1,12 +1,17 @@
-"""``gdlab tour``: every seed experiment, and the plots, into one report.
+"""``gdlab tour``: the built-in races and the plots, into one report.
+
+The races are the seed experiments that a race shows (bowl, boston, moons,
+mnist, schedules); seed 002's choice of hyperparameters by validation or
+K-fold is not a race and is not in the tour: ``gdlab tune`` runs it
+(docs/tuning.md).
 
 Each experiment writes its own report into ``OUT/<name>/`` (as ``gdlab race
 NAME --out OUT/NAME`` would); then ``OUT/index.html`` gathers their tables and
 figures on one self-contained page. ``quick=True`` runs a tenth of the steps
-or epochs (for a look, not for conclusions); each experiment keeps its seed's
-title, marked "(quick)". ``gdlab tour`` writes a new ``OUT`` each time
-(``gdlab-report/tour/<time>-<id>``): the individual reports of ``gdlab race``
-are never touched.
+or epochs, at least :data:`QUICK_MIN_EPOCHS` epochs (for a look, not for
+conclusions); each experiment keeps its seed's title, marked "(quick)".
+``gdlab tour`` writes a new ``OUT`` each time (``gdlab-report/tour/<time>-<id>``):
+the individual reports of ``gdlab race`` are never touched.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from gdlab.experiments.describe import text
 
 __all__ = ["run", "shortened"]
 
+
+#: The tour page's title: what it holds (seed 002's tuning is not a race: ``gdlab tune``).
+TITLE = "gdlab tour: the seed experiments' races and plots"
 
 #: Epochs a quick tour keeps at least: a learning rate that decays per epoch
 #: starts lowering at the second, so one epoch would race five equal constants.
@@ -55,7 +63,7 @@ def shortened(experiment: Experiment) -> Experiment:
 
 
 def planned() -> list[str]:
-    """The tour's reports, in order: each seed experiment, then ``plot-<kind>``."""
+    """The tour's reports, in order: each built-in race, then ``plot-<kind>``."""
     from gdlab.experiments.plots import PLOTS
 
     return [*experiments.BUILTIN, *(f"plot-{kind}" for kind in PLOTS)]
@@ -114,10 +122,10 @@ def run(
     except BaseException as error:
         entries += _stopped_entry(out_dir, current, [subdir for _, _, subdir in entries])
         if entries:
-            html.write_tour(entries, out_dir, command=command, stopped=stopped_words(out_dir),
-                            stopped_by=_why(error))  # fmt: skip
+            html.write_tour(entries, out_dir, title=TITLE, command=command,
+                            stopped=stopped_words(out_dir), stopped_by=_why(error))  # fmt: skip
         raise
-    html.write_tour(entries, out_dir, command=command)
+    html.write_tour(entries, out_dir, title=TITLE, command=command)
     return out_dir / "index.html"
 
 
@@ -152,6 +160,19 @@ def _document(directory: Path) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+def _plot_unshown(directory: Path) -> str:
+    """Why a plot whose data was computed is not shown: its page was not drawn, and what its
+    ``figures/`` holds (the figures drawn so far, or none yet)."""
+    drawn = len(list((directory / "figures").glob("*.png")))
+    held = (
+        f"{directory.name}/figures/ holds the {drawn} figure{'s' if drawn != 1 else ''} drawn "
+        "so far"
+        if drawn
+        else "no figure drawn yet"
+    )
+    return f"its data was computed but its page was not drawn; {held}"
+
+
 def stopped_words(out_dir: str | Path) -> str:
     """What a tour that stopped early in ``out_dir`` holds, in words, from its reports on
     disk: ``"it shows bowl and boston, and the 2 runs of moons that finished (moons
@@ -168,8 +189,10 @@ def stopped_words(out_dir: str | Path) -> str:
             finished.append(name)
         elif runs and page:
             stopped.append(f"the {len(runs)} run{'s' if len(runs) != 1 else ''} of {name}")
+        elif document.get("series") is not None:  # a plot: no runs, its data computed
+            empty.append(f"{name} ({_plot_unshown(out_dir / name)})")
         elif runs:
-            empty.append(f"{name} (its page could not be drawn; its results.json holds its runs)")
+            empty.append(f"{name} (its page was not drawn; its results.json holds its runs)")
         else:
             empty.append(f"{name} (no run had finished)")
     parts = []

@@ -77,28 +77,25 @@ def ewma_series(betas: Sequence[float] = (0.5, 0.9, 0.98)) -> dict:
     }
 
 
-def _init_edges(
-    activation: str, outputs: Sequence[np.ndarray], bins: int
-) -> tuple[np.ndarray, str]:
-    """One set of bin edges for every layer and initialisation of ``activation``.
+def _init_edges(activation: str, outputs: Sequence[Sequence[np.ndarray]], bins: int) -> np.ndarray:
+    """One set of ``bins`` bin edges for every layer and initialisation of ``activation``.
 
-    Sigmoid and tanh have fixed ranges, (0, 1) and (-1, 1). ReLU's outputs
-    range from about 1e-6 (std 0.01 after five layers) to 1e4 (std 1): its
-    positive outputs get log-spaced bins over whole decades that hold the
-    0.5th to 99.5th percentile of every layer's positive outputs (of each
-    one, not of them pooled, which would cut off much of the smallest
-    layer), so the layers share one scale and each histogram shows at
-    least 99% of its positive outputs.
+    Sigmoid and tanh have fixed ranges, (0, 1) and (-1, 1); ``bins`` is odd so
+    that the middle bin is centred on the middle value (0.5, 0): a collapsed
+    layer (std 0.01) is one bar, not two halves on an edge. ReLU's positive
+    outputs get a linear axis from 0 to the largest 99.5th percentile of the
+    positive outputs of the Xavier and He layers (``outputs[2:]``), as the
+    book draws them: it shows Xavier's spread shrink toward 0 layer after
+    layer and He's stay. Std 1 explodes far beyond it (its share off the axis
+    is each layer's ``above``) and std 0.01 piles into the first bin.
     """
     if activation == "sigmoid":
-        return np.linspace(0.0, 1.0, bins + 1), "linear"
+        return np.linspace(0.0, 1.0, bins + 1)
     if activation == "tanh":
-        return np.linspace(-1.0, 1.0, bins + 1), "linear"
-    ranges = [np.percentile(z[z > 0], (0.5, 99.5)) for z in outputs if np.any(z > 0)]
-    low, high = (min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else (1e-3, 1.0)
-    decades = (int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))))
-    count = max(bins, 3 * (decades[1] - decades[0]))
-    return np.logspace(*decades, count + 1), "log"
+        return np.linspace(-1.0, 1.0, bins + 1)
+    fitted = [z[z > 0] for row in outputs[2:] or outputs for z in row]
+    highs = [float(np.percentile(z, 99.5)) for z in fitted if z.size]
+    return np.linspace(0.0, max(highs, default=1.0), bins + 1)
 
 
 def init_series(samples: int = 1000, units: int = 100, layers: int = 5, seed: int = 0) -> dict:
@@ -108,8 +105,9 @@ def init_series(samples: int = 1000, units: int = 100, layers: int = 5, seed: in
     set of edges per activation: :func:`_init_edges`), the number of
     activations ``total`` (so ``counts / total`` is a share), ``mean``,
     ``std``, the ``saturated`` share (sigmoid outside 0.1–0.9, tanh beyond
-    ±0.9) and the share of ``zeros`` (ReLU's negative inputs). A ReLU case
-    has ``xscale: "log"``: its histogram counts the positive outputs.
+    ±0.9), the share of ``zeros`` (ReLU's negative inputs) and the share
+    ``above`` the last edge (off the axis: ReLU with std 1). A ReLU case has
+    ``positive: true``: its histogram counts the positive outputs.
     """
     from gdlab.nn.init import weights
     from gdlab.nn.layers import ReLU, Sigmoid, Tanh
@@ -135,11 +133,12 @@ def init_series(samples: int = 1000, units: int = 100, layers: int = 5, seed: in
                 x = act().forward(x @ w)
                 per_layer.append(x)
             outputs.append(per_layer)
-        edges, xscale = _init_edges(act_name, [z for row in outputs for z in row], bins=30)
+        edges = _init_edges(act_name, outputs, bins=31)
+        positive = act_name == "relu"
         for (init_name, _), per_layer in zip(inits, outputs, strict=True):
             stats = []
             for z in per_layer:
-                counts, _ = np.histogram(z[z > 0] if xscale == "log" else z, bins=edges)
+                counts, _ = np.histogram(z[z > 0] if positive else z, bins=edges)
                 saturated = (
                     float(np.mean((z < 0.1) | (z > 0.9)))
                     if act_name == "sigmoid"
@@ -155,12 +154,13 @@ def init_series(samples: int = 1000, units: int = 100, layers: int = 5, seed: in
                         "mean": float(z.mean()),
                         "std": float(z.std()),
                         "saturated": saturated,
-                        "zeros": float(np.mean(z <= 0)) if act_name == "relu" else 0.0,
+                        "zeros": float(np.mean(z <= 0)) if positive else 0.0,
+                        "above": float(np.mean(z > edges[-1])),
                     }
                 )
             case = {"init": init_name, "activation": act_name, "layers": stats}
-            if xscale == "log":
-                case["xscale"] = "log"
+            if positive:
+                case["positive"] = True
             cases.append(case)
     return {"kind": "init", "layers": layers, "units": units, "samples": samples, "cases": cases}
 
@@ -183,8 +183,10 @@ _PLOT_TEXT = {
         "Seed 001: initial weights and activations",
         "A 5-layer, 100-unit network on 1,000 random inputs: the activations per layer "
         "with weights of std 1, std 0.01, Xavier (√(1/n)) and He (√(2/n)), for sigmoid, "
-        "tanh and ReLU. Std 1 saturates the sigmoid, 0.01 collapses every layer, Xavier "
-        "keeps tanh's spread and He keeps ReLU's.",
+        "tanh and ReLU. Std 1 saturates sigmoid and tanh and explodes ReLU; 0.01 collapses "
+        "every layer; Xavier keeps sigmoid's and tanh's outputs spread out and unsaturated "
+        "(for tanh its std still shrinks with depth); with ReLU, Xavier's spread drifts "
+        "toward 0 layer after layer and He's holds.",
     ),
 }
 

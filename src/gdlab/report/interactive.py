@@ -882,7 +882,8 @@ def _ewma_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
         legend.append(traces[-1]["name"])
     axes = _axes("day", _with_unit("value", unit), x_type="date")
     return _chart(
-        "ewma", "Exponentially weighted averages", traces, axes, _scale(every, log=False),
+        "ewma", "Exponentially weighted averages", traces, axes,
+        _whole_scale(_finite(every), log=False),  # every day, as the PNG: no percentile cut
         views=_first_days_views(every, len(values)),
         dates=dates if len(dates) == len(values) else None, legend=legend, partial=True,
     )  # fmt: skip
