@@ -246,8 +246,8 @@ def test_set_changes_what_it_names():
 
 
 def test_set_names_a_run_by_a_label_with_a_dot():
-    changed = experiments.builtin("schedules").set("constant-0.1.lr", 0.05)
-    assert changed.runs[0].lr == 0.05
+    changed = experiments.builtin("schedules").set("0.95-epoch.lr", 0.05)
+    assert changed.runs[2].lr["lr0"] == 0.05
 
 
 def test_set_on_the_command_line_reaches_the_runs(tmp_path, capsys):
@@ -516,7 +516,14 @@ def _one_run(optimizer: str, lr: float, steps: int = 30) -> Experiment:
 
 
 def test_tuned_schedules_keep_their_schedules():
+    import dataclasses
+
     schedules = experiments.builtin("schedules")
+    # labels that state the rate (the built-in's name only the shape) follow the tuned one
+    stated = ["constant 0.1", "0.1/(1 + 1·epoch)", "0.95^epoch · 0.1", "1/√epoch · 0.1"]
+    stated += ["1/√t · 0.1", "halve every 3 epochs"]
+    runs = [dataclasses.replace(r, label=s) for r, s in zip(schedules.runs, stated, strict=True)]
+    schedules = schedules.replace(runs=tuple(runs))
     tuned = {
         "schema": tuning.SCHEMA_ID,
         "experiment": schedules.to_dict(),

@@ -269,7 +269,7 @@ def test_a_run_that_only_changed_its_label_is_listed_as_changed_not_left_out_and
     runs = list(schedules.runs)
     runs[4] = dataclasses.replace(runs[4].with_lr(1.0), label="1/√t · 1")
     changes = schedules.replace(runs=tuple(runs)).changes_from(schedules)
-    assert "1/√t · 1: label: 1/√t · 0.1 → 1/√t · 1" in changes
+    assert "1/√t · 1: label: 1/√t → 1/√t · 1" in changes
     assert not any(line.startswith(("runs left out", "runs added")) for line in changes)
 
 

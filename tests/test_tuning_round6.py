@@ -347,7 +347,14 @@ def tuned_document(experiment: Experiment, lrs_by_label: dict[str, float]) -> di
 
 def test_a_tuned_schedule_run_is_labelled_with_its_tuned_rate():
     """``1/√t · 0.1`` raced at lr0 1."""
+    import dataclasses
+
     schedules = experiments.builtin("schedules")
+    # labels that state the rate (the built-in's name only the shape)
+    stated = ["constant 0.1", "0.1/(1 + 1·epoch)", "0.95^epoch · 0.1", "1/√epoch · 0.1"]
+    stated += ["1/√t · 0.1", "halve every 3 epochs"]
+    runs = [dataclasses.replace(r, label=s) for r, s in zip(schedules.runs, stated, strict=True)]
+    schedules = schedules.replace(runs=tuple(runs))
     tuned = tuned_document(schedules, {"1/√t · 0.1": 1.0, "constant 0.1": 0.31622776601683794})
     applied, notes = tuning.apply_tuned(schedules, tuned, source="S")
     labels = [r.label for r in applied.runs]

@@ -1392,6 +1392,19 @@ def _check_tuned_as_raced(
     if not kept:
         return  # every run is refused by name (no tuned setting)
     then = then.replace(name=experiment.name, seeds=experiment.seeds, runs=kept)
+    # step_loss changes nothing a tuning computes (its folds record the batch's loss
+    # whatever it is, and are scored on their held-out part): the race's own stands
+    then = then.replace(
+        training=dataclasses.replace(then.training, step_loss=experiment.training.step_loss),
+        runs=tuple(
+            dataclasses.replace(
+                t,
+                training={k: v for k, v in t.training.items() if k != "step_loss"}
+                | ({"step_loss": r.training["step_loss"]} if "step_loss" in r.training else {}),
+            )
+            for t, r in zip(kept, (r for r in experiment.runs if r.label in runs), strict=True)
+        ),
+    )
     differences = experiment.changes_from(then)
     if differences:
         raise ConfigError(

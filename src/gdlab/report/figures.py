@@ -948,10 +948,17 @@ def _paths_look_for(results: Mapping[str, Any], fn: functions2d.Function2D, grid
     elsewhere = _elsewhere_words(results, function2d=True)
     if ok:
         where = " (where each is evaluated, as the Summary ranks)" if elsewhere else ""
-        text = f"Lowest f at the end{where}: {ok[0][0]} (f = {_fmt(ok[0][1])})"
-        if len(ok) > 1:
-            text += f"; highest: {ok[-1][0]} (f = {_fmt(ok[-1][1])})"
-        text += ". "
+        # ends that read the same are a tie: every one of them is named, never the first
+        low = [t[0] for t in ok if _fmt(t[1]) == _fmt(ok[0][1])]
+        high = [t[0] for t in ok if _fmt(t[1]) == _fmt(ok[-1][1])]
+        if len(ok) > 1 and len(low) == len(ok):
+            who = "All" if len(ok) == len(finals) else f"All {len(ok)} that do not diverge"
+            text = f"{who} end at the same f{where}: f = {_fmt(ok[0][1])}. "
+        else:
+            text = f"Lowest f at the end{where}: {joined(low)} (f = {_fmt(ok[0][1])})"
+            if len(ok) > 1:
+                text += f"; highest: {joined(high)} (f = {_fmt(ok[-1][1])})"
+            text += ". "
     if elsewhere:
         text += elsewhere + " "
     text += _gone_words(results, fn, [t[0] for t in finals if t[2]])
@@ -1081,6 +1088,45 @@ def _gone_words(results: Mapping[str, Any], fn: functions2d.Function2D, gone: Se
     if stayed:
         each = "each" if len(stayed) > 1 else "it"
         parts.append(f"{joined(stayed)} diverged (× where {each} stopped)")
+    text = "; ".join(parts) + ". " if parts else ""
+    return text + _outside_words(firsts, [n for n in firsts if n not in gone], xlim, ylim)
+
+
+def _outside_words(
+    firsts: Mapping[str, Any],
+    names: Sequence[str],
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+) -> str:
+    """The groups of ``names`` (that did not diverge) whose path leaves the plotted
+    range: cut at its edge, with no end marker where it ends outside."""
+    low, high = np.array([xlim[0], ylim[0]]), np.array([xlim[1], ylim[1]])
+    ends_out, back = [], []
+    for name in names:
+        path = _path_of(firsts[name])
+        finite = path[np.isfinite(path).all(axis=1)]
+        outside = ~((finite >= low) & (finite <= high)).all(axis=1)
+        if not outside.any():
+            continue
+        if outside[-1]:
+            x, y = finite[-1]
+            ends_out.append(f"{name} (at x = {_fmt(float(x))}, y = {_fmt(float(y))})")
+        else:
+            back.append(name)
+    parts = []
+    if ends_out:
+        verb = "end" if len(ends_out) > 1 else "ends"
+        parts.append(
+            f"{joined(ends_out)} {verb} outside the plotted range, with no end marker "
+            "(the path is cut at the edge)"
+        )
+    if back:
+        verb = (
+            "leave the plotted range and come"
+            if len(back) > 1
+            else "leaves the plotted range and comes"
+        )
+        parts.append(f"{joined(back)} {verb} back inside (its path is cut where it is out)")
     return "; ".join(parts) + ". " if parts else ""
 
 
@@ -1515,14 +1561,15 @@ def _series_plans(results: Mapping[str, Any], series: Mapping[str, Any]) -> list
         "(right, one line per initialisation)."
     )
     zeros = (
-        " On a log x-axis (ReLU) the bars hold only the positive outputs: “0: n%” in a "
-        "panel's corner is the share that is exactly 0, left out of the bars."
+        " For ReLU the bars hold only the positive outputs, on a linear axis fitted to the "
+        "Xavier and He layers: “0: n%” in a panel's corner is the share that is exactly 0, "
+        "“off axis: n%” the share beyond the axis (std 1 explodes), both left out of the bars."
     )
 
     def said(activation: str | None) -> str:
         cases = [c for c in series.get("cases") or []
                  if activation is None or str(c.get("activation")) == activation]  # fmt: skip
-        return what + (zeros if any(c.get("xscale") == "log" for c in cases) else "")
+        return what + (zeros if any(_positive_only(c) for c in cases) else "")
 
     used: set[str] = set()
     for activation in _init_splits(series):
@@ -1647,25 +1694,94 @@ def _ewma_look_for(series: Mapping[str, Any]) -> str:
     )
 
 
+def _init_stds_of(case: Mapping[str, Any]) -> list[float]:
+    return [float(layer.get("std", math.nan)) for layer in case.get("layers") or []]
+
+
+def _std_trend(stds: Sequence[float]) -> str:
+    """How a case's std moves from the first layer to the last, in words with the numbers."""
+    first, last = stds[0], stds[-1]
+    if len(stds) == 1:
+        return f"is {_fmt(first)} in its one layer"
+    ratio = last / first if first > 0 else math.inf
+    if ratio > 10:
+        word = "explodes"
+    elif ratio < 0.1:
+        word = "collapses"
+    elif ratio < 0.75:
+        steady = len(stds) > 2 and 0.75 <= stds[-1] / stds[1] <= 1.33 if stds[1] > 0 else False
+        word = "drops after layer 1, then holds," if steady else "shrinks"
+    elif ratio > 1.33:
+        word = "grows"
+    else:
+        word = "holds"
+    return f"{word} from {_fmt(first)} to {_fmt(last)}"
+
+
+def _init_lesson(activation: str, trends: Mapping[str, str], last: Mapping[str, Any]) -> str:
+    """Chapter 6's lesson for ``activation``, with the trends (per initialisation) and the
+    last layer's statistics (``last[init]``) of the cases drawn."""
+
+    def sat(init: str) -> str:
+        return f"{100 * float(last[init].get('saturated', 0.0)):.0f}%"
+
+    said = []
+    ends = {"sigmoid": ("0 and 1", "0.5"), "tanh": ("±1", "0")}.get(activation)
+    if ends and "std 1" in trends:
+        said.append(
+            f"Std 1 piles the outputs at {ends[0]} ({sat('std 1')} saturated in the last "
+            "layer), where the activation is flat: the gradients vanish."
+        )
+    if ends and "std 0.01" in trends:
+        said.append(
+            f"Std 0.01 squeezes every layer onto {ends[1]} (its std {trends['std 0.01']}): every "
+            "unit outputs about the same, so the network can express little."
+        )
+    if ends and "Xavier" in trends:
+        shape = "a symmetric bell around 0" if activation == "tanh" else "a bell around 0.5"
+        said.append(
+            f"Xavier, the book's choice for {activation}, keeps {shape}, spread out and neither "
+            f"saturated nor collapsed ({sat('Xavier')} saturated in the last layer), though its "
+            f"std {trends['Xavier']}: the lesson is the shape, not a constant std."
+        )
+    if ends and "He" in trends:
+        said.append(f"He's bell is wider ({sat('He')} saturated in the last layer).")
+    if activation == "relu":
+        if "std 1" in trends:
+            off = float(last["std 1"].get("above") or 0.0)
+            where = f": {100 * off:.0f}% of the last layer is off the axis" if off else ""
+            said.append(f"With std 1 the std {trends['std 1']}{where}.")
+        if "std 0.01" in trends:
+            said.append(f"With std 0.01 it {trends['std 0.01']}: one bar at 0.")
+        if "Xavier" in trends:
+            said.append(f"With Xavier the spread {trends['Xavier']}: it drifts toward 0.")
+        if "He" in trends:
+            said.append(
+                f"With He (twice Xavier's variance, for the half ReLU zeroes) it "
+                f"{trends['He']}: the book's choice for ReLU."
+            )
+    return " ".join(said)
+
+
 def _init_look_for(series: Mapping[str, Any], activation: str | None) -> str:
+    """What to look for in the init figure: per activation, what the histograms and the std per
+    layer show (its numbers, from ``series.cases``), and chapter 6's lesson."""
     cases = [
         c for c in series.get("cases") or [] if activation is None or c["activation"] == activation
     ]
-    parts = []
-    for case in cases:
-        stds = [float(layer.get("std", math.nan)) for layer in case.get("layers") or []]
-        if len(stds) > 1 and math.isfinite(stds[0]) and math.isfinite(stds[-1]):
-            parts.append(
-                f"{case['init']} from {_fmt(stds[0])} to {_fmt(stds[-1])}"
-                + (f" ({case['activation']})" if activation is None else "")
-            )
-    text = "The std per layer (right) says it in one line each: " + "; ".join(parts) + ". "
-    return (text if parts else "") + (
-        "A std that shrinks layer after layer starves the later layers of signal (their "
-        "gradients vanish); one that piles activations at the ends (sigmoid near 0 and 1, "
-        "tanh near ±1) saturates them. A good initialisation keeps the histograms alike "
-        "from layer to layer: Xavier for sigmoid and tanh, He for ReLU."
-    )
+    texts = []
+    for act in dict.fromkeys(str(c.get("activation")) for c in cases):
+        trends, last = {}, {}
+        for case in (c for c in cases if str(c.get("activation")) == act):
+            stds = _init_stds_of(case)
+            if stds and math.isfinite(stds[0]) and math.isfinite(stds[-1]):
+                trends[str(case.get("init"))] = _std_trend(stds)
+                last[str(case.get("init"))] = case["layers"][-1]
+        lesson = _init_lesson(act, trends, last)
+        if lesson:
+            name = {"relu": "ReLU"}.get(act, act.capitalize())
+            texts.append((f"{name}: " if activation is None else "") + lesson)
+    return " ".join(texts)
 
 
 def figure_names(
@@ -2323,6 +2439,15 @@ def _overlay_axes_words(results: Mapping[str, Any], fn: functions2d.Function2D) 
         return f"{_fmt(lim[0])} to {_fmt(lim[1])}"
 
     if (xlim, ylim) == (full_x, full_y):
+        low, high = np.array([full_x[0], full_y[0]]), np.array([full_x[1], full_y[1]])
+        paths = [_path_of(run) for run in _first_runs(results).values()]
+        points = [p[np.isfinite(p).all(axis=1)] for p in paths]
+        past = any((~((p >= low) & (p <= high)).all(axis=1)).any() for p in points)
+        if past:  # a path that leaves the range does not span it: it goes past it
+            return (
+                f"Axes keep the function's range (x {span(full_x)}, y {span(full_y)}); "
+                "a path that goes past it is cut at the edge."
+            )
         return (
             f"Axes keep the function's range (x {span(full_x)}, y {span(full_y)}), which "
             "the paths span, so a path that leaves it is cut at the edge."
@@ -3467,14 +3592,25 @@ def _init_panel_labels(
         ax.set_xlabel(xlabel, fontsize=6.5, labelpad=1)
 
 
+def _positive_only(case: Mapping[str, Any]) -> bool:
+    """Whether a case's bars count only its positive outputs (ReLU's: ``positive``, or
+    ``xscale: "log"`` in a results.json from before the linear axis)."""
+    return bool(case.get("positive")) or case.get("xscale") == "log"
+
+
 def _init_zeros(ax: Axes, layer: Mapping[str, Any], shares: np.ndarray, color: str) -> None:
-    """On a log x-axis (positive values only), the share of the layer's outputs that are
-    exactly 0 (ReLU's, about half), which no bar can show: written in the panel's corner."""
+    """For positive values only, the share of the layer's outputs that are exactly 0 (ReLU's,
+    about half), which no bar can show, and the share beyond the axis (``above``: ReLU with
+    std 1 explodes), when there is one: written in the panel's corner."""
     zeros = layer.get("zeros")
     if isinstance(zeros, bool) or not isinstance(zeros, int | float) or not math.isfinite(zeros):
         zeros = max(0.0, 1.0 - float(shares.sum()))  # what the bars leave out
+    note = f"0: {100 * zeros:.0f}%"
+    above = layer.get("above")
+    if isinstance(above, int | float) and not isinstance(above, bool) and above >= 0.005:
+        note += f"\n→ off axis: {100 * above:.0f}%"
     ax.text(
-        0.03, 0.96, f"0: {100 * zeros:.0f}%", transform=ax.transAxes, ha="left", va="top",
+        0.97, 0.96, note, transform=ax.transAxes, ha="right", va="top",
         fontsize=6.5, color=color, fontweight="bold",
     )  # fmt: skip
 
@@ -3496,8 +3632,8 @@ def _init_histograms(
     its own, which the caller sets alike (:func:`_init_figure`).
     """
     panels: list[Axes] = []
-    log_x = any(case.get("xscale") == "log" for case in cases)
-    xlabel = "activation value (> 0)" if log_x else "activation value"
+    positive = any(_positive_only(case) for case in cases)
+    xlabel = "activation value (> 0)" if positive else "activation value"
     for row, case in enumerate(cases):
         style = _init_style(case, inits)
         name = _init_name(case, several, "\n")
@@ -3512,7 +3648,7 @@ def _init_histograms(
                 continue
             edges = _floats(layers[col].get("edges"))
             ax.stairs(shares[row][col], edges, fill=True, color=style.color, alpha=0.85)
-            if case.get("xscale") == "log":
+            if _positive_only(case):
                 _init_zeros(ax, layers[col], shares[row][col], style.color)
     return panels
 
@@ -3581,8 +3717,9 @@ def init_figure(results: Mapping[str, Any], *, activation: str | None = None) ->
     One row per case (its y label: the initialisation, with the activation
     when several are drawn), one column per layer (titled ``layer k``): the
     share of the activations in each bin, on one x and one y scale for the
-    whole figure (a case with ``xscale: "log"``, ReLU's positive outputs,
-    gets a log x-axis), tick labels on the outer panels only. The right
+    whole figure (a ``positive`` case, ReLU's, counts only its positive outputs
+    and notes its share of zeros and beyond the axis in a corner; an older one
+    with ``xscale: "log"`` gets a log x-axis), tick labels on the outer panels only. The right
     column plots each case's ``std`` per layer, one line per case in its
     initialisation's style (log y when the stds span more than a factor of
     20). With ``activation`` only the cases of that activation are drawn
@@ -3627,9 +3764,8 @@ def _init_figure(results: Mapping[str, Any], activation: str | None, *, linked: 
             _init_share_axis(ax, top)
         _init_stds(fig.add_subplot(grid[:, cols]), cases, inits, several, cols)
         kind = (
-            "share of activations per bin; log x-axis: the positive values, "
-            "“0: n%” the share that is exactly 0"
-            if log_x
+            "share of activations per bin; the positive values, “0: n%” the share that is exactly 0"
+            if any(_positive_only(case) for case in cases)
             else "share of activations per bin"
         )
         title = "Activation histograms" + (f", {activation}" if activation else "")

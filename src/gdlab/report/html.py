@@ -646,8 +646,10 @@ def _comparison(series: Mapping[str, Any], results: Mapping[str, Any] | None = N
         )
         body.append(f'<tr data-index="{index}">{tds}</tr>')
     note = (
-        f"Target loss {_number(target)}: the highest of the best training losses of "
-        "the configurations whose loss fell below where it started; steps to target "
+        f"Target loss {_number(target)}: the highest of the lowest per-step training "
+        "losses (the loss recorded at each step, counted as said below, not the Summary's "
+        "best loss, the lowest at its evaluations) of the configurations whose loss fell "
+        "below where it started; steps to target "
         "is the lower median over seeds of the first step whose loss is at or below "
         "it (a seed that never gets there counts as slowest)."
         if target is not None
@@ -1591,20 +1593,23 @@ def render_tour(
     entries: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]], str]],
     out_dir: str | Path,
     *,
-    title: str = "gdlab tour: every seed experiment",
+    title: str | None = None,
     command: str = "",
     stopped: str | None = None,
     stopped_by: str = "interrupted",
 ) -> str:
     """One page for several experiments: each one's table and figures, inline.
 
-    ``entries`` holds ``(results, figures, subdir)`` per experiment, where the
+    ``title`` defaults to :data:`gdlab.tour.TITLE`. ``entries`` holds ``(results,
+    figures, subdir)`` per experiment, where the
     figures' paths are relative to ``out_dir/subdir`` (its own report, linked).
     ``stopped`` is, for a tour that stopped early (``stopped_by``: ``interrupted``,
     or the error), what its page holds and what did not run, in words
     (:func:`gdlab.tour.stopped_words`): the title says it stopped, a notice says
     the rest, and an experiment that stopped early is marked in the contents too.
     """
+    if title is None:
+        from gdlab.tour import TITLE as title
     out_dir = Path(out_dir)
     notice_top = ""
     if stopped is not None:

@@ -97,7 +97,7 @@ def search(series: Mapping[str, Any]) -> str:
         text = f"Optuna's TPE: {budget} draws per configuration, each guided by those before"
     else:
         text = f"a search of budget {budget} per configuration (its method is not recorded here)"
-    text += ", besides its default"
+    text += _default_words(series)
     widened = [
         str(label)
         for label, c in (series.get("configurations") or {}).items()
@@ -108,6 +108,31 @@ def search(series: Mapping[str, Any]) -> str:
             f" (widened past the first range while the best lay at its edge: {', '.join(widened)})"
         )
     return text
+
+
+def _default_words(series: Mapping[str, Any]) -> str:
+    """Whether each configuration's default is one of its grid's points (boston's 0.01 is
+    one of 0.001 … 1: the grid tried ``budget`` points) or tried besides them (``budget``
+    + 1): ``, including its default`` or ``, besides its default``. A widened grid's
+    first round is not recorded apart: it is said of the configurations that are known."""
+    budget = series.get("budget")
+    if _method(series) != "grid" or tuned_names(series) != ["lr"] or not isinstance(budget, int):
+        return ", besides its default"
+    among, unknown = [], False
+    for label, c in (series.get("configurations") or {}).items():
+        if not isinstance(c, Mapping) or not isinstance(c.get("points"), Sequence):
+            unknown = True
+        elif c.get("widened"):
+            unknown = True  # its widened points are not told apart from its first ones
+        elif len(c["points"]) == budget:  # the default is one point of the grid
+            among.append(str(label))
+        elif len(c["points"]) != budget + 1:
+            unknown = True
+    if among and not unknown and len(among) == len(series.get("configurations") or {}):
+        return ", including its default"
+    if among:
+        return f", besides its default where it is not one of them (it is for {', '.join(among)})"
+    return ", besides its default"
 
 
 #: A tuned value with every digit, as the race ran it (``0.1543439757117908``).
