@@ -305,7 +305,7 @@ def test_output_with_force_refuses_a_tree_of_reports(tmp_path):
     with results.output(root) as staged:
         (staged / "results.json").write_text("{}")
     before = sorted(p.name for p in root.iterdir())
-    refused = pytest.raises(OutputError, match="holds gdlab reports .*, not one report")
+    refused = pytest.raises(OutputError, match=r"holds gdlab reports .*, not one report")
     with refused, results.output(tmp_path / "other", out=root, force=True):
         pass
     assert sorted(p.name for p in root.iterdir()) == before
