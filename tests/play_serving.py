@@ -107,3 +107,14 @@ def open_state(page: object, state: dict, ready: str = "true", timeout: float = 
 
     page.goto(f"{page.base}/?{time.monotonic_ns()}#{quote(json.dumps(state))}")
     return wait_for(page, f"window.gdlab && window.gdlab.ready && ({ready})", timeout)
+
+
+def shot(page: object, name: str, full_page: bool = True) -> object:
+    """What the learner sees, for a look: ``/tmp/play-shots/NAME.png``; its path."""
+    from pathlib import Path
+
+    folder = Path("/tmp/play-shots")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path

@@ -11,11 +11,10 @@ Playwright (skipped without it, but under ``CI=true``).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from play_serving import open_state as _open
+from play_serving import shot
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -53,9 +52,7 @@ def _wait(page, expression: str):
 
 
 def _shot(page, name: str) -> None:
-    folder = Path("/tmp/play-shots")
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"partial-{name}.png"), full_page=True)
+    shot(page, f"partial-{name}")
 
 
 def _settled(page) -> dict:

@@ -18,6 +18,7 @@ import warnings
 import pytest
 
 from play_serving import open_state as _open
+from play_serving import shot
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -168,12 +169,7 @@ SAID = """() => {
 
 
 def _shot(page, name: str) -> None:
-    """What the learner sees, for a look (``/tmp/play-shots/NAME.png``)."""
-    from pathlib import Path
-
-    folder = Path("/tmp/play-shots")
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}.png"))
+    shot(page, name, full_page=False)
 
 
 def _said(page) -> dict:

@@ -18,7 +18,7 @@ from urllib.request import Request, urlopen
 
 import pytest
 
-from play_serving import open_state
+from play_serving import open_state, shot
 
 TWO = "window.gdlab.modes['2d']"
 SHOWN = """() => {
@@ -87,11 +87,7 @@ def _drawn(page) -> None:
 
 
 def _shot(page, name: str) -> None:
-    from pathlib import Path
-
-    folder = Path("/tmp/play-shots")
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}.png"))
+    shot(page, name, full_page=False)
 
 
 def test_a_built_in_functions_range_is_said_under_its_boxes_in_the_pages_words(page):

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 import warnings
-from pathlib import Path
 
 import pytest
 
 from play_serving import open_state as _open
+from play_serving import shot
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -296,9 +296,7 @@ def _wait(page, expression: str):
 
 
 def _shot(page, name: str) -> None:
-    folder = Path("/tmp/play-shots")
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"round6-{name}.png"), full_page=True)
+    shot(page, f"round6-{name}")
 
 
 def _typed(page, selector: str, text: str) -> None:
