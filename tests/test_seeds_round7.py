@@ -124,7 +124,17 @@ def test_schedules_look_for_never_promises_the_loss_calms(schedules):
     text = _look_for(_with_finals(schedules, {"constant": 0.18, "1/√t": 0.6}), "lr")
     assert "should flatten or calm down" not in text
     assert "Lowest final loss: constant (0.18); highest: 1/√t (0.6)." in text
-    assert "A constant rate (constant) ends lowest: every schedule that lowers the rate" in text
+    assert "The constant rate ends lowest: every schedule that lowers the rate" in text
+    assert "(constant)" not in text  # the run is not named twice
+
+
+def test_schedules_look_for_names_a_constant_run_by_its_label(schedules):
+    changed = copy.deepcopy(schedules)
+    for run in changed["runs"]:
+        if run["label"] == "constant":
+            run["label"] = run["group"] = "fixed 0.1"
+    text = _look_for(_with_finals(changed, {"fixed 0.1": 0.18, "1/√t": 0.6}), "lr")
+    assert "A constant rate (fixed 0.1) ends lowest" in text
 
 
 def test_schedules_look_for_names_a_decay_that_ends_lowest(schedules):

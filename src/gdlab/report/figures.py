@@ -1329,8 +1329,11 @@ def _lr_look_for(results: Mapping[str, Any]) -> str:
         constant = [n for v, n in ranked if len(rates[n]) > 1 and np.ptp(rates[n]) == 0]
         decaying = [n for v, n in ranked if rates[n][-1] < rates[n][0]]
         if constant and decaying and first in constant:
+            # a run named for its constant rate is not named twice
+            named = "constant" in first.lower()
+            who = "The constant rate" if named else f"A constant rate ({first})"
             text += (
-                f"A constant rate ({first}) ends lowest: every schedule that lowers the rate "
+                f"{who} ends lowest: every schedule that lowers the rate "
                 "ends higher, so here the decay cost more descent than it saved in noise; a "
                 "decay pays where a large rate's noise is what holds the loss up. "
             )

@@ -65,6 +65,8 @@ from gdlab.report.figures import (
     SMOOTH_BETA,
     _curve_label,
     _exit,
+    _group_name,
+    _groups,
     _loss_curves,
     _noisy,
     choose_scale,
@@ -219,19 +221,8 @@ def _runs(results: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [r for r in results.get("runs") or [] if isinstance(r, Mapping)]
 
 
-def _group(run: Mapping[str, Any]) -> str:
-    return str(run.get("group") or run.get("label") or run.get("id") or "run")
-
-
-def _groups(runs: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    for run in runs:
-        groups.setdefault(_group(run), []).append(run)
-    return groups
-
-
 def _label(run: Mapping[str, Any]) -> str:
-    label = str(run.get("label") or _group(run))
+    label = str(run.get("label") or _group_name(run))
     words = stops.divergence_words(run)
     return f"{label} ({words})" if words else label
 
