@@ -21,6 +21,10 @@ the test suite asks of every built-in:
                   ``maximize=True`` the walk is on ``−f``: the same bowl).
 ``kernels``       the fused and the reference kernels give bit-identical
                   steps (float32 and float64), and each dtype is kept.
+``layout``        parameters (and gradients) that are views of one buffer, as
+                  an MLP's are, step bit-identically to separate arrays (an
+                  ``_elementwise = True`` rule gets them as one flat array: a
+                  rule with a value per array, a norm, must not declare it).
 ``allocation``    after a warm-up, updates of a 1M-element float32 parameter
                   allocate less than 64 KiB per run of five (no temporary the
                   size of the parameters).
@@ -37,6 +41,8 @@ the test suite asks of every built-in:
                   closure's NaN loss (refused as its first update too, when
                   ``state_dict()`` stays a fresh optimizer's).
 
+``kwargs`` are checked first, by making the optimizer once: arguments it
+refuses (a misspelt keyword) raise its own error before any check runs.
 Each check that fails is listed with why; :meth:`CheckReport.raise_if_failed`
 (what :func:`check_optimizer` does unless ``raise_on_failure=False``) raises
 one ``AssertionError`` naming them all.
@@ -99,10 +105,16 @@ def check_optimizer(
         kwargs: constructor arguments for every check (``{}`` by default),
             for example a form to check; ``lr`` is the check's own where it
             matters (convergence tries the registered range).
-        checks: a subset of :data:`CHECKS` to run (default all), or one
-            check's name.
+        checks: a subset of :data:`CHECKS` to run (default all, at least
+            one), or one check's name.
         raise_on_failure: raise ``AssertionError`` listing every failed check
             (default); otherwise return the report.
+
+    Raises:
+        TypeError, ValueError: what the optimizer raises for ``kwargs`` (a
+            misspelt keyword names itself and the valid ones), before any
+            check runs; a ``ValueError`` for ``checks`` that name none of
+            :data:`CHECKS`.
     """
     cls = _resolve(optimizer)
     if kwargs is not None and not isinstance(kwargs, Mapping):
@@ -112,6 +124,7 @@ def check_optimizer(
         )
     kwargs = dict(kwargs or {})
     selected = _selected(checks)
+    _constructs(cls, kwargs)
     report = CheckReport(cls.name or cls.__name__)
     for check in selected:
         try:
@@ -133,10 +146,31 @@ def _selected(checks: Any) -> tuple[str, ...]:
     if checks is None:
         return CHECKS
     selected = (checks,) if isinstance(checks, str) else tuple(checks)
+    if not selected:  # a report of no checks would pass, having checked nothing
+        raise ValueError(f"checks must name at least one of {', '.join(CHECKS)}; got {checks!r}")
     unknown = [c for c in selected if c not in CHECKS]
     if unknown:
         raise ValueError(f"checks must be among {', '.join(CHECKS)}; got {unknown[0]!r}")
     return selected
+
+
+def _constructs(cls: type[Optimizer], kwargs: Mapping[str, Any]) -> None:
+    """Make ``cls(**kwargs)`` once: arguments it refuses (a misspelt keyword, a value out
+    of range) are the caller's to fix, so its own error is raised before any check
+    runs, rather than every check failing with it. A class that cannot be made with
+    its defaults either is broken itself: that is for the checks to report."""
+    if not kwargs:
+        return
+    try:
+        cls(**kwargs)
+    except (TypeError, ValueError):
+        try:
+            cls()
+        except Exception:  # the class's own fault, not the arguments'
+            return
+        raise
+    except Exception:  # a crash of the optimizer's own: each check reports it
+        return
 
 
 def _resolve(optimizer: type[Optimizer] | str) -> type[Optimizer]:
@@ -312,6 +346,47 @@ def _check_kernels(cls: type[Optimizer], kwargs: dict) -> None:
         assert _same(*results), f"fused and reference kernels differ in {np.dtype(dtype)}"
 
 
+def _check_layout(cls: type[Optimizer], kwargs: dict) -> None:
+    """The same walk on separate arrays and on views of one buffer, bit for bit."""
+    results = []
+    for together in (False, True):
+        params, a = _problem()
+        grads = {k: np.zeros_like(v) for k, v in params.items()}
+        if together:  # one buffer for the parameters, one for the gradients: an MLP's layout
+            params, grads = _one_buffer(params), _one_buffer(grads)
+        opt = _make(cls, kwargs)
+        closure = _closure_for(a, _sign(kwargs))
+        for _ in range(10):
+            for k, g in closure(params)[1].items():
+                grads[k][...] = g  # the same arrays every step, as a network's
+            opt.update(params, grads, closure=closure if opt.needs_closure else None)
+        results.append(params)
+    if not _same(*results):
+        flat = getattr(opt, "_elementwise", False)
+        raise AssertionError(
+            "parameters that are views of one buffer (as an MLP's are) step differently "
+            "from the same parameters as separate arrays"
+            + (
+                ": _elementwise = True hands _step all keys as one flat array, so a rule "
+                "with a value per array (a norm) must not declare it"
+                if flat
+                else ""
+            )
+        )
+
+
+def _one_buffer(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``arrays`` copied into consecutive pieces of one flat buffer, in key order."""
+    first = next(iter(arrays.values()))
+    buffer = np.empty(sum(v.size for v in arrays.values()), first.dtype)
+    views, start = {}, 0
+    for k, v in arrays.items():
+        views[k] = buffer[start : start + v.size].reshape(v.shape)
+        views[k][...] = v
+        start += v.size
+    return views
+
+
 def steady_peak(update: Callable[[], object], limit: int, *, calls: int = 5, tries: int = 3) -> int:
     """The most memory ``calls`` calls of ``update`` hold at once, in bytes, as
     :mod:`tracemalloc` sees it (NumPy's arrays included).
@@ -463,6 +538,7 @@ _CHECKS: dict[str, Callable[[type[Optimizer], dict], None]] = {
     "registry": _check_registry,
     "round trip": _check_round_trip,
     "kernels": _check_kernels,
+    "layout": _check_layout,
     "allocation": _check_allocation,
     "convergence": _check_convergence,
     "maximize": _check_maximize,

@@ -75,6 +75,7 @@ class Signum(_Adaptive):
     """
 
     name = "signum"
+    _elementwise = True
 
     def __init__(self, lr=1e-4, momentum=0.9, *, weight_decay=0.0, **options) -> None:
         super().__init__(lr, **options)
@@ -120,6 +121,7 @@ class Lion(_Adaptive):
     """
 
     name = "lion"
+    _elementwise = True
     state_names = ("exp_avg",)
 
     def __init__(self, lr=1e-4, beta1=0.9, beta2=0.99, *, weight_decay=1e-3, **options) -> None:
@@ -165,6 +167,7 @@ class AdaBelief(_Adaptive):
     """
 
     name = "adabelief"
+    _elementwise = True
     state_names = ("exp_avg", "exp_avg_var")
     nonnegative_states = frozenset({"exp_avg_var"})
 
@@ -226,6 +229,7 @@ class Yogi(_Adaptive):
     """
 
     name = "yogi"
+    _elementwise = True
     state_names = ("exp_avg", "exp_avg_sq")
     nonnegative_states = frozenset({"exp_avg_sq"})
 
@@ -293,6 +297,7 @@ class ADOPT(_Adaptive):
     """
 
     name = "adopt"
+    _elementwise = True
     state_names = ("exp_avg", "exp_avg_sq")
     nonnegative_states = frozenset({"exp_avg_sq"})
 
@@ -366,6 +371,7 @@ class AdEMAMix(_Adaptive):
     """
 
     name = "ademamix"
+    _elementwise = True
     state_names = ("exp_avg", "exp_avg_slow", "exp_avg_sq")
     nonnegative_states = frozenset({"exp_avg_sq"})
 
@@ -466,6 +472,7 @@ class Adan(_Adaptive):
     """
 
     name = "adan"
+    _elementwise = True
     FORMS = ("paper", "optax")
     state_names = ("exp_avg", "exp_avg_diff", "exp_avg_sq", "prev_grad")
     nonnegative_states = frozenset({"exp_avg_sq"})

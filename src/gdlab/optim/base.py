@@ -99,9 +99,18 @@ class Optimizer(abc.ABC):
 
     name: ClassVar[str] = ""
     state_names: ClassVar[tuple[str, ...]] = ()
-    #: Every rule here is element-wise; a rule with per-array norms (LARS,
-    #: LAMB) must set this False so that keys are never updated as one run.
-    _elementwise: ClassVar[bool] = True
+    #: True when the rule treats each element on its own (Adam, SGD, ...): then,
+    #: when the parameters are consecutive pieces of one buffer (an MLP's are),
+    #: ``_step`` may get all keys as one flat array (``_make_plan``), which
+    #: gives the same result, bit for bit, in fewer calls. A rule that keeps
+    #: one value per array (a norm, as LARS and LAMB) must not be run so. Only
+    #: a class that sets it itself is run flat: a subclass that does not (even
+    #: of an element-wise built-in) is run key by key, which is always right.
+    _elementwise: ClassVar[bool] = False
+    #: Whether each step takes its rate from the schedule (``current_lr``). Rprop
+    #: does not: it takes ``lr`` as its initial step size only, so ``fit`` refuses
+    #: a schedule for it (its later rates would go unused).
+    follows_schedule: ClassVar[bool] = True
     #: State arrays no update can make negative (sums and averages of squares,
     #: running maxima of them); a loaded state with a negative value there
     #: has been tampered with and is refused.
@@ -128,6 +137,8 @@ class Optimizer(abc.ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "_elementwise" not in cls.__dict__:  # declared, never inherited (see above)
+            cls._elementwise = False
         if "__init__" in cls.__dict__:
             cls.__init__ = _strict_keywords(cls.__dict__["__init__"])
 
@@ -381,8 +392,9 @@ class Optimizer(abc.ABC):
 
         When the parameters are consecutive pieces of one buffer (an
         :class:`~gdlab.nn.MLP`'s are), and so are the gradients and each state
-        array, one kernel call updates them all: the rules are element-wise, so
-        the result is the same, bit for bit, as a call per key.
+        array, one kernel call updates them all: for a rule that declares itself
+        element-wise (``_elementwise``) the result is the same, bit for bit, as a
+        call per key. Any other rule gets the keys one by one.
         """
         keys = list(params)
         per_key = {k: _kernel_view(v).reshape(-1) for k, v in params.items()}

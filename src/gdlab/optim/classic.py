@@ -237,6 +237,8 @@ class Rprop(_Classic):
     """
 
     name = "rprop"
+    _elementwise = True
+    follows_schedule = False  # lr is the initial step size only
     state_names = ("prev", "step_size")
     nonnegative_states = frozenset({"step_size"})
 
@@ -316,6 +318,7 @@ class ASGD(_Classic):
     """
 
     name = "asgd"
+    _elementwise = True
     state_names = ("ax",)
 
     def __init__(
@@ -433,6 +436,7 @@ class FTRL(_Classic):
     """
 
     name = "ftrl"
+    _elementwise = True
     state_names = ("accumulator", "linear")
     nonnegative_states = frozenset({"accumulator"})
 

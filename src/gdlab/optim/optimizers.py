@@ -116,6 +116,7 @@ class SGD(_Stateful):
     """
 
     name = "sgd"
+    _elementwise = True
 
     def __init__(self, lr=1e-3, *, weight_decay=0.0, **options) -> None:
         super().__init__(lr, **options)
@@ -172,6 +173,7 @@ class Momentum(_Stateful):
     """
 
     name = "momentum"
+    _elementwise = True
     FORMS = ("torch", "book", "ema")
     state_names = ("velocity",)
 
@@ -254,6 +256,7 @@ class Nesterov(_Stateful):
     """
 
     name = "nesterov"
+    _elementwise = True
     FORMS = ("torch", "book", "keras", "book_fixed")
     state_names = ("velocity",)
 
@@ -319,6 +322,7 @@ class AdaGrad(_Stateful):
     """
 
     name = "adagrad"
+    _elementwise = True
     state_names = ("sum",)
     nonnegative_states = frozenset({"sum"})
 
@@ -391,6 +395,7 @@ class RMSprop(_Stateful):
     """
 
     name = "rmsprop"
+    _elementwise = True
     nonnegative_states = frozenset({"square_avg"})
 
     def __init__(
@@ -473,6 +478,7 @@ class Adadelta(_Stateful):
     """
 
     name = "adadelta"
+    _elementwise = True
     state_names = ("square_avg", "acc_delta")
     nonnegative_states = frozenset({"square_avg", "acc_delta"})
 
@@ -549,6 +555,7 @@ class Adam(_Stateful):
     """
 
     name = "adam"
+    _elementwise = True
     FORMS = ("explicit", "lr_t")
     nonnegative_states = frozenset({"exp_avg_sq", "max_exp_avg_sq"})
     _decoupled = False
@@ -631,6 +638,7 @@ class AdamW(Adam):
     """
 
     name = "adamw"
+    _elementwise = True
     _decoupled = True
 
     def __init__(
@@ -693,6 +701,7 @@ class Adamax(_Stateful):
     """
 
     name = "adamax"
+    _elementwise = True
     state_names = ("exp_avg", "exp_inf")
     nonnegative_states = frozenset({"exp_inf"})
 
@@ -758,6 +767,7 @@ class NAdam(_Stateful):
     """
 
     name = "nadam"
+    _elementwise = True
     state_names = ("exp_avg", "exp_avg_sq")
     nonnegative_states = frozenset({"exp_avg_sq"})
 
@@ -842,6 +852,7 @@ class RAdam(_Stateful):
     """
 
     name = "radam"
+    _elementwise = True
     state_names = ("exp_avg", "exp_avg_sq")
     nonnegative_states = frozenset({"exp_avg_sq"})
 

@@ -188,6 +188,7 @@ class Prodigy(_DistanceAdapted):
     """
 
     name = "prodigy"
+    _elementwise = True
     state_names = ("exp_avg", "exp_avg_sq", "grad_sum", "params0")
 
     def __init__(
@@ -284,6 +285,7 @@ class DAdaptAdamW(_DistanceAdapted):
     """
 
     name = "dadapt_adamw"
+    _elementwise = True
     state_names = ("exp_avg", "exp_avg_sq", "grad_sum")
 
     def __init__(

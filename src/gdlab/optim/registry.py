@@ -19,7 +19,7 @@ from typing import Any
 from .. import schedules as _schedules
 from .._checks import check_bool, check_int, check_real, fail
 from . import io as _files
-from .base import Optimizer, _plain
+from .base import _FORMAT, Optimizer, _plain
 
 __all__ = ["ENTRY_POINT_GROUP", "OPTIMIZERS", "PRESETS", "create", "load", "register"]
 
@@ -356,8 +356,10 @@ def _rule_class(rule: Callable[..., Any], name: str, state: tuple[str, ...]) -> 
             fail(f"argument {p.name!r} of rule {name!r}", "a keyword argument with a default",
                  str(p), kind=TypeError, described=True)  # fmt: skip
         if p.name != "lr" and p.name in _reserved_names():
+            public = sorted(n for n in _reserved_names() if n[0] != "_" and n != "lr")
             fail(f"argument {p.name!r} of rule {name!r}",
-                 "a name the optimizer itself does not use", p.name)  # fmt: skip
+                 f"a name the optimizer itself does not use (reserved: {', '.join(public)}, "
+                 "and the private names '_...' it keeps)", p.name)  # fmt: skip
         defaults[p.name] = _plain(p.default)  # np.float32(0.9) checks and saves as 0.9
     if "lr" not in defaults:
         fail(f"rule {name!r}", "a keyword argument lr with a default", rule, kind=TypeError)
@@ -367,6 +369,8 @@ def _rule_class(rule: Callable[..., Any], name: str, state: tuple[str, ...]) -> 
     def __init__(self, lr=defaults["lr"], **kwargs):
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in _BASE_KEYS}
         Optimizer.__init__(self, lr, **options)
+        self._rule_checked = False  # set by the first update that succeeds
+        self._undone = False
         for key, default in defaults.items():
             if key != "lr":
                 setattr(self, key, _checked_like(key, kwargs.pop(key, default), default))
@@ -383,28 +387,102 @@ def _rule_class(rule: Callable[..., Any], name: str, state: tuple[str, ...]) -> 
 
     def _step(self, params, grads, lr):
         hp = {k: getattr(self, k) for k in extra}
-        for key, p in params.items():
-            rule(p, grads[key], self.state_arrays(key), self.t, lr=lr, **hp)
+        # Until an update has succeeded, what the rule changes is copied first,
+        # so that a rule refused below (or one that raises) leaves it all as it was.
+        backup = None if self._rule_checked else _backup(self, params)
+        self._undone = False
+        try:
+            for key, p in params.items():
+                arrays = self.state_arrays(key)
+                given = tuple(arrays.values())
+                out = rule(p, grads[key], arrays, self.t, lr=lr, **hp)
+                # the same arrays under the same names, and nothing returned: one
+                # comparison per state array (the words only when it is not)
+                same = len(arrays) == len(given) and all(
+                    arrays.get(n) is a for n, a in zip(state_names, given, strict=True)
+                )
+                if same and out is None:
+                    continue
+                wrong = _not_in_place(out, dict(zip(state_names, given, strict=True)), arrays)
+                if wrong:
+                    raise TypeError(
+                        f"rule {name!r} must update p and its state arrays in place, and "
+                        f"return None; {wrong}: write, e.g., m = state['m']; m *= beta; "
+                        "m += (1 - beta) * g; p -= lr * m, not state['m'] = ... or "
+                        "return p - ..."
+                        + ("; nothing was updated" if backup is not None else
+                           f" (step {self.t}: some arrays may have been updated)")
+                    )  # fmt: skip
+        except BaseException:
+            if backup is not None:
+                _restore(self, params, backup)
+                self._undone = True
+            raise
+        self._rule_checked = True
+
+    def _step_undone(self):
+        return self._undone
 
     namespace = {
         "__init__": __init__,
         "_step": _step,
+        "_step_undone": _step_undone,
         "__doc__": rule.__doc__ or f"The optimizer of the rule {rule.__qualname__}.",
         "__module__": rule.__module__,
         "name": name,
         "state_names": state_names,
-        "_elementwise": False,
         "rule": staticmethod(rule),
     }
     return type(_class_name(name), (Optimizer,), namespace)
 
 
+#: Names a rule's optimizer class uses beyond an Optimizer's: its constructor's own
+#: (``self``, ``**options``) and what it keeps between updates.
+_RULE_NAMES = ("self", "options", "_rule_checked", "_undone")
+
+
 @functools.lru_cache(maxsize=1)
 def _reserved_names() -> frozenset[str]:
     """What an optimizer holds itself (``epoch``, ``state``, ``clip_norm``, ...), so that a
-    rule's hyperparameter of that name would overwrite it."""
+    rule's hyperparameter of that name would overwrite it, and the names a rule's class
+    uses itself."""
     probe = type("_Probe", (Optimizer,), {"_step": lambda self, params, grads, lr: None})
-    return frozenset(dir(probe)) | frozenset(vars(probe(1.0)))
+    return frozenset(dir(probe)) | frozenset(vars(probe(1.0))) | frozenset(_RULE_NAMES)
+
+
+def _not_in_place(out: Any, given: Mapping[str, Any], arrays: Mapping[str, Any]) -> str:
+    """What a rule did that is lost (a rebound state array, a returned value); "" if nothing."""
+    for n, a in given.items():
+        if n not in arrays:
+            return f"it removed state[{n!r}], which the optimizer keeps"
+        if arrays[n] is not a:
+            return f"it bound state[{n!r}] to a new array, which the optimizer never sees"
+    added = [n for n in arrays if n not in given]
+    if added:
+        return (
+            f"it added state[{added[0]!r}], which the optimizer never sees (declare the "
+            "state arrays in register(state=...))"
+        )
+    if out is not None:
+        return f"it returned a value ({type(out).__name__}), which the optimizer ignores"
+    return ""
+
+
+def _backup(opt: Optimizer, params: Mapping[str, Any]) -> dict[str, tuple]:
+    """Copies of each key's parameter and state arrays, before a rule runs."""
+    return {
+        key: (p.copy(), {n: a.copy() for n, a in opt.state_arrays(key).items()})
+        for key, p in params.items()
+    }
+
+
+def _restore(opt: Optimizer, params: Mapping[str, Any], backup: Mapping[str, tuple]) -> None:
+    """Put back what :func:`_backup` copied."""
+    for key, (p, saved) in backup.items():
+        params[key][...] = p
+        arrays = opt.state_arrays(key)
+        for n, a in saved.items():
+            arrays[n][...] = a
 
 
 def _checked_like(name: str, value: Any, default: Any) -> Any:
@@ -494,10 +572,23 @@ def load(path: str | os.PathLike) -> Optimizer:
         FileNotFoundError: if there is no file at ``path``.
         ValueError: ``"PATH is not a gdlab optimizer file: WHY"`` for anything
             else that keeps the file from making an optimizer (a damaged or
-            foreign file, an unknown optimizer, hyperparameters or a state
-            that the optimizer refuses).
+            foreign file, hyperparameters or a state that the optimizer
+            refuses); ``"PATH holds optimizer NAME, which is not registered in
+            this process: ..."`` for a file of an optimizer no module imported
+            so far has registered (import the module that registers it first).
     """
     state_dict = _files.read_state(path)
+    name = state_dict.get("optimizer")
+    if (
+        state_dict.get("format") == _FORMAT
+        and isinstance(name, str)
+        and _NAME.match(name)
+        and name not in OPTIMIZERS
+    ):
+        raise ValueError(
+            f"{path} holds optimizer {name!r}, which is not registered in this process: "
+            f"import the module that registers it (registered: {', '.join(OPTIMIZERS)})"
+        )
     try:
         optimizer = _rebuild(state_dict)
         optimizer.load_state_dict(state_dict)

@@ -145,6 +145,7 @@ class SAM(_ClosureRule):
     """
 
     name = "sam"
+    _elementwise = True  # each SAM takes its base optimizer's (see __init__)
 
     def __init__(self, lr=BASE_LR, *, base="sgd", rho=0.05, adaptive=False, **options) -> None:
         self.rho = check_real("rho", rho, low=0)

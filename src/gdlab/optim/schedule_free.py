@@ -193,6 +193,7 @@ class ScheduleFreeSGD(_ScheduleFree):
     """
 
     name = "schedule_free_sgd"
+    _elementwise = True
     state_names = ("z",)
 
     def __init__(
@@ -255,6 +256,7 @@ class ScheduleFreeAdamW(_ScheduleFree):
     """
 
     name = "schedule_free_adamw"
+    _elementwise = True
     state_names = ("z", "exp_avg_sq")
 
     def __init__(

@@ -740,6 +740,7 @@ class Lookahead(_Wrapper):
     """
 
     name = "lookahead"
+    _elementwise = True
     state_names = ("slow",)
 
     def __init__(self, lr=FROM_INNER, inner="sgd", *, k=5, alpha=0.5, **options) -> None:
@@ -835,6 +836,7 @@ class Average(_Wrapper):
     """
 
     name = "average"
+    _elementwise = True
     state_names = ("average",)
     MODES = ("ema", "swa")
 
@@ -960,6 +962,7 @@ class Accumulate(_Wrapper):
     """
 
     name = "accumulate"
+    _elementwise = True
     state_names = ("acc_grads",)
 
     def __init__(
@@ -1103,6 +1106,7 @@ class Groups(_Wrapper):
     """
 
     name = "groups"
+    _elementwise = True
     state_names = ()
 
     def __init__(
