@@ -93,6 +93,10 @@ class Problem(Protocol):
         """``{"loss": …}`` (and ``"accuracy"`` for classifiers) on a whole split."""
         ...
 
+    # Optional: ``reseed(rng) -> None`` draws the problem's own random streams
+    # (dropout masks) from ``rng``; ``fit`` calls it when given ``params``
+    # (``init_params`` reseeds them otherwise), without drawing from ``rng``.
+    #
     # Optional: ``warm_up() -> None`` compiles (or loads from numba's cache) the
     # kernels that loss_and_grads and evaluate call, touching nothing a run
     # reads. ``fit`` calls it before its clock starts and counts the time as
@@ -523,13 +527,25 @@ class MLPClassification(_DataProblem):
             self._X = {name: np.ascontiguousarray(X.T) for name, X in self._X.items()}
 
     def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """New parameters drawn from ``rng``; the dropout masks are reseeded from it too
+        (:meth:`reseed`)."""
         net = MLP(self.sizes, rng=rng, **self.options)
+        self.reseed(rng)
+        return net.params
+
+    def reseed(self, rng: np.random.Generator) -> None:
+        """Draw the dropout masks from here on from ``rng`` (a generator spawned from it).
+
+        The masks come from the engine's layers, whichever parameters it
+        computes for: :meth:`init_params` reseeds them, and ``fit`` calls this
+        when it is given its parameters, so a run's masks always come from its
+        ``rng``. ``rng`` is not drawn from (``spawn`` leaves its stream as it
+        is). Nothing to do without dropout.
+        """
         if self.options["dropout"]:
-            # Dropout masks come from the engine's layers: reseed them from this run.
             for layer in self.net.layers:
                 if hasattr(layer, "rng"):
                     layer.rng = rng.spawn(1)[0]
-        return net.params
 
     def _gather(self, batch: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if self.options["layout"] == "columns":

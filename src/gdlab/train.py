@@ -28,11 +28,13 @@ loss the gradient is of; for SGD one sample's squared error), or, with
 the whole set after every step). The training itself is the same either way
 (but for a whole-set loss that is not finite, which ends the run as diverged).
 
-Reproducibility: ``rng`` draws the initial parameters and then the batches,
-so a seed fixes the run, and two runs from the same seed see the same batches
-whatever their optimizers. A run resumed from a :class:`Checkpoint` continues
-bit-identically: parameters, optimizer state, batch stream, dropout
-generators, callback state and history are all restored.
+Reproducibility: ``rng`` draws the initial parameters and then the batches
+(a network's dropout masks come from generators spawned from it, also when
+``params`` are given), so a seed fixes the run, and two runs from the same
+seed see the same batches whatever their optimizers. A run resumed from a
+:class:`Checkpoint` continues bit-identically: parameters, optimizer state,
+batch stream, dropout generators, callback state and history are all
+restored.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from gdlab._checks import check_bool, check_choice, check_int, check_real, check
 from gdlab.data.batches import BatchStream
 from gdlab.optim.base import NonFiniteGradientError, Optimizer
 from gdlab.problems import Problem
-from gdlab.schedules import Schedule, as_schedule
+from gdlab.schedules import Constant, Schedule, as_schedule
 
 __all__ = [
     "STATUSES",
@@ -115,7 +117,8 @@ class History:
         params: the trained parameters at the end.
         eval_params: for an optimizer that evaluates elsewhere than it trains
             (``eval_params``: Schedule-Free's x, Lookahead's slow weights, an
-            EMA or SWA average), that point at the end; ``None`` otherwise.
+            EMA or SWA average), a copy of that point at the end (later runs of
+            the optimizer leave it as it is); ``None`` otherwise.
             The evaluations in ``epochs`` are taken there, and the trained
             parameters' as ``iterate_train_loss``, ``iterate_val_loss``, ….
         step_loss: what ``loss`` holds, one of :data:`STEP_LOSSES`:
@@ -196,6 +199,8 @@ class Run:
         problem, optimizer, params, history: what is being trained.
         step: updates applied so far; epoch: epochs completed.
         total_steps: the steps asked for.
+        validation, evaluate_every: ``fit``'s arguments (a checkpoint keeps
+            them: a run resumes only with the same).
         stop: set it to True (with :meth:`request_stop`) to end the run after
             the current step.
     """
@@ -209,6 +214,9 @@ class Run:
         total_steps: int,
         steps_per_epoch: int,
         callbacks: list[Callback],
+        *,
+        validation: str | None = None,
+        evaluate_every: int = 1,
     ) -> None:
         self.problem = problem
         self.optimizer = optimizer
@@ -217,6 +225,8 @@ class Run:
         self.total_steps = total_steps
         self.steps_per_epoch = steps_per_epoch
         self.callbacks = callbacks
+        self.validation = validation
+        self.evaluate_every = evaluate_every
         self.history = History()
         self.step = 0
         self.epoch = 0
@@ -242,6 +252,8 @@ class Run:
             "step": self.step,
             "epoch": self.epoch,
             "total_steps": self.total_steps,
+            "validation": self.validation,
+            "evaluate_every": self.evaluate_every,
             "params": {k: v.copy() for k, v in self.params.items()},
             "optimizer": self.optimizer.state_dict(),
             "stream": None if self.stream is None else self.stream.state_dict(),
@@ -299,12 +311,17 @@ class Run:
                 f"no callback for {sorted(saved)}",
             )
         history = History.from_dict(state["history"])
-        if history.step_loss != self.history.step_loss:
-            fail(
-                "checkpoint step_loss",
-                f"{self.history.step_loss!r}, this call's (resume with the same arguments)",
-                history.step_loss,
-            )
+        saved_args = {"step_loss": history.step_loss}
+        # absent from earlier checkpoints: not known, so not checked
+        saved_args.update({k: state[k] for k in ("validation", "evaluate_every") if k in state})
+        for name, value in saved_args.items():
+            mine = self.history.step_loss if name == "step_loss" else getattr(self, name)
+            if value != mine:
+                fail(
+                    f"checkpoint {name}",
+                    f"{mine!r}, this call's (resume with the same arguments)",
+                    value,
+                )
         return history, step, epoch
 
     def _check_optimizer_state(self, saved: Any) -> None:
@@ -438,7 +455,9 @@ class EarlyStopping(Callback):
     parameters of the best epoch are put back when the run stops; for an
     optimizer that evaluates elsewhere (``eval_params``: Schedule-Free's
     average, Lookahead's slow weights, EMA/SWA), the point whose loss was best
-    is kept too and becomes ``History.eval_params``.
+    is kept too and becomes ``History.eval_params`` (a copy of the restored
+    parameters when the best loss was measured at them: an average that had
+    not started yet).
 
     Args:
         patience: evaluations in a row without improvement tolerated (default 5).
@@ -485,6 +504,8 @@ class EarlyStopping(Callback):
                 point = eval_point(run.optimizer, run.params)
                 if point is not run.params:  # the monitored loss was measured there
                     self._best_eval = _kept(self._best_eval, point)
+                else:  # measured at the parameters (no average yet): they are the point
+                    self._best_eval = None
             return
         self.wait += 1
         if self.wait > self.patience:
@@ -501,6 +522,8 @@ class EarlyStopping(Callback):
                 np.copyto(array, self._best_params[key])
             if self._best_eval is not None:
                 run.history.eval_params = {k: v.copy() for k, v in self._best_eval.items()}
+            elif run.history.eval_params is not None:  # the best was at the parameters
+                run.history.eval_params = {k: v.copy() for k, v in self._best_params.items()}
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -811,6 +834,8 @@ def _start(
     total_steps: int,
     callbacks: list[Callback],
     step_loss: str = "batch",
+    validation: str | None = None,
+    evaluate_every: int = 1,
 ) -> Run:
     """Install the schedule, make the parameters and the batch stream, load ``resume``.
 
@@ -819,13 +844,63 @@ def _start(
     """
     if schedule is not None:
         optimizer.set_lr(schedule)
-    params = problem.init_params(rng) if params is None else params
+    _check_schedule_followed(optimizer)
+    if params is None:
+        params = problem.init_params(rng)  # reseeds the problem's dropout from rng too
+    else:
+        reseed = getattr(problem, "reseed", None)
+        if callable(reseed):  # the dropout masks come from this run's rng all the same
+            reseed(rng)
     stream, steps_per_epoch = _stream(*batches, rng)
-    run = Run(problem, optimizer, params, stream, total_steps, steps_per_epoch, callbacks)
+    run = Run(
+        problem,
+        optimizer,
+        params,
+        stream,
+        total_steps,
+        steps_per_epoch,
+        callbacks,
+        validation=validation,
+        evaluate_every=evaluate_every,
+    )
     run.history.step_loss = step_loss
     if resume is not None:
         _resume(run, resume)
     return run
+
+
+def _check_schedule_followed(optimizer: Optimizer) -> None:
+    """Refuse a schedule that an optimizer (here or inside a wrapper) would not follow.
+
+    Rprop (``follows_schedule`` false) takes ``lr`` as its initial step size only
+    (each coordinate's step then adapts by itself): a schedule's later rates
+    would go unused, yet ``History.lr`` would record them. A constant rate is
+    what it uses.
+    """
+    found = _unused_schedule(optimizer)
+    if found is not None:
+        inner, schedule = found
+        fail(
+            f"{inner.name}'s lr",
+            f"a constant rate in fit ({type(inner).__name__} uses lr as its initial step "
+            "size only: a schedule's later rates would go unused)",
+            schedule,
+        )
+
+
+def _unused_schedule(optimizer: Optimizer) -> tuple[Optimizer, Schedule] | None:
+    """An optimizer in ``optimizer`` (itself, a wrapper's inner ones, SAM's base, which
+    holds SAM's schedule) that does not follow its schedule, not a constant, and that."""
+    if not optimizer.follows_schedule:
+        schedule = optimizer.schedule
+        return None if isinstance(schedule, Constant) else (optimizer, schedule)
+    inners = getattr(optimizer, "_inners", None)  # a wrapper's inner optimizers
+    base = getattr(optimizer, "base_optimizer", None)  # SAM's
+    for inner in [*(inners() if callable(inners) else ()), *([base] if base else [])]:
+        found = _unused_schedule(inner)
+        if found is not None:
+            return found
+    return None
 
 
 class _Undo:
@@ -838,8 +913,12 @@ class _Undo:
     dropout generators, and (resuming) loaded a checkpoint. :meth:`restore`
     puts all of that back: the generator's state, the optimizer's learning
     rate, epoch and (resuming) its state, the problem's state, the callbacks'
-    states and (resuming) the ``params`` passed. After the first update the
-    run has changed the parameters: a later error is the run's, not the call's.
+    states and (resuming) the ``params`` passed. One thing cannot be put back:
+    the count of generators spawned from ``rng`` (NumPy keeps it read-only), so
+    a call that spawned the dropout generators and then failed gives a retry
+    with the same ``rng`` other masks (a fresh generator from the seed gives
+    the same run). After the first update the run has changed the parameters:
+    a later error is the run's, not the call's.
     """
 
     def __init__(
@@ -897,10 +976,12 @@ def warm_up(optimizer: Optimizer, params: dict[str, np.ndarray]) -> float:
 
     A throwaway optimizer of the same class and hyperparameters (a constant
     learning rate for a schedule: the kernels take it as a number) takes one
-    step on a 1-element array of each dtype, so that numba's first compile
-    is not timed as training. Nothing of the run is touched: not the
-    optimizer, its schedule, the parameters nor any generator. An optimizer
-    that cannot be rebuilt from its hyperparameters is not warmed up.
+    step on a 1-element array of each dtype (zeros, with a gradient of ones),
+    so that numba's first compile is not timed as training. Nothing of the
+    run is touched: not the optimizer, its schedule, the parameters nor any
+    generator. An optimizer that cannot be rebuilt from its hyperparameters,
+    or whose twin's step raises anything, is not warmed up: a warm-up never
+    fails a run.
     """
     started = time.perf_counter()
     # The run's own keys (a wrapper with parameter groups matches on them), each
@@ -917,11 +998,13 @@ def warm_up(optimizer: Optimizer, params: dict[str, np.ndarray]) -> float:
         return 0.0  # this process warmed a twin of it up already
     try:
         twin = _fresh_like(optimizer, lr=_WARM_UP_LR)
-        zero = {key: np.zeros_like(p) for key, p in tiny.items()}
-        # L-BFGS and SAM call the closure again: here a flat zero loss
-        twin.update(tiny, zero, closure=lambda _p: (0.0, zero))
-    except (TypeError, ValueError):  # a subclass that does not round-trip: no warm-up
-        return 0.0
+        # Gradients of ones: a rule that divides by the gradient's norm steps too.
+        ones = {key: np.ones_like(p) for key, p in tiny.items()}
+        with np.errstate(all="ignore"):
+            # L-BFGS and SAM call the closure again: here a zero loss, the same gradient
+            twin.update(tiny, ones, closure=lambda _p: (0.0, ones))
+    except Exception:  # a subclass that does not round-trip, a rule the twin upsets:
+        return 0.0  # no warm-up (the run's own steps meet a real problem with its message)
     if done is not None:
         if len(_WARMED) >= _WARMED_MAX:
             _WARMED.clear()
@@ -1124,7 +1207,9 @@ def _train(loop: _Loop) -> None:
         history.seconds += time.perf_counter() - loop.started
         history.params = run.params
         point = eval_point(run.optimizer, run.params)
-        history.eval_params = None if point is run.params else point
+        # a copy: an average's or Lookahead's point is a view of the optimizer's
+        # state, which a later run of the same optimizer would change
+        history.eval_params = None if point is run.params else _kept(None, point)
         # Checkpoints last: the final save holds what the other callbacks left
         # (EarlyStopping's restored best parameters), whatever their order.
         for cb in sorted(run.callbacks, key=lambda cb: isinstance(cb, Checkpoint)):
@@ -1205,20 +1290,28 @@ def fit(
         schedule: a learning rate (> 0) or :class:`~gdlab.schedules.Schedule`
             to install in the optimizer (``optimizer.set_lr``); default: keep
             its own. A name is not a schedule: ``gdlab.schedules.create(name, …)``.
+            Rprop (alone or inside a wrapper) takes a constant rate only: it
+            uses ``lr`` as its initial step size, so a schedule's later rates
+            would go unused (and ``history.lr`` would record them); a schedule
+            there, given here or held by the optimizer, is refused.
         validation: a split of the problem to evaluate each epoch besides the
             training set (``"train"`` is refused: it is evaluated anyway):
             ``"validation"`` gives ``val_loss`` (what early
             stopping and reduce-on-plateau watch), ``"test"`` gives
             ``test_loss``, ``test_accuracy``; default none.
-        rng: the Generator for the initial parameters and the batches.
+        rng: the Generator for the initial parameters, the batches and a
+            network's dropout masks (spawned from it, with ``params`` given too).
         callbacks: :class:`Callback` objects, called in order.
         progress: show a progress bar (only on a terminal).
-        params: start from these parameters instead of ``problem.init_params(rng)``.
+        params: start from these parameters instead of ``problem.init_params(rng)``
+            (a problem with ``reseed``, a network with dropout, still draws its
+            masks from ``rng``: the same call gives the same run).
         evaluate_every: evaluate every this many epochs (and after the last step).
         resume: a :class:`Checkpoint` file to continue from (same arguments).
             The whole checkpoint is checked before anything changes: one of
-            another optimizer, other hyperparameters, or other parameter keys,
-            shapes or dtypes raises and leaves ``params`` untouched.
+            another optimizer, other hyperparameters, other parameter keys,
+            shapes or dtypes, or another ``validation``, ``evaluate_every`` or
+            ``step_loss`` raises and leaves ``params`` untouched.
         blas_threads: the threads BLAS computes with during the call (default
             1, as every task of a race or a tune: the same seed gives the same
             bits in both, whatever the machine's cores; a multithreaded BLAS
@@ -1284,9 +1377,11 @@ def fit(
                 total_steps=total_steps,
                 callbacks=callbacks,
                 step_loss=step_loss,
+                validation=validation,
+                evaluate_every=evaluate_every,
             )
             first, updates = run.step, optimizer.t  # where it starts (0, or a resumed run's)
-            return _run(run, guard, validation, evaluate_every, resume)
+            return _run(run, guard, resume)
         except BaseException:
             # failed before its first update changed anything (an update that Ctrl-C
             # cut halfway has counted itself, or moved: the run's, not put back)
@@ -1295,9 +1390,7 @@ def fit(
             raise
 
 
-def _run(
-    run: Run, guard: DivergenceGuard, validation: str | None, evaluate_every: int, resume: Any
-) -> History:
+def _run(run: Run, guard: DivergenceGuard, resume: Any) -> History:
     """The run :func:`_start` made, from its warm-up to its end."""
     problem, optimizer, params = run.problem, run.optimizer, run.params
     if resume is not None and run.history.status in STATUSES:  # that run had ended
@@ -1311,8 +1404,8 @@ def _run(
     loop = _Loop(
         run,
         guard,
-        validation,
-        evaluate_every,
+        run.validation,
+        run.evaluate_every,
         started=time.perf_counter(),
         point=point,
         report=getattr(optimizer.schedule, "report", None),
