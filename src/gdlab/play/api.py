@@ -41,6 +41,7 @@ log = logging.getLogger("gdlab.play")
 
 __all__ = [
     "PlayError",
+    "Underflowed",
     "catalog",
     "ewma_series",
     "experiment_2d",
@@ -48,6 +49,7 @@ __all__ = [
     "known_paths",
     "optimizer_specs",
     "pack",
+    "parse_float",
     "paths",
     "schedule_curve",
     "start_processes",
@@ -108,10 +110,38 @@ def _play_error(
 # --------------------------------------------------------------------------- checks
 
 
+class Underflowed(float):
+    """A number a request wrote that a float holds only as 0 (``1e-400``): 0.0 (or
+    -0.0) with the request's ``text``, which a message echoes (see :func:`_describe`)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> Underflowed:
+        value = super().__new__(cls, text)
+        value.text = text
+        return value
+
+    def __reduce__(self) -> tuple:
+        return (Underflowed, (self.text,))
+
+
+def parse_float(text: str) -> float:
+    """A JSON number with a fraction or an exponent, as ``json.loads`` reads it, but one
+    that underflows to 0 (``1e-400``) is an :class:`Underflowed` that remembers its text."""
+    value = float(text)
+    mantissa = text.lower().partition("e")[0]
+    if value == 0 and any(digit in mantissa for digit in "123456789"):
+        return Underflowed(text)
+    return value
+
+
 def _describe(value: Any) -> str:
     """A request's value as JSON writes it (``null``, ``true``, ``"abc"``, ``NaN``, as
     the request had it: never Python's ``None``, ``True``, ``'abc'``), cut to 60
-    characters; an integer too long for that by its first digits and its length."""
+    characters; an integer too long for that by its first digits and its length; a
+    number too small for a float as written (``1e-400 (underflows to 0)``)."""
+    if isinstance(value, Underflowed):
+        return f"{cut(value.text)} (underflows to 0)"
     if type(value) is int and not -(10**59) < value < 10**59:
         return describe(value)
     try:
@@ -213,7 +243,8 @@ def _number(where: str, value: Any, low: float, high: float) -> float | int:
     integer stays one, so that a check further on (an optimizer's, a schedule's) echoes
     ``got -1``, not ``got -1.0`` (gdlab's checks take integers for real numbers)."""
     x = _real(where, value, low, high)
-    return value if type(value) is int else x
+    # kept: an Underflowed for the message of a check further on (see _created)
+    return value if type(value) is int or isinstance(value, Underflowed) else x
 
 
 def _int(where: str, value: Any, low: int, high: int) -> int:
@@ -225,9 +256,8 @@ def _int(where: str, value: Any, low: int, high: int) -> int:
         raise PlayError(f"{where} must be an integer; got {_describe(value)}", field=where)
     n = int(value)
     if not low <= n <= high:
-        raise PlayError(
-            f"{where} must be an integer in [{low}, {high}]; got {_describe(n)}", field=where
-        )
+        shown = _describe(value if isinstance(value, Underflowed) else n)
+        raise PlayError(f"{where} must be an integer in [{low}, {high}]; got {shown}", field=where)
     return n
 
 
@@ -262,7 +292,8 @@ def _bool(where: str, value: Any) -> bool:
 
 #: Options every optimizer shares that the page does not put on sliders.
 SHARED_OPTIONS = ("clip_norm", "clip_value", "nonfinite", "maximize", "fused")
-#: Floats in [0, 1) that read as decay factors: linear up to 0.95, else on 1 − 10^−u.
+#: Names of floats that may be decay factors in [0, 1) (linear up to 0.95, else on
+#: 1 − 10^−u), when the optimizer's own check says so (see :func:`_is_factor`).
 _FACTORS = ("momentum", "dampening", "alpha", "rho", "decay")
 
 
@@ -281,11 +312,18 @@ def _log_range(low: float, high: float, floats: Sequence[float]) -> dict[str, An
     return {"scale": "log", "min": low, "max": high}
 
 
-def _is_factor(key: str, floats: Sequence[float]) -> bool:
-    """Whether a float hyperparameter reads as a decay factor in [0, 1) (``beta1``,
-    ``momentum``, Muon's ``fallback_beta1``)."""
-    named = key.rsplit("_", 1)[-1].startswith("beta") or key in _FACTORS
-    return all(0 <= v < 1 for v in floats) and named
+def _factor_named(key: str) -> bool:
+    """Whether a hyperparameter's name is a factor's (``beta1``, ``momentum``, Muon's
+    ``fallback_beta1``): it may be one, and its optimizer's check says (_is_factor)."""
+    return key.rsplit("_", 1)[-1].startswith("beta") or key in _FACTORS
+
+
+def _is_factor(cls: type, key: str, floats: Sequence[float]) -> bool:
+    """Whether a float hyperparameter is a decay factor in [0, 1): named as one, its
+    values in [0, 1), and bounded at 1 by the optimizer's own check (``beta1 must be in
+    [0, 1)``; it refuses 1.5). FTRL's ``beta`` and ASGD's ``alpha``, both ``>= 0``, are not."""
+    named = _factor_named(key) and all(0 <= v < 1 for v in floats)
+    return named and not _builds(cls.name, key, 1.5)
 
 
 def _real_range(cls: type, key: str, value: float, floats: Sequence[float]) -> dict[str, Any]:
@@ -298,10 +336,17 @@ def _real_range(cls: type, key: str, value: float, floats: Sequence[float]) -> d
         if min(floats) == 0:  # AdEMAMix's eps_root: 0 is a setting the slider must reach
             spec["scale"] = "log0"
         return spec
-    if _is_factor(key, floats):
+    if _is_factor(cls, key, floats):
         if max(floats) >= 0.95:
             return {"scale": "one_minus_log", "min": 0.0, "max": 0.9999}
         return {"scale": "linear", "min": 0.0, "max": 0.999}
+    if _factor_named(key) and all(0 <= v < 1 for v in floats):
+        # named as a factor, but its check takes more than 1 (FTRL's β and ASGD's α are
+        # >= 0): up to 10 from off (FTRL's default 0; the paper's β is 1), else linear
+        # to 2 (ASGD's power 0.75); a bound of the check's own ends it (_fit_ends)
+        if value == 0:
+            return {"scale": "log0", "min": 1e-6, "max": 10.0}
+        return {"scale": "linear", "min": 0.0, "max": 2.0}
     if all(v >= 0 for v in floats) and (value == 0 or "decay" in key):
         return {"scale": "log0", "min": 1e-6, "max": max(1.0, 10 * max(floats))}
     if value > 0:
@@ -437,12 +482,18 @@ def optimizer_specs(name: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _specs_cache(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    return {name: optimizer_specs(name) for name in names}
+def _specs_cache(registered: tuple[tuple[Any, ...], ...]) -> dict[str, dict[str, Any]]:
+    return {entry[0]: optimizer_specs(entry[0]) for entry in registered}
 
 
 def _all_specs() -> dict[str, dict[str, Any]]:
-    return _specs_cache(tuple(OPTIMIZERS))
+    """Every optimizer as :func:`optimizer_specs` shows it, computed again when the
+    registry changes: an optimizer registered again (``replace=True``, or after
+    ``unregister``) is another class, or the same with other presets or ``lr_range``."""
+    registered = tuple(
+        (name, cls, cls.lr_range, repr(cls.presets)) for name, cls in OPTIMIZERS.items()
+    )
+    return _specs_cache(registered)
 
 
 # --------------------------------------------------------------------------- schedules
@@ -610,10 +661,9 @@ def _formula(cls: type) -> str:
 
 
 @lru_cache(maxsize=4)
-def _schedule_specs(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+def _schedule_specs(registered: tuple[tuple[str, type], ...]) -> dict[str, dict[str, Any]]:
     out = {}
-    for name in names:
-        cls = schedules.SCHEDULES[name]
+    for name, cls in registered:
         doc = (inspect.getdoc(cls) or "").split("\n\n")[0].replace("\n", " ")
         entry: dict[str, Any] = {
             "name": name,
@@ -632,7 +682,7 @@ def _schedule_specs(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
 def schedule_specs() -> dict[str, dict[str, Any]]:
     """Every registered schedule with its arguments, summary and formula block (read from
     the registry; a schedule that needs Python functions is listed as unavailable)."""
-    return _schedule_specs(tuple(schedules.SCHEDULES))
+    return _schedule_specs(tuple(schedules.SCHEDULES.items()))  # a class replaced: again
 
 
 def _schedule_config(
@@ -1075,7 +1125,17 @@ def _created(
         names = [s["name"] for s in _all_specs()[name]["hyperparameters"]]
         given = list(hyperparameters)
         field = _refused_field(error, f"{where}.hyperparameters", names, given, where)
-        raise PlayError(f"{said}: {_in_json(str(error))}", field=field) from None
+        sent = hyperparameters.get(field.rpartition(".")[2]) if field != where else None
+        raise PlayError(f"{said}: {_echoed(_in_json(str(error)), sent)}", field=field) from None
+
+
+def _echoed(message: str, sent: Any) -> str:
+    """A check's ``message`` about the request's value ``sent``, that value as the request
+    wrote it: gdlab's checks see 1e-400 as the float it is, ``got 0.0``."""
+    match = _GOT.search(message)
+    if not isinstance(sent, Underflowed) or match is None:
+        return message
+    return message[: match.start("value")] + _describe(sent)
 
 
 def _inner_work(hyperparameters: Mapping[str, Any]) -> int:

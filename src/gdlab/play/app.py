@@ -95,20 +95,22 @@ class _Work:
     def __init__(self) -> None:
         self.limiter: anyio.CapacityLimiter | None = None
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def run(self, fn: Callable[..., Any], *args: Any, limit: float | None = None) -> Any:
+        """``fn(*args)`` in a worker thread, given ``limit`` seconds (default
+        :data:`~limits.TIME_LIMIT`)."""
+        limit = limits.TIME_LIMIT if limit is None else limit
         if self.limiter is None:
             self.limiter = anyio.CapacityLimiter(limits.MAX_CONCURRENT)
         try:
             # a backstop: runs stop themselves at the time limit (a run in a worker
             # process that does not is killed there, see api._Pool)
-            with anyio.fail_after(limits.TIME_LIMIT + api.GRACE + 2):
+            with anyio.fail_after(limit + api.GRACE + 2):
                 return await anyio.to_thread.run_sync(
                     fn, *args, limiter=self.limiter, abandon_on_cancel=True
                 )
         except TimeoutError:
             raise api.PlayError(
-                f"the computation took longer than {limits.TIME_LIMIT:g} s; ask for less",
-                status=503,
+                f"the computation took longer than {limit:g} s; ask for less", status=503
             ) from None
 
 
@@ -130,9 +132,10 @@ async def _body(request: Request) -> Any:
 
 def _json(text: str | bytes) -> Any:
     """Parsed JSON; malformed or absurdly nested is a PlayError (400). ``NaN`` and
-    ``Infinity`` pass: each field's check refuses them with its name (422)."""
+    ``Infinity`` pass: each field's check refuses them with its name (422); a number
+    that underflows to 0 (``1e-400``) keeps its text for the messages (api.Underflowed)."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_float=api.parse_float)
     except ValueError as error:  # UnicodeDecodeError (bytes not UTF-8, -16 or -32) too
         if "integer string conversion" in str(error):
             # Python's own limit, and its advice (sys.set_int_max_str_digits) is not the caller's
@@ -335,7 +338,10 @@ class _NetworkConnection:
                 return fn()
 
         async with self.lock:
-            return await self.work.run(alone)
+            # a frame ends at the end of the round under way at the time limit, and
+            # each run's step in a round has the time limit (NetworkSession.advance)
+            limit = (limits.MAX_NET_RUNS + 1) * limits.TIME_LIMIT
+            return await self.work.run(alone, limit=limit)
 
     async def _send_data_and_frame(self) -> None:
         await self.send(self.session.data_message())

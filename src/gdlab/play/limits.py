@@ -45,7 +45,8 @@ MAX_STEPS_PER_FRAME = 50
 MAX_GRID = 64
 MAX_SESSIONS = 16
 #: Seconds a computation may take before it is stopped (answered with 503; in network
-#: mode a frame ends there, and a run whose one step outlasts it is marked "stopped").
+#: mode a frame ends at the end of the round of steps under way then, and a run whose
+#: one step outlasts it alone is marked "stopped").
 TIME_LIMIT = 10.0
 #: Computations running at once; more wait their turn (within the time limit).
 MAX_CONCURRENT = 8

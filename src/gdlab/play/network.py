@@ -31,6 +31,7 @@ from gdlab.play.api import (
     PlayError,
     _choice,
     _created,
+    _describe,
     _hyperparameters,
     _int,
     _labels,
@@ -105,21 +106,23 @@ def check_config(config: Any) -> dict[str, Any]:
     hidden = config.get("hidden", [8, 8])
     if not isinstance(hidden, list) or len(hidden) > limits.MAX_LAYERS:
         raise PlayError(
-            f"config.hidden must be a list of at most {limits.MAX_LAYERS} layer widths",
+            f"config.hidden must be a list of at most {limits.MAX_LAYERS} layer widths; "
+            f"got {_describe(hidden)}",
             field="config.hidden",
         )
     out["hidden"] = [
         _int(f"config.hidden[{i}]", h, 1, limits.MAX_WIDTH) for i, h in enumerate(hidden)
     ]
     batch = config.get("batch_size")
-    out["batch_size"] = (
-        None if batch is None else _int("config.batch_size", batch, 1, out["n_samples"])
-    )
+    # a batch at least as large as the data is the full batch (as a race's is): 32, the
+    # menu's choice, stays valid on 20 points
+    out["batch_size"] = None if batch is None else _int("config.batch_size", batch, 1, 2**31 - 1)
     runs = config["runs"]
     if not isinstance(runs, list) or not limits.MIN_NET_RUNS <= len(runs) <= limits.MAX_NET_RUNS:
+        got = f"{len(runs)}: {_describe(runs)}" if isinstance(runs, list) else _describe(runs)
         raise PlayError(
             f"config.runs must be a list of {limits.MIN_NET_RUNS} to {limits.MAX_NET_RUNS} "
-            "optimizers",
+            f"optimizers; got {got}",
             field="config.runs",
         )
     checked = []
@@ -161,11 +164,16 @@ class _Run:
 
 
 class _TooLong(Exception):
-    """A step went past the frame's deadline (raised by the closure, see ``_step``)."""
+    """A step went past its own time limit (raised by the closure, see ``_step``)."""
 
 
 class NetworkSession:
-    """One page's network training (used by one connection, one step at a time)."""
+    """One page's network training (used by one connection, one step at a time).
+
+    The runs step side by side, a round at a time (one step of each run still
+    going), so that they stay at the same step (:attr:`step`) until one stops.
+    ``batch_size`` ``None``, or at least the number of points, is the full batch.
+    """
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = check_config(config)
@@ -202,8 +210,11 @@ class NetworkSession:
 
         return closure
 
-    def _step(self, run: _Run, deadline: float) -> None:
-        """One step of ``run`` as :func:`gdlab.train.fit` takes it, its checks included."""
+    def _step(self, run: _Run) -> None:
+        """One step of ``run`` as :func:`gdlab.train.fit` takes it, its checks included;
+        a step that alone takes longer than :data:`~gdlab.play.limits.TIME_LIMIT` s
+        stops the run (for good: the next one would again)."""
+        deadline = time.monotonic() + limits.TIME_LIMIT
         batch = None if run.stream is None else next(run.stream)
         loss, grads = self.problem.loss_and_grads(run.params, batch)
         if not run.guard.check(run, loss):
@@ -217,7 +228,7 @@ class NetworkSession:
             return
         except _TooLong:
             run.request_stop(
-                f"step {run.step + 1} took longer than {limits.TIME_LIMIT:g} s; lower "
+                f"step {run.step + 1} alone took longer than {limits.TIME_LIMIT:g} s; lower "
                 "max_iter, the data or the network, and reset"
             )
             return
@@ -229,15 +240,26 @@ class NetworkSession:
     def advance(self, steps: int | None = None, *, deadline: float | None = None) -> int:
         """Take ``steps`` (default: the setup's steps per frame) with every run, side by
         side, until ``deadline`` (default: :data:`~gdlab.play.limits.TIME_LIMIT` s from
-        now); the steps taken."""
+        now); the steps taken.
+
+        A frame goes a round at a time, one step of every run still going, and a
+        round is never cut short: the frame ends at the end of the round under way
+        when ``deadline`` passes, or before a round that would not fit (as long as
+        the one before it), every run at the same step. The first round is always
+        taken, so that a frame moves on however slow a step is. Time decides only
+        how many steps a frame takes, never what they compute; a run is stopped
+        only for its own step's time (:meth:`_step`).
+        """
         steps = self.config["steps_per_frame"] if steps is None else steps
         deadline = time.monotonic() + limits.TIME_LIMIT if deadline is None else deadline
-        done = 0
+        done, took = 0, 0.0
         with np.errstate(all="ignore"):
-            while done < steps and time.monotonic() <= deadline:
+            while done < steps and (done == 0 or time.monotonic() + took <= deadline):
+                started = time.monotonic()
                 for run in self.runs:
                     if run.status == "ok":
-                        self._step(run, deadline)
+                        self._step(run)
+                took = time.monotonic() - started
                 done += 1
         self.step += done
         return done

@@ -1,7 +1,7 @@
 // Averages mode: seed 004's exponentially weighted average of daily temperatures.
 
 import {api, el, svg, fmt, Latest, textWidth} from "./util.js";
-import {Plot, extent} from "./plot.js";
+import {Plot, extent, fitted} from "./plot.js";
 import {slider} from "./controls.js";
 
 const BLUE = "#0072B2";
@@ -62,7 +62,12 @@ export async function createEwma({catalog, initial, onState, banner}) {
     const n = series.values.length;
     const end = state.zoom ? 90 : n - 1;
     const values = series.values.slice(0, end + 1);
-    const plot = new Plot({width: 860, height: 360, margin: {top: 30},
+    const size = fitted(box, 860, 360);
+    // the legend above the frame, outside the data: one row, or (a phone) as many as it needs
+    const entries = [[BLUE, a.bias_correction ? "EWMA, bias-corrected" : "EWMA, not corrected", ""],
+      [RED, a.bias_correction ? "without correction" : "with correction", "5 3"], ["#8b96a3", "daily maximum", ""]];
+    const rows = legendRows(entries, size.width);
+    const plot = new Plot({...size, margin: {top: 30 + 18 * (rows.length - 1)},
       x: {domain: [0, end], label: state.zoom ? `day (from ${dates[0]})` : "date (ticks at 1 January)",
         tickValues: state.zoom ? undefined : yearTicks(0, end),
         format: (v) => (state.zoom ? String(v) : dates[Math.round(v)]?.slice(0, 4) || "")},
@@ -89,16 +94,13 @@ export async function createEwma({catalog, initial, onState, banner}) {
     const labelX = left ? Math.min(plot.sx(day) - 4, plot.margin.left + plot.inner.w - 4) : plot.sx(day) + 4;
     plot.over.append(svg("text", {x: labelX, y: plot.margin.top + 14, class: "window-label",
       "text-anchor": left ? "end" : "start", fill: "#0b5c99", "font-weight": 600, stroke: "#fff", "stroke-width": 3, "paint-order": "stroke"}, label));
-    // legend, outside the data
-    const legendY = 16;
-    const entries = [[BLUE, a.bias_correction ? "EWMA, bias-corrected" : "EWMA, not corrected", ""],
-      [RED, a.bias_correction ? "without correction" : "with correction", "5 3"], ["#8b96a3", "daily maximum", ""]];
-    let x = plot.width - 8;
-    for (const [color, text, dash] of entries.reverse()) {
-      x -= textWidth(text) + 40;
-      plot.axes.append(svg("line", {x1: x, x2: x + 20, y1: legendY - 4, y2: legendY - 4, stroke: color, "stroke-width": 2.2, "stroke-dasharray": dash || null}),
-        svg("text", {x: x + 25, y: legendY, fill: "#1d2733"}, text));
-    }
+    rows.forEach((row, r) => {
+      const legendY = 16 + 18 * r;
+      for (const {color, text, dash, x} of row) {
+        plot.axes.append(svg("line", {x1: x, x2: x + 20, y1: legendY - 4, y2: legendY - 4, stroke: color, "stroke-width": 2.2, "stroke-dasharray": dash || null}),
+          svg("text", {x: x + 25, y: legendY, fill: "#1d2733"}, text));
+      }
+    });
     plot.node.addEventListener("pointermove", (event) => {
       const p = plot.fromEvent(event);
       if (!plot.inside(p.px, p.py)) return;
@@ -113,9 +115,22 @@ export async function createEwma({catalog, initial, onState, banner}) {
       + " (move the mouse to move it). Without bias correction the average starts near 0, pulled by v₀ = 0 (see the first 90 days).";
   }
 
+  /** The legend's entries in rows that fit `width`, right-aligned: [[{color, text, dash, x}]]. */
+  function legendRows(entries, width) {
+    const rows = [[]];
+    let used = 8;
+    for (const [color, text, dash] of [...entries].reverse()) {
+      const wide = textWidth(text) + 40;
+      if (used + wide > width && rows[rows.length - 1].length) { rows.push([]); used = 8; }
+      used += wide;
+      rows[rows.length - 1].push({color, text, dash, x: width - used});
+    }
+    return rows.reverse();
+  }
+
   function drawWeights(a) {
     const k = a.weights.length;
-    const plot = new Plot({width: 860, height: 200, x: {domain: [0, k], label: "days before the marked day"},
+    const plot = new Plot({...fitted(weightsBox, 860, 200), x: {domain: [0, k], label: "days before the marked day"},
       y: {domain: [0, Math.max(...a.weights) * 1.15], label: "weight"}, margin: {left: 64}});
     const barWidth = Math.max(1, plot.inner.w / k - 1);
     a.weights.forEach((v, i) => {
@@ -123,13 +138,23 @@ export async function createEwma({catalog, initial, onState, banner}) {
         fill: i + 1e-9 < a.window ? BLUE : "#a9c6df"}));  // 1/(1 − 0.9) is 10.000000000000002: 10 bars
     });
     const wx = plot.sx(a.window);
-    plot.over.append(svg("line", {x1: wx, x2: wx, y1: plot.margin.top, y2: plot.margin.top + plot.inner.h, stroke: "#1d2733", "stroke-dasharray": "4 3"}),
-      svg("text", {x: wx + 6, y: plot.margin.top + 14, fill: "#1d2733"},
-        `1/(1 − β) = ${fmt(a.window, 3)}: weight down to β^${fmt(a.window, 3)} ≈ ${fmt(a.weight_at_window, 2)} of the newest`));
+    plot.over.append(svg("line", {x1: wx, x2: wx, y1: plot.margin.top, y2: plot.margin.top + plot.inner.h, stroke: "#1d2733", "stroke-dasharray": "4 3"}));
+    // right of the line; where the frame has no room for it (a phone), on two lines, each
+    // moved left as far as it must to stay inside the frame, on a white halo
+    const said = [`1/(1 − β) = ${fmt(a.window, 3)}:`, `weight down to β^${fmt(a.window, 3)} ≈ ${fmt(a.weight_at_window, 2)} of the newest`];
+    const right = plot.margin.left + plot.inner.w - 4;
+    const lines = wx + 6 + textWidth(said.join(" ")) <= right ? [said.join(" ")] : said;
+    lines.forEach((text, i) => {
+      const x = Math.max(plot.margin.left + 4, Math.min(wx + 6, right - textWidth(text)));
+      plot.over.append(svg("text", {x, y: plot.margin.top + 14 + 15 * i, fill: "#1d2733", class: "window-words",
+        stroke: "#fff", "stroke-width": 3, "paint-order": "stroke"}, text));
+    });
     view.weightsPlot = plot;
     weightsBox.replaceChildren(plot.node);
   }
 
   changed();
-  return {state, view, figure: () => [view.plot?.node, view.weightsPlot?.node].filter(Boolean)};
+  return {state, view, figure: () => [view.plot?.node, view.weightsPlot?.node].filter(Boolean),
+    /** The window resized (a phone turned): the charts drawn again if they no longer fit. */
+    resized: () => { if (view.plot && fitted(box, 860, 360).width !== view.plot.width) draw(); }};
 }

@@ -76,6 +76,7 @@ async function show(name) {
     if (m !== name && instance.hidden) instance.hidden();
   }
   if (created.shown) created.shown();
+  if (created.resized) created.resized();  // the window resized while it was hidden
   writeHash();
 }
 
@@ -179,6 +180,8 @@ async function start() {
       toast("the address bar holds the link to this view");
     }
   });
+  // a phone turned, a window resized: the mode shown draws its charts again at the new width
+  window.addEventListener("resize", debounce(() => gdlab.modes[mode]?.resized?.(), 150));
   gdlab.show = show;
   gdlab.exportAs = exportAs;
   gdlab.composeFigure = composeFigure;

@@ -1,7 +1,7 @@
 // 2-D mode: optimizers' paths over the contours of a function, live.
 
 import {api, el, svg, fmt, unpack, Latest, PALETTE, debounce, showTooltip, hideTooltip, textWidth, markInvalid} from "./util.js";
-import {Plot, extent} from "./plot.js";
+import {Plot, extent, fitted} from "./plot.js";
 import {slider, optimizerCard, runPayload, runFrom, schedulePicker, runLabels, cardWords, scheduleWords, partitionRuns,
   sayRefusals as sayCardRefusals} from "./controls.js";
 
@@ -28,9 +28,12 @@ export function create2d({catalog, initial, onState, banner}) {
     catalog.presets.map((p) => el("option", {value: p}, p)));
   const presetApply = el("button", {type: "button", onclick: () => applyPresetToAll(presetAll.value)}, "Apply");
   presetAll.value = catalog.presets.includes("book") ? "book" : catalog.presets[0];
+  // the optimizers a preset applied to every one skipped (it has none of that name), said
+  // beside Apply until the next change
+  const presetNote = el("p", {class: "hint apply-note", id: "preset-note", role: "status", hidden: true});
   root.append(el("fieldset", {class: "setups"}, el("legend", {}, "One click"),
     el("div", {class: "buttons"}, setupButtons),
-    el("div", {class: "row"}, el("label", {}, "every optimizer"), presetAll, presetApply),
+    el("div", {class: "row"}, el("label", {}, "every optimizer"), presetAll, presetApply), presetNote,
     el("p", {class: "hint"}, "Preset book gives the book's learning rates (SGD, Momentum, Nesterov, AdaGrad, RMSprop 0.01; Adam 0.001).")));
 
   const fnSelect = el("select", {"aria-label": "function", id: "function-select"},
@@ -183,14 +186,31 @@ export function create2d({catalog, initial, onState, banner}) {
   }
 
   function applyPresetToAll(preset) {
-    for (const run of state.runs) {
+    const labels = runLabels(catalog, state.runs);
+    const skipped = [];  // {label, kept}: an optimizer without that preset keeps its own
+    state.runs.forEach((run, i) => {
       const spec = catalog.optimizers[run.optimizer];
-      if (!(preset in spec.presets)) continue;
+      if (!(preset in spec.presets)) {
+        skipped.push({label: labels[i], kept: run.preset || "defaults"});
+        return;
+      }
       run.preset = preset;
       run.hp = {...spec.presets[preset]};
-    }
+    });
     buildCards();
     changed();
+    presetNote.textContent = skippedWords(preset, skipped);
+    presetNote.hidden = !skipped.length;
+  }
+
+  function skippedWords(preset, skipped) {
+    // "AdaGrad and Nesterov have no course preset: kept book"
+    if (!skipped.length) return "";
+    const names = skipped.map((s) => s.label);
+    const listed = names.length === 1 ? names[0] : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+    const same = skipped.every((s) => s.kept === skipped[0].kept);
+    const kept = same ? `kept ${skipped[0].kept}` : `kept their own (${skipped.map((s) => `${s.label} ${s.kept}`).join(", ")})`;
+    return `${listed} ${names.length === 1 ? "has" : "have"} no ${preset} preset: ${kept}`;
   }
 
   // ------------------------------------------------------------------ requests
@@ -450,6 +470,7 @@ export function create2d({catalog, initial, onState, banner}) {
 
   let changedAt = 0;
   function changed() {
+    presetNote.hidden = true;  // said of the last Apply: gone with the next change
     changedAt = performance.now();
     onState(serialize());
     showStart();
@@ -457,6 +478,7 @@ export function create2d({catalog, initial, onState, banner}) {
   }
 
   function surfaceChanged() {
+    presetNote.hidden = true;
     onState(serialize());
     if (rangeWrong()) {
       // said under the boxes at once; nothing asked of the server until it is mended
@@ -488,7 +510,7 @@ export function create2d({catalog, initial, onState, banner}) {
 
   function drawContours() {
     const s = view.surface;
-    const plot = new Plot({width: W, height: H, x: {domain: s.function.xlim, label: "x"}, y: {domain: s.function.ylim, label: "y"},
+    const plot = new Plot({...fitted(contourBox, W, H), x: {domain: s.function.xlim, label: "x"}, y: {domain: s.function.ylim, label: "y"},
       margin: {left: 52, bottom: 40, top: 10, right: 14}});
     plot.node.setAttribute("aria-label", `contours of ${s.function.description}`);
     const n = s.levels.length;
@@ -582,10 +604,19 @@ export function create2d({catalog, initial, onState, banner}) {
       ? `no path from ${from}: f is not finite there (f = ${valueWords(view.runs.find(undefinedAt).loss[0])}): outside its domain, or too large for floating point.`
       : `the paths of ${view.runs.length} optimizer${view.runs.length === 1 ? "" : "s"} from ${from},`
         + ` ${state.steps} step${state.steps > 1 ? "s" : ""}${state.schedule ? `, lr under a ${state.schedule.name} schedule` : ""}.`;
-    caption.textContent = `Contours of ${view.surface.function.description} at ${view.surface.levels.length} log-spaced levels`
-      + ` (dense near the minimum); ${paths}`
+    caption.textContent = `${contourWords(view.surface)}; ${paths}`
       + " Hover a point for its step, f and gradient; click the plot to start elsewhere. × marks where a path left the plot or diverged."
       + (view.notRun.length ? ` Not run: ${view.notRun.map((r) => r.label).join(", ")} (its card says why).` : "");
+  }
+
+  function contourWords(surface) {
+    // a constant f has one level and no line at it: said so, not "at 1 log-spaced levels"
+    const [low, high] = surface.zrange || [];
+    if (surface.levels.length < 2 || !(high > low)) {
+      return `${surface.function.description} is constant over this view (f = ${valueWords(low ?? surface.levels[0])}):`
+        + " no contour lines are drawn";
+    }
+    return `Contours of ${surface.function.description} at ${surface.levels.length} log-spaced levels (dense near the minimum)`;
   }
 
   function valueWords(value) {
@@ -684,7 +715,7 @@ export function create2d({catalog, initial, onState, banner}) {
       const [lo, hi] = extent(values, {log: true, pad: 0});
       log = hi / lo > 30;
     }
-    const plot = new Plot({width: W, height: 250, x: {domain: [0, Math.max(1, state.steps)], label: "step"},
+    const plot = new Plot({...fitted(lossBox, W, 250), x: {domain: [0, Math.max(1, state.steps)], label: "step"},
       y: {domain: extent(values, {log, fallback: [0, 1]}), log, label: log ? "f(x, y)  (log scale)" : "f(x, y)"},
       margin: {left: 58, bottom: 38, top: 10, right: 14}});
     plot.node.setAttribute("aria-label", "loss per step");
@@ -861,6 +892,8 @@ export function create2d({catalog, initial, onState, banner}) {
     exportToml,
     figure: () => [legendSvg(), view.plot?.node, view.lossPlot?.node].filter(Boolean),
     changedAt: () => changedAt,
+    /** The window resized (a phone turned): the charts drawn again if they no longer fit. */
+    resized: () => { if (view.surface && view.plot && fitted(contourBox, W, H).width !== view.plot.width) drawContours(); },
   };
 
   function legendSvg() {
@@ -877,16 +910,17 @@ export function create2d({catalog, initial, onState, banner}) {
     items.sort((a, b) => a.index - b.index);
     const rows = [[]];
     let x = 58;
+    const wide = view.plot?.width ?? W;  // as wide as the plots (narrower on a phone)
     for (const item of items) {
       const width = 24 + textWidth(item.text) + 18;
-      if (x + width > W - 10 && rows[rows.length - 1].length) { rows.push([]); x = 58; }
+      if (x + width > wide - 10 && rows[rows.length - 1].length) { rows.push([]); x = 58; }
       rows[rows.length - 1].push({...item, x});
       x += width;
     }
     const height = 8 + 20 * rows.length;
-    const g = svg("svg", {xmlns: "http://www.w3.org/2000/svg", viewBox: `0 0 ${W} ${height}`, width: W, height,
+    const g = svg("svg", {xmlns: "http://www.w3.org/2000/svg", viewBox: `0 0 ${wide} ${height}`, width: wide, height,
       "font-family": "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif", "font-size": 12});
-    g.append(svg("rect", {width: W, height, fill: "#fff"}));
+    g.append(svg("rect", {width: wide, height, fill: "#fff"}));
     rows.forEach((row, r) => {
       for (const item of row) {
         const y = 14 + 20 * r;

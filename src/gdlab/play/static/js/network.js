@@ -1,7 +1,7 @@
 // Network mode: a small MLP trained live by two to four optimizers on the same batches.
 
-import {api, el, svg, fmt, PALETTE, debounce} from "./util.js";
-import {Plot, extent} from "./plot.js";
+import {api, el, svg, fmt, PALETTE, debounce, markInvalid} from "./util.js";
+import {Plot, extent, fitted} from "./plot.js";
 import {slider, widget, optimizerCard, runPayload, runFrom, runLabels, cardWords, partitionRuns,
   sayRefusals as sayCardRefusals} from "./controls.js";
 
@@ -53,12 +53,19 @@ export function createNetwork({catalog, initial, onState, banner}) {
   const batch = el("select", {"aria-label": "batch size"}, BATCHES.map((b) => el("option", {value: b ?? "full"}, b ?? "full batch")));
   batch.value = String(state.batch_size ?? "full");
   batch.addEventListener("change", () => { state.batch_size = batch.value === "full" ? null : Number(batch.value); configChanged(); });
+  // the server's refusal of the batch size, said under its menu, the menu marked
+  const batchNote = el("div", {class: "menu-error", id: "batch-error", role: "alert", hidden: true});
+  const batchControl = {showError(message) {
+    batchNote.textContent = message || "";
+    batchNote.hidden = !message;
+    markInvalid(batch, Boolean(message));
+  }};
   const speed = slider({name: "steps_per_frame", label: "steps/frame", value: state.steps_per_frame,
     spec: {kind: "int", scale: "log", min: 1, max: limits.max_steps_per_frame},
     onInput: (v) => { state.steps_per_frame = v; configChanged(); }});
   const sizes = el("p", {class: "hint", id: "net-sizes"});
   root.append(el("fieldset", {}, el("legend", {}, "Network and training"), layers.node, width.node, activation.node,
-    el("div", {class: "row"}, el("label", {}, "batch"), batch), speed.node, sizes,
+    el("div", {class: "row"}, el("label", {}, "batch"), batch), batchNote, speed.node, sizes,
     el("p", {class: "hint"}, "Every optimizer starts from the same weights and sees the same batches (seed 0, as in gdlab race).")));
 
   const cardBox = el("div", {});
@@ -249,8 +256,8 @@ export function createNetwork({catalog, initial, onState, banner}) {
 
   // a refused setting said under its slider, in its words ("points", never config.n_samples)
   const CONTROLS = {"config.noise": noise, "config.n_samples": points, "config.seed": seed,
-    "config.steps_per_frame": speed, "config.hidden": layers, "config.hidden[i]": width};
-  const WORDS = {noise: "noise", n_samples: "points", seed: "data seed", steps_per_frame: "steps/frame"};
+    "config.steps_per_frame": speed, "config.hidden": layers, "config.hidden[i]": width, "config.batch_size": batchControl};
+  const WORDS = {noise: "noise", n_samples: "points", seed: "data seed", steps_per_frame: "steps/frame", batch_size: "batch"};
 
   function settingWords(message) {
     if (message.field === "config.hidden") return layersWrong() || `layers must be at most ${limits.max_layers}; got ${state.layers}`;
@@ -389,9 +396,9 @@ export function createNetwork({catalog, initial, onState, banner}) {
     if (!h.length) return;
     const last = Math.max(1, ...h.map((r) => r.steps[r.steps.length - 1] || 0));
     const lossValues = h.map((r) => r.loss);
-    const loss = new Plot({width: 470, height: 250, x: {domain: [0, last], label: "step"},
+    const loss = new Plot({...fitted(lossBox, 470, 250), x: {domain: [0, last], label: "step"},
       y: {domain: extent(lossValues, {log: true, fallback: [0.01, 1]}), log: true, label: "loss (log scale)"}, margin: {left: 56, right: 10}});
-    const acc = new Plot({width: 470, height: 250, x: {domain: [0, last], label: "step"},
+    const acc = new Plot({...fitted(accuracyBox, 470, 250), x: {domain: [0, last], label: "step"},
       y: {domain: [0, 1], label: "accuracy", format: (v) => `${Math.round(v * 100)}%`}, margin: {left: 50, right: 10}});
     h.forEach((r, i) => {
       const {index, color} = cardOf(i);
@@ -445,12 +452,18 @@ export function createNetwork({catalog, initial, onState, banner}) {
     });
     const charts = [view.lossPlot?.node, view.accuracyPlot?.node].filter(Boolean);
     if (!charts.length) return [row];
-    const both = svg("svg", {xmlns: "http://www.w3.org/2000/svg", viewBox: "0 0 940 250", width: 940, height: 250});
+    // side by side, each as wide as it is drawn (470, or narrower on a phone)
+    const sizes = charts.map((node) => (node.getAttribute("viewBox") || "0 0 470 250").split(" ").map(Number).slice(2));
+    const wide = sizes.reduce((sum, [w]) => sum + w, 0);
+    const high = Math.max(...sizes.map(([, h]) => h));
+    const both = svg("svg", {xmlns: "http://www.w3.org/2000/svg", viewBox: `0 0 ${wide} ${high}`, width: wide, height: high});
+    let x = 0;
     charts.forEach((node, i) => {
       const copy = node.cloneNode(true);
-      copy.setAttribute("x", String(i * 470));
+      copy.setAttribute("x", String(x));
       copy.setAttribute("y", "0");
       both.append(copy);
+      x += sizes[i][0];
     });
     return [row, both];
   }
@@ -479,5 +492,7 @@ export function createNetwork({catalog, initial, onState, banner}) {
     },
     signatures: () => view.panels.map((p) => p.signature),
     hidden: () => { if (view.playing) send({type: "pause"}); },
+    /** The window resized (a phone turned): the charts drawn again if they no longer fit. */
+    resized: () => { if (view.lossPlot && fitted(lossBox, 470, 250).width !== view.lossPlot.width) drawCharts(); },
   };
 }

@@ -40,6 +40,18 @@ export function logTicks(low, high) {
   return decades.length >= 3 ? decades : pick([1, 2, 5]);
 }
 
+/**
+ * The size to draw a chart designed `width` × `height` at in `box`: as designed, or, where
+ * the box shows it narrower (a phone), the box's width, so that the 12 px text is drawn
+ * 12 px tall (760 wide drawn in 350 px, it was 6 px: unreadable); the height shrinks less.
+ * A hidden box (no width) gets the design.
+ */
+export function fitted(box, width, height) {
+  const shown = Math.floor(box?.clientWidth || 0);
+  if (!(shown > 0 && shown < width)) return {width, height};
+  return {width: shown, height: Math.round(height * Math.sqrt(shown / width))};
+}
+
 export class Plot {
   /**
    * @param {object} o width, height, margin {top, right, bottom, left}, x and y:

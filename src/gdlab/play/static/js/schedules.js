@@ -1,7 +1,7 @@
 // Schedules mode: any learning-rate schedule over steps and epochs, with its formula.
 
 import {api, el, svg, fmt, Latest} from "./util.js";
-import {Plot} from "./plot.js";
+import {Plot, fitted} from "./plot.js";
 import {slider, schedulePicker} from "./controls.js";
 
 // Epochs up to this many are marked by grey lines; past it they would grey the chart.
@@ -33,9 +33,9 @@ export function createSchedules({catalog, initial, onState, banner}) {
   const lr0 = slider({name: "lr0", label: "lr0", value: state.lr0, spec: {kind: "real", scale: "log", min: 1e-4, max: 1},
     onInput: (v) => { state.lr0 = v; changed(); }});
   const perEpoch = slider({name: "steps_per_epoch", label: "steps/epoch", value: state.steps_per_epoch,
-    spec: {kind: "int", scale: "log", min: 1, max: 1000}, onInput: (v) => { state.steps_per_epoch = v; changed(); }});
+    spec: {kind: "int", scale: "log", min: 1, max: 1000}, onInput: (v) => { state.steps_per_epoch = v; changed("steps_per_epoch"); }});
   const epochs = slider({name: "epochs", label: "epochs", value: state.epochs, spec: {kind: "int", scale: "log", min: 1, max: 1000},
-    onInput: (v) => { state.epochs = v; changed(); }});
+    onInput: (v) => { state.epochs = v; changed("epochs"); }});
   const unit = el("select", {"aria-label": "x axis"}, el("option", {value: "step"}, "steps"), el("option", {value: "epoch"}, "epochs"));
   unit.value = state.unit;
   unit.addEventListener("change", () => { state.unit = unit.value; draw(); onState(state); });
@@ -48,29 +48,39 @@ export function createSchedules({catalog, initial, onState, banner}) {
 
   const sliders = {lr0, steps_per_epoch: perEpoch, epochs};
   const WORDS = {lr0: "lr0", steps_per_epoch: "steps/epoch", epochs: "epochs"};
+  // the count changed last: a product past its cap (steps/epoch × epochs) is said under it
+  let lastCount = "epochs";
+  let marked = null;  // the box whose refusal is said under it
   const requests = new Latest((body) => api("/api/schedule", body),
     (answer) => {
       view.answer = answer;
       banner("");
       picker.showError("");
       for (const control of Object.values(sliders)) control.showError("");
+      marked = null;
       draw();
     },
     (error) => {
-      // a schedule's refusal under its picker, its box marked; another in the page's words
+      // a schedule's refusal under its picker, its box marked; a box's under it, its box
+      // marked (a count past its own cap, 10,000, before their product's); another, no box
+      // shows, in the banner, in the page's words
       picker.showError("");
+      sliders[marked]?.showError("");  // only a refusal's: a typed "1e" keeps its message
+      marked = null;
       if (/^schedule(\.|$)/.test(error.field || "")) { banner(""); picker.showError(error.message, error.field); return; }
       const words = error.message.replace(/\b(steps_per_epoch|lr0|epochs)\b/g, (name) => WORDS[name]);
-      if (sliders[error.field]) { banner(""); sliders[error.field].showError(words); } else banner(words);
+      // the product of the two counts: under the one changed last (the server names epochs)
+      const field = /×/.test(words) && /^(steps_per_epoch|epochs)?$/.test(error.field || "") ? lastCount : error.field;
+      if (!sliders[field]) { banner(words); return; }
+      banner("");
+      marked = field;
+      sliders[field].showError(words);
     });
 
-  function changed() {
+  function changed(count) {
+    if (count) lastCount = count;
     onState(state);
-    const total = state.steps_per_epoch * state.epochs;
-    if (total > limit) {
-      banner(`steps/epoch × epochs is ${total.toLocaleString("en")}: at most ${limit.toLocaleString("en")}`);
-      return;
-    }
+    // the server checks each count against its cap, then their product against max_schedule_steps
     requests.request({schedule: state.schedule, lr0: state.lr0, steps_per_epoch: state.steps_per_epoch, epochs: state.epochs});
   }
 
@@ -87,7 +97,7 @@ export function createSchedules({catalog, initial, onState, banner}) {
     const end = at(total);
     const grouped = a.group > 1;
     const ys = a.lr;
-    const plot = new Plot({width: 760, height: 340, x: {domain: [0, end], label: state.unit === "epoch" ? "epoch" : "step"},
+    const plot = new Plot({...fitted(box, 760, 340), x: {domain: [0, end], label: state.unit === "epoch" ? "epoch" : "step"},
       y: {domain: rateDomain(grouped ? [...ys, ...a.lr_low, ...a.lr_high] : ys), label: "learning rate"}});
     plot.node.setAttribute("aria-label", `learning rate of ${a.config.name}`);
     if (a.epochs <= MARKED_EPOCHS) {
@@ -160,5 +170,7 @@ export function createSchedules({catalog, initial, onState, banner}) {
   }
 
   changed();
-  return {state, view, figure: () => [view.plot?.node].filter(Boolean)};
+  return {state, view, figure: () => [view.plot?.node].filter(Boolean),
+    /** The window resized (a phone turned): the chart drawn again if it no longer fits. */
+    resized: () => { if (view.plot && fitted(box, 760, 340).width !== view.plot.width) draw(); }};
 }
