@@ -303,7 +303,10 @@ def test_a_dropped_run_override_is_described_by_what_the_run_uses():
     boston = builtin("boston")
     changes = boston.set("training.batch_size", 10).changes_from(boston)
     assert "training.batch_size: full → 10" in changes
-    assert "SGD (1 sample): batch_size: 1 → 10" in changes
+    # the label stated the batch: the run is relabelled, and says both changes
+    new = "SGD (batch 10 at random, lr 0.01)"
+    assert f"{new}: label: SGD (1 sample) → {new}" in changes
+    assert "SGD (batch 10 at random, lr 0.01): batch_size: 1 → 10" in changes
     assert not [line for line in changes if "default" in line]
 
 

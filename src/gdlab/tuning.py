@@ -51,7 +51,19 @@ import numpy as np
 from gdlab import _io
 from gdlab._checks import ConfigError, check_choice, check_int, check_rng, describe, fail
 from gdlab._text import exact_value, validation_words
-from gdlab.experiments.model import Experiment, RunSpec, digest, schedule_lr0, slug
+from gdlab.experiments.model import (
+    Experiment,
+    RunSpec,
+    batch_of,
+    digest,
+    fresh_labels,
+    label_change,
+    same_value,
+    schedule_lr0,
+    slug,
+    varying,
+)
+from gdlab.results import TUNING_FILES
 
 __all__ = [
     "HARD_BOUNDS",
@@ -282,7 +294,7 @@ def candidates(
         point = {k: (float(v) if isinstance(v, int | float) else v) for k, v in point.items()}
         key = tuple(point.items())
         # a grid point at the default up to rounding is one point; others differ exactly
-        if key not in seen and not _same_point(point, default):
+        if key not in seen and not same_value(point, default):
             seen.add(key)
             unique.append(point)
     return unique
@@ -398,13 +410,13 @@ def _widen(
     every point when ``points`` are only those on the best's lines.
 
     A step is the grid's own ratio (``ratios``, in decades: :func:`_ratios`), taken
-    in log10 so that a decimal grid's steps stay decimal (1e-3 / 10 is 1e-4, not
-    1.0000000000000002e-4). Widening never goes past a hard bound: a point within
-    rounding of it, or beyond it, is the bound itself, and the last one on that
-    side; a best at the bound (or a weight decay of 0, the bottom of its range) is
-    stuck; a best beyond it (an untuned default outside the bounds) gets nothing
-    on that side, and is not stuck. No new point is, up to rounding, one already
-    on the line.
+    so that a decimal grid's steps stay decimal (:func:`_stepped`: 1e-3 / 10 is 1e-4,
+    not 1.0000000000000002e-4; 0.3 · 10 is 3, not 2.9999999999999996). Widening never
+    goes past a hard bound: a point within rounding of it, or beyond it, is the
+    bound itself, and the last one on that side; a best at the bound (or a weight
+    decay of 0, the bottom of its range) is stuck; a best beyond it (an untuned
+    default outside the bounds) gets nothing on that side, and is not stuck. No new
+    point is, up to rounding, one already on the line.
     """
     new, stuck = [], []
     for name in names:
@@ -414,21 +426,38 @@ def _widen(
         added: list[float] = []
         for side in sides:
             bound = _bound(name, side)
-            if (side < 0 and value <= 0) or _same_value(value, bound):
+            if (side < 0 and value <= 0) or same_value(value, bound):
                 stuck.append(name)
                 continue
             if _beyond(value, bound, side):
                 continue
             for k in range(1, WIDEN_POINTS + 1):
-                x = 10.0 ** (math.log10(value) + side * k * ratios[name])
-                last = _beyond(x, bound, side) or _same_value(x, bound)
+                x = _stepped(value, side * k * ratios[name])
+                last = _beyond(x, bound, side) or same_value(x, bound)
                 x = float(bound) if last else x
-                if not any(_same_value(x, v) for v in (*line, *added)):
+                if not any(same_value(x, v) for v in (*line, *added)):
                     added.append(x)
                 if last:
                     break
         new += [{**best, name: x} for x in added]
     return new, stuck
+
+
+#: Significant digits a widened value keeps: a decimal grid's values stay decimal
+#: (0.3 · 10 is 3, not 2.9999999999999996).
+_DIGITS = 15
+
+
+def _stepped(value: float, decades: float) -> float:
+    """``value`` moved by ``decades`` (log10 of the ratio), in its decimal form: a whole
+    number of decades multiplies or divides by the exact power of ten (0.95 → 9.5, 1e-3
+    → 1e-4), any other step is rounded to :data:`_DIGITS` significant digits."""
+    n = round(decades)
+    if math.isclose(decades, n, rel_tol=0.0, abs_tol=1e-9):
+        x = value * 10**n if n >= 0 else value / 10**-n
+    else:
+        x = 10.0 ** (math.log10(value) + decades)
+    return float(f"{x:.{_DIGITS}g}")
 
 
 def _bound(name: str, side: int) -> float:
@@ -439,25 +468,7 @@ def _bound(name: str, side: int) -> float:
 
 def _beyond(value: float, bound: float, side: int) -> bool:
     """Whether ``value`` lies past ``bound`` on ``side`` (more than rounding)."""
-    return (value - bound) * side > 0 and not _same_value(value, bound)
-
-
-#: Two values this close (relative) are the same point: they differ by float rounding
-#: (1.0000000000000002e-06 is the bound 1e-06 reached by 1e-3 / 31.6…²).
-_ROUNDING = 1e-9
-
-
-def _same_value(a: Any, b: Any) -> bool:
-    """``a == b``, up to float rounding for numbers."""
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (a, b))
-    if numbers and math.isfinite(a) and math.isfinite(b):
-        return math.isclose(a, b, rel_tol=_ROUNDING, abs_tol=0.0)
-    return a == b
-
-
-def _same_point(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Whether two candidates are the same point up to float rounding."""
-    return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+    return (value - bound) * side > 0 and not same_value(value, bound)
 
 
 def _ratios(run: RunSpec, tune: Sequence[str], budget: int) -> dict[str, float]:
@@ -1143,8 +1154,7 @@ _SETTING_NAMES = {"data": "the training data's digest"}
 #: The files a tuning makes in its directory: its summary, its task files and their
 #: candidates, the locks, and a write's temporary file (left by a crash).
 _OWN_FILE = re.compile(
-    r"tune\.json|tasks-[0-9a-f]+\.(jsonl|points\.json|jsonl\.lock)|\.gdlab\.lock"
-    r"|\.(tune\.json|tasks-[0-9a-f]+\.(jsonl|points\.json))\..*\.tmp"
+    rf"{TUNING_FILES}|tasks-[0-9a-f]+\.jsonl\.lock|\.gdlab\.lock|\.({TUNING_FILES})\..*\.tmp"
 )
 
 
@@ -1414,55 +1424,39 @@ def _check_tuned_as_raced(
         )
 
 
-#: A number in a run's label (``0.1`` in ``1/√t · 0.1``, ``1e-3``), not a part of a word.
-_LABEL_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])")
-
-
 def _tuned_labels(tuned: Mapping[str, Any]) -> dict[str, str]:
     """The label each tuned run races under, by its label in the tuning, where it changes.
 
-    A label that states the rate the run had (a number in it equal to the run's lr,
+    The rule of every change of a run (:func:`gdlab.experiments.model.label_change`):
+    a label that states the rate the run had (a number in it equal to the run's lr,
     or its schedule's lr0: ``1/√t · 0.1``) is false at another rate: the tuned
     run's label has the tuned value in that number's place (``1/√t · 1``). Where
     several numbers equal the old rate (``1/(1 + 1·epoch)`` at lr0 1), or the new
-    label would be another run's, it is ``LABEL → lr VALUE``. A run whose own
-    setting won keeps its label. Made from the tuning's recorded experiment (the
-    race's runs are those, :func:`_check_tuned_as_raced`), so that the race's runs
-    and :func:`series`'s configurations agree.
+    label would be another run's, it is ``LABEL → lr VALUE``. A hand-written label
+    whose run's other tuned hyperparameters changed gets one made from the tuned
+    run. A run whose own setting won keeps its label. Made from the tuning's
+    recorded experiment (the race's runs are those, :func:`_check_tuned_as_raced`),
+    so that the race's runs and :func:`series`'s configurations agree.
     """
     try:
         recorded = Experiment.from_dict(dict(tuned["experiment"]))
     except (TypeError, ValueError):  # a hand-edited experiment: apply_tuned refuses it
         return {}
     configurations = tuned["configurations"]
-    changed = {}
-    for run in recorded.runs:
+    changes, told = {}, varying(recorded)
+    for i, run in enumerate(recorded.runs):
         best = (configurations.get(run.label) or {}).get("best")  # load_tuned checked it
-        change = _label_change(run, best) if best and not best.get("default") else None
+        if not best or best.get("default"):
+            continue
+        try:
+            spec = _candidate_spec(run, best["hyperparameters"])
+            change = label_change(run, spec, *[batch_of(recorded, run)] * 2, told)
+        except (TypeError, ValueError):  # a hand-edited value: apply_tuned names it
+            continue
         if change is not None:
-            changed[run.label] = change
-    taken = [slug(r.label) for r in recorded.runs if r.label not in changed]
-    labels = {}
-    for old_label, (single, fallback) in changed.items():
-        others = taken + [slug(s or f) for k, (s, f) in changed.items() if k != old_label]
-        labels[old_label] = single if single and slug(single) not in others else fallback
-    return labels
-
-
-def _label_change(run: RunSpec, best: Mapping[str, Any]) -> tuple[str | None, str] | None:
-    """``run``'s label with its tuned rate in place of the one it states (``None`` where
-    several numbers could be it), and the fallback ``LABEL → lr VALUE``; ``None`` where
-    the label states no rate or the rate did not change."""
-    new = best["hyperparameters"].get("lr")
-    old = schedule_lr0(run.lr) if run.lr is not None else None
-    if not _is_rate(new) or old is None or _same_value(old, new):
-        return None
-    found = [m for m in _LABEL_NUMBER.finditer(run.label) if _same_value(float(m[0]), old)]
-    if not found:
-        return None
-    text = exact_value(float(new))
-    single = run.label[: found[0].start()] + text + run.label[found[0].end() :]
-    return (single if len(found) == 1 else None), f"{run.label} → lr {text}"
+            changes[i] = change
+    labels = fresh_labels([r.label for r in recorded.runs], changes)
+    return {recorded.runs[i].label: label for i, label in labels.items()}
 
 
 def _is_rate(value: Any) -> bool:

@@ -40,7 +40,7 @@ from typing import Any
 
 from gdlab._checks import ConfigError, Field, check_keys, check_table, describe
 from gdlab._io import plain
-from gdlab._text import exact, slug
+from gdlab._text import exact, exact_value, slug
 from gdlab.optim import OPTIMIZERS, create
 from gdlab.optim.presets import PRESETS
 from gdlab.problems import PROBLEM_KINDS, ProblemKind, get_kind
@@ -769,6 +769,12 @@ class Experiment:
     title: str = ""
     description: str = ""
     based_on: str | None = None
+    #: The training keys set by :meth:`merge_training` since the experiment was read:
+    #: a full batch then refuses a ``batching`` set too, whichever came first.
+    set_training: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    #: The labels (as file names) that changes replaced since the experiment was read,
+    #: with the label each run has now: a later ``--set`` may still name it by them.
+    former_labels: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "runs", tuple(self.runs))
@@ -996,6 +1002,13 @@ class Experiment:
         """Change the training of every run: the experiment's settings, and any run's
         own override of the same setting is dropped (``steps`` and ``epochs`` count as one)."""
         training = self.training.merge("training", **changes)
+        if (
+            "batch_size" in changes
+            and training.batch_size is None
+            and "batching" not in changes
+            and "batching" in self.set_training
+        ):  # a batching set too, before: kept, and refused as when it comes after
+            training = dataclasses.replace(training, batching=self.training.batching)
         dropped = set(changes)
         if dropped & {"steps", "epochs"}:
             dropped |= {"steps", "epochs"}
@@ -1005,7 +1018,10 @@ class Experiment:
             )
             for run in self.runs
         )
-        return self.replace(training=training, runs=runs)
+        changed = self.replace(
+            training=training, runs=runs, set_training=self.set_training | set(changes)
+        )
+        return _relabelled(self, changed)
 
     def select(self, selector: str, where: str = "--set") -> list[int]:
         """Indices of the runs ``selector`` names: an optimizer name or a run label's slug."""
@@ -1017,6 +1033,9 @@ class Experiment:
         key = selector.lower()
         by_optimizer = [i for i, r in enumerate(self.runs) if r.optimizer == key]
         by_label = [i for i, r in enumerate(self.runs) if slug(r.label) == slug(selector)]
+        if not by_label and not by_optimizer:  # a label a change replaced (boston's, relabelled)
+            now = dict(self.former_labels).get(slug(selector))
+            by_label = [i for i, r in enumerate(self.runs) if r.label == now]
         if by_label and by_optimizer and by_label != by_optimizer:
             labels = ", ".join(repr(self.runs[i].label) for i in by_optimizer)
             raise ConfigError(
@@ -1042,7 +1061,8 @@ class Experiment:
     def with_lr(self, selector: str, value: Any, where: str = "--lr") -> Experiment:
         """Set the learning rate of the runs ``selector`` names (a schedule keeps its shape)."""
         with _named(where):
-            return self.change_runs(self.select(selector, where), lambda r: r.with_lr(value))
+            changed = self.change_runs(self.select(selector, where), lambda r: r.with_lr(value))
+            return _relabelled(self, changed)
 
     def set(self, path: str, value: Any, where: str | None = None) -> Experiment:
         """The experiment with one value changed, ``--set``'s way.
@@ -1055,16 +1075,19 @@ class Experiment:
         """
         where = where or f"--set {path}"
         with _named(where):
-            return self._set(path, value, where)
+            return _relabelled(self, self._set(path, value, where))
 
     def _set(self, path: str, value: Any, where: str) -> Experiment:
         head, _, rest = path.partition(".")
-        # a label may hold dots ("constant 0.1" is constant-0.1): the longest one that fits
-        dotted = [slug(r.label) for r in self.runs if "." in slug(r.label)]
-        fits = [n for n in dotted if path.lower().startswith(n + ".") and head not in OPTIMIZERS]
-        if fits:
-            name = max(fits, key=len)
-            head, rest = name, path[len(name) + 1 :]
+        # a label may hold dots ("constant 0.1" is constant-0.1, "0.95^epoch" 0.95-epoch),
+        # typed as shown or as its file name: the longest one that fits
+        names = [slug(r.label) for r in self.runs] + [k for k, _ in self.former_labels]
+        dotted = {n for n in names if "." in n}
+        ends = [i for i, c in enumerate(path) if c == "."]
+        fits = [i for i in ends if "." in path[:i] and slug(path[:i]) in dotted]
+        if fits and head.lower() not in OPTIMIZERS:
+            end = max(fits)
+            head, rest = path[:end], path[end + 1 :]
         if not rest:
             if head in ("seeds", "name", "title", "description"):
                 return self.replace(**{head: value})
@@ -1091,7 +1114,7 @@ class Experiment:
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
         if problem.has("data") or not self.problem.has("data"):
-            return self.replace(problem=problem)
+            return _relabelled(self, self.replace(problem=problem))
         only = ("batch_size", "batching", "validation", "step_loss")  # what only data has
         training = Training(
             **{k: v for k, v in dataclasses.asdict(self.training).items() if k not in only}
@@ -1100,7 +1123,7 @@ class Experiment:
             dataclasses.replace(r, training={k: v for k, v in r.training.items() if k not in only})
             for r in self.runs
         )
-        return self.replace(problem=problem, training=training, runs=runs)
+        return _relabelled(self, self.replace(problem=problem, training=training, runs=runs))
 
     def select_optimizers(self, names: Sequence[str], where: str = "--optimizers") -> Experiment:
         """Keep the runs of these optimizers, in this order; a name the experiment lacks
@@ -1128,7 +1151,8 @@ class Experiment:
 
     def with_preset(self, preset: str) -> Experiment:
         """Every run with ``preset``'s defaults (its own hyperparameters kept on top)."""
-        return self.replace(runs=tuple(dataclasses.replace(r, preset=preset) for r in self.runs))
+        changed = self.replace(runs=tuple(dataclasses.replace(r, preset=preset) for r in self.runs))
+        return _relabelled(self, changed)
 
     def changes_from(self, base: Experiment) -> list[str]:
         """What differs from ``base``, as short lines (``problem.function: bowl → rosenbrock``)."""
@@ -1181,6 +1205,226 @@ def _set_run(run: RunSpec, key: str, value: Any, where: str) -> RunSpec:
             f"{', '.join(settable)}; hyperparameters of {run.optimizer}: {', '.join(names)}"
         )
     return run.with_hyperparameters(**{key: value})
+
+
+# --------------------------------------------------------------------------- labels
+
+#: A number in a run's label (``0.1`` in ``1/√t · 0.1``, ``1e-3``), not a part of a word.
+_LABEL_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])")
+
+
+#: Two numbers this close (relative) are the same value: they differ by float rounding
+#: (1.0000000000000002e-06 is 1e-06 reached by 1e-3 / 31.6…²).
+ROUNDING = 1e-9
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """``a == b``, numbers (in tables and arrays too) up to float rounding (:data:`ROUNDING`)."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    if _is_number(a) and _is_number(b) and math.isfinite(a) and math.isfinite(b):
+        return math.isclose(a, b, rel_tol=ROUNDING, abs_tol=0.0)
+    return a == b
+
+
+def _same_shape(old: Any, new: Any) -> bool:
+    """Whether two learning rates (a number or a schedule, as an optimizer holds it) have
+    one shape: both numbers, or one schedule at two initial rates."""
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
+        return not isinstance(old, Mapping) and not isinstance(new, Mapping)
+    lr0 = schedule_lr0(new)
+    try:
+        moved = _with_lr0(old, lr0, "lr") if lr0 is not None else None
+    except ConfigError:
+        return False
+    return moved is not None and same_value(plain(moved), plain(schedule_config(new)))
+
+
+def _settings(run: RunSpec) -> dict[str, Any]:
+    """What ``run``'s optimizer is set to (defaults and preset included), plain."""
+    return plain(run.make_optimizer().hyperparameters())
+
+
+def varying(experiment: Experiment) -> frozenset[str]:
+    """The settings that tell ``experiment``'s runs apart, which their labels state
+    (boston's batches, schedules' schedules): ``"batch"`` (size and batching),
+    ``"schedule"`` (the learning rate's shape) and hyperparameter names."""
+    settings = [_settings(r) for r in experiment.runs]
+    found = set()
+    if len({batch_of(experiment, r) for r in experiment.runs}) > 1:
+        found.add("batch")
+    rates = [s.pop("lr", None) for s in settings]
+    if not all(_same_shape(rates[0], rate) for rate in rates):
+        found.add("schedule")
+    for name in {k for s in settings for k in s}:
+        # among the runs that have it: an Adam's eps does not tell it from an SGD
+        present = [s[name] for s in settings if name in s]
+        if not all(same_value(present[0], value) for value in present):
+            found.add(name)
+    return frozenset(found)
+
+
+def _states(label: str, value: Any) -> bool:
+    """Whether a number in ``label`` is ``value`` (``1`` in ``SGD, batch 1``)."""
+    if not _is_number(value) or not math.isfinite(value):
+        return False
+    return any(same_value(float(m[0]), value) for m in _LABEL_NUMBER.finditer(label))
+
+
+def _restated(old: RunSpec, new: RunSpec, batches: tuple[Any, Any], told: frozenset[str]) -> bool:
+    """Whether ``new`` differs from ``old`` in what ``old``'s label could state besides
+    its rate: a setting that tells the runs apart (``told``: :func:`varying`) or that a
+    number in the label is (the batch size, a hyperparameter). ``batches``: the two
+    runs' batch size and batching (``None`` without data)."""
+    old_batch, new_batch = batches
+    if old.optimizer != new.optimizer:
+        return True
+    size = old_batch[0] if old_batch is not None else None
+    if old_batch != new_batch and ("batch" in told or _states(old.label, size)):
+        return True
+    before, after = _settings(old), _settings(new)
+    if "schedule" in told and not _same_shape(before.pop("lr", None), after.pop("lr", None)):
+        return True
+    before.pop("lr", None)
+    after.pop("lr", None)
+    return any(
+        not same_value(value, after.get(name)) and (name in told or _states(old.label, value))
+        for name, value in before.items()
+    )
+
+
+def _batch_words(batch: tuple[int | None, str]) -> str:
+    size, batching = batch
+    if size is None:
+        return "full batch"
+    return f"batch {size}" + (" at random" if batching == "random" else "")
+
+
+def generated_label(run: RunSpec, batch: tuple[int | None, str] | None = None) -> str:
+    """A label from what ``run`` is: its class name (a run's label when it is given none),
+    then its batches (``batch``: size and batching; ``None`` without data), its rate
+    and the hyperparameters and preset it sets: ``SGD (batch 32 at random, lr 0.01)``."""
+    details = [_batch_words(batch)] if batch is not None else []
+    lr = run.lr
+    if isinstance(lr, Mapping):
+        config = dict(schedule_config(lr))
+        name = config.pop("name", "schedule")
+        # every argument that is a number or a word (a join's pieces are not spelled out)
+        words = [
+            f"{k} {exact_value(v)}"
+            for k, v in config.items()
+            if not isinstance(v, Mapping | list | tuple)
+        ]
+        details.append(f"{name}: {' '.join(words)}" if words else f"{name} lr")
+    elif lr is not None:
+        details.append(f"lr {exact_value(lr)}")
+    details += [
+        f"{k} {exact_value(v)}"
+        for k, v in run.hyperparameters.items()
+        if k != "lr" and not isinstance(v, Mapping | list | tuple)
+    ]
+    if run.preset is not None:
+        details.append(f"{run.preset} preset")
+    return _label(run.optimizer) + (f" ({', '.join(details)})" if details else "")
+
+
+def rate_label(run: RunSpec, new: Any) -> tuple[str, ...] | None:
+    """``run``'s label with the rate ``new`` in place of the one it states, where one
+    number in it is the run's rate (or its schedule's lr0); then, always, the fallback
+    ``LABEL → lr VALUE``. ``None`` where the label states no rate or the rate is the same."""
+    old = schedule_lr0(run.lr) if run.lr is not None else None
+    if not (_is_number(new) and new > 0) or old is None or same_value(old, new):
+        return None
+    found = [m for m in _LABEL_NUMBER.finditer(run.label) if same_value(float(m[0]), old)]
+    if not found:
+        return None
+    text = exact_value(float(new))
+    fallback = f"{run.label} → lr {text}"
+    if len(found) > 1:
+        return (fallback,)
+    return run.label[: found[0].start()] + text + run.label[found[0].end() :], fallback
+
+
+def label_change(
+    old: RunSpec,
+    new: RunSpec,
+    old_batch: Any = None,
+    new_batch: Any = None,
+    told: frozenset[str] = frozenset(),
+) -> tuple[str, ...] | None:
+    """The labels ``new`` may take in place of ``old``'s, best first (``None``: it keeps it).
+
+    A label written by hand (not the optimizer's class name) is kept only while what
+    it could state is unchanged (:func:`_restated`: a setting that tells its
+    experiment's runs apart, ``told`` (:func:`varying`), or that a number in it is);
+    otherwise ``new`` gets a label from what it is (:func:`generated_label`). A
+    change of the rate alone keeps a label that states no rate, and puts the new
+    rate in the place of one it states (:func:`rate_label`). ``old_batch``,
+    ``new_batch``: the runs' batch size and batching (``None`` without data).
+    """
+    if old.label == _label(old.optimizer):
+        return None
+    if _restated(old, new, (old_batch, new_batch), told):
+        return (generated_label(new, new_batch),)
+    return rate_label(old, schedule_lr0(new.lr) if new.lr is not None else None)
+
+
+def fresh_labels(labels: Sequence[str], changes: Mapping[int, Sequence[str]]) -> dict[int, str]:
+    """The new label of each run ``changes`` names (by index; its candidates, best first),
+    distinct as file names from every other run's: the first candidate no other run
+    has or wants first, else the last (``LABEL (2)``, ``LABEL (3)`` … if it is taken)."""
+    used = {slug(label) for i, label in enumerate(labels) if i not in changes}
+    out: dict[int, str] = {}
+    for i in sorted(changes):
+        *better, last = changes[i]
+        wanted = {slug(c[0]) for j, c in changes.items() if j != i}
+        choice = next((c for c in better if slug(c) not in used | wanted), last)
+        label, n = choice, 1
+        while slug(label) in used:
+            n += 1
+            label = f"{choice} ({n})"
+        used.add(slug(label))
+        out[i] = label
+    return out
+
+
+def batch_of(experiment: Experiment, run: RunSpec) -> tuple[int | None, str] | None:
+    """``run``'s batch size and batching in ``experiment`` (``None`` without data)."""
+    if not experiment.problem.has("data"):
+        return None
+    training = experiment.run_training(run)
+    return training.batch_size, training.batching
+
+
+def _relabelled(before: Experiment, after: Experiment) -> Experiment:
+    """``after`` (``before`` changed, its runs in place) with each hand-written label
+    that the change made untrue replaced (:func:`label_change`, :func:`fresh_labels`);
+    a label the change set itself stays."""
+    if len(before.runs) != len(after.runs):
+        return after
+    changes, told = {}, None
+    for i, (old, new) in enumerate(zip(before.runs, after.runs, strict=True)):
+        if old.label != new.label or (old == new and batch_of(before, old) == batch_of(after, new)):
+            continue
+        told = varying(before) if told is None else told
+        change = label_change(old, new, batch_of(before, old), batch_of(after, new), told)
+        if change is not None:
+            changes[i] = change
+    if not changes:
+        return after
+    labels = fresh_labels([r.label for r in after.runs], changes)
+    runs = tuple(
+        dataclasses.replace(r, label=labels[i]) if i in labels else r
+        for i, r in enumerate(after.runs)
+    )
+    former = dict(after.former_labels)
+    for i, label in labels.items():
+        old = after.runs[i].label
+        former = {k: label if v == old else v for k, v in former.items()}
+        former[slug(old)] = label
+    return after.replace(runs=runs, former_labels=tuple(former.items()))
 
 
 # --------------------------------------------------------------------------- differences

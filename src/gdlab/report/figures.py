@@ -1330,7 +1330,7 @@ def _lr_look_for(results: Mapping[str, Any]) -> str:
         decaying = [n for v, n in ranked if rates[n][-1] < rates[n][0]]
         if constant and decaying and first in constant:
             # a run named for its constant rate is not named twice
-            named = "constant" in first.lower()
+            named = len(constant) == 1 and "constant" in first.lower().split()
             who = "The constant rate" if named else f"A constant rate ({first})"
             text += (
                 f"{who} ends lowest: every schedule that lowers the rate "
