@@ -166,11 +166,11 @@ def test_print_every_prints_each_runs_loss(tmp_path, capsys):
     assert lines[0].split() == ["step", "SGD", "Adam"]
     document = json.loads((out / "results.json").read_text())
     loss = {r["label"]: r["loss"] for r in document["runs"]}
-    for line, step in zip(lines[2:], [0, 3, 6], strict=True):
+    for line, step in zip(lines[2:], [1, 4, 7], strict=True):  # step k's loss is loss[k - 1]
         cells = line.split()
         assert cells[0] == str(step)
-        assert float(cells[1]) == pytest.approx(loss["SGD"][step], rel=1e-3)
-        assert float(cells[2]) == pytest.approx(loss["Adam"][step], rel=1e-3)
+        assert float(cells[1]) == pytest.approx(loss["SGD"][step - 1], rel=1e-3)
+        assert float(cells[2]) == pytest.approx(loss["Adam"][step - 1], rel=1e-3)
 
 
 @pytest.mark.parametrize(

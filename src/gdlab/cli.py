@@ -21,11 +21,14 @@ self-contained ``index.html`` into a new directory
 ``./gdlab-report/<experiment>/<time>-<id>/`` (``latest`` points to it), or
 exactly into ``--out DIR`` (empty, or replaced with ``--force`` once the new
 report is complete), and prints a table that ranks the runs. Ctrl-C leaves a
-valid report of the finished runs (exit code 130).
+valid report of the finished runs (exit code 130); a second Ctrl-C while that
+report is written is ignored.
 
-A mistake (a bad flag, experiment, key, value, file or output directory,
-another process writing the same output, a full disk) prints one line,
-``gdlab: error: …``, on stderr and exits with 2.
+A mistake (a bad flag, a flag given twice but for the repeatable ``--lr`` and
+``--set``, an unknown command, experiment, key, value, file or output directory,
+another process writing the same output) prints one line, ``gdlab: error: …``,
+on stderr and exits with 2. A race the machine could not finish (a full disk,
+its directory gone) prints one line and exits with 1.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from __future__ import annotations
 import _thread
 import argparse
 import contextlib
+import difflib
 import json
 import math
 import numbers
@@ -65,8 +69,39 @@ class UsageError(Exception):
     """A mistake in the command line: one line on stderr, exit code 2."""
 
 
+class _Once(argparse.Action):
+    """Store a flag's value, and refuse the flag given twice (``--steps 5 --steps 7``
+    would silently keep 7): the repeatable flags are the ``append`` ones."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[override]
+        given = vars(namespace).setdefault("_given", {})
+        if self.option_strings and self.dest in given:  # (a positional comes once)
+            flag = max(self.option_strings, key=len)
+            raise UsageError(
+                f"{flag} is given twice ({_shown(given[self.dest])} and {_shown(values)}): "
+                "give it once"
+            )
+        given[self.dest] = values
+        setattr(namespace, self.dest, values)
+
+
+def _shown(value: Any) -> str:
+    """A flag's value as the command line gave it (after its parsing)."""
+    if value is True:  # a flag whose value is optional, given without one (--tuned)
+        return "no value"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return repr(value) if isinstance(value, str) and not value.strip() else _said(value)
+
+
 class _Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` that raises instead of printing usage and exiting."""
+    """An ``ArgumentParser`` that raises instead of printing usage and exiting, and refuses
+    a flag that stores one value given twice (:class:`_Once`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _Once)  # groups share these registries
+        self.register("action", "store", _Once)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
@@ -129,6 +164,17 @@ def _hyperparameter_list(text: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _directory(what: str):
+    """Parse a folder's name: an empty one is refused (it is not the default folder)."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise UsageError(f"{what} must name a directory; got {text!r}")
+        return text
+
+    return parse
+
+
 def _positive(what: str, high: int = 10_000_000, low: int = 1):
     def parse(text: str) -> int:
         try:
@@ -187,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     race.add_argument(
         "--tuned",
         nargs="?",
-        const="",
+        const=True,  # no DIR: the default folder
+        type=_directory("--tuned"),
         metavar="DIR",
         help="use the learning rates `gdlab tune` chose (from DIR, default "
         f"./gdlab-report/<experiment>-tune) and {TUNED_SEEDS} seeds (unless --seeds, "
@@ -201,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--print-every",
         type=_positive("--print-every"),
         metavar="N",
-        help="after the ranking, print each run's loss at steps 0, N, 2N, … (the loss it "
-        "recorded per step: a column per run)",
+        help="after the ranking, print each run's loss at steps 1, N+1, 2N+1, … (the loss it "
+        "recorded per step, numbered as in results.json and the figures: a column per run)",
     )
 
     tune = commands.add_parser(
@@ -264,7 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="choose by validation accuracy (the default for classifiers; loss breaks ties) or "
         "by validation loss (the default otherwise)",
     )
-    tune.add_argument("--out", metavar="DIR", help="default: ./gdlab-report/<experiment>-tune")
+    tune.add_argument(
+        "--out",
+        type=_directory("--out"),
+        metavar="DIR",
+        help="default: ./gdlab-report/<experiment>-tune",
+    )
     tune.add_argument(
         "--force",
         action="store_true",
@@ -427,13 +479,15 @@ def _rank_key(run: Mapping[str, Any]) -> tuple:
 
 
 def summary(document: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The runs ranked: best test (or train) accuracy, then lowest final loss; diverged
-    runs after those, failed ones last."""
+    """The runs ranked: best test (or train) accuracy, then lowest final training loss;
+    diverged runs after those, failed ones last. ``accuracy_on`` says which set the
+    accuracy is of (``"test"``, ``"train"``, or ``None`` without one)."""
     from gdlab.report.stops import divergence_words
 
     rows = []
     for rank, run in enumerate(sorted(document["runs"], key=_rank_key), 1):
         metrics = run.get("metrics", {})
+        on = next((s for s in ("test", "train") if metrics.get(f"{s}_accuracy") is not None), None)
         rows.append(
             {
                 "rank": rank,
@@ -443,6 +497,7 @@ def summary(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "final_loss": metrics.get("final_loss"),
                 "best_loss": metrics.get("best_loss"),
                 "accuracy": metrics.get("test_accuracy", metrics.get("train_accuracy")),
+                "accuracy_on": on,
                 "steps": run["steps"],
                 "seconds": run["seconds"],
             }
@@ -450,8 +505,13 @@ def summary(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _table(rows: Sequence[Mapping[str, Any]]) -> str:
-    headers = ["#", "run", "seed", "status", "final loss", "best loss", "accuracy", "steps", "s"]
+def _table(rows: Sequence[Mapping[str, Any]], *, loss: str = "train loss") -> str:
+    """The ranking; its headers say what the numbers are: ``loss`` (the training loss, or
+    ``f`` for a 2-D function) and the set the accuracy is of."""
+    sets = sorted({r.get("accuracy_on") for r in rows} - {None}, reverse=True)
+    accuracy = f"{'/'.join(sets) or 'test'} accuracy"  # "test/train": test where there is one
+    headers = ["#", "run", "seed", "status", f"final {loss}", f"best {loss}", accuracy,
+               "steps", "s"]  # fmt: skip
     body = [
         [
             str(r["rank"]),
@@ -496,7 +556,7 @@ def _finite(value: Any) -> bool:
 
 
 def loss_table(document: Mapping[str, Any], base: Path, every: int) -> str:
-    """Each run's recorded loss per step at steps ``0, every, 2·every, …`` (up to its
+    """Each run's recorded loss per step at steps ``1, every + 1, 2·every + 1, …`` (up to its
     longest run's last step), a column per run (``-``: not finite, or past the run's
     end), under a line that says what the numbers are; ``base`` holds the report's
     files (the series of long runs)."""
@@ -506,12 +566,12 @@ def loss_table(document: Mapping[str, Any], base: Path, every: int) -> str:
              for r in runs]  # fmt: skip
     columns, whole = zip(*(_run_losses(r, base) for r in runs), strict=True) if runs else ((), ())
     longest = max((len(c) for c in columns), default=0)
-    body = [
-        [str(k), *(number(c[k]) if k < len(c) else "-" for c in columns)]
+    body = [  # loss[k] is step k + 1's, as in results.json and the figures
+        [str(k + 1), *(number(c[k]) if k < len(c) else "-" for c in columns)]
         for k in range(0, longest, every)
     ]
     kinds = {r.get("step_loss", "batch") for r in runs if r.get("status") != "failed"}
-    if "function2d" in ((document.get("problem") or {}).get("traits") or ()):
+    if _is_function2d(document):
         kinds = {"f"}  # a 2-D function's loss is f: no batch, no training set
     what = {
         frozenset({"train"}): "the whole training set's loss",
@@ -525,6 +585,10 @@ def loss_table(document: Mapping[str, Any], base: Path, every: int) -> str:
     if not all(whole):
         said += "; a run whose series file could not be read shows the steps kept inline"
     return f"{said}:\n" + _aligned(["step", *heads], body, left=set())
+
+
+def _is_function2d(document: Mapping[str, Any]) -> bool:
+    return "function2d" in ((document.get("problem") or {}).get("traits") or ())
 
 
 def _aligned(headers: Sequence[str], body: Sequence[Sequence[str]], left: set[int]) -> str:
@@ -593,7 +657,7 @@ def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
     for name, value, typed in args.lr:
         experiment = experiment.with_lr(name, value, where=f"--lr {name}={cut(typed)}")
     builtin = args.config is None and source in experiments.BUILTIN
-    args.origin = _origin(source, builtin, changes, args.lr)
+    args.origin = _origin(source, builtin, _chosen(args), changes, args.lr)
     return experiment, base, base_name
 
 
@@ -606,10 +670,21 @@ def _model_value(key: str, value: Any) -> Any:
     return value
 
 
-def _origin(source: str, builtin: bool, changes: list, lrs: list) -> str:
-    """The experiment and the command's changes, as the later checks with the data name
-    them: ``built-in experiment moons with --epochs 2 --set problem.n_samples=10``."""
-    said = [written for *_, written in changes]
+def _chosen(args: argparse.Namespace) -> list[str]:
+    """The flags that change the experiment but not through a key, as written:
+    ``--optimizers``, ``--preset`` and (race, applied later) ``--tuned``."""
+    chosen = [] if args.optimizers is None else [f"--optimizers {cut(','.join(args.optimizers))}"]
+    chosen += [] if args.preset is None else [f"--preset {args.preset}"]
+    tuned = getattr(args, "tuned", None)
+    chosen += [] if tuned is None else ["--tuned" + (f" {cut(tuned)}" if tuned is not True else "")]
+    return chosen
+
+
+def _origin(source: str, builtin: bool, chosen: list[str], changes: list, lrs: list) -> str:
+    """The experiment and every change the command made (``chosen``: ``--optimizers``,
+    ``--preset``), as the later checks with the data name them: ``built-in experiment
+    moons with --optimizers sgd,adam --epochs 2 --set problem.n_samples=10``."""
+    said = [*chosen, *(written for *_, written in changes)]
     said += [f"--lr {name}={cut(typed)}" for name, _, typed in lrs]
     origin = f"built-in experiment {source}" if builtin else source
     return origin + (f" with {' '.join(said)}" if said else "")
@@ -695,6 +770,7 @@ def _race(args: argparse.Namespace, command: str) -> int:
     from gdlab import race, results
     from gdlab.experiments.describe import text
 
+    _tuned_not_an_experiment(args)
     experiment, base, base_name = _experiment(args)
     _checked_out(args)
     notes: list[str] = []
@@ -702,7 +778,11 @@ def _race(args: argparse.Namespace, command: str) -> int:
     if args.tuned is not None:
         from gdlab import tuning
 
-        where = Path(args.tuned) if args.tuned else Path("gdlab-report") / f"{experiment.name}-tune"
+        where = (
+            Path(args.tuned)
+            if isinstance(args.tuned, str)
+            else Path("gdlab-report") / f"{experiment.name}-tune"
+        )
         tuned = tuning.load_tuned(where)
         experiment, notes = tuning.apply_tuned(experiment, tuned, source=where)
         said_seeds = args.seeds is not None or any(k == "seeds" for k, _ in args.set)
@@ -756,6 +836,22 @@ def _race(args: argparse.Namespace, command: str) -> int:
     )
 
 
+def _tuned_not_an_experiment(args: argparse.Namespace) -> None:
+    """Refuse ``gdlab race --tuned bowl``: ``--tuned`` took the experiment for its DIR
+    (a directory of that name is a DIR all the same)."""
+    from gdlab.experiments import BUILTIN
+
+    given = args.tuned
+    if not isinstance(given, str) or args.experiment is not None or args.config is not None:
+        return
+    where = Path(given).expanduser()
+    if (given in BUILTIN and not where.is_dir()) or where.is_file():
+        raise UsageError(
+            f"--tuned takes a directory of tuning results; got {given!r}, an experiment: "
+            f"put the experiment first, gdlab race {shlex.quote(given)} --tuned"
+        )
+
+
 def _race_left(args: argparse.Namespace, directory: Path | None, replacing: bool) -> str:
     """What an interrupted race left, in words (after "interrupted; ")."""
     if replacing:
@@ -766,10 +862,16 @@ def _race_left(args: argparse.Namespace, directory: Path | None, replacing: bool
     kept = directory / "results.json"
     if runs == 0:
         return f"no run had finished ({kept} keeps the race: gdlab race --config {kept})"
-    if status == "complete" and not args.no_figures and not (directory / "index.html").exists():
+    if runs is None:
+        return f"{directory} was left unfinished ({kept} cannot be read)"
+    if args.no_figures or (directory / "index.html").exists():
+        return f"the finished runs are in {directory}"
+    if status == "complete":
         return (f"every run had finished ({kept} keeps them), but the figures were being "
                 f"drawn: {directory} has no page")  # fmt: skip
-    return f"the finished runs are in {directory}"
+    finished = f"{runs} finished run{'s' if runs > 1 else ''}"
+    return (f"{kept} keeps the {finished}, but the page was not drawn: {directory} has "
+            f"no index.html (gdlab race --config {kept})")  # fmt: skip
 
 
 def _results_state(report: Path) -> tuple[int | None, str | None]:
@@ -793,7 +895,7 @@ def _report_race(
         print(json.dumps(rows, indent=2))
     else:
         print(f"{document['title']}  ({page})")
-        print(_table(rows))
+        print(_table(rows, loss="f" if _is_function2d(document) else "train loss"))
     if every is not None:
         print()
         print(loss_table(document, page.parent, every))
@@ -965,17 +1067,30 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``gdlab`` with ``argv`` (default ``sys.argv[1:]``); return the exit code.
 
-    A mistake (a bad flag, experiment, key, value, file or output directory,
-    another process writing the same output, a full disk) prints one line,
-    ``gdlab: error: …``, and returns 2; Ctrl-C returns 130; a closed pipe
-    (``gdlab race bowl | head -1``) ends quietly.
+    A mistake (a bad flag, an unknown command, experiment, key, value, file or
+    output directory, another process writing the same output) prints one line,
+    ``gdlab: error: …``, and returns 2; a race the machine could not finish (a
+    full disk) returns 1; Ctrl-C returns 130 (a second one, while the command
+    keeps what finished, is ignored); a closed pipe (``gdlab race bowl | head -1``)
+    ends quietly.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command_line(argv)
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
-        argv = ["race", *argv]  # `gdlab`, `gdlab bowl`, `gdlab --steps 10`
+    # after the first Ctrl-C, later ones wait until the command has kept what finished
+    # and said so (play serves until Ctrl-C: nothing to keep)
+    if argv[:1] == ["play"]:
+        later: Any = contextlib.nullcontext()
+    else:
+        from gdlab.results import later_interrupts_ignored
+
+        later = later_interrupts_ignored()
+    with later:
+        return _main(argv, command)
+
+
+def _main(argv: list[str], command: str) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(_with_command(argv))
         with _ctrl_c_never_lost():
             return _dispatch(args, command)
     except SystemExit as done:  # --help, --version
@@ -991,6 +1106,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _USAGE_ERRORS as error:
         print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _with_command(argv: list[str]) -> list[str]:
+    """``argv`` with its command: ``race`` before an experiment, a file or an option
+    (``gdlab``, ``gdlab bowl``, ``gdlab my.toml``, ``gdlab --steps 10``); a first word
+    that is none of those is refused, by name (``gdlab tunee bowl``)."""
+    from gdlab.experiments import BUILTIN
+
+    first = argv[0] if argv else "-"
+    if first in COMMANDS or first in ("-h", "--help", "--version"):
+        return argv
+    path = Path(first)
+    if (
+        first.startswith("-")
+        or first in BUILTIN
+        or path.suffix.lower() in (".toml", ".json")
+        or "/" in first
+        or os.sep in first
+        or path.exists()
+    ):
+        return ["race", *argv]
+    close = difflib.get_close_matches(first.lower(), [*COMMANDS, *BUILTIN], n=1, cutoff=0.6)
+    raise UsageError(
+        f"unknown command {first!r}: expected one of {', '.join(COMMANDS)}, or an experiment "
+        f"to race ({', '.join(BUILTIN)})" + (f"; did you mean {close[0]!r}?" if close else "")
+    )
 
 
 @contextlib.contextmanager

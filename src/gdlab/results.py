@@ -26,9 +26,11 @@ import platform
 import re
 import shlex
 import shutil
+import signal
 import sys
+import threading
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -853,8 +855,9 @@ def _listed(path: Path) -> str:
 class Placed:
     """Where :func:`output` put a finished report: ``directory`` (``out``, or the
     stamped directory under ``root``) and ``shown``, the path to name to a user
-    (``out``; ``root/latest`` when it leads there; the stamped directory when
-    ``latest`` could not be pointed at it). Both ``None`` until the report is in place."""
+    (``out``, or the stamped directory: never ``root/latest``, which another run
+    that finishes at the same time may point at its own report a moment later).
+    Both ``None`` until the report is in place."""
 
     directory: Path | None = None
     shown: Path | None = None
@@ -885,7 +888,10 @@ def output(
     ``out`` the lock made); the exception propagates. ``out`` is checked
     again once its lock is held, so a report another process finished there
     meanwhile is never replaced without ``force``; without ``out``, a report
-    whose stamped name was taken meanwhile takes another name.
+    whose stamped name was taken meanwhile takes another name. After a first
+    Ctrl-C, those that follow are ignored until what it keeps is in place (the
+    block's own clean-up included: a stopped race's page), where SIGINT has
+    Python's handler (:func:`later_interrupts_ignored`).
 
     The staging directory is locked for as long as the block runs (see
     :func:`gdlab._io.staging`), and first, what runs that were killed (SIGKILL,
@@ -911,12 +917,14 @@ def output(
     Raises:
         gdlab._io.OutputError: ``out`` cannot be written, holds a report (no
             ``force``) or holds what is not a report; without ``out``,
-            ``root/latest`` is not a link.
+            ``root/latest`` is not a link, or ``root`` holds a tuning
+            (``gdlab tune``'s ``tune.json`` or task files).
         gdlab._io.LockedError: another process is writing ``out``.
     """
     if out is None:
         target = Path(root) / _stamp()
         _io.check_output_dir(target)
+        _check_not_a_tuning(Path(root))
         _check_latest(Path(root))
         lock = contextlib.nullcontext()
     else:
@@ -924,6 +932,25 @@ def output(
         _check_replaceable(target, out, force)
         lock = _io.exclusive(target, what="--out", directory=True)
     made = _io.missing_dirs(target)
+    with later_interrupts_ignored():  # a 2nd Ctrl-C never cuts short what the 1st keeps
+        target = yield from _written(root, target, out, force, lock, made, placed)
+        if out is None:
+            _point_latest(Path(root), target)
+    if placed is not None:  # its own directory: latest may lead to another's by now
+        placed.directory, placed.shown = target, Path(out) if out is not None else target
+
+
+def _written(
+    root: str | os.PathLike,
+    target: Path,
+    out: Any,
+    force: bool,
+    lock: contextlib.AbstractContextManager,
+    made: list[Path],
+    placed: Placed | None,
+) -> Generator[Path, None, Path]:
+    """:func:`output`'s block, from its lock to the report in place: yields the staging
+    directory; returns where the report went."""
     locked = False
     try:
         with lock:
@@ -944,18 +971,61 @@ def output(
                         if placed is not None:  # an unfinished report: where it is
                             placed.directory = placed.shown = target
                     raise
-                target = _put_in_place(staged, target, out)
+                return _put_in_place(staged, target, out)
     except BaseException:
         if locked and out is not None:  # the lock made them: a failed run leaves none
             with contextlib.suppress(OSError):
                 for directory in made:
                     directory.rmdir()  # only if empty (a report moved there stays)
         raise
-    shown = Path(out) if out is not None else target
-    if out is None and _point_latest(Path(root), target):
-        shown = Path(root) / "latest"
-    if placed is not None:
-        placed.directory, placed.shown = target, shown
+
+
+@contextlib.contextmanager
+def later_interrupts_ignored() -> Iterator[None]:
+    """The first Ctrl-C raises :class:`KeyboardInterrupt`, as Python's own handler does;
+    those after it are ignored until the block ends, so that what the interrupted
+    writer keeps (the finished runs, their page, the report moved into place) is
+    written whole. Python's handler is back afterwards. Only on the main thread, and
+    where SIGINT has Python's handler (``gdlab``'s command line, a notebook and a
+    background job have their own: nothing changes)."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+
+    def first(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+#: The names of the files that mark a directory as a tuning's (:func:`gdlab.tuning.tune`,
+#: which makes a few more beside them): its summary, its task files and their candidates.
+TUNING_FILES = r"tune\.json|tasks-[0-9a-f]+\.(jsonl|points\.json)"
+_TUNING_FILE = re.compile(TUNING_FILES)
+
+
+def _check_not_a_tuning(root: Path) -> None:
+    """Refuse a ``root`` that holds a tuning (``gdlab tune``'s directory, the default
+    ``gdlab-report/NAME-tune``): a report written there would make the tuning refuse to
+    resume (its directory holds only its own files)."""
+    try:
+        found = sorted(p.name for p in root.iterdir() if _TUNING_FILE.fullmatch(p.name))
+    except OSError:  # not a directory (yet): checked where it is made
+        return
+    if found:
+        raise _io.OutputError(
+            f"{root} holds a gdlab tuning ({found[0]}), not reports: a report written there "
+            "would stop the tuning from resuming; pass --out DIR, or give the experiment "
+            "another name (--set name=...)"
+        )
 
 
 def _check_latest(root: Path) -> None:

@@ -111,6 +111,7 @@ first pool of a process waits about 2 s for the fork server), never lost
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import hashlib
@@ -928,6 +929,73 @@ def _check_address(distributed: Any, scheduler: str) -> None:
     _check_scheme_ready(distributed, scheduler, protocol)
 
 
+#: Seconds beyond Dask's connect timeout (``distributed.comm.timeouts.connect``, 30 s by
+#: default) that an address has to answer as a Dask scheduler once it takes the
+#: connection: Dask's own handshake waits for an answer without end, so a server that
+#: takes the connection and says nothing (a scheduler's dashboard port, a web server)
+#: held a sweep for ever.
+_ANSWER_SECONDS = 5.0
+
+
+def _check_scheduler(distributed: Any, scheduler: str) -> None:
+    """Ask the Dask scheduler at ``scheduler`` who it is, within Dask's connect timeout
+    and :data:`_ANSWER_SECONDS`, before anything is written: an address nobody answers
+    on, or one whose answer is not a Dask scheduler's (a dashboard's port, a web server,
+    a worker), is refused with a :class:`ConnectionError` in one line.
+
+    The question runs on a thread of its own (its own event loop: this thread may have
+    one running, a notebook's) that this thread waits for, so Ctrl-C meanwhile raises
+    :class:`KeyboardInterrupt` at once; the thread is a daemon, and stops at the deadline.
+    """
+    import dask
+
+    connect = dask.utils.parse_timedelta(
+        dask.config.get("distributed.comm.timeouts.connect"), default="seconds"
+    )
+    connection_args = distributed.Security().get_connection_args("client")
+    deadline = connect + _ANSWER_SECONDS
+    outcome: dict[str, Any] = {}
+
+    async def identity() -> Any:
+        comm = await distributed.comm.connect(scheduler, timeout=connect, **connection_args)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    def ask() -> None:
+        try:
+            outcome["reply"] = asyncio.run(asyncio.wait_for(identity(), deadline))
+        except BaseException as error:  # told in this process's thread, below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=ask, name="gdlab-scheduler-check", daemon=True)
+    thread.start()
+    thread.join()  # Ctrl-C: KeyboardInterrupt here, and the thread ends at its deadline
+    error = outcome.get("error")
+    if type(error) is OSError:  # distributed.comm.connect: nobody took the connection
+        raise ConnectionError(
+            f"cannot reach the Dask scheduler at {scheduler!r} ({error}); is it "
+            "running? (Dask waits distributed.comm.timeouts.connect, 30 s by default)"
+        )
+    reply = outcome.get("reply")
+    if error is None and isinstance(reply, Mapping) and reply.get("type") == "Scheduler":
+        return
+    if isinstance(error, TimeoutError):
+        why = f"it took the connection but gave no answer in {deadline:g} s"
+    elif error is not None:
+        why = f"its answer is not a Dask scheduler's ({type(error).__name__}: {_message(error)})"
+    elif isinstance(reply, Mapping) and isinstance(reply.get("type"), str):
+        why = f"it answers as a Dask {reply['type']}, not as a scheduler"
+    else:
+        why = "its answer is not a Dask scheduler's"
+    raise ConnectionError(
+        f"cannot use the Dask scheduler at {scheduler!r}: {why}; give the address of a "
+        "Dask scheduler (its own port, 8786 by default, not its dashboard's)"
+    )
+
+
 def _check_scheme_ready(distributed: Any, scheduler: str, protocol: str) -> None:
     """Refuse, now, a scheme this process cannot connect with as it is set up (else the
     client fails inside Dask and its half-made self waits 60 s to close)."""
@@ -1067,13 +1135,14 @@ def _run_dask(
     futures: dict[Any, str] = {}
     ids: dict[str, str] = {}  # this sweep's keys: each to its task id
     try:
-        if scheduler is not None:
+        if scheduler is not None:  # it answered as one: check_where
             try:
                 client = distributed.Client(scheduler, set_as_default=False)
-            except OSError as error:  # TimeoutError included
+            except Exception as error:  # gone since, or lost on the way
                 raise ConnectionError(
-                    f"cannot reach the Dask scheduler at {scheduler!r} ({error}); is it "
-                    "running? (Dask waits distributed.comm.timeouts.connect, 30 s by default)"
+                    f"cannot use the Dask scheduler at {scheduler!r} ({type(error).__name__}: "
+                    f"{_message(error)}); is it running? (Dask waits "
+                    "distributed.comm.timeouts.connect, 30 s by default)"
                 ) from None
         else:
             import dask
@@ -1272,7 +1341,18 @@ def check_where(
     workers: Any, scheduler: Any, dask_local: Any, timeout: Any
 ) -> tuple[int, str | None, int | None, float | None]:
     """:func:`run_sweep`'s ``workers``, ``scheduler``, ``dask_local`` and ``timeout``,
-    checked (one executor at a time); for callers that check them before writing."""
+    checked (one executor at a time), Dask installed for a Dask option, and a
+    ``scheduler`` that answers as a Dask scheduler (it connects: :func:`_check_scheduler`);
+    for callers that check them before writing."""
+    checked = _where(workers, scheduler, dask_local, timeout)
+    _check_dask(checked[1], checked[2])
+    return checked
+
+
+def _where(
+    workers: Any, scheduler: Any, dask_local: Any, timeout: Any
+) -> tuple[int, str | None, int | None, float | None]:
+    """:func:`check_where` but Dask's part."""
     workers = check_int("workers", workers, low=1)
     if scheduler is not None and not isinstance(scheduler, str):
         fail("scheduler", 'an address such as "tcp://HOST:PORT"', scheduler, kind=TypeError)
@@ -1292,6 +1372,28 @@ def check_where(
     if len(chosen) > 1:
         _refuse("workers > 1, scheduler and dask_local", "used one at a time", ", ".join(chosen))
     return workers, scheduler, dask_local, timeout
+
+
+def _check_dask(scheduler: str | None, dask_local: int | None) -> None:
+    """Dask is there for ``scheduler`` and ``dask_local``, and ``scheduler`` answers as a
+    Dask scheduler (:func:`_check_scheduler`): before anything is written."""
+    if scheduler is None and dask_local is None:
+        return
+    distributed = _import_distributed()
+    if scheduler is not None:
+        _check_address(distributed, scheduler)
+        # once per address a minute: a race or a tuning checks before writing, then
+        # each of its sweeps would ask again (one it lost since fails as it connects)
+        now = time.monotonic()
+        if now - _SCHEDULERS_ANSWERED.get(scheduler, -math.inf) > _ANSWERED_SECONDS:
+            _check_scheduler(distributed, scheduler)
+            _SCHEDULERS_ANSWERED[scheduler] = now
+
+
+#: When each scheduler address last answered as a Dask scheduler (time.monotonic()),
+#: and how long that answer is taken as still true.
+_SCHEDULERS_ANSWERED: dict[str, float] = {}
+_ANSWERED_SECONDS = 60.0
 
 
 def registering_modules(optimizers: Iterable[str], caller: str) -> list[str]:
@@ -1381,7 +1483,9 @@ def run_sweep(
             a ``tls://`` or ``wss://`` scheduler without Dask's TLS settings, or a
             scheme this Dask cannot connect with (``ucx://`` without its package).
         ImportError: a Dask option without Dask installed.
-        ConnectionError: the scheduler cannot be reached, or was lost during the
+        ConnectionError: the scheduler cannot be reached, does not answer as a Dask
+            scheduler within Dask's connect timeout and 5 s more (a dashboard's port,
+            a web server: checked before ``out`` is touched), or was lost during the
             sweep (the finished tasks are written: run it again to resume).
         LockedError: another sweep (or process) is writing ``out``; the message
             names it (:func:`gdlab._io.exclusive`).
@@ -1393,17 +1497,14 @@ def run_sweep(
     """
     _check_tasks(tasks)
     base_seed = check_int("base_seed", base_seed, low=0)
-    workers, scheduler, dask_local, timeout = check_where(workers, scheduler, dask_local, timeout)
+    workers, scheduler, dask_local, timeout = _where(workers, scheduler, dask_local, timeout)
     progress = check_bool("progress", progress)
     retry_failed = check_bool("retry_failed", retry_failed)
     if not isinstance(out, str | os.PathLike):
         fail("out", "a path (str or os.PathLike)", out, kind=TypeError)
     dask = scheduler is not None or dask_local is not None
     _check_fn(fn, pool=workers > 1 or (timeout is not None and not dask))
-    if dask:
-        distributed = _import_distributed()  # before touching the file
-        if scheduler is not None:
-            _check_address(distributed, scheduler)
+    _check_dask(scheduler, dask_local)  # before touching the file
 
     path = Path(out)
     with _io.exclusive(path, what="results file (out)", directory=False):
