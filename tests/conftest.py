@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from threadpoolctl import threadpool_limits
@@ -85,3 +86,10 @@ def main_only_optimizer():
     register("main_only", lr_range=(1e-3, 1.0))(rule)
     yield "main_only"
     unregister("main_only")
+
+
+@pytest.fixture
+def cwd(tmp_path, monkeypatch) -> Path:
+    """The test runs in its own empty directory (``tmp_path``)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -9,24 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from cli_run import BOWL, gdlab
 from gdlab import cli, tuning
 from gdlab._checks import ConfigError
 from gdlab.experiments import load
 from gdlab.experiments.model import RunSpec, schedule_lr0
-
-BOWL = ["race", "bowl", "--steps", "3", "--no-figures", "--quiet", "--optimizers", "sgd,adam"]
-
-
-@pytest.fixture
-def cwd(tmp_path, monkeypatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def gdlab(argv, capsys):
-    code = cli.main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def usage_error(code, out, err, *words):

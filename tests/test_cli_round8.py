@@ -11,21 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from cli_run import BOWL, gdlab
 from gdlab import cli
-
-BOWL = ["race", "bowl", "--steps", "3", "--no-figures", "--quiet", "--optimizers", "sgd,adam"]
-
-
-@pytest.fixture
-def cwd(tmp_path, monkeypatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def gdlab(argv, capsys):
-    code = cli.main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def refused(argv, capsys, message: str) -> None:

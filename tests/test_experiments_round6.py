@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_run import gdlab
 from gdlab import cli
 from gdlab._checks import ConfigError
 from gdlab.experiments import Experiment, builtin
@@ -32,18 +33,6 @@ preset = "book"
 names = ["sgd", "adam"]
 lr = { sgd = 0.001, adam = 0.02 }
 """
-
-
-@pytest.fixture
-def cwd(tmp_path, monkeypatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def gdlab(argv, capsys):
-    code = cli.main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def usage_error(code, out, err, *words):

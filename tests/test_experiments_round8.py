@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from gdlab import cli, tuning
+from cli_run import gdlab
+from gdlab import tuning
 from gdlab._checks import ConfigError
 from gdlab.experiments import builtin
 from gdlab.experiments.describe import text
@@ -15,12 +16,6 @@ from gdlab.experiments.model import fresh_labels, slug
 
 QUICK = ["--quiet", "--no-figures"]
 STEP = {"name": "step", "lr0": 0.1, "every": 1, "factor": 0.9, "per": "epoch"}
-
-
-def gdlab(argv, capsys):
-    code = cli.main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def labels(experiment) -> list[str]:

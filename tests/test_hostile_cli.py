@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_run import gdlab
 from gdlab import _io, cli
 
 # --------------------------------------------------------------------------- helpers
@@ -52,13 +53,6 @@ def tree(root: str | os.PathLike = ".") -> dict[str, str]:
             else:
                 found[key] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found
-
-
-def gdlab(argv, capsys) -> tuple[int, str, str]:
-    """``gdlab ARGV`` in this process: ``(exit code, stdout, stderr)``."""
-    code = cli.main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def command(*argv: str) -> list[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_run import gdlab
 from gdlab import cli, tuning
 from gdlab.experiments import Experiment
 
@@ -21,12 +22,6 @@ from gdlab.experiments import Experiment
 @pytest.fixture(autouse=True)
 def _in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-
-
-def gdlab(argv, capsys):
-    code = cli.main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def usage_error(code, err, *words):
