@@ -22,6 +22,7 @@ from gdlab import schedules
 from gdlab.nn import MLP
 from gdlab.optim import OPTIMIZERS, NonFiniteGradientError, create, load
 from gdlab.optim.base import _FLAT
+from gdlab.testing import one_buffer
 
 SHAPES = {"W1": (6, 5), "b1": (5,), "W2": (5, 3), "b2": (3,), "s": ()}
 STEPS = 20
@@ -78,13 +79,7 @@ CASE_IDS = [f"{name}-{opt}" for name in OPTIMIZERS for opt in OPTIONS_OF[name]] 
 
 def _flat(dtype, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Arrays holding ``values``, as consecutive pieces of one 1-D buffer, in key order."""
-    buffer = np.empty(sum(v.size for v in values.values()), dtype)
-    out, start = {}, 0
-    for key, v in values.items():
-        out[key] = buffer[start : start + v.size].reshape(v.shape)
-        out[key][...] = v
-        start += v.size
-    return out
+    return one_buffer(values, dtype)
 
 
 def _separate(dtype, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

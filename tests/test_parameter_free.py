@@ -18,6 +18,7 @@ import pytest
 
 from gdlab.optim import DAdaptAdamW, Prodigy, create, load
 from gdlab.optim.base import _FLAT
+from gdlab.testing import one_buffer
 
 DATA = Path(__file__).parent / "data" / "free_trajectories.npz"
 CLASSES = {"Prodigy": Prodigy, "DAdaptAdamW": DAdaptAdamW}
@@ -260,13 +261,7 @@ def _values(seed):
 
 
 def _flat(dtype, values):
-    buffer = np.empty(sum(v.size for v in values.values()), dtype)
-    out, start = {}, 0
-    for k, v in values.items():
-        out[k] = buffer[start : start + v.size].reshape(v.shape)
-        out[k][...] = v
-        start += v.size
-    return out
+    return one_buffer(values, dtype)
 
 
 def _train(opt, params, dtype, steps=25, flat_grads=False):

@@ -63,7 +63,7 @@ import numpy as np
 from gdlab._checks import check_int
 from gdlab.optim import OPTIMIZERS, NonFiniteGradientError, Optimizer, create
 
-__all__ = ["CHECKS", "CheckReport", "check_optimizer", "steady_peak"]
+__all__ = ["CHECKS", "CheckReport", "check_optimizer", "one_buffer", "steady_peak"]
 
 _ALLOCATION_LIMIT = 64 * 1024
 _ALLOCATION_SIZE = 1_000_000
@@ -353,7 +353,7 @@ def _check_layout(cls: type[Optimizer], kwargs: dict) -> None:
         params, a = _problem()
         grads = {k: np.zeros_like(v) for k, v in params.items()}
         if together:  # one buffer for the parameters, one for the gradients: an MLP's layout
-            params, grads = _one_buffer(params), _one_buffer(grads)
+            params, grads = one_buffer(params), one_buffer(grads)
         opt = _make(cls, kwargs)
         closure = _closure_for(a, _sign(kwargs))
         for _ in range(10):
@@ -375,10 +375,11 @@ def _check_layout(cls: type[Optimizer], kwargs: dict) -> None:
         )
 
 
-def _one_buffer(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``arrays`` copied into consecutive pieces of one flat buffer, in key order."""
+def one_buffer(arrays: Mapping[str, np.ndarray], dtype: Any = None) -> dict[str, np.ndarray]:
+    """``arrays`` copied into consecutive pieces of one flat buffer, in key order (as an
+    :class:`~gdlab.nn.MLP` keeps its parameters), of ``dtype`` (default the first's)."""
     first = next(iter(arrays.values()))
-    buffer = np.empty(sum(v.size for v in arrays.values()), first.dtype)
+    buffer = np.empty(sum(v.size for v in arrays.values()), dtype or first.dtype)
     views, start = {}, 0
     for k, v in arrays.items():
         views[k] = buffer[start : start + v.size].reshape(v.shape)
