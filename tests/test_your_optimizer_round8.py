@@ -278,6 +278,24 @@ def test_load_of_an_unregistered_optimizer_says_to_import_it(names, tmp_path):
     assert "not a gdlab optimizer file" not in str(caught.value)
 
 
+def test_load_of_a_wrapper_whose_inner_optimizer_is_unregistered_names_the_inner(names, tmp_path):
+    @register("hb_inner_r8", lr_range=(1e-3, 1.0), state=("m",))
+    def hb_inner_r8(p, g, state, t, *, lr=0.1):
+        m = state["m"]
+        m += g
+        p -= lr * m
+
+    names.append("hb_inner_r8")
+    opt = create("lookahead", inner=create("hb_inner_r8"), k=2)
+    opt.update({"w": np.ones(2)}, {"w": np.ones(2)})
+    path = opt.save(tmp_path / "wrapped.npz")
+    assert load(path).t == 1
+    unregister("hb_inner_r8")
+    expected = f"{path} holds optimizer 'hb_inner_r8', which is not registered in this process"
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}"):
+        load(path)
+
+
 # ------------------------------------------------------ 5. reserved rule names
 
 

@@ -485,6 +485,22 @@ def _restore(opt: Optimizer, params: Mapping[str, Any], backup: Mapping[str, tup
             arrays[n][...] = a
 
 
+def _unregistered(tree: Any) -> str | None:
+    """The first optimizer name in a state dict (its own, a wrapper's inner ones, at any
+    depth) that is a well-formed name no module has registered in this process."""
+    if isinstance(tree, Mapping):
+        name = tree.get("optimizer")
+        if isinstance(name, str) and _NAME.match(name) and name not in OPTIMIZERS:
+            return name
+        tree = list(tree.values())
+    if isinstance(tree, list | tuple):
+        for item in tree:
+            found = _unregistered(item)
+            if found is not None:
+                return found
+    return None
+
+
 def _checked_like(name: str, value: Any, default: Any) -> Any:
     """A function rule's hyperparameter, checked against the type of its default."""
     if isinstance(default, bool):
@@ -578,13 +594,8 @@ def load(path: str | os.PathLike) -> Optimizer:
             so far has registered (import the module that registers it first).
     """
     state_dict = _files.read_state(path)
-    name = state_dict.get("optimizer")
-    if (
-        state_dict.get("format") == _FORMAT
-        and isinstance(name, str)
-        and _NAME.match(name)
-        and name not in OPTIMIZERS
-    ):
+    name = _unregistered(state_dict) if state_dict.get("format") == _FORMAT else None
+    if name is not None:
         raise ValueError(
             f"{path} holds optimizer {name!r}, which is not registered in this process: "
             f"import the module that registers it (registered: {', '.join(OPTIMIZERS)})"
