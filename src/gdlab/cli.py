@@ -507,10 +507,11 @@ def summary(document: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _table(rows: Sequence[Mapping[str, Any]], *, loss: str = "train loss") -> str:
     """The ranking; its headers say what the numbers are: ``loss`` (the training loss, or
-    ``f`` for a 2-D function) and the set the accuracy is of."""
+    ``f`` for a 2-D function) and the set the accuracy is of (no accuracy column where
+    no run has one: a regression, a 2-D function)."""
     sets = sorted({r.get("accuracy_on") for r in rows} - {None}, reverse=True)
-    accuracy = f"{'/'.join(sets) or 'test'} accuracy"  # "test/train": test where there is one
-    headers = ["#", "run", "seed", "status", f"final {loss}", f"best {loss}", accuracy,
+    accuracy = [f"{'/'.join(sets)} accuracy"] if sets else []  # "test/train": test where any
+    headers = ["#", "run", "seed", "status", f"final {loss}", f"best {loss}", *accuracy,
                "steps", "s"]  # fmt: skip
     body = [
         [
@@ -520,7 +521,7 @@ def _table(rows: Sequence[Mapping[str, Any]], *, loss: str = "train loss") -> st
             r["status"],
             number(r["final_loss"]),
             number(r["best_loss"]),
-            "-" if r["accuracy"] is None else f"{100 * r['accuracy']:.1f}%",
+            *(["-" if r["accuracy"] is None else f"{100 * r['accuracy']:.1f}%"] if sets else []),
             str(r["steps"]),
             f"{r['seconds']:.1f}",
         ]
