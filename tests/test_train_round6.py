@@ -28,22 +28,13 @@ from gdlab.train import (
     History,
     fit,
 )
+from param_checks import assert_same, copied
 
 # --------------------------------------------------------------------------- helpers
 
 
 def _moons_problem(**kwargs):
     return LogisticRegression(moons(100, rng=np.random.default_rng(0)), **kwargs)
-
-
-def _copy(params):
-    return {k: v.copy() for k, v in params.items()}
-
-
-def _same(a, b):
-    assert a.keys() == b.keys()
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key])
 
 
 def _digest(params):
@@ -73,7 +64,7 @@ def test_params_the_problem_refuses_at_the_first_step_change_nothing():
     optimizer = create("sgd", lr=0.1)
     params = problem.init_params(np.random.default_rng(0))
     params["W1"] = params["W1"][:1].copy()  # one input row where the data has two
-    before = _copy(params)
+    before = copied(params)
     rng = np.random.default_rng(1)
     state = rng.bit_generator.state
     with pytest.raises(ValueError, match=r"params\['W1'\] must be a float64 array of shape"):
@@ -83,7 +74,7 @@ def test_params_the_problem_refuses_at_the_first_step_change_nothing():
     assert rng.bit_generator.state == state
     assert optimizer.t == 0
     assert optimizer.state is None
-    _same(params, before)
+    assert_same(params, before)
 
 
 def test_an_optimizer_state_made_for_other_params_changes_nothing():
@@ -101,7 +92,7 @@ def test_an_optimizer_state_made_for_other_params_changes_nothing():
     assert optimizer.t == saved["t"] == 3
     assert optimizer.epoch == saved["epoch"]
     for key, bufs in saved["state"].items():
-        _same(optimizer.state[key], bufs)
+        assert_same(optimizer.state[key], bufs)
 
 
 def test_a_failed_first_step_puts_back_the_problem_dropout_generators():
@@ -127,13 +118,13 @@ def test_a_failure_before_the_first_step_of_a_resumed_run_changes_nothing(tmp_pa
     optimizer = create("adam", lr=0.1)
     params = problem.init_params(np.random.default_rng(9))
     params["w"][:] = [7.0, -7.0]
-    kept, stop = _copy(params), EarlyStopping(2)
+    kept, stop = copied(params), EarlyStopping(2)
     stop_state = stop.state_dict()
     with pytest.raises(RuntimeError, match="refused at the start"):
         fit(problem, optimizer, steps=6, rng=np.random.default_rng(0), progress=False,
             params=params, resume=path, callbacks=[Checkpoint(path, every=3), stop,
                                                    _Raise("begin")])  # fmt: skip
-    _same(params, kept)  # the checkpoint's parameters were loaded, then put back
+    assert_same(params, kept)  # the checkpoint's parameters were loaded, then put back
     assert optimizer.t == 0
     assert optimizer.state is None
     assert stop.state_dict() == stop_state

@@ -17,6 +17,7 @@ from gdlab.optim.registry import unregister
 from gdlab.problems import FunctionProblem, LogisticRegression, MLPClassification
 from gdlab.schedules import Constant, ExponentialDecay
 from gdlab.train import Callback, Checkpoint, EarlyStopping, fit
+from param_checks import assert_same, copied
 
 # --------------------------------------------------------------------------- helpers
 
@@ -26,43 +27,38 @@ def _splits():
     return split(data, test_size=0.2, validation_size=0.2, rng=np.random.default_rng(2))
 
 
-def _copy(params):
-    return {k: v.copy() for k, v in params.items()}
-
-
-def _same(a, b):
-    assert a.keys() == b.keys()
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key])
-
-
 # --------------------------------------------------------------------------- 1. early stopping
+
+
+def _stopped_early(optimizer, patience):
+    """Moons with dropout, 30 epochs watched by EarlyStopping(patience): problem, history."""
+    problem = MLPClassification(_splits(), (6,), dropout=0.3)
+    h = fit(problem, optimizer, epochs=30, batch_size=16, validation="validation",
+            rng=np.random.default_rng(7), callbacks=[EarlyStopping(patience=patience)],
+            progress=False)  # fmt: skip
+    return problem, h
 
 
 def test_early_stopping_with_a_late_average_hands_back_the_best_point():
     """SWA starting at step 18: the best val_loss was measured at the parameters
     themselves (no average yet), so they are the evaluation point handed back."""
-    problem = MLPClassification(_splits(), (6,), dropout=0.3)
-    optimizer = create("average", inner="adam", lr=0.3, mode="swa", start=18)
-    h = fit(problem, optimizer, epochs=30, batch_size=16, validation="validation",
-            rng=np.random.default_rng(7), callbacks=[EarlyStopping(patience=2)],
-            progress=False)  # fmt: skip
+    problem, h = _stopped_early(
+        create("average", inner="adam", lr=0.3, mode="swa", start=18), patience=2
+    )
     assert h.status == "stopped"
     best = min(e["val_loss"] for e in h.epochs)
     assert problem.evaluate(h.params, "validation")["loss"] == best
     assert h.eval_params is not None
     assert problem.evaluate(h.eval_params, "validation")["loss"] == best
-    _same(h.eval_params, h.params)
+    assert_same(h.eval_params, h.params)
     assert all(h.eval_params[k] is not h.params[k] for k in h.params)  # a copy
 
 
 def test_early_stopping_keeps_a_best_average_measured_at_the_average():
     """The average measured from the start: its best point stays eval_params."""
-    problem = MLPClassification(_splits(), (6,), dropout=0.3)
-    optimizer = create("average", inner="adam", lr=0.3, mode="ema", decay=0.5)
-    h = fit(problem, optimizer, epochs=30, batch_size=16, validation="validation",
-            rng=np.random.default_rng(7), callbacks=[EarlyStopping(patience=1)],
-            progress=False)  # fmt: skip
+    problem, h = _stopped_early(
+        create("average", inner="adam", lr=0.3, mode="ema", decay=0.5), patience=1
+    )
     assert h.status == "stopped"
     best = min(e["val_loss"] for e in h.epochs)
     assert problem.evaluate(h.eval_params, "validation")["loss"] == best
@@ -73,7 +69,7 @@ def test_early_stopping_keeps_a_best_average_measured_at_the_average():
 
 def _dropout_run(problem, params, seed=7):
     return fit(problem, create("adam", lr=0.05), epochs=2, batch_size=16,
-               rng=np.random.default_rng(seed), params=_copy(params), progress=False)  # fmt: skip
+               rng=np.random.default_rng(seed), params=copied(params), progress=False)  # fmt: skip
 
 
 def test_given_params_draw_dropout_from_the_runs_generator():
@@ -82,7 +78,7 @@ def test_given_params_draw_dropout_from_the_runs_generator():
     a = _dropout_run(problem, start)
     b = _dropout_run(problem, start)
     assert a.loss == b.loss
-    _same(a.params, b.params)
+    assert_same(a.params, b.params)
     c = _dropout_run(problem, start, seed=8)
     assert c.loss != a.loss
 
@@ -116,10 +112,10 @@ def test_a_later_run_does_not_change_an_earlier_historys_eval_params(spec):
     params = problem.init_params(np.random.default_rng(0))
     first = fit(problem, optimizer, epochs=2, batch_size=16, rng=np.random.default_rng(1),
                 params=params, progress=False)  # fmt: skip
-    kept = _copy(first.eval_params)
+    kept = copied(first.eval_params)
     fit(problem, optimizer, epochs=2, batch_size=16, rng=np.random.default_rng(2),
         params=params, progress=False)  # fmt: skip
-    _same(first.eval_params, kept)
+    assert_same(first.eval_params, kept)
     assert all(a.flags.writeable for a in first.eval_params.values())
 
 
@@ -169,14 +165,14 @@ def test_resume_refuses_another_validation_or_evaluate_every(tmp_path, saved, gi
     rng = np.random.default_rng(1)
     state = rng.bit_generator.state
     params = problem.init_params(np.random.default_rng(5))
-    before = _copy(params)
+    before = copied(params)
     with pytest.raises(ValueError, match=r"^checkpoint ") as error:
         fit(problem, optimizer, epochs=6, batch_size=16, rng=rng, resume=path, params=params,
             callbacks=[Checkpoint(path, every=1000)], progress=False, **given)  # fmt: skip
     assert str(error.value) == message
     assert rng.bit_generator.state == state
     assert optimizer.t == 0
-    _same(params, before)
+    assert_same(params, before)
 
 
 def test_resume_with_the_same_validation_goes_on(tmp_path):

@@ -256,14 +256,20 @@ def test_check_optimizer_refuses_no_checks(checks):
 # -------------------------------------------------- 4. load of an unregistered one
 
 
-def test_load_of_an_unregistered_optimizer_says_to_import_it(names, tmp_path):
-    @register("hb_file_r8", lr_range=(1e-3, 1.0), state=("m",))
-    def hb_file_r8(p, g, state, t, *, lr=0.1):
+def _register_heavy_ball(name: str, names: list) -> None:
+    """Register a heavy-ball rule under ``name`` (unregistered after the test)."""
+
+    def rule(p, g, state, t, *, lr=0.1):
         m = state["m"]
         m += g
         p -= lr * m
 
-    names.append("hb_file_r8")
+    register(name, lr_range=(1e-3, 1.0), state=("m",))(rule)
+    names.append(name)
+
+
+def test_load_of_an_unregistered_optimizer_says_to_import_it(names, tmp_path):
+    _register_heavy_ball("hb_file_r8", names)
     opt = create("hb_file_r8")
     opt.update({"w": np.ones(2)}, {"w": np.ones(2)})
     path = opt.save(tmp_path / "hb_opt.npz")
@@ -279,13 +285,7 @@ def test_load_of_an_unregistered_optimizer_says_to_import_it(names, tmp_path):
 
 
 def test_load_of_a_wrapper_whose_inner_optimizer_is_unregistered_names_the_inner(names, tmp_path):
-    @register("hb_inner_r8", lr_range=(1e-3, 1.0), state=("m",))
-    def hb_inner_r8(p, g, state, t, *, lr=0.1):
-        m = state["m"]
-        m += g
-        p -= lr * m
-
-    names.append("hb_inner_r8")
+    _register_heavy_ball("hb_inner_r8", names)
     opt = create("lookahead", inner=create("hb_inner_r8"), k=2)
     opt.update({"w": np.ones(2)}, {"w": np.ones(2)})
     path = opt.save(tmp_path / "wrapped.npz")
