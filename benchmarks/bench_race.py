@@ -34,6 +34,12 @@ as a new process, from the interpreter's start to the written report
 ``--against SRC`` times another tree's command too (``PYTHONPATH=SRC``: e.g. the
 ``src`` of ``git archive HEAD src``), alternating with this one's, and gives
 the ratio per round: a change's end-to-end effect measured in one run.
+``--installed`` times this checkout installed too, as the README's ``pip install
+.`` installs it (into a temporary virtual environment that takes the
+dependencies from this interpreter's): its modules' bytecode is compiled once at
+install time, where ``python -m gdlab`` from a checkout compiles them at every
+start when bytecode is not written (``PYTHONDONTWRITEBYTECODE``). The load
+average before each command is printed, to tell a busy machine from an idle one.
 """
 
 from __future__ import annotations
@@ -99,12 +105,10 @@ def gdlab_race(steps: int, out: Path, workers: int = 1) -> dict:
     return race.run_experiment(experiment, out, progress=False, figures=False, workers=workers)
 
 
-def _command_seconds(steps: int, out: Path, src: str | None) -> float:
-    """One ``python -m gdlab race mnist --steps N`` to ``out``; ``src``: run that tree's
-    ``gdlab`` instead of this checkout's (``PYTHONPATH`` either way) — the seconds it took."""
-    command = [sys.executable, "-m", "gdlab", "race", "mnist", "--steps", str(steps),
-               "--quiet", "--out", str(out)]  # fmt: skip
-    env = tree_env(src)
+def _command_seconds(steps: int, out: Path, prefix: list[str], env: dict[str, str]) -> float:
+    """One ``gdlab race mnist --steps N`` to ``out`` (``prefix``: how ``gdlab`` is run, with
+    ``env``), from its start until its output is read to the end: the seconds it took."""
+    command = [*prefix, "race", "mnist", "--steps", str(steps), "--quiet", "--out", str(out)]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     seconds = time.perf_counter() - start
@@ -115,18 +119,54 @@ def _command_seconds(steps: int, out: Path, src: str | None) -> float:
     return seconds
 
 
-def gdlab_command(steps: int, runs: int, against: str | None = None) -> dict[str, list[float]]:
-    """Seconds of ``python -m gdlab race mnist --steps N`` from a new process to its report:
-    ``{"this": [...]}``, and with ``against`` (another tree's ``src``) ``"against"``, the
-    two alternating (which goes first alternates too)."""
-    seconds: dict[str, list[float]] = {"this": []}
-    trees: dict[str, str | None] = {"this": None}
-    if against is not None:
-        seconds["against"], trees["against"] = [], against
+def installed_copy(folder: Path) -> Path:
+    """This checkout installed as the README's ``pip install .`` installs it (bytecode
+    compiled; the dependencies taken from this interpreter's site-packages), into a new
+    virtual environment in ``folder``; its ``gdlab`` command. One small race fills its
+    numba cache, as a user's first run would."""
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(folder)],
+                   check=True)  # fmt: skip
+    python = folder / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(ROOT)],
+                   check=True)  # fmt: skip
+    env = installed_env()
+    command = folder / "bin" / "gdlab"
+    _command_seconds(10, folder / "warm-up", [str(command)], env)
+    return command
+
+
+def installed_env() -> dict[str, str]:
+    """This process's environment without ``PYTHONPATH`` (the installed copy runs its own)."""
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+def gdlab_command(
+    steps: int, runs: int, against: str | None = None, installed: bool = False
+) -> dict[str, list[float]]:
+    """Seconds of ``gdlab race mnist --steps N`` from a new process to its report, each
+    run's load average before it too: ``{"this": [...], "load": [...]}`` for this
+    checkout's ``python -m gdlab``; with ``against`` (another tree's ``src``) ``"against"``;
+    with ``installed``, ``"installed"``: this checkout installed (:func:`installed_copy`).
+    The contenders alternate (which goes first alternates too)."""
+    import os
+
+    seconds: dict[str, list[float]] = {"this": [], "load": []}
     with tempfile.TemporaryDirectory() as tmp:
+        how: dict[str, tuple[list[str], dict[str, str]]] = {
+            "this": ([sys.executable, "-m", "gdlab"], tree_env(None))
+        }
+        if against is not None:
+            how["against"] = ([sys.executable, "-m", "gdlab"], tree_env(against))
+        if installed:
+            how["installed"] = ([str(installed_copy(Path(tmp) / "venv"))], installed_env())
+        for who in how:
+            seconds.setdefault(who, [])
         for k in range(runs):
-            for who in trees if k % 2 == 0 else reversed(trees):
-                took = _command_seconds(steps, Path(tmp) / f"{who}-{k}", trees[who])
+            for who in how if k % 2 == 0 else reversed(how):
+                seconds["load"].append(os.getloadavg()[0])
+                took = _command_seconds(steps, Path(tmp) / f"{who}-{k}", *how[who])
                 seconds[who].append(took)
                 print(f"command {k + 1} ({who}): {took:.1f} s", file=sys.stderr, flush=True)
     return seconds
@@ -152,6 +192,12 @@ def main() -> None:
         metavar="SRC",
         help="also time another tree's command (its src folder, e.g. from `git archive`), "
         "alternating with this one's",
+    )
+    parser.add_argument(
+        "--installed",
+        action="store_true",
+        help="also time this checkout installed as the README installs it (pip install ., "
+        "in a temporary virtual environment), alternating with `python -m gdlab`",
     )
     args = parser.parse_args()
     steps, rounds = (200, 1) if args.quick else (args.steps, args.rounds)
@@ -191,7 +237,8 @@ def main() -> None:
 
     g, s = statistics.median(times["gdlab"]), statistics.median(times["seed"])
     ratio = s / g
-    commands = {} if args.no_cli else gdlab_command(steps, cli_runs, args.against)
+    commands = {} if args.no_cli else gdlab_command(steps, cli_runs, args.against, args.installed)
+    loads = commands.pop("load", [])
     cli_times = commands.get("this", [])
 
     import numba
@@ -216,7 +263,11 @@ def main() -> None:
           + ", ".join(f"{x:.2f}" for x in times["gdlab"]) + " |")  # fmt: skip
     for who, values in commands.items():
         c = statistics.median(values)
-        tree = "" if who == "this" else f", the tree in {args.against}"
+        tree = {
+            "this": ", `python -m gdlab` from this checkout",
+            "against": f", the tree in {args.against}",
+            "installed": ", this checkout installed by `pip install .`",
+        }[who]
         print(f"| `gdlab race mnist --steps {steps}` (new process to written report{tree}) | "
               f"{c:.2f} | " + ", ".join(f"{x:.2f}" for x in values) + " |")  # fmt: skip
     print(f"| seed's loop (book classes, float64, global random state) | {s:.2f} | "
@@ -228,6 +279,9 @@ def main() -> None:
         c = statistics.median(cli_times)
         print(f"* seed ÷ `gdlab race mnist` end to end (a new process: imports, data, 6 runs, "
               f"figures, index.html; median of {len(cli_times)}): **{s / c:.2f}×**")  # fmt: skip
+    if loads:
+        print("* load average (1 min) before each command, in order: "
+              + ", ".join(f"{x:.2f}" for x in loads))  # fmt: skip
     if "against" in commands:
         pairs = [a / b for a, b in zip(commands["this"], commands["against"], strict=True)]
         print(f"* this tree ÷ the one in {args.against}, end to end, per round: "

@@ -1,8 +1,6 @@
 """``python -m gdlab``: the ``gdlab`` command."""
 
-import sys
-
-from gdlab.cli import main
+from gdlab.cli import console
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -1,0 +1,186 @@
+"""How gdlab's processes end: the command and the sweep's fork server skip the
+interpreter's teardown, and lose nothing by it (output, exit code, exit handlers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from gdlab import _warm
+
+
+def python(code: str, folder, *args: str) -> subprocess.CompletedProcess:
+    """``code`` run as a script (in ``folder``) by a new interpreter, with ``args``."""
+    script = folder / "script.py"
+    script.write_text(textwrap.dedent(code))
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True, text=True, timeout=240, cwd=folder,
+    )  # fmt: skip
+
+
+class Left(Exception):
+    """Raised by a stand-in for ``os._exit``."""
+
+
+@pytest.fixture
+def exits(monkeypatch):
+    """``os._exit`` made to raise :class:`Left` with its code, so that a test survives it."""
+
+    def stand_in(code):
+        raise Left(code)
+
+    monkeypatch.setattr(os, "_exit", stand_in)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_the_command_keeps_its_exit_code_and_all_its_output(tmp_path):
+    """Through a pipe, stdout is block-buffered: all of it comes out before the process ends."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gdlab", "race", "bowl", "--steps", "1500", "--print-every", "1",
+         "--no-figures", "--out", str(tmp_path / "r")],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout) > 65536  # more than a pipe holds: written while the reader reads
+    assert done.stdout.rstrip().splitlines()[-1].startswith("1500 ")  # the table's last step
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert results["status"] == "complete"
+
+
+def test_the_command_exits_2_on_a_mistake():
+    done = subprocess.run(
+        [sys.executable, "-m", "gdlab", "race", "nowhere"], capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.startswith("gdlab: error: experiment must be one of")
+    assert "Traceback" not in done.stderr
+
+
+def test_a_bug_in_the_command_exits_1_with_its_traceback(tmp_path):
+    code = """
+        import gdlab.cli as cli
+        cli.main = lambda: 1 / 0
+        cli.console()
+    """
+    done = python(code, tmp_path)
+    assert done.returncode == 1
+    assert "ZeroDivisionError" in done.stderr
+    assert "Traceback" in done.stderr
+
+
+def test_the_commands_exit_still_runs_the_other_exit_handlers(tmp_path):
+    """Handlers registered while the command ran (a library's cleanup) run before it ends;
+    so do weakref finalizers (a TemporaryDirectory left to the exit)."""
+    done = python(
+        """
+        import atexit, sys, tempfile
+        from pathlib import Path
+        import gdlab.cli as cli
+
+        def main():
+            atexit.register(lambda: Path(sys.argv[1], "handler").write_text("ran"))
+            kept = tempfile.TemporaryDirectory(dir=sys.argv[1])
+            Path(sys.argv[1], "tmp").write_text(kept.name)
+            globals()["kept"] = kept  # left for the exit to clean up
+            print("printed, not flushed", end="")
+            return 3
+
+        cli.main = main
+        cli.console()
+        """,
+        tmp_path,
+        str(tmp_path),
+    )
+    assert done.returncode == 3
+    assert done.stdout == "printed, not flushed"
+    assert (tmp_path / "handler").read_text() == "ran"
+    assert not os.path.exists((tmp_path / "tmp").read_text())
+
+
+def test_console_ends_the_process_after_the_exit_handlers(exits, monkeypatch):
+    """Registered before main runs (so it runs last), it flushes and exits with main's code."""
+    import atexit
+
+    from gdlab import cli
+
+    registered = []
+    monkeypatch.setattr(atexit, "register", registered.append)
+    monkeypatch.setattr(cli, "main", lambda: (registered.append("main ran"), 7)[1])
+    with pytest.raises(SystemExit) as raised:
+        cli.console()
+    assert raised.value.code == 7
+    leave, then = registered
+    assert then == "main ran"
+    with pytest.raises(Left) as left:
+        leave()
+    assert left.value.args == (7,)
+
+
+# --------------------------------------------------------------------------- the fork server
+
+
+def test_the_fork_server_ends_at_once(exits, monkeypatch, capsys):
+    monkeypatch.setattr(_warm, "server_pid", os.getpid())
+    print("a line not yet flushed", end="")
+    with pytest.raises(Left) as left:
+        _warm._leave_at_once()
+    assert left.value.args == (0,)
+    assert capsys.readouterr().out == "a line not yet flushed"
+
+
+def test_a_process_forked_from_the_server_is_not_ended_by_its_handler(exits, monkeypatch):
+    """A worker inherits the server's exit handlers: the handler ends only the server."""
+    monkeypatch.setattr(_warm, "server_pid", os.getpid() + 1)
+    assert _warm._leave_at_once() is None
+
+
+def test_the_server_registers_its_quick_exit(monkeypatch):
+    import atexit
+    import signal
+
+    registered = []
+    monkeypatch.setattr(atexit, "register", registered.append)
+    monkeypatch.setattr(_warm, "warm", lambda: None)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # this process keeps its Ctrl-C
+    monkeypatch.setattr(signal, "pthread_sigmask", lambda *args: None, raising=False)
+    monkeypatch.setattr(_warm, "server_pid", None)
+    _warm.prepare_server()
+    assert registered == [_warm._leave_at_once]
+    assert _warm.server_pid == os.getpid()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server: Linux only")
+def test_a_pool_and_its_server_lose_no_output_when_the_process_ends(tmp_path):
+    """The workers' lines come through the pool's pipe; the process ends with its code."""
+    done = python(
+        """
+        import sys
+        from gdlab import _pool
+        from gdlab.sweep import Task, run_sweep
+
+        def say(*, text, rng):
+            print(text, end="")  # not flushed: the worker flushes before it leaves
+            return {}
+
+        if __name__ == "__main__":
+            assert _pool.context().get_start_method() == "forkserver"
+            tasks = [Task(f"say/{i}", {"text": f"<line {i}>"}) for i in range(4)]
+            records = run_sweep(say, tasks, sys.argv[1], workers=2)
+            print("", *sorted(r["status"] for r in records), end="")
+            sys.exit(5)
+        """,
+        tmp_path,
+        str(tmp_path / "say.jsonl"),
+    )
+    assert done.returncode == 5, done.stderr
+    assert sorted(done.stdout.split(">")[:4]) == [f"<line {i}" for i in range(4)]
+    assert done.stdout.endswith(" ok ok ok ok")
