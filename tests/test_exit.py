@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -106,23 +108,131 @@ def test_the_commands_exit_still_runs_the_other_exit_handlers(tmp_path):
     assert not os.path.exists((tmp_path / "tmp").read_text())
 
 
-def test_console_ends_the_process_after_the_exit_handlers(exits, monkeypatch):
-    """Registered before main runs (so it runs last), it flushes and exits with main's code."""
-    import atexit
+def test_exit_handlers_registered_before_the_command_run_too(tmp_path):
+    """A handler from before ``console`` (coverage's, a sitecustomize's) runs as it would
+    at Python's exit, after those registered while the command ran."""
+    done = python(
+        """
+        import atexit, sys
+        from pathlib import Path
+        atexit.register(lambda: Path(sys.argv[1], "order").open("a").write("before\\n"))
+        import gdlab.cli as cli
 
-    from gdlab import cli
+        def main():
+            atexit.register(lambda: Path(sys.argv[1], "order").open("a").write("during\\n"))
+            return 0
 
-    registered = []
-    monkeypatch.setattr(atexit, "register", registered.append)
-    monkeypatch.setattr(cli, "main", lambda: (registered.append("main ran"), 7)[1])
-    with pytest.raises(SystemExit) as raised:
+        cli.main = main
         cli.console()
-    assert raised.value.code == 7
-    leave, then = registered
-    assert then == "main ran"
-    with pytest.raises(Left) as left:
-        leave()
-    assert left.value.args == (7,)
+        """,
+        tmp_path,
+        str(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "order").read_text().split() == ["during", "before"]
+
+
+def test_a_thread_still_running_is_waited_for(tmp_path):
+    done = python(
+        """
+        import sys, threading, time
+        import gdlab.cli as cli
+
+        def main():
+            def late():
+                time.sleep(0.2)
+                print("from the thread", end="")
+            threading.Thread(target=late).start()
+            return 0
+
+        cli.main = main
+        cli.console()
+        """,
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "from the thread"
+
+
+def test_an_interrupt_before_mains_own_handling_exits_130(tmp_path):
+    code = """
+        import gdlab.cli as cli
+
+        def main():
+            raise KeyboardInterrupt
+
+        cli.main = main
+        cli.console()
+    """
+    done = python(code, tmp_path)
+    assert done.returncode == 130
+    assert done.stderr == "gdlab: interrupted\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_a_summary_that_cannot_be_written_exits_1_and_says_where_the_report_is(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "gdlab", "race", "bowl", "--steps", "5", "--quiet",
+             "--no-figures", "--out", str(tmp_path / "r")],
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=120, env=env,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr == (
+        "gdlab: error: the summary could not be printed (No space left on device); "
+        f"the report is in {tmp_path / 'r'}\n"
+    )
+    assert json.loads((tmp_path / "r" / "results.json").read_text())["status"] == "complete"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_output_left_unwritten_at_the_end_is_told_with_exit_code_1(tmp_path):
+    code = """
+        import gdlab.cli as cli
+
+        def main():
+            print("the ranking", end="")  # buffered: written at the exit
+            return 0
+
+        cli.main = main
+        cli.console()
+    """
+    (tmp_path / "script.py").write_text(textwrap.dedent(code))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, str(tmp_path / "script.py")], stdout=full, stderr=subprocess.PIPE,
+            text=True, timeout=120, env=env,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert (
+        done.stderr == "gdlab: error: the output could not be written (No space left on device)\n"
+    )
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="no SIGTERM here")
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_keep_what_finished_as_ctrl_c_does(tmp_path, name):
+    signum = getattr(signal, name)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gdlab", "race", "moons", "--steps", "200000", "--quiet",
+         "--workers", "1", "--out", "R"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        while not list(tmp_path.glob(".R.tmp-*/results.json")) and process.poll() is None:
+            time.sleep(0.02)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 128 + signum, err
+    assert "Traceback" not in err
+    assert err.startswith("gdlab: interrupted; ")
+    assert len(err.splitlines()) == 1
 
 
 # --------------------------------------------------------------------------- the fork server

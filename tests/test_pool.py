@@ -106,3 +106,22 @@ def test_the_servers_warm_up_runs_clean():
     assert len(steps) >= 26  # three networks and the built-in experiments' runs, two dtypes
     for step in steps:
         step()
+
+
+def _handler_seen(conn) -> None:
+    """In a process the program starts itself through the fork server: its Ctrl-C handler."""
+    conn.send(signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+
+
+def test_other_processes_of_the_fork_server_keep_their_ctrl_c(server):
+    """gdlab's server is the program's fork server: a process the program starts through
+    it later meets Ctrl-C as it would anywhere (KeyboardInterrupt), not gdlab's way."""
+    context = multiprocessing.get_context("forkserver")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=_handler_seen, args=(theirs,))
+    process.start()
+    try:
+        assert ours.recv() is True
+    finally:
+        process.join(30)
+    assert process.exitcode == 0

@@ -5,9 +5,13 @@
 :func:`prepare_server`; the sweep's workers are then forked from that server.
 :func:`prepare_server`:
 
-* ignores Ctrl-C (and unblocks it: the sweep starts the server with it
-  blocked), so that a forked worker ignores it from its first instruction, as a
-  spawned one does (the sweep's process handles it);
+* ignores Ctrl-C while it warms up (and unblocks it: the sweep starts the
+  server with it blocked), then gives it back Python's own handler:
+  multiprocessing's server ignores Ctrl-C itself and gives each process it forks
+  the handler it found, so that a process another part of the program starts
+  through the same fork server (it is the program's one fork server) meets
+  Ctrl-C as it would anywhere. A sweep's worker ignores Ctrl-C from the first
+  line of its loop (:func:`gdlab.sweep._serve`; the sweep's process handles it);
 * ends at once when the sweep's process has (:func:`_leave_at_once`): the
   interpreter's teardown of numba's, LLVM's and BLAS's modules (0.3–0.4 s) would
   keep the process's standard output and error open after it, and a caller
@@ -113,12 +117,13 @@ def _leave_at_once() -> None:
 
 
 def prepare_server() -> None:
-    """Make this process the sweep's fork server: Ctrl-C ignored, a quick exit, then
-    :func:`warm`.
+    """Make this process the sweep's fork server: a quick exit, then :func:`warm` with
+    Ctrl-C ignored.
 
     The sweep starts the server with SIGINT blocked (:func:`gdlab.sweep.interrupts_ignored`):
-    a Ctrl-C that came since waits here; ignoring it drops it, and the server and its
-    workers then run with the signal unblocked (and ignored), as a spawned worker does.
+    a Ctrl-C that came since waits here; ignoring it drops it. Once warm, SIGINT has
+    Python's own handler again, unblocked: the handler multiprocessing's server
+    hands to the processes it forks (it ignores the signal itself).
     """
     global server_pid
     server_pid = os.getpid()
@@ -127,4 +132,7 @@ def prepare_server() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         if hasattr(signal, "pthread_sigmask"):
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-        warm()
+        try:
+            warm()
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)

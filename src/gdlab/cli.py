@@ -43,12 +43,14 @@ import math
 import numbers
 import os
 import shlex
+import signal
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import gdlab
 from gdlab._checks import check_int, check_real, cut, describe
@@ -841,9 +843,10 @@ def _race(args: argparse.Namespace, command: str) -> int:
         return EXIT_INTERRUPTED
     # --no-figures writes no page: name the file that is there
     written_file = placed.shown / ("results.json" if args.no_figures else "index.html")
-    return _report_race(
-        document, written_file, as_json=args.json, every=getattr(args, "print_every", None)
-    )
+    with _printing(f"the report is in {placed.shown}"):
+        return _report_race(
+            document, written_file, as_json=args.json, every=getattr(args, "print_every", None)
+        )
 
 
 def _tuned_not_an_experiment(args: argparse.Namespace) -> None:
@@ -947,8 +950,10 @@ def _tune(args: argparse.Namespace, command: str) -> int:
         )
         print(f"{PROG}: interrupted; {told}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(f"{out / 'tune.json'}  ({document['validation']}, chosen by {document['selected_by']})")
-    print(_tune_table(document))
+    with _printing(f"the tuning is in {out}"):
+        print(f"{out / 'tune.json'}  ({document['validation']}, chosen by "
+              f"{document['selected_by']})")  # fmt: skip
+        print(_tune_table(document))
     failed = document.get("failed") or []
     if failed:  # the tasks that failed: their candidates were not scored
         print(f"{PROG}: {len(failed)} task(s) failed and were not scored "
@@ -1031,7 +1036,8 @@ def _plot(args: argparse.Namespace, command: str) -> int:
         )
         print(f"{PROG}: interrupted; {told}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(placed.shown / "index.html")
+    with _printing(f"the report is in {placed.shown}"):
+        print(placed.shown / "index.html")
     return 0
 
 
@@ -1055,7 +1061,8 @@ def _tour(args: argparse.Namespace, command: str) -> int:
             told = "no experiment had finished (nothing was written)"
         print(f"{PROG}: interrupted; {told}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(placed.shown / "index.html")
+    with _printing(f"the tour is in {placed.shown}"):
+        print(placed.shown / "index.html")
     return 0
 
 
@@ -1098,28 +1105,108 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv, command)
 
 
-def console() -> None:
+def console() -> NoReturn:
     """The ``gdlab`` command itself (its script and ``python -m gdlab``): :func:`main`
     with this process's arguments, then the process ends with its exit code.
 
-    Python's exit still runs as always (its other exit handlers, the threads it
-    waits for, a traceback for a bug), and then the process ends without the
-    interpreter's teardown: freeing every module (NumPy's, matplotlib's, …)
-    takes 0.2–0.3 s and keeps nothing, since every file :func:`main` writes is
-    complete and closed when it returns. The handler that ends it is registered
-    first, so it runs last.
+    SIGTERM and SIGHUP (``timeout``, a closed terminal) stop it as a first Ctrl-C
+    does: what finished is kept and said, and the exit code is 128 + the signal's
+    number. Once :func:`main` returns, the process ends as Python's exit would
+    (:func:`_end`), without the interpreter's teardown. A bug's exception goes
+    through Python's own exit (its traceback, exit code 1).
     """
-    code = 1  # an exception out of main (a bug): Python's own code for it
+    received: list[int] = []
+    with _terminations_interrupt(received):
+        try:
+            code = main()
+        except KeyboardInterrupt:  # before main's own handling is in place (its imports)
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            code = EXIT_INTERRUPTED
+    if received and code == EXIT_INTERRUPTED:
+        code = 128 + received[0]
+    _end(code)
 
-    def leave() -> None:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):  # a reader gone (| head): nothing to say
-                stream.flush()
-        os._exit(code)
 
-    atexit.register(leave)
-    code = main()
-    sys.exit(code)
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, met as a Ctrl-C is (:func:`console`)."""
+
+
+@contextlib.contextmanager
+def _terminations_interrupt(received: list[int]) -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Terminated` (a KeyboardInterrupt: every path
+    that keeps what finished on a Ctrl-C keeps it) the first time; later ones are
+    ignored while that is kept. ``received`` gets the signal's number."""
+    signals = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+
+    def stop(signum: int, frame: Any) -> None:
+        for other in [*signals, signal.SIGINT]:  # a Ctrl-C now would cut what is kept
+            signal.signal(other, signal.SIG_IGN)
+        received.append(signum)
+        raise Terminated
+
+    try:
+        previous = {signum: signal.signal(signum, stop) for signum in signals}
+    except ValueError:  # not the main thread (a test calling console): nothing to set
+        yield
+        return
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _end(code: int) -> NoReturn:
+    """End the process as Python's exit does, less the interpreter's teardown.
+
+    As ``Py_FinalizeEx`` would: the non-daemon threads are waited for
+    (``threading._shutdown``), then every exit handler runs, those registered
+    before the command too (coverage's, a ``sitecustomize``'s), and the standard
+    streams are flushed. Then ``os._exit``: freeing every module (NumPy's,
+    matplotlib's, …) takes 0.2–0.3 s and keeps nothing, since every file the
+    command writes is complete and closed by then. Output that cannot be written
+    (a full disk) is told on stderr, with exit code 1; a reader that went away
+    (``| head``) is not.
+    """
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:
+        shutdown()
+    atexit._run_exitfuncs()
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    except (OSError, ValueError) as error:
+        told = getattr(error, "strerror", None) or error
+        with contextlib.suppress(Exception):
+            print(f"{PROG}: error: the output could not be written ({told})", file=sys.stderr)
+        code = code or EXIT_RUN_FAILED
+    with contextlib.suppress(Exception):
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    os._exit(code)
+
+
+class OutputLost(Exception):
+    """What the command prints could not be written (a full disk), after its files were."""
+
+
+@contextlib.contextmanager
+def _printing(where: str) -> Iterator[None]:
+    """Print a finished command's summary; an error writing it (not a reader gone,
+    ``| head``: main handles that) becomes :class:`OutputLost`, which names ``where``
+    the results are (exit code 1, not a usage error's 2)."""
+    try:
+        yield
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise OutputLost(
+            f"the summary could not be printed ({error.strerror or error}); {where}"
+        ) from error
 
 
 def _main(argv: list[str], command: str) -> int:
@@ -1134,12 +1221,23 @@ def _main(argv: list[str], command: str) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (| head): say nothing more, and let Python's exit not fail.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _stdout_to_devnull()
         return EXIT_BROKEN_PIPE
+    except OutputLost as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        _stdout_to_devnull()  # what is left in its buffer: told once, not again at the exit
+        return EXIT_RUN_FAILED
     except _USAGE_ERRORS as error:
         print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _stdout_to_devnull() -> None:
+    """Standard output, whose reader is gone or whose disk is full, goes nowhere from now
+    on: what its buffer still holds is dropped quietly when it is flushed."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _with_command(argv: list[str]) -> list[str]:
