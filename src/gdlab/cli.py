@@ -22,7 +22,8 @@ self-contained ``index.html`` into a new directory
 exactly into ``--out DIR`` (empty, or replaced with ``--force`` once the new
 report is complete), and prints a table that ranks the runs. Ctrl-C leaves a
 valid report of the finished runs (exit code 130); a second Ctrl-C while that
-report is written is ignored.
+report is written is ignored. SIGTERM and SIGHUP (``timeout``, a closed
+terminal) stop the command as Ctrl-C does (exit code 143 or 129).
 
 A mistake (a bad flag, a flag given twice but for the repeatable ``--lr`` and
 ``--set``, an unknown command, experiment, key, value, file or output directory,
