@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.util
+import os
 import statistics
 import subprocess
 import sys
@@ -137,22 +138,19 @@ def installed_copy(folder: Path) -> Path:
 
 def installed_env() -> dict[str, str]:
     """This process's environment without ``PYTHONPATH`` (the installed copy runs its own)."""
-    import os
-
     return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
 def gdlab_command(
     steps: int, runs: int, against: str | None = None, installed: bool = False
-) -> dict[str, list[float]]:
-    """Seconds of ``gdlab race mnist --steps N`` from a new process to its report, each
-    run's load average before it too: ``{"this": [...], "load": [...]}`` for this
-    checkout's ``python -m gdlab``; with ``against`` (another tree's ``src``) ``"against"``;
-    with ``installed``, ``"installed"``: this checkout installed (:func:`installed_copy`).
-    The contenders alternate (which goes first alternates too)."""
-    import os
-
-    seconds: dict[str, list[float]] = {"this": [], "load": []}
+) -> tuple[dict[str, list[float]], list[float]]:
+    """Seconds of ``gdlab race mnist --steps N`` from a new process to its report:
+    ``{"this": [...]}`` for this checkout's ``python -m gdlab``; with ``against`` (another
+    tree's ``src``) ``"against"``; with ``installed``, ``"installed"``: this checkout
+    installed (:func:`installed_copy`, POSIX: its ``bin/``). The contenders alternate
+    (which goes first alternates too). Second, the load average before each command."""
+    seconds: dict[str, list[float]] = {}
+    loads: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         how: dict[str, tuple[list[str], dict[str, str]]] = {
             "this": ([sys.executable, "-m", "gdlab"], tree_env(None))
@@ -162,14 +160,15 @@ def gdlab_command(
         if installed:
             how["installed"] = ([str(installed_copy(Path(tmp) / "venv"))], installed_env())
         for who in how:
-            seconds.setdefault(who, [])
+            seconds[who] = []
         for k in range(runs):
             for who in how if k % 2 == 0 else reversed(how):
-                seconds["load"].append(os.getloadavg()[0])
+                if hasattr(os, "getloadavg"):
+                    loads.append(os.getloadavg()[0])
                 took = _command_seconds(steps, Path(tmp) / f"{who}-{k}", *how[who])
                 seconds[who].append(took)
                 print(f"command {k + 1} ({who}): {took:.1f} s", file=sys.stderr, flush=True)
-    return seconds
+    return seconds, loads
 
 
 def cpu() -> str:
@@ -237,8 +236,9 @@ def main() -> None:
 
     g, s = statistics.median(times["gdlab"]), statistics.median(times["seed"])
     ratio = s / g
-    commands = {} if args.no_cli else gdlab_command(steps, cli_runs, args.against, args.installed)
-    loads = commands.pop("load", [])
+    commands, loads = (
+        ({}, []) if args.no_cli else gdlab_command(steps, cli_runs, args.against, args.installed)
+    )
     cli_times = commands.get("this", [])
 
     import numba
@@ -250,7 +250,7 @@ def main() -> None:
     print("## Seed 001's race (bench_race.py)")
     print()
     print(f"* Date: {datetime.date.today().isoformat()}")
-    print(f"* Machine: {cpu()}, {__import__('os').cpu_count()} logical cores; NumPy "
+    print(f"* Machine: {cpu()}, {os.cpu_count()} logical cores; NumPy "
           f"{np.__version__}, numba {numba.__version__}; BLAS threads {threads}")  # fmt: skip
     print(
         f"* Command: `python benchmarks/{' '.join([Path(__file__).name, *sys.argv[1:]])}` "

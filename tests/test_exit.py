@@ -239,6 +239,9 @@ def test_sigterm_and_sighup_keep_what_finished_as_ctrl_c_does(tmp_path, name):
 
 
 def test_the_fork_server_ends_at_once(exits, monkeypatch, capsys):
+    import atexit
+
+    monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: None)  # not this test's process's
     monkeypatch.setattr(_warm, "server_pid", os.getpid())
     print("a line not yet flushed", end="")
     with pytest.raises(Left) as left:
@@ -294,3 +297,49 @@ def test_a_pool_and_its_server_lose_no_output_when_the_process_ends(tmp_path):
     assert done.returncode == 5, done.stderr
     assert sorted(done.stdout.split(">")[:4]) == [f"<line {i}" for i in range(4)]
     assert done.stdout.endswith(" ok ok ok ok")
+
+
+def test_the_fork_servers_quick_exit_runs_the_handlers_registered_before_it(exits, monkeypatch):
+    """It unregisters itself, then runs the rest (atexit runs the last registered first:
+    multiprocessing's own handler and a coverage's were registered before it)."""
+    import atexit
+
+    calls = []
+    monkeypatch.setattr(_warm, "server_pid", os.getpid())
+    monkeypatch.setattr(atexit, "unregister", lambda f: calls.append(("unregister", f)))
+    monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: calls.append("the others"))
+    with pytest.raises(Left):
+        _warm._leave_at_once()
+    assert calls == [("unregister", _warm._leave_at_once), "the others"]
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP here")
+def test_a_hang_up_its_starter_ignores_stays_ignored(tmp_path):
+    """nohup starts the command with SIGHUP ignored: a closed terminal must not stop it."""
+    code = """
+        import os, signal
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup does
+        import gdlab.cli as cli
+
+        def main():
+            os.kill(os.getpid(), signal.SIGHUP)
+            print("ran on", end="")
+            return 0
+
+        cli.main = main
+        cli.console()
+    """
+    done = python(code, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ran on"
+
+
+def test_a_profiler_saves_its_profile(tmp_path):
+    """cProfile -o writes after the code returns: the command takes Python's own exit."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(tmp_path / "p.prof"), "-m", "gdlab",
+         "--version"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "p.prof").stat().st_size > 0

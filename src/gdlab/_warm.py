@@ -106,10 +106,14 @@ def warm(seconds: float = SECONDS) -> None:
 
 def _leave_at_once() -> None:
     """At the fork server's exit (when the sweep's process has ended), end this process
-    now: its output flushed, its teardown skipped. It holds nothing to keep: it
-    writes no file, and its workers have left (each ends with ``os._exit``)."""
+    now: the exit handlers registered before this one run first (multiprocessing's,
+    another preloaded module's, coverage's), as at Python's exit; then its output is
+    flushed and its teardown skipped. It holds nothing else to keep: it writes no
+    file, and its workers have left (each ends with ``os._exit``)."""
     if os.getpid() != server_pid:  # a process forked from the server: not ours to end
         return
+    atexit.unregister(_leave_at_once)
+    atexit._run_exitfuncs()  # those registered before this one (atexit runs the last first)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

@@ -279,7 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive("--budget", 1000, low=2),
         default=8,
         metavar="N",
-        help="points per configuration: the lr grid's size, or random/TPE draws (default 8)",
+        help="points per configuration, the same for every optimizer whatever the names it "
+        "tunes: a grid of at most N points (lr alone: N rates), or N random/TPE draws; its "
+        "untuned default and widening add points (default 8)",
     )
     tune.add_argument(
         "--tune",
@@ -844,10 +846,9 @@ def _race(args: argparse.Namespace, command: str) -> int:
         return EXIT_INTERRUPTED
     # --no-figures writes no page: name the file that is there
     written_file = placed.shown / ("results.json" if args.no_figures else "index.html")
-    with _printing(f"the report is in {placed.shown}"):
-        return _report_race(
-            document, written_file, as_json=args.json, every=getattr(args, "print_every", None)
-        )
+    return _report_race(
+        document, written_file, as_json=args.json, every=getattr(args, "print_every", None)
+    )
 
 
 def _tuned_not_an_experiment(args: argparse.Namespace) -> None:
@@ -905,14 +906,16 @@ def _report_race(
     and, with ``every``, its :func:`loss_table`; name each failed run on stderr; the
     exit code."""
     rows = summary(document)
-    if as_json:
-        print(json.dumps(rows, indent=2))
-    else:
-        print(f"{document['title']}  ({page})")
-        print(_table(rows, loss="f" if _is_function2d(document) else "train loss"))
-    if every is not None:
-        print()
-        print(loss_table(document, page.parent, every))
+    table = None if every is None else loss_table(document, page.parent, every)
+    with _printing(f"the report is in {page.parent}"):
+        if as_json:
+            print(json.dumps(rows, indent=2))
+        else:
+            print(f"{document['title']}  ({page})")
+            print(_table(rows, loss="f" if _is_function2d(document) else "train loss"))
+        if table is not None:
+            print()
+            print(table)
     failed = [r for r in document["runs"] if r["status"] == "failed"]
     for run in failed:
         print(
@@ -993,7 +996,7 @@ def _tune_row(label: str, c: Mapping[str, Any]) -> list[str]:
         ", ".join(f"{k} {number(v, 3)}" for k, v in chosen.items()) or "-",
         "yes" if best.get("default") else "no",
         number(best.get("mean")),
-        number(best.get("std"), 2),
+        number(best.get("std"), 2, missing="—"),
         "-" if accuracy is None else f"{100 * accuracy:.1f}%",
         number(default.get("mean_loss")),
         f"{100 * c['within_10_percent']:.0f}%",
@@ -1121,7 +1124,12 @@ def console() -> NoReturn:
         try:
             code = main()
         except KeyboardInterrupt:  # before main's own handling is in place (its imports)
-            print(f"{PROG}: interrupted", file=sys.stderr)
+            with contextlib.suppress(OSError):
+                print(f"{PROG}: interrupted", file=sys.stderr)
+            code = EXIT_INTERRUPTED
+        except OSError:  # its message could not be told: a terminal hung up (SIGHUP)
+            if not received:
+                raise
             code = EXIT_INTERRUPTED
     if received and code == EXIT_INTERRUPTED:
         code = 128 + received[0]
@@ -1137,7 +1145,12 @@ def _terminations_interrupt(received: list[int]) -> Iterator[None]:
     """SIGTERM and SIGHUP raise :class:`Terminated` (a KeyboardInterrupt: every path
     that keeps what finished on a Ctrl-C keeps it) the first time; later ones are
     ignored while that is kept. ``received`` gets the signal's number."""
-    signals = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    signals = [
+        getattr(signal, name)
+        for name in ("SIGTERM", "SIGHUP")
+        # one its starter ignores (nohup, a launcher) stays ignored
+        if hasattr(signal, name) and signal.getsignal(getattr(signal, name)) is signal.SIG_DFL
+    ]
 
     def stop(signum: int, frame: Any) -> None:
         for other in [*signals, signal.SIGINT]:  # a Ctrl-C now would cut what is kept
@@ -1167,8 +1180,11 @@ def _end(code: int) -> NoReturn:
     matplotlib's, …) takes 0.2–0.3 s and keeps nothing, since every file the
     command writes is complete and closed by then. Output that cannot be written
     (a full disk) is told on stderr, with exit code 1; a reader that went away
-    (``| head``) is not.
+    (``| head``) is not. Under a profiler or a tracer (``python -m cProfile -o``,
+    coverage), which saves after the code returns, Python's own exit is taken.
     """
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)  # a profiler or tracer (cProfile -o, trace) saves after the code returns
     shutdown = getattr(threading, "_shutdown", None)
     if shutdown is not None:
         shutdown()
