@@ -16,6 +16,7 @@ import pytest
 
 from cli_run import gdlab
 from gdlab import cli, tuning
+from gdlab._text import exact_value
 from gdlab.experiments import Experiment
 
 
@@ -77,7 +78,7 @@ def test_the_same_settings_race_with_every_digit_of_the_tuned_values(capsys):
         best = tuned["configurations"][run["label"]]["best"]
         assert run["hyperparameters"]["lr"] == best["lr"]
         # the note gave 0.0316228 for 0.03162277660168379: a rate no run had
-        assert f"{run['label']} lr {best['lr']!r}" in document["description"]
+        assert f"{run['label']} lr {exact_value(best['lr'])}" in document["description"]
 
 
 def test_tune_names_each_run_may_tune_are_tuned_and_raced(capsys):

@@ -294,7 +294,7 @@ def test_tuning_a_schedule_with_no_initial_rate_is_refused_clearly(tmp_path):
 def test_a_grid_past_the_limit_is_refused_before_writing(tmp_path, monkeypatch):
     monkeypatch.setattr(tuning, "MAX_GRID", 5, raising=False)
     adam = [{"optimizer": "adam", "lr": 0.01}]
-    with pytest.raises(tuning.ConfigError, match=r"makes a grid of 9 candidates for run 'Adam'"):
+    with pytest.raises(tuning.ConfigError, match=r"makes a grid of 6 candidates for run 'Adam'"):
         tuning.tune(experiment(runs=adam), tmp_path / "t", budget=6, tune=("lr", "eps"),
                     progress=False)  # fmt: skip
     assert not (tmp_path / "t").exists()

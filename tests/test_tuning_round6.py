@@ -137,9 +137,9 @@ def test_a_task_loads_its_own_data_again_or_fails(tmp_path):
 
 
 def test_a_best_at_the_hard_bound_is_the_bound_and_flagged(capsys):
-    """1e-3 / 31.6…² is 1.0000000000000002e-06: it was tried beside the bound 1e-06,
-    chosen, and not flagged."""
-    argv = ["tune", "bowl", "--function", "rosenbrock", "--set", "problem.start=[-20,20]",
+    """Widening down to the bound reaches 1e-06 itself (not a rounding's
+    1.0000000000000002e-06 beside it), chooses it, and flags it."""
+    argv = ["tune", "bowl", "--function", "rosenbrock", "--set", "problem.start=[-40,40]",
             "--optimizers", "sgd", "--budget", "3", "--quiet", "--out", "R"]  # fmt: skip
     assert cli.main(argv) == 0, capsys.readouterr().err
     sgd = tuning.load_tuned("R")["configurations"]["SGD"]

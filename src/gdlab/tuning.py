@@ -5,7 +5,9 @@
 
 1. **Candidates.** The learning rate (and any other hyperparameter asked for,
    ``tune=("lr", "beta1")``) from :func:`gdlab.selection.default_space`: a
-   grid of ``budget`` rates on a log scale, or ``budget`` random draws. The
+   grid of ``budget`` rates on a log scale (of at most ``budget`` points
+   whatever the number of names: :func:`_grid_counts`), or ``budget`` random
+   draws. The
    run's own setting (its untuned default) is always one of the candidates,
    so the tuned choice is never worse than the default on validation.
 2. **Scores.** Each candidate trains on every fold's training part
@@ -17,7 +19,7 @@
 3. **No stopping on an edge.** When the best value of a log-scaled
    hyperparameter (lr, eps, weight_decay) is the smallest or the largest
    tried (in any candidate, or along its own line: :func:`_edges`), the range
-   is widened along its line by the grid's own ratio and the new points are
+   is widened along its line by the grid's own ratio (at most a decade) and the new points are
    run, until the best is inside or at a hard bound (:data:`HARD_BOUNDS`),
    which ``tune.json`` flags (``at_bound``). Widening never goes past a bound.
 
@@ -39,6 +41,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import itertools
 import math
 import os
 import re
@@ -277,18 +280,16 @@ def candidates(
 ) -> list[dict[str, Any]]:
     """The first candidates of ``run``: its default, then a grid or random draws.
 
-    A grid has ``budget`` points on one tuned name, ``budget // 2`` (at least 2)
-    on each of several (a Choice keeps its values); ``method="random"`` draws
-    ``budget`` points from ``rng``.
+    A grid has at most ``budget`` points, whatever the number of tuned names
+    (:func:`_grid_counts`: ``budget`` rates with lr alone; 4 rates × 2 momenta at
+    8 with two names); ``method="random"`` draws ``budget`` points from ``rng``.
     """
     budget = check_int("budget", budget, low=2)
     method = check_choice("method", method, ("grid", "random"))
     rng = check_rng(rng)
     space = _space(run, tune)
     default = _default_point(run, space.names)
-    points = (
-        space.grid(_grid_points(space, budget)) if method == "grid" else space.sample(budget, rng)
-    )
+    points = _grid(space, budget, default) if method == "grid" else space.sample(budget, rng)
     unique, seen = [default], set()
     for point in points:
         point = {k: (float(v) if isinstance(v, int | float) else v) for k, v in point.items()}
@@ -300,9 +301,50 @@ def candidates(
     return unique
 
 
-def _grid_points(space: Any, budget: int) -> int:
-    """Points per continuous name of a grid of ``budget``."""
-    return budget if len(space.names) == 1 else max(2, budget // 2)
+def _grid_counts(space: Any, budget: int) -> dict[str, int]:
+    """The values each name of ``space`` takes in a grid of at most ``budget`` points.
+
+    Every name starts at one value; then, lr first and the others in order, the
+    name with the fewest values (the first such) that may grow without the product
+    passing ``budget`` gets one more, until none may (a Choice has at most its own
+    values). So lr alone has ``budget``; two names at 8 have 4 × 2, at 16 4 × 4;
+    three at 8 have 2 × 2 × 2, and every optimizer gets the same budget whatever
+    the number of names it tunes.
+    """
+    from gdlab.selection import Choice
+
+    names = sorted(space.names, key=lambda n: n != "lr")  # lr first, the others in order
+    caps = {n: len(d.values) if isinstance(d, Choice) else budget for n, d in space.params.items()}
+    counts = dict.fromkeys(names, 1)
+
+    def may_grow(name: str) -> bool:
+        size = math.prod(counts.values()) // counts[name] * (counts[name] + 1)
+        return counts[name] < caps[name] and size <= budget
+
+    while growing := [n for n in sorted(names, key=counts.get) if may_grow(n)]:
+        counts[growing[0]] += 1  # the sort is stable: lr first among the fewest
+    return {n: counts[n] for n in space.names}
+
+
+def _grid(space: Any, budget: int, default: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A grid of at most ``budget`` points (:func:`_grid_counts`), the first name varying
+    slowest: a continuous name's ``n`` values span its range (log-spaced for a
+    LogUniform), a Choice's ``n`` are spread over its values, ends first (momentum's
+    0.5, 0.9, 0.95, 0.99 at 2: 0.5 and 0.99); a name with one value keeps the run's
+    own (``default``'s)."""
+    from gdlab.selection import Choice
+
+    axes = []
+    for name, count in _grid_counts(space, budget).items():
+        dist = space.params[name]
+        if count == 1:
+            axes.append([default[name]])
+        elif isinstance(dist, Choice):
+            picked = np.linspace(0, len(dist.values) - 1, count).round().astype(int)
+            axes.append([dist.values[int(i)] for i in picked])
+        else:
+            axes.append(dist.grid(count))
+    return [dict(zip(space.names, values, strict=True)) for values in itertools.product(*axes)]
 
 
 def _check_run(run: RunSpec, tune: Sequence[str], budget: int, method: str) -> None:
@@ -321,7 +363,7 @@ def _check_run(run: RunSpec, tune: Sequence[str], budget: int, method: str) -> N
     except (TypeError, ValueError) as error:
         raise ConfigError(f"--tune for run {run.label!r}: {error}") from None
     if method == "grid":
-        size = space.grid_size(_grid_points(space, budget))
+        size = math.prod(_grid_counts(space, budget).values())
         if size > MAX_GRID:
             raise ConfigError(
                 f"--budget {budget} with --tune {', '.join(tune)} makes a grid of {size} "
@@ -471,17 +513,27 @@ def _beyond(value: float, bound: float, side: int) -> bool:
     return (value - bound) * side > 0 and not same_value(value, bound)
 
 
+#: The widest widening step, in decades: a step never jumps over a decade untried.
+MAX_STEP_DECADES = 1.0
+
+
 def _ratios(run: RunSpec, tune: Sequence[str], budget: int) -> dict[str, float]:
     """Each log-scaled name's widening step, in decades (log10 of the ratio): the
-    grid's own, that of ``budget`` points per name (:func:`_grid_points`) over its
-    range. Random draws and TPE, which have no grid, widen by the ratio a grid of
+    grid's own spacing, that of the name's values in a grid of ``budget``
+    (:func:`_grid_counts`) over its range, or a decade (:data:`MAX_STEP_DECADES`),
+    whichever is smaller: Adam's lr grid of 2 (1e-4, 0.1) widens 0.1 to 1 and 10,
+    not straight to 10 (nor does a name with one grid value step by its whole
+    range). Random draws and TPE, which have no grid, widen by the step a grid of
     their budget would have."""
     from gdlab.selection import LogUniform
 
     space = _space(run, tune)
-    n = _grid_points(space, budget)
+    counts = _grid_counts(space, budget)
     return {
-        name: (math.log10(d.high) - math.log10(d.low)) / (n - 1)
+        name: min(
+            (math.log10(d.high) - math.log10(d.low)) / max(counts[name] - 1, 1),
+            MAX_STEP_DECADES,
+        )
         for name, d in space.params.items()
         if isinstance(d, LogUniform)
     }
@@ -498,7 +550,8 @@ def _summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """A candidate's scores over its folds (a diverged or failed fold makes it unusable).
 
     ``diverged`` counts the folds whose training diverged, ``failed`` the tasks
-    that raised (their records say why; they are no divergence).
+    that raised (their records say why; they are no divergence). A score of one
+    fold (a hold-out, a 2-D function's final loss) has no spread: its std is None.
     """
     finished = [r for r in rows if r["status"] == "ok"]
     ok = [r for r in finished if r["result"]["status"] != "diverged"]
@@ -507,11 +560,12 @@ def _summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     losses = [r["result"]["val_loss"] for r in ok if r["result"]["val_loss"] is not None]
     accs = [r["result"]["val_accuracy"] for r in ok if r["result"]["val_accuracy"] is not None]
     usable = bool(losses) and len(ok) == len(rows)
+    spread = usable and len(losses) > 1  # a hold-out or a 2-D function's one run has none
     return {
         "mean_loss": float(np.mean(losses)) if usable else None,
-        "std_loss": float(np.std(losses)) if usable else None,
+        "std_loss": float(np.std(losses)) if spread else None,
         "mean_accuracy": float(np.mean(accs)) if usable and accs else None,
-        "std_accuracy": float(np.std(accs)) if usable and accs else None,
+        "std_accuracy": float(np.std(accs)) if spread and len(accs) > 1 else None,
         "diverged": diverged,
         "failed": failed,
     }
@@ -1063,9 +1117,11 @@ def tune(
         experiment: what to tune (its runs, problem and training).
         out_dir: the tuning's directory: its task files (resumable) and ``tune.json``.
         budget: grid points (or random draws, or TPE rounds) per run, besides its
-            default; with several tuned names a grid takes ``budget // 2`` points on
-            each and their product (at most :data:`MAX_GRID` candidates).
-        folds: K of K-fold cross-validation; 1 is a 20% hold-out.
+            default and the points widening adds; with several tuned names a grid
+            still has at most ``budget`` points (:func:`_grid_counts`: 4 rates × 2
+            momenta at 8).
+        folds: K of K-fold cross-validation; 1 is a 20% hold-out. A 2-D function
+            has no data: it is scored by one run, and its ``settings.folds`` is 1.
         tune: the hyperparameters to tune: each run tunes those of them its optimizer
             has (its ``tunable``); a name no run has, or a run with none, is refused.
         method: ``"grid"``, ``"random"`` or ``"tpe"`` (``budget`` rounds of Optuna's TPE).
@@ -1117,6 +1173,8 @@ def tune(
         _DATA.clear()  # read the files again: they may have changed since an earlier tuning
         _check_folds(experiment, folds, split_seed)
         data = _DATA_DIGESTS[digest(experiment.problem.to_table())]
+    else:  # a 2-D function has no data to fold: its one run is what tune.json records
+        folds = 1
     out_dir = _io.check_output_dir(out_dir)
     settings = {
         "budget": budget, "folds": folds, "tune": tune, "method": method, "metric": metric,
@@ -1353,7 +1411,10 @@ def apply_tuned(
     missing = [r.label for r in experiment.runs if (configurations.get(r.label) or {}).get("best")
                is None]  # fmt: skip
     if missing:
-        raise ConfigError(f"{source} has no tuned setting for " + ", ".join(missing))
+        raise ConfigError(
+            f"{source} has no tuned setting for "
+            + "; ".join(_why_untuned(label, configurations.get(label)) for label in missing)
+        )
     for run in experiment.runs:  # a run renamed onto another's label: not its tuning
         tuned_optimizer = configurations[run.label].get("optimizer", run.optimizer)
         if tuned_optimizer != run.optimizer:
@@ -1361,7 +1422,9 @@ def apply_tuned(
                 f"the tuning results in {source} for run {run.label!r} are of optimizer "
                 f"{tuned_optimizer!r}, not {run.optimizer!r}: run `gdlab tune` again"
             )
-    _check_tuned_as_raced(experiment, tuned["experiment"], source)
+    settings = tuned.get("settings")
+    data = settings.get("data") if isinstance(settings, Mapping) else None
+    _check_tuned_as_raced(experiment, tuned["experiment"], source, data)
     labels = _tuned_labels(tuned)
     runs, chosen = [], []
     try:
@@ -1383,14 +1446,52 @@ def apply_tuned(
     return tuned_experiment, [note]
 
 
+def _why_untuned(label: str, configuration: Any) -> str:
+    """``label``, and why its tuning chose nothing and what to do (every candidate
+    diverged, down to the hard bound; its tasks failed; it was not tuned)."""
+    if not isinstance(configuration, Mapping):
+        return f"{label} (no run of the tuning has that label: tune it, or race without --tuned)"
+    points = [p for p in configuration.get("points") or [] if isinstance(p, Mapping)]
+    if any(p.get("failed") for p in points):
+        return (
+            f"{label} (tasks of its candidates failed: the tuning's 'failed' list says why; "
+            "run `gdlab tune` again to run them again)"
+        )
+    rates = [
+        p["hyperparameters"]["lr"]
+        for p in points
+        if isinstance(p.get("hyperparameters"), Mapping)
+        and _is_rate(p["hyperparameters"].get("lr"))
+    ]
+    if points and all(p.get("diverged") for p in points) and rates:
+        low = min(rates)
+        where = (
+            f"down to the lowest rate tuning may try, {exact_value(low)}"
+            if same_value(low, HARD_BOUNDS["lr"][0])
+            else f"down to lr {exact_value(low)}"
+        )
+        return (
+            f"{label} (every candidate diverged, {where}: no rate tried trains it; check "
+            "the problem (a steep function, a far start) and its training, or race it "
+            "without --tuned)"
+        )
+    return f"{label} (no candidate has a score: run `gdlab tune` again)"
+
+
 def _check_tuned_as_raced(
-    experiment: Experiment, recorded: Mapping[str, Any], source: str | os.PathLike
+    experiment: Experiment,
+    recorded: Mapping[str, Any],
+    source: str | os.PathLike,
+    data: str | None = None,
 ) -> None:
-    """Refuse a tuning made with other training or other runs than the race's: its rates
-    were chosen for what it trained (``gdlab tune moons --steps 200`` then ``gdlab race
-    moons --tuned`` raced 2,000 epochs at them), and a run changed on the race's command
-    line (``--lr adam=0.5 --tuned``) was reported at the tuned value it did not run with.
-    The race may keep a subset of the tuned runs and its own seeds."""
+    """Refuse a tuning made with other training, other runs or other data than the
+    race's: its rates were chosen for what it trained (``gdlab tune moons --steps 200``
+    then ``gdlab race moons --tuned`` raced 2,000 epochs at them), and a run changed on
+    the race's command line (``--lr adam=0.5 --tuned``) was reported at the tuned value
+    it did not run with. ``data`` is the digest of the training data the tuning
+    recorded (``settings.data``): new files under the same ``--data`` directory are
+    other data, as they are to ``gdlab tune``. The race may keep a subset of the tuned
+    runs and its own seeds."""
     if not all(key in recorded for key in ("problem", "training", "runs")):
         return  # a tune.json without them: its name and problem were checked
     try:
@@ -1422,6 +1523,22 @@ def _check_tuned_as_raced(
             f"race's (tuning → race: {'; '.join(differences)}): race with the tuning's "
             "settings, or run `gdlab tune` again with these"
         )
+    if isinstance(data, str) and experiment.problem.has("data"):
+        now = _training_digest(experiment)
+        if now != data:
+            raise ConfigError(
+                f"the tuning results in {source} were tuned on other data than this race's "
+                f"(tuning → race: {_SETTING_NAMES['data']}: {data} → {now}): race on the "
+                "data that was tuned, or run `gdlab tune` again on this data"
+            )
+
+
+def _training_digest(experiment: Experiment) -> str:
+    """The digest of ``experiment``'s training data as its files are now
+    (:func:`_data_digest`, of the pool a tuning splits into folds)."""
+    _DATA.clear()  # read the files again: they may have changed since the tuning
+    _pool(experiment)
+    return _DATA_DIGESTS[digest(experiment.problem.to_table())]
 
 
 def _tuned_labels(tuned: Mapping[str, Any]) -> dict[str, str]:

@@ -1209,8 +1209,22 @@ def _set_run(run: RunSpec, key: str, value: Any, where: str) -> RunSpec:
 
 # --------------------------------------------------------------------------- labels
 
-#: A number in a run's label (``0.1`` in ``1/√t · 0.1``, ``1e-3``), not a part of a word.
-_LABEL_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])")
+#: A number in a run's label (``0.1`` in ``1/√t · 0.1``, ``1e-3``, ``0.9`` in ``β0.9``);
+#: :func:`_label_numbers` keeps those that state a value.
+_LABEL_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])")
+
+
+def _label_numbers(label: str) -> Iterator[re.Match[str]]:
+    """The numbers of ``label`` that state a value: one standing alone (``0.1`` in
+    ``1/√t · 0.1``, ``784``, ``100`` and ``10`` in ``784-100-10``), or one with a
+    decimal point or an exponent stuck to a name (``β0.9``, ``b0.9``, ``lr0.1``,
+    ``lr1e-3``). A whole number stuck to a name is part of it (``Adam2``, ``L2``,
+    ``β1``), and so is one after an underscore or a digit sign (``x²0``)."""
+    for match in _LABEL_NUMBER.finditer(label):
+        before = label[match.start() - 1] if match.start() else " "
+        alone = not (before.isalnum() or before == "_")
+        if alone or (before.isalpha() and not match[0].isdigit()):
+            yield match
 
 
 #: Two numbers this close (relative) are the same value: they differ by float rounding
@@ -1270,7 +1284,7 @@ def _states(label: str, value: Any) -> bool:
     """Whether a number in ``label`` is ``value`` (``1`` in ``SGD, batch 1``)."""
     if not _is_number(value) or not math.isfinite(value):
         return False
-    return any(same_value(float(m[0]), value) for m in _LABEL_NUMBER.finditer(label))
+    return any(same_value(float(m[0]), value) for m in _label_numbers(label))
 
 
 def _restated(old: RunSpec, new: RunSpec, batches: tuple[Any, Any], told: frozenset[str]) -> bool:
@@ -1337,7 +1351,7 @@ def rate_label(run: RunSpec, new: Any) -> tuple[str, ...] | None:
     old = schedule_lr0(run.lr) if run.lr is not None else None
     if not (_is_number(new) and new > 0) or old is None or same_value(old, new):
         return None
-    found = [m for m in _LABEL_NUMBER.finditer(run.label) if same_value(float(m[0]), old)]
+    found = [m for m in _label_numbers(run.label) if same_value(float(m[0]), old)]
     if not found:
         return None
     text = exact_value(float(new))

@@ -82,14 +82,14 @@ def search(series: Mapping[str, Any]) -> str:
     elif method == "grid" and not several:
         text = (
             f"a grid of {names[0]} per configuration: {budget} log-spaced values if it is "
-            "continuous (eps, weight decay), every listed value otherwise"
+            f"continuous (eps, weight decay), at most {budget} of its listed values otherwise"
         )
     elif method == "grid":
-        per = max(2, budget // 2) if isinstance(budget, int) else "?"
         text = (
-            f"a grid per configuration: {budget} learning rates on a log scale where only lr "
-            f"is tuned; where several hyperparameters are, {per} log-spaced values of each "
-            "continuous one (lr, eps, weight decay) crossed with every listed value of the others"
+            f"a grid of at most {budget} points per configuration, whatever the number of "
+            "hyperparameters it tunes: each gets a share (lr first; 4 rates × 2 values at 8, "
+            "2 × 2 × 2 for three), log-spaced for a continuous one (lr, eps, weight decay), "
+            "spread over the listed values, ends first, for the others"
         )
     elif method == "random":
         text = f"random search: {budget} random draws per configuration (rates log-uniform)"
