@@ -5,7 +5,9 @@
  * [data-chart=ID]. Each chart: a tooltip on hover (run, step, value), drag to zoom
  * (a double-click goes back), Pan button or Shift-drag to pan, a legend whose entry
  * hides its run on a click and shows it alone on a double-click, the y-scale buttons
- * (data-scale), the smoothing slider (input.smooth) and preset views (data-view).
+ * (data-scale), the smoothing slider (input.smooth) and preset views (data-view). A
+ * mean over seeds is drawn over its shaded band (a loss's recomputed from its seeds'
+ * raw losses at the slider's beta, as gdlab.report.figures._loss_curves does).
  * When every chart is drawn, <body data-charts-ready> holds {"charts": n, "failed":
  * [...], "start": ms, "each": {id: ms}, "ms": time since the page started}.
  */
@@ -35,6 +37,51 @@
       out[i] = v / (1 - power);
     }
     return out;
+  }
+
+  // A long run's curve at every stride-th step of its own (k) put on a grid of every
+  // stride-th step, by straight lines between its points, as numpy.interp in
+  // gdlab.report.figures._on_grid (the curve as it is when k is the stride).
+  function onGrid(values, k, stride) {
+    if (k === stride || !values.length) { return values; }
+    var last = (values.length - 1) * k, out = [];
+    for (var g = 0; g <= last; g += stride) {
+      var at = g / k, j = Math.floor(at);
+      if (j >= values.length - 1) { out.push(values[values.length - 1]); continue; }
+      var a = values[j], b = values[j + 1];
+      out.push(a === null || b === null ? null : a + (b - a) * (at - j));
+    }
+    return out;
+  }
+
+  // Mean and band over curves of different lengths, each step over the curves that
+  // reach it (a missing value, null, left out), as gdlab.report.figures._stack:
+  // band "std" is mean ± the population standard deviation, "minmax" the lowest to the
+  // highest curve.
+  function stack(curves, band) {
+    var length = 0;
+    curves.forEach(function (c) { length = Math.max(length, c.length); });
+    var mean = new Array(length), low = new Array(length), high = new Array(length);
+    for (var i = 0; i < length; i++) {
+      var here = [];
+      curves.forEach(function (c) { if (i < c.length && c[i] !== null && isFinite(c[i])) { here.push(c[i]); } });
+      if (!here.length) { mean[i] = low[i] = high[i] = null; continue; }
+      var sum = 0;
+      here.forEach(function (v) { sum += v; });
+      var m = sum / here.length;
+      mean[i] = m;
+      if (band === "std") {
+        var squares = 0;
+        here.forEach(function (v) { squares += (v - m) * (v - m); });
+        var sd = Math.sqrt(squares / here.length);
+        low[i] = m - sd;
+        high[i] = m + sd;
+      } else {
+        low[i] = Math.min.apply(null, here);
+        high[i] = Math.max.apply(null, here);
+      }
+    }
+    return {mean: mean, low: low, high: high};
   }
 
   // --- numbers as text -------------------------------------------------------------
@@ -147,6 +194,7 @@
           for (var i = 0; i < n; i++) { trace.x[i] = trace.x0 + i * trace.dx; }
         }
       }
+      if (trace.band && trace.band.low) { trace.low = trace.band.low; trace.high = trace.band.high; }
       return trace;
     });
     if (spec.smooth) { this.smooth(spec.smooth.beta, spec.smooth.start); }
@@ -157,12 +205,23 @@
   }
 
   // Each curve's smoothing: beta for every one, or, from start ({trace: beta}), the
-  // figure's own per run (a noisy loss over more steps, as its legend entry says).
+  // figure's own per run (a noisy loss over more steps, as its legend entry says). A
+  // group's mean (smooth.seeds: its seeds' raw losses, strides and band) is the mean of
+  // its seeds' smoothed losses, with its band, as the figure's.
   Chart.prototype.smooth = function (beta, start) {
-    var raw = this.spec.smooth.raw, traces = this.traces, betas = {};
+    var raw = this.spec.smooth.raw, seeds = this.spec.smooth.seeds || {}, traces = this.traces, betas = {};
     Object.keys(raw).forEach(function (key) {
       betas[key] = start && start[key] !== undefined ? start[key] : beta;
-      traces[Number(key)].y = ewma(raw[key], betas[key]);
+      var t = traces[Number(key)], group = seeds[key];
+      if (!group) { t.y = ewma(raw[key], betas[key]); return; }
+      var stride = Math.max.apply(null, group.strides);
+      var curves = group.raw.map(function (values, s) {
+        return onGrid(ewma(values, betas[key]), group.strides[s], stride);
+      });
+      var stacked = stack(curves, group.band);
+      t.y = stacked.mean.slice(0, t.x.length);
+      t.low = stacked.low;
+      t.high = stacked.high;
     });
     this.beta = beta;
     this.betas = betas;
@@ -295,6 +354,12 @@
       item.appendChild(button);
       list.appendChild(item);
     });
+    if (spec.note) { // words for the whole chart, after its entries ("★ the rate chosen, by …")
+      var note = document.createElement("li");
+      note.className = "note";
+      note.textContent = spec.note;
+      list.appendChild(note);
+    }
     this.legend = list;
     this.div.parentNode.appendChild(list);
     // pointer: hover, zoom, pan
@@ -508,6 +573,7 @@
     // the data
     out.push('<g clip-path="url(#' + esc(clip) + ')">');
     if (spec.smooth) { out.push(this.rawLines(sx, sy, f)); }
+    out.push(this.bands(sx, sy, f));
     this.pixels = [];
     var loose = []; // markers on the plot's edge (an × where a path left it): not clipped
     this.traces.forEach(function (t, index) {
@@ -538,8 +604,9 @@
       self.pixels[index] = hidden ? null : {x: px, y: py};
       if (hidden) { return; }
       var line = t.line || {}, marker = t.marker || {};
+      var opacity = marker.opacity || line.opacity;
       var g = '<g class="trace" data-trace="' + index + '" data-group="' + esc(t.legendgroup || "") +
-        '" data-points="' + drawn + '"' + (marker.opacity ? ' opacity="' + marker.opacity + '"' : "") + ">";
+        '" data-points="' + drawn + '"' + (opacity ? ' opacity="' + opacity + '"' : "") + ">";
       if (t.mode === "lines" || t.mode === "lines+markers") {
         g += '<path class="line" fill="none" stroke="' + esc(line.color) + '" stroke-width="' + (line.width || 1.5) +
           '" stroke-dasharray="' + (DASHES[line.dash] || "") + '" stroke-linejoin="round" d="' + linePath(px, py, f) + '"/>';
@@ -585,7 +652,7 @@
     var self = this, raw = this.spec.smooth.raw, dots = this.spec.smooth.dots || [], out = [];
     Object.keys(raw).forEach(function (key) {
       var t = self.traces[Number(key)], values = raw[key];
-      if (!(self.betas[key] > 0) || (t.legendgroup && self.hidden[t.legendgroup])) { return; }
+      if (t.alone || !(self.betas[key] > 0) || (t.legendgroup && self.hidden[t.legendgroup])) { return; }
       var n = values.length, px = new Float64Array(n), py = new Float64Array(n);
       for (var i = 0; i < n; i++) {
         px[i] = sx(self.tx(t.x[i]));
@@ -598,6 +665,52 @@
       } else {
         out.push('<path class="raw" data-group="' + esc(t.legendgroup) + '" fill="none" stroke="' + color +
           '" stroke-opacity="0.25" stroke-width="0.7" d="' + linePath(px, py, f) + '"/>');
+      }
+    });
+    return out.join("");
+  };
+
+  // Each shown band over seeds (a trace's low and high), shaded in its colour under every
+  // line, as the figure's fill_between; on a log axis an edge at or below 0 is held just
+  // below the plot. A long band keeps, per pixel column, its highest top and lowest bottom.
+  Chart.prototype.bands = function (sx, sy, f) {
+    var self = this, out = [];
+    this.traces.forEach(function (t, index) {
+      if (!t.low || !t.high || (t.legendgroup && self.hidden[t.legendgroup])) { return; }
+      var floor = f.t + f.h + 2, tops = [], bottoms = [], parts = [];
+      var flush = function () {
+        if (tops.length === 1) { // one evaluation: a narrow bar
+          tops = [[tops[0][0] - 3, tops[0][1]], [tops[0][0] + 3, tops[0][1]]];
+          bottoms = [[bottoms[0][0] - 3, bottoms[0][1]], [bottoms[0][0] + 3, bottoms[0][1]]];
+        }
+        if (tops.length > 1) {
+          var d = tops.concat(bottoms.reverse()).map(function (p, i) {
+            return (i ? "L" : "M") + p[0].toFixed(1) + "," + p[1].toFixed(1);
+          });
+          parts.push(d.join("") + "Z");
+        }
+        tops = [];
+        bottoms = [];
+      };
+      for (var i = 0; i < t.x.length; i++) {
+        var x = sx(self.tx(t.x[i])), lo = t.low[i], hi = t.high[i];
+        if (!isFinite(x) || lo === null || hi === null || lo === undefined || hi === undefined) { flush(); continue; }
+        var top = sy(self.ty(hi)), bottom = lo > 0 || self.yType !== "log" ? sy(self.ty(lo)) : floor;
+        if (!isFinite(top)) { top = floor; }
+        var column = Math.round(x), last = tops.length - 1;
+        if (last >= 0 && Math.round(tops[last][0]) === column) {
+          tops[last][1] = Math.min(tops[last][1], top);
+          bottoms[last][1] = Math.max(bottoms[last][1], bottom);
+          continue;
+        }
+        tops.push([x, top]);
+        bottoms.push([x, bottom]);
+      }
+      flush();
+      if (parts.length) {
+        out.push('<path class="band" data-trace="' + index + '" data-group="' + esc(t.legendgroup || "") +
+          '" fill="' + esc((t.line || {}).color || "#000") + '" fill-opacity="0.2" stroke="none" d="' +
+          parts.join("") + '"/>');
       }
     });
     return out.join("");
@@ -677,7 +790,16 @@
       if (h.x) { lines.push(esc(h.x) + " " + esc(xText)); }
       if (h.y) { lines.push(esc(h.y) + " " + fy(t.y[i])); }
     }
-    if (h.extra && t.customdata) { lines.push(esc(h.extra) + " " + short(t.customdata[i])); }
+    if (t.low && t.high && t.low[i] !== null && t.high[i] !== null && t.low[i] !== undefined) {
+      var seeds = t.band && t.band.seeds ? " over " + t.band.seeds + " seeds" : "";
+      lines.push(t.band && t.band.kind === "std"
+        ? "± std" + seeds + " " + fy((t.high[i] - t.low[i]) / 2)
+        : "min–max" + seeds + " " + fy(t.low[i]) + " – " + fy(t.high[i]));
+    }
+    var extra = t.customdata ? t.customdata[i] : null;
+    if (h.extra && extra !== null && extra !== undefined) {
+      lines.push(esc(h.extra) + " " + (typeof extra === "string" ? esc(extra) : short(extra)));
+    }
     this.tip.innerHTML = lines.join("<br>");
     this.tip.hidden = false;
     var color = (t.line && t.line.color) || (t.marker && t.marker.color) || "#000";
@@ -714,5 +836,5 @@
     each: times,
     ms: Math.round(performance.now())
   }));
-  window.gdlabCharts = {ewma: ewma, charts: made};
+  window.gdlabCharts = {ewma: ewma, stack: stack, onGrid: onGrid, charts: made};
 })();

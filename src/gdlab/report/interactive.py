@@ -27,6 +27,14 @@ the page computes the bias-corrected exponentially weighted average of
 raw curve (β = 0) to heavy smoothing. It starts as the figure: each run smoothed
 over the steps the figure chose for it (more for a noisy loss, its legend entry
 saying so), the raw loss faint beneath (dots where it jumps across the axis).
+A group with several seeds is drawn as its figure draws it: the mean over the seeds
+that did not diverge (each step over those that reach it) with a shaded band (± one
+std for a tuned race, else min–max: :func:`gdlab.report.figures._band`), each diverged
+seed alone and thin, its seed in its tooltip; the page averages the seeds' smoothed
+losses itself, so the mean and band follow the slider. Its accuracy likewise: the mean
+per evaluation and its band. The sensitivity chart's tooltip gives each point's
+validation accuracy (mean ± std over the folds) where it has one, and a note under its
+legend says what chose the rate (``note``).
 The 2-D paths show the step, the point and f on hover. ``docs/results.md`` says
 why this is not plotly.js.
 
@@ -38,8 +46,12 @@ steps), ``name``, ``legendgroup`` (a legend entry hides all its traces),
 tooltip), ``hover`` (``{"x": "step", "y": "loss", "format": "g" | "%",
 "extra": "f"}``, the extra values in ``customdata``; ``None``: no tooltip),
 ``error`` (± bars), ``edge`` (markers on the plot's edge, drawn unclipped: an ×
-where a diverged path left the plot) and, for a contour, ``paths`` (``[[x…], [y…]]`` per line)
-and ``shades`` (a grey per line).
+where a diverged path left the plot), ``band`` (a mean over seeds: ``{"kind": "std" |
+"minmax", "seeds": n}``, with ``low`` and ``high`` where the band is computed here; a
+loss's from ``smooth["seeds"]`` by the page), ``alone`` (a diverged seed drawn apart:
+no faint raw loss under it), ``line["opacity"]`` and, for a contour, ``paths``
+(``[[x…], [y…]]`` per line) and ``shades`` (a grey per line). ``customdata`` holds
+numbers, or words shown as they are (``"91.2% ± 0.4%"``).
 
 >>> doc = {"problem": None, "runs": [], "series": {"kind": "schedules", "steps": 3,
 ...     "curves": [{"label": "constant", "formula": "lr = 0.1", "lr": [0.1, 0.1, 0.1]}]}}
@@ -49,6 +61,7 @@ and ``shades`` (a grey per line).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Collection, Mapping, Sequence
@@ -63,12 +76,18 @@ from gdlab.report.figures import (
     EWMA_FIRST_DAYS,
     SENSITIVITY_LOG_RATIO,
     SMOOTH_BETA,
+    _accuracy_members,
+    _band,
     _curve_label,
     _exit,
     _group_name,
     _groups,
     _loss_curves,
+    _mean_by_step,
     _noisy,
+    _on_grid,
+    _split_diverged,
+    _stack,
     choose_scale,
     function_curve,
     group_styles,
@@ -221,8 +240,12 @@ def _runs(results: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [r for r in results.get("runs") or [] if isinstance(r, Mapping)]
 
 
-def _label(run: Mapping[str, Any]) -> str:
+def _label(run: Mapping[str, Any], seed: bool = False) -> str:
+    """The run's label and its divergence words; with ``seed``, its seed too
+    (``"SGD, seed 2 (diverged at step 12)"``), for one of a group's seeds."""
     label = str(run.get("label") or _group_name(run))
+    if seed and run.get("seed") is not None:
+        label += f", seed {run['seed']}"
     words = stops.divergence_words(run)
     return f"{label} ({words})" if words else label
 
@@ -239,65 +262,156 @@ def _roughness(values: np.ndarray) -> float:
     return float(np.median(np.abs(np.diff(finite)))) / spread
 
 
+@dataclasses.dataclass
+class _LossTraces:
+    """The loss chart's traces as they are made, with what each needs: its raw loss and
+    the figure's β (``raw``, ``start``: a noisy loss, which the page smooths), the seeds
+    the page averages (``seeds``), and per group the curves' last value and roughness
+    (the drawing order) and the curves (the axis)."""
+
+    traces: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    raw: dict[int, list[float | None]] = dataclasses.field(default_factory=dict)
+    start: dict[int, float] = dataclasses.field(default_factory=dict)
+    seeds: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    curves: list[np.ndarray] = dataclasses.field(default_factory=list)
+    finals: dict[str, float] = dataclasses.field(default_factory=dict)
+    rough: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def add(self, name: str, loss: np.ndarray, curve: np.ndarray) -> None:
+        """Count a curve of ``name``'s group (``loss`` raw, ``curve`` as drawn)."""
+        self.curves.append(curve)
+        self.finals[name] = max(self.finals.get(name, -math.inf), float(curve[-1]))
+        self.rough[name] = max(self.rough.get(name, 0.0), _roughness(loss))
+
+    def noisy(
+        self,
+        trace: dict[str, Any],
+        loss: np.ndarray,
+        beta: float,
+        seeds: dict[str, Any] | None = None,
+    ) -> None:
+        """A trace the page smooths from ``loss`` (or averages from ``seeds``, its
+        :func:`_seed_traces` block), starting at ``beta``."""
+        self.raw[len(self.traces)], self.start[len(self.traces)] = _rounded(loss), beta
+        if seeds:
+            self.seeds[len(self.traces)] = seeds
+        self.traces.append(trace)
+
+    def order(self) -> list[int]:
+        """The traces' drawing order: the roughest curves at the bottom (half-decade
+        buckets), then the slowest on top."""
+
+        def key(i: int) -> tuple[int, float]:
+            group = self.traces[i]["legendgroup"]
+            bucket = math.floor(2 * math.log10(max(self.rough.get(group, 0.0), 1e-9)))
+            return (-bucket, self.finals.get(group, 0.0))
+
+        return sorted(range(len(self.traces)), key=key)
+
+
 def _loss_chart(results: Mapping[str, Any], function2d: bool) -> dict[str, Any] | None:
     runs = _runs(results)
     styles = group_styles(runs)
     noisy = not function2d  # batch losses jitter; f along a path does not
     # the figure's curves: each group's smoothing and legend words, and the scale
     figure = {c.name: c for c in _loss_curves(results) if c.mean.size} if noisy else {}
-    raw: dict[int, list[float | None]] = {}
-    start: dict[int, float] = {}
-    traces: list[dict[str, Any]] = []
-    curves: list[np.ndarray] = []
-    finals: dict[str, float] = {}
-    rough: dict[str, float] = {}
-    what = "f" if function2d else "loss"
+    made = _LossTraces()
     for name, members in _groups(runs).items():
         style = styles[name]
-        several = len(members) > 1
-        shown = False
-        for run in members:
-            loss = _floats(run.get("loss"))
-            if not loss.size:
-                continue
-            steps = np.empty(0)
-            if function2d:  # f from the start (step 0) to after the last update, as the figure
-                steps, loss = function_curve(run)
-            beta = figure[name].beta if name in figure else SMOOTH_BETA
-            curve = smooth(loss, beta) if noisy else loss
-            curves.append(curve)
-            finals[name] = max(finals.get(name, -math.inf), float(curve[-1]))
-            rough[name] = max(rough.get(name, 0.0), _roughness(loss))
-            legend = figure[name].label if name in figure else name
-            trace = _loss_trace(run, name, legend, style, several, what)
-            trace["showlegend"], shown = not shown, True
-            if noisy:
-                raw[len(traces)], start[len(traces)] = _rounded(loss), beta
-                traces.append(trace)
-            else:
-                traces += _function_traces(trace, run, steps, loss, style)
-    if not traces:
+        beta = figure[name].beta if name in figure else SMOOTH_BETA
+        legend = figure[name].label if name in figure else name
+        if noisy and len(members) > 1:  # the figure's mean and band, its diverged seeds apart
+            for trace, loss, block in _seed_traces(name, members, legend, style, _band(results)):
+                made.add(name, loss, figure[name].mean if block else smooth(loss, beta))
+                made.noisy(trace, loss, beta, block)
+            continue
+        _run_traces(made, name, members, legend, style, None if function2d else beta)
+    if not made.traces:
         return None
-
-    # The roughest curves at the bottom (half-decade buckets), then the slowest on top.
-    def key(i: int) -> tuple[int, float]:
-        group = traces[i]["legendgroup"]
-        bucket = math.floor(2 * math.log10(max(rough.get(group, 0.0), 1e-9)))
-        return (-bucket, finals.get(group, 0.0))
-
-    order = sorted(range(len(traces)), key=key)
+    order = made.order()
     chart = _chart(
         "loss",
         "f(x, y) per step" if function2d else "Training loss",
-        [traces[i] for i in order],
+        [made.traces[i] for i in order],
         _axes("step", "f(x, y)" if function2d else "training loss"),
         # the figure's axis, from its curves: the same reason (``4× farther apart``)
-        _scale([c.mean for c in figure.values()] if figure else curves),
+        _scale([c.mean for c in figure.values()] if figure else made.curves),
         legend=list(_groups(runs)),
     )
     if noisy:
-        chart["smooth"] = _smoothing(results, list(figure.values()), order, raw, start)
+        chart["smooth"] = _smoothing(results, list(figure.values()), order, made)
     return chart
+
+
+def _run_traces(
+    made: _LossTraces,
+    name: str,
+    members: Sequence[Mapping[str, Any]],
+    legend: str,
+    style: palette.Style,
+    beta: float | None,
+) -> None:
+    """Each run's loss in ``name``'s group, into ``made``: smoothed by the page from ``beta``
+    (a noisy loss), or, ``beta`` ``None``, f along a 2-D run's path as the figure draws it."""
+    shown = False
+    for run in members:
+        loss = _floats(run.get("loss"))
+        if not loss.size:
+            continue
+        steps = np.empty(0)
+        if beta is None:  # f from the start (step 0) to after the last update, as the figure
+            steps, loss = function_curve(run)
+        made.add(name, loss, loss if beta is None else smooth(loss, beta))
+        what = "f" if beta is None else "loss"
+        trace = _loss_trace(run, name, legend, style, len(members) > 1, what)
+        trace["showlegend"], shown = not shown, True
+        if beta is None:
+            made.traces += _function_traces(trace, run, steps, loss, style)
+        else:
+            made.noisy(trace, loss, beta)
+
+
+def _seed_traces(
+    name: str,
+    members: Sequence[Mapping[str, Any]],
+    legend: str,
+    style: palette.Style,
+    band: str,
+) -> list[tuple[dict[str, Any], np.ndarray, dict[str, Any] | None]]:
+    """A group of several seeds' loss traces, as :func:`~gdlab.report.figures._loss_curves`
+    draws them: each diverged seed alone, thin, under the mean (its seed in its label); then
+    the mean over the seeds kept (each step over those that reach it), its legend entry
+    and shaded band. Each comes as ``(trace, raw loss, seeds)``: for the mean, its raw loss
+    is the mean of theirs (drawn faint) and ``seeds`` holds each kept seed's raw loss and
+    stride and the band's kind (``"std"`` or ``"minmax"``), from which the page smooths
+    them with the slider's β and averages them as the figure does; ``None`` otherwise."""
+    raws = [_floats(run.get("loss")) for run in members]
+    kept, alone = _split_diverged(members, [raw.size > 0 for raw in raws])
+    made: list[tuple[dict[str, Any], np.ndarray, dict[str, Any] | None]] = []
+    for i in alone:
+        trace = _loss_trace(members[i], name, legend, style, True, "loss")
+        trace.update(showlegend=False, meta=_label(members[i], seed=True), alone=True)
+        trace["line"].update(width=0.9, opacity=0.8)
+        made.append((trace, raws[i], None))
+    if len(kept) == 1:
+        trace = _loss_trace(members[kept[0]], name, legend, style, False, "loss")
+        trace["meta"] = _label(members[kept[0]], seed=True)
+        made.append((trace, raws[kept[0]], None))
+    elif kept:
+        runs = [members[i] for i in kept]
+        stride, on_grid = _on_grid(runs, [raws[i] for i in kept])
+        trace = _loss_trace(runs[0], name, legend, style, False, "loss")
+        trace.update(dx=stride, meta=f"{name}: mean of {len(kept)} seeds")
+        trace["band"] = {"kind": band, "seeds": len(kept)}
+        block = {
+            "raw": [_rounded(raws[i]) for i in kept],
+            "strides": [series_stride(run) for run in runs],
+            "band": band,
+        }
+        made.append((trace, _stack(on_grid)[0], block))
+    for trace, _, _ in made:
+        trace["showlegend"] = trace is made[-1][0]
+    return made
 
 
 def _loss_trace(
@@ -322,18 +436,19 @@ def _smoothing(
     results: Mapping[str, Any],
     shown: Sequence[Any],
     order: Sequence[int],
-    raw: Mapping[int, list[float | None]],
-    start: Mapping[int, float],
+    made: _LossTraces,
 ) -> dict[str, Any]:
     """The loss chart's ``smooth``: the slider's stops and start, each trace's raw loss
     and the figure's smoothing of it (``start``; ``shown``, the figure's curves), the
-    legend's words once one β smooths them all (``names``), and the groups whose raw
-    loss the figure draws as dots (``dots``), all by the traces' ``order``."""
+    seeds a mean averages (``seeds``: their raw losses, strides and band), the legend's
+    words once one β smooths them all (``names``), and the groups whose raw loss the
+    figure draws as dots (``dots``), all by the traces' ``order``."""
     return {
         "beta": SMOOTH_BETA,
         "betas": list(SMOOTH_BETAS),
-        "raw": {str(k): raw[i] for k, i in enumerate(order) if i in raw},
-        "start": {str(k): start[i] for k, i in enumerate(order) if i in start},
+        "raw": {str(k): made.raw[i] for k, i in enumerate(order) if i in made.raw},
+        "start": {str(k): made.start[i] for k, i in enumerate(order) if i in made.start},
+        "seeds": {str(k): made.seeds[i] for k, i in enumerate(order) if i in made.seeds},
         "names": {
             name: _curve_label(name, group, SMOOTH_BETA)
             for name, group in _groups(_runs(results)).items()
@@ -387,37 +502,113 @@ def _accuracy_chart(results: Mapping[str, Any]) -> dict[str, Any] | None:
         for k in ACCURACY_NAMES
         if any(k in e for run in runs for e in run.get("epochs") or [] if isinstance(e, Mapping))
     ]
+    band = _band(results)
     traces, curves = [], []
     for name, members in _groups(runs).items():
-        for index, run in enumerate(members):
-            epochs = [e for e in run.get("epochs") or [] if isinstance(e, Mapping)]
-            for key in keys:
-                points = [(e.get("step"), e.get(key)) for e in epochs if e.get(key) is not None]
-                if not points:
-                    continue
-                y = _floats([p[1] for p in points])
-                curves.append(y)
-                style = styles[name]
-                traces.append(
-                    {
-                        "mode": "lines+markers" if len(points) <= 40 else "lines",
-                        "name": name,  # one legend entry per run; the dash tells the split
-                        "legendgroup": name,
-                        "showlegend": index == 0,
-                        "x": [p[0] for p in points],
-                        "y": _rounded(y),
-                        "meta": f"{_label(run)} · {ACCURACY_NAMES[key]}",
-                        "line": _line(style, 1.6, ACCURACY_DASHES[key]),
-                        "marker": {"symbol": style.symbol, "size": 5, "color": style.color},
-                        "hover": _hover("step", "accuracy", fmt="%"),
-                    }
-                )
+        made = (  # several seeds: the figure's mean per evaluation, diverged seeds apart
+            _accuracy_means(name, members, keys, styles[name], band)
+            if len(members) > 1
+            else _run_accuracy(name, members[0], keys, styles[name])
+        )
+        traces += made
+        curves += [_floats_or_nan(t["y"]) for t in made]
     if not traces:
         return None
     return _chart(
         "accuracy", "Accuracy", traces, _axes("step", "accuracy", y_format="%"),
         _scale(curves, log=False), legend=list(_groups(runs)),
     )  # fmt: skip
+
+
+def _run_accuracy(
+    name: str, run: Mapping[str, Any], keys: Sequence[str], style: palette.Style
+) -> list[dict[str, Any]]:
+    """A run's accuracy per split, at each evaluation (the first in the legend)."""
+    epochs = [e for e in run.get("epochs") or [] if isinstance(e, Mapping)]
+    traces = []
+    for key in keys:
+        points = [(e.get("step"), e.get(key)) for e in epochs if e.get(key) is not None]
+        if points:
+            trace = _accuracy_trace(
+                name, key, style, [p[0] for p in points], [p[1] for p in points]
+            )
+            trace.update(showlegend=True, meta=f"{_label(run)} · {ACCURACY_NAMES[key]}")
+            traces.append(trace)
+    return traces
+
+
+def _accuracy_trace(
+    name: str, key: str, style: palette.Style, x: Sequence[Any], y: Any, width: float = 1.6
+) -> dict[str, Any]:
+    """One accuracy curve of ``name``'s group, in its colour and the split's dash."""
+    return {
+        "mode": "lines+markers" if len(x) <= 40 else "lines",
+        "name": name,  # one legend entry per group; the dash tells the split
+        "legendgroup": name,
+        "showlegend": False,
+        "x": list(x),
+        "y": _rounded(y),
+        "meta": name,
+        "line": _line(style, width, ACCURACY_DASHES[key]),
+        "marker": {"symbol": style.symbol, "size": 5, "color": style.color},
+        "hover": _hover("step", "accuracy", fmt="%"),
+    }
+
+
+def _accuracy_spread(
+    runs: Sequence[Mapping[str, Any]], key: str, band: str
+) -> tuple[list[float], list[float]]:
+    """The band of ``runs``' ``key`` at each step where any evaluated it (the steps of
+    :func:`~gdlab.report.figures._mean_by_step`): mean ± std (``band="std"``), or the
+    lowest to the highest (``"minmax"``)."""
+    table: dict[float, list[float]] = {}
+    for run in runs:
+        for entry in run.get("epochs") or []:
+            if entry.get(key) is not None and entry.get("step") is not None:
+                table.setdefault(float(entry["step"]), []).append(float(entry[key]))
+    values = [np.asarray(table[step]) for step in sorted(table)]
+    if band == "std":
+        return [float(v.mean() - v.std()) for v in values], [
+            float(v.mean() + v.std()) for v in values
+        ]
+    return [float(v.min()) for v in values], [float(v.max()) for v in values]
+
+
+def _accuracy_means(
+    name: str,
+    group: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    style: palette.Style,
+    band: str,
+) -> list[dict[str, Any]]:
+    """A group of several seeds' accuracy traces, as the figure draws them
+    (:func:`~gdlab.report.figures._accuracy_members`): each diverged seed alone, thin
+    (its seed in its label), then per split the mean over the seeds kept at each
+    evaluation, with a shaded band (``band``: ``"std"`` or ``"minmax"``)."""
+    traces: list[dict[str, Any]] = []
+    sets = _accuracy_members(group, keys)
+    first = 0  # the legend's entry: the mean's first split
+    for runs, _, alpha in sets[1:] + sets[:1]:  # the mean on top
+        several, first = len(runs) > 1, len(traces)
+        for key in keys:
+            steps, values = _mean_by_step(runs, key, "step")
+            if not steps:
+                continue
+            trace = _accuracy_trace(name, key, style, steps, values, 1.6 if alpha == 1 else 0.9)
+            split = ACCURACY_NAMES[key]
+            if several:
+                low, high = _accuracy_spread(runs, key, band)
+                trace["meta"] = f"{name} · {split}: mean of {len(runs)} seeds"
+                trace["band"] = {"kind": band, "seeds": len(runs),
+                                 "low": _rounded(low), "high": _rounded(high)}  # fmt: skip
+            else:
+                trace["meta"] = f"{_label(runs[0], seed=True)} · {split}"
+            if alpha < 1:
+                trace["line"]["opacity"] = alpha
+            traces.append(trace)
+    for index, trace in enumerate(traces):
+        trace["showlegend"] = index == first
+    return traces
 
 
 def _lr_log(rates: Sequence[np.ndarray]) -> bool:
@@ -892,8 +1083,11 @@ def _sensitivity_line(
     std: np.ndarray,
     style: palette.Style,
     metric: str,
+    accuracy: Sequence[str | None] = (),
 ) -> dict[str, Any]:
-    """A configuration's mean against the rate (``grid`` and ``mean`` of one length), ± std."""
+    """A configuration's mean against the rate (``grid`` and ``mean`` of one length), ± std;
+    its hover adds the validation accuracy at each point that has one (``accuracy``, words
+    from :func:`_accuracy_words`)."""
     n = len(grid)
     trace = {
         "mode": "lines+markers",
@@ -909,7 +1103,43 @@ def _sensitivity_line(
     }
     if len(std) >= n and n:
         trace["error"] = _rounded(np.nan_to_num(std[:n]))
+    if any(accuracy):
+        trace["hover"]["extra"] = "validation accuracy"
+        trace["customdata"] = list(accuracy)
     return trace
+
+
+def _accuracy_text(mean: Any, std: Any) -> str | None:
+    """``"91.2% ± 0.4%"`` (mean ± std over the folds), ``"91.2%"`` without a std, ``None``
+    without a mean."""
+    if not isinstance(mean, int | float) or not math.isfinite(mean):
+        return None
+    text = f"{100 * mean:.1f}%"
+    if isinstance(std, int | float) and math.isfinite(std):
+        text += f" ± {100 * std:.1f}%"
+    return text
+
+
+def _point_accuracy(c: Mapping[str, Any], lr: Any, mean: Any) -> str | None:
+    """The validation accuracy of the point tried at rate ``lr`` whose mean accuracy is
+    ``mean`` (tune.json's ``points`` hold its std), as :func:`_accuracy_text` words it."""
+    for point in c.get("points") or []:
+        if not isinstance(point, Mapping) or point.get("mean_accuracy") != mean:
+            continue
+        if (point.get("hyperparameters") or {}).get("lr") == lr:
+            return _accuracy_text(mean, point.get("std_accuracy"))
+    return _accuracy_text(mean, None)
+
+
+def _accuracy_words(c: Mapping[str, Any], n: int) -> list[str | None]:
+    """The validation accuracy (mean ± std over the folds) at each of a configuration's
+    first ``n`` rates; ``None`` where it has none (a regression, a diverged rate)."""
+    grid = list(c.get("grid") or [])
+    means = list(c.get("accuracy") or [])
+    return [
+        _point_accuracy(c, grid[i], means[i]) if i < len(means) and i < len(grid) else None
+        for i in range(n)
+    ]
 
 
 #: How the sensitivity chart marks a rate some folds did not score: (symbol, words).
@@ -950,17 +1180,30 @@ def _unscored_marks(
 
 
 def _best_mark(
-    label: str, c: Mapping[str, Any], style: palette.Style, metric: str
+    label: str, c: Mapping[str, Any], style: palette.Style, metric: str, chosen: str
 ) -> dict[str, Any] | None:
-    """A star at the rate chosen; ``None`` without one."""
+    """A star at the rate chosen (``chosen``: what chose it, ``"by mean validation
+    accuracy"``), its validation accuracy on hover where it has one; ``None`` without one."""
     best = c.get("best") or {}
     if best.get("lr") is None or best.get("mean") is None:
         return None
     marker = {"symbol": "star", "size": 15, "color": style.color, "edge": "#000000"}
-    return _group_markers(
-        label, [best["lr"]], [best["mean"]], f"{label}: the rate chosen", marker,
+    star = _group_markers(
+        label, [best["lr"]], [best["mean"]], f"{label}: the rate chosen {chosen}", marker,
         _hover("lr", metric),
     )  # fmt: skip
+    accuracy = _point_accuracy(c, best["lr"], best.get("accuracy"))
+    if accuracy is not None:
+        star["hover"]["extra"] = "validation accuracy"
+        star["customdata"] = [accuracy]
+    return star
+
+
+def _chosen_by(series: Mapping[str, Any], metric: str) -> str:
+    """What chose each configuration's rate, in words: ``"by mean validation accuracy
+    (loss breaks ties)"`` (tune.json's ``selected_by``; else the lowest ``metric``)."""
+    chosen = series.get("selected_by")
+    return f"by {chosen}" if isinstance(chosen, str) and chosen else f"by the lowest {metric}"
 
 
 def _group_markers(
@@ -988,6 +1231,7 @@ def _sensitivity_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
     labels = [str(k) for k in configurations]
     styles = palette.assign(labels)
     folded = series.get("folds") != 1  # one hold-out, or a 2-D function's one run
+    chosen = _chosen_by(series, metric)
     traces, values, band = [], [], []
     for label, c in zip(labels, configurations.values(), strict=True):
         grid = _floats(c.get("grid"))
@@ -998,9 +1242,11 @@ def _sensitivity_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
         if len(std) >= n:  # the figure's fill_between(mean ± std)
             band += [mean[:n] - std[:n], mean[:n] + std[:n]]
         style = styles[label]
-        traces.append(_sensitivity_line(label, grid[:n], mean[:n], std, style, metric))
+        line = _sensitivity_line(label, grid[:n], mean[:n], std, style, metric,
+                                 _accuracy_words(c, n))  # fmt: skip
+        traces.append(line)
         traces += _unscored_marks(label, c, grid, mean, style, folded)
-        best = _best_mark(label, c, style, metric)
+        best = _best_mark(label, c, style, metric, chosen)
         if best is not None:
             traces.append(best)
             values.append(_floats_or_nan(best["y"]))
@@ -1009,8 +1255,11 @@ def _sensitivity_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
     every = _finite(values)
     log = bool(every.size and every.min() > 0 and every.max() / every.min() > SENSITIVITY_LOG_RATIO)
     axes = _axes("learning rate", metric, x_type="log")
+    note = f"★ the rate chosen, {chosen}"
+    if any(t.get("hover", {}).get("extra") == "validation accuracy" for t in traces):
+        note += "; hover a point for its validation accuracy"
     return _chart("sensitivity", "Learning-rate sensitivity", traces, axes,
-                  _whole_scale(every, log, _finite(band)), legend=labels)  # fmt: skip
+                  _whole_scale(every, log, _finite(band)), legend=labels, note=note)  # fmt: skip
 
 
 # --- all of them ----------------------------------------------------------------------------
@@ -1038,8 +1287,10 @@ def charts(
         ``format``, ``range``), ``legend`` (the entries in order), ``scale``
         (``{"kind": "log" | "linear", "switch": bool, "ranges": {...}}``, or
         ``None`` for a chart without a y-scale switch), ``smooth`` (for noisy
-        losses: ``{"beta", "betas", "raw": {trace index: raw values}}``; the
-        page fills those traces' ``y`` with the smoothed values), ``views``
+        losses: ``{"beta", "betas", "raw": {trace index: raw values}, "seeds":
+        {trace index: {"raw": [each seed's raw values], "strides", "band"}}}``; the
+        page fills those traces' ``y`` with the smoothed values, a mean's with the
+        mean of its seeds' and its band), ``note`` (words under the legend), ``views``
         (preset ranges, such as the first 60 days of an EWMA), ``partial``
         (true when the figure holds more than the chart, such as a second panel:
         the page shows the image first) and, for dates along x, ``dates``.
