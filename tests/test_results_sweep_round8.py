@@ -138,8 +138,11 @@ def test_ctrl_c_while_asking_a_silent_server_stops_at_once(tmp_path, python_sigi
 
     monkeypatch.setattr(gdlab.sweep, "_ANSWER_SECONDS", 3600.0)  # only Ctrl-C ends the wait
 
+    pressed = threading.Lock()
+
     def interrupt(conn: socket.socket) -> None:  # connected: now the user presses Ctrl-C
-        os.kill(os.getpid(), signal.SIGINT)
+        if pressed.acquire(blocking=False):  # once: a second connection's would come late
+            os.kill(os.getpid(), signal.SIGINT)
 
     out = tmp_path / "tasks.jsonl"
     with _server(interrupt) as address, pytest.raises(KeyboardInterrupt):

@@ -869,7 +869,7 @@ def _tuned_not_an_experiment(args: argparse.Namespace) -> None:
 
 def _race_left(args: argparse.Namespace, directory: Path | None, replacing: bool) -> str:
     """What an interrupted race left, in words (after "interrupted; ")."""
-    if replacing:
+    if replacing and directory is None:  # (a Ctrl-C after the swap: the new one is there)
         return f"{args.out} keeps its earlier report (the unfinished one was not kept)"
     if directory is None:
         return "no run had finished (nothing was written)"

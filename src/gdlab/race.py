@@ -616,7 +616,9 @@ def describe_problem(experiment: Experiment, problem: Any) -> dict[str, Any]:
             info["function"]["expression"] = fn.expression
         return info
     parts = problem.parts
-    info["data"] = data_block(parts["train"], parts.get("test"), spec.has("classifier"))
+    info["data"] = data_block(
+        parts["train"], parts.get("test"), spec.has("classifier"), parts.get("validation")
+    )
     if hasattr(problem, "sizes"):
         info["sizes"] = list(problem.sizes)
     if callable(getattr(problem, "surface", None)):  # the loss over the runs' 2-D path

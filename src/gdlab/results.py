@@ -49,6 +49,7 @@ __all__ = [
     "SERIES_POINTS",
     "Placed",
     "ResultsWriter",
+    "check_new",
     "environment",
     "holds_report",
     "inline_series",
@@ -169,8 +170,9 @@ def _inline_points() -> int:
 DATA_POINTS = 2_000
 
 
-def data_block(train: Any, test: Any, classifier: bool) -> dict[str, Any]:
-    """The ``problem.data`` block of results.json for ``train`` (and ``test``).
+def data_block(train: Any, test: Any, classifier: bool, validation: Any = None) -> dict[str, Any]:
+    """The ``problem.data`` block of results.json for ``train`` (and ``test``, and the
+    ``validation`` part evaluated each epoch: ``n_validation``, only when there is one).
 
     A classifier on two features keeps its training points for the decision
     boundary figure: all of them up to :data:`DATA_POINTS`, else that many evenly
@@ -183,6 +185,8 @@ def data_block(train: Any, test: Any, classifier: bool) -> dict[str, Any]:
         "n_test": 0 if test is None else test.n_samples,
         "n_features": train.n_features,
     }
+    if validation is not None:
+        block["n_validation"] = validation.n_samples
     if train.n_features == 2 and classifier:
         n = train.n_samples
         rows = slice(None) if n <= DATA_POINTS else np.linspace(0, n - 1, DATA_POINTS).astype(int)
@@ -710,6 +714,24 @@ def _is_real_dir(entry: os.DirEntry) -> bool:
         return True  # unknown: left alone
 
 
+def check_new(name: str, path: str | os.PathLike) -> Path:
+    """``path`` as a ``Path`` when it is a directory to make, or an empty one (a lock
+    file aside): what a report written in Python goes into, never over another.
+
+    Raises:
+        gdlab._io.OutputError: naming ``path`` and the first few names it holds, or
+            why it cannot be an output directory (a file, below a file).
+    """
+    path = _io.check_output_dir(path)
+    if not _is_empty(path):
+        held = sorted(p.name for p in path.iterdir() if p.name != _LOCK_FILE)
+        shown = ", ".join(held[:3]) + (", …" if len(held) > 3 else "")
+        raise _io.OutputError(
+            f"{name} must be a new or empty directory; got {str(path)!r}, which holds {shown}"
+        )
+    return path
+
+
 def holds_report(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a directory that holds anything (a lock file aside)."""
     return Path(path).is_dir() and not _is_empty(Path(path))
@@ -909,10 +931,11 @@ def output(
     told there too, never raised. A hidden directory whose writer still runs is
     never touched, and one that holds no finished run is removed.
 
-    ``placed``, if given, is filled in once the report is in place (see
-    :class:`Placed`): where it went, and which path to name to a user; also
-    when the block raised and what it wrote was kept (then both name that
-    unfinished report).
+    ``placed``, if given, is filled in as soon as the report is in place (see
+    :class:`Placed`), before ``latest`` is pointed at it: where it went, and
+    which path to name to a user; also when the block raised and what it wrote
+    was kept (then both name that unfinished report). An interrupt that lands
+    after the move leaves it filled in: the report is there.
 
     Raises:
         gdlab._io.OutputError: ``out`` cannot be written, holds a report (no
@@ -934,10 +957,8 @@ def output(
     made = _io.missing_dirs(target)
     with later_interrupts_ignored():  # a 2nd Ctrl-C never cuts short what the 1st keeps
         target = yield from _written(root, target, out, force, lock, made, placed)
-        if out is None:
+        if out is None:  # placed names its own directory: latest may lead to another's
             _point_latest(Path(root), target)
-    if placed is not None:  # its own directory: latest may lead to another's by now
-        placed.directory, placed.shown = target, Path(out) if out is not None else target
 
 
 def _written(
@@ -966,18 +987,37 @@ def _written(
                 except BaseException:
                     if existed or _is_empty(staged):
                         shutil.rmtree(staged, ignore_errors=True)
-                    else:
-                        target = _put_in_place(staged, target, out)
-                        if placed is not None:  # an unfinished report: where it is
-                            placed.directory = placed.shown = target
+                    else:  # an unfinished report: named by where it is
+                        _into_place(staged, target, out, placed, shown=None)
                     raise
-                return _put_in_place(staged, target, out)
+                return _into_place(staged, target, out, placed, shown=out)
     except BaseException:
         if locked and out is not None:  # the lock made them: a failed run leaves none
             with contextlib.suppress(OSError):
                 for directory in made:
                     directory.rmdir()  # only if empty (a report moved there stays)
         raise
+
+
+def _into_place(staged: Path, target: Path, out: Any, placed: Placed | None, *, shown: Any) -> Path:
+    """:func:`_put_in_place`, and ``placed`` filled in as soon as the report is there
+    (``shown``: the path to name, or ``None`` for where it went), before anything
+    else (``latest``): an interrupt that lands after the move, even one just after the
+    rename, leaves ``placed`` naming the report in place."""
+    try:
+        where = _put_in_place(staged, target, out)
+        _record(placed, where, shown)
+    except BaseException:
+        moved = out is not None and not os.path.lexists(staged) and target.is_dir()
+        if moved and placed is not None and placed.directory is None:
+            _record(placed, target, shown)
+        raise
+    return where
+
+
+def _record(placed: Placed | None, where: Path, shown: Any) -> None:
+    if placed is not None:
+        placed.directory, placed.shown = where, where if shown is None else Path(shown)
 
 
 @contextlib.contextmanager
@@ -1135,22 +1175,26 @@ def _recover_staged(orphan: Path, out: Any) -> str | None:
             return None
         for report in (orphan, *_subdirs(orphan)):  # a tour's reports are its folders
             _take_journal(report)
+            _drop_untaken(report)
             _rewrite_csv(report)
         runs = _finished(orphan)
         if runs is None:
             shutil.rmtree(orphan, ignore_errors=True)
             return None
         _tidy(orphan)
-        failed = _finish_page(orphan)
+        if _is_tour(orphan):
+            failed = _finish_tour(orphan)
+        else:
+            failed = _finish_page(orphan)
+            if failed:
+                failed = f"its page could not be made ({failed}): results.json holds the runs"
         target = _target_of(orphan)
         if out is None:  # its own stamped name, as Ctrl-C would have left it
             where = _move_new(orphan, target)
         else:  # never in --out's place: the run that recovers it writes there
             where = _move_new(orphan, target.parent / _beside(target), lambda: _beside(target))
     told = f"recovered the unfinished report of a killed run{_counted(runs)} as {where}"
-    if failed:
-        told += f"; its page could not be made ({failed}): results.json holds the runs"
-    return told
+    return f"{told}; {failed}" if failed else told
 
 
 def _subdirs(directory: Path) -> list[Path]:
@@ -1211,6 +1255,63 @@ def _journal_runs(journal: Path, runs: list[Any]) -> list[dict[str, Any]]:
             taken.add(_file_key(run_id))
             extra.append(record)
     return extra
+
+
+#: The folders of a report's parameter and series files (``params/<id>.npz``, …).
+_RUN_FILES = ("params", "series")
+
+
+def _drop_untaken(report: Path) -> None:
+    """Remove from a killed run's ``report`` the parameter and series files of runs that
+    its ``results.json`` does not list (a worker writes them before the race records its
+    run): the recovered report holds its own runs' files only. A report whose
+    results.json cannot be read, or whose journal could not be taken, is left as it is."""
+    if (report / _JOURNAL).exists():
+        return
+    try:
+        document = json.loads((report / "results.json").read_text(encoding="utf-8"))
+        runs = document["runs"]
+        named = {
+            os.path.normpath(block["file"])
+            for run in runs
+            for block in (run.get("final_params"), run.get("series"))
+            if isinstance(block, Mapping) and isinstance(block.get("file"), str)
+        }
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return
+    for folder in _RUN_FILES:
+        for path in sorted((report / folder).glob("*.npz")):
+            if os.path.join(folder, path.name) not in named and not path.is_dir():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        with contextlib.suppress(OSError):
+            (report / folder).rmdir()  # only if empty
+
+
+def _is_tour(directory: Path) -> bool:
+    """Whether ``directory`` holds a tour (its reports in folders, no results.json of its
+    own) whose combined page is not drawn yet."""
+    if any((directory / name).exists() for name in REPORT_FILES):
+        return False
+    return any((p / "results.json").is_file() for p in _subdirs(directory))
+
+
+def _finish_tour(directory: Path) -> str | None:
+    """Finish a killed tour's ``directory`` as Ctrl-C would have
+    (:func:`gdlab.tour.finish_killed`): its reports' pages and its combined page;
+    ``None``, or what could not be drawn, in words."""
+    try:
+        from gdlab.tour import finish_killed
+
+        failed = finish_killed(directory)
+    except Exception as error:  # recovery never fails the run that recovers
+        return f"its page could not be made ({_in_words(error)})"
+    if not failed:
+        return None
+    return (
+        f"the page of {', '.join(failed)} could not be made (its results.json holds its "
+        "runs; the tour's page leaves it out)"
+    )
 
 
 def _rewrite_csv(report: Path) -> None:

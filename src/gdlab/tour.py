@@ -16,10 +16,12 @@ the individual reports of ``gdlab race`` are never touched.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from gdlab._text import joined
 from gdlab.experiments import Experiment
 from gdlab.experiments.describe import text
 
-__all__ = ["run", "shortened"]
+__all__ = ["finish_killed", "run", "shortened"]
 
 
 #: The tour page's title: what it holds (seed 002's tuning is not a race: ``gdlab tune``).
@@ -79,14 +81,22 @@ def run(
 ) -> Path:
     """Run the tour into ``out_dir``; return the path of the combined ``index.html``.
 
-    An exception (Ctrl-C included) stops the tour: the experiment it stopped in
-    gets its own page of the runs that finished (marked stopped early, as
-    :func:`gdlab.race.run_experiment` marks a race's), the combined page says
-    that the tour stopped and names what did not run (:func:`stopped_words`),
-    and the exception propagates.
+    ``out_dir`` must be new or empty (a tour is never written over another
+    report). An exception (Ctrl-C included) stops the tour: the experiment it
+    stopped in gets its own page of the runs that finished (marked stopped
+    early, as :func:`gdlab.race.run_experiment` marks a race's), or, when none
+    had finished, its directory is removed; the combined page says that the
+    tour stopped and names what did not run (:func:`stopped_words`), and the
+    exception propagates. A tour stopped before any experiment finished a run
+    leaves nothing (``out_dir`` as it was, or not made).
+
+    Raises:
+        gdlab._io.OutputError: ``out_dir`` is not a new or empty directory
+            (named; nothing is written).
     """
     from gdlab.experiments.plots import PLOTS, run_plot
     from gdlab.report import html, write
+    from gdlab.results import check_new, holds_report
 
     # checked before the first experiment writes its report
     quick = check_bool("quick", quick)
@@ -94,7 +104,8 @@ def run(
     workers = check_int("workers", workers, low=1)
     if not isinstance(out_dir, str | os.PathLike):
         fail("out_dir", "a path (str or os.PathLike)", out_dir, kind=TypeError)
-    out_dir = Path(out_dir)
+    out_dir = check_new("out_dir", out_dir)
+    made = not out_dir.exists()
     entries: list[tuple[dict[str, Any], list[dict[str, Any]], str]] = []
     current = ""
     try:
@@ -120,10 +131,16 @@ def run(
             document = run_plot(kind, out_dir / current, command=command, figures=False)
             entries.append((document, write(document, out_dir / current), current))
     except BaseException as error:
-        entries += _stopped_entry(out_dir, current, [subdir for _, _, subdir in entries])
-        if entries:
+        done = [subdir for _, _, subdir in entries]
+        if current and current not in done:
+            _drop_unfinished(out_dir / current)
+        entries += _stopped_entry(out_dir, current, done)
+        if holds_report(out_dir):  # a page for what is there (a report whose page failed)
             html.write_tour(entries, out_dir, title=TITLE, command=command,
                             stopped=stopped_words(out_dir), stopped_by=_why(error))  # fmt: skip
+        elif made:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
         raise
     html.write_tour(entries, out_dir, title=TITLE, command=command)
     return out_dir / "index.html"
@@ -134,6 +151,82 @@ def _why(error: BaseException) -> str:
     if isinstance(error, KeyboardInterrupt):
         return "interrupted"
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _drop_unfinished(directory: Path) -> None:
+    """Remove the report ``directory`` of a stopped experiment that holds no finished run
+    (nor a plot's data): made but empty, or a results.json of no runs. The tour's
+    directory then holds reports only, and a rerun with ``--force`` may replace it."""
+    document = _document(directory)
+    if document is None or (not document.get("runs") and document.get("series") is None):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+#: Why the page of a tour recovered after a kill says it stopped early.
+KILLED = "its process was killed; a later gdlab command recovered it"
+
+
+def finish_killed(out_dir: str | Path) -> list[str]:
+    """Finish the tour that a killed process (``kill -9``) left in ``out_dir`` as Ctrl-C
+    would have: the directory of an experiment with no finished run is removed, the
+    page of every other one that has none is drawn from its ``results.json`` (and
+    drawn again where its figures cannot be listed: the combined page needs them), and
+    the combined page marks the tour stopped early. Returns what could not be drawn,
+    in words (``"mnist (ValueError: …)"``): the tour's page leaves it out, its
+    results.json is kept.
+    """
+    from gdlab.report import html, write
+
+    out_dir = Path(out_dir)
+    entries, failed = [], []
+    for name in planned():
+        directory = out_dir / name
+        if not directory.is_dir() or directory.is_symlink():
+            continue
+        _drop_unfinished(directory)
+        document = _document(directory)
+        if document is None:
+            continue
+        fresh = not (directory / "figures").exists()
+        try:
+            drawn = _drawn(document, directory)
+            drawn = write(document, directory) if drawn is None else drawn
+            entries.append((document, drawn, name))
+        except Exception as error:  # recovery never fails the run that recovers
+            if fresh:
+                shutil.rmtree(directory / "figures", ignore_errors=True)
+            failed.append(f"{name} ({_why(error)})")
+    command = next((str(d["command"]) for d, _, _ in entries if d.get("command")), "")
+    html.write_tour(entries, out_dir, title=TITLE, command=command,
+                    stopped=stopped_words(out_dir), stopped_by=KILLED)  # fmt: skip
+    return failed
+
+
+def _drawn(document: dict[str, Any], directory: Path) -> list[dict[str, Any]] | None:
+    """The figures of the report in ``directory`` (as :func:`gdlab.report.write` returns
+    them) when its page and every figure are there already: listed, not drawn again
+    (a second or more each); else ``None``."""
+    from gdlab.report import figures
+
+    if not (directory / "index.html").is_file():
+        return None
+    try:
+        plans = figures._plan(document)  # what draw() would draw, in its order
+        drawn = [
+            {
+                "name": plan.name,
+                "title": plan.title,
+                "caption": plan.caption,
+                "look_for": plan.look_for(),
+                "png": f"figures/{plan.name}.png",
+                "svg": f"figures/{plan.name}.svg",
+            }
+            for plan in plans
+        ]
+    except Exception:  # drawn again, or told
+        return None
+    every = all((directory / f[kind]).is_file() for f in drawn for kind in ("png", "svg"))
+    return drawn if every else None
 
 
 def _stopped_entry(out_dir: Path, name: str, done: list[str]) -> list[tuple[Any, Any, str]]:

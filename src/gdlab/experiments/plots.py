@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from gdlab._checks import ConfigError, check_int, check_real
+from gdlab._checks import ConfigError, check_int, check_real, fail
 
 __all__ = ["PLOTS", "ewma_series", "init_series", "run_plot", "schedules_series"]
 
@@ -194,11 +194,20 @@ _PLOT_TEXT = {
 def run_plot(
     kind: str, out_dir: str | os.PathLike, *, command: str = "", figures: bool = True
 ) -> dict[str, Any]:
-    """``gdlab plot KIND``: compute the series, write results.json, figures and report."""
-    from gdlab.results import ResultsWriter
+    """``gdlab plot KIND``: compute the series, write results.json, figures and report.
+
+    Raises:
+        gdlab._checks.ConfigError: an unknown ``kind``.
+        gdlab._io.OutputError: ``out_dir`` is not a new or empty directory (it is
+            named; nothing is written).
+    """
+    from gdlab.results import ResultsWriter, check_new
 
     if kind not in PLOTS:
         raise ConfigError(f"plot must be one of {', '.join(PLOTS)}; got {kind!r}")
+    if not isinstance(out_dir, str | os.PathLike):
+        fail("out_dir", "a path (str or os.PathLike)", out_dir, kind=TypeError)
+    check_new("out_dir", out_dir)  # never over another report: its files would mix
     series = {"schedules": schedules_series, "ewma": ewma_series, "init": init_series}[kind]()
     from gdlab.experiments.describe import source_text
 
