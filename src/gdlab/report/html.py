@@ -16,7 +16,9 @@ loading anything else. In page order it shows:
 * the figures, each with "what to look for", its caption and, for a curve
   figure, its interactive twin (:mod:`gdlab.report.interactive`; hover, zoom,
   legend, log switch, smoothing), the PNG kept beneath it (``charts=False``:
-  the PNG alone, and no chart script);
+  the PNG alone, and no chart script); an image links to its full-size PNG and never
+  shrinks below :data:`READABLE_SHARE` of its width (a phone scrolls it sideways in its
+  box, not the page);
 * every run in a table that sorts by any column (collapsed when long);
 * the environment (versions, machine, configuration).
 
@@ -40,6 +42,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from gdlab import _io
 from gdlab._text import number
@@ -121,10 +124,19 @@ table.ranking { width: auto; min-width: min(100%, 36rem); }
 table.ranking td.rank { color: var(--muted); }
 table.ranking thead th { padding: .4rem .5rem; }
 .table-note { color: var(--muted); font-size: .9rem; }
+#comparison-table thead th { white-space: normal; vertical-align: bottom; }
 dl.symbols.common { max-width: 52rem; margin-bottom: 1rem; }
 figure { margin: 2rem 0 3rem; }
 figure img, figure svg { display: block; max-width: 100%; height: auto;
   background: #ffffff; border-radius: 4px; }
+.figure-scroll { overflow-x: auto; }
+.figure-scroll > a.full-size { display: inline-block; vertical-align: top; cursor: zoom-in;
+  border-radius: 4px; }
+.figure-scroll > a.full-size:focus-visible { outline: 3px solid var(--accent);
+  outline-offset: -3px; }
+.figure-scroll > img, .figure-scroll > svg, .figure-scroll > a > img,
+.figure-scroll > a > svg { min-width: var(--readable, 0); }
+.scroll-hint { display: none; }
 figcaption { color: var(--muted); margin-top: .5rem; font-size: .92rem; }
 .look-for { background: var(--note-bg); border-radius: 6px; padding: .6rem .9rem;
   margin: .75rem 0; max-width: 60rem; }
@@ -206,6 +218,7 @@ summary { cursor: pointer; font-weight: 600; }
   .controls output { min-width: 0; }
   table.ranking .best { display: none; }
   table.ranking td { white-space: normal; }  /* it fits the screen; the others scroll */
+  .scroll-hint { display: block; color: var(--muted); font-size: .85rem; margin: .25rem 0 0; }
 }
 """
 
@@ -495,6 +508,67 @@ def _pm(mean: Any, std: Any) -> tuple[str, str]:
     return text, repr(float(mean))
 
 
+def _pm_percent(mean: Any, std: Any) -> tuple[str, str]:
+    """An accuracy's ``"88.0% ± 0.5"`` (the spread in percentage points) and sort value."""
+    if mean is None:
+        return _MISSING, ""
+    text = f"{100 * mean:.1f}%" + ("" if std is None else f" ± {100 * std:.1f}")
+    return text, repr(float(mean))
+
+
+def _chosen_point(c: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The tuning's scores of the setting it chose: its point in tune.json's ``points``
+    (both metrics, each with its spread over the folds), or, where there are no points,
+    what ``best`` keeps (the loss's mean and spread, the accuracy's mean)."""
+    best = c.get("best") or {}
+    for point in c.get("points") or ():
+        if isinstance(point, Mapping) and point.get("hyperparameters") == best.get(
+            "hyperparameters"
+        ):
+            return point
+    return {"mean_loss": best.get("mean"), "std_loss": best.get("std"),
+            "mean_accuracy": best.get("accuracy")}  # fmt: skip
+
+
+def _validation_kinds(series: Mapping[str, Any], results: Mapping[str, Any]) -> list[str]:
+    """The tuning's scores the comparison shows: ``loss`` (validation loss) and, for a
+    classifier, ``accuracy``; none for a 2-D function (no validation) or a series
+    without its configurations' scores."""
+    if tuning_text.is_function(series, results):
+        return []
+    points = [
+        _chosen_point(c)
+        for c in (series.get("configurations") or {}).values()
+        if isinstance(c, Mapping)
+    ]
+    return [
+        kind
+        for kind in ("loss", "accuracy")
+        if any(point.get(f"mean_{kind}") is not None for point in points)
+    ]
+
+
+def _chose(series: Mapping[str, Any]) -> str | None:
+    """The score that chose each configuration's setting (``loss``, ``accuracy``), where
+    the results record it."""
+    words = tuning_text.selected_by(series) or ""
+    return next((kind for kind in ("accuracy", "loss") if kind in words), None)
+
+
+def _validation_cells(
+    c: Mapping[str, Any], kinds: Sequence[str], spread: bool
+) -> list[tuple[str, str]]:
+    """The chosen setting's validation loss and accuracy, as mean ± std over the folds
+    (``spread``; a hold-out has one score)."""
+    point = _chosen_point(c)
+    cells = []
+    for kind in kinds:
+        mean = point.get(f"mean_{kind}")
+        std = point.get(f"std_{kind}") if spread else None
+        cells.append(_pm(mean, std) if kind == "loss" else _pm_percent(mean, std))
+    return cells
+
+
 def _tuned_cell(c: Mapping[str, Any], name: str) -> tuple[str, str]:
     """One configuration's tuned value of ``name`` with every digit (the race ran it), its
     default said and a value at the edge of what tuning may try flagged; a dash where the
@@ -517,15 +591,7 @@ def _comparison_cells(
     row: Mapping[str, Any], c: Mapping[str, Any], names: Sequence[str], accuracy: bool
 ) -> list[tuple[str, str]]:
     loss, loss_key = _pm(row.get("final_loss_mean"), row.get("final_loss_std"))
-    acc_mean, acc_std = row.get("test_accuracy_mean"), row.get("test_accuracy_std")
-    acc = (
-        (_MISSING, "")
-        if acc_mean is None
-        else (
-            f"{100 * acc_mean:.1f}%" + ("" if acc_std is None else f" ± {100 * acc_std:.1f}"),
-            repr(float(acc_mean)),
-        )
-    )
+    acc = _pm_percent(row.get("test_accuracy_mean"), row.get("test_accuracy_std"))
     steps = row.get("steps_to_target")
     within = row.get("within_10_percent")
     cells = [
@@ -546,8 +612,37 @@ def _comparison_cells(
     return cells
 
 
+#: The comparison's headers of the tuning's scores of the chosen setting.
+_VALIDATION_HEADS = {"loss": "Validation loss", "accuracy": "Validation acc."}
+
+
+def _validation_text(series: Mapping[str, Any], kinds: Sequence[str]) -> str:
+    """What the validation columns show, and which of them chose."""
+    if not kinds:
+        return ""
+    folds = series.get("folds")
+    spread = (
+        f"mean ± standard deviation over its {folds} folds"
+        if isinstance(folds, int) and folds > 1
+        else "one score, on its hold-out"
+        if folds == 1
+        else "mean ± standard deviation"
+    )
+    scores = "scores" if len(kinds) > 1 else "score"
+    text = f". Validation {' and '.join(kinds)}: the chosen setting's {scores} in the tuning"
+    text += f" ({spread})"
+    chose = _chose(series)
+    if chose in kinds:
+        text += f"; “(chose it)” marks the validation {chose}, the score that chose it"
+    return text
+
+
 def _comparison_text(
-    series: Mapping[str, Any], results: Mapping[str, Any], names: Sequence[str], accuracy: bool
+    series: Mapping[str, Any],
+    results: Mapping[str, Any],
+    names: Sequence[str],
+    accuracy: bool,
+    kinds: Sequence[str] = (),
 ) -> str:
     """What the tuning did, exactly: its search and budget, its validation, what chose the
     best, the hyperparameters it tuned; then what the table shows."""
@@ -575,6 +670,7 @@ def _comparison_text(
             "; “(at edge)” marks a value at the edge of what tuning may try: the best may "
             "lie beyond it"
         )
+    text += _validation_text(series, kinds)
     loss = "final loss" if tuning_text.is_function(series, results) else "final training loss"
     return text + (
         f". The race, over several seeds: {loss}{' (and test accuracy)' if accuracy else ''} "
@@ -616,9 +712,15 @@ def _comparison(series: Mapping[str, Any], results: Mapping[str, Any] | None = N
     target = series.get("target_loss")
     configurations = series.get("configurations") or {}
     names = tuning_text.tuned_names(series)
+    kinds = _validation_kinds(series, results)
+    chose = _chose(series)
     head_cells = [
         ("Configuration", "text"),
         *((f"Tuned {name}", "number") for name in names),
+        *(
+            (_VALIDATION_HEADS[kind] + (" (chose\u00a0it)" if kind == chose else ""), "number")
+            for kind in kinds
+        ),
         ("Seeds", "number"),
         ("Final loss", "number"),
         ("Test acc.", "number"),
@@ -637,7 +739,11 @@ def _comparison(series: Mapping[str, Any], results: Mapping[str, Any] | None = N
     body = []
     for index, row in enumerate(rows):
         c = configurations.get(row["group"]) or {}
-        cells = _comparison_cells(row, c if isinstance(c, Mapping) else {}, names, accuracy)
+        c = c if isinstance(c, Mapping) else {}
+        cells = _comparison_cells(row, c, names, accuracy)
+        cells[1 + len(names) : 1 + len(names)] = _validation_cells(
+            c, kinds, series.get("folds") != 1
+        )
         tds = "".join(
             f'<td class="num" data-value="{_e(key)}">{_e(text)}</td>'
             if key or column
@@ -659,7 +765,7 @@ def _comparison(series: Mapping[str, Any], results: Mapping[str, Any] | None = N
     note = f"{note} {_counted_words(rows)}".rstrip()
     return (
         '<section id="comparison">\n<h2>Tuned comparison</h2>\n'
-        f"<p>{_e(_comparison_text(series, results, names, accuracy))} {_e(note)}</p>\n"
+        f"<p>{_e(_comparison_text(series, results, names, accuracy, kinds))} {_e(note)}</p>\n"
         '<div class="table-wrap"><table id="comparison-table" class="sortable">\n'
         f"<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n"
         "</table></div>\n</section>"
@@ -1214,7 +1320,35 @@ def _svg_markup(text: str, prefix: str, label: str) -> str:
     return "<svg" + attributes + root + text[root_end:]
 
 
-def _media(out_dir: Path, figure: Mapping[str, Any], index: int, inline: str) -> str:
+#: A figure is never drawn narrower than this share of its PNG's own width (its pixels
+#: at 120 dpi, :data:`gdlab.report.figures.PNG_DPI`): there its smallest words (6.5 pt
+#: notes, 7 pt ticks) are 9 to 10 CSS pixels high. A narrower screen scrolls it sideways.
+READABLE_SHARE = 0.8
+#: The width a figure has on a 390 px phone (less the page's margins): a figure that
+#: cannot shrink to it says that it scrolls.
+_PHONE_WIDTH = 366
+_SVG_WIDTH = re.compile(r'<svg\b[^>]*?\swidth="([0-9.]+)(pt|px)?"')
+
+
+def _natural_width(out_dir: Path, figure: Mapping[str, Any], svg: str) -> float | None:
+    """An inline SVG's width in CSS pixels as its PNG has it (or, without one, its own)."""
+    png = out_dir / str(figure.get("png") or "")
+    if figure.get("png") and png.is_file():
+        with png.open("rb") as fh:
+            return _png_size(fh.read(24), png)[0]
+    match = _SVG_WIDTH.search(svg)
+    if match is None:
+        return None
+    return float(match.group(1)) * (4 / 3 if match.group(2) == "pt" else 1)
+
+
+def _media(
+    out_dir: Path, figure: Mapping[str, Any], index: int, inline: str, base: str = ""
+) -> str:
+    """The figure's image (or SVG markup) as a link to its full-size PNG, in a box that
+    scrolls sideways where the screen is narrower than the image can shrink to and still
+    be read (:data:`READABLE_SHARE`); ``base`` leads the PNG's address (a tour's
+    subdirectory)."""
     name = str(figure.get("name") or f"figure-{index}")
     title = str(figure.get("title") or name)
     alt = str(figure.get("alt") or title)
@@ -1229,9 +1363,26 @@ def _media(out_dir: Path, figure: Mapping[str, Any], index: int, inline: str) ->
         data = path.read_bytes()
         width, height = _png_size(data, path)
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-        return f'<img src="{uri}" alt="{_e(alt)}" width="{width}" height="{height}">'
-    prefix = re.sub(r"[^A-Za-z0-9_-]", "-", f"f{index}-{name}") + "-"
-    return _svg_markup(path.read_text(encoding="utf-8"), prefix, alt)
+        media = f'<img src="{uri}" alt="{_e(alt)}" width="{width}" height="{height}">'
+        natural: float | None = width
+    else:
+        text = path.read_text(encoding="utf-8")
+        prefix = re.sub(r"[^A-Za-z0-9_-]", "-", f"f{index}-{name}") + "-"
+        media = _svg_markup(text, prefix, alt)
+        natural = _natural_width(out_dir, figure, text)
+    readable = round(READABLE_SHARE * natural) if natural else 0
+    if figure.get("png"):
+        href = quote(f"{base}{figure['png']}")
+        media = (
+            f'<a class="full-size" href="{_e(href)}" title="Open the full-size image (PNG)">'
+            f"{media}</a>"
+        )
+    style = f' style="--readable: {readable}px"' if readable else ""
+    hint = ""
+    if readable > _PHONE_WIDTH:
+        more = ", or select it for the full-size image" if figure.get("png") else ""
+        hint = f'<p class="scroll-hint">Wider than the screen: scroll it sideways{more}.</p>'
+    return f'<div class="figure-scroll"{style}>{media}</div>{hint}'
 
 
 def _chart_box(chart: Mapping[str, Any]) -> str:
@@ -1286,18 +1437,32 @@ def _chart_box(chart: Mapping[str, Any]) -> str:
     )
 
 
+def _figure_anchor(name: str, section: str = "") -> str:
+    """A figure's id: ``figure-loss``; in a tour's section ``bowl``, ``bowl-figure-loss``."""
+    return (f"{section}-" if section else "") + re.sub(r"[^A-Za-z0-9_-]", "-", f"figure-{name}")
+
+
 def _figure(
     out_dir: Path,
     figure: Mapping[str, Any],
     index: int,
     inline: str,
     chart: Mapping[str, Any] | None = None,
+    *,
+    section: str = "",
+    base: str = "",
 ) -> str:
+    """One figure: its title, image (and interactive twin), what to look for, caption.
+
+    On a page of several experiments (a tour), ``section`` is the id of this one's
+    section: it leads the figure's id (``bowl-figure-loss``, since every experiment has
+    its own ``loss``); ``base`` leads the address of its files (``bowl/``).
+    """
     name = str(figure.get("name") or f"figure-{index}")
     title = str(figure.get("title") or name)
     caption = figure.get("caption") or ""
     look_for = figure.get("look_for") or ""
-    media = _media(out_dir, figure, index, inline)
+    media = _media(out_dir, figure, index, inline, base)
     if chart is not None and chart.get("partial"):  # the image has more: it stays in view
         media = (
             f"{media}\n"
@@ -1306,7 +1471,9 @@ def _figure(
         )
     elif chart is not None:
         files = " and ".join(
-            f'<a href="{_e(figure[k])}">{k.upper()}</a>' for k in ("png", "svg") if figure.get(k)
+            f'<a href="{_e(quote(base + figure[k]))}">{k.upper()}</a>'
+            for k in ("png", "svg")
+            if figure.get(k)
         )
         media = (
             f"{_chart_box(chart)}\n"
@@ -1318,7 +1485,7 @@ def _figure(
         if look_for
         else ""
     )
-    anchor = re.sub(r"[^A-Za-z0-9_-]", "-", f"figure-{name}")
+    anchor = _figure_anchor(name, section)
     return (
         f'<figure id="{_e(anchor)}">\n<h3>{_e(title)}</h3>\n{media}\n{words}'
         f"<figcaption>{_e(caption)}</figcaption>\n</figure>"
@@ -1347,6 +1514,10 @@ def _environment(results: Mapping[str, Any]) -> str:
     )
 
 
+#: The sizes of a data set's parts, in the order the problem's line names them.
+_DATA_SIZES = (("n_train", "train"), ("n_validation", "validation"), ("n_test", "test"))
+
+
 def _problem_line(problem: Mapping[str, Any]) -> str:
     parts = [f"{problem.get('name', '')} ({problem.get('kind', '')})"]
     function = problem.get("function")
@@ -1354,11 +1525,7 @@ def _problem_line(problem: Mapping[str, Any]) -> str:
         parts.append(f"f = {function['description']}")
     data = problem.get("data")
     if isinstance(data, Mapping):
-        sizes = [
-            f"{data[k]} {label}"
-            for k, label in (("n_train", "train"), ("n_test", "test"))
-            if data.get(k) is not None
-        ]
+        sizes = [f"{data[k]} {label}" for k, label in _DATA_SIZES if data.get(k) is not None]
         parts.append(f"data {data.get('name', '')}" + (f": {', '.join(sizes)}" if sizes else ""))
     if problem.get("sizes"):
         parts.append("layers " + "–".join(str(s) for s in problem["sizes"]))
@@ -1620,16 +1787,20 @@ def render_tour(
         )
     sections, toc = [], []
     offset = 0
+    taken = {"command", "environment"}  # ids are unique on the page
     for k, (results, figures, subdir) in enumerate(entries):
         dumps(results, indent=None)
         anchor = re.sub(r"[^\w-]", "-", str(results.get("experiment", k)))
+        anchor = f"{anchor}-{k + 1}" if anchor in taken else anchor
+        taken.add(anchor)
         name = str(results.get("title") or results.get("experiment"))
         runs = list(results.get("runs") or [])
         status = results.get("status", "complete")
         early = f" (stopped early: {_runs_count(runs)})" if status == "interrupted" else ""
         toc.append(f'<li><a href="#{_e(anchor)}">{_e(name)}</a>{_e(early)}</li>')
         figure_html = "\n".join(
-            _figure(out_dir / subdir, figure, offset + i, "png") for i, figure in enumerate(figures)
+            _figure(out_dir / subdir, figure, offset + i, "png", section=anchor, base=f"{subdir}/")
+            for i, figure in enumerate(figures)
         )
         offset += len(figures)
         notice = _notice(status, runs) if status == "interrupted" else ""
