@@ -186,7 +186,7 @@ def test_a_second_ctrl_c_is_ignored_until_the_command_has_said_what_it_left(monk
         pytest.skip("SIGINT has another handler here")
     said = []
 
-    def command(argv, line):
+    def command(argv, line, *_):
         try:
             signal.raise_signal(signal.SIGINT)  # the first Ctrl-C stops the command
         except KeyboardInterrupt:
@@ -199,7 +199,7 @@ def test_a_second_ctrl_c_is_ignored_until_the_command_has_said_what_it_left(monk
     assert said == ["interrupted"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
-    def serving(argv, line):  # gdlab play: Python's handler throughout
+    def serving(argv, line, *_):  # gdlab play: Python's handler throughout
         said.append(signal.getsignal(signal.SIGINT) is signal.default_int_handler)
         return 0
 

@@ -70,7 +70,7 @@ def test_the_command_exits_2_on_a_mistake():
 def test_a_bug_in_the_command_exits_1_with_its_traceback(tmp_path):
     code = """
         import gdlab.cli as cli
-        cli.main = lambda: 1 / 0
+        cli._run = lambda argv, stop: 1 / 0
         cli.console()
     """
     done = python(code, tmp_path)
@@ -96,7 +96,7 @@ def test_the_commands_exit_still_runs_the_other_exit_handlers(tmp_path):
             print("printed, not flushed", end="")
             return 3
 
-        cli.main = main
+        cli._run = lambda argv, stop: main()
         cli.console()
         """,
         tmp_path,
@@ -122,7 +122,7 @@ def test_exit_handlers_registered_before_the_command_run_too(tmp_path):
             atexit.register(lambda: Path(sys.argv[1], "order").open("a").write("during\\n"))
             return 0
 
-        cli.main = main
+        cli._run = lambda argv, stop: main()
         cli.console()
         """,
         tmp_path,
@@ -145,7 +145,7 @@ def test_a_thread_still_running_is_waited_for(tmp_path):
             threading.Thread(target=late).start()
             return 0
 
-        cli.main = main
+        cli._run = lambda argv, stop: main()
         cli.console()
         """,
         tmp_path,
@@ -161,7 +161,7 @@ def test_an_interrupt_before_mains_own_handling_exits_130(tmp_path):
         def main():
             raise KeyboardInterrupt
 
-        cli.main = main
+        cli._run = lambda argv, stop: main()
         cli.console()
     """
     done = python(code, tmp_path)
@@ -195,7 +195,7 @@ def test_output_left_unwritten_at_the_end_is_told_with_exit_code_1(tmp_path):
             print("the ranking", end="")  # buffered: written at the exit
             return 0
 
-        cli.main = main
+        cli._run = lambda argv, stop: main()
         cli.console()
     """
     (tmp_path / "script.py").write_text(textwrap.dedent(code))
@@ -326,7 +326,7 @@ def test_a_hang_up_its_starter_ignores_stays_ignored(tmp_path):
             print("ran on", end="")
             return 0
 
-        cli.main = main
+        cli._run = lambda argv, stop: main()
         cli.console()
     """
     done = python(code, tmp_path)
@@ -343,3 +343,40 @@ def test_a_profiler_saves_its_profile(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "p.prof").stat().st_size > 0
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="no SIGTERM here")
+@pytest.mark.parametrize(
+    ("first", "then", "code"), [("SIGINT", "SIGTERM", 130), ("SIGTERM", "SIGINT", 143)]
+)
+def test_one_stop_among_ctrl_c_and_sigterm_keeps_what_finished(tmp_path, first, then, code):
+    """After the first of them, the other is ignored too until what finished is kept,
+    also across a worker's start (which saves and puts back SIGINT's handler)."""
+    done = python(
+        f"""
+        import os, signal
+        import gdlab.cli as cli
+        from gdlab.sweep import interrupts_ignored
+
+        def main(argv, command, stop):
+            try:
+                os.kill(os.getpid(), signal.{first})
+                for _ in range(100000):
+                    pass
+                return 0
+            except KeyboardInterrupt:
+                with interrupts_ignored():  # as a pool's worker starts
+                    pass
+                os.kill(os.getpid(), signal.{then})  # while the finished runs are kept
+                for _ in range(100000):
+                    pass
+                print("kept", end="")
+                return cli.EXIT_INTERRUPTED
+
+        cli._main = main
+        cli.console()
+        """,
+        tmp_path,
+    )
+    assert done.returncode == code, done.stderr
+    assert done.stdout == "kept"

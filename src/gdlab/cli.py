@@ -1095,18 +1095,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     keeps what finished, is ignored); a closed pipe (``gdlab race bowl | head -1``)
     ends quietly.
     """
+    return _run(argv, None)
+
+
+def _run(argv: Sequence[str] | None, stop: Any) -> int:
+    """:func:`main`; with ``stop`` (a :class:`gdlab.results.Stop`: the command itself),
+    SIGTERM and SIGHUP are met as Ctrl-C is, and ``stop`` tells which came."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command_line(argv)
     # after the first Ctrl-C, later ones wait until the command has kept what finished
     # and said so (play serves until Ctrl-C: nothing to keep)
     if argv[:1] == ["play"]:
-        later: Any = contextlib.nullcontext()
+        later: Any = contextlib.nullcontext(stop)
     else:
         from gdlab.results import later_interrupts_ignored
 
-        later = later_interrupts_ignored()
-    with later:
-        return _main(argv, command)
+        later = later_interrupts_ignored(terminations=stop is not None, stop=stop)
+    with later as kept:
+        return _main(argv, command, kept)
 
 
 def console() -> NoReturn:
@@ -1115,59 +1121,27 @@ def console() -> NoReturn:
 
     SIGTERM and SIGHUP (``timeout``, a closed terminal) stop it as a first Ctrl-C
     does: what finished is kept and said, and the exit code is 128 + the signal's
-    number. Once :func:`main` returns, the process ends as Python's exit would
+    number (one its starter set to be ignored, as ``nohup`` does, stays ignored).
+    Once :func:`main` returns, the process ends as Python's exit would
     (:func:`_end`), without the interpreter's teardown. A bug's exception goes
     through Python's own exit (its traceback, exit code 1).
     """
-    received: list[int] = []
-    with _terminations_interrupt(received):
-        try:
-            code = main()
-        except KeyboardInterrupt:  # before main's own handling is in place (its imports)
-            with contextlib.suppress(OSError):
-                print(f"{PROG}: interrupted", file=sys.stderr)
-            code = EXIT_INTERRUPTED
-        except OSError:  # its message could not be told: a terminal hung up (SIGHUP)
-            if not received:
-                raise
-            code = EXIT_INTERRUPTED
-    if received and code == EXIT_INTERRUPTED:
-        code = 128 + received[0]
+    from gdlab.results import Stop
+
+    stop = Stop()
+    try:
+        code = _run(None, stop)
+    except KeyboardInterrupt:  # before main's own handling is in place (its imports)
+        with contextlib.suppress(OSError):
+            print(f"{PROG}: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    except OSError:  # its message could not be told: a terminal hung up (SIGHUP)
+        if stop.signum is None:
+            raise
+        code = EXIT_INTERRUPTED
+    if stop.signum is not None and stop.signum != signal.SIGINT and code == EXIT_INTERRUPTED:
+        code = 128 + stop.signum
     _end(code)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, met as a Ctrl-C is (:func:`console`)."""
-
-
-@contextlib.contextmanager
-def _terminations_interrupt(received: list[int]) -> Iterator[None]:
-    """SIGTERM and SIGHUP raise :class:`Terminated` (a KeyboardInterrupt: every path
-    that keeps what finished on a Ctrl-C keeps it) the first time; later ones are
-    ignored while that is kept. ``received`` gets the signal's number."""
-    signals = [
-        getattr(signal, name)
-        for name in ("SIGTERM", "SIGHUP")
-        # one its starter ignores (nohup, a launcher) stays ignored
-        if hasattr(signal, name) and signal.getsignal(getattr(signal, name)) is signal.SIG_DFL
-    ]
-
-    def stop(signum: int, frame: Any) -> None:
-        for other in [*signals, signal.SIGINT]:  # a Ctrl-C now would cut what is kept
-            signal.signal(other, signal.SIG_IGN)
-        received.append(signum)
-        raise Terminated
-
-    try:
-        previous = {signum: signal.signal(signum, stop) for signum in signals}
-    except ValueError:  # not the main thread (a test calling console): nothing to set
-        yield
-        return
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def _end(code: int) -> NoReturn:
@@ -1226,10 +1200,10 @@ def _printing(where: str) -> Iterator[None]:
         ) from error
 
 
-def _main(argv: list[str], command: str) -> int:
+def _main(argv: list[str], command: str, stop: Any = None) -> int:
     try:
         args = build_parser().parse_args(_with_command(argv))
-        with _ctrl_c_never_lost():
+        with _ctrl_c_never_lost(stop):
             return _dispatch(args, command)
     except SystemExit as done:  # --help, --version
         return done.code if isinstance(done.code, int) else 0
@@ -1284,7 +1258,7 @@ def _with_command(argv: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def _ctrl_c_never_lost():
+def _ctrl_c_never_lost(stop: Any = None):
     """Ctrl-C that lands in a C callback still stops the command.
 
     numba compiles through llvmlite's ctypes callbacks, and ctypes swallows an
@@ -1292,7 +1266,9 @@ def _ctrl_c_never_lost():
     callback function"): a KeyboardInterrupt raised there would be printed and
     lost, and the race would run to its end. ``sys.unraisablehook`` sees it go;
     the interrupt is sent again from a short-lived thread once the main thread
-    is out of the callback, or raised here if the command ends first.
+    is out of the callback, or raised here if the command ends first. ``stop``
+    (:func:`gdlab.results.later_interrupts_ignored`'s) is told, so that the
+    interrupt sent again raises as the first did (a SIGTERM's as Terminated).
     """
     previous = sys.unraisablehook
     lock = _thread.allocate_lock()
@@ -1310,6 +1286,8 @@ def _ctrl_c_never_lost():
         if not isinstance(unraisable.exc_value, KeyboardInterrupt):
             previous(unraisable)
             return
+        if stop is not None:
+            stop.again()
         with lock:
             pending[0] = True
         _thread.start_new_thread(again, ())  # threading's start() would wait here
@@ -1322,7 +1300,7 @@ def _ctrl_c_never_lost():
         with lock:
             lost, pending[0] = pending[0], False
         if lost:  # the command ended before the interrupt was sent again
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt if stop is None else stop.exception()
 
 
 def _one_line(error: BaseException) -> str:

@@ -1020,30 +1020,74 @@ def _record(placed: Placed | None, where: Path, shown: Any) -> None:
         placed.directory, placed.shown = where, where if shown is None else Path(shown)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, met as a first Ctrl-C is (:func:`later_interrupts_ignored`
+    with ``terminations``): every path that keeps what finished on a Ctrl-C keeps it."""
+
+
+@dataclass
+class Stop:
+    """The first stop signal a :func:`later_interrupts_ignored` block met: its number
+    (``None``: none came), and whether its exception is on its way (the signals after
+    it are ignored meanwhile)."""
+
+    signum: int | None = None
+    raising: bool = False
+
+    def exception(self) -> KeyboardInterrupt:
+        """The exception the first signal raises: Terminated for SIGTERM or SIGHUP."""
+        return KeyboardInterrupt() if self.signum in (None, signal.SIGINT) else Terminated()
+
+    def again(self) -> None:
+        """Let the next signal raise again: the first's exception was swallowed on its
+        way (in a C callback) and is being sent again."""
+        self.raising = False
+
+
 @contextlib.contextmanager
-def later_interrupts_ignored() -> Iterator[None]:
+def later_interrupts_ignored(
+    *, terminations: bool = False, stop: Stop | None = None
+) -> Iterator[Stop]:
     """The first Ctrl-C raises :class:`KeyboardInterrupt`, as Python's own handler does;
     those after it are ignored until the block ends, so that what the interrupted
     writer keeps (the finished runs, their page, the report moved into place) is
     written whole. Python's handler is back afterwards. Only on the main thread, and
     where SIGINT has Python's handler (``gdlab``'s command line, a notebook and a
-    background job have their own: nothing changes)."""
+    background job have their own: nothing changes).
+
+    With ``terminations`` (``gdlab``'s command), SIGTERM and SIGHUP are met the same
+    way (raising :class:`Terminated`), one stop among the three: after any first,
+    the others are ignored too. A signal that was ignored when the block began (as
+    ``nohup`` leaves SIGHUP) stays ignored. The handler stays installed and ignores by
+    its state, not by ``SIG_IGN``, so code that saves and puts back SIGINT's handler
+    meanwhile (a worker's start) keeps later signals ignored. Yields the
+    :class:`Stop` (``stop``, or a new one), which tells which signal came.
+    """
+    stop = Stop() if stop is None else stop
     if (
         threading.current_thread() is not threading.main_thread()
         or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
     ):
-        yield
+        yield stop
         return
+    names = ("SIGINT", "SIGTERM", "SIGHUP") if terminations else ("SIGINT",)
+    signums = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    signums = [n for n in signums if n == signal.SIGINT or signal.getsignal(n) is signal.SIG_DFL]
 
     def first(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise KeyboardInterrupt
+        if stop.raising:
+            return  # a later one: what the first stops to keep is being kept
+        stop.raising = True
+        if stop.signum is None:
+            stop.signum = signum
+        raise stop.exception()
 
-    signal.signal(signal.SIGINT, first)
+    previous = {n: signal.signal(n, first) for n in signums}
     try:
-        yield
+        yield stop
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for n, handler in previous.items():
+            signal.signal(n, handler)
 
 
 #: The names of the files that mark a directory as a tuning's (:func:`gdlab.tuning.tune`,
