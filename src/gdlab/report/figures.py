@@ -46,7 +46,9 @@ Visualization*, STYLE.md §17):
   least twice as far apart as a linear one (the MNIST race: a tenfold gap
   at the bottom of a linear axis is invisible); the range from each curve's
   1st to 99th percentile, so an early spike or a collapsing tail (cosine's
-  end) does not set it.
+  end) does not set it. The loss axis, chosen from the means over seeds,
+  grows to hold their bands where that costs at most :data:`BAND_WIDEN`
+  times its height, and says so where a band is cut (:func:`_loss_scale`).
 * **Legends outside the data**, below or beside the axes.
 * **The hidden run on top**: smooth curves are drawn over noisy ones, and
   among similar ones the slowest on top; two curves that overlap within the
@@ -142,6 +144,13 @@ OVERLAP_SHARE = 0.9  # ... at this share of their steps overlap within the line 
 # moves less than ROUGH_MAX of its own range per step (median), if the run is long enough.
 BETAS = (SMOOTH_BETA, 0.98, 0.995, 0.999)
 ROUGH_MAX = 0.01
+# A band over seeds widens the loss axis chosen from the means (choose_scale) to hold it
+# when the axis grows at most BAND_WIDEN times as high (on a log axis, in decades, and by
+# at most BAND_WIDEN_DECADES more): the means keep a fifth of the height and their
+# differences show. A band that needs more is cut at the axis' edges, and the caption
+# says so (:func:`_loss_scale`).
+BAND_WIDEN = 5.0
+BAND_WIDEN_DECADES = 1.0
 #: The sensitivity figure's y-axis is log when its losses span more than this factor.
 SENSITIVITY_LOG_RATIO = 20
 
@@ -663,6 +672,7 @@ class _View:
     noisy: set[str]
     under: set[str]
     groups: list[str] = field(default_factory=list)  # the group order
+    cut: bool = False  # a band over seeds leaves the axis (:func:`_loss_scale`)
 
     @property
     def clusters(self) -> list[list[str]]:
@@ -702,9 +712,66 @@ def _fill_names(text: str, names: Iterable[str], width: int, **kwargs: Any) -> s
     return filled.replace(glue, " ").replace("\N{NON-BREAKING HYPHEN}", "-")
 
 
-def _loss_view(curves: Sequence[_Curve], log: bool | None) -> _View:
+def _band_reach(curves: Sequence[_Curve]) -> tuple[float, float] | None:
+    """The lowest of the bands' 1st percentiles and the highest of their 99th (the lows'
+    and the highs', as :func:`choose_scale` ranges a curve), or ``None`` with no band."""
+    lows = _clean([c.low for c in curves if c.mean.size and c.low is not None])
+    highs = _clean([c.high for c in curves if c.mean.size and c.high is not None])
+    if not lows or not highs:
+        return None
+    return (
+        min(float(np.quantile(c, QUANTILES[0])) for c in lows),
+        max(float(np.quantile(c, QUANTILES[1])) for c in highs),
+    )
+
+
+def _widened(scale: Scale, reach: tuple[float, float]) -> tuple[Scale, bool]:
+    """``(scale, cut)``: ``scale`` grown to hold ``reach`` (a band's low and high) with a
+    margin, if that keeps it within :data:`BAND_WIDEN` (and :data:`BAND_WIDEN_DECADES`);
+    else ``scale`` itself, ``cut`` true when the band leaves it. A linear axis from 0
+    stays at 0 (a loss's mean − std below 0 is cut there, silently)."""
+    lo, hi = reach
+    if scale.kind == "log":
+        if lo <= 0:  # a log axis cannot hold it: the band runs off the bottom
+            return scale, True
+        if lo >= scale.low and hi <= scale.high:
+            return scale, False
+        low, high = min(scale.low, lo), max(scale.high, hi)
+        factor = (high / low) ** 0.04
+        low, high = (
+            (low / factor if lo < scale.low else low),
+            (high * factor if hi > scale.high else high),
+        )
+        was, now = math.log10(scale.high / scale.low), math.log10(high / low)
+        if now > min(BAND_WIDEN * was, was + BAND_WIDEN_DECADES):
+            return scale, True
+        return Scale("log", low, high, scale.reason), False
+    if scale.low == 0:
+        lo = max(lo, 0.0)
+    if lo >= scale.low and hi <= scale.high:
+        return scale, False
+    low, high = min(scale.low, lo), max(scale.high, hi)
+    pad = 0.05 * (high - low)
+    low, high = (low - pad if lo < scale.low else low), (high + pad if hi > scale.high else high)
+    if high - low > BAND_WIDEN * (scale.high - scale.low):
+        return scale, True
+    return Scale("linear", low, high, scale.reason), False
+
+
+def _loss_scale(curves: Sequence[_Curve], log: bool | None = None) -> tuple[Scale, bool]:
+    """``(scale, cut)``: the loss figure's y-axis for ``curves`` (:func:`_loss_curves`):
+    :func:`choose_scale` over their means (``log`` forces the kind), widened to hold
+    their bands over seeds where that costs little (:func:`_widened`); ``cut`` is true
+    when a band leaves the axis instead."""
     shown = [c for c in curves if c.mean.size]
     scale = choose_scale([c.mean for c in shown], log=log)
+    reach = _band_reach(shown)
+    return _widened(scale, reach) if reach is not None else (scale, False)
+
+
+def _loss_view(curves: Sequence[_Curve], log: bool | None) -> _View:
+    shown = [c for c in curves if c.mean.size]
+    scale, cut = _loss_scale(shown, log)
     rough = {c.name: _roughness(c.mean, scale) for c in shown}
     finals = {c.name: scale.fraction(np.array([c.final]))[0] for c in shown}
 
@@ -717,14 +784,14 @@ def _loss_view(curves: Sequence[_Curve], log: bool | None) -> _View:
     pairs = overlaps({c.name: (c.steps, c.mean) for c in shown}, scale)
     rank = {name: i for i, name in enumerate(order)}
     under = {a if rank[a] < rank[b] else b for a, b in pairs}
-    return _View(scale, order, pairs, _noisy(shown, scale), under, [c.name for c in curves])
+    return _View(scale, order, pairs, _noisy(shown, scale), under, [c.name for c in curves], cut)
 
 
 def _noisy(shown: Sequence[_Curve], scale: Scale | None = None) -> set[str]:
     """The curves whose raw loss jumps across much of the axis (``scale``; by default
-    the one :func:`_loss_view` chooses): drawn as faint dots."""
+    the one :func:`_loss_view` chooses, :func:`_loss_scale`): drawn as faint dots."""
     if scale is None:
-        scale = choose_scale([c.mean for c in shown if c.mean.size])
+        scale = _loss_scale(shown)[0]
     return {c.name for c in shown if c.mean.size and _roughness(c.raw, scale) > 0.1}
 
 
@@ -1411,7 +1478,9 @@ def _run_plans(
         )
     caption += (
         " The y-axis is chosen from the data (log when the curves span decades) and ends "
-        "at the curves' 99th percentile, so early spikes may be cut off." + marked
+        "at the curves' 99th percentile, so early spikes may be cut off."
+        + (_band_axis_words(results) if seeds else "")
+        + marked
     )
     plans.append(
         _Plan(
@@ -1428,7 +1497,9 @@ def _run_plans(
                 "accuracy",
                 "Accuracy",
                 f"Accuracy at each evaluation against the step ({styles}); with several "
-                "seeds, the mean over the seeds that did not diverge (a diverged seed is "
+                "seeds, the mean over the seeds that did not diverge and a shaded band from "
+                f"{_accuracy_band_words(_band(results))} over them at each evaluation (a short "
+                "bar where there is one evaluation; a diverged seed is left out of both and "
                 "drawn alone, thin).",
                 lambda: accuracy_figure(results),
                 lambda: _accuracy_look_for(results),
@@ -1452,6 +1523,24 @@ def _run_plans(
 
 
 _STYLE_WORDS = {"-": "solid", "--": "dashed", ":": "dotted"}
+
+
+def _band_axis_words(results: Mapping[str, Any]) -> str:
+    """The loss caption's words on how the y-axis meets the bands over seeds
+    (:func:`_loss_scale`)."""
+    cut = _loss_view(_loss_curves(results), None).cut
+    words = (
+        " With several seeds it is chosen from the means and then grows to hold the "
+        f"bands, unless that would make it more than {BAND_WIDEN:g} times as high (on a "
+        f"log axis: in decades, and at most {BAND_WIDEN_DECADES:g} decade more) and "
+        "flatten the means' differences."
+    )
+    if cut:
+        words += (
+            " Here the seeds spread farther than that: a band leaves the axis and is cut at "
+            "its edge, so the seeds differ even more than the shading shows."
+        )
+    return words
 
 
 def _accuracy_look_for(results: Mapping[str, Any]) -> str:
@@ -2723,10 +2812,12 @@ def loss_figure(
     thin) unless all did. The y-axis comes from :func:`choose_scale` over
     the smoothed curves (``log=True``/``False`` forces it): log when they
     span decades, the range from their 1st to 99th percentiles, so an early
-    spike does not flatten the rest. Smooth curves are drawn over noisy
-    ones and the slowest on top; a curve that another hides within the line
-    width gets a halo, and a note under the legend names the pair
-    (:func:`overlaps`).
+    spike does not flatten the rest; it grows to hold the bands over seeds
+    where that makes it at most :data:`BAND_WIDEN` times as high, else a note
+    beside the legend says the bands are cut (:func:`_loss_scale`). Smooth
+    curves are drawn over noisy ones and the slowest on top; a curve that
+    another hides within the line width gets a halo, and a note under the
+    legend names the pair (:func:`overlaps`).
 
     A diverged run is drawn up to its last value, with an ``x`` at the step its
     reason names (:func:`gdlab.report.stops.stop_step`; on its top edge when above the
@@ -2759,11 +2850,14 @@ def loss_figure(
         _step_ticks(ax)
         ax.set_title("f(x, y) per step" if function else "Training loss")
         _legend(ax)
-        if view is not None and view.pairs:
-            note = "\n".join(
-                _fill_names(f"{joined(names)} overlap within the line width", names, 30)
-                for names in view.clusters
-            )
+        notes = [] if view is None else [
+            _fill_names(f"{joined(names)} overlap within the line width", names, 30)
+            for names in view.clusters
+        ]  # fmt: skip
+        if view is not None and view.cut:
+            notes.append("The seeds' bands run past\nthe axis: cut at its edges")
+        if notes:
+            note = "\n".join(notes)
             ax.text(
                 1.02, 0.0, note, transform=ax.transAxes, fontsize=6.5, va="bottom", ha="left",
                 color="0.2",
@@ -3002,17 +3096,57 @@ def _on_grid(
     return stride, out
 
 
-def _mean_by_step(
-    runs: Sequence[Mapping[str, Any]], key: str, by: str
-) -> tuple[list[float], list[float]]:
-    """The steps where any of ``runs`` evaluated ``key``, and the mean value there."""
+def _evaluations(runs: Sequence[Mapping[str, Any]], key: str, by: str) -> dict[float, list[float]]:
+    """Per step (``by``: ``"step"`` or ``"epoch"``) where any of ``runs`` evaluated
+    ``key``, in order, the values there."""
     table: dict[float, list[float]] = {}
     for run in runs:
         for entry in run.get("epochs") or []:
             if entry.get(key) is not None and entry.get(by) is not None:
                 table.setdefault(float(entry[by]), []).append(float(entry[key]))
-    steps = sorted(table)
-    return steps, [float(np.mean(table[step])) for step in steps]
+    return dict(sorted(table.items()))
+
+
+def _mean_by_step(
+    runs: Sequence[Mapping[str, Any]], key: str, by: str
+) -> tuple[list[float], list[float]]:
+    """The steps where any of ``runs`` evaluated ``key``, and the mean value there."""
+    table = _evaluations(runs, key, by)
+    return list(table), [float(np.mean(values)) for values in table.values()]
+
+
+def _accuracy_band(
+    runs: Sequence[Mapping[str, Any]], key: str, by: str, band: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(steps, low, high)``: the band of ``runs``' ``key`` at the steps of
+    :func:`_mean_by_step`, over the seeds evaluated there: mean ± the population
+    standard deviation (``band="std"``) or the lowest to the highest (``"minmax"``), as
+    the chart's (:func:`gdlab.report.interactive._accuracy_spread`)."""
+    table = _evaluations(runs, key, by)
+    values = [np.asarray(v) for v in table.values()]
+    if band == "std":
+        low = [v.mean() - v.std() for v in values]
+        high = [v.mean() + v.std() for v in values]
+    else:
+        low, high = [v.min() for v in values], [v.max() for v in values]
+    return np.asarray(list(table)), np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+
+
+def _accuracy_bands(
+    runs: Sequence[Mapping[str, Any]], keys: Sequence[str], by: str, band: str
+) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Per group with several seeds kept (:func:`_accuracy_members`), per accuracy key it
+    has, its band (:func:`_accuracy_band`), in group order."""
+    bands: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    for name, group in _groups(runs).items():
+        members = _accuracy_members(group, keys)[0][0]
+        if len(members) < 2:
+            continue
+        for key in keys:
+            steps, low, high = _accuracy_band(members, key, by, band)
+            if steps.size:
+                bands.setdefault(name, {})[key] = (steps, low, high)
+    return bands
 
 
 def _evaluation_axis(runs: Sequence[Mapping[str, Any]]) -> str:
@@ -3040,10 +3174,20 @@ def _accuracy_curves(
     by: str,
     style: palette.Style,
     index: int,
+    bands: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Draw one group's accuracies (the ``index``-th group); its mean curve per key."""
+    """Draw one group's accuracies (the ``index``-th group) over its ``bands`` (per key,
+    :func:`_accuracy_bands`); its mean curve per key."""
     means: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     curves = _accuracy_members(group, keys)
+    for steps, low, high in bands.values():
+        if steps.size == 1:  # one evaluation: a short shaded bar, as the chart's
+            ax.plot(
+                [steps[0]] * 2, [low[0], high[0]], color=style.color, alpha=BAND_ALPHA,
+                lw=6, solid_capstyle="butt", zorder=1.5,
+            )  # fmt: skip
+        else:
+            ax.fill_between(steps, low, high, color=style.color, alpha=BAND_ALPHA, lw=0, zorder=1.5)
     for key in keys:
         for k, (members, width, alpha) in enumerate(curves):
             steps, values = _mean_by_step(members, key, by)
@@ -3074,16 +3218,27 @@ def _accuracy_means(
     return means
 
 
-def _accuracy_limits(runs: Sequence[Mapping[str, Any]], keys: Sequence[str], by: str) -> Scale:
+def _accuracy_limits(
+    runs: Sequence[Mapping[str, Any]], keys: Sequence[str], by: str, band: str = "minmax"
+) -> Scale:
     """The accuracy figure's y-axis: every curve it draws (the means and the diverged
-    seeds alone) with a margin of 5% of their range either side, as matplotlib would
-    choose it; the figure sets it, and judges overlaps on it."""
+    seeds alone) and every band over seeds (``band``, :func:`_accuracy_bands`), with a
+    margin of 5% of their range either side, as matplotlib would choose it; the figure
+    sets it, and judges overlaps on it. An accuracy lies in [0, 1], so a band never
+    stretches the axis far: it is held whole."""
     values = [
         value
         for group in _groups(runs).values()
         for members, _, _ in _accuracy_members(group, keys)
         for key in keys
         for value in _mean_by_step(members, key, by)[1]
+        if math.isfinite(value)
+    ]
+    values += [
+        float(value)
+        for by_key in _accuracy_bands(runs, keys, by, band).values()
+        for _, low, high in by_key.values()
+        for value in np.concatenate([low, high])
         if math.isfinite(value)
     ]
     if not values:
@@ -3134,13 +3289,19 @@ def _accuracy_overlap_words(results: Mapping[str, Any]) -> str:
     runs = _runs(results)
     keys = _accuracy_keys(runs)
     by = _evaluation_axis(runs)
+    band = _band(results)
     found = _accuracy_overlap_sets(
-        _accuracy_means(runs, keys, by), _accuracy_limits(runs, keys, by)
+        _accuracy_means(runs, keys, by), _accuracy_limits(runs, keys, by, band)
     )
     if not found:
         return ""
+    spread = (
+        f"the shaded band over seeds is the one, {_accuracy_band_words(band)}"
+        if _accuracy_bands(runs, keys, by, band)
+        else "this figure draws no band over seeds"
+    )
     return "A wide pale band is a halo under a curve that another hides within the line " + (
-        "width, not a spread (this figure draws no band over seeds). "
+        f"width, not a spread ({spread}). "
         + " ".join(
             f"In {name} accuracy, {', and '.join(map(joined, sets))} overlap."
             for name, sets in found.items()
@@ -3148,14 +3309,23 @@ def _accuracy_overlap_words(results: Mapping[str, Any]) -> str:
     )
 
 
+def _accuracy_band_words(band: str) -> str:
+    """What an accuracy band over seeds spans (``band``: :func:`_band`)."""
+    if band == "std":
+        return "one standard deviation either side of the mean"
+    return "the lowest to the highest seed (min–max)"
+
+
 def _accuracy_halos(
     ax: Axes,
     means: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]],
     styles: Mapping[str, palette.Style],
     scale: Scale,
+    banded: bool = False,
 ) -> None:
     """A halo under each curve that a later group's hides within the line width (on the
-    axis ``scale``), and a note beside the legend that says so."""
+    axis ``scale``), and a note beside the legend that says so (calling them lines where
+    the figure has shaded bands over seeds, ``banded``)."""
     for key, under, _ in _accuracy_overlaps(means, scale):
         steps, values = means[key][under]
         ax.plot(
@@ -3164,7 +3334,11 @@ def _accuracy_halos(
         )  # fmt: skip
     found = _accuracy_overlap_sets(means, scale)
     if found:
-        lines = ["Pale bands: halos under curves", "hidden within the line width"]
+        first = "Wide pale lines: halos under" if banded else "Pale bands: halos under curves"
+        lines = [
+            first,
+            "curves hidden within the line width" if banded else "hidden within the line width",
+        ]
         lines += [
             _fill_names(
                 f"{name}: {'; '.join(map(joined, sets))}", [n for names in sets for n in names],
@@ -3203,26 +3377,31 @@ def accuracy_figure(results: Mapping[str, Any]) -> Figure:
     """Accuracy against the step at each evaluation, one colour and marker per group.
 
     Train solid, validation dotted, test dashed; a group with several seeds
-    shows the mean over the seeds evaluated at each step, leaving out seeds
-    that diverged (drawn alone, thin) unless all did. Steps come from the
-    evaluations' ``step`` (their ``epoch`` if any lacks one).
+    shows the mean over the seeds evaluated at each step and a shaded band
+    over them (:func:`_accuracy_band`: mean ± std for a tuned race, else
+    min–max, as the loss figure's; at a single evaluation a short bar),
+    leaving out seeds that diverged (drawn alone, thin) unless all did.
+    Steps come from the evaluations' ``step`` (their ``epoch`` if any lacks
+    one).
     """
     runs = _runs(results)
     keys = _accuracy_keys(runs)
     styles = group_styles(runs)
     by = _evaluation_axis(runs)
+    band = _band(results)
+    bands = _accuracy_bands(runs, keys, by, band)
 
     with _style():
         fig = _new_figure(7.4, 4.0)
         ax = fig.subplots()
         means: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {key: {} for key in keys}
         for index, (name, group) in enumerate(_groups(runs).items()):
-            drawn = _accuracy_curves(ax, group, keys, by, styles[name], index)
+            drawn = _accuracy_curves(ax, group, keys, by, styles[name], index, bands.get(name, {}))
             for key, curve in drawn.items():
                 means[key][name] = curve
-        scale = _accuracy_limits(runs, keys, by)
+        scale = _accuracy_limits(runs, keys, by, band)
         ax.set_ylim(scale.low, scale.high)
-        _accuracy_halos(ax, means, styles, scale)
+        _accuracy_halos(ax, means, styles, scale, banded=bool(bands))
         _legend(ax, handles=_accuracy_handles(runs, styles, keys))
         ax.set_xlabel(by)
         ax.set_ylabel("accuracy")

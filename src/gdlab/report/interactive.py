@@ -76,6 +76,7 @@ from gdlab.report.figures import (
     EWMA_FIRST_DAYS,
     SENSITIVITY_LOG_RATIO,
     SMOOTH_BETA,
+    _accuracy_limits,
     _accuracy_members,
     _band,
     _curve_label,
@@ -83,6 +84,7 @@ from gdlab.report.figures import (
     _group_name,
     _groups,
     _loss_curves,
+    _loss_scale,
     _mean_by_step,
     _noisy,
     _on_grid,
@@ -167,6 +169,27 @@ def _scale(curves: Sequence[Any], log: bool | None = None) -> dict[str, Any]:
         logged = choose_scale(curves, log=True)
         ranges["log"] = [logged.low, logged.high]
     return _scale_block(chosen.kind, chosen.reason, positive, ranges)
+
+
+#: The chart's note when the figure cuts a band over seeds at its axis's edges.
+BANDS_CUT = "The seeds' bands run past the axis: cut at its edges"
+
+
+def _loss_figure_scale(curves: Sequence[Any]) -> tuple[dict[str, Any], bool]:
+    """The loss figure's y-axis (:func:`~gdlab.report.figures._loss_scale`: chosen over
+    the means, widened to hold the bands over seeds where that costs little), with the
+    ranges of both kinds for the page's switch; and whether a band leaves it."""
+    chosen, cut = _loss_scale(curves)
+    ranges = {"linear": _limits(_loss_scale(curves, log=False)[0])}
+    values = _finite([c.mean for c in curves])
+    positive = bool(values.size and values.min() > 0)
+    if positive:
+        ranges["log"] = _limits(_loss_scale(curves, log=True)[0])
+    return _scale_block(chosen.kind, chosen.reason, positive, ranges), cut
+
+
+def _limits(scale: Any) -> list[float]:
+    return [scale.low, scale.high]
 
 
 def _whole_range(values: np.ndarray, log: bool) -> list[float]:
@@ -329,15 +352,19 @@ def _loss_chart(results: Mapping[str, Any], function2d: bool) -> dict[str, Any] 
     if not made.traces:
         return None
     order = made.order()
+    # the figure's axis, from its curves: the same reason (``4× farther apart``), and
+    # widened as the figure's to hold the bands over seeds
+    scale, cut = _loss_figure_scale(list(figure.values())) if figure else (None, False)
     chart = _chart(
         "loss",
         "f(x, y) per step" if function2d else "Training loss",
         [made.traces[i] for i in order],
         _axes("step", "f(x, y)" if function2d else "training loss"),
-        # the figure's axis, from its curves: the same reason (``4× farther apart``)
-        _scale([c.mean for c in figure.values()] if figure else made.curves),
+        scale if scale is not None else _scale(made.curves),
         legend=list(_groups(runs)),
     )
+    if cut:
+        chart["note"] = BANDS_CUT
     if noisy:
         chart["smooth"] = _smoothing(results, list(figure.values()), order, made)
     return chart
@@ -503,20 +530,21 @@ def _accuracy_chart(results: Mapping[str, Any]) -> dict[str, Any] | None:
         if any(k in e for run in runs for e in run.get("epochs") or [] if isinstance(e, Mapping))
     ]
     band = _band(results)
-    traces, curves = [], []
+    traces = []
     for name, members in _groups(runs).items():
-        made = (  # several seeds: the figure's mean per evaluation, diverged seeds apart
+        traces += (  # several seeds: the figure's mean per evaluation, diverged seeds apart
             _accuracy_means(name, members, keys, styles[name], band)
             if len(members) > 1
             else _run_accuracy(name, members[0], keys, styles[name])
         )
-        traces += made
-        curves += [_floats_or_nan(t["y"]) for t in made]
     if not traces:
         return None
+    # the figure's axis: every curve and band over seeds held whole
+    limits = _accuracy_limits(runs, keys, "step", band)
+    scale = _scale_block("linear", "linear axis", False, {"linear": _limits(limits)})
     return _chart(
-        "accuracy", "Accuracy", traces, _axes("step", "accuracy", y_format="%"),
-        _scale(curves, log=False), legend=list(_groups(runs)),
+        "accuracy", "Accuracy", traces, _axes("step", "accuracy", y_format="%"), scale,
+        legend=list(_groups(runs)),
     )  # fmt: skip
 
 
