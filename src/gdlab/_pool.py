@@ -23,7 +23,9 @@ other code started (without gdlab's preload, in an environment we do not
 know) is not used either.
 
 The server holds about 180 MB until this process ends (it ends with it, even
-by ``kill -9``).
+by ``kill -9``). A server that dies (killed) takes its workers with it
+(:func:`server_ended` tells so); multiprocessing starts a new one at the next
+start, and a sweep whose start fails even so spawns its workers from then on.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import time
 from typing import Any
 
 #: The module the fork server imports (it runs :func:`gdlab._warm.prepare_server`).
@@ -81,21 +84,57 @@ def context() -> Any:
     ``spawn`` otherwise.
     """
     global _server_environment
-    spawn = multiprocessing.get_context("spawn")
     if not sys.platform.startswith("linux"):  # macOS: fork is unsafe in its system libraries
-        return spawn
+        return spawn()
     environment = load_time_environment()
     with _lock:
         if _server_environment is None:
             if _forkserver_running():
-                return spawn
+                return spawn()
             server = multiprocessing.get_context("forkserver")
             server.set_forkserver_preload([*_preloaded(), PRELOAD])
             _server_environment = environment
             return server
         if environment != _server_environment:
-            return spawn
+            return spawn()
     return multiprocessing.get_context("forkserver")
+
+
+def server_pid() -> int | None:
+    """The pid of this process's fork server, as multiprocessing last started it (None:
+    none started)."""
+    pid = getattr(_forkserver(), "_forkserver_pid", None)
+    return pid if isinstance(pid, int) else None
+
+
+def server_ended(pid: int | None, wait: float = 0.0) -> bool:
+    """Whether the fork server ``pid`` (:func:`server_pid` when a worker started) has
+    ended, reaped or not, or ends within ``wait`` seconds (a killed server's threads,
+    BLAS's among them, may still be on their way out when its workers are gone): its
+    workers end with it (``PR_SET_PDEATHSIG``), and the exit code multiprocessing gives
+    them then is a stand-in (255), as the server told none. False where that cannot be
+    told (no ``/proc``)."""
+    if pid is None or not sys.platform.startswith("linux"):
+        return False
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[-1].split()
+        except FileNotFoundError:  # reaped: multiprocessing started a new server since
+            return True
+        except OSError:
+            return False
+        if fields and fields[0] in (b"Z", b"X"):  # a zombie: not yet reaped
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+
+
+def spawn() -> Any:
+    """The context that starts workers when the fork server cannot (see :func:`context`)."""
+    return multiprocessing.get_context("spawn")
 
 
 class InheritedFd:

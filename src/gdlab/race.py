@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from gdlab._checks import ConfigError, check_bool, check_int, fail
+from gdlab._checks import ConfigError, check_bool, fail
 from gdlab.experiments.model import Experiment, RunSpec, digest, slug
 from gdlab.optim import Optimizer
 from gdlab.train import History, fit
@@ -654,7 +654,9 @@ def run_experiment(
     from gdlab.results import ResultsWriter
 
     # checked before anything is written: a bad call leaves no half-made report
-    workers = check_int("workers", workers, low=1)
+    from gdlab.sweep import check_where
+
+    workers = check_where(workers, None, None, None)[0]  # a daemonic process: 1 only
     progress = check_bool("progress", progress)
     problem = prepare(experiment)
     if workers > 1:

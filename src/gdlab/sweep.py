@@ -63,11 +63,15 @@ every executor, so the same tasks time out.
   time each, over pipes. A timed-out task's worker is killed (SIGKILL) and replaced.
   A task that kills its worker (``os._exit``, a segfault, the OOM killer) is
   recorded as failed with ``error.type`` ``"RuntimeError"`` and message
-  ``"worker died (exit code 3)"`` (or ``"worker died (killed by SIGKILL)"``);
+  ``"worker died (exit code 3)"`` (or ``"worker died (killed by SIGKILL)"``, or
+  ``"worker died (killed with its fork server, which ended)"``);
   the worker is replaced and the other tasks, the one running beside it
   included, finish with their usual records. A worker that dies before it
   could start (``fn``'s module cannot be imported, a script without
   ``if __name__ == "__main__":``) stops the sweep with a ``RuntimeError``.
+  A worker that cannot be started from the fork server (it died) is started
+  again once (multiprocessing starts a new server), then the sweep spawns its
+  workers.
 * Inline (``workers=1``): Python cannot stop a function running in its own
   thread, so with a ``timeout`` the tasks run in one worker process instead
   (``fn`` must then be picklable); without one they run in this process.
@@ -76,15 +80,26 @@ every executor, so the same tasks time out.
   worker first loads what a pool's worker finds ready (:func:`gdlab._warm.warm`),
   so that its start-up counts against no task. A task whose worker never says
   so (its word lost, the worker stuck, or busy with another client's tasks)
-  has its clock start anyway, 62 s after it was submitted (or its worker
-  restarted): the worker's warm-up bound (:data:`gdlab._warm.SECONDS`, 2 s)
+  has its clock start anyway, 62 s after it was submitted (or lost with its
+  worker): the worker's warm-up bound (:data:`gdlab._warm.SECONDS`, 2 s)
   plus a minute for its imports, so that every task is bounded. A task past its
   deadline has its future cancelled and is recorded as timed out; Dask cannot
   stop a running task, so the worker running it is restarted (this needs a
   nanny, as ``LocalCluster`` and ``dask worker`` have; without one the
-  worker's thread stays busy until the task returns). A task that kills its
-  worker is retried by Dask and, after ``distributed.scheduler.allowed-failures``
-  deaths, recorded as failed with ``KilledWorker``.
+  worker's thread stays busy until the task returns). The sweep does not wait
+  for the restart: the other tasks' records and deadlines go on meanwhile.
+  A task that kills its worker is retried by Dask and, after
+  ``distributed.scheduler.allowed-failures`` deaths, recorded as failed with
+  ``KilledWorker`` ("... all those workers died while running it"); a task
+  whose worker was lost (it died, or a timeout restarted it) and that Dask runs
+  again has its clock start again when it starts again, so a worker's restart
+  counts against no task. A task's future is dropped as soon as its record is
+  written: Dask keeps no result of a finished task, and a worker lost later
+  makes it compute none again (a task that finished just before its worker
+  was lost, its result not yet fetched, is the exception: Dask computes it
+  again). A ``dask_local`` cluster sends each worker no more tasks than it has
+  threads, so that a task waiting beside one that kills the worker is not
+  counted among its victims.
 
 Whatever happens to other tasks, a task's generator comes from
 ``task_rng(base_seed, task.id)`` alone, so the records of the healthy tasks are
@@ -162,12 +177,25 @@ _DASK_HINT = 'pip install "gdlab[dask]" (or pip install "dask[distributed]")'
 #: no dashboard). The workers' statistical profiler samples the running task's
 #: stack every 10 ms, and the event-loop health check and system monitor wake
 #: every 20 and 500 ms, each time taking the GIL from the task: on two busy cores
-#: that made the tasks several per cent slower than in a process pool.
+#: that made the tasks several per cent slower than in a process pool. A worker is
+#: sent no more tasks than it has threads (Dask's default sends 10 % more, rounded
+#: up: a second task on a one-thread worker), so that a task that kills its worker
+#: takes no task that was only waiting there into Dask's count of its deaths (a
+#: healthy task recorded as ``KilledWorker``).
 _LOCAL_CLUSTER_CONFIG = {
+    "distributed.scheduler.worker-saturation": 1.0,
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "1s",
     "distributed.admin.system-monitor.interval": "5s",
 }
+
+#: Dask settings held while a sweep's LocalCluster runs (read as things happen, not
+#: when it starts). The cluster closes a worker's nanny for good when no worker of
+#: its name is there 15 s after one was lost: a task that keeps killing its worker,
+#: or a worker that a timeout restarts, took the cluster's workers away one by one,
+#: and the sweep waited for workers that never came. A nanny restarts its worker
+#: itself, and closes when it cannot.
+_LOCAL_CLUSTER_HELD = {"distributed.deploy.lost-worker-timeout": "1 day"}
 
 #: The loggers whose lines :func:`_dask_muted` drops (with their children).
 _DASK_LOGGERS = ("distributed", "tornado")
@@ -369,8 +397,9 @@ def _execute_on_dask(
 
     ``topic`` (a sweep with a timeout): the worker first makes ready what a pool's
     worker finds ready (:func:`gdlab._warm.warm`, once per worker process), then
-    tells the sweep, in an event of ``topic``, that the task starts: its clock
-    starts then, as in the pool, not while a fresh worker loads and compiles."""
+    tells the sweep, in an event of ``topic``, that the task starts, and where: its
+    clock starts then, as in the pool, not while a fresh worker loads and compiles
+    (and starts again when Dask runs the task again after its worker was lost)."""
     from distributed import get_worker
 
     global _WARMED
@@ -383,7 +412,7 @@ def _execute_on_dask(
                 with contextlib.suppress(Exception):  # what fails is met again by the task
                     warm()
                 _WARMED = True
-        worker.log_event(topic, task_id)
+        worker.log_event(topic, [task_id, worker.address])
     record = _execute(fn, task_id, kwargs, base_seed)
     record["worker"] = worker.address
     return record
@@ -404,7 +433,10 @@ def interrupts_ignored() -> Iterator[None]:
     inherits the blocked signal across ``exec``, so a Ctrl-C while it is still
     importing gdlab waits in it until it ignores SIGINT, which drops it, and
     unblocks it (:func:`_ignore_interrupts`, :func:`gdlab._warm.prepare_server`):
-    no traceback from the child. This process keeps the signal (a start through
+    no traceback from the child. (A worker forked from the fork server gets the
+    server's mask and Python's handler instead, the handler multiprocessing hands
+    to any process it forks, until its loop ignores SIGINT a few milliseconds
+    later.) This process keeps the signal (a start through
     the fork server waits seconds for it to warm up the first time) and, once
     out, handles it with its own handler: KeyboardInterrupt.
 
@@ -619,6 +651,9 @@ def _run_inline(fn, pending: list[Task], base_seed: int, sink: _Sink) -> None:
 _PR_SET_PDEATHSIG = 1
 #: How often a worker checks that its parent is still there (the portable way).
 _PARENT_POLL_SECONDS = 0.5
+#: How long a worker's death that may be its fork server's waits for the server to be
+#: seen gone (a killed server's other threads end after its main one).
+_SERVER_SECONDS = 1.0
 #: How long the end of a sweep waits for an idle worker to exit before killing it.
 _JOIN_SECONDS = 5.0
 #: How often a Dask sweep with a timeout looks for finished tasks.
@@ -630,8 +665,6 @@ _MAX_WAIT_SECONDS = 3600.0
 #: with another client's tasks): the worker's warm-up bound plus a generous minute for
 #: its imports, so that every task is bounded. A task that says so starts its clock then.
 _START_SECONDS = _warm.SECONDS + 60.0
-#: What :meth:`distributed.Client.restart_workers` says of a worker whose tasks run again.
-_RESTARTED = ("OK", "removed")
 
 
 def _watch_parent(main: int) -> None:
@@ -722,6 +755,7 @@ class _Worker:
     sent: float = 0.0  # when the task was sent
     started: float | None = None  # when the worker began it (it may still be booting)
     ready: bool = False
+    server: int | None = None  # the fork server it was forked from (None: spawned)
 
     @classmethod
     def start(cls, context: Any) -> _Worker:
@@ -732,8 +766,11 @@ class _Worker:
             name="gdlab-sweep-worker",
         )
         try:
-            # Inherited: the worker ignores Ctrl-C from its first line. A Ctrl-C during
-            # the start is raised once the process is there: it is stopped here.
+            # A spawned worker inherits the held signal and ignores Ctrl-C from its
+            # first line; one forked from the fork server has Python's handler until
+            # its loop's first line (a few milliseconds: a Ctrl-C then may print its
+            # traceback, as any forked process's). A Ctrl-C during the start is raised
+            # once the process is there: it is stopped here.
             with interrupts_ignored():
                 process.start()
         except BaseException:
@@ -744,7 +781,8 @@ class _Worker:
             raise
         finally:
             theirs.close()
-        return cls(process, ours)
+        forked = context.get_start_method() == "forkserver"
+        return cls(process, ours, server=_pool.server_pid() if forked else None)
 
     @property
     def name(self) -> str:
@@ -800,6 +838,32 @@ def _lost(task: Task, worker: _Worker, kind: str, message: str) -> dict:
     }
 
 
+class _Starter:
+    """Starts the pool's workers from ``context``. A start that fails (the fork server
+    died: multiprocessing starts a new one at the next start, or meets the dying one)
+    is tried once more; if that fails too, this sweep spawns its workers from then on."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+
+    def __call__(self) -> _Worker:
+        for _ in range(2):
+            if self.context.get_start_method() != "forkserver":
+                break
+            try:
+                return _Worker.start(self.context)
+            except Exception:  # EOFError, OSError from the server's socket
+                continue
+        self.context = _pool.spawn()
+        return _Worker.start(self.context)
+
+
+def _with_server(worker: _Worker, code: int | None) -> bool:
+    """Whether ``worker`` ended with its fork server (its exit code is then
+    multiprocessing's stand-in, 255, as the server told none)."""
+    return code == 255 and _pool.server_ended(worker.server, _SERVER_SECONDS)
+
+
 def _exit_text(code: int | None) -> str:
     if code is not None and code < 0:
         with contextlib.suppress(ValueError):
@@ -816,13 +880,15 @@ def _outcome(worker: _Worker, fn: Any, timeout: float | None) -> dict | None:
     if closed or not worker.process.is_alive():
         worker.process.join(_JOIN_SECONDS)
         code = worker.process.exitcode
-        if not worker.ready:
+        server = _with_server(worker, code)
+        if not worker.ready and not server:
             raise RuntimeError(
                 f"a worker process could not start ({_exit_text(code)}). fn ({_name(fn)}) "
                 "must be importable in a new process; a script that runs a sweep needs "
                 'if __name__ == "__main__":. Run the sweep again to resume.'
             )
-        return _lost(worker.task, worker, "RuntimeError", f"worker died ({_exit_text(code)})")
+        how = "killed with its fork server, which ended" if server else _exit_text(code)
+        return _lost(worker.task, worker, "RuntimeError", f"worker died ({how})")
     started = worker.started
     if timeout is not None and started is not None and time.monotonic() - started >= timeout:
         worker.process.kill()
@@ -851,7 +917,7 @@ def _feed(pool: list[_Worker], queue: collections.deque, fn, base_seed: int) -> 
             worker.assign(task, message)
 
 
-def _collect(pool: list[_Worker], fn, sink: _Sink, timeout: float | None, context: Any) -> None:
+def _collect(pool: list[_Worker], fn, sink: _Sink, timeout: float | None, start: _Starter) -> None:
     """Write what the workers finished (or failed); replace a worker that died."""
     for i, worker in enumerate(pool):
         record = None if worker.task is None else _outcome(worker, fn, timeout)
@@ -861,7 +927,7 @@ def _collect(pool: list[_Worker], fn, sink: _Sink, timeout: float | None, contex
         worker.task = None
         if not worker.process.is_alive():
             worker.stop(now=True)
-            pool[i] = _Worker.start(context)
+            pool[i] = start()
 
 
 def _salvage(pool: list[_Worker], fn, sink: _Sink) -> None:
@@ -884,17 +950,17 @@ def _run_pool(
     A worker that dies, or runs a task past ``timeout`` (and is killed), is
     replaced; its task is recorded as failed and the others go on.
     """
-    context = _pool.context()
+    start = _Starter(_pool.context())
     queue = collections.deque(pending)
     pool: list[_Worker] = []
     try:
-        pool.extend(_Worker.start(context) for _ in range(min(workers, len(pending))))
+        pool.extend(start() for _ in range(min(workers, len(pending))))
         while queue or any(w.task is not None for w in pool):
             _feed(pool, queue, fn, base_seed)
             busy = [w for w in pool if w.task is not None]
             handles = [w.conn for w in busy] + [w.process.sentinel for w in busy]
             multiprocessing.connection.wait(handles, _wait_seconds(pool, timeout))
-            _collect(pool, fn, sink, timeout, context)
+            _collect(pool, fn, sink, timeout, start)
     except BaseException:
         _salvage(pool, fn, sink)
         raise
@@ -1035,64 +1101,94 @@ def _dask_record(distributed: Any, future: Any, task_id: str) -> dict:
         }
 
 
-def _dask_timed_out(
-    client: Any, future: Any, ids: Mapping[str, str], timeout: float, seconds: float
-) -> tuple[dict, list[str]]:
-    """Cancel ``future`` and restart the worker running it: the task's failed record,
-    and the ids of this sweep's other tasks on that worker (``ids``: this sweep's
-    keys, each to its task id), which Dask runs again, so their clocks start again
-    (none where the restart failed: they run on, on their clocks)."""
-    address, others = None, []
+def _processing(client: Any) -> dict[str, set[str]] | None:
+    """The keys each worker is running, by address (None: the scheduler did not say)."""
+    try:
+        return {a: {str(k) for k in keys} for a, keys in client.processing().items()}
+    except Exception:  # best effort: a task is then timed out on its clock
+        return None
+
+
+def _restart_soon(client: Any, address: str) -> Any:
+    """Ask the scheduler to restart the worker at ``address`` (its nanny kills it and
+    starts a new one), without waiting: the sweep goes on meanwhile, its other tasks'
+    deadlines watched. A worker without a nanny is left alone (the scheduler would
+    only remove it). The answer is a :class:`concurrent.futures.Future`, kept by the
+    caller so that the request runs to its end, never waited for: Dask's own
+    ``Client.restart_workers`` waits for as many workers as the cluster had, which
+    a worker that a task keeps killing never gives back (120 s)."""
+
+    async def restart() -> Any:
+        workers = (await client.scheduler.identity())["workers"]  # all of them
+        if workers.get(address, {}).get("nanny") is None:
+            return {address: "no nanny"}
+        return await client.scheduler.restart_workers(
+            workers=[address],
+            wait_for_workers=False,
+            on_error="return",
+            stimulus_id=f"gdlab-sweep-restart-{time.time()}",
+        )
+
     with contextlib.suppress(Exception):  # best effort: the record matters, not the restart
-        running = client.processing()
-        address = next((a for a, keys in running.items() if future.key in keys), None)
-        # another client's keys on that worker are not ours, even with the same task ids
-        others = [
-            ids[str(k)] for k in running.get(address, ()) if str(k) in ids and k != future.key
-        ]
+        return asyncio.run_coroutine_threadsafe(restart(), client.loop.asyncio_loop)
+    return None
+
+
+def _dask_timed_out(
+    client: Any,
+    future: Any,
+    task_id: str,
+    processing: Mapping[str, set[str]] | None,
+    timeout: float,
+    seconds: float,
+) -> tuple[dict, Any]:
+    """Cancel ``future`` and restart the worker running it (``processing``: the keys of
+    each worker): the task's failed record, and the restart under way (or None). Dask
+    runs the other tasks on that worker again: their clocks start again when they
+    start again (:func:`_run_dask_deadlines`)."""
+    address = next((a for a, keys in (processing or {}).items() if future.key in keys), None)
     client.cancel([future])
-    again: list[str] = []
-    if address is not None:
-        # Dask cannot stop a running task: the thread would stay busy until it
-        # returned. A restart (workers with a nanny: LocalCluster, dask worker)
-        # ends it; the other tasks on that worker are run again by Dask.
-        with contextlib.suppress(Exception):
-            outcome = client.restart_workers([address], raise_for_error=False)
-            if outcome.get(address) in _RESTARTED:
-                again = others
+    # Dask cannot stop a running task: the thread would stay busy until it returned.
+    # A restart (workers with a nanny: LocalCluster, dask worker) ends it.
+    restart = None if address is None else _restart_soon(client, address)
     record = {
-        "id": ids[future.key],
+        "id": task_id,
         "status": "failed",
         "result": None,
         "error": _timed_out_error(timeout),
         "seconds": seconds,
         "worker": address,
     }
-    return record, again
+    return record, restart
 
 
 def _run_dask_deadlines(
     distributed: Any,
     client: Any,
     submit: Callable[[Task], Any],
+    forget: Callable[[Any], None],
     pending: list[Task],
     timeout: float,
     sink: _Sink,
-    started: dict[str, float],
-    ids: Mapping[str, str],
+    started: dict[str, tuple[float, str]],
 ) -> None:
     """Dask with a deadline per task: no more tasks in flight than the cluster has
     threads. A task's clock starts when its worker says it starts (``started``, by
-    task id: :func:`_execute_on_dask`), after a fresh worker's start-up, or, if it
-    never says so, :data:`_START_SECONDS` after it was submitted (or its worker
-    restarted); one past its deadline is stopped, one that came back late is timed
-    out all the same (:func:`_within`). ``ids``: this sweep's keys, each to its task id."""
+    task id: when and where, :func:`_execute_on_dask`), after a fresh worker's
+    start-up, or, if it never says so, :data:`_START_SECONDS` after it was submitted;
+    one past its deadline is stopped, one that came back late is timed out all the
+    same (:func:`_within`). A task past its deadline that no longer runs where it
+    started (its worker died or was restarted: Dask runs it again) is not late: its
+    clock waits for it to start again, and its record tells what happened there
+    (a worker killed too often: ``KilledWorker``). ``forget`` drops a written
+    task's future."""
     queue = collections.deque(pending)
     running: dict[Any, str] = {}  # future: task id
     fallback: dict[str, float] = {}  # task id: when its clock starts if no word comes
+    restarts: list[Any] = []  # the restarts asked for, kept until the sweep ends
 
     def begun(task_id: str) -> float:
-        return started.get(task_id, fallback[task_id])
+        return started[task_id][0] if task_id in started else fallback[task_id]
 
     while queue or running:
         threads = max(1, sum(client.nthreads().values()))
@@ -1106,19 +1202,35 @@ def _run_dask_deadlines(
         ):
             time.sleep(_DASK_POLL_SECONDS)
         now = time.monotonic()
+        late = {f.key for f, i in running.items() if not f.done() and now - begun(i) >= timeout}
+        processing = _processing(client) if late else None
         for future, task_id in list(running.items()):
             if future.done():
                 sink.write(_dask_record(distributed, future, task_id))
-            elif now - begun(task_id) >= timeout:
-                record, again = _dask_timed_out(client, future, ids, timeout, now - begun(task_id))
-                sink.write(record)
-                restarted = time.monotonic()
-                for other in again:  # run again from the start: a new clock
-                    started.pop(other, None)
-                    fallback[other] = restarted + _START_SECONDS
-            else:
+            elif future.key not in late:
                 continue
+            elif _gone(processing, started.get(task_id), future.key):
+                started.pop(task_id)  # lost with its worker: its clock waits for its new start
+                fallback[task_id] = now + _START_SECONDS
+                continue
+            else:
+                record, restart = _dask_timed_out(
+                    client, future, task_id, processing, timeout, now - begun(task_id)
+                )
+                sink.write(record)
+                restarts.append(restart)
             del running[future]
+            forget(future)
+
+
+def _gone(
+    processing: Mapping[str, set[str]] | None, start: tuple[float, str] | None, key: str
+) -> bool:
+    """Whether a task that said it started (``start``: when and on which worker) runs
+    there no more (``processing``: what each worker runs; None: not known)."""
+    if processing is None or start is None:
+        return False
+    return key not in processing.get(start[1], ())
 
 
 def _run_dask(
@@ -1131,9 +1243,28 @@ def _run_dask(
     timeout: float | None,
 ) -> None:
     distributed = _import_distributed()
+    held = contextlib.nullcontext()
+    if dask_local is not None:  # the settings of the cluster it starts: while it runs
+        import dask
+
+        held = dask.config.set(_LOCAL_CLUSTER_HELD)
+    with held:
+        _run_dask_held(distributed, fn, pending, base_seed, scheduler, dask_local, sink, timeout)
+
+
+def _run_dask_held(
+    distributed: Any,
+    fn,
+    pending: list[Task],
+    base_seed: int,
+    scheduler: str | None,
+    dask_local: int | None,
+    sink: _Sink,
+    timeout: float | None,
+) -> None:
+    """:func:`_run_dask` with Dask imported and its settings held."""
     cluster = client = None
-    futures: dict[Any, str] = {}
-    ids: dict[str, str] = {}  # this sweep's keys: each to its task id
+    futures: dict[Any, str] = {}  # the tasks in flight (a written task's future is dropped)
     try:
         if scheduler is not None:  # it answered as one: check_where
             try:
@@ -1163,11 +1294,14 @@ def _run_dask(
                 client = distributed.Client(cluster, set_as_default=False)
         run = uuid.uuid4().hex[:12]  # two sweeps on one cluster never share a key
         topic = None if timeout is None else f"gdlab-sweep-{run}"
-        started: dict[str, float] = {}  # task id: when its worker said it started
+        started: dict[str, tuple[float, str]] = {}  # task id: when and where it started
+
+        def said(event: Any) -> None:  # (time, [task id, worker address]), on the client's loop
+            task_id, address = event[1]
+            started[task_id] = (time.monotonic(), address)
+
         if topic is not None:
-            client.subscribe_topic(
-                topic, lambda event: started.update({event[1]: time.monotonic()})
-            )
+            client.subscribe_topic(topic, said)
 
         def submit(task: Task) -> Any:
             future = client.submit(
@@ -1181,16 +1315,24 @@ def _run_dask(
                 pure=False,
             )
             futures[future] = task.id
-            ids[future.key] = task.id
             return future
+
+        def forget(future: Any) -> None:
+            """Drop a future whose record is written: Dask keeps a task's result while a
+            future holds it, and computes it again when that worker is lost."""
+            futures.pop(future, None)
+            future.release()
 
         if timeout is None:
             for task in pending:
                 submit(task)
             for future in distributed.as_completed(list(futures), loop=client.loop):
                 sink.write(_dask_record(distributed, future, futures[future]))
+                forget(future)
         else:
-            _run_dask_deadlines(distributed, client, submit, pending, timeout, sink, started, ids)
+            _run_dask_deadlines(
+                distributed, client, submit, forget, pending, timeout, sink, started
+            )
     except BaseException as error:
         interrupted = isinstance(error, KeyboardInterrupt)
         lost = _scheduler_lost(distributed, client, error)
@@ -1371,7 +1513,25 @@ def _where(
     ]
     if len(chosen) > 1:
         _refuse("workers > 1, scheduler and dask_local", "used one at a time", ", ".join(chosen))
+    _check_children(workers, dask_local, timeout)
     return workers, scheduler, dask_local, timeout
+
+
+def _check_children(workers: int, dask_local: int | None, timeout: float | None) -> None:
+    """Refuse, before anything is written, what would start processes in a daemonic
+    process (a ``multiprocessing.Pool``'s worker), which may start none: a process pool,
+    a local Dask cluster, or the worker process of ``timeout`` with ``workers=1``."""
+    if not multiprocessing.current_process().daemon:
+        return
+    daemonic = "in a daemonic process (a multiprocessing Pool's worker may start no processes)"
+    if workers > 1:
+        _refuse("workers", f"1 {daemonic}: use workers=1", f"workers={workers}")
+    if dask_local is not None:
+        where = "run the tasks here with workers=1, or on scheduler="
+        _refuse("dask_local", f"None {daemonic}: {where}", f"dask_local={dask_local}")
+    if timeout is not None:  # the tasks would run in a worker process, to be stopped
+        where = "the tasks run here with none"
+        _refuse("timeout", f"None {daemonic}: {where}", f"timeout={timeout:g}")
 
 
 def _check_dask(scheduler: str | None, dask_local: int | None) -> None:
@@ -1481,7 +1641,9 @@ def run_sweep(
             ``tasks`` (another sweep's file) or a damaged line other than the
             last; more than one of ``workers > 1``, ``scheduler``, ``dask_local``;
             a ``tls://`` or ``wss://`` scheduler without Dask's TLS settings, or a
-            scheme this Dask cannot connect with (``ucx://`` without its package).
+            scheme this Dask cannot connect with (``ucx://`` without its package);
+            in a daemonic process (a ``multiprocessing.Pool``'s worker, which may
+            start no processes), ``workers > 1``, ``dask_local`` or ``timeout``.
         ImportError: a Dask option without Dask installed.
         ConnectionError: the scheduler cannot be reached, does not answer as a Dask
             scheduler within Dask's connect timeout and 5 s more (a dashboard's port,
