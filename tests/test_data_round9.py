@@ -257,3 +257,18 @@ def test_the_boston_race_still_scales_all_506_rows():
     """Seed 003 trains on the whole set: min-max over every row, as before (bit for bit)."""
     problem = _boston_experiment().problem.build()
     assert np.array_equal(problem._X["train"], scale(boston(features=("RM", "LSTAT"))).X)
+
+
+def test_a_folds_validation_part_is_prepared_once_as_its_test_part():
+    """selection's folds pass the validation part as the test part too: one copy."""
+    from gdlab.data import registry
+    from gdlab.data.datasets import Dataset, Splits, scale
+
+    pixels = np.arange(24, dtype=np.uint8).reshape(6, 4)
+    part = Dataset(pixels, np.array([0, 1, 0, 1, 0, 1]), "d", ("a", "b", "c", "e"),
+                   ("n", "p"), "classification")  # fmt: skip
+    fold = Splits(train=part, validation=part, test=part)
+    prepared = registry._scale_pixels({"dtype": "float32"}, fold)
+    assert prepared.test is prepared.validation
+    scaled = scale(Splits(train=part, validation=part, test=part), "minmax")
+    assert scaled.test is scaled.validation

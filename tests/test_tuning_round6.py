@@ -96,7 +96,7 @@ def test_new_files_under_the_same_data_directory_are_not_reused(tmp_path, monkey
     first = tuning.tune(idx_experiment(idx), out, budget=2, folds=2, progress=False)
     write_idx(idx, 2)
     before = tree(out)
-    with pytest.raises(ConfigError, match=r"the training data's digest: [0-9a-f]{16} → "):
+    with pytest.raises(ConfigError, match=r"the training data's digest: 2-[0-9a-f]{16} → "):
         tuning.tune(idx_experiment(idx), out, budget=2, folds=2, progress=False)
     assert tree(out) == before  # refused before any task: nothing changed
     ran = count_calls(monkeypatch)

@@ -271,3 +271,26 @@ def test_a_run_with_failed_tasks_is_refused_saying_so():
     assert "tasks of its candidates failed" in tuning._why_untuned("SGD", failed)
     diverged = {"points": [{"hyperparameters": {"lr": 0.01}, "diverged": 1, "failed": 0}]}
     assert "down to lr 0.01" in tuning._why_untuned("SGD", diverged)
+
+
+def test_a_tuning_by_an_earlier_gdlab_is_not_said_to_be_on_other_data(capsys):
+    """Its data digest (no format prefix) was taken of the data as then kept: not
+    comparable, and not evidence of other data."""
+    import json
+
+    tune = ["tune", "moons", "--optimizers", "sgd", "--steps", "10", "--budget", "2",
+            "--folds", "2", "--quiet", "--out", "T"]  # fmt: skip
+    assert cli.main(tune) == 0
+    summary = Path("T", "tune.json")
+    document = json.loads(summary.read_text())
+    assert document["settings"]["data"].startswith(f"{tuning.DATA_DIGEST_FORMAT}-")
+    document["settings"]["data"] = document["settings"]["data"].split("-", 1)[1]
+    summary.write_text(json.dumps(document))
+    capsys.readouterr()
+    race = ["race", "moons", "--optimizers", "sgd", "--steps", "10", "--tuned", "T",
+            "--no-figures", "--quiet", "--out", "R"]  # fmt: skip
+    assert cli.main(race) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "made by an earlier gdlab" in err
+    assert "other data" not in err
+    assert not Path("R").exists()

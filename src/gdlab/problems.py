@@ -687,9 +687,9 @@ class ProblemKind:
             paths on contours, no data), ``"data"`` (trained on a data set),
             ``"classifier"`` (accuracy is defined), ``"regression"``.
         build: ``(options, data) -> Problem``; ``data`` is the loaded data
-            (a Dataset or Splits, e.g. one fold) or ``None`` for ``function2d``.
-            A kind with data passes it through :func:`prepared` (what the data
-            source fits on the training part, such as Boston's scaling).
+            (a Dataset or Splits, e.g. one fold), already :func:`prepared` (what the
+            data source fits on the training part, such as Boston's scaling), or
+            ``None`` for ``function2d``.
         describe: ``options -> str``: the problem in words, for reports.
         task: the data task it needs (``"classification"``, ``"regression"``)
             or ``None`` (no data).
@@ -747,8 +747,9 @@ class ProblemKind:
     def load_data(self, options: Mapping[str, Any]) -> Any:
         """The problem's data set (Dataset or Splits); ``None`` for a 2-D function.
 
-        As loaded, before :func:`prepared` (which :attr:`build` applies to it, or to
-        each fold tuning cuts from it).
+        As loaded, before :func:`prepared` (which
+        :meth:`gdlab.experiments.model.ProblemSpec.build` applies to it, or to each
+        fold tuning cuts from it, before :attr:`build`).
 
         Read from the disk cache when a process loaded the same data before
         (:meth:`gdlab.data.DataSource.load_cached`).
@@ -777,8 +778,9 @@ def get_kind(name: Any, where: str = "problem.kind") -> ProblemKind:
 def prepared(options: Mapping[str, Any], data: Any) -> Any:
     """``data`` as a problem trains on it: the data source's preparation (Boston's
     scaling) fitted on its training part, whatever the split (the whole set, a test
-    split, one fold of tuning): :meth:`gdlab.data.DataSource.prepared`. A kind with data
-    calls it in its ``build``."""
+    split, one fold of tuning): :meth:`gdlab.data.DataSource.prepared`. Every kind with
+    data gets its data so (:meth:`gdlab.experiments.model.ProblemSpec.build` calls it
+    before the kind's ``build``)."""
     from gdlab.data.registry import DATA_SOURCES
 
     return DATA_SOURCES[options["data"]].prepared(options, data)
@@ -881,8 +883,7 @@ register_kind(
             "dtype": dataclasses.replace(_DTYPE, default="float64"),
         },
         traits=frozenset({"data", "regression"}),
-        build=lambda o, data: LinearRegression(prepared(o, data), init=o["init"],
-                                               dtype=o["dtype"]),
+        build=lambda o, data: LinearRegression(data, init=o["init"], dtype=o["dtype"]),
         describe=_describe_linreg,
         task="regression",
     )
@@ -904,7 +905,7 @@ register_kind(
         },
         traits=frozenset({"data", "classifier"}),
         build=lambda o, data: LogisticRegression(
-            prepared(o, data), weight_decay=o["weight_decay"], dtype=o["dtype"]
+            data, weight_decay=o["weight_decay"], dtype=o["dtype"]
         ),
         describe=_describe_logreg,
         task="classification",
@@ -914,7 +915,7 @@ register_kind(
 
 def _build_mlp(o: Mapping[str, Any], data: Any) -> MLPClassification:
     return MLPClassification(
-        prepared(o, data),
+        data,
         o["hidden"],
         activation=o["activation"],
         init=o["init"],

@@ -104,16 +104,28 @@ _DATA: dict[str, Any] = {}
 _DATA_DIGESTS: dict[str, str] = {}
 
 
+#: What the pool a digest is taken of holds: 2 since the data are kept as read (MNIST's
+#: pixels as bytes, Boston unscaled) and prepared per fold. A digest of another format
+#: (an earlier gdlab's, without the ``2-`` prefix) is not comparable with this one.
+DATA_DIGEST_FORMAT = 2
+
+
 def _data_digest(data: Any) -> str:
     """A digest of a data set's arrays (their dtypes, shapes and bytes): the data that
-    decides a task's result, whatever its files are called. One pass over the bytes
-    (the 5,000-digit MNIST subset, 15.7 MB: a few tens of milliseconds)."""
+    decides a task's result, whatever its files are called, marked with
+    :data:`DATA_DIGEST_FORMAT`. One pass over the bytes (the 5,000-digit MNIST subset:
+    a few milliseconds)."""
     h = hashlib.sha256()
     for array in (data.X, data.y):
         array = np.ascontiguousarray(array)
         h.update(f"{array.dtype.str}{array.shape};".encode())
         h.update(memoryview(array).cast("B"))
-    return h.hexdigest()[:16]
+    return f"{DATA_DIGEST_FORMAT}-{h.hexdigest()[:16]}"
+
+
+def _comparable_digest(recorded: Any) -> bool:
+    """Whether a recorded data digest is of this gdlab's format (:data:`DATA_DIGEST_FORMAT`)."""
+    return isinstance(recorded, str) and recorded.startswith(f"{DATA_DIGEST_FORMAT}-")
 
 
 def _pool(experiment: Experiment, expected: str | None = None) -> Any:
@@ -1262,6 +1274,13 @@ def _tuning_differences(
     differences = [
         f"{_SETTING_NAMES.get(key, key)}: {_setting_text(then_settings.get(key))} → "
         f"{_setting_text(settings[key])}"
+        + (
+            " (recorded by an earlier gdlab: not comparable)"
+            if key == "data"
+            and then_settings.get(key)
+            and not _comparable_digest(then_settings[key])
+            else ""
+        )
         for key in _RECORDED
         if _as_json(then_settings.get(key)) != _as_json(settings[key])
     ]
@@ -1413,7 +1432,10 @@ def apply_tuned(
     if missing:
         raise ConfigError(
             f"{source} has no tuned setting for "
-            + "; ".join(_why_untuned(label, configurations.get(label)) for label in missing)
+            + "; ".join(
+                _why_untuned(label, configurations.get(label), tuned.get("folds"))
+                for label in missing
+            )
         )
     for run in experiment.runs:  # a run renamed onto another's label: not its tuning
         tuned_optimizer = configurations[run.label].get("optimizer", run.optimizer)
@@ -1446,9 +1468,10 @@ def apply_tuned(
     return tuned_experiment, [note]
 
 
-def _why_untuned(label: str, configuration: Any) -> str:
+def _why_untuned(label: str, configuration: Any, folds: Any = None) -> str:
     """``label``, and why its tuning chose nothing and what to do (every candidate
-    diverged, down to the hard bound; its tasks failed; it was not tuned)."""
+    diverged, down to the hard bound, on every fold or on some of its ``folds``; its
+    tasks failed; it was not tuned)."""
     if not isinstance(configuration, Mapping):
         return f"{label} (no run of the tuning has that label: tune it, or race without --tuned)"
     points = [p for p in configuration.get("points") or [] if isinstance(p, Mapping)]
@@ -1470,10 +1493,16 @@ def _why_untuned(label: str, configuration: Any) -> str:
             if same_value(low, HARD_BOUNDS["lr"][0])
             else f"down to lr {exact_value(low)}"
         )
+        every = isinstance(folds, int) and all(p.get("diverged") == folds for p in points)
+        on = "" if every else " on at least one fold"
         return (
-            f"{label} (every candidate diverged, {where}: no rate tried trains it; check "
-            "the problem (a steep function, a far start) and its training, or race it "
-            "without --tuned)"
+            f"{label} (every candidate diverged{on}, {where}: no rate tried trains it "
+            "on every fold; check the problem (a steep function, a far start) and its "
+            "training, or race it without --tuned)"
+            if on
+            else f"{label} (every candidate diverged, {where}: no rate tried trains it; "
+            "check the problem (a steep function, a far start) and its training, or race "
+            "it without --tuned)"
         )
     return f"{label} (no candidate has a score: run `gdlab tune` again)"
 
@@ -1524,6 +1553,12 @@ def _check_tuned_as_raced(
             "settings, or run `gdlab tune` again with these"
         )
     if isinstance(data, str) and experiment.problem.has("data"):
+        if not _comparable_digest(data):
+            raise ConfigError(
+                f"the tuning results in {source} were made by an earlier gdlab, whose "
+                "record of the training data cannot be compared with this race's: run "
+                "`gdlab tune` again"
+            )
         now = _training_digest(experiment)
         if now != data:
             raise ConfigError(
@@ -1538,7 +1573,10 @@ def _training_digest(experiment: Experiment) -> str:
     (:func:`_data_digest`, of the pool a tuning splits into folds)."""
     _DATA.clear()  # read the files again: they may have changed since the tuning
     _pool(experiment)
-    return _DATA_DIGESTS[digest(experiment.problem.to_table())]
+    try:
+        return _DATA_DIGESTS[digest(experiment.problem.to_table())]
+    finally:
+        _DATA.clear()  # the race loads its data itself: the pool is not kept meanwhile
 
 
 def _tuned_labels(tuned: Mapping[str, Any]) -> dict[str, str]:

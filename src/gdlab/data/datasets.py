@@ -902,11 +902,10 @@ def scale(data: Dataset | Splits, kind: str = "minmax") -> Dataset | Splits:
     _check_spread(train, kind, scaler.data_range_ if kind == "minmax" else scaler.var_)
     if isinstance(data, Dataset):
         return _scaled(scaler, data, dtype)
-    return Splits(
-        train=_scaled(scaler, data.train, dtype),
-        validation=None if data.validation is None else _scaled(scaler, data.validation, dtype),
-        test=_scaled(scaler, data.test, dtype),
-    )
+    validation = None if data.validation is None else _scaled(scaler, data.validation, dtype)
+    # a fold's test part is its validation part (selection's folds): scaled once
+    test = validation if data.test is data.validation else _scaled(scaler, data.test, dtype)
+    return Splits(train=_scaled(scaler, data.train, dtype), validation=validation, test=test)
 
 
 def minmax_scale(data: Dataset | Splits) -> Dataset | Splits:

@@ -216,7 +216,9 @@ def _scale_pixels(o: Mapping[str, Any], data: Any) -> Any:
     if isinstance(data, datasets.Dataset):
         return part(data)
     validation = None if data.validation is None else part(data.validation)
-    return datasets.Splits(train=part(data.train), validation=validation, test=part(data.test))
+    # a fold's test part is its validation part (selection's folds): prepared once
+    test = validation if data.test is data.validation else part(data.test)
+    return datasets.Splits(train=part(data.train), validation=validation, test=test)
 
 
 def _mnist_libraries(o: Mapping[str, Any]) -> tuple[str, ...] | None:

@@ -650,10 +650,17 @@ class ProblemSpec:
         return self.registered.load_data(self.options)
 
     def build(self, data: Any = None) -> Any:
-        """The :mod:`gdlab.problems` problem; ``data`` replaces the loaded data (a fold)."""
+        """The :mod:`gdlab.problems` problem; ``data`` replaces the loaded data (a fold).
+        A kind with data gets it prepared (:func:`gdlab.problems.prepared`: Boston's
+        scaling, MNIST's pixels divided in the problem's dtype), fitted on its training
+        part."""
         kind = self.registered
-        if kind.has("data") and data is None:
-            data = kind.load_data(self.options)
+        if kind.has("data"):
+            from gdlab.problems import prepared
+
+            if data is None:
+                data = kind.load_data(self.options)
+            data = prepared(self.options, data)
         return kind.build(self.options, data)
 
     def describe(self) -> str:
