@@ -174,7 +174,7 @@ def test_sensitivity_of_a_regression_has_no_accuracy():
     chart = _chart(doc, "sensitivity")
     assert chart["traces"][0]["hover"]["extra"] is None
     assert "customdata" not in chart["traces"][0]
-    assert chart["note"] == "★ the rate chosen, by the lowest validation loss"
+    assert chart["note"] == "★ the rate chosen"  # what chose it is not recorded here
 
 
 # --- in the browser ---------------------------------------------------------------------------

@@ -78,12 +78,13 @@ def test_a_figure_links_to_its_png_and_keeps_a_readable_width(tmp_path: Path) ->
         assert re.fullmatch(
             rf'<a class="full-size" href="{figure["png"]}" title="Open the full-size image '
             r'\(PNG\)"><img src="data:image/png;base64,[^"]+" alt="[^"]+" width="\d+" '
-            r'height="\d+"></a>',
+            r'height="\d+"><span class="hidden-text"> \(open the full-size image, PNG\)'
+            r"</span></a>",
             inner,
         )
     # only a figure too wide for a phone says that it scrolls (and only there: CSS)
     assert page.count('<p class="scroll-hint">') == 1
-    assert "Wider than the screen: scroll it sideways, or select it for the full-size" in page
+    assert "may be wider than the screen: scroll it sideways, or select it for the full" in page
 
 
 def test_an_inline_svg_links_to_its_png_too(tmp_path: Path) -> None:

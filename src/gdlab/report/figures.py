@@ -3120,8 +3120,8 @@ def _accuracy_band(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(steps, low, high)``: the band of ``runs``' ``key`` at the steps of
     :func:`_mean_by_step`, over the seeds evaluated there: mean ± the population
-    standard deviation (``band="std"``) or the lowest to the highest (``"minmax"``), as
-    the chart's (:func:`gdlab.report.interactive._accuracy_spread`)."""
+    standard deviation (``band="std"``) or the lowest to the highest (``"minmax"``); the
+    chart draws the same (:func:`gdlab.report.interactive._accuracy_spread`)."""
     table = _evaluations(runs, key, by)
     values = [np.asarray(v) for v in table.values()]
     if band == "std":

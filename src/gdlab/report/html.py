@@ -130,6 +130,8 @@ figure { margin: 2rem 0 3rem; }
 figure img, figure svg { display: block; max-width: 100%; height: auto;
   background: #ffffff; border-radius: 4px; }
 .figure-scroll { overflow-x: auto; }
+.hidden-text { position: absolute; width: 1px; height: 1px; overflow: hidden;
+  clip-path: inset(50%); white-space: nowrap; }
 .figure-scroll > a.full-size { display: inline-block; vertical-align: top; cursor: zoom-in;
   border-radius: 4px; }
 .figure-scroll > a.full-size:focus-visible { outline: 3px solid var(--accent);
@@ -1371,18 +1373,24 @@ def _media(
         media = _svg_markup(text, prefix, alt)
         natural = _natural_width(out_dir, figure, text)
     readable = round(READABLE_SHARE * natural) if natural else 0
+    focus = ""
     if figure.get("png"):
         href = quote(f"{base}{figure['png']}")
         media = (
             f'<a class="full-size" href="{_e(href)}" title="Open the full-size image (PNG)">'
-            f"{media}</a>"
+            f'{media}<span class="hidden-text"> (open the full-size image, PNG)</span></a>'
         )
+    else:  # nothing focusable inside: the box itself takes the keyboard, to scroll it
+        focus = f' tabindex="0" role="region" aria-label="{_e(alt)}"'
     style = f' style="--readable: {readable}px"' if readable else ""
     hint = ""
     if readable > _PHONE_WIDTH:
         more = ", or select it for the full-size image" if figure.get("png") else ""
-        hint = f'<p class="scroll-hint">Wider than the screen: scroll it sideways{more}.</p>'
-    return f'<div class="figure-scroll"{style}>{media}</div>{hint}'
+        hint = (
+            f'<p class="scroll-hint">On a narrow screen this figure may be wider than the '
+            f"screen: scroll it sideways{more}.</p>"
+        )
+    return f'<div class="figure-scroll"{focus}{style}>{media}</div>{hint}'
 
 
 def _chart_box(chart: Mapping[str, Any]) -> str:

@@ -76,6 +76,7 @@ from gdlab.report.figures import (
     EWMA_FIRST_DAYS,
     SENSITIVITY_LOG_RATIO,
     SMOOTH_BETA,
+    _accuracy_band,
     _accuracy_limits,
     _accuracy_members,
     _band,
@@ -97,6 +98,7 @@ from gdlab.report.figures import (
     lr_scale,
     smooth,
 )
+from gdlab.report.tuning_text import selected_by
 from gdlab.results import series_stride
 
 __all__ = ["SMOOTH_BETAS", "TWINS", "charts", "page_script"]
@@ -586,20 +588,10 @@ def _accuracy_trace(
 def _accuracy_spread(
     runs: Sequence[Mapping[str, Any]], key: str, band: str
 ) -> tuple[list[float], list[float]]:
-    """The band of ``runs``' ``key`` at each step where any evaluated it (the steps of
-    :func:`~gdlab.report.figures._mean_by_step`): mean ± std (``band="std"``), or the
-    lowest to the highest (``"minmax"``)."""
-    table: dict[float, list[float]] = {}
-    for run in runs:
-        for entry in run.get("epochs") or []:
-            if entry.get(key) is not None and entry.get("step") is not None:
-                table.setdefault(float(entry["step"]), []).append(float(entry[key]))
-    values = [np.asarray(table[step]) for step in sorted(table)]
-    if band == "std":
-        return [float(v.mean() - v.std()) for v in values], [
-            float(v.mean() + v.std()) for v in values
-        ]
-    return [float(v.min()) for v in values], [float(v.max()) for v in values]
+    """The band of ``runs``' ``key`` at each step where any evaluated it: the figure's
+    (:func:`~gdlab.report.figures._accuracy_band`), as lists."""
+    _, low, high = _accuracy_band(runs, key, "step", band)
+    return [float(v) for v in low], [float(v) for v in high]
 
 
 def _accuracy_means(
@@ -1217,7 +1209,7 @@ def _best_mark(
         return None
     marker = {"symbol": "star", "size": 15, "color": style.color, "edge": "#000000"}
     star = _group_markers(
-        label, [best["lr"]], [best["mean"]], f"{label}: the rate chosen {chosen}", marker,
+        label, [best["lr"]], [best["mean"]], f"{label}: the rate chosen{chosen}", marker,
         _hover("lr", metric),
     )  # fmt: skip
     accuracy = _point_accuracy(c, best["lr"], best.get("accuracy"))
@@ -1227,11 +1219,12 @@ def _best_mark(
     return star
 
 
-def _chosen_by(series: Mapping[str, Any], metric: str) -> str:
-    """What chose each configuration's rate, in words: ``"by mean validation accuracy
-    (loss breaks ties)"`` (tune.json's ``selected_by``; else the lowest ``metric``)."""
-    chosen = series.get("selected_by")
-    return f"by {chosen}" if isinstance(chosen, str) and chosen else f"by the lowest {metric}"
+def _chosen_by(series: Mapping[str, Any]) -> str:
+    """What chose each configuration's rate, in words: `` by mean validation accuracy
+    (loss breaks ties)`` (tune.json's ``selected_by``), or nothing where the results do
+    not record it (an older tune.json)."""
+    chosen = selected_by(series)
+    return f" by {chosen}" if chosen else ""
 
 
 def _group_markers(
@@ -1259,7 +1252,7 @@ def _sensitivity_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
     labels = [str(k) for k in configurations]
     styles = palette.assign(labels)
     folded = series.get("folds") != 1  # one hold-out, or a 2-D function's one run
-    chosen = _chosen_by(series, metric)
+    chosen = _chosen_by(series)
     traces, values, band = [], [], []
     for label, c in zip(labels, configurations.values(), strict=True):
         grid = _floats(c.get("grid"))
@@ -1283,7 +1276,7 @@ def _sensitivity_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
     every = _finite(values)
     log = bool(every.size and every.min() > 0 and every.max() / every.min() > SENSITIVITY_LOG_RATIO)
     axes = _axes("learning rate", metric, x_type="log")
-    note = f"★ the rate chosen, {chosen}"
+    note = f"★ the rate chosen{',' if chosen else ''}{chosen}"
     if any(t.get("hover", {}).get("extra") == "validation accuracy" for t in traces):
         note += "; hover a point for its validation accuracy"
     return _chart("sensitivity", "Learning-rate sensitivity", traces, axes,
