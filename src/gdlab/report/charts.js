@@ -177,6 +177,22 @@
 
   // --- a chart ---------------------------------------------------------------------------
 
+  // Each smoothed trace's raw loss: as sent, or for a group's mean (smooth.seeds), the
+  // mean of its seeds' raw losses on their common grid, made once here (the page does
+  // not carry it twice).
+  function rawLosses(smooth) {
+    var raw = {}, seeds = smooth.seeds || {};
+    Object.keys(smooth.raw).forEach(function (key) {
+      var group = seeds[key];
+      if (!group) { raw[key] = smooth.raw[key]; return; }
+      var stride = Math.max.apply(null, group.strides);
+      raw[key] = stack(group.raw.map(function (values, s) {
+        return onGrid(values, group.strides[s], stride);
+      }), group.band).mean;
+    });
+    return raw;
+  }
+
   function Chart(box, spec) {
     this.box = box;
     this.spec = spec;
@@ -185,10 +201,11 @@
     this.pan = false;
     this.yType = spec.scale ? spec.scale.kind : (spec.yaxis.type === "log" ? "log" : "linear");
     this.xType = spec.xaxis.type === "log" ? "log" : "linear";
+    var raw = this.raw = spec.smooth ? rawLosses(spec.smooth) : {};
     this.traces = spec.traces.map(function (t) {
       var trace = Object.assign({}, t);
       if (trace.mode !== "contour") {
-        var n = (trace.y || (spec.smooth && spec.smooth.raw[String(spec.traces.indexOf(t))]) || []).length;
+        var n = (trace.y || raw[String(spec.traces.indexOf(t))] || []).length;
         if (!trace.x) {
           trace.x = new Array(n);
           for (var i = 0; i < n; i++) { trace.x[i] = trace.x0 + i * trace.dx; }
@@ -209,7 +226,7 @@
   // group's mean (smooth.seeds: its seeds' raw losses, strides and band) is the mean of
   // its seeds' smoothed losses, with its band, as the figure's.
   Chart.prototype.smooth = function (beta, start) {
-    var raw = this.spec.smooth.raw, seeds = this.spec.smooth.seeds || {}, traces = this.traces, betas = {};
+    var raw = this.raw, seeds = this.spec.smooth.seeds || {}, traces = this.traces, betas = {};
     Object.keys(raw).forEach(function (key) {
       betas[key] = start && start[key] !== undefined ? start[key] : beta;
       var t = traces[Number(key)], group = seeds[key];
@@ -649,7 +666,7 @@
   // a thin line, or, for a loss that jumps across most of the axis (smooth.dots), a
   // cloud of dots, as the figure draws it.
   Chart.prototype.rawLines = function (sx, sy, f) {
-    var self = this, raw = this.spec.smooth.raw, dots = this.spec.smooth.dots || [], out = [];
+    var self = this, raw = this.raw, dots = this.spec.smooth.dots || [], out = [];
     Object.keys(raw).forEach(function (key) {
       var t = self.traces[Number(key)], values = raw[key];
       if (t.alone || !(self.betas[key] > 0) || (t.legendgroup && self.hidden[t.legendgroup])) { return; }

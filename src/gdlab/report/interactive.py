@@ -316,8 +316,10 @@ class _LossTraces:
         seeds: dict[str, Any] | None = None,
     ) -> None:
         """A trace the page smooths from ``loss`` (or averages from ``seeds``, its
-        :func:`_seed_traces` block), starting at ``beta``."""
-        self.raw[len(self.traces)], self.start[len(self.traces)] = _rounded(loss), beta
+        :func:`_seed_traces` block, whose raw mean the page takes from them: ``None``
+        here, so that the page does not carry it twice), starting at ``beta``."""
+        self.raw[len(self.traces)] = None if seeds else _rounded(loss)
+        self.start[len(self.traces)] = beta
         if seeds:
             self.seeds[len(self.traces)] = seeds
         self.traces.append(trace)
