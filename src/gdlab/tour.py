@@ -211,18 +211,7 @@ def _drawn(document: dict[str, Any], directory: Path) -> list[dict[str, Any]] | 
     if not (directory / "index.html").is_file():
         return None
     try:
-        plans = figures._plan(document)  # what draw() would draw, in its order
-        drawn = [
-            {
-                "name": plan.name,
-                "title": plan.title,
-                "caption": plan.caption,
-                "look_for": plan.look_for(),
-                "png": f"figures/{plan.name}.png",
-                "svg": f"figures/{plan.name}.svg",
-            }
-            for plan in plans
-        ]
+        drawn = figures.listed(document)  # what draw() would draw, in its order
     except Exception:  # drawn again, or told
         return None
     every = all((directory / f[kind]).is_file() for f in drawn for kind in ("png", "svg"))

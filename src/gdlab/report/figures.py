@@ -4124,14 +4124,23 @@ def draw(
     for plan in plans:
         with _style():  # one style for the figure's making, fitting and saving
             _save(plan.make(), directory, plan.name)
-        made.append(
-            {
-                "name": plan.name,
-                "title": plan.title,
-                "caption": plan.caption,
-                "look_for": plan.look_for(),
-                "png": f"figures/{plan.name}.png",
-                "svg": f"figures/{plan.name}.svg",
-            }
-        )
+        made.append(_entry(plan))
     return made
+
+
+def listed(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """What :func:`draw` returns for ``results``, without drawing (the figures of a
+    report whose files are there already)."""
+    return [_entry(plan) for plan in _plan(results)]
+
+
+def _entry(plan: _Plan) -> dict[str, Any]:
+    """A drawn figure's entry: its name, words and files (relative to the report)."""
+    return {
+        "name": plan.name,
+        "title": plan.title,
+        "caption": plan.caption,
+        "look_for": plan.look_for(),
+        "png": f"figures/{plan.name}.png",
+        "svg": f"figures/{plan.name}.svg",
+    }
