@@ -13,13 +13,13 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import shutil
 from typing import Any
 
 import numpy as np
 import pytest
 
 from gdlab.report import figures, html, interactive
+from play_serving import chromium
 
 # --- documents ----------------------------------------------------------------------
 
@@ -221,24 +221,9 @@ def test_loss_chart_axis_is_the_figures_with_the_same_reason():
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("the playwright package is not installed")
-    binary = next(
-        (
-            shutil.which(n)
-            for n in ("chromium", "chromium-browser", "google-chrome")
-            if shutil.which(n)
-        ),
-        None,
-    )
-    if binary is None:
-        pytest.skip("Chromium is not installed")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=binary, args=["--no-sandbox"])
+    """Debian's Chromium (a skip without it, a failure under CI: play_serving)."""
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def _open(browser: Any, charts: list[dict[str, Any]]) -> Any:
