@@ -369,3 +369,15 @@ def test_a_killed_tour_lists_the_figures_of_pages_already_drawn(tmp_path, monkey
     page = (recovered / "index.html").read_text()
     assert all(f"bowl/figures/{name}.png" in page for name in names)
     assert (recovered / "bowl" / "index.html").read_text() == "bowl's page"
+
+
+def test_report_build_records_the_validation_parts_size_too(tmp_path):
+    """gdlab.report.build describes a built problem as a race does: n_validation too."""
+    from gdlab.report import assemble
+
+    experiment = experiments.builtin("mnist")
+    config = experiment.to_dict()
+    config["problem"].update(validation_size=0.1)
+    problem = experiments.Experiment.from_dict(config).problem.build()
+    data = assemble._describe_built(problem)["data"]
+    assert data["n_validation"] == len(problem.parts["validation"].y) > 0

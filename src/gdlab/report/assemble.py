@@ -117,7 +117,7 @@ def _describe_built(problem: Any) -> dict[str, Any]:
         "name": str(getattr(problem, "name", kind)),
         "traits": traits,
         "description": repr(problem),
-        "data": data_block(train, test, "classifier" in traits),
+        "data": data_block(train, test, "classifier" in traits, parts.get("validation")),
     }
     if hasattr(problem, "sizes"):
         info["sizes"] = list(problem.sizes)
