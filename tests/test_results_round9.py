@@ -111,15 +111,22 @@ def _killed_tour(tmp_path: Path) -> Path:
     return staged
 
 
-def test_a_killed_tour_is_recovered_with_its_pages(tmp_path, monkeypatch, capsys):
-    _killed_tour(tmp_path)
-    drawn = []
+def _pages_drawn(monkeypatch) -> list[str]:
+    """The names of the directories whose pages the recovery draws (through a stand-in
+    for :func:`gdlab.report.write`), in order."""
+    drawn: list[str] = []
 
     def write(document, out_dir, **kwargs):
         drawn.append(Path(out_dir).name)
         return _fake_write(document, out_dir)
 
     monkeypatch.setattr("gdlab.report.write", write)
+    return drawn
+
+
+def test_a_killed_tour_is_recovered_with_its_pages(tmp_path, monkeypatch, capsys):
+    _killed_tour(tmp_path)
+    drawn = _pages_drawn(monkeypatch)
     with results.output(tmp_path / "K", out=tmp_path / "K"):
         pass
     (line,) = capsys.readouterr().err.splitlines()
@@ -355,13 +362,7 @@ def test_a_killed_tour_lists_the_figures_of_pages_already_drawn(tmp_path, monkey
     for name in names:
         (bowl / "figures" / f"{name}.png").write_bytes(_PNG)
         (bowl / "figures" / f"{name}.svg").write_text("<svg/>")
-    drawn = []
-
-    def write(document, out_dir, **kwargs):
-        drawn.append(Path(out_dir).name)
-        return _fake_write(document, out_dir)
-
-    monkeypatch.setattr("gdlab.report.write", write)
+    drawn = _pages_drawn(monkeypatch)
     with results.output(tmp_path / "K", out=tmp_path / "K"):
         pass
     recovered = Path(capsys.readouterr().err.rsplit(" as ", 1)[1].strip())
