@@ -511,10 +511,11 @@ def _pm(mean: Any, std: Any) -> tuple[str, str]:
 
 
 def _pm_percent(mean: Any, std: Any) -> tuple[str, str]:
-    """An accuracy's ``"88.0% ± 0.5"`` (the spread in percentage points) and sort value."""
+    """An accuracy's ``"88.0% ± 0.5%"`` (the spread in percentage points, written as the
+    charts' hover writes it) and sort value."""
     if mean is None:
         return _MISSING, ""
-    text = f"{100 * mean:.1f}%" + ("" if std is None else f" ± {100 * std:.1f}")
+    text = f"{100 * mean:.1f}%" + ("" if std is None else f" ± {100 * std:.1f}%")
     return text, repr(float(mean))
 
 
