@@ -39,6 +39,7 @@ import argparse
 import atexit
 import contextlib
 import difflib
+import functools
 import json
 import math
 import numbers
@@ -372,6 +373,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _batch_size(text: str) -> Any:
+    """``--batch-size``: what ``--set training.batch_size=`` takes (an integer, or
+    ``full``), checked by the same field; ``full`` is kept as typed (None is no flag)."""
+    from gdlab.experiments.model import TRAINING_FIELDS, parse_value
+
+    try:
+        value = TRAINING_FIELDS["batch_size"].check("--batch-size", parse_value(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return "full" if value is None else value
+
+
 def _set_pair(text: str) -> tuple[str, str]:
     """Split ``KEY=VALUE`` for ``--set`` (the VALUE text, read as TOML when applied)."""
     key, sep, value = text.partition("=")
@@ -437,9 +450,9 @@ def _experiment_options(parser: argparse.ArgumentParser, verb: str) -> None:
     )
     parser.add_argument(
         "--batch-size",
-        type=_positive("--batch-size"),
+        type=_batch_size,
         metavar="N",
-        help="= --set training.batch_size=N",
+        help="samples per step, or 'full' (the whole training set): = --set training.batch_size=N",
     )
     parser.add_argument("--function", metavar="NAME", help="= --set problem.function=NAME")
     parser.add_argument(
@@ -668,9 +681,7 @@ def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
         (k, _model_value(k, _typed(t)), t.strip(), f"--set {k}={cut(t.strip())}")
         for k, t in args.set
     ]
-    experiment = _changed(experiment, changes)
-    for name, value, typed in args.lr:
-        experiment = experiment.with_lr(name, value, where=f"--lr {name}={cut(typed)}")
+    experiment = _changed(experiment, changes, args.lr)
     builtin = args.config is None and source in experiments.BUILTIN
     args.origin = _origin(source, builtin, _chosen(args), changes, args.lr)
     return experiment, base, base_name
@@ -735,30 +746,60 @@ def _typed(text: str) -> Any:
     return parse_value(text)
 
 
-def _changed(experiment: Any, changes: list[tuple[str, Any, str | None, str]]) -> Any:
+def _changed(experiment: Any, changes: list[tuple[str, Any, str | None, str]], lrs: list) -> Any:
     """``experiment`` with the command line's changes ``(key, value, text typed or None, as
-    written)``, in order.
+    written)`` and its ``--lr``s, as one change (:meth:`Experiment.together`: what ties
+    settings together is checked at the end, whatever their order).
 
     The ``problem.*`` keys change first, and together (a new ``kind`` needs its
     other keys at once; the training is checked against the problem, not the other
-    way round, so a ``--batch-size`` for the new problem's data is checked as such).
-    A value that TOML read as a number or a boolean but the key takes as text
-    (``--set title=2024``) is tried as the text typed.
+    way round, so a ``--batch-size`` for the new problem's data is checked as such);
+    then the other changes in order, then the ``--lr``s. A value that TOML read as a
+    number or a boolean but the key takes as text (``--set title=2024``) is tried as
+    the text typed. An error of one change names it; the final check names the
+    changes of the training (or all of them).
     """
+    steps = []
     problem = [change for change in changes if change[0].startswith("problem.")]
     if problem:
         where = " ".join(change[3] for change in problem)
         options = {k.removeprefix("problem."): v for k, v, *_ in problem}
-        experiment = experiment.with_problem(where, **options)
-    for key, value, text, written in changes:
-        if not key.startswith("problem."):
-            experiment = _set_typed(experiment, key, value, text, written)
-    return experiment
+        steps.append(functools.partial(_with_problem, where=where, options=options))
+    steps += [functools.partial(_set_typed, change=c) for c in changes if c not in problem]
+    steps += [functools.partial(_set_lr, lr=lr) for lr in lrs]
+    if not steps:
+        return experiment
+    said = [written for *_, written in changes] + [_lr_said(lr) for lr in lrs]
+    # what the final check compares: the batches, the step loss, the validation part
+    tied = ("batch_size", "batching", "step_loss", "validation")
+    training = [w for k, *_, w in changes if k.rpartition(".")[2] in tied]
+    return experiment.together(steps, where=" ".join(training or said))
 
 
-def _set_typed(experiment: Any, key: str, value: Any, text: str | None, where: str) -> Any:
+def _with_problem(experiment: Any, where: str, options: dict[str, Any]) -> Any:
+    return experiment.with_problem(where, **options)
+
+
+def _lr_said(lr: tuple[str, Any, str]) -> str:
+    name, _, typed = lr
+    return f"--lr {name}={cut(typed)}"
+
+
+def _set_lr(experiment: Any, lr: tuple[str, Any, str]) -> Any:
+    return experiment.with_lr(lr[0], lr[1], where=_lr_said(lr))
+
+
+def _set_typed(experiment: Any, change: tuple[str, Any, str | None, str]) -> Any:
     """``experiment.set(key, value)``; if that fails and ``value`` came from text that TOML
-    read as a number or a boolean, the text itself, if the key takes it."""
+    read as a number or a boolean, the text itself, if the key takes it. A ``--set``
+    whose text holds another ``=`` may name a run label holding one
+    (:meth:`Experiment.split_set`)."""
+    key, value, text, where = change
+    if text is not None and "=" in text:
+        label_key, label_text = experiment.split_set(f"{key}={text}")
+        if label_key != key:
+            key, text = label_key, label_text.strip()
+            value = _model_value(key, _typed(text))
     try:
         return experiment.set(key, value, where=where)
     except ValueError:
@@ -788,7 +829,6 @@ def _race(args: argparse.Namespace, command: str) -> int:
     _tuned_not_an_experiment(args)
     experiment, base, base_name = _experiment(args)
     _checked_out(args)
-    notes: list[str] = []
     series = None
     if args.tuned is not None:
         from gdlab import tuning
@@ -800,15 +840,20 @@ def _race(args: argparse.Namespace, command: str) -> int:
         )
         tuned = tuning.load_tuned(where)
         experiment, notes = tuning.apply_tuned(experiment, tuned, source=where)
+        experiment = experiment.replace(tuned=" ".join(notes))
         said_seeds = args.seeds is not None or any(k == "seeds" for k, _ in args.set)
         if not said_seeds and experiment.seeds == 1:  # a file's own seeds > 1 stand
             experiment = experiment.replace(seeds=TUNED_SEEDS)
         series = tuning.series(tuned)
+    elif experiment.tuned and experiment.runs != args.read.runs:  # its words are untrue now
+        experiment = experiment.replace(tuned="")
     _prepared(args, experiment)  # data loaded, batch sizes checked: before any output exists
+    # a tuned experiment (--tuned, or the results.json of a --tuned report) says so
+    notes = [experiment.tuned] if experiment.tuned else []
     words = text(experiment, base=base, base_name=base_name, notes=notes, read=args.read)
-    if args.tuned is not None:
+    if experiment.tuned:
         words["title"] += " (tuned)"
-    name = experiment.name + ("-tuned" if args.tuned is not None else "")
+    name = experiment.name + ("-tuned" if experiment.tuned else "")
     workers = args.workers or race.default_workers(experiment)
     placed = results.Placed()
     place = results.output(

@@ -27,14 +27,16 @@ repeats it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
+import datetime
 import functools
 import hashlib
 import json
 import math
 import re
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +53,7 @@ __all__ = [
     "MAX_SEEDS",
     "MAX_STEPS",
     "RUN_KEYS",
+    "TOP_KEYS",
     "TRAINING_FIELDS",
     "Experiment",
     "ProblemSpec",
@@ -92,9 +95,10 @@ TRAINING_FIELDS: dict[str, Field] = {
 RUN_TRAINING_KEYS = ("batch_size", "batching", "steps", "epochs", "step_loss")
 #: The keys of a ``[[runs]]`` table besides the optimizer's hyperparameters.
 RUN_KEYS = ("label", "optimizer", "preset", "group", "hyperparameters", *RUN_TRAINING_KEYS)
-_TOP_KEYS = (
-    "name", "title", "description", "based_on", "seeds", "problem", "training", "optimizers",
-    "runs",
+#: The keys of an experiment file's top level (``[problem]``, ``[[runs]]`` … included).
+TOP_KEYS = (
+    "name", "title", "description", "based_on", "tuned", "seeds", "problem", "training",
+    "optimizers", "runs",
 )  # fmt: skip
 _OPTIMIZERS_KEYS = ("preset", "names", "lr", "hyperparameters")
 _NAME = re.compile(r"[^\W_][\w.-]*\Z")  # letters and digits of any script
@@ -111,14 +115,36 @@ def digest(value: Any, length: int = 16) -> str:
 
 def parse_value(text: str) -> Any:
     """A ``--set`` value: TOML syntax (``0.1``, ``[1, 2]``, ``{name = "cosine", …}``,
-    ``true``) or, failing that, the text itself as a string (``beale``)."""
+    ``true``) or, failing that, the text itself as a string (``beale``). No key takes
+    a date or a time: TOML's (``2024-06-01``, ``12:30:00``) are the text typed, and
+    one inside an array or a table its ISO text (``[2024-06-01]`` is ``["2024-06-01"]``).
+
+    >>> parse_value("2024-06-01"), parse_value("[1, 2]"), parse_value("beale")
+    ('2024-06-01', [1, 2], 'beale')
+    """
     try:
         parsed = tomllib.loads(f"v = {text}")
     except ValueError:  # TOMLDecodeError, or an integer past Python's 4300 digits
         return text.strip()
     if len(parsed) != 1:  # ``1\nz = 3`` is one text, not the value 1 and a stray key
         return text.strip()
-    return parsed["v"]
+    if isinstance(parsed["v"], _DATES):
+        return text.strip()
+    return _undated(parsed["v"])
+
+
+_DATES = (datetime.date, datetime.time)  # a datetime is a date
+
+
+def _undated(value: Any) -> Any:
+    """``value`` with every TOML date or time in it as its ISO text."""
+    if isinstance(value, _DATES):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _undated(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_undated(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------- training
@@ -240,6 +266,16 @@ def _with_lr0(schedule: Mapping[str, Any], value: float, where: str) -> dict[str
     return config
 
 
+def _shown(value: Any) -> str:
+    """``value`` as an error shows it: :func:`~gdlab._checks.describe`'s ``repr``, but a TOML
+    date or time as what was written (``the date 2024-06-01``), never Python's."""
+    if isinstance(value, datetime.datetime):
+        return f"the date and time {value.isoformat()}"
+    if isinstance(value, _DATES):
+        return f"the {type(value).__name__} {value.isoformat()}"
+    return describe(value)
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -316,7 +352,7 @@ class RunSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.label, str) or not self.label.strip():
-            raise ConfigError(f"run label must be a non-empty string; got {describe(self.label)}")
+            raise ConfigError(f"run label must be a non-empty string; got {_shown(self.label)}")
         if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
             raise ConfigError(
                 f"optimizer of run {self.label!r} must be one of {', '.join(OPTIMIZERS)}; "
@@ -327,7 +363,7 @@ class RunSpec:
             value = getattr(self, key)
             if value is not None and not isinstance(value, str):
                 raise ConfigError(
-                    f"{key} of run {self.label!r} must be a string; got {describe(value)}"
+                    f"{key} of run {self.label!r} must be a string; got {_shown(value)}"
                 )
         if not isinstance(self.hyperparameters, Mapping):
             raise ConfigError(
@@ -429,7 +465,7 @@ class RunSpec:
         label = table.get("label", _label(optimizer))
         for key in ("label", "group", "preset"):
             if key in table and not isinstance(table[key], str):
-                raise ConfigError(f"{where}.{key} must be a string; got {describe(table[key])}")
+                raise ConfigError(f"{where}.{key} must be a string; got {_shown(table[key])}")
         try:
             return cls(
                 label=label,
@@ -444,7 +480,7 @@ class RunSpec:
 
 
 #: Keys that a file may write under the wrong header.
-_TOP_ONLY = ("name", "seeds", "title", "description", "based_on")
+_TOP_ONLY = ("name", "seeds", "title", "description", "based_on", "tuned")
 
 
 def _problem_fields() -> frozenset[str]:
@@ -766,6 +802,10 @@ class Experiment:
         title, description: hand-written text (a built-in experiment's);
             reports use it only while the experiment is unchanged.
         based_on: the built-in experiment this one was made from, if any.
+        tuned: where its runs' tuned settings came from and what they are, in words
+            (``gdlab race --tuned`` sets it: the report's "Tuned settings from …"
+            paragraph, its title's "(tuned)" and its folder ``NAME-tuned``); ``""``
+            for an experiment not tuned.
     """
 
     name: str
@@ -776,6 +816,7 @@ class Experiment:
     title: str = ""
     description: str = ""
     based_on: str | None = None
+    tuned: str = ""
     #: The training keys set by :meth:`merge_training` since the experiment was read:
     #: a full batch then refuses a ``batching`` set too, whichever came first.
     set_training: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
@@ -796,11 +837,13 @@ class Experiment:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise ConfigError(
                 f"{where}: name must be letters, digits, '.', '_' or '-' (starting with a "
-                f"letter or a digit); got {describe(self.name)}"
+                f"letter or a digit); got {_shown(self.name)}"
             )
         n = self.seeds
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SEEDS:
-            raise ConfigError(f"{where}: seeds must be an integer in [1, {MAX_SEEDS}]; got {n!r}")
+            raise ConfigError(
+                f"{where}: seeds must be an integer in [1, {MAX_SEEDS}]; got {_shown(n)}"
+            )
         self._check_words(where)
         for name, value in (("problem", self.problem), ("training", self.training)):
             wanted = ProblemSpec if name == "problem" else Training
@@ -817,15 +860,18 @@ class Experiment:
         for i, run in enumerate(self.runs):
             _check_run(run, f"{where}: runs[{i}]")
             self.training.merge(f"{where}: runs[{i}] ({run.label})", **run.training)
-        self._check_training(where)
+        if not _TOGETHER.get():  # between the steps of together(): once, at its end
+            self._check_training(where)
 
     def _check_words(self, where: str) -> None:
         """``title`` and ``description`` strings; ``based_on`` a built-in's name or ``None``."""
-        for key in ("title", "description"):
+        for key in ("title", "description", "tuned"):
             if not isinstance(getattr(self, key), str):
-                raise ConfigError(f"{where}: {key} must be a string; got {getattr(self, key)!r}")
+                raise ConfigError(
+                    f"{where}: {key} must be a string; got {_shown(getattr(self, key))}"
+                )
         if self.based_on is not None and not isinstance(self.based_on, str):
-            raise ConfigError(f"{where}: based_on must be a string; got {describe(self.based_on)}")
+            raise ConfigError(f"{where}: based_on must be a string; got {_shown(self.based_on)}")
         if self.based_on is not None and self.based_on not in BUILTIN:
             raise ConfigError(
                 f"{where}: based_on must be a built-in experiment, one of {', '.join(BUILTIN)}; "
@@ -910,7 +956,7 @@ class Experiment:
     @classmethod
     def from_dict(cls, data: Any, where: str = "experiment") -> Experiment:
         """Checked from plain data (a parsed TOML file, results.json's ``config``)."""
-        check_keys(data, _TOP_KEYS, where)
+        check_keys(data, TOP_KEYS, where)
         _check_placement(data, where)
         if "problem" not in data:
             raise ConfigError(f"{where}: [problem] is required (a table with kind = …)")
@@ -925,7 +971,7 @@ class Experiment:
         runs += [RunSpec.from_table(t, f"{where}: runs[{i}]") for i, t in enumerate(given)]
         based_on = data.get("based_on")
         if based_on is not None and not isinstance(based_on, str):
-            raise ConfigError(f"{where}: based_on must be a string; got {describe(based_on)}")
+            raise ConfigError(f"{where}: based_on must be a string; got {_shown(based_on)}")
         description = data.get("description", "")
         if isinstance(description, str):
             description = " ".join(description.split())
@@ -939,6 +985,7 @@ class Experiment:
                 title=data.get("title", ""),
                 description=description,
                 based_on=based_on,
+                tuned=data.get("tuned", ""),
             )
         except ConfigError as error:
             text = str(error)
@@ -965,6 +1012,8 @@ class Experiment:
             data["description"] = self.description
         if self.based_on is not None:
             data["based_on"] = self.based_on
+        if self.tuned:
+            data["tuned"] = self.tuned
         data["seeds"] = self.seeds
         data["problem"] = self.problem.to_table()
         data["training"] = self.training.to_table()
@@ -991,7 +1040,7 @@ class Experiment:
     def key(self) -> dict[str, Any]:
         """What decides the results (the text and name left out): for comparisons."""
         data = self.to_dict()
-        for k in ("name", "title", "description", "based_on"):
+        for k in ("name", "title", "description", "based_on", "tuned"):
             data.pop(k, None)
         return data
 
@@ -1030,8 +1079,11 @@ class Experiment:
         )
         return _relabelled(self, changed)
 
-    def select(self, selector: str, where: str = "--set") -> list[int]:
-        """Indices of the runs ``selector`` names: an optimizer name or a run label's slug."""
+    def select(self, selector: str, where: str = "run") -> list[int]:
+        """Indices of the runs ``selector`` names: an optimizer name (every run of it, whatever
+        their labels) or a run label's slug. A name that is both the label of a run of
+        another optimizer and the optimizer of runs is ambiguous (refused); an ``adam``
+        run labelled ``Adam`` (as ``[optimizers]`` labels it) is one of the adam runs."""
         if not isinstance(selector, str):
             raise ConfigError(
                 f"{where}: the run must be named by an optimizer or a label (a string); got "
@@ -1043,14 +1095,14 @@ class Experiment:
         if not by_label and not by_optimizer:  # a label a change replaced (boston's, relabelled)
             now = dict(self.former_labels).get(slug(selector))
             by_label = [i for i, r in enumerate(self.runs) if r.label == now]
-        if by_label and by_optimizer and by_label != by_optimizer:
+        if by_label and by_optimizer and not set(by_label) <= set(by_optimizer):
             labels = ", ".join(repr(self.runs[i].label) for i in by_optimizer)
             raise ConfigError(
                 f"{where}: {selector!r} names two things: the run labelled "
                 f"{self.runs[by_label[0]].label!r} and the {key} runs ({labels}); give the "
                 "runs labels that are not optimizer names"
             )
-        found = by_label or by_optimizer
+        found = by_optimizer or by_label
         if not found:
             names = sorted({r.optimizer for r in self.runs} | {slug(r.label) for r in self.runs})
             raise ConfigError(
@@ -1065,8 +1117,10 @@ class Experiment:
         runs = tuple(change(r) if i in chosen else r for i, r in enumerate(self.runs))
         return self.replace(runs=runs)
 
-    def with_lr(self, selector: str, value: Any, where: str = "--lr") -> Experiment:
-        """Set the learning rate of the runs ``selector`` names (a schedule keeps its shape)."""
+    def with_lr(self, selector: str, value: Any, where: str | None = None) -> Experiment:
+        """Set the learning rate of the runs ``selector`` names (a schedule keeps its shape);
+        an error names ``where`` (default ``SELECTOR.lr``)."""
+        where = where or f"{selector}.lr"
         with _named(where):
             changed = self.change_runs(self.select(selector, where), lambda r: r.with_lr(value))
             return _relabelled(self, changed)
@@ -1079,22 +1133,76 @@ class Experiment:
         optimizer name or a run label (as a file name: ``sgd-batch-1``) and
         ``KEY`` a run key (``lr``, ``preset``, ``batch_size`` …) or any
         hyperparameter of the optimizer (``adam.beta1``, ``momentum.momentum``).
+        An error names ``where`` (default: ``path``; the command line's ``--set``
+        names itself).
         """
-        where = where or f"--set {path}"
+        where = where or path
         with _named(where):
             return _relabelled(self, self._set(path, value, where))
 
-    def _set(self, path: str, value: Any, where: str) -> Experiment:
+    def _labels(self) -> set[str]:
+        """Every label a ``RUN`` may name, as a file name (a label a change replaced too)."""
+        return {slug(r.label) for r in self.runs} | {k for k, _ in self.former_labels}
+
+    def _head(self, path: str) -> tuple[str, str]:
+        """``path`` as ``(HEAD, KEY)``: split at its first dot, or after the longest run
+        label that fits, as a label may hold dots ("constant 0.1" is constant-0.1,
+        "0.95^epoch" 0.95-epoch), typed as shown or as its file name."""
         head, _, rest = path.partition(".")
-        # a label may hold dots ("constant 0.1" is constant-0.1, "0.95^epoch" 0.95-epoch),
-        # typed as shown or as its file name: the longest one that fits
-        names = [slug(r.label) for r in self.runs] + [k for k, _ in self.former_labels]
-        dotted = {n for n in names if "." in n}
+        dotted = {n for n in self._labels() if "." in n}
         ends = [i for i, c in enumerate(path) if c == "."]
         fits = [i for i in ends if "." in path[:i] and slug(path[:i]) in dotted]
         if fits and head.lower() not in OPTIMIZERS:
             end = max(fits)
             head, rest = path[:end], path[end + 1 :]
+        return head, rest
+
+    def split_set(self, text: str) -> tuple[str, str]:
+        """``KEY=VALUE`` as ``(KEY, VALUE)``, split at the first ``=``, or after a run
+        label that holds one (``Adam, β1 = 0.5.beta1=0.7``: the longest KEY whose RUN
+        is a label of this experiment)."""
+        ends = [i for i, c in enumerate(text) if c == "="]
+        labels = self._labels()
+        for end in reversed(ends[1:]):
+            head, rest = self._head(text[:end].strip())
+            if rest and "=" in head and slug(head) in labels:
+                return text[:end].strip(), text[end + 1 :]
+        key, _, value = text.partition("=")
+        return key.strip(), value
+
+    def together(
+        self, steps: Iterable[Callable[[Experiment], Experiment]], where: str = "experiment"
+    ) -> Experiment:
+        """The experiment after ``steps`` (each a function of the experiment so far, such as
+        ``lambda e: e.set("training.batching", "random")``), in order, as one change.
+
+        What ties settings together (``batching = "random"`` needs a ``batch_size``; a
+        2-D function takes none) is checked once, at the end, so that the order of the
+        steps does not matter; and the labels are made true once, from this experiment
+        to the last (a hand-written label a step made untrue replaced; ``LABEL (2)``,
+        ``LABEL (3)`` … in run order). A step's own error names it; the final check's
+        names ``where``.
+
+        >>> boston = Experiment.from_dict({"problem": {"kind": "linreg", "data": "boston"},
+        ...     "training": {"steps": 5}, "runs": [{"optimizer": "sgd"}]})
+        >>> boston.together([lambda e: e.set("training.batching", "random"),
+        ...                  lambda e: e.set("training.batch_size", 8)]).training.batching
+        'random'
+        """
+        token = _TOGETHER.set(True)
+        try:
+            changed = self
+            for step in steps:
+                changed = step(changed)
+        finally:
+            _TOGETHER.reset(token)
+        with _named(where):
+            changed = _relabelled(self, changed)
+            changed.validate()
+        return changed
+
+    def _set(self, path: str, value: Any, where: str) -> Experiment:
+        head, rest = self._head(path)
         if not rest:
             if head in ("seeds", "name", "title", "description"):
                 return self.replace(**{head: value})
@@ -1164,6 +1272,11 @@ class Experiment:
     def changes_from(self, base: Experiment) -> list[str]:
         """What differs from ``base``, as short lines (``problem.function: bowl → rosenbrock``)."""
         return _changes(base, self)
+
+
+#: Inside :meth:`Experiment.together`: the checks between settings and the relabelling
+#: wait for its end.
+_TOGETHER: contextvars.ContextVar[bool] = contextvars.ContextVar("together", default=False)
 
 
 @contextlib.contextmanager
@@ -1422,8 +1535,9 @@ def batch_of(experiment: Experiment, run: RunSpec) -> tuple[int | None, str] | N
 def _relabelled(before: Experiment, after: Experiment) -> Experiment:
     """``after`` (``before`` changed, its runs in place) with each hand-written label
     that the change made untrue replaced (:func:`label_change`, :func:`fresh_labels`);
-    a label the change set itself stays."""
-    if len(before.runs) != len(after.runs):
+    a label the change set itself stays (inside :meth:`Experiment.together`, once, at
+    its end)."""
+    if _TOGETHER.get() or len(before.runs) != len(after.runs):
         return after
     changes, told = {}, None
     for i, (old, new) in enumerate(zip(before.runs, after.runs, strict=True)):
