@@ -349,7 +349,7 @@ def test_race_task_imports_its_modules_with_the_sweeps_import_modules(monkeypatc
 
     seen = []
 
-    def import_modules(modules):
+    def import_modules(modules, strict=True):
         seen.append(list(modules))
         raise _Imported
 

@@ -340,11 +340,10 @@ def race_task(
     ``modules`` are imported first: those that register the race's own optimizers.
     """
     from gdlab.results import plain, store_params
-    from gdlab.sweep import import_modules
+    from gdlab.sweep import one_run
 
-    import_modules(modules)
-    experiment = Experiment.from_dict(config)
-    return plain(store_params(_train(experiment, run, seed, progress), out))
+    experiment = one_run(config, run, modules)
+    return plain(store_params(_train(experiment, 0, seed, progress), out))
 
 
 def _train(experiment: Experiment, run: int, seed: int, progress: bool) -> dict[str, Any]:

@@ -1563,11 +1563,11 @@ def registering_modules(optimizers: Iterable[str], caller: str) -> list[str]:
     (registered in ``__main__``: a notebook, ``python -c``) is refused here, before
     any task starts, rather than failing every task there; ``caller`` (``"race"``,
     ``"tune"``) names what to run with ``workers=1`` instead."""
-    from gdlab.optim import OPTIMIZERS
+    from gdlab.optim.registry import registering_module
 
     modules: list[str] = []
     for name in optimizers:
-        module = OPTIMIZERS[name].__module__
+        module = registering_module(name)  # not the rule's own module: it may not register
         if module.split(".")[0] == "gdlab" or module in modules:
             continue
         if module in ("__main__", "__mp_main__") or module not in sys.modules:
@@ -1576,16 +1576,98 @@ def registering_modules(optimizers: Iterable[str], caller: str) -> list[str]:
                 f"and worker processes start fresh: {caller} with workers=1, or register "
                 "it in a module of your own (or a gdlab.optimizers entry point)"
             )
+        if not _importable(module):
+            raise ConfigError(
+                f"optimizer {name!r} is registered by module {module!r}, which a worker "
+                "process cannot import (it was not loaded from a path on sys.path): "
+                f"{caller} with workers=1, or put the module's folder on sys.path "
+                "(PYTHONPATH) or install it"
+            )
         modules.append(module)
     return modules
 
 
-def import_modules(modules: Iterable[str]) -> None:
-    """Import ``modules`` (:func:`registering_modules`): in a worker, first thing in a task."""
+def _importable(module: str) -> bool:
+    """Would a fresh process find ``module`` by its name (as ``import`` does, without the
+    modules this one has loaded already)? Not one loaded from a file path by hand."""
+    parent = module.rpartition(".")[0]
+    path = getattr(sys.modules.get(parent), "__path__", None) if parent else None
+    if parent and path is None:
+        return False
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        try:
+            if find_spec is not None and find_spec(module, path) is not None:
+                return True
+        except Exception:  # a finder that cannot say is no answer
+            continue
+    return False
+
+
+def import_modules(modules: Iterable[str], *, strict: bool = True) -> dict[str, str]:
+    """Import ``modules`` (:func:`registering_modules`): in a worker, first thing in a task.
+
+    With ``strict=False`` a module that fails to import is skipped, and the
+    failures are returned, ``{module: why}``, so that a task whose own optimizer
+    is known runs all the same; the task whose optimizer is not names them.
+
+    Raises:
+        ImportError: (``strict``) naming the module that this worker cannot import,
+            and why (a Dask worker on another machine, for one, may not have it).
+    """
     import importlib
 
+    failed: dict[str, str] = {}
     for module in modules:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except Exception as error:  # its own code may raise anything
+            why = f"{type(error).__name__}: {error}"
+            if strict:
+                raise ImportError(
+                    f"this worker cannot import {module!r}, the module that registers this "
+                    f"sweep's own optimizers in the process that started it: {why} "
+                    "(install it where the workers run, or put its folder on their "
+                    "PYTHONPATH)"
+                ) from error
+            failed[module] = why
+    return failed
+
+
+def unknown_optimizer(name: Any, modules: Sequence[str], failed: Mapping[str, str]) -> str:
+    """Why optimizer ``name`` is not registered in this worker after :func:`import_modules`
+    (``failed``: what it returned), in words: the modules that failed, or those imported."""
+    if failed:
+        why = "; ".join(f"importing {m!r} failed: {e}" for m, e in failed.items())
+        return (
+            f"optimizer {name!r} is not registered in this worker ({why}): install the "
+            "module where the workers run, or put its folder on their PYTHONPATH"
+        )
+    imported = ", ".join(repr(m) for m in modules) or "no module of yours"
+    return (
+        f"optimizer {name!r} is not registered in this worker after importing {imported} "
+        "(what registered the optimizers where the sweep started): register it when its "
+        "module is imported"
+    )
+
+
+def one_run(config: Mapping[str, Any], run: int, modules: Sequence[str]) -> Any:
+    """In a task: ``modules`` imported (:func:`import_modules`, lenient), then the
+    :class:`~gdlab.experiments.Experiment` of ``config`` holding run ``run`` alone.
+
+    Another run's optimizer that this worker cannot see fails that run's tasks, named,
+    never this one's; this run's own unknown optimizer is a ``ConfigError`` saying why
+    (:func:`unknown_optimizer`).
+    """
+    from gdlab.experiments.model import Experiment
+    from gdlab.optim import OPTIMIZERS
+
+    failed = import_modules(modules, strict=False)
+    own = config["runs"][run]
+    name = own.get("optimizer") if isinstance(own, Mapping) else None
+    if isinstance(name, str) and name.lower() not in OPTIMIZERS:
+        raise ConfigError(unknown_optimizer(name, modules, failed))
+    return Experiment.from_dict({**config, "runs": [own]})
 
 
 def run_sweep(

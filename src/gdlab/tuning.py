@@ -42,6 +42,7 @@ import dataclasses
 import functools
 import hashlib
 import itertools
+import json
 import math
 import os
 import re
@@ -52,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from gdlab import _io
-from gdlab._checks import ConfigError, check_choice, check_int, check_rng, describe, fail
+from gdlab._checks import ConfigError, check_choice, check_int, check_rng, cut, describe, fail
 from gdlab._text import exact_value, validation_words
 from gdlab.experiments.model import (
     Experiment,
@@ -207,12 +208,11 @@ def tune_task(
     function, not a task's kwargs, so that where the tasks run keys no task).
     """
     from gdlab import selection
-    from gdlab.sweep import import_modules
+    from gdlab.sweep import one_run
     from gdlab.train import fit
 
-    import_modules(modules)
-    experiment = Experiment.from_dict(config)
-    spec = _candidate_spec(experiment.runs[run], hyperparameters)
+    experiment = one_run(config, run, modules)
+    spec = _candidate_spec(experiment.runs[0], hyperparameters)
     if "step_loss" in spec.training:  # a run's own setting would override the one below
         spec = dataclasses.replace(
             spec, training={k: v for k, v in spec.training.items() if k != "step_loss"}
@@ -267,15 +267,28 @@ def _candidate_spec(run: RunSpec, hyperparameters: Mapping[str, Any]) -> RunSpec
 
 
 def _default_point(run: RunSpec, names: Sequence[str]) -> dict[str, Any]:
-    """The run's own value of each tuned hyperparameter (its untuned default)."""
+    """The run's own value of each tuned hyperparameter (its untuned default): a
+    number as a float, but an int or bool the optimizer holds as one stays so (its
+    argument checks refuse ``3.0`` for ``k=3``, ``0.0`` for ``flag=False``)."""
     current = run.make_optimizer().hyperparameters()
     point = {}
     for name in names:
         value = run.hyperparameters.get(name, current.get(name))
         if name == "lr":
             value = schedule_lr0(value)
+        elif isinstance(value, int) and isinstance(current.get(name), int):
+            point[name] = value  # bool or int, as the optimizer keeps it
+            continue
         point[name] = float(value) if isinstance(value, int | float) else value
     return point
+
+
+def _like(value: Any, default: Any) -> Any:
+    """A drawn value as plain data: a float, but a choice's int or bool stays one where the
+    default is one (a float hyperparameter's ``1`` is ``1.0``, a ``k``'s ``2`` stays ``2``)."""
+    if isinstance(value, bool | int | np.integer | np.bool_) and isinstance(default, int):
+        return bool(value) if isinstance(value, bool | np.bool_) else int(value)
+    return float(value) if isinstance(value, int | float | np.integer | np.floating) else value
 
 
 def _space(run: RunSpec, tune: Sequence[str]) -> Any:
@@ -304,13 +317,39 @@ def candidates(
     points = _grid(space, budget, default) if method == "grid" else space.sample(budget, rng)
     unique, seen = [default], set()
     for point in points:
-        point = {k: (float(v) if isinstance(v, int | float) else v) for k, v in point.items()}
+        point = {k: _like(v, default[k]) for k, v in point.items()}
         key = tuple(point.items())
         # a grid point at the default up to rounding is one point; others differ exactly
         if key not in seen and not same_value(point, default):
             seen.add(key)
             unique.append(point)
     return unique
+
+
+def _as_written(value: Any) -> str:
+    """A run's setting as a user writes it: a schedule's table in TOML's inline form
+    (``{name = "onecycle", max_lr = 0.5}``, as ``--lr`` and experiment files take it),
+    cut to about 100 characters; anything else as :func:`describe` shows it."""
+    if not isinstance(value, Mapping):
+        return describe(value)
+    return cut(_toml_inline(value), 100)
+
+
+def _toml_inline(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a TOML basic string
+    if isinstance(value, Mapping):
+        items = (
+            f"{k if re.fullmatch(r'[A-Za-z0-9_-]+', str(k)) else json.dumps(str(k))} = "
+            f"{_toml_inline(v)}"
+            for k, v in value.items()
+        )
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_inline(v) for v in value) + "]"
+    return repr(value)
 
 
 def _grid_counts(space: Any, budget: int) -> dict[str, int]:
@@ -367,7 +406,7 @@ def _check_run(run: RunSpec, tune: Sequence[str], budget: int, method: str) -> N
         if value is None:  # a schedule with no initial rate: onecycle, cyclic, join, ...
             raise ConfigError(
                 f"--tune {name} for run {run.label!r}: its {name} "
-                f"{describe(run.hyperparameters.get(name))} has no initial value to tune; "
+                f"{_as_written(run.hyperparameters.get(name))} has no initial value to tune; "
                 "give the run a number, or a schedule with lr0, or tune other names"
             )
     try:

@@ -11,13 +11,14 @@ import inspect
 import math
 import os
 import re
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
 from .. import schedules as _schedules
-from .._checks import check_bool, check_int, check_real, fail
+from .._checks import check_bool, check_int, check_real, describe, fail
 from . import io as _files
 from .base import _FORMAT, Optimizer, _plain
 
@@ -136,6 +137,7 @@ def register(
     if name is not None:
         _checked_name(name)
     _checked_range(name or "the optimizer", lr_range)
+    importing = _importing_module(sys._getframe(1))
 
     def decorate(obj: Any) -> type[Optimizer]:
         cls = _optimizer_class(obj, name, state)
@@ -158,17 +160,70 @@ def register(
             )
         low, high = _checked_range(key, lr_range)
         arguments = _constructor_arguments(cls)
+        if not importing.startswith("gdlab."):  # gdlab's own, registered as gdlab.optim loads
+            _check_experiment_keys(key, arguments)
         tunables, ranges = _checked_tunables(key, cls, arguments, tunable)
         checked_presets = _checked_presets(key, arguments, presets)
         cls.name = key
         cls.lr_range = (low, high)
         cls.tunable = tunables
         cls.tunable_ranges = {"lr": {"type": "loguniform", "low": low, "high": high}, **ranges}
+        cls._declared_ranges = {  # what declared_range reads: the ranges the caller gave
+            tunables[what]: ranges[what]
+            for what, entry in (tunable or {}).items()
+            if isinstance(entry, Mapping)
+        }
         cls.presets = checked_presets
         _REGISTRY[key] = cls
+        # what a fresh process imports to see it: an object of __main__ it cannot import
+        own_module = getattr(obj, "__module__", None)
+        _REGISTERED_BY[key] = own_module if own_module in _MAIN_MODULES else importing
         return cls
 
     return decorate
+
+
+#: The modules a script, a notebook or ``python -c`` runs as, which no other process imports.
+_MAIN_MODULES = ("__main__", "__mp_main__")
+
+#: Each optimizer's registering module (:func:`registering_module`), by name.
+_REGISTERED_BY: dict[str, str] = {}
+
+
+def _importing_module(frame: Any) -> str:
+    """The module whose top-level code, run from ``frame`` up, called :func:`register`: the
+    innermost module body on the stack (``regs`` for ``import defs; register(...)(defs.rule)``
+    in ``regs``; ``__main__`` for a call from a script's or a notebook's function)."""
+    while frame is not None and frame.f_code.co_name != "<module>":
+        frame = frame.f_back
+    return "__main__" if frame is None else str(frame.f_globals.get("__name__", "__main__"))
+
+
+def registering_module(name: str) -> str:
+    """The module that registers optimizer ``name`` when it is imported (so what a fresh
+    worker process imports to see it): the module whose top-level code called
+    :func:`register` (not the one that defines the rule or class), ``"__main__"`` for one
+    registered by a script, a notebook or ``python -c`` (no other process sees it)."""
+    if name not in _REGISTRY:
+        fail("optimizer name", f"one of {', '.join(_REGISTRY)}", name)
+    return _REGISTERED_BY.get(name, _REGISTRY[name].__module__)
+
+
+def _check_experiment_keys(key: str, arguments: list[str]) -> None:
+    """Refuse an optimizer name that is an experiment's own key (``training``: ``--set
+    training.lr=0.5`` could not reach it), and a hyperparameter that is a run's own key
+    (``steps``: ``--set RUN.steps=5`` would set the run's training and not it)."""
+    from gdlab.experiments.model import RUN_KEYS, TOP_KEYS
+
+    if key in TOP_KEYS:
+        fail("optimizer name", f"none of an experiment's top-level keys ({', '.join(TOP_KEYS)}): "
+             "--set KEY.X and an experiment file read those as their own", key)  # fmt: skip
+    for argument in arguments:
+        if argument in RUN_KEYS:
+            fail(f"argument {argument!r} of optimizer {key!r}",
+                 f"none of a run's own keys ({', '.join(RUN_KEYS)}): a [[runs]] table and "
+                 "--set RUN.KEY read those as the run's settings, not the optimizer's",
+                 argument)  # fmt: skip
 
 
 def _optimizer_class(obj: Any, name: str | None, state: tuple[str, ...]) -> type[Optimizer]:
@@ -219,7 +274,44 @@ def _checked_tunables(
                 fail(where, "the argument alone (lr's range is lr_range)", dict(entry))
             continue
         ranges[what] = _tunable_range(where, cls, argument, what, entry)
+        if isinstance(entry, Mapping):
+            _check_accepted(where, cls, argument, ranges[what])
     return tunables, ranges
+
+
+def declared_range(cls: type[Optimizer], argument: str) -> dict[str, Any] | None:
+    """The search range :func:`register`'s ``tunable`` declared for constructor argument
+    ``argument`` of ``cls`` (a distribution config, as in ``cls.tunable_ranges``); ``None``
+    for an argument with none, or only a standard one gdlab knows (``beta1``'s choices)."""
+    return cls.__dict__.get("_declared_ranges", {}).get(argument)
+
+
+def _check_accepted(where: str, cls: type[Optimizer], argument: str, dist: Mapping) -> None:
+    """Refuse a declared range the optimizer's own argument checks refuse: each choice
+    value, or each end of a range (drawn as floats), must make an optimizer (``3.0``
+    for an int ``k`` would not), or tuning would fail every such candidate."""
+    try:
+        cls()
+    except Exception:  # an optimizer that needs more than its defaults: left unchecked
+        return
+    if dist["type"] == "choice":
+        tried = [("value", v) for v in dist["values"]]
+    else:
+        tried = [("range end", float(dist["low"])), ("range end", float(dist["high"]))]
+    for what, value in tried:
+        try:
+            cls(**{argument: value})
+        except (TypeError, ValueError) as error:
+            hint = (
+                f"a range whose ends {argument}= accepts (a range draws floats: an int or "
+                "bool argument takes 'values', a choice)"
+                if what == "range end"
+                else f"values that {argument}= accepts"
+            )
+            raise ValueError(
+                f"{where}: {what} {describe(value)} is refused by the optimizer ({error}); "
+                f"declare {hint}"
+            ) from None
 
 
 def _tunable_range(
@@ -317,6 +409,7 @@ def unregister(name: str) -> type[Optimizer]:
     """Remove ``name`` from the registry and return its class (for tests and notebooks)."""
     if name not in _REGISTRY:
         fail("optimizer name", f"one of {', '.join(_REGISTRY)}", name)
+    _REGISTERED_BY.pop(name, None)
     return _REGISTRY.pop(name)
 
 

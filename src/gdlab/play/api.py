@@ -33,6 +33,7 @@ from gdlab._checks import ConfigError, cut, describe
 from gdlab.experiments import BUILTIN, Experiment, load
 from gdlab.experiments.model import digest
 from gdlab.optim import OPTIMIZERS, PRESETS, Optimizer, create
+from gdlab.optim.registry import declared_range
 from gdlab.play import limits
 from gdlab.sweep import interrupts_ignored
 from gdlab.train import Callback, fit
@@ -331,6 +332,11 @@ def _real_range(cls: type, key: str, value: float, floats: Sequence[float]) -> d
     if key == "lr":
         low, high = cls.lr_range
         return _log_range(low / 100, high * 10, floats)
+    declared = declared_range(cls, key)  # register(tunable={key: {"range": ...}}): its scale
+    if declared is not None and declared["type"] in ("loguniform", "uniform"):
+        log = declared["type"] == "loguniform"
+        low, high = _extend(declared["low"], declared["high"], floats, log=log)
+        return {"scale": "log" if log else "linear", "min": low, "max": high}
     if "eps" in key:
         spec = _log_range(1e-12, 1.0, floats)
         if min(floats) == 0:  # AdEMAMix's eps_root: 0 is a setting the slider must reach
