@@ -384,7 +384,8 @@ class LBFGS(_ClosureRule):
     for it (unless ``max_iter=1`` without line search, which never reads it),
     so an update costs at most one evaluation more than torch's step. Every
     gradient, passed or returned, is signed alike by ``maximize`` (which also
-    negates the loss). ``clip_norm`` and ``clip_value`` are refused: clipped
+    negates the loss). ``clip_norm`` and ``clip_value`` are refused (a wrapper's
+    around it too, by the class's ``refuses_clipping``): clipped
     gradients make curvature pairs of another function, and even on a
     quadratic the steps blow up. A NaN or
     inf from the closure (``nonfinite`` "raise" or "skip") undoes an update
@@ -423,6 +424,11 @@ class LBFGS(_ClosureRule):
     name = "lbfgs"
     _elementwise = False
     LINE_SEARCHES = ("strong_wolfe",)
+    #: Why ``clip_norm`` and ``clip_value`` are refused, here and on a wrapper around
+    #: it (a declared trait that :mod:`gdlab.optim.wrappers` reads).
+    refuses_clipping = (
+        "its curvature pairs need the true gradients: clip inside the closure if you must"
+    )
 
     def __init__(
         self,
@@ -439,8 +445,7 @@ class LBFGS(_ClosureRule):
         super().__init__(lr, **options)
         for option in ("clip_norm", "clip_value"):
             if getattr(self, option) is not None:
-                fail(option, "None for L-BFGS (its curvature pairs need the true gradients: "
-                     "clip inside the closure if you must)", getattr(self, option))  # fmt: skip
+                fail(option, f"None for L-BFGS ({self.refuses_clipping})", getattr(self, option))
         self.max_iter = check_int("max_iter", max_iter, low=1)
         self.max_eval = None if max_eval is None else check_int("max_eval", max_eval, low=1)
         self.tolerance_grad = check_real("tolerance_grad", tolerance_grad, low=0)

@@ -18,7 +18,9 @@ data (``inner={"optimizer": "adam", "lr": 1e-3}``, optionally with
 ``"preset"``), or as an optimizer object (``inner=create("adam", lr=1e-3)``),
 which serves as a template: the wrapper makes its own optimizer of that class
 and hyperparameters and shares nothing with it (the object's state is not
-taken). ``wrapper.inner_optimizer`` is the optimizer the wrapper steps;
+taken). An ``lr`` in a spec dict (or a group) may be a schedule table, as a
+run's ``lr``: ``{"name": "step", ...}`` or ``{"schedule": {...}}``.
+``wrapper.inner_optimizer`` is the optimizer the wrapper steps;
 ``wrapper.inner`` is its spec as plain data (what ``hyperparameters()``
 shows, and what remakes it). Wrappers nest
 (``lookahead`` of ``groups`` of ``adamw``).
@@ -34,7 +36,11 @@ What a wrapper shares with its inner optimizer:
 * ``clip_norm``, ``clip_value``, ``maximize`` of the wrapper act on the
   gradient as it comes in; the inner optimizer's own act on what it is
   handed (for :class:`Accumulate`, the mean gradient: optax's
-  ``MultiSteps(chain(clip, opt))``).
+  ``MultiSteps(chain(clip, opt))``). A wrapper refuses clipping when an inner
+  optimizer at any depth does (its class's ``refuses_clipping``: L-BFGS).
+* A failed step that an inner optimizer counts (L-BFGS that had moved) the
+  wrapper counts and finishes before the error propagates: it averages,
+  synchronises, ends its window or steps the other groups.
 * ``nonfinite``: the wrapper checks the incoming gradient. An inner optimizer
   given by name or as a dict without ``"nonfinite"`` gets the wrapper's
   policy; with ``nonfinite="ignore"`` on the wrapper an inner optimizer must
@@ -59,6 +65,7 @@ slow weights (lookahead), the average (averaging), the inner optimizer's
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fnmatch
 import json
@@ -134,12 +141,28 @@ def _plain_data(value: Any, where: str) -> Any:
     raise AssertionError  # unreachable
 
 
-def _settings(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """A spec's hyperparameters as constructor arguments (a schedule config built)."""
+#: The forms of an inner optimizer's or a group's ``lr``, for the error on a bad one.
+_LR_FORMS = (
+    "a positive real number, a Schedule or a schedule table as for a run's lr "
+    "({'name': 'step', 'lr0': 0.1, 'every': 5}, or {'schedule': {...}} as "
+    "hyperparameters() writes one)"
+)
+
+
+def _settings(spec: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A spec's hyperparameters as constructor arguments: an ``lr`` table built into
+    its schedule, read as a run's ``lr`` is (the table itself, ``{"name": ...}``, or
+    ``{"schedule": {...}}``, :func:`gdlab.experiments.model.schedule_config`)."""
     settings = dict(spec)
     lr = settings.get("lr")
-    if isinstance(lr, Mapping) and "schedule" in lr:
-        settings["lr"] = _schedules.from_config(lr["schedule"])
+    if isinstance(lr, Mapping):
+        from gdlab.experiments.model import schedule_config  # it imports gdlab.optim
+
+        try:
+            settings["lr"] = _schedules.from_config(schedule_config(lr))
+        except (TypeError, ValueError) as error:
+            kind = TypeError if isinstance(error, TypeError) else ValueError
+            raise kind(f"{where}: lr must be {_LR_FORMS}; got {dict(lr)!r} ({error})") from None
     return settings
 
 
@@ -174,7 +197,7 @@ def build_inner(
         name, preset, settings = spec, None, {}
         name_where = where
     elif isinstance(spec, Mapping):
-        settings = _settings(spec)
+        settings = _settings(spec, where)
         if "optimizer" not in settings:
             fail(
                 where,
@@ -276,6 +299,22 @@ def _refuses_mid_step(optimizer: Optimizer) -> bool:
     return optimizer.needs_closure or not type(optimizer).__module__.startswith("gdlab.optim.")
 
 
+def _clipping_refuser(optimizer: Optimizer, role: str) -> tuple[str, str] | None:
+    """``(who, why)`` of the first optimizer in ``optimizer`` (at any depth) that refuses
+    clipping (its class's ``refuses_clipping``): ``("inner LBFGS", "its curvature …")``,
+    ``("inner Average's inner LBFGS", …)``."""
+    if isinstance(optimizer, _Wrapper):
+        own = type(optimizer).__name__
+        possessive = f"{own}'" if own.endswith("s") else f"{own}'s"
+        for inner in optimizer._inners():
+            found = _clipping_refuser(inner, f"{role} {possessive} {optimizer._inner_role(inner)}")
+            if found is not None:
+                return found
+        return None
+    why = getattr(type(optimizer), "refuses_clipping", None)
+    return (f"{role} {type(optimizer).__name__}", why) if why else None
+
+
 def _holders(optimizer: Optimizer) -> list[Optimizer]:
     """``optimizer`` and every optimizer nested in it that holds state of its own."""
     if isinstance(optimizer, _Wrapper):
@@ -364,6 +403,24 @@ class _Wrapper(_Stateful):
         )
         self._check_nonfinite(inner, where)
         return inner
+
+    def _check_clipping(self) -> None:
+        """Refuse ``clip_norm`` and ``clip_value`` when an inner optimizer, at any depth,
+        refuses clipping (L-BFGS): the wrapper would clip the gradients it is handed and
+        those its closure returns."""
+        for option in ("clip_norm", "clip_value"):
+            value = getattr(self, option)
+            if value is None:
+                continue
+            for inner in self._inners():
+                found = _clipping_refuser(inner, self._inner_role(inner))
+                if found is not None:
+                    who, why = found
+                    fail(
+                        f"{type(self).__name__} {option}",
+                        f"None when its {who} refuses clipping ({why})",
+                        value,
+                    )
 
     def _check_nonfinite(self, inner: Optimizer, where: str) -> None:
         if self.nonfinite == "ignore" and inner.nonfinite != "ignore":
@@ -604,6 +661,9 @@ class _Wrapper(_Stateful):
         """
         if not isinstance(state_dict, Mapping):
             fail("state_dict", "a dict from Optimizer.state_dict()", state_dict, kind=TypeError)
+        if "optimizer" in state_dict and state_dict["optimizer"] != self.name:
+            # another optimizer's state (a lookahead's given to groups) says so first
+            fail("state_dict['optimizer']", repr(self.name), state_dict["optimizer"])
         names = list(self._inner_state_dicts())
         for name in names:
             if name not in state_dict:
@@ -748,6 +808,7 @@ class Lookahead(_Wrapper):
         self.k = check_int("k", k, low=1)
         self.alpha = check_real("alpha", alpha, low=0, high=1, low_open=True)
         self._lead = self._inner(inner, **self._lr(lr))
+        self._check_clipping()
 
     def _step(self, params, grads, lr) -> None:
         full, handed = self._handed(grads)
@@ -763,7 +824,13 @@ class Lookahead(_Wrapper):
             if self._lead.t == lead_t:  # a first step undone (or skipped) leaves φ as it was
                 for key, slow in (made or {}).items():
                     np.copyto(self._buffers(key)[0], slow)
+            else:  # counted (L-BFGS that had moved): the step, sync included, is done
+                self._sync(params)
             raise
+        self._sync(params)
+
+    def _sync(self, params) -> None:
+        """What follows the inner step: every k-th step φ ← φ + α(θ − φ), θ ← φ."""
         if self.t % self.k == 0:
             for key, p in params.items():
                 (slow,) = self._buffers(key)
@@ -870,6 +937,7 @@ class Average(_Wrapper):
         self.start = check_int("start", start, low=1)
         self.every = check_int("every", every, low=1)
         self._lead = self._inner(inner, **self._lr(lr))
+        self._check_clipping()
 
     def count(self, t: int | None = None) -> int:
         """How many parameter sets the average holds after step ``t`` (default: now)."""
@@ -878,7 +946,17 @@ class Average(_Wrapper):
 
     def _step(self, params, grads, lr) -> None:
         full, handed = self._handed(grads)
-        self._step_inner(self._lead, full, handed)
+        lead_t = self._lead.t
+        try:
+            self._step_inner(self._lead, full, handed)
+        except BaseException:
+            if self._lead.t != lead_t:  # counted (L-BFGS that had moved): averaged too
+                self._average(params)
+            raise
+        self._average(params)
+
+    def _average(self, params) -> None:
+        """What follows the inner step: ``params`` join the average when step t is one."""
         self.current_lr = self._lead.current_lr
         t = self.t
         if t < self.start or (t - self.start) % self.every:
@@ -972,6 +1050,7 @@ class Accumulate(_Wrapper):
         self.every = check_int("every", every, low=1)
         self.use_grad_mean = check_bool("use_grad_mean", use_grad_mean)
         self._lead = self._inner(inner, **self._lr(lr))
+        self._check_clipping()
         self._accumulated: tuple | None = None
 
     @property
@@ -996,9 +1075,13 @@ class Accumulate(_Wrapper):
             self.current_lr = inner.schedule(inner.t, self.epoch)
             return
         full, _ = self._handed(grads)
+        inner_t = inner.t
         try:
             self._step_inner(inner, full, self._accumulators())
         except BaseException:
+            if inner.t != inner_t:  # counted (L-BFGS that had moved): the window ends
+                self._close_window(grads)
+                raise
             # the inner optimizer refused (it changed nothing): so does the window
             for key in grads:
                 (acc,) = self._buffers(key)
@@ -1007,9 +1090,13 @@ class Accumulate(_Wrapper):
                 else:
                     np.copyto(acc, backup[key])
             raise
+        self._close_window(grads)
+
+    def _close_window(self, grads) -> None:
+        """After the inner step: the accumulator emptied for the next window."""
         for key in grads:
             self._buffers(key)[0].fill(0)
-        self.current_lr = inner.current_lr
+        self.current_lr = self._lead.current_lr
 
     def _check_next(self, epoch: int) -> None:
         if self.t % self.every == self.every - 1:  # the next call steps the inner optimizer
@@ -1086,7 +1173,9 @@ class Groups(_Wrapper):
     before any steps, and a group that refuses mid-step (its closure raised
     or gave NaN) puts back the groups stepped before it, from buffers made
     once (the refusing group follows its own rule: L-BFGS that had moved ends
-    at the last point evaluated). A group that gets no key
+    at the last point evaluated, its step counted; the update then counts too:
+    the groups stepped before it keep their step, the others take theirs).
+    A group that gets no key
     (its patterns match none, or only keys an earlier group took) is an
     error at the first update, which names it. Excluding biases from weight
     decay::
@@ -1138,7 +1227,7 @@ class Groups(_Wrapper):
                 )
             patterns.append(_patterns(_plain(group["keys"]), f"{where}['keys']"))
             spec = _plain_data(dict(group), where)
-            settings = _settings({k: v for k, v in group.items() if k != "keys"})
+            settings = _settings({k: v for k, v in group.items() if k != "keys"}, where)
             settings = {k: _plain(v) for k, v in settings.items()}
             other = settings.pop("optimizer", None)
             if other is not None and (not isinstance(other, str) or other.lower() != base.name):
@@ -1166,6 +1255,7 @@ class Groups(_Wrapper):
         self._patterns = patterns
         self._inherits = inherits
         self._members: list[list[str]] | None = None
+        self._check_clipping()
 
     def _inners(self) -> list[Optimizer]:
         return [self._lead, *self.group_optimizers]
@@ -1272,30 +1362,51 @@ class Groups(_Wrapper):
         for inner, _ in order:
             _check_next(inner, self.epoch)
         saves = self._saves(order, full)
-        closure = self._closure
         # The optimizers that call the closure step first; each sees the other
         # keys where the gradient was taken (a group stepped before it: its saved
         # values). A group that refuses mid-step (its closure raised or gave NaN)
-        # changed nothing of its own; those stepped before it are put back.
+        # changed nothing of its own; those stepped before it are put back. One that
+        # counts its step all the same (L-BFGS that had moved) counts the update: the
+        # groups stepped before it keep their step and the others take theirs.
         at: dict[str, np.ndarray] = {}
         stepped: list[_Saved] = []
-        try:
-            for (inner, keys), saved in zip(order, saves, strict=True):
-                sub = None
-                if closure is not None and inner.needs_closure:
-                    sub = _sub_closure(closure, {**full, **at}, keys)
+        pairs = list(zip(order, saves, strict=True))
+        for i, ((inner, keys), saved) in enumerate(pairs):
+            t = inner.t
+            try:
+                self._step_group(inner, keys, saved, full, handed, at)
+            except BaseException:
+                if inner.t == t or not inner.needs_closure:
+                    # undone: so is the whole update (and an optimizer from outside
+                    # gdlab that raised mid-step, which may be half done, changed
+                    # nothing else)
+                    for done in reversed(stepped):
+                        done.restore()
+                    raise
+                # Counted by a rule that calls the closure (L-BFGS that had moved ends
+                # at the last point it evaluated): the update is counted, so every
+                # group takes it; a later group that refuses follows its own rule.
                 if saved is not None:
-                    saved.save()
-                self._step_inner(
-                    inner, {k: full[k] for k in keys}, {k: handed[k] for k in keys}, closure=sub
-                )
-                if saved is not None:
-                    stepped.append(saved)
                     at.update(saved.params)
-        except BaseException:
-            for saved in reversed(stepped):
-                saved.restore()
-            raise
+                for (other, other_keys), other_saved in pairs[i + 1 :]:
+                    with contextlib.suppress(Exception):
+                        self._step_group(other, other_keys, other_saved, full, handed, at)
+                raise
+            if saved is not None:
+                stepped.append(saved)
+
+    def _step_group(self, inner, keys, saved, full, handed, at) -> None:
+        """One group's step; the closure sees the keys of groups stepped before at ``at``."""
+        sub = None
+        if self._closure is not None and inner.needs_closure:
+            sub = _sub_closure(self._closure, {**full, **at}, keys)
+        if saved is not None:
+            saved.save()
+        self._step_inner(
+            inner, {k: full[k] for k in keys}, {k: handed[k] for k in keys}, closure=sub
+        )
+        if saved is not None:
+            at.update(saved.params)
 
     def eval_params(self, params: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
         """Each group's optimizer's own evaluation parameters, if any; else ``params``."""

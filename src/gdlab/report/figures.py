@@ -872,18 +872,10 @@ def _loss_look_for(results: Mapping[str, Any]) -> str:
     if not curves:
         return "No run has a loss to show."
     view = _loss_view(curves, None)
-    finals = _final_losses(results)
-    what = "training loss on the whole training set"
-    if not all(c.name in finals for c in curves):
-        finals, what = {c.name: c.final for c in curves}, "smoothed loss"
-    ranked = sorted(curves, key=lambda c: finals[c.name])
-    best, worst = finals[ranked[0].name], finals[ranked[-1].name]
-    text = f"Lowest at the end: {ranked[0].name} ({what} {_fmt(best)})"
-    if len(ranked) > 1:
-        ratio = worst / best if best > 0 else math.inf
-        gap = f", {ratio:.0f}× higher" if math.isfinite(ratio) and ratio >= 2 else ""
-        text += f"; highest: {ranked[-1].name} ({_fmt(worst)}{gap})"
-    text += "."
+    groups = _groups(_runs(results))
+    # a group whose every run diverged ends at its last loss before it blew up: not ranked
+    gone = {name for name, group in groups.items() if all(map(_diverged, group))}
+    text, what = _ranking_words(results, [c for c in curves if c.name not in gone])
     if view.scale.kind == "log":
         text += (
             f" The y-axis is logarithmic because {view.scale.reason}: equal ratios look "
@@ -902,13 +894,53 @@ def _loss_look_for(results: Mapping[str, Any]) -> str:
             f"axis (faint dots): {why}; its solid curve averages over more steps, as its "
             "legend entry says."
         )
-    diverged = [c.name for c in curves if c.ends]
-    if diverged:
-        each = "each" if len(diverged) > 1 else "it"
-        text += f" {joined(diverged)} diverged: × marks the step where {each} did."
+    text += _diverged_words(curves, groups)
     if what != "smoothed loss":
         text = f"{text} {_elsewhere_words(results, function2d=False)}".strip()
     return f"{text} {_overlap_words(results, view.clusters)}".strip()
+
+
+def _ranking_words(results: Mapping[str, Any], curves: Sequence[_Curve]) -> tuple[str, str]:
+    """``("Lowest at the end: … ; highest: … .", what is ranked)`` over ``curves`` (the
+    groups that did not all diverge); ``""`` when none is left."""
+    finals = _final_losses(results)
+    what = "training loss on the whole training set"
+    if not all(c.name in finals for c in curves):
+        finals, what = {c.name: c.final for c in curves}, "smoothed loss"
+    if not curves:
+        return "", what
+    ranked = sorted(curves, key=lambda c: finals[c.name])
+    best, worst = finals[ranked[0].name], finals[ranked[-1].name]
+    text = f"Lowest at the end: {ranked[0].name} ({what} {_fmt(best)})"
+    if len(ranked) > 1:
+        ratio = worst / best if best > 0 else math.inf
+        gap = f", {ratio:.0f}× higher" if math.isfinite(ratio) and ratio >= 2 else ""
+        text += f"; highest: {ranked[-1].name} ({_fmt(worst)}{gap})"
+    return text + ".", what
+
+
+def _diverged_words(
+    curves: Sequence[_Curve], groups: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> str:
+    """The groups that diverged: those with a × on their curve, and those that diverged
+    before any loss was recorded (in the legend, without a curve)."""
+    marked = [c.name for c in curves if c.ends]
+    drawn = {c.name for c in curves}
+    unseen = [
+        name
+        for name, group in groups.items()
+        if name not in drawn and name not in marked and any(map(_diverged, group))
+    ]
+    text = ""
+    if marked:
+        each = "each" if len(marked) > 1 else "it"
+        text += f" {joined(marked)} diverged: × marks the step where {each} did."
+    if unseen:
+        text += (
+            f" {joined(unseen)} diverged before any loss was recorded, so "
+            f"{'they have' if len(unseen) > 1 else 'it has'} no curve."
+        )
+    return text
 
 
 def _function_finals(
