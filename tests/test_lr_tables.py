@@ -25,7 +25,7 @@ def test_a_warmup_keeps_its_warmup():
     lr = {
         "name": "warmup",
         "warmup_steps": 3,
-        "schedule": {"name": "exponential", "lr0": 0.1, "rate": 0.9},
+        "schedule": {"name": "exponential", "lr0": 0.1, "rate": 0.9, "per": "step"},
     }
     run = _experiment(lr).runs[0]
     schedule = run.make_optimizer().schedule

@@ -237,10 +237,10 @@ def test_warmup_joined_to_exponential() -> None:
     assert s(5) == 0.1  # the wrapped schedule's step 0
 
 
-def test_warmup_over_an_epoch_schedule_and_a_float() -> None:
-    s = Warmup(ExponentialDecay(0.1, 0.5), 4)
-    assert s(2, epoch=1) == pytest.approx(0.05 * 2 / 4)  # ramps toward s(0, epoch=1)
-    assert s(10, epoch=2) == pytest.approx(0.025)
+def test_warmup_refuses_an_epoch_schedule_and_takes_a_float() -> None:
+    # An epoch-counting schedule would move the ramp's target as epochs pass.
+    with pytest.raises(ValueError, match="per='step'"):
+        Warmup(ExponentialDecay(0.1, 0.5), 4)
     assert values(Warmup(0.2, 4), n=range(6)) == close([0.0, 0.05, 0.1, 0.15, 0.2, 0.2])
 
 
@@ -517,7 +517,7 @@ def test_equality() -> None:
         (PolynomialDecay(0.1, 0.001, 1000, power=2.0), ["0.001", "1000", "^2.0"]),
         (CosineDecay(0.1, 50), ["0.1", "cos(π·min(n, 50)/50)"]),
         (CosineDecay(0.1, 50, restarts=True, t_mult=2.0, m_mul=0.9), ["0.9^i", "50·2.0^i"]),
-        (Warmup(ExponentialDecay(0.1, 0.95), 100), ["step/100", "0.95"]),
+        (Warmup(ExponentialDecay(0.1, 0.95, per="step"), 100), ["step/100", "0.95"]),
         (ReduceOnPlateau(0.1, factor=0.3, patience=4), ["0.3", "4 reports", "0.0001"]),
         (Manual(0.07), ["0.07"]),
         (PiecewiseConstant([3], [0.1, 0.01], inclusive=True), ["0.1 if n <= 3"]),

@@ -154,25 +154,25 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     return path
 
 
-def _not_json(value: Any, where: str = "") -> tuple[str, Any] | None:
+def _not_json(value: Any, where: str = "", *, finite: bool = True) -> tuple[str, Any] | None:
     """Where in ``value`` the first thing JSON cannot hold is, and what it is:
-    a number that is not finite, a key of another type than ``json`` takes, or an
-    object of another type."""
+    a number that is not finite (unless ``finite=False``), a key of another type
+    than ``json`` takes, or an object of another type."""
     if isinstance(value, str | bool | int | None):
         return None
     if isinstance(value, float):
-        return None if math.isfinite(value) else (where, value)
+        return None if math.isfinite(value) or not finite else (where, value)
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str | int | float | bool | None):
                 return f"{where}[{key!r}] (its key)", key
-            found = _not_json(item, f"{where}[{key!r}]")
+            found = _not_json(item, f"{where}[{key!r}]", finite=finite)
             if found:
                 return found
         return None
     if isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            found = _not_json(item, f"{where}[{i}]")
+            found = _not_json(item, f"{where}[{i}]", finite=finite)
             if found:
                 return found
         return None
@@ -263,6 +263,17 @@ def save_tree(path: str | os.PathLike, tree: Any) -> Path:
     return atomic_write(path, lambda fh: np.savez(fh, __tree__=np.array(skeleton), **arrays))
 
 
+def unsavable(tree: Any) -> tuple[str, Any] | None:
+    """Where in ``tree`` the first value :func:`save_tree` cannot write is, and what
+    it is (a Python function, a set, an object), e.g. ``("['lr']['lr_lambda']",
+    <function …>)``; ``None`` when it can write the whole tree. Writes nothing."""
+    return _not_json(_split(tree, {}), finite=False)
+
+
+#: How an ``.npz`` (a zip archive, or an empty one) and an ``.npy`` file begin.
+_NPY_MAGIC = b"\x93NUMPY"
+_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", _NPY_MAGIC)
+
 #: What reading a damaged ``.npz`` raises: truncated (``BadZipFile``, ``EOFError``), a
 #: member that does not inflate (``zlib.error``) or parse (``ValueError``), or is missing.
 _NPZ_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, ValueError, KeyError)
@@ -274,13 +285,23 @@ def open_npz(path: str | os.PathLike, what: str = "an .npz archive") -> Iterator
 
     A damaged file (truncated, empty, one ``.npy`` array, a member that does
     not read), found on opening or while the block reads it, raises a
-    ``ValueError`` naming ``path``: ``"PATH is not WHAT (BadZipFile: …)"``.
+    ``ValueError`` naming ``path``: ``"PATH is not WHAT (BadZipFile: …)"``; a
+    file that is no archive at all (text) says so by its first bytes, never
+    NumPy's advice to load it as a pickle.
 
     Raises:
         FileNotFoundError: there is no such file.
         ValueError: as above.
     """
     path = Path(path)
+    with contextlib.suppress(OSError), path.open("rb") as fh:
+        head = fh.read(len(_NPY_MAGIC))
+        # NumPy would read anything else as a pickle and advise loading it unsafely
+        if not head or not any(magic.startswith(head[: len(magic)]) for magic in _MAGICS):
+            raise ValueError(
+                f"{path} is not {what} (it is not an .npz archive: "
+                + (f"it starts {head!r})" if head else "it is empty)")
+            )
     try:
         data = np.load(path, allow_pickle=False)
     except _NPZ_ERRORS as error:

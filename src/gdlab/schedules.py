@@ -1090,7 +1090,8 @@ class OneCycle(Schedule):
         max_lr: the peak rate, > 0.
         total_steps: steps in the cycle ``T``, integer >= 1.
         pct_start: fraction of ``T`` spent rising, in [0, 1] (default 0.3;
-            below 1 with ``form="optax"``).
+            below 1 with ``form="optax"``; with ``form="torch"`` and
+            ``three_phase``, legs in order: ``1/T <= pct_start <= (T + 1)/(2T)``).
         anneal: ``"cos"`` (default) or ``"linear"``.
         div_factor: ``initial = max_lr / div_factor``, > 0 (default 25.0).
         final_div_factor: ``final = initial / final_div_factor``, > 0 (default 1e4).
@@ -1149,6 +1150,16 @@ class OneCycle(Schedule):
             fail("pct_final", "0.85 (unused) unless form='optax' and three_phase=True", pct_final)
         if self.form == "optax" and not int(self.pct_start * big_t) < big_t:
             fail("pct_start", "in [0, 1) with form='optax'", pct_start)
+        peak, back = float(self.pct_start * big_t) - 1, float(2 * self.pct_start * big_t) - 2
+        if self.form == "torch" and self.three_phase and not peak <= back <= big_t - 1:
+            # torch runs such legs out of order, and the rate never reaches final
+            fail(
+                "pct_start",
+                "such that the legs end in order with form='torch' and three_phase=True, "
+                f"pct_start·T − 1 <= 2·pct_start·T − 2 <= T − 1, i.e. 1/T <= pct_start <= "
+                f"(T + 1)/(2T) = {(big_t + 1) / (2 * big_t)!r} for T = {big_t}",
+                pct_start,
+            )
         self._legs = self._checked_legs(div_factor, final_div_factor)
 
     def _checked_legs(self, div_factor: Any, final_div_factor: Any) -> list:
@@ -1619,10 +1630,14 @@ class Warmup(Schedule):
 
     where ``s`` is the wrapped schedule and ``W = warmup_steps``. The wrapped
     schedule's step counter is *shifted*: it sees step 0 at the end of the
-    warmup, so its decay starts there. Its epoch counter is passed unchanged.
+    warmup, so its decay starts there. Its epoch counter is passed unchanged
+    (a :class:`ReduceOnPlateau` inside still takes the run's reports).
 
     Args:
-        schedule: a :class:`Schedule`, or a float (a :class:`Constant`).
+        schedule: a :class:`Schedule` counting steps (``per="step"``; one
+            counting epochs is refused: it would ramp toward its rate at each
+            epoch, and its decay would not start where the ramp ends), or a
+            float (a :class:`Constant`).
         warmup_steps: integer >= 1.
         start_lr: rate at step 0, >= 0 (default 0.0).
 
@@ -1636,6 +1651,13 @@ class Warmup(Schedule):
 
     def __init__(self, schedule: Schedule | float, warmup_steps: int, *, start_lr: float = 0.0):
         self.schedule = _as_schedule("schedule", schedule)
+        if "epoch" in self.schedule._reads():  # its decay would not start where the ramp ends
+            fail(
+                "schedule",
+                "a schedule counting steps, as the warmup does (pass per='step'; one "
+                "counting epochs would ramp toward its rate at each epoch)",
+                self.schedule,
+            )
         self.warmup_steps = _check_count("warmup_steps", warmup_steps, 1)
         self.start_lr = _check_nonneg("start_lr", start_lr)
         self.unit = "step"

@@ -333,19 +333,14 @@ class Run:
         if twin is not None:
             twin.load_state_dict(saved)
         arrays = saved.get("state") if isinstance(saved, dict) else None
-        if arrays is None:
-            return
-        if set(arrays) != set(self.params):
+        # The keys only: a buffer's shape is the optimizer's to check (its load, then
+        # its first step); SM3's and Adafactor's factored buffers are smaller than
+        # the parameter they serve.
+        if arrays is not None and set(arrays) != set(self.params):
             fail(
                 "checkpoint optimizer state",
                 "arrays for the keys " + ", ".join(self.params),
                 sorted(arrays),
-            )
-        for key, bufs in arrays.items():
-            _check_saved_params(
-                {name: self.params[key] for name in bufs},
-                bufs,
-                f"checkpoint optimizer state[{key!r}]",
             )
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -864,9 +859,27 @@ def _start(
         evaluate_every=evaluate_every,
     )
     run.history.step_loss = step_loss
+    _check_savable(run)
     if resume is not None:
         _resume(run, resume)
     return run
+
+
+def _check_savable(run: Run) -> None:
+    """Refuse, before any step, a run that its :class:`Checkpoint` could not write:
+    one holding a Python function (a ``Lambda`` schedule's), which a file cannot keep."""
+    path = next((cb.path for cb in run.callbacks if isinstance(cb, Checkpoint)), None)
+    if path is None:
+        return
+    found = _io.unsavable(run.state_dict())
+    if found is not None:
+        where, value = found
+        raise TypeError(
+            f"a run with a Checkpoint ({str(path)!r}) must hold plain data (numbers, strings, "
+            "lists, dicts, arrays) and a Python function is none (a Lambda, Multiplicative or "
+            "Cyclic(scale_fn=...) schedule's: fit without the Checkpoint, or with a schedule "
+            f"that needs no function); got the checkpoint{where} = {value!r}"
+        )
 
 
 def _check_schedule_followed(optimizer: Optimizer) -> None:
@@ -1050,6 +1063,25 @@ def _warm_key(optimizer: Optimizer, tiny: dict[str, np.ndarray]) -> tuple | None
 def _resume(run: Run, resume: str | os.PathLike) -> None:
     """Load the checkpoint ``resume`` into ``run`` (checked whole before anything changes)."""
     state = _io.load_tree(resume)
+    # the whole path, never cut (as Checkpoint's errors)
+    what = "resume must be a checkpoint written by gdlab.train.Checkpoint"
+    if not isinstance(state, dict):
+        raise ValueError(f"{what}; got {str(resume)!r}, which holds {type(state).__name__}")
+    if state.get("format") != _CHECKPOINT_FORMAT and isinstance(state.get("optimizer"), str):
+        raise ValueError(
+            f"{what}, not an optimizer file (optimizer.save writes those, gdlab.optim.load "
+            f"reads them back); got {str(resume)!r}, an optimizer file"
+        )
+    needed = ["step", "epoch", "params", "optimizer", "callbacks", "history"]
+    missing = [key for key in needed if key not in state]
+    if run.stream is not None and "stream" not in state:
+        missing.append("stream")
+    if missing:
+        entries = ", ".join(map(repr, missing))
+        raise ValueError(
+            f"resume must be a whole checkpoint written by gdlab.train.Checkpoint; got "
+            f"{str(resume)!r}, which has no {entries} entry"
+        )
     if state.get("total_steps") != run.total_steps:
         fail(
             "resume",
@@ -1121,18 +1153,30 @@ def _step(loop: _Loop) -> float | None:
         def closure(params, batch=batch):
             return problem.loss_and_grads(params, batch)
 
+    counted = optimizer.t
     try:
         optimizer.update(run.params, grads, closure=closure)
     except NonFiniteGradientError as error:
-        run.request_stop(f"diverged at step {run.step + 1}: {error}", "diverged")
+        # L-BFGS that had moved before its line search met a non-finite value ends at
+        # the last point with finite values, and counts the step: so does the history.
+        moved = optimizer.t != counted
+        if moved:
+            _record(loop, loss)
+        run.request_stop(f"diverged at step {run.step + (not moved)}: {error}", "diverged")
         return None
+    _record(loop, loss)
+    return loss
+
+
+def _record(loop: _Loop, loss: float) -> None:
+    """Count a step the optimizer took: its loss, rate and point in the history."""
+    run = loop.run
     history = run.history
     history.loss.append(loss)
-    history.lr.append(optimizer.current_lr)
+    history.lr.append(run.optimizer.current_lr)
     run.step += 1
     if loop.point is not None:
         history.path.append(loop.point(run.params))
-    return loss
 
 
 def _report(loop: _Loop, metrics: dict[str, float]) -> None:
