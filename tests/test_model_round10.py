@@ -235,3 +235,128 @@ def test_errors_from_python_do_not_name_a_command_line_flag():
         bowl.set("adam.beta1", 1.5)
     with pytest.raises(ConfigError, match=r"^--set adam\.beta1=1\.5: "):
         _experiment(["bowl", "--set", "adam.beta1=1.5"])
+
+
+# ----------------------------------------------------------------- 9. review of round 10
+
+
+def _validation_file(tmp_path: Path) -> Path:
+    """mnist with a validation part, evaluated on it."""
+    experiment = (
+        builtin("mnist")
+        .set("problem.validation_size", 0.1)
+        .set("training.validation", "validation")
+    )
+    path = tmp_path / "v.toml"
+    path.write_text(experiment.to_toml(), encoding="utf-8")
+    return path
+
+
+def test_the_final_check_names_the_problem_changes_it_compares(tmp_path):
+    path = str(_validation_file(tmp_path))
+    text = _error(["--config", path, "--set", "problem.validation_size=0", "--batch-size", "8"])
+    assert "training.validation must name a part of the data" in text
+    assert "--set problem.validation_size=0" in text.split(": ")[0]
+    text = _error(["mnist", "--set", "problem.kind=function", "--batch-size", "8"])
+    assert "must be left out for a 2-D function" in text
+    assert "--set problem.kind=function" in text.split(": ")[0]
+    assert "--batch-size 8" in text.split(": ")[0]
+
+
+def test_a_tuned_experiment_says_so_from_python_too(tmp_path):
+    from gdlab import race
+    from gdlab.experiments.describe import recorded, text
+
+    words = "Tuned settings from t: SGD lr 0.5."
+    experiment = (
+        builtin("bowl").select_optimizers(["sgd"]).set("training.steps", 2).replace(tuned=words)
+    )
+    said = text(experiment)
+    assert said["title"].endswith(" (tuned)")
+    assert said["description"].endswith(words)
+    assert recorded(experiment, said).tuned == words
+    document = race.run_experiment(experiment, tmp_path / "out", figures=False, progress=False)
+    written = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+    assert written["title"].endswith(" (tuned)")
+    assert words in written["description"]
+    assert written["config"]["tuned"] == words
+    assert document is not None
+    # a change to its runs makes the words untrue: dropped (and not recorded) ...
+    changed = experiment.with_lr("sgd", 0.3)
+    said = text(changed, base=experiment, read=experiment)
+    assert "(tuned)" not in said["title"]
+    assert words not in said["description"]
+    assert "tuned" in said["dropped"]
+    assert recorded(changed, said).tuned == ""
+    # ... while fresh words (a new --tuned) stand
+    fresh = changed.replace(tuned="Tuned settings from u: SGD lr 0.3.")
+    said = text(fresh, base=experiment, read=experiment)
+    assert said["title"].endswith(" (tuned)")
+    assert "tuned" not in said["dropped"]
+
+
+FILE = '[problem]\nkind = "function"\n{problem}[training]\nsteps = {steps}\n[[runs]]\n{run}'
+
+
+@pytest.mark.parametrize(
+    ("problem", "steps", "run", "shown"),
+    [
+        ("", "2024-06-01", 'optimizer = "sgd"\n', "got the date 2024-06-01"),
+        ("function = 2024-06-01\n", "1", 'optimizer = "sgd"\n', "got the date 2024-06-01"),
+        ("", "1", 'optimizer = "sgd"\nlr = 12:30:00\n', "got the time 12:30:00"),
+        ("", "1", "optimizer = 2024-06-01\n", "got the date 2024-06-01"),
+        ("", "1", 'optimizer = "adam"\nbeta1 = 1979-05-27T07:32:00\n',
+         "got the date and time 1979-05-27T07:32:00"),
+        ("start = [2024-06-01, 1]\n", "1", 'optimizer = "sgd"\n', "got [2024-06-01, 1]"),
+    ],
+)  # fmt: skip
+def test_a_files_date_or_time_is_named_as_written(problem, steps, run, shown):
+    with pytest.raises(ConfigError) as error:
+        Experiment.from_toml(FILE.format(problem=problem, steps=steps, run=run))
+    text = str(error.value)
+    assert shown in text
+    assert "datetime" not in text
+    assert "(time)" not in text
+    assert "(date)" not in text
+
+
+def test_a_label_holding_an_equals_sign_is_quoted_as_typed(tmp_path):
+    path = str(_docs_file(tmp_path))
+    text = _error(["--config", path, "--set", "Adam, β1 = 0.5.beta1=1.5"])
+    assert text.startswith("--set Adam, β1 = 0.5.beta1=1.5: ")
+    assert "beta1 must be in [0, 1); got 1.5" in text
+    for empty in ("Adam, β1 = 0.5.beta1=", "Adam, β1 = 0.5.beta1=  "):
+        text = _error(["--config", path, "--set", empty])
+        assert "beta1 has no value" in text
+        assert "''" not in text
+
+
+def test_together_defers_the_checks_of_its_own_experiment_only():
+    boston = builtin("boston")
+    made = []
+
+    def step(experiment: Experiment) -> Experiment:
+        with pytest.raises(ConfigError, match="needs a batch_size"):
+            made.append(boston.set("training.batching", "random"))  # another experiment
+        return experiment.set("training.batching", "random")
+
+    changed = boston.together([step, lambda e: e.set("training.batch_size", 8)])
+    assert (changed.training.batching, changed.training.batch_size) == ("random", 8)
+    assert made == []
+
+
+def test_together_checks_the_experiment_once_at_its_end(monkeypatch):
+    calls = []
+    check = Experiment._check_training
+
+    def counted(self, where):
+        calls.append(where)
+        return check(self, where)
+
+    boston = builtin("boston")
+    monkeypatch.setattr(Experiment, "_check_training", counted)
+    changed = boston.together(
+        [lambda e: e.set("training.batching", "random"), lambda e: e.set("training.batch_size", 8)]
+    )
+    assert [r.label for r in changed.runs] != [r.label for r in boston.runs]  # relabelled
+    assert len(calls) == 1

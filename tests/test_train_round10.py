@@ -3,6 +3,9 @@ state, resume errors, OneCycle's three torch legs in order, Warmup over steps on
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -74,6 +77,38 @@ def test_the_refusal_names_where_the_function_is_and_puts_a_fit_schedule_back(tm
     assert opt.t == 0
 
 
+class _Remembers(Callback):
+    def __init__(self, value):
+        self.value = value
+
+    def state_dict(self):
+        return {"seen": self.value}
+
+
+@pytest.mark.parametrize("value", [{1, 2}, Path("x")])
+def test_the_refusal_names_what_it_found_that_a_checkpoint_cannot_hold(tmp_path, value):
+    what = f"a {type(value).__name__}"
+    callbacks = [_Remembers(value), Checkpoint(tmp_path / "ck.npz", every=5)]
+    with pytest.raises(TypeError) as caught:
+        _fit(FunctionProblem("bowl"), create("sgd", lr=0.1), steps=10, callbacks=callbacks)
+    said = str(caught.value)
+    assert f"not what a checkpoint cannot hold: {what}; " in said
+    assert "function" not in said
+    assert said.endswith(f"got the callbacks' states['_Remembers#0']['seen'] = {value!r}")
+
+
+def test_the_savable_check_reads_no_parameters_state_or_history(tmp_path, monkeypatch):
+    from gdlab.train import Run
+
+    def no_whole_state(self):
+        raise AssertionError("the whole run's state was built")
+
+    monkeypatch.setattr(Run, "state_dict", no_whole_state)
+    with pytest.raises(TypeError, match=r"not what a checkpoint cannot hold: a Python function "):
+        _fit(FunctionProblem("bowl"), create("sgd", lr=Lambda(0.1, _shrink, per="step")),
+             steps=10, callbacks=[Checkpoint(tmp_path / "ck.npz", every=5)])  # fmt: skip
+
+
 def test_a_schedule_with_a_function_still_runs_without_a_checkpoint():
     opt = create("sgd", lr=Lambda(0.1, _shrink, per="step"))
     history = _fit(FunctionProblem("bowl"), opt, steps=10)
@@ -118,16 +153,30 @@ def test_optimizer_state_for_other_keys_is_still_refused(tmp_path, data):
         _fit(MLPClassification(data, (8,)), create("sm3"), steps=10, batch_size=32, resume=path)
 
 
-def test_optimizer_state_of_other_shapes_is_refused_at_the_first_step_changing_nothing(
-    tmp_path, data
-):
+def test_optimizer_state_of_other_shapes_is_refused_on_resume_changing_nothing(tmp_path, data):
     path = _interrupted(data, "adam", tmp_path / "d.npz")
     state = _io.load_tree(path)
     bufs = state["optimizer"]["state"]["W2"]
     for name in bufs:
         bufs[name] = np.zeros((5, 5), np.float32)
     _io.save_tree(path, state)
-    _refused(data, path, r"^params\['W2'\] must have shape \(5, 5\) .* got shape \(8, 1\)")
+    _refused(data, path, r"^checkpoint optimizer state: params\['W2'\] must have shape \(5, 5\) "
+             r".* got shape \(8, 1\)")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["sm3", "adafactor"])
+def test_factored_state_of_other_shapes_is_refused_on_resume(tmp_path, data, name):
+    path = _interrupted(data, name, tmp_path / "d.npz")
+    state = _io.load_tree(path)
+    arrays = state["optimizer"]["state"]
+    arrays["W1"], arrays["W2"] = arrays["W2"], arrays["W1"]  # each whole, for another shape
+    _io.save_tree(path, state)
+    problem = MLPClassification(data, (8,))
+    opt = create(name)
+    with pytest.raises(ValueError, match=r"^checkpoint optimizer state: params\['W1'\] must"):
+        _fit(problem, opt, steps=10, batch_size=32, resume=path)
+    assert opt.t == 0
+    assert opt.state is None
 
 
 # --------------------------------------------------------------------------- 6: resume errors
@@ -165,15 +214,37 @@ def test_a_checkpoint_without_its_history_names_the_file(tmp_path, data):
 
 
 @pytest.mark.parametrize(
-    ("content", "said"), [(b"hello", r"it starts b'hello'"), (b"", r"it is empty")]
+    ("content", "said"),
+    [(b"hello", r"it is not an \.npz archive: it starts b'hello'"), (b"", r"it is empty")],
 )
 def test_a_text_file_is_not_an_npz_archive(tmp_path, data, content, said):
     path = tmp_path / "garbage.npz"
     path.write_bytes(content)
-    message = rf"^{path} is not a gdlab checkpoint \(it is not an \.npz archive: {said}\)$"
+    message = rf"^{path} is not a gdlab checkpoint \({said}\)$"
     _refused(data, path, message)
     with pytest.raises(ValueError, match=message):
         _io.load_tree(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [(b"hello", "it is not an .npz archive: it starts b'hello'"), (b"", "it is empty"),
+     (None, "it is not an .npz archive: it holds one .npy array")],
+)  # fmt: skip
+def test_optimizer_files_and_checkpoints_give_one_reason_for_a_non_archive(tmp_path, content, why):
+    from gdlab.optim import load
+
+    path = tmp_path / "x.npz"
+    if content is None:
+        np.save(path.open("wb"), np.zeros(3))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=re.escape(why)) as caught:
+        load(path)
+    assert str(caught.value) == f"{path} is not a gdlab optimizer file: {why}"
+    with pytest.raises(ValueError, match=re.escape(why)) as caught:
+        _io.load_tree(path)
+    assert str(caught.value) == f"{path} is not a gdlab checkpoint ({why})"
 
 
 # --------------------------------------------------------------------------- 2: OneCycle legs
@@ -203,6 +274,22 @@ def test_three_torch_legs_in_order_reach_final(total, pct):
 @pytest.mark.parametrize(("total", "pct"), [(100, 0.505), (1, 1.0)])
 def test_three_torch_legs_at_the_bounds_are_accepted(total, pct):
     OneCycle(0.1, total, pct_start=pct, three_phase=True)
+
+
+@pytest.mark.parametrize(("total", "pct"), [(26, 27 / 52), (49, 1 / 49), (7, 8 / 14)])
+def test_the_bound_the_message_states_is_accepted(total, pct):
+    s = OneCycle(0.1, total, pct_start=pct, three_phase=True)
+    assert all(0 < s(n) <= 0.1 for n in range(total + 2))
+
+
+def test_three_torch_legs_at_both_bounds_are_in_order_for_every_total():
+    for total in range(1, 3001):
+        for pct in (1 / total, (total + 1) / (2 * total)):
+            s = OneCycle(0.1, total, pct_start=pct, three_phase=True)
+            (peak, *_), (back, *_), (end, *_) = s._build_legs()
+            assert peak <= back <= end == total - 1, (total, pct)
+            assert 0 < s(0) <= 0.1
+            assert 0 < s(total - 1) <= 0.1
 
 
 def test_two_torch_legs_and_optax_legs_are_unchanged():
@@ -317,3 +404,44 @@ def test_a_step_refused_before_moving_is_not_counted() -> None:
     assert len(history.path) == 3
     assert history.path[-1] == tuple(float(history.params[k]) for k in ("x", "y"))
     assert history.reason.startswith("diverged at step 3: ")
+
+
+def test_an_lbfgs_step_that_moved_before_diverging_ends_its_epoch(tmp_path) -> None:
+    path = tmp_path / "ck.npz"
+    history = fit(FunctionProblem("rosenbrock"), create("lbfgs", lr=1e6), steps=5,
+                  callbacks=[Checkpoint(path, every=1)], rng=np.random.default_rng(0),
+                  progress=False)  # fmt: skip
+    assert history.status == "diverged"
+    assert history.steps == 1
+    state = _io.load_tree(path)
+    assert (state["step"], state["epoch"]) == (1, 1)  # one step per epoch
+    assert history.epochs == []  # a diverged step is not evaluated
+
+
+def test_a_normal_run_counts_and_evaluates_its_epochs(data) -> None:
+    history = _fit(MLPClassification(data, (8,)), create("adam"), epochs=3, batch_size=32)
+    assert [e["epoch"] for e in history.epochs] == [1, 2, 3]
+    assert [e["step"] for e in history.epochs] == [4, 8, 12]
+
+
+# --------------------------------------------------------------------------- 6: a run's state
+
+
+class _Keep(Callback):
+    def on_step_end(self, run, loss):
+        self.run = run
+
+
+@pytest.mark.parametrize("entry", ["history", "stream", "step"])
+def test_a_run_state_without_an_entry_is_refused_naming_it(data, entry) -> None:
+    keep = _Keep()
+    _fit(MLPClassification(data, (8,)), create("adam"), steps=3, batch_size=32, callbacks=[keep])
+    run = keep.run
+    state = run.state_dict()
+    del state[entry]
+    before = run.optimizer.state_dict()
+    message = (r"^state must be a whole checkpoint written by gdlab\.train\.Checkpoint; "
+               rf"got one, which has no '{entry}' entry$")  # fmt: skip
+    with pytest.raises(ValueError, match=message):
+        run.load_state_dict(state)
+    assert run.optimizer.state_dict()["t"] == before["t"] == 3

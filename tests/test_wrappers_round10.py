@@ -112,21 +112,81 @@ def test_groups_counted_step_keeps_the_groups_before_and_steps_the_others() -> N
     assert not np.array_equal(params["y"], START)  # the failing group: its last point
 
 
-def test_groups_step_undone_by_its_group_is_undone_whole() -> None:
-    lbfgs = {"optimizer": "lbfgs", "lr": 0.1, "max_iter": 3}
-    opt = create("groups", inner="sgd", groups=[{"keys": "x", **lbfgs}, {"keys": "y", **lbfgs}])
-    params = {k: START.copy() for k in ("w", "x", "y")}
-    grads = {k: 2 * v for k, v in params.items()}
+def _counting(fail_at: int = 0):
+    """``f = Σ‖v‖²`` counting its calls, raising at the ``fail_at``-th (0: never)."""
+    calls = [0]
 
     def f(p):
-        if not np.array_equal(p["x"], START):  # group y's first call sees x where it was
-            return float(sum(v @ v for v in p.values())), {k: 2 * v for k, v in p.items()}
-        raise RuntimeError("boom")
+        calls[0] += 1
+        if calls[0] == fail_at:
+            raise RuntimeError("boom")
+        return float(sum(v @ v for v in p.values())), {k: 2 * v for k, v in p.items()}
 
+    return f, calls
+
+
+def test_groups_step_undone_by_a_later_group_puts_back_the_groups_stepped_before() -> None:
+    lbfgs = {"optimizer": "lbfgs", "lr": 0.1, "max_iter": 3}
+    params = {k: START.copy() for k in ("w", "x", "y")}
+    grads = {k: 2 * v for k, v in params.items()}
+    # group x alone: how many evaluations its whole step takes
+    alone = create("groups", inner="sgd", groups=[{"keys": "x", **lbfgs}])
+    f, calls = _counting()
+    alone.update({k: v.copy() for k, v in params.items()}, grads, closure=f)
+    x_calls = calls[0]
+    assert alone.group_optimizers[0].t == 1
+    assert x_calls >= 2
+    opt = create("groups", inner="sgd", groups=[{"keys": "x", **lbfgs}, {"keys": "y", **lbfgs}])
+    f, calls = _counting(fail_at=x_calls + 1)  # group x steps whole, y fails at its first
     with pytest.raises(RuntimeError, match="boom"):
-        opt.update(params, grads, closure=f)  # group x's first evaluation: not moved
+        opt.update(params, grads, closure=f)
+    assert calls[0] == x_calls + 1  # group y did evaluate: x had stepped
     assert opt.t == 0
-    assert all(np.array_equal(v, START) for v in params.values())
+    assert [o.t for o in (opt.inner_optimizer, *opt.group_optimizers)] == [0, 0, 0]
+    assert all(np.array_equal(v, START) for v in params.values())  # x put back, w never moved
+
+
+class _Interrupted(Exception):
+    """Stands for Ctrl-C (a KeyboardInterrupt would stop pytest)."""
+
+
+def _half_stepping_sgd():
+    """SGD whose step, once ``half`` is set, stops half done: one key updated, counted."""
+    from gdlab.optim.optimizers import SGD
+
+    class HalfSGD(SGD):
+        half = False
+
+        def _step(self, params, grads, lr):
+            if not self.half:
+                return super()._step(params, grads, lr)
+            first = next(iter(params))
+            super()._step({first: params[first]}, {first: grads[first]}, lr)
+            raise _Interrupted
+
+    return HalfSGD(lr=0.1, fused=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "settings"),
+    [("average", {}), ("average", {"mode": "ema", "decay": 0.5}),
+     ("lookahead", {"k": 1, "alpha": 0.5}), ("accumulate", {"every": 2})],
+)  # fmt: skip
+def test_a_counted_step_stopped_half_done_is_not_finished_by_the_wrapper(name, settings) -> None:
+    opt = create(name, inner=_half_stepping_sgd(), **settings)
+    params = {"a": START.copy(), "b": START.copy()}
+    opt.update(params, {k: 2 * v for k, v in params.items()})  # a whole step (or mini-step)
+    own = {k: {n: b.copy() for n, b in bufs.items()} for k, bufs in opt.state.items()}
+    before = {k: v.copy() for k, v in params.items()}
+    opt.inner_optimizer.half = True
+    with pytest.raises(_Interrupted):
+        opt.update(params, {k: 2 * v for k, v in params.items()})
+    assert opt.inner_optimizer.t == 1 + (name != "accumulate")  # it counted the half step
+    assert not np.array_equal(params["a"], before["a"])  # half done
+    np.testing.assert_array_equal(params["b"], before["b"])
+    for key, bufs in own.items():  # nothing averaged, synced, or a window closed
+        for n, buf in bufs.items():
+            np.testing.assert_array_equal(opt.state[key][n], buf, err_msg=f"{key} {n}")
 
 
 # --- 2. clipping around L-BFGS is refused ---------------------------------------------------------
@@ -153,6 +213,20 @@ def test_a_wrapper_refuses_clipping_around_lbfgs(name, settings, words) -> None:
     with pytest.raises(ValueError, match=re.escape(words)) as caught:
         create(name, **settings)
     assert "curvature pairs need the true gradients" in str(caught.value)
+
+
+def test_a_declared_clipping_refusal_is_refused_by_a_wrapper() -> None:
+    from gdlab.optim.optimizers import SGD
+
+    class NoClipSGD(SGD):
+        refuses_clipping = "its gradients are its own"
+
+    words = "Lookahead clip_value must be None when its inner NoClipSGD refuses clipping "
+    with pytest.raises(ValueError, match=re.escape(words + "(its gradients are its own)")):
+        create("lookahead", inner=NoClipSGD(lr=0.1), clip_value=1.0)
+    with pytest.raises(ValueError, match=re.escape("Average's inner NoClipSGD refuses")):
+        create("lookahead", inner={"optimizer": "average", "inner": NoClipSGD()}, clip_norm=1.0)
+    assert create("lookahead", inner=NoClipSGD(lr=0.1)).clip_norm is None
 
 
 def test_clipping_refusal_is_a_declared_trait() -> None:
@@ -247,3 +321,30 @@ def test_the_loss_caption_names_a_run_that_diverged_before_any_loss_and_ranks_no
     assert ranking.startswith("Lowest at the end: Adafactor")
     assert "highest" not in ranking
     assert "Average" not in ranking
+
+
+# --- 6. one reader of a schedule table, in gdlab.schedules ----------------------------------------
+
+WARMED = schedules.Warmup(schedules.StepDecay(0.1, every=5, per="step"), 3)
+
+
+@pytest.mark.parametrize("table", [WARMED.config(), {"schedule": WARMED.config()}])
+def test_a_warmup_table_is_read_whole_everywhere(table) -> None:
+    from gdlab.optim import registry, sam
+
+    assert schedules.config_of(table) == WARMED.config()
+    assert sam._lr_value(table) == WARMED  # not the bare StepDecay under the warm-up
+    assert create("sam", base={"optimizer": "sgd", "lr": table}).lr == WARMED
+    assert create("lookahead", inner={"optimizer": "sgd", "lr": table}).lr == WARMED
+    saved = create("sgd", lr=WARMED).state_dict()
+    saved["hyperparameters"]["lr"] = table
+    assert registry._rebuild(saved).lr == WARMED
+
+
+def test_the_wrappers_read_lr_tables_without_the_experiments_layer() -> None:
+    import inspect
+
+    from gdlab.optim import sam, wrappers
+
+    for module in (wrappers, sam):
+        assert "gdlab.experiments" not in inspect.getsource(module)

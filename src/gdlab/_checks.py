@@ -12,6 +12,7 @@ value of the right kind outside its range (NaN and infinities included).
 
 from __future__ import annotations
 
+import datetime
 import math
 import numbers
 from collections.abc import Iterable, Mapping
@@ -38,11 +39,54 @@ def describe(value: Any) -> str:
     """``repr`` of a value, cut to about 60 characters.
 
     An integer too long for that is shown by its first digits and its length,
-    ``1000000000000... (an integer of 401 digits)``, never in full.
+    ``1000000000000... (an integer of 401 digits)``, never in full. A date or a
+    time (TOML's ``2024-06-01``, ``12:30:00``) is shown as written, never as
+    Python's ``datetime.date(2024, 6, 1)``: ``the date 2024-06-01``, and inside an
+    array or a table as its text, ``[2024-06-01, 1]``.
+
+    >>> describe(datetime.date(2024, 6, 1)), describe([datetime.time(12, 30), 1])
+    ('the date 2024-06-01', '[12:30:00, 1]')
     """
     if type(value) is int and not -(10**59) < value < 10**59:
         return _long_int(value)
-    return cut(repr(value))
+    if isinstance(value, _DATES):
+        return cut(f"the {_date_words(value)} {value.isoformat()}")
+    return cut(repr(_as_written(value)))
+
+
+#: The kinds of date and time a TOML file may hold (a datetime is a date).
+_DATES = (datetime.date, datetime.time)
+_HOLDERS = (list, tuple, dict)
+
+
+def _date_words(value: datetime.date | datetime.time) -> str:
+    if isinstance(value, datetime.datetime):
+        return "date and time"
+    return "date" if isinstance(value, datetime.date) else "time"
+
+
+class _Written(str):
+    """A date's ISO text, shown without quotes inside a ``repr``."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _as_written(value: Any, within: frozenset[int] = frozenset()) -> Any:
+    """``value`` with each date or time in its arrays and tables as its ISO text (for its
+    ``repr``); ``value`` itself when it holds none (or holds itself: ``repr``'s ``[...]``)."""
+    if isinstance(value, _DATES):
+        return _Written(value.isoformat())
+    if id(value) in within or type(value) not in _HOLDERS:
+        return value
+    within |= {id(value)}
+    if type(value) is dict:
+        items = {k: _as_written(v, within) for k, v in value.items()}
+        same = all(items[k] is v for k, v in value.items())
+        return value if same else items
+    written = [_as_written(v, within) for v in value]
+    same = all(w is v for w, v in zip(written, value, strict=True))
+    return value if same else type(value)(written)
 
 
 def cut(text: str, limit: int = 60) -> str:
@@ -65,7 +109,7 @@ def _long_int(value: int) -> str:
 def _typed(value: Any, described: bool = False) -> str:
     """``describe(value)`` and its type, ``'fast' (str)``; a ``described`` value is text
     about the bad value (``'int64 array'``), not the value: its type says nothing."""
-    if described:
+    if described or isinstance(value, _DATES):  # a date's words name its type
         return describe(value)
     return f"{describe(value)} ({type(value).__name__})"
 

@@ -70,6 +70,7 @@ except ImportError:  # Windows: no flock, and exclusive() locks nothing
 
 __all__ = [
     "LockedError",
+    "NotAnNpz",
     "OutputError",
     "alive",
     "atomic_write",
@@ -279,40 +280,50 @@ _MAGICS = (b"PK\x03\x04", b"PK\x05\x06", _NPY_MAGIC)
 _NPZ_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, ValueError, KeyError)
 
 
+class NotAnNpz(ValueError):
+    """:func:`open_npz`'s error: its text names the file (``"PATH is not WHAT (WHY)"``),
+    ``why`` is the reason alone, for a caller with its own wording (optimizer files)."""
+
+    def __init__(self, path: Path, what: str, why: str) -> None:
+        super().__init__(f"{path} is not {what} ({why})")
+        self.why = why
+
+
 @contextlib.contextmanager
 def open_npz(path: str | os.PathLike, what: str = "an .npz archive") -> Iterator[Any]:
     """``numpy.load(path)`` of an ``.npz`` (no pickles) for a ``with`` block.
 
     A damaged file (truncated, empty, one ``.npy`` array, a member that does
-    not read), found on opening or while the block reads it, raises a
-    ``ValueError`` naming ``path``: ``"PATH is not WHAT (BadZipFile: …)"``; a
-    file that is no archive at all (text) says so by its first bytes, never
-    NumPy's advice to load it as a pickle.
+    not read), found on opening or while the block reads it, raises
+    :class:`NotAnNpz` (a ``ValueError``) naming ``path``: ``"PATH is not WHAT
+    (BadZipFile: …)"``; a file that is no archive at all (text, one ``.npy``
+    array) says so, text by its first bytes, never with NumPy's advice to load
+    it as a pickle. The one check of what an ``.npz`` is: checkpoints, series
+    files and optimizer files (:func:`gdlab.optim.io.read_state`) read through it.
 
     Raises:
         FileNotFoundError: there is no such file.
-        ValueError: as above.
+        NotAnNpz: as above.
     """
     path = Path(path)
     with contextlib.suppress(OSError), path.open("rb") as fh:
         head = fh.read(len(_NPY_MAGIC))
         # NumPy would read anything else as a pickle and advise loading it unsafely
-        if not head or not any(magic.startswith(head[: len(magic)]) for magic in _MAGICS):
-            raise ValueError(
-                f"{path} is not {what} (it is not an .npz archive: "
-                + (f"it starts {head!r})" if head else "it is empty)")
-            )
+        if not head:
+            raise NotAnNpz(path, what, "it is empty")
+        if not any(magic.startswith(head[: len(magic)]) for magic in _MAGICS):
+            raise NotAnNpz(path, what, f"it is not an .npz archive: it starts {head!r}")
     try:
         data = np.load(path, allow_pickle=False)
     except _NPZ_ERRORS as error:
-        raise ValueError(f"{path} is not {what} ({type(error).__name__}: {error})") from error
+        raise NotAnNpz(path, what, f"{type(error).__name__}: {error}") from error
     if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} is not {what} (it holds one array, not an archive of them)")
+        raise NotAnNpz(path, what, "it is not an .npz archive: it holds one .npy array")
     with data:
         try:
             yield data
         except _NPZ_ERRORS as error:
-            raise ValueError(f"{path} is not {what} ({type(error).__name__}: {error})") from error
+            raise NotAnNpz(path, what, f"{type(error).__name__}: {error}") from error
 
 
 def load_tree(path: str | os.PathLike) -> Any:

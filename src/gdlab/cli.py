@@ -376,17 +376,19 @@ def build_parser() -> argparse.ArgumentParser:
 def _batch_size(text: str) -> Any:
     """``--batch-size``: what ``--set training.batch_size=`` takes (an integer, or
     ``full``), checked by the same field; ``full`` is kept as typed (None is no flag)."""
-    from gdlab.experiments.model import TRAINING_FIELDS, parse_value
+    from gdlab.experiments.model import TRAINING_FIELDS
 
     try:
-        value = TRAINING_FIELDS["batch_size"].check("--batch-size", parse_value(text))
+        value = TRAINING_FIELDS["batch_size"].check("--batch-size", _typed(text))
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return "full" if value is None else value
 
 
-def _set_pair(text: str) -> tuple[str, str]:
-    """Split ``KEY=VALUE`` for ``--set`` (the VALUE text, read as TOML when applied)."""
+def _set_pair(text: str) -> tuple[str, str, str]:
+    """Split ``KEY=VALUE`` for ``--set`` at its first ``=``: ``(KEY, VALUE, the argument)``
+    (the VALUE text, read as TOML when applied; a run label holding ``=`` is split
+    again then, :func:`_set_typed`)."""
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key:
@@ -398,7 +400,7 @@ def _set_pair(text: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(
             f"{key} has no value: expected KEY=VALUE (e.g. title='My race'); got {describe(text)}"
         )
-    return key, value
+    return key, value, text
 
 
 def _said(value: Any) -> str:
@@ -678,13 +680,20 @@ def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
         if value is not None
     ]
     changes += [
-        (k, _model_value(k, _typed(t)), t.strip(), f"--set {k}={cut(t.strip())}")
-        for k, t in args.set
+        (k, _model_value(k, _typed(t)), t.strip(), f"--set {_as_written(text)}")
+        for k, t, text in args.set
     ]
     experiment = _changed(experiment, changes, args.lr)
     builtin = args.config is None and source in experiments.BUILTIN
     args.origin = _origin(source, builtin, _chosen(args), changes, args.lr)
     return experiment, base, base_name
+
+
+def _as_written(text: str) -> str:
+    """A ``--set`` argument as typed, its value cut to about 60 characters (the first
+    ``=`` may be a run label's: ``Adam, β1 = 0.5.beta1=0.7``)."""
+    key, _, value = text.strip().partition("=")
+    return f"{key}={cut(value)}"
 
 
 def _model_value(key: str, value: Any) -> Any:
@@ -710,8 +719,7 @@ def _origin(source: str, builtin: bool, chosen: list[str], changes: list, lrs: l
     """The experiment and every change the command made (``chosen``: ``--optimizers``,
     ``--preset``), as the later checks with the data name them: ``built-in experiment
     moons with --optimizers sgd,adam --epochs 2 --set problem.n_samples=10``."""
-    said = [*chosen, *(written for *_, written in changes)]
-    said += [f"--lr {name}={cut(typed)}" for name, _, typed in lrs]
+    said = [*chosen, *(written for *_, written in changes), *map(_lr_said, lrs)]
     origin = f"built-in experiment {source}" if builtin else source
     return origin + (f" with {' '.join(said)}" if said else "")
 
@@ -757,7 +765,8 @@ def _changed(experiment: Any, changes: list[tuple[str, Any, str | None, str]], l
     then the other changes in order, then the ``--lr``s. A value that TOML read as a
     number or a boolean but the key takes as text (``--set title=2024``) is tried as
     the text typed. An error of one change names it; the final check names the
-    changes of the training (or all of them).
+    changes it compares, those of the problem and of the training's batches, step loss
+    and validation part (or, without any, all of them).
     """
     steps = []
     problem = [change for change in changes if change[0].startswith("problem.")]
@@ -765,15 +774,20 @@ def _changed(experiment: Any, changes: list[tuple[str, Any, str | None, str]], l
         where = " ".join(change[3] for change in problem)
         options = {k.removeprefix("problem."): v for k, v, *_ in problem}
         steps.append(functools.partial(_with_problem, where=where, options=options))
-    steps += [functools.partial(_set_typed, change=c) for c in changes if c not in problem]
+    steps += [
+        functools.partial(_set_typed, change=c) for c in changes if not c[0].startswith("problem.")
+    ]
     steps += [functools.partial(_set_lr, lr=lr) for lr in lrs]
     if not steps:
         return experiment
     said = [written for *_, written in changes] + [_lr_said(lr) for lr in lrs]
-    # what the final check compares: the batches, the step loss, the validation part
+    # what the final check compares: the problem (a 2-D function, the parts of the data)
+    # and the batches, the step loss, the validation part
     tied = ("batch_size", "batching", "step_loss", "validation")
-    training = [w for k, *_, w in changes if k.rpartition(".")[2] in tied]
-    return experiment.together(steps, where=" ".join(training or said))
+    compared = [
+        w for k, *_, w in changes if k.startswith("problem.") or k.rpartition(".")[2] in tied
+    ]
+    return experiment.together(steps, where=" ".join(compared or said))
 
 
 def _with_problem(experiment: Any, where: str, options: dict[str, Any]) -> Any:
@@ -799,6 +813,11 @@ def _set_typed(experiment: Any, change: tuple[str, Any, str | None, str]) -> Any
         label_key, label_text = experiment.split_set(f"{key}={text}")
         if label_key != key:
             key, text = label_key, label_text.strip()
+            if not text:
+                raise UsageError(
+                    f"{where}: {key.rpartition('.')[2]} has no value: expected "
+                    "RUN.KEY=VALUE (e.g. adam.beta1=0.8)"
+                )
             value = _model_value(key, _typed(text))
     try:
         return experiment.set(key, value, where=where)
@@ -841,19 +860,16 @@ def _race(args: argparse.Namespace, command: str) -> int:
         tuned = tuning.load_tuned(where)
         experiment, notes = tuning.apply_tuned(experiment, tuned, source=where)
         experiment = experiment.replace(tuned=" ".join(notes))
-        said_seeds = args.seeds is not None or any(k == "seeds" for k, _ in args.set)
+        said_seeds = args.seeds is not None or any(k == "seeds" for k, *_ in args.set)
         if not said_seeds and experiment.seeds == 1:  # a file's own seeds > 1 stand
             experiment = experiment.replace(seeds=TUNED_SEEDS)
         series = tuning.series(tuned)
-    elif experiment.tuned and experiment.runs != args.read.runs:  # its words are untrue now
-        experiment = experiment.replace(tuned="")
     _prepared(args, experiment)  # data loaded, batch sizes checked: before any output exists
-    # a tuned experiment (--tuned, or the results.json of a --tuned report) says so
-    notes = [experiment.tuned] if experiment.tuned else []
-    words = text(experiment, base=base, base_name=base_name, notes=notes, read=args.read)
-    if experiment.tuned:
-        words["title"] += " (tuned)"
-    name = experiment.name + ("-tuned" if experiment.tuned else "")
+    # a tuned experiment (--tuned, or the results.json of a --tuned report) says so, in
+    # its words while they are true (describe.text), and in its folder's name
+    words = text(experiment, base=base, base_name=base_name, read=args.read)
+    still_tuned = experiment.tuned and "tuned" not in words["dropped"]
+    name = experiment.name + ("-tuned" if still_tuned else "")
     workers = args.workers or race.default_workers(experiment)
     placed = results.Placed()
     place = results.output(

@@ -73,7 +73,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from ._checks import check_bool, check_choice, check_int, check_real, fail
+from ._checks import ConfigError, check_bool, check_choice, check_int, check_real, fail
 
 __all__ = [
     "SCHEDULES",
@@ -98,6 +98,7 @@ __all__ = [
     "StepDecay",
     "Warmup",
     "as_schedule",
+    "config_of",
     "create",
     "from_config",
     "initial_rate",
@@ -1150,14 +1151,15 @@ class OneCycle(Schedule):
             fail("pct_final", "0.85 (unused) unless form='optax' and three_phase=True", pct_final)
         if self.form == "optax" and not int(self.pct_start * big_t) < big_t:
             fail("pct_start", "in [0, 1) with form='optax'", pct_start)
-        peak, back = float(self.pct_start * big_t) - 1, float(2 * self.pct_start * big_t) - 2
-        if self.form == "torch" and self.three_phase and not peak <= back <= big_t - 1:
+        # the bounds as the message states them; _build_legs keeps an ulp of rounding in order
+        low, high = 1 / big_t, (big_t + 1) / (2 * big_t)
+        if self.form == "torch" and self.three_phase and not low <= self.pct_start <= high:
             # torch runs such legs out of order, and the rate never reaches final
             fail(
                 "pct_start",
                 "such that the legs end in order with form='torch' and three_phase=True, "
                 f"pct_start·T − 1 <= 2·pct_start·T − 2 <= T − 1, i.e. 1/T <= pct_start <= "
-                f"(T + 1)/(2T) = {(big_t + 1) / (2 * big_t)!r} for T = {big_t}",
+                f"(T + 1)/(2T) = {high!r} for T = {big_t}",
                 pct_start,
             )
         self._legs = self._checked_legs(div_factor, final_div_factor)
@@ -1188,9 +1190,13 @@ class OneCycle(Schedule):
         if self.form == "torch":
             final = initial / self.final_div_factor
             if self.three_phase:
+                # pct_start in [1/T, (T + 1)/(2T)] puts the ends in order up to an ulp of
+                # rounding (T = 49, pct_start = 1/49: pct_start·T = 1 − 2⁻⁵³): clamp that ulp
+                peak = float(pct * big_t) - 1
+                back = min(max(float(2 * pct * big_t) - 2, peak), float(big_t - 1))
                 return [
-                    (float(pct * big_t) - 1, initial, self.max_lr),
-                    (float(2 * pct * big_t) - 2, self.max_lr, initial),
+                    (peak, initial, self.max_lr),
+                    (back, self.max_lr, initial),
                     (float(big_t - 1), initial, final),
                 ]
             return [
@@ -2335,6 +2341,26 @@ def from_config(config: Mapping[str, Any]) -> Schedule:
         fail("config", "a dict with a 'name' key", config)
     kwargs = {key: _nested(value) for key, value in config.items() if key != "name"}
     return create(config["name"], **kwargs)
+
+
+def config_of(lr: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A schedule's config from an ``lr`` table (a run's, an inner optimizer's or a
+    group's): the table itself (``{name = ...}``), or the ``schedule`` it wraps
+    (``{schedule = {...}}``, how an optimizer's ``hyperparameters()`` hold one).
+
+    A table with a ``name`` is a schedule's own, so a warm-up's ``schedule`` key
+    is its wrapped schedule, not a wrapper: ``config_of(Warmup(s, 3).config())`` is
+    the warm-up's config. Anything beside a wrapper's ``schedule`` is refused.
+    """
+    if "name" not in lr and isinstance(lr.get("schedule"), Mapping):
+        stray = [k for k in lr if k != "schedule"]
+        if stray:
+            raise ConfigError(
+                f"lr has unknown key {stray[0]!r} beside schedule; write the schedule's table "
+                "itself ({name = ...}) or {schedule = {...}} alone"
+            )
+        return lr["schedule"]
+    return lr
 
 
 def _nested(value: Any) -> Any:

@@ -1563,14 +1563,14 @@ def registering_modules(optimizers: Iterable[str], caller: str) -> list[str]:
     (registered in ``__main__``: a notebook, ``python -c``) is refused here, before
     any task starts, rather than failing every task there; ``caller`` (``"race"``,
     ``"tune"``) names what to run with ``workers=1`` instead."""
-    from gdlab.optim.registry import registering_module
+    from gdlab.optim.registry import _MAIN_MODULES, registering_module
 
     modules: list[str] = []
     for name in optimizers:
         module = registering_module(name)  # not the rule's own module: it may not register
         if module.split(".")[0] == "gdlab" or module in modules:
             continue
-        if module in ("__main__", "__mp_main__") or module not in sys.modules:
+        if module in _MAIN_MODULES or module not in sys.modules:
             raise ConfigError(
                 f"optimizer {name!r} is registered in this process only (in {module}), "
                 f"and worker processes start fresh: {caller} with workers=1, or register "
@@ -1589,8 +1589,11 @@ def registering_modules(optimizers: Iterable[str], caller: str) -> list[str]:
 
 def _importable(module: str) -> bool:
     """Would a fresh process find ``module`` by its name (as ``import`` does, without the
-    modules this one has loaded already)? Not one loaded from a file path by hand."""
+    modules this one has loaded already)? Not one loaded from a file path by hand, nor
+    one whose package was (its ``__path__`` would find it here, and not there)."""
     parent = module.rpartition(".")[0]
+    if parent and not _importable(parent):
+        return False
     path = getattr(sys.modules.get(parent), "__path__", None) if parent else None
     if parent and path is None:
         return False
@@ -1604,33 +1607,32 @@ def _importable(module: str) -> bool:
     return False
 
 
-def import_modules(modules: Iterable[str], *, strict: bool = True) -> dict[str, str]:
+#: The modules :func:`import_modules` could not import in this process, and why (its
+#: first try's error): never tried again, as its top-level code may have run in part.
+_IMPORT_FAILURES: dict[str, str] = {}
+
+
+def import_modules(modules: Iterable[str]) -> dict[str, str]:
     """Import ``modules`` (:func:`registering_modules`): in a worker, first thing in a task.
 
-    With ``strict=False`` a module that fails to import is skipped, and the
-    failures are returned, ``{module: why}``, so that a task whose own optimizer
-    is known runs all the same; the task whose optimizer is not names them.
-
-    Raises:
-        ImportError: (``strict``) naming the module that this worker cannot import,
-            and why (a Dask worker on another machine, for one, may not have it).
+    A module that fails to import is skipped, and the failures are returned,
+    ``{module: why}``, so that a task whose own optimizer is known runs all the
+    same; the task whose optimizer is not names them (:func:`unknown_optimizer`).
+    A module that failed is not imported again in this process (its top-level code
+    would run again, and may fail otherwise: on a name it registered before it
+    raised): later calls return its first error.
     """
     import importlib
 
     failed: dict[str, str] = {}
     for module in modules:
+        if module in _IMPORT_FAILURES:
+            failed[module] = _IMPORT_FAILURES[module]
+            continue
         try:
             importlib.import_module(module)
         except Exception as error:  # its own code may raise anything
-            why = f"{type(error).__name__}: {error}"
-            if strict:
-                raise ImportError(
-                    f"this worker cannot import {module!r}, the module that registers this "
-                    f"sweep's own optimizers in the process that started it: {why} "
-                    "(install it where the workers run, or put its folder on their "
-                    "PYTHONPATH)"
-                ) from error
-            failed[module] = why
+            failed[module] = _IMPORT_FAILURES[module] = f"{type(error).__name__}: {error}"
     return failed
 
 
@@ -1652,7 +1654,7 @@ def unknown_optimizer(name: Any, modules: Sequence[str], failed: Mapping[str, st
 
 
 def one_run(config: Mapping[str, Any], run: int, modules: Sequence[str]) -> Any:
-    """In a task: ``modules`` imported (:func:`import_modules`, lenient), then the
+    """In a task: ``modules`` imported (:func:`import_modules`), then the
     :class:`~gdlab.experiments.Experiment` of ``config`` holding run ``run`` alone.
 
     Another run's optimizer that this worker cannot see fails that run's tasks, named,
@@ -1662,7 +1664,7 @@ def one_run(config: Mapping[str, Any], run: int, modules: Sequence[str]) -> Any:
     from gdlab.experiments.model import Experiment
     from gdlab.optim import OPTIMIZERS
 
-    failed = import_modules(modules, strict=False)
+    failed = import_modules(modules)
     own = config["runs"][run]
     name = own.get("optimizer") if isinstance(own, Mapping) else None
     if isinstance(name, str) and name.lower() not in OPTIMIZERS:

@@ -84,6 +84,8 @@ STATUSES = ("ok", "stopped", "diverged")
 STEP_LOSSES = ("batch", "train")
 
 _CHECKPOINT_FORMAT = "gdlab.train/1"
+#: What every checkpoint holds (and ``stream``, for a run with batches).
+_CHECKPOINT_ENTRIES = ("step", "epoch", "params", "optimizer", "callbacks", "history")
 #: The learning rate of the throwaway step that compiles an optimizer's kernels.
 _WARM_UP_LR = 1e-3
 
@@ -273,7 +275,12 @@ class Run:
         this run raises and leaves the parameters, the optimizer and the
         stream as they were.
         """
-        history, step, epoch = self._check_state(state)
+        self._load(state)
+
+    def _load(self, state: Any, source: str | os.PathLike | None = None) -> None:
+        """:meth:`load_state_dict` of a state read from the file ``source`` (named in the
+        error on a missing entry)."""
+        history, step, epoch = self._check_state(state, source)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.stream is not None:
             self.stream.load_state_dict(state["stream"])
@@ -290,11 +297,24 @@ class Run:
         history.eval_params = None if eval_params is None else dict(eval_params)
         self.history, self.step, self.epoch = history, step, epoch
 
-    def _check_state(self, state: Any) -> tuple[History, int, int]:
-        """Check a checkpoint against this run without changing anything."""
+    def _check_state(
+        self, state: Any, source: str | os.PathLike | None = None
+    ) -> tuple[History, int, int]:
+        """Check a checkpoint (read from the file ``source``, if given) against this run
+        without changing anything."""
         if not isinstance(state, dict) or state.get("format") != _CHECKPOINT_FORMAT:
             got = state.get("format") if isinstance(state, dict) else state
             fail("checkpoint format", repr(_CHECKPOINT_FORMAT), got)
+        missing = [key for key in _CHECKPOINT_ENTRIES if key not in state]
+        if self.stream is not None and "stream" not in state:
+            missing.append("stream")
+        if missing:
+            # the whole path, never cut (as Checkpoint's errors)
+            name, got = ("state", "one") if source is None else ("resume", repr(str(source)))
+            raise ValueError(
+                f"{name} must be a whole checkpoint written by gdlab.train.Checkpoint; got "
+                f"{got}, which has no {', '.join(map(repr, missing))} entry"
+            )
         step = check_int("checkpoint step", state["step"], low=0)
         epoch = check_int("checkpoint epoch", state["epoch"], low=0)
         _check_saved_params(self.params, state["params"], "checkpoint params")
@@ -325,7 +345,8 @@ class Run:
         return history, step, epoch
 
     def _check_optimizer_state(self, saved: Any) -> None:
-        """Load ``saved`` into a twin of the optimizer, and match its arrays to the params."""
+        """Load ``saved`` into a twin of the optimizer, and let the twin match its state to
+        the params (:meth:`Optimizer._check_state`, as a step would)."""
         try:
             twin = _fresh_like(self.optimizer)
         except (TypeError, ValueError):  # cannot be rebuilt: its own load checks alone
@@ -333,15 +354,19 @@ class Run:
         if twin is not None:
             twin.load_state_dict(saved)
         arrays = saved.get("state") if isinstance(saved, dict) else None
-        # The keys only: a buffer's shape is the optimizer's to check (its load, then
-        # its first step); SM3's and Adafactor's factored buffers are smaller than
-        # the parameter they serve.
         if arrays is not None and set(arrays) != set(self.params):
             fail(
                 "checkpoint optimizer state",
                 "arrays for the keys " + ", ".join(self.params),
                 sorted(arrays),
             )
+        if twin is not None and twin.state is not None:
+            # the buffers' shapes are the optimizer's to know: SM3's and Adafactor's
+            # factored ones are smaller than the parameter they serve
+            try:
+                twin._check_state(self.params)
+            except ValueError as error:
+                raise ValueError(f"checkpoint optimizer state: {error}") from None
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write a checkpoint atomically."""
@@ -866,19 +891,33 @@ def _start(
 
 
 def _check_savable(run: Run) -> None:
-    """Refuse, before any step, a run that its :class:`Checkpoint` could not write:
-    one holding a Python function (a ``Lambda`` schedule's), which a file cannot keep."""
+    """Refuse, before any step, a run that its :class:`Checkpoint` could not write: one
+    whose optimizer's hyperparameters or callbacks' states hold what a file cannot keep
+    (a Python function, a ``Lambda`` schedule's; a set; an object). The rest of a
+    checkpoint is arrays and numbers by construction."""
     path = next((cb.path for cb in run.callbacks if isinstance(cb, Checkpoint)), None)
     if path is None:
         return
-    found = _io.unsavable(run.state_dict())
-    if found is not None:
+    for source, tree in (
+        ("the optimizer's hyperparameters()", run.optimizer.hyperparameters()),
+        ("the callbacks' states", _callback_states(run.callbacks)),
+    ):
+        found = _io.unsavable(tree)
+        if found is None:
+            continue
         where, value = found
+        function = callable(value)
+        what = "a Python function" if function else f"a {type(value).__name__}"
+        hint = (
+            " (a Lambda, Multiplicative or Cyclic(scale_fn=...) schedule's: fit without the "
+            "Checkpoint, or with a schedule that needs no function)"
+            if function
+            else ""
+        )
         raise TypeError(
             f"a run with a Checkpoint ({str(path)!r}) must hold plain data (numbers, strings, "
-            "lists, dicts, arrays) and a Python function is none (a Lambda, Multiplicative or "
-            "Cyclic(scale_fn=...) schedule's: fit without the Checkpoint, or with a schedule "
-            f"that needs no function); got the checkpoint{where} = {value!r}"
+            f"lists, dicts, arrays), not what a checkpoint cannot hold: {what}{hint}; "
+            f"got {source}{where} = {value!r}"
         )
 
 
@@ -1063,24 +1102,14 @@ def _warm_key(optimizer: Optimizer, tiny: dict[str, np.ndarray]) -> tuple | None
 def _resume(run: Run, resume: str | os.PathLike) -> None:
     """Load the checkpoint ``resume`` into ``run`` (checked whole before anything changes)."""
     state = _io.load_tree(resume)
-    # the whole path, never cut (as Checkpoint's errors)
-    what = "resume must be a checkpoint written by gdlab.train.Checkpoint"
-    if not isinstance(state, dict):
-        raise ValueError(f"{what}; got {str(resume)!r}, which holds {type(state).__name__}")
+    if not isinstance(state, dict):  # Run._check_state refuses it
+        run._load(state, resume)
     if state.get("format") != _CHECKPOINT_FORMAT and isinstance(state.get("optimizer"), str):
+        # the whole path, never cut (as Checkpoint's errors)
         raise ValueError(
-            f"{what}, not an optimizer file (optimizer.save writes those, gdlab.optim.load "
-            f"reads them back); got {str(resume)!r}, an optimizer file"
-        )
-    needed = ["step", "epoch", "params", "optimizer", "callbacks", "history"]
-    missing = [key for key in needed if key not in state]
-    if run.stream is not None and "stream" not in state:
-        missing.append("stream")
-    if missing:
-        entries = ", ".join(map(repr, missing))
-        raise ValueError(
-            f"resume must be a whole checkpoint written by gdlab.train.Checkpoint; got "
-            f"{str(resume)!r}, which has no {entries} entry"
+            "resume must be a checkpoint written by gdlab.train.Checkpoint, not an optimizer "
+            "file (optimizer.save writes those, gdlab.optim.load reads them back); got "
+            f"{str(resume)!r}, an optimizer file"
         )
     if state.get("total_steps") != run.total_steps:
         fail(
@@ -1088,7 +1117,7 @@ def _resume(run: Run, resume: str | os.PathLike) -> None:
             f"a checkpoint of a {run.total_steps}-step run (the same arguments)",
             f"{resume} ({state.get('total_steps')} steps)",
         )
-    run.load_state_dict(state)
+    run._load(state, resume)
 
 
 #: ``_evaluate``'s default: ask the optimizer for its ``eval_params``.
@@ -1169,12 +1198,15 @@ def _step(loop: _Loop) -> float | None:
 
 
 def _record(loop: _Loop, loss: float) -> None:
-    """Count a step the optimizer took: its loss, rate and point in the history."""
+    """Count a step the optimizer took: its loss, rate and point in the history, and the
+    epoch it ends (a step that moved before diverging included)."""
     run = loop.run
     history = run.history
     history.loss.append(loss)
     history.lr.append(run.optimizer.current_lr)
     run.step += 1
+    if run.step % run.steps_per_epoch == 0:
+        run.epoch += 1
     if loop.point is not None:
         history.path.append(loop.point(run.params))
 
@@ -1196,12 +1228,13 @@ def _report(loop: _Loop, metrics: dict[str, float]) -> None:
 
 
 def _end_of_step(loop: _Loop, loss: float) -> None:
-    """Count the epoch, evaluate when it is time, and call the callbacks."""
+    """Evaluate at the end of an epoch (counted by :func:`_record`) when it is time, and
+    call the callbacks."""
     run = loop.run
-    if run.step % run.steps_per_epoch == 0:
-        run.epoch += 1
-        if run.epoch % loop.evaluate_every == 0 or run.step == run.total_steps:
-            _end_of_epoch(loop)
+    if run.step % run.steps_per_epoch == 0 and (
+        run.epoch % loop.evaluate_every == 0 or run.step == run.total_steps
+    ):
+        _end_of_epoch(loop)
     for cb in run.callbacks:
         cb.on_step_end(run, loss)
 

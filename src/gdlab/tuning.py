@@ -275,11 +275,8 @@ def _default_point(run: RunSpec, names: Sequence[str]) -> dict[str, Any]:
     for name in names:
         value = run.hyperparameters.get(name, current.get(name))
         if name == "lr":
-            value = schedule_lr0(value)
-        elif isinstance(value, int) and isinstance(current.get(name), int):
-            point[name] = value  # bool or int, as the optimizer keeps it
-            continue
-        point[name] = float(value) if isinstance(value, int | float) else value
+            value = schedule_lr0(value)  # a float (None: a schedule without one)
+        point[name] = _like(value, current.get(name))
     return point
 
 

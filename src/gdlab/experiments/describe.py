@@ -286,6 +286,15 @@ def _kept(
     return experiment.key() == read.key() and value != getattr(base, field)
 
 
+def _tuned_kept(experiment: Experiment, read: Experiment | None) -> bool:
+    """Whether ``experiment``'s ``tuned`` words stand in its report: they do unless its
+    runs changed since it was read (``read``) while the words did not (a fresh
+    ``gdlab race --tuned`` writes new ones)."""
+    if not experiment.tuned or read is None:
+        return bool(experiment.tuned)
+    return experiment.runs == read.runs or experiment.tuned != read.tuned
+
+
 def text(
     experiment: Experiment,
     *,
@@ -304,10 +313,12 @@ def text(
     except a title or description written for this experiment (:func:`_kept`):
     ``read`` is the experiment as its file (or the built-in) gave it, before the
     command line's changes. ``notes`` are appended (e.g. where tuned rates came from).
-    ``dropped`` names the experiment's own fields (``title``, ``description``) that
-    the changes made untrue: the report records the experiment without them
-    (:func:`recorded`), so that running its ``results.json`` again does not bring
-    them back.
+    A tuned experiment (:attr:`Experiment.tuned`, from ``gdlab race --tuned``) says
+    so: its words are a paragraph, and the title ends in "(tuned)", until its runs
+    change. ``dropped`` names the experiment's own fields (``title``,
+    ``description``, ``tuned``) that the changes made untrue: the report records the
+    experiment without them (:func:`recorded`), so that running its ``results.json``
+    again does not bring them back.
     """
     origin = _origin(experiment)
     if base is None and origin is not None and experiment.based_on == origin.name:
@@ -318,7 +329,7 @@ def text(
     # text written for this very experiment (`--set title=…`, a file's own beside its
     # based_on) stays; the base's hand-written text only while nothing changed
     kept = {f: _kept(experiment, base, read, f, changes) for f in ("title", "description")}
-    own = experiment.title if kept["title"] else ""
+    kept["tuned"] = _tuned_kept(experiment, read)
     description = experiment.description if kept["description"] else ""
     source = source_text(origin.name, changed=bool(changes)) if origin is not None else ""
     parts = [source] if source else []
@@ -327,13 +338,27 @@ def text(
     if changes:
         origin = base_name or (f"experiment {base.name}" if base is not None else "")
         parts.append(f"Changed from the {origin}: " + "; ".join(changes) + ".")
+    parts += [experiment.tuned] if kept["tuned"] else []
     parts += list(notes)
     return {
-        "title": own or title(experiment),
+        "title": _heading(experiment, kept),
         "description": "\n\n".join(parts),
         "changes": changes,
         "dropped": [f for f, stands in kept.items() if getattr(experiment, f) and not stands],
     }
+
+
+#: The end of a tuned experiment's title.
+_TUNED = " (tuned)"
+
+
+def _heading(experiment: Experiment, kept: Mapping[str, bool]) -> str:
+    """The report's title: the experiment's own where it stands (``kept``), or one from
+    the model; ending in "(tuned)" while its ``tuned`` words stand."""
+    heading = (experiment.title if kept["title"] else "") or title(experiment)
+    if kept["tuned"] and not heading.endswith(_TUNED):
+        heading += _TUNED
+    return heading
 
 
 def recorded(experiment: Experiment, words: Mapping[str, Any]) -> Experiment:

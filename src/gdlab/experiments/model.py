@@ -27,7 +27,6 @@ repeats it.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import dataclasses
 import datetime
 import functools
@@ -42,10 +41,12 @@ from typing import Any
 
 from gdlab._checks import ConfigError, Field, check_keys, check_table, describe
 from gdlab._io import plain
+from gdlab._keys import RUN_KEYS, RUN_TRAINING_KEYS, TOP_KEYS
 from gdlab._text import exact, exact_value, slug
 from gdlab.optim import OPTIMIZERS, create
 from gdlab.optim.presets import PRESETS
 from gdlab.problems import PROBLEM_KINDS, ProblemKind, get_kind
+from gdlab.schedules import config_of as schedule_config
 
 __all__ = [
     "BUILTIN",
@@ -91,15 +92,7 @@ TRAINING_FIELDS: dict[str, Field] = {
                        "(seed 003)", choices=("batch", "train")),
 }  # fmt: skip
 
-#: What a run may override of the training settings.
-RUN_TRAINING_KEYS = ("batch_size", "batching", "steps", "epochs", "step_loss")
-#: The keys of a ``[[runs]]`` table besides the optimizer's hyperparameters.
-RUN_KEYS = ("label", "optimizer", "preset", "group", "hyperparameters", *RUN_TRAINING_KEYS)
-#: The keys of an experiment file's top level (``[problem]``, ``[[runs]]`` … included).
-TOP_KEYS = (
-    "name", "title", "description", "based_on", "tuned", "seeds", "problem", "training",
-    "optimizers", "runs",
-)  # fmt: skip
+# RUN_TRAINING_KEYS, RUN_KEYS, TOP_KEYS: gdlab._keys (the registry reads them too)
 _OPTIMIZERS_KEYS = ("preset", "names", "lr", "hyperparameters")
 _NAME = re.compile(r"[^\W_][\w.-]*\Z")  # letters and digits of any script
 #: The most bytes a run label's file-name part (its slug) may take: the run's
@@ -235,21 +228,6 @@ def _label(optimizer: str) -> str:
     return OPTIMIZERS[optimizer].__name__
 
 
-def schedule_config(lr: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A schedule's config from an ``lr`` table: the table itself (``{name = ...}``), or
-    the ``schedule`` it wraps (``{schedule = {...}}``, how an optimizer's
-    hyperparameters hold one). A warm-up's own ``schedule`` key is not a wrapper."""
-    if "name" not in lr and isinstance(lr.get("schedule"), Mapping):
-        stray = [k for k in lr if k != "schedule"]
-        if stray:
-            raise ConfigError(
-                f"lr has unknown key {stray[0]!r} beside schedule; write the schedule's table "
-                "itself ({name = ...}) or {schedule = {...}} alone"
-            )
-        return lr["schedule"]
-    return lr
-
-
 def _with_lr0(schedule: Mapping[str, Any], value: float, where: str) -> dict[str, Any]:
     """A schedule config with its initial rate set to ``value``, its shape kept
     (:func:`gdlab.schedules.with_lr0`: every other rate in it, such as ``cosine``'s
@@ -264,16 +242,6 @@ def _with_lr0(schedule: Mapping[str, Any], value: float, where: str) -> dict[str
             f"{given.get('name')!r}; give the whole schedule instead"
         )
     return config
-
-
-def _shown(value: Any) -> str:
-    """``value`` as an error shows it: :func:`~gdlab._checks.describe`'s ``repr``, but a TOML
-    date or time as what was written (``the date 2024-06-01``), never Python's."""
-    if isinstance(value, datetime.datetime):
-        return f"the date and time {value.isoformat()}"
-    if isinstance(value, _DATES):
-        return f"the {type(value).__name__} {value.isoformat()}"
-    return describe(value)
 
 
 def _is_number(value: Any) -> bool:
@@ -352,7 +320,7 @@ class RunSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.label, str) or not self.label.strip():
-            raise ConfigError(f"run label must be a non-empty string; got {_shown(self.label)}")
+            raise ConfigError(f"run label must be a non-empty string; got {describe(self.label)}")
         if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
             raise ConfigError(
                 f"optimizer of run {self.label!r} must be one of {', '.join(OPTIMIZERS)}; "
@@ -363,7 +331,7 @@ class RunSpec:
             value = getattr(self, key)
             if value is not None and not isinstance(value, str):
                 raise ConfigError(
-                    f"{key} of run {self.label!r} must be a string; got {_shown(value)}"
+                    f"{key} of run {self.label!r} must be a string; got {describe(value)}"
                 )
         if not isinstance(self.hyperparameters, Mapping):
             raise ConfigError(
@@ -465,7 +433,7 @@ class RunSpec:
         label = table.get("label", _label(optimizer))
         for key in ("label", "group", "preset"):
             if key in table and not isinstance(table[key], str):
-                raise ConfigError(f"{where}.{key} must be a string; got {_shown(table[key])}")
+                raise ConfigError(f"{where}.{key} must be a string; got {describe(table[key])}")
         try:
             return cls(
                 label=label,
@@ -823,6 +791,9 @@ class Experiment:
     #: The labels (as file names) that changes replaced since the experiment was read,
     #: with the label each run has now: a later ``--set`` may still name it by them.
     former_labels: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    #: Between the steps of :meth:`together` (this experiment and those made from it
+    #: there only): the checks between settings and the relabelling wait for its end.
+    _pending: bool = field(default=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "runs", tuple(self.runs))
@@ -837,12 +808,12 @@ class Experiment:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise ConfigError(
                 f"{where}: name must be letters, digits, '.', '_' or '-' (starting with a "
-                f"letter or a digit); got {_shown(self.name)}"
+                f"letter or a digit); got {describe(self.name)}"
             )
         n = self.seeds
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SEEDS:
             raise ConfigError(
-                f"{where}: seeds must be an integer in [1, {MAX_SEEDS}]; got {_shown(n)}"
+                f"{where}: seeds must be an integer in [1, {MAX_SEEDS}]; got {describe(n)}"
             )
         self._check_words(where)
         for name, value in (("problem", self.problem), ("training", self.training)):
@@ -860,7 +831,7 @@ class Experiment:
         for i, run in enumerate(self.runs):
             _check_run(run, f"{where}: runs[{i}]")
             self.training.merge(f"{where}: runs[{i}] ({run.label})", **run.training)
-        if not _TOGETHER.get():  # between the steps of together(): once, at its end
+        if not self._pending:  # between the steps of together(): once, at its end
             self._check_training(where)
 
     def _check_words(self, where: str) -> None:
@@ -868,10 +839,10 @@ class Experiment:
         for key in ("title", "description", "tuned"):
             if not isinstance(getattr(self, key), str):
                 raise ConfigError(
-                    f"{where}: {key} must be a string; got {_shown(getattr(self, key))}"
+                    f"{where}: {key} must be a string; got {describe(getattr(self, key))}"
                 )
         if self.based_on is not None and not isinstance(self.based_on, str):
-            raise ConfigError(f"{where}: based_on must be a string; got {_shown(self.based_on)}")
+            raise ConfigError(f"{where}: based_on must be a string; got {describe(self.based_on)}")
         if self.based_on is not None and self.based_on not in BUILTIN:
             raise ConfigError(
                 f"{where}: based_on must be a built-in experiment, one of {', '.join(BUILTIN)}; "
@@ -971,7 +942,7 @@ class Experiment:
         runs += [RunSpec.from_table(t, f"{where}: runs[{i}]") for i, t in enumerate(given)]
         based_on = data.get("based_on")
         if based_on is not None and not isinstance(based_on, str):
-            raise ConfigError(f"{where}: based_on must be a string; got {_shown(based_on)}")
+            raise ConfigError(f"{where}: based_on must be a string; got {describe(based_on)}")
         description = data.get("description", "")
         if isinstance(description, str):
             description = " ".join(description.split())
@@ -1189,17 +1160,11 @@ class Experiment:
         ...                  lambda e: e.set("training.batch_size", 8)]).training.batching
         'random'
         """
-        token = _TOGETHER.set(True)
-        try:
-            changed = self
-            for step in steps:
-                changed = step(changed)
-        finally:
-            _TOGETHER.reset(token)
+        changed = self.replace(_pending=True)  # its changes too, whatever they build on it
+        for step in steps:
+            changed = step(changed)
         with _named(where):
-            changed = _relabelled(self, changed)
-            changed.validate()
-        return changed
+            return _relabelled(self, changed, final=True)  # checked once, in full
 
     def _set(self, path: str, value: Any, where: str) -> Experiment:
         head, rest = self._head(path)
@@ -1272,11 +1237,6 @@ class Experiment:
     def changes_from(self, base: Experiment) -> list[str]:
         """What differs from ``base``, as short lines (``problem.function: bowl → rosenbrock``)."""
         return _changes(base, self)
-
-
-#: Inside :meth:`Experiment.together`: the checks between settings and the relabelling
-#: wait for its end.
-_TOGETHER: contextvars.ContextVar[bool] = contextvars.ContextVar("together", default=False)
 
 
 @contextlib.contextmanager
@@ -1532,13 +1492,15 @@ def batch_of(experiment: Experiment, run: RunSpec) -> tuple[int | None, str] | N
     return training.batch_size, training.batching
 
 
-def _relabelled(before: Experiment, after: Experiment) -> Experiment:
+def _relabelled(before: Experiment, after: Experiment, *, final: bool = False) -> Experiment:
     """``after`` (``before`` changed, its runs in place) with each hand-written label
     that the change made untrue replaced (:func:`label_change`, :func:`fresh_labels`);
-    a label the change set itself stays (inside :meth:`Experiment.together`, once, at
-    its end)."""
-    if _TOGETHER.get() or len(before.runs) != len(after.runs):
-        return after
+    a label the change set itself stays. Between the steps of :meth:`Experiment.together`
+    ``after`` is as it is; ``final``: at its end, the labels made true and the
+    experiment checked in full, in one."""
+    done = {"_pending": False} if final else {}
+    if (after._pending and not final) or len(before.runs) != len(after.runs):
+        return after.replace(**done) if final else after
     changes, told = {}, None
     for i, (old, new) in enumerate(zip(before.runs, after.runs, strict=True)):
         if old.label != new.label or (old == new and batch_of(before, old) == batch_of(after, new)):
@@ -1548,7 +1510,7 @@ def _relabelled(before: Experiment, after: Experiment) -> Experiment:
         if change is not None:
             changes[i] = change
     if not changes:
-        return after
+        return after.replace(**done) if final else after
     labels = fresh_labels([r.label for r in after.runs], changes)
     runs = tuple(
         dataclasses.replace(r, label=labels[i]) if i in labels else r
@@ -1559,7 +1521,7 @@ def _relabelled(before: Experiment, after: Experiment) -> Experiment:
         old = after.runs[i].label
         former = {k: label if v == old else v for k, v in former.items()}
         former[slug(old)] = label
-    return after.replace(runs=runs, former_labels=tuple(former.items()))
+    return after.replace(runs=runs, former_labels=tuple(former.items()), **done)
 
 
 # --------------------------------------------------------------------------- differences

@@ -26,11 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from .._io import load_tree, save_tree
+from .._io import NotAnNpz, load_tree, open_npz, save_tree
 
 __all__ = ["not_an_optimizer_file", "read_state", "write_state"]
-
-_ZIP_MAGIC = b"PK\x03\x04"
 
 #: What reading a damaged or foreign file can raise, from zipfile, zlib, NumPy
 #: and JSON; all of them mean "not an optimizer file".
@@ -80,18 +78,15 @@ def read_state(path: str | os.PathLike) -> dict[str, Any]:
         raise FileNotFoundError(errno.ENOENT, "no such optimizer file", str(path))
     if path.is_dir():
         raise not_an_optimizer_file(path, "it is a directory")
-    with path.open("rb") as fh:
-        head = fh.read(len(_ZIP_MAGIC))
-    if not head:
-        raise not_an_optimizer_file(path, "it is empty")
-    if head != _ZIP_MAGIC:
-        raise not_an_optimizer_file(path, f"it is not an .npz archive (it starts {head!r})")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        # what an .npz is (empty, text, one array, damaged): open_npz's to say
+        with open_npz(path, "a gdlab optimizer file") as data:
             legacy = "__meta__" in data.files and "__tree__" not in data.files
         tree = _read_legacy(path) if legacy else load_tree(path)
     except PermissionError:
         raise  # a file we may not read may well be an optimizer's
+    except NotAnNpz as error:
+        raise not_an_optimizer_file(path, error.why) from error
     except _READ_ERRORS as error:
         # load_tree's own ValueError repeats the path; give the reason beneath it.
         cause = error.__cause__ if isinstance(error.__cause__, Exception) else error

@@ -19,6 +19,7 @@ from typing import Any
 
 from .. import schedules as _schedules
 from .._checks import check_bool, check_int, check_real, describe, fail
+from .._keys import RUN_KEYS, TOP_KEYS
 from . import io as _files
 from .base import _FORMAT, Optimizer, _plain
 
@@ -137,9 +138,11 @@ def register(
     if name is not None:
         _checked_name(name)
     _checked_range(name or "the optimizer", lr_range)
-    importing = _importing_module(sys._getframe(1))
 
     def decorate(obj: Any) -> type[Optimizer]:
+        # the module whose import applies it (not the one that called register: a
+        # module's `later = register(...)` may decorate a script's rule, in __main__)
+        importing = _importing_module(sys._getframe(1))
         cls = _optimizer_class(obj, name, state)
         # a subclass does not take its parent's registry name: MyAdam(Adam) is 'myadam'
         own = cls.__dict__.get("name") or obj.__name__.lower()
@@ -160,8 +163,7 @@ def register(
             )
         low, high = _checked_range(key, lr_range)
         arguments = _constructor_arguments(cls)
-        if not importing.startswith("gdlab."):  # gdlab's own, registered as gdlab.optim loads
-            _check_experiment_keys(key, arguments)
+        _check_experiment_keys(key, arguments)
         tunables, ranges = _checked_tunables(key, cls, arguments, tunable)
         checked_presets = _checked_presets(key, arguments, presets)
         cls.name = key
@@ -213,8 +215,6 @@ def _check_experiment_keys(key: str, arguments: list[str]) -> None:
     """Refuse an optimizer name that is an experiment's own key (``training``: ``--set
     training.lr=0.5`` could not reach it), and a hyperparameter that is a run's own key
     (``steps``: ``--set RUN.steps=5`` would set the run's training and not it)."""
-    from gdlab.experiments.model import RUN_KEYS, TOP_KEYS
-
     if key in TOP_KEYS:
         fail("optimizer name", f"none of an experiment's top-level keys ({', '.join(TOP_KEYS)}): "
              "--set KEY.X and an experiment file read those as their own", key)  # fmt: skip
@@ -261,6 +261,7 @@ def _checked_tunables(
     entries.update(tunable or {})
     tunables: dict[str, str] = {}
     ranges: dict[str, dict[str, Any]] = {}
+    declared: list[tuple[str, str, dict[str, Any]]] = []  # (where, argument, range)
     for what, entry in entries.items():
         where = f"tunable {what!r} of {key!r}"
         if not isinstance(what, str) or not what.isidentifier():
@@ -275,7 +276,8 @@ def _checked_tunables(
             continue
         ranges[what] = _tunable_range(where, cls, argument, what, entry)
         if isinstance(entry, Mapping):
-            _check_accepted(where, cls, argument, ranges[what])
+            declared.append((where, argument, ranges[what]))
+    _check_accepted(cls, declared)
     return tunables, ranges
 
 
@@ -286,32 +288,36 @@ def declared_range(cls: type[Optimizer], argument: str) -> dict[str, Any] | None
     return cls.__dict__.get("_declared_ranges", {}).get(argument)
 
 
-def _check_accepted(where: str, cls: type[Optimizer], argument: str, dist: Mapping) -> None:
+def _check_accepted(cls: type[Optimizer], declared: list[tuple[str, str, Mapping]]) -> None:
     """Refuse a declared range the optimizer's own argument checks refuse: each choice
     value, or each end of a range (drawn as floats), must make an optimizer (``3.0``
-    for an int ``k`` would not), or tuning would fail every such candidate."""
+    for an int ``k`` would not), or tuning would fail every such candidate.
+    ``declared``: ``(where, argument, range)`` of each tunable declared with its range."""
+    if not declared:
+        return
     try:
-        cls()
+        cls()  # once for all of them
     except Exception:  # an optimizer that needs more than its defaults: left unchecked
         return
-    if dist["type"] == "choice":
-        tried = [("value", v) for v in dist["values"]]
-    else:
-        tried = [("range end", float(dist["low"])), ("range end", float(dist["high"]))]
-    for what, value in tried:
-        try:
-            cls(**{argument: value})
-        except (TypeError, ValueError) as error:
-            hint = (
-                f"a range whose ends {argument}= accepts (a range draws floats: an int or "
-                "bool argument takes 'values', a choice)"
-                if what == "range end"
-                else f"values that {argument}= accepts"
-            )
-            raise ValueError(
-                f"{where}: {what} {describe(value)} is refused by the optimizer ({error}); "
-                f"declare {hint}"
-            ) from None
+    for where, argument, dist in declared:
+        if dist["type"] == "choice":
+            tried = [("value", v) for v in dist["values"]]
+        else:
+            tried = [("range end", float(dist["low"])), ("range end", float(dist["high"]))]
+        for what, value in tried:
+            try:
+                cls(**{argument: value})
+            except (TypeError, ValueError) as error:
+                hint = (
+                    f"a range whose ends {argument}= accepts (a range draws floats: an int "
+                    "or bool argument takes 'values', a choice)"
+                    if what == "range end"
+                    else f"values that {argument}= accepts"
+                )
+                raise ValueError(
+                    f"{where}: {what} {describe(value)} is refused by the optimizer "
+                    f"({error}); declare {hint}"
+                ) from None
 
 
 def _tunable_range(
@@ -709,6 +715,6 @@ def _rebuild(state_dict: Mapping[str, Any]) -> Optimizer:
         fail("state_dict['hyperparameters']", "a dict", hyperparameters, kind=TypeError)
     settings = dict(hyperparameters)
     lr = settings.get("lr")
-    if isinstance(lr, Mapping) and "schedule" in lr:
-        settings["lr"] = _schedules.from_config(lr["schedule"])
+    if isinstance(lr, Mapping):
+        settings["lr"] = _schedules.from_config(_schedules.config_of(lr))
     return create(name, **settings)

@@ -47,9 +47,10 @@ _BASE_DEFAULTS = {"clip_norm": None, "clip_value": None, "nonfinite": "raise", "
 
 
 def _lr_value(value: Any) -> Any:
-    """A learning rate from plain data: a number, or a schedule config (``{"schedule": …}``)."""
+    """A learning rate from plain data: a number, or a schedule table (``{"name": …}`` or
+    ``{"schedule": …}``, :func:`gdlab.schedules.config_of`)."""
     if isinstance(value, Mapping):
-        return _schedules.from_config(value.get("schedule", value))
+        return _schedules.from_config(_schedules.config_of(value))
     return value
 
 

@@ -38,9 +38,12 @@ What a wrapper shares with its inner optimizer:
   handed (for :class:`Accumulate`, the mean gradient: optax's
   ``MultiSteps(chain(clip, opt))``). A wrapper refuses clipping when an inner
   optimizer at any depth does (its class's ``refuses_clipping``: L-BFGS).
-* A failed step that an inner optimizer counts (L-BFGS that had moved) the
-  wrapper counts and finishes before the error propagates: it averages,
-  synchronises, ends its window or steps the other groups.
+* A failed step that an inner optimizer counts and has finished (one that calls
+  the closure, L-BFGS that had moved: it ends at the last point it evaluated)
+  the wrapper counts and finishes before the error propagates: it averages,
+  synchronises, ends its window or steps the other groups. A rule that does not
+  call the closure, stopped mid-step (Ctrl-C), may be half done though it
+  counted: the wrapper does none of these (:func:`_counted_whole`).
 * ``nonfinite``: the wrapper checks the incoming gradient. An inner optimizer
   given by name or as a dict without ``"nonfinite"`` gets the wrapper's
   policy; with ``nonfinite="ignore"`` on the wrapper an inner optimizer must
@@ -152,14 +155,12 @@ _LR_FORMS = (
 def _settings(spec: Mapping[str, Any], where: str) -> dict[str, Any]:
     """A spec's hyperparameters as constructor arguments: an ``lr`` table built into
     its schedule, read as a run's ``lr`` is (the table itself, ``{"name": ...}``, or
-    ``{"schedule": {...}}``, :func:`gdlab.experiments.model.schedule_config`)."""
+    ``{"schedule": {...}}``, :func:`gdlab.schedules.config_of`)."""
     settings = dict(spec)
     lr = settings.get("lr")
     if isinstance(lr, Mapping):
-        from gdlab.experiments.model import schedule_config  # it imports gdlab.optim
-
         try:
-            settings["lr"] = _schedules.from_config(schedule_config(lr))
+            settings["lr"] = _schedules.from_config(_schedules.config_of(lr))
         except (TypeError, ValueError) as error:
             kind = TypeError if isinstance(error, TypeError) else ValueError
             raise kind(f"{where}: lr must be {_LR_FORMS}; got {dict(lr)!r} ({error})") from None
@@ -299,13 +300,25 @@ def _refuses_mid_step(optimizer: Optimizer) -> bool:
     return optimizer.needs_closure or not type(optimizer).__module__.startswith("gdlab.optim.")
 
 
+def _counted_whole(inner: Optimizer, t: int) -> bool:
+    """Whether ``inner``, whose update raised, counted its step (``t`` before the call)
+    and finished it: only a rule that calls the closure says so (L-BFGS that had moved
+    ends at the last point it evaluated; a wrapper around one, which finished its own
+    part). Any other, stopped mid-step (Ctrl-C), may be half done though it counted."""
+    return inner.t != t and inner.needs_closure
+
+
+def _possessive(name: str) -> str:
+    """``"Lookahead's"``, ``"Groups'"``."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
 def _clipping_refuser(optimizer: Optimizer, role: str) -> tuple[str, str] | None:
     """``(who, why)`` of the first optimizer in ``optimizer`` (at any depth) that refuses
     clipping (its class's ``refuses_clipping``): ``("inner LBFGS", "its curvature …")``,
     ``("inner Average's inner LBFGS", …)``."""
     if isinstance(optimizer, _Wrapper):
-        own = type(optimizer).__name__
-        possessive = f"{own}'" if own.endswith("s") else f"{own}'s"
+        possessive = _possessive(type(optimizer).__name__)
         for inner in optimizer._inners():
             found = _clipping_refuser(inner, f"{role} {possessive} {optimizer._inner_role(inner)}")
             if found is not None:
@@ -408,19 +421,18 @@ class _Wrapper(_Stateful):
         """Refuse ``clip_norm`` and ``clip_value`` when an inner optimizer, at any depth,
         refuses clipping (L-BFGS): the wrapper would clip the gradients it is handed and
         those its closure returns."""
-        for option in ("clip_norm", "clip_value"):
-            value = getattr(self, option)
-            if value is None:
-                continue
-            for inner in self._inners():
-                found = _clipping_refuser(inner, self._inner_role(inner))
-                if found is not None:
-                    who, why = found
-                    fail(
-                        f"{type(self).__name__} {option}",
-                        f"None when its {who} refuses clipping ({why})",
-                        value,
-                    )
+        options = [o for o in ("clip_norm", "clip_value") if getattr(self, o) is not None]
+        if not options:
+            return
+        for inner in self._inners():  # the first refuser, whichever options are set
+            found = _clipping_refuser(inner, self._inner_role(inner))
+            if found is not None:
+                who, why = found
+                fail(
+                    f"{type(self).__name__} {options[0]}",
+                    f"None when its {who} refuses clipping ({why})",
+                    getattr(self, options[0]),
+                )
 
     def _check_nonfinite(self, inner: Optimizer, where: str) -> None:
         if self.nonfinite == "ignore" and inner.nonfinite != "ignore":
@@ -514,12 +526,13 @@ class _Wrapper(_Stateful):
     def _closure_caller(self) -> str:
         """The inner optimizer that needs the closure, through this wrapper:
         ``"Lookahead's inner LBFGS"``."""
-        own = type(self).__name__
-        possessive = f"{own}'" if own.endswith("s") else f"{own}'s"
         for inner in self._inners():
             if inner.needs_closure:
-                return f"{possessive} {self._inner_role(inner)} {inner._closure_caller()}"
-        return own
+                return (
+                    f"{_possessive(type(self).__name__)} {self._inner_role(inner)} "
+                    f"{inner._closure_caller()}"
+                )
+        return type(self).__name__
 
     def _inner_role(self, inner: Optimizer) -> str:
         """What ``inner`` is to this wrapper, in words: ``"inner"``."""
@@ -594,16 +607,31 @@ class _Wrapper(_Stateful):
         params: Mapping[str, np.ndarray],
         grads: Mapping[str, np.ndarray],
         closure: Callable | None = None,
+        *,
+        then: Callable[[], None] | None = None,
+        undone: Callable[[], None] | None = None,
     ) -> None:
+        """``inner``'s step, then ``then()`` (what the wrapper does after it: average,
+        sync, end its window), also when the step raised but counted whole
+        (:func:`_counted_whole`) before the error goes on; ``undone()`` when it raised
+        otherwise (refused, skipped, or stopped half done), to put the wrapper's part back."""
         inner.epoch = self.epoch
         t, skipped = inner.t, inner.skipped_steps
-        inner.update(params, grads, closure=closure if closure is not None else self._closure)
-        if self.nonfinite == "skip" and inner.t == t and inner.skipped_steps > skipped:
-            # The inner optimizer skipped whole (a closure's NaN): under the
-            # wrapper's "skip" the call is skipped whole, as optax's
-            # should_skip_update_fn skips a mini-step: as if it never happened.
-            inner.skipped_steps = skipped
-            raise _Skipped
+        try:
+            inner.update(params, grads, closure=closure if closure is not None else self._closure)
+            if self.nonfinite == "skip" and inner.t == t and inner.skipped_steps > skipped:
+                # The inner optimizer skipped whole (a closure's NaN): under the
+                # wrapper's "skip" the call is skipped whole, as optax's
+                # should_skip_update_fn skips a mini-step: as if it never happened.
+                inner.skipped_steps = skipped
+                raise _Skipped
+        except BaseException:
+            finish = then if _counted_whole(inner, t) else undone
+            if finish is not None:
+                finish()
+            raise
+        if then is not None:
+            then()
 
     def _check_next(self, epoch: int) -> None:
         """Refuse now what the inner optimizer's next step would refuse (its rate)."""
@@ -817,17 +845,12 @@ class Lookahead(_Wrapper):
             made = {key: self._buffers(key)[0].copy() for key in params}  # once, at the start
             for key, p in params.items():
                 np.copyto(self._buffers(key)[0], p)
-        lead_t = self._lead.t
-        try:
-            self._step_inner(self._lead, full, handed)
-        except BaseException:
-            if self._lead.t == lead_t:  # a first step undone (or skipped) leaves φ as it was
-                for key, slow in (made or {}).items():
-                    np.copyto(self._buffers(key)[0], slow)
-            else:  # counted (L-BFGS that had moved): the step, sync included, is done
-                self._sync(params)
-            raise
-        self._sync(params)
+
+        def undone() -> None:  # a first step undone (or skipped) leaves φ as it was
+            for key, slow in (made or {}).items():
+                np.copyto(self._buffers(key)[0], slow)
+
+        self._step_inner(self._lead, full, handed, then=lambda: self._sync(params), undone=undone)
 
     def _sync(self, params) -> None:
         """What follows the inner step: every k-th step φ ← φ + α(θ − φ), θ ← φ."""
@@ -946,14 +969,7 @@ class Average(_Wrapper):
 
     def _step(self, params, grads, lr) -> None:
         full, handed = self._handed(grads)
-        lead_t = self._lead.t
-        try:
-            self._step_inner(self._lead, full, handed)
-        except BaseException:
-            if self._lead.t != lead_t:  # counted (L-BFGS that had moved): averaged too
-                self._average(params)
-            raise
-        self._average(params)
+        self._step_inner(self._lead, full, handed, then=lambda: self._average(params))
 
     def _average(self, params) -> None:
         """What follows the inner step: ``params`` join the average when step t is one."""
@@ -1075,22 +1091,18 @@ class Accumulate(_Wrapper):
             self.current_lr = inner.schedule(inner.t, self.epoch)
             return
         full, _ = self._handed(grads)
-        inner_t = inner.t
-        try:
-            self._step_inner(inner, full, self._accumulators())
-        except BaseException:
-            if inner.t != inner_t:  # counted (L-BFGS that had moved): the window ends
-                self._close_window(grads)
-                raise
-            # the inner optimizer refused (it changed nothing): so does the window
+
+        def undone() -> None:  # the inner optimizer did not count the step: nor does the window
             for key in grads:
                 (acc,) = self._buffers(key)
                 if backup is None:
                     acc.fill(0)  # a window of one opened empty
                 else:
                     np.copyto(acc, backup[key])
-            raise
-        self._close_window(grads)
+
+        self._step_inner(
+            inner, full, self._accumulators(), then=lambda: self._close_window(grads), undone=undone
+        )
 
     def _close_window(self, grads) -> None:
         """After the inner step: the accumulator emptied for the next window."""
@@ -1376,10 +1388,9 @@ class Groups(_Wrapper):
             try:
                 self._step_group(inner, keys, saved, full, handed, at)
             except BaseException:
-                if inner.t == t or not inner.needs_closure:
-                    # undone: so is the whole update (and an optimizer from outside
-                    # gdlab that raised mid-step, which may be half done, changed
-                    # nothing else)
+                if not _counted_whole(inner, t):
+                    # undone, or stopped half done by a rule that does not call the
+                    # closure: the groups stepped before it are put back
                     for done in reversed(stepped):
                         done.restore()
                     raise

@@ -327,16 +327,27 @@ def _is_factor(cls: type, key: str, floats: Sequence[float]) -> bool:
     return named and not _builds(cls.name, key, 1.5)
 
 
+def _declared_slider(cls: type, key: str, floats: Sequence[float]) -> dict[str, Any] | None:
+    """The slider of a range ``register(tunable={key: {"range": ...}})`` declared, with its
+    scale, widened to take in ``floats``; ``None`` if none was. A log range's slider starts
+    at 0 (``log0``) where a value is 0 (an argument off by default, ``rho=0.0``)."""
+    declared = declared_range(cls, key)
+    if declared is None or declared["type"] not in ("loguniform", "uniform"):
+        return None
+    log = declared["type"] == "loguniform"
+    low, high = _extend(declared["low"], declared["high"], floats, log=log)
+    scale = ("log0" if min(floats) <= 0 else "log") if log else "linear"
+    return {"scale": scale, "min": low, "max": high}
+
+
 def _real_range(cls: type, key: str, value: float, floats: Sequence[float]) -> dict[str, Any]:
     """The scale and range of a float hyperparameter's slider (``floats``: it and its presets')."""
     if key == "lr":
         low, high = cls.lr_range
         return _log_range(low / 100, high * 10, floats)
-    declared = declared_range(cls, key)  # register(tunable={key: {"range": ...}}): its scale
-    if declared is not None and declared["type"] in ("loguniform", "uniform"):
-        log = declared["type"] == "loguniform"
-        low, high = _extend(declared["low"], declared["high"], floats, log=log)
-        return {"scale": "log" if log else "linear", "min": low, "max": high}
+    declared = _declared_slider(cls, key, floats)
+    if declared is not None:
+        return declared
     if "eps" in key:
         spec = _log_range(1e-12, 1.0, floats)
         if min(floats) == 0:  # AdEMAMix's eps_root: 0 is a setting the slider must reach

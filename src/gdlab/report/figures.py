@@ -902,7 +902,7 @@ def _loss_look_for(results: Mapping[str, Any]) -> str:
 
 def _ranking_words(results: Mapping[str, Any], curves: Sequence[_Curve]) -> tuple[str, str]:
     """``("Lowest at the end: … ; highest: … .", what is ranked)`` over ``curves`` (the
-    groups that did not all diverge); ``""`` when none is left."""
+    groups that did not all diverge); ``("", what)`` when none is left."""
     finals = _final_losses(results)
     what = "training loss on the whole training set"
     if not all(c.name in finals for c in curves):
@@ -927,9 +927,7 @@ def _diverged_words(
     marked = [c.name for c in curves if c.ends]
     drawn = {c.name for c in curves}
     unseen = [
-        name
-        for name, group in groups.items()
-        if name not in drawn and name not in marked and any(map(_diverged, group))
+        name for name, group in groups.items() if name not in drawn and any(map(_diverged, group))
     ]
     text = ""
     if marked:
