@@ -125,3 +125,24 @@ def test_other_processes_of_the_fork_server_keep_their_ctrl_c(server):
     finally:
         process.join(30)
     assert process.exitcode == 0
+
+
+def test_importing_scikit_learn_after_the_server_keeps_the_fork_server():
+    """scikit-learn sets Intel OpenMP's variables when imported, often after the server
+    started: they are set first, so later pools still fork from the warm server."""
+    import subprocess
+
+    code = (
+        "import os, sys\n"
+        "from gdlab import _pool\n"
+        "assert 'sklearn' not in sys.modules\n"
+        "first = _pool.context().get_start_method()\n"
+        "import sklearn\n"
+        "print(first, _pool.context().get_start_method())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KMP_")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["forkserver", "forkserver"]

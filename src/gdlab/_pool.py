@@ -47,6 +47,12 @@ LOAD_TIME_PREFIXES = (
     "NPY_", "NUMPY_", "PYTHON", "LD_", "MALLOC_",
 )  # fmt: skip
 
+#: What scikit-learn sets in the environment when it is imported (``setdefault``, for
+#: Intel's OpenMP). gdlab imports it on many paths, often after the fork server has
+#: started; set first, they do not change the server's load-time environment then, which
+#: would send every later pool to ``spawn``.
+SKLEARN_DEFAULTS = {"KMP_DUPLICATE_LIB_OK": "True", "KMP_INIT_AT_FORK": "FALSE"}
+
 _lock = threading.Lock()
 #: The load-time environment our fork server started with (None: not started by us).
 _server_environment: dict[str, str] | None = None
@@ -91,9 +97,11 @@ def context() -> Any:
         if _server_environment is None:
             if _forkserver_running():
                 return spawn()
+            for key, value in SKLEARN_DEFAULTS.items():
+                os.environ.setdefault(key, value)
             server = multiprocessing.get_context("forkserver")
             server.set_forkserver_preload([*_preloaded(), PRELOAD])
-            _server_environment = environment
+            _server_environment = load_time_environment()
             return server
         if environment != _server_environment:
             return spawn()

@@ -15,7 +15,8 @@ Where the tasks run:
                             server that has gdlab and numba loaded
                             (:mod:`gdlab._pool`), elsewhere ``spawn``ed
 ``dask_local=N``            a Dask ``LocalCluster`` of N one-thread processes,
-                            started and closed by the sweep
+                            started and closed by the sweep (what its nannies
+                            set in this process's environment is put back)
 ``scheduler="tcp://H:P"``   an existing Dask cluster (gdlab and ``fn``'s
                             module must be importable on its workers)
 ==========================  ================================================
@@ -1243,13 +1244,38 @@ def _run_dask(
     timeout: float | None,
 ) -> None:
     distributed = _import_distributed()
-    held = contextlib.nullcontext()
-    if dask_local is not None:  # the settings of the cluster it starts: while it runs
-        import dask
-
-        held = dask.config.set(_LOCAL_CLUSTER_HELD)
-    with held:
+    if dask_local is None:
         _run_dask_held(distributed, fn, pending, base_seed, scheduler, dask_local, sink, timeout)
+        return
+    import dask
+
+    # the settings of the cluster it starts, while it runs; and this process's environment
+    # as it was, after: its nannies run here and set their workers' variables in it
+    with dask.config.set(_LOCAL_CLUSTER_HELD), _environment_kept():
+        _run_dask_held(distributed, fn, pending, base_seed, scheduler, dask_local, sink, timeout)
+
+
+@contextlib.contextmanager
+def _environment_kept() -> Iterator[None]:
+    """This process's environment put back as it was when the block ends.
+
+    A ``LocalCluster``'s nannies run in the sweep's process and, before starting a
+    worker, write ``distributed.nanny.pre-spawn-environ`` into *its* environment
+    (``OMP_NUM_THREADS=1``, ``MALLOC_TRIM_THRESHOLD_``, ``PYTHONHASHSEED`` …), and its
+    scheduler writes ``DASK_SCHEDULER_ADDRESS``: left there, they would reach every
+    process the program starts later (a pool's workers would then be spawned, not
+    forked, :func:`gdlab._pool.context`), and a later ``Client()`` would look for
+    a scheduler that is gone.
+    """
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        for key in [k for k in os.environ if k not in before]:
+            del os.environ[key]
+        for key, value in before.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
 
 
 def _run_dask_held(
