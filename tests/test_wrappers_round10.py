@@ -167,26 +167,50 @@ def _half_stepping_sgd():
     return HalfSGD(lr=0.1, fused=False)
 
 
-@pytest.mark.parametrize(
-    ("name", "settings"),
-    [("average", {}), ("average", {"mode": "ema", "decay": 0.5}),
-     ("lookahead", {"k": 1, "alpha": 0.5}), ("accumulate", {"every": 2})],
-)  # fmt: skip
-def test_a_counted_step_stopped_half_done_is_not_finished_by_the_wrapper(name, settings) -> None:
+def _stopped_first_step(name, **settings):
+    """``name`` around an SGD whose first step stops half done (one key updated, counted)."""
     opt = create(name, inner=_half_stepping_sgd(), **settings)
-    params = {"a": START.copy(), "b": START.copy()}
-    opt.update(params, {k: 2 * v for k, v in params.items()})  # a whole step (or mini-step)
-    own = {k: {n: b.copy() for n, b in bufs.items()} for k, bufs in opt.state.items()}
-    before = {k: v.copy() for k, v in params.items()}
     opt.inner_optimizer.half = True
+    params = {"a": START.copy(), "b": START.copy()}
     with pytest.raises(_Interrupted):
         opt.update(params, {k: 2 * v for k, v in params.items()})
-    assert opt.inner_optimizer.t == 1 + (name != "accumulate")  # it counted the half step
-    assert not np.array_equal(params["a"], before["a"])  # half done
-    np.testing.assert_array_equal(params["b"], before["b"])
-    for key, bufs in own.items():  # nothing averaged, synced, or a window closed
-        for n, buf in bufs.items():
-            np.testing.assert_array_equal(opt.state[key][n], buf, err_msg=f"{key} {n}")
+    opt.inner_optimizer.half = False
+    return opt, params
+
+
+# A counted step stopped half done is finished by the wrapper like any counted step: its
+# state agrees with its count (undoing its part would leave a slow copy never set, a
+# sample counted but never averaged, a window counted closed but still summed).
+
+
+def test_average_averages_a_counted_first_step_stopped_half_done() -> None:
+    opt, params = _stopped_first_step("average", mode="swa")
+    assert opt.t == opt.inner_optimizer.t == 1
+    assert opt.count() == 1
+    for key, value in opt.averaged(params).items():
+        np.testing.assert_array_equal(value, params[key])
+
+
+def test_lookahead_sets_its_slow_weights_on_a_counted_first_step_stopped_half_done() -> None:
+    opt, params = _stopped_first_step("lookahead", k=2, alpha=0.5)
+    for key in params:
+        np.testing.assert_array_equal(opt.state[key]["slow"], START)  # the start point
+    opt.update(params, {k: 2 * v for k, v in params.items()})  # t = 2: a sync
+    for key, value in params.items():
+        np.testing.assert_array_equal(value, opt.state[key]["slow"])
+        assert (value > 0.5 * START).all()  # pulled toward the start point, not toward 0
+
+
+def test_accumulate_ends_its_window_on_a_counted_step_stopped_half_done() -> None:
+    opt = create("accumulate", inner=_half_stepping_sgd(), every=2, use_grad_mean=False)
+    params = {"a": START.copy(), "b": START.copy()}
+    opt.update(params, {k: np.ones(2) for k in params})  # the window's first gradient
+    opt.inner_optimizer.half = True
+    with pytest.raises(_Interrupted):  # the window's end: its inner step stops half done
+        opt.update(params, {k: np.ones(2) for k in params})
+    assert opt.inner_optimizer.t == 1
+    for key in params:
+        np.testing.assert_array_equal(opt.state[key]["acc_grads"], np.zeros(2))  # emptied
 
 
 # --- 2. clipping around L-BFGS is refused ---------------------------------------------------------

@@ -49,8 +49,9 @@ LOAD_TIME_PREFIXES = (
 
 #: What scikit-learn sets in the environment when it is imported (``setdefault``, for
 #: Intel's OpenMP). gdlab imports it on many paths, often after the fork server has
-#: started; set first, they do not change the server's load-time environment then, which
-#: would send every later pool to ``spawn``.
+#: started: these values count as no change of the server's load-time environment
+#: (:func:`load_time_environment`), which would send every later pool to ``spawn``. A
+#: forked worker gets them all the same (:func:`worker_setup`).
 SKLEARN_DEFAULTS = {"KMP_DUPLICATE_LIB_OK": "True", "KMP_INIT_AT_FORK": "FALSE"}
 
 _lock = threading.Lock()
@@ -59,8 +60,13 @@ _server_environment: dict[str, str] | None = None
 
 
 def load_time_environment() -> dict[str, str]:
-    """The variables of this process's environment that libraries read when they load."""
-    return {k: v for k, v in os.environ.items() if k.startswith(LOAD_TIME_PREFIXES)}
+    """The variables of this process's environment that libraries read when they load
+    (scikit-learn's defaults left out: :data:`SKLEARN_DEFAULTS`)."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith(LOAD_TIME_PREFIXES) and SKLEARN_DEFAULTS.get(k) != v
+    }
 
 
 def _forkserver() -> Any:
@@ -97,11 +103,9 @@ def context() -> Any:
         if _server_environment is None:
             if _forkserver_running():
                 return spawn()
-            for key, value in SKLEARN_DEFAULTS.items():
-                os.environ.setdefault(key, value)
             server = multiprocessing.get_context("forkserver")
             server.set_forkserver_preload([*_preloaded(), PRELOAD])
-            _server_environment = load_time_environment()
+            _server_environment = environment
             return server
         if environment != _server_environment:
             return spawn()

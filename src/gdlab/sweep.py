@@ -1257,25 +1257,32 @@ def _run_dask(
 
 @contextlib.contextmanager
 def _environment_kept() -> Iterator[None]:
-    """This process's environment put back as it was when the block ends.
+    """The variables a ``LocalCluster`` writes into this process's environment put back
+    as they were when the block ends; any other variable as the block left it.
 
-    A ``LocalCluster``'s nannies run in the sweep's process and, before starting a
-    worker, write ``distributed.nanny.pre-spawn-environ`` into *its* environment
-    (``OMP_NUM_THREADS=1``, ``MALLOC_TRIM_THRESHOLD_``, ``PYTHONHASHSEED`` …), and its
-    scheduler writes ``DASK_SCHEDULER_ADDRESS``: left there, they would reach every
-    process the program starts later (a pool's workers would then be spawned, not
-    forked, :func:`gdlab._pool.context`), and a later ``Client()`` would look for
-    a scheduler that is gone.
+    Its nannies run in the sweep's process and, before starting a worker, write
+    ``distributed.nanny.pre-spawn-environ`` (``OMP_NUM_THREADS``,
+    ``MALLOC_TRIM_THRESHOLD_`` …) and ``PYTHONHASHSEED`` into *its* environment, and
+    ``__DASK_PARENT_PID``: left there, they would reach every process the program
+    starts later, and a pool's workers would be spawned, not forked
+    (:func:`gdlab._pool.context`). Those, and any library's load-time variable
+    (:data:`gdlab._pool.LOAD_TIME_PREFIXES`: a later Dask may write more), are put back.
     """
+    import dask
+
+    from gdlab._pool import LOAD_TIME_PREFIXES
+
+    written = {*dask.config.get("distributed.nanny.pre-spawn-environ", {}), "__DASK_PARENT_PID"}
     before = dict(os.environ)
     try:
         yield
     finally:
-        for key in [k for k in os.environ if k not in before]:
-            del os.environ[key]
-        for key, value in before.items():
-            if os.environ.get(key) != value:
-                os.environ[key] = value
+        for key in {*os.environ, *before}:
+            if key in written or key.startswith(LOAD_TIME_PREFIXES):
+                if key not in before:
+                    os.environ.pop(key, None)
+                elif os.environ.get(key) != before[key]:
+                    os.environ[key] = before[key]
 
 
 def _run_dask_held(
@@ -1633,9 +1640,12 @@ def _importable(module: str) -> bool:
     return False
 
 
-#: The modules :func:`import_modules` could not import in this process, and why (its
-#: first try's error): never tried again, as its top-level code may have run in part.
+#: The modules :func:`import_modules` could not import in this process after their
+#: top-level code started, and why (the first try's error): never tried again, as that
+#: code may have run in part. A module that was not found is tried again (installed
+#: since, on a long-lived Dask worker). Tasks in threads of one worker share it.
 _IMPORT_FAILURES: dict[str, str] = {}
+_IMPORT_LOCK = threading.Lock()
 
 
 def import_modules(modules: Iterable[str]) -> dict[str, str]:
@@ -1644,22 +1654,35 @@ def import_modules(modules: Iterable[str]) -> dict[str, str]:
     A module that fails to import is skipped, and the failures are returned,
     ``{module: why}``, so that a task whose own optimizer is known runs all the
     same; the task whose optimizer is not names them (:func:`unknown_optimizer`).
-    A module that failed is not imported again in this process (its top-level code
-    would run again, and may fail otherwise: on a name it registered before it
-    raised): later calls return its first error.
+    A module whose code failed is not imported again in this process (its top-level
+    code would run again, and may fail otherwise: on a name it registered before it
+    raised): later calls return its first error. One that was not found is looked for
+    again.
     """
     import importlib
 
     failed: dict[str, str] = {}
-    for module in modules:
-        if module in _IMPORT_FAILURES:
-            failed[module] = _IMPORT_FAILURES[module]
-            continue
-        try:
-            importlib.import_module(module)
-        except Exception as error:  # its own code may raise anything
-            failed[module] = _IMPORT_FAILURES[module] = f"{type(error).__name__}: {error}"
+    with _IMPORT_LOCK:
+        for module in modules:
+            if module in _IMPORT_FAILURES:
+                failed[module] = _IMPORT_FAILURES[module]
+                continue
+            try:
+                importlib.import_module(module)
+            except Exception as error:  # its own code may raise anything
+                failed[module] = why = f"{type(error).__name__}: {error}"
+                if not _not_found(error, module):
+                    _IMPORT_FAILURES[module] = why
     return failed
+
+
+def _not_found(error: Exception, module: str) -> bool:
+    """Whether importing ``module`` failed because it, or a package above it, is not
+    there (none of its code ran), not because of its own code."""
+    name = getattr(error, "name", None)
+    return isinstance(error, ModuleNotFoundError) and (
+        name == module or (name is not None and module.startswith(name + "."))
+    )
 
 
 def unknown_optimizer(name: Any, modules: Sequence[str], failed: Mapping[str, str]) -> str:

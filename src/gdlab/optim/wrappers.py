@@ -38,12 +38,13 @@ What a wrapper shares with its inner optimizer:
   handed (for :class:`Accumulate`, the mean gradient: optax's
   ``MultiSteps(chain(clip, opt))``). A wrapper refuses clipping when an inner
   optimizer at any depth does (its class's ``refuses_clipping``: L-BFGS).
-* A failed step that an inner optimizer counts and has finished (one that calls
-  the closure, L-BFGS that had moved: it ends at the last point it evaluated)
-  the wrapper counts and finishes before the error propagates: it averages,
-  synchronises, ends its window or steps the other groups. A rule that does not
-  call the closure, stopped mid-step (Ctrl-C), may be half done though it
-  counted: the wrapper does none of these (:func:`_counted_whole`).
+* A failed step that an inner optimizer counts (L-BFGS that had moved ends at
+  the last point it evaluated) the wrapper counts too, and does its own part
+  before the error propagates: it averages, synchronises or ends its window, so
+  that its state always agrees with its step count. ``Groups`` steps the other
+  groups after a group that calls the closure counted; after any other group
+  that failed (a rule stopped mid-step may be half done) it puts back the groups
+  stepped before it (:func:`_counted_whole`).
 * ``nonfinite``: the wrapper checks the incoming gradient. An inner optimizer
   given by name or as a dict without ``"nonfinite"`` gets the wrapper's
   policy; with ``nonfinite="ignore"`` on the wrapper an inner optimizer must
@@ -612,9 +613,10 @@ class _Wrapper(_Stateful):
         undone: Callable[[], None] | None = None,
     ) -> None:
         """``inner``'s step, then ``then()`` (what the wrapper does after it: average,
-        sync, end its window), also when the step raised but counted whole
-        (:func:`_counted_whole`) before the error goes on; ``undone()`` when it raised
-        otherwise (refused, skipped, or stopped half done), to put the wrapper's part back."""
+        sync, end its window), also when the step raised but counted, before the error
+        goes on: the wrapper counts that step too, and its state must agree with its
+        count; ``undone()`` when it raised uncounted (refused or skipped), to put the
+        wrapper's part back."""
         inner.epoch = self.epoch
         t, skipped = inner.t, inner.skipped_steps
         try:
@@ -626,7 +628,7 @@ class _Wrapper(_Stateful):
                 inner.skipped_steps = skipped
                 raise _Skipped
         except BaseException:
-            finish = then if _counted_whole(inner, t) else undone
+            finish = then if inner.t != t else undone
             if finish is not None:
                 finish()
             raise
