@@ -308,7 +308,8 @@ RESUME_ERRORS = [
     ("state-keys", lambda s: s["optimizer"]["state"].pop("W2"), lambda: Adam(0.1), ValueError,
      r"^checkpoint optimizer state must be arrays for the keys W1, b1, W2, b2"),
     ("format", lambda s: s.__setitem__("format", "other/9"), lambda: Adam(0.1), ValueError,
-     r"^checkpoint format must be 'gdlab\.train/1'; got 'other/9'$"),
+     r"^resume must be a checkpoint written by gdlab\.train\.Checkpoint \(format "
+     r"'gdlab\.train/1'\); got '.*ck\.npz', whose format is 'other/9'$"),
     ("step", lambda s: s.__setitem__("step", -2), lambda: Adam(0.1), ValueError,
      r"^checkpoint step must be an integer >= 0; got -2$"),
     ("stream", lambda s: s["stream"].__setitem__("batch_size", 7), lambda: Adam(0.1), ValueError,

@@ -397,36 +397,51 @@ def test_a_play_slider_of_a_declared_log_range_reaches_an_off_default(registered
                             "min": 1e-4, "max": 0.1}  # fmt: skip
 
 
-def test_the_registering_module_is_the_one_applying_a_register_made_elsewhere(
-    tmp_path, monkeypatch, registered
-):
-    """``mylib_r10`` makes ``later = register(...)`` at its top level; applying it in
-    this test's function registers in this process only; ``user_r10``'s top level,
-    importing, registers there."""
+def test_the_registering_module_is_the_one_applying_a_register_made_elsewhere(tmp_path):
+    """``mylib_r10`` makes ``later = register(...)`` at its top level; applying it in a
+    function of a script (``rules_r10``'s rule) registers in that process only, whatever
+    runs the tests; ``user_r10``'s top level, importing, registers there."""
+    import subprocess
+
     (tmp_path / "mylib_r10.py").write_text(
         "from gdlab.optim import register\n\n"
         "later = register('later_r10', lr_range=(1e-4, 1e-1))\n"
         "later2 = register('later2_r10', lr_range=(1e-4, 1e-1))\n"
     )
-    (tmp_path / "user_r10.py").write_text(
-        "import mylib_r10\n\n\ndef rule(p, g, state, t, *, lr=0.01):\n    p -= lr * g\n\n\n"
-        "mylib_r10.later2(rule)\n"
+    (tmp_path / "rules_r10.py").write_text(
+        "def rule(p, g, state, t, *, lr=0.01):\n    p -= lr * g\n"
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    try:
-        mylib = importlib.import_module("mylib_r10")
-        mylib.later(_plain_rule)
-        registered.append("later_r10")
-        importlib.import_module("user_r10")
-        registered.append("later2_r10")
-        assert registering_module("later_r10") not in ("mylib_r10", __name__)
-        with pytest.raises(ConfigError, match=r"'later_r10' is registered in this process only"):
+    (tmp_path / "user_r10.py").write_text(
+        "import mylib_r10\nimport rules_r10\n\nmylib_r10.later2(rules_r10.rule)\n"
+    )
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import mylib_r10, rules_r10
+        from gdlab._checks import ConfigError
+        from gdlab.optim.registry import registering_module
+        from gdlab.sweep import registering_modules
+
+        def apply():
+            mylib_r10.later(rules_r10.rule)
+
+        apply()
+        import user_r10
+        print(registering_module("later_r10"))
+        try:
             registering_modules(["later_r10"], "race")
-        assert registering_module("later2_r10") == "user_r10"
-        assert registering_modules(["later2_r10"], "race") == ["user_r10"]
-    finally:
-        for module in ("mylib_r10", "user_r10"):
-            sys.modules.pop(module, None)
+        except ConfigError as error:
+            print("refused:", error)
+        print(registering_module("later2_r10"), registering_modules(["later2_r10"], "race"))
+    """)  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    recorded, refused, later2 = done.stdout.splitlines()
+    assert recorded == "__main__"  # the script applying it: not mylib_r10, nor rules_r10
+    assert refused.startswith("refused: optimizer 'later_r10' is registered in this process "
+                              "only (in __main__)")  # fmt: skip
+    assert later2 == "user_r10 ['user_r10']"
 
 
 def test_a_declared_tunables_optimizer_is_built_by_default_once(registered):

@@ -42,24 +42,6 @@ def test_the_environment_the_sweep_did_not_write_is_left_as_the_block_left_it(mo
     assert "OMP_R10_PROBE" not in os.environ
 
 
-def test_pools_do_not_write_scikit_learns_defaults_into_the_environment():
-    import subprocess
-    import sys
-
-    code = (
-        "import os\n"
-        "from gdlab import _pool\n"
-        "_pool.context()\n"
-        "print(sorted(k for k in os.environ if k.startswith('KMP_')))\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KMP_")}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
-
-
 def test_a_module_not_found_is_looked_for_again(tmp_path, monkeypatch):
     """Installed since (a long-lived Dask worker): the first failure is not kept."""
     import sys
@@ -78,3 +60,30 @@ def test_a_module_not_found_is_looked_for_again(tmp_path, monkeypatch):
         assert sweep.import_modules(["later_r10"]) == {}
     finally:
         sys.modules.pop("later_r10", None)
+
+
+def test_a_module_run_with_python_m_is_told_it_is_main_here(tmp_path):
+    """``python -m pkg.mod`` registers as ``__main__``: the refusal says why, rather than
+    asking for a module of one's own (it is one)."""
+    import subprocess
+    import sys
+
+    package = tmp_path / "pkgr10"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "mod.py").write_text(
+        "from gdlab._checks import ConfigError\n"
+        "from gdlab.optim import register\n"
+        "from gdlab.sweep import registering_modules\n\n\n"
+        "@register('python_m_r10', lr_range=(1e-3, 1.0))\n"
+        "def rule(p, g, state, t, *, lr=0.1):\n    p -= lr * g\n\n\n"
+        "try:\n    registering_modules(['python_m_r10'], 'race')\n"
+        "except ConfigError as error:\n    print(error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pkgr10.mod"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "'python_m_r10' is registered in this process only (in __main__)" in done.stdout
+    assert "a module run with python -m, is __main__ here" in done.stdout

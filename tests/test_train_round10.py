@@ -445,3 +445,34 @@ def test_a_run_state_without_an_entry_is_refused_naming_it(data, entry) -> None:
     with pytest.raises(ValueError, match=message):
         run.load_state_dict(state)
     assert run.optimizer.state_dict()["t"] == before["t"] == 3
+
+
+# Resume errors found by the review: whole-ness first, the file named, the path whole.
+
+
+def test_a_gdlab_file_that_is_no_checkpoint_is_named_with_what_it_lacks(tmp_path, data):
+    path = tmp_path / "x.npz"
+    _io.save_tree(path, {"series": np.zeros(3)})
+    _refused(data, path, r"^resume must be a checkpoint written by gdlab\.train\.Checkpoint "
+             rf"\(format 'gdlab\.train/1'\); got '{path}', whose format is None$")  # fmt: skip
+    _io.save_tree(path, {"format": "gdlab.train/1", "total_steps": 10})
+    _refused(data, path, r"^resume must be a whole checkpoint written by gdlab\.train\."
+             rf"Checkpoint; got '{path}', which has no 'step', .*'stream' entry$")  # fmt: skip
+
+
+def test_a_file_holding_no_table_is_refused_naming_the_file(tmp_path, data):
+    path = tmp_path / "list.npz"
+    _io.save_tree(path, [1, 2])
+    _refused(data, path, r"^resume must be a checkpoint written by gdlab\.train\.Checkpoint "
+             rf"\(format 'gdlab\.train/1'\); got '{path}', which holds \[1, 2\]$")  # fmt: skip
+
+
+def test_a_checkpoint_of_another_length_names_the_whole_path(tmp_path, data):
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 4)
+    deep.mkdir(parents=True)
+    path = deep / "ck.npz"
+    fit(MLPClassification(data, (8,)), create("adam"), steps=3, batch_size=32,
+        rng=np.random.default_rng(0), progress=False,
+        callbacks=[Checkpoint(path, every=3)])  # fmt: skip
+    _refused(data, path, r"^resume must be a checkpoint of a 10-step run \(the same arguments\); "
+             rf"got '{path}', of a 3-step run$")  # fmt: skip

@@ -1604,10 +1604,17 @@ def registering_modules(optimizers: Iterable[str], caller: str) -> list[str]:
         if module.split(".")[0] == "gdlab" or module in modules:
             continue
         if module in _MAIN_MODULES or module not in sys.modules:
+            main = (
+                " (a script, or a module run with python -m, is __main__ here, which no "
+                "worker imports)"
+                if module in _MAIN_MODULES
+                else ""
+            )
             raise ConfigError(
                 f"optimizer {name!r} is registered in this process only (in {module}), "
                 f"and worker processes start fresh: {caller} with workers=1, or register "
-                "it in a module of your own (or a gdlab.optimizers entry point)"
+                f"it in a module of your own, imported{main}, or in a gdlab.optimizers "
+                "entry point"
             )
         if not _importable(module):
             raise ConfigError(

@@ -53,7 +53,15 @@ import numpy as np
 
 from gdlab import _io
 from gdlab._blas import blas_threads_held
-from gdlab._checks import check_bool, check_choice, check_int, check_real, check_rng, fail
+from gdlab._checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    check_rng,
+    describe,
+    fail,
+)
 from gdlab.data.batches import BatchStream
 from gdlab.optim.base import NonFiniteGradientError, Optimizer
 from gdlab.problems import Problem
@@ -302,19 +310,7 @@ class Run:
     ) -> tuple[History, int, int]:
         """Check a checkpoint (read from the file ``source``, if given) against this run
         without changing anything."""
-        if not isinstance(state, dict) or state.get("format") != _CHECKPOINT_FORMAT:
-            got = state.get("format") if isinstance(state, dict) else state
-            fail("checkpoint format", repr(_CHECKPOINT_FORMAT), got)
-        missing = [key for key in _CHECKPOINT_ENTRIES if key not in state]
-        if self.stream is not None and "stream" not in state:
-            missing.append("stream")
-        if missing:
-            # the whole path, never cut (as Checkpoint's errors)
-            name, got = ("state", "one") if source is None else ("resume", repr(str(source)))
-            raise ValueError(
-                f"{name} must be a whole checkpoint written by gdlab.train.Checkpoint; got "
-                f"{got}, which has no {', '.join(map(repr, missing))} entry"
-            )
+        self._check_whole(state, source)
         step = check_int("checkpoint step", state["step"], low=0)
         epoch = check_int("checkpoint epoch", state["epoch"], low=0)
         _check_saved_params(self.params, state["params"], "checkpoint params")
@@ -343,6 +339,29 @@ class Run:
                     value,
                 )
         return history, step, epoch
+
+    def _check_whole(self, state: Any, source: str | os.PathLike | None = None) -> None:
+        """A checkpoint's format, and each entry this run reads there (named, with the
+        file ``source`` if given, when one is missing)."""
+        # the whole path, never cut (as Checkpoint's errors)
+        name, got = ("state", "one") if source is None else ("resume", repr(str(source)))
+        if not isinstance(state, dict) or state.get("format") != _CHECKPOINT_FORMAT:
+            held = state.get("format") if isinstance(state, dict) else state
+            if source is None:
+                fail("checkpoint format", repr(_CHECKPOINT_FORMAT), held)
+            what = "whose format is" if isinstance(state, dict) else "which holds"
+            raise ValueError(
+                f"{name} must be a checkpoint written by gdlab.train.Checkpoint (format "
+                f"{_CHECKPOINT_FORMAT!r}); got {got}, {what} {describe(held)}"
+            )
+        missing = [key for key in _CHECKPOINT_ENTRIES if key not in state]
+        if self.stream is not None and "stream" not in state:
+            missing.append("stream")
+        if missing:
+            raise ValueError(
+                f"{name} must be a whole checkpoint written by gdlab.train.Checkpoint; got "
+                f"{got}, which has no {', '.join(map(repr, missing))} entry"
+            )
 
     def _check_optimizer_state(self, saved: Any) -> None:
         """Load ``saved`` into a twin of the optimizer, and let the twin match its state to
@@ -1102,20 +1121,22 @@ def _warm_key(optimizer: Optimizer, tiny: dict[str, np.ndarray]) -> tuple | None
 def _resume(run: Run, resume: str | os.PathLike) -> None:
     """Load the checkpoint ``resume`` into ``run`` (checked whole before anything changes)."""
     state = _io.load_tree(resume)
-    if not isinstance(state, dict):  # Run._check_state refuses it
-        run._load(state, resume)
-    if state.get("format") != _CHECKPOINT_FORMAT and isinstance(state.get("optimizer"), str):
-        # the whole path, never cut (as Checkpoint's errors)
+    # the whole path, never cut (as Checkpoint's errors)
+    if (
+        isinstance(state, dict)
+        and state.get("format") != _CHECKPOINT_FORMAT
+        and isinstance(state.get("optimizer"), str)
+    ):
         raise ValueError(
             "resume must be a checkpoint written by gdlab.train.Checkpoint, not an optimizer "
             "file (optimizer.save writes those, gdlab.optim.load reads them back); got "
             f"{str(resume)!r}, an optimizer file"
         )
+    run._check_whole(state, resume)  # what it is first, then what run it is of
     if state.get("total_steps") != run.total_steps:
-        fail(
-            "resume",
-            f"a checkpoint of a {run.total_steps}-step run (the same arguments)",
-            f"{resume} ({state.get('total_steps')} steps)",
+        raise ValueError(
+            f"resume must be a checkpoint of a {run.total_steps}-step run (the same "
+            f"arguments); got {str(resume)!r}, of a {describe(state.get('total_steps'))}-step run"
         )
     run._load(state, resume)
 

@@ -1160,9 +1160,11 @@ class Experiment:
         ...                  lambda e: e.set("training.batch_size", 8)]).training.batching
         'random'
         """
-        changed = self.replace(_pending=True)  # its changes too, whatever they build on it
+        changed = self if self._pending else self.replace(_pending=True)  # its changes too
         for step in steps:
             changed = step(changed)
+        if self._pending:  # inside an outer together(): it relabels and checks, at its end
+            return changed
         with _named(where):
             return _relabelled(self, changed, final=True)  # checked once, in full
 

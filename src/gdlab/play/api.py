@@ -330,13 +330,16 @@ def _is_factor(cls: type, key: str, floats: Sequence[float]) -> bool:
 def _declared_slider(cls: type, key: str, floats: Sequence[float]) -> dict[str, Any] | None:
     """The slider of a range ``register(tunable={key: {"range": ...}})`` declared, with its
     scale, widened to take in ``floats``; ``None`` if none was. A log range's slider starts
-    at 0 (``log0``) where a value is 0 (an argument off by default, ``rho=0.0``)."""
+    at 0 (``log0``) where a value is 0 (an argument off by default, ``rho=0.0``); a
+    negative value no log slider shows leaves it to the generic sliders (``None``)."""
     declared = declared_range(cls, key)
     if declared is None or declared["type"] not in ("loguniform", "uniform"):
         return None
     log = declared["type"] == "loguniform"
+    if log and min(floats) < 0:
+        return None
     low, high = _extend(declared["low"], declared["high"], floats, log=log)
-    scale = ("log0" if min(floats) <= 0 else "log") if log else "linear"
+    scale = ("log0" if min(floats) == 0 else "log") if log else "linear"
     return {"scale": scale, "min": low, "max": high}
 
 
@@ -366,7 +369,7 @@ def _real_range(cls: type, key: str, value: float, floats: Sequence[float]) -> d
         return {"scale": "linear", "min": 0.0, "max": 2.0}
     if all(v >= 0 for v in floats) and (value == 0 or "decay" in key):
         return {"scale": "log0", "min": 1e-6, "max": max(1.0, 10 * max(floats))}
-    if value > 0:
+    if value > 0 and min(floats) >= 0:  # a negative preset: only a linear slider shows it
         return _log_range(value / 1000, value * 1000, floats)
     bound = max(10 * abs(v) for v in floats) or 1.0
     return {"scale": "linear", "min": -bound, "max": bound}

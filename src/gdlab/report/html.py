@@ -377,12 +377,26 @@ def _hyperparameters(hp: Mapping[str, Any]) -> str:
     """
     parts = []
     for key, value in hp.items():
-        if key == "schedule" or (key == "lr" and isinstance(value, Mapping)):
-            inner = value.get("schedule", value) if isinstance(value, Mapping) else value
-            parts.append(f"lr={_compact(inner)}")
+        if key == "schedule":  # the schedule's own table
+            parts.append(f"lr={_compact(value)}")
+        elif key == "lr" and isinstance(value, Mapping):
+            parts.append(f"lr={_compact(_schedule_table(value))}")
         elif _shown(key, value):
             parts.append(f"{key}={_compact(value)}")
     return ", ".join(parts)
+
+
+def _schedule_table(lr: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The schedule's table in an ``lr`` table (:func:`gdlab.schedules.config_of`: a
+    warm-up's own ``schedule`` is the schedule it wraps, kept); ``lr`` itself when it is
+    not one that reads (a report shows what was recorded)."""
+    from gdlab._checks import ConfigError
+    from gdlab.schedules import config_of
+
+    try:
+        return config_of(lr)
+    except ConfigError:
+        return lr
 
 
 def _paragraphs(text: str) -> str:
