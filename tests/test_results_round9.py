@@ -201,43 +201,40 @@ def test_placed_names_the_report_when_ctrl_c_lands_while_pointing_latest(tmp_pat
     assert (placed.directory / "index.html").read_text() == "the new page"
 
 
-def test_placed_names_the_report_when_ctrl_c_lands_just_after_the_swap(tmp_path, monkeypatch):
+def _forced_over_an_earlier_report(tmp_path, monkeypatch, replace_dir):
+    """An earlier report in ``R``, then a ``--force`` one over it whose swap is
+    ``replace_dir`` (it raises KeyboardInterrupt): ``(R, what was placed)``."""
     out = tmp_path / "R"
     with results.output(tmp_path, out=out) as staged:
         (staged / "results.json").write_text('{"runs": []}')
+    monkeypatch.setattr(_io, "replace_dir", replace_dir)
+    placed = results.Placed()
+    with (
+        pytest.raises(KeyboardInterrupt),
+        results.output(tmp_path, out=out, force=True, placed=placed) as staged,
+    ):
+        _complete(staged)
+    return out, placed
+
+
+def test_placed_names_the_report_when_ctrl_c_lands_just_after_the_swap(tmp_path, monkeypatch):
     replace = _io.replace_dir
 
     def replaced_then_interrupted(staged, target):
         replace(staged, target)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_io, "replace_dir", replaced_then_interrupted)
-    placed = results.Placed()
-    with (
-        pytest.raises(KeyboardInterrupt),
-        results.output(tmp_path, out=out, force=True, placed=placed) as staged,
-    ):
-        _complete(staged)
+    out, placed = _forced_over_an_earlier_report(tmp_path, monkeypatch, replaced_then_interrupted)
     assert placed.directory == out
     assert placed.shown == out
     assert (out / "index.html").read_text() == "the new page"
 
 
 def test_placed_stays_empty_when_the_swap_did_not_happen(tmp_path, monkeypatch):
-    out = tmp_path / "R"
-    with results.output(tmp_path, out=out) as staged:
-        (staged / "results.json").write_text('{"runs": []}')
-
     def interrupted(staged, target):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_io, "replace_dir", interrupted)
-    placed = results.Placed()
-    with (
-        pytest.raises(KeyboardInterrupt),
-        results.output(tmp_path, out=out, force=True, placed=placed) as staged,
-    ):
-        _complete(staged)
+    out, placed = _forced_over_an_earlier_report(tmp_path, monkeypatch, interrupted)
     assert placed.directory is None
     assert json.loads((out / "results.json").read_text()) == {"runs": []}
 

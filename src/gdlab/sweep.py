@@ -1234,25 +1234,15 @@ def _gone(
     return key not in processing.get(start[1], ())
 
 
-def _run_dask(
-    fn,
-    pending: list[Task],
-    base_seed: int,
-    scheduler: str | None,
-    dask_local: int | None,
-    sink: _Sink,
-    timeout: float | None,
-) -> None:
-    distributed = _import_distributed()
-    if dask_local is None:
-        _run_dask_held(distributed, fn, pending, base_seed, scheduler, dask_local, sink, timeout)
-        return
+@contextlib.contextmanager
+def _local_cluster_held() -> Iterator[None]:
+    """While a sweep's own ``LocalCluster`` runs: its Dask settings; and after it, this
+    process's environment as it was (its nannies run here and set their workers'
+    variables in it, :func:`_environment_kept`)."""
     import dask
 
-    # the settings of the cluster it starts, while it runs; and this process's environment
-    # as it was, after: its nannies run here and set their workers' variables in it
     with dask.config.set(_LOCAL_CLUSTER_HELD), _environment_kept():
-        _run_dask_held(distributed, fn, pending, base_seed, scheduler, dask_local, sink, timeout)
+        yield
 
 
 @contextlib.contextmanager
@@ -1285,8 +1275,7 @@ def _environment_kept() -> Iterator[None]:
                     os.environ[key] = before[key]
 
 
-def _run_dask_held(
-    distributed: Any,
+def _run_dask(
     fn,
     pending: list[Task],
     base_seed: int,
@@ -1295,95 +1284,100 @@ def _run_dask_held(
     sink: _Sink,
     timeout: float | None,
 ) -> None:
-    """:func:`_run_dask` with Dask imported and its settings held."""
-    cluster = client = None
-    futures: dict[Any, str] = {}  # the tasks in flight (a written task's future is dropped)
-    try:
-        if scheduler is not None:  # it answered as one: check_where
-            try:
-                client = distributed.Client(scheduler, set_as_default=False)
-            except Exception as error:  # gone since, or lost on the way
-                raise ConnectionError(
-                    f"cannot use the Dask scheduler at {scheduler!r} ({type(error).__name__}: "
-                    f"{_message(error)}); is it running? (Dask waits "
-                    "distributed.comm.timeouts.connect, 30 s by default)"
-                ) from None
-        else:
-            import dask
+    """``pending`` on Dask: on the cluster at ``scheduler``, or on a ``LocalCluster`` of
+    ``dask_local`` workers started and closed here, its settings held meanwhile
+    (:func:`_local_cluster_held`)."""
+    distributed = _import_distributed()
+    held = contextlib.nullcontext() if dask_local is None else _local_cluster_held()
+    with held:
+        cluster = client = None
+        futures: dict[Any, str] = {}  # the tasks in flight (a written task's future is dropped)
+        try:
+            if scheduler is not None:  # it answered as one: check_where
+                try:
+                    client = distributed.Client(scheduler, set_as_default=False)
+                except Exception as error:  # gone since, or lost on the way
+                    raise ConnectionError(
+                        f"cannot use the Dask scheduler at {scheduler!r} ({type(error).__name__}: "
+                        f"{_message(error)}); is it running? (Dask waits "
+                        "distributed.comm.timeouts.connect, 30 s by default)"
+                    ) from None
+            else:
+                import dask
 
-            # The cluster's event loop thread starts its worker processes, now and when
-            # it restarts one: started while Ctrl-C is held, the thread and those
-            # processes keep SIGINT blocked, so that a Ctrl-C reaches this process only.
-            with dask.config.set(_LOCAL_CLUSTER_CONFIG), interrupts_ignored():
-                cluster = distributed.LocalCluster(
-                    n_workers=dask_local,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    # no dashboard; the scheduler's own HTTP server on a free port, not
-                    # 8787 (another cluster there made it warn on stderr)
-                    scheduler_kwargs={"dashboard_address": ":0"},
+                # The cluster's event loop thread starts its worker processes, now and when
+                # it restarts one: started while Ctrl-C is held, the thread and those
+                # processes keep SIGINT blocked, so that a Ctrl-C reaches this process only.
+                with dask.config.set(_LOCAL_CLUSTER_CONFIG), interrupts_ignored():
+                    cluster = distributed.LocalCluster(
+                        n_workers=dask_local,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        # no dashboard; the scheduler's own HTTP server on a free port, not
+                        # 8787 (another cluster there made it warn on stderr)
+                        scheduler_kwargs={"dashboard_address": ":0"},
+                    )
+                    client = distributed.Client(cluster, set_as_default=False)
+            run = uuid.uuid4().hex[:12]  # two sweeps on one cluster never share a key
+            topic = None if timeout is None else f"gdlab-sweep-{run}"
+            started: dict[str, tuple[float, str]] = {}  # task id: when and where it started
+
+            def said(event: Any) -> None:  # (time, [task id, worker address]), on the client's loop
+                task_id, address = event[1]
+                started[task_id] = (time.monotonic(), address)
+
+            if topic is not None:
+                client.subscribe_topic(topic, said)
+
+            def submit(task: Task) -> Any:
+                future = client.submit(
+                    _execute_on_dask,
+                    fn,
+                    task.id,
+                    dict(task.kwargs),
+                    base_seed,
+                    topic,
+                    key=f"sweep-{task.id}-{run}",
+                    pure=False,
                 )
-                client = distributed.Client(cluster, set_as_default=False)
-        run = uuid.uuid4().hex[:12]  # two sweeps on one cluster never share a key
-        topic = None if timeout is None else f"gdlab-sweep-{run}"
-        started: dict[str, tuple[float, str]] = {}  # task id: when and where it started
+                futures[future] = task.id
+                return future
 
-        def said(event: Any) -> None:  # (time, [task id, worker address]), on the client's loop
-            task_id, address = event[1]
-            started[task_id] = (time.monotonic(), address)
+            def forget(future: Any) -> None:
+                """Drop a future whose record is written: Dask keeps a task's result while a
+                future holds it, and computes it again when that worker is lost."""
+                futures.pop(future, None)
+                future.release()
 
-        if topic is not None:
-            client.subscribe_topic(topic, said)
-
-        def submit(task: Task) -> Any:
-            future = client.submit(
-                _execute_on_dask,
-                fn,
-                task.id,
-                dict(task.kwargs),
-                base_seed,
-                topic,
-                key=f"sweep-{task.id}-{run}",
-                pure=False,
-            )
-            futures[future] = task.id
-            return future
-
-        def forget(future: Any) -> None:
-            """Drop a future whose record is written: Dask keeps a task's result while a
-            future holds it, and computes it again when that worker is lost."""
-            futures.pop(future, None)
-            future.release()
-
-        if timeout is None:
-            for task in pending:
-                submit(task)
-            for future in distributed.as_completed(list(futures), loop=client.loop):
-                sink.write(_dask_record(distributed, future, futures[future]))
-                forget(future)
-        else:
-            _run_dask_deadlines(
-                distributed, client, submit, forget, pending, timeout, sink, started
-            )
-    except BaseException as error:
-        interrupted = isinstance(error, KeyboardInterrupt)
-        lost = _scheduler_lost(distributed, client, error)
-        with _dask_muted() if interrupted or lost else contextlib.nullcontext():
-            _dask_salvage(futures, sink)
-            if cluster is None and futures and not lost:  # someone else's: stop our tasks
-                with contextlib.suppress(Exception):  # the cluster may be gone already
-                    client.cancel([f for f, i in futures.items() if i not in sink.records])
-            _close_dask(client, cluster, now=interrupted or lost)
-        if lost:
-            where = f"at {scheduler!r}" if scheduler is not None else "of the local cluster"
-            raise ConnectionError(
-                f"lost the Dask scheduler {where} ({type(error).__name__}: "
-                f"{_message(error)}); the finished tasks are written: run the sweep again "
-                "to resume once the scheduler is back"
-            ) from None
-        raise
-    _close_dask(client, cluster, now=False)
+            if timeout is None:
+                for task in pending:
+                    submit(task)
+                for future in distributed.as_completed(list(futures), loop=client.loop):
+                    sink.write(_dask_record(distributed, future, futures[future]))
+                    forget(future)
+            else:
+                _run_dask_deadlines(
+                    distributed, client, submit, forget, pending, timeout, sink, started
+                )
+        except BaseException as error:
+            interrupted = isinstance(error, KeyboardInterrupt)
+            lost = _scheduler_lost(distributed, client, error)
+            with _dask_muted() if interrupted or lost else contextlib.nullcontext():
+                _dask_salvage(futures, sink)
+                if cluster is None and futures and not lost:  # someone else's: stop our tasks
+                    with contextlib.suppress(Exception):  # the cluster may be gone already
+                        client.cancel([f for f, i in futures.items() if i not in sink.records])
+                _close_dask(client, cluster, now=interrupted or lost)
+            if lost:
+                where = f"at {scheduler!r}" if scheduler is not None else "of the local cluster"
+                raise ConnectionError(
+                    f"lost the Dask scheduler {where} ({type(error).__name__}: "
+                    f"{_message(error)}); the finished tasks are written: run the sweep again "
+                    "to resume once the scheduler is back"
+                ) from None
+            raise
+        _close_dask(client, cluster, now=False)
 
 
 def _scheduler_lost(distributed: Any, client: Any, error: BaseException) -> bool:
