@@ -295,3 +295,92 @@ def test_page_sensitivity_hover_shows_the_validation_accuracy(browser):
         assert "★ the rate chosen, by mean validation accuracy (loss breaks ties)" in legend
     finally:
         page.close()
+
+
+# --- an × where a loss's run diverged, as the figure's ----------------------------------------
+
+
+def _all_diverged() -> dict[str, Any]:
+    """Two SGD seeds that both diverged (steps 41 and 61) and one Adam run diverged at 31."""
+    doc = _seeds(diverged=False)
+    runs = [r for r in doc["runs"] if r["seed"] < 2 and r["group"] == "SGD"]
+    runs.append(next(r for r in doc["runs"] if r["group"] == "Adam"))
+    for run, stop in zip(runs, (41, 61, 31), strict=True):
+        run.update(status="diverged", loss=run["loss"][: stop - 1], stopped_at=stop,
+                   reason=f"diverged at step {stop}")  # fmt: skip
+    doc["runs"] = runs
+    return doc
+
+
+def _crosses(page: Any) -> list[dict[str, Any]]:
+    """Each × the loss chart draws: its group, its step and loss (in data units), and
+    whether it is held on the top edge. An × is two strokes from (x - s, y ∓ s)."""
+    return page.evaluate(
+        """() => {
+            const chart = window.gdlabCharts.charts["chart-loss"], f = chart.frame, v = chart.view;
+            const log = chart.yType === "log", s = 9 / 2 * 0.9, out = [];
+            chart.svg.querySelectorAll("path.end").forEach(p => {
+              const starts = p.getAttribute("d").split("M").slice(1);
+              for (let k = 0; k < starts.length; k += 2) {
+                const [a, b] = starts[k].split("l")[0].split(",").map(Number);
+                const x = a + s, y = b + s;
+                const u = v.y[0] + (f.t + f.h - y) / f.h * (v.y[1] - v.y[0]);
+                out.push({group: p.dataset.group, top: Math.abs(y - f.t) < 0.2,
+                          step: v.x[0] + (x - f.l) / f.w * (v.x[1] - v.x[0]),
+                          loss: log ? Math.pow(10, u) : u});
+              }
+            });
+            return out;
+        }"""
+    )
+
+
+def test_chart_sends_the_step_where_each_loss_diverged():
+    chart = _chart(_seeds(), "loss")
+    alone = next(t for t in chart["traces"] if t.get("alone"))
+    assert alone["end"] == 41
+    assert not any("end" in t for t in chart["traces"] if not t.get("alone"))
+    chart = _chart(_all_diverged(), "loss")
+    (block,) = chart["smooth"]["seeds"].values()  # SGD's two seeds, both diverged
+    assert block["ends"] == [41, 61]
+    adam = next(t for t in chart["traces"] if t["legendgroup"] == "Adam")
+    assert adam["end"] == 31
+
+
+@pytest.mark.parametrize("doc", [_seeds, _all_diverged])
+def test_page_marks_where_each_run_diverged_as_the_figure_and_follows_the_slider(browser, doc):
+    doc = doc()
+    page = _open(browser, [_chart(doc, "loss")])
+    try:
+        for beta in (None, 0.98):
+            if beta is not None:
+                slider = page.locator('[data-chart="chart-loss"] input.smooth')
+                slider.fill("5")  # β 0.98, for every curve
+                slider.dispatch_event("input")
+            curves = figures._loss_curves(doc, beta)
+            wanted = sorted((c.name, x, y) for c in curves for x, y in c.ends)
+            drawn = sorted(_crosses(page), key=lambda m: (m["group"], m["step"]))
+            assert [(g, x) for g, x, _ in wanted] == [(m["group"], round(m["step"])) for m in drawn]
+            for (_, _, loss), mark in zip(wanted, drawn, strict=True):
+                assert mark["top"] or abs(mark["loss"] / loss - 1) < 0.03  # to a pixel
+        page.locator('[data-chart="chart-loss"] ul.legend button', has_text="SGD").click()
+        assert {m["group"] for m in _crosses(page)} <= {"Adam"}  # hidden with its run
+    finally:
+        page.close()
+
+
+def test_page_draws_a_curve_of_one_loss_as_a_short_dash(browser):
+    doc = _all_diverged()
+    adam = next(r for r in doc["runs"] if r["group"] == "Adam")
+    adam.update(loss=adam["loss"][:1], stopped_at=2, reason="diverged at step 2")
+    chart = _chart(doc, "loss")
+    page = _open(browser, [chart])
+    try:
+        k = next(i for i, t in enumerate(chart["traces"]) if t["legendgroup"] == "Adam")
+        line = page.locator(f'[data-chart="chart-loss"] g.trace[data-trace="{k}"] path.line')
+        d = line.get_attribute("d")
+        assert d.startswith("M")
+        assert d.endswith("m-2,0h4")  # was "M x,y": nothing drawn
+        assert line.bounding_box()["width"] >= 3
+    finally:
+        page.close()

@@ -225,16 +225,30 @@
   // figure's own per run (a noisy loss over more steps, as its legend entry says). A
   // group's mean (smooth.seeds: its seeds' raw losses, strides and band) is the mean of
   // its seeds' smoothed losses, with its band, as the figure's.
+  function lastFinite(values) {
+    for (var i = values.length - 1; i >= 0; i--) {
+      if (values[i] !== null && isFinite(values[i])) { return values[i]; }
+    }
+    return NaN;
+  }
+
   Chart.prototype.smooth = function (beta, start) {
     var raw = this.raw, seeds = this.spec.smooth.seeds || {}, traces = this.traces, betas = {};
     Object.keys(raw).forEach(function (key) {
       betas[key] = start && start[key] !== undefined ? start[key] : beta;
       var t = traces[Number(key)], group = seeds[key];
-      if (!group) { t.y = ewma(raw[key], betas[key]); return; }
-      var stride = Math.max.apply(null, group.strides);
+      if (!group) {
+        t.y = ewma(raw[key], betas[key]);
+        t.crosses = t.end !== undefined ? [[t.end, lastFinite(t.y)]] : null;
+        return;
+      }
+      var stride = Math.max.apply(null, group.strides), crosses = [];
       var curves = group.raw.map(function (values, s) {
-        return onGrid(ewma(values, betas[key]), group.strides[s], stride);
+        var smoothed = ewma(values, betas[key]);
+        if (group.ends && group.ends[s] !== null) { crosses.push([group.ends[s], lastFinite(smoothed)]); }
+        return onGrid(smoothed, group.strides[s], stride);
       });
+      t.crosses = crosses.length ? crosses : null;
       var stacked = stack(curves, group.band);
       t.y = stacked.mean.slice(0, t.x.length);
       t.low = stacked.low;
@@ -305,6 +319,10 @@
           xs[0] = Math.min(xs[0], a); xs[1] = Math.max(xs[1], a);
           ys[0] = Math.min(ys[0], b); ys[1] = Math.max(ys[1], b);
         }
+        (t.crosses || []).forEach(function (c) { // a run's × one step past its last loss
+          var a = self.tx(c[0]);
+          if (isFinite(a)) { xs[0] = Math.min(xs[0], a); xs[1] = Math.max(xs[1], a); }
+        });
       });
       var pad = function (r, share) {
         if (!isFinite(r[0])) { return [0, 1]; }
@@ -650,6 +668,7 @@
           : '<path class="markers" fill="' + esc(color) + '" stroke="' + esc(marker.edge || "none") + '" stroke-width="1" d="' + shapes + '"/>';
       }
       (t.edge ? loose : out).push(g + "</g>");
+      if (t.crosses) { loose.push(self.crossesAt(t, index, sx, sy, f)); }
     });
     out.push("</g>");
     out.push(loose.join(""));
@@ -660,6 +679,22 @@
     this.svg.innerHTML = out.join("");
     this.ring = this.svg.querySelector(".hover-ring");
     this.box.setAttribute("data-y-scale", this.yType);
+  };
+
+  // The × where a loss's run diverged (t.crosses: [step, its smoothed loss there]), as the
+  // figure's: on the top edge when the curve ends above the axis, else clipped to the plot.
+  Chart.prototype.crossesAt = function (t, index, sx, sy, f) {
+    var self = this, color = esc((t.line || {}).color || "#000"), d = "";
+    t.crosses.forEach(function (c) {
+      var a = sx(self.tx(c[0])), b = sy(self.ty(c[1]));
+      if (!isFinite(a) || a < f.l - 1 || a > f.l + f.w + 1) { return; }
+      if (!isFinite(b) && isFinite(c[1]) && c[1] <= 0) { return; } // below a log axis
+      if (!isFinite(b) || b < f.t) { b = f.t; } // above the axis (or not finite): held on its edge
+      if (b > f.t + f.h + 1) { return; }
+      d += symbol("x", +a.toFixed(1), +b.toFixed(1), 9);
+    });
+    return '<path class="end" data-trace="' + index + '" data-group="' + esc(t.legendgroup || "") +
+      '" fill="none" stroke="' + color + '" stroke-width="1.8" d="' + d + '"/>';
   };
 
   // The raw loss, faint under each smoothed curve (none when it is the curve, beta 0):
@@ -750,25 +785,35 @@
 
   // A line's path; a long one keeps, per pixel column, its first, lowest, highest and
   // last point (what the eye sees), so thousands of steps stay fast.
+  // A line through the finite points (a gap at each other one); a long one keeps, per
+  // pixel column, its first, lowest, highest and last points. A lone point (a curve of
+  // one loss, or one between gaps) is a short dash, so that it is seen.
   function linePath(px, py, f) {
-    var n = px.length, d = [], pen = false;
+    var n = px.length, d = [], pen = false, alone = false;
     var thin = n > 3 * f.w;
     var column = null, lo = 0, hi = 0, last = 0, first = 0;
+    function to(i) {
+      d.push((pen ? "L" : "M") + px[i].toFixed(1) + "," + py[i].toFixed(1));
+      alone = !pen;
+      pen = true;
+    }
+    function lift() {
+      if (pen && alone) { d.push("m-2,0h4"); }
+      pen = false;
+    }
     function flush() {
       if (column === null) { return; }
       var pts = [first, lo, hi, last].sort(function (a, b) { return a - b; });
       var prev = -1;
       pts.forEach(function (i) {
-        if (i === prev) { return; }
+        if (i !== prev) { to(i); }
         prev = i;
-        d.push((pen ? "L" : "M") + px[i].toFixed(1) + "," + py[i].toFixed(1));
-        pen = true;
       });
       column = null;
     }
     for (var i = 0; i < n; i++) {
-      if (!isFinite(px[i]) || !isFinite(py[i])) { flush(); pen = false; continue; }
-      if (!thin) { d.push((pen ? "L" : "M") + px[i].toFixed(1) + "," + py[i].toFixed(1)); pen = true; continue; }
+      if (!isFinite(px[i]) || !isFinite(py[i])) { flush(); lift(); continue; }
+      if (!thin) { to(i); continue; }
       var c = Math.round(px[i]);
       if (c !== column) { flush(); column = c; first = lo = hi = last = i; continue; }
       if (py[i] < py[hi]) { hi = i; }
@@ -776,6 +821,7 @@
       last = i;
     }
     flush();
+    lift();
     return d.join("");
   }
 

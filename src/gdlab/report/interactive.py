@@ -49,9 +49,12 @@ tooltip), ``hover`` (``{"x": "step", "y": "loss", "format": "g" | "%",
 where a diverged path left the plot), ``band`` (a mean over seeds: ``{"kind": "std" |
 "minmax", "seeds": n}``, with ``low`` and ``high`` where the band is computed here; a
 loss's from ``smooth["seeds"]`` by the page), ``alone`` (a diverged seed drawn apart:
-no faint raw loss under it), ``line["opacity"]`` and, for a contour, ``paths``
-(``[[x…], [y…]]`` per line) and ``shades`` (a grey per line). ``customdata`` holds
-numbers, or words shown as they are (``"91.2% ± 0.4%"``).
+no faint raw loss under it), ``end`` (the step where a loss's run diverged: the page
+draws an × there at the end of its curve as smoothed, on the top edge when above it;
+for a mean over seeds that all diverged, ``smooth["seeds"]``' ``ends``, one a seed),
+``line["opacity"]`` and, for a contour, ``paths`` (``[[x…], [y…]]`` per line) and
+``shades`` (a grey per line). ``customdata`` holds numbers, or words shown as they are
+(``"91.2% ± 0.4%"``).
 
 >>> doc = {"problem": None, "runs": [], "series": {"kind": "schedules", "steps": 3,
 ...     "curves": [{"label": "constant", "formula": "lr = 0.1", "lr": [0.1, 0.1, 0.1]}]}}
@@ -399,7 +402,7 @@ def _run_traces(
         if beta is None:
             made.traces += _function_traces(trace, run, steps, loss, style)
         else:
-            made.noisy(trace, loss, beta)
+            made.noisy(_ended(trace, run), loss, beta)
 
 
 def _seed_traces(
@@ -423,11 +426,11 @@ def _seed_traces(
         trace = _loss_trace(members[i], name, legend, style, True, "loss")
         trace.update(showlegend=False, meta=_label(members[i], seed=True), alone=True)
         trace["line"].update(width=0.9, opacity=0.8)
-        made.append((trace, raws[i], None))
+        made.append((_ended(trace, members[i]), raws[i], None))
     if len(kept) == 1:
         trace = _loss_trace(members[kept[0]], name, legend, style, False, "loss")
         trace["meta"] = _label(members[kept[0]], seed=True)
-        made.append((trace, raws[kept[0]], None))
+        made.append((_ended(trace, members[kept[0]]), raws[kept[0]], None))
     elif kept:
         runs = [members[i] for i in kept]
         stride, on_grid = _on_grid(runs, [raws[i] for i in kept])
@@ -439,10 +442,23 @@ def _seed_traces(
             "strides": [series_stride(run) for run in runs],
             "band": band,
         }
+        ends = [stops.stop_step(run) for run in runs]
+        if any(end is not None for end in ends):  # every seed diverged: an × on each
+            block["ends"] = ends
         made.append((trace, _stack(on_grid)[0], block))
     for trace, _, _ in made:
         trace["showlegend"] = trace is made[-1][0]
     return made
+
+
+def _ended(trace: dict[str, Any], run: Mapping[str, Any]) -> dict[str, Any]:
+    """``trace`` with ``end``, the step where ``run`` diverged, when it did: the page
+    puts an × there, at the end of the curve as the slider smooths it, as the figure's
+    (:func:`~gdlab.report.figures._loss_curves`' ``ends``)."""
+    stop = stops.stop_step(run)
+    if stop is not None:
+        trace["end"] = stop
+    return trace
 
 
 def _loss_trace(
