@@ -54,6 +54,7 @@ from gdlab._checks import check_bool, check_choice, check_int, check_real, check
 from gdlab._io import plain
 from gdlab._text import exact
 from gdlab.data.datasets import (
+    ClassSizeError,
     Dataset,
     Splits,
     carve,
@@ -1342,16 +1343,18 @@ def _check_stratified_folds(pool: Dataset, folds: int, stratify: bool | None) ->
 
 
 def _check_class_sizes(dataset: Dataset, k: int, name: str) -> None:
-    """Stratified folds need ``k`` samples of every class; the error names ``name``."""
+    """Stratified folds need ``k`` samples of every class; the error names ``name``
+    (a :class:`~gdlab.data.datasets.ClassSizeError`, for a front end to say it its way)."""
     classes, counts = np.unique(dataset.y, return_counts=True)
     if counts.min() < k:
-        c = int(classes[counts.argmin()])
-        fail(
-            name,
-            f"<= the size of every class for stratified folds (class {c} "
-            f"{dataset.target_names[c]!r} has {counts.min()} samples); lower {name} or pass "
-            "stratify=False",
-            k,
+        c, m = int(classes[counts.argmin()]), int(counts.min())
+        raise ClassSizeError(
+            f"{name} must be <= the size of every class for stratified folds (class {c} "
+            f"{dataset.target_names[c]!r} has {m} samples); lower {name} or pass "
+            f"stratify=False; got {k}",
+            label=c,
+            count=m,
+            needed=k,
         )
 
 

@@ -162,7 +162,20 @@ class History:
         return self.loss[-1] if self.loss else math.nan
 
     def metric(self, name: str) -> np.ndarray:
-        """One per-epoch metric as an array, e.g. ``history.metric("val_loss")``."""
+        """One per-epoch metric as an array, e.g. ``history.metric("val_loss")``.
+
+        ``name`` must be one of the keys the evaluations hold (``epoch``,
+        ``step``, ``seconds``, ``train_loss``, …; ``val_loss`` only where the
+        run validated): another is refused, naming them. An epoch that lacks
+        a metric other epochs have gives NaN there; a history with no
+        evaluations, an empty array.
+        """
+        if not isinstance(name, str):
+            fail("name", "a metric name (str)", name, kind=TypeError)
+        known = list(dict.fromkeys(key for e in self.epochs for key in e))
+        if self.epochs and name not in known:
+            listed = ", ".join(map(repr, known))
+            fail("name", f"one of {listed} (what this run evaluated)", name)
         return np.array([e.get(name, math.nan) for e in self.epochs], dtype=float)
 
     def to_dict(self) -> dict[str, Any]:

@@ -39,6 +39,7 @@ import dataclasses
 import errno
 import functools
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -57,6 +58,7 @@ from gdlab._checks import (
     check_int,
     check_real,
     check_rng,
+    describe,
     fail,
 )
 from gdlab.data.idx import IDXError, read_idx
@@ -68,6 +70,7 @@ __all__ = [
     "MNIST_FILES",
     "SCALINGS",
     "TASKS",
+    "ClassSizeError",
     "Dataset",
     "Splits",
     "boston",
@@ -173,7 +176,7 @@ class Dataset:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
             fail("name", "a str", self.name, kind=TypeError)
-        X, y = np.asarray(self.X), np.asarray(self.y)
+        X, y = _as_array("X", self.X, self.name), _as_array("y", self.y, self.name)
         for field, array in (("X", X), ("y", y)):
             if array.dtype.kind not in _NUMERIC_KINDS:
                 fail(
@@ -288,6 +291,38 @@ def _names(field: str, names: Any) -> tuple[str, ...]:
         if not isinstance(name, str):
             fail(f"every item of {field}", "a str", name, kind=TypeError)
     return names
+
+
+def _as_array(field: str, value: Any, name: str) -> np.ndarray:
+    """``np.asarray(value)``, or an error naming ``field`` and the data set for ragged rows
+    (a list of rows of different lengths, which NumPy refuses in its own words)."""
+    try:
+        return np.asarray(value)
+    except ValueError:
+        pass
+    expected = (
+        "a 2-D array of numbers (rows of equal length)"
+        if field == "X"
+        else "a 1-D array of numbers (one per sample)"
+    )
+    fail(f"{field} of the data set {name!r}", expected, _ragged(value, field))
+    raise AssertionError  # unreachable
+
+
+def _ragged(rows: Any, field: str) -> str:
+    """Which row of ``rows`` differs in shape from the first: ``'row 1 has 2 values, row 0
+    has 3'``."""
+    try:
+        shapes = [np.shape(row) for row in rows]
+    except (TypeError, ValueError):  # not a sequence of rows, or rows ragged within
+        return "rows of different shapes"
+    word = "row" if field == "X" else "entry"
+    for i, shape in enumerate(shapes):
+        if shape != shapes[0]:
+            if len(shape) == len(shapes[0]) == 1:
+                return f"{word} {i} has {shape[0]} values, {word} 0 has {shapes[0][0]}"
+            return f"{word} {i} has shape {shape}, {word} 0 has shape {shapes[0]}"
+    return "rows of different shapes"
 
 
 @dataclass(frozen=True)
@@ -646,18 +681,36 @@ def resolve_stratify(stratify: Any, dataset: Dataset) -> bool:
     return stratify
 
 
+class ClassSizeError(ValueError):
+    """Stratified parts or folds need more samples of a class than it has.
+
+    The message speaks to a Python caller (``stratify=False``, ``k``); ``label``
+    (the class), ``count`` (its samples) and ``needed`` (the fewest that would
+    do) let a front end say it in its own terms (the command line's ``--folds``).
+    """
+
+    def __init__(self, message: str, *, label: int = 0, count: int = 0, needed: int = 0) -> None:
+        super().__init__(message)  # keyword-only extras: it pickles (to and from workers)
+        self.label, self.count, self.needed = label, count, needed
+
+
 def carve(
     y: np.ndarray,
     sizes: dict[str, tuple[float, int]],
     rng: np.random.Generator,
     stratify: bool,
+    *,
+    can_unstratify: bool = True,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Shuffle ``range(len(y))`` and cut off parts of the given sizes; the rest is returned first.
 
     ``sizes`` maps an argument name to ``(fraction, count)``; the count is
     checked against the samples (and classes) there are. The parts are cut
     one after the other with scikit-learn's ``train_test_split``, each seeded
-    from ``rng``.
+    from ``rng``. Everything is checked before a seed is drawn: a refused call
+    leaves ``rng`` as it was. ``can_unstratify``: whether the caller has a
+    ``stratify`` argument, which the errors then suggest (else they say what to
+    change in the sizes).
     """
     n = len(y)
     taken = sum(count for _, count in sizes.values())
@@ -668,31 +721,7 @@ def carve(
             sum(fraction for fraction, _ in sizes.values()),
         )
     if stratify:
-        classes, counts = np.unique(y, return_counts=True)
-        n_parts = len(sizes) + 1
-        if counts.min() < n_parts:
-            fail(
-                "stratify",
-                f"False, or every class with at least {n_parts} samples "
-                f"(class {classes[counts.argmin()]} has {counts.min()})",
-                stratify,
-            )
-        k = len(classes)
-        for name, (fraction, count) in sizes.items():
-            if count < k:
-                fail(
-                    name,
-                    f"large enough for one sample of each of the {k} classes in a stratified "
-                    f"split; it gives {count} of the {n} samples",
-                    fraction,
-                )
-        if n - taken < k:
-            fail(
-                " + ".join(sizes),
-                f"small enough to leave one training sample of each of the {k} classes in a "
-                f"stratified split; it leaves {n - taken} of the {n} samples",
-                sum(fraction for fraction, _ in sizes.values()),
-            )
+        _check_stratified(y, sizes, can_unstratify)
     seeds = [draw_seed(rng) for _ in sizes]  # drawn first: the rng ends the same either way
     key = _split_key(y, sizes, seeds, stratify)
     cached = _read_split_cache(key, {name: count for name, (_, count) in sizes.items()}, n)
@@ -712,6 +741,94 @@ def carve(
         )
     _write_split_cache(key, rest, parts)
     return rest, parts
+
+
+def _check_stratified(
+    y: np.ndarray, sizes: dict[str, tuple[float, int]], can_unstratify: bool
+) -> None:
+    """Stratified cuts of ``sizes`` can be made: every class large enough for each cut (as
+    scikit-learn's rounding leaves it, :func:`_kept_at_least`), every part and the rest
+    large enough for one sample of each class."""
+    n = len(y)
+    taken = sum(count for _, count in sizes.values())
+    classes, counts = np.unique(y, return_counts=True)
+    n_parts = len(sizes) + 1
+    if counts.min() < n_parts:
+        c, m = int(classes[counts.argmin()]), int(counts.min())
+        if can_unstratify:
+            name, value = "stratify", True
+            allowed = f"False, or every class with at least {n_parts} samples (class {c} has {m})"
+        else:  # the caller cannot turn it off: say what it can change
+            name = " + ".join(sizes)
+            parts = " and ".join(part.removesuffix("_size") for part in sizes)
+            parts += " parts take" if len(sizes) > 1 else " part takes"
+            allowed = (f"0 while a class has fewer than {n_parts} samples (class {c} has {m}): "
+                       f"the {parts} a share of every class")  # fmt: skip
+            value = sum(fraction for fraction, _ in sizes.values())
+        raise ClassSizeError(
+            f"{name} must be {allowed}; got {describe(value)}", label=c, count=m, needed=n_parts
+        )
+    k = len(classes)
+    for name, (fraction, count) in sizes.items():
+        if count < k:
+            fail(
+                name,
+                f"large enough for one sample of each of the {k} classes in a stratified "
+                f"split; it gives {count} of the {n} samples",
+                fraction,
+            )
+    if n - taken < k:
+        fail(
+            " + ".join(sizes),
+            f"small enough to leave one training sample of each of the {k} classes in a "
+            f"stratified split; it leaves {n - taken} of the {n} samples",
+            sum(fraction for fraction, _ in sizes.values()),
+        )
+    _check_later_cuts(classes, counts, sizes, can_unstratify)
+
+
+def _check_later_cuts(
+    classes: np.ndarray,
+    counts: np.ndarray,
+    sizes: dict[str, tuple[float, int]],
+    can_unstratify: bool,
+) -> None:
+    """Each cut after the first needs 2 samples of every class in what the cuts before left."""
+    left, n_left = counts, int(counts.sum())
+    for (name, (fraction, count)), (after, _) in itertools.pairwise(sizes.items()):
+        left, n_left = _kept_at_least(left, n_left - count), n_left - count
+        if left.min() < 2:
+            i = int(left.argmin())
+            hint = ", or pass stratify=False" if can_unstratify else ""
+            fail(
+                name,
+                f"small enough to leave 2 samples of every class for the stratified "
+                f"{after.removesuffix('_size')} part cut after it (class {classes[i]} keeps "
+                f"as few as {left[i]} of its {counts[i]} samples){hint}",
+                fraction,
+            )
+
+
+def _kept_at_least(counts: np.ndarray, n_keep: int) -> np.ndarray:
+    """The fewest samples of each class a stratified ``train_test_split`` keeping ``n_keep``
+    of the ``counts.sum()`` samples can keep.
+
+    scikit-learn (``_approximate_mode``) gives each class its share rounded down,
+    then one more to the classes with the largest remainders, ties broken at
+    random: a class in a tie for the last ones may not get one. The same
+    floating-point steps as there, so a share that is a whole number agrees.
+    """
+    continuous = counts / counts.sum() * n_keep
+    kept = np.floor(continuous)
+    need = int(n_keep - kept.sum())
+    remainder = continuous - kept
+    for value in np.unique(remainder)[::-1]:
+        tied = remainder == value
+        if need <= 0 or tied.sum() > need:  # none more, or a random few of these
+            break
+        kept[tied] += 1
+        need -= int(tied.sum())
+    return kept.astype(int)
 
 
 def _split_key(
@@ -798,7 +915,10 @@ def split(
     part is the rest. The test part is cut first with scikit-learn's
     ``train_test_split``, then the validation part from what remains, each
     cut seeded with an integer drawn from ``rng``: the same generator state
-    gives the same split. Every part is shuffled.
+    gives the same split. Every part is shuffled. A stratified split needs
+    every class in every part, and 2 samples of each left for the validation
+    cut after the test part; this is checked before a seed is drawn, so a
+    refused call leaves ``rng`` as it was.
 
     Args:
         dataset: the data set to split.
@@ -1099,11 +1219,12 @@ def _read_mnist_pair(directory: Path, part: str) -> tuple[np.ndarray, np.ndarray
             labels_path,
             f"{len(labels)} labels for {len(images)} images in {str(images_path)!r}",
         )
-    if part == "test" and not len(images):  # a mean over no test image is 0/0
+    if not len(images):  # no run can train on no image; a mean over no test image is 0/0
+        why = "every run trains on it" if part == "train" else "every run is scored on it"
         raise IDXError(
             images_path,
-            f"the MNIST test set must have at least one image (every run is scored on it); "
-            f"got 0 images here and 0 labels in {str(labels_path)!r}",
+            f"the MNIST {part.replace('train', 'training')} set must have at least one image "
+            f"({why}); got 0 images here and 0 labels in {str(labels_path)!r}",
         )
     return images, labels, images_path
 
@@ -1124,7 +1245,8 @@ def mnist_idx(
     The files are checked: images a 3-D ``uint8`` array (28 x 28 in MNIST;
     any size is accepted as long as training and test agree), labels a 1-D
     ``uint8`` array of digits ``0..9``, as many labels as images, and at least
-    one test image (every run is scored on them). A file that fails raises
+    one training image and one test image (every run trains on the one and is
+    scored on the other). A file that fails raises
     :class:`~gdlab.data.idx.IDXError` naming it; a missing file raises
     ``FileNotFoundError`` listing the names looked for.
 
@@ -1198,7 +1320,7 @@ def load_mnist(
     if validation_size == 0:
         return Splits(train=train, validation=None, test=test)
     sizes = {"validation_size": (validation_size, part_size(validation_size, train.n_samples))}
-    rest, parts = carve(train.y, sizes, rng, stratify=True)
+    rest, parts = carve(train.y, sizes, rng, stratify=True, can_unstratify=False)
     return Splits(
         train=train.subset(rest),
         validation=train.subset(parts["validation_size"]),

@@ -1,11 +1,17 @@
 """Gradient checks: central differences against backpropagation.
 
 ``numerical_gradient(f, params)`` perturbs each element of each parameter by
-``±eps`` in place (and puts it back) and returns ``(f(p+eps) − f(p−eps)) / 2eps``.
+``±eps`` in place (and puts it back) and returns ``(f(p⁺) − f(p⁻)) / (p⁺ − p⁻)``,
+where ``p⁺`` and ``p⁻`` are ``p ± eps`` as the array stores them (in float32
+they round, and the step actually taken is not ``2 * eps``).
 :func:`gradcheck` compares that with the analytic gradients by the relative
 error ``‖a − n‖ / max(‖a‖ + ‖n‖, tiny)`` per key: in float64 with
 ``eps=1e-6`` a correct backward pass gives about 1e-9 or less, a wrong one
-errors of order 1.
+errors of order 1. In float32 (an :class:`~gdlab.nn.MLP`'s default) ``f``'s
+own rounding, about 1e-7 of the loss, is divided by the step: pass
+``eps=1e-3``, where a correct backward pass gives about 1e-5 to 3e-4, still
+far from a wrong one's order 1 (with ``1e-6`` even a correct one gives errors
+of 1e-2); check in float64 for a sharp answer.
 
 >>> import numpy as np
 >>> p = {"x": np.array([1.0, -2.0])}
@@ -88,12 +94,16 @@ def _central_differences(
         saved = flat[i]
         try:
             _set(flat, i, saved + eps, key, eps)
+            up = float(flat[i])  # as stored: saved + eps rounds in the array's dtype
             f_plus = _value(f)
             _set(flat, i, saved - eps, key, eps)
+            down = float(flat[i])
             f_minus = _value(f)
         finally:
             flat[i] = saved  # put back exactly, also when f fails
-        grad[i] = (f_plus - f_minus) / (2 * eps)
+        # the step actually taken (exact in float64 for a float32 array), not 2 * eps:
+        # in float32 the two roundings can make it several percent off
+        grad[i] = (f_plus - f_minus) / (up - down)
     return grad
 
 
@@ -152,7 +162,10 @@ def check_layer(
     ``backward(R)`` must match the central differences, for the input
     (key ``"x"``) and for an :class:`~gdlab.nn.layers.Affine`'s ``W`` and ``b``.
     A layer that draws from its own generator ``layer.rng`` (dropout) draws the
-    same mask for every forward pass of the check.
+    same mask for every forward pass of the check. ``x`` is taken in the dtype of
+    the layer's arrays (an Affine's ``W``), else in its own floating type (integers
+    and booleans as float64); for a float32 layer pass ``eps=1e-3`` (see the
+    module's notes on float32).
     """
     if not callable(getattr(layer, "forward", None)) or not callable(
         getattr(layer, "backward", None)
@@ -168,11 +181,15 @@ def check_layer(
             kind=TypeError,
             described=True,
         )
-    x = np.array(x, np.float64)
+    # computed in the layer's dtype (an Affine refuses another), else in x's own float type
+    dtype = getattr(getattr(layer, "W", None), "dtype", None)
+    if dtype is None or dtype.kind != "f":
+        dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    x = np.array(x, dtype)
     own = getattr(layer, "rng", None)
     start = own.bit_generator.state if isinstance(own, np.random.Generator) else None
     out = layer.forward(x)
-    R = rng.standard_normal(out.shape)
+    R = rng.standard_normal(out.shape).astype(out.dtype, copy=False)
     dx = layer.backward(R)
     # Where the generator is now (``rng`` itself may be the layer's) is where it is left.
     after = own.bit_generator.state if start is not None else None

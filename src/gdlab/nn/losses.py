@@ -131,7 +131,9 @@ def _as_2d_targets(
         return y
     if y.size == like.size and y.ndim <= 2 and y.shape[0] == like.shape[0]:
         return y.reshape(like.shape)
-    fail(name, f"of shape {like.shape} (or {(like.shape[0],)})", f"shape {y.shape}")
+    if like.ndim == 2 and like.shape[1] == 1:  # one output: one target per sample also fits
+        fail(name, f"of shape {like.shape} (or {(like.shape[0],)})", f"shape {y.shape}")
+    fail(name, f"of shape {like.shape} (one target per output unit)", f"shape {y.shape}")
     raise AssertionError  # unreachable
 
 

@@ -295,6 +295,10 @@ class MLP:
             y = y.reshape(-1) if y.shape[0] == 1 and self.output == "softmax" else y.T
         if y.ndim == 0 or y.shape[0] != n:
             self._refuse_targets(given, n)
+        k = self.sizes[-1]
+        fits = y.shape[1:] == (k,) or (k == 1 and y.ndim == 1)
+        if self.layout == "columns" and self.output != "softmax" and not fits:
+            self._refuse_targets(given, n)  # else the loss would name the rows' shape
         return _targets(y, kernels=self.output != "linear")
 
     def _refuse_targets(self, y: np.ndarray, n: int) -> None:
