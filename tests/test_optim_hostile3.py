@@ -94,11 +94,13 @@ def test_a_first_step_the_schedule_refuses_leaves_no_state():
     assert opt.t == 0
 
 
-def test_a_skipped_first_step_still_makes_the_state():
+def test_a_skipped_first_step_makes_no_state():
+    # round 11: the state made for a skipped first update is taken back, as for a
+    # refused one (docs/optimizers.md: "a fresh optimizer's when it was the first update")
     opt = create("adam", nonfinite="skip")
     opt.update({"w": np.ones(2)}, {"w": np.array([np.inf, 1.0])})
     assert opt.skipped_steps == 1
-    assert opt.state is not None
+    assert opt.state is None
     twin = create("adam", nonfinite="skip")
     twin.load_state_dict(opt.state_dict())
     assert twin.skipped_steps == 1

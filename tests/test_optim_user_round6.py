@@ -260,9 +260,10 @@ def test_a_refused_first_update_leaves_a_fresh_optimizer(name, closure):
 
 
 @pytest.mark.parametrize("name", list(CLOSURE_OPTIMIZERS))
-def test_a_skipped_first_update_is_counted_and_keeps_its_state_as_a_skipped_gradient(name):
+def test_a_skipped_first_update_is_counted_and_leaves_what_a_skipped_gradient_does(name):
     """nonfinite="skip" is not a failure: a first update skipped for the closure's NaN
-    leaves what one skipped for a NaN gradient leaves (the state made, t = 0)."""
+    leaves what one skipped for a NaN gradient leaves (t = 0, one skipped step, and
+    since round 11 no state: a fresh optimizer's)."""
     by_closure, by_gradient = (CLOSURE_OPTIMIZERS[name](nonfinite="skip") for _ in range(2))
     params, twin = _params(), _params()
     ones = {k: np.ones_like(v) for k, v in params.items()}

@@ -10,7 +10,8 @@ by calling one kernel per key. Everything else lives here, once:
    values) and from then on insists on the same keys and shapes;
 3. applies the non-finite policy (``"raise"``, the default, names the key and
    changes nothing; ``"skip"`` leaves parameters, state and step count
-   untouched and counts the skipped step);
+   untouched and counts the skipped step; a refused or skipped first update
+   takes back the state made for it, so that the optimizer is a fresh one);
 4. clips the gradient (global norm, then value) into buffers made once;
 5. counts the step, resolves the learning rate from the schedule and runs
    the kernels.
@@ -245,6 +246,8 @@ class Optimizer(abc.ABC):
         try:
             effective = self._prepare_grads(flat_grads)
             if effective is None:
+                if created:  # a skipped first update leaves no state behind either
+                    self._forget_state()
                 self.skipped_steps += 1
                 return
             lr = _rate(self._schedule, self.t, self.epoch)  # step counts from 0 for schedules
@@ -260,10 +263,10 @@ class Optimizer(abc.ABC):
         self._closure = closure
         try:
             self._step(flat_params, effective, lr)
-        except BaseException as error:
-            if self._step_undone():  # the step refused and put everything back
+        except BaseException:
+            if self._step_undone():  # the step refused (or skipped) and put everything back
                 self.t, self.current_lr = t, current_lr
-                if created and not self._skips(error):
+                if created:
                     self._forget_state()  # a refused first update leaves no state either
             raise
         finally:
@@ -272,19 +275,13 @@ class Optimizer(abc.ABC):
     def _step_undone(self) -> bool:
         """After :meth:`_step` raised: whether it had put back everything it changed
         (parameters and state), so that the call changes nothing (the step count, and
-        on a refused first update the state made for it, are then undone too).
+        on a refused or skipped first update the state made for it, are then undone
+        too).
 
         False here: a rule that does not evaluate the loss refuses nothing once
         the rate is checked (what stops it mid-step, Ctrl-C, may leave it half
         done). The rules that call the closure, and the wrappers, say.
         """
-        return False
-
-    def _skips(self, error: BaseException) -> bool:
-        """Whether ``error``, raised by :meth:`_step`, is a step skipped under
-        ``nonfinite="skip"`` (a closure's NaN), which ``update`` counts and does not
-        raise: a skipped first update keeps the state made for it, as one skipped
-        for a non-finite gradient does."""
         return False
 
     def _closure_caller(self) -> str:
@@ -849,10 +846,8 @@ def _checked_counters(state_dict: Mapping[str, Any], *, has_state: bool) -> tupl
     t = check_int("state_dict['t']", state_dict["t"], low=0)
     epoch = check_int("state_dict['epoch']", state_dict["epoch"], low=0)
     skipped = check_int("state_dict['skipped_steps']", state_dict.get("skipped_steps", 0), low=0)
-    if not has_state:  # every update, even a skipped one, makes the state
-        for name, value in (("t", t), ("skipped_steps", skipped)):
-            if value:
-                fail(f"state_dict[{name!r}]", "0 when state_dict['state'] is None", value)
+    if not has_state and t:  # every counted update makes the state (a skipped one does not)
+        fail("state_dict['t']", "0 when state_dict['state'] is None", t)
     lr = state_dict.get("current_lr", math.nan)
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
         fail("state_dict['current_lr']", "a real number or NaN", lr, kind=TypeError)

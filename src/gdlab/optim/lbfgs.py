@@ -100,7 +100,7 @@ class _ClosureRule(Optimizer):
         except _ClosureNonFinite as stop:
             # A step that had not moved the parameters was undone whole by
             # Optimizer.update (see _step_undone): its step count, and a refused
-            # first update's state.
+            # or skipped first update's state.
             if self.nonfinite == "skip":
                 if not stop.changed:
                     self.skipped_steps += 1
@@ -114,9 +114,6 @@ class _ClosureRule(Optimizer):
         moved the parameters is undone whole (the rule put its state back); one that
         had ends at the last point evaluated, counted."""
         return not self._moved
-
-    def _skips(self, error: BaseException) -> bool:
-        return isinstance(error, _ClosureNonFinite) and self.nonfinite == "skip"
 
     def _user_params(self) -> dict[str, np.ndarray]:
         """The caller's parameter dict (the arrays the closure is called with)."""

@@ -517,12 +517,10 @@ class _Wrapper(_Stateful):
     def _step_undone(self) -> bool:
         """Whether the inner optimizers undid the step that failed: none of them counts
         a step more than before the call (one that had moved, L-BFGS, counts it; Groups
-        put back the groups stepped before the one that refused). A refused first
-        update's states, the wrapper's and those it made for its inner optimizers, go."""
+        put back the groups stepped before the one that refused). A refused or skipped
+        first update's states, the wrapper's and those it made for its inner optimizers,
+        go."""
         return all(inner.t == t for inner, t in zip(self._inners(), self._inner_steps, strict=True))
-
-    def _skips(self, error: BaseException) -> bool:
-        return isinstance(error, _Skipped)
 
     def _closure_caller(self) -> str:
         """The inner optimizer that needs the closure, through this wrapper:
@@ -1328,6 +1326,11 @@ class Groups(_Wrapper):
         members = self.assign(list(params))  # raises before anything is made
         super()._create_state(params)
         self._members = members
+
+    def _forget_state(self) -> None:
+        """Back to no state, and no keys assigned to the groups (the next update's are)."""
+        super()._forget_state()
+        self._members = None
 
     def _split(self, params) -> list[tuple[Optimizer, list[str]]]:
         return list(zip(self._inners(), self.assign(list(params)), strict=True))
