@@ -185,7 +185,11 @@ def test_a_tuned_config_run_again_says_so_and_goes_to_its_folder(tmp_path, monke
     (tmp_path / "r.toml").write_text(experiment.to_toml(), encoding="utf-8")
     cli.main(["race", "--config", "r.toml", "--no-figures", "--quiet", "--workers", "1"])
     assert seen["title"].endswith(" (tuned)")
-    assert seen["description"].endswith("Tuned settings from somewhere: SGD lr 0.5.")
+    assert "Tuned settings from somewhere: SGD lr 0.5." in seen["description"]
+    # the words name no tuning to rebuild its comparison from: the page says so
+    assert seen["description"].endswith("could not be rebuilt (its words do not name the "
+                                        "tuning's directory), so it has neither: race with "
+                                        "--tuned DIR to have them.")  # fmt: skip
     assert "bowl-tuned" in str(seen["out"])
     seen.clear()
     cli.main(["race", "--config", "r.toml", "--lr", "sgd=0.3", "--no-figures", "--quiet"])

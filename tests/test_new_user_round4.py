@@ -212,7 +212,7 @@ def test_a_tuned_value_at_its_bound_is_flagged_in_the_race_note():
     }  # fmt: skip
     tuned, notes = tuning.apply_tuned(bowl, document, source="T")
     assert tuned.runs[0].lr == 10.0
-    assert "RMSprop lr 10 (at the edge of what tuning may try: lr)" in notes[0]
+    assert "RMSprop lr 10 (at the hard bound of what tuning may try: lr 10;" in notes[0]
 
 
 MY_BOWL = """

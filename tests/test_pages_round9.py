@@ -265,15 +265,17 @@ ACCURACY = "mean validation accuracy (loss breaks ties)"
 
 def test_the_comparison_shows_the_chosen_settings_validation_loss_and_accuracy() -> None:
     heads, cells, words = _table(_tuned_document(selected_by=ACCURACY))
-    assert heads[:5] == ["Configuration", "Tuned lr", "Validation loss",
-                         "Validation acc. (chose\u00a0it)", "Seeds"]  # fmt: skip
+    assert heads[:6] == ["Configuration", "Tuned lr", "Validation loss",
+                         "Validation acc. (chose\u00a0it)", "Default's validation acc.",
+                         "Seeds"]  # fmt: skip
     assert cells["SGD"][2:4] == ["0.4317 ± 0.0035", "87.9% ± 0.5%"]  # its point's, not 76.3%
     assert cells["Adam"][2:4] == ["0.3762 ± 0.076", "91.4% ± 1.2%"]
     assert "Test acc." in heads  # the race's accuracy stays beside it
     assert (
         "Validation loss and accuracy: the chosen setting's scores in the tuning (mean ± "
         "standard deviation over its 2 folds); “(chose it)” marks the validation accuracy, "
-        "the score that chose it."
+        "the score that chose it, and the default's validation accuracy beside it shows "
+        "that the choice is never worse."
     ) in words
     assert "it chose the best by mean validation accuracy (loss breaks ties)" in words
 

@@ -301,7 +301,7 @@ def test_a_lock_file_that_is_a_link_is_not_followed(tmp_path):
     victim.write_text("keep me")
     os.symlink(victim, out / ".gdlab.lock")
     with (
-        pytest.raises(OSError, match="is a symbolic link, not a gdlab lock file"),
+        pytest.raises(_io.OutputError, match="is a symbolic link, not a gdlab lock file"),
         _io.exclusive(out),
     ):
         pytest.fail("locked through a link")

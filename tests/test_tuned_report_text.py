@@ -194,14 +194,14 @@ def test_every_tuned_hyperparameter_has_a_column_with_every_digit(races, tmp_pat
 
 def test_a_value_at_the_edge_of_what_tuning_may_try_is_flagged(races, tmp_path):
     results, tune = races["bowl"]
-    at_edge = [label for label, c in tune["configurations"].items() if "lr" in c["at_bound"]]
-    assert at_edge  # bowl's adaptive optimizers want rates past the range's top
+    at_bound = [label for label, c in tune["configurations"].items() if "lr" in c["at_bound"]]
+    assert at_bound  # bowl's adaptive optimizers want rates past the range's top: lr 10
     section = _section(results, tmp_path)
-    for label in at_edge:
+    for label in at_bound:
         row = re.search(rf"<td>{re.escape(label)}</td><td[^>]*>([^<]*)</td>", section)
         assert row is not None
-        assert row.group(1).endswith("(at edge)")
-    assert "“(at edge)” marks a value at the edge of what tuning may try" in _comparison(
+        assert row.group(1).endswith("(at bound)")
+    assert "“(at bound)” marks a value at a hard bound of what tuning may try" in _comparison(
         results, tmp_path
     )
 

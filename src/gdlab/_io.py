@@ -706,11 +706,9 @@ def _acquire(path: Path, lock: Path, what: str) -> int:
             # never through a link: a lock file is truncated and written
             fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | _NOFOLLOW, _MODE)
         except OSError as error:
-            if lock.is_symlink():
-                raise OSError(
-                    error.errno,
-                    f"{lock} is a symbolic link, not a gdlab lock file (remove it)",
-                    str(path),
+            if lock.is_symlink():  # a bad output, as a file at DIR is: not a failed disk
+                raise OutputError(
+                    f"{lock} is a symbolic link, not a gdlab lock file (remove it)"
                 ) from error
             raise _naming(error, path) from error
         try:
@@ -755,6 +753,7 @@ def exclusive(
     Raises:
         LockedError: another process holds it; the message names ``path`` and
             the holder (pid, host, start time, command line).
+        OutputError: the lock file is a symbolic link (never written through).
         OSError: the lock file cannot be made (naming ``path``).
     """
     path = Path(path)

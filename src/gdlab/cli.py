@@ -211,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Race gradient-descent optimizers and draw what happened.",
-        epilog="Without a command, gdlab runs `gdlab race mnist`.",
+        epilog="Without a command, gdlab runs `gdlab race mnist`; an experiment, a TOML file "
+        "or a results.json as the first word is raced too (`gdlab bowl` = `gdlab race bowl`).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -225,7 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
         f"functions (bowl): {', '.join(FUNCTIONS)}.",
     )
     race.add_argument(
-        "experiment", nargs="?", metavar="EXPERIMENT", help="a built-in experiment (default: mnist)"
+        "experiment",
+        nargs="?",
+        metavar="EXPERIMENT",
+        help="a built-in experiment (default: mnist), a TOML experiment file, or a report's "
+        "results.json (its experiment run again)",
     )
     _experiment_options(race, "race")
     race.add_argument(
@@ -273,7 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
         "is at its edge (within limits); write tune.json for `gdlab race EXPERIMENT "
         "--tuned`.",
     )
-    tune.add_argument("experiment", nargs="?", metavar="EXPERIMENT", help="default: mnist")
+    tune.add_argument(
+        "experiment",
+        nargs="?",
+        metavar="EXPERIMENT",
+        help="a built-in experiment (default: mnist), a TOML file or a results.json",
+    )
     _experiment_options(tune, "tune")
     tune.add_argument(
         "--budget",
@@ -341,7 +351,14 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--quiet", action="store_true", help="no progress bar")
 
     plot = commands.add_parser("plot", help="schedule curves, EWMAs, activation histograms")
-    plot.add_argument("what", choices=PLOTS, metavar="{" + ",".join(PLOTS) + "}")
+    plot.add_argument(
+        "what",
+        choices=PLOTS,
+        metavar="{" + ",".join(PLOTS) + "}",
+        help="schedules: seed 004's learning-rate decays, lr per step; ewma: Seattle's daily "
+        "temperatures and their EWMAs; init: activation histograms per layer for each "
+        "initialisation and activation",
+    )
     _output_options(plot, figures=False)
     _no_js_option(plot)
 
@@ -414,7 +431,11 @@ def _experiment_options(parser: argparse.ArgumentParser, verb: str) -> None:
     from gdlab.experiments.model import MAX_EPOCHS, MAX_STEPS
     from gdlab.optim.presets import PRESETS
 
-    parser.add_argument("--config", metavar="FILE", help="a TOML experiment file instead")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a TOML experiment file, or a report's results.json (its experiment), instead",
+    )
     parser.add_argument(
         "--optimizers",
         type=_name_list,
@@ -869,6 +890,11 @@ def _race(args: argparse.Namespace, command: str) -> int:
     # its words while they are true (describe.text), and in its folder's name
     words = text(experiment, base=base, base_name=base_name, read=args.read)
     still_tuned = experiment.tuned and "tuned" not in words["dropped"]
+    if still_tuned and series is None:  # a --tuned report's results.json run again
+        series, why = _rebuilt_series(experiment)
+        if why is not None:  # its words stand, and the page says what it lacks
+            words = text(experiment, base=base, base_name=base_name, read=args.read,
+                         notes=[why])  # fmt: skip
     name = experiment.name + ("-tuned" if still_tuned else "")
     workers = args.workers or race.default_workers(experiment)
     placed = results.Placed()
@@ -909,6 +935,21 @@ def _race(args: argparse.Namespace, command: str) -> int:
     written_file = placed.shown / ("results.json" if args.no_figures else "index.html")
     return _report_race(
         document, written_file, as_json=args.json, every=getattr(args, "print_every", None)
+    )
+
+
+def _rebuilt_series(experiment: Any) -> tuple[Any, str | None]:
+    """A tuned race run again from its report: its tuning's comparison and sensitivity
+    (:func:`gdlab.tuning.rebuilt_series`), or ``None`` and the sentence its page says."""
+    from gdlab import tuning
+
+    series, why = tuning.rebuilt_series(experiment)
+    if why is None:
+        return series, None
+    return None, (
+        "This report runs a tuned race again from its results.json; its Tuned comparison "
+        f"and learning-rate sensitivity figure could not be rebuilt ({why.rstrip('.')}), "
+        "so it has neither: race with --tuned DIR to have them."
     )
 
 
@@ -1042,37 +1083,61 @@ def _first_error(out: Path, task_id: str) -> str:
     return f"see the record of task {task_id!r} in {out}"
 
 
-def _tune_row(label: str, c: Mapping[str, Any]) -> list[str]:
+def _tune_row(label: str, c: Mapping[str, Any], accuracy: bool) -> list[str]:
+    from gdlab.tuning import MAX_WIDEN, edges, tuned_arguments, tuned_name
+
     best, default = c["best"] or {}, c["default"]
     chosen = best.get("hyperparameters") or {}
-    flags = [f"at bound: {', '.join(c['at_bound'])}"] if c.get("at_bound") else []
+    arguments = tuned_arguments(c)
+    shown = {a: tuned_name(n, a) for n, a in arguments.items()}  # decay (alpha): as asked
+    at_bound, at_edge = edges(c)
+    flags = [f"at hard bound: {', '.join(at_bound)}"] if at_bound else []
+    if at_edge:  # widening gave up: the best may lie beyond (a smaller --budget steps further)
+        flags.append(f"still at edge after {MAX_WIDEN} widenings: {', '.join(at_edge)}")
     if c.get("widened"):
         flags.append(f"widened {c['widened']}×")
     failed = sum(1 for p in c["points"] if p.get("failed"))
     if failed:  # a task that raised: no divergence (tune.json's records say why)
         flags.append(f"{failed} failed")
-    accuracy = best.get("accuracy")
-    return [
+    row = [
         label,
-        ", ".join(f"{k} {number(v, 3)}" for k, v in chosen.items()) or "-",
+        ", ".join(f"{shown.get(k, k)} {number(v, 3)}" for k, v in chosen.items()) or "-",
         "yes" if best.get("default") else "no",
         number(best.get("mean")),
         number(best.get("std"), 2, missing="—"),
-        "-" if accuracy is None else f"{100 * accuracy:.1f}%",
+        _percent(best.get("accuracy")),
         number(default.get("mean_loss")),
+        _percent(default.get("mean_accuracy")),
         f"{100 * c['within_10_percent']:.0f}%",
         f"{sum(1 for p in c['points'] if p['diverged'])}/{len(c['points'])}",
         "; ".join(flags),
     ]
+    if not accuracy:  # no classifier: no accuracy of the default to show
+        del row[7]
+    return row
+
+
+def _percent(value: Any) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
 
 
 def _tune_table(document: Mapping[str, Any]) -> str:
-    """Per run: the chosen values, whether they are its default, both metrics, the default's
-    loss, the share of candidates within 10% of the best, divergences, and flags."""
+    """Per run: the chosen values (named as ``--tune`` asked), whether they are its default,
+    both metrics, the default's (both, for a classifier: the one that chose shows the
+    choice is never worse), the share of candidates within 10% of the best on the score
+    that chose (either side), divergences, and flags."""
+    configurations = document["configurations"]
+    accuracy = any(
+        p.get("mean_accuracy") is not None for c in configurations.values() for p in c["points"]
+    )
+    by = {c.get("within_10_percent_by", "loss") for c in configurations.values()}
+    within = "within 10%" + (" (acc.)" if by == {"accuracy"} else "")
     headers = ["run", "chosen", "default?", "val. loss", "±", "val. accuracy",
-               "default's loss", "within 10%", "diverged", "notes"]  # fmt: skip
-    body = [_tune_row(label, c) for label, c in document["configurations"].items()]
-    return _aligned(headers, body, left={0, 1, 2, 9})
+               "default's loss", "default's acc.", within, "diverged", "notes"]  # fmt: skip
+    if not accuracy:
+        del headers[7]
+    body = [_tune_row(label, c, accuracy) for label, c in configurations.items()]
+    return _aligned(headers, body, left={0, 1, 2, len(headers) - 1})
 
 
 def _plot(args: argparse.Namespace, command: str) -> int:

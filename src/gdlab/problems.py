@@ -731,6 +731,8 @@ class ProblemKind:
         fields = self.all_fields(data if isinstance(data, str) else None)
         if self.has("data") and "data" not in table:
             raise ConfigError(f"{where}.data is required: {fields['data'].allowed()}")
+        if self.has("data"):  # an unknown data set first: its keys are unknown without it
+            fields["data"].check(f"{where}.data", data)
         options = check_table(table, fields, where)
         if self.has("data"):
             source = DATA_SOURCES[options["data"]]

@@ -835,19 +835,35 @@ def checked_out(out: str | os.PathLike, force: bool = False) -> Path:
     if path.is_symlink():
         path = path.resolve()
     if force and path.is_dir() and not _is_empty(path) and not looks_like_report(path):
-        reports = _reports_in(path)
-        if reports:  # a tree of reports, as gdlab-report/NAME/ is
-            shown = ", ".join(reports[:3]) + (", …" if len(reports) > 3 else "")
-            raise _io.OutputError(
-                f"--out {out} holds gdlab reports ({shown}), not one report; --force "
-                f"replaces only one report: pass one of them (--out {Path(out) / reports[-1]}) "
-                "or a new or empty directory"
-            )
-        raise _io.OutputError(
+        raise _not_one_report(path, out) or _io.OutputError(
             f"--out {out} holds what is not a gdlab report ({_listed(path)}); --force "
             "replaces only a report: give a new or empty directory"
         )
     return path
+
+
+def _not_one_report(path: Path, out: str | os.PathLike) -> _io.OutputError | None:
+    """The refusal of ``--out`` at a tree of reports (as ``gdlab-report/NAME/`` is) or at
+    a tuning's directory, named as such, with ``--force`` or without; ``None`` for any
+    other directory that is not one report."""
+    reports = _reports_in(path)
+    if reports:
+        shown = ", ".join(reports[:3]) + (", …" if len(reports) > 3 else "")
+        return _io.OutputError(
+            f"--out {out} holds gdlab reports ({shown}), not one report; --force "
+            f"replaces only one report: pass one of them (--out {Path(out) / reports[-1]}) "
+            "or a new or empty directory"
+        )
+    tuning = sorted(
+        (p.name for p in path.iterdir() if _TUNING_FILE.fullmatch(p.name)),
+        key=lambda name: (name != "tune.json", name),
+    )
+    if tuning:
+        return _io.OutputError(
+            f"--out {out} holds a gdlab tuning ({tuning[0]}), not a report; --force "
+            "replaces only a report: give a new or empty directory"
+        )
+    return None
 
 
 def _reports_in(path: Path) -> list[str]:
@@ -1137,7 +1153,7 @@ def _check_replaceable(target: Path, out: str | os.PathLike, force: bool) -> Non
     if _is_empty(target):
         return
     if not force and not looks_like_report(target):  # --force would not replace it either
-        raise _io.OutputError(
+        raise _not_one_report(target, out) or _io.OutputError(
             f"{target} already holds what is not one gdlab report ({_listed(target)}); "
             "--force replaces only a report: give a new or empty directory"
         )

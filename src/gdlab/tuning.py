@@ -20,13 +20,14 @@
    hyperparameter (lr, eps, weight_decay) is the smallest or the largest
    tried (in any candidate, or along its own line: :func:`_edges`), the range
    is widened along its line by the grid's own ratio (at most a decade) and the new points are
-   run, until the best is inside or at a hard bound (:data:`HARD_BOUNDS`),
-   which ``tune.json`` flags (``at_bound``). Widening never goes past a bound.
+   run, until the best is inside, at a hard bound (:data:`HARD_BOUNDS`) or after
+   :data:`MAX_WIDEN` rounds, which ``tune.json`` flags apart (``at_bound``,
+   ``at_edge``). Widening never goes past a bound.
 
 Each (run, candidate, fold) task is named by a digest of everything that
 decides its result (problem, the digest of its training data's arrays, data
 split and the digest of its fold's indices, training, optimizer and
-hyperparameters, fold, seed), so a resume reuses only
+hyperparameters, fold, seed; not the race's seed count), so a resume reuses only
 identical work, and changing ``--steps`` runs new tasks. A resume reuses
 finished tasks (diverged ones too) and runs the failed ones again, once per
 call (in its first sweep, not in every widening round). ``tune.json`` records
@@ -72,12 +73,17 @@ from gdlab.results import TUNING_FILES
 __all__ = [
     "HARD_BOUNDS",
     "SCHEMA_ID",
+    "UNTUNED_TRAINING",
     "apply_tuned",
     "candidates",
+    "edges",
     "load_tuned",
+    "rebuilt_series",
     "series",
     "tune",
     "tune_task",
+    "tuned_arguments",
+    "tuned_name",
 ]
 
 SCHEMA_ID = "gdlab.tune/2"
@@ -95,6 +101,9 @@ WIDEN_POINTS = 2
 MAX_GRID = 10_000
 #: Evaluate only at the end of a tuning run (the validation metrics are all it needs).
 _NEVER = 10**9
+#: The training settings no tuning task uses (:func:`tune_task` sets its own): a race
+#: may differ from its tuning in them.
+UNTUNED_TRAINING = ("validation", "evaluate_every", "step_loss")
 _METHODS = ("grid", "random", "tpe")
 
 
@@ -736,9 +745,11 @@ class _Tuner:
 
     def __init__(self, experiment: Experiment, out_dir: Path, **settings: Any) -> None:
         self.experiment = experiment
-        # what decides the results, without the name and text: the sweep's record
-        # keys hash the tasks' kwargs, and a retitled experiment reuses its tasks
-        self.config = experiment.key()
+        # what decides the results, without the name, text, race seeds and how a run
+        # evaluates: the sweep's record keys hash the tasks' kwargs, and a retitled
+        # experiment reuses its tasks
+        self.deciding = _deciding_experiment(experiment)
+        self.config = self.deciding.key()
         self.out_dir = out_dir
         self.s = settings
         self.n_folds = settings["folds"] if experiment.problem.has("data") else 1
@@ -747,28 +758,68 @@ class _Tuner:
         # the folds' contents (scikit-learn makes them): other folds, other tasks and file
         self.splits = _fold_digests(experiment, self.n_folds, settings["split_seed"])
         self._tasks: dict[tuple, Any] = {}
-        key = {"experiment": experiment.key(), **{k: settings[k] for k in self._KEYS}}
-        if self.splits is not None:
-            key["splits"] = self.splits
-        if settings.get("data") is not None:  # the data's own digest: files that change
-            key["data"] = settings["data"]  # under the same --data path run new tasks
         #: each log-scaled name's widening ratio, by run (:func:`_ratios`)
         self.ratios = {
             i: _ratios(spec, self.tune_of(i), settings["budget"])
             for i, spec in enumerate(experiment.runs)
         }
-        name = f"tasks-{digest(key, 12)}"
+        name = self.file_name(self.config)
         self.sweep_file = out_dir / f"{name}.jsonl"
         # every candidate ever handed to the sweep file, by run: a resume hands them all
         # to the sweep again (a widening round's tasks are in the file; the sweep refuses
         # a file holding tasks it was not given)
         self.issued_file = out_dir / f"{name}.points.json"
+        self.adopt_earlier()
         self.found = _records(self.sweep_file)  # an earlier call's tasks that ran
         self.recorded = set(self.found)
         self.issued, self.rebuilt = self.read_issued()
         self.retried = False  # failed records are run again once per call, in its first sweep
 
     _KEYS = ("folds", "split_seed", "base_seed", "budget", "tune", "method")
+
+    def file_name(self, config: Mapping[str, Any]) -> str:
+        """The name of the task file of this tuning of experiment ``config`` (a key)."""
+        key = {"experiment": config, **{k: self.s[k] for k in self._KEYS}}
+        if self.splits is not None:
+            key["splits"] = self.splits
+        if self.s.get("data") is not None:  # the data's own digest: files that change
+            key["data"] = self.s["data"]  # under the same --data path run new tasks
+        return f"tasks-{digest(key, 12)}"
+
+    def adopt_earlier(self) -> None:
+        """Resume a tuning an earlier gdlab began. It named its task file, and keyed its
+        tasks, by the whole experiment (the race's seed count, how its runs evaluate),
+        so where this tuning's file is missing and that one is there, its records of the
+        candidates its ``.points.json`` lists are written into this tuning's file under
+        their new ids, and the candidates beside them. Its files stay as they were; one
+        without its candidates cannot be read by id, and is left apart, never mixed."""
+        from gdlab.sweep import task_key
+
+        earlier = self.out_dir / self.file_name(self.experiment.key())
+        tasks, points = earlier.with_name(f"{earlier.name}.jsonl"), earlier.with_name(
+            f"{earlier.name}.points.json"
+        )  # fmt: skip
+        if tasks == self.sweep_file or self.sweep_file.exists() or not tasks.is_file():
+            return
+        try:
+            issued = _read_issued(points, len(self.experiment.runs))
+        except (TypeError, ValueError):  # damaged: its records cannot be told apart
+            return
+        renamed = {
+            _task_id(self.experiment.runs[run].label, self._key(self.experiment, run, p, fold)):
+            self.task(run, p, fold)
+            for run, listed in issued.items()
+            for p in listed
+            for fold in range(self.n_folds)
+        }  # fmt: skip
+        lines = [
+            json.dumps({**record, "id": task.id, "key": task_key(task, self.s["base_seed"])})
+            for record in _records(tasks).values()
+            if (task := renamed.get(record["id"])) is not None and _scorable(record)
+        ]
+        if lines:
+            _io.write_json(self.issued_file, _issued_document(issued))
+            _io.atomic_write(self.sweep_file, lambda f: f.write(("\n".join(lines) + "\n").encode()))
 
     def task(self, run: int, point: Mapping[str, Any], fold: int) -> Any:
         """The sweep task of ``run``'s candidate ``point`` on ``fold`` (made once: a resume
@@ -791,9 +842,19 @@ class _Tuner:
             "split_seed": self.s["split_seed"],
             "seed": self.s["base_seed"] + fold,
         }
+        if self.s.get("data") is not None:
+            kwargs["data"] = self.s["data"]
+        return Task(_task_id(spec.label, self._key(self.deciding, run, point, fold)), kwargs)
+
+    def _key(
+        self, experiment: Experiment, run: int, point: Mapping[str, Any], fold: int
+    ) -> dict[str, Any]:
+        """What names the task of ``run``'s candidate ``point`` on ``fold`` in ``experiment``
+        (this tuning's deciding one; an earlier gdlab's named it by the whole experiment)."""
+        spec = experiment.runs[run]
         key = {
             "problem": self.config["problem"],
-            "training": self.experiment.run_training(spec).to_table(),
+            "training": experiment.run_training(spec).to_table(),
             "run": _candidate_spec(spec, point).to_table(),
             "fold": fold,
             "folds": self.n_folds,
@@ -803,8 +864,8 @@ class _Tuner:
         if self.splits is not None:
             key["split"] = self.splits[fold]
         if self.s.get("data") is not None:
-            key["data"] = kwargs["data"] = self.s["data"]
-        return Task(_task_id(spec.label, key), kwargs)
+            key["data"] = self.s["data"]
+        return key
 
     def sweep(self) -> None:
         """Run the tasks of every candidate not yet recorded (and, the first time in a
@@ -1019,7 +1080,6 @@ class _Tuner:
 
     def widen(self) -> dict[str, dict[str, Any]]:
         """Widen every run's log-scaled ranges until its best is inside; the summaries."""
-        stuck: dict[int, list[str]] = {}
         rounds = dict.fromkeys(self.points, 0)
         for _ in range(MAX_WIDEN + 1):
             self.sweep()
@@ -1033,7 +1093,7 @@ class _Tuner:
                     start, names = self.smallest_diverged(i), [n for n in names if n == "lr"]
                 if start is None or rounds[i] >= MAX_WIDEN:
                     continue
-                new, stuck[i] = _widen(self.points[i], start, names, self.ratios[i])
+                new = _widen(self.points[i], start, names, self.ratios[i])[0]
                 if new:
                     self.points[i] += new
                     rounds[i] += 1
@@ -1041,42 +1101,43 @@ class _Tuner:
             if not grew:
                 break
         return {
-            spec.label: self.configuration(i, spec, rounds[i], stuck.get(i, []))
+            spec.label: self.configuration(i, spec, rounds[i])
             for i, spec in enumerate(self.experiment.runs)
         }
 
-    def configuration(
-        self, run: int, spec: RunSpec, rounds: int, stuck: list[str]
-    ) -> dict[str, Any]:
+    def configuration(self, run: int, spec: RunSpec, rounds: int) -> dict[str, Any]:
+        """Run ``run``'s summary in tune.json: its points, default and best; the names whose
+        best is still on an edge, at a hard bound (``at_bound``) or where widening stopped
+        after :data:`MAX_WIDEN` rounds (``at_edge``: tuning may try beyond); how many of
+        its points score within 10% of the best on the score that chose it."""
         rows = self.scored(run)
         best = self.best(run)
         curve = self.curve(rows, best)
-        within = 0.0
-        if best is not None:  # within 10% of the best's loss, which may be negative (saddle)
-            slack = 0.1 * abs(best["mean_loss"])
-            near = [r for r in rows if r["mean_loss"] is not None
-                    and r["mean_loss"] - best["mean_loss"] <= slack]  # fmt: skip
-            within = len(near) / len(rows)
-        edge = []
+        by = "accuracy" if self.s["metric"] == "accuracy" else "loss"
+        at_bound, at_edge = [], []
         if best is not None:  # still on an edge: at a hard bound, or out of rounds (a
             points = [r["hyperparameters"] for r in rows]  # best beyond a bound is not)
             chosen = best["hyperparameters"]
             for name in _log_names(spec, self.tune_of(run)):
-                sides = _edges(points, chosen, name)[0]
-                if any(
-                    chosen[name] <= 0 or not _beyond(chosen[name], _bound(name, s), s)
-                    for s in sides
-                ):
-                    edge.append(name)
+                for side in _edges(points, chosen, name)[0]:
+                    bound = _bound(name, side)
+                    if (side < 0 and chosen[name] <= 0) or same_value(chosen[name], bound):
+                        at_bound.append(name)
+                    elif not _beyond(chosen[name], bound, side):
+                        at_edge.append(name)  # widening stopped after its MAX_WIDEN rounds
+        tunable = _tunable(spec)
         return {
             "optimizer": spec.optimizer,
             "tuned": list(self.tune_of(run)),
+            "arguments": {name: tunable[name] for name in self.tune_of(run)},
             "points": rows,
             "default": rows[0],
             "best": None if best is None else _best_block(best),
             "widened": rounds,
-            "at_bound": sorted(set(stuck) | set(edge)),
-            "within_10_percent": within,
+            "at_bound": sorted(set(at_bound)),
+            "at_edge": sorted(set(at_edge) - set(at_bound)),
+            "within_10_percent": _within(rows, best, by),
+            "within_10_percent_by": by,
             **curve,
         }
 
@@ -1101,6 +1162,48 @@ class _Tuner:
             "diverged": [r["diverged"] for r in chosen],
             "failed": [r["failed"] for r in chosen],
         }
+
+
+def _deciding_experiment(experiment: Experiment) -> Experiment:
+    """``experiment`` as what decides a tuning's results (its task file's name, its tasks'
+    ids and experiment): without the race's seed count, which no task reads (fold k
+    trains with ``base_seed + k``), nor the training settings no task uses
+    (:data:`UNTUNED_TRAINING`, in the experiment's training and each run's own): those
+    are written at their defaults (one seed, every step evaluated, the batch's loss), so
+    that an earlier gdlab's task file of a built-in experiment that has them keeps its
+    name, and a tuning that differs only in them is the same tuning."""
+    from gdlab.experiments.model import Training
+
+    defaults = {
+        f.name: f.default for f in dataclasses.fields(Training) if f.name in UNTUNED_TRAINING
+    }
+    runs = tuple(
+        dataclasses.replace(
+            r, training={k: v for k, v in r.training.items() if k not in UNTUNED_TRAINING}
+        )
+        for r in experiment.runs
+    )
+    return experiment.replace(
+        seeds=1, training=dataclasses.replace(experiment.training, **defaults), runs=runs
+    )
+
+
+def _deciding(experiment: Experiment) -> Any:
+    """What decides a tuning's results (:func:`_deciding_experiment`), as JSON holds it."""
+    return _as_json(_deciding_experiment(experiment).key())
+
+
+def _within(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None, by: str) -> float:
+    """The share of ``rows`` whose mean validation ``by`` (``"loss"`` or ``"accuracy"``, the
+    score that chose) lies within 10% of ``best``'s, on either side: a point 32% below
+    the chosen loss is not near it. The loss may be negative (a saddle's)."""
+    if best is None or not rows:
+        return 0.0
+    key = f"mean_{by}"
+    chosen = best[key] if best.get(key) is not None else best["mean_loss"]
+    key = key if best.get(key) is not None else "mean_loss"
+    near = [r for r in rows if r[key] is not None and abs(r[key] - chosen) <= 0.1 * abs(chosen)]
+    return len(near) / len(rows)
 
 
 class _Replay(_Tuner):
@@ -1304,7 +1407,8 @@ def _tuning_differences(
     recorded: Mapping[str, Any], experiment: Experiment, settings: Mapping[str, Any]
 ) -> list[str]:
     """What differs between a tune.json's tuning and this one's (``old → new`` lines): the
-    recorded settings, then the experiment's (its name, text and race seeds decide nothing)."""
+    recorded settings, then the experiment's (its name, text, race seeds and how its runs
+    evaluate decide nothing: :func:`_deciding_experiment`)."""
     then_settings = recorded.get("settings")
     then_settings = then_settings if isinstance(then_settings, Mapping) else {}
     differences = [
@@ -1324,9 +1428,9 @@ def _tuning_differences(
         then = Experiment.from_dict(dict(recorded["experiment"]))
     except (TypeError, ValueError) as error:  # a hand-edited experiment
         return [*differences, f"experiment: cannot be read ({error})"]
-    then = then.replace(seeds=experiment.seeds)
-    if _as_json(then.key()) != _as_json(experiment.key()):
-        differences += [f"experiment {line}" for line in experiment.changes_from(then)] or [
+    then, now = _deciding_experiment(then), _deciding_experiment(experiment)
+    if _as_json(then.key()) != _as_json(now.key()):
+        differences += [f"experiment {line}" for line in now.changes_from(then)] or [
             "experiment: another"
         ]
     return differences
@@ -1343,10 +1447,24 @@ def _setting_text(value: Any) -> str:
 def _check_folds(experiment: Experiment, folds: int, split_seed: int) -> None:
     """Make the folds before any task: data too small for them fails here, named, not
     in every task (each then recorded as failed)."""
+    from gdlab.data.datasets import ClassSizeError
+
     pool = _pool(experiment)
     what = "a 20% hold-out" if folds == 1 else f"{folds} folds"
     try:
         made = _folds(pool, folds, split_seed)
+    except ClassSizeError as error:  # its message names Python's k and stratify=False
+        stratified = "a stratified 20% hold-out" if folds == 1 else f"{folds} stratified folds"
+        said = f"class {error.label} {pool.target_names[error.label]!r} has {error.count} sample"
+        said += "s" if error.count != 1 else ""
+        if error.count >= 2:  # only folds need more than 2 of a class
+            said += f"; use --folds {error.count} or fewer"
+        else:
+            said += "; every class needs at least 2 (one to train on, one to validate)"
+        raise ConfigError(
+            f"--folds {folds}: the {pool.n_samples} training samples of {experiment.name!r} "
+            f"cannot make {stratified}: {said}"
+        ) from None
     except (TypeError, ValueError) as error:
         raise ConfigError(
             f"--folds {folds}: the {pool.n_samples} training samples of {experiment.name!r} "
@@ -1459,8 +1577,9 @@ def apply_tuned(
     problem, ours = tuned["experiment"].get("problem"), _as_json(experiment.to_dict()["problem"])
     if problem is not None and problem != ours:  # tuned on other data or another function
         raise ConfigError(
-            f"the tuning results in {source} are for another problem of {name!r} "
-            f"({problem}, not {ours}): run `gdlab tune` again"
+            f"the tuning results in {source} are for another problem of {name!r} (tuning → "
+            f"race: {'; '.join(_problem_differences(problem, experiment, tuned))}): run "
+            "`gdlab tune` again"
         )
     configurations = tuned["configurations"]
     missing = [r.label for r in experiment.runs if (configurations.get(r.label) or {}).get("best")
@@ -1493,7 +1612,7 @@ def apply_tuned(
             spec = run if best.get("default") else _candidate_spec(run, best["hyperparameters"])
             label = labels.get(run.label, run.label)
             runs.append(dataclasses.replace(spec, label=label) if label != run.label else spec)
-            chosen.append(_chosen_text(run, best, configurations[run.label].get("at_bound"), label))
+            chosen.append(_chosen_text(run, best, configurations[run.label], label))
         tuned_experiment = experiment.replace(runs=tuple(runs))
     except ConfigError as error:  # a hand-edited value: name the file it came from
         raise ConfigError(f"{source}: {error}") from None
@@ -1502,6 +1621,71 @@ def apply_tuned(
         f"{tuned.get('selected_by', tuned['metric'])}): " + "; ".join(chosen) + "."
     )
     return tuned_experiment, [note]
+
+
+def _problem_differences(
+    problem: Any, experiment: Experiment, tuned: Mapping[str, Any]
+) -> list[str]:
+    """What differs between a tuning's recorded ``problem`` table and ``experiment``'s, as
+    ``problem.noise: 0.2 → 0.3`` lines (a table that cannot be read: its keys that
+    differ, each with both values), with the training data's digest where both can be
+    read (new data under the same directory, or data the change made another)."""
+    try:
+        then = experiment.replace(problem=type(experiment.problem).from_table(problem))
+        lines = experiment.changes_from(then)
+    except (TypeError, ValueError, AttributeError):  # a hand-edited table
+        ours = _as_json(experiment.to_dict()["problem"])
+        theirs = problem if isinstance(problem, Mapping) else {}
+        lines = [
+            f"problem.{k}: {describe(theirs.get(k))} → {describe(ours.get(k))}"
+            for k in sorted({*theirs, *ours}, key=str)
+            if theirs.get(k) != ours.get(k)
+        ]
+    lines = lines or [f"problem: {cut(describe(problem), 100)} → another"]
+    settings = tuned.get("settings")
+    data = settings.get("data") if isinstance(settings, Mapping) else None
+    if _comparable_digest(data) and experiment.problem.has("data"):
+        with contextlib.suppress(ValueError, OSError):  # data that cannot be read: said later
+            now = _training_digest(experiment)
+            if now != data:
+                lines.append(f"{_SETTING_NAMES['data']}: {data} → {now}")
+    return lines
+
+
+#: How :func:`apply_tuned`'s words name the tuning's directory: ``Tuned settings from DIR (``.
+_TUNED_FROM = re.compile(r"Tuned settings from (.+?) \(")
+
+
+def rebuilt_series(experiment: Experiment) -> tuple[dict[str, Any] | None, str | None]:
+    """The ``series`` block of a tuned race run again from its report's ``results.json``
+    (its ``tuned`` words stand): ``(series, None)`` from the tuning those words name,
+    where it is still there and still gives exactly the runs ``experiment`` races (the
+    same problem, training, data and tuned values; seeds and what no tuning task uses,
+    :data:`UNTUNED_TRAINING`, may differ), else ``(None, why)``."""
+    found = _TUNED_FROM.match(experiment.tuned or "")
+    if found is None:
+        return None, "its words do not name the tuning's directory"
+    source = found.group(1)
+    try:
+        tuned = load_tuned(source)
+        then = Experiment.from_dict(dict(tuned["experiment"]))
+        back = {label: old for old, label in _tuned_labels(tuned).items()}
+        runs = {r.label: r for r in then.runs}
+        kept = [runs.get(back.get(r.label, r.label)) for r in experiment.runs]
+        if None in kept:
+            missing = experiment.runs[kept.index(None)].label
+            return None, f"the tuning in {source} has no run {missing!r}"
+        untuned = then.replace(name=experiment.name, seeds=experiment.seeds, runs=tuple(kept))
+        again = apply_tuned(untuned, tuned, source=source)[0]
+    except (OSError, TypeError, ValueError) as error:  # a ConfigError is a ValueError
+        return None, str(error)
+    if _deciding(again) != _deciding(experiment):
+        differences = "; ".join(experiment.changes_from(again)) or "another experiment"
+        return None, (
+            f"the tuning in {source} is no longer the one this race ran (what it chooses "
+            f"now → what this race runs: {differences})"
+        )
+    return series(tuned), None
 
 
 def _why_untuned(label: str, configuration: Any, folds: Any = None) -> str:
@@ -1568,20 +1752,8 @@ def _check_tuned_as_raced(
     if not kept:
         return  # every run is refused by name (no tuned setting)
     then = then.replace(name=experiment.name, seeds=experiment.seeds, runs=kept)
-    # step_loss changes nothing a tuning computes (its folds record the batch's loss
-    # whatever it is, and are scored on their held-out part): the race's own stands
-    then = then.replace(
-        training=dataclasses.replace(then.training, step_loss=experiment.training.step_loss),
-        runs=tuple(
-            dataclasses.replace(
-                t,
-                training={k: v for k, v in t.training.items() if k != "step_loss"}
-                | ({"step_loss": r.training["step_loss"]} if "step_loss" in r.training else {}),
-            )
-            for t, r in zip(kept, (r for r in experiment.runs if r.label in runs), strict=True)
-        ),
-    )
-    differences = experiment.changes_from(then)
+    raced = [r for r in experiment.runs if r.label in runs]
+    differences = experiment.changes_from(_with_untuned_of(then, experiment.training, raced))
     if differences:
         raise ConfigError(
             f"the tuning results in {source} were tuned with other settings than this "
@@ -1602,6 +1774,25 @@ def _check_tuned_as_raced(
                 f"(tuning → race: {_SETTING_NAMES['data']}: {data} → {now}): race on the "
                 "data that was tuned, or run `gdlab tune` again on this data"
             )
+
+
+def _with_untuned_of(then: Experiment, training: Any, raced: Sequence[RunSpec]) -> Experiment:
+    """The tuning's experiment ``then`` with the race's ``training`` and runs' ``raced``
+    settings that no tuning task uses (:data:`UNTUNED_TRAINING`: how a run evaluates and
+    what loss it records per step change nothing a tuning computes, since no task
+    evaluates and each is scored on its fold's held-out part)."""
+    race = {k: getattr(training, k) for k in UNTUNED_TRAINING}
+    return then.replace(
+        training=dataclasses.replace(then.training, **race),
+        runs=tuple(
+            dataclasses.replace(
+                t,
+                training={k: v for k, v in t.training.items() if k not in UNTUNED_TRAINING}
+                | {k: v for k, v in r.training.items() if k in UNTUNED_TRAINING},
+            )
+            for t, r in zip(then.runs, raced, strict=True)
+        ),
+    )
 
 
 def _training_digest(experiment: Experiment) -> str:
@@ -1655,29 +1846,100 @@ def _is_rate(value: Any) -> bool:
 
 
 def _chosen_text(
-    run: RunSpec, best: Mapping[str, Any], at_bound: Any = None, label: str | None = None
+    run: RunSpec, best: Mapping[str, Any], configuration: Any = None, label: str | None = None
 ) -> str:
     """``Adam lr 0.0251188643150958, beta1 0.8``: every digit (the race runs these
-    values), a schedule's lr named as its lr0, a default said, a value the tuning
-    could not widen past (``at_bound``: the best may lie beyond it) flagged, and a
-    value outside the hard bounds (an untuned default: nothing beyond it was tried)
-    said. ``label``: the run's label in the race, where it is not the tuning's."""
+    values), a schedule's lr named as its lr0, a name ``--tune`` gave for another
+    argument named as asked with the argument (``decay (alpha) 0.9``), a default said,
+    a value still on an edge flagged (:func:`edges`: at a hard bound, or where widening
+    stopped after its rounds: the best may lie beyond it either way), and a value
+    outside the hard bounds (an untuned default: nothing beyond it was tried) said.
+    ``label``: the run's label in the race, where it is not the tuning's."""
+    configuration = configuration if isinstance(configuration, Mapping) else {}
+    shown = {a: tuned_name(n, a) for n, a in tuned_arguments(configuration).items()}
     parts, outside = [], []
     for name, value in best["hyperparameters"].items():
         text = exact_value(value)
         if name == "lr" and isinstance(run.lr, Mapping):
             text += f" (lr0 of its {run.lr.get('name', 'schedule')} schedule)"
-        parts.append(f"{name} {text}")
+        parts.append(f"{shown.get(name, name)} {text}")
         low, high = HARD_BOUNDS.get(name, (0.0, math.inf))
         if _is_rate(value) and (_beyond(value, low, -1) or _beyond(value, high, 1)):
             outside.append(f"{name} in [{exact_value(low)}, {exact_value(high)}]")
     name = run.label if label in (None, run.label) else f"{label} (tuned as {run.label!r})"
     text = f"{name} {', '.join(parts)}" + (" (its default)" if best.get("default") else "")
-    if isinstance(at_bound, list) and at_bound:
-        text += f" (at the edge of what tuning may try: {', '.join(map(str, at_bound))})"
+    at_bound, at_edge = edges(configuration)
+    if at_bound:
+        bounds = ", ".join(
+            f"{n} {exact_value(best['hyperparameters'][n])}" for n in at_bound
+            if n in best["hyperparameters"]
+        ) or ", ".join(at_bound)  # fmt: skip
+        text += f" (at the hard bound of what tuning may try: {bounds}; the best may lie beyond)"
+    if at_edge:
+        text += (
+            f" (still at the edge of the values tried after {MAX_WIDEN} widening rounds: "
+            f"{', '.join(at_edge)}; the best may lie beyond: tune again with a smaller "
+            "--budget, whose larger steps widen further)"
+        )
     if outside:
         text += f" (outside what tuning may try, {', '.join(outside)}: nothing beyond it was tried)"
     return text
+
+
+def tuned_arguments(configuration: Mapping[str, Any]) -> dict[str, str]:
+    """Each name a configuration of ``tune.json`` tuned (as ``--tune`` named it) and the
+    constructor argument its value is held under in ``hyperparameters``: ``{"lr": "lr",
+    "decay": "alpha"}`` for RMSprop (Adadelta's decay is ``rho``). Recorded as
+    ``arguments``; a tune.json from before it was has them found from the optimizer's
+    ``tunable`` (an optimizer this process does not know: each name as itself)."""
+    tuned = configuration.get("tuned")
+    best = configuration.get("best")
+    held = best.get("hyperparameters") if isinstance(best, Mapping) else None
+    if isinstance(tuned, list):
+        names = [str(n) for n in tuned]
+    else:
+        names = [str(n) for n in held] if isinstance(held, Mapping) else []
+    recorded = configuration.get("arguments")
+    if not isinstance(recorded, Mapping):
+        from gdlab.optim import OPTIMIZERS
+
+        optimizer = configuration.get("optimizer")
+        entry = OPTIMIZERS.get(optimizer.lower()) if isinstance(optimizer, str) else None
+        recorded = dict(getattr(entry, "tunable", None) or {})
+    return {n: a if isinstance(a := recorded.get(n), str) else n for n in names}
+
+
+def tuned_name(name: str, argument: str) -> str:
+    """A tuned name as the user asked for it, with the argument it sets where that is
+    another (``decay (alpha)``)."""
+    return name if argument == name else f"{name} ({argument})"
+
+
+def edges(configuration: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The names of a configuration of ``tune.json`` whose best is still on an edge of
+    what was tried: ``(at_bound, at_edge)``, those at a hard bound (:data:`HARD_BOUNDS`;
+    a weight decay of 0) and those where widening stopped after its :data:`MAX_WIDEN`
+    rounds, inside the bounds (tuning may try beyond). A tune.json from before
+    ``at_edge`` listed both under ``at_bound``: they are told apart by the value."""
+
+    def names(key: str) -> list[str]:
+        value = configuration.get(key)
+        return [str(n) for n in value] if isinstance(value, list) else []
+
+    if isinstance(configuration.get("at_edge"), list):
+        return names("at_bound"), names("at_edge")
+    best = configuration.get("best")
+    held = best.get("hyperparameters") if isinstance(best, Mapping) else None
+    held = held if isinstance(held, Mapping) else {}
+    at_bound, at_edge = [], []
+    for name in names("at_bound"):
+        value = held.get(name)
+        if _is_rate(value):
+            bounded = any(same_value(value, bound) for bound in HARD_BOUNDS.get(name, ()))
+        else:
+            bounded = value == 0  # a weight decay of 0: the bottom of its range
+        (at_bound if bounded else at_edge).append(name)
+    return at_bound, at_edge
 
 
 def _as_json(value: Any) -> Any:

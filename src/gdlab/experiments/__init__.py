@@ -106,7 +106,9 @@ def _read_text(path: Path) -> str:
 def load(source: str | os.PathLike, *, file: bool = False) -> Experiment:
     """An :class:`Experiment`: a built-in name, a TOML file, or a ``results.json``
     (the experiment that made that report, to run it again). ``file=True`` reads a
-    file even when its name is a built-in one (``--config bowl`` with a file ``bowl``)."""
+    file even when its name is a built-in one (``--config bowl`` with a file ``bowl``).
+    A relative ``problem.directory`` is read from the current folder and kept as an
+    absolute path, as ``--data DIR`` keeps it."""
     if isinstance(source, str) and source in BUILTIN and not file:
         return builtin(source)
     path = Path(source)
@@ -126,7 +128,19 @@ def load(source: str | os.PathLike, *, file: bool = False) -> Experiment:
     experiment = Experiment.from_toml(text, str(path))
     if "name" not in _top_keys(text):
         experiment = experiment.replace(name=_file_name(path))
-    return experiment
+    return _absolute_directory(experiment)
+
+
+def _absolute_directory(experiment: Experiment) -> Experiment:
+    """``experiment`` with a relative ``problem.directory`` (a file's) read from the
+    folder the command runs in and kept as an absolute path (``~`` expanded), as
+    ``--data DIR`` keeps it: the report's ``results.json`` runs the same data again
+    from any folder."""
+    directory = experiment.problem.options.get("directory")
+    if not isinstance(directory, str) or not directory.strip():
+        return experiment
+    absolute = str(Path(directory).expanduser().absolute())
+    return experiment if absolute == directory else experiment.with_problem(directory=absolute)
 
 
 def _file_name(path: Path) -> str:
@@ -149,6 +163,13 @@ def _from_results(text: str, path: Path) -> Experiment:
     schema = document.get("schema") if isinstance(document, dict) else None
     if not isinstance(schema, str) or not schema.startswith(_RESULTS_SCHEMA_PREFIX):
         raise ConfigError(f"{path} is not a gdlab results.json (schema {schema!r})")
-    if not isinstance(document.get("config"), dict) or "problem" not in document["config"]:
-        raise ConfigError(f"{path} holds no experiment (a plot's results cannot be re-run)")
-    return Experiment.from_dict(document["config"], f"{path}: config")
+    config = document.get("config")
+    if not isinstance(config, dict) or "problem" not in config:
+        why = (
+            "a plot's results cannot be re-run"
+            if not isinstance(config, dict) or "plot" in config
+            else "its runs were made in Python on a problem no experiment names: a "
+            "function of one's own, or a problem built from data"
+        )
+        raise ConfigError(f"{path} holds no experiment ({why})")
+    return _absolute_directory(Experiment.from_dict(config, f"{path}: config"))

@@ -126,6 +126,37 @@ def _describe_built(problem: Any) -> dict[str, Any]:
     return info
 
 
+def _problem_table(built: Any, own: Any) -> dict[str, Any] | None:
+    """The ``[problem]`` table that makes ``built`` again, for the report's ``config``: a
+    registered 2-D function or an expression, with the start the runs had. ``None`` for
+    what no experiment can name (a function of one's own, a built data problem: its data
+    and options are not known), so that ``gdlab race --config`` refuses the report rather
+    than race another problem."""
+    from gdlab import functions2d
+    from gdlab.experiments import ExperimentError, ProblemSpec
+
+    fn = getattr(built, "function", None)
+    if not isinstance(fn, functions2d.Function2D):
+        return None
+    start = [float(v) for v in getattr(built, "start", None) or fn.start]
+    if getattr(fn, "expression", None):
+        table = {
+            "kind": "expression",
+            "expression": str(fn.expression),
+            "start": start,
+            "xlim": [float(v) for v in fn.xlim],
+            "ylim": [float(v) for v in fn.ylim],
+        }
+    elif own is None:
+        table = {"kind": "function", "function": str(fn.name), "start": start}
+    else:
+        return None
+    try:
+        return ProblemSpec.from_table(table).to_table()
+    except ExperimentError:  # a start or range no experiment takes
+        return None
+
+
 def _problem(problem: Any) -> tuple[dict[str, Any] | None, Any, Any, Any]:
     """``(problem block, experiment, built problem, unregistered function)``."""
     from gdlab import functions2d
@@ -224,14 +255,16 @@ def _as_arrays(record: Mapping[str, Any]) -> dict[str, Any]:
 # --- the report --------------------------------------------------------------------------------
 
 
-def _config(records: Sequence[Mapping[str, Any]], block: Mapping[str, Any] | None) -> dict:
+def _config(records: Sequence[Mapping[str, Any]], table: Mapping[str, Any] | None) -> dict:
     """What is known of runs made without an Experiment, in the Experiment's shape (it
-    names them; ``gdlab race --config`` can repeat it only for a registered problem)."""
+    names them). ``table`` is the problem's ``[problem]`` table (:func:`_problem_table`);
+    without one the config has no ``problem``: ``gdlab race --config`` refuses it (it
+    holds no experiment) rather than race another problem."""
     steps = max((int(r.get("steps") or 0) for r in records), default=0)
     return {
         "name": "python",
         "seeds": 1 + max((int(r.get("seed") or 0) for r in records), default=0),
-        "problem": {"kind": str((block or {}).get("kind") or "unknown")},
+        **({"problem": dict(table)} if table is not None else {}),
         "training": {"steps": max(steps, 1)},
         "runs": [
             {
@@ -305,9 +338,11 @@ def _header(
     experiment: Any,
     title: str | None,
     description: str | None,
+    table: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The results header: the arguments first, then the document's, the experiment's, or
-    what the records and the problem say."""
+    what the records and the problem say (``table``: the problem's ``[problem]`` table,
+    if an experiment can name it)."""
     words = _words(experiment)
     labels = [str(r.get("label") or r.get("id")) for r in records]
     header = {
@@ -320,7 +355,7 @@ def _header(
         "changes": list(document.get("changes") or words.get("changes") or []),
         "command": document.get("command") or "gdlab.report.build(...) in Python",
         "config": document.get("config")
-        or (experiment.to_dict() if experiment is not None else _config(records, block)),
+        or (experiment.to_dict() if experiment is not None else _config(records, table)),
         "problem": block,
     }
     if document.get("series") is not None:
@@ -424,6 +459,7 @@ def build(
     document, records, block = _document_and_records(runs, block, built)
     if not records and not document.get("series"):
         raise ValueError("nothing to report: no runs (and no series)")
-    header = _header(document, records, block, experiment, title, description)
+    table = _problem_table(built, own) if experiment is None else None
+    header = _header(document, records, block, experiment, title, description, table)
     _write(out, header, document, records, charts=charts, force=force, function=own)
     return Path(out) / "index.html"

@@ -102,6 +102,7 @@ __all__ = [
     "function_curve",
     "group_colors",
     "group_styles",
+    "has_sensitivity",
     "init_figure",
     "loss_figure",
     "lr_figure",
@@ -1635,6 +1636,8 @@ def _boundary_look_for(results: Mapping[str, Any]) -> str:
 
 def _series_plans(results: Mapping[str, Any], series: Mapping[str, Any]) -> list[_Plan]:
     kind = series["kind"]
+    if kind == "tuning" and not has_sensitivity(series):
+        return []  # no configuration tuned the rate: nothing to draw against it
     if kind == "tuning":
         return [
             _Plan(
@@ -1718,6 +1721,16 @@ def _series_plans(results: Mapping[str, Any], series: Mapping[str, Any]) -> list
                 )
             )
     return plans
+
+
+def has_sensitivity(series: Mapping[str, Any]) -> bool:
+    """Whether a tuning's ``series`` has a rate to draw its sensitivity against: some
+    configuration tuned the learning rate (``--tune momentum`` alone tuned none, and its
+    report has no sensitivity figure: the Tuned comparison gives the values chosen)."""
+    return any(
+        isinstance(c, Mapping) and bool(c.get("grid"))
+        for c in (series.get("configurations") or {}).values()
+    )
 
 
 def _sensitivity_caption(results: Mapping[str, Any], series: Mapping[str, Any]) -> str:

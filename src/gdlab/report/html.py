@@ -573,17 +573,26 @@ def _chose(series: Mapping[str, Any]) -> str | None:
 
 
 def _validation_cells(
-    c: Mapping[str, Any], kinds: Sequence[str], spread: bool
+    c: Mapping[str, Any], kinds: Sequence[str], spread: bool, chose: str | None = None
 ) -> list[tuple[str, str]]:
     """The chosen setting's validation loss and accuracy, as mean ± std over the folds
-    (``spread``; a hold-out has one score)."""
+    (``spread``; a hold-out has one score); then the default's score that ``chose`` (the
+    choice is never worse than it on that score)."""
     point = _chosen_point(c)
     cells = []
+    if chose in kinds:
+        default = c.get("default")
+        default = default if isinstance(default, Mapping) else {}
+        mean = default.get(f"mean_{chose}")
+        std = default.get(f"std_{chose}") if spread else None
+        cells_default = [_pm(mean, std) if chose == "loss" else _pm_percent(mean, std)]
+    else:
+        cells_default = []
     for kind in kinds:
         mean = point.get(f"mean_{kind}")
         std = point.get(f"std_{kind}") if spread else None
         cells.append(_pm(mean, std) if kind == "loss" else _pm_percent(mean, std))
-    return cells
+    return cells + cells_default
 
 
 def _tuned_cell(c: Mapping[str, Any], name: str) -> tuple[str, str]:
@@ -592,13 +601,17 @@ def _tuned_cell(c: Mapping[str, Any], name: str) -> tuple[str, str]:
     configuration did not tune ``name``."""
     own = c.get("tuned")
     hp = (c.get("best") or {}).get("hyperparameters") or {}
-    if name not in hp or (isinstance(own, list) and name not in own):
+    argument = tuning_text.argument(c, name)  # decay: RMSprop's alpha, Adadelta's rho
+    if argument not in hp or (isinstance(own, list) and name not in own):
         return _MISSING, ""
-    value = hp[name]
+    value = hp[argument]
     text = tuning_text.value_text(value)
     if (c.get("best") or {}).get("default"):
         text += " (its default)"
-    if name in (c.get("at_bound") or []):
+    at_bound, at_edge = tuning_text.edges(c)
+    if argument in at_bound:
+        text += " (at bound)"
+    elif argument in at_edge:
         text += " (at edge)"
     numeric = isinstance(value, int | float) and not isinstance(value, bool)
     return text, repr(float(value)) if numeric else ""
@@ -650,7 +663,10 @@ def _validation_text(series: Mapping[str, Any], kinds: Sequence[str]) -> str:
     text += f" ({spread})"
     chose = _chose(series)
     if chose in kinds:
-        text += f"; “(chose it)” marks the validation {chose}, the score that chose it"
+        text += (
+            f"; “(chose it)” marks the validation {chose}, the score that chose it, and the "
+            f"default's validation {chose} beside it shows that the choice is never worse"
+        )
     return text
 
 
@@ -668,31 +684,40 @@ def _comparison_text(
         validation += ", as seed 002's lecture advises when data is scarce"
     chosen = tuning_text.selected_by(series)
     metric = str(series.get("metric") or "validation loss")
-    at_edge = any(
-        "(at edge)" in _tuned_cell(c, n)[0]
+    flags = {
+        flag
         for c in (series.get("configurations") or {}).values()
         if isinstance(c, Mapping)
         for n in names
-    )
+        for flag in ("(at bound)", "(at edge)")
+        if flag in _tuned_cell(c, n)[0]
+    }
     text = (
         "Each configuration raced at the settings its tuning chose. The tuning tried "
         f"{tuning_text.search(series)}; it scored each candidate by {validation}"
     )
     text += f"; it chose the best by {chosen}" if chosen else ""
-    text += f". Tuned: {', '.join(names)}, each shown with every digit the race ran"
+    shown = [tuning_text.column_name(series, n) for n in names]
+    text += f". Tuned: {', '.join(shown)}, each shown with every digit the race ran"
     if len(names) > 1:
         text += " (a dash where a configuration has no such hyperparameter or did not tune it)"
-    if at_edge:
+    if "(at bound)" in flags:
         text += (
-            "; “(at edge)” marks a value at the edge of what tuning may try: the best may "
-            "lie beyond it"
+            "; “(at bound)” marks a value at a hard bound of what tuning may try: the best "
+            "may lie beyond it"
+        )
+    if "(at edge)" in flags:
+        text += (
+            "; “(at edge)” marks a value still at the edge of the values tried when widening "
+            "stopped after its six rounds: the best may lie beyond it, and a new tuning "
+            "with a smaller budget (larger steps) would try further"
         )
     text += _validation_text(series, kinds)
     loss = "final loss" if tuning_text.is_function(series, results) else "final training loss"
     return text + (
         f". The race, over several seeds: {loss}{' (and test accuracy)' if accuracy else ''} "
         "as mean ± standard deviation over the seeds, speed, and the share of the points "
-        f"tried whose {metric} came within 10% of the chosen setting's (more is less sensitive)."
+        f"tried whose {tuning_text.within_words(series, metric)} (more is less sensitive)."
     )
 
 
@@ -719,6 +744,33 @@ def _counted_words(rows: Sequence[Mapping[str, Any]]) -> str:
     return ""
 
 
+def _comparison_heads(
+    series: Mapping[str, Any], names: Sequence[str], kinds: Sequence[str], accuracy: bool
+) -> list[tuple[str, str]]:
+    """The comparison's column heads and kinds: the tuned names (as ``--tune`` gave them,
+    with the arguments they set), the chosen setting's validation scores and the
+    default's on the score that chose, then the race's."""
+    chose = _chose(series)
+    head_cells = [
+        ("Configuration", "text"),
+        *((f"Tuned {tuning_text.column_name(series, name)}", "number") for name in names),
+        *(
+            (_VALIDATION_HEADS[kind] + (" (chose\u00a0it)" if kind == chose else ""), "number")
+            for kind in kinds
+        ),
+        *([(f"Default's {_VALIDATION_HEADS[chose].lower()}", "number")] if chose in kinds else []),
+        ("Seeds", "number"),
+        ("Final loss", "number"),
+        ("Test acc.", "number"),
+        ("Steps to target", "number"),
+        ("Tried within 10% of chosen", "number"),
+        ("Diverged", "number"),
+    ]
+    if not accuracy:  # a regression: no accuracy to show
+        head_cells = [cell for cell in head_cells if cell[0] != "Test acc."]
+    return head_cells
+
+
 def _comparison(series: Mapping[str, Any], results: Mapping[str, Any] | None = None) -> str:
     """The tuned race's table: the tuned values, performance, speed and sensitivity per
     configuration, after a paragraph that says what the tuning did."""
@@ -731,23 +783,8 @@ def _comparison(series: Mapping[str, Any], results: Mapping[str, Any] | None = N
     names = tuning_text.tuned_names(series)
     kinds = _validation_kinds(series, results)
     chose = _chose(series)
-    head_cells = [
-        ("Configuration", "text"),
-        *((f"Tuned {name}", "number") for name in names),
-        *(
-            (_VALIDATION_HEADS[kind] + (" (chose\u00a0it)" if kind == chose else ""), "number")
-            for kind in kinds
-        ),
-        ("Seeds", "number"),
-        ("Final loss", "number"),
-        ("Test acc.", "number"),
-        ("Steps to target", "number"),
-        ("Tried within 10% of chosen", "number"),
-        ("Diverged", "number"),
-    ]
     accuracy = any(row.get("test_accuracy_mean") is not None for row in rows)
-    if not accuracy:  # a regression: no accuracy to show
-        head_cells = [cell for cell in head_cells if cell[0] != "Test acc."]
+    head_cells = _comparison_heads(series, names, kinds, accuracy)
     head = "".join(
         f'<th scope="col" class="{kind}" aria-sort="none"><button type="button" '
         f'data-type="{kind}">{_e(h)}</button></th>'
@@ -759,7 +796,7 @@ def _comparison(series: Mapping[str, Any], results: Mapping[str, Any] | None = N
         c = c if isinstance(c, Mapping) else {}
         cells = _comparison_cells(row, c, names, accuracy)
         cells[1 + len(names) : 1 + len(names)] = _validation_cells(
-            c, kinds, series.get("folds") != 1
+            c, kinds, series.get("folds") != 1, chose
         )
         tds = "".join(
             f'<td class="num" data-value="{_e(key)}">{_e(text)}</td>'

@@ -97,6 +97,7 @@ from gdlab.report.figures import (
     choose_scale,
     function_curve,
     group_styles,
+    has_sensitivity,
     is_function2d,
     lr_scale,
     smooth,
@@ -1264,8 +1265,8 @@ def _group_markers(
 
 def _sensitivity_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
     configurations = series.get("configurations") or {}
-    if not isinstance(configurations, Mapping) or not configurations:
-        return None
+    if not isinstance(configurations, Mapping) or not has_sensitivity(series):
+        return None  # no configuration tuned the rate (figures.has_sensitivity)
     metric = str(series.get("metric") or "validation loss")
     labels = [str(k) for k in configurations]
     styles = palette.assign(labels)

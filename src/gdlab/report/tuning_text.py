@@ -25,7 +25,18 @@ from typing import Any
 from gdlab._text import exact_value, validation_words
 from gdlab.report.figures import is_function2d
 
-__all__ = ["is_function", "search", "selected_by", "tuned_names", "validation", "value_text"]
+__all__ = [
+    "argument",
+    "column_name",
+    "edges",
+    "is_function",
+    "search",
+    "selected_by",
+    "tuned_names",
+    "validation",
+    "value_text",
+    "within_words",
+]
 
 
 def is_function(series: Mapping[str, Any], results: Mapping[str, Any] | None = None) -> bool:
@@ -64,6 +75,51 @@ def tuned_names(series: Mapping[str, Any]) -> list[str]:
             own = list((best.get("hyperparameters") or {"lr": None}).keys())
         names += [str(n) for n in own if str(n) not in names]
     return sorted(names, key=lambda n: n != "lr") or ["lr"]
+
+
+def argument(configuration: Mapping[str, Any], name: str) -> str:
+    """The constructor argument under which ``configuration`` holds its tuned ``name``
+    (``decay`` is RMSprop's ``alpha``, Adadelta's ``rho``; most names are their own):
+    :func:`gdlab.tuning.tuned_arguments`."""
+    from gdlab.tuning import tuned_arguments
+
+    return tuned_arguments(configuration).get(name, name)
+
+
+def column_name(series: Mapping[str, Any], name: str) -> str:
+    """A tuned name as ``--tune`` gave it, with the arguments it set where those are
+    others: ``decay (alpha / rho)`` for RMSprop's and Adadelta's decay."""
+    arguments: list[str] = []
+    for c in (series.get("configurations") or {}).values():
+        if isinstance(c, Mapping) and name in (c.get("tuned") or [name]):
+            found = argument(c, name)
+            arguments += [found] if found not in arguments else []
+    others = [a for a in arguments if a != name]
+    return f"{name} ({' / '.join(arguments)})" if others else name
+
+
+def edges(configuration: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The tuned names whose best is at a hard bound, and those still at the edge of the
+    values tried when widening stopped after its rounds: :func:`gdlab.tuning.edges`."""
+    from gdlab.tuning import edges as tuned_edges
+
+    return tuned_edges(configuration)
+
+
+def within_words(series: Mapping[str, Any], metric: str = "validation loss") -> str:
+    """What "within 10%" measured: the score that chose, on either side of the chosen
+    setting's (``within_10_percent_by``); a tuning from before it was recorded counted
+    the validation loss up to 10% above the chosen one's."""
+    by = {
+        c.get("within_10_percent_by")
+        for c in (series.get("configurations") or {}).values()
+        if isinstance(c, Mapping)
+    }
+    if by == {"accuracy"}:
+        return "validation accuracy came within 10% of the chosen setting's, above or below"
+    if by == {"loss"}:
+        return f"{metric} came within 10% of the chosen setting's, above or below"
+    return f"{metric} came within 10% of the chosen setting's"
 
 
 def _method(series: Mapping[str, Any]) -> str | None:

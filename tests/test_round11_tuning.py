@@ -1,0 +1,267 @@
+"""Round 11 of tuning: what ``gdlab tune`` and ``gdlab race --tuned`` say and reuse.
+
+Each test pins a fixed bug: ``--tune decay`` shown under the name asked for (F7), a
+race's seed count that re-ran every task (F2), an empty sensitivity plot without a
+tuned rate (F4), a bound told apart from widening that gave up (F5), the default's
+score on the metric that chose and a two-sided "within 10%" (F3, F8), a changed problem
+named by its differences (F1), what no tuning task uses left to the race (F6), and a
+tuned report run again from its results.json (docs finding 5).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gdlab import cli, tuning
+from gdlab._checks import ConfigError
+from gdlab.experiments import builtin
+from gdlab.experiments.model import digest
+from gdlab.report import figures, interactive
+from gdlab.report import html as report_html
+
+
+def _bowl(*optimizers: str, steps: int = 10):
+    return builtin("bowl").select_optimizers(list(optimizers)).merge_training(steps=steps)
+
+
+def _tune(experiment, out: Path, **settings) -> dict:
+    return tuning.tune(experiment, out, budget=settings.pop("budget", 2), progress=False,
+                       **settings)  # fmt: skip
+
+
+# ------------------------------------------------------------------ F7: --tune decay
+
+
+@pytest.fixture(scope="module")
+def decay(tmp_path_factory) -> tuple:
+    experiment = _bowl("rmsprop", "adadelta")
+    out = tmp_path_factory.mktemp("decay") / "T"
+    return experiment, _tune(experiment, out, tune=("lr", "decay"))
+
+
+def test_a_tuned_decay_is_found_under_its_argument_and_named_as_asked(decay, tmp_path):
+    experiment, document = decay
+    rmsprop, adadelta = (document["configurations"][k] for k in ("RMSprop", "Adadelta"))
+    assert rmsprop["arguments"] == {"lr": "lr", "decay": "alpha"}
+    assert adadelta["arguments"] == {"lr": "lr", "decay": "rho"}
+    # the comparison's column finds alpha and rho under decay (it showed a dash)
+    for c, argument in ((rmsprop, "alpha"), (adadelta, "rho")):
+        text, _ = report_html._tuned_cell(c, "decay")
+        assert text.startswith(repr(c["best"]["hyperparameters"][argument]).rstrip("0"))
+    series = tuning.series(document)
+    assert report_html.tuning_text.column_name(series, "decay") == "decay (alpha / rho)"
+    # the terminal's table and the race's words name it as asked too
+    table = cli._tune_table(document)
+    assert "decay (alpha) " in table
+    assert "decay (rho) " in table
+    _, notes = tuning.apply_tuned(experiment, document, source="T")
+    assert "decay (alpha) " in notes[0]
+    assert "decay (rho) " in notes[0]
+
+
+def test_a_tune_json_without_arguments_finds_them_from_the_optimizer():
+    old = {"optimizer": "rmsprop", "tuned": ["lr", "decay"],
+           "best": {"hyperparameters": {"lr": 0.1, "alpha": 0.9}}}  # fmt: skip
+    assert tuning.tuned_arguments(old) == {"lr": "lr", "decay": "alpha"}
+    assert report_html._tuned_cell(old, "decay")[0] == "0.9"
+
+
+# ------------------------------------------------------------------ F2: the race's seeds
+
+
+def test_a_new_seed_count_reuses_every_task_in_the_same_file(tmp_path, monkeypatch):
+    out = tmp_path / "T"
+    _tune(_bowl("sgd"), out)
+    files = sorted(p.name for p in out.iterdir())
+    calls = []
+    real = tuning.tune_task
+    monkeypatch.setattr(tuning, "tune_task", lambda **kw: calls.append(kw) or real(**kw))
+    _tune(_bowl("sgd").replace(seeds=4).set("training.evaluate_every", 3), out)
+    # every task reused: the seed count and how a run evaluates decide nothing in a tuning
+    assert calls == []
+    assert sorted(p.name for p in out.iterdir()) == files
+
+
+def test_an_earlier_gdlabs_task_file_is_adopted_not_run_again(tmp_path, monkeypatch):
+    experiment = _bowl("sgd").set("training.evaluate_every", 5).replace(seeds=3)
+    with monkeypatch.context() as earlier:  # it named tasks and file by the whole experiment
+        earlier.setattr(tuning, "_deciding_experiment", lambda e: e)
+        before = _tune(experiment, tmp_path / "T")
+    (old,) = (tmp_path / "T").glob("tasks-*.jsonl")
+    kept = old.read_bytes()
+    calls = []
+    real = tuning.tune_task
+    monkeypatch.setattr(tuning, "tune_task", lambda **kw: calls.append(kw) or real(**kw))
+    again = _tune(experiment, tmp_path / "T")
+    assert calls == []
+    assert again["configurations"] == before["configurations"]
+    assert len(list((tmp_path / "T").glob("tasks-*.jsonl"))) == 2
+    assert old.read_bytes() == kept  # left as it was, beside this tuning's own file
+
+
+def test_a_task_file_of_one_seed_keeps_the_name_an_earlier_gdlab_gave_it(tmp_path):
+    experiment = _bowl("sgd")
+    _tune(experiment, tmp_path / "T")
+    # the name the earlier gdlab gave it: the experiment's key with its seeds in it
+    key = {"experiment": experiment.key(), "folds": 1, "split_seed": 0, "base_seed": 0,
+           "budget": 2, "tune": ("lr",), "method": "grid"}  # fmt: skip
+    assert (tmp_path / "T" / f"tasks-{digest(key, 12)}.jsonl").is_file()
+
+
+# ------------------------------------------------------------------ F4: no rate tuned
+
+
+def test_no_tuned_rate_draws_no_empty_sensitivity_plot(tmp_path):
+    document = _tune(_bowl("momentum"), tmp_path / "T", tune=("momentum",))
+    series = tuning.series(document)
+    assert not figures.has_sensitivity(series)
+    results = {"series": series, "runs": [], "problem": {"traits": ["function2d"]}}
+    assert figures._series_plans(results, series) == []
+    assert interactive._sensitivity_chart(series) is None
+    rated = tuning.series(_tune(_bowl("momentum"), tmp_path / "R"))
+    assert figures.has_sensitivity(rated)
+    assert [p.name for p in figures._series_plans(results, rated)] == ["sensitivity"]
+
+
+# ------------------------------------------------------------------ F5: bound or rounds
+
+
+def test_a_best_left_on_the_edge_by_the_rounds_is_not_said_to_be_at_a_bound(tmp_path, monkeypatch):
+    monkeypatch.setattr(tuning, "MAX_WIDEN", 1)  # Lion's best lr 1 needs a second round
+    experiment = builtin("bowl").select_optimizers(["lion"])
+    document = _tune(experiment, tmp_path / "T", budget=4)
+    c = document["configurations"]["Lion"]
+    assert (c["best"]["lr"], c["at_bound"], c["at_edge"]) == (1.0, [], ["lr"])
+    row = cli._tune_table(document).splitlines()[2]
+    assert "still at edge after 1 widenings: lr" in row
+    assert "hard bound" not in row
+    _, notes = tuning.apply_tuned(experiment, document, source="T")
+    assert "still at the edge of the values tried after 1 widening rounds: lr" in notes[0]
+    assert report_html._tuned_cell(c, "lr")[0].endswith("(at edge)")
+
+
+def test_a_best_at_the_hard_bound_is_at_bound_and_older_files_are_told_apart():
+    at_ten = {"best": {"hyperparameters": {"lr": 10.0}}, "at_bound": ["lr"], "at_edge": []}
+    assert tuning.edges(at_ten) == (["lr"], [])
+    assert report_html._tuned_cell(at_ten, "lr")[0] == "10 (at bound)"
+    # an earlier gdlab listed both under at_bound: the value tells them apart
+    older = {"best": {"hyperparameters": {"lr": 0.0152, "weight_decay": 0.0}},
+             "at_bound": ["lr", "weight_decay"]}  # fmt: skip
+    assert tuning.edges(older) == (["weight_decay"], ["lr"])
+
+
+# ------------------------------------------------------------------ F3, F8: what chose
+
+
+def _point(lr: float, loss: float, accuracy: float | None) -> dict:
+    return {"hyperparameters": {"lr": lr}, "mean_loss": loss, "std_loss": None,
+            "mean_accuracy": accuracy, "std_accuracy": None, "diverged": 0,
+            "failed": 0}  # fmt: skip
+
+
+def test_within_10_percent_is_two_sided_on_the_score_that_chose():
+    # int7's Adam: chosen by accuracy at loss 0.498; lr 1e-4's loss 0.339 is 32% lower
+    rows = [_point(1e-3, 0.4981, 0.92275), _point(1e-4, 0.3387, 0.70), _point(1e-2, 0.833, 0.90),
+            _point(1e-1, 2.31, 0.11)]  # fmt: skip
+    assert tuning._within(rows, rows[0], "accuracy") == 0.5  # itself and 90%, not 70%
+    assert tuning._within(rows, rows[1], "loss") == 0.25  # 0.4981 is 47% above 0.3387
+    assert tuning._within(rows, None, "loss") == 0.0
+
+
+def test_the_table_shows_the_defaults_score_on_the_metric_that_chose():
+    default, best = _point(0.01, 0.3245, 0.912), _point(0.1, 0.4104, 0.92525)
+    c = {"points": [default, best], "default": default, "tuned": ["lr"], "widened": 0,
+         "best": {"hyperparameters": {"lr": 0.1}, "mean": 0.4104, "std": 0.011,
+                  "accuracy": 0.92525, "default": False},
+         "within_10_percent": 1.0, "within_10_percent_by": "accuracy"}  # fmt: skip
+    head, _, row = cli._tune_table({"configurations": {"SGD": c}}).splitlines()
+    assert "default's acc." in head
+    assert "within 10% (acc.)" in head
+    assert "0.3245" in row
+    assert "91.2%" in row
+    assert "92.5%" in row
+    for p in c["points"]:
+        p["mean_accuracy"] = None
+    c["within_10_percent_by"] = "loss"
+    head = cli._tune_table({"configurations": {"SGD": c}}).splitlines()[0]
+    assert "default's acc." not in head
+    assert "within 10% " in head + " "
+
+
+# ------------------------------------------------------------------ F1, F6: as raced
+
+
+def _moons_tuning(**settings) -> dict:
+    moons = builtin("moons").select_optimizers(["sgd"])
+    return {
+        "schema": tuning.SCHEMA_ID, "experiment": moons.to_dict(), "folds": 2,
+        "metric": "validation loss", "budget": 2, "settings": settings,
+        "configurations": {"SGD": {"best": {"hyperparameters": {"lr": 0.1}}}},
+    }  # fmt: skip
+
+
+def test_a_race_of_another_problem_names_each_difference():
+    moons = builtin("moons").select_optimizers(["sgd"]).set("problem.noise", 0.3)
+    with pytest.raises(ConfigError) as error:
+        tuning.apply_tuned(moons, _moons_tuning(data="2-0123456789abcdef"), source="m1")
+    text = str(error.value)
+    assert "(tuning → race: problem.noise: 0.2 → 0.3; the training data's digest: " in text
+    assert "2-0123456789abcdef → 2-" in text
+    assert "{'kind'" not in text  # no two whole tables to compare by eye
+
+
+def test_a_race_may_evaluate_otherwise_than_its_tuning(tmp_path):
+    experiment = _bowl("sgd")
+    document = _tune(experiment, tmp_path / "T")
+    other = experiment.set("training.evaluate_every", 5)  # no task evaluates: it decides nothing
+    tuned, _ = tuning.apply_tuned(other, document, source="T")
+    assert tuned.training.evaluate_every == 5
+    with pytest.raises(ConfigError, match=r"training.steps: 10 → 12"):
+        tuning.apply_tuned(experiment.merge_training(steps=12), document, source="T")
+
+
+# ------------------------------------------------------------------ a tuned report again
+
+
+def test_a_tuned_race_run_again_rebuilds_its_comparison_from_its_tuning(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    experiment = _bowl("sgd", "adam")
+    document = _tune(experiment, Path("T"))
+    tuned, notes = tuning.apply_tuned(experiment, document, source=Path("T"))
+    tuned = tuned.replace(tuned=" ".join(notes), seeds=3)
+    assert tuning.rebuilt_series(tuned) == (tuning.series(document), None)
+    changed = json.loads(Path("T/tune.json").read_text(encoding="utf-8"))
+    changed["configurations"]["SGD"]["best"]["hyperparameters"]["lr"] = 0.123
+    changed["configurations"]["SGD"]["best"]["default"] = False
+    Path("T/tune.json").write_text(json.dumps(changed), encoding="utf-8")
+    series, why = tuning.rebuilt_series(tuned)
+    assert series is None
+    assert "no longer the one this race ran" in why
+    assert "lr: 0.123 → " in why
+    Path("T/tune.json").unlink()
+    assert tuning.rebuilt_series(tuned) == (None, "no tuning results at T/tune.json: run "
+                                                  "`gdlab tune` first")  # fmt: skip
+
+
+def test_gdlab_race_config_of_a_tuned_report_says_what_it_could_not_rebuild(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    race = ["race", "bowl", "--optimizers", "sgd", "--steps", "5", "--seeds", "1"]
+    assert cli.main(["tune", *race[1:6], "--budget", "2", "--quiet", "--out", "T"]) == 0
+    assert cli.main([*race, "--tuned", "T", "--no-figures", "--quiet", "--out", "R1"]) == 0
+    again = ["race", "--config", "R1/results.json", "--no-figures", "--quiet"]
+    assert cli.main([*again, "--out", "R2"]) == 0
+    first, second = (json.loads(Path(d, "results.json").read_text()) for d in ("R1", "R2"))
+    assert second["title"] == first["title"]
+    assert second["series"]["comparison"] == first["series"]["comparison"]
+    Path("T/tune.json").unlink()
+    assert cli.main([*again, "--out", "R3"]) == 0
+    third = json.loads(Path("R3/results.json").read_text())
+    assert third["title"].endswith("(tuned)")
+    assert "series" not in third
+    assert third["description"].endswith(
+        "could not be rebuilt (no tuning results at T/tune.json: run `gdlab tune` first), "
+        "so it has neither: race with --tuned DIR to have them."
+    )
