@@ -187,7 +187,7 @@ def test_a_tuned_config_run_again_says_so_and_goes_to_its_folder(tmp_path, monke
     assert seen["title"].endswith(" (tuned)")
     assert "Tuned settings from somewhere: SGD lr 0.5." in seen["description"]
     # the words name no tuning to rebuild its comparison from: the page says so
-    assert seen["description"].endswith("could not be rebuilt (its words do not name the "
+    assert seen["description"].endswith("could not be rebuilt (it does not name the "
                                         "tuning's directory), so it has neither: race with "
                                         "--tuned DIR to have them.")  # fmt: skip
     assert "bowl-tuned" in str(seen["out"])

@@ -264,3 +264,18 @@ def test_tune_says_what_to_change_on_the_command_line(cwd, capsys, labels, folds
 def test_ragged_rows_are_named(X, y, message):
     with pytest.raises(ValueError, match=message):
         Dataset(X, y, "mine", ("a", "b", "c"), ("n", "y"), "classification")
+
+
+def test_check_layer_checks_a_layer_without_weights_in_float64_whatever_x_is():
+    net = MLP([3, 4, 2], "tanh", rng=np.random.default_rng(0))
+    tanh = net.layers[1]
+    for dtype in (np.float16, np.float32, np.float64):
+        x = np.random.default_rng(1).normal(size=(5, 4)).astype(dtype)
+        assert max(check_layer(tanh, x, np.random.default_rng(2)).values()) < 1e-8  # sharp
+
+
+def test_numerical_gradient_of_a_long_double_array_divides_by_its_own_step():
+    p = {"x": np.array([1e8], np.longdouble)}
+    far = np.longdouble(1e8)
+    grad = numerical_gradient(lambda: float((p["x"][0] - far) * 2), p, eps=1e-9)["x"]
+    assert np.allclose(grad, 2.0, rtol=1e-3)  # the step is below float64's spacing at 1e8

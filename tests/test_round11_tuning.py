@@ -256,12 +256,34 @@ def test_gdlab_race_config_of_a_tuned_report_says_what_it_could_not_rebuild(tmp_
     first, second = (json.loads(Path(d, "results.json").read_text()) for d in ("R1", "R2"))
     assert second["title"] == first["title"]
     assert second["series"]["comparison"] == first["series"]["comparison"]
+    assert first["config"]["tuned_from"] == str(tmp_path / "T")  # found from any folder
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert cli.main(["race", "--config", "../R1/results.json", "--no-figures", "--quiet",
+                     "--out", "R4"]) == 0  # fmt: skip
+    fourth = json.loads(Path("R4/results.json").read_text())
+    assert fourth["series"]["comparison"] == first["series"]["comparison"]
+    monkeypatch.chdir(tmp_path)
     Path("T/tune.json").unlink()
     assert cli.main([*again, "--out", "R3"]) == 0
     third = json.loads(Path("R3/results.json").read_text())
     assert third["title"].endswith("(tuned)")
     assert "series" not in third
     assert third["description"].endswith(
-        "could not be rebuilt (no tuning results at T/tune.json: run `gdlab tune` first), "
-        "so it has neither: race with --tuned DIR to have them."
+        f"could not be rebuilt (no tuning results at {tmp_path / 'T' / 'tune.json'}: run "
+        "`gdlab tune` first), so it has neither: race with --tuned DIR to have them."
     )
+
+
+def test_a_tuned_report_made_before_tuned_from_finds_its_tuning_by_its_words(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    experiment = _bowl("sgd", "adam")
+    document = _tune(experiment, Path("T"))
+    tuned, notes = tuning.apply_tuned(experiment, document, source=Path("T"))
+    tuned = tuned.replace(tuned=" ".join(notes))  # no tuned_from: an earlier report's
+    assert not tuned.tuned_from
+    assert tuning.rebuilt_series(tuned) == (tuning.series(document), None)
+    assert tuning.rebuilt_series(tuned.replace(tuned="tuned by hand")) == (
+        None, "it does not name the tuning's directory"
+    )  # fmt: skip

@@ -880,7 +880,9 @@ def _race(args: argparse.Namespace, command: str) -> int:
         )
         tuned = tuning.load_tuned(where)
         experiment, notes = tuning.apply_tuned(experiment, tuned, source=where)
-        experiment = experiment.replace(tuned=" ".join(notes))
+        experiment = experiment.replace(
+            tuned=" ".join(notes), tuned_from=str(where.expanduser().absolute())
+        )
         said_seeds = args.seeds is not None or any(k == "seeds" for k, *_ in args.set)
         if not said_seeds and experiment.seeds == 1:  # a file's own seeds > 1 stand
             experiment = experiment.replace(seeds=TUNED_SEEDS)

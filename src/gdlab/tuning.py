@@ -1658,14 +1658,15 @@ _TUNED_FROM = re.compile(r"Tuned settings from (.+?) \(")
 
 def rebuilt_series(experiment: Experiment) -> tuple[dict[str, Any] | None, str | None]:
     """The ``series`` block of a tuned race run again from its report's ``results.json``
-    (its ``tuned`` words stand): ``(series, None)`` from the tuning those words name,
+    (its ``tuned`` words stand): ``(series, None)`` from the tuning in its ``tuned_from``
+    (or, in a report made before that field, the directory its words name),
     where it is still there and still gives exactly the runs ``experiment`` races (the
     same problem, training, data and tuned values; seeds and what no tuning task uses,
     :data:`UNTUNED_TRAINING`, may differ), else ``(None, why)``."""
-    found = _TUNED_FROM.match(experiment.tuned or "")
-    if found is None:
-        return None, "its words do not name the tuning's directory"
-    source = found.group(1)
+    found = _TUNED_FROM.match(experiment.tuned or "")  # a report made before tuned_from
+    if not experiment.tuned_from and found is None:
+        return None, "it does not name the tuning's directory"
+    source = experiment.tuned_from or found.group(1)
     try:
         tuned = load_tuned(source)
         then = Experiment.from_dict(dict(tuned["experiment"]))

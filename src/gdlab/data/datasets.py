@@ -915,10 +915,12 @@ def split(
     part is the rest. The test part is cut first with scikit-learn's
     ``train_test_split``, then the validation part from what remains, each
     cut seeded with an integer drawn from ``rng``: the same generator state
-    gives the same split. Every part is shuffled. A stratified split needs
-    every class in every part, and 2 samples of each left for the validation
-    cut after the test part; this is checked before a seed is drawn, so a
-    refused call leaves ``rng`` as it was.
+    gives the same split. Every part is shuffled. Before a seed is drawn (a
+    refused call leaves ``rng`` as it was), a stratified split checks that
+    every class has a sample for each part, that each part and the rest are at
+    least as large as the number of classes, and that the test cut leaves 2
+    samples of every class for the validation cut after it (scikit-learn's
+    rounding may still leave a small class out of a part).
 
     Args:
         dataset: the data set to split.

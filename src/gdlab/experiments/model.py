@@ -448,7 +448,7 @@ class RunSpec:
 
 
 #: Keys that a file may write under the wrong header.
-_TOP_ONLY = ("name", "seeds", "title", "description", "based_on", "tuned")
+_TOP_ONLY = ("name", "seeds", "title", "description", "based_on", "tuned", "tuned_from")
 
 
 def _problem_fields() -> frozenset[str]:
@@ -774,6 +774,9 @@ class Experiment:
             (``gdlab race --tuned`` sets it: the report's "Tuned settings from …"
             paragraph, its title's "(tuned)" and its folder ``NAME-tuned``); ``""``
             for an experiment not tuned.
+        tuned_from: the directory of that tuning, as an absolute path (``gdlab race
+            --tuned`` sets it with ``tuned``): its report run again rebuilds its
+            Tuned comparison from there; ``""`` when not known.
     """
 
     name: str
@@ -785,6 +788,7 @@ class Experiment:
     description: str = ""
     based_on: str | None = None
     tuned: str = ""
+    tuned_from: str = ""
     #: The training keys set by :meth:`merge_training` since the experiment was read:
     #: a full batch then refuses a ``batching`` set too, whichever came first.
     set_training: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
@@ -836,7 +840,7 @@ class Experiment:
 
     def _check_words(self, where: str) -> None:
         """``title`` and ``description`` strings; ``based_on`` a built-in's name or ``None``."""
-        for key in ("title", "description", "tuned"):
+        for key in ("title", "description", "tuned", "tuned_from"):
             if not isinstance(getattr(self, key), str):
                 raise ConfigError(
                     f"{where}: {key} must be a string; got {describe(getattr(self, key))}"
@@ -957,6 +961,7 @@ class Experiment:
                 description=description,
                 based_on=based_on,
                 tuned=data.get("tuned", ""),
+                tuned_from=data.get("tuned_from", ""),
             )
         except ConfigError as error:
             text = str(error)
@@ -985,6 +990,8 @@ class Experiment:
             data["based_on"] = self.based_on
         if self.tuned:
             data["tuned"] = self.tuned
+        if self.tuned_from:
+            data["tuned_from"] = self.tuned_from
         data["seeds"] = self.seeds
         data["problem"] = self.problem.to_table()
         data["training"] = self.training.to_table()
@@ -1011,7 +1018,7 @@ class Experiment:
     def key(self) -> dict[str, Any]:
         """What decides the results (the text and name left out): for comparisons."""
         data = self.to_dict()
-        for k in ("name", "title", "description", "based_on", "tuned"):
+        for k in ("name", "title", "description", "based_on", "tuned", "tuned_from"):
             data.pop(k, None)
         return data
 

@@ -94,16 +94,16 @@ def _central_differences(
         saved = flat[i]
         try:
             _set(flat, i, saved + eps, key, eps)
-            up = float(flat[i])  # as stored: saved + eps rounds in the array's dtype
+            up = flat[i]  # as stored: saved + eps rounds in the array's dtype
             f_plus = _value(f)
             _set(flat, i, saved - eps, key, eps)
-            down = float(flat[i])
+            down = flat[i]
             f_minus = _value(f)
         finally:
             flat[i] = saved  # put back exactly, also when f fails
-        # the step actually taken (exact in float64 for a float32 array), not 2 * eps:
-        # in float32 the two roundings can make it several percent off
-        grad[i] = (f_plus - f_minus) / (up - down)
+        # the step actually taken, in the array's dtype (exact for float32 and float64),
+        # not 2 * eps: in float32 the two roundings can make it several percent off
+        grad[i] = (f_plus - f_minus) / float(up - down)
     return grad
 
 
@@ -163,9 +163,9 @@ def check_layer(
     (key ``"x"``) and for an :class:`~gdlab.nn.layers.Affine`'s ``W`` and ``b``.
     A layer that draws from its own generator ``layer.rng`` (dropout) draws the
     same mask for every forward pass of the check. ``x`` is taken in the dtype of
-    the layer's arrays (an Affine's ``W``), else in its own floating type (integers
-    and booleans as float64); for a float32 layer pass ``eps=1e-3`` (see the
-    module's notes on float32).
+    the layer's arrays (an Affine's ``W``: for a float32 layer pass ``eps=1e-3``, see
+    the module's notes on float32), and in float64 for a layer without (an
+    activation, dropout), which takes any float type.
     """
     if not callable(getattr(layer, "forward", None)) or not callable(
         getattr(layer, "backward", None)
@@ -181,10 +181,10 @@ def check_layer(
             kind=TypeError,
             described=True,
         )
-    # computed in the layer's dtype (an Affine refuses another), else in x's own float type
+    # computed in the layer's dtype (an Affine refuses another), else in float64: sharpest
     dtype = getattr(getattr(layer, "W", None), "dtype", None)
     if dtype is None or dtype.kind != "f":
-        dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+        dtype = np.dtype(np.float64)
     x = np.array(x, dtype)
     own = getattr(layer, "rng", None)
     start = own.bit_generator.state if isinstance(own, np.random.Generator) else None
