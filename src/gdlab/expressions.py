@@ -255,6 +255,27 @@ def _magnitude_log10(value: Any) -> float:
         return math.inf
 
 
+def _folded_too_large(value: Any) -> Any:
+    """The number SymPy folded into a sum or product holding x or y (``x*1e200*1e200``
+    is ``1e400*x``; ``(x + y)*1e200*1e200`` distributes it over the terms) that is
+    beyond :data:`MAX_CONSTANT` in size, or ``None``."""
+    if value.is_Mul:
+        numbers = [value.as_coeff_Mul()[0]]
+    elif value.is_Add:
+        numbers = [value.as_coeff_Add()[0], *(term.as_coeff_Mul()[0] for term in value.args)]
+    else:
+        return None
+    cap = math.log10(MAX_CONSTANT)
+    return next((n for n in numbers if n.is_Number and _magnitude_log10(n) > cap), None)
+
+
+def _size_text(value: Any) -> str:
+    """A SymPy number of any size in 3 digits (``1.0e+400``; a float cannot hold it)."""
+    import mpmath
+
+    return mpmath.nstr(mpmath.mpf(_sympy().Float(value, 15)._mpf_), 3)
+
+
 _UNDEFINED = "undefined (a division by zero, or log(0))"
 _COMPLEX = "complex: the function must be real (e.g. sqrt of a negative)"
 
@@ -502,6 +523,15 @@ class _Builder:
             and _magnitude_log10(value) > math.log10(MAX_CONSTANT)
         ):
             raise ExpressionError("a constant too large", _position(node))
+        folded = _folded_too_large(value)
+        if folded is not None:
+            # x*1e200*1e200: SymPy folds the numbers of a product into one (1e400*x), said
+            # where the product starts, as 1e300*1e300*x is, never later, cut mid-number
+            raise ExpressionError(
+                f"a constant part too large ({_size_text(folded)}, beyond {MAX_CONSTANT:g} "
+                "in size)",
+                _position(node),
+            )
         return value
 
     def _call(self, node: ast.Call, depth: int) -> Any:

@@ -1176,7 +1176,8 @@ def _inner_work(hyperparameters: Mapping[str, Any]) -> int:
 
 def _check_work(steps: int, built: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
     """Refuse up front a request whose inner iterations could not finish in time
-    (:data:`~gdlab.play.limits.MAX_INNER_WORK`)."""
+    (:data:`~gdlab.play.limits.MAX_INNER_WORK`): about ``steps``, and as much about the
+    ``max_iter`` and ``history_size`` of each run that iterates (its ``fields``)."""
     per_step = [(label, _inner_work(hp), hp) for label, hp in built]
     total = steps * sum(work for _, work, _ in per_step)
     if total <= limits.MAX_INNER_WORK:
@@ -1190,6 +1191,12 @@ def _check_work(steps: int, built: Sequence[tuple[str, Mapping[str, Any]]]) -> N
         f"{limits.MAX_INNER_WORK:,}; got {total:,}. Ask for at most {most:,} steps, "
         "or lower max_iter or history_size",
         field="steps",
+        also=[
+            f"runs[{i}].hyperparameters.{name}"
+            for i, (_, work, _) in enumerate(per_step)
+            if work
+            for name in ("max_iter", "history_size")
+        ],
     )
 
 

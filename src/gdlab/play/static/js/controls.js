@@ -337,8 +337,9 @@ export function runPayload(catalog, run) {
 
 /**
  * The cards to send and those left out: a card refused as it stands (`refusedRuns`, a
- * WeakMap of a card's run → {key, error}, holds the `keyOf(payload)` it was refused
- * with) is left out; any other card's refusal is forgotten (changed since: sent again).
+ * WeakMap of a card's run → {key, error}, holds the `keyOf(payload, refusal)` it was
+ * refused with) is left out; any other card's refusal is forgotten (changed since: sent
+ * again).
  * Returns {runs, indices, labels, payloads, refused}: the cards sent, their indices
  * and payloads, every card's label, and {index, label, error} of each left out.
  */
@@ -348,7 +349,7 @@ export function partitionRuns(catalog, runs, refusedRuns, keyOf) {
   runs.forEach((run, i) => {
     const payload = runPayload(catalog, run);
     const refusal = refusedRuns.get(run);
-    if (refusal && refusal.key === keyOf(payload)) {
+    if (refusal && refusal.key === keyOf(payload, refusal)) {
       out.refused.push({index: i, label: labels[i], error: refusal.error});
       return;
     }

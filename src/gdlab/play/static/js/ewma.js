@@ -110,9 +110,13 @@ export async function createEwma({catalog, initial, onState, banner}) {
     view.plot = plot;
     box.replaceChildren(plot.node);
     drawWeights(a);
-    caption.textContent = `Seattle's daily maximum temperature (grey), ${dates[0]} to ${dates[n - 1]}, and its EWMA with β = ${fmt(a.beta)}`
+    // what is drawn: every day, or the first 90 (where the start's pull shows, named by its line)
+    const shown = state.zoom ? `over days 0 to ${end} (${dates[0]} to ${dates[end]})` : `${dates[0]} to ${dates[n - 1]}`;
+    const uncorrected = a.bias_correction ? "the red dashed line" : "the blue line";
+    caption.textContent = `Seattle's daily maximum temperature (grey), ${shown}, and its EWMA with β = ${fmt(a.beta)}`
       + ` (blue). The shaded band is the ≈ 1/(1 − β) = ${fmt(a.window, 3)} days the average mostly reflects at the marked day`
-      + " (move the mouse to move it). Without bias correction the average starts near 0, pulled by v₀ = 0 (see the first 90 days).";
+      + " (move the mouse to move it). Without bias correction the average starts near 0, pulled by v₀ = 0"
+      + (state.zoom ? ` (${uncorrected}).` : " (see the first 90 days).");
   }
 
   /** The legend's entries in rows that fit `width`, right-aligned: [[{color, text, dash, x}]]. */

@@ -3,7 +3,7 @@
 import {api, el, svg, fmt, unpack, Latest, PALETTE, debounce, showTooltip, hideTooltip, textWidth, markInvalid} from "./util.js";
 import {Plot, extent, fitted} from "./plot.js";
 import {slider, optimizerCard, runPayload, runFrom, schedulePicker, runLabels, cardWords, scheduleWords, partitionRuns,
-  sayRefusals as sayCardRefusals} from "./controls.js";
+  displayName, sayRefusals as sayCardRefusals} from "./controls.js";
 
 const W = 760;
 const H = 470;
@@ -352,28 +352,71 @@ export function create2d({catalog, initial, onState, banner}) {
   // A card the server refused (β₁ = 1.5) is left out of the requests while it stays as it
   // was refused (its run and the schedule): the other cards' paths are drawn, each in its
   // card's colour, and the refused one keeps its message and says "not run" in the legend.
-  const refusedRuns = new WeakMap();  // a card's run → {key, error}
+  // L-BFGS's work cap (steps × max_iter × (history_size + 10), summed over the cards that
+  // iterate within a step) refuses those cards together: they are left out while the steps,
+  // the schedule and each of them stay as refused (`together`), said under the steps box
+  // (the refusal's field) and on each of those cards, its max iter box marked.
+  const refusedRuns = new WeakMap();  // a card's run → {key, error, together}
   const sentWith = new WeakMap();  // a request's body → what it left out, and whose runs it holds
+  let workSaid = false;  // the steps box says the work cap's refusal
 
   function refusalKey(payload, scheduleAsked) {
     return JSON.stringify([payload, scheduleAsked ?? null]);
   }
 
+  function workKey(together, body) {
+    // a card on the work cap is asked again once the steps, the schedule or any card refused with it change
+    const payloads = together.map((run) => (state.runs.includes(run) ? runPayload(catalog, run) : null));
+    return JSON.stringify([body.steps, body.schedule ?? null, payloads]);
+  }
+
   function pathsRequest() {
     // the paths to ask for: every card but those refused as they stand (none sent: nothing asked)
     const body = pathsBody(true, false);
-    const sent = partitionRuns(catalog, state.runs, refusedRuns, (payload) => refusalKey(payload, body.schedule));
+    const sent = partitionRuns(catalog, state.runs, refusedRuns,
+      (payload, refusal) => (refusal.together ? workKey(refusal.together, body) : refusalKey(payload, body.schedule)));
     body.runs = sent.payloads;
     // what the legend says of each card left out (its hover), worked out once, not per redraw
-    for (const refused of sent.refused) refused.words = refusalWords(refused.error, refused.index);
+    for (const refused of sent.refused) {
+      refused.words = refused.error.work ? workWords(refused.error) : refusalWords(refused.error, refused.index);
+    }
     sentWith.set(body, sent);
     return withHave(body);
   }
 
+  function workWords(error) {
+    // the work cap's refusal with the cards' labels for its names (max iter, history size)
+    return error.message.replace(/\b(max_iter|history_size)\b/g, (name) => displayName(name));
+  }
+
   function sayRefusals(sent) {
-    const refused = (sent?.refused || []).map((r) =>
-      ({index: r.index, message: r.error.message, field: r.error.field, label: r.label}));
+    const refused = (sent?.refused || []).map((r) => (r.error.work
+      ? {index: r.index, field: r.error.field, label: r.label,
+        message: `not run: too much work for ${state.steps} steps (said under steps); lower the steps, or max iter or history size`}
+      : {index: r.index, message: r.error.message, field: r.error.field, label: r.label}));
     sayCardRefusals(cards, refused);
+    const work = (sent?.refused || []).find((r) => r.error.work);
+    if (work) stepsSlider.showError(workWords(work.error));
+    else if (workSaid) stepsSlider.showError("");
+    workSaid = Boolean(work);
+  }
+
+  function workRefusal(error, sent, body) {
+    // the cards the work cap refused together (fields runs[j].hyperparameters.max_iter …),
+    // each left out as refused; false when `error` is not that refusal
+    if (error.field !== "steps") return false;
+    const asked = [...new Set((error.fields || []).map((f) => /^runs\[(\d+)\]\.hyperparameters\./.exec(f)?.[1])
+      .filter((j) => j !== undefined && Number(j) < body.runs.length).map(Number))];
+    if (!asked.length) return false;
+    const together = asked.map((j) => sent.runs[j]);
+    const key = workKey(together, body);
+    for (const j of asked) {
+      const i = sent.indices[j];
+      const refusal = {message: error.message, field: `runs[${j}].hyperparameters.max_iter`, work: true};
+      refusedRuns.set(sent.runs[j], {key, together, error: refusal});
+      sent.refused.push({index: i, label: sent.labels[i], error: refusal});
+    }
+    return true;
   }
 
   const pathRequests = new Latest(
@@ -381,7 +424,9 @@ export function create2d({catalog, initial, onState, banner}) {
     (answer, body) => {
       const sent = sentWith.get(body);
       view.answer = answer;
-      view.runs = answer.runs.map((r, j) => ({...decode(r), index: sent.indices[j], label: sent.labels[sent.indices[j]]}));
+      // cardLr: the lr its card sent, from which a schedule starts (the legend names it)
+      view.runs = answer.runs.map((r, j) => ({...decode(r), index: sent.indices[j], label: sent.labels[sent.indices[j]],
+        cardLr: body.runs[j].hyperparameters?.lr}));
       view.notRun = sent.refused;
       view.error = sent.refused[0]?.error ?? null;
       banner("");
@@ -393,6 +438,12 @@ export function create2d({catalog, initial, onState, banner}) {
       const sent = sentWith.get(body);
       const j = runOf(error, body.runs.length);
       view.error = error;
+      if (workRefusal(error, sent, body)) {
+        // those cards are left out and the others asked again (drawn at the steps asked)
+        sayRefusals(sent);
+        pathRequests.request(pathsRequest(), changedAt);
+        return;
+      }
       if (j !== null) {
         // that card is left out and the others asked again (a further refusal: the same)
         const i = sent.indices[j];
@@ -604,8 +655,11 @@ export function create2d({catalog, initial, onState, banner}) {
       ? `no path from ${from}: f is not finite there (f = ${valueWords(view.runs.find(undefinedAt).loss[0])}): outside its domain, or too large for floating point.`
       : `the paths of ${view.runs.length} optimizer${view.runs.length === 1 ? "" : "s"} from ${from},`
         + ` ${state.steps} step${state.steps > 1 ? "s" : ""}${state.schedule ? `, lr under a ${state.schedule.name} schedule` : ""}.`;
+    const notes = view.lossNotes || {};
     caption.textContent = `${contourWords(view.surface)}; ${paths}`
       + " Hover a point for its step, f and gradient; click the plot to start elsewhere. × marks where a path left the plot or diverged."
+      + (notes.above ? " ▲ marks where a run's f rises above the loss chart." : "")
+      + (notes.zero ? " A run at f = 0 exactly is drawn on the loss chart's bottom edge (a log scale has no 0)." : "")
       + (view.notRun.length ? ` Not run: ${view.notRun.map((r) => r.label).join(", ")} (its card says why).` : "");
   }
 
@@ -616,7 +670,8 @@ export function create2d({catalog, initial, onState, banner}) {
       return `${surface.function.description} is constant over this view (f = ${valueWords(low ?? surface.levels[0])}):`
         + " no contour lines are drawn";
     }
-    return `Contours of ${surface.function.description} at ${surface.levels.length} log-spaced levels (dense near the minimum)`;
+    // log-spaced above the lowest f on the grid: dense there (at the minimum, where one is in view)
+    return `Contours of ${surface.function.description} at ${surface.levels.length} log-spaced levels (dense where f is lowest in this view)`;
   }
 
   function valueWords(value) {
@@ -653,9 +708,19 @@ export function create2d({catalog, initial, onState, banner}) {
   }
 
   function lrText(run) {
+    // under a schedule, the card's lr: the rate each schedule starts from (onecycle's
+    // max_lr, cyclic's base_lr, piecewise's values × lr, warmup's inner schedule's)
     const lr = run.hyperparameters?.lr;
     if (typeof lr === "number") return `lr ${fmt(lr)}`;
-    return lr && lr.schedule ? `lr ${fmt(lr.schedule.lr0 ?? lr.schedule.lr ?? NaN)}, ${lr.schedule.name}` : "";
+    if (!lr?.schedule) return "";
+    return `lr ${fmt(typeof run.cardLr === "number" ? run.cardLr : scheduleLr(lr.schedule))}, ${lr.schedule.name}`;
+  }
+
+  function scheduleLr(config) {
+    // a schedule config's initial rate: its "base" argument (lr0, max_lr, base_lr, an inner schedule's)
+    const base = catalog.schedules[config.name]?.arguments.find((a) => a.kind === "base")?.name;
+    const value = base === undefined ? undefined : config[base];
+    return value && typeof value === "object" ? scheduleLr(value) : value ?? NaN;
   }
 
   function divergedAt(run) {
@@ -689,7 +754,7 @@ export function create2d({catalog, initial, onState, banner}) {
       const item = el("span", {class: "item not-run", "data-run": refused.index});
       item.style.setProperty("--swatch", PALETTE[refused.index % PALETTE.length]);
       item.append(el("span", {class: "swatch"}), refused.label,
-        el("span", {class: "status", title: refused.words}, "not run: mend its card"));
+        el("span", {class: "status", title: refused.words}, refused.error.work ? "not run: see under steps" : "not run: mend its card"));
       items.push([refused.index, item]);
     }
     legendBox.replaceChildren(...items.sort((a, b) => a[0] - b[0]).map(([, item]) => item));
@@ -697,6 +762,7 @@ export function create2d({catalog, initial, onState, banner}) {
 
   function drawLoss() {
     const runs = view.runs;
+    view.lossNotes = {zero: false, above: false};  // what the caption says of the loss chart
     if (runs.length && startUndefined()) {
       // no loss at all to draw: no axes for numbers that are not there
       view.lossPlot = null;
@@ -706,11 +772,15 @@ export function create2d({catalog, initial, onState, banner}) {
     }
     const f0 = Math.max(...runs.map((r) => Math.abs(r.loss[0])).filter(Number.isFinite), 1e-300);
     const keep = (v) => Number.isFinite(v) && Math.abs(v) <= 1e4 * Math.max(f0, 1e-12);
-    // the scale follows the runs that stayed in the plot; the others are clipped at its edge
-    const stayed = runs.filter((r) => r.status === "ok" && (r.left_at === null || r.left_at === undefined));
-    const values = (stayed.length ? stayed : runs).map((r) => Array.from(r.loss).filter(keep));
-    const positive = values.every((vs) => vs.every((v) => v > 0));
-    let log = positive && values.some((vs) => vs.length > 0);  // none drawn (every card refused): linear
+    // the scale follows the runs that did not diverge, while they stayed in the plot (a run
+    // that left it: its steps before); what lies above is clipped at the top, marked ▲
+    const stayed = runs.filter((r) => r.status === "ok");
+    const inPlot = (r) => Array.from(r.left_at === null || r.left_at === undefined ? r.loss : r.loss.slice(0, r.left_at));
+    const values = (stayed.length ? stayed.map(inPlot) : runs.map((r) => Array.from(r.loss))).map((vs) => vs.filter(keep));
+    // an exact 0 (a run on the minimum) lies below a log axis: drawn at its bottom edge,
+    // as the report's figures draw it, not a reason to make every other run's curve flat
+    const positive = values.every((vs) => vs.every((v) => v >= 0)) && values.some((vs) => vs.some((v) => v > 0));
+    let log = positive;  // none drawn (every card refused): linear
     if (log) {
       const [lo, hi] = extent(values, {log: true, pad: 0});
       log = hi / lo > 30;
@@ -719,12 +789,18 @@ export function create2d({catalog, initial, onState, banner}) {
       y: {domain: extent(values, {log, fallback: [0, 1]}), log, label: log ? "f(x, y)  (log scale)" : "f(x, y)"},
       margin: {left: 58, bottom: 38, top: 10, right: 14}});
     plot.node.setAttribute("aria-label", "loss per step");
+    const bottom = plot.y.domain[0];
     runs.forEach((run) => {
       const steps = Array.from(run.loss, (_, k) => k);
       const color = PALETTE[run.index % PALETTE.length];
-      plot.line(steps, Array.from(run.loss), {stroke: color, "data-run": run.index});
-      if ((run.status === "diverged" || run.status === "failed") && run.loss.length) stopMark(plot, run, color, run.index);
+      const zero = log && run.loss.some((v) => v === 0);
+      view.lossNotes.zero ||= zero;
+      plot.line(steps, Array.from(run.loss, (v) => (zero && v === 0 ? bottom : v)), {stroke: color, "data-run": run.index});
+      const stopped = (run.status === "diverged" || run.status === "failed") && run.loss.length;
+      if (stopped) stopMark(plot, run, color, run.index);
+      view.lossNotes.above = aboveMark(plot, run, color, stopped) || view.lossNotes.above;
     });
+    if (view.lossNotes.zero) zeroLabel(plot);
     const rule = svg("line", {y1: plot.margin.top, y2: plot.margin.top + plot.inner.h, stroke: "#1d2733", "stroke-dasharray": "3 3", visibility: "hidden"});
     plot.over.append(rule);
     plot.node.addEventListener("pointermove", (event) => {
@@ -740,6 +816,34 @@ export function create2d({catalog, initial, onState, banner}) {
     plot.node.addEventListener("pointerleave", () => { rule.setAttribute("visibility", "hidden"); hideTooltip(); });
     view.lossPlot = plot;
     lossBox.replaceChildren(plot.node);
+  }
+
+  function zeroLabel(plot) {
+    // "0" at the bottom edge of a log axis that draws f = 0 there, unless a tick's label is that close
+    const edge = plot.margin.top + plot.inner.h;
+    if (plot.ticks(plot.y).some((v) => edge - plot.sy(v) < 14)) return;
+    plot.axes.append(svg("text", {x: plot.margin.left - 7, y: edge + 4, "text-anchor": "end", fill: "#4a5563", class: "zero"}, "0"));
+  }
+
+  function aboveMark(plot, run, color, stopped) {
+    // ▲ at the chart's top edge where the run's loss first rises above it (its curve is
+    // clipped there), with its step and f on hover; not where its × already stands
+    const [, high] = plot.y.domain;
+    const k = run.loss.findIndex((v) => v > high);
+    if (k < 0 || (stopped && k === run.loss.length - 1)) return false;
+    const t = (v) => (plot.y.log ? Math.log10(v) : v);
+    const before = run.loss[k - 1];
+    // where the line crosses the edge (between steps k − 1 and k), else at step k
+    const at = k > 0 && Number.isFinite(run.loss[k]) && Number.isFinite(before) && (!plot.y.log || before > 0)
+      ? k - 1 + (t(high) - t(before)) / (t(run.loss[k]) - t(before)) : k;
+    const {left, top} = plot.margin;
+    const px = Math.min(Math.max(plot.sx(at), left + 6), left + plot.inner.w - 6);  // inside the frame
+    const py = top + 1;
+    const g = svg("g", {class: "above", "data-run": run.index},
+      svg("title", {}, `${run.label}: f rises above the chart at step ${k} (f = ${valueWords(run.loss[k])})`),
+      svg("path", {d: `M${px} ${py}l5 9h-10z`, fill: color, stroke: "#fff", "stroke-width": 1.5, "stroke-linejoin": "round"}));
+    plot.over.append(g);
+    return true;
   }
 
   function stopMark(plot, run, color, i) {

@@ -243,9 +243,13 @@ export function createNetwork({catalog, initial, onState, banner}) {
       view.last = message;
       view.step = message.step;
       for (const [i, run] of message.runs.entries()) {
+        // at the run's own step: one that stopped (diverged) stays at its last, its curve ends there
         const h = view.history[i] || (view.history[i] = {steps: [], loss: [], accuracy: []});
-        if (h.steps.length && h.steps[h.steps.length - 1] >= message.step) continue;
-        h.steps.push(message.step);
+        h.status = run.status;
+        h.reason = run.reason;
+        const step = run.step ?? message.step;
+        if (h.steps.length && h.steps[h.steps.length - 1] >= step) continue;
+        h.steps.push(step);
         h.loss.push(run.loss ?? NaN);
         h.accuracy.push(run.accuracy ?? NaN);
         if (h.steps.length > MAX_HISTORY) for (const key of ["steps", "loss", "accuracy"]) h[key] = h[key].filter((_, k) => k % 2 === 0);
@@ -316,18 +320,21 @@ export function createNetwork({catalog, initial, onState, banner}) {
       node.append(svg("rect", {width: PANEL, height: PANEL, fill: "#fff"}), image, dots,
         svg("rect", {width: PANEL, height: PANEL, fill: "none", stroke: "#9aa5b1"}));
       const stats = el("span", {class: "stats"}, "");
-      // a long name gives way (…, whole on hover), never the numbers beside it
+      const status = el("span", {class: "run-status", hidden: true});
+      // the name on a line of its own, the numbers and the status on the next: with four
+      // panels side by side the numbers left no room for the name (a longer one: …, whole on hover)
       const name = el("span", {class: "name", title: label}, label);
-      const head = el("figcaption", {}, el("span", {class: "swatch"}), name, stats);
+      const head = el("figcaption", {}, el("span", {class: "title"}, el("span", {class: "swatch"}), name),
+        el("span", {class: "numbers"}, stats, status));
       head.style.setProperty("--swatch", color);
       const canvas = el("canvas", {width: d.grid, height: d.grid});
-      return {label, color, index, node, image, stats, canvas, figure: el("figure", {"data-run": index}, head, node), signature: 0};
+      return {label, color, index, node, image, stats, status, canvas, figure: el("figure", {"data-run": index}, head, node), signature: 0};
     });
     // a card refused: in its place, no panel but a note (its card says why); the frames' caption names it
     const leftOut = view.shown?.refused || [];
     view.notRun = leftOut.map((r) => r.label);
     const notRun = leftOut.map((r) => {
-      const head = el("figcaption", {}, el("span", {class: "swatch"}), r.label);
+      const head = el("figcaption", {}, el("span", {class: "title"}, el("span", {class: "swatch"}), el("span", {class: "name"}, r.label)));
       head.style.setProperty("--swatch", PALETTE[r.index % PALETTE.length]);
       return {index: r.index, figure: el("figure", {"data-run": r.index, class: "not-run"}, head,
         el("p", {class: "status"}, "not run: mend its card"))};
@@ -366,9 +373,11 @@ export function createNetwork({catalog, initial, onState, banner}) {
       const panel = view.panels[i];
       if (!panel) return;
       paint(panel, run.boundary);
-      const status = run.status === "ok" ? "" : ` · ${run.status}`;
-      panel.stats.textContent = `loss ${fmt(run.loss, 3)} · acc ${run.accuracy === null ? "–" : `${(100 * run.accuracy).toFixed(1)}%`}${status}`;
-      panel.stats.title = run.reason || "";
+      panel.stats.textContent = `loss ${fmt(run.loss, 3)} · acc ${run.accuracy === null ? "–" : `${(100 * run.accuracy).toFixed(1)}%`}`;
+      // diverged (or stopped) said in its own words beside the numbers, never cut off
+      panel.status.textContent = run.status === "ok" ? "" : run.status;
+      panel.status.hidden = run.status === "ok";
+      panel.status.title = run.reason || "";
     });
     // Why a run stopped (diverged, or a step past the time limit), under the panels.
     const reasons = [];
@@ -387,15 +396,18 @@ export function createNetwork({catalog, initial, onState, banner}) {
     }
     caption.textContent = `Each panel: the network's P(class 1) over the plane (blue: class 1, orange: class 0; paler near 0.5) after`
       + ` ${frame.step} steps of its optimizer, with the ${view.data.X.length} points. Below: loss and accuracy on all points,`
-      + " measured each frame." + (reasons.length ? ` ${reasons.join(" ")}` : "")
+      + " measured each frame." + (reasons.length ? ` ${reasons.join(" ")} × marks where a stopped run's curves end.` : "")
       + (view.notRun.length ? ` Not run: ${view.notRun.join(", ")} (its card says why).` : "");
   }
 
   function drawCharts() {
     const h = view.history;
     if (!h.length) return;
-    const last = Math.max(1, ...h.map((r) => r.steps[r.steps.length - 1] || 0));
-    const lossValues = h.map((r) => r.loss);
+    const last = Math.max(1, view.step, ...h.map((r) => r.steps[r.steps.length - 1] || 0));
+    // the scale follows the runs still training (as in 2-D mode): a diverged run's loss,
+    // off it, is clipped at the edge, where its × stands
+    const training = h.filter((r) => r.status === "ok");
+    const lossValues = (training.length ? training : h).map((r) => r.loss);
     const loss = new Plot({...fitted(lossBox, 470, 250), x: {domain: [0, last], label: "step"},
       y: {domain: extent(lossValues, {log: true, fallback: [0.01, 1]}), log: true, label: "loss (log scale)"}, margin: {left: 56, right: 10}});
     const acc = new Plot({...fitted(accuracyBox, 470, 250), x: {domain: [0, last], label: "step"},
@@ -404,11 +416,33 @@ export function createNetwork({catalog, initial, onState, banner}) {
       const {index, color} = cardOf(i);
       loss.line(r.steps, r.loss, {stroke: color, "data-run": index});
       acc.line(r.steps, r.accuracy, {stroke: color, "data-run": index});
+      if (r.status && r.status !== "ok" && r.steps.length) {
+        const title = `${view.panels[i]?.label ?? ""}: ${r.reason || r.status}`;
+        endMark(loss, r.steps, r.loss, color, index, title);
+        endMark(acc, r.steps, r.accuracy, color, index, title);
+      }
     });
     view.lossPlot = loss;
     view.accuracyPlot = acc;
     lossBox.replaceChildren(loss.node);
     accuracyBox.replaceChildren(acc.node);
+  }
+
+  function endMark(plot, steps, values, color, index, title) {
+    // × at a stopped run's last point; off the scale (or not a number): at the frame's
+    // edge, always inside it, on a white halo, its reason on hover (as 2-D mode's)
+    const k = steps.length - 1;
+    const [low, high] = plot.y.domain;
+    const v = values[k];
+    const y = Number.isFinite(v) ? Math.min(Math.max(v, low), high) : (v === -Infinity ? low : high);
+    const size = 5;
+    const {left, top} = plot.margin;
+    const px = Math.min(Math.max(plot.sx(steps[k]), left + size + 2), left + plot.inner.w - size - 2);
+    const py = Math.min(Math.max(plot.sy(y), top + size + 2), top + plot.inner.h - size - 2);
+    const g = svg("g", {class: "stop", "data-run": index}, svg("title", {}, title));
+    plot.over.append(g);
+    plot.cross(px, py, {stroke: "#fff", "stroke-width": 5}, size, g);
+    plot.cross(px, py, {stroke: color}, size, g);
   }
 
   // ------------------------------------------------------------------ state
@@ -438,7 +472,7 @@ export function createNetwork({catalog, initial, onState, banner}) {
   function figure() {
     if (!view.panels.length) return [];
     const gap = 12;
-    const head = 22;
+    const head = 38;  // the name, and under it the numbers and status (as the page's heads)
     const width = view.panels.length * (PANEL + gap) - gap;
     const row = svg("svg", {xmlns: "http://www.w3.org/2000/svg", viewBox: `0 0 ${width} ${PANEL + head}`, width, height: PANEL + head,
       "font-family": "system-ui, sans-serif", "font-size": 12});
@@ -447,8 +481,10 @@ export function createNetwork({catalog, initial, onState, banner}) {
       const copy = panel.node.cloneNode(true);
       copy.setAttribute("x", String(i * (PANEL + gap)));
       copy.setAttribute("y", String(head));
-      row.append(svg("text", {x: i * (PANEL + gap), y: 15, fill: panel.color, "font-weight": 600}, panel.label),
-        svg("text", {x: i * (PANEL + gap) + PANEL, y: 15, fill: "#4a5563", "text-anchor": "end"}, panel.stats.textContent), copy);
+      const x = i * (PANEL + gap);
+      row.append(svg("text", {x, y: 14, fill: panel.color, "font-weight": 600}, panel.label),
+        svg("text", {x, y: 31, fill: "#4a5563"}, panel.stats.textContent,
+          panel.status.hidden ? null : svg("tspan", {fill: "#b3261e", "font-weight": 600, dx: 8}, panel.status.textContent)), copy);
     });
     const charts = [view.lossPlot?.node, view.accuracyPlot?.node].filter(Boolean);
     if (!charts.length) return [row];
