@@ -144,6 +144,15 @@ def test_a_network_run_diverges_as_the_race_says():
     assert session.runs[0].status == "diverged"
     frame = session.frame()
     assert frame["runs"][0]["status"] == "diverged"
+    # a stopped run is evaluated once: later frames send that entry, not a new evaluation
+    session.advance(5)
+    evaluated = []
+    evaluate = session.problem.evaluate
+    session.problem.evaluate = lambda point: evaluated.append(point) or evaluate(point)
+    later = session.frame()
+    assert len(evaluated) == 1  # the SGD run still training, not the diverged one
+    assert later["runs"][0] == frame["runs"][0]
+    assert later["runs"][1]["step"] == 25
 
 
 def test_network_frames_evaluate_where_the_race_evaluates():

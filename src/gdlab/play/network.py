@@ -155,6 +155,8 @@ class _Run:
     status: str = "ok"
     reason: str = ""
     last: dict[str, float] = field(default_factory=dict)
+    #: Its frame entry once it has stopped (:meth:`NetworkSession.frame`): made once.
+    final: dict[str, Any] | None = None
     #: The race's divergence check: the same limit, the same messages.
     guard: DivergenceGuard = field(default_factory=DivergenceGuard)
 
@@ -281,11 +283,15 @@ class NetworkSession:
         }
 
     def frame(self) -> dict[str, Any]:
-        """Each run's loss and accuracy on the whole set and its decision boundary now."""
+        """Each run's loss and accuracy on the whole set and its decision boundary now (a
+        run that has stopped: as evaluated once, when it stopped)."""
         from gdlab.race import boundary
 
         out = []
         for run in self.runs:
+            if run.final is not None:
+                out.append(run.final)
+                continue
             entry: dict[str, Any] = {
                 "label": run.label,
                 "step": run.step,
@@ -303,6 +309,8 @@ class NetworkSession:
                 np.clip(np.rint(prob * 255), 0, 255).astype(np.uint8).tobytes()
             ).decode("ascii")
             out.append(entry)
+            if run.status != "ok":  # it moves no more: its entry stands
+                run.final = entry
         return {"type": "frame", "step": self.step, "runs": out}
 
 
