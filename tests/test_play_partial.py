@@ -113,7 +113,7 @@ def test_the_valid_runs_are_drawn_while_a_refused_card_says_why(page):
     assert "RMSprop: not run" in figure
     caption = page.inner_text("#caption-2d")
     assert "the paths of 2 optimizers" in caption
-    assert "Not run: Adam, RMSprop (its card says why)." in caption
+    assert "Not run: Adam and RMSprop (their cards say why)." in caption
 
     # another card's slider redraws, the refused cards left out still
     _type(page, ".card:nth-child(1) input[type=number][data-name=lr]", "0.2")

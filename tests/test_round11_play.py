@@ -10,6 +10,10 @@
   card's lr (it said "lr –" under onecycle); the captions say what is drawn.
 * A typed product whose numbers fold beyond 1e300 (``x*1e200*1e200``) is refused where
   it starts, naming the folded value (the message cut it mid-number, with no position).
+* Review: one folded below the float range (``x/1e200/1e200``) runs (it was "too large");
+  one just beyond the cap shows the digits that say so; an edited box refused still stays
+  marked; ▼ where a loss falls below a linear chart; a caption with every card refused;
+  0 on the log floor below a break; a loss chart of one value near 1e300 has a scale.
 
 The browser tests use Debian's Chromium (skipped without it, but under ``CI=true``).
 """
@@ -72,6 +76,32 @@ def test_a_product_folded_beyond_the_cap_is_said_where_it_starts(text, value):
 
 def test_a_product_within_the_cap_still_runs():
     assert str(expressions.parse("x*1e150*1e150")) == "1.0e+300*x"
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("x/1e200/1e200", "1.0e-400*x"),
+        ("(x*1e-200)*(y*1e-200)", "1.0e-400*x*y"),
+        ("1e-200*x*1e-200", "1.0e-400*x"),
+        ("1e-200*1e-200*x", "1.0e-400*x"),  # the constant check, folded before x
+        ("x^2*1e-170*1e-170 + y^2", "1.0e-340*x**2 + y**2"),
+    ],
+)
+def test_a_number_folded_below_the_float_range_runs(text, folded):
+    # the cap is on size: 1e-400 was read as "too large" (float() of it is 0.0)
+    assert str(expressions.parse(text)) == folded
+    function = expressions.function(text)
+    assert function.f(0.5, 0.25) == (0.0625 if "y**2" in folded else 0.0)
+
+
+def test_a_folded_number_just_beyond_the_cap_shows_digits_enough():
+    with pytest.raises(expressions.ExpressionError) as caught:
+        expressions.parse("1e299*x*10.0001")
+    assert "(1.00001e+300, beyond 1e+300 in size)" in str(caught.value)
+    with pytest.raises(expressions.ExpressionError) as caught:  # like terms combined
+        expressions.parse("1e300*x + 1e300*x")
+    assert "(2.0e+300, beyond 1e+300 in size)" in str(caught.value)
 
 
 # --------------------------------------------------------------------------- browser
@@ -190,7 +220,7 @@ def test_the_ewma_caption_says_the_90_days_shown(page):
     _open(page, {"m": "ewma", "ewma": {"beta": 0.98, "zoom": True}}, "true")
     caption = _wait(page, "document.getElementById('caption-ewma').textContent")
     assert "over days 0 to 90 (2012-01-01 to 2012-03-31)" in caption
-    assert "(the red dashed line)." in caption
+    assert "(the orange dashed line)." in caption
     assert "2015-12-31" not in caption
 
 
@@ -243,3 +273,100 @@ def test_a_diverged_network_run_ends_with_a_cross_and_leaves_the_scale(page):
         ["Adam", True, None, True],
     ]
     assert "× marks where a stopped run's curves end." in page.inner_text("#caption-net")
+
+
+# --------------------------------------------------------------------------- round 11, review
+
+
+def _marked(page) -> list:
+    return page.evaluate(
+        "() => [...document.querySelectorAll('#controls-2d [aria-invalid=true]')]"
+        ".map((n) => n.getAttribute('aria-label'))"
+    )
+
+
+def test_a_refused_box_stays_marked_when_edited_until_the_refusal_is_lifted(page):
+    runs = [{"optimizer": "lbfgs"}, {"optimizer": "sgd", "hyperparameters": {"lr": 0.001}}]
+    _open(page, {"m": "2d", "2d": {"f": "rosenbrock", "n": 100, "r": runs}}, f"{TWO}.idle")
+    _wait(page, f"{TWO}.idle && {TWO}.view.notRun.length === 1")
+    assert _marked(page) == ["steps value", "max iter value"]
+    box = "#controls-2d .card:nth-child(1) input[aria-label='max iter value']"
+    for value, left_out in (("80", 1), ("40", 1), ("5", 0)):  # 5: 100 × 5 × 110 fits
+        page.fill(box, value)
+        page.press(box, "Enter")
+        _wait(page, f"{TWO}.idle && {TWO}.view.notRun.length === {left_out}")
+        # still refused: still marked (sayRefusals left the card saying the same words)
+        expected = ["steps value", "max iter value"] if left_out else []
+        assert _marked(page) == expected, value
+
+
+def test_a_loss_falling_below_a_linear_chart_is_marked(page):
+    from play_serving import shot
+
+    runs = [{"optimizer": "sgd", "hyperparameters": {"lr": 0.1}}]
+    _open(page, {"m": "2d", "2d": {"f": "saddle", "n": 100, "r": runs}}, f"{TWO}.idle")
+    _drawn(page)
+    shot(page, "round11-loss-below")
+    assert not page.evaluate(f"() => {TWO}.view.lossPlot.y.log")
+    low = page.evaluate(f"() => {TWO}.view.lossPlot.y.domain[0]")
+    marks = page.evaluate(
+        "() => [...document.querySelectorAll('#loss2d g.below')].map((g) => g.textContent)"
+    )
+    assert len(marks) == 1
+    assert marks[0].startswith("SGD: f falls below the chart at step ")
+    loss = page.evaluate(f"() => Array.from({TWO}.view.runs[0].loss)")
+    step = int(marks[0].split("step ")[1].split(" ")[0])
+    assert loss[step] < low <= loss[step - 1]
+    caption = page.inner_text("#caption-2d")
+    assert "▼ marks where a run's f falls below the loss chart." in caption
+    assert "▲" not in caption
+
+
+def test_every_card_refused_says_so_in_a_sentence(page):
+    runs = [{"optimizer": "lbfgs"}, {"optimizer": "lbfgs"}]
+    _open(page, {"m": "2d", "2d": {"f": "rosenbrock", "n": 100, "r": runs}}, f"{TWO}.idle")
+    _wait(page, f"{TWO}.idle && {TWO}.view.notRun.length === 2")
+    caption = page.inner_text("#caption-2d")
+    assert "0 optimizers" not in caption
+    assert (
+        "no path from (−1.5, 2): LBFGS and LBFGS 2 were not run (their cards say why). "
+        "Click the plot to start elsewhere." in caption
+    )
+    assert "Hover a point" not in caption
+
+
+def test_zero_on_the_log_floor_lies_below_a_gap_with_a_break(page):
+    runs = [
+        {"optimizer": "sgd", "hyperparameters": {"lr": 0.5}},
+        {"optimizer": "adam", "hyperparameters": {"lr": 0.1}},
+        {"optimizer": "sgd", "hyperparameters": {"lr": 0.05}},
+    ]
+    _open(page, {"m": "2d", "2d": {"e": "x^2 + y^2", "s": [-4, 3], "n": 40, "r": runs}}, "true")
+    _drawn(page)
+    edge, lowest, breaks = page.evaluate(
+        f"""() => {{ const v = {TWO}.view; const p = v.lossPlot;
+        const low = Math.min(...v.runs.flatMap((r) => Array.from(r.loss)).filter((f) => f > 0));
+        return [p.margin.top + p.inner.h, p.sy(low),
+                document.querySelectorAll('#loss2d g.floor-break').length]; }}"""
+    )
+    assert edge - lowest > 12  # the lowest f above 0 stands clear of the 0 drawn on the floor
+    assert breaks == 1
+    assert "bottom edge, below a break in its axis" in page.inner_text("#caption-2d")
+
+
+def test_a_loss_chart_of_one_value_near_1e300_has_a_scale(page):
+    errors = []
+    listen = lambda message: errors.append(message.text) if message.type == "error" else None  # noqa: E731
+    page.on("console", listen)
+    try:
+        runs = [{"optimizer": "sgd", "hyperparameters": {"lr": 0.1}}]
+        state = {"e": "1e150*x*1e150 + y^2", "n": 20, "r": runs}
+        _open(page, {"m": "2d", "2d": state}, "true")
+        _drawn(page)
+        low, high = page.evaluate(f"() => {TWO}.view.lossPlot.y.domain")
+        assert low < high  # ±1 was lost at 1e300: an empty domain, NaN attributes
+        drawn = page.inner_html("#loss2d")
+        assert "NaN" not in drawn
+    finally:
+        page.remove_listener("console", listen)
+    assert errors == []

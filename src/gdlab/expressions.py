@@ -249,6 +249,11 @@ def _magnitude_log10(value: Any) -> float:
         return (n.bit_length() - 1) * math.log10(2) if n.bit_length() > 1000 else math.log10(n)
     if isinstance(value, sympy.Rational):
         return _magnitude_log10(sympy.Integer(value.p)) - _magnitude_log10(sympy.Integer(value.q))
+    if isinstance(value, sympy.Float):
+        # from mpmath's exponent, never float(): 1e-400 is 0.0 there (log10 fails), 1e400 inf
+        import mpmath
+
+        return float(mpmath.log10(abs(mpmath.mpf(value._mpf_))))
     try:
         return math.log10(abs(float(value)))
     except (OverflowError, ValueError, TypeError):
@@ -270,10 +275,16 @@ def _folded_too_large(value: Any) -> Any:
 
 
 def _size_text(value: Any) -> str:
-    """A SymPy number of any size in 3 digits (``1.0e+400``; a float cannot hold it)."""
+    """A SymPy number beyond :data:`MAX_CONSTANT` in size, of any size, in 3 digits
+    (``1.0e+400``; a float cannot hold it), or in as many as show it is beyond the cap
+    (``1.0001e+300``, never ``1.0e+300``)."""
     import mpmath
 
-    return mpmath.nstr(mpmath.mpf(_sympy().Float(value, 15)._mpf_), 3)
+    number = mpmath.mpf(_sympy().Float(value, 15)._mpf_)
+    digits = 3
+    while digits < 15 and abs(mpmath.mpf(mpmath.nstr(number, digits))) <= MAX_CONSTANT:
+        digits += 1
+    return mpmath.nstr(number, digits)
 
 
 _UNDEFINED = "undefined (a division by zero, or log(0))"

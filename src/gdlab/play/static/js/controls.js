@@ -236,7 +236,13 @@ export function optimizerCard({catalog, run, color, onChange, onRemove, removabl
     extra = el("div", {class: "extra", hidden: !open});
     for (const hp of spec.hyperparameters) {
       if (!(hp.name in run.hp)) run.hp[hp.name] = base[hp.name];
-      const w = widget(hp, run.hp[hp.name], (v) => { run.hp[hp.name] = v; onChange(run); }, undefined, (bad) => {
+      const w = widget(hp, run.hp[hp.name], (v) => {
+        run.hp[hp.name] = v;
+        // a new value unmarks its box (the slider's own note): the refusal stands until an
+        // answer comes back without it, and sayRefusals skips a card saying the same words
+        if (marked === hp.name) markInvalid(widgets[hp.name].box, true);
+        onChange(run);
+      }, undefined, (bad) => {
         // what is typed in a box is what is current there: its own message replaces the
         // server's refusal of the value before it (which stands until an answer comes back
         // without it, and is said again once the box holds a number)
@@ -320,6 +326,17 @@ export function sayRefusals(cards, refused) {
     card.said = said;
     if (r) card.showError(r.message, r.field, r.label); else card.showError("");
   });
+}
+
+/** A caption's cards not run, by their labels: "Not run: Adam (its card says why)." or
+ * "Not run: Adam and RMSprop (their cards say why)."; "" for none. With `subject`, a
+ * sentence's end: "Adam and RMSprop were not run (their cards say why)." */
+export function notRunWords(labels, subject = false) {
+  if (!labels.length) return "";
+  const many = labels.length > 1;
+  const list = many ? `${labels.slice(0, -1).join(", ")} and ${labels[labels.length - 1]}` : labels[0];
+  const why = `(${many ? "their cards say" : "its card says"} why).`;
+  return subject ? `${list} ${many ? "were" : "was"} not run ${why}` : `Not run: ${list} ${why}`;
 }
 
 /** What the server gets for a run: hyperparameters that differ from the preset's (lr always). */
@@ -416,7 +433,11 @@ export function schedulePicker({catalog, value, onChange, allowNone = true, labe
     for (const a of spec.arguments) {
       if (a.kind === "base") continue;
       if (!(a.name in current.arguments)) current.arguments[a.name] = a.default;
-      const set = (v) => { current.arguments[a.name] = v; onChange(current); };
+      const set = (v) => {
+        current.arguments[a.name] = v;
+        if (marked === a.name) markInvalid(boxes[a.name], true);  // as on a card: until lifted
+        onChange(current);
+      };
       if (a.kind === "fraction") {
         const w = slider({name: a.name, label: `${displayName(a.name)} ×lr`, spec: {kind: "real", scale: a.scale || "linear", min: a.min ?? 0, max: a.max ?? 1},
           value: current.arguments[a.name], onInput: set, title: `${a.name}, as a multiple of the initial rate`,

@@ -5,7 +5,7 @@ import {Plot, extent, fitted} from "./plot.js";
 import {slider} from "./controls.js";
 
 const BLUE = "#0072B2";
-const RED = "#D55E00";
+const RED = "#D55E00";  // vermillion: "orange" in the caption
 
 export async function createEwma({catalog, initial, onState, banner}) {
   const state = {beta: 0.9, bias_correction: true, zoom: false, day: 400};
@@ -112,7 +112,7 @@ export async function createEwma({catalog, initial, onState, banner}) {
     drawWeights(a);
     // what is drawn: every day, or the first 90 (where the start's pull shows, named by its line)
     const shown = state.zoom ? `over days 0 to ${end} (${dates[0]} to ${dates[end]})` : `${dates[0]} to ${dates[n - 1]}`;
-    const uncorrected = a.bias_correction ? "the red dashed line" : "the blue line";
+    const uncorrected = a.bias_correction ? "the orange dashed line" : "the blue line";
     caption.textContent = `Seattle's daily maximum temperature (grey), ${shown}, and its EWMA with β = ${fmt(a.beta)}`
       + ` (blue). The shaded band is the ≈ 1/(1 − β) = ${fmt(a.window, 3)} days the average mostly reflects at the marked day`
       + " (move the mouse to move it). Without bias correction the average starts near 0, pulled by v₀ = 0"

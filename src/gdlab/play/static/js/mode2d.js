@@ -2,7 +2,7 @@
 
 import {api, el, svg, fmt, unpack, Latest, PALETTE, debounce, showTooltip, hideTooltip, textWidth, markInvalid} from "./util.js";
 import {Plot, extent, fitted} from "./plot.js";
-import {slider, optimizerCard, runPayload, runFrom, schedulePicker, runLabels, cardWords, scheduleWords, partitionRuns,
+import {slider, optimizerCard, runPayload, runFrom, schedulePicker, runLabels, cardWords, scheduleWords, partitionRuns, notRunWords,
   displayName, sayRefusals as sayCardRefusals} from "./controls.js";
 
 const W = 760;
@@ -71,7 +71,7 @@ export function create2d({catalog, initial, onState, banner}) {
     }});
   const schedule = schedulePicker({catalog, value: state.schedule, onChange: (v) => { state.schedule = v; changed(); }});
   root.append(el("fieldset", {}, el("legend", {}, "Steps and learning-rate schedule"), stepsSlider.node, schedule.node,
-    el("p", {class: "hint"}, "A schedule applies to every optimizer, starting from its own lr.")));
+    el("p", {class: "hint"}, "A schedule applies to every optimizer, built from its own lr.")));
 
   const cardBox = el("div", {id: "cards-2d"});
   const addButton = el("button", {type: "button", id: "add-optimizer", onclick: () => addRun()}, "+ Add optimizer");
@@ -650,17 +650,32 @@ export function create2d({catalog, initial, onState, banner}) {
     showStart();
     drawLegend();
     drawLoss();
+    caption.textContent = `${contourWords(view.surface)}; ${pathWords()}${lossWords(view.lossNotes || {})}`;
+  }
+
+  function pathWords() {
+    // the caption's paths: how many are drawn, from where, and the cards not run (in their words)
     const from = `(${fmt(state.start[0])}, ${fmt(state.start[1])})`;
-    const paths = startUndefined()
-      ? `no path from ${from}: f is not finite there (f = ${valueWords(view.runs.find(undefinedAt).loss[0])}): outside its domain, or too large for floating point.`
-      : `the paths of ${view.runs.length} optimizer${view.runs.length === 1 ? "" : "s"} from ${from},`
-        + ` ${state.steps} step${state.steps > 1 ? "s" : ""}${state.schedule ? `, lr under a ${state.schedule.name} schedule` : ""}.`;
-    const notes = view.lossNotes || {};
-    caption.textContent = `${contourWords(view.surface)}; ${paths}`
+    const notRun = notRunWords(view.notRun.map((r) => r.label));
+    if (startUndefined()) {
+      return `no path from ${from}: f is not finite there (f = ${valueWords(view.runs.find(undefinedAt).loss[0])}): outside its domain, or too large for floating point.${notRun ? ` ${notRun}` : ""}`;
+    }
+    if (!view.runs.length) {
+      const none = notRunWords(view.notRun.map((r) => r.label), true) || "no optimizer was run.";
+      return `no path from ${from}: ${none} Click the plot to start elsewhere.`;
+    }
+    return `the paths of ${view.runs.length} optimizer${view.runs.length === 1 ? "" : "s"} from ${from},`
+      + ` ${state.steps} step${state.steps > 1 ? "s" : ""}${state.schedule ? `, lr under a ${state.schedule.name} schedule` : ""}.`
       + " Hover a point for its step, f and gradient; click the plot to start elsewhere. × marks where a path left the plot or diverged."
-      + (notes.above ? " ▲ marks where a run's f rises above the loss chart." : "")
-      + (notes.zero ? " A run at f = 0 exactly is drawn on the loss chart's bottom edge (a log scale has no 0)." : "")
-      + (view.notRun.length ? ` Not run: ${view.notRun.map((r) => r.label).join(", ")} (its card says why).` : "");
+      + (notRun ? ` ${notRun}` : "");
+  }
+
+  function lossWords(notes) {
+    // the caption's loss chart: its ▲ and ▼ (a run's f off its top or bottom), an exact 0 on its floor
+    const marks = [notes.above && ["▲", "rises above"], notes.below && ["▼", "falls below"]].filter(Boolean);
+    return (marks.length ? ` ${marks.map((m) => m[0]).join(" and ")} mark${marks.length > 1 ? "" : "s"} where a run's f`
+        + ` ${marks.map((m) => m[1]).join(" or ")} the loss chart.` : "")
+      + (notes.zero ? " A run at f = 0 exactly is drawn on the loss chart's bottom edge, below a break in its axis (a log scale has no 0)." : "");
   }
 
   function contourWords(surface) {
@@ -708,8 +723,9 @@ export function create2d({catalog, initial, onState, banner}) {
   }
 
   function lrText(run) {
-    // under a schedule, the card's lr: the rate each schedule starts from (onecycle's
-    // max_lr, cyclic's base_lr, piecewise's values × lr, warmup's inner schedule's)
+    // under a schedule, the card's lr: the rate its schedule is built from, not where it
+    // starts (onecycle's peak max_lr, cyclic's base_lr, piecewise's values × lr, warmup's
+    // inner schedule's)
     const lr = run.hyperparameters?.lr;
     if (typeof lr === "number") return `lr ${fmt(lr)}`;
     if (!lr?.schedule) return "";
@@ -717,7 +733,7 @@ export function create2d({catalog, initial, onState, banner}) {
   }
 
   function scheduleLr(config) {
-    // a schedule config's initial rate: its "base" argument (lr0, max_lr, base_lr, an inner schedule's)
+    // the rate a schedule config is built from: its "base" argument (lr0, max_lr, base_lr, an inner schedule's)
     const base = catalog.schedules[config.name]?.arguments.find((a) => a.kind === "base")?.name;
     const value = base === undefined ? undefined : config[base];
     return value && typeof value === "object" ? scheduleLr(value) : value ?? NaN;
@@ -762,7 +778,7 @@ export function create2d({catalog, initial, onState, banner}) {
 
   function drawLoss() {
     const runs = view.runs;
-    view.lossNotes = {zero: false, above: false};  // what the caption says of the loss chart
+    view.lossNotes = {zero: false, above: false, below: false};  // what the caption says of the loss chart
     if (runs.length && startUndefined()) {
       // no loss at all to draw: no axes for numbers that are not there
       view.lossPlot = null;
@@ -773,7 +789,8 @@ export function create2d({catalog, initial, onState, banner}) {
     const f0 = Math.max(...runs.map((r) => Math.abs(r.loss[0])).filter(Number.isFinite), 1e-300);
     const keep = (v) => Number.isFinite(v) && Math.abs(v) <= 1e4 * Math.max(f0, 1e-12);
     // the scale follows the runs that did not diverge, while they stayed in the plot (a run
-    // that left it: its steps before); what lies above is clipped at the top, marked ▲
+    // that left it: its steps before); what lies above is clipped at the top, marked ▲,
+    // what lies below a linear chart at the bottom, marked ▼
     const stayed = runs.filter((r) => r.status === "ok");
     const inPlot = (r) => Array.from(r.left_at === null || r.left_at === undefined ? r.loss : r.loss.slice(0, r.left_at));
     const values = (stayed.length ? stayed.map(inPlot) : runs.map((r) => Array.from(r.loss))).map((vs) => vs.filter(keep));
@@ -785,8 +802,12 @@ export function create2d({catalog, initial, onState, banner}) {
       const [lo, hi] = extent(values, {log: true, pad: 0});
       log = hi / lo > 30;
     }
+    const domain = extent(values, {log, fallback: [0, 1]});
+    const lowest = log && runs.some((r) => r.loss.some((v) => v === 0)) ? domain[0] : null;
+    // f = 0 on the floor, a gap below the lowest f above 0 (a tiny f is not drawn at 0)
+    if (lowest !== null) domain[0] = lowest / (domain[1] / lowest) ** 0.12;
     const plot = new Plot({...fitted(lossBox, W, 250), x: {domain: [0, Math.max(1, state.steps)], label: "step"},
-      y: {domain: extent(values, {log, fallback: [0, 1]}), log, label: log ? "f(x, y)  (log scale)" : "f(x, y)"},
+      y: {domain, log, label: log ? "f(x, y)  (log scale)" : "f(x, y)"},
       margin: {left: 58, bottom: 38, top: 10, right: 14}});
     plot.node.setAttribute("aria-label", "loss per step");
     const bottom = plot.y.domain[0];
@@ -798,9 +819,10 @@ export function create2d({catalog, initial, onState, banner}) {
       plot.line(steps, Array.from(run.loss, (v) => (zero && v === 0 ? bottom : v)), {stroke: color, "data-run": run.index});
       const stopped = (run.status === "diverged" || run.status === "failed") && run.loss.length;
       if (stopped) stopMark(plot, run, color, run.index);
-      view.lossNotes.above = aboveMark(plot, run, color, stopped) || view.lossNotes.above;
+      view.lossNotes.above = edgeMark(plot, run, color, stopped, true) || view.lossNotes.above;
+      view.lossNotes.below = edgeMark(plot, run, color, stopped, false) || view.lossNotes.below;
     });
-    if (view.lossNotes.zero) zeroLabel(plot);
+    if (view.lossNotes.zero) zeroLabel(plot, lowest);
     const rule = svg("line", {y1: plot.margin.top, y2: plot.margin.top + plot.inner.h, stroke: "#1d2733", "stroke-dasharray": "3 3", visibility: "hidden"});
     plot.over.append(rule);
     plot.node.addEventListener("pointermove", (event) => {
@@ -818,30 +840,40 @@ export function create2d({catalog, initial, onState, banner}) {
     lossBox.replaceChildren(plot.node);
   }
 
-  function zeroLabel(plot) {
-    // "0" at the bottom edge of a log axis that draws f = 0 there, unless a tick's label is that close
+  function zeroLabel(plot, lowest) {
+    // "0" at the bottom edge of a log axis that draws f = 0 there (unless a tick's label is
+    // that close), and a break on the axis in the gap between it and the lowest f above 0
     const edge = plot.margin.top + plot.inner.h;
+    const x = plot.margin.left;
+    const y = (edge + plot.sy(lowest)) / 2;
+    plot.axes.append(svg("g", {class: "floor-break"},
+      svg("rect", {x: x - 6, y: y - 4, width: 12, height: 7, fill: "#fff"}),
+      svg("path", {d: `M${x - 6} ${y + 1}l12 -5M${x - 6} ${y + 5}l12 -5`, stroke: "#4a5563", "stroke-width": 1.2, fill: "none"})));
     if (plot.ticks(plot.y).some((v) => edge - plot.sy(v) < 14)) return;
-    plot.axes.append(svg("text", {x: plot.margin.left - 7, y: edge + 4, "text-anchor": "end", fill: "#4a5563", class: "zero"}, "0"));
+    plot.axes.append(svg("text", {x: x - 7, y: edge + 4, "text-anchor": "end", fill: "#4a5563", class: "zero"}, "0"));
   }
 
-  function aboveMark(plot, run, color, stopped) {
-    // ▲ at the chart's top edge where the run's loss first rises above it (its curve is
-    // clipped there), with its step and f on hover; not where its × already stands
-    const [, high] = plot.y.domain;
-    const k = run.loss.findIndex((v) => v > high);
+  function edgeMark(plot, run, color, stopped, above) {
+    // ▲ at the chart's top edge where the run's loss first rises above it, ▼ at its bottom
+    // edge where it first falls below (its curve is clipped there; an exact 0 on a log
+    // chart is drawn on that edge, not below it), with its step and f on hover; not where
+    // its × already stands
+    const [low, high] = plot.y.domain;
+    const edge = above ? high : low;
+    const k = run.loss.findIndex((v) => (above ? v > high : v < low && !(plot.y.log && v === 0)));
     if (k < 0 || (stopped && k === run.loss.length - 1)) return false;
     const t = (v) => (plot.y.log ? Math.log10(v) : v);
     const before = run.loss[k - 1];
     // where the line crosses the edge (between steps k − 1 and k), else at step k
-    const at = k > 0 && Number.isFinite(run.loss[k]) && Number.isFinite(before) && (!plot.y.log || before > 0)
-      ? k - 1 + (t(high) - t(before)) / (t(run.loss[k]) - t(before)) : k;
+    const cross = k - 1 + (t(edge) - t(before)) / (t(run.loss[k]) - t(before));
+    const at = k > 0 && Number.isFinite(cross) ? cross : k;
     const {left, top} = plot.margin;
     const px = Math.min(Math.max(plot.sx(at), left + 6), left + plot.inner.w - 6);  // inside the frame
-    const py = top + 1;
-    const g = svg("g", {class: "above", "data-run": run.index},
-      svg("title", {}, `${run.label}: f rises above the chart at step ${k} (f = ${valueWords(run.loss[k])})`),
-      svg("path", {d: `M${px} ${py}l5 9h-10z`, fill: color, stroke: "#fff", "stroke-width": 1.5, "stroke-linejoin": "round"}));
+    const words = above ? "rises above" : "falls below";
+    const g = svg("g", {class: above ? "above" : "below", "data-run": run.index},
+      svg("title", {}, `${run.label}: f ${words} the chart at step ${k} (f = ${valueWords(run.loss[k])})`),
+      svg("path", {d: above ? `M${px} ${top + 1}l5 9h-10z` : `M${px} ${top + plot.inner.h - 1}l5 -9h-10z`,
+        fill: color, stroke: "#fff", "stroke-width": 1.5, "stroke-linejoin": "round"}));
     plot.over.append(g);
     return true;
   }

@@ -2,7 +2,7 @@
 
 import {api, el, svg, fmt, PALETTE, debounce, markInvalid} from "./util.js";
 import {Plot, extent, fitted} from "./plot.js";
-import {slider, widget, optimizerCard, runPayload, runFrom, runLabels, cardWords, partitionRuns,
+import {slider, widget, optimizerCard, runPayload, runFrom, runLabels, cardWords, partitionRuns, notRunWords,
   sayRefusals as sayCardRefusals} from "./controls.js";
 
 const PANEL = 240;
@@ -397,7 +397,7 @@ export function createNetwork({catalog, initial, onState, banner}) {
     caption.textContent = `Each panel: the network's P(class 1) over the plane (blue: class 1, orange: class 0; paler near 0.5) after`
       + ` ${frame.step} steps of its optimizer, with the ${view.data.X.length} points. Below: loss and accuracy on all points,`
       + " measured each frame." + (reasons.length ? ` ${reasons.join(" ")} × marks where a stopped run's curves end.` : "")
-      + (view.notRun.length ? ` Not run: ${view.notRun.join(", ")} (its card says why).` : "");
+      + (view.notRun.length ? ` ${notRunWords(view.notRun)}` : "");
   }
 
   function drawCharts() {

@@ -234,11 +234,15 @@ export function extent(arrays, {log = false, pad = 0.05, fallback = [0, 1]} = {}
   }
   if (!(low <= high)) return fallback;
   if (log) {
-    if (low === high) return [low / 2, high * 2];
+    if (low === high) return [Math.max(low / 2, Number.MIN_VALUE), Math.min(high * 2, Number.MAX_VALUE)];
     const span = Math.log10(high) - Math.log10(low);
     return [10 ** (Math.log10(low) - pad * span), 10 ** (Math.log10(high) + pad * span)];
   }
-  if (low === high) return [low - 1, high + 1];
+  if (low === high) {
+    // ±1, or ±half the value where 1 is lost in it (1e300 ± 1 is 1e300: an empty domain)
+    const d = Math.max(1, Math.abs(low) / 2);
+    return [Math.max(low - d, -Number.MAX_VALUE), Math.min(high + d, Number.MAX_VALUE)];
+  }
   const span = high - low;
   return [low - pad * span, high + pad * span];
 }
