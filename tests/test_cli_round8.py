@@ -272,16 +272,18 @@ def test_a_2d_functions_ranking_says_f(cwd, capsys):
 
 
 def test_print_every_numbers_steps_as_results_json(cwd, capsys):
-    """The row "3" showed loss[3], which results.json and the figures call step 4's."""
+    """The row "3" showed loss[3], which results.json calls step 4's (before its update).
+    Round 11: a 2-D function's figures count updates applied (f after 3 updates is their
+    step 3), so its table does too: rows 0, 3, 6 hold loss[0], loss[3], loss[6]."""
     argv = ["race", "bowl", "--steps", "7", "--no-figures", "--quiet", "--optimizers",
             "sgd,adam", "--print-every", "3", "--out", "R"]  # fmt: skip
     code, out, _ = gdlab(argv, capsys)
     assert code == 0
     table = out.split("every 3 steps:\n")[1].splitlines()
     loss = {r["label"]: r["loss"] for r in json.loads(Path("R/results.json").read_text())["runs"]}
-    assert [line.split()[0] for line in table[2:]] == ["1", "4", "7"]
-    for line, step in zip(table[2:], [1, 4, 7], strict=True):
-        assert float(line.split()[1]) == pytest.approx(loss["SGD"][step - 1], rel=1e-3)
+    assert [line.split()[0] for line in table[2:]] == ["0", "3", "6"]
+    for line, step in zip(table[2:], [0, 3, 6], strict=True):
+        assert float(line.split()[1]) == pytest.approx(loss["SGD"][step], rel=1e-3)
 
 
 # --------------------------------------------------------------------------- the origin

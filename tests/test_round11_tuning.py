@@ -5,7 +5,11 @@ race's seed count that re-ran every task (F2), an empty sensitivity plot without
 tuned rate (F4), a bound told apart from widening that gave up (F5), the default's
 score on the metric that chose and a two-sided "within 10%" (F3, F8), a changed problem
 named by its differences (F1), what no tuning task uses left to the race (F6), and a
-tuned report run again from its results.json (docs finding 5).
+tuned report run again from its results.json (docs finding 5). Then the review of
+those: a report run again after its directory was tuned again (R1), an earlier gdlab's
+file named by the experiment tune.json records (R2), a change to one run that reran
+every run (R3), where the tuning is dropped with the tuned words (R4), on a change the
+tuning did not choose for, said as such (R5), and a hard bound's legend (R6).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import pytest
 from gdlab import cli, tuning
 from gdlab._checks import ConfigError
 from gdlab.experiments import builtin
-from gdlab.experiments.model import digest
+from gdlab.experiments.describe import recorded, text
+from gdlab.experiments.model import Experiment, digest
 from gdlab.report import figures, interactive
 from gdlab.report import html as report_html
 
@@ -239,8 +244,9 @@ def test_a_tuned_race_run_again_rebuilds_its_comparison_from_its_tuning(tmp_path
     Path("T/tune.json").write_text(json.dumps(changed), encoding="utf-8")
     series, why = tuning.rebuilt_series(tuned)
     assert series is None
-    assert "no longer the one this race ran" in why
-    assert "lr: 0.123 → " in why
+    assert why == (
+        "this race is not what the tuning in T chose (tuning → race: SGD: lr: 0.123 → 0.95)"
+    )
     Path("T/tune.json").unlink()
     assert tuning.rebuilt_series(tuned) == (None, "no tuning results at T/tune.json: run "
                                                   "`gdlab tune` first")  # fmt: skip
@@ -287,3 +293,140 @@ def test_a_tuned_report_made_before_tuned_from_finds_its_tuning_by_its_words(tmp
     assert tuning.rebuilt_series(tuned.replace(tuned="tuned by hand")) == (
         None, "it does not name the tuning's directory"
     )  # fmt: skip
+
+
+# ------------------------------------------------------------------ R1: which tuning
+
+
+def test_a_report_run_again_after_its_directory_was_tuned_again_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tune = ["tune", "bowl", "--optimizers", "sgd", "--steps", "5", "--quiet", "--out", "T"]
+    assert cli.main([*tune, "--budget", "2"]) == 0
+    race = ["race", "bowl", "--optimizers", "sgd", "--steps", "5", "--seeds", "1"]
+    assert cli.main([*race, "--tuned", "T", "--no-figures", "--quiet", "--out", "R1"]) == 0
+    first = json.loads(Path("R1/results.json").read_text(encoding="utf-8"))
+    assert first["config"]["tuned_digest"] == tuning.tuned_digest(tuning.load_tuned("T"))
+    chosen = tuning.load_tuned("T")["configurations"]["SGD"]["best"]["hyperparameters"]
+    assert cli.main([*tune, "--budget", "3", "--force"]) == 0
+    # another tuning that happens to choose the same rate: not the one the report raced
+    assert tuning.load_tuned("T")["configurations"]["SGD"]["best"]["hyperparameters"] == chosen
+    again = ["race", "--config", "R1/results.json", "--no-figures", "--quiet", "--out", "R2"]
+    assert cli.main(again) == 0
+    second = json.loads(Path("R2/results.json").read_text(encoding="utf-8"))
+    assert "series" not in second
+    assert second["title"].endswith("(tuned)")
+    assert (
+        f"could not be rebuilt (the directory {tmp_path / 'T'} was tuned again since this "
+        "race: its tune.json records another tuning)" in second["description"]
+    )
+
+
+def test_the_tunings_digest_is_read_back_and_the_same_for_a_resume(tmp_path):
+    experiment = _bowl("sgd")
+    first = tuning.tuned_digest(_tune(experiment, tmp_path / "T"))
+    resumed = _tune(experiment.replace(seeds=4, title="again"), tmp_path / "T")
+    assert tuning.tuned_digest(resumed) == first  # the same tuning, its words aside
+    assert tuning.tuned_digest(_tune(experiment, tmp_path / "T", budget=3, force=True)) != first
+    tuned = experiment.replace(tuned="words", tuned_from="/T", tuned_digest=first)
+    again = Experiment.from_dict(json.loads(json.dumps(tuned.to_dict())))
+    assert again.tuned_digest == first
+    assert again.key() == experiment.key()  # it decides no result
+    with pytest.raises(ConfigError, match="tuned_digest must be a string; got 3"):
+        experiment.replace(tuned_digest=3)
+
+
+# ------------------------------------------------------------------ R2, R3: what is reused
+
+
+def _counted(monkeypatch) -> list[int]:
+    """The run index of every tuning task run from here on."""
+    calls: list[int] = []
+    real = tuning.tune_task
+    monkeypatch.setattr(tuning, "tune_task", lambda **kw: calls.append(kw["run"]) or real(**kw))
+    return calls
+
+
+def test_an_earlier_gdlabs_file_named_by_the_recorded_experiment_is_adopted(tmp_path, monkeypatch):
+    experiment = _bowl("sgd")
+    with monkeypatch.context() as earlier:  # it named tasks and file by the whole experiment
+        earlier.setattr(tuning, "_deciding_experiment", lambda e: e)
+        before = _tune(experiment.replace(seeds=3), tmp_path / "T")  # `--set seeds=3`
+    calls = _counted(monkeypatch)
+    # resumed without --set seeds=3: this command's experiment names no earlier file
+    again = _tune(experiment, tmp_path / "T")
+    assert calls == []
+    assert again["configurations"] == before["configurations"]
+
+
+def test_a_change_to_one_run_reruns_its_tasks_alone(tmp_path, monkeypatch):
+    experiment = _bowl("sgd", "adam")
+    before = _tune(experiment, tmp_path / "T")
+    (old,) = (tmp_path / "T").glob("tasks-*.jsonl")
+    kept = old.read_bytes()
+    calls = _counted(monkeypatch)
+    after = _tune(experiment.set("adam.beta1", 0.8), tmp_path / "T", force=True)
+    assert calls
+    assert set(calls) == {1}  # Adam's: SGD's tasks have the same ids, and are copied
+    assert after["configurations"]["SGD"] == before["configurations"]["SGD"]
+    assert old.read_bytes() == kept  # left as it was
+    assert len(list((tmp_path / "T").glob("tasks-*.jsonl"))) == 2
+
+
+def test_only_finished_records_of_the_same_tasks_are_copied(tmp_path, monkeypatch):
+    experiment = _bowl("sgd", "adam")
+    _tune(experiment, tmp_path / "T")
+    (old,) = (tmp_path / "T").glob("tasks-*.jsonl")
+    records = [json.loads(line) for line in old.read_text(encoding="utf-8").splitlines()]
+    sgd = next(r for r in records if r["id"].startswith("sgd/"))
+    sgd.update(status="failed", result=None, error={"type": "E", "message": "m", "traceback": ""})
+    old.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    calls = _counted(monkeypatch)
+    _tune(experiment.set("adam.beta1", 0.8), tmp_path / "T", force=True)
+    assert calls.count(0) == 1  # the failed one runs again
+    # other steps: other tasks, none of which any file holds
+    calls.clear()
+    _tune(experiment.merge_training(steps=12), tmp_path / "T", force=True)
+    ran = len(calls)
+    calls.clear()
+    _tune(experiment.merge_training(steps=12), tmp_path / "F")
+    assert ran == len(calls)
+
+
+# ------------------------------------------------------------------ R4, R5: the tuned words
+
+
+def test_the_tuned_words_go_with_their_tuning_where_the_tuning_did_not_choose_for_it():
+    read = _bowl("sgd").replace(
+        tuned="Tuned settings from T (…): SGD lr 0.95.", tuned_from="/T", tuned_digest="0" * 16
+    )
+    tuning_fields = {"tuned", "tuned_from", "tuned_digest"}
+    for changed in (
+        read.set("sgd.lr", 0.5),  # the runs
+        read.merge_training(steps=40),  # the training: `race --tuned` refuses it too
+        read.set("problem.start", [-5, 2]),  # the problem
+    ):
+        words = text(changed, base=read, read=read)
+        assert not words["title"].endswith("(tuned)")
+        assert tuning_fields <= set(words["dropped"])
+        assert not tuning_fields & set(recorded(changed, words).to_dict())
+    for same in (read.replace(seeds=5), read.set("training.evaluate_every", 5)):
+        words = text(same, base=read, read=read)
+        assert words["title"].endswith("(tuned)")
+        assert tuning_fields <= set(recorded(same, words).to_dict())
+    # words that dropped only "tuned" (made elsewhere) take the tuning's fields too
+    assert not tuning_fields & set(recorded(read, {"dropped": ["tuned"]}).to_dict())
+
+
+# ------------------------------------------------------------------ R6: a hard bound's legend
+
+
+def test_a_value_at_a_hard_bound_is_said_to_go_no_further(tmp_path):
+    document = _tune(_bowl("sgd"), tmp_path / "T")
+    c = document["configurations"]["SGD"]
+    c["best"]["hyperparameters"]["lr"], c["at_bound"], c["at_edge"] = 10.0, ["lr"], []
+    legend = report_html._comparison_text(tuning.series(document), {}, ["lr"], False)
+    assert "a hard bound of what tuning may try: tuning may not go further" in legend
+    assert "may lie beyond" not in legend
+    _, notes = tuning.apply_tuned(_bowl("sgd"), document, source="T")
+    bound = "(at the hard bound of what tuning may try: lr 10; tuning may not go further)"
+    assert bound in notes[0]

@@ -160,17 +160,18 @@ def test_print_every_prints_each_runs_loss(tmp_path, capsys):
     argv = ["race", "bowl", "--steps", "7", "--print-every", "3", "--out", str(out)]
     assert cli.main([*argv, "--no-figures", "--quiet", "--optimizers", "sgd,adam"]) == 0
     printed = capsys.readouterr().out
-    said = "Loss per step (f, before the step's update), every 3 steps:\n"
+    # a 2-D function's steps count updates applied, as its figures do (the start at 0)
+    said = "Loss per step (f, after that many updates: step 0 is the start), every 3 steps:\n"
     table = printed.split(said)[1]
     lines = table.splitlines()
     assert lines[0].split() == ["step", "SGD", "Adam"]
     document = json.loads((out / "results.json").read_text())
     loss = {r["label"]: r["loss"] for r in document["runs"]}
-    for line, step in zip(lines[2:], [1, 4, 7], strict=True):  # step k's loss is loss[k - 1]
+    for line, step in zip(lines[2:], [0, 3, 6], strict=True):  # f after k updates: loss[k]
         cells = line.split()
         assert cells[0] == str(step)
-        assert float(cells[1]) == pytest.approx(loss["SGD"][step - 1], rel=1e-3)
-        assert float(cells[2]) == pytest.approx(loss["Adam"][step - 1], rel=1e-3)
+        assert float(cells[1]) == pytest.approx(loss["SGD"][step], rel=1e-3)
+        assert float(cells[2]) == pytest.approx(loss["Adam"][step], rel=1e-3)
 
 
 @pytest.mark.parametrize(

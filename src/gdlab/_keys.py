@@ -15,6 +15,6 @@ RUN_TRAINING_KEYS = ("batch_size", "batching", "steps", "epochs", "step_loss")
 RUN_KEYS = ("label", "optimizer", "preset", "group", "hyperparameters", *RUN_TRAINING_KEYS)
 #: The keys of an experiment file's top level (``[problem]``, ``[[runs]]`` … included).
 TOP_KEYS = (
-    "name", "title", "description", "based_on", "tuned", "tuned_from", "seeds", "problem",
-    "training", "optimizers", "runs",
+    "name", "title", "description", "based_on", "tuned", "tuned_from", "tuned_digest", "seeds",
+    "problem", "training", "optimizers", "runs",
 )  # fmt: skip

@@ -267,7 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive("--print-every"),
         metavar="N",
         help="after the ranking, print each run's loss at steps 1, N+1, 2N+1, … (the loss it "
-        "recorded per step, numbered as in results.json and the figures: a column per run)",
+        "recorded per step, numbered as in results.json and the figures: a column per run; a "
+        "2-D function's f at steps 0, N, 2N, …: updates applied, as its figures count)",
     )
 
     tune = commands.add_parser(
@@ -607,35 +608,49 @@ def _finite(value: Any) -> bool:
 
 
 def loss_table(document: Mapping[str, Any], base: Path, every: int) -> str:
-    """Each run's recorded loss per step at steps ``1, every + 1, 2·every + 1, …`` (up to its
-    longest run's last step), a column per run (``-``: not finite, or past the run's
-    end), under a line that says what the numbers are; ``base`` holds the report's
-    files (the series of long runs)."""
+    """Each run's recorded loss per step at steps ``1, every + 1, 2·every + 1, …`` (a 2-D
+    function's f at ``0, every, 2·every, …``: updates applied, as its figures count, f
+    after the last update included; up to its longest run's last step), a column per run
+    (``-``: not finite, or past the run's end), under a line that says what the numbers
+    are; ``base`` holds the report's files (the series of long runs)."""
     runs = document["runs"]
     labels = [r["label"] for r in runs]
     heads = [f"{r['label']} (seed {r['seed']})" if labels.count(r["label"]) > 1 else r["label"]
              for r in runs]  # fmt: skip
     columns, whole = zip(*(_run_losses(r, base) for r in runs), strict=True) if runs else ((), ())
+    # loss[k] is step k + 1's, as in results.json and the figures; a 2-D function's
+    # figures count updates applied instead: loss[k] is f after k updates (the start at 0)
+    first = 0 if _is_function2d(document) else 1
+    if not first:
+        columns = tuple(_with_end(r, c) for r, c in zip(runs, columns, strict=True))
     longest = max((len(c) for c in columns), default=0)
-    body = [  # loss[k] is step k + 1's, as in results.json and the figures
-        [str(k + 1), *(number(c[k]) if k < len(c) else "-" for c in columns)]
+    body = [
+        [str(k + first), *(number(c[k]) if k < len(c) else "-" for c in columns)]
         for k in range(0, longest, every)
     ]
     kinds = {r.get("step_loss", "batch") for r in runs if r.get("status") != "failed"}
-    if _is_function2d(document):
+    if not first:
         kinds = {"f"}  # a 2-D function's loss is f: no batch, no training set
     what = {
         frozenset({"train"}): "the whole training set's loss",
         frozenset({"batch"}): "the batch's loss",
         frozenset({"f"}): "f",
     }.get(frozenset(kinds), "each run's batch or whole-set loss")
-    said = (
-        f"Loss per step ({what}, before the step's update), every {every} "
-        f"step{'s' if every > 1 else ''}"
-    )
+    when = "before the step's update" if first else "after that many updates: step 0 is the start"
+    said = f"Loss per step ({what}, {when}), every {every} step{'s' if every > 1 else ''}"
     if not all(whole):
         said += "; a run whose series file could not be read shows the steps kept inline"
     return f"{said}:\n" + _aligned(["step", *heads], body, left=set())
+
+
+def _with_end(run: Mapping[str, Any], column: list[float | None]) -> list[float | None]:
+    """A 2-D run's f before each update, then f after its last one (its last evaluation,
+    where the path ends), as its figures end the curve (``figures.function_curve``)."""
+    epochs = run.get("epochs") or [{}]
+    value = epochs[-1].get("iterate_train_loss", epochs[-1].get("train_loss"))
+    if epochs[-1].get("step") == len(column) and _finite(value):
+        return [*column, float(value)]
+    return column
 
 
 def _is_function2d(document: Mapping[str, Any]) -> bool:
@@ -881,7 +896,9 @@ def _race(args: argparse.Namespace, command: str) -> int:
         tuned = tuning.load_tuned(where)
         experiment, notes = tuning.apply_tuned(experiment, tuned, source=where)
         experiment = experiment.replace(
-            tuned=" ".join(notes), tuned_from=str(where.expanduser().absolute())
+            tuned=" ".join(notes),
+            tuned_from=str(where.expanduser().absolute()),
+            tuned_digest=tuning.tuned_digest(tuned),  # this very tuning, not a later one there
         )
         said_seeds = args.seeds is not None or any(k == "seeds" for k, *_ in args.set)
         if not said_seeds and experiment.seeds == 1:  # a file's own seeds > 1 stand

@@ -123,6 +123,15 @@ def _evaluated(history: History) -> dict[str, np.ndarray] | None:
     return history.params if history.eval_params is None else history.eval_params
 
 
+def _start_loss(history: History, problem: Any) -> list[float]:
+    """The whole training set's loss at the start, before any update, where the run
+    records it (its first loss, the figures' first point): a 2-D function's f at the
+    start (every step a full batch), a run with ``step_loss`` ``"train"``; ``[]`` where
+    the first loss is a batch's or not finite."""
+    exact = history.step_loss == "train" or getattr(problem, "n_samples", 0) is None
+    return _finite(history.loss[:1]) if exact else []
+
+
 def run_record(
     spec: RunSpec,
     optimizer: Optimizer,
@@ -150,7 +159,7 @@ def run_record(
     metrics = {
         **{k: float(v) for k, v in last.items() if math.isfinite(v)},
         "final_loss": train_losses[-1] if train_losses else None,
-        "best_loss": min(train_losses) if train_losses else None,
+        "best_loss": min(train_losses + _start_loss(history, problem), default=None),
     }
     record: dict[str, Any] = {
         "id": run_id,

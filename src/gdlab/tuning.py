@@ -30,10 +30,12 @@ split and the digest of its fold's indices, training, optimizer and
 hyperparameters, fold, seed; not the race's seed count), so a resume reuses only
 identical work, and changing ``--steps`` runs new tasks. A resume reuses
 finished tasks (diverged ones too) and runs the failed ones again, once per
-call (in its first sweep, not in every widening round). ``tune.json`` records
-the experiment and the settings that produced it, and is never replaced by
-another tuning's unless asked (``force``); ``gdlab race EXPERIMENT --tuned``
-re-runs the best settings with several seeds.
+call (in its first sweep, not in every widening round). A new task file starts
+with the finished records of tasks of the same id in the directory's other task
+files (:meth:`_Tuner.adopt`): a change to one run reruns its tasks alone.
+``tune.json`` records the experiment and the settings that produced it, and is
+never replaced by another tuning's unless asked (``force``); ``gdlab race
+EXPERIMENT --tuned`` re-runs the best settings with several seeds.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +84,9 @@ __all__ = [
     "series",
     "tune",
     "tune_task",
+    "tuned_alike",
     "tuned_arguments",
+    "tuned_digest",
     "tuned_name",
 ]
 
@@ -674,15 +678,17 @@ def _issued_document(issued: Mapping[int, list[dict[str, Any]]]) -> dict[str, An
     return {"schema": _ISSUED_SCHEMA, "points": {str(i): issued[i] for i in sorted(issued)}}
 
 
-def _read_issued(path: Path, n_runs: int) -> dict[int, list[dict[str, Any]]]:
-    """The candidates an earlier call handed to the sweep file, by run (none: ``{}``)."""
+def _read_issued(path: Path, n_runs: int | None) -> dict[int, list[dict[str, Any]]]:
+    """The candidates an earlier call handed to the sweep file, by run (none: ``{}``);
+    ``n_runs``: how many runs it may name (``None``: another tuning's, any number)."""
     import json
 
     if not path.exists():
         return {}
+    indices = "" if n_runs is None else f" with run indices 0 to {n_runs - 1}"
     expected = (
         f"a gdlab tuning's candidates ({{'schema': {_ISSUED_SCHEMA!r}, 'points': {{run index: "
-        f"[point, ...]}}}} with run indices 0 to {n_runs - 1})"
+        f"[point, ...]}}}}{indices})"
     )
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -693,7 +699,7 @@ def _read_issued(path: Path, n_runs: int) -> dict[int, list[dict[str, Any]]]:
         not isinstance(document, dict)
         or document.get("schema") != _ISSUED_SCHEMA
         or not isinstance(points, dict)
-        or not all(k.isdigit() and int(k) < n_runs for k in points)
+        or not all(k.isdigit() and (n_runs is None or int(k) < n_runs) for k in points)
         or not all(
             isinstance(v, list) and all(isinstance(p, dict) for p in v) for v in points.values()
         )
@@ -724,6 +730,12 @@ def _scorable(record: Mapping[str, Any]) -> bool:
     return record.get("status") == "failed" or (
         record.get("status") == "ok" and isinstance(record.get("result"), dict)
     )
+
+
+def _finished(record: Mapping[str, Any]) -> bool:
+    """Whether ``record`` is of a task that finished, with its result: one another task file
+    may lend (a failed one has no result to reuse)."""
+    return record.get("status") == "ok" and isinstance(record.get("result"), dict)
 
 
 def _point_key(point: Mapping[str, Any]) -> tuple:
@@ -769,7 +781,7 @@ class _Tuner:
         # to the sweep again (a widening round's tasks are in the file; the sweep refuses
         # a file holding tasks it was not given)
         self.issued_file = out_dir / f"{name}.points.json"
-        self.adopt_earlier()
+        self.adopt()
         self.found = _records(self.sweep_file)  # an earlier call's tasks that ran
         self.recorded = set(self.found)
         self.issued, self.rebuilt = self.read_issued()
@@ -786,40 +798,90 @@ class _Tuner:
             key["data"] = self.s["data"]  # under the same --data path run new tasks
         return f"tasks-{digest(key, 12)}"
 
-    def adopt_earlier(self) -> None:
-        """Resume a tuning an earlier gdlab began. It named its task file, and keyed its
-        tasks, by the whole experiment (the race's seed count, how its runs evaluate),
-        so where this tuning's file is missing and that one is there, its records of the
-        candidates its ``.points.json`` lists are written into this tuning's file under
-        their new ids, and the candidates beside them. Its files stay as they were; one
-        without its candidates cannot be read by id, and is left apart, never mixed."""
+    def adopt(self) -> None:
+        """Start this tuning's task file, where it is missing, with the records of its tasks
+        that the directory's other task files hold (:meth:`sources`): an earlier gdlab's
+        file of this very tuning, which named its tasks by the whole experiment, and the
+        record of a task of the same id in any other tuning's file (ids name everything
+        that decides a result, :meth:`_key`: a change to one run reruns its tasks
+        alone). Only finished records (:func:`_finished`) of candidates that a file's
+        ``.points.json`` lists are copied, each with its ``key`` rewritten for this
+        tuning's task, and the candidates are listed beside them. A file without its
+        candidates is left apart, never mixed in; every file stays as it was."""
         from gdlab.sweep import task_key
 
-        earlier = self.out_dir / self.file_name(self.experiment.key())
-        tasks, points = earlier.with_name(f"{earlier.name}.jsonl"), earlier.with_name(
-            f"{earlier.name}.points.json"
-        )  # fmt: skip
-        if tasks == self.sweep_file or self.sweep_file.exists() or not tasks.is_file():
+        if self.sweep_file.exists():
             return
-        try:
-            issued = _read_issued(points, len(self.experiment.runs))
-        except (TypeError, ValueError):  # damaged: its records cannot be told apart
-            return
-        renamed = {
-            _task_id(self.experiment.runs[run].label, self._key(self.experiment, run, p, fold)):
-            self.task(run, p, fold)
-            for run, listed in issued.items()
-            for p in listed
-            for fold in range(self.n_folds)
-        }  # fmt: skip
-        lines = [
-            json.dumps({**record, "id": task.id, "key": task_key(task, self.s["base_seed"])})
-            for record in _records(tasks).values()
-            if (task := renamed.get(record["id"])) is not None and _scorable(record)
-        ]
-        if lines:
+        copied: dict[str, dict[str, Any]] = {}
+        issued: dict[int, list[dict[str, Any]]] = {}
+        for tasks, candidates, their_id in self.sources():
+            records = {i: r for i, r in _records(tasks).items() if _finished(r)}
+            for run, point in candidates:
+                try:
+                    pairs = [
+                        (records.get(their_id(run, point, fold)), self.task(run, point, fold))
+                        for fold in range(self.n_folds)
+                    ]
+                except (TypeError, ValueError):  # a hand-edited candidate: none of ours
+                    continue
+                for record, task in pairs:
+                    if record is None or task.id in copied:
+                        continue
+                    key = task_key(task, self.s["base_seed"])
+                    copied[task.id] = {**record, "id": task.id, "key": key}
+                    listed = issued.setdefault(run, [])
+                    listed += [] if point in listed else [point]
+        if copied:
+            lines = "".join(json.dumps(record) + "\n" for record in copied.values())
             _io.write_json(self.issued_file, _issued_document(issued))
-            _io.atomic_write(self.sweep_file, lambda f: f.write(("\n".join(lines) + "\n").encode()))
+            _io.atomic_write(self.sweep_file, lambda f: f.write(lines.encode()))
+
+    def sources(self) -> Iterator[tuple[Path, list[tuple[int, dict[str, Any]]], Callable]]:
+        """The directory's other task files, each with the candidates of this tuning's runs
+        to look for in it (``(run, point)``, from its ``.points.json``) and how it names
+        the task of a run's candidate on a fold: an earlier gdlab's file of this tuning
+        by the whole experiment (:meth:`wholes`), with the candidates of each run as
+        listed; any other file as this tuning names it, with every candidate it lists
+        under each run that tunes the same names."""
+        earlier = {
+            self.out_dir / f"{self.file_name(whole.key())}.jsonl": whole for whole in self.wholes()
+        }
+        runs = enumerate(self.experiment.runs)
+        names = {i: set(_space(spec, self.tune_of(i)).names) for i, spec in runs}
+        for tasks in sorted(self.out_dir.glob("tasks-*.jsonl")):
+            if tasks == self.sweep_file:
+                continue
+            whole = earlier.get(tasks)
+            points = tasks.with_name(tasks.name.removesuffix(".jsonl") + ".points.json")
+            try:
+                listed = _read_issued(points, None if whole is None else len(whole.runs))
+            except (TypeError, ValueError):  # damaged: its records cannot be told apart
+                continue
+            if whole is not None:
+                candidates = [(run, p) for run, found in listed.items() for p in found]
+                yield tasks, candidates, functools.partial(self.whole_id, whole)
+                continue
+            unique: list[dict[str, Any]] = []
+            for found in listed.values():
+                unique += [p for p in found if p not in unique]
+            candidates = [(run, p) for p in unique for run, own in names.items() if set(p) == own]
+            yield tasks, candidates, lambda run, p, fold: self.task(run, p, fold).id
+
+    def wholes(self) -> list[Experiment]:
+        """The whole experiments an earlier gdlab may have named this tuning's task file and
+        tasks by: this command's, and the one the directory's ``tune.json`` records where
+        it decides the same results (a tuning resumed with another seed count)."""
+        wholes = [self.experiment]
+        with contextlib.suppress(OSError, TypeError, ValueError):  # none, or hand-edited
+            recorded = Experiment.from_dict(dict(load_tuned(self.out_dir)["experiment"]))
+            if _deciding(recorded) == _deciding(self.experiment):
+                wholes.append(recorded)
+        return wholes
+
+    def whole_id(self, whole: Experiment, run: int, point: Mapping[str, Any], fold: int) -> str:
+        """The id an earlier gdlab gave the task of ``run``'s candidate ``point`` on
+        ``fold``, keyed by the whole experiment ``whole``."""
+        return _task_id(whole.runs[run].label, self._key(whole, run, point, fold))
 
     def task(self, run: int, point: Mapping[str, Any], fold: int) -> Any:
         """The sweep task of ``run``'s candidate ``point`` on ``fold`` (made once: a resume
@@ -1656,19 +1718,49 @@ def _problem_differences(
 _TUNED_FROM = re.compile(r"Tuned settings from (.+?) \(")
 
 
+def tuned_digest(tuned: Mapping[str, Any]) -> str:
+    """Which tuning a ``tune.json`` (read, ``tuned``) records: 16 hex digits of its
+    ``settings``, what decides its experiment's results (:func:`_deciding_experiment`: a
+    resume with a new title or seed count is the same tuning) and each configuration's
+    ``best``. A directory tuned again since (``--force``; another budget, folds, method,
+    metric or ``--tune``) has another, even where it chooses the same values."""
+    recorded = tuned.get("experiment")
+    with contextlib.suppress(TypeError, ValueError):  # a hand-edited one: as it is written
+        recorded = _deciding(Experiment.from_dict(dict(recorded)))
+    configurations = tuned.get("configurations")
+    best = {
+        str(label): c.get("best") if isinstance(c, Mapping) else c
+        for label, c in (configurations.items() if isinstance(configurations, Mapping) else ())
+    }
+    return digest({"settings": tuned.get("settings"), "experiment": recorded, "best": best})
+
+
+def tuned_alike(experiment: Experiment, other: Experiment) -> bool:
+    """Whether a tuning's choice for ``other`` is its choice for ``experiment``: the same
+    problem, training and runs, but for what decides no tuning's result (the name and
+    words, the race's seed count, :data:`UNTUNED_TRAINING`)."""
+    return _deciding(experiment) == _deciding(other)
+
+
 def rebuilt_series(experiment: Experiment) -> tuple[dict[str, Any] | None, str | None]:
     """The ``series`` block of a tuned race run again from its report's ``results.json``
     (its ``tuned`` words stand): ``(series, None)`` from the tuning in its ``tuned_from``
     (or, in a report made before that field, the directory its words name),
-    where it is still there and still gives exactly the runs ``experiment`` races (the
-    same problem, training, data and tuned values; seeds and what no tuning task uses,
-    :data:`UNTUNED_TRAINING`, may differ), else ``(None, why)``."""
+    where it is still that very tuning (its ``tuned_digest``, :func:`tuned_digest`; a
+    report made before that field: any tuning there) and gives exactly the runs
+    ``experiment`` races (the same problem, training, data and tuned values; seeds and
+    what no tuning task uses, :data:`UNTUNED_TRAINING`, may differ), else ``(None, why)``."""
     found = _TUNED_FROM.match(experiment.tuned or "")  # a report made before tuned_from
     if not experiment.tuned_from and found is None:
         return None, "it does not name the tuning's directory"
     source = experiment.tuned_from or found.group(1)
     try:
         tuned = load_tuned(source)
+        if experiment.tuned_digest and tuned_digest(tuned) != experiment.tuned_digest:
+            return None, (
+                f"the directory {source} was tuned again since this race: its tune.json "
+                "records another tuning"
+            )
         then = Experiment.from_dict(dict(tuned["experiment"]))
         back = {label: old for old, label in _tuned_labels(tuned).items()}
         runs = {r.label: r for r in then.runs}
@@ -1680,11 +1772,10 @@ def rebuilt_series(experiment: Experiment) -> tuple[dict[str, Any] | None, str |
         again = apply_tuned(untuned, tuned, source=source)[0]
     except (OSError, TypeError, ValueError) as error:  # a ConfigError is a ValueError
         return None, str(error)
-    if _deciding(again) != _deciding(experiment):
+    if not tuned_alike(again, experiment):
         differences = "; ".join(experiment.changes_from(again)) or "another experiment"
         return None, (
-            f"the tuning in {source} is no longer the one this race ran (what it chooses "
-            f"now → what this race runs: {differences})"
+            f"this race is not what the tuning in {source} chose (tuning → race: {differences})"
         )
     return series(tuned), None
 
@@ -1852,9 +1943,10 @@ def _chosen_text(
     """``Adam lr 0.0251188643150958, beta1 0.8``: every digit (the race runs these
     values), a schedule's lr named as its lr0, a name ``--tune`` gave for another
     argument named as asked with the argument (``decay (alpha) 0.9``), a default said,
-    a value still on an edge flagged (:func:`edges`: at a hard bound, or where widening
-    stopped after its rounds: the best may lie beyond it either way), and a value
-    outside the hard bounds (an untuned default: nothing beyond it was tried) said.
+    a value still on an edge flagged (:func:`edges`: at a hard bound, past which tuning
+    may not go, or where widening stopped after its rounds, past which the best may
+    lie), and a value outside the hard bounds (an untuned default: nothing beyond it
+    was tried) said.
     ``label``: the run's label in the race, where it is not the tuning's."""
     configuration = configuration if isinstance(configuration, Mapping) else {}
     shown = {a: tuned_name(n, a) for n, a in tuned_arguments(configuration).items()}
@@ -1875,7 +1967,7 @@ def _chosen_text(
             f"{n} {exact_value(best['hyperparameters'][n])}" for n in at_bound
             if n in best["hyperparameters"]
         ) or ", ".join(at_bound)  # fmt: skip
-        text += f" (at the hard bound of what tuning may try: {bounds}; the best may lie beyond)"
+        text += f" (at the hard bound of what tuning may try: {bounds}; tuning may not go further)"
     if at_edge:
         text += (
             f" (still at the edge of the values tried after {MAX_WIDEN} widening rounds: "

@@ -287,12 +287,22 @@ def _kept(
 
 
 def _tuned_kept(experiment: Experiment, read: Experiment | None) -> bool:
-    """Whether ``experiment``'s ``tuned`` words stand in its report: they do unless its
-    runs changed since it was read (``read``) while the words did not (a fresh
-    ``gdlab race --tuned`` writes new ones)."""
+    """Whether ``experiment``'s ``tuned`` words stand in its report: they do unless what
+    its tuning's choice was made for changed since it was read (``read``: its problem,
+    training or runs; not its seeds, title, nor how its runs evaluate:
+    :func:`gdlab.tuning.tuned_alike`) while the words did not (a fresh ``gdlab race
+    --tuned`` writes new ones). ``race --tuned`` refuses such a change too."""
     if not experiment.tuned or read is None:
         return bool(experiment.tuned)
-    return experiment.runs == read.runs or experiment.tuned != read.tuned
+    if experiment.tuned != read.tuned:
+        return True
+    from gdlab.tuning import tuned_alike
+
+    return tuned_alike(experiment, read)
+
+
+#: The fields that name a tuned experiment's tuning: they go with its ``tuned`` words.
+_TUNING_FIELDS = ("tuned_from", "tuned_digest")
 
 
 def text(
@@ -314,11 +324,12 @@ def text(
     ``read`` is the experiment as its file (or the built-in) gave it, before the
     command line's changes. ``notes`` are appended (e.g. where tuned rates came from).
     A tuned experiment (:attr:`Experiment.tuned`, from ``gdlab race --tuned``) says
-    so: its words are a paragraph, and the title ends in "(tuned)", until its runs
-    change. ``dropped`` names the experiment's own fields (``title``,
-    ``description``, ``tuned``) that the changes made untrue: the report records the
-    experiment without them (:func:`recorded`), so that running its ``results.json``
-    again does not bring them back.
+    so: its words are a paragraph, and the title ends in "(tuned)", until its problem,
+    training or runs change (:func:`_tuned_kept`). ``dropped`` names the experiment's
+    own fields (``title``, ``description``, ``tuned`` with ``tuned_from`` and
+    ``tuned_digest``) that the changes made untrue: the report records the experiment
+    without them (:func:`recorded`), so that running its ``results.json`` again does
+    not bring them back.
     """
     origin = _origin(experiment)
     if base is None and origin is not None and experiment.based_on == origin.name:
@@ -344,8 +355,17 @@ def text(
         "title": _heading(experiment, kept),
         "description": "\n\n".join(parts),
         "changes": changes,
-        "dropped": [f for f, stands in kept.items() if getattr(experiment, f) and not stands],
+        "dropped": _dropped(experiment, kept),
     }
+
+
+def _dropped(experiment: Experiment, kept: Mapping[str, bool]) -> list[str]:
+    """The fields of ``experiment``'s own text that do not stand (``kept``); where its
+    ``tuned`` words go, where its tuning is and which it was go with them."""
+    dropped = [f for f, stands in kept.items() if getattr(experiment, f) and not stands]
+    if "tuned" in dropped:
+        dropped += [f for f in _TUNING_FIELDS if getattr(experiment, f)]
+    return dropped
 
 
 #: The end of a tuned experiment's title.
@@ -363,6 +383,8 @@ def _heading(experiment: Experiment, kept: Mapping[str, bool]) -> str:
 
 def recorded(experiment: Experiment, words: Mapping[str, Any]) -> Experiment:
     """``experiment`` as its report records it: without the fields of its own text that
-    :func:`text` found untrue for it (``words["dropped"]``)."""
-    dropped = words.get("dropped", ())
+    :func:`text` found untrue for it (``words["dropped"]``; ``tuned`` takes the fields
+    naming its tuning with it)."""
+    dropped = set(words.get("dropped", ()))
+    dropped |= set(_TUNING_FIELDS) if "tuned" in dropped else set()
     return experiment.replace(**{f: "" for f in dropped}) if dropped else experiment

@@ -448,7 +448,12 @@ class RunSpec:
 
 
 #: Keys that a file may write under the wrong header.
-_TOP_ONLY = ("name", "seeds", "title", "description", "based_on", "tuned", "tuned_from")
+_TOP_ONLY = (
+    "name", "seeds", "title", "description", "based_on", "tuned", "tuned_from", "tuned_digest",
+)  # fmt: skip
+#: The top-level keys that decide no result (:meth:`Experiment.key` leaves them out): the
+#: name, the words, and where a tuned experiment's settings came from.
+_WORDS = ("name", "title", "description", "based_on", "tuned", "tuned_from", "tuned_digest")
 
 
 def _problem_fields() -> frozenset[str]:
@@ -777,6 +782,11 @@ class Experiment:
         tuned_from: the directory of that tuning, as an absolute path (``gdlab race
             --tuned`` sets it with ``tuned``): its report run again rebuilds its
             Tuned comparison from there; ``""`` when not known.
+        tuned_digest: which tuning that was (:func:`gdlab.tuning.tuned_digest` of its
+            ``tune.json``: its settings, experiment and each configuration's best),
+            set with ``tuned_from``: the report run again rebuilds its comparison only
+            from that very tuning, not from one made in the same directory since;
+            ``""`` when not known.
     """
 
     name: str
@@ -789,6 +799,7 @@ class Experiment:
     based_on: str | None = None
     tuned: str = ""
     tuned_from: str = ""
+    tuned_digest: str = ""
     #: The training keys set by :meth:`merge_training` since the experiment was read:
     #: a full batch then refuses a ``batching`` set too, whichever came first.
     set_training: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
@@ -840,7 +851,7 @@ class Experiment:
 
     def _check_words(self, where: str) -> None:
         """``title`` and ``description`` strings; ``based_on`` a built-in's name or ``None``."""
-        for key in ("title", "description", "tuned", "tuned_from"):
+        for key in ("title", "description", "tuned", "tuned_from", "tuned_digest"):
             if not isinstance(getattr(self, key), str):
                 raise ConfigError(
                     f"{where}: {key} must be a string; got {describe(getattr(self, key))}"
@@ -962,6 +973,7 @@ class Experiment:
                 based_on=based_on,
                 tuned=data.get("tuned", ""),
                 tuned_from=data.get("tuned_from", ""),
+                tuned_digest=data.get("tuned_digest", ""),
             )
         except ConfigError as error:
             text = str(error)
@@ -992,6 +1004,8 @@ class Experiment:
             data["tuned"] = self.tuned
         if self.tuned_from:
             data["tuned_from"] = self.tuned_from
+        if self.tuned_digest:
+            data["tuned_digest"] = self.tuned_digest
         data["seeds"] = self.seeds
         data["problem"] = self.problem.to_table()
         data["training"] = self.training.to_table()
@@ -1018,7 +1032,7 @@ class Experiment:
     def key(self) -> dict[str, Any]:
         """What decides the results (the text and name left out): for comparisons."""
         data = self.to_dict()
-        for k in ("name", "title", "description", "based_on", "tuned", "tuned_from"):
+        for k in _WORDS:
             data.pop(k, None)
         return data
 

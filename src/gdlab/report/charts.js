@@ -144,6 +144,28 @@
     return keep > 1 ? ticks.filter(function (t, i) { return i % keep === 0; }) : ticks;
   }
 
+  // A symmetric log axis, as matplotlib's symlog: linear within ±c (one unit from 0 to c),
+  // a decade a unit beyond it; f of a path that runs away below 0 (a saddle's) shows whole.
+  function symlog(v, c) {
+    var a = Math.abs(v);
+    return a <= c ? v / c : (v < 0 ? -1 : 1) * (1 + Math.log10(a / c));
+  }
+
+  // Ticks on a symmetric log axis (lo, hi in its units, c its linear threshold): 0 and
+  // ±10^k from c out (as matplotlib's), every 2nd, 5th… decade where there are many.
+  function symlogTicks(lo, hi, c, count) {
+    var first = Math.ceil(Math.log10(c) - 1e-9), candidates = [0];
+    var last = first + Math.ceil(Math.max(Math.abs(lo), Math.abs(hi)));
+    for (var k = first; k <= last; k++) {
+      var t = Number(Math.pow(10, k).toPrecision(12));
+      [-t, t].forEach(function (v) { var u = symlog(v, c); if (u >= lo - 1e-9 && u <= hi + 1e-9) { candidates.push(v); } });
+    }
+    candidates.sort(function (a, b) { return a - b; });
+    var keep = Math.ceil(candidates.length / Math.max(count, 3));
+    var zero = candidates.indexOf(0); // 0 always kept, the others every keep-th from it
+    return candidates.filter(function (t, i) { return (i - zero) % keep === 0; });
+  }
+
   // --- marker shapes (the palette's symbols) --------------------------------------------
 
   function symbol(name, x, y, size) {
@@ -291,7 +313,10 @@
   };
 
   Chart.prototype.tx = function (v) { return this.xType === "log" ? (v > 0 ? Math.log10(v) : NaN) : v; };
-  Chart.prototype.ty = function (v) { return this.yType === "log" ? (v > 0 ? Math.log10(v) : NaN) : v; };
+  Chart.prototype.ty = function (v) {
+    if (this.yType === "symlog") { return symlog(v, this.spec.scale.linthresh); }
+    return this.yType === "log" ? (v > 0 ? Math.log10(v) : NaN) : v;
+  };
 
   Chart.prototype.extent = function () {
     var spec = this.spec, self = this;
@@ -591,9 +616,10 @@
       }
       labels.push('<text x="' + px.toFixed(1) + '" y="' + (f.t + f.h + 16) + '" text-anchor="middle">' + esc(text) + "</text>");
     });
-    var yt = this.yType === "log" ? logTicks(v.y[0], v.y[1], yCount) : linearTicks(v.y[0], v.y[1], yCount);
+    var yt = this.yType === "log" ? logTicks(v.y[0], v.y[1], yCount) :
+      this.yType === "symlog" ? symlogTicks(v.y[0], v.y[1], spec.scale.linthresh, yCount) : linearTicks(v.y[0], v.y[1], yCount);
     yt.forEach(function (t) {
-      var py = sy(self.yType === "log" ? Math.log10(t) : t);
+      var py = sy(self.ty(t));
       if (py < f.t - 0.5 || py > f.t + f.h + 0.5) { return; }
       grid.push("M" + f.l + "," + py.toFixed(1) + "h" + f.w);
       var text = spec.yaxis.format === "%" ? percent(t) : short(t);
@@ -604,7 +630,7 @@
     out.push('<text class="title" x="' + (f.l + f.w / 2) + '" y="' + (H - 6) + '" text-anchor="middle">' +
       esc(spec.xaxis.title) + (this.xType === "log" ? " (log)" : "") + "</text>");
     out.push('<text class="title" transform="translate(14,' + (f.t + f.h / 2) + ') rotate(-90)" text-anchor="middle">' +
-      esc(spec.yaxis.title) + (this.yType === "log" ? " (log)" : "") + "</text>");
+      esc(spec.yaxis.title) + (this.yType === "log" ? " (log)" : this.yType === "symlog" ? " (symmetric log)" : "") + "</text>");
     // the data
     out.push('<g clip-path="url(#' + esc(clip) + ')">');
     if (spec.smooth) { out.push(this.rawLines(sx, sy, f)); }

@@ -100,6 +100,7 @@ __all__ = [
     "ewma_figure",
     "figure_names",
     "function_curve",
+    "function_symlog",
     "group_colors",
     "group_styles",
     "has_sensitivity",
@@ -882,23 +883,39 @@ def _loss_look_for(results: Mapping[str, Any]) -> str:
             f" The y-axis is logarithmic because {view.scale.reason}: equal ratios look "
             "equal, so a tenfold gap is the same height at the top and at the bottom."
         )
-    if view.noisy:
+    # a group that only diverged jumps because it blows up: _diverged_words says so
+    noisy = view.noisy - gone
+    if noisy:
         whole = set(_whole_set_groups(_runs(results)))
         why = (
             "each update follows a small batch, so the whole set's loss rises at some steps "
             "and falls at others"
-            if view.noisy <= whole
+            if noisy <= whole
             else "each step sees a small batch, so its loss is a noisy estimate"
         )
         text += (
-            f" The faint raw loss of {joined(sorted(view.noisy))} jumps across much of the "
-            f"axis (faint dots): {why}; its solid curve averages over more steps, as its "
-            "legend entry says."
+            f" The faint raw loss of {joined(sorted(noisy))} jumps across much of the "
+            f"axis (faint dots): {why}; {_smoothing_words([c for c in curves if c.name in noisy])}."
         )
     text += _diverged_words(curves, groups)
     if what != "smoothed loss":
         text = f"{text} {_elsewhere_words(results, function2d=False)}".strip()
     return f"{text} {_overlap_words(results, view.clusters)}".strip()
+
+
+def _smoothing_words(noisy: Sequence[_Curve]) -> str:
+    """What the solid curve of each of the ``noisy`` curves is: a running average, over
+    more steps than the default only where its legend entry says so (:func:`_curve_label`)."""
+    longer = [c.beta != SMOOTH_BETA for c in noisy]
+    if len(noisy) == 1 and longer[0]:
+        return "its solid curve averages over more steps, as its legend entry says"
+    if all(longer):
+        return "the solid curves average over more steps, as their legend entries say"
+    window = f"over ≈{effective_window(SMOOTH_BETA):.0f} steps"
+    if len(noisy) == 1:
+        return f"its solid curve is a running average {window}"
+    more = ", or more where the legend says so" if any(longer) else ""
+    return f"the solid curves are running averages {window}{more}"
 
 
 def _ranking_words(results: Mapping[str, Any], curves: Sequence[_Curve]) -> tuple[str, str]:
@@ -910,14 +927,29 @@ def _ranking_words(results: Mapping[str, Any], curves: Sequence[_Curve]) -> tupl
         finals, what = {c.name: c.final for c in curves}, "smoothed loss"
     if not curves:
         return "", what
-    ranked = sorted(curves, key=lambda c: finals[c.name])
-    best, worst = finals[ranked[0].name], finals[ranked[-1].name]
-    text = f"Lowest at the end: {ranked[0].name} ({what} {_fmt(best)})"
+    groups = _groups(_runs(results))
+    lost = {c.name: sum(map(_diverged, groups.get(c.name, ()))) for c in curves}
+
+    def seeds(name: str) -> str:
+        n, gone = len(groups[name]), lost[name]
+        return f", over {n - gone} of its {n} seeds: {gone} diverged" if gone else ""
+
+    # as the Summary ranks: a group with a diverged seed after those whose seeds all finished
+    whole = [c for c in curves if not lost[c.name]]
+    ranked = sorted(whole or curves, key=lambda c: finals[c.name])
+    best, worst = ranked[0].name, ranked[-1].name
+    text = f"Lowest at the end: {best} ({what} {_fmt(finals[best])}{seeds(best)})"
     if len(ranked) > 1:
-        ratio = worst / best if best > 0 else math.inf
+        ratio = finals[worst] / finals[best] if finals[best] > 0 else math.inf
         gap = f", {ratio:.0f}× higher" if math.isfinite(ratio) and ratio >= 2 else ""
-        text += f"; highest: {ranked[-1].name} ({_fmt(worst)}{gap})"
-    return text + ".", what
+        text += f"; highest: {worst} ({_fmt(finals[worst])}{gap}{seeds(worst)})"
+    text += "."
+    partial = [c.name for c in curves if lost[c.name]] if whole else []
+    if partial:
+        ends = "; ".join(f"{name} ends at {_fmt(finals[name])}{seeds(name)}" for name in partial)
+        ranks = "ranks it" if len(partial) == 1 else "ranks them"
+        text += f" {ends}; the Summary {ranks} after the groups whose seeds all finished."
+    return text, what
 
 
 def _diverged_words(
@@ -1068,7 +1100,7 @@ def _paths_look_for(results: Mapping[str, Any], fn: functions2d.Function2D, grid
         )
     else:
         text += "Follow each path from the start (○) to its end (the large marker). "
-    words = _path_shape_words(results, [t[0] for t in ok])
+    words = _path_shape_words(results, [t[0] for t in ok], (fn.xlim, fn.ylim))
     if words:
         words += (
             " Why, in general: a step too long for the steep direction overshoots it and "
@@ -1117,10 +1149,35 @@ def _zigzags(turns: np.ndarray) -> np.ndarray:
     return np.nonzero(marked)[0]
 
 
-def _path_shapes(results: Mapping[str, Any], names: Sequence[str]) -> dict[str, list[str]]:
+def _drawn_part(path: np.ndarray, box: tuple[tuple[float, float], ...] | None) -> np.ndarray:
+    """``path`` as the figures draw it in ``box`` (``((x0, x1), (y0, y1))``, their range):
+    up to where it first leaves, ending on the edge it crosses (all of it without ``box``,
+    or where it never leaves). A path that escapes (a saddle's, to y = 1e10) is judged on
+    what is seen, not on a length the escape dominates."""
+    if box is None or not len(path):
+        return path
+    low, high = np.array([box[0][0], box[1][0]]), np.array([box[0][1], box[1][1]])
+    with np.errstate(invalid="ignore"):
+        out = np.nonzero(~((path >= low) & (path <= high)).all(axis=1))[0]
+    if not len(out) or out[0] == 0:
+        return path
+    inside, beyond = path[out[0] - 1], path[out[0]]
+    move = beyond - inside
+    with np.errstate(divide="ignore", invalid="ignore"):  # how far along the move the edge is
+        reach = np.where(move > 0, (high - inside) / move, (low - inside) / move)
+    share = float(np.nanmin(np.where(move != 0, reach, np.inf), initial=1.0))
+    return np.vstack([path[: out[0]], inside + min(max(share, 0.0), 1.0) * move])
+
+
+def _path_shapes(
+    results: Mapping[str, Any],
+    names: Sequence[str],
+    box: tuple[tuple[float, float], ...] | None = None,
+) -> dict[str, list[str]]:
     """``{"zigzag": [...], "straight": [...], "curved": [...], "still": [...]}``: each
     named group's first path as :func:`_path_turns` and :func:`_zigzags` measure it,
-    with its words. Steps are the run's (a long run's inline path is every
+    with its words: the path inside ``box`` (:func:`_drawn_part`), up to where it first
+    leaves it. Steps are the run's (a long run's inline path is every
     ``stride``-th point: a move from point ``j`` covers steps ``j·stride + 1`` to
     ``(j + 1)·stride``)."""
     from gdlab.results import series_stride
@@ -1128,28 +1185,36 @@ def _path_shapes(results: Mapping[str, Any], names: Sequence[str]) -> dict[str, 
     firsts = _first_runs(results)
     shapes: dict[str, list[str]] = {"zigzag": [], "straight": [], "curved": [], "still": []}
     for name in names:
-        turns, starts, ratio = _path_turns(_path_of(firsts[name]))
+        path = _path_of(firsts[name])
+        drawn = _drawn_part(path, box)
+        turns, starts, ratio = _path_turns(drawn)
         zig = _zigzags(turns)
         stride = series_stride(firsts[name])
-        if len(zig) == len(turns) and len(zig) > 2:
+        if len(zig) == len(turns) and len(zig) > 2 and len(drawn) == len(path):
             shapes["zigzag"].append(f"{name} at every step")
         elif len(zig):  # turns zig[0] … zig[-1]: the moves from zig[0] to zig[-1] + 1
             first, last = int(starts[zig[0]]) * stride + 1, (int(starts[zig[-1] + 1]) + 1) * stride
             shapes["zigzag"].append(f"{name} over steps {first}–{last}")
         elif math.isnan(ratio):
             shapes["still"].append(name)
-        elif ratio <= _STRAIGHT:
-            shapes["straight"].append(f"{name} ({ratio:.2f}×)")
         elif math.isfinite(ratio):
-            shapes["curved"].append(f"{name} ({ratio:.2f}×)")
+            edge = ", up to the range's edge" if len(drawn) < len(path) else ""
+            shapes["straight" if ratio <= _STRAIGHT else "curved"].append(
+                f"{name} ({ratio:.2f}×{edge})"
+            )
     return shapes
 
 
-def _path_shape_words(results: Mapping[str, Any], names: Sequence[str]) -> str:
+def _path_shape_words(
+    results: Mapping[str, Any],
+    names: Sequence[str],
+    box: tuple[tuple[float, float], ...] | None = None,
+) -> str:
     """What the paths of ``names`` (groups that did not diverge) do, measured on them:
     which zigzag (turn back and forth by 30° or more), which run nearly straight, which
-    curve; measured on the paths drawn, so the words hold for any function and setup."""
-    shapes = _path_shapes(results, names)
+    curve; measured on the paths drawn (inside ``box``, the plotted range), so the words
+    hold for any function and setup."""
+    shapes = _path_shapes(results, names, box)
     words = []
     if shapes["zigzag"]:
         words.append(
@@ -1230,10 +1295,17 @@ def _outside_words(
 
 def _function_loss_look_for(results: Mapping[str, Any], fn: functions2d.Function2D) -> str:
     finals = _function_finals(results, fn)
-    text = (
-        "f at each step on a log axis: a straight falling line is steady (linear) "
-        "convergence, a line that bends down speeds up, and bumps are overshoots."
-    )
+    if fn.minima:
+        text = (
+            "f at each step on a log axis: a straight falling line is steady (linear) "
+            "convergence, a line that bends down speeds up, and bumps are overshoots."
+        )
+    else:  # nothing to converge to: f falls without end along a path that escapes
+        text = (
+            f"f has no minimum ({fn.description}), so nothing converges: a line that keeps "
+            "falling on the symmetric log axis is a path escaping downhill, f heading for "
+            "−∞, and the steeper the line, the faster the escape."
+        )
     ok = [t for t in finals if not t[2]]
     elsewhere = _elsewhere_words(results, function2d=True)
     if len(ok) > 1:
@@ -1244,40 +1316,97 @@ def _function_loss_look_for(results: Mapping[str, Any], fn: functions2d.Function
     return text
 
 
-def _weights_look_for(results: Mapping[str, Any]) -> str:
-    problem = _problem(results) or {}
-    surface = problem.get("surface") or {}
-    best = surface.get("minimum")
-    names = _first_runs(results)
-    distance = {}
-    for name, run in names.items():
-        path = np.asarray(run.get("path") or np.empty((0, 2)), dtype=np.float64).reshape(-1, 2)
-        if len(path) > 2 and best is not None:
+def _batch_sizes(results: Mapping[str, Any]) -> dict[str, int]:
+    """Each configured run's batch size by label (the training set's size for a full
+    batch), from ``config``; a label not configured there is left out."""
+    config = results.get("config") or {}
+    training = config.get("training") or {}
+    n = ((_problem(results) or {}).get("data") or {}).get("n_train")
+    sizes = {}
+    for run in config.get("runs") or ():
+        size = run.get("batch_size", training.get("batch_size")) or n
+        if isinstance(size, int) and "label" in run:
+            sizes[run["label"]] = min(size, n) if isinstance(n, int) else size
+    return sizes
+
+
+def _turns_back(path: np.ndarray) -> float:
+    """The share of ``path``'s turns (between one step and the next) of more than 90°:
+    near 1 for a path that goes back and forth, overshooting across a valley."""
+    steps = np.diff(path, axis=0)
+    steps = steps[np.linalg.norm(steps, axis=1) > 0]
+    if len(steps) < 2:
+        return 0.0
+    return float(np.mean(np.einsum("ij,ij->i", steps[:-1], steps[1:]) < 0))
+
+
+def _weights_shapes(
+    results: Mapping[str, Any],
+) -> tuple[dict[str, float], dict[str, float], list[str]]:
+    """``(winding, zigzag, gone)`` over each group's first path: the length over the
+    straight line of the paths that neither diverged nor zigzag (most turns back by more
+    than 90°: :func:`_turns_back`), the same of those that zigzag, and the groups whose
+    first run diverged (marked ×, not ranked)."""
+    firsts = _first_runs(results)
+    gone = [name for name, run in firsts.items() if _diverged(run)]
+    winding: dict[str, float] = {}
+    zigzag: dict[str, float] = {}
+    for name, run in firsts.items():
+        path = _path_of(run)
+        if len(path) > 2 and name not in gone:
             steps = np.linalg.norm(np.diff(path, axis=0), axis=1)
-            straight = np.linalg.norm(path[-1] - path[0])
-            distance[name] = (float(steps.sum() / max(straight, 1e-12)), path[-1])
+            ratio = float(steps.sum() / max(np.linalg.norm(path[-1] - path[0]), 1e-12))
+            (zigzag if _turns_back(path) > 0.8 else winding)[name] = ratio
+    return winding, zigzag, gone
+
+
+def _smoothest_words(results: Mapping[str, Any], winding: Mapping[str, float]) -> str:
+    """The smoothest and the roughest of ``winding``'s paths; the reason, fewer samples,
+    only where the roughest did use a smaller batch than the smoothest."""
+    if len(winding) < 2:
+        return ""
+    (smooth, smooth_ratio), *_, (rough, rough_ratio) = sorted(winding.items(), key=lambda kv: kv[1])
+    text = (
+        f" {smooth} follows the smoothest path (it travels {smooth_ratio:.2g}× the "
+        f"straight-line distance); {rough} jitters most ({rough_ratio:.2g}×)"
+    )
+    batches = _batch_sizes(results)
+    if batches.get(rough, 0) < batches.get(smooth, 0):
+        text += (
+            f": each of its steps follows the gradient of fewer samples ({batches[rough]} "
+            f"against {batches[smooth]}), which points only roughly downhill"
+        )
+    return text + "."
+
+
+def _weights_look_for(results: Mapping[str, Any]) -> str:
+    best = ((_problem(results) or {}).get("surface") or {}).get("minimum")
+    winding, zigzag, gone = _weights_shapes(results) if best is not None else ({}, {}, [])
     text = (
         "Left: each run's weights from the start (○) across the loss contour "
         "(darker lines are lower loss) to its end (large marker)"
     )
     if best is not None:
         text += f"; + is the least-squares minimum ({_fmt(best[0])}, {_fmt(best[1])})"
-    text += "."
-    if distance:
-        ranked = sorted(distance.items(), key=lambda kv: kv[1][0])
-        smooth_name, (smooth_ratio, _) = ranked[0]
-        rough_name, (rough_ratio, _) = ranked[-1]
+    text += "." + _smoothest_words(results, winding)
+    if zigzag:
+        one = len(zigzag) == 1
         text += (
-            f" {smooth_name} follows the smoothest path (it travels {smooth_ratio:.2g}× the "
-            f"straight-line distance); {rough_name} jitters most ({rough_ratio:.2g}×): each "
-            "of its steps follows the gradient of fewer samples, which points only roughly "
-            "downhill."
+            f" {joined(f'{name} ({ratio:.2g}×)' for name, ratio in zigzag.items())} "
+            f"{'zigzags' if one else 'zigzag'}: most of {'its' if one else 'their'} steps turn "
+            "back by more than 90°, overshooting across the valley, as a learning rate too "
+            "large for its steepest direction does."
         )
-    text += (
-        " Right: the loss per step on the same colours; the smallest batch gives the "
-        "noisiest curve, and a mini-batch sits between the two."
+    if gone:
+        each = "its" if len(gone) == 1 else "each"
+        text += f" {joined(gone)} diverged: × marks where {each} path stopped (seed 0's)."
+    text += " Right: the loss per step on the same colours"
+    if gone or zigzag:
+        return text + "."
+    return (
+        text
+        + "; the smallest batch gives the noisiest curve, and a mini-batch sits between the two."
     )
-    return text
 
 
 # --- the plan: which figures, with titles, captions and what to look for ---------
@@ -1331,7 +1460,7 @@ def _function_plans(
                 "Contour lines of f (darker is lower) with each group's path (its first run), "
                 "a small marker every step or so, the start ○, each end point as a large "
                 "marker with a black edge (× for a diverged path: where it stopped, or where "
-                "it crossed the edge on its way out) and + at the minimum. "
+                f"it crossed the edge on its way out){_plus_words(fn, ' and + at the minimum')}. "
                 + _overlay_axes_words(results, fn),
                 lambda: overlay_figure(results, function=fn),
                 lambda: _paths_look_for(results, fn, grid=False),
@@ -1342,9 +1471,9 @@ def _function_plans(
                 "paths",
                 f"Paths on {fn.description}, one optimizer per panel",
                 "Seed 001's grid: each panel holds one group's path (its colour, a marker at "
-                "each step) and the other groups' paths in light grey; + marks the minimum, "
-                "× where a diverged path stops, or where it crosses the panel's edge on its "
-                "way out.",
+                "each step) and the other groups' paths in light grey;"
+                f"{_plus_words(fn, ' + marks the minimum,')} × where a diverged path stops, "
+                "or where it crosses the panel's edge on its way out.",
                 lambda: paths_figure(results, function=fn),
                 lambda: _paths_look_for(results, fn, grid=True),
             )
@@ -1363,6 +1492,11 @@ def _function_plans(
     if _wants_lr_figure(runs):
         plans.append(_lr_plan(results))
     return plans
+
+
+def _plus_words(fn: functions2d.Function2D, words: str) -> str:
+    """``words`` (what the + means) where ``fn`` has a minimum to mark, else ``""``."""
+    return words if fn.minima else ""
 
 
 def _lr_plan(results: Mapping[str, Any]) -> _Plan:
@@ -1483,7 +1617,8 @@ def _run_plans(
                 f"The weights' paths: {axes[0]} against {axes[1]}",
                 f"Left: each group's path in ({axes[0]}, {axes[1]}) over contour lines of the "
                 "training loss (the other parameters, such as the bias, at their best for "
-                "each point), from the start ○ to the end (large marker); + marks the "
+                "each point), from the start ○ to the end (large marker; × where a diverged "
+                "run stopped); + marks the "
                 "least-squares minimum. Right: the training loss per step "
                 f"({_step_loss_words(runs)}), raw (faint) and smoothed.",
                 lambda: weights_figure(results),
@@ -1590,11 +1725,57 @@ def _accuracy_look_for(results: Mapping[str, Any]) -> str:
     if best:
         top = max(best)
         text = f"Highest at the end: {top[1]} ({top[2]} accuracy {top[0]:.3f}). "
-    text += (
-        "Where a solid (train) line rises above its dashed or dotted (test, validation) "
-        "line, the network starts to learn the training set by heart."
+    text += _memorising_words(_runs(results))
+    return f"{text.strip()} {_accuracy_overlap_words(results)}".strip()
+
+
+MEMORISING_GAP = 0.02  # a train–held-out gap that widens by this much: learning by heart
+
+
+def _gap_change(group: Sequence[Mapping[str, Any]], held: str) -> tuple[float, float] | None:
+    """``(first, last)``: the train − ``held`` accuracy gap at a group's first and last
+    evaluation, its seeds' mean (seeds that diverged left out); ``None`` without two."""
+    gaps = []
+    for run in [r for r in group if not _diverged(r)]:
+        pairs = [e for e in run.get("epochs") or () if _finite_number(e.get(held))
+                 and _finite_number(e.get("train_accuracy"))]  # fmt: skip
+        if len(pairs) > 1:
+            gaps.append([e["train_accuracy"] - e[held] for e in (pairs[0], pairs[-1])])
+    if not gaps:
+        return None
+    first, last = np.mean(gaps, axis=0)
+    return float(first), float(last)
+
+
+def _memorising_words(runs: Sequence[Mapping[str, Any]]) -> str:
+    """Whether a train line pulls away from its held-out (test, else validation) line:
+    the group whose gap (:func:`_gap_change`) widens most from its first evaluation to
+    its last, if by :data:`MEMORISING_GAP` or more; ``""`` where the figure has no
+    held-out line."""
+    keys = _accuracy_keys(runs)
+    held = next((k for k in ("test_accuracy", "val_accuracy") if k in keys), None)
+    if "train_accuracy" not in keys or held is None:
+        return ""
+    changes = {name: _gap_change(group, held) for name, group in _groups(runs).items()}
+    found = {name: gap for name, gap in changes.items() if gap is not None}
+    line = f"{'dashed' if held == 'test_accuracy' else 'dotted'} ({ACCURACY_NAMES[held]}) line"
+    name = max(found, key=lambda n: found[n][1] - found[n][0], default=None)
+    if name is None or found[name][1] - found[name][0] < MEMORISING_GAP:
+        return (
+            f"No solid (train) line pulls away from its {line} by {100 * MEMORISING_GAP:g} "
+            "percentage points or more between the first evaluation and the last: no run "
+            "is learning the training set by heart yet."
+        )
+    first, last = found[name]
+    return (
+        f"{name}'s solid (train) line pulls away most from its {line}: the gap grows "
+        f"from {100 * first:.1f} to {100 * last:.1f} percentage points between the first "
+        "evaluation and the last: it starts to learn the training set by heart."
     )
-    return f"{text} {_accuracy_overlap_words(results)}".strip()
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _points_words(results: Mapping[str, Any]) -> str:
@@ -2588,8 +2769,9 @@ def _overlay_axes_words(results: Mapping[str, Any], fn: functions2d.Function2D) 
             "the paths span, so a path that leaves it is cut at the edge."
         )
     return (
-        f"The image's axes are zoomed to the paths and the minimum (x {span(xlim)}, "
-        f"y {span(ylim)}, of the function's range x {span(full_x)}, y {span(full_y)}), so "
+        f"The image's axes are zoomed to the paths{_plus_words(fn, ' and the minimum')} "
+        f"(x {span(xlim)}, y {span(ylim)}, of the function's range x {span(full_x)}, "
+        f"y {span(full_y)}), so "
         "short steps show; the panels of one optimizer each keep the whole range (so does "
         "the interactive chart, where the page has one). A path that leaves the range is "
         "cut at its edge."
@@ -2769,7 +2951,8 @@ def weights_figure(results: Mapping[str, Any], *, beta: float | None = None) -> 
     "axes"}`` (the other parameters at their best for each point). Left:
     contour lines of that loss (labelled, darker is lower), each group's
     first run's path in its colour (the smoothest drawn last, on top), ○ at
-    the start, a large marker at each end and ``+`` at the minimum. Right:
+    the start, a large marker at each end (× where a diverged run stopped) and
+    ``+`` at the minimum. Right:
     :func:`loss_figure`'s curves. One legend below both.
     """
     if beta is not None:
@@ -2784,7 +2967,8 @@ def weights_figure(results: Mapping[str, Any], *, beta: float | None = None) -> 
         )
     surface = problem["surface"]
     styles = group_styles(runs)
-    paths = {name: _path_of(run) for name, run in _first_runs(results).items()}
+    firsts = _first_runs(results)
+    paths = {name: _path_of(run) for name, run in firsts.items()}
     paths = {name: path for name, path in paths.items() if len(path)}
     best = np.asarray(surface.get("minimum") or np.empty(0), dtype=np.float64).reshape(-1, 2)
     contour = _quadratic_surface(surface, np.vstack([*paths.values(), best]), 160)
@@ -2809,7 +2993,10 @@ def weights_figure(results: Mapping[str, Any], *, beta: float | None = None) -> 
                 alpha=0.75 if rough else 1.0, marker=style.marker, ms=4,
                 markevery=_markevery(len(path), z), zorder=3 + z,
             )  # fmt: skip
-            _end_marker(left, path[-1], style)
+            if _diverged(firsts[name]):  # where it stopped, as the charts and the 2-D paths mark
+                _mark_end(left, *path[-1], style.color, size=10)
+            else:
+                _end_marker(left, path[-1], style)
         starts = [tuple(p[0]) for p in paths.values()]
         for start in dict.fromkeys(starts):
             _start_marker(left, start)
@@ -3015,6 +3202,22 @@ def _function_loss_scale(
         if math.log10(high / low) < 3:
             _plain_log_ticks(ax.yaxis, view=(low, high))
         return
+    linthresh = function_symlog(values, ceiling)
+    if linthresh is None:
+        return
+    ax.set_yscale("symlog", linthresh=linthresh)
+    _cap(ax, ceiling)
+    _apart_ticks(ax.yaxis)
+
+
+def function_symlog(values: Sequence[np.ndarray], ceiling: float | None = None) -> float | None:
+    """The linear threshold of the symmetric log axis the loss figure of a 2-D function
+    draws f's ``values`` on (the interactive chart's too) where some are 0 or below;
+    ``None`` where all are positive (a log axis) or none is (no log axis at all)."""
+    every = np.concatenate(values) if len(values) else np.empty(0)
+    every = every[np.isfinite(every)]
+    if not every.size or every.min() > 0:
+        return None
     if every.min() == 0 and every.max() > 0:
         # a run that reached the minimum exactly (or started there): a log axis would
         # mask its zeros and end its curve, or hide it; symmetric log draws 0 at the
@@ -3022,14 +3225,11 @@ def _function_loss_scale(
         # (at most SYMLOG_DECADES below the largest: a smallest value near 1e-300
         # would stretch the axis over 300 decades and overflow matplotlib's transform)
         top = min(float(every.max()), ceiling if ceiling is not None else math.inf)
-        ax.set_yscale("symlog", linthresh=_symlog_threshold(float(every[every > 0].min()), top))
-    elif every.min() < 0:  # unbounded below (a saddle): symmetric log
+        return _symlog_threshold(float(every[every > 0].min()), top)
+    if every.min() < 0:  # unbounded below (a saddle): symmetric log
         starts = [abs(v[0]) for v in values if v.size and v[0] != 0]
-        ax.set_yscale("symlog", linthresh=float(np.median(starts)) if starts else 1.0)
-    else:
-        return
-    _cap(ax, ceiling)
-    _apart_ticks(ax.yaxis)
+        return float(np.median(starts)) if starts else 1.0
+    return None
 
 
 def _symlog_threshold(smallest: float, top: float) -> float:

@@ -703,8 +703,8 @@ def _comparison_text(
         text += " (a dash where a configuration has no such hyperparameter or did not tune it)"
     if "(at bound)" in flags:
         text += (
-            "; “(at bound)” marks a value at a hard bound of what tuning may try: the best "
-            "may lie beyond it"
+            "; “(at bound)” marks a value at a hard bound of what tuning may try: tuning "
+            "may not go further"
         )
     if "(at edge)" in flags:
         text += (
@@ -844,7 +844,8 @@ def _mean(values: Sequence[float | None]) -> float | None:
 def _ranking_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per group: the mean over its seeds that did not diverge, ranked as the
     command line ranks runs (best test, else train, accuracy; then lowest final loss;
-    groups that only diverged last)."""
+    a group with a diverged seed after the groups whose seeds all finished, as a
+    diverged run after the runs that finished; groups that only diverged last)."""
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for run in runs:
         name = str(run.get("group") or run.get("label") or run.get("id") or "run")
@@ -875,6 +876,7 @@ def _ranking_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return (
             row["failed"] == row["seeds"],
             row["diverged"] + row["failed"] == row["seeds"],
+            row["diverged"] > 0,  # its mean leaves out the seeds that blew up
             -(accuracy if accuracy is not None else -math.inf),
             loss if loss is not None else math.inf,
         )
@@ -939,7 +941,10 @@ def _ranking_note(accuracy: bool, test: bool, seeds: bool) -> str:
         if accuracy
         else "Ranked by the final training loss (the last evaluation; lowest first)"
     )
-    mean = "; a run with several seeds shows the mean over the seeds that did not diverge"
+    mean = (
+        "; a run with several seeds shows the mean over the seeds that did not diverge, "
+        "and ranks after the runs whose seeds all finished if any of its seeds diverged"
+    )
     return order + (mean if seeds else "") + "."
 
 
@@ -1454,7 +1459,7 @@ def _chart_box(chart: Mapping[str, Any]) -> str:
         buttons = "".join(
             f'<button type="button" data-scale="{kind}" '
             f'aria-pressed="{"true" if scale.get("kind") == kind else "false"}">{kind}</button>'
-            for kind in ("linear", "log")
+            for kind in ("linear", "symlog" if "symlog" in scale.get("ranges", {}) else "log")
         )
         controls.append(f'<span class="group" role="group" aria-label="y-axis scale">'
                         f"y-axis {buttons}</span>")  # fmt: skip

@@ -96,6 +96,7 @@ from gdlab.report.figures import (
     _stack,
     choose_scale,
     function_curve,
+    function_symlog,
     group_styles,
     has_sensitivity,
     is_function2d,
@@ -192,6 +193,39 @@ def _loss_figure_scale(curves: Sequence[Any]) -> tuple[dict[str, Any], bool]:
     if positive:
         ranges["log"] = _limits(_loss_scale(curves, log=True)[0])
     return _scale_block(chosen.kind, chosen.reason, positive, ranges), cut
+
+
+def _function_scale(curves: Sequence[Any]) -> dict[str, Any]:
+    """f's y-axis: the loss figure's symmetric log axis where f reaches 0 or below
+    (:func:`~gdlab.report.figures.function_symlog`: a saddle's f runs off to −∞), with
+    its ``linthresh``, holding every value (a margin of a twentieth either side, in its
+    units), and a switch to a linear axis that holds them all too; else :func:`_scale`'s."""
+    values = _finite(curves)
+    linthresh = function_symlog([np.asarray(c, dtype=np.float64) for c in curves if len(c)])
+    if linthresh is None or not values.size:
+        return _scale(curves)
+
+    def units(v: float) -> float:
+        return (
+            v / linthresh
+            if abs(v) <= linthresh
+            else math.copysign(1 + math.log10(abs(v) / linthresh), v)
+        )
+
+    def back(u: float) -> float:
+        size = linthresh * 10.0 ** min(abs(u) - 1, 308.0) if abs(u) > 1 else abs(u) * linthresh
+        return math.copysign(size, u)
+
+    low, high = units(float(values.min())), units(float(values.max()))
+    margin = 0.05 * ((high - low) or 1.0)
+    ranges = {
+        "linear": _whole_range(values, False),
+        "symlog": [back(low - margin), back(high + margin)],
+    }
+    if not np.isfinite(list(ranges.values())).all():  # f near the float range's end
+        return _scale(curves)
+    block = _scale_block("linear", "symmetric log axis", False, ranges)
+    return block | {"kind": "symlog", "switch": True, "linthresh": float(f"{linthresh:.6g}")}
 
 
 def _limits(scale: Any) -> list[float]:
@@ -368,7 +402,7 @@ def _loss_chart(results: Mapping[str, Any], function2d: bool) -> dict[str, Any] 
         "f(x, y) per step" if function2d else "Training loss",
         [made.traces[i] for i in order],
         _axes("step", "f(x, y)" if function2d else "training loss"),
-        scale if scale is not None else _scale(made.curves),
+        scale if scale is not None else _function_scale(made.curves),
         legend=list(_groups(runs)),
     )
     if cut:
@@ -1325,7 +1359,8 @@ def charts(
         ``figure`` (the figure it twins), ``title``, ``traces`` (see the
         module's docstring), ``xaxis`` and ``yaxis`` (``title``, ``type``,
         ``format``, ``range``), ``legend`` (the entries in order), ``scale``
-        (``{"kind": "log" | "linear", "switch": bool, "ranges": {...}}``, or
+        (``{"kind": "log" | "linear" | "symlog", "switch": bool, "ranges": {...}}``,
+        a symlog's with its ``linthresh``: f of a 2-D function that reaches 0 or below), or
         ``None`` for a chart without a y-scale switch), ``smooth`` (for noisy
         losses: ``{"beta", "betas", "raw": {trace index: raw values}, "seeds":
         {trace index: {"raw": [each seed's raw values], "strides", "band"}}}``; the
