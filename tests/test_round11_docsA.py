@@ -13,7 +13,7 @@ import pytest
 
 from gdlab import cli, experiments, optim, report, train
 from gdlab._checks import ConfigError
-from gdlab.functions2d import FUNCTIONS, Function2D
+from gdlab.functions2d import FUNCTIONS
 from gdlab.problems import FunctionProblem
 
 
@@ -58,16 +58,9 @@ def test_a_report_of_an_expression_names_it(tmp_path):
 
 
 def test_a_report_on_a_function_of_ones_own_is_refused_by_config(tmp_path, capsys):
-    valley = Function2D(
-        name="valley",
-        f=lambda x, y: (x - 1) ** 2 + 10 * (y - x**2) ** 2,
-        grad=lambda x, y: (2 * (x - 1) - 40 * x * (y - x**2), 20 * (y - x**2)),
-        minima=((1.0, 1.0),),
-        start=(-1.5, 2.0),
-        xlim=(-2.0, 2.0),
-        ylim=(-1.0, 3.0),
-        description="valley",
-    )
+    from test_report_build import _valley  # a function of one's own, no registry name
+
+    valley = _valley()
     report.build(_fit_runs(FunctionProblem(valley)), tmp_path / "v", problem=valley, charts=False)
     from gdlab.report import schema
 
