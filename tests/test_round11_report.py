@@ -260,3 +260,21 @@ def test_print_every_numbers_f_by_updates_applied_to_the_end(tmp_path) -> None:
         == "Loss per step (f, after that many updates: step 0 is the start), every 2 steps:"
     )
     assert [line.split() for line in lines[3:]] == [["0", "6.45"], ["2", "1"], ["4", "0.25"]]
+
+
+def _failed_seed() -> list[dict[str, Any]]:
+    """As :func:`_mixed_seeds`, Mini-batch's seed 1 failed (raised) instead of diverging."""
+    runs = _mixed_seeds()
+    lost = next(r for r in runs if r["group"] == "Mini-batch" and r["seed"] == 1)
+    lost.update(status="failed", reason="", error="RuntimeError: boom", stopped_at=None,
+                loss=[3.0, 2.0], metrics={"final_loss": None, "best_loss": None})  # fmt: skip
+    return runs
+
+
+def test_a_group_with_a_failed_seed_ranks_after_the_groups_whose_seeds_all_finished() -> None:
+    rows = html._ranking_rows(_failed_seed())
+    assert [r["group"] for r in rows] == ["GD", "Mini-batch"]  # its mean leaves one seed out
+    assert "if any of its seeds diverged or failed" in html._ranking_note(False, False, True)
+    look = figures._loss_look_for({"problem": _DATA, "runs": _failed_seed()})
+    assert look.startswith("Lowest at the end: GD (")
+    assert "over 2 of its 3 seeds: 1 failed; the Summary ranks it after" in look

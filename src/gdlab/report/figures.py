@@ -70,6 +70,7 @@ import math
 import re
 import textwrap
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -918,6 +919,11 @@ def _smoothing_words(noisy: Sequence[_Curve]) -> str:
     return f"the solid curves are running averages {window}{more}"
 
 
+def _lost(run: Mapping[str, Any]) -> bool:
+    """Whether a group's mean leaves ``run`` out: it diverged, or failed (raised)."""
+    return run.get("status") in ("diverged", "failed")
+
+
 def _ranking_words(results: Mapping[str, Any], curves: Sequence[_Curve]) -> tuple[str, str]:
     """``("Lowest at the end: … ; highest: … .", what is ranked)`` over ``curves`` (the
     groups that did not all diverge); ``("", what)`` when none is left."""
@@ -928,11 +934,14 @@ def _ranking_words(results: Mapping[str, Any], curves: Sequence[_Curve]) -> tupl
     if not curves:
         return "", what
     groups = _groups(_runs(results))
-    lost = {c.name: sum(map(_diverged, groups.get(c.name, ()))) for c in curves}
+    lost = {  # seeds its mean leaves out: diverged, or failed (raised)
+        c.name: Counter(r.get("status") for r in groups.get(c.name, ()) if _lost(r)) for c in curves
+    }
 
     def seeds(name: str) -> str:
         n, gone = len(groups[name]), lost[name]
-        return f", over {n - gone} of its {n} seeds: {gone} diverged" if gone else ""
+        said = ", ".join(f"{gone[s]} {s}" for s in ("diverged", "failed") if gone[s])
+        return f", over {n - gone.total()} of its {n} seeds: {said}" if gone else ""
 
     # as the Summary ranks: a group with a diverged seed after those whose seeds all finished
     whole = [c for c in curves if not lost[c.name]]

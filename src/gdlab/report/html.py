@@ -844,8 +844,8 @@ def _mean(values: Sequence[float | None]) -> float | None:
 def _ranking_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per group: the mean over its seeds that did not diverge, ranked as the
     command line ranks runs (best test, else train, accuracy; then lowest final loss;
-    a group with a diverged seed after the groups whose seeds all finished, as a
-    diverged run after the runs that finished; groups that only diverged last)."""
+    a group with a diverged or failed seed after the groups whose seeds all finished,
+    as a diverged run after the runs that finished; groups that only diverged last)."""
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for run in runs:
         name = str(run.get("group") or run.get("label") or run.get("id") or "run")
@@ -876,7 +876,7 @@ def _ranking_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return (
             row["failed"] == row["seeds"],
             row["diverged"] + row["failed"] == row["seeds"],
-            row["diverged"] > 0,  # its mean leaves out the seeds that blew up
+            row["diverged"] + row["failed"] > 0,  # its mean leaves out the seeds lost
             -(accuracy if accuracy is not None else -math.inf),
             loss if loss is not None else math.inf,
         )
@@ -942,8 +942,9 @@ def _ranking_note(accuracy: bool, test: bool, seeds: bool) -> str:
         else "Ranked by the final training loss (the last evaluation; lowest first)"
     )
     mean = (
-        "; a run with several seeds shows the mean over the seeds that did not diverge, "
-        "and ranks after the runs whose seeds all finished if any of its seeds diverged"
+        "; a run with several seeds shows the mean over the seeds that did not diverge "
+        "or fail, and ranks after the runs whose seeds all finished if any of its seeds "
+        "diverged or failed"
     )
     return order + (mean if seeds else "") + "."
 
