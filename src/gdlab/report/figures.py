@@ -919,9 +919,15 @@ def _smoothing_words(noisy: Sequence[_Curve]) -> str:
     return f"the solid curves are running averages {window}{more}"
 
 
-def _lost(run: Mapping[str, Any]) -> bool:
-    """Whether a group's mean leaves ``run`` out: it diverged, or failed (raised)."""
-    return run.get("status") in ("diverged", "failed")
+def _lost_seeds(group: Sequence[Mapping[str, Any]]) -> Counter:
+    """The seeds of ``group`` its mean leaves out, by status: diverged, or failed (raised)."""
+    return Counter(r.get("status") for r in group if r.get("status") in ("diverged", "failed"))
+
+
+def _seeds_words(n: int, gone: Counter) -> str:
+    """``", over 2 of its 3 seeds: 1 diverged"`` for a group that lost seeds, else ``""``."""
+    said = ", ".join(f"{gone[s]} {s}" for s in ("diverged", "failed") if gone[s])
+    return f", over {n - gone.total()} of its {n} seeds: {said}" if gone else ""
 
 
 def _ranking_words(results: Mapping[str, Any], curves: Sequence[_Curve]) -> tuple[str, str]:
@@ -934,14 +940,10 @@ def _ranking_words(results: Mapping[str, Any], curves: Sequence[_Curve]) -> tupl
     if not curves:
         return "", what
     groups = _groups(_runs(results))
-    lost = {  # seeds its mean leaves out: diverged, or failed (raised)
-        c.name: Counter(r.get("status") for r in groups.get(c.name, ()) if _lost(r)) for c in curves
-    }
+    lost = {c.name: _lost_seeds(groups.get(c.name, ())) for c in curves}
 
     def seeds(name: str) -> str:
-        n, gone = len(groups[name]), lost[name]
-        said = ", ".join(f"{gone[s]} {s}" for s in ("diverged", "failed") if gone[s])
-        return f", over {n - gone.total()} of its {n} seeds: {said}" if gone else ""
+        return _seeds_words(len(groups[name]), lost[name])
 
     # as the Summary ranks: a group with a diverged seed after those whose seeds all finished
     whole = [c for c in curves if not lost[c.name]]
