@@ -161,9 +161,108 @@
       [-t, t].forEach(function (v) { var u = symlog(v, c); if (u >= lo - 1e-9 && u <= hi + 1e-9) { candidates.push(v); } });
     }
     candidates.sort(function (a, b) { return a - b; });
+    var shown = candidates.filter(function (v) { var u = symlog(v, c); return u >= lo - 1e-9 && u <= hi + 1e-9; });
+    if (shown.length < 2) { return closeTicks(lo, hi, c, count); }
     var keep = Math.ceil(candidates.length / Math.max(count, 3));
     var zero = candidates.indexOf(0); // 0 always kept, the others every keep-th from it
     return candidates.filter(function (t, i) { return (i - zero) % keep === 0; });
+  }
+
+  // A view of a symmetric log axis too close for two of its ticks (within the linear band,
+  // or between two powers of ten): beyond ±1 unit on one side, that side's log ticks;
+  // else plain ticks over the values it shows.
+  function closeTicks(lo, hi, c, count) {
+    if (lo >= 1 || hi <= -1) {
+      var sign = lo >= 1 ? 1 : -1, shift = Math.log10(c) - 1;
+      var a = Math.abs(lo) + shift, b = Math.abs(hi) + shift;
+      return logTicks(Math.min(a, b), Math.max(a, b), count).map(function (t) { return sign * t; });
+    }
+    var value = function (u) { return Math.abs(u) <= 1 ? u * c : (u < 0 ? -c : c) * Math.pow(10, Math.abs(u) - 1); };
+    return linearTicks(value(lo), value(hi), count);
+  }
+
+  // --- pixels as text ---------------------------------------------------------------------
+
+  // Chromium holds a path's numbers as float32 (to about 3.4e38: beyond, the whole path is
+  // refused) and a run that escapes goes far past that, so every line is cut where it
+  // leaves the box ±FAR px around the page (as it runs, not moved), a marker far out of
+  // the plot is left out, and a value that is not finite (a diverged run's) breaks a line.
+  var FAR = 1e6;
+
+  function within(x, y) { return Math.abs(x) <= FAR && Math.abs(y) <= FAR; }
+
+  // The part of the segment p→q within the box (Liang–Barsky: [from, to, t0, t1]), or null.
+  function clip(p, q) {
+    var t0 = 0, t1 = 1, dx = q[0] - p[0], dy = q[1] - p[1];
+    var sides = [[-dx, p[0] + FAR], [dx, FAR - p[0]], [-dy, p[1] + FAR], [dy, FAR - p[1]]];
+    for (var k = 0; k < 4; k++) {
+      var a = sides[k][0], b = sides[k][1];
+      if (a === 0) {
+        if (b < 0) { return null; }
+        continue;
+      }
+      var r = b / a;
+      if (a < 0) { t0 = Math.max(t0, r); } else { t1 = Math.min(t1, r); }
+      if (t0 > t1) { return null; }
+    }
+    var from = [p[0] + t0 * dx, p[1] + t0 * dy], to = [p[0] + t1 * dx, p[1] + t1 * dy];
+    return isFinite(from[0] + from[1] + to[0] + to[1]) ? [from, to, t0, t1] : null;
+  }
+
+  // A line's path, drawn point by point (to) and lifted at a gap (lift), each segment
+  // cut to the box; with dash, a lone point (no segment before the lift) a short dash.
+  function Pen(dash) {
+    this.d = [];
+    this.dash = dash;
+    this.last = null; // the last point given since the pen was lifted
+    this.down = false; // the path's text ends at last
+    this.alone = false;
+  }
+
+  Pen.prototype.put = function (op, p) { this.d.push(op + p[0].toFixed(1) + "," + p[1].toFixed(1)); };
+
+  Pen.prototype.to = function (x, y) {
+    if (!isFinite(x) || !isFinite(y)) { this.lift(); return; }
+    var from = this.last, here = this.last = [x, y];
+    if (!from) {
+      this.down = this.alone = within(x, y);
+      if (this.down) { this.put("M", here); }
+      return;
+    }
+    var cut = within(x, y) && this.down ? [from, here, 0, 1] : clip(from, here);
+    if (!cut) { this.down = false; return; }
+    if (!this.down || cut[2] > 0) { this.put("M", cut[0]); }
+    this.put("L", cut[1]);
+    this.down = cut[3] === 1;
+    this.alone = false;
+  };
+
+  Pen.prototype.lift = function () {
+    if (this.dash && this.down && this.alone) { this.d.push("m-2,0h4"); }
+    this.last = null;
+    this.down = this.alone = false;
+  };
+
+  Pen.prototype.text = function () { this.lift(); return this.d.join(""); };
+
+  // A closed shape's points cut to the box (Sutherland–Hodgman), as its path.
+  function shape(points) {
+    [[0, -1], [0, 1], [1, -1], [1, 1]].forEach(function (side) {
+      var axis = side[0], edge = side[1] * FAR, kept = [];
+      var inside = function (p) { return side[1] * p[axis] <= FAR; };
+      points.forEach(function (p, i) {
+        var q = points[(i || points.length) - 1]; // the point before p
+        if (inside(p) !== inside(q)) {
+          var t = (edge - q[axis]) / (p[axis] - q[axis]);
+          kept.push([q[0] + t * (p[0] - q[0]), q[1] + t * (p[1] - q[1])]);
+        }
+        if (inside(p)) { kept.push(p); }
+      });
+      points = kept;
+    });
+    return points.length > 2 ? points.map(function (p, i) {
+      return (i ? "L" : "M") + p[0].toFixed(1) + "," + p[1].toFixed(1);
+    }).join("") + "Z" : "";
   }
 
   // --- marker shapes (the palette's symbols) --------------------------------------------
@@ -643,14 +742,9 @@
         if (hidden) { return; }
         var parts = [];
         t.paths.forEach(function (p, k) {
-          var d = "", pen = false;
-          for (var i = 0; i < p[0].length; i++) {
-            var a = sx(self.tx(p[0][i])), b = sy(self.ty(p[1][i]));
-            if (!isFinite(a) || !isFinite(b)) { pen = false; continue; }
-            d += (pen ? "L" : "M") + a.toFixed(1) + "," + b.toFixed(1);
-            pen = true;
-          }
-          parts.push('<path d="' + d + '" stroke="' + t.shades[k] + '"/>');
+          var pen = new Pen(false);
+          for (var i = 0; i < p[0].length; i++) { pen.to(sx(self.tx(p[0][i])), sy(self.ty(p[1][i]))); }
+          parts.push('<path d="' + pen.text() + '" stroke="' + t.shades[k] + '"/>');
         });
         out.push('<g class="contour" data-trace="' + index + '" data-points="' + t.paths.length + '">' + parts.join("") + "</g>");
         return;
@@ -673,21 +767,26 @@
           '" stroke-dasharray="' + (DASHES[line.dash] || "") + '" stroke-linejoin="round" d="' + linePath(px, py, f) + '"/>';
       }
       if (t.error) {
-        var bars = "";
+        var bars = new Pen(false);
         for (var e = 0; e < n; e++) {
           if (!isFinite(px[e]) || t.error[e] === null || t.y[e] === null) { continue; }
           var top = sy(self.ty(t.y[e] + t.error[e])), bottom = sy(self.ty(t.y[e] - t.error[e]));
           if (!isFinite(bottom)) { bottom = f.t + f.h; }
-          if (isFinite(top)) { bars += "M" + px[e].toFixed(1) + "," + top.toFixed(1) + "V" + bottom.toFixed(1); }
+          if (!isFinite(top)) { continue; }
+          bars.to(px[e], top);
+          bars.to(px[e], bottom);
+          bars.lift();
         }
-        g += '<path class="error" fill="none" stroke="' + esc(line.color) + '" stroke-width="1" d="' + bars + '"/>';
+        g += '<path class="error" fill="none" stroke="' + esc(line.color) + '" stroke-width="1" d="' + bars.text() + '"/>';
       }
       if ((t.mode === "markers" || t.mode === "lines+markers") && n <= 2000) {
         var sym = marker.symbol || "circle", color = marker.color || line.color || "#000", size = marker.size || 6;
         var shapes = "";
-        for (var m = 0; m < n; m++) {
-          var inside = !t.edge || (px[m] > f.l - 1 && px[m] < f.l + f.w + 1 && py[m] > f.t - 1 && py[m] < f.t + f.h + 1);
-          if (isFinite(px[m]) && isFinite(py[m]) && inside) { shapes += symbol(sym, +px[m].toFixed(1), +py[m].toFixed(1), size); }
+        for (var m = 0; m < n; m++) { // on the edge: within the plot; else within a marker of it
+          var by = t.edge ? 1 : size;
+          if (px[m] > f.l - by && px[m] < f.l + f.w + by && py[m] > f.t - by && py[m] < f.t + f.h + by) {
+            shapes += symbol(sym, +px[m].toFixed(1), +py[m].toFixed(1), size);
+          }
         }
         g += stroked(sym)
           ? '<path class="markers" fill="none" stroke="' + esc(color) + '" stroke-width="' + (sym === "cross-thin" ? 2 : 1.6) + '" d="' + shapes + '"/>'
@@ -761,18 +860,13 @@
           tops = [[tops[0][0] - 3, tops[0][1]], [tops[0][0] + 3, tops[0][1]]];
           bottoms = [[bottoms[0][0] - 3, bottoms[0][1]], [bottoms[0][0] + 3, bottoms[0][1]]];
         }
-        if (tops.length > 1) {
-          var d = tops.concat(bottoms.reverse()).map(function (p, i) {
-            return (i ? "L" : "M") + p[0].toFixed(1) + "," + p[1].toFixed(1);
-          });
-          parts.push(d.join("") + "Z");
-        }
+        if (tops.length > 1) { parts.push(shape(tops.concat(bottoms.reverse()))); }
         tops = [];
         bottoms = [];
       };
       for (var i = 0; i < t.x.length; i++) {
         var x = sx(self.tx(t.x[i])), lo = t.low[i], hi = t.high[i];
-        if (!isFinite(x) || lo === null || hi === null || lo === undefined || hi === undefined) { flush(); continue; }
+        if (!isFinite(x) || lo === null || hi === null || !isFinite(lo) || !isFinite(hi)) { flush(); continue; }
         var top = sy(self.ty(hi)), bottom = lo > 0 || self.yType !== "log" ? sy(self.ty(lo)) : floor;
         if (!isFinite(top)) { top = floor; }
         var column = Math.round(x), last = tops.length - 1;
@@ -809,24 +903,15 @@
     return d.join("");
   }
 
-  // A line's path; a long one keeps, per pixel column, its first, lowest, highest and
-  // last point (what the eye sees), so thousands of steps stay fast.
-  // A line through the finite points (a gap at each other one); a long one keeps, per
-  // pixel column, its first, lowest, highest and last points. A lone point (a curve of
-  // one loss, or one between gaps) is a short dash, so that it is seen.
+  // A line through the finite points (a gap at each other one, cut where it leaves the
+  // box: Pen); a long one keeps, per pixel column, its first, lowest, highest and last
+  // points (what the eye sees), so thousands of steps stay fast. A lone point (a curve
+  // of one loss, or one between gaps) is a short dash, so that it is seen.
   function linePath(px, py, f) {
-    var n = px.length, d = [], pen = false, alone = false;
+    var n = px.length, pen = new Pen(true);
     var thin = n > 3 * f.w;
     var column = null, lo = 0, hi = 0, last = 0, first = 0;
-    function to(i) {
-      d.push((pen ? "L" : "M") + px[i].toFixed(1) + "," + py[i].toFixed(1));
-      alone = !pen;
-      pen = true;
-    }
-    function lift() {
-      if (pen && alone) { d.push("m-2,0h4"); }
-      pen = false;
-    }
+    function to(i) { pen.to(px[i], py[i]); }
     function flush() {
       if (column === null) { return; }
       var pts = [first, lo, hi, last].sort(function (a, b) { return a - b; });
@@ -838,7 +923,7 @@
       column = null;
     }
     for (var i = 0; i < n; i++) {
-      if (!isFinite(px[i]) || !isFinite(py[i])) { flush(); lift(); continue; }
+      if (!isFinite(px[i]) || !isFinite(py[i])) { flush(); pen.lift(); continue; }
       if (!thin) { to(i); continue; }
       var c = Math.round(px[i]);
       if (c !== column) { flush(); column = c; first = lo = hi = last = i; continue; }
@@ -847,8 +932,7 @@
       last = i;
     }
     flush();
-    lift();
-    return d.join("");
+    return pen.text();
   }
 
   Chart.prototype.hover = function (p) {
