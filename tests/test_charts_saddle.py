@@ -240,3 +240,56 @@ def test_a_symmetric_log_axis_keeps_its_powers_of_ten_otherwise(browser, saddle)
         assert values == [100.0, 10.0, 0.0, -10.0], values
     finally:
         page.close()
+
+
+# --- 3: deep zooms label each tick apart, the y title clear of the labels ------------------
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [
+        (0.9999999, 1.0000001),  # within the linear band
+        (-2.5000001e42, -2.4999999e42),  # far out on the log side, below 0
+    ],
+)
+def test_a_symmetric_log_axis_zoomed_deeply_tells_its_labels_apart(
+    browser, saddle, tmp_path, low, high
+):
+    """About 1e-7 of the value wide, each label was the same ("1", "-2.5e+42")."""
+    page, said = _open(browser, saddle)
+    try:
+        assert page.get_attribute('[data-chart="chart-loss"]', "data-y-scale") == "symlog"
+        _view_y(page, low, high)
+        page.locator('[data-chart="chart-loss"]').screenshot(path=str(tmp_path / f"{low}.png"))
+        texts = page.eval_on_selector_all(
+            '[data-chart="chart-loss"] g.ticks text[text-anchor="end"]',
+            "els => els.map(e => e.textContent)",
+        )
+        values = [v for v, _ in _y_labels(page, "chart-loss")]
+        assert len(values) >= 3, texts
+        assert len(set(texts)) == len(texts), texts
+        assert all(a > b for a, b in itertools.pairwise(values)), texts  # higher up, larger
+        assert all(low <= v <= high for v in values), texts
+        assert said == []
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("scale", ["linear", "symlog"])
+def test_the_y_title_stays_clear_of_long_labels(browser, saddle, tmp_path, scale):
+    """The home view's "-2.5e+86" (linear) ran under the rotated title "f(x, y)"; the
+    left margin now holds the widest label clear of it."""
+    page, said = _open(browser, saddle)
+    try:
+        box = page.locator('[data-chart="chart-loss"]')
+        box.locator(f'button[data-scale="{scale}"]').click()
+        box.screenshot(path=str(tmp_path / f"{scale}.png"))
+        title = box.locator("text.title[transform]").bounding_box()
+        labels = box.locator('g.ticks text[text-anchor="end"]')
+        assert labels.count() >= 3
+        for k in range(labels.count()):
+            label = labels.nth(k).bounding_box()
+            assert label["x"] >= title["x"] + title["width"], (labels.nth(k).text_content(), title)
+        assert said == []
+    finally:
+        page.close()

@@ -19,7 +19,9 @@
   var specs = JSON.parse(holder.textContent);
   var NS = "http://www.w3.org/2000/svg"; // the SVG namespace name, not an address to load
   var NARROW = 640; // px: below this, the legend goes under the plot
-  var MARGIN = {l: 64, r: 14, t: 12, b: 44};
+  var MARGIN = {l: 64, r: 14, t: 12, b: 44}; // l: the least; wider y tick labels widen it
+  var TICK_FONT = 11; // px: the tick labels' (html.py's .chart svg.plot)
+  var TITLE_X = 14; // px: the rotated y title's baseline; its glyphs reach 3 px right of it
 
   // The bias-corrected exponentially weighted average (gdlab.averages.ewma with
   // bias_correction=True, gdlab.report.figures.smooth):
@@ -92,15 +94,39 @@
     });
   }
 
-  function short(v) {
+  // A number in `digits` significant digits (4 unless told), trailing zeros dropped.
+  function short(v, digits) {
     if (v === null || v === undefined || !isFinite(v)) { return "–"; }
     if (v === 0) { return "0"; }
-    var a = Math.abs(v);
-    if (a >= 1e5 || a < 1e-3) { return v.toExponential(3).replace(/\.?0+e/, "e"); }
-    return String(Number(v.toPrecision(4)));
+    var a = Math.abs(v), p = digits || 4;
+    if (a >= 1e5 || a < 1e-3) { return v.toExponential(p - 1).replace(/\.?0+e/, "e"); }
+    return String(Number(v.toPrecision(p)));
   }
 
-  function percent(v) { return (100 * v).toFixed(1) + "%"; }
+  function percent(v, decimals) { return (100 * v).toFixed(decimals || 1) + "%"; }
+
+  // An axis's tick labels, in the least precision from the usual (4 significant digits, or
+  // one decimal of a percent) on that tells every two neighbouring ticks apart, so that a
+  // deep zoom does not label each tick alike ("0.00195" down the axis); at most a
+  // double's 17 digits (20 decimals of a percent).
+  function tickTexts(ticks, format) {
+    var text = format === "%" ? percent : short, texts = [];
+    for (var p = format === "%" ? 1 : 4; p <= (format === "%" ? 20 : 17); p++) {
+      texts = ticks.map(function (t) { return text(t, p); });
+      if (texts.every(function (s, i) { return i === 0 || s !== texts[i - 1] || ticks[i] === ticks[i - 1]; })) { break; }
+    }
+    return texts;
+  }
+
+  // About how wide a tick label is, in px: from its characters at the ticks' font size
+  // (narrow "." and "-", wide "+" and "%").
+  function textWidth(text) {
+    var ems = 0;
+    for (var i = 0; i < text.length; i++) {
+      ems += ".,-".indexOf(text[i]) >= 0 ? 0.35 : "+%".indexOf(text[i]) >= 0 ? 0.85 : 0.65;
+    }
+    return ems * TICK_FONT;
+  }
 
   // --- ticks ------------------------------------------------------------------------
 
@@ -683,52 +709,69 @@
     this.render();
   };
 
+  // The x ticks in the plot (f, sx: its frame and scale) and their labels: about one a
+  // 90 px, fewer where their labels (long on a deep zoom) would run into each other.
+  Chart.prototype.xTicks = function (f, sx) {
+    var self = this, spec = this.spec, v = this.view;
+    for (var count = Math.max(2, Math.round(f.w / 90)); ; count--) {
+      var ticks = (this.xType === "log" ? logTicks(v.x[0], v.x[1], count) : linearTicks(v.x[0], v.x[1], count))
+        .filter(function (t) { var at = sx(self.tx(t)); return at >= f.l - 0.5 && at <= f.l + f.w + 0.5; });
+      var texts = spec.dates && spec.xaxis.type === "date" ? ticks.map(function (t) {
+        var day = Math.round(t);
+        return day >= 0 && day < spec.dates.length && Math.abs(day - t) < 1e-6 ? spec.dates[day] : "";
+      }) : tickTexts(ticks);
+      var crowded = ticks.some(function (t, i) {
+        var room = i > 0 ? Math.abs(sx(self.tx(t)) - sx(self.tx(ticks[i - 1]))) : Infinity;
+        return room < (textWidth(texts[i]) + textWidth(texts[i - 1] || "")) / 2 + 8;
+      });
+      if (!crowded || count <= 2) { return {ticks: ticks, texts: texts}; }
+    }
+  };
+
   Chart.prototype.render = function () {
     var self = this, spec = this.spec;
     var W = Math.max(this.div.clientWidth, 200);
     var H = W < NARROW ? 320 : 420;
-    var f = {l: MARGIN.l, t: MARGIN.t, w: W - MARGIN.l - MARGIN.r, h: H - MARGIN.t - MARGIN.b};
-    this.frame = f;
-    var v = this.view;
+    var h = H - MARGIN.t - MARGIN.b, v = this.view;
     ["x", "y"].forEach(function (axis) { // an empty range would divide by zero
       var r = v[axis];
       if (!(r[1] > r[0])) { var mid = isFinite(r[0]) ? r[0] : 0; v[axis] = [mid - 0.5, mid + 0.5]; }
     });
+    // the y ticks first: the left margin holds their widest label clear of the y title
+    var sy = function (b) { return MARGIN.t + h - (b - v.y[0]) / (v.y[1] - v.y[0]) * h; };
+    var yCount = Math.max(2, Math.round(h / 60));
+    var yt = (this.yType === "log" ? logTicks(v.y[0], v.y[1], yCount) :
+      this.yType === "symlog" ? symlogTicks(v.y[0], v.y[1], spec.scale.linthresh, yCount) : linearTicks(v.y[0], v.y[1], yCount))
+      .filter(function (t) { var at = sy(self.ty(t)); return at >= MARGIN.t - 0.5 && at <= MARGIN.t + h + 0.5; });
+    var yText = tickTexts(yt, spec.yaxis.format);
+    var widest = Math.max.apply(null, [0].concat(yText.map(textWidth)));
+    var left = Math.max(MARGIN.l, Math.ceil(TITLE_X + 3 + 4 + widest + 6)); // title, a gap, the labels, 6 px
+    var f = {l: left, t: MARGIN.t, w: W - left - MARGIN.r, h: h};
+    this.frame = f;
     var sx = function (a) { return f.l + (a - v.x[0]) / (v.x[1] - v.x[0]) * f.w; };
-    var sy = function (b) { return f.t + f.h - (b - v.y[0]) / (v.y[1] - v.y[0]) * f.h; };
     var clip = spec.id + "-clip";
     var out = ['<defs><clipPath id="' + esc(clip) + '"><rect x="' + f.l + '" y="' + f.t + '" width="' + f.w +
       '" height="' + f.h + '"/></clipPath></defs>'];
     out.push('<rect class="frame" x="' + f.l + '" y="' + f.t + '" width="' + f.w + '" height="' + f.h + '"/>');
     // axes: grid lines and tick labels
     var grid = [], labels = [];
-    var xCount = Math.max(2, Math.round(f.w / 90)), yCount = Math.max(2, Math.round(f.h / 60));
-    var xt = this.xType === "log" ? logTicks(v.x[0], v.x[1], xCount) : linearTicks(v.x[0], v.x[1], xCount);
-    xt.forEach(function (t) {
-      var px = sx(self.xType === "log" ? Math.log10(t) : t);
-      if (px < f.l - 0.5 || px > f.l + f.w + 0.5) { return; }
+    var xt = this.xTicks(f, sx);
+    xt.ticks.forEach(function (t, i) {
+      var px = sx(self.tx(t));
       grid.push("M" + px.toFixed(1) + "," + f.t + "v" + f.h);
-      var text = short(t);
-      if (spec.dates && spec.xaxis.type === "date") {
-        var day = Math.round(t);
-        text = day >= 0 && day < spec.dates.length && Math.abs(day - t) < 1e-6 ? spec.dates[day] : "";
-      }
-      labels.push('<text x="' + px.toFixed(1) + '" y="' + (f.t + f.h + 16) + '" text-anchor="middle">' + esc(text) + "</text>");
+      if (px + textWidth(xt.texts[i]) / 2 > W + 3) { return; } // cut at the edge (more than a sliver)
+      labels.push('<text x="' + px.toFixed(1) + '" y="' + (f.t + f.h + 16) + '" text-anchor="middle">' + esc(xt.texts[i]) + "</text>");
     });
-    var yt = this.yType === "log" ? logTicks(v.y[0], v.y[1], yCount) :
-      this.yType === "symlog" ? symlogTicks(v.y[0], v.y[1], spec.scale.linthresh, yCount) : linearTicks(v.y[0], v.y[1], yCount);
-    yt.forEach(function (t) {
-      var py = sy(self.ty(t));
-      if (py < f.t - 0.5 || py > f.t + f.h + 0.5) { return; }
-      grid.push("M" + f.l + "," + py.toFixed(1) + "h" + f.w);
-      var text = spec.yaxis.format === "%" ? percent(t) : short(t);
-      labels.push('<text x="' + (f.l - 6) + '" y="' + (py + 4).toFixed(1) + '" text-anchor="end">' + esc(text) + "</text>");
+    yt.forEach(function (t, i) {
+      var at = sy(self.ty(t));
+      grid.push("M" + f.l + "," + at.toFixed(1) + "h" + f.w);
+      labels.push('<text x="' + (f.l - 6) + '" y="' + (at + 4).toFixed(1) + '" text-anchor="end">' + esc(yText[i]) + "</text>");
     });
     out.push('<path class="grid" d="' + grid.join("") + '"/>');
     out.push('<g class="ticks">' + labels.join("") + "</g>");
     out.push('<text class="title" x="' + (f.l + f.w / 2) + '" y="' + (H - 6) + '" text-anchor="middle">' +
       esc(spec.xaxis.title) + (this.xType === "log" ? " (log)" : "") + "</text>");
-    out.push('<text class="title" transform="translate(14,' + (f.t + f.h / 2) + ') rotate(-90)" text-anchor="middle">' +
+    out.push('<text class="title" transform="translate(' + TITLE_X + ',' + (f.t + f.h / 2) + ') rotate(-90)" text-anchor="middle">' +
       esc(spec.yaxis.title) + (this.yType === "log" ? " (log)" : this.yType === "symlog" ? " (symmetric log)" : "") + "</text>");
     // the data
     out.push('<g clip-path="url(#' + esc(clip) + ')">');
