@@ -109,7 +109,7 @@ def test_a_function_rule_becomes_an_optimizer(registered):
         (lambda: register("x4", lr_range=(1e-3, 1), tunable={"decay": "rho"})(
             type("X", (SGD,), {})), ValueError, "tunable 'decay' of 'x4'"),
         (lambda: register("x5", lr_range=(1e-3, 1))(lambda p, g, s, t: None), TypeError,
-         "a lower-case identifier|keyword argument lr"),
+         "a lower-case identifier|takes lr as a keyword argument"),
         (lambda: register("x6", lr_range=(1e-3, 1))(42), TypeError, "an Optimizer subclass"),
     ],
 )  # fmt: skip

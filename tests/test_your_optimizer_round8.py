@@ -277,7 +277,7 @@ def test_load_of_an_unregistered_optimizer_says_to_import_it(names, tmp_path):
     unregister("hb_file_r8")
     expected = (
         f"{path} holds optimizer 'hb_file_r8', which is not registered in this process: "
-        "import the module that registers it (registered: sgd, momentum, "
+        "import the module that registers it, or install its plug-in (registered: sgd, momentum, "
     )
     with pytest.raises(ValueError, match=f"^{re.escape(expected)}") as caught:
         load(path)

@@ -19,7 +19,15 @@ from typing import Any, Generic, TypeVar
 
 from gdlab._checks import ConfigError, fail
 
-__all__ = ["Registry"]
+__all__ = ["PluginWarning", "Registry"]
+
+
+class PluginWarning(RuntimeWarning):
+    """A plug-in (a ``gdlab.optimizers`` entry point) that failed to load; here, where
+    nothing imports a plug-in, so that a worker process can ignore it before its first
+    import (its sweep's process has told it) and the ``gdlab`` command can say it in its
+    own words."""
+
 
 T = TypeVar("T")
 

@@ -42,7 +42,10 @@ import os
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
+
+from gdlab._registry import PluginWarning
 
 #: The longest the server spends loading kernels (imports not counted).
 SECONDS = 2.0
@@ -132,6 +135,8 @@ def prepare_server() -> None:
     global server_pid
     server_pid = os.getpid()
     atexit.register(_leave_at_once)
+    # a plug-in that fails to load as warm() imports gdlab.optim: the sweep's process told it
+    warnings.simplefilter("ignore", PluginWarning)
     with contextlib.suppress(BaseException):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         if hasattr(signal, "pthread_sigmask"):

@@ -49,6 +49,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -706,9 +707,15 @@ def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
         experiment = experiment.select_optimizers(args.optimizers)
     if args.preset is not None:
         from gdlab.optim.presets import PRESETS
+        from gdlab.optim.registry import missing_preset
 
         if args.preset not in PRESETS:
             raise UsageError(f"--preset must be one of {', '.join(PRESETS)}; got {args.preset!r}")
+        lacking = [r.optimizer for r in experiment.runs if r.optimizer not in PRESETS[args.preset]]
+        if lacking:
+            raise UsageError(
+                f"--preset: {missing_preset(args.preset, lacking[0], 'drop --preset')}"
+            )
         experiment = experiment.with_preset(args.preset)
     changes = [  # (key, value, text to retry as text, as the command line wrote it)
         (key, _model_value(key, value), None, f"{_FLAGS[key]} {_said(value)}")
@@ -1256,8 +1263,32 @@ def _run(argv: Sequence[str] | None, stop: Any) -> int:
         from gdlab.results import later_interrupts_ignored
 
         later = later_interrupts_ignored(terminations=stop is not None, stop=stop)
-    with later as kept:
+    with later as kept, _plugin_warnings_in_one_line():
         return _main(argv, command, kept)
+
+
+@contextlib.contextmanager
+def _plugin_warnings_in_one_line() -> Iterator[None]:
+    """An optimizer plug-in that fails to load when :mod:`gdlab.optim` is first imported
+    (its :class:`gdlab._registry.PluginWarning`) is told in one line, ``gdlab: warning:
+    optimizer plug-in 'x' (pkg.x) failed to load: …``, not as Python's warning, which
+    names a line of gdlab's own source. Other warnings are shown as Python shows them."""
+    from gdlab._registry import PluginWarning
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, PluginWarning):
+            print(f"{PROG}: warning: {str(message).removeprefix('gdlab ')}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        if warnings.showwarning is show:
+            warnings.showwarning = shown
 
 
 def console() -> NoReturn:

@@ -145,6 +145,7 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,6 +155,7 @@ import numpy as np
 
 from gdlab import _io, _pool, _warm
 from gdlab._checks import ConfigError, check_bool, check_int, check_real, describe, fail
+from gdlab._registry import PluginWarning
 
 __all__ = [
     "STATUSES",
@@ -709,6 +711,7 @@ def _serve(conn: Any, main: int, environment: dict, streams: dict) -> None:
     when the task (``fn``) cannot be unpickled here.
     """
     _ignore_interrupts()
+    warnings.simplefilter("ignore", PluginWarning)  # the sweep's process told it
     _pool.worker_setup(environment, streams)
     _watch_parent(main)
     _reply(conn, "ready", None)

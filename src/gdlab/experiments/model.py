@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import difflib
 import functools
 import hashlib
 import json
@@ -45,6 +46,7 @@ from gdlab._keys import RUN_KEYS, RUN_TRAINING_KEYS, TOP_KEYS
 from gdlab._text import exact, exact_value, slug
 from gdlab.optim import OPTIMIZERS, create
 from gdlab.optim.presets import PRESETS
+from gdlab.optim.registry import failed_plugins, not_registered
 from gdlab.problems import PROBLEM_KINDS, ProblemKind, get_kind
 from gdlab.schedules import config_of as schedule_config
 
@@ -151,6 +153,22 @@ def _check_length(values: Mapping[str, Any], where: str) -> None:
             f"{where} must give exactly one of steps and epochs; got "
             f"steps={steps!r}, epochs={epochs!r}"
         )
+
+
+def _unknown_optimizer(name: Any, must: str, names: str) -> ConfigError:
+    """The error for ``name``, which is no registered optimizer: ``MUST sgd, …; got
+    'adamm'`` (``must``: ``"runs[0].optimizer must be one of"``) for a misspelling of a
+    registered name, or for anything but a string; else ``NAMES 'x', which is not
+    registered in this process: …`` (``names``: ``"runs[0].optimizer is"``), as
+    :func:`gdlab.optim.load` says it: an optimizer of a module or plug-in that this
+    process has not imported (a report of one, re-run elsewhere), or of a plug-in that
+    failed to load (then what it said)."""
+    if isinstance(name, str) and (
+        name.lower() in failed_plugins()
+        or not difflib.get_close_matches(name.lower(), OPTIMIZERS, n=1, cutoff=0.8)
+    ):
+        return ConfigError(f"{names} {not_registered(name)}")
+    return ConfigError(f"{must} {', '.join(OPTIMIZERS)}; got {describe(name)}")
 
 
 @dataclass(frozen=True)
@@ -322,10 +340,8 @@ class RunSpec:
         if not isinstance(self.label, str) or not self.label.strip():
             raise ConfigError(f"run label must be a non-empty string; got {describe(self.label)}")
         if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
-            raise ConfigError(
-                f"optimizer of run {self.label!r} must be one of {', '.join(OPTIMIZERS)}; "
-                f"got {describe(self.optimizer)}"
-            )
+            where = f"optimizer of run {self.label!r}"
+            raise _unknown_optimizer(self.optimizer, f"{where} must be one of", f"{where} is")
         object.__setattr__(self, "optimizer", self.optimizer.lower())
         for key in ("preset", "group"):  # --set RUN.group=1 must fail here, not in a worker
             value = getattr(self, key)
@@ -416,10 +432,8 @@ class RunSpec:
             raise ConfigError(f"{where} must be a table; got {describe(table)}")
         optimizer = table.get("optimizer")
         if not isinstance(optimizer, str) or optimizer.lower() not in OPTIMIZERS:
-            raise ConfigError(
-                f"{where}.optimizer must be one of {', '.join(OPTIMIZERS)}; got "
-                f"{describe(optimizer)}"
-            )
+            must, be = f"{where}.optimizer must be one of", f"{where}.optimizer is"
+            raise _unknown_optimizer(optimizer, must, be)
         optimizer = optimizer.lower()
         names = hyperparameter_names(optimizer)
         unknown = [k for k in table if k not in RUN_KEYS and k not in names]
@@ -1242,8 +1256,9 @@ class Experiment:
         preset = presets.pop() if len(presets) == 1 else None
         for key in keys:
             if key not in OPTIMIZERS:
-                raise ConfigError(f"{where} must name optimizers among {', '.join(OPTIMIZERS)}; "
-                                  f"got {key!r}")  # fmt: skip
+                raise _unknown_optimizer(
+                    key, f"{where} must name optimizers among", f"{where} names"
+                )
             have = [r for r in self.runs if r.optimizer == key]
             if have:
                 runs += have

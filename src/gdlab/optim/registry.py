@@ -20,6 +20,7 @@ from typing import Any
 from .. import schedules as _schedules
 from .._checks import check_bool, check_int, check_real, describe, fail
 from .._keys import RUN_KEYS, TOP_KEYS
+from .._registry import PluginWarning
 from . import io as _files
 from .base import _FORMAT, Optimizer, _plain
 
@@ -166,6 +167,7 @@ def register(
         _check_experiment_keys(key, arguments)
         tunables, ranges = _checked_tunables(key, cls, arguments, tunable)
         checked_presets = _checked_presets(key, arguments, presets)
+        _check_presets_accepted(cls, key, checked_presets)
         cls.name = key
         cls.lr_range = (low, high)
         cls.tunable = tunables
@@ -411,6 +413,25 @@ def _checked_presets(
     return checked
 
 
+def _check_presets_accepted(cls: type[Optimizer], key: str, presets: Mapping[str, Mapping]) -> None:
+    """Refuse a preset whose settings the optimizer's own argument checks refuse, here,
+    rather than when a race or ``create`` first uses it (``lr = -1``)."""
+    if not presets:
+        return
+    try:
+        cls()  # once for all of them
+    except Exception:  # an optimizer that needs more than its defaults: left unchecked
+        return
+    for preset, settings in presets.items():
+        try:
+            cls(**settings)
+        except (TypeError, ValueError) as error:
+            given = ", ".join(f"{k}={describe(v)}" for k, v in settings.items())
+            raise ValueError(
+                f"preset {preset!r} of {key!r} ({given}) is refused by the optimizer: {error}"
+            ) from None
+
+
 def unregister(name: str) -> type[Optimizer]:
     """Remove ``name`` from the registry and return its class (for tests and notebooks)."""
     if name not in _REGISTRY:
@@ -461,7 +482,8 @@ def _rule_class(rule: Callable[..., Any], name: str, state: tuple[str, ...]) -> 
                  "and the private names '_...' it keeps)", p.name)  # fmt: skip
         defaults[p.name] = _plain(p.default)  # np.float32(0.9) checks and saves as 0.9
     if "lr" not in defaults:
-        fail(f"rule {name!r}", "a keyword argument lr with a default", rule, kind=TypeError)
+        fail(f"rule {name!r}", "a function that takes lr as a keyword argument with a default, "
+             "rule(p, g, state, t, *, lr=0.01, ...)", rule, kind=TypeError)  # fmt: skip
     extra = [k for k in defaults if k != "lr"]
     state_names = tuple(state)
 
@@ -618,12 +640,19 @@ def _class_name(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_")) or "Rule"
 
 
+#: The plug-ins that failed to load in this process, by entry point name (lower case):
+#: ``"optimizer plug-in 'x' (pkg.x) failed to load: RuntimeError: why"``.
+_FAILED_PLUGINS: dict[str, str] = {}
+
+
 def load_entry_points() -> list[str]:
     """Import the optimizers third-party packages declare in the ``gdlab.optimizers`` group.
 
     An entry point names a module (importing it registers its optimizers) or
     an Optimizer class already decorated with :func:`register`. One that fails
-    to load is skipped with a warning naming it; the names it added are returned.
+    to load is skipped with a warning naming it (a :class:`gdlab._registry.PluginWarning`,
+    a ``RuntimeWarning``), and :func:`failed_plugins` keeps what it said; the names
+    it added are returned.
     """
     from importlib.metadata import entry_points
 
@@ -632,13 +661,36 @@ def load_entry_points() -> list[str]:
         try:
             entry.load()
         except Exception as error:  # a broken plug-in must not break gdlab
-            warnings.warn(
-                f"gdlab optimizer plug-in {entry.name!r} ({entry.value}) failed to load: "
-                f"{type(error).__name__}: {error}",
-                RuntimeWarning,
-                stacklevel=2,
+            said = (
+                f"optimizer plug-in {entry.name!r} ({entry.value}) failed to load: "
+                f"{type(error).__name__}: {error}"
             )
+            _FAILED_PLUGINS[entry.name.lower()] = said
+            warnings.warn(f"gdlab {said}", PluginWarning, stacklevel=2)
     return [n for n in _REGISTRY if n not in before]
+
+
+def failed_plugins() -> dict[str, str]:
+    """What each plug-in that failed to load in this process said (see
+    :func:`load_entry_points`), by its name in lower case: ``"optimizer plug-in 'x'
+    (pkg.x) failed to load: …"``."""
+    return dict(_FAILED_PLUGINS)
+
+
+def not_registered(name: str) -> str:
+    """``name`` and why it is no optimizer here, for an error: ``"'x', which is not
+    registered in this process: import the module that registers it, or install its
+    plug-in (registered: sgd, …)"``; or, when a plug-in of that name failed to load,
+    what it said (and what other plug-ins that failed said: any of them may be the
+    one that registers it)."""
+    key = name.lower()
+    if key in _FAILED_PLUGINS:
+        return f"{name!r}, which is not registered in this process: its {_FAILED_PLUGINS[key]}"
+    failed = "".join(f"; {said}" for said in _FAILED_PLUGINS.values())
+    return (
+        f"{name!r}, which is not registered in this process: import the module that "
+        f"registers it, or install its plug-in (registered: {', '.join(OPTIMIZERS)}){failed}"
+    )
 
 
 def create(name: str, preset: str | None = None, **hyperparameters: Any) -> Optimizer:
@@ -662,22 +714,28 @@ def create(name: str, preset: str | None = None, **hyperparameters: Any) -> Opti
             fail("preset", f"one of {', '.join(PRESETS)}", preset, kind=TypeError)
         own = OPTIMIZERS[key].presets.get(preset)  # the class's own table: no registry scan
         if own is None:
-            table = {p: dict(t) for p, t in PRESETS.items()}  # only to name what is valid
-            if preset not in table:
-                fail("preset", f"one of {', '.join(table)}", preset)
-            having = [p for p, names in table.items() if key in names]
-            with_key = (
-                f"presets with {key!r}: {', '.join(having)}"
-                if having
-                else f"{key!r} has no presets (create it without preset=)"
-            )
-            raise ValueError(
-                f"preset {preset!r} does not define {key!r} (it has "
-                f"{', '.join(table[preset])}); {with_key}"
-            )
+            if preset not in PRESETS:
+                fail("preset", f"one of {', '.join(PRESETS)}", preset)
+            raise ValueError(missing_preset(preset, key))
         settings.update(own)
     settings.update(hyperparameters)
     return OPTIMIZERS[key](**settings)
+
+
+def missing_preset(preset: str, name: str, without: str = "create it without preset=") -> str:
+    """Why preset ``preset`` (one of :data:`PRESETS`) cannot make optimizer ``name``:
+    ``"preset 'book' does not define 'x' (it has sgd, …); presets with 'x': torch"``, or,
+    for an optimizer with none, ``"…; 'x' has no presets (WITHOUT)"`` (``without``: the
+    advice, in the words of the caller: ``"drop --preset"`` on the command line)."""
+    table = {p: dict(t) for p, t in PRESETS.items()}
+    having = [p for p, names in table.items() if name in names]
+    with_name = (
+        f"presets with {name!r}: {', '.join(having)}"
+        if having
+        else f"{name!r} has no presets ({without})"
+    )
+    defined = ", ".join(table[preset])
+    return f"preset {preset!r} does not define {name!r} (it has {defined}); {with_name}"
 
 
 def load(path: str | os.PathLike) -> Optimizer:
@@ -695,10 +753,7 @@ def load(path: str | os.PathLike) -> Optimizer:
     state_dict = _files.read_state(path)
     name = _unregistered(state_dict) if state_dict.get("format") == _FORMAT else None
     if name is not None:
-        raise ValueError(
-            f"{path} holds optimizer {name!r}, which is not registered in this process: "
-            f"import the module that registers it (registered: {', '.join(OPTIMIZERS)})"
-        )
+        raise ValueError(f"{path} holds optimizer {not_registered(name)}")
     try:
         optimizer = _rebuild(state_dict)
         optimizer.load_state_dict(state_dict)

@@ -2666,6 +2666,22 @@ def _path_of(run: Mapping[str, Any]) -> np.ndarray:
     return np.asarray(run.get("path") or np.empty((0, 2)), dtype=np.float64).reshape(-1, 2)
 
 
+def _wiggle(path: np.ndarray) -> float:
+    """How rough a 2-D path is: its length over the straight distance from its first
+    point to its last, both measured on its finite part (the points before the first
+    non-finite one; a diverged path ends in inf or nan). The path is scaled to its
+    largest coordinate first, so that a path out at 1e200 does not overflow: the ratio
+    does not depend on the scale. A path with fewer than two finite points gives 1."""
+    finite = np.isfinite(path).all(axis=1)
+    path = path[: int(np.argmin(finite)) if not finite.all() else len(path)]
+    size = float(np.abs(path).max()) if len(path) else 0.0
+    if len(path) < 2 or size == 0:
+        return 1.0
+    path = path / size
+    length = np.hypot(*np.diff(path, axis=0).T).sum()
+    return float(length / max(np.hypot(*(path[-1] - path[0])), 1e-12))
+
+
 def _exit(
     path: np.ndarray, xlim: tuple[float, float], ylim: tuple[float, float]
 ) -> tuple[tuple[float, float], bool]:
@@ -2984,11 +3000,7 @@ def weights_figure(results: Mapping[str, Any], *, beta: float | None = None) -> 
     best = np.asarray(surface.get("minimum") or np.empty(0), dtype=np.float64).reshape(-1, 2)
     contour = _quadratic_surface(surface, np.vstack([*paths.values(), best]), 160)
 
-    def wiggle(path: np.ndarray) -> float:  # path length over the straight distance
-        length = np.linalg.norm(np.diff(path, axis=0), axis=1).sum()
-        return float(length / max(np.linalg.norm(path[-1] - path[0]), 1e-12))
-
-    order = sorted(paths, key=lambda name: wiggle(paths[name]), reverse=True)  # roughest first
+    order = sorted(paths, key=lambda name: _wiggle(paths[name]), reverse=True)  # roughest first
     curves = _loss_curves(results, beta)
     view = _loss_view(curves, None)
     axes_names = list(surface.get("axes") or ["w1", "w2"])[:2]
@@ -2998,7 +3010,7 @@ def weights_figure(results: Mapping[str, Any], *, beta: float | None = None) -> 
         _contours(left, contour, labels=True)
         for z, name in enumerate(order):
             path, style = paths[name], styles[name]
-            rough = wiggle(path) > 1.5
+            rough = _wiggle(path) > 1.5
             left.plot(
                 path[:, 0], path[:, 1], color=style.color, lw=0.7 if rough else 1.8,
                 alpha=0.75 if rough else 1.0, marker=style.marker, ms=4,

@@ -94,6 +94,7 @@ from gdlab.report.figures import (
     _on_grid,
     _split_diverged,
     _stack,
+    _wiggle,
     choose_scale,
     function_curve,
     function_symlog,
@@ -811,14 +812,7 @@ def _path_traces(
     figure's), an × where its line last leaves ``box`` (``(xlim, ylim)``, the chart's
     range; at its last point when that is inside), as the figure marks it."""
     traces = []
-
-    def wiggle(path: np.ndarray) -> float:  # path length over the straight distance
-        if len(path) < 2:
-            return 1.0
-        length = np.linalg.norm(np.diff(path, axis=0), axis=1).sum()
-        return float(length / max(np.linalg.norm(path[-1] - path[0]), 1e-12))
-
-    for name in sorted(paths, key=lambda n: -wiggle(paths[n])):  # the roughest at the bottom
+    for name in sorted(paths, key=lambda n: -_wiggle(paths[n])):  # the roughest at the bottom
         path, style = paths[name], styles[name]
         many = len(path) > PATH_MARKERS
         trace = {
@@ -830,7 +824,7 @@ def _path_traces(
             "y": _rounded(path[:, 1]),
             "stride": strides[name],
             "meta": labels[name],
-            "line": _line(style, 1.0 if many and wiggle(path) > 1.5 else 1.8),
+            "line": _line(style, 1.0 if many and _wiggle(path) > 1.5 else 1.8),
             "marker": {"symbol": style.symbol, "size": 5, "color": style.color},
             "hover": _hover(axes[0], axes[1], extra=value_name) | {"point": "step", "pair": True},
         }
