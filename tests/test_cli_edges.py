@@ -378,16 +378,29 @@ def test_ctrl_c_before_any_run_finished_says_so(cwd, capsys, monkeypatch):
     _ctrl_c_in_run(monkeypatch, 1)
     code, _, err = gdlab([*BOWL, "--out", "R"], capsys)
     assert code == cli.EXIT_INTERRUPTED
-    kept = Path("R", "results.json")
-    assert err == (
-        f"gdlab: interrupted; no run had finished ({kept} keeps the race: "
-        f"gdlab race --config {kept})\n"
-    )
-    assert json.loads(kept.read_text())["runs"] == []
-    capsys.readouterr()
-    code, _, err = gdlab(["race", "--config", str(kept), "--out", "again", "--quiet"], capsys)
+    assert err == "gdlab: interrupted; no run had finished (nothing was written)\n"
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_ctrl_c_before_any_run_finished_leaves_nothing(cwd, capsys, monkeypatch, existing):
+    """It left a report of no run in a new --out (results.json and results.csv), which
+    the same command then refused without --force; gdlab tune and gdlab tour leave
+    nothing. A new --out (and the folders made for it) is gone; an existing empty one
+    stays, empty."""
+    if existing:
+        Path("given").mkdir()
+    out = Path("given", "R") if not existing else Path("given")
+    argv = [*BOWL, "--quiet", "--no-figures", "--out", str(out)]
+    _ctrl_c_in_run(monkeypatch, 1)
+    code, _, err = gdlab(argv, capsys)
+    assert code == cli.EXIT_INTERRUPTED
+    assert err == "gdlab: interrupted; no run had finished (nothing was written)\n"
+    assert sorted(p.name for p in Path().iterdir()) == (["given"] if existing else [])
+    if existing:
+        assert list(out.iterdir()) == []
+    code, _, err = gdlab(argv, capsys)  # the same command (its runs not stopped): no --force
     assert code == 0, err
-    assert len(json.loads(Path("again", "results.json").read_text())["runs"]) == 2
+    assert json.loads((out / "results.json").read_text())["status"] == "complete"
 
 
 def test_ctrl_c_in_a_tour_names_the_stamped_tour_it_kept(cwd, capsys, monkeypatch):

@@ -262,19 +262,27 @@ def test_a_run_that_only_changed_its_label_is_listed_as_changed_not_left_out_and
     assert not any(line.startswith(("runs left out", "runs added")) for line in changes)
 
 
-def test_a_tune_interrupted_before_any_task_says_nothing_was_written(cwd, capsys, monkeypatch):
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_tune_interrupted_before_any_task_says_nothing_was_written(
+    cwd, capsys, monkeypatch, existing
+):
+    """Into an empty --out that was there before, it said "run the same command again
+    to resume", though there was nothing to resume; the directory stays, empty."""
     from gdlab import sweep
 
     def interrupted(fn, tasks, out, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(sweep, "run_sweep", interrupted)
+    if existing:
+        Path("T").mkdir()
     argv = ["tune", "bowl", "--steps", "3", "--budget", "2", "--optimizers", "sgd", "--quiet",
             "--out", "T"]  # fmt: skip
     code, _, err = gdlab(argv, capsys)
     assert code == cli.EXIT_INTERRUPTED
     assert err == "gdlab: interrupted; no task had finished (nothing was written)\n"
-    assert not Path("T").exists()
+    assert Path("T").exists() == existing
+    assert not existing or list(Path("T").iterdir()) == []
 
 
 # --------------------------------------------------------------------------- round 6, data

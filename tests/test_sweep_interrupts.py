@@ -31,6 +31,7 @@ from gdlab.sweep import Task, demo_task, run_sweep
 IN_CI = os.environ.get("CI", "").lower() == "true"
 LINUX = sys.platform.startswith("linux")
 SIGINT_BIT = 1 << (signal.SIGINT - 1)  # in /proc/PID/status's signal masks
+SIGHUP_BIT = 1 << (getattr(signal, "SIGHUP", 1) - 1)
 
 #: A task function that reports the signal state of its worker and of the worker's
 #: parent (the fork server, for a pool on Linux), from /proc.
@@ -206,6 +207,32 @@ def test_dask_local_workers_never_see_ctrl_c(tmp_path, distributed):
     it blocked, so that a Ctrl-C reaches the sweep's process only."""
     for result in probe(tmp_path, dask_local=1):
         assert result["worker"]["SigBlk"] & SIGINT_BIT, result
+        assert result["worker"]["SigBlk"] & SIGHUP_BIT, result  # a closed terminal's too
+
+
+TRACKER = """
+import sys
+from multiprocessing import resource_tracker
+sys.path.insert(0, sys.argv[1])
+from probe import masks
+from gdlab.sweep import interrupts_ignored
+
+with interrupts_ignored():  # the first workers start: the resource tracker with them
+    pass
+print(masks(resource_tracker._resource_tracker._pid)["SigBlk"])
+"""
+
+
+@pytest.mark.skipif(not LINUX, reason="/proc is Linux's")
+def test_the_resource_tracker_never_sees_a_hang_up(tmp_path):
+    """It ignores SIGINT and SIGTERM, not SIGHUP: a closed terminal (timeout -s HUP)
+    killed it, the next process that used it started another, and that one printed
+    a traceback for each resource the first had tracked, after the command ended."""
+    (tmp_path / "probe.py").write_text(PROBE)
+    process = start(TRACKER, tmp_path)
+    out, err = finish(process, timeout=60)
+    assert process.returncode == 0, err
+    assert int(out) & SIGHUP_BIT
 
 
 # --------------------------------------------------------------------------- quiet workers
@@ -282,6 +309,40 @@ except KeyboardInterrupt:
     print("interrupted", file=sys.stderr)
     sys.exit(130)
 """
+
+
+def test_dask_local_hang_up_to_the_group_is_one_line(tmp_path, distributed):
+    """SIGHUP to the whole group (a closed terminal, timeout -s HUP) during gdlab tune
+    --dask-local 2: the resource tracker died of it, and the one started again printed
+    "resource_tracker: process died unexpectedly" and a KeyError traceback per
+    resource the first had tracked, most of them after the command had ended (the
+    pipe is read to its end: what the tracker writes later is read too)."""
+    out = tmp_path / "T"
+    argv = ["tune", "moons", "--steps", "6000", "--budget", "4", "--folds", "2",
+            "--optimizers", "sgd,adam,rmsprop", "--quiet", "--dask-local", "2",
+            "--out", str(out)]  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gdlab", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=interruptible,
+    )
+    try:
+        end = time.monotonic() + 120
+        while not any(lines(f) for f in out.glob("tasks-*.jsonl")):
+            assert process.poll() is None, finish(process)
+            assert time.monotonic() < end, "no records in 120 s"
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGHUP)
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+    _, err = finish(process)
+    assert (process.returncode, err) == (
+        129,
+        f"gdlab: interrupted; run the same command again to resume ({out})\n",
+    )
 
 
 def test_dask_local_ctrl_c_is_one_line_and_the_sweep_resumes(tmp_path, distributed):

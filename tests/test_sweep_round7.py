@@ -86,29 +86,70 @@ def test_a_scheme_that_cannot_work_here_is_refused_at_once(tmp_path, address, wo
     assert not out.exists()
 
 
-def test_a_lost_scheduler_keeps_the_finished_tasks_and_says_so_in_one_line(tmp_path, monkeypatch):
-    distributed = pytest.importorskip("distributed")
+#: What Dask's client says to its own user when it loses the scheduler.
+_DASK_ADVICE = (
+    "Client lost the connection to the scheduler. Please check your connection and "
+    "re-run your work."
+)
+
+
+def _scheduler_lost_after_the_first_task(monkeypatch, first: str | None) -> None:
+    """The scheduler lost (as Dask says it) once the task ``first`` is recorded (at
+    once: ``None``)."""
     import gdlab.sweep
 
     real = gdlab.sweep._dask_record
 
     def record(distributed, future, task_id):
-        if task_id == "a":
+        if task_id == first:
             return real(distributed, future, task_id)
-        raise distributed.client.FutureCancelledError(future.key, "scheduler-connection-lost")
+        raise distributed.client.FutureCancelledError(
+            future.key, "scheduler-connection-lost", _DASK_ADVICE
+        )
 
     monkeypatch.setattr(gdlab.sweep, "_dask_record", record)
+
+
+def test_a_lost_scheduler_keeps_the_finished_tasks_and_says_so_in_one_line(tmp_path, monkeypatch):
+    """It pasted Dask's own advice ("re-run your work") and the task's key into it."""
+    pytest.importorskip("distributed")
+    from gdlab.sweep import SchedulerLost
+
+    _scheduler_lost_after_the_first_task(monkeypatch, "a")
     out = tmp_path / "sweep.jsonl"
     tasks = [Task("a", {}), Task("b", {"sleep": 0.5})]
     with pytest.raises(ConnectionError) as info:
         run_sweep(sleepy, tasks, out, dask_local=1, progress=False)
-    message = str(info.value)
-    assert message.startswith("lost the Dask scheduler of the local cluster (FutureCancelledError")
-    assert message.endswith("run the sweep again to resume once the scheduler is back")
-    assert distributed is not None
+    assert isinstance(info.value, SchedulerLost)
+    assert str(info.value) == (
+        "lost the Dask scheduler of the local cluster (FutureCancelledError: "
+        "scheduler-connection-lost); the finished tasks are written: run the sweep again "
+        "to resume once the scheduler is back"
+    )
     monkeypatch.undo()
     records = run_sweep(sleepy, tasks, out, progress=False)  # resumes: "a" is kept
     assert [r["status"] for r in records] == ["ok", "ok"]
+
+
+def test_gdlab_tune_tells_a_lost_scheduler_as_its_own_command_resumes(
+    tmp_path, monkeypatch, capsys
+):
+    """It said "run the sweep again", and there is no gdlab sweep: the same command
+    resumes."""
+    pytest.importorskip("distributed")
+    from gdlab import cli
+
+    _scheduler_lost_after_the_first_task(monkeypatch, None)
+    out = tmp_path / "T"
+    argv = ["tune", "bowl", "--steps", "3", "--budget", "2", "--optimizers", "sgd", "--quiet",
+            "--dask-local", "1", "--out", str(out)]  # fmt: skip
+    assert cli.main(argv) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err == (
+        "gdlab: error: lost the Dask scheduler of the local cluster (FutureCancelledError: "
+        "scheduler-connection-lost); the finished tasks are written: run the same command "
+        "again to resume once the scheduler is back\n"
+    )
 
 
 # --------------------------------------------------------------------------- 4: one timeout rule

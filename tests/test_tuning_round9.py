@@ -294,3 +294,111 @@ def test_a_tuning_by_an_earlier_gdlab_is_not_said_to_be_on_other_data(capsys):
     assert "made by an earlier gdlab" in err
     assert "other data" not in err
     assert not Path("R").exists()
+
+
+# --------------------------------------------------------------------------- the data's path
+
+
+def count_calls(monkeypatch) -> list[dict]:
+    made = []
+    real = tuning.tune_task
+
+    def counted(**kwargs):
+        made.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(tuning, "tune_task", counted)
+    return made
+
+
+def task_ids(out: Path) -> dict[str, set[str]]:
+    import json
+
+    return {
+        tasks.name: {json.loads(line)["id"] for line in tasks.read_text().splitlines()}
+        for tasks in out.glob("tasks-*.jsonl")
+    }
+
+
+def test_the_same_data_by_another_path_is_the_same_tuning(tmp_path, monkeypatch):
+    """A link to the data's folder, or a copy of it, named every task anew (the folder's
+    path was in the task ids): nothing was reused, and tune.json was "another tuning"
+    and "another problem" to tune and to a race. docs/tuning.md: tasks are named by a
+    digest of the training arrays, not by where their files are."""
+    idx, out = tmp_path / "idx", tmp_path / "T"
+    fake_mnist(idx, 100, seed=1)
+    (tmp_path / "link").symlink_to(idx)
+    (tmp_path / "copy").mkdir()
+    for file in idx.iterdir():
+        (tmp_path / "copy" / file.name).write_bytes(file.read_bytes())
+    first = tuning.tune(idx_experiment(idx), out, budget=2, folds=2, progress=False)
+    ran = count_calls(monkeypatch)
+    for other in ("link", "copy"):
+        again = tuning.tune(idx_experiment(tmp_path / other), out, budget=2, folds=2,
+                            progress=False)  # fmt: skip
+        assert ran == []  # every task reused
+        assert again["configurations"] == first["configurations"]
+        assert again["experiment"]["problem"]["directory"] == str(tmp_path / other)
+    ids = list(task_ids(out).values())
+    assert len(ids) == 3  # a file per path,
+    assert ids[0] == ids[1] == ids[2]  # the same tasks
+    tuned = tuning.load_tuned(out)
+    raced, _ = tuning.apply_tuned(idx_experiment(idx), tuned, out)  # tuned by way of copy/
+    assert raced.problem.options["directory"] == str(idx)
+
+
+def test_other_data_by_another_path_is_still_another_problem(tmp_path):
+    idx, other, out = tmp_path / "idx", tmp_path / "other", tmp_path / "T"
+    fake_mnist(idx, 100, seed=1)
+    fake_mnist(other, 100, seed=2)
+    tuning.tune(idx_experiment(idx), out, budget=2, folds=2, progress=False)
+    with pytest.raises(ConfigError, match=r"the training data's digest: .*problem.directory: "):
+        tuning.tune(idx_experiment(other), out, budget=2, folds=2, progress=False)
+    with pytest.raises(ConfigError, match=r"another problem of 'idx' .*problem.directory: .* "
+                       r"the training data's digest: "):  # fmt: skip
+        tuning.apply_tuned(idx_experiment(other), tuning.load_tuned(out), out)
+
+
+def test_a_tuning_whose_ids_held_the_path_is_resumed_from_its_tasks(tmp_path, monkeypatch):
+    """A task file of an earlier gdlab (its ids named the folder's path) is read for the
+    tasks it finished: nothing runs again."""
+    idx, out = tmp_path / "idx", tmp_path / "T"
+    fake_mnist(idx, 100, seed=1)
+    with monkeypatch.context() as earlier:  # as it named them: the problem table whole
+        earlier.setattr(tuning, "_unlocated", dict)
+        first = tuning.tune(idx_experiment(idx), out, budget=2, folds=2, progress=False)
+    ran = count_calls(monkeypatch)
+    again = tuning.tune(idx_experiment(idx), out, budget=2, folds=2, progress=False)
+    assert ran == []
+    assert again["configurations"] == first["configurations"]
+    ids = list(task_ids(out).values())
+    assert len(ids) == 2  # its own file, and this one's
+    assert ids[0] != ids[1]
+
+
+def test_gdlab_race_tuned_on_the_same_data_by_a_link_races(tmp_path, capsys):
+    """It was refused: "the tuning results in T are for another problem of 'mnist'
+    (tuning → race: problem.directory: …/idx → …/link): run `gdlab tune` again"; and a
+    race run again from its results.json after a tuning of the same data by a copy
+    keeps its tuned comparison."""
+    import json
+
+    idx = tmp_path / "idx"
+    fake_mnist(idx, 100, seed=1)
+    (tmp_path / "link").symlink_to(idx)
+    (tmp_path / "copy").mkdir()
+    for file in idx.iterdir():
+        (tmp_path / "copy" / file.name).write_bytes(file.read_bytes())
+
+    def common(data: str) -> list[str]:
+        return ["mnist", "--data", data, "--optimizers", "sgd", "--steps", "3",
+                "--batch-size", "8", "--quiet"]  # fmt: skip
+
+    tune = ["--budget", "2", "--folds", "2", "--out", "T"]
+    assert cli.main(["tune", *common("idx"), *tune]) == 0, capsys.readouterr().err
+    race = ["race", *common("link"), "--tuned", "T", "--no-figures", "--out", "R"]
+    assert cli.main(race) == 0, capsys.readouterr().err
+    assert cli.main(["tune", *common("copy"), *tune]) == 0, capsys.readouterr().err
+    again = ["race", "--config", "R/results.json", "--no-figures", "--quiet", "--out", "R2"]
+    assert cli.main(again) == 0, capsys.readouterr().err
+    assert json.loads(Path("R2", "results.json").read_text())["series"]["kind"] == "tuning"

@@ -45,6 +45,7 @@ import math
 import numbers
 import os
 import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -932,7 +933,7 @@ def _race(args: argparse.Namespace, command: str) -> int:
     try:
         with place as staged:
             written.append(staged)
-            document = race.run_experiment(
+            document = _raced(
                 experiment,
                 staged,
                 command=command,
@@ -1003,8 +1004,6 @@ def _race_left(args: argparse.Namespace, directory: Path | None, replacing: bool
         return "no run had finished (nothing was written)"
     runs, status = _results_state(directory)
     kept = directory / "results.json"
-    if runs == 0:
-        return f"no run had finished ({kept} keeps the race: gdlab race --config {kept})"
     if runs is None:
         return f"{directory} was left unfinished ({kept} cannot be read)"
     if args.no_figures or (directory / "index.html").exists():
@@ -1015,6 +1014,26 @@ def _race_left(args: argparse.Namespace, directory: Path | None, replacing: bool
     finished = f"{runs} finished run{'s' if runs > 1 else ''}"
     return (f"{kept} keeps the {finished}, but the page was not drawn: {directory} has "
             f"no index.html (gdlab race --config {kept})")  # fmt: skip
+
+
+def _raced(experiment: Any, staged: Path, **kwargs: Any) -> dict[str, Any]:
+    """:func:`gdlab.race.run_experiment` into ``staged``. Interrupted before any run
+    finished (its results.json lists none), it empties ``staged``, so that
+    :func:`gdlab.results.output` leaves nothing: no directory it made, an empty ``--out``
+    empty, as ``gdlab tune`` and ``gdlab tour`` stopped that early do (and the same
+    command runs again without ``--force``)."""
+    from gdlab import race
+
+    try:
+        return race.run_experiment(experiment, staged, **kwargs)
+    except KeyboardInterrupt:
+        if _results_state(staged)[0] == 0:
+            for entry in staged.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+        raise
 
 
 def _results_state(report: Path) -> tuple[int | None, str | None]:
@@ -1054,6 +1073,7 @@ def _report_race(
 
 def _tune(args: argparse.Namespace, command: str) -> int:
     from gdlab import tuning
+    from gdlab.sweep import SchedulerLost
 
     experiment, _, _ = _experiment(args)
     _prepared(args, experiment)  # data loaded and checked: before any output exists
@@ -1075,13 +1095,17 @@ def _tune(args: argparse.Namespace, command: str) -> int:
             force=args.force,
         )
     except KeyboardInterrupt:
+        kept = out.is_dir() and any(out.iterdir())  # an empty --out given stays, empty
         told = (
             f"run the same command again to resume ({out})"
-            if out.is_dir()
+            if kept
             else "no task had finished (nothing was written)"
         )
         print(f"{PROG}: interrupted; {told}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except SchedulerLost as error:  # told as this command resumes, not as a sweep does
+        print(f"{PROG}: error: {error.told('run the same command again')}", file=sys.stderr)
+        return EXIT_USAGE
     with _printing(f"the tuning is in {out}"):
         print(f"{out / 'tune.json'}  ({document['validation']}, chosen by "
               f"{document['selected_by']})")  # fmt: skip

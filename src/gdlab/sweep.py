@@ -154,11 +154,12 @@ from typing import Any, NoReturn
 import numpy as np
 
 from gdlab import _io, _pool, _warm
-from gdlab._checks import ConfigError, check_bool, check_int, check_real, describe, fail
+from gdlab._checks import ConfigError, check_bool, check_int, check_real, cut, describe, fail
 from gdlab._registry import PluginWarning
 
 __all__ = [
     "STATUSES",
+    "SchedulerLost",
     "Task",
     "check_where",
     "demo_task",
@@ -441,7 +442,10 @@ def interrupts_ignored() -> Iterator[None]:
     to any process it forks, until its loop ignores SIGINT a few milliseconds
     later.) This process keeps the signal (a start through
     the fork server waits seconds for it to warm up the first time) and, once
-    out, handles it with its own handler: KeyboardInterrupt.
+    out, handles it with its own handler: KeyboardInterrupt. SIGHUP (a closed
+    terminal) is blocked in this thread meanwhile, and in what starts here for good
+    (multiprocessing's resource tracker included, which ignores only SIGINT and
+    SIGTERM): this process handles it, in another thread or once out.
 
     Where threads cannot block a signal (Windows), SIGINT is ignored meanwhile.
     """
@@ -459,12 +463,19 @@ def interrupts_ignored() -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, lambda signum, frame: arrived.append(signum))
     mask = None
     try:
-        # The resource tracker that multiprocessing starts with its first process
-        # unblocks SIGINT once it is up: start it before the block.
+        # SIGHUP is blocked too, and stays so in what starts here: the terminal's hang-up
+        # (or timeout -s HUP) reaches the whole process group, and only this process
+        # handles it (in another of its threads meanwhile, or once out). The tracker that
+        # multiprocessing starts with its first process ignores SIGINT and SIGTERM but
+        # not SIGHUP: killed by it, it was started again by the next process that used
+        # it, which printed tracebacks for what the first one had tracked, some after
+        # the command had ended. It unblocks SIGINT and SIGTERM in this thread once it
+        # is up: start it before SIGINT's block.
         from multiprocessing import resource_tracker
 
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
         resource_tracker.ensure_running()
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         yield
     finally:
         if mask is not None:
@@ -1374,13 +1385,44 @@ def _run_dask(
                 _close_dask(client, cluster, now=interrupted or lost)
             if lost:
                 where = f"at {scheduler!r}" if scheduler is not None else "of the local cluster"
-                raise ConnectionError(
-                    f"lost the Dask scheduler {where} ({type(error).__name__}: "
-                    f"{_message(error)}); the finished tasks are written: run the sweep again "
-                    "to resume once the scheduler is back"
-                ) from None
+                raise SchedulerLost(where, _in_short(error)) from None
             raise
         _close_dask(client, cluster, now=False)
+
+
+class SchedulerLost(ConnectionError):
+    """The Dask scheduler of a sweep was lost while it ran (killed, its machine gone);
+    the finished tasks are written, and the same sweep resumes from them.
+
+    ``where`` names the scheduler (``"at 'tcp://…'"``, ``"of the local cluster"``),
+    ``why`` is what Dask said, in short; the message tells to run the sweep again,
+    :meth:`told` says it with other words for that (``gdlab tune``: the same command).
+    """
+
+    def __init__(self, where: str, why: str) -> None:
+        self.where, self.why = where, why
+        super().__init__(self.told("run the sweep again"))
+
+    def told(self, again: str) -> str:
+        """The message, with ``again`` (``"run the sweep again"``) saying how to resume."""
+        return (
+            f"lost the Dask scheduler {self.where} ({self.why}); the finished tasks are "
+            f"written: {again} to resume once the scheduler is back"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.where, self.why)
+
+
+def _in_short(error: BaseException) -> str:
+    """What Dask said of a lost scheduler, in short: the error's type and a cancelled
+    future's reason (``scheduler-connection-lost``), or else the first line of its
+    message; never Dask's advice to its own user that follows it ("re-run your work")."""
+    reason = getattr(error, "reason", None)
+    said = reason if isinstance(reason, str) and reason else _message(error).strip()
+    said = said.splitlines()[0] if said else ""
+    name = type(error).__name__
+    return f"{name}: {cut(said, 160)}" if said else name
 
 
 def _scheduler_lost(distributed: Any, client: Any, error: BaseException) -> bool:
@@ -1785,7 +1827,8 @@ def run_sweep(
         ConnectionError: the scheduler cannot be reached, does not answer as a Dask
             scheduler within Dask's connect timeout and 5 s more (a dashboard's port,
             a web server: checked before ``out`` is touched), or was lost during the
-            sweep (the finished tasks are written: run it again to resume).
+            sweep (:class:`SchedulerLost`: the finished tasks are written, run it
+            again to resume).
         LockedError: another sweep (or process) is writing ``out``; the message
             names it (:func:`gdlab._io.exclusive`).
         RuntimeError: a worker process could not start, or ``fn`` could not be

@@ -764,6 +764,13 @@ class _Tuner:
         self.config = self.deciding.key()
         self.out_dir = out_dir
         self.s = settings
+        # what names the tasks: the problem, but not where its data's files are (the
+        # data's digest names them), so that the same files by another path reuse them
+        self.problem = (
+            _unlocated(self.config["problem"])
+            if settings.get("data") is not None
+            else self.config["problem"]
+        )
         self.n_folds = settings["folds"] if experiment.problem.has("data") else 1
         self.points: dict[int, list[dict[str, Any]]] = {}
         self.records: dict[str, dict[str, Any]] = {}
@@ -789,13 +796,25 @@ class _Tuner:
 
     _KEYS = ("folds", "split_seed", "base_seed", "budget", "tune", "method")
 
-    def file_name(self, config: Mapping[str, Any]) -> str:
-        """The name of the task file of this tuning of experiment ``config`` (a key)."""
+    def file_name(self, config: Mapping[str, Any], *, by_path: bool = False) -> str:
+        """The name of the task file of this tuning of experiment ``config`` (a key).
+
+        Where the data's files are (:func:`_unlocated`) is kept apart from the
+        experiment: the file of a tuning whose tasks are named without it is not an
+        earlier gdlab's of the same path (``by_path``: that name), whose task ids
+        held it. A problem without such keys has the same name both ways."""
+        where: dict[str, Any] = {}
+        if not by_path and self.s.get("data") is not None:
+            problem = _unlocated(config["problem"])
+            where = {k: v for k, v in config["problem"].items() if k not in problem}
+            config = {**config, "problem": problem}
         key = {"experiment": config, **{k: self.s[k] for k in self._KEYS}}
         if self.splits is not None:
             key["splits"] = self.splits
         if self.s.get("data") is not None:  # the data's own digest: files that change
             key["data"] = self.s["data"]  # under the same --data path run new tasks
+        if where:
+            key["where"] = where
         return f"tasks-{digest(key, 12)}"
 
     def adopt(self) -> None:
@@ -840,12 +859,15 @@ class _Tuner:
         """The directory's other task files, each with the candidates of this tuning's runs
         to look for in it (``(run, point)``, from its ``.points.json``) and how it names
         the task of a run's candidate on a fold: an earlier gdlab's file of this tuning
-        by the whole experiment (:meth:`wholes`), with the candidates of each run as
+        by the whole experiment (:meth:`wholes`) or by what decides it, its ids holding
+        where the data's files were (``by_path``), with the candidates of each run as
         listed; any other file as this tuning names it, with every candidate it lists
         under each run that tunes the same names."""
-        earlier = {
-            self.out_dir / f"{self.file_name(whole.key())}.jsonl": whole for whole in self.wholes()
-        }
+        earlier: dict[Path, Experiment] = {}
+        for whole in self.wholes():
+            for named in (whole, _deciding_experiment(whole)):
+                name = self.file_name(named.key(), by_path=True)
+                earlier.setdefault(self.out_dir / f"{name}.jsonl", named)
         runs = enumerate(self.experiment.runs)
         names = {i: set(_space(spec, self.tune_of(i)).names) for i, spec in runs}
         for tasks in sorted(self.out_dir.glob("tasks-*.jsonl")):
@@ -859,7 +881,8 @@ class _Tuner:
                 continue
             if whole is not None:
                 candidates = [(run, p) for run, found in listed.items() for p in found]
-                yield tasks, candidates, functools.partial(self.whole_id, whole)
+                problem = whole.key()["problem"]
+                yield tasks, candidates, functools.partial(self.whole_id, whole, problem)
                 continue
             unique: list[dict[str, Any]] = []
             for found in listed.values():
@@ -870,18 +893,27 @@ class _Tuner:
     def wholes(self) -> list[Experiment]:
         """The whole experiments an earlier gdlab may have named this tuning's task file and
         tasks by: this command's, and the one the directory's ``tune.json`` records where
-        it decides the same results (a tuning resumed with another seed count)."""
+        it decides the same results (a tuning resumed with another seed count, or its
+        data's files by another path: a task id holds the data's digest)."""
         wholes = [self.experiment]
         with contextlib.suppress(OSError, TypeError, ValueError):  # none, or hand-edited
             recorded = Experiment.from_dict(dict(load_tuned(self.out_dir)["experiment"]))
-            if _deciding(recorded) == _deciding(self.experiment):
+            if _deciding(_relocated(recorded, self.experiment)) == _deciding(self.experiment):
                 wholes.append(recorded)
         return wholes
 
-    def whole_id(self, whole: Experiment, run: int, point: Mapping[str, Any], fold: int) -> str:
+    def whole_id(
+        self,
+        whole: Experiment,
+        problem: Mapping[str, Any],
+        run: int,
+        point: Mapping[str, Any],
+        fold: int,
+    ) -> str:
         """The id an earlier gdlab gave the task of ``run``'s candidate ``point`` on
-        ``fold``, keyed by the whole experiment ``whole``."""
-        return _task_id(whole.runs[run].label, self._key(whole, run, point, fold))
+        ``fold``, keyed by the experiment ``whole`` and its ``problem`` table, where its
+        data's files were included."""
+        return _task_id(whole.runs[run].label, self._key(whole, run, point, fold, problem))
 
     def task(self, run: int, point: Mapping[str, Any], fold: int) -> Any:
         """The sweep task of ``run``'s candidate ``point`` on ``fold`` (made once: a resume
@@ -909,13 +941,19 @@ class _Tuner:
         return Task(_task_id(spec.label, self._key(self.deciding, run, point, fold)), kwargs)
 
     def _key(
-        self, experiment: Experiment, run: int, point: Mapping[str, Any], fold: int
+        self,
+        experiment: Experiment,
+        run: int,
+        point: Mapping[str, Any],
+        fold: int,
+        problem: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """What names the task of ``run``'s candidate ``point`` on ``fold`` in ``experiment``
-        (this tuning's deciding one; an earlier gdlab's named it by the whole experiment)."""
+        (this tuning's deciding one; an earlier gdlab's named it by the whole experiment,
+        and by its ``problem`` table with where the data's files were)."""
         spec = experiment.runs[run]
         key = {
-            "problem": self.config["problem"],
+            "problem": self.problem if problem is None else problem,
             "training": experiment.run_training(spec).to_table(),
             "run": _candidate_spec(spec, point).to_table(),
             "fold": fold,
@@ -1255,6 +1293,38 @@ def _deciding(experiment: Experiment) -> Any:
     return _as_json(_deciding_experiment(experiment).key())
 
 
+def _located(problem: Any) -> tuple[str, ...]:
+    """The keys of a ``problem`` table that say only where its data's files are
+    (:attr:`gdlab.data.registry.DataSource.located_by`: MNIST's ``directory``)."""
+    from gdlab.data.registry import DATA_SOURCES
+
+    data = problem.get("data") if isinstance(problem, Mapping) else None
+    source = DATA_SOURCES.get(data) if isinstance(data, str) else None
+    return source.located_by if source is not None else ()
+
+
+def _unlocated(problem: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``problem`` table without where its data's files are (:func:`_located`): what
+    names a tuning's tasks, whose key holds a digest of the data itself (docs/tuning.md:
+    the same files by another path, a link, a folder moved or copied, are the same data)."""
+    located = _located(problem)
+    return {k: v for k, v in problem.items() if k not in located}
+
+
+def _relocated(then: Experiment, now: Experiment) -> Experiment:
+    """A tuning's experiment ``then`` with its data's files where ``now``'s are
+    (:func:`_located`), to tell what else differs: for data whose digest is the same
+    (the caller compares it), another path to its files is no other problem."""
+    located = _located(now.problem.to_table())
+    if not located or then.problem.options.get("data") != now.problem.options.get("data"):
+        return then
+    moved = {k: now.problem.options.get(k) for k in located}
+    try:
+        return then.replace(problem=then.problem.with_options(**moved))
+    except (TypeError, ValueError):  # the recorded problem refuses them: told as it is
+        return then
+
+
 def _within(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None, by: str) -> float:
     """The share of ``rows`` whose mean validation ``by`` (``"loss"`` or ``"accuracy"``, the
     score that chose) lies within 10% of ``best``'s, on either side: a point 32% below
@@ -1490,6 +1560,8 @@ def _tuning_differences(
         then = Experiment.from_dict(dict(recorded["experiment"]))
     except (TypeError, ValueError) as error:  # a hand-edited experiment
         return [*differences, f"experiment: cannot be read ({error})"]
+    if _comparable_digest(settings["data"]) and then_settings.get("data") == settings["data"]:
+        then = _relocated(then, experiment)  # the same data by another path: the same tuning
     then, now = _deciding_experiment(then), _deciding_experiment(experiment)
     if _as_json(then.key()) != _as_json(now.key()):
         differences += [f"experiment {line}" for line in now.changes_from(then)] or [
@@ -1637,7 +1709,11 @@ def apply_tuned(
             f"the tuning results in {source} are for {name!r}, not {experiment.name!r}"
         )
     problem, ours = tuned["experiment"].get("problem"), _as_json(experiment.to_dict()["problem"])
-    if problem is not None and problem != ours:  # tuned on other data or another function
+    settings = tuned.get("settings")
+    data = settings.get("data") if isinstance(settings, Mapping) else None
+    if (
+        problem is not None and problem != ours and not _moved_only(problem, ours, data, experiment)
+    ):  # tuned on other data or another function
         raise ConfigError(
             f"the tuning results in {source} are for another problem of {name!r} (tuning → "
             f"race: {'; '.join(_problem_differences(problem, experiment, tuned))}): run "
@@ -1661,8 +1737,6 @@ def apply_tuned(
                 f"the tuning results in {source} for run {run.label!r} are of optimizer "
                 f"{tuned_optimizer!r}, not {run.optimizer!r}: run `gdlab tune` again"
             )
-    settings = tuned.get("settings")
-    data = settings.get("data") if isinstance(settings, Mapping) else None
     _check_tuned_as_raced(experiment, tuned["experiment"], source, data)
     labels = _tuned_labels(tuned)
     runs, chosen = [], []
@@ -1683,6 +1757,20 @@ def apply_tuned(
         f"{tuned.get('selected_by', tuned['metric'])}): " + "; ".join(chosen) + "."
     )
     return tuned_experiment, [note]
+
+
+def _moved_only(problem: Any, ours: Mapping[str, Any], data: Any, experiment: Experiment) -> bool:
+    """Whether a tuning's recorded ``problem`` table differs from the race's, ``ours``, only
+    in where the data's files are (:func:`_located`), and the data is the same: the digest
+    the tuning recorded (``data``) is that of the race's training data now."""
+    if not isinstance(problem, Mapping) or _unlocated(problem) != _unlocated(ours):
+        return False
+    if not _comparable_digest(data) or not experiment.problem.has("data"):
+        return False
+    try:
+        return _training_digest(experiment) == data
+    except (OSError, ValueError):  # data that cannot be read: said as another problem
+        return False
 
 
 def _problem_differences(
@@ -1721,12 +1809,21 @@ _TUNED_FROM = re.compile(r"Tuned settings from (.+?) \(")
 def tuned_digest(tuned: Mapping[str, Any]) -> str:
     """Which tuning a ``tune.json`` (read, ``tuned``) records: 16 hex digits of its
     ``settings``, what decides its experiment's results (:func:`_deciding_experiment`: a
-    resume with a new title or seed count is the same tuning) and each configuration's
-    ``best``. A directory tuned again since (``--force``; another budget, folds, method,
-    metric or ``--tune``) has another, even where it chooses the same values."""
-    recorded = tuned.get("experiment")
+    resume with a new title or seed count is the same tuning, and so is one of the same
+    data by another path: :func:`_unlocated`) and each configuration's ``best``. A
+    directory tuned again since (``--force``; another budget, folds, method, metric or
+    ``--tune``) has another, even where it chooses the same values."""
+    return _tuned_digest(tuned, by_path=False)
+
+
+def _tuned_digest(tuned: Mapping[str, Any], *, by_path: bool) -> str:
+    """:func:`tuned_digest`, or (``by_path``) as an earlier gdlab took it, with where the
+    data's files are."""
+    recorded, settings = tuned.get("experiment"), tuned.get("settings")
     with contextlib.suppress(TypeError, ValueError):  # a hand-edited one: as it is written
         recorded = _deciding(Experiment.from_dict(dict(recorded)))
+        if not by_path and isinstance(settings, Mapping) and settings.get("data") is not None:
+            recorded = {**recorded, "problem": _unlocated(recorded["problem"])}
     configurations = tuned.get("configurations")
     best = {
         str(label): c.get("best") if isinstance(c, Mapping) else c
@@ -1756,7 +1853,8 @@ def rebuilt_series(experiment: Experiment) -> tuple[dict[str, Any] | None, str |
     source = experiment.tuned_from or found.group(1)
     try:
         tuned = load_tuned(source)
-        if experiment.tuned_digest and tuned_digest(tuned) != experiment.tuned_digest:
+        digests = {tuned_digest(tuned), _tuned_digest(tuned, by_path=True)}  # an earlier gdlab's
+        if experiment.tuned_digest and experiment.tuned_digest not in digests:
             return None, (
                 f"the directory {source} was tuned again since this race: its tune.json "
                 "records another tuning"
@@ -1768,6 +1866,7 @@ def rebuilt_series(experiment: Experiment) -> tuple[dict[str, Any] | None, str |
         if None in kept:
             missing = experiment.runs[kept.index(None)].label
             return None, f"the tuning in {source} has no run {missing!r}"
+        then = _relocated(then, experiment)  # apply_tuned checks the data is the same
         untuned = then.replace(name=experiment.name, seeds=experiment.seeds, runs=tuple(kept))
         again = apply_tuned(untuned, tuned, source=source)[0]
     except (OSError, TypeError, ValueError) as error:  # a ConfigError is a ValueError
@@ -1843,6 +1942,8 @@ def _check_tuned_as_raced(
     kept = tuple(runs[r.label] for r in experiment.runs if r.label in runs)
     if not kept:
         return  # every run is refused by name (no tuned setting)
+    if _comparable_digest(data):  # where its files are: the digest below tells the data
+        then = _relocated(then, experiment)
     then = then.replace(name=experiment.name, seeds=experiment.seeds, runs=kept)
     raced = [r for r in experiment.runs if r.label in runs]
     differences = experiment.changes_from(_with_untuned_of(then, experiment.training, raced))

@@ -101,6 +101,10 @@ class DataSource:
             ``None`` to load without the cache. ``None`` (default): never
             cached; declare it only when the options (and the libraries) decide
             the data: a loader that reads files of its own must not be cached.
+        located_by: keys that say only where the data's files are (MNIST's
+            ``directory``), not what they hold. A tuning knows the data by a digest of
+            its training arrays instead: the same files reached by another path (a
+            link, a folder moved or copied) are the same data to it.
     """
 
     name: str
@@ -116,6 +120,7 @@ class DataSource:
     splits: Callable[[Mapping[str, Any]], tuple[str, ...]] | None = None
     prepare: Callable[[Mapping[str, Any], Any], Any] | None = None
     reads: tuple[str, ...] = ()
+    located_by: tuple[str, ...] = ()
 
     def split_names(self, options: Mapping[str, Any]) -> tuple[str, ...]:
         """The parts the loader returns with ``options``, ``"train"`` first."""
@@ -285,6 +290,7 @@ register(
         dataset=datasets.mnist_subset,
         validate=_validate_mnist,
         replaces={"directory": ("test_size",)},
+        located_by=("directory",),
         cached_with=_mnist_libraries,
         prepare=_scale_pixels,
         reads=("dtype",),
