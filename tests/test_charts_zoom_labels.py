@@ -185,3 +185,29 @@ def test_a_deep_zoom_on_a_percent_axis_tells_every_tick_apart(browser, tmp_path)
         _clear_of_the_title(page, "chart-accuracy")
     finally:
         page.close()
+
+
+@pytest.mark.parametrize(
+    ("scale", "width"),
+    [("linear", 1e-11), ("linear", 1e-14), ("log", 1e-11), ("log", 1e-14)],
+)
+def test_a_zoom_past_where_ticks_are_told_apart_stops_there(browser, bowl, tmp_path, scale, width):
+    # 1e-11 wide at step 15.3: the ticks were rounded to 12 digits, so every x tick was
+    # "15.3"; 1e-14 wide is 5 doubles there (1.8e-15 apart): too few for 5 ticks.
+    # A zoom now goes no deeper than 1e-12 of the view's values (charts.js's DEEPEST).
+    page, said = _open(browser, bowl)
+    try:
+        box = page.locator('[data-chart="chart-loss"]')
+        box.locator(f'button[data-scale="{scale}"]').click()
+        _zoom(page, "chart-loss", 15.3, 0.0123, width)
+        box.screenshot(path=str(tmp_path / f"deepest-{scale}-{width:g}.png"))
+        labels = _labels(page, "chart-loss")
+        _told_apart(labels)
+        for axis, mid in (("x", 15.3), ("y", 0.0123)):
+            values = [_value(t) for t in labels[axis]]
+            assert all(abs(v - mid) <= max(width, 1e-11 * mid) for v in values), (axis, labels)
+        view = page.evaluate('() => window.gdlabCharts.charts["chart-loss"].view')
+        assert view["x"][1] - view["x"][0] >= 1e-12 * 15.3 * (1 - 1e-9)
+        assert said == []
+    finally:
+        page.close()

@@ -12,6 +12,7 @@ plot. Debian's Chromium, driven by Playwright (skipped without it, but under
 
 from __future__ import annotations
 
+import itertools
 import json
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
@@ -242,3 +243,56 @@ def test_your_own_f_from_a_link_starts_in_its_view_and_a_slider_leaves_the_banne
     said = _said(page)
     assert said["expression"].startswith("invalid syntax: '(' was never closed")
     assert (said["banner"], said["range"], said["marked"]) == (None, None, [])
+
+
+AXIS_LABELS = """() => {
+    const plot = document.querySelector('#contour svg');
+    const frame = plot.querySelector('.axes rect').getBBox();
+    const labels = [...plot.querySelectorAll('.axes text')]
+        .filter((t) => /[0-9]/.test(t.textContent));  // not the axis names
+    const below = (t) => t.getAttribute('text-anchor') === 'middle';  // the y labels: 'end'
+    const box = (t) => { const b = t.getBBox(); return [b.x, b.x + b.width]; };
+    const at = (u, v) => {  // where, in the window, the frame's point (u, v) of the way is
+        const p = plot.createSVGPoint();
+        p.x = frame.x + u * frame.width;
+        p.y = frame.y + v * frame.height;
+        const q = p.matrixTransform(plot.getScreenCTM());
+        return [q.x, q.y];
+    };
+    return {x: labels.filter(below).map((t) => t.textContent),
+            y: labels.filter((t) => !below(t)).map((t) => t.textContent),
+            xBoxes: labels.filter(below).map(box),
+            click: at(0.4, 0.6)};
+}"""
+
+
+@pytest.mark.parametrize(
+    ("xl", "yl", "xs", "ys"),
+    [
+        # 1 to 1.00001: every tick was labelled "1" (3 significant digits)
+        ([1, 1.00001], [2, 2.00001],
+         ["1", "1.000002", "1.000004", "1.000006", "1.000008", "1.00001"],
+         ["2", "2.000002", "2.000004", "2.000006", "2.000008", "2.00001"]),
+        # the narrowest view at the coordinates' cap (1e-6 wide at ±1e6): the ticks
+        # themselves were rounded to 12 digits, 13 are needed, so all were 1e6
+        ([999999.999999, 1e6], [-1e6, -999999.999999],
+         ["9.99999999999e5", "9.999999999995e5", "1e6"],
+         ["−1e6", "−9.999999999998e5", "−9.999999999996e5", "−9.999999999994e5",
+          "−9.999999999992e5", "−9.99999999999e5"]),
+    ],
+)  # fmt: skip
+def test_a_narrow_view_labels_each_tick_apart_and_a_click_starts_inside_it(page, xl, yl, xs, ys):
+    _open(page, {"f": "bowl", "xl": xl, "yl": yl, "s": [xl[0], yl[0]]})
+    _drawn(page)
+    _shot(page, f"ranges-narrow-{xl[1]:g}")
+    shown = page.evaluate(AXIS_LABELS)
+    assert (shown["x"], shown["y"]) == (xs, ys)
+    boxes = shown["xBoxes"]  # the x labels (long there) do not run into each other
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(boxes))
+    # a click 40 % across starts there (it was snapped to 12 digits: to an end of the view)
+    page.mouse.click(*shown["click"])
+    _wait(page, f"{TWO}.state.start[0] !== {xl[0]!r}")
+    start = page.evaluate(f"() => {TWO}.state.start")
+    assert xl[0] < start[0] < xl[1]
+    assert yl[0] < start[1] < yl[1]
+    assert start[0] == pytest.approx(xl[0] + 0.4 * (xl[1] - xl[0]), abs=0.02 * (xl[1] - xl[0]))

@@ -180,7 +180,7 @@ def test_a_preset_the_optimizer_refuses_is_refused_when_register_runs(registered
 
     with pytest.raises(ValueError, match="preset 'torch'") as caught:
         register("badpreset_r11", lr_range=(1e-3, 1.0),
-                 presets={"pytorch": {"lr": 0.2}, "torch": {"lr": -1}})(_sign_rule)  # fmt: skip
+                 presets={"mine": {"lr": 0.2}, "torch": {"lr": -1}})(_sign_rule)  # fmt: skip
     assert str(caught.value) == (
         "preset 'torch' of 'badpreset_r11' (lr=-1) is refused by the optimizer: "
         "lr must be > 0; got -1"

@@ -6,6 +6,7 @@ The registry imports :mod:`.base`, never the other way round.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import math
@@ -403,6 +404,13 @@ def _checked_presets(
     """``presets`` checked: lower-case names, settings among the constructor's arguments."""
     checked = {}
     for preset, settings in dict(presets or {}).items():
+        meant = _misspelt_preset(preset, key) if isinstance(preset, str) else None
+        if meant is not None:
+            raise ValueError(
+                f"preset name {preset!r} of {key!r} is too close to the existing preset "
+                f"{meant!r}: did you mean {meant!r}? (a preset of your own needs a name "
+                "that no existing one is a slip away from)"
+            )
         if not isinstance(preset, str) or not _NAME.match(preset):
             fail("preset name", "a lower-case word such as 'torch'", preset)
         unknown = [k for k in settings if k not in arguments]
@@ -411,6 +419,23 @@ def _checked_presets(
                  unknown[0])  # fmt: skip
         checked[preset] = dict(settings)
     return checked
+
+
+def _misspelt_preset(preset: str, key: str) -> str | None:
+    """The existing preset ``preset`` is a slip of the keyboard for, or ``None``: one that
+    differs from it only in case or ``_`` (``"Torch"``, ``"my_lab"`` for ``"mylab"``), or,
+    for the built-in ones people type from memory, one difflib finds very close
+    (``"pytorch"``, ``"optx"``). A name equal to an existing preset is no slip, and so is
+    one merely close to a preset of one's own (``"paper2019"`` beside ``"paper2018"``).
+    Optimizer ``key``'s own presets do not count (``replace=True`` may rename them)."""
+    others = (cls for name, cls in _REGISTRY.items() if name != key)
+    existing = [*_PRESET_ORDER, *(p for cls in others for p in cls.presets)]
+    if preset in existing:
+        return None
+    folded = preset.lower().replace("_", "")
+    same = [p for p in existing if p.replace("_", "") == folded]
+    close = difflib.get_close_matches(folded, _PRESET_ORDER, n=1, cutoff=0.8)
+    return (same or close or [None])[0]
 
 
 def _check_presets_accepted(cls: type[Optimizer], key: str, presets: Mapping[str, Mapping]) -> None:

@@ -139,11 +139,34 @@
 
   function linearTicks(lo, hi, count) {
     if (!(hi > lo)) { return [lo]; }
-    var step = niceStep(hi - lo, count), ticks = [];
-    for (var v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
-      ticks.push(Math.abs(v) < step * 1e-9 ? 0 : Number(v.toPrecision(12)));
-    }
+    var step = niceStep(hi - lo, count), ticks = [], first = Math.ceil(lo / step - 1e-9);
+    var n = Math.min(Math.floor(hi / step + 1e-9) - first, 1000); // bounded, whatever the doubles
+    for (var i = 0; i <= n; i++) { ticks.push(tickAt(first + i, step)); }
     return ticks;
+  }
+
+  // k × step (step 1, 2 or 5 × 10^e), as the double nearest that decimal: not a sum of
+  // steps, whose errors add up, nor one rounded to 12 digits, which made every tick of a
+  // view under about 1e-11 of its values one value (DEEPEST keeps them apart).
+  function tickAt(k, step) {
+    var decimals = Math.max(0, 1 - Math.floor(Math.log10(step))); // k × step has no more
+    if (decimals > 22) { return k * step; } // 10^decimals is no longer a double: the product
+    var scale = Math.pow(10, decimals);
+    return Math.round(k * step * scale) / scale;
+  }
+
+  // The narrowest view, as a share of its largest |end| (in decades on a log axis, in
+  // units on a symlog one, where 1 is the least taken): a zoom goes no deeper. There a
+  // tick is still hundreds of doubles from the next (a double tells 2.2e-16 apart), and
+  // its label 15 significant digits at most.
+  var DEEPEST = 1e-12;
+
+  // The view r of an axis, widened about its middle to the narrowest DEEPEST allows.
+  function notTooDeep(r, linear) {
+    var least = DEEPEST * Math.max(Math.abs(r[0]), Math.abs(r[1]), linear ? 1e-290 : 1);
+    if (r[1] - r[0] >= least) { return r; }
+    var mid = r[0] / 2 + r[1] / 2;
+    return [mid - least / 2, mid + least / 2];
   }
 
   // Ticks on a log axis (lo, hi in decades) that label the whole of it: the powers of
@@ -736,6 +759,7 @@
     ["x", "y"].forEach(function (axis) { // an empty range would divide by zero
       var r = v[axis];
       if (!(r[1] > r[0])) { var mid = isFinite(r[0]) ? r[0] : 0; v[axis] = [mid - 0.5, mid + 0.5]; }
+      v[axis] = notTooDeep(v[axis], (axis === "x" ? self.xType : self.yType) === "linear");
     });
     // the y ticks first: the left margin holds their widest label clear of the y title
     var sy = function (b) { return MARGIN.t + h - (b - v.y[0]) / (v.y[1] - v.y[0]) * h; };

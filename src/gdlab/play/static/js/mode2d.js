@@ -1,7 +1,7 @@
 // 2-D mode: optimizers' paths over the contours of a function, live.
 
 import {api, el, svg, fmt, unpack, Latest, PALETTE, debounce, showTooltip, hideTooltip, textWidth, markInvalid} from "./util.js";
-import {Plot, extent, fitted} from "./plot.js";
+import {Plot, extent, fitted, onGrid} from "./plot.js";
 import {slider, optimizerCard, runPayload, runFrom, schedulePicker, runLabels, cardWords, scheduleWords, partitionRuns, notRunWords,
   displayName, sayRefusals as sayCardRefusals} from "./controls.js";
 
@@ -914,7 +914,7 @@ export function create2d({catalog, initial, onState, banner}) {
   function snapPoint(p) {
     const span = Math.max(state.xlim[1] - state.xlim[0], state.ylim[1] - state.ylim[0]);
     const step = 10 ** Math.floor(Math.log10(span / 500));
-    const r = (v) => Number((Math.round(v / step) * step).toPrecision(12));
+    const r = (v) => onGrid(Math.round(v / step), step);
     return [r(p.x), r(p.y)];
   }
 

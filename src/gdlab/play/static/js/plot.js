@@ -13,11 +13,38 @@ export function linearTicks(low, high, count = 6) {
   const raw = (high - low) / count;
   const power = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw) || 10 * power;
+  const first = Math.ceil(low / step - 1e-9);
+  const n = Math.min(Math.floor(high / step + 1e-9) - first, 1000);  // bounded, whatever the doubles
   const ticks = [];
-  for (let v = Math.ceil(low / step) * step; v <= high + step * 1e-9; v += step) {
-    ticks.push(Math.abs(v) < step * 1e-9 ? 0 : Number(v.toPrecision(12)));
-  }
+  for (let i = 0; i <= n; i += 1) ticks.push(onGrid(first + i, step));
   return ticks;
+}
+
+/**
+ * k × step (step 1, 2, 2.5 or 5 × 10^e), as the double nearest that decimal: not a sum of
+ * steps, whose errors add up, nor one rounded to 12 digits, which made the ticks of a view
+ * of 2-D mode's narrowest, 1e-6 wide at ±1e6 (13 digits), one value. A double holds such
+ * a view's ticks apart (they are over a thousand doubles apart there).
+ */
+export function onGrid(k, step) {
+  const decimals = Math.max(0, 1 - Math.floor(Math.log10(step)));  // k × step has no more
+  if (decimals > 22) return k * step;  // 10^decimals is no longer a double: the product
+  return Math.round(k * step * 10 ** decimals) / 10 ** decimals;
+}
+
+/**
+ * An axis's tick labels: `format`'s, or in the fewest significant digits from 3 on that
+ * tell every two neighbouring ticks apart (a view from 1 to 1.00001 was labelled "1" at
+ * every tick), at most a double's 17.
+ */
+export function tickLabels(ticks, format) {
+  if (format) return ticks.map(format);
+  let labels = [];
+  for (let digits = 3; digits <= 17; digits += 1) {
+    labels = ticks.map((v) => fmt(v, digits));
+    if (labels.every((text, i) => i === 0 || text !== labels[i - 1])) break;
+  }
+  return labels;
 }
 
 /** Decades, or, when fewer than 3 fall in the domain (two or three decades: "0.1, 1"
@@ -129,27 +156,35 @@ export class Plot {
     return px >= left && px <= left + this.inner.w && py >= top && py <= top + this.inner.h;
   }
 
-  /** The tick values of an axis. */
+  /** The tick values of an axis; on x, fewer where their labels (long on a deep zoom:
+   * "9.999999999992e5") would run into each other (12 px text: at most 7 px a character). */
   ticks(axis) {
     if (axis.tickValues) return axis.tickValues;
-    if (!axis.log) return linearTicks(...axis.domain, axis.ticks || 6);
+    if (!axis.log) {
+      const room = this.width - this.margin.left - this.margin.right;
+      for (let count = axis.ticks || 6; ; count -= 1) {
+        const ticks = linearTicks(...axis.domain, count);
+        if (axis !== this.x || count <= 2) return ticks;
+        const widest = 7 * Math.max(0, ...tickLabels(ticks, axis.format).map((text) => String(text).length));
+        if (ticks.length * (widest + 10) <= room) return ticks;
+      }
+    }
     const ticks = logTicks(...axis.domain);  // less than a decade: round numbers instead
     return ticks.length >= 3 ? ticks : linearTicks(...axis.domain, 4).filter((v) => v > 0);
   }
 
   /** The left margin the y tick labels (12 px text: at most 7 px a character) and the y label need. */
   leftNeeded() {
-    const labels = this.ticks(this.y).map((v) => (this.y.format ? this.y.format(v) : fmt(v, 3)));
+    const labels = tickLabels(this.ticks(this.y), this.y.format);
     const widest = 7 * Math.max(0, ...labels.map((text) => String(text).length));
     return widest + 7 + (this.y.label ? 24 : 6);
   }
 
   /** The right margin half the last x tick label needs (centred on the axis's end: "5000"). */
   rightNeeded() {
-    const ticks = this.ticks(this.x);
-    if (!ticks.length) return 0;
-    const last = ticks[ticks.length - 1];
-    const text = String(this.x.format ? this.x.format(last) : fmt(last, 3));
+    const labels = tickLabels(this.ticks(this.x), this.x.format);
+    if (!labels.length) return 0;
+    const text = String(labels[labels.length - 1]);
     return (7 * text.length) / 2 + 2;
   }
 
@@ -158,23 +193,24 @@ export class Plot {
     for (const node of [...this.axes.children]) if (node !== this.frame) node.remove();
     const {left, top} = this.margin;
     const bottom = top + this.inner.h;
-    const tick = (axis) => this.ticks(axis);
-    for (const v of tick(this.x)) {
-      const px = this.sx(v);
+    const xTicks = this.ticks(this.x);
+    tickLabels(xTicks, this.x.format).forEach((label, i) => {
+      const px = this.sx(xTicks[i]);
       this.grid.append(svg("line", {x1: px, x2: px, y1: top, y2: bottom, stroke: "#eef1f5"}));
       this.axes.append(
         svg("line", {x1: px, x2: px, y1: bottom, y2: bottom + 4, stroke: "#9aa5b1"}),
-        svg("text", {x: px, y: bottom + 16, "text-anchor": "middle", fill: "#4a5563"}, this.x.format ? this.x.format(v) : fmt(v, 3)),
+        svg("text", {x: px, y: bottom + 16, "text-anchor": "middle", fill: "#4a5563"}, label),
       );
-    }
-    for (const v of tick(this.y)) {
-      const py = this.sy(v);
+    });
+    const yTicks = this.ticks(this.y);
+    tickLabels(yTicks, this.y.format).forEach((label, i) => {
+      const py = this.sy(yTicks[i]);
       this.grid.append(svg("line", {x1: left, x2: left + this.inner.w, y1: py, y2: py, stroke: "#eef1f5"}));
       this.axes.append(
         svg("line", {x1: left - 4, x2: left, y1: py, y2: py, stroke: "#9aa5b1"}),
-        svg("text", {x: left - 7, y: py + 4, "text-anchor": "end", fill: "#4a5563"}, this.y.format ? this.y.format(v) : fmt(v, 3)),
+        svg("text", {x: left - 7, y: py + 4, "text-anchor": "end", fill: "#4a5563"}, label),
       );
-    }
+    });
     if (this.x.label) {
       this.axes.append(svg("text", {x: left + this.inner.w / 2, y: this.height - 8, "text-anchor": "middle", fill: "#1d2733"}, this.x.label));
     }
