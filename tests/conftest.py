@@ -93,3 +93,13 @@ def cwd(tmp_path, monkeypatch) -> Path:
     """The test runs in its own empty directory (``tmp_path``)."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, one per test module (a skip without it, a failure under CI:
+    play_serving)."""
+    from play_serving import chromium
+
+    with chromium() as launched:
+        yield launched

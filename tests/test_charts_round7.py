@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 from gdlab.report import figures, html, interactive
-from play_serving import chromium
 
 # --- documents ----------------------------------------------------------------------
 
@@ -217,13 +216,6 @@ def test_loss_chart_axis_is_the_figures_with_the_same_reason():
 
 
 # --- in the browser ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium (a skip without it, a failure under CI: play_serving)."""
-    with chromium() as launched:
-        yield launched
 
 
 def _open(browser: Any, charts: list[dict[str, Any]]) -> Any:

@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 from gdlab.report import figures, html, interactive
-from play_serving import chromium
 
 # --- documents ----------------------------------------------------------------------
 
@@ -178,13 +177,6 @@ def test_sensitivity_of_a_regression_has_no_accuracy():
 
 
 # --- in the browser ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium (a skip without it, a failure under CI: play_serving)."""
-    with chromium() as launched:
-        yield launched
 
 
 def _open(browser: Any, charts: list[dict[str, Any]], width: int = 1100) -> Any:

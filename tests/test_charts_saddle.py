@@ -22,17 +22,9 @@ from typing import Any
 import pytest
 
 from gdlab import cli
-from play_serving import chromium
 
 #: The box every coordinate a page writes into an SVG path stays in (charts.js's FAR).
 FAR = 1e6
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium (a skip without it, a failure under CI: play_serving)."""
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")

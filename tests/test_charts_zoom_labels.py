@@ -21,15 +21,7 @@ import pytest
 
 from gdlab import cli
 from gdlab.report import html, interactive
-from play_serving import chromium
 from test_report_browser import data_document
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium (a skip without it, a failure under CI: play_serving)."""
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
-from play_serving import chromium, serve
+from play_serving import serve
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "play"
 #: the optimizers the tests use: compiled before the timed parts
@@ -39,12 +39,6 @@ USED = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 def server():
     with serve(warm=USED) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")

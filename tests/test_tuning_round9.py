@@ -14,6 +14,7 @@ from gdlab._checks import ConfigError
 from gdlab.data import write_idx
 from gdlab.experiments.model import Experiment, _label_numbers, label_change
 from gdlab.selection import default_space
+from test_tuning_round6 import count_calls
 
 
 @pytest.fixture(autouse=True)
@@ -297,18 +298,6 @@ def test_a_tuning_by_an_earlier_gdlab_is_not_said_to_be_on_other_data(capsys):
 
 
 # --------------------------------------------------------------------------- the data's path
-
-
-def count_calls(monkeypatch) -> list[dict]:
-    made = []
-    real = tuning.tune_task
-
-    def counted(**kwargs):
-        made.append(kwargs)
-        return real(**kwargs)
-
-    monkeypatch.setattr(tuning, "tune_task", counted)
-    return made
 
 
 def task_ids(out: Path) -> dict[str, set[str]]:

@@ -291,16 +291,22 @@ def declared_range(cls: type[Optimizer], argument: str) -> dict[str, Any] | None
     return cls.__dict__.get("_declared_ranges", {}).get(argument)
 
 
+def _made_by_defaults(cls: type[Optimizer]) -> bool:
+    """Whether ``cls()`` makes an optimizer: the checks of declared ranges and presets
+    leave one that needs more than its defaults unchecked."""
+    try:
+        cls()
+    except Exception:  # any error of a user's constructor: nothing to check against
+        return False
+    return True
+
+
 def _check_accepted(cls: type[Optimizer], declared: list[tuple[str, str, Mapping]]) -> None:
     """Refuse a declared range the optimizer's own argument checks refuse: each choice
     value, or each end of a range (drawn as floats), must make an optimizer (``3.0``
     for an int ``k`` would not), or tuning would fail every such candidate.
     ``declared``: ``(where, argument, range)`` of each tunable declared with its range."""
-    if not declared:
-        return
-    try:
-        cls()  # once for all of them
-    except Exception:  # an optimizer that needs more than its defaults: left unchecked
+    if not declared or not _made_by_defaults(cls):
         return
     for where, argument, dist in declared:
         if dist["type"] == "choice":
@@ -441,11 +447,7 @@ def _misspelt_preset(preset: str, key: str) -> str | None:
 def _check_presets_accepted(cls: type[Optimizer], key: str, presets: Mapping[str, Mapping]) -> None:
     """Refuse a preset whose settings the optimizer's own argument checks refuse, here,
     rather than when a race or ``create`` first uses it (``lr = -1``)."""
-    if not presets:
-        return
-    try:
-        cls()  # once for all of them
-    except Exception:  # an optimizer that needs more than its defaults: left unchecked
+    if not presets or not _made_by_defaults(cls):
         return
     for preset, settings in presets.items():
         try:
