@@ -21,6 +21,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -328,21 +329,27 @@ def test_dask_local_hang_up_to_the_group_is_one_line(tmp_path, distributed):
         start_new_session=True,
         preexec_fn=interruptible,
     )
-    try:
-        end = time.monotonic() + 120
-        while not any(lines(f) for f in out.glob("tasks-*.jsonl")):
-            assert process.poll() is None, finish(process)
-            assert time.monotonic() < end, "no records in 120 s"
-            time.sleep(0.05)
-        os.killpg(process.pid, signal.SIGHUP)
-    except BaseException:
-        os.killpg(process.pid, signal.SIGKILL)
-        raise
+    signal_when(process, lambda: any(lines(f) for f in out.glob("tasks-*.jsonl")), signal.SIGHUP)
     _, err = finish(process)
     assert (process.returncode, err) == (
         129,
         f"gdlab: interrupted; run the same command again to resume ({out})\n",
     )
+
+
+def signal_when(process: subprocess.Popen, ready: Callable[[], bool], signum: int) -> None:
+    """Send ``signum`` to ``process``'s group once ``ready()`` (records written), within
+    120 s; the group is killed if anything goes wrong on the way."""
+    try:
+        end = time.monotonic() + 120
+        while not ready():
+            assert process.poll() is None, finish(process)
+            assert time.monotonic() < end, "no records in 120 s"
+            time.sleep(0.05)
+        os.killpg(process.pid, signum)
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
 
 
 def test_dask_local_ctrl_c_is_one_line_and_the_sweep_resumes(tmp_path, distributed):
@@ -352,16 +359,7 @@ def test_dask_local_ctrl_c_is_one_line_and_the_sweep_resumes(tmp_path, distribut
     it, the cluster goes quietly, and the same sweep run again finishes the rest."""
     out = tmp_path / "sweep.jsonl"
     process = start(RUN_DASK, out)
-    try:
-        end = time.monotonic() + 120
-        while len(lines(out)) < 2:
-            assert process.poll() is None, finish(process)
-            assert time.monotonic() < end, "no records in 120 s"
-            time.sleep(0.05)
-        os.killpg(process.pid, signal.SIGINT)
-    except BaseException:
-        os.killpg(process.pid, signal.SIGKILL)
-        raise
+    signal_when(process, lambda: len(lines(out)) >= 2, signal.SIGINT)
     _, err = finish(process)
     assert (process.returncode, err) == (130, "interrupted\n")
     done = lines(out)
