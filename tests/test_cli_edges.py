@@ -403,6 +403,71 @@ def test_ctrl_c_before_any_run_finished_leaves_nothing(cwd, capsys, monkeypatch,
     assert json.loads((out / "results.json").read_text())["status"] == "complete"
 
 
+#: The commands, without --out, stopped before anything finished, and what each says.
+_STOPPED_AT_ONCE = {
+    "race": ([*BOWL], "no run had finished"),
+    "tour": (["tour", "--quick", "--quiet"], "no experiment had finished"),
+    "tune": (
+        ["tune", "bowl", "--steps", "3", "--budget", "2", "--optimizers", "sgd", "--quiet"],
+        "no task had finished",
+    ),
+}
+
+
+@pytest.mark.parametrize("before", ["nothing", "an empty gdlab-report", "an earlier report"])
+@pytest.mark.parametrize("command", sorted(_STOPPED_AT_ONCE))
+def test_ctrl_c_before_anything_finished_leaves_no_default_directory(
+    cwd, capsys, monkeypatch, command, before
+):
+    """Without --out, it left the gdlab-report/NAME/ it had made (and gdlab-report/),
+    empty, though it said that nothing was written; what was there before stays as it
+    was, an earlier report's latest link included."""
+    from gdlab import sweep
+
+    argv, told = _STOPPED_AT_ONCE[command]
+    if before == "an empty gdlab-report":
+        Path("gdlab-report").mkdir()
+    elif before == "an earlier report":  # gdlab-report/bowl/<stamp>/ and its latest
+        code, _, err = gdlab(BOWL, capsys)
+        assert code == 0, err
+        assert Path("gdlab-report", "bowl", "latest").is_symlink()
+    earlier = tree(Path())
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    _ctrl_c_in_run(monkeypatch, 1)
+    monkeypatch.setattr(sweep, "run_sweep", interrupted)
+    code, _, err = gdlab(argv, capsys)
+    assert code == cli.EXIT_INTERRUPTED
+    assert err == f"gdlab: interrupted; {told} (nothing was written)\n"
+    assert tree(Path()) == earlier
+
+
+def test_a_staging_directory_is_made_again_where_a_stopped_run_removed_its_parent(
+    tmp_path, monkeypatch
+):
+    """A run stopped early removes the empty gdlab-report/NAME/ it made; another that
+    had just made (found) it for its own staging directory failed (FileNotFoundError)."""
+    import tempfile
+
+    from gdlab import _io
+
+    real, removed = tempfile.mkdtemp, []
+
+    def mkdtemp(*args, dir, **kwargs):
+        if not removed:  # the other run's clean-up, between mkdir and mkdtemp
+            removed.append(dir)
+            os.rmdir(dir)
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(_io.tempfile, "mkdtemp", mkdtemp)
+    staged = _io.staging_dir(tmp_path / "gdlab-report" / "bowl" / "20261203-074100-ab12")
+    assert removed == [tmp_path / "gdlab-report" / "bowl"]
+    assert staged.is_dir()
+    assert staged.parent == removed[0]
+
+
 def test_ctrl_c_in_a_tour_names_the_stamped_tour_it_kept(cwd, capsys, monkeypatch):
     """It named gdlab-report/tour, which holds every tour."""
     from gdlab import experiments

@@ -7,6 +7,8 @@ The task functions live at module level: the workers import this module to find 
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import math
 import re
 import threading
@@ -297,6 +299,14 @@ class _Future:
         return self.record
 
 
+#: A coroutine made and never awaited warns as it is collected (the warning goes to
+#: sys.unraisablehook, which pytest turns into a warning of its own): both are errors.
+_NO_COROUTINE_UNAWAITED = pytest.mark.filterwarnings(
+    "error::RuntimeWarning", "error::pytest.PytestUnraisableExceptionWarning"
+)
+
+
+@_NO_COROUTINE_UNAWAITED
 def test_dask_a_timeout_cancels_the_task_and_says_where_it_ran():
     client = _Client({"tcp://w": ["sweep-a-RUN", "sweep-b-RUN"]})
     future = _Future("sweep-a-RUN")
@@ -311,6 +321,68 @@ def test_dask_a_timeout_cancels_the_task_and_says_where_it_ran():
         "seconds": 0.75,
         "worker": "tcp://w",
     }
+    gc.collect()  # a restart's coroutine made but never run warns here
+
+
+class _Scheduler:
+    """The scheduler's two calls of a restart, for ``client.scheduler``."""
+
+    def __init__(self):
+        self.restarted = []
+
+    async def identity(self):
+        return {"workers": {"tcp://w": {"nanny": "tcp://n"}}}
+
+    async def restart_workers(self, workers, **kwargs):
+        self.restarted.extend(workers)
+        return {worker: "OK" for worker in workers}
+
+
+def _on_loop(client, loop):
+    """``client`` with a scheduler and ``loop`` as its Dask loop's asyncio loop."""
+    client.scheduler = _Scheduler()
+    client.loop = types.SimpleNamespace(asyncio_loop=loop)
+    return client
+
+
+@_NO_COROUTINE_UNAWAITED
+def test_dask_a_timeout_restarts_the_worker_on_the_clients_loop():
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        client = _on_loop(_Client({"tcp://w": ["sweep-a-RUN"]}), loop)
+        _, restart = _dask_timed_out(
+            client, _Future("sweep-a-RUN"), "a", {"tcp://w": {"sweep-a-RUN"}}, 0.5, 0.75
+        )
+        assert restart.result(timeout=30) == {"tcp://w": "OK"}
+        assert client.scheduler.restarted == ["tcp://w"]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+
+@_NO_COROUTINE_UNAWAITED
+@pytest.mark.parametrize("loop", ["none", "closed", "closed before it runs the request"])
+def test_dask_a_restart_the_clients_loop_never_runs_leaves_no_coroutine_unawaited(loop):
+    """The coroutine was made before the loop was asked to run it: a client without a
+    loop (closed), a closed loop or one closed with the request still queued dropped it
+    never awaited (RuntimeWarning); the task's record is written all the same."""
+    client = _Client({"tcp://w": ["sweep-a-RUN"]})
+    asyncio_loop = None if loop == "none" else asyncio.new_event_loop()
+    if asyncio_loop is not None:
+        _on_loop(client, asyncio_loop)
+        if loop == "closed":
+            asyncio_loop.close()
+    record, restart = _dask_timed_out(
+        client, _Future("sweep-a-RUN"), "a", {"tcp://w": {"sweep-a-RUN"}}, 0.5, 0.75
+    )
+    if asyncio_loop is not None:
+        asyncio_loop.close()  # the request queued on a loop that never ran is dropped
+    del restart
+    gc.collect()
+    assert (record["status"], record["worker"]) == ("failed", "tcp://w")
 
 
 class _Records:

@@ -422,8 +422,17 @@ def staging_dir(target: str | os.PathLike) -> Path:
     killed one uses :func:`staging`.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    tries = _STAGING_TRIES
+    while True:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+        except FileNotFoundError:
+            # The parent, empty, was removed in between by a run that had made it and
+            # stopped (it removes the directories it made): made again.
+            tries -= 1
+            if not tries:
+                raise
 
 
 _LOCK_NAME = ".gdlab.lock"

@@ -923,7 +923,8 @@ def output(
     When the block raises (Ctrl-C included), what was written (the finished
     runs) is moved into place if the target held nothing before, and thrown
     away otherwise; when nothing was written, no directory is left (nor the
-    ``out`` the lock made); the exception propagates. ``out`` is checked
+    ``out`` the lock made, nor, without ``out``, the ``root`` made for the staging
+    directory); the exception propagates. ``out`` is checked
     again once its lock is held, so a report another process finished there
     meanwhile is never replaced without ``force``; without ``out``, a report
     whose stamped name was taken meanwhile takes another name. After a first
@@ -1008,9 +1009,9 @@ def _written(
                     raise
                 return _into_place(staged, target, out, placed, shown=out)
     except BaseException:
-        if locked and out is not None:  # the lock made them: a failed run leaves none
-            with contextlib.suppress(OSError):
-                for directory in made:
+        if locked:  # this run made them (``out``'s lock, or the staging directory's
+            for directory in made:  # parents): a failed run leaves none
+                with contextlib.suppress(OSError):  # one never made, or not empty
                     directory.rmdir()  # only if empty (a report moved there stays)
         raise
 

@@ -129,6 +129,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
 import hashlib
 import json
@@ -1128,10 +1129,15 @@ def _restart_soon(client: Any, address: str) -> Any:
     """Ask the scheduler to restart the worker at ``address`` (its nanny kills it and
     starts a new one), without waiting: the sweep goes on meanwhile, its other tasks'
     deadlines watched. A worker without a nanny is left alone (the scheduler would
-    only remove it). The answer is a :class:`concurrent.futures.Future`, kept by the
-    caller so that the request runs to its end, never waited for: Dask's own
-    ``Client.restart_workers`` waits for as many workers as the cluster had, which
-    a worker that a task keeps killing never gives back (120 s)."""
+    only remove it). The answer is a :class:`concurrent.futures.Future` (``None``
+    where the client's loop cannot take the request: closed, or the client gone),
+    never waited for: Dask's own ``Client.restart_workers`` waits for as many
+    workers as the cluster had, which a worker that a task keeps killing never gives
+    back (120 s).
+
+    The request's coroutine is made on the client's loop, as it starts: one made here
+    would be left never awaited (a RuntimeWarning) where the loop cannot take it, or
+    closes before it gets to it."""
 
     async def restart() -> Any:
         workers = (await client.scheduler.identity())["workers"]  # all of them
@@ -1144,9 +1150,33 @@ def _restart_soon(client: Any, address: str) -> Any:
             stimulus_id=f"gdlab-sweep-restart-{time.time()}",
         )
 
+    answer: concurrent.futures.Future = concurrent.futures.Future()
+
+    def start() -> None:  # on the client's loop
+        if answer.set_running_or_notify_cancel():
+            request = asyncio.ensure_future(restart())
+            _RESTARTING.add(request)  # the loop keeps only a weak reference to a task
+            request.add_done_callback(lambda done: _answer(answer, done))
+
     with contextlib.suppress(Exception):  # best effort: the record matters, not the restart
-        return asyncio.run_coroutine_threadsafe(restart(), client.loop.asyncio_loop)
+        client.loop.asyncio_loop.call_soon_threadsafe(start)
+        return answer
     return None
+
+
+#: The restarts under way on a client's loop (:func:`_restart_soon`), each until it ends.
+_RESTARTING: set[asyncio.Future] = set()
+
+
+def _answer(answer: concurrent.futures.Future, done: asyncio.Future) -> None:
+    """Give ``answer`` the outcome of the restart ``done``, which is no longer kept."""
+    _RESTARTING.discard(done)
+    if done.cancelled():  # the client closed meanwhile
+        answer.set_exception(concurrent.futures.CancelledError())
+    elif done.exception() is not None:
+        answer.set_exception(done.exception())
+    else:
+        answer.set_result(done.result())
 
 
 def _dask_timed_out(

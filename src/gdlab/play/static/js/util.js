@@ -62,7 +62,7 @@ export function fmt(value, digits = 4) {
   } else {
     text = String(Number(value.toPrecision(digits)));
   }
-  return text.replace("-", "−");
+  return text.replace(/-/g, "−");
 }
 
 /** Snap a slider value to a readable number (3 significant digits). */
