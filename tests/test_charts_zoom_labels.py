@@ -21,6 +21,7 @@ import pytest
 
 from gdlab import cli
 from gdlab.report import html, interactive
+from test_charts_saddle import _open
 from test_report_browser import data_document
 
 
@@ -38,16 +39,6 @@ def _ready(page: Any) -> Any:
     page.wait_for_selector("body[data-charts-ready]")
     assert json.loads(page.get_attribute("body", "data-charts-ready"))["failed"] == []
     return page
-
-
-def _open(browser: Any, report: Path) -> tuple[Any, list[str]]:
-    """The report's page, drawn, and the list its console errors go to."""
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
-    said: list[str] = []
-    page.on("console", lambda m: said.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: said.append(f"pageerror: {e}"))
-    page.goto((report / "index.html").as_uri())
-    return _ready(page), said
 
 
 def _open_accuracy(browser: Any) -> Any:
