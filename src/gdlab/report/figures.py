@@ -3000,7 +3000,8 @@ def weights_figure(results: Mapping[str, Any], *, beta: float | None = None) -> 
     best = np.asarray(surface.get("minimum") or np.empty(0), dtype=np.float64).reshape(-1, 2)
     contour = _quadratic_surface(surface, np.vstack([*paths.values(), best]), 160)
 
-    order = sorted(paths, key=lambda name: _wiggle(paths[name]), reverse=True)  # roughest first
+    wiggles = {name: _wiggle(path) for name, path in paths.items()}
+    order = sorted(paths, key=wiggles.__getitem__, reverse=True)  # roughest first
     curves = _loss_curves(results, beta)
     view = _loss_view(curves, None)
     axes_names = list(surface.get("axes") or ["w1", "w2"])[:2]
@@ -3010,7 +3011,7 @@ def weights_figure(results: Mapping[str, Any], *, beta: float | None = None) -> 
         _contours(left, contour, labels=True)
         for z, name in enumerate(order):
             path, style = paths[name], styles[name]
-            rough = _wiggle(path) > 1.5
+            rough = wiggles[name] > 1.5
             left.plot(
                 path[:, 0], path[:, 1], color=style.color, lw=0.7 if rough else 1.8,
                 alpha=0.75 if rough else 1.0, marker=style.marker, ms=4,

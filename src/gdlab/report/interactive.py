@@ -812,7 +812,8 @@ def _path_traces(
     figure's), an × where its line last leaves ``box`` (``(xlim, ylim)``, the chart's
     range; at its last point when that is inside), as the figure marks it."""
     traces = []
-    for name in sorted(paths, key=lambda n: -_wiggle(paths[n])):  # the roughest at the bottom
+    wiggles = {name: _wiggle(path) for name, path in paths.items()}
+    for name in sorted(paths, key=lambda n: -wiggles[n]):  # the roughest at the bottom
         path, style = paths[name], styles[name]
         many = len(path) > PATH_MARKERS
         trace = {
@@ -824,7 +825,7 @@ def _path_traces(
             "y": _rounded(path[:, 1]),
             "stride": strides[name],
             "meta": labels[name],
-            "line": _line(style, 1.0 if many and _wiggle(path) > 1.5 else 1.8),
+            "line": _line(style, 1.0 if many and wiggles[name] > 1.5 else 1.8),
             "marker": {"symbol": style.symbol, "size": 5, "color": style.color},
             "hover": _hover(axes[0], axes[1], extra=value_name) | {"point": "step", "pair": True},
         }
