@@ -1,6 +1,6 @@
 // gdlab play: load the catalog, build the modes, keep the state in the URL, export.
 
-import {api, el, toast, download, debounce, svg} from "./util.js";
+import {api, el, toast, download, debounce, svg, ApiError} from "./util.js";
 import {create2d} from "./mode2d.js";
 
 const MODES = ["2d", "net", "schedules", "ewma"];
@@ -38,46 +38,106 @@ function onState(key) {
   };
 }
 
-function banner(message) {
+function showBanner(message) {
   const box = document.getElementById("banner");
   box.textContent = message || "";
   box.hidden = !message;
 }
 
-async function createMode(name) {
-  if (gdlab.modes[name]) return gdlab.modes[name];
+// Each mode's banner: said while that mode is shown, kept while another is (the 2-D
+// mode's "the server does not answer" was cleared by a look at another tab).
+const banners = {};
+function bannerOf(name) {
+  return (message) => {
+    banners[name] = message || "";
+    if (mode === name) showBanner(banners[name]);
+  };
+}
+
+// The modes' code, loaded when a mode is first shown; a load that failed (the server was
+// down) is tried again at the next click, under another name (a browser keeps a failed
+// module's failure under its own).
+const MODULES = {net: "./network.js", schedules: "./schedules.js", ewma: "./ewma.js"};
+const attempts = {};
+function load(name) {
+  attempts[name] = (attempts[name] || 0) + 1;
+  return import(attempts[name] > 1 ? `${MODULES[name]}?attempt=${attempts[name]}` : MODULES[name]);
+}
+
+// the mode being made, once: a second click while its code loads waits for the same
+const making = {};
+function createMode(name) {
+  if (gdlab.modes[name]) return Promise.resolve(gdlab.modes[name]);
+  making[name] ||= makeMode(name).finally(() => { delete making[name]; });
+  return making[name];
+}
+
+async function makeMode(name) {
   const catalog = gdlab.catalog;
+  const args = {catalog, initial: states[name], onState: onState(name), banner: bannerOf(name)};
   let created;
   if (name === "2d") {
-    created = create2d({catalog, initial: states["2d"], onState: onState("2d"), banner});
+    created = create2d(args);
   } else if (name === "net") {
-    const {createNetwork} = await import("./network.js");
-    created = createNetwork({catalog, initial: states.net, onState: onState("net"), banner});
+    created = (await load(name)).createNetwork(args);
   } else if (name === "schedules") {
-    const {createSchedules} = await import("./schedules.js");
-    created = createSchedules({catalog, initial: states.schedules, onState: onState("schedules"), banner});
+    created = (await load(name)).createSchedules(args);
   } else {
-    const {createEwma} = await import("./ewma.js");
-    created = await createEwma({catalog, initial: states.ewma, onState: onState("ewma"), banner});
+    created = await (await load(name)).createEwma(args);
   }
   gdlab.modes[name] = created;
   return created;
+}
+
+/** Said in a mode's panel that could not be made (its code or data did not load), with a
+ * button that tries again; gone once it is made. */
+function notLoaded(name, error) {
+  const tab = document.getElementById(`tab-${name}`);
+  const why = error instanceof ApiError ? error.message : "the gdlab play server does not answer (is it still running?)";
+  const again = el("button", {type: "button", onclick: () => show(name)}, "Try again");
+  const note = el("div", {class: "mode-error", role: "alert"},
+    el("p", {}, `${tab.textContent} could not be loaded: ${why}. Once the server runs again, `
+      + `click "${tab.textContent}" above or try again here (or reload the page).`), again);
+  document.getElementById(`controls-${name}`).replaceChildren(note);
+  return note;
 }
 
 async function show(name) {
   mode = name;
   for (const m of MODES) {
     document.getElementById(`mode-${m}`).hidden = m !== name;
-    document.getElementById(`tab-${m}`).setAttribute("aria-selected", String(m === name));
+    const tab = document.getElementById(`tab-${m}`);
+    tab.setAttribute("aria-selected", String(m === name));
+    tab.tabIndex = m === name ? 0 : -1;  // one tab stop; the arrow keys move along the tabs
   }
-  banner("");
-  const created = await createMode(name);
+  showBanner(banners[name]);
+  let created;
+  try {
+    if (!gdlab.modes[name]) document.querySelector(`#controls-${name} .mode-error`)?.remove();
+    created = await createMode(name);
+  } catch (error) {
+    if (mode === name) notLoaded(name, error);
+    return;
+  }
+  if (mode !== name) return;  // another tab was clicked while this one loaded
   for (const [m, instance] of Object.entries(gdlab.modes)) {
     if (m !== name && instance.hidden) instance.hidden();
   }
   if (created.shown) created.shown();
   if (created.resized) created.resized();  // the window resized while it was hidden
   writeHash();
+}
+
+/** The tabs as the WAI-ARIA tabs pattern has them: ←/→ the previous/next (round),
+ * Home/End the first/last, each shown as it gets the focus. */
+function tabKeys(event) {
+  const at = MODES.indexOf(event.currentTarget.dataset.mode);
+  const to = {ArrowLeft: at - 1, ArrowRight: at + 1, Home: 0, End: MODES.length - 1}[event.key];
+  if (to === undefined) return;
+  event.preventDefault();
+  const next = MODES[(to + MODES.length) % MODES.length];
+  document.getElementById(`tab-${next}`).focus();
+  show(next);
 }
 
 // --- export ------------------------------------------------------------------------
@@ -153,11 +213,13 @@ async function start() {
   try {
     gdlab.catalog = await api("/api/catalog");
   } catch (error) {
-    banner(`cannot load the page's data: ${error.message}`);
+    showBanner(`cannot load the page's data: ${error.message}`);
     return;
   }
   for (const m of MODES) {
-    document.getElementById(`tab-${m}`).addEventListener("click", () => show(m));
+    const tab = document.getElementById(`tab-${m}`);
+    tab.addEventListener("click", () => show(m));
+    tab.addEventListener("keydown", tabKeys);
   }
   const menu = document.getElementById("export-menu");
   const exportButton = document.getElementById("export");
@@ -166,7 +228,15 @@ async function start() {
     menu.hidden = !menu.hidden;
     exportButton.setAttribute("aria-expanded", String(!menu.hidden));
   });
-  document.addEventListener("click", () => { menu.hidden = true; exportButton.setAttribute("aria-expanded", "false"); });
+  const closeMenu = () => { menu.hidden = true; exportButton.setAttribute("aria-expanded", "false"); };
+  document.addEventListener("click", closeMenu);
+  // Escape closes the menu, the focus back on its button (not lost in the closed menu)
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || menu.hidden) return;
+    const inside = menu.contains(document.activeElement);
+    closeMenu();
+    if (inside || document.activeElement === exportButton) exportButton.focus();
+  });
   for (const button of menu.querySelectorAll("button")) {
     button.addEventListener("click", () => exportAs(button.dataset.export));
   }

@@ -1,7 +1,8 @@
 // 2-D mode: optimizers' paths over the contours of a function, live.
 
-import {api, el, svg, fmt, unpack, Latest, PALETTE, debounce, showTooltip, hideTooltip, textWidth, markInvalid} from "./util.js";
-import {Plot, extent, fitted, onGrid} from "./plot.js";
+import {api, el, svg, fmt, unpack, Latest, PALETTE, debounce, showTooltip, hideTooltip, textWidth, markInvalid,
+  reasonWords} from "./util.js";
+import {Plot, extent, fitted, onGrid, pow10} from "./plot.js";
 import {slider, optimizerCard, runPayload, runFrom, schedulePicker, runLabels, cardWords, scheduleWords, partitionRuns, notRunWords,
   displayName, sayRefusals as sayCardRefusals} from "./controls.js";
 
@@ -494,7 +495,7 @@ export function create2d({catalog, initial, onState, banner}) {
     const grad = unpack(run.grad);
     const decoded = {
       key: run.key, label: run.label, optimizer: run.optimizer, preset: run.preset, status: run.status,
-      reason: run.reason, stopped_at: run.stopped_at, left_at: run.left_at,
+      reason: reasonWords(run.reason, {step: "f", evaluated: "f"}), stopped_at: run.stopped_at, left_at: run.left_at,
       xs: path.filter((_, i) => i % 2 === 0), ys: path.filter((_, i) => i % 2 === 1),
       loss: unpack(run.loss), gx: grad.filter((_, i) => i % 2 === 0), gy: grad.filter((_, i) => i % 2 === 1),
       lr: unpack(run.lr), hyperparameters: run.hyperparameters,
@@ -804,9 +805,10 @@ export function create2d({catalog, initial, onState, banner}) {
     }
     const domain = extent(values, {log, fallback: [0, 1]});
     const lowest = log && runs.some((r) => r.loss.some((v) => v === 0)) ? domain[0] : null;
-    // f = 0 on the floor, a gap below the lowest f above 0 (a tiny f is not drawn at 0)
-    if (lowest !== null) domain[0] = lowest / (domain[1] / lowest) ** 0.12;
-    const plot = new Plot({...fitted(lossBox, W, 250), x: {domain: [0, Math.max(1, state.steps)], label: "step"},
+    // f = 0 on the floor, a gap below the lowest f above 0 (a tiny f is not drawn at 0),
+    // in decades (a subnormal lowest's gap divided by 1e300 was 0)
+    if (lowest !== null) domain[0] = pow10(Math.log10(lowest) - 0.12 * (Math.log10(domain[1]) - Math.log10(lowest)));
+    const plot = new Plot({...fitted(lossBox, W, 250), x: {domain: [0, Math.max(1, state.steps)], label: "step", integer: true},
       y: {domain, log, label: log ? "f(x, y)  (log scale)" : "f(x, y)"},
       margin: {left: 58, bottom: 38, top: 10, right: 14}});
     plot.node.setAttribute("aria-label", "loss per step");

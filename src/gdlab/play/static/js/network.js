@@ -1,6 +1,6 @@
 // Network mode: a small MLP trained live by two to four optimizers on the same batches.
 
-import {api, el, svg, fmt, PALETTE, debounce, markInvalid} from "./util.js";
+import {api, el, svg, fmt, PALETTE, debounce, markInvalid, reasonWords} from "./util.js";
 import {Plot, extent, fitted} from "./plot.js";
 import {slider, widget, optimizerCard, runPayload, runFrom, runLabels, cardWords, partitionRuns, notRunWords,
   sayRefusals as sayCardRefusals} from "./controls.js";
@@ -242,6 +242,11 @@ export function createNetwork({catalog, initial, onState, banner}) {
       while (view.times.length && now - view.times[0] > 2000) view.times.shift();
       view.last = message;
       view.step = message.step;
+      // which loss stopped a run, named: the one checked before a step is its batch's
+      // (all points in full batch), the one evaluated at an epoch's end all points'
+      const whole = state.batch_size === null || state.batch_size >= view.data.X.length;
+      const names = {step: whole ? "the all-points loss" : "the batch loss", evaluated: "the all-points loss"};
+      for (const run of message.runs) run.reason = reasonWords(run.reason, names);
       for (const [i, run] of message.runs.entries()) {
         // at the run's own step: one that stopped (diverged) stays at its last, its curve ends there
         const h = view.history[i] || (view.history[i] = {steps: [], loss: [], accuracy: []});
@@ -395,8 +400,8 @@ export function createNetwork({catalog, initial, onState, banner}) {
       drawCharts();
     }
     caption.textContent = `Each panel: the network's P(class 1) over the plane (blue: class 1, orange: class 0; paler near 0.5) after`
-      + ` ${frame.step} steps of its optimizer, with the ${view.data.X.length} points. Below: loss and accuracy on all points,`
-      + " measured each frame." + (reasons.length ? ` ${reasons.join(" ")} × marks where a stopped run's curves end.` : "")
+      + ` ${frame.step} steps of its optimizer, with the ${view.data.X.length} points. Its loss and accuracy, and below them:`
+      + " on all points, measured each frame." + (reasons.length ? ` ${reasons.join(" ")} × marks where a stopped run's curves end.` : "")
       + (view.notRun.length ? ` ${notRunWords(view.notRun)}` : "");
   }
 
@@ -408,14 +413,20 @@ export function createNetwork({catalog, initial, onState, banner}) {
     // off it, is clipped at the edge, where its × stands
     const training = h.filter((r) => r.status === "ok");
     const lossValues = (training.length ? training : h).map((r) => r.loss);
-    const loss = new Plot({...fitted(lossBox, 470, 250), x: {domain: [0, last], label: "step"},
+    const loss = new Plot({...fitted(lossBox, 470, 250), x: {domain: [0, last], label: "step", integer: true},
       y: {domain: extent(lossValues, {log: true, fallback: [0.01, 1]}), log: true, label: "loss (log scale)"}, margin: {left: 56, right: 10}});
-    const acc = new Plot({...fitted(accuracyBox, 470, 250), x: {domain: [0, last], label: "step"},
+    const acc = new Plot({...fitted(accuracyBox, 470, 250), x: {domain: [0, last], label: "step", integer: true},
       y: {domain: [0, 1], label: "accuracy", format: (v) => `${Math.round(v * 100)}%`}, margin: {left: 50, right: 10}});
     h.forEach((r, i) => {
       const {index, color} = cardOf(i);
       loss.line(r.steps, r.loss, {stroke: color, "data-run": index});
       acc.line(r.steps, r.accuracy, {stroke: color, "data-run": index});
+      if (r.steps.length === 1) {  // step 0 alone, no line yet: a dot, as the panels already say it
+        for (const [plot, values] of [[loss, r.loss], [acc, r.accuracy]]) {
+          if (!Number.isFinite(values[0]) || (plot.y.log && !(values[0] > 0))) continue;
+          plot.over.append(svg("circle", {cx: plot.sx(r.steps[0]), cy: plot.sy(values[0]), r: 3.5, fill: color, "data-run": index, class: "first"}));
+        }
+      }
       if (r.status && r.status !== "ok" && r.steps.length) {
         const title = `${view.panels[i]?.label ?? ""}: ${r.reason || r.status}`;
         endMark(loss, r.steps, r.loss, color, index, title);

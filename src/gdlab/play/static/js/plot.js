@@ -32,16 +32,26 @@ export function onGrid(k, step) {
   return Math.round(k * step * 10 ** decimals) / 10 ** decimals;
 }
 
+/** `value` in `digits` significant digits as 2e4, 1.5e5 (fmt's exponent form), 0 as 0. */
+function fmtExponent(value, digits) {
+  if (value === 0) return "0";
+  return value.toExponential(Math.max(0, digits - 2)).replace(/\.?0+e/, "e").replace("e+", "e").replace(/-/g, "−");
+}
+
 /**
  * An axis's tick labels: `format`'s, or in the fewest significant digits from 3 on that
  * tell every two neighbouring ticks apart (a view from 1 to 1.00001 was labelled "1" at
  * every tick), at most a double's 17.
  */
-export function tickLabels(ticks, format) {
+export function tickLabels(ticks, format, log = false) {
   if (format) return ticks.map(format);
+  // one form on a linear axis: "80000" beside "1e5" read as two scales (a log axis's
+  // decades read well as 100, 1000, 1e4)
+  const exponent = (v) => /e/.test(fmt(v));
+  const label = !log && ticks.some(exponent) && ticks.some((v) => v !== 0 && !exponent(v)) ? fmtExponent : fmt;
   let labels = [];
   for (let digits = 3; digits <= 17; digits += 1) {
-    labels = ticks.map((v) => fmt(v, digits));
+    labels = ticks.map((v) => label(v, digits));
     if (labels.every((text, i) => i === 0 || text !== labels[i - 1])) break;
   }
   return labels;
@@ -163,7 +173,8 @@ export class Plot {
     if (!axis.log) {
       const room = this.width - this.margin.left - this.margin.right;
       for (let count = axis.ticks || 6; ; count -= 1) {
-        const ticks = linearTicks(...axis.domain, count);
+        // an axis of counts (steps): whole numbers only (0, 0.2 … 1 was no step)
+        const ticks = linearTicks(...axis.domain, count).filter((v) => !axis.integer || Number.isInteger(v));
         if (axis !== this.x || count <= 2) return ticks;
         const widest = 7 * Math.max(0, ...tickLabels(ticks, axis.format).map((text) => String(text).length));
         if (ticks.length * (widest + 10) <= room) return ticks;
@@ -175,14 +186,14 @@ export class Plot {
 
   /** The left margin the y tick labels (12 px text: at most 7 px a character) and the y label need. */
   leftNeeded() {
-    const labels = tickLabels(this.ticks(this.y), this.y.format);
+    const labels = tickLabels(this.ticks(this.y), this.y.format, this.y.log);
     const widest = 7 * Math.max(0, ...labels.map((text) => String(text).length));
     return widest + 7 + (this.y.label ? 24 : 6);
   }
 
   /** The right margin half the last x tick label needs (centred on the axis's end: "5000"). */
   rightNeeded() {
-    const labels = tickLabels(this.ticks(this.x), this.x.format);
+    const labels = tickLabels(this.ticks(this.x), this.x.format, this.x.log);
     if (!labels.length) return 0;
     const text = String(labels[labels.length - 1]);
     return (7 * text.length) / 2 + 2;
@@ -194,7 +205,7 @@ export class Plot {
     const {left, top} = this.margin;
     const bottom = top + this.inner.h;
     const xTicks = this.ticks(this.x);
-    tickLabels(xTicks, this.x.format).forEach((label, i) => {
+    tickLabels(xTicks, this.x.format, this.x.log).forEach((label, i) => {
       const px = this.sx(xTicks[i]);
       this.grid.append(svg("line", {x1: px, x2: px, y1: top, y2: bottom, stroke: "#eef1f5"}));
       this.axes.append(
@@ -203,7 +214,7 @@ export class Plot {
       );
     });
     const yTicks = this.ticks(this.y);
-    tickLabels(yTicks, this.y.format).forEach((label, i) => {
+    tickLabels(yTicks, this.y.format, this.y.log).forEach((label, i) => {
       const py = this.sy(yTicks[i]);
       this.grid.append(svg("line", {x1: left, x2: left + this.inner.w, y1: py, y2: py, stroke: "#eef1f5"}));
       this.axes.append(
@@ -257,7 +268,17 @@ export class Plot {
   }
 }
 
-/** Domain [low, high] of finite values, padded; for a log axis the positive ones. */
+/**
+ * 10 ** e, kept among the positive doubles: the smallest (5e-324) or the largest where
+ * it would pass them. A log axis pads its range by powers of ten: one below a subnormal
+ * f (1e-310, padded 5% of 310 decades) was 0, whose log put NaN in every curve.
+ */
+export function pow10(e) {
+  return Math.min(Number.MAX_VALUE, Math.max(Number.MIN_VALUE, 10 ** e));
+}
+
+/** Domain [low, high] of finite values, padded; for a log axis the positive ones
+ * (padded in decades, within the positive doubles). */
 export function extent(arrays, {log = false, pad = 0.05, fallback = [0, 1]} = {}) {
   let low = Infinity;
   let high = -Infinity;
@@ -270,9 +291,10 @@ export function extent(arrays, {log = false, pad = 0.05, fallback = [0, 1]} = {}
   }
   if (!(low <= high)) return fallback;
   if (log) {
-    if (low === high) return [Math.max(low / 2, Number.MIN_VALUE), Math.min(high * 2, Number.MAX_VALUE)];
-    const span = Math.log10(high) - Math.log10(low);
-    return [10 ** (Math.log10(low) - pad * span), 10 ** (Math.log10(high) + pad * span)];
+    const [a, b] = [Math.log10(low), Math.log10(high)];
+    if (low === high) return [pow10(a - Math.log10(2)), pow10(b + Math.log10(2))];
+    const span = b - a;
+    return [pow10(a - pad * span), pow10(b + pad * span)];
   }
   if (low === high) {
     // ±1, or ±half the value where 1 is lost in it (1e300 ± 1 is 1e300: an empty domain)

@@ -1,6 +1,6 @@
 // Schedules mode: any learning-rate schedule over steps and epochs, with its formula.
 
-import {api, el, svg, fmt, Latest} from "./util.js";
+import {api, el, svg, fmt, Latest, textWidth} from "./util.js";
 import {Plot, fitted} from "./plot.js";
 import {slider, schedulePicker} from "./controls.js";
 
@@ -169,8 +169,25 @@ export function createSchedules({catalog, initial, onState, banner}) {
     return `${length}; more than ${MARKED_EPOCHS} epochs, so no lines mark them`;
   }
 
+  /** The exported figure's head: the schedule's formula (repr), wrapped to the chart's
+   * width; a saved chart alone did not say which schedule it shows. */
+  function heading(a, width) {
+    const lines = [];
+    let line = "";
+    for (const word of a.repr.split(" ")) {
+      const longer = line ? `${line} ${word}` : word;
+      if (line && textWidth(longer, 13) > width - 24) { lines.push(line); line = word; } else line = longer;
+    }
+    lines.push(line);
+    const height = 14 + 18 * lines.length;
+    return svg("svg", {xmlns: "http://www.w3.org/2000/svg", viewBox: `0 0 ${width} ${height}`, width, height,
+      "font-family": "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif", "font-size": 13},
+    svg("rect", {x: 0, y: 0, width, height, fill: "#ffffff"}),
+    ...lines.map((text, i) => svg("text", {x: 12, y: 22 + 18 * i, fill: "#1d2733", class: "schedule-name"}, text)));
+  }
+
   changed();
-  return {state, view, figure: () => [view.plot?.node].filter(Boolean),
+  return {state, view, figure: () => (view.plot ? [heading(view.answer, view.plot.width), view.plot.node] : []),
     /** The window resized (a phone turned): the chart drawn again if it no longer fits. */
     resized: () => { if (view.plot && fitted(box, 760, 340).width !== view.plot.width) draw(); }};
 }

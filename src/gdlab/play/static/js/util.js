@@ -65,6 +65,30 @@ export function fmt(value, digits = 4) {
   return text.replace(/-/g, "−");
 }
 
+// A divergence as gdlab.train words it: "loss 10757059.26973601 is above 6.45e+06" (the
+// loss before a step), "the evaluated training loss … is not finite" (after an epoch).
+const DIVERGED = /\b(the evaluated training loss|the training set's loss|loss) (\S+) is (?:above (\S+)|not finite)/;
+const PYTHON = {"inf": Infinity, "-inf": -Infinity, "nan": NaN};
+
+/**
+ * A run's stop reason in the page's words: its numbers as fmt writes them, the value
+ * in the fewest digits that still show it above the limit (not 16 beside a limit's 3),
+ * the losses named by `names`: {step: the loss checked before a step, evaluated: the one
+ * evaluated after it} (2-D mode: "f" both). Any other reason as it is.
+ */
+export function reasonWords(reason, names) {
+  if (!reason) return reason;
+  return reason.replace(DIVERGED, (all, which, value, limit) => {
+    const name = which === "loss" ? names.step : names.evaluated;
+    const v = value in PYTHON ? PYTHON[value] : Number(value);
+    if (limit === undefined) return `${name} ${Number.isNaN(v) ? "NaN" : fmt(v)} is not finite`;
+    const bound = Number(limit);
+    let text = fmt(v);
+    for (let digits = 5; digits <= 17 && !(Number(text.replace(/−/g, "-")) > bound); digits += 1) text = fmt(v, digits);
+    return `${name} ${text} is above ${fmt(bound)}`;
+  });
+}
+
 /** Snap a slider value to a readable number (3 significant digits). */
 export function nice(value, digits = 3) {
   if (!Number.isFinite(value) || value === 0) return value;
