@@ -241,6 +241,42 @@ def test_fit_passes_completed_epochs_to_an_epoch_schedule():
     assert history.lr == pytest.approx([0.1] * 3 + [0.05] * 3 + [0.025] * 3)  # 506 = 3 batches
 
 
+def test_join_torch_shared_state_quirks_are_written_with_their_numbers():
+    """Torch's pieces share the param group's initial_lr and swa_lr; gdlab's keep their own
+    arguments. The torch rates are torch 2.13's SequentialLR on SGD(lr=0.1), written out."""
+    text = " ".join(_text("schedules.md").split())
+    # CyclicLR as the first piece: torch's ExponentialLR piece starts from base_lr 0.01.
+    torch_from_40 = [0.01 * 0.98**k for k in range(20)]
+    for lr0, doc in [(0.1, "gives 0.1 (then 0.098, …)"), (0.01, "matches torch (2.4e-15)")]:
+        join = S.Join([S.Cyclic(0.01, 0.2, 10), S.ExponentialDecay(lr0, 0.98, per="step")],
+                      [40], form="torch")  # fmt: skip
+        got = [join(40 + k) for k in range(20)]
+        if lr0 == 0.01:
+            np.testing.assert_allclose(got, torch_from_40, rtol=1e-14)
+        else:
+            assert got[:2] == pytest.approx([0.1, 0.098], rel=1e-14)
+        assert doc in text
+    assert "gives 0.01 at step 40 (then 0.0098, …)" in text
+    # Two SWALR pieces: the last one's swa_lr (0.001) is used by both.
+    torch_swa = [0.1, 0.090546, 0.065796, 0.035204, 0.010454, 0.001, 0.001]
+    for first_swa, doc in [(0.05, "gives 0.095225 and 0.05"), (0.001, "gdlab matches torch")]:
+        join = S.Join([S.SWALR(0.1, first_swa, 5, per="step"),
+                       S.SWALR(0.1, 0.001, 30, anneal="linear", per="step")], [30],
+                      form="torch")  # fmt: skip
+        got = [join(n) for n in range(7)]
+        if first_swa == 0.001:
+            np.testing.assert_allclose(got, torch_swa, atol=5e-7)
+        else:
+            assert round(got[1], 6) == 0.095225
+            assert got[5] == pytest.approx(0.05)
+        assert doc in text
+    assert "gives 0.090546 at step 1 and 0.001 from step 5" in text
+    # OneCycle: torch cycles the momentum by default, gdlab does not.
+    assert "cycle_momentum=True" in text
+    assert "OneCycleLR(…, cycle_momentum=False)" in text
+    assert "torch `OneCycleLR` (`cycle_momentum=False`;" in text
+
+
 # ------------------------------------------------------------------ training.md
 
 

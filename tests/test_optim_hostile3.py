@@ -294,6 +294,38 @@ def test_saving_a_lambda_schedule_names_the_file_and_why(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_saving_a_schedule_with_a_function_names_the_schedule_and_its_argument(tmp_path):
+    from gdlab import schedules
+
+    target = tmp_path / "f.npz"
+    for lr, named in [
+        (schedules.Multiplicative(0.01, lambda e: 0.99, per="step"),
+         "the Multiplicative schedule's lr_lambda is a Python function, which"),
+        (schedules.Cyclic(0.001, 0.01, 5, scale_fn=lambda c: 1.0),
+         "the Cyclic schedule's scale_fn is a Python function, which"),
+        (schedules.Join([schedules.Constant(0.1),
+                         schedules.Multiplicative(0.01, lambda e: 0.99, per="step")], [3],
+                        per="step"),
+         "the Multiplicative schedule's lr_lambda (the lr schedule's schedules[1].lr_lambda) "
+         "is a Python function, which"),
+    ]:  # fmt: skip
+        opt = create("adam", lr=lr)
+        opt.update({"w": np.ones(2)}, {"w": np.ones(2)})
+        with pytest.raises(TypeError) as info:
+            opt.save(target)
+        text = str(info.value)
+        assert text.startswith(f"cannot write the optimizer file {target}: {named} a file ")
+        assert text.endswith("keep the optimizer's state_dict() in memory instead")
+        assert "JSON serializable" not in text
+        assert "Lambda" not in text
+    from gdlab.optim.io import write_state
+
+    with pytest.raises(TypeError, match=r"f\.npz: state_dict\(\)\['hyperparameters'\]\['s'\] "
+                       r"is a set, which a file cannot keep"):  # fmt: skip
+        write_state(target, {"hyperparameters": {"s": {1}}})
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_argument_kept_under_another_name_is_named():
     class Renamed(Optimizer):
         name = "renamed"

@@ -84,13 +84,21 @@ def test_given_params_draw_dropout_from_the_runs_generator():
 
 
 def test_runs_without_params_keep_their_bits():
-    """A run that draws its parameters draws its dropout masks as before (recorded)."""
+    """A run that draws its parameters draws its dropout masks as before (recorded).
+
+    The float32 losses carry the BLAS build's rounding (they moved by 4e-9 between two
+    OpenBLAS releases), so they are compared to 1e-6; a different draw moves them
+    by more than 1e-2."""
     problem = MLPClassification(_splits(), (6,), dropout=0.3)
     h = fit(problem, create("adam", lr=0.05), epochs=2, batch_size=16,
             rng=np.random.default_rng(7), progress=False)  # fmt: skip
-    assert h.loss[:3] == [0.6382211923573654, 0.5732102549901713, 0.5370385022645459]
-    assert h.loss[-1] == 0.3499386725850616
-    assert h.epochs[-1]["train_loss"] == 0.41595707916807784
+    recorded = [0.6382211923573654, 0.5732102549901713, 0.5370385022645459]
+    assert h.loss[:3] == pytest.approx(recorded, rel=1e-6)
+    assert h.loss[-1] == pytest.approx(0.3499386725850616, rel=1e-6)
+    assert h.epochs[-1]["train_loss"] == pytest.approx(0.41595707916807784, rel=1e-6)
+    other = fit(problem, create("adam", lr=0.05), epochs=2, batch_size=16,
+                rng=np.random.default_rng(8), progress=False)  # fmt: skip
+    assert abs(other.loss[-1] - h.loss[-1]) > 1e-2
 
 
 # --------------------------------------------------------------------------- 3. eval_params copy

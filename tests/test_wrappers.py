@@ -624,6 +624,42 @@ def test_groups_set_lr_reaches_the_groups_without_their_own():
     assert opt.group_optimizers[0].schedule(0) == pytest.approx(0.01)
 
 
+def test_groups_of_another_optimizer_take_the_base_rate_and_its_schedule():
+    # A group that names another optimizer and sets no lr follows the base rate,
+    # its set_lr and its schedule, as every torch param group follows the
+    # optimizer's lr and scheduler. Reference numbers: torch 2.13, float64, g = p.
+    def run(opt, steps):
+        p = {"a": np.array([1.0, -2.0]), "b": np.array([0.5])}
+        for _ in range(steps):
+            opt.update(p, {k: v.copy() for k, v in p.items()})
+        return p
+
+    # torch SGD([{a}, {b, momentum=0.9}], lr=0.1) + StepLR(step_size=1, gamma=0.5)
+    opt = create("groups", inner="sgd", lr=0.1,
+                 groups=[{"keys": "b", "optimizer": "momentum", "momentum": 0.9}])  # fmt: skip
+    assert opt.group_optimizers[0].lr == 0.1  # not Momentum's default
+    opt.set_lr(schedules.StepDecay(0.1, every=1, per="step"))
+    p = run(opt, 4)
+    np.testing.assert_allclose(p["a"], [0.8232046875, -1.646409375], rtol=1e-13)
+    np.testing.assert_allclose(p["b"], [0.3562734375], rtol=1e-13)
+    assert opt.group_optimizers[0].current_lr == opt.inner_optimizer.current_lr == 0.0125
+
+    # The wrapper's lr, a schedule: torch SGD([a], lr=0.1) and Adam([b], lr=0.1), each
+    # with ExponentialLR(gamma=0.5)
+    opt = create("groups", inner="sgd", lr=schedules.ExponentialDecay(0.1, 0.5, per="step"),
+                 groups=[{"keys": "b", "optimizer": "adam"}])  # fmt: skip
+    assert opt.group_optimizers[0].schedule is opt.inner_optimizer.schedule  # one, shared
+    p = run(opt, 3)
+    np.testing.assert_allclose(p["a"], [0.833625, -1.66725], rtol=1e-13)
+    np.testing.assert_allclose(p["b"], [0.3261729152541312], rtol=1e-12)
+
+    # A group with its own lr keeps it, whatever its optimizer.
+    opt = create("groups", inner="sgd", lr=0.1,
+                 groups=[{"keys": "b", "optimizer": "adam", "lr": 0.3}])  # fmt: skip
+    opt.set_lr(0.01)
+    assert [o.lr for o in (opt.inner_optimizer, *opt.group_optimizers)] == [0.01, 0.3]
+
+
 def test_fit_schedules_and_evaluates_through_the_wrappers():
     from gdlab.problems import FunctionProblem
     from gdlab.train import fit

@@ -64,6 +64,7 @@ from gdlab._checks import (
 )
 from gdlab.data.batches import BatchStream
 from gdlab.optim.base import NonFiniteGradientError, Optimizer
+from gdlab.optim.io import function_in_schedule
 from gdlab.problems import Problem
 from gdlab.schedules import Constant, Schedule, as_schedule
 
@@ -625,9 +626,8 @@ class DivergenceGuard(Callback):
             self.limit = self.factor * max(abs(loss), 1.0)
         if math.isfinite(loss) and loss <= self.limit:
             return True
-        what = "not finite" if not math.isfinite(loss) else f"above {self.limit:.3g}"
         run.request_stop(
-            f"diverged at step {run.step + 1}: loss {loss!r} is {what}", status="diverged"
+            f"diverged at step {run.step + 1}: loss {self._words(loss)}", status="diverged"
         )
         return False
 
@@ -639,11 +639,18 @@ class DivergenceGuard(Callback):
         """
         if math.isfinite(loss) and loss <= self.limit:
             return
-        what = "not finite" if not math.isfinite(loss) else f"above {self.limit:.3g}"
         run.request_stop(
-            f"diverged by step {run.step}: the evaluated training loss {loss!r} is {what}",
+            f"diverged by step {run.step}: the evaluated training loss {self._words(loss)}",
             status="diverged",
         )
+
+    def _words(self, loss: float) -> str:
+        """``LOSS is above LIMIT`` in short numbers (the limit to 3 significant digits, the
+        loss to the fewest from 3 that still read above it), or ``LOSS is not finite``."""
+        if not math.isfinite(loss):
+            return f"{loss!r} is not finite"
+        text = next(t for d in range(3, 18) if float(t := f"{loss:.{d}g}") > self.limit or d == 17)
+        return f"{text} is above {self.limit:.3g}"
 
     def state_dict(self) -> dict[str, Any]:
         return {"limit": self.limit}
@@ -938,14 +945,15 @@ def _check_savable(run: Run) -> None:
         if found is None:
             continue
         where, value = found
-        function = callable(value)
-        what = "a Python function" if function else f"a {type(value).__name__}"
-        hint = (
-            " (a Lambda, Multiplicative or Cyclic(scale_fn=...) schedule's: fit without the "
-            "Checkpoint, or with a schedule that needs no function)"
-            if function
-            else ""
-        )
+        what, hint = f"a {type(value).__name__}", ""
+        if callable(value):
+            what, hint = "a Python function", " (fit without the Checkpoint)"
+            named = function_in_schedule(tree, path=False)
+            if named is not None:
+                hint = (
+                    f" ({named}: fit without the Checkpoint, or with a schedule that "
+                    "needs no function)"
+                )
         raise TypeError(
             f"a run with a Checkpoint ({str(path)!r}) must hold plain data (numbers, strings, "
             f"lists, dicts, arrays), not what a checkpoint cannot hold: {what}{hint}; "

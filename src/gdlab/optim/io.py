@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from .._io import NotAnNpz, load_tree, open_npz, save_tree
+from .._io import NotAnNpz, load_tree, open_npz, save_tree, unsavable
+from ..schedules import SCHEDULES
 
-__all__ = ["not_an_optimizer_file", "read_state", "write_state"]
+__all__ = ["function_in_schedule", "not_an_optimizer_file", "read_state", "write_state"]
 
 #: What reading a damaged or foreign file can raise, from zipfile, zlib, NumPy
 #: and JSON; all of them mean "not an optimizer file".
@@ -61,14 +62,72 @@ def write_state(path: str | os.PathLike, state_dict: Mapping[str, Any]) -> Path:
         return save_tree(path, dict(state_dict))
     except TypeError as error:  # raised before anything is written
         raise TypeError(
-            f"cannot write the optimizer file {path}: a file keeps plain data (numbers, "
-            "strings, lists, dicts, arrays) and a Python function is none (a Lambda "
-            f"schedule's: keep the optimizer's state_dict() in memory instead); got {error}"
+            f"cannot write the optimizer file {path}: {_unwritable(state_dict, error)}, which "
+            "a file cannot keep (it keeps numbers, strings, lists, dicts and arrays): keep "
+            "the optimizer's state_dict() in memory instead"
         ) from error
     except OSError as error:
         code = error.errno if error.errno is not None else errno.EIO
         reason = error.strerror or str(error)
         raise OSError(code, f"cannot write the optimizer file ({reason})", str(path)) from error
+
+
+def _unwritable(state_dict: Mapping[str, Any], error: TypeError) -> str:
+    """What in ``state_dict`` a file cannot keep, in words: ``"the Multiplicative
+    schedule's lr_lambda (the lr schedule's schedules[1].lr_lambda) is a Python
+    function"``, naming the schedule and its argument as ``to_config()`` does."""
+    named = function_in_schedule(state_dict)
+    if named is not None:
+        return f"{named} is a Python function"
+    found = unsavable(state_dict)
+    if found is None:
+        return f"it holds what JSON cannot ({error})"
+    where, value = found
+    what = "a Python function" if callable(value) else f"a {type(value).__name__}"
+    return f"state_dict(){where} is {what}"
+
+
+def function_in_schedule(tree: Any, *, path: bool = True) -> str | None:
+    """The first Python function in a schedule's config in ``tree`` (a state dict, an
+    optimizer's hyperparameters), in words: ``"the Multiplicative schedule's lr_lambda
+    (the lr schedule's schedules[1].lr_lambda)"``, without ``path`` ``"the
+    Multiplicative schedule's lr_lambda"``; ``None`` when no schedule holds one."""
+    found = _schedule_function(tree)
+    if found is None:
+        return None
+    owner, where = found
+    argument = where.rsplit(".", 1)[-1]
+    inside = "" if where == argument or not path else f" (the lr schedule's {where})"
+    return f"the {owner} schedule's {argument}{inside}"
+
+
+def _schedule_function(tree: Any, where: str = "", owner: str | None = None) -> Any:
+    """``(schedule class, argument path)`` of the first Python function in a schedule's
+    config in ``tree`` (an optimizer's state dict): ``("Multiplicative",
+    "schedules[1].lr_lambda")``, the path from the outermost schedule; else ``None``."""
+    if isinstance(tree, Mapping):
+        name = tree.get("name")
+        if owner is not None and isinstance(name, str) and name in SCHEDULES:
+            owner = SCHEDULES[name].__name__
+        for key, value in tree.items():
+            if owner is None:  # outside a schedule: look for one
+                inner = value.get("name") if isinstance(value, Mapping) else None
+                if key == "schedule" and isinstance(inner, str) and inner in SCHEDULES:
+                    found = _schedule_function(value, "", SCHEDULES[inner].__name__)
+                else:
+                    found = _schedule_function(value)
+            elif callable(value):
+                return owner, f"{where}.{key}" if where else str(key)
+            else:
+                found = _schedule_function(value, f"{where}.{key}" if where else str(key), owner)
+            if found is not None:
+                return found
+    elif isinstance(tree, list | tuple):
+        for i, value in enumerate(tree):
+            found = _schedule_function(value, f"{where}[{i}]" if owner else where, owner)
+            if found is not None:
+                return found
+    return None
 
 
 def read_state(path: str | os.PathLike) -> dict[str, Any]:

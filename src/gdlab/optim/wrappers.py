@@ -129,17 +129,26 @@ def inner_spec(optimizer: Optimizer) -> dict[str, Any]:
     return {"optimizer": optimizer.name, **hp}
 
 
-def _plain_data(value: Any, where: str) -> Any:
-    """``value`` with NumPy scalars as Python ones; a schedule as ``{"schedule": config}``."""
+def _plain_data(value: Any, where: str, in_schedule: bool = False) -> Any:
+    """``value`` with NumPy scalars as Python ones; a schedule as ``{"schedule": config}``.
+
+    A schedule's config keeps its Python functions (a ``Lambda``'s ``lr_lambda``),
+    as :meth:`~gdlab.schedules.Schedule.config` does: the state dict holds them in
+    memory, and a file refuses them, naming them (:mod:`gdlab.optim.io`).
+    """
     if isinstance(value, _schedules.Schedule):
         return {"schedule": value.config()}
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, Mapping):
-        return {str(k): _plain_data(v, f"{where}[{k!r}]") for k, v in value.items()}
+        name = value.get("name")
+        in_schedule = in_schedule or (isinstance(name, str) and name in _schedules.SCHEDULES)
+        return {str(k): _plain_data(v, f"{where}[{k!r}]", in_schedule) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain_data(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_plain_data(v, f"{where}[{i}]", in_schedule) for i, v in enumerate(value)]
     if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if in_schedule and callable(value):
         return value
     fail(where, "plain data (numbers, strings, lists, dicts) or a Schedule", value, kind=TypeError)
     raise AssertionError  # unreachable
@@ -237,16 +246,17 @@ def _fresh(tree: Any) -> Any:
     hyperparameters, the learning rate) and their keys; rebuilt in one JSON
     pass (which makes one object per distinct key and a new one per value),
     a state dict and the one of the optimizer loaded from its file pickle to
-    the same bytes. The arrays are copies already.
+    the same bytes. The arrays are copies already; they and a schedule's
+    Python functions (which no file keeps) pass by reference.
     """
-    arrays: list[np.ndarray] = []
+    arrays: list[Any] = []
 
     def split(node: Any) -> Any:
         if isinstance(node, Mapping):
             return {k: split(v) for k, v in node.items()}
         if isinstance(node, list | tuple):
             return [split(v) for v in node]
-        if isinstance(node, np.ndarray):
+        if isinstance(node, np.ndarray) or callable(node):
             arrays.append(node)
             return {_ARRAY: len(arrays) - 1}
         return node.item() if isinstance(node, np.generic) else node
@@ -263,7 +273,7 @@ def _fresh(tree: Any) -> Any:
     return join(json.loads(json.dumps(split(tree), allow_nan=True)))
 
 
-#: The key that stands for an array in :func:`_fresh`'s JSON pass.
+#: The key that stands for an array (or a function) in :func:`_fresh`'s JSON pass.
 _ARRAY = "\x00array"
 
 
@@ -1170,7 +1180,10 @@ class Groups(_Wrapper):
     ``weight_decay`` if given). Each group is its own inner optimizer, sharing
     nothing with the others (its state, its step count), which is what
     torch's ``param_groups`` amount to. A group may name another
-    ``"optimizer"``; its settings then start from that optimizer's defaults.
+    ``"optimizer"``; its settings then start from that optimizer's defaults,
+    except the rate: a group without its own ``lr`` takes the base rate (as
+    a torch param group without ``lr`` takes the optimizer's), so one whose
+    rule wants another scale (L-BFGS: 1) should set its ``lr``.
 
     Update (for each key, with its group's hyperparameters h)::
 
@@ -1242,9 +1255,10 @@ class Groups(_Wrapper):
             settings = _settings({k: v for k, v in group.items() if k != "keys"}, where)
             settings = {k: _plain(v) for k, v in settings.items()}
             other = settings.pop("optimizer", None)
+            inherits.append("lr" not in settings)
             if other is not None and (not isinstance(other, str) or other.lower() != base.name):
-                members.append(self._inner({"optimizer": other, **settings}, where))
-                inherits.append(False)
+                shared = {"lr": base.lr} if inherits[-1] else {}  # as torch's param_groups
+                members.append(self._inner({"optimizer": other, **settings}, where, **shared))
             else:
                 if "preset" in settings:
                     fail(
@@ -1259,7 +1273,6 @@ class Groups(_Wrapper):
                 except (TypeError, ValueError) as error:
                     _reraise(where, error)
                 self._check_nonfinite(members[-1], where)
-                inherits.append("lr" not in settings)
             plain.append(spec)
         self._lead = base
         self.groups = plain
