@@ -56,7 +56,7 @@ def _mixed_seeds() -> list[dict[str, Any]]:
 
 def test_a_group_with_a_diverged_seed_ranks_after_the_groups_whose_seeds_all_finished() -> None:
     rows = html._ranking_rows(_mixed_seeds())
-    assert [r["group"] for r in rows] == ["GD", "Mini-batch"]  # 0.957 < 1.333, but one blew up
+    assert [r["run"] for r in rows] == ["GD", "Mini-batch"]  # 0.957 < 1.333, but one blew up
     assert "ranks after the runs whose seeds all finished" in html._ranking_note(False, False, True)
 
 
@@ -64,7 +64,7 @@ def test_the_loss_look_for_says_a_partly_diverged_groups_seeds() -> None:
     look = figures._loss_look_for({"problem": _DATA, "runs": _mixed_seeds()})
     assert look.startswith("Lowest at the end: GD (")
     assert "Mini-batch ends at 0.957, over 2 of its 3 seeds: 1 diverged; the Summary ranks it " \
-        "after the groups whose seeds all finished." in look  # fmt: skip
+        "after the runs whose seeds all finished." in look  # fmt: skip
 
 
 # --- 2, 4. the weights' paths of a regression: diverged, zigzagging, sampled ----------------
@@ -273,7 +273,7 @@ def _failed_seed() -> list[dict[str, Any]]:
 
 def test_a_group_with_a_failed_seed_ranks_after_the_groups_whose_seeds_all_finished() -> None:
     rows = html._ranking_rows(_failed_seed())
-    assert [r["group"] for r in rows] == ["GD", "Mini-batch"]  # its mean leaves one seed out
+    assert [r["run"] for r in rows] == ["GD", "Mini-batch"]  # its mean leaves one seed out
     assert "if any of its seeds diverged or failed" in html._ranking_note(False, False, True)
     look = figures._loss_look_for({"problem": _DATA, "runs": _failed_seed()})
     assert look.startswith("Lowest at the end: GD (")

@@ -173,7 +173,7 @@ def test_within_10_percent_is_two_sided_on_the_score_that_chose():
             _point(1e-1, 2.31, 0.11)]  # fmt: skip
     assert tuning._within(rows, rows[0], "accuracy") == 0.5  # itself and 90%, not 70%
     assert tuning._within(rows, rows[1], "loss") == 0.25  # 0.4981 is 47% above 0.3387
-    assert tuning._within(rows, None, "loss") == 0.0
+    assert tuning._within(rows, None, "loss") is None  # nothing chosen: no share
 
 
 def test_the_table_shows_the_defaults_score_on_the_metric_that_chose():

@@ -269,7 +269,7 @@ def test_a_run_whose_every_candidate_diverged_is_refused_saying_why(tmp_path):
 
 def test_a_run_with_failed_tasks_is_refused_saying_so():
     failed = {"points": [{"hyperparameters": {"lr": 0.1}, "diverged": 0, "failed": 1}]}
-    assert "tasks of its candidates failed" in tuning._why_untuned("SGD", failed)
+    assert tuning._why_unfinished("SGD", failed) == "SGD has 1 of its 1 candidates unscored"
     diverged = {"points": [{"hyperparameters": {"lr": 0.01}, "diverged": 1, "failed": 0}]}
     assert "down to lr 0.01" in tuning._why_untuned("SGD", diverged)
 

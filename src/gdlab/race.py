@@ -684,6 +684,8 @@ def run_experiment(
     }
     if series is not None:
         header["series"] = dict(series)
+    if words.get("base") is not None:  # changed from a file: kept for a run again
+        header["base"] = dict(words["base"])
     writer = ResultsWriter(out_dir, header)
     if figures and workers > 1:  # this process waits on the pool meanwhile
         _import_soon(*FIGURE_MODULES)
@@ -749,7 +751,7 @@ def _steps_to_target(speeds: Sequence[int | None]) -> int | None:
     there counts as infinitely slow (``None`` when the median seed never did).
 
     The lower median (the middle seed's step, or the faster of the two middle
-    ones) is a step some seed took, and is reached by every group whose median
+    ones) is a step some seed took, and is reached by every run whose median
     best loss is at or below the target: at least half its seeds reach it.
     """
     ordered = sorted(math.inf if v is None else v for v in speeds)
@@ -780,7 +782,7 @@ def _metric_values(runs: Sequence[Mapping[str, Any]], key: str) -> list[float]:
 
 
 def _comparison_row(
-    name: str,
+    label: str,
     members: Sequence[Mapping[str, Any]],
     curves: Mapping[str, np.ndarray],
     target: float | None,
@@ -801,7 +803,8 @@ def _comparison_row(
         )
     best = tuned.get("best") or {}
     return {
-        "group": name,
+        "label": label,
+        "group": members[0]["group"],  # its curve in the figures: its label, or a group's name
         "lr": best.get("lr"),
         "seeds": len(members),
         "diverged": len(members) - len(ok) - failed,
@@ -817,13 +820,13 @@ def _comparison_row(
 
 
 def _comparison_target(
-    groups: Iterable[Sequence[Mapping[str, Any]]], curves: Mapping[str, np.ndarray]
+    configurations: Iterable[Sequence[Mapping[str, Any]]], curves: Mapping[str, np.ndarray]
 ) -> float | None:
     """The highest best loss (median over seeds, of the curves :func:`comparison` counts)
-    of the groups whose best is below their start (the median first value); ``None``
-    where none is."""
+    of the configurations (each run's seeds) whose best is below their start (the median
+    first value); ``None`` where none is."""
     bests = []
-    for members in groups:
+    for members in configurations:
         kept = [
             curves[r["id"]]
             for r in members
@@ -885,7 +888,9 @@ def comparison(
     beta: float = 0.9,
     exact: Iterable[str] = (),
 ) -> tuple[float | None, list[dict[str, Any]]]:
-    """A tuned race's table: per group, performance over seeds, speed and sensitivity.
+    """A tuned race's table: per run (its label, as the tuning's ``configurations`` are
+    keyed and the Summary ranks; each run of a ``group`` apart, since the tuning chose
+    each its own setting), performance over seeds, speed and sensitivity.
 
     Speed counts each run's training loss as it is where that loss is exact
     (the run's label is in ``exact``, as :func:`exact_loss` says of a 2-D
@@ -896,30 +901,30 @@ def comparison(
     on the bowl: 6.45, 10036 after one update, 0.015 after three) held the
     smoothed curve above a target the loss had long passed for dozens of steps.
 
-    The target loss is the highest of the groups' best counted losses (the
-    median over a group's seeds) among the groups that got below their start
+    The target loss is the highest of the runs' best counted losses (the
+    median over a run's seeds) among the runs that got below their start
     (their best is under the median of their seeds' first counted losses), so
-    every such group reaches it and none at its first step: a group whose loss
+    every such run reaches it and none at its first step: a run whose loss
     only rose from the start sets no target, since its best, the starting loss,
-    is one every group has at step 1. Where no group got below its start there
-    is no target (``None``) and no speed. A run's speed is the first step whose
+    is one every run has at step 1. Where no run got below its start there
+    is no target (``None``) and no speed. A seed's speed is the first step whose
     counted loss is at or below the target. A long run (with a ``series``
     block) is counted over its inline values, every ``stride``-th step, and its
-    speed is counted in steps. A group's ``steps_to_target`` is the lower
+    speed is counted in steps. A row's ``steps_to_target`` is the lower
     median over its seeds (a seed that never gets there counts as infinitely
     slow), ``target_curve`` says which loss was counted (``"raw"``,
     ``"smoothed"`` or ``"mixed"``); ``diverged`` and ``failed`` count the seeds
     left out of its statistics.
     """
-    groups: dict[str, list[Mapping[str, Any]]] = {}
+    seeds: dict[str, list[Mapping[str, Any]]] = {}
     for run in runs:
-        groups.setdefault(run["group"], []).append(run)
+        seeds.setdefault(run.get("label") or run["group"], []).append(run)
     exact = frozenset(exact)
     curves = {run["id"]: _counted_loss(run, beta, exact) for run in runs}
-    target = _comparison_target(groups.values(), curves)
+    target = _comparison_target(seeds.values(), curves)
     rows = [
-        _comparison_row(name, members, curves, target, tuning.get(name) or {}, exact)
+        _comparison_row(label, members, curves, target, tuning.get(label) or {}, exact)
         | {"beta": beta}
-        for name, members in groups.items()
+        for label, members in seeds.items()
     ]
     return target, rows

@@ -88,6 +88,7 @@ __all__ = [
     "tuned_arguments",
     "tuned_digest",
     "tuned_name",
+    "untuned_note",
 ]
 
 SCHEMA_ID = "gdlab.tune/2"
@@ -514,7 +515,10 @@ def _widen(
 
     A step is the grid's own ratio (``ratios``, in decades: :func:`_ratios`), taken
     so that a decimal grid's steps stay decimal (:func:`_stepped`: 1e-3 / 10 is 1e-4,
-    not 1.0000000000000002e-4; 0.3 · 10 is 3, not 2.9999999999999996). Widening never
+    not 1.0000000000000002e-4; 0.3 · 10 is 3, not 2.9999999999999996), and counted
+    from the first value of the line that the best is a whole number of steps from
+    (:func:`_anchor`), not from the best: a round after round of 0.2 decades below
+    1e-3 reaches 1e-4 and 1e-5 exactly, not 9.99999999999998e-05. Widening never
     goes past a hard bound: a point within rounding of it, or beyond it, is the
     bound itself, and the last one on that side; a best at the bound (or a weight
     decay of 0, the bottom of its range) is stuck; a best beyond it (an untuned
@@ -526,6 +530,9 @@ def _widen(
         tried = sorted({p[name] for p in points}) if extents is None else extents[name]
         sides, line = _edges(points, best, name, tried)
         value = best[name]
+        anchor, steps = _anchor(
+            value, [p[name] for p in points if _same_others(p, best, name)], ratios[name]
+        )
         added: list[float] = []
         for side in sides:
             bound = _bound(name, side)
@@ -535,7 +542,7 @@ def _widen(
             if _beyond(value, bound, side):
                 continue
             for k in range(1, WIDEN_POINTS + 1):
-                x = _stepped(value, side * k * ratios[name])
+                x = _stepped(anchor, (steps + side * k) * ratios[name])
                 last = _beyond(x, bound, side) or same_value(x, bound)
                 x = float(bound) if last else x
                 if not any(same_value(x, v) for v in (*line, *added)):
@@ -554,13 +561,31 @@ _DIGITS = 15
 def _stepped(value: float, decades: float) -> float:
     """``value`` moved by ``decades`` (log10 of the ratio), in its decimal form: a whole
     number of decades multiplies or divides by the exact power of ten (0.95 → 9.5, 1e-3
-    → 1e-4), any other step is rounded to :data:`_DIGITS` significant digits."""
+    → 1e-4); any other step moves by its fraction of a decade, rounded to :data:`_DIGITS`
+    significant digits, then by its whole decades, so that one mantissa is written one
+    way in every decade (3.98107170553497e-05, 3.98107170553497e-06)."""
     n = round(decades)
-    if math.isclose(decades, n, rel_tol=0.0, abs_tol=1e-9):
-        x = value * 10**n if n >= 0 else value / 10**-n
-    else:
-        x = 10.0 ** (math.log10(value) + decades)
+    if not math.isclose(decades, n, rel_tol=0.0, abs_tol=1e-9):
+        n = math.floor(decades)
+        value = float(f"{10.0 ** (math.log10(value) + decades - n):.{_DIGITS}g}")
+    x = value * 10**n if n >= 0 else value / 10**-n
     return float(f"{x:.{_DIGITS}g}")
+
+
+def _anchor(value: float, line: Sequence[float], decades: float) -> tuple[float, int]:
+    """Where a widening of ``value`` by steps of ``decades`` counts its steps from: the
+    first of ``line`` (the values of its line, in the order tried) that ``value`` is a
+    whole number of steps from, and that number. A widened point is then as far from a
+    grid's value as a fresh grid would put it, however many rounds led to it, rather than
+    a step from the last round's rounded value (whose rounding would add up). A value
+    on no other's steps (an untuned default, a random draw) counts from itself."""
+    if value > 0 and decades > 0:
+        for start in line:
+            if start > 0:
+                steps = (math.log10(value) - math.log10(start)) / decades
+                if abs(steps - round(steps)) < 1e-6:
+                    return start, round(steps)
+    return value, 0
 
 
 def _bound(name: str, side: int) -> float:
@@ -1325,12 +1350,15 @@ def _relocated(then: Experiment, now: Experiment) -> Experiment:
         return then
 
 
-def _within(rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None, by: str) -> float:
+def _within(
+    rows: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None, by: str
+) -> float | None:
     """The share of ``rows`` whose mean validation ``by`` (``"loss"`` or ``"accuracy"``, the
     score that chose) lies within 10% of ``best``'s, on either side: a point 32% below
-    the chosen loss is not near it. The loss may be negative (a saddle's)."""
+    the chosen loss is not near it. The loss may be negative (a saddle's). ``None``
+    where nothing was chosen (every candidate diverged): there is no score to be near."""
     if best is None or not rows:
-        return 0.0
+        return None
     key = f"mean_{by}"
     chosen = best[key] if best.get(key) is not None else best["mean_loss"]
     key = key if best.get(key) is not None else "mean_loss"
@@ -1720,16 +1748,7 @@ def apply_tuned(
             "`gdlab tune` again"
         )
     configurations = tuned["configurations"]
-    missing = [r.label for r in experiment.runs if (configurations.get(r.label) or {}).get("best")
-               is None]  # fmt: skip
-    if missing:
-        raise ConfigError(
-            f"{source} has no tuned setting for "
-            + "; ".join(
-                _why_untuned(label, configurations.get(label), tuned.get("folds"))
-                for label in missing
-            )
-        )
+    _check_chosen(experiment, tuned, source)
     for run in experiment.runs:  # a run renamed onto another's label: not its tuning
         tuned_optimizer = configurations[run.label].get("optimizer", run.optimizer)
         if tuned_optimizer != run.optimizer:
@@ -1757,6 +1776,37 @@ def apply_tuned(
         f"{tuned.get('selected_by', tuned['metric'])}): " + "; ".join(chosen) + "."
     )
     return tuned_experiment, [note]
+
+
+def _check_chosen(
+    experiment: Experiment, tuned: Mapping[str, Any], source: str | os.PathLike
+) -> None:
+    """Refuse a tuning that has not chosen for every run ``experiment`` races: one whose
+    tasks failed (unfinished: its choice was not compared with every candidate), or one
+    with no tuned setting for a run (:func:`_why_untuned`)."""
+    configurations = tuned["configurations"]
+    unfinished = [
+        told
+        for told in (_why_unfinished(r.label, configurations.get(r.label)) for r in experiment.runs)
+        if told
+    ]
+    if unfinished:  # its choice was not compared with every candidate: not a choice yet
+        raise ConfigError(
+            f"{source} is an unfinished tuning: {'; '.join(unfinished)} (their tasks failed: "
+            "tune.json's 'failed' list names them), so the choice was not compared with them; "
+            "run the same `gdlab tune` command again to resume it (the failed tasks run "
+            "again), then race"
+        )
+    missing = [r.label for r in experiment.runs if (configurations.get(r.label) or {}).get("best")
+               is None]  # fmt: skip
+    if missing:
+        raise ConfigError(
+            f"{source} has no tuned setting for "
+            + "; ".join(
+                _why_untuned(label, configurations.get(label), tuned.get("folds"))
+                for label in missing
+            )
+        )
 
 
 def _moved_only(problem: Any, ours: Mapping[str, Any], data: Any, experiment: Experiment) -> bool:
@@ -1846,7 +1896,9 @@ def rebuilt_series(experiment: Experiment) -> tuple[dict[str, Any] | None, str |
     where it is still that very tuning (its ``tuned_digest``, :func:`tuned_digest`; a
     report made before that field: any tuning there) and gives exactly the runs
     ``experiment`` races (the same problem, training, data and tuned values; seeds and
-    what no tuning task uses, :data:`UNTUNED_TRAINING`, may differ), else ``(None, why)``."""
+    what no tuning task uses, :data:`UNTUNED_TRAINING`, may differ), else ``(None, why)``:
+    what it chooses otherwise where it does (a resumed tuning whose choice changed), else
+    that the directory was tuned again since, else why it could not be read."""
     found = _TUNED_FROM.match(experiment.tuned or "")  # a report made before tuned_from
     if not experiment.tuned_from and found is None:
         return None, "it does not name the tuning's directory"
@@ -1854,11 +1906,28 @@ def rebuilt_series(experiment: Experiment) -> tuple[dict[str, Any] | None, str |
     try:
         tuned = load_tuned(source)
         digests = {tuned_digest(tuned), _tuned_digest(tuned, by_path=True)}  # an earlier gdlab's
-        if experiment.tuned_digest and experiment.tuned_digest not in digests:
-            return None, (
-                f"the directory {source} was tuned again since this race: its tune.json "
-                "records another tuning"
-            )
+    except (OSError, TypeError, ValueError) as error:  # a ConfigError is a ValueError
+        return None, str(error)
+    again, why = _raced_again(experiment, tuned, source)
+    if again is not None and not tuned_alike(again, experiment):  # it chooses otherwise now
+        differences = "; ".join(experiment.changes_from(again)) or "another experiment"
+        return None, (
+            f"this race is not what the tuning in {source} chose (tuning → race: {differences})"
+        )
+    if experiment.tuned_digest and experiment.tuned_digest not in digests:
+        return None, (  # the same choice, or none to compare, by another tuning
+            f"the directory {source} was tuned again since this race: its tune.json "
+            "records another tuning"
+        )
+    return (None, why) if why is not None else (series(tuned), None)
+
+
+def _raced_again(
+    experiment: Experiment, tuned: Mapping[str, Any], source: str
+) -> tuple[Experiment | None, str | None]:
+    """The runs of ``experiment`` as the tuning ``tuned`` (read from ``source``) sets them
+    now (:func:`apply_tuned` of its recorded experiment), or ``None`` and why not."""
+    try:
         then = Experiment.from_dict(dict(tuned["experiment"]))
         back = {label: old for old, label in _tuned_labels(tuned).items()}
         runs = {r.label: r for r in then.runs}
@@ -1868,29 +1937,28 @@ def rebuilt_series(experiment: Experiment) -> tuple[dict[str, Any] | None, str |
             return None, f"the tuning in {source} has no run {missing!r}"
         then = _relocated(then, experiment)  # apply_tuned checks the data is the same
         untuned = then.replace(name=experiment.name, seeds=experiment.seeds, runs=tuple(kept))
-        again = apply_tuned(untuned, tuned, source=source)[0]
+        return apply_tuned(untuned, tuned, source=source)[0], None
     except (OSError, TypeError, ValueError) as error:  # a ConfigError is a ValueError
         return None, str(error)
-    if not tuned_alike(again, experiment):
-        differences = "; ".join(experiment.changes_from(again)) or "another experiment"
-        return None, (
-            f"this race is not what the tuning in {source} chose (tuning → race: {differences})"
-        )
-    return series(tuned), None
+
+
+def _why_unfinished(label: str, configuration: Any) -> str | None:
+    """``label`` and how many of its candidates have a failed task (``SGD has 2 of its 5
+    candidates unscored``), or ``None`` where none has: a tuning whose tasks failed chose
+    among the candidates that were scored, not yet among all of them."""
+    points = configuration.get("points") if isinstance(configuration, Mapping) else None
+    points = [p for p in points or [] if isinstance(p, Mapping)]
+    failed = sum(1 for p in points if p.get("failed"))
+    return f"{label} has {failed} of its {len(points)} candidates unscored" if failed else None
 
 
 def _why_untuned(label: str, configuration: Any, folds: Any = None) -> str:
     """``label``, and why its tuning chose nothing and what to do (every candidate
-    diverged, down to the hard bound, on every fold or on some of its ``folds``; its
-    tasks failed; it was not tuned)."""
+    diverged, down to the hard bound, on every fold or on some of its ``folds``; it was
+    not tuned). A run whose tasks failed is refused before (:func:`_why_unfinished`)."""
     if not isinstance(configuration, Mapping):
         return f"{label} (no run of the tuning has that label: tune it, or race without --tuned)"
     points = [p for p in configuration.get("points") or [] if isinstance(p, Mapping)]
-    if any(p.get("failed") for p in points):
-        return (
-            f"{label} (tasks of its candidates failed: the tuning's 'failed' list says why; "
-            "run `gdlab tune` again to run them again)"
-        )
     rates = [
         p["hyperparameters"]["lr"]
         for p in points
@@ -2134,6 +2202,26 @@ def edges(configuration: Mapping[str, Any]) -> tuple[list[str], list[str]]:
             bounded = value == 0  # a weight decay of 0: the bottom of its range
         (at_bound if bounded else at_edge).append(name)
     return at_bound, at_edge
+
+
+def untuned_note(configuration: Mapping[str, Any]) -> str | None:
+    """What ``gdlab tune``'s table says of a configuration of ``tune.json`` that chose
+    nothing (``every candidate diverged, down to lr 1e-06: no tuned setting``), or
+    ``None`` where it chose a setting. Where its tasks failed, the table's "N failed"
+    says why."""
+    if configuration.get("best") is not None:
+        return None
+    points = [p for p in configuration.get("points") or [] if isinstance(p, Mapping)]
+    if not points or not all(p.get("diverged") for p in points):
+        return "no tuned setting"
+    rates = [
+        p["hyperparameters"]["lr"]
+        for p in points
+        if isinstance(p.get("hyperparameters"), Mapping)
+        and _is_rate(p["hyperparameters"].get("lr"))
+    ]
+    where = f", down to lr {exact_value(min(rates))}" if rates else ""
+    return f"every candidate diverged{where}: no tuned setting"
 
 
 def _as_json(value: Any) -> Any:
