@@ -235,6 +235,118 @@ def test_sigterm_and_sighup_keep_what_finished_as_ctrl_c_does(tmp_path, name):
     assert len(err.splitlines()) == 1
 
 
+QUICK_THEN_LONG = """\
+[problem]
+kind = "function"
+function = "bowl"
+[training]
+steps = 5000000
+[[runs]]
+label = "A"
+optimizer = "sgd"
+steps = 3
+[[runs]]
+label = "B"
+optimizer = "sgd"
+steps = 3
+[[runs]]
+label = "Long"
+optimizer = "adam"
+"""
+
+
+def _two_runs_staged(folder) -> bool:
+    """Whether the race into ``folder/R`` has staged two runs (results.csv's rows).
+    The first is kept by then; the second may not be yet: a stop that lands as its
+    files are written leaves it out."""
+    for staged in folder.glob(".R.tmp-*/results.csv"):
+        try:
+            if len(staged.read_text().splitlines()) > 2:
+                return True
+        except OSError:  # moved into place meanwhile
+            pass
+    return False
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="no SIGTERM here")
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_a_background_job_with_ctrl_c_ignored_still_stops_on_sigterm(tmp_path, name):
+    """``gdlab … &`` from a script starts with SIGINT ignored: SIGTERM and SIGHUP still
+    stop it as Ctrl-C would (what finished kept and said, 128 + the signal, nothing
+    staged left behind)."""
+    signum = getattr(signal, name)
+    (tmp_path / "two.toml").write_text(QUICK_THEN_LONG)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gdlab", "race", "--config", "two.toml", "--no-figures",
+         "--quiet", "--workers", "1", "--out", "R"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as `cmd &` does
+    )  # fmt: skip
+    try:
+        while not _two_runs_staged(tmp_path) and process.poll() is None:
+            time.sleep(0.02)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 128 + signum, err
+    assert err == "gdlab: interrupted; the finished runs are in R\n"
+    results = json.loads((tmp_path / "R" / "results.json").read_text())
+    assert results["status"] == "interrupted"
+    assert [run["label"] for run in results["runs"]] in (["A"], ["A", "B"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["R", "two.toml"]
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="no SIGTERM here")
+def test_a_sigterm_swallowed_by_a_c_callback_stops_a_job_with_ctrl_c_ignored(tmp_path):
+    """As numba compiles, SIGTERM's exception can land in a ctypes callback, which
+    swallows it: it is sent again, as SIGTERM, since SIGINT (ignored) would be lost."""
+    code = """
+        import ctypes, os, signal, time
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job starts
+        import gdlab.cli as cli
+
+        def callback():
+            os.kill(os.getpid(), signal.SIGTERM)  # its Terminated goes no further
+
+        def main(argv, command, stop):
+            with cli._ctrl_c_never_lost(stop):
+                ctypes.CFUNCTYPE(None)(callback)()
+                for _ in range(1000):
+                    time.sleep(0.01)
+                print("ran on", end="")
+            return 0
+
+        cli._main = main
+        cli.console()
+    """
+    done = python(code, tmp_path)
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert done.stdout == ""
+    assert "Exception ignored" not in done.stderr
+
+
+def test_a_ctrl_c_its_starter_ignores_stays_ignored(tmp_path):
+    code = """
+        import os, signal
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job starts
+        import gdlab.cli as cli
+
+        def main():
+            os.kill(os.getpid(), signal.SIGINT)
+            print("ran on", end="")
+            return 0
+
+        cli._main = lambda argv, command, stop: main()  # under the command's handlers
+        cli.console()
+    """
+    done = python(code, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ran on"
+
+
 # --------------------------------------------------------------------------- the fork server
 
 

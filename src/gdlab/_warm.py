@@ -129,8 +129,10 @@ def prepare_server() -> None:
 
     The sweep starts the server with SIGINT blocked (:func:`gdlab.sweep.interrupts_ignored`):
     a Ctrl-C that came since waits here; ignoring it drops it. Once warm, SIGINT has
-    Python's own handler again, unblocked: the handler multiprocessing's server
-    hands to the processes it forks (it ignores the signal itself).
+    the handler it started with again, unblocked: the handler multiprocessing's server
+    hands to the processes it forks (it ignores the signal itself). That is Python's
+    own, or ``SIG_IGN`` when the sweep's process had SIGINT ignored (a script's
+    ``cmd &``): its workers never take a Ctrl-C then, as it does not.
     """
     global server_pid
     server_pid = os.getpid()
@@ -138,10 +140,10 @@ def prepare_server() -> None:
     # a plug-in that fails to load as warm() imports gdlab.optim: the sweep's process told it
     warnings.simplefilter("ignore", PluginWarning)
     with contextlib.suppress(BaseException):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        started = signal.signal(signal.SIGINT, signal.SIG_IGN)
         if hasattr(signal, "pthread_sigmask"):
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         try:
             warm()
         finally:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGINT, started)

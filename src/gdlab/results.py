@@ -466,7 +466,7 @@ class ResultsWriter:
             ``schema``, ``status``, ``created``, ``versions``, ``machine`` and
             ``runs`` (which the writer fills in): ``experiment``, ``title``,
             ``description``, ``command``, ``config``, ``problem`` and
-            optionally ``series``.
+            optionally ``series`` and ``base``.
     """
 
     def __init__(self, out_dir: str | os.PathLike, header: Mapping[str, Any]) -> None:
@@ -490,6 +490,8 @@ class ResultsWriter:
         }
         if "series" in header:
             self.document["series"] = plain(header["series"])
+        if "base" in header:  # the file that ``changes`` are from, as read
+            self.document["base"] = plain(header["base"])
         self.write()
 
     @property
@@ -501,6 +503,10 @@ class ResultsWriter:
 
         A record that cannot be added changes nothing: neither the files nor
         :attr:`runs` (a parameter or series file it wrote is removed again).
+        A stop (:class:`KeyboardInterrupt`: Ctrl-C, :class:`Terminated`) that lands
+        while the files are written never loses the run: once its parameter and
+        series files are written it is in :attr:`runs`, and :meth:`finish` writes it
+        into both files; a stop before that leaves it out, its files removed.
 
         Raises:
             ValueError: before anything is written, when the record's ``id`` is not a
@@ -522,16 +528,31 @@ class ResultsWriter:
                 "Unicode form: one file name on macOS and Windows; every run needs its own id"
             )
         _check_finite(record)
-        entry = plain(store_params(record, self.out_dir))
+        entry: dict[str, Any] | None = None
         try:
-            self._write({**self.document, "runs": [*self.runs, entry]})
-        except BaseException:
-            for block in (entry.get("final_params"), entry.get("series")):
-                if _stored_here(block, record):
-                    with contextlib.suppress(OSError):
-                        (self.out_dir / block["file"]).unlink()
+            entry = plain(store_params(record, self.out_dir))
+            self.runs.append(entry)  # the run is recorded from here: a stop keeps it
+            self.write()
+        except BaseException as error:
+            kept = bool(self.runs) and self.runs[-1] is entry
+            if kept and isinstance(error, KeyboardInterrupt):
+                raise  # written by finish(), whatever of its files the stop cut short
+            if kept:
+                self.runs.pop()
+            self._remove_files(record)
             raise
-        self.runs.append(entry)
+
+    def _remove_files(self, record: Mapping[str, Any]) -> None:
+        """Remove the parameter and series files :func:`store_params` writes for
+        ``record``, written or not (a file the record names already is the caller's)."""
+        params = record.get("final_params")
+        named = {
+            "params": isinstance(params, Mapping) and "file" in params,
+            "series": "series" in record,
+        }
+        for folder in (f for f, given in named.items() if not given):
+            with contextlib.suppress(OSError):
+                (self.out_dir / folder / f"{record['id']}.npz").unlink()
 
     def finish(self, status: str = "complete") -> None:
         """Mark the experiment ``status`` (``"complete"`` or ``"interrupted"``) and rewrite.
@@ -560,14 +581,6 @@ class ResultsWriter:
 def _file_key(run_id: str) -> str:
     """What a case-insensitive, normalising file system (macOS, Windows) sees of a name."""
     return unicodedata.normalize("NFKC", run_id).casefold()
-
-
-def _stored_here(block: Any, record: Mapping[str, Any]) -> bool:
-    """Whether ``block`` names a file that :func:`store_params` wrote for ``record``."""
-    if not isinstance(block, Mapping) or not isinstance(block.get("file"), str):
-        return False
-    given = [record.get("final_params"), record.get("series")]
-    return not any(isinstance(g, Mapping) and g.get("file") == block["file"] for g in given)
 
 
 #: A text cell starting with one of these is a formula to a spreadsheet (CSV injection).
@@ -1061,6 +1074,11 @@ class Stop:
         self.raising = False
 
 
+#: The handler each stop signal has when nothing (the process's starter, a notebook)
+#: changed it: only such a one is :func:`later_interrupts_ignored`'s to take.
+_UNTOUCHED = {signal.SIGINT: signal.default_int_handler}
+
+
 @contextlib.contextmanager
 def later_interrupts_ignored(
     *, terminations: bool = False, stop: Stop | None = None
@@ -1068,28 +1086,26 @@ def later_interrupts_ignored(
     """The first Ctrl-C raises :class:`KeyboardInterrupt`, as Python's own handler does;
     those after it are ignored until the block ends, so that what the interrupted
     writer keeps (the finished runs, their page, the report moved into place) is
-    written whole. Python's handler is back afterwards. Only on the main thread, and
-    where SIGINT has Python's handler (``gdlab``'s command line, a notebook and a
-    background job have their own: nothing changes).
+    written whole. Python's handler is back afterwards. Only on the main thread.
 
     With ``terminations`` (``gdlab``'s command), SIGTERM and SIGHUP are met the same
     way (raising :class:`Terminated`), one stop among the three: after any first,
-    the others are ignored too. A signal that was ignored when the block began (as
-    ``nohup`` leaves SIGHUP) stays ignored. The handler stays installed and ignores by
-    its state, not by ``SIG_IGN``, so code that saves and puts back SIGINT's handler
-    meanwhile (a worker's start) keeps later signals ignored. Yields the
-    :class:`Stop` (``stop``, or a new one), which tells which signal came.
+    the others are ignored too. Each signal is taken on its own, and only where
+    nothing changed its handler (Python's for SIGINT, the system's for the others):
+    one ignored when the block began stays ignored (``nohup`` leaves SIGHUP so, and a
+    script's ``cmd &`` SIGINT: SIGTERM still stops that job), and one with a handler
+    of its own (a notebook's, an outer block's) keeps it. The handler stays installed
+    and ignores by its state, not by ``SIG_IGN``, so code that saves and puts back
+    SIGINT's handler meanwhile (a worker's start) keeps later signals ignored. Yields
+    the :class:`Stop` (``stop``, or a new one), which tells which signal came.
     """
     stop = Stop() if stop is None else stop
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
+    if threading.current_thread() is not threading.main_thread():
         yield stop
         return
     names = ("SIGINT", "SIGTERM", "SIGHUP") if terminations else ("SIGINT",)
     signums = [getattr(signal, name) for name in names if hasattr(signal, name)]
-    signums = [n for n in signums if n == signal.SIGINT or signal.getsignal(n) is signal.SIG_DFL]
+    signums = [n for n in signums if signal.getsignal(n) is _UNTOUCHED.get(n, signal.SIG_DFL)]
 
     def first(signum: int, frame: Any) -> None:
         if stop.raising:

@@ -449,6 +449,9 @@ def interrupts_ignored() -> Iterator[None]:
     SIGTERM): this process handles it, in another thread or once out.
 
     Where threads cannot block a signal (Windows), SIGINT is ignored meanwhile.
+    One ignored already (a script's ``cmd &``) stays ignored, in this process and in
+    what starts here: a caught signal is reset to the default across ``exec``, and the
+    new interpreter would take Python's handler.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -461,7 +464,9 @@ def interrupts_ignored() -> Iterator[None]:
             signal.signal(signal.SIGINT, previous)
         return
     arrived: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: arrived.append(signum))
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.SIG_IGN:  # an ignored one has nothing to hold back
+        signal.signal(signal.SIGINT, lambda signum, frame: arrived.append(signum))
     mask = None
     try:
         # SIGHUP is blocked too, and stays so in what starts here: the terminal's hang-up
