@@ -529,8 +529,8 @@ def test_the_paths_overlay_holds_every_optimizer() -> None:
     ends = [
         line
         for line in ax.lines
-        if line.get_markersize() >= 9 and line.get_mec() == "black" and line.get_marker() != "+"
-    ]
+        if line.get_markersize() >= 9 and line.get_mec() == "black" and line.get_mfc() != "none"
+    ]  # not the minimum's hollow target
     assert len(ends) == 5
     assert sum(line.get_marker() == "x" for line in ax.lines) == 1
     # zoomed on the paths: the bowl's range is (-10, 10) × (-5, 5)
@@ -558,7 +558,7 @@ def test_paths_figure_has_a_subplot_per_group_with_the_functions_range() -> None
     assert own[0].get_marker() == style.marker
     others = [line for line in axes[1].lines if line.get_color() == "0.75"]
     assert len(others) == 5  # the other groups, faint, for comparison
-    assert any(line.get_marker() == "+" for line in axes[1].lines)
+    assert any(line.get_mfc() == "none" for line in axes[1].lines)  # the minimum's target
 
 
 def test_paths_grid_for_fewer_groups() -> None:

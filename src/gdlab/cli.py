@@ -134,25 +134,42 @@ def _version() -> str:
 
 def _lr_pair(text: str) -> tuple[str, Any, str]:
     """Parse ``NAME=VALUE`` for ``--lr``: a number, or a schedule as a TOML inline table
-    (``sgd={name = "cosine", lr0 = 0.1, decay_steps = 100}``, checked when applied)."""
-    name, sep, value = text.partition("=")
-    name = name.strip().lower()
-    if not sep or not name or not value.strip():
+    (``sgd={name = "cosine", lr0 = 0.1, decay_steps = 100}``, checked when applied).
+
+    NAME is an optimizer or a run label, kept as typed; a label may hold ``=``
+    (``Adam, β1 = 0.5=0.1``), so the split is at the first ``=`` after which a rate
+    or a table follows (a table's own ``=`` come after it)."""
+    ends = [i for i, c in enumerate(text) if c == "="]
+    if not ends or not text[: ends[0]].strip() or not text[ends[-1] + 1 :].strip():
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. adam=0.1); got {text!r}")
+    for end in ends[1:]:  # a label holding "=": the first split that leaves a value
+        if _lr_value(text[end + 1 :]) is not None:
+            return _lr_checked(text[:end].strip(), text[end + 1 :])
+    return _lr_checked(text[: ends[0]].strip(), text[ends[0] + 1 :])
+
+
+def _lr_value(value: str) -> float | dict | None:
+    """``value`` as a rate (a number) or a schedule table; ``None`` if it is neither."""
     try:
-        lr = float(value)
+        return float(value)
     except ValueError:
         table = _typed(value)
-        if isinstance(table, dict):
-            return name, table, value.strip()
+        return table if isinstance(table, dict) else None
+
+
+def _lr_checked(name: str, value: str) -> tuple[str, Any, str]:
+    """``(NAME, rate or table, VALUE as typed)``; a rate must be positive."""
+    lr = _lr_value(value)
+    if lr is None:
         raise argparse.ArgumentTypeError(
             f"the learning rate of {name} must be a number or a schedule table "
             f'({{name = "cosine", lr0 = 0.1, decay_steps = 100}}); got {value.strip()!r}'
-        ) from None
-    try:
-        lr = check_real(f"the learning rate of {name}", lr, low=0, low_open=True)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+        )
+    if isinstance(lr, float):
+        try:
+            lr = check_real(f"the learning rate of {name}", lr, low=0, low_open=True)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
     return name, lr, value.strip()
 
 
@@ -702,8 +719,8 @@ def _experiment(args: argparse.Namespace) -> tuple[Any, Any, str]:
     elif base.based_on in experiments.BUILTIN:
         # a file (or results.json) made from a built-in experiment: list what differs
         base, base_name = experiments.builtin(base.based_on), f"built-in experiment {base.based_on}"
-    else:
-        base_name = f"file {source}"
+    else:  # a results.json of a changed file lists its changes from that file again
+        base, base_name = experiments.changed_from(source, file=True) or (base, f"file {source}")
     if args.optimizers is not None:
         experiment = experiment.select_optimizers(args.optimizers)
     if args.preset is not None:
@@ -1134,14 +1151,17 @@ def _first_error(out: Path, task_id: str) -> str:
 
 
 def _tune_row(label: str, c: Mapping[str, Any], accuracy: bool) -> list[str]:
-    from gdlab.tuning import MAX_WIDEN, edges, tuned_arguments, tuned_name
+    from gdlab.tuning import MAX_WIDEN, edges, tuned_arguments, tuned_name, untuned_note
 
     best, default = c["best"] or {}, c["default"]
     chosen = best.get("hyperparameters") or {}
     arguments = tuned_arguments(c)
     shown = {a: tuned_name(n, a) for n, a in arguments.items()}  # decay (alpha): as asked
     at_bound, at_edge = edges(c)
-    flags = [f"at hard bound: {', '.join(at_bound)}"] if at_bound else []
+    untuned = untuned_note(c)  # nothing chosen: every candidate diverged, or failed
+    flags = [untuned] if untuned else []
+    if at_bound:
+        flags.append(f"at hard bound: {', '.join(at_bound)}")
     if at_edge:  # widening gave up: the best may lie beyond (a smaller --budget steps further)
         flags.append(f"still at edge after {MAX_WIDEN} widenings: {', '.join(at_edge)}")
     if c.get("widened"):
@@ -1152,13 +1172,13 @@ def _tune_row(label: str, c: Mapping[str, Any], accuracy: bool) -> list[str]:
     row = [
         label,
         ", ".join(f"{shown.get(k, k)} {number(v, 3)}" for k, v in chosen.items()) or "-",
-        "yes" if best.get("default") else "no",
+        "-" if untuned else "yes" if best.get("default") else "no",
         number(best.get("mean")),
-        number(best.get("std"), 2, missing="—"),
+        number(best.get("std"), 2),
         _percent(best.get("accuracy")),
         number(default.get("mean_loss")),
         _percent(default.get("mean_accuracy")),
-        f"{100 * c['within_10_percent']:.0f}%",
+        "-" if untuned else _percent(c.get("within_10_percent"), 0),
         f"{sum(1 for p in c['points'] if p['diverged'])}/{len(c['points'])}",
         "; ".join(flags),
     ]
@@ -1167,8 +1187,8 @@ def _tune_row(label: str, c: Mapping[str, Any], accuracy: bool) -> list[str]:
     return row
 
 
-def _percent(value: Any) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
+def _percent(value: Any, digits: int = 1) -> str:
+    return "-" if value is None else f"{100 * value:.{digits}f}%"
 
 
 def _tune_table(document: Mapping[str, Any]) -> str:
@@ -1468,7 +1488,9 @@ def _ctrl_c_never_lost(stop: Any = None):
     the interrupt is sent again from a short-lived thread once the main thread
     is out of the callback, or raised here if the command ends first. ``stop``
     (:func:`gdlab.results.later_interrupts_ignored`'s) is told, so that the
-    interrupt sent again raises as the first did (a SIGTERM's as Terminated).
+    interrupt sent again raises as the first did (a SIGTERM's as Terminated); it is
+    sent as the signal that came, whose handler raised it: SIGINT may be ignored (a
+    background job's), and :func:`_thread.interrupt_main` does nothing then.
     """
     previous = sys.unraisablehook
     lock = _thread.allocate_lock()
@@ -1480,7 +1502,7 @@ def _ctrl_c_never_lost(stop: Any = None):
             if not pending[0]:
                 return
             pending[0] = False
-        _thread.interrupt_main()
+        _thread.interrupt_main(signal.SIGINT if stop is None else stop.signum or signal.SIGINT)
 
     def hook(unraisable: Any) -> None:
         if not isinstance(unraisable.exc_value, KeyboardInterrupt):

@@ -689,7 +689,10 @@ class ProblemKind:
         build: ``(options, data) -> Problem``; ``data`` is the loaded data
             (a Dataset or Splits, e.g. one fold), already :func:`prepared` (what the
             data source fits on the training part, such as Boston's scaling), or
-            ``None`` for ``function2d``.
+            ``None`` for ``function2d``. A ``function2d`` kind builds a
+            :class:`FunctionProblem`: its :class:`~gdlab.functions2d.Function2D` is what
+            reports draw, built again from the options
+            (:meth:`gdlab.experiments.ProblemSpec.function`).
         describe: ``options -> str``: the problem in words, for reports.
         task: the data task it needs (``"classification"``, ``"regression"``)
             or ``None`` (no data).

@@ -62,6 +62,7 @@ __all__ = [
     "RunSpec",
     "Training",
     "builtin",
+    "changed_from",
     "digest",
     "load",
     "parse_value",
@@ -129,6 +130,27 @@ def load(source: str | os.PathLike, *, file: bool = False) -> Experiment:
     if "name" not in _top_keys(text):
         experiment = experiment.replace(name=_file_name(path))
     return _absolute_directory(experiment)
+
+
+def changed_from(source: str | os.PathLike, *, file: bool = False) -> tuple[Experiment, str] | None:
+    """What the experiment of the ``results.json`` ``source`` was changed from when that
+    was a file: ``(the file's experiment as read, its name in words)``, which the report
+    keeps as ``base``, so that ``gdlab race --config results.json`` lists the same
+    changes from it again. ``None`` for anything else: a report without changes, one
+    changed from a built-in experiment (its ``config`` names it as ``based_on``), a TOML
+    file or a built-in name (``file`` as for :func:`load`, which reads it first)."""
+    if isinstance(source, str) and source in BUILTIN and not file:
+        return None
+    path = Path(source)
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return None
+    document = json.loads(_read_text(path))
+    base = document.get("base") if isinstance(document, dict) else None
+    if base is None:
+        return None
+    if not isinstance(base, dict) or not isinstance(base.get("name"), str):
+        raise ConfigError(f"{path}: base must be a table with a name and a config; got {base!r}")
+    return Experiment.from_dict(base.get("config"), f"{path}: base.config"), base["name"]
 
 
 def _absolute_directory(experiment: Experiment) -> Experiment:

@@ -185,8 +185,9 @@ def run_text(experiment: Experiment, run: RunSpec) -> str:
 
 def _subject(experiment: Experiment) -> str:
     options = experiment.problem.options
-    if experiment.problem.has("function2d"):  # a registered function, or one typed as text
-        return str(options.get("function") or options.get("expression"))
+    if experiment.problem.has("function2d"):  # a registered function, one typed as text,
+        # or a kind of one's own: its name
+        return str(options.get("function") or options.get("expression") or experiment.problem.kind)
     data = options.get("data", experiment.problem.kind)
     return {"mnist": "MNIST", "boston": "Boston housing", "moons": "the moons"}.get(data, data)
 
@@ -244,8 +245,23 @@ def _what_ran(experiment: Experiment) -> str:
         + f"{step_loss}; {seeds} per run"
         + _shared(experiment),
         "Runs: " + "; ".join(run_text(experiment, r) for r in experiment.runs) + ".",
+        _groups(experiment),
     ]
-    return " ".join(sentences)
+    return " ".join(s for s in sentences if s)
+
+
+def _groups(experiment: Experiment) -> str:
+    """Which runs each ``group`` named in the file holds (one curve in the figures, the
+    mean over its runs' seeds); ``""`` where every run is its own group."""
+    groups: dict[str, list[str]] = {}
+    for run in experiment.runs:
+        groups.setdefault(run.group or run.label, []).append(run.label)
+    held = "; ".join(
+        f"{name}: {joined(labels)}" for name, labels in groups.items() if labels != [name]
+    )
+    if not held:
+        return ""
+    return f"Groups, each one curve in the figures (the mean over its runs' seeds): {held}."
 
 
 def _origin(experiment: Experiment) -> Experiment | None:
@@ -313,7 +329,9 @@ def text(
     notes: Sequence[str] = (),
     read: Experiment | None = None,
 ) -> dict[str, Any]:
-    """``{"title", "description", "changes", "dropped"}`` for a report of ``experiment``.
+    """``{"title", "description", "changes", "dropped"}`` for a report of ``experiment``,
+    and ``"base"`` (``{"name", "config"}``: what the changes are from) when that is a
+    file rather than a built-in experiment.
 
     ``base`` is what it was made from (a built-in experiment, or a file as
     read); ``base_name`` names it in the page. A built-in experiment (or one
@@ -346,17 +364,22 @@ def text(
     parts = [source] if source else []
     parts += [description] if description else []
     parts.append(_what_ran(experiment))
+    named = base_name or (f"experiment {base.name}" if base is not None else "")
     if changes:
-        origin = base_name or (f"experiment {base.name}" if base is not None else "")
-        parts.append(f"Changed from the {origin}: " + "; ".join(changes) + ".")
+        parts.append(f"Changed from the {named}: " + "; ".join(changes) + ".")
     parts += [experiment.tuned] if kept["tuned"] else []
     parts += list(notes)
-    return {
+    words = {
         "title": _heading(experiment, kept),
         "description": "\n\n".join(parts),
         "changes": changes,
         "dropped": _dropped(experiment, kept),
     }
+    if changes and base is not None and (origin is None or base.key() != origin.key()):
+        # changed from a file (no built-in names it): results.json keeps the file as read,
+        # so that the report run again lists the same changes from it
+        words["base"] = {"name": named, "config": base.to_dict()}
+    return words
 
 
 def _dropped(experiment: Experiment, kept: Mapping[str, bool]) -> list[str]:

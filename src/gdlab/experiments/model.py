@@ -686,6 +686,17 @@ class ProblemSpec:
             data = prepared(self.options, data)
         return kind.build(self.options, data)
 
+    def function(self) -> Any:
+        """The :class:`~gdlab.functions2d.Function2D` of a ``function2d`` kind: the
+        ``function`` of the problem its ``build`` makes (a
+        :class:`~gdlab.problems.FunctionProblem`), whatever the kind (a registered
+        function, an expression, a kind of one's own). Reports draw its contours, range
+        and minima."""
+        if not self.has("function2d"):
+            raise ConfigError(f"problem kind {self.kind!r} is not a 2-D function (no trait "
+                              "'function2d'): it has no function to draw")  # fmt: skip
+        return self.build().function
+
     def describe(self) -> str:
         """The problem in words; a ``split_seed`` other than 0 is named (other data)."""
         words = self.registered.describe(self.options)
@@ -706,12 +717,14 @@ def _by_name(table: Any, key: str, names: Sequence[str], where: str) -> dict[str
     value = table.get(key, {})
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where}.{key} must be a table keyed by optimizer; got {value!r}")
+    table_name = where.rpartition(": ")[2]  # "FILE: optimizers": the file named once
     out: dict[str, Any] = {}
     for name, item in value.items():
         low = name.lower() if isinstance(name, str) else name
         if low not in names:
             raise ConfigError(
-                f"{where}.{key} names {name!r}, which is not in {where}.names ({', '.join(names)})"
+                f"{where}.{key} names {name!r}, which is not in {table_name}.names "
+                f"({', '.join(names)})"
             )
         if low in out:
             raise ConfigError(f"{where}.{key} names {low!r} twice (in two spellings)")
@@ -1635,6 +1648,9 @@ def _run_changes(
     for key in RUN_TRAINING_KEYS:  # below, by what the run trains with
         old.pop(key, None)
         mine.pop(key, None)
+    for table, spec in ((old, old_run), (mine, run)):  # a group of its own label is the
+        if spec.group == spec.label:  # default one (--set sgd.group=SGD changes nothing)
+            table.pop("group")
     # a hyperparameter one side leaves to its default shows that default's value
     defaults = old_run.make_optimizer().hyperparameters()
     before = {**_defaults_of(old, mine, defaults), **old.pop("hyperparameters", {})}

@@ -358,8 +358,9 @@ def _header(
         or (experiment.to_dict() if experiment is not None else _config(records, table)),
         "problem": block,
     }
-    if document.get("series") is not None:
-        header["series"] = document["series"]
+    for key in ("series", "base"):  # a document written again keeps them
+        if document.get(key) is not None:
+            header[key] = document[key]
     return header
 
 

@@ -327,6 +327,11 @@
         return "M" + (x - r) + "," + y + "h" + 2 * r + "M" + x + "," + (y - r) + "v" + 2 * r;
       case "x":
         return "M" + (x - s) + "," + (y - s) + "l" + 2 * s + "," + 2 * s + "M" + (x - s) + "," + (y + s) + "l" + 2 * s + "," + -2 * s;
+      case "target": // a minimum: a ring with four ticks out, open in the middle (not a run's cross)
+        var h = r / 2;
+        return "M" + (x - h) + "," + y + "a" + h + "," + h + " 0 1,0 " + r + ",0a" + h + "," + h + " 0 1,0 " + -r + ",0" +
+          "M" + (x + h) + "," + y + "h" + h + "M" + (x - h) + "," + y + "h" + -h +
+          "M" + x + "," + (y + h) + "v" + h + "M" + x + "," + (y - h) + "v" + -h;
       case "star":
         var d = "";
         for (var i = 0; i < 10; i++) {
@@ -340,7 +345,8 @@
   }
 
   function stroked(name) {
-    return name === "cross" || name === "cross-thin" || name === "x" || name === "circle-open" || name === "square-open";
+    return name === "cross" || name === "cross-thin" || name === "x" || name === "circle-open" || name === "square-open" ||
+      name === "target";
   }
 
   var DASHES = {solid: "", dash: "7,4", dot: "2,3", dashdot: "7,3,2,3"};
@@ -552,7 +558,8 @@
       }
       if (t.mode !== "lines" || marker.symbol) {
         var sym = marker.symbol || "circle", color = marker.color || line.color || "#000";
-        swatch += '<path d="' + symbol(sym, 17, 7, Math.min(marker.size || 6, 9)) + '" ' +
+        var most = sym === "target" ? 13 : 9; // a target's ring and ticks: legible only larger
+        swatch += '<path d="' + symbol(sym, 17, 7, Math.min(marker.size || 6, most)) + '" ' +
           (stroked(sym) ? 'fill="none" stroke="' + esc(color) + '" stroke-width="1.6"'
             : 'fill="' + esc(color) + '"') + "/>";
       }

@@ -325,25 +325,55 @@ def choose_scale(curves: Sequence[Any], *, log: bool | None = None) -> Scale:
 
 
 def _apply(ax: Axes, scale: Scale) -> None:
-    """``scale`` on the y-axis; a log axis of under 3 decades labels its ticks as plain
-    numbers (``200``, ``0.05``) instead of ``2×10²``."""
+    """``scale`` on the y-axis; a log axis labels its ticks as :func:`_log_ticks` does:
+    under 3 decades as plain numbers (``200``, ``0.05``) instead of ``2×10²``."""
     if scale.kind == "log":
         ax.set_yscale("log", nonpositive="mask")
     ax.set_ylim(scale.low, scale.high)
-    if scale.kind == "log" and math.log10(scale.high / scale.low) < 3:
-        _plain_log_ticks(ax.yaxis)
+    if scale.kind == "log":
+        _log_ticks(ax.yaxis, (scale.low, scale.high))
+
+
+#: A log axis of under this many decades labels its ticks as plain numbers
+#: (:func:`_plain_log_ticks`); one of more labels the powers of ten (:func:`_decade_ticks`).
+PLAIN_LOG_DECADES = 3
+#: A log axis of under this many decades labels every digit (30, 40, …, 90, 100): its
+#: 1-2-5 labels (50 and 100 on 27 to 125) can leave out where every curve sits.
+DIGIT_LOG_DECADES = 1
+#: A log axis labels every power of ten on up to this many decades (matplotlib's own
+#: locator labels every other one on a figure's axis: 10² the lowest over a start at 6.45).
+DECADE_LABELS = 12
+
+
+def _log_ticks(axis: Any, view: tuple[float, float]) -> None:
+    """A log axis's ticks for its ``view`` limits: plain numbers under
+    :data:`PLAIN_LOG_DECADES` decades, else every power of ten (:func:`_decade_ticks`)."""
+    if math.log10(view[1] / view[0]) < PLAIN_LOG_DECADES:
+        _plain_log_ticks(axis, view)
+    else:
+        _decade_ticks(axis)
+
+
+def _decade_ticks(axis: Any) -> None:
+    """Every power of ten labelled on a log axis of up to :data:`DECADE_LABELS` decades
+    (one in two or more on a longer one)."""
+    from matplotlib.ticker import LogLocator
+
+    axis.set_major_locator(LogLocator(numticks=DECADE_LABELS + 1))
 
 
 def _plain_log_ticks(axis: Any, view: tuple[float, float] | None = None) -> None:
     """Ticks at 1, 2 and 5 times the powers of ten, labelled as plain numbers; with the
-    ``view`` limits given, at every digit when fewer than two of those fall in it."""
+    ``view`` limits given, at every digit when they span under :data:`DIGIT_LOG_DECADES`
+    or fewer than two of those fall in it."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     subs: tuple[float, ...] = (1.0, 2.0, 5.0)
     if view is not None:
         low, high = view
         decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
-        if sum(low <= m * 10.0**k <= high for k in decades for m in subs) < 2:
+        few = sum(low <= m * 10.0**k <= high for k in decades for m in subs) < 2
+        if few or math.log10(high / low) < DIGIT_LOG_DECADES:
             subs = tuple(float(m) for m in range(1, 10))
     axis.set_major_locator(LogLocator(subs=subs))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -958,9 +988,22 @@ def _ranking_words(results: Mapping[str, Any], curves: Sequence[_Curve]) -> tupl
     partial = [c.name for c in curves if lost[c.name]] if whole else []
     if partial:
         ends = "; ".join(f"{name} ends at {_fmt(finals[name])}{seeds(name)}" for name in partial)
-        ranks = "ranks it" if len(partial) == 1 else "ranks them"
-        text += f" {ends}; the Summary {ranks} after the groups whose seeds all finished."
+        text += f" {ends}; the Summary ranks {_ranked_after(partial, groups)} after the runs "
+        text += "whose seeds all finished."
     return text, what
+
+
+def _ranked_after(partial: Sequence[str], groups: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
+    """Whom the Summary ranks after the runs whose seeds all finished, of the curves
+    ``partial`` (those that lost seeds): ``"it"`` or ``"them"`` where each is one run's
+    curve, else the runs that lost seeds by label (the Summary ranks a group's runs
+    each on its own, so a group's run whose seeds all finished ranks as it is)."""
+    seeds = [r for name in partial for r in groups[name]]
+    runs = list(dict.fromkeys(str(r.get("label") or _group_name(r)) for r in seeds))
+    if runs == list(partial):  # each curve is one run's
+        return "it" if len(partial) == 1 else "them"
+    lost = (str(r.get("label") or _group_name(r)) for r in seeds if _lost_seeds((r,)))
+    return joined(list(dict.fromkeys(lost)))
 
 
 def _diverged_words(
@@ -1103,24 +1146,118 @@ def _paths_look_for(results: Mapping[str, Any], fn: functions2d.Function2D, grid
     if elsewhere:
         text += elsewhere + " "
     text += _gone_words(results, fn, [t[0] for t in finals if t[2]])
+    minima = _marked_minima(results, fn)
     if grid:
         text += (
             "One panel per optimizer, its path in its colour with a dot per step and the "
-            "others in light grey: count the steps it wastes zigzagging across the valley "
-            "against those that move along it. "
+            f"others in light grey: {_panels_hint(results, fn, minima)} "
         )
     else:
         text += "Follow each path from the start (○) to its end (the large marker). "
-    words = _path_shape_words(results, [t[0] for t in ok], (fn.xlim, fn.ylim))
+    words = _path_shape_words(results, [t[0] for t in ok], _plotted_range(results, fn))
     if words:
-        words += (
-            " Why, in general: a step too long for the steep direction overshoots it and "
-            "zigzags; momentum carries a path on in a curve; dividing each coordinate's "
-            "step by the size of its recent gradients (AdaGrad, RMSprop, Adam) evens the "
-            "two directions out, which can point a path straight at the minimum."
-        )
+        words += " " + _shapes_why(_has_minimum(results, fn), minima)
     text += words
     return text.strip()
+
+
+def _plotted_range(
+    results: Mapping[str, Any], fn: functions2d.Function2D
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``(xlim, ylim)``: the range the paths figures draw ``fn`` over (the document's)."""
+    block = _function_block(_problem(results) or {})
+    return _range(block, "xlim", fn.xlim), _range(block, "ylim", fn.ylim)
+
+
+def _marked_minima(
+    results: Mapping[str, Any], fn: functions2d.Function2D
+) -> list[tuple[float, float]]:
+    """The minima the paths figures mark: the document's, else ``fn``'s."""
+    minima = _function_block(_problem(results) or {}).get("minima", fn.minima) or []
+    return [(float(x), float(y)) for x, y in minima]
+
+
+def _has_minimum(results: Mapping[str, Any], fn: functions2d.Function2D) -> bool | None:
+    """Whether f has a minimum, as far as gdlab knows: ``True`` where minima are named
+    (:func:`_marked_minima`), ``False`` where a function names none (a registered one
+    without minima is unbounded below: the saddle), ``None`` for a typed expression,
+    whose minima gdlab does not work out."""
+    from gdlab import expressions
+
+    if _marked_minima(results, fn):
+        return True
+    if (
+        isinstance(fn, expressions.ExpressionFunction)
+        or (_problem(results) or {}).get("kind") == "expression"
+    ):
+        return None
+    return False
+
+
+# Curvatures at a minimum this many times apart make a narrow valley there: contours
+# about √10 ≈ 3 times longer than wide, or more (the bowl's 20, Beale's 160 and
+# Rosenbrock's 2500 do; Himmelblau's, at most 3.7, and Rastrigin's 1 do not)
+_VALLEY = 10.0
+
+
+def _narrow_valley(fn: functions2d.Function2D, minima: Sequence[tuple[float, float]]) -> bool:
+    """Whether ``fn`` has a narrow valley at one of ``minima``: its two curvatures there
+    (the Hessian's eigenvalues, from ``fn.grad`` by central differences) positive and
+    at least :data:`_VALLEY` times apart."""
+    for x, y in minima:
+        h = 1e-5 * max(1.0, abs(x), abs(y))
+        with np.errstate(all="ignore"):
+            across = np.subtract(fn.grad(x + h, y), fn.grad(x - h, y), dtype=np.float64)
+            along = np.subtract(fn.grad(x, y + h), fn.grad(x, y - h), dtype=np.float64)
+        hessian = np.array([across, along]) / (2 * h)
+        if not np.isfinite(hessian).all():
+            continue
+        low, high = np.linalg.eigvalsh((hessian + hessian.T) / 2)
+        if low > 0 and high >= _VALLEY * low:
+            return True
+    return False
+
+
+def _panels_hint(
+    results: Mapping[str, Any], fn: functions2d.Function2D, minima: Sequence[tuple[float, float]]
+) -> str:
+    """What to count in the paths grid, true of ``fn``: zigzags across its valley where
+    it has a narrow one (:func:`_narrow_valley`), else the back and forth against the
+    way to a minimum, or downhill where it has none (or gdlab does not know)."""
+    minimum = _has_minimum(results, fn)
+    if minimum and _narrow_valley(fn, minima):
+        return (
+            "count the steps it wastes zigzagging across the valley against those that "
+            "move along it."
+        )
+    hint = "count the steps it wastes going back and forth against those that"
+    if minimum:
+        return f"{hint} head for a minimum."
+    hint += " carry it downhill"
+    if minimum is None:
+        return hint + "."
+    return (
+        f"{hint}: f has no minimum, so a path that keeps going down without end must leave "
+        "the plotted range."
+    )
+
+
+def _shapes_why(minimum: bool | None, minima: Sequence[tuple[float, float]]) -> str:
+    """Why paths zigzag, curve or run straight, in general; where an even step can aim a
+    path: at the minimum (one of them), or downhill where f has none (or gdlab does not
+    know)."""
+    if minimum:
+        aim = "straight at the minimum" if len(minima) == 1 else "straight at a minimum"
+    elif minimum is None:
+        aim = "straight downhill"
+    else:
+        aim = "straight downhill, with no minimum to stop at"
+    return (
+        "Why, in general: a step too long for the steep direction overshoots it and "
+        "zigzags; momentum carries a path on in a curve; dividing each coordinate's "
+        "step by the size of its recent gradients (AdaGrad, RMSprop, Adam) evens the "
+        f"two directions out, which can point a path {aim}."
+    )
 
 
 # A turn of the path (between two steps' directions), in degrees, that counts as a
@@ -1160,24 +1297,76 @@ def _zigzags(turns: np.ndarray) -> np.ndarray:
     return np.nonzero(marked)[0]
 
 
-def _drawn_part(path: np.ndarray, box: tuple[tuple[float, float], ...] | None) -> np.ndarray:
-    """``path`` as the figures draw it in ``box`` (``((x0, x1), (y0, y1))``, their range):
-    up to where it first leaves, ending on the edge it crosses (all of it without ``box``,
-    or where it never leaves). A path that escapes (a saddle's, to y = 1e10) is judged on
-    what is seen, not on a length the escape dominates."""
-    if box is None or not len(path):
-        return path
-    low, high = np.array([box[0][0], box[1][0]]), np.array([box[0][1], box[1][1]])
+def _drawn_part(
+    path: np.ndarray, box: tuple[tuple[float, float], ...] | None
+) -> tuple[np.ndarray, bool]:
+    """``(part, cut)``: ``path`` as far as the figures draw it in ``box`` (``((x0, x1),
+    (y0, y1))``, their range): all of it where it ends inside (or without ``box``, or
+    where it never meets the box), else up to where it last leaves, ending on the edge
+    it crosses there (``cut`` true). A path that escapes (a saddle's, to y = 1e10) is
+    judged on what is seen, not on a length the escape dominates; one that leaves and
+    comes back is judged whole, its way out and back in included."""
+    points = np.nonzero(np.isfinite(path).all(axis=1))[0]
+    if box is None or not len(points):
+        return path, False
+    low, high = _corners(box)
+    if not _outside(path[points[-1:]], low, high).any():
+        return path, False
+    for a, b in zip(points[-2::-1], points[:0:-1], strict=True):  # the last move first
+        with np.errstate(over="ignore"):  # a move far out (to y = 1e24) misses the box
+            share = _leaves_at(path[a], path[b], low, high)
+        if share is not None:
+            return np.vstack([path[: a + 1], path[a] + share * (path[b] - path[a])]), True
+    return path, False
+
+
+def _corners(box: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and the highest corner of ``box``, ``((x0, x1), (y0, y1))``."""
+    return np.array([box[0][0], box[1][0]]), np.array([box[0][1], box[1][1]])
+
+
+def _outside(points: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Which of the finite ``points`` lie outside the box ``low``–``high``."""
+    finite = np.isfinite(points).all(axis=1)
     with np.errstate(invalid="ignore"):
-        out = np.nonzero(~((path >= low) & (path <= high)).all(axis=1))[0]
-    if not len(out) or out[0] == 0:
-        return path
-    inside, beyond = path[out[0] - 1], path[out[0]]
-    move = beyond - inside
-    with np.errstate(divide="ignore", invalid="ignore"):  # how far along the move the edge is
-        reach = np.where(move > 0, (high - inside) / move, (low - inside) / move)
-    share = float(np.nanmin(np.where(move != 0, reach, np.inf), initial=1.0))
-    return np.vstack([path[: out[0]], inside + min(max(share, 0.0), 1.0) * move])
+        return finite & ~((points >= low) & (points <= high)).all(axis=1)
+
+
+def _path_shape(
+    run: Mapping[str, Any], name: str, box: tuple[tuple[float, float], ...] | None
+) -> tuple[str, str]:
+    """``(shape, words)`` of one group's ``run``'s path as drawn in ``box``
+    (:func:`_drawn_part`): ``"zigzag"``, ``"straight"``, ``"curved"``, ``"still"``, ``"off"``
+    (out of the range for good in its first move: a line too short to judge) or ``""``
+    (no shape to tell). A path that leaves the range and comes back is never straight:
+    it turned out there."""
+    from gdlab.results import series_stride
+
+    path = _path_of(run)
+    drawn, cut = _drawn_part(path, box)
+    turns, starts, ratio = _path_turns(drawn)
+    zig = _zigzags(turns)
+    stride = series_stride(run)
+    if len(zig) == len(turns) and len(zig) > 2 and not cut:
+        return "zigzag", f"{name} at every step"
+    if len(zig):  # turns zig[0] … zig[-1]: the moves from zig[0] to zig[-1] + 1
+        first, last = int(starts[zig[0]]) * stride + 1, (int(starts[zig[-1] + 1]) + 1) * stride
+        return "zigzag", f"{name} over steps {first}–{last}"
+    if math.isnan(ratio):
+        return "still", name
+    if cut and len(starts) == 1:
+        first, last = int(starts[0]) * stride + 1, (int(starts[0]) + 1) * stride
+        steps = f"step {first}" if first == last else f"steps {first}–{last}"
+        return "off", f"{name} ({steps})"
+    if not math.isfinite(ratio):
+        return "", ""
+    seen = drawn[:-1] if cut else drawn  # the edge point ends a cut path
+    back = box is not None and bool(_outside(seen, *_corners(box)).any())
+    notes = [f"{ratio:.2f}×"]
+    notes += ["out of the range and back"] if back else []
+    notes += ["up to the range's edge"] if cut else []
+    shape = "straight" if ratio <= _STRAIGHT and not back else "curved"
+    return shape, f"{name} ({', '.join(notes)})"
 
 
 def _path_shapes(
@@ -1185,34 +1374,19 @@ def _path_shapes(
     names: Sequence[str],
     box: tuple[tuple[float, float], ...] | None = None,
 ) -> dict[str, list[str]]:
-    """``{"zigzag": [...], "straight": [...], "curved": [...], "still": [...]}``: each
-    named group's first path as :func:`_path_turns` and :func:`_zigzags` measure it,
-    with its words: the path inside ``box`` (:func:`_drawn_part`), up to where it first
-    leaves it. Steps are the run's (a long run's inline path is every
-    ``stride``-th point: a move from point ``j`` covers steps ``j·stride + 1`` to
-    ``(j + 1)·stride``)."""
-    from gdlab.results import series_stride
-
+    """``{"zigzag": [...], "straight": [...], "curved": [...], "still": [...], "off":
+    [...]}``: each named group's first path as :func:`_path_shape` measures it, with its
+    words: the path as drawn inside ``box`` (:func:`_drawn_part`). Steps are the run's
+    (a long run's inline path is every ``stride``-th point: a move from point ``j``
+    covers steps ``j·stride + 1`` to ``(j + 1)·stride``)."""
     firsts = _first_runs(results)
-    shapes: dict[str, list[str]] = {"zigzag": [], "straight": [], "curved": [], "still": []}
+    shapes: dict[str, list[str]] = {
+        "zigzag": [], "straight": [], "curved": [], "still": [], "off": []
+    }  # fmt: skip
     for name in names:
-        path = _path_of(firsts[name])
-        drawn = _drawn_part(path, box)
-        turns, starts, ratio = _path_turns(drawn)
-        zig = _zigzags(turns)
-        stride = series_stride(firsts[name])
-        if len(zig) == len(turns) and len(zig) > 2 and len(drawn) == len(path):
-            shapes["zigzag"].append(f"{name} at every step")
-        elif len(zig):  # turns zig[0] … zig[-1]: the moves from zig[0] to zig[-1] + 1
-            first, last = int(starts[zig[0]]) * stride + 1, (int(starts[zig[-1] + 1]) + 1) * stride
-            shapes["zigzag"].append(f"{name} over steps {first}–{last}")
-        elif math.isnan(ratio):
-            shapes["still"].append(name)
-        elif math.isfinite(ratio):
-            edge = ", up to the range's edge" if len(drawn) < len(path) else ""
-            shapes["straight" if ratio <= _STRAIGHT else "curved"].append(
-                f"{name} ({ratio:.2f}×{edge})"
-            )
+        shape, words = _path_shape(firsts[name], name, box)
+        if shape:
+            shapes[shape].append(words)
     return shapes
 
 
@@ -1241,6 +1415,11 @@ def _path_shape_words(
         words.append(
             f"Curving without zigzagging (length over the straight line): "
             f"{joined(shapes['curved'])}."
+        )
+    if shapes["off"]:
+        words.append(
+            "Off the plotted range in one straight move, too soon to show a shape: "
+            f"{joined(shapes['off'])}."
         )
     if shapes["still"]:
         words.append(f"Never moved from the start: {joined(shapes['still'])}.")
@@ -1306,10 +1485,17 @@ def _outside_words(
 
 def _function_loss_look_for(results: Mapping[str, Any], fn: functions2d.Function2D) -> str:
     finals = _function_finals(results, fn)
-    if fn.minima:
+    minimum = _has_minimum(results, fn)
+    if minimum:
         text = (
             "f at each step on a log axis: a straight falling line is steady (linear) "
             "convergence, a line that bends down speeds up, and bumps are overshoots."
+        )
+    elif minimum is None:  # a typed expression: whether f has a minimum is not known
+        text = (
+            "f at each step on a log axis (symmetric log where f reaches 0 or below): a "
+            "falling line is progress, a line that levels off has stopped going down (at a "
+            "minimum, or on a flat stretch), and bumps are overshoots."
         )
     else:  # nothing to converge to: f falls without end along a path that escapes
         text = (
@@ -1461,7 +1647,7 @@ def _function_plans(
     function: functions2d.Function2D | None,
     marked: str,
 ) -> list[_Plan]:
-    fn = _function_of(problem, function)
+    fn = _function_of(problem, function, results=results)
     plans: list[_Plan] = []
     if _has_paths(runs):
         plans.append(
@@ -1471,7 +1657,8 @@ def _function_plans(
                 "Contour lines of f (darker is lower) with each group's path (its first run), "
                 "a small marker every step or so, the start ○, each end point as a large "
                 "marker with a black edge (× for a diverged path: where it stopped, or where "
-                f"it crossed the edge on its way out){_plus_words(fn, ' and + at the minimum')}. "
+                "it crossed the edge on its way out)"
+                f"{_plus_words(fn, f' and {TARGET_WORDS} at the minimum')}. "
                 + _overlay_axes_words(results, fn),
                 lambda: overlay_figure(results, function=fn),
                 lambda: _paths_look_for(results, fn, grid=False),
@@ -1483,7 +1670,8 @@ def _function_plans(
                 f"Paths on {fn.description}, one optimizer per panel",
                 "Seed 001's grid: each panel holds one group's path (its colour, a marker at "
                 "each step) and the other groups' paths in light grey;"
-                f"{_plus_words(fn, ' + marks the minimum,')} × where a diverged path stops, "
+                f"{_plus_words(fn, f' {TARGET_WORDS} marks the minimum,')} "
+                "× where a diverged path stops, "
                 "or where it crosses the panel's edge on its way out.",
                 lambda: paths_figure(results, function=fn),
                 lambda: _paths_look_for(results, fn, grid=True),
@@ -1505,8 +1693,13 @@ def _function_plans(
     return plans
 
 
+#: The captions' words for the minimum's marker (:func:`_target`).
+TARGET_WORDS = "a target (a ring with four ticks)"
+
+
 def _plus_words(fn: functions2d.Function2D, words: str) -> str:
-    """``words`` (what the + means) where ``fn`` has a minimum to mark, else ``""``."""
+    """``words`` (what the minimum's target means) where ``fn`` has a minimum to mark,
+    else ``""``."""
     return words if fn.minima else ""
 
 
@@ -2428,12 +2621,18 @@ def _save(fig: Figure, directory: Path, name: str) -> None:
 
 
 def _function_of(
-    problem: Mapping[str, Any], function: functions2d.Function2D | None = None
+    problem: Mapping[str, Any],
+    function: functions2d.Function2D | None = None,
+    *,
+    results: Mapping[str, Any] | None = None,
 ) -> functions2d.Function2D:
     """The 2-D function of ``problem``: ``function`` when given (a user's own
     :class:`~gdlab.functions2d.Function2D`), a ``Function2D`` held in
-    ``problem["function"]`` (a document built in Python), a typed expression
-    (problem kind ``"expression"``), else the registered function of that name."""
+    ``problem["function"]`` (a document built in Python), else what the problem's
+    registered kind builds from the ``[problem]`` table of the ``results``' ``config``
+    (any ``function2d`` kind, one's own too:
+    :meth:`gdlab.experiments.ProblemSpec.function`). A document without that table
+    (written by hand) names a typed expression or a registered function."""
     if function is not None:
         if not isinstance(function, functions2d.Function2D):
             fail("function", "a gdlab.functions2d.Function2D", function, kind=TypeError)
@@ -2441,6 +2640,9 @@ def _function_of(
     block = problem.get("function") or {}
     if isinstance(block, functions2d.Function2D):
         return block
+    table = ((results or {}).get("config") or {}).get("problem")
+    if isinstance(table, Mapping) and table.get("kind") == problem.get("kind"):
+        return _kind_function(table)
     if block.get("expression"):  # a function typed as text (problem kind "expression")
         from gdlab import expressions
 
@@ -2448,7 +2650,31 @@ def _function_of(
             block["expression"], xlim=_range(block, "xlim", (-5, 5)),
             ylim=_range(block, "ylim", (-5, 5)),
         )  # fmt: skip
-    return functions2d.get(block.get("name") or problem.get("name"))
+    name = block.get("name") or problem.get("name")
+    if name not in functions2d.FUNCTIONS:  # nothing else names it
+        fail(
+            f"results['problem']: the function of problem kind {problem.get('kind')!r}",
+            f"one of {', '.join(map(repr, functions2d.FUNCTIONS))}, or come with the "
+            "document's config (its [problem] table, the kind registered) or function=",
+            name,
+        )
+    return functions2d.get(name)
+
+
+def _kind_function(table: Mapping[str, Any]) -> functions2d.Function2D:
+    """The function that the ``[problem]`` table of a report's ``config`` builds with its
+    registered kind; a kind not registered in this process is named."""
+    from gdlab.experiments import ExperimentError, ProblemSpec
+
+    try:
+        return ProblemSpec.from_table(table, "config.problem").function()
+    except ExperimentError as error:
+        kind = table.get("kind")
+        raise ValueError(
+            f"results['config']['problem']: cannot draw the function of problem kind "
+            f"{kind!r} ({error}); register the kind (import the module that calls "
+            "gdlab.problems.register_kind) before drawing its report"
+        ) from None
 
 
 def _function_block(problem: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -2651,7 +2877,7 @@ def _function_setup(
             f"a 2-D function (traits with 'function2d') for the {what} figure",
             (problem or {}).get("kind"),
         )
-    fn = _function_of(problem or {}, function)
+    fn = _function_of(problem or {}, function, results=results)
     block = _function_block(problem or {})
     xlim = _range(block, "xlim", fn.xlim)
     ylim = _range(block, "ylim", fn.ylim)
@@ -2734,6 +2960,38 @@ def _start_marker(ax: Axes, point: Sequence[float]) -> None:
     ax.plot(
         [point[0]], [point[1]], "o", ms=8, mfc="white", mec="black", mew=1.2, zorder=9,
         label="start",
+    )  # fmt: skip
+
+
+@functools.cache
+def _target() -> Any:
+    """The minimum's marker: a ring with four ticks pointing out, open in the middle (a
+    target, the interactive chart's ``"target"``). No run's marker has that shape
+    (:data:`~gdlab.report.palette.MARKERS`: not the + of Nesterov's filled ``P``), and
+    an end marker on the minimum shows through the ring."""
+    from matplotlib.path import Path as Shape
+
+    ticks = [Shape([(c * 0.5, s * 0.5), (c, s)]) for c, s in ((1, 0), (0, 1), (-1, 0), (0, -1))]
+    return Shape.make_compound_path(Shape.circle(radius=0.5), *ticks)
+
+
+def _minimum_markers(ax: Axes, minima: Sequence[Sequence[float]], size: float = 20) -> None:
+    """Each minimum as a target (:func:`_target`) over the paths and their end markers."""
+    for point in minima:
+        ax.plot(
+            [point[0]], [point[1]], ls="none", marker=_target(), ms=size, mfc="none",
+            mec="black", mew=1.4, zorder=9,
+        )  # fmt: skip
+
+
+def _minimum_entry() -> Any:
+    """The legend's entry for :func:`_minimum_markers`' targets: smaller, so that it
+    keeps to its row."""
+    from matplotlib.lines import Line2D
+
+    return Line2D(
+        [], [], ls="none", marker=_target(), ms=13, mfc="none", mec="black", mew=1.2,
+        label="minimum",
     )  # fmt: skip
 
 
@@ -2832,8 +3090,9 @@ def overlay_figure(
     the paths and the minima (within ``problem.function.xlim``/``ylim``),
     each path in its group's style with a small marker per step (about 60
     on a long path), the start as ○, each end as a large
-    marker with a black edge, ``x`` where a diverged path stops and ``+``
-    at the minima; the legend (outside, right) gives f at each end.
+    marker with a black edge, ``x`` where a diverged path stops and a target
+    (:func:`_target`) at the minima; the legend (outside, right) gives f at
+    each end and names the start and the minimum.
     ``function`` is any :class:`~gdlab.functions2d.Function2D` (a user's
     own); by default the document's.
     """
@@ -2868,14 +3127,13 @@ def overlay_figure(
                 _end_marker(ax, path[-1], style)
         for start in dict.fromkeys(starts):
             _start_marker(ax, start)
-        for point in minima:
-            ax.plot([point[0]], [point[1]], "+", color="black", ms=12, mew=1.8, zorder=9)
+        _minimum_markers(ax, minima)
         ax.set_xlim(*xlim)
         ax.set_ylim(*ylim)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         ax.set_title(f"Every path on {fn.description}")
-        _legend(ax)
+        _legend(ax, handles=_legend_handles(ax) + ([_minimum_entry()] if minima else []))
     return fig
 
 
@@ -2893,8 +3151,9 @@ def paths_figure(
     :class:`~gdlab.functions2d.Function2D`, a user's own too) over
     ``problem.function.xlim``/``ylim`` on a ``resolution``² grid at
     ``levels`` quantile levels; the group's path in its colour with its
-    marker at each step, the other groups' paths in light grey; ``+`` at the
-    minima; ``x`` at the end of a diverged path. Groups are laid out ⌈n/3⌉ ×
+    marker at each step, the other groups' paths in light grey; a target
+    (:func:`_target`) at the minima; ``x`` at the end of a diverged path.
+    Groups are laid out ⌈n/3⌉ ×
     min(n, 3) (2 × 3 for six). The axes keep the function's range, so a path
     that leaves it is clipped.
     """
@@ -2927,8 +3186,7 @@ def paths_figure(
                 if _diverged(run):
                     (x, y), left = _exit(path, xlim, ylim)
                     _mark_end(ax, x, y, "black", clip=not left)
-            for point in minima:
-                ax.plot([point[0]], [point[1]], "+", color="black", markersize=10, mew=1.5)
+            _minimum_markers(ax, minima, size=16)
             title = _run_title(run)
             if _diverged(run):
                 title += f"\n{stops.divergence_words(run)}"
@@ -3211,8 +3469,8 @@ def _function_loss_scale(
     """A log axis for f's values where one shows them all: log, or symmetric log; its
     top at most ``ceiling`` (diverged runs leave it).
 
-    A log axis of under 3 decades labels its ticks as plain numbers (``2``, ``5``),
-    as :func:`_apply`'s; a symmetric log axis keeps only ticks whose labels do not
+    A log axis labels its ticks as :func:`_apply`'s (:func:`_log_ticks`: under 3 decades
+    as plain numbers, ``2``, ``5``); a symmetric log axis keeps only ticks whose labels do not
     collide (:func:`_apart_ticks`)."""
     every = np.concatenate(values) if values else np.empty(0)
     every = every[np.isfinite(every)]
@@ -3222,9 +3480,7 @@ def _function_loss_scale(
         ax.set_yscale("log", nonpositive="mask")
         if _cap(ax, ceiling):  # the bottom margin as for an axis from the data to there
             ax.set_ylim(bottom=float(every.min()) / (ax.get_ylim()[1] / float(every.min())) ** 0.05)
-        low, high = ax.get_ylim()
-        if math.log10(high / low) < 3:
-            _plain_log_ticks(ax.yaxis, view=(low, high))
+        _log_ticks(ax.yaxis, ax.get_ylim())
         return
     linthresh = function_symlog(values, ceiling)
     if linthresh is None:

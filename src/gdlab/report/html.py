@@ -45,7 +45,7 @@ from typing import Any
 from urllib.parse import quote
 
 from gdlab import _io
-from gdlab._text import number
+from gdlab._text import joined, number
 from gdlab.report import stops, tuning_text
 from gdlab.report.schema import dumps
 
@@ -617,16 +617,24 @@ def _tuned_cell(c: Mapping[str, Any], name: str) -> tuple[str, str]:
     return text, repr(float(value)) if numeric else ""
 
 
+def _comparison_label(row: Mapping[str, Any]) -> str:
+    """The run a comparison row is of: its label (a report made before rows had one:
+    its ``group``, then the label of a run that was its own group)."""
+    return str(row.get("label") or row["group"])
+
+
 def _comparison_cells(
     row: Mapping[str, Any], c: Mapping[str, Any], names: Sequence[str], accuracy: bool
 ) -> list[tuple[str, str]]:
+    label, group = _comparison_label(row), row.get("group")
+    name = label if group in (None, label) else f"{label} (in group {group})"  # as the Summary
     loss, loss_key = _pm(row.get("final_loss_mean"), row.get("final_loss_std"))
     acc = _pm_percent(row.get("test_accuracy_mean"), row.get("test_accuracy_std"))
     steps = row.get("steps_to_target")
     within = row.get("within_10_percent")
     cells = [
-        (row["group"], ""),
-        *(_tuned_cell(c, name) for name in names),
+        (name, ""),
+        *(_tuned_cell(c, tuned) for tuned in names),
         (str(row["seeds"]), str(row["seeds"])),
         (loss, loss_key),
         acc,
@@ -792,7 +800,7 @@ def _comparison(series: Mapping[str, Any], results: Mapping[str, Any] | None = N
     )
     body = []
     for index, row in enumerate(rows):
-        c = configurations.get(row["group"]) or {}
+        c = configurations.get(_comparison_label(row)) or {}
         c = c if isinstance(c, Mapping) else {}
         cells = _comparison_cells(row, c, names, accuracy)
         cells[1 + len(names) : 1 + len(names)] = _validation_cells(
@@ -841,25 +849,38 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return sum(found) / len(found) if found else None
 
 
+def _run_name(run: Mapping[str, Any]) -> str:
+    """What names a run's seeds together: its label (the same for each of its seeds)."""
+    return str(run.get("label") or run.get("group") or run.get("id") or "run")
+
+
 def _ranking_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per group: the mean over its seeds that did not diverge, ranked as the
-    command line ranks runs (best test, else train, accuracy; then lowest final loss;
-    a group with a diverged or failed seed after the groups whose seeds all finished,
-    as a diverged run after the runs that finished; groups that only diverged last)."""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
+    """One row per run (a configuration, its seeds once): the mean over its seeds that
+    did not diverge, ranked as the command line ranks runs (best test, else train,
+    accuracy; then lowest final loss; a run with a diverged or failed seed after the
+    runs whose seeds all finished, as a diverged run after the runs that finished; runs
+    that only diverged last). A ``group`` holding several runs is one curve in the
+    figures, but not one row here: a mean of different optimizers is no run's result.
+    ``group`` names a row's figure curve where that holds more than this run (or is
+    named otherwise), else ``None``."""
+    seeds: dict[str, list[Mapping[str, Any]]] = {}
     for run in runs:
-        name = str(run.get("group") or run.get("label") or run.get("id") or "run")
-        groups.setdefault(name, []).append(run)
+        seeds.setdefault(_run_name(run), []).append(run)
+    curves: dict[str, list[str]] = {}  # each figure curve's runs
+    for name, members in seeds.items():
+        curves.setdefault(str(members[0].get("group") or name), []).append(name)
     rows = []
-    for name, members in groups.items():
+    for name, members in seeds.items():
         ran = [r for r in members if r.get("status") != "failed"]
         ok = [r for r in ran if r.get("status") != "diverged"] or ran
         test = _mean([_metric(r, "test_accuracy") for r in ok])
         train = _mean([_metric(r, "train_accuracy") for r in ok])
         diverged = [r for r in members if r.get("status") == "diverged"]
+        group = str(members[0].get("group") or name)
         rows.append(
             {
-                "group": name,
+                "run": name,
+                "group": None if curves[group] == [name] else group,
                 "seeds": len(members),
                 "diverged": len(diverged),
                 "failed": len(members) - len(ran),
@@ -899,10 +920,12 @@ def _ranking_status(row: Mapping[str, Any]) -> str:
 
 
 def _ranking_row(rank: int, row: Mapping[str, Any], accuracy: bool, seeds: bool) -> str:
-    """One ranked group as a table row (red when every seed diverged)."""
+    """One ranked run as a table row (red when every seed diverged); a run of a group
+    of several says which group (its curve in the figures)."""
+    name = row["run"] if row.get("group") is None else f"{row['run']} (in group {row['group']})"
     cells = [
         f'<td class="rank">{rank}</td>',
-        f"<td>{_e(row['group'])}</td>",
+        f"<td>{_e(name)}</td>",
         f'<td class="num">{_e(_number(row["final_loss"]))}</td>',
         f'<td class="num best">{_e(_number(row["best_loss"]))}</td>',
     ]
@@ -949,6 +972,23 @@ def _ranking_note(accuracy: bool, test: bool, seeds: bool) -> str:
     return order + (mean if seeds else "") + "."
 
 
+def _groups_note(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Which runs each named group holds: a group is one curve in the figures (the mean
+    over its runs' seeds), each of its runs a row here. ``""`` where every run is its
+    own group."""
+    groups: dict[str, list[str]] = {}
+    for row in rows:
+        if row.get("group") is not None:
+            groups.setdefault(row["group"], []).append(row["run"])
+    if not groups:
+        return ""
+    held = "; ".join(f"{name}: {joined(names)}" for name, names in groups.items())
+    return (
+        f" The figures draw each group as one curve, the mean over its runs and their "
+        f"seeds ({held}); this table ranks each run on its own."
+    )
+
+
 def _ranking(runs: Sequence[Mapping[str, Any]]) -> str:
     rows = _ranking_rows(runs)
     if not rows:
@@ -959,7 +999,8 @@ def _ranking(runs: Sequence[Mapping[str, Any]]) -> str:
     head = _ranking_head(accuracy, test, seeds)
     body = [_ranking_row(rank, row, accuracy, seeds) for rank, row in enumerate(rows, 1)]
     return (
-        f'<p class="table-note">{_e(_ranking_note(accuracy, test, seeds))}</p>\n'
+        f'<p class="table-note">{_e(_ranking_note(accuracy, test, seeds) + _groups_note(rows))}'
+        "</p>\n"
         '<div class="table-wrap"><table id="ranking" class="ranking">\n'
         f"<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n"
         "</table></div>"

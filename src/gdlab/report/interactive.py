@@ -196,13 +196,23 @@ def _loss_figure_scale(curves: Sequence[Any]) -> tuple[dict[str, Any], bool]:
     return _scale_block(chosen.kind, chosen.reason, positive, ranges), cut
 
 
+#: The loss figure of a 2-D function autoscales its axis: a margin of a twentieth of the
+#: span either side (matplotlib's default; in decades on its log axis).
+FUNCTION_MARGIN = 0.05
+
+
 def _function_scale(curves: Sequence[Any]) -> dict[str, Any]:
-    """f's y-axis: the loss figure's symmetric log axis where f reaches 0 or below
-    (:func:`~gdlab.report.figures.function_symlog`: a saddle's f runs off to −∞), with
-    its ``linthresh``, holding every value (a margin of a twentieth either side, in its
-    units), and a switch to a linear axis that holds them all too; else :func:`_scale`'s."""
+    """f's y-axis, as the loss figure's (:func:`~gdlab.report.figures.loss_figure`), holding
+    every value (a margin of a twentieth either side, in its units), with a switch to a
+    linear axis that holds them all too: a log axis where f stays above 0 (not
+    :func:`_scale`'s 1st to 99th percentiles: a path's f that dips for a few steps, to its
+    best, would run off the bottom), else a symmetric log axis
+    (:func:`~gdlab.report.figures.function_symlog`: a saddle's f runs off to −∞), with its
+    ``linthresh``."""
     values = _finite(curves)
     linthresh = function_symlog([np.asarray(c, dtype=np.float64) for c in curves if len(c)])
+    if values.size and values.min() > 0:
+        return _whole_scale(values, True, margin=FUNCTION_MARGIN)
     if linthresh is None or not values.size:
         return _scale(curves)
 
@@ -218,9 +228,9 @@ def _function_scale(curves: Sequence[Any]) -> dict[str, Any]:
         return math.copysign(size, u)
 
     low, high = units(float(values.min())), units(float(values.max()))
-    margin = 0.05 * ((high - low) or 1.0)
+    margin = FUNCTION_MARGIN * ((high - low) or 1.0)
     ranges = {
-        "linear": _whole_range(values, False),
+        "linear": _whole_range(values, False, FUNCTION_MARGIN),
         "symlog": [back(low - margin), back(high + margin)],
     }
     if not np.isfinite(list(ranges.values())).all():  # f near the float range's end
@@ -233,29 +243,32 @@ def _limits(scale: Any) -> list[float]:
     return [scale.low, scale.high]
 
 
-def _whole_range(values: np.ndarray, log: bool) -> list[float]:
-    """``values``'s span with a margin of a tenth of it either side (as the figure's
-    ``margins(y=0.1)``; on a log axis a tenth of the span in decades)."""
+def _whole_range(values: np.ndarray, log: bool, margin: float = 0.1) -> list[float]:
+    """``values``'s span with a ``margin`` share of it either side (a tenth: as the
+    figure's ``margins(y=0.1)``; on a log axis that share of the span in decades)."""
     lo, hi = float(values.min()), float(values.max())
     if log:
-        factor = (hi / lo) ** 0.1 if hi > lo else 2.0
+        factor = (hi / lo) ** margin if hi > lo else 2.0
         return [lo / factor, hi * factor]
     span = (hi - lo) or (abs(lo) or 1.0)
-    return [lo - 0.1 * span, hi + 0.1 * span]
+    return [lo - margin * span, hi + margin * span]
 
 
-def _whole_scale(values: np.ndarray, log: bool, band: np.ndarray | None = None) -> dict[str, Any]:
+def _whole_scale(
+    values: np.ndarray, log: bool, band: np.ndarray | None = None, margin: float = 0.1
+) -> dict[str, Any]:
     """A y-axis holding every one of ``values`` (finite) and of ``band`` (finite: a
     shaded band's edges, which a log axis holds where they are positive, as matplotlib
-    autoscales a log axis), log if ``log`` (and every value positive); for a few points,
-    where :func:`_scale`'s percentiles would cut the extremes off."""
+    autoscales a log axis), log if ``log`` (and every value positive), with a ``margin``
+    share of the span either side (:func:`_whole_range`); for a few points, where
+    :func:`_scale`'s percentiles would cut the extremes off."""
     if not values.size:
         return _scale([])
     band = np.empty(0) if band is None else band
     positive = bool(values.min() > 0)
-    ranges = {"linear": _whole_range(np.concatenate([values, band]), False)}
+    ranges = {"linear": _whole_range(np.concatenate([values, band]), False, margin)}
     if positive:
-        ranges["log"] = _whole_range(np.concatenate([values, band[band > 0]]), True)
+        ranges["log"] = _whole_range(np.concatenate([values, band[band > 0]]), True, margin)
     kind = "log" if log else "linear"
     return _scale_block(kind, "log axis" if log and positive else "linear axis", positive, ranges)
 
@@ -735,26 +748,18 @@ def _lr_chart(results: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _function_of(
-    problem: Mapping[str, Any], function: functions2d.Function2D | None
+    results: Mapping[str, Any], function: functions2d.Function2D | None
 ) -> functions2d.Function2D | None:
-    """The 2-D function to draw contours of, or ``None`` if it cannot be had."""
-    if isinstance(function, functions2d.Function2D):
-        return function
-    block = problem.get("function")
-    if isinstance(block, functions2d.Function2D):
-        return block
-    if not isinstance(block, Mapping):
-        return None
-    if block.get("expression"):
-        from gdlab import expressions
+    """The 2-D function to draw contours of (the figures', from the problem's registered
+    kind: :func:`gdlab.report.figures._function_of`), or ``None`` if it cannot be had."""
+    from gdlab.report.figures import _function_of as function_of
 
-        lo_x, hi_x = block.get("xlim") or (-5, 5)
-        lo_y, hi_y = block.get("ylim") or (-5, 5)
-        return expressions.function(
-            block["expression"], xlim=(float(lo_x), float(hi_x)), ylim=(float(lo_y), float(hi_y))
-        )
+    problem = results.get("problem") or {}
+    block = problem.get("function")
+    if function is None and not isinstance(block, Mapping | functions2d.Function2D):
+        return None
     try:
-        return functions2d.get(block.get("name") or problem.get("name"))
+        return function_of(problem, function, results=results)
     except (KeyError, ValueError, TypeError):
         return None
 
@@ -880,7 +885,9 @@ def _exit_cross(
     return [cross]
 
 
-def _marks(points: Sequence[Sequence[float]], name: str, symbol: str, what: str) -> dict:
+def _marks(
+    points: Sequence[Sequence[float]], name: str, symbol: str, what: str, size: int = 13
+) -> dict:
     array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     return {
         "mode": "markers",
@@ -890,7 +897,7 @@ def _marks(points: Sequence[Sequence[float]], name: str, symbol: str, what: str)
         "x": _rounded(array[:, 0]),
         "y": _rounded(array[:, 1]),
         "meta": what,
-        "marker": {"symbol": symbol, "size": 13, "color": "#000000"},
+        "marker": {"symbol": symbol, "size": size, "color": "#000000"},
         "hover": _hover("x", "y") | {"pair": True},
     }
 
@@ -920,7 +927,7 @@ def _overlay_chart(
     problem = results.get("problem") or {}
     runs = _runs(results)
     firsts = _first_paths(runs)
-    fn = _function_of(problem, function)
+    fn = _function_of(results, function)
     if not firsts or fn is None:
         return None
     block = problem.get("function") if isinstance(problem.get("function"), Mapping) else {}
@@ -953,7 +960,9 @@ def _overlay_chart(
     traces.append(_marks(starts, "start", "circle-open", "start"))
     minima = block.get("minima") if block.get("minima") is not None else fn.minima
     if minima:
-        traces.append(_marks(minima, "minimum", "cross-thin", "minimum"))
+        # a target, as the figure's: no run's marker (Nesterov's is a cross), and an end
+        # marker on the minimum shows through its open middle
+        traces.append(_marks(minima, "minimum", "target", "minimum", size=20))
     axes = _axes("x", "y")
     axes["xaxis"]["range"], axes["yaxis"]["range"] = xlim, ylim
     return _chart("overlay", f"Every path on {fn.description}", traces, axes, None,
