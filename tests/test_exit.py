@@ -211,6 +211,19 @@ def test_output_left_unwritten_at_the_end_is_told_with_exit_code_1(tmp_path):
     )
 
 
+def _signal_when(process, ready, signum) -> str:
+    """Send ``signum`` to ``process`` once ``ready()`` is true (or it has ended); its stderr."""
+    try:
+        while not ready() and process.poll() is None:
+            time.sleep(0.02)
+        process.send_signal(signum)
+        return process.communicate(timeout=120)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="no SIGTERM here")
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
 def test_sigterm_and_sighup_keep_what_finished_as_ctrl_c_does(tmp_path, name):
@@ -220,15 +233,7 @@ def test_sigterm_and_sighup_keep_what_finished_as_ctrl_c_does(tmp_path, name):
          "--workers", "1", "--out", "R"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    try:
-        while not list(tmp_path.glob(".R.tmp-*/results.json")) and process.poll() is None:
-            time.sleep(0.02)
-        process.send_signal(signum)
-        _, err = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    err = _signal_when(process, lambda: list(tmp_path.glob(".R.tmp-*/results.json")), signum)
     assert process.returncode == 128 + signum, err
     assert "Traceback" not in err
     assert err.startswith("gdlab: interrupted; ")
@@ -282,15 +287,7 @@ def test_a_background_job_with_ctrl_c_ignored_still_stops_on_sigterm(tmp_path, n
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as `cmd &` does
     )  # fmt: skip
-    try:
-        while not _two_runs_staged(tmp_path) and process.poll() is None:
-            time.sleep(0.02)
-        process.send_signal(signum)
-        _, err = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    err = _signal_when(process, lambda: _two_runs_staged(tmp_path), signum)
     assert process.returncode == 128 + signum, err
     assert err == "gdlab: interrupted; the finished runs are in R\n"
     results = json.loads((tmp_path / "R" / "results.json").read_text())

@@ -15,6 +15,7 @@ from gdlab import cli, selection, tuning
 from gdlab._checks import ConfigError
 from gdlab.experiments import builtin
 from gdlab.experiments.model import Experiment
+from test_tuning_round9 import steeper  # every rate down to the hard bound 1e-6 diverges
 
 
 def _bowl(steps: int = 5) -> Experiment:
@@ -103,16 +104,6 @@ def test_a_report_whose_tuning_now_chooses_otherwise_says_so_not_tuned_again(tmp
 
 
 # ------------------------------------------------------------------ F2: all diverged
-
-
-def steeper() -> Experiment:
-    """Every rate down to the hard bound 1e-6 diverges."""
-    return Experiment.from_dict(
-        {"name": "steeper",
-         "problem": {"kind": "expression", "expression": "1e8*(x^2 + y^2)", "start": [1.0, 1.0]},
-         "training": {"steps": 200},
-         "runs": [{"label": "SGD", "optimizer": "sgd", "lr": 0.5}]}
-    )  # fmt: skip
 
 
 def test_a_run_whose_every_candidate_diverged_is_flagged_in_the_table(tmp_path):
