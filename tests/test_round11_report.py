@@ -197,6 +197,12 @@ def test_the_loss_look_for_calls_no_diverged_blow_up_noise() -> None:
     assert "SGD diverged: × marks the step where it did." in look
 
 
+def test_a_group_with_one_diverged_seed_says_how_many_diverged() -> None:
+    look = figures._loss_look_for({"problem": _DATA, "runs": _mixed_seeds()})
+    assert "1 of the 3 runs of Mini-batch diverged: × marks the step where it did." in look
+    assert look.count("Mini-batch diverged") == 1  # not also as if all of it had
+
+
 # --- 7. the accuracy sentence says what the figure shows -------------------------------------
 
 

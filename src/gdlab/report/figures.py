@@ -1011,15 +1011,21 @@ def _diverged_words(
 ) -> str:
     """The groups that diverged: those with a × on their curve, and those that diverged
     before any loss was recorded (in the legend, without a curve)."""
-    marked = [c.name for c in curves if c.ends]
+    marked = [c for c in curves if c.ends]
     drawn = {c.name for c in curves}
     unseen = [
         name for name, group in groups.items() if name not in drawn and any(map(_diverged, group))
     ]
     text = ""
     if marked:
-        each = "each" if len(marked) > 1 else "it"
-        text += f" {joined(marked)} diverged: × marks the step where {each} did."
+        # a group some of whose seeds diverged says how many: its curve is the others'
+        who = [
+            c.name if len(c.ends) == len(groups.get(c.name, ())) or c.name not in groups
+            else f"{len(c.ends)} of the {len(groups[c.name])} runs of {c.name}"
+            for c in marked
+        ]  # fmt: skip
+        each = "each" if len(marked) > 1 or len(marked[0].ends) > 1 else "it"
+        text += f" {joined(who)} diverged: × marks the step where {each} did."
     if unseen:
         text += (
             f" {joined(unseen)} diverged before any loss was recorded, so "
