@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -116,9 +117,9 @@ def test_a_run_whose_every_candidate_diverged_is_flagged_in_the_table(tmp_path):
     ] is None  # fmt: skip
     table = cli._tune_table(document).splitlines()
     headers = table[0].split()
-    row = cli._tune_row("SGD", sgd, accuracy=False)
+    row = cli._tune_row("SGD", sgd)
     columns = ["run", "chosen", "default?", "val. loss", "±", "val. accuracy",
-               "default's loss", "within 10%", "diverged", "notes"]  # fmt: skip
+               "default's loss", "default's acc.", "within 10%", "diverged", "notes"]  # fmt: skip
     cell = dict(zip(columns, row, strict=True))
     assert headers[:3] == ["run", "chosen", "default?"]
     assert cell["chosen"] == "-"
@@ -136,15 +137,21 @@ def test_a_run_that_chose_nothing_for_failures_says_no_tuned_setting_beside_them
         "points": [{"hyperparameters": {"lr": 0.1}, "diverged": 0, "failed": 1}],
     }  # fmt: skip
     assert tuning.untuned_note(configuration) == "no tuned setting"
-    assert cli._tune_row("SGD", configuration, accuracy=False)[-1] == "no tuned setting; 1 failed"
+    assert cli._tune_row("SGD", configuration)[-1] == "no tuned setting; 1 failed"
 
 
 def test_a_single_scores_spread_is_a_hyphen_like_its_neighbours(tmp_path):
-    """A 2-D function's final loss is one score: no spread, shown "-" as docs/tuning.md says."""
+    """A 2-D function's final loss is one score: no spread, shown "-" as docs/tuning.md says;
+    the terminal's table leaves out the columns a function cannot fill (spread, accuracy)
+    and calls its score the final loss, not a validation loss."""
     document = tuning.tune(_bowl(), tmp_path / "T", budget=2, progress=False)
-    _, _, row = cli._tune_table(document).splitlines()
-    assert cli._tune_row("SGD", document["configurations"]["SGD"], accuracy=False)[4] == "-"
+    head, _, row = cli._tune_table(document).splitlines()
+    assert cli._tune_row("SGD", document["configurations"]["SGD"])[4] == "-"
     assert "—" not in row
+    assert re.split(r"\s{2,}", head.strip()) == [
+        "run", "chosen", "default?", "final loss", "default's loss", "within 10%", "diverged",
+        "notes",
+    ]  # fmt: skip
 
 
 # ------------------------------------------------------------------ F3: decimal widening

@@ -1150,7 +1150,7 @@ def _first_error(out: Path, task_id: str) -> str:
     return f"see the record of task {task_id!r} in {out}"
 
 
-def _tune_row(label: str, c: Mapping[str, Any], accuracy: bool) -> list[str]:
+def _tune_row(label: str, c: Mapping[str, Any]) -> list[str]:
     from gdlab.tuning import MAX_WIDEN, edges, tuned_arguments, tuned_name, untuned_note
 
     best, default = c["best"] or {}, c["default"]
@@ -1182,8 +1182,6 @@ def _tune_row(label: str, c: Mapping[str, Any], accuracy: bool) -> list[str]:
         f"{sum(1 for p in c['points'] if p['diverged'])}/{len(c['points'])}",
         "; ".join(flags),
     ]
-    if not accuracy:  # no classifier: no accuracy of the default to show
-        del row[7]
     return row
 
 
@@ -1202,12 +1200,21 @@ def _tune_table(document: Mapping[str, Any]) -> str:
     )
     by = {c.get("within_10_percent_by", "loss") for c in configurations.values()}
     within = "within 10%" + (" (acc.)" if by == {"accuracy"} else "")
-    headers = ["run", "chosen", "default?", "val. loss", "±", "val. accuracy",
-               "default's loss", "default's acc.", within, "diverged", "notes"]  # fmt: skip
-    if not accuracy:
-        del headers[7]
-    body = [_tune_row(label, c, accuracy) for label, c in configurations.items()]
-    return _aligned(headers, body, left={0, 1, 2, len(headers) - 1})
+    # a 2-D function has no data: one run scores a candidate by its final loss (no spread)
+    data = (document.get("settings") or {"data": True}).get("data") is not None
+    headers = ["run", "chosen", "default?", "val. loss" if data else "final loss", "±",
+               "val. accuracy", "default's loss", "default's acc.", within, "diverged",
+               "notes"]  # fmt: skip
+    dropped = set() if accuracy else {"default's acc."}  # no classifier: no accuracy to show
+    if not data:
+        dropped |= {"±", "val. accuracy"}
+    kept = [i for i, name in enumerate(headers) if name not in dropped]
+    body = [_tune_row(label, c) for label, c in configurations.items()]
+    return _aligned(
+        [headers[i] for i in kept],
+        [[row[i] for i in kept] for row in body],
+        left={0, 1, 2, len(kept) - 1},
+    )
 
 
 def _plot(args: argparse.Namespace, command: str) -> int:
