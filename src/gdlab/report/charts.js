@@ -145,6 +145,46 @@
     return ticks;
   }
 
+  // A date axis's ticks (x: the index of a day in dates, ISO "YYYY-MM-DD"): the calendar's
+  // own marks, the finest level with at most count in [lo, hi] (the 1st, 10th and 20th of
+  // each month; each month's 1st; every 3 or 6 months; each New Year; every 2, 5 or 10
+  // years), labelled "2013" on a New Year, "Jul" on another month's 1st, "Jul 10" on
+  // another day, the first tick with its year ("Jul 2013") where it is not a New Year.
+  // null where the dates are not ISO days (the caller then numbers the ticks).
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var DATE_LEVELS = [
+    function (y, m, d) { return d === 1 || d === 10 || d === 20; },
+    function (y, m, d) { return d === 1; },
+    function (y, m, d) { return d === 1 && m % 3 === 1; },
+    function (y, m, d) { return d === 1 && m % 6 === 1; },
+    function (y, m, d) { return d === 1 && m === 1; },
+    function (y, m, d) { return d === 1 && m === 1 && y % 2 === 0; },
+    function (y, m, d) { return d === 1 && m === 1 && y % 5 === 0; },
+    function (y, m, d) { return d === 1 && m === 1 && y % 10 === 0; }
+  ];
+
+  function dateTicks(lo, hi, count, dates) {
+    var days = [];
+    for (var i = Math.max(0, Math.ceil(lo - 1e-9)); i <= Math.min(dates.length - 1, Math.floor(hi + 1e-9)); i++) {
+      var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(dates[i]);
+      if (!m) { return null; }
+      days.push([i, +m[1], +m[2], +m[3]]);
+    }
+    var picked = days;
+    for (var level = 0; level < DATE_LEVELS.length && picked.length > count; level++) {
+      picked = days.filter(function (day) { return DATE_LEVELS[level](day[1], day[2], day[3]); });
+    }
+    return {
+      ticks: picked.map(function (day) { return day[0]; }),
+      texts: picked.map(function (day, k) {
+        var y = day[1], month = MONTHS[day[2] - 1], d = day[3];
+        if (d === 1 && day[2] === 1) { return String(y); }
+        var text = d === 1 ? month : month + " " + d;
+        return k === 0 ? text + " " + y : text;
+      })
+    };
+  }
+
   // k × step (step 1, 2 or 5 × 10^e), as the double nearest that decimal: not a sum of
   // steps, whose errors add up, nor one rounded to 12 digits, which made every tick of a
   // view under about 1e-11 of its values one value (DEEPEST keeps them apart).
@@ -743,13 +783,17 @@
   // 90 px, fewer where their labels (long on a deep zoom) would run into each other.
   Chart.prototype.xTicks = function (f, sx) {
     var self = this, spec = this.spec, v = this.view;
+    var dated = spec.dates && spec.xaxis.type === "date";
     for (var count = Math.max(2, Math.round(f.w / 90)); ; count--) {
-      var ticks = (this.xType === "log" ? logTicks(v.x[0], v.x[1], count) : linearTicks(v.x[0], v.x[1], count))
-        .filter(function (t) { var at = sx(self.tx(t)); return at >= f.l - 0.5 && at <= f.l + f.w + 0.5; });
-      var texts = spec.dates && spec.xaxis.type === "date" ? ticks.map(function (t) {
-        var day = Math.round(t);
-        return day >= 0 && day < spec.dates.length && Math.abs(day - t) < 1e-6 ? spec.dates[day] : "";
-      }) : tickTexts(ticks);
+      var calendar = dated ? dateTicks(v.x[0], v.x[1], count, spec.dates) : null;
+      var ticks = calendar ? calendar.ticks // days in the view already
+        : (this.xType === "log" ? logTicks(v.x[0], v.x[1], count) : linearTicks(v.x[0], v.x[1], count))
+          .filter(function (t) { var at = sx(self.tx(t)); return at >= f.l - 0.5 && at <= f.l + f.w + 0.5; });
+      var texts = calendar ? calendar.texts
+        : dated ? ticks.map(function (t) {
+          var day = Math.round(t);
+          return day >= 0 && day < spec.dates.length && Math.abs(day - t) < 1e-6 ? spec.dates[day] : "";
+        }) : tickTexts(ticks);
       var crowded = ticks.some(function (t, i) {
         var room = i > 0 ? Math.abs(sx(self.tx(t)) - sx(self.tx(ticks[i - 1]))) : Infinity;
         return room < (textWidth(texts[i]) + textWidth(texts[i - 1] || "")) / 2 + 8;
