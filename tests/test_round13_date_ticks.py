@@ -82,3 +82,14 @@ def test_a_view_without_a_new_year_names_its_year_on_the_first_tick(page: Any) -
     labels = _x_labels(page)
     assert labels[0] in ("May 2012", "Apr 20 2012", "Apr 10 2012"), labels
     assert not any(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) for text in labels)
+
+
+def test_a_few_days_between_two_marks_keep_ticks(page: Any) -> None:
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.evaluate(
+        """() => { const chart = window.gdlabCharts.charts["chart-ewma"];
+                   chart.view.x = [401, 408]; chart.render(); }"""
+    )
+    labels = _x_labels(page)
+    assert len(labels) >= 2, labels
+    assert labels[0] == "Feb 5 2013", labels  # day 401 is 2013-02-05

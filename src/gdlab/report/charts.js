@@ -149,8 +149,9 @@
   // own marks, the finest level with at most count in [lo, hi] (the 1st, 10th and 20th of
   // each month; each month's 1st; every 3 or 6 months; each New Year; every 2, 5 or 10
   // years), labelled "2013" on a New Year, "Jul" on another month's 1st, "Jul 10" on
-  // another day, the first tick with its year ("Jul 2013") where it is not a New Year.
-  // null where the dates are not ISO days (the caller then numbers the ticks).
+  // another day, the first tick with its year ("Jul 2013") where it is not a New Year; a
+  // view of a few days between two marks, every k-th day. null where the dates are not
+  // ISO days (the caller then numbers the ticks).
   var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   var DATE_LEVELS = [
     function (y, m, d) { return d === 1 || d === 10 || d === 20; },
@@ -172,7 +173,13 @@
     }
     var picked = days;
     for (var level = 0; level < DATE_LEVELS.length && picked.length > count; level++) {
-      picked = days.filter(function (day) { return DATE_LEVELS[level](day[1], day[2], day[3]); });
+      var marks = days.filter(function (day) { return DATE_LEVELS[level](day[1], day[2], day[3]); });
+      if (marks.length < 2) { // a few days between two marks: every k-th of them instead
+        var every = Math.ceil(picked.length / count);
+        picked = picked.filter(function (day, k) { return k % every === 0; });
+        break;
+      }
+      picked = marks;
     }
     return {
       ticks: picked.map(function (day) { return day[0]; }),
