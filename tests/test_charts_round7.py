@@ -127,7 +127,7 @@ def test_diverged_path_is_crossed_out_at_the_edge_and_says_so():
     ends = [t for t in sgd if not t["showlegend"]]
     assert len(ends) == 1
     cross = ends[0]
-    assert cross["marker"]["symbol"] == "x"
+    assert cross["marker"]["symbol"] == "x-thin"  # as the figure's (a run's "x" is filled)
     assert cross["edge"] is True
     # where the last segment (-5.9, -4) -> (6, 300) leaves y = 5, inside the x range
     assert cross["y"] == [5.0]

@@ -370,9 +370,13 @@
       case "diamond": return "M" + x + "," + (y - r * 1.2) + "L" + (x + r) + "," + y + "L" + x + "," + (y + r * 1.2) + "L" + (x - r) + "," + y + "Z";
       case "triangle-up": return "M" + x + "," + (y - r * 1.1) + "L" + (x + r) + "," + (y + r * 0.8) + "L" + (x - r) + "," + (y + r * 0.8) + "Z";
       case "triangle-down": return "M" + x + "," + (y + r * 1.1) + "L" + (x + r) + "," + (y - r * 0.8) + "L" + (x - r) + "," + (y - r * 0.8) + "Z";
-      case "cross": case "cross-thin":
+      case "cross": return plus(x, y, r, 0); // matplotlib's "P": a filled plus
+      case "x": return plus(x, y, r * 1.15, Math.PI / 4); // matplotlib's "X": a filled ×
+      case "hexagon": // matplotlib's "h": a filled hexagon, a vertex up
+        return polygon(x, y, 6, function (i) { return Math.PI / 3 * i - Math.PI / 2; }, r * 1.05);
+      case "cross-thin":
         return "M" + (x - r) + "," + y + "h" + 2 * r + "M" + x + "," + (y - r) + "v" + 2 * r;
-      case "x":
+      case "x-thin": // where a run diverged
         return "M" + (x - s) + "," + (y - s) + "l" + 2 * s + "," + 2 * s + "M" + (x - s) + "," + (y + s) + "l" + 2 * s + "," + -2 * s;
       case "target": // a minimum: a ring with four ticks out, open in the middle (not a run's cross)
         var h = r / 2;
@@ -391,9 +395,27 @@
     }
   }
 
+  // A regular polygon of n vertices at the given angles, radius rr, as a closed path.
+  function polygon(x, y, n, angle, rr) {
+    var d = "";
+    for (var i = 0; i < n; i++) {
+      d += (i ? "L" : "M") + (x + rr * Math.cos(angle(i))).toFixed(1) + "," + (y + rr * Math.sin(angle(i))).toFixed(1);
+    }
+    return d + "Z";
+  }
+
+  // A plus of arm length r and arm width 0.6 r, turned by `turn` radians (π/4: a ×), as one outline.
+  function plus(x, y, r, turn) {
+    var w = r * 0.3, c = Math.cos(turn), sn = Math.sin(turn), d = "";
+    var outline = [[w, w], [w, r], [-w, r], [-w, w], [-r, w], [-r, -w], [-w, -w], [-w, -r], [w, -r], [w, -w], [r, -w], [r, w]];
+    outline.forEach(function (p, i) {
+      d += (i ? "L" : "M") + (x + p[0] * c - p[1] * sn).toFixed(1) + "," + (y + p[0] * sn + p[1] * c).toFixed(1);
+    });
+    return d + "Z";
+  }
+
   function stroked(name) {
-    return name === "cross" || name === "cross-thin" || name === "x" || name === "circle-open" || name === "square-open" ||
-      name === "target";
+    return name === "cross-thin" || name === "x-thin" || name === "circle-open" || name === "square-open" || name === "target";
   }
 
   var DASHES = {solid: "", dash: "7,4", dot: "2,3", dashdot: "7,3,2,3"};
@@ -941,7 +963,7 @@
       if (!isFinite(b) && isFinite(c[1]) && c[1] <= 0) { return; } // below a log axis
       if (!isFinite(b) || b < f.t) { b = f.t; } // above the axis (or not finite): held on its edge
       if (b > f.t + f.h + 1) { return; }
-      d += symbol("x", +a.toFixed(1), +b.toFixed(1), 9);
+      d += symbol("x-thin", +a.toFixed(1), +b.toFixed(1), 9);
     });
     return '<path class="end" data-trace="' + index + '" data-group="' + esc(t.legendgroup || "") +
       '" fill="none" stroke="' + color + '" stroke-width="1.8" d="' + d + '"/>';

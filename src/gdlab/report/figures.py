@@ -65,11 +65,13 @@ give the same bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
 import textwrap
 import threading
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -487,6 +489,39 @@ def group_colors(runs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     return {name: style.color for name, style in group_styles(runs).items()}
 
 
+def label_styles(
+    runs: Sequence[Mapping[str, Any]], labels: Iterable[str]
+) -> dict[str, palette.Style]:
+    """A style per run label (a tuned race's configurations) that matches the report's
+    figures (:func:`group_styles`): a raced run's label takes its group's colour and
+    marker (a second label of one group its next line style, to tell the two apart); a
+    label no run raced takes a style after the groups'.
+
+    >>> runs = [{"label": "SGD"}, {"label": "Adam"}]
+    >>> {k: s.color for k, s in label_styles(runs, ["Adam", "SGD"]).items()}
+    {'Adam': '#E69F00', 'SGD': '#0072B2'}
+    """
+    groups = group_styles(runs)
+    group_of = {str(r.get("label")): _group_name(r) for r in runs if r.get("label") is not None}
+    out: dict[str, palette.Style] = {}
+    taken: Counter = Counter()
+    extra = len(groups)
+    for label in dict.fromkeys(str(k) for k in labels):
+        group = group_of.get(label)
+        if group is None:
+            out[label], extra = palette.style(extra), extra + 1
+            continue
+        style, k = groups[group], taken[group]
+        taken[group] += 1
+        if k:  # another configuration of the group: the group's colour, another line
+            d = (palette.LINESTYLES.index(style.linestyle) + k) % len(palette.LINESTYLES)
+            style = dataclasses.replace(
+                style, linestyle=palette.LINESTYLES[d], dash=palette.DASHES[d]
+            )
+        out[label] = style
+    return out
+
+
 def _floats(values: Any) -> np.ndarray:
     """A list of numbers as a float64 array (``None`` or missing: empty)."""
     if values is None:
@@ -839,6 +874,47 @@ def _first_runs(results: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {name: group[0] for name, group in _groups(_runs(results)).items()}
 
 
+def _distinct(group: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One record per run of ``group`` (its first seed), in order: a 2-D function's
+    seeds start at one point and follow its exact gradient, so they draw one path."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for i, run in enumerate(group):
+        found.setdefault(str(run.get("label") or run.get("id") or i), run)
+    return list(found.values())
+
+
+def _group_paths(results: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
+    """Each group's runs as the 2-D figures draw them: every run of the group
+    (:func:`_distinct`), in its style, so that a group of several runs shows them all."""
+    return {name: _distinct(group) for name, group in _groups(_runs(results)).items()}
+
+
+def _path_names(
+    results: Mapping[str, Any], names: Sequence[str], *, diverged: bool | None = None
+) -> list[tuple[str, Mapping[str, Any]]]:
+    """``(words, run)`` for each drawn path of the groups ``names`` (:func:`_group_paths`):
+    a group of one run by the group's name, each run of a larger group by its label; with
+    ``diverged``, only the runs that diverged (``True``) or did not (``False``)."""
+    groups = _group_paths(results)
+    out = []
+    for name in names:
+        runs = groups.get(name, [])
+        for run in runs:
+            if diverged is None or _diverged(run) == diverged:
+                out.append((name if len(runs) == 1 else _run_label(run), run))
+    return out
+
+
+def _run_label(run: Mapping[str, Any]) -> str:
+    return str(run.get("label") or _group_name(run))
+
+
+def _group_title(name: str, runs: Sequence[Mapping[str, Any]]) -> str:
+    """A 2-D group's legend or panel words: a group of one run as the run
+    (:func:`_run_title`), a larger one by its name and how many runs it holds."""
+    return _run_title(runs[0]) if len(runs) == 1 else f"{name} ({len(runs)} runs)"
+
+
 def _overlap_words(results: Mapping[str, Any], clusters: Sequence[Sequence[str]]) -> str:
     """A sentence per set of overlapping curves, with seed 000's reason where it applies."""
     firsts = _first_runs(results)
@@ -1038,20 +1114,23 @@ def _function_finals(
     results: Mapping[str, Any], fn: functions2d.Function2D
 ) -> list[tuple[str, float, bool]]:
     """``(group, f at the end, diverged)``, lowest first, f as the Summary ranks it:
-    the group's mean ``metrics.final_loss`` (:func:`_final_losses`: the point each run
-    evaluates, which for EMA/SWA, Lookahead, Schedule-Free or ASGD is not the end of
-    its path), else f at the end of its first run's path."""
+    the group's mean ``metrics.final_loss`` over its runs that did not diverge
+    (:func:`_final_losses`: the point each run evaluates, which for EMA/SWA, Lookahead,
+    Schedule-Free or ASGD is not the end of its path), else the mean of f at the ends
+    of those runs' paths; ``diverged`` where every run of the group diverged."""
     finals = _final_losses(results)
     out = []
-    for name, run in _first_runs(results).items():
-        path = _path_of(run)
-        if not len(path):
+    for name, runs in _group_paths(results).items():
+        drawn = [run for run in runs if len(_path_of(run))]
+        if not drawn:
             continue
+        gone = all(map(_diverged, drawn))
         value = finals.get(name)
         if value is None:
+            ends = [_path_of(run)[-1] for run in drawn if gone or not _diverged(run)]
             with np.errstate(all="ignore"):
-                value = float(fn.f(path[-1, 0], path[-1, 1]))
-        out.append((name, value, _diverged(run)))
+                value = float(np.mean([float(fn.f(x, y)) for x, y in ends]))
+        out.append((name, value, gone))
     return sorted(out, key=lambda t: (t[2], t[1] if math.isfinite(t[1]) else math.inf))
 
 
@@ -1096,10 +1175,16 @@ def _two_values(first: float, second: float) -> tuple[str, str]:
 
 
 def _elsewhere_words(results: Mapping[str, Any], function2d: bool) -> str:
-    """A sentence per group (its first run) whose path or loss curve ends elsewhere than
-    the point it evaluates, which the Summary and these words rank."""
+    """A sentence per group (its first run; on a 2-D function, per path drawn:
+    :func:`_path_names`) whose path or loss curve ends elsewhere than the point it
+    evaluates, which the Summary and these words rank."""
     words = []
-    for name, run in _first_runs(results).items():
+    named = (
+        _path_names(results, list(_groups(_runs(results))))
+        if function2d
+        else list(_first_runs(results).items())
+    )
+    for name, run in named:
         found = _evaluated_elsewhere(run)
         if found is None:
             continue
@@ -1131,27 +1216,43 @@ def _elsewhere_note(run: Mapping[str, Any]) -> str:
     return f"\n(f along its {trains}, which ends at {there};\nat its {evaluates}: {evaluated})"
 
 
+def _ends_words(finals: Sequence[tuple[str, float, bool]], where: str, several: set[str]) -> str:
+    """Which groups end lowest and highest of ``finals`` (:func:`_function_finals`), ties
+    named together; ``"mean f"`` for a group of ``several`` runs."""
+
+    def f(names: Sequence[str]) -> str:
+        return "mean f" if several & set(names) else "f"
+
+    ok = [t for t in finals if not t[2]]
+    if not ok:
+        return ""
+    # ends that read the same are a tie: every one of them is named, never the first
+    low = [t[0] for t in ok if _fmt(t[1]) == _fmt(ok[0][1])]
+    high = [t[0] for t in ok if _fmt(t[1]) == _fmt(ok[-1][1])]
+    if len(ok) > 1 and len(low) == len(ok):
+        who = "All" if len(ok) == len(finals) else f"All {len(ok)} that do not diverge"
+        return f"{who} end at the same f{where}: {f(low)} = {_fmt(ok[0][1])}. "
+    text = f"Lowest f at the end{where}: {joined(low)} ({f(low)} = {_fmt(ok[0][1])})"
+    if len(ok) > 1:
+        text += f"; highest: {joined(high)} ({f(high)} = {_fmt(ok[-1][1])})"
+    return text + ". "
+
+
 def _paths_look_for(results: Mapping[str, Any], fn: functions2d.Function2D, grid: bool) -> str:
     finals = _function_finals(results, fn)
     ok = [t for t in finals if not t[2]]
-    text = ""
     elsewhere = _elsewhere_words(results, function2d=True)
-    if ok:
-        where = " (where each is evaluated, as the Summary ranks)" if elsewhere else ""
-        # ends that read the same are a tie: every one of them is named, never the first
-        low = [t[0] for t in ok if _fmt(t[1]) == _fmt(ok[0][1])]
-        high = [t[0] for t in ok if _fmt(t[1]) == _fmt(ok[-1][1])]
-        if len(ok) > 1 and len(low) == len(ok):
-            who = "All" if len(ok) == len(finals) else f"All {len(ok)} that do not diverge"
-            text = f"{who} end at the same f{where}: f = {_fmt(ok[0][1])}. "
-        else:
-            text = f"Lowest f at the end{where}: {joined(low)} (f = {_fmt(ok[0][1])})"
-            if len(ok) > 1:
-                text += f"; highest: {joined(high)} (f = {_fmt(ok[-1][1])})"
-            text += ". "
+    several = {name for name, runs in _group_paths(results).items() if len(runs) > 1}
+    where = " (where each is evaluated, as the Summary ranks)" if elsewhere else ""
+    text = _ends_words(finals, where, several)
     if elsewhere:
         text += elsewhere + " "
-    text += _gone_words(results, fn, [t[0] for t in finals if t[2]])
+    if several:
+        text += (
+            "A group of several runs shows each run's path in its style and ranks by the "
+            "mean f of those that did not diverge, as its legend entry gives. "
+        )
+    text += _gone_words(results, fn, [t[0] for t in finals])
     minima = _marked_minima(results, fn)
     if grid:
         text += (
@@ -1381,16 +1482,16 @@ def _path_shapes(
     box: tuple[tuple[float, float], ...] | None = None,
 ) -> dict[str, list[str]]:
     """``{"zigzag": [...], "straight": [...], "curved": [...], "still": [...], "off":
-    [...]}``: each named group's first path as :func:`_path_shape` measures it, with its
-    words: the path as drawn inside ``box`` (:func:`_drawn_part`). Steps are the run's
-    (a long run's inline path is every ``stride``-th point: a move from point ``j``
-    covers steps ``j·stride + 1`` to ``(j + 1)·stride``)."""
-    firsts = _first_runs(results)
+    [...]}``: each path of the named groups that did not diverge (:func:`_path_names`) as
+    :func:`_path_shape` measures it, with its words: the path as drawn inside ``box``
+    (:func:`_drawn_part`). Steps are the run's (a long run's inline path is every
+    ``stride``-th point: a move from point ``j`` covers steps ``j·stride + 1`` to
+    ``(j + 1)·stride``)."""
     shapes: dict[str, list[str]] = {
         "zigzag": [], "straight": [], "curved": [], "still": [], "off": []
     }  # fmt: skip
-    for name in names:
-        shape, words = _path_shape(firsts[name], name, box)
+    for name, run in _path_names(results, names, diverged=False):
+        shape, words = _path_shape(run, name, box)
         if shape:
             shapes[shape].append(words)
     return shapes
@@ -1433,13 +1534,14 @@ def _path_shape_words(
 
 
 def _gone_words(results: Mapping[str, Any], fn: functions2d.Function2D, gone: Sequence[str]) -> str:
-    """Where the paths figures put the × of each diverged group in ``gone``: where its
-    path left the function's range (the plotted area), or where it stopped."""
+    """Where the paths figures put the × of each diverged path of the groups ``gone``
+    (:func:`_path_names`): where it left the function's range (the plotted area), or
+    where it stopped; then the paths that did not diverge and leave the range."""
     block = _function_block(_problem(results) or {})
     xlim, ylim = _range(block, "xlim", fn.xlim), _range(block, "ylim", fn.ylim)
-    firsts = _first_runs(results)
-    left = [name for name in gone if _exit(_path_of(firsts[name]), xlim, ylim)[1]]
-    stayed = [name for name in gone if name not in left]
+    paths = _path_names(results, gone, diverged=True)
+    left = [name for name, run in paths if _exit(_path_of(run), xlim, ylim)[1]]
+    stayed = [name for name, _ in paths if name not in left]
     parts = []
     if left:
         each = "each" if len(left) > 1 else "it"
@@ -1448,21 +1550,21 @@ def _gone_words(results: Mapping[str, Any], fn: functions2d.Function2D, gone: Se
         each = "each" if len(stayed) > 1 else "it"
         parts.append(f"{joined(stayed)} diverged (× where {each} stopped)")
     text = "; ".join(parts) + ". " if parts else ""
-    return text + _outside_words(firsts, [n for n in firsts if n not in gone], xlim, ylim)
+    kept = _path_names(results, list(_group_paths(results)), diverged=False)
+    return text + _outside_words(kept, xlim, ylim)
 
 
 def _outside_words(
-    firsts: Mapping[str, Any],
-    names: Sequence[str],
+    paths: Sequence[tuple[str, Mapping[str, Any]]],
     xlim: tuple[float, float],
     ylim: tuple[float, float],
 ) -> str:
-    """The groups of ``names`` (that did not diverge) whose path leaves the plotted
+    """The ``paths`` (``(words, run)``, runs that did not diverge) that leave the plotted
     range: cut at its edge, with no end marker where it ends outside."""
     low, high = np.array([xlim[0], ylim[0]]), np.array([xlim[1], ylim[1]])
     ends_out, back = [], []
-    for name in names:
-        path = _path_of(firsts[name])
+    for name, run in paths:
+        path = _path_of(run)
         finite = path[np.isfinite(path).all(axis=1)]
         outside = ~((finite >= low) & (finite <= high)).all(axis=1)
         if not outside.any():
@@ -1590,7 +1692,9 @@ def _weights_look_for(results: Mapping[str, Any]) -> str:
         "(darker lines are lower loss) to its end (large marker)"
     )
     if best is not None:
-        text += f"; + is the least-squares minimum ({_fmt(best[0])}, {_fmt(best[1])})"
+        text += (
+            f"; {TARGET_WORDS} marks the least-squares minimum ({_fmt(best[0])}, {_fmt(best[1])})"
+        )
     text += "." + _smoothest_words(results, winding)
     if zigzag:
         one = len(zigzag) == 1
@@ -1660,7 +1764,8 @@ def _function_plans(
             _Plan(
                 "overlay",
                 f"Every path on {fn.description}",
-                "Contour lines of f (darker is lower) with each group's path (its first run), "
+                "Contour lines of f (darker is lower) with each group's path (each of its "
+                "runs' in the group's style where it has several), "
                 "a small marker every step or so, the start ○, each end point as a large "
                 "marker with a black edge (× for a diverged path: where it stopped, or where "
                 "it crossed the edge on its way out)"
@@ -1674,8 +1779,9 @@ def _function_plans(
             _Plan(
                 "paths",
                 f"Paths on {fn.description}, one optimizer per panel",
-                "Seed 001's grid: each panel holds one group's path (its colour, a marker at "
-                "each step) and the other groups' paths in light grey;"
+                "Seed 001's grid: each panel holds one group's path, or each of its runs' "
+                "(its colour, a marker at each step), and the other groups' paths in light "
+                "grey;"
                 f"{_plus_words(fn, f' {TARGET_WORDS} marks the minimum,')} "
                 "× where a diverged path stops, "
                 "or where it crosses the panel's edge on its way out.",
@@ -1689,7 +1795,7 @@ def _function_plans(
             "f(x, y) per step",
             "The value of f at the start (step 0) and after each update (step k: after k "
             "updates; the last point is f where the path ends), log scale (symmetric log "
-            "where f goes negative)." + marked,
+            "where f goes negative)." + _function_mean_words(results) + marked,
             lambda: loss_figure(results),
             lambda: _function_loss_look_for(results, fn),
         )
@@ -1697,6 +1803,22 @@ def _function_plans(
     if _wants_lr_figure(runs):
         plans.append(_lr_plan(results))
     return plans
+
+
+def _function_mean_words(results: Mapping[str, Any]) -> str:
+    """The 2-D loss caption's words on a group of several runs (:func:`_function_losses`),
+    ``""`` where every group is one run."""
+    if all(len(runs) < 2 for runs in _group_paths(results).values()):
+        return ""
+    band = (
+        "a band of one standard deviation either side"
+        if _band(results) == "std"
+        else "a band from its lowest to its highest run"
+    )
+    return (
+        " A group of several runs is one curve, the mean of its runs that did not diverge, "
+        f"with {band}; a run that diverged is drawn alone, thin."
+    )
 
 
 #: The captions' words for the minimum's marker (:func:`_target`).
@@ -1757,10 +1879,79 @@ def _drop_words(results: Mapping[str, Any], rates: Mapping[str, np.ndarray]) -> 
     return text[:1].upper() + text[1:]
 
 
+def _settings_of(run: Mapping[str, Any], sizes: Mapping[str, int]) -> str:
+    """What a run shares with another whose rate differs only in its schedule: its
+    optimizer, preset, hyperparameters other than the rate and batch size (``sizes``:
+    :func:`_batch_sizes`), as one comparable text."""
+    import json
+
+    hyperparameters = {k: v for k, v in (run.get("hyperparameters") or {}).items() if k != "lr"}
+    size = sizes.get(str(run.get("label")))
+    kept = [run.get("optimizer"), run.get("preset"), hyperparameters, size]
+    return json.dumps(kept, sort_keys=True, default=repr)
+
+
+def _rate_traits(
+    group: Sequence[Mapping[str, Any]], sizes: Mapping[str, int]
+) -> tuple[str | None, bool, bool]:
+    """``(settings, constant, decays)`` of a group: the settings its runs share
+    (:func:`_settings_of`; ``None`` where they differ), whether every run's rate stays
+    the same from step to step, whether every run's rate ends below where it started."""
+    settings = {_settings_of(run, sizes) for run in group}
+    rates = [_floats(run.get("lr")) for run in group]
+    finite = [lr for lr in rates if lr.size and np.isfinite(lr).all()]
+    whole = len(finite) == len(rates) and bool(rates)
+    constant = whole and all(lr.size > 1 and np.ptp(lr) == 0 for lr in finite)
+    decays = whole and all(lr[-1] < lr[0] for lr in finite)
+    return (settings.pop() if len(settings) == 1 else None), constant, decays
+
+
+def _known_sizes(results: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """The batch sizes of ``runs`` by label (:func:`_batch_sizes`) where the config names
+    each of them; none (not compared) where it does not."""
+    sizes = _batch_sizes(results)
+    return sizes if all(str(r.get("label")) in sizes for r in runs) else {}
+
+
+def _decay_words(results: Mapping[str, Any], ranked: Sequence[str]) -> str:
+    """How the decays did against a constant rate, of the groups ``ranked`` (lowest final
+    loss first) that differ from the lowest only in their rate's schedule: the same
+    optimizer and other hyperparameters, every run of a group alike (:func:`_rate_traits`),
+    so that the difference is the schedule's; ``""`` where there is none to compare."""
+    groups = _groups(_runs(results))
+    sizes = _known_sizes(results, [r for name in ranked for r in groups[name]])
+    traits = {name: _rate_traits(groups[name], sizes) for name in ranked}
+    first = ranked[0]
+    settings = traits[first][0]
+    if settings is None:
+        return ""
+    alike = [name for name in ranked if traits[name][0] == settings]
+    constant = [name for name in alike if traits[name][1]]
+    decaying = [name for name in alike if traits[name][2]]
+    if not constant or not decaying:
+        return ""
+    same = "" if len(alike) == len(ranked) else " with the same optimizer and settings"
+    if first in constant:
+        # a run named for its constant rate is not named twice
+        named = len(constant) == 1 and "constant" in first.lower().split()
+        who = "The constant rate" if named else f"A constant rate ({first})"
+        return (
+            f"{who} ends lowest: every schedule{same} that lowers the rate ends higher, so "
+            "here the decay cost more descent than it saved in noise; a decay pays where a "
+            "large rate's noise is what holds the loss up. "
+        )
+    if first in decaying:
+        named = len(constant) == 1 and "constant" in constant[0].lower().split()
+        which = "" if named else f" ({joined(constant)})"
+        return f"{first}, whose rate decays, ends below the constant rate{which}{same}. "
+    return ""
+
+
 def _lr_look_for(results: Mapping[str, Any]) -> str:
     """Where the rates change, and how the race ended, from its results: which group
-    ended lowest and, with a constant rate among them, how the decays did against it.
-    Whether the loss calms after a drop is left to the loss curve: it need not."""
+    ended lowest and, where a constant rate and decays of the same optimizer and settings
+    are among them, how the decays did against it (:func:`_decay_words`). Whether the
+    loss calms after a drop is left to the loss curve: it need not."""
     rates = _rate_series(results)
     text = _drop_words(results, rates)
     finals = _final_losses(results)
@@ -1768,19 +1959,7 @@ def _lr_look_for(results: Mapping[str, Any]) -> str:
     if len(ranked) > 1:
         (best, first), (worst, last) = ranked[0], ranked[-1]
         text += f"Lowest final loss: {first} ({_fmt(best)}); highest: {last} ({_fmt(worst)}). "
-        constant = [n for v, n in ranked if len(rates[n]) > 1 and np.ptp(rates[n]) == 0]
-        decaying = [n for v, n in ranked if rates[n][-1] < rates[n][0]]
-        if constant and decaying and first in constant:
-            # a run named for its constant rate is not named twice
-            named = len(constant) == 1 and "constant" in first.lower().split()
-            who = "The constant rate" if named else f"A constant rate ({first})"
-            text += (
-                f"{who} ends lowest: every schedule that lowers the rate "
-                "ends higher, so here the decay cost more descent than it saved in noise; a "
-                "decay pays where a large rate's noise is what holds the loss up. "
-            )
-        elif constant and decaying and first in decaying:
-            text += f"{first}, whose rate decays, ends below the constant rate. "
+        text += _decay_words(results, [name for _, name in ranked])
     return text + (
         "Compare the loss curve above where a rate drops or decays: a smaller step moves "
         "less and, on small batches, averages out more of their noise."
@@ -1828,7 +2007,7 @@ def _run_plans(
                 f"Left: each group's path in ({axes[0]}, {axes[1]}) over contour lines of the "
                 "training loss (the other parameters, such as the bias, at their best for "
                 "each point), from the start ○ to the end (large marker; × where a diverged "
-                "run stopped); + marks the "
+                f"run stopped); {TARGET_WORDS} marks the "
                 "least-squares minimum. Right: the training loss per step "
                 f"({_step_loss_words(runs)}), raw (faint) and smoothed.",
                 lambda: weights_figure(results),
@@ -2676,10 +2855,9 @@ def _kind_function(table: Mapping[str, Any]) -> functions2d.Function2D:
         return ProblemSpec.from_table(table, "config.problem").function()
     except ExperimentError as error:
         kind = table.get("kind")
-        raise ValueError(
+        raise ValueError(  # the error says how to register a kind this process lacks
             f"results['config']['problem']: cannot draw the function of problem kind "
-            f"{kind!r} ({error}); register the kind (import the module that calls "
-            "gdlab.problems.register_kind) before drawing its report"
+            f"{kind!r}: {error}"
         ) from None
 
 
@@ -2876,6 +3054,8 @@ def _contours(ax: Axes, surface: _Surface, *, labels: bool = False, like: Any = 
 def _function_setup(
     results: Mapping[str, Any], function: functions2d.Function2D | None, what: str
 ) -> tuple[functions2d.Function2D, tuple[float, float], tuple[float, float], list, dict]:
+    """``(fn, xlim, ylim, minima, groups)``: the function, its range, the minima to mark
+    and each group's runs to draw (:func:`_group_paths`)."""
     problem = _problem(results)
     if function is None and not is_function2d(problem):
         fail(
@@ -2888,10 +3068,10 @@ def _function_setup(
     xlim = _range(block, "xlim", fn.xlim)
     ylim = _range(block, "ylim", fn.ylim)
     minima = block.get("minima", fn.minima) or []
-    firsts = _first_runs(results)
-    if not firsts:
+    groups = _group_paths(results)
+    if not groups:
         fail("results['runs']", f"non-empty for the {what} figure", _runs(results))
-    return fn, xlim, ylim, list(minima), firsts
+    return fn, xlim, ylim, list(minima), groups
 
 
 def _path_of(run: Mapping[str, Any]) -> np.ndarray:
@@ -3032,8 +3212,8 @@ def _overlay_box(setup: tuple) -> tuple[_Box, _Box]:
     """``((xlim, ylim) drawn, (xlim, ylim) of the function's range)`` of the overlay
     (``setup``: :func:`_function_setup`'s): its axes are the box around the paths and
     minima (:func:`_zoom`), within the range."""
-    _, xlim, ylim, minima, firsts = setup
-    box = _zoom([_path_of(run) for run in firsts.values()], minima, xlim, ylim)
+    _, xlim, ylim, minima, groups = setup
+    box = _zoom([_path_of(run) for runs in groups.values() for run in runs], minima, xlim, ylim)
     return box, (xlim, ylim)
 
 
@@ -3047,7 +3227,7 @@ def _overlay_axes_words(results: Mapping[str, Any], fn: functions2d.Function2D) 
 
     if (xlim, ylim) == (full_x, full_y):
         low, high = np.array([full_x[0], full_y[0]]), np.array([full_x[1], full_y[1]])
-        paths = [_path_of(run) for run in _first_runs(results).values()]
+        paths = [_path_of(run) for runs in _group_paths(results).values() for run in runs]
         points = [p[np.isfinite(p).all(axis=1)] for p in paths]
         past = any((~((p >= low) & (p <= high)).all(axis=1)).any() for p in points)
         if past:  # a path that leaves the range does not span it: it goes past it
@@ -3082,6 +3262,48 @@ def _overlay_end_words(run: Mapping[str, Any], path: np.ndarray, fn: Any) -> str
         return f": f = {_fmt(float(fn.f(path[-1, 0], path[-1, 1])))}"
 
 
+def _group_end_words(
+    name: str, runs: Sequence[Mapping[str, Any]], fn: Any, finals: Mapping[str, float]
+) -> str:
+    """The overlay's legend words after a group's title (:func:`_group_title`): one run's
+    as :func:`_overlay_end_words` gives them; a larger group's mean f at the end, as
+    :func:`_function_finals` ranks it, and how many of its runs diverged."""
+    if len(runs) == 1:
+        return _overlay_end_words(runs[0], _path_of(runs[0]), fn)
+    if all(map(_diverged, runs)):
+        return _divergence_note(runs)
+    return f": mean f = {_fmt(finals[name])}{_divergence_note(runs)}"
+
+
+def _draw_group_paths(
+    ax: Axes,
+    runs: Sequence[Mapping[str, Any]],
+    style: palette.Style,
+    label: str,
+    box: tuple[tuple[float, float], tuple[float, float]],
+) -> list[tuple[float, ...]]:
+    """Each of a group's ``runs``' paths in its ``style`` on the overlay, the legend's
+    ``label`` on the first, each end marked; the starts of the paths drawn."""
+    starts = []
+    for run in runs:
+        path = _path_of(run)
+        if not len(path):
+            continue
+        starts.append(tuple(path[0]))
+        every = max(1, len(path) // 60)
+        ax.plot(
+            path[:, 0], path[:, 1], color=style.color, ls=style.linestyle, lw=1.5,
+            marker=style.marker, ms=3.5 if every == 1 else 2.5, markevery=every,
+            label=label if len(starts) == 1 else None, zorder=3,
+        )  # fmt: skip
+        if _diverged(run):
+            (x, y), left = _exit(path, *box)
+            _mark_end(ax, x, y, style.color, size=9, clip=not left)
+        else:
+            _end_marker(ax, path[-1], style)
+    return starts
+
+
 @_finished
 def overlay_figure(
     results: Mapping[str, Any],
@@ -3090,12 +3312,14 @@ def overlay_figure(
     resolution: int = 200,
     levels: int = 20,
 ) -> Figure:
-    """Every group's path (its first run) on one contour of f, end points marked.
+    """Every group's paths on one contour of f, end points marked.
 
     Contour lines of ``f`` in greys (darker is lower) over the box around
     the paths and the minima (within ``problem.function.xlim``/``ylim``),
-    each path in its group's style with a small marker per step (about 60
-    on a long path), the start as ○, each end as a large
+    each path in its group's style (every run of a group of several runs:
+    :func:`_group_paths`; one legend entry for the group, with its mean f)
+    with a small marker per step (about 60 on a long path), the start as ○,
+    each end as a large
     marker with a black edge, ``x`` where a diverged path stops and a target
     (:func:`_target`) at the minima; the legend (outside, right) gives f at
     each end and names the start and the minimum.
@@ -3105,32 +3329,22 @@ def overlay_figure(
     resolution = check_int("resolution", resolution, low=2)
     levels = check_int("levels", levels, low=2)
     setup = _function_setup(results, function, "overlay")
-    fn, _, _, minima, firsts = setup
+    fn, _, _, minima, groups = setup
     (xlim, ylim), _ = _overlay_box(setup)
     surface = _function_surface(fn, xlim, ylim, resolution, levels)
     styles = group_styles(_runs(results))
+    finals = {name: value for name, value, _ in _function_finals(results, fn)}
     with _style():
         fig = _new_figure(7.6, 4.6)
         ax = fig.subplots()
         _contours(ax, surface)
         starts = []
-        for name, run in firsts.items():
-            path, style = _path_of(run), styles[name]
-            if not len(path):
+        for name, runs in groups.items():
+            drawn = [run for run in runs if len(_path_of(run))]
+            if not drawn:
                 continue
-            starts.append(tuple(path[0]))
-            label = _run_title(run) + _overlay_end_words(run, path, fn)
-            every = max(1, len(path) // 60)
-            ax.plot(
-                path[:, 0], path[:, 1], color=style.color, ls=style.linestyle, lw=1.5,
-                marker=style.marker, ms=3.5 if every == 1 else 2.5, markevery=every,
-                label=label, zorder=3,
-            )  # fmt: skip
-            if _diverged(run):
-                (x, y), left = _exit(path, xlim, ylim)
-                _mark_end(ax, x, y, style.color, size=9, clip=not left)
-            else:
-                _end_marker(ax, path[-1], style)
+            label = _group_title(name, drawn) + _group_end_words(name, drawn, fn, finals)
+            starts += _draw_group_paths(ax, drawn, styles[name], label, (xlim, ylim))
         for start in dict.fromkeys(starts):
             _start_marker(ax, start)
         _minimum_markers(ax, minima)
@@ -3151,13 +3365,14 @@ def paths_figure(
     resolution: int = 200,
     levels: int = 20,
 ) -> Figure:
-    """Seed 001's contour figure: one subplot per group with its first run's path.
+    """Seed 001's contour figure: one subplot per group with its runs' paths.
 
     Contour lines of ``f`` (the document's function, or ``function``: any
     :class:`~gdlab.functions2d.Function2D`, a user's own too) over
     ``problem.function.xlim``/``ylim`` on a ``resolution``² grid at
-    ``levels`` quantile levels; the group's path in its colour with its
-    marker at each step, the other groups' paths in light grey; a target
+    ``levels`` quantile levels; the group's paths (every run of it:
+    :func:`_group_paths`) in its colour with its marker at each step, the
+    other groups' paths in light grey; a target
     (:func:`_target`) at the minima; ``x`` at the end of a diverged path.
     Groups are laid out ⌈n/3⌉ ×
     min(n, 3) (2 × 3 for six). The axes keep the function's range, so a path
@@ -3165,43 +3380,67 @@ def paths_figure(
     """
     resolution = check_int("resolution", resolution, low=2)
     levels = check_int("levels", levels, low=2)
-    fn, xlim, ylim, minima, firsts = _function_setup(results, function, "paths")
+    fn, xlim, ylim, minima, groups = _function_setup(results, function, "paths")
     surface = _function_surface(fn, xlim, ylim, resolution, levels)
     styles = group_styles(_runs(results))
-    paths = {name: _path_of(run) for name, run in firsts.items()}
+    paths = {name: [_path_of(run) for run in runs] for name, runs in groups.items()}
 
     with _style():
-        fig = _new_figure(*_grid_size(len(firsts), (3.6, 2.9)))
+        fig = _new_figure(*_grid_size(len(groups), (3.6, 2.9)))
         first = None
-        panels = zip(_grid(fig, len(firsts)), firsts.items(), strict=True)
-        for k, (ax, (name, run)) in enumerate(panels):
+        panels = zip(_grid(fig, len(groups)), groups.items(), strict=True)
+        for k, (ax, (name, runs)) in enumerate(panels):
             if first is None:
                 first = _contours(ax, surface)
             else:  # the first panel's lines, under the name the SVG gave them when traced anew
                 _contours(ax, surface, like=first).set_gid(f"QuadContourSet_{k + 1}")
-            for other, path in paths.items():
-                if other != name and len(path):
-                    ax.plot(path[:, 0], path[:, 1], color="0.75", lw=0.8, zorder=1)
-            path, style = paths[name], styles[name]
-            every = max(1, len(path) // 60)  # long paths: about 60 markers
-            if len(path):
-                ax.plot(
-                    path[:, 0], path[:, 1], color=style.color, lw=1.2, marker=style.marker,
-                    markersize=4 if every == 1 else 2.5, markevery=every, zorder=3,
-                )  # fmt: skip
-                if _diverged(run):
-                    (x, y), left = _exit(path, xlim, ylim)
-                    _mark_end(ax, x, y, "black", clip=not left)
+            for other, drawn in paths.items():
+                for path in drawn if other != name else ():
+                    if len(path):
+                        ax.plot(path[:, 0], path[:, 1], color="0.75", lw=0.8, zorder=1)
+            style = styles[name]
+            for run, path in zip(runs, paths[name], strict=True):
+                _panel_path(ax, run, path, style, (xlim, ylim))
             _minimum_markers(ax, minima, size=16)
-            title = _run_title(run)
-            if _diverged(run):
-                title += f"\n{stops.divergence_words(run)}"
-            ax.set_title(title, color=style.color if style.color != "#000000" else "black")
+            ax.set_title(
+                _panel_title(name, runs),
+                color=style.color if style.color != "#000000" else "black",
+            )
             ax.set_xlim(*xlim)
             ax.set_ylim(*ylim)
             ax.set_xlabel("x")
             ax.set_ylabel("y")
     return fig
+
+
+def _panel_path(
+    ax: Axes,
+    run: Mapping[str, Any],
+    path: np.ndarray,
+    style: palette.Style,
+    box: tuple[tuple[float, float], tuple[float, float]],
+) -> None:
+    """One run's path in its panel of the paths grid, × where a diverged one stops."""
+    if not len(path):
+        return
+    every = max(1, len(path) // 60)  # long paths: about 60 markers
+    ax.plot(
+        path[:, 0], path[:, 1], color=style.color, lw=1.2, marker=style.marker,
+        markersize=4 if every == 1 else 2.5, markevery=every, zorder=3,
+    )  # fmt: skip
+    if _diverged(run):
+        (x, y), left = _exit(path, *box)
+        _mark_end(ax, x, y, "black", clip=not left)
+
+
+def _panel_title(name: str, runs: Sequence[Mapping[str, Any]]) -> str:
+    """A group's panel title in the paths grid (:func:`_group_title`), with where its run
+    diverged, or how many of its runs did."""
+    title = _group_title(name, runs)
+    if len(runs) == 1 and _diverged(runs[0]):
+        return f"{title}\n{stops.divergence_words(runs[0])}"
+    note = _divergence_note(runs)
+    return f"{title}\n{note.strip()[1:-1]}" if note else title
 
 
 def _quadratic_surface(surface: Mapping[str, Any], points: np.ndarray, resolution: int) -> _Surface:
@@ -3288,8 +3527,7 @@ def weights_figure(results: Mapping[str, Any], *, beta: float | None = None) -> 
         starts = [tuple(p[0]) for p in paths.values()]
         for start in dict.fromkeys(starts):
             _start_marker(left, start)
-        for point in best:
-            left.plot([point[0]], [point[1]], "+", color="black", ms=14, mew=2, zorder=9)
+        _minimum_markers(left, best, size=16)  # a target, as a 2-D function's minimum
         left.set_xlabel(axes_names[0])
         left.set_ylabel(axes_names[1] if len(axes_names) > 1 else "")
         left.set_title("The weights' paths on the loss contour")
@@ -3358,8 +3596,9 @@ def loss_figure(
         ax = fig.subplots()
         if function:
             _function_losses(
-                ax, _groups(runs), group_styles(runs), log=True if log is None else log
-            )
+                ax, _groups(runs), group_styles(runs), log=True if log is None else log,
+                band=_band(results),
+            )  # fmt: skip
         else:
             curves = _loss_curves(results, beta)
             view = _loss_view(curves, log)
@@ -3417,32 +3656,81 @@ def function_curve(run: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return steps, loss
 
 
+def _function_mean(
+    curves: Sequence[tuple[np.ndarray, np.ndarray]], band: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(steps, mean, low, high)`` of a group's curves of f (:func:`function_curve`):
+    each on every step any of them has (interpolated between its own), up to its last;
+    each step's mean and band (:func:`_stack`) over the curves that reach it."""
+    grid = np.unique(np.concatenate([steps for steps, _ in curves]))
+    rows = []
+    for steps, loss in curves:
+        with np.errstate(all="ignore"):
+            rows.append(np.interp(grid[grid <= steps[-1]], steps, loss))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a step where every value is NaN
+        mean, low, high = _stack(rows, band)
+    return grid[: len(mean)], mean, low, high
+
+
+def _function_group(
+    ax: Axes, name: str, runs: Sequence[Mapping[str, Any]], style: palette.Style, index: int,
+    band: str,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[float, float]]]:  # fmt: skip
+    """A group's curve of f on the loss figure: one run's as it is; the mean of several
+    (those that did not diverge, unless all did) with its band, and each diverged run
+    alone, thin. Returns the values drawn, those of the runs that did not diverge, and
+    ``(step, f)`` where each diverged run stopped."""
+    distinct = _distinct(runs)
+    note = _elsewhere_note(distinct[0]) if len(distinct) == 1 else ""
+    curves = [function_curve(run) for run in runs]
+    has = [len(loss) > 0 for _, loss in curves]
+    kept, alone = _split_diverged(runs, has)
+    if len(kept) == 1:
+        steps, mean = curves[kept[0]]
+        low = high = None
+    elif kept:
+        steps, mean, low, high = _function_mean([curves[i] for i in kept], band)
+    else:
+        steps = mean = np.empty(0)
+        low = high = None
+    line = {"color": style.color, "ls": style.linestyle, "marker": style.marker}
+    every = _markevery(len(mean), index) if len(mean) > 60 else 1
+    ax.plot(
+        steps, mean, markersize=3, markevery=every, lw=LINE_WIDTH * 0.8,
+        label=name + _divergence_note(runs) + note, **line,
+    )  # fmt: skip
+    if low is not None and high is not None:
+        ax.fill_between(steps, low, high, color=style.color, alpha=BAND_ALPHA, lw=0, zorder=1.5)
+    for i in alone:
+        ax.plot(*curves[i], color=style.color, lw=0.9, alpha=0.8, zorder=2)
+    ends = []
+    for run, (steps, loss) in zip(runs, curves, strict=True):
+        stop = stops.stop_step(run, after_updates=True)
+        if stop is not None and len(loss):
+            # f where it stopped; none there (not finite): held at the top edge
+            there = loss[steps == stop]
+            ends.append((stop, float(there[-1]) if there.size else math.inf))
+    values = [loss for _, loss in curves]
+    return values, [values[i] for i, run in enumerate(runs) if not _diverged(run)], ends
+
+
 def _function_losses(
     ax: Axes,
     groups: Mapping[str, list[Mapping[str, Any]]],
     styles: Mapping[str, palette.Style],
     log: bool,
+    band: str = "minmax",
 ) -> None:
+    """Each group's curve of f (:func:`_function_group`) on the axis :func:`_function_loss_scale`
+    chooses, an ``x`` where each diverged run stopped."""
     values, kept = [], []
     ends = []
     for index, (name, runs) in enumerate(groups.items()):
-        label = name + _divergence_note(runs) + _elsewhere_note(runs[0])
-        style = styles[name]
-        for i, run in enumerate(runs):
-            steps, loss = function_curve(run)
-            values.append(loss)
-            if not _diverged(run):
-                kept.append(loss)
-            ax.plot(
-                steps, loss, color=style.color, ls=style.linestyle, marker=style.marker,
-                markersize=3, markevery=_markevery(len(loss), index) if len(loss) > 60 else 1,
-                lw=LINE_WIDTH * 0.8, label=label if i == 0 else None,
-            )  # fmt: skip
-            stop = stops.stop_step(run, after_updates=True)
-            if stop is not None and len(loss):
-                # f where it stopped; none there (not finite): held at the top edge
-                there = loss[steps == stop]
-                ends.append((stop, float(there[-1]) if there.size else math.inf, style.color))
+        drawn, finished, stopped = _function_group(ax, name, runs, styles[name], index, band)
+        values += drawn
+        kept += finished
+        ends += [(x, y, styles[name].color) for x, y in stopped]
     if log:
         _function_loss_scale(ax, values, _ceiling(kept))
     top = ax.get_ylim()[1]
@@ -4583,7 +4871,7 @@ def sensitivity_figure(results: Mapping[str, Any]) -> Figure:
     """
     series = _series_of(results, "tuning")
     configurations = series.get("configurations") or {}
-    styles = palette.assign(configurations)
+    styles = label_styles(_runs(results), configurations)  # as the report's other figures
     rows = sum(_unscored(c) for c in configurations.values())
     with _style():
         fig = _new_figure(7.4, 4.0 + (0.3 + 0.2 * rows if rows else 0.0))

@@ -1280,16 +1280,25 @@ def _card_key(run: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
 def _cards(
     runs: Sequence[Mapping[str, Any]],
 ) -> dict[tuple[str, str | None, str | None], dict[str, Any]]:
-    """The runs by card key: the first run's hyperparameters, and the groups per setting."""
+    """The runs by card key: the first run's hyperparameters, and who used each setting:
+    a group by its name, once, where all its runs used that one setting; else each of its
+    runs by label, ``SGD (in group mix)``, as the Summary names them."""
     cards: dict[tuple[str, str | None, str | None], dict[str, Any]] = {}
+    places: dict[str, set[tuple[Any, str]]] = {}  # group: the (card, setting) its runs used
+    for run in runs:
+        group = str(run.get("group") or run.get("label") or run.get("id"))
+        setting = _hyperparameters(run.get("hyperparameters") or {})
+        places.setdefault(group, set()).add((_card_key(run), setting))
     for run in runs:
         key = _card_key(run)
         hp = run.get("hyperparameters") or {}
         card = cards.setdefault(key, {"hp": hp, "settings": {}})
         group = str(run.get("group") or run.get("label") or run.get("id"))
+        label = str(run.get("label") or run.get("id"))
+        user = group if len(places[group]) == 1 or label == group else f"{label} (in group {group})"
         users = card["settings"].setdefault(_hyperparameters(hp), [])
-        if group not in users:
-            users.append(group)
+        if user not in users:
+            users.append(user)
     return cards
 
 

@@ -64,6 +64,7 @@ for a mean over seeds that all diverged, ``smooth["seeds"]``' ``ends``, one a se
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import math
@@ -84,7 +85,9 @@ from gdlab.report.figures import (
     _accuracy_members,
     _band,
     _curve_label,
+    _distinct,
     _exit,
+    _function_mean,
     _group_name,
     _groups,
     _loss_curves,
@@ -101,6 +104,7 @@ from gdlab.report.figures import (
     group_styles,
     has_sensitivity,
     is_function2d,
+    label_styles,
     lr_scale,
     smooth,
 )
@@ -396,15 +400,8 @@ def _loss_chart(results: Mapping[str, Any], function2d: bool) -> dict[str, Any] 
     figure = {c.name: c for c in _loss_curves(results) if c.mean.size} if noisy else {}
     made = _LossTraces()
     for name, members in _groups(runs).items():
-        style = styles[name]
-        beta = figure[name].beta if name in figure else SMOOTH_BETA
-        legend = figure[name].label if name in figure else name
-        if noisy and len(members) > 1:  # the figure's mean and band, its diverged seeds apart
-            for trace, loss, block in _seed_traces(name, members, legend, style, _band(results)):
-                made.add(name, loss, figure[name].mean if block else smooth(loss, beta))
-                made.noisy(trace, loss, beta, block)
-            continue
-        _run_traces(made, name, members, legend, style, None if function2d else beta)
+        _group_loss_traces(made, name, members, styles[name], figure.get(name), _band(results),
+                           function2d)  # fmt: skip
     if not made.traces:
         return None
     order = made.order()
@@ -424,6 +421,29 @@ def _loss_chart(results: Mapping[str, Any], function2d: bool) -> dict[str, Any] 
     if noisy:
         chart["smooth"] = _smoothing(results, list(figure.values()), order, made)
     return chart
+
+
+def _group_loss_traces(
+    made: _LossTraces,
+    name: str,
+    members: Sequence[Mapping[str, Any]],
+    style: palette.Style,
+    curve: Any,
+    band: str,
+    function2d: bool,
+) -> None:
+    """A group's traces on the loss chart, into ``made``, as the figure draws the group
+    (``curve``: its :func:`~gdlab.report.figures._loss_curves` curve, a noisy loss's)."""
+    beta = curve.beta if curve is not None else SMOOTH_BETA
+    legend = curve.label if curve is not None else name
+    if not function2d and len(members) > 1:  # the figure's mean and band, diverged seeds apart
+        for trace, loss, block in _seed_traces(name, members, legend, style, band):
+            made.add(name, loss, curve.mean if block else smooth(loss, beta))
+            made.noisy(trace, loss, beta, block)
+    elif function2d and len(_distinct(members)) > 1:  # the figure's mean, band, lone runs
+        _function_group_traces(made, name, _distinct(members), style, band)
+    else:
+        _run_traces(made, name, members, legend, style, None if function2d else beta)
 
 
 def _run_traces(
@@ -553,6 +573,39 @@ def _smoothing(
     }
 
 
+def _function_group_traces(
+    made: _LossTraces,
+    name: str,
+    runs: Sequence[Mapping[str, Any]],
+    style: palette.Style,
+    band: str,
+) -> None:
+    """A 2-D group of several runs' curve of f, as the figure's
+    (:func:`~gdlab.report.figures._function_group`): each diverged run alone, thin, with
+    its ×; then the mean of the others (all, when every run diverged), with its band."""
+    curves = [function_curve(run) for run in runs]
+    kept, alone = _split_diverged(runs, [len(loss) > 0 for _, loss in curves])
+    traces: list[dict[str, Any]] = []
+    for i in alone:
+        trace = _loss_trace(runs[i], name, name, style, True, "f")
+        trace.update(meta=_label(runs[i]))
+        trace["line"].update(width=0.9, opacity=0.8)
+        made.add(name, curves[i][1], curves[i][1])
+        traces += _function_traces(trace, runs[i], *curves[i], style)
+    if kept:
+        steps, mean, low, high = _function_mean([curves[i] for i in kept], band)
+        trace = _loss_trace(runs[kept[0]], name, name, style, False, "f")
+        trace["meta"] = f"{name}: mean of {len(kept)} runs"
+        trace["band"] = {"kind": band, "low": _rounded(low), "high": _rounded(high)}
+        made.add(name, mean, mean)
+        traces += _function_traces(trace, {}, steps, mean, style)
+        for i in kept:  # every run diverged (they are the mean): an × where each stopped
+            traces += _stop_cross(name, runs[i], *curves[i], style)
+    for trace in traces:
+        trace["showlegend"] = trace is traces[-1]
+    made.traces += traces
+
+
 def _function_traces(
     trace: dict[str, Any],
     run: Mapping[str, Any],
@@ -566,13 +619,20 @@ def _function_traces(
     top edge), at the highest f the run reached."""
     del trace["x0"], trace["dx"]
     trace["x"], trace["y"] = _rounded(steps), _rounded(values)
+    return [trace, *_stop_cross(trace["legendgroup"], run, steps, values, style)]
+
+
+def _stop_cross(
+    group: str, run: Mapping[str, Any], steps: np.ndarray, values: np.ndarray, style: palette.Style
+) -> list[dict[str, Any]]:
+    """The × where a diverged 2-D run stopped (none for a run that did not)."""
     stop = stops.stop_step(run, after_updates=True)
     if stop is None:
-        return [trace]
+        return []
     there = values[steps == stop]  # f where it stopped; none there: the highest it reached
     finite = values[np.isfinite(values)]
     end = float(there[-1]) if there.size else float(finite.max() if finite.size else 0.0)
-    return [trace, _end_cross(trace["legendgroup"], style, stop, end)]
+    return [_end_cross(group, style, stop, end)]
 
 
 def _end_cross(group: str, style: palette.Style, x: float, y: float) -> dict[str, Any]:
@@ -585,7 +645,7 @@ def _end_cross(group: str, style: palette.Style, x: float, y: float) -> dict[str
         "x": [x],
         "y": _rounded([y]),
         "meta": f"{group}: diverged here",
-        "marker": {"symbol": "x", "size": 11, "color": style.color, "edge": "#000000"},
+        "marker": {"symbol": "x-thin", "size": 11, "color": style.color, "edge": "#000000"},
         "hover": _hover("step", "value"),
     }
 
@@ -811,21 +871,29 @@ def _path_traces(
     value_name: str,
     box: tuple[Sequence[float], Sequence[float]],
     diverged: Mapping[str, str],
+    groups: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Each path (the roughest at the bottom) and its end: a large marker, or, for a run
     in ``diverged`` (its words, ``"diverged by step 2"``, in its legend entry, as the
     figure's), an × where its line last leaves ``box`` (``(xlim, ylim)``, the chart's
-    range; at its last point when that is inside), as the figure marks it."""
+    range; at its last point when that is inside), as the figure marks it. A path whose
+    name ``groups`` maps to its group (a run of a group of several) is drawn in the
+    group's style, under the group's one legend entry (``plain (2 runs)``); its hover
+    names the run (``labels``)."""
     traces = []
     wiggles = {name: _wiggle(path) for name, path in paths.items()}
+    group = dict(groups or {})  # a run of a group of several: the group's legend entry
+    counts = collections.Counter(group.get(n, n) for n in paths)
+    entered: set[str] = set()
     for name in sorted(paths, key=lambda n: -wiggles[n]):  # the roughest at the bottom
-        path, style = paths[name], styles[name]
+        legend = group.get(name, name)
+        path, style = paths[name], styles[legend]
         many = len(path) > PATH_MARKERS
         trace = {
             "mode": "lines" if many else "lines+markers",
-            "name": name,
-            "legendgroup": name,
-            "showlegend": True,
+            "name": legend if counts[legend] == 1 else f"{legend} ({counts[legend]} runs)",
+            "legendgroup": legend,
+            "showlegend": legend not in entered,
             "x": _rounded(path[:, 0]),
             "y": _rounded(path[:, 1]),
             "stride": strides[name],
@@ -839,16 +907,18 @@ def _path_traces(
             trace["customdata"] = _rounded(value, 5)
         else:
             trace["hover"]["extra"] = None
+        entered.add(legend)
         traces.append(trace)
         if name in diverged:
-            trace["name"] = f"{name} ({diverged[name]})"
-            traces += _exit_cross(name, path, style, box, axes)
+            if counts[legend] == 1:
+                trace["name"] = f"{legend} ({diverged[name]})"
+            traces += _exit_cross(legend, path, style, box, axes)
             continue
         traces.append(
             {
                 "mode": "markers",
-                "name": name,
-                "legendgroup": name,
+                "name": legend,
+                "legendgroup": legend,
                 "showlegend": False,
                 "x": _rounded(path[-1:, 0]),
                 "y": _rounded(path[-1:, 1]),
@@ -913,12 +983,21 @@ def _diverged_words(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
 
 
 def _first_paths(runs: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    firsts = {}
+    """The paths drawn, each a run's (its first seed: a 2-D function's seeds follow one
+    path), by name: a group of one run by the group's name, each run of a larger group by
+    its label (the figures' :func:`~gdlab.report.figures._group_paths`)."""
+    drawn: dict[str, Mapping[str, Any]] = {}
     for name, members in _groups(runs).items():
-        run = next((r for r in members if r.get("path")), None)
-        if run is not None:
-            firsts[name] = run
-    return firsts
+        distinct: dict[str, Mapping[str, Any]] = {}
+        for i, run in enumerate(members):
+            if run.get("path"):
+                distinct.setdefault(str(run.get("label") or run.get("id") or i), run)
+        if len(distinct) == 1:
+            drawn[name] = next(iter(distinct.values()))
+        else:
+            drawn.update({label if label not in drawn else f"{name}: {label}": run
+                          for label, run in distinct.items()})  # fmt: skip
+    return drawn
 
 
 def _overlay_chart(
@@ -930,6 +1009,7 @@ def _overlay_chart(
     fn = _function_of(results, function)
     if not firsts or fn is None:
         return None
+    groups = {name: _group_name(run) for name, run in firsts.items()}
     block = problem.get("function") if isinstance(problem.get("function"), Mapping) else {}
     xlim = [float(v) for v in (block.get("xlim") or fn.xlim)]
     ylim = [float(v) for v in (block.get("ylim") or fn.ylim)]
@@ -955,6 +1035,7 @@ def _overlay_chart(
         "f",
         (xlim, ylim),
         _diverged_words(firsts),
+        groups,
     )
     starts = list(dict.fromkeys(tuple(p[0]) for p in paths.values() if len(p)))
     traces.append(_marks(starts, "start", "circle-open", "start"))
@@ -966,7 +1047,7 @@ def _overlay_chart(
     axes = _axes("x", "y")
     axes["xaxis"]["range"], axes["yaxis"]["range"] = xlim, ylim
     return _chart("overlay", f"Every path on {fn.description}", traces, axes, None,
-                  legend=list(paths))  # fmt: skip
+                  legend=list(dict.fromkeys(groups.values())))  # fmt: skip
 
 
 def _weights_chart(results: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -976,6 +1057,7 @@ def _weights_chart(results: Mapping[str, Any]) -> dict[str, Any] | None:
     firsts = _first_paths(runs)
     if not isinstance(surface, Mapping) or surface.get("kind") != "quadratic" or not firsts:
         return None
+    groups = {name: _group_name(run) for name, run in firsts.items()}
     A = np.asarray(surface["A"], dtype=np.float64).reshape(2, 2)
     b = np.asarray(surface["b"], dtype=np.float64).reshape(2)
     c = float(surface["c"])
@@ -1013,14 +1095,15 @@ def _weights_chart(results: Mapping[str, Any]) -> dict[str, Any] | None:
         "loss, the rest at their best",
         ((float(xs[0]), float(xs[-1])), (float(ys[0]), float(ys[-1]))),
         _diverged_words(firsts),
+        groups,
     )
     starts = list(dict.fromkeys(tuple(p[0]) for p in paths.values() if len(p)))
     traces.append(_marks(starts, "start", "circle-open", "start"))
     if best.size:
-        traces.append(_marks(best, "minimum", "cross-thin", "least-squares minimum"))
+        traces.append(_marks(best, "minimum", "target", "least-squares minimum", size=16))
     axes = _axes(axes_names[0], axes_names[1] if len(axes_names) > 1 else "")
     return _chart("paths", "The weights' paths on the loss contour", traces, axes, None,
-                  legend=list(paths), partial=True)  # fmt: skip
+                  legend=list(dict.fromkeys(groups.values())), partial=True)  # fmt: skip
 
 
 # --- series charts --------------------------------------------------------------------------
@@ -1301,13 +1384,17 @@ def _group_markers(
     }
 
 
-def _sensitivity_chart(series: Mapping[str, Any]) -> dict[str, Any] | None:
+def _sensitivity_chart(
+    series: Mapping[str, Any], runs: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any] | None:
+    """The tuned rates' curves, each configuration in its raced run's style (the
+    figures' :func:`~gdlab.report.figures.label_styles`)."""
     configurations = series.get("configurations") or {}
     if not isinstance(configurations, Mapping) or not has_sensitivity(series):
         return None  # no configuration tuned the rate (figures.has_sensitivity)
     metric = str(series.get("metric") or "validation loss")
     labels = [str(k) for k in configurations]
-    styles = palette.assign(labels)
+    styles = label_styles(runs, labels)
     folded = series.get("folds") != 1  # one hold-out, or a 2-D function's one run
     chosen = _chosen_by(series)
     traces, values, band = [], [], []
@@ -1395,7 +1482,7 @@ def charts(
         elif kind == "ewma":
             made.append(_ewma_chart(series))
         elif kind == "tuning":
-            made.append(_sensitivity_chart(series))
+            made.append(_sensitivity_chart(series, _runs(results)))
     found = [c for c in made if c is not None]
     if names is not None:
         wanted = set(names)
