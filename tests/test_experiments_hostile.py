@@ -56,7 +56,7 @@ def test_merging_both_steps_and_epochs_is_refused_not_cut():
     [
         ({"steps": -5}, r"training\.steps must be an integer in \[1, 100000000\]; got -5"),
         ({"steps": "10"}, r"training\.steps must be an integer .*; got '10'"),
-        ({"steps": True}, r"training\.steps must be an integer .*; got True"),
+        ({"steps": True}, r"training\.steps must be an integer .*; got true"),  # TOML's spelling
         ({"steps": 3, "batching": "zzz"}, r"training\.batching must be one of .*; got 'zzz'"),
         ({"steps": 3, "evaluate_every": 0}, r"training\.evaluate_every .*; got 0"),
         ({"steps": 3, "epochs": 2}, "exactly one of steps and epochs"),

@@ -12,10 +12,12 @@ value of the right kind outside its range (NaN and infinities included).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +33,38 @@ __all__ = [
     "check_real",
     "check_table",
     "describe",
+    "describe_toml",
     "fail",
+    "toml_spelling",
 ]
+
+#: Whether values in messages are spelled as a TOML file or a ``--set`` writes them
+#: (``true``, ``(boolean)``) rather than as Python does (``True``, ``(bool)``).
+_TOML = contextvars.ContextVar("gdlab_toml_spelling", default=False)
+
+#: TOML's names of the kinds of value, for ``got 1 (integer)``.
+_TOML_KINDS = {
+    bool: "boolean", int: "integer", float: "float", str: "string",
+    list: "array", tuple: "array", dict: "table",
+}  # fmt: skip
+
+
+@contextlib.contextmanager
+def toml_spelling() -> Iterator[None]:
+    """Within it, checks write values as a TOML file does: ``amsgrad must be true or
+    false; got 1 (integer)``, ``beta1 must be a real number; got true (boolean)``, for a
+    value the user wrote in a configuration or a ``--set``, not in Python."""
+    token = _TOML.set(True)
+    try:
+        yield
+    finally:
+        _TOML.reset(token)
+
+
+def describe_toml(value: Any) -> str:
+    """:func:`describe` with booleans as TOML writes them: ``true``, ``[1, false]``."""
+    with toml_spelling():
+        return describe(value)
 
 
 def describe(value: Any) -> str:
@@ -51,7 +83,7 @@ def describe(value: Any) -> str:
         return _long_int(value)
     if isinstance(value, _DATES):
         return cut(f"the {_date_words(value)} {value.isoformat()}")
-    return cut(repr(_as_written(value)))
+    return cut(repr(_as_written(value, toml=_TOML.get())))
 
 
 #: The kinds of date and time a TOML file may hold (a datetime is a date).
@@ -66,25 +98,28 @@ def _date_words(value: datetime.date | datetime.time) -> str:
 
 
 class _Written(str):
-    """A date's ISO text, shown without quotes inside a ``repr``."""
+    """A date's ISO text (or TOML's ``true``), shown without quotes inside a ``repr``."""
 
     def __repr__(self) -> str:
         return str(self)
 
 
-def _as_written(value: Any, within: frozenset[int] = frozenset()) -> Any:
+def _as_written(value: Any, within: frozenset[int] = frozenset(), *, toml: bool = False) -> Any:
     """``value`` with each date or time in its arrays and tables as its ISO text (for its
-    ``repr``); ``value`` itself when it holds none (or holds itself: ``repr``'s ``[...]``)."""
+    ``repr``), and with ``toml`` each boolean as ``true`` or ``false``; ``value`` itself
+    when it holds none (or holds itself: ``repr``'s ``[...]``)."""
     if isinstance(value, _DATES):
         return _Written(value.isoformat())
+    if toml and isinstance(value, bool):
+        return _Written(str(value).lower())
     if id(value) in within or type(value) not in _HOLDERS:
         return value
     within |= {id(value)}
     if type(value) is dict:
-        items = {k: _as_written(v, within) for k, v in value.items()}
+        items = {k: _as_written(v, within, toml=toml) for k, v in value.items()}
         same = all(items[k] is v for k, v in value.items())
         return value if same else items
-    written = [_as_written(v, within) for v in value]
+    written = [_as_written(v, within, toml=toml) for v in value]
     same = all(w is v for w, v in zip(written, value, strict=True))
     return value if same else type(value)(written)
 
@@ -111,7 +146,8 @@ def _typed(value: Any, described: bool = False) -> str:
     about the bad value (``'int64 array'``), not the value: its type says nothing."""
     if described or isinstance(value, _DATES):  # a date's words name its type
         return describe(value)
-    return f"{describe(value)} ({type(value).__name__})"
+    kind = _TOML_KINDS.get(type(value)) if _TOML.get() else None
+    return f"{describe(value)} ({kind or type(value).__name__})"
 
 
 def fail(
@@ -207,7 +243,7 @@ def check_bool(name: str, value: Any) -> bool:
     kind = type(value)
     if kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"):  # numpy.bool_
         return bool(value)
-    fail(name, "True or False", value, kind=TypeError)
+    fail(name, "true or false" if _TOML.get() else "True or False", value, kind=TypeError)
     raise AssertionError  # unreachable
 
 
@@ -351,7 +387,8 @@ class Field:
         try:
             return self._convert(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{where} must be {self.allowed()}; got {describe(value)}") from None
+            shown = describe_toml(value)  # a file's or a --set's value: true, not True
+            raise ConfigError(f"{where} must be {self.allowed()}; got {shown}") from None
 
     def _convert(self, value: Any) -> Any:
         if self.kind == "choice":
@@ -404,7 +441,7 @@ def check_keys(table: Any, allowed: Iterable[str], where: str, *, extra: str = "
     """``table`` if it is a mapping whose every key is ``allowed``; else :class:`ConfigError`
     naming the first unknown key and listing the allowed ones (then ``extra``)."""
     if not isinstance(table, Mapping):
-        raise ConfigError(f"{where} must be a table; got {describe(table)}")
+        raise ConfigError(f"{where} must be a table; got {describe_toml(table)}")
     names = list(allowed)
     unknown = [k for k in table if k not in names]
     if unknown:

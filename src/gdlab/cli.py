@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import gdlab
-from gdlab._checks import check_int, check_real, cut, describe
+from gdlab._checks import check_int, cut, describe
 from gdlab._text import number, pad, width
 
 __all__ = [
@@ -165,11 +165,10 @@ def _lr_checked(name: str, value: str) -> tuple[str, Any, str]:
             f"the learning rate of {name} must be a number or a schedule table "
             f'({{name = "cosine", lr0 = 0.1, decay_steps = 100}}); got {value.strip()!r}'
         )
-    if isinstance(lr, float):
-        try:
-            lr = check_real(f"the learning rate of {name}", lr, low=0, low_open=True)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
+    if isinstance(lr, float) and not (0 < lr < math.inf):  # nan and inf too
+        raise argparse.ArgumentTypeError(  # the value as typed ("-1", not Python's -1.0)
+            f"the learning rate of {name} must be > 0 and finite; got {value.strip()}"
+        )
     return name, lr, value.strip()
 
 
@@ -275,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="use the learning rates `gdlab tune` chose (from DIR, default "
         f"./gdlab-report/<experiment>-tune) and {TUNED_SEEDS} seeds (unless --seeds, "
-        "--set seeds= or the experiment says more than one)",
+        "--set seeds= or the experiment says more than one; one on a 2-D function)",
     )
     shown = race.add_mutually_exclusive_group()
     shown.add_argument(
@@ -833,8 +832,7 @@ def _changed(experiment: Any, changes: list[tuple[str, Any, str | None, str]], l
     problem = [change for change in changes if change[0].startswith("problem.")]
     if problem:
         where = " ".join(change[3] for change in problem)
-        options = {k.removeprefix("problem."): v for k, v, *_ in problem}
-        steps.append(functools.partial(_with_problem, where=where, options=options))
+        steps.append(functools.partial(_with_problem, where=where, changes=problem))
     steps += [
         functools.partial(_set_typed, change=c) for c in changes if not c[0].startswith("problem.")
     ]
@@ -851,8 +849,34 @@ def _changed(experiment: Any, changes: list[tuple[str, Any, str | None, str]], l
     return experiment.together(steps, where=" ".join(compared or said))
 
 
-def _with_problem(experiment: Any, where: str, options: dict[str, Any]) -> Any:
-    return experiment.with_problem(where, **options)
+def _with_problem(
+    experiment: Any, where: str, changes: list[tuple[str, Any, str | None, str]]
+) -> Any:
+    """``experiment`` with the ``problem.*`` changes, at once; if that fails, a value TOML
+    read as a number or a boolean (``--set problem.expression=1``) is tried as the text
+    typed where the problem kind takes text for that key."""
+    from gdlab.problems import PROBLEM_KINDS
+
+    options = {k.removeprefix("problem."): v for k, v, *_ in changes}
+    try:
+        return experiment.with_problem(where, **options)
+    except ValueError:
+        kind = PROBLEM_KINDS.get(str(options.get("kind", experiment.problem.kind)))
+        if kind is None:
+            raise
+        data = options.get("data", experiment.problem.options.get("data"))
+        fields = kind.all_fields(data if isinstance(data, str) else None)
+        texts = {
+            key: text
+            for k, value, text, _ in changes
+            if text is not None
+            and isinstance(value, int | float)  # bool too
+            and (key := k.removeprefix("problem.")) in fields
+            and fields[key].kind == "str"
+        }
+        if not texts:
+            raise
+    return experiment.with_problem(where, **{**options, **texts})
 
 
 def _lr_said(lr: tuple[str, Any, str]) -> str:
@@ -911,24 +935,7 @@ def _race(args: argparse.Namespace, command: str) -> int:
     _checked_out(args)
     series = None
     if args.tuned is not None:
-        from gdlab import tuning
-
-        where = (
-            Path(args.tuned)
-            if isinstance(args.tuned, str)
-            else Path("gdlab-report") / f"{experiment.name}-tune"
-        )
-        tuned = tuning.load_tuned(where)
-        experiment, notes = tuning.apply_tuned(experiment, tuned, source=where)
-        experiment = experiment.replace(
-            tuned=" ".join(notes),
-            tuned_from=str(where.expanduser().absolute()),
-            tuned_digest=tuning.tuned_digest(tuned),  # this very tuning, not a later one there
-        )
-        said_seeds = args.seeds is not None or any(k == "seeds" for k, *_ in args.set)
-        if not said_seeds and experiment.seeds == 1:  # a file's own seeds > 1 stand
-            experiment = experiment.replace(seeds=TUNED_SEEDS)
-        series = tuning.series(tuned)
+        experiment, series = _with_tuned(args, experiment)
     _prepared(args, experiment)  # data loaded, batch sizes checked: before any output exists
     # a tuned experiment (--tuned, or the results.json of a --tuned report) says so, in
     # its words while they are true (describe.text), and in its folder's name
@@ -982,11 +989,39 @@ def _race(args: argparse.Namespace, command: str) -> int:
     )
 
 
+def _with_tuned(args: argparse.Namespace, experiment: Any) -> tuple[Any, Any]:
+    """``experiment`` with the settings ``gdlab tune`` chose (``--tuned``), and the
+    ``series`` block of that tuning for the report."""
+    from gdlab import tuning
+
+    where = (
+        Path(args.tuned)
+        if isinstance(args.tuned, str)
+        else Path("gdlab-report") / f"{experiment.name}-tune"
+    )
+    tuned = tuning.load_tuned(where)
+    experiment, notes = tuning.apply_tuned(experiment, tuned, source=where)
+    experiment = experiment.replace(
+        tuned=" ".join(notes),
+        tuned_from=str(where.expanduser().absolute()),
+        tuned_digest=tuning.tuned_digest(tuned),  # this very tuning, not a later one there
+    )
+    said_seeds = args.seeds is not None or any(k == "seeds" for k, *_ in args.set)
+    # a file's own seeds > 1 stand; a 2-D function starts where it says and its
+    # gradient is exact: every seed would run the same path
+    deterministic = experiment.problem.has("function2d")
+    if not said_seeds and experiment.seeds == 1 and not deterministic:
+        experiment = experiment.replace(seeds=TUNED_SEEDS)
+    return experiment, tuning.series(tuned, [run.label for run in experiment.runs])
+
+
 def _rebuilt_series(experiment: Any) -> tuple[Any, str | None]:
     """A tuned race run again from its report: its tuning's comparison and sensitivity
     (:func:`gdlab.tuning.rebuilt_series`), or ``None`` and the sentence its page says."""
     from gdlab import tuning
 
+    if not tuning.names_a_tuning(experiment):  # words alone ("by hand"): nothing to rebuild
+        return None, None
     series, why = tuning.rebuilt_series(experiment)
     if why is None:
         return series, None
@@ -1205,7 +1240,7 @@ def _tune_table(document: Mapping[str, Any]) -> str:
     headers = ["run", "chosen", "default?", "val. loss" if data else "final loss", "±",
                "val. accuracy", "default's loss", "default's acc.", within, "diverged",
                "notes"]  # fmt: skip
-    dropped = set() if accuracy else {"default's acc."}  # no classifier: no accuracy to show
+    dropped = set() if accuracy else {"val. accuracy", "default's acc."}  # no classifier
     if not data:
         dropped |= {"±", "val. accuracy"}
     kept = [i for i, name in enumerate(headers) if name not in dropped]

@@ -29,6 +29,7 @@ the same samples.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from gdlab._checks import (
     fail,
 )
 from gdlab._registry import Registry
+from gdlab._text import exact, exact_value
 from gdlab.data.datasets import Dataset, Splits
 from gdlab.nn.mlp import MLP
 
@@ -776,7 +778,21 @@ def register_kind(kind: ProblemKind) -> ProblemKind:
 
 
 def get_kind(name: Any, where: str = "problem.kind") -> ProblemKind:
-    """The kind registered as ``name``; :class:`ConfigError` listing the kinds otherwise."""
+    """The kind registered as ``name``; :class:`ConfigError` listing the kinds otherwise,
+    and saying that a kind of one's own must be registered in this process first."""
+    if isinstance(name, str) and name not in PROBLEM_KINDS:
+        import difflib
+
+        close = difflib.get_close_matches(name.lower(), list(PROBLEM_KINDS), n=1, cutoff=0.75)
+        hint = (
+            f"did you mean {close[0]!r}?"
+            if close
+            else "which is not registered in this process: import the module that registers "
+            "it (its gdlab.problems.register_kind call) first"
+        )
+        raise ConfigError(
+            f"{where} must be one of {', '.join(PROBLEM_KINDS)}; got {name!r}, {hint}"
+        )
     return PROBLEM_KINDS.lookup(name, where)
 
 
@@ -798,7 +814,36 @@ def _data_words(options: Mapping[str, Any]) -> str:
 
 
 def _point(p: Sequence[float]) -> str:
-    return "(" + ", ".join(f"{v:g}" for v in p) + ")"
+    """``(-7, 2)``, ``(0.1234567, 2)``: every digit as given (:func:`gdlab._text.exact`)."""
+    return "(" + ", ".join(exact(v) for v in p) + ")"
+
+
+def check_start(problem: Any, where: str = "problem") -> None:
+    """Refuse a 2-D problem (a :class:`FunctionProblem`) whose start point is one where f
+    or its gradient is not finite (``log(x)`` at ``x < 0``): every run would stop there,
+    before its first step, as if it diverged. Races and tuning check it before any run
+    (:func:`gdlab.race.prepare`); ``gdlab play`` lets such a start be, and says so."""
+    if not isinstance(problem, FunctionProblem):
+        return
+    with np.errstate(all="ignore"):
+        try:
+            loss, grads = problem.loss_and_grads(problem.init_params(np.random.default_rng(0)))
+            gradient = (float(grads["x"]), float(grads["y"]))
+        except ArithmeticError as error:  # a Python float's overflow: 1e200 ** 2
+            why = f"f cannot be computed there ({error})"
+        else:
+            if math.isfinite(loss) and all(map(math.isfinite, gradient)):
+                return
+            why = (
+                f"the gradient there is {_point(gradient)}"
+                if math.isfinite(loss)
+                else f"f there is {exact_value(float(loss))}"
+            )
+    raise ConfigError(
+        f"{where}.start must be a point where f and its gradient are finite; got "
+        f"[{', '.join(exact(v) for v in problem.start)}]: {why} (every run would stop before "
+        "its first step)"
+    )
 
 
 def _describe_function(o: Mapping[str, Any]) -> str:
@@ -810,6 +855,7 @@ def _describe_function(o: Mapping[str, Any]) -> str:
 _DTYPE = Field("choice", "float32", "floating type of data and parameters",
                choices=("float32", "float64"))  # fmt: skip
 _WEIGHT_DECAY = Field("real", 0.0, "L2 penalty (λ/2)·ΣW² in the loss", low=0)
+
 
 register_kind(
     ProblemKind(

@@ -41,6 +41,7 @@ import numpy as np
 from gdlab._checks import ConfigError, check_bool, fail
 from gdlab.experiments.model import Experiment, RunSpec, digest, slug
 from gdlab.optim import Optimizer
+from gdlab.problems import check_start
 from gdlab.train import History, fit
 
 __all__ = [
@@ -258,6 +259,7 @@ def prepare(experiment: Experiment) -> Any:
             text = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
             text = text.removeprefix("problem: ").removeprefix("experiment: ")
             raise ConfigError(f"experiment: problem: {text}") from None
+        check_start(problem, "experiment: problem")  # a 2-D start where f is not finite
         if len(_PROBLEMS) >= 4:
             _PROBLEMS.pop(next(iter(_PROBLEMS)))
         _PROBLEMS[key] = problem

@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import decimal
 import inspect
 import math
 import numbers
@@ -73,7 +74,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from ._checks import ConfigError, check_bool, check_choice, check_int, check_real, fail
+from ._checks import ConfigError, check_bool, check_choice, check_int, check_real, describe, fail
 
 __all__ = [
     "SCHEDULES",
@@ -270,6 +271,9 @@ class Schedule(ABC):
     #: The config keys of rates other than the initial one (``min_lr``, ``end_lr``, …):
     #: :func:`with_lr0` scales them with ``lr0`` so that the curve keeps its shape.
     shape_rates: ClassVar[tuple[str, ...]] = ()
+    #: The arguments that take a Python callable (``lr_lambda``): a config read from a
+    #: file or a command line cannot give one (:func:`from_config` says so).
+    callables: ClassVar[tuple[str, ...]] = ()
 
     def __call__(self, step: int, epoch: int = 0) -> float:
         """The learning rate for update ``step`` (from 0) during ``epoch`` (from 0).
@@ -1300,6 +1304,7 @@ class Cyclic(Schedule):
     """
 
     name = "cyclic"
+    callables = ("scale_fn",)
 
     def __init__(
         self,
@@ -1505,6 +1510,7 @@ class Lambda(_Counted):
     """
 
     name = "lambda"
+    callables = ("lr_lambda",)
 
     def __init__(
         self,
@@ -1568,6 +1574,7 @@ class Multiplicative(_Counted):
     """
 
     name = "multiplicative"
+    callables = ("lr_lambda",)
     resumes = True
 
     def __init__(
@@ -2316,15 +2323,30 @@ def _is_real(value: Any) -> bool:
 def _rescaled(rate: Any, old: Any, new: float) -> Any:
     """``rate·new/old``: a rate of a schedule whose initial rate goes from ``old`` to
     ``new``; ``new`` itself when ``rate == old``, at most ``new`` when ``rate < old``.
-    ``rate`` as it is when it or ``old`` is not a finite number (``old > 0``)."""
+    ``rate`` as it is when it or ``old`` is not a finite number (``old > 0``).
+
+    Reckoned on the numbers as written (their shortest decimals), then rounded once:
+    a floor of 0.02 under a rate going from 0.2 to 0.7 becomes 0.07, not the
+    0.06999999999999999 of ``0.02 * (0.7 / 0.2)`` in floats.
+
+    >>> _rescaled(0.01, 0.1, 0.3), _rescaled(0.02, 0.2, 0.7)
+    (0.03, 0.07)
+    """
     if not (_is_real(rate) and _is_real(old) and math.isfinite(rate) and math.isfinite(old)):
         return rate
     if old <= 0:
         return rate
     if rate == old:
         return new
-    scaled = float(rate) * (new / float(old))
+    with decimal.localcontext(prec=40):
+        exact = _decimal(rate) * _decimal(new) / _decimal(old)
+    scaled = float(exact)
     return min(scaled, new) if rate < old else scaled
+
+
+def _decimal(value: Any) -> decimal.Decimal:
+    """A finite number as the decimal its ``repr`` writes (``0.1``, not 0.1000000000000000055…)."""
+    return decimal.Decimal(repr(float(value)))
 
 
 def from_config(config: Mapping[str, Any]) -> Schedule:
@@ -2339,8 +2361,30 @@ def from_config(config: Mapping[str, Any]) -> Schedule:
         fail("config", "a dict with a 'name' key", config, kind=TypeError)
     if "name" not in config:
         fail("config", "a dict with a 'name' key", config)
+    _check_callables(config)
     kwargs = {key: _nested(value) for key, value in config.items() if key != "name"}
     return create(config["name"], **kwargs)
+
+
+def _check_callables(config: Mapping[str, Any]) -> None:
+    """``TypeError`` if ``config`` names a schedule that needs a Python callable and has
+    none where one goes (``{name = "lambda", lr0 = 0.1}`` from a file or a ``--set``):
+    what to do about it, rather than asking for an ``lr_lambda`` no text can give."""
+    cls = SCHEDULES.get(config["name"]) if isinstance(config["name"], str) else None
+    if cls is None:
+        return  # create() names an unknown schedule
+    required = _required(cls)
+    for key in cls.callables:
+        if callable(config.get(key)) or (config.get(key) is None and key not in required):
+            continue  # a callable, or none where none is needed (Cyclic's scale_fn)
+        cannot = "which a config file or the command line cannot give"
+        if key in required:
+            said = f"schedule {cls.name!r} needs a Python callable ({key}), {cannot}; build"
+        else:
+            said = f"{key} of schedule {cls.name!r} takes a Python callable, {cannot}; "
+            said += "leave it out, or build"
+        got = f"; got {key} = {describe(config[key])}" if key in config else ""
+        raise TypeError(f"{said} gdlab.schedules.{cls.__name__} in Python{got}")
 
 
 def config_of(lr: Mapping[str, Any]) -> Mapping[str, Any]:

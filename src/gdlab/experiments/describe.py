@@ -133,29 +133,110 @@ def schedule_text(lr: Any) -> str:
 
 
 def hyperparameter_text(run: RunSpec) -> str:
-    """``lr 0.3, beta1 0.8 (preset book)``: what the run sets; the rest are defaults."""
-    parts = []
+    """What ``run`` sets, in words, each value credited to where it comes from.
+
+    ``lr 0.3, beta1 0.8``: set by the run; ``lr 0.001 (default)``: the optimizer's
+    own; ``lr 0.01 (the book preset's); book preset``: the preset's. A wrapper
+    (Lookahead, averaging, accumulation, groups, SAM) takes its rate from the
+    optimizer it wraps, named in words with what it sets:
+    ``lr 0.3 (inner adam's), inner adam (beta1 0.8), k 10``.
+
+    >>> hyperparameter_text(RunSpec("L", "lookahead", hyperparameters={
+    ...     "inner": {"optimizer": "adam", "lr": 0.3, "beta1": 0.8}, "k": 10}))
+    "lr 0.3 (inner adam's), inner adam (beta1 0.8), k 10"
+    """
     hp = dict(run.hyperparameters)
     if "lr" in hp:
-        parts.append(f"lr {schedule_text(hp.pop('lr'))}")
+        rate = f"lr {schedule_text(hp.pop('lr'))}"
     else:
-        parts.append(f"lr {_exact(run.make_optimizer().hyperparameters()['lr'])} (default)")
-    parts += [f"{k} {_exact(v)}" for k, v in hp.items()]
-    text = ", ".join(parts)
+        lr = run.make_optimizer().hyperparameters()["lr"]
+        source = _lr_source(run.optimizer, run.preset, hp)
+        source = f"the {source}'s" if source == f"{run.preset} preset" else source
+        rate = f"lr {schedule_text(lr)} ({source})"
+    text = ", ".join([rate] + [_setting(k, v) for k, v in hp.items()])
     if run.preset:
         text += f"; {run.preset} preset"
     return text
 
 
-def training_text(training: Training, has_data: bool) -> str:
-    """``2000 steps on batches of 128 drawn at random`` and so on."""
-    length = (
-        _count(training.steps, "step")
-        if training.steps is not None
-        else _count(training.epochs, "epoch")
-    )
+#: The keys under which a wrapper takes the optimizer it wraps (its ``lr`` is that one's).
+_WRAPPED = ("inner", "base")
+
+
+def _wrapped(optimizer: str, hp: Mapping[str, Any]) -> tuple[str, str, str | None, dict] | None:
+    """``(key, name, preset, settings)`` of the optimizer that ``optimizer`` wraps and
+    takes its rate from (its ``lr`` defaults to that one's); ``None`` for any other."""
+    import inspect
+
+    from gdlab.optim import OPTIMIZERS
+
+    cls = OPTIMIZERS.get(optimizer)
+    parameters = inspect.signature(cls.__init__).parameters if cls is not None else {}
+    default = parameters["lr"].default if "lr" in parameters else 0.0
+    key = next((k for k in _WRAPPED if k in parameters), None)
+    if key is None or isinstance(default, int | float):
+        return None
+    spec = hp.get(key, parameters[key].default)
+    if isinstance(spec, str):
+        return key, spec.lower(), None, {}
+    if not isinstance(spec, Mapping):  # an optimizer object (Python only): not in words
+        return None
+    settings = {k: v for k, v in spec.items() if k not in ("optimizer", "preset")}
+    return key, str(spec.get("optimizer")).lower(), spec.get("preset"), settings
+
+
+def _lr_source(optimizer: str, preset: str | None, hp: Mapping[str, Any]) -> str:
+    """Where the rate of an optimizer that does not set ``lr`` comes from: ``default``,
+    ``book preset``, ``inner adam's`` (``inner adam's default`` when that does not set
+    it either)."""
+    from gdlab.optim import PRESETS
+
+    if preset and "lr" in PRESETS.get(preset, {}).get(optimizer, {}):
+        return f"{preset} preset"
+    wrapped = _wrapped(optimizer, hp)
+    if wrapped is None:
+        return "default"
+    key, name, inner_preset, settings = wrapped
+    if "lr" in settings:
+        return f"{key} {name}'s"
+    return f"{key} {name}'s {_lr_source(name, inner_preset, settings)}"
+
+
+def _setting(key: str, value: Any) -> str:
+    """One hyperparameter in words: ``beta1 0.8``; the optimizer a wrapper wraps by
+    name with what it sets, ``inner adam (beta1 0.8; book preset)`` (its rate is the
+    wrapper's, said there); a table or a list item by item."""
+    if key in _WRAPPED and isinstance(value, Mapping) and "optimizer" in value:
+        settings = [
+            _setting(k, v) for k, v in value.items() if k not in ("optimizer", "preset", "lr")
+        ]
+        said = ", ".join(settings) + (f"; {value['preset']} preset" if value.get("preset") else "")
+        return f"{key} {value['optimizer']}" + (f" ({said.removeprefix('; ')})" if said else "")
+    return f"{key} {_value_words(value)}"
+
+
+def _value_words(value: Any) -> str:
+    """A value in words: ``0.1``, a schedule's formula (``lr``), ``(keys W*, lr 0.5)``."""
+    if isinstance(value, Mapping):
+        return "(" + ", ".join(_setting(str(k), v) for k, v in value.items()) + ")"
+    if isinstance(value, list | tuple):
+        return "[" + "; ".join(_value_words(v) for v in value) + "]"
+    return _exact(value)
+
+
+def training_text(training: Training, has_data: bool, *, own_length: bool = False) -> str:
+    """``2000 steps on batches of 128 drawn at random`` and so on. ``own_length``: every
+    run gives its own steps or epochs, so the words name no shared length."""
+    if own_length:
+        length = "each run for its own number of steps or epochs (given with it)"
+    elif training.steps is not None:
+        length = _count(training.steps, "step")
+    else:
+        length = _count(training.epochs, "epoch")
     if not has_data:
         return length
+    if own_length:
+        length += ","
     if training.batch_size is None:
         return f"{length} of full-batch gradient descent"
     if training.batching == "random":
@@ -206,10 +287,19 @@ def title(experiment: Experiment) -> str:
 
 
 def _evaluated(training: Training, has_data: bool) -> str:
-    """``, evaluated on the test set every 4 epochs and at the end`` (what is not the default)."""
-    where = f" on the {training.validation} set" if training.validation else ""
+    """``, evaluated on the test set every 4 epochs and at the end`` (what is not the
+    default). A 2-D function's f is evaluated every step unless ``evaluate_every`` says
+    otherwise; its best f is then the lowest of those evaluations, and the words say so."""
     every = training.evaluate_every
-    when = f" every {_count(every, 'epoch')} and at the end" if has_data and every != 1 else ""
+    if not has_data:
+        return (
+            f", f evaluated every {_count(every, 'step')} and at the end (the best f is the "
+            "lowest of those values)"
+            if every != 1
+            else ""
+        )
+    where = f" on the {training.validation} set" if training.validation else ""
+    when = f" every {_count(every, 'epoch')} and at the end" if every != 1 else ""
     return f", evaluated{where}{when}" if where or when else ""
 
 
@@ -237,11 +327,13 @@ def _what_ran(experiment: Experiment) -> str:
         if experiment.seeds == 1
         else f"{experiment.seeds} seeds (0–{experiment.seeds - 1})"
     )
+    own_length = all({"steps", "epochs"} & set(r.training) for r in experiment.runs)
     whole = has_data and training.step_loss == "train"
     step_loss = f", {_STEP_LOSS_WORDS['train']}" if whole else ""
     sentences = [
         f"Problem: {experiment.problem.describe()}.",
-        f"Training: {training_text(training, has_data)}{_evaluated(training, has_data)}"
+        f"Training: {training_text(training, has_data, own_length=own_length)}"
+        + _evaluated(training, has_data)
         + f"{step_loss}; {seeds} per run"
         + _shared(experiment),
         "Runs: " + "; ".join(run_text(experiment, r) for r in experiment.runs) + ".",

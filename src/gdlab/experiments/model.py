@@ -40,7 +40,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gdlab._checks import ConfigError, Field, check_keys, check_table, describe
+from gdlab._checks import ConfigError, Field, check_keys, check_table, toml_spelling
+from gdlab._checks import describe_toml as describe  # a file's words: true, not True
 from gdlab._io import plain
 from gdlab._keys import RUN_KEYS, RUN_TRAINING_KEYS, TOP_KEYS
 from gdlab._text import exact, exact_value, slug
@@ -573,7 +574,8 @@ def _check_run(run: RunSpec, where: str) -> None:
     if run.preset is not None and run.preset not in PRESETS:
         raise ConfigError(f"{where}.preset must be one of {', '.join(PRESETS)}; got {run.preset!r}")
     try:
-        run.make_optimizer()
+        with toml_spelling():  # a file's or a --set's value: true, not True
+            run.make_optimizer()
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{where} ({run.label}): {error}") from None
 
@@ -882,6 +884,13 @@ class Experiment:
             if not isinstance(getattr(self, key), str):
                 raise ConfigError(
                     f"{where}: {key} must be a string; got {describe(getattr(self, key))}"
+                )
+        for key in ("tuned_from", "tuned_digest"):  # which tuning set the words `tuned`
+            if getattr(self, key) and not self.tuned:
+                raise ConfigError(
+                    f"{where}: {key} is given without tuned: it names the tuning that set a "
+                    "tuned race's runs, and comes with the words tuned (gdlab race --tuned "
+                    "writes all three); give tuned too, or leave it out"
                 )
         if self.based_on is not None and not isinstance(self.based_on, str):
             raise ConfigError(f"{where}: based_on must be a string; got {describe(self.based_on)}")
@@ -1237,7 +1246,8 @@ class Experiment:
 
         A problem without data (a 2-D function) after one with data drops the
         training settings that only data has (batch size, batching, validation,
-        step loss).
+        step loss) and ``evaluate_every``, counted in epochs of that data (moons's 50):
+        a function's f is evaluated at every step unless one asks otherwise.
         """
         try:
             problem = self.problem.with_options("problem", **changes)
@@ -1245,7 +1255,8 @@ class Experiment:
             raise ConfigError(f"{where}: {error}") from None
         if problem.has("data") or not self.problem.has("data"):
             return _relabelled(self, self.replace(problem=problem))
-        only = ("batch_size", "batching", "validation", "step_loss")  # what only data has
+        # what only data has, and how often it was evaluated, in epochs of that data
+        only = ("batch_size", "batching", "validation", "step_loss", "evaluate_every")
         training = Training(
             **{k: v for k, v in dataclasses.asdict(self.training).items() if k not in only}
         )
@@ -1341,8 +1352,9 @@ def _set_run(run: RunSpec, key: str, value: Any, where: str) -> RunSpec:
 # --------------------------------------------------------------------------- labels
 
 #: A number in a run's label (``0.1`` in ``1/√t · 0.1``, ``1e-3``, ``0.9`` in ``β0.9``);
-#: :func:`_label_numbers` keeps those that state a value.
-_LABEL_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])")
+#: :func:`_label_numbers` keeps those that state a value. A full stop may end it
+#: (``Adam at 0.1.``), not another number's part (``0.1.2``).
+_LABEL_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?!\w|\.\d)")
 
 
 def _label_numbers(label: str) -> Iterator[re.Match[str]]:
