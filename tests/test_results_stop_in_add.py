@@ -174,3 +174,22 @@ def test_ctrl_c_just_as_the_first_run_is_written_keeps_it_and_says_so(cwd, capsy
     assert code == cli.EXIT_INTERRUPTED
     assert err == "gdlab: interrupted; the finished runs are in R\n"
     assert on_disk(Path("R")) == (["sgd-seed0"], ["sgd-seed0"], "interrupted")
+
+
+@pytest.mark.parametrize("after", [False, True])
+def test_an_error_once_results_json_names_the_run_takes_it_out_again(tmp_path, monkeypatch, after):
+    """A full disk that failed results.csv's write after results.json was rewritten with
+    the run left results.json naming a run whose files add had removed."""
+    writer = results.ResultsWriter(tmp_path, {"experiment": "full"})
+    writer.add(record("first"))
+
+    def full() -> None:
+        raise OSError(28, "No space left on device")
+
+    fired = stop_at(monkeypatch, "results.csv", after=after, stop=full, holding=2)
+    with pytest.raises(OSError, match="No space"):
+        writer.add(record("big", final_params={"W": np.ones(2 * results.INLINE_PARAMS)}))
+    assert fired
+    assert [r["id"] for r in writer.runs] == ["first"]
+    assert on_disk(tmp_path) == (["first"], ["first"], "interrupted")
+    assert not (tmp_path / "params" / "big.npz").exists()

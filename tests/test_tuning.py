@@ -109,15 +109,17 @@ def test_tuned_race_uses_the_best_rates_and_reports_them(boston_tuned, capsys):
 
 
 def test_tuned_race_defaults_to_five_seeds(tmp_path, capsys):
-    code, _, err = run(["tune", "bowl", "--budget", "3", "--quiet", "--out",
+    """On data (a 2-D function keeps one seed: tests/test_round13_tuned_seeds.py)."""
+    short = ["--optimizers", "adam", "--set", "training.epochs=2", "--quiet"]
+    code, _, err = run(["tune", "boston", "--budget", "2", "--folds", "2", *short, "--out",
                         str(tmp_path / "t")], capsys)  # fmt: skip
     assert code == 0, err
-    argv = ["race", "bowl", "--tuned", str(tmp_path / "t"), "--quiet", "--no-figures",
-            "--optimizers", "sgd,adam", "--out", str(tmp_path / "r")]  # fmt: skip
+    argv = ["race", "boston", "--tuned", str(tmp_path / "t"), "--no-figures", *short,
+            "--out", str(tmp_path / "r")]  # fmt: skip
     code, _, err = run(argv, capsys)
     assert code == 0, err
     document = json.loads((tmp_path / "r" / "results.json").read_text())
-    assert len(document["runs"]) == 2 * cli.TUNED_SEEDS
+    assert len(document["runs"]) == cli.TUNED_SEEDS
 
 
 @pytest.mark.parametrize(

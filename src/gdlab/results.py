@@ -539,6 +539,10 @@ class ResultsWriter:
                 raise  # written by finish(), whatever of its files the stop cut short
             if kept:
                 self.runs.pop()
+                # results.json may already name it (the error came in results.csv's
+                # write): written again without it, as far as the disk lets
+                with contextlib.suppress(Exception):
+                    self.write()
             self._remove_files(record)
             raise
 

@@ -49,7 +49,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,7 @@ from gdlab.experiments.model import (
     slug,
     varying,
 )
+from gdlab.problems import check_start
 from gdlab.results import TUNING_FILES
 
 __all__ = [
@@ -335,6 +336,17 @@ def candidates(
             seen.add(key)
             unique.append(point)
     return unique
+
+
+def default_in_grid(run: RunSpec, tune: Sequence[str], budget: int) -> bool:
+    """Whether ``run``'s default is one of the points of its first grid (:func:`candidates`
+    then tries ``budget`` points, the default among them, rather than the default besides)."""
+    space = _space(run, tune)
+    default = _default_point(run, space.names)
+    return any(
+        same_value({k: _like(v, default[k]) for k, v in point.items()}, default)
+        for point in _grid(space, budget, default)
+    )
 
 
 def _as_written(value: Any) -> str:
@@ -1257,6 +1269,9 @@ class _Tuner:
             "arguments": {name: tunable[name] for name in self.tune_of(run)},
             "points": rows,
             "default": rows[0],
+            # a grid's first round held the default (a random draw or TPE's never does)
+            "default_in_grid": self.s["method"] == "grid"
+            and default_in_grid(spec, self.tune_of(run), self.s["budget"]),
             "best": None if best is None else _best_block(best),
             "widened": rounds,
             "at_bound": sorted(set(at_bound)),
@@ -1486,6 +1501,7 @@ def tune(
         data = _DATA_DIGESTS[digest(experiment.problem.to_table())]
     else:  # a 2-D function has no data to fold: its one run is what tune.json records
         folds = 1
+        check_start(experiment.problem.build(), "experiment: problem")  # f finite at the start
     out_dir = _io.check_output_dir(out_dir)
     settings = {
         "budget": budget, "folds": folds, "tune": tune, "method": method, "metric": metric,
@@ -1889,6 +1905,13 @@ def tuned_alike(experiment: Experiment, other: Experiment) -> bool:
     return _deciding(experiment) == _deciding(other)
 
 
+def names_a_tuning(experiment: Experiment) -> bool:
+    """Whether ``experiment`` says which tuning set it: a ``tuned_from`` directory, or
+    (a report made before that field) the directory its ``tuned`` words name. Words
+    alone (``tuned = "by hand"`` in a file) name none: there is nothing to rebuild."""
+    return bool(experiment.tuned_from) or _TUNED_FROM.match(experiment.tuned or "") is not None
+
+
 def rebuilt_series(experiment: Experiment) -> tuple[dict[str, Any] | None, str | None]:
     """The ``series`` block of a tuned race run again from its report's ``results.json``
     (its ``tuned`` words stand): ``(series, None)`` from the tuning in its ``tuned_from``
@@ -1899,10 +1922,10 @@ def rebuilt_series(experiment: Experiment) -> tuple[dict[str, Any] | None, str |
     what no tuning task uses, :data:`UNTUNED_TRAINING`, may differ), else ``(None, why)``:
     what it chooses otherwise where it does (a resumed tuning whose choice changed), else
     that the directory was tuned again since, else why it could not be read."""
-    found = _TUNED_FROM.match(experiment.tuned or "")  # a report made before tuned_from
-    if not experiment.tuned_from and found is None:
+    if not names_a_tuning(experiment):
         return None, "it does not name the tuning's directory"
-    source = experiment.tuned_from or found.group(1)
+    # a report made before tuned_from: the directory its words name
+    source = experiment.tuned_from or _TUNED_FROM.match(experiment.tuned).group(1)
     try:
         tuned = load_tuned(source)
         digests = {tuned_digest(tuned), _tuned_digest(tuned, by_path=True)}  # an earlier gdlab's
@@ -1919,7 +1942,9 @@ def rebuilt_series(experiment: Experiment) -> tuple[dict[str, Any] | None, str |
             f"the directory {source} was tuned again since this race: its tune.json "
             "records another tuning"
         )
-    return (None, why) if why is not None else (series(tuned), None)
+    if why is not None:
+        return None, why
+    return series(tuned, [run.label for run in experiment.runs]), None
 
 
 def _raced_again(
@@ -2231,16 +2256,24 @@ def _as_json(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def series(tuned: Mapping[str, Any]) -> dict[str, Any]:
+def series(tuned: Mapping[str, Any], raced: Iterable[str] | None = None) -> dict[str, Any]:
     """The ``series`` block a tuned race's results.json carries (its sensitivity figure,
-    and the words of its report: how the tuning validated, searched and chose)."""
+    and the words of its report: how the tuning validated, searched and chose).
+
+    ``raced``: the labels the tuned race runs under (a race may keep a subset of the
+    tuned runs): only their configurations are kept, so that the figure, the words and
+    the comparison speak of the runs raced. ``None`` keeps every configuration."""
     labels = _tuned_labels(tuned)  # the labels the tuned race runs under
+    configurations = {labels.get(k, k): c for k, c in tuned["configurations"].items()}
+    if raced is not None:
+        kept = {str(label) for label in raced}
+        configurations = {k: c for k, c in configurations.items() if k in kept}
     block = {
         "kind": "tuning",
         "metric": tuned["metric"],
         "folds": tuned["folds"],
         "budget": tuned["budget"],
-        "configurations": {labels.get(k, k): c for k, c in tuned["configurations"].items()},
+        "configurations": configurations,
     }
     for key in ("validation", "selected_by"):
         if isinstance(tuned.get(key), str):

@@ -164,6 +164,7 @@ def register(
                 "replace=True to replace it"
             )
         low, high = _checked_range(key, lr_range)
+        _check_defaults(cls, key)
         arguments = _constructor_arguments(cls)
         _check_experiment_keys(key, arguments)
         tunables, ranges = _checked_tunables(key, cls, arguments, tunable)
@@ -481,6 +482,21 @@ def _checked_range(name: str, lr_range: Any) -> tuple[float, float]:
     return low, high
 
 
+def _check_defaults(cls: type[Optimizer], key: str) -> None:
+    """Refuse a class whose constructor needs an argument: races, tuning, experiment
+    files and the command line make an optimizer from its defaults (and the
+    hyperparameters given), as ``create(name)`` does."""
+    for n, prm in inspect.signature(cls.__init__).parameters.items():
+        needed = prm.kind not in (prm.VAR_KEYWORD, prm.VAR_POSITIONAL) and n != "self"
+        if needed and prm.default is prm.empty:
+            example = " (lr=0.01, say)" if n == "lr" else ""
+            raise TypeError(
+                f"argument {n!r} of {cls.__qualname__}.__init__ (registering {key!r}) "
+                f"must have a default{example}: create({key!r}), races, tuning and "
+                "experiment files make the optimizer from its defaults"
+            )
+
+
 def _constructor_arguments(cls: type[Optimizer]) -> list[str]:
     return [
         n
@@ -746,7 +762,17 @@ def create(name: str, preset: str | None = None, **hyperparameters: Any) -> Opti
             raise ValueError(missing_preset(preset, key))
         settings.update(own)
     settings.update(hyperparameters)
-    return OPTIMIZERS[key](**settings)
+    try:
+        return OPTIMIZERS[key](**settings)
+    except (TypeError, ValueError) as error:
+        from_preset = [k for k in settings if k not in hyperparameters]
+        blamed = next((k for k in from_preset if str(error).startswith(f"{k} ")), None)
+        if blamed is None:
+            raise
+        raise type(error)(  # the value the user did not give: say where it came from
+            f"{error}; preset {preset!r} sets {blamed} = {describe(settings[blamed])}: "
+            f"give {blamed} yourself to override it"
+        ) from None
 
 
 def missing_preset(preset: str, name: str, without: str = "create it without preset=") -> str:

@@ -169,22 +169,38 @@ def search(series: Mapping[str, Any]) -> str:
 def _default_words(series: Mapping[str, Any]) -> str:
     """Whether each configuration's default is one of its grid's points (boston's 0.01 is
     one of 0.001 … 1: the grid tried ``budget`` points) or tried besides them (``budget``
-    + 1): ``, including its default`` or ``, besides its default``. A widened grid's
-    first round is not recorded apart: it is said of the configurations that are known."""
+    + 1): ``, including its default`` or ``, besides its default``; from each
+    configuration's ``default_in_grid``, or, in a tuning from before it was recorded, from
+    the count of its points (a widened grid's first round is not told apart there: it is
+    said of the configurations that are known)."""
+    configurations = series.get("configurations") or {}
+    flags = {str(k): c.get("default_in_grid") for k, c in configurations.items()
+             if isinstance(c, Mapping)}  # fmt: skip
+    if (
+        flags
+        and len(flags) == len(configurations)
+        and all(isinstance(f, bool) for f in flags.values())
+    ):
+        return _among_words([k for k, f in flags.items() if f], len(flags))
+    # a tuning from before default_in_grid was recorded: told from the points' count
     budget = series.get("budget")
     if _method(series) != "grid" or tuned_names(series) != ["lr"] or not isinstance(budget, int):
         return ", besides its default"
-    among, unknown = [], False
-    for label, c in (series.get("configurations") or {}).items():
-        if not isinstance(c, Mapping) or not isinstance(c.get("points"), Sequence):
-            unknown = True
-        elif c.get("widened"):
-            unknown = True  # its widened points are not told apart from its first ones
-        elif len(c["points"]) == budget:  # the default is one point of the grid
-            among.append(str(label))
-        elif len(c["points"]) != budget + 1:
-            unknown = True
-    if among and not unknown and len(among) == len(series.get("configurations") or {}):
+    among = [  # a widened grid's points are not told apart from its first ones: unknown
+        str(label)
+        for label, c in configurations.items()
+        if isinstance(c, Mapping)
+        and isinstance(c.get("points"), Sequence)
+        and not c.get("widened")
+        and len(c["points"]) == budget  # the default is one point of the grid
+    ]
+    return _among_words(among, len(configurations))
+
+
+def _among_words(among: Sequence[str], count: int) -> str:
+    """The words of :func:`_default_words`: ``among`` the configurations (of ``count``)
+    whose default was a point of the grid."""
+    if among and len(among) == count:
         return ", including its default"
     if among:
         return f", besides its default where it is not one of them (it is for {', '.join(among)})"

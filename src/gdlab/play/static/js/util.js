@@ -58,7 +58,7 @@ export function fmt(value, digits = 4) {
   const abs = Math.abs(value);
   let text;
   if (abs >= 1e5 || abs < 1e-3) {
-    text = value.toExponential(Math.max(0, digits - 2)).replace(/\.?0+e/, "e").replace("e+", "e");
+    text = value.toExponential(Math.max(0, digits - 1)).replace(/\.?0+e/, "e").replace("e+", "e");
   } else {
     text = String(Number(value.toPrecision(digits)));
   }
