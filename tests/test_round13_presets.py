@@ -15,7 +15,7 @@ def test_a_refused_preset_value_names_the_preset():
     with pytest.raises(ValueError, match="amsgrad_corrected") as caught:
         create("adam", preset="optax", form="lr_t", amsgrad=True)
     message = str(caught.value)
-    assert message.startswith("amsgrad_corrected must be False unless form='explicit'")
+    assert message.startswith("amsgrad_corrected must be False when amsgrad=True and form='lr_t'")
     assert "preset 'optax' sets amsgrad_corrected = True" in message
     assert "give amsgrad_corrected yourself to override it" in message
     # given by the user: the error is theirs, as before

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_bool, check_choice, check_real, fail
+from .._checks import check_bool, check_choice, check_real, describe, fail
 from .base import _FLAT, Optimizer
 from .presets import BOOK_EPS, KERAS_EPS
 from .registry import register
@@ -539,7 +539,8 @@ class Adam(_Stateful):
         eps_inside: default False.
         amsgrad: default False.
         amsgrad_corrected: the maximum over v̂ (optax) rather than v
-            (PyTorch), default False; explicit form only.
+            (PyTorch), default False; explicit form only (refused with
+            ``amsgrad=True`` and ``form="lr_t"``; without amsgrad it has no effect).
         weight_decay: L2 penalty added to the gradient (not AdamW's), default 0.
 
     References:
@@ -585,7 +586,10 @@ class Adam(_Stateful):
         self.amsgrad = check_bool("amsgrad", amsgrad)
         self.amsgrad_corrected = check_bool("amsgrad_corrected", amsgrad_corrected)
         if self.amsgrad and self.amsgrad_corrected and form != "explicit":
-            fail("amsgrad_corrected", "False unless form='explicit'", amsgrad_corrected)
+            # without amsgrad it has no effect, so optax's preset may set it in either form
+            allowed = f"{describe(False)} when amsgrad={describe(True)} and form='lr_t'"
+            fail("amsgrad_corrected", f"{allowed} (the maximum over v̂ needs form='explicit')",
+                 amsgrad_corrected)  # fmt: skip
         self.weight_decay = _nonneg("weight_decay", weight_decay)
         self.state_names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
 

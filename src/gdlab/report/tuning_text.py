@@ -10,11 +10,15 @@ loss, one fold is a 20% hold-out, K folds are K-fold cross-validation), and a
 search method that is not recorded is said to be so, never guessed.
 
 >>> series = {"kind": "tuning", "metric": "validation loss", "folds": 3, "budget": 4,
-...           "method": "grid", "configurations": {"SGD": {"tuned": ["lr"]}}}
+...           "method": "grid",
+...           "configurations": {"SGD": {"tuned": ["lr"], "default_in_grid": False}}}
 >>> validation(series)
 '3-fold cross-validation of the training set'
 >>> search(series)
 'a grid of 4 learning rates on a log scale per configuration, besides its default'
+>>> del series["configurations"]["SGD"]["default_in_grid"]  # not recorded, no points
+>>> search(series).endswith("tried too (among the points or besides them: not recorded)")
+True
 """
 
 from __future__ import annotations
@@ -169,42 +173,45 @@ def search(series: Mapping[str, Any]) -> str:
 def _default_words(series: Mapping[str, Any]) -> str:
     """Whether each configuration's default is one of its grid's points (boston's 0.01 is
     one of 0.001 … 1: the grid tried ``budget`` points) or tried besides them (``budget``
-    + 1): ``, including its default`` or ``, besides its default``; from each
-    configuration's ``default_in_grid``, or, in a tuning from before it was recorded, from
-    the count of its points (a widened grid's first round is not told apart there: it is
-    said of the configurations that are known)."""
+    + 1): ``, including its default`` or ``, besides its default``. Where a tuning does
+    not say (one from before ``default_in_grid`` was recorded, whose points cannot tell:
+    a widened grid, several names), the words say only that the default was tried."""
     configurations = series.get("configurations") or {}
-    flags = {str(k): c.get("default_in_grid") for k, c in configurations.items()
-             if isinstance(c, Mapping)}  # fmt: skip
-    if (
-        flags
-        and len(flags) == len(configurations)
-        and all(isinstance(f, bool) for f in flags.values())
-    ):
-        return _among_words([k for k, f in flags.items() if f], len(flags))
-    # a tuning from before default_in_grid was recorded: told from the points' count
-    budget = series.get("budget")
-    if _method(series) != "grid" or tuned_names(series) != ["lr"] or not isinstance(budget, int):
-        return ", besides its default"
-    among = [  # a widened grid's points are not told apart from its first ones: unknown
-        str(label)
-        for label, c in configurations.items()
-        if isinstance(c, Mapping)
-        and isinstance(c.get("points"), Sequence)
-        and not c.get("widened")
-        and len(c["points"]) == budget  # the default is one point of the grid
-    ]
-    return _among_words(among, len(configurations))
-
-
-def _among_words(among: Sequence[str], count: int) -> str:
-    """The words of :func:`_default_words`: ``among`` the configurations (of ``count``)
-    whose default was a point of the grid."""
-    if among and len(among) == count:
+    flags = {str(k): _default_in_grid(series, c) for k, c in configurations.items()}
+    among = [k for k, f in flags.items() if f]
+    if any(f is None for f in flags.values()):
+        if among:  # the others' not recorded
+            return f", its default tried too (one of the grid's points for {', '.join(among)})"
+        return ", its default tried too (among the points or besides them: not recorded)"
+    if among and len(among) == len(flags):
         return ", including its default"
     if among:
         return f", besides its default where it is not one of them (it is for {', '.join(among)})"
     return ", besides its default"
+
+
+def _default_in_grid(series: Mapping[str, Any], configuration: Any) -> bool | None:
+    """Whether the configuration's default was one of its grid's points: its recorded
+    ``default_in_grid``, else told from the count of its points where they can tell
+    (one name, lr, and no widening: ``budget`` points, or ``budget`` + 1 with the
+    default besides them); ``None`` where nothing tells."""
+    if not isinstance(configuration, Mapping):
+        return None
+    if isinstance(configuration.get("default_in_grid"), bool):
+        return configuration["default_in_grid"]
+    method = _method(series)
+    if method in ("random", "tpe"):
+        return False  # draws, the default besides them
+    budget, points = series.get("budget"), configuration.get("points")
+    if (
+        method != "grid"
+        or tuned_names(series) != ["lr"]
+        or not isinstance(budget, int)
+        or configuration.get("widened")  # its widened points are not told apart
+        or not isinstance(points, Sequence)
+    ):
+        return None
+    return {budget: True, budget + 1: False}.get(len(points))
 
 
 #: A tuned value with every digit, as the race ran it (``0.1543439757117908``).
