@@ -27,6 +27,7 @@ repeats it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import datetime
 import difflib
@@ -569,15 +570,32 @@ def _run_hyperparameters(
     return {**hp, **direct}
 
 
-def _check_run(run: RunSpec, where: str) -> None:
+class RunError(ConfigError):
+    """A run's optimizer that cannot be made from its preset and hyperparameters
+    (``index``: the run's place); :meth:`Experiment.together` lets a later step mend it."""
+
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+#: Set while :meth:`Experiment.together` replays a step whose run it lets a later step mend.
+_RUNS_UNCHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "runs_unchecked", default=False
+)
+
+
+def _check_run(run: RunSpec, where: str, index: int) -> None:
     """Build the run's optimizer once: a bad preset or hyperparameter is named here."""
     if run.preset is not None and run.preset not in PRESETS:
-        raise ConfigError(f"{where}.preset must be one of {', '.join(PRESETS)}; got {run.preset!r}")
+        raise RunError(
+            f"{where}.preset must be one of {', '.join(PRESETS)}; got {run.preset!r}", index
+        )
     try:
         with toml_spelling():  # a file's or a --set's value: true, not True
             run.make_optimizer()
     except (TypeError, ValueError) as error:
-        raise ConfigError(f"{where} ({run.label}): {error}") from None
+        raise RunError(f"{where} ({run.label}): {error}", index) from None
 
 
 # --------------------------------------------------------------------------- problem
@@ -786,7 +804,7 @@ def _expand_optimizers(table: Any, where: str) -> list[RunSpec]:
             default_preset=table.get("preset"),
             hp_where=f"{where}.hyperparameters.{name}",
         )
-        _check_run(run, where)  # named by this table, not by a [[runs]] the file lacks
+        _check_run(run, where, i)  # named by this table, not by a [[runs]] the file lacks
         runs.append(run)
     return runs
 
@@ -873,7 +891,8 @@ class Experiment:
             raise ConfigError(f"{where} has no runs: give optimizers.names or [[runs]]")
         self._check_labels(where)
         for i, run in enumerate(self.runs):
-            _check_run(run, f"{where}: runs[{i}]")
+            if not _RUNS_UNCHECKED.get():
+                _check_run(run, f"{where}: runs[{i}]", i)
             self.training.merge(f"{where}: runs[{i}] ({run.label})", **run.training)
         if not self._pending:  # between the steps of together(): once, at its end
             self._check_training(where)
@@ -1208,8 +1227,11 @@ class Experiment:
         2-D function takes none) is checked once, at the end, so that the order of the
         steps does not matter; and the labels are made true once, from this experiment
         to the last (a hand-written label a step made untrue replaced; ``LABEL (2)``,
-        ``LABEL (3)`` … in run order). A step's own error names it; the final check's
-        names ``where``.
+        ``LABEL (3)`` … in run order). A run's optimizer that a step leaves unmade may be
+        mended by a later step (``amsgrad = true`` under optax's preset, then
+        ``amsgrad_corrected = false``), unless the step's own change cannot make one on
+        the run as it was (``beta1 = 2``); still unmade at the end, it is named by the step
+        that left it so. A step's own error names it; the final check's names ``where``.
 
         >>> boston = Experiment.from_dict({"problem": {"kind": "linreg", "data": "boston"},
         ...     "training": {"steps": 5}, "runs": [{"optimizer": "sgd"}]})
@@ -1218,12 +1240,53 @@ class Experiment:
         'random'
         """
         changed = self if self._pending else self.replace(_pending=True)  # its changes too
+        broken: dict[int, str] = {}  # a run a step left unmade: that step's error
         for step in steps:
-            changed = step(changed)
+            try:
+                changed = step(changed)
+            except RunError as error:  # a later step may mend it (amsgrad, then its form)
+                changed = self._replayed(step, changed, error)
+                # the runs before it were made; the step's own words if it stays so
+                broken = {i: e for i, e in broken.items() if i >= error.index}
+                broken.setdefault(error.index, str(error))
+            else:
+                broken = {}  # every run made
         if self._pending:  # inside an outer together(): it relabels and checks, at its end
             return changed
-        with _named(where):
-            return _relabelled(self, changed, final=True)  # checked once, in full
+        try:
+            with _named(where):
+                return _relabelled(self, changed, final=True)  # checked once, in full
+        except RunError as error:
+            if error.index in broken:  # named by the step that left it so
+                raise ConfigError(broken[error.index]) from None
+            raise
+
+    def _replayed(
+        self, step: Callable[[Experiment], Experiment], before: Experiment, error: RunError
+    ) -> Experiment:
+        """``step(before)`` without the check of the runs' optimizers, for a step of
+        :meth:`together` that left run ``error.index`` unmade: allowed where only another
+        step's change makes it so (what this step changed, on the run as it was before
+        every step, makes an optimizer), else ``error`` is raised (``beta1 = 2``)."""
+        token = _RUNS_UNCHECKED.set(True)
+        try:
+            after = step(before)
+        finally:
+            _RUNS_UNCHECKED.reset(token)
+        i = error.index
+        old, new, start = before.runs[i], after.runs[i], self.runs[i]
+        hp = dict(start.hyperparameters)
+        for key in old.hyperparameters.keys() | new.hyperparameters.keys():
+            if key not in new.hyperparameters:
+                hp.pop(key, None)
+            elif old.hyperparameters.get(key, hp) != new.hyperparameters[key]:
+                hp[key] = new.hyperparameters[key]
+        preset = new.preset if new.preset != old.preset else start.preset
+        try:
+            _check_run(dataclasses.replace(start, preset=preset, hyperparameters=hp), "", i)
+        except RunError:  # its own value, whatever the other steps do
+            raise ConfigError(str(error)) from None
+        return after
 
     def _set(self, path: str, value: Any, where: str) -> Experiment:
         head, rest = self._head(path)
@@ -1310,6 +1373,8 @@ def _named(where: str) -> Iterator[None]:
         text = str(error)
         if not text.startswith(where):
             text = f"{where}: {text.removeprefix('experiment: ')}"
+        if isinstance(error, RunError):
+            raise RunError(text, error.index) from None
         raise ConfigError(text) from None
 
 
