@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from cli_run import gdlab
 from gdlab.optim import Optimizer, create, register
 
 
@@ -25,15 +24,6 @@ def test_a_refused_preset_value_names_the_preset():
     # overridden: accepted; and without amsgrad the preset's value has no effect
     assert create("adam", preset="optax", form="lr_t", amsgrad=True, amsgrad_corrected=False)
     assert create("adam", preset="optax", form="lr_t").amsgrad_corrected is True
-
-
-def test_the_command_line_names_the_preset_too(cwd, capsys):
-    argv = ["race", "bowl", "--preset", "optax", "--set", "adam.form=lr_t", "--set",
-            "adam.amsgrad=true"]  # fmt: skip
-    code, _, err = gdlab(argv, capsys)
-    assert code == 2
-    assert "preset 'optax' sets amsgrad_corrected = true" in err, err
-    assert err.count("\n") == 1
 
 
 class _NeedsLr(Optimizer):
