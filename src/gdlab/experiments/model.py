@@ -1274,12 +1274,17 @@ class Experiment:
         finally:
             _RUNS_UNCHECKED.reset(token)
         i = error.index
+        if not len(self.runs) == len(before.runs) == len(after.runs):
+            raise ConfigError(str(error)) from None  # not one run changed in place
         old, new, start = before.runs[i], after.runs[i], self.runs[i]
         hp = dict(start.hyperparameters)
         for key in old.hyperparameters.keys() | new.hyperparameters.keys():
             if key not in new.hyperparameters:
                 hp.pop(key, None)
-            elif old.hyperparameters.get(key, hp) != new.hyperparameters[key]:
+            elif (
+                key not in old.hyperparameters
+                or old.hyperparameters[key] != new.hyperparameters[key]
+            ):
                 hp[key] = new.hyperparameters[key]
         preset = new.preset if new.preset != old.preset else start.preset
         try:
