@@ -923,13 +923,13 @@ class CosineDecay(_Counted):
         self.m_mul = check_real("m_mul", m_mul, low=0, high=1, low_open=True)
         if not self.restarts:
             if self.t_mult != 1.0:
-                fail("t_mult", "1.0 when restarts=False", t_mult)
+                fail("t_mult", f"1.0 when restarts={describe(False)}", t_mult)
             if self.m_mul != 1.0:
-                fail("m_mul", "1.0 when restarts=False", m_mul)
+                fail("m_mul", f"1.0 when restarts={describe(False)}", m_mul)
         self.first = _check_first(first)
         self.periodic = check_bool("periodic", periodic)
         if self.periodic and self.restarts:
-            fail("periodic", "False when restarts=True", periodic)
+            fail("periodic", f"{describe(False)} when restarts={describe(True)}", periodic)
 
     def period(self, n: int) -> tuple[int, int | float, int | float]:
         """``(i, t, T_i)``: the period ``n`` falls in, the position in it, its length.
@@ -1152,7 +1152,11 @@ class OneCycle(Schedule):
                     pct_final,
                 )
         elif self.pct_final != 0.85:
-            fail("pct_final", "0.85 (unused) unless form='optax' and three_phase=True", pct_final)
+            fail(
+                "pct_final",
+                f"0.85 (unused) unless form='optax' and three_phase={describe(True)}",
+                pct_final,
+            )
         if self.form == "optax" and not int(self.pct_start * big_t) < big_t:
             fail("pct_start", "in [0, 1) with form='optax'", pct_start)
         # the bounds as the message states them; _build_legs keeps an ulp of rounding in order

@@ -39,7 +39,7 @@ import numpy as np
 from gdlab._lazy import lazy, resolved
 
 from .. import schedules as _schedules
-from .._checks import check_choice, check_int, check_real, describe, fail
+from .._checks import check_bool, check_choice, check_int, check_real, describe, fail
 from . import io as _files
 from . import kernels as _reference
 
@@ -164,12 +164,8 @@ class Optimizer(abc.ABC):
             else check_real("clip_value", clip_value, low=0, low_open=True)
         )
         self.nonfinite = check_choice("nonfinite", nonfinite, NONFINITE_POLICIES)
-        if not isinstance(maximize, bool):
-            fail("maximize", "True or False", maximize, kind=TypeError)
-        self.maximize = maximize
-        if not isinstance(fused, bool):
-            fail("fused", "True or False", fused, kind=TypeError)
-        self.fused = fused
+        self.maximize = check_bool("maximize", maximize)
+        self.fused = check_bool("fused", fused)
         self._kernels = self.kernel_modules[1] if fused else self.kernel_modules[0]
         self._closure: Callable[..., Any] | None = None
         self.t = 0

@@ -82,7 +82,15 @@ import numpy as np
 from gdlab._lazy import lazy
 
 from .. import schedules as _schedules
-from .._checks import check_bool, check_choice, check_int, check_real, check_same_keys, fail
+from .._checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    check_same_keys,
+    describe,
+    fail,
+)
 from . import wrappers_kernels
 from .base import _FLAT, _FLOAT_DTYPES, Optimizer, _argument_names, _plain, _rate
 from .optimizers import _Stateful
@@ -966,7 +974,7 @@ class Average(_Wrapper):
             self.decay = None
         self.debias = check_bool("debias", debias)
         if self.debias and self.mode != "ema":
-            fail("debias", "False unless mode='ema'", debias)
+            fail("debias", f"{describe(False)} unless mode='ema'", debias)
         self.start = check_int("start", start, low=1)
         self.every = check_int("every", every, low=1)
         self._lead = self._inner(inner, **self._lr(lr))
