@@ -1,6 +1,7 @@
 """Errors about a value from a file or a ``--set`` spell booleans as TOML does (``true``,
 ``false``), also where the message states the value another argument must have
-(``t_mult must be 1.0 when restarts=false``); from Python they keep Python's."""
+(``t_mult must be 1.0 when restarts=false``), and a value that must not be given as
+left out (TOML has no null); from Python they keep Python's."""
 
 from __future__ import annotations
 
@@ -42,6 +43,29 @@ CASES = [
         "pct_final must be 0.85 (unused) unless form='optax' and three_phase={t}; got 0.9",
     ),
 ]
+
+
+UNSET = [
+    (lambda: create("average", mode="swa", decay=0.9), "decay must be {u} unless mode='ema'"),
+    (lambda: create("lbfgs", line_search_fn="x"), "line_search_fn must be {u} or 'strong_wolfe'"),
+    (lambda: create("lbfgs", clip_norm=1.0), "clip_norm must be {u} for L-BFGS"),
+    (
+        lambda: create("lookahead", inner="lbfgs", clip_norm=1.0),
+        "Lookahead clip_norm must be {u} when its inner LBFGS refuses clipping",
+    ),
+    (
+        lambda: create("lamb", weight_decay_mask=3),
+        "weight_decay_mask must be {u} or a regular expression over the keys (a str)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("make", "said"), UNSET)
+def test_a_value_that_must_not_be_given_is_none_in_python_and_left_out_in_toml(make, said):
+    assert said.format(u="None") in _message(make)
+    with toml_spelling():
+        message = _message(make)
+    assert said.format(u="left out") in message, message
 
 
 @pytest.mark.parametrize(("make", "said"), CASES)

@@ -36,6 +36,7 @@ __all__ = [
     "describe_toml",
     "fail",
     "toml_spelling",
+    "unset",
 ]
 
 #: Whether values in messages are spelled as a TOML file or a ``--set`` writes them
@@ -59,6 +60,13 @@ def toml_spelling() -> Iterator[None]:
         yield
     finally:
         _TOML.reset(token)
+
+
+def unset() -> str:
+    """How a check says that a value must not be given: ``None`` in Python, ``left out``
+    for a value from a file or a ``--set`` (TOML has no null): ``decay must be left out
+    unless mode='ema'; got 0.9``."""
+    return "left out" if _TOML.get() else "None"
 
 
 def describe_toml(value: Any) -> str:

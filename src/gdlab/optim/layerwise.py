@@ -27,7 +27,7 @@ import numpy as np
 
 from gdlab._lazy import lazy
 
-from .._checks import check_bool, check_choice, check_int, check_real, fail
+from .._checks import check_bool, check_choice, check_int, check_real, fail, unset
 from . import layerwise_kernels
 from .optimizers import _EMPTY, _beta, _eps, _nonneg, _Stateful
 from .presets import KERAS_EPS
@@ -50,7 +50,8 @@ def _key_pattern(name: str, value: Any) -> re.Pattern | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        fail(name, "None or a regular expression over the keys (a str)", value, kind=TypeError)
+        allowed = f"{unset()} or a regular expression over the keys (a str)"
+        fail(name, allowed, value, kind=TypeError)
     try:
         return re.compile(value)
     except re.error as error:

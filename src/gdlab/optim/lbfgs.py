@@ -23,7 +23,7 @@ import numpy as np
 
 from gdlab._lazy import lazy
 
-from .._checks import check_int, check_real, check_same_keys, fail
+from .._checks import check_int, check_real, check_same_keys, fail, unset
 from .base import NonFiniteGradientError, Optimizer, _span
 from .registry import register
 
@@ -442,7 +442,8 @@ class LBFGS(_ClosureRule):
         super().__init__(lr, **options)
         for option in ("clip_norm", "clip_value"):
             if getattr(self, option) is not None:
-                fail(option, f"None for L-BFGS ({self.refuses_clipping})", getattr(self, option))
+                allowed = f"{unset()} for L-BFGS ({self.refuses_clipping})"
+                fail(option, allowed, getattr(self, option))
         self.max_iter = check_int("max_iter", max_iter, low=1)
         self.max_eval = None if max_eval is None else check_int("max_eval", max_eval, low=1)
         self.tolerance_grad = check_real("tolerance_grad", tolerance_grad, low=0)
@@ -450,7 +451,7 @@ class LBFGS(_ClosureRule):
         self.history_size = check_int("history_size", history_size, low=1)
         if line_search_fn is not None and line_search_fn not in self.LINE_SEARCHES:
             kind = TypeError if not isinstance(line_search_fn, str) else ValueError
-            fail("line_search_fn", "None or 'strong_wolfe'", line_search_fn, kind=kind)
+            fail("line_search_fn", f"{unset()} or 'strong_wolfe'", line_search_fn, kind=kind)
         self.line_search_fn = line_search_fn
         slots = self.history_size + 1
         self.state_names = (

@@ -90,6 +90,7 @@ from .._checks import (
     check_same_keys,
     describe,
     fail,
+    unset,
 )
 from . import wrappers_kernels
 from .base import _FLAT, _FLOAT_DTYPES, Optimizer, _argument_names, _plain, _rate
@@ -449,7 +450,7 @@ class _Wrapper(_Stateful):
                 who, why = found
                 fail(
                     f"{type(self).__name__} {options[0]}",
-                    f"None when its {who} refuses clipping ({why})",
+                    f"{unset()} when its {who} refuses clipping ({why})",
                     getattr(self, options[0]),
                 )
 
@@ -969,7 +970,7 @@ class Average(_Wrapper):
                 else check_real("decay", decay, low=0, high=1, high_open=True)
             )
         elif decay is not None:
-            fail("decay", "None unless mode='ema'", decay)
+            fail("decay", f"{unset()} unless mode='ema'", decay)
         else:
             self.decay = None
         self.debias = check_bool("debias", debias)
