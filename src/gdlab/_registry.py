@@ -15,6 +15,7 @@ gdlab._checks.ConfigError: paint.colour must be one of red; got 'blue'
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Generic, TypeVar
 
 from gdlab._checks import ConfigError, fail
@@ -52,8 +53,22 @@ class Registry(dict[str, T], Generic[T]):
         self[name] = entry
         return entry
 
-    def lookup(self, name: Any, where: str) -> T:
-        """The entry registered as ``name``; ``where`` names the setting in the error."""
-        if not isinstance(name, str) or name not in self:
-            raise ConfigError(f"{where} must be one of {', '.join(self)}; got {name!r}")
-        return self[name]
+    def lookup(self, name: Any, where: str, missing: str | None = None) -> T:
+        """The entry registered as ``name``; ``where`` names the setting in the error.
+        With ``missing`` (what to say of a name that is not registered), an unknown name
+        one slip from a registered one gets "did you mean", any other ``missing``.
+
+        >>> COLOURS = Registry("colour", dict)
+        >>> COLOURS["purple"] = {}
+        >>> COLOURS.lookup("Purpel", "paint", missing="which is not registered")
+        Traceback (most recent call last):
+        ...
+        gdlab._checks.ConfigError: paint must be one of purple; got 'Purpel', did you mean 'purple'?
+        """
+        if isinstance(name, str) and name in self:
+            return self[name]
+        text = f"{where} must be one of {', '.join(self)}; got {name!r}"
+        if missing is not None and isinstance(name, str):
+            close = difflib.get_close_matches(name.lower(), list(self), n=1, cutoff=0.75)
+            text += f", did you mean {close[0]!r}?" if close else f", {missing}"
+        raise ConfigError(text)

@@ -780,20 +780,11 @@ def register_kind(kind: ProblemKind) -> ProblemKind:
 def get_kind(name: Any, where: str = "problem.kind") -> ProblemKind:
     """The kind registered as ``name``; :class:`ConfigError` listing the kinds otherwise,
     and saying that a kind of one's own must be registered in this process first."""
-    if isinstance(name, str) and name not in PROBLEM_KINDS:
-        import difflib
-
-        close = difflib.get_close_matches(name.lower(), list(PROBLEM_KINDS), n=1, cutoff=0.75)
-        hint = (
-            f"did you mean {close[0]!r}?"
-            if close
-            else "which is not registered in this process: import the module that registers "
-            "it (its gdlab.problems.register_kind call) first"
-        )
-        raise ConfigError(
-            f"{where} must be one of {', '.join(PROBLEM_KINDS)}; got {name!r}, {hint}"
-        )
-    return PROBLEM_KINDS.lookup(name, where)
+    missing = (
+        "which is not registered in this process: import the module that registers it (its "
+        "gdlab.problems.register_kind call) first"
+    )
+    return PROBLEM_KINDS.lookup(name, where, missing)
 
 
 def prepared(options: Mapping[str, Any], data: Any) -> Any:

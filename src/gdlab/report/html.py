@@ -1284,19 +1284,19 @@ def _cards(
     a group by its name, once, where all its runs used that one setting; else each of its
     runs by label, ``SGD (in group mix)``, as the Summary names them."""
     cards: dict[tuple[str, str | None, str | None], dict[str, Any]] = {}
+    rows = [  # (run, card key, setting, group)
+        (run, _card_key(run), _hyperparameters(run.get("hyperparameters") or {}),
+         str(run.get("group") or run.get("label") or run.get("id")))
+        for run in runs
+    ]  # fmt: skip
     places: dict[str, set[tuple[Any, str]]] = {}  # group: the (card, setting) its runs used
-    for run in runs:
-        group = str(run.get("group") or run.get("label") or run.get("id"))
-        setting = _hyperparameters(run.get("hyperparameters") or {})
-        places.setdefault(group, set()).add((_card_key(run), setting))
-    for run in runs:
-        key = _card_key(run)
-        hp = run.get("hyperparameters") or {}
-        card = cards.setdefault(key, {"hp": hp, "settings": {}})
-        group = str(run.get("group") or run.get("label") or run.get("id"))
+    for _, key, setting, group in rows:
+        places.setdefault(group, set()).add((key, setting))
+    for run, key, setting, group in rows:
+        card = cards.setdefault(key, {"hp": run.get("hyperparameters") or {}, "settings": {}})
         label = str(run.get("label") or run.get("id"))
         user = group if len(places[group]) == 1 or label == group else f"{label} (in group {group})"
-        users = card["settings"].setdefault(_hyperparameters(hp), [])
+        users = card["settings"].setdefault(setting, [])
         if user not in users:
             users.append(user)
     return cards

@@ -988,15 +988,13 @@ def _first_paths(runs: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, An
     its label (the figures' :func:`~gdlab.report.figures._group_paths`)."""
     drawn: dict[str, Mapping[str, Any]] = {}
     for name, members in _groups(runs).items():
-        distinct: dict[str, Mapping[str, Any]] = {}
-        for i, run in enumerate(members):
-            if run.get("path"):
-                distinct.setdefault(str(run.get("label") or run.get("id") or i), run)
+        distinct = _distinct([run for run in members if run.get("path")])
         if len(distinct) == 1:
-            drawn[name] = next(iter(distinct.values()))
-        else:
-            drawn.update({label if label not in drawn else f"{name}: {label}": run
-                          for label, run in distinct.items()})  # fmt: skip
+            drawn[name] = distinct[0]
+            continue
+        for i, run in enumerate(distinct):
+            label = str(run.get("label") or run.get("id") or i)
+            drawn[label if label not in drawn else f"{name}: {label}"] = run
     return drawn
 
 
