@@ -23,10 +23,18 @@ const states = {...saved};
 let mode = MODES.includes(saved.m) ? saved.m : "2d";
 
 // A link pasted into the address bar of an open page changes only the hash: open it
-// (replaceState, which writeHash uses, does not fire this event).
-window.addEventListener("hashchange", () => location.reload());
+// (replaceState, which writeHash uses, does not fire this event). The page's own write
+// may have run between the paste and this event, and may be due while the page reloads:
+// the pasted URL is put back, and the page writes no more.
+let leaving = false;
+window.addEventListener("hashchange", (event) => {
+  leaving = true;
+  history.replaceState(null, "", event.newURL);
+  location.reload();
+});
 
 const writeHash = debounce(() => {
+  if (leaving) return;
   const text = encodeURIComponent(JSON.stringify({...states, m: mode}));
   history.replaceState(null, "", `#${text}`);
 }, 200);
