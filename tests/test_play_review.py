@@ -130,9 +130,10 @@ def test_too_few_cards_left_to_train_stops_the_server_too(page):
     page.click("#controls-net .card:nth-child(3) .remove")
     _wait(page, "document.getElementById('net-play').disabled")
     assert page.inner_text("#net-readout") == "not started: mend what is marked in red"
+    _wait(page, "window.heard.states.at(-1) === false")  # the server says it stopped
     time.sleep(1.0)  # a frame sent before the pause has come by now
     heard = page.evaluate("() => window.heard")
-    assert heard["states"][-1] is False  # the server says it stopped
+    assert heard["states"][-1] is False  # and says nothing else
     time.sleep(1.0)
     assert page.evaluate("() => window.heard.frames") == heard["frames"]  # and sends no frame
     assert page.evaluate(f"() => {NET}.view.playing") is False
