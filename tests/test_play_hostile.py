@@ -252,16 +252,16 @@ def test_chart_labels_do_not_overlap_or_get_cut_off(served, chromium):
     assert all(not found for found in problems.values()), problems
 
 
-def test_a_link_pasted_into_an_open_page_is_opened(served, chromium):
-    # only the hash changes: the page used to keep its own state (and could write it
-    # over the pasted link a moment later)
+def _paste_link(served, chromium, paste: str) -> None:
+    """Open the page, run ``paste`` (JavaScript given the link's hash text), and check
+    that the page reloaded into the pasted state: its mode, then its 2-D steps."""
     context = chromium.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     try:
         page.goto(served + "/")
         _poll(page, _2D_READY)
         state = {"m": "schedules", "2d": {"f": "bowl", "n": 40, "r": [{"optimizer": "adam"}]}}
-        page.evaluate("(text) => { location.hash = text; }", json.dumps(state))
+        page.evaluate(paste, json.dumps(state))
         _poll(
             page,
             "document.querySelector('#tab-schedules')?.getAttribute('aria-selected') === 'true'",
@@ -270,34 +270,27 @@ def test_a_link_pasted_into_an_open_page_is_opened(served, chromium):
         _poll(page, _2D_READY + " && window.gdlab.modes['2d'].state.steps === 40")
     finally:
         context.close()
+
+
+def test_a_link_pasted_into_an_open_page_is_opened(served, chromium):
+    # only the hash changes: the page used to keep its own state (and could write it
+    # over the pasted link a moment later)
+    _paste_link(served, chromium, "(text) => { location.hash = text; }")
 
 
 def test_a_pasted_link_wins_over_the_pages_own_write(served, chromium):
     # the page writes its state to the URL (replaceState) 200 ms after a change; when that
     # write ran between the paste and the paste's hashchange, the reload opened the page's
     # own state and the link was lost (seen once in CI). Here the write lands just there.
-    context = chromium.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    try:
-        page.goto(served + "/")
-        _poll(page, _2D_READY)
-        state = {"m": "schedules", "2d": {"f": "bowl", "n": 40, "r": [{"optimizer": "adam"}]}}
-        page.evaluate(
-            """(text) => {
-                const own = location.href;
-                location.hash = text;  // the paste: its hashchange is queued
-                history.replaceState(null, "", own);  // the page's own write, before it
-            }""",
-            json.dumps(state),
-        )
-        _poll(
-            page,
-            "document.querySelector('#tab-schedules')?.getAttribute('aria-selected') === 'true'",
-        )
-        page.click("#tab-2d")
-        _poll(page, _2D_READY + " && window.gdlab.modes['2d'].state.steps === 40")
-    finally:
-        context.close()
+    _paste_link(
+        served,
+        chromium,
+        """(text) => {
+            const own = location.href;
+            location.hash = text;  // the paste: its hashchange is queued
+            history.replaceState(null, "", own);  // the page's own write, before it
+        }""",
+    )
 
 
 # --- an optimizer's or a schedule's own refusal names its field -----------------------------
